@@ -1,0 +1,99 @@
+"""The one storage interface every process talks to; each SQL dialect implements it in its own module.
+
+Writers (ingest, the transform) and the read-only server see only this protocol. Which dialect runs is
+decided once, in :func:`open_storage`, from ``Settings.db_backend``: no other module branches on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from sql.settings import Settings
+
+__all__ = ["QueryResult", "SignalStateRow", "Storage", "StorageError", "QueryTimeout", "open_storage"]
+
+
+class StorageError(RuntimeError):
+    """The database refused or failed an operation."""
+
+
+class QueryTimeout(StorageError):
+    """A read query ran past ``MCP_QUERY_TIMEOUT_MS`` and was interrupted."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    """Rows of a named read query, at most ``limit`` of them.
+
+    ``truncated`` is true when the query had more rows than were returned (it fetched ``limit + 1``).
+    """
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    truncated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SignalStateRow:
+    """What the transform stored for one symbol on one grid (``signal_state``)."""
+
+    symbol: str
+    bar_seconds: int
+    last_bar_end_ns: int
+    state: str
+
+
+class Storage(Protocol):
+    """A database holding the tables and views of DESIGN §5."""
+
+    def apply_schema(self) -> None:
+        """Create every table and view that does not exist yet; safe to run any number of times."""
+
+    def append_trades(self, batch: pa.Table) -> int:
+        """Append trades (``sql.contract.TRADES_SCHEMA``), skipping known keys; return rows added."""
+
+    def append_quotes(self, batch: pa.Table) -> int:
+        """Append quotes (``sql.contract.QUOTES_SCHEMA``); return rows added."""
+
+    def trade_symbols(self) -> list[tuple[str, str]]:
+        """Return ``(market, symbol)`` for every symbol with at least one trade."""
+
+    def newest_trade_ns(self) -> int | None:
+        """Return the largest ``ts_ns`` in ``market_data``, or ``None`` when it is empty."""
+
+    def read_trades(self, symbol: str, start_ns: int, end_ns: int) -> pa.Table:
+        """Return ``ts_ns, price, size`` of ``symbol`` with ``start_ns <= ts_ns < end_ns``, time-ordered."""
+
+    def load_signal_states(self, bar_seconds: int) -> dict[str, SignalStateRow]:
+        """Return the stored transform state of every symbol on the ``bar_seconds`` grid."""
+
+    def commit_signals(self, signals: pa.Table, states: Sequence[SignalStateRow]) -> None:
+        """Write signal rows (``SIGNALS_SCHEMA``) and the states that follow them in one transaction."""
+
+    def query(self, name: str, params: Mapping[str, Any], limit: int) -> QueryResult:
+        """Run the named read query ``name`` with bound ``params``; at most ``limit`` rows, time-limited."""
+
+    def close(self) -> None:
+        """Release the connection."""
+
+
+def open_storage(settings: Settings, *, read_only: bool = False) -> Storage:
+    """Open the backend named by ``settings.db_backend``.
+
+    Parameters
+    ----------
+    settings
+        The process settings.
+    read_only
+        Open without write access (the server when no writer shares its process).
+    """
+    if settings.db_backend == "duckdb":
+        from sql.duckdb_backend import DuckDBStorage
+
+        return DuckDBStorage.open(settings, read_only=read_only)
+    raise StorageError(f"DB_BACKEND={settings.db_backend!r} is not available yet; use 'duckdb'")

@@ -1,0 +1,92 @@
+"""The storage contract of DESIGN §5 as Arrow schemas.
+
+Producers (the feed, flat-file replay, the simulator's backfill, the transform) build ``pyarrow.Table``
+objects with exactly these schemas and hand them to a :class:`sql.backend.Storage`; the backends append them
+column for column. The ``.sql`` schema files and these schemas name the same columns in the same order; a
+test holds them together.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+__all__ = [
+    "QUOTES_SCHEMA",
+    "SIGNALS_SCHEMA",
+    "TRADE_KEY",
+    "TRADES_SCHEMA",
+    "empty_table",
+]
+
+TRADES_SCHEMA = pa.schema(
+    [
+        pa.field("market", pa.string(), nullable=False),
+        pa.field("symbol", pa.string(), nullable=False),
+        pa.field("ts_ns", pa.int64(), nullable=False),
+        pa.field("price", pa.float64(), nullable=False),
+        pa.field("size", pa.float64(), nullable=False),
+        pa.field("exchange", pa.int32(), nullable=False),
+        pa.field("trade_id", pa.string(), nullable=False),
+        pa.field("conditions", pa.string()),
+        pa.field("tape", pa.int32()),
+        pa.field("sequence", pa.int64()),
+        pa.field("trf_id", pa.int32()),
+        pa.field("trf_ts_ns", pa.int64()),
+        pa.field("received_ns", pa.int64(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+    ]
+)
+
+#: Columns that identify a trade: loading the same event twice leaves one row.
+TRADE_KEY = ("market", "symbol", "exchange", "trade_id", "ts_ns")
+
+QUOTES_SCHEMA = pa.schema(
+    [
+        pa.field("market", pa.string(), nullable=False),
+        pa.field("symbol", pa.string(), nullable=False),
+        pa.field("ts_ns", pa.int64(), nullable=False),
+        pa.field("bid_price", pa.float64()),
+        pa.field("bid_size", pa.float64()),
+        pa.field("ask_price", pa.float64()),
+        pa.field("ask_size", pa.float64()),
+        pa.field("bid_exchange", pa.int32()),
+        pa.field("ask_exchange", pa.int32()),
+        pa.field("conditions", pa.string()),
+        pa.field("sequence", pa.int64()),
+        pa.field("tape", pa.int32()),
+        pa.field("received_ns", pa.int64(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+    ]
+)
+
+SIGNALS_SCHEMA = pa.schema(
+    [
+        pa.field("symbol", pa.string(), nullable=False),
+        pa.field("bar_end_ns", pa.int64(), nullable=False),
+        pa.field("bar_seconds", pa.int32(), nullable=False),
+        pa.field("n_trades", pa.int64(), nullable=False),
+        pa.field("volume", pa.float64(), nullable=False),
+        pa.field("vwap", pa.float64()),
+        pa.field("close", pa.float64(), nullable=False),
+        pa.field("log_return", pa.float64()),
+        pa.field("garch_sigma", pa.float64()),
+        pa.field("standardized_return", pa.float64()),
+        pa.field("lee_mykland_stat", pa.float64()),
+        pa.field("jump_threshold", pa.float64()),
+        pa.field("jump_detected", pa.bool_(), nullable=False),
+        pa.field("bns_stat", pa.float64()),
+        pa.field("trade_intensity_zscore", pa.float64()),
+        pa.field("conditional_duration", pa.float64()),
+        pa.field("acd_surprise", pa.float64()),
+        pa.field("vpin", pa.float64()),
+        pa.field("vpin_cdf", pa.float64()),
+        pa.field("trading_signal", pa.string(), nullable=False),
+        pa.field("signal_reason", pa.string(), nullable=False),
+        pa.field("computed_at_ns", pa.int64(), nullable=False),
+    ]
+)
+
+
+def empty_table(schema: pa.Schema) -> pa.Table:
+    """Return a table with ``schema`` and no rows."""
+    return schema.empty_table()

@@ -1,0 +1,101 @@
+"""Every setting of every process, in one frozen object.
+
+Read once at start-up from the environment and ``.env`` (environment wins), then passed explicitly: no
+module keeps a global copy. ``.env.example`` lists every field with its default; a test keeps the two in
+step. Secrets are :class:`pydantic.SecretStr` so that ``repr`` and logs show ``**********``.
+
+The settings live in ``sql`` because every other package already depends on it (DESIGN §4).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "SessionSpec", "load_settings"]
+
+#: A trading session as ``"HH:MM-HH:MM Area/City"``; ``24:00`` closes at the next midnight.
+SessionSpec = str
+
+
+class Settings(BaseSettings):
+    """All configuration, named as in DESIGN §7 (environment names are the upper-case field names)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True, case_sensitive=False
+    )
+
+    # --- storage -------------------------------------------------------------------------------------
+    db_backend: Literal["duckdb", "vertica"] = "duckdb"
+    duckdb_path: Path = Path("data/microstructure.duckdb")
+    duckdb_threads: int = Field(2, ge=1, le=256, description="DuckDB worker threads")
+    vertica_host: str | None = None
+    vertica_port: int = 5433
+    vertica_db: str = "VMart"
+    vertica_user: str = "dbadmin"
+    vertica_pass: SecretStr = SecretStr("")
+
+    # --- Kafka ---------------------------------------------------------------------------------------
+    kafka_bootstrap_servers: str | None = None
+    kafka_group_id: str = "microstructure-load"
+    kafka_trades_topic: str = "polygon.trades"
+    kafka_quotes_topic: str = "polygon.quotes"
+    kafka_signals_topic: str = "microstructure.signals"
+
+    # --- Polygon feed --------------------------------------------------------------------------------
+    polygon_api_key: SecretStr | None = None
+    polygon_feed: str = Field("socket.polygon.io", description="feed host, e.g. delayed.polygon.io")
+    polygon_market: Literal["stocks", "crypto"] = "stocks"
+    polygon_subscriptions: str = "T.*"
+    polygon_secure: bool = True
+
+    # --- simulator (demo) ----------------------------------------------------------------------------
+    sim_host: str = "127.0.0.1"
+    sim_port: int = Field(8765, ge=0, le=65535)
+    sim_seed: int = 7
+    sim_rate: float = Field(200.0, gt=0, description="simulated trades per second, all symbols together")
+    sim_history_days: float = Field(3.0, ge=0, le=30, description="days of history the demo backfills")
+
+    # --- ingest batching -----------------------------------------------------------------------------
+    ingest_batch_rows: int = Field(5000, ge=1)
+    ingest_batch_seconds: float = Field(0.5, gt=0)
+
+    # --- MCP / HTTP server ---------------------------------------------------------------------------
+    mcp_host: str = "127.0.0.1"
+    mcp_port: int = Field(8080, ge=0, le=65535)
+    mcp_auth_token: SecretStr | None = None
+    mcp_allowed_hosts: str = "127.0.0.1:*,localhost:*,[::1]:*"
+    mcp_allowed_origins: str = "http://127.0.0.1:*,http://localhost:*"
+    mcp_max_rows: int = Field(1000, ge=1, description="hard cap on rows a tool returns")
+    mcp_default_rows: int = Field(100, ge=1, description="rows returned when limit is not given")
+    mcp_query_timeout_ms: int = Field(5000, ge=1, description="a query running longer is interrupted")
+
+    # --- signals -------------------------------------------------------------------------------------
+    bar_seconds: int = Field(60, ge=1, le=3600)
+    session_stocks: SessionSpec = "09:30-16:00 America/New_York"
+    session_crypto: SessionSpec = "00:00-24:00 UTC"
+    lm_alpha: float = Field(0.01, gt=0, lt=1, description="Lee-Mykland significance level")
+    lm_window: int | None = Field(None, ge=3, description="LM window K in bars; default ceil(sqrt(252 n))")
+    transform_interval_seconds: float = Field(1.0, gt=0)
+    transform_lateness_seconds: float = Field(
+        2.0, ge=0, description="a bar is final once the newest trade is this far past its end"
+    )
+
+    @field_validator("polygon_api_key", "mcp_auth_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    def session_for(self, market: str) -> SessionSpec:
+        """Return the session specification of ``market`` (``stocks`` or ``crypto``)."""
+        if market == "crypto":
+            return self.session_crypto
+        return self.session_stocks
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings from the environment and ``.env``; keyword overrides win over both."""
+    return Settings(**overrides)  # type: ignore[arg-type]
