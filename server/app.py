@@ -1,0 +1,91 @@
+"""The HTTP app: MCP over Streamable HTTP at ``/mcp``, the seed-style curl body, and ``/health``.
+
+Layers, outermost first: Host/Origin guard → bearer token (when set) → seed-style rewriting → FastAPI
+(own routes first, then the MCP app mounted at the root so that its endpoint is exactly ``/mcp``).
+The MCP endpoint is stateless and answers plain JSON, so ``curl`` needs no session and no SSE parsing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.types import ASGIApp
+
+from server.arguments import iso_utc
+from server.auth import BearerAuth
+from server.mcp import TOOL_NAMES, build_server
+from server.security import HostOriginGuard, split_list
+from server.seed_rpc import SeedRpcAdapter
+from sql.backend import Storage, StorageError
+from sql.settings import Settings
+
+__all__ = ["build_app"]
+
+MAX_BODY_BYTES = 1 << 20
+
+
+def _health(storage: Storage, status: Callable[[], dict[str, Any]] | None) -> JSONResponse:
+    now = time.time_ns()
+    body: dict[str, Any] = {"ok": True, "status": "ok", "as_of": iso_utc(now)}
+    try:
+        (newest_trade, newest_signal) = storage.query("health_summary", {}, 1).rows[0]
+    except StorageError as exc:
+        return JSONResponse({"ok": False, "status": "database unreachable", "error": str(exc)}, status_code=503)
+    body["database"] = "reachable"
+    body["newest_trade_age_seconds"] = None if newest_trade is None else round((now - newest_trade) / 1e9, 3)
+    body["newest_signal_age_seconds"] = None if newest_signal is None else round((now - newest_signal) / 1e9, 3)
+    if status is not None:
+        body.update(status())
+    return JSONResponse(body)
+
+
+def build_app(
+    settings: Settings, storage: Storage, *, status: Callable[[], dict[str, Any]] | None = None
+) -> ASGIApp:
+    """Build the ASGI app serving ``storage``.
+
+    Parameters
+    ----------
+    settings
+        Host/Origin allow-lists, auth token, limits.
+    storage
+        Read through named, read-only, time-limited queries.
+    status
+        Extra fields for ``/health`` from the hosting process (e.g. the demo's phase and counters).
+    """
+    mcp = build_server(settings, storage)
+    allowed_hosts = split_list(settings.mcp_allowed_hosts)
+    allowed_origins = split_list(settings.mcp_allowed_origins)
+    mcp_app = mcp.streamable_http_app(
+        streamable_http_path="/mcp",
+        stateless_http=True,
+        json_response=True,
+        max_request_body_size=MAX_BODY_BYTES,
+        transport_security=TransportSecuritySettings(allowed_hosts=allowed_hosts, allowed_origins=allowed_origins),
+        host=settings.mcp_host,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # A mounted app's own lifespan never runs: the session manager is entered here.
+        async with mcp.session_manager.run():
+            yield
+
+    api = FastAPI(title="microstructure", version="0.1.0", lifespan=lifespan)
+
+    @api.get("/health", summary="Liveness and data freshness")
+    def health() -> JSONResponse:
+        return _health(storage, status)
+
+    api.mount("/", mcp_app)
+
+    app: ASGIApp = SeedRpcAdapter(api, path="/mcp", tool_names=TOOL_NAMES, max_body_bytes=MAX_BODY_BYTES)
+    if settings.mcp_auth_token is not None:
+        app = BearerAuth(app, token=settings.mcp_auth_token.get_secret_value(), open_paths=frozenset({"/health"}))
+    return HostOriginGuard(app, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins)

@@ -1,0 +1,62 @@
+"""Run a named query as one page of typed rows with a keyset cursor (shared by every list tool)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from server.arguments import decode_cursor, encode_cursor, iso_utc
+from server.models import Page
+from sql.backend import Storage
+
+__all__ = ["fetch_page"]
+
+Row = TypeVar("Row", bound=BaseModel)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="milliseconds") + "Z"
+    return value
+
+
+def fetch_page(
+    storage: Storage,
+    *,
+    tool: str,
+    query: str,
+    params: Mapping[str, Any],
+    cursor: str | None,
+    cursor_params: Sequence[str],
+    cursor_columns: Sequence[str],
+    limit: int,
+    row_model: type[Row],
+) -> Page[Row]:
+    """Return up to ``limit`` rows of ``query`` after ``cursor``, and the cursor of the next page.
+
+    Parameters
+    ----------
+    tool
+        The tool's name; a cursor only resumes the tool that issued it.
+    cursor_params, cursor_columns
+        The query's keyset parameters and the result columns that fill them, in the same order.
+    """
+    bound = dict(params)
+    after = decode_cursor(tool, cursor, len(cursor_params)) if cursor else [None] * len(cursor_params)
+    bound.update(zip(cursor_params, after, strict=True))
+    result = storage.query(query, bound, limit)
+    records = [dict(zip(result.columns, map(_jsonable, row), strict=True)) for row in result.rows]
+    next_cursor = None
+    if result.truncated and records:
+        next_cursor = encode_cursor(tool, [records[-1][c] for c in cursor_columns])
+    return Page[row_model](  # type: ignore[valid-type]
+        rows=[row_model.model_validate(r) for r in records],
+        count=len(records),
+        truncated=result.truncated,
+        next_cursor=next_cursor,
+        as_of=iso_utc(time.time_ns()),
+    )

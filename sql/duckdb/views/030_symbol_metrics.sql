@@ -1,0 +1,85 @@
+-- name: symbol_metrics
+-- returns: one row per symbol per session day (UTC date of the bars' ends) and grid
+-- Realized variance RV = sum r^2; bipower variation BV = (pi/2) sum |r_j||r_{j-1}| (highfrequency form);
+-- tripower quarticity TP = M^2/(M-2) mu_{4/3}^-3 sum |r_j r_{j-1} r_{j-2}|^(4/3); daily BNS is the ratio
+-- statistic with max adjustment ((RV-BV)/RV) / sqrt(theta/M max(1, TP/BV^2)), theta = pi^2/4 + pi - 5
+-- (spec/signals.md §3). Prices (OHLC, VWAP) come from the day's trades.
+CREATE OR REPLACE VIEW symbol_metrics AS
+WITH bar_returns AS (
+    SELECT
+        symbol,
+        bar_seconds,
+        CAST(make_timestamp(bar_end_ns // 1000) AS DATE) AS session_date,
+        bar_end_ns,
+        log_return AS r,
+        lag(log_return) OVER w AS r1,
+        lag(log_return, 2) OVER w AS r2,
+        jump_detected,
+        vpin,
+        trading_signal,
+        signal_reason
+    FROM trading_signals
+    WINDOW w AS (PARTITION BY symbol, bar_seconds, CAST(make_timestamp(bar_end_ns // 1000) AS DATE)
+                 ORDER BY bar_end_ns)
+),
+daily_bars AS (
+    SELECT
+        symbol,
+        bar_seconds,
+        session_date,
+        count(r) AS n_returns,
+        sum(r * r) AS realized_variance,
+        (pi() / 2) * sum(abs(r) * abs(r1)) AS bipower_variation,
+        1.7434720745 * sum(pow(abs(r * r1 * r2), 4.0 / 3.0)) AS tp_sum,
+        count(*) FILTER (WHERE jump_detected) AS jump_count,
+        avg(vpin) AS mean_vpin,
+        max(vpin) AS max_vpin,
+        arg_max(trading_signal, bar_end_ns) AS last_signal,
+        arg_max(signal_reason, bar_end_ns) AS last_signal_reason,
+        max(bar_end_ns) AS last_bar_end_ns
+    FROM bar_returns
+    GROUP BY ALL
+),
+daily_trades AS (
+    SELECT
+        symbol,
+        CAST(make_timestamp(ts_ns // 1000) AS DATE) AS session_date,
+        count(*) AS trades,
+        sum(size) AS volume,
+        sum(price * size) / nullif(sum(size), 0) AS vwap,
+        arg_min(price, ts_ns) AS open,
+        max(price) AS high,
+        min(price) AS low,
+        arg_max(price, ts_ns) AS close
+    FROM market_data
+    GROUP BY ALL
+)
+SELECT
+    b.symbol,
+    b.session_date,
+    b.bar_seconds,
+    t.trades,
+    t.volume,
+    t.vwap,
+    t.open,
+    t.high,
+    t.low,
+    t.close,
+    b.n_returns,
+    b.realized_variance,
+    b.bipower_variation,
+    CASE
+        WHEN b.n_returns < 3 OR b.realized_variance <= 0 OR b.bipower_variation <= 0 THEN NULL
+        ELSE ((b.realized_variance - b.bipower_variation) / b.realized_variance)
+             / sqrt((pi() * pi() / 4 + pi() - 5) / b.n_returns
+                    * greatest(1.0, (b.n_returns * b.n_returns / (b.n_returns - 2.0)) * b.tp_sum
+                                    / (b.bipower_variation * b.bipower_variation)))
+    END AS bns_stat,
+    b.jump_count,
+    b.mean_vpin,
+    b.max_vpin,
+    b.last_signal,
+    b.last_signal_reason,
+    b.last_bar_end_ns
+FROM daily_bars AS b
+LEFT JOIN daily_trades AS t USING (symbol, session_date);

@@ -1,0 +1,205 @@
+"""The embedded storage backend: one DuckDB file, the statements of ``sql/duckdb/``.
+
+DuckDB lets one process open a file for writing and then no other process may open it at all
+(``notes/infra.md`` §4.2). So in embedded mode the writer (feed, transform) and the server share one
+:class:`DuckDBStorage` in one process; each thread works through its own cursor. Reads for the server run
+in a ``READ ONLY`` transaction, so even in the writer's process a read cannot change data, and each read
+is interrupted when it passes the time limit. A server without a writer opens the file ``read_only``.
+
+Appends are idempotent: ``market_data`` has the dedupe key as primary key and trades are inserted with
+``INSERT OR IGNORE``, so loading the same event twice leaves one row (at-least-once delivery + dedupe).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from sql.backend import QueryResult, QueryTimeout, SignalStateRow, StorageError
+from sql.contract import QUOTES_SCHEMA, SIGNALS_SCHEMA, TRADES_SCHEMA
+from sql.queries import load_registry
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from sql.settings import Settings
+
+__all__ = ["DuckDBStorage"]
+
+_DIALECT = "duckdb"
+
+
+class DuckDBStorage:
+    """A DuckDB database file implementing :class:`sql.backend.Storage`."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, *, read_only: bool, query_timeout_s: float):
+        self._root = connection
+        self._read_only = read_only
+        self._query_timeout_s = query_timeout_s
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._queries = load_registry(_DIALECT, "queries")
+
+    @classmethod
+    def open(cls, settings: Settings, *, read_only: bool = False) -> DuckDBStorage:
+        """Open (and for writers create) the file at ``settings.duckdb_path``.
+
+        Parameters
+        ----------
+        settings
+            Supplies ``duckdb_path``, ``duckdb_threads`` and ``mcp_query_timeout_ms``.
+        read_only
+            Open the file read-only; fails when another process holds it for writing.
+        """
+        path = Path(settings.duckdb_path)
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.exists():
+            raise StorageError(f"DUCKDB_PATH {str(path)!r} does not exist; run the demo or a loader first")
+        try:
+            connection = duckdb.connect(
+                str(path), read_only=read_only, config={"threads": settings.duckdb_threads}
+            )
+        except duckdb.IOException as exc:
+            raise StorageError(
+                f"cannot open {str(path)!r}: {exc}. DuckDB allows one writing process per file; "
+                "stop the other process or point DUCKDB_PATH elsewhere"
+            ) from exc
+        return cls(connection, read_only=read_only, query_timeout_s=settings.mcp_query_timeout_ms / 1000)
+
+    # --- connection handling ---------------------------------------------------------------------------
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._root.cursor()
+            self._local.cursor = cursor
+        return cursor
+
+    def close(self) -> None:
+        """Close the database; cursors of other threads become unusable."""
+        self._root.close()
+
+    # --- schema ----------------------------------------------------------------------------------------
+    def apply_schema(self) -> None:
+        """Create the tables and views of DESIGN §5; a second run changes nothing."""
+        cursor = self._cursor()
+        for folder in ("schema", "views"):
+            for statement in load_registry(_DIALECT, folder):
+                cursor.execute(statement.text)
+
+    # --- writes ----------------------------------------------------------------------------------------
+    def _insert_batch(self, view: str, query: str, batch: pa.Table, schema: pa.Schema) -> int:
+        if batch.num_rows == 0:
+            return 0
+        if batch.schema != schema:
+            batch = batch.select(schema.names).cast(schema)
+        cursor = self._cursor()
+        cursor.register(view, batch)
+        try:
+            with self._write_lock:
+                (added,) = cursor.execute(self._queries[query].text).fetchone()  # type: ignore[misc]
+        finally:
+            cursor.unregister(view)
+        return int(added)
+
+    def append_trades(self, batch: pa.Table) -> int:
+        """Append trades, skipping rows whose dedupe key is stored already; return rows added."""
+        # Duplicates inside one batch are collapsed too (INSERT OR IGNORE keeps the first).
+        return self._insert_batch("trades_batch", "insert_trades", batch, TRADES_SCHEMA)
+
+    def append_quotes(self, batch: pa.Table) -> int:
+        """Append quotes; return rows added."""
+        return self._insert_batch("quotes_batch", "insert_quotes", batch, QUOTES_SCHEMA)
+
+    def commit_signals(self, signals: pa.Table, states: Sequence[SignalStateRow]) -> None:
+        """Write signal rows and the states that follow from them atomically."""
+        if signals.schema != SIGNALS_SCHEMA and signals.num_rows:
+            signals = signals.select(SIGNALS_SCHEMA.names).cast(SIGNALS_SCHEMA)
+        cursor = self._cursor()
+        now_ns = time.time_ns()
+        cursor.register("signals_batch", signals)
+        try:
+            with self._write_lock:
+                cursor.execute("BEGIN TRANSACTION")
+                try:
+                    if signals.num_rows:
+                        cursor.execute(self._queries["upsert_signals"].text)
+                    for state in states:
+                        cursor.execute(
+                            self._queries["upsert_signal_state"].text,
+                            {
+                                "symbol": state.symbol,
+                                "bar_seconds": state.bar_seconds,
+                                "last_bar_end_ns": state.last_bar_end_ns,
+                                "state": state.state,
+                                "updated_ns": now_ns,
+                            },
+                        )
+                    cursor.execute("COMMIT")
+                except BaseException:
+                    cursor.execute("ROLLBACK")
+                    raise
+        finally:
+            cursor.unregister("signals_batch")
+
+    # --- reads for writers ---------------------------------------------------------------------------
+    def _fetchall(self, name: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return self._cursor().execute(self._queries[name].text, dict(params or {})).fetchall()
+
+    def trade_symbols(self) -> list[tuple[str, str]]:
+        """Return ``(market, symbol)`` for every symbol with trades."""
+        return [(str(m), str(s)) for m, s in self._fetchall("trade_symbols")]
+
+    def newest_trade_ns(self) -> int | None:
+        """Return the newest trade time in ns, or ``None`` without trades."""
+        (value,) = self._fetchall("newest_trade_ns")[0]
+        return None if value is None else int(value)
+
+    def read_trades(self, symbol: str, start_ns: int, end_ns: int) -> pa.Table:
+        """Return ``ts_ns, price, size`` of ``symbol`` in ``[start_ns, end_ns)`` in time order."""
+        params = {"symbol": symbol, "start_ns": start_ns, "end_ns": end_ns}
+        return self._cursor().sql(self._queries["trades_range"].text, params=params).to_arrow_table()
+
+    def load_signal_states(self, bar_seconds: int) -> dict[str, SignalStateRow]:
+        """Return the stored transform state per symbol on the ``bar_seconds`` grid."""
+        rows = self._fetchall("signal_states", {"bar_seconds": bar_seconds})
+        return {str(r[0]): SignalStateRow(str(r[0]), int(r[1]), int(r[2]), str(r[3])) for r in rows}
+
+    # --- reads for the server ------------------------------------------------------------------------
+    def query(self, name: str, params: Mapping[str, Any], limit: int) -> QueryResult:
+        """Run a named read query in a read-only transaction, interrupted after the time limit.
+
+        Fetches ``limit + 1`` rows to tell whether more exist (``truncated``).
+        """
+        statement = self._queries[name]
+        bound = dict(params)
+        if "row_limit" in statement.params:
+            bound["row_limit"] = limit + 1
+        cursor = self._cursor()
+        timer = threading.Timer(self._query_timeout_s, cursor.interrupt)
+        timer.start()
+        try:
+            if not self._read_only:
+                cursor.execute("BEGIN TRANSACTION READ ONLY")
+            try:
+                result = cursor.execute(statement.text, bound)
+                columns = [d[0] for d in result.description or []]
+                rows = result.fetchmany(limit + 1)
+                result.abort()
+            finally:
+                if not self._read_only:
+                    cursor.execute("ROLLBACK")
+        except duckdb.InterruptException as exc:
+            raise QueryTimeout(
+                f"query {name!r} exceeded MCP_QUERY_TIMEOUT_MS={self._query_timeout_s * 1000:.0f}"
+            ) from exc
+        except duckdb.Error as exc:
+            raise StorageError(f"query {name!r} failed: {exc}") from exc
+        finally:
+            timer.cancel()
+        return QueryResult(columns=columns, rows=rows[:limit], truncated=len(rows) > limit)
