@@ -1,0 +1,304 @@
+"""The Polygon WebSocket ingester: socket → queue → normalize → batch → storage.
+
+Design (polygon notes §1.5, §2): Polygon drops consumers that do not read fast enough (``slow_consumer``), and
+``polygon-api-client`` calls its ``processor`` inline in the socket loop. So the work is split in two tasks:
+
+* the **reader** runs ``polygon.WebSocketClient(raw=True).connect(processor)``; the processor only puts
+  ``(frame, receive time)`` on an :class:`asyncio.Queue`: no parsing, no I/O. A full queue drops the frame
+  and counts it (``stats.dropped_frames``) rather than stall the socket;
+* the **drain** task takes frames off the queue, normalizes them into one growing
+  :class:`ingest.normalize.FrameBatch`, and flushes the batch to the sink when it holds ``batch_rows`` rows
+  or its oldest frame is ``batch_seconds`` old. The sink's blocking ``append_trades``/``append_quotes`` run
+  on one dedicated writer thread (always the same thread, one call at a time), so the event loop keeps
+  reading while the database writes.
+
+Rejects are counted and logged one line each (dead-lettering to Kafka comes with the Kafka hop). Status events
+act on the feed: ``auth_failed`` ends it with :class:`PolygonAuthError` (the client raises ``AuthError``
+itself during the handshake; both surface as that one clear error); ``max_connections``,
+``force_disconnect`` and ``slow_consumer`` are logged as warnings. The client reconnects and resubscribes on
+abnormal closes by itself; when the server closes normally (``connect`` returns) the feed reconnects with a
+fresh client after an exponential backoff.
+
+Delivery is at-most-once from the socket (a crash loses the unflushed batch) and the storage deduplicates on
+(market, symbol, exchange, trade_id, ts_ns), so re-delivered events are harmless. :meth:`PolygonFeed.run`
+runs until cancelled and, on cancellation or error, flushes what it holds before returning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from polygon import WebSocketClient
+from polygon.exceptions import AuthError
+from websockets.exceptions import ConnectionClosed
+
+from ingest.normalize import FrameBatch, Normalized
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from sql.settings import Settings
+
+__all__ = ["FeedStats", "PolygonAuthError", "PolygonFeed", "TradeSink"]
+
+log = logging.getLogger(__name__)
+
+_DISCONNECT_STATUSES = frozenset({"max_connections", "force_disconnect", "slow_consumer"})
+_STOP = None
+
+
+class PolygonAuthError(RuntimeError):
+    """Polygon (or the simulator) refused the API key."""
+
+
+class TradeSink(Protocol):
+    """What the feed writes to: the two append methods of :class:`sql.backend.Storage`."""
+
+    def append_trades(self, batch: pa.Table) -> int:
+        """Append trades (``TRADES_SCHEMA``); return rows added."""
+
+    def append_quotes(self, batch: pa.Table) -> int:
+        """Append quotes (``QUOTES_SCHEMA``); return rows added."""
+
+
+@dataclass(slots=True)
+class FeedStats:
+    """Counters of one feed since it started."""
+
+    frames: int = 0
+    dropped_frames: int = 0
+    trades: int = 0
+    quotes: int = 0
+    rejects: int = 0
+    statuses: int = 0
+    batches: int = 0
+    rows_added: int = 0
+    connections: int = 0
+    #: Seconds from the receipt of a batch's first frame to the end of its write.
+    last_batch_latency_s: float | None = None
+    #: Seconds the sink took to write the last batch.
+    last_write_s: float | None = None
+
+
+class PolygonFeed:
+    """Stream one Polygon market into a sink, in batches.
+
+    Parameters
+    ----------
+    api_key
+        Polygon API key (never logged).
+    feed
+        Feed host, e.g. ``"socket.polygon.io"`` or ``"127.0.0.1:8765"`` for the simulator.
+    market
+        ``"stocks"`` or ``"crypto"``.
+    subscriptions
+        Topics such as ``"T.*"``, ``"Q.AAPL"``, ``"XT.BTC-USD"``.
+    sink
+        Object with blocking ``append_trades`` / ``append_quotes`` (a :class:`sql.backend.Storage`).
+    secure
+        ``wss://`` when true, ``ws://`` otherwise (the simulator).
+    batch_rows, batch_seconds
+        Flush when the batch holds this many rows (trades + quotes) or its first frame is this old.
+    source
+        ``source`` column of the rows: ``"ws"`` for Polygon, ``"sim"`` for the simulator.
+    max_queued_frames
+        Frames the reader may queue ahead of the drain before it starts dropping them.
+    max_reconnects
+        Passed to the client: abnormal closes tolerated in a row before ``connect`` gives up.
+    stats_interval_s
+        A statistics line is logged at most this often (DESIGN §3).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        feed: str,
+        market: str,
+        subscriptions: Sequence[str],
+        sink: TradeSink,
+        secure: bool = True,
+        batch_rows: int = 5000,
+        batch_seconds: float = 0.5,
+        source: str = "ws",
+        max_queued_frames: int = 100_000,
+        max_reconnects: int | None = 5,
+        stats_interval_s: float = 30.0,
+    ) -> None:
+        if not api_key:
+            raise ValueError("api_key is empty: set POLYGON_API_KEY")
+        if market not in ("stocks", "crypto"):
+            raise ValueError(f"market must be 'stocks' or 'crypto', got {market!r}")
+        if not subscriptions:
+            raise ValueError("subscriptions is empty: set POLYGON_SUBSCRIPTIONS, e.g. 'T.*'")
+        if batch_rows < 1 or batch_seconds <= 0:
+            raise ValueError(f"batch_rows must be >= 1 and batch_seconds > 0, got {batch_rows}, {batch_seconds}")
+        self._api_key = api_key
+        self.feed = feed
+        self.market = market
+        self.subscriptions = [s.strip() for s in subscriptions if s.strip()]
+        self.sink = sink
+        self.secure = secure
+        self.batch_rows = batch_rows
+        self.batch_seconds = batch_seconds
+        self.source = source
+        self.max_reconnects = max_reconnects
+        self.stats_interval_s = stats_interval_s
+        self.stats = FeedStats()
+        self._queue: asyncio.Queue[tuple[bytes | str, int] | None] = asyncio.Queue(max_queued_frames)
+        self._writer: ThreadPoolExecutor | None = None
+        self._last_stats_log = time.monotonic()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, sink: TradeSink, *, source: str = "ws") -> PolygonFeed:
+        """Build a feed from ``polygon_*`` and ``ingest_batch_*`` settings."""
+        key = settings.polygon_api_key
+        if key is None:
+            raise ValueError("POLYGON_API_KEY is not set")
+        return cls(
+            api_key=key.get_secret_value(),
+            feed=settings.polygon_feed,
+            market=settings.polygon_market,
+            subscriptions=settings.polygon_subscriptions.split(","),
+            sink=sink,
+            secure=settings.polygon_secure,
+            batch_rows=settings.ingest_batch_rows,
+            batch_seconds=settings.ingest_batch_seconds,
+            source=source,
+        )
+
+    def __repr__(self) -> str:
+        return f"PolygonFeed(feed={self.feed!r}, market={self.market!r}, subscriptions={self.subscriptions!r})"
+
+    # --- running -----------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Read, normalize and store until cancelled; flush what is held before returning.
+
+        Raises
+        ------
+        PolygonAuthError
+            The server answered ``auth_failed``.
+        """
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="polygon-feed-writer")
+        reader = asyncio.create_task(self._read_forever(), name=f"polygon-feed-reader-{self.market}")
+        drain = asyncio.create_task(self._drain(), name=f"polygon-feed-drain-{self.market}")
+        try:
+            await asyncio.wait({reader, drain}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+            if not drain.done():
+                await self._queue.put(_STOP)  # the drain empties the queue up to here, then flushes
+                await asyncio.shield(drain)
+            self._writer.shutdown(wait=False)
+        for task in (reader, drain):  # one of them ended: surface why
+            if not task.cancelled() and (exc := task.exception()) is not None:
+                raise exc
+
+    async def _enqueue(self, frame: bytes | str) -> None:
+        """The client's processor: stamp and enqueue, nothing else."""
+        try:
+            self._queue.put_nowait((frame, time.time_ns()))
+        except asyncio.QueueFull:
+            self.stats.dropped_frames += 1
+
+    async def _read_forever(self) -> None:
+        backoff = 0.5
+        while True:
+            client = WebSocketClient(
+                api_key=self._api_key, feed=self.feed, market=self.market, raw=True, secure=self.secure,
+                subscriptions=list(self.subscriptions), max_reconnects=self.max_reconnects,
+            )
+            self.stats.connections += 1
+            started = time.monotonic()
+            try:
+                await client.connect(self._enqueue)
+            except AuthError as exc:
+                raise PolygonAuthError(f"Polygon refused the API key (auth_failed): {exc}") from None
+            except (OSError, ConnectionClosed) as exc:  # e.g. the client gave up after max_reconnects
+                log.warning("feed %s/%s: connection lost (%s)", self.feed, self.market, exc)
+            finally:
+                if client.websocket is not None:
+                    with contextlib.suppress(Exception):
+                        await client.close()
+            backoff = 0.5 if time.monotonic() - started > 60 else min(backoff * 2, 30.0)
+            log.warning("feed %s/%s: server closed the connection; reconnecting in %.1f s",
+                        self.feed, self.market, backoff)
+            await asyncio.sleep(backoff)
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        batch = FrameBatch(self.source)
+        first_ns: int | None = None
+        deadline: float | None = None
+        while True:
+            timeout = None if deadline is None else max(0.0, deadline - loop.time())
+            try:
+                item = await asyncio.wait_for(self._queue.get(), timeout)
+            except TimeoutError:
+                item = ...  # the batch is old enough: flush below
+            if item is _STOP:
+                await self._flush(batch, first_ns)
+                return
+            if item is not ...:
+                frame, received_ns = item  # type: ignore[misc]
+                self.stats.frames += 1
+                batch.add_frame(frame, received_ns)
+                self._after_frame(batch)
+                if first_ns is None and batch.n_rows:
+                    first_ns, deadline = received_ns, loop.time() + self.batch_seconds
+            if batch.n_rows >= self.batch_rows or (deadline is not None and loop.time() >= deadline):
+                await self._flush(batch, first_ns)
+                first_ns = deadline = None
+
+    def _after_frame(self, batch: FrameBatch) -> None:
+        for reject in batch.rejects:
+            self.stats.rejects += 1
+            log.warning("feed %s: rejected (%s): %s", self.market, reject.reason, reject.raw[:300])
+        batch.rejects.clear()
+        for status in batch.statuses:
+            self.stats.statuses += 1
+            if status.status == "auth_failed":
+                log.error("feed %s: Polygon refused the API key (auth_failed): %s", self.market, status.message)
+            elif status.status in _DISCONNECT_STATUSES:
+                log.warning("feed %s: server status %s: %s", self.market, status.status, status.message)
+            else:
+                log.debug("feed %s: status %s: %s", self.market, status.status, status.message)
+        batch.statuses.clear()
+
+    async def _flush(self, batch: FrameBatch, first_ns: int | None) -> None:
+        if batch.n_rows == 0:
+            return
+        normalized = batch.take()
+        started = time.monotonic()
+        added = await asyncio.get_running_loop().run_in_executor(self._writer, self._write, normalized)
+        self.stats.last_write_s = time.monotonic() - started
+        self.stats.batches += 1
+        self.stats.trades += normalized.trades.num_rows
+        self.stats.quotes += normalized.quotes.num_rows
+        self.stats.rows_added += added
+        if first_ns is not None:
+            self.stats.last_batch_latency_s = (time.time_ns() - first_ns) / 1e9
+        now = time.monotonic()
+        if now - self._last_stats_log >= self.stats_interval_s:
+            self._last_stats_log = now
+            s = self.stats
+            log.info("feed %s: frames=%d trades=%d quotes=%d rejects=%d dropped=%d batches=%d "
+                     "last_batch_latency=%.3fs last_write=%.3fs", self.market, s.frames, s.trades, s.quotes,
+                     s.rejects, s.dropped_frames, s.batches, s.last_batch_latency_s or 0.0, s.last_write_s)
+
+    def _write(self, normalized: Normalized) -> int:
+        added = 0
+        if normalized.trades.num_rows:
+            added += self.sink.append_trades(normalized.trades)
+        if normalized.quotes.num_rows:
+            added += self.sink.append_quotes(normalized.quotes)
+        return added
