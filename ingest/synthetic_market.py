@@ -291,10 +291,10 @@ class SyntheticMarket:
             odd_lot = lots
         else:
             scale = 5_000.0 / spec.price  # ~ $5k notional median
-            size = np.round(np.exp(rng.normal(0.0, 1.3, n)) * scale * 0.1, 8) + 1e-8
+            size = np.round(np.maximum(np.exp(rng.normal(0.0, 1.3, n)) * scale * 0.1, 1e-8), 8)
             exchange = rng.choice(_CRYPTO_EXCHANGES, n, p=_CRYPTO_EX_WEIGHTS)
-            bid_size = np.round(np.exp(rng.normal(0.0, 1.0, n)) * scale, 8) + 1e-8
-            ask_size = np.round(np.exp(rng.normal(0.0, 1.0, n)) * scale, 8) + 1e-8
+            bid_size = np.round(np.maximum(np.exp(rng.normal(0.0, 1.0, n)) * scale, 1e-8), 8)
+            ask_size = np.round(np.maximum(np.exp(rng.normal(0.0, 1.0, n)) * scale, 1e-8), 8)
             bid_ex = ask_ex = exchange
             odd_lot = np.zeros(n, dtype=bool)
         ids = np.arange(st.next_id, st.next_id + n, dtype=np.int64)
