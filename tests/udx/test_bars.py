@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import naive  # noqa: E402
+# tests/ is not a package (no __init__.py), so load the naive twins by path; putting tests/ on sys.path
+# would let the folder tests/udx shadow the udx package.
+_spec = importlib.util.spec_from_file_location("naive", Path(__file__).resolve().parents[1] / "naive.py")
+assert _spec is not None and _spec.loader is not None
+naive = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(naive)
 
 from udx.bars import Bars, _bars, _bars_python, bars  # noqa: E402
 from udx.sessions import parse_session, session_bounds  # noqa: E402
