@@ -1,0 +1,199 @@
+"""The incremental transform against a real DuckDB file: micro-batches and restarts equal one pass."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from sql.contract import SIGNALS_SCHEMA, TRADES_SCHEMA
+from sql.settings import Settings
+from udx import bars, lee_mykland_stat, lm_threshold, session_bounds
+from udx.state import StateError, SymbolState
+from udx.transform import run_transform
+
+pytestmark = pytest.mark.duckdb
+DuckDBStorage = pytest.importorskip("sql.duckdb_backend").DuckDBStorage
+
+NS = 10**9
+START = int(dt.datetime(2024, 3, 8, 12, tzinfo=dt.UTC).timestamp()) * NS  # Friday; NY DST starts on the 10th
+END = START + 4 * 86_400 * NS  # through Tuesday noon UTC
+JUMP_NS = START + 30 * 3_600 * NS + 17 * NS  # Saturday 18:00:17 UTC, crypto only
+COLUMNS = [f.name for f in SIGNALS_SCHEMA if f.name != "computed_at_ns"]
+
+
+def _settings(path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {"duckdb_path": path, "bar_seconds": 60, "lm_window": 20,
+                                 "transform_lateness_seconds": 2.0}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def _trades() -> pa.Table:
+    """Crypto around the clock, a stock with pre/after-market prints; one +3% jump in the crypto."""
+    rng = np.random.default_rng(11)
+    parts = []
+    for market, symbol, n in (("crypto", "X:BTCUSD", 60_000), ("stocks", "AAPL", 8_000)):
+        ts = np.sort(rng.integers(START, END, n))
+        logp = np.cumsum(rng.normal(0, 2e-4, n))
+        if market == "crypto":
+            logp[ts >= JUMP_NS] += 0.03
+            ts[np.searchsorted(ts, JUMP_NS)] = JUMP_NS
+        parts.append((market, symbol, ts, 100 * np.exp(logp), rng.integers(1, 100, n).astype(float)))
+    market = np.concatenate([np.full(p[2].size, p[0], object) for p in parts])
+    symbol = np.concatenate([np.full(p[2].size, p[1], object) for p in parts])
+    ts, price, size = (np.concatenate([p[i] for p in parts]) for i in (2, 3, 4))
+    order = np.argsort(ts, kind="stable")
+    n = ts.size
+    return pa.Table.from_arrays(
+        [pa.array(market[order], pa.string()), pa.array(symbol[order], pa.string()), pa.array(ts[order]),
+         pa.array(price[order]), pa.array(size[order]), pa.array(np.zeros(n, np.int32)),
+         pa.array([str(i) for i in range(n)], pa.string()), pa.nulls(n, pa.string()), pa.nulls(n, pa.int32()),
+         pa.array(np.arange(n, dtype=np.int64)), pa.nulls(n, pa.int32()), pa.nulls(n, pa.int64()),
+         pa.array(ts[order]), pa.array(["sim"] * n, pa.string())],
+        schema=TRADES_SCHEMA,
+    )
+
+
+@pytest.fixture(scope="module")
+def trades() -> pa.Table:
+    return _trades()
+
+
+def _open(settings: Settings):
+    storage = DuckDBStorage.open(settings)
+    storage.apply_schema()
+    return storage
+
+
+def _signals(path: Path) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(f"SELECT {', '.join(COLUMNS)} FROM trading_signals "
+                           "ORDER BY symbol, bar_seconds, bar_end_ns").fetchall()
+
+
+def _states(path: Path) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute("SELECT symbol, bar_seconds, last_bar_end_ns, state FROM signal_state "
+                           "ORDER BY symbol").fetchall()
+
+
+def _one_pass(tmp_path: Path, trades: pa.Table) -> Path:
+    settings = _settings(tmp_path / "one.duckdb")
+    storage = _open(settings)
+    storage.append_trades(trades)
+    summary = run_transform(storage, settings, now_ns=1)
+    storage.close()
+    assert summary.symbols == 2 and summary.bars > 0
+    return settings.duckdb_path
+
+
+def _same_rows(a: list[tuple], b: list[tuple]) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        assert all(u == v or (isinstance(u, float) and math.isnan(u) and math.isnan(v))
+                   for u, v in zip(x, y, strict=True)), (x, y)
+
+
+def test_micro_batches_equal_one_pass(tmp_path: Path, trades: pa.Table) -> None:
+    one = _one_pass(tmp_path, trades)
+    settings = _settings(tmp_path / "micro.duckdb")
+    storage = _open(settings)
+    rng = np.random.default_rng(5)
+    cuts = np.unique(np.concatenate([rng.integers(0, trades.num_rows, 100), [trades.num_rows]]))
+    lo = 0
+    for hi in cuts:
+        storage.append_trades(trades.slice(lo, hi - lo))
+        run_transform(storage, settings)
+        lo = hi
+    run_transform(storage, settings)  # an idle run changes nothing
+    storage.close()
+    _same_rows(_signals(settings.duckdb_path), _signals(one))
+    assert _states(settings.duckdb_path) == _states(one)
+
+
+def test_restart_from_stored_state_equals_one_pass(tmp_path: Path, trades: pa.Table) -> None:
+    one = _one_pass(tmp_path, trades)
+    settings = _settings(tmp_path / "restart.duckdb")
+    for lo, hi in ((0, 3_000), (3_000, 31_111), (31_111, trades.num_rows)):
+        storage = _open(settings)  # a fresh process each time: only the database carries state
+        storage.append_trades(trades.slice(lo, hi - lo))
+        run_transform(storage, settings)
+        storage.close()
+    _same_rows(_signals(settings.duckdb_path), _signals(one))
+    assert _states(settings.duckdb_path) == _states(one)
+
+
+def test_rows_match_the_kernels_and_the_injected_jump_is_detected(tmp_path: Path, trades: pa.Table) -> None:
+    rows = [dict(zip(COLUMNS, r, strict=True)) for r in _signals(_one_pass(tmp_path, trades))]
+    btc = [r for r in rows if r["symbol"] == "X:BTCUSD"]
+    # recompute from the kernels directly
+    sel = trades.filter(pa.compute.equal(trades["symbol"], "X:BTCUSD"))
+    ts = sel["ts_ns"].to_numpy()
+    watermark = int(trades["ts_ns"].to_numpy().max()) - 2 * NS
+    so, sc = session_bounds("00:00-24:00 UTC", int(ts[0]), watermark)
+    b = bars(ts, sel["price"].to_numpy(), sel["size"].to_numpy(), so, sc, 60 * NS, final_before_ns=watermark)
+    assert [r["bar_end_ns"] for r in btc] == b.bar_end_ns.tolist()
+    assert [r["close"] for r in btc] == b.close.tolist()
+    stat = lee_mykland_stat(b.log_return, 20)
+    assert np.array_equal([np.nan if r["lee_mykland_stat"] is None else r["lee_mykland_stat"] for r in btc],
+                          stat, equal_nan=True)
+    crit = lm_threshold(1440, 0.01)
+    assert all(r["jump_threshold"] == crit for r in btc)
+    jump_bar = (JUMP_NS // (60 * NS) + 1) * 60 * NS
+    (hit,) = [r for r in btc if r["bar_end_ns"] == jump_bar]
+    assert hit["jump_detected"] and hit["trading_signal"] == "SELL"
+    assert hit["signal_reason"] == f"jump up: LM {hit['lee_mykland_stat']:.2f} > {crit:.2f} (alpha 0.01)"
+    # the injected jump is the largest |L| (small K = 20 gives heavy-tailed L, so other bars may flag too)
+    assert abs(hit["lee_mykland_stat"]) == np.nanmax(np.abs(stat))
+    assert all(r["garch_sigma"] is None and r["vpin"] is None and r["bns_stat"] is None for r in rows)
+    assert btc[0]["signal_reason"] == "LM undefined: window not full (0 of 20 returns)"
+
+
+def test_stock_bars_stay_inside_new_york_sessions(tmp_path: Path, trades: pa.Table) -> None:
+    rows = [dict(zip(COLUMNS, r, strict=True)) for r in _signals(_one_pass(tmp_path, trades))]
+    aapl = [r for r in rows if r["symbol"] == "AAPL"]
+    opens, closes = session_bounds("09:30-16:00 America/New_York", START, END)
+    assert len(opens) == 2  # Friday and Monday (after the DST change); Tuesday opens after END
+    for r in aapl:
+        assert any(o < r["bar_end_ns"] <= c for o, c in zip(opens, closes, strict=True))
+    assert all(r["jump_threshold"] == lm_threshold(390, 0.01) for r in aapl)
+    monday = [r["bar_end_ns"] for r in aapl if opens[1] < r["bar_end_ns"] <= closes[1]]
+    assert monday[-1] == closes[1] and len(monday) <= 390
+
+
+def test_changed_window_refuses_to_continue(tmp_path: Path, trades: pa.Table) -> None:
+    path = _one_pass(tmp_path, trades)
+    settings = _settings(path, lm_window=30)
+    storage = _open(settings)
+    try:
+        with pytest.raises(StateError, match="window"):
+            run_transform(storage, settings)
+    finally:
+        storage.close()
+
+
+def test_state_json_round_trips_exactly() -> None:
+    state = SymbolState(60, 5, "00:00-24:00 UTC", 120 * NS, 0.1 + 0.2, 60 * NS,
+                        (1e-300, -0.0, math.pi, 5e-324, math.nan, math.inf), 7)
+    back = SymbolState.from_json(state.to_json())
+    assert back.to_json() == state.to_json()
+    assert [v.hex() for v in back.returns_tail] == [v.hex() for v in state.returns_tail]
+    assert back.last_close == 0.1 + 0.2
+    with pytest.raises(StateError, match="version"):
+        SymbolState.from_json('{"v": 99}')
+    with pytest.raises(StateError, match="not valid JSON"):
+        SymbolState.from_json("{")
+
+
+def test_empty_database_does_nothing(tmp_path: Path) -> None:
+    settings = _settings(tmp_path / "empty.duckdb")
+    storage = _open(settings)
+    summary = run_transform(storage, settings)
+    storage.close()
+    assert (summary.symbols, summary.bars, summary.watermark_ns) == (0, 0, None)
