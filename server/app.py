@@ -42,6 +42,9 @@ def _health(storage: Storage, status: Callable[[], dict[str, Any]] | None) -> JS
     body["newest_signal_age_seconds"] = None if newest_signal is None else round((now - newest_signal) / 1e9, 3)
     if status is not None:
         body.update(status())
+    if body.get("ready") is False:  # the hosting process is still loading: not ready to answer yet
+        body.update(ok=False, status="starting")
+        return JSONResponse(body, status_code=503)
     return JSONResponse(body)
 
 

@@ -25,7 +25,12 @@ class Settings(BaseSettings):
     """All configuration, named as in DESIGN §7 (environment names are the upper-case field names)."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True, case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,  # KEY= in .env means "use the default"
+        extra="ignore",
+        frozen=True,
+        case_sensitive=False,
     )
 
     # --- storage -------------------------------------------------------------------------------------
@@ -56,7 +61,7 @@ class Settings(BaseSettings):
     sim_host: str = "127.0.0.1"
     sim_port: int = Field(8765, ge=0, le=65535)
     sim_seed: int = 7
-    sim_rate: float = Field(200.0, gt=0, description="simulated trades per second, all symbols together")
+    sim_rate: float = Field(10.0, gt=0, description="simulated trades per second, all symbols together")
     sim_history_days: float = Field(3.0, ge=0, le=30, description="days of history the demo backfills")
 
     # --- ingest batching -----------------------------------------------------------------------------

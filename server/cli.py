@@ -1,0 +1,123 @@
+"""The ``microstructure`` command: one entry point for every process of DESIGN §3.
+
+This module is the composition root: it alone wires ``ingest``, ``udx`` and ``server`` together. Each
+sub-command reads the settings once and hands them down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from sql.backend import StorageError
+from sql.settings import Settings, load_settings
+
+__all__ = ["main"]
+
+log = logging.getLogger("microstructure")
+
+
+def _configure_logging(level: str) -> None:
+    # Logs go to stderr: on stdio, stdout is the MCP wire.
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%S",
+    )
+    # Per-request chatter of the SDK and of websockets ("Terminating session", "connection open").
+    for noisy in ("mcp.server.streamable_http", "mcp.server.streamable_http_manager", "websockets.server"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from server.embedded import run_embedded
+
+    asyncio.run(run_embedded(settings, mode="demo"))
+    return 0
+
+
+def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from server.embedded import run_embedded
+
+    asyncio.run(run_embedded(settings, mode="run"))
+    return 0
+
+
+def _cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
+    from ingest.simulator import run_simulator
+
+    run_simulator(settings)
+    return 0
+
+
+def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from server.standalone import serve
+
+    serve(settings, transport=args.transport)
+    return 0
+
+
+def _cmd_transform(settings: Settings, args: argparse.Namespace) -> int:
+    from server.standalone import transform
+
+    transform(settings, follow=args.follow)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="microstructure",
+        description="Polygon trades -> DuckDB/Vertica -> microstructure signals -> MCP. "
+        "Settings come from the environment and .env (see .env.example).",
+    )
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="simulated market end to end on DuckDB, no API key needed")
+    demo.set_defaults(handler=_cmd_demo)
+
+    run = commands.add_parser("run", help="like demo, on the real Polygon feed (needs POLYGON_API_KEY)")
+    run.set_defaults(handler=_cmd_run)
+
+    simulate = commands.add_parser("simulate", help="serve the Polygon WebSocket protocol on SIM_HOST:SIM_PORT")
+    simulate.set_defaults(handler=_cmd_simulate)
+
+    serve = commands.add_parser("serve", help="serve the MCP tools over a database no other process writes")
+    serve.add_argument("--transport", choices=("http", "stdio"), default="http", help="default http")
+    serve.set_defaults(handler=_cmd_serve)
+
+    transform = commands.add_parser("transform", help="compute trading_signals from market_data")
+    mode = transform.add_mutually_exclusive_group()
+    mode.add_argument("--once", action="store_true", help="process what is new, then exit (default)")
+    mode.add_argument("--follow", action="store_true", help="keep processing every TRANSFORM_INTERVAL_SECONDS")
+    transform.set_defaults(handler=_cmd_transform)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``microstructure`` command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    _configure_logging(args.log_level)
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        print(f"microstructure: invalid settings: {problems}", file=sys.stderr)
+        return 2
+    try:
+        return int(args.handler(settings, args))
+    except StorageError as exc:
+        print(f"microstructure: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

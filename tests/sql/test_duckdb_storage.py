@@ -1,0 +1,183 @@
+"""The DuckDB backend on a real file: schema, dedupe, transactions, read-only reads, time limit."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from sql.backend import QueryTimeout, SignalStateRow, StorageError
+from sql.contract import QUOTES_SCHEMA, SIGNALS_SCHEMA, TRADES_SCHEMA
+from sql.duckdb_backend import DuckDBStorage
+from sql.queries import load_registry
+from sql.settings import Settings
+
+pytestmark = pytest.mark.duckdb
+
+
+def trades(n: int, *, symbol: str = "AAPL", start_ns: int = 1_700_000_000_000_000_000, id_prefix: str = "t") -> pa.Table:
+    ts = start_ns + np.arange(n, dtype=np.int64) * 1_000_000_000
+    return pa.table(
+        {
+            "market": ["stocks"] * n,
+            "symbol": [symbol] * n,
+            "ts_ns": ts,
+            "price": 100.0 + np.arange(n) * 0.01,
+            "size": np.full(n, 100.0),
+            "exchange": pa.array([4] * n, pa.int32()),
+            "trade_id": [f"{id_prefix}{i}" for i in range(n)],
+            "conditions": ["12,37"] * n,
+            "tape": pa.array([3] * n, pa.int32()),
+            "sequence": pa.array(range(n), pa.int64()),
+            "trf_id": pa.array([None] * n, pa.int32()),
+            "trf_ts_ns": pa.array([None] * n, pa.int64()),
+            "received_ns": ts + 1000,
+            "source": ["sim"] * n,
+        },
+        schema=TRADES_SCHEMA,
+    )
+
+
+@pytest.fixture
+def storage(tmp_path):
+    store = DuckDBStorage.open(Settings(duckdb_path=tmp_path / "t.duckdb", mcp_query_timeout_ms=300))
+    store.apply_schema()
+    yield store
+    store.close()
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+
+
+def test_schema_applied_twice_changes_nothing(storage):
+    storage.append_trades(trades(3))
+    storage.apply_schema()
+    assert storage.newest_trade_ns() is not None
+    assert storage.trade_symbols() == [("stocks", "AAPL")]
+
+
+def test_tables_have_exactly_the_contract_columns(tmp_path, storage):
+    con = storage._cursor()
+    assert _columns(con, "market_data") == TRADES_SCHEMA.names
+    assert _columns(con, "quotes") == QUOTES_SCHEMA.names
+    assert _columns(con, "trading_signals") == SIGNALS_SCHEMA.names
+
+
+def test_the_same_event_loaded_twice_is_stored_once(storage):
+    batch = trades(10)
+    assert storage.append_trades(batch) == 10
+    assert storage.append_trades(batch) == 0
+    assert storage.append_trades(pa.concat_tables([trades(12), trades(12)])) == 2
+    assert storage.read_trades("AAPL", 0, 2**62).num_rows == 12
+
+
+def test_read_trades_is_time_ordered_and_half_open(storage):
+    batch = trades(10)
+    storage.append_trades(batch.take(list(reversed(range(10)))))
+    ts = batch.column("ts_ns").to_pylist()
+    got = storage.read_trades("AAPL", ts[2], ts[7]).column("ts_ns").to_pylist()
+    assert got == ts[2:7]
+
+
+def _signal_rows(symbol: str, ends: list[int]) -> pa.Table:
+    n = len(ends)
+    columns = {name: [None] * n for name in SIGNALS_SCHEMA.names}
+    columns.update(
+        symbol=[symbol] * n, bar_end_ns=ends, bar_seconds=[60] * n, n_trades=[1] * n, volume=[1.0] * n,
+        close=[1.0] * n, jump_detected=[False] * n, trading_signal=["HOLD"] * n, signal_reason=["test"] * n,
+        computed_at_ns=[0] * n,
+    )  # fmt: skip
+    return pa.table(columns, schema=SIGNALS_SCHEMA)
+
+
+def test_signals_and_state_commit_together_or_not_at_all(storage):
+    state = SignalStateRow("AAPL", 60, 120, '{"v":1}')
+    storage.commit_signals(_signal_rows("AAPL", [60, 120]), [state])
+    assert storage.load_signal_states(60) == {"AAPL": state}
+    bad_state = SignalStateRow("AAPL", 60, 180, None)  # type: ignore[arg-type]  # NOT NULL violation
+    with pytest.raises(duckdb.Error):
+        storage.commit_signals(_signal_rows("AAPL", [180]), [bad_state])
+    assert storage.load_signal_states(60) == {"AAPL": state}
+    count = storage.query("trading_signals_page", _page_params(), 10)
+    assert [r[1] for r in count.rows] == [120, 60]
+
+
+def _page_params(**overrides):
+    params = {"symbol": None, "signal_type": None, "start_ns": 0, "end_ns": 2**62, "bar_seconds": 60,
+              "after_bar_end_ns": None, "after_symbol": None}  # fmt: skip
+    params.update(overrides)
+    return params
+
+
+def test_query_reports_truncation_with_limit_plus_one(storage):
+    storage.commit_signals(_signal_rows("AAPL", [60, 120, 180]), [])
+    assert storage.query("trading_signals_page", _page_params(), 3).truncated is False
+    page = storage.query("trading_signals_page", _page_params(), 2)
+    assert page.truncated is True and len(page.rows) == 2
+
+
+def test_server_reads_cannot_write_even_in_the_writers_process(storage):
+    cursor = storage._cursor()
+    cursor.execute("BEGIN TRANSACTION READ ONLY")
+    with pytest.raises(duckdb.Error, match="read-only"):
+        cursor.execute("DELETE FROM market_data")
+    cursor.execute("ROLLBACK")
+
+
+def test_a_slow_query_is_interrupted_at_the_time_limit(storage, monkeypatch):
+    from sql.queries import NamedQuery
+
+    slow = NamedQuery("slow", (), "", "SELECT count(*) FROM range(100000000000) a")
+    monkeypatch.setitem(storage._queries._queries, "slow", slow)
+    with pytest.raises(QueryTimeout, match="MCP_QUERY_TIMEOUT_MS"):
+        storage.query("slow", {}, 1)
+    # The cursor is usable afterwards.
+    assert storage.newest_trade_ns() is None
+
+
+def test_read_only_open_of_a_missing_file_names_the_setting(tmp_path):
+    with pytest.raises(StorageError, match="DUCKDB_PATH"):
+        DuckDBStorage.open(Settings(duckdb_path=tmp_path / "missing.duckdb"), read_only=True)
+
+
+def test_every_named_query_declares_exactly_the_parameters_it_uses():
+    for folder in ("schema", "views", "queries"):
+        registry = load_registry("duckdb", folder)
+        assert len(registry) > 0
+        for query in registry:
+            assert set(re.findall(r"\$(\w+)", query.text)) == set(query.params), query.name
+
+
+def test_every_read_query_runs_on_the_schema(storage):
+    storage.append_trades(trades(5))
+    samples = {"symbol": "AAPL", "signal_type": None, "start_ns": 0, "end_ns": 2**62, "bar_seconds": 60,
+               "after_bar_end_ns": None, "after_symbol": None, "after_ts_ns": None, "after_exchange": None,
+               "after_trade_id": None}  # fmt: skip
+    for query in load_registry("duckdb", "queries"):
+        if query.text.lstrip().upper().startswith(("SELECT", "WITH")):
+            params = {p: samples[p] for p in query.params if p != "row_limit"}
+            storage.query(query.name, params, 10)
+
+
+# spec/signals.md §3.3 sanity vector: ratio statistic with max adjustment, highfrequency BV, TP.
+SPEC_RETURNS = [0.001, -0.002, 0.0015, 0.0005, -0.001, 0.012, -0.0008, 0.0011, -0.0004, 0.0009]
+
+
+def test_symbol_metrics_daily_bns_matches_the_spec_vector(storage):
+    day = 1_700_006_400_000_000_000  # 2023-11-15 00:00 UTC
+    table = _signal_rows("AAPL", [day + (i + 1) * 60_000_000_000 for i in range(10)])
+    table = table.set_column(SIGNALS_SCHEMA.get_field_index("log_return"), "log_return", pa.array(SPEC_RETURNS))
+    storage.commit_signals(table, [])
+    row = storage._cursor().execute(
+        "SELECT n_returns, realized_variance, bipower_variation, bns_stat FROM symbol_metrics"
+    ).fetchone()
+    n, rv, bv, bns = row
+    assert n == 10
+    assert math.isclose(rv, 1.5532e-04, rel_tol=1e-9)
+    assert math.isclose(bv, 4.638561553025e-05, rel_tol=1e-9)
+    assert math.isclose(bns, 2.842047, rel_tol=1e-6)
