@@ -197,3 +197,31 @@ def test_empty_database_does_nothing(tmp_path: Path) -> None:
     summary = run_transform(storage, settings)
     storage.close()
     assert (summary.symbols, summary.bars, summary.watermark_ns) == (0, 0, None)
+
+
+@pytest.mark.parametrize(
+    ("stat", "crit", "index", "expected"),
+    [
+        (8.044285, 3.82855, 5, ("SELL", "jump up: LM 8.04 > 3.83 (alpha 0.01)")),
+        (-5.5, 4.361799, 400, ("BUY", "jump down: LM -5.50 < -4.36 (alpha 0.01)")),
+        (1.2, 4.361799, 400, ("HOLD", "no jump: |LM| 1.20 <= 4.36")),
+        (4.361799, 4.361799, 400, ("HOLD", "no jump: |LM| 4.36 <= 4.36")),
+        (math.nan, 4.361799, 120, ("HOLD", "LM undefined: window not full (120 of 314 returns)")),
+        (math.nan, 4.361799, 400, ("HOLD", "LM undefined: zero or undefined bipower variation in the window")),
+        (9.0, math.nan, 400, ("HOLD", "LM 9.00: threshold undefined (fewer than 3 bars per session)")),
+    ],
+)
+def test_signal_rule(stat: float, crit: float, index: int, expected: tuple[str, str]) -> None:
+    from udx.signal_rule import decide
+
+    assert decide(stat, crit, alpha=0.01, index=index, window=314) == expected
+
+
+def test_public_api() -> None:
+    import udx
+
+    assert sorted(udx.__all__) == sorted(
+        ["Bars", "Session", "StateError", "SymbolState", "TransformSummary", "bars", "default_window",
+         "jump_flags", "lee_mykland_stat", "lm_threshold", "parse_session", "run_transform", "session_bounds"]
+    )
+    assert all(hasattr(udx, name) for name in udx.__all__)
