@@ -139,7 +139,9 @@ class PolygonFeed:
         if not subscriptions:
             raise ValueError("subscriptions is empty: set POLYGON_SUBSCRIPTIONS, e.g. 'T.*'")
         if batch_rows < 1 or batch_seconds <= 0:
-            raise ValueError(f"batch_rows must be >= 1 and batch_seconds > 0, got {batch_rows}, {batch_seconds}")
+            raise ValueError(
+                f"batch_rows must be >= 1 and batch_seconds > 0, got {batch_rows}, {batch_seconds}"
+            )
         self._api_key = api_key
         self.feed = feed
         self.market = market
@@ -175,7 +177,7 @@ class PolygonFeed:
         )
 
     def __repr__(self) -> str:
-        return f"PolygonFeed(feed={self.feed!r}, market={self.market!r}, subscriptions={self.subscriptions!r})"
+        return f"PolygonFeed(feed={self.feed!r}, market={self.market!r}, subs={self.subscriptions!r})"
 
     # --- running -----------------------------------------------------------------------------------------
 
@@ -267,7 +269,8 @@ class PolygonFeed:
         for status in batch.statuses:
             self.stats.statuses += 1
             if status.status == "auth_failed":
-                log.error("feed %s: Polygon refused the API key (auth_failed): %s", self.market, status.message)
+                log.error("feed %s: Polygon refused the API key (auth_failed): %s", self.market,
+                          status.message)
             elif status.status in _DISCONNECT_STATUSES:
                 log.warning("feed %s: server status %s: %s", self.market, status.status, status.message)
             else:

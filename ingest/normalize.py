@@ -96,7 +96,7 @@ def _event_text(event: Any) -> str:
         return repr(event)[:MAX_RAW_CHARS]
 
 
-# --- field readers: each returns the value or raises _Bad with a precise reason ------------------------------
+# --- field readers: each returns the value or raises _Bad with a precise reason -------------------------
 
 _MISSING = object()
 
@@ -259,7 +259,8 @@ class FrameBatch:
             self.rejects.append(Reject(_raw_text(frame), f"frame is not valid JSON: {exc}"))
             return
         if isinstance(events, dict):
-            self.rejects.append(Reject(_raw_text(frame), "frame is a JSON object, expected an array of events"))
+            reason = "frame is a JSON object, expected an array of events"
+            self.rejects.append(Reject(_raw_text(frame), reason))
             return
         if not isinstance(events, list):
             self.rejects.append(
@@ -272,7 +273,8 @@ class FrameBatch:
     def add_event(self, event: Any, received_ns: int) -> None:
         """Append one already-decoded event (a dict with ``ev``); malformed events become rejects."""
         if not isinstance(event, dict):
-            self.rejects.append(Reject(_event_text(event), f"event is a JSON {_type_name(event)}, expected an object"))
+            reason = f"event is a JSON {_type_name(event)}, expected an object"
+            self.rejects.append(Reject(_event_text(event), reason))
             return
         ev = event.get("ev")
         if ev == "status":

@@ -1,4 +1,4 @@
-"""A local WebSocket server speaking Polygon's protocol, fed by :class:`ingest.synthetic_market.SyntheticMarket`.
+"""A local WebSocket server speaking Polygon's protocol, fed by a :class:`SyntheticMarket`.
 
 It behaves like ``wss://socket.polygon.io/<market>`` as far as ``polygon-api-client`` can tell (polygon
 notes §1.2–1.4), so the real client and the real feed code run against it unchanged:
@@ -45,7 +45,10 @@ __all__ = ["CHANNELS", "PolygonSimulator", "run_simulator"]
 log = logging.getLogger(__name__)
 
 #: Channels each market path serves, and the field naming the symbol in their events.
-CHANNELS: dict[str, dict[str, str]] = {"stocks": {"T": "sym", "Q": "sym"}, "crypto": {"XT": "pair", "XQ": "pair"}}
+CHANNELS: dict[str, dict[str, str]] = {
+    "stocks": {"T": "sym", "Q": "sym"},
+    "crypto": {"XT": "pair", "XQ": "pair"},
+}
 _POLICY_VIOLATION = 1008
 
 

@@ -5,7 +5,7 @@ symbol never changes the others. Four stylized facts are built in, each from a s
 
 *Volatility clustering.* Per UTC minute ``m`` the log-variance follows a stationary AR(1),
 ``h_m = φ h_{m-1} + sqrt(1 - φ²) s ε_m`` (``φ = 0.985``, ``s = 0.7``: a half-life of ~45 minutes), and the
-diffusive variance of that minute is ``σ_m² = σ_base² · u_vol(minute of day) · exp(h_m) / E[exp(h)]``. The path
+diffusive variance of that minute is ``σ_m² = σ_base² · u(minute of day) · exp(h_m) / E[exp(h)]``. The path
 of ``h`` over UTC day ``d`` is a pure function of (seed, symbol, day): it is run from a stationary draw over
 day ``d-1``'s shocks first (``φ^1440 ≈ 0``), so days join continuously and any time range is reproducible.
 
@@ -19,7 +19,8 @@ immigrants arrive as a non-homogeneous Poisson process, every trade begets ``Poi
 that fall past the end of a chunk are carried to the next one.
 
 *Jumps.* Every UTC day each symbol gets ``1 + Poisson(1)`` jumps at uniform times (mean 2 a day), of size
-``U(12, 20) · max(σ_m, σ_base)`` in log-price with a random sign: far beyond 10 one-minute standard deviations.
+``U(12, 20) · max(σ_m, σ_base)`` in log-price with a random sign: far beyond 10 one-minute standard
+deviations.
 
 Prices: the efficient log-price moves by ``σ_m · sqrt(Δt / 60 s) · z`` between trades plus the jumps. Each
 trade is preceded by the prevailing quote (``bid = floor(mid/tick - k/2)·tick``, ``ask = bid + k·tick`` with
@@ -239,14 +240,14 @@ class SyntheticMarket:
         _, activity = self._minute_arrays(st, mids // NS_PER_MIN)
         lam = st.mu_per_s * (1.0 - ETA) * activity * (widths / NS_PER_S)
         counts = rng.poisson(lam)
-        immigrants = np.repeat(edges, counts) + (rng.random(int(counts.sum())) * np.repeat(widths, counts)).astype(
-            np.int64
-        )
+        offsets = rng.random(int(counts.sum())) * np.repeat(widths, counts)
+        immigrants = np.repeat(edges, counts) + offsets.astype(np.int64)
         events = [immigrants]
         parents = immigrants
         while parents.size:
             kids = rng.poisson(ETA, parents.size)
-            parents = np.repeat(parents, kids) + (rng.exponential(TAU_S, int(kids.sum())) * NS_PER_S).astype(np.int64)
+            delays = rng.exponential(TAU_S, int(kids.sum())) * NS_PER_S
+            parents = np.repeat(parents, kids) + delays.astype(np.int64)
             events.append(parents)
         events.append(st.pending)
         times = np.sort(np.concatenate(events))
@@ -267,8 +268,10 @@ class SyntheticMarket:
         j_times, j_sizes = self._jumps_in(st, a_ns, b_ns)
         log_mid = st.log_price + np.cumsum(incr)
         if j_times.size:
-            log_mid += np.concatenate([[0.0], np.cumsum(j_sizes)])[np.searchsorted(j_times, exact, side="right")]
-        st.log_price = float((log_mid[-1] if n else st.log_price) + j_sizes[j_times > (exact[-1] if n else -1)].sum())
+            jumped = np.concatenate([[0.0], np.cumsum(j_sizes)])
+            log_mid += jumped[np.searchsorted(j_times, exact, side="right")]
+        later_jumps = j_sizes[j_times > (exact[-1] if n else -1)].sum()  # after the chunk's last trade
+        st.log_price = float((log_mid[-1] if n else st.log_price) + later_jumps)
         prev_ms_ns = st.last_trade_ns - st.last_trade_ns % 1_000_000
         if n:
             st.last_trade_ns = int(exact[-1])
@@ -276,7 +279,8 @@ class SyntheticMarket:
         spread = rng.integers(1, spec.max_spread_ticks + 1, n)
         bid_t = np.maximum(np.floor(mid_ticks - spread / 2.0), 1.0)
         ask_t = bid_t + spread
-        side = np.where(incr + 0.7 * sigma * np.sqrt(np.maximum(dt_min, 1e-6)) * rng.standard_normal(n) > 0, 1, -1)
+        noise = 0.7 * sigma * np.sqrt(np.maximum(dt_min, 1e-6)) * rng.standard_normal(n)
+        side = np.where(incr + noise > 0, 1, -1)
         inside = (spread >= 2) & (rng.random(n) < 0.15)
         price_t = np.where(side > 0, ask_t, bid_t)
         price_t = np.where(inside, bid_t + spread // 2, price_t)
@@ -304,7 +308,8 @@ class SyntheticMarket:
         return _Chunk(
             ts_ns=ts, quote_ts_ns=quote_ts, price=price_t / 100.0, size=size, exchange=exchange,
             trade_id=ids, seq=2 * ids, side=side, odd_lot=odd_lot, bid=bid_t / 100.0, ask=ask_t / 100.0,
-            bid_size=bid_size, ask_size=ask_size, bid_ex=bid_ex.astype(np.int32), ask_ex=ask_ex.astype(np.int32),
+            bid_size=bid_size, ask_size=ask_size,
+            bid_ex=bid_ex.astype(np.int32), ask_ex=ask_ex.astype(np.int32),
             latency_ns=rng.integers(2_000_000, 40_000_000, n),
         )
 
@@ -442,7 +447,8 @@ def _polygon_events(spec: SymbolSpec, chunk: _Chunk) -> list[tuple[int, int, dic
     t_ms = (chunk.ts_ns // 1_000_000).tolist()
     q_ms = (chunk.quote_ts_ns // 1_000_000).tolist()
     price, size = chunk.price.tolist(), chunk.size.tolist()
-    bid, ask, bs, as_ = chunk.bid.tolist(), chunk.ask.tolist(), chunk.bid_size.tolist(), chunk.ask_size.tolist()
+    bid, ask = chunk.bid.tolist(), chunk.ask.tolist()
+    bs, as_ = chunk.bid_size.tolist(), chunk.ask_size.tolist()
     ex, bx, ax = chunk.exchange.tolist(), chunk.bid_ex.tolist(), chunk.ask_ex.tolist()
     ids, seq, side = chunk.trade_id.tolist(), chunk.seq.tolist(), chunk.side.tolist()
     odd = chunk.odd_lot.tolist()

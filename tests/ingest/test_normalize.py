@@ -182,7 +182,8 @@ def test_many_frames_become_one_table_per_kind():
     out = normalize_frames([(frame(n), RECEIVED + k) for k, n in enumerate(names)])
     assert out.trades.num_rows == 3 + 4 + 1 and out.quotes.num_rows == 2
     assert all(col.num_chunks == 1 for col in out.trades.columns)
-    assert out.trades.column("received_ns").to_pylist() == [RECEIVED] * 3 + [RECEIVED + 2] * 4 + [RECEIVED + 3]
+    expected_received = [RECEIVED] * 3 + [RECEIVED + 2] * 4 + [RECEIVED + 3]
+    assert out.trades.column("received_ns").to_pylist() == expected_received
     assert len(out.rejects) == len(MALFORMED_REASONS)
 
 
