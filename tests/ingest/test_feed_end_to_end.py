@@ -1,0 +1,191 @@
+"""PolygonFeed with the real polygon-api-client WebSocketClient against the simulator, into real DuckDB."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+import duckdb
+import pytest
+
+from ingest.feed import PolygonAuthError, PolygonFeed
+from ingest.simulator import PolygonSimulator
+from ingest.synthetic_market import SyntheticMarket
+from sql.duckdb_backend import DuckDBStorage
+from sql.settings import Settings
+
+KEY = "test-key"
+pytestmark = [pytest.mark.anyio, pytest.mark.duckdb]
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return tmp_path / "t.duckdb"
+
+
+@pytest.fixture
+def storage(db_path):
+    store = DuckDBStorage.open(Settings(duckdb_path=db_path), read_only=False)
+    store.apply_schema()
+    yield store
+    with contextlib.suppress(Exception):
+        store.close()
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[PolygonSimulator]:
+    async with PolygonSimulator(SyntheticMarket(seed=11, rate=400.0), api_key=KEY) as sim:
+        yield sim
+
+
+def make_feed(sim: PolygonSimulator, market: str, subscriptions: list[str], sink, *, key: str = KEY,
+              batch_rows: int = 200, batch_seconds: float = 0.2) -> PolygonFeed:
+    return PolygonFeed(api_key=key, feed=sim.feed, market=market, subscriptions=subscriptions, sink=sink,
+                       secure=False, batch_rows=batch_rows, batch_seconds=batch_seconds, source="sim")
+
+
+async def wait_until(predicate: Callable[[], bool], seconds: float = 20.0) -> None:
+    """Poll ``predicate`` until it holds; fail after ``seconds``."""
+    async with asyncio.timeout(seconds):
+        while not predicate():
+            await asyncio.sleep(0.02)
+
+
+async def stop(task: asyncio.Task) -> None:
+    """Cancel a feed's run() and wait for its graceful flush."""
+    task.cancel()
+    async with asyncio.timeout(10):
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def read_back(db_path, storage, sql: str) -> list[tuple]:
+    storage.close()
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+async def test_stocks_and_crypto_trades_arrive_with_correct_fields_once(simulator, storage, db_path):
+    stocks = make_feed(simulator, "stocks", ["T.*", "Q.AAPL"], storage)
+    crypto = make_feed(simulator, "crypto", ["XT.BTC-USD", "XT.ETH-USD", "XQ.*"], storage)
+    tasks = [asyncio.create_task(stocks.run()), asyncio.create_task(crypto.run())]
+    await wait_until(lambda: stocks.stats.trades >= 300 and crypto.stats.trades >= 30
+                     and crypto.stats.quotes > 0)
+    for task in tasks:
+        await stop(task)
+
+    assert stocks.stats.rejects == crypto.stats.rejects == 0
+    assert stocks.stats.dropped_frames == crypto.stats.dropped_frames == 0
+    stored_trades = stocks.stats.trades + crypto.stats.trades
+    # Each simulated trade is unique: anything the dedupe collapsed would have been delivered twice.
+    stored_quotes = stocks.stats.quotes + crypto.stats.quotes
+    assert stocks.stats.rows_added + crypto.stats.rows_added == stored_trades + stored_quotes
+    (count, keys, markets, sources, bad), = read_back(db_path, storage, """
+        SELECT count(*),
+               count(DISTINCT (market, symbol, exchange, trade_id, ts_ns)),
+               list(DISTINCT market ORDER BY market),
+               list(DISTINCT source),
+               count(*) FILTER (WHERE price <= 0 OR size <= 0 OR round(price * 100) <> price * 100
+                                OR ts_ns % 1000000 <> 0 OR received_ns < ts_ns - 1000000000)
+        FROM market_data""")  # fmt: skip
+    assert count == keys == stored_trades
+    assert markets == ["crypto", "stocks"] and sources == ["sim"] and bad == 0
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        crypto_rows = con.execute("""SELECT DISTINCT symbol, tape IS NULL, sequence IS NULL FROM market_data
+                                     WHERE market = 'crypto' ORDER BY symbol""").fetchall()
+        assert crypto_rows == [("BTC-USD", True, True), ("ETH-USD", True, True)]
+        stock_symbols = {s for (s,) in con.execute(
+            "SELECT DISTINCT symbol FROM market_data WHERE market = 'stocks'").fetchall()}
+        assert stock_symbols <= {"AAPL", "MSFT", "NVDA", "TSLA", "SPY", "AMZN", "GOOGL"}
+        assert len(stock_symbols) > 3
+        (out_of_order,) = con.execute("""
+            SELECT count(*) FROM (
+                SELECT ts_ns - lag(ts_ns) OVER (PARTITION BY symbol ORDER BY sequence) AS dt
+                FROM market_data WHERE market = 'stocks') WHERE dt < 0""").fetchone()
+        assert out_of_order == 0
+        quote_symbols = {s for (s,) in con.execute(
+            "SELECT DISTINCT symbol FROM quotes WHERE market = 'stocks'").fetchall()}
+        assert quote_symbols == {"AAPL"}
+        (crossed,) = con.execute("SELECT count(*) FROM quotes WHERE bid_price >= ask_price").fetchone()
+        assert crossed == 0
+
+
+async def test_wrong_api_key_is_a_clear_error(simulator, storage):
+    feed = make_feed(simulator, "stocks", ["T.*"], storage, key="not-the-key")
+    with pytest.raises(PolygonAuthError, match=r"Polygon refused the API key \(auth_failed\)"):
+        async with asyncio.timeout(10):
+            await feed.run()
+    assert feed.stats.trades == 0
+
+
+async def test_cancellation_flushes_what_the_feed_holds(simulator, storage, db_path):
+    feed = make_feed(simulator, "stocks", ["T.*"], storage, batch_rows=10**6, batch_seconds=60)
+    task = asyncio.create_task(feed.run())
+    await wait_until(lambda: feed.stats.frames >= 30)
+    assert feed.stats.batches == 0  # neither the size nor the age limit was reached
+    await stop(task)
+    assert feed.stats.batches == 1 and feed.stats.trades > 0
+    ((count,),) = read_back(db_path, storage, "SELECT count(*) FROM market_data")
+    assert count == feed.stats.trades
+
+
+async def test_batches_are_cut_by_size_and_by_age(simulator, storage):
+    feed = make_feed(simulator, "stocks", ["T.*", "Q.*"], storage, batch_rows=50, batch_seconds=0.3)
+    task = asyncio.create_task(feed.run())
+    await wait_until(lambda: feed.stats.batches >= 5)
+    await stop(task)
+    s = feed.stats
+    assert s.last_batch_latency_s is not None and 0 <= s.last_batch_latency_s < 5
+    assert s.last_write_s is not None
+    assert (s.trades + s.quotes) / s.batches < 200  # size-cut batches hold ~50 rows plus at most one frame
+
+
+async def test_simulated_feed_roughly_honours_its_rate(simulator, storage):
+    """Loose bounds (0.3×–3×): the U-shaped intraday pattern and bursts move the short-run rate."""
+    stocks = make_feed(simulator, "stocks", ["T.*"], storage)
+    crypto = make_feed(simulator, "crypto", ["XT.*"], storage)
+    tasks = [asyncio.create_task(stocks.run()), asyncio.create_task(crypto.run())]
+    await wait_until(lambda: stocks.stats.batches > 0 and crypto.stats.batches > 0)
+    n0, t0 = stocks.stats.trades + crypto.stats.trades, time.monotonic()
+    await asyncio.sleep(3.0)  # a rate needs an interval of wall-clock time
+    n1, t1 = stocks.stats.trades + crypto.stats.trades, time.monotonic()
+    for task in tasks:
+        await stop(task)
+    rate = (n1 - n0) / (t1 - t0)
+    assert 0.3 * simulator.market.rate < rate < 3 * simulator.market.rate, rate
+
+
+async def test_force_disconnect_is_logged_and_the_feed_reconnects(simulator, storage, caplog):
+    caplog.set_level(logging.WARNING, logger="ingest.feed")
+    feed = make_feed(simulator, "stocks", ["T.*"], storage)
+    task = asyncio.create_task(feed.run())
+    await wait_until(lambda: feed.stats.trades > 20)
+    await simulator.kick("force_disconnect", "Forced disconnect.")
+    before = feed.stats.trades
+    await wait_until(lambda: feed.stats.trades > before + 50)
+    await stop(task)
+    assert any("force_disconnect" in r.getMessage() for r in caplog.records)
+    assert feed.stats.rows_added == feed.stats.trades  # nothing delivered twice across the reconnect
+
+
+async def test_malformed_frames_are_counted_and_logged_not_fatal(simulator, storage, caplog):
+    caplog.set_level(logging.WARNING, logger="ingest.feed")
+    feed = make_feed(simulator, "stocks", ["T.*"], storage)
+    task = asyncio.create_task(feed.run())
+    await wait_until(lambda: feed.stats.trades > 0)
+    await feed._enqueue(b'[{"ev":"T","sym":"MSFT","p":-1}]')  # what the client's processor would hand over
+    await feed._enqueue(b"{not json")
+    await wait_until(lambda: feed.stats.rejects == 2)
+    before = feed.stats.trades
+    await wait_until(lambda: feed.stats.trades > before)  # still ingesting
+    await stop(task)
+    messages = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
+    assert len(messages) == 2 and "frame is not valid JSON" in messages[1]
