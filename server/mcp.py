@@ -9,6 +9,7 @@ limit bound is a local type built from the settings.
 
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Annotated, ParamSpec, TypeVar
 
@@ -33,7 +34,8 @@ R = TypeVar("R")
 def _anticipated(tool: Callable[P, R]) -> Callable[P, R]:
     """Report bad arguments and database refusals to the model as an ``isError`` result with the message.
 
-    The SDK hides the text of any other exception (it is a crash, logged with its traceback).
+    The SDK hides the text of any other exception (it is a crash, logged with its traceback). The
+    docstring, which the SDK sends as the tool's description, loses its source indentation.
     """
 
     @functools.wraps(tool)
@@ -43,6 +45,7 @@ def _anticipated(tool: Callable[P, R]) -> Callable[P, R]:
         except (ValueError, StorageError) as exc:
             raise ToolError(str(exc)) from exc
 
+    call.__doc__ = inspect.cleandoc(tool.__doc__ or "")
     return call
 
 

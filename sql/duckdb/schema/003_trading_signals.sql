@@ -8,7 +8,7 @@ CREATE TABLE IF NOT EXISTS trading_signals (
     volume                 DOUBLE  NOT NULL,
     vwap                   DOUBLE,             -- NULL for a bar without trades
     close                  DOUBLE  NOT NULL,   -- previous-tick price at bar end
-    log_return             DOUBLE,             -- NULL on the first bar of a session
+    log_return             DOUBLE,             -- first bar of a session: against the session's first trade
     garch_sigma            DOUBLE,
     standardized_return    DOUBLE,
     lee_mykland_stat       DOUBLE,

@@ -1,0 +1,79 @@
+"""Shared fixtures: small settings and one DuckDB file of simulated market data with computed signals.
+
+The file is built once per session by the real parts (synthetic market history → DuckDB → transform) and
+closed again, so that tests may open it read-only, in this process or in a server subprocess.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from sql.settings import Settings
+
+#: The simulated stocks trade around the clock, as in the demo.
+DAY_SESSION = "00:00-24:00 UTC"
+
+
+def free_port() -> int:
+    """Return a TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def small_settings(path: Path, **overrides: object) -> Settings:
+    """Settings for tests: small row caps, short time limit, the demo's 24-hour session."""
+    values: dict[str, object] = {
+        "duckdb_path": path,
+        "session_stocks": DAY_SESSION,
+        "mcp_max_rows": 100,
+        "mcp_default_rows": 20,
+        "mcp_query_timeout_ms": 2000,
+        "mcp_port": free_port(),
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def market_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A closed DuckDB file with 1.5 days of simulated trades ending now, and their signals."""
+    from ingest.synthetic_market import SyntheticMarket
+    from sql.duckdb_backend import DuckDBStorage
+    from udx.transform import run_transform
+
+    path = tmp_path_factory.mktemp("market") / "market.duckdb"
+    settings = small_settings(path)
+    storage = DuckDBStorage.open(settings)
+    storage.apply_schema()
+    end_ns = time.time_ns()
+    trades, quotes = SyntheticMarket(seed=11, rate=4.0).history(end_ns - int(1.5 * 86_400e9), end_ns)
+    storage.append_trades(trades)
+    storage.append_quotes(quotes)
+    run_transform(storage, settings)
+    storage.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def market_settings(market_db: Path) -> Settings:
+    return small_settings(market_db)
+
+
+@pytest.fixture(scope="session")
+def market_storage(market_settings: Settings):
+    """The market database opened read-only, as ``microstructure serve`` opens it."""
+    from sql.duckdb_backend import DuckDBStorage
+
+    storage = DuckDBStorage.open(market_settings, read_only=True)
+    yield storage
+    storage.close()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
