@@ -1,0 +1,127 @@
+"""The HTTP app on a real socket: the official MCP client over Streamable HTTP, plain JSON-RPC, the seed-style
+curl body, Host/Origin validation and the bearer token."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+import uvicorn
+from mcp import Client
+
+from conftest import small_settings
+from server.app import build_app
+from server.mcp import TOOL_NAMES
+
+pytestmark = pytest.mark.anyio
+
+JSON = {"Content-Type": "application/json"}
+
+
+@contextmanager
+def serving(settings, storage) -> Iterator[str]:
+    """Run the app with uvicorn in a thread on 127.0.0.1; yield its base URL."""
+    server = uvicorn.Server(
+        uvicorn.Config(build_app(settings, storage), host="127.0.0.1", port=settings.mcp_port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{settings.mcp_port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def base_url(market_db, market_storage):
+    with serving(small_settings(market_db), market_storage) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def secured_url(market_db, market_storage):
+    with serving(small_settings(market_db, mcp_auth_token="s3cret-token"), market_storage) as url:
+        yield url
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_official_client_lists_and_calls_every_tool_over_streamable_http(base_url, mode):
+    async with Client(f"{base_url}/mcp", mode=mode) as client:
+        tools = (await client.list_tools()).tools
+        assert {t.name for t in tools} == set(TOOL_NAMES)
+        assert all(t.output_schema and t.input_schema for t in tools)
+        for name, arguments in [
+            ("get_enriched_data", {"symbol": "AAPL", "limit": 5, "hours_back": 1}),
+            ("get_trading_signals", {"symbol": "AAPL", "limit": 5}),
+            ("get_jump_events", {"hours_back": 48, "limit": 5}),
+        ]:
+            result = await client.call_tool(name, arguments)
+            assert not result.is_error, result.content
+            assert result.structured_content["count"] == 5
+
+
+def test_seed_style_body_gets_a_json_rpc_response_with_the_tool_result(base_url):
+    body = {"method": "get_trading_signals", "params": {"symbol": "AAPL", "limit": 3}, "id": "2"}
+    response = httpx.post(f"{base_url}/mcp", json=body)
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["jsonrpc"] == "2.0" and answer["id"] == "2"
+    result = answer["result"]
+    assert result["isError"] is False
+    assert [r["symbol"] for r in result["structuredContent"]["rows"]] == ["AAPL"] * 3
+
+
+def test_seed_style_bad_argument_is_an_error_result_naming_it(base_url):
+    body = {"method": "get_jump_events", "params": {"limit": 5000}, "id": 7}
+    answer = httpx.post(f"{base_url}/mcp", json=body).json()
+    assert answer["id"] == 7 and answer["result"]["isError"] is True
+    assert "limit" in answer["result"]["content"][0]["text"]
+
+
+def test_plain_json_rpc_tools_call_needs_no_session(base_url):
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "get_jump_events", "arguments": {"limit": 2}}}  # fmt: skip
+    response = httpx.post(f"{base_url}/mcp", json=body, headers={"Accept": "application/json, text/event-stream"})
+    assert response.status_code == 200
+    assert response.json()["result"]["structuredContent"]["count"] == 2
+
+
+def test_health_reports_a_reachable_database_and_data_age(base_url):
+    health = httpx.get(f"{base_url}/health").json()
+    assert health["ok"] is True and health["database"] == "reachable"
+    assert 0 <= health["newest_trade_age_seconds"] < 3600
+
+
+def test_foreign_origin_is_refused_with_403(base_url):
+    response = httpx.post(f"{base_url}/mcp", json={"method": "get_jump_events", "id": 1},
+                          headers={"Origin": "https://evil.example"})  # fmt: skip
+    assert response.status_code == 403
+    assert httpx.get(f"{base_url}/health", headers={"Origin": "http://localhost:3000"}).status_code == 200
+
+
+def test_foreign_host_is_refused_with_421(base_url):
+    assert httpx.get(f"{base_url}/health", headers={"Host": "attacker.example"}).status_code == 421
+
+
+def test_oversized_body_is_refused_with_413(base_url):
+    response = httpx.post(f"{base_url}/mcp", content=b"{" + b" " * (2 << 20) + b"}", headers=JSON)
+    assert response.status_code == 413
+
+
+def test_token_is_required_everywhere_but_health_when_set(secured_url):
+    body = {"method": "get_jump_events", "params": {"limit": 1}, "id": 1}
+    assert httpx.post(f"{secured_url}/mcp", json=body).status_code == 401
+    wrong = httpx.post(f"{secured_url}/mcp", json=body, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401 and wrong.headers["WWW-Authenticate"].startswith("Bearer")
+    right = httpx.post(f"{secured_url}/mcp", json=body, headers={"Authorization": "Bearer s3cret-token"})
+    assert right.status_code == 200 and right.json()["result"]["isError"] is False
+    assert httpx.get(f"{secured_url}/health").status_code == 200
