@@ -1,4 +1,5 @@
-"""The HTTP app: MCP over Streamable HTTP at ``/mcp``, the seed-style curl body, and ``/health``.
+"""The HTTP app: MCP over Streamable HTTP at ``/mcp``, the seed-style curl body, REST ``/api/v1``,
+``/health`` and ``/metrics``.
 
 Layers, outermost first: Host/Origin guard → bearer token (when set) → seed-style rewriting → FastAPI
 (own routes first, then the MCP app mounted at the root so that its endpoint is exactly ``/mcp``).
@@ -13,13 +14,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp
 
 from server.arguments import iso_utc
 from server.auth import BearerAuth
 from server.mcp import TOOL_NAMES, build_server
+from server.metrics import ServerMetrics
+from server.rest import add_error_handlers, build_router
 from server.security import HostOriginGuard, split_list
 from server.seed_rpc import SeedRpcAdapter
 from sql.backend import Storage, StorageError
@@ -36,7 +39,8 @@ def _health(storage: Storage, status: Callable[[], dict[str, Any]] | None) -> JS
     try:
         (newest_trade, newest_signal) = storage.query("health_summary", {}, 1).rows[0]
     except StorageError as exc:
-        return JSONResponse({"ok": False, "status": "database unreachable", "error": str(exc)}, status_code=503)
+        return JSONResponse({"ok": False, "status": "database unreachable", "error": str(exc), "errors": []},
+                            status_code=503)  # fmt: skip
     body["database"] = "reachable"
     body["newest_trade_age_seconds"] = None if newest_trade is None else round((now - newest_trade) / 1e9, 3)
     body["newest_signal_age_seconds"] = None if newest_signal is None else round((now - newest_signal) / 1e9, 3)
@@ -62,7 +66,8 @@ def build_app(
     status
         Extra fields for ``/health`` from the hosting process (e.g. the demo's phase and counters).
     """
-    mcp = build_server(settings, storage)
+    metrics = ServerMetrics()
+    mcp = build_server(settings, storage, metrics)
     allowed_hosts = split_list(settings.mcp_allowed_hosts)
     allowed_origins = split_list(settings.mcp_allowed_origins)
     mcp_app = mcp.streamable_http_app(
@@ -80,11 +85,23 @@ def build_app(
         async with mcp.session_manager.run():
             yield
 
-    api = FastAPI(title="microstructure", version="0.1.0", lifespan=lifespan)
+    api = FastAPI(
+        title="microstructure",
+        version="0.1.0",
+        description="Market-microstructure signals over Polygon trades. The MCP endpoint is /mcp; these REST "
+        "routes mirror its tools.",
+        lifespan=lifespan,
+    )
+    add_error_handlers(api)
+    api.include_router(build_router(settings, storage, metrics))
 
-    @api.get("/health", summary="Liveness and data freshness")
+    @api.get("/health", summary="Liveness and data freshness (503 while starting or when the database fails)")
     def health() -> JSONResponse:
         return _health(storage, status)
+
+    @api.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    def prometheus_metrics() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     api.mount("/", mcp_app)
 

@@ -15,8 +15,10 @@ from typing import Any
 
 import orjson
 
-__all__ = ["TimeWindow", "decode_cursor", "encode_cursor", "iso_utc", "normalize_symbol", "parse_window"]
+__all__ = ["TICKER_PATTERN", "TimeWindow", "decode_cursor", "encode_cursor", "iso_utc", "normalize_symbol", "parse_window"]
 
+#: A ticker as the schemas advertise it (case-insensitive); normalize_symbol upper-cases it.
+TICKER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.:/-]{0,31}$"
 _SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\-:/]{0,31}$")
 _NS_MAX = 2**63 - 1
 

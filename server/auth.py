@@ -27,7 +27,7 @@ class BearerAuth:
             supplied = dict(scope["headers"]).get(b"authorization", b"")
             if not hmac.compare_digest(supplied, self._expected):
                 response = JSONResponse(
-                    {"ok": False, "error": "missing or wrong bearer token", "status": 401},
+                    {"ok": False, "error": "missing or wrong bearer token", "errors": [], "status": 401},
                     status_code=401,
                     headers={"WWW-Authenticate": 'Bearer realm="microstructure"'},
                 )

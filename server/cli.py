@@ -43,9 +43,71 @@ def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from ingest.feed import PolygonAuthError
     from server.embedded import run_embedded
 
-    asyncio.run(run_embedded(settings, mode="run"))
+    try:
+        asyncio.run(run_embedded(settings, mode="run"))
+    except PolygonAuthError as exc:
+        print(f"microstructure: {exc}. Check POLYGON_API_KEY and that your plan includes WebSockets "
+              f"for POLYGON_MARKET={settings.polygon_market}.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_stream(settings: Settings, args: argparse.Namespace) -> int:
+    from ingest.feed import PolygonAuthError
+    from ingest.produce import run_stream
+
+    try:
+        asyncio.run(run_stream(settings, simulate=args.simulate))
+    except PolygonAuthError as exc:
+        print(f"microstructure: {exc}. Check POLYGON_API_KEY.", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"microstructure: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _cmd_load(settings: Settings, args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from ingest.load import run_loader
+    from ingest.stats import serve_metrics
+    from sql.backend import open_storage
+
+    if not settings.kafka_bootstrap_servers:
+        print("microstructure: KAFKA_BOOTSTRAP_SERVERS is not set: 'load' reads from Kafka", file=sys.stderr)
+        return 2
+
+    def install(stop: threading.Event) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+
+    serve_metrics(settings.metrics_host, settings.metrics_port)
+    storage = open_storage(settings)
+    try:
+        storage.apply_schema()
+        summary = run_loader(settings, storage, drain=args.drain, install_signals=install)
+    finally:
+        storage.close()
+    log.info("load: %d records, %d trades and %d quotes added, %d dead-lettered, %d commits", summary.records,
+             summary.trades_added, summary.quotes_added, summary.dead_lettered, summary.commits)
+    return 0
+
+
+def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ingest.replay import replay_paths
+
+    missing = [f for f in args.files if not Path(f).is_file()]
+    if missing:
+        print(f"microstructure: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    replay_paths(settings, [Path(f) for f in args.files], progress=not args.quiet)
     return 0
 
 
@@ -84,6 +146,22 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="like demo, on the real Polygon feed (needs POLYGON_API_KEY)")
     run.set_defaults(handler=_cmd_run)
+
+    stream = commands.add_parser("stream", help="Polygon WebSocket -> Kafka (needs KAFKA_BOOTSTRAP_SERVERS)")
+    stream.add_argument("--simulate", action="store_true",
+                        help="read an in-process simulator (SIM_RATE, SIM_SEED) instead of POLYGON_FEED")
+    stream.set_defaults(handler=_cmd_stream)
+
+    load = commands.add_parser("load", help="Kafka -> database in batches, offsets committed after each write")
+    load.add_argument("--drain", action="store_true",
+                      help="stop once every partition is loaded up to its end at start; exit 0")
+    load.set_defaults(handler=_cmd_load)
+
+    replay = commands.add_parser("replay", help="Polygon flat files (trades_v1 CSV[.gz]) -> Kafka, or the "
+                                 "database when KAFKA_BOOTSTRAP_SERVERS is unset")
+    replay.add_argument("files", nargs="+", metavar="FILE", help="trades_v1 .csv or .csv.gz files")
+    replay.add_argument("--quiet", action="store_true", help="no progress bar")
+    replay.set_defaults(handler=_cmd_replay)
 
     simulate = commands.add_parser("simulate", help="serve the Polygon WebSocket protocol on SIM_HOST:SIM_PORT")
     simulate.set_defaults(handler=_cmd_simulate)

@@ -1,13 +1,13 @@
-"""The MCP server: tool registration, descriptions and argument bounds.
+"""The MCP server: tools, the schema resource and the analysis prompt.
 
 Tools are registered as closures over the settings and the storage in :func:`build_server`, so there is no
 module-level server and tests build one per configuration. Every tool is read-only (annotation and, below
-it, a read-only database transaction), returns a typed page, and bounds ``limit`` by ``MCP_MAX_ROWS``.
+it, a read-only database transaction), returns a typed result, and bounds ``limit`` by ``MCP_MAX_ROWS``.
 No ``from __future__ import annotations`` here: the SDK evaluates the closures' annotations, and the
 limit bound is a local type built from the settings.
 """
 
-
+import base64
 import functools
 import inspect
 from collections.abc import Callable
@@ -15,43 +15,44 @@ from typing import Annotated, ParamSpec, TypeVar
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
+from mcp.types import CallToolResult, ImageContent, ToolAnnotations
 from pydantic import Field
 
-from server.models import EnrichedTrade, JumpEvent, Page, SignalRow
+from server.arguments import TICKER_PATTERN
+from server.metrics import ServerMetrics
+from server.models import ChartInfo, EnrichedTrade, JumpEvent, Page, RealTimeRow, SignalRow, SymbolMetrics
 from server.tools import market
+from server.tools.chart import render_chart
+from server.tools.schema_doc import describe_views
 from sql.backend import Storage, StorageError
 from sql.settings import Settings
 
 __all__ = ["TOOL_NAMES", "build_server"]
 
-TOOL_NAMES = ("get_enriched_data", "get_trading_signals", "get_jump_events")
+TOOL_NAMES = (
+    "get_enriched_data",
+    "get_trading_signals",
+    "get_jump_events",
+    "get_symbol_metrics",
+    "get_real_time_data",
+    "get_chart",
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-
-def _anticipated(tool: Callable[P, R]) -> Callable[P, R]:
-    """Report bad arguments and database refusals to the model as an ``isError`` result with the message.
-
-    The SDK hides the text of any other exception (it is a crash, logged with its traceback). The
-    docstring, which the SDK sends as the tool's description, loses its source indentation.
-    """
-
-    @functools.wraps(tool)
-    def call(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return tool(*args, **kwargs)
-        except (ValueError, StorageError) as exc:
-            raise ToolError(str(exc)) from exc
-
-    call.__doc__ = inspect.cleandoc(tool.__doc__ or "")
-    return call
-
-
 _READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False, idempotent_hint=True)
 
-Symbol = Annotated[str, Field(description="ticker, e.g. AAPL or BTC-USD (case-insensitive)", max_length=32)]
+Symbol = Annotated[
+    str, Field(description="ticker, e.g. AAPL or BTC-USD (case-insensitive)", pattern=TICKER_PATTERN)
+]
+OneSymbol = Annotated[
+    str | None, Field(description="one ticker; omit (and omit symbols) for all", pattern=TICKER_PATTERN)
+]
+Symbols = Annotated[
+    list[Annotated[str, Field(pattern=TICKER_PATTERN)]] | None,
+    Field(min_length=1, max_length=market.MAX_SYMBOLS, description="several tickers instead of symbol"),
+]
 HoursBack = Annotated[
     float | None,
     Field(gt=0, le=24 * 366, description="look back this many hours from now; do not combine with start"),
@@ -66,7 +67,26 @@ Cursor = Annotated[
 ]
 
 
-def build_server(settings: Settings, storage: Storage) -> MCPServer:
+def _instrumented(metrics: ServerMetrics, tool: Callable[P, R]) -> Callable[P, R]:
+    """Count and time the tool; report bad arguments and database refusals as an ``isError`` result.
+
+    The SDK hides the text of any other exception (a crash, logged with its traceback). The docstring,
+    which the SDK sends as the tool's description, loses its source indentation.
+    """
+
+    @functools.wraps(tool)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        with metrics.observe(tool.__name__, "mcp"):
+            try:
+                return tool(*args, **kwargs)
+            except (ValueError, StorageError) as exc:
+                raise ToolError(str(exc)) from exc
+
+    call.__doc__ = inspect.cleandoc(tool.__doc__ or "")
+    return call
+
+
+def build_server(settings: Settings, storage: Storage, metrics: ServerMetrics | None = None) -> MCPServer:
     """Build the MCP server over ``storage``.
 
     Parameters
@@ -75,25 +95,33 @@ def build_server(settings: Settings, storage: Storage) -> MCPServer:
         Supplies the row limits and the bar grid.
     storage
         Where the tools read; every read runs in a read-only, time-limited transaction.
+    metrics
+        Where calls are counted and timed (a fresh registry when omitted).
     """
+    metrics = metrics or ServerMetrics()
     mcp = MCPServer(
         "microstructure",
         version="0.1.0",
         instructions=(
             "Market-microstructure analytics over Polygon trades: per-bar signals (Lee-Mykland jumps, "
-            "volatility, VPIN, BUY/SELL/HOLD research signals) and trades enriched with them. Times are "
-            "UTC; lists are newest first and paged with next_cursor."
+            "volatility, BNS, VPIN, BUY/SELL/HOLD research signals), daily metrics and trades enriched with "
+            "them. Times are UTC; lists are newest first and paged with next_cursor. Start with "
+            "get_real_time_data for an overview; the resource schema://views documents the SQL views."
         ),
     )
     Limit = Annotated[
-        int,
-        Field(ge=1, le=settings.mcp_max_rows, description=f"rows per page, 1-{settings.mcp_max_rows}"),
+        int, Field(ge=1, le=settings.mcp_max_rows, description=f"rows per page, 1-{settings.mcp_max_rows}")
     ]
     default_limit = min(settings.mcp_default_rows, settings.mcp_max_rows)
     bar_seconds = settings.bar_seconds
 
-    @mcp.tool(title="Trades enriched with signals", annotations=_READ_ONLY)
-    @_anticipated
+    def tool(title: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+        def register(fn: Callable[P, R]) -> Callable[P, R]:
+            return mcp.tool(title=title, annotations=_READ_ONLY)(_instrumented(metrics, fn))
+
+        return register
+
+    @tool("Trades enriched with signals")
     def get_enriched_data(
         symbol: Symbol,
         limit: Limit = default_limit,
@@ -110,10 +138,10 @@ def build_server(settings: Settings, storage: Storage) -> MCPServer:
             hours_back=hours_back, start=start, end=end, cursor=cursor,
         )  # fmt: skip
 
-    @mcp.tool(title="Per-bar trading signals", annotations=_READ_ONLY)
-    @_anticipated
+    @tool("Per-bar trading signals")
     def get_trading_signals(
-        symbol: Annotated[str | None, Field(description="ticker; omit for all symbols", max_length=32)] = None,
+        symbol: OneSymbol = None,
+        symbols: Symbols = None,
         limit: Limit = default_limit,
         signal_type: Annotated[
             market.SignalType | None, Field(description="only bars with this signal: BUY, SELL or HOLD")
@@ -124,29 +152,107 @@ def build_server(settings: Settings, storage: Storage) -> MCPServer:
         cursor: Cursor = None,
     ) -> Page[SignalRow]:
         """Microstructure signals per completed bar (default 60 s), newest first: bar close, VWAP, volume,
-        log return, Lee-Mykland jump statistic/threshold/flag, volatility, VPIN and a BUY/SELL/HOLD research
-        signal with the reason in words. Filter by symbol, signal_type and time window."""
+        log return, GARCH volatility and standardized return, Lee-Mykland jump statistic/threshold/flag,
+        BNS statistic, trade-intensity z-score, ACD duration, VPIN and its CDF, and a BUY/SELL/HOLD research
+        signal with the reason in words. Filter by symbol(s), signal_type and time window."""
         return market.trading_signals(
-            storage, symbol=symbol, limit=limit, bar_seconds=bar_seconds, signal_type=signal_type,
-            hours_back=hours_back, start=start, end=end, cursor=cursor,
+            storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds,
+            signal_type=signal_type, hours_back=hours_back, start=start, end=end, cursor=cursor,
         )  # fmt: skip
 
-    @mcp.tool(title="Detected price jumps", annotations=_READ_ONLY)
-    @_anticipated
+    @tool("Detected price jumps")
     def get_jump_events(
-        symbol: Annotated[str | None, Field(description="ticker; omit for all symbols", max_length=32)] = None,
+        symbol: OneSymbol = None,
+        symbols: Symbols = None,
         limit: Limit = default_limit,
+        direction: Annotated[market.Direction | None, Field(description="only up or only down jumps")] = None,
+        min_abs_stat: Annotated[
+            float | None, Field(ge=0, le=1e6, description="only jumps with |Lee-Mykland statistic| at least this")
+        ] = None,
         hours_back: HoursBack = None,
         start: Start = None,
         end: End = None,
         cursor: Cursor = None,
     ) -> Page[JumpEvent]:
         """Bars where the Lee-Mykland test detected a price jump (|statistic| above its threshold at the
-        configured significance), newest first, with direction (up/down), size of the return and how far the
+        configured significance), newest first, with direction (up/down), the bar's return and how far the
         statistic exceeded the threshold. Omit symbol to scan every symbol."""
         return market.jump_events(
-            storage, symbol=symbol, limit=limit, bar_seconds=bar_seconds,
+            storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds, direction=direction,
+            min_abs_stat=min_abs_stat, hours_back=hours_back, start=start, end=end, cursor=cursor,
+        )  # fmt: skip
+
+    @tool("Daily metrics per symbol")
+    def get_symbol_metrics(
+        symbol: OneSymbol = None,
+        symbols: Symbols = None,
+        limit: Limit = default_limit,
+        hours_back: HoursBack = None,
+        start: Start = None,
+        end: End = None,
+        cursor: Cursor = None,
+    ) -> Page[SymbolMetrics]:
+        """One row per symbol per day (UTC date), newest day first: trades, volume, VWAP, open/high/low/close,
+        realized variance, bipower variation, the daily BNS jump statistic, the number of Lee-Mykland jumps,
+        mean and max VPIN and the last signal. Use it to compare days or symbols."""
+        return market.symbol_metrics(
+            storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds,
             hours_back=hours_back, start=start, end=end, cursor=cursor,
         )  # fmt: skip
+
+    @tool("Latest state per symbol")
+    def get_real_time_data(
+        symbol: OneSymbol = None,
+        symbols: Symbols = None,
+        limit: Limit = default_limit,
+    ) -> Page[RealTimeRow]:
+        """The current picture per symbol: the newest completed bar with all its signals, the last trade
+        (price, size, time) and how many seconds old the trade and the bar are. Omit symbol for every symbol
+        (alphabetical). Start here for an overview."""
+        return market.real_time_data(storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds)
+
+    @tool("Chart of price, jumps, signals and VPIN")
+    def get_chart(
+        symbol: Symbol,
+        hours_back: HoursBack = None,
+        start: Start = None,
+        end: End = None,
+        max_bars: Annotated[int, Field(ge=10, le=5000, description="newest bars to draw")] = 600,
+    ) -> Annotated[CallToolResult, ChartInfo]:
+        """A PNG chart of one symbol: bar close price with detected jumps circled and BUY/SELL signals marked,
+        and VPIN underneath. For clients that display images; the structured result says what is drawn."""
+        png, info = render_chart(
+            storage, symbol=symbol, bar_seconds=bar_seconds, max_bars=max_bars,
+            hours_back=hours_back, start=start, end=end,
+        )  # fmt: skip
+        image = ImageContent(type="image", data=base64.b64encode(png).decode(), mime_type="image/png")
+        return CallToolResult(content=[image], structured_content=info.model_dump())
+
+    @mcp.resource(
+        "schema://views",
+        name="views",
+        title="Tables and views for SQL",
+        description="Every table and view with its columns, types and meaning: what you need to write SQL.",
+        mime_type="text/markdown",
+    )
+    def views() -> str:
+        return describe_views(storage)
+
+    @mcp.prompt(name="analyse_symbol", title="Analyse a symbol")
+    def analyse_symbol(symbol: Annotated[str, Field(description="ticker, e.g. AAPL")]) -> str:
+        """Study one symbol's recent microstructure with the tools and summarise what stands out."""
+        ticker = symbol.strip().upper()
+        return (
+            f"Analyse the recent market microstructure of {ticker}.\n"
+            f"1. Call get_real_time_data with symbol={ticker} for the current state and data age.\n"
+            f"2. Call get_trading_signals with symbol={ticker}, hours_back=6 and look at volatility (garch_sigma), "
+            "trade intensity z-scores, VPIN and its CDF.\n"
+            f"3. Call get_jump_events with symbol={ticker}, hours_back=72: when, which direction, how large.\n"
+            f"4. Call get_symbol_metrics with symbol={ticker} to compare today with previous days (realized "
+            "variance, BNS statistic, jump count).\n"
+            "Then summarise in a few sentences: the volatility regime, jumps and whether they cluster, signs of "
+            "toxic order flow (VPIN CDF above 0.9), and the latest signal with its reason. Cite the numbers and "
+            "times (UTC). These are research signals, not investment advice."
+        )
 
     return mcp

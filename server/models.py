@@ -11,7 +11,7 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["EnrichedTrade", "JumpEvent", "Page", "SignalRow"]
+__all__ = ["ChartInfo", "EnrichedTrade", "ErrorBody", "JumpEvent", "Page", "RealTimeRow", "SignalRow", "SymbolMetrics"]
 
 Row = TypeVar("Row", bound=BaseModel)
 
@@ -62,6 +62,9 @@ class JumpEvent(_Row):
     close: float
     n_trades: int
     volume: float
+    garch_sigma: float | None
+    bns_stat: float | None
+    vpin: float | None
     trading_signal: str
     signal_reason: str
 
@@ -100,3 +103,60 @@ class Page(BaseModel, Generic[Row]):
     truncated: bool = Field(description="true when more rows match; pass next_cursor to get them")
     next_cursor: str | None = Field(description="opaque cursor for the next (older) page, or null")
     as_of: str = Field(description="when this answer was computed, ISO-8601 UTC")
+
+
+class SymbolMetrics(_Row):
+    """One symbol on one session day (UTC date of the bars' ends)."""
+
+    symbol: str
+    session_date: str = Field(description="YYYY-MM-DD")
+    bar_seconds: int
+    trades: int | None
+    volume: float | None
+    vwap: float | None
+    open: float | None
+    high: float | None
+    low: float | None
+    close: float | None
+    n_returns: int = Field(description="bar returns of the day")
+    realized_variance: float | None = Field(description="sum of squared bar returns")
+    bipower_variation: float | None = Field(description="(pi/2) sum |r_j||r_j-1|")
+    bns_stat: float | None = Field(description="BNS ratio jump statistic (max-adjusted, tripower); > 2.33 ~ jump at 1%")
+    jump_count: int = Field(description="bars with a Lee-Mykland jump")
+    mean_vpin: float | None
+    max_vpin: float | None
+    last_signal: str | None
+    last_signal_reason: str | None
+
+
+class RealTimeRow(SignalRow):
+    """The newest bar's signals of one symbol, its last trade, and how old both are."""
+
+    last_price: float | None
+    last_size: float | None
+    last_trade_ns: int | None
+    last_trade: str | None = Field(description="time of the last trade, ISO-8601 UTC")
+    trade_age_seconds: float | None = Field(description="seconds since the last trade")
+    signal_age_seconds: float = Field(description="seconds since the newest bar ended")
+
+
+class ChartInfo(BaseModel):
+    """What the chart shows (the PNG itself is in the result's content)."""
+
+    symbol: str
+    bars: int = Field(description="bars drawn")
+    start: str | None
+    end: str | None
+    jumps: int = Field(description="jumps marked")
+    signals: dict[str, int] = Field(description="bars per signal (BUY, SELL, HOLD)")
+    width: int
+    height: int
+
+
+class ErrorBody(BaseModel):
+    """The one error shape of every HTTP route."""
+
+    ok: bool = Field(description="always false")
+    error: str = Field(description="what went wrong, naming the argument when one is at fault")
+    errors: list[dict[str, str]] = Field(description="one entry per invalid argument: argument, message")
+    status: int

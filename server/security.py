@@ -46,14 +46,14 @@ class HostOriginGuard:
             host, origin = headers.get("host", ""), headers.get("origin")
             if not matches_allow_list(host, self.allowed_hosts):
                 response = JSONResponse(
-                    {"ok": False, "error": f"Host {host!r} is not allowed (MCP_ALLOWED_HOSTS)", "status": 421},
+                    {"ok": False, "error": f"Host {host!r} is not allowed (MCP_ALLOWED_HOSTS)", "errors": [], "status": 421},
                     status_code=421,
                 )
                 await response(scope, receive, send)
                 return
             if origin is not None and not matches_allow_list(origin, self.allowed_origins):
                 response = JSONResponse(
-                    {"ok": False, "error": f"Origin {origin!r} is not allowed (MCP_ALLOWED_ORIGINS)", "status": 403},
+                    {"ok": False, "error": f"Origin {origin!r} is not allowed (MCP_ALLOWED_ORIGINS)", "errors": [], "status": 403},
                     status_code=403,
                 )
                 await response(scope, receive, send)

@@ -56,7 +56,7 @@ class SeedRpcAdapter:
             size += len(chunk)
             if size > self.max_body_bytes:
                 response = JSONResponse(
-                    {"ok": False, "error": f"request body over {self.max_body_bytes} bytes", "status": 413},
+                    {"ok": False, "error": f"request body over {self.max_body_bytes} bytes", "errors": [], "status": 413},
                     status_code=413,
                 )
                 await response(scope, receive, send)

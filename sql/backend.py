@@ -72,8 +72,11 @@ class Storage(Protocol):
     def load_signal_states(self, bar_seconds: int) -> dict[str, SignalStateRow]:
         """Return the stored transform state of every symbol on the ``bar_seconds`` grid."""
 
-    def commit_signals(self, signals: pa.Table, states: Sequence[SignalStateRow]) -> None:
-        """Write signal rows (``SIGNALS_SCHEMA``) and the states that follow them in one transaction."""
+    def commit_signals(
+        self, signals: pa.Table, states: Sequence[SignalStateRow], model_params: pa.Table | None = None
+    ) -> None:
+        """Write signal rows (``SIGNALS_SCHEMA``), model fits (``MODEL_PARAMS_SCHEMA``) and the states that
+        follow them in one transaction."""
 
     def query(self, name: str, params: Mapping[str, Any], limit: int) -> QueryResult:
         """Run the named read query ``name`` with bound ``params``; at most ``limit`` rows, time-limited."""

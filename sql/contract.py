@@ -11,6 +11,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 __all__ = [
+    "MODEL_PARAMS_SCHEMA",
     "QUOTES_SCHEMA",
     "SIGNALS_SCHEMA",
     "TRADE_KEY",
@@ -83,6 +84,27 @@ SIGNALS_SCHEMA = pa.schema(
         pa.field("trading_signal", pa.string(), nullable=False),
         pa.field("signal_reason", pa.string(), nullable=False),
         pa.field("computed_at_ns", pa.int64(), nullable=False),
+    ]
+)
+
+
+#: One row per model fit (``sql/duckdb/schema/004_model_params.sql``); ``scale`` is the internal
+#: standardization of the fit (the data were divided by it), ``omega`` is in the data's own units.
+MODEL_PARAMS_SCHEMA = pa.schema(
+    [
+        pa.field("symbol", pa.string(), nullable=False),
+        pa.field("model", pa.string(), nullable=False),
+        pa.field("bar_seconds", pa.int32(), nullable=False),
+        pa.field("fit_start_ns", pa.int64(), nullable=False),
+        pa.field("fit_end_ns", pa.int64(), nullable=False),
+        pa.field("n_obs", pa.int64(), nullable=False),
+        pa.field("omega", pa.float64()),
+        pa.field("alpha", pa.float64()),
+        pa.field("beta", pa.float64()),
+        pa.field("loglik", pa.float64()),
+        pa.field("converged", pa.bool_(), nullable=False),
+        pa.field("scale", pa.float64()),
+        pa.field("fitted_at_ns", pa.int64(), nullable=False),
     ]
 )
 

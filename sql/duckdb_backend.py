@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from sql.backend import QueryResult, QueryTimeout, SignalStateRow, StorageError
-from sql.contract import QUOTES_SCHEMA, SIGNALS_SCHEMA, TRADES_SCHEMA
+from sql.contract import MODEL_PARAMS_SCHEMA, QUOTES_SCHEMA, SIGNALS_SCHEMA, TRADES_SCHEMA
 from sql.queries import load_registry
 
 if TYPE_CHECKING:
@@ -116,19 +116,27 @@ class DuckDBStorage:
         """Append quotes; return rows added."""
         return self._insert_batch("quotes_batch", "insert_quotes", batch, QUOTES_SCHEMA)
 
-    def commit_signals(self, signals: pa.Table, states: Sequence[SignalStateRow]) -> None:
-        """Write signal rows and the states that follow from them atomically."""
+    def commit_signals(
+        self, signals: pa.Table, states: Sequence[SignalStateRow], model_params: pa.Table | None = None
+    ) -> None:
+        """Write signal rows, model fits and the states that follow from them atomically."""
         if signals.schema != SIGNALS_SCHEMA and signals.num_rows:
             signals = signals.select(SIGNALS_SCHEMA.names).cast(SIGNALS_SCHEMA)
+        if model_params is not None and model_params.schema != MODEL_PARAMS_SCHEMA and model_params.num_rows:
+            model_params = model_params.select(MODEL_PARAMS_SCHEMA.names).cast(MODEL_PARAMS_SCHEMA)
         cursor = self._cursor()
         now_ns = time.time_ns()
         cursor.register("signals_batch", signals)
+        if model_params is not None:
+            cursor.register("model_params_batch", model_params)
         try:
             with self._write_lock:
                 cursor.execute("BEGIN TRANSACTION")
                 try:
                     if signals.num_rows:
                         cursor.execute(self._queries["upsert_signals"].text)
+                    if model_params is not None and model_params.num_rows:
+                        cursor.execute(self._queries["upsert_model_params"].text)
                     for state in states:
                         cursor.execute(
                             self._queries["upsert_signal_state"].text,
@@ -146,6 +154,8 @@ class DuckDBStorage:
                     raise
         finally:
             cursor.unregister("signals_batch")
+            if model_params is not None:
+                cursor.unregister("model_params_batch")
 
     # --- reads for writers ---------------------------------------------------------------------------
     def _fetchall(self, name: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:

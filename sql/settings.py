@@ -91,6 +91,19 @@ class Settings(BaseSettings):
 
     @field_validator("polygon_api_key", "mcp_auth_token", mode="before")
     @classmethod
+    bns_window: int | None = Field(None, ge=3, description="BNS window in bars; default one session")
+    garch_window: int = Field(2000, ge=250, description="bars in the trailing GARCH(1,1) fit window")
+    garch_min_obs: int = Field(250, ge=50, description="bars before the first GARCH fit (EWMA below)")
+    acd_window: int = Field(2000, ge=100, description="adjusted durations in the trailing ACD fit window")
+    acd_min_obs: int = Field(500, ge=50, description="adjusted durations before the first ACD fit")
+    acd_bin_seconds: int = Field(1800, ge=60, description="bin width of the ACD diurnal profile")
+    intensity_lookback: int = Field(60, ge=2, description="previous bars in the trade-intensity baseline")
+    vpin_buckets_per_day: int = Field(50, ge=1, description="VPIN bucket size V = ADV / this")
+    vpin_window: int = Field(50, ge=1, description="buckets n per VPIN value")
+    vpin_cdf_window: int = Field(1000, ge=50, description="earlier VPIN values the causal CDF ranks against")
+    signal_vpin_cdf_hold: float = Field(0.9, gt=0, le=1, description="VPIN CDF at or above: HOLD")
+    signal_momentum_z: float = Field(2.0, gt=0, description="|standardized return| for a momentum signal")
+    signal_intensity_z: float = Field(2.0, description="trade-intensity z needed for a momentum signal")
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 

@@ -7,7 +7,10 @@ closed again, so that tests may open it read-only, in this process or in a serve
 from __future__ import annotations
 
 import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -37,6 +40,28 @@ def small_settings(path: Path, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+@contextmanager
+def serving(settings: Settings, storage: object) -> Iterator[str]:
+    """Run the app with uvicorn in a thread on 127.0.0.1; yield its base URL."""
+    import uvicorn
+
+    from server.app import build_app
+
+    app = build_app(settings, storage)  # type: ignore[arg-type]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.mcp_port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{settings.mcp_port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 @pytest.fixture(scope="session")
@@ -77,3 +102,27 @@ def market_storage(market_settings: Settings):
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory):
+    """Bootstrap servers of a real Kafka broker: ``KAFKA_BOOTSTRAP_SERVERS``/``BROKERS`` if set, else one
+    started with ``scripts/kafka-local`` for this session. In CI (``CI=true``) a broker that cannot be
+    started fails the test; elsewhere the test is skipped with the reason."""
+    import os
+
+    given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("BROKERS")
+    if given:
+        yield given
+        return
+    from tests.kafka_broker import LocalBroker
+
+    broker = LocalBroker(tmp_path_factory.mktemp("kafka"))
+    try:
+        broker.start()
+    except Exception as exc:  # noqa: BLE001 - turned into a failure (CI) or a skip, with the reason
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"no Kafka broker: {exc}")
+        pytest.skip(f"no Kafka broker (set KAFKA_BOOTSTRAP_SERVERS or fix scripts/kafka-local): {exc}")
+    yield broker.bootstrap
+    broker.stop()

@@ -75,3 +75,101 @@ def bars(ts_ns, price, size, session_open_ns, session_close_ns, bar_ns, final_be
             prev = close
             k += 1
     return rows
+
+
+def garch_variance(resids, omega, alpha, beta):
+    """arch's GARCH(1,1) recursion with its backcast and variance bounds, spec §4.1; returns (sigma2, ll)."""
+    e = [float(v) for v in resids]
+    n = len(e)
+    e2 = [v * v for v in e]
+    tau = min(75, n)
+    w = [0.94**j for j in range(tau)]
+    b = sum(e2[j] * w[j] / sum(w) for j in range(tau))
+    mean = sum(e) / n
+    var = sum((v - mean) ** 2 for v in e) / n
+    ewma = []
+    for t in range(n):
+        prev_e2, prev_v = (b, b) if t == 0 else (e2[t - 1], ewma[-1])
+        ewma.append(0.06000000000000005 * prev_e2 + 0.94 * prev_v)
+    top = 1 + max(e2)
+    sigma2 = []
+    ll = 0.0
+    for t in range(n):
+        s = omega + alpha * (b if t == 0 else e2[t - 1]) + beta * (b if t == 0 else sigma2[-1])
+        lower = max(ewma[t] / 1e6, var / 1e8)
+        upper = min(max(ewma[t] * 1e6, top), 1e7 * top)
+        if s < lower:
+            s = lower
+        elif s > upper:
+            s = upper + math.log(s / upper)
+        sigma2.append(s)
+        ll += -0.5 * (math.log(2 * math.pi) + math.log(s) + e2[t] / s)
+    return sigma2, ll
+
+
+def bns_window(returns, form="ratio", ht=True):
+    """BNS statistic of one window with tripower quarticity, spec §3.2."""
+    r = [abs(float(v)) for v in returns]
+    m = len(r)
+    if m < 3:
+        return math.nan
+    rv = sum(v * v for v in r)
+    bv = (math.pi / 2) * sum(r[j] * r[j - 1] for j in range(1, m)) * (m / (m - 1) if ht else 1.0)
+    mu43 = 2 ** (2 / 3) * math.gamma(7 / 6) / math.gamma(0.5)
+    tp = m * mu43**-3 * m / (m - 2) * sum((r[j] * r[j - 1] * r[j - 2]) ** (4 / 3) for j in range(2, m))
+    theta = math.pi**2 / 4 + math.pi - 5
+    try:
+        if form == "linear":
+            z = (rv - bv) / math.sqrt(theta / m * tp)
+        elif form == "ratio":
+            z = ((rv - bv) / rv) / math.sqrt(theta / m * max(1.0, tp / bv**2))
+        else:
+            z = (math.log(rv) - math.log(bv)) / math.sqrt(theta / m * max(1.0, tp / bv**2))
+    except (ZeroDivisionError, ValueError):
+        return math.nan
+    return z if math.isfinite(z) else math.nan
+
+
+def bns_rolling(returns, window, min_periods):
+    """bns_window over the trailing window (current return included), NaN below min_periods."""
+    r = list(returns)
+    return [bns_window(r[max(0, i - window + 1): i + 1]) if min(i + 1, window) >= min_periods else math.nan
+            for i in range(len(r))]
+
+
+def intensity_zscore(counts, lookback, min_periods):
+    """(N_t - mean)/std(ddof=1) of the previous `lookback` counts, spec §7."""
+    c = [float(v) for v in counts]
+    out = []
+    for t in range(len(c)):
+        base = c[max(0, t - lookback): t]
+        if len(base) < max(2, min_periods):
+            out.append(math.nan)
+            continue
+        m = sum(base) / len(base)
+        s = math.sqrt(sum((v - m) ** 2 for v in base) / (len(base) - 1))
+        out.append(math.nan if s <= 1e-9 * max(1.0, abs(m)) else (c[t] - m) / s)
+    return out
+
+
+def vpin_buckets(dp, volume, sigma, bucket, n):
+    """Bucket order imbalances and VPIN per complete bucket, spec §6.4 (constant V and sigma)."""
+    fracs = [0.5 * math.erfc(-(d / sigma) / math.sqrt(2)) if sigma > 0 else 0.5 for d in dp]
+    pieces = []  # (volume, buy fraction), split at bucket boundaries
+    fill = 0.0
+    for v, f in zip(volume, fracs):
+        v = float(v)
+        while v > 0:
+            take = min(v, bucket - fill)
+            pieces.append((take, f, fill + take >= bucket))
+            fill = 0.0 if fill + take >= bucket else fill + take
+            v -= take
+    oi = []
+    buy = 0.0
+    for take, f, closes in pieces:
+        buy += take * f
+        if closes:
+            oi.append(abs(2 * buy - bucket))
+            buy = 0.0
+    vp = [math.nan if k + 1 < n else sum(oi[k + 1 - n: k + 1]) / (n * bucket) for k in range(len(oi))]
+    return oi, vp

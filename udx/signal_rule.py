@@ -1,80 +1,140 @@
-"""Preliminary BUY/SELL/HOLD rule from the Lee-Mykland jump test: a research signal, not advice.
+"""BUY/SELL/HOLD from the bar's signals: a documented, configurable research signal, **not advice**.
 
-Rule (mean reversion after a detected jump):
+Rules are checked in this order; the first that fires decides the bar:
 
-- ``|L| > threshold`` and ``L > 0`` (a jump up)   → ``SELL``: bet that part of the jump reverses;
-- ``|L| > threshold`` and ``L < 0`` (a jump down) → ``BUY``;
-- otherwise → ``HOLD``, including whenever L or the threshold is undefined (NaN).
+=====  ===============================  ==========================================  ========  =====================
+order  rule                             condition (defaults)                        signal    rationale
+=====  ===============================  ==========================================  ========  =====================
+1      toxic flow                       ``vpin_cdf >= SIGNAL_VPIN_CDF_HOLD`` (0.9)  HOLD      informed flow: EPO
+                                                                                              (2012) alert level;
+                                                                                              stay out
+2      jump up                          LM jump flag and ``L > 0``                  SELL      mean reversion after
+                                                                                              a price jump
+3      jump down                        LM jump flag and ``L < 0``                  BUY       mean reversion
+4      momentum up                      ``standardized_return >=                    BUY       a large move on
+                                        SIGNAL_MOMENTUM_Z`` (2) and                           unusually heavy
+                                        ``trade_intensity_zscore >=                           trading tends to
+                                        SIGNAL_INTENSITY_Z`` (2)                              continue
+5      momentum down                    ``standardized_return <= -2`` and                     SELL
+                                        intensity z >= 2
+6      no signal                        otherwise (also when a statistic is NaN)    HOLD
+=====  ===============================  ==========================================  ========  =====================
 
-Mean reversion is chosen because bar-level price jumps in liquid names are often partly reversed by
-liquidity provision; whether that holds for a given symbol and grid is an open research question, and later
-signals (GARCH, VPIN, BNS, trade intensity) are expected to refine or replace this rule. The reason text
-names the statistic, its value and the threshold, so every row explains itself, e.g.
-``"jump up: LM 8.04 > 3.83 (alpha 0.01)"`` or ``"no jump: |LM| 1.20 <= 4.36"``.
-Formatting is deterministic, so recomputing a bar gives the same text.
+The jump flag is the Lee-Mykland test at ``LM_ALPHA`` (§2); the standardized return uses the one-step-ahead
+GARCH(1,1) sigma (§4, §8); the intensity z-score is §7; VPIN and its causal CDF are §6. A NaN statistic
+never fires a rule. Every ``signal_reason`` names the statistic, its value and the threshold, e.g.
+``"toxic flow: VPIN CDF 0.95 >= 0.90 (VPIN 0.412)"``, ``"jump up: LM 8.04 > 3.83 (alpha 0.01); fade it"``,
+``"momentum up: standardized return 2.31 >= 2.00, trade intensity z 2.75 >= 2.00"``,
+``"no signal: |LM| 1.20 <= 4.36, standardized return 0.53, intensity z -0.20"``. Formatting is
+deterministic, so recomputing a bar gives the same text.
+
+Whether mean reversion after jumps or momentum on heavy flow pays for a given symbol and grid is an open
+research question; the thresholds are settings so that they can be studied.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-__all__ = ["BUY", "HOLD", "SELL", "decide", "decide_all"]
+__all__ = ["BUY", "HOLD", "SELL", "RuleConfig", "decide", "decide_all"]
 
 BUY = "BUY"
 SELL = "SELL"
 HOLD = "HOLD"
 
 
-def decide(stat: float, threshold: float, *, alpha: float, index: int, window: int) -> tuple[str, str]:
+@dataclass(frozen=True, slots=True)
+class RuleConfig:
+    """Thresholds of the rule set (settings ``SIGNAL_VPIN_CDF_HOLD``, ``SIGNAL_MOMENTUM_Z``,
+    ``SIGNAL_INTENSITY_Z``, ``LM_ALPHA``)."""
+
+    vpin_cdf_hold: float = 0.9
+    momentum_z: float = 2.0
+    intensity_z: float = 2.0
+    alpha: float = 0.01
+
+
+def _fmt(value: float, digits: int = 2) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.{digits}f}"
+
+
+def decide(
+    stat: float,
+    threshold: float,
+    *,
+    index: int,
+    window: int,
+    z: float = math.nan,
+    intensity: float = math.nan,
+    vpin: float = math.nan,
+    vpin_cdf: float = math.nan,
+    config: RuleConfig = RuleConfig(),
+) -> tuple[str, str]:
     """Return ``(trading_signal, signal_reason)`` for one bar.
 
     Parameters
     ----------
-    stat
-        The Lee-Mykland statistic L of the bar's return (highfrequency scale), NaN when undefined.
-    threshold
-        The critical value for ``|L|`` (NaN when undefined).
-    alpha
-        The significance level the threshold was computed with.
-    index
-        Position of the return in the symbol's return series (= returns seen before it).
-    window
-        The LM window K.
+    stat, threshold
+        The Lee-Mykland statistic L (highfrequency scale) and its critical value (NaN when undefined).
+    index, window
+        Position of the return in the symbol's return series and the LM window K (for the reason text).
+    z, intensity, vpin, vpin_cdf
+        Standardized return, trade-intensity z-score, VPIN and its CDF (NaN when undefined).
+    config
+        The thresholds.
 
     Examples
     --------
-    >>> decide(8.044285, 3.82855, alpha=0.01, index=5, window=5)
-    ('SELL', 'jump up: LM 8.04 > 3.83 (alpha 0.01)')
-    >>> decide(float("nan"), 4.36, alpha=0.01, index=120, window=314)
-    ('HOLD', 'LM undefined: window not full (120 of 314 returns)')
+    >>> decide(8.044285, 3.82855, index=5, window=5)
+    ('SELL', 'jump up: LM 8.04 > 3.83 (alpha 0.01); fade it')
+    >>> decide(1.0, 4.36, index=400, window=314, z=2.5, intensity=3.0)
+    ('BUY', 'momentum up: standardized return 2.50 >= 2.00, trade intensity z 3.00 >= 2.00')
+    >>> decide(float("nan"), 4.36, index=120, window=314)
+    ('HOLD', 'no signal: LM window not full (120 of 314 returns)')
     """
-    if math.isnan(stat):
-        if index < window:
-            return HOLD, f"LM undefined: window not full ({index} of {window} returns)"
-        return HOLD, "LM undefined: zero or undefined bipower variation in the window"
-    if math.isnan(threshold):
-        return HOLD, f"LM {stat:.2f}: threshold undefined (fewer than 3 bars per session)"
+    if vpin_cdf >= config.vpin_cdf_hold:
+        return HOLD, f"toxic flow: VPIN CDF {vpin_cdf:.2f} >= {config.vpin_cdf_hold:.2f} (VPIN {vpin:.3f})"
     if abs(stat) > threshold:
         if stat > 0:
-            return SELL, f"jump up: LM {stat:.2f} > {threshold:.2f} (alpha {alpha:g})"
-        return BUY, f"jump down: LM {stat:.2f} < -{threshold:.2f} (alpha {alpha:g})"
-    return HOLD, f"no jump: |LM| {abs(stat):.2f} <= {threshold:.2f}"
+            return SELL, f"jump up: LM {stat:.2f} > {threshold:.2f} (alpha {config.alpha:g}); fade it"
+        return BUY, f"jump down: LM {stat:.2f} < -{threshold:.2f} (alpha {config.alpha:g}); fade it"
+    if intensity >= config.intensity_z:
+        if z >= config.momentum_z:
+            return BUY, (f"momentum up: standardized return {z:.2f} >= {config.momentum_z:.2f}, "
+                         f"trade intensity z {intensity:.2f} >= {config.intensity_z:.2f}")
+        if z <= -config.momentum_z:
+            return SELL, (f"momentum down: standardized return {z:.2f} <= -{config.momentum_z:.2f}, "
+                          f"trade intensity z {intensity:.2f} >= {config.intensity_z:.2f}")
+    if math.isnan(stat):
+        if index < window:
+            return HOLD, f"no signal: LM window not full ({index} of {window} returns)"
+        return HOLD, "no signal: LM undefined (zero bipower variation in the window)"
+    if math.isnan(threshold):
+        return HOLD, f"no signal: LM {stat:.2f}, threshold undefined (fewer than 3 bars per session)"
+    return HOLD, (f"no signal: |LM| {abs(stat):.2f} <= {threshold:.2f}, standardized return {_fmt(z)}, "
+                  f"intensity z {_fmt(intensity)}")
 
 
 def decide_all(
     stats: Sequence[float],
     thresholds: Sequence[float],
     *,
-    alpha: float,
     first_index: int,
     window: int,
+    z: Sequence[float],
+    intensity: Sequence[float],
+    vpin: Sequence[float],
+    vpin_cdf: Sequence[float],
+    config: RuleConfig = RuleConfig(),
 ) -> tuple[list[str], list[str]]:
-    """Apply :func:`decide` to consecutive returns whose first has index ``first_index``."""
+    """Apply :func:`decide` to consecutive bars whose first return has index ``first_index``."""
     signals: list[str] = []
     reasons: list[str] = []
-    for t, (s, c) in enumerate(zip(stats, thresholds, strict=True)):
-        sig, why = decide(float(s), float(c), alpha=alpha, index=first_index + t, window=window)
+    for t, (s, c, zz, ii, v, vc) in enumerate(zip(stats, thresholds, z, intensity, vpin, vpin_cdf, strict=True)):
+        sig, why = decide(s, c, index=first_index + t, window=window, z=zz, intensity=ii, vpin=v, vpin_cdf=vc,
+                          config=config)
         signals.append(sig)
         reasons.append(why)
     return signals, reasons

@@ -1,71 +1,88 @@
 """Per-symbol state the incremental transform carries between runs (``signal_state.state``).
 
-The state holds exactly what the next run needs to continue the bar grid and the Lee-Mykland window as if
-it had never stopped: the last emitted bar (end, close, session open), the last ``K - 1`` returns and how
-many returns were seen. It also records the parameters it was computed with (grid, window, session), so a
-run with different settings refuses to continue a state that does not fit.
+The state holds exactly what the next run needs to continue every statistic as if it had never stopped: the
+last emitted bar (end, close, session open), the count of returns seen, and named arrays: the tails of
+returns, bar ends and trade counts (Lee-Mykland, BNS and GARCH windows, intensity baseline), the BNS running
+sums, the GARCH parameters and next variance, the VPIN session statistics, open bucket and rings, and the
+ACD profile, filter state and window of adjusted durations (see :mod:`udx.pipeline`). It also records the
+configuration it was computed with, so a run with different settings refuses to continue a state that does
+not fit.
 
-Serialization is versioned JSON (``"v": 1``). Floats are written with :meth:`float.hex`, so every double
-(NaN included) round-trips bit for bit, which the exact-restart guarantee of :mod:`udx.transform` needs.
+Serialization is versioned JSON (``"v": 2``). The close is written with :meth:`float.hex` and each array as
+its dtype and the base64 of its little-endian bytes, so every double (NaN included) round-trips bit for
+bit, which the exact-restart guarantee of :mod:`udx.transform` needs.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 __all__ = ["STATE_VERSION", "StateError", "SymbolState"]
 
 #: Version written by :meth:`SymbolState.to_json`; :meth:`SymbolState.from_json` reads only this version.
-STATE_VERSION = 1
+STATE_VERSION = 2
+_DTYPES = {"f8": np.dtype("<f8"), "i8": np.dtype("<i8")}
 
 
 class StateError(ValueError):
     """A stored state cannot be read, or does not fit the current settings."""
 
 
-@dataclass(frozen=True, slots=True)
+def _encode(arr: np.ndarray) -> str:
+    kind = "f8" if arr.dtype.kind == "f" else "i8"
+    data = np.ascontiguousarray(arr, dtype=_DTYPES[kind]).tobytes()
+    return f"{kind}:{base64.b64encode(data).decode('ascii')}"
+
+
+def _decode(text: str) -> np.ndarray:
+    kind, _, data = text.partition(":")
+    if kind not in _DTYPES:
+        raise StateError(f"signal state array has unknown dtype {kind!r}")
+    return np.frombuffer(base64.b64decode(data), dtype=_DTYPES[kind]).astype(_DTYPES[kind].newbyteorder("="))
+
+
+@dataclass(slots=True)
 class SymbolState:
     """Carried state of one symbol on one bar grid.
 
     Attributes
     ----------
-    bar_seconds, window, session
-        Parameters the state was computed with (grid, LM window K, session specification).
+    config
+        The parameters the state was computed with (grid, session, windows; :mod:`udx.pipeline`).
     last_bar_end_ns
         End of the last bar written to ``trading_signals``.
     last_close
         Close of that bar (previous-tick price at its end).
     last_session_open_ns
         Open of the session that bar belongs to.
-    returns_tail
-        The last ``min(window - 1, n_returns)`` bar returns, oldest first.
     n_returns
         Number of bar returns seen so far (the global index of the next return).
+    arrays
+        Named ``float64`` / ``int64`` arrays of the statistics (see :mod:`udx.pipeline`).
     """
 
-    bar_seconds: int
-    window: int
-    session: str
+    config: dict[str, Any]
     last_bar_end_ns: int
     last_close: float
     last_session_open_ns: int
-    returns_tail: tuple[float, ...] = field(default=())
     n_returns: int = 0
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        """Serialize to versioned JSON with exact (hex) floats."""
+        """Serialize to versioned JSON with exact floats."""
         doc: dict[str, Any] = {
             "v": STATE_VERSION,
-            "bar_seconds": self.bar_seconds,
-            "window": self.window,
-            "session": self.session,
+            "config": self.config,
             "last_bar_end_ns": self.last_bar_end_ns,
             "last_close": float(self.last_close).hex(),
             "last_session_open_ns": self.last_session_open_ns,
-            "returns_tail": [float(r).hex() for r in self.returns_tail],
             "n_returns": self.n_returns,
+            "arrays": {name: _encode(arr) for name, arr in sorted(self.arrays.items())},
         }
         return json.dumps(doc, separators=(",", ":"), sort_keys=True)
 
@@ -84,28 +101,26 @@ class SymbolState:
             raise StateError(f"signal state is not valid JSON: {exc}") from exc
         if not isinstance(doc, dict) or doc.get("v") != STATE_VERSION:
             version = doc.get("v") if isinstance(doc, dict) else None
-            raise StateError(f"signal state version {version!r} is not supported (expected {STATE_VERSION})")
+            raise StateError(f"signal state version {version!r} is not supported (expected {STATE_VERSION}); "
+                             "delete this grid's signal_state and trading_signals rows to recompute")
         try:
             return cls(
-                bar_seconds=int(doc["bar_seconds"]),
-                window=int(doc["window"]),
-                session=str(doc["session"]),
+                config=dict(doc["config"]),
                 last_bar_end_ns=int(doc["last_bar_end_ns"]),
                 last_close=float.fromhex(doc["last_close"]),
                 last_session_open_ns=int(doc["last_session_open_ns"]),
-                returns_tail=tuple(float.fromhex(r) for r in doc["returns_tail"]),
                 n_returns=int(doc["n_returns"]),
+                arrays={str(k): _decode(v) for k, v in doc["arrays"].items()},
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StateError(f"signal state is malformed: {exc!r}") from exc
 
-    def check_fits(self, *, bar_seconds: int, window: int, session: str) -> None:
-        """Raise :class:`StateError` unless the state was computed with these parameters."""
-        stored = (self.bar_seconds, self.window, self.session)
-        wanted = (bar_seconds, window, session)
-        if stored != wanted:
+    def check_fits(self, config: dict[str, Any]) -> None:
+        """Raise :class:`StateError` unless the state was computed with ``config``."""
+        if self.config != config:
+            diff = sorted(k for k in set(self.config) | set(config) if self.config.get(k) != config.get(k))
+            details = ", ".join(f"{k}: stored {self.config.get(k)!r}, wanted {config.get(k)!r}" for k in diff)
             raise StateError(
-                f"stored signal state was computed with (bar_seconds, window, session) = {stored}, "
-                f"the settings ask for {wanted}; delete this grid's signal_state and trading_signals "
-                "rows to recompute, or restore the old settings"
+                f"stored signal state was computed with other settings ({details}); delete this grid's "
+                "signal_state and trading_signals rows to recompute, or restore the old settings"
             )

@@ -1,55 +1,52 @@
-"""The incremental, restartable transform: trades → bars → Lee-Mykland → ``trading_signals``.
+"""The incremental, restartable transform: trades → every signal → ``trading_signals`` and ``model_params``.
 
 One call of :func:`run_transform` does, for every symbol with trades:
 
 1. **Watermark** ``W = newest_trade_ns - transform_lateness_seconds`` (newest trade over all symbols). A bar
    is *final* when ``bar_end_ns <= W``; only final bars are written, each exactly once.
 2. Load the symbol's :class:`udx.state.SymbolState` (none on the first run), read its trades from the end of
-   the last written bar (or from the beginning) up to ``W``, and build the final bars on the session grid of
-   the symbol's market (:mod:`udx.bars`, :mod:`udx.sessions`), resuming the grid from the state.
-3. Lee-Mykland statistic with the carried tail of returns (windows span earlier sessions, never an
-   overnight return), threshold with ``n`` = bars per session (nominal session length / ``bar_seconds``,
-   rounded up), jump flag, and the preliminary rule of :mod:`udx.signal_rule`.
-4. Columns later stages will compute (``garch_sigma``, ``standardized_return``, ``bns_stat``,
-   ``trade_intensity_zscore``, ``conditional_duration``, ``acd_surprise``, ``vpin``, ``vpin_cdf``) are null.
-5. ``storage.commit_signals(rows, states)``: the rows and the states that follow from them in one
-   transaction per chunk of ``symbols_per_commit`` symbols, so a crash leaves every symbol either before or
-   after its chunk, never in between.
+   the last written bar (or from the beginning) up to ``W`` and hand them to
+   :func:`udx.pipeline.process_symbol`: bars on the session grid of the symbol's market, Lee-Mykland
+   (threshold with ``n`` = bars per session), BNS, GARCH(1,1) sigma and standardized return, trade-intensity
+   z, VPIN and its CDF, ACD conditional duration and surprise, and the BUY/SELL/HOLD rule
+   (:mod:`udx.signal_rule`). GARCH and ACD refit at most once per session per symbol.
+3. ``storage.commit_signals(rows, states, model_params)``: the rows, the fits made on the way and the states
+   that follow from them in one transaction per chunk of ``symbols_per_commit`` symbols, so a crash leaves
+   every symbol either before or after its chunk, never in between.
 
-**Exactness.** When trades are appended in time order, running the transform after every micro-batch gives
-exactly the rows of one run over everything (``computed_at_ns`` aside): bars never straddle runs, the state
-holds the last close and the LM tail as exact doubles, and the LM sums are recomputed in the same order.
-Trades that arrive for an already written bar (later than the lateness allows) are ignored.
+**Exactness.** When trades are appended in time order, running the transform after every micro-batch, with
+restarts in between, gives exactly the rows of one run over everything (``computed_at_ns`` and
+``fitted_at_ns`` aside): bars never straddle runs and the state carries every window and running quantity as
+exact doubles (:mod:`udx.pipeline`). Trades that arrive for an already written bar (later than the lateness
+allows) are ignored. Trades with a non-finite or non-positive price, or a negative or non-finite size, are
+skipped.
 
-Trades with a non-finite or non-positive price, or a negative or non-finite size, are skipped.
+**Progress.** ``progress(done, total)`` is called after each symbol (symbols done, symbols in this run); the
+returned :class:`TransformSummary` counts symbols, bars, fits and trades read.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 
 from sql.backend import SignalStateRow, Storage
-from sql.contract import SIGNALS_SCHEMA
+from sql.contract import MODEL_PARAMS_SCHEMA, SIGNALS_SCHEMA
 from sql.settings import Settings
-from udx.bars import Bars, bars
-from udx.lee_mykland import default_window, jump_flags, lee_mykland_stat, lm_threshold
-from udx.sessions import Session, parse_session, session_bounds
-from udx.signal_rule import decide_all
+from udx.lee_mykland import default_window, lm_threshold
+from udx.pipeline import FitRecord, SignalConfig, SymbolResult, process_symbol
+from udx.sessions import parse_session
+from udx.signal_rule import RuleConfig
 from udx.state import SymbolState
 
-__all__ = ["TransformSummary", "run_transform"]
+__all__ = ["TransformSummary", "run_transform", "signal_config"]
 
 _NS = 1_000_000_000
-_NULL_COLUMNS = frozenset(
-    {"garch_sigma", "standardized_return", "bns_stat", "trade_intensity_zscore", "conditional_duration",
-     "acd_surprise", "vpin", "vpin_cdf"}
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,36 +63,51 @@ class TransformSummary:
         Wall-clock duration of the run.
     watermark_ns
         Bars ending at or before this time are final; ``None`` when there are no trades.
+    fits
+        Rows written to ``model_params`` (GARCH and ACD fits).
+    trades
+        Trades read.
     """
 
     symbols: int
     bars: int
     seconds: float
     watermark_ns: int | None
+    fits: int = 0
+    trades: int = 0
+
+    def __str__(self) -> str:
+        rate = self.trades / self.seconds if self.seconds > 0 else 0.0
+        return (f"{self.symbols} symbols, {self.bars} bars, {self.fits} model fits, {self.trades} trades "
+                f"in {self.seconds:.2f} s ({rate:,.0f} trades/s)")
 
 
-@dataclass(frozen=True, slots=True)
-class _Grid:
-    """Per-market parameters derived from the settings."""
-
-    spec: str
-    session: Session
-    bar_ns: int
-    bars_per_session: int
-    window: int
-    threshold: float
-
-
-def _grid(settings: Settings, market: str) -> _Grid:
+def signal_config(settings: Settings, market: str) -> SignalConfig:
+    """The :class:`udx.pipeline.SignalConfig` of ``market`` (``stocks`` or ``crypto``) from the settings."""
     spec = settings.session_for(market)
-    session = parse_session(spec)
-    n = math.ceil(session.nominal_seconds / settings.bar_seconds)
+    n = math.ceil(parse_session(spec).nominal_seconds / settings.bar_seconds)
     window = settings.lm_window if settings.lm_window is not None else default_window(n)
-    return _Grid(spec, session, settings.bar_seconds * _NS, n, window, lm_threshold(n, settings.lm_alpha))
+    return SignalConfig(
+        bar_seconds=settings.bar_seconds, session=spec, bars_per_session=n, lm_window=window,
+        lm_threshold=lm_threshold(n, settings.lm_alpha),
+        bns_window=settings.bns_window if settings.bns_window is not None else max(3, n),
+        garch_window=settings.garch_window, garch_min_obs=settings.garch_min_obs,
+        intensity_lookback=settings.intensity_lookback, vpin_buckets_per_day=settings.vpin_buckets_per_day,
+        vpin_window=settings.vpin_window, vpin_cdf_window=settings.vpin_cdf_window,
+        acd_window=settings.acd_window, acd_min_obs=settings.acd_min_obs,
+        acd_bin_seconds=settings.acd_bin_seconds,
+        rule=RuleConfig(settings.signal_vpin_cdf_hold, settings.signal_momentum_z, settings.signal_intensity_z,
+                        settings.lm_alpha),
+    )
 
 
 def run_transform(
-    storage: Storage, settings: Settings, *, now_ns: int | None = None, symbols_per_commit: int = 100
+    storage: Storage,
+    settings: Settings,
+    *,
+    now_ns: int | None = None,
+    symbols_per_commit: int = 100,
+    progress: Callable[[int, int], None] | None = None,
 ) -> TransformSummary:
     """Write every newly final bar of every symbol to ``trading_signals`` and advance ``signal_state``.
 
@@ -104,17 +116,18 @@ def run_transform(
     storage
         The database (:class:`sql.backend.Storage`); schema already applied.
     settings
-        Uses ``bar_seconds``, ``session_stocks``/``session_crypto``, ``lm_alpha``, ``lm_window`` and
-        ``transform_lateness_seconds``.
+        Uses ``bar_seconds``, the sessions, the signal parameters and ``transform_lateness_seconds``.
     now_ns
-        Value of ``computed_at_ns`` for the rows (default: the current time).
+        Value of ``computed_at_ns`` / ``fitted_at_ns`` for the rows (default: the current time).
     symbols_per_commit
         Symbols per transaction (>= 1).
+    progress
+        Called as ``progress(symbols_done, symbols_total)`` after each symbol (e.g. to drive a progress bar).
 
     Raises
     ------
     udx.state.StateError
-        When a stored state was computed with another window or session (see :mod:`udx.state`).
+        When a stored state was computed with other settings (see :mod:`udx.state`).
     """
     if symbols_per_commit < 1:
         raise ValueError(f"symbols_per_commit must be >= 1, got {symbols_per_commit}")
@@ -125,124 +138,92 @@ def run_transform(
         return TransformSummary(0, 0, time.perf_counter() - started, None)
     watermark = int(newest) - round(settings.transform_lateness_seconds * _NS)
     states = storage.load_signal_states(settings.bar_seconds)
-    grids: dict[str, _Grid] = {}
-    n_symbols = n_bars = 0
-    tables: list[pa.Table] = []
-    new_states: list[SignalStateRow] = []
-    pending = 0
-    for market, symbol in sorted(storage.trade_symbols(), key=lambda ms: ms[1]):
-        if market not in grids:
-            grids[market] = _grid(settings, market)
-        grid = grids[market]
+    configs: dict[str, SignalConfig] = {}
+    n_symbols = n_bars = n_fits = n_trades = 0
+    batch = _Batch()
+    symbols = sorted(storage.trade_symbols(), key=lambda ms: ms[1])
+    for done, (market, symbol) in enumerate(symbols, start=1):
+        if market not in configs:
+            configs[market] = signal_config(settings, market)
+        cfg = configs[market]
         row = states.get(symbol)
         state = SymbolState.from_json(row.state) if row is not None else None
         if state is not None:
-            state.check_fits(bar_seconds=settings.bar_seconds, window=grid.window, session=grid.spec)
-        result = _symbol_signals(storage, settings, grid, symbol, state, watermark, computed_at)
-        pending += 1
-        if result is not None:
-            table, new_state = result
-            tables.append(table)
-            new_states.append(SignalStateRow(symbol, settings.bar_seconds, new_state.last_bar_end_ns,
-                                             new_state.to_json()))
-            n_symbols += 1
-            n_bars += table.num_rows
-        if pending >= symbols_per_commit:
-            _commit(storage, tables, new_states)
-            tables, new_states, pending = [], [], 0
-    _commit(storage, tables, new_states)
-    return TransformSummary(n_symbols, n_bars, time.perf_counter() - started, watermark)
+            state.check_fits(cfg.fingerprint())
+        start = state.last_bar_end_ns if state is not None else 0
+        if watermark > start:
+            trades = storage.read_trades(symbol, start, watermark)
+            n_trades += trades.num_rows
+            result = process_symbol(*_arrays(trades), cfg, state, watermark)
+            if result is not None:
+                batch.add(symbol, settings.bar_seconds, result, computed_at)
+                n_symbols += 1
+                n_bars += result.state.n_returns - (state.n_returns if state is not None else 0)
+                n_fits += len(result.fits)
+        batch.pending += 1
+        if batch.pending >= symbols_per_commit:
+            batch.commit(storage)
+        if progress is not None:
+            progress(done, len(symbols))
+    batch.commit(storage)
+    return TransformSummary(n_symbols, n_bars, time.perf_counter() - started, watermark, n_fits, n_trades)
 
 
-def _commit(storage: Storage, tables: list[pa.Table], states: Sequence[SignalStateRow]) -> None:
-    if states:
-        storage.commit_signals(pa.concat_tables(tables), list(states))
-
-
-def _symbol_signals(
-    storage: Storage,
-    settings: Settings,
-    grid: _Grid,
-    symbol: str,
-    state: SymbolState | None,
-    watermark: int,
-    computed_at: int,
-) -> tuple[pa.Table, SymbolState] | None:
-    """Compute the newly final bars of one symbol; ``None`` when there are none."""
-    start = state.last_bar_end_ns if state is not None else 0
-    if watermark <= start:
-        return None
-    trades = storage.read_trades(symbol, start, watermark)
+def _arrays(trades: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ts = np.ascontiguousarray(trades.column("ts_ns").to_numpy(), dtype=np.int64)
     px = np.ascontiguousarray(trades.column("price").to_numpy(), dtype=np.float64)
     sz = np.ascontiguousarray(trades.column("size").to_numpy(), dtype=np.float64)
     ok = np.isfinite(px) & (px > 0) & np.isfinite(sz) & (sz >= 0)
     if not ok.all():
         ts, px, sz = ts[ok], px[ok], sz[ok]
-    if state is None and ts.size == 0:
-        return None
-    lo = state.last_bar_end_ns if state is not None else int(ts[0])
-    s_open, s_close = session_bounds(grid.session, lo, watermark)
-    b = bars(ts, px, sz, s_open, s_close, grid.bar_ns, final_before_ns=watermark,
-             resume_end_ns=None if state is None else state.last_bar_end_ns,
-             resume_close=None if state is None else state.last_close)
-    m = b.bar_end_ns.size
-    if m == 0:
-        return None
-    tail = state.returns_tail if state is not None else ()
-    n_before = state.n_returns if state is not None else 0
-    stat = lee_mykland_stat(b.log_return, grid.window, tail=tail, n_before=n_before)
-    threshold = np.full(m, grid.threshold)
-    flags = jump_flags(stat, threshold)
-    signals, reasons = decide_all(stat.tolist(), threshold.tolist(), alpha=settings.lm_alpha,
-                                  first_index=n_before, window=grid.window)
-    table = _table(symbol, settings.bar_seconds, b, stat, threshold, flags, signals, reasons, computed_at)
-    keep = grid.window - 1
-    new_tail = (tuple(tail) + tuple(b.log_return.tolist()))[-keep:]
-    new_state = SymbolState(
-        bar_seconds=settings.bar_seconds,
-        window=grid.window,
-        session=grid.spec,
-        last_bar_end_ns=int(b.bar_end_ns[-1]),
-        last_close=float(b.close[-1]),
-        last_session_open_ns=int(b.session_open_ns[-1]),
-        returns_tail=new_tail,
-        n_returns=n_before + m,
-    )
-    return table, new_state
+    return ts, px, sz
 
 
-def _table(
-    symbol: str,
-    bar_seconds: int,
-    b: Bars,
-    stat: np.ndarray,
-    threshold: np.ndarray,
-    flags: np.ndarray,
-    signals: list[str],
-    reasons: list[str],
-    computed_at: int,
-) -> pa.Table:
+class _Batch:
+    """Rows, fits and states of the symbols since the last commit."""
+
+    def __init__(self) -> None:
+        self.tables: list[pa.Table] = []
+        self.fits: list[pa.Table] = []
+        self.states: list[SignalStateRow] = []
+        self.pending = 0
+
+    def add(self, symbol: str, bar_seconds: int, result: SymbolResult, computed_at: int) -> None:
+        self.tables.append(_signals_table(symbol, bar_seconds, result, computed_at))
+        if result.fits:
+            self.fits.append(_fits_table(symbol, bar_seconds, result.fits, computed_at))
+        self.states.append(SignalStateRow(symbol, bar_seconds, result.state.last_bar_end_ns,
+                                          result.state.to_json()))
+
+    def commit(self, storage: Storage) -> None:
+        if self.states:
+            if self.fits:
+                storage.commit_signals(pa.concat_tables(self.tables), list(self.states),
+                                       model_params=pa.concat_tables(self.fits))
+            else:  # storages written against the two-argument protocol keep working without fits
+                storage.commit_signals(pa.concat_tables(self.tables), list(self.states))
+        self.tables, self.fits, self.states, self.pending = [], [], [], 0
+
+
+def _signals_table(symbol: str, bar_seconds: int, result: SymbolResult, computed_at: int) -> pa.Table:
     """Assemble ``SIGNALS_SCHEMA`` columns; NaN statistics become SQL NULL."""
-    m = b.bar_end_ns.size
-    values = {
-        "symbol": pa.array([symbol] * m, pa.string()),
-        "bar_end_ns": pa.array(b.bar_end_ns, pa.int64()),
-        "bar_seconds": pa.array(np.full(m, bar_seconds, np.int32), pa.int32()),
-        "n_trades": pa.array(b.n_trades, pa.int64()),
-        "volume": pa.array(b.volume, pa.float64()),
-        "vwap": pa.array(b.vwap, pa.float64(), from_pandas=True),
-        "close": pa.array(b.close, pa.float64()),
-        "log_return": pa.array(b.log_return, pa.float64(), from_pandas=True),
-        "lee_mykland_stat": pa.array(stat, pa.float64(), from_pandas=True),
-        "jump_threshold": pa.array(threshold, pa.float64(), from_pandas=True),
-        "jump_detected": pa.array(flags, pa.bool_()),
-        "trading_signal": pa.array(signals, pa.string()),
-        "signal_reason": pa.array(reasons, pa.string()),
-        "computed_at_ns": pa.array(np.full(m, computed_at, np.int64), pa.int64()),
-    }
-    columns = [
-        pa.nulls(m, field.type) if field.name in _NULL_COLUMNS else values[field.name]
-        for field in SIGNALS_SCHEMA
-    ]
+    c = result.columns
+    m = len(c["bar_end_ns"])
+    values = dict(c)
+    values["symbol"] = pa.array([symbol] * m, pa.string())
+    values["bar_seconds"] = np.full(m, bar_seconds, np.int32)
+    values["computed_at_ns"] = np.full(m, computed_at, np.int64)
+    columns = [pa.array(values[f.name], f.type, from_pandas=True) for f in SIGNALS_SCHEMA]
     return pa.Table.from_arrays(columns, schema=SIGNALS_SCHEMA)
+
+
+def _fits_table(symbol: str, bar_seconds: int, fits: Sequence[FitRecord], computed_at: int) -> pa.Table:
+    n = len(fits)
+    values = {
+        "symbol": [symbol] * n, "bar_seconds": [bar_seconds] * n, "fitted_at_ns": [computed_at] * n,
+        **{name: [getattr(f, name) for f in fits] for name in
+           ("model", "fit_start_ns", "fit_end_ns", "n_obs", "omega", "alpha", "beta", "loglik", "converged",
+            "scale")},
+    }
+    columns = [pa.array(values[f.name], f.type, from_pandas=True) for f in MODEL_PARAMS_SCHEMA]
+    return pa.Table.from_arrays(columns, schema=MODEL_PARAMS_SCHEMA)

@@ -1,32 +1,74 @@
-"""The market-data tools: trades with signals, signal rows and jump events.
+"""The market-data tools: trades with signals, signal rows, jump events, daily metrics, the latest state.
 
-Each function takes the storage and already type-checked arguments, applies the cross-field rules and
-returns a typed page. They are plain functions so the MCP server, the seed-style JSON-RPC path and tests
-share them.
+Each function takes the storage and type-checked arguments, applies the cross-field rules (raising
+``ValueError`` with a message naming the argument) and returns a typed page. They are plain functions, so
+the MCP server, the REST routes, the seed-style JSON-RPC path and the tests share them.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Literal
 
-from server.arguments import normalize_symbol, parse_window
-from server.models import EnrichedTrade, JumpEvent, Page, SignalRow
+from server.arguments import TimeWindow, iso_utc, normalize_symbol, parse_window
+from server.models import EnrichedTrade, JumpEvent, Page, RealTimeRow, SignalRow, SymbolMetrics
 from server.tools.paging import fetch_page
 from sql.backend import Storage
 
-__all__ = ["SignalType", "enriched_data", "jump_events", "trading_signals"]
+__all__ = [
+    "MAX_SYMBOLS",
+    "UnknownSymbol",
+    "Direction",
+    "SignalType",
+    "enriched_data",
+    "jump_events",
+    "real_time_data",
+    "symbol_metrics",
+    "symbol_list",
+    "trading_signals",
+]
 
 SignalType = Literal["BUY", "SELL", "HOLD"]
+Direction = Literal["up", "down"]
+
+#: Most symbols one call may name.
+MAX_SYMBOLS = 50
+
+class UnknownSymbol(ValueError):
+    """No trades are stored for a symbol the caller named (REST answers 404)."""
+
 
 _BAR_CURSOR = {"cursor_params": ("after_bar_end_ns", "after_symbol"), "cursor_columns": ("bar_end_ns", "symbol")}
 
 
-def _check_known(storage: Storage, symbol: str | None, page: Page) -> None:  # type: ignore[type-arg]
-    """An empty page for a symbol never stored is a mistake worth naming, not an empty answer."""
-    if symbol is None or page.count:
+def symbol_list(symbol: str | None, symbols: Sequence[str] | None) -> list[str] | None:
+    """Merge ``symbol`` / ``symbols`` into one checked, upper-cased list; ``None`` means every symbol."""
+    if symbol is not None and symbols is not None:
+        raise ValueError("give symbol or symbols, not both")
+    if symbol is not None:
+        return [normalize_symbol(symbol)]
+    if symbols is None:
+        return None
+    if not 1 <= len(symbols) <= MAX_SYMBOLS:
+        raise ValueError(f"symbols must list 1 to {MAX_SYMBOLS} tickers, got {len(symbols)}")
+    return sorted({normalize_symbol(s) for s in symbols})
+
+
+def _check_known(storage: Storage, symbols: list[str] | None, page: Page) -> None:  # type: ignore[type-arg]
+    """An empty answer for a symbol never stored is a mistake worth naming, not an empty page."""
+    if symbols is None or page.count:
         return
-    if not storage.query("known_symbol", {"symbol": symbol}, 1).rows:
-        raise ValueError(f"unknown symbol {symbol!r}: no trades are stored for it")
+    known = {row[0] for row in storage.query("known_symbols", {"symbols": symbols}, MAX_SYMBOLS).rows}
+    unknown = [s for s in symbols if s not in known]
+    if unknown:
+        raise UnknownSymbol(f"unknown symbol{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}: "
+                         "no trades are stored for it")  # fmt: skip
+
+
+def _window_params(window: TimeWindow) -> dict[str, int]:
+    return {"start_ns": window.start_ns, "end_ns": window.end_ns}
 
 
 def enriched_data(
@@ -41,81 +83,142 @@ def enriched_data(
     cursor: str | None = None,
 ) -> Page[EnrichedTrade]:
     """Trades of ``symbol``, newest first, each with the signals of the last bar completed before it."""
-    symbol = normalize_symbol(symbol)
-    window = parse_window(hours_back, start, end)
+    symbols = symbol_list(symbol, None)
+    assert symbols is not None
     page = fetch_page(
         storage,
         tool="get_enriched_data",
         query="enriched_data_page",
-        params={"symbol": symbol, "start_ns": window.start_ns, "end_ns": window.end_ns, "bar_seconds": bar_seconds},
+        params={"symbol": symbols[0], "bar_seconds": bar_seconds, **_window_params(parse_window(hours_back, start, end))},
         cursor=cursor,
         cursor_params=("after_ts_ns", "after_exchange", "after_trade_id"),
         cursor_columns=("ts_ns", "exchange", "trade_id"),
         limit=limit,
         row_model=EnrichedTrade,
     )
-    _check_known(storage, symbol, page)
+    _check_known(storage, symbols, page)
     return page
 
 
 def trading_signals(
     storage: Storage,
     *,
-    symbol: str | None,
     limit: int,
     bar_seconds: int,
+    symbol: str | None = None,
+    symbols: Sequence[str] | None = None,
     signal_type: SignalType | None = None,
     hours_back: float | None = None,
     start: str | int | None = None,
     end: str | int | None = None,
     cursor: str | None = None,
 ) -> Page[SignalRow]:
-    """Signal rows (one per completed bar), newest first, optionally one symbol and one signal type."""
-    symbol = normalize_symbol(symbol) if symbol else None
-    window = parse_window(hours_back, start, end)
+    """Signal rows (one per completed bar), newest first, optionally some symbols and one signal type."""
+    wanted = symbol_list(symbol, symbols)
     page = fetch_page(
         storage,
         tool="get_trading_signals",
         query="trading_signals_page",
-        params={
-            "symbol": symbol,
-            "signal_type": signal_type,
-            "start_ns": window.start_ns,
-            "end_ns": window.end_ns,
-            "bar_seconds": bar_seconds,
-        },
+        params={"symbols": wanted, "signal_type": signal_type, "bar_seconds": bar_seconds,
+                **_window_params(parse_window(hours_back, start, end))},  # fmt: skip
         cursor=cursor,
         limit=limit,
         row_model=SignalRow,
         **_BAR_CURSOR,  # type: ignore[arg-type]
     )
-    _check_known(storage, symbol, page)
+    _check_known(storage, wanted, page)
     return page
 
 
 def jump_events(
     storage: Storage,
     *,
-    symbol: str | None,
     limit: int,
     bar_seconds: int,
+    symbol: str | None = None,
+    symbols: Sequence[str] | None = None,
+    direction: Direction | None = None,
+    min_abs_stat: float | None = None,
     hours_back: float | None = None,
     start: str | int | None = None,
     end: str | int | None = None,
     cursor: str | None = None,
 ) -> Page[JumpEvent]:
-    """Bars where the Lee-Mykland test found a jump, newest first."""
-    symbol = normalize_symbol(symbol) if symbol else None
-    window = parse_window(hours_back, start, end)
+    """Bars where the Lee-Mykland test found a jump, newest first, optionally one direction and a minimum |L|."""
+    wanted = symbol_list(symbol, symbols)
     page = fetch_page(
         storage,
         tool="get_jump_events",
         query="jump_events_page",
-        params={"symbol": symbol, "start_ns": window.start_ns, "end_ns": window.end_ns, "bar_seconds": bar_seconds},
+        params={"symbols": wanted, "direction": direction, "min_abs_stat": min_abs_stat, "bar_seconds": bar_seconds,
+                **_window_params(parse_window(hours_back, start, end))},  # fmt: skip
         cursor=cursor,
         limit=limit,
         row_model=JumpEvent,
         **_BAR_CURSOR,  # type: ignore[arg-type]
     )
-    _check_known(storage, symbol, page)
+    _check_known(storage, wanted, page)
+    return page
+
+
+def _date(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC).date().isoformat()
+
+
+def symbol_metrics(
+    storage: Storage,
+    *,
+    limit: int,
+    bar_seconds: int,
+    symbol: str | None = None,
+    symbols: Sequence[str] | None = None,
+    hours_back: float | None = None,
+    start: str | int | None = None,
+    end: str | int | None = None,
+    cursor: str | None = None,
+) -> Page[SymbolMetrics]:
+    """Daily metrics per symbol (newest day first): the days that overlap the time window."""
+    wanted = symbol_list(symbol, symbols)
+    window = parse_window(hours_back, start, end)
+    end_date = "9999-12-31" if window.end_ns >= 2**62 else _date(window.end_ns - 1)
+    page = fetch_page(
+        storage,
+        tool="get_symbol_metrics",
+        query="symbol_metrics_page",
+        params={"symbols": wanted, "start_date": _date(window.start_ns), "end_date": end_date,
+                "bar_seconds": bar_seconds},  # fmt: skip
+        cursor=cursor,
+        cursor_params=("after_session_date", "after_symbol"),
+        cursor_columns=("session_date", "symbol"),
+        limit=limit,
+        row_model=SymbolMetrics,
+    )
+    _check_known(storage, wanted, page)
+    return page
+
+
+def real_time_data(
+    storage: Storage,
+    *,
+    limit: int,
+    bar_seconds: int,
+    symbol: str | None = None,
+    symbols: Sequence[str] | None = None,
+) -> Page[RealTimeRow]:
+    """Per symbol: the newest bar's signals, the last trade and how old both are (alphabetical)."""
+    wanted = symbol_list(symbol, symbols)
+    now_ns = time.time_ns()
+    result = storage.query("real_time_data", {"symbols": wanted, "bar_seconds": bar_seconds, "now_ns": now_ns}, limit)
+    records = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+    for record in records:
+        record["bar_end"] = iso_utc(record["bar_end_ns"])
+        record["last_trade"] = None if record["last_trade_ns"] is None else iso_utc(record["last_trade_ns"])
+    page = Page[RealTimeRow](
+        rows=[RealTimeRow.model_validate(r) for r in records],
+        count=len(records),
+        truncated=result.truncated,
+        next_cursor=None,
+        as_of=iso_utc(now_ns),
+    )
+    _check_known(storage, wanted, page)
     return page

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -21,6 +21,8 @@ Row = TypeVar("Row", bound=BaseModel)
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat(timespec="milliseconds") + "Z"
+    if isinstance(value, date):
+        return value.isoformat()
     return value
 
 

@@ -3,42 +3,17 @@ curl body, Host/Origin validation and the bearer token."""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import pytest
-import uvicorn
 from mcp import Client
 
-from conftest import small_settings
-from server.app import build_app
+from conftest import serving, small_settings
 from server.mcp import TOOL_NAMES
 
 pytestmark = pytest.mark.anyio
 
 JSON = {"Content-Type": "application/json"}
-
-
-@contextmanager
-def serving(settings, storage) -> Iterator[str]:
-    """Run the app with uvicorn in a thread on 127.0.0.1; yield its base URL."""
-    server = uvicorn.Server(
-        uvicorn.Config(build_app(settings, storage), host="127.0.0.1", port=settings.mcp_port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{settings.mcp_port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from sql.backend import QueryTimeout, SignalStateRow, StorageError
-from sql.contract import QUOTES_SCHEMA, SIGNALS_SCHEMA, TRADES_SCHEMA
+from sql.contract import MODEL_PARAMS_SCHEMA, QUOTES_SCHEMA, SIGNALS_SCHEMA, TRADES_SCHEMA
 from sql.duckdb_backend import DuckDBStorage
 from sql.queries import load_registry
 from sql.settings import Settings
@@ -66,6 +66,7 @@ def test_tables_have_exactly_the_contract_columns(tmp_path, storage):
     assert _columns(con, "market_data") == TRADES_SCHEMA.names
     assert _columns(con, "quotes") == QUOTES_SCHEMA.names
     assert _columns(con, "trading_signals") == SIGNALS_SCHEMA.names
+    assert _columns(con, "model_params") == MODEL_PARAMS_SCHEMA.names
 
 
 def test_the_same_event_loaded_twice_is_stored_once(storage):
@@ -108,7 +109,7 @@ def test_signals_and_state_commit_together_or_not_at_all(storage):
 
 
 def _page_params(**overrides):
-    params = {"symbol": None, "signal_type": None, "start_ns": 0, "end_ns": 2**62, "bar_seconds": 60,
+    params = {"symbols": None, "signal_type": None, "start_ns": 0, "end_ns": 2**62, "bar_seconds": 60,
               "after_bar_end_ns": None, "after_symbol": None}  # fmt: skip
     params.update(overrides)
     return params
@@ -155,7 +156,8 @@ def test_every_named_query_declares_exactly_the_parameters_it_uses():
 
 def test_every_read_query_runs_on_the_schema(storage):
     storage.append_trades(trades(5))
-    samples = {"symbol": "AAPL", "signal_type": None, "start_ns": 0, "end_ns": 2**62, "bar_seconds": 60,
+    samples = {"symbol": "AAPL", "symbols": ["AAPL"], "signal_type": None, "direction": None, "min_abs_stat": None,
+               "start_date": "2000-01-01", "end_date": "2100-01-01", "after_session_date": None, "now_ns": 0, "start_ns": 0, "end_ns": 2**62, "bar_seconds": 60,
                "after_bar_end_ns": None, "after_symbol": None, "after_ts_ns": None, "after_exchange": None,
                "after_trade_id": None}  # fmt: skip
     for query in load_registry("duckdb", "queries"):

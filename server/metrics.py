@@ -1,0 +1,52 @@
+"""Prometheus metrics of the server: requests, errors and latency per tool and transport.
+
+Each app owns its :class:`ServerMetrics` (its own registry), so several apps in one process, as in the
+tests, do not collide. ``GET /metrics`` renders the registry in the Prometheus text format.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+__all__ = ["ServerMetrics"]
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class ServerMetrics:
+    """Counters and a latency histogram per tool and transport (``mcp`` or ``rest``)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "microstructure_tool_requests", "Tool calls", ["tool", "transport"], registry=self.registry
+        )
+        self.errors = Counter(
+            "microstructure_tool_errors", "Tool calls that ended in an error", ["tool", "transport"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "microstructure_tool_latency_seconds", "Tool call latency", ["tool", "transport"],
+            buckets=_LATENCY_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+
+    @contextmanager
+    def observe(self, tool: str, transport: str) -> Iterator[None]:
+        """Count one call of ``tool`` and time it; an exception counts as an error and propagates."""
+        self.requests.labels(tool, transport).inc()
+        started = time.perf_counter()
+        try:
+            yield
+        except BaseException:
+            self.errors.labels(tool, transport).inc()
+            raise
+        finally:
+            self.latency.labels(tool, transport).observe(time.perf_counter() - started)
+
+    def render(self) -> bytes:
+        """Return the metrics in the Prometheus text exposition format."""
+        return generate_latest(self.registry)

@@ -1,0 +1,40 @@
+"""The ``schema://views`` resource: every table and view of the storage contract with columns and meaning."""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+from sql.backend import Storage
+
+__all__ = ["OBJECT_NOTES", "describe_views"]
+
+#: One line per table or view: what a row is. The columns come from the database itself.
+OBJECT_NOTES = {
+    "market_data": "one row per trade; times are BIGINT ns since the epoch (UTC); dedupe key (market, symbol, "
+    "exchange, trade_id, ts_ns)",
+    "quotes": "one row per top-of-book quote",
+    "trading_signals": "one row per symbol per completed bar [bar_end_ns - bar_seconds, bar_end_ns); key "
+    "(symbol, bar_seconds, bar_end_ns)",
+    "model_params": "fitted GARCH(1,1) and ACD(1,1) parameters per symbol and fit window",
+    "signal_state": "where the incremental transform resumes, per symbol and grid",
+    "enriched_market_data": "each trade with the signals of the last bar completed before it (as-of join)",
+    "jump_events": "trading_signals rows with a Lee-Mykland jump, plus direction and threshold_ratio",
+    "symbol_metrics": "per symbol per UTC day: trades, volume, VWAP, OHLC, realized variance, bipower variation, "
+    "daily BNS ratio statistic, jump count, VPIN, last signal",
+    "latest_signals": "the newest trading_signals row per symbol and grid",
+}
+
+
+def describe_views(storage: Storage) -> str:
+    """Return Markdown documenting every table and view of the contract, columns read from the database."""
+    rows = storage.query("view_columns", {}, 1000).rows
+    lines = [
+        "# Tables and views",
+        "",
+        "Times are BIGINT nanoseconds since the Unix epoch, UTC (`*_ns`); views add TIMESTAMP columns. "
+        "Filter on `symbol` and a `*_ns` range for speed.",
+    ]
+    for table, columns in groupby(rows, key=lambda row: row[0]):
+        lines += ["", f"## {table}", "", OBJECT_NOTES.get(table, ""), ""]
+        lines += [f"- `{column}` {data_type}" for _, column, data_type in columns]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,312 @@
+"""Every signal of one symbol, incrementally: trades → bars → LM, BNS, GARCH, intensity, VPIN, ACD → rule.
+
+:func:`process_symbol` is pure (no storage): given the symbol's trades since its last emitted bar, the
+:class:`SignalConfig` and the carried :class:`udx.state.SymbolState`, it returns the new bars with every
+``trading_signals`` column, the model fits made on the way and the state to carry. Splitting a trade stream
+into pieces and calling it on each piece with the state of the previous call gives bit-identical results to
+one call: every kernel walks the concatenation of the carried tail and the new values in the same order, the
+windows it needs are in the state, and refits happen at positions fixed by the data (the first bar or event
+of a session once enough observations exist), on windows that end before that bar or event.
+
+GARCH(1,1) (:mod:`udx.garch`): per bar, ``garch_sigma`` is the one-step-ahead sigma of the bar's return and
+``standardized_return = log_return / garch_sigma`` (spec §8, arch's ``std_resid``). Until ``garch_min_obs``
+returns exist sigma follows EWMA(0.94) from the first squared return (NaN on the very first bar). At the
+first bar with ``garch_min_obs`` returns, and then at the first bar of every later session, the model is
+refitted on the trailing ``garch_window`` returns *before* that bar and the variance is continued from the
+new fit's arch filter over that window. Fits that do not yield finite parameters keep the previous ones.
+ACD, VPIN, BNS and intensity conventions are in their modules.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from udx import acd as _acd
+from udx import vpin as _vp
+from udx._jit import jit
+from udx.bars import bars
+from udx.bns import _FORMS, _bns_rolling
+from udx.garch import _fit_e2, _loglik_grad, _prepare
+from udx.intensity import _intensity
+from udx.lee_mykland import _lm_stat
+from udx.sessions import session_bounds
+from udx.signal_rule import RuleConfig, decide_all
+from udx.state import SymbolState
+
+__all__ = ["FitRecord", "SignalConfig", "SymbolResult", "process_symbol"]
+
+_NONE = -(2**63)
+
+
+@dataclass(frozen=True, slots=True)
+class SignalConfig:
+    """Parameters of every statistic for one market (see ``sql.settings`` for their meaning)."""
+
+    bar_seconds: int
+    session: str
+    bars_per_session: int
+    lm_window: int
+    lm_threshold: float
+    bns_window: int
+    garch_window: int = 2000
+    garch_min_obs: int = 250
+    intensity_lookback: int = 60
+    vpin_buckets_per_day: int = 50
+    vpin_window: int = 50
+    vpin_cdf_window: int = 1000
+    acd_window: int = 2000
+    acd_min_obs: int = 500
+    acd_bin_seconds: int = 1800
+    bns_form: str = "ratio"
+    bns_bv: str = "ht"
+    rule: RuleConfig = RuleConfig()
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The parameters a carried state depends on (rule thresholds excluded: they only format rows)."""
+        return {"bar_seconds": self.bar_seconds, "session": self.session, "window": self.lm_window,
+                "bns_window": self.bns_window, "garch_window": self.garch_window,
+                "garch_min_obs": self.garch_min_obs, "intensity_lookback": self.intensity_lookback,
+                "vpin_buckets_per_day": self.vpin_buckets_per_day, "vpin_window": self.vpin_window,
+                "vpin_cdf_window": self.vpin_cdf_window, "acd_window": self.acd_window,
+                "acd_min_obs": self.acd_min_obs, "acd_bin_seconds": self.acd_bin_seconds,
+                "bns_form": self.bns_form, "bns_bv": self.bns_bv}
+
+    @property
+    def acd_bins(self) -> int:
+        return max(1, math.ceil(self.bars_per_session * self.bar_seconds / self.acd_bin_seconds))
+
+
+@dataclass(frozen=True, slots=True)
+class FitRecord:
+    """One model fit (a ``model_params`` row without symbol, grid and time stamp)."""
+
+    model: str
+    fit_start_ns: int
+    fit_end_ns: int
+    n_obs: int
+    omega: float
+    alpha: float
+    beta: float
+    loglik: float
+    converged: bool
+    scale: float
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolResult:
+    """New bars (``columns``: name → array, the ``trading_signals`` columns), fits and the state to carry."""
+
+    columns: dict[str, Any]
+    fits: list[FitRecord]
+    state: SymbolState
+
+
+def initial_state(cfg: SignalConfig) -> dict[str, np.ndarray]:
+    """Arrays of a symbol that has seen nothing yet."""
+    nb = cfg.acd_bins
+    return {
+        "ret": np.empty(0), "ret_end": np.empty(0, np.int64), "counts": np.empty(0), "bns": np.zeros(3),
+        "garch": np.array([np.nan, np.nan, np.nan, np.nan]), "garch_i": np.array([_NONE], np.int64),
+        "vp_cur": np.array([_NONE, 0], np.int64), "vp_acc": np.array([0.0, 0.0, 0.0, 0.0, np.nan, np.nan]),
+        "vp_ring": np.zeros(4 * _vp.HISTORY_SESSIONS), "vb_f": np.array([0.0, 0.0, np.nan, np.nan]),
+        "vb_i": np.zeros(2, np.int64), "vb_oi": np.zeros(cfg.vpin_window), "vb_vol": np.zeros(cfg.vpin_window),
+        "vb_hist": np.zeros(cfg.vpin_cdf_window),
+        "acd_f": np.array([1.0, np.nan, np.nan, np.nan, np.nan]),
+        "acd_i": np.array([_NONE, _NONE, _NONE, 0], np.int64),
+        "acd_psum": np.zeros(nb), "acd_pcnt": np.zeros(nb), "acd_csum": np.zeros(nb), "acd_ccnt": np.zeros(nb),
+        "acd_x": np.empty(0), "acd_ts": np.empty(0, np.int64),
+    }
+
+
+def process_symbol(
+    ts: np.ndarray, px: np.ndarray, sz: np.ndarray, cfg: SignalConfig, state: SymbolState | None,
+    final_before_ns: int,
+) -> SymbolResult | None:
+    """Compute the newly final bars of one symbol; ``None`` when there are none.
+
+    ``ts``, ``px``, ``sz`` are the symbol's trades from ``state.last_bar_end_ns`` (or the beginning) up to
+    ``final_before_ns``, time-ordered, with valid prices and sizes.
+    """
+    if state is None and ts.size == 0:
+        return None
+    bar_ns = cfg.bar_seconds * 1_000_000_000
+    lo = state.last_bar_end_ns if state is not None else int(ts[0])
+    s_open, s_close = session_bounds(cfg.session, lo, final_before_ns)
+    b = bars(ts, px, sz, s_open, s_close, bar_ns, final_before_ns=final_before_ns,
+             resume_end_ns=None if state is None else state.last_bar_end_ns,
+             resume_close=None if state is None else state.last_close)
+    m = b.bar_end_ns.size
+    if m == 0:
+        return None
+    a = {k: v.copy() for k, v in (state.arrays if state is not None else initial_state(cfg)).items()}
+    n_before = state.n_returns if state is not None else 0
+    r = b.log_return
+    # --- previous close (session's opening print for a session's first bar) and price change
+    prev = np.empty(m)
+    prev[1:] = b.close[:-1]
+    prev[0] = state.last_close if state is not None else np.nan
+    new_sess = np.ones(m, bool)
+    new_sess[1:] = b.session_open_ns[1:] != b.session_open_ns[:-1]
+    new_sess[0] = state is None or state.last_session_open_ns != int(b.session_open_ns[0])
+    first = np.flatnonzero(new_sess)
+    prev[first] = px[np.searchsorted(ts, b.session_open_ns[first], side="left")]
+    dp = b.close - prev
+    # --- Lee-Mykland and BNS over the carried tail of returns
+    x = np.concatenate((a["ret"], r))
+    start = a["ret"].size
+    lm = np.empty(m)
+    _lm_stat(x, cfg.lm_window, start, n_before, lm)
+    bns = np.empty(m)
+    _bns_rolling(x, start, n_before, cfg.bns_window, max(3, cfg.bns_window // 2), _FORMS[cfg.bns_form],
+                 cfg.bns_bv == "ht", a["bns"], bns)
+    flags = np.abs(lm) > cfg.lm_threshold  # False where NaN
+    # --- trade intensity
+    counts = np.concatenate((a["counts"], b.n_trades.astype(np.float64)))
+    iz = np.empty(m)
+    _intensity(counts, a["counts"].size, n_before, cfg.intensity_lookback,
+               max(2, cfg.intensity_lookback // 2), iz)
+    # --- GARCH with refits at session starts
+    ends = np.concatenate((a["ret_end"], b.bar_end_ns))
+    fits: list[FitRecord] = []
+    sigma, z = _garch(x, ends, start, n_before, b.session_open_ns, cfg, a, fits)
+    # --- VPIN
+    bucket = np.empty(m)
+    sig_dp = np.empty(m)
+    _vp._session_params(dp, b.volume, b.session_open_ns, float(cfg.vpin_buckets_per_day), a["vp_cur"],
+                        a["vp_acc"], a["vp_ring"], bucket, sig_dp)
+    vpin = np.empty(m)
+    vcdf = np.empty(m)
+    _vp._buckets(dp, b.volume, sig_dp, bucket, cfg.vpin_window, cfg.vpin_cdf_window, a["vb_f"], a["vb_i"],
+                 a["vb_oi"], a["vb_vol"], a["vb_hist"], vpin, vcdf)
+    # --- ACD on same-timestamp-aggregated events inside the emitted bars
+    cond, surprise = _acd_bars(ts, b.bar_end_ns, b.session_open_ns, cfg, a, fits)
+    # --- rule
+    thr = np.full(m, cfg.lm_threshold)
+    signals, reasons = decide_all(lm.tolist(), thr.tolist(), first_index=n_before, window=cfg.lm_window,
+                                  z=z.tolist(), intensity=iz.tolist(), vpin=vpin.tolist(),
+                                  vpin_cdf=vcdf.tolist(), config=cfg.rule)
+    keep = max(cfg.lm_window - 1, cfg.bns_window, cfg.garch_window)
+    a["ret"], a["ret_end"] = x[-keep:].copy(), ends[-keep:].copy()
+    a["counts"] = counts[-cfg.intensity_lookback:].copy()
+    columns = {"bar_end_ns": b.bar_end_ns, "n_trades": b.n_trades, "volume": b.volume, "vwap": b.vwap,
+               "close": b.close, "log_return": r, "garch_sigma": sigma, "standardized_return": z,
+               "lee_mykland_stat": lm, "jump_threshold": thr, "jump_detected": flags, "bns_stat": bns,
+               "trade_intensity_zscore": iz, "conditional_duration": cond, "acd_surprise": surprise,
+               "vpin": vpin, "vpin_cdf": vcdf, "trading_signal": signals, "signal_reason": reasons}
+    new_state = SymbolState(cfg.fingerprint(), int(b.bar_end_ns[-1]), float(b.close[-1]),
+                            int(b.session_open_ns[-1]), n_before + m, a)
+    return SymbolResult(columns, fits, new_state)
+
+
+def _garch(x: np.ndarray, ends: np.ndarray, start: int, n_before: int, sess: np.ndarray, cfg: SignalConfig,
+           a: dict[str, np.ndarray], fits: list[FitRecord]) -> tuple[np.ndarray, np.ndarray]:
+    m = x.size - start
+    sigma = np.empty(m)
+    z = np.empty(m)
+    i = 0
+    while i < m:
+        i = _garch_bars(x, start, i, n_before, cfg.garch_min_obs, sess, a["garch"], a["garch_i"], sigma, z)
+        if i >= m:
+            break
+        j = start + i  # refit on the returns before bar i
+        lo = max(0, j - min(n_before + i, cfg.garch_window))
+        y = x[lo:j]
+        fit = _fit_e2(y * y, float(np.var(y)))
+        fits.append(FitRecord("garch11", int(ends[lo]), int(ends[j - 1]), y.size, fit.omega, fit.alpha,
+                              fit.beta, fit.loglik, fit.converged, fit.scale))
+        a["garch_i"][0] = sess[i]
+        if math.isfinite(fit.omega) and fit.omega > 0 and math.isfinite(fit.alpha + fit.beta):
+            e2 = y * y
+            bc, low, up = _prepare(e2, float(np.var(y)))
+            path = np.empty(y.size)
+            _loglik_grad(fit.omega, fit.alpha, fit.beta, e2, bc, low, up, path, np.empty(3))
+            a["garch"][:] = (fit.omega, fit.alpha, fit.beta,
+                             fit.omega + fit.alpha * e2[-1] + fit.beta * path[-1])
+    return sigma, z
+
+
+def _garch_bars_python(x: np.ndarray, start: int, i0: int, n_before: int, min_obs: int, sess: np.ndarray,
+                       gf: np.ndarray, gi: np.ndarray, sigma: np.ndarray, z: np.ndarray) -> int:
+    """Filter bars from ``i0``; stop at (and return) the first bar that needs a refit, else len."""
+    m = x.shape[0] - start
+    for i in range(i0, m):
+        if n_before + i >= min_obs and gi[0] != sess[i]:
+            return i
+        r = x[start + i]
+        s2 = gf[3]
+        if s2 > 0.0:
+            s = math.sqrt(s2)
+            sigma[i] = s
+            z[i] = r / s
+        else:
+            sigma[i] = 0.0 if s2 == 0.0 else np.nan
+            z[i] = np.nan
+        e2 = r * r
+        if math.isnan(gf[0]):
+            gf[3] = e2 if math.isnan(s2) else 0.94 * s2 + (1.0 - 0.94) * e2
+        else:
+            gf[3] = gf[0] + gf[1] * e2 + gf[2] * s2
+    return m
+
+
+def _acd_bars(ts: np.ndarray, bar_end: np.ndarray, bar_sess: np.ndarray, cfg: SignalConfig,
+              a: dict[str, np.ndarray], fits: list[FitRecord]) -> tuple[np.ndarray, np.ndarray]:
+    m = bar_end.size
+    j = np.searchsorted(bar_end, ts, side="right")
+    ok = j < m
+    ok[ok] &= ts[ok] >= bar_sess[j[ok]]
+    t_in = ts[ok]
+    distinct = np.ones(t_in.size, bool)
+    distinct[1:] = t_in[1:] != t_in[:-1]
+    ev_ts = np.ascontiguousarray(t_in[distinct])
+    ev_bar = np.ascontiguousarray(j[ok][distinct])
+    ev_sess = np.ascontiguousarray(bar_sess[ev_bar])
+    adj = np.empty(ev_ts.size)
+    cond = np.full(m, np.nan)
+    sur_sum = np.zeros(m)
+    sur_n = np.zeros(m, np.int64)
+    e = 0
+    prev_cond = float(a["acd_f"][_acd.F_COND])
+    bin_ns = cfg.acd_bin_seconds * 1_000_000_000
+    done_x = [a["acd_x"]]
+    done_t = [a["acd_ts"]]
+    while True:
+        e_next = _acd._acd_events(ev_ts, ev_sess, ev_bar, e, bin_ns, cfg.acd_min_obs, a["acd_f"], a["acd_i"],
+                                  a["acd_psum"], a["acd_pcnt"], a["acd_csum"], a["acd_ccnt"], adj, cond,
+                                  sur_sum, sur_n)
+        seg = ~np.isnan(adj[e:e_next])
+        done_x.append(adj[e:e_next][seg])
+        done_t.append(ev_ts[e:e_next][seg])
+        e = e_next
+        if e >= ev_ts.size:
+            break
+        wx = np.concatenate(done_x)[-cfg.acd_window:]
+        wt = np.concatenate(done_t)[-cfg.acd_window:]
+        done_x, done_t = [wx], [wt]
+        fit = _acd._fit_x(wx)
+        fits.append(FitRecord("acd11", int(wt[0]), int(wt[-1]), wx.size, fit.omega, fit.alpha, fit.beta,
+                              fit.loglik, fit.converged, fit.scale))
+        a["acd_i"][_acd.I_FIT_SESSION] = ev_sess[e]
+        if math.isfinite(fit.omega) and fit.omega > 0 and math.isfinite(fit.alpha + fit.beta):
+            bc, low, up = _prepare(wx, float(np.var(np.sqrt(wx))))
+            path = np.empty(wx.size)
+            _loglik_grad(fit.omega, fit.alpha, fit.beta, wx, bc, low, up, path, np.empty(3))
+            a["acd_f"][_acd.F_OMEGA:_acd.F_BETA + 1] = (fit.omega, fit.alpha, fit.beta)
+            a["acd_f"][_acd.F_PSI_NEXT] = fit.omega + fit.alpha * wx[-1] + fit.beta * path[-1]
+    a["acd_x"] = np.concatenate(done_x)[-cfg.acd_window:].copy()
+    a["acd_ts"] = np.concatenate(done_t)[-cfg.acd_window:].copy()
+    # bars without events carry the previous conditional duration
+    idx = np.full(m, -1, np.int64)
+    idx[ev_bar] = ev_bar
+    idx = np.maximum.accumulate(idx)
+    out = np.where(idx >= 0, cond[np.maximum(idx, 0)], prev_cond)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        surprise = np.where(sur_n > 0, sur_sum / np.maximum(sur_n, 1), np.nan)
+    return out, surprise
+
+
+_garch_bars = jit(_garch_bars_python, nogil=True)
