@@ -22,7 +22,7 @@ NaN (never ±Inf) when M is too small (< 3 with TP, < 4 with QP), RV = 0 (ratio,
 each bar (the current one included), with fewer at the start of the series (NaN below ``min_periods``).
 The sums of squares, products and triple products are updated as the window slides and recomputed from
 scratch whenever the global index is a multiple of the window, which bounds rounding drift and keeps
-streamed pieces bit-identical to one pass (the state is the three sums).
+streamed pieces bit-identical to one pass (the state is the three sums and their nonzero-term counts).
 """
 
 from __future__ import annotations
@@ -76,44 +76,52 @@ def _bns_rolling_python(
     sums: Float64Array1D,
     out: Float64Array1D,
 ) -> None:
-    """Fill ``out[t]`` for ``x[start + t]`` (global index ``n_before + t``); ``sums`` = (RV, BP, TQ) carried."""
+    """Fill ``out[t]`` for ``x[start + t]`` (global index ``n_before + t``).
+
+    ``sums`` (carried) = (ΣR², Σ|r r|, Σ|r r r|^{4/3}, and the number of nonzero terms of each): a sum whose
+    terms are all zero is exactly 0, not the rounding residue of the running update.
+    """
     for j in range(start, x.shape[0]):
         g = n_before + j - start
         if g % window == 0:
             lo = j - window + 1 if g >= window - 1 else j - g
-            rv = 0.0
-            bp = 0.0
-            tq = 0.0
+            for k in range(6):
+                sums[k] = 0.0
             for q in range(lo, j + 1):
-                rv += x[q] * x[q]
+                _add(sums, 0, x[q] * x[q], 1.0)
                 if q - 1 >= lo:
-                    bp += abs(x[q]) * abs(x[q - 1])
+                    _add(sums, 1, abs(x[q]) * abs(x[q - 1]), 1.0)
                 if q - 2 >= lo:
-                    tq += abs(x[q] * x[q - 1] * x[q - 2]) ** (4.0 / 3.0)
-            sums[0] = rv
-            sums[1] = bp
-            sums[2] = tq
+                    _add(sums, 2, abs(x[q] * x[q - 1] * x[q - 2]) ** (4.0 / 3.0), 1.0)
         else:
             if g >= window:  # x[j - window] leaves the window
                 o = j - window
-                sums[0] -= x[o] * x[o]
-                sums[1] -= abs(x[o + 1]) * abs(x[o])
-                sums[2] -= abs(x[o + 2] * x[o + 1] * x[o]) ** (4.0 / 3.0)
-            sums[0] += x[j] * x[j]
+                _add(sums, 0, x[o] * x[o], -1.0)
+                _add(sums, 1, abs(x[o + 1]) * abs(x[o]), -1.0)
+                _add(sums, 2, abs(x[o + 2] * x[o + 1] * x[o]) ** (4.0 / 3.0), -1.0)
+            _add(sums, 0, x[j] * x[j], 1.0)
             if g >= 1:
-                sums[1] += abs(x[j]) * abs(x[j - 1])
+                _add(sums, 1, abs(x[j]) * abs(x[j - 1]), 1.0)
             if g >= 2:
-                sums[2] += abs(x[j] * x[j - 1] * x[j - 2]) ** (4.0 / 3.0)
+                _add(sums, 2, abs(x[j] * x[j - 1] * x[j - 2]) ** (4.0 / 3.0), 1.0)
         m = g + 1 if g + 1 < window else window
         if m < min_periods:
             out[j - start] = np.nan
         else:
-            rv = sums[0] if sums[0] > 0.0 else 0.0
-            bp = sums[1] if sums[1] > 0.0 else 0.0
-            tq = sums[2] if sums[2] > 0.0 else 0.0
+            rv = sums[0] if sums[3] > 0.0 and sums[0] > 0.0 else 0.0
+            bp = sums[1] if sums[4] > 0.0 and sums[1] > 0.0 else 0.0
+            tq = sums[2] if sums[5] > 0.0 and sums[2] > 0.0 else 0.0
             out[j - start] = _z(m, rv, bp, tq, form, ht)
 
 
+def _add_python(sums: Float64Array1D, k: int, term: float, sign: float) -> None:
+    """Add (sign 1) or remove (sign -1) one term of sum ``k`` and count it when nonzero."""
+    if term != 0.0:
+        sums[k] += sign * term
+        sums[k + 3] += sign
+
+
+_add = jit(_add_python, nogil=True)
 _bns_rolling = jit(_bns_rolling_python, nogil=True)
 
 
@@ -201,5 +209,5 @@ def bns_stat(
     if not 3 <= mp <= window:
         raise ValueError(f"min_periods must be in [3, window], got {mp}")
     out = np.empty(r.size)
-    _bns_rolling(r, 0, 0, int(window), mp, code, ht, np.zeros(3), out)
+    _bns_rolling(r, 0, 0, int(window), mp, code, ht, np.zeros(6), out)
     return out

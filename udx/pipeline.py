@@ -109,7 +109,7 @@ def initial_state(cfg: SignalConfig) -> dict[str, np.ndarray]:
     """Arrays of a symbol that has seen nothing yet."""
     nb = cfg.acd_bins
     return {
-        "ret": np.empty(0), "ret_end": np.empty(0, np.int64), "counts": np.empty(0), "bns": np.zeros(3),
+        "ret": np.empty(0), "ret_end": np.empty(0, np.int64), "counts": np.empty(0), "bns": np.zeros(6),
         "garch": np.array([np.nan, np.nan, np.nan, np.nan]), "garch_i": np.array([_NONE], np.int64),
         "vp_cur": np.array([_NONE, 0], np.int64), "vp_acc": np.array([0.0, 0.0, 0.0, 0.0, np.nan, np.nan]),
         "vp_ring": np.zeros(4 * _vp.HISTORY_SESSIONS), "vb_f": np.array([0.0, 0.0, np.nan, np.nan]),
