@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     kafka_trades_topic: str = "polygon.trades"
     kafka_quotes_topic: str = "polygon.quotes"
     kafka_signals_topic: str = "microstructure.signals"
+    kafka_partitions: int = Field(4, ge=1, description="partitions of the topics stream/load/replay create")
+    kafka_dlq_suffix: str = Field(".dlq", min_length=1, description="dead-letter topic = <topic><suffix>")
+    load_batch_rows: int = Field(50_000, ge=1, description="the loader writes a batch at this many records")
+    load_batch_seconds: float = Field(1.0, gt=0, description="...or when its oldest record is this old")
+    stats_interval_seconds: float = Field(30.0, gt=0, description="statistics line period of stream/load")
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus /metrics of stream/load; 0 = off")
 
     # --- Polygon feed --------------------------------------------------------------------------------
     polygon_api_key: SecretStr | None = None
@@ -84,13 +91,6 @@ class Settings(BaseSettings):
     session_crypto: SessionSpec = "00:00-24:00 UTC"
     lm_alpha: float = Field(0.01, gt=0, lt=1, description="Lee-Mykland significance level")
     lm_window: int | None = Field(None, ge=3, description="LM window K in bars; default ceil(sqrt(252 n))")
-    transform_interval_seconds: float = Field(1.0, gt=0)
-    transform_lateness_seconds: float = Field(
-        2.0, ge=0, description="a bar is final once the newest trade is this far past its end"
-    )
-
-    @field_validator("polygon_api_key", "mcp_auth_token", mode="before")
-    @classmethod
     bns_window: int | None = Field(None, ge=3, description="BNS window in bars; default one session")
     garch_window: int = Field(2000, ge=250, description="bars in the trailing GARCH(1,1) fit window")
     garch_min_obs: int = Field(250, ge=50, description="bars before the first GARCH fit (EWMA below)")
@@ -104,6 +104,13 @@ class Settings(BaseSettings):
     signal_vpin_cdf_hold: float = Field(0.9, gt=0, le=1, description="VPIN CDF at or above: HOLD")
     signal_momentum_z: float = Field(2.0, gt=0, description="|standardized return| for a momentum signal")
     signal_intensity_z: float = Field(2.0, description="trade-intensity z needed for a momentum signal")
+    transform_interval_seconds: float = Field(1.0, gt=0)
+    transform_lateness_seconds: float = Field(
+        2.0, ge=0, description="a bar is final once the newest trade is this far past its end"
+    )
+
+    @field_validator("polygon_api_key", "mcp_auth_token", mode="before")
+    @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
