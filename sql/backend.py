@@ -99,4 +99,8 @@ def open_storage(settings: Settings, *, read_only: bool = False) -> Storage:
         from sql.duckdb_backend import DuckDBStorage
 
         return DuckDBStorage.open(settings, read_only=read_only)
-    raise StorageError(f"DB_BACKEND={settings.db_backend!r} is not available yet; use 'duckdb'")
+    if settings.db_backend == "vertica":
+        from sql.vertica_backend import VerticaStorage
+
+        return VerticaStorage.open(settings, read_only=read_only)
+    raise StorageError(f"DB_BACKEND={settings.db_backend!r} is not supported; use 'duckdb' or 'vertica'")

@@ -1,0 +1,113 @@
+-- name: symbol_metrics
+-- returns: one row per symbol per session day (UTC date of the bars' ends) and grid
+-- Realized variance RV = sum r^2; bipower variation BV = (pi/2) sum |r_j||r_{j-1}| (highfrequency form);
+-- tripower quarticity TP = M^2/(M-2) mu_{4/3}^-3 sum |r_j r_{j-1} r_{j-2}|^(4/3); daily BNS is the ratio
+-- statistic with max adjustment ((RV-BV)/RV) / sqrt(theta/M max(1, TP/BV^2)), theta = pi^2/4 + pi - 5
+-- (spec/signals.md §3). Prices (OHLC, VWAP) come from the day's trades. Same columns, formulas and
+-- constants as sql/duckdb/views/030_symbol_metrics.sql; DuckDB's arg_min/arg_max become FIRST_VALUE /
+-- LAST_VALUE over the whole day (ties in time broken by sequence, exchange, trade_id).
+CREATE OR REPLACE VIEW symbol_metrics AS
+WITH bar_returns AS (
+    SELECT
+        symbol,
+        bar_seconds,
+        TIMESTAMPADD('microsecond', bar_end_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE AS session_date,
+        bar_end_ns,
+        log_return AS r,
+        LAG(log_return, 1) OVER (
+            PARTITION BY symbol, bar_seconds,
+                         TIMESTAMPADD('microsecond', bar_end_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE
+            ORDER BY bar_end_ns) AS r1,
+        LAG(log_return, 2) OVER (
+            PARTITION BY symbol, bar_seconds,
+                         TIMESTAMPADD('microsecond', bar_end_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE
+            ORDER BY bar_end_ns) AS r2,
+        jump_detected,
+        vpin,
+        LAST_VALUE(trading_signal) OVER (
+            PARTITION BY symbol, bar_seconds,
+                         TIMESTAMPADD('microsecond', bar_end_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE
+            ORDER BY bar_end_ns ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS day_last_signal,
+        LAST_VALUE(signal_reason) OVER (
+            PARTITION BY symbol, bar_seconds,
+                         TIMESTAMPADD('microsecond', bar_end_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE
+            ORDER BY bar_end_ns ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS day_last_reason
+    FROM trading_signals
+),
+daily_bars AS (
+    SELECT
+        symbol,
+        bar_seconds,
+        session_date,
+        COUNT(r) AS n_returns,
+        SUM(r * r) AS realized_variance,
+        (PI() / 2) * SUM(ABS(r) * ABS(r1)) AS bipower_variation,
+        1.7434720745 * SUM(POWER(ABS(r * r1 * r2), 4.0 / 3.0)) AS tp_sum,
+        SUM(CASE WHEN jump_detected THEN 1 ELSE 0 END) AS jump_count,
+        AVG(vpin) AS mean_vpin,
+        MAX(vpin) AS max_vpin,
+        MAX(day_last_signal) AS last_signal,
+        MAX(day_last_reason) AS last_signal_reason,
+        MAX(bar_end_ns) AS last_bar_end_ns
+    FROM bar_returns
+    GROUP BY symbol, bar_seconds, session_date
+),
+trade_days AS (
+    SELECT
+        symbol,
+        TIMESTAMPADD('microsecond', ts_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE AS session_date,
+        price,
+        size,
+        FIRST_VALUE(price) OVER (
+            PARTITION BY symbol, TIMESTAMPADD('microsecond', ts_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE
+            ORDER BY ts_ns, sequence ASC NULLS LAST, exchange, trade_id
+            ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS day_open,
+        LAST_VALUE(price) OVER (
+            PARTITION BY symbol, TIMESTAMPADD('microsecond', ts_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE
+            ORDER BY ts_ns, sequence ASC NULLS LAST, exchange, trade_id
+            ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS day_close
+    FROM market_data
+),
+daily_trades AS (
+    SELECT
+        symbol,
+        session_date,
+        COUNT(*) AS trades,
+        SUM(size) AS volume,
+        SUM(price * size) / NULLIF(SUM(size), 0) AS vwap,
+        MAX(day_open) AS open,
+        MAX(price) AS high,
+        MIN(price) AS low,
+        MAX(day_close) AS close
+    FROM trade_days
+    GROUP BY symbol, session_date
+)
+SELECT
+    b.symbol,
+    b.session_date,
+    b.bar_seconds,
+    t.trades,
+    t.volume,
+    t.vwap,
+    t.open,
+    t.high,
+    t.low,
+    t.close,
+    b.n_returns,
+    b.realized_variance,
+    b.bipower_variation,
+    CASE
+        WHEN b.n_returns < 3 OR b.realized_variance <= 0 OR b.bipower_variation <= 0 THEN NULL
+        ELSE ((b.realized_variance - b.bipower_variation) / b.realized_variance)
+             / SQRT((PI() * PI() / 4 + PI() - 5) / b.n_returns
+                    * GREATEST(1.0, (b.n_returns * b.n_returns / (b.n_returns - 2.0)) * b.tp_sum
+                                    / (b.bipower_variation * b.bipower_variation)))
+    END AS bns_stat,
+    b.jump_count,
+    b.mean_vpin,
+    b.max_vpin,
+    b.last_signal,
+    b.last_signal_reason,
+    b.last_bar_end_ns
+FROM daily_bars AS b
+LEFT OUTER JOIN daily_trades AS t ON t.symbol = b.symbol AND t.session_date = b.session_date;

@@ -1,0 +1,468 @@
+"""The scale-out storage backend: a Vertica database, the statements of ``sql/vertica/``.
+
+Same interface as :mod:`sql.duckdb_backend` (:class:`sql.backend.Storage`); which one runs is decided in
+:func:`sql.backend.open_storage` only.
+
+- **Connections.** A small pool of ``vertica-python`` connections (``autocommit=False``), one borrowed per
+  call, so the server's worker threads and the loader share one object. Every write is one transaction.
+- **Appends** stream the Arrow batch with ``cursor.copy("COPY <table>_stage ... FROM STDIN ... NO COMMIT")``
+  into a session-local temporary table (``sql/vertica/staging/``, ``ON COMMIT DELETE ROWS``), then run the
+  named ``insert_*`` statement, which for trades inserts only keys not stored yet (the dedupe rule of
+  DESIGN §5: at-least-once delivery + idempotent append), and commit.
+- **Reads for the server** (:meth:`VerticaStorage.query`) use a separate reader pool whose sessions are
+  ``READ ONLY`` and carry ``RUNTIMECAP`` = ``MCP_QUERY_TIMEOUT_MS`` (the server cancels from the client side
+  too, a little later, in case the cap is not enforced); they fetch ``limit + 1`` rows to set ``truncated``.
+  Run the server as a SELECT-only user (``scripts/vertica/create_reader.sql``) for a third barrier.
+- **Transform.** The Storage protocol methods let :func:`udx.transform.run_transform` run client-side
+  (trades over the wire, kernels in this process). :meth:`VerticaStorage.run_transform_in_database` runs the
+  same computation inside Vertica through the ``batch_microstructure`` UDx (``udx/vertica_udx.py``).
+
+Values are bound client-side by ``vertica-python`` (``:name`` placeholders, named paramstyle); identifiers
+never come from callers.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sql.backend import QueryResult, QueryTimeout, SignalStateRow, StorageError
+from sql.contract import MODEL_PARAMS_SCHEMA, QUOTES_SCHEMA, SIGNALS_SCHEMA, TRADES_SCHEMA
+from sql.queries import load_registry
+
+if TYPE_CHECKING:
+    from sql.settings import Settings
+
+__all__ = ["InDatabaseTransformSummary", "VerticaStorage", "copy_rows", "copy_statement", "udx_settings_json"]
+
+_DIALECT = "vertica"
+_NS = 1_000_000_000
+_TIMEOUT_MARKERS = ("run time cap", "runtimecap", "canceled", "cancelled", "interrupted")
+
+
+def _vertica() -> Any:
+    try:
+        import vertica_python
+    except ImportError as exc:  # pragma: no cover - vertica-python is a declared dependency
+        raise StorageError("DB_BACKEND=vertica needs the vertica-python package (pip install vertica-python)") from exc
+    return vertica_python
+
+
+# --- COPY data -------------------------------------------------------------------------------------------
+def copy_statement(table: str, columns: Sequence[str]) -> str:
+    """Return the ``COPY ... FROM STDIN`` statement matching :func:`copy_rows` (no commit: the caller commits).
+
+    The format is the one ``vertica-python``'s own ``executemany`` sends: ``|`` between fields, strings
+    enclosed in ``'`` with ``\\``, ``|``, ``'`` and line breaks escaped by a backslash, an empty unenclosed field
+    for NULL.
+    """
+    return (
+        f"COPY {table} ({', '.join(columns)}) FROM STDIN DELIMITER '|' ENCLOSED BY '''' "
+        "ABORT ON ERROR NO COMMIT"
+    )
+
+
+def _field_text(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        escaped = pc.replace_substring_regex(column, r"([\\|\n\r'])", r"\\\1")
+        text = pc.binary_join_element_wise("'", escaped, "'", "")
+    elif pa.types.is_floating(kind):
+        finite = pc.if_else(pc.is_finite(column), column, pa.scalar(None, kind))  # NaN/inf -> NULL
+        text = pc.cast(finite, pa.string())
+    elif pa.types.is_integer(kind) or pa.types.is_boolean(kind):
+        text = pc.cast(column, pa.string())
+    else:
+        raise StorageError(f"no COPY text form for Arrow type {kind}")
+    return pc.fill_null(text, "")
+
+
+def copy_rows(table: pa.Table) -> str:
+    """Render ``table`` as COPY text for :func:`copy_statement` (one line per row, ``|`` between fields).
+
+    Floats are written in their shortest round-trip form, so every double loads bit for bit.
+    """
+    if table.num_rows == 0:
+        return ""
+    fields = [_field_text(table.column(i)) for i in range(table.num_columns)]
+    lines = pc.binary_join_element_wise(*fields, "|") if len(fields) > 1 else fields[0]
+    return "\n".join(lines.to_pylist()) + "\n"
+
+
+def udx_settings_json(settings: Settings) -> str:
+    """The settings the UDx needs to compute exactly what the client-side transform computes, as JSON.
+
+    Every field is passed (the transform may read any signal parameter); secrets are masked by pydantic in
+    JSON mode and dropped here, so they never reach SQL text or query logs.
+    """
+    doc = settings.model_dump(mode="json")
+    return json.dumps({k: v for k, v in doc.items() if v != "**********"}, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class InDatabaseTransformSummary:
+    """What one :meth:`VerticaStorage.run_transform_in_database` call did (like ``TransformSummary``)."""
+
+    symbols: int
+    bars: int
+    seconds: float
+    watermark_ns: int | None
+
+
+# --- the pool ---------------------------------------------------------------------------------------------
+class _Pool:
+    """At most ``size`` open connections; a borrowed connection goes back unless it broke."""
+
+    def __init__(self, connect: Any, size: int, on_open: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        self._connect = connect
+        self._on_open = tuple(on_open)
+        self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(size)
+        self._lock = threading.Lock()
+        self._all: list[Any] = []
+
+    def _open(self) -> Any:
+        connection = self._connect()
+        cursor = connection.cursor()
+        for statement, params in self._on_open:
+            cursor.execute(statement, dict(params)) if params else cursor.execute(statement)
+        connection.commit()
+        with self._lock:
+            self._all.append(connection)
+        return connection
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        self._slots.acquire()
+        connection = None
+        try:
+            try:
+                connection = self._idle.get_nowait()
+            except queue.Empty:
+                connection = self._open()
+            yield connection
+        except BaseException:
+            if connection is not None:
+                self._discard(connection)
+                connection = None
+            raise
+        finally:
+            if connection is not None:
+                self._idle.put(connection)
+            self._slots.release()
+
+    def _discard(self, connection: Any) -> None:
+        with self._lock:
+            if connection in self._all:
+                self._all.remove(connection)
+        try:
+            connection.close()
+        except Exception:  # noqa: BLE001 - closing a broken connection may fail again; it is gone either way
+            pass
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._all = self._all, []
+        for connection in connections:
+            try:
+                connection.close()
+            except Exception:  # noqa: BLE001 - best effort at shutdown
+                pass
+
+
+class VerticaStorage:
+    """A Vertica database implementing :class:`sql.backend.Storage`."""
+
+    def __init__(self, connect: Any, *, read_only: bool, query_timeout_ms: int, pool_size: int = 4) -> None:
+        self._read_only = read_only
+        self._timeout_ms = int(query_timeout_ms)
+        self._queries = load_registry(_DIALECT, "queries")
+        session = load_registry(_DIALECT, "session")
+        reader_setup = [
+            (session["read_only"].text, {}),
+            (session["runtimecap"].text, {"runtimecap": f"{self._timeout_ms} milliseconds"}),
+        ]
+        staging = [(s.text, {}) for s in load_registry(_DIALECT, "staging")]
+        self._reader = _Pool(connect, pool_size, reader_setup)
+        self._writer = None if read_only else _Pool(connect, pool_size, staging)
+
+    @classmethod
+    def open(cls, settings: Settings, *, read_only: bool = False, pool_size: int = 4) -> VerticaStorage:
+        """Connect to ``VERTICA_HOST``:``VERTICA_PORT`` as ``VERTICA_USER``.
+
+        Parameters
+        ----------
+        settings
+            Supplies ``vertica_*`` and ``mcp_query_timeout_ms``.
+        read_only
+            Reads only (the server): no writer pool, every session ``READ ONLY``.
+        pool_size
+            Connections per pool.
+        """
+        if not settings.vertica_host:
+            raise StorageError("DB_BACKEND=vertica needs VERTICA_HOST (and VERTICA_PORT, VERTICA_DB, VERTICA_USER)")
+        vertica_python = _vertica()
+        options = {
+            "host": settings.vertica_host,
+            "port": settings.vertica_port,
+            "database": settings.vertica_db,
+            "user": settings.vertica_user,
+            "password": settings.vertica_pass.get_secret_value(),
+            "autocommit": False,
+            "connection_timeout": 10,
+        }
+
+        def connect() -> Any:
+            try:
+                return vertica_python.connect(**options)
+            except vertica_python.errors.Error as exc:
+                raise StorageError(
+                    f"cannot connect to Vertica at {settings.vertica_host}:{settings.vertica_port} "
+                    f"(database {settings.vertica_db!r}, user {settings.vertica_user!r}): {exc}"
+                ) from exc
+
+        storage = cls(connect, read_only=read_only, query_timeout_ms=settings.mcp_query_timeout_ms,
+                      pool_size=pool_size)
+        with storage._reader.connection():  # fail now, not on the first request
+            pass
+        return storage
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._reader.close()
+        if self._writer is not None:
+            self._writer.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        """A writer cursor inside one transaction: committed on success, rolled back on any error."""
+        if self._writer is None:
+            raise StorageError("this storage was opened read-only")
+        with self._writer.connection() as connection:
+            cursor = connection.cursor()
+            try:
+                yield cursor
+                connection.commit()
+            except BaseException:
+                try:
+                    connection.rollback()
+                except Exception:  # noqa: BLE001 - the connection is discarded by the pool anyway
+                    pass
+                raise
+
+    # --- schema ------------------------------------------------------------------------------------------
+    def apply_schema(self) -> None:
+        """Create the tables (``IF NOT EXISTS``) and (re)create the views; safe to run any number of times."""
+        with self._write() as cursor:
+            for folder in ("schema", "views"):
+                for statement in load_registry(_DIALECT, folder):
+                    cursor.execute(statement.text)
+
+    # --- writes ------------------------------------------------------------------------------------------
+    @staticmethod
+    def _conform(batch: pa.Table, schema: pa.Schema) -> pa.Table:
+        return batch if batch.schema == schema else batch.select(schema.names).cast(schema)
+
+    @staticmethod
+    def _copy(cursor: Any, stage: str, batch: pa.Table) -> None:
+        cursor.copy(copy_statement(stage, batch.schema.names), copy_rows(batch))
+
+    @staticmethod
+    def _count(cursor: Any) -> int:
+        row = cursor.fetchone()
+        if row is not None and row[0] is not None:
+            return int(row[0])
+        return max(int(cursor.rowcount), 0)
+
+    def _append(self, stage: str, query: str, batch: pa.Table, schema: pa.Schema) -> int:
+        if batch.num_rows == 0:
+            return 0
+        batch = self._conform(batch, schema)
+        try:
+            with self._write() as cursor:
+                self._copy(cursor, stage, batch)
+                cursor.execute(self._queries[query].text)
+                return self._count(cursor)
+        except _vertica().errors.Error as exc:
+            raise StorageError(f"{query} failed: {exc}") from exc
+
+    def append_trades(self, batch: pa.Table) -> int:
+        """Append trades, skipping rows whose dedupe key is stored already; return rows added."""
+        return self._append("market_data_stage", "insert_trades", batch, TRADES_SCHEMA)
+
+    def append_quotes(self, batch: pa.Table) -> int:
+        """Append quotes; return rows added."""
+        return self._append("quotes_stage", "insert_quotes", batch, QUOTES_SCHEMA)
+
+    def commit_signals(
+        self, signals: pa.Table, states: Sequence[SignalStateRow], model_params: pa.Table | None = None
+    ) -> None:
+        """Write signal rows, model fits and the states that follow from them in one transaction."""
+        now_ns = time.time_ns()
+        try:
+            with self._write() as cursor:
+                if signals.num_rows:
+                    self._copy(cursor, "trading_signals_stage", self._conform(signals, SIGNALS_SCHEMA))
+                    cursor.execute(self._queries["upsert_signals"].text)
+                if model_params is not None and model_params.num_rows:
+                    self._copy(cursor, "model_params_stage", self._conform(model_params, MODEL_PARAMS_SCHEMA))
+                    cursor.execute(self._queries["upsert_model_params"].text)
+                for state in states:
+                    cursor.execute(
+                        self._queries["upsert_signal_state"].text,
+                        {
+                            "symbol": state.symbol,
+                            "bar_seconds": state.bar_seconds,
+                            "last_bar_end_ns": state.last_bar_end_ns,
+                            "state": state.state,
+                            "updated_ns": now_ns,
+                        },
+                    )
+        except _vertica().errors.Error as exc:
+            raise StorageError(f"commit_signals failed: {exc}") from exc
+
+    # --- reads for writers ---------------------------------------------------------------------------
+    def _fetchall(self, name: str, params: Mapping[str, Any] | None = None) -> list[Any]:
+        pool = self._writer or self._reader
+        with pool.connection() as connection:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(self._queries[name].text, dict(params or {}))
+                return list(cursor.fetchall())
+            finally:
+                connection.rollback()
+
+    def trade_symbols(self) -> list[tuple[str, str]]:
+        """Return ``(market, symbol)`` for every symbol with trades."""
+        return [(str(m), str(s)) for m, s in self._fetchall("trade_symbols")]
+
+    def newest_trade_ns(self) -> int | None:
+        """Return the newest trade time in ns, or ``None`` without trades."""
+        (value,) = self._fetchall("newest_trade_ns")[0]
+        return None if value is None else int(value)
+
+    def read_trades(self, symbol: str, start_ns: int, end_ns: int) -> pa.Table:
+        """Return ``ts_ns, price, size`` of ``symbol`` in ``[start_ns, end_ns)`` in time order, as Arrow."""
+        rows = self._fetchall("trades_range", {"symbol": symbol, "start_ns": start_ns, "end_ns": end_ns})
+        ts, price, size = (list(c) for c in zip(*rows, strict=True)) if rows else ([], [], [])
+        return pa.table(
+            {"ts_ns": pa.array(ts, pa.int64()), "price": pa.array(price, pa.float64()),
+             "size": pa.array(size, pa.float64())}
+        )
+
+    def load_signal_states(self, bar_seconds: int) -> dict[str, SignalStateRow]:
+        """Return the stored transform state per symbol on the ``bar_seconds`` grid."""
+        rows = self._fetchall("signal_states", {"bar_seconds": bar_seconds})
+        return {str(r[0]): SignalStateRow(str(r[0]), int(r[1]), int(r[2]), str(r[3])) for r in rows}
+
+    # --- reads for the server ------------------------------------------------------------------------
+    def query(self, name: str, params: Mapping[str, Any], limit: int) -> QueryResult:
+        """Run a named read query in a read-only, time-capped session; at most ``limit`` rows.
+
+        Fetches ``limit + 1`` rows to tell whether more exist (``truncated``).
+        """
+        statement = self._queries[name]
+        bound = {k: params[k] for k in statement.params if k in params}
+        if "row_limit" in statement.params:
+            bound["row_limit"] = limit + 1
+        missing = set(statement.params) - set(bound)
+        if missing:
+            raise StorageError(f"query {name!r} misses parameters {sorted(missing)}")
+        vertica_python = _vertica()
+        with self._reader.connection() as connection:
+            # the server-side RUNTIMECAP is the limit; this client-side cancel is the backstop
+            timer = threading.Timer(self._timeout_ms / 1000 + 1.0, connection.cancel)
+            timer.start()
+            try:
+                cursor = connection.cursor()
+                cursor.execute(statement.text, bound)
+                columns = [d[0] for d in cursor.description or []]
+                rows = [tuple(r) for r in cursor.fetchmany(limit + 1)]
+                connection.rollback()
+            except vertica_python.errors.Error as exc:
+                if any(marker in str(exc).lower() for marker in _TIMEOUT_MARKERS):
+                    raise QueryTimeout(
+                        f"query {name!r} exceeded MCP_QUERY_TIMEOUT_MS={self._timeout_ms}"
+                    ) from exc
+                raise StorageError(f"query {name!r} failed: {exc}") from exc
+            finally:
+                timer.cancel()
+        return QueryResult(columns=columns, rows=rows[:limit], truncated=len(rows) > limit)
+
+    # --- the transform inside Vertica ----------------------------------------------------------------
+    def install_udx(self, library_path: str, depends_path: str) -> None:
+        """Run ``sql/vertica/udx/install.sql``: (re)create the UDx library and ``batch_microstructure``.
+
+        Parameters
+        ----------
+        library_path
+            Path of ``udx/vertica_udx.py`` on the Vertica nodes (every node, or shared storage).
+        depends_path
+            ``DEPENDS`` glob of the site-packages holding ``udx``, ``sql`` and their dependencies on the
+            nodes, e.g. ``/opt/microstructure/site-packages/*``.
+        """
+        install = load_registry(_DIALECT, "udx")["install"]
+        with self._write() as cursor:
+            for statement in _statements(install.text):
+                bound = {k: v for k, v in {"library_path": library_path, "depends_path": depends_path}.items()
+                         if f":{k}" in statement}
+                cursor.execute(statement, bound) if bound else cursor.execute(statement)
+
+    def run_transform_in_database(
+        self, settings: Settings, *, now_ns: int | None = None
+    ) -> InDatabaseTransformSummary:
+        """Compute every newly final bar of every symbol inside Vertica (the ``batch_microstructure`` UDx).
+
+        Same watermark rule as :func:`udx.transform.run_transform`: ``W = newest trade -
+        TRANSFORM_LATENESS_SECONDS``; per market one ``INSERT ... SELECT batch_microstructure(...) OVER
+        (PARTITION BY symbol ORDER BY ts_ns, ...)`` stages the new bars and the state after each symbol's last
+        bar, then ``upsert_signals``, ``upsert_model_params`` (the fits the UDx returned as JSON) and
+        ``signal_states_from_stage`` write them, all in one transaction.
+        """
+        started = time.perf_counter()
+        computed_at = time.time_ns() if now_ns is None else int(now_ns)
+        newest = self.newest_trade_ns()
+        if newest is None:
+            return InDatabaseTransformSummary(0, 0, time.perf_counter() - started, None)
+        watermark = int(newest) - round(settings.transform_lateness_seconds * _NS)
+        markets = sorted({market for market, _ in self.trade_symbols()})
+        transform = load_registry(_DIALECT, "transform")
+        try:
+            with self._write() as cursor:
+                for market in markets:
+                    # settings last: vertica-python substitutes in dict order, and the JSON text must not be
+                    # searched for the other placeholders
+                    cursor.execute(
+                        transform["udx_signals_to_stage"].text,
+                        {"market": market, "bar_seconds": settings.bar_seconds, "watermark_ns": watermark,
+                         "computed_at_ns": computed_at, "settings": udx_settings_json(settings)},
+                    )
+                cursor.execute(transform["staged_summary"].text)
+                bars, symbols = (int(v) for v in cursor.fetchone())
+                cursor.execute(self._queries["upsert_signals"].text)
+                cursor.execute(transform["staged_model_params"].text)
+                fits = [row for _, text in cursor.fetchall() for row in json.loads(text)]
+                if fits:
+                    self._copy(cursor, "model_params_stage", pa.Table.from_pylist(fits, MODEL_PARAMS_SCHEMA))
+                    cursor.execute(self._queries["upsert_model_params"].text)
+                cursor.execute(transform["signal_states_from_stage"].text, {"updated_ns": time.time_ns()})
+        except _vertica().errors.Error as exc:
+            raise StorageError(f"in-database transform failed: {exc}") from exc
+        return InDatabaseTransformSummary(symbols, bars, time.perf_counter() - started, watermark)
+
+
+def _statements(text: str) -> list[str]:
+    """Split a script of ``;``-terminated statements (no ``;`` inside literals) and drop comment lines."""
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return [s.strip() for s in body.split(";") if s.strip()]

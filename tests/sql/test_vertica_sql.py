@@ -1,0 +1,184 @@
+"""The Vertica SQL files, checked without a Vertica server.
+
+Every file under ``sql/vertica/`` loads with its declared parameters, names only tables and columns of the
+storage contract (the DuckDB DDL, views and ``sql.contract``), and the Vertica queries, views and tables have
+the same names, parameters and result columns as their DuckDB twins. What these tests cannot tell (whether
+Vertica accepts the syntax) the ``vertica``-marked integration tests check where ``VERTICA_HOST`` is set.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+import duckdb
+import pytest
+
+from sql.contract import MODEL_PARAMS_SCHEMA, QUOTES_SCHEMA, SIGNALS_SCHEMA, TRADES_SCHEMA
+from sql.queries import load_registry
+
+FOLDERS = ("schema", "views", "queries", "staging", "transform", "session", "udx")
+TABLES = {"market_data": TRADES_SCHEMA, "quotes": QUOTES_SCHEMA, "trading_signals": SIGNALS_SCHEMA,
+          "model_params": MODEL_PARAMS_SCHEMA}
+#: staging table -> (contract table, extra columns the stage carries)
+STAGES = {"market_data_stage": ("market_data", []), "quotes_stage": ("quotes", []),
+          "trading_signals_stage": ("trading_signals", ["state", "model_params"]),
+          "model_params_stage": ("model_params", [])}
+#: Vertica words the files may use: keywords, types, functions, catalog names, the UDx and its parameters.
+VERTICA_WORDS = set("""
+abs all and array as asc avg between bigint boolean by calendar_hierarchy_day case cast characteristics close
+coalesce commit constraint contains count create cross current date default delete delimiter depends desc
+disabled distinct else enclosed end exists false first float following from function greatest group if in
+insert integer interpolate into is join language last last_value first_value lag left library limit long
+matched max merge min name nodes not null nullif nulls on only or order outer over partition pi power
+previous primary preceding python read replace rows runtimecap segmented select session set sqrt sum table
+temporary then timestamp timestampadd transaction transform true unbounded union update using value values
+varchar view when where with hash local rows row_number key preserve temporary parameters
+batch_microstructure settings market watermark_ns computed_at_ns microstructure_udx v_catalog columns
+view_columns table_schema table_name column_name data_type ordinal_position public
+""".split())
+ALIASES_RE = re.compile(r"\b(?:AS|JOIN|FROM|USING|INTO)\s+([A-Za-z_]\w*)\s+(?:AS\s+)?([A-Za-z_]\w*)", re.I)
+AS_RE = re.compile(r"\bAS\s+([A-Za-z_]\w*)", re.I)
+WORD_RE = re.compile(r"(?<![:\w])([A-Za-z_]\w*)")
+
+
+def _duckdb_contract() -> tuple[duckdb.DuckDBPyConnection, dict[str, list[str]]]:
+    con = duckdb.connect()
+    for folder in ("schema", "views"):
+        for statement in load_registry("duckdb", folder):
+            con.execute(statement.text)
+    names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+    return con, {n: [r[0] for r in con.execute(f"DESCRIBE {n}").fetchall()] for n in names}
+
+
+CON, CONTRACT = _duckdb_contract()
+CONTRACT_NAMES = set(CONTRACT) | {c for cols in CONTRACT.values() for c in cols} | set(STAGES)
+CONTRACT_NAMES |= {c for _, extra in STAGES.values() for c in extra}
+
+
+def _code(text: str) -> str:
+    """The statement without comments and string literals."""
+    return re.sub(r"'(?:[^']|'')*'", "''", re.sub(r"--[^\n]*", "", text))
+
+
+def _vertica_files() -> list[tuple[str, str]]:
+    root = resources.files("sql").joinpath("vertica")
+    return [(f"{folder}/{entry.name}", entry.read_text(encoding="utf-8"))
+            for folder in FOLDERS for entry in sorted(root.joinpath(folder).iterdir(), key=lambda e: e.name)
+            if entry.name.endswith(".sql")]
+
+
+def _select_names(text: str) -> list[str]:
+    """Output column names of the outermost (last top-level) SELECT of a statement."""
+    code = _code(text)
+    depth, tokens = 0, []
+    for match in re.finditer(r"\(|\)|\bSELECT\b|\bFROM\b|,", code, re.I):
+        token = match.group(0)
+        if token == "(":
+            depth += 1
+        elif token == ")":
+            depth -= 1
+        elif depth == 0:
+            tokens.append((token.upper(), match.start(), match.end()))
+    select = max(i for i, t in enumerate(tokens) if t[0] == "SELECT")
+    end = next((t[1] for t in tokens[select + 1:] if t[0] == "FROM"), len(code.rstrip().rstrip(";")))
+    cuts = [tokens[select][2]] + [t[2] for t in tokens[select + 1:] if t[0] == "," and t[1] < end] + [end]
+    items = [code[a:b].strip().rstrip(",").strip() for a, b in zip(cuts, cuts[1:], strict=False)]
+    names = []
+    for item in items:
+        item = re.sub(r"^DISTINCT\s+", "", item, flags=re.I)
+        alias = re.search(r"\bAS\s+([A-Za-z_]\w*)\s*$", item, re.I)
+        names.append(alias.group(1) if alias else item.split(".")[-1].strip())
+    return names
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_every_vertica_folder_loads_with_its_declared_params(folder: str) -> None:
+    assert len(load_registry("vertica", folder)) > 0
+
+
+def test_the_same_named_queries_with_the_same_params_exist_in_both_dialects() -> None:
+    duck, vertica = load_registry("duckdb", "queries"), load_registry("vertica", "queries")
+    assert sorted(duck.names()) == sorted(vertica.names())
+    for name in duck.names():
+        assert duck[name].params == vertica[name].params, name
+    for folder in ("schema", "views"):
+        assert load_registry("duckdb", folder).names() == load_registry("vertica", folder).names()
+
+
+@pytest.mark.parametrize("path,text", _vertica_files(), ids=[p for p, _ in _vertica_files()])
+def test_every_vertica_sql_file_names_only_contract_tables_and_columns(path: str, text: str) -> None:
+    code = _code(text)
+    local = {m.group(2).lower() for m in ALIASES_RE.finditer(code)} | {m.group(1).lower() for m in AS_RE.finditer(code)}
+    with_names = {m.group(1).lower() for m in re.finditer(r"(?:\bWITH|,)\s*([A-Za-z_]\w*)\s+AS\s*\(", code, re.I)}
+    with_names |= {m.group(1).lower() for m in re.finditer(r"\bCONSTRAINT\s+([A-Za-z_]\w*)", code, re.I)}
+    local |= with_names
+    unknown = set()
+    for match in WORD_RE.finditer(code):
+        word = match.group(1).lower()
+        if word in VERTICA_WORDS or word in CONTRACT_NAMES or re.fullmatch(r"[a-z]\d?", word):
+            continue
+        if word in local and (word in with_names or word not in CONTRACT_NAMES):
+            # a derived name (alias, CTE) must not shadow a contract name with another meaning
+            continue
+        unknown.add(word)
+    assert not unknown, f"sql/vertica/{path} names {sorted(unknown)}, which are not in the storage contract"
+
+
+@pytest.mark.parametrize("table", sorted(TABLES) + ["signal_state"])
+def test_vertica_tables_have_the_contract_columns_in_order(table: str) -> None:
+    text = load_registry("vertica", "schema")[table].text
+    body = _code(text).split("(", 1)[1]
+    columns = [m.group(1) for m in re.finditer(r"^\s*([a-z_]\w*)\s+(?:VARCHAR|INTEGER|FLOAT|BOOLEAN|LONG)",
+                                             body, re.M | re.I)]
+    want = TABLES[table].names if table in TABLES else CONTRACT[table]
+    assert columns == want
+    assert "ORDER BY" in text and "SEGMENTED BY HASH(symbol) ALL NODES" in text
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_staging_tables_mirror_their_contract_table(stage: str) -> None:
+    table, extra = STAGES[stage]
+    body = _code(load_registry("vertica", "staging")[stage].text).split("(", 1)[1]
+    columns = [m.group(1) for m in re.finditer(r"^\s*([a-z_]\w*)\s+(?:VARCHAR|INTEGER|FLOAT|BOOLEAN|LONG)",
+                                             body, re.M | re.I)]
+    assert columns == TABLES[table].names + extra
+
+
+def test_partitioned_tables_group_days_hierarchically() -> None:
+    for table in ("market_data", "quotes", "trading_signals"):
+        text = load_registry("vertica", "schema")[table].text
+        assert "PARTITION BY" in text and "CALENDAR_HIERARCHY_DAY(" in text
+
+
+@pytest.mark.parametrize("view", ["enriched_market_data", "jump_events", "symbol_metrics", "latest_signals"])
+def test_vertica_views_have_the_duckdb_columns(view: str) -> None:
+    text = load_registry("vertica", "views")[view].text
+    assert _select_names(text) == CONTRACT[view]
+
+
+def test_the_as_of_join_is_an_event_series_join() -> None:
+    assert "INTERPOLATE PREVIOUS VALUE" in load_registry("vertica", "views")["enriched_market_data"].text
+
+
+def _duckdb_columns(name: str) -> list[str]:
+    statement = load_registry("duckdb", "queries")[name]
+    params = {p: None for p in statement.params}
+    if "row_limit" in params:
+        params["row_limit"] = 1
+    return [d[0] for d in CON.execute(statement.text, params).description or []]
+
+
+SELECTS = [q.name for q in load_registry("vertica", "queries")
+           if _code(q.text).lstrip().upper().startswith(("SELECT", "WITH"))]
+
+
+@pytest.mark.parametrize("name", SELECTS)
+def test_vertica_queries_return_the_duckdb_columns(name: str) -> None:
+    assert _select_names(load_registry("vertica", "queries")[name].text) == _duckdb_columns(name)
+
+
+def test_the_udx_install_script_creates_the_library_and_both_signatures() -> None:
+    text = load_registry("vertica", "udx")["install"].text
+    assert "CREATE OR REPLACE LIBRARY" in text and "DEPENDS :depends_path" in text and "LANGUAGE 'Python'" in text
+    assert "NAME 'BatchMicrostructureFactory'" in text and "NAME 'BatchMicrostructureResumeFactory'" in text

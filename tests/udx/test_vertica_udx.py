@@ -1,0 +1,353 @@
+"""The Vertica UDx ``batch_microstructure`` driven through a stand-in for ``vertica_sdk``, against DuckDB.
+
+Vertica's SDK exists only inside Vertica, so the reader, writer, parameter reader and column-type objects
+here are test doubles with the SDK's method names. The trades are fed as ``udx_signals_to_stage.sql`` feeds
+them (per symbol, ordered like ``trades_range``, from the end of the stored state up to the watermark, the
+state on the first row) and the rows must equal what ``run_transform`` writes into a real DuckDB file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from sql.contract import SIGNALS_SCHEMA, TRADES_SCHEMA
+from sql.settings import Settings
+from sql.vertica_backend import udx_settings_json
+from udx import vertica_udx
+from udx.transform import run_transform
+
+DuckDBStorage = pytest.importorskip("sql.duckdb_backend").DuckDBStorage
+
+NS = 10**9
+START = int(dt.datetime(2024, 3, 8, 12, tzinfo=dt.UTC).timestamp()) * NS  # Friday; NY DST starts on the 10th
+END = START + 3 * 86_400 * NS
+JUMP_NS = START + 30 * 3_600 * NS + 17 * NS
+NOW_NS = 1_234_567
+COMPUTED = [f.name for f in SIGNALS_SCHEMA if f.name not in ("symbol", "computed_at_ns")]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# --- the stand-in for vertica_sdk --------------------------------------------------------------------
+class FakeReader:
+    """PartitionReader: one row at a time, ``next()`` is False after the last row."""
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self._rows = rows
+        self._i = 0
+
+    def _value(self, col: int) -> Any:
+        return self._rows[self._i][col]
+
+    def isNull(self, col: int) -> bool:  # noqa: N802 - SDK names
+        return self._value(col) is None
+
+    def getInt(self, col: int) -> int:  # noqa: N802
+        return int(self._value(col))
+
+    def getFloat(self, col: int) -> float:  # noqa: N802
+        return float(self._value(col))
+
+    def getString(self, col: int) -> str:  # noqa: N802
+        return str(self._value(col))
+
+    def next(self) -> bool:
+        self._i += 1
+        return self._i < len(self._rows)
+
+
+class FakeWriter:
+    """PartitionWriter: collects the rows; a row's unset columns are an error (Vertica needs every one)."""
+
+    def __init__(self, n_cols: int) -> None:
+        self.rows: list[list[Any]] = []
+        self._n = n_cols
+        self._row: dict[int, Any] = {}
+
+    def _set(self, col: int, value: Any) -> None:
+        assert 0 <= col < self._n and col not in self._row
+        self._row[col] = value
+
+    def setInt(self, col: int, v: int) -> None:  # noqa: N802
+        assert isinstance(v, int)
+        self._set(col, v)
+
+    def setFloat(self, col: int, v: float) -> None:  # noqa: N802
+        assert isinstance(v, float)
+        self._set(col, v)
+
+    def setBool(self, col: int, v: bool) -> None:  # noqa: N802
+        self._set(col, bool(v))
+
+    def setString(self, col: int, v: str) -> None:  # noqa: N802
+        assert isinstance(v, str)
+        self._set(col, v)
+
+    def setNull(self, col: int) -> None:  # noqa: N802
+        self._set(col, None)
+
+    def next(self) -> bool:
+        assert sorted(self._row) == list(range(self._n)), "every output column must be set"
+        self.rows.append([self._row[i] for i in range(self._n)])
+        self._row = {}
+        return True
+
+
+class FakeParams:
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._values = values
+
+    def containsParameter(self, name: str) -> bool:  # noqa: N802
+        return name in self._values
+
+    def getString(self, name: str) -> str:  # noqa: N802
+        return str(self._values[name])
+
+    def getInt(self, name: str) -> int:  # noqa: N802
+        return int(self._values[name])
+
+
+class FakeServer:
+    def __init__(self, params: dict[str, Any]) -> None:
+        self._params = FakeParams(params)
+
+    def getParamReader(self) -> FakeParams:  # noqa: N802
+        return self._params
+
+    def log(self, message: str) -> None:
+        pass
+
+
+class FakeTypes:
+    """ColumnTypes / SizedColumnTypes: records the add* calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        if not name.startswith("add"):
+            raise AttributeError(name)
+        return lambda *args: self.calls.append((name, *args))
+
+
+# --- data -------------------------------------------------------------------------------------------
+def _trades() -> pa.Table:
+    """Crypto around the clock, a stock with pre/after-market prints, same-time prints, a +3% crypto jump."""
+    rng = np.random.default_rng(23)
+    parts = []
+    for market, symbol, n in (("crypto", "X:BTCUSD", 20_000), ("stocks", "AAPL", 4_000)):
+        ts = np.sort(rng.integers(START, END, n))
+        ts[1::7] = ts[0::7][: ts[1::7].size]  # ties in time: the order inside a tie decides the close
+        ts = np.sort(ts)
+        logp = np.cumsum(rng.normal(0, 2e-4, n))
+        if market == "crypto":
+            logp[ts >= JUMP_NS] += 0.03
+        parts.append((market, symbol, ts, 100 * np.exp(logp), rng.integers(1, 100, n).astype(float)))
+    market = np.concatenate([np.full(p[2].size, p[0], object) for p in parts])
+    symbol = np.concatenate([np.full(p[2].size, p[1], object) for p in parts])
+    ts, price, size = (np.concatenate([p[i] for p in parts]) for i in (2, 3, 4))
+    n = ts.size
+    seq = rng.permutation(n).astype(np.int64)  # sequence, not arrival order, breaks ties
+    return pa.Table.from_arrays(
+        [pa.array(market, pa.string()), pa.array(symbol, pa.string()), pa.array(ts), pa.array(price),
+         pa.array(size), pa.array(rng.integers(0, 3, n).astype(np.int32)),
+         pa.array([f"t{i}" for i in range(n)], pa.string()), pa.nulls(n, pa.string()), pa.nulls(n, pa.int32()),
+         pa.array(seq), pa.nulls(n, pa.int32()), pa.nulls(n, pa.int64()), pa.array(ts),
+         pa.array(["sim"] * n, pa.string())],
+        schema=TRADES_SCHEMA,
+    )
+
+
+@pytest.fixture(scope="module")
+def trades() -> pa.Table:
+    return _trades()
+
+
+def _settings(path: Path) -> Settings:
+    return Settings(_env_file=None, duckdb_path=path, bar_seconds=60, lm_window=20,  # type: ignore[call-arg]
+                    transform_lateness_seconds=2.0, session_stocks="09:30-16:00 America/New_York")
+
+
+@pytest.fixture(scope="module")
+def duckdb_rows(tmp_path_factory: pytest.TempPathFactory, trades: pa.Table) -> dict[str, list[tuple]]:
+    """``run_transform`` on a real DuckDB file: the reference rows per symbol."""
+    settings = _settings(tmp_path_factory.mktemp("duck") / "ref.duckdb")
+    storage = DuckDBStorage.open(settings)
+    storage.apply_schema()
+    storage.append_trades(trades)
+    run_transform(storage, settings, now_ns=NOW_NS)
+    storage.close()
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        rows = con.execute(f"SELECT symbol, {', '.join(COMPUTED)}, computed_at_ns FROM trading_signals "
+                           "ORDER BY symbol, bar_end_ns").fetchall()
+    out: dict[str, list[tuple]] = {}
+    for row in rows:
+        out.setdefault(row[0], []).append(row[1:])
+    assert set(out) == {"AAPL", "X:BTCUSD"} and all(len(v) > 100 for v in out.values())
+    return out
+
+
+def _partition(trades: pa.Table, symbol: str, start_ns: int, end_ns: int, state: str | None) -> list[tuple]:
+    """The rows udx_signals_to_stage.sql feeds one partition: (ts_ns, price, size, symbol, state-on-first)."""
+    t = trades.filter(pa.compute.equal(trades["symbol"], symbol)).to_pydict()
+    rows = [(t["ts_ns"][i], t["price"][i], t["size"][i], t["sequence"][i], t["exchange"][i], t["trade_id"][i])
+            for i in range(len(t["ts_ns"])) if start_ns <= t["ts_ns"][i] < end_ns]
+    rows.sort(key=lambda r: (r[0], r[3] is None, r[3], r[4], r[5]))  # ORDER BY ts_ns, sequence NULLS LAST, ...
+    return [(r[0], r[1], r[2], symbol, state if i == 0 else None) for i, r in enumerate(rows)]
+
+
+def _run_udx(factory: Any, rows: list[tuple], params: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """Drive the factory and its transform function as Vertica would, over one partition."""
+    prototype_args, prototype_out, sized = FakeTypes(), FakeTypes(), FakeTypes()
+    factory.getPrototype(None, prototype_args, prototype_out)
+    factory.getReturnType(None, prototype_args, sized)
+    names = [call[-1] for call in sized.calls]
+    server = FakeServer(params)
+    function = factory.createTransformFunction(server)
+    function.setup(server, None)
+    writer = FakeWriter(len(names))
+    if rows:
+        n_args = len(prototype_args.calls)
+        function.processPartition(server, FakeReader([r[:n_args] for r in rows]), writer)
+    function.destroy(server, None)
+    return names, writer.rows
+
+
+def _assert_same(udx_rows: list[dict[str, Any]], ref: list[tuple]) -> None:
+    assert len(udx_rows) == len(ref)
+    for got, want in zip(udx_rows, ref, strict=True):
+        for name, expected in zip([*COMPUTED, "computed_at_ns"], want, strict=True):
+            value = got[name]
+            if isinstance(expected, float) and value is not None:
+                if math.isnan(expected):
+                    assert math.isnan(value), name
+                else:
+                    assert value == pytest.approx(expected, rel=1e-12, abs=0.0), (name, got, want)
+            else:
+                assert value == expected, (name, value, expected)
+
+
+# --- tests ------------------------------------------------------------------------------------------
+def test_vertica_udx_matches_the_duckdb_transform(trades: pa.Table, duckdb_rows, tmp_path: Path) -> None:
+    settings = _settings(tmp_path / "unused.duckdb")
+    watermark = int(pa.compute.max(trades["ts_ns"]).as_py()) - 2 * NS
+    for symbol, market in (("X:BTCUSD", "crypto"), ("AAPL", "stocks")):
+        params = {"settings": udx_settings_json(settings), "market": market, "watermark_ns": watermark,
+                  "computed_at_ns": NOW_NS}
+        names, out = _run_udx(vertica_udx.BatchMicrostructureResumeFactory(),
+                              _partition(trades, symbol, 0, watermark, None), params)
+        assert names == [f.name for f in SIGNALS_SCHEMA] + ["state", "model_params"]
+        rows = [dict(zip(names, r, strict=True)) for r in out]
+        assert {r["symbol"] for r in rows} == {symbol}
+        _assert_same(rows, duckdb_rows[symbol])
+        assert [r["state"] is not None for r in rows] == [False] * (len(rows) - 1) + [True]
+
+
+def test_vertica_udx_resumes_from_its_state_like_one_pass(trades: pa.Table, duckdb_rows, tmp_path: Path) -> None:
+    """Two runs, the second fed the first's state (as signal_state would hold it), give the one-pass rows."""
+    settings = _settings(tmp_path / "unused.duckdb")
+    final = int(pa.compute.max(trades["ts_ns"]).as_py()) - 2 * NS
+    for symbol, market in (("X:BTCUSD", "crypto"), ("AAPL", "stocks")):
+        rows: list[dict[str, Any]] = []
+        state, start = None, 0
+        for watermark in (START + 40 * 3_600 * NS + 123, START + 50 * 3_600 * NS, final):
+            params = {"settings": udx_settings_json(settings), "market": market, "watermark_ns": watermark,
+                      "computed_at_ns": NOW_NS}
+            names, out = _run_udx(vertica_udx.BatchMicrostructureResumeFactory(),
+                                  _partition(trades, symbol, start, watermark, state), params)
+            part = [dict(zip(names, r, strict=True)) for r in out]
+            if part:
+                state = part[-1]["state"]
+                start = json.loads(state)["last_bar_end_ns"]
+                assert start == part[-1]["bar_end_ns"]
+            rows += part
+        _assert_same(rows, duckdb_rows[symbol])
+
+
+def test_vertica_udx_three_argument_form_is_the_same_without_key_and_state(trades, duckdb_rows, tmp_path) -> None:
+    settings = _settings(tmp_path / "unused.duckdb")
+    watermark = int(pa.compute.max(trades["ts_ns"]).as_py()) - 2 * NS
+    names, out = _run_udx(vertica_udx.BatchMicrostructureFactory(), _partition(trades, "AAPL", 0, watermark, None),
+                          {"settings": udx_settings_json(settings), "watermark_ns": watermark,
+                           "computed_at_ns": NOW_NS})
+    assert names == [f.name for f in SIGNALS_SCHEMA if f.name != "symbol"]
+    _assert_same([dict(zip(names, r, strict=True)) for r in out], duckdb_rows["AAPL"])
+
+
+def test_vertica_udx_factory_declares_what_it_writes() -> None:
+    for factory, n_args in ((vertica_udx.BatchMicrostructureFactory(), 3),
+                            (vertica_udx.BatchMicrostructureResumeFactory(), 5)):
+        args, out, sized, params = FakeTypes(), FakeTypes(), FakeTypes(), FakeTypes()
+        factory.getPrototype(None, args, out)
+        factory.getReturnType(None, args, sized)
+        factory.getParameterType(None, params)
+        assert [c[0] for c in args.calls][:3] == ["addInt", "addFloat", "addFloat"] and len(args.calls) == n_args
+        assert [c[0] for c in out.calls] == [c[0] for c in sized.calls]  # prototype and sized types agree
+        assert [c[-1] for c in params.calls] == ["settings", "market", "watermark_ns", "computed_at_ns"]
+        kinds = {c[-1]: c[0] for c in sized.calls}
+        assert kinds["bar_end_ns"] == "addInt" and kinds["jump_detected"] == "addBool"
+        assert kinds["vwap"] == "addFloat" and kinds["signal_reason"] == "addVarchar"
+
+
+def test_vertica_udx_ad_hoc_defaults_and_empty_partitions() -> None:
+    ts = START + np.arange(0, 5_000) * 7 * NS
+    result = vertica_udx.compute_partition(ts, 100 + np.sin(np.arange(ts.size)), np.ones(ts.size),
+                                           market="crypto")
+    assert result.signals.num_rows > 0 and result.state is not None
+    assert result.signals.column("bar_end_ns").to_pylist()[-1] <= int(ts[-1])  # default watermark: newest trade
+    empty = vertica_udx.compute_partition([], [], [], market="crypto")
+    assert empty.signals.num_rows == 0 and empty.state is None
+    with pytest.raises(ValueError, match="ordered by ts_ns"):
+        vertica_udx.compute_partition([2, 1], [1.0, 1.0], [1.0, 1.0])
+
+
+@pytest.mark.parametrize("mode", ["no-numba", "jit-disabled"])
+def test_vertica_udx_runs_without_numba_and_gives_the_same_rows(mode: str) -> None:
+    """On Vertica nodes without numba the kernels' plain-Python twins run: the same rows to 1e-12.
+
+    (Not bit for bit: the GARCH recursion compiled by numba and its Python twin differ in the last bits,
+    ~3e-15 relative, measured.)
+    """
+    code = (
+        "import json, sys, warnings\n"
+        "if sys.argv[1] == 'no-numba': sys.modules['numba'] = None\n"
+        "warnings.simplefilter('ignore')\n"
+        "import numpy as np\n"
+        "from udx import _jit, vertica_udx\n"
+        f"ts = {START} + np.arange(0, 3000) * 11 * 10**9\n"
+        "r = vertica_udx.compute_partition(ts, 100 * np.exp(np.cumsum(np.sin(np.arange(3000)) * 1e-3)),"
+        " np.ones(3000), market='crypto', computed_at_ns=1)\n"
+        "print(json.dumps({'numba': 'numba' in sys.modules and sys.modules['numba'] is not None,"
+        " 'jit': _jit.jit_enabled(), 'rows': r.signals.to_pydict()}))\n"
+    )
+    env = {**os.environ, "UDX_DISABLE_NUMBA": "1"} if mode == "jit-disabled" else dict(os.environ)
+    twin = json.loads(subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True,
+                                     cwd=ROOT, env=env, check=True).stdout)
+    jitted = json.loads(subprocess.run([sys.executable, "-c", code, "jit"], capture_output=True, text=True,
+                                       cwd=ROOT, env=dict(os.environ), check=True).stdout)
+    assert jitted["numba"] and jitted["jit"]
+    assert (not twin["numba"]) if mode == "no-numba" else (not twin["jit"])
+    assert twin["rows"].keys() == jitted["rows"].keys() and len(twin["rows"]["bar_end_ns"]) > 100
+    for name, want in jitted["rows"].items():
+        got = twin["rows"][name]
+        if SIGNALS_SCHEMA.field(name).type == pa.float64():
+            np.testing.assert_allclose(np.array(got, dtype=float), np.array(want, dtype=float), rtol=1e-12,
+                                       atol=0, err_msg=name)
+        else:
+            assert got == want, name
+
+
+def test_vertica_udx_module_imports_without_the_vertica_sdk() -> None:
+    assert vertica_udx.vertica_sdk is None
+    assert vertica_udx.BatchMicrostructure.__mro__[1] is object

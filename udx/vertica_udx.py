@@ -1,0 +1,342 @@
+"""``batch_microstructure``: the transform as a Vertica Python UDx (user-defined transform function).
+
+SQL (after ``microstructure vertica install-udx``, see ``sql/vertica/udx/install.sql``)::
+
+    -- ad hoc, one symbol, from its first trade:
+    SELECT batch_microstructure(ts_ns, price, size USING PARAMETERS market = 'crypto')
+           OVER (PARTITION BY symbol ORDER BY ts_ns) FROM market_data WHERE symbol = 'X:BTCUSD';
+
+    -- the incremental transform (sql/vertica/transform/udx_signals_to_stage.sql): every symbol, resuming
+    -- from signal_state; returns symbol, the bar columns and, on each symbol's last bar, the new state
+    SELECT batch_microstructure(ts_ns, price, size, symbol, state USING PARAMETERS settings = '...',
+                                market = 'stocks', watermark_ns = ..., computed_at_ns = ...)
+           OVER (PARTITION BY symbol ORDER BY ts_ns, sequence ASC NULLS LAST, exchange, trade_id) FROM ...
+
+**Same code as the DuckDB path.** Each partition (one symbol's new trades, time-ordered) is handed to
+:func:`udx.transform.run_transform` through a one-symbol, in-memory :class:`sql.backend.Storage`
+(:class:`PartitionStorage`), so bars, Lee-Mykland, the signal rule and every later stage are literally the
+functions the embedded transform runs, with the same float64 arithmetic in the same order. On nodes without
+numba, :mod:`udx._jit` falls back to the kernels' plain-Python twins (slower, identical results).
+
+**State and resume.** A UDx cannot read tables, and it sees one partition at a time. So the caller passes
+the stored ``signal_state.state`` of the symbol as the fifth argument (on the partition's first row; NULL
+elsewhere and for new symbols), the UDx resumes from it exactly as the client-side transform does, and
+returns the state after the symbol's last new bar in the ``state`` column of that last row (NULL on the
+others), together with the model fits made on the way (``model_params`` rows as a JSON list, same row). The
+caller merges rows, fits and states in one transaction (``VerticaStorage.run_transform_in_database``);
+a failed statement writes nothing, so a rerun recomputes the same bars. A partition holds all of a symbol's
+trades since its last bar: the first run over a long history puts that whole history of one symbol into one
+fenced Python process (memory ~ 24 bytes per trade plus Python lists while reading).
+
+Parameters (``USING PARAMETERS``): ``settings`` (JSON of :class:`sql.settings.Settings` fields; default:
+defaults), ``market`` (``stocks``/``crypto``, picks the session; default ``stocks``), ``watermark_ns`` (bars
+ending after it are not final; default: the partition's newest trade), ``computed_at_ns`` (default: now).
+
+``vertica_sdk`` exists only inside Vertica: it is imported optionally, and the classes derive from plain
+``object`` elsewhere, so this module imports (and is tested) anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from sql.backend import SignalStateRow
+from sql.contract import MODEL_PARAMS_SCHEMA, SIGNALS_SCHEMA
+
+try:  # pragma: no cover - only inside Vertica
+    import vertica_sdk  # type: ignore[import-not-found]
+except ImportError:
+    vertica_sdk = None
+
+__all__ = [
+    "BatchMicrostructure",
+    "BatchMicrostructureFactory",
+    "BatchMicrostructureResumeFactory",
+    "PartitionResult",
+    "PartitionStorage",
+    "compute_partition",
+    "output_columns",
+]
+
+_TransformBase: Any = vertica_sdk.TransformFunction if vertica_sdk is not None else object
+_FactoryBase: Any = vertica_sdk.TransformFunctionFactory if vertica_sdk is not None else object
+
+#: Widths of the string outputs; they match sql/vertica/schema/003_trading_signals.sql.
+_VARCHAR = {"symbol": 32, "trading_signal": 8, "signal_reason": 512}
+_STATE_BYTES = 1_048_576
+_SETTINGS_BYTES = 65_000
+
+
+def output_columns(keyed: bool) -> list[tuple[str, str]]:
+    """Return the UDx output columns as ``(name, kind)``, kind one of ``int, float, bool, varchar, long``.
+
+    ``keyed=False`` (3 arguments): the ``trading_signals`` columns but ``symbol``; ``keyed=True``
+    (5 arguments): ``symbol`` first, then ``state`` and ``model_params`` (JSON) last as well.
+    """
+    columns: list[tuple[str, str]] = []
+    for field in SIGNALS_SCHEMA:
+        if field.name == "symbol" and not keyed:
+            continue
+        if pa.types.is_string(field.type):
+            kind = "varchar"
+        elif pa.types.is_boolean(field.type):
+            kind = "bool"
+        elif pa.types.is_integer(field.type):
+            kind = "int"
+        else:
+            kind = "float"
+        columns.append((field.name, kind))
+    if keyed:
+        columns += [("state", "long"), ("model_params", "long")]
+    return columns
+
+
+# --- the computation (no Vertica needed) -------------------------------------------------------------
+class PartitionStorage:
+    """One symbol's trades in memory, behind the :class:`sql.backend.Storage` methods the transform calls.
+
+    ``newest_trade_ns`` returns the watermark itself (the settings' lateness is set to 0), ``commit_signals``
+    keeps what the transform writes.
+    """
+
+    def __init__(self, market: str, symbol: str, ts_ns: np.ndarray, price: np.ndarray, size: np.ndarray,
+                 state: str | None, bar_seconds: int, watermark_ns: int) -> None:
+        self._market = market
+        self._symbol = symbol
+        self._ts = np.ascontiguousarray(ts_ns, dtype=np.int64)
+        self._price = np.ascontiguousarray(price, dtype=np.float64)
+        self._size = np.ascontiguousarray(size, dtype=np.float64)
+        if self._ts.size > 1 and np.any(np.diff(self._ts) < 0):
+            raise ValueError("batch_microstructure needs its partition ordered by ts_ns (OVER (... ORDER BY ts_ns))")
+        self._state = state
+        self._bar_seconds = bar_seconds
+        self._watermark = int(watermark_ns)
+        self.signals: list[pa.Table] = []
+        self.states: list[SignalStateRow] = []
+        self.model_params: list[pa.Table] = []
+
+    def newest_trade_ns(self) -> int | None:
+        return self._watermark
+
+    def trade_symbols(self) -> list[tuple[str, str]]:
+        return [(self._market, self._symbol)]
+
+    def load_signal_states(self, bar_seconds: int) -> dict[str, SignalStateRow]:
+        if self._state is None or bar_seconds != self._bar_seconds:
+            return {}
+        last = int(json.loads(self._state).get("last_bar_end_ns", 0))
+        return {self._symbol: SignalStateRow(self._symbol, bar_seconds, last, self._state)}
+
+    def read_trades(self, symbol: str, start_ns: int, end_ns: int) -> pa.Table:
+        lo = int(np.searchsorted(self._ts, start_ns, side="left"))
+        hi = int(np.searchsorted(self._ts, end_ns, side="left"))
+        return pa.table({"ts_ns": self._ts[lo:hi], "price": self._price[lo:hi], "size": self._size[lo:hi]})
+
+    def commit_signals(self, signals: pa.Table, states: Sequence[SignalStateRow],
+                       model_params: pa.Table | None = None) -> None:
+        if signals.num_rows:
+            self.signals.append(signals)
+        if model_params is not None and model_params.num_rows:
+            self.model_params.append(model_params)
+        self.states.extend(states)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionResult:
+    """The new bars of one partition (``SIGNALS_SCHEMA``), the state after the last (``None``: no bar) and
+    the model fits made on the way (``MODEL_PARAMS_SCHEMA``, maybe empty)."""
+
+    signals: pa.Table
+    state: str | None
+    model_params: pa.Table
+
+    def model_params_json(self) -> str | None:
+        """The fits as a JSON list of rows (floats round-trip exactly), ``None`` without fits."""
+        if self.model_params.num_rows == 0:
+            return None
+        return json.dumps(self.model_params.to_pylist(), separators=(",", ":"))
+
+
+def _settings(settings_json: str | None, bar_seconds: int | None = None) -> Any:
+    from sql.settings import Settings
+
+    values: dict[str, Any] = json.loads(settings_json) if settings_json else {}
+    values["transform_lateness_seconds"] = 0.0  # the caller's watermark is final already
+    if bar_seconds is not None:
+        values["bar_seconds"] = bar_seconds
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def compute_partition(
+    ts_ns: Sequence[int] | np.ndarray,
+    price: Sequence[float] | np.ndarray,
+    size: Sequence[float] | np.ndarray,
+    *,
+    symbol: str = "",
+    state: str | None = None,
+    settings_json: str | None = None,
+    market: str = "stocks",
+    watermark_ns: int | None = None,
+    computed_at_ns: int | None = None,
+) -> PartitionResult:
+    """Run :func:`udx.transform.run_transform` on one symbol's time-ordered trades.
+
+    Parameters
+    ----------
+    ts_ns, price, size
+        The partition's trades in time order (those before the state's last bar are ignored).
+    symbol, state
+        The symbol and its stored ``signal_state.state`` (``None``: start from its first trade).
+    settings_json, market
+        Settings (:func:`sql.vertica_backend.udx_settings_json`) and the symbol's market.
+    watermark_ns, computed_at_ns
+        Bars ending after the watermark are not final (default: newest trade); ``computed_at_ns`` of the rows.
+    """
+    from udx.transform import run_transform
+
+    settings = _settings(settings_json)
+    ts = np.ascontiguousarray(ts_ns, dtype=np.int64)
+    if watermark_ns is None:
+        watermark_ns = int(ts[-1]) if ts.size else 0
+    storage = PartitionStorage(market, symbol, ts, np.asarray(price, np.float64), np.asarray(size, np.float64),
+                               state, settings.bar_seconds, watermark_ns)
+    run_transform(storage, settings, now_ns=time.time_ns() if computed_at_ns is None else computed_at_ns)  # type: ignore[arg-type]
+    signals = pa.concat_tables(storage.signals) if storage.signals else SIGNALS_SCHEMA.empty_table()
+    new_state = storage.states[-1].state if storage.states else None
+    fits = pa.concat_tables(storage.model_params) if storage.model_params else MODEL_PARAMS_SCHEMA.empty_table()
+    return PartitionResult(signals, new_state, fits)
+
+
+# --- the Vertica interface ---------------------------------------------------------------------------
+def _param(reader: Any, name: str, kind: str) -> Any:
+    if reader is None or not reader.containsParameter(name):
+        return None
+    return reader.getString(name) if kind == "str" else reader.getInt(name)
+
+
+class BatchMicrostructure(_TransformBase):  # type: ignore[misc]
+    """The transform function: one call of :meth:`processPartition` per symbol (partition)."""
+
+    def __init__(self, keyed: bool) -> None:
+        self._keyed = keyed
+        self._params: dict[str, Any] = {}
+
+    def setup(self, server_interface: Any, col_types: Any) -> None:
+        reader = server_interface.getParamReader()
+        self._params = {
+            "settings_json": _param(reader, "settings", "str"),
+            "market": _param(reader, "market", "str") or "stocks",
+            "watermark_ns": _param(reader, "watermark_ns", "int"),
+            "computed_at_ns": _param(reader, "computed_at_ns", "int"),
+        }
+
+    def processPartition(self, server_interface: Any, reader: Any, writer: Any) -> None:  # noqa: N802 - SDK name
+        ts: list[int] = []
+        px: list[float] = []
+        sz: list[float] = []
+        symbol: str | None = None
+        state: str | None = None
+        while True:
+            if not reader.isNull(0):
+                ts.append(reader.getInt(0))
+                px.append(float("nan") if reader.isNull(1) else reader.getFloat(1))  # skipped by the transform
+                sz.append(float("nan") if reader.isNull(2) else reader.getFloat(2))
+            if self._keyed:
+                if symbol is None and not reader.isNull(3):
+                    symbol = reader.getString(3)
+                if state is None and not reader.isNull(4):
+                    state = reader.getString(4)
+            if not reader.next():
+                break
+        if not ts:
+            return
+        result = compute_partition(ts, px, sz, symbol=symbol or "", state=state, **self._params)
+        _write(writer, result, self._keyed)
+
+    def destroy(self, server_interface: Any, col_types: Any) -> None:
+        """Nothing to release."""
+
+
+def _write(writer: Any, result: PartitionResult, keyed: bool) -> None:
+    """Write the partition's rows; ``state`` and ``model_params`` only on the last row of a keyed call."""
+    table = result.signals
+    last = {"state": result.state, "model_params": result.model_params_json()}
+    m = table.num_rows
+    columns = output_columns(keyed)
+    values = {name: table.column(name).to_pylist() for name, _ in columns if name not in last}
+    for i in range(m):
+        for col, (name, kind) in enumerate(columns):
+            if name in last:
+                value = last[name] if i == m - 1 else None
+            else:
+                value = values[name][i]
+            if value is None:
+                writer.setNull(col)
+            elif kind == "int":
+                writer.setInt(col, int(value))
+            elif kind == "float":
+                writer.setFloat(col, float(value))
+            elif kind == "bool":
+                writer.setBool(col, bool(value))
+            else:
+                writer.setString(col, str(value))
+        writer.next()
+
+
+class _Factory(_FactoryBase):  # type: ignore[misc]
+    keyed = False
+
+    def getPrototype(self, server_interface: Any, arg_types: Any, return_type: Any) -> None:  # noqa: N802
+        arg_types.addInt()  # ts_ns
+        arg_types.addFloat()  # price
+        arg_types.addFloat()  # size
+        if self.keyed:
+            arg_types.addVarchar()  # symbol
+            arg_types.addLongVarchar()  # state
+        for _, kind in output_columns(self.keyed):
+            {"int": return_type.addInt, "float": return_type.addFloat, "bool": return_type.addBool,
+             "varchar": return_type.addVarchar, "long": return_type.addLongVarchar}[kind]()
+
+    def getReturnType(self, server_interface: Any, arg_types: Any, return_type: Any) -> None:  # noqa: N802
+        for name, kind in output_columns(self.keyed):
+            if kind == "int":
+                return_type.addInt(name)
+            elif kind == "float":
+                return_type.addFloat(name)
+            elif kind == "bool":
+                return_type.addBool(name)
+            elif kind == "varchar":
+                return_type.addVarchar(_VARCHAR[name], name)
+            else:
+                return_type.addLongVarchar(_STATE_BYTES, name)
+
+    def getParameterType(self, server_interface: Any, parameter_types: Any) -> None:  # noqa: N802
+        parameter_types.addVarchar(_SETTINGS_BYTES, "settings")
+        parameter_types.addVarchar(16, "market")
+        parameter_types.addInt("watermark_ns")
+        parameter_types.addInt("computed_at_ns")
+
+    def createTransformFunction(self, server_interface: Any) -> BatchMicrostructure:  # noqa: N802
+        return BatchMicrostructure(self.keyed)
+
+
+class BatchMicrostructureFactory(_Factory):
+    """``batch_microstructure(ts_ns, price, size)``: bars of one partition from its first trade."""
+
+    keyed = False
+
+
+class BatchMicrostructureResumeFactory(_Factory):
+    """``batch_microstructure(ts_ns, price, size, symbol, state)``: resumes from ``state``, returns the next."""
+
+    keyed = True
