@@ -62,3 +62,27 @@ def test_public_api() -> None:
     assert all(hasattr(udx, name) for name in udx.__all__)
     fit = udx.fit_garch([0.01, -0.02, 0.015, -0.005] * 100)
     assert {"omega", "alpha", "beta", "loglik", "converged"} <= set(type(fit).__slots__)
+
+
+def test_decide_all_gives_the_texts_of_decide() -> None:
+    import numpy as np
+
+    from udx.signal_rule import decide_all
+
+    rng = np.random.default_rng(0)
+    n = 3000
+
+    def col(scale: float) -> list[float]:
+        v = rng.normal(0, scale, n)
+        v[rng.random(n) < 0.1] = np.nan
+        return v.tolist()
+
+    lm, z, iz, vc = col(3.0), col(2.0), col(2.0), (rng.random(n) * 1.1).tolist()
+    vc = [math.nan if v > 1.0 else v for v in vc]
+    thr = [4.0] * (n - 5) + [math.nan] * 5
+    vp = rng.random(n).tolist()
+    cfg = RuleConfig(vpin_cdf_hold=0.97)
+    got = decide_all(lm, thr, first_index=300, window=310, z=z, intensity=iz, vpin=vp, vpin_cdf=vc, config=cfg)
+    want = [decide(lm[t], thr[t], index=300 + t, window=310, z=z[t], intensity=iz[t], vpin=vp[t],
+                   vpin_cdf=vc[t], config=cfg) for t in range(n)]
+    assert list(zip(*got, strict=True)) == want

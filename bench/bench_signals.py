@@ -1,0 +1,171 @@
+"""Full signal pass: trades/s per core of udx against a straightforward pandas implementation, and the
+``run_transform`` end to end on a DuckDB file (read, signals, write).
+
+Run: ``.venv/bin/python -m bench.bench_signals [--trades 10000000] [--symbols 500] [--db-trades 2000000]``.
+Synthetic trades come from numpy directly (no simulator). Prints numbers; never asserts. Single-threaded:
+the per-core rate is the measured rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from sql.contract import TRADES_SCHEMA
+from sql.settings import Settings
+from udx.pipeline import SignalConfig, process_symbol
+from udx.transform import run_transform, signal_config
+
+NS = 10**9
+START = 1_709_856_000 * NS  # 2024-03-08 00:00 UTC
+DAYS = 2
+
+
+def synthetic(n_symbols: int, per_symbol: int, seed: int = 1) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n_symbols):
+        ts = np.sort(rng.integers(START, START + DAYS * 86_400 * NS, per_symbol)).astype(np.int64)
+        px = 100.0 * np.exp(np.cumsum(rng.normal(0, 2e-4, per_symbol)))
+        out.append((ts, px, rng.integers(1, 500, per_symbol).astype(np.float64)))
+    return out
+
+
+def run_udx(data, cfg: SignalConfig) -> tuple[float, int, int]:
+    end = START + DAYS * 86_400 * NS
+    t = time.perf_counter()
+    n_bars = n_fits = 0
+    for ts, px, sz in data:
+        res = process_symbol(ts, px, sz, cfg, None, end)
+        n_bars += res.state.n_returns
+        n_fits += len(res.fits)
+    return time.perf_counter() - t, n_bars, n_fits
+
+
+def run_pandas(data, cfg: SignalConfig) -> float:
+    """The same signals written the obvious way with pandas (fixed-parameter GARCH/ACD filters, no refits)."""
+    import pandas as pd
+    from scipy.special import ndtr
+
+    t0 = time.perf_counter()
+    k, m, lb = cfg.lm_window, cfg.bns_window, cfg.intensity_lookback
+    mu43 = 2 ** (2 / 3) * math.gamma(7 / 6) / math.gamma(0.5)
+    theta = math.pi**2 / 4 + math.pi - 5
+    for ts, px, sz in data:
+        df = pd.DataFrame({"ts": pd.to_datetime(ts), "price": px, "size": sz})
+        df["pv"] = df.price * df["size"]
+        g = df.set_index("ts").resample(f"{cfg.bar_seconds}s")
+        bars = pd.DataFrame({"n": g.price.count(), "close": g.price.last(), "volume": g["size"].sum(),
+                             "pv": g.pv.sum()}).ffill()
+        bars["vwap"] = bars.pv / bars.volume
+        r = np.log(bars.close).diff().fillna(0.0)
+        a = r.abs()
+        bp = (a * a.shift(1))
+        bpv = (math.pi / 2) * bp.shift(1).rolling(k - 2).sum() / (k - 2)
+        lm = r / np.sqrt(bpv)
+        rv = (r * r).rolling(m, min_periods=m // 2).sum()
+        bv = (math.pi / 2) * bp.rolling(m - 1, min_periods=m // 2).sum() * m / (m - 1)
+        tp = m * mu43**-3 * m / (m - 2) * ((a * a.shift(1) * a.shift(2)) ** (4 / 3)).rolling(m - 2, min_periods=m // 2).sum()
+        bns = ((rv - bv) / rv) / np.sqrt(theta / m * np.maximum(1, tp / bv**2))
+        base = bars.n.shift(1).rolling(lb, min_periods=lb // 2)
+        iz = (bars.n - base.mean()) / base.std()
+        s2 = np.empty(len(r))  # GARCH filter, fixed parameters
+        rr = r.to_numpy()
+        s2[0] = rr[:75].var() or 1e-8
+        for i in range(1, len(rr)):
+            s2[i] = 1e-10 + 0.08 * rr[i - 1] ** 2 + 0.9 * s2[i - 1]
+        z = rr / np.sqrt(s2)
+        dp = bars.close.diff().fillna(0.0)
+        frac = ndtr(dp / dp.rolling(1440, min_periods=10).std()).fillna(0.5).to_numpy()
+        v_bucket = bars.volume.sum() / DAYS / 50
+        fill = buy = 0.0
+        ois = []
+        for vol, f in zip(bars.volume.to_numpy(), frac):  # VPIN buckets
+            while vol > 0:
+                take = min(vol, v_bucket - fill)
+                buy += take * f
+                fill += take
+                vol -= take
+                if fill >= v_bucket:
+                    ois.append(abs(2 * buy - v_bucket))
+                    fill = buy = 0.0
+        vpin = pd.Series(ois).rolling(50).sum() / (50 * v_bucket)
+        cdf = vpin.rolling(1000, min_periods=50).rank(pct=True)
+        ev = df.groupby("ts").size().index.to_numpy().astype(np.int64)  # ACD, fixed parameters
+        x = np.diff(ev) / 1e9
+        x = x / x.mean()
+        psi = np.empty(len(x))
+        psi[0] = 1.0
+        for i in range(1, len(x)):
+            psi[i] = 0.1 + 0.1 * x[i - 1] + 0.8 * psi[i - 1]
+        sig = np.where(np.abs(lm) > cfg.lm_threshold, np.where(lm > 0, "SELL", "BUY"), "HOLD")
+        del bns, iz, z, cdf, sig
+    return time.perf_counter() - t0
+
+
+def trades_table(data, symbols: list[str]) -> pa.Table:
+    ts = np.concatenate([d[0] for d in data])
+    px = np.concatenate([d[1] for d in data])
+    sz = np.concatenate([d[2] for d in data])
+    sym = np.concatenate([np.full(d[0].size, s, object) for d, s in zip(data, symbols)])
+    n = ts.size
+    return pa.Table.from_arrays(
+        [pa.array(["crypto"] * n, pa.string()), pa.array(sym, pa.string()), pa.array(ts), pa.array(px),
+         pa.array(sz), pa.array(np.zeros(n, np.int32)), pa.array(np.arange(n).astype(str), pa.string()),
+         pa.nulls(n, pa.string()), pa.nulls(n, pa.int32()), pa.array(np.arange(n, dtype=np.int64)),
+         pa.nulls(n, pa.int32()), pa.nulls(n, pa.int64()), pa.array(ts), pa.array(["sim"] * n, pa.string())],
+        schema=TRADES_SCHEMA)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--trades", type=int, default=10_000_000)
+    parser.add_argument("--symbols", type=int, default=500)
+    parser.add_argument("--pandas-symbols", type=int, default=10)
+    parser.add_argument("--db-trades", type=int, default=2_000_000)
+    parser.add_argument("--db-symbols", type=int, default=100)
+    args = parser.parse_args()
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    cfg = signal_config(settings, "crypto")
+    per = args.trades // args.symbols
+    data = synthetic(args.symbols, per)
+    n = per * args.symbols
+    run_udx(synthetic(2, 5000, seed=9), cfg)  # compile
+    no_fit = SignalConfig(**{**{f: getattr(cfg, f) for f in cfg.__slots__}, "garch_min_obs": 10**9,
+                             "acd_min_obs": 10**9})
+    t_filter, n_bars, _ = run_udx(data, no_fit)
+    t_full, _, n_fits = run_udx(data, cfg)
+    t_pd = run_pandas(data[: args.pandas_symbols], cfg)
+    n_pd = per * args.pandas_symbols
+    print(f"(a) {n:,} trades, {args.symbols} symbols, {n_bars:,} one-minute bars over {DAYS} days (24 h sessions)")
+    print(f"    udx filter pass (all signals, fixed models, no refits): {t_filter:.2f} s = {n / t_filter:,.0f} trades/s/core")
+    print(f"    udx with refits ({n_fits} GARCH+ACD fits):            {t_full:.2f} s = {n / t_full:,.0f} trades/s/core")
+    print(f"    pandas baseline on {args.pandas_symbols} symbols:            {t_pd:.2f} s = {n_pd / t_pd:,.0f} trades/s/core")
+    print(f"    ratio udx filter / pandas: {(n / t_filter) / (n_pd / t_pd):.1f}x; with refits: {(n / t_full) / (n_pd / t_pd):.1f}x")
+    # (b) run_transform end to end on a DuckDB file
+    from sql.duckdb_backend import DuckDBStorage
+
+    db_per = args.db_trades // args.db_symbols
+    db_data = synthetic(args.db_symbols, db_per, seed=2)
+    table = trades_table(db_data, [f"X:S{i:04d}USD" for i in range(args.db_symbols)])
+    with tempfile.TemporaryDirectory() as tmp:
+        st = Settings(_env_file=None, duckdb_path=Path(tmp) / "bench.duckdb")  # type: ignore[call-arg]
+        storage = DuckDBStorage.open(st)
+        storage.apply_schema()
+        t = time.perf_counter()
+        storage.append_trades(table)
+        t_load = time.perf_counter() - t
+        summary = run_transform(storage, st)
+        storage.close()
+    print(f"(b) run_transform on DuckDB: {summary} (loading the {table.num_rows:,} trades took {t_load:.1f} s, "
+          "not counted)")
+
+
+if __name__ == "__main__":
+    main()
