@@ -132,6 +132,18 @@ def _cmd_transform(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_vertica_install_udx(settings: Settings, args: argparse.Namespace) -> int:
+    from sql.vertica_backend import VerticaStorage
+
+    storage = VerticaStorage.open(settings.model_copy(update={"db_backend": "vertica"}))
+    try:
+        storage.install_udx(args.library_path, args.depends)
+    finally:
+        storage.close()
+    log.info("installed batch_microstructure from %s (DEPENDS %s)", args.library_path, args.depends)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="microstructure",
@@ -175,6 +187,16 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--once", action="store_true", help="process what is new, then exit (default)")
     mode.add_argument("--follow", action="store_true", help="keep processing every TRANSFORM_INTERVAL_SECONDS")
     transform.set_defaults(handler=_cmd_transform)
+
+    vertica = commands.add_parser("vertica", help="Vertica administration (VERTICA_HOST, VERTICA_USER, ...)")
+    vertica_commands = vertica.add_subparsers(dest="vertica_command", required=True, metavar="ACTION")
+    install = vertica_commands.add_parser(
+        "install-udx", help="create the batch_microstructure UDx (sql/vertica/udx/install.sql); needs a superuser")
+    install.add_argument("--library-path", default="/opt/microstructure/udx/vertica_udx.py",
+                         help="udx/vertica_udx.py as seen by the Vertica nodes (default %(default)s)")
+    install.add_argument("--depends", default="/opt/microstructure/udx/site-packages/*",
+                         help="DEPENDS glob of the UDx site-packages on the nodes (default %(default)s)")
+    install.set_defaults(handler=_cmd_vertica_install_udx)
     return parser
 
 
