@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 
 import uvicorn
@@ -37,18 +38,38 @@ def serve(settings: Settings, *, transport: str) -> None:
         storage.close()
 
 
+def _progress_line(done: int, total: int) -> None:
+    """Draw a one-line progress bar on stderr (only on a terminal: logs stay clean)."""
+    if not sys.stderr.isatty() or total <= 0:
+        return
+    width = 30
+    filled = width * done // total
+    sys.stderr.write(f"\rtransform [{'#' * filled}{'.' * (width - filled)}] {done}/{total} symbols")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
 def transform(settings: Settings, *, follow: bool) -> None:
-    """Compute ``trading_signals`` for everything not yet processed; with ``follow``, keep doing it."""
+    """Compute ``trading_signals`` for everything not yet processed; with ``follow``, keep doing it.
+
+    A backend that can run the transform inside the database (Vertica's UDx) does so; otherwise the
+    numba kernels run here.
+    """
     from udx.transform import run_transform
 
     storage = open_storage(settings)
+    in_database = getattr(storage, "run_transform_in_database", None)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
         storage.apply_schema()
         while True:
-            summary = run_transform(storage, settings)
+            if in_database is not None:
+                summary = in_database(settings)
+            else:
+                summary = run_transform(storage, settings, progress=_progress_line)
             log.info("transform: %s", summary)
             if not follow or stop.wait(settings.transform_interval_seconds):
                 break

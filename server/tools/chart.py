@@ -1,7 +1,8 @@
 """A PNG of one symbol's bars: close price with jumps and BUY/SELL signals marked, VPIN below.
 
 For clients that show images, and for people who would rather look than read. Rendering uses matplotlib's
-Agg backend (no display); the figure is closed after rendering so a long-running server does not grow.
+Agg backend (no display), imported on the first chart so that start-up stays fast; the figure is closed
+after rendering so a long-running server does not grow.
 """
 
 from __future__ import annotations
@@ -9,17 +10,11 @@ from __future__ import annotations
 import io
 from collections import Counter
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from server.arguments import iso_utc, normalize_symbol, parse_window  # noqa: E402
-from server.models import ChartInfo  # noqa: E402
-from sql.backend import Storage  # noqa: E402
+from server.arguments import iso_utc, normalize_symbol, parse_window
+from server.models import ChartInfo
+from sql.backend import Storage
 
 __all__ = ["render_chart"]
 
@@ -51,6 +46,12 @@ def render_chart(
     jumps = np.array([bool(r[3]) for r in rows])
     signals = [r[5] for r in rows]
     times = ends.astype("datetime64[ns]").astype("datetime64[ms]").astype(object)
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
 
     figure, (price_axis, vpin_axis) = plt.subplots(
         2, 1, sharex=True, figsize=(width / 100, height / 100), dpi=100, height_ratios=(3, 1)
