@@ -1,4 +1,4 @@
-"""The Polygon WebSocket ingester: socket → queue → normalize → batch → storage.
+"""The Polygon WebSocket ingester: socket → queue → normalize → batch → storage (or → Kafka).
 
 Design (polygon notes §1.5, §2): Polygon drops consumers that do not read fast enough (``slow_consumer``), and
 ``polygon-api-client`` calls its ``processor`` inline in the socket loop. So the work is split in two tasks:
@@ -12,7 +12,11 @@ Design (polygon notes §1.5, §2): Polygon drops consumers that do not read fast
   on one dedicated writer thread (always the same thread, one call at a time), so the event loop keeps
   reading while the database writes.
 
-Rejects are counted and logged one line each (dead-lettering to Kafka comes with the Kafka hop). Status events
+:class:`PolygonReader` is the shared part (client, reconnects, queue, status handling); it leaves the drain
+to subclasses: :class:`PolygonFeed` (this module) normalizes into a database, ``ingest.produce.KafkaFeed``
+produces each event to Kafka.
+
+Rejects are counted and logged one line each. Status events
 act on the feed: ``auth_failed`` ends it with :class:`PolygonAuthError` (the client raises ``AuthError``
 itself during the handshake; both surface as that one clear error); ``max_connections``,
 ``force_disconnect`` and ``slow_consumer`` are logged as warnings. The client reconnects and resubscribes on
@@ -33,20 +37,20 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from polygon import WebSocketClient
 from polygon.exceptions import AuthError
 from websockets.exceptions import ConnectionClosed
 
-from ingest.normalize import FrameBatch, Normalized
+from ingest.normalize import FrameBatch, Normalized, Reject, StatusEvent
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from sql.settings import Settings
 
-__all__ = ["FeedStats", "PolygonAuthError", "PolygonFeed", "TradeSink"]
+__all__ = ["FeedStats", "PolygonAuthError", "PolygonFeed", "PolygonReader", "TradeSink"]
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +91,8 @@ class FeedStats:
     last_write_s: float | None = None
 
 
-class PolygonFeed:
-    """Stream one Polygon market into a sink, in batches.
+class PolygonReader:
+    """The socket side of a feed: one Polygon market read into a frame queue, drained by a subclass.
 
     Parameters
     ----------
@@ -100,20 +104,17 @@ class PolygonFeed:
         ``"stocks"`` or ``"crypto"``.
     subscriptions
         Topics such as ``"T.*"``, ``"Q.AAPL"``, ``"XT.BTC-USD"``.
-    sink
-        Object with blocking ``append_trades`` / ``append_quotes`` (a :class:`sql.backend.Storage`).
     secure
         ``wss://`` when true, ``ws://`` otherwise (the simulator).
-    batch_rows, batch_seconds
-        Flush when the batch holds this many rows (trades + quotes) or its first frame is this old.
-    source
-        ``source`` column of the rows: ``"ws"`` for Polygon, ``"sim"`` for the simulator.
     max_queued_frames
         Frames the reader may queue ahead of the drain before it starts dropping them.
     max_reconnects
         Passed to the client: abnormal closes tolerated in a row before ``connect`` gives up.
     stats_interval_s
         A statistics line is logged at most this often (DESIGN §3).
+
+    Subclasses implement ``async _drain()``: take ``(frame, received_ns)`` items off ``self._queue`` until
+    the ``None`` sentinel, then flush what they hold and return. Blocking work goes to ``self._writer``.
     """
 
     def __init__(
@@ -123,11 +124,7 @@ class PolygonFeed:
         feed: str,
         market: str,
         subscriptions: Sequence[str],
-        sink: TradeSink,
         secure: bool = True,
-        batch_rows: int = 5000,
-        batch_seconds: float = 0.5,
-        source: str = "ws",
         max_queued_frames: int = 100_000,
         max_reconnects: int | None = 5,
         stats_interval_s: float = 30.0,
@@ -138,19 +135,11 @@ class PolygonFeed:
             raise ValueError(f"market must be 'stocks' or 'crypto', got {market!r}")
         if not subscriptions:
             raise ValueError("subscriptions is empty: set POLYGON_SUBSCRIPTIONS, e.g. 'T.*'")
-        if batch_rows < 1 or batch_seconds <= 0:
-            raise ValueError(
-                f"batch_rows must be >= 1 and batch_seconds > 0, got {batch_rows}, {batch_seconds}"
-            )
         self._api_key = api_key
         self.feed = feed
         self.market = market
         self.subscriptions = [s.strip() for s in subscriptions if s.strip()]
-        self.sink = sink
         self.secure = secure
-        self.batch_rows = batch_rows
-        self.batch_seconds = batch_seconds
-        self.source = source
         self.max_reconnects = max_reconnects
         self.stats_interval_s = stats_interval_s
         self.stats = FeedStats()
@@ -158,26 +147,8 @@ class PolygonFeed:
         self._writer: ThreadPoolExecutor | None = None
         self._last_stats_log = time.monotonic()
 
-    @classmethod
-    def from_settings(cls, settings: Settings, sink: TradeSink, *, source: str = "ws") -> PolygonFeed:
-        """Build a feed from ``polygon_*`` and ``ingest_batch_*`` settings."""
-        key = settings.polygon_api_key
-        if key is None:
-            raise ValueError("POLYGON_API_KEY is not set")
-        return cls(
-            api_key=key.get_secret_value(),
-            feed=settings.polygon_feed,
-            market=settings.polygon_market,
-            subscriptions=settings.polygon_subscriptions.split(","),
-            sink=sink,
-            secure=settings.polygon_secure,
-            batch_rows=settings.ingest_batch_rows,
-            batch_seconds=settings.ingest_batch_seconds,
-            source=source,
-        )
-
     def __repr__(self) -> str:
-        return f"PolygonFeed(feed={self.feed!r}, market={self.market!r}, subs={self.subscriptions!r})"
+        return f"{type(self).__name__}(feed={self.feed!r}, market={self.market!r}, subs={self.subscriptions!r})"
 
     # --- running -----------------------------------------------------------------------------------------
 
@@ -237,6 +208,78 @@ class PolygonFeed:
             await asyncio.sleep(backoff)
 
     async def _drain(self) -> None:
+        raise NotImplementedError
+
+    def _note_statuses(self, statuses: list[StatusEvent]) -> None:
+        for status in statuses:
+            self.stats.statuses += 1
+            if status.status == "auth_failed":
+                log.error("feed %s: Polygon refused the API key (auth_failed): %s", self.market,
+                          status.message)
+            elif status.status in _DISCONNECT_STATUSES:
+                log.warning("feed %s: server status %s: %s", self.market, status.status, status.message)
+            else:
+                log.debug("feed %s: status %s: %s", self.market, status.status, status.message)
+
+    def _note_rejects(self, rejects: list[Reject]) -> None:
+        for reject in rejects:
+            self.stats.rejects += 1
+            log.warning("feed %s: rejected (%s): %s", self.market, reject.reason, reject.raw[:300])
+
+
+class PolygonFeed(PolygonReader):
+    """Stream one Polygon market into a sink, in batches.
+
+    Parameters
+    ----------
+    sink
+        Object with blocking ``append_trades`` / ``append_quotes`` (a :class:`sql.backend.Storage`).
+    batch_rows, batch_seconds
+        Flush when the batch holds this many rows (trades + quotes) or its first frame is this old.
+    source
+        ``source`` column of the rows: ``"ws"`` for Polygon, ``"sim"`` for the simulator.
+    **reader
+        The socket parameters of :class:`PolygonReader` (``api_key``, ``feed``, ``market``, ...).
+    """
+
+    def __init__(
+        self,
+        *,
+        sink: TradeSink,
+        batch_rows: int = 5000,
+        batch_seconds: float = 0.5,
+        source: str = "ws",
+        **reader: Any,
+    ) -> None:
+        super().__init__(**reader)
+        if batch_rows < 1 or batch_seconds <= 0:
+            raise ValueError(
+                f"batch_rows must be >= 1 and batch_seconds > 0, got {batch_rows}, {batch_seconds}"
+            )
+        self.sink = sink
+        self.batch_rows = batch_rows
+        self.batch_seconds = batch_seconds
+        self.source = source
+
+    @classmethod
+    def from_settings(cls, settings: Settings, sink: TradeSink, *, source: str = "ws") -> PolygonFeed:
+        """Build a feed from ``polygon_*`` and ``ingest_batch_*`` settings."""
+        key = settings.polygon_api_key
+        if key is None:
+            raise ValueError("POLYGON_API_KEY is not set")
+        return cls(
+            api_key=key.get_secret_value(),
+            feed=settings.polygon_feed,
+            market=settings.polygon_market,
+            subscriptions=settings.polygon_subscriptions.split(","),
+            sink=sink,
+            secure=settings.polygon_secure,
+            batch_rows=settings.ingest_batch_rows,
+            batch_seconds=settings.ingest_batch_seconds,
+            source=source,
+        )
+
+    async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         batch = FrameBatch(self.source)
         first_ns: int | None = None
@@ -262,19 +305,9 @@ class PolygonFeed:
                 first_ns = deadline = None
 
     def _after_frame(self, batch: FrameBatch) -> None:
-        for reject in batch.rejects:
-            self.stats.rejects += 1
-            log.warning("feed %s: rejected (%s): %s", self.market, reject.reason, reject.raw[:300])
+        self._note_rejects(batch.rejects)
         batch.rejects.clear()
-        for status in batch.statuses:
-            self.stats.statuses += 1
-            if status.status == "auth_failed":
-                log.error("feed %s: Polygon refused the API key (auth_failed): %s", self.market,
-                          status.message)
-            elif status.status in _DISCONNECT_STATUSES:
-                log.warning("feed %s: server status %s: %s", self.market, status.status, status.message)
-            else:
-                log.debug("feed %s: status %s: %s", self.market, status.status, status.message)
+        self._note_statuses(batch.statuses)
         batch.statuses.clear()
 
     async def _flush(self, batch: FrameBatch, first_ns: int | None) -> None:

@@ -12,7 +12,8 @@ frames into rows of :data:`sql.contract.TRADES_SCHEMA` and :data:`sql.contract.Q
 ``XQ``    crypto    ``pair bp bs ap as t x`` (``x`` is both the bid and the ask exchange)
 ========  ========  ===========================================================================
 
-Timestamps ``t``/``trft`` are Unix milliseconds and become ``*_ns`` by ``× 1_000_000``. Condition lists are
+Timestamps ``t``/``trft`` are Unix milliseconds and become ``*_ns`` by ``× 1_000_000``. A ``T`` event made
+from a flat file (``ingest.replay``) also carries ``t_ns``/``trft_ns``, the exact nanoseconds, which win. Condition lists are
 stored comma-joined (``"12,37"``), an empty or missing list as null. A crypto trade without ``i`` gets the
 deterministic id ``"~<price>x<size>"`` so that distinct trades in the same millisecond keep distinct dedupe
 keys (``market, symbol, exchange, trade_id, ts_ns``) while a re-delivered event still collapses onto its twin.
@@ -150,6 +151,13 @@ def _ms(ev: dict[str, Any], key: str) -> int:
     if value <= 0:
         raise _Bad(f"field {key!r} must be a positive Unix-ms timestamp, got {value}")
     return value * _NS_PER_MS
+
+
+def _ns(ev: dict[str, Any], key: str) -> int:
+    value = _int(ev, key)
+    if value <= 0:
+        raise _Bad(f"field {key!r} must be a positive Unix-ns timestamp, got {value}")
+    return value
 
 
 def _price(ev: dict[str, Any], key: str) -> float:
@@ -298,13 +306,16 @@ class FrameBatch:
     # so a bad event never leaves a partial row behind.
 
     def _stock_trade(self, e: dict[str, Any], received_ns: int) -> None:
-        symbol, ts_ns = _str(e, "sym"), _ms(e, "t")
+        symbol = _str(e, "sym")
+        ts_ns = _ns(e, "t_ns") if "t_ns" in e else _ms(e, "t")
         price, size, exchange = _price(e, "p"), _size(e, "s"), _int(e, "x")
         trade_id = _trade_id(e, required=True, price=price, size=size)
         conditions, tape, seq = _conditions(e, "c"), _opt_int(e, "z"), _opt_int(e, "q")
         trf_id = _opt_int(e, "trfi")
-        trft = e.get("trft")
-        trf_ts_ns = _ms(e, "trft") if trft is not None else None
+        if e.get("trft_ns") is not None:
+            trf_ts_ns: int | None = _ns(e, "trft_ns")
+        else:
+            trf_ts_ns = _ms(e, "trft") if e.get("trft") is not None else None
         self._append_trade("stocks", symbol, ts_ns, price, size, exchange, trade_id, conditions, tape, seq,
                            trf_id, trf_ts_ns, received_ns)
 

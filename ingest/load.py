@@ -1,0 +1,404 @@
+"""Kafka → database: the consumer-group loader behind ``microstructure load``.
+
+At-least-once delivery plus an idempotent sink gives exactly-once rows: every record is decoded into the
+storage contract (:class:`ingest.normalize.FrameBatch`), a batch is written with ``append_trades`` /
+``append_quotes`` (which skip rows whose dedupe key ``market, symbol, exchange, trade_id, ts_ns`` is already
+stored) and only **after** the write returned are the batch's offsets committed. A crash anywhere before the
+commit re-delivers records the database already holds; the dedupe key drops them.
+
+The loop (style guide, "ingest load loop"; quix-streams' checkpoint order):
+
+1. ``consume()`` up to ``LOAD_BATCH_ROWS`` records; decode each: one Polygon event JSON per message (what
+   ``stream`` and ``replay`` produce), ``source`` header → the ``source`` column, the record's timestamp →
+   ``received_ns``;
+2. a record that cannot be decoded (not JSON, not an object, unknown ``ev``, missing or bad field) goes to
+   ``<topic>KAFKA_DLQ_SUFFIX`` with its key and value unchanged and headers ``dlq.error`` (the reason),
+   ``dlq.origin.topic``, ``dlq.origin.partition``, ``dlq.origin.offset``, ``dlq.origin.timestamp``;
+3. when the batch holds ``LOAD_BATCH_ROWS`` records or its oldest is ``LOAD_BATCH_SECONDS`` old: write to
+   the database → flush the dead-letter producer → commit the next offsets synchronously.
+
+Consumer settings: ``enable.auto.commit=false``, ``enable.auto.offset.store=false``, cooperative-sticky
+assignment, ``auto.offset.reset=earliest``. On partition revocation the batch is flushed and committed (the
+new owner starts where this one ended); on partition loss nothing is committed for the lost partitions
+(their rows may still be written: harmless, they are idempotent). SIGINT/SIGTERM set a stop flag: flush,
+commit, close. A failed database write raises and commits nothing.
+
+``drain=True`` (``load --drain``) reads the high watermark of every partition at start and returns once the
+group's committed offsets reached all of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import pyarrow as pa
+from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+
+from ingest.normalize import FrameBatch
+from ingest.produce import ensure_topics, producer_config
+from ingest.stats import PipelineStats
+
+if TYPE_CHECKING:
+    from sql.backend import Storage
+    from sql.settings import Settings
+
+__all__ = ["LoadSummary", "Loader"]
+
+log = logging.getLogger(__name__)
+
+_NS_PER_MS = 1_000_000
+_LAG_EVERY_S = 5.0
+
+
+@dataclass
+class LoadSummary:
+    """What one :meth:`Loader.run` did."""
+
+    records: int = 0
+    trades_added: int = 0
+    quotes_added: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+    commits: int = 0
+    commit_failures: int = 0
+
+
+@dataclass
+class _Batch:
+    """Records decoded since the last commit, one accumulator per ``source``."""
+
+    frames: dict[str, FrameBatch] = field(default_factory=dict)
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    records: int = 0
+    first_at: float | None = None
+
+    def add(self, source: str, event: Any, received_ns: int) -> str | None:
+        """Add one decoded event; return the reject reason, or ``None`` when it was accepted."""
+        batch = self.frames.get(source)
+        if batch is None:
+            batch = self.frames[source] = FrameBatch(source)
+        batch.add_event(event, received_ns)
+        if batch.rejects:
+            reason = batch.rejects[0].reason
+            batch.rejects.clear()
+            return reason
+        if batch.statuses:
+            batch.statuses.clear()
+            return "status event is not market data"
+        return None
+
+
+class Loader:
+    """Consume the trades and quotes topics into a :class:`sql.backend.Storage`.
+
+    Parameters
+    ----------
+    settings
+        ``kafka_*``, ``load_batch_*`` and ``stats_interval_seconds``.
+    storage
+        The database; its appends must be idempotent (the dedupe key).
+    topics
+        Topics to consume; default the trades and quotes topics of the settings.
+    drain
+        Stop once every partition is consumed up to its high watermark at start (``load --drain``).
+    consumer_config
+        Extra librdkafka consumer settings.
+    """
+
+    def __init__(self, settings: Settings, storage: Storage, *, topics: Sequence[str] | None = None,
+                 drain: bool = False, stats: PipelineStats | None = None,
+                 consumer_config: dict[str, Any] | None = None) -> None:
+        if not settings.kafka_bootstrap_servers:
+            raise ValueError("KAFKA_BOOTSTRAP_SERVERS is not set: 'microstructure load' reads from Kafka")
+        self.settings = settings
+        self.storage = storage
+        self.bootstrap = settings.kafka_bootstrap_servers
+        self.topics = list(topics or (settings.kafka_trades_topic, settings.kafka_quotes_topic))
+        self.drain = drain
+        self.batch_rows = settings.load_batch_rows
+        self.batch_seconds = settings.load_batch_seconds
+        self.stats = stats or PipelineStats("load")
+        self.summary = LoadSummary()
+        self._consumer_config = consumer_config or {}
+        self._batch = _Batch()
+        self._consumer: Consumer | None = None
+        self._dlq: Producer | None = None
+        self._dlq_pending = 0
+        self._lag_at = 0.0
+        self._assigned: set[tuple[str, int]] = set()
+        self._failed = False
+
+    # --- kafka clients -----------------------------------------------------------------------------------
+
+    def _make_consumer(self) -> Consumer:
+        config: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap,
+            "group.id": self.settings.kafka_group_id,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "partition.assignment.strategy": "cooperative-sticky",
+            "fetch.max.bytes": 64 * 1024 * 1024,
+            "max.partition.fetch.bytes": 8 * 1024 * 1024,
+            "queued.max.messages.kbytes": 128 * 1024,
+            "session.timeout.ms": 10_000,
+            "heartbeat.interval.ms": 1_000,
+            "enable.partition.eof": False,
+            "error_cb": self._on_error,
+        }
+        config.update(self._consumer_config)
+        return Consumer(config)
+
+    def _on_error(self, err: KafkaError) -> None:
+        level = logging.ERROR if err.fatal() else logging.WARNING
+        log.log(level, "kafka consumer: %s", err)
+
+    # --- rebalance callbacks (run inside consume()) ------------------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned.update((p.topic, p.partition) for p in partitions)
+        log.info("assigned %s", _names(partitions))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.info("revoked %s: flushing and committing", _names(partitions))
+        if not self._failed:
+            self._flush_and_commit()
+        self._forget(partitions)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.warning("lost %s: nothing is committed for them", _names(partitions))
+        self._forget(partitions)
+
+    def _forget(self, partitions: list[TopicPartition]) -> None:
+        for p in partitions:
+            self._assigned.discard((p.topic, p.partition))
+            self._batch.offsets.pop((p.topic, p.partition), None)
+
+    # --- the loop ----------------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event | None = None) -> LoadSummary:
+        """Consume until ``stop`` is set (or, with ``drain``, until caught up); flush, commit, close."""
+        stop = stop or threading.Event()
+        dlq_topics = [t + self.settings.kafka_dlq_suffix for t in self.topics]
+        ensure_topics(self.bootstrap, [*self.topics, *dlq_topics], self.settings.kafka_partitions)
+        consumer = self._consumer = self._make_consumer()
+        self._dlq = Producer(producer_config(self.bootstrap, on_delivery=self._on_dlq_delivery))
+        targets = self._high_watermarks(consumer) if self.drain else None
+        consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
+                           on_lost=self._on_lost)
+        checked_at = time.monotonic()
+        try:
+            while not stop.is_set():
+                messages = consumer.consume(num_messages=min(self.batch_rows, 10_000), timeout=0.2)
+                for message in messages:
+                    self._take(message)
+                idle_drain = targets is not None and not messages
+                if idle_drain or self._due():
+                    self._flush_and_commit()
+                self._update_lag(consumer)
+                if targets is not None and (idle_drain or time.monotonic() - checked_at > 1.0):
+                    checked_at = time.monotonic()
+                    if self._caught_up(consumer, targets):
+                        break
+            self._flush_and_commit()
+        except BaseException:
+            self._failed = True
+            raise
+        finally:
+            consumer.close()  # auto-commit is off: close() commits nothing
+            if self._dlq is not None:
+                self._dlq.flush(30)
+        return self.summary
+
+    def _take(self, message: Any) -> None:
+        err = message.error()
+        if err is not None:
+            if err.code() != KafkaError._PARTITION_EOF:
+                log.warning("kafka consume error: %s", err)
+            return
+        batch = self._batch
+        if batch.first_at is None:
+            batch.first_at = time.monotonic()
+        self.stats.consumed += 1
+        self.summary.records += 1
+        batch.records += 1
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        batch.offsets[(topic, partition)] = offset + 1
+        source = "ws"
+        headers = message.headers()
+        if headers:
+            for name, value in headers:
+                if name == "source" and value:
+                    source = value.decode("utf-8", "replace")
+        _kind, ts_ms = message.timestamp()
+        received_ns = ts_ms * _NS_PER_MS if ts_ms > 0 else time.time_ns()
+        value = message.value()
+        try:
+            event = orjson.loads(value) if value is not None else None
+        except orjson.JSONDecodeError as exc:
+            reason: str | None = f"value is not valid JSON: {exc}"
+        else:
+            reason = "value is not a JSON object" if not isinstance(event, dict) else batch.add(
+                source, event, received_ns)
+        if reason is not None:
+            self._dead_letter(message, reason)
+
+    def _dead_letter(self, message: Any, reason: str) -> None:
+        assert self._dlq is not None
+        self.stats.parse_errors += 1
+        headers = [("dlq.error", reason.encode()), ("dlq.origin.topic", message.topic().encode()),
+                   ("dlq.origin.partition", str(message.partition()).encode()),
+                   ("dlq.origin.offset", str(message.offset()).encode()),
+                   ("dlq.origin.timestamp", str(message.timestamp()[1]).encode())]
+        topic = message.topic() + self.settings.kafka_dlq_suffix
+        while True:
+            try:
+                self._dlq.produce(topic, message.value(), message.key(), headers=headers)
+                break
+            except BufferError:
+                self._dlq.poll(0.05)
+        self._dlq_pending += 1
+        if self.stats.parse_errors <= 10 or self.stats.parse_errors % 1000 == 0:
+            log.warning("dead-lettered %s[%d]@%d to %s: %s", message.topic(), message.partition(),
+                        message.offset(), topic, reason)
+
+    def _on_dlq_delivery(self, err: KafkaError | None, msg: Any) -> None:
+        if err is not None:
+            self.stats.delivery_failures += 1
+            log.error("dead-letter delivery to %s failed: %s", msg.topic(), err)
+
+    def _due(self) -> bool:
+        batch = self._batch
+        if batch.records >= self.batch_rows:
+            return True
+        return batch.first_at is not None and time.monotonic() - batch.first_at >= self.batch_seconds
+
+    def _flush_and_commit(self) -> None:
+        """Write the batch, make the dead letters durable, then commit the batch's offsets."""
+        batch, self._batch = self._batch, _Batch()
+        if batch.records == 0:
+            return
+        started = batch.first_at or time.monotonic()
+        trades = [b.take() for b in batch.frames.values()]
+        trade_tables = [n.trades for n in trades if n.trades.num_rows]
+        quote_tables = [n.quotes for n in trades if n.quotes.num_rows]
+        if trade_tables:
+            added = self.storage.append_trades(_concat(trade_tables))
+            self.summary.trades_added += added
+            self.stats.produced += added
+        if quote_tables:
+            added = self.storage.append_quotes(_concat(quote_tables))
+            self.summary.quotes_added += added
+            self.stats.produced += added
+        if self._dlq_pending:
+            assert self._dlq is not None
+            failures = self.stats.delivery_failures
+            left = self._dlq.flush(60)
+            if left or self.stats.delivery_failures > failures:
+                raise KafkaException(KafkaError(KafkaError._MSG_TIMED_OUT,
+                                                "dead-letter records were not delivered; not committing"))
+            self.stats.dead_lettered += self._dlq_pending
+            self.summary.dead_lettered += self._dlq_pending
+            self._dlq_pending = 0
+        offsets = [TopicPartition(t, p, o) for (t, p), o in batch.offsets.items() if (t, p) in self._assigned]
+        if offsets and self._consumer is not None:
+            self._commit(offsets)
+        self.summary.batches += 1
+        self.stats.add_batch(time.monotonic() - started)
+
+    def _commit(self, offsets: list[TopicPartition]) -> None:
+        """Commit synchronously. A failed commit is logged, not fatal: the rows are durable already, so the
+        records are merely re-delivered (after a rebalance or restart) and deduplicated by the database."""
+        assert self._consumer is not None
+        try:
+            results = self._consumer.commit(offsets=offsets, asynchronous=False) or []
+        except KafkaException as exc:
+            self.summary.commit_failures += 1
+            log.warning("offset commit failed (records will be re-delivered and deduplicated): %s", exc)
+            return
+        errors = [tp for tp in results if tp.error is not None]
+        if errors:
+            self.summary.commit_failures += 1
+            log.warning("offset commit failed for %s: %s", _names(errors), errors[0].error)
+        else:
+            self.summary.commits += 1
+
+    # --- lag and drain -----------------------------------------------------------------------------------
+
+    def _partitions(self, consumer: Consumer) -> list[TopicPartition]:
+        metadata = consumer.list_topics(timeout=30)
+        out = []
+        for topic in self.topics:
+            meta = metadata.topics.get(topic)
+            if meta is None or meta.error is not None:
+                raise KafkaException(meta.error if meta is not None else
+                                     KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, f"no topic {topic}"))
+            out += [TopicPartition(topic, p) for p in sorted(meta.partitions)]
+        return out
+
+    def _high_watermarks(self, consumer: Consumer) -> dict[tuple[str, int], tuple[int, int]]:
+        targets = {}
+        for tp in self._partitions(consumer):
+            low, high = consumer.get_watermark_offsets(tp, timeout=30)
+            targets[(tp.topic, tp.partition)] = (low, high)
+        log.info("drain: %d records up to the high watermarks",
+                 sum(h - lo for lo, h in targets.values()))
+        return targets
+
+    def _caught_up(self, consumer: Consumer, targets: dict[tuple[str, int], tuple[int, int]]) -> bool:
+        tps = [TopicPartition(t, p) for t, p in targets]
+        try:
+            committed = consumer.committed(tps, timeout=30)
+        except KafkaException as exc:
+            log.warning("drain: committed offsets not available yet: %s", exc)
+            return False
+        for tp in committed:
+            low, high = targets[(tp.topic, tp.partition)]
+            position = tp.offset if tp.offset != OFFSET_INVALID and tp.offset >= 0 else low
+            if position < high:
+                return False
+        return True
+
+    def _update_lag(self, consumer: Consumer) -> None:
+        now = time.monotonic()
+        if now - self._lag_at < _LAG_EVERY_S or not self._assigned:
+            return
+        self._lag_at = now
+        lag = 0
+        try:
+            tps = [TopicPartition(t, p) for t, p in self._assigned]
+            for tp in consumer.position(tps):
+                _low, high = consumer.get_watermark_offsets(tp, timeout=5)
+                if tp.offset >= 0:
+                    lag += max(0, high - tp.offset)
+        except KafkaException as exc:
+            log.debug("lag not available: %s", exc)
+            return
+        self.stats.lag = lag
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+
+
+def _names(partitions: list[TopicPartition]) -> str:
+    return ", ".join(f"{p.topic}[{p.partition}]" for p in partitions) or "nothing"
+
+
+def run_loader(settings: Settings, storage: Storage, *, drain: bool = False,
+               install_signals: Callable[[threading.Event], None] | None = None) -> LoadSummary:
+    """Run a :class:`Loader` with its statistics line; ``install_signals`` wires SIGINT/SIGTERM to stop."""
+    from ingest.stats import StatsReporter
+
+    stop = threading.Event()
+    if install_signals is not None:
+        install_signals(stop)
+    loader = Loader(settings, storage, drain=drain)
+    with StatsReporter(loader.stats, settings.stats_interval_seconds, log):
+        return loader.run(stop)

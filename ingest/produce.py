@@ -1,0 +1,313 @@
+"""Polygon events → Kafka: the idempotent producer behind ``microstructure stream`` and ``replay``.
+
+Topics and messages (DESIGN §2): trades (``T``, ``XT``) go to ``KAFKA_TRADES_TOPIC``, quotes (``Q``,
+``XQ``) to ``KAFKA_QUOTES_TOPIC``; one Polygon event per message, key = the symbol (``sym`` or ``pair``),
+value = the event's JSON exactly as Polygon names its fields, header ``source`` = ``ws``, ``sim`` or
+``replay`` (the ``source`` column the loader writes). Keying by symbol keeps each symbol's events in order
+within one partition.
+
+Guarantees: the producer is idempotent (``enable.idempotence``: ``acks=all``, unlimited retries, no
+duplicates or reordering from retries within a producer session). A full local queue raises ``BufferError``
+in ``produce()``; :meth:`EventProducer.send` then serves delivery reports (``poll``) and retries, blocking
+the caller: backpressure, never a drop. librdkafka retries a broker outage for ``delivery.timeout.ms``
+(5 minutes); a message that fails for good is counted (``delivery_failures``) and logged, with only failures
+reported (``delivery.report.only.error``), so the happy path costs no Python callback per message.
+
+:class:`KafkaFeed` is the Polygon socket reader of :mod:`ingest.feed` with a Kafka drain: frames are taken
+off the reader's queue in chunks and produced on the feed's writer thread, so a blocked producer never
+stalls the socket loop (the reader's bounded queue absorbs the wait, and counts what it cannot hold).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from ingest.feed import PolygonReader
+from ingest.normalize import MAX_RAW_CHARS, Reject, StatusEvent
+from ingest.stats import PipelineStats
+
+if TYPE_CHECKING:
+    from sql.settings import Settings
+
+__all__ = ["EventProducer", "KafkaFeed", "ensure_topics", "producer_config"]
+
+log = logging.getLogger(__name__)
+
+_TRADES = frozenset({"T", "XT"})
+_QUOTES = frozenset({"Q", "XQ"})
+#: Frames handed to the producer thread at once (everything queued, up to this many).
+_CHUNK_FRAMES = 500
+
+
+def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
+    """librdkafka settings of the idempotent, batching producer (overrides win)."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 20,
+        "batch.num.messages": 10_000,
+        "batch.size": 1_000_000,
+        "compression.type": "lz4",
+        "queue.buffering.max.messages": 500_000,
+        "queue.buffering.max.kbytes": 512 * 1024,
+        "delivery.report.only.error": True,
+        "reconnect.backoff.max.ms": 2000,
+    }
+    config.update(overrides)
+    return config
+
+
+def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, timeout_s: float = 30.0) -> None:
+    """Create the topics that do not exist yet (replication factor 1 for a single broker, else 3 max)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    metadata = admin.list_topics(timeout=timeout_s)
+    missing = [t for t in dict.fromkeys(topics) if t not in metadata.topics]
+    if not missing:
+        return
+    replication = min(3, len(metadata.brokers)) or 1
+    futures = admin.create_topics([NewTopic(t, num_partitions=partitions, replication_factor=replication)
+                                   for t in missing], operation_timeout=timeout_s, request_timeout=timeout_s)
+    for topic, future in futures.items():
+        try:
+            future.result()
+            log.info("created topic %s (%d partitions)", topic, partitions)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+
+
+class EventProducer:
+    """Polygon events → trades/quotes topics, idempotent, with blocking backpressure.
+
+    Parameters
+    ----------
+    bootstrap
+        ``KAFKA_BOOTSTRAP_SERVERS``.
+    trades_topic, quotes_topic
+        Destination topics.
+    stats
+        Counters to update (``produced``, ``parse_errors``, ``delivery_failures``, ``lag``).
+    config
+        Extra librdkafka settings.
+    """
+
+    def __init__(self, bootstrap: str, trades_topic: str, quotes_topic: str, stats: PipelineStats,
+                 **config: Any) -> None:
+        self.trades_topic = trades_topic
+        self.quotes_topic = quotes_topic
+        self.stats = stats
+        self._producer = Producer(producer_config(bootstrap, on_delivery=self._on_delivery,
+                                                  error_cb=self._on_error, **config))
+        self._unserved = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, stats: PipelineStats, **config: Any) -> EventProducer:
+        if not settings.kafka_bootstrap_servers:
+            raise ValueError("KAFKA_BOOTSTRAP_SERVERS is not set")
+        return cls(settings.kafka_bootstrap_servers, settings.kafka_trades_topic, settings.kafka_quotes_topic,
+                   stats, **config)
+
+    def _on_delivery(self, err: KafkaError | None, msg: Any) -> None:
+        if err is None:  # pragma: no cover - only errors are reported
+            return
+        self.stats.delivery_failures += 1
+        n = self.stats.delivery_failures
+        if n <= 10 or n % 1000 == 0:
+            log.error("kafka delivery failed (%d so far) to %s: %s", n, msg.topic(), err)
+
+    def _on_error(self, err: KafkaError) -> None:
+        level = logging.ERROR if err.fatal() else logging.WARNING
+        log.log(level, "kafka producer: %s", err)
+
+    def topic_for(self, ev: Any) -> str | None:
+        """The topic of a Polygon ``ev`` code, ``None`` for anything that is not a trade or quote."""
+        if ev in _TRADES:
+            return self.trades_topic
+        if ev in _QUOTES:
+            return self.quotes_topic
+        return None
+
+    def send(self, topic: str, key: bytes | str, value: bytes, headers: list[tuple[str, bytes]]) -> None:
+        """Produce one message; on a full local queue serve callbacks and retry (never drops)."""
+        while True:
+            try:
+                self._producer.produce(topic, value, key, headers=headers)
+                break
+            except BufferError:
+                self._producer.poll(0.05)
+        self.stats.produced += 1
+        self._unserved += 1
+        if self._unserved >= 10_000:
+            self._producer.poll(0)
+            self._unserved = 0
+
+    def send_events(self, events: Iterable[Any], headers: list[tuple[str, bytes]],
+                    statuses: list[StatusEvent], rejects: list[Reject]) -> None:
+        """Produce decoded Polygon events; status events and unroutable events are returned in the lists."""
+        for event in events:
+            self.stats.consumed += 1
+            if not isinstance(event, dict):
+                rejects.append(Reject(repr(event)[:MAX_RAW_CHARS], "event is not a JSON object"))
+                continue
+            ev = event.get("ev")
+            topic = self.topic_for(ev)
+            if topic is None:
+                if ev == "status" and isinstance(event.get("status"), str):
+                    self.stats.consumed -= 1  # not data
+                    statuses.append(StatusEvent(event["status"], str(event.get("message", ""))))
+                else:
+                    rejects.append(Reject(orjson.dumps(event).decode()[:MAX_RAW_CHARS],
+                                          f"unsupported event type ev={ev!r}"))
+                continue
+            key = event.get("sym") if ev in ("T", "Q") else event.get("pair")
+            if not isinstance(key, str) or not key:
+                rejects.append(Reject(orjson.dumps(event).decode()[:MAX_RAW_CHARS], "event has no symbol"))
+                continue
+            self.send(topic, key, orjson.dumps(event), headers)
+
+    def poll(self, timeout: float = 0.0) -> None:
+        """Serve delivery reports; update the queued-messages gauge."""
+        self._producer.poll(timeout)
+        self.stats.lag = len(self._producer)
+
+    def flush(self, timeout_s: float = 60.0) -> int:
+        """Wait until every queued message is delivered or failed; return how many are still queued."""
+        left = int(self._producer.flush(timeout_s))
+        self.stats.lag = left
+        if left:
+            log.error("kafka producer: %d messages still undelivered after %.0f s", left, timeout_s)
+        return left
+
+
+class KafkaFeed(PolygonReader):
+    """A Polygon feed whose drain produces every event to Kafka (``microstructure stream``).
+
+    Parameters
+    ----------
+    producer
+        Where events go.
+    source
+        ``source`` header of the messages (``ws`` or ``sim``).
+    **reader
+        The socket parameters of :class:`ingest.feed.PolygonReader`.
+    """
+
+    def __init__(self, *, producer: EventProducer, source: str = "ws", **reader: Any) -> None:
+        super().__init__(**reader)
+        self.producer = producer
+        self.source = source
+        self._headers = [("source", source.encode())]
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            item = await self._queue.get()
+            chunk: list[tuple[bytes | str, int]] = []
+            stop = item is None
+            if item is not None:
+                chunk.append(item)
+            while not stop and len(chunk) < _CHUNK_FRAMES and not self._queue.empty():
+                nxt = self._queue.get_nowait()
+                if nxt is None:
+                    stop = True
+                else:
+                    chunk.append(nxt)
+            if chunk:
+                statuses, rejects = await loop.run_in_executor(self._writer, self._produce, chunk)
+                self._note_statuses(statuses)
+                self._note_rejects(rejects)
+            if stop:
+                await loop.run_in_executor(self._writer, self.producer.flush)
+                return
+
+    def _produce(self, chunk: list[tuple[bytes | str, int]]) -> tuple[list[StatusEvent], list[Reject]]:
+        statuses: list[StatusEvent] = []
+        rejects: list[Reject] = []
+        first_ns = chunk[0][1]
+        for frame, _received_ns in chunk:
+            self.stats.frames += 1
+            try:
+                events = orjson.loads(frame)
+            except orjson.JSONDecodeError as exc:
+                rejects.append(Reject(str(frame[:MAX_RAW_CHARS]), f"frame is not valid JSON: {exc}"))
+                continue
+            if not isinstance(events, list):
+                rejects.append(Reject(str(frame[:MAX_RAW_CHARS]), "frame is not a JSON array of events"))
+                continue
+            before = self.producer.stats.produced
+            self.producer.send_events(events, self._headers, statuses, rejects)
+            for event in events:
+                ev = event.get("ev") if isinstance(event, dict) else None
+                if ev in _TRADES:
+                    self.stats.trades += 1
+                elif ev in _QUOTES:
+                    self.stats.quotes += 1
+            self.stats.rows_added += self.producer.stats.produced - before
+        self.producer.poll(0)
+        self.producer.stats.parse_errors += len(rejects)
+        self.stats.batches += 1
+        latency = (time.time_ns() - first_ns) / 1e9
+        self.stats.last_batch_latency_s = latency
+        self.producer.stats.add_batch(latency)
+        return statuses, rejects
+
+
+async def run_stream(settings: Settings, *, simulate: bool = False, stop: asyncio.Event | None = None) -> None:
+    """``microstructure stream``: one Polygon market → Kafka until ``stop`` (or SIGINT/SIGTERM) is set.
+
+    ``simulate`` serves the market from an in-process simulator (``SIM_RATE``, ``SIM_SEED``) instead of
+    ``POLYGON_FEED``; rows are then tagged ``sim``.
+    """
+    import contextlib
+    import signal
+
+    from ingest.stats import StatsReporter, serve_metrics
+
+    if not settings.kafka_bootstrap_servers:
+        raise ValueError("KAFKA_BOOTSTRAP_SERVERS is not set: 'microstructure stream' produces to Kafka")
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    ensure_topics(settings.kafka_bootstrap_servers,
+                  [settings.kafka_trades_topic, settings.kafka_quotes_topic], settings.kafka_partitions)
+    serve_metrics(settings.metrics_host, settings.metrics_port)
+    stats = PipelineStats("stream")
+    producer = EventProducer.from_settings(settings, stats)
+    subscriptions = [s.strip() for s in settings.polygon_subscriptions.split(",") if s.strip()]
+    async with contextlib.AsyncExitStack() as stack:
+        if simulate:
+            from ingest.simulator import PolygonSimulator
+            from ingest.synthetic_market import SyntheticMarket
+
+            sim = PolygonSimulator(SyntheticMarket(settings.sim_seed, settings.sim_rate), settings.sim_host, 0)
+            await stack.enter_async_context(sim)
+            feed_host, secure, key, source = sim.feed, False, "sim", "sim"
+        else:
+            if settings.polygon_api_key is None:
+                raise ValueError("POLYGON_API_KEY is not set: 'microstructure stream' needs a Polygon key "
+                                 "(or --simulate)")
+            feed_host, secure, source = settings.polygon_feed, settings.polygon_secure, "ws"
+            key = settings.polygon_api_key.get_secret_value()
+        feed = KafkaFeed(producer=producer, source=source, api_key=key, feed=feed_host,
+                         market=settings.polygon_market, subscriptions=subscriptions, secure=secure,
+                         max_reconnects=None)
+        with StatsReporter(stats, settings.stats_interval_seconds, log):
+            task = asyncio.create_task(feed.run(), name="stream")
+            waiter = asyncio.create_task(stop.wait())
+            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    log.info("stream stopped: %d events produced, %d delivery failures", stats.produced,
+             stats.delivery_failures)

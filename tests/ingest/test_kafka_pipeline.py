@@ -1,0 +1,312 @@
+"""stream → Kafka → load → DuckDB against a real broker: crashes, broker restarts and bad input lose nothing
+and duplicate nothing (issue 4). Unique topics and group per test; the broker is the session's
+``kafka_bootstrap`` (``scripts/kafka-local``) except for the restart test, which owns one."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import gzip
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import duckdb
+import orjson
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from ingest.load import Loader
+from ingest.produce import EventProducer, KafkaFeed, ensure_topics
+from ingest.replay import replay_file
+from ingest.simulator import PolygonSimulator
+from ingest.stats import PipelineStats
+from ingest.synthetic_market import SyntheticMarket
+from sql.duckdb_backend import DuckDBStorage
+from sql.settings import Settings
+
+pytestmark = [pytest.mark.kafka, pytest.mark.duckdb]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def kafka_settings(bootstrap: str, db: Path, **overrides: object) -> Settings:
+    tag = uuid.uuid4().hex[:10]
+    values: dict[str, object] = {
+        "kafka_bootstrap_servers": bootstrap, "kafka_trades_topic": f"t-{tag}.trades",
+        "kafka_quotes_topic": f"t-{tag}.quotes", "kafka_group_id": f"g-{tag}", "kafka_partitions": 3,
+        "duckdb_path": db, "load_batch_rows": 5000, "load_batch_seconds": 0.3,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    names = ("kafka_bootstrap_servers", "kafka_trades_topic", "kafka_quotes_topic", "kafka_group_id",
+             "kafka_partitions", "duckdb_path", "load_batch_rows", "load_batch_seconds")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "DUCKDB_", "LOAD_"))}
+    env.update({n.upper(): str(getattr(settings, n)) for n in names})
+    return env
+
+
+def stock_trade_events(n: int, seed: int = 3) -> list[dict]:
+    """``n`` distinct simulated stock trades as Polygon ``T`` events."""
+    end = time.time_ns()
+    trades, _ = SyntheticMarket(seed, 2000.0).history(end - int(n / 1000 * 1.6e9), end)
+    rows = [r for r in trades.to_pylist() if r["market"] == "stocks"][:n]
+    assert len(rows) == n
+    events = []
+    for r in rows:
+        ev = {"ev": "T", "sym": r["symbol"], "x": r["exchange"], "i": r["trade_id"], "z": r["tape"],
+              "p": r["price"], "s": int(r["size"]), "t": r["ts_ns"] // 1_000_000, "q": r["sequence"],
+              "c": [int(c) for c in r["conditions"].split(",")] if r["conditions"] else []}
+        if r["trf_ts_ns"] is not None:
+            ev["trfi"], ev["trft"] = r["trf_id"], r["trf_ts_ns"] // 1_000_000
+        events.append(ev)
+    return events
+
+
+def produce_events(settings: Settings, events: list[dict]) -> None:
+    stats = PipelineStats("test-produce")
+    producer = EventProducer.from_settings(settings, stats)
+    producer.send_events(events, [("source", b"sim")], [], [])
+    assert producer.flush(60) == 0 and stats.delivery_failures == 0
+
+
+def db_rows(db: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def load_cmd(*extra: str) -> list[str]:
+    return [sys.executable, "-m", "server.cli", "--log-level", "WARNING", "load", *extra]
+
+
+def drain(settings: Settings, timeout: float = 120) -> None:
+    done = subprocess.run(load_cmd("--drain"), env=settings_env(settings), cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_loader_killed_repeatedly_loads_every_trade_exactly_once(kafka_bootstrap, tmp_path):
+    settings = kafka_settings(kafka_bootstrap, tmp_path / "kill.duckdb")
+    ensure_topics(kafka_bootstrap, [settings.kafka_trades_topic, settings.kafka_quotes_topic], 3)
+    events = stock_trade_events(200_000)
+    produce_events(settings, events)
+    rng = random.Random(4)
+    kills = 0
+    while kills < 6:
+        loader = subprocess.Popen(load_cmd(), env=settings_env(settings), cwd=ROOT,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(rng.uniform(1.5, 4.0))  # start-up is ~1 s: most kills land while batches are in flight
+        assert loader.poll() is None, loader.stderr.read().decode()[-3000:] if loader.stderr else ""
+        loader.send_signal(signal.SIGKILL)
+        loader.wait(30)
+        kills += 1
+    drain(settings)
+    expected = {(e["sym"], e["x"], e["i"], e["t"] * 1_000_000) for e in events}
+    rows = db_rows(settings.duckdb_path, "SELECT symbol, exchange, trade_id, ts_ns FROM market_data")
+    assert len(rows) == len(expected)  # no duplicate (the key is unique anyway) and no loss
+    assert set(rows) == expected
+
+
+def test_one_percent_malformed_records_are_dead_lettered_with_reason_and_origin(kafka_bootstrap, tmp_path):
+    settings = kafka_settings(kafka_bootstrap, tmp_path / "dlq.duckdb")
+    topic = settings.kafka_trades_topic
+    ensure_topics(kafka_bootstrap, [topic, settings.kafka_quotes_topic], 3)
+    good = stock_trade_events(19_800, seed=5)
+    bad_values = [b"{not json", b"[1,2]", b'{"ev":"T","sym":"AAPL"}', b'"just a string"',
+                  b'{"ev":"ZZ","sym":"AAPL"}', orjson.dumps({**good[0], "p": -1.0, "i": "neg"})]
+    producer = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True})
+    bad_keys = set()
+    for k, event in enumerate(good):
+        producer.produce(topic, orjson.dumps(event), event["sym"])
+        if k % 99 == 0:  # 200 bad records among 20,000
+            key = f"bad-{k}"
+            bad_keys.add(key)
+            producer.produce(topic, bad_values[(k // 99) % len(bad_values)], key)
+        if k % 5000 == 0:
+            producer.poll(0)
+    assert producer.flush(60) == 0
+    assert len(bad_keys) == 200
+
+    storage = DuckDBStorage.open(settings)
+    storage.apply_schema()
+    summary = Loader(settings, storage, drain=True).run()
+    storage.close()
+    assert summary.trades_added == len(good) and summary.dead_lettered == 200
+
+    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": f"check-{uuid.uuid4().hex}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([topic + settings.kafka_dlq_suffix])
+    dead = []
+    deadline = time.monotonic() + 60
+    while len(dead) < 200 and time.monotonic() < deadline:
+        dead += [m for m in consumer.consume(500, 1.0) if m.error() is None]
+    consumer.close()
+    origin = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": f"o-{uuid.uuid4().hex}",
+                       "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    origin.assign([TopicPartition(topic, p, 0) for p in range(3)])
+    originals: dict[tuple[int, int], tuple[bytes, bytes]] = {}
+    deadline = time.monotonic() + 60
+    while len(originals) < len(good) + 200 and time.monotonic() < deadline:
+        for m in origin.consume(5000, 1.0):
+            if m.error() is None:
+                originals[(m.partition(), m.offset())] = (m.key(), m.value())
+    origin.close()
+    for m in dead:
+        headers = dict(m.headers())
+        assert headers["dlq.error"] and headers["dlq.origin.topic"] == topic.encode()
+        where = (int(headers["dlq.origin.partition"]), int(headers["dlq.origin.offset"]))
+        assert originals[where] == (m.key(), m.value())
+    assert len(dead) == 200 and {m.key().decode() for m in dead} == bad_keys
+    reasons = {dict(m.headers())["dlq.error"].decode() for m in dead}
+    assert any("not valid JSON" in r for r in reasons) and any("non-positive price" in r for r in reasons)
+    assert any("unsupported event type" in r for r in reasons) and any("missing field" in r for r in reasons)
+    (count,), = db_rows(settings.duckdb_path, "SELECT count(*) FROM market_data")
+    assert count == len(good)
+
+
+def write_trades_v1(path: Path, n: int) -> None:
+    """A ``trades_v1`` flat file of ``n`` simulated trades (ns timestamps) plus two rows that are not trades."""
+    end = time.time_ns()
+    trades, _ = SyntheticMarket(9, 2000.0).history(end - int(n / 1000 * 1.6e9), end)
+    rows = [r for r in trades.to_pylist() if r["market"] == "stocks"][:n]
+    with gzip.open(path, "wt", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["ticker", "conditions", "correction", "exchange", "id", "participant_timestamp", "price",
+                      "sequence_number", "sip_timestamp", "size", "tape", "trf_id", "trf_timestamp"])
+        for k, r in enumerate(rows):
+            sip = r["ts_ns"] + k % 997  # sub-millisecond digits the WebSocket format would lose
+            trf = r["trf_ts_ns"] + 123 if r["trf_ts_ns"] else 0
+            out.writerow([r["symbol"], r["conditions"] or "", 0, r["exchange"], r["trade_id"], sip - 500,
+                          r["price"], r["sequence"], sip, int(r["size"]), r["tape"], r["trf_id"] or 0, trf])
+        out.writerow(["AAPL", "", 0, 4, "x1", 1, -5.0, 1, 1712306654208740096, 5, 1, 0, 0])
+        out.writerow(["", "", 0, 4, "x2", 1, 5.0, 1, 1712306654208740096, 5, 1, 0, 0])
+
+
+def test_replay_through_kafka_equals_replay_straight_into_the_database(kafka_bootstrap, tmp_path):
+    flat = tmp_path / "2024-04-05.csv.gz"
+    write_trades_v1(flat, 30_000)
+    columns = "market, symbol, ts_ns, price, size, exchange, trade_id, conditions, tape, sequence, " \
+              "trf_id, trf_ts_ns, source"
+
+    direct = Settings(duckdb_path=tmp_path / "direct.duckdb")
+    storage = DuckDBStorage.open(direct)
+    storage.apply_schema()
+    first = replay_file(flat, storage=storage, progress=False)
+    again = replay_file(flat, storage=storage, progress=False)
+    storage.close()
+    assert (first.rows, first.added, first.skipped) == (30_002, 30_000, 2)
+    assert again.added == 0  # a rerun adds nothing
+
+    settings = kafka_settings(kafka_bootstrap, tmp_path / "via-kafka.duckdb")
+    ensure_topics(kafka_bootstrap, [settings.kafka_trades_topic, settings.kafka_quotes_topic], 3)
+    producer = EventProducer.from_settings(settings, PipelineStats("replay-test"))
+    sent = replay_file(flat, producer=producer, progress=False)
+    assert sent.sent == 30_002 and producer.stats.delivery_failures == 0
+    storage = DuckDBStorage.open(settings)
+    storage.apply_schema()
+    summary = Loader(settings, storage, drain=True).run()
+    storage.close()
+    assert summary.trades_added == 30_000 and summary.dead_lettered == 2
+
+    query = f"SELECT {columns} FROM market_data ORDER BY symbol, exchange, trade_id, ts_ns"
+    via_kafka = db_rows(settings.duckdb_path, query)
+    assert via_kafka == db_rows(direct.duckdb_path, query)
+    assert sum(ts % 1_000_000 != 0 for _, _, ts, *_ in via_kafka) > 20_000  # ns precision kept
+
+
+def test_broker_restart_mid_stream_loses_nothing(tmp_path):
+    from tests.kafka_broker import LocalBroker
+
+    broker = LocalBroker(tmp_path / "broker")
+    try:
+        broker.start()
+    except RuntimeError as exc:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    try:
+        _restart_scenario(broker, tmp_path)
+    finally:
+        broker.stop()
+
+
+def _restart_scenario(broker, tmp_path: Path) -> None:
+    settings = kafka_settings(broker.bootstrap, tmp_path / "restart.duckdb", load_batch_rows=2000)
+    ensure_topics(broker.bootstrap, [settings.kafka_trades_topic, settings.kafka_quotes_topic], 3)
+    log_file = (tmp_path / "loader.log").open("w")
+    loader = subprocess.Popen(load_cmd(), env=settings_env(settings), cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=log_file)
+    stats = PipelineStats("stream-test")
+    producer = EventProducer.from_settings(settings, stats, **{"message.timeout.ms": 120_000})
+
+    async def stream() -> KafkaFeed:
+        async with PolygonSimulator(SyntheticMarket(seed=21, rate=1500.0)) as sim:
+            feed = KafkaFeed(producer=producer, source="sim", api_key="k", feed=sim.feed, market="stocks",
+                             subscriptions=["T.*"], secure=False)
+            task = asyncio.create_task(feed.run())
+            await asyncio.sleep(3)
+            await asyncio.to_thread(broker.stop)
+            await asyncio.sleep(3)  # the simulator keeps streaming into the producer's queue
+            await asyncio.to_thread(broker.start)
+            await asyncio.sleep(4)
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+            return feed
+
+    feed = asyncio.run(stream())
+    assert feed.stats.dropped_frames == 0 and stats.delivery_failures == 0 and feed.stats.rejects == 0
+    assert stats.produced == feed.stats.trades > 5_000
+    assert loader.poll() is None, "the loader died during the broker restart"
+    loader.send_signal(signal.SIGTERM)
+    try:
+        code = loader.wait(60)
+    except subprocess.TimeoutExpired:
+        dump = subprocess.run([str(Path(sys.executable).parent / "py-spy"), "dump", "--pid", str(loader.pid)],
+                              capture_output=True, text=True, check=False).stdout
+        loader.kill()
+        raise AssertionError(f"loader ignored SIGTERM:\n{dump}") from None
+    assert code == 0
+    drain(settings)
+    (count, keys), = db_rows(settings.duckdb_path,
+                             "SELECT count(*), count(DISTINCT (symbol, exchange, trade_id, ts_ns)) FROM market_data")
+    assert count == keys == stats.produced
+
+
+def test_sigterm_flushes_and_commits(kafka_bootstrap, tmp_path):
+    """A loader stopped by SIGTERM writes what it holds and commits: a second drain finds nothing to do."""
+    settings = kafka_settings(kafka_bootstrap, tmp_path / "term.duckdb", load_batch_rows=10**6,
+                              load_batch_seconds=3600)
+    ensure_topics(kafka_bootstrap, [settings.kafka_trades_topic, settings.kafka_quotes_topic], 3)
+    produce_events(settings, stock_trade_events(5000, seed=8))
+    log_path = tmp_path / "loader.log"
+    with log_path.open("w") as log_file:
+        loader = subprocess.Popen([*load_cmd()[:4], "INFO", *load_cmd()[5:]], env=settings_env(settings),
+                                  cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log_file)
+    deadline = time.monotonic() + 60
+    while "assigned" not in log_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(2)  # consumes everything, never reaches a size or age limit: only the SIGTERM flush writes
+    loader.send_signal(signal.SIGTERM)
+    try:
+        code = loader.wait(60)
+    except subprocess.TimeoutExpired:
+        loader.kill()
+        raise AssertionError(log_path.read_text()[-3000:]) from None
+    assert code == 0, log_path.read_text()[-3000:]
+    (count,), = db_rows(settings.duckdb_path, "SELECT count(*) FROM market_data")
+    assert count == 5000
+    storage = DuckDBStorage.open(settings)
+    summary = Loader(settings, storage, drain=True).run(threading.Event())
+    storage.close()
+    assert summary.records == 0  # everything was committed
