@@ -286,17 +286,19 @@ def _restart_scenario(broker, tmp_path: Path) -> None:
 def test_sigterm_flushes_and_commits(kafka_bootstrap, tmp_path):
     """A loader stopped by SIGTERM writes what it holds and commits: a second drain finds nothing to do."""
     settings = kafka_settings(kafka_bootstrap, tmp_path / "term.duckdb", load_batch_rows=10**6,
-                              load_batch_seconds=3600)
+                              load_batch_seconds=3600, stats_interval_seconds=0.2)
     ensure_topics(kafka_bootstrap, [settings.kafka_trades_topic, settings.kafka_quotes_topic], 3)
     produce_events(settings, stock_trade_events(5000, seed=8))
     log_path = tmp_path / "loader.log"
     with log_path.open("w") as log_file:
         loader = subprocess.Popen([*load_cmd()[:4], "INFO", *load_cmd()[5:]], env=settings_env(settings),
                                   cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log_file)
-    deadline = time.monotonic() + 60
-    while "assigned" not in log_path.read_text() and time.monotonic() < deadline:
+    # Wait until the loader has read all 5000 records (its statistics line says so). The batch never
+    # reaches its size or age limit, so only the SIGTERM flush can write them.
+    deadline = time.monotonic() + 90
+    while "consumed=5000 " not in log_path.read_text():
+        assert loader.poll() is None and time.monotonic() < deadline, log_path.read_text()[-3000:]
         time.sleep(0.1)
-    time.sleep(2)  # consumes everything, never reaches a size or age limit: only the SIGTERM flush writes
     loader.send_signal(signal.SIGTERM)
     try:
         code = loader.wait(60)
