@@ -1,7 +1,8 @@
 """The embedded process (DESIGN §3): feed, loader, transform loop and HTTP server around one DuckDB file.
 
 ``demo`` backfills simulated history, starts the local Polygon-protocol simulator and ingests its live
-feed through the real ``polygon-api-client``; ``run`` does the same against the real Polygon feed. The
+feed through the real ``polygon-api-client``; ``run`` does the same against the real Polygon feed. With
+``KAFKA_BOOTSTRAP_SERVERS`` set, the feeds produce to Kafka and a loader thread consumes into the database. The
 HTTP server starts first, so ``/health`` answers (and reports the phase) while history loads.
 
 Shutdown (Ctrl-C or SIGTERM): the feeds stop and flush what they hold, the transform finishes its pass,
@@ -15,6 +16,7 @@ import contextlib
 import logging
 import signal
 import sys
+import threading
 import time
 from collections.abc import Coroutine, Iterator
 from dataclasses import asdict, dataclass, field
@@ -117,18 +119,58 @@ async def _load_quotes(storage: Storage, quotes: Any, after: asyncio.Event) -> N
     log.info("backfilled %d quotes", added)
 
 
+class _FeedFactory:
+    """Builds the feeds of this process: straight into the database, or through Kafka when it is set.
+
+    With ``KAFKA_BOOTSTRAP_SERVERS`` the feeds produce to the topics and a loader thread consumes them into
+    the same database (the hop a production deployment runs), so demo and run exercise Kafka end to end.
+    """
+
+    def __init__(self, storage: Storage, settings: Settings) -> None:
+        self.storage = storage
+        self.settings = settings
+        self.producer: Any = None
+        self.loader_stop = threading.Event()
+
+    def background(self) -> list[Coroutine[Any, Any, Any]]:
+        """The loader, when Kafka is in the path."""
+        if not self.settings.kafka_bootstrap_servers:
+            return []
+        from ingest.load import Loader
+
+        loader = Loader(self.settings, self.storage)
+        return [asyncio.to_thread(loader.run, self.loader_stop)]
+
+    def feed(self, *, api_key: str, feed: str, market: str, subscriptions: list[str], secure: bool, source: str) -> Any:
+        reader = {"api_key": api_key, "feed": feed, "market": market, "subscriptions": subscriptions,
+                  "secure": secure}  # fmt: skip
+        settings = self.settings
+        if not settings.kafka_bootstrap_servers:
+            from ingest.feed import PolygonFeed
+
+            return PolygonFeed(sink=self.storage, batch_rows=settings.ingest_batch_rows,
+                               batch_seconds=settings.ingest_batch_seconds, source=source, **reader)  # fmt: skip
+        from ingest.produce import EventProducer, KafkaFeed, ensure_topics
+        from ingest.stats import PipelineStats
+
+        if self.producer is None:
+            ensure_topics(settings.kafka_bootstrap_servers, [settings.kafka_trades_topic, settings.kafka_quotes_topic],
+                          settings.kafka_partitions)  # fmt: skip
+            self.producer = EventProducer.from_settings(settings, PipelineStats("stream"))
+        return KafkaFeed(producer=self.producer, source=source, **reader)
+
+
 async def _start_demo_feeds(
-    storage: Storage,
-    settings: Settings,
+    factory: _FeedFactory,
     status: EmbeddedStatus,
     stack: contextlib.AsyncExitStack,
     first_pass: asyncio.Event,
-) -> tuple[list[Any], list[Coroutine[Any, Any, None]]]:
+) -> tuple[list[Any], list[Coroutine[Any, Any, Any]]]:
     """Backfill history, start the simulator; return the feeds and the background work still to do."""
-    from ingest.feed import PolygonFeed
     from ingest.simulator import PolygonSimulator
     from ingest.synthetic_market import SyntheticMarket
 
+    storage, settings = factory.storage, factory.settings
     market = SyntheticMarket(seed=settings.sim_seed, rate=settings.sim_rate)
     status.phase = "backfilling"
     quotes = await _backfill(storage, settings, market, status)
@@ -136,26 +178,23 @@ async def _start_demo_feeds(
     await simulator.start()
     stack.push_async_callback(simulator.stop)
     feeds = [
-        PolygonFeed(api_key="demo", feed=simulator.feed, market=market_name, subscriptions=subscriptions,
-                    secure=False, sink=storage, batch_rows=settings.ingest_batch_rows,
-                    batch_seconds=settings.ingest_batch_seconds, source="sim")
+        factory.feed(api_key="demo", feed=simulator.feed, market=market_name, subscriptions=subscriptions,
+                     secure=False, source="sim")
         for market_name, subscriptions in (("stocks", ["T.*", "Q.*"]), ("crypto", ["XT.*", "XQ.*"]))
     ]  # fmt: skip
-    return feeds, ([] if quotes is None else [_load_quotes(storage, quotes, first_pass)])
+    later = [] if quotes is None else [_load_quotes(storage, quotes, first_pass)]
+    return feeds, later + factory.background()
 
 
-def _start_polygon_feed(storage: Storage, settings: Settings) -> list[Any]:
-    from ingest.feed import PolygonFeed
-
+def _start_polygon_feed(factory: _FeedFactory) -> tuple[list[Any], list[Coroutine[Any, Any, Any]]]:
+    settings = factory.settings
     if settings.polygon_api_key is None:
         raise StorageError("POLYGON_API_KEY is not set: 'microstructure run' needs a Polygon key (or try 'microstructure demo')")
-    return [
-        PolygonFeed(api_key=settings.polygon_api_key.get_secret_value(), feed=settings.polygon_feed,
-                    market=settings.polygon_market,
-                    subscriptions=[s.strip() for s in settings.polygon_subscriptions.split(",") if s.strip()],
-                    secure=settings.polygon_secure, sink=storage, batch_rows=settings.ingest_batch_rows,
-                    batch_seconds=settings.ingest_batch_seconds, source="ws")
-    ]  # fmt: skip
+    feed = factory.feed(api_key=settings.polygon_api_key.get_secret_value(), feed=settings.polygon_feed,
+                        market=settings.polygon_market,
+                        subscriptions=[s.strip() for s in settings.polygon_subscriptions.split(",") if s.strip()],
+                        secure=settings.polygon_secure, source="ws")  # fmt: skip
+    return [feed], factory.background()
 
 
 async def _until_any(events: tuple[asyncio.Event, ...], tasks: list[asyncio.Task[Any]]) -> None:
@@ -197,6 +236,7 @@ async def run_embedded(settings: Settings, *, mode: Literal["demo", "run"]) -> N
 
     tasks: list[asyncio.Task[Any]] = []
     first_pass = asyncio.Event()
+    factory: _FeedFactory | None = None
     async with contextlib.AsyncExitStack() as stack:
         server_task = asyncio.create_task(server.serve(), name="http")
         while not server.started:
@@ -205,10 +245,11 @@ async def run_embedded(settings: Settings, *, mode: Literal["demo", "run"]) -> N
             await asyncio.sleep(0.05)
         log.info("serving http://%s:%d/mcp and /health", settings.mcp_host, settings.mcp_port)
         try:
+            factory = _FeedFactory(storage, settings)
             if mode == "demo":
-                feeds, background = await _start_demo_feeds(storage, settings, status, stack, first_pass)
+                feeds, background = await _start_demo_feeds(factory, status, stack, first_pass)
             else:
-                feeds, background = _start_polygon_feed(storage, settings), []
+                feeds, background = _start_polygon_feed(factory)
             tasks.append(asyncio.create_task(_transform_loop(storage, settings, status, first_pass), name="transform"))
             tasks += [asyncio.create_task(feed.run(), name=f"feed-{feed.market}") for feed in feeds]
             tasks += [asyncio.create_task(work) for work in background]
@@ -225,6 +266,8 @@ async def run_embedded(settings: Settings, *, mode: Literal["demo", "run"]) -> N
             log.info("stopping: flushing feeds, finishing the transform")
             for task in tasks:
                 task.cancel()
+            if factory is not None:
+                factory.loader_stop.set()  # the loader thread flushes, commits and closes
             await asyncio.gather(*tasks, return_exceptions=True)
             server.should_exit = True
             await server_task

@@ -108,3 +108,45 @@ def test_ctrl_c_stops_the_demo_cleanly_and_keeps_its_data(demo):
         ).fetchone()
         signals = con.execute("SELECT count(*) FROM trading_signals").fetchone()[0]
     assert trades > 0 and live > 0 and signals > 0
+
+
+@pytest.mark.kafka
+def test_demo_with_kafka_set_ingests_through_the_topics(kafka_bootstrap, tmp_path):
+    """With KAFKA_BOOTSTRAP_SERVERS the live feed goes client -> Kafka -> loader -> DuckDB."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    port = free_port()
+    topics = {"KAFKA_TRADES_TOPIC": f"e2e-{port}.trades", "KAFKA_QUOTES_TOPIC": f"e2e-{port}.quotes"}
+    env = {**os.environ, "DUCKDB_PATH": str(tmp_path / "k.duckdb"), "MCP_PORT": str(port), "SIM_PORT": "0",
+           "SIM_HISTORY_DAYS": "0.5", "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, **topics}  # fmt: skip
+    log_path = tmp_path / "demo.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen([str(Path(sys.executable).with_name("microstructure")), "demo"], cwd=tmp_path,
+                                   env=env, stdout=log, stderr=log)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()[-3000:]
+            try:
+                health = httpx.get(f"{base}/health", timeout=2).json()
+                if health.get("ready") and (health["newest_trade_age_seconds"] or 99) < 5:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": f"probe-{port}"})
+        metadata = consumer.list_topics(timeout=10)
+        produced = sum(consumer.get_watermark_offsets(TopicPartition(topics["KAFKA_TRADES_TOPIC"], p), timeout=10)[1]
+                       for p in metadata.topics[topics["KAFKA_TRADES_TOPIC"]].partitions)  # fmt: skip
+        consumer.close()
+        assert produced > 0, "the live feed did not go through Kafka"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0, log_path.read_text()[-3000:]
+        with duckdb.connect(str(tmp_path / "k.duckdb"), read_only=True) as con:
+            (live,) = con.execute("SELECT count(*) FROM market_data WHERE received_ns > 0 AND source = 'sim' "
+                                  "AND ts_ns > (SELECT max(computed_at_ns) - 60e9 FROM trading_signals)").fetchone()  # fmt: skip
+        assert live > 0
+    finally:
+        if process.poll() is None:
+            process.kill()
