@@ -13,8 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pytest
 
+from sql.contract import TRADES_SCHEMA
 from sql.settings import Settings
 
 #: The simulated stocks trade around the clock, as in the demo.
@@ -40,6 +43,23 @@ def small_settings(path: Path, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def trades_from_parts(parts: list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray]]) -> pa.Table:
+    """Merge per-symbol ``(market, symbol, ts_ns, price, size)`` arrays into one time-ordered trades table."""
+    market = np.concatenate([np.full(p[2].size, p[0], object) for p in parts])
+    symbol = np.concatenate([np.full(p[2].size, p[1], object) for p in parts])
+    ts, price, size = (np.concatenate([p[i] for p in parts]) for i in (2, 3, 4))
+    order = np.argsort(ts, kind="stable")
+    n = ts.size
+    return pa.Table.from_arrays(
+        [pa.array(market[order], pa.string()), pa.array(symbol[order], pa.string()), pa.array(ts[order]),
+         pa.array(price[order]), pa.array(size[order]), pa.array(np.zeros(n, np.int32)),
+         pa.array([str(i) for i in range(n)], pa.string()), pa.nulls(n, pa.string()), pa.nulls(n, pa.int32()),
+         pa.array(np.arange(n, dtype=np.int64)), pa.nulls(n, pa.int32()), pa.nulls(n, pa.int64()),
+         pa.array(ts[order]), pa.array(["sim"] * n, pa.string())],
+        schema=TRADES_SCHEMA,
+    )  # fmt: skip
 
 
 @contextmanager

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sql.contract import MODEL_PARAMS_SCHEMA, SIGNALS_SCHEMA, TRADES_SCHEMA
+from conftest import trades_from_parts
+from sql.contract import MODEL_PARAMS_SCHEMA, SIGNALS_SCHEMA
 from sql.settings import Settings
 from udx.transform import run_transform
 
@@ -44,19 +45,7 @@ def _trades() -> pa.Table:
         logp = np.cumsum(rng.normal(0, 1e-3, n) * np.exp(np.sin(np.arange(n) / 500)))
         logp[n // 2:] += 0.05
         parts.append((market, symbol, ts, 50 * np.exp(logp), rng.integers(1, 50, n).astype(float)))
-    market = np.concatenate([np.full(p[2].size, p[0], object) for p in parts])
-    symbol = np.concatenate([np.full(p[2].size, p[1], object) for p in parts])
-    ts, price, size = (np.concatenate([p[i] for p in parts]) for i in (2, 3, 4))
-    order = np.argsort(ts, kind="stable")
-    n = ts.size
-    return pa.Table.from_arrays(
-        [pa.array(market[order], pa.string()), pa.array(symbol[order], pa.string()), pa.array(ts[order]),
-         pa.array(price[order]), pa.array(size[order]), pa.array(np.zeros(n, np.int32)),
-         pa.array([str(i) for i in range(n)], pa.string()), pa.nulls(n, pa.string()), pa.nulls(n, pa.int32()),
-         pa.array(np.arange(n, dtype=np.int64)), pa.nulls(n, pa.int32()), pa.nulls(n, pa.int64()),
-         pa.array(ts[order]), pa.array(["sim"] * n, pa.string())],
-        schema=TRADES_SCHEMA,
-    )
+    return trades_from_parts(parts)
 
 
 TRADES = _trades()

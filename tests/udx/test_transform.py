@@ -11,7 +11,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from sql.contract import SIGNALS_SCHEMA, TRADES_SCHEMA
+from conftest import trades_from_parts
+from sql.contract import SIGNALS_SCHEMA
 from sql.settings import Settings
 from udx import bars, lee_mykland_stat, lm_threshold, session_bounds
 from udx.state import StateError, SymbolState
@@ -45,19 +46,7 @@ def _trades() -> pa.Table:
             logp[ts >= JUMP_NS] += 0.03
             ts[np.searchsorted(ts, JUMP_NS)] = JUMP_NS
         parts.append((market, symbol, ts, 100 * np.exp(logp), rng.integers(1, 100, n).astype(float)))
-    market = np.concatenate([np.full(p[2].size, p[0], object) for p in parts])
-    symbol = np.concatenate([np.full(p[2].size, p[1], object) for p in parts])
-    ts, price, size = (np.concatenate([p[i] for p in parts]) for i in (2, 3, 4))
-    order = np.argsort(ts, kind="stable")
-    n = ts.size
-    return pa.Table.from_arrays(
-        [pa.array(market[order], pa.string()), pa.array(symbol[order], pa.string()), pa.array(ts[order]),
-         pa.array(price[order]), pa.array(size[order]), pa.array(np.zeros(n, np.int32)),
-         pa.array([str(i) for i in range(n)], pa.string()), pa.nulls(n, pa.string()), pa.nulls(n, pa.int32()),
-         pa.array(np.arange(n, dtype=np.int64)), pa.nulls(n, pa.int32()), pa.nulls(n, pa.int64()),
-         pa.array(ts[order]), pa.array(["sim"] * n, pa.string())],
-        schema=TRADES_SCHEMA,
-    )
+    return trades_from_parts(parts)
 
 
 @pytest.fixture(scope="module")
