@@ -91,6 +91,20 @@ class FeedStats:
     last_write_s: float | None = None
 
 
+async def _cancel_until_done(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait for it, cancelling again while it keeps running.
+
+    polygon-api-client reads with ``asyncio.wait_for(recv(), timeout=1)``; on Python 3.11 ``wait_for``
+    swallows a cancellation that arrives just as ``recv()`` completes (CPython gh-86296, fixed in 3.12), so
+    under a busy feed a single ``cancel()`` is sometimes lost and the reader runs on.
+    """
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.5)
+    if not task.cancelled():
+        task.exception()  # retrieved here; run() surfaces it
+
+
 class PolygonReader:
     """The socket side of a feed: one Polygon market read into a frame queue, drained by a subclass.
 
@@ -166,8 +180,7 @@ class PolygonReader:
         try:
             await asyncio.wait({reader, drain}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
+            await _cancel_until_done(reader)
             if not drain.done():
                 await self._queue.put(_STOP)  # the drain empties the queue up to here, then flushes
                 await asyncio.shield(drain)
