@@ -1,0 +1,973 @@
+"""Per-tool HTTP latency of our MCP server against mcp-server-motherduck on the same DuckDB file.
+
+Run ``.venv/bin/python -m bench.bench_server [--trades 50000000] [--requests 300]``:
+
+1. builds (once; reused when present) ``bench/data/bench_<trades>.duckdb``: synthetic trades of ~200
+   symbols over the last ``--days`` days (24-hour sessions for stocks) ending at build time, loaded in time
+   order, and their signals from :func:`udx.transform.run_transform`; no quotes;
+2. starts ``.venv/bin/microstructure serve`` on the file (read-only) and times every tool over MCP
+   Streamable HTTP (``tools/call`` POSTed to ``/mcp``) and the REST mirror of ``get_trading_signals``;
+3. installs ``mcp-server-motherduck`` into ``bench/.venv-peer`` (its own venv: it pins other mcp/fastmcp
+   versions), serves the same file read-only over its HTTP transport, and times ``execute_query`` with the
+   SQL equivalent of each of our tools, through a real MCP session (initialize, session id, notification);
+4. prints a table and appends a section to ``BENCHMARKS.md``.
+
+Requests are sequential on one keep-alive ``httpx`` client, after a warm-up. Like every bench here, this
+prints and never asserts: the targets are reported as met or not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / "data"
+PEER_VENV = ROOT / "bench" / ".venv-peer"
+PEER_PACKAGE = "mcp-server-motherduck==1.1.0"
+DAY_SESSION = "00:00-24:00 UTC"
+NS_PER_S = 1_000_000_000
+NS_PER_DAY = 86_400 * NS_PER_S
+SYMBOL = "AAPL"
+BAR_SECONDS = 60
+TARGET_P50_MS, TARGET_P99_MS = 2.0, 10.0
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+PROTOCOL_VERSION = "2025-06-18"
+
+
+# --- the database ----------------------------------------------------------------------------------------
+
+
+def bench_symbols(n: int) -> tuple[Any, ...]:
+    """The 9 demo symbols first, then made-up stocks; trade shares fall off like Zipf (s = 0.8)."""
+    import numpy as np
+
+    from ingest.synthetic_market import DEFAULT_SYMBOLS, SymbolSpec
+
+    rng = np.random.default_rng(20260101)
+    specs = []
+    for rank, base in enumerate(DEFAULT_SYMBOLS):
+        specs.append(
+            SymbolSpec(
+                base.symbol,
+                base.market,
+                base.price,
+                base.daily_vol,
+                1.0 / (rank + 1) ** 0.8,
+                base.max_spread_ticks,
+                base.tape,
+            )
+        )
+    for rank in range(len(specs), n):
+        specs.append(
+            SymbolSpec(
+                f"X{rank:03d}",
+                "stocks",
+                float(round(np.exp(rng.uniform(np.log(5), np.log(500))), 2)),
+                float(rng.uniform(0.01, 0.04)),
+                1.0 / (rank + 1) ** 0.8,
+                int(rng.integers(1, 5)),
+                int(rng.integers(1, 4)),
+            )
+        )
+    return tuple(specs)
+
+
+def _generate_group(job: tuple[int, tuple[Any, ...], float, int, int, str]) -> tuple[int, int, float]:
+    """Simulate one group of symbols over the whole range and write its trades to a Parquet file."""
+    import pyarrow.parquet as pq
+
+    from ingest.synthetic_market import SyntheticMarket
+
+    group, specs, rate, start_ns, end_ns, out = job
+    started = time.perf_counter()
+    trades, quotes = SyntheticMarket(seed=1000 + group, rate=rate, symbols=specs).history(start_ns, end_ns)
+    del quotes  # not needed by any tool; saves disk and load time
+    pq.write_table(trades, out + ".tmp", row_group_size=131_072, compression="zstd")
+    os.replace(out + ".tmp", out)
+    return group, trades.num_rows, time.perf_counter() - started
+
+
+def build_database(path: Path, trades: int, days: float, n_symbols: int, groups: int = 10) -> dict[str, Any]:
+    """Build ``path`` (trades in time order + signals); return timings. Reuses staged Parquet files."""
+    import duckdb
+
+    from sql.duckdb_backend import DuckDBStorage
+    from sql.settings import Settings
+    from udx.transform import run_transform
+
+    t_all = time.perf_counter()
+    stage = path.with_suffix(".stage")
+    stage.mkdir(parents=True, exist_ok=True)
+    end_ns = time.time_ns() // (60 * NS_PER_S) * (60 * NS_PER_S)
+    start_ns = end_ns - int(days * NS_PER_DAY)
+    meta_path = stage / "range.json"
+    if meta_path.exists():  # a previous, interrupted build: keep its range so its files stay valid
+        meta = json.loads(meta_path.read_text())
+        start_ns, end_ns = meta["start_ns"], meta["end_ns"]
+    else:
+        meta_path.write_text(json.dumps({"start_ns": start_ns, "end_ns": end_ns}))
+    specs = bench_symbols(n_symbols)
+    total_rate = 1.01 * trades / ((end_ns - start_ns) / NS_PER_S)  # arrivals are random: aim 1% over
+    total_weight = sum(s.weight for s in specs)
+    jobs = []
+    for g in range(groups):
+        members = specs[g::groups]  # round robin: every group gets heavy and light symbols
+        rate = total_rate * sum(s.weight for s in members) / total_weight
+        out = stage / f"trades_{g:02d}.parquet"
+        if not out.exists():
+            jobs.append((g, members, rate, start_ns, end_ns, str(out)))
+    print(
+        f"[build] {len(specs)} symbols, {days:g} days ending {_iso(end_ns)}, "
+        f"{total_rate:,.1f} trades/s in all; generating {len(jobs)} of {groups} groups",
+        flush=True,
+    )
+    t0 = time.perf_counter()
+    if jobs:
+        with mp.get_context("fork").Pool(min(2, os.cpu_count() or 1), maxtasksperchild=1) as pool:
+            for g, n, secs in pool.imap_unordered(_generate_group, jobs):
+                print(f"[build]   group {g}: {n:,} trades in {secs:.1f} s", flush=True)
+    t_generate = time.perf_counter() - t0
+
+    building = path.with_suffix(".building")
+    for stale in (building, Path(str(building) + ".wal")):
+        stale.unlink(missing_ok=True)
+    settings = Settings(  # type: ignore[call-arg]
+        duckdb_path=building, session_stocks=DAY_SESSION, bar_seconds=BAR_SECONDS
+    )
+    storage = DuckDBStorage.open(settings)
+    storage.apply_schema()
+    storage.close()
+    # Bulk load in time order, a day at a time, as a live feed would have written it. This is the only step
+    # outside the storage API: append_trades' INSERT OR IGNORE is ~2x slower and the data is unique already.
+    t0 = time.perf_counter()
+    con = duckdb.connect(str(building))
+    con.execute("SET enable_progress_bar = false")
+    files = str(stage / "trades_*.parquet")
+    day = start_ns // NS_PER_DAY * NS_PER_DAY
+    loaded = 0
+    while day < end_ns:
+        con.execute(
+            "INSERT INTO market_data SELECT * FROM read_parquet($files) WHERE ts_ns >= $a AND ts_ns < $b "
+            "ORDER BY ts_ns, symbol",
+            {"files": files, "a": day, "b": day + NS_PER_DAY},
+        )
+        loaded = con.execute("SELECT count(*) FROM market_data").fetchone()[0]  # type: ignore[index]
+        print(
+            f"[build]   loaded up to {_iso(day + NS_PER_DAY)[:10]}: {loaded:,} trades "
+            f"({time.perf_counter() - t0:.0f} s)",
+            flush=True,
+        )
+        day += NS_PER_DAY
+    con.execute("CHECKPOINT")
+    con.close()
+    t_load = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    storage = DuckDBStorage.open(settings)
+
+    def progress(done: int, total: int) -> None:
+        if done % 20 == 0 or done == total:
+            print(
+                f"[build]   transform {done}/{total} symbols ({time.perf_counter() - t0:.0f} s)", flush=True
+            )
+
+    summary = run_transform(storage, settings, progress=progress)
+    storage.close()
+    t_transform = time.perf_counter() - t0
+    print(f"[build]   transform: {summary}", flush=True)
+    os.replace(building, path)
+    shutil.rmtree(stage)
+    timings = {
+        "generate_s": t_generate,
+        "load_s": t_load,
+        "transform_s": t_transform,
+        "total_s": time.perf_counter() - t_all,
+        "trades": loaded,
+    }
+    (path.with_suffix(".build.json")).write_text(json.dumps(timings))
+    print(
+        f"[build] done in {timings['total_s']:.0f} s: generate {t_generate:.0f} s, load {t_load:.0f} s, "
+        f"transform {t_transform:.0f} s",
+        flush=True,
+    )
+    return timings
+
+
+def top_up(path: Path, missing: int, n_symbols: int = 10) -> float:
+    """Add ``missing`` (+1%) trades of ``n_symbols`` new symbols over the file's time range, with signals.
+
+    For a file that came out short of ``--trades`` (arrivals are random) or was built for fewer trades:
+    the new symbols' trades are appended after the others and the transform computes only their bars.
+    """
+    import duckdb
+
+    from ingest.synthetic_market import SymbolSpec, SyntheticMarket
+    from sql.duckdb_backend import DuckDBStorage
+    from sql.settings import Settings
+    from udx.transform import run_transform
+
+    t0 = time.perf_counter()
+    con = duckdb.connect(str(path))
+    first, last, used = con.execute(
+        "SELECT min(ts_ns), max(ts_ns), count(DISTINCT symbol) FILTER (WHERE symbol LIKE 'Y%') "
+        "FROM market_data"
+    ).fetchone()  # type: ignore[misc]
+    con.close()
+    start_ns, end_ns = (
+        first // (60 * NS_PER_S) * (60 * NS_PER_S),
+        (last // (60 * NS_PER_S) + 1) * (60 * NS_PER_S),
+    )
+    offset = int(used)  # earlier top-ups' symbols keep their names
+    specs = tuple(
+        SymbolSpec(f"Y{offset + i:03d}", "stocks", 50.0 + 10 * i, 0.02, 1.0, 2, 1) for i in range(n_symbols)
+    )
+    rate = 1.01 * missing / ((end_ns - start_ns) / NS_PER_S)
+    trades, _ = SyntheticMarket(seed=7000 + offset, rate=rate, symbols=specs).history(start_ns, end_ns)
+    settings = Settings(  # type: ignore[call-arg]
+        duckdb_path=path, session_stocks=DAY_SESSION, bar_seconds=BAR_SECONDS
+    )
+    storage = DuckDBStorage.open(settings)
+    storage.append_trades(trades)
+    summary = run_transform(storage, settings)
+    storage.close()
+    print(
+        f"[build] topped up with {trades.num_rows:,} trades of {n_symbols} new symbols; transform: {summary}",
+        flush=True,
+    )
+    return time.perf_counter() - t0
+
+
+def database_facts(path: Path) -> dict[str, Any]:
+    """Trades, bars, symbols, time range and file size (read-only)."""
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    trades, symbols, first, last = con.execute(
+        "SELECT count(*), count(DISTINCT symbol), min(ts_ns), max(ts_ns) FROM market_data"
+    ).fetchone()  # type: ignore[misc]
+    bars, jumps = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE jump_detected) FROM trading_signals"
+    ).fetchone()  # type: ignore[misc]
+    sym_trades = con.execute("SELECT count(*) FROM market_data WHERE symbol = $s", {"s": SYMBOL}).fetchone()[
+        0
+    ]  # type: ignore[index]
+    con.close()
+    return {
+        "trades": trades,
+        "symbols": symbols,
+        "bars": bars,
+        "jumps": jumps,
+        "first_ns": first,
+        "last_ns": last,
+        "symbol_trades": sym_trades,
+        "file_bytes": path.stat().st_size,
+    }
+
+
+def _iso(ns: int) -> str:
+    return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- servers ---------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def _wait_listening(server: Server, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    port = int(server.url.rsplit(":", 1)[1].split("/")[0])
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.name} exited ({server.process.returncode}); see {server.log}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{server.name} did not listen within {timeout:.0f} s; see {server.log}")
+
+
+def start_ours(db: Path, logs: Path) -> Server:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DUCKDB_PATH": str(db),
+        "MCP_PORT": str(port),
+        "MCP_HOST": "127.0.0.1",
+        "SESSION_STOCKS": DAY_SESSION,
+        "BAR_SECONDS": str(BAR_SECONDS),
+    }
+    env.pop("MCP_AUTH_TOKEN", None)
+    log = logs / "ours.log"
+    process = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "microstructure"), "serve"],
+        env=env,
+        cwd=ROOT,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    server = Server("ours", process, f"http://127.0.0.1:{port}", log)
+    _wait_listening(server)
+    return server
+
+
+def ensure_peer_venv() -> None:
+    """Create ``bench/.venv-peer`` with the peer and the DuckDB version that wrote the file.
+
+    The peer pins ``duckdb==1.5.6``, which cannot read files written by our DuckDB (storage version), so
+    the same DuckDB as ours is installed over the pin: the comparison is then of the servers, not engines.
+    """
+    import duckdb
+
+    python = PEER_VENV / "bin" / "python"
+    if not python.exists():
+        print(f"[peer] creating {PEER_VENV.relative_to(ROOT)} with {PEER_PACKAGE}", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", PEER_PACKAGE], check=True)
+    have = subprocess.run(
+        [str(python), "-c", "import duckdb; print(duckdb.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if have != duckdb.__version__:
+        print(f"[peer] duckdb {have} -> {duckdb.__version__} (same engine as ours)", flush=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", f"duckdb=={duckdb.__version__}"], check=True
+        )
+
+
+def start_peer(db: Path, logs: Path, *, ephemeral: bool) -> Server:
+    port = free_port()
+    name = "peer" if ephemeral else "peer-persistent"
+    log = logs / f"{name}.log"
+    args = [
+        str(PEER_VENV / "bin" / "mcp-server-motherduck"),
+        "--transport",
+        "http",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--db-path",
+        str(db),
+        "--max-rows",
+        "1024",
+        # its default of 50,000 characters would cut 100 signal rows down to ~70: lift it, same rows as ours
+        "--max-chars",
+        "10000000",
+        "--ephemeral-connections" if ephemeral else "--no-ephemeral-connections",
+    ]
+    env = {k: v for k, v in os.environ.items() if k.lower() != "motherduck_token"}
+    process = subprocess.Popen(args, env=env, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    server = Server(name, process, f"http://127.0.0.1:{port}/mcp", log)
+    _wait_listening(server)
+    return server
+
+
+# --- clients -------------------------------------------------------------------------------------------
+
+
+def _rpc_body(message: dict[str, Any], response: Any) -> dict[str, Any]:
+    """The JSON-RPC answer of a POST: plain JSON, or the matching ``data:`` event of an SSE stream."""
+    if response.headers.get("content-type", "").startswith("text/event-stream"):
+        for line in response.text.splitlines():
+            if line.startswith("data:"):
+                body = json.loads(line[5:])
+                if body.get("id") == message.get("id"):
+                    return body  # type: ignore[no-any-return]
+        raise RuntimeError(f"no answer to id {message.get('id')} in the event stream")
+    return response.json()  # type: ignore[no-any-return]
+
+
+class McpClient:
+    """Minimal Streamable HTTP client: initialize (keeping the session id if one is given), then calls."""
+
+    def __init__(self, http: Any, url: str, *, handshake: bool) -> None:
+        self.http, self.url, self.headers, self.next_id = http, url, dict(MCP_HEADERS), 1
+        if handshake:
+            init = self._post(
+                {
+                    "jsonrpc": "2.0",
+                    "id": self._id(),
+                    "method": "initialize",
+                    "params": {
+                        "protocolVersion": PROTOCOL_VERSION,
+                        "capabilities": {},
+                        "clientInfo": {"name": "bench_server", "version": "0"},
+                    },
+                }
+            )
+            session = init.headers.get("mcp-session-id")
+            if session:
+                self.headers["mcp-session-id"] = session
+            version = _rpc_body({"id": 1}, init)["result"]["protocolVersion"]
+            self.headers["mcp-protocol-version"] = version
+            self._post({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+    def _id(self) -> int:
+        self.next_id += 1
+        return self.next_id - 1
+
+    def _post(self, message: dict[str, Any]) -> Any:
+        response = self.http.post(self.url, json=message, headers=self.headers)
+        response.raise_for_status()
+        return response
+
+    def call(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        message = {
+            "jsonrpc": "2.0",
+            "id": self._id(),
+            "method": "tools/call",
+            "params": {"name": tool, "arguments": arguments},
+        }
+        body = _rpc_body(message, self._post(message))
+        if "error" in body:
+            raise RuntimeError(f"{tool}: {body['error']}")
+        return body["result"]  # type: ignore[no-any-return]
+
+
+def our_rows(result: dict[str, Any]) -> int:
+    if result.get("isError"):
+        raise RuntimeError(f"tool error: {result['content'][0]['text'][:300]}")
+    structured = result.get("structuredContent") or {}
+    return int(structured.get("count", structured.get("bars", -1)))
+
+
+def peer_rows(result: dict[str, Any]) -> int:
+    if result.get("isError"):
+        raise RuntimeError(f"peer tool error: {result['content'][0]['text'][:300]}")
+    body = json.loads(result["content"][0]["text"])
+    if not body.get("success", False):
+        raise RuntimeError(f"peer query failed: {body.get('error')}")
+    return int(body["rowCount"])
+
+
+# --- the cases -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    label: str  # row name in the table
+    tool: str | None  # our MCP tool (None: REST only)
+    arguments: dict[str, Any]
+    peer_sql: str | None  # the equivalent execute_query SQL
+    rest: str | None = None  # our REST path instead of MCP
+
+
+def cases(now_ns: int) -> list[Case]:
+    """Our tool calls and the SQL a peer user would send for the same answer."""
+    s = SYMBOL
+    hour = now_ns - 3600 * NS_PER_S
+    six = now_ns - 6 * 3600 * NS_PER_S
+    real_time = (ROOT / "sql" / "duckdb" / "queries" / "real_time_data.sql").read_text()
+    real_time = (
+        real_time.replace("$symbols", f"['{s}']")
+        .replace("$bar_seconds", str(BAR_SECONDS))
+        .replace("$now_ns", str(now_ns))
+        .replace("$row_limit", "100")
+    )
+    return [
+        Case(
+            "get_trading_signals(symbol, limit=100)",
+            "get_trading_signals",
+            {"symbol": s, "limit": 100},
+            "SELECT *, make_timestamp(bar_end_ns // 1000) AS bar_end FROM trading_signals "
+            f"WHERE symbol = '{s}' "
+            f"AND bar_seconds = {BAR_SECONDS} ORDER BY bar_end_ns DESC LIMIT 100",
+        ),
+        Case(
+            "REST /api/v1/trading-signals?symbol&limit=100",
+            None,
+            {"symbol": s, "limit": 100},
+            None,
+            rest="/api/v1/trading-signals",
+        ),
+        Case(
+            "get_trading_signals(limit=100) all symbols",
+            "get_trading_signals",
+            {"limit": 100},
+            "SELECT *, make_timestamp(bar_end_ns // 1000) AS bar_end FROM trading_signals "
+            f"WHERE bar_seconds = {BAR_SECONDS} ORDER BY bar_end_ns DESC, symbol DESC LIMIT 100",
+        ),
+        Case(
+            "get_enriched_data(symbol, limit=100, hours_back=1)",
+            "get_enriched_data",
+            {"symbol": s, "limit": 100, "hours_back": 1},
+            f"SELECT * FROM enriched_market_data WHERE symbol = '{s}' AND ts_ns >= {hour} "
+            f"AND (bar_seconds = {BAR_SECONDS} OR bar_seconds IS NULL) "
+            "ORDER BY ts_ns DESC, exchange DESC, trade_id DESC LIMIT 100",
+        ),
+        Case(
+            "get_enriched_data(symbol, limit=100)",
+            "get_enriched_data",
+            {"symbol": s, "limit": 100},
+            f"SELECT * FROM enriched_market_data WHERE symbol = '{s}' "
+            f"AND (bar_seconds = {BAR_SECONDS} OR bar_seconds IS NULL) "
+            "ORDER BY ts_ns DESC, exchange DESC, trade_id DESC LIMIT 100",
+        ),
+        Case(
+            "get_jump_events(symbol, limit=100)",
+            "get_jump_events",
+            {"symbol": s, "limit": 100},
+            f"SELECT * FROM jump_events WHERE symbol = '{s}' AND bar_seconds = {BAR_SECONDS} "
+            "ORDER BY bar_end_ns DESC LIMIT 100",
+        ),
+        Case(
+            "get_symbol_metrics(symbol, limit=100)",
+            "get_symbol_metrics",
+            {"symbol": s, "limit": 100},
+            f"SELECT * FROM symbol_metrics WHERE symbol = '{s}' AND bar_seconds = {BAR_SECONDS} "
+            "ORDER BY session_date DESC LIMIT 100",
+        ),
+        Case("get_real_time_data(symbol)", "get_real_time_data", {"symbol": s}, real_time.split("\n", 4)[-1]),
+        Case(
+            "get_chart(symbol, hours_back=6)",
+            "get_chart",
+            {"symbol": s, "hours_back": 6},
+            "SELECT bar_end_ns, close, vpin, jump_detected, log_return, trading_signal FROM trading_signals "
+            f"WHERE symbol = '{s}' AND bar_seconds = {BAR_SECONDS} AND bar_end_ns >= {six} "
+            "ORDER BY bar_end_ns DESC LIMIT 600",
+        ),
+    ]
+
+
+# --- timing --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Timing:
+    n: int
+    p50: float
+    p99: float
+    mean: float
+    rows: int
+    error: str | None = None
+
+    def cell(self) -> str:
+        if self.error is not None:
+            return f"error: {self.error}"
+        return f"{self.p50:.2f} / {self.p99:.2f}"
+
+
+def time_calls(call: Callable[[], int], requests: int, budget_s: float, warmup: int = 20) -> Timing:
+    """Warm up, then time up to ``requests`` sequential calls (fewer if ``budget_s`` runs out); ms.
+
+    A call that fails (e.g. the query time limit) ends the row: it is reported with the error's text.
+    """
+    try:
+        return _time_calls(call, requests, budget_s, warmup)
+    except RuntimeError as exc:
+        text = str(exc)
+        short = "time limit" if "exceeded" in text or "timed out" in text else text[:80]
+        return Timing(0, math.nan, math.nan, math.nan, -1, error=short)
+
+
+def _time_calls(call: Callable[[], int], requests: int, budget_s: float, warmup: int) -> Timing:
+    rows = -1
+    started = time.perf_counter()
+    for _ in range(warmup):
+        rows = call()
+        if time.perf_counter() - started > budget_s / 4:
+            break
+    samples: list[float] = []
+    started = time.perf_counter()
+    for _ in range(requests):
+        t0 = time.perf_counter()
+        rows = call()
+        samples.append((time.perf_counter() - t0) * 1000)
+        if time.perf_counter() - started > budget_s:
+            break
+    samples.sort()
+    p99 = samples[min(len(samples) - 1, math.ceil(0.99 * len(samples)) - 1)]
+    return Timing(len(samples), statistics.median(samples), p99, statistics.fmean(samples), rows)
+
+
+def measure(
+    db: Path, requests: int, budget_s: float, peers: list[str]
+) -> tuple[list[Case], dict[str, dict[str, Timing]]]:
+    """Start each server in turn on ``db`` and time every case; ``{server: {case label: timing}}``."""
+    import httpx
+
+    logs = DATA / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    all_cases = cases(time.time_ns())
+    results: dict[str, dict[str, Timing]] = {}
+
+    server = start_ours(db, logs)
+    try:
+        with httpx.Client(timeout=120) as http:
+            deadline = time.monotonic() + 120
+            while http.get(f"{server.url}/health").status_code != 200:  # read-only open, first query done
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"ours never became healthy; see {server.log}")
+                time.sleep(0.2)
+            # The endpoint is stateless: like curl, calls need no initialize (a session would add nothing).
+            client = McpClient(http, f"{server.url}/mcp", handshake=False)
+            results["ours"] = {}
+            for case in all_cases:
+                if case.rest is not None:
+                    url = server.url + case.rest
+
+                    def call(url: str = url, params: dict[str, Any] = case.arguments) -> int:
+                        response = http.get(url, params=params)
+                        response.raise_for_status()
+                        return int(response.json()["count"])
+                else:
+
+                    def call(case: Case = case) -> int:
+                        return our_rows(client.call(case.tool, case.arguments))  # type: ignore[arg-type]
+
+                timing = time_calls(call, requests, budget_s)
+                results["ours"][case.label] = timing
+                print(
+                    f"[ours] {case.label:52s} p50 {timing.p50:8.2f} ms  p99 {timing.p99:8.2f} ms  "
+                    f"n={timing.n} rows={timing.rows}",
+                    flush=True,
+                )
+    finally:
+        server.stop()
+
+    if peers:
+        ensure_peer_venv()
+    for flavour in peers:
+        server = start_peer(db, logs, ephemeral=flavour == "peer")
+        try:
+            with httpx.Client(timeout=120) as http:
+                client = McpClient(http, server.url, handshake=True)
+                results[server.name] = {}
+                for case in all_cases:
+                    if case.peer_sql is None:
+                        continue
+
+                    def call(sql: str = case.peer_sql) -> int:
+                        return peer_rows(client.call("execute_query", {"sql": sql}))  # noqa: B023
+
+                    timing = time_calls(call, requests, budget_s)
+                    results[server.name][case.label] = timing
+                    print(
+                        f"[{server.name}] {case.label:52s} p50 {timing.p50:8.2f} ms  "
+                        f"p99 {timing.p99:8.2f} ms  "
+                        f"n={timing.n} rows={timing.rows}",
+                        flush=True,
+                    )
+        finally:
+            server.stop()
+    return all_cases, results
+
+
+def breakdown(db: Path, requests: int) -> list[tuple[str, Timing]]:
+    """Where one ``get_trading_signals(AAPL, limit=100)`` spends its time, measured in this process.
+
+    Each row includes the ones above it: the SQL alone (raw DuckDB, then through the storage's read-only,
+    time-limited ``query``), plus the typed rows (``market.trading_signals``), plus the MCP SDK's tool call
+    (argument validation, worker thread, result conversion to text and structured content), plus the
+    JSON-RPC response body. The HTTP rows of the main table add uvicorn, the middleware and the transport.
+    """
+    import anyio
+    import duckdb
+
+    from server.mcp import build_server
+    from server.tools import market
+    from sql.duckdb_backend import DuckDBStorage
+    from sql.settings import Settings
+
+    settings = Settings(  # type: ignore[call-arg]
+        duckdb_path=db, session_stocks=DAY_SESSION, bar_seconds=BAR_SECONDS
+    )
+    storage = DuckDBStorage.open(settings, read_only=True)
+    raw = duckdb.connect(str(db), read_only=True, config={"threads": settings.duckdb_threads})
+    sql = (ROOT / "sql" / "duckdb" / "queries" / "trading_signals_page.sql").read_text()
+    params = {
+        "symbols": [SYMBOL],
+        "signal_type": None,
+        "bar_seconds": BAR_SECONDS,
+        "start_ns": 0,
+        "end_ns": 2**63 - 1,
+        "after_bar_end_ns": None,
+        "after_symbol": None,
+    }
+    server = build_server(settings, storage)
+    arguments = {"symbol": SYMBOL, "limit": 100}
+
+    def mcp_call() -> Any:
+        return anyio.run(server.call_tool, "get_trading_signals", arguments)
+
+    def mcp_body() -> int:
+        result = mcp_call()
+        return len(result.model_dump_json(by_alias=True, exclude_none=True))
+
+    steps: list[tuple[str, Callable[[], Any]]] = [
+        (
+            "DuckDB execute + fetch (trading_signals_page.sql)",
+            lambda: raw.execute(sql, {**params, "row_limit": 101}).fetchall(),
+        ),
+        (
+            "+ storage.query (read-only, timer, limit + 1)",
+            lambda: storage.query("trading_signals_page", params, 100),
+        ),
+        (
+            "+ rows as pydantic models (market.trading_signals)",
+            lambda: market.trading_signals(storage, symbol=SYMBOL, limit=100, bar_seconds=BAR_SECONDS),
+        ),
+        ("+ MCP SDK call_tool (validate, thread, convert)", mcp_call),
+        ("+ JSON-RPC response body", mcp_body),
+    ]
+    out = []
+    for label, fn in steps:
+
+        def call(fn: Callable[[], Any] = fn) -> int:
+            fn()
+            return 0
+
+        timing = time_calls(call, requests, 30.0)
+        out.append((label, timing))
+        print(
+            f"[breakdown] {label:55s} p50 {timing.p50:8.3f} ms  p99 {timing.p99:8.3f} ms  n={timing.n}",
+            flush=True,
+        )
+    raw.close()
+    storage.close()
+    return out
+
+
+# --- report --------------------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, str]:
+    model = "?"
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    ram_kb = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            ram_kb = int(line.split()[1])
+    return {
+        "cpu": model,
+        "cores": str(os.cpu_count()),
+        "ram": f"{ram_kb / 1024 / 1024:.0f} GiB",
+        "load": " ".join(f"{x:.1f}" for x in os.getloadavg()),
+    }
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    peer = {}
+    python = PEER_VENV / "bin" / "python"
+    if python.exists():
+        code = (
+            "from importlib.metadata import version as v; import json; print(json.dumps({k: v(k) for k in "
+            "('mcp-server-motherduck', 'fastmcp', 'mcp', 'duckdb')}))"
+        )
+        out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=False)
+        if out.returncode == 0:
+            peer = json.loads(out.stdout)
+    ours = {k: version(k) for k in ("duckdb", "mcp", "fastapi", "uvicorn", "pydantic")}
+    text = ", ".join(f"{k} {v}" for k, v in ours.items())
+    peer_text = ", ".join(f"{k} {v}" for k, v in peer.items()) or "not installed"
+    return {"python": platform.python_version(), "ours": text, "peer": peer_text}
+
+
+def render(
+    cases_: list[Case],
+    results: dict[str, dict[str, Timing]],
+    facts: dict[str, Any],
+    build: dict[str, Any] | None,
+    requests: int,
+    parts: list[tuple[str, Timing]] | None = None,
+) -> str:
+    m, v = machine(), versions()
+    ours = results.get("ours", {})
+    peers = [name for name in results if name != "ours"]
+    lines = [
+        f"## MCP server latency vs mcp-server-motherduck ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC)",
+        "",
+        (
+            "`.venv/bin/python -m bench.bench_server` (bench/bench_server.py). Sequential requests over HTTP "
+            "on one "
+            f"keep-alive httpx client after a warm-up, up to {requests} per row; times in ms, client-side, "
+            "request sent to body read."
+        ),
+        "",
+        (
+            f"- Machine: {m['cpu']}, {m['cores']} cores, {m['ram']} RAM; load average at the end {m['load']} "
+            "(other work shared the box)"
+        ),
+        f"- Python {v['python']}; ours: {v['ours']}; peer (bench/.venv-peer): {v['peer']}",
+        (
+            f"- Database: {facts['trades']:,} trades of {facts['symbols']} symbols ({SYMBOL}: "
+            f"{facts['symbol_trades']:,}), {facts['bars']:,} one-minute bars with signals "
+            f"({facts['jumps']:,} jumps), "
+            f"{_iso(facts['first_ns'])} to {_iso(facts['last_ns'])}, file {facts['file_bytes'] / 1e9:.2f} GB"
+        ),
+    ]
+    if build:
+        lines.append(
+            f"- Build (once): generate {build['generate_s']:.0f} s, "
+            f"load in time order {build['load_s']:.0f} s, "
+            f"transform {build['transform_s']:.0f} s, total {build['total_s'] / 60:.1f} min"
+            + (f" (+ top-up {build['top_up_s']:.0f} s)" if "top_up_s" in build else "")
+        )
+    lines.append(
+        "- peer = mcp-server-motherduck defaults (read-only, a new DuckDB connection per query); "
+        "peer-persistent = `--no-ephemeral-connections`; both with `--max-chars 10000000` so they "
+        "return the same rows as ours, and with our DuckDB version installed over their pin "
+        "(the file format differs)"
+    )
+    header = (
+        "| call | ours p50 / p99 | "
+        + " | ".join(f"{p} p50 / p99 | {p}/ours p50" for p in peers)
+        + " | rows | n |"
+    )
+    lines += ["", header, "|" + "---|" * (header.count("|") - 1)]
+    for case in cases_:
+        t = ours.get(case.label)
+        if t is None:
+            continue
+        row = f"| {case.label} | {t.cell()} |"
+        for p in peers:
+            pt = results[p].get(case.label)
+            if pt is None:
+                row += " — | — |"
+            elif pt.error is not None or t.error is not None:
+                row += f" {pt.cell()} | — |"
+            else:
+                row += f" {pt.cell()} | {pt.p50 / t.p50:.1f}x |"
+        lines.append(row + f" {t.rows} | {t.n} |")
+    key = results.get("ours", {}).get(cases_[0].label)
+    if key is not None:
+        met = key.p50 <= TARGET_P50_MS and key.p99 <= TARGET_P99_MS
+        faster = all(
+            key.p50 < results[p][cases_[0].label].p50 for p in peers if cases_[0].label in results[p]
+        )
+        verdict = ("yes" if faster else "no") if peers else "no peer measured"
+        lines += [
+            "",
+            (
+                f"Target for {cases_[0].label}: p50 ≤ {TARGET_P50_MS:g} ms and p99 ≤ {TARGET_P99_MS:g} ms "
+                f"and faster than the peer: {'met' if met else 'NOT met'} (p50 {key.p50:.2f}, p99 "
+                f"{key.p99:.2f}); faster than every peer flavour at p50: {verdict}."
+            ),
+        ]
+    if parts:
+        lines += [
+            "",
+            (
+                f"Where {cases_[0].label} spends its time, in one process without HTTP (each row includes "
+                "the ones above; the HTTP row above adds uvicorn, middleware and the Streamable HTTP "
+                "transport):"
+            ),
+            "",
+            "| step | p50 ms | p99 ms |",
+            "|---|---|---|",
+        ]
+        lines += [f"| {label} | {t.p50:.2f} | {t.p99:.2f} |" for label, t in parts]
+    return "\n".join(lines) + "\n"
+
+
+def append_benchmarks(section: str) -> None:
+    path = ROOT / "BENCHMARKS.md"
+    if not path.exists():
+        path.write_text("# Benchmarks\n\nTimings from `bench/`; each run appends its own section.\n")
+    with path.open("a") as out:
+        out.write("\n" + section)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench.bench_server", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trades", type=int, default=50_000_000, help="trades in the database (default 50M)")
+    parser.add_argument("--days", type=float, default=14.0, help="days of history ending at build time")
+    parser.add_argument("--symbols", type=int, default=200, help="symbols (the 9 demo ones first)")
+    parser.add_argument("--requests", type=int, default=300, help="timed requests per call and server")
+    parser.add_argument("--budget", type=float, default=60.0, help="seconds at most per call and server")
+    parser.add_argument("--peer", choices=("both", "default", "persistent", "none"), default="both")
+    parser.add_argument("--build-only", action="store_true", help="build the database and stop")
+    parser.add_argument("--no-append", action="store_true", help="do not append to BENCHMARKS.md")
+    parser.add_argument("--no-breakdown", action="store_true", help="skip the in-process time breakdown")
+    args = parser.parse_args(argv)
+
+    db = DATA / f"bench_{args.trades}.duckdb"
+    build = None
+    if db.exists():
+        print(f"[build] reusing {db.relative_to(ROOT)}", flush=True)
+        info = db.with_suffix(".build.json")
+        build = json.loads(info.read_text()) if info.exists() else None
+        have = database_facts(db)["trades"]
+        if have < args.trades:
+            seconds = top_up(db, args.trades - have)
+            if build is not None:
+                build["top_up_s"] = build.get("top_up_s", 0.0) + seconds
+                info.write_text(json.dumps(build))
+    else:
+        build = build_database(db, args.trades, args.days, args.symbols)
+    if args.build_only:
+        return 0
+    facts = database_facts(db)
+    age_h = (time.time_ns() - facts["last_ns"]) / 3.6e12
+    if age_h > 1:
+        print(
+            f"[build] note: the newest trade is {age_h:.1f} h old; hours_back rows may find little "
+            f"(delete {db.relative_to(ROOT)} to rebuild)",
+            flush=True,
+        )
+    peers = {
+        "both": ["peer", "peer-persistent"],
+        "default": ["peer"],
+        "persistent": ["peer-persistent"],
+        "none": [],
+    }[args.peer]
+    all_cases, results = measure(db, args.requests, args.budget, peers)
+    parts = None if args.no_breakdown else breakdown(db, args.requests)
+    section = render(all_cases, results, facts, build, args.requests, parts)
+    print()
+    print(section)
+    if not args.no_append:
+        append_benchmarks(section)
+        print("appended to BENCHMARKS.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
