@@ -18,22 +18,28 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import uvicorn
 
 from server.app import build_app
-from sql.backend import Storage, StorageError, open_storage
+from sql.backend import Storage, open_storage
 from sql.settings import Settings
 
-__all__ = ["DEMO_SESSION", "run_embedded"]
+__all__ = ["DEMO_SESSION", "StartupError", "run_embedded"]
 
 log = logging.getLogger("microstructure.embedded")
 
+T = TypeVar("T")
+
 #: The simulated stocks trade around the clock, so the demo shows signals at any hour.
 DEMO_SESSION = "00:00-24:00 UTC"
+
+
+class StartupError(RuntimeError):
+    """The process cannot start: a setting is missing or the HTTP port is taken (the message says which)."""
 
 
 @dataclass
@@ -74,6 +80,20 @@ def _curl_examples(settings: Settings) -> str:
     return "\n\n".join(lines)
 
 
+async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """Run ``fn(*args)`` in a worker thread; when cancelled, let it finish before re-raising.
+
+    A thread cannot be interrupted, and the database must not close under a write that is still running:
+    shutdown cancels the tasks, and each waits here for its thread's last write to complete.
+    """
+    work = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        await asyncio.wait({work})
+        raise
+
+
 async def _transform_loop(
     storage: Storage, settings: Settings, status: EmbeddedStatus, first_pass: asyncio.Event
 ) -> None:
@@ -85,7 +105,7 @@ async def _transform_loop(
 
     while True:
         try:
-            summary = await asyncio.to_thread(run_transform, storage, settings)
+            summary = await _in_thread(run_transform, storage, settings)
         except Exception:  # noqa: BLE001 - counted, logged with traceback, retried next interval
             status.transform_errors += 1
             log.exception("transform pass failed; retrying in %.1fs", settings.transform_interval_seconds)
@@ -106,8 +126,8 @@ async def _backfill(storage: Storage, settings: Settings, market: Any, status: E
     end_ns = time.time_ns()
     start_ns = end_ns - int(settings.sim_history_days * 86_400e9)
     log.info("backfilling %.1f days of simulated history", settings.sim_history_days)
-    trades, quotes = await asyncio.to_thread(market.history, start_ns, end_ns)
-    status.backfilled_trades = await asyncio.to_thread(storage.append_trades, trades)
+    trades, quotes = await _in_thread(market.history, start_ns, end_ns)
+    status.backfilled_trades = await _in_thread(storage.append_trades, trades)
     log.info("backfilled %d trades", status.backfilled_trades)
     return quotes
 
@@ -115,7 +135,7 @@ async def _backfill(storage: Storage, settings: Settings, market: Any, status: E
 async def _load_quotes(storage: Storage, quotes: Any, after: asyncio.Event) -> None:
     """Quotes feed no signal yet: they load after the first transform pass, so signals come sooner."""
     await after.wait()
-    added = await asyncio.to_thread(storage.append_quotes, quotes)
+    added = await _in_thread(storage.append_quotes, quotes)
     log.info("backfilled %d quotes", added)
 
 
@@ -139,7 +159,7 @@ class _FeedFactory:
         from ingest.load import Loader
 
         loader = Loader(self.settings, self.storage)
-        return [asyncio.to_thread(loader.run, self.loader_stop)]
+        return [_in_thread(loader.run, self.loader_stop)]
 
     def feed(self, *, api_key: str, feed: str, market: str, subscriptions: list[str], secure: bool, source: str) -> Any:
         reader = {"api_key": api_key, "feed": feed, "market": market, "subscriptions": subscriptions,
@@ -189,7 +209,7 @@ async def _start_demo_feeds(
 def _start_polygon_feed(factory: _FeedFactory) -> tuple[list[Any], list[Coroutine[Any, Any, Any]]]:
     settings = factory.settings
     if settings.polygon_api_key is None:
-        raise StorageError("POLYGON_API_KEY is not set: 'microstructure run' needs a Polygon key (or try 'microstructure demo')")
+        raise StartupError("POLYGON_API_KEY is not set: 'microstructure run' needs a Polygon key (or try 'microstructure demo')")
     feed = factory.feed(api_key=settings.polygon_api_key.get_secret_value(), feed=settings.polygon_feed,
                         market=settings.polygon_market,
                         subscriptions=[s.strip() for s in settings.polygon_subscriptions.split(",") if s.strip()],
@@ -241,7 +261,7 @@ async def run_embedded(settings: Settings, *, mode: Literal["demo", "run"]) -> N
         server_task = asyncio.create_task(server.serve(), name="http")
         while not server.started:
             if server_task.done():  # e.g. the port is taken
-                raise StorageError(f"HTTP server on {settings.mcp_host}:{settings.mcp_port} did not start")
+                raise StartupError(f"HTTP server on {settings.mcp_host}:{settings.mcp_port} did not start")
             await asyncio.sleep(0.05)
         log.info("serving http://%s:%d/mcp and /health", settings.mcp_host, settings.mcp_port)
         try:
