@@ -210,9 +210,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
         print(f"microstructure: invalid settings: {problems}", file=sys.stderr)
         return 2
+    from server.embedded import StartupError
+
     try:
         return int(args.handler(settings, args))
-    except StorageError as exc:
+    except (StorageError, StartupError) as exc:
         print(f"microstructure: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

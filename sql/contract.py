@@ -16,7 +16,6 @@ __all__ = [
     "SIGNALS_SCHEMA",
     "TRADE_KEY",
     "TRADES_SCHEMA",
-    "empty_table",
 ]
 
 TRADES_SCHEMA = pa.schema(
@@ -108,7 +107,3 @@ MODEL_PARAMS_SCHEMA = pa.schema(
     ]
 )
 
-
-def empty_table(schema: pa.Schema) -> pa.Table:
-    """Return a table with ``schema`` and no rows."""
-    return schema.empty_table()
