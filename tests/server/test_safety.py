@@ -15,14 +15,22 @@ from sql.duckdb_backend import DuckDBStorage
 pytestmark = pytest.mark.anyio
 
 
-async def test_a_query_past_the_time_limit_is_an_error_naming_the_setting(market_db):
-    settings = small_settings(market_db, mcp_query_timeout_ms=1)
+async def test_a_query_past_the_time_limit_is_an_error_naming_the_setting(market_db, monkeypatch):
+    from sql.queries import NamedQuery
+
+    settings = small_settings(market_db, mcp_query_timeout_ms=200)
     storage = DuckDBStorage.open(settings, read_only=True)
+    # The tool's own query with the same parameters, made slow for certain by a huge cross join, so the
+    # interrupt (not scheduling luck) decides the outcome.
+    real = storage._queries["symbol_metrics_page"]
+    slow_text = real.text.replace("FROM symbol_metrics", "FROM symbol_metrics, (SELECT count(*) FROM range(100000000000)) AS slow", 1)
+    assert slow_text != real.text
+    monkeypatch.setitem(storage._queries._queries, "symbol_metrics_page", NamedQuery(real.name, real.params, real.returns, slow_text))
     try:
         async with Client(build_server(settings, storage)) as client:
             result = await client.call_tool("get_symbol_metrics", {"limit": 100})
         assert result.is_error
-        assert "MCP_QUERY_TIMEOUT_MS=1" in result.content[0].text
+        assert "MCP_QUERY_TIMEOUT_MS=200" in result.content[0].text
     finally:
         storage.close()
 
