@@ -66,6 +66,46 @@ def _lm_stat_python(x: Float64Array1D, k: int, start: int, n_before: int, out: F
 
 _lm_stat = jit(_lm_stat_python, nogil=True)
 
+_TILE = 64
+
+
+def _lm_stat_tiled_python(x: Float64Array1D, k: int, start: int, n_before: int, out: Float64Array1D) -> None:
+    """:func:`_lm_stat_python` with bit-identical results, faster: the products ``|x[q]|·|x[q-1]|`` are
+    formed once and the window sums of ``_TILE`` consecutive bars advance together, each lane adding the same
+    products in the same order as the twin (independent lanes vectorize; no reassociation). Still O(K) per
+    bar: a running O(1) sum would round differently from the twin."""
+    n = x.shape[0]
+    m = n - start
+    t0 = k - n_before if k > n_before else 0
+    for t in range(min(t0, m)):
+        out[t] = np.nan
+    if t0 >= m:
+        return
+    lo = start + t0 - k + 1  # first x needed
+    p = np.empty(n)
+    for q in range(lo + 1, n):
+        p[q] = abs(x[q]) * abs(x[q - 1])
+    acc = np.empty(_TILE)
+    for j0 in range(start + t0, n, _TILE):
+        w = min(_TILE, n - j0)
+        for lane in range(w):
+            acc[lane] = 0.0
+        for d in range(k - 2):
+            base = np.uint64(j0 - k + 2 + d)  # unsigned: no negative-index wraparound, so the lanes vectorize
+            for lane in range(np.uint64(w)):
+                acc[lane] += p[base + lane]
+        for lane in range(w):
+            j = j0 + lane
+            bpv = _HALF_PI * acc[lane] / (k - 2)
+            if bpv > 0.0 and bpv < np.inf:
+                v = float(x[j]) / math.sqrt(bpv)
+                out[j - start] = v if abs(v) < np.inf else np.nan
+            else:
+                out[j - start] = np.nan
+
+
+_lm_stat_tiled = jit(_lm_stat_tiled_python, nogil=True)
+
 
 def lee_mykland_stat(
     returns: object,
@@ -115,7 +155,7 @@ def lee_mykland_stat(
     tl = tl[max(0, tl.size - (k - 1)):]
     x = np.concatenate((tl, r))
     out = np.empty(r.size, np.float64)
-    _lm_stat(x, k, tl.size, nb, out)
+    _lm_stat_tiled(x, k, tl.size, nb, out)
     return out
 
 

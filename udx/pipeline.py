@@ -32,9 +32,10 @@ from udx.bars import bars
 from udx.bns import _FORMS, _bns_rolling
 from udx.garch import _fit_e2, _loglik_grad, _prepare
 from udx.intensity import _intensity
-from udx.lee_mykland import _lm_stat
+from udx.lee_mykland import _lm_stat_tiled
 from udx.sessions import session_bounds
-from udx.signal_rule import RuleConfig, decide_all
+from udx.reasons import decide_arrays
+from udx.signal_rule import RuleConfig
 from udx.state import SymbolState
 
 __all__ = ["FitRecord", "SignalConfig", "SymbolResult", "process_symbol"]
@@ -159,7 +160,7 @@ def process_symbol(
     x = np.concatenate((a["ret"], r))
     start = a["ret"].size
     lm = np.empty(m)
-    _lm_stat(x, cfg.lm_window, start, n_before, lm)
+    _lm_stat_tiled(x, cfg.lm_window, start, n_before, lm)
     bns = np.empty(m)
     _bns_rolling(x, start, n_before, cfg.bns_window, max(3, cfg.bns_window // 2), _FORMS[cfg.bns_form],
                  cfg.bns_bv == "ht", a["bns"], bns)
@@ -186,9 +187,8 @@ def process_symbol(
     cond, surprise = _acd_bars(ts, b.bar_end_ns, b.session_open_ns, cfg, a, fits)
     # --- rule
     thr = np.full(m, cfg.lm_threshold)
-    signals, reasons = decide_all(lm.tolist(), thr.tolist(), first_index=n_before, window=cfg.lm_window,
-                                  z=z.tolist(), intensity=iz.tolist(), vpin=vpin.tolist(),
-                                  vpin_cdf=vcdf.tolist(), config=cfg.rule)
+    signals, reasons = decide_arrays(lm, thr, first_index=n_before, window=cfg.lm_window, z=z, intensity=iz,
+                                     vpin=vpin, vpin_cdf=vcdf, config=cfg.rule)
     keep = max(cfg.lm_window - 1, cfg.bns_window, cfg.garch_window)
     a["ret"], a["ret_end"] = x[-keep:].copy(), ends[-keep:].copy()
     a["counts"] = counts[-cfg.intensity_lookback:].copy()

@@ -131,56 +131,12 @@ def decide_all(
     vpin_cdf: Sequence[float],
     config: RuleConfig = RuleConfig(),
 ) -> tuple[list[str], list[str]]:
-    """:func:`decide` for consecutive bars whose first return has index ``first_index`` (same texts, faster:
-    the rule is chosen with numpy and each row formats one template)."""
-    lm = np.asarray(stats, dtype=np.float64)
-    thr = np.asarray(thresholds, dtype=np.float64)
-    zz = np.asarray(z, dtype=np.float64)
-    iz = np.asarray(intensity, dtype=np.float64)
-    vp = np.asarray(vpin, dtype=np.float64)
-    vc = np.asarray(vpin_cdf, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        code = np.full(lm.size, 5, np.int8)  # 5: no signal
-        heavy = iz >= config.intensity_z
-        code[heavy & (zz <= -config.momentum_z)] = 4
-        code[heavy & (zz >= config.momentum_z)] = 3
-        code[np.abs(lm) > thr] = 2
-        code[vc >= config.vpin_cdf_hold] = 1
-    c, a, mz, izt = config.vpin_cdf_hold, config.alpha, config.momentum_z, config.intensity_z
-    lm_l, thr_l, vp_l, vc_l = lm.tolist(), thr.tolist(), vp.tolist(), vc.tolist()
-    z_s = [f"{v:.2f}" for v in zz.tolist()]
-    iz_s = [f"{v:.2f}" for v in iz.tolist()]
-    signals: list[str] = []
-    reasons: list[str] = []
-    for t, k in enumerate(code.tolist()):
-        if k == 5:
-            s = lm_l[t]
-            if s == s and thr_l[t] == thr_l[t]:
-                signals.append(HOLD)
-                zt = "n/a" if z_s[t] == "nan" else z_s[t]
-                it = "n/a" if iz_s[t] == "nan" else iz_s[t]
-                reasons.append(f"no signal: |LM| {abs(s):.2f} <= {thr_l[t]:.2f}, standardized return {zt}, "
-                               f"intensity z {it}")
-            else:
-                signals.append(HOLD)
-                reasons.append(decide(s, thr_l[t], index=first_index + t, window=window, config=config)[1])
-        elif k == 1:
-            signals.append(HOLD)
-            reasons.append(f"toxic flow: VPIN CDF {vc_l[t]:.2f} >= {c:.2f} (VPIN {vp_l[t]:.3f})")
-        elif k == 2:
-            s = lm_l[t]
-            if s > 0:
-                signals.append(SELL)
-                reasons.append(f"jump up: LM {s:.2f} > {thr_l[t]:.2f} (alpha {a:g}); fade it")
-            else:
-                signals.append(BUY)
-                reasons.append(f"jump down: LM {s:.2f} < -{thr_l[t]:.2f} (alpha {a:g}); fade it")
-        elif k == 3:
-            signals.append(BUY)
-            reasons.append(f"momentum up: standardized return {z_s[t]} >= {mz:.2f}, "
-                           f"trade intensity z {iz_s[t]} >= {izt:.2f}")
-        else:
-            signals.append(SELL)
-            reasons.append(f"momentum down: standardized return {z_s[t]} <= -{mz:.2f}, "
-                           f"trade intensity z {iz_s[t]} >= {izt:.2f}")
-    return signals, reasons
+    """:func:`decide` for consecutive bars whose first return has index ``first_index`` (same texts, built by
+    :func:`udx.reasons.decide_arrays`)."""
+    from udx.reasons import decide_arrays
+
+    signals, reasons = decide_arrays(
+        np.asarray(stats, dtype=np.float64), np.asarray(thresholds, dtype=np.float64), first_index=first_index,
+        window=window, z=np.asarray(z, dtype=np.float64), intensity=np.asarray(intensity, dtype=np.float64),
+        vpin=np.asarray(vpin, dtype=np.float64), vpin_cdf=np.asarray(vpin_cdf, dtype=np.float64), config=config)
+    return signals.to_pylist(), reasons.to_pylist()

@@ -213,7 +213,8 @@ def _signals_table(symbol: str, bar_seconds: int, result: SymbolResult, computed
     values["symbol"] = pa.array([symbol] * m, pa.string())
     values["bar_seconds"] = np.full(m, bar_seconds, np.int32)
     values["computed_at_ns"] = np.full(m, computed_at, np.int64)
-    columns = [pa.array(values[f.name], f.type, from_pandas=True) for f in SIGNALS_SCHEMA]
+    columns = [values[f.name] if isinstance(values[f.name], pa.Array) and values[f.name].type == f.type
+               else pa.array(values[f.name], f.type, from_pandas=True) for f in SIGNALS_SCHEMA]
     return pa.Table.from_arrays(columns, schema=SIGNALS_SCHEMA)
 
 

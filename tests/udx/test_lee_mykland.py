@@ -22,6 +22,8 @@ _spec.loader.exec_module(naive)
 from udx.lee_mykland import (  # noqa: E402
     _lm_stat,
     _lm_stat_python,
+    _lm_stat_tiled,
+    _lm_stat_tiled_python,
     default_window,
     jump_flags,
     lee_mykland_stat,
@@ -139,6 +141,27 @@ def test_kernel_matches_twin_and_naive(r: np.ndarray, k: int) -> None:
     _lm_stat(x, k, 0, 0, jitted)
     assert_array_equal(twin, jitted)
     assert_array_equal(got, jitted)
+    tiled_py = np.empty(x.size)
+    _lm_stat_tiled_python(x, k, 0, 0, tiled_py)
+    assert_array_equal(tiled_py, twin)
+
+
+_long = _rng.normal(0.0, 1e-3, 2500)
+_long[_rng.random(2500) < 0.05] = 0.0
+_long[[100, 1700]] = [np.nan, 0.04]
+
+
+@pytest.mark.parametrize(("k", "start", "n_before"), [
+    (603, 0, 0), (603, 602, 602), (603, 602, 10_000), (603, 300, 300), (5, 4, 4), (64, 63, 63), (65, 0, 0),
+    (3, 2, 2), (2600, 0, 0), (70, 69, 1000),
+])
+def test_tiled_kernel_is_bit_identical_to_the_twin(k: int, start: int, n_before: int) -> None:
+    # the tiled kernel adds the same products in the same order, lane by lane: equal bits, NaN included
+    twin = np.empty(_long.size - start)
+    tiled = np.empty(_long.size - start)
+    _lm_stat_python(_long, k, start, n_before, twin)
+    _lm_stat_tiled(_long, k, start, n_before, tiled)
+    assert_array_equal(tiled.view(np.int64), twin.view(np.int64))
 
 
 def test_zero_tested_return_with_positive_bpv_is_zero() -> None:
