@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     mcp_max_rows: int = Field(1000, ge=1, description="hard cap on rows a tool returns")
     mcp_default_rows: int = Field(100, ge=1, description="rows returned when limit is not given")
     mcp_query_timeout_ms: int = Field(5000, ge=1, description="a query running longer is interrupted")
+    mcp_response_cache_ms: int = Field(
+        1000, ge=0, description="tool results are reused while the data is unchanged, rechecked this often; 0 = off"
+    )
 
     # --- signals -------------------------------------------------------------------------------------
     bar_seconds: int = Field(60, ge=1, le=3600)
