@@ -5,7 +5,9 @@ compiled code, e.g. for coverage or debugging. If numba cannot be imported the k
 with a :class:`RuntimeWarning` (numba is a hard dependency, so that is a broken install, not a mode).
 
 Kernels are compiled lazily on first call, in ``nopython`` mode, without ``fastmath`` (their inputs may
-contain NaN; spec/signals.md §1 asks for the same float64 arithmetic as the reference twins).
+contain NaN; spec/signals.md §1 asks for the same float64 arithmetic as the reference twins), and with
+``cache=True``: the machine code is kept in ``__pycache__`` (or ``NUMBA_CACHE_DIR``), so a new process, such as
+each ``microstructure transform --once``, loads it instead of spending seconds compiling again.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def jit_enabled() -> bool:
 
 
 def jit(func: F, **options: Any) -> F:
-    """Compile ``func`` with ``numba.njit(**options)``, or return it unchanged when JIT is disabled."""
+    """Compile ``func`` with ``numba.njit(cache=True, **options)``, or return it unchanged when JIT is disabled."""
     if not jit_enabled():
         return func
     try:
@@ -41,5 +43,6 @@ def jit(func: F, **options: Any) -> F:
     except ImportError:  # pragma: no cover - numba is a declared dependency
         warnings.warn("numba is not importable; udx kernels run as plain Python", RuntimeWarning, stacklevel=2)
         return func
+    options.setdefault("cache", True)
     compiled: F = numba.njit(**options)(func)
     return compiled
