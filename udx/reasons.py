@@ -34,6 +34,8 @@ SIGNAL_NAMES = pa.array(["BUY", "SELL", "HOLD"], pa.string())
 _BUY, _SELL, _HOLD = 0, 1, 2
 _MAX_ROW = 256  # bytes: literal parts <= 90, three numbers < 1e15 (<= 21 bytes each), two ints <= 20 each
 _LIMIT = 1e15
+_TIE_MARGIN = 2.0**-50  # >> the relative error 2**-53 of y = |v|·10^d
+_TINY = 2.0**-1000
 
 # piece numbers (the order of _pieces)
 (P_TOXIC_A, P_TOXIC_B, P_TOXIC_C, P_UP_A, P_UP_B, P_ALPHA, P_DOWN_A, P_DOWN_B, P_MUP_A, P_MUP_B, P_MZ_END,
@@ -58,33 +60,55 @@ def _pieces(vpin_cdf_hold: float, momentum_z: float, intensity_z: float, alpha: 
 
 def _put_piece_python(buf: np.ndarray, pos: int, blob: np.ndarray, starts: Int64Array1D, k: int) -> int:
     """Copy literal piece ``k`` to ``buf[pos:]``; return the position after it."""
-    for q in range(starts[k], starts[k + 1]):
-        buf[pos] = blob[q]
-        pos += 1
-    return pos
+    # unsigned indices throughout: numba then emits no negative-index wraparound (several times faster)
+    a = np.uint64(starts[k])
+    length = np.uint64(starts[k + 1]) - a
+    p = np.uint64(pos)
+    for q in range(length):
+        buf[p + q] = blob[a + q]
+    return pos + int(length)
 
 
-_put_piece = jit(_put_piece_python, nogil=True)
+_put_piece = jit(_put_piece_python, nogil=True, inline="always")
+
+
+def _put_digits_python(buf: np.ndarray, pos: int, u: np.uint64, width: int) -> int:
+    """Write the unsigned ``u`` as exactly ``width`` decimal digits (zero-padded); return the position after."""
+    v = u
+    p = np.uint64(pos)
+    ten = np.uint64(10)
+    for q in range(width - 1, -1, -1):
+        buf[p + np.uint64(q)] = np.uint8(np.uint64(48) + v % ten)
+        v //= ten
+    return pos + width
+
+
+_put_digits = jit(_put_digits_python, nogil=True, inline="always")
+
+
+def _put_uint_python(buf: np.ndarray, pos: int, u: np.uint64) -> int:
+    """Write the decimal digits of the unsigned ``u``."""
+    digits = 1
+    rest = u
+    ten = np.uint64(10)
+    while rest >= ten:
+        rest //= ten
+        digits += 1
+    return _put_digits(buf, pos, u, digits)
+
+
+_put_uint = jit(_put_uint_python, nogil=True, inline="always")
 
 
 def _put_int_python(buf: np.ndarray, pos: int, n: int) -> int:
     """Write the decimal digits of ``n`` (``str(n)``)."""
     if n < 0:
         buf[pos] = 45  # '-'
-        pos += 1
-        n = -n
-    digits = 1
-    rest = n
-    while rest >= 10:
-        rest //= 10
-        digits += 1
-    for q in range(digits - 1, -1, -1):
-        buf[pos + q] = 48 + n % 10
-        n //= 10
-    return pos + digits
+        return _put_uint(buf, pos + 1, np.uint64(-n))
+    return _put_uint(buf, pos, np.uint64(n))
 
 
-_put_int = jit(_put_int_python, nogil=True)
+_put_int = jit(_put_int_python, nogil=True, inline="always")
 
 
 def _put_fixed_python(buf: np.ndarray, pos: int, v: float, digits: int, blob: np.ndarray,
@@ -98,26 +122,26 @@ def _put_fixed_python(buf: np.ndarray, pos: int, v: float, digits: int, blob: np
     a = abs(v)
     if a == np.inf:
         return _put_piece(buf, pos, blob, starts, P_INF)
-    scale = 10**digits
-    y = a * scale
+    y = a * (100.0 if digits == 2 else 1000.0)
     if y >= _LIMIT:
         return -1
-    n = math.floor(y)
-    f = y - n  # exact: y < 2**50
-    if abs(f - 0.5) <= y * 2.0**-50 + 2.0**-1000:
+    fl = math.floor(y)
+    f = y - fl  # exact: y < 2**50
+    if abs(f - 0.5) <= y * _TIE_MARGIN + _TINY:
         return -1  # a tie, or too close to one to round from y
-    k = int(n) + (1 if f > 0.5 else 0)
-    pos = _put_int(buf, pos, k // scale)
+    k = np.uint64(fl) + np.uint64(1 if f > 0.5 else 0)
+    if digits == 2:  # constant divisors: no division instruction
+        whole = k // np.uint64(100)
+        frac = k - whole * np.uint64(100)
+    else:
+        whole = k // np.uint64(1000)
+        frac = k - whole * np.uint64(1000)
+    pos = _put_uint(buf, pos, whole)
     buf[pos] = 46  # '.'
-    pos += 1
-    frac = k % scale
-    for q in range(digits - 1, -1, -1):
-        buf[pos + q] = 48 + frac % 10
-        frac //= 10
-    return pos + digits
+    return _put_digits(buf, pos + 1, frac, digits)
 
 
-_put_fixed = jit(_put_fixed_python, nogil=True)
+_put_fixed = jit(_put_fixed_python, nogil=True, inline="always")
 
 
 def _reasons_python(
