@@ -131,6 +131,7 @@ def _acd_events_python(
 ) -> int:
     """Process events from ``start``; return the index of an event that needs a refit first, or len."""
     nb = prof_sum.shape[0]
+    phi_all = _phi_mean(prof_sum, prof_cnt)  # the profile changes only between sessions: computed then
     for e in range(start, ev_ts.shape[0]):
         t = ev_ts[e]
         o = ev_sess[e]
@@ -144,6 +145,7 @@ def _acd_events_python(
                     prof_cnt[b] = PROFILE_DECAY * prof_cnt[b] + cur_cnt[b]
                     cur_sum[b] = 0.0
                     cur_cnt[b] = 0.0
+                phi_all = _phi_mean(prof_sum, prof_cnt)
             si[I_SESSION] = o
             si[I_LAST_T] = t
             out_adj[e] = np.nan
@@ -153,7 +155,7 @@ def _acd_events_python(
             b = min((t0 - o) // bin_ns, nb - 1)
             cur_sum[b] += x
             cur_cnt[b] += 1.0
-            phi = _phi(prof_sum, prof_cnt, b)
+            phi = prof_sum[b] / prof_cnt[b] if prof_cnt[b] > 0.0 else phi_all  # = _phi(prof_sum, prof_cnt, b)
             si[I_LAST_T] = t
             if phi > 0.0:
                 xa = x / phi
@@ -168,7 +170,8 @@ def _acd_events_python(
                 si[I_N_ADJ] += 1
             else:
                 out_adj[e] = np.nan
-        phi_now = _phi(prof_sum, prof_cnt, min((t - o) // bin_ns, nb - 1))
+        bn = min((t - o) // bin_ns, nb - 1)
+        phi_now = prof_sum[bn] / prof_cnt[bn] if prof_cnt[bn] > 0.0 else phi_all
         sf[F_COND] = sf[F_PSI_NEXT] * phi_now if phi_now > 0.0 else np.nan
         bar_cond[j] = sf[F_COND]
     return ev_ts.shape[0]
@@ -178,6 +181,11 @@ def _phi_python(prof_sum: Float64Array1D, prof_cnt: Float64Array1D, b: int) -> f
     """Profile mean duration of bin ``b``; the overall profile mean when the bin is empty; NaN without any."""
     if prof_cnt[b] > 0.0:
         return prof_sum[b] / prof_cnt[b]
+    return _phi_mean(prof_sum, prof_cnt)
+
+
+def _phi_mean_python(prof_sum: Float64Array1D, prof_cnt: Float64Array1D) -> float:
+    """The overall profile mean duration (NaN without any)."""
     s = 0.0
     c = 0.0
     for k in range(prof_sum.shape[0]):
@@ -186,5 +194,53 @@ def _phi_python(prof_sum: Float64Array1D, prof_cnt: Float64Array1D, b: int) -> f
     return s / c if c > 0.0 else np.nan
 
 
+_phi_mean = jit(_phi_mean_python, nogil=True)
 _phi = jit(_phi_python, nogil=True)
 _acd_events = jit(_acd_events_python, nogil=True)
+
+
+def _events_in_bars_python(ts: Int64Array1D, bar_end: Int64Array1D, bar_sess: Int64Array1D,
+                           ev_ts: Int64Array1D, ev_bar: Int64Array1D) -> int:
+    """Fill ``ev_ts``/``ev_bar`` with the distinct trade times inside the bars (``bar_sess[j] <= t <
+    bar_end[j]``, j the first bar ending after t) and their bar; return how many (merge walk over sorted
+    times, the same as ``searchsorted(bar_end, ts, "right")`` and the session filter)."""
+    m = bar_end.shape[0]
+    j = 0
+    n = 0
+    last = 0
+    for i in range(ts.shape[0]):
+        t = ts[i]
+        while j < m and bar_end[j] <= t:
+            j += 1
+        if j >= m:
+            break
+        if t < bar_sess[j] or (n > 0 and t == last):
+            continue
+        ev_ts[n] = t
+        ev_bar[n] = j
+        last = t
+        n += 1
+    return n
+
+
+_events_in_bars = jit(_events_in_bars_python, nogil=True)
+
+
+def _bar_outputs_python(ev_bar: Int64Array1D, cond: Float64Array1D, prev_cond: float, sur_sum: Float64Array1D,
+                        sur_n: Int64Array1D, out_cond: Float64Array1D, out_sur: Float64Array1D) -> None:
+    """Per bar: the conditional duration of the bar's last event, carried over bars without events (from
+    ``prev_cond`` before the first), and the mean surprise of the durations ending in it (NaN without)."""
+    m = cond.shape[0]
+    has = np.zeros(m, np.bool_)
+    for e in range(ev_bar.shape[0]):
+        has[ev_bar[e]] = True
+    carry = prev_cond
+    for j in range(m):
+        if has[j]:
+            carry = cond[j]
+        out_cond[j] = carry
+        out_sur[j] = sur_sum[j] / sur_n[j] if sur_n[j] > 0 else np.nan
+
+
+_bar_outputs = jit(_bar_outputs_python, nogil=True)
+

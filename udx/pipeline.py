@@ -256,15 +256,11 @@ def _garch_bars_python(x: np.ndarray, start: int, i0: int, n_before: int, min_ob
 def _acd_bars(ts: np.ndarray, bar_end: np.ndarray, bar_sess: np.ndarray, cfg: SignalConfig,
               a: dict[str, np.ndarray], fits: list[FitRecord]) -> tuple[np.ndarray, np.ndarray]:
     m = bar_end.size
-    j = np.searchsorted(bar_end, ts, side="right")
-    ok = j < m
-    ok[ok] &= ts[ok] >= bar_sess[j[ok]]
-    t_in = ts[ok]
-    distinct = np.ones(t_in.size, bool)
-    distinct[1:] = t_in[1:] != t_in[:-1]
-    ev_ts = np.ascontiguousarray(t_in[distinct])
-    ev_bar = np.ascontiguousarray(j[ok][distinct])
-    ev_sess = np.ascontiguousarray(bar_sess[ev_bar])
+    ev_ts = np.empty(ts.size, np.int64)
+    ev_bar = np.empty(ts.size, np.int64)
+    n_ev = _acd._events_in_bars(ts, bar_end, bar_sess, ev_ts, ev_bar)
+    ev_ts, ev_bar = ev_ts[:n_ev], ev_bar[:n_ev]
+    ev_sess = bar_sess[ev_bar]
     adj = np.empty(ev_ts.size)
     cond = np.full(m, np.nan)
     sur_sum = np.zeros(m)
@@ -299,13 +295,9 @@ def _acd_bars(ts: np.ndarray, bar_end: np.ndarray, bar_sess: np.ndarray, cfg: Si
             a["acd_f"][_acd.F_PSI_NEXT] = fit.omega + fit.alpha * wx[-1] + fit.beta * path[-1]
     a["acd_x"] = np.concatenate(done_x)[-cfg.acd_window:].copy()
     a["acd_ts"] = np.concatenate(done_t)[-cfg.acd_window:].copy()
-    # bars without events carry the previous conditional duration
-    idx = np.full(m, -1, np.int64)
-    idx[ev_bar] = ev_bar
-    idx = np.maximum.accumulate(idx)
-    out = np.where(idx >= 0, cond[np.maximum(idx, 0)], prev_cond)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        surprise = np.where(sur_n > 0, sur_sum / np.maximum(sur_n, 1), np.nan)
+    out = np.empty(m)
+    surprise = np.empty(m)
+    _acd._bar_outputs(ev_bar, cond, prev_cond, sur_sum, sur_n, out, surprise)
     return out, surprise
 
 
