@@ -175,6 +175,12 @@ class DuckDBStorage:
         params = {"symbol": symbol, "start_ns": start_ns, "end_ns": end_ns}
         return self._cursor().sql(self._queries["trades_range"].text, params=params).to_arrow_table()
 
+    def read_trades_many(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> pa.Table:
+        """Return ``symbol, ts_ns, price, size`` of ``symbols`` in ``[start_ns, end_ns)``, by symbol, each in
+        the order of :meth:`read_trades`: one scan for many symbols (the transform reads a chunk at once)."""
+        params = {"symbols": list(symbols), "start_ns": start_ns, "end_ns": end_ns}
+        return self._cursor().sql(self._queries["trades_range_symbols"].text, params=params).to_arrow_table()
+
     def load_signal_states(self, bar_seconds: int) -> dict[str, SignalStateRow]:
         """Return the stored transform state per symbol on the ``bar_seconds`` grid."""
         rows = self._fetchall("signal_states", {"bar_seconds": bar_seconds})

@@ -10,6 +10,8 @@ One call of :func:`run_transform` does, for every symbol with trades:
    (threshold with ``n`` = bars per session), BNS, GARCH(1,1) sigma and standardized return, trade-intensity
    z, VPIN and its CDF, ACD conditional duration and surprise, and the BUY/SELL/HOLD rule
    (:mod:`udx.signal_rule`). GARCH and ACD refit at most once per session per symbol.
+   Symbols are handled in chunks of ``symbols_per_commit``; a storage with ``read_trades_many`` reads a
+   chunk's trades in one query instead of one per symbol (same rows, same order).
 3. ``storage.commit_signals(rows, states, model_params)``: the rows, the fits made on the way and the states
    that follow from them in one transaction per chunk of ``symbols_per_commit`` symbols, so a crash leaves
    every symbol either before or after its chunk, never in between.
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sql.backend import SignalStateRow, Storage
 from sql.contract import MODEL_PARAMS_SCHEMA, SIGNALS_SCHEMA
@@ -142,37 +145,77 @@ def run_transform(
     n_symbols = n_bars = n_fits = n_trades = 0
     batch = _Batch()
     symbols = sorted(storage.trade_symbols(), key=lambda ms: ms[1])
-    for done, (market, symbol) in enumerate(symbols, start=1):
-        if market not in configs:
-            configs[market] = signal_config(settings, market)
-        cfg = configs[market]
-        row = states.get(symbol)
-        state = SymbolState.from_json(row.state) if row is not None else None
-        if state is not None:
-            state.check_fits(cfg.fingerprint())
-        start = state.last_bar_end_ns if state is not None else 0
-        if watermark > start:
-            trades = storage.read_trades(symbol, start, watermark)
-            n_trades += trades.num_rows
-            result = process_symbol(*_arrays(trades), cfg, state, watermark)
-            if result is not None:
-                batch.add(symbol, settings.bar_seconds, result, computed_at)
-                n_symbols += 1
-                n_bars += result.state.n_returns - (state.n_returns if state is not None else 0)
-                n_fits += len(result.fits)
-        batch.pending += 1
-        if batch.pending >= symbols_per_commit:
-            batch.commit(storage)
-        if progress is not None:
-            progress(done, len(symbols))
-    batch.commit(storage)
+    done = 0
+    for lo in range(0, len(symbols), symbols_per_commit):
+        plan: list[tuple[str, SignalConfig, SymbolState | None, int]] = []
+        for market, symbol in symbols[lo:lo + symbols_per_commit]:
+            if market not in configs:
+                configs[market] = signal_config(settings, market)
+            cfg = configs[market]
+            row = states.get(symbol)
+            state = SymbolState.from_json(row.state) if row is not None else None
+            if state is not None:
+                state.check_fits(cfg.fingerprint())
+            plan.append((symbol, cfg, state, state.last_bar_end_ns if state is not None else 0))
+        trades = _read_chunk(storage, [(symbol, start) for symbol, _, _, start in plan if watermark > start],
+                             watermark)
+        for symbol, cfg, state, _ in plan:
+            if symbol in trades:
+                ts, px, sz = trades.pop(symbol)
+                n_trades += ts.size
+                result = process_symbol(*_valid(ts, px, sz), cfg, state, watermark)
+                if result is not None:
+                    batch.add(symbol, settings.bar_seconds, result, computed_at)
+                    n_symbols += 1
+                    n_bars += result.state.n_returns - (state.n_returns if state is not None else 0)
+                    n_fits += len(result.fits)
+            done += 1
+            if progress is not None:
+                progress(done, len(symbols))
+        batch.commit(storage)
     return TransformSummary(n_symbols, n_bars, time.perf_counter() - started, watermark, n_fits, n_trades)
 
 
-def _arrays(trades: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+_Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _read_chunk(storage: Storage, wanted: Sequence[tuple[str, int]], end_ns: int) -> dict[str, _Arrays]:
+    """``ts, price, size`` of each ``(symbol, start_ns)`` in ``[start_ns, end_ns)``, time-ordered.
+
+    A storage with ``read_trades_many`` answers the chunk in one scan from the earliest start; each symbol
+    then drops its trades before its own start (the rows are those of ``read_trades``, in its order).
+    """
+    many = getattr(storage, "read_trades_many", None)
+    if many is None or len(wanted) < 2:
+        return {symbol: _arrays(storage.read_trades(symbol, start, end_ns)) for symbol, start in wanted}
+    table = many([symbol for symbol, _ in wanted], min(start for _, start in wanted), end_ns)
+    ts, px, sz = _arrays(table)
+    runs = pc.run_end_encode(table.column("symbol").combine_chunks() if table.num_rows else
+                             pa.array([], pa.string()))
+    names = runs.values.to_pylist()
+    ends = runs.run_ends.to_numpy().tolist()
+    bounds = dict(zip(names, zip([0, *ends[:-1]], ends, strict=True), strict=True))
+    out: dict[str, _Arrays] = {}
+    empty = (np.empty(0, np.int64), np.empty(0), np.empty(0))
+    for symbol, start in wanted:
+        if symbol not in bounds:
+            out[symbol] = empty
+            continue
+        a, b = bounds[symbol]
+        a += int(np.searchsorted(ts[a:b], start, side="left"))
+        out[symbol] = (ts[a:b], px[a:b], sz[a:b])
+    return out
+
+
+def _arrays(trades: pa.Table) -> _Arrays:
     ts = np.ascontiguousarray(trades.column("ts_ns").to_numpy(), dtype=np.int64)
     px = np.ascontiguousarray(trades.column("price").to_numpy(), dtype=np.float64)
     sz = np.ascontiguousarray(trades.column("size").to_numpy(), dtype=np.float64)
+    return ts, px, sz
+
+
+def _valid(ts: np.ndarray, px: np.ndarray, sz: np.ndarray) -> _Arrays:
+    """Drop trades with a non-finite or non-positive price, or a negative or non-finite size."""
     ok = np.isfinite(px) & (px > 0) & np.isfinite(sz) & (sz >= 0)
     if not ok.all():
         ts, px, sz = ts[ok], px[ok], sz[ok]
