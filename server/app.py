@@ -1,8 +1,9 @@
 """The HTTP app: MCP over Streamable HTTP at ``/mcp``, the seed-style curl body, REST ``/api/v1``,
 ``/health`` and ``/metrics``.
 
-Layers, outermost first: Host/Origin guard → bearer token (when set) → seed-style rewriting → FastAPI
-(own routes first, then the MCP app mounted at the root so that its endpoint is exactly ``/mcp``).
+Layers, outermost first: Host/Origin guard → bearer token (when set) → seed-style rewriting → the short
+path for stateless JSON ``tools/call`` of the read tools (``server/fast_path.py``, with the response cache)
+→ FastAPI (own routes first, then the MCP app mounted at the root so that its endpoint is exactly ``/mcp``).
 The MCP endpoint is stateless and answers plain JSON, so ``curl`` needs no session and no SSE parsing.
 """
 
@@ -20,8 +21,10 @@ from starlette.types import ASGIApp
 
 from server.arguments import iso_utc
 from server.auth import BearerAuth
-from server.mcp import TOOL_NAMES, build_server
+from server.fast_path import FastToolCalls
+from server.mcp import READ_TOOL_NAMES, TOOL_NAMES, build_server
 from server.metrics import ServerMetrics
+from server.response_cache import ResponseCache
 from server.rest import add_error_handlers, build_router
 from server.security import HostOriginGuard, split_list
 from server.seed_rpc import SeedRpcAdapter
@@ -53,7 +56,11 @@ def _health(storage: Storage, status: Callable[[], dict[str, Any]] | None) -> JS
 
 
 def build_app(
-    settings: Settings, storage: Storage, *, status: Callable[[], dict[str, Any]] | None = None
+    settings: Settings,
+    storage: Storage,
+    *,
+    status: Callable[[], dict[str, Any]] | None = None,
+    fast_path: bool = True,
 ) -> ASGIApp:
     """Build the ASGI app serving ``storage``.
 
@@ -65,6 +72,9 @@ def build_app(
         Read through named, read-only, time-limited queries.
     status
         Extra fields for ``/health`` from the hosting process (e.g. the demo's phase and counters).
+    fast_path
+        Answer stateless JSON ``tools/call`` of the read tools without the SDK's transport (same bytes);
+        ``False`` leaves every request to the SDK (for comparisons).
     """
     metrics = ServerMetrics()
     mcp = build_server(settings, storage, metrics)
@@ -105,7 +115,15 @@ def build_app(
 
     api.mount("/", mcp_app)
 
-    app: ASGIApp = SeedRpcAdapter(api, path="/mcp", tool_names=TOOL_NAMES, max_body_bytes=MAX_BODY_BYTES)
+    cache = (
+        ResponseCache(storage, check_ms=settings.mcp_response_cache_ms) if settings.mcp_response_cache_ms > 0 else None
+    )
+    app: ASGIApp = api
+    if fast_path:
+        app = FastToolCalls(
+            api, mcp=mcp, tools=READ_TOOL_NAMES, metrics=metrics, cache=cache, max_body_bytes=MAX_BODY_BYTES
+        )
+    app = SeedRpcAdapter(app, path="/mcp", tool_names=TOOL_NAMES, max_body_bytes=MAX_BODY_BYTES)
     if settings.mcp_auth_token is not None:
         app = BearerAuth(app, token=settings.mcp_auth_token.get_secret_value(), open_paths=frozenset({"/health"}))
     return HostOriginGuard(app, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins)

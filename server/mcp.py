@@ -27,7 +27,7 @@ from server.tools.schema_doc import describe_views
 from sql.backend import Storage, StorageError
 from sql.settings import Settings
 
-__all__ = ["TOOL_NAMES", "build_server"]
+__all__ = ["READ_TOOL_NAMES", "TOOL_NAMES", "build_server"]
 
 TOOL_NAMES = (
     "get_enriched_data",
@@ -37,6 +37,9 @@ TOOL_NAMES = (
     "get_real_time_data",
     "get_chart",
 )
+
+#: The tools whose result is one typed page (every tool but the chart's image).
+READ_TOOL_NAMES = TOOL_NAMES[:5]
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -14,7 +14,7 @@ from typing import Literal
 
 from server.arguments import TimeWindow, iso_utc, normalize_symbol, parse_window
 from server.models import EnrichedTrade, JumpEvent, Page, RealTimeRow, SignalRow, SymbolMetrics
-from server.tools.paging import fetch_page
+from server.tools.paging import construct_rows, fetch_page
 from sql.backend import Storage
 
 __all__ = [
@@ -115,11 +115,17 @@ def trading_signals(
 ) -> Page[SignalRow]:
     """Signal rows (one per completed bar), newest first, optionally some symbols and one signal type."""
     wanted = symbol_list(symbol, symbols)
+    # One symbol has its own query with plain key predicates (zone maps skip the other symbols' rows).
+    query, chosen = (
+        ("trading_signals_symbol_page", {"symbol": wanted[0]})
+        if wanted is not None and len(wanted) == 1
+        else ("trading_signals_page", {"symbols": wanted})
+    )
     page = fetch_page(
         storage,
         tool="get_trading_signals",
-        query="trading_signals_page",
-        params={"symbols": wanted, "signal_type": signal_type, "bar_seconds": bar_seconds,
+        query=query,
+        params={**chosen, "signal_type": signal_type, "bar_seconds": bar_seconds,
                 **_window_params(parse_window(hours_back, start, end))},  # fmt: skip
         cursor=cursor,
         limit=limit,
@@ -213,8 +219,8 @@ def real_time_data(
     for record in records:
         record["bar_end"] = iso_utc(record["bar_end_ns"])
         record["last_trade"] = None if record["last_trade_ns"] is None else iso_utc(record["last_trade_ns"])
-    page = Page[RealTimeRow](
-        rows=[RealTimeRow.model_validate(r) for r in records],
+    page = Page[RealTimeRow].model_construct(
+        rows=construct_rows(RealTimeRow, records),
         count=len(records),
         truncated=result.truncated,
         next_cursor=None,

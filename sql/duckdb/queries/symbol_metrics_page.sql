@@ -1,12 +1,105 @@
 -- name: symbol_metrics_page
 -- params: symbols, start_date, end_date, bar_seconds, after_session_date, after_symbol, row_limit
 -- returns: symbol_metrics rows (per symbol per day), newest day first; keyset cursor (session_date, symbol)
-SELECT *
-FROM symbol_metrics
-WHERE ($symbols IS NULL OR list_contains($symbols, symbol))
-  AND session_date >= CAST($start_date AS DATE) AND session_date <= CAST($end_date AS DATE)
-  AND bar_seconds = $bar_seconds
-  AND ($after_session_date IS NULL
-       OR (session_date, symbol) < (CAST($after_session_date AS DATE), $after_symbol))
-ORDER BY session_date DESC, symbol DESC
-LIMIT $row_limit;
+-- The rows of the view symbol_metrics, computed for the page only: the per-day bar statistics of the asked
+-- symbols and days (trading_signals is written symbol by symbol: the symbol filter skips row groups), then
+-- the page, then the day's trades (OHLC, volume, VWAP) of the asked symbols on the page's days only
+-- (market_data is stored in time order: the day range skips row groups). Formulas as in
+-- views/030_symbol_metrics.sql. Reading the trades is what costs; per-bar open/high/low in trading_signals
+-- would let this read bars only.
+WITH bar_returns AS (
+    SELECT
+        symbol,
+        bar_seconds,
+        CAST(make_timestamp(bar_end_ns // 1000) AS DATE) AS session_date,
+        bar_end_ns,
+        log_return AS r,
+        lag(log_return) OVER w AS r1,
+        lag(log_return, 2) OVER w AS r2,
+        jump_detected,
+        vpin,
+        trading_signal,
+        signal_reason
+    FROM trading_signals
+    WHERE ($symbols IS NULL OR list_contains($symbols, symbol))
+      AND bar_seconds = $bar_seconds
+      AND bar_end_ns >= epoch_ns(CAST(CAST($start_date AS DATE) AS TIMESTAMP))
+      AND bar_end_ns < epoch_ns(least(CAST(CAST($end_date AS DATE) AS TIMESTAMP) + INTERVAL 1 DAY,
+                                      TIMESTAMP '2262-01-01'))   -- the end of nanosecond time
+    WINDOW w AS (PARTITION BY symbol, bar_seconds, CAST(make_timestamp(bar_end_ns // 1000) AS DATE)
+                 ORDER BY bar_end_ns)
+),
+daily_bars AS (
+    SELECT
+        symbol,
+        bar_seconds,
+        session_date,
+        count(r) AS n_returns,
+        sum(r * r) AS realized_variance,
+        (pi() / 2) * sum(abs(r) * abs(r1)) AS bipower_variation,
+        1.7434720745 * sum(pow(abs(r * r1 * r2), 4.0 / 3.0)) AS tp_sum,
+        count(*) FILTER (WHERE jump_detected) AS jump_count,
+        avg(vpin) AS mean_vpin,
+        max(vpin) AS max_vpin,
+        arg_max(trading_signal, bar_end_ns) AS last_signal,
+        arg_max(signal_reason, bar_end_ns) AS last_signal_reason,
+        max(bar_end_ns) AS last_bar_end_ns
+    FROM bar_returns
+    GROUP BY ALL
+),
+page AS (
+    SELECT *
+    FROM daily_bars
+    WHERE $after_session_date IS NULL
+       OR (session_date, symbol) < (CAST($after_session_date AS DATE), $after_symbol)
+    ORDER BY session_date DESC, symbol DESC
+    LIMIT $row_limit
+),
+daily_trades AS (
+    SELECT
+        symbol,
+        CAST(make_timestamp(ts_ns // 1000) AS DATE) AS session_date,
+        count(*) AS trades,
+        sum(size) AS volume,
+        sum(price * size) / nullif(sum(size), 0) AS vwap,
+        arg_min(price, ts_ns) AS open,
+        max(price) AS high,
+        min(price) AS low,
+        arg_max(price, ts_ns) AS close
+    FROM market_data
+    WHERE ($symbols IS NULL OR list_contains($symbols, symbol))
+      AND ts_ns >= (SELECT epoch_ns(CAST(min(session_date) AS TIMESTAMP)) FROM page)
+      AND ts_ns < (SELECT epoch_ns(least(CAST(max(session_date) AS TIMESTAMP) + INTERVAL 1 DAY,
+                                         TIMESTAMP '2262-01-01')) FROM page)
+    GROUP BY ALL
+)
+SELECT
+    b.symbol,
+    b.session_date,
+    b.bar_seconds,
+    t.trades,
+    t.volume,
+    t.vwap,
+    t.open,
+    t.high,
+    t.low,
+    t.close,
+    b.n_returns,
+    b.realized_variance,
+    b.bipower_variation,
+    CASE
+        WHEN b.n_returns < 3 OR b.realized_variance <= 0 OR b.bipower_variation <= 0 THEN NULL
+        ELSE ((b.realized_variance - b.bipower_variation) / b.realized_variance)
+             / sqrt((pi() * pi() / 4 + pi() - 5) / b.n_returns
+                    * greatest(1.0, (b.n_returns * b.n_returns / (b.n_returns - 2.0)) * b.tp_sum
+                                    / (b.bipower_variation * b.bipower_variation)))
+    END AS bns_stat,
+    b.jump_count,
+    b.mean_vpin,
+    b.max_vpin,
+    b.last_signal,
+    b.last_signal_reason,
+    b.last_bar_end_ns
+FROM page AS b
+LEFT JOIN daily_trades AS t USING (symbol, session_date)
+ORDER BY b.session_date DESC, b.symbol DESC;

@@ -1,12 +1,24 @@
 -- name: trading_signals_page
 -- params: symbols, signal_type, start_ns, end_ns, bar_seconds, after_bar_end_ns, after_symbol, row_limit
 -- returns: trading_signals rows, newest first; keyset cursor (bar_end_ns, symbol)
-SELECT *, make_timestamp(bar_end_ns // 1000) AS bar_end
-FROM trading_signals
-WHERE ($symbols IS NULL OR list_contains($symbols, symbol))
-  AND ($signal_type IS NULL OR trading_signal = $signal_type)
-  AND bar_end_ns >= $start_ns AND bar_end_ns < $end_ns
-  AND bar_seconds = $bar_seconds
-  AND ($after_bar_end_ns IS NULL OR (bar_end_ns, symbol) < ($after_bar_end_ns, $after_symbol))
-ORDER BY bar_end_ns DESC, symbol DESC
-LIMIT $row_limit;
+-- Several or all symbols (one symbol: trading_signals_symbol_page). Late materialisation: the page's keys
+-- are chosen reading only the key and filter columns, then only those rows are read whole (every row group
+-- holds the newest bars of its symbols, so the first step reads one narrow column of every row group).
+WITH page AS (
+    SELECT symbol, bar_end_ns
+    FROM trading_signals
+    WHERE ($symbols IS NULL OR list_contains($symbols, symbol))
+      AND bar_seconds = $bar_seconds
+      AND bar_end_ns >= $start_ns AND bar_end_ns < $end_ns
+      AND ($signal_type IS NULL OR trading_signal = $signal_type)
+      AND ($after_bar_end_ns IS NULL OR (bar_end_ns, symbol) < ($after_bar_end_ns, $after_symbol))
+    ORDER BY bar_end_ns DESC, symbol DESC
+    LIMIT $row_limit
+)
+SELECT s.*, make_timestamp(s.bar_end_ns // 1000) AS bar_end
+FROM trading_signals AS s
+SEMI JOIN page ON s.symbol = page.symbol AND s.bar_end_ns = page.bar_end_ns
+WHERE s.bar_seconds = $bar_seconds
+  AND s.bar_end_ns >= (SELECT min(bar_end_ns) FROM page)
+  AND s.bar_end_ns <= (SELECT max(bar_end_ns) FROM page)
+ORDER BY s.bar_end_ns DESC, s.symbol DESC;
