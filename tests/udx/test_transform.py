@@ -195,3 +195,22 @@ def test_empty_database_does_nothing(tmp_path: Path) -> None:
     assert (summary.symbols, summary.bars, summary.watermark_ns) == (0, 0, None)
 
 
+
+
+def test_recomputing_after_a_lost_state_replaces_the_stored_bars(tmp_path: Path, trades: pa.Table) -> None:
+    # the fast commit appends; a bar that is stored already (the state was deleted to recompute) makes the
+    # append fail whole, and the same transaction is redone as an upsert: one row per bar, the new values
+    settings = _settings(tmp_path / "db.duckdb")
+    storage = _open(settings)
+    storage.append_trades(trades)
+    run_transform(storage, settings, now_ns=1)
+    cursor = storage._cursor()
+    before = cursor.execute("SELECT count(*) FROM trading_signals").fetchone()
+    cursor.execute("DELETE FROM signal_state")
+    cursor.execute("UPDATE trading_signals SET signal_reason = 'stale'")
+    summary = run_transform(storage, settings, now_ns=2)
+    assert summary.bars == before[0]
+    assert cursor.execute("SELECT count(*), count(*) FILTER (signal_reason = 'stale'), min(computed_at_ns) "
+                          "FROM trading_signals").fetchone() == (before[0], 0, 2)
+    assert cursor.execute("SELECT count(*) FROM signal_state").fetchone() == (2,)
+    storage.close()
