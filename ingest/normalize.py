@@ -22,7 +22,8 @@ Status events (``"ev": "status"``) are returned separately as :class:`StatusEven
 (``auth_failed``, ``max_connections``, ``force_disconnect``, ``slow_consumer``) and are not data.
 
 Nothing malformed ever raises out of this module: a frame that is not JSON or not an array, and an event with
-a missing field, a wrong type, a non-positive trade price or a negative size, becomes a :class:`Reject`
+a missing field (``null`` counts as missing), a wrong type, a non-positive trade price, a negative size or
+an integer too large for its 32-bit column (exchange, tape, TRF id), becomes a :class:`Reject`
 carrying the raw text and a precise reason. Valid events of the same frame are kept.
 
 Speed: :class:`FrameBatch` accumulates plain Python column lists over many frames and builds one
@@ -51,6 +52,8 @@ __all__ = [
 ]
 
 _NS_PER_MS = 1_000_000
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 #: Raw text kept in a reject is cut to this many characters (a whole bad frame can be 1 MiB).
 MAX_RAW_CHARS = 4096
 
@@ -124,6 +127,8 @@ def _int(ev: dict[str, Any], key: str) -> int:
     value = _get(ev, key)
     if type(value) is not int:  # bool is an int subclass: reject it too
         raise _Bad(f"field {key!r} must be an integer, got {_type_name(value)} {value!r}")
+    if not _INT64_MIN <= value <= _INT64_MAX:
+        raise _Bad(f"field {key!r} is out of the 64-bit range, got {value}")
     return value
 
 
@@ -133,6 +138,15 @@ def _opt_int(ev: dict[str, Any], key: str) -> int | None:
         return None
     if type(value) is not int:
         raise _Bad(f"field {key!r} must be an integer, got {_type_name(value)} {value!r}")
+    if not _INT64_MIN <= value <= _INT64_MAX:
+        raise _Bad(f"field {key!r} is out of the 64-bit range, got {value}")
+    return value
+
+
+def _int32(value: int | None, key: str) -> int | None:
+    """``value`` when it fits the 32-bit column it goes to (exchange, tape, trf_id)."""
+    if value is not None and not _INT32_MIN <= value <= _INT32_MAX:
+        raise _Bad(f"field {key!r} is out of the 32-bit range, got {value}")
     return value
 
 
@@ -148,7 +162,7 @@ def _num(ev: dict[str, Any], key: str) -> float:
 
 def _ms(ev: dict[str, Any], key: str) -> int:
     value = _int(ev, key)
-    if value <= 0:
+    if not 0 < value <= _INT64_MAX // _NS_PER_MS:
         raise _Bad(f"field {key!r} must be a positive Unix-ms timestamp, got {value}")
     return value * _NS_PER_MS
 
@@ -307,11 +321,11 @@ class FrameBatch:
 
     def _stock_trade(self, e: dict[str, Any], received_ns: int) -> None:
         symbol = _str(e, "sym")
-        ts_ns = _ns(e, "t_ns") if "t_ns" in e else _ms(e, "t")
-        price, size, exchange = _price(e, "p"), _size(e, "s"), _int(e, "x")
+        ts_ns = _ns(e, "t_ns") if e.get("t_ns") is not None else _ms(e, "t")
+        price, size, exchange = _price(e, "p"), _size(e, "s"), _int32(_int(e, "x"), "x")
         trade_id = _trade_id(e, required=True, price=price, size=size)
-        conditions, tape, seq = _conditions(e, "c"), _opt_int(e, "z"), _opt_int(e, "q")
-        trf_id = _opt_int(e, "trfi")
+        conditions, tape, seq = _conditions(e, "c"), _int32(_opt_int(e, "z"), "z"), _opt_int(e, "q")
+        trf_id = _int32(_opt_int(e, "trfi"), "trfi")
         if e.get("trft_ns") is not None:
             trf_ts_ns: int | None = _ns(e, "trft_ns")
         else:
@@ -321,7 +335,7 @@ class FrameBatch:
 
     def _crypto_trade(self, e: dict[str, Any], received_ns: int) -> None:
         symbol, ts_ns = _str(e, "pair"), _ms(e, "t")
-        price, size, exchange = _price(e, "p"), _size(e, "s"), _int(e, "x")
+        price, size, exchange = _price(e, "p"), _size(e, "s"), _int32(_int(e, "x"), "x")
         trade_id = _trade_id(e, required=False, price=price, size=size)
         conditions = _conditions(e, "c")
         self._append_trade("crypto", symbol, ts_ns, price, size, exchange, trade_id, conditions, None, None,
@@ -350,8 +364,8 @@ class FrameBatch:
         symbol, ts_ns = _str(e, "sym"), _ms(e, "t")
         bid, bid_size = _quote_price(e, "bp"), _size(e, "bs")
         ask, ask_size = _quote_price(e, "ap"), _size(e, "as")
-        bid_ex, ask_ex = _opt_int(e, "bx"), _opt_int(e, "ax")
-        conditions, seq, tape = _conditions(e, "c"), _opt_int(e, "q"), _opt_int(e, "z")
+        bid_ex, ask_ex = _int32(_opt_int(e, "bx"), "bx"), _int32(_opt_int(e, "ax"), "ax")
+        conditions, seq, tape = _conditions(e, "c"), _opt_int(e, "q"), _int32(_opt_int(e, "z"), "z")
         self._append_quote("stocks", symbol, ts_ns, bid, bid_size, ask, ask_size, bid_ex, ask_ex, conditions,
                            seq, tape, received_ns)
 
@@ -359,7 +373,7 @@ class FrameBatch:
         symbol, ts_ns = _str(e, "pair"), _ms(e, "t")
         bid, bid_size = _quote_price(e, "bp"), _size(e, "bs")
         ask, ask_size = _quote_price(e, "ap"), _size(e, "as")
-        exchange = _opt_int(e, "x")
+        exchange = _int32(_opt_int(e, "x"), "x")
         self._append_quote("crypto", symbol, ts_ns, bid, bid_size, ask, ask_size, exchange, exchange, None,
                            None, None, received_ns)
 

@@ -478,6 +478,6 @@ def _polygon_events(spec: SymbolSpec, chunk: _Chunk) -> list[tuple[int, int, dic
             }))
             out.append((t_ms[k], 2 * k + 1, {
                 "ev": "XT", "pair": sym, "p": price[k], "t": t_ms[k], "s": size[k],
-                "c": [2 if side[k] > 0 else 1], "i": ids[k], "x": ex[k], "r": recv[k],
+                "c": [2 if side[k] > 0 else 1], "i": str(ids[k]), "x": ex[k], "r": recv[k],
             }))
     return out

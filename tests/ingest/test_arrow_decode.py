@@ -1,0 +1,148 @@
+"""The loader's vectorised trade decoder against the reference decoder (``FrameBatch.add_event``).
+
+The fast path may hand any record back, but every row it accepts must be the row the reference decoder
+makes of that record, and it must never accept a record the reference decoder rejects.
+"""
+
+from __future__ import annotations
+
+import random
+
+import orjson
+import pyarrow as pa
+import pytest
+
+from ingest.arrow_decode import decode_trades
+from ingest.normalize import FrameBatch
+from ingest.synthetic_market import SyntheticMarket
+from sql.contract import TRADES_SCHEMA
+
+RECEIVED = 1_712_306_654_000_000_000
+
+STOCK = {"ev": "T", "sym": "MSFT", "x": 4, "i": "12345", "z": 3, "p": 114.125, "s": 100, "c": [0, 12],
+         "t": 1536036818784, "q": 3681328}
+CRYPTO = {"ev": "XT", "pair": "BTC-USD", "p": 33021.9, "t": 1610462007425, "s": 0.01616304, "c": [2],
+          "i": "14272084", "x": 1, "r": 1610462007576}
+REPLAYED = {"ev": "T", "sym": "AAPL", "x": 12, "i": "52983525034125", "z": 3, "p": 169.2, "s": 5, "c": [12, 37],
+            "t": 1712306654208, "q": 1017, "t_ns": 1712306654208740096, "trfi": 202, "trft": 1712306654100,
+            "trft_ns": 1712306654100002304}
+
+
+def reference(values: list[bytes], sources: list[str]) -> tuple[list[dict], list[int]]:
+    """Rows and rejected positions by the per-record reference decoder, as the loader runs it."""
+    rows, rejected = [], []
+    for k, (value, source) in enumerate(zip(values, sources, strict=True)):
+        batch = FrameBatch(source)
+        try:
+            event = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            rejected.append(k)
+            continue
+        if not isinstance(event, dict):
+            rejected.append(k)
+            continue
+        batch.add_event(event, RECEIVED + k)
+        out = batch.take()
+        if out.rejects or out.statuses or out.quotes.num_rows:
+            rejected.append(k)
+        rows += out.trades.to_pylist()
+    return rows, rejected
+
+
+def check(values: list[bytes], sources: list[str] | None = None) -> tuple[int, int]:
+    """Assert the fast path agrees with the reference; return (accepted by fast path, handed back)."""
+    sources = sources or ["sim"] * len(values)
+    decoded = decode_trades(values, [RECEIVED + k for k in range(len(values))], sources)
+    assert decoded.trades.schema == TRADES_SCHEMA
+    assert decoded.rest == sorted(set(decoded.rest))
+    ref_rows, rejected = reference(values, sources)
+    assert set(rejected) <= set(decoded.rest)  # never accepts what the reference rejects
+    accepted = [k for k in range(len(values)) if k not in set(decoded.rest)]
+    by_received = {row["received_ns"]: row for row in ref_rows}
+    fast_rows = decoded.trades.to_pylist()
+    assert [row["received_ns"] - RECEIVED for row in fast_rows] == accepted
+    for row in fast_rows:
+        assert row == by_received[row["received_ns"]]
+    return len(accepted), len(decoded.rest)
+
+
+def dumps(*events: dict) -> list[bytes]:
+    return [orjson.dumps(e) for e in events]
+
+
+def test_simulated_stock_and_crypto_trades_take_the_fast_path_with_identical_rows():
+    market = SyntheticMarket(5, 3000.0)
+    market.advance(1_712_306_654_000_000_000)
+    events = [e for e in market.advance(1_712_306_656_000_000_000) if e["ev"] in ("T", "XT")]
+    assert {e["ev"] for e in events} == {"T", "XT"} and len(events) > 1000
+    assert check([orjson.dumps(e) for e in events]) == (len(events), 0)
+
+
+def test_replayed_trades_keep_their_nanoseconds_and_trf_fields():
+    accepted, rest = check(dumps(REPLAYED, STOCK, CRYPTO, {**REPLAYED, "trfi": None, "trft": None,
+                                                           "trft_ns": None}))
+    assert (accepted, rest) == (4, 0)
+    row = decode_trades(dumps(REPLAYED), [RECEIVED], ["replay"]).trades.to_pylist()[0]
+    assert row["ts_ns"] == REPLAYED["t_ns"] and row["trf_ts_ns"] == REPLAYED["trft_ns"]
+    assert row["conditions"] == "12,37" and row["source"] == "replay"
+
+
+BAD_EVENTS = [
+    {**STOCK, "p": 0}, {**STOCK, "p": -1.5}, {**STOCK, "s": -1}, {**STOCK, "sym": ""}, {**STOCK, "i": ""},
+    {**STOCK, "t": 0}, {**STOCK, "t_ns": -5}, {**STOCK, "trft": 0}, {**STOCK, "trft_ns": 0, "trft": 5},
+    {**STOCK, "x": 2**31}, {**STOCK, "z": -(2**31) - 1}, {**STOCK, "trfi": 2**40},
+    {k: v for k, v in STOCK.items() if k != "sym"}, {k: v for k, v in STOCK.items() if k != "i"},
+    {k: v for k, v in STOCK.items() if k != "x"}, {k: v for k, v in STOCK.items() if k != "t"},
+    {**STOCK, "p": None}, {**STOCK, "ev": "Q"}, {**STOCK, "ev": None}, {**STOCK, "ev": "status"},
+    {k: v for k, v in CRYPTO.items() if k != "i"}, {**CRYPTO, "pair": None}, {**CRYPTO, "x": None},
+    {"ev": "XQ", "pair": "BTC-USD", "bp": 1.0, "bs": 1.0, "ap": 2.0, "as": 1.0, "t": 5, "x": 1},
+]
+GOOD_VARIANTS = [
+    {**STOCK, "c": []}, {**STOCK, "c": None}, {**STOCK, "z": None, "q": None}, {**STOCK, "s": 0},
+    {**STOCK, "t_ns": None}, {**STOCK, "p": 7}, {**STOCK, "extra": {"nested": [1, "x"]}},
+    {**CRYPTO, "t_ns": 5, "z": 4, "q": 9, "trfi": 3, "trft": 2},  # crypto ignores the stock-only fields
+    {**CRYPTO, "c": None},
+]
+
+
+@pytest.mark.parametrize("bad", BAD_EVENTS, ids=range(len(BAD_EVENTS)))
+def test_a_record_breaking_a_rule_is_handed_back_alone(bad):
+    values = dumps(STOCK, bad, CRYPTO)
+    assert check(values) == (2, 1)
+
+
+@pytest.mark.parametrize("good", GOOD_VARIANTS, ids=range(len(GOOD_VARIANTS)))
+def test_optional_and_null_fields_match_the_reference(good):
+    assert check(dumps(STOCK, good)) == (2, 0)
+
+
+@pytest.mark.parametrize("value", [
+    b"", b" ", b"not json", b"[1,2]", b'"T"', b"null", b'{"ev":"T"}\n{"ev":"T"}', b'{"ev":"T"} {"ev":"T"}',
+    b'\xff\xfe', b'{"ev":"T","sym":"\\u00e9"}', b' {"ev":"T"}', orjson.dumps({**STOCK, "p": "1.5"}),
+    orjson.dumps({**STOCK, "x": 4.0}), orjson.dumps({**STOCK, "x": True}), orjson.dumps({**STOCK, "i": 5}),
+    orjson.dumps({**STOCK, "c": 12}), orjson.dumps({**STOCK, "c": [1, None]}), orjson.dumps({**STOCK, "t": 2**62}),
+    orjson.dumps({**STOCK, "q": 2**63}), b'{"ev":"T","x":1,"x":2}',
+], ids=range(20))
+def test_a_malformed_value_sends_the_whole_call_to_the_reference_decoder(value):
+    values = [*dumps(STOCK), value, *dumps(CRYPTO)]
+    assert check(values) == (0, 3)
+
+
+def test_a_record_without_value_sends_the_whole_call_to_the_reference_decoder():
+    decoded = decode_trades([orjson.dumps(STOCK), None], [1, 2], ["ws", "ws"])  # type: ignore[list-item]
+    assert decoded.rest == [0, 1] and decoded.trades.num_rows == 0
+
+
+def test_random_mixtures_agree_with_the_reference():
+    rng = random.Random(7)
+    pool = [STOCK, CRYPTO, REPLAYED, *GOOD_VARIANTS, *BAD_EVENTS]
+    for _ in range(30):
+        events = [dict(rng.choice(pool), i=str(rng.randrange(10**9))) if rng.random() < 0.5 else rng.choice(pool)
+                  for _ in range(rng.randrange(1, 60))]
+        check([orjson.dumps(e) for e in events], [rng.choice(["ws", "sim", "replay"]) for _ in events])
+
+
+def test_empty_input_and_schema():
+    decoded = decode_trades([], [], [])
+    assert decoded.rest == [] and decoded.trades.num_rows == 0 and decoded.trades.schema == TRADES_SCHEMA
+    assert isinstance(decoded.trades, pa.Table)
