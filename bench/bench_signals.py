@@ -1,7 +1,7 @@
 """Full signal pass: trades/s per core of udx against a straightforward pandas implementation, and the
 ``run_transform`` end to end on a DuckDB file (read, signals, write).
 
-Run: ``.venv/bin/python -m bench.bench_signals [--trades 10000000] [--symbols 500] [--db-trades 2000000]``.
+Run: ``.venv/bin/python -m bench.bench_signals [--trades 10000000] [--symbols 500] [--db 2000000:100 ...]``.
 Synthetic trades come from numpy directly (no simulator). Prints numbers; never asserts. Single-threaded:
 the per-core rate is the measured rate.
 """
@@ -9,7 +9,10 @@ the per-core rate is the measured rate.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import math
+import os
+import platform
 import tempfile
 import time
 from pathlib import Path
@@ -37,12 +40,12 @@ def synthetic(n_symbols: int, per_symbol: int, seed: int = 1) -> list[tuple[np.n
     return out
 
 
-def run_udx(data, cfg: SignalConfig) -> tuple[float, int, int]:
+def run_udx(data, cfg: SignalConfig, *, rule: bool = True) -> tuple[float, int, int]:
     end = START + DAYS * 86_400 * NS
     t = time.perf_counter()
     n_bars = n_fits = 0
     for ts, px, sz in data:
-        res = process_symbol(ts, px, sz, cfg, None, end)
+        res = process_symbol(ts, px, sz, cfg, None, end, rule=rule)
         n_bars += res.state.n_returns
         n_fits += len(res.fits)
     return time.perf_counter() - t, n_bars, n_fits
@@ -123,13 +126,34 @@ def trades_table(data, symbols: list[str]) -> pa.Table:
         schema=TRADES_SCHEMA)
 
 
+def transform_on_duckdb(n_trades: int, n_symbols: int) -> tuple[object, float]:
+    """Load synthetic trades into a fresh DuckDB file (not timed), then time ``run_transform`` on it."""
+    from sql.duckdb_backend import DuckDBStorage
+
+    per = n_trades // n_symbols
+    data = synthetic(n_symbols, per, seed=2)
+    table = trades_table(data, [f"X:S{i:04d}USD" for i in range(n_symbols)])
+    del data
+    with tempfile.TemporaryDirectory() as tmp:
+        st = Settings(_env_file=None, duckdb_path=Path(tmp) / "bench.duckdb")  # type: ignore[call-arg]
+        storage = DuckDBStorage.open(st)
+        storage.apply_schema()
+        t = time.perf_counter()
+        for lo in range(0, table.num_rows, 2_000_000):
+            storage.append_trades(table.slice(lo, 2_000_000))
+        t_load = time.perf_counter() - t
+        summary = run_transform(storage, st)
+        storage.close()
+    return summary, t_load
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trades", type=int, default=10_000_000)
     parser.add_argument("--symbols", type=int, default=500)
     parser.add_argument("--pandas-symbols", type=int, default=10)
-    parser.add_argument("--db-trades", type=int, default=2_000_000)
-    parser.add_argument("--db-symbols", type=int, default=100)
+    parser.add_argument("--db", action="append", default=None, metavar="TRADES:SYMBOLS",
+                        help="run_transform configurations (default 2000000:100 and 10000000:500)")
     args = parser.parse_args()
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     cfg = signal_config(settings, "crypto")
@@ -139,32 +163,29 @@ def main() -> None:
     run_udx(synthetic(2, 5000, seed=9), cfg)  # compile
     no_fit = SignalConfig(**{**{f: getattr(cfg, f) for f in cfg.__slots__}, "garch_min_obs": 10**9,
                              "acd_min_obs": 10**9})
-    t_filter, n_bars, _ = run_udx(data, no_fit)
+    t_kernels, n_bars, _ = run_udx(data, no_fit, rule=False)
+    t_filter, _, _ = run_udx(data, no_fit)
     t_full, _, n_fits = run_udx(data, cfg)
     t_pd = run_pandas(data[: args.pandas_symbols], cfg)
     n_pd = per * args.pandas_symbols
+    pd_rate = n_pd / t_pd
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} CPUs, load average {load}")
     print(f"(a) {n:,} trades, {args.symbols} symbols, {n_bars:,} one-minute bars over {DAYS} days (24 h sessions)")
-    print(f"    udx filter pass (all signals, fixed models, no refits): {t_filter:.2f} s = {n / t_filter:,.0f} trades/s/core")
-    print(f"    udx with refits ({n_fits} GARCH+ACD fits):            {t_full:.2f} s = {n / t_full:,.0f} trades/s/core")
-    print(f"    pandas baseline on {args.pandas_symbols} symbols:            {t_pd:.2f} s = {n_pd / t_pd:,.0f} trades/s/core")
-    print(f"    ratio udx filter / pandas: {(n / t_filter) / (n_pd / t_pd):.1f}x; with refits: {(n / t_full) / (n_pd / t_pd):.1f}x")
-    # (b) run_transform end to end on a DuckDB file
-    from sql.duckdb_backend import DuckDBStorage
-
-    db_per = args.db_trades // args.db_symbols
-    db_data = synthetic(args.db_symbols, db_per, seed=2)
-    table = trades_table(db_data, [f"X:S{i:04d}USD" for i in range(args.db_symbols)])
-    with tempfile.TemporaryDirectory() as tmp:
-        st = Settings(_env_file=None, duckdb_path=Path(tmp) / "bench.duckdb")  # type: ignore[call-arg]
-        storage = DuckDBStorage.open(st)
-        storage.apply_schema()
-        t = time.perf_counter()
-        storage.append_trades(table)
-        t_load = time.perf_counter() - t
-        summary = run_transform(storage, st)
-        storage.close()
-    print(f"(b) run_transform on DuckDB: {summary} (loading the {table.num_rows:,} trades took {t_load:.1f} s, "
-          "not counted)")
+    rows = [("udx filter pass, numeric kernels (no rule texts, fixed models)", t_kernels),
+            ("udx filter pass with rule and reason texts (fixed models)", t_filter),
+            (f"udx with refits ({n_fits} GARCH+ACD fits), rule and texts", t_full)]
+    for label, secs in rows:
+        print(f"    {label}: {secs:.2f} s = {n / secs:,.0f} trades/s/core = {(n / secs) / pd_rate:.1f}x pandas")
+    print(f"    pandas baseline on {args.pandas_symbols} symbols: {t_pd:.2f} s = {pd_rate:,.0f} trades/s/core")
+    for spec in args.db or ["2000000:100", "10000000:500"]:
+        n_db, n_sym = (int(v) for v in spec.split(":"))
+        summary, t_load = transform_on_duckdb(n_db, n_sym)
+        rate = summary.trades / summary.seconds  # type: ignore[attr-defined]
+        print(f"(b) run_transform on DuckDB, {n_db:,} trades / {n_sym} symbols: {summary} = {rate / pd_rate:.1f}x "
+              f"the pandas signal pass (loading the trades took {t_load:.1f} s, not counted); "
+              f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":

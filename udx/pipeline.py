@@ -125,12 +125,13 @@ def initial_state(cfg: SignalConfig) -> dict[str, np.ndarray]:
 
 def process_symbol(
     ts: np.ndarray, px: np.ndarray, sz: np.ndarray, cfg: SignalConfig, state: SymbolState | None,
-    final_before_ns: int,
+    final_before_ns: int, *, rule: bool = True,
 ) -> SymbolResult | None:
     """Compute the newly final bars of one symbol; ``None`` when there are none.
 
     ``ts``, ``px``, ``sz`` are the symbol's trades from ``state.last_bar_end_ns`` (or the beginning) up to
-    ``final_before_ns``, time-ordered, with valid prices and sizes.
+    ``final_before_ns``, time-ordered, with valid prices and sizes. ``rule=False`` leaves out
+    ``trading_signal`` and ``signal_reason`` (the numeric signals only, e.g. to time the kernels).
     """
     if state is None and ts.size == 0:
         return None
@@ -187,8 +188,10 @@ def process_symbol(
     cond, surprise = _acd_bars(ts, b.bar_end_ns, b.session_open_ns, cfg, a, fits)
     # --- rule
     thr = np.full(m, cfg.lm_threshold)
-    signals, reasons = decide_arrays(lm, thr, first_index=n_before, window=cfg.lm_window, z=z, intensity=iz,
-                                     vpin=vpin, vpin_cdf=vcdf, config=cfg.rule)
+    signals, reasons = None, None
+    if rule:
+        signals, reasons = decide_arrays(lm, thr, first_index=n_before, window=cfg.lm_window, z=z, intensity=iz,
+                                         vpin=vpin, vpin_cdf=vcdf, config=cfg.rule)
     keep = max(cfg.lm_window - 1, cfg.bns_window, cfg.garch_window)
     a["ret"], a["ret_end"] = x[-keep:].copy(), ends[-keep:].copy()
     a["counts"] = counts[-cfg.intensity_lookback:].copy()
@@ -196,7 +199,9 @@ def process_symbol(
                "close": b.close, "log_return": r, "garch_sigma": sigma, "standardized_return": z,
                "lee_mykland_stat": lm, "jump_threshold": thr, "jump_detected": flags, "bns_stat": bns,
                "trade_intensity_zscore": iz, "conditional_duration": cond, "acd_surprise": surprise,
-               "vpin": vpin, "vpin_cdf": vcdf, "trading_signal": signals, "signal_reason": reasons}
+               "vpin": vpin, "vpin_cdf": vcdf}
+    if rule:
+        columns.update(trading_signal=signals, signal_reason=reasons)
     new_state = SymbolState(cfg.fingerprint(), int(b.bar_end_ns[-1]), float(b.close[-1]),
                             int(b.session_open_ns[-1]), n_before + m, a)
     return SymbolResult(columns, fits, new_state)
