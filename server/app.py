@@ -22,6 +22,7 @@ from starlette.types import ASGIApp
 from server.arguments import iso_utc
 from server.auth import BearerAuth
 from server.fast_path import FastToolCalls
+from server.kafka_lag import KafkaLagProbe
 from server.mcp import READ_TOOL_NAMES, TOOL_NAMES, build_server
 from server.metrics import ServerMetrics
 from server.response_cache import ResponseCache
@@ -36,7 +37,11 @@ __all__ = ["build_app"]
 MAX_BODY_BYTES = 1 << 20
 
 
-def _health(storage: Storage, status: Callable[[], dict[str, Any]] | None) -> JSONResponse:
+def _health(
+    storage: Storage,
+    status: Callable[[], dict[str, Any]] | None,
+    kafka: Callable[[], dict[str, Any]] | None = None,
+) -> JSONResponse:
     now = time.time_ns()
     body: dict[str, Any] = {"ok": True, "status": "ok", "as_of": iso_utc(now)}
     try:
@@ -49,6 +54,8 @@ def _health(storage: Storage, status: Callable[[], dict[str, Any]] | None) -> JS
     body["newest_signal_age_seconds"] = None if newest_signal is None else round((now - newest_signal) / 1e9, 3)
     if status is not None:
         body.update(status())
+    if kafka is not None:  # serve with KAFKA_BOOTSTRAP_SERVERS: the loader group's lag, read from the broker
+        body["kafka"] = kafka()
     if body.get("ready") is False:  # the hosting process is still loading: not ready to answer yet
         body.update(ok=False, status="starting")
         return JSONResponse(body, status_code=503)
@@ -71,13 +78,17 @@ def build_app(
     storage
         Read through named, read-only, time-limited queries.
     status
-        Extra fields for ``/health`` from the hosting process (e.g. the demo's phase and counters).
+        Extra fields for ``/health`` from the hosting process (e.g. the demo's phase and counters, and the
+        Kafka lag of its loader). Without it and with ``KAFKA_BOOTSTRAP_SERVERS`` set, ``/health`` reads the
+        lag of ``KAFKA_GROUP_ID`` from the broker (cached a few seconds).
     fast_path
         Answer stateless JSON ``tools/call`` of the read tools without the SDK's transport (same bytes);
         ``False`` leaves every request to the SDK (for comparisons).
     """
     metrics = ServerMetrics()
     mcp = build_server(settings, storage, metrics)
+    # A hosting process with a loader reports its lag through status; a plain server asks the broker.
+    kafka = KafkaLagProbe(settings) if status is None and settings.kafka_bootstrap_servers else None
     allowed_hosts = split_list(settings.mcp_allowed_hosts)
     allowed_origins = split_list(settings.mcp_allowed_origins)
     mcp_app = mcp.streamable_http_app(
@@ -107,7 +118,7 @@ def build_app(
 
     @api.get("/health", summary="Liveness and data freshness (503 while starting or when the database fails)")
     def health() -> JSONResponse:
-        return _health(storage, status)
+        return _health(storage, status, kafka)
 
     @api.get("/metrics", summary="Prometheus metrics", response_class=Response)
     def prometheus_metrics() -> Response:

@@ -19,12 +19,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal, TypeVar
 
 import uvicorn
 
 from server.app import build_app
+from server.kafka_lag import loader_lag
 from sql.backend import Storage, open_storage
 from sql.settings import Settings
 
@@ -54,10 +55,16 @@ class EmbeddedStatus:
     bars_written: int = 0
     transform_errors: int = 0
     started_at_ns: int = field(default_factory=time.time_ns)
+    #: The in-process Kafka loader's statistics (``ingest.stats.PipelineStats``) when Kafka is in the path.
+    loader_stats: Any = field(default=None, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
-        """Return the fields for the health document (``ready`` false answers 503)."""
-        return asdict(self)
+        """Return the fields for the health document (``ready`` false answers 503), with the loader's Kafka
+        lag when this process hosts one."""
+        body = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "loader_stats"}
+        if self.loader_stats is not None:
+            body["kafka"] = loader_lag(self.loader_stats)
+        return body
 
 
 class _Server(uvicorn.Server):
@@ -146,9 +153,10 @@ class _FeedFactory:
     the same database (the hop a production deployment runs), so demo and run exercise Kafka end to end.
     """
 
-    def __init__(self, storage: Storage, settings: Settings) -> None:
+    def __init__(self, storage: Storage, settings: Settings, status: EmbeddedStatus | None = None) -> None:
         self.storage = storage
         self.settings = settings
+        self.status = status
         self.producer: Any = None
         self.loader_stop = threading.Event()
 
@@ -159,6 +167,8 @@ class _FeedFactory:
         from ingest.load import Loader
 
         loader = Loader(self.settings, self.storage)
+        if self.status is not None:
+            self.status.loader_stats = loader.stats  # /health reports its lag
         return [_in_thread(loader.run, self.loader_stop)]
 
     def feed(self, *, api_key: str, feed: str, market: str, subscriptions: list[str], secure: bool, source: str) -> Any:
@@ -265,7 +275,7 @@ async def run_embedded(settings: Settings, *, mode: Literal["demo", "run"]) -> N
             await asyncio.sleep(0.05)
         log.info("serving http://%s:%d/mcp and /health", settings.mcp_host, settings.mcp_port)
         try:
-            factory = _FeedFactory(storage, settings)
+            factory = _FeedFactory(storage, settings, status)
             if mode == "demo":
                 feeds, background = await _start_demo_feeds(factory, status, stack, first_pass)
             else:

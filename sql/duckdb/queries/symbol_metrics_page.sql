@@ -1,12 +1,12 @@
 -- name: symbol_metrics_page
 -- params: symbols, start_date, end_date, bar_seconds, after_session_date, after_symbol, row_limit
 -- returns: symbol_metrics rows (per symbol per day), newest day first; keyset cursor (session_date, symbol)
--- The rows of the view symbol_metrics, computed for the page only: the per-day bar statistics of the asked
--- symbols and days (trading_signals is written symbol by symbol: the symbol filter skips row groups), then
--- the page, then the day's trades (OHLC, volume, VWAP) of the asked symbols on the page's days only
--- (market_data is stored in time order: the day range skips row groups). Formulas as in
--- views/030_symbol_metrics.sql. Reading the trades is what costs; per-bar open/high/low in trading_signals
--- would let this read bars only.
+-- The rows of the view symbol_metrics with the filters applied inside: the per-day bar statistics of the
+-- asked symbols and days (trading_signals is written symbol by symbol: the symbol filter skips row groups),
+-- the page of them, and the day's trades (OHLC, volume, VWAP) of the asked symbols and days, joined to the
+-- page (market_data is stored in time order: a window's day range skips row groups; constant bounds, as
+-- bounds from a subquery would be joined row by row instead). Formulas as in views/030_symbol_metrics.sql.
+-- Reading the trades is what costs; per-bar open/high/low in trading_signals would let this read bars only.
 WITH bar_returns AS (
     SELECT
         symbol,
@@ -68,9 +68,9 @@ daily_trades AS (
         arg_max(price, ts_ns) AS close
     FROM market_data
     WHERE ($symbols IS NULL OR list_contains($symbols, symbol))
-      AND ts_ns >= (SELECT epoch_ns(CAST(min(session_date) AS TIMESTAMP)) FROM page)
-      AND ts_ns < (SELECT epoch_ns(least(CAST(max(session_date) AS TIMESTAMP) + INTERVAL 1 DAY,
-                                         TIMESTAMP '2262-01-01')) FROM page)
+      AND ts_ns >= epoch_ns(CAST(CAST($start_date AS DATE) AS TIMESTAMP))
+      AND ts_ns < epoch_ns(least(CAST(CAST($end_date AS DATE) AS TIMESTAMP) + INTERVAL 1 DAY,
+                                 TIMESTAMP '2262-01-01'))
     GROUP BY ALL
 )
 SELECT
