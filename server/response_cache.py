@@ -44,7 +44,10 @@ def cache_key(tool: str, arguments: Mapping[str, Any]) -> Hashable | None:
     """
     if tool not in CACHEABLE_TOOLS or any(arguments.get(name) is not None for name in _CLOCK_ARGUMENTS):
         return None
-    return tool, orjson.dumps(dict(arguments), option=orjson.OPT_SORT_KEYS)
+    try:
+        return tool, orjson.dumps(dict(arguments), option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # a value without a canonical JSON form: not cached
+        return None
 
 
 class ResponseCache:
