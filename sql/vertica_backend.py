@@ -38,6 +38,7 @@ import pyarrow.compute as pc
 from sql.backend import QueryResult, QueryTimeout, SignalStateRow, StorageError
 from sql.contract import MODEL_PARAMS_SCHEMA, QUOTES_SCHEMA, SIGNALS_SCHEMA, TRADES_SCHEMA
 from sql.queries import load_registry
+from sql.watchdog import Watchdog
 
 if TYPE_CHECKING:
     from sql.settings import Settings
@@ -47,6 +48,9 @@ __all__ = ["InDatabaseTransformSummary", "VerticaStorage", "copy_rows", "copy_st
 _DIALECT = "vertica"
 _NS = 1_000_000_000
 _TIMEOUT_MARKERS = ("run time cap", "runtimecap", "canceled", "cancelled", "interrupted")
+
+#: Cancels, from the client side, server reads that outlive their RUNTIMECAP (one thread for the process).
+_WATCHDOG = Watchdog()
 
 
 def _vertica() -> Any:
@@ -382,22 +386,19 @@ class VerticaStorage:
         vertica_python = _vertica()
         with self._reader.connection() as connection:
             # the server-side RUNTIMECAP is the limit; this client-side cancel is the backstop
-            timer = threading.Timer(self._timeout_ms / 1000 + 1.0, connection.cancel)
-            timer.start()
             try:
-                cursor = connection.cursor()
-                cursor.execute(statement.text, bound)
-                columns = [d[0] for d in cursor.description or []]
-                rows = [tuple(r) for r in cursor.fetchmany(limit + 1)]
-                connection.rollback()
+                with _WATCHDOG.watch(connection.cancel, self._timeout_ms / 1000 + 1.0):
+                    cursor = connection.cursor()
+                    cursor.execute(statement.text, bound)
+                    columns = [d[0] for d in cursor.description or []]
+                    rows = [tuple(r) for r in cursor.fetchmany(limit + 1)]
+                    connection.rollback()
             except vertica_python.errors.Error as exc:
                 if any(marker in str(exc).lower() for marker in _TIMEOUT_MARKERS):
                     raise QueryTimeout(
                         f"query {name!r} exceeded MCP_QUERY_TIMEOUT_MS={self._timeout_ms}"
                     ) from exc
                 raise StorageError(f"query {name!r} failed: {exc}") from exc
-            finally:
-                timer.cancel()
         return QueryResult(columns=columns, rows=rows[:limit], truncated=len(rows) > limit)
 
     # --- the transform inside Vertica ----------------------------------------------------------------
