@@ -153,26 +153,20 @@ class DuckDBStorage:
             cursor.register("model_params_batch", model_params)
         try:
             with self._write_lock:
-                try:  # bars are normally new: a plain append, ~30% faster than INSERT OR REPLACE
-                    self._commit_signals_once(cursor, signals, states, model_params, now_ns, append=True)
-                except duckdb.ConstraintException:  # a recomputed bar is stored already: replace it
-                    self._commit_signals_once(cursor, signals, states, model_params, now_ns, append=False)
+                self._commit_signals_once(cursor, signals, states, model_params, now_ns)
         finally:
             cursor.unregister("signals_batch")
             if model_params is not None:
                 cursor.unregister("model_params_batch")
 
     def _commit_signals_once(self, cursor: duckdb.DuckDBPyConnection, signals: pa.Table,
-                             states: Sequence[SignalStateRow], model_params: pa.Table | None, now_ns: int, *,
-                             append: bool) -> None:
+                             states: Sequence[SignalStateRow], model_params: pa.Table | None,
+                             now_ns: int) -> None:
         """One transaction of :meth:`commit_signals`; rolled back whole on any error."""
         cursor.execute("BEGIN TRANSACTION")
         try:
             if signals.num_rows:
-                if append:
-                    cursor.from_arrow(signals).insert_into("trading_signals")
-                else:
-                    cursor.execute(self._queries["upsert_signals"].text)
+                cursor.execute(self._queries["upsert_signals"].text)
             if model_params is not None and model_params.num_rows:
                 cursor.execute(self._queries["upsert_model_params"].text)
             for state in states:

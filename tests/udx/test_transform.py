@@ -198,8 +198,8 @@ def test_empty_database_does_nothing(tmp_path: Path) -> None:
 
 
 def test_recomputing_after_a_lost_state_replaces_the_stored_bars(tmp_path: Path, trades: pa.Table) -> None:
-    # the fast commit appends; a bar that is stored already (the state was deleted to recompute) makes the
-    # append fail whole, and the same transaction is redone as an upsert: one row per bar, the new values
+    # the state was deleted to recompute: every recomputed bar replaces its stored row (the table has no key
+    # index; upsert_signals deletes by key before inserting), so one row per bar, with the new values
     settings = _settings(tmp_path / "db.duckdb")
     storage = _open(settings)
     storage.append_trades(trades)
@@ -212,5 +212,7 @@ def test_recomputing_after_a_lost_state_replaces_the_stored_bars(tmp_path: Path,
     assert summary.bars == before[0]
     assert cursor.execute("SELECT count(*), count(*) FILTER (signal_reason = 'stale'), min(computed_at_ns) "
                           "FROM trading_signals").fetchone() == (before[0], 0, 2)
+    assert cursor.execute("SELECT count(DISTINCT (symbol, bar_seconds, bar_end_ns)) FROM trading_signals"
+                          ).fetchone() == (before[0],)
     assert cursor.execute("SELECT count(*) FROM signal_state").fetchone() == (2,)
     storage.close()
