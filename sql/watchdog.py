@@ -77,3 +77,4 @@ class Watchdog:
                     interrupt()
                 except Exception as exc:  # noqa: BLE001 - e.g. a connection closed meanwhile: nothing to stop
                     log.warning("could not interrupt a query past its time limit: %s", exc)
+                del interrupt  # hold no connection while waiting: it may be closed and collected
