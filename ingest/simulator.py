@@ -17,6 +17,13 @@ orjson and hands every connection the frames it subscribed to through a bounded 
 own writer task. A connection whose queue overflows gets ``slow_consumer`` and is closed with code 1008, as
 Polygon does; :meth:`PolygonSimulator.kick` sends any disconnect status (``force_disconnect``,
 ``max_connections``) to every connection and closes it, so reconnect handling can be tested.
+
+**Flood mode** (``flood=True``, for benchmarks such as ``bench/bench_ingest.py``): the market's clock no
+longer follows the wall clock but steps ahead by ``tick_seconds`` as fast as the connections take the frames;
+stepping starts once a connection has subscribed to something, and a connection whose queue is full is
+waited for instead of being dropped as a slow consumer, so every event reaches every subscriber. Any object
+with the market's ``advance(to_ns)`` method can be the source (:class:`EventSource`), e.g. events prepared
+before a measurement.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -40,7 +47,7 @@ from ingest.synthetic_market import SyntheticMarket
 if TYPE_CHECKING:
     from sql.settings import Settings
 
-__all__ = ["CHANNELS", "PolygonSimulator", "run_simulator"]
+__all__ = ["CHANNELS", "EventSource", "PolygonSimulator", "run_simulator"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +65,13 @@ def _status(status: str, message: str) -> dict[str, str]:
 
 def _frame(*events: dict[str, Any]) -> str:
     return orjson.dumps(list(events)).decode()
+
+
+class EventSource(Protocol):
+    """What the simulator serves: :class:`SyntheticMarket` or anything advancing the same way."""
+
+    def advance(self, to_ns: int) -> list[dict[str, Any]]:
+        """Polygon events up to ``to_ns`` (Unix ns), time-ordered; the first call may only position."""
 
 
 @dataclass(eq=False)
@@ -79,7 +93,7 @@ class PolygonSimulator:
     Parameters
     ----------
     market
-        The market; the simulator advances it to the wall clock.
+        The market; the simulator advances it to the wall clock (or, flooding, ahead of it).
     host, port
         Where to listen; port 0 picks a free port (read it back from :attr:`port`).
     api_key
@@ -92,11 +106,13 @@ class PolygonSimulator:
         Frames one connection may have waiting before it is dropped as a ``slow_consumer``.
     clock
         Wall clock in Unix nanoseconds (injectable for tests).
+    flood
+        Serve as fast as possible instead of in real time (module docstring, "Flood mode").
     """
 
     def __init__(
         self,
-        market: SyntheticMarket,
+        market: SyntheticMarket | EventSource,
         host: str = "127.0.0.1",
         port: int = 0,
         api_key: str | None = None,
@@ -105,8 +121,10 @@ class PolygonSimulator:
         max_events_per_frame: int = 100,
         max_queued_frames: int = 2000,
         clock: Callable[[], int] = time.time_ns,
+        flood: bool = False,
     ) -> None:
         self.market = market
+        self.flood = flood
         self.host = host
         self._requested_port = port
         self.api_key = api_key
@@ -119,6 +137,8 @@ class PolygonSimulator:
         self._clients: set[_Client] = set()
         #: Events sent since start, per market (for tests and the statistics line).
         self.events_sent: dict[str, int] = {"stocks": 0, "crypto": 0}
+        #: Wall-clock time (Unix ns) the first data frame was handed to a connection.
+        self.first_data_ns: int | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 
@@ -258,11 +278,48 @@ class PolygonSimulator:
     # --- the producer ------------------------------------------------------------------------------------
 
     async def _produce(self) -> None:
+        if self.flood:
+            await self._flood()
         while True:
             await asyncio.sleep(self.tick_seconds)
             events = self.market.advance(self.clock())
             if events and self._clients:
                 await self._publish(events)
+
+    async def _flood(self) -> None:
+        step_ns = max(1, int(self.tick_seconds * 1e9))
+        to_ns = self.clock()
+        while True:
+            if not any(any(c.subs.values()) for c in self._clients):
+                await asyncio.sleep(0.01)
+                continue
+            to_ns += step_ns
+            events = self.market.advance(to_ns)
+            if events:
+                await self._publish(events)
+                await asyncio.sleep(0)  # let the writers and the socket run between steps
+            else:
+                await asyncio.sleep(0.01)  # a source with nothing left must not spin
+
+    async def _put(self, client: _Client, frame: bytes) -> bool:
+        """Queue ``frame`` for ``client``; ``False`` when the client was dropped or went away."""
+        if self.first_data_ns is None:
+            self.first_data_ns = time.time_ns()
+        if not self.flood:
+            try:
+                client.queue.put_nowait(frame)
+            except asyncio.QueueFull:
+                await self._drop_slow(client)
+                return False
+            return True
+        while True:  # flooding: wait for the connection instead of dropping it
+            try:
+                client.queue.put_nowait(frame)
+                return True
+            except asyncio.QueueFull:
+                if client not in self._clients:
+                    return False
+                await asyncio.sleep(0.001)
 
     async def _publish(self, events: list[dict[str, Any]]) -> None:
         encoded: dict[str, list[tuple[str, str, bytes]]] = {"stocks": [], "crypto": []}
@@ -275,10 +332,7 @@ class PolygonSimulator:
             chosen = [raw for channel, symbol, raw in encoded[client.market] if client.wants(channel, symbol)]
             for k in range(0, len(chosen), self.max_events_per_frame):
                 frame = b"[" + b",".join(chosen[k : k + self.max_events_per_frame]) + b"]"
-                try:
-                    client.queue.put_nowait(frame)
-                except asyncio.QueueFull:
-                    await self._drop_slow(client)
+                if not await self._put(client, frame):
                     break
             else:
                 self.events_sent[client.market] += len(chosen)

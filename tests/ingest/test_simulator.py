@@ -301,3 +301,43 @@ async def test_port_zero_binds_a_free_port_and_stop_closes_it():
     with pytest.raises(OSError):
         async with connect(f"ws://127.0.0.1:{port}/stocks", open_timeout=2):
             pass
+
+
+class _Counted:
+    """An event source of ``n`` stock trades, ``per_step`` per ``advance`` call (the flood-mode protocol)."""
+
+    def __init__(self, n: int, per_step: int) -> None:
+        self.left, self.per_step, self.next_id, self.calls = n, per_step, 1, 0
+
+    def advance(self, to_ns: int) -> list[dict]:
+        self.calls += 1
+        if self.calls == 1:
+            return []  # the simulator's start only positions the market
+        k = min(self.left, self.per_step)
+        self.left -= k
+        events = [{"ev": "T", "sym": "AAPL", "x": 4, "i": str(self.next_id + j), "z": 3, "p": 190.0, "s": 1,
+                   "t": to_ns // 1_000_000, "q": self.next_id + j} for j in range(k)]
+        self.next_id += k
+        return events
+
+
+@pytest.mark.anyio
+async def test_flood_mode_runs_ahead_of_the_clock_and_waits_for_a_slow_reader():
+    source = _Counted(6000, 500)
+    # A tiny per-connection queue and a reader that pauses: real-time mode would drop it as slow.
+    async with PolygonSimulator(source, flood=True, tick_seconds=10.0, max_queued_frames=2) as sim:
+        async with connect(f"ws://{sim.feed}/stocks") as ws:
+            await recv_json(ws)
+            await ws.send(orjson.dumps({"action": "auth", "params": "k"}).decode())
+            await recv_json(ws)
+            calls_before_subscribing = source.calls
+            await ws.send(orjson.dumps({"action": "subscribe", "params": "T.*"}).decode())
+            ids: list[int] = []
+            async with asyncio.timeout(20):
+                while len(ids) < 6000:
+                    ids += [int(e["i"]) for e in await recv_json(ws) if e["ev"] == "T"]
+                    if len(ids) == 1000:
+                        await asyncio.sleep(0.5)
+    assert calls_before_subscribing <= 1  # nothing is generated before a subscription (the first call positions)
+    assert ids == list(range(1, 6001))  # every event, in order, none dropped
+    assert sim.events_sent["stocks"] == 6000 and sim.first_data_ns is not None

@@ -1,0 +1,602 @@
+"""Ingest throughput through a real Kafka broker (issue 4), against a naive baseline in the same run.
+
+``.venv/bin/python -m bench.bench_ingest [--trades N] [--minutes M] [--quick]``
+
+1. starts its own broker with ``scripts/kafka-local`` on free ports and a private data dir, stops it at the end;
+2. measures trades/s of
+   a. end to end: the Polygon-protocol simulator (flood mode, serving trades prepared before the clock
+      starts) → the real ``polygon-api-client`` → ``microstructure stream`` (a subprocess) → Kafka → the
+      loader of ``microstructure load`` → a DuckDB file, from the first event sent to the last row written;
+   b. ``replay_file`` of a ``trades_v1`` flat file (``.csv.gz``) → Kafka, until the producer is flushed;
+   c. Kafka → DuckDB: the loader draining the topic filled by (b), like ``load --drain``, from start to exit;
+   d. the naive baseline: simulator → ``polygon-api-client`` (parsed messages) → one DuckDB ``INSERT``
+      per trade from the client's callback;
+3. runs ``microstructure load`` (a subprocess) for ``--minutes`` under a steady stream of ``--memory-rate``
+   trades/s and samples its RSS every ``--sample-seconds``; reports start, max, end and a least-squares slope;
+4. writes the section "## Ingest throughput (issue 4)" of ``BENCHMARKS.md`` (replacing it when present).
+
+Timings print, never assert. The machine is shared: the ratio against the baseline of the same run is the
+number to compare across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import datetime as dt
+import gzip
+import multiprocessing as mp
+import os
+import platform
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTION = "## Ingest throughput (issue 4)"
+TARGET = 250_000.0
+#: Trades per flood step of the simulator (it serves them in frames of ``--frame-events``).
+STEP_EVENTS = 5000
+
+
+# --- the broker ------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Broker:
+    """``scripts/kafka-local`` on free ports with its data in ``workdir``."""
+
+    def __init__(self, workdir: Path) -> None:
+        port = _free_port()
+        self.env = {**os.environ, "KAFKA_PORT": str(port), "KAFKA_CONTROLLER_PORT": str(_free_port()),
+                    "KAFKA_DATA_DIR": str(workdir / "kafka-data")}
+        self.bootstrap = f"127.0.0.1:{port}"
+
+    def _run(self, command: str) -> None:
+        done = subprocess.run([str(ROOT / "scripts" / "kafka-local"), command], env=self.env,
+                              capture_output=True, text=True, timeout=900, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"kafka-local {command} failed: {done.stderr[-2000:]}")
+
+    def __enter__(self) -> Broker:
+        self._run("start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._run("stop")
+
+
+# --- data --------------------------------------------------------------------------------------------------
+
+
+def stock_trades(n: int, seed: int) -> Any:
+    """``n`` distinct simulated stock trades (``TRADES_SCHEMA``), from the synthetic market's history."""
+    import pyarrow.compute as pc
+
+    from ingest.synthetic_market import SyntheticMarket
+
+    end = 1_790_000_000 * 10**9
+    span = int(n / 5000 * 2e9) + 10**9
+    while True:
+        trades, _ = SyntheticMarket(seed, 5000.0).history(end - span, end)
+        trades = trades.filter(pc.equal(trades["market"], "stocks"))
+        if trades.num_rows >= n:
+            return trades.sort_by("ts_ns").slice(0, n)
+        span *= 2
+
+
+def polygon_events(trades: Any) -> list[dict[str, Any]]:
+    """The WebSocket ``T`` events of stock trades (what Polygon sends)."""
+    cols = {name: trades[name].to_pylist() for name in
+            ("symbol", "exchange", "trade_id", "tape", "price", "size", "conditions", "ts_ns", "sequence",
+             "trf_id", "trf_ts_ns")}
+    events = []
+    for sym, x, i, z, p, s, c, t, q, trfi, trft in zip(*cols.values(), strict=True):
+        event: dict[str, Any] = {"ev": "T", "sym": sym, "x": x, "i": i, "z": z, "p": p, "s": int(s),
+                                 "t": t // 1_000_000, "q": q}
+        if c:
+            event["c"] = [int(v) for v in c.split(",")]
+        if trft is not None:
+            event["trfi"], event["trft"] = trfi, trft // 1_000_000
+        events.append(event)
+    return events
+
+
+def write_trades_v1(path: Path, trades: Any) -> None:
+    """A Polygon ``us_stocks_sip/trades_v1`` flat file (gzip CSV) of ``trades``."""
+    cols = [trades[name].to_pylist() for name in ("symbol", "conditions", "exchange", "trade_id", "ts_ns",
+                                                    "price", "sequence", "size", "tape", "trf_id", "trf_ts_ns")]
+    with gzip.open(path, "wt", newline="", compresslevel=1) as fh:
+        out = csv.writer(fh)
+        out.writerow(["ticker", "conditions", "correction", "exchange", "id", "participant_timestamp", "price",
+                      "sequence_number", "sip_timestamp", "size", "tape", "trf_id", "trf_timestamp"])
+        for sym, c, x, i, ts, p, q, s, z, trfi, trft in zip(*cols, strict=True):
+            out.writerow([sym, c or "", 0, x, i, ts - 1000, p, q, ts, int(s), z, trfi or 0, trft or 0])
+
+
+class Prepared:
+    """A flood-mode event source (``ingest.simulator.EventSource``) over events prepared in advance."""
+
+    def __init__(self, events: list[dict[str, Any]], per_step: int) -> None:
+        self.events, self.per_step, self.at, self.calls = events, per_step, 0, 0
+
+    def advance(self, to_ns: int) -> list[dict[str, Any]]:
+        self.calls += 1
+        if self.calls == 1:  # the simulator's start positions its market
+            return []
+        chunk = self.events[self.at : self.at + self.per_step]
+        self.at += len(chunk)
+        return chunk
+
+
+def _serve_flood(n: int, seed: int, frame_events: int, conn: Any) -> None:
+    """Child process: prepare ``n`` trades, serve them in flood mode, report port then first-send time."""
+    from ingest.simulator import PolygonSimulator
+
+    events = polygon_events(stock_trades(n, seed))
+
+    async def serve() -> None:
+        source = Prepared(events, STEP_EVENTS)
+        sim = PolygonSimulator(source, flood=True, tick_seconds=1.0,  # type: ignore[arg-type]
+                               max_events_per_frame=frame_events)
+        async with sim:
+            conn.send(sim.port)
+            while sim.events_sent["stocks"] < n:
+                await asyncio.sleep(0.05)
+            conn.send(sim.first_data_ns)
+            await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # until told to stop
+
+    asyncio.run(serve())
+
+
+class FloodSimulator:
+    """The flood simulator in its own process (it would otherwise share a core's GIL with the client)."""
+
+    def __init__(self, n: int, seed: int, frame_events: int) -> None:
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve_flood, args=(n, seed, frame_events, child), daemon=True)
+
+    def __enter__(self) -> FloodSimulator:
+        self._proc.start()
+        if not self._conn.poll(600):
+            raise RuntimeError("the simulator did not start")
+        self.port = int(self._conn.recv())
+        return self
+
+    def first_data_ns(self, timeout: float) -> int:
+        if not self._conn.poll(timeout):
+            raise RuntimeError("the simulator did not send everything")
+        return int(self._conn.recv())
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._conn.send("stop")
+        except OSError:
+            pass
+        self._proc.join(10)
+        if self._proc.is_alive():
+            self._proc.kill()
+
+
+# --- settings and stages -----------------------------------------------------------------------------------
+
+
+def bench_settings(bootstrap: str | None, db: Path, **extra: Any) -> Any:
+    from sql.settings import Settings
+
+    tag = uuid.uuid4().hex[:8]
+    values: dict[str, Any] = {"duckdb_path": db, "kafka_trades_topic": f"bench-{tag}.trades",
+                              "kafka_quotes_topic": f"bench-{tag}.quotes", "kafka_group_id": f"bench-{tag}",
+                              "kafka_bootstrap_servers": bootstrap, "stats_interval_seconds": 3600.0}
+    values.update(extra)
+    return Settings(**values)
+
+
+def settings_env(settings: Any) -> dict[str, str]:
+    names = ("kafka_bootstrap_servers", "kafka_trades_topic", "kafka_quotes_topic", "kafka_group_id",
+             "kafka_partitions", "duckdb_path", "load_batch_rows", "load_batch_seconds", "stats_interval_seconds")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "DUCKDB_", "LOAD_", "POLYGON_"))}
+    env.update({n.upper(): str(getattr(settings, n)) for n in names})
+    return env
+
+
+@dataclass
+class Row:
+    stage: str
+    trades: int
+    seconds: float
+    note: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.trades / self.seconds if self.seconds > 0 else float("nan")
+
+
+def open_storage(settings: Any) -> Any:
+    from sql.duckdb_backend import DuckDBStorage
+
+    storage = DuckDBStorage.open(settings)
+    storage.apply_schema()
+    return storage
+
+
+def count_rows(db: Path) -> int:
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        (n,) = con.execute("SELECT count(*) FROM market_data").fetchone()  # type: ignore[misc]
+    return int(n)
+
+
+def stage_end_to_end(bootstrap: str, work: Path, n: int, seed: int, frame_events: int) -> Row:
+    """(a) simulator → client → stream → Kafka → loader → DuckDB."""
+    from ingest.load import Loader
+    from ingest.produce import ensure_topics
+
+    settings = bench_settings(bootstrap, work / "e2e.duckdb")
+    ensure_topics(bootstrap, [settings.kafka_trades_topic, settings.kafka_quotes_topic], settings.kafka_partitions)
+    storage = open_storage(settings)
+    loader = Loader(settings, storage)
+    stop = threading.Event()
+    thread = threading.Thread(target=loader.run, args=(stop,), name="bench-loader")
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not loader._assigned:  # the group join takes seconds; the clock starts with the first frame
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the loader got no partitions")
+        time.sleep(0.05)
+    stream: subprocess.Popen[bytes] | None = None
+    try:
+        with FloodSimulator(n, seed, frame_events) as sim:
+            env = settings_env(settings)
+            env.update({"POLYGON_API_KEY": "bench", "POLYGON_FEED": f"127.0.0.1:{sim.port}",
+                        "POLYGON_SECURE": "false", "POLYGON_MARKET": "stocks", "POLYGON_SUBSCRIPTIONS": "T.*"})
+            stream = subprocess.Popen([sys.executable, "-m", "server.cli", "--log-level", "WARNING", "stream"],
+                                      env=env, cwd=ROOT, stderr=subprocess.PIPE)
+            deadline = time.monotonic() + max(600, n / 2000)
+            while loader.stats.produced < n:
+                if time.monotonic() > deadline or not thread.is_alive() or stream.poll() is not None:
+                    err = stream.stderr.read().decode()[-2000:] if stream.poll() is not None and stream.stderr else ""
+                    raise RuntimeError(f"end to end stalled at {loader.stats.produced}/{n} rows {err}")
+                time.sleep(0.005)
+            done_ns = time.time_ns()
+            first_ns = sim.first_data_ns(60)
+    finally:
+        if stream is not None:
+            stream.terminate()
+            stream.wait(60)
+        stop.set()
+        thread.join(120)
+        storage.close()
+    rows = count_rows(settings.duckdb_path)
+    return Row("end to end: simulator → polygon-api-client → stream → Kafka → load → DuckDB", n,
+               (done_ns - first_ns) / 1e9, f"{rows:,} rows in the file")
+
+
+def stage_replay(bootstrap: str, work: Path, trades: Any) -> tuple[Row, Any]:
+    """(b) a trades_v1 flat file → Kafka."""
+    from ingest.produce import EventProducer, ensure_topics
+    from ingest.replay import replay_file
+    from ingest.stats import PipelineStats
+
+    flat = work / "trades_v1.csv.gz"
+    write_trades_v1(flat, trades)
+    settings = bench_settings(bootstrap, work / "drain.duckdb")
+    ensure_topics(bootstrap, [settings.kafka_trades_topic, settings.kafka_quotes_topic], settings.kafka_partitions)
+    producer = EventProducer.from_settings(settings, PipelineStats("bench-replay"))
+    started = time.perf_counter()
+    summary = replay_file(flat, producer=producer, progress=False)
+    seconds = time.perf_counter() - started
+    if summary.sent != trades.num_rows or producer.stats.delivery_failures:
+        raise RuntimeError(f"replay sent {summary.sent}, {producer.stats.delivery_failures} failures")
+    size = flat.stat().st_size / 2**20
+    return Row("replay: trades_v1 .csv.gz → Kafka", summary.sent, seconds, f"{size:.0f} MiB file"), settings
+
+
+def stage_drain(settings: Any, n: int) -> Row:
+    """(c) the loader draining the replayed topic into a fresh DuckDB file."""
+    from ingest.load import Loader
+
+    storage = open_storage(settings)
+    started = time.perf_counter()
+    summary = Loader(settings, storage, drain=True).run()
+    seconds = time.perf_counter() - started
+    storage.close()
+    if summary.trades_added != n:
+        raise RuntimeError(f"drain added {summary.trades_added} of {n}")
+    return Row("Kafka → DuckDB: load --drain of that topic (group join included)", n, seconds,
+               f"{summary.batches} batches")
+
+
+_NAIVE_INSERT = "INSERT OR IGNORE INTO market_data VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def stage_naive(work: Path, n: int, seed: int, frame_events: int) -> Row:
+    """(d) simulator → polygon-api-client (parsed) → one DuckDB INSERT per trade in the callback."""
+    import duckdb
+    from polygon import WebSocketClient
+
+    db = work / "naive.duckdb"
+    open_storage(bench_settings(None, db)).close()  # the same schema
+    con = duckdb.connect(str(db))
+    inserted = 0
+    done = asyncio.Event()
+
+    async def handle(msgs: list[Any]) -> None:
+        nonlocal inserted
+        now = time.time_ns()
+        for m in msgs:
+            if getattr(m, "event_type", None) != "T":
+                continue
+            conditions = ",".join(map(str, m.conditions)) if m.conditions else None
+            con.execute(_NAIVE_INSERT, ["stocks", m.symbol, m.timestamp * 1_000_000, m.price, float(m.size),
+                                        m.exchange, m.id, conditions, m.tape, m.sequence_number, m.trf_id,
+                                        m.trf_timestamp * 1_000_000 if m.trf_timestamp else None, now, "sim"])
+            inserted += 1
+        if inserted >= n:
+            done.set()
+
+    async def run(port: int) -> None:
+        client = WebSocketClient(api_key="bench", feed=f"127.0.0.1:{port}", market="stocks", secure=False,
+                                 subscriptions=["T.*"])
+        task = asyncio.create_task(client.connect(handle))
+        waiter = asyncio.create_task(done.wait())
+        await asyncio.wait({task, waiter}, timeout=max(120, n / 20), return_when=asyncio.FIRST_COMPLETED)
+        if not done.is_set():
+            waiter.cancel()
+            raise RuntimeError(f"naive baseline stopped at {inserted}/{n}: "
+                               f"{task.exception() if task.done() else 'timeout'}")
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    with FloodSimulator(n, seed + 1, frame_events) as sim:
+        asyncio.run(run(sim.port))
+        done_ns = time.time_ns()
+        first_ns = sim.first_data_ns(60)
+    con.close()
+    return Row("naive baseline: simulator → polygon-api-client → INSERT per trade from the callback", n,
+               (done_ns - first_ns) / 1e9, f"{count_rows(db):,} rows in the file")
+
+
+# --- memory ------------------------------------------------------------------------------------------------
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+@dataclass
+class Memory:
+    minutes: float
+    rate: float
+    samples: list[tuple[float, float]]
+    rows: int
+
+    @property
+    def slope_mib_per_min(self) -> float:
+        t = np.array([s[0] for s in self.samples]) / 60
+        m = np.array([s[1] for s in self.samples])
+        return float(np.polyfit(t, m, 1)[0]) if len(t) > 1 else float("nan")
+
+    def slope_after(self, fraction: float) -> float:
+        """Slope over the samples after the first ``fraction`` of the run (after the warm-up)."""
+        cut = self.samples[int(len(self.samples) * fraction):]
+        t, m = np.array([s[0] for s in cut]) / 60, np.array([s[1] for s in cut])
+        return float(np.polyfit(t, m, 1)[0]) if len(t) > 1 else float("nan")
+
+
+def steady_stream(settings: Any, rate: float, stop: threading.Event, sent: list[int]) -> None:
+    """Produce ``rate`` distinct stock trades per second through :class:`EventProducer` until ``stop``."""
+    from ingest.produce import EventProducer
+    from ingest.stats import PipelineStats
+
+    producer = EventProducer.from_settings(settings, PipelineStats("bench-steady"))
+    symbols = ["AAPL", "MSFT", "NVDA", "TSLA", "SPY", "AMZN", "GOOGL"]
+    tick = 0.05
+    per_tick = max(1, int(rate * tick))
+    next_id = 0
+    started = time.monotonic()
+    k = 0
+    while not stop.is_set():
+        t_ms = time.time_ns() // 1_000_000
+        events = [{"ev": "T", "sym": symbols[(next_id + j) % 7], "x": 4, "i": str(next_id + j), "z": 3,
+                   "p": 100.0 + (j % 100) / 100, "s": 100, "t": t_ms, "q": next_id + j} for j in range(per_tick)]
+        producer.send_events(events, [("source", b"sim")], [], [])
+        next_id += per_tick
+        k += 1
+        time.sleep(max(0.0, started + k * tick - time.monotonic()))
+    producer.flush(60)
+    sent.append(next_id)
+
+
+def memory_run(bootstrap: str, work: Path, minutes: float, rate: float, every: float) -> Memory:
+    """``microstructure load`` (subprocess) under a steady stream; its RSS every ``every`` seconds."""
+    from ingest.produce import ensure_topics
+
+    settings = bench_settings(bootstrap, work / "memory.duckdb")
+    ensure_topics(bootstrap, [settings.kafka_trades_topic, settings.kafka_quotes_topic], settings.kafka_partitions)
+    log_path = work / "memory-loader.log"
+    with log_path.open("w") as log_file:
+        loader = subprocess.Popen([sys.executable, "-m", "server.cli", "--log-level", "WARNING", "load"],
+                                  env=settings_env(settings), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log_file)
+    stop = threading.Event()
+    sent: list[int] = []
+    producer = threading.Thread(target=steady_stream, args=(settings, rate, stop, sent), name="bench-steady")
+    samples: list[tuple[float, float]] = []
+    try:
+        time.sleep(2.0)  # imports and group join
+        producer.start()
+        started = time.monotonic()
+        while (elapsed := time.monotonic() - started) < minutes * 60:
+            if loader.poll() is not None:
+                raise RuntimeError(f"the loader exited: {log_path.read_text()[-2000:]}")
+            samples.append((elapsed, _rss_mib(loader.pid)))
+            print(f"\r  memory run: {elapsed / 60:4.1f}/{minutes} min, loader RSS {samples[-1][1]:.0f} MiB",
+                  end="", file=sys.stderr, flush=True)
+            time.sleep(every)
+        print(file=sys.stderr)
+    finally:
+        stop.set()
+        producer.join(120)
+        time.sleep(3.0)  # the last batch
+        loader.terminate()
+        loader.wait(120)
+    return Memory(minutes, rate, samples, count_rows(settings.duckdb_path))
+
+
+# --- report ------------------------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = int(Path("/proc/meminfo").read_text().split()[1]) / 2**20
+    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.system()} {platform.machine()}"
+
+
+def versions() -> str:
+    from importlib.metadata import version
+
+    names = ["confluent-kafka", "duckdb", "pyarrow", "orjson", "polygon-api-client", "websockets"]
+    import confluent_kafka
+
+    kafka_jar = next((p.name for p in (ROOT / ".kafka" / "libs").glob("kafka_*.jar")), "kafka jar ?")
+    return (f"Python {platform.python_version()}; " + ", ".join(f"{n} {version(n)}" for n in names)
+            + f"; librdkafka {confluent_kafka.libversion()[0]}; broker {kafka_jar}")
+
+
+def render(rows: list[Row], naive: Row, memory: Memory | None, args: argparse.Namespace, load_avg: str,
+           started: dt.datetime) -> str:
+    lines = [
+        SECTION, "",
+        f"`.venv/bin/python -m bench.bench_ingest --trades {args.trades} --minutes {args.minutes:g}"
+        f"{' --quick' if args.quick else ''}` (bench/bench_ingest.py), {started:%Y-%m-%d %H:%M} UTC.", "",
+        f"- Machine: {machine()}; load average at the end {load_avg} (other work shared the box)",
+        f"- {versions()}",
+        "- Broker: one KRaft node from `scripts/kafka-local` on free ports, private data dir; topics with "
+        f"{args.partitions} partitions; loader `LOAD_BATCH_ROWS={args.batch_rows}`, "
+        f"`LOAD_BATCH_SECONDS={args.batch_seconds:g}`; simulator frames of {args.frame_events} events",
+        "- Trades: distinct simulated stock trades (`T` events; a `trades_v1` file for the replay); every "
+        "stage ends with exactly that many rows in the database (or messages in Kafka)",
+        "",
+        "| stage | trades | seconds | trades/s | vs naive | ≥ 250k/s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in [*rows, naive]:
+        met = "yes" if row.rate >= TARGET else "no"
+        ratio = row.rate / naive.rate
+        lines.append(f"| {row.stage} ({row.note}) | {row.trades:,} | {row.seconds:.2f} | {row.rate:,.0f} | "
+                     f"{ratio:.1f}x | {met if row is not naive else '—'} |")
+    lines.append("")
+    if memory is not None and memory.samples:
+        rss = [m for _, m in memory.samples]
+        slope, late = memory.slope_mib_per_min, memory.slope_after(0.3)
+        lines += [
+            f"Loader memory: `microstructure load` (subprocess) for {memory.minutes:g} min under a steady "
+            f"{memory.rate:,.0f} trades/s, RSS sampled every {args.sample_seconds:g} s "
+            f"({len(rss)} samples, {memory.rows:,} rows loaded): start {rss[0]:.0f} MiB, max {max(rss):.0f} MiB, "
+            f"end {rss[-1]:.0f} MiB; least-squares slope {slope:+.2f} MiB/min over the run, "
+            f"{late:+.2f} MiB/min after the first 30 %.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(text: str) -> None:
+    path = ROOT / "BENCHMARKS.md"
+    current = path.read_text() if path.exists() else ""
+    pattern = re.compile(rf"^{re.escape(SECTION)}.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(current):
+        updated = pattern.sub(lambda _m: text + "\n", current, count=1)
+    else:
+        updated = current.rstrip("\n") + "\n\n" + text
+    path.write_text(updated)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--trades", type=int, default=1_000_000, help="trades per stage (a, b, c)")
+    parser.add_argument("--naive-trades", type=int, default=3000,
+                        help="trades of the naive baseline (~150/s: each INSERT is its own transaction)")
+    parser.add_argument("--minutes", type=float, default=10.0, help="length of the loader memory run (0 = skip)")
+    parser.add_argument("--memory-rate", type=float, default=20_000.0, help="trades/s of the memory run")
+    parser.add_argument("--sample-seconds", type=float, default=5.0, help="RSS sampling period")
+    parser.add_argument("--batch-rows", type=int, default=None, help="LOAD_BATCH_ROWS (default: the setting's)")
+    parser.add_argument("--batch-seconds", type=float, default=None, help="LOAD_BATCH_SECONDS")
+    parser.add_argument("--partitions", type=int, default=None, help="KAFKA_PARTITIONS")
+    parser.add_argument("--frame-events", type=int, default=100, help="events per simulator frame")
+    parser.add_argument("--quick", action="store_true", help="200k trades, 1000 naive, a 1-minute memory run")
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--no-write", action="store_true", help="do not write BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.trades, args.naive_trades = min(args.trades, 200_000), min(args.naive_trades, 1000)
+        args.minutes = min(args.minutes, 1.0)
+    from sql.settings import Settings
+
+    defaults = Settings()
+    args.batch_rows = args.batch_rows or defaults.load_batch_rows
+    args.batch_seconds = args.batch_seconds or defaults.load_batch_seconds
+    args.partitions = args.partitions or defaults.kafka_partitions
+    os.environ.update({"LOAD_BATCH_ROWS": str(args.batch_rows), "LOAD_BATCH_SECONDS": str(args.batch_seconds),
+                       "KAFKA_PARTITIONS": str(args.partitions)})
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop the broker, remove the files
+    started = dt.datetime.now(dt.UTC)
+    step: Callable[[str], None] = lambda what: print(f"[{time.strftime('%H:%M:%S')}] {what}", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        work = Path(tmp)
+        step("starting the broker")
+        with Broker(work) as broker:
+            step(f"preparing {args.trades:,} trades")
+            trades = stock_trades(args.trades, args.seed)
+            step("(b) replay → Kafka")
+            replay, drain_settings = stage_replay(broker.bootstrap, work, trades)
+            step("(c) Kafka → DuckDB")
+            drain = stage_drain(drain_settings, args.trades)
+            step("(a) end to end")
+            e2e = stage_end_to_end(broker.bootstrap, work, args.trades, args.seed + 7, args.frame_events)
+            step(f"(d) naive baseline, {args.naive_trades:,} trades")
+            naive = stage_naive(work, args.naive_trades, args.seed + 11, args.frame_events)
+            memory = None
+            if args.minutes > 0:
+                step(f"memory run, {args.minutes:g} min at {args.memory_rate:,.0f} trades/s")
+                memory = memory_run(broker.bootstrap, work, args.minutes, args.memory_rate, args.sample_seconds)
+            step("stopping the broker")
+    load_avg = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    text = render([e2e, replay, drain], naive, memory, args, load_avg, started)
+    print(text)
+    if not args.no_write:
+        write_section(text)
+        print("wrote the section to BENCHMARKS.md", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
