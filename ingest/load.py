@@ -10,7 +10,9 @@ The loop (style guide, "ingest load loop"; quix-streams' checkpoint order):
 
 1. ``consume()`` up to ``LOAD_BATCH_ROWS`` records; decode each: one Polygon event JSON per message (what
    ``stream`` and ``replay`` produce), ``source`` header → the ``source`` column, the record's timestamp →
-   ``received_ns``;
+   ``received_ns``. Records of the trades topic are decoded together in one vectorised pass
+   (:mod:`ingest.arrow_decode`); what it cannot vouch for, and every other record, goes through the
+   per-record decoder :class:`ingest.normalize.FrameBatch`, which alone decides rejects and their reasons;
 2. a record that cannot be decoded (not JSON, not an object, unknown ``ev``, missing or bad field) goes to
    ``<topic>KAFKA_DLQ_SUFFIX`` with its key and value unchanged and headers ``dlq.error`` (the reason),
    ``dlq.origin.topic``, ``dlq.origin.partition``, ``dlq.origin.offset``, ``dlq.origin.timestamp``;

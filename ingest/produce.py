@@ -45,6 +45,8 @@ _TRADES = frozenset({"T", "XT"})
 _QUOTES = frozenset({"Q", "XQ"})
 #: Frames handed to the producer thread at once (everything queued, up to this many).
 _CHUNK_FRAMES = 500
+#: Delivery reports are served after this many produced messages.
+_POLL_EVERY = 10_000
 
 
 def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
@@ -138,41 +140,75 @@ class EventProducer:
 
     def send(self, topic: str, key: bytes | str, value: bytes, headers: list[tuple[str, bytes]]) -> None:
         """Produce one message; on a full local queue serve callbacks and retry (never drops)."""
+        self._produce_blocking(topic, key, value, headers)
+        self.stats.produced += 1
+        self._served(1)
+
+    def _produce_blocking(self, topic: str, key: bytes | str, value: bytes,
+                          headers: list[tuple[str, bytes]]) -> None:
         while True:
             try:
                 self._producer.produce(topic, value, key, headers=headers)
-                break
-            except BufferError:
+                return
+            except BufferError:  # the local queue is full: serve it until this message fits
                 self._producer.poll(0.05)
-        self.stats.produced += 1
-        self._unserved += 1
-        if self._unserved >= 10_000:
+
+    def _served(self, n: int) -> None:
+        """Serve delivery reports every ``_POLL_EVERY`` produced messages (cheap: only errors are reported)."""
+        self._unserved += n
+        if self._unserved >= _POLL_EVERY:
             self._producer.poll(0)
             self._unserved = 0
 
     def send_events(self, events: Iterable[Any], headers: list[tuple[str, bytes]],
-                    statuses: list[StatusEvent], rejects: list[Reject]) -> None:
-        """Produce decoded Polygon events; status events and unroutable events are returned in the lists."""
+                    statuses: list[StatusEvent], rejects: list[Reject]) -> tuple[int, int]:
+        """Produce decoded Polygon events; status events and unroutable events are returned in the lists.
+
+        Returns
+        -------
+        tuple of int
+            Trades and quotes produced.
+        """
+        produce = self._producer.produce
+        dumps = orjson.dumps
+        trades_topic, quotes_topic = self.trades_topic, self.quotes_topic
+        consumed = trades = quotes = 0
         for event in events:
-            self.stats.consumed += 1
-            if not isinstance(event, dict):
+            consumed += 1
+            if type(event) is not dict:
                 rejects.append(Reject(repr(event)[:MAX_RAW_CHARS], "event is not a JSON object"))
                 continue
             ev = event.get("ev")
-            topic = self.topic_for(ev)
-            if topic is None:
+            if ev == "T" or ev == "Q":
+                key = event.get("sym")
+            elif ev == "XT" or ev == "XQ":
+                key = event.get("pair")
+            else:
                 if ev == "status" and isinstance(event.get("status"), str):
-                    self.stats.consumed -= 1  # not data
+                    consumed -= 1  # not data
                     statuses.append(StatusEvent(event["status"], str(event.get("message", ""))))
                 else:
-                    rejects.append(Reject(orjson.dumps(event).decode()[:MAX_RAW_CHARS],
+                    rejects.append(Reject(dumps(event).decode()[:MAX_RAW_CHARS],
                                           f"unsupported event type ev={ev!r}"))
                 continue
-            key = event.get("sym") if ev in ("T", "Q") else event.get("pair")
-            if not isinstance(key, str) or not key:
-                rejects.append(Reject(orjson.dumps(event).decode()[:MAX_RAW_CHARS], "event has no symbol"))
+            if type(key) is not str or not key:
+                rejects.append(Reject(dumps(event).decode()[:MAX_RAW_CHARS], "event has no symbol"))
                 continue
-            self.send(topic, key, orjson.dumps(event), headers)
+            is_trade = ev in _TRADES
+            topic = trades_topic if is_trade else quotes_topic
+            value = dumps(event)
+            try:
+                produce(topic, value, key, headers=headers)
+            except BufferError:
+                self._produce_blocking(topic, key, value, headers)
+            if is_trade:
+                trades += 1
+            else:
+                quotes += 1
+        self.stats.consumed += consumed
+        self.stats.produced += trades + quotes
+        self._served(trades + quotes)
+        return trades, quotes
 
     def poll(self, timeout: float = 0.0) -> None:
         """Serve delivery reports; update the queued-messages gauge."""
@@ -243,15 +279,10 @@ class KafkaFeed(PolygonReader):
             if not isinstance(events, list):
                 rejects.append(Reject(str(frame[:MAX_RAW_CHARS]), "frame is not a JSON array of events"))
                 continue
-            before = self.producer.stats.produced
-            self.producer.send_events(events, self._headers, statuses, rejects)
-            for event in events:
-                ev = event.get("ev") if isinstance(event, dict) else None
-                if ev in _TRADES:
-                    self.stats.trades += 1
-                elif ev in _QUOTES:
-                    self.stats.quotes += 1
-            self.stats.rows_added += self.producer.stats.produced - before
+            trades, quotes = self.producer.send_events(events, self._headers, statuses, rejects)
+            self.stats.trades += trades
+            self.stats.quotes += quotes
+            self.stats.rows_added += trades + quotes
         self.producer.poll(0)
         self.producer.stats.parse_errors += len(rejects)
         self.stats.batches += 1
