@@ -8,14 +8,22 @@ test holds them together.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from sql.backend import SignalStateRow
 
 __all__ = [
     "MODEL_PARAMS_SCHEMA",
     "QUOTES_SCHEMA",
     "SIGNALS_SCHEMA",
+    "SIGNAL_STATE_SCHEMA",
     "TRADE_KEY",
     "TRADES_SCHEMA",
+    "signal_states_table",
 ]
 
 TRADES_SCHEMA = pa.schema(
@@ -107,3 +115,42 @@ MODEL_PARAMS_SCHEMA = pa.schema(
     ]
 )
 
+
+#: One row per symbol and grid (``sql/duckdb/schema/005_signal_state.sql``): where the incremental transform
+#: stopped and the versioned JSON of what it carries (``udx/state.py``).
+SIGNAL_STATE_SCHEMA = pa.schema(
+    [
+        pa.field("symbol", pa.string(), nullable=False),
+        pa.field("bar_seconds", pa.int32(), nullable=False),
+        pa.field("last_bar_end_ns", pa.int64(), nullable=False),
+        pa.field("state", pa.string(), nullable=False),
+        pa.field("updated_ns", pa.int64(), nullable=False),
+    ]
+)
+
+
+def signal_states_table(states: Sequence[SignalStateRow], updated_ns: int) -> pa.Table:
+    """Return ``states`` as one Arrow table of :data:`sql.contract.SIGNAL_STATE_SCHEMA`, stamped ``updated_ns``.
+
+    Parameters
+    ----------
+    states : sequence of SignalStateRow
+        The states of one signals commit.
+    updated_ns : int
+        Commit time, nanoseconds since the epoch.
+
+    Returns
+    -------
+    pyarrow.Table
+        One row per state, in the order given.
+    """
+    return pa.table(
+        {
+            "symbol": [s.symbol for s in states],
+            "bar_seconds": [s.bar_seconds for s in states],
+            "last_bar_end_ns": [s.last_bar_end_ns for s in states],
+            "state": [s.state for s in states],
+            "updated_ns": [updated_ns] * len(states),
+        },
+        schema=SIGNAL_STATE_SCHEMA,
+    )

@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from sql.backend import QueryResult, QueryTimeout, SignalStateRow, StorageError
-from sql.contract import MODEL_PARAMS_SCHEMA, QUOTES_SCHEMA, SIGNALS_SCHEMA, TRADES_SCHEMA
+from sql.contract import (
+    MODEL_PARAMS_SCHEMA,
+    QUOTES_SCHEMA,
+    SIGNALS_SCHEMA,
+    TRADES_SCHEMA,
+    signal_states_table,
+)
 from sql.queries import load_registry
 from sql.watchdog import Watchdog
 
@@ -169,17 +175,12 @@ class DuckDBStorage:
                 cursor.execute(self._queries["upsert_signals"].text)
             if model_params is not None and model_params.num_rows:
                 cursor.execute(self._queries["upsert_model_params"].text)
-            for state in states:
-                cursor.execute(
-                    self._queries["upsert_signal_state"].text,
-                    {
-                        "symbol": state.symbol,
-                        "bar_seconds": state.bar_seconds,
-                        "last_bar_end_ns": state.last_bar_end_ns,
-                        "state": state.state,
-                        "updated_ns": now_ns,
-                    },
-                )
+            if states:
+                cursor.register("signal_state_batch", signal_states_table(states, now_ns))
+                try:
+                    cursor.execute(self._queries["upsert_signal_state"].text)
+                finally:
+                    cursor.unregister("signal_state_batch")
             cursor.execute("COMMIT")
         except BaseException:
             cursor.execute("ROLLBACK")

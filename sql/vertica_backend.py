@@ -36,7 +36,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sql.backend import QueryResult, QueryTimeout, SignalStateRow, StorageError
-from sql.contract import MODEL_PARAMS_SCHEMA, QUOTES_SCHEMA, SIGNALS_SCHEMA, TRADES_SCHEMA
+from sql.contract import (
+    MODEL_PARAMS_SCHEMA,
+    QUOTES_SCHEMA,
+    SIGNALS_SCHEMA,
+    TRADES_SCHEMA,
+    signal_states_table,
+)
 from sql.queries import load_registry
 from sql.watchdog import Watchdog
 
@@ -322,17 +328,9 @@ class VerticaStorage:
                 if model_params is not None and model_params.num_rows:
                     self._copy(cursor, "model_params_stage", self._conform(model_params, MODEL_PARAMS_SCHEMA))
                     cursor.execute(self._queries["upsert_model_params"].text)
-                for state in states:
-                    cursor.execute(
-                        self._queries["upsert_signal_state"].text,
-                        {
-                            "symbol": state.symbol,
-                            "bar_seconds": state.bar_seconds,
-                            "last_bar_end_ns": state.last_bar_end_ns,
-                            "state": state.state,
-                            "updated_ns": now_ns,
-                        },
-                    )
+                if states:
+                    self._copy(cursor, "signal_state_stage", signal_states_table(states, now_ns))
+                    cursor.execute(self._queries["upsert_signal_state"].text)
         except _vertica().errors.Error as exc:
             raise StorageError(f"commit_signals failed: {exc}") from exc
 
