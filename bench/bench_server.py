@@ -53,6 +53,7 @@ SYMBOL = "AAPL"
 BAR_SECONDS = 60
 TARGET_P50_MS, TARGET_P99_MS = 2.0, 10.0
 ROTATING_LABEL = "get_trading_signals(symbol, limit) rotating: never the same call twice"
+STDLIB_LABEL = "get_trading_signals(symbol, limit=100), stdlib http.client instead of httpx"
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 PROTOCOL_VERSION = "2025-06-18"
 
@@ -654,18 +655,50 @@ def _rotating(symbols: list[str]) -> Callable[[], dict[str, Any]]:
     return next_arguments
 
 
+def _stdlib_call(base_url: str, case: Case) -> Callable[[], tuple[int, float | None]]:
+    """``case`` over one keep-alive ``http.client`` connection: the same request with less client overhead."""
+    import http.client
+
+    host, port = base_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=120)
+    body = json.dumps(
+        {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": case.tool, "arguments": case.arguments}}
+    ).encode()
+
+    def call() -> tuple[int, float | None]:
+        started = time.perf_counter()
+        connection.request("POST", "/mcp", body, MCP_HEADERS)
+        response = connection.getresponse()
+        data = response.read()
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status != 200:
+            raise RuntimeError(f"HTTP {response.status}: {data[:200]!r}")
+        return our_rows(json.loads(data)["result"]), elapsed
+
+    return call
+
+
 def measure(
     db: Path, requests: int, budget_s: float, peers: list[str], newest_ns: int, symbols: list[str]
-) -> tuple[list[Case], dict[str, dict[str, Timing]]]:
-    """Start each server in turn on ``db`` and time every case; ``{server: {case label: timing}}``."""
+) -> tuple[list[Case], dict[str, dict[str, Timing]], dict[str, str]]:
+    """Start each server in turn on ``db`` and time every case.
+
+    Returns the cases, ``{server: {case label: timing}}`` and ``{server: 1-minute load average before and
+    after its rows}`` (the box is shared: a server measured under more load looks slower).
+    """
     import httpx
 
     logs = DATA / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     all_cases = cases(time.time_ns(), newest_ns)
     results: dict[str, dict[str, Timing]] = {}
+    loads: dict[str, str] = {}
+
+    def load() -> str:
+        return f"{os.getloadavg()[0]:.1f}"
 
     for name, cache_ms in OUR_FLAVOURS:
+        loads[name] = load()
         server = start_ours(db, logs, name=name, cache_ms=cache_ms)
         try:
             with httpx.Client(timeout=120) as http:
@@ -707,12 +740,17 @@ def measure(
                         f"n={timing.n} rows={timing.rows}",
                         flush=True,
                     )
+            timing = time_calls(_stdlib_call(server.url, all_cases[0]), requests, budget_s)
+            results[name][STDLIB_LABEL] = timing
+            print(f"[{name}] {STDLIB_LABEL:52s} p50 {timing.p50:8.2f} ms  p99 {timing.p99:8.2f} ms", flush=True)
         finally:
             server.stop()
+            loads[name] += f" → {load()}"
 
     if peers:
         ensure_peer_venv()
     for flavour in peers:
+        loads[flavour] = load()
         server = start_peer(db, logs, ephemeral=flavour == "peer")
         try:
             with httpx.Client(timeout=120) as http:
@@ -735,7 +773,8 @@ def measure(
                     )
         finally:
             server.stop()
-    return all_cases, results
+            loads[flavour] += f" → {load()}"
+    return all_cases, results, loads
 
 
 def breakdown(db: Path, requests: int) -> list[tuple[str, Timing]]:
@@ -880,6 +919,7 @@ def render(
     requests: int,
     parts: list[tuple[str, Timing]] | None = None,
     load_before: str = "?",
+    loads: dict[str, str] | None = None,
 ) -> str:
     m, v = machine(), versions()
     ours_names = [name for name, _ in OUR_FLAVOURS if name in results]
@@ -897,7 +937,8 @@ def render(
         "",
         (
             f"- Machine: {m['cpu']}, {m['cores']} cores, {m['ram']} RAM; load average (1/5/15 min) at the start "
-            f"{load_before}, at the end {m['load']} (other work shared the box)"
+            f"{load_before}, at the end {m['load']} (other work shared the box); 1-minute load before → after "
+            "each server's rows: " + ", ".join(f"{k} {v}" for k, v in (loads or {}).items())
         ),
         f"- Python {v['python']}; ours: {v['ours']}; peer (bench/.venv-peer): {v['peer']}",
         (
@@ -922,7 +963,8 @@ def render(
             "(1000 ms): the same call repeated, so after the first call the answer comes from the cache while the "
             "data version is unchanged (`hours_back` calls and get_real_time_data are never cached). The "
             "rotating row calls get_trading_signals with a different (symbol, limit) every time: a miss each "
-            "time, with the cache on."
+            "time, with the cache on. The http.client row sends the first call with Python's stdlib client "
+            "(one keep-alive connection) instead of httpx, to show how much of a small time is the client's."
         ),
         (
             "- peer = mcp-server-motherduck defaults (read-only, a new DuckDB connection per query); "
@@ -939,7 +981,7 @@ def render(
         + " | rows | n |"
     )
     lines += ["", header.replace("|  |", "|"), "|" + "---|" * (header.replace("|  |", "|").count("|") - 1)]
-    labels = [case.label for case in cases_] + [ROTATING_LABEL]
+    labels = [case.label for case in cases_] + [ROTATING_LABEL, STDLIB_LABEL]
     for label in labels:
         timings = [results[name].get(label) for name in ours_names]
         if all(t is None for t in timings):
@@ -1028,9 +1070,9 @@ def main(argv: list[str] | None = None) -> int:
         "persistent": ["peer-persistent"],
         "none": [],
     }[args.peer]
-    all_cases, results = measure(db, args.requests, args.budget, peers, facts["last_ns"], symbols)
+    all_cases, results, loads = measure(db, args.requests, args.budget, peers, facts["last_ns"], symbols)
     parts = None if args.no_breakdown else breakdown(db, args.requests)
-    section = render(all_cases, results, facts, build, args.requests, parts, load_before)
+    section = render(all_cases, results, facts, build, args.requests, parts, load_before, loads)
     print()
     print(section)
     if not args.no_append:
