@@ -62,7 +62,7 @@ class DuckDBStorage:
         Parameters
         ----------
         settings
-            Supplies ``duckdb_path``, ``duckdb_threads`` and ``mcp_query_timeout_ms``.
+            Supplies ``duckdb_path``, ``duckdb_threads``, ``duckdb_memory_limit`` and ``mcp_query_timeout_ms``.
         read_only
             Open the file read-only; fails when another process holds it for writing.
         """
@@ -71,10 +71,11 @@ class DuckDBStorage:
             path.parent.mkdir(parents=True, exist_ok=True)
         elif not path.exists():
             raise StorageError(f"DUCKDB_PATH {str(path)!r} does not exist; run the demo or a loader first")
+        config: dict[str, str | int] = {"threads": settings.duckdb_threads}
+        if settings.duckdb_memory_limit:
+            config["memory_limit"] = settings.duckdb_memory_limit
         try:
-            connection = duckdb.connect(
-                str(path), read_only=read_only, config={"threads": settings.duckdb_threads}
-            )
+            connection = duckdb.connect(str(path), read_only=read_only, config=config)
         except duckdb.IOException as exc:
             raise StorageError(
                 f"cannot open {str(path)!r}: {exc}. DuckDB allows one writing process per file; "

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     db_backend: Literal["duckdb", "vertica"] = "duckdb"
     duckdb_path: Path = Path("data/microstructure.duckdb")
     duckdb_threads: int = Field(2, ge=1, le=256, description="DuckDB worker threads")
+    duckdb_memory_limit: str | None = Field(
+        None,
+        pattern=r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="DuckDB buffer pool cap, e.g. 512MB (unset: DuckDB's default, 80% of RAM); DuckDB keeps the "
+        "blocks a long-running writer appended cached up to this cap",
+    )
     vertica_host: str | None = None
     vertica_port: int = 5433
     vertica_db: str = "VMart"

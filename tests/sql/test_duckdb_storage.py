@@ -184,3 +184,14 @@ def test_symbol_metrics_daily_bns_matches_the_spec_vector(storage):
     assert math.isclose(rv, 1.5532e-04, rel_tol=1e-9)
     assert math.isclose(bv, 4.638561553025e-05, rel_tol=1e-9)
     assert math.isclose(bns, 2.842047, rel_tol=1e-6)
+
+
+def test_the_memory_limit_setting_caps_duckdb_and_a_malformed_one_is_refused(tmp_path):
+    store = DuckDBStorage.open(Settings(duckdb_path=tmp_path / "m.duckdb", duckdb_memory_limit="300MB"))
+    try:
+        (limit,) = store._cursor().execute("SELECT current_setting('memory_limit')").fetchall()[0]
+        assert limit == "286.1 MiB"  # 300 MB, printed by DuckDB in binary units
+    finally:
+        store.close()
+    with pytest.raises(ValueError, match="duckdb_memory_limit"):
+        Settings(duckdb_memory_limit="lots")
