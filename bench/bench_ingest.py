@@ -28,8 +28,6 @@ import datetime as dt
 import gzip
 import multiprocessing as mp
 import os
-import platform
-import re
 import signal
 import socket
 import subprocess
@@ -45,8 +43,10 @@ from typing import Any
 
 import numpy as np
 
+from bench import report
+
 ROOT = Path(__file__).resolve().parents[1]
-SECTION = "## Ingest throughput (issue 4)"
+TITLE = "Ingest throughput (issue 4)"
 TARGET = 250_000.0
 #: Trades per flood step of the simulator (it serves them in frames of ``--frame-events``).
 STEP_EVENTS = 5000
@@ -475,34 +475,20 @@ def memory_run(bootstrap: str, work: Path, minutes: float, rate: float, every: f
 # --- report ------------------------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    mem = int(Path("/proc/meminfo").read_text().split()[1]) / 2**20
-    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.system()} {platform.machine()}"
-
-
 def versions() -> str:
-    from importlib.metadata import version
-
-    names = ["confluent-kafka", "duckdb", "pyarrow", "orjson", "polygon-api-client", "websockets"]
     import confluent_kafka
 
     kafka_jar = next((p.name for p in (ROOT / ".kafka" / "libs").glob("kafka_*.jar")), "kafka jar ?")
-    return (f"Python {platform.python_version()}; " + ", ".join(f"{n} {version(n)}" for n in names)
+    return (report.versions("confluent-kafka", "duckdb", "pyarrow", "orjson", "polygon-api-client", "websockets")
             + f"; librdkafka {confluent_kafka.libversion()[0]}; broker {kafka_jar}")
 
 
 def render(rows: list[Row], naive: Row, memory: Memory | None, args: argparse.Namespace, load_avg: str,
            started: dt.datetime) -> str:
     lines = [
-        SECTION, "",
         f"`.venv/bin/python -m bench.bench_ingest --trades {args.trades} --minutes {args.minutes:g}"
         f"{' --quick' if args.quick else ''}` (bench/bench_ingest.py), {started:%Y-%m-%d %H:%M} UTC.", "",
-        f"- Machine: {machine()}; load average at the end {load_avg} (other work shared the box)",
+        f"- Machine: {report.machine()}; load average at the end {load_avg} (other work shared the box)",
         f"- {versions()}",
         "- Broker: one KRaft node from `scripts/kafka-local` on free ports, private data dir; topics with "
         f"{args.partitions} partitions; loader `LOAD_BATCH_ROWS={args.batch_rows}`, "
@@ -552,17 +538,6 @@ def render(rows: list[Row], naive: Row, memory: Memory | None, args: argparse.Na
         "~25 MiB per million rows); unset, the cap is 80 % of RAM.",
     ]
     return "\n".join(lines) + "\n"
-
-
-def write_section(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    current = path.read_text() if path.exists() else ""
-    pattern = re.compile(rf"^{re.escape(SECTION)}.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _m: text + "\n", current, count=1)
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text
-    path.write_text(updated)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -617,11 +592,11 @@ def main(argv: list[str] | None = None) -> int:
                 memory = memory_run(broker.bootstrap, work, args.minutes, args.memory_rate, args.sample_seconds,
                                     args.loader_memory_limit)
             step("stopping the broker")
-    load_avg = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    load_avg = report.load_average()
     text = render([e2e, replay, drain], naive, memory, args, load_avg, started)
     print(text)
     if not args.no_write:
-        write_section(text)
+        report.replace_section(TITLE, text)
         print("wrote the section to BENCHMARKS.md", file=sys.stderr)
     return 0
 

@@ -2,17 +2,15 @@
 ``run_transform`` end to end on a DuckDB file (read, signals, write).
 
 Run: ``.venv/bin/python -m bench.bench_signals [--trades 10000000] [--symbols 500] [--db 2000000:100 ...]``.
-Synthetic trades come from numpy directly (no simulator). Prints numbers; never asserts. Single-threaded:
+Synthetic trades come from numpy directly (no simulator). Prints numbers and replaces its section of
+``BENCHMARKS.md`` (``--no-write`` to leave it); never asserts. Single-threaded:
 the per-core rate is the measured rate.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import math
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from bench import report
 from sql.contract import TRADES_SCHEMA
 from sql.settings import Settings
 from udx.pipeline import SignalConfig, process_symbol
@@ -147,19 +146,24 @@ def transform_on_duckdb(n_trades: int, n_symbols: int) -> tuple[object, float]:
     return summary, t_load
 
 
+TITLE = "Signals engine (issue 3)"
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trades", type=int, default=10_000_000)
     parser.add_argument("--symbols", type=int, default=500)
     parser.add_argument("--pandas-symbols", type=int, default=10)
     parser.add_argument("--db", action="append", default=None, metavar="TRADES:SYMBOLS",
                         help="run_transform configurations (default 2000000:100 and 10000000:500)")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md as it is")
     args = parser.parse_args()
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     cfg = signal_config(settings, "crypto")
     per = args.trades // args.symbols
     data = synthetic(args.symbols, per)
     n = per * args.symbols
+    started, load_start = report.now_utc(), report.load_average()
     run_udx(synthetic(2, 5000, seed=9), cfg)  # compile
     no_fit = SignalConfig(**{**{f: getattr(cfg, f) for f in cfg.__slots__}, "garch_min_obs": 10**9,
                              "acd_min_obs": 10**9})
@@ -167,25 +171,52 @@ def main() -> None:
     t_filter, _, _ = run_udx(data, no_fit)
     t_full, _, n_fits = run_udx(data, cfg)
     t_pd = run_pandas(data[: args.pandas_symbols], cfg)
-    n_pd = per * args.pandas_symbols
-    pd_rate = n_pd / t_pd
-    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
-    print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, load average {load}")
-    print(f"(a) {n:,} trades, {args.symbols} symbols, {n_bars:,} one-minute bars over {DAYS} days (24 h sessions)")
-    rows = [("udx filter pass, numeric kernels (no rule texts, fixed models)", t_kernels),
-            ("udx filter pass with rule and reason texts (fixed models)", t_filter),
-            (f"udx with refits ({n_fits} GARCH+ACD fits), rule and texts", t_full)]
+    pd_rate = per * args.pandas_symbols / t_pd
+    lines = [
+        f"`.venv/bin/python -m bench.bench_signals` (bench/bench_signals.py), {started}; single-threaded, so the",
+        "measured rate is the rate per core.",
+        "",
+        f"- Machine: {report.machine()}; load average at the start {load_start}",
+        f"- {report.versions('numba', 'numpy', 'scipy', 'pandas', 'duckdb', 'pyarrow')}",
+        "",
+        f"### (a) Signal pass: {n:,} synthetic trades, {args.symbols} symbols, {n_bars:,} one-minute bars "
+        f"over {DAYS} days",
+        "",
+        "Every signal (bars, Lee-Mykland, BNS, GARCH sigma and standardized return, intensity z, VPIN and its CDF,",
+        "ACD on same-timestamp-aggregated events); the pandas baseline computes the same signals written plainly",
+        f"(fixed-parameter filters) on {args.pandas_symbols} of the symbols, in the same run.",
+        "",
+        "| run | seconds | trades/s/core | vs pandas |",
+        "|---|---|---|---|",
+    ]
+    rows = [("filter pass: numeric kernels, fixed models (no rule texts)", t_kernels),
+            ("filter pass with rule and reason texts, fixed models", t_filter),
+            (f"with refits ({n_fits} GARCH + ACD fits), rule and texts", t_full)]
     for label, secs in rows:
-        print(f"    {label}: {secs:.2f} s = {n / secs:,.0f} trades/s/core = {(n / secs) / pd_rate:.1f}x pandas")
-    print(f"    pandas baseline on {args.pandas_symbols} symbols: {t_pd:.2f} s = {pd_rate:,.0f} trades/s/core")
+        lines.append(f"| {label} | {secs:.2f} | {n / secs:,.0f} | {(n / secs) / pd_rate:.1f}x |")
+    lines.append(f"| pandas baseline ({args.pandas_symbols} symbols) | {t_pd:.2f} | {pd_rate:,.0f} | 1.0x |")
+    lines += ["", "### (b) `run_transform` end to end on a DuckDB file: read, signals, write", "",
+              "Loading the trades into the file first is not counted.", "",
+              "| trades / symbols | bars | model fits | seconds | trades/s | vs pandas signal pass | load average |",
+              "|---|---|---|---|---|---|---|"]
+    e2e_rates = []
     for spec in args.db or ["2000000:100", "10000000:500"]:
         n_db, n_sym = (int(v) for v in spec.split(":"))
-        summary, t_load = transform_on_duckdb(n_db, n_sym)
+        summary, _ = transform_on_duckdb(n_db, n_sym)
         rate = summary.trades / summary.seconds  # type: ignore[attr-defined]
-        print(f"(b) run_transform on DuckDB, {n_db:,} trades / {n_sym} symbols: {summary} = {rate / pd_rate:.1f}x "
-              f"the pandas signal pass (loading the trades took {t_load:.1f} s, not counted); "
-              f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+        e2e_rates.append(rate)
+        lines.append(f"| {n_db:,} / {n_sym} | {summary.bars:,} | {summary.fits:,} | "  # type: ignore[attr-defined]
+                     f"{summary.seconds:.2f} | {rate:,.0f} | {rate / pd_rate:.1f}x | {report.load_average()} |")
+    filter_rate = n / t_kernels
+    lines += ["", "Targets (issue 3): filter pass ≥ 10M trades/s/core: "
+              f"{'met' if filter_rate >= 10e6 else 'NOT met'} ({filter_rate:,.0f}); `transform --once` end to end "
+              f"≥ 1M trades/s: {'met' if min(e2e_rates) >= 1e6 else 'NOT met'} "
+              f"({', '.join(f'{r:,.0f}' for r in e2e_rates)})."]
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_write:
+        report.replace_section(TITLE, text)
+        print(f"BENCHMARKS.md: section '{TITLE}' replaced")
 
 
 if __name__ == "__main__":
