@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import report
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
 PEER_VENV = ROOT / "bench" / ".venv-peer"
@@ -859,26 +861,6 @@ def breakdown(db: Path, requests: int) -> list[tuple[str, Timing]]:
 # --- report --------------------------------------------------------------------------------------------
 
 
-def machine() -> dict[str, str]:
-    model = "?"
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines():
-            if line.startswith("Model name:"):
-                model = line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    ram_kb = 0
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            ram_kb = int(line.split()[1])
-    return {
-        "cpu": model,
-        "cores": str(os.cpu_count()),
-        "ram": f"{ram_kb / 1024 / 1024:.0f} GiB",
-        "load": " ".join(f"{x:.1f}" for x in os.getloadavg()),
-    }
-
-
 def versions() -> dict[str, str]:
     from importlib.metadata import version
 
@@ -898,7 +880,7 @@ def versions() -> dict[str, str]:
     return {"python": platform.python_version(), "ours": text, "peer": peer_text}
 
 
-SECTION_TITLE = "## MCP server latency vs mcp-server-motherduck"
+TITLE = "MCP server latency vs mcp-server-motherduck"
 
 
 def _verdict(label: str, name: str, t: Timing, peers: list[str], results: dict[str, dict[str, Timing]]) -> str:
@@ -921,23 +903,21 @@ def render(
     load_before: str = "?",
     loads: dict[str, str] | None = None,
 ) -> str:
-    m, v = machine(), versions()
+    v = versions()
     ours_names = [name for name, _ in OUR_FLAVOURS if name in results]
     cold = results.get("ours-cold", {})
     peers = [name for name in results if name not in ours_names]
     lines = [
-        f"{SECTION_TITLE} ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC)",
-        "",
         (
-            "`.venv/bin/python -m bench.bench_server` (bench/bench_server.py). Sequential requests over HTTP "
+            f"`.venv/bin/python -m bench.bench_server` (bench/bench_server.py), {report.now_utc()}. Sequential requests over HTTP "
             f"on one keep-alive httpx client after a warm-up, up to {requests} per row; times in ms, "
             "client-side, request sent to body read (decoding the JSON on the client is not timed; every "
             "answer is decoded and its rows counted after the clock stops)."
         ),
         "",
         (
-            f"- Machine: {m['cpu']}, {m['cores']} cores, {m['ram']} RAM; load average (1/5/15 min) at the start "
-            f"{load_before}, at the end {m['load']} (other work shared the box); 1-minute load before → after "
+            f"- Machine: {report.machine()}; load average (1/5/15 min) at the start "
+            f"{load_before}, at the end {report.load_average()} (other work shared the box); 1-minute load before → after "
             "each server's rows: " + ", ".join(f"{k} {v}" for k, v in (loads or {}).items())
         ),
         f"- Python {v['python']}; ours: {v['ours']}; peer (bench/.venv-peer): {v['peer']}",
@@ -1019,19 +999,6 @@ def render(
     return "\n".join(lines) + "\n"
 
 
-def write_benchmarks(section: str) -> None:
-    """Replace this bench's section of BENCHMARKS.md (from its title to the next ``## ``), or append it."""
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n\nTimings from `bench/`.\n"
-    start = text.find(SECTION_TITLE)
-    if start < 0:
-        path.write_text(text.rstrip("\n") + "\n\n" + section)
-        return
-    end = text.find("\n## ", start + len(SECTION_TITLE))
-    rest = "" if end < 0 else text[end + 1 :]
-    path.write_text(text[:start] + section + ("\n" + rest if rest else ""))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.bench_server", description=__doc__.split("\n\n")[0])
     parser.add_argument("--trades", type=int, default=50_000_000, help="trades in the database (default 50M)")
@@ -1061,7 +1028,7 @@ def main(argv: list[str] | None = None) -> int:
         build = build_database(db, args.trades, args.days, args.symbols)
     if args.build_only:
         return 0
-    load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    load_before = report.load_average()
     facts = database_facts(db)
     symbols = _symbols(db)
     peers = {
@@ -1076,7 +1043,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(section)
     if not args.no_append:
-        write_benchmarks(section)
+        report.replace_section(TITLE, section)
         print("BENCHMARKS.md: section replaced")
     return 0
 
