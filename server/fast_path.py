@@ -30,9 +30,9 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ValidationError
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from server.asgi_body import read_body_within, replay_body
 from server.metrics import ServerMetrics
 from server.response_cache import ResponseCache, cache_key
 
@@ -156,24 +156,13 @@ class FastToolCalls:
         ):
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                error = {"ok": False, "error": f"request body over {self.max_body_bytes} bytes", "errors": [], "status": 413}
-                await JSONResponse(error, status_code=413)(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        body = await read_body_within(scope, receive, send, self.max_body_bytes)
+        if body is None:
+            return
         call = _tool_call(body, self.tools)
         answer = None if call is None else await self._answer(*call)
         if answer is None:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay_body(body, receive), send)
             return
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(answer)).encode())]})  # fmt: skip
@@ -218,16 +207,3 @@ class FastToolCalls:
 def _envelope(request_id: Any, result: bytes) -> bytes:
     """The JSON-RPC 2.0 response around a serialized result (as ``JSONRPCResponse.model_dump_json``)."""
     return b'{"jsonrpc":"2.0","id":' + pydantic_core.to_json(request_id) + b',"result":' + result + b"}"
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Collection
 
 import orjson
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from server.asgi_body import read_body_within, replay_body
 
 __all__ = ["SeedRpcAdapter", "rewrite_seed_body"]
 
@@ -48,23 +49,9 @@ class SeedRpcAdapter:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"].rstrip("/") != self.path:
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                response = JSONResponse(
-                    {"ok": False, "error": f"request body over {self.max_body_bytes} bytes", "errors": [], "status": 413},
-                    status_code=413,
-                )
-                await response(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        body = await read_body_within(scope, receive, send, self.max_body_bytes)
+        if body is None:
+            return
         rewritten = rewrite_seed_body(body, self.tool_names)
         if rewritten is not None:
             body = rewritten
@@ -75,13 +62,4 @@ class SeedRpcAdapter:
                 (b"content-length", str(len(body)).encode()),
             ]
             scope = {**scope, "headers": headers}
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay_body(body, receive), send)

@@ -63,14 +63,12 @@ def trades_from_parts(parts: list[tuple[str, str, np.ndarray, np.ndarray, np.nda
 
 
 @contextmanager
-def serving(settings: Settings, storage: object) -> Iterator[str]:
-    """Run the app with uvicorn in a thread on 127.0.0.1; yield its base URL."""
+def serving_app(app: object, port: int | None = None) -> Iterator[str]:
+    """Run an ASGI ``app`` with uvicorn in a thread on 127.0.0.1 (a free port by default); yield its base URL."""
     import uvicorn
 
-    from server.app import build_app
-
-    app = build_app(settings, storage)  # type: ignore[arg-type]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.mcp_port, log_level="warning"))
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -78,10 +76,19 @@ def serving(settings: Settings, storage: object) -> Iterator[str]:
         assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{settings.mcp_port}"
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextmanager
+def serving(settings: Settings, storage: object) -> Iterator[str]:
+    """Run the app built from ``settings`` and ``storage`` on ``settings.mcp_port``; yield its base URL."""
+    from server.app import build_app
+
+    with serving_app(build_app(settings, storage), settings.mcp_port) as url:  # type: ignore[arg-type]
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import re
 import shutil
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import pytest
 
-from conftest import free_port, small_settings
+from conftest import serving_app, small_settings
 from server.app import build_app
 from sql.duckdb_backend import DuckDBStorage
 
@@ -55,25 +52,6 @@ CALLS: list[tuple[str, dict]] = [
 ]
 
 
-@contextmanager
-def _serve(app) -> Iterator[str]:
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
 @pytest.fixture(scope="module")
 def urls(market_db, tmp_path_factory):
     # A copy read with one DuckDB thread: parallel sums of floats may differ in the last bit between two
@@ -82,7 +60,7 @@ def urls(market_db, tmp_path_factory):
     shutil.copyfile(market_db, copy)
     settings = small_settings(copy, duckdb_threads=1)
     storage = DuckDBStorage.open(settings, read_only=True)
-    with _serve(build_app(settings, storage)) as fast, _serve(build_app(settings, storage, fast_path=False)) as sdk:
+    with serving_app(build_app(settings, storage)) as fast, serving_app(build_app(settings, storage, fast_path=False)) as sdk:
         yield fast, sdk
     storage.close()
 
@@ -144,7 +122,7 @@ def test_everything_else_still_reaches_the_sdk(urls):
 def test_the_short_path_keeps_the_guards_the_limits_and_the_metrics(market_db, market_storage):
     settings = small_settings(market_db, mcp_auth_token="tok-fast")
     call = _call(1, "get_trading_signals", {"symbol": "AAPL", "limit": 2})
-    with _serve(build_app(settings, market_storage)) as url:
+    with serving_app(build_app(settings, market_storage)) as url:
         assert _post(url, call).status_code == 401
         bearer = {"Authorization": "Bearer tok-fast"}
         assert _post(url, call, {**bearer, "Origin": "http://evil.example"}).status_code == 403
