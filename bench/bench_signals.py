@@ -200,6 +200,7 @@ def main() -> None:
               "| trades / symbols | bars | model fits | seconds | trades/s | vs pandas signal pass | load average |",
               "|---|---|---|---|---|---|---|"]
     e2e_rates = []
+    transform_on_duckdb(200_000, 10)  # warm-up: the first run in a process loads the kernels and DuckDB
     for spec in args.db or ["2000000:100", "10000000:500"]:
         n_db, n_sym = (int(v) for v in spec.split(":"))
         summary, _ = transform_on_duckdb(n_db, n_sym)

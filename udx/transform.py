@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,33 +147,38 @@ def run_transform(
     batch = _Batch()
     symbols = sorted(storage.trade_symbols(), key=lambda ms: ms[1])
     done = 0
-    for lo in range(0, len(symbols), symbols_per_commit):
-        plan: list[tuple[str, SignalConfig, SymbolState | None, int]] = []
-        for market, symbol in symbols[lo:lo + symbols_per_commit]:
-            if market not in configs:
-                configs[market] = signal_config(settings, market)
-            cfg = configs[market]
-            row = states.get(symbol)
-            state = SymbolState.from_json(row.state) if row is not None else None
-            if state is not None:
-                state.check_fits(cfg.fingerprint())
-            plan.append((symbol, cfg, state, state.last_bar_end_ns if state is not None else 0))
-        trades = _read_chunk(storage, [(symbol, start) for symbol, _, _, start in plan if watermark > start],
-                             watermark)
-        for symbol, cfg, state, _ in plan:
-            if symbol in trades:
-                ts, px, sz = trades.pop(symbol)
-                n_trades += ts.size
-                result = process_symbol(*_valid(ts, px, sz), cfg, state, watermark)
-                if result is not None:
-                    batch.add(symbol, settings.bar_seconds, result, computed_at)
-                    n_symbols += 1
-                    n_bars += result.state.n_returns - (state.n_returns if state is not None else 0)
-                    n_fits += len(result.fits)
-            done += 1
-            if progress is not None:
-                progress(done, len(symbols))
-        batch.commit(storage)
+    writer = _BackgroundCommits(storage)  # chunk k is written while chunk k + 1 is computed
+    try:
+        for lo in range(0, len(symbols), symbols_per_commit):
+            plan: list[tuple[str, SignalConfig, SymbolState | None, int]] = []
+            for market, symbol in symbols[lo:lo + symbols_per_commit]:
+                if market not in configs:
+                    configs[market] = signal_config(settings, market)
+                cfg = configs[market]
+                row = states.get(symbol)
+                state = SymbolState.from_json(row.state) if row is not None else None
+                if state is not None:
+                    state.check_fits(cfg.fingerprint())
+                plan.append((symbol, cfg, state, state.last_bar_end_ns if state is not None else 0))
+            trades = _read_chunk(storage, [(symbol, start) for symbol, _, _, start in plan if watermark > start],
+                                 watermark)
+            for symbol, cfg, state, _ in plan:
+                if symbol in trades:
+                    ts, px, sz = trades.pop(symbol)
+                    n_trades += ts.size
+                    result = process_symbol(*_valid(ts, px, sz), cfg, state, watermark)
+                    if result is not None:
+                        batch.add(symbol, settings.bar_seconds, result, computed_at)
+                        n_symbols += 1
+                        n_bars += result.state.n_returns - (state.n_returns if state is not None else 0)
+                        n_fits += len(result.fits)
+                done += 1
+                if progress is not None:
+                    progress(done, len(symbols))
+            writer.submit(batch)
+            batch = _Batch()
+    finally:
+        writer.close()
     return TransformSummary(n_symbols, n_bars, time.perf_counter() - started, watermark, n_fits, n_trades)
 
 
@@ -220,6 +226,37 @@ def _valid(ts: np.ndarray, px: np.ndarray, sz: np.ndarray) -> _Arrays:
     if not ok.all():
         ts, px, sz = ts[ok], px[ok], sz[ok]
     return ts, px, sz
+
+
+class _BackgroundCommits:
+    """Commits batches one at a time, in order, on one worker thread, so that the next chunk's signals are
+    computed while the previous chunk is written (DuckDB releases the GIL while it writes).
+
+    Each batch is still one transaction of rows, fits and states; :meth:`submit` waits for the previous
+    commit first, so at most one is in flight and a failed commit surfaces before anything else is written.
+    """
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transform-commit")
+        self._pending: Future[None] | None = None
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def submit(self, batch: _Batch) -> None:
+        """Start writing ``batch`` once the previous batch is committed (re-raising its error, if any)."""
+        self._wait()
+        self._pending = self._pool.submit(batch.commit, self._storage)
+
+    def close(self) -> None:
+        """Wait for the last commit (re-raising its error) and stop the worker."""
+        try:
+            self._wait()
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 class _Batch:
