@@ -29,7 +29,6 @@ import gzip
 import multiprocessing as mp
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,44 +43,13 @@ from typing import Any
 import numpy as np
 
 from bench import report
+from tests.kafka_broker import LocalBroker
 
 ROOT = Path(__file__).resolve().parents[1]
 TITLE = "Ingest throughput (issue 4)"
 TARGET = 250_000.0
 #: Trades per flood step of the simulator (it serves them in frames of ``--frame-events``).
 STEP_EVENTS = 5000
-
-
-# --- the broker ------------------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Broker:
-    """``scripts/kafka-local`` on free ports with its data in ``workdir``."""
-
-    def __init__(self, workdir: Path) -> None:
-        port = _free_port()
-        self.env = {**os.environ, "KAFKA_PORT": str(port), "KAFKA_CONTROLLER_PORT": str(_free_port()),
-                    "KAFKA_DATA_DIR": str(workdir / "kafka-data")}
-        self.bootstrap = f"127.0.0.1:{port}"
-
-    def _run(self, command: str) -> None:
-        done = subprocess.run([str(ROOT / "scripts" / "kafka-local"), command], env=self.env,
-                              capture_output=True, text=True, timeout=900, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"kafka-local {command} failed: {done.stderr[-2000:]}")
-
-    def __enter__(self) -> Broker:
-        self._run("start")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._run("stop")
 
 
 # --- data --------------------------------------------------------------------------------------------------
@@ -533,9 +501,11 @@ def render(rows: list[Row], naive: Row, memory: Memory | None, args: argparse.Na
         "apart: 1M such rows appended in batches of 50k or 200k, 125–205k rows/s either way) — then `consume()` and "
         "the per-record Kafka calls (~1.5 µs per record); decoding is one vectorised pass. The stream side "
         "pays `orjson` decode/encode and one `produce()` per event. All processes, the Java broker included, "
-        "share 2 cores. The loader's RSS follows the rows loaded until DuckDB's buffer pool reaches "
-        "`DUCKDB_MEMORY_LIMIT`: DuckDB keeps the blocks it appended cached (`duckdb_memory()` tag BASE_TABLE, "
-        "~25 MiB per million rows); unset, the cap is 80 % of RAM.",
+        "share 2 cores. The loader's RSS grows ~20-30 MiB per million rows even with `DUCKDB_MEMORY_LIMIT` set, "
+        "while DuckDB's own accounting (`duckdb_memory()`) stays under the cap; a plain Arrow append loop into "
+        "DuckDB in one process, no Kafka, grows the same way with or without the primary key, so the growth is "
+        "in the DuckDB process outside its buffer-pool accounting (or the allocator), not in the loader's "
+        "Python objects; not pinned down yet.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -575,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         work = Path(tmp)
         step("starting the broker")
-        with Broker(work) as broker:
+        with LocalBroker(work / "kafka") as broker:
             step(f"preparing {args.trades:,} trades")
             trades = stock_trades(args.trades, args.seed)
             step("(b) replay → Kafka")

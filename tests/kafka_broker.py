@@ -1,4 +1,4 @@
-"""A real single-node Kafka broker for tests: ``scripts/kafka-local`` on free ports in a private data dir."""
+"""A real single-node Kafka broker for tests and benchmarks: ``scripts/kafka-local`` on free ports, private data."""
 
 from __future__ import annotations
 
@@ -42,3 +42,10 @@ class LocalBroker:
 
     def stop(self) -> None:
         self._run("stop", 120)
+
+    def __enter__(self) -> LocalBroker:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
