@@ -78,11 +78,7 @@ def main() -> None:
                      f"{abs(fit.alpha - alpha):.1e} | {abs(fit.beta - beta):.1e} |")
     lines += ["", f"Target (issue 3): ≥ 5x faster than arch at equal likelihood: "
               f"{'met' if min(speedups) >= 5 else 'NOT met'} (slowest series {min(speedups):.1f}x)."]
-    text = "\n".join(lines)
-    print(text)
-    if not args.no_write:
-        report.replace_section(TITLE, text)
-        print(f"BENCHMARKS.md: section '{TITLE}' replaced")
+    report.publish(TITLE, "\n".join(lines), write=not args.no_write)
 
 
 if __name__ == "__main__":

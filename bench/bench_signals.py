@@ -213,11 +213,7 @@ def main() -> None:
               f"{'met' if filter_rate >= 10e6 else 'NOT met'} ({filter_rate:,.0f}); `transform --once` end to end "
               f"≥ 1M trades/s: {'met' if min(e2e_rates) >= 1e6 else 'NOT met'} "
               f"({', '.join(f'{r:,.0f}' for r in e2e_rates)})."]
-    text = "\n".join(lines)
-    print(text)
-    if not args.no_write:
-        report.replace_section(TITLE, text)
-        print(f"BENCHMARKS.md: section '{TITLE}' replaced")
+    report.publish(TITLE, "\n".join(lines), write=not args.no_write)
 
 
 if __name__ == "__main__":

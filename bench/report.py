@@ -13,7 +13,7 @@ import re
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-__all__ = ["BENCHMARKS", "load_average", "machine", "now_utc", "replace_section", "versions"]
+__all__ = ["BENCHMARKS", "load_average", "machine", "now_utc", "publish", "replace_section", "versions"]
 
 #: The file every bench writes its section into.
 BENCHMARKS = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
@@ -74,3 +74,11 @@ def replace_section(title: str, body: str, path: Path = BENCHMARKS) -> None:
     else:
         updated = current.rstrip("\n") + "\n\n" + section
     path.write_text(updated)
+
+
+def publish(title: str, body: str, *, write: bool = True) -> None:
+    """Print ``body`` and, when ``write``, make it the section ``title`` of ``BENCHMARKS.md``."""
+    print(body)
+    if write:
+        replace_section(title, body)
+        print(f"BENCHMARKS.md: section '{title}' replaced")

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from sql.settings import Settings
 
-__all__ = ["QueryResult", "SignalStateRow", "Storage", "StorageError", "QueryTimeout", "open_storage"]
+__all__ = ["QueryResult", "SignalStateRow", "signal_states_by_symbol", "Storage", "StorageError", "QueryTimeout", "open_storage"]
 
 
 class StorageError(RuntimeError):
@@ -46,6 +46,11 @@ class SignalStateRow:
     bar_seconds: int
     last_bar_end_ns: int
     state: str
+
+
+def signal_states_by_symbol(rows: Sequence[Sequence[Any]]) -> dict[str, SignalStateRow]:
+    """Key the rows of the ``signal_states`` query (symbol, bar_seconds, last_bar_end_ns, state) by symbol."""
+    return {str(r[0]): SignalStateRow(str(r[0]), int(r[1]), int(r[2]), str(r[3])) for r in rows}
 
 
 class Storage(Protocol):

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from sql.backend import QueryResult, QueryTimeout, SignalStateRow, StorageError
+from sql.backend import QueryResult, QueryTimeout, SignalStateRow, StorageError, signal_states_by_symbol
 from sql.contract import (
     MODEL_PARAMS_SCHEMA,
     QUOTES_SCHEMA,
@@ -153,39 +153,29 @@ class DuckDBStorage:
             signals = signals.select(SIGNALS_SCHEMA.names).cast(SIGNALS_SCHEMA)
         if model_params is not None and model_params.schema != MODEL_PARAMS_SCHEMA and model_params.num_rows:
             model_params = model_params.select(MODEL_PARAMS_SCHEMA.names).cast(MODEL_PARAMS_SCHEMA)
-        cursor = self._cursor()
-        now_ns = time.time_ns()
-        cursor.register("signals_batch", signals)
+        batches = {"signals_batch": signals, "signal_state_batch": signal_states_table(states, time.time_ns())}
         if model_params is not None:
-            cursor.register("model_params_batch", model_params)
+            batches["model_params_batch"] = model_params
+        cursor = self._cursor()
+        for view, table in batches.items():
+            cursor.register(view, table)
         try:
             with self._write_lock:
-                self._commit_signals_once(cursor, signals, states, model_params, now_ns)
-        finally:
-            cursor.unregister("signals_batch")
-            if model_params is not None:
-                cursor.unregister("model_params_batch")
-
-    def _commit_signals_once(self, cursor: duckdb.DuckDBPyConnection, signals: pa.Table,
-                             states: Sequence[SignalStateRow], model_params: pa.Table | None,
-                             now_ns: int) -> None:
-        """One transaction of :meth:`commit_signals`; rolled back whole on any error."""
-        cursor.execute("BEGIN TRANSACTION")
-        try:
-            if signals.num_rows:
-                cursor.execute(self._queries["upsert_signals"].text)
-            if model_params is not None and model_params.num_rows:
-                cursor.execute(self._queries["upsert_model_params"].text)
-            if states:
-                cursor.register("signal_state_batch", signal_states_table(states, now_ns))
+                cursor.execute("BEGIN TRANSACTION")
                 try:
-                    cursor.execute(self._queries["upsert_signal_state"].text)
-                finally:
-                    cursor.unregister("signal_state_batch")
-            cursor.execute("COMMIT")
-        except BaseException:
-            cursor.execute("ROLLBACK")
-            raise
+                    if signals.num_rows:
+                        cursor.execute(self._queries["upsert_signals"].text)
+                    if model_params is not None and model_params.num_rows:
+                        cursor.execute(self._queries["upsert_model_params"].text)
+                    if states:
+                        cursor.execute(self._queries["upsert_signal_state"].text)
+                    cursor.execute("COMMIT")
+                except BaseException:
+                    cursor.execute("ROLLBACK")
+                    raise
+        finally:
+            for view in batches:
+                cursor.unregister(view)
 
     # --- reads for writers ---------------------------------------------------------------------------
     def _fetchall(self, name: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
@@ -213,8 +203,7 @@ class DuckDBStorage:
 
     def load_signal_states(self, bar_seconds: int) -> dict[str, SignalStateRow]:
         """Return the stored transform state per symbol on the ``bar_seconds`` grid."""
-        rows = self._fetchall("signal_states", {"bar_seconds": bar_seconds})
-        return {str(r[0]): SignalStateRow(str(r[0]), int(r[1]), int(r[2]), str(r[3])) for r in rows}
+        return signal_states_by_symbol(self._fetchall("signal_states", {"bar_seconds": bar_seconds}))
 
     # --- reads for the server ------------------------------------------------------------------------
     def query(self, name: str, params: Mapping[str, Any], limit: int) -> QueryResult:

@@ -40,8 +40,8 @@ class Settings(BaseSettings):
     duckdb_memory_limit: str | None = Field(
         None,
         pattern=r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
-        description="DuckDB buffer pool cap, e.g. 512MB (unset: DuckDB's default, 80% of RAM); DuckDB keeps the "
-        "blocks a long-running writer appended cached up to this cap",
+        description="DuckDB buffer pool cap, e.g. 512MB (unset: DuckDB's default, 80% of RAM); bounds the blocks "
+        "DuckDB keeps cached, not the whole process",
     )
     vertica_host: str | None = None
     vertica_port: int = 5433

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sql.backend import QueryResult, QueryTimeout, SignalStateRow, StorageError
+from sql.backend import QueryResult, QueryTimeout, SignalStateRow, StorageError, signal_states_by_symbol
 from sql.contract import (
     MODEL_PARAMS_SCHEMA,
     QUOTES_SCHEMA,
@@ -365,8 +365,7 @@ class VerticaStorage:
 
     def load_signal_states(self, bar_seconds: int) -> dict[str, SignalStateRow]:
         """Return the stored transform state per symbol on the ``bar_seconds`` grid."""
-        rows = self._fetchall("signal_states", {"bar_seconds": bar_seconds})
-        return {str(r[0]): SignalStateRow(str(r[0]), int(r[1]), int(r[2]), str(r[3])) for r in rows}
+        return signal_states_by_symbol(self._fetchall("signal_states", {"bar_seconds": bar_seconds}))
 
     # --- reads for the server ------------------------------------------------------------------------
     def query(self, name: str, params: Mapping[str, Any], limit: int) -> QueryResult:
