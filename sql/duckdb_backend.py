@@ -6,8 +6,9 @@ DuckDB lets one process open a file for writing and then no other process may op
 in a ``READ ONLY`` transaction, so even in the writer's process a read cannot change data, and each read
 is interrupted when it passes the time limit. A server without a writer opens the file ``read_only``.
 
-Appends are idempotent: ``market_data`` has the dedupe key as primary key and trades are inserted with
-``INSERT OR IGNORE``, so loading the same event twice leaves one row (at-least-once delivery + dedupe).
+Appends are idempotent: ``market_data`` declares no key (an index on it would cost more than the append);
+:meth:`DuckDBStorage.append_trades`, under the process's write lock, adds only rows whose dedupe key is not
+stored yet, so loading the same event twice leaves one row (at-least-once delivery + dedupe).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 
 from sql.backend import QueryResult, QueryTimeout, SignalStateRow, StorageError, signal_states_by_symbol
 from sql.contract import (
@@ -32,8 +35,6 @@ from sql.queries import load_registry
 from sql.watchdog import Watchdog
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from sql.settings import Settings
 
 __all__ = ["DuckDBStorage"]
@@ -121,25 +122,24 @@ class DuckDBStorage:
     def append_trades(self, batch: pa.Table) -> int:
         """Append trades, skipping rows whose dedupe key is stored already; return rows added.
 
-        A batch is first appended as it is: a plain insert, twice as fast as ``INSERT OR IGNORE`` because
-        no conflict handling is planned, and all or nothing, so a batch holding a stored (or twice the
-        same) dedupe key fails whole with a constraint error and adds no row. Only such a batch, a
-        re-delivery after a crash or a replayed file, is then written with ``insert_trades``
-        (``INSERT OR IGNORE``: stored keys are skipped, duplicates inside the batch keep the first).
+        One statement (``insert_trades``), so one transaction, under the write lock: rows whose key
+        (``market, symbol, exchange, trade_id, ts_ns``) is stored are skipped, and of rows sharing a key
+        inside the batch only the first is added. ``market_data`` declares no key: the lock makes this
+        the only writer of the table, which keeps the key by construction (``sql/duckdb/schema``).
         """
         if batch.num_rows == 0:
             return 0
         if batch.schema != TRADES_SCHEMA:
             batch = batch.select(TRADES_SCHEMA.names).cast(TRADES_SCHEMA)
+        batch = batch.append_column("batch_pos", pa.array(np.arange(batch.num_rows, dtype=np.int64)))
         cursor = self._cursor()
-        with self._write_lock:
-            try:
-                cursor.from_arrow(batch).insert_into("market_data")
-            except duckdb.ConstraintException:
-                pass
-            else:
-                return batch.num_rows
-        return self._insert_batch("trades_batch", "insert_trades", batch, TRADES_SCHEMA)
+        cursor.register("trades_batch", batch)
+        try:
+            with self._write_lock:
+                (added,) = cursor.execute(self._queries["insert_trades"].text).fetchone()  # type: ignore[misc]
+        finally:
+            cursor.unregister("trades_batch")
+        return int(added)
 
     def append_quotes(self, batch: pa.Table) -> int:
         """Append quotes; return rows added."""

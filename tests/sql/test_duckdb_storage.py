@@ -195,3 +195,61 @@ def test_the_memory_limit_setting_caps_duckdb_and_a_malformed_one_is_refused(tmp
         store.close()
     with pytest.raises(ValueError, match="duckdb_memory_limit"):
         Settings(duckdb_memory_limit="lots")
+
+
+def test_a_batch_overlapping_stored_rows_with_duplicates_inside_adds_exactly_the_new_keys(storage):
+    stored = trades(10)
+    assert storage.append_trades(stored) == 10
+    fresh = trades(15).slice(10)  # keys t10..t14, later in time than the stored rows
+    # Stored keys (t3, t7), new keys twice (t11, t12) and a row in the stored time range with a new key:
+    # same ts_ns as t5, other trade_id, so only the full key tells it apart.
+    same_time = trades(6, id_prefix="other").slice(5)
+    later_copy = fresh.slice(1, 1).set_column(3, TRADES_SCHEMA.field("price"), pa.array([999.0]))  # t11 again, another price
+    batch = pa.concat_tables([stored.slice(3, 1), fresh, stored.slice(7, 1), fresh.slice(1, 2), later_copy,
+                              same_time])
+    assert storage.append_trades(batch) == 6
+    rows = storage._cursor().execute(
+        "SELECT trade_id, ts_ns, price FROM market_data ORDER BY ts_ns, trade_id").fetchall()
+    keys = [(r[0], r[1]) for r in rows]
+    assert len(keys) == len(set(keys)) == 16
+    assert {r[0] for r in rows} == {f"t{i}" for i in range(15)} | {"other5"}
+    # the first of the duplicates inside the batch is kept
+    assert [r[2] for r in rows if r[0] == "t11"] == [fresh["price"][1].as_py()]
+    assert storage.append_trades(batch) == 0
+
+
+def test_every_key_column_tells_trades_apart(storage):
+    base = trades(1)
+    assert storage.append_trades(base) == 1
+    variants = {"market": "crypto", "symbol": "MSFT", "exchange": pa.scalar(5, pa.int32()), "trade_id": "u0",
+                "ts_ns": base["ts_ns"][0].as_py() + 1}
+    for name, value in variants.items():
+        i = TRADES_SCHEMA.get_field_index(name)
+        row = base.set_column(i, TRADES_SCHEMA.field(name), pa.array([value], TRADES_SCHEMA.field(name).type))
+        assert storage.append_trades(row) == 1, name
+        assert storage.append_trades(row) == 0, name
+
+
+def test_market_data_declares_no_index_the_writer_keeps_the_key(storage):
+    con = storage._cursor()
+    assert con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'market_data' "
+                       "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')").fetchone() == (0,)
+    assert con.execute("SELECT count(*) FROM duckdb_indexes() WHERE table_name = 'market_data'").fetchone() == (0,)
+
+
+def test_a_file_created_with_the_old_primary_key_keeps_loading(tmp_path):
+    path = tmp_path / "old.duckdb"
+    ddl = load_registry("duckdb", "schema")["market_data"].text
+    old = ddl.replace("source      VARCHAR NOT NULL             -- ws | replay | sim",
+                      "source      VARCHAR NOT NULL,\n    PRIMARY KEY (market, symbol, exchange, trade_id, ts_ns)")
+    assert old != ddl
+    with duckdb.connect(str(path)) as con:
+        con.execute(old)
+    store = DuckDBStorage.open(Settings(duckdb_path=path))
+    try:
+        store.apply_schema()
+        assert store.append_trades(trades(5)) == 5
+        assert store.append_trades(pa.concat_tables([trades(7), trades(7)])) == 2
+        assert store.read_trades("AAPL", 0, 2**62).num_rows == 7
+    finally:
+        store.close()

@@ -1,6 +1,16 @@
 -- name: market_data
 -- One row per trade. Times are BIGINT nanoseconds since the Unix epoch, UTC.
--- The primary key is the dedupe key of DESIGN §5: loading the same event twice leaves one row.
+-- Dedupe key (DESIGN §5): market, symbol, exchange, trade_id, ts_ns; loading the same event twice leaves one row.
+-- Deviation from DESIGN §5 ("Key"): in DuckDB the key is NOT declared as a PRIMARY KEY. The loader is the only
+-- writer of this table (one writing process per file, one write lock in it) and keeps the key by construction:
+-- queries/insert_trades.sql adds only batch rows whose key is not stored yet (anti-join restricted to the batch's
+-- ts_ns range, so zone maps skip the rest of the table) and the first of duplicates inside a batch. The ART index
+-- of a declared 5-column key made appends 2-4x slower and grew the process by ~20 MiB per million rows outside
+-- DuckDB's memory limit (bench/bench_ingest.py, "Where the time goes").
+-- Files created before this change keep their PRIMARY KEY (CREATE TABLE IF NOT EXISTS leaves them alone); loads
+-- into them stay correct (insert_trades never inserts a stored key), only slower. To drop the index, with the
+-- writer stopped: ALTER TABLE market_data RENAME TO market_data_pk; then run this file;
+-- INSERT INTO market_data FROM market_data_pk ORDER BY ts_ns; DROP TABLE market_data_pk; (views bind by name).
 CREATE TABLE IF NOT EXISTS market_data (
     market      VARCHAR NOT NULL,            -- stocks | crypto
     symbol      VARCHAR NOT NULL,
@@ -15,6 +25,5 @@ CREATE TABLE IF NOT EXISTS market_data (
     trf_id      INTEGER,
     trf_ts_ns   BIGINT,
     received_ns BIGINT  NOT NULL,            -- when this process received the event
-    source      VARCHAR NOT NULL,            -- ws | replay | sim
-    PRIMARY KEY (market, symbol, exchange, trade_id, ts_ns)
+    source      VARCHAR NOT NULL             -- ws | replay | sim
 );

@@ -1,7 +1,7 @@
 -- name: insert_trades
 -- returns: the number of rows added; rows whose dedupe key exists already are skipped
 -- The batch was COPYed into market_data_stage first. Duplicates inside the batch collapse to one row (the
--- earliest received; DuckDB's INSERT OR IGNORE keeps the first in batch order, the same event either way).
+-- earliest received; the DuckDB twin keeps the first in batch order, the same event either way).
 INSERT INTO market_data (market, symbol, ts_ns, price, size, exchange, trade_id, conditions, tape, sequence,
                          trf_id, trf_ts_ns, received_ns, source)
 SELECT b.market, b.symbol, b.ts_ns, b.price, b.size, b.exchange, b.trade_id, b.conditions, b.tape, b.sequence,
