@@ -53,6 +53,7 @@ F_PSI_NEXT, F_OMEGA, F_ALPHA, F_BETA, F_COND = range(5)
 # int state vector of the event kernel
 I_SESSION, I_LAST_T, I_FIT_SESSION, I_N_ADJ = range(4)
 _NONE = np.iinfo(np.int64).min
+_NO_END = np.iinfo(np.int64).max
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,9 +130,21 @@ def _acd_events_python(
     bar_sur_sum: Float64Array1D,
     bar_sur_n: Int64Array1D,
 ) -> int:
-    """Process events from ``start``; return the index of an event that needs a refit first, or len."""
+    """Process events from ``start``; return the index of an event that needs a refit first, or len.
+
+    Events are time-ordered, so the diurnal bin of the current event only moves forward inside a session: it
+    is advanced bin by bin against its end instead of divided out per event, and its profile value is looked
+    up only when the bin or the session changes (the profile changes between sessions only).
+    """
     nb = prof_sum.shape[0]
-    phi_all = _phi_mean(prof_sum, prof_cnt)  # the profile changes only between sessions: computed then
+    phi_all = _phi_mean(prof_sum, prof_cnt)
+    # the bin of the last event (the start of the running spell), its end and its profile value
+    bn = 0
+    bin_end = _NO_END
+    phi_now = np.nan
+    if si[I_SESSION] != _NONE:
+        bn, bin_end = _bin_of(si[I_LAST_T], si[I_SESSION], bin_ns, nb)
+        phi_now = _phi_or(prof_sum, prof_cnt, bn, phi_all)
     for e in range(start, ev_ts.shape[0]):
         t = ev_ts[e]
         o = ev_sess[e]
@@ -149,13 +162,14 @@ def _acd_events_python(
             si[I_SESSION] = o
             si[I_LAST_T] = t
             out_adj[e] = np.nan
+            bn, bin_end = _bin_of(t, o, bin_ns, nb)
+            phi_now = _phi_or(prof_sum, prof_cnt, bn, phi_all)
         else:
-            t0 = si[I_LAST_T]
-            x = (t - t0) / 1e9
-            b = min((t0 - o) // bin_ns, nb - 1)
+            x = (t - si[I_LAST_T]) / 1e9
+            b = bn  # the spell started at the previous event, in the current bin
+            phi = phi_now
             cur_sum[b] += x
             cur_cnt[b] += 1.0
-            phi = prof_sum[b] / prof_cnt[b] if prof_cnt[b] > 0.0 else phi_all  # = _phi(prof_sum, prof_cnt, b)
             si[I_LAST_T] = t
             if phi > 0.0:
                 xa = x / phi
@@ -170,18 +184,25 @@ def _acd_events_python(
                 si[I_N_ADJ] += 1
             else:
                 out_adj[e] = np.nan
-        bn = min((t - o) // bin_ns, nb - 1)
-        phi_now = prof_sum[bn] / prof_cnt[bn] if prof_cnt[bn] > 0.0 else phi_all
+            if t >= bin_end:
+                while t >= bin_end:
+                    bn += 1
+                    bin_end = _NO_END if bn == nb - 1 else bin_end + bin_ns
+                phi_now = _phi_or(prof_sum, prof_cnt, bn, phi_all)
         sf[F_COND] = sf[F_PSI_NEXT] * phi_now if phi_now > 0.0 else np.nan
         bar_cond[j] = sf[F_COND]
     return ev_ts.shape[0]
 
 
-def _phi_python(prof_sum: Float64Array1D, prof_cnt: Float64Array1D, b: int) -> float:
-    """Profile mean duration of bin ``b``; the overall profile mean when the bin is empty; NaN without any."""
-    if prof_cnt[b] > 0.0:
-        return prof_sum[b] / prof_cnt[b]
-    return _phi_mean(prof_sum, prof_cnt)
+def _bin_of_python(t: int, session_open: int, bin_ns: int, nb: int) -> tuple[int, int]:
+    """Diurnal bin of time ``t`` (the last bin takes the rest of the session) and that bin's end."""
+    b = min((t - session_open) // bin_ns, nb - 1)
+    return b, (_NO_END if b == nb - 1 else session_open + (b + 1) * bin_ns)
+
+
+def _phi_or_python(prof_sum: Float64Array1D, prof_cnt: Float64Array1D, b: int, phi_all: float) -> float:
+    """Profile mean duration of bin ``b``, or ``phi_all`` (the overall mean) when the bin is empty."""
+    return prof_sum[b] / prof_cnt[b] if prof_cnt[b] > 0.0 else phi_all
 
 
 def _phi_mean_python(prof_sum: Float64Array1D, prof_cnt: Float64Array1D) -> float:
@@ -195,7 +216,8 @@ def _phi_mean_python(prof_sum: Float64Array1D, prof_cnt: Float64Array1D) -> floa
 
 
 _phi_mean = jit(_phi_mean_python, nogil=True)
-_phi = jit(_phi_python, nogil=True)
+_bin_of = jit(_bin_of_python, nogil=True)
+_phi_or = jit(_phi_or_python, nogil=True)
 _acd_events = jit(_acd_events_python, nogil=True)
 
 

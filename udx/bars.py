@@ -125,6 +125,27 @@ def _bars_python(
 
 _bars = jit(_bars_python, nogil=True)
 
+_TRADES_OK, _UNORDERED, _BAD_PRICE, _BAD_SIZE = range(4)
+_TRADE_ERRORS = {_UNORDERED: "ts_ns must be non-decreasing (trades in time order)",
+                 _BAD_PRICE: "price must be finite and > 0", _BAD_SIZE: "size must be finite and >= 0"}
+
+
+def _check_trades_python(ts: Int64Array1D, price: Float64Array1D, size: Float64Array1D) -> int:
+    """One pass over the trades: the first problem found (a ``_TRADE_ERRORS`` key), or ``_TRADES_OK``."""
+    for i in range(ts.shape[0]):
+        if i > 0 and ts[i] < ts[i - 1]:
+            return _UNORDERED
+        p = price[i]
+        if not (p > 0.0 and p < np.inf):  # also False for NaN
+            return _BAD_PRICE
+        q = size[i]
+        if not (q >= 0.0 and q < np.inf):
+            return _BAD_SIZE
+    return _TRADES_OK
+
+
+_check_trades = jit(_check_trades_python, nogil=True)
+
 
 def _as_1d(name: str, values: object, dtype: type) -> np.ndarray:
     arr = np.ascontiguousarray(values, dtype=dtype)
@@ -182,12 +203,9 @@ def bars(
         raise ValueError("session_open_ns and session_close_ns must have equal lengths")
     if int(bar_ns) < 1:
         raise ValueError(f"bar_ns must be >= 1, got {bar_ns}")
-    if ts.size > 1 and np.any(np.diff(ts) < 0):
-        raise ValueError("ts_ns must be non-decreasing (trades in time order)")
-    if not np.all(np.isfinite(px) & (px > 0)):
-        raise ValueError("price must be finite and > 0")
-    if not np.all(np.isfinite(sz) & (sz >= 0)):
-        raise ValueError("size must be finite and >= 0")
+    problem = _check_trades(ts, px, sz)
+    if problem != _TRADES_OK:
+        raise ValueError(_TRADE_ERRORS[problem])
     if np.any(sc <= so):
         raise ValueError("every session must have session_close_ns > session_open_ns")
     if so.size > 1 and np.any(so[1:] < sc[:-1]):

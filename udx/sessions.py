@@ -18,6 +18,7 @@ Sessions that wrap past midnight (close before open) are not supported.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -81,6 +82,12 @@ def parse_session(spec: str) -> Session:
     >>> parse_session("09:30-16:00 America/New_York")
     Session(open_minute=570, close_minute=960, tz_name='America/New_York', every_day=False)
     """
+    return _parse_session(spec)
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_session(spec: str) -> Session:
+    """:func:`parse_session`, remembered per specification (errors are raised, not remembered)."""
     match = _SPEC.match(spec) if isinstance(spec, str) else None
     if match is None:
         raise ValueError(f"session spec must look like 'HH:MM-HH:MM Area/City', got {spec!r}")
@@ -134,15 +141,24 @@ def session_bounds(session: Session | str, start_ns: int, end_ns: int) -> tuple[
     tz = sess.tz
     first = dt.datetime.fromtimestamp(start_ns // 10**9, tz).date() - dt.timedelta(days=1)
     last = dt.datetime.fromtimestamp(end_ns // 10**9, tz).date() + dt.timedelta(days=1)
+    opens, closes = _sessions_of_days(sess, first, last)
+    overlap = (closes > start_ns) & (opens < end_ns)
+    return opens[overlap], closes[overlap]
+
+
+@functools.lru_cache(maxsize=256)
+def _sessions_of_days(sess: Session, first: dt.date, last: dt.date) -> tuple[Int64Array1D, Int64Array1D]:
+    """Open and close of the sessions of the local days ``first..last``, remembered: every symbol of a
+    transform asks for the same few days. The arrays are shared, so they are read-only."""
+    tz = sess.tz
     opens: list[int] = []
     closes: list[int] = []
     day = first
     while day <= last:
         if sess.every_day or day.weekday() < 5:
-            o = _local_ns(day, sess.open_minute, tz)
-            c = _local_ns(day, sess.close_minute, tz)
-            if c > start_ns and o < end_ns:
-                opens.append(o)
-                closes.append(c)
+            opens.append(_local_ns(day, sess.open_minute, tz))
+            closes.append(_local_ns(day, sess.close_minute, tz))
         day += dt.timedelta(days=1)
-    return np.asarray(opens, dtype=np.int64), np.asarray(closes, dtype=np.int64)
+    o, c = np.asarray(opens, dtype=np.int64), np.asarray(closes, dtype=np.int64)
+    o.flags.writeable = c.flags.writeable = False
+    return o, c

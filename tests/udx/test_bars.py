@@ -149,6 +149,13 @@ def test_validation_names_the_argument() -> None:
         bars([1], [0.0], [1.0], [0], [10], 5)
     with pytest.raises(ValueError, match="size must be finite"):
         bars([1], [1.0], [-1.0], [0], [10], 5)
+    for bad in (np.nan, np.inf, -np.inf, -1.0):  # anywhere in the batch, not only first
+        with pytest.raises(ValueError, match="price must be finite and > 0"):
+            bars([1, 2, 3], [1.0, 1.0, bad], [1.0, 1.0, 1.0], [0], [10], 5)
+        with pytest.raises(ValueError, match="size must be finite and >= 0"):
+            bars([1, 2, 3], [1.0, 1.0, 1.0], [1.0, bad, 1.0], [0], [10], 5)
+    with pytest.raises(ValueError, match="ts_ns must be non-decreasing"):
+        bars([1, 2, 2, 1], [1.0] * 4, [1.0] * 4, [0], [10], 5)
     with pytest.raises(ValueError, match="equal lengths"):
         bars([1, 2], [1.0], [1.0], [0], [10], 5)
     with pytest.raises(ValueError, match="bar_ns must be >= 1"):

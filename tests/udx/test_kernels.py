@@ -86,7 +86,11 @@ def test_rolling_bns_in_pieces_equals_one_pass() -> None:
 
 
 COUNTS = [np.array([3, 5, 4, 6, 5, 20], float), _rng.poisson(5, 400).astype(float), np.zeros(100),
-          np.full(90, 7.0), np.r_[np.zeros(40), np.ones(3), np.zeros(40)]]
+          np.full(90, 7.0), np.r_[np.zeros(40), np.ones(3), np.zeros(40)],
+          # counts the exact integer sums cannot hold (fractions, negatives, huge): those windows use two passes
+          np.r_[_rng.poisson(5, 100), 2.5, _rng.poisson(5, 100), -1.0, _rng.poisson(5, 80), 3e12,
+                _rng.poisson(5, 100)].astype(float),
+          _rng.poisson(3e6, 300).astype(float)]
 
 
 @pytest.mark.parametrize("counts", COUNTS, ids=range(len(COUNTS)))
@@ -97,6 +101,17 @@ def test_intensity_twins_and_naive(counts: np.ndarray, lookback: int, min_period
     _intensity_python(counts, 0, 0, lookback, min_periods, out_py)
     assert np.array_equal(out_jit, out_py, equal_nan=True)
     assert_allclose(out_jit, naive.intensity_zscore(counts, lookback, min_periods), rtol=1e-12)
+
+
+def test_intensity_carried_counts_continue_one_pass() -> None:
+    counts = np.r_[_rng.poisson(5, 150), 0.5, _rng.poisson(5, 150)].astype(float)
+    one = np.empty(counts.size)
+    _intensity(counts, 0, 0, 60, 30, one)
+    for cut in (1, 29, 60, 149, 151, 200):
+        carried = counts[max(0, cut - 60): cut]
+        out = np.empty(counts.size - cut)
+        _intensity(np.r_[carried, counts[cut:]], carried.size, cut, 60, 30, out)
+        assert np.array_equal(out, one[cut:], equal_nan=True), cut
 
 
 def test_intensity_matches_pandas_definition_and_guards() -> None:
