@@ -5,6 +5,7 @@ Slow and obvious on purpose; tests compare the numba kernels and their ``_python
 
 from __future__ import annotations
 
+import bisect
 import math
 
 
@@ -173,3 +174,63 @@ def vpin_buckets(dp, volume, sigma, bucket, n):
             buy = 0.0
     vp = [math.nan if k + 1 < n else sum(oi[k + 1 - n: k + 1]) / (n * bucket) for k in range(len(oi))]
     return oi, vp
+
+
+def acd_bars(ts_ns, bar_end_ns, bar_session_ns, bin_seconds, n_bins, decay=0.8):
+    """Per-bar ``conditional_duration`` and ``acd_surprise`` with the pre-fit EWMA(0.94) filter (udx.acd).
+
+    Events are the distinct trade times inside bars; durations run between consecutive events of a session
+    and are divided by the diurnal profile of the bin where the spell started, taken from earlier sessions
+    only (each older session weighted down by ``decay``; an empty bin uses the profile's overall mean).
+    """
+    bin_ns = bin_seconds * 10**9
+    ends = [int(v) for v in bar_end_ns]
+    events = []  # (time, bar index, session open)
+    for t in sorted(set(int(v) for v in ts_ns)):
+        j = bisect.bisect_right(ends, t)  # the first bar ending after t
+        if j < len(ends) and t >= bar_session_ns[j]:
+            events.append((t, j, int(bar_session_ns[j])))
+    finished = []  # per earlier session: [sums per bin], [counts per bin]
+    psi, cond = 1.0, math.nan
+    sur = [[] for _ in bar_end_ns]
+    cond_at = {}
+    session = last = None
+    sums = counts = None
+
+    def phi(b):
+        num = sum(decay ** (len(finished) - 1 - i) * s[b] for i, (s, _) in enumerate(finished))
+        den = sum(decay ** (len(finished) - 1 - i) * c[b] for i, (_, c) in enumerate(finished))
+        if den > 0:
+            return num / den
+        num = sum(decay ** (len(finished) - 1 - i) * sum(s) for i, (s, _) in enumerate(finished))
+        den = sum(decay ** (len(finished) - 1 - i) * sum(c) for i, (_, c) in enumerate(finished))
+        return num / den if den > 0 else math.nan
+
+    def bin_of(t, o):
+        return min((t - o) // bin_ns, n_bins - 1)
+
+    for t, j, o in events:
+        if o != session:
+            if session is not None:
+                finished.append((sums, counts))
+            session, sums, counts = o, [0.0] * n_bins, [0.0] * n_bins
+        else:
+            x = (t - last) / 1e9
+            b = bin_of(last, o)
+            sums[b] += x
+            counts[b] += 1
+            p = phi(b)
+            if p > 0:
+                xa = x / p
+                sur[j].append(xa / psi)
+                psi = 0.94 * psi + 0.06 * xa
+        last = t
+        p_now = phi(bin_of(t, o))
+        cond = psi * p_now if p_now > 0 else math.nan
+        cond_at[j] = cond
+    out_cond, out_sur, carry = [], [], math.nan
+    for j in range(len(bar_end_ns)):
+        carry = cond_at.get(j, carry)
+        out_cond.append(carry)
+        out_sur.append(sum(sur[j]) / len(sur[j]) if sur[j] else math.nan)
+    return out_cond, out_sur
