@@ -222,10 +222,10 @@ _acd_events = jit(_acd_events_python, nogil=True)
 
 
 def _events_in_bars_python(ts: Int64Array1D, bar_end: Int64Array1D, bar_sess: Int64Array1D,
-                           ev_ts: Int64Array1D, ev_bar: Int64Array1D) -> int:
-    """Fill ``ev_ts``/``ev_bar`` with the distinct trade times inside the bars (``bar_sess[j] <= t <
-    bar_end[j]``, j the first bar ending after t) and their bar; return how many (merge walk over sorted
-    times, the same as ``searchsorted(bar_end, ts, "right")`` and the session filter)."""
+                           ev_ts: Int64Array1D, ev_bar: Int64Array1D, ev_sess: Int64Array1D) -> int:
+    """Fill ``ev_ts``/``ev_bar``/``ev_sess`` with the distinct trade times inside the bars (``bar_sess[j] <= t <
+    bar_end[j]``, j the first bar ending after t), their bar and its session; return how many (merge walk over
+    sorted times, the same as ``searchsorted(bar_end, ts, "right")`` and the session filter)."""
     m = bar_end.shape[0]
     j = 0
     n = 0
@@ -240,6 +240,7 @@ def _events_in_bars_python(ts: Int64Array1D, bar_end: Int64Array1D, bar_sess: In
             continue
         ev_ts[n] = t
         ev_bar[n] = j
+        ev_sess[n] = bar_sess[j]
         last = t
         n += 1
     return n
@@ -265,4 +266,31 @@ def _bar_outputs_python(ev_bar: Int64Array1D, cond: Float64Array1D, prev_cond: f
 
 
 _bar_outputs = jit(_bar_outputs_python, nogil=True)
+
+
+def _keep_last_valid_python(kept_x: Float64Array1D, kept_t: Int64Array1D, adj: Float64Array1D,
+                            ev_ts: Int64Array1D, lo: int, hi: int, cap: int) -> tuple[Float64Array1D, Int64Array1D]:
+    """The last ``cap`` of ``kept_x`` followed by the non-NaN ``adj[lo:hi]``, with their event times: the
+    trailing window of adjusted durations that a refit uses (only the newest ``cap`` are ever needed)."""
+    n_new = 0
+    first = hi
+    while first > lo and n_new < cap:
+        first -= 1
+        if adj[first] == adj[first]:
+            n_new += 1
+    n_old = min(kept_x.shape[0], cap - n_new)
+    out_x = np.empty(n_old + n_new)
+    out_t = np.empty(n_old + n_new, np.int64)
+    out_x[:n_old] = kept_x[kept_x.shape[0] - n_old:]
+    out_t[:n_old] = kept_t[kept_t.shape[0] - n_old:]
+    k = n_old
+    for q in range(first, hi):
+        if adj[q] == adj[q]:
+            out_x[k] = adj[q]
+            out_t[k] = ev_ts[q]
+            k += 1
+    return out_x, out_t
+
+
+_keep_last_valid = jit(_keep_last_valid_python, nogil=True)
 

@@ -263,43 +263,36 @@ def _acd_bars(ts: np.ndarray, bar_end: np.ndarray, bar_sess: np.ndarray, cfg: Si
     m = bar_end.size
     ev_ts = np.empty(ts.size, np.int64)
     ev_bar = np.empty(ts.size, np.int64)
-    n_ev = _acd._events_in_bars(ts, bar_end, bar_sess, ev_ts, ev_bar)
-    ev_ts, ev_bar = ev_ts[:n_ev], ev_bar[:n_ev]
-    ev_sess = bar_sess[ev_bar]
-    adj = np.empty(ev_ts.size)
+    ev_sess = np.empty(ts.size, np.int64)
+    n_ev = _acd._events_in_bars(ts, bar_end, bar_sess, ev_ts, ev_bar, ev_sess)
+    ev_ts, ev_bar, ev_sess = ev_ts[:n_ev], ev_bar[:n_ev], ev_sess[:n_ev]
+    adj = np.empty(n_ev)
     cond = np.full(m, np.nan)
     sur_sum = np.zeros(m)
     sur_n = np.zeros(m, np.int64)
-    e = 0
     prev_cond = float(a["acd_f"][_acd.F_COND])
     bin_ns = cfg.acd_bin_seconds * 1_000_000_000
-    done_x = [a["acd_x"]]
-    done_t = [a["acd_ts"]]
+    window_x, window_t = a["acd_x"], a["acd_ts"]  # the trailing adjusted durations a refit uses
+    e = 0
     while True:
         e_next = _acd._acd_events(ev_ts, ev_sess, ev_bar, e, bin_ns, cfg.acd_min_obs, a["acd_f"], a["acd_i"],
                                   a["acd_psum"], a["acd_pcnt"], a["acd_csum"], a["acd_ccnt"], adj, cond,
                                   sur_sum, sur_n)
-        seg = ~np.isnan(adj[e:e_next])
-        done_x.append(adj[e:e_next][seg])
-        done_t.append(ev_ts[e:e_next][seg])
+        window_x, window_t = _acd._keep_last_valid(window_x, window_t, adj, ev_ts, e, e_next, cfg.acd_window)
         e = e_next
-        if e >= ev_ts.size:
+        if e >= n_ev:
             break
-        wx = np.concatenate(done_x)[-cfg.acd_window:]
-        wt = np.concatenate(done_t)[-cfg.acd_window:]
-        done_x, done_t = [wx], [wt]
-        fit = _acd._fit_x(wx)
-        fits.append(FitRecord("acd11", int(wt[0]), int(wt[-1]), wx.size, fit.omega, fit.alpha, fit.beta,
-                              fit.loglik, fit.converged, fit.scale))
+        fit = _acd._fit_x(window_x)
+        fits.append(FitRecord("acd11", int(window_t[0]), int(window_t[-1]), window_x.size, fit.omega, fit.alpha,
+                              fit.beta, fit.loglik, fit.converged, fit.scale))
         a["acd_i"][_acd.I_FIT_SESSION] = ev_sess[e]
         if math.isfinite(fit.omega) and fit.omega > 0 and math.isfinite(fit.alpha + fit.beta):
-            bc, low, up = _prepare(wx, float(np.var(np.sqrt(wx))))
-            path = np.empty(wx.size)
-            _loglik_grad(fit.omega, fit.alpha, fit.beta, wx, bc, low, up, path, np.empty(3))
+            bc, low, up = _prepare(window_x, float(np.var(np.sqrt(window_x))))
+            path = np.empty(window_x.size)
+            _loglik_grad(fit.omega, fit.alpha, fit.beta, window_x, bc, low, up, path, np.empty(3))
             a["acd_f"][_acd.F_OMEGA:_acd.F_BETA + 1] = (fit.omega, fit.alpha, fit.beta)
-            a["acd_f"][_acd.F_PSI_NEXT] = fit.omega + fit.alpha * wx[-1] + fit.beta * path[-1]
-    a["acd_x"] = np.concatenate(done_x)[-cfg.acd_window:].copy()
-    a["acd_ts"] = np.concatenate(done_t)[-cfg.acd_window:].copy()
+            a["acd_f"][_acd.F_PSI_NEXT] = fit.omega + fit.alpha * window_x[-1] + fit.beta * path[-1]
+    a["acd_x"], a["acd_ts"] = window_x, window_t
     out = np.empty(m)
     surprise = np.empty(m)
     _acd._bar_outputs(ev_bar, cond, prev_cond, sur_sum, sur_n, out, surprise)
