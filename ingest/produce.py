@@ -47,6 +47,9 @@ _QUOTES = frozenset({"Q", "XQ"})
 _CHUNK_FRAMES = 500
 #: Delivery reports are served after this many produced messages.
 _POLL_EVERY = 10_000
+#: ``produce()``'s partition argument for "the partitioner picks" (``RD_KAFKA_PARTITION_UA``). Messages are
+#: produced with positional arguments: parsing keyword arguments costs ~15 % of a ``produce()`` call.
+_ANY_PARTITION = -1
 
 
 def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
@@ -144,8 +147,23 @@ class EventProducer:
         self.stats.produced += 1
         self._served(1)
 
+    def send_many(self, topic: str, keys: list[str], values: list[bytes],
+                  headers: list[tuple[str, bytes]] | dict[str, bytes]) -> None:
+        """Produce ``values[k]`` with key ``keys[k]`` for every ``k``, in order; block on a full queue.
+
+        The replay's loop: one ``produce()`` per message and nothing else per message in Python.
+        """
+        produce = self._producer.produce
+        for key, value in zip(keys, values, strict=True):
+            try:  # positional: (topic, value, key, partition, callback, on_delivery, timestamp, headers)
+                produce(topic, value, key, _ANY_PARTITION, None, None, 0, headers)
+            except BufferError:
+                self._produce_blocking(topic, key, value, headers)
+        self.stats.produced += len(values)
+        self._served(len(values))
+
     def _produce_blocking(self, topic: str, key: bytes | str, value: bytes,
-                          headers: list[tuple[str, bytes]]) -> None:
+                          headers: list[tuple[str, bytes]] | dict[str, bytes]) -> None:
         while True:
             try:
                 self._producer.produce(topic, value, key, headers=headers)
@@ -198,7 +216,7 @@ class EventProducer:
             topic = trades_topic if is_trade else quotes_topic
             value = dumps(event)
             try:
-                produce(topic, value, key, headers=headers)
+                produce(topic, value, key, _ANY_PARTITION, None, None, 0, headers)
             except BufferError:
                 self._produce_blocking(topic, key, value, headers)
             if is_trade:

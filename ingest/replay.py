@@ -22,20 +22,23 @@ way a rerun of the same file adds nothing: rows carry the dedupe key (``stocks``
 
 from __future__ import annotations
 
+import concurrent.futures
 import gzip
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from ingest.replay_json import trade_event, trade_values
 from ingest.stats import PipelineStats
 from sql.contract import TRADES_SCHEMA
 
@@ -53,7 +56,8 @@ _TYPES = {"ticker": pa.string(), "conditions": pa.string(), "correction": pa.int
           "id": pa.string(), "participant_timestamp": pa.int64(), "price": pa.float64(),
           "sequence_number": pa.int64(), "sip_timestamp": pa.int64(), "size": pa.float64(),
           "tape": pa.int32(), "trf_id": pa.int32(), "trf_timestamp": pa.int64()}
-_HEADERS = [("source", b"replay")]
+_HEADERS = {"source": b"replay"}
+T = TypeVar("T")
 
 
 @dataclass
@@ -149,21 +153,39 @@ def trades_table(batch: pa.RecordBatch, received_ns: int) -> tuple[pa.Table, int
 
 
 def trade_events(batch: pa.RecordBatch) -> Iterator[tuple[str, bytes]]:
-    """``(key, value)`` of each row as a WebSocket ``T`` event with ``t_ns``/``trft_ns`` (module docstring)."""
+    """``(key, value)`` of each row, one row at a time (:func:`ingest.replay_json.trade_event`): the
+    reference of :func:`ingest.replay_json.trade_values`, which the replay uses."""
     cols = [batch[name].to_pylist() for name in ("ticker", "exchange", "id", "tape", "price", "size",
                                                    "conditions", "sip_timestamp", "sequence_number",
                                                    "trf_id", "trf_timestamp")]
     dumps = orjson.dumps
-    for sym, x, i, z, p, s, c, t_ns, q, trfi, trft_ns in zip(*cols, strict=True):
-        event: dict[str, Any] = {"ev": "T", "sym": sym, "x": x, "i": i, "z": z, "p": p,
-                                 "s": int(s) if s is not None and s.is_integer() else s,
-                                 "c": [int(v) for v in c.split(",")] if c else [],
-                                 "t": t_ns // 1_000_000 if t_ns else t_ns, "q": q, "t_ns": t_ns}
-        if trfi:
-            event["trfi"] = trfi
-        if trft_ns:
-            event["trft"], event["trft_ns"] = trft_ns // 1_000_000, trft_ns
-        yield sym or "", dumps(event)
+    for row in zip(*cols, strict=True):
+        yield row[0] or "", dumps(trade_event(*row))
+
+
+def _nothing(batch: pa.RecordBatch) -> None:
+    return None
+
+
+def _ahead(batches: Iterator[pa.RecordBatch], build: Callable[[pa.RecordBatch], T]
+           ) -> Iterator[tuple[pa.RecordBatch, T]]:
+    """``(batch, build(batch))`` of each batch; the next batch is read and built on a worker thread while
+    the caller handles this one (reading, Arrow kernels and the JSON build mostly run without the GIL)."""
+
+    def step() -> tuple[pa.RecordBatch, T] | None:
+        batch = next(batches, None)
+        return None if batch is None else (batch, build(batch))
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-read") as pool:
+        try:
+            pending = pool.submit(step)
+            while (item := pending.result()) is not None:
+                pending = pool.submit(step)
+                yield item
+        finally:
+            pending.cancel()
+            concurrent.futures.wait([pending])
+            batches.close()  # type: ignore[attr-defined]
 
 
 class _Progress:
@@ -200,14 +222,15 @@ def replay_file(path: Path, *, storage: Storage | None = None, producer: EventPr
     started = time.monotonic()
     counter = _Counting(path.open("rb"))
     bar = _Progress(path, path.stat().st_size) if progress else None
-    for batch in read_trades_v1(path, counter, block_bytes):
+    batches = read_trades_v1(path, counter, block_bytes)
+    build = trade_values if producer is not None else _nothing
+    for batch, built in _ahead(batches, build):
         batch_started = time.monotonic()
         summary.rows += batch.num_rows
         stats.consumed += batch.num_rows
         if producer is not None:
-            topic = producer.trades_topic
-            for key, value in trade_events(batch):
-                producer.send(topic, key, value, _HEADERS)
+            keys, values = built
+            producer.send_many(producer.trades_topic, keys, values, _HEADERS)
             producer.poll(0)
             summary.sent += batch.num_rows
         else:
