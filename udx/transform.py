@@ -144,24 +144,35 @@ def run_transform(
     states = storage.load_signal_states(settings.bar_seconds)
     configs: dict[str, SignalConfig] = {}
     n_symbols = n_bars = n_fits = n_trades = 0
-    batch = _Batch()
     symbols = sorted(storage.trade_symbols(), key=lambda ms: ms[1])
+    plans: list[list[tuple[str, SignalConfig, SymbolState | None, int]]] = []
+    for lo in range(0, len(symbols), symbols_per_commit):
+        plan = []
+        for market, symbol in symbols[lo:lo + symbols_per_commit]:
+            if market not in configs:
+                configs[market] = signal_config(settings, market)
+            cfg = configs[market]
+            row = states.get(symbol)
+            state = SymbolState.from_json(row.state) if row is not None else None
+            if state is not None:
+                state.check_fits(cfg.fingerprint())
+            plan.append((symbol, cfg, state, state.last_bar_end_ns if state is not None else 0))
+        plans.append(plan)
     done = 0
-    writer = _BackgroundCommits(storage)  # chunk k is written while chunk k + 1 is computed
+    # chunk k + 1 is read and chunk k - 1 written while chunk k is computed (DuckDB releases the GIL)
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transform-read")
+    writer = _BackgroundCommits(storage)
     try:
-        for lo in range(0, len(symbols), symbols_per_commit):
-            plan: list[tuple[str, SignalConfig, SymbolState | None, int]] = []
-            for market, symbol in symbols[lo:lo + symbols_per_commit]:
-                if market not in configs:
-                    configs[market] = signal_config(settings, market)
-                cfg = configs[market]
-                row = states.get(symbol)
-                state = SymbolState.from_json(row.state) if row is not None else None
-                if state is not None:
-                    state.check_fits(cfg.fingerprint())
-                plan.append((symbol, cfg, state, state.last_bar_end_ns if state is not None else 0))
-            trades = _read_chunk(storage, [(symbol, start) for symbol, _, _, start in plan if watermark > start],
-                                 watermark)
+        def read(plan: list[tuple[str, SignalConfig, SymbolState | None, int]]) -> dict[str, _Arrays]:
+            return _read_chunk(storage, [(symbol, start) for symbol, _, _, start in plan if watermark > start],
+                               watermark)
+
+        reads = [reader.submit(read, plan) for plan in plans[:1]]
+        for k, plan in enumerate(plans):
+            trades = reads.pop().result()
+            if k + 1 < len(plans):
+                reads.append(reader.submit(read, plans[k + 1]))
+            batch = _Batch()
             for symbol, cfg, state, _ in plan:
                 if symbol in trades:
                     ts, px, sz = trades.pop(symbol)
@@ -176,8 +187,8 @@ def run_transform(
                 if progress is not None:
                     progress(done, len(symbols))
             writer.submit(batch)
-            batch = _Batch()
     finally:
+        reader.shutdown(wait=True, cancel_futures=True)
         writer.close()
     return TransformSummary(n_symbols, n_bars, time.perf_counter() - started, watermark, n_fits, n_trades)
 
