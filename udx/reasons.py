@@ -58,178 +58,174 @@ def _pieces(vpin_cdf_hold: float, momentum_z: float, intensity_z: float, alpha: 
     ]
 
 
-def _put_piece_python(buf: np.ndarray, pos: int, blob: np.ndarray, starts: Int64Array1D, k: int) -> int:
-    """Copy literal piece ``k`` to ``buf[pos:]``; return the position after it."""
-    # unsigned indices throughout: numba then emits no negative-index wraparound (several times faster)
-    a = np.uint64(starts[k])
-    length = np.uint64(starts[k + 1]) - a
-    p = np.uint64(pos)
-    for q in range(length):
-        buf[p + q] = blob[a + q]
-    return pos + int(length)
+# The texts of one bar follow one of these templates: a row of (op, argument) steps. A piece step copies a
+# literal piece; a number step formats value slot ``argument`` of the bar (``vals`` or ``ints`` below).
+_OP_END, _OP_PIECE, _OP_FIXED2, _OP_FIXED3, _OP_FIXED2_OR_NA, _OP_INT = range(6)
+(T_TOXIC, T_JUMP_UP, T_JUMP_DOWN, T_MOMENTUM_UP, T_MOMENTUM_DOWN, T_WINDOW, T_UNDEFINED, T_NO_THRESHOLD,
+ T_NO_SIGNAL) = range(9)
+_TEMPLATES = [
+    [(_OP_PIECE, P_TOXIC_A), (_OP_FIXED2, 0), (_OP_PIECE, P_TOXIC_B), (_OP_FIXED3, 1), (_OP_PIECE, P_TOXIC_C)],
+    [(_OP_PIECE, P_UP_A), (_OP_FIXED2, 0), (_OP_PIECE, P_UP_B), (_OP_FIXED2, 1), (_OP_PIECE, P_ALPHA)],
+    [(_OP_PIECE, P_DOWN_A), (_OP_FIXED2, 0), (_OP_PIECE, P_DOWN_B), (_OP_FIXED2, 1), (_OP_PIECE, P_ALPHA)],
+    [(_OP_PIECE, P_MUP_A), (_OP_FIXED2, 0), (_OP_PIECE, P_MUP_B), (_OP_FIXED2, 1), (_OP_PIECE, P_MZ_END)],
+    [(_OP_PIECE, P_MDN_A), (_OP_FIXED2, 0), (_OP_PIECE, P_MDN_B), (_OP_FIXED2, 1), (_OP_PIECE, P_MZ_END)],
+    [(_OP_PIECE, P_WIN_A), (_OP_INT, 0), (_OP_PIECE, P_WIN_B), (_OP_INT, 1), (_OP_PIECE, P_WIN_C)],
+    [(_OP_PIECE, P_UNDEF)],
+    [(_OP_PIECE, P_THR_A), (_OP_FIXED2, 0), (_OP_PIECE, P_THR_B)],
+    [(_OP_PIECE, P_NS_A), (_OP_FIXED2, 0), (_OP_PIECE, P_NS_B), (_OP_FIXED2, 1), (_OP_PIECE, P_NS_C),
+     (_OP_FIXED2_OR_NA, 2), (_OP_PIECE, P_NS_D), (_OP_FIXED2_OR_NA, 3)],
+]
+_PROGRAM = np.full((len(_TEMPLATES), max(map(len, _TEMPLATES)) + 1, 2), _OP_END, np.int64)
+for _t, _steps in enumerate(_TEMPLATES):
+    _PROGRAM[_t, : len(_steps)] = _steps
+
+# outcome of _fixed_parts
+_FIXED_OK, _FIXED_NAN, _FIXED_INF, _FIXED_FALLBACK = range(4)
 
 
-_put_piece = jit(_put_piece_python, nogil=True, inline="always")
-
-
-def _put_digits_python(buf: np.ndarray, pos: int, u: np.uint64, width: int) -> int:
-    """Write the unsigned ``u`` as exactly ``width`` decimal digits (zero-padded); return the position after."""
-    v = u
-    p = np.uint64(pos)
-    ten = np.uint64(10)
-    for q in range(width - 1, -1, -1):
-        buf[p + np.uint64(q)] = np.uint8(np.uint64(48) + v % ten)
-        v //= ten
-    return pos + width
-
-
-_put_digits = jit(_put_digits_python, nogil=True, inline="always")
-
-
-def _put_uint_python(buf: np.ndarray, pos: int, u: np.uint64) -> int:
-    """Write the decimal digits of the unsigned ``u``."""
-    digits = 1
-    rest = u
-    ten = np.uint64(10)
-    while rest >= ten:
-        rest //= ten
-        digits += 1
-    return _put_digits(buf, pos, u, digits)
-
-
-_put_uint = jit(_put_uint_python, nogil=True, inline="always")
-
-
-def _put_int_python(buf: np.ndarray, pos: int, n: int) -> int:
-    """Write the decimal digits of ``n`` (``str(n)``)."""
-    if n < 0:
-        buf[pos] = 45  # '-'
-        return _put_uint(buf, pos + 1, np.uint64(-n))
-    return _put_uint(buf, pos, np.uint64(n))
-
-
-_put_int = jit(_put_int_python, nogil=True, inline="always")
-
-
-def _put_fixed_python(buf: np.ndarray, pos: int, v: float, digits: int, blob: np.ndarray,
-                      starts: Int64Array1D) -> int:
-    """Write ``f"{v:.{digits}f}"``; return the position after it, or -1 when the fallback must format it."""
+def _fixed_parts_python(v: float, digits: int) -> tuple[int, bool, int]:
+    """``f"{v:.{digits}f}"`` as ``(outcome, negative, k)``: the text is ``-`` if negative, then the digits of
+    ``k = round(|v|·10^digits)`` with a point before the last ``digits``; or ``nan``, ``[-]inf``, or the
+    fallback (a tie too close to call from float64, or ``|v|·10^digits >= 1e15``)."""
     if v != v:
-        return _put_piece(buf, pos, blob, starts, P_NAN)
-    if math.copysign(1.0, v) < 0.0:
-        buf[pos] = 45  # '-'
-        pos += 1
+        return _FIXED_NAN, False, 0
+    negative = math.copysign(1.0, v) < 0.0
     a = abs(v)
     if a == np.inf:
-        return _put_piece(buf, pos, blob, starts, P_INF)
+        return _FIXED_INF, negative, 0
     y = a * (100.0 if digits == 2 else 1000.0)
     if y >= _LIMIT:
-        return -1
+        return _FIXED_FALLBACK, negative, 0
     fl = math.floor(y)
     f = y - fl  # exact: y < 2**50
     if abs(f - 0.5) <= y * _TIE_MARGIN + _TINY:
-        return -1  # a tie, or too close to one to round from y
-    k = np.uint64(fl) + np.uint64(1 if f > 0.5 else 0)
-    if digits == 2:  # constant divisors: no division instruction
-        whole = k // np.uint64(100)
-        frac = k - whole * np.uint64(100)
-    else:
-        whole = k // np.uint64(1000)
-        frac = k - whole * np.uint64(1000)
-    pos = _put_uint(buf, pos, whole)
-    buf[pos] = 46  # '.'
-    return _put_digits(buf, pos + 1, frac, digits)
+        return _FIXED_FALLBACK, negative, 0  # a tie, or too close to one to round from y
+    return _FIXED_OK, negative, int(fl) + (1 if f > 0.5 else 0)
 
 
-_put_fixed = jit(_put_fixed_python, nogil=True, inline="always")
+_fixed_parts = jit(_fixed_parts_python, nogil=True, inline="always")
 
 
 def _reasons_python(
     lm: Float64Array1D, thr: Float64Array1D, z: Float64Array1D, iz: Float64Array1D, vp: Float64Array1D,
     vc: Float64Array1D, first_index: int, window: int, vpin_cdf_hold: float, momentum_z: float,
-    intensity_z: float, blob: np.ndarray, starts: Int64Array1D, code: np.ndarray, offsets: np.ndarray,
-    buf: np.ndarray, fallback: np.ndarray,
+    intensity_z: float, blob: np.ndarray, starts: Int64Array1D, program: Int64Array1D, code: np.ndarray,
+    offsets: np.ndarray, buf: np.ndarray, fallback: np.ndarray,
 ) -> int:
     """Fill ``code`` (0 BUY, 1 SELL, 2 HOLD), the texts (``offsets``, ``buf``) and ``fallback``; return the
-    number of fallback rows (their text is empty here)."""
+    number of fallback rows (their text is empty here).
+
+    Each bar picks a template of ``program`` and its values; one loop then writes every template, so all the
+    byte writing is in this function (helpers that take the buffers cost a reference count per call).
+    """
+    vals = np.empty(4)
+    ints = np.empty(2, np.int64)
+    digits_of = np.empty(20, np.uint8)
     pos = 0
     n_fb = 0
     offsets[0] = 0
     for t in range(lm.shape[0]):
         s = lm[t]
         th = thr[t]
-        row = pos
+        # --- the rule: signal code, template and its values
         if vc[t] >= vpin_cdf_hold:
             code[t] = _HOLD
-            pos = _put_piece(buf, pos, blob, starts, P_TOXIC_A)
-            pos = _put_fixed(buf, pos, vc[t], 2, blob, starts)
-            if pos >= 0:
-                pos = _put_piece(buf, pos, blob, starts, P_TOXIC_B)
-                pos = _put_fixed(buf, pos, vp[t], 3, blob, starts)
-            if pos >= 0:
-                pos = _put_piece(buf, pos, blob, starts, P_TOXIC_C)
+            tpl = T_TOXIC
+            vals[0] = vc[t]
+            vals[1] = vp[t]
         elif abs(s) > th:
-            if s > 0:
-                code[t] = _SELL
-                pos = _put_piece(buf, pos, blob, starts, P_UP_A)
-                pos = _put_fixed(buf, pos, s, 2, blob, starts)
-                if pos >= 0:
-                    pos = _put_piece(buf, pos, blob, starts, P_UP_B)
-            else:
-                code[t] = _BUY
-                pos = _put_piece(buf, pos, blob, starts, P_DOWN_A)
-                pos = _put_fixed(buf, pos, s, 2, blob, starts)
-                if pos >= 0:
-                    pos = _put_piece(buf, pos, blob, starts, P_DOWN_B)
-            if pos >= 0:
-                pos = _put_fixed(buf, pos, th, 2, blob, starts)
-            if pos >= 0:
-                pos = _put_piece(buf, pos, blob, starts, P_ALPHA)
+            code[t] = _SELL if s > 0 else _BUY
+            tpl = T_JUMP_UP if s > 0 else T_JUMP_DOWN
+            vals[0] = s
+            vals[1] = th
         elif iz[t] >= intensity_z and (z[t] >= momentum_z or z[t] <= -momentum_z):
             up = z[t] >= momentum_z
             code[t] = _BUY if up else _SELL
-            pos = _put_piece(buf, pos, blob, starts, P_MUP_A if up else P_MDN_A)
-            pos = _put_fixed(buf, pos, z[t], 2, blob, starts)
-            if pos >= 0:
-                pos = _put_piece(buf, pos, blob, starts, P_MUP_B if up else P_MDN_B)
-                pos = _put_fixed(buf, pos, iz[t], 2, blob, starts)
-            if pos >= 0:
-                pos = _put_piece(buf, pos, blob, starts, P_MZ_END)
+            tpl = T_MOMENTUM_UP if up else T_MOMENTUM_DOWN
+            vals[0] = z[t]
+            vals[1] = iz[t]
         else:
             code[t] = _HOLD
             if s != s:
                 if first_index + t < window:
-                    pos = _put_piece(buf, pos, blob, starts, P_WIN_A)
-                    pos = _put_int(buf, pos, first_index + t)
-                    pos = _put_piece(buf, pos, blob, starts, P_WIN_B)
-                    pos = _put_int(buf, pos, window)
-                    pos = _put_piece(buf, pos, blob, starts, P_WIN_C)
+                    tpl = T_WINDOW
+                    ints[0] = first_index + t
+                    ints[1] = window
                 else:
-                    pos = _put_piece(buf, pos, blob, starts, P_UNDEF)
+                    tpl = T_UNDEFINED
             elif th != th:
-                pos = _put_piece(buf, pos, blob, starts, P_THR_A)
-                pos = _put_fixed(buf, pos, s, 2, blob, starts)
-                if pos >= 0:
-                    pos = _put_piece(buf, pos, blob, starts, P_THR_B)
+                tpl = T_NO_THRESHOLD
+                vals[0] = s
             else:
-                pos = _put_piece(buf, pos, blob, starts, P_NS_A)
-                pos = _put_fixed(buf, pos, abs(s), 2, blob, starts)
-                if pos >= 0:
-                    pos = _put_piece(buf, pos, blob, starts, P_NS_B)
-                    pos = _put_fixed(buf, pos, th, 2, blob, starts)
-                if pos >= 0:
-                    pos = _put_piece(buf, pos, blob, starts, P_NS_C)
-                    if z[t] != z[t]:
-                        pos = _put_piece(buf, pos, blob, starts, P_NA)
-                    else:
-                        pos = _put_fixed(buf, pos, z[t], 2, blob, starts)
-                if pos >= 0:
-                    pos = _put_piece(buf, pos, blob, starts, P_NS_D)
-                    if iz[t] != iz[t]:
-                        pos = _put_piece(buf, pos, blob, starts, P_NA)
-                    else:
-                        pos = _put_fixed(buf, pos, iz[t], 2, blob, starts)
-        if pos < 0:
+                tpl = T_NO_SIGNAL
+                vals[0] = abs(s)
+                vals[1] = th
+                vals[2] = z[t]
+                vals[3] = iz[t]
+        # --- the text
+        row = pos
+        failed = False
+        for step in range(program.shape[1]):
+            op = program[tpl, step, 0]
+            arg = program[tpl, step, 1]
+            if op == _OP_END:
+                break
+            piece = -1
+            negative = False
+            point = 0  # digits after the decimal point
+            k = 0
+            if op == _OP_PIECE:
+                piece = arg
+            elif op == _OP_INT:
+                negative = ints[arg] < 0
+                k = -ints[arg] if negative else ints[arg]
+            else:
+                v = vals[arg]
+                point = 3 if op == _OP_FIXED3 else 2
+                if op == _OP_FIXED2_OR_NA and v != v:
+                    piece = P_NA
+                else:
+                    outcome, negative, k = _fixed_parts(v, point)
+                    if outcome == _FIXED_FALLBACK:
+                        failed = True
+                        break
+                    if outcome == _FIXED_NAN:
+                        piece = P_NAN
+                    elif outcome == _FIXED_INF:
+                        piece = P_INF
+            # (unsigned indices: numba then emits no negative-index wraparound, and the copy vectorizes)
+            if negative:
+                buf[np.uint64(pos)] = 45  # '-'
+                pos += 1
+            if piece >= 0:
+                src = np.uint64(starts[piece])
+                length = np.uint64(starts[piece + 1]) - src
+                dst = np.uint64(pos)
+                for q in range(length):
+                    buf[dst + q] = blob[src + q]
+                pos += int(length)
+                continue
+            # the digits of k, least significant first; zero-padded to point + 1 when a point follows
+            u = np.uint64(k)
+            min_digits = np.uint64(point + 1)  # (all unsigned: mixed comparisons would go through float64)
+            dot_before = np.uint64(point - 1) if point > 0 else np.uint64(2**63)
+            n_digits = np.uint64(0)
+            while True:
+                digits_of[n_digits] = np.uint8(np.uint64(48) + u % np.uint64(10))
+                u //= np.uint64(10)
+                n_digits += np.uint64(1)
+                if u == np.uint64(0) and n_digits >= min_digits:
+                    break
+            dst = np.uint64(pos)
+            for q in range(n_digits):
+                d = n_digits - np.uint64(1) - q
+                if d == dot_before:
+                    buf[dst] = 46  # '.'
+                    dst += np.uint64(1)
+                buf[dst] = digits_of[d]
+                dst += np.uint64(1)
+            pos = int(dst)
+        if failed:
             pos = row
             fallback[t] = True
             n_fb += 1
@@ -301,8 +297,8 @@ def decide_arrays(
     offsets = np.empty(m + 1, np.int32)
     buf = np.empty(max(1, m * _MAX_ROW), np.uint8)
     fallback = np.empty(m, np.bool_)
-    n_fb = _reasons(*cols, int(first_index), int(window), key[0], key[1], key[2], blob, starts, code, offsets,
-                    buf, fallback)
+    n_fb = _reasons(*cols, int(first_index), int(window), key[0], key[1], key[2], blob, starts, _PROGRAM, code,
+                    offsets, buf, fallback)
     signals = SIGNAL_NAMES.take(pa.array(code))
     reasons = pa.StringArray.from_buffers(m, pa.py_buffer(offsets), pa.py_buffer(buf[: offsets[m]].copy()))
     if n_fb:

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from udx.reasons import _put_fixed, _put_fixed_python, _reasons, _reasons_python, decide_arrays
+from udx.reasons import _PROGRAM, _fixed_parts, _fixed_parts_python, _reasons, _reasons_python, decide_arrays
 from udx.signal_rule import RuleConfig, decide
 
 _EDGE = [0.0, -0.0, math.nan, -math.nan, math.inf, -math.inf, 1e300, -1e300, 1e15, 1e13, -1e13 + 0.125, 9.995,
@@ -54,22 +54,19 @@ def test_texts_equal_the_reference_bytes(cfg: RuleConfig, seed: int) -> None:
 
 
 @pytest.mark.parametrize("digits", [2, 3])
-def test_fixed_point_formatting_matches_python_or_falls_back(digits: int) -> None:
+def test_fixed_point_parts_match_python_or_fall_back(digits: int) -> None:
     rng = np.random.default_rng(7)
     values = [*_EDGE, *rng.normal(0, 10, 2000).tolist(), *(rng.integers(-10**6, 10**6, 500) / 8).tolist(),
               *(np.round(rng.normal(0, 10, 500), digits) + 0.5 * 10.0**-digits).tolist()]
-    blob = np.frombuffer(b"naninf", np.uint8).copy()
-    starts = np.zeros(27, np.int64)  # only the nan (24) and inf (25) pieces are used
-    starts[25], starts[26] = 3, 6
     fallbacks = 0
     for v in values:
-        for kernel in (_put_fixed, _put_fixed_python):
-            buf = np.zeros(64, np.uint8)
-            end = kernel(buf, 0, v, digits, blob, starts)
-            if end < 0:
+        for kernel in (_fixed_parts, _fixed_parts_python):
+            outcome, negative, k = kernel(v, digits)
+            if outcome == 3:  # the fallback
                 fallbacks += 1
                 continue
-            assert bytes(buf[:end]).decode() == f"{v:.{digits}f}", v
+            body = {1: "nan", 2: "inf"}.get(outcome) or f"{str(k).zfill(digits + 1)[:-digits]}.{str(k)[-digits:].zfill(digits)}"
+            assert ("-" if negative else "") + body == f"{v:.{digits}f}", v
     assert fallbacks < len(values)  # the fallback is for ties and huge values only
 
 
@@ -85,7 +82,7 @@ def test_python_twin_of_the_kernel_gives_the_same_buffers() -> None:
     for kernel in (_reasons, _reasons_python):
         code, offsets = np.empty(n, np.int8), np.empty(n + 1, np.int32)
         buf, fallback = np.zeros(n * 256, np.uint8), np.empty(n, np.bool_)
-        nfb = kernel(*cols, 3, 300, 0.9, 2.0, 2.0, blob, starts, code, offsets, buf, fallback)
+        nfb = kernel(*cols, 3, 300, 0.9, 2.0, 2.0, blob, starts, _PROGRAM, code, offsets, buf, fallback)
         outs.append((nfb, code.tolist(), offsets.tolist(), bytes(buf[: offsets[n]]), fallback.tolist()))
     assert outs[0] == outs[1]
 
