@@ -57,7 +57,11 @@ class Settings(BaseSettings):
     kafka_signals_topic: str = "microstructure.signals"
     kafka_partitions: int = Field(4, ge=1, description="partitions of the topics stream/load/replay create")
     kafka_dlq_suffix: str = Field(".dlq", min_length=1, description="dead-letter topic = <topic><suffix>")
-    load_batch_rows: int = Field(50_000, ge=1, description="the loader writes a batch at this many records")
+    load_batch_rows: int = Field(
+        250_000, ge=1,
+        description="the loader writes a batch at this many records (DuckDB writes batches of at least one "
+        "row group, 122,880 rows, straight to the file instead of the WAL: 2-3x faster appends)",
+    )
     load_batch_seconds: float = Field(1.0, gt=0, description="...or when its oldest record is this old")
     stats_interval_seconds: float = Field(30.0, gt=0, description="statistics line period of stream/load")
     metrics_host: str = "127.0.0.1"
