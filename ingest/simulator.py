@@ -329,7 +329,9 @@ class PolygonSimulator:
             symbol = event[CHANNELS[market][channel]]
             encoded[market].append((channel, symbol, orjson.dumps(event)))
         for client in list(self._clients):
-            chosen = [raw for channel, symbol, raw in encoded[client.market] if client.wants(channel, symbol)]
+            everything = {channel for channel, symbols in client.subs.items() if "*" in symbols}
+            chosen = [raw for channel, symbol, raw in encoded[client.market]
+                      if channel in everything or client.wants(channel, symbol)]
             for k in range(0, len(chosen), self.max_events_per_frame):
                 frame = b"[" + b",".join(chosen[k : k + self.max_events_per_frame]) + b"]"
                 if not await self._put(client, frame):
