@@ -8,22 +8,27 @@ commit re-delivers records the database already holds; the dedupe key drops them
 
 The loop (style guide, "ingest load loop"; quix-streams' checkpoint order):
 
-1. ``consume()`` up to ``LOAD_BATCH_ROWS`` records; decode each: one Polygon event JSON per message (what
-   ``stream`` and ``replay`` produce), ``source`` header → the ``source`` column, the record's timestamp →
-   ``received_ns``. Records of the trades topic are decoded together in one vectorised pass
+1. ``consume()`` up to ``LOAD_BATCH_ROWS`` records and collect them: value, ``source`` header → the
+   ``source`` column, the record's timestamp → ``received_ns`` (for the usual result, all trades with the same
+   headers, without a Python loop per record);
+2. when the batch holds ``LOAD_BATCH_ROWS`` records or its oldest is ``LOAD_BATCH_SECONDS`` old, hand it to
+   the writer thread, which decodes it and writes it to the database while the main thread consumes the
+   next batch. Records of the trades topic are decoded together in one vectorised pass
    (:mod:`ingest.arrow_decode`); what it cannot vouch for, and every other record, goes through the
    per-record decoder :class:`ingest.normalize.FrameBatch`, which alone decides rejects and their reasons;
-2. a record that cannot be decoded (not JSON, not an object, unknown ``ev``, missing or bad field) goes to
+3. a record that cannot be decoded (not JSON, not an object, unknown ``ev``, missing or bad field) goes to
    ``<topic>KAFKA_DLQ_SUFFIX`` with its key and value unchanged and headers ``dlq.error`` (the reason),
    ``dlq.origin.topic``, ``dlq.origin.partition``, ``dlq.origin.offset``, ``dlq.origin.timestamp``;
-3. when the batch holds ``LOAD_BATCH_ROWS`` records or its oldest is ``LOAD_BATCH_SECONDS`` old: write to
-   the database → flush the dead-letter producer → commit the next offsets synchronously.
+4. once the write returned (at the next hand-over, or as soon as the main thread sees it done): flush the
+   dead-letter producer → commit that batch's next offsets synchronously. One write is in flight at a time,
+   so batches are committed in order, each only after it is durable.
 
 Consumer settings: ``enable.auto.commit=false``, ``enable.auto.offset.store=false``, cooperative-sticky
 assignment, ``auto.offset.reset=earliest``. On partition revocation the batch is flushed and committed (the
-new owner starts where this one ended); on partition loss nothing is committed for the lost partitions
-(their rows may still be written: harmless, they are idempotent). SIGINT/SIGTERM set a stop flag: flush,
-commit, close. A failed database write raises and commits nothing.
+new owner starts where this one ended): the write in flight is awaited and committed, then the batch being
+collected is written and committed. On partition loss nothing is committed for the lost partitions (their
+rows may still be written: harmless, they are idempotent). SIGINT/SIGTERM set a stop flag: flush, commit,
+close. A failed database write raises in the main thread and commits nothing.
 
 ``drain=True`` (``load --drain``) reads the high watermark of every partition at start and returns once the
 group's committed offsets reached all of them.
@@ -223,7 +228,6 @@ class Loader:
         ensure_topics(self.bootstrap, [*self.topics, *dlq_topics], self.settings.kafka_partitions)
         consumer = self._consumer = self._make_consumer()
         self._dlq = Producer(producer_config(self.bootstrap, on_delivery=self._on_dlq_delivery))
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-writer")
         targets = self._high_watermarks(consumer) if self.drain else None
         consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
                            on_lost=self._on_lost)
