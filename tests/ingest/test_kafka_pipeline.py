@@ -111,7 +111,7 @@ def test_loader_killed_repeatedly_loads_every_trade_exactly_once(kafka_bootstrap
     drain(settings)
     expected = {(e["sym"], e["x"], e["i"], e["t"] * 1_000_000) for e in events}
     rows = db_rows(settings.duckdb_path, "SELECT symbol, exchange, trade_id, ts_ns FROM market_data")
-    assert len(rows) == len(expected)  # no duplicate (the key is unique anyway) and no loss
+    assert len(rows) == len(expected)  # no duplicate (market_data declares no key: this counts them) and no loss
     assert set(rows) == expected
 
 
@@ -316,3 +316,54 @@ def test_sigterm_flushes_and_commits(kafka_bootstrap, tmp_path):
     summary = Loader(settings, storage, drain=True).run(threading.Event())
     storage.close()
     assert summary.records == 0  # everything was committed
+
+
+class _FailingStorage:
+    """A storage whose trades append fails from the ``fail_at``-th call on (the database went away)."""
+
+    def __init__(self, inner: DuckDBStorage, fail_at: int) -> None:
+        self.inner, self.fail_at, self.calls = inner, fail_at, 0
+
+    def append_trades(self, batch):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        if self.calls >= self.fail_at:
+            raise OSError("disk full")
+        return self.inner.append_trades(batch)
+
+    def append_quotes(self, batch):  # type: ignore[no-untyped-def]
+        return self.inner.append_quotes(batch)
+
+
+def _committed_total(settings: Settings) -> int:
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": settings.kafka_group_id,
+                         "enable.auto.commit": False})
+    try:
+        tps = consumer.committed([TopicPartition(settings.kafka_trades_topic, p) for p in range(3)], timeout=30)
+    finally:
+        consumer.close()
+    return sum(tp.offset for tp in tps if tp.offset >= 0)
+
+
+def test_a_failed_write_commits_nothing_while_the_written_batches_are_committed(kafka_bootstrap, tmp_path):
+    """The writer thread writes batch k while batch k+1 is consumed: a write that fails is re-raised by the
+    loader and its offsets (and every later batch's) stay uncommitted; what was committed is in the database."""
+    settings = kafka_settings(kafka_bootstrap, tmp_path / "fail.duckdb", load_batch_rows=1000,
+                              load_batch_seconds=3600)
+    ensure_topics(kafka_bootstrap, [settings.kafka_trades_topic, settings.kafka_quotes_topic], 3)
+    events = stock_trade_events(6000, seed=12)
+    produce_events(settings, events)
+    inner = DuckDBStorage.open(settings)
+    inner.apply_schema()
+    storage = _FailingStorage(inner, fail_at=3)
+    with pytest.raises(OSError, match="disk full"):
+        Loader(settings, storage, drain=True).run()  # type: ignore[arg-type]
+    (stored,), = inner._cursor().execute("SELECT count(*) FROM market_data").fetchall()
+    inner.close()
+    assert storage.calls == 3 and 0 < stored < len(events)
+    assert _committed_total(settings) == stored  # the two written batches, nothing of the failed one
+
+    drain(settings)  # a restart loads the rest exactly once
+    (count, keys), = db_rows(settings.duckdb_path,
+                             "SELECT count(*), count(DISTINCT (symbol, exchange, trade_id, ts_ns)) FROM market_data")
+    assert count == keys == len(events)
+    assert _committed_total(settings) == len(events)
