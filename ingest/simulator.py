@@ -108,6 +108,10 @@ class PolygonSimulator:
         Wall clock in Unix nanoseconds (injectable for tests).
     flood
         Serve as fast as possible instead of in real time (module docstring, "Flood mode").
+    compression
+        ``"deflate"``: offer permessage-deflate, as ``websockets`` servers do by default (clients such as
+        ``polygon-api-client`` accept it); ``None``: plain frames. Deflate costs the simulator ~2 µs and the
+        client ~1 µs of CPU per trade in flood mode (frames of 100 trades).
     """
 
     def __init__(
@@ -122,9 +126,11 @@ class PolygonSimulator:
         max_queued_frames: int = 2000,
         clock: Callable[[], int] = time.time_ns,
         flood: bool = False,
+        compression: str | None = "deflate",
     ) -> None:
         self.market = market
         self.flood = flood
+        self.compression = compression
         self.host = host
         self._requested_port = port
         self.api_key = api_key
@@ -156,7 +162,8 @@ class PolygonSimulator:
 
     async def start(self) -> None:
         """Bind the socket and start producing market data."""
-        self._server = await serve(self._handle, self.host, self._requested_port, max_size=2**20)
+        self._server = await serve(self._handle, self.host, self._requested_port, max_size=2**20,
+                                   compression=self.compression)
         self.market.advance(self.clock())  # positions a market without history at "now"
         self._producer = asyncio.create_task(self._produce(), name="polygon-simulator-producer")
         log.info("Polygon simulator on ws://%s/stocks and /crypto", self.feed)

@@ -267,6 +267,22 @@ async def test_data_frames_hold_only_subscribed_channels_and_symbols():
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("compression", ["deflate", None])
+async def test_permessage_deflate_is_offered_only_when_asked(compression):
+    async with PolygonSimulator(SyntheticMarket(1, 3000.0), compression=compression) as sim:
+        async with connect(f"ws://{sim.feed}/stocks") as ws:
+            extensions = ws.response.headers.get("Sec-WebSocket-Extensions") if ws.response else None
+            assert (extensions is not None and "permessage-deflate" in extensions) == (compression is not None)
+            await recv_json(ws)
+            await ws.send(orjson.dumps({"action": "auth", "params": "k"}).decode())
+            await recv_json(ws)
+            await ws.send(orjson.dumps({"action": "subscribe", "params": "T.*"}).decode())
+            async with asyncio.timeout(10):
+                while not [e for e in await recv_json(ws) if e["ev"] == "T"]:
+                    pass
+
+
+@pytest.mark.anyio
 async def test_crypto_path_serves_xt_and_xq_for_explicit_pairs():
     async with PolygonSimulator(SyntheticMarket(2, 3000.0)) as sim:
         async with connect(f"ws://{sim.feed}/crypto") as ws:
