@@ -11,7 +11,9 @@ Two destinations, the same rows:
   (``sym x i z p s c t q`` and ``trfi``/``trft`` when reported, ``t``/``trft`` in ms) plus two fields the
   WebSocket does not send, ``t_ns`` and ``trft_ns``, the exact nanosecond timestamps; the normalizer prefers
   them, so nothing is lost. Messages go to ``KAFKA_TRADES_TOPIC``, key = ticker, header ``source=replay``;
-  ``microstructure load`` then writes them like any streamed trade.
+  ``microstructure load`` then writes them like any streamed trade. The values are built column-wise
+  (:mod:`ingest.replay_json`) on a worker thread, one batch ahead, while the caller's thread produces the
+  previous batch with one ``produce()`` per row (:meth:`ingest.produce.EventProducer.send_many`).
 * **Database** (no Kafka): the same columns are built vectorized and appended directly.
 
 A row without ticker, id, exchange, positive price, non-negative size or positive ``sip_timestamp`` is not a
