@@ -367,3 +367,57 @@ def test_a_failed_write_commits_nothing_while_the_written_batches_are_committed(
                              "SELECT count(*), count(DISTINCT (symbol, exchange, trade_id, ts_ns)) FROM market_data")
     assert count == keys == len(events)
     assert _committed_total(settings) == len(events)
+
+
+class _SlowStorage:
+    """A storage whose appends take at least ``seconds`` each."""
+
+    def __init__(self, inner: DuckDBStorage, seconds: float) -> None:
+        self.inner, self.seconds = inner, seconds
+
+    def append_trades(self, batch):  # type: ignore[no-untyped-def]
+        time.sleep(self.seconds)
+        return self.inner.append_trades(batch)
+
+    def append_quotes(self, batch):  # type: ignore[no-untyped-def]
+        return self.inner.append_quotes(batch)
+
+
+def test_revoked_partitions_are_flushed_and_committed_so_the_new_owner_reads_nothing_twice(kafka_bootstrap, tmp_path):
+    """A second loader joins the group while the first holds a batch and a write in flight: the first writes and
+    commits what it read of the partitions it gives up, so the two together read every record exactly once."""
+    settings = kafka_settings(kafka_bootstrap, tmp_path / "rebalance.duckdb", load_batch_rows=2000,
+                              load_batch_seconds=3600)
+    ensure_topics(kafka_bootstrap, [settings.kafka_trades_topic, settings.kafka_quotes_topic], 3)
+    events = stock_trade_events(60_000, seed=13)
+    produce_events(settings, events)
+    storage = DuckDBStorage.open(settings)
+    storage.apply_schema()
+    slow = _SlowStorage(storage, 0.05)  # ~40k records/s: the second joins long before the end
+    topics = [settings.kafka_trades_topic]  # (with the quotes topic too the newcomer may get only quotes)
+    first = Loader(settings, slow, topics=topics)  # type: ignore[arg-type]
+    second = Loader(settings, slow, topics=topics)  # type: ignore[arg-type]
+    stop_first, stop_second = threading.Event(), threading.Event()
+    threads = [threading.Thread(target=first.run, args=(stop_first,)),
+               threading.Thread(target=second.run, args=(stop_second,))]
+    threads[0].start()
+    deadline = time.monotonic() + 60
+    while first.summary.commits < 2:  # mid-stream: batches written, more held
+        assert time.monotonic() < deadline and threads[0].is_alive()
+        time.sleep(0.01)
+    threads[1].start()
+    deadline = time.monotonic() + 120
+    while first.summary.records + second.summary.records < len(events) or not second._assigned:
+        assert time.monotonic() < deadline, (first.summary, second.summary)
+        time.sleep(0.05)
+    stop_first.set()
+    stop_second.set()
+    for thread in threads:
+        thread.join(60)
+    (count, keys), = storage._cursor().execute(
+        "SELECT count(*), count(DISTINCT (symbol, exchange, trade_id, ts_ns)) FROM market_data").fetchall()
+    storage.close()
+    assert second.summary.records > 0  # the second got partitions from the first
+    assert first.summary.records + second.summary.records == len(events)  # nothing read twice
+    assert count == keys == len(events)
+    assert _committed_total(settings) == len(events)
