@@ -160,16 +160,21 @@ class EventProducer:
                   headers: list[tuple[str, bytes]] | dict[str, bytes]) -> None:
         """Produce ``values[k]`` with key ``keys[k]`` for every ``k``, in order; block on a full queue.
 
-        The replay's loop: one ``produce()`` per message and nothing else per message in Python.
+        The replay's loop: one ``produce()`` per message and nothing else per message in Python; delivery
+        reports are served every ``_POLL_EVERY`` messages, as in :meth:`send_events`.
         """
+        if len(keys) != len(values):
+            raise ValueError(f"{len(keys)} keys for {len(values)} values")
         produce = self._producer.produce
-        for key, value in zip(keys, values, strict=True):
-            try:  # positional: (topic, value, key, partition, callback, on_delivery, timestamp, headers)
-                produce(topic, value, key, _ANY_PARTITION, None, None, 0, headers)
-            except BufferError:
-                self._produce_blocking(topic, key, value, headers)
-        self.stats.produced += len(values)
-        self._served(len(values))
+        for start in range(0, len(values), _POLL_EVERY):
+            end = start + _POLL_EVERY
+            for key, value in zip(keys[start:end], values[start:end]):
+                try:  # positional: (topic, value, key, partition, callback, on_delivery, timestamp, headers)
+                    produce(topic, value, key, _ANY_PARTITION, None, None, 0, headers)
+                except BufferError:
+                    self._produce_blocking(topic, key, value, headers)
+            self.stats.produced += len(values[start:end])
+            self._served(len(values[start:end]))
 
     def _produce_blocking(self, topic: str, key: bytes | str, value: bytes,
                           headers: list[tuple[str, bytes]] | dict[str, bytes]) -> None:
