@@ -84,11 +84,16 @@ class LoadSummary:
 class _Batch:
     """Records consumed since the last hand-over to the writer: raw values until the writer decodes them."""
 
-    #: Trades-topic records for the vectorised decoder: values, ``received_ns``, ``source``, the messages.
+    #: Trades-topic records for the vectorised decoder: values, ``received_ns``, ``source``; and for the few it
+    #: hands back (dead letters), their origin: partition, offset, timestamp (ms), key. Not the ``Message``
+    #: objects: with the header lists they cache they cost ~5x the memory.
     values: list[bytes] = field(default_factory=list)
     received: list[int] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
-    held: list[Any] = field(default_factory=list)
+    partitions: list[int] = field(default_factory=list)
+    offsets_of: list[int] = field(default_factory=list)
+    timestamps: list[int] = field(default_factory=list)
+    keys: list[bytes | None] = field(default_factory=list)
     #: Every other record: (message, source, received_ns) for the per-record decoder.
     others: list[tuple[Any, str, int]] = field(default_factory=list)
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
@@ -183,9 +188,6 @@ class Loader:
             "fetch.max.bytes": 64 * 1024 * 1024,
             "max.partition.fetch.bytes": 8 * 1024 * 1024,
             "queued.max.messages.kbytes": 128 * 1024,
-            # prefetch up to the kbytes cap above (default 100k records per partition): consume() alone went
-            # from ~200k to ~270k records/s here (bench/bench_ingest.py, "Where the time goes")
-            "queued.min.messages": 1_000_000,
             "session.timeout.ms": 10_000,
             "heartbeat.interval.ms": 1_000,
             "enable.partition.eof": False,
@@ -279,14 +281,18 @@ class Loader:
             self._take_each(messages)
             return
         batch = self._batch
-        last = dict(zip(map(Message.partition, messages), map(Message.offset, messages), strict=True))
-        for partition, offset in last.items():
+        partitions = list(map(Message.partition, messages))
+        offsets = list(map(Message.offset, messages))
+        for partition, offset in dict(zip(partitions, offsets, strict=True)).items():
             batch.offsets[(trades_topic, partition)] = offset + 1
         ts_ms = np.fromiter(map(_SECOND, map(Message.timestamp, messages)), np.int64, n)
         batch.received.extend(np.where(ts_ms > 0, ts_ms * _NS_PER_MS, time.time_ns()).tolist())
         batch.values.extend(map(Message.value, messages))
         batch.sources.extend([_source(headers[0])] * n)
-        batch.held.extend(messages)
+        batch.partitions.extend(partitions)
+        batch.offsets_of.extend(offsets)
+        batch.timestamps.extend(ts_ms.tolist())
+        batch.keys.extend(map(Message.key, messages))
         self._taken(n)
 
     def _take_each(self, messages: list[Any]) -> None:
@@ -311,7 +317,10 @@ class Loader:
                 batch.values.append(message.value())
                 batch.received.append(received_ns)
                 batch.sources.append(source)
-                batch.held.append(message)
+                batch.partitions.append(message.partition())
+                batch.offsets_of.append(message.offset())
+                batch.timestamps.append(ts_ms)
+                batch.keys.append(message.key())
             else:
                 batch.others.append((message, source, received_ns))
         self._taken(taken)
@@ -335,7 +344,9 @@ class Loader:
             if fast.trades.num_rows:
                 decoded.tables.append(fast.trades)
             for k in fast.rest:
-                self._decode_one(decoded, batch.held[k], batch.sources[k], batch.received[k])
+                origin = _Origin(self.settings.kafka_trades_topic, batch.partitions[k], batch.offsets_of[k],
+                                 batch.timestamps[k], batch.keys[k], batch.values[k])
+                self._decode_one(decoded, origin, batch.sources[k], batch.received[k])
         for message, source, received_ns in batch.others:
             self._decode_one(decoded, message, source, received_ns)
         return decoded
@@ -511,6 +522,36 @@ class Loader:
 
 
 _SECOND = itemgetter(1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Origin:
+    """What the per-record decoder and the dead-letter topic need of a record, with ``Message``'s accessors."""
+
+    topic_: str
+    partition_: int
+    offset_: int
+    timestamp_ms: int
+    key_: bytes | None
+    value_: bytes | None
+
+    def topic(self) -> str:
+        return self.topic_
+
+    def partition(self) -> int:
+        return self.partition_
+
+    def offset(self) -> int:
+        return self.offset_
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, self.timestamp_ms)  # TIMESTAMP_CREATE_TIME; only [1] is read
+
+    def key(self) -> bytes | None:
+        return self.key_
+
+    def value(self) -> bytes | None:
+        return self.value_
 
 
 def _source(headers: list[tuple[str, bytes]] | None) -> str:
