@@ -30,18 +30,19 @@ class LocalBroker:
         }
         self.bootstrap = f"127.0.0.1:{self.port}"
 
-    def _run(self, command: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    def run(self, command: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        """Run ``scripts/kafka-local COMMAND`` for this broker; the completed process, whatever its exit code."""
         return subprocess.run([str(SCRIPT), command], env=self.env, capture_output=True, text=True,
                               timeout=timeout, check=False)
 
     def start(self, timeout: float = 900) -> None:
         """Start (fetching the jars on first use); raise ``RuntimeError`` with the script's output on failure."""
-        done = self._run("start", timeout)
+        done = self.run("start", timeout)
         if done.returncode != 0:
             raise RuntimeError(f"scripts/kafka-local start failed ({done.returncode}): {done.stderr[-3000:]}")
 
     def stop(self) -> None:
-        self._run("stop", 120)
+        self.run("stop", 120)
 
     def __enter__(self) -> LocalBroker:
         self.start()
