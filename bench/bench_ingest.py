@@ -305,7 +305,8 @@ def stage_drain(settings: Any, n: int) -> Row:
                f"{summary.batches} batches")
 
 
-_NAIVE_INSERT = "INSERT OR IGNORE INTO market_data VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+#: Row by row, no dedupe (the baseline's trades are distinct; ``market_data`` declares no key for OR IGNORE).
+_NAIVE_INSERT = "INSERT INTO market_data VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 def stage_naive(work: Path, n: int, seed: int, frame_events: int) -> Row:
