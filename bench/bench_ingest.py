@@ -610,10 +610,11 @@ def render(rows: list[Row], naive: Row | None, memory: Memory | None, args: argp
         "loader's RSS grows with or without the key (a plain append loop, no Kafka, 256MB limit: 266 → 389 MiB "
         "over 20M rows without the key, 245 → 309 MiB over 6M with it), in step with DuckDB's own "
         "`duckdb_memory()` (19 → 159 MiB), which keeps appended blocks cached up to `DUCKDB_MEMORY_LIMIT`: the "
-        "key's index was not the cause. At 20k trades/s that cache fills a 256MB limit only near the end of a "
-        "10-minute run (+7.9 MiB/min after the warm-up, ~450 → ~490 MiB); with `--loader-memory-limit 64MB` it "
-        "is full within a minute and the loader's RSS stays at 360-405 MiB (-1.2 MiB/min after the warm-up, "
-        "6 min).",
+        "key's index was not the cause. Loader under 20k trades/s: with the 256MB limit RSS still grows after the "
+        "warm-up (+7.9 MiB/min over 10 min; over 20 min +9.7 MiB/min, ~395 MiB at 5 min, 541 at 20 min); with "
+        "`--loader-memory-limit 64MB` it stays at 360-405 MiB (-1.2 MiB/min after the warm-up, 6 min, 7.2M "
+        "rows). Both fit ~300 MiB of process plus DuckDB's cache filling up to its limit, which at this rate "
+        "takes longer than 20 minutes for 256MB; a run long enough to see that plateau is still to be made.",
     ]
     return "\n".join(lines) + "\n"
 
