@@ -65,8 +65,6 @@ log = logging.getLogger(__name__)
 
 _NS_PER_MS = 1_000_000
 _LAG_EVERY_S = 5.0
-#: How long the loader's start waits for the broker to create its topics.
-_TOPICS_WAIT_S = 120.0
 
 
 @dataclass
@@ -229,7 +227,8 @@ class Loader:
         """Consume until ``stop`` is set (or, with ``drain``, until caught up); flush, commit, close."""
         stop = stop or threading.Event()
         dlq_topics = [t + self.settings.kafka_dlq_suffix for t in self.topics]
-        if not self._ensure_topics([*self.topics, *dlq_topics], stop):
+        topics = [*self.topics, *dlq_topics]
+        if not ensure_topics(self.bootstrap, topics, self.settings.kafka_partitions, stop=stop):
             self._writer.shutdown()
             return self.summary
         consumer = self._consumer = self._make_consumer()
@@ -267,24 +266,6 @@ class Loader:
             if self._dlq is not None:
                 self._dlq.flush(30)
         return self.summary
-
-    def _ensure_topics(self, topics: list[str], stop: threading.Event) -> bool:
-        """Create missing topics, retrying while the broker is not ready (down, starting, its controller
-        fencing it) for up to ``_TOPICS_WAIT_S``: a loader started during a broker restart waits for it.
-        Return ``False`` when ``stop`` was set meanwhile."""
-        deadline = time.monotonic() + _TOPICS_WAIT_S
-        delay = 0.5
-        while True:
-            try:
-                ensure_topics(self.bootstrap, topics, self.settings.kafka_partitions)
-                return True
-            except KafkaException as exc:
-                if time.monotonic() + delay > deadline:
-                    raise
-                log.warning("topics not ready (%s); retrying in %.1f s", exc, delay)
-            if stop.wait(delay):
-                return False
-            delay = min(2 * delay, 5.0)
 
     def _take_many(self, messages: list[Any]) -> None:
         """Collect one ``consume()`` result into the batch; decoding happens in the writer (:meth:`_write`).

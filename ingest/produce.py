@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -79,11 +80,36 @@ def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
     return config
 
 
-def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, timeout_s: float = 30.0) -> None:
-    """Create the topics that do not exist yet (replication factor 1 for a single broker, else 3 max)."""
+def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, timeout_s: float = 30.0, *,
+                  wait_s: float = 120.0, stop: threading.Event | None = None) -> bool:
+    """Create the topics that do not exist yet (replication factor 1 for a single broker, else 3 max).
+
+    While the broker is not ready (down, starting, fenced by its controller) this retries with backoff for up
+    to ``wait_s`` seconds, then raises the last ``KafkaException``: a process started during a broker restart
+    waits for it. Returns ``False`` when ``stop`` is set while waiting, ``True`` once the topics exist.
+    """
+    wanted = list(dict.fromkeys(topics))
+    deadline = time.monotonic() + wait_s
+    delay = 0.5
+    while True:
+        try:
+            _create_missing(bootstrap, wanted, partitions, timeout_s)
+            return True
+        except KafkaException as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("topics not ready (%s); retrying in %.1f s", exc, delay)
+        if stop is not None and stop.wait(delay):
+            return False
+        if stop is None:
+            time.sleep(delay)
+        delay = min(2 * delay, 5.0)
+
+
+def _create_missing(bootstrap: str, topics: list[str], partitions: int, timeout_s: float) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     metadata = admin.list_topics(timeout=timeout_s)
-    missing = [t for t in dict.fromkeys(topics) if t not in metadata.topics]
+    missing = [t for t in topics if t not in metadata.topics]
     if not missing:
         return
     replication = min(3, len(metadata.brokers)) or 1

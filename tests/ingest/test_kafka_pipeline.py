@@ -344,14 +344,20 @@ def _committed_total(settings: Settings) -> int:
     return sum(tp.offset for tp in tps if tp.offset >= 0)
 
 
+def _produced(bootstrap, path, n_events, *, seed, batch_rows):  # type: ignore[no-untyped-def]
+    """Settings for a loader on ``path`` that flushes by size only, and ``n_events`` trades produced to 3
+    partitions of its topic."""
+    settings = kafka_settings(bootstrap, path, load_batch_rows=batch_rows, load_batch_seconds=3600)
+    ensure_topics(bootstrap, [settings.kafka_trades_topic, settings.kafka_quotes_topic], 3)
+    events = stock_trade_events(n_events, seed=seed)
+    produce_events(settings, events)
+    return settings, events
+
+
 def test_a_failed_write_commits_nothing_while_the_written_batches_are_committed(kafka_bootstrap, tmp_path):
     """The writer thread writes batch k while batch k+1 is consumed: a write that fails is re-raised by the
     loader and its offsets (and every later batch's) stay uncommitted; what was committed is in the database."""
-    settings = kafka_settings(kafka_bootstrap, tmp_path / "fail.duckdb", load_batch_rows=1000,
-                              load_batch_seconds=3600)
-    ensure_topics(kafka_bootstrap, [settings.kafka_trades_topic, settings.kafka_quotes_topic], 3)
-    events = stock_trade_events(6000, seed=12)
-    produce_events(settings, events)
+    settings, events = _produced(kafka_bootstrap, tmp_path / "fail.duckdb", 6000, seed=12, batch_rows=1000)
     inner = DuckDBStorage.open(settings)
     inner.apply_schema()
     storage = _FailingStorage(inner, fail_at=3)
@@ -386,11 +392,7 @@ class _SlowStorage:
 def test_revoked_partitions_are_flushed_and_committed_so_the_new_owner_reads_nothing_twice(kafka_bootstrap, tmp_path):
     """A second loader joins the group while the first holds a batch and a write in flight: the first writes and
     commits what it read of the partitions it gives up, so the two together read every record exactly once."""
-    settings = kafka_settings(kafka_bootstrap, tmp_path / "rebalance.duckdb", load_batch_rows=2000,
-                              load_batch_seconds=3600)
-    ensure_topics(kafka_bootstrap, [settings.kafka_trades_topic, settings.kafka_quotes_topic], 3)
-    events = stock_trade_events(60_000, seed=13)
-    produce_events(settings, events)
+    settings, events = _produced(kafka_bootstrap, tmp_path / "rebalance.duckdb", 60_000, seed=13, batch_rows=2000)
     storage = DuckDBStorage.open(settings)
     storage.apply_schema()
     slow = _SlowStorage(storage, 0.05)  # ~40k records/s: the second joins long before the end

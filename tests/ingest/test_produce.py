@@ -4,11 +4,15 @@ drops nothing, keys keep their order, and failed deliveries are counted and logg
 from __future__ import annotations
 
 import logging
+import socket
+import threading
+import time
 import uuid
 
 import orjson
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from ingest.produce import EventProducer, ensure_topics
 from ingest.stats import PipelineStats
@@ -76,3 +80,29 @@ def test_failed_deliveries_are_counted_and_logged(caplog):
     assert left == 0 and stats.produced == 25
     assert stats.delivery_failures == 25
     assert sum("kafka delivery failed" in r.getMessage() for r in caplog.records) == 10  # first 10, then every 1000th
+
+
+def _dead_bootstrap() -> str:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{probe.getsockname()[1]}"
+
+
+def test_ensure_topics_waits_for_a_broker_then_gives_up_or_stops() -> None:
+    started = time.monotonic()
+    with pytest.raises(KafkaException):
+        ensure_topics(_dead_bootstrap(), ["t"], 1, timeout_s=0.3, wait_s=1.5)
+    assert time.monotonic() - started >= 1.0  # it retried before giving up
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    started = time.monotonic()
+    assert ensure_topics(_dead_bootstrap(), ["t"], 1, timeout_s=0.3, wait_s=600, stop=stop) is False
+    assert time.monotonic() - started < 30
+
+
+def test_ensure_topics_creates_what_is_missing_once(kafka_bootstrap: str) -> None:
+    topic = f"ensure-{uuid.uuid4().hex[:8]}"
+    assert ensure_topics(kafka_bootstrap, [topic, topic], 2) is True
+    assert ensure_topics(kafka_bootstrap, [topic], 2) is True  # existing: nothing to do
+    meta = AdminClient({"bootstrap.servers": kafka_bootstrap}).list_topics(topic, timeout=30)
+    assert len(meta.topics[topic].partitions) == 2
