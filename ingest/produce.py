@@ -89,6 +89,7 @@ def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, timeou
     waits for it. Returns ``False`` when ``stop`` is set while waiting, ``True`` once the topics exist.
     """
     wanted = list(dict.fromkeys(topics))
+    stopped = stop if stop is not None else threading.Event()
     deadline = time.monotonic() + wait_s
     delay = 0.5
     while True:
@@ -99,10 +100,8 @@ def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, timeou
             if time.monotonic() + delay > deadline:
                 raise
             log.warning("topics not ready (%s); retrying in %.1f s", exc, delay)
-        if stop is not None and stop.wait(delay):
+        if stopped.wait(delay):
             return False
-        if stop is None:
-            time.sleep(delay)
         delay = min(2 * delay, 5.0)
 
 

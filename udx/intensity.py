@@ -37,6 +37,14 @@ def _exact_limit_python(lookback: int) -> float:
 _exact_limit = jit(_exact_limit_python, nogil=True)
 
 
+def _whole_python(c: float, big: float) -> int:
+    """``c`` as an integer when it is a whole number in ``[0, big]``, else -1 (the window sums cannot hold it)."""
+    return int(c) if c >= 0.0 and c <= big and c == math.floor(c) else -1
+
+
+_whole = jit(_whole_python, nogil=True)
+
+
 def _intensity_python(
     counts: Float64Array1D, start: int, n_before: int, lookback: int, min_periods: int, out: Float64Array1D
 ) -> None:
@@ -55,18 +63,16 @@ def _intensity_python(
         g = n_before + j - start
         k = g if g < lookback else lookback
         while hi < j:  # counts entering the window
-            c = counts[hi]
-            if c >= 0.0 and c <= big and c == math.floor(c):
-                v = int(c)
+            v = _whole(counts[hi], big)
+            if v >= 0:
                 s1 += v
                 s2 += v * v
             else:
                 inexact += 1
             hi += 1
         while lo < j - k:  # counts leaving it
-            c = counts[lo]
-            if c >= 0.0 and c <= big and c == math.floor(c):
-                v = int(c)
+            v = _whole(counts[lo], big)
+            if v >= 0:
                 s1 -= v
                 s2 -= v * v
             else:

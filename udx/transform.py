@@ -167,11 +167,10 @@ def run_transform(
             return _read_chunk(storage, [(symbol, start) for symbol, _, _, start in plan if watermark > start],
                                watermark)
 
-        reads = [reader.submit(read, plan) for plan in plans[:1]]
+        next_read = reader.submit(read, plans[0]) if plans else None
         for k, plan in enumerate(plans):
-            trades = reads.pop().result()
-            if k + 1 < len(plans):
-                reads.append(reader.submit(read, plans[k + 1]))
+            trades = next_read.result()  # type: ignore[union-attr]  # submitted for every plan
+            next_read = reader.submit(read, plans[k + 1]) if k + 1 < len(plans) else None
             batch = _Batch()
             for symbol, cfg, state, _ in plan:
                 if symbol in trades:
