@@ -101,7 +101,8 @@ def _table(parsed: ParsedTrades, rows: np.ndarray, received_ns: list[int], sourc
     ints = parsed.ints[rows]
     present = parsed.present[rows]
     if sources.count(sources[0]) == len(sources):
-        source = pa.DictionaryArray.from_arrays(np.zeros(rows.size, np.int8), pa.array(sources[:1], pa.string()))
+        only = pa.array(sources[:1], pa.string())
+        source = pa.DictionaryArray.from_arrays(np.zeros(rows.size, np.int8), only)
     else:
         source = pa.array(sources, pa.string()).take(pa.array(rows))
     columns = [

@@ -13,7 +13,8 @@ The loop (style guide, "ingest load loop"; quix-streams' checkpoint order):
    headers, without a Python loop per record);
 2. when the batch holds ``LOAD_BATCH_ROWS`` records or its oldest is ``LOAD_BATCH_SECONDS`` old, hand it to
    the writer threads: a decoder thread decodes it while an appender thread writes the batch before it to
-   the database and the main thread consumes the next one. Records of the trades topic are decoded together in one vectorised pass
+   the database and the main thread consumes the next one. Records of the trades topic are decoded together
+   in one vectorised pass
    (:mod:`ingest.arrow_decode`); what it cannot vouch for, and every other record, goes through the
    per-record decoder :class:`ingest.normalize.FrameBatch`, which alone decides rejects and their reasons;
 3. a record that cannot be decoded (not JSON, not an object, unknown ``ev``, missing or bad field) goes to
@@ -284,7 +285,7 @@ class Loader:
         return self.summary
 
     def _take_many(self, messages: list[Any]) -> None:
-        """Collect one ``consume()`` result into the batch; decoding happens in the writer threads (:meth:`_decode`).
+        """Collect one ``consume()`` result into the batch; the decoder thread decodes it (:meth:`_decode`).
 
         The usual result (no error, all from the trades topic, the same headers) is taken without a Python
         loop per record: each accessor is mapped over the list in C. Anything else goes record by record.
@@ -451,7 +452,8 @@ class Loader:
             return
         started = batch.first_at or time.monotonic()
         decoding = self._decoder.submit(self._decode, batch)
-        self._inflight.append(_InFlight(self._appender.submit(self._append, decoding), batch.offsets, started))
+        writing = self._appender.submit(self._append, decoding)
+        self._inflight.append(_InFlight(writing, batch.offsets, started))
 
     def _finish_inflight(self) -> None:
         """Wait for every batch handed over and commit each in turn."""

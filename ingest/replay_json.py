@@ -8,8 +8,9 @@ reported, ``trfi`` / ``trft trft_ns``; ``t``/``trft`` in ms, ``s`` an integer wh
 Arrow, and one compiled loop (:func:`_write_events`, driven by the step table ``_STEPS``) writes every
 event's pieces, strings and integers back to back, ~0.5 µs a row in all. Prices and sizes are written by
 Arrow's shortest round-trip formatter, which spells some of them differently from ``orjson`` (``100`` for
-``100.0``, ``1e+16``, ``2.5e-7``) but always as a JSON number that parses back to the same value. Rows the column path cannot vouch for go through :func:`trade_event`
-instead, in place, so the message order is the file's order:
+``100.0``, ``1e+16``, ``2.5e-7``) but always as a JSON number that parses back to the same value. Rows the
+column path cannot vouch for go through :func:`trade_event` instead, in place, so the message order is the
+file's order:
 
 * a ``null`` in a column the event always carries (ticker, exchange, id, tape, price, size, sequence,
   ``sip_timestamp``) — the reference writes ``null``, or is the one that knows how to fail;
@@ -208,7 +209,8 @@ def _string_buffers(columns: list[pa.Array]) -> tuple[np.ndarray, np.ndarray]:
 def _column_values(batch: pa.RecordBatch, clean: np.ndarray) -> pa.Array:
     """The JSON events of the ``clean`` rows (empty for the others), written by one compiled loop."""
     n = batch.num_rows
-    texts = [batch["ticker"], batch["id"], _text(batch["price"]), _size_text(batch["size"]), batch["conditions"]]
+    texts = [batch["ticker"], batch["id"], _text(batch["price"]), _size_text(batch["size"]),
+             batch["conditions"]]
     strings, string_offsets = _string_buffers([pc.fill_null(text, "") for text in texts])
     t_ns, trft_ns = batch["sip_timestamp"], batch["trf_timestamp"]
     columns = {"exchange": batch["exchange"], "tape": batch["tape"], "t": pc.divide(t_ns, _NS_PER_MS),

@@ -6,8 +6,8 @@ of JSON that covers every value this service and Polygon produce:
 
 * one object, no whitespace anywhere, no duplicated known key, nothing after the closing brace;
 * strings of printable ASCII without escapes (a ``\\``, a control character or a non-ASCII byte: not
-  accepted); numbers in JSON's grammar, below 1e308 in magnitude; ``true``, ``false``, ``null``; fields it does not know may hold any
-  such value, arrays and objects included, up to :data:`MAX_DEPTH` deep;
+  accepted); numbers in JSON's grammar, below 1e308 in magnitude; ``true``, ``false``, ``null``; fields
+  it does not know may hold any such value, arrays and objects included, up to :data:`MAX_DEPTH` deep;
 * the known fields with the types of the reference decoder (``ingest.normalize.FrameBatch``): ``ev`` ``"T"``
   or ``"XT"``; ``sym``, ``pair``, ``i`` strings; ``x z t q trfi trft t_ns trft_ns`` integers within
   ±(2^63 - 1); ``p``, ``s`` numbers with at most 15 significant digits and a decimal exponent within ±22 (then
@@ -319,7 +319,8 @@ def _parse_trades(data: np.ndarray, offsets: np.ndarray, pow10: np.ndarray, ok: 
                     pos += 1
                     expect_key = stack[depth] == _LBRACE
                     break
-                if (c == _RBRACKET and stack[depth] == _LBRACKET) or (c == _RBRACE and stack[depth] == _LBRACE):
+                opened = stack[depth]
+                if (c == _RBRACKET and opened == _LBRACKET) or (c == _RBRACE and opened == _LBRACE):
                     if in_c and depth == 2:
                         in_c = False
                         kind[_C] = _LIST
