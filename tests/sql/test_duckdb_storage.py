@@ -197,6 +197,19 @@ def test_the_memory_limit_setting_caps_duckdb_and_a_malformed_one_is_refused(tmp
         Settings(duckdb_memory_limit="lots")
 
 
+def test_the_loader_uses_the_lower_of_its_own_memory_limit_and_the_process_one():
+    def limit(process: str | None, loader: str) -> str:
+        return Settings(duckdb_memory_limit=process, load_duckdb_memory_limit=loader).loader_memory_limit()
+
+    assert limit(None, "64MB") == "64MB"  # DuckDB's default, 80% of RAM, is higher
+    assert limit("256MB", "64MB") == "64MB"
+    assert limit("32MiB", "64MB") == "32MiB"
+    assert limit("1.5 GB", "2000MiB") == "1.5 GB"  # 1.5e9 bytes < 2000 * 2**20
+    assert limit("64MB", "64MB") == "64MB"
+    with pytest.raises(ValueError, match="load_duckdb_memory_limit"):
+        Settings(load_duckdb_memory_limit="64")
+
+
 def test_a_batch_overlapping_stored_rows_with_duplicates_inside_adds_exactly_the_new_keys(storage):
     stored = trades(10)
     assert storage.append_trades(stored) == 10
