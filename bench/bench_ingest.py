@@ -450,6 +450,8 @@ class Memory:
     rate: float
     samples: list[tuple[float, float]]
     rows: int
+    #: The DuckDB memory limit the loader ran with (``Settings.loader_memory_limit``).
+    duckdb_limit: str = ""
 
     @property
     def slope_mib_per_min(self) -> float:
@@ -489,17 +491,20 @@ def steady_stream(settings: Any, rate: float, stop: threading.Event, sent: list[
 
 
 def memory_run(bootstrap: str, work: Path, minutes: float, rate: float, every: float,
-               memory_limit: str | None) -> Memory:
-    """``microstructure load`` (subprocess, ``DUCKDB_MEMORY_LIMIT=memory_limit``) under a steady stream; its RSS
-    every ``every`` seconds."""
+               memory_limit: str | None, cache_limit: str | None = None) -> Memory:
+    """``microstructure load`` (subprocess, ``DUCKDB_MEMORY_LIMIT=memory_limit``, ``LOAD_DUCKDB_MEMORY_LIMIT=
+    cache_limit`` or the setting's default) under a steady stream; its RSS every ``every`` seconds."""
     from ingest.produce import ensure_topics
 
-    settings = bench_settings(bootstrap, work / "memory.duckdb", duckdb_memory_limit=memory_limit or None)
+    extra = {"load_duckdb_memory_limit": cache_limit} if cache_limit else {}
+    settings = bench_settings(bootstrap, work / "memory.duckdb", duckdb_memory_limit=memory_limit or None, **extra)
+    env = settings_env(settings)
+    env["LOAD_DUCKDB_MEMORY_LIMIT"] = settings.load_duckdb_memory_limit
     ensure_topics(bootstrap, [settings.kafka_trades_topic, settings.kafka_quotes_topic], settings.kafka_partitions)
     log_path = work / "memory-loader.log"
     with log_path.open("w") as log_file:
         loader = subprocess.Popen([sys.executable, "-m", "server.cli", "--log-level", "WARNING", "load"],
-                                  env=settings_env(settings), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log_file)
+                                  env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log_file)
     stop = threading.Event()
     sent: list[int] = []
     producer = threading.Thread(target=steady_stream, args=(settings, rate, stop, sent), name="bench-steady")
@@ -522,7 +527,7 @@ def memory_run(bootstrap: str, work: Path, minutes: float, rate: float, every: f
         time.sleep(3.0)  # the last batch
         loader.terminate()
         loader.wait(120)
-    return Memory(minutes, rate, samples, count_rows(settings.duckdb_path))
+    return Memory(minutes, rate, samples, count_rows(settings.duckdb_path), settings.loader_memory_limit())
 
 
 # --- report ------------------------------------------------------------------------------------------------
@@ -564,7 +569,8 @@ def render(rows: list[Row], naive: Row | None, memory: Memory | None, args: argp
         slope, late = memory.slope_mib_per_min, memory.slope_after(0.3)
         lines += [
             f"Loader memory: `microstructure load` (subprocess, `DUCKDB_MEMORY_LIMIT="
-            f"{args.loader_memory_limit or '(unset)'}`) for {memory.minutes:g} min under a steady "
+            f"{args.loader_memory_limit or '(unset)'}`, the loader's DuckDB limit {memory.duckdb_limit}) for "
+            f"{memory.minutes:g} min under a steady "
             f"{memory.rate:,.0f} trades/s, RSS sampled every {args.sample_seconds:g} s "
             f"({len(rss)} samples, {memory.rows:,} rows loaded): start {rss[0]:.0f} MiB, max {max(rss):.0f} MiB, "
             f"end {rss[-1]:.0f} MiB; least-squares slope {slope:+.2f} MiB/min over the run, "
@@ -629,6 +635,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample-seconds", type=float, default=5.0, help="RSS sampling period")
     parser.add_argument("--loader-memory-limit", default="256MB",
                         help="DUCKDB_MEMORY_LIMIT of the memory run's loader ('' = DuckDB's default, 80%% of RAM)")
+    parser.add_argument("--loader-cache-limit", default=None,
+                        help="LOAD_DUCKDB_MEMORY_LIMIT of the memory run's loader (default: the setting's, 64MB; "
+                        "the loader uses the lower of it and --loader-memory-limit)")
     parser.add_argument("--batch-rows", type=int, default=None, help="LOAD_BATCH_ROWS (default: the setting's)")
     parser.add_argument("--batch-seconds", type=float, default=None, help="LOAD_BATCH_SECONDS")
     parser.add_argument("--partitions", type=int, default=None, help="KAFKA_PARTITIONS")
@@ -688,7 +697,7 @@ def main(argv: list[str] | None = None) -> int:
                 if "memory" in stages and args.minutes > 0:
                     step(f"memory run, {args.minutes:g} min at {args.memory_rate:,.0f} trades/s")
                     memory = memory_run(broker.bootstrap, work, args.minutes, args.memory_rate,
-                                        args.sample_seconds, args.loader_memory_limit)
+                                        args.sample_seconds, args.loader_memory_limit, args.loader_cache_limit)
                 step("stopping the broker")
         if "append" in stages:
             step(f"append: {args.append_batches} batches into {args.append_stored:,} stored trades")
