@@ -7,8 +7,11 @@
    a. end to end: the Polygon-protocol simulator (flood mode, serving trades prepared before the clock
       starts) → the real ``polygon-api-client`` → ``microstructure stream`` (a subprocess) → Kafka → the
       loader of ``microstructure load`` → a DuckDB file, from the first event sent to the last row written;
+      once with plain WebSocket frames and once with permessage-deflate (``--sim-compression``);
    b. ``replay_file`` of a ``trades_v1`` flat file (``.csv.gz``) → Kafka, until the producer is flushed;
-   c. Kafka → DuckDB: the loader draining the topic filled by (b), like ``load --drain``, from start to exit;
+   c. Kafka → DuckDB: the loader draining the topic filled by (b), like ``load --drain``: its sustained rate
+      from the first record consumed to exit; the start (topics, group join) and the CPU seconds of every
+      loader thread and of the broker are reported beside it;
    d. the naive baseline: simulator → ``polygon-api-client`` (parsed messages) → one DuckDB ``INSERT``
       per trade from the client's callback;
 3. runs ``microstructure load`` (a subprocess) for ``--minutes`` under a steady stream of ``--memory-rate``
@@ -124,7 +127,7 @@ class Prepared:
         return chunk
 
 
-def _serve_flood(n: int, seed: int, frame_events: int, conn: Any) -> None:
+def _serve_flood(n: int, seed: int, frame_events: int, compression: str | None, conn: Any) -> None:
     """Child process: prepare ``n`` trades, serve them in flood mode, report port then first-send time."""
     from ingest.simulator import PolygonSimulator
 
@@ -133,7 +136,7 @@ def _serve_flood(n: int, seed: int, frame_events: int, conn: Any) -> None:
     async def serve() -> None:
         source = Prepared(events, STEP_EVENTS)
         sim = PolygonSimulator(source, flood=True, tick_seconds=1.0,  # type: ignore[arg-type]
-                               max_events_per_frame=frame_events)
+                               max_events_per_frame=frame_events, compression=compression)
         async with sim:
             conn.send(sim.port)
             while sim.events_sent["stocks"] < n:
@@ -147,10 +150,11 @@ def _serve_flood(n: int, seed: int, frame_events: int, conn: Any) -> None:
 class FloodSimulator:
     """The flood simulator in its own process (it would otherwise share a core's GIL with the client)."""
 
-    def __init__(self, n: int, seed: int, frame_events: int) -> None:
+    def __init__(self, n: int, seed: int, frame_events: int, compression: str | None) -> None:
         ctx = mp.get_context("spawn")
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve_flood, args=(n, seed, frame_events, child), daemon=True)
+        self._proc = ctx.Process(target=_serve_flood, args=(n, seed, frame_events, compression, child),
+                                 daemon=True)
 
     def __enter__(self) -> FloodSimulator:
         self._proc.start()
@@ -225,12 +229,13 @@ def count_rows(db: Path) -> int:
     return int(n)
 
 
-def stage_end_to_end(bootstrap: str, work: Path, n: int, seed: int, frame_events: int) -> Row:
-    """(a) simulator → client → stream → Kafka → loader → DuckDB."""
+def stage_end_to_end(bootstrap: str, work: Path, n: int, seed: int, frame_events: int,
+                     compression: str | None) -> Row:
+    """(a) simulator → client → stream → Kafka → loader → DuckDB; ``compression`` of the WebSocket frames."""
     from ingest.load import Loader
     from ingest.produce import ensure_topics
 
-    settings = bench_settings(bootstrap, work / "e2e.duckdb")
+    settings = bench_settings(bootstrap, work / f"e2e-{compression}.duckdb")
     ensure_topics(bootstrap, [settings.kafka_trades_topic, settings.kafka_quotes_topic], settings.kafka_partitions)
     storage = open_storage(settings)
     loader = Loader(settings, storage)
@@ -244,7 +249,7 @@ def stage_end_to_end(bootstrap: str, work: Path, n: int, seed: int, frame_events
         time.sleep(0.05)
     stream: subprocess.Popen[bytes] | None = None
     try:
-        with FloodSimulator(n, seed, frame_events) as sim:
+        with FloodSimulator(n, seed, frame_events, compression) as sim:
             env = settings_env(settings)
             env.update({"POLYGON_API_KEY": "bench", "POLYGON_FEED": f"127.0.0.1:{sim.port}",
                         "POLYGON_SECURE": "false", "POLYGON_MARKET": "stocks", "POLYGON_SUBSCRIPTIONS": "T.*"})
@@ -266,7 +271,8 @@ def stage_end_to_end(bootstrap: str, work: Path, n: int, seed: int, frame_events
         thread.join(120)
         storage.close()
     rows = count_rows(settings.duckdb_path)
-    return Row("end to end: simulator → polygon-api-client → stream → Kafka → load → DuckDB", n,
+    frames = "permessage-deflate" if compression else "plain"
+    return Row(f"end to end, {frames} frames: simulator → polygon-api-client → stream → Kafka → load → DuckDB", n,
                (done_ns - first_ns) / 1e9, f"{rows:,} rows in the file")
 
 
@@ -290,19 +296,76 @@ def stage_replay(bootstrap: str, work: Path, trades: Any) -> tuple[Row, Any]:
     return Row("replay: trades_v1 .csv.gz → Kafka", summary.sent, seconds, f"{size:.0f} MiB file"), settings
 
 
-def stage_drain(settings: Any, n: int) -> Row:
-    """(c) the loader draining the replayed topic into a fresh DuckDB file."""
+def _thread_cpu() -> dict[int, tuple[str, float]]:
+    """CPU seconds of every thread of this process: native id → (name, seconds)."""
+    names = {t.native_id: t.name for t in threading.enumerate() if t.native_id is not None}
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            comm = Path(f"/proc/self/task/{tid}/comm").read_text().strip()
+            fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        out[int(tid)] = (names.get(int(tid), comm), (int(fields[11]) + int(fields[12])) / tick)
+    return out
+
+
+def _process_cpu(marker: str) -> float:
+    """CPU seconds of the processes whose command line holds ``marker`` (the broker: its data dir)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / "cmdline").read_text(errors="replace"):
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick
+        except OSError:
+            continue
+    return total
+
+
+def _thread_group(name: str) -> str:
+    for prefix, group in (("MainThread", "main (consume, collect)"), ("load-decoder", "decoder"),
+                          ("load-appender", "appender (DuckDB statement)"), ("rdk:", "librdkafka")):
+        if name.startswith(prefix):
+            return group
+    return "DuckDB workers and others"
+
+
+def stage_drain(settings: Any, n: int, broker_marker: str) -> Row:
+    """(c) the loader draining the replayed topic into a fresh DuckDB file: sustained rate from its first
+    record; its start and the CPU seconds per million records of each of its threads and of the broker."""
     from ingest.load import Loader
 
     storage = open_storage(settings)
+    loader = Loader(settings, storage, drain=True)
+    ended: list[dict[int, tuple[str, float]]] = []
+    shutdown = loader._shutdown_writers
+    loader._shutdown_writers = lambda: (ended.append(_thread_cpu()), shutdown())  # type: ignore[method-assign]
+    done: list[Any] = []
+    thread = threading.Thread(target=lambda: done.append(loader.run()), name="loader-main")
+    before, broker_before = _thread_cpu(), _process_cpu(broker_marker)
     started = time.perf_counter()
-    summary = Loader(settings, storage, drain=True).run()
-    seconds = time.perf_counter() - started
+    thread.start()
+    while loader.stats.consumed == 0 and thread.is_alive():
+        time.sleep(0.001)
+    first = time.perf_counter()
+    thread.join()
+    seconds = time.perf_counter() - first
+    broker = _process_cpu(broker_marker) - broker_before
     storage.close()
-    if summary.trades_added != n:
-        raise RuntimeError(f"drain added {summary.trades_added} of {n}")
-    return Row("Kafka → DuckDB: load --drain of that topic (group join included)", n, seconds,
-               f"{summary.batches} batches")
+    if not done or done[0].trades_added != n:
+        raise RuntimeError(f"drain added {done[0].trades_added if done else 0} of {n}")
+    cpu: dict[str, float] = {}
+    for tid, (name, value) in (ended[0] if ended else {}).items():
+        group = _thread_group("MainThread" if name == "loader-main" else name)
+        cpu[group] = cpu.get(group, 0.0) + value - before.get(tid, (name, 0.0))[1]
+    cpu["broker"] = broker
+    per_million = ", ".join(f"{group} {value / n * 1e6:.2f}" for group, value in cpu.items())
+    return Row("Kafka → DuckDB: load --drain of that topic, sustained", n, seconds,
+               f"{done[0].batches} batches; {first - started:.1f} s before the first record (topics, group "
+               f"join); CPU s per million records: {per_million}")
 
 
 #: Row by row, no dedupe (the baseline's trades are distinct; ``market_data`` declares no key for OR IGNORE).
@@ -350,7 +413,7 @@ def stage_naive(work: Path, n: int, seed: int, frame_events: int) -> Row:
         except asyncio.CancelledError:
             pass
 
-    with FloodSimulator(n, seed + 1, frame_events) as sim:
+    with FloodSimulator(n, seed + 1, frame_events, None) as sim:
         asyncio.run(run(sim.port))
         done_ns = time.time_ns()
         first_ns = sim.first_data_ns(60)
@@ -642,6 +705,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-seconds", type=float, default=None, help="LOAD_BATCH_SECONDS")
     parser.add_argument("--partitions", type=int, default=None, help="KAFKA_PARTITIONS")
     parser.add_argument("--frame-events", type=int, default=100, help="events per simulator frame")
+    parser.add_argument("--sim-compression", default="plain,deflate",
+                        help="WebSocket frames of the end-to-end stage, one run each: plain, deflate or both")
     parser.add_argument("--quick", action="store_true", help="200k trades, 1000 naive, a 1-minute memory run")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--no-write", action="store_true", help="do not write BENCHMARKS.md")
@@ -651,6 +716,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--append-batches", type=int, default=20, help="batches of the append stage")
     args = parser.parse_args(argv)
     unknown = set(args.stages.split(",")) - set(STAGES)
+    if set(args.sim_compression.split(",")) - {"plain", "deflate"}:
+        parser.error("--sim-compression takes plain, deflate or plain,deflate")
     if unknown:
         parser.error(f"unknown stage(s) {', '.join(sorted(unknown))}; stages are {','.join(STAGES)}")
     if args.quick:
@@ -684,13 +751,14 @@ def main(argv: list[str] | None = None) -> int:
                     replay, drain_settings = stage_replay(broker.bootstrap, work, trades)
                     if "c" in stages:
                         step("(c) Kafka → DuckDB")
-                        rows.append(stage_drain(drain_settings, args.trades))
+                        rows.append(stage_drain(drain_settings, args.trades, f"broker-{broker.port}"))
                     if "b" in stages:
                         rows.insert(0, replay)
                 if "a" in stages:
-                    step("(a) end to end")
-                    rows.insert(0, stage_end_to_end(broker.bootstrap, work, args.trades, args.seed + 7,
-                                                    args.frame_events))
+                    for k, frames in enumerate(reversed(args.sim_compression.split(","))):
+                        step(f"(a) end to end, {frames} frames")
+                        rows.insert(0, stage_end_to_end(broker.bootstrap, work, args.trades, args.seed + 7 + k,
+                                                        args.frame_events, None if frames == "plain" else frames))
                 if "d" in stages:
                     step(f"(d) naive baseline, {args.naive_trades:,} trades")
                     naive = stage_naive(work, args.naive_trades, args.seed + 11, args.frame_events)
