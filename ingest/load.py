@@ -162,11 +162,14 @@ class Loader:
         Stop once every partition is consumed up to its high watermark at start (``load --drain``).
     consumer_config
         Extra librdkafka consumer settings.
+    reopen_rows
+        Reopen the storage (:meth:`sql.backend.Storage.reopen`) after writing this many rows; ``None`` never
+        (a storage shared with other users, as in ``demo``).
     """
 
     def __init__(self, settings: Settings, storage: Storage, *, topics: Sequence[str] | None = None,
                  drain: bool = False, stats: PipelineStats | None = None,
-                 consumer_config: dict[str, Any] | None = None) -> None:
+                 consumer_config: dict[str, Any] | None = None, reopen_rows: int | None = None) -> None:
         if not settings.kafka_bootstrap_servers:
             raise ValueError("KAFKA_BOOTSTRAP_SERVERS is not set: 'microstructure load' reads from Kafka")
         self.settings = settings
@@ -189,6 +192,8 @@ class Loader:
         self._appender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-appender")
         self._inflight: deque[_InFlight] = deque()
         self._write_failed = False
+        self._reopen_rows = reopen_rows or None
+        self._written_since_reopen = 0
 
     # --- kafka clients -----------------------------------------------------------------------------------
 
@@ -440,6 +445,10 @@ class Loader:
             added = self.storage.append_quotes(_concat(quote_tables))
             self.summary.quotes_added += added
             self.stats.produced += added
+        self._written_since_reopen += sum(t.num_rows for t in trade_tables + quote_tables)
+        if self._reopen_rows is not None and self._written_since_reopen >= self._reopen_rows:
+            self.storage.reopen()  # between writes, on the only thread that writes
+            self._written_since_reopen = 0
         return decoded.dead_letters
 
     def _hand_over(self) -> None:
@@ -625,12 +634,14 @@ def _names(partitions: list[TopicPartition]) -> str:
 
 def run_loader(settings: Settings, storage: Storage, *, drain: bool = False,
                install_signals: Callable[[threading.Event], None] | None = None) -> LoadSummary:
-    """Run a :class:`Loader` with its statistics line; ``install_signals`` wires SIGINT/SIGTERM to stop."""
+    """Run a :class:`Loader` with its statistics line; ``install_signals`` wires SIGINT/SIGTERM to stop.
+
+    ``storage`` is this process's own: it is reopened every ``LOAD_REOPEN_ROWS`` rows written."""
     from ingest.stats import StatsReporter
 
     stop = threading.Event()
     if install_signals is not None:
         install_signals(stop)
-    loader = Loader(settings, storage, drain=drain)
+    loader = Loader(settings, storage, drain=drain, reopen_rows=settings.load_reopen_rows)
     with StatsReporter(loader.stats, settings.stats_interval_seconds, log):
         return loader.run(stop)

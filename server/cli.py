@@ -88,7 +88,7 @@ def _cmd_load(settings: Settings, args: argparse.Namespace) -> int:
 
     serve_metrics(settings.metrics_host, settings.metrics_port)
     # The loader reads back only the newest row groups; a bigger cache only fills up with what it appended.
-    storage = open_storage(settings.model_copy(update={"duckdb_memory_limit": settings.loader_memory_limit()}))
+    storage = open_storage(settings.for_loader())
     try:
         storage.apply_schema()
         summary = run_loader(settings, storage, drain=args.drain, install_signals=install)

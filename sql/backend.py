@@ -86,6 +86,10 @@ class Storage(Protocol):
     def query(self, name: str, params: Mapping[str, Any], limit: int) -> QueryResult:
         """Run the named read query ``name`` with bound ``params``; at most ``limit`` rows, time-limited."""
 
+    def reopen(self) -> None:
+        """Close and reconnect, releasing what the client library holds for the connection (the loader calls
+        it every ``LOAD_REOPEN_ROWS`` rows written)."""
+
     def close(self) -> None:
         """Release the connection."""
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,8 +48,11 @@ _WATCHDOG = Watchdog()
 class DuckDBStorage:
     """A DuckDB database file implementing :class:`sql.backend.Storage`."""
 
-    def __init__(self, connection: duckdb.DuckDBPyConnection, *, read_only: bool, query_timeout_s: float):
+    def __init__(self, connection: duckdb.DuckDBPyConnection, *, read_only: bool, query_timeout_s: float,
+                 connect: Callable[[], duckdb.DuckDBPyConnection] | None = None):
         self._root = connection
+        self._connect = connect
+        self._generation = 0  # bumped by reopen(): a thread's cursor of an older generation is replaced
         self._read_only = read_only
         self._query_timeout_s = query_timeout_s
         self._local = threading.local()
@@ -75,22 +78,42 @@ class DuckDBStorage:
         config: dict[str, str | int] = {"threads": settings.duckdb_threads}
         if settings.duckdb_memory_limit:
             config["memory_limit"] = settings.duckdb_memory_limit
-        try:
-            connection = duckdb.connect(str(path), read_only=read_only, config=config)
-        except duckdb.IOException as exc:
-            raise StorageError(
-                f"cannot open {str(path)!r}: {exc}. DuckDB allows one writing process per file; "
-                "stop the other process or point DUCKDB_PATH elsewhere"
-            ) from exc
-        return cls(connection, read_only=read_only, query_timeout_s=settings.mcp_query_timeout_ms / 1000)
+
+        def connect() -> duckdb.DuckDBPyConnection:
+            try:
+                return duckdb.connect(str(path), read_only=read_only, config=config)
+            except duckdb.IOException as exc:
+                raise StorageError(
+                    f"cannot open {str(path)!r}: {exc}. DuckDB allows one writing process per file; "
+                    "stop the other process or point DUCKDB_PATH elsewhere"
+                ) from exc
+
+        return cls(connect(), read_only=read_only, query_timeout_s=settings.mcp_query_timeout_ms / 1000,
+                   connect=connect)
 
     # --- connection handling ---------------------------------------------------------------------------
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         cursor = getattr(self._local, "cursor", None)
-        if cursor is None:
+        if cursor is None or self._local.generation != self._generation:
             cursor = self._root.cursor()
-            self._local.cursor = cursor
+            self._local.cursor, self._local.generation = cursor, self._generation
         return cursor
+
+    def reopen(self) -> None:
+        """Close the database and open it again, releasing what DuckDB frees only on close.
+
+        A process that keeps appending grows by ~1 MiB per million rows it wrote (DuckDB's bookkeeping of the
+        row groups it wrote, outside ``memory_limit``) and keeps the blocks it appended cached up to
+        ``memory_limit``; closing releases both. For a process that is the file's only user, such as
+        ``microstructure load``: a query running on another thread's cursor meanwhile would fail. Cursors
+        are replaced on their thread's next call.
+        """
+        if self._connect is None:
+            raise StorageError("this storage was not opened from a path and cannot reopen")
+        with self._write_lock:
+            self._root.close()
+            self._root = self._connect()
+            self._generation += 1
 
     def close(self) -> None:
         """Close the database; cursors of other threads become unusable."""

@@ -69,11 +69,18 @@ class Settings(BaseSettings):
     )
     load_batch_seconds: float = Field(1.0, gt=0, description="...or when its oldest record is this old")
     load_duckdb_memory_limit: str = Field(
-        "64MB",
+        "256MB",
         pattern=_MEMORY_SIZE,
         description="DuckDB buffer pool cap of `microstructure load` when lower than DUCKDB_MEMORY_LIMIT: the "
         "loader reads back only the newest row groups (the dedupe anti-join), but DuckDB keeps the blocks it "
-        "appended cached until it nears its cap (at 256MB and 20k trades/s: +8 MiB/min for ~20 min)",
+        "appended cached until it nears its cap (64MB: ~20 % slower drains)",
+    )
+    load_reopen_rows: int = Field(
+        2_000_000,
+        ge=0,
+        description="`microstructure load` closes and reopens the database after writing this many rows (0 = "
+        "never): DuckDB releases only on close the ~1 MiB per million rows it keeps of the row groups a "
+        "process wrote, and the blocks it appended",
     )
     stats_interval_seconds: float = Field(30.0, gt=0, description="statistics line period of stream/load")
     metrics_host: str = "127.0.0.1"
@@ -146,6 +153,10 @@ class Settings(BaseSettings):
         if self.duckdb_memory_limit is not None and _size_bytes(self.duckdb_memory_limit) < _size_bytes(cap):
             return self.duckdb_memory_limit
         return cap
+
+    def for_loader(self) -> Settings:
+        """These settings as ``microstructure load`` opens the database with: its DuckDB memory limit."""
+        return self.model_copy(update={"duckdb_memory_limit": self.loader_memory_limit()})
 
     def session_for(self, market: str) -> SessionSpec:
         """Return the session specification of ``market`` (``stocks`` or ``crypto``)."""

@@ -248,6 +248,9 @@ class VerticaStorage:
             pass
         return storage
 
+    def reopen(self) -> None:
+        """Nothing to release: the rows a session writes are held by the server, not by this client."""
+
     def close(self) -> None:
         """Close every pooled connection."""
         self._reader.close()

@@ -48,7 +48,7 @@ def kafka_settings(bootstrap: str, db: Path, **overrides: object) -> Settings:
 
 def settings_env(settings: Settings) -> dict[str, str]:
     names = ("kafka_bootstrap_servers", "kafka_trades_topic", "kafka_quotes_topic", "kafka_group_id",
-             "kafka_partitions", "duckdb_path", "load_batch_rows", "load_batch_seconds")
+             "kafka_partitions", "duckdb_path", "load_batch_rows", "load_batch_seconds", "load_reopen_rows")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "DUCKDB_", "LOAD_"))}
     env.update({n.upper(): str(getattr(settings, n)) for n in names})
     return env
@@ -94,7 +94,8 @@ def drain(settings: Settings, timeout: float = 120) -> None:
 
 
 def test_loader_killed_repeatedly_loads_every_trade_exactly_once(kafka_bootstrap, tmp_path):
-    settings = kafka_settings(kafka_bootstrap, tmp_path / "kill.duckdb")
+    # the database is reopened every 4 batches too, so kills also land around a reopen
+    settings = kafka_settings(kafka_bootstrap, tmp_path / "kill.duckdb", load_reopen_rows=20_000)
     ensure_topics(kafka_bootstrap, [settings.kafka_trades_topic, settings.kafka_quotes_topic], 3)
     events = stock_trade_events(200_000)
     produce_events(settings, events)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 
 import duckdb
 import numpy as np
@@ -195,6 +196,29 @@ def test_the_memory_limit_setting_caps_duckdb_and_a_malformed_one_is_refused(tmp
         store.close()
     with pytest.raises(ValueError, match="duckdb_memory_limit"):
         Settings(duckdb_memory_limit="lots")
+
+
+def test_reopen_keeps_the_rows_and_gives_every_thread_a_fresh_cursor(tmp_path):
+    store = DuckDBStorage.open(Settings(duckdb_path=tmp_path / "r.duckdb", duckdb_memory_limit="300MB"))
+    store.apply_schema()
+    try:
+        table = trades(5)
+        assert store.append_trades(table) == 5
+        other: list[int] = []
+        worker = threading.Thread(target=lambda: other.append(store.newest_trade_ns() or 0))
+        worker.start()
+        worker.join()  # that thread holds a cursor of the first connection now
+        store.reopen()
+        assert store.append_trades(table) == 0  # the stored keys are read back from the file
+        assert store.append_trades(trades(7)) == 2
+        (limit,) = store._cursor().execute("SELECT current_setting('memory_limit')").fetchall()[0]
+        assert limit == "286.1 MiB"  # reopened with the same settings
+        worker = threading.Thread(target=lambda: other.append(store.newest_trade_ns() or 0))
+        worker.start()
+        worker.join()
+        assert other[1] == other[0] + 2 * 1_000_000_000  # the thread's old cursor was replaced, not reused
+    finally:
+        store.close()
 
 
 def test_the_loader_uses_the_lower_of_its_own_memory_limit_and_the_process_one():
