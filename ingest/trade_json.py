@@ -59,28 +59,18 @@ _ZERO, _NINE, _LOW_E, _UP_E = 48, 57, 101, 69
 _LBRACKET, _RBRACKET, _LBRACE, _RBRACE = 91, 93, 123, 125
 
 
+#: The field of each one-letter key, by its byte (-1: not a field).
+_ONE_LETTER = np.full(128, -1, np.int64)
+for _letter, _field in zip("xizpsctq", (_X, _I, _Z, _P, _S, _C, _T, _Q), strict=True):
+    _ONE_LETTER[ord(_letter)] = _field
+
+
 def _key_id(length: int, a: int, b: int, c: int, d: int, e: int, f: int, g: int) -> int:
     """Known field of a key of ``length`` bytes starting ``a b c d e f g`` (0 past its end), or -1.
 
     Takes the bytes, not the buffer: an array argument costs an atomic reference count per call."""
     if length == 1:
-        if a == 120:  # x
-            return _X
-        if a == 105:  # i
-            return _I
-        if a == 122:  # z
-            return _Z
-        if a == 112:  # p
-            return _P
-        if a == 115:  # s
-            return _S
-        if a == 99:  # c
-            return _C
-        if a == 116:  # t
-            return _T
-        if a == 113:  # q
-            return _Q
-        return -1
+        return _ONE_LETTER[a]
     if length == 2:
         return _EV if a == 101 and b == 118 else -1  # ev
     if length == 3:
@@ -135,39 +125,9 @@ def _parse_trades(data: np.ndarray, offsets: np.ndarray, pow10: np.ndarray, ok: 
             if pos >= end:
                 bad = True
                 break
-            if expect_key:  # "key":
-                if data[pos] != _QUOTE:
-                    bad = True
-                    break
-                start = pos + 1
-                pos = start
-                while pos < end and data[pos] != _QUOTE:
-                    b = data[pos]
-                    if b == _BACKSLASH or b < 32 or b > 126:
-                        bad = True
-                        break
-                    pos += 1
-                if bad or pos + 1 >= end or data[pos + 1] != _COLON:
-                    bad = True
-                    break
-                field = -1
-                if depth == 1 and pos - start <= 7:
-                    for j in range(7):
-                        key[j] = data[start + j] if start + j < pos else 0
-                    field = _key_id(pos - start, key[0], key[1], key[2], key[3], key[4], key[5], key[6])
-                    if field >= 0 and kind[field] != _ABSENT:  # a duplicated known key
-                        bad = True
-                        break
-                pos += 2
-                expect_key = False
-                continue
-            # a value
             b = data[pos]
             value_kind = _OTHER
-            if in_c and not (b == _MINUS or _ZERO <= b <= _NINE):  # conditions hold integers only
-                bad = True
-                break
-            if b == _QUOTE:
+            if b == _QUOTE:  # a key or a string value
                 start = pos + 1
                 pos = start
                 while pos < end and data[pos] != _QUOTE:
@@ -176,14 +136,32 @@ def _parse_trades(data: np.ndarray, offsets: np.ndarray, pow10: np.ndarray, ok: 
                         bad = True
                         break
                     pos += 1
-                if bad or pos >= end:
+                if bad or pos >= end or in_c:  # conditions hold integers only
                     bad = True
                     break
+                if expect_key:  # "key":
+                    if pos + 1 >= end or data[pos + 1] != _COLON:
+                        bad = True
+                        break
+                    field = -1
+                    if depth == 1 and pos - start <= 7:
+                        for j in range(7):
+                            key[j] = data[start + j] if start + j < pos else 0
+                        field = _key_id(pos - start, key[0], key[1], key[2], key[3], key[4], key[5], key[6])
+                        if field >= 0 and kind[field] != _ABSENT:  # a duplicated known key
+                            bad = True
+                            break
+                    pos += 2
+                    expect_key = False
+                    continue
                 if field >= 0:
                     value_kind = _STR
                     sstart[field] = start
                     slen[field] = pos - start
                 pos += 1
+            elif expect_key or (in_c and not (b == _MINUS or _ZERO <= b <= _NINE)):
+                bad = True
+                break
             elif b == _MINUS or _ZERO <= b <= _NINE:
                 negative = b == _MINUS
                 start = pos
