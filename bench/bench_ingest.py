@@ -2,7 +2,9 @@
 
 ``.venv/bin/python -m bench.bench_ingest [--trades N] [--minutes M] [--quick] [--stages a,b,c,d,memory]``
 
-1. starts its own broker with ``scripts/kafka-local`` on free ports and a private data dir, stops it at the end;
+1. starts its own broker with ``scripts/kafka-local`` on free ports and a private data dir, warms it up (300k
+   messages produced and consumed on a scratch topic, so its JVM has compiled its hot paths, as a running
+   broker has), stops it at the end;
 2. measures trades/s of
    a. end to end: the Polygon-protocol simulator (flood mode, serving trades prepared before the clock
       starts) → the real ``polygon-api-client`` → ``microstructure stream`` (a subprocess) → Kafka → the
@@ -213,10 +215,12 @@ class Row:
         return self.trades / self.seconds if self.seconds > 0 else float("nan")
 
 
-def open_storage(settings: Any) -> Any:
+def open_storage(settings: Any, *, loader: bool = False) -> Any:
+    """The DuckDB file of ``settings``, with its schema; ``loader``: with the DuckDB memory limit
+    ``microstructure load`` uses (``Settings.for_loader``)."""
     from sql.duckdb_backend import DuckDBStorage
 
-    storage = DuckDBStorage.open(settings)
+    storage = DuckDBStorage.open(settings.for_loader() if loader else settings)
     storage.apply_schema()
     return storage
 
@@ -237,8 +241,8 @@ def stage_end_to_end(bootstrap: str, work: Path, n: int, seed: int, frame_events
 
     settings = bench_settings(bootstrap, work / f"e2e-{compression}.duckdb")
     ensure_topics(bootstrap, [settings.kafka_trades_topic, settings.kafka_quotes_topic], settings.kafka_partitions)
-    storage = open_storage(settings)
-    loader = Loader(settings, storage)
+    storage = open_storage(settings, loader=True)
+    loader = Loader(settings, storage, reopen_rows=settings.load_reopen_rows)
     stop = threading.Event()
     thread = threading.Thread(target=loader.run, args=(stop,), name="bench-loader")
     thread.start()
@@ -274,6 +278,36 @@ def stage_end_to_end(bootstrap: str, work: Path, n: int, seed: int, frame_events
     frames = "permessage-deflate" if compression else "plain"
     return Row(f"end to end, {frames} frames: simulator → polygon-api-client → stream → Kafka → load → DuckDB", n,
                (done_ns - first_ns) / 1e9, f"{rows:,} rows in the file")
+
+
+def warm_up(bootstrap: str, n: int = 300_000) -> float:
+    """Produce and consume ``n`` small messages on a scratch topic, so the stages meet a broker whose JVM has
+    compiled its hot paths (a long-running broker's state), not a cold one; return the seconds it took."""
+    from confluent_kafka import Consumer, Producer
+
+    from ingest.produce import ensure_topics, producer_config
+
+    started = time.perf_counter()
+    topic = f"bench-warm-up-{uuid.uuid4().hex[:8]}"
+    ensure_topics(bootstrap, [topic], 4)
+    producer = Producer(producer_config(bootstrap))
+    value = b'{"ev":"T","sym":"WARM","x":4,"i":"1","z":3,"p":1.5,"s":100,"c":[12],"t":1700000000000,"q":1}'
+    for k in range(n):
+        while True:
+            try:
+                producer.produce(topic, value, b"WARM%d" % (k % 64))
+                break
+            except BufferError:
+                producer.poll(0.05)
+    producer.flush(120)
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": topic, "auto.offset.reset": "earliest",
+                         "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    seen, deadline = 0, time.monotonic() + 120
+    while seen < n and time.monotonic() < deadline:
+        seen += len(consumer.consume(10_000, 1.0))
+    consumer.close()
+    return time.perf_counter() - started
 
 
 def stage_replay(bootstrap: str, work: Path, trades: Any) -> tuple[Row, Any]:
@@ -338,8 +372,8 @@ def stage_drain(settings: Any, n: int, broker_marker: str) -> Row:
     record; its start and the CPU seconds per million records of each of its threads and of the broker."""
     from ingest.load import Loader
 
-    storage = open_storage(settings)
-    loader = Loader(settings, storage, drain=True)
+    storage = open_storage(settings, loader=True)
+    loader = Loader(settings, storage, drain=True, reopen_rows=settings.load_reopen_rows)
     ended: list[dict[int, tuple[str, float]]] = []
     shutdown = loader._shutdown_writers
     loader._shutdown_writers = lambda: (ended.append(_thread_cpu()), shutdown())  # type: ignore[method-assign]
@@ -651,39 +685,36 @@ def render(rows: list[Row], naive: Row | None, memory: Memory | None, args: argp
                       f" ({late:+.2f} MiB/min; {per_million:.0f} MiB per million rows loaded).")
     lines += [
         "",
-        "Where the time goes (measured apart on this box, 2026-11-21, with other work on it; `--stages append` "
-        "reproduces the DuckDB part): (1) The old `PRIMARY KEY (market, symbol, exchange, trade_id, ts_ns)` "
-        "was the cost of the DuckDB append, not DuckDB itself (an earlier reading said otherwise: its DDL edit had "
-        "not removed the key). Into 2M stored trades, 1M new ones: with the key 224k / 344k / 243k rows/s at "
-        "50k / 122,880 / 250k-row batches; without it a plain Arrow insert runs at 425k / 1.04M / 1.9M rows/s. "
-        "`market_data` now declares no key; `append_trades` keeps it with one statement (anti-join restricted to "
-        "the batch's `ts_ns` range, so zone maps skip the other row groups, plus first-of-duplicates inside the "
-        "batch): 359k / 709k / 903k rows/s; into 10M stored trades (`--stages append`, 250k-row batches, loaded "
-        "box) 389k rows/s against 595k for the plain insert and 194k with the key; a rerun of a stored batch "
-        "adds nothing in 0.04-0.6 s. Batches of at least one "
-        "row group (122,880 rows) are written straight to the file instead of the WAL, hence "
-        "`LOAD_BATCH_ROWS=250000`. `wal_autocheckpoint='1GB'` (default 16MB) would double small-batch appends "
-        "(`append_trades`, 1M into 2M stored: 20k-row batches 190-200k → 343-395k rows/s, 50k 207-231k → "
-        "384-455k) but adds 5-10 % at 250k-row batches (459-487k → 515-524k) and lets the WAL grow to 1GB "
-        "before a checkpoint: no setting added. (2) Kafka → "
-        "DuckDB is CPU-bound in the loader process. CPU seconds per million records while draining at 88-106k/s "
-        "(two runs): main thread (`consume()` and collecting value, headers, timestamp, offsets: one `Message` "
-        "per record; `Message.headers()` alone ~1.3 µs, for the `source` header) 3.9-4.7 s; writer thread "
-        "(decode, DuckDB statement) 2.1-2.2 s; DuckDB and pyarrow worker threads (the `pyarrow.json` parse, ~2 µs "
-        "per record, is the largest piece) 3.0-4.7 s; librdkafka threads 0.5-0.6 s; the broker 0.2 s. 9.5-12 "
-        "CPU-s per million is at most 160-210k/s on two idle cores, and `consume()` alone, discarding every "
-        "record, delivers 190-275k records/s "
-        "here: 250k/s is out of reach for this loader design on this box; measured drains varied 50-112k/s with "
-        "the box's load (the loader before this change, 50k-row batches and the key, 40-64k/s on the same "
-        "topic). Decode and write run on a writer thread while the next batch is consumed. (3) Memory: the "
-        "loader's RSS grows with or without the key (a plain append loop, no Kafka, 256MB limit: 266 → 389 MiB "
-        "over 20M rows without the key, 245 → 309 MiB over 6M with it), in step with DuckDB's own "
-        "`duckdb_memory()` (19 → 159 MiB), which keeps appended blocks cached up to `DUCKDB_MEMORY_LIMIT`: the "
-        "key's index was not the cause. Loader under 20k trades/s: with the 256MB limit RSS still grows after the "
-        "warm-up (+7.9 MiB/min over 10 min; over 20 min +9.7 MiB/min, ~395 MiB at 5 min, 541 at 20 min); with "
-        "`--loader-memory-limit 64MB` it stays at 360-405 MiB (-1.2 MiB/min after the warm-up, 6 min, 7.2M "
-        "rows). Both fit ~300 MiB of process plus DuckDB's cache filling up to its limit, which at this rate "
-        "takes longer than 20 minutes for 256MB; a run long enough to see that plateau is still to be made.",
+        "Where the time goes (measured apart on this box, 2026-11-21; the drain row above has this run's CPU per "
+        "loader thread). (1) DuckDB append: the old `PRIMARY KEY (market, symbol, exchange, trade_id, ts_ns)` was "
+        "its cost: into 10M stored trades, 250k-row batches (`--stages append`), 194k rows/s with the key, 389k "
+        "for `append_trades` (no declared key; one statement keeps it: an anti-join restricted to the batch's "
+        "`ts_ns` range, and the first of duplicates inside the batch), 595k for a plain insert. Batches of at "
+        "least one row group (122,880 rows) go straight to the file, not the WAL: `LOAD_BATCH_ROWS=250000`. "
+        "(2) Kafka → DuckDB: the loader's main thread consumes, 1,000 records per `consume()` (a `Message` object "
+        "and ~9 accessor calls per record, ~3 µs with `consume()` itself: the largest piece, and the thread "
+        "that holds the GIL most); a decoder thread reads the values with a compiled reader "
+        "(`ingest/trade_json.py`, ~0.5 µs a record with the table built; `pyarrow.json` and its checks took "
+        "~2.3 µs); an appender thread runs the DuckDB statement (~1-1.5 µs). Limits found on the way: librdkafka's "
+        "prefetch (`queued.min.messages`): `consume()` alone delivered ~180k records/s at the default, ~370k "
+        "with it; `consume(10,000)` held the GIL ~10 ms at a time, so the decoder waited 3-5x its CPU time for "
+        "it; the drain's check of the group's committed offsets every second cost ~9 %. The loader's DuckDB "
+        "cache: a 64MB cap drained ~20 % slower than an unlimited one (203k and 205k against 249k and 257k "
+        "records/s), as the anti-join reads evicted blocks back from the file: the default cap is 256MB. (3) "
+        "Replay → Kafka: one `produce()` per message on the main thread (~2 µs with its `source` header), "
+        "librdkafka's batching and lz4 (~1 µs), the broker (~1 µs); the CSV read (~1.1 µs) and the JSON events "
+        "(~0.5 µs: a compiled writer; Arrow string joins took 1.1-2 µs) on a worker thread. (4) End to end, in "
+        "CPU µs per trade from `/proc` over one 1M-trade run: the `stream` process ~6 (websockets and "
+        "polygon-api-client per frame, `orjson` and one `produce()` per event), the loader ~5.5 as in (2), the "
+        "broker ~1.5-2 (each trade is produced and fetched), the flood simulator ~2-3 (plus ~3 with "
+        "permessage-deflate, and the client ~1 more): ~15-17 CPU µs per trade, at most ~120-130k trades/s on two "
+        "cores. 250k/s needs the whole path under 8 CPU µs per trade. (5) Memory: DuckDB keeps every block it "
+        "appended cached until its cache nears ~70 % of `memory_limit` (~7.3 MiB per million rows; with 256MB it "
+        "levels off near 180 MiB after ~25M rows, ~21 min at 20k trades/s), and keeps ~1 MiB per million rows "
+        "of bookkeeping of the row groups a process wrote, outside `memory_limit`, released only when the "
+        "database is closed (`duckdb_memory()`, DuckDB's jemalloc and glibc's `mallinfo2` sampled in a loader "
+        "and in an append loop; pyarrow's pool stays under 1 MiB). `microstructure load` therefore reopens the "
+        "database every `LOAD_REOPEN_ROWS` (2M) rows written, which releases both.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -744,6 +775,7 @@ def main(argv: list[str] | None = None) -> int:
         if stages & {"a", "b", "c", "d", "memory"}:
             step("starting the broker")
             with LocalBroker(work / "kafka") as broker:
+                step(f"warming the broker up: {warm_up(broker.bootstrap):.1f} s")
                 if stages & {"b", "c"}:
                     step(f"preparing {args.trades:,} trades")
                     trades = stock_trades(args.trades, args.seed)
