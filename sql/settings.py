@@ -76,7 +76,7 @@ class Settings(BaseSettings):
         "appended cached until it nears its cap (64MB: ~20 % slower drains)",
     )
     load_reopen_rows: int = Field(
-        2_000_000,
+        1_000_000,
         ge=0,
         description="`microstructure load` closes and reopens the database after writing this many rows (0 = "
         "never): DuckDB releases only on close the ~1 MiB per million rows it keeps of the row groups a "
