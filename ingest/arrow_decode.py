@@ -96,17 +96,21 @@ def _optional(values: np.ndarray, present: np.ndarray, type_: pa.DataType) -> pa
     return pa.array(values.astype(type_.to_pandas_dtype(), copy=False), type_, mask=~present)
 
 
+def _repeated(codes: np.ndarray, texts: pa.Array) -> pa.Array:
+    """``texts[codes[k]]`` for every ``k``, as a plain string array."""
+    return pa.DictionaryArray.from_arrays(codes, texts).cast(pa.string())
+
+
 def _table(parsed: ParsedTrades, rows: np.ndarray, received_ns: list[int], sources: list[str]) -> pa.Table:
     """The accepted records ``rows`` as a ``TRADES_SCHEMA`` table."""
     ints = parsed.ints[rows]
     present = parsed.present[rows]
-    if sources.count(sources[0]) == len(sources):
-        only = pa.array(sources[:1], pa.string())
-        source = pa.DictionaryArray.from_arrays(np.zeros(rows.size, np.int8), only)
+    if sources.count(sources[0]) == len(sources):  # the usual batch: one source
+        source = _repeated(np.zeros(rows.size, np.int8), pa.array(sources[:1], pa.string()))
     else:
         source = pa.array(sources, pa.string()).take(pa.array(rows))
     columns = [
-        pa.DictionaryArray.from_arrays(parsed.is_stock[rows].view(np.int8), _MARKETS),
+        _repeated(parsed.is_stock[rows].view(np.int8), _MARKETS),
         _strings(parsed, rows, SPAN_SYMBOL),
         pa.array(parsed.ts_ns[rows]),
         pa.array(parsed.price[rows]),
@@ -121,7 +125,4 @@ def _table(parsed: ParsedTrades, rows: np.ndarray, received_ns: list[int], sourc
         pa.array(np.asarray(received_ns, np.int64)[rows]),
         source,
     ]
-    columns[0] = columns[0].cast(pa.string())
-    if isinstance(source, pa.DictionaryArray):
-        columns[-1] = source.cast(pa.string())
     return pa.Table.from_arrays(columns, schema=TRADES_SCHEMA)
