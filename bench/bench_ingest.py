@@ -650,9 +650,17 @@ def versions() -> str:
             + f"; librdkafka {confluent_kafka.libversion()[0]}; broker {kafka_jar}")
 
 
+def loader_settings() -> Any:
+    """The settings the loader stages ran with (the environment's, as the bench's loaders read them)."""
+    from sql.settings import Settings
+
+    return Settings()
+
+
 def render(rows: list[Row], naive: Row | None, memory: Memory | None, args: argparse.Namespace, load_avg: str,
            started: dt.datetime, appends: list[Row] | None = None) -> str:
     stages = "" if args.stages == ",".join(DEFAULT_STAGES) else f" --stages {args.stages}"
+    loader = loader_settings()
     lines = [
         f"`.venv/bin/python -m bench.bench_ingest --trades {args.trades} --minutes {args.minutes:g}"
         f"{' --quick' if args.quick else ''}{stages}` (bench/bench_ingest.py), {started:%Y-%m-%d %H:%M} UTC.", "",
@@ -660,7 +668,10 @@ def render(rows: list[Row], naive: Row | None, memory: Memory | None, args: argp
         f"- {versions()}",
         "- Broker: one KRaft node from `scripts/kafka-local` on free ports, private data dir; topics with "
         f"{args.partitions} partitions; loader `LOAD_BATCH_ROWS={args.batch_rows}`, "
-        f"`LOAD_BATCH_SECONDS={args.batch_seconds:g}`; simulator frames of {args.frame_events} events",
+        f"`LOAD_BATCH_SECONDS={args.batch_seconds:g}`, its DuckDB opened and reopened every "
+        f"{loader.load_reopen_rows:,} rows as `microstructure load` does (limit "
+        f"{loader.loader_memory_limit()}); broker warmed up with 300k messages first; simulator "
+        f"frames of {args.frame_events} events",
         "- Trades: distinct simulated stock trades (`T` events; a `trades_v1` file for the replay); every "
         "stage ends with exactly that many rows in the database (or messages in Kafka)",
         "",
@@ -675,6 +686,7 @@ def render(rows: list[Row], naive: Row | None, memory: Memory | None, args: argp
     lines.append("")
     if memory is not None and memory.samples:
         rss = [m for _, m in memory.samples]
+        settled = rss[int(len(rss) * 0.3):]
         slope, late = memory.slope_mib_per_min, memory.slope_after(0.3)
         lines += [
             f"Loader memory: `microstructure load` (subprocess, `DUCKDB_MEMORY_LIMIT="
@@ -683,7 +695,9 @@ def render(rows: list[Row], naive: Row | None, memory: Memory | None, args: argp
             f"{memory.rate:,.0f} trades/s, RSS sampled every {args.sample_seconds:g} s "
             f"({len(rss)} samples, {memory.rows:,} rows loaded): start {rss[0]:.0f} MiB, max {max(rss):.0f} MiB, "
             f"end {rss[-1]:.0f} MiB; least-squares slope {slope:+.2f} MiB/min over the run, "
-            f"{late:+.2f} MiB/min after the first 30 %.",
+            f"{late:+.2f} MiB/min after the first 30 %; after the first 30 % RSS stays within "
+            f"{min(settled):.0f}-{max(settled):.0f} MiB (median {float(np.median(settled)):.0f}; median of its "
+            f"last third {float(np.median(settled[-len(settled) // 3:])):.0f}).",
         ]
     met = [row.stage.split(":")[0] for row in rows if row.rate >= TARGET]
     lines += ["", f"Targets: ≥ 250k trades/s per stage: {'met by ' + ', '.join(met) if met else 'not met by any stage'}."
