@@ -79,7 +79,7 @@ class Settings(BaseSettings):
         1_000_000,
         ge=0,
         description="`microstructure load` closes and reopens the database after writing this many rows (0 = "
-        "never): DuckDB releases only on close the ~1 MiB per million rows it keeps of the row groups a "
+        "never): DuckDB releases only on close the 0.6-1 MiB per million rows it keeps of the row groups a "
         "process wrote, and the blocks it appended",
     )
     stats_interval_seconds: float = Field(30.0, gt=0, description="statistics line period of stream/load")
