@@ -283,22 +283,17 @@ def stage_end_to_end(bootstrap: str, work: Path, n: int, seed: int, frame_events
 def warm_up(bootstrap: str, n: int = 300_000) -> float:
     """Produce and consume ``n`` small messages on a scratch topic, so the stages meet a broker whose JVM has
     compiled its hot paths (a long-running broker's state), not a cold one; return the seconds it took."""
-    from confluent_kafka import Consumer, Producer
+    from confluent_kafka import Consumer
 
-    from ingest.produce import ensure_topics, producer_config
+    from ingest.produce import EventProducer, ensure_topics
+    from ingest.stats import PipelineStats
 
     started = time.perf_counter()
     topic = f"bench-warm-up-{uuid.uuid4().hex[:8]}"
     ensure_topics(bootstrap, [topic], 4)
-    producer = Producer(producer_config(bootstrap))
+    producer = EventProducer(bootstrap, topic, topic, PipelineStats("bench-warm-up"))
     value = b'{"ev":"T","sym":"WARM","x":4,"i":"1","z":3,"p":1.5,"s":100,"c":[12],"t":1700000000000,"q":1}'
-    for k in range(n):
-        while True:
-            try:
-                producer.produce(topic, value, b"WARM%d" % (k % 64))
-                break
-            except BufferError:
-                producer.poll(0.05)
+    producer.send_many(topic, [f"WARM{k % 64}" for k in range(n)], [value] * n, {})
     producer.flush(120)
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": topic, "auto.offset.reset": "earliest",
                          "enable.auto.commit": False})
@@ -330,30 +325,32 @@ def stage_replay(bootstrap: str, work: Path, trades: Any) -> tuple[Row, Any]:
     return Row("replay: trades_v1 .csv.gz → Kafka", summary.sent, seconds, f"{size:.0f} MiB file"), settings
 
 
+def _stat_cpu(stat: Path) -> float:
+    """User + system CPU seconds of a ``/proc/.../stat`` file (raises ``OSError`` once its task ended)."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _thread_cpu() -> dict[int, tuple[str, float]]:
     """CPU seconds of every thread of this process: native id → (name, seconds)."""
     names = {t.native_id: t.name for t in threading.enumerate() if t.native_id is not None}
-    tick = os.sysconf("SC_CLK_TCK")
     out = {}
-    for tid in os.listdir("/proc/self/task"):
+    for task in Path("/proc/self/task").iterdir():
         try:
-            comm = Path(f"/proc/self/task/{tid}/comm").read_text().strip()
-            fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+            out[int(task.name)] = (names.get(int(task.name), (task / "comm").read_text().strip()),
+                                   _stat_cpu(task / "stat"))
         except OSError:  # ended meanwhile
             continue
-        out[int(tid)] = (names.get(int(tid), comm), (int(fields[11]) + int(fields[12])) / tick)
     return out
 
 
 def _process_cpu(marker: str) -> float:
-    """CPU seconds of the processes whose command line holds ``marker`` (the broker: its data dir)."""
+    """CPU seconds of the processes whose command line holds ``marker`` (the broker: its state dir's name)."""
     total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
     for entry in Path("/proc").iterdir():
         try:
             if entry.name.isdigit() and marker in (entry / "cmdline").read_text(errors="replace"):
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                total += (int(fields[11]) + int(fields[12])) / tick
+                total += _stat_cpu(entry / "stat")
         except OSError:
             continue
     return total
@@ -363,7 +360,7 @@ _OTHERS = "DuckDB workers and others"
 
 
 def _thread_group(name: str) -> str:
-    for prefix, group in (("MainThread", "main (consume, collect)"), ("load-decoder", "decoder"),
+    for prefix, group in (("loader-main", "main (consume, collect)"), ("load-decoder", "decoder"),
                           ("load-appender", "appender (DuckDB statement)"), ("rdk:", "librdkafka")):
         if name.startswith(prefix):
             return group
@@ -403,7 +400,7 @@ def stage_drain(settings: Any, n: int, broker_marker: str) -> Row:
         raise RuntimeError(f"drain added {done[0].trades_added if done else 0} of {n}")
     cpu: dict[str, float] = {}
     for tid, (name, value) in (ended[0] if ended else {}).items():
-        group = _thread_group("MainThread" if name == "loader-main" else name)
+        group = _thread_group(name)
         if group != _OTHERS:
             cpu[group] = cpu.get(group, 0.0) + value - before.get(tid, (name, 0.0))[1]
     cpu[_OTHERS] = process - sum(cpu.values())  # threads that ended too: DuckDB's are renewed by reopen

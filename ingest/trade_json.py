@@ -45,7 +45,6 @@ _NS_PER_MS = 1_000_000
 _MAX_MS = (2**63 - 1) // _NS_PER_MS
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 _INT64_MAX = 2**63 - 1
-_TWO_53 = 2**53
 _POW10 = np.array([10.0**k for k in range(23)])
 
 # known fields
