@@ -302,6 +302,7 @@ def warm_up(bootstrap: str, n: int = 300_000) -> float:
     compiled its hot paths (a long-running broker's state), not a cold one; return the seconds it took."""
     from confluent_kafka import Consumer
 
+    from ingest.load import consumer_config
     from ingest.produce import EventProducer, ensure_topics
     from ingest.stats import PipelineStats
 
@@ -312,8 +313,7 @@ def warm_up(bootstrap: str, n: int = 300_000) -> float:
     value = b'{"ev":"T","sym":"WARM","x":4,"i":"1","z":3,"p":1.5,"s":100,"c":[12],"t":1700000000000,"q":1}'
     producer.send_many(topic, [f"WARM{k % 64}" for k in range(n)], [value] * n, {})
     producer.flush(120)
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": topic, "auto.offset.reset": "earliest",
-                         "enable.auto.commit": False})
+    consumer = Consumer(consumer_config(bootstrap, topic))
     consumer.subscribe([topic])
     seen, deadline = 0, time.monotonic() + 120
     while seen < n and time.monotonic() < deadline:
