@@ -267,9 +267,12 @@ def stage_end_to_end(bootstrap: str, work: Path, n: int, seed: int, frame_events
             stream = subprocess.Popen([sys.executable, "-m", "server.cli", "--log-level", "WARNING", "stream"],
                                       env=env, cwd=ROOT, stderr=subprocess.PIPE)
             deadline = time.monotonic() + max(600, n / 2000)
-            stream_cpu: list[tuple[int, float]] = []  # (when, CPU seconds): its start-up is not counted
+            # (when, CPU seconds) until the first rows are written, long after the simulator's first frame:
+            # the stream's CPU counts from that frame, not from its start-up
+            stream_cpu: list[tuple[int, float]] = []
             while loader.stats.produced < n:
-                stream_cpu.append((time.time_ns(), _pid_cpu(stream.pid)))
+                if not loader.stats.produced:
+                    stream_cpu.append((time.time_ns(), _pid_cpu(stream.pid)))
                 if time.monotonic() > deadline or not thread.is_alive() or stream.poll() is not None:
                     err = stream.stderr.read().decode()[-2000:] if stream.poll() is not None and stream.stderr else ""
                     raise RuntimeError(f"end to end stalled at {loader.stats.produced}/{n} rows {err}")
@@ -402,10 +405,9 @@ class _ClientClock:
         self.threads, self.broker = _thread_cpu(), _process_cpu(broker_marker)
 
     def read(self) -> np.ndarray:
-        threads = _thread_cpu()
-        spent = {tid: seconds - self.threads.get(tid, (name, 0.0))[1] for tid, (name, seconds) in threads.items()}
-        librdkafka = sum(spent[tid] for tid, (name, _) in threads.items() if name.startswith("rdk:"))
-        return np.array([spent[threading.get_native_id()], librdkafka,
+        spent = _thread_spent(self.threads, _thread_cpu())
+        librdkafka = sum(seconds for name, seconds in spent.values() if name.startswith("rdk:"))
+        return np.array([spent[threading.get_native_id()][1], librdkafka,
                          _process_cpu(self.broker_marker) - self.broker])
 
 
@@ -426,6 +428,13 @@ def _thread_cpu() -> dict[int, tuple[str, float]]:
         except OSError:  # ended meanwhile
             continue
     return out
+
+
+def _thread_spent(before: dict[int, tuple[str, float]],
+                  after: dict[int, tuple[str, float]]) -> dict[int, tuple[str, float]]:
+    """CPU seconds each thread of ``after`` (a :func:`_thread_cpu` reading) spent since ``before``: thread id →
+    (name, seconds); a thread that started in between counts whole, one that ended is not in ``after``."""
+    return {tid: (name, seconds - before.get(tid, (name, 0.0))[1]) for tid, (name, seconds) in after.items()}
 
 
 def _pid_cpu(pid: int) -> float:
@@ -488,10 +497,10 @@ def stage_drain(settings: Any, n: int, broker_marker: str) -> Row:
     if not done or done[0].trades_added != n:
         raise RuntimeError(f"drain added {done[0].trades_added if done else 0} of {n}")
     cpu: dict[str, float] = {}
-    for tid, (name, value) in (ended[0] if ended else {}).items():
+    for name, seconds in _thread_spent(before, ended[0] if ended else {}).values():
         group = _thread_group(name)
         if group != _OTHERS:
-            cpu[group] = cpu.get(group, 0.0) + value - before.get(tid, (name, 0.0))[1]
+            cpu[group] = cpu.get(group, 0.0) + seconds
     cpu[_OTHERS] = process - sum(cpu.values())  # threads that ended too: DuckDB's are renewed by reopen
     cpu["broker"] = broker
     per_million = ", ".join(f"{group} {value / n * 1e6:.2f}" for group, value in cpu.items())
