@@ -56,7 +56,7 @@ def transform(settings: Settings, *, follow: bool) -> None:
     A backend that can run the transform inside the database (Vertica's UDx) does so; otherwise the
     numba kernels run here.
     """
-    from udx.transform import run_transform
+    from udx.transform import reset_stale_states, run_transform
 
     storage = open_storage(settings)
     in_database = getattr(storage, "run_transform_in_database", None)
@@ -67,6 +67,7 @@ def transform(settings: Settings, *, follow: bool) -> None:
         storage.apply_schema()
         while True:
             if in_database is not None:
+                reset_stale_states(storage, settings)
                 summary = in_database(settings)
             else:
                 summary = run_transform(storage, settings, progress=_progress_line)

@@ -72,16 +72,22 @@ class Storage(Protocol):
         """Return the largest ``ts_ns`` in ``market_data``, or ``None`` when it is empty."""
 
     def read_trades(self, symbol: str, start_ns: int, end_ns: int) -> pa.Table:
-        """Return ``ts_ns, price, size`` of ``symbol`` with ``start_ns <= ts_ns < end_ns``, time-ordered."""
+        """Return ``ts_ns, price, size, conditions, correction`` of ``symbol`` with ``start_ns <= ts_ns < end_ns``,
+        time-ordered."""
 
     def load_signal_states(self, bar_seconds: int) -> dict[str, SignalStateRow]:
         """Return the stored transform state of every symbol on the ``bar_seconds`` grid."""
 
     def commit_signals(
-        self, signals: pa.Table, states: Sequence[SignalStateRow], model_params: pa.Table | None = None
+        self, signals: pa.Table, states: Sequence[SignalStateRow], model_params: pa.Table | None = None,
+        profiles: pa.Table | None = None,
     ) -> None:
-        """Write signal rows (``SIGNALS_SCHEMA``), model fits (``MODEL_PARAMS_SCHEMA``) and the states that
-        follow them in one transaction."""
+        """Write signal rows (``SIGNALS_SCHEMA``), model fits (``MODEL_PARAMS_SCHEMA``), intraday profiles
+        (``INTRADAY_PROFILE_SCHEMA``) and the states that follow them in one transaction."""
+
+    def reset_signals(self, symbols: Sequence[str], bar_seconds: int) -> None:
+        """Delete the signals, fits, profiles and states of ``symbols`` on the ``bar_seconds`` grid (the transform
+        then recomputes them from their first trade)."""
 
     def query(self, name: str, params: Mapping[str, Any], limit: int) -> QueryResult:
         """Run the named read query ``name`` with bound ``params``; at most ``limit`` rows, time-limited."""

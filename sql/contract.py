@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sql.backend import SignalStateRow
 
 __all__ = [
+    "INTRADAY_PROFILE_SCHEMA",
     "MODEL_PARAMS_SCHEMA",
     "QUOTES_SCHEMA",
     "SIGNALS_SCHEMA",
@@ -112,6 +113,24 @@ MODEL_PARAMS_SCHEMA = pa.schema(
         pa.field("converged", pa.bool_(), nullable=False),
         pa.field("scale", pa.float64()),
         pa.field("fitted_at_ns", pa.int64(), nullable=False),
+    ]
+)
+
+
+#: One row per time-of-day bucket of each intraday volatility profile the transform estimated
+#: (``sql/duckdb/schema/006_intraday_profile.sql``, ``udx/seasonality.py``).
+INTRADAY_PROFILE_SCHEMA = pa.schema(
+    [
+        pa.field("symbol", pa.string(), nullable=False),
+        pa.field("bar_seconds", pa.int32(), nullable=False),
+        pa.field("session_open_ns", pa.int64(), nullable=False),
+        pa.field("bucket", pa.int32(), nullable=False),
+        pa.field("minutes_after_open", pa.float64(), nullable=False),
+        pa.field("factor", pa.float64(), nullable=False),
+        pa.field("n_obs", pa.float64(), nullable=False),
+        pa.field("sessions", pa.int32(), nullable=False),
+        pa.field("fallback", pa.bool_(), nullable=False),
+        pa.field("computed_at_ns", pa.int64(), nullable=False),
     ]
 )
 

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from sql.backend import QueryResult, QueryTimeout, SignalStateRow, StorageError, signal_states_by_symbol
 from sql.contract import (
+    INTRADAY_PROFILE_SCHEMA,
     MODEL_PARAMS_SCHEMA,
     QUOTES_SCHEMA,
     SIGNALS_SCHEMA,
@@ -169,16 +170,21 @@ class DuckDBStorage:
         return self._insert_batch("quotes_batch", "insert_quotes", batch, QUOTES_SCHEMA)
 
     def commit_signals(
-        self, signals: pa.Table, states: Sequence[SignalStateRow], model_params: pa.Table | None = None
+        self, signals: pa.Table, states: Sequence[SignalStateRow], model_params: pa.Table | None = None,
+        profiles: pa.Table | None = None,
     ) -> None:
-        """Write signal rows, model fits and the states that follow from them atomically."""
+        """Write signal rows, model fits, intraday profiles and the states that follow from them atomically."""
         if signals.schema != SIGNALS_SCHEMA and signals.num_rows:
             signals = signals.select(SIGNALS_SCHEMA.names).cast(SIGNALS_SCHEMA)
         if model_params is not None and model_params.schema != MODEL_PARAMS_SCHEMA and model_params.num_rows:
             model_params = model_params.select(MODEL_PARAMS_SCHEMA.names).cast(MODEL_PARAMS_SCHEMA)
+        if profiles is not None and profiles.schema != INTRADAY_PROFILE_SCHEMA and profiles.num_rows:
+            profiles = profiles.select(INTRADAY_PROFILE_SCHEMA.names).cast(INTRADAY_PROFILE_SCHEMA)
         batches = {"signals_batch": signals, "signal_state_batch": signal_states_table(states, time.time_ns())}
         if model_params is not None:
             batches["model_params_batch"] = model_params
+        if profiles is not None:
+            batches["intraday_profile_batch"] = profiles
         cursor = self._cursor()
         for view, table in batches.items():
             cursor.register(view, table)
@@ -190,6 +196,8 @@ class DuckDBStorage:
                         cursor.execute(self._queries["upsert_signals"].text)
                     if model_params is not None and model_params.num_rows:
                         cursor.execute(self._queries["upsert_model_params"].text)
+                    if profiles is not None and profiles.num_rows:
+                        cursor.execute(self._queries["upsert_intraday_profile"].text)
                     if states:
                         cursor.execute(self._queries["upsert_signal_state"].text)
                     cursor.execute("COMMIT")
@@ -199,6 +207,21 @@ class DuckDBStorage:
         finally:
             for view in batches:
                 cursor.unregister(view)
+
+    def reset_signals(self, symbols: Sequence[str], bar_seconds: int) -> None:
+        """Delete the signals, fits, profiles and states of ``symbols`` on the grid, in one transaction, so
+        that the transform recomputes them from their first trade."""
+        params = {"symbols": list(symbols), "bar_seconds": bar_seconds}
+        cursor = self._cursor()
+        with self._write_lock:
+            cursor.execute("BEGIN TRANSACTION")
+            try:
+                for table in ("trading_signals", "model_params", "intraday_profile", "signal_state"):
+                    cursor.execute(self._queries[f"reset_{table}"].text, params)
+                cursor.execute("COMMIT")
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
 
     # --- reads for writers ---------------------------------------------------------------------------
     def _fetchall(self, name: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:

@@ -130,6 +130,19 @@ class Settings(BaseSettings):
     acd_min_obs: int = Field(500, ge=50, description="adjusted durations before the first ACD fit")
     acd_bin_seconds: int = Field(1800, ge=60, description="bin width of the ACD diurnal profile")
     intensity_lookback: int = Field(60, ge=2, description="previous bars in the trade-intensity baseline")
+    seasonal_sessions: int = Field(
+        20, ge=2, le=250,
+        description="earlier sessions behind the intraday volatility profile and the time-of-day intensity baseline",
+    )
+    profile_bucket_minutes: int = Field(
+        15, ge=1, le=240, description="width of a time-of-day bucket of the intraday volatility profile"
+    )
+    profile_min_sessions: int = Field(
+        3, ge=1, description="finished sessions before the profile is estimated (flat profile until then)"
+    )
+    intensity_min_sessions: int = Field(
+        10, ge=2, description="sessions before the time-of-day intensity baseline replaces the trailing one"
+    )
     vpin_buckets_per_day: int = Field(50, ge=1, description="VPIN bucket size V = ADV / this")
     vpin_window: int = Field(50, ge=1, description="buckets n per VPIN value")
     vpin_cdf_window: int = Field(1000, ge=50, description="earlier VPIN values the causal CDF ranks against")

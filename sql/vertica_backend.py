@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 
 from sql.backend import QueryResult, QueryTimeout, SignalStateRow, StorageError, signal_states_by_symbol
 from sql.contract import (
+    INTRADAY_PROFILE_SCHEMA,
     MODEL_PARAMS_SCHEMA,
     QUOTES_SCHEMA,
     SIGNALS_SCHEMA,
@@ -319,9 +320,10 @@ class VerticaStorage:
         return self._append("quotes_stage", "insert_quotes", batch, QUOTES_SCHEMA)
 
     def commit_signals(
-        self, signals: pa.Table, states: Sequence[SignalStateRow], model_params: pa.Table | None = None
+        self, signals: pa.Table, states: Sequence[SignalStateRow], model_params: pa.Table | None = None,
+        profiles: pa.Table | None = None,
     ) -> None:
-        """Write signal rows, model fits and the states that follow from them in one transaction."""
+        """Write signal rows, model fits, intraday profiles and the states that follow in one transaction."""
         now_ns = time.time_ns()
         try:
             with self._write() as cursor:
@@ -331,11 +333,25 @@ class VerticaStorage:
                 if model_params is not None and model_params.num_rows:
                     self._copy(cursor, "model_params_stage", self._conform(model_params, MODEL_PARAMS_SCHEMA))
                     cursor.execute(self._queries["upsert_model_params"].text)
+                if profiles is not None and profiles.num_rows:
+                    self._copy(cursor, "intraday_profile_stage", self._conform(profiles, INTRADAY_PROFILE_SCHEMA))
+                    cursor.execute(self._queries["upsert_intraday_profile"].text)
                 if states:
                     self._copy(cursor, "signal_state_stage", signal_states_table(states, now_ns))
                     cursor.execute(self._queries["upsert_signal_state"].text)
         except _vertica().errors.Error as exc:
             raise StorageError(f"commit_signals failed: {exc}") from exc
+
+    def reset_signals(self, symbols: Sequence[str], bar_seconds: int) -> None:
+        """Delete the signals, fits, profiles and states of ``symbols`` on the grid in one transaction."""
+        try:
+            with self._write() as cursor:
+                for symbol in symbols:
+                    for table in ("trading_signals", "model_params", "intraday_profile", "signal_state"):
+                        cursor.execute(self._queries[f"reset_{table}"].text,
+                                       {"symbol": symbol, "bar_seconds": bar_seconds})
+        except _vertica().errors.Error as exc:
+            raise StorageError(f"reset_signals failed: {exc}") from exc
 
     # --- reads for writers ---------------------------------------------------------------------------
     def _fetchall(self, name: str, params: Mapping[str, Any] | None = None) -> list[Any]:
@@ -358,12 +374,14 @@ class VerticaStorage:
         return None if value is None else int(value)
 
     def read_trades(self, symbol: str, start_ns: int, end_ns: int) -> pa.Table:
-        """Return ``ts_ns, price, size`` of ``symbol`` in ``[start_ns, end_ns)`` in time order, as Arrow."""
+        """Return ``ts_ns, price, size, conditions, correction`` of ``symbol`` in ``[start_ns, end_ns)`` in time
+        order, as Arrow."""
         rows = self._fetchall("trades_range", {"symbol": symbol, "start_ns": start_ns, "end_ns": end_ns})
-        ts, price, size = (list(c) for c in zip(*rows, strict=True)) if rows else ([], [], [])
+        ts, price, size, cond, corr = (list(c) for c in zip(*rows, strict=True)) if rows else ([],) * 5
         return pa.table(
             {"ts_ns": pa.array(ts, pa.int64()), "price": pa.array(price, pa.float64()),
-             "size": pa.array(size, pa.float64())}
+             "size": pa.array(size, pa.float64()), "conditions": pa.array(cond, pa.string()),
+             "correction": pa.array(corr, pa.int32())}
         )
 
     def load_signal_states(self, bar_seconds: int) -> dict[str, SignalStateRow]:
@@ -427,7 +445,8 @@ class VerticaStorage:
 
         Same watermark rule as :func:`udx.transform.run_transform`: ``W = newest trade -
         TRANSFORM_LATENESS_SECONDS``; per market one ``INSERT ... SELECT batch_microstructure(...) OVER
-        (PARTITION BY symbol ORDER BY ts_ns, ...)`` stages the new bars and the state after each symbol's last
+        (PARTITION BY symbol ORDER BY ts_ns, ...)`` stages the new bars (the caller resets symbols whose stored
+        state other definitions wrote first: ``udx.transform.reset_stale_states``) and the state after each symbol's last
         bar, then ``upsert_signals``, ``upsert_model_params`` (the fits the UDx returned as JSON) and
         ``signal_states_from_stage`` write them, all in one transaction.
         """
@@ -457,6 +476,12 @@ class VerticaStorage:
                 if fits:
                     self._copy(cursor, "model_params_stage", pa.Table.from_pylist(fits, MODEL_PARAMS_SCHEMA))
                     cursor.execute(self._queries["upsert_model_params"].text)
+                cursor.execute(transform["staged_intraday_profile"].text)
+                profiles = [row for _, text in cursor.fetchall() for row in json.loads(text)]
+                if profiles:
+                    self._copy(cursor, "intraday_profile_stage",
+                               pa.Table.from_pylist(profiles, INTRADAY_PROFILE_SCHEMA))
+                    cursor.execute(self._queries["upsert_intraday_profile"].text)
                 cursor.execute(transform["signal_states_from_stage"].text, {"updated_ns": time.time_ns()})
         except _vertica().errors.Error as exc:
             raise StorageError(f"in-database transform failed: {exc}") from exc

@@ -5,16 +5,23 @@ when the session length is not a multiple of Δ the last bar is shorter). A trad
 the bar with ``start <= t < end``; a trade exactly at a bar end belongs to the next bar. Per bar:
 
 - ``bar_end_ns``: the exclusive end of the bar; ``session_open_ns``: the open of its session;
-- ``n_trades``, ``volume`` (Σ size), ``vwap`` (Σ price·size / Σ size; NaN when the volume is 0);
-- ``close``: the previous-tick price at the bar end, i.e. the last trade's price; an empty bar carries the
-  previous bar's close;
+- ``n_trades``, ``volume`` (Σ size), ``vwap`` (Σ price·size / Σ size; NaN when the volume is 0) over the
+  prints that **count in volume**;
+- ``n_priced``: the prints in the bar that **may set the last-sale price**;
+- ``close``: the previous-tick price at the bar end, i.e. the price of the bar's last price-setting print;
+  a bar without one carries the previous bar's close;
 - ``log_return = ln close - ln previous close``. The **first bar of a session** is measured against the
-  session's first trade (its opening print): ``ln close - ln first_price``. Hence every emitted bar has a
-  return, overnight returns (last close of one session to the next) never appear, and the return series
-  of consecutive sessions is simply concatenated (spec/signals.md §1).
+  session's first price-setting print (its opening print): ``ln close - ln first_price``. Hence every
+  emitted bar has a return, overnight returns (last close of one session to the next) never appear, and
+  the return series of consecutive sessions is simply concatenated (spec/signals.md §1).
 
-A session's bars start at the bar containing its first trade and run to the session close; a session
-without trades has no bars. Trades outside every session are ignored. With ``final_before_ns`` only bars
+Which prints set the price and which count in volume is Polygon's consolidated processing rule of their
+sale conditions (``sql.conditions.print_eligibility``): an odd lot or an average-price trade counts in volume
+but never sets a close. Without flags every print does both.
+
+A session's bars start at the bar containing its first price-setting print and run to the session close;
+prints of the session before that bar are left out, and a session without a price-setting print has no
+bars. Trades outside every session are ignored. With ``final_before_ns`` only bars
 with ``bar_end_ns <= final_before_ns`` are emitted (incremental use: later bars are not final yet).
 
 Resuming: ``resume_end_ns`` and ``resume_close`` (the end and close of the last bar emitted earlier) continue
@@ -31,7 +38,7 @@ from typing import NamedTuple
 import numpy as np
 
 from udx._jit import jit
-from udx._typing import Float64Array1D, Int64Array1D
+from udx._typing import BoolArray1D, Float64Array1D, Int64Array1D
 
 __all__ = ["Bars", "bars"]
 
@@ -45,6 +52,7 @@ class Bars(NamedTuple):
     bar_end_ns: Int64Array1D
     session_open_ns: Int64Array1D
     n_trades: Int64Array1D
+    n_priced: Int64Array1D
     volume: Float64Array1D
     vwap: Float64Array1D
     close: Float64Array1D
@@ -55,6 +63,8 @@ def _bars_python(
     ts: Int64Array1D,
     price: Float64Array1D,
     size: Float64Array1D,
+    price_ok: BoolArray1D,
+    volume_ok: BoolArray1D,
     s_open: Int64Array1D,
     s_close: Int64Array1D,
     bar_ns: int,
@@ -64,6 +74,7 @@ def _bars_python(
     out_end: Int64Array1D,
     out_sess: Int64Array1D,
     out_n: Int64Array1D,
+    out_np: Int64Array1D,
     out_vol: Float64Array1D,
     out_vwap: Float64Array1D,
     out_close: Float64Array1D,
@@ -85,12 +96,19 @@ def _bars_python(
             k = (resume_end_ns - o) // bar_ns
             prev_close = resume_close
         else:
-            while p < n_ts and ts[p] < o:
-                p += 1
+            while p < n_ts and (ts[p] < o or (ts[p] < c and not price_ok[p])):
+                p += 1  # before the session, or before its first price-setting print
             if p >= n_ts or ts[p] >= c:
-                continue  # no trade in this session (yet)
+                continue  # no price-setting print in this session (yet)
             k = (ts[p] - o) // bar_ns
-            prev_close = price[p]
+            p0 = p
+            while p0 > 0 and ts[p0 - 1] >= o + k * bar_ns:
+                p0 -= 1  # the bar's earlier prints that only count in volume
+            p = p0
+            q = p
+            while not price_ok[q]:
+                q += 1
+            prev_close = price[q]
         while True:
             start = o + k * bar_ns
             if start >= c:
@@ -101,18 +119,23 @@ def _bars_python(
             if end > cutoff_ns:
                 return m
             n = 0
+            n_p = 0
             vol = 0.0
             pv = 0.0
             close = prev_close
             while p < n_ts and ts[p] < end:
-                n += 1
-                vol += size[p]
-                pv += price[p] * size[p]
-                close = price[p]
+                if volume_ok[p]:
+                    n += 1
+                    vol += size[p]
+                    pv += price[p] * size[p]
+                if price_ok[p]:
+                    n_p += 1
+                    close = price[p]
                 p += 1
             out_end[m] = end
             out_sess[m] = o
             out_n[m] = n
+            out_np[m] = n_p
             out_vol[m] = vol
             out_vwap[m] = pv / vol if vol > 0.0 else np.nan
             out_close[m] = close
@@ -165,6 +188,8 @@ def bars(
     final_before_ns: int | None = None,
     resume_end_ns: int | None = None,
     resume_close: float | None = None,
+    sets_price: object = None,
+    counts_volume: object = None,
 ) -> Bars:
     """Aggregate time-ordered trades into previous-tick bars on each session's calendar grid.
 
@@ -180,11 +205,14 @@ def bars(
         Emit only bars ending at or before this time; ``None`` runs every started session to its close.
     resume_end_ns, resume_close
         End and close of the last bar emitted by an earlier call; give both or neither.
+    sets_price, counts_volume
+        Per trade, whether the print may set the last-sale price and whether it counts in volume
+        (``sql.conditions.print_eligibility``); ``None`` means every print does.
 
     Returns
     -------
     Bars
-        Columns ``bar_end_ns, session_open_ns, n_trades, volume, vwap, close, log_return``.
+        Columns ``bar_end_ns, session_open_ns, n_trades, n_priced, volume, vwap, close, log_return``.
 
     Examples
     --------
@@ -214,6 +242,8 @@ def bars(
         raise ValueError("give both resume_end_ns and resume_close, or neither")
     if resume_close is not None and not (math.isfinite(resume_close) and resume_close > 0):
         raise ValueError(f"resume_close must be finite and > 0, got {resume_close}")
+    price_ok = _flags("sets_price", sets_price, ts.size)
+    volume_ok = _flags("counts_volume", counts_volume, ts.size)
     cutoff = _NO_CUTOFF if final_before_ns is None else int(final_before_ns)
     resume = _NO_RESUME if resume_end_ns is None else int(resume_end_ns)
     bar = int(bar_ns)
@@ -222,8 +252,20 @@ def bars(
     capacity = int(np.sum(np.where(last > so, (last - so + bar - 1) // bar, 0)))
     out_end = np.empty(capacity, np.int64)
     out_sess = np.empty(capacity, np.int64)
-    out_n = np.empty(capacity, np.int64)
+    out_n = np.empty((2, capacity), np.int64)
     out_f = np.empty((4, capacity), np.float64)
-    m = _bars(ts, px, sz, so, sc, bar, cutoff, resume, 1.0 if resume_close is None else float(resume_close),
-              out_end, out_sess, out_n, out_f[0], out_f[1], out_f[2], out_f[3])
-    return Bars(out_end[:m], out_sess[:m], out_n[:m], out_f[0, :m], out_f[1, :m], out_f[2, :m], out_f[3, :m])
+    m = _bars(ts, px, sz, price_ok, volume_ok, so, sc, bar, cutoff, resume,
+              1.0 if resume_close is None else float(resume_close),
+              out_end, out_sess, out_n[0], out_n[1], out_f[0], out_f[1], out_f[2], out_f[3])
+    return Bars(out_end[:m], out_sess[:m], out_n[0, :m], out_n[1, :m], out_f[0, :m], out_f[1, :m], out_f[2, :m],
+                out_f[3, :m])
+
+
+def _flags(name: str, values: object, n: int) -> BoolArray1D:
+    """``values`` as a contiguous boolean array of length ``n``; ``None`` means all True."""
+    if values is None:
+        return np.ones(n, np.bool_)
+    arr = np.ascontiguousarray(values, dtype=np.bool_)
+    if arr.shape != (n,):
+        raise ValueError(f"{name} must be one boolean per trade ({n}), got shape {arr.shape}")
+    return arr

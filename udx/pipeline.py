@@ -20,25 +20,26 @@ ACD, VPIN, BNS and intensity conventions are in their modules.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from udx import acd as _acd
+from udx import seasonality as _season
 from udx import vpin as _vp
 from udx._jit import jit
-from udx.bars import bars
+from udx.bars import Bars, bars
 from udx.bns import _FORMS, _bns_rolling
 from udx.garch import _fit_e2, _loglik_grad, _prepare
 from udx.intensity import _intensity
 from udx.lee_mykland import _lm_stat_tiled
 from udx.sessions import session_bounds
-from udx.reasons import decide_arrays
+from udx.reasons import NOT_PRICED, OPENING_ONLY, decide_arrays
 from udx.signal_rule import RuleConfig
 from udx.state import SymbolState
 
-__all__ = ["FitRecord", "SignalConfig", "SymbolResult", "process_symbol"]
+__all__ = ["DEFINITIONS", "FitRecord", "ProfileRecord", "SignalConfig", "SymbolResult", "process_symbol"]
 
 _NONE = -(2**63)
 
@@ -64,21 +65,42 @@ class SignalConfig:
     acd_bin_seconds: int = 1800
     bns_form: str = "ratio"
     bns_bv: str = "ht"
+    seasonal_sessions: int = 20
+    profile_bucket_minutes: int = 15
+    profile_min_sessions: int = 3
+    intensity_min_sessions: int = 10
     rule: RuleConfig = RuleConfig()
 
     def fingerprint(self) -> dict[str, Any]:
-        """The parameters a carried state depends on (rule thresholds excluded: they only format rows)."""
-        return {"bar_seconds": self.bar_seconds, "session": self.session, "window": self.lm_window,
-                "bns_window": self.bns_window, "garch_window": self.garch_window,
+        """The parameters a carried state depends on (rule thresholds excluded: they only format rows).
+
+        ``definitions`` numbers the signal definitions themselves: it changes when a statistic's meaning
+        changes (e.g. 2: eligible prints, the intraday profile, tested bars only), so a state written by
+        older code is recomputed instead of continued.
+        """
+        return {"definitions": DEFINITIONS, "bar_seconds": self.bar_seconds, "session": self.session,
+                "window": self.lm_window, "bns_window": self.bns_window, "garch_window": self.garch_window,
                 "garch_min_obs": self.garch_min_obs, "intensity_lookback": self.intensity_lookback,
                 "vpin_buckets_per_day": self.vpin_buckets_per_day, "vpin_window": self.vpin_window,
                 "vpin_cdf_window": self.vpin_cdf_window, "acd_window": self.acd_window,
                 "acd_min_obs": self.acd_min_obs, "acd_bin_seconds": self.acd_bin_seconds,
-                "bns_form": self.bns_form, "bns_bv": self.bns_bv}
+                "bns_form": self.bns_form, "bns_bv": self.bns_bv, "seasonal_sessions": self.seasonal_sessions,
+                "profile_bucket_minutes": self.profile_bucket_minutes,
+                "profile_min_sessions": self.profile_min_sessions,
+                "intensity_min_sessions": self.intensity_min_sessions}
 
     @property
     def acd_bins(self) -> int:
         return max(1, math.ceil(self.bars_per_session * self.bar_seconds / self.acd_bin_seconds))
+
+    @property
+    def profile_bucket_bars(self) -> int:
+        """Bars per time-of-day bucket of the volatility profile (at least one)."""
+        return max(1, round(self.profile_bucket_minutes * 60 / self.bar_seconds))
+
+
+#: Version of the signal definitions (see :meth:`SignalConfig.fingerprint`).
+DEFINITIONS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +120,29 @@ class FitRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ProfileRecord:
+    """The volatility profile estimated at the start of the session opening at ``session_open_ns``.
+
+    ``factor`` and ``n_obs`` per time-of-day bucket of ``bucket_seconds``; ``sessions`` finished sessions
+    behind it (``own_buckets`` = 0: the flat fallback).
+    """
+
+    session_open_ns: int
+    bucket_seconds: int
+    factor: np.ndarray
+    n_obs: np.ndarray
+    sessions: int
+    own_buckets: int
+
+
+@dataclass(frozen=True, slots=True)
 class SymbolResult:
-    """New bars (``columns``: name → array, the ``trading_signals`` columns), fits and the state to carry."""
+    """New bars (``columns``: name → array, the ``trading_signals`` columns), fits, profiles and the state."""
 
     columns: dict[str, Any]
     fits: list[FitRecord]
     state: SymbolState
+    profiles: list[ProfileRecord] = field(default_factory=list)
 
 
 def initial_state(cfg: SignalConfig) -> dict[str, np.ndarray]:
@@ -111,6 +150,7 @@ def initial_state(cfg: SignalConfig) -> dict[str, np.ndarray]:
     nb = cfg.acd_bins
     return {
         "ret": np.empty(0), "ret_end": np.empty(0, np.int64), "counts": np.empty(0), "bns": np.zeros(6),
+        "n_tested": np.zeros(1, np.int64),
         "garch": np.array([np.nan, np.nan, np.nan, np.nan]), "garch_i": np.array([_NONE], np.int64),
         "vp_cur": np.array([_NONE, 0], np.int64), "vp_acc": np.array([0.0, 0.0, 0.0, 0.0, np.nan, np.nan]),
         "vp_ring": np.zeros(4 * _vp.HISTORY_SESSIONS), "vb_f": np.array([0.0, 0.0, np.nan, np.nan]),
@@ -120,81 +160,90 @@ def initial_state(cfg: SignalConfig) -> dict[str, np.ndarray]:
         "acd_i": np.array([_NONE, _NONE, _NONE, 0], np.int64),
         "acd_psum": np.zeros(nb), "acd_pcnt": np.zeros(nb), "acd_csum": np.zeros(nb), "acd_ccnt": np.zeros(nb),
         "acd_x": np.empty(0), "acd_ts": np.empty(0, np.int64),
+        **_season.initial_arrays(cfg.bars_per_session, cfg.profile_bucket_bars, cfg.seasonal_sessions),
     }
 
 
 def process_symbol(
     ts: np.ndarray, px: np.ndarray, sz: np.ndarray, cfg: SignalConfig, state: SymbolState | None,
-    final_before_ns: int, *, rule: bool = True,
+    final_before_ns: int, *, rule: bool = True, sets_price: np.ndarray | None = None,
+    counts_volume: np.ndarray | None = None,
 ) -> SymbolResult | None:
     """Compute the newly final bars of one symbol; ``None`` when there are none.
 
     ``ts``, ``px``, ``sz`` are the symbol's trades from ``state.last_bar_end_ns`` (or the beginning) up to
-    ``final_before_ns``, time-ordered, with valid prices and sizes. ``rule=False`` leaves out
+    ``final_before_ns``, time-ordered, with valid prices and sizes. ``sets_price`` / ``counts_volume`` say
+    per print whether it may set the last-sale price and whether it counts in volume
+    (``sql.conditions.print_eligibility``; ``None``: every print does both). ``rule=False`` leaves out
     ``trading_signal`` and ``signal_reason`` (the numeric signals only, e.g. to time the kernels).
     """
     if state is None and ts.size == 0:
         return None
+    price_ok = np.ones(ts.size, np.bool_) if sets_price is None else np.ascontiguousarray(sets_price, np.bool_)
+    volume_ok = (np.ones(ts.size, np.bool_) if counts_volume is None
+                 else np.ascontiguousarray(counts_volume, np.bool_))
     bar_ns = cfg.bar_seconds * 1_000_000_000
     lo = state.last_bar_end_ns if state is not None else int(ts[0])
     s_open, s_close = session_bounds(cfg.session, lo, final_before_ns)
     b = bars(ts, px, sz, s_open, s_close, bar_ns, final_before_ns=final_before_ns,
              resume_end_ns=None if state is None else state.last_bar_end_ns,
-             resume_close=None if state is None else state.last_close)
+             resume_close=None if state is None else state.last_close, sets_price=price_ok,
+             counts_volume=volume_ok)
     m = b.bar_end_ns.size
     if m == 0:
         return None
     a = {k: v.copy() for k, v in (state.arrays if state is not None else initial_state(cfg)).items()}
     n_before = state.n_returns if state is not None else 0
-    r = b.log_return
-    # --- previous close (session's opening print for a session's first bar) and price change
-    prev = np.empty(m)
-    prev[1:] = b.close[:-1]
-    prev[0] = state.last_close if state is not None else np.nan
-    new_sess = np.ones(m, bool)
-    new_sess[1:] = b.session_open_ns[1:] != b.session_open_ns[:-1]
-    new_sess[0] = state is None or state.last_session_open_ns != int(b.session_open_ns[0])
-    first = np.flatnonzero(new_sess)
-    prev[first] = px[np.searchsorted(ts, b.session_open_ns[first], side="left")]
-    dp = b.close - prev
-    # --- Lee-Mykland and BNS over the carried tail of returns
-    x = np.concatenate((a["ret"], r))
+    # --- tested bars, their returns in units of one average bar, the profile, time-of-day intensity
+    tested, u, w, ref, tod_z, tod_ok, profiles = _seasonal(ts, px, price_ok, b, cfg, a)
+    idx = np.flatnonzero(tested)
+    n_tested_before = int(a["n_tested"][0])
+    # --- Lee-Mykland and BNS over the carried tail of tested returns
+    x = np.concatenate((a["ret"], u[idx]))
     start = a["ret"].size
-    lm = np.empty(m)
-    _lm_stat_tiled(x, cfg.lm_window, start, n_before, lm)
-    bns = np.empty(m)
-    _bns_rolling(x, start, n_before, cfg.bns_window, max(3, cfg.bns_window // 2), _FORMS[cfg.bns_form],
-                 cfg.bns_bv == "ht", a["bns"], bns)
-    flags = np.abs(lm) > cfg.lm_threshold  # False where NaN
-    # --- trade intensity
-    counts = np.concatenate((a["counts"], b.n_trades.astype(np.float64)))
-    iz = np.empty(m)
-    _intensity(counts, a["counts"].size, n_before, cfg.intensity_lookback,
-               max(2, cfg.intensity_lookback // 2), iz)
-    # --- GARCH with refits at session starts
-    ends = np.concatenate((a["ret_end"], b.bar_end_ns))
+    lm_t = np.empty(idx.size)
+    _lm_stat_tiled(x, cfg.lm_window, start, n_tested_before, lm_t)
+    bns_t = np.empty(idx.size)
+    _bns_rolling(x, start, n_tested_before, cfg.bns_window, max(3, cfg.bns_window // 2), _FORMS[cfg.bns_form],
+                 cfg.bns_bv == "ht", a["bns"], bns_t)
+    # --- GARCH with refits at session starts, on the tested returns
+    ends = np.concatenate((a["ret_end"], b.bar_end_ns[idx]))
     fits: list[FitRecord] = []
-    sigma, z = _garch(x, ends, start, n_before, b.session_open_ns, cfg, a, fits)
-    # --- VPIN
+    sigma_t, z_t = _garch(x, ends, start, n_tested_before, b.session_open_ns[idx], cfg, a, fits)
+    lm, bns, sigma, z = (_scatter(m, idx, v) for v in (lm_t, bns_t, sigma_t * np.sqrt(w[idx]), z_t))
+    flags = np.abs(lm) > cfg.lm_threshold  # False where NaN
+    # --- trade intensity: same time of day over earlier sessions, the trailing bars until enough exist
+    counts = np.concatenate((a["counts"], b.n_trades.astype(np.float64)))
+    trailing = np.empty(m)
+    _intensity(counts, a["counts"].size, n_before, cfg.intensity_lookback,
+               max(2, cfg.intensity_lookback // 2), trailing)
+    iz = np.where(tod_ok, tod_z, trailing)
+    # --- VPIN on scaled price changes of tested bars
+    dp = np.zeros(m)
+    dp[idx] = (b.close[idx] - ref[idx]) / np.sqrt(w[idx])
     bucket = np.empty(m)
     sig_dp = np.empty(m)
-    _vp._session_params(dp, b.volume, b.session_open_ns, float(cfg.vpin_buckets_per_day), a["vp_cur"],
-                        a["vp_acc"], a["vp_ring"], bucket, sig_dp)
+    _vp._session_params(dp, b.volume, tested.astype(np.float64), b.session_open_ns,
+                        float(cfg.vpin_buckets_per_day), a["vp_cur"], a["vp_acc"], a["vp_ring"], bucket, sig_dp)
     vpin = np.empty(m)
     vcdf = np.empty(m)
     _vp._buckets(dp, b.volume, sig_dp, bucket, cfg.vpin_window, cfg.vpin_cdf_window, a["vb_f"], a["vb_i"],
                  a["vb_oi"], a["vb_vol"], a["vb_hist"], vpin, vcdf)
-    # --- ACD on same-timestamp-aggregated events inside the emitted bars
-    cond, surprise = _acd_bars(ts, b.bar_end_ns, b.session_open_ns, cfg, a, fits)
+    # --- ACD on same-timestamp-aggregated events (prints that count in volume) inside the emitted bars
+    cond, surprise = _acd_bars(ts[volume_ok], b.bar_end_ns, b.session_open_ns, cfg, a, fits)
     # --- rule
     thr = np.full(m, cfg.lm_threshold)
     signals, reasons = None, None
     if rule:
-        signals, reasons = decide_arrays(lm, thr, first_index=n_before, window=cfg.lm_window, z=z, intensity=iz,
+        order = np.where(b.n_priced > 0, OPENING_ONLY, NOT_PRICED).astype(np.int64)
+        order[idx] = n_tested_before + np.arange(idx.size)
+        signals, reasons = decide_arrays(lm, thr, first_index=order, window=cfg.lm_window, z=z, intensity=iz,
                                          vpin=vpin, vpin_cdf=vcdf, config=cfg.rule)
     keep = max(cfg.lm_window - 1, cfg.bns_window, cfg.garch_window)
     a["ret"], a["ret_end"] = x[-keep:].copy(), ends[-keep:].copy()
     a["counts"] = counts[-cfg.intensity_lookback:].copy()
+    a["n_tested"][0] = n_tested_before + idx.size
+    r = b.log_return
     columns = {"bar_end_ns": b.bar_end_ns, "n_trades": b.n_trades, "volume": b.volume, "vwap": b.vwap,
                "close": b.close, "log_return": r, "garch_sigma": sigma, "standardized_return": z,
                "lee_mykland_stat": lm, "jump_threshold": thr, "jump_detected": flags, "bns_stat": bns,
@@ -204,7 +253,45 @@ def process_symbol(
         columns.update(trading_signal=signals, signal_reason=reasons)
     new_state = SymbolState(cfg.fingerprint(), int(b.bar_end_ns[-1]), float(b.close[-1]),
                             int(b.session_open_ns[-1]), n_before + m, a)
-    return SymbolResult(columns, fits, new_state)
+    return SymbolResult(columns, fits, new_state, profiles)
+
+
+def _scatter(m: int, idx: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Values of the tested bars ``idx`` at their places among ``m`` bars, NaN elsewhere."""
+    out = np.full(m, np.nan)
+    out[idx] = values
+    return out
+
+
+def _seasonal(ts: np.ndarray, px: np.ndarray, price_ok: np.ndarray, b: Bars, cfg: SignalConfig,
+              a: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """Walk the bars session by session (:mod:`udx.seasonality`): at each new session fold the finished one
+    into the profile and set the reference point to the session's opening print."""
+    m = b.bar_end_ns.size
+    bar_ns = cfg.bar_seconds * 1_000_000_000
+    tested = np.zeros(m, np.bool_)
+    tod_ok = np.zeros(m, np.bool_)
+    u, w, ref, tod_z = (np.empty(m) for _ in range(4))
+    profiles: list[ProfileRecord] = []
+    priced_ts, priced_px = ts[price_ok], px[price_ok]
+    si = a["sea_i"]
+    i = 0
+    while True:
+        i = _season._walk(b.bar_end_ns, b.session_open_ns, b.n_priced, b.n_trades, b.close, bar_ns, i,
+                          a["sea_f"], a["sea_y"], a["cnt_ring"], a["cnt_cur"], cfg.seasonal_sessions,
+                          cfg.intensity_min_sessions, si, a["sea_ref"], tested, u, w, ref, tod_z, tod_ok)
+        if i >= m:
+            break
+        o = int(b.session_open_ns[i])
+        k = int(np.searchsorted(priced_ts, o, side="left"))  # the session's opening print
+        new = _season.start_session(a, o, int(priced_ts[k]), float(priced_px[k]), cfg.profile_bucket_bars,
+                                    cfg.seasonal_sessions, cfg.profile_min_sessions)
+        if new is not None:
+            factor, n_obs = new
+            profiles.append(ProfileRecord(o, cfg.profile_bucket_bars * cfg.bar_seconds, factor, n_obs, int(si[_season.S_FINISHED]),
+                                          int(np.count_nonzero(n_obs >= _season.MIN_BUCKET_OBS))
+                                          if int(si[_season.S_FINISHED]) >= cfg.profile_min_sessions else 0))
+    return tested, u, w, ref, tod_z, tod_ok, profiles
 
 
 def _garch(x: np.ndarray, ends: np.ndarray, start: int, n_before: int, sess: np.ndarray, cfg: SignalConfig,

@@ -27,7 +27,12 @@ import pyarrow as pa
 from udx._jit import jit
 from udx._typing import Float64Array1D, Int64Array1D
 
-__all__ = ["SIGNAL_NAMES", "decide_arrays"]
+__all__ = ["NOT_PRICED", "OPENING_ONLY", "SIGNAL_NAMES", "decide_arrays"]
+
+#: Index of a bar without a price-setting print (not tested).
+NOT_PRICED = -1
+#: Index of a session's first bar whose only price-setting print is the opening print (not tested).
+OPENING_ONLY = -2
 
 #: ``trading_signal`` text per code: 0 BUY, 1 SELL, 2 HOLD.
 SIGNAL_NAMES = pa.array(["BUY", "SELL", "HOLD"], pa.string())
@@ -40,7 +45,7 @@ _TINY = 2.0**-1000
 # piece numbers (the order of _pieces)
 (P_TOXIC_A, P_TOXIC_B, P_TOXIC_C, P_UP_A, P_UP_B, P_ALPHA, P_DOWN_A, P_DOWN_B, P_MUP_A, P_MUP_B, P_MZ_END,
  P_MDN_A, P_MDN_B, P_NS_A, P_NS_B, P_NS_C, P_NS_D, P_NA, P_WIN_A, P_WIN_B, P_WIN_C, P_UNDEF, P_THR_A,
- P_THR_B, P_NAN, P_INF) = range(26)
+ P_THR_B, P_NAN, P_INF, P_NOT_PRICED, P_OPENING) = range(28)
 
 
 def _pieces(vpin_cdf_hold: float, momentum_z: float, intensity_z: float, alpha: float) -> list[str]:
@@ -55,6 +60,8 @@ def _pieces(vpin_cdf_hold: float, momentum_z: float, intensity_z: float, alpha: 
         "no signal: LM undefined (zero bipower variation in the window)",
         "no signal: LM ", ", threshold undefined (fewer than 3 bars per session)",
         "nan", "inf",
+        "no signal: no price-setting trade in the bar",
+        "no signal: first bar of the session, its opening print only",
     ]
 
 
@@ -62,7 +69,7 @@ def _pieces(vpin_cdf_hold: float, momentum_z: float, intensity_z: float, alpha: 
 # literal piece; a number step formats value slot ``argument`` of the bar (``vals`` or ``ints`` below).
 _OP_END, _OP_PIECE, _OP_FIXED2, _OP_FIXED3, _OP_FIXED2_OR_NA, _OP_INT = range(6)
 (T_TOXIC, T_JUMP_UP, T_JUMP_DOWN, T_MOMENTUM_UP, T_MOMENTUM_DOWN, T_WINDOW, T_UNDEFINED, T_NO_THRESHOLD,
- T_NO_SIGNAL) = range(9)
+ T_NO_SIGNAL, T_NOT_PRICED, T_OPENING) = range(11)
 _TEMPLATES = [
     [(_OP_PIECE, P_TOXIC_A), (_OP_FIXED2, 0), (_OP_PIECE, P_TOXIC_B), (_OP_FIXED3, 1), (_OP_PIECE, P_TOXIC_C)],
     [(_OP_PIECE, P_UP_A), (_OP_FIXED2, 0), (_OP_PIECE, P_UP_B), (_OP_FIXED2, 1), (_OP_PIECE, P_ALPHA)],
@@ -74,6 +81,8 @@ _TEMPLATES = [
     [(_OP_PIECE, P_THR_A), (_OP_FIXED2, 0), (_OP_PIECE, P_THR_B)],
     [(_OP_PIECE, P_NS_A), (_OP_FIXED2, 0), (_OP_PIECE, P_NS_B), (_OP_FIXED2, 1), (_OP_PIECE, P_NS_C),
      (_OP_FIXED2_OR_NA, 2), (_OP_PIECE, P_NS_D), (_OP_FIXED2_OR_NA, 3)],
+    [(_OP_PIECE, P_NOT_PRICED)],
+    [(_OP_PIECE, P_OPENING)],
 ]
 _PROGRAM = np.full((len(_TEMPLATES), max(map(len, _TEMPLATES)) + 1, 2), _OP_END, np.int64)
 for _t, _steps in enumerate(_TEMPLATES):
@@ -108,7 +117,7 @@ _fixed_parts = jit(_fixed_parts_python, nogil=True, inline="always")
 
 def _reasons_python(
     lm: Float64Array1D, thr: Float64Array1D, z: Float64Array1D, iz: Float64Array1D, vp: Float64Array1D,
-    vc: Float64Array1D, first_index: int, window: int, vpin_cdf_hold: float, momentum_z: float,
+    vc: Float64Array1D, index: Int64Array1D, window: int, vpin_cdf_hold: float, momentum_z: float,
     intensity_z: float, blob: np.ndarray, starts: Int64Array1D, program: Int64Array1D, code: np.ndarray,
     offsets: np.ndarray, buf: np.ndarray, fallback: np.ndarray,
 ) -> int:
@@ -147,9 +156,13 @@ def _reasons_python(
         else:
             code[t] = _HOLD
             if s != s:
-                if first_index + t < window:
+                if index[t] == NOT_PRICED:
+                    tpl = T_NOT_PRICED
+                elif index[t] == OPENING_ONLY:
+                    tpl = T_OPENING
+                elif index[t] < window:
                     tpl = T_WINDOW
-                    ints[0] = first_index + t
+                    ints[0] = index[t]
                     ints[1] = window
                 else:
                     tpl = T_UNDEFINED
@@ -256,7 +269,7 @@ def decide_arrays(
     stats: Float64Array1D,
     thresholds: Float64Array1D,
     *,
-    first_index: int,
+    first_index: int | Int64Array1D,
     window: int,
     z: Float64Array1D,
     intensity: Float64Array1D,
@@ -271,7 +284,8 @@ def decide_arrays(
     stats, thresholds, z, intensity, vpin, vpin_cdf
         ``float64`` arrays of equal length (see :func:`udx.signal_rule.decide`).
     first_index, window
-        Index of the first bar's return in the symbol's series, and the LM window K.
+        Index of the first bar's return in the symbol's series of tested returns (consecutive bars), or one
+        index per bar (:data:`NOT_PRICED` / :data:`OPENING_ONLY` for a bar that is not tested); the LM window K.
     config
         A :class:`udx.signal_rule.RuleConfig`.
 
@@ -297,7 +311,13 @@ def decide_arrays(
     offsets = np.empty(m + 1, np.int32)
     buf = np.empty(max(1, m * _MAX_ROW), np.uint8)
     fallback = np.empty(m, np.bool_)
-    n_fb = _reasons(*cols, int(first_index), int(window), key[0], key[1], key[2], blob, starts, _PROGRAM, code,
+    if np.ndim(first_index) == 0:
+        index = int(first_index) + np.arange(m, dtype=np.int64)  # type: ignore[arg-type]
+    else:
+        index = np.ascontiguousarray(first_index, dtype=np.int64)
+        if index.shape != (m,):
+            raise ValueError("first_index must be an integer or one index per bar")
+    n_fb = _reasons(*cols, index, int(window), key[0], key[1], key[2], blob, starts, _PROGRAM, code,
                     offsets, buf, fallback)
     signals = SIGNAL_NAMES.take(pa.array(code))
     reasons = pa.StringArray.from_buffers(m, pa.py_buffer(offsets), pa.py_buffer(buf[: offsets[m]].copy()))
@@ -305,7 +325,7 @@ def decide_arrays(
         texts = reasons.to_pylist()
         lm, thr, zz, iz, vp, vc = (c.tolist() for c in cols)
         for t in np.flatnonzero(fallback).tolist():
-            texts[t] = decide(lm[t], thr[t], index=first_index + t, window=window, z=zz[t], intensity=iz[t],
+            texts[t] = decide(lm[t], thr[t], index=int(index[t]), window=window, z=zz[t], intensity=iz[t],
                               vpin=vp[t], vpin_cdf=vc[t], config=config)[1]  # type: ignore[arg-type]
         reasons = pa.array(texts, pa.string())
     return signals, reasons

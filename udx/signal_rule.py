@@ -81,7 +81,9 @@ def decide(
     stat, threshold
         The Lee-Mykland statistic L (highfrequency scale) and its critical value (NaN when undefined).
     index, window
-        Position of the return in the symbol's return series and the LM window K (for the reason text).
+        Position of the return in the symbol's series of tested returns and the LM window K (for the reason
+        text); -1 for a bar without a price-setting print, -2 for a session's first bar holding only its
+        opening print (neither is tested, :mod:`udx.seasonality`).
     z, intensity, vpin, vpin_cdf
         Standardized return, trade-intensity z-score, VPIN and its CDF (NaN when undefined).
     config
@@ -110,6 +112,10 @@ def decide(
             return SELL, (f"momentum down: standardized return {z:.2f} <= -{config.momentum_z:.2f}, "
                           f"trade intensity z {intensity:.2f} >= {config.intensity_z:.2f}")
     if math.isnan(stat):
+        if index == -1:
+            return HOLD, "no signal: no price-setting trade in the bar"
+        if index == -2:
+            return HOLD, "no signal: first bar of the session, its opening print only"
         if index < window:
             return HOLD, f"no signal: LM window not full ({index} of {window} returns)"
         return HOLD, "no signal: LM undefined (zero bipower variation in the window)"

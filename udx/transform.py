@@ -29,6 +29,7 @@ returned :class:`TransformSummary` counts symbols, bars, fits and trades read.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -40,17 +41,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sql.backend import SignalStateRow, Storage
-from sql.contract import MODEL_PARAMS_SCHEMA, SIGNALS_SCHEMA
+from sql.conditions import print_eligibility, unknown_codes
+from sql.contract import INTRADAY_PROFILE_SCHEMA, MODEL_PARAMS_SCHEMA, SIGNALS_SCHEMA
 from sql.settings import Settings
 from udx.lee_mykland import default_window, lm_threshold
-from udx.pipeline import FitRecord, SignalConfig, SymbolResult, process_symbol
+from udx.pipeline import FitRecord, ProfileRecord, SignalConfig, SymbolResult, process_symbol
 from udx.sessions import parse_session
 from udx.signal_rule import RuleConfig
-from udx.state import SymbolState
+from udx.state import StateError, SymbolState
 
-__all__ = ["TransformSummary", "run_transform", "signal_config"]
+__all__ = ["TransformSummary", "reset_stale_states", "run_transform", "signal_config"]
 
 _NS = 1_000_000_000
+log = logging.getLogger(__name__)
+_WARNED_CODES: set[int] = set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +103,9 @@ def signal_config(settings: Settings, market: str) -> SignalConfig:
         intensity_lookback=settings.intensity_lookback, vpin_buckets_per_day=settings.vpin_buckets_per_day,
         vpin_window=settings.vpin_window, vpin_cdf_window=settings.vpin_cdf_window,
         acd_window=settings.acd_window, acd_min_obs=settings.acd_min_obs,
-        acd_bin_seconds=settings.acd_bin_seconds,
+        acd_bin_seconds=settings.acd_bin_seconds, seasonal_sessions=settings.seasonal_sessions,
+        profile_bucket_minutes=settings.profile_bucket_minutes, profile_min_sessions=settings.profile_min_sessions,
+        intensity_min_sessions=settings.intensity_min_sessions,
         rule=RuleConfig(settings.signal_vpin_cdf_hold, settings.signal_momentum_z, settings.signal_intensity_z,
                         settings.lm_alpha),
     )
@@ -128,10 +134,9 @@ def run_transform(
     progress
         Called as ``progress(symbols_done, symbols_total)`` after each symbol (e.g. to drive a progress bar).
 
-    Raises
-    ------
-    udx.state.StateError
-        When a stored state was computed with other settings (see :mod:`udx.state`).
+    A symbol whose stored state was written by other signal definitions or settings (its fingerprint,
+    :meth:`udx.pipeline.SignalConfig.fingerprint`) is recomputed from its first trade: one warning line names
+    how many and why, and its rows are deleted first (``storage.reset_signals``).
     """
     if symbols_per_commit < 1:
         raise ValueError(f"symbols_per_commit must be >= 1, got {symbols_per_commit}")
@@ -145,6 +150,8 @@ def run_transform(
     configs: dict[str, SignalConfig] = {}
     n_symbols = n_bars = n_fits = n_trades = 0
     symbols = sorted(storage.trade_symbols(), key=lambda ms: ms[1])
+    markets = dict((symbol, market) for market, symbol in symbols)
+    stale: dict[str, str] = {}
     plans: list[list[tuple[str, SignalConfig, SymbolState | None, int]]] = []
     for lo in range(0, len(symbols), symbols_per_commit):
         plan = []
@@ -152,12 +159,10 @@ def run_transform(
             if market not in configs:
                 configs[market] = signal_config(settings, market)
             cfg = configs[market]
-            row = states.get(symbol)
-            state = SymbolState.from_json(row.state) if row is not None else None
-            if state is not None:
-                state.check_fits(cfg.fingerprint())
+            state = _stored_state(states.get(symbol), cfg, symbol, stale)
             plan.append((symbol, cfg, state, state.last_bar_end_ns if state is not None else 0))
         plans.append(plan)
+    _reset(storage, stale, settings.bar_seconds)
     done = 0
     # chunk k + 1 is read and chunk k - 1 written while chunk k is computed (DuckDB releases the GIL)
     reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transform-read")
@@ -165,7 +170,7 @@ def run_transform(
     try:
         def read(plan: list[tuple[str, SignalConfig, SymbolState | None, int]]) -> dict[str, _Arrays]:
             return _read_chunk(storage, [(symbol, start) for symbol, _, _, start in plan if watermark > start],
-                               watermark)
+                               watermark, markets)
 
         next_read = reader.submit(read, plans[0]) if plans else None
         for k, plan in enumerate(plans):
@@ -174,9 +179,10 @@ def run_transform(
             batch = _Batch()
             for symbol, cfg, state, _ in plan:
                 if symbol in trades:
-                    ts, px, sz = trades.pop(symbol)
+                    ts, px, sz, price_ok, volume_ok = _valid(*trades.pop(symbol))
                     n_trades += ts.size
-                    result = process_symbol(*_valid(ts, px, sz), cfg, state, watermark)
+                    result = process_symbol(ts, px, sz, cfg, state, watermark, sets_price=price_ok,
+                                            counts_volume=volume_ok)
                     if result is not None:
                         batch.add(symbol, settings.bar_seconds, result, computed_at)
                         n_symbols += 1
@@ -192,50 +198,114 @@ def run_transform(
     return TransformSummary(n_symbols, n_bars, time.perf_counter() - started, watermark, n_fits, n_trades)
 
 
-_Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]
+def reset_stale_states(storage: Storage, settings: Settings) -> list[str]:
+    """Delete the signals of every symbol whose stored state other signal definitions or settings wrote.
+
+    :func:`run_transform` does this on its own; a transform that runs elsewhere (Vertica's UDx sees only the
+    trades after a state's last bar) calls it first. Returns the symbols reset.
+    """
+    states = storage.load_signal_states(settings.bar_seconds)
+    stale: dict[str, str] = {}
+    configs: dict[str, SignalConfig] = {}
+    for market, symbol in storage.trade_symbols():
+        if market not in configs:
+            configs[market] = signal_config(settings, market)
+        _stored_state(states.get(symbol), configs[market], symbol, stale)
+    _reset(storage, stale, settings.bar_seconds)
+    return sorted(stale)
 
 
-def _read_chunk(storage: Storage, wanted: Sequence[tuple[str, int]], end_ns: int) -> dict[str, _Arrays]:
-    """``ts, price, size`` of each ``(symbol, start_ns)`` in ``[start_ns, end_ns)``, time-ordered.
+def _reset(storage: Storage, stale: dict[str, str], bar_seconds: int) -> None:
+    """Say in one line which symbols are recomputed and why, and delete what they had."""
+    if not stale:
+        return
+    reasons = "; ".join(f"{symbol}: {why}" for symbol, why in list(stale.items())[:3])
+    log.warning("signal definitions or settings changed since the stored state of %d symbol(s) (%s%s); "
+                "recomputing their signals from their first trade", len(stale), reasons,
+                "; ..." if len(stale) > 3 else "")
+    storage.reset_signals(sorted(stale), bar_seconds)
+
+
+def _stored_state(row: SignalStateRow | None, cfg: SignalConfig, symbol: str,
+                  stale: dict[str, str]) -> SymbolState | None:
+    """The state to continue from, or ``None`` (recorded in ``stale`` with the reason) when it was written by
+    other signal definitions or settings and the symbol must be recomputed."""
+    if row is None:
+        return None
+    try:
+        state = SymbolState.from_json(row.state)
+        state.check_fits(cfg.fingerprint())
+    except StateError as exc:
+        stale[symbol] = str(exc).split(";")[0]
+        return None
+    return state
+
+
+#: ``ts, price, size, sets_price, counts_volume`` of one symbol.
+_Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _read_chunk(storage: Storage, wanted: Sequence[tuple[str, int]], end_ns: int,
+                markets: dict[str, str]) -> dict[str, _Arrays]:
+    """The trades of each ``(symbol, start_ns)`` in ``[start_ns, end_ns)``, time-ordered, with their eligibility.
 
     A storage with ``read_trades_many`` answers the chunk in one scan from the earliest start; each symbol
     then drops its trades before its own start (the rows are those of ``read_trades``, in its order).
+    Eligibility is Polygon's consolidated rule of the print's conditions and correction
+    (:func:`sql.conditions.print_eligibility`); crypto prints are all eligible.
     """
     many = getattr(storage, "read_trades_many", None)
     if many is None or len(wanted) < 2:
-        return {symbol: _arrays(storage.read_trades(symbol, start, end_ns)) for symbol, start in wanted}
+        return {symbol: _arrays(storage.read_trades(symbol, start, end_ns), markets.get(symbol, "stocks"))
+                for symbol, start in wanted}
     table = many([symbol for symbol, _ in wanted], min(start for _, start in wanted), end_ns)
-    ts, px, sz = _arrays(table)
+    ts, px, sz, price_ok, volume_ok = _arrays(table, "stocks")
     runs = pc.run_end_encode(table.column("symbol").combine_chunks() if table.num_rows else
                              pa.array([], pa.string()))
     names = runs.values.to_pylist()
     ends = runs.run_ends.to_numpy().tolist()
     bounds = dict(zip(names, zip([0, *ends[:-1]], ends, strict=True), strict=True))
     out: dict[str, _Arrays] = {}
-    empty = (np.empty(0, np.int64), np.empty(0), np.empty(0))
+    empty = (np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, np.bool_), np.empty(0, np.bool_))
     for symbol, start in wanted:
         if symbol not in bounds:
             out[symbol] = empty
             continue
         a, b = bounds[symbol]
         a += int(np.searchsorted(ts[a:b], start, side="left"))
-        out[symbol] = (ts[a:b], px[a:b], sz[a:b])
+        if markets.get(symbol) == "crypto":
+            out[symbol] = (ts[a:b], px[a:b], sz[a:b], np.ones(b - a, np.bool_), np.ones(b - a, np.bool_))
+        else:
+            out[symbol] = (ts[a:b], px[a:b], sz[a:b], price_ok[a:b], volume_ok[a:b])
     return out
 
 
-def _arrays(trades: pa.Table) -> _Arrays:
+def _arrays(trades: pa.Table, market: str) -> _Arrays:
     ts = np.ascontiguousarray(trades.column("ts_ns").to_numpy(), dtype=np.int64)
     px = np.ascontiguousarray(trades.column("price").to_numpy(), dtype=np.float64)
     sz = np.ascontiguousarray(trades.column("size").to_numpy(), dtype=np.float64)
-    return ts, px, sz
+    names = trades.column_names
+    conditions = trades.column("conditions") if "conditions" in names else None
+    correction = trades.column("correction") if "correction" in names else None
+    if conditions is None or market == "crypto":
+        ok = np.ones(ts.size, np.bool_)
+        return ts, px, sz, ok, ok
+    for code in unknown_codes(conditions) - _WARNED_CODES:
+        _WARNED_CODES.add(code)
+        log.warning("trade condition %d is not in Polygon's condition table shipped here; such prints are "
+                    "treated as regular sales", code)
+    price_ok, volume_ok = print_eligibility(conditions, correction, market)
+    return ts, px, sz, price_ok, volume_ok
 
 
-def _valid(ts: np.ndarray, px: np.ndarray, sz: np.ndarray) -> _Arrays:
-    """Drop trades with a non-finite or non-positive price, or a negative or non-finite size."""
-    ok = np.isfinite(px) & (px > 0) & np.isfinite(sz) & (sz >= 0)
+def _valid(ts: np.ndarray, px: np.ndarray, sz: np.ndarray, price_ok: np.ndarray,
+           volume_ok: np.ndarray) -> _Arrays:
+    """Drop trades with a non-finite or non-positive price, a negative or non-finite size, or that neither set
+    the price nor count in volume (cancelled, erroneous)."""
+    ok = np.isfinite(px) & (px > 0) & np.isfinite(sz) & (sz >= 0) & (price_ok | volume_ok)
     if not ok.all():
-        ts, px, sz = ts[ok], px[ok], sz[ok]
-    return ts, px, sz
+        ts, px, sz, price_ok, volume_ok = ts[ok], px[ok], sz[ok], price_ok[ok], volume_ok[ok]
+    return ts, px, sz, price_ok, volume_ok
 
 
 class _BackgroundCommits:
@@ -275,6 +345,7 @@ class _Batch:
     def __init__(self) -> None:
         self.tables: list[pa.Table] = []
         self.fits: list[pa.Table] = []
+        self.profiles: list[pa.Table] = []
         self.states: list[SignalStateRow] = []
         self.pending = 0
 
@@ -282,17 +353,21 @@ class _Batch:
         self.tables.append(_signals_table(symbol, bar_seconds, result, computed_at))
         if result.fits:
             self.fits.append(_fits_table(symbol, bar_seconds, result.fits, computed_at))
+        if result.profiles:
+            self.profiles.append(_profiles_table(symbol, bar_seconds, result.profiles, computed_at))
         self.states.append(SignalStateRow(symbol, bar_seconds, result.state.last_bar_end_ns,
                                           result.state.to_json()))
 
     def commit(self, storage: Storage) -> None:
         if self.states:
+            extra: dict[str, pa.Table] = {}
             if self.fits:
-                storage.commit_signals(pa.concat_tables(self.tables), list(self.states),
-                                       model_params=pa.concat_tables(self.fits))
-            else:  # storages written against the two-argument protocol keep working without fits
-                storage.commit_signals(pa.concat_tables(self.tables), list(self.states))
-        self.tables, self.fits, self.states, self.pending = [], [], [], 0
+                extra["model_params"] = pa.concat_tables(self.fits)
+            if self.profiles:
+                extra["profiles"] = pa.concat_tables(self.profiles)
+            # storages written against the two-argument protocol keep working without fits and profiles
+            storage.commit_signals(pa.concat_tables(self.tables), list(self.states), **extra)
+        self.tables, self.fits, self.profiles, self.states, self.pending = [], [], [], [], 0
 
 
 def _signals_table(symbol: str, bar_seconds: int, result: SymbolResult, computed_at: int) -> pa.Table:
@@ -318,3 +393,21 @@ def _fits_table(symbol: str, bar_seconds: int, fits: Sequence[FitRecord], comput
     }
     columns = [pa.array(values[f.name], f.type, from_pandas=True) for f in MODEL_PARAMS_SCHEMA]
     return pa.Table.from_arrays(columns, schema=MODEL_PARAMS_SCHEMA)
+
+
+def _profiles_table(symbol: str, bar_seconds: int, profiles: Sequence[ProfileRecord], computed_at: int) -> pa.Table:
+    """``INTRADAY_PROFILE_SCHEMA`` rows: one per time-of-day bucket of each profile estimated."""
+    rows: dict[str, list[object]] = {f.name: [] for f in INTRADAY_PROFILE_SCHEMA}
+    for p in profiles:
+        nb = p.factor.size
+        rows["symbol"] += [symbol] * nb
+        rows["bar_seconds"] += [bar_seconds] * nb
+        rows["session_open_ns"] += [p.session_open_ns] * nb
+        rows["bucket"] += list(range(nb))
+        rows["minutes_after_open"] += [k * p.bucket_seconds / 60 for k in range(nb)]
+        rows["factor"] += p.factor.tolist()
+        rows["n_obs"] += p.n_obs.tolist()
+        rows["sessions"] += [p.sessions] * nb
+        rows["fallback"] += [p.own_buckets == 0] * nb
+        rows["computed_at_ns"] += [computed_at] * nb
+    return pa.table(rows, schema=INTRADAY_PROFILE_SCHEMA)

@@ -3,12 +3,13 @@
 SQL (after ``microstructure vertica install-udx``, see ``sql/vertica/udx/install.sql``)::
 
     -- ad hoc, one symbol, from its first trade:
-    SELECT batch_microstructure(ts_ns, price, size USING PARAMETERS market = 'crypto')
+    SELECT batch_microstructure(ts_ns, price, size, conditions, correction USING PARAMETERS market = 'crypto')
            OVER (PARTITION BY symbol ORDER BY ts_ns) FROM market_data WHERE symbol = 'X:BTCUSD';
 
     -- the incremental transform (sql/vertica/transform/udx_signals_to_stage.sql): every symbol, resuming
     -- from signal_state; returns symbol, the bar columns and, on each symbol's last bar, the new state
-    SELECT batch_microstructure(ts_ns, price, size, symbol, state USING PARAMETERS settings = '...',
+    SELECT batch_microstructure(ts_ns, price, size, conditions, correction, symbol, state
+                                USING PARAMETERS settings = '...',
                                 market = 'stocks', watermark_ns = ..., computed_at_ns = ...)
            OVER (PARTITION BY symbol ORDER BY ts_ns, sequence ASC NULLS LAST, exchange, trade_id) FROM ...
 
@@ -19,7 +20,7 @@ functions the embedded transform runs, with the same float64 arithmetic in the s
 numba, :mod:`udx._jit` falls back to the kernels' plain-Python twins (slower, identical results).
 
 **State and resume.** A UDx cannot read tables, and it sees one partition at a time. So the caller passes
-the stored ``signal_state.state`` of the symbol as the fifth argument (on the partition's first row; NULL
+the stored ``signal_state.state`` of the symbol as the last argument (on the partition's first row; NULL
 elsewhere and for new symbols), the UDx resumes from it exactly as the client-side transform does, and
 returns the state after the symbol's last new bar in the ``state`` column of that last row (NULL on the
 others), together with the model fits made on the way (``model_params`` rows as a JSON list, same row). The
@@ -48,7 +49,7 @@ import numpy as np
 import pyarrow as pa
 
 from sql.backend import SignalStateRow
-from sql.contract import MODEL_PARAMS_SCHEMA, SIGNALS_SCHEMA
+from sql.contract import INTRADAY_PROFILE_SCHEMA, MODEL_PARAMS_SCHEMA, SIGNALS_SCHEMA
 
 try:  # pragma: no cover - only inside Vertica
     import vertica_sdk  # type: ignore[import-not-found]
@@ -77,8 +78,8 @@ _SETTINGS_BYTES = 65_000
 def output_columns(keyed: bool) -> list[tuple[str, str]]:
     """Return the UDx output columns as ``(name, kind)``, kind one of ``int, float, bool, varchar, long``.
 
-    ``keyed=False`` (3 arguments): the ``trading_signals`` columns but ``symbol``; ``keyed=True``
-    (5 arguments): ``symbol`` first, then ``state`` and ``model_params`` (JSON) last as well.
+    ``keyed=False`` (5 arguments): the ``trading_signals`` columns but ``symbol``; ``keyed=True``
+    (7 arguments): ``symbol`` first, then ``state``, ``model_params`` and ``intraday_profile`` (JSON) last.
     """
     columns: list[tuple[str, str]] = []
     for field in SIGNALS_SCHEMA:
@@ -94,7 +95,7 @@ def output_columns(keyed: bool) -> list[tuple[str, str]]:
             kind = "float"
         columns.append((field.name, kind))
     if keyed:
-        columns += [("state", "long"), ("model_params", "long")]
+        columns += [("state", "long"), ("model_params", "long"), ("intraday_profile", "long")]
     return columns
 
 
@@ -107,7 +108,8 @@ class PartitionStorage:
     """
 
     def __init__(self, market: str, symbol: str, ts_ns: np.ndarray, price: np.ndarray, size: np.ndarray,
-                 state: str | None, bar_seconds: int, watermark_ns: int) -> None:
+                 state: str | None, bar_seconds: int, watermark_ns: int, conditions: Sequence[str | None] | None = None,
+                 correction: Sequence[int | None] | None = None) -> None:
         self._market = market
         self._symbol = symbol
         self._ts = np.ascontiguousarray(ts_ns, dtype=np.int64)
@@ -115,12 +117,16 @@ class PartitionStorage:
         self._size = np.ascontiguousarray(size, dtype=np.float64)
         if self._ts.size > 1 and np.any(np.diff(self._ts) < 0):
             raise ValueError("batch_microstructure needs its partition ordered by ts_ns (OVER (... ORDER BY ts_ns))")
+        n = self._ts.size
+        self._conditions = pa.array(list(conditions) if conditions is not None else [None] * n, pa.string())
+        self._correction = pa.array(list(correction) if correction is not None else [None] * n, pa.int32())
         self._state = state
         self._bar_seconds = bar_seconds
         self._watermark = int(watermark_ns)
         self.signals: list[pa.Table] = []
         self.states: list[SignalStateRow] = []
         self.model_params: list[pa.Table] = []
+        self.profiles: list[pa.Table] = []
 
     def newest_trade_ns(self) -> int | None:
         return self._watermark
@@ -137,15 +143,22 @@ class PartitionStorage:
     def read_trades(self, symbol: str, start_ns: int, end_ns: int) -> pa.Table:
         lo = int(np.searchsorted(self._ts, start_ns, side="left"))
         hi = int(np.searchsorted(self._ts, end_ns, side="left"))
-        return pa.table({"ts_ns": self._ts[lo:hi], "price": self._price[lo:hi], "size": self._size[lo:hi]})
+        return pa.table({"ts_ns": self._ts[lo:hi], "price": self._price[lo:hi], "size": self._size[lo:hi],
+                         "conditions": self._conditions[lo:hi], "correction": self._correction[lo:hi]})
 
     def commit_signals(self, signals: pa.Table, states: Sequence[SignalStateRow],
-                       model_params: pa.Table | None = None) -> None:
+                       model_params: pa.Table | None = None, profiles: pa.Table | None = None) -> None:
         if signals.num_rows:
             self.signals.append(signals)
         if model_params is not None and model_params.num_rows:
             self.model_params.append(model_params)
+        if profiles is not None and profiles.num_rows:
+            self.profiles.append(profiles)
         self.states.extend(states)
+
+    def reset_signals(self, symbols: Sequence[str], bar_seconds: int) -> None:
+        """Nothing stored here: the caller resets a stale symbol before it hands over its whole history
+        (``VerticaStorage.run_transform_in_database``)."""
 
     def close(self) -> None:
         """Nothing to release."""
@@ -153,12 +166,20 @@ class PartitionStorage:
 
 @dataclass(frozen=True, slots=True)
 class PartitionResult:
-    """The new bars of one partition (``SIGNALS_SCHEMA``), the state after the last (``None``: no bar) and
-    the model fits made on the way (``MODEL_PARAMS_SCHEMA``, maybe empty)."""
+    """The new bars of one partition (``SIGNALS_SCHEMA``), the state after the last (``None``: no bar), the
+    model fits (``MODEL_PARAMS_SCHEMA``) and the intraday profiles (``INTRADAY_PROFILE_SCHEMA``) made on the
+    way (maybe empty)."""
 
     signals: pa.Table
     state: str | None
     model_params: pa.Table
+    profiles: pa.Table = INTRADAY_PROFILE_SCHEMA.empty_table()
+
+    def profiles_json(self) -> str | None:
+        """The profile rows as a JSON list, ``None`` without profiles."""
+        if self.profiles.num_rows == 0:
+            return None
+        return json.dumps(self.profiles.to_pylist(), separators=(",", ":"))
 
     def model_params_json(self) -> str | None:
         """The fits as a JSON list of rows (floats round-trip exactly), ``None`` without fits."""
@@ -188,6 +209,8 @@ def compute_partition(
     market: str = "stocks",
     watermark_ns: int | None = None,
     computed_at_ns: int | None = None,
+    conditions: Sequence[str | None] | None = None,
+    correction: Sequence[int | None] | None = None,
 ) -> PartitionResult:
     """Run :func:`udx.transform.run_transform` on one symbol's time-ordered trades.
 
@@ -195,6 +218,9 @@ def compute_partition(
     ----------
     ts_ns, price, size
         The partition's trades in time order (those before the state's last bar are ignored).
+    conditions, correction
+        Their Polygon sale conditions (``"12,37"``) and flat-file correction codes (``None``: regular), which
+        decide whether a print sets the price and counts in volume, as in the client-side transform.
     symbol, state
         The symbol and its stored ``signal_state.state`` (``None``: start from its first trade).
     settings_json, market
@@ -209,12 +235,13 @@ def compute_partition(
     if watermark_ns is None:
         watermark_ns = int(ts[-1]) if ts.size else 0
     storage = PartitionStorage(market, symbol, ts, np.asarray(price, np.float64), np.asarray(size, np.float64),
-                               state, settings.bar_seconds, watermark_ns)
+                               state, settings.bar_seconds, watermark_ns, conditions, correction)
     run_transform(storage, settings, now_ns=time.time_ns() if computed_at_ns is None else computed_at_ns)  # type: ignore[arg-type]
     signals = pa.concat_tables(storage.signals) if storage.signals else SIGNALS_SCHEMA.empty_table()
     new_state = storage.states[-1].state if storage.states else None
     fits = pa.concat_tables(storage.model_params) if storage.model_params else MODEL_PARAMS_SCHEMA.empty_table()
-    return PartitionResult(signals, new_state, fits)
+    profiles = pa.concat_tables(storage.profiles) if storage.profiles else INTRADAY_PROFILE_SCHEMA.empty_table()
+    return PartitionResult(signals, new_state, fits, profiles)
 
 
 # --- the Vertica interface ---------------------------------------------------------------------------
@@ -244,6 +271,8 @@ class BatchMicrostructure(_TransformBase):  # type: ignore[misc]
         ts: list[int] = []
         px: list[float] = []
         sz: list[float] = []
+        cond: list[str | None] = []
+        corr: list[int | None] = []
         symbol: str | None = None
         state: str | None = None
         while True:
@@ -251,16 +280,19 @@ class BatchMicrostructure(_TransformBase):  # type: ignore[misc]
                 ts.append(reader.getInt(0))
                 px.append(float("nan") if reader.isNull(1) else reader.getFloat(1))  # skipped by the transform
                 sz.append(float("nan") if reader.isNull(2) else reader.getFloat(2))
+                cond.append(None if reader.isNull(3) else reader.getString(3))
+                corr.append(None if reader.isNull(4) else reader.getInt(4))
             if self._keyed:
-                if symbol is None and not reader.isNull(3):
-                    symbol = reader.getString(3)
-                if state is None and not reader.isNull(4):
-                    state = reader.getString(4)
+                if symbol is None and not reader.isNull(5):
+                    symbol = reader.getString(5)
+                if state is None and not reader.isNull(6):
+                    state = reader.getString(6)
             if not reader.next():
                 break
         if not ts:
             return
-        result = compute_partition(ts, px, sz, symbol=symbol or "", state=state, **self._params)
+        result = compute_partition(ts, px, sz, symbol=symbol or "", state=state, conditions=cond, correction=corr,
+                                   **self._params)
         _write(writer, result, self._keyed)
 
     def destroy(self, server_interface: Any, col_types: Any) -> None:
@@ -268,9 +300,11 @@ class BatchMicrostructure(_TransformBase):  # type: ignore[misc]
 
 
 def _write(writer: Any, result: PartitionResult, keyed: bool) -> None:
-    """Write the partition's rows; ``state`` and ``model_params`` only on the last row of a keyed call."""
+    """Write the partition's rows; ``state``, ``model_params`` and ``intraday_profile`` only on the last row
+    of a keyed call."""
     table = result.signals
-    last = {"state": result.state, "model_params": result.model_params_json()}
+    last = {"state": result.state, "model_params": result.model_params_json(),
+            "intraday_profile": result.profiles_json()}
     m = table.num_rows
     columns = output_columns(keyed)
     values = {name: table.column(name).to_pylist() for name, _ in columns if name not in last}
@@ -300,6 +334,8 @@ class _Factory(_FactoryBase):  # type: ignore[misc]
         arg_types.addInt()  # ts_ns
         arg_types.addFloat()  # price
         arg_types.addFloat()  # size
+        arg_types.addVarchar()  # conditions
+        arg_types.addInt()  # correction
         if self.keyed:
             arg_types.addVarchar()  # symbol
             arg_types.addLongVarchar()  # state
@@ -331,12 +367,14 @@ class _Factory(_FactoryBase):  # type: ignore[misc]
 
 
 class BatchMicrostructureFactory(_Factory):
-    """``batch_microstructure(ts_ns, price, size)``: bars of one partition from its first trade."""
+    """``batch_microstructure(ts_ns, price, size, conditions, correction)``: bars of one partition from its
+    first trade."""
 
     keyed = False
 
 
 class BatchMicrostructureResumeFactory(_Factory):
-    """``batch_microstructure(ts_ns, price, size, symbol, state)``: resumes from ``state``, returns the next."""
+    """``batch_microstructure(ts_ns, price, size, conditions, correction, symbol, state)``: resumes from
+    ``state``, returns the next."""
 
     keyed = True

@@ -10,7 +10,14 @@ V), NaN until n buckets exist; the incomplete trailing bucket is excluded.
 
 **Causal parameters (the transform).** V and :math:`\sigma_{\Delta P}` are frozen per session and come only
 from **previous** sessions (up to :data:`HISTORY_SESSIONS` of them): V = mean session volume /
-``buckets_per_day``, :math:`\sigma_{\Delta P}` = std (ddof 1) of the pooled bar price changes. During a
+``buckets_per_day``, :math:`\sigma_{\Delta P}` = std (ddof 1) of the pooled bar price changes.
+
+**Seasonality and thin trading (the transform).** The transform classifies with the price change of a
+*tested* bar (:mod:`udx.seasonality`) divided by the square root of its profile-weighted elapsed time,
+:math:`\Delta P_i/\sqrt{w_i}`, and estimates :math:`\sigma_{\Delta P}` from those scaled changes, so a bar at
+the open is not classified more one-sidedly than one at midday, nor a bar after ten empty minutes more than
+one after none. Bars that are not tested (no price-setting print, or a session's opening print alone) have
+:math:`\Delta P = 0` (an even split) and do not count in sigma; their volume fills buckets as any other. During a
 symbol's first session there is no V, hence no bucket and no VPIN. Buckets run across sessions (EPO); when a
 new session's V is below the fill of the open bucket, that bucket closes at its fill.
 
@@ -204,6 +211,7 @@ def vpin(
 def _session_params_python(
     dp: Float64Array1D,
     volume: Float64Array1D,
+    tested: Float64Array1D,
     sess: Int64Array1D,
     buckets_per_day: float,
     cur: Int64Array1D,
@@ -215,7 +223,8 @@ def _session_params_python(
     """Per bar, V and sigma frozen per session from previous sessions.
 
     ``cur`` = [current session open, finished sessions seen]; ``acc`` = the current session's
-    [volume, n, Σdp, Σdp², V, sigma]; ``ring`` = HISTORY_SESSIONS rows of [volume, n, Σdp, Σdp²].
+    [volume, n, Σdp, Σdp², V, sigma]; ``ring`` = HISTORY_SESSIONS rows of [volume, n, Σdp, Σdp²]. Every bar's
+    volume counts; only bars with ``tested[i] == 1`` count in sigma (``dp`` is 0 on the others).
     """
     for i in range(dp.shape[0]):
         if sess[i] != cur[0]:
@@ -241,7 +250,7 @@ def _session_params_python(
             for q in range(4):
                 acc[q] = 0.0
         acc[0] += volume[i]
-        acc[1] += 1.0
+        acc[1] += tested[i]
         acc[2] += dp[i]
         acc[3] += dp[i] * dp[i]
         out_bucket[i] = acc[4]

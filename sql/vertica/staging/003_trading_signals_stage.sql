@@ -27,5 +27,6 @@ CREATE LOCAL TEMPORARY TABLE IF NOT EXISTS trading_signals_stage (
     signal_reason          VARCHAR(512) NOT NULL,
     computed_at_ns         INTEGER      NOT NULL,
     state                  LONG VARCHAR(1048576),
-    model_params           LONG VARCHAR(1048576)
+    model_params           LONG VARCHAR(1048576),
+    intraday_profile       LONG VARCHAR(1048576)
 ) ON COMMIT DELETE ROWS;

@@ -1,0 +1,323 @@
+r"""Intraday seasonality and thin trading: which bars are tested, their returns in units of one average bar,
+the time-of-day volatility profile (Boudt, Croux & Laurent 2011) and the time-of-day trade-intensity baseline.
+
+**Tested bars and scaled returns.** A bar is *priced* when it holds at least one print that may set the
+last-sale price (:mod:`udx.bars`). Only priced bars carry a return that says something about the price: a bar
+without one only repeats the previous close. The return of a priced bar ``i`` runs from the reference point
+``(t_ref, P_ref)`` (the end and close of the session's previous priced bar, or the session's opening print for
+its first bar) to ``(bar_end_i, close_i)``: ``r_i = ln close_i - ln P_ref``. Its variance under the null is
+proportional to the volatility profile integrated over the elapsed time,
+
+.. math::
+
+    w_i = \frac{1}{\Delta}\int_{t_{ref}}^{\mathrm{bar\_end}_i} f(t)^2\,dt, \qquad u_i = r_i / \sqrt{w_i},
+
+with ``f`` piecewise constant per bar position of the session (mean square 1 over a session) and Δ the bar
+length, so ``u_i`` is a return in units of one average bar, whatever the time of day and however many empty
+bars preceded it. Lee-Mykland, BNS and GARCH run on the series of ``u`` of the *tested* bars only: every priced
+bar but a session's first when its only price-setting print is the opening print itself (its return is 0 by
+construction). This is the previous-tick calendar-time sampling of Lee & Mykland (2008) with the return of a
+stale interval measured over its true elapsed time (the "jump-robust test on irregular observations" of
+Lee & Mykland's own remark on non-trading intervals), and the volatility normalisation of Andersen &
+Bollerslev (1997) / Boudt, Croux & Laurent (2011, *J. Empirical Finance* 18(2):353-367) ahead of the
+jump test. A bar without a price-setting print is never tested and never flagged.
+
+**Profile (jump-robust, causal).** At the start of each session the profile is re-estimated from the previous
+``sessions`` finished sessions only. Each finished session is reduced to four sums per time-of-day bucket of
+``bucket_bars`` bars:
+
+1. the session's tested returns per unit of elapsed time, ``y_i = r_i / sqrt(e_i)`` (``e_i`` the elapsed time
+   in bars), are standardised by the session's own bipower scale
+   ``s^2 = (π/2) Σ|y_k||y_{k-1}| / (n-1)`` (BCL's daily standardisation; a session with fewer than
+   :data:`MIN_SESSION_RETURNS` tested returns contributes nothing): ``z = y / s``;
+2. first stage: per bucket, ``Σ|z_k||z_{k-1}|`` over consecutive tested returns of the same bucket and their
+   count (a bipower scale ``σ̂_j = sqrt((π/2) ΣBP/N)``, pooled over the ring including this session; BCL use
+   the shortest half, which needs every return of every session kept; bipower needs two sums);
+3. second stage (BCL's weighted standard deviation): ``Σ w z²`` and ``Σ w`` with
+   ``w = 1{(z/σ̂_j)² <= 6.635}`` (the 99 % point of χ²(1)), so a jump never enters the profile.
+
+The profile is then ``WSD_j = sqrt(1.081 · Σ w z² / Σ w)`` per bucket (1.081 makes the truncated second
+moment consistent under normality), buckets with fewer than :data:`MIN_BUCKET_OBS` weighted returns take the
+value of the nearest estimated bucket, and the bar factors are normalised to mean square one over the session.
+**Fallback:** until ``min_sessions`` sessions have finished, or when no bucket has enough returns, the profile
+is flat (``f = 1``): the statistics then behave as without seasonality adjustment.
+
+**Time-of-day intensity baseline.** The spec's preferred variant (signals §7): the count of bar ``t`` against
+the mean and standard deviation (ddof 1) of the counts at the same bar position of the session over the previous
+``sessions`` sessions. Until ``intensity_min_sessions`` sessions exist the pipeline falls back to the trailing
+baseline of :mod:`udx.intensity`. Counts are kept as ``uint16`` and saturate at 65,535 prints per bar.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from udx._jit import jit
+from udx._typing import Float64Array1D, Int64Array1D
+
+__all__ = ["MIN_BUCKET_OBS", "MIN_SESSION_RETURNS", "TRUNCATION", "WSD_CONSISTENCY"]
+
+#: χ²(1) 99 % point: a standardised return beyond its square root gets weight 0 in the profile.
+TRUNCATION = 6.635
+#: 1 / E[z² | z² <= 6.635] under N(0, 1): makes the truncated second moment consistent (BCL 2011).
+WSD_CONSISTENCY = 1.081
+#: Fewest weighted returns in a bucket (over the ring) for its own profile value.
+MIN_BUCKET_OBS = 20
+#: Fewest tested returns for a session to be standardised and enter the profile.
+MIN_SESSION_RETURNS = 10
+#: Fewest first-stage pairs in a bucket to truncate relative to its own scale (else to the daily scale).
+MIN_BUCKET_PAIRS = 10
+_HALF_PI = math.pi / 2.0
+_EPS = 1e-9
+_NONE = -(2**63)
+_U16_MAX = 65535
+
+# int state: session open, finished sessions, t_ref, previous tested position of this session
+S_SESSION, S_FINISHED, S_TREF, S_PREV_POS = range(4)
+# float state: reference price
+F_REF = 0
+
+
+def _walk_python(
+    bar_end: Int64Array1D, sess: Int64Array1D, n_priced: Int64Array1D, n_trades: Int64Array1D,
+    close: Float64Array1D, bar_ns: int, i0: int, f: Float64Array1D, y_cur: Float64Array1D,
+    cnt_ring: np.ndarray, cnt_cur: np.ndarray, depth: int, int_min: int, si: Int64Array1D,
+    sf: Float64Array1D, out_tested: np.ndarray, out_u: Float64Array1D, out_w: Float64Array1D,
+    out_ref: Float64Array1D, out_tod_z: Float64Array1D, out_tod_ok: np.ndarray,
+) -> int:
+    """Walk bars from ``i0`` within the current session; return the first bar of another session (or len).
+
+    Per bar: tested flag, ``u``, ``w`` and the reference price of its return; the time-of-day intensity z.
+    Records the session's ``y`` and counts by bar position in ``y_cur`` / ``cnt_cur``.
+    """
+    m = bar_end.shape[0]
+    n_pos = f.shape[0]
+    o = si[S_SESSION]
+    for i in range(i0, m):
+        if sess[i] != o:
+            return i
+        pos = (bar_end[i] - 1 - o) // bar_ns
+        if pos >= n_pos:
+            pos = n_pos - 1
+        c = n_trades[i]
+        cnt_cur[pos] = c if c < _U16_MAX else _U16_MAX
+        # time-of-day intensity
+        rows = si[S_FINISHED] if si[S_FINISHED] < depth else depth
+        out_tod_ok[i] = rows >= int_min
+        if rows >= 2:
+            s1 = 0.0
+            for r in range(rows):
+                s1 += cnt_ring[r * n_pos + pos]
+            mean = s1 / rows
+            ss = 0.0
+            for r in range(rows):
+                d = cnt_ring[r * n_pos + pos] - mean
+                ss += d * d
+            sd = math.sqrt(ss / (rows - 1))
+            out_tod_z[i] = (c - mean) / sd if sd > _EPS * max(1.0, mean) else np.nan
+        else:
+            out_tod_z[i] = np.nan
+        out_ref[i] = sf[F_REF]
+        out_tested[i] = False
+        out_u[i] = np.nan
+        out_w[i] = np.nan
+        if n_priced[i] == 0:
+            continue
+        t_ref = si[S_TREF]
+        first = si[S_PREV_POS] < 0
+        # integrate f² over [t_ref, bar_end) bar by bar
+        w = 0.0
+        b = (t_ref - o) // bar_ns
+        while True:
+            start = o + b * bar_ns
+            if start >= bar_end[i]:
+                break
+            lo = start if start > t_ref else t_ref
+            hi = start + bar_ns if start + bar_ns < bar_end[i] else bar_end[i]
+            fb = f[b] if b < n_pos else f[n_pos - 1]
+            w += fb * fb * ((hi - lo) / bar_ns)
+            b += 1
+        e = (bar_end[i] - t_ref) / bar_ns
+        if w > 0.0 and e > 0.0 and (not first or n_priced[i] >= 2):
+            r = math.log(close[i]) - math.log(sf[F_REF])
+            out_tested[i] = True
+            out_u[i] = r / math.sqrt(w)
+            out_w[i] = w
+            y_cur[pos] = r / math.sqrt(e)
+        si[S_TREF] = bar_end[i]
+        si[S_PREV_POS] = pos
+        sf[F_REF] = close[i]
+    return m
+
+
+def _finish_session_python(y_cur: Float64Array1D, bucket_bars: int, sums: Float64Array1D, depth: int,
+                           finished: int) -> None:
+    """Reduce the finished session's ``y`` (by bar position, NaN = untested) to its row of ``sums``.
+
+    ``sums`` holds ``depth`` rows of ``4 * n_buckets``: per bucket Σ|z z'|, pairs, Σ w z², Σ w. The row
+    written is ``finished % depth``; the first stage pools the bipower sums of the whole ring with this row.
+    """
+    n_pos = y_cur.shape[0]
+    nb = (n_pos + bucket_bars - 1) // bucket_bars
+    width = 4 * nb
+    row = finished % depth
+    for q in range(width):
+        sums[row * width + q] = 0.0
+    # the session's bipower scale over consecutive tested returns
+    bp = 0.0
+    n = 0
+    prev = np.nan
+    for p in range(n_pos):
+        v = y_cur[p]
+        if v == v:
+            if n > 0:
+                bp += abs(v) * abs(prev)
+            prev = v
+            n += 1
+    if n < MIN_SESSION_RETURNS:
+        return
+    s2 = _HALF_PI * bp / (n - 1)
+    if not s2 > 0.0:
+        return
+    s = math.sqrt(s2)
+    # first stage of this session: consecutive tested returns inside one bucket
+    prev = np.nan
+    prev_b = -1
+    for p in range(n_pos):
+        v = y_cur[p]
+        if v == v:
+            b = p // bucket_bars
+            z = v / s
+            if b == prev_b:
+                sums[row * width + 4 * b] += abs(z) * abs(prev)
+                sums[row * width + 4 * b + 1] += 1.0
+            prev = z
+            prev_b = b
+    rows = finished + 1 if finished + 1 < depth else depth
+    # pooled daily-scale fallback of the first stage
+    all_bp = 0.0
+    all_n = 0.0
+    for r in range(rows):
+        for b in range(nb):
+            all_bp += sums[r * width + 4 * b]
+            all_n += sums[r * width + 4 * b + 1]
+    fallback = math.sqrt(_HALF_PI * all_bp / all_n) if all_n >= MIN_BUCKET_PAIRS and all_bp > 0.0 else 1.0
+    for b in range(nb):
+        bpb = 0.0
+        npb = 0.0
+        for r in range(rows):
+            bpb += sums[r * width + 4 * b]
+            npb += sums[r * width + 4 * b + 1]
+        scale = math.sqrt(_HALF_PI * bpb / npb) if npb >= MIN_BUCKET_PAIRS and bpb > 0.0 else fallback
+        for p in range(b * bucket_bars, min((b + 1) * bucket_bars, n_pos)):
+            v = y_cur[p]
+            if v == v:
+                z = v / s
+                q = z / scale
+                if q * q <= TRUNCATION:
+                    sums[row * width + 4 * b + 2] += z * z
+                    sums[row * width + 4 * b + 3] += 1.0
+
+
+def _profile_python(sums: Float64Array1D, rows: int, bucket_bars: int, min_sessions: int, finished: int,
+                    out_f: Float64Array1D, out_bucket: Float64Array1D, out_n: Float64Array1D) -> int:
+    """The profile from ``rows`` rows of ``sums``; return how many buckets had their own value (0 = flat).
+
+    ``out_f`` per bar position (mean square 1), ``out_bucket`` / ``out_n`` per bucket (factor, weighted
+    returns).
+    """
+    n_pos = out_f.shape[0]
+    nb = out_bucket.shape[0]
+    width = 4 * nb
+    own = 0
+    for b in range(nb):
+        tq = 0.0
+        tn = 0.0
+        for r in range(rows):
+            tq += sums[r * width + 4 * b + 2]
+            tn += sums[r * width + 4 * b + 3]
+        out_n[b] = tn
+        if finished >= min_sessions and tn >= MIN_BUCKET_OBS and tq > 0.0:
+            out_bucket[b] = math.sqrt(WSD_CONSISTENCY * tq / tn)
+            own += 1
+        else:
+            out_bucket[b] = np.nan
+    if own == 0:
+        for p in range(n_pos):
+            out_f[p] = 1.0
+        for b in range(nb):
+            out_bucket[b] = 1.0
+        return 0
+    filled = out_bucket.copy()
+    for b in range(nb):
+        if filled[b] != filled[b]:  # nearest bucket with its own value, the earlier one on a tie
+            for d in range(1, nb):
+                if b - d >= 0 and out_bucket[b - d] == out_bucket[b - d]:
+                    filled[b] = out_bucket[b - d]
+                    break
+                if b + d < nb and out_bucket[b + d] == out_bucket[b + d]:
+                    filled[b] = out_bucket[b + d]
+                    break
+    ms = 0.0
+    for p in range(n_pos):
+        v = filled[p // bucket_bars]
+        ms += v * v
+    norm = math.sqrt(ms / n_pos)
+    for b in range(nb):
+        out_bucket[b] = filled[b] / norm
+    for p in range(n_pos):
+        out_f[p] = out_bucket[p // bucket_bars]
+    return own
+
+
+_walk = jit(_walk_python, nogil=True)
+_finish_session = jit(_finish_session_python, nogil=True)
+_profile = jit(_profile_python, nogil=True)
+
+
+def n_buckets(n_pos: int, bucket_bars: int) -> int:
+    """Time-of-day buckets of ``bucket_bars`` bars in a session of ``n_pos`` bars."""
+    return (n_pos + bucket_bars - 1) // bucket_bars
+
+
+def initial_arrays(n_pos: int, bucket_bars: int, depth: int) -> dict[str, np.ndarray]:
+    """The seasonal part of a new symbol's carried state (see :mod:`udx.pipeline`)."""
+    return {
+        "sea_f": np.ones(n_pos), "sea_y": np.full(n_pos, np.nan),
+        "sea_sums": np.zeros(depth * 4 * n_buckets(n_pos, bucket_bars)),
+        "sea_i": np.array([_NONE, 0, 0, -1], np.int64), "sea_ref": np.array([np.nan]),
+        "cnt_ring": np.zeros(depth * n_pos, np.uint16), "cnt_cur": np.zeros(n_pos, np.uint16),
+    }
+
+
+def start_session(a: dict[str, np.ndarray], open_ns: int, ref_ts: int, ref_price: float, bucket_bars: int,
+                  depth: int, min_sessions: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Close the session in progress (if any) and open ``open_ns``: fold the finished session into the
+    ring, re-estimate the profile, set the reference point to the opening print.
+
+    Returns the new profile per bucket ``(factor, weighted returns)`` when a session was finished, else
+    ``None``.
+    """
+    si = a["sea_i"]
+    result = None
+    n_pos = a["sea_f"].size
+    if si[S_SESSION] != _NONE:
+        finished = int(si[S_FINISHED])
+        _finish_session(a["sea_y"], bucket_bars, a["sea_sums"], depth, finished)
+        a["cnt_ring"][(finished % depth) * n_pos:(finished % depth + 1) * n_pos] = a["cnt_cur"]
+        si[S_FINISHED] = finished + 1
+        nb = n_buckets(n_pos, bucket_bars)
+        bucket = np.empty(nb)
+        count = np.empty(nb)
+        _profile(a["sea_sums"], min(finished + 1, depth), bucket_bars, min_sessions, finished + 1,
+                 a["sea_f"], bucket, count)
+        result = (bucket, count)
+    si[S_SESSION] = open_ns
+    si[S_TREF] = ref_ts
+    si[S_PREV_POS] = -1
+    a["sea_ref"][F_REF] = ref_price
+    a["sea_y"][:] = np.nan
+    a["cnt_cur"][:] = 0
+    return result
