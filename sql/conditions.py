@@ -51,6 +51,7 @@ import pyarrow.compute as pc
 __all__ = [
     "EXCLUDED_CORRECTIONS",
     "KEPT_CORRECTIONS",
+    "corrections_table",
     "STOCK_TRADE_CONDITIONS",
     "ConditionRule",
     "conditions_table",
@@ -338,3 +339,16 @@ def conditions_table() -> pa.Table:
             "updates_volume": pa.array([rule.updates_volume for rule in rules], type=pa.bool_()),
         }
     )
+
+
+def corrections_table() -> pa.Table:
+    """The correction codes as Arrow, for a database reference table.
+
+    Returns
+    -------
+    pyarrow.Table
+        Columns ``code`` (int32) and ``kept`` (bool): every code of the corrections file, kept or excluded.
+    """
+    codes = sorted(KEPT_CORRECTIONS | EXCLUDED_CORRECTIONS)
+    return pa.table({"code": pa.array(codes, type=pa.int32()),
+                     "kept": pa.array([code in KEPT_CORRECTIONS for code in codes], type=pa.bool_())})

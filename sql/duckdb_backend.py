@@ -32,6 +32,7 @@ from sql.contract import (
     TRADES_SCHEMA,
     signal_states_table,
 )
+from sql.conditions import conditions_table, corrections_table
 from sql.queries import load_registry
 from sql.watchdog import Watchdog
 
@@ -124,9 +125,31 @@ class DuckDBStorage:
     def apply_schema(self) -> None:
         """Create the tables and views of DESIGN §5; a second run changes nothing."""
         cursor = self._cursor()
-        for folder in ("schema", "views"):
-            for statement in load_registry(_DIALECT, folder):
-                cursor.execute(statement.text)
+        for statement in load_registry(_DIALECT, "schema"):
+            cursor.execute(statement.text)
+        self._load_reference_tables(cursor)
+        for statement in load_registry(_DIALECT, "views"):
+            cursor.execute(statement.text)
+
+    def _load_reference_tables(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        """Replace the rows of ``trade_conditions`` and ``trade_corrections`` with the shipped ones."""
+        batches = {"trade_conditions_batch": conditions_table(), "trade_corrections_batch": corrections_table()}
+        for view, table in batches.items():
+            cursor.register(view, table)
+        try:
+            with self._write_lock:
+                cursor.execute("BEGIN TRANSACTION")
+                try:
+                    for name in ("trade_conditions", "trade_corrections"):
+                        cursor.execute(self._queries[f"clear_{name}"].text)
+                        cursor.execute(self._queries[f"load_{name}"].text)
+                    cursor.execute("COMMIT")
+                except BaseException:
+                    cursor.execute("ROLLBACK")
+                    raise
+        finally:
+            for view in batches:
+                cursor.unregister(view)
 
     # --- writes ----------------------------------------------------------------------------------------
     def _insert_batch(self, view: str, query: str, batch: pa.Table, schema: pa.Schema) -> int:

@@ -3,7 +3,9 @@
 -- Realized variance RV = sum r^2; bipower variation BV = (pi/2) sum |r_j||r_{j-1}| (highfrequency form);
 -- tripower quarticity TP = M^2/(M-2) mu_{4/3}^-3 sum |r_j r_{j-1} r_{j-2}|^(4/3); daily BNS is the ratio
 -- statistic with max adjustment ((RV-BV)/RV) / sqrt(theta/M max(1, TP/BV^2)), theta = pi^2/4 + pi - 5
--- (spec/signals.md §3). Prices (OHLC, VWAP) come from the day's trades.
+-- (spec/signals.md §3). Prices come from the day's trades as Polygon's rules allow (eligible_trades): open and
+-- close from prints that may set the last sale, high and low from those that may set them, trades, volume and
+-- VWAP from those that count in volume.
 CREATE OR REPLACE VIEW symbol_metrics AS
 WITH bar_returns AS (
     SELECT
@@ -44,14 +46,14 @@ daily_trades AS (
     SELECT
         symbol,
         CAST(make_timestamp(ts_ns // 1000) AS DATE) AS session_date,
-        count(*) AS trades,
-        sum(size) AS volume,
-        sum(price * size) / nullif(sum(size), 0) AS vwap,
-        arg_min(price, ts_ns) AS open,
-        max(price) AS high,
-        min(price) AS low,
-        arg_max(price, ts_ns) AS close
-    FROM market_data
+        count(*) FILTER (WHERE counts_volume) AS trades,
+        sum(size) FILTER (WHERE counts_volume) AS volume,
+        sum(price * size) FILTER (WHERE counts_volume) / nullif(sum(size) FILTER (WHERE counts_volume), 0) AS vwap,
+        arg_min(price, ts_ns) FILTER (WHERE sets_price) AS open,
+        max(price) FILTER (WHERE sets_high_low) AS high,
+        min(price) FILTER (WHERE sets_high_low) AS low,
+        arg_max(price, ts_ns) FILTER (WHERE sets_price) AS close
+    FROM eligible_trades
     GROUP BY ALL
 )
 SELECT
