@@ -39,15 +39,23 @@ def lm_threshold(n, alpha):
     return cn + (1 / a) * -math.log(-math.log(1 - alpha))
 
 
-def bars(ts_ns, price, size, session_open_ns, session_close_ns, bar_ns, final_before_ns=None):
-    """Previous-tick bars, one pass, as a list of dicts; see udx/bars.py for the conventions."""
-    trades = list(zip([int(t) for t in ts_ns], [float(p) for p in price], [float(s) for s in size]))
+def bars(ts_ns, price, size, session_open_ns, session_close_ns, bar_ns, final_before_ns=None, sets_price=None,
+         counts_volume=None):
+    """Previous-tick bars, one pass, as a list of dicts; see udx/bars.py for the conventions.
+
+    Only prints with ``sets_price`` set a close; only those with ``counts_volume`` count in ``n_trades``,
+    volume and VWAP; a session's bars start at the bar of its first price-setting print (None = all True).
+    """
+    n = len(ts_ns)
+    sp = [True] * n if sets_price is None else [bool(v) for v in sets_price]
+    cv = [True] * n if counts_volume is None else [bool(v) for v in counts_volume]
+    trades = list(zip([int(t) for t in ts_ns], [float(p) for p in price], [float(s) for s in size], sp, cv))
     rows = []
     for o, c in zip([int(v) for v in session_open_ns], [int(v) for v in session_close_ns]):
-        inside = [tr for tr in trades if o <= tr[0] < c]
-        if not inside:
+        priced = [tr for tr in trades if o <= tr[0] < c and tr[3]]
+        if not priced:
             continue
-        first_ts, first_price, _ = inside[0]
+        first_ts, first_price = priced[0][0], priced[0][1]
         prev = first_price
         k = (first_ts - o) // bar_ns
         while o + k * bar_ns < c:
@@ -55,18 +63,21 @@ def bars(ts_ns, price, size, session_open_ns, session_close_ns, bar_ns, final_be
             end = min(start + bar_ns, c)
             if final_before_ns is not None and end > final_before_ns:
                 return rows
-            mine = [tr for tr in inside if start <= tr[0] < end]
+            mine = [tr for tr in trades if start <= tr[0] < end]
             volume = 0.0
             notional = 0.0
-            for _, p, s in mine:
+            counted = [tr for tr in mine if tr[4]]
+            for _, p, s, _, _ in counted:
                 volume += s
                 notional += p * s
-            close = mine[-1][1] if mine else prev
+            setting = [tr for tr in mine if tr[3]]
+            close = setting[-1][1] if setting else prev
             rows.append(
                 {
                     "bar_end_ns": end,
                     "session_open_ns": o,
-                    "n_trades": len(mine),
+                    "n_trades": len(counted),
+                    "n_priced": len(setting),
                     "volume": volume,
                     "vwap": notional / volume if volume > 0 else math.nan,
                     "close": close,

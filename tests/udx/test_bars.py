@@ -26,7 +26,7 @@ from udx.sessions import parse_session, session_bounds  # noqa: E402
 NS = 10**9
 NY = "09:30-16:00 America/New_York"
 UTC_DAY = "00:00-24:00 UTC"
-FIELDS = ("bar_end_ns", "session_open_ns", "n_trades", "volume", "vwap", "close", "log_return")
+FIELDS = ("bar_end_ns", "session_open_ns", "n_trades", "n_priced", "volume", "vwap", "close", "log_return")
 
 
 def _ns(year: int, month: int, day: int, hour: int = 0, minute: int = 0, tz: str = "UTC") -> int:
@@ -76,21 +76,51 @@ test_data = [
 ]
 
 
+def _flags(n: int, seed: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """No flags (seed < 0), or random ones: ~20 % of prints set no price, ~10 % count no volume."""
+    if seed < 0:
+        return None, None
+    rng = np.random.default_rng(seed)
+    return rng.random(n) > 0.2, rng.random(n) > 0.1
+
+
+@pytest.mark.parametrize("flag_seed", [-1, 3, 4])
 @pytest.mark.parametrize(("trades", "so", "sc", "bar_ns", "cut"), test_data)
-def test_kernel_matches_twin_and_naive(trades, so, sc, bar_ns, cut) -> None:
-    got = bars(*trades, so, sc, bar_ns, final_before_ns=cut)
-    _same(_as_rows(got), _naive_rows(*trades, so, sc, bar_ns, final_before_ns=cut))
+def test_kernel_matches_twin_and_naive(trades, so, sc, bar_ns, cut, flag_seed) -> None:
+    sets_price, counts_volume = _flags(len(trades[0]), flag_seed)
+    got = bars(*trades, so, sc, bar_ns, final_before_ns=cut, sets_price=sets_price, counts_volume=counts_volume)
+    _same(_as_rows(got), _naive_rows(*trades, so, sc, bar_ns, final_before_ns=cut, sets_price=sets_price,
+                                     counts_volume=counts_volume))
     ts, px, sz = (np.asarray(a, dtype=d) for a, d in zip(trades, (np.int64, np.float64, np.float64), strict=True))
     so_a, sc_a = np.asarray(so, np.int64), np.asarray(sc, np.int64)
+    ok_p = np.ones(ts.size, np.bool_) if sets_price is None else sets_price
+    ok_v = np.ones(ts.size, np.bool_) if counts_volume is None else counts_volume
     cap = 5000
     cutoff = np.iinfo(np.int64).max if cut is None else cut
     outs = []
     for kernel in (_bars_python, _bars):
-        out = [np.empty(cap, np.int64) for _ in range(3)] + [np.empty(cap) for _ in range(4)]
-        m = kernel(ts, px, sz, so_a, sc_a, bar_ns, cutoff, np.iinfo(np.int64).min, 1.0, *out)
+        out = [np.empty(cap, np.int64) for _ in range(4)] + [np.empty(cap) for _ in range(4)]
+        m = kernel(ts, px, sz, ok_p, ok_v, so_a, sc_a, bar_ns, cutoff, np.iinfo(np.int64).min, 1.0, *out)
         outs.append([list(zip(*(o[:m].tolist() for o in out), strict=True))])
     _same(outs[0][0], outs[1][0])
     _same(outs[0][0], _as_rows(got))
+
+
+def test_a_print_that_may_not_set_the_price_never_sets_a_close_or_a_return() -> None:
+    # an average-price print far from the market (flag False) between two regular prints
+    ts, px, sz = [0, 12, 15, 25], [100.0, 80.0, 80.0, 101.0], [1.0, 500.0, 5.0, 2.0]
+    b = bars(ts, px, sz, [0], [40], 10, sets_price=[True, False, False, True],
+             counts_volume=[True, True, False, True])
+    assert b.close.tolist() == [100.0, 100.0, 101.0, 101.0]
+    assert b.log_return.tolist()[:2] == [0.0, 0.0]
+    assert b.n_trades.tolist() == [1, 1, 1, 0] and b.volume.tolist() == [1.0, 500.0, 2.0, 0.0]
+    assert b.n_priced.tolist() == [1, 0, 1, 0]
+
+
+def test_a_session_starts_at_its_first_price_setting_print() -> None:
+    b = bars([1, 15, 33], [50.0, 100.0, 102.0], [7.0, 1.0, 1.0], [0], [40], 10, sets_price=[False, True, True])
+    assert b.bar_end_ns.tolist() == [20, 30, 40]  # the odd lot at 1 opens nothing and is left out
+    assert b.log_return[0] == 0.0 and b.volume.tolist() == [1.0, 0.0, 1.0]
 
 
 def test_doc_example_values() -> None:

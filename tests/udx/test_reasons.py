@@ -82,9 +82,29 @@ def test_python_twin_of_the_kernel_gives_the_same_buffers() -> None:
     for kernel in (_reasons, _reasons_python):
         code, offsets = np.empty(n, np.int8), np.empty(n + 1, np.int32)
         buf, fallback = np.zeros(n * 256, np.uint8), np.empty(n, np.bool_)
-        nfb = kernel(*cols, 3, 300, 0.9, 2.0, 2.0, blob, starts, _PROGRAM, code, offsets, buf, fallback)
+        index = 3 + np.arange(n, dtype=np.int64)
+        index[::7] = -1  # a bar without a price-setting print
+        index[::11] = -2  # a session's opening print alone
+        nfb = kernel(*cols, index, 300, 0.9, 2.0, 2.0, blob, starts, _PROGRAM, code, offsets, buf, fallback)
         outs.append((nfb, code.tolist(), offsets.tolist(), bytes(buf[: offsets[n]]), fallback.tolist()))
     assert outs[0] == outs[1]
+
+
+def test_untested_bars_get_their_own_reason_in_both_paths() -> None:
+    rng = np.random.default_rng(5)
+    n = 300
+    cols = [np.full(n, np.nan), np.full(n, 4.0), _column(rng, n, 2.5), _column(rng, n, 2.5), rng.random(n),
+            rng.random(n) * 0.5]
+    index = rng.choice(np.array([-2, -1, 3, 400], np.int64), n)
+    signals, reasons = decide_arrays(*cols[:2], first_index=index, window=314, z=cols[2], intensity=cols[3],
+                                     vpin=cols[4], vpin_cdf=cols[5], config=RuleConfig())
+    lm, thr, z, iz, vp, vc = (c.tolist() for c in cols)
+    want = [decide(lm[t], thr[t], index=int(index[t]), window=314, z=z[t], intensity=iz[t], vpin=vp[t],
+                   vpin_cdf=vc[t]) for t in range(n)]
+    assert list(zip(signals.to_pylist(), reasons.to_pylist(), strict=True)) == want
+    texts = set(reasons.to_pylist())
+    assert "no signal: no price-setting trade in the bar" in texts
+    assert "no signal: first bar of the session, its opening print only" in texts
 
 
 def test_empty_input_gives_empty_arrays() -> None:
