@@ -245,3 +245,68 @@ def acd_bars(ts_ns, bar_end_ns, bar_session_ns, bin_seconds, n_bins, decay=0.8):
         out_cond.append(carry)
         out_sur.append(sum(sur[j]) / len(sur[j]) if sur[j] else math.nan)
     return out_cond, out_sur
+
+
+def intraday_profile(sessions_y, bucket_bars, depth, min_sessions, min_obs=20, min_pairs=10, min_returns=10):
+    """The profile in force after the given finished sessions (udx/seasonality.py), written from its docstring.
+
+    ``sessions_y``: per finished session, its ``y`` by bar position (NaN = untested). Returns per bar
+    position the factor (mean square 1), or all ones for the flat fallback.
+    """
+    n_pos = len(sessions_y[0])
+    nb = -(-n_pos // bucket_bars)
+    rows = []  # per session: per bucket [bp, pairs, sq, n]
+    for y in sessions_y:
+        row = [[0.0, 0.0, 0.0, 0.0] for _ in range(nb)]
+        valid = [(p, v) for p, v in enumerate(y) if not math.isnan(v)]
+        s2 = None
+        if len(valid) >= min_returns:
+            bp = 0.0
+            for (_, a), (_, b) in zip(valid, valid[1:]):
+                bp += abs(b) * abs(a)
+            s2 = (math.pi / 2) * bp / (len(valid) - 1)
+        if s2 is not None and s2 > 0:
+            z = [(p, v / math.sqrt(s2)) for p, v in valid]
+            for (p0, a), (p1, b) in zip(z, z[1:]):
+                if p0 // bucket_bars == p1 // bucket_bars:
+                    row[p1 // bucket_bars][0] += abs(b) * abs(a)
+                    row[p1 // bucket_bars][1] += 1
+            rows.append(row)
+            ring = rows[-depth:]
+            all_bp = sum(r[j][0] for r in ring for j in range(nb))
+            all_n = sum(r[j][1] for r in ring for j in range(nb))
+            fallback = math.sqrt(math.pi / 2 * all_bp / all_n) if all_n >= min_pairs and all_bp > 0 else 1.0
+            for j in range(nb):
+                bpj = sum(r[j][0] for r in ring)
+                npj = sum(r[j][1] for r in ring)
+                scale = math.sqrt(math.pi / 2 * bpj / npj) if npj >= min_pairs and bpj > 0 else fallback
+                for p, v in z:
+                    if p // bucket_bars == j and (v / scale) ** 2 <= 6.635:
+                        row[j][2] += v * v
+                        row[j][3] += 1
+        else:
+            rows.append(row)
+    ring = rows[-depth:]
+    own = {}
+    if len(sessions_y) >= min_sessions:
+        for j in range(nb):
+            sq = sum(r[j][2] for r in ring)
+            n = sum(r[j][3] for r in ring)
+            if n >= min_obs and sq > 0:
+                own[j] = math.sqrt(1.081 * sq / n)
+    if not own:
+        return [1.0] * n_pos
+    filled = []
+    for j in range(nb):
+        if j in own:
+            filled.append(own[j])
+            continue
+        for d in range(1, nb):
+            if j - d in own:
+                filled.append(own[j - d])
+                break
+            if j + d in own:
+                filled.append(own[j + d])
+                break
+    norm = math.sqrt(sum(filled[p // bucket_bars] ** 2 for p in range(n_pos)) / n_pos)
+    return [filled[p // bucket_bars] / norm for p in range(n_pos)]
