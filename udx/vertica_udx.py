@@ -43,6 +43,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 import numpy as np
@@ -173,7 +174,7 @@ class PartitionResult:
     signals: pa.Table
     state: str | None
     model_params: pa.Table
-    profiles: pa.Table = INTRADAY_PROFILE_SCHEMA.empty_table()
+    profiles: pa.Table = dataclass_field(default_factory=INTRADAY_PROFILE_SCHEMA.empty_table)
 
     def profiles_json(self) -> str | None:
         """The profile rows as a JSON list, ``None`` without profiles."""

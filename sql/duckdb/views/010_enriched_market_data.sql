@@ -16,7 +16,6 @@ SELECT
     m.exchange,
     m.trade_id,
     m.conditions,
-    m.correction,
     m.sets_price,
     m.counts_volume,
     m.received_ns,
