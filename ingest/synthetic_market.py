@@ -270,7 +270,7 @@ class _SymbolState:
     session_jumps: dict[int, np.ndarray] = field(default_factory=dict)
     last_open_ns: int | None = None
     memory: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # regular prints (ts, price, size)
-    jump_log: list[np.ndarray] = field(default_factory=list)  # rows: time, size, local sigma, injected
+    jump_log: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # times; size, σ, injected
     bad_log: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (trade ids, kinds)
 
 
@@ -450,25 +450,27 @@ class SyntheticMarket:
         st.session_jumps[seg.open_ns] = np.stack([j_times.astype(np.float64), j_sizes, sigma])
         return st.session_jumps[seg.open_ns]
 
-    def _jumps_in(self, st: _SymbolState, seg: _Segment) -> np.ndarray:
-        """Jumps in ``[seg.a_ns, seg.b_ns)``, time-ordered; rows: time, size, local σ, injected (0/1)."""
+    def _jumps_in(self, st: _SymbolState, seg: _Segment) -> tuple[np.ndarray, np.ndarray]:
+        """Jumps in ``[seg.a_ns, seg.b_ns)``, time-ordered: times (int64) and rows size, local σ, injected."""
         a_ns, b_ns = seg.a_ns, seg.b_ns
         if seg.open_ns is None:
             parts = [self._day_latent(st, day)[2]
                      for day in range(a_ns // NS_PER_DAY, (b_ns - 1) // NS_PER_DAY + 1)]
         else:
             parts = [self._session_jumps(st, seg)]
-        rows = np.concatenate([np.vstack([p, np.zeros(p.shape[1])]) for p in parts], axis=1)
-        rows = rows[:, (rows[0] >= a_ns) & (rows[0] < b_ns)]
+        drawn = np.concatenate(parts, axis=1)
+        times = drawn[0].astype(np.int64)  # random jump times live on float64's grid (256 ns today)
+        inside = (times >= a_ns) & (times < b_ns)
+        times, rows = times[inside], np.vstack([drawn[1:, inside], np.zeros(int(inside.sum()))])
         injected = [(t, s) for t, s in self._injected.get(st.spec.symbol, ()) if a_ns <= t < b_ns]
         if injected:
-            times = np.array([t for t, _ in injected], dtype=np.int64)
-            local, _ = self._minute_arrays(st, times // NS_PER_MIN, seg)
-            extra = np.stack([times.astype(np.float64), np.array([s for _, s in injected]) * local, local,
-                              np.ones(len(injected))])
-            rows = np.concatenate([rows, extra], axis=1)
-            rows = rows[:, np.argsort(rows[0], kind="stable")]
-        return rows
+            at = np.array([t for t, _ in injected], dtype=np.int64)
+            local, _ = self._minute_arrays(st, at // NS_PER_MIN, seg)
+            extra = np.stack([np.array([s for _, s in injected]) * local, local, np.ones(len(injected))])
+            times, rows = np.concatenate([times, at]), np.concatenate([rows, extra], axis=1)
+            order = np.argsort(times, kind="stable")
+            times, rows = times[order], rows[:, order]
+        return times, rows
 
     # --- arrivals ----------------------------------------------------------------------------------------
 
@@ -547,9 +549,9 @@ class SyntheticMarket:
         sigma, _ = self._minute_arrays(st, exact // NS_PER_MIN, seg)
         dt_min = np.diff(exact, prepend=st.last_trade_ns) / NS_PER_MIN
         incr = sigma * np.sqrt(np.maximum(dt_min, 0.0)) * rng.standard_normal(n)
-        jumps = self._jumps_in(st, seg)
-        st.jump_log.append(jumps)
-        j_times, j_sizes = jumps[0].astype(np.int64), jumps[1]
+        j_times, jumps = self._jumps_in(st, seg)
+        st.jump_log.append((j_times, jumps))
+        j_sizes = jumps[0]
         log_mid = st.log_price + np.cumsum(incr)
         if j_times.size:
             jumped = np.concatenate([[0.0], np.cumsum(j_sizes)])
@@ -664,12 +666,13 @@ class SyntheticMarket:
         ``local_sigma`` (``σ_m`` of that minute) and ``injected`` (False: random).
         """
         st = self._state(symbol)
-        rows = np.concatenate(st.jump_log, axis=1) if st.jump_log else np.empty((4, 0))
+        times = np.concatenate([t for t, _ in st.jump_log]) if st.jump_log else np.empty(0, np.int64)
+        rows = np.concatenate([r for _, r in st.jump_log], axis=1) if st.jump_log else np.empty((3, 0))
         return pa.table({
-            "time_ns": pa.array(rows[0].astype(np.int64)),
-            "log_size": pa.array(rows[1]),
-            "local_sigma": pa.array(rows[2]),
-            "injected": pa.array(rows[3] > 0),
+            "time_ns": pa.array(times),
+            "log_size": pa.array(rows[0]),
+            "local_sigma": pa.array(rows[1]),
+            "injected": pa.array(rows[2] > 0),
         })
 
     def bad_prints(self, symbol: str) -> pa.Table:
