@@ -135,7 +135,9 @@ _ERRONEOUS_OFF = (0.02, 0.10)
 _KIND_NAMES = ("regular", "average_price", "prior_reference", "out_of_sequence", "erroneous")
 _KIND_CONDITION = (0, 2, 22, 33, 0)
 # conditions string by 2 · kind + odd lot
-_CONDITION_STRINGS = pa.array([None, "37", "2", "2,37", "22", "22,37", "33", "33,37", None, "37"], pa.string())
+_CONDITION_STRINGS = pa.array(
+    [None, "37", "2", "2,37", "22", "22,37", "33", "33,37", None, "37"], pa.string()
+)
 #: A wall-clock gap longer than this between two live ``advance`` calls is skipped, not back-filled.
 MAX_LIVE_GAP_NS = 2 * NS_PER_S
 _STOCK_EXCHANGES = np.array([4, 8, 10, 11, 12, 15, 19, 21], dtype=np.int32)
@@ -408,7 +410,9 @@ class SyntheticMarket:
         st.days[day] = (sigma, activity, np.stack([j_times.astype(np.float64), j_sizes, sigma[j_min]]))
         return st.days[day]
 
-    def _minute_arrays(self, st: _SymbolState, minutes: np.ndarray, seg: _Segment) -> tuple[np.ndarray, np.ndarray]:
+    def _minute_arrays(
+        self, st: _SymbolState, minutes: np.ndarray, seg: _Segment
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``σ`` and activity at absolute UTC minute indices ``minutes`` (of segment ``seg``)."""
         sigma = np.empty(len(minutes))
         activity = np.empty(len(minutes))
@@ -641,7 +645,8 @@ class SyntheticMarket:
         chunk.price, chunk.kind = price, kind
         st.bad_log.append((chunk.trade_id[bad], k))
         if ref_ts.size:
-            keep = max(int(np.searchsorted(ref_ts, ref_ts[-1] - _BAD_MEMORY_NS)), ref_ts.size - BAD_MEMORY_PRINTS)
+            keep = max(int(np.searchsorted(ref_ts, ref_ts[-1] - _BAD_MEMORY_NS)),
+                       ref_ts.size - BAD_MEMORY_PRINTS)
             st.memory = (ref_ts[keep:].copy(), ref_p[keep:].copy(), ref_s[keep:].copy())
 
     # --- public API ----------------------------------------------------------------------------------------
@@ -662,8 +667,8 @@ class SyntheticMarket:
     def jumps(self, symbol: str) -> pa.Table:
         """Every jump of ``symbol`` simulated since the last :meth:`history` began, time-ordered.
 
-        Columns ``time_ns`` (int64; a jump after a segment's last trade shows at the next trade), ``log_size``,
-        ``local_sigma`` (``σ_m`` of that minute) and ``injected`` (False: random).
+        Columns ``time_ns`` (int64; a jump after a session's last trade shows at the next trade),
+        ``log_size``, ``local_sigma`` (``σ_m`` of that minute) and ``injected`` (False: random).
         """
         st = self._state(symbol)
         times = np.concatenate([t for t, _ in st.jump_log]) if st.jump_log else np.empty(0, np.int64)
@@ -792,7 +797,8 @@ def _trades_table(spec: SymbolSpec, chunks: list[_Chunk]) -> pa.Table:
     null_i64 = pa.nulls(n, pa.int64())
     if stocks:
         kind = _kinds(chunks)
-        conditions = pc.take(_CONDITION_STRINGS, pa.array(2 * kind.astype(np.int64) + _column(chunks, "odd_lot")))
+        codes = 2 * kind.astype(np.int64) + _column(chunks, "odd_lot")
+        conditions = pc.take(_CONDITION_STRINGS, pa.array(codes))
         correction = pa.array(np.where(kind == 4, ERRONEOUS_CORRECTION, 0).astype(np.int32))
     else:  # 1 = sellside, 2 = buyside
         conditions = pc.take(pa.array(["1", "2"]), pa.array((_column(chunks, "side") > 0).astype(np.int64)))
@@ -864,7 +870,8 @@ def _polygon_events(spec: SymbolSpec, chunk: _Chunk) -> list[tuple[int, int, dic
                 "ev": "T", "sym": sym, "x": ex[k], "i": str(ids[k]), "z": spec.tape, "p": price[k],
                 "s": int(size[k]), "t": t_ms[k], "q": seq[k],
             }
-            conditions = ([_KIND_CONDITION[kind[k]]] if _KIND_CONDITION[kind[k]] else []) + ([37] if odd[k] else [])
+            code = _KIND_CONDITION[kind[k]]
+            conditions = ([code] if code else []) + ([37] if odd[k] else [])
             if conditions:
                 trade["c"] = conditions
             if ex[k] == 4:

@@ -34,8 +34,9 @@ def utc_ns(*args: int) -> int:
 
 
 def liquid(n: int, tpm: float, vol: float = 0.02) -> tuple[SymbolSpec, ...]:
-    """``n`` stocks at $400 with a one-tick spread: the cent grid and the bounce hardly touch 1-minute returns."""
-    return tuple(SymbolSpec(f"L{i:02d}", "stocks", 400.0, vol, 1.0, 1, 3, trades_per_minute=tpm) for i in range(n))
+    """``n`` stocks at $400, one-tick spread: the cent grid and the bounce hardly touch 1-minute returns."""
+    return tuple(SymbolSpec(f"L{i:02d}", "stocks", 400.0, vol, 1.0, 1, 3, trades_per_minute=tpm)
+                 for i in range(n))
 
 
 def of(table: pa.Table, symbol: str) -> pa.Table:
@@ -230,7 +231,8 @@ def test_an_injected_jump_shows_in_prices_with_its_size_in_local_sigmas():
 
 
 def test_the_local_sigma_of_a_jump_includes_the_intraday_shape():
-    market = SyntheticMarket(9, 1.0, liquid(1, 5.0), session_bounds=NEW_YORK, clustering=False, jumps_per_day=0)
+    market = SyntheticMarket(9, 1.0, liquid(1, 5.0), session_bounds=NEW_YORK, clustering=False,
+                             jumps_per_day=0)
     open_ns = utc_ns(2024, 1, 2, 14, 30)
     for minute in (0, 200, 389):
         market.inject_jump("L00", open_ns + minute * NS_PER_MIN + 10**9, 1.0)
@@ -273,7 +275,8 @@ def test_bad_prints_are_the_requested_fraction_with_the_documented_conditions(ba
     assert set(kinds) == set(allowed)
     if "correction" in TRADES_SCHEMA.names:
         correction = trades["correction"].to_pylist()
-        assert all((c == ERRONEOUS_CORRECTION) == (k == "erroneous") for c, k in zip(correction, kinds, strict=True))
+        pairs = zip(correction, kinds, strict=True)
+        assert all((c == ERRONEOUS_CORRECTION) == (k == "erroneous") for c, k in pairs)
         assert all(c in (0, ERRONEOUS_CORRECTION) for c in correction)
 
 
@@ -300,9 +303,9 @@ def test_bad_prints_are_priced_stale_or_off_the_market(bad_run):
                 window = reg_price[(reg_ts >= ts[k] - 120 * NS_PER_MIN) & (reg_ts < ts[k])]
                 assert window.min() - 1e-4 <= price[k] <= window.max() + 1e-4
                 checked["average_price"] += 1
-            else:  # the last regular print at or before t - delay, delay from 2 minutes to 4 hours (clock time)
+            else:  # the last regular print at or before t - delay, delay 2 minutes to 4 hours (clock)
                 earlier = reg_price[(reg_ts <= ts[k] - 2 * NS_PER_MIN) & (reg_ts >= ts[k] - 240 * NS_PER_MIN)]
-                last_before = reg_price[reg_ts < ts[k] - 240 * NS_PER_MIN][-1:]  # after a night: a prior close
+                last_before = reg_price[reg_ts < ts[k] - 240 * NS_PER_MIN][-1:]  # after a night: prior close
                 assert np.any(np.isclose(np.concatenate([earlier, last_before]), price[k], rtol=0, atol=1e-9))
                 checked["stale"] += 1
     assert min(checked.values()) > 20, checked
