@@ -164,9 +164,10 @@ def _write_events(steps: np.ndarray, pieces: np.ndarray, piece_ends: np.ndarray,
                     out[at] = 45  # -
                     at += 1
                     while True:  # digits of |value|, last first (so INT64_MIN needs no negation)
-                        digits[count] = 48 - value % -10
+                        rest = value % -10  # in (-10, 0]: the sign of the divisor, as in Python
+                        digits[count] = 48 - rest
                         count += 1
-                        value //= -10
+                        value = (value - rest) // 10  # exact, and <= 0 (floor division by -10 is not)
                         if value == 0:
                             break
                 else:  # unsigned: division by 10 becomes a multiplication
