@@ -583,7 +583,8 @@ def _new_trades(stored: int, k: int, rows: int, t0: int) -> Any:
         "exchange": pa.array(np.full(rows, 4, np.int32)), "trade_id": pa.array((i + stored).astype(str)),
         "conditions": pa.array(["12,37"] * rows), "tape": pa.array(np.full(rows, 3, np.int32)), "sequence": i,
         "trf_id": pa.nulls(rows, pa.int32()), "trf_ts_ns": pa.nulls(rows, pa.int64()), "received_ns": ts + 1000,
-        "source": pa.array(["sim"] * rows)}, schema=TRADES_SCHEMA)
+        "source": pa.array(["sim"] * rows), "correction": pa.array(np.zeros(rows, np.int32))},
+        schema=TRADES_SCHEMA)
 
 
 def stage_append(work: Path, stored: int, batches: int, rows: int) -> list[Row]:

@@ -121,7 +121,8 @@ def trades_table(data, symbols: list[str]) -> pa.Table:
         [pa.array(["crypto"] * n, pa.string()), pa.array(sym, pa.string()), pa.array(ts), pa.array(px),
          pa.array(sz), pa.array(np.zeros(n, np.int32)), pa.array(np.arange(n).astype(str), pa.string()),
          pa.nulls(n, pa.string()), pa.nulls(n, pa.int32()), pa.array(np.arange(n, dtype=np.int64)),
-         pa.nulls(n, pa.int32()), pa.nulls(n, pa.int64()), pa.array(ts), pa.array(["sim"] * n, pa.string())],
+         pa.nulls(n, pa.int32()), pa.nulls(n, pa.int64()), pa.array(ts), pa.array(["sim"] * n, pa.string()),
+         pa.nulls(n, pa.int32())],
         schema=TRADES_SCHEMA)
 
 

@@ -16,7 +16,8 @@ symbol or id, an integer outside the 32-bit columns), a price or size it cannot 
 trades without ``i`` (their deterministic id is built from Python's float ``repr``): see
 :mod:`ingest.trade_json`.
 
-A ``null`` field counts as a missing one, as in the reference decoder.
+A ``null`` field counts as a missing one, as in the reference decoder, except our ``_corr`` (correction):
+absent from a flat-file replay's event it means 0, ``null`` means NULL (:mod:`ingest.normalize`).
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def _table(parsed: ParsedTrades, rows: np.ndarray, received_ns: list[int], sourc
         pa.array(parsed.ts_ns[rows]),
         pa.array(parsed.price[rows]),
         pa.array(parsed.size[rows]),
-        pa.array(ints[:, 4].astype(np.int32)),
+        pa.array(ints[:, 5].astype(np.int32)),
         _strings(parsed, rows, SPAN_ID),
         _strings(parsed, rows, SPAN_CONDITIONS),
         _optional(ints[:, 0], present[:, 0], pa.int32()),
@@ -124,5 +125,6 @@ def _table(parsed: ParsedTrades, rows: np.ndarray, received_ns: list[int], sourc
         _optional(ints[:, 3], present[:, 3], pa.int64()),
         pa.array(np.asarray(received_ns, np.int64)[rows]),
         source,
+        _optional(ints[:, 4], present[:, 4], pa.int32()),
     ]
     return pa.Table.from_arrays(columns, schema=TRADES_SCHEMA)

@@ -6,14 +6,18 @@ frames into rows of :data:`sql.contract.TRADES_SCHEMA` and :data:`sql.contract.Q
 ========  ========  ===========================================================================
 ``ev``    market    fields read
 ========  ========  ===========================================================================
-``T``     stocks    ``sym x i z p s c t q trfi trft``
+``T``     stocks    ``sym x i z p s c t q trfi trft`` (and ``t_ns trft_ns _corr`` from ``ingest.replay``)
 ``Q``     stocks    ``sym bx bp bs ax ap as c t q z`` (``i``, the indicators, has no column)
 ``XT``    crypto    ``pair p t s c i x`` (``i`` is optional; ``r`` is Polygon's receive time, unused)
 ``XQ``    crypto    ``pair bp bs ap as t x`` (``x`` is both the bid and the ask exchange)
 ========  ========  ===========================================================================
 
 Timestamps ``t``/``trft`` are Unix milliseconds and become ``*_ns`` by ``× 1_000_000``. A ``T`` event made
-from a flat file (``ingest.replay``) also carries ``t_ns``/``trft_ns``, the exact nanoseconds, which win. Condition lists are
+from a flat file (``ingest.replay``) also carries ``t_ns``/``trft_ns``, the exact nanoseconds, which win.
+``correction`` (Polygon's correction indicator; the WebSocket has none) comes from the key ``_corr`` of such
+events (:data:`CORRECTION_KEY`): its value when the key is there (``null``: NULL; an
+integer within 32 bits, else a reject), 0 when it is absent from an event with ``t_ns`` (the replay leaves
+regular trades' 0 out), NULL otherwise and for crypto. Condition lists are
 stored comma-joined (``"12,37"``), an empty or missing list as null. A crypto trade without ``i`` gets the
 deterministic id ``"~<price>x<size>"`` so that distinct trades in the same millisecond keep distinct dedupe
 keys (``market, symbol, exchange, trade_id, ts_ns``) while a re-delivered event still collapses onto its twin.
@@ -43,6 +47,7 @@ import pyarrow as pa
 from sql.contract import QUOTES_SCHEMA, TRADES_SCHEMA
 
 __all__ = [
+    "CORRECTION_KEY",
     "FrameBatch",
     "Normalized",
     "Reject",
@@ -54,6 +59,9 @@ __all__ = [
 _NS_PER_MS = 1_000_000
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+#: Our key for the flat file's ``correction`` in ``T`` events (``ingest.replay_json``): Polygon's keys are
+#: lowercase letters, so a leading underscore cannot clash with one it adds.
+CORRECTION_KEY = "_corr"
 #: Raw text kept in a reject is cut to this many characters (a whole bad frame can be 1 MiB).
 MAX_RAW_CHARS = 4096
 
@@ -330,8 +338,12 @@ class FrameBatch:
             trf_ts_ns: int | None = _ns(e, "trft_ns")
         else:
             trf_ts_ns = _ms(e, "trft") if e.get("trft") is not None else None
+        if CORRECTION_KEY in e:
+            correction = _int32(_opt_int(e, CORRECTION_KEY), CORRECTION_KEY)
+        else:
+            correction = 0 if e.get("t_ns") is not None else None
         self._append_trade("stocks", symbol, ts_ns, price, size, exchange, trade_id, conditions, tape, seq,
-                           trf_id, trf_ts_ns, received_ns)
+                           trf_id, trf_ts_ns, received_ns, correction)
 
     def _crypto_trade(self, e: dict[str, Any], received_ns: int) -> None:
         symbol, ts_ns = _str(e, "pair"), _ms(e, "t")
@@ -339,11 +351,12 @@ class FrameBatch:
         trade_id = _trade_id(e, required=False, price=price, size=size)
         conditions = _conditions(e, "c")
         self._append_trade("crypto", symbol, ts_ns, price, size, exchange, trade_id, conditions, None, None,
-                           None, None, received_ns)
+                           None, None, received_ns, None)
 
     def _append_trade(self, market: str, symbol: str, ts_ns: int, price: float, size: float, exchange: int,
                       trade_id: str, conditions: str | None, tape: int | None, seq: int | None,
-                      trf_id: int | None, trf_ts_ns: int | None, received_ns: int) -> None:
+                      trf_id: int | None, trf_ts_ns: int | None, received_ns: int,
+                      correction: int | None) -> None:
         t = self._t
         t["market"].append(market)
         t["symbol"].append(symbol)
@@ -359,6 +372,7 @@ class FrameBatch:
         t["trf_ts_ns"].append(trf_ts_ns)
         t["received_ns"].append(received_ns)
         t["source"].append(self.source)
+        t["correction"].append(correction)
 
     def _stock_quote(self, e: dict[str, Any], received_ns: int) -> None:
         symbol, ts_ns = _str(e, "sym"), _ms(e, "t")

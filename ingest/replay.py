@@ -3,21 +3,25 @@
 Columns (polygon notes §3): ``ticker, conditions, correction, exchange, id, participant_timestamp, price,
 sequence_number, sip_timestamp, size, tape, trf_id, trf_timestamp``; timestamps are Unix **nanoseconds**,
 ``conditions`` a quoted comma list (``"12,37"``), ``trf_id``/``trf_timestamp`` 0 when the trade was not
-reported through a TRF. Files are read with ``pyarrow.csv`` in blocks of ``block_bytes``.
+reported through a TRF, ``correction`` 0 for a regular trade (other values mark corrected, cancelled or
+erroneous prints; stored as ``market_data.correction``, NULL only when a row's cell is empty or the file has
+no such column). Files are read with ``pyarrow.csv`` in blocks of ``block_bytes``.
 
 Two destinations, the same rows:
 
 * **Kafka** (``KAFKA_BOOTSTRAP_SERVERS`` set): every row becomes the WebSocket ``T`` event it would have been
   (``sym x i z p s c t q`` and ``trfi``/``trft`` when reported, ``t``/``trft`` in ms) plus two fields the
   WebSocket does not send, ``t_ns`` and ``trft_ns``, the exact nanosecond timestamps; the normalizer prefers
-  them, so nothing is lost. Messages go to ``KAFKA_TRADES_TOPIC``, key = ticker, header ``source=replay``;
-  ``microstructure load`` then writes them like any streamed trade. The values are built column-wise
+  them, so nothing is lost; a non-zero ``correction`` travels as our key ``_corr`` (:mod:`ingest.replay_json`).
+  Messages go to ``KAFKA_TRADES_TOPIC``, key = ticker, header ``source=replay``; ``microstructure load`` then
+  writes them like any streamed trade. The values are built column-wise
   (:mod:`ingest.replay_json`) on a worker thread, one batch ahead, while the caller's thread produces the
   previous batch with one ``produce()`` per row (:meth:`ingest.produce.EventProducer.send_many`).
 * **Database** (no Kafka): the same columns are built vectorized and appended directly.
 
-A row without ticker, id, exchange, positive price, non-negative size or positive ``sip_timestamp`` is not a
-trade: the database path skips and counts it, the Kafka path sends it and the loader dead-letters it. Either
+A row without ticker, id, exchange, positive price, non-negative size or positive ``sip_timestamp``, or whose
+``correction`` is not an integer within 32 bits, is not a trade: the database path skips and counts it, the
+Kafka path sends it and the loader dead-letters it. Either
 way a rerun of the same file adds nothing: rows carry the dedupe key (``stocks``, ticker, exchange, id,
 ``sip_timestamp``). A one-line progress bar (bytes read of the file, rows, rows/s) goes to stderr.
 """
@@ -25,6 +29,7 @@ way a rerun of the same file adds nothing: rows carry the dedupe key (``stocks``
 from __future__ import annotations
 
 import concurrent.futures
+import csv
 import gzip
 import logging
 import sys
@@ -40,7 +45,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from ingest.replay_json import trade_event, trade_values
+from ingest.replay_json import correction_values, trade_event, trade_values
 from ingest.stats import PipelineStats
 from sql.contract import TRADES_SCHEMA
 
@@ -54,7 +59,9 @@ log = logging.getLogger(__name__)
 
 COLUMNS = ("ticker", "conditions", "correction", "exchange", "id", "participant_timestamp", "price",
            "sequence_number", "sip_timestamp", "size", "tape", "trf_id", "trf_timestamp")
-_TYPES = {"ticker": pa.string(), "conditions": pa.string(), "correction": pa.int32(), "exchange": pa.int32(),
+#: ``correction`` is read as text and checked by :func:`ingest.replay_json.correction_values`, so a bad cell
+#: skips its row instead of failing the file.
+_TYPES = {"ticker": pa.string(), "conditions": pa.string(), "correction": pa.string(), "exchange": pa.int32(),
           "id": pa.string(), "participant_timestamp": pa.int64(), "price": pa.float64(),
           "sequence_number": pa.int64(), "sip_timestamp": pa.int64(), "size": pa.float64(),
           "tape": pa.int32(), "trf_id": pa.int32(), "trf_timestamp": pa.int64()}
@@ -97,19 +104,34 @@ class _Counting:
         return self.raw.closed
 
 
+def _has_correction(path: Path) -> bool:
+    """Whether the file's header names ``correction`` (every other column of :data:`COLUMNS` is required)."""
+    with (gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")) as fh:
+        header = fh.readline(1 << 16).decode("utf-8", errors="replace").strip()
+    return "correction" in next(csv.reader([header]), [])
+
+
 def read_trades_v1(path: Path, counter: _Counting | None = None, block_bytes: int = 16 << 20
                    ) -> Iterator[pa.RecordBatch]:
-    """Yield record batches of a ``trades_v1`` file with the types above."""
+    """Yield record batches of a ``trades_v1`` file with the columns and types above, in that order; a file
+    without ``correction`` gets the column, all null."""
+    has_correction = _has_correction(path)
+    columns = [c for c in COLUMNS if has_correction or c != "correction"]
     raw: Any = counter if counter is not None else path.open("rb")
     stream: Any = gzip.GzipFile(fileobj=raw) if path.name.endswith(".gz") else raw
     reader = pacsv.open_csv(
         stream,
         read_options=pacsv.ReadOptions(block_size=block_bytes),
         convert_options=pacsv.ConvertOptions(column_types=_TYPES, strings_can_be_null=True,
-                                             include_columns=list(COLUMNS)),
+                                             include_columns=columns),
     )
     try:
-        yield from reader
+        for batch in reader:
+            if not has_correction:
+                batch = pa.RecordBatch.from_arrays(
+                    [batch[c] if c != "correction" else pa.nulls(batch.num_rows, pa.string()) for c in COLUMNS],
+                    names=list(COLUMNS))
+            yield batch
     finally:
         stream.close()
 
@@ -118,20 +140,23 @@ def _null_if_zero(column: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(column, 0), pa.scalar(None, column.type), column)
 
 
-def _valid(batch: pa.RecordBatch) -> pa.Array:
+def _valid(batch: pa.RecordBatch, bad_correction: pa.Array) -> pa.Array:
     valid = pc.and_kleene(pc.is_valid(batch["ticker"]), pc.is_valid(batch["id"]))
     valid = pc.and_kleene(valid, pc.is_valid(batch["exchange"]))
     valid = pc.and_kleene(valid, pc.greater(batch["price"], 0.0))
     valid = pc.and_kleene(valid, pc.greater_equal(batch["size"], 0.0))
     valid = pc.and_kleene(valid, pc.greater(batch["sip_timestamp"], 0))
     valid = pc.and_kleene(valid, pc.not_equal(batch["ticker"], ""))
+    valid = pc.and_kleene(valid, pc.invert(bad_correction))
     return pc.fill_null(valid, False)
 
 
 def trades_table(batch: pa.RecordBatch, received_ns: int) -> tuple[pa.Table, int]:
     """The valid rows of a ``trades_v1`` batch as a ``TRADES_SCHEMA`` table, and how many were skipped."""
-    valid = _valid(batch)
+    correction, bad_correction = correction_values(batch["correction"])
+    valid = _valid(batch, bad_correction)
     rows = batch.filter(valid)
+    correction = correction.filter(valid)
     n = rows.num_rows
     conditions = rows["conditions"]
     conditions = pc.if_else(pc.equal(conditions, ""), pa.scalar(None, pa.string()), conditions)
@@ -150,6 +175,7 @@ def trades_table(batch: pa.RecordBatch, received_ns: int) -> tuple[pa.Table, int
         "trf_ts_ns": _null_if_zero(rows["trf_timestamp"]),
         "received_ns": pa.array([received_ns] * n, pa.int64()),
         "source": pa.array(["replay"] * n, pa.string()),
+        "correction": correction,
     }, schema=TRADES_SCHEMA)
     return table, batch.num_rows - n
 
@@ -159,7 +185,7 @@ def trade_events(batch: pa.RecordBatch) -> Iterator[tuple[str, bytes]]:
     reference of :func:`ingest.replay_json.trade_values`, which the replay uses."""
     cols = [batch[name].to_pylist() for name in ("ticker", "exchange", "id", "tape", "price", "size",
                                                    "conditions", "sip_timestamp", "sequence_number",
-                                                   "trf_id", "trf_timestamp")]
+                                                   "trf_id", "trf_timestamp", "correction")]
     dumps = orjson.dumps
     for row in zip(*cols, strict=True):
         yield row[0] or "", dumps(trade_event(*row))

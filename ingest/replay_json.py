@@ -4,6 +4,14 @@
 reported, ``trfi`` / ``trft trft_ns``; ``t``/``trft`` in ms, ``s`` an integer when whole), serialised by
 ``orjson``. It costs ~6 µs a row in Python, more than producing the message.
 
+The flat file's ``correction`` travels in a key of our own, ``_corr``
+(:data:`ingest.normalize.CORRECTION_KEY`): Polygon's event keys are lowercase letters, so a leading underscore cannot clash with one it adds later. Most
+rows are regular trades (0), so the key is left out then, and the loader reads a missing key on an event that
+carries ``t_ns`` (made from a flat file) as 0, on an event without ``t_ns`` (the WebSocket) as NULL. The key
+holds a non-zero correction as an integer, ``null`` when the row has none (an empty cell, or a file without
+the column), and a cell that is not an integer within 32 bits as it reads (an integer up to 18 digits, else
+the text), which the loader dead-letters with the reason: ``"_corr":12``, ``"_corr":null``, ``"_corr":"1.5"``.
+
 :func:`trade_values` builds the same JSON for a whole batch: ``price`` and ``size`` are cast to text by
 Arrow, and one compiled loop (:func:`_write_events`, driven by the step table ``_STEPS``) writes every
 event's pieces, strings and integers back to back, ~0.5 µs a row in all. Prices and sizes are written by
@@ -17,7 +25,8 @@ file's order:
 * a non-finite price or size (JSON has no literal for them);
 * a string (ticker, id) holding ``"``, ``\\`` or a control character, which JSON must escape;
 * conditions that are not a plain comma list of integers (``12,37``);
-* a negative ``sip_timestamp`` or ``trf_timestamp`` (Python floors the ms division, Arrow truncates).
+* a negative ``sip_timestamp`` or ``trf_timestamp`` (Python floors the ms division, Arrow truncates);
+* a ``correction`` that is not an integer within 32 bits.
 
 The loader accepts either spelling unchanged: ``tests/ingest/test_replay_json.py`` checks that the two
 paths give equal events and equal decoded rows.
@@ -25,6 +34,7 @@ paths give equal events and equal decoded rows.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -32,9 +42,10 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingest.normalize import CORRECTION_KEY
 from udx._jit import jit
 
-__all__ = ["trade_event", "trade_values"]
+__all__ = ["correction_values", "trade_event", "trade_values"]
 
 _NS_PER_MS = 1_000_000
 #: A ``trades_v1`` conditions field the column path copies verbatim into ``[...]``.
@@ -42,6 +53,9 @@ _CONDITIONS = r"^(0|[1-9][0-9]{0,17})(,(0|[1-9][0-9]{0,17}))*$"
 #: Characters JSON must escape inside a string.
 _NEEDS_ESCAPE = r'["\\\x00-\x1f]'
 _ALWAYS = ("ticker", "exchange", "id", "tape", "price", "size", "sequence_number", "sip_timestamp")
+#: A ``correction`` cell that reads as an integer within 64 bits (then checked against the 32-bit column).
+_INTEGER_TEXT = r"^-?[0-9]{1,18}$"
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 
 
 def _conditions_list(c: str | None) -> list[int] | str:
@@ -54,10 +68,37 @@ def _conditions_list(c: str | None) -> list[int] | str:
     return values if all(-(2**63) <= v < 2**63 for v in values) else c
 
 
+def _correction_value(text: str | None) -> int | str | None:
+    """The ``correction`` cell as the event carries it: an integer when it reads as one within 64 bits."""
+    if text is None or re.fullmatch(_INTEGER_TEXT[1:-1], text) is None:
+        return text
+    return int(text)
+
+
+def correction_values(text: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
+    """The ``correction`` column (text, as read) as ``int32`` values and a mask of the cells that are not.
+
+    Returns
+    -------
+    tuple of pyarrow.Array
+        ``values``: the integer of each cell within 32 bits, null for an empty cell and for a bad one;
+        ``bad``: true where a non-empty cell is not an integer within 32 bits (the replay skips those rows
+        and the loader dead-letters their events).
+    """
+    integer = pc.match_substring_regex(text, _INTEGER_TEXT)
+    wide = pc.cast(pc.if_else(integer, text, pa.scalar(None, pa.string())), pa.int64())
+    fits = pc.fill_null(pc.and_(pc.greater_equal(wide, _INT32_MIN), pc.less_equal(wide, _INT32_MAX)), False)
+    values = pc.cast(pc.if_else(fits, wide, pa.scalar(None, pa.int64())), pa.int32())
+    bad = pc.and_(pc.is_valid(text), pc.invert(fits))
+    return values, pc.fill_null(bad, False)
+
+
 def trade_event(sym: str | None, x: int | None, i: str | None, z: int | None, p: float | None,
                 s: float | None, c: str | None, t_ns: int | None, q: int | None, trfi: int | None,
-                trft_ns: int | None) -> dict[str, Any]:
-    """One ``trades_v1`` row as the WebSocket ``T`` event (module docstring); the reference path."""
+                trft_ns: int | None, correction: str | None) -> dict[str, Any]:
+    """One ``trades_v1`` row as the WebSocket ``T`` event (module docstring); the reference path.
+
+    ``correction`` is the cell's text as read (``None`` when empty)."""
     event: dict[str, Any] = {"ev": "T", "sym": sym, "x": x, "i": i, "z": z, "p": p,
                              "s": int(s) if s is not None and s.is_integer() and abs(s) < 2.0**63 else s,
                              "c": _conditions_list(c),
@@ -66,11 +107,14 @@ def trade_event(sym: str | None, x: int | None, i: str | None, z: int | None, p:
         event["trfi"] = trfi
     if trft_ns:
         event["trft"], event["trft_ns"] = trft_ns // _NS_PER_MS, trft_ns
+    value = _correction_value(correction)
+    if value != 0:
+        event[CORRECTION_KEY] = value
     return event
 
 
 _REFERENCE_COLUMNS = ("ticker", "exchange", "id", "tape", "price", "size", "conditions", "sip_timestamp",
-                      "sequence_number", "trf_id", "trf_timestamp")
+                      "sequence_number", "trf_id", "trf_timestamp", "correction")
 
 
 def _reference_values(batch: pa.RecordBatch, rows: list[int]) -> list[bytes]:
@@ -98,6 +142,7 @@ def _clean(batch: pa.RecordBatch) -> np.ndarray:
     ok = pc.and_kleene(ok, pc.fill_null(plain, True))
     ok = pc.and_kleene(ok, pc.greater_equal(batch["sip_timestamp"], 0))
     ok = pc.and_kleene(ok, pc.fill_null(pc.greater_equal(batch["trf_timestamp"], 0), True))
+    ok = pc.and_kleene(ok, pc.invert(correction_values(batch["correction"])[1]))
     return pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
 
 
@@ -110,11 +155,14 @@ def _size_text(size: pa.Array) -> pa.Array:
 
 #: The ``T`` event, as steps per row ``(kind, argument, skip)``: copy literal ``argument``, copy string
 #: column ``argument``, write integer column ``argument``, or, ``_UNLESS``, skip the next ``skip`` steps when
-#: integer column ``argument`` is 0 (the optional ``trfi``, and ``trft``/``trft_ns``).
+#: integer column ``argument`` is 0 (the optional ``trfi``, ``trft``/``trft_ns``, a non-zero correction and
+#: an empty one: ``correction_null`` is 1 where the cell is empty).
 _LITERAL, _STRING, _INTEGER, _UNLESS = 0, 1, 2, 3
-_INTEGERS = ("exchange", "tape", "t", "sequence_number", "sip_timestamp", "trf_id", "trft", "trf_timestamp")
+_INTEGERS = ("exchange", "tape", "t", "sequence_number", "sip_timestamp", "trf_id", "trft", "trf_timestamp",
+             "correction", "correction_null")
 _PIECES = ['{"ev":"T","sym":"', '","x":', ',"i":"', '","z":', ',"p":', ',"s":', ',"c":[', '],"t":', ',"q":',
-           ',"t_ns":', ',"trfi":', ',"trft":', ',"trft_ns":', "}"]
+           ',"t_ns":', ',"trfi":', ',"trft":', ',"trft_ns":', f',"{CORRECTION_KEY}":',
+           f',"{CORRECTION_KEY}":null', "}"]
 _STEPS = np.array([
     (_LITERAL, 0, 0), (_STRING, 0, 0), (_LITERAL, 1, 0), (_INTEGER, 0, 0), (_LITERAL, 2, 0), (_STRING, 1, 0),
     (_LITERAL, 3, 0), (_INTEGER, 1, 0), (_LITERAL, 4, 0), (_STRING, 2, 0), (_LITERAL, 5, 0), (_STRING, 3, 0),
@@ -122,7 +170,9 @@ _STEPS = np.array([
     (_LITERAL, 9, 0), (_INTEGER, 4, 0),
     (_UNLESS, 5, 2), (_LITERAL, 10, 0), (_INTEGER, 5, 0),
     (_UNLESS, 7, 4), (_LITERAL, 11, 0), (_INTEGER, 6, 0), (_LITERAL, 12, 0), (_INTEGER, 7, 0),
-    (_LITERAL, 13, 0),
+    (_UNLESS, 8, 2), (_LITERAL, 13, 0), (_INTEGER, 8, 0),
+    (_UNLESS, 9, 1), (_LITERAL, 14, 0),
+    (_LITERAL, 15, 0),
 ], np.int64)
 _PIECE_BYTES = np.frombuffer("".join(_PIECES).encode(), np.uint8)
 _PIECE_ENDS = np.cumsum([0] + [len(p) for p in _PIECES]).astype(np.int64)
@@ -164,9 +214,10 @@ def _write_events(steps: np.ndarray, pieces: np.ndarray, piece_ends: np.ndarray,
                     out[at] = 45  # -
                     at += 1
                     while True:  # digits of |value|, last first (so INT64_MIN needs no negation)
-                        digits[count] = 48 - value % -10
+                        rest = value % -10  # in (-10, 0]: the sign of the divisor, as in Python
+                        digits[count] = 48 - rest
                         count += 1
-                        value //= -10
+                        value = (value - rest) // 10  # exact, and <= 0 (floor division by -10 is not)
                         if value == 0:
                             break
                 else:  # unsigned: division by 10 becomes a multiplication
@@ -213,9 +264,12 @@ def _column_values(batch: pa.RecordBatch, clean: np.ndarray) -> pa.Array:
              batch["conditions"]]
     strings, string_offsets = _string_buffers([pc.fill_null(text, "") for text in texts])
     t_ns, trft_ns = batch["sip_timestamp"], batch["trf_timestamp"]
+    correction = batch["correction"]
     columns = {"exchange": batch["exchange"], "tape": batch["tape"], "t": pc.divide(t_ns, _NS_PER_MS),
                "sequence_number": batch["sequence_number"], "sip_timestamp": t_ns, "trf_id": batch["trf_id"],
-               "trft": pc.divide(trft_ns, _NS_PER_MS), "trf_timestamp": trft_ns}
+               "trft": pc.divide(trft_ns, _NS_PER_MS), "trf_timestamp": trft_ns,
+               "correction": correction_values(correction)[0],
+               "correction_null": pc.cast(pc.is_null(correction), pa.int64())}
     integers = np.empty((len(_INTEGERS), n), np.int64)
     for c, name in enumerate(_INTEGERS):
         integers[c] = pc.fill_null(columns[name], 0).to_numpy(zero_copy_only=False)

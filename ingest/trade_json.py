@@ -9,7 +9,7 @@ of JSON that covers every value this service and Polygon produce:
   accepted); numbers in JSON's grammar, below 1e308 in magnitude; ``true``, ``false``, ``null``; fields
   it does not know may hold any such value, arrays and objects included, up to :data:`MAX_DEPTH` deep;
 * the known fields with the types of the reference decoder (``ingest.normalize.FrameBatch``): ``ev`` ``"T"``
-  or ``"XT"``; ``sym``, ``pair``, ``i`` strings; ``x z t q trfi trft t_ns trft_ns`` integers within
+  or ``"XT"``; ``sym``, ``pair``, ``i`` strings; ``x z t q trfi trft t_ns trft_ns _corr`` integers within
   ±(2^63 - 1); ``p``, ``s`` numbers with at most 15 significant digits and a decimal exponent within ±22 (then
   ``m × 10^e`` or ``m / 10^-e`` is one correctly rounded operation on exact doubles: the value Python's
   ``float()`` gives, Clinger's fast path); ``c`` a list of integers written as ``str(int)`` writes them;
@@ -17,7 +17,10 @@ of JSON that covers every value this service and Polygon produce:
 * and the reference decoder's rules: a non-empty symbol (``sym`` for ``T``, ``pair`` for ``XT``) and
   trade id ``i``, an ``x`` (and ``z``, ``trfi`` for ``T``) that fits 32 bits, a positive price, a
   non-negative size, a positive timestamp (``t_ns``, else ``t`` in ms, for ``T``; ``t`` for ``XT``) and
-  ``trf_ts_ns`` (``trft_ns``, else ``trft`` in ms) positive when present.
+  ``trf_ts_ns`` (``trft_ns``, else ``trft`` in ms) positive when present; for ``T`` the correction (our key
+  ``_corr``, ``ingest.normalize.CORRECTION_KEY``) fits 32 bits, and is NULL when ``_corr`` is ``null``, 0
+  when it is absent from an event with ``t_ns`` (a flat-file replay), NULL when absent otherwise: the one
+  known field whose ``null`` differs from its absence.
 
 Everything else is "not accepted", never an error: the caller hands those records to the reference decoder,
 which accepts them or says why not. An ``XT`` without ``i`` is not accepted either (the reference builds its
@@ -48,8 +51,8 @@ _INT64_MAX = 2**63 - 1
 _POW10 = np.array([10.0**k for k in range(23)])
 
 # known fields
-_EV, _SYM, _PAIR, _X, _I, _Z, _P, _S, _C, _T, _Q, _TRFI, _TRFT, _T_NS, _TRFT_NS = range(15)
-_FIELDS = 15
+_EV, _SYM, _PAIR, _X, _I, _Z, _P, _S, _C, _T, _Q, _TRFI, _TRFT, _T_NS, _TRFT_NS, _CORR = range(16)
+_FIELDS = 16
 # kinds of value
 _ABSENT, _NULL, _STR, _INT, _NUM, _LIST, _OTHER = range(7)
 # ASCII
@@ -86,6 +89,8 @@ def _key_id(length: int, a: int, b: int, c: int, d: int, e: int, f: int, g: int)
         if a == 116 and b == 95 and c == 110 and d == 115:  # t_ns
             return _T_NS
         return -1
+    if length == 5 and a == 95 and b == 99 and c == 111 and d == 114 and e == 114:
+        return _CORR  # _corr
     if length == 7 and a == 116 and b == 114 and c == 102 and d == 116 and e == 95 and f == 110 and g == 115:
         return _TRFT_NS  # trft_ns
     return -1
@@ -335,7 +340,7 @@ def _parse_trades(data: np.ndarray, offsets: np.ndarray, pow10: np.ndarray, ok: 
         if kind[_C] != _ABSENT and kind[_C] != _NULL and kind[_C] != _LIST:
             continue
         rest_ok = True
-        for f in (_Z, _Q, _T, _TRFI, _TRFT, _T_NS, _TRFT_NS):
+        for f in (_Z, _Q, _T, _TRFI, _TRFT, _T_NS, _TRFT_NS, _CORR):
             if kind[f] != _ABSENT and kind[f] != _NULL and kind[f] != _INT:
                 rest_ok = False
         if not rest_ok:
@@ -362,14 +367,18 @@ def _parse_trades(data: np.ndarray, offsets: np.ndarray, pow10: np.ndarray, ok: 
                 if not 0 < ival[_TRFT] <= _MAX_MS:
                     continue
                 trf_ts = ival[_TRFT] * _NS_PER_MS
+            if kind[_CORR] == _INT and not _INT32_MIN <= ival[_CORR] <= _INT32_MAX:
+                continue
             present[r, 0] = kind[_Z] == _INT
             present[r, 1] = kind[_Q] == _INT
             present[r, 2] = kind[_TRFI] == _INT
             present[r, 3] = trf_ts > 0
+            present[r, 4] = kind[_CORR] == _INT or (kind[_CORR] == _ABSENT and kind[_T_NS] == _INT)
             ints[r, 0] = ival[_Z] if present[r, 0] else 0
             ints[r, 1] = ival[_Q] if present[r, 1] else 0
             ints[r, 2] = ival[_TRFI] if present[r, 2] else 0
             ints[r, 3] = trf_ts
+            ints[r, 4] = ival[_CORR] if kind[_CORR] == _INT else 0
         else:
             present[r, :] = False
             ints[r, :] = 0
@@ -378,7 +387,7 @@ def _parse_trades(data: np.ndarray, offsets: np.ndarray, pow10: np.ndarray, ok: 
         ts_ns[r] = ts
         price[r] = p
         size[r] = s
-        ints[r, 4] = ival[_X]
+        ints[r, 5] = ival[_X]
         spans[r, SPAN_SYMBOL] = sstart[sym]
         spans[r, SPAN_SYMBOL + 1] = slen[sym]
         spans[r, SPAN_ID] = sstart[_I]
@@ -426,9 +435,10 @@ class ParsedTrades:
     ok, is_stock : numpy.ndarray of bool
     ts_ns : numpy.ndarray of int64
     price, size : numpy.ndarray of float64
-    ints : numpy.ndarray of int64, shape (n, 5)
-        tape, sequence, trf_id, trf_ts_ns, exchange; the first four valid where ``present`` says so.
-    present : numpy.ndarray of bool, shape (n, 4)
+    ints : numpy.ndarray of int64, shape (n, 6)
+        tape, sequence, trf_id, trf_ts_ns, correction, exchange; the first five valid where ``present`` says
+        so.
+    present : numpy.ndarray of bool, shape (n, 5)
     spans : numpy.ndarray of int64, shape (n, 6)
         See :data:`SPAN_SYMBOL`, :data:`SPAN_ID`, :data:`SPAN_CONDITIONS`.
     """
@@ -442,8 +452,8 @@ class ParsedTrades:
         self.ts_ns = np.zeros(n, np.int64)
         self.price = np.zeros(n, np.float64)
         self.size = np.zeros(n, np.float64)
-        self.ints = np.zeros((n, 5), np.int64)
-        self.present = np.zeros((n, 4), np.bool_)
+        self.ints = np.zeros((n, 6), np.int64)
+        self.present = np.zeros((n, 5), np.bool_)
         self.spans = np.zeros((n, 6), np.int64)
 
     def texts(self, rows: np.ndarray, column: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -4,6 +4,11 @@ Producers (the feed, flat-file replay, the simulator's backfill, the transform) 
 objects with exactly these schemas and hand them to a :class:`sql.backend.Storage`; the backends append them
 column for column. The ``.sql`` schema files and these schemas name the same columns in the same order; a
 test holds them together.
+
+A column added to a table after files were created goes last, so that ``ALTER TABLE ... ADD COLUMN`` (a numbered
+schema file after the ``CREATE TABLE``) gives existing tables the same column order. ``market_data.correction``
+is such a column: Polygon's trade correction indicator (0 a regular trade; other values mark corrected,
+cancelled or erroneous prints), NULL where the source has none (WebSocket trades, crypto).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ TRADES_SCHEMA = pa.schema(
         pa.field("trf_ts_ns", pa.int64()),
         pa.field("received_ns", pa.int64(), nullable=False),
         pa.field("source", pa.string(), nullable=False),
+        pa.field("correction", pa.int32()),
     ]
 )
 

@@ -57,7 +57,7 @@ def trades_from_parts(parts: list[tuple[str, str, np.ndarray, np.ndarray, np.nda
          pa.array(price[order]), pa.array(size[order]), pa.array(np.zeros(n, np.int32)),
          pa.array([str(i) for i in range(n)], pa.string()), pa.nulls(n, pa.string()), pa.nulls(n, pa.int32()),
          pa.array(np.arange(n, dtype=np.int64)), pa.nulls(n, pa.int32()), pa.nulls(n, pa.int64()),
-         pa.array(ts[order]), pa.array(["sim"] * n, pa.string())],
+         pa.array(ts[order]), pa.array(["sim"] * n, pa.string()), pa.nulls(n, pa.int32())],
         schema=TRADES_SCHEMA,
     )  # fmt: skip
 

@@ -3,16 +3,18 @@
 -- Idempotent: it re-reads the last 15 minutes of landed rows and inserts only keys not in market_data
 -- (market, symbol, exchange, trade_id, ts_ns), so overlapping runs, retries and Kafka redeliveries leave one
 -- row per trade. Field mapping is the one of ingest/normalize.py:
---   T  (stocks): sym x i z p s c t q trfi trft, plus t_ns/trft_ns when present (flat-file replays)
---   XT (crypto): pair p t s c i x
+--   T  (stocks): sym x i z p s c t q trfi trft, plus t_ns/trft_ns when present (flat-file replays) and
+--                our correction key _corr (ingest/replay_json.py): its value when the key is there (null ->
+--                NULL), else 0 for an event made from a flat file (it carries t_ns), else NULL (WebSocket)
+--   XT (crypto): pair p t s c i x (correction NULL)
 -- t/trft are Unix milliseconds (x 1e6 -> ns). received_ns is the promotion time (the Python loader stores
 -- the socket receive time). Limitation: a crypto trade without `i` gets the id '~' || price || 'x' || size,
 -- formatted by Vertica, which can differ from the Python normalizer's formatting: do not feed the same crypto
 -- topic through both loaders.
 INSERT INTO market_data (market, symbol, ts_ns, price, size, exchange, trade_id, conditions, tape, sequence,
-                         trf_id, trf_ts_ns, received_ns, source)
+                         trf_id, trf_ts_ns, received_ns, source, correction)
 SELECT market, symbol, ts_ns, price, size, exchange, trade_id, conditions, tape, sequence, trf_id, trf_ts_ns,
-       received_ns, source
+       received_ns, source, correction
 FROM (
     SELECT
         CASE WHEN MAPLOOKUP(__raw__, 'ev') = 'XT' THEN 'crypto' ELSE 'stocks' END AS market,
@@ -32,7 +34,11 @@ FROM (
         MAPLOOKUP(__raw__, 'trfi')::INTEGER AS trf_id,
         COALESCE(MAPLOOKUP(__raw__, 'trft_ns')::INTEGER, MAPLOOKUP(__raw__, 'trft')::INTEGER * 1000000) AS trf_ts_ns,
         (EXTRACT(EPOCH FROM STATEMENT_TIMESTAMP()) * 1000000000)::INTEGER AS received_ns,
-        'ws' AS source
+        'ws' AS source,
+        CASE WHEN MAPLOOKUP(__raw__, 'ev') = 'XT' THEN NULL
+             WHEN MAPCONTAINSKEY(__raw__, '_corr') THEN MAPLOOKUP(__raw__, '_corr')::INTEGER
+             WHEN MAPLOOKUP(__raw__, 't_ns') IS NOT NULL THEN 0
+        END AS correction
     FROM polygon_trades_raw
     WHERE loaded_at >= NOW() - INTERVAL '15 minutes'
       AND MAPLOOKUP(__raw__, 'ev') IN ('T', 'XT')

@@ -26,6 +26,7 @@ CRYPTO = {"ev": "XT", "pair": "BTC-USD", "p": 33021.9, "t": 1610462007425, "s": 
 REPLAYED = {"ev": "T", "sym": "AAPL", "x": 12, "i": "52983525034125", "z": 3, "p": 169.2, "s": 5, "c": [12, 37],
             "t": 1712306654208, "q": 1017, "t_ns": 1712306654208740096, "trfi": 202, "trft": 1712306654100,
             "trft_ns": 1712306654100002304}
+CORRECTED = {**REPLAYED, "_corr": 12}
 
 
 def reference(values: list[bytes], sources: list[str]) -> tuple[list[dict], list[int]]:
@@ -78,6 +79,21 @@ def test_simulated_stock_and_crypto_trades_take_the_fast_path_with_identical_row
     assert check([orjson.dumps(e) for e in events]) == (len(events), 0)
 
 
+def test_the_correction_is_read_from_our_key_and_is_zero_when_a_replayed_trade_leaves_it_out():
+    events = [CORRECTED, REPLAYED, STOCK, {**CORRECTED, "_corr": None}, {**STOCK, "_corr": 3}, CRYPTO,
+              {**CRYPTO, "_corr": 3}]
+    values = dumps(*events)
+    assert check(values) == (len(events), 0)
+    decoded = decode_trades(values, [RECEIVED] * len(events), ["replay"] * len(events))
+    assert decoded.trades["correction"].to_pylist() == [12, 0, None, None, 3, None, None]
+    assert decode_trades(dumps({**CORRECTED, "_corr": "x"}), [RECEIVED], ["replay"]).rest == [0]
+    raw = [b'{"ev":"T","sym":"A","x":1,"i":"1","p":1.5,"s":1,"t":5,"t_ns":5000001,"_corr":-0}',
+           b'{"ev":"T","sym":"A","x":1,"i":"1","p":1.5,"s":1,"t":5,"_corr":1e0}',
+           b'{"ev":"T","sym":"A","x":1,"i":"1","p":1.5,"s":1,"t":5,"_corr":5,"_corr":6}']
+    check(raw)
+    assert decode_trades(raw, [RECEIVED] * 3, ["ws"] * 3).trades["correction"].to_pylist() == [0]
+
+
 def test_replayed_trades_keep_their_nanoseconds_and_trf_fields():
     accepted, rest = check(dumps(REPLAYED, STOCK, CRYPTO, {**REPLAYED, "trfi": None, "trft": None,
                                                            "trft_ns": None}))
@@ -96,12 +112,19 @@ BAD_EVENTS = [
     {**STOCK, "p": None}, {**STOCK, "ev": "Q"}, {**STOCK, "ev": None}, {**STOCK, "ev": "status"},
     {k: v for k, v in CRYPTO.items() if k != "i"}, {**CRYPTO, "pair": None}, {**CRYPTO, "x": None},
     {"ev": "XQ", "pair": "BTC-USD", "bp": 1.0, "bs": 1.0, "ap": 2.0, "as": 1.0, "t": 5, "x": 1},
+    {**CORRECTED, "_corr": "x"}, {**CORRECTED, "_corr": 1.5}, {**CORRECTED, "_corr": 2**31},
+    {**CORRECTED, "_corr": -(2**31) - 1}, {**CORRECTED, "_corr": 2**63 - 1}, {**CORRECTED, "_corr": True},
+    {**CORRECTED, "_corr": [1]}, {**STOCK, "_corr": "1"},
 ]
 GOOD_VARIANTS = [
     {**STOCK, "c": []}, {**STOCK, "c": None}, {**STOCK, "z": None, "q": None}, {**STOCK, "s": 0},
     {**STOCK, "t_ns": None}, {**STOCK, "p": 7}, {**STOCK, "extra": {"nested": [1, "x"]}},
     {**CRYPTO, "t_ns": 5, "z": 4, "q": 9, "trfi": 3, "trft": 2},  # crypto ignores the stock-only fields
     {**CRYPTO, "c": None},
+    CORRECTED, {**CORRECTED, "_corr": None}, {**CORRECTED, "_corr": 0}, {**CORRECTED, "_corr": -(2**31)},
+    {**CORRECTED, "_corr": 2**31 - 1}, {**STOCK, "_corr": 7}, {**STOCK, "_corr": None},
+    {**CORRECTED, "t_ns": None}, {k: v for k, v in CORRECTED.items() if k != "_corr"},
+    {**CRYPTO, "_corr": 3},
 ]
 
 
@@ -156,7 +179,7 @@ def test_exact_numbers_and_integer_limits_match_the_reference():
 
 
 def _mutants(value: bytes, rng: random.Random, count: int) -> list[bytes]:
-    alphabet = b'{}[]",:.-+eE0123456789 \\ntfalsuxTXpi'
+    alphabet = b'{}[]",:.-+eE0123456789 \\ntfalsuxTXpi_cor'
     out = []
     for _ in range(count):
         b = bytearray(value)
@@ -176,7 +199,8 @@ def _mutants(value: bytes, rng: random.Random, count: int) -> list[bytes]:
 def test_mutated_values_never_disagree_with_the_reference():
     rng = random.Random(11)
     values = []
-    for event in (STOCK, CRYPTO, REPLAYED, {**STOCK, "extra": {"nested": [1, "x", {"y": None}]}}):
+    for event in (STOCK, CRYPTO, REPLAYED, CORRECTED, {**CORRECTED, "_corr": None},
+                  {**STOCK, "extra": {"nested": [1, "x", {"y": None}]}}):
         values += _mutants(orjson.dumps(event), rng, 1500)
     accepted, rest = check(values)
     assert accepted > 300 and rest > 3000  # both paths are exercised
@@ -184,7 +208,7 @@ def test_mutated_values_never_disagree_with_the_reference():
 
 def test_random_mixtures_agree_with_the_reference():
     rng = random.Random(7)
-    pool = [STOCK, CRYPTO, REPLAYED, *GOOD_VARIANTS, *BAD_EVENTS]
+    pool = [STOCK, CRYPTO, REPLAYED, CORRECTED, *GOOD_VARIANTS, *BAD_EVENTS]
     for _ in range(30):
         events = [dict(rng.choice(pool), i=str(rng.randrange(10**9))) if rng.random() < 0.5 else rng.choice(pool)
                   for _ in range(rng.randrange(1, 60))]

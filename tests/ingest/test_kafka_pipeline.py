@@ -195,7 +195,7 @@ def test_replay_through_kafka_equals_replay_straight_into_the_database(kafka_boo
     flat = tmp_path / "2024-04-05.csv.gz"
     write_trades_v1(flat, 30_000)
     columns = "market, symbol, ts_ns, price, size, exchange, trade_id, conditions, tape, sequence, " \
-              "trf_id, trf_ts_ns, source"
+              "trf_id, trf_ts_ns, source, correction"
 
     direct = Settings(duckdb_path=tmp_path / "direct.duckdb")
     storage = DuckDBStorage.open(direct)
@@ -221,6 +221,74 @@ def test_replay_through_kafka_equals_replay_straight_into_the_database(kafka_boo
     via_kafka = db_rows(settings.duckdb_path, query)
     assert via_kafka == db_rows(direct.duckdb_path, query)
     assert sum(ts % 1_000_000 != 0 for _, _, ts, *_ in via_kafka) > 20_000  # ns precision kept
+
+
+def write_corrected_trades_v1(path: Path, n: int) -> dict[str, str]:
+    """A ``trades_v1`` file of ``n`` trades, a tenth of them corrected, plus rows whose correction is malformed;
+    returns the malformed cells by trade id."""
+    rng = random.Random(17)
+    malformed = {"bad-x": "x", "bad-float": "1.5", "bad-int32": "2147483648", "bad-huge": "99999999999999999999"}
+    t0 = 1_712_306_654_208_740_096
+    with gzip.open(path, "wt", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["ticker", "conditions", "correction", "exchange", "id", "participant_timestamp", "price",
+                      "sequence_number", "sip_timestamp", "size", "tape", "trf_id", "trf_timestamp"])
+        for k in range(n):
+            sip = t0 + k * 1_234_567
+            trf = rng.random() < 0.3
+            correction = rng.choice(["1", "7", "8", "10", "11", "12"]) if rng.random() < 0.1 else "0"
+            out.writerow([rng.choice(["AAPL", "MSFT", "SPY"]), "12,37" if k % 3 else "", correction,
+                          rng.randrange(1, 21), str(10**12 + k), sip - 300, round(rng.uniform(10, 500), 2), k, sip,
+                          rng.randrange(1, 500), rng.randrange(1, 4), 202 if trf else 0, sip - 999 if trf else 0])
+        for k, (trade_id, cell) in enumerate(malformed.items()):
+            out.writerow(["AAPL", "", cell, 4, trade_id, t0, 5.0, k, t0, 5, 1, 0, 0])
+    return malformed
+
+
+def test_replayed_corrections_arrive_through_kafka_as_stored_straight_and_malformed_ones_are_dead_lettered(
+        kafka_bootstrap, tmp_path):
+    flat = tmp_path / "2024-04-05.csv.gz"
+    malformed = write_corrected_trades_v1(flat, 5_000)
+    direct = Settings(duckdb_path=tmp_path / "direct.duckdb")
+    storage = DuckDBStorage.open(direct)
+    storage.apply_schema()
+    straight = replay_file(flat, storage=storage, progress=False)
+    storage.close()
+    assert (straight.added, straight.skipped) == (5_000, len(malformed))
+
+    settings = kafka_settings(kafka_bootstrap, tmp_path / "via-kafka.duckdb")
+    topic = settings.kafka_trades_topic
+    ensure_topics(kafka_bootstrap, [topic, settings.kafka_quotes_topic], 3)
+    producer = EventProducer.from_settings(settings, PipelineStats("replay-test"))
+    assert replay_file(flat, producer=producer, progress=False).sent == 5_000 + len(malformed)
+    storage = DuckDBStorage.open(settings)
+    storage.apply_schema()
+    summary = Loader(settings, storage, drain=True).run()
+    storage.close()
+    assert summary.trades_added == 5_000 and summary.dead_lettered == len(malformed)
+
+    query = "SELECT symbol, exchange, trade_id, ts_ns, correction FROM market_data ORDER BY trade_id"
+    via_kafka = db_rows(settings.duckdb_path, query)
+    assert via_kafka == db_rows(direct.duckdb_path, query)
+    corrections = [row[-1] for row in via_kafka]
+    assert None not in corrections and 300 < sum(c != 0 for c in corrections) < 700
+    assert set(corrections) == {0, 1, 7, 8, 10, 11, 12}
+
+    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": f"check-{uuid.uuid4().hex}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([topic + settings.kafka_dlq_suffix])
+    dead: dict[str, str] = {}
+    deadline = time.monotonic() + 60
+    while len(dead) < len(malformed) and time.monotonic() < deadline:
+        for m in consumer.consume(100, 1.0):
+            if m.error() is None:
+                dead[orjson.loads(m.value())["i"]] = dict(m.headers())["dlq.error"].decode()
+    consumer.close()
+    assert set(dead) == set(malformed)
+    assert dead["bad-x"] == "T: field '_corr' must be an integer, got str 'x'"
+    assert dead["bad-float"] == "T: field '_corr' must be an integer, got str '1.5'"
+    assert dead["bad-int32"] == "T: field '_corr' is out of the 32-bit range, got 2147483648"
+    assert dead["bad-huge"] == "T: field '_corr' must be an integer, got str '99999999999999999999'"
 
 
 def test_broker_restart_mid_stream_loses_nothing(tmp_path):

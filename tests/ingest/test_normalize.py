@@ -31,7 +31,7 @@ def test_stock_trades_map_every_field():
     assert msft == {
         "market": "stocks", "symbol": "MSFT", "ts_ns": 1536036818784_000_000, "price": 114.125, "size": 100.0,
         "exchange": 4, "trade_id": "12345", "conditions": "0,12", "tape": 3, "sequence": 3681328,
-        "trf_id": None, "trf_ts_ns": None, "received_ns": RECEIVED, "source": "ws",
+        "trf_id": None, "trf_ts_ns": None, "received_ns": RECEIVED, "source": "ws", "correction": None,
     }  # fmt: skip
     assert aapl["conditions"] == "12,37"
     assert (aapl["trf_id"], aapl["trf_ts_ns"]) == (202, 1712306654207_000_000)
@@ -58,6 +58,7 @@ def test_crypto_trades_use_pair_and_fractional_sizes():
         "market": "crypto", "symbol": "BTC-USD", "ts_ns": 1610462007425_000_000, "price": 33021.9,
         "size": 0.01616617, "exchange": 3, "trade_id": "14272084", "conditions": "2", "tape": None,
         "sequence": None, "trf_id": None, "trf_ts_ns": None, "received_ns": RECEIVED, "source": "ws",
+        "correction": None,
     }  # fmt: skip
     assert out.trades.column("trade_id").to_pylist()[3] == "a81f"
 
@@ -147,6 +148,50 @@ def test_every_malformed_event_becomes_a_reject_with_its_reason():
     assert [orjson.loads(r.raw) for r in out.rejects] == events[:-1]  # the raw event text, re-parsable
     assert out.trades.column("trade_id").to_pylist() == ["13"]  # the good event of the frame survives
     assert out.quotes.num_rows == 0
+
+
+WS_TRADE = {"ev": "T", "sym": "MSFT", "x": 4, "i": "12345", "z": 3, "p": 114.125, "s": 100, "c": [0, 12],
+            "t": 1536036818784, "q": 3681328}
+REPLAYED = {**WS_TRADE, "t_ns": 1536036818784123456}
+
+
+def corrections(*events: dict) -> tuple[list[int | None], list[str]]:
+    batch = FrameBatch("replay")
+    for event in events:
+        batch.add_event(event, RECEIVED)
+    out = batch.take()
+    return out.trades.column("correction").to_pylist(), [r.reason for r in out.rejects]
+
+
+def test_a_websocket_trade_has_no_correction():
+    assert corrections(WS_TRADE, {**WS_TRADE, "t_ns": None}) == ([None, None], [])
+    trades = normalize_frame(frame("stocks_trades.json"), RECEIVED).trades
+    assert trades.num_rows == 3 and trades["correction"].null_count == 3
+
+
+def test_a_replayed_trade_carries_its_correction_and_zero_when_the_key_is_left_out():
+    events = [REPLAYED, {**REPLAYED, "_corr": 12}, {**REPLAYED, "_corr": None}, {**WS_TRADE, "_corr": 1},
+              {**REPLAYED, "_corr": 2**31 - 1}, {**REPLAYED, "_corr": 0}]
+    assert corrections(*events) == ([0, 12, None, 1, 2**31 - 1, 0], [])
+
+
+def test_crypto_trades_ignore_the_correction_key():
+    crypto = {"ev": "XT", "pair": "BTC-USD", "p": 1.5, "t": 1610462007425, "s": 0.5, "i": "1", "x": 1}
+    assert corrections({**crypto, "_corr": "x"}, {**crypto, "t_ns": 5}) == ([None, None], [])
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    ("x", "T: field '_corr' must be an integer, got str 'x'"),
+    (1.5, "T: field '_corr' must be an integer, got float 1.5"),
+    (1.0, "T: field '_corr' must be an integer, got float 1.0"),
+    (True, "T: field '_corr' must be an integer, got bool True"),
+    ([1], "T: field '_corr' must be an integer, got list [1]"),
+    (2**31, "T: field '_corr' is out of the 32-bit range, got 2147483648"),
+    (-(2**31) - 1, "T: field '_corr' is out of the 32-bit range, got -2147483649"),
+    (99999999999999999999, "T: field '_corr' is out of the 64-bit range, got 99999999999999999999"),
+])
+def test_a_malformed_correction_is_a_reject_with_its_reason(value, reason):
+    assert corrections({**REPLAYED, "_corr": value}, REPLAYED) == ([0], [reason])
 
 
 @pytest.mark.parametrize(

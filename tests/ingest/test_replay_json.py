@@ -20,7 +20,7 @@ from ingest import replay_json
 from ingest.replay_json import trade_values
 
 RECEIVED = 1_712_306_654_000_000_000
-GOOD = {"ticker": "AAPL", "conditions": "12,37", "correction": 0, "exchange": 11, "id": "52983525035312",
+GOOD = {"ticker": "AAPL", "conditions": "12,37", "correction": "0", "exchange": 11, "id": "52983525035312",
         "participant_timestamp": 1712306654208705342, "price": 142.99, "sequence_number": 3807,
         "sip_timestamp": 1712306654208740096, "size": 5.0, "tape": 1, "trf_id": 0, "trf_timestamp": 0}
 
@@ -43,9 +43,15 @@ EDGE_ROWS = [
     {**GOOD, "ticker": "ÄÖÜ€"}, {**GOOD, "ticker": ""}, {**GOOD, "ticker": None},
     {**GOOD, "id": 'x"1'}, {**GOOD, "id": "\x01"}, {**GOOD, "id": ""}, {**GOOD, "id": None},
     {**GOOD, "exchange": None}, {**GOOD, "exchange": -1}, {**GOOD, "tape": None},
+    {**GOOD, "exchange": -15, "tape": -2147483648, "sequence_number": -9223372036854775808},
     {**GOOD, "sequence_number": None}, {**GOOD, "sip_timestamp": 0}, {**GOOD, "sip_timestamp": None},
     {**GOOD, "sip_timestamp": -1_500_000}, {**GOOD, "trf_id": 3, "trf_timestamp": -1_500_000},
     {**GOOD, "sip_timestamp": 999_999},
+    {**GOOD, "correction": "12"}, {**GOOD, "correction": "-0"}, {**GOOD, "correction": "007"},
+    {**GOOD, "correction": "2147483647"}, {**GOOD, "correction": "-2147483648"}, {**GOOD, "correction": None},
+    {**GOOD, "correction": "2147483648"}, {**GOOD, "correction": "999999999999999999"},
+    {**GOOD, "correction": "9999999999999999999"}, {**GOOD, "correction": "x"}, {**GOOD, "correction": "1.5"},
+    {**GOOD, "correction": "+5"}, {**GOOD, "correction": " 1"}, {**GOOD, "correction": ""},
 ]
 
 
@@ -66,7 +72,8 @@ def random_rows(n: int, seed: int) -> list[dict]:
                      "conditions": ",".join(str(rng.randrange(60)) for _ in range(rng.randrange(4))),
                      "sip_timestamp": 1712306654208740096 + k * 1_234_567, "sequence_number": k,
                      "trf_id": rng.randrange(200, 210) if trf else 0,
-                     "trf_timestamp": 1712306654100002304 + k if trf else 0})
+                     "trf_timestamp": 1712306654100002304 + k if trf else 0,
+                     "correction": "0" if rng.random() < 0.8 else rng.choice(["1", "7", "8", "12", None])})
     return rows
 
 
@@ -95,8 +102,18 @@ def test_only_rows_the_column_path_cannot_vouch_for_take_the_per_row_path(monkey
     trade_values(batch_of(EDGE_ROWS))
     fallback = {k for rows in seen for k in rows}
     expected_column_built = [0, 1, 2, 3, 4, 5, 6, 7, 12, 13, 14, 15, 16, 17, 18, 22, 23, 24, 25, 26, 27, 33, 34,
-                             38, 41, 44, 48]
+                             38, 41, 43, 45, 49,
+                             50, 51, 52, 53, 54, 55]  # corrections: 0 12 -0 007 INT32_MAX INT32_MIN empty
     assert sorted(set(range(len(EDGE_ROWS))) - fallback) == expected_column_built
+
+
+def test_the_correction_key_is_left_out_for_zero_and_holds_anything_else():
+    rows = [GOOD, {**GOOD, "correction": "12"}, {**GOOD, "correction": None}, {**GOOD, "correction": "1.5"},
+            {**GOOD, "correction": "2147483648"}]
+    _, values = trade_values(batch_of(rows))
+    events = [orjson.loads(v) for v in values]
+    assert "_corr" not in events[0] and [e["_corr"] for e in events[1:]] == [12, None, "1.5", 2147483648]
+    assert b'"_corr"' not in values[0] and len(values[1]) == len(values[0]) + len(',"_corr":12')
 
 
 def test_empty_batch():

@@ -38,6 +38,7 @@ def trades(n: int, *, symbol: str = "AAPL", start_ns: int = 1_700_000_000_000_00
             "trf_ts_ns": pa.array([None] * n, pa.int64()),
             "received_ns": ts + 1000,
             "source": ["sim"] * n,
+            "correction": pa.array([0] * n, pa.int32()),
         },
         schema=TRADES_SCHEMA,
     )
@@ -274,14 +275,19 @@ def test_market_data_declares_no_index_the_writer_keeps_the_key(storage):
     assert con.execute("SELECT count(*) FROM duckdb_indexes() WHERE table_name = 'market_data'").fetchone() == (0,)
 
 
+#: market_data as files created before the correction column have it (schema/001_market_data.sql before it).
+OLD_MARKET_DATA = """
+CREATE TABLE market_data (
+    market VARCHAR NOT NULL, symbol VARCHAR NOT NULL, ts_ns BIGINT NOT NULL, price DOUBLE NOT NULL,
+    size DOUBLE NOT NULL, exchange INTEGER NOT NULL, trade_id VARCHAR NOT NULL, conditions VARCHAR, tape INTEGER,
+    sequence BIGINT, trf_id INTEGER, trf_ts_ns BIGINT, received_ns BIGINT NOT NULL, source VARCHAR NOT NULL{key}
+)"""
+
+
 def test_a_file_created_with_the_old_primary_key_keeps_loading(tmp_path):
     path = tmp_path / "old.duckdb"
-    ddl = load_registry("duckdb", "schema")["market_data"].text
-    old = ddl.replace("source      VARCHAR NOT NULL             -- ws | replay | sim",
-                      "source      VARCHAR NOT NULL,\n    PRIMARY KEY (market, symbol, exchange, trade_id, ts_ns)")
-    assert old != ddl
     with duckdb.connect(str(path)) as con:
-        con.execute(old)
+        con.execute(OLD_MARKET_DATA.format(key=", PRIMARY KEY (market, symbol, exchange, trade_id, ts_ns)"))
     store = DuckDBStorage.open(Settings(duckdb_path=path))
     try:
         store.apply_schema()
@@ -290,3 +296,38 @@ def test_a_file_created_with_the_old_primary_key_keeps_loading(tmp_path):
         assert store.read_trades("AAPL", 0, 2**62).num_rows == 7
     finally:
         store.close()
+
+
+def test_a_file_created_before_the_correction_column_gets_it_in_place_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "before-correction.duckdb"
+    old_rows = trades(4, id_prefix="old").drop_columns(["correction"])
+    with duckdb.connect(str(path)) as con:
+        con.execute(OLD_MARKET_DATA.format(key=""))
+        con.register("old_rows", old_rows)
+        con.execute("INSERT INTO market_data SELECT * FROM old_rows")
+    store = DuckDBStorage.open(Settings(duckdb_path=path))
+    try:
+        store.apply_schema()
+        store.apply_schema()  # the column is added once
+        con = store._cursor()
+        assert _columns(con, "market_data") == TRADES_SCHEMA.names
+        assert con.execute("SELECT trade_id, correction FROM market_data ORDER BY ts_ns").fetchall() == [
+            (f"old{i}", None) for i in range(4)]
+        new = trades(3, id_prefix="new", start_ns=1_800_000_000_000_000_000)
+        new = new.set_column(TRADES_SCHEMA.get_field_index("correction"), TRADES_SCHEMA.field("correction"),
+                             pa.array([0, 1, 12], pa.int32()))
+        assert store.append_trades(new) == 3
+        assert store.append_trades(trades(4, id_prefix="old")) == 0  # the stored keys still dedupe
+        rows = con.execute("SELECT trade_id, correction FROM market_data ORDER BY ts_ns").fetchall()
+        assert rows == [(f"old{i}", None) for i in range(4)] + [("new0", 0), ("new1", 1), ("new2", 12)]
+    finally:
+        store.close()
+
+
+def test_appended_corrections_are_stored_as_given(storage):
+    batch = trades(4)
+    batch = batch.set_column(TRADES_SCHEMA.get_field_index("correction"), TRADES_SCHEMA.field("correction"),
+                             pa.array([0, None, 7, 2**31 - 1], pa.int32()))
+    assert storage.append_trades(batch) == 4
+    rows = storage._cursor().execute("SELECT correction FROM market_data ORDER BY ts_ns").fetchall()
+    assert rows == [(0,), (None,), (7,), (2**31 - 1,)]

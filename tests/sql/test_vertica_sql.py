@@ -26,8 +26,8 @@ STAGES = {"market_data_stage": ("market_data", []), "quotes_stage": ("quotes", [
           "model_params_stage": ("model_params", []), "signal_state_stage": ("signal_state", [])}
 #: Vertica words the files may use: keywords, types, functions, catalog names, the UDx and its parameters.
 VERTICA_WORDS = set("""
-abs all and array as asc avg between bigint boolean by calendar_hierarchy_day case cast characteristics close
-coalesce commit constraint contains count create cross current date default delete delimiter depends desc
+abs add all alter and array as asc avg between bigint boolean by calendar_hierarchy_day case cast characteristics close
+coalesce column commit constraint contains count create cross current date default delete delimiter depends desc
 disabled distinct else enclosed end exists false first float following from function greatest group if in
 insert integer interpolate into is join language last last_value first_value lag left library limit long
 matched max merge min name nodes not null nullif nulls on only or order outer over partition pi power
@@ -143,6 +143,24 @@ def test_staging_tables_mirror_their_contract_table(stage: str) -> None:
     columns = [m.group(1) for m in re.finditer(r"^\s*([a-z_]\w*)\s+(?:VARCHAR|INTEGER|FLOAT|BOOLEAN|LONG)",
                                              body, re.M | re.I)]
     assert columns == TABLES[table].names + extra
+
+
+def test_columns_added_in_place_are_the_last_of_their_table_with_the_create_table_type() -> None:
+    # A table created before a column existed gets it from a later schema file (ALTER TABLE ... ADD COLUMN):
+    # appended last, so it must be the last column of the CREATE TABLE too, with the same type, in both dialects.
+    added = 0
+    for dialect in ("duckdb", "vertica"):
+        schema = load_registry(dialect, "schema")
+        for statement in schema:
+            for table, column, kind in re.findall(
+                    r"ALTER TABLE (\w+) ADD COLUMN IF NOT EXISTS (\w+) (\w+);", _code(statement.text), re.I):
+                added += 1
+                create = _code(schema[table].text).split("(", 1)[1]
+                last = re.findall(r"^\s*([a-z_]\w*)\s+(VARCHAR|INTEGER|FLOAT|BOOLEAN|LONG|BIGINT|DOUBLE)\b",
+                                  create, re.M | re.I)[-1]
+                assert (column, kind.upper()) == (last[0], last[1].upper()), (dialect, statement.name)
+                assert column == TABLES[table].names[-1]
+    assert added == 2  # market_data.correction in each dialect
 
 
 def test_partitioned_tables_group_days_hierarchically() -> None:

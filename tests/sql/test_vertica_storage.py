@@ -31,7 +31,7 @@ def trades(n: int, *, symbol: str = "AAPL", start_ns: int = 1_700_000_000_000_00
             "trade_id": [f"{prefix}{i}" for i in range(n)], "conditions": ["12,37"] * n,
             "tape": pa.array([3] * n, pa.int32()), "sequence": pa.array(range(n), pa.int64()),
             "trf_id": pa.array([None] * n, pa.int32()), "trf_ts_ns": pa.array([None] * n, pa.int64()),
-            "received_ns": ts + 1000, "source": ["sim"] * n,
+            "received_ns": ts + 1000, "source": ["sim"] * n, "correction": pa.array([0] * n, pa.int32()),
         },
         schema=TRADES_SCHEMA,
     )
@@ -120,6 +120,28 @@ def test_vertica_schema_applies_twice_and_the_same_event_twice_is_one_row(vertic
     table = storage.read_trades("AAPL", 0, 2**62)
     assert table.num_rows == 12 and table.column("ts_ns").to_pylist() == sorted(table.column("ts_ns").to_pylist())
     assert storage.trade_symbols() == [("stocks", "AAPL")]
+
+
+@pytest.mark.vertica
+@needs_vertica
+def test_vertica_table_created_before_the_correction_column_gets_it_in_place(vertica) -> None:
+    storage, _ = vertica
+    old = trades(3, prefix="old")
+    with storage._write() as cursor:  # market_data as it was before the column: drop it, then fill the rest
+        cursor.execute("ALTER TABLE market_data DROP COLUMN IF EXISTS correction CASCADE")
+        cursor.copy(copy_statement("market_data", old.column_names[:-1]), copy_rows(old.drop_columns(["correction"])))
+    storage.apply_schema()
+    storage.apply_schema()  # IF NOT EXISTS: a notice, not an error
+    new = trades(2, prefix="new", start_ns=1_800_000_000_000_000_000)
+    new = new.set_column(new.schema.get_field_index("correction"), new.schema.field("correction"),
+                         pa.array([0, 12], pa.int32()))
+    assert storage.append_trades(new) == 2
+    with storage._write() as cursor:
+        cursor.execute("SELECT column_name FROM v_catalog.columns WHERE table_name = 'market_data' "
+                       "ORDER BY ordinal_position")
+        assert [r[0] for r in cursor.fetchall()] == TRADES_SCHEMA.names
+        cursor.execute("SELECT trade_id, correction FROM market_data ORDER BY ts_ns")
+        assert cursor.fetchall() == [["old0", None], ["old1", None], ["old2", None], ["new0", 0], ["new1", 12]]
 
 
 @pytest.mark.vertica

@@ -164,7 +164,7 @@ def _trades() -> pa.Table:
          pa.array(size), pa.array(rng.integers(0, 3, n).astype(np.int32)),
          pa.array([f"t{i}" for i in range(n)], pa.string()), pa.nulls(n, pa.string()), pa.nulls(n, pa.int32()),
          pa.array(seq), pa.nulls(n, pa.int32()), pa.nulls(n, pa.int64()), pa.array(ts),
-         pa.array(["sim"] * n, pa.string())],
+         pa.array(["sim"] * n, pa.string()), pa.nulls(n, pa.int32())],
         schema=TRADES_SCHEMA,
     )
 

@@ -7,7 +7,7 @@
 -- ts_ns range, so the scan skips every row group whose zone map lies outside it.
 INSERT INTO market_data
 SELECT b.market, b.symbol, b.ts_ns, b.price, b.size, b.exchange, b.trade_id, b.conditions, b.tape, b.sequence,
-       b.trf_id, b.trf_ts_ns, b.received_ns, b.source
+       b.trf_id, b.trf_ts_ns, b.received_ns, b.source, b.correction
 FROM trades_batch AS b
 WHERE b.batch_pos IN (
         SELECT min(batch_pos) FROM trades_batch GROUP BY market, symbol, exchange, trade_id, ts_ns

@@ -25,5 +25,8 @@ CREATE TABLE IF NOT EXISTS market_data (
     trf_id      INTEGER,
     trf_ts_ns   BIGINT,
     received_ns BIGINT  NOT NULL,            -- when this process received the event
-    source      VARCHAR NOT NULL             -- ws | replay | sim
+    source      VARCHAR NOT NULL,            -- ws | replay | sim
+    correction  INTEGER                      -- Polygon's correction indicator (0 = regular); NULL when the
+                                             -- source has none, e.g. WebSocket trades. Added last: files
+                                             -- created before it get it from 006_market_data_correction.sql
 );

@@ -19,7 +19,10 @@ CREATE TABLE IF NOT EXISTS market_data (
     trf_id      INTEGER,
     trf_ts_ns   INTEGER,
     received_ns INTEGER      NOT NULL,           -- when the loader received the event
-    source      VARCHAR(8)   NOT NULL            -- ws | replay | sim
+    source      VARCHAR(8)   NOT NULL,           -- ws | replay | sim
+    correction  INTEGER                          -- Polygon's correction indicator (0 = regular); NULL when the
+                                                 -- source has none, e.g. WebSocket trades. Added last: tables
+                                                 -- created before it get it from 006_market_data_correction.sql
 )
 ORDER BY symbol, ts_ns
 SEGMENTED BY HASH(symbol) ALL NODES

@@ -15,5 +15,6 @@ CREATE LOCAL TEMPORARY TABLE IF NOT EXISTS market_data_stage (
     trf_id      INTEGER,
     trf_ts_ns   INTEGER,
     received_ns INTEGER      NOT NULL,
-    source      VARCHAR(8)   NOT NULL
+    source      VARCHAR(8)   NOT NULL,
+    correction  INTEGER
 ) ON COMMIT DELETE ROWS;
