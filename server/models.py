@@ -81,6 +81,9 @@ class EnrichedTrade(_Row):
     exchange: int
     trade_id: str
     conditions: str | None
+    correction: int | None = Field(description="flat-file correction code (NULL: none, e.g. WebSocket)")
+    sets_price: bool = Field(description="Polygon's rules let this print set the last-sale price (bar closes, returns)")
+    counts_volume: bool = Field(description="Polygon's rules count this print in volume")
     bar_seconds: int | None
     signal_bar_end_ns: int | None = Field(description="end of the bar whose signals this row carries")
     bar_close: float | None

@@ -374,13 +374,14 @@ class VerticaStorage:
         return None if value is None else int(value)
 
     def read_trades(self, symbol: str, start_ns: int, end_ns: int) -> pa.Table:
-        """Return ``ts_ns, price, size, conditions`` of ``symbol`` in ``[start_ns, end_ns)`` in time
+        """Return ``ts_ns, price, size, conditions, correction`` of ``symbol`` in ``[start_ns, end_ns)`` in time
         order, as Arrow."""
         rows = self._fetchall("trades_range", {"symbol": symbol, "start_ns": start_ns, "end_ns": end_ns})
-        ts, price, size, cond = (list(c) for c in zip(*rows, strict=True)) if rows else ([],) * 4
+        ts, price, size, cond, corr = (list(c) for c in zip(*rows, strict=True)) if rows else ([],) * 5
         return pa.table(
             {"ts_ns": pa.array(ts, pa.int64()), "price": pa.array(price, pa.float64()),
-             "size": pa.array(size, pa.float64()), "conditions": pa.array(cond, pa.string())}
+             "size": pa.array(size, pa.float64()), "conditions": pa.array(cond, pa.string()),
+             "correction": pa.array(corr, pa.int32())}
         )
 
     def load_signal_states(self, bar_seconds: int) -> dict[str, SignalStateRow]:

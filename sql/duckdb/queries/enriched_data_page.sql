@@ -19,9 +19,9 @@ page AS (   -- the page's keys, reading only the key columns
     ORDER BY ts_ns DESC, exchange DESC, trade_id DESC
     LIMIT $row_limit
 ),
-trades AS (
+trades AS (   -- with the eligibility flags of the view eligible_trades
     SELECT m.*
-    FROM market_data AS m
+    FROM eligible_trades AS m
     SEMI JOIN page ON m.ts_ns = page.ts_ns AND m.exchange = page.exchange AND m.trade_id = page.trade_id
     WHERE m.symbol = $symbol
       AND m.ts_ns >= (SELECT min(ts_ns) FROM page) AND m.ts_ns <= (SELECT max(ts_ns) FROM page)
@@ -45,6 +45,9 @@ SELECT
     m.exchange,
     m.trade_id,
     m.conditions,
+    m.correction,
+    m.sets_price,
+    m.counts_volume,
     m.received_ns,
     m.source,
     g.bar_seconds,

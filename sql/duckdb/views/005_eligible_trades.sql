@@ -1,7 +1,7 @@
 -- name: eligible_trades
 -- returns: every trade of market_data with what Polygon's consolidated rules let it do (sql/conditions.py):
 -- sets_price (may set the last-sale price: bar closes, returns, every statistic's price path), sets_high_low,
--- counts_volume. NULL or empty conditions are a
+-- counts_volume. A print whose correction code is not kept does none of them; NULL or empty conditions are a
 -- regular sale; an unknown condition id is neutral; crypto prints (c = aggressor side) do everything.
 CREATE OR REPLACE VIEW eligible_trades AS
 WITH rules AS (
@@ -15,7 +15,8 @@ flagged AS (
     SELECT
         m.*,
         m.market <> 'stocks' AS any_print,
-        m.market = 'stocks' AS kept,   -- market_data.correction (flat files) joins here when it is stored
+        m.market = 'stocks'
+            AND (m.correction IS NULL OR m.correction IN (SELECT code FROM trade_corrections WHERE kept)) AS kept,
         string_split(coalesce(m.conditions, ''), ',') AS codes
     FROM market_data AS m
 )

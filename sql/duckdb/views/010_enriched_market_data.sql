@@ -3,6 +3,8 @@
 -- A bar [bar_end_ns - bar_seconds, bar_end_ns) is complete at bar_end_ns, so a trade at ts_ns sees the
 -- newest bar with bar_end_ns <= ts_ns. One row per trade per computed grid (bar_seconds); signal columns
 -- are NULL for trades before the symbol's first completed bar (and bar_seconds too while no bar exists).
+-- sets_price / counts_volume: whether Polygon's rules let the print set the last-sale price and count in volume
+-- (eligible_trades); the signals only ever use prints that may.
 CREATE OR REPLACE VIEW enriched_market_data AS
 SELECT
     m.market,
@@ -14,6 +16,9 @@ SELECT
     m.exchange,
     m.trade_id,
     m.conditions,
+    m.correction,
+    m.sets_price,
+    m.counts_volume,
     m.received_ns,
     m.source,
     g.bar_seconds,
@@ -34,7 +39,7 @@ SELECT
     s.vpin_cdf,
     s.trading_signal,
     s.signal_reason
-FROM market_data AS m
+FROM eligible_trades AS m
 CROSS JOIN (
     SELECT DISTINCT bar_seconds FROM trading_signals
     UNION ALL

@@ -11,17 +11,17 @@ INSERT INTO trading_signals_stage (
     conditional_duration, acd_surprise, vpin, vpin_cdf, trading_signal, signal_reason, computed_at_ns, state,
     model_params, intraday_profile
 )
-SELECT batch_microstructure(p.ts_ns, p.price, p.size, p.conditions, NULL::INTEGER, p.symbol, p.state
+SELECT batch_microstructure(p.ts_ns, p.price, p.size, p.conditions, p.correction, p.symbol, p.state
                             USING PARAMETERS settings = :settings, market = :market,
                                              watermark_ns = :watermark_ns, computed_at_ns = :computed_at_ns)
        OVER (PARTITION BY p.symbol ORDER BY p.ts_ns, p.sequence ASC NULLS LAST, p.exchange, p.trade_id)
 FROM (
     SELECT
-        r.symbol, r.ts_ns, r.price, r.size, r.conditions, r.sequence, r.exchange, r.trade_id,
+        r.symbol, r.ts_ns, r.price, r.size, r.conditions, r.correction, r.sequence, r.exchange, r.trade_id,
         CASE WHEN r.first_row = 1 THEN r.state END AS state
     FROM (
         SELECT
-            m.symbol, m.ts_ns, m.price, m.size, m.conditions, m.sequence, m.exchange, m.trade_id,
+            m.symbol, m.ts_ns, m.price, m.size, m.conditions, m.correction, m.sequence, m.exchange, m.trade_id,
             st.state,
             ROW_NUMBER() OVER (PARTITION BY m.symbol
                                ORDER BY m.ts_ns, m.sequence ASC NULLS LAST, m.exchange, m.trade_id) AS first_row
