@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -133,22 +134,30 @@ class DuckDBStorage:
 
     def _load_reference_tables(self, cursor: duckdb.DuckDBPyConnection) -> None:
         """Replace the rows of ``trade_conditions`` and ``trade_corrections`` with the shipped ones."""
-        batches = {"trade_conditions_batch": conditions_table(), "trade_corrections_batch": corrections_table()}
-        for view, table in batches.items():
+        batches = {"trade_conditions_stage": conditions_table(), "trade_corrections_stage": corrections_table()}
+        with self._transaction(cursor, batches):
+            for name in ("trade_conditions", "trade_corrections"):
+                cursor.execute(self._queries[f"clear_{name}"].text)
+                cursor.execute(self._queries[f"load_{name}"].text)
+
+    @contextmanager
+    def _transaction(self, cursor: duckdb.DuckDBPyConnection,
+                     batches: Mapping[str, pa.Table] | None = None) -> Iterator[None]:
+        """One write transaction under the process's write lock, with ``batches`` registered as views meanwhile:
+        committed when the block ends, rolled back when it raises."""
+        for view, table in (batches or {}).items():
             cursor.register(view, table)
         try:
             with self._write_lock:
                 cursor.execute("BEGIN TRANSACTION")
                 try:
-                    for name in ("trade_conditions", "trade_corrections"):
-                        cursor.execute(self._queries[f"clear_{name}"].text)
-                        cursor.execute(self._queries[f"load_{name}"].text)
+                    yield
                     cursor.execute("COMMIT")
                 except BaseException:
                     cursor.execute("ROLLBACK")
                     raise
         finally:
-            for view in batches:
+            for view in batches or {}:
                 cursor.unregister(view)
 
     # --- writes ----------------------------------------------------------------------------------------
@@ -209,42 +218,24 @@ class DuckDBStorage:
         if profiles is not None:
             batches["intraday_profile_batch"] = profiles
         cursor = self._cursor()
-        for view, table in batches.items():
-            cursor.register(view, table)
-        try:
-            with self._write_lock:
-                cursor.execute("BEGIN TRANSACTION")
-                try:
-                    if signals.num_rows:
-                        cursor.execute(self._queries["upsert_signals"].text)
-                    if model_params is not None and model_params.num_rows:
-                        cursor.execute(self._queries["upsert_model_params"].text)
-                    if profiles is not None and profiles.num_rows:
-                        cursor.execute(self._queries["upsert_intraday_profile"].text)
-                    if states:
-                        cursor.execute(self._queries["upsert_signal_state"].text)
-                    cursor.execute("COMMIT")
-                except BaseException:
-                    cursor.execute("ROLLBACK")
-                    raise
-        finally:
-            for view in batches:
-                cursor.unregister(view)
+        with self._transaction(cursor, batches):
+            if signals.num_rows:
+                cursor.execute(self._queries["upsert_signals"].text)
+            if model_params is not None and model_params.num_rows:
+                cursor.execute(self._queries["upsert_model_params"].text)
+            if profiles is not None and profiles.num_rows:
+                cursor.execute(self._queries["upsert_intraday_profile"].text)
+            if states:
+                cursor.execute(self._queries["upsert_signal_state"].text)
 
     def reset_signals(self, symbols: Sequence[str], bar_seconds: int) -> None:
         """Delete the signals, fits, profiles and states of ``symbols`` on the grid, in one transaction, so
         that the transform recomputes them from their first trade."""
-        params = {"symbols": list(symbols), "bar_seconds": bar_seconds}
         cursor = self._cursor()
-        with self._write_lock:
-            cursor.execute("BEGIN TRANSACTION")
-            try:
+        with self._transaction(cursor):
+            for symbol in symbols:
                 for table in ("trading_signals", "model_params", "intraday_profile", "signal_state"):
-                    cursor.execute(self._queries[f"reset_{table}"].text, params)
-                cursor.execute("COMMIT")
-            except BaseException:
-                cursor.execute("ROLLBACK")
-                raise
+                    cursor.execute(self._queries[f"reset_{table}"].text, {"symbol": symbol, "bar_seconds": bar_seconds})
 
     # --- reads for writers ---------------------------------------------------------------------------
     def _fetchall(self, name: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:

@@ -44,6 +44,7 @@ from sql.contract import (
     TRADES_SCHEMA,
     signal_states_table,
 )
+from sql.conditions import conditions_table, corrections_table
 from sql.queries import load_registry
 from sql.watchdog import Watchdog
 
@@ -277,11 +278,17 @@ class VerticaStorage:
 
     # --- schema ------------------------------------------------------------------------------------------
     def apply_schema(self) -> None:
-        """Create the tables (``IF NOT EXISTS``) and (re)create the views; safe to run any number of times."""
+        """Create the tables (``IF NOT EXISTS``), reload the shipped reference rows (trade conditions and
+        corrections) and (re)create the views; safe to run any number of times."""
         with self._write() as cursor:
-            for folder in ("schema", "views"):
-                for statement in load_registry(_DIALECT, folder):
-                    cursor.execute(statement.text)
+            for statement in load_registry(_DIALECT, "schema"):
+                cursor.execute(statement.text)
+            for name, table in (("trade_conditions", conditions_table()), ("trade_corrections", corrections_table())):
+                cursor.execute(self._queries[f"clear_{name}"].text)
+                self._copy(cursor, f"{name}_stage", table)
+                cursor.execute(self._queries[f"load_{name}"].text)
+            for statement in load_registry(_DIALECT, "views"):
+                cursor.execute(statement.text)
 
     # --- writes ------------------------------------------------------------------------------------------
     @staticmethod

@@ -310,3 +310,34 @@ def intraday_profile(sessions_y, bucket_bars, depth, min_sessions, min_obs=20, m
                 break
     norm = math.sqrt(sum(filled[p // bucket_bars] ** 2 for p in range(n_pos)) / n_pos)
     return [filled[p // bucket_bars] / norm for p in range(n_pos)]
+
+
+def tested_returns(bar_rows, first_prints, bar_ns, factor=None):
+    """The tested bars and their scaled returns (udx/seasonality.py), written from its docstring.
+
+    ``bar_rows``: dicts of :func:`bars`; ``first_prints``: session open -> (ts, price) of its opening print;
+    ``factor``: per bar position of the session the profile (None = flat). Returns ``[(index, u, w), ...]``.
+    """
+    out = []
+    ref = None
+    for i, row in enumerate(bar_rows):
+        o = row["session_open_ns"]
+        if ref is None or ref[2] != o:
+            t0, p0 = first_prints[o]
+            ref = (t0, p0, o, True)
+        if row["n_priced"] == 0:
+            continue
+        t_ref, p_ref, _, first = ref
+        end = row["bar_end_ns"]
+        w = 0.0
+        t = t_ref
+        while t < end:
+            pos = (t - o) // bar_ns
+            nxt = min(o + (pos + 1) * bar_ns, end)
+            f = 1.0 if factor is None else factor[min(pos, len(factor) - 1)]
+            w += f * f * (nxt - t) / bar_ns
+            t = nxt
+        if w > 0 and (not first or row["n_priced"] >= 2):
+            out.append((i, (math.log(row["close"]) - math.log(p_ref)) / math.sqrt(w), w))
+        ref = (end, row["close"], o, False)
+    return out

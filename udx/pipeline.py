@@ -8,12 +8,20 @@ one call: every kernel walks the concatenation of the carried tail and the new v
 windows it needs are in the state, and refits happen at positions fixed by the data (the first bar or event
 of a session once enough observations exist), on windows that end before that bar or event.
 
-GARCH(1,1) (:mod:`udx.garch`): per bar, ``garch_sigma`` is the one-step-ahead sigma of the bar's return and
-``standardized_return = log_return / garch_sigma`` (spec §8, arch's ``std_resid``). Until ``garch_min_obs``
-returns exist sigma follows EWMA(0.94) from the first squared return (NaN on the very first bar). At the
-first bar with ``garch_min_obs`` returns, and then at the first bar of every later session, the model is
-refitted on the trailing ``garch_window`` returns *before* that bar and the variance is continued from the
-new fit's arch filter over that window. Fits that do not yield finite parameters keep the previous ones.
+**Eligible prints and tested bars** (:mod:`udx.bars`, :mod:`udx.seasonality`): only prints that may set the
+last-sale price set closes; ``n_trades``, volume and VWAP count the prints that update volume. Lee-Mykland, BNS
+and GARCH run on the series of *tested* bars only, each return divided by the square root of the intraday
+volatility profile integrated over its elapsed time (``u``); the other bars get NaN statistics and are never
+flagged. VPIN classifies with the equally scaled price change; the trade-intensity baseline is the same bar of
+the day over earlier sessions once enough exist.
+
+GARCH(1,1) (:mod:`udx.garch`): per tested bar, ``garch_sigma`` is the one-step-ahead sigma of ``u`` times the
+square root of the bar's profile weight (so in the bar's return units) and ``standardized_return = u / sigma_u``
+(spec §8, arch's ``std_resid``). Until ``garch_min_obs`` tested returns exist sigma follows EWMA(0.94) from the
+first squared return (NaN on the very first). At the first tested bar with ``garch_min_obs`` returns, and then
+at the first tested bar of every later session, the model is refitted on the trailing ``garch_window`` returns
+*before* that bar and the variance is continued from the new fit's arch filter over that window. Fits that do
+not yield finite parameters keep the previous ones.
 ACD, VPIN, BNS and intensity conventions are in their modules.
 """
 

@@ -149,11 +149,12 @@ def _stock_days(rng: np.random.Generator, stock: Stock, truth: Truth) -> list[li
         x_evening = float(x[-1])
         price = np.round(np.exp(x), 2)
         regular = (ts >= open_ns) & (ts < close_ns)
-        truth.trades.append((ts[regular], price[regular]))
-
         exchange = rng.choice(EXCHANGES, ts.size, p=EXCHANGE_WEIGHTS)
         size = rng.choice(SIZES, ts.size)
         odd = size < 100
+        # odd lots (37) count in volume but never set the last-sale price (Polygon's consolidated rules)
+        truth.trades.append((ts[regular], price[regular], ~odd[regular]))
+
         # Form T (12) outside the session, odd lot (37); a list of several is quoted, as in Polygon's files
         conditions = np.where(regular, np.where(odd, "37", ""), np.where(odd, '"12,37"', "12"))
         trf = exchange == 4  # FINRA TRF reports carry the TRF id and the TRF time
@@ -250,11 +251,12 @@ def test_bars_cover_every_session_and_nothing_in_between(run: Run) -> None:
         expected_ends = np.concatenate([o + BAR_NS * np.arange(1, BARS + 1) for o, _ in SESSIONS])
         np.testing.assert_array_equal(got["bar_end_ns"], expected_ends, err_msg=stock.ticker)
         n_trades, closes = [], []
-        for (open_ns, _), (ts, price) in zip(SESSIONS, run.truths[stock.ticker].trades, strict=True):
+        for (open_ns, _), (ts, price, sets) in zip(SESSIONS, run.truths[stock.ticker].trades, strict=True):
             k = (ts - open_ns) // BAR_NS
             n_trades.append(np.bincount(k, minlength=BARS))
-            last = np.searchsorted(k, np.arange(BARS), side="right") - 1  # last trade of each bar
-            closes.append(price[np.maximum.accumulate(last)])
+            kp, pp = k[sets], price[sets]
+            last = np.searchsorted(kp, np.arange(BARS), side="right") - 1  # last round lot of each bar
+            closes.append(pp[np.maximum.accumulate(last)])
         np.testing.assert_array_equal(got["n_trades"], np.concatenate(n_trades), err_msg=stock.ticker)
         np.testing.assert_array_equal(got["close"], np.concatenate(closes), err_msg=stock.ticker)
 
@@ -262,11 +264,11 @@ def test_bars_cover_every_session_and_nothing_in_between(run: Run) -> None:
 def test_overnight_gaps_are_not_returns_and_are_not_flagged(run: Run) -> None:
     for stock in STOCKS:
         got = _signals(run.db, stock.ticker)
-        for s, (ts, price) in enumerate(run.truths[stock.ticker].trades):
+        for s, (ts, price, sets) in enumerate(run.truths[stock.ticker].trades):
             first = s * BARS
             if s:  # the first bar of a session starts at its opening print, not at the previous close
                 overnight = math.log(got["close"][first] / got["close"][first - 1])
-                since_open = math.log(got["close"][first] / price[0])
+                since_open = math.log(got["close"][first] / price[sets][0])
                 r = got["log_return"][first]
                 assert math.isnan(r) or abs(r - since_open) < 1e-12, (stock.ticker, s, r, since_open,
                                                                       overnight)

@@ -11,12 +11,18 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+import importlib.util
+
 from conftest import trades_from_parts
 from sql.contract import SIGNALS_SCHEMA
 from sql.settings import Settings
 from udx import bars, lee_mykland_stat, lm_threshold, session_bounds
 from udx.state import StateError, SymbolState
 from udx.transform import run_transform
+
+_spec = importlib.util.spec_from_file_location("naive", Path(__file__).resolve().parents[1] / "naive.py")
+naive = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(naive)
 
 pytestmark = pytest.mark.duckdb
 DuckDBStorage = pytest.importorskip("sql.duckdb_backend").DuckDBStorage
@@ -72,8 +78,8 @@ def _states(path: Path) -> list[tuple]:
                            "ORDER BY symbol").fetchall()
 
 
-def _one_pass(tmp_path: Path, trades: pa.Table) -> Path:
-    settings = _settings(tmp_path / "one.duckdb")
+def _one_pass(tmp_path: Path, trades: pa.Table, **overrides: object) -> Path:
+    settings = _settings(tmp_path / "one.duckdb", **overrides)
     storage = _open(settings)
     storage.append_trades(trades)
     summary = run_transform(storage, settings, now_ns=1)
@@ -119,7 +125,10 @@ def test_restart_from_stored_state_equals_one_pass(tmp_path: Path, trades: pa.Ta
 
 
 def test_rows_match_the_kernels_and_the_injected_jump_is_detected(tmp_path: Path, trades: pa.Table) -> None:
-    rows = [dict(zip(COLUMNS, r, strict=True)) for r in _signals(_one_pass(tmp_path, trades))]
+    # a flat profile (fewer sessions than PROFILE_MIN_SESSIONS) so the scaled returns are the returns over the
+    # elapsed time: the profile has its own tests (test_seasonality.py)
+    rows = [dict(zip(COLUMNS, r, strict=True))
+            for r in _signals(_one_pass(tmp_path, trades, profile_min_sessions=100))]
     btc = [r for r in rows if r["symbol"] == "X:BTCUSD"]
     # recompute from the kernels directly
     sel = trades.filter(pa.compute.equal(trades["symbol"], "X:BTCUSD"))
@@ -129,9 +138,17 @@ def test_rows_match_the_kernels_and_the_injected_jump_is_detected(tmp_path: Path
     b = bars(ts, sel["price"].to_numpy(), sel["size"].to_numpy(), so, sc, 60 * NS, final_before_ns=watermark)
     assert [r["bar_end_ns"] for r in btc] == b.bar_end_ns.tolist()
     assert [r["close"] for r in btc] == b.close.tolist()
-    stat = lee_mykland_stat(b.log_return, 20)
-    assert np.array_equal([np.nan if r["lee_mykland_stat"] is None else r["lee_mykland_stat"] for r in btc],
-                          stat, equal_nan=True)
+    bar_rows = naive.bars(ts, sel["price"].to_numpy(), sel["size"].to_numpy(), so, sc, 60 * NS,
+                          final_before_ns=watermark)
+    first = {int(o): (int(ts[k]), float(sel["price"].to_numpy()[k]))
+             for o, k in zip(so, np.searchsorted(ts, so), strict=True) if k < ts.size}
+    tested = naive.tested_returns(bar_rows, first, 60 * NS)
+    u = np.array([v for _, v, _ in tested])
+    stat = np.full(len(btc), np.nan)
+    stat[[i for i, _, _ in tested]] = naive.lee_mykland_stat(u, 20)
+    got = np.array([np.nan if r["lee_mykland_stat"] is None else r["lee_mykland_stat"] for r in btc])
+    np.testing.assert_allclose(got, stat, rtol=1e-12, equal_nan=True)
+    assert all(r["lee_mykland_stat"] is None and not r["jump_detected"] for r in btc if r["n_trades"] == 0)
     crit = lm_threshold(1440, 0.01)
     assert all(r["jump_threshold"] == crit for r in btc)
     jump_bar = (JUMP_NS // (60 * NS) + 1) * 60 * NS
@@ -141,7 +158,9 @@ def test_rows_match_the_kernels_and_the_injected_jump_is_detected(tmp_path: Path
     # the injected jump is the largest |L| (small K = 20 gives heavy-tailed L, so other bars may flag too)
     assert abs(hit["lee_mykland_stat"]) == np.nanmax(np.abs(stat))
     assert btc[0]["signal_reason"] == "no signal: LM window not full (0 of 20 returns)"
-    assert btc[0]["garch_sigma"] is None and btc[1]["garch_sigma"] == abs(btc[0]["log_return"])
+    (i0, u0, _), (i1, _, w1) = tested[:2]
+    assert btc[i0]["garch_sigma"] is None
+    assert btc[i1]["garch_sigma"] == pytest.approx(abs(u0) * math.sqrt(w1), rel=1e-12)
     for column in ("garch_sigma", "standardized_return", "bns_stat", "trade_intensity_zscore",
                    "conditional_duration", "acd_surprise", "vpin", "vpin_cdf"):
         assert sum(r[column] is not None for r in btc) > len(btc) // 4, column
@@ -159,15 +178,36 @@ def test_stock_bars_stay_inside_new_york_sessions(tmp_path: Path, trades: pa.Tab
     assert monday[-1] == closes[1] and len(monday) <= 390
 
 
-def test_changed_window_refuses_to_continue(tmp_path: Path, trades: pa.Table) -> None:
+def test_changed_window_recomputes_from_the_first_trade_with_one_line(
+        tmp_path: Path, trades: pa.Table, caplog: pytest.LogCaptureFixture) -> None:
     path = _one_pass(tmp_path, trades)
     settings = _settings(path, lm_window=30)
     storage = _open(settings)
     try:
-        with pytest.raises(StateError, match="window"):
-            run_transform(storage, settings)
+        with caplog.at_level("WARNING", logger="udx.transform"):
+            run_transform(storage, settings, now_ns=1)
     finally:
         storage.close()
+    lines = [r.getMessage() for r in caplog.records if "recomputing" in r.getMessage()]
+    assert len(lines) == 1 and "2 symbol(s)" in lines[0] and "window" in lines[0]
+    fresh = _settings(tmp_path / "fresh.duckdb", lm_window=30)
+    storage = _open(fresh)
+    storage.append_trades(trades)
+    run_transform(storage, fresh, now_ns=1)
+    storage.close()
+    _same_rows(_signals(path), _signals(fresh.duckdb_path))
+    assert _states(path) == _states(fresh.duckdb_path)
+
+
+def test_a_state_of_older_definitions_is_recomputed(tmp_path: Path, trades: pa.Table) -> None:
+    path = _one_pass(tmp_path, trades)
+    with duckdb.connect(str(path)) as con:  # what the code before the definitions changed stored
+        con.execute("UPDATE signal_state SET state = replace(state, '\"definitions\":2', '\"definitions\":1')")
+        con.execute("UPDATE trading_signals SET vpin = -1")
+    storage = _open(_settings(path))
+    run_transform(storage, _settings(path), now_ns=1)
+    storage.close()
+    _same_rows(_signals(path), _signals(_one_pass(tmp_path / "again", trades)))
 
 
 def test_state_json_round_trips_exactly() -> None:

@@ -159,12 +159,16 @@ def _trades() -> pa.Table:
     ts, price, size = (np.concatenate([p[i] for p in parts]) for i in (2, 3, 4))
     n = ts.size
     seq = rng.permutation(n).astype(np.int64)  # sequence, not arrival order, breaks ties
+    # sale conditions and corrections that keep prints from setting the price or from counting at all
+    conditions = rng.choice(np.array([None, "37", "2", "22,37", "14"], object), n, p=[0.6, 0.25, 0.05, 0.05, 0.05])
+    correction = np.where(rng.random(n) < 0.02, 8, 0).astype(np.int32)
     return pa.Table.from_arrays(
         [pa.array(market, pa.string()), pa.array(symbol, pa.string()), pa.array(ts), pa.array(price),
          pa.array(size), pa.array(rng.integers(0, 3, n).astype(np.int32)),
-         pa.array([f"t{i}" for i in range(n)], pa.string()), pa.nulls(n, pa.string()), pa.nulls(n, pa.int32()),
+         pa.array([f"t{i}" for i in range(n)], pa.string()), pa.array(conditions, pa.string()),
+         pa.nulls(n, pa.int32()),
          pa.array(seq), pa.nulls(n, pa.int32()), pa.nulls(n, pa.int64()), pa.array(ts),
-         pa.array(["sim"] * n, pa.string()), pa.nulls(n, pa.int32())],
+         pa.array(["sim"] * n, pa.string()), pa.array(correction)],
         schema=TRADES_SCHEMA,
     )
 
@@ -199,12 +203,14 @@ def duckdb_rows(tmp_path_factory: pytest.TempPathFactory, trades: pa.Table) -> d
 
 
 def _partition(trades: pa.Table, symbol: str, start_ns: int, end_ns: int, state: str | None) -> list[tuple]:
-    """The rows udx_signals_to_stage.sql feeds one partition: (ts_ns, price, size, symbol, state-on-first)."""
+    """The rows udx_signals_to_stage.sql feeds one partition: (ts_ns, price, size, conditions, correction,
+    symbol, state-on-first)."""
     t = trades.filter(pa.compute.equal(trades["symbol"], symbol)).to_pydict()
-    rows = [(t["ts_ns"][i], t["price"][i], t["size"][i], t["sequence"][i], t["exchange"][i], t["trade_id"][i])
+    rows = [(t["ts_ns"][i], t["price"][i], t["size"][i], t["sequence"][i], t["exchange"][i], t["trade_id"][i],
+             t["conditions"][i], t["correction"][i])
             for i in range(len(t["ts_ns"])) if start_ns <= t["ts_ns"][i] < end_ns]
     rows.sort(key=lambda r: (r[0], r[3] is None, r[3], r[4], r[5]))  # ORDER BY ts_ns, sequence NULLS LAST, ...
-    return [(r[0], r[1], r[2], symbol, state if i == 0 else None) for i, r in enumerate(rows)]
+    return [(r[0], r[1], r[2], r[6], r[7], symbol, state if i == 0 else None) for i, r in enumerate(rows)]
 
 
 def _run_udx(factory: Any, rows: list[tuple], params: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
@@ -247,7 +253,7 @@ def test_vertica_udx_matches_the_duckdb_transform(trades: pa.Table, duckdb_rows,
                   "computed_at_ns": NOW_NS}
         names, out = _run_udx(vertica_udx.BatchMicrostructureResumeFactory(),
                               _partition(trades, symbol, 0, watermark, None), params)
-        assert names == [f.name for f in SIGNALS_SCHEMA] + ["state", "model_params"]
+        assert names == [f.name for f in SIGNALS_SCHEMA] + ["state", "model_params", "intraday_profile"]
         rows = [dict(zip(names, r, strict=True)) for r in out]
         assert {r["symbol"] for r in rows} == {symbol}
         _assert_same(rows, duckdb_rows[symbol])
@@ -275,7 +281,7 @@ def test_vertica_udx_resumes_from_its_state_like_one_pass(trades: pa.Table, duck
         _assert_same(rows, duckdb_rows[symbol])
 
 
-def test_vertica_udx_three_argument_form_is_the_same_without_key_and_state(trades, duckdb_rows, tmp_path) -> None:
+def test_vertica_udx_five_argument_form_is_the_same_without_key_and_state(trades, duckdb_rows, tmp_path) -> None:
     settings = _settings(tmp_path / "unused.duckdb")
     watermark = int(pa.compute.max(trades["ts_ns"]).as_py()) - 2 * NS
     names, out = _run_udx(vertica_udx.BatchMicrostructureFactory(), _partition(trades, "AAPL", 0, watermark, None),
@@ -286,13 +292,14 @@ def test_vertica_udx_three_argument_form_is_the_same_without_key_and_state(trade
 
 
 def test_vertica_udx_factory_declares_what_it_writes() -> None:
-    for factory, n_args in ((vertica_udx.BatchMicrostructureFactory(), 3),
-                            (vertica_udx.BatchMicrostructureResumeFactory(), 5)):
+    for factory, n_args in ((vertica_udx.BatchMicrostructureFactory(), 5),
+                            (vertica_udx.BatchMicrostructureResumeFactory(), 7)):
         args, out, sized, params = FakeTypes(), FakeTypes(), FakeTypes(), FakeTypes()
         factory.getPrototype(None, args, out)
         factory.getReturnType(None, args, sized)
         factory.getParameterType(None, params)
-        assert [c[0] for c in args.calls][:3] == ["addInt", "addFloat", "addFloat"] and len(args.calls) == n_args
+        assert [c[0] for c in args.calls][:5] == ["addInt", "addFloat", "addFloat", "addVarchar", "addInt"]
+        assert len(args.calls) == n_args
         assert [c[0] for c in out.calls] == [c[0] for c in sized.calls]  # prototype and sized types agree
         assert [c[-1] for c in params.calls] == ["settings", "market", "watermark_ns", "computed_at_ns"]
         kinds = {c[-1]: c[0] for c in sized.calls}

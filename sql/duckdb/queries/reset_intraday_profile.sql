@@ -1,4 +1,4 @@
 -- name: reset_intraday_profile
--- params: symbols, bar_seconds
--- Deletes the intraday_profile rows of symbols whose signals are recomputed from their first trade (changed definitions).
-DELETE FROM intraday_profile WHERE list_contains($symbols, symbol) AND bar_seconds = $bar_seconds;
+-- params: symbol, bar_seconds
+-- Deletes the intraday_profile rows of a symbol whose signals are recomputed from its first trade (changed definitions).
+DELETE FROM intraday_profile WHERE symbol = $symbol AND bar_seconds = $bar_seconds;

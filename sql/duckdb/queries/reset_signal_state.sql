@@ -1,4 +1,4 @@
 -- name: reset_signal_state
--- params: symbols, bar_seconds
--- Deletes the signal_state rows of symbols whose signals are recomputed from their first trade (changed definitions).
-DELETE FROM signal_state WHERE list_contains($symbols, symbol) AND bar_seconds = $bar_seconds;
+-- params: symbol, bar_seconds
+-- Deletes the signal_state rows of a symbol whose signals are recomputed from its first trade (changed definitions).
+DELETE FROM signal_state WHERE symbol = $symbol AND bar_seconds = $bar_seconds;

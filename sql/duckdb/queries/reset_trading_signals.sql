@@ -1,4 +1,4 @@
 -- name: reset_trading_signals
--- params: symbols, bar_seconds
--- Deletes the trading_signals rows of symbols whose signals are recomputed from their first trade (changed definitions).
-DELETE FROM trading_signals WHERE list_contains($symbols, symbol) AND bar_seconds = $bar_seconds;
+-- params: symbol, bar_seconds
+-- Deletes the trading_signals rows of a symbol whose signals are recomputed from its first trade (changed definitions).
+DELETE FROM trading_signals WHERE symbol = $symbol AND bar_seconds = $bar_seconds;

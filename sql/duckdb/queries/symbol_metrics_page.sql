@@ -59,14 +59,14 @@ daily_trades AS (
     SELECT
         symbol,
         CAST(make_timestamp(ts_ns // 1000) AS DATE) AS session_date,
-        count(*) AS trades,
-        sum(size) AS volume,
-        sum(price * size) / nullif(sum(size), 0) AS vwap,
-        arg_min(price, ts_ns) AS open,
-        max(price) AS high,
-        min(price) AS low,
-        arg_max(price, ts_ns) AS close
-    FROM market_data
+        count(*) FILTER (WHERE counts_volume) AS trades,
+        sum(size) FILTER (WHERE counts_volume) AS volume,
+        sum(price * size) FILTER (WHERE counts_volume) / nullif(sum(size) FILTER (WHERE counts_volume), 0) AS vwap,
+        arg_min(price, ts_ns) FILTER (WHERE sets_price) AS open,
+        max(price) FILTER (WHERE sets_high_low) AS high,
+        min(price) FILTER (WHERE sets_high_low) AS low,
+        arg_max(price, ts_ns) FILTER (WHERE sets_price) AS close
+    FROM eligible_trades   -- the prints Polygon's rules allow, as the view symbol_metrics
     WHERE ($symbols IS NULL OR list_contains($symbols, symbol))
       AND ts_ns >= epoch_ns(CAST(CAST($start_date AS DATE) AS TIMESTAMP))
       AND ts_ns < epoch_ns(least(CAST(CAST($end_date AS DATE) AS TIMESTAMP) + INTERVAL 1 DAY,

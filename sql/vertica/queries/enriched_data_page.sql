@@ -3,7 +3,8 @@
 -- returns: trades of one symbol with their signals, newest first; keyset cursor (ts_ns, exchange, trade_id)
 -- The row comparison (ts_ns, exchange, trade_id) < (...) of the DuckDB file, spelled out.
 SELECT
-    market, symbol, ts_ns, ts, price, size, exchange, trade_id, conditions, received_ns, source, bar_seconds,
+    market, symbol, ts_ns, ts, price, size, exchange, trade_id, conditions, correction, sets_price, counts_volume, received_ns,
+    source, bar_seconds,
     signal_bar_end_ns, bar_close, bar_vwap, log_return, garch_sigma, standardized_return, lee_mykland_stat,
     jump_threshold, jump_detected, bns_stat, trade_intensity_zscore, conditional_duration, acd_surprise, vpin,
     vpin_cdf, trading_signal, signal_reason

@@ -1,7 +1,7 @@
 -- name: trades_range_symbols
 -- params: symbols, start_ns, end_ns
--- returns: symbol, ts_ns, price, size of the given symbols in [start_ns, end_ns), by symbol, each in the time order of trades_range
-SELECT symbol, ts_ns, price, size
+-- returns: symbol, ts_ns, price, size, conditions, correction of the given symbols in [start_ns, end_ns), by symbol, each in the time order of trades_range
+SELECT symbol, ts_ns, price, size, conditions, correction
 FROM market_data
 WHERE CONTAINS((:symbols)::ARRAY[VARCHAR(32)], symbol) AND ts_ns >= :start_ns AND ts_ns < :end_ns
 ORDER BY symbol, ts_ns, sequence ASC NULLS LAST, exchange, trade_id;

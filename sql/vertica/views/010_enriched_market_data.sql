@@ -16,6 +16,9 @@ SELECT
     m.exchange,
     m.trade_id,
     m.conditions,
+    m.correction,
+    m.sets_price,
+    m.counts_volume,
     m.received_ns,
     m.source,
     m.bar_seconds,
@@ -37,9 +40,9 @@ SELECT
     s.trading_signal,
     s.signal_reason
 FROM (
-    SELECT t.market, t.symbol, t.ts_ns, t.price, t.size, t.exchange, t.trade_id, t.conditions, t.received_ns,
-           t.source, g.bar_seconds
-    FROM market_data AS t
+    SELECT t.market, t.symbol, t.ts_ns, t.price, t.size, t.exchange, t.trade_id, t.conditions, t.correction,
+           t.sets_price, t.counts_volume, t.received_ns, t.source, g.bar_seconds
+    FROM eligible_trades AS t
     CROSS JOIN (
         SELECT DISTINCT bar_seconds FROM trading_signals
         UNION ALL

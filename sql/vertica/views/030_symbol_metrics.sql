@@ -58,26 +58,29 @@ trade_days AS (
         TIMESTAMPADD('microsecond', ts_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE AS session_date,
         price,
         size,
-        FIRST_VALUE(price) OVER (
+        sets_high_low,
+        counts_volume,
+        FIRST_VALUE(CASE WHEN sets_price THEN price END IGNORE NULLS) OVER (
             PARTITION BY symbol, TIMESTAMPADD('microsecond', ts_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE
             ORDER BY ts_ns, sequence ASC NULLS LAST, exchange, trade_id
             ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS day_open,
-        LAST_VALUE(price) OVER (
+        LAST_VALUE(CASE WHEN sets_price THEN price END IGNORE NULLS) OVER (
             PARTITION BY symbol, TIMESTAMPADD('microsecond', ts_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE
             ORDER BY ts_ns, sequence ASC NULLS LAST, exchange, trade_id
             ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS day_close
-    FROM market_data
+    FROM eligible_trades
 ),
 daily_trades AS (
     SELECT
         symbol,
         session_date,
-        COUNT(*) AS trades,
-        SUM(size) AS volume,
-        SUM(price * size) / NULLIF(SUM(size), 0) AS vwap,
+        SUM(CASE WHEN counts_volume THEN 1 ELSE 0 END) AS trades,
+        SUM(CASE WHEN counts_volume THEN size END) AS volume,
+        SUM(CASE WHEN counts_volume THEN price * size END)
+            / NULLIF(SUM(CASE WHEN counts_volume THEN size END), 0) AS vwap,
         MAX(day_open) AS open,
-        MAX(price) AS high,
-        MIN(price) AS low,
+        MAX(CASE WHEN sets_high_low THEN price END) AS high,
+        MIN(CASE WHEN sets_high_low THEN price END) AS low,
         MAX(day_close) AS close
     FROM trade_days
     GROUP BY symbol, session_date
