@@ -29,7 +29,8 @@ so those intervals are too narrow). Two baselines on the liquid tier reuse the s
 Power: the same tiers without clustering, one jump per symbol-session after the warm-up at a uniform random time
 (not in the first or last 5 minutes), of 6, 8 or 10 local sigmas in turn (local = the 1-minute sigma of the
 simulated volatility at that minute, intraday shape included), random sign; found when the first tested bar that
-ends after the jump is flagged with the jump's sign.
+holds the first price-setting print after the jump (the bar whose close first shows it) is flagged with the
+jump's sign.
 """
 
 from __future__ import annotations
@@ -160,11 +161,13 @@ def run_config(per_minute: float, n_symbols: int, seed: int, *, clustering: bool
             tally = tallies[name]
             tally.seconds += time.perf_counter() - started
             tally.trades += int(keep.sum())
-            _count(tally, res.columns, opens, counted_from, truth)
+            priced = ts[keep][price_ok[keep]]
+            _count(tally, res.columns, opens, counted_from, truth, priced)
     return tallies
 
 
-def _count(tally: Tally, c: dict, opens: np.ndarray, counted_from: int, truth: dict | None) -> None:
+def _count(tally: Tally, c: dict, opens: np.ndarray, counted_from: int, truth: dict | None,
+           priced: np.ndarray) -> None:
     end = c["bar_end_ns"]
     counted = end > counted_from
     sess = np.searchsorted(opens, end - 1, side="right") - 1
@@ -174,7 +177,10 @@ def _count(tally: Tally, c: dict, opens: np.ndarray, counted_from: int, truth: d
         for when, size, injected in zip(truth["time_ns"], truth["log_size"], truth["injected"], strict=True):
             if not injected:
                 continue
-            after = np.flatnonzero((end > when) & ~np.isnan(lm))
+            k = int(np.searchsorted(priced, when, side="left"))  # the first price-setting print after it
+            if k >= priced.size:
+                continue
+            after = np.flatnonzero((end > priced[k]) & ~np.isnan(lm))
             if after.size == 0:
                 continue
             i = int(after[0])
@@ -247,8 +253,8 @@ def main() -> None:
               "| prints/min | clustering | variant | "
               + " | ".join(f"{(570 + 30 * h) // 60}:{(570 + 30 * h) % 60:02d}" for h in range(13)) + " |",
               "|---|---|---|" + "---|" * 13, *half_hours, "",
-              "### Power on injected jumps (no clustering; found = flagged on the first tested bar after it, "
-              "with its sign)", "",
+              "### Power on injected jumps (no clustering; found = flagged, with its sign, on the bar of the first "
+              "price-setting print after it)", "",
               "| prints/min | " + " | ".join(f"{s:g} sigma" for s in JUMP_SIGMAS) + " |",
               "|---|" + "---|" * len(JUMP_SIGMAS)]
     for k, per_minute in enumerate(TIERS):

@@ -247,7 +247,7 @@ def acd_bars(ts_ns, bar_end_ns, bar_session_ns, bin_seconds, n_bins, decay=0.8):
     return out_cond, out_sur
 
 
-def intraday_profile(sessions_y, bucket_bars, depth, min_sessions, min_obs=20, min_pairs=10, min_returns=10):
+def intraday_profile(sessions_y, bucket_bars, depth, min_sessions, min_obs=50, min_pairs=10, min_returns=10):
     """The profile in force after the given finished sessions (udx/seasonality.py), written from its docstring.
 
     ``sessions_y``: per finished session, its ``y`` by bar position (NaN = untested). Returns per bar
@@ -287,26 +287,27 @@ def intraday_profile(sessions_y, bucket_bars, depth, min_sessions, min_obs=20, m
         else:
             rows.append(row)
     ring = rows[-depth:]
+    all_sq = sum(r[j][2] for r in ring for j in range(nb))
+    all_n = sum(r[j][3] for r in ring for j in range(nb))
+    if len(sessions_y) < min_sessions or all_n < min_obs or not all_sq > 0:
+        return [1.0] * n_pos  # the flat fallback
     own = {}
-    if len(sessions_y) >= min_sessions:
-        for j in range(nb):
-            sq = sum(r[j][2] for r in ring)
-            n = sum(r[j][3] for r in ring)
-            if n >= min_obs and sq > 0:
-                own[j] = math.sqrt(1.081 * sq / n)
-    if not own:
-        return [1.0] * n_pos
+    for j in range(nb):
+        sq = sum(r[j][2] for r in ring)
+        n = sum(r[j][3] for r in ring)
+        if n >= min_obs and sq > 0:
+            own[j] = math.sqrt(1.081 * sq / n)
     filled = []
     for j in range(nb):
         if j in own:
             filled.append(own[j])
             continue
-        for d in range(1, nb):
-            if j - d in own:
-                filled.append(own[j - d])
-                break
-            if j + d in own:
-                filled.append(own[j + d])
+        for d in range(nb):  # pool the buckets j-d..j+d
+            near = [q for q in range(j - d, j + d + 1) if 0 <= q < nb]
+            sq = sum(r[q][2] for r in ring for q in near)
+            n = sum(r[q][3] for r in ring for q in near)
+            if n >= min_obs and sq > 0:
+                filled.append(math.sqrt(1.081 * sq / n))
                 break
     norm = math.sqrt(sum(filled[p // bucket_bars] ** 2 for p in range(n_pos)) / n_pos)
     return [filled[p // bucket_bars] / norm for p in range(n_pos)]

@@ -132,7 +132,8 @@ class ProfileRecord:
     """The volatility profile estimated at the start of the session opening at ``session_open_ns``.
 
     ``factor`` and ``n_obs`` per time-of-day bucket of ``bucket_seconds``; ``sessions`` finished sessions
-    behind it (``own_buckets`` = 0: the flat fallback).
+    behind it; ``own_buckets`` had enough returns of their own (the others pool their neighbours); ``flat``:
+    the fallback, too little history.
     """
 
     session_open_ns: int
@@ -141,6 +142,7 @@ class ProfileRecord:
     n_obs: np.ndarray
     sessions: int
     own_buckets: int
+    flat: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,10 +297,9 @@ def _seasonal(ts: np.ndarray, px: np.ndarray, price_ok: np.ndarray, b: Bars, cfg
         new = _season.start_session(a, o, int(priced_ts[k]), float(priced_px[k]), cfg.profile_bucket_bars,
                                     cfg.seasonal_sessions, cfg.profile_min_sessions)
         if new is not None:
-            factor, n_obs = new
-            profiles.append(ProfileRecord(o, cfg.profile_bucket_bars * cfg.bar_seconds, factor, n_obs, int(si[_season.S_FINISHED]),
-                                          int(np.count_nonzero(n_obs >= _season.MIN_BUCKET_OBS))
-                                          if int(si[_season.S_FINISHED]) >= cfg.profile_min_sessions else 0))
+            factor, n_obs, own = new
+            profiles.append(ProfileRecord(o, cfg.profile_bucket_bars * cfg.bar_seconds, factor, n_obs,
+                                          int(si[_season.S_FINISHED]), max(own, 0), own < 0))
     return tested, u, w, ref, tod_z, tod_ok, profiles
 
 

@@ -16,11 +16,10 @@ with ``f`` piecewise constant per bar position of the session (mean square 1 ove
 length, so ``u_i`` is a return in units of one average bar, whatever the time of day and however many empty
 bars preceded it. Lee-Mykland, BNS and GARCH run on the series of ``u`` of the *tested* bars only: every priced
 bar but a session's first when its only price-setting print is the opening print itself (its return is 0 by
-construction). This is the previous-tick calendar-time sampling of Lee & Mykland (2008) with the return of a
-stale interval measured over its true elapsed time (the "jump-robust test on irregular observations" of
-Lee & Mykland's own remark on non-trading intervals), and the volatility normalisation of Andersen &
-Bollerslev (1997) / Boudt, Croux & Laurent (2011, *J. Empirical Finance* 18(2):353-367) ahead of the
-jump test. A bar without a price-setting print is never tested and never flagged.
+construction). This keeps the previous-tick calendar-time sampling of Lee & Mykland (2008) but measures the
+return of a stale interval over its true elapsed time instead of testing the zero returns of empty bars, and
+applies the intraday volatility normalisation of Andersen & Bollerslev (1997) and Boudt, Croux & Laurent (2011,
+*J. Empirical Finance* 18(2):353-367) ahead of the jump test. A bar without a price-setting print is never tested and never flagged.
 
 **Profile (jump-robust, causal).** At the start of each session the profile is re-estimated from the previous
 ``sessions`` finished sessions only. Each finished session is reduced to four sums per time-of-day bucket of
@@ -37,8 +36,9 @@ jump test. A bar without a price-setting print is never tested and never flagged
    ``w = 1{(z/σ̂_j)² <= 6.635}`` (the 99 % point of χ²(1)), so a jump never enters the profile.
 
 The profile is then ``WSD_j = sqrt(1.081 · Σ w z² / Σ w)`` per bucket (1.081 makes the truncated second
-moment consistent under normality), buckets with fewer than :data:`MIN_BUCKET_OBS` weighted returns take the
-value of the nearest estimated bucket, and the bar factors are normalised to mean square one over the session.
+moment consistent under normality), a bucket with fewer than :data:`MIN_BUCKET_OBS` weighted returns pools its
+neighbours, widening both ways until it has enough (a thin symbol's open borrows from the next minutes rather
+than taking their value), and the bar factors are normalised to mean square one over the session.
 **Fallback:** until ``min_sessions`` sessions have finished, or when no bucket has enough returns, the profile
 is flat (``f = 1``): the statistics then behave as without seasonality adjustment.
 
@@ -64,7 +64,7 @@ TRUNCATION = 6.635
 #: 1 / E[z² | z² <= 6.635] under N(0, 1): makes the truncated second moment consistent (BCL 2011).
 WSD_CONSISTENCY = 1.081
 #: Fewest weighted returns in a bucket (over the ring) for its own profile value.
-MIN_BUCKET_OBS = 20
+MIN_BUCKET_OBS = 50
 #: Fewest tested returns for a session to be standardised and enter the profile.
 MIN_SESSION_RETURNS = 10
 #: Fewest first-stage pairs in a bucket to truncate relative to its own scale (else to the daily scale).
@@ -106,7 +106,7 @@ def _walk_python(
         # time-of-day intensity
         rows = si[S_FINISHED] if si[S_FINISHED] < depth else depth
         out_tod_ok[i] = rows >= int_min
-        if rows >= 2:
+        if rows >= int_min:
             s1 = 0.0
             for r in range(rows):
                 s1 += cnt_ring[r * n_pos + pos]
@@ -223,7 +223,9 @@ def _finish_session_python(y_cur: Float64Array1D, bucket_bars: int, sums: Float6
 
 def _profile_python(sums: Float64Array1D, rows: int, bucket_bars: int, min_sessions: int, finished: int,
                     out_f: Float64Array1D, out_bucket: Float64Array1D, out_n: Float64Array1D) -> int:
-    """The profile from ``rows`` rows of ``sums``; return how many buckets had their own value (0 = flat).
+    """The profile from ``rows`` rows of ``sums``; return how many buckets had their own value, -1 when the
+    profile is flat (fewer than ``min_sessions`` finished sessions, or fewer than :data:`MIN_BUCKET_OBS`
+    weighted returns in all buckets together).
 
     ``out_f`` per bar position (mean square 1), ``out_bucket`` / ``out_n`` per bucket (factor, weighted
     returns).
@@ -232,6 +234,8 @@ def _profile_python(sums: Float64Array1D, rows: int, bucket_bars: int, min_sessi
     nb = out_bucket.shape[0]
     width = 4 * nb
     own = 0
+    all_q = 0.0
+    all_n = 0.0
     for b in range(nb):
         tq = 0.0
         tn = 0.0
@@ -239,26 +243,33 @@ def _profile_python(sums: Float64Array1D, rows: int, bucket_bars: int, min_sessi
             tq += sums[r * width + 4 * b + 2]
             tn += sums[r * width + 4 * b + 3]
         out_n[b] = tn
+        all_q += tq
+        all_n += tn
         if finished >= min_sessions and tn >= MIN_BUCKET_OBS and tq > 0.0:
             out_bucket[b] = math.sqrt(WSD_CONSISTENCY * tq / tn)
             own += 1
         else:
             out_bucket[b] = np.nan
-    if own == 0:
+    if finished < min_sessions or all_n < MIN_BUCKET_OBS or not all_q > 0.0:
         for p in range(n_pos):
             out_f[p] = 1.0
         for b in range(nb):
             out_bucket[b] = 1.0
-        return 0
+        return -1
     filled = out_bucket.copy()
     for b in range(nb):
-        if filled[b] != filled[b]:  # nearest bucket with its own value, the earlier one on a tie
-            for d in range(1, nb):
-                if b - d >= 0 and out_bucket[b - d] == out_bucket[b - d]:
-                    filled[b] = out_bucket[b - d]
-                    break
-                if b + d < nb and out_bucket[b + d] == out_bucket[b + d]:
-                    filled[b] = out_bucket[b + d]
+        if filled[b] != filled[b]:  # pool the buckets around it, widening both ways, until enough returns
+            tq = 0.0
+            tn = 0.0
+            for d in range(nb):
+                for side in range(2 if d > 0 else 1):
+                    q = b - d if side == 0 else b + d
+                    if 0 <= q < nb:
+                        for r in range(rows):
+                            tq += sums[r * width + 4 * q + 2]
+                            tn += sums[r * width + 4 * q + 3]
+                if tn >= MIN_BUCKET_OBS and tq > 0.0:
+                    filled[b] = math.sqrt(WSD_CONSISTENCY * tq / tn)
                     break
     ms = 0.0
     for p in range(n_pos):
@@ -293,12 +304,12 @@ def initial_arrays(n_pos: int, bucket_bars: int, depth: int) -> dict[str, np.nda
 
 
 def start_session(a: dict[str, np.ndarray], open_ns: int, ref_ts: int, ref_price: float, bucket_bars: int,
-                  depth: int, min_sessions: int) -> tuple[np.ndarray, np.ndarray] | None:
+                  depth: int, min_sessions: int) -> tuple[np.ndarray, np.ndarray, int] | None:
     """Close the session in progress (if any) and open ``open_ns``: fold the finished session into the
     ring, re-estimate the profile, set the reference point to the opening print.
 
-    Returns the new profile per bucket ``(factor, weighted returns)`` when a session was finished, else
-    ``None``.
+    Returns the new profile per bucket ``(factor, weighted returns, buckets with their own value or -1 when
+    flat)`` when a session was finished, else ``None``.
     """
     si = a["sea_i"]
     result = None
@@ -311,9 +322,9 @@ def start_session(a: dict[str, np.ndarray], open_ns: int, ref_ts: int, ref_price
         nb = n_buckets(n_pos, bucket_bars)
         bucket = np.empty(nb)
         count = np.empty(nb)
-        _profile(a["sea_sums"], min(finished + 1, depth), bucket_bars, min_sessions, finished + 1,
-                 a["sea_f"], bucket, count)
-        result = (bucket, count)
+        own = _profile(a["sea_sums"], min(finished + 1, depth), bucket_bars, min_sessions, finished + 1,
+                       a["sea_f"], bucket, count)
+        result = (bucket, count, int(own))
     si[S_SESSION] = open_ns
     si[S_TREF] = ref_ts
     si[S_PREV_POS] = -1

@@ -408,6 +408,6 @@ def _profiles_table(symbol: str, bar_seconds: int, profiles: Sequence[ProfileRec
         rows["factor"] += p.factor.tolist()
         rows["n_obs"] += p.n_obs.tolist()
         rows["sessions"] += [p.sessions] * nb
-        rows["fallback"] += [p.own_buckets == 0] * nb
+        rows["fallback"] += [p.flat] * nb
         rows["computed_at_ns"] += [computed_at] * nb
     return pa.table(rows, schema=INTRADAY_PROFILE_SCHEMA)

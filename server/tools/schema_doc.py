@@ -22,6 +22,12 @@ OBJECT_NOTES = {
     "symbol_metrics": "per symbol per UTC day: trades, volume, VWAP, OHLC, realized variance, bipower variation, "
     "daily BNS ratio statistic, jump count, VPIN, last signal",
     "latest_signals": "the newest trading_signals row per symbol and grid",
+    "intraday_profile": "the time-of-day volatility profile per symbol, grid and session, estimated at the "
+    "session's start from earlier sessions only: factor per bucket (mean square one), fallback = flat",
+    "eligible_trades": "market_data with what Polygon's rules let each print do: sets_price (bar closes, "
+    "returns), sets_high_low, counts_volume; the signals use only prints that may",
+    "trade_conditions": "Polygon's stock trade condition ids with their consolidated rules (shipped data)",
+    "trade_corrections": "flat-file correction codes and whether a print with the code is kept",
 }
 
 

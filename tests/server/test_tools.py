@@ -170,9 +170,10 @@ async def test_chart_is_a_png_with_a_description_of_what_it_shows(client):
 async def test_views_resource_documents_every_table_and_view_with_columns(client):
     text = (await client.read_resource("schema://views")).contents[0].text
     for name in ("market_data", "trading_signals", "enriched_market_data", "jump_events", "symbol_metrics",
-                 "latest_signals", "quotes", "model_params", "signal_state"):  # fmt: skip
+                 "latest_signals", "quotes", "model_params", "signal_state", "intraday_profile", "eligible_trades",
+                 "trade_conditions", "trade_corrections"):  # fmt: skip
         assert f"## {name}" in text
-    assert "- `lee_mykland_stat` DOUBLE" in text
+    assert "- `lee_mykland_stat` DOUBLE" in text and "- `sets_price` BOOLEAN" in text
 
 
 async def test_analyse_prompt_walks_through_the_tools_for_the_symbol(client):

@@ -4,5 +4,6 @@ SELECT table_name, column_name, data_type
 FROM information_schema.columns
 WHERE table_schema = 'main'
   AND table_name IN ('market_data', 'quotes', 'trading_signals', 'model_params', 'signal_state',
+                     'intraday_profile', 'trade_conditions', 'trade_corrections', 'eligible_trades',
                      'enriched_market_data', 'jump_events', 'symbol_metrics', 'latest_signals')
 ORDER BY table_name, ordinal_position;

@@ -5,11 +5,13 @@ FROM (
     SELECT table_name, column_name, data_type, ordinal_position
     FROM v_catalog.columns
     WHERE table_schema = 'public'
-      AND table_name IN ('market_data', 'quotes', 'trading_signals', 'model_params', 'signal_state')
+      AND table_name IN ('market_data', 'quotes', 'trading_signals', 'model_params', 'signal_state',
+                         'intraday_profile', 'trade_conditions', 'trade_corrections')
     UNION ALL
     SELECT table_name, column_name, data_type, ordinal_position
     FROM v_catalog.view_columns
     WHERE table_schema = 'public'
-      AND table_name IN ('enriched_market_data', 'jump_events', 'symbol_metrics', 'latest_signals')
+      AND table_name IN ('intraday_profile', 'trade_conditions', 'trade_corrections', 'eligible_trades',
+                     'enriched_market_data', 'jump_events', 'symbol_metrics', 'latest_signals')
 ) AS c
 ORDER BY table_name, ordinal_position;
