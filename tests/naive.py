@@ -78,6 +78,7 @@ def bars(ts_ns, price, size, session_open_ns, session_close_ns, bar_ns, final_be
                     "session_open_ns": o,
                     "n_trades": len(counted),
                     "n_priced": len(setting),
+                    "last_price_ns": setting[-1][0] if setting else -(2**63),
                     "volume": volume,
                     "vwap": notional / volume if volume > 0 else math.nan,
                     "close": close,
@@ -317,7 +318,8 @@ def tested_returns(bar_rows, first_prints, bar_ns, factor=None):
     """The tested bars and their scaled returns (udx/seasonality.py), written from its docstring.
 
     ``bar_rows``: dicts of :func:`bars`; ``first_prints``: session open -> (ts, price) of its opening print;
-    ``factor``: per bar position of the session the profile (None = flat). Returns ``[(index, u, w), ...]``.
+    ``factor``: per bar position of the session the profile (None = flat). A return runs from the reference print
+    to the bar's last price-setting print, over the time between them. Returns ``[(index, u, w), ...]``.
     """
     out = []
     ref = None
@@ -325,11 +327,11 @@ def tested_returns(bar_rows, first_prints, bar_ns, factor=None):
         o = row["session_open_ns"]
         if ref is None or ref[2] != o:
             t0, p0 = first_prints[o]
-            ref = (t0, p0, o, True)
+            ref = (t0, p0, o)
         if row["n_priced"] == 0:
             continue
-        t_ref, p_ref, _, first = ref
-        end = row["bar_end_ns"]
+        t_ref, p_ref, _ = ref
+        end = row["last_price_ns"]
         w = 0.0
         t = t_ref
         while t < end:
@@ -338,7 +340,7 @@ def tested_returns(bar_rows, first_prints, bar_ns, factor=None):
             f = 1.0 if factor is None else factor[min(pos, len(factor) - 1)]
             w += f * f * (nxt - t) / bar_ns
             t = nxt
-        if w > 0 and (not first or row["n_priced"] >= 2):
+        if w > 0:
             out.append((i, (math.log(row["close"]) - math.log(p_ref)) / math.sqrt(w), w))
-        ref = (end, row["close"], o, False)
+        ref = (end, row["close"], o)
     return out

@@ -7,7 +7,8 @@ the bar with ``start <= t < end``; a trade exactly at a bar end belongs to the n
 - ``bar_end_ns``: the exclusive end of the bar; ``session_open_ns``: the open of its session;
 - ``n_trades``, ``volume`` (Σ size), ``vwap`` (Σ price·size / Σ size; NaN when the volume is 0) over the
   prints that **count in volume**;
-- ``n_priced``: the prints in the bar that **may set the last-sale price**;
+- ``n_priced``: the prints in the bar that **may set the last-sale price**; ``last_price_ns``: the time of the
+  last of them (the minimum int64 when there is none);
 - ``close``: the previous-tick price at the bar end, i.e. the price of the bar's last price-setting print;
   a bar without one carries the previous bar's close;
 - ``log_return = ln close - ln previous close``. The **first bar of a session** is measured against the
@@ -53,6 +54,7 @@ class Bars(NamedTuple):
     session_open_ns: Int64Array1D
     n_trades: Int64Array1D
     n_priced: Int64Array1D
+    last_price_ns: Int64Array1D
     volume: Float64Array1D
     vwap: Float64Array1D
     close: Float64Array1D
@@ -75,6 +77,7 @@ def _bars_python(
     out_sess: Int64Array1D,
     out_n: Int64Array1D,
     out_np: Int64Array1D,
+    out_last: Int64Array1D,
     out_vol: Float64Array1D,
     out_vwap: Float64Array1D,
     out_close: Float64Array1D,
@@ -120,6 +123,7 @@ def _bars_python(
                 return m
             n = 0
             n_p = 0
+            last = _NO_RESUME
             vol = 0.0
             pv = 0.0
             close = prev_close
@@ -131,11 +135,13 @@ def _bars_python(
                 if price_ok[p]:
                     n_p += 1
                     close = price[p]
+                    last = ts[p]
                 p += 1
             out_end[m] = end
             out_sess[m] = o
             out_n[m] = n
             out_np[m] = n_p
+            out_last[m] = last
             out_vol[m] = vol
             out_vwap[m] = pv / vol if vol > 0.0 else np.nan
             out_close[m] = close
@@ -212,7 +218,8 @@ def bars(
     Returns
     -------
     Bars
-        Columns ``bar_end_ns, session_open_ns, n_trades, n_priced, volume, vwap, close, log_return``.
+        Columns ``bar_end_ns, session_open_ns, n_trades, n_priced, last_price_ns, volume, vwap, close,
+        log_return``.
 
     Examples
     --------
@@ -252,13 +259,13 @@ def bars(
     capacity = int(np.sum(np.where(last > so, (last - so + bar - 1) // bar, 0)))
     out_end = np.empty(capacity, np.int64)
     out_sess = np.empty(capacity, np.int64)
-    out_n = np.empty((2, capacity), np.int64)
+    out_n = np.empty((3, capacity), np.int64)
     out_f = np.empty((4, capacity), np.float64)
     m = _bars(ts, px, sz, price_ok, volume_ok, so, sc, bar, cutoff, resume,
               1.0 if resume_close is None else float(resume_close),
-              out_end, out_sess, out_n[0], out_n[1], out_f[0], out_f[1], out_f[2], out_f[3])
-    return Bars(out_end[:m], out_sess[:m], out_n[0, :m], out_n[1, :m], out_f[0, :m], out_f[1, :m], out_f[2, :m],
-                out_f[3, :m])
+              out_end, out_sess, out_n[0], out_n[1], out_n[2], out_f[0], out_f[1], out_f[2], out_f[3])
+    return Bars(out_end[:m], out_sess[:m], out_n[0, :m], out_n[1, :m], out_n[2, :m], out_f[0, :m], out_f[1, :m],
+                out_f[2, :m], out_f[3, :m])
 
 
 def _flags(name: str, values: object, n: int) -> BoolArray1D:

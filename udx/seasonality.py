@@ -4,19 +4,21 @@ the time-of-day volatility profile (Boudt, Croux & Laurent 2011) and the time-of
 **Tested bars and scaled returns.** A bar is *priced* when it holds at least one print that may set the
 last-sale price (:mod:`udx.bars`). Only priced bars carry a return that says something about the price: a bar
 without one only repeats the previous close. The return of a priced bar ``i`` runs from the reference point
-``(t_ref, P_ref)`` (the end and close of the session's previous priced bar, or the session's opening print for
-its first bar) to ``(bar_end_i, close_i)``: ``r_i = ln close_i - ln P_ref``. Its variance under the null is
-proportional to the volatility profile integrated over the elapsed time,
+``(t_ref, P_ref)`` (the last price-setting print of the session's previous priced bar, or the session's opening
+print for its first bar) to its own last price-setting print ``(t_i, close_i)``: ``r_i = ln close_i - ln P_ref``.
+Its variance under the null is proportional to the volatility profile integrated over the time that really
+elapsed between those two prints (not between bar ends: with a few prints a minute the last print of a bar
+may come early or late, and bar-end times would mix returns of very different variance),
 
 .. math::
 
-    w_i = \frac{1}{\Delta}\int_{t_{ref}}^{\mathrm{bar\_end}_i} f(t)^2\,dt, \qquad u_i = r_i / \sqrt{w_i},
+    w_i = \frac{1}{\Delta}\int_{t_{ref}}^{t_i} f(t)^2\,dt, \qquad u_i = r_i / \sqrt{w_i},
 
 with ``f`` piecewise constant per bar position of the session (mean square 1 over a session) and Δ the bar
 length, so ``u_i`` is a return in units of one average bar, whatever the time of day and however many empty
 bars preceded it. Lee-Mykland, BNS and GARCH run on the series of ``u`` of the *tested* bars only: every priced
-bar but a session's first when its only price-setting print is the opening print itself (its return is 0 by
-construction). This keeps the previous-tick calendar-time sampling of Lee & Mykland (2008) but measures the
+bar with time elapsed since its reference print (so not a session's first bar when its only price-setting
+print is the opening print itself, whose return is 0 by construction). This keeps the previous-tick calendar-time sampling of Lee & Mykland (2008) but measures the
 return of a stale interval over its true elapsed time instead of testing the zero returns of empty bars, and
 applies the intraday volatility normalisation of Andersen & Bollerslev (1997) and Boudt, Croux & Laurent (2011,
 *J. Empirical Finance* 18(2):353-367) ahead of the jump test. A bar without a price-setting print is never tested and never flagged.
@@ -74,14 +76,15 @@ _EPS = 1e-9
 _NONE = -(2**63)
 _U16_MAX = 65535
 
-# int state: session open, finished sessions, t_ref, previous tested position of this session
-S_SESSION, S_FINISHED, S_TREF, S_PREV_POS = range(4)
+# int state: session open, finished sessions, time of the reference print
+S_SESSION, S_FINISHED, S_TREF = range(3)
 # float state: reference price
 F_REF = 0
 
 
 def _walk_python(
-    bar_end: Int64Array1D, sess: Int64Array1D, n_priced: Int64Array1D, n_trades: Int64Array1D,
+    bar_end: Int64Array1D, sess: Int64Array1D, n_priced: Int64Array1D, last_ts: Int64Array1D,
+    n_trades: Int64Array1D,
     close: Float64Array1D, bar_ns: int, i0: int, f: Float64Array1D, y_cur: Float64Array1D,
     cnt_ring: np.ndarray, cnt_cur: np.ndarray, depth: int, int_min: int, si: Int64Array1D,
     sf: Float64Array1D, out_tested: np.ndarray, out_u: Float64Array1D, out_w: Float64Array1D,
@@ -126,28 +129,27 @@ def _walk_python(
         if n_priced[i] == 0:
             continue
         t_ref = si[S_TREF]
-        first = si[S_PREV_POS] < 0
-        # integrate f² over [t_ref, bar_end) bar by bar
+        t_end = last_ts[i]
+        # integrate f² over [t_ref, t_end) bar by bar
         w = 0.0
         b = (t_ref - o) // bar_ns
         while True:
             start = o + b * bar_ns
-            if start >= bar_end[i]:
+            if start >= t_end:
                 break
             lo = start if start > t_ref else t_ref
-            hi = start + bar_ns if start + bar_ns < bar_end[i] else bar_end[i]
+            hi = start + bar_ns if start + bar_ns < t_end else t_end
             fb = f[b] if b < n_pos else f[n_pos - 1]
             w += fb * fb * ((hi - lo) / bar_ns)
             b += 1
-        e = (bar_end[i] - t_ref) / bar_ns
-        if w > 0.0 and e > 0.0 and (not first or n_priced[i] >= 2):
+        e = (t_end - t_ref) / bar_ns
+        if w > 0.0 and e > 0.0:
             r = math.log(close[i]) - math.log(sf[F_REF])
             out_tested[i] = True
             out_u[i] = r / math.sqrt(w)
             out_w[i] = w
             y_cur[pos] = r / math.sqrt(e)
-        si[S_TREF] = bar_end[i]
-        si[S_PREV_POS] = pos
+        si[S_TREF] = t_end
         sf[F_REF] = close[i]
     return m
 
@@ -298,7 +300,7 @@ def initial_arrays(n_pos: int, bucket_bars: int, depth: int) -> dict[str, np.nda
     return {
         "sea_f": np.ones(n_pos), "sea_y": np.full(n_pos, np.nan),
         "sea_sums": np.zeros(depth * 4 * n_buckets(n_pos, bucket_bars)),
-        "sea_i": np.array([_NONE, 0, 0, -1], np.int64), "sea_ref": np.array([np.nan]),
+        "sea_i": np.array([_NONE, 0, 0], np.int64), "sea_ref": np.array([np.nan]),
         "cnt_ring": np.zeros(depth * n_pos, np.uint16), "cnt_cur": np.zeros(n_pos, np.uint16),
     }
 
@@ -327,7 +329,6 @@ def start_session(a: dict[str, np.ndarray], open_ns: int, ref_ts: int, ref_price
         result = (bucket, count, int(own))
     si[S_SESSION] = open_ns
     si[S_TREF] = ref_ts
-    si[S_PREV_POS] = -1
     a["sea_ref"][F_REF] = ref_price
     a["sea_y"][:] = np.nan
     a["cnt_cur"][:] = 0

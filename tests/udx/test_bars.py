@@ -26,7 +26,8 @@ from udx.sessions import parse_session, session_bounds  # noqa: E402
 NS = 10**9
 NY = "09:30-16:00 America/New_York"
 UTC_DAY = "00:00-24:00 UTC"
-FIELDS = ("bar_end_ns", "session_open_ns", "n_trades", "n_priced", "volume", "vwap", "close", "log_return")
+FIELDS = ("bar_end_ns", "session_open_ns", "n_trades", "n_priced", "last_price_ns", "volume", "vwap", "close",
+          "log_return")
 
 
 def _ns(year: int, month: int, day: int, hour: int = 0, minute: int = 0, tz: str = "UTC") -> int:
@@ -99,7 +100,7 @@ def test_kernel_matches_twin_and_naive(trades, so, sc, bar_ns, cut, flag_seed) -
     cutoff = np.iinfo(np.int64).max if cut is None else cut
     outs = []
     for kernel in (_bars_python, _bars):
-        out = [np.empty(cap, np.int64) for _ in range(4)] + [np.empty(cap) for _ in range(4)]
+        out = [np.empty(cap, np.int64) for _ in range(5)] + [np.empty(cap) for _ in range(4)]
         m = kernel(ts, px, sz, ok_p, ok_v, so_a, sc_a, bar_ns, cutoff, np.iinfo(np.int64).min, 1.0, *out)
         outs.append([list(zip(*(o[:m].tolist() for o in out), strict=True))])
     _same(outs[0][0], outs[1][0])

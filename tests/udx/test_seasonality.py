@@ -166,9 +166,6 @@ def _flags_after_fallback(c: dict, sessions: int = 3) -> np.ndarray:
     return c["jump_detected"] & (c["bar_end_ns"] > opens[sessions])
 
 
-@pytest.mark.xfail(strict=True, reason="not met yet: 3 flags in 96 thin sessions (0.25 prints/min, 3.1 % against 3 %) "
-                   "counted from the 4th session, where a thin symbol's profile rests on few sessions; "
-                   "bench_calibration counts after 10 sessions")
 def test_a_thin_null_symbol_over_several_sessions_stays_within_three_times_the_nominal_rate() -> None:
     flags = sessions = 0
     for seed in range(12):
