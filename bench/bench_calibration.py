@@ -20,7 +20,8 @@ Null markets have no jumps. Per symbol-session after the warm-up:
 - BNS: the statistic at the session's last bar (a window of the last ``BNS_WINDOW`` tested returns) above the
   one-sided 1 % point 2.326;
 - VPIN: the fraction of bars with ``vpin_cdf >= 0.9`` (nominal 10 % by construction of a causal rank);
-- BUY/SELL: the fraction of bars with a BUY or SELL per half hour of the session.
+- BUY/SELL: the fraction of bars with a BUY or SELL per half hour of the session; the open's rate against
+  12:00-13:00's per bar (the target) and per tested bar (a thin symbol has many more traded bars at the open).
 
 Intervals are 95 % Wilson intervals over symbol-sessions (bars for VPIN and BUY/SELL, which are not independent,
 so those intervals are too narrow). Two baselines on the liquid tier reuse the same trades: every print eligible
@@ -105,6 +106,7 @@ class Tally:
     vpin_alert: int = 0
     half_hour_bars: np.ndarray | None = None
     half_hour_trades: np.ndarray | None = None
+    half_hour_tested: np.ndarray | None = None
     jumps: dict[float, list[int]] | None = None
     seconds: float = 0.0
     trades: int = 0
@@ -137,7 +139,8 @@ def run_config(per_minute: float, n_symbols: int, seed: int, *, clustering: bool
     opens, _ = nyse_sessions(START, END)
     counted_from = int(opens[WARM_UP])
     tallies = {name: Tally(half_hour_bars=np.zeros(14), half_hour_trades=np.zeros(14),
-                           jumps={s: [0, 0] for s in JUMP_SIGMAS}) for name in variants}
+                           half_hour_tested=np.zeros(14), jumps={s: [0, 0] for s in JUMP_SIGMAS})
+               for name in variants}
     base_cfg = signal_config(Settings(_env_file=None), "stocks")  # type: ignore[call-arg]
     flat_cfg = SignalConfig(**{**{f: getattr(base_cfg, f) for f in base_cfg.__dataclass_fields__},
                                "profile_min_sessions": 10**6})
@@ -204,6 +207,7 @@ def _count(tally: Tally, c: dict, opens: np.ndarray, counted_from: int, truth: d
     trade = np.isin(np.asarray(c["trading_signal"].to_pylist())[counted], ("BUY", "SELL"))
     np.add.at(tally.half_hour_bars, half, 1)
     np.add.at(tally.half_hour_trades, half, trade)
+    np.add.at(tally.half_hour_tested, half, ~np.isnan(lm[counted]))
 
 
 def main() -> None:
@@ -226,10 +230,13 @@ def main() -> None:
         "session, VPIN 0.10 of bars)",
         "",
         "| prints/min | clustering | variant | symbol-sessions | Lee-Mykland | BNS 1 % | VPIN CDF >= 0.9 | "
-        "BUY/SELL first half hour | BUY/SELL 12:00-13:00 | ratio | signals trades/s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "BUY/SELL first half hour | BUY/SELL 12:00-13:00 | ratio | ratio per tested bar | signals trades/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     half_hours: list[str] = []
+    lm_ok: list[str] = []  # tiers failing a target, by target
+    open_ok: list[str] = []
+    power_ok: list[str] = []
     for k, per_minute in enumerate(TIERS):
         for clustering in (False, True):
             variants = {"eligible + profile": "default"}
@@ -241,11 +248,18 @@ def main() -> None:
                 hb, ht = t.half_hour_bars, t.half_hour_trades
                 open_rate = ht[0] / max(hb[0], 1)
                 mid_rate = (ht[5] + ht[6]) / max(hb[5] + hb[6], 1)
+                tt = t.half_hour_tested
+                per_tested = (ht[0] / max(tt[0], 1)) / max((ht[5] + ht[6]) / max(tt[5] + tt[6], 1), 1e-12)
+                if name == "eligible + profile" and not clustering:
+                    if t.lm / t.sessions > 0.03:
+                        lm_ok.append(f"{per_minute:g}/min {t.lm / t.sessions:.4f}")
+                    if open_rate > 2 * mid_rate:
+                        open_ok.append(f"{per_minute:g}/min {open_rate / mid_rate:.2f}x")
                 lines.append(
                     f"| {per_minute:g} | {'yes' if clustering else 'no'} | {name} | {t.sessions} | "
                     f"{fmt_rate(t.lm, t.sessions)} | {fmt_rate(t.bns, t.bns_tested)} | "
                     f"{fmt_rate(t.vpin_alert, t.vpin_bars)} | {open_rate:.4f} | {mid_rate:.4f} | "
-                    f"{open_rate / mid_rate if mid_rate else math.nan:.2f} | {t.trades / t.seconds:,.0f} |")
+                    f"{open_rate / mid_rate if mid_rate else math.nan:.2f} | {per_tested:.2f} | {t.trades / t.seconds:,.0f} |")
                 half_hours.append(f"| {per_minute:g} | {'yes' if clustering else 'no'} | {name} | "
                                   + " | ".join(f"{ht[h] / max(hb[h], 1):.4f}" for h in range(13)) + " |")
             print(lines[-1], flush=True)
@@ -262,8 +276,18 @@ def main() -> None:
                        variants={"eligible + profile": "default"})["eligible + profile"]
         lines.append(f"| {per_minute:g} | " + " | ".join(fmt_rate(*t.jumps[s]) + f" (n={t.jumps[s][1]})"
                                                          for s in JUMP_SIGMAS) + " |")
+        found, n = t.jumps[8.0]
+        if per_minute >= 3 and n and found / n < 0.9:
+            power_ok.append(f"{per_minute:g}/min {found / n:.3f}")
         print(lines[-1], flush=True)
-    lines += ["", f"Wall time {time.perf_counter() - started:.0f} s (simulation included)."]
+
+    def verdict(failed: list[str]) -> str:
+        return "met" if not failed else "NOT met (" + ", ".join(failed) + ")"
+
+    lines += ["", "Targets (issue 13): Lee-Mykland false alarms without clustering <= 3x nominal (0.03 per "
+              f"symbol-session) in every tier: {verdict(lm_ok)}; power >= 0.9 at 8 sigma from 3 prints/min up: "
+              f"{verdict(power_ok)}; on a null market, the open's BUY/SELL rate <= 2x midday's (per bar, no "
+              f"clustering): {verdict(open_ok)}.", f"Wall time {time.perf_counter() - started:.0f} s (simulation included)."]
     report.publish(TITLE, "\n".join(lines), write=not args.no_write)
 
 

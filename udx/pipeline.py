@@ -288,8 +288,9 @@ def _seasonal(ts: np.ndarray, px: np.ndarray, price_ok: np.ndarray, b: Bars, cfg
     i = 0
     while True:
         i = _season._walk(b.bar_end_ns, b.session_open_ns, b.n_priced, b.last_price_ns, b.n_trades, b.close,
-                          bar_ns, i, a["sea_f"], a["sea_y"], a["cnt_ring"], a["cnt_cur"], cfg.seasonal_sessions,
-                          cfg.intensity_min_sessions, si, a["sea_ref"], tested, u, w, ref, tod_z, tod_ok)
+                          bar_ns, i, a["sea_f"], cfg.profile_bucket_bars, a["sea_y"], a["cnt_ring"], a["cnt_cur"],
+                          cfg.seasonal_sessions, cfg.intensity_min_sessions, si, a["sea_ref"], tested, u, w, ref,
+                          tod_z, tod_ok)
         if i >= m:
             break
         o = int(b.session_open_ns[i])

@@ -85,7 +85,7 @@ F_REF = 0
 def _walk_python(
     bar_end: Int64Array1D, sess: Int64Array1D, n_priced: Int64Array1D, last_ts: Int64Array1D,
     n_trades: Int64Array1D,
-    close: Float64Array1D, bar_ns: int, i0: int, f: Float64Array1D, y_cur: Float64Array1D,
+    close: Float64Array1D, bar_ns: int, i0: int, f: Float64Array1D, bucket_bars: int, y_cur: Float64Array1D,
     cnt_ring: np.ndarray, cnt_cur: np.ndarray, depth: int, int_min: int, si: Int64Array1D,
     sf: Float64Array1D, out_tested: np.ndarray, out_u: Float64Array1D, out_w: Float64Array1D,
     out_ref: Float64Array1D, out_tod_z: Float64Array1D, out_tod_ok: np.ndarray,
@@ -96,7 +96,7 @@ def _walk_python(
     Records the session's ``y`` and counts by bar position in ``y_cur`` / ``cnt_cur``.
     """
     m = bar_end.shape[0]
-    n_pos = f.shape[0]
+    n_pos = y_cur.shape[0]
     o = si[S_SESSION]
     for i in range(i0, m):
         if sess[i] != o:
@@ -139,7 +139,7 @@ def _walk_python(
                 break
             lo = start if start > t_ref else t_ref
             hi = start + bar_ns if start + bar_ns < t_end else t_end
-            fb = f[b] if b < n_pos else f[n_pos - 1]
+            fb = f[(b if b < n_pos else n_pos - 1) // bucket_bars]
             w += fb * fb * ((hi - lo) / bar_ns)
             b += 1
         e = (t_end - t_ref) / bar_ns
@@ -223,16 +223,15 @@ def _finish_session_python(y_cur: Float64Array1D, bucket_bars: int, sums: Float6
                     sums[row * width + 4 * b + 3] += 1.0
 
 
-def _profile_python(sums: Float64Array1D, rows: int, bucket_bars: int, min_sessions: int, finished: int,
-                    out_f: Float64Array1D, out_bucket: Float64Array1D, out_n: Float64Array1D) -> int:
+def _profile_python(sums: Float64Array1D, rows: int, bucket_bars: int, n_pos: int, min_sessions: int,
+                    finished: int, out_bucket: Float64Array1D, out_n: Float64Array1D) -> int:
     """The profile from ``rows`` rows of ``sums``; return how many buckets had their own value, -1 when the
     profile is flat (fewer than ``min_sessions`` finished sessions, or fewer than :data:`MIN_BUCKET_OBS`
     weighted returns in all buckets together).
 
-    ``out_f`` per bar position (mean square 1), ``out_bucket`` / ``out_n`` per bucket (factor, weighted
-    returns).
+    ``out_bucket`` / ``out_n`` per bucket: the factor (mean square 1 over the ``n_pos`` bar positions of a
+    session) and the weighted returns behind it.
     """
-    n_pos = out_f.shape[0]
     nb = out_bucket.shape[0]
     width = 4 * nb
     own = 0
@@ -253,8 +252,6 @@ def _profile_python(sums: Float64Array1D, rows: int, bucket_bars: int, min_sessi
         else:
             out_bucket[b] = np.nan
     if finished < min_sessions or all_n < MIN_BUCKET_OBS or not all_q > 0.0:
-        for p in range(n_pos):
-            out_f[p] = 1.0
         for b in range(nb):
             out_bucket[b] = 1.0
         return -1
@@ -280,8 +277,6 @@ def _profile_python(sums: Float64Array1D, rows: int, bucket_bars: int, min_sessi
     norm = math.sqrt(ms / n_pos)
     for b in range(nb):
         out_bucket[b] = filled[b] / norm
-    for p in range(n_pos):
-        out_f[p] = out_bucket[p // bucket_bars]
     return own
 
 
@@ -298,7 +293,7 @@ def n_buckets(n_pos: int, bucket_bars: int) -> int:
 def initial_arrays(n_pos: int, bucket_bars: int, depth: int) -> dict[str, np.ndarray]:
     """The seasonal part of a new symbol's carried state (see :mod:`udx.pipeline`)."""
     return {
-        "sea_f": np.ones(n_pos), "sea_y": np.full(n_pos, np.nan),
+        "sea_f": np.ones(n_buckets(n_pos, bucket_bars)), "sea_y": np.full(n_pos, np.nan),
         "sea_sums": np.zeros(depth * 4 * n_buckets(n_pos, bucket_bars)),
         "sea_i": np.array([_NONE, 0, 0], np.int64), "sea_ref": np.array([np.nan]),
         "cnt_ring": np.zeros(depth * n_pos, np.uint16), "cnt_cur": np.zeros(n_pos, np.uint16),
@@ -315,18 +310,16 @@ def start_session(a: dict[str, np.ndarray], open_ns: int, ref_ts: int, ref_price
     """
     si = a["sea_i"]
     result = None
-    n_pos = a["sea_f"].size
+    n_pos = a["sea_y"].size
     if si[S_SESSION] != _NONE:
         finished = int(si[S_FINISHED])
         _finish_session(a["sea_y"], bucket_bars, a["sea_sums"], depth, finished)
         a["cnt_ring"][(finished % depth) * n_pos:(finished % depth + 1) * n_pos] = a["cnt_cur"]
         si[S_FINISHED] = finished + 1
-        nb = n_buckets(n_pos, bucket_bars)
-        bucket = np.empty(nb)
-        count = np.empty(nb)
-        own = _profile(a["sea_sums"], min(finished + 1, depth), bucket_bars, min_sessions, finished + 1,
-                       a["sea_f"], bucket, count)
-        result = (bucket, count, int(own))
+        count = np.empty(a["sea_f"].size)
+        own = _profile(a["sea_sums"], min(finished + 1, depth), bucket_bars, n_pos, min_sessions, finished + 1,
+                       a["sea_f"], count)
+        result = (a["sea_f"].copy(), count, int(own))
     si[S_SESSION] = open_ns
     si[S_TREF] = ref_ts
     a["sea_ref"][F_REF] = ref_price

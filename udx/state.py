@@ -9,7 +9,8 @@ configuration it was computed with, so a run with different settings refuses to 
 not fit.
 
 Serialization is versioned JSON (``"v": 2``). The close is written with :meth:`float.hex` and each array as
-its dtype and the base64 of its little-endian bytes, so every double (NaN included) round-trips bit for
+its dtype (``f8``, ``i8``, or ``u2`` for the per-bar trade counts of earlier sessions) and the base64 of its
+little-endian bytes, so every double (NaN included) round-trips bit for
 bit, which the exact-restart guarantee of :mod:`udx.transform` needs.
 """
 
@@ -26,7 +27,7 @@ __all__ = ["STATE_VERSION", "StateError", "SymbolState"]
 
 #: Version written by :meth:`SymbolState.to_json`; :meth:`SymbolState.from_json` reads only this version.
 STATE_VERSION = 2
-_DTYPES = {"f8": np.dtype("<f8"), "i8": np.dtype("<i8")}
+_DTYPES = {"f8": np.dtype("<f8"), "i8": np.dtype("<i8"), "u2": np.dtype("<u2")}
 
 
 class StateError(ValueError):
@@ -34,7 +35,7 @@ class StateError(ValueError):
 
 
 def _encode(arr: np.ndarray) -> str:
-    kind = "f8" if arr.dtype.kind == "f" else "i8"
+    kind = "f8" if arr.dtype.kind == "f" else "u2" if arr.dtype == np.uint16 else "i8"
     data = np.ascontiguousarray(arr, dtype=_DTYPES[kind]).tobytes()
     return f"{kind}:{base64.b64encode(data).decode('ascii')}"
 

@@ -213,11 +213,13 @@ def test_a_state_of_older_definitions_is_recomputed(tmp_path: Path, trades: pa.T
 def test_state_json_round_trips_exactly() -> None:
     tail = np.array([1e-300, -0.0, math.pi, 5e-324, math.nan, math.inf, -math.nan])
     state = SymbolState({"bar_seconds": 60, "session": "00:00-24:00 UTC"}, 120 * NS, 0.1 + 0.2, 60 * NS, 7,
-                        {"ret": tail, "ends": np.array([-(2**63), 2**63 - 1], np.int64)})
+                        {"ret": tail, "ends": np.array([-(2**63), 2**63 - 1], np.int64),
+                         "counts": np.array([0, 7, 65535], np.uint16)})
     back = SymbolState.from_json(state.to_json())
     assert back.to_json() == state.to_json()
     assert back.arrays["ret"].tobytes() == tail.tobytes()
     assert back.arrays["ends"].dtype == np.int64 and back.arrays["ends"].tolist() == [-(2**63), 2**63 - 1]
+    assert back.arrays["counts"].dtype == np.uint16 and back.arrays["counts"].tolist() == [0, 7, 65535]
     assert back.last_close == 0.1 + 0.2
     with pytest.raises(StateError, match="version"):
         SymbolState.from_json('{"v": 99}')
