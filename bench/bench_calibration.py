@@ -37,7 +37,6 @@ jump's sign.
 from __future__ import annotations
 
 import argparse
-import functools
 import math
 import time
 from dataclasses import dataclass

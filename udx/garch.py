@@ -266,6 +266,10 @@ def _fit_e2(e2: Float64Array1D, var_resid: float, *, ftol: float = 1e-11, maxite
                        (0.0, 1.0)], constraints=[constraint], options={"ftol": ftol, "maxiter": maxiter})
     x = np.clip(opt.x, [1e-8 * v, 0.0, 0.0], [10.0 * v, 1.0, 1.0])
     omega, alpha, beta = float(x[0]) * c2, float(x[1]), float(x[2])
+    if alpha + beta > 1.0:  # SLSQP meets the constraint only to its tolerance: back onto alpha + beta <= 1
+        beta = 1.0 - alpha
+        if alpha + beta > 1.0:
+            beta = math.nextafter(beta, 0.0)
     b_own, lo_own, up_own = _prepare(e2, var_resid)
     ll = float(_loglik_grad(omega, alpha, beta, e2, b_own, lo_own, up_own, np.empty(n), grad))
     return GarchFit(omega, alpha, beta, ll, bool(opt.status == 0), n, math.sqrt(c2), b_own, int(opt.nit))

@@ -16,7 +16,7 @@ import importlib.util
 from conftest import trades_from_parts
 from sql.contract import SIGNALS_SCHEMA
 from sql.settings import Settings
-from udx import bars, lee_mykland_stat, lm_threshold, session_bounds
+from udx import bars, lm_threshold, session_bounds
 from udx.state import StateError, SymbolState
 from udx.transform import run_transform
 
