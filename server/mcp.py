@@ -134,7 +134,9 @@ def build_server(settings: Settings, storage: Storage, metrics: ServerMetrics | 
         cursor: Cursor = None,
     ) -> Page[EnrichedTrade]:
         """Individual trades of one symbol, newest first, each with the signals of the last completed bar
-        before it (volatility, Lee-Mykland jump statistic and flag, VPIN, BUY/SELL/HOLD with its reason).
+        before it (volatility, Lee-Mykland jump statistic and flag, VPIN, BUY/SELL/HOLD with its reason), and
+        whether Polygon's sale-condition rules let the print set the price (sets_price) and count in volume
+        (counts_volume): odd lots, average-price and out-of-sequence prints never set a bar's close.
         Use it to see what happened trade by trade; use get_trading_signals for one row per bar."""
         return market.enriched_data(
             storage, symbol=symbol, limit=limit, bar_seconds=bar_seconds,
