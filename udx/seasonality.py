@@ -46,8 +46,10 @@ is flat (``f = 1``): the statistics then behave as without seasonality adjustmen
 
 **Time-of-day intensity baseline.** The spec's preferred variant (signals §7): the count of bar ``t`` against
 the mean and standard deviation (ddof 1) of the counts at the same bar position of the session over the previous
-``sessions`` sessions. Until ``intensity_min_sessions`` sessions exist the pipeline falls back to the trailing
-baseline of :mod:`udx.intensity`. Counts are kept as ``uint16`` and saturate at 65,535 prints per bar.
+``sessions`` sessions that had started by then (a session starts at its first price-setting print, so a thin
+symbol's early positions are often not reached; counting them as 0 biased the baseline low at the open). With
+fewer than ``intensity_min_sessions`` such sessions the pipeline falls back to the trailing baseline of
+:mod:`udx.intensity`. Counts are kept as ``uint16`` and saturate at 65,534 prints per bar.
 """
 
 from __future__ import annotations
@@ -74,7 +76,9 @@ MIN_BUCKET_PAIRS = 10
 _HALF_PI = math.pi / 2.0
 _EPS = 1e-9
 _NONE = -(2**63)
-_U16_MAX = 65535
+#: A bar position the session had not reached (before its first price-setting print): not a count of 0.
+NOT_STARTED = 65535
+_COUNT_MAX = NOT_STARTED - 1
 
 # int state: session open, finished sessions, time of the reference print
 S_SESSION, S_FINISHED, S_TREF = range(3)
@@ -105,20 +109,26 @@ def _walk_python(
         if pos >= n_pos:
             pos = n_pos - 1
         c = n_trades[i]
-        cnt_cur[pos] = c if c < _U16_MAX else _U16_MAX
-        # time-of-day intensity
+        cnt_cur[pos] = c if c < _COUNT_MAX else _COUNT_MAX
+        # time-of-day intensity over the earlier sessions that had started by this bar of the day
         rows = si[S_FINISHED] if si[S_FINISHED] < depth else depth
-        out_tod_ok[i] = rows >= int_min
-        if rows >= int_min:
-            s1 = 0.0
-            for r in range(rows):
-                s1 += cnt_ring[r * n_pos + pos]
-            mean = s1 / rows
+        k = 0
+        s1 = 0.0
+        for r in range(rows):
+            v = cnt_ring[r * n_pos + pos]
+            if v != NOT_STARTED:
+                s1 += v
+                k += 1
+        out_tod_ok[i] = k >= int_min
+        if k >= int_min:
+            mean = s1 / k
             ss = 0.0
             for r in range(rows):
-                d = cnt_ring[r * n_pos + pos] - mean
-                ss += d * d
-            sd = math.sqrt(ss / (rows - 1))
+                v = cnt_ring[r * n_pos + pos]
+                if v != NOT_STARTED:
+                    d = v - mean
+                    ss += d * d
+            sd = math.sqrt(ss / (k - 1))
             out_tod_z[i] = (c - mean) / sd if sd > _EPS * max(1.0, mean) else np.nan
         else:
             out_tod_z[i] = np.nan
@@ -296,7 +306,8 @@ def initial_arrays(n_pos: int, bucket_bars: int, depth: int) -> dict[str, np.nda
         "sea_f": np.ones(n_buckets(n_pos, bucket_bars)), "sea_y": np.full(n_pos, np.nan),
         "sea_sums": np.zeros(depth * 4 * n_buckets(n_pos, bucket_bars)),
         "sea_i": np.array([_NONE, 0, 0], np.int64), "sea_ref": np.array([np.nan]),
-        "cnt_ring": np.zeros(depth * n_pos, np.uint16), "cnt_cur": np.zeros(n_pos, np.uint16),
+        "cnt_ring": np.full(depth * n_pos, NOT_STARTED, np.uint16),
+        "cnt_cur": np.full(n_pos, NOT_STARTED, np.uint16),
     }
 
 
@@ -324,5 +335,5 @@ def start_session(a: dict[str, np.ndarray], open_ns: int, ref_ts: int, ref_price
     si[S_TREF] = ref_ts
     a["sea_ref"][F_REF] = ref_price
     a["sea_y"][:] = np.nan
-    a["cnt_cur"][:] = 0
+    a["cnt_cur"][:] = NOT_STARTED
     return result

@@ -193,3 +193,27 @@ def test_injected_jumps_of_ten_local_sigmas_at_the_open_and_at_midday_are_found(
         assert c["jump_detected"][i], (sess, minute, c["lee_mykland_stat"][i])
         assert np.sign(c["lee_mykland_stat"][i]) == np.sign(size)
     assert _flags_after_fallback(c).sum() == len(jumps)
+
+
+def test_the_intensity_baseline_is_the_same_bar_of_the_day_over_the_sessions_that_had_started() -> None:
+    ts, px, sz, sp, cv = _market(8, 19, 1.0)
+    cfg = _config(intensity_min_sessions=10)
+    c = process_symbol(ts, px, sz, cfg, None, int(ts[-1]) + 1, sets_price=sp, counts_volume=cv).columns
+    opens, _ = session_bounds(NY, START, int(ts[-1]) + 1)
+    sess = np.searchsorted(opens, c["bar_end_ns"] - 1, side="right") - 1
+    pos = (c["bar_end_ns"] - 1 - opens[sess]) // (60 * NS)
+    counts = {}  # (session, position) -> prints counted, for the positions the session reached
+    for s, k, n in zip(sess.tolist(), pos.tolist(), c["n_trades"].tolist(), strict=True):
+        counts[(s, k)] = n
+    checked = 0
+    for i, (s, k) in enumerate(zip(sess.tolist(), pos.tolist(), strict=True)):
+        earlier = [counts[(e, k)] for e in range(max(0, s - 20), s) if (e, k) in counts]
+        if s < 10 or len(earlier) < 10:
+            continue
+        mean = sum(earlier) / len(earlier)
+        sd = math.sqrt(sum((v - mean) ** 2 for v in earlier) / (len(earlier) - 1))
+        want = (c["n_trades"][i] - mean) / sd if sd > 1e-9 * max(1.0, mean) else math.nan
+        got = c["trade_intensity_zscore"][i]
+        assert (math.isnan(want) and math.isnan(got)) or got == pytest.approx(want, rel=1e-12), (s, k)
+        checked += 1
+    assert checked > 1000
