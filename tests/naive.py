@@ -310,8 +310,28 @@ def intraday_profile(sessions_y, bucket_bars, depth, min_sessions, min_obs=50, m
             if n >= min_obs and sq > 0:
                 filled.append(math.sqrt(1.081 * sq / n))
                 break
-    norm = math.sqrt(sum(filled[p // bucket_bars] ** 2 for p in range(n_pos)) / n_pos)
-    return [filled[p // bucket_bars] / norm for p in range(n_pos)]
+    curve = [profile_at(filled, bucket_bars, n_pos, p) for p in range(n_pos)]
+    norm = math.sqrt(sum(v * v for v in curve) / n_pos)
+    return [v / norm for v in curve]
+
+
+def profile_at(buckets, bucket_bars, n_pos, p):
+    """The profile at bar position p: the straight line through the two bucket centres around the bar's middle
+    (the two nearest at either end), not below half the end bucket beyond the first or last centre."""
+    centres = [(b * bucket_bars + min((b + 1) * bucket_bars, n_pos)) / 2 for b in range(len(buckets))]
+    if len(buckets) == 1:
+        return buckets[0]
+    x = p + 0.5
+    k = 0
+    while k < len(centres) - 2 and x > centres[k + 1]:
+        k += 1
+    (x0, y0), (x1, y1) = (centres[k], buckets[k]), (centres[k + 1], buckets[k + 1])
+    v = y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    if x < centres[0]:
+        return max(v, 0.5 * buckets[0])
+    if x > centres[-1]:
+        return max(v, 0.5 * buckets[-1])
+    return v
 
 
 def tested_returns(bar_rows, first_prints, bar_ns, factor=None):

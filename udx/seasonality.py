@@ -40,7 +40,9 @@ applies the intraday volatility normalisation of Andersen & Bollerslev (1997) an
 The profile is then ``WSD_j = sqrt(1.081 · Σ w z² / Σ w)`` per bucket (1.081 makes the truncated second
 moment consistent under normality), a bucket with fewer than :data:`MIN_BUCKET_OBS` weighted returns pools its
 neighbours, widening both ways until it has enough (a thin symbol's open borrows from the next minutes rather
-than taking their value), and the bar factors are normalised to mean square one over the session.
+than taking their value). Between bucket centres the profile is linear (and extended linearly past the first and
+last centre, not below half the edge bucket), so the first minutes of a steep open are not flattened to the
+bucket's average; the buckets are scaled so that the profile has mean square one over the session's bars.
 **Fallback:** until ``min_sessions`` sessions have finished, or when no bucket has enough returns, the profile
 is flat (``f = 1``): the statistics then behave as without seasonality adjustment.
 
@@ -84,6 +86,35 @@ _COUNT_MAX = NOT_STARTED - 1
 S_SESSION, S_FINISHED, S_TREF = range(3)
 # float state: reference price
 F_REF = 0
+
+
+def _factor_at_python(f: Float64Array1D, bucket_bars: int, n_pos: int, p: int) -> float:
+    """The profile at bar position ``p``: linear through the buckets' centres, extended linearly past the first
+    and last centre with the slope of the two nearest buckets (not below half the edge bucket's value)."""
+    nb = f.shape[0]
+    if nb == 1:
+        return f[0]
+    x = p + 0.5  # the middle of the bar, in bar units from the open
+    b = int(x // bucket_bars)
+    if b > nb - 1:
+        b = nb - 1
+    centre = (b * bucket_bars + min((b + 1) * bucket_bars, n_pos)) / 2.0
+    if x < centre:
+        lo = b - 1 if b > 0 else 0
+    else:
+        lo = b if b < nb - 1 else nb - 2
+    hi = lo + 1
+    c_lo = (lo * bucket_bars + min((lo + 1) * bucket_bars, n_pos)) / 2.0
+    c_hi = (hi * bucket_bars + min((hi + 1) * bucket_bars, n_pos)) / 2.0
+    v = f[lo] + (f[hi] - f[lo]) * (x - c_lo) / (c_hi - c_lo)
+    edge = f[0] if x < c_lo else f[nb - 1]
+    floor = 0.5 * edge
+    if (x < c_lo or x > c_hi) and v < floor:
+        return floor
+    return v
+
+
+_factor_at = jit(_factor_at_python, nogil=True)
 
 
 def _walk_python(
@@ -149,7 +180,7 @@ def _walk_python(
                 break
             lo = start if start > t_ref else t_ref
             hi = start + bar_ns if start + bar_ns < t_end else t_end
-            fb = f[(b if b < n_pos else n_pos - 1) // bucket_bars]
+            fb = _factor_at(f, bucket_bars, n_pos, b if b < n_pos else n_pos - 1)
             w += fb * fb * ((hi - lo) / bar_ns)
             b += 1
         e = (t_end - t_ref) / bar_ns
@@ -282,9 +313,9 @@ def _profile_python(sums: Float64Array1D, rows: int, bucket_bars: int, n_pos: in
                     break
     ms = 0.0
     for p in range(n_pos):
-        v = filled[p // bucket_bars]
+        v = _factor_at(filled, bucket_bars, n_pos, p)
         ms += v * v
-    norm = math.sqrt(ms / n_pos)
+    norm = math.sqrt(ms / n_pos)  # linear in the bucket values: the scaled buckets give mean square one
     for b in range(nb):
         out_bucket[b] = filled[b] / norm
     return own

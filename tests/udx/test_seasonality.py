@@ -88,9 +88,9 @@ def test_the_profile_kernel_equals_its_reference_written_from_the_docstring() ->
         a["sea_y"][:] = y
     sea.start_session(a, 99, 99, 1.0, bucket, depth, 2)
     want = naive.intraday_profile(sessions, bucket, depth, 2)
-    got = np.repeat(a["sea_f"], bucket)[:n_pos]  # the state keeps one factor per bucket
+    got = [sea._factor_at(a["sea_f"], bucket, n_pos, p) for p in range(n_pos)]  # the state keeps the buckets
     np.testing.assert_allclose(got, want, rtol=1e-12)
-    assert np.mean(got**2) == pytest.approx(1.0, rel=1e-12)
+    assert np.mean(np.square(got)) == pytest.approx(1.0, rel=1e-12)
     assert got[0] > 1.5 * got[-1]  # the open is more volatile
 
 
