@@ -285,10 +285,11 @@ def _seasonal(ts: np.ndarray, px: np.ndarray, price_ok: np.ndarray, b: Bars, cfg
     profiles: list[ProfileRecord] = []
     priced_ts, priced_px = ts[price_ok], px[price_ok]
     si = a["sea_i"]
+    f_bar = _season.profile_by_bar(a["sea_f"], cfg.profile_bucket_bars, cfg.bars_per_session)
     i = 0
     while True:
         i = _season._walk(b.bar_end_ns, b.session_open_ns, b.n_priced, b.last_price_ns, b.n_trades, b.close,
-                          bar_ns, i, a["sea_f"], cfg.profile_bucket_bars, a["sea_y"], a["cnt_ring"], a["cnt_cur"],
+                          bar_ns, i, f_bar, a["sea_y"], a["cnt_ring"], a["cnt_cur"],
                           cfg.seasonal_sessions, cfg.intensity_min_sessions, si, a["sea_ref"], tested, u, w, ref,
                           tod_z, tod_ok)
         if i >= m:
@@ -299,6 +300,7 @@ def _seasonal(ts: np.ndarray, px: np.ndarray, price_ok: np.ndarray, b: Bars, cfg
                                     cfg.seasonal_sessions, cfg.profile_min_sessions)
         if new is not None:
             factor, n_obs, own = new
+            f_bar = _season.profile_by_bar(factor, cfg.profile_bucket_bars, cfg.bars_per_session)
             profiles.append(ProfileRecord(o, cfg.profile_bucket_bars * cfg.bar_seconds, factor, n_obs,
                                           int(si[_season.S_FINISHED]), max(own, 0), own < 0))
     return tested, u, w, ref, tod_z, tod_ok, profiles

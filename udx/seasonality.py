@@ -63,7 +63,7 @@ import numpy as np
 from udx._jit import jit
 from udx._typing import Float64Array1D, Int64Array1D
 
-__all__ = ["MIN_BUCKET_OBS", "MIN_SESSION_RETURNS", "TRUNCATION", "WSD_CONSISTENCY"]
+__all__ = ["MIN_BUCKET_OBS", "MIN_SESSION_RETURNS", "NOT_STARTED", "TRUNCATION", "WSD_CONSISTENCY", "profile_by_bar"]
 
 #: χ²(1) 99 % point: a standardised return beyond its square root gets weight 0 in the profile.
 TRUNCATION = 6.635
@@ -117,10 +117,26 @@ def _factor_at_python(f: Float64Array1D, bucket_bars: int, n_pos: int, p: int) -
 _factor_at = jit(_factor_at_python, nogil=True)
 
 
+def _by_bar_python(f: Float64Array1D, bucket_bars: int, out: Float64Array1D) -> None:
+    """The profile at every bar position of a session (``out``, one value per position)."""
+    for p in range(out.shape[0]):
+        out[p] = _factor_at(f, bucket_bars, out.shape[0], p)
+
+
+_by_bar = jit(_by_bar_python, nogil=True)
+
+
+def profile_by_bar(f: Float64Array1D, bucket_bars: int, n_pos: int) -> Float64Array1D:
+    """The per-bucket profile ``f`` evaluated at each of the ``n_pos`` bar positions of a session."""
+    out = np.empty(n_pos)
+    _by_bar(f, bucket_bars, out)
+    return out
+
+
 def _walk_python(
     bar_end: Int64Array1D, sess: Int64Array1D, n_priced: Int64Array1D, last_ts: Int64Array1D,
     n_trades: Int64Array1D,
-    close: Float64Array1D, bar_ns: int, i0: int, f: Float64Array1D, bucket_bars: int, y_cur: Float64Array1D,
+    close: Float64Array1D, bar_ns: int, i0: int, f_bar: Float64Array1D, y_cur: Float64Array1D,
     cnt_ring: np.ndarray, cnt_cur: np.ndarray, depth: int, int_min: int, si: Int64Array1D,
     sf: Float64Array1D, out_tested: np.ndarray, out_u: Float64Array1D, out_w: Float64Array1D,
     out_ref: Float64Array1D, out_tod_z: Float64Array1D, out_tod_ok: np.ndarray,
@@ -180,7 +196,7 @@ def _walk_python(
                 break
             lo = start if start > t_ref else t_ref
             hi = start + bar_ns if start + bar_ns < t_end else t_end
-            fb = _factor_at(f, bucket_bars, n_pos, b if b < n_pos else n_pos - 1)
+            fb = f_bar[b if b < n_pos else n_pos - 1]
             w += fb * fb * ((hi - lo) / bar_ns)
             b += 1
         e = (t_end - t_ref) / bar_ns
