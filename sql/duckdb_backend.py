@@ -77,8 +77,10 @@ _LOCKED_DOWN: dict[str, str | int | bool] = {
 }
 
 #: DuckDB errors about the statement itself (parser, binder, catalog, conversion, unsupported, refused file
-#: access); any other failure is the database's, reported without its text.
-_STATEMENT_ERRORS = (duckdb.ProgrammingError, duckdb.DataError, duckdb.NotSupportedError, duckdb.PermissionException)
+#: access, a write in the read-only transaction: it has no other transaction error); any other failure is the
+#: database's, reported without its text.
+_STATEMENT_ERRORS = (duckdb.ProgrammingError, duckdb.DataError, duckdb.NotSupportedError, duckdb.PermissionException,
+                     duckdb.TransactionException)
 
 
 class DuckDBStorage:
@@ -354,6 +356,8 @@ class DuckDBStorage:
                     cursor.execute("BEGIN TRANSACTION READ ONLY")
                 try:
                     relation = cursor.sql(sql)
+                    if relation is None:  # DuckDB ran a statement that is not a query (the check lets none through)
+                        raise StatementError("the statement is not a query")
                     columns = [(str(name), str(kind)) for name, kind in zip(relation.columns, relation.types)]
                     table = _first_rows(relation.to_arrow_reader(min(limit + 1, 10_000)), limit + 1)
                 finally:

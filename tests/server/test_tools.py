@@ -42,6 +42,8 @@ async def test_every_tool_is_listed_read_only_with_input_and_output_schemas(clie
         page_fields = {"rows", "count", "truncated", "next_cursor", "as_of"}
         if tool.name == "get_chart":
             assert {"symbol", "bars", "jumps", "signals"} <= set(tool.output_schema["properties"])
+        elif tool.name == "query":  # one statement's rows: no cursor to page with
+            assert {"columns", "rows", "count", "truncated", "as_of"} <= set(tool.output_schema["properties"])
         else:
             assert page_fields <= set(tool.output_schema["properties"])
         if "limit" in tool.input_schema["properties"]:
