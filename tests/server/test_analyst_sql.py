@@ -5,7 +5,11 @@ it. Forbidden statements are refused and change nothing; caps, the time limit an
 from __future__ import annotations
 
 import io
+import json
+import re
 import shutil
+import subprocess
+from pathlib import Path
 
 import httpx
 import pyarrow as pa
@@ -211,3 +215,26 @@ def test_generated_statements_never_write_never_exceed_the_cap_never_5xx(url, ow
         page = response.json()
         assert page["count"] == len(page["rows"]) <= limit
     assert _state(storage, directory) == before
+
+
+def test_readme_recipe_runs_as_written(owner, tmp_path):
+    """The curl commands of README.md's "Analyst SQL" section, against the owner (default row cap) instead of
+    port 8080."""
+    config, storage, _ = owner
+    with serving(small_settings(config.duckdb_path, mcp_max_rows=1000), storage) as url:
+        outputs = _run_recipe(url, tmp_path)
+    page = json.loads(outputs[0])
+    assert page["count"] > 0 and [c["name"] for c in page["columns"]][0] == "symbol"
+    assert outputs[1].splitlines()[0] == "symbol,jumps" and len(outputs[1].splitlines()) > 1
+    signals = pq.read_table(tmp_path / "signals.parquet")
+    assert signals.num_rows > 0 and set(signals.column("symbol").to_pylist()) == {"AAPL"}
+
+
+def _run_recipe(url: str, cwd: Path) -> list[str]:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Analyst SQL", 1)[1]
+    script = re.search(r"```bash\n(.*?)```", section, re.S).group(1).replace("http://127.0.0.1:8080", url)
+    commands = script.replace("\\\n", " ").strip().splitlines()
+    assert len(commands) == 3
+    return [subprocess.run(["bash", "-c", c], cwd=cwd, capture_output=True, text=True, timeout=60, check=True).stdout
+            for c in commands]  # fmt: skip
