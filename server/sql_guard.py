@@ -29,7 +29,8 @@ What is refused, and why:
 - **Scalar and aggregate functions** that sqlglot does not know as a plain function (``Anonymous``) are
   allowed on DuckDB only when the installed DuckDB lists them as a built-in scalar, aggregate or window
   function that is not volatile (volatile ones: ``nextval``, ``setval``, ``setseed``, ``write_log``,
-  ``sleep_ms`` ...; ``random`` and the UUID generators are kept), and not in :data:`DENIED_FUNCTIONS`:
+  ``sleep_ms`` ...; ``random`` and the UUID generators are kept), not a macro reading the catalog, and not in
+  :data:`DENIED_FUNCTIONS` or named like a reader or catalog function (``pg_*``, ``has_*``, ``duckdb_*``):
   ``current_setting`` reveals the host's paths (temp directory, extension directory, home), ``getenv`` its
   environment. ``duckdb_settings()`` is refused for the same reason. On Vertica, with no catalog to consult,
   every function sqlglot does not know is refused (this includes Vertica's meta-functions, which run as
@@ -80,7 +81,8 @@ DENIED_FUNCTIONS = frozenset({
 })  # fmt: skip
 
 #: Name prefixes of file/URL readers and catalog functions, refused wherever they appear.
-_DENIED_PREFIXES = ("read_", "parquet_", "iceberg_", "delta_", "duckdb_", "pragma_", "sniff_", "json_execute")
+_DENIED_PREFIXES = ("read_", "parquet_", "iceberg_", "delta_", "duckdb_", "pragma_", "sniff_", "json_execute", "pg_",
+                    "has_", "__internal")
 
 #: Volatile built-ins that are harmless: they only draw random numbers.
 _HARMLESS_VOLATILE = frozenset({"random", "uuid", "gen_random_uuid", "uuidv4", "uuidv7", "error"})
@@ -248,13 +250,15 @@ def _check_function(node: exp.Func, dialect: Dialect) -> None:
 
 @cache
 def _duckdb_plain_functions() -> frozenset[str]:
-    """Built-in DuckDB scalar, aggregate, window functions and scalar macros that are not volatile."""
+    """Built-in DuckDB scalar, aggregate and window functions that are not volatile, and scalar macros that read
+    no table (a macro with a subquery reads the catalog, e.g. ``get_block_size``, ``pg_get_viewdef``)."""
     import duckdb
 
     with duckdb.connect(config={"enable_external_access": False}) as con:
         rows = con.execute(
             "SELECT DISTINCT function_name, stability FROM duckdb_functions() "
-            "WHERE function_type IN ('scalar', 'aggregate', 'window', 'macro')"
+            "WHERE function_type IN ('scalar', 'aggregate', 'window') "
+            "OR (function_type = 'macro' AND macro_definition NOT ILIKE '%select%')"
         ).fetchall()
     return frozenset(
         str(name).lower() for name, stability in rows if stability != "VOLATILE" or str(name).lower() in _HARMLESS_VOLATILE

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 import pytest
 from hypothesis import given, settings
@@ -72,6 +74,8 @@ FORBIDDEN = [
     ("SELECT nextval('seq')", "nextval"),
     ("SELECT setseed(0.5)", "setseed"),
     ("SELECT write_log('x')", "write_log"),
+    ("SELECT get_block_size('owned')", "get_block_size"),
+    ("SELECT pg_get_viewdef(1)", "pg_get_viewdef"),
     ("SELECT symbol FROM market_data WHERE no_such_function(price) > 0", "no_such_function"),
     ("SELECT * FROM (WITH duckdb_tables AS (SELECT 1) SELECT 1), duckdb_tables", "duckdb_tables"),
     ("", "empty"),
@@ -162,6 +166,6 @@ def test_whatever_passes_is_one_select_over_documented_relations(parts):
         return
     (statement,) = duckdb.extract_statements(text)
     assert statement.type == duckdb.StatementType.SELECT
-    lowered = text.lower()
-    for word in ("read_csv", "x.csv", "getenv", "information_schema", "query(", "insert", "copy", "attach"):
-        assert word not in lowered
+    outside_strings = re.sub(r"'(?:[^']|'')*'", "''", text).lower()
+    for word in ("read_csv", "x.csv", "getenv", "information_schema", "query(", "insert", "copy", "attach", "set "):
+        assert word not in outside_strings
