@@ -199,3 +199,19 @@ def test_vertica_udx_installs_and_the_in_database_transform_equals_the_client_si
     client = run_transform(storage, settings, now_ns=1)
     assert in_db.bars == client.bars > 0
     assert storage.query("trading_signals_page", page, 1000).rows == rows_in_db
+
+
+@pytest.mark.vertica
+@needs_vertica
+def test_vertica_analyst_sql_returns_typed_rows_and_its_session_refuses_writes(vertica) -> None:
+    from server.tools.analyst_sql import run_analyst_sql
+    from sql.backend import StatementError, StorageError
+
+    storage, settings = vertica
+    storage.append_trades(trades(30))
+    answer = run_analyst_sql(storage, settings, "SELECT symbol, COUNT(*) AS n FROM market_data GROUP BY symbol", 5)
+    assert answer.page.rows == [["AAPL", 30]] and [c.name for c in answer.page.columns] == ["symbol", "n"]
+    assert storage.run_sql("SELECT ts_ns FROM market_data", 7).truncated
+    with pytest.raises((StatementError, StorageError)):  # past the guard: the READ ONLY session refuses it
+        storage.run_sql("DELETE FROM market_data", 5)
+    assert storage.run_sql("SELECT COUNT(*) FROM market_data", 1).table.column(0).to_pylist() == [30]
