@@ -1,8 +1,8 @@
 """REST mirrors of the tools under ``/api/v1`` (FastAPI documents them at ``/openapi.json`` and ``/docs``).
 
 Same functions, limits and messages as the MCP tools. Errors have one shape, ``{"ok": false, "error",
-"errors", "status"}``: 400 for a bad argument or a refused or invalid SQL statement, 404 for an unknown symbol, 504 when a query passes the time limit, 503 when the
-database fails. No ``from __future__ import annotations``: FastAPI evaluates the routes' annotations,
+"errors", "status"}``: 400 for a bad argument or a refused or invalid SQL statement, 404 for an unknown
+symbol, 504 when a query passes the time limit, 503 when the database fails. No ``from __future__ import annotations``: FastAPI evaluates the routes' annotations,
 which use local types built from the settings.
 """
 

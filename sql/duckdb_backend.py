@@ -17,10 +17,11 @@ read or write a file or URL outside the database (``read_csv``, ``COPY``, ``ATTA
 Nothing here needs more: batches arrive as Arrow tables registered explicitly (``cursor.register``, still
 allowed; only the implicit scan of Python variables is off), the shipped reference tables load through Python
 (``sql/conditions.py``), flat-file replay parses files in Python, and spilling to the temporary directory and
-the built-in extensions (ICU, JSON) keep working (``tests/server/test_analyst_sql.py`` runs loader, replay,
-transform and the Kafka hop against such an instance). ``SET threads`` is per instance, not per connection, so an analyst query
-cannot get fewer threads than ingest; instead one analyst statement runs at a time (a later one waits at most
-the time limit) and the time limit interrupts it (BENCHMARKS.md measures what it costs the loader).
+the built-in extensions (ICU, JSON) keep working. Every instance is opened so, so the tests of ``ingest/`` and
+``udx/`` (loader, replay, transform, the Kafka hop) run against such instances. ``SET threads`` is per
+instance, not per connection, so an analyst query cannot get fewer threads than ingest; instead one analyst
+statement runs at a time (a later one waits at most the time limit) and the time limit interrupts it
+(``bench/bench_sql.py`` measures what it costs the loader).
 """
 
 from __future__ import annotations
@@ -37,15 +38,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from sql.backend import (
-    QueryResult,
-    QueryTimeout,
-    SignalStateRow,
-    SqlResult,
-    StatementError,
-    StorageError,
-    signal_states_by_symbol,
-)
+from sql.backend import QueryResult, QueryTimeout, SignalStateRow, StorageError, signal_states_by_symbol
+from sql.backend import SqlResult, StatementError
 from sql.contract import (
     INTRADAY_PROFILE_SCHEMA,
     MODEL_PARAMS_SCHEMA,
@@ -79,8 +73,8 @@ _LOCKED_DOWN: dict[str, str | int | bool] = {
 #: DuckDB errors about the statement itself (parser, binder, catalog, conversion, unsupported, refused file
 #: access, a write in the read-only transaction: it has no other transaction error); any other failure is the
 #: database's, reported without its text.
-_STATEMENT_ERRORS = (duckdb.ProgrammingError, duckdb.DataError, duckdb.NotSupportedError, duckdb.PermissionException,
-                     duckdb.TransactionException)
+_STATEMENT_ERRORS = (duckdb.ProgrammingError, duckdb.DataError, duckdb.NotSupportedError,
+                     duckdb.PermissionException, duckdb.TransactionException)
 
 
 class DuckDBStorage:
@@ -346,9 +340,8 @@ class DuckDBStorage:
             Rows to keep.
         """
         if not self._analyst_slot.acquire(timeout=self._query_timeout_s):
-            raise QueryTimeout(
-                f"another SQL statement held the analyst slot for MCP_QUERY_TIMEOUT_MS={self._query_timeout_s * 1000:.0f}"
-            )
+            raise QueryTimeout("another analyst SQL statement held the analyst slot for "
+                               f"MCP_QUERY_TIMEOUT_MS={self._query_timeout_s * 1000:.0f}")
         try:
             cursor = self._cursor()
             with _WATCHDOG.watch(cursor.interrupt, self._query_timeout_s):
@@ -356,7 +349,7 @@ class DuckDBStorage:
                     cursor.execute("BEGIN TRANSACTION READ ONLY")
                 try:
                     relation = cursor.sql(sql)
-                    if relation is None:  # DuckDB ran a statement that is not a query (the check lets none through)
+                    if relation is None:  # DuckDB ran a statement that is not a query (the check passes none)
                         raise StatementError("the statement is not a query")
                     columns = [(str(name), str(kind)) for name, kind in zip(relation.columns, relation.types)]
                     table = _first_rows(relation.to_arrow_reader(min(limit + 1, 10_000)), limit + 1)
@@ -364,7 +357,8 @@ class DuckDBStorage:
                     if not self._read_only:
                         cursor.execute("ROLLBACK")
         except duckdb.InterruptException as exc:
-            raise QueryTimeout(f"the statement exceeded MCP_QUERY_TIMEOUT_MS={self._query_timeout_s * 1000:.0f}") from exc
+            timeout_ms = self._query_timeout_s * 1000
+            raise QueryTimeout(f"the statement exceeded MCP_QUERY_TIMEOUT_MS={timeout_ms:.0f}") from exc
         except _STATEMENT_ERRORS as exc:
             raise StatementError(str(exc)) from exc
         except duckdb.Error as exc:

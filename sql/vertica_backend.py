@@ -36,15 +36,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sql.backend import (
-    QueryResult,
-    QueryTimeout,
-    SignalStateRow,
-    SqlResult,
-    StatementError,
-    StorageError,
-    signal_states_by_symbol,
-)
+from sql.backend import QueryResult, QueryTimeout, SignalStateRow, StorageError, signal_states_by_symbol
+from sql.backend import SqlResult, StatementError
 from sql.contract import (
     INTRADAY_PROFILE_SCHEMA,
     MODEL_PARAMS_SCHEMA,
