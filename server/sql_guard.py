@@ -84,7 +84,7 @@ DENIED_FUNCTIONS = frozenset({
 _DENIED_PREFIXES = ("read_", "parquet_", "iceberg_", "delta_", "duckdb_", "pragma_", "sniff_", "json_execute", "pg_",
                     "has_", "__internal")
 
-#: Volatile built-ins that are harmless: they only draw random numbers.
+#: Volatile built-ins that are harmless: they draw random numbers or raise an error.
 _HARMLESS_VOLATILE = frozenset({"random", "uuid", "gen_random_uuid", "uuidv4", "uuidv7", "error"})
 
 #: Statement nodes that write, change the session or reach outside the database, refused anywhere.
