@@ -39,11 +39,12 @@ pip_install() {  # pip of a virtual environment made with Vertica's Python: whee
   fi
   "$DEST/venv/bin/python" -m pip --disable-pip-version-check --no-input install --upgrade --target "$SITE" "$@"
 }
-if grep -qvE '^[[:space:]]*(#|$)' "$REQUIREMENTS"; then
-  pip_install -r "$REQUIREMENTS"
-fi
+# one resolve for the requirements and numba, so numba's numpy bounds and the requirements' agree
 if [ "${UDX_NUMBA:-1}" = 1 ]; then
-  pip_install numba || echo "numba not installed: plain-Python kernels"
+  pip_install -r "$REQUIREMENTS" numba \
+    || { echo "numba not installed: plain-Python kernels"; pip_install -r "$REQUIREMENTS"; }
+elif grep -qvE '^[[:space:]]*(#|$)' "$REQUIREMENTS"; then
+  pip_install -r "$REQUIREMENTS"
 fi
 
 # The project's packages the UDx imports, copied as they are: installing the project with pip would build it
