@@ -81,7 +81,7 @@ def test_vertica_a_statement_longer_than_the_connect_timeout_completes() -> None
     storage = VerticaStorage.open(settings)
     try:
         with storage._write() as cursor:
-            cursor.execute("SELECT SLEEP(3)")
-            assert cursor.fetchall() is not None
+            cursor.execute("SELECT SLEEP(3)")  # three connect timeouts of silence, then one row
+            assert len(cursor.fetchall()) == 1
     finally:
         storage.close()
