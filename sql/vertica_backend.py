@@ -235,8 +235,8 @@ class _Pool:
 class VerticaStorage:
     """A Vertica database implementing :class:`sql.backend.Storage`."""
 
-    def __init__(self, connect: Any, *, read_only: bool, query_timeout_ms: int, pool_size: int = 4,
-                 write_timeout_s: int = 3600) -> None:
+    def __init__(self, connect: Any, *, read_only: bool, query_timeout_ms: int, write_timeout_s: int,
+                 pool_size: int = 4) -> None:
         self._read_only = read_only
         self._timeout_ms = int(query_timeout_ms)
         self._queries = load_registry(_DIALECT, "queries")
