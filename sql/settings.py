@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     vertica_db: str = "VMart"
     vertica_user: str = "dbadmin"
     vertica_pass: SecretStr = SecretStr("")
+    vertica_connect_timeout_seconds: float = Field(
+        10.0, gt=0, description="connecting to Vertica (TCP, TLS, login) gives up after this long"
+    )
+    vertica_write_timeout_seconds: int = Field(
+        3600, ge=1,
+        description="RUNTIMECAP of the writer sessions: Vertica cancels an append, MERGE or in-database transform "
+        "statement running longer (the server's reads are capped by MCP_QUERY_TIMEOUT_MS)",
+    )
 
     # --- Kafka ---------------------------------------------------------------------------------------
     kafka_bootstrap_servers: str | None = None

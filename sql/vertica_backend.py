@@ -5,6 +5,10 @@ Same interface as :mod:`sql.duckdb_backend` (:class:`sql.backend.Storage`); whic
 
 - **Connections.** A small pool of ``vertica-python`` connections (``autocommit=False``), one borrowed per
   call, so the server's worker threads and the loader share one object. Every write is one transaction.
+  ``VERTICA_CONNECT_TIMEOUT_SECONDS`` bounds connecting only: vertica-python applies its
+  ``connection_timeout`` to every later read too, and Vertica sends nothing while a statement runs, so each new
+  session's socket timeout is widened to its ``RUNTIMECAP`` plus :data:`SOCKET_SLACK_SECONDS`. Writer sessions
+  carry ``RUNTIMECAP = VERTICA_WRITE_TIMEOUT_SECONDS``, reader sessions ``MCP_QUERY_TIMEOUT_MS``.
 - **Appends** stream the Arrow batch with ``cursor.copy("COPY <table>_stage ... FROM STDIN ... NO COMMIT")``
   into a session-local temporary table (``sql/vertica/staging/``, ``ON COMMIT DELETE ROWS``), then run the
   named ``insert_*`` statement, which for trades inserts only keys not stored yet (the dedupe rule of
@@ -53,7 +57,15 @@ from sql.watchdog import Watchdog
 if TYPE_CHECKING:
     from sql.settings import Settings
 
-__all__ = ["InDatabaseTransformSummary", "VerticaStorage", "copy_rows", "copy_statement", "udx_settings_json"]
+__all__ = [
+    "SOCKET_SLACK_SECONDS",
+    "InDatabaseTransformSummary",
+    "VerticaStorage",
+    "connect_options",
+    "copy_rows",
+    "copy_statement",
+    "udx_settings_json",
+]
 
 _DIALECT = "vertica"
 _NS = 1_000_000_000
@@ -63,6 +75,9 @@ _TIMEOUT_MARKERS = ("run time cap", "runtimecap", "canceled", "cancelled", "inte
 
 #: Cancels, from the client side, server reads that outlive their RUNTIMECAP (one thread for the process).
 _WATCHDOG = Watchdog()
+#: A session's socket read timeout is its RUNTIMECAP plus this: Vertica cancels an overlong statement first and
+#: answers with an error; the socket gives up only if the server never answers (host gone, network cut).
+SOCKET_SLACK_SECONDS = 30.0
 
 
 def _vertica() -> Any:
@@ -79,11 +94,12 @@ def copy_statement(table: str, columns: Sequence[str]) -> str:
 
     The format is the one ``vertica-python``'s own ``executemany`` sends: ``|`` between fields, strings
     enclosed in ``'`` with ``\\``, ``|``, ``'`` and line breaks escaped by a backslash, an empty unenclosed field
-    for NULL.
+    for NULL. ``ENFORCELENGTH`` rejects a string longer than its column instead of truncating it, and ``ABORT ON
+    ERROR`` turns that rejection into an error of the whole batch.
     """
     return (
         f"COPY {table} ({', '.join(columns)}) FROM STDIN DELIMITER '|' ENCLOSED BY '''' "
-        "ABORT ON ERROR NO COMMIT"
+        "ENFORCELENGTH ABORT ON ERROR NO COMMIT"
     )
 
 
@@ -116,6 +132,24 @@ def copy_rows(table: pa.Table) -> str:
     return "\n".join(lines.to_pylist()) + "\n"
 
 
+def connect_options(settings: Settings) -> dict[str, Any]:
+    """Return the ``vertica_python.connect`` options for ``settings``.
+
+    ``connection_timeout`` is ``VERTICA_CONNECT_TIMEOUT_SECONDS``. vertica-python sets it on the socket for
+    "establishing a TCP connection or read/write operation" and leaves it there, so the pool widens it once a
+    session is up (:data:`SOCKET_SLACK_SECONDS`); statements are bounded by the session's ``RUNTIMECAP``.
+    """
+    return {
+        "host": settings.vertica_host,
+        "port": settings.vertica_port,
+        "database": settings.vertica_db,
+        "user": settings.vertica_user,
+        "password": settings.vertica_pass.get_secret_value(),
+        "autocommit": False,
+        "connection_timeout": settings.vertica_connect_timeout_seconds,
+    }
+
+
 def udx_settings_json(settings: Settings) -> str:
     """The settings the UDx needs to compute exactly what the client-side transform computes, as JSON.
 
@@ -140,9 +174,11 @@ class InDatabaseTransformSummary:
 class _Pool:
     """At most ``size`` open connections; a borrowed connection goes back unless it broke."""
 
-    def __init__(self, connect: Any, size: int, on_open: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+    def __init__(self, connect: Any, size: int, on_open: Sequence[tuple[str, Mapping[str, Any]]],
+                 read_timeout_s: float) -> None:
         self._connect = connect
         self._on_open = tuple(on_open)
+        self._read_timeout_s = read_timeout_s
         self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(size)
         self._lock = threading.Lock()
@@ -150,6 +186,9 @@ class _Pool:
 
     def _open(self) -> Any:
         connection = self._connect()
+        # the connect timeout stays on vertica-python's socket for every later read: widen it to the session's
+        # RUNTIMECAP plus slack, or any statement that runs longer than connecting may take fails with "timed out"
+        connection.socket.settimeout(self._read_timeout_s)
         cursor = connection.cursor()
         for statement, params in self._on_open:
             cursor.execute(statement, dict(params)) if params else cursor.execute(statement)
@@ -200,7 +239,8 @@ class _Pool:
 class VerticaStorage:
     """A Vertica database implementing :class:`sql.backend.Storage`."""
 
-    def __init__(self, connect: Any, *, read_only: bool, query_timeout_ms: int, pool_size: int = 4) -> None:
+    def __init__(self, connect: Any, *, read_only: bool, query_timeout_ms: int, write_timeout_s: int,
+                 pool_size: int = 4) -> None:
         self._read_only = read_only
         self._timeout_ms = int(query_timeout_ms)
         self._queries = load_registry(_DIALECT, "queries")
@@ -209,9 +249,11 @@ class VerticaStorage:
             (session["read_only"].text, {}),
             (session["runtimecap"].text, {"runtimecap": f"{self._timeout_ms} milliseconds"}),
         ]
-        staging = [(s.text, {}) for s in load_registry(_DIALECT, "staging")]
-        self._reader = _Pool(connect, pool_size, reader_setup)
-        self._writer = None if read_only else _Pool(connect, pool_size, staging)
+        writer_setup = [(session["runtimecap"].text, {"runtimecap": f"{int(write_timeout_s)} seconds"})]
+        writer_setup += [(s.text, {}) for s in load_registry(_DIALECT, "staging")]
+        self._reader = _Pool(connect, pool_size, reader_setup, self._timeout_ms / 1000 + SOCKET_SLACK_SECONDS)
+        self._writer = None if read_only else _Pool(connect, pool_size, writer_setup,
+                                                    int(write_timeout_s) + SOCKET_SLACK_SECONDS)
 
     @classmethod
     def open(cls, settings: Settings, *, read_only: bool = False, pool_size: int = 4) -> VerticaStorage:
@@ -220,7 +262,8 @@ class VerticaStorage:
         Parameters
         ----------
         settings
-            Supplies ``vertica_*`` and ``mcp_query_timeout_ms``.
+            Supplies ``vertica_*`` (:func:`connect_options`, ``VERTICA_WRITE_TIMEOUT_SECONDS``) and
+            ``mcp_query_timeout_ms``.
         read_only
             Reads only (the server): no writer pool, every session ``READ ONLY``.
         pool_size
@@ -229,15 +272,7 @@ class VerticaStorage:
         if not settings.vertica_host:
             raise StorageError("DB_BACKEND=vertica needs VERTICA_HOST (and VERTICA_PORT, VERTICA_DB, VERTICA_USER)")
         vertica_python = _vertica()
-        options = {
-            "host": settings.vertica_host,
-            "port": settings.vertica_port,
-            "database": settings.vertica_db,
-            "user": settings.vertica_user,
-            "password": settings.vertica_pass.get_secret_value(),
-            "autocommit": False,
-            "connection_timeout": 10,
-        }
+        options = connect_options(settings)
 
         def connect() -> Any:
             try:
@@ -249,7 +284,7 @@ class VerticaStorage:
                 ) from exc
 
         storage = cls(connect, read_only=read_only, query_timeout_ms=settings.mcp_query_timeout_ms,
-                      pool_size=pool_size)
+                      pool_size=pool_size, write_timeout_s=settings.vertica_write_timeout_seconds)
         with storage._reader.connection():  # fail now, not on the first request
             pass
         return storage

@@ -11,7 +11,7 @@ SQL (after ``microstructure vertica install-udx``, see ``sql/vertica/udx/install
     SELECT batch_microstructure(ts_ns, price, size, conditions, correction, symbol, state
                                 USING PARAMETERS settings = '...',
                                 market = 'stocks', watermark_ns = ..., computed_at_ns = ...)
-           OVER (PARTITION BY symbol ORDER BY ts_ns, sequence ASC NULLS LAST, exchange, trade_id) FROM ...
+           OVER (PARTITION BY symbol ORDER BY ts_ns, COALESCE(sequence, 9223372036854775807), exchange, trade_id) FROM ...
 
 **Same code as the DuckDB path.** Each partition (one symbol's new trades, time-ordered) is handed to
 :func:`udx.transform.run_transform` through a one-symbol, in-memory :class:`sql.backend.Storage`

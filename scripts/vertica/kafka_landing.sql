@@ -2,17 +2,15 @@
 -- The alternative to `microstructure load`: Vertica reads the topic itself. Run with vsql as the loading user:
 --   vsql -v brokers="'kafka:9092'" \
 --        -v stream="'polygon.trades|0|-2,polygon.trades|1|-2,polygon.trades|2|-2,polygon.trades|3|-2'" \
---        -f scripts/vertica/kafka_landing.sql
+--        -f scripts/vertica/kafka_landing.sql                      (from the repository root: \i below)
 -- Each Kafka message is one Polygon trade event as `microstructure stream` produces it (key = symbol,
 -- value = the event JSON: T for stocks, XT for crypto). KafkaJSONParser maps JSON keys to flex keys; arrays
 -- are flattened (flatten_arrays) so the conditions list arrives as keys c.0, c.1, ...
--- Rows land in polygon_trades_raw; scripts/vertica/promote_trades.sql moves them into market_data with the
--- dedupe rule, any number of times (it is idempotent). Landing rows are kept for a few days (DROP_PARTITIONS).
+-- Rows land in polygon_trades_raw (scripts/vertica/landing_table.sql); scripts/vertica/promote_trades.sql
+-- moves them into market_data with the dedupe rule, any number of times (it is idempotent). Landing rows are
+-- kept for a few days (the DELETE at the end of promote_trades.sql).
 
-CREATE FLEX TABLE IF NOT EXISTS polygon_trades_raw (
-    loaded_at TIMESTAMP NOT NULL DEFAULT NOW()   -- when the COPY ran: promote_trades reads a sliding window
-)
-PARTITION BY loaded_at::DATE;
+\i scripts/vertica/landing_table.sql
 
 -- A one-shot load of everything in the topic (stream = topic|partition|start offset per partition; -2 is
 -- "earliest" in Vertica's examples).

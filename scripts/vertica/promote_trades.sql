@@ -1,8 +1,9 @@
 -- Vertica-native Kafka loading, part 2: landing rows -> market_data, with the dedupe rule of DESIGN §5.
 --   vsql -f scripts/vertica/promote_trades.sql          (every few seconds: cron, a loop, or a scheduler job)
--- Idempotent: it re-reads the last 15 minutes of landed rows and inserts only keys not in market_data
--- (market, symbol, exchange, trade_id, ts_ns), so overlapping runs, retries and Kafka redeliveries leave one
--- row per trade. Field mapping is the one of ingest/normalize.py:
+-- Idempotent: it stamps the rows landed since the last run with this run's time (loaded_at, NULL until then:
+-- COPY fills no default), re-reads the rows stamped in the last 15 minutes and inserts only keys not in
+-- market_data (market, symbol, exchange, trade_id, ts_ns), so overlapping runs, retries and Kafka redeliveries
+-- leave one row per trade. Field mapping is the one of ingest/normalize.py:
 --   T  (stocks): sym x i z p s c t q trfi trft, plus t_ns/trft_ns when present (flat-file replays) and
 --                our correction key _corr (ingest/replay_json.py): its value when the key is there (null ->
 --                NULL), else 0 for an event made from a flat file (it carries t_ns), else NULL (WebSocket)
@@ -11,6 +12,7 @@
 -- the socket receive time). Limitation: a crypto trade without `i` gets the id '~' || price || 'x' || size,
 -- formatted by Vertica, which can differ from the Python normalizer's formatting: do not feed the same crypto
 -- topic through both loaders.
+UPDATE polygon_trades_raw SET loaded_at = NOW() WHERE loaded_at IS NULL;
 INSERT INTO market_data (market, symbol, ts_ns, price, size, exchange, trade_id, conditions, tape, sequence,
                          trf_id, trf_ts_ns, received_ns, source, correction)
 SELECT market, symbol, ts_ns, price, size, exchange, trade_id, conditions, tape, sequence, trf_id, trf_ts_ns,
@@ -54,5 +56,6 @@ WHERE NOT EXISTS (
       AND m.trade_id = b.trade_id AND m.ts_ns = b.ts_ns
 );
 COMMIT;
--- Retention of the landing zone (keep 3 days):
--- SELECT DROP_PARTITIONS('polygon_trades_raw', '2000-01-01', (CURRENT_DATE - 3)::VARCHAR);
+-- Retention of the landing zone (keep 3 days; now and then SELECT PURGE_TABLE('polygon_trades_raw')):
+DELETE FROM polygon_trades_raw WHERE loaded_at < NOW() - INTERVAL '3 days';
+COMMIT;

@@ -3,8 +3,8 @@
 # continuously, offsets kept by the scheduler (exactly-once into the landing table); then promote_trades.sql
 # moves rows into market_data with the dedupe rule. The alternative to `microstructure load`.
 #
-# Prerequisites: the landing table (the CREATE FLEX TABLE of kafka_landing.sql), a Vertica user that may
-# write it, vkconfig (/opt/vertica/packages/kafka/bin/vkconfig, or the opentext/kafka-scheduler image).
+# Prerequisites: a Vertica user that may create and write the landing table (landing_table.sql, run below),
+# vsql, vkconfig (/opt/vertica/packages/kafka/bin/vkconfig, or the opentext/kafka-scheduler image).
 # Usage: VERTICA_HOST=vertica KAFKA_BROKERS=kafka:9092 scripts/vertica/vkconfig_setup.sh && vkconfig launch --conf ...
 set -euo pipefail
 
@@ -22,9 +22,10 @@ dbport=${VERTICA_PORT:-5433}
 config-schema=microstructure_scheduler
 CONF
 
-"$VSQL" -h "$VERTICA_HOST" -p "${VERTICA_PORT:-5433}" -U "${VERTICA_USER:-dbadmin}" -w "${VERTICA_PASS:-}" -c \
-  "CREATE FLEX TABLE IF NOT EXISTS polygon_trades_raw (loaded_at TIMESTAMP NOT NULL DEFAULT NOW()) PARTITION BY loaded_at::DATE;
-   CREATE RESOURCE POOL microstructure_scheduler_pool PLANNEDCONCURRENCY 1;" || true  # the pool may exist
+VSQL_LOGIN=(-h "$VERTICA_HOST" -p "${VERTICA_PORT:-5433}" -U "${VERTICA_USER:-dbadmin}" -w "${VERTICA_PASS:-}")
+"$VSQL" "${VSQL_LOGIN[@]}" -f "$(dirname "$0")/landing_table.sql"
+"$VSQL" "${VSQL_LOGIN[@]}" -c "CREATE RESOURCE POOL microstructure_scheduler_pool PLANNEDCONCURRENCY 1;" \
+  || true  # the pool may exist
 
 "$VKCONFIG" scheduler --create --conf "$CONF" --operator "${VERTICA_USER:-dbadmin}" --frame-duration 00:00:10 \
   --eof-timeout-ms 2000 --config-refresh 00:01:00 --new-source-policy START \

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from importlib import resources
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -216,3 +217,36 @@ def test_the_udx_install_script_creates_the_library_and_both_signatures() -> Non
     text = load_registry("vertica", "udx")["install"].text
     assert "CREATE OR REPLACE LIBRARY" in text and "DEPENDS :depends_path" in text and "LANGUAGE 'Python'" in text
     assert "NAME 'BatchMicrostructureFactory'" in text and "NAME 'BatchMicrostructureResumeFactory'" in text
+
+
+def _query_level_null_placements(text: str) -> list[str]:
+    """``NULLS FIRST/LAST`` that stand outside every ``OVER (...)`` window clause of a script."""
+    code = _code(text)
+    windows = []
+    for match in re.finditer(r"\bOVER\s*\(", code, re.I):
+        depth, end = 0, match.end() - 1
+        for end in range(match.end() - 1, len(code)):
+            depth += {"(": 1, ")": -1}.get(code[end], 0)
+            if depth == 0:
+                break
+        windows.append((match.start(), end))
+    return [m.group(0) for m in re.finditer(r"\bNULLS\s+(?:FIRST|LAST)\b", code, re.I)
+            if not any(a < m.start() < b for a, b in windows)]
+
+
+SCRIPTS = sorted((Path(__file__).resolve().parents[2] / "scripts" / "vertica").iterdir())
+SQL_TEXTS = _vertica_files() + [(f"scripts/vertica/{e.name}", e.read_text(encoding="utf-8"))
+                                for e in SCRIPTS if e.name.endswith(".sql")]
+
+
+def test_the_null_placement_check_finds_a_query_level_clause_and_passes_a_window() -> None:
+    assert _query_level_null_placements("SELECT a FROM t ORDER BY a, b ASC NULLS LAST;") == ["NULLS LAST"]
+    assert _query_level_null_placements(
+        "SELECT LAG(a) OVER (PARTITION BY s ORDER BY a NULLS FIRST, COALESCE(b, 0)) FROM t ORDER BY a;") == []
+
+
+@pytest.mark.parametrize("path,text", SQL_TEXTS, ids=[p for p, _ in SQL_TEXTS])
+def test_no_vertica_statement_places_nulls_in_a_query_level_order_by(path: str, text: str) -> None:
+    # Vertica documents NULLS FIRST/LAST only in window ORDER BY clauses; a query-level ORDER BY places
+    # NULLs by type (the order key of trades therefore has no NULLs: tests/sql/test_trade_order.py)
+    assert _query_level_null_placements(text) == [], path

@@ -80,6 +80,8 @@ def test_copy_statement_names_the_stage_and_does_not_commit() -> None:
     text = copy_statement("market_data_stage", TRADES_SCHEMA.names)
     assert text.startswith("COPY market_data_stage (market, symbol, ts_ns,") and text.endswith("NO COMMIT")
     assert "DELIMITER '|'" in text and "ENCLOSED BY ''''" in text and "ABORT ON ERROR" in text
+    # without ENFORCELENGTH Vertica truncates a string longer than its column silently instead of rejecting it
+    assert "ENFORCELENGTH" in text
 
 
 def test_udx_settings_never_carry_secrets() -> None:

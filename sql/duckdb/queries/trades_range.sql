@@ -4,4 +4,4 @@
 SELECT ts_ns, price, size, conditions, correction
 FROM market_data
 WHERE symbol = $symbol AND ts_ns >= $start_ns AND ts_ns < $end_ns
-ORDER BY ts_ns, sequence NULLS LAST, exchange, trade_id;
+ORDER BY ts_ns, COALESCE(sequence, 9223372036854775807), exchange, trade_id;

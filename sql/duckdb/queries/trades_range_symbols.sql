@@ -4,4 +4,4 @@
 SELECT symbol, ts_ns, price, size, conditions, correction
 FROM market_data
 WHERE list_contains($symbols, symbol) AND ts_ns >= $start_ns AND ts_ns < $end_ns
-ORDER BY symbol, ts_ns, sequence NULLS LAST, exchange, trade_id;
+ORDER BY symbol, ts_ns, COALESCE(sequence, 9223372036854775807), exchange, trade_id;

@@ -3,7 +3,8 @@
 -- returns: per symbol: the newest signal row, the last trade and how old both are
 -- signal_state holds each symbol's newest bar end, so the newest row is a key lookup, and the last trade is
 -- searched only after it (partition pruning and the symbol, ts_ns sort order skip the rest). DuckDB's
--- arg_max(price, ts_ns) is the top-1 row per symbol by ts_ns here.
+-- arg_max(price, ts_ns) is the top-1 row per symbol here; trades sharing the newest ts_ns are decided by the
+-- rest of trades_range's key (DuckDB's arg_max takes any one of them).
 WITH newest AS (
     SELECT
         s.symbol, s.bar_end_ns, s.bar_seconds, s.n_trades, s.volume, s.vwap, s.close, s.log_return,
@@ -21,7 +22,8 @@ last_trades AS (
     FROM market_data
     WHERE ts_ns >= (SELECT MIN(bar_end_ns) FROM newest) - CAST(:bar_seconds AS INTEGER) * 1000000000
       AND symbol IN (SELECT symbol FROM newest)
-    LIMIT 1 OVER (PARTITION BY symbol ORDER BY ts_ns DESC, sequence DESC NULLS FIRST)
+    LIMIT 1 OVER (PARTITION BY symbol
+                 ORDER BY ts_ns DESC, COALESCE(sequence, 9223372036854775807) DESC, exchange DESC, trade_id DESC)
 )
 SELECT
     n.symbol, n.bar_end_ns, n.bar_seconds, n.n_trades, n.volume, n.vwap, n.close, n.log_return, n.garch_sigma,

@@ -14,7 +14,7 @@ INSERT INTO trading_signals_stage (
 SELECT batch_microstructure(p.ts_ns, p.price, p.size, p.conditions, p.correction, p.symbol, p.state
                             USING PARAMETERS settings = :settings, market = :market,
                                              watermark_ns = :watermark_ns, computed_at_ns = :computed_at_ns)
-       OVER (PARTITION BY p.symbol ORDER BY p.ts_ns, p.sequence ASC NULLS LAST, p.exchange, p.trade_id)
+       OVER (PARTITION BY p.symbol ORDER BY p.ts_ns, COALESCE(p.sequence, 9223372036854775807), p.exchange, p.trade_id)
 FROM (
     SELECT
         r.symbol, r.ts_ns, r.price, r.size, r.conditions, r.correction, r.sequence, r.exchange, r.trade_id,
@@ -24,7 +24,7 @@ FROM (
             m.symbol, m.ts_ns, m.price, m.size, m.conditions, m.correction, m.sequence, m.exchange, m.trade_id,
             st.state,
             ROW_NUMBER() OVER (PARTITION BY m.symbol
-                               ORDER BY m.ts_ns, m.sequence ASC NULLS LAST, m.exchange, m.trade_id) AS first_row
+                               ORDER BY m.ts_ns, COALESCE(m.sequence, 9223372036854775807), m.exchange, m.trade_id) AS first_row
         FROM market_data AS m
         LEFT OUTER JOIN signal_state AS st ON st.symbol = m.symbol AND st.bar_seconds = :bar_seconds
         WHERE m.market = :market

@@ -62,11 +62,11 @@ trade_days AS (
         counts_volume,
         FIRST_VALUE(CASE WHEN sets_price THEN price END IGNORE NULLS) OVER (
             PARTITION BY symbol, TIMESTAMPADD('microsecond', ts_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE
-            ORDER BY ts_ns, sequence ASC NULLS LAST, exchange, trade_id
+            ORDER BY ts_ns, COALESCE(sequence, 9223372036854775807), exchange, trade_id
             ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS day_open,
         LAST_VALUE(CASE WHEN sets_price THEN price END IGNORE NULLS) OVER (
             PARTITION BY symbol, TIMESTAMPADD('microsecond', ts_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE
-            ORDER BY ts_ns, sequence ASC NULLS LAST, exchange, trade_id
+            ORDER BY ts_ns, COALESCE(sequence, 9223372036854775807), exchange, trade_id
             ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS day_close
     FROM eligible_trades
 ),
