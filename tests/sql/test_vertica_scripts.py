@@ -101,3 +101,14 @@ def test_the_promotion_stamps_new_landing_rows_before_reading_its_window() -> No
     insert = next(i for i, s in enumerate(statements) if s.startswith("INSERT INTO market_data"))
     assert stamp < insert and "loaded_at >= NOW() - INTERVAL '15 minutes'" in statements[insert]
     assert statements[insert + 1] == "COMMIT"
+
+
+def test_the_reader_may_select_exactly_the_relations_the_analyst_sql_guard_allows() -> None:
+    from server.sql_guard import DOCUMENTED_RELATIONS
+
+    granted: set[str] = set()
+    for statement in _statements((SCRIPTS / "create_reader.sql").read_text()):
+        grant = re.fullmatch(r"GRANT SELECT ON (?:TABLE )?(.+) TO microstructure_read", statement)
+        if grant:
+            granted |= {name.strip().removeprefix("public.") for name in grant.group(1).split(",")}
+    assert granted == DOCUMENTED_RELATIONS
