@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from sql.backend import StorageError
+from sql.backend import DatabaseHeld, StorageError
 from sql.settings import Settings, load_settings
 
 __all__ = ["main"]
@@ -35,24 +35,40 @@ def _configure_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
-def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from server.embedded import run_embedded
-
-    asyncio.run(run_embedded(settings, mode="demo"))
-    return 0
-
-
-def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+def _host(settings: Settings, roles: Sequence[str], *, simulate: bool, mode: str) -> int:
+    """Run the embedded process hosting ``roles``; a refused Polygon key is a one-line error."""
     from ingest.feed import PolygonAuthError
     from server.embedded import run_embedded
 
     try:
-        asyncio.run(run_embedded(settings, mode="run"))
+        asyncio.run(run_embedded(settings, roles=roles, simulate=simulate, mode=mode))
     except PolygonAuthError as exc:
         print(f"microstructure: {exc}. Check POLYGON_API_KEY and that your plan includes WebSockets "
               f"for POLYGON_MARKET={settings.polygon_market}.", file=sys.stderr)
         return 1
     return 0
+
+
+def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from server.embedded import default_roles
+
+    return _host(settings, default_roles(settings), simulate=True, mode="demo")
+
+
+def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from server.embedded import default_roles
+
+    return _host(settings, default_roles(settings), simulate=False, mode="run")
+
+
+def _cmd_up(settings: Settings, args: argparse.Namespace) -> int:
+    from server.embedded import check_roles, default_roles
+
+    roles = [r.strip() for r in args.roles.split(",") if r.strip()] if args.roles else list(default_roles(settings))
+    chosen = check_roles(settings, roles, simulate=args.simulate)
+    if chosen == {"stream"} and settings.kafka_bootstrap_servers:  # into Kafka only: the database is not needed
+        return _cmd_stream(settings, args)
+    return _host(settings, roles, simulate=args.simulate, mode="up")
 
 
 def _cmd_stream(settings: Settings, args: argparse.Namespace) -> int:
@@ -160,6 +176,16 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="like demo, on the real Polygon feed (needs POLYGON_API_KEY)")
     run.set_defaults(handler=_cmd_run)
 
+    up = commands.add_parser("up", help="host any set of roles around one database in this process (the process "
+                             "that owns a DuckDB file serves everyone else)")
+    up.add_argument("--roles", metavar="ROLE[,ROLE...]",
+                    help="comma-separated, from stream, load, transform, serve (default: all; load only with "
+                    "KAFKA_BOOTSTRAP_SERVERS, without it stream writes straight into the database)")
+    up.add_argument("--simulate", action="store_true",
+                    help="the stream role reads the local simulator (after backfilling simulated history into an "
+                    "empty database) instead of POLYGON_FEED; demo = up --simulate")
+    up.set_defaults(handler=_cmd_up)
+
     stream = commands.add_parser("stream", help="Polygon WebSocket -> Kafka (needs KAFKA_BOOTSTRAP_SERVERS)")
     stream.add_argument("--simulate", action="store_true",
                         help="read an in-process simulator (SIM_RATE, SIM_SEED) instead of POLYGON_FEED")
@@ -212,9 +238,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"microstructure: invalid settings: {problems}", file=sys.stderr)
         return 2
     from server.embedded import StartupError
+    from server.owner import holder_message
 
     try:
         return int(args.handler(settings, args))
+    except DatabaseHeld as exc:
+        print(f"microstructure: {holder_message(exc)}", file=sys.stderr)
+        return 1
     except (StorageError, StartupError) as exc:
         print(f"microstructure: {exc}", file=sys.stderr)
         return 1

@@ -13,6 +13,7 @@ stored yet, so loading the same event twice leaves one row (at-least-once delive
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -24,7 +25,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from sql.backend import QueryResult, QueryTimeout, SignalStateRow, StorageError, signal_states_by_symbol
+from sql.backend import DatabaseHeld, QueryResult, QueryTimeout, SignalStateRow, StorageError, signal_states_by_symbol
 from sql.contract import (
     INTRADAY_PROFILE_SCHEMA,
     MODEL_PARAMS_SCHEMA,
@@ -43,6 +44,9 @@ if TYPE_CHECKING:
 __all__ = ["DuckDBStorage"]
 
 _DIALECT = "duckdb"
+
+#: How DuckDB names the process holding a file's lock: ``Conflicting lock is held in <program> (PID 1234)``.
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in .*\(PID (\d+)\)")
 
 #: Interrupts the server's reads that pass their time limit (one thread for every query of the process).
 _WATCHDOG = Watchdog()
@@ -86,6 +90,12 @@ class DuckDBStorage:
             try:
                 return duckdb.connect(str(path), read_only=read_only, config=config)
             except duckdb.IOException as exc:
+                if "Could not set lock" in str(exc):
+                    holder = _LOCK_HOLDER.search(str(exc))
+                    raise DatabaseHeld(
+                        f"{str(path)!r} is held by another process: {exc}", path=str(path),
+                        pid=int(holder.group(1)) if holder else None,
+                    ) from exc
                 raise StorageError(
                     f"cannot open {str(path)!r}: {exc}. DuckDB allows one writing process per file; "
                     "stop the other process or point DUCKDB_PATH elsewhere"
