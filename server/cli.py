@@ -31,7 +31,8 @@ def _configure_logging(level: str) -> None:
         datefmt="%Y-%m-%dT%H:%M:%S",
     )
     # Per-request chatter of the SDK and of websockets ("Terminating session", "connection open").
-    for noisy in ("mcp.server.streamable_http", "mcp.server.streamable_http_manager", "websockets.server"):
+    for noisy in ("mcp.server.streamable_http", "mcp.server.streamable_http_manager", "websockets.server",
+                   "httpx2"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 

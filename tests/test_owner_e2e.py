@@ -1,0 +1,121 @@
+"""One process owns the DuckDB file; everyone else goes through it (issue 14).
+
+A real ``microstructure up --simulate`` holds a real file for the whole module (with ``MCP_AUTH_TOKEN`` set, so
+every client must carry the token); second processes are started as a user would start them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from mcp import Client, StdioServerParameters
+
+from server.mcp import TOOL_NAMES
+
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
+
+TOKEN = "owner-roles-test-token"
+EXECUTABLE = str(Path(sys.executable).with_name("microstructure"))
+
+
+def _env(database: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "DUCKDB_PATH": str(database), "MCP_AUTH_TOKEN": TOKEN, "KAFKA_BOOTSTRAP_SERVERS": "",
+            "SESSION_STOCKS": "00:00-24:00 UTC", **extra}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def owner(tmp_path_factory):
+    """A running ``up --simulate --roles stream,transform,serve``: (process, database, runtime record, log)."""
+    workdir = tmp_path_factory.mktemp("owner")
+    database = workdir / "owned.duckdb"
+    env = _env(database, MCP_PORT="0", SIM_PORT="0", SIM_HISTORY_DAYS="0.5")
+    log_path = workdir / "up.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen([EXECUTABLE, "up", "--simulate", "--roles", "stream,transform,serve"], cwd=workdir,
+                                   env=env, stdout=log, stderr=log)  # fmt: skip
+    runtime = Path(f"{database}.owner.json")
+    deadline = time.monotonic() + 120
+    try:
+        while True:
+            assert process.poll() is None, log_path.read_text()[-3000:]
+            assert time.monotonic() < deadline, "not ready within 120 s:\n" + log_path.read_text()[-3000:]
+            if runtime.exists():
+                record = json.loads(runtime.read_text())
+                try:
+                    if httpx.get(f"{record['url']}/health", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+            time.sleep(0.5)
+        yield process, database, record, log_path
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+def test_the_runtime_file_names_the_owner_its_url_and_roles_and_no_secret(owner):
+    process, database, record, _ = owner
+    assert record["pid"] == process.pid
+    assert record["roles"] == ["stream", "transform", "serve"]
+    assert record["url"].startswith("http://127.0.0.1:")
+    assert TOKEN not in Path(f"{database}.owner.json").read_text()
+    answer = httpx.get(f"{record['url']}/api/v1/real-time-data", params={"limit": 1},
+                       headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)  # fmt: skip
+    assert answer.status_code == 200 and answer.json()["count"] == 1
+
+
+@pytest.mark.parametrize(
+    "argv, extra",
+    [
+        (["transform"], {}),
+        (["up", "--roles", "transform"], {}),
+        (["load", "--drain"], {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9"}),
+        (["serve"], {}),
+    ],
+    ids=["transform", "up-transform", "load", "serve-http"],
+)
+def test_a_second_process_asking_for_the_file_gets_one_line_naming_the_holder(owner, argv, extra):
+    process, database, record, _ = owner
+    done = subprocess.run([EXECUTABLE, *argv], env=_env(database, **extra), capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert f"pid {process.pid}" in lines[0] and record["url"] in lines[0] and str(database) in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+async def test_stdio_is_bridged_to_the_owner_for_the_official_client(owner):
+    _, database, _, _ = owner
+    parameters = StdioServerParameters(command=EXECUTABLE, args=["serve", "--transport", "stdio"], env=_env(database))
+    async with Client(parameters) as client:
+        assert {t.name for t in (await client.list_tools()).tools} == set(TOOL_NAMES)
+        result = await client.call_tool("get_trading_signals", {"symbol": "BTC-USD", "limit": 3})
+        assert not result.is_error, result.content
+        assert result.structured_content["count"] == 3
+
+
+async def test_the_bridge_without_the_token_answers_an_error_naming_it(owner):
+    _, database, _, _ = owner
+    env = {k: v for k, v in _env(database).items() if k != "MCP_AUTH_TOKEN"}
+    parameters = StdioServerParameters(command=EXECUTABLE, args=["serve", "--transport", "stdio"], env=env)
+    with pytest.raises(BaseExceptionGroup) as failure:
+        async with Client(parameters) as client:
+            await client.list_tools()
+    assert failure.group_contains(Exception, match="refused the token: set MCP_AUTH_TOKEN", depth=None), failure
+
+
+def test_sigterm_stops_the_owner_and_removes_the_runtime_file(owner):
+    process, database, _, log_path = owner
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0, log_path.read_text()[-3000:]
+    assert not Path(f"{database}.owner.json").exists()
