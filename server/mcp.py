@@ -22,6 +22,7 @@ from server.arguments import TICKER_PATTERN
 from server.metrics import ServerMetrics
 from server.models import ChartInfo, EnrichedTrade, JumpEvent, Page, RealTimeRow, SignalRow, SymbolMetrics
 from server.tools import market
+from server.tools.analyst_sql import MAX_SQL_CHARS, SqlPage, run_analyst_sql, tool_description
 from server.tools.chart import render_chart
 from server.tools.schema_doc import describe_views
 from sql.backend import Storage, StorageError
@@ -36,6 +37,7 @@ TOOL_NAMES = (
     "get_symbol_metrics",
     "get_real_time_data",
     "get_chart",
+    "query",
 )
 
 #: The tools whose result is one typed page (every tool but the chart's image).
@@ -232,6 +234,18 @@ def build_server(settings: Settings, storage: Storage, metrics: ServerMetrics | 
         )  # fmt: skip
         image = ImageContent(type="image", data=base64.b64encode(png).decode(), mime_type="image/png")
         return CallToolResult(content=[image], structured_content=info.model_dump())
+
+    def query(
+        sql: Annotated[
+            str, Field(min_length=1, max_length=MAX_SQL_CHARS, description="one SELECT (or WITH ... SELECT)")
+        ],
+        limit: Limit = default_limit,
+    ) -> SqlPage:
+        return run_analyst_sql(storage, settings, sql, limit).page
+
+    mcp.tool(title="Read-only SQL", description=tool_description(settings), annotations=_READ_ONLY)(
+        _instrumented(metrics, query)
+    )
 
     @mcp.resource(
         "schema://views",

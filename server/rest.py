@@ -1,7 +1,7 @@
 """REST mirrors of the tools under ``/api/v1`` (FastAPI documents them at ``/openapi.json`` and ``/docs``).
 
 Same functions, limits and messages as the MCP tools. Errors have one shape, ``{"ok": false, "error",
-"errors", "status"}``: 400 for a bad argument, 404 for an unknown symbol, 504 when a query passes the time limit, 503 when the
+"errors", "status"}``: 400 for a bad argument or a refused or invalid SQL statement, 404 for an unknown symbol, 504 when a query passes the time limit, 503 when the
 database fails. No ``from __future__ import annotations``: FastAPI evaluates the routes' annotations,
 which use local types built from the settings.
 """
@@ -10,14 +10,16 @@ which use local types built from the settings.
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, FastAPI, Path, Query, Request
+from fastapi import APIRouter, Body, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from server.arguments import TICKER_PATTERN
 from server.metrics import ServerMetrics
 from server.models import EnrichedTrade, ErrorBody, JumpEvent, Page, RealTimeRow, SignalRow, SymbolMetrics
 from server.tools import market
+from server.tools.analyst_sql import MAX_SQL_CHARS, MEDIA_TYPES, Format, SqlPage, encode, run_analyst_sql
 from server.tools.chart import render_chart
 from sql.backend import QueryTimeout, Storage, StorageError
 from sql.settings import Settings
@@ -141,4 +143,48 @@ def build_router(settings: Settings, storage: Storage, metrics: ServerMetrics) -
             start=start, end=end))  # fmt: skip
         return Response(png, media_type="image/png")
 
+    class SqlRequest(BaseModel):
+        sql: str = Field(min_length=1, max_length=MAX_SQL_CHARS, description="one SELECT (or WITH ... SELECT)")
+        limit: int | None = Field(None, ge=1, le=settings.mcp_max_rows, description="rows wanted (default "
+                                  f"{default_limit})")  # fmt: skip
+        format: Format | None = Field(None, description="answer format; default from Accept, else json")
+
+    binary = {"schema": {"type": "string", "format": "binary"}}
+
+    @router.post(
+        "/sql", summary="query: one read-only SQL statement over the documented tables and views",
+        response_model=SqlPage,
+        responses={
+            200: {"content": {MEDIA_TYPES["csv"]: {"schema": {"type": "string"}}, MEDIA_TYPES["arrow"]: binary,
+                              MEDIA_TYPES["parquet"]: binary},
+                  "description": "rows as JSON (the MCP tool's result), CSV, Arrow IPC stream or Parquet; "
+                                 "X-Row-Count and X-Truncated headers on every format"},
+            406: {"model": ErrorBody, "description": "Accept names no format offered"},
+        },
+    )  # fmt: skip
+    def sql(
+        request: Annotated[SqlRequest, Body()], accept: Annotated[str | None, Header()] = None
+    ) -> Response:
+        """The MCP tool `query` over HTTP: same check, limits and result; the format from `format` or `Accept`."""
+        fmt = request.format or _negotiate(accept)
+        if fmt is None:
+            return error_body(406, f"Accept {accept!r} names no offered format: {', '.join(MEDIA_TYPES.values())}")
+        answer = observed("query", lambda: run_analyst_sql(storage, settings, request.sql, request.limit))
+        headers = {"X-Row-Count": str(answer.page.count), "X-Truncated": str(answer.page.truncated).lower()}
+        return Response(encode(answer, fmt), media_type=MEDIA_TYPES[fmt], headers=headers)
+
     return router
+
+
+def _negotiate(accept: str | None) -> Format | None:
+    """The first format ``Accept`` names (JSON for none, ``*/*`` or ``application/*``); ``None`` for none offered."""
+    if not accept:
+        return "json"
+    by_type = {media: fmt for fmt, media in MEDIA_TYPES.items()}
+    for part in accept.split(","):
+        media = part.split(";")[0].strip().lower()
+        if media in by_type:
+            return by_type[media]
+        if media in ("*/*", "application/*"):
+            return "json"
+    return None

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
 
     from sql.settings import Settings
 
-__all__ = ["DatabaseHeld", "QueryResult", "SignalStateRow", "signal_states_by_symbol", "Storage", "StorageError",
-           "QueryTimeout", "open_storage"]
+__all__ = ["DatabaseHeld", "QueryResult", "SignalStateRow", "SqlResult", "StatementError", "signal_states_by_symbol",
+           "Storage", "StorageError", "QueryTimeout", "open_storage"]
 
 
 class StorageError(RuntimeError):
@@ -48,6 +48,26 @@ class QueryResult:
 
     columns: list[str]
     rows: list[tuple[Any, ...]]
+    truncated: bool
+
+
+class StatementError(ValueError):
+    """The database rejected an analyst's statement itself (syntax, unknown column, bad cast, ...).
+
+    Its message is DuckDB's or Vertica's text about the statement the analyst wrote: safe and useful to show.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class SqlResult:
+    """The first rows of an analyst's statement (:meth:`Storage.run_sql`).
+
+    ``columns`` pairs each column name with its SQL type as the database names it; ``table`` holds at most
+    ``limit`` rows with the types the database returned; ``truncated`` is true when the statement had more.
+    """
+
+    columns: list[tuple[str, str]]
+    table: pa.Table
     truncated: bool
 
 
@@ -104,6 +124,11 @@ class Storage(Protocol):
 
     def query(self, name: str, params: Mapping[str, Any], limit: int) -> QueryResult:
         """Run the named read query ``name`` with bound ``params``; at most ``limit`` rows, time-limited."""
+
+    def run_sql(self, sql: str, limit: int) -> SqlResult:
+        """Run an analyst's statement, checked by ``server.sql_guard``, read-only and time-limited; keep at
+        most ``limit`` rows. Raises :class:`StatementError` when the database rejects the statement,
+        :class:`QueryTimeout` past the time limit."""
 
     def reopen(self) -> None:
         """Close and reconnect, releasing what the client library holds for the connection (the loader calls

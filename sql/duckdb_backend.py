@@ -9,10 +9,23 @@ is interrupted when it passes the time limit. A server without a writer opens th
 Appends are idempotent: ``market_data`` declares no key (an index on it would cost more than the append);
 :meth:`DuckDBStorage.append_trades`, under the process's write lock, adds only rows whose dedupe key is not
 stored yet, so loading the same event twice leaves one row (at-least-once delivery + dedupe).
+
+Analysts' SQL (:meth:`DuckDBStorage.run_sql`) runs on the same instance, so the instance itself is opened
+with ``enable_external_access = false`` and ``lock_configuration = true``: no statement of this process can
+read or write a file or URL outside the database (``read_csv``, ``COPY``, ``ATTACH``, ``INSTALL``,
+``FROM 'x.csv'``) or change a setting (``SET``), whatever passed the parser check of ``server/sql_guard.py``.
+Nothing here needs more: batches arrive as Arrow tables registered explicitly (``cursor.register``, still
+allowed; only the implicit scan of Python variables is off), the shipped reference tables load through Python
+(``sql/conditions.py``), flat-file replay parses files in Python, and spilling to the temporary directory and
+the built-in extensions (ICU, JSON) keep working (``tests/server/test_analyst_sql.py`` runs loader, replay,
+transform and the Kafka hop against such an instance). ``SET threads`` is per instance, not per connection, so an analyst query
+cannot get fewer threads than ingest; instead one analyst statement runs at a time (a later one waits at most
+the time limit) and the time limit interrupts it (BENCHMARKS.md measures what it costs the loader).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -25,7 +38,16 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from sql.backend import DatabaseHeld, QueryResult, QueryTimeout, SignalStateRow, StorageError, signal_states_by_symbol
+from sql.backend import (
+    DatabaseHeld,
+    QueryResult,
+    QueryTimeout,
+    SignalStateRow,
+    SqlResult,
+    StatementError,
+    StorageError,
+    signal_states_by_symbol,
+)
 from sql.contract import (
     INTRADAY_PROFILE_SCHEMA,
     MODEL_PARAMS_SCHEMA,
@@ -43,6 +65,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DuckDBStorage"]
 
+log = logging.getLogger("microstructure.sql")
+
 _DIALECT = "duckdb"
 
 #: How DuckDB names the process holding a file's lock: ``Conflicting lock is held in <program> (PID 1234)``.
@@ -50,6 +74,16 @@ _LOCK_HOLDER = re.compile(r"Conflicting lock is held in .*\(PID (\d+)\)")
 
 #: Interrupts the server's reads that pass their time limit (one thread for every query of the process).
 _WATCHDOG = Watchdog()
+
+#: Settings of every instance this module opens (see the module docstring); locked after opening.
+_LOCKED_DOWN: dict[str, str | int | bool] = {
+    "enable_external_access": False,
+    "lock_configuration": True,
+}
+
+#: DuckDB errors about the statement itself (parser, binder, catalog, conversion, unsupported, refused file
+#: access); any other failure is the database's, reported without its text.
+_STATEMENT_ERRORS = (duckdb.ProgrammingError, duckdb.DataError, duckdb.NotSupportedError, duckdb.PermissionException)
 
 
 class DuckDBStorage:
@@ -64,6 +98,7 @@ class DuckDBStorage:
         self._query_timeout_s = query_timeout_s
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._analyst_slot = threading.Semaphore(1)  # one analyst statement at a time (module docstring)
         self._queries = load_registry(_DIALECT, "queries")
 
     @classmethod
@@ -82,7 +117,7 @@ class DuckDBStorage:
             path.parent.mkdir(parents=True, exist_ok=True)
         elif not path.exists():
             raise StorageError(f"DUCKDB_PATH {str(path)!r} does not exist; run the demo or a loader first")
-        config: dict[str, str | int] = {"threads": settings.duckdb_threads}
+        config: dict[str, str | int | bool] = {"threads": settings.duckdb_threads, **_LOCKED_DOWN}
         if settings.duckdb_memory_limit:
             config["memory_limit"] = settings.duckdb_memory_limit
 
@@ -305,3 +340,60 @@ class DuckDBStorage:
         except duckdb.Error as exc:
             raise StorageError(f"query {name!r} failed: {exc}") from exc
         return QueryResult(columns=columns, rows=rows[:limit], truncated=len(rows) > limit)
+
+    def run_sql(self, sql: str, limit: int) -> SqlResult:
+        """Run an analyst's checked statement in a read-only transaction, interrupted after the time limit.
+
+        One analyst statement runs at a time; a second waits for at most the time limit. Streams the result
+        and stops after ``limit + 1`` rows (``truncated``).
+
+        Parameters
+        ----------
+        sql
+            A statement :func:`server.sql_guard.check_read_only` returned.
+        limit
+            Rows to keep.
+        """
+        if not self._analyst_slot.acquire(timeout=self._query_timeout_s):
+            raise QueryTimeout(
+                f"another SQL statement held the analyst slot for MCP_QUERY_TIMEOUT_MS={self._query_timeout_s * 1000:.0f}"
+            )
+        try:
+            cursor = self._cursor()
+            with _WATCHDOG.watch(cursor.interrupt, self._query_timeout_s):
+                if not self._read_only:
+                    cursor.execute("BEGIN TRANSACTION READ ONLY")
+                try:
+                    relation = cursor.sql(sql)
+                    columns = [(str(name), str(kind)) for name, kind in zip(relation.columns, relation.types)]
+                    table = _first_rows(relation.to_arrow_reader(min(limit + 1, 10_000)), limit + 1)
+                finally:
+                    if not self._read_only:
+                        cursor.execute("ROLLBACK")
+        except duckdb.InterruptException as exc:
+            raise QueryTimeout(f"the statement exceeded MCP_QUERY_TIMEOUT_MS={self._query_timeout_s * 1000:.0f}") from exc
+        except _STATEMENT_ERRORS as exc:
+            raise StatementError(str(exc)) from exc
+        except duckdb.Error as exc:
+            log.warning("analyst SQL failed in the database: %s", exc)
+            raise StorageError("the database failed running the statement (the server log has the detail)") from exc
+        finally:
+            self._analyst_slot.release()
+        return SqlResult(columns=columns, table=table.slice(0, limit), truncated=table.num_rows > limit)
+
+
+def _first_rows(reader: pa.RecordBatchReader, n: int) -> pa.Table:
+    """Read batches from ``reader`` until it holds ``n`` rows or ends; close it."""
+    batches: list[pa.RecordBatch] = []
+    rows = 0
+    try:
+        while rows < n:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            batches.append(batch)
+            rows += batch.num_rows
+    finally:
+        reader.close()
+    return pa.Table.from_batches(batches, schema=reader.schema).slice(0, n)

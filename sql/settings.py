@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     mcp_max_rows: int = Field(1000, ge=1, description="hard cap on rows a tool returns")
     mcp_default_rows: int = Field(100, ge=1, description="rows returned when limit is not given")
     mcp_query_timeout_ms: int = Field(5000, ge=1, description="a query running longer is interrupted")
+    mcp_sql_max_bytes: int = Field(
+        1_048_576, ge=1024,
+        description="analyst SQL (tool query, POST /api/v1/sql): rows beyond this many bytes of JSON are cut "
+        "(truncated_by=bytes); a first row above it is an error",
+    )
     mcp_response_cache_ms: int = Field(
         1000, ge=0, description="tool results are reused while the data is unchanged, rechecked this often; 0 = off"
     )

@@ -24,6 +24,7 @@ never come from callers.
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import threading
 import time
@@ -35,7 +36,15 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sql.backend import QueryResult, QueryTimeout, SignalStateRow, StorageError, signal_states_by_symbol
+from sql.backend import (
+    QueryResult,
+    QueryTimeout,
+    SignalStateRow,
+    SqlResult,
+    StatementError,
+    StorageError,
+    signal_states_by_symbol,
+)
 from sql.contract import (
     INTRADAY_PROFILE_SCHEMA,
     MODEL_PARAMS_SCHEMA,
@@ -55,6 +64,8 @@ __all__ = ["InDatabaseTransformSummary", "VerticaStorage", "copy_rows", "copy_st
 
 _DIALECT = "vertica"
 _NS = 1_000_000_000
+log = logging.getLogger("microstructure.sql")
+
 _TIMEOUT_MARKERS = ("run time cap", "runtimecap", "canceled", "cancelled", "interrupted")
 
 #: Cancels, from the client side, server reads that outlive their RUNTIMECAP (one thread for the process).
@@ -425,6 +436,37 @@ class VerticaStorage:
                     ) from exc
                 raise StorageError(f"query {name!r} failed: {exc}") from exc
         return QueryResult(columns=columns, rows=rows[:limit], truncated=len(rows) > limit)
+
+    def run_sql(self, sql: str, limit: int) -> SqlResult:
+        """Run an analyst's checked statement in a reader session (``READ ONLY``, ``RUNTIMECAP``); keep at most
+        ``limit`` rows.
+
+        The reader user's grants (SELECT only, ``scripts/vertica/create_reader.sql``) and the session are what
+        guard here; ``server.sql_guard`` checks the statement type before. Vertica's error text about the
+        statement (a rollback of the statement with a SQLSTATE of class 42, 22 or 0A) is returned as
+        :class:`StatementError`; any other failure is reported without its text.
+        """
+        vertica_python = _vertica()
+        with self._reader.connection() as connection:
+            try:
+                with _WATCHDOG.watch(connection.cancel, self._timeout_ms / 1000 + 1.0):
+                    cursor = connection.cursor()
+                    cursor.execute(sql)
+                    description = cursor.description or []
+                    rows = [tuple(r) for r in cursor.fetchmany(limit + 1)]
+                    connection.rollback()
+            except vertica_python.errors.Error as exc:
+                if any(marker in str(exc).lower() for marker in _TIMEOUT_MARKERS):
+                    raise QueryTimeout(f"the statement exceeded MCP_QUERY_TIMEOUT_MS={self._timeout_ms}") from exc
+                if str(getattr(exc, "sqlstate", "") or "")[:2] in ("42", "22", "0A"):
+                    raise StatementError(str(exc)) from exc
+                log.warning("analyst SQL failed in the database: %s", exc)
+                raise StorageError("the database failed running the statement (the server log has the detail)") from exc
+        names = [str(d.name) for d in description]
+        types = [str(d.type_name).upper() for d in description]
+        arrays = [pa.array([row[i] for row in rows[:limit]]) for i in range(len(names))]
+        table = pa.Table.from_arrays(arrays, names=names)
+        return SqlResult(columns=list(zip(names, types, strict=True)), table=table, truncated=len(rows) > limit)
 
     # --- the transform inside Vertica ----------------------------------------------------------------
     def install_udx(self, library_path: str, depends_path: str) -> None:
