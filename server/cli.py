@@ -143,6 +143,15 @@ def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from server.sql_command import sql_main
+
+    return sql_main(settings, args.statement, fmt=args.format, limit=args.limit,
+                    output=Path(args.output) if args.output else None)  # fmt: skip
+
+
 def _cmd_transform(settings: Settings, args: argparse.Namespace) -> int:
     from server.standalone import transform
 
@@ -209,6 +218,15 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the MCP tools over a database no other process writes")
     serve.add_argument("--transport", choices=("http", "stdio"), default="http", help="default http")
     serve.set_defaults(handler=_cmd_serve)
+
+    sql = commands.add_parser("sql", help="run read-only SQL over the tables and views: through the process that "
+                              "owns the DuckDB file, else on the file opened read-only; no statement: a shell")
+    sql.add_argument("statement", nargs="?", help="one SELECT (or WITH ... SELECT); omit for an interactive shell")
+    sql.add_argument("--format", choices=("table", "csv", "json", "parquet"), default="table",
+                     help="default table; parquet goes to --output or a redirected stdout")
+    sql.add_argument("--limit", type=int, help="rows at most (default MCP_DEFAULT_ROWS, up to MCP_MAX_ROWS)")
+    sql.add_argument("--output", metavar="FILE", help="write the result to FILE instead of stdout")
+    sql.set_defaults(handler=_cmd_sql)
 
     transform = commands.add_parser("transform", help="compute trading_signals from market_data")
     mode = transform.add_mutually_exclusive_group()

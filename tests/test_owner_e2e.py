@@ -114,6 +114,67 @@ async def test_the_bridge_without_the_token_answers_an_error_naming_it(owner):
     assert failure.group_contains(Exception, match="refused the token: set MCP_AUTH_TOKEN", depth=None), failure
 
 
+def _sql(database: Path, *argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([EXECUTABLE, "sql", *argv], env=_env(database), capture_output=True, timeout=60,
+                          input=None if stdin is None else stdin.encode())  # fmt: skip
+
+
+STATEMENT = "SELECT symbol, close, trading_signal, bar_end_ns FROM latest_signals ORDER BY symbol"
+
+
+def test_sql_answers_through_the_owner_in_every_format(owner, tmp_path):
+    _, database, record, _ = owner
+    direct = httpx.post(f"{record['url']}/api/v1/sql", json={"sql": STATEMENT, "limit": 100},
+                        headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).json()  # fmt: skip
+    symbols = [row[0] for row in direct["rows"]]
+    assert len(symbols) >= 4
+
+    as_json = _sql(database, STATEMENT, "--format", "json", "--limit", "100")
+    assert as_json.returncode == 0, as_json.stderr
+    page = json.loads(as_json.stdout)
+    assert [c["name"] for c in page["columns"]] == ["symbol", "close", "trading_signal", "bar_end_ns"]
+    assert [row[0] for row in page["rows"]] == symbols and page["truncated"] is False
+
+    table = _sql(database, STATEMENT, "--limit", "100")
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.decode().splitlines()
+    assert lines[0].split() == ["symbol", "close", "trading_signal", "bar_end_ns"]
+    assert [line.split()[0] for line in lines[2:-1]] == symbols and lines[-1] == f"({len(symbols)} rows)"
+
+    as_csv = _sql(database, STATEMENT, "--format", "csv", "--limit", "2")
+    assert as_csv.stdout.decode().splitlines()[0] == "symbol,close,trading_signal,bar_end_ns"
+    assert [line.split(",")[0] for line in as_csv.stdout.decode().splitlines()[1:]] == symbols[:2]
+
+    import pyarrow.parquet as pq
+
+    target = tmp_path / "latest.parquet"
+    as_parquet = _sql(database, STATEMENT, "--format", "parquet", "--output", str(target), "--limit", "100")
+    assert as_parquet.returncode == 0, as_parquet.stderr
+    assert pq.read_table(target).column("symbol").to_pylist() == symbols
+
+
+def test_sql_refuses_a_write_through_the_owner_with_one_line(owner):
+    _, database, _, _ = owner
+    done = _sql(database, "DELETE FROM market_data")
+    assert done.returncode == 1 and done.stdout == b""
+    assert len(done.stderr.decode().strip().splitlines()) == 1 and "DELETE" in done.stderr.decode()
+
+
+def test_the_sql_shell_runs_multi_line_statements_through_the_owner(owner, tmp_path):
+    _, database, _, _ = owner
+    script = "SELECT count(*) AS n\nFROM latest_signals;\nSELECT nope FROM latest_signals;\n.limit 1\n" \
+             "SELECT symbol FROM latest_signals ORDER BY symbol;\n.quit\nSELECT 1;\n"
+    done = subprocess.run([EXECUTABLE, "sql"], env={**_env(database), "XDG_STATE_HOME": str(tmp_path)},
+                          input=script.encode(), capture_output=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.decode().splitlines()
+    assert out[0] == "n" and int(out[2]) >= 4 and out[3] == "(1 row)"
+    assert out[4] == "symbol" and out[7].startswith("(1 row; truncated")
+    assert len(out) == 8  # nothing after .quit
+    errors = done.stderr.decode().strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith("error:") and "nope" in errors[0]
+
+
 def test_sigterm_stops_the_owner_and_removes_the_runtime_file(owner):
     process, database, _, log_path = owner
     process.send_signal(signal.SIGTERM)

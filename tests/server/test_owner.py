@@ -126,3 +126,17 @@ async def test_stdio_without_a_holder_serves_the_file_itself_even_beside_a_stale
             assert not result.is_error and result.structured_content["count"] == 2
     finally:
         runtime.unlink()
+
+
+def test_sql_without_a_holder_opens_the_file_read_only(market_db: Path):
+    env = {**os.environ, "DUCKDB_PATH": str(market_db)}
+    done = subprocess.run([str(Path(sys.executable).with_name("microstructure")), "sql",
+                           "SELECT symbol, count(*) AS bars FROM trading_signals GROUP BY symbol ORDER BY symbol",
+                           "--format", "json"], env=env, capture_output=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    page = json.loads(done.stdout)
+    import duckdb
+
+    with duckdb.connect(str(market_db), read_only=True) as con:
+        expected = con.execute("SELECT symbol, count(*) FROM trading_signals GROUP BY symbol ORDER BY symbol").fetchall()
+    assert [tuple(row) for row in page["rows"]] == expected
