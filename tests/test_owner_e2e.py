@@ -19,6 +19,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from server.mcp import TOOL_NAMES
+from tests.readme_recipes import readme_block, recipe_commands
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 
@@ -173,6 +174,21 @@ def test_the_sql_shell_runs_multi_line_statements_through_the_owner(owner, tmp_p
     assert len(out) == 8  # nothing after .quit
     errors = done.stderr.decode().strip().splitlines()
     assert len(errors) == 1 and errors[0].startswith("error:") and "nope" in errors[0]
+
+
+def test_the_readme_sql_recipes_answer_through_the_owner(owner):
+    _, database, _, _ = owner
+    commands = recipe_commands(readme_block("## SQL views"))
+    assert [argv[:2] for argv, _ in commands] == [["microstructure", "sql"]] * 3
+    for argv, _ in commands:
+        shell = len(argv) == 2
+        done = _sql(database, *argv[2:], stdin="SELECT count(*) AS n FROM latest_signals;\n" if shell else None)
+        assert done.returncode == 0 and done.stderr == b"", (argv, done.stderr)
+        out = done.stdout.decode().splitlines()
+        if "--format" in argv:  # csv: the header, then one row per symbol
+            assert out[0] == "symbol,bar_end,close,vpin_cdf,trading_signal" and len(out) >= 5, out
+        else:  # a table: header, rule, rows, footer
+            assert set(out[1]) <= {"-", " "} and out[-1].startswith("(") and len(out) >= 4, out
 
 
 def test_sigterm_stops_the_owner_and_removes_the_runtime_file(owner):

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shlex
 import signal
 import subprocess
 import sys
@@ -22,30 +20,9 @@ import httpx
 import pytest
 
 from conftest import free_port
+from tests.readme_recipes import readme_block, recipe_commands
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e]
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def readme_block(heading: str) -> list[str]:
-    """The lines of the first ``bash`` code block after ``heading`` in README.md."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index(f"\n{heading}\n"):]
-    block = re.search(r"```bash\n(.*?)```", section, re.S)
-    assert block is not None, f"no bash block under {heading}"
-    return block.group(1).splitlines()
-
-
-def recipe_commands(lines: list[str]) -> list[tuple[list[str], bool]]:
-    """``(argv, background)`` of every ``microstructure`` line, comments removed."""
-    commands = []
-    for line in lines:
-        command = line.split("#", 1)[0].strip()
-        if command.startswith("microstructure "):
-            background = command.endswith("&")
-            commands.append((shlex.split(command.rstrip("&")), background))
-    return commands
 
 
 def test_the_kafka_recipe_as_written_brings_trades_to_signals(kafka_bootstrap, tmp_path):
