@@ -93,6 +93,7 @@ def _cmd_load(settings: Settings, args: argparse.Namespace) -> int:
 
     from ingest.load import run_loader
     from ingest.stats import serve_metrics
+    from server.owner import owning_database
     from sql.backend import open_storage
 
     if not settings.kafka_bootstrap_servers:
@@ -107,8 +108,10 @@ def _cmd_load(settings: Settings, args: argparse.Namespace) -> int:
     # The loader reads back only the newest row groups; a bigger cache only fills up with what it appended.
     storage = open_storage(settings.for_loader())
     try:
-        storage.apply_schema()
-        summary = run_loader(settings, storage, drain=args.drain, install_signals=install)
+        with owning_database(settings, ["load"]) as publish:
+            publish(None)  # no server: others learn who holds the file, not where to ask
+            storage.apply_schema()
+            summary = run_loader(settings, storage, drain=args.drain, install_signals=install)
     finally:
         storage.close()
     log.info("load: %d records, %d trades and %d quotes added, %d dead-lettered, %d commits", summary.records,

@@ -29,7 +29,7 @@ import uvicorn
 
 from server.app import build_app
 from server.kafka_lag import loader_lag
-from server.owner import owning, server_url
+from server.owner import owning_database, server_url
 from sql.backend import Storage, open_storage
 from sql.settings import Settings
 
@@ -290,13 +290,6 @@ async def _start_server(settings: Settings, storage: Storage, status: EmbeddedSt
     return server, task, url
 
 
-def _owning(settings: Settings, roles: Sequence[str]) -> contextlib.AbstractContextManager[Callable[[str | None], None]]:
-    """The runtime file of the DuckDB file this process holds (none on Vertica: nothing to hold)."""
-    if settings.db_backend != "duckdb":
-        return contextlib.nullcontext(lambda url: None)
-    return owning(settings.duckdb_path, roles)
-
-
 async def run_embedded(settings: Settings, *, roles: Sequence[str], simulate: bool, mode: str = "up") -> None:
     """Host ``roles`` around one database in this process until SIGINT or SIGTERM.
 
@@ -334,7 +327,7 @@ async def run_embedded(settings: Settings, *, roles: Sequence[str], simulate: bo
     server_task: asyncio.Task[Any] | None = None
     ordered = [r for r in ROLES if r in chosen]
     async with contextlib.AsyncExitStack() as stack:
-        publish = stack.enter_context(_owning(settings, ordered))
+        publish = stack.enter_context(owning_database(settings, ordered))
         try:
             url = None
             if "serve" in chosen:

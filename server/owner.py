@@ -21,8 +21,9 @@ from importlib import metadata
 from pathlib import Path
 
 from sql.backend import DatabaseHeld
+from sql.settings import Settings
 
-__all__ = ["OwnerRecord", "find_owner", "holder_message", "owning", "runtime_path", "server_url"]
+__all__ = ["OwnerRecord", "find_owner", "holder_message", "owning", "owning_database", "runtime_path", "server_url"]
 
 _SUFFIX = ".owner.json"
 
@@ -118,13 +119,23 @@ def owning(database: Path | str, roles: Sequence[str]) -> Iterator[Callable[[str
                 path.unlink()
 
 
+def owning_database(settings: Settings, roles: Sequence[str]) -> contextlib.AbstractContextManager[
+        Callable[[str | None], None]]:
+    """:func:`owning` for the database of ``settings``, entered once this process holds it (nothing to own on
+    Vertica: its ``publish`` does nothing)."""
+    if settings.db_backend != "duckdb":
+        return contextlib.nullcontext(lambda url: None)
+    return owning(settings.duckdb_path, roles)
+
+
 def holder_message(exc: DatabaseHeld) -> str:
     """One line naming who holds the database of ``exc`` and where it answers (runtime file first, then the
     pid DuckDB reported)."""
     owner = find_owner(exc.path)
     if owner is not None:
-        where = f"serving {owner.url}" if owner.url else "without an HTTP server"
-        return (f"{exc.path} is held by microstructure pid {owner.pid} (roles {','.join(owner.roles)}, {where}); "
-                f"use that process (e.g. 'microstructure sql') or stop it first")  # fmt: skip
+        held = f"{exc.path} is held by microstructure pid {owner.pid} (roles {','.join(owner.roles)}"
+        if owner.url:
+            return f"{held}, serving {owner.url}); use that process (e.g. 'microstructure sql') or stop it first"
+        return f"{held}, without an HTTP server); stop it first, or run it with the serve role (microstructure up)"
     holder = f"pid {exc.pid}" if exc.pid is not None else "another process"
     return f"{exc.path} is held by {holder} (no runtime file names its URL); stop it first or set DUCKDB_PATH elsewhere"

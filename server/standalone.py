@@ -12,7 +12,7 @@ import uvicorn
 
 from server.app import build_app
 from server.mcp import build_server
-from server.owner import find_owner
+from server.owner import find_owner, owning_database
 from server.stdio_bridge import bridge_stdio
 from sql.backend import open_storage
 from sql.settings import Settings
@@ -76,15 +76,17 @@ def transform(settings: Settings, *, follow: bool) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        storage.apply_schema()
-        while True:
-            if in_database is not None:
-                reset_stale_states(storage, settings)
-                summary = in_database(settings)
-            else:
-                summary = run_transform(storage, settings, progress=_progress_line)
-            log.info("transform: %s", summary)
-            if not follow or stop.wait(settings.transform_interval_seconds):
-                break
+        with owning_database(settings, ["transform"]) as publish:
+            publish(None)  # no server: others learn who holds the file, not where to ask
+            storage.apply_schema()
+            while True:
+                if in_database is not None:
+                    reset_stale_states(storage, settings)
+                    summary = in_database(settings)
+                else:
+                    summary = run_transform(storage, settings, progress=_progress_line)
+                log.info("transform: %s", summary)
+                if not follow or stop.wait(settings.transform_interval_seconds):
+                    break
     finally:
         storage.close()

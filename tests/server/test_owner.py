@@ -140,3 +140,32 @@ def test_sql_without_a_holder_opens_the_file_read_only(market_db: Path):
     with duckdb.connect(str(market_db), read_only=True) as con:
         expected = con.execute("SELECT symbol, count(*) FROM trading_signals GROUP BY symbol ORDER BY symbol").fetchall()
     assert [tuple(row) for row in page["rows"]] == expected
+
+
+def test_a_transform_holding_the_file_is_named_by_its_runtime_file_without_a_url(market_db: Path, tmp_path):
+    import shutil
+    import signal
+    import time
+
+    database = tmp_path / "copy.duckdb"
+    shutil.copy(market_db, database)
+    executable = str(Path(sys.executable).with_name("microstructure"))
+    env = {**os.environ, "DUCKDB_PATH": str(database), "SESSION_STOCKS": "00:00-24:00 UTC"}
+    holder = subprocess.Popen([executable, "transform", "--follow"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while find_owner(database) is None:
+            assert holder.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        owner = find_owner(database)
+        assert owner.pid == holder.pid and owner.url is None and owner.roles == ["transform"]
+        done = subprocess.run([executable, "sql", "SELECT 1"], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1 and done.stdout == ""
+        assert done.stderr.strip() == (f"microstructure: {database} is held by microstructure pid {holder.pid} "
+                                       "(roles transform, without an HTTP server); stop it first, or run it "
+                                       "with the serve role (microstructure up)")  # fmt: skip
+    finally:
+        holder.send_signal(signal.SIGTERM)
+        assert holder.wait(60) == 0
+    assert not runtime_path(database).exists()
