@@ -169,3 +169,39 @@ def test_a_transform_holding_the_file_is_named_by_its_runtime_file_without_a_url
         holder.send_signal(signal.SIGTERM)
         assert holder.wait(60) == 0
     assert not runtime_path(database).exists()
+
+
+async def test_the_bridge_carries_both_protocol_revisions_to_a_real_server(market_settings, market_storage):
+    """One stdio session: a 2025 handshake (initialize, then the negotiated version on later requests) and a
+    2026 per-request envelope (its version, method and tool name mirrored into the headers the HTTP transport
+    checks)."""
+    from mcp_types import CLIENT_CAPABILITIES_META_KEY, PROTOCOL_VERSION_META_KEY
+    from mcp_types.version import LATEST_MODERN_VERSION
+
+    from conftest import serving
+
+    call = {"name": "get_trading_signals", "arguments": {"symbol": "ETH-USD", "limit": 2}}
+    envelope = {PROTOCOL_VERSION_META_KEY: LATEST_MODERN_VERSION, CLIENT_CAPABILITIES_META_KEY: {}}
+    messages = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call},
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {**call, "_meta": envelope}},
+    ]
+    read_end, write_end = os.pipe()
+    stdout = io.BytesIO()
+    with serving(market_settings, market_storage) as url, os.fdopen(read_end, "rb") as stdin:
+        bridge = asyncio.create_task(bridge_stdio(f"{url}/mcp", token=None, timeout_s=10, stdin=stdin,
+                                                  stdout=stdout))  # fmt: skip
+        for number, message in enumerate(messages, start=1):
+            os.write(write_end, orjson.dumps(message) + b"\n")
+            async with asyncio.timeout(30):
+                while len(stdout.getvalue().splitlines()) < number:  # each answered before the next is sent
+                    await asyncio.sleep(0.05)
+        os.close(write_end)
+        await asyncio.wait_for(bridge, 30)
+    answers = {a["id"]: a for a in map(orjson.loads, stdout.getvalue().splitlines())}
+    assert answers[1]["result"]["protocolVersion"] == "2025-06-18"
+    for request_id in (2, 3):
+        assert "result" in answers[request_id], answers[request_id]
+        assert answers[request_id]["result"]["structuredContent"]["count"] == 2
