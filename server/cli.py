@@ -65,7 +65,7 @@ def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 def _cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     from server.embedded import check_roles, default_roles
 
-    roles = [r.strip() for r in args.roles.split(",") if r.strip()] if args.roles else list(default_roles(settings))
+    roles = [r.strip() for r in args.roles.split(",") if r.strip()] if args.roles else default_roles(settings)
     chosen = check_roles(settings, roles, simulate=args.simulate)
     if chosen == {"stream"} and settings.kafka_bootstrap_servers:  # into Kafka only: the database is not needed
         return _cmd_stream(settings, args)

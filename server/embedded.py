@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import uvicorn
 
@@ -57,7 +57,7 @@ def default_roles(settings: Settings) -> tuple[str, ...]:
 
 
 def check_roles(settings: Settings, roles: Sequence[str], *, simulate: bool) -> frozenset[str]:
-    """Return ``roles`` as a set after checking they make a process; raise :class:`StartupError` naming the problem.
+    """Return ``roles`` as a set once they make a process; raise :class:`StartupError` naming the problem.
 
     Without ``KAFKA_BOOTSTRAP_SERVERS`` the stream role writes straight into the database, so ``load`` (which
     consumes the Kafka topics) is refused; ``--simulate`` replaces the Polygon feed of the stream role.
@@ -65,7 +65,8 @@ def check_roles(settings: Settings, roles: Sequence[str], *, simulate: bool) -> 
     chosen = frozenset(roles)
     unknown = sorted(chosen - set(ROLES))
     if unknown or not chosen:
-        raise StartupError(f"unknown role(s) {', '.join(unknown) or '(none given)'}: choose from {', '.join(ROLES)}")
+        given = ", ".join(unknown) or "(none given)"
+        raise StartupError(f"unknown role(s) {given}: choose from {', '.join(ROLES)}")
     if "load" in chosen and not settings.kafka_bootstrap_servers:
         raise StartupError("the load role consumes Kafka but KAFKA_BOOTSTRAP_SERVERS is not set; without Kafka "
                            "leave load out: the stream role writes straight into the database")  # fmt: skip
@@ -275,7 +276,9 @@ async def _until_any(events: tuple[asyncio.Event, ...], tasks: list[asyncio.Task
             waiter.cancel()
 
 
-async def _start_server(settings: Settings, storage: Storage, status: EmbeddedStatus) -> tuple[_Server, asyncio.Task[Any], str]:
+async def _start_server(
+    settings: Settings, storage: Storage, status: EmbeddedStatus
+) -> tuple[_Server, asyncio.Task[Any], str]:
     """Start the HTTP server; return it, its task and the URL it answers at once it listens."""
     server = _Server(uvicorn.Config(build_app(settings, storage, status=status.as_dict), host=settings.mcp_host,
                                     port=settings.mcp_port, log_level="warning", lifespan="on"))  # fmt: skip

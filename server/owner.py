@@ -138,4 +138,5 @@ def holder_message(exc: DatabaseHeld) -> str:
             return f"{held}, serving {owner.url}); use that process (e.g. 'microstructure sql') or stop it first"
         return f"{held}, without an HTTP server); stop it first, or run it with the serve role (microstructure up)"
     holder = f"pid {exc.pid}" if exc.pid is not None else "another process"
-    return f"{exc.path} is held by {holder} (no runtime file names its URL); stop it first or set DUCKDB_PATH elsewhere"
+    return (f"{exc.path} is held by {holder} (no runtime file names its URL); stop it first or set DUCKDB_PATH "
+            "elsewhere")

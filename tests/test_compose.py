@@ -40,7 +40,8 @@ def test_the_duckdb_service_runs_up_with_real_roles_and_real_settings():
     assert {key.lower() for key in environment} <= set(Settings.model_fields), environment
     settings = Settings(**{key.lower(): value for key, value in environment.items()})
     assert settings.db_backend == "duckdb" and settings.kafka_bootstrap_servers == "kafka:9092"
-    assert check_roles(settings, args.roles.split(","), simulate=args.simulate) == {"stream", "load", "transform", "serve"}
+    roles = check_roles(settings, args.roles.split(","), simulate=args.simulate)
+    assert roles == {"stream", "load", "transform", "serve"}
     assert service["depends_on"]["kafka"]["condition"] == "service_healthy" and "kafka" in services
     assert settings.mcp_host == "0.0.0.0" and f"127.0.0.1:{settings.mcp_port}:{settings.mcp_port}" in service["ports"]
     volume = next(v.split(":")[0] for v in service["volumes"] if v.endswith(":/data"))

@@ -11,13 +11,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from mcp import Client, StdioServerParameters
 
+from conftest import wait_for
 from server.mcp import TOOL_NAMES
 from tests.readme_recipes import readme_block, recipe_commands
 
@@ -43,19 +43,18 @@ def owner(tmp_path_factory):
         process = subprocess.Popen([EXECUTABLE, "up", "--simulate", "--roles", "stream,transform,serve"], cwd=workdir,
                                    env=env, stdout=log, stderr=log)  # fmt: skip
     runtime = Path(f"{database}.owner.json")
-    deadline = time.monotonic() + 120
+
+    def healthy_owner() -> dict | None:
+        if not runtime.exists():
+            return None
+        record = json.loads(runtime.read_text())
+        try:
+            return record if httpx.get(f"{record['url']}/health", timeout=2).status_code == 200 else None
+        except httpx.TransportError:
+            return None
+
     try:
-        while True:
-            assert process.poll() is None, log_path.read_text()[-3000:]
-            assert time.monotonic() < deadline, "not ready within 120 s:\n" + log_path.read_text()[-3000:]
-            if runtime.exists():
-                record = json.loads(runtime.read_text())
-                try:
-                    if httpx.get(f"{record['url']}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-            time.sleep(0.5)
+        record = wait_for(healthy_owner, [process], [log_path], 120, "healthy owner")
         yield process, database, record, log_path
     finally:
         if process.poll() is None:
@@ -81,13 +80,17 @@ def test_the_runtime_file_names_the_owner_its_url_and_roles_and_no_secret(owner)
         (["up", "--roles", "transform"], {}),
         (["load", "--drain"], {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9"}),
         (["serve"], {}),
+        (["demo"], {"MCP_PORT": "0", "SIM_PORT": "0"}),
+        (["replay", "trades.csv"], {}),
     ],
-    ids=["transform", "up-transform", "load", "serve-http"],
+    ids=["transform", "up-transform", "load", "serve-http", "demo", "replay"],
 )
-def test_a_second_process_asking_for_the_file_gets_one_line_naming_the_holder(owner, argv, extra):
+def test_a_second_process_asking_for_the_file_gets_one_line_naming_the_holder(owner, argv, extra, tmp_path):
     process, database, record, _ = owner
+    (tmp_path / "trades.csv").write_text("ticker,conditions,correction,exchange,id,participant_timestamp,price,"
+                                         "sequence_number,sip_timestamp,size,tape,trf_id,trf_timestamp\n")  # fmt: skip
     done = subprocess.run([EXECUTABLE, *argv], env=_env(database, **extra), capture_output=True, text=True,
-                          timeout=60)  # fmt: skip
+                          timeout=60, cwd=tmp_path)  # fmt: skip
     assert done.returncode != 0
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr

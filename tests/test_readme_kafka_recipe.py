@@ -13,13 +13,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from conftest import free_port
+from conftest import free_port, wait_for
 from tests.readme_recipes import readme_block, recipe_commands
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e]
@@ -46,25 +45,22 @@ def test_the_kafka_recipe_as_written_brings_trades_to_signals(kafka_bootstrap, t
             processes.append(subprocess.Popen([str(executable), *argv[1:]], cwd=tmp_path, env=env, stdout=log,
                                               stderr=log))  # fmt: skip
 
-        def tails() -> str:
-            return "\n".join(p.read_text()[-2000:] for p in sorted(tmp_path.glob("*.log")))
-
         runtime = Path(f"{database}.owner.json")
-        deadline = time.monotonic() + 180
-        while True:
-            assert all(p.poll() is None for p in processes), tails()
-            assert time.monotonic() < deadline, "no signals within 180 s:\n" + tails()
-            if runtime.exists():
-                url = json.loads(runtime.read_text())["url"]
-                answer = httpx.post(f"{url}/mcp", json={"method": "get_real_time_data", "params": {"limit": 50},
-                                                         "id": "1"}, timeout=10).json()  # fmt: skip
-                rows = answer["result"]["structuredContent"]["rows"] if "result" in answer else []
-                if any(row.get("bar_end_ns") for row in rows):
-                    break
-            time.sleep(1)
+
+        def signals_served() -> bool:
+            if not runtime.exists():
+                return False
+            url = json.loads(runtime.read_text())["url"]
+            answer = httpx.post(f"{url}/mcp", json={"method": "get_real_time_data", "params": {"limit": 50},
+                                                     "id": "1"}, timeout=10).json()  # fmt: skip
+            rows = answer["result"]["structuredContent"]["rows"] if "result" in answer else []
+            return any(row.get("bar_end_ns") for row in rows)
+
+        logs_paths = sorted(tmp_path.glob("*.log"))
+        wait_for(signals_served, processes, logs_paths, 180, "signals served")
         for process in reversed(processes):
             process.send_signal(signal.SIGTERM)
-        assert [p.wait(timeout=60) for p in processes] == [0, 0], tails()
+        assert [p.wait(timeout=60) for p in processes] == [0, 0], [p.read_text()[-2000:] for p in logs_paths]
     finally:
         for process in processes:
             if process.poll() is None:

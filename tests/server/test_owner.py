@@ -138,7 +138,7 @@ def test_sql_without_a_holder_opens_the_file_read_only(market_db: Path):
     import duckdb
 
     with duckdb.connect(str(market_db), read_only=True) as con:
-        expected = con.execute("SELECT symbol, count(*) FROM trading_signals GROUP BY symbol ORDER BY symbol").fetchall()
+        expected = con.execute("SELECT symbol, count(*) FROM trading_signals GROUP BY 1 ORDER BY 1").fetchall()
     assert [tuple(row) for row in page["rows"]] == expected
 
 
