@@ -71,9 +71,9 @@ def main() -> None:
     started, load = now_utc(), load_average()
     with tempfile.TemporaryDirectory() as tmp:
         owner, url, env = _start_owner(Path(tmp))
-        bridge = subprocess.Popen([EXECUTABLE, "serve", "--transport", "stdio"], env=env, stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # fmt: skip
-        assert bridge.stdin is not None and bridge.stdout is not None
+        bridge: subprocess.Popen[bytes] = subprocess.Popen(
+            [EXECUTABLE, "serve", "--transport", "stdio"], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL)  # fmt: skip
         client = httpx.Client(headers={"accept": "application/json, text/event-stream"}, timeout=30)
         direct: list[float] = []
         bridged: list[float] = []
@@ -83,11 +83,12 @@ def main() -> None:
                                                 "params": CALL}).raise_for_status()  # fmt: skip
 
             def via_bridge(number: int) -> None:
-                bridge.stdin.write(json.dumps({"jsonrpc": "2.0", "id": number, "method": "tools/call",
-                                               "params": CALL}).encode() + b"\n")  # fmt: skip
-                bridge.stdin.flush()
-                answer = json.loads(bridge.stdout.readline())
-                assert answer["id"] == number and "result" in answer, answer
+                line = json.dumps({"jsonrpc": "2.0", "id": number, "method": "tools/call", "params": CALL})
+                bridge.stdin.write(line.encode() + b"\n")  # type: ignore[union-attr]
+                bridge.stdin.flush()  # type: ignore[union-attr]
+                answer = json.loads(bridge.stdout.readline())  # type: ignore[union-attr]
+                if answer.get("id") != number or "result" not in answer:
+                    raise SystemExit(f"the bridge answered {answer}")
 
             for number in range(20):  # warm-up of both paths
                 via_http(number)
@@ -102,7 +103,7 @@ def main() -> None:
                         samples.append(time.perf_counter() - began)
         finally:
             client.close()
-            bridge.stdin.close()
+            bridge.stdin.close()  # type: ignore[union-attr]
             bridge.wait(30)
             owner.send_signal(signal.SIGTERM)
             owner.wait(60)
