@@ -15,12 +15,24 @@ if TYPE_CHECKING:
 
     from sql.settings import Settings
 
-__all__ = ["QueryResult", "SignalStateRow", "SqlResult", "StatementError", "signal_states_by_symbol", "Storage",
-           "StorageError", "QueryTimeout", "open_storage"]
+__all__ = ["DatabaseHeld", "QueryResult", "SignalStateRow", "SqlResult", "StatementError", "signal_states_by_symbol",
+           "Storage", "StorageError", "QueryTimeout", "open_storage"]
 
 
 class StorageError(RuntimeError):
     """The database refused or failed an operation."""
+
+
+class DatabaseHeld(StorageError):
+    """Another process holds the database file (DuckDB allows one process per file).
+
+    ``pid`` is the holder's process id when the database named it, else ``None``.
+    """
+
+    def __init__(self, message: str, *, path: str, pid: int | None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.pid = pid
 
 
 class QueryTimeout(StorageError):

@@ -27,6 +27,7 @@ statement runs at a time (a later one waits at most the time limit) and the time
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -38,8 +39,16 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from sql.backend import QueryResult, QueryTimeout, SignalStateRow, StorageError, signal_states_by_symbol
-from sql.backend import SqlResult, StatementError
+from sql.backend import (
+    DatabaseHeld,
+    QueryResult,
+    QueryTimeout,
+    SignalStateRow,
+    SqlResult,
+    StatementError,
+    StorageError,
+    signal_states_by_symbol,
+)
 from sql.contract import (
     INTRADAY_PROFILE_SCHEMA,
     MODEL_PARAMS_SCHEMA,
@@ -60,6 +69,9 @@ __all__ = ["DuckDBStorage"]
 log = logging.getLogger("microstructure.sql")
 
 _DIALECT = "duckdb"
+
+#: How DuckDB names the process holding a file's lock: ``Conflicting lock is held in <program> (PID 1234)``.
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in .*\(PID (\d+)\)")
 
 #: Interrupts the server's reads that pass their time limit (one thread for every query of the process).
 _WATCHDOG = Watchdog()
@@ -116,6 +128,12 @@ class DuckDBStorage:
             try:
                 return duckdb.connect(str(path), read_only=read_only, config=config)
             except duckdb.IOException as exc:
+                if "Could not set lock" in str(exc):
+                    holder = _LOCK_HOLDER.search(str(exc))
+                    raise DatabaseHeld(
+                        f"{str(path)!r} is held by another process: {exc}", path=str(path),
+                        pid=int(holder.group(1)) if holder else None,
+                    ) from exc
                 raise StorageError(
                     f"cannot open {str(path)!r}: {exc}. DuckDB allows one writing process per file; "
                     "stop the other process or point DUCKDB_PATH elsewhere"
