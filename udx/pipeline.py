@@ -83,7 +83,8 @@ class SignalConfig:
         """The parameters a carried state depends on (rule thresholds excluded: they only format rows).
 
         ``definitions`` numbers the signal definitions themselves: it changes when a statistic's meaning
-        changes (e.g. 2: eligible prints, the intraday profile, tested bars only), so a state written by
+        changes (e.g. 2: eligible prints, the intraday profile, tested bars only; 3: the one-bar noise floor of
+        the elapsed-time scaling, the thin bucket's first-stage scale), so a state written by
         older code is recomputed instead of continued.
         """
         return {"definitions": DEFINITIONS, "bar_seconds": self.bar_seconds, "session": self.session,
@@ -108,7 +109,7 @@ class SignalConfig:
 
 
 #: Version of the signal definitions (see :meth:`SignalConfig.fingerprint`).
-DEFINITIONS = 2
+DEFINITIONS = 3
 
 
 @dataclass(frozen=True, slots=True)
