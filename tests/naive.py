@@ -260,14 +260,15 @@ def intraday_profile(sessions_y, bucket_bars, depth, min_sessions, min_obs=20, m
     for y in sessions_y:
         row = [[0.0] * 6 for _ in range(nb)]
         valid = [(p, v) for p, v in enumerate(y) if not math.isnan(v)]
-        s2 = None
+        out_scale = {}  # per bucket: the bipower scale of the session's pairs that hold none of its returns
         if len(valid) >= min_returns:
-            bp = 0.0
-            for (_, a), (_, b) in zip(valid, valid[1:]):
-                bp += abs(b) * abs(a)
-            s2 = (math.pi / 2) * bp / (len(valid) - 1)
-        if s2 is not None and s2 > 0:
-            z = [(p, v / math.sqrt(s2)) for p, v in valid]
+            for j in range(nb):
+                other = [abs(b) * abs(a) for (p0, a), (p1, b) in zip(valid, valid[1:])
+                         if p0 // bucket_bars != j and p1 // bucket_bars != j]
+                if len(other) >= min_returns - 1 and sum(other) > 0:
+                    out_scale[j] = math.sqrt(math.pi / 2 * sum(other) / len(other))
+        if len(valid) >= min_returns:
+            z = [(p, v / out_scale[p // bucket_bars]) for p, v in valid if p // bucket_bars in out_scale]
             for (p0, a), (p1, b) in zip(z, z[1:]):
                 if p0 // bucket_bars == p1 // bucket_bars:
                     row[p1 // bucket_bars][0] += abs(b) * abs(a)

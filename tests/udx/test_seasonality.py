@@ -94,6 +94,48 @@ def test_the_profile_kernel_equals_its_reference_written_from_the_docstring() ->
     assert got[0] > 1.5 * got[-1]  # the open is more volatile
 
 
+def test_a_thin_bucket_truncates_at_its_mean_absolute_return_like_the_reference() -> None:
+    # most positions untested: consecutive returns rarely share a bucket, so the first stage of most buckets
+    # has fewer than MIN_BUCKET_PAIRS pairs and takes the mean absolute return (the daily scale cut the open)
+    rng = np.random.default_rng(5)
+    n_pos, bucket, depth = 60, 3, 12
+    sessions = []
+    for _ in range(14):
+        y = rng.standard_normal(n_pos) * (1 + 3 * np.exp(-np.arange(n_pos) / 6))
+        y[rng.random(n_pos) < 0.6] = np.nan
+        sessions.append(y)
+    a = sea.initial_arrays(n_pos, bucket, depth)
+    for k, y in enumerate(sessions):
+        sea.start_session(a, k + 1, k + 1, 1.0, bucket, depth, 2)
+        a["sea_y"][:] = y
+    sea.start_session(a, 99, 99, 1.0, bucket, depth, 2)
+    want = naive.intraday_profile(sessions, bucket, depth, 2)
+    got = [sea._factor_at(a["sea_f"], bucket, n_pos, p) for p in range(n_pos)]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    sums = a["sea_sums"].reshape(depth, -1, 6).sum(axis=0)
+    thin = (sums[:, 1] < sea.MIN_BUCKET_PAIRS) & (sums[:, 5] >= sea.MIN_BUCKET_PAIRS)
+    assert thin[:4].all()  # the branch under test is taken at the open
+
+
+def test_a_return_over_less_than_half_a_bar_is_scaled_as_over_half_a_bar() -> None:
+    # a flat profile, so u is the return over its elapsed time; LM against the reference from the tested returns
+    ts, px, sz, sp, cv = _market(4, 6, 3.0)
+    n = 390
+    cfg = SignalConfig(bar_seconds=60, session=NY, bars_per_session=n, lm_window=30,
+                       lm_threshold=lm_threshold(n, 0.01), bns_window=n, profile_min_sessions=10**6)
+    res = process_symbol(ts, px, sz, cfg, None, int(ts[-1]) + 1, sets_price=sp, counts_volume=cv)
+    opens, closes = session_bounds(NY, START, int(ts[-1]) + 1)
+    rows = naive.bars(ts, px, sz, opens, closes, 60 * NS, final_before_ns=int(ts[-1]) + 1)
+    first = {int(o): (int(ts[k]), float(px[k])) for o, k in zip(opens, np.searchsorted(ts, opens), strict=True)
+             if k < ts.size}
+    tested = naive.tested_returns(rows, first, 60 * NS)
+    short = [w for _, _, w in tested if abs(w - 0.5) < 1e-12]  # flat profile: w is the elapsed bars, floored at 0.5
+    assert len(short) > 20
+    stat = np.full(len(rows), np.nan)
+    stat[[i for i, _, _ in tested]] = naive.lee_mykland_stat(np.array([u for _, u, _ in tested]), 30)
+    np.testing.assert_allclose(res.columns["lee_mykland_stat"], stat, rtol=1e-12, equal_nan=True)
+
+
 def test_the_profile_is_flat_until_enough_sessions_have_finished() -> None:
     y = np.linspace(3, 1, 300) * (-1) ** np.arange(300)
     a = sea.initial_arrays(300, 30, 20)
