@@ -95,7 +95,8 @@ MIN_ELAPSED_BARS = 0.5
 MIN_BUCKET_OBS = 20
 #: Fewest tested returns for a session to be standardised and enter the profile.
 MIN_SESSION_RETURNS = 10
-#: Fewest first-stage pairs in a bucket to truncate relative to its own scale (else to the daily scale).
+#: Fewest first-stage pairs in a bucket to truncate relative to its bipower scale (else to its mean absolute
+#: return when it has as many returns, else to the daily scale).
 MIN_BUCKET_PAIRS = 10
 _HALF_PI = math.pi / 2.0
 _SQRT_HALF_PI = math.sqrt(math.pi / 2.0)
@@ -243,8 +244,9 @@ def _finish_session_python(y_cur: Float64Array1D, bucket_bars: int, sums: Float6
                            finished: int) -> None:
     """Reduce the finished session's ``y`` (by bar position, NaN = untested) to its row of ``sums``.
 
-    ``sums`` holds ``depth`` rows of ``6 * n_buckets``: per bucket Σ|z z'|, pairs, Σ w z², Σ w, Σ|z|, returns. The row
-    written is ``finished % depth``; the first stage pools the bipower sums of the whole ring with this row.
+    ``sums`` holds ``depth`` rows of ``6 * n_buckets``: per bucket Σ|z z'|, pairs, Σ w z², Σ w, Σ|z|,
+    returns. The row written is ``finished % depth``; the first stage pools the sums of the whole ring with
+    this row.
     """
     n_pos = y_cur.shape[0]
     nb = (n_pos + bucket_bars - 1) // bucket_bars

@@ -129,7 +129,7 @@ def test_a_return_over_less_than_half_a_bar_is_scaled_as_over_half_a_bar() -> No
     first = {int(o): (int(ts[k]), float(px[k])) for o, k in zip(opens, np.searchsorted(ts, opens), strict=True)
              if k < ts.size}
     tested = naive.tested_returns(rows, first, 60 * NS)
-    short = [w for _, _, w in tested if abs(w - 0.5) < 1e-12]  # flat profile: w is the elapsed bars, floored at 0.5
+    short = [w for _, _, w in tested if abs(w - 0.5) < 1e-12]  # flat profile: w = elapsed bars, at least 0.5
     assert len(short) > 20
     stat = np.full(len(rows), np.nan)
     stat[[i for i, _, _ in tested]] = naive.lee_mykland_stat(np.array([u for _, u, _ in tested]), 30)
