@@ -135,10 +135,12 @@ def test_sql_without_a_holder_opens_the_file_read_only(market_db: Path):
                            "--format", "json"], env=env, capture_output=True, timeout=60)  # fmt: skip
     assert done.returncode == 0, done.stderr
     page = json.loads(done.stdout)
-    import duckdb
-
-    with duckdb.connect(str(market_db), read_only=True) as con:
-        expected = con.execute("SELECT symbol, count(*) FROM trading_signals GROUP BY 1 ORDER BY 1").fetchall()
+    # Plain DuckDB in a process of its own: a server of an earlier test may hold the file in this one.
+    script = ("import duckdb, json, sys; con = duckdb.connect(sys.argv[1], read_only=True); print(json.dumps("
+              "con.execute('SELECT symbol, count(*) FROM trading_signals GROUP BY 1 ORDER BY 1').fetchall()))")
+    reference = subprocess.run([sys.executable, "-c", script, str(market_db)], capture_output=True, text=True,
+                               timeout=60, check=True)  # fmt: skip
+    expected = [tuple(row) for row in json.loads(reference.stdout)]
     assert [tuple(row) for row in page["rows"]] == expected
 
 
