@@ -64,7 +64,7 @@ from sql.watchdog import Watchdog
 if TYPE_CHECKING:
     from sql.settings import Settings
 
-__all__ = ["DuckDBStorage"]
+__all__ = ["DuckDBStorage", "instance_config"]
 
 log = logging.getLogger("microstructure.sql")
 
@@ -87,6 +87,18 @@ _LOCKED_DOWN: dict[str, str | int | bool] = {
 #: database's, reported without its text.
 _STATEMENT_ERRORS = (duckdb.ProgrammingError, duckdb.DataError, duckdb.NotSupportedError,
                      duckdb.PermissionException, duckdb.TransactionException)
+
+
+def instance_config(settings: Settings) -> dict[str, str | int | bool]:
+    """The DuckDB configuration every connection of this module opens a file with.
+
+    DuckDB shares one instance per file within a process and refuses a second connection to it with other
+    settings: anything else that opens a file this process may hold passes the same configuration.
+    """
+    config: dict[str, str | int | bool] = {"threads": settings.duckdb_threads, **_LOCKED_DOWN}
+    if settings.duckdb_memory_limit:
+        config["memory_limit"] = settings.duckdb_memory_limit
+    return config
 
 
 class DuckDBStorage:
@@ -120,9 +132,7 @@ class DuckDBStorage:
             path.parent.mkdir(parents=True, exist_ok=True)
         elif not path.exists():
             raise StorageError(f"DUCKDB_PATH {str(path)!r} does not exist; run the demo or a loader first")
-        config: dict[str, str | int | bool] = {"threads": settings.duckdb_threads, **_LOCKED_DOWN}
-        if settings.duckdb_memory_limit:
-            config["memory_limit"] = settings.duckdb_memory_limit
+        config = instance_config(settings)
 
         def connect() -> duckdb.DuckDBPyConnection:
             try:
