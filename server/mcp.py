@@ -23,6 +23,7 @@ from server.metrics import ServerMetrics
 from server.models import ChartInfo, EnrichedTrade, JumpEvent, Page, RealTimeRow, SignalRow, SymbolMetrics
 from server.tools import market
 from server.tools.chart import render_chart
+from server.tools.latest import LatestRows
 from server.tools.schema_doc import describe_views
 from sql.backend import Storage, StorageError
 from sql.settings import Settings
@@ -89,7 +90,9 @@ def _instrumented(metrics: ServerMetrics, tool: Callable[P, R]) -> Callable[P, R
     return call
 
 
-def build_server(settings: Settings, storage: Storage, metrics: ServerMetrics | None = None) -> MCPServer:
+def build_server(
+    settings: Settings, storage: Storage, metrics: ServerMetrics | None = None, latest: LatestRows | None = None
+) -> MCPServer:
     """Build the MCP server over ``storage``.
 
     Parameters
@@ -100,8 +103,12 @@ def build_server(settings: Settings, storage: Storage, metrics: ServerMetrics | 
         Where the tools read; every read runs in a read-only, time-limited transaction.
     metrics
         Where calls are counted and timed (a fresh registry when omitted).
+    latest
+        The newest rows kept in memory for ``get_real_time_data``; when omitted, attached to ``storage`` here
+        (none for storages that do not tell of their writes).
     """
     metrics = metrics or ServerMetrics()
+    latest = latest or LatestRows.attach(storage, settings.bar_seconds)
     mcp = MCPServer(
         "microstructure",
         version="0.1.0",
@@ -163,6 +170,7 @@ def build_server(settings: Settings, storage: Storage, metrics: ServerMetrics | 
         return market.trading_signals(
             storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds,
             signal_type=signal_type, hours_back=hours_back, start=start, end=end, cursor=cursor,
+            on_path=functools.partial(metrics.count_path, "get_trading_signals"),
         )  # fmt: skip
 
     @tool("Detected price jumps")
@@ -214,7 +222,10 @@ def build_server(settings: Settings, storage: Storage, metrics: ServerMetrics | 
         """The current picture per symbol: the newest completed bar with all its signals, the last trade
         (price, size, time) and how many seconds old the trade and the bar are. Omit symbol for every symbol
         (alphabetical). Start here for an overview."""
-        return market.real_time_data(storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds)
+        return market.real_time_data(
+            storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds, latest=latest,
+            on_path=functools.partial(metrics.count_path, "get_real_time_data"),
+        )  # fmt: skip
 
     @tool("Chart of price, jumps, signals and VPIN")
     def get_chart(

@@ -6,7 +6,7 @@ database fails. No ``from __future__ import annotations``: FastAPI evaluates the
 which use local types built from the settings.
 """
 
-
+import functools
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -18,6 +18,7 @@ from server.arguments import TICKER_PATTERN
 from server.metrics import ServerMetrics
 from server.models import EnrichedTrade, ErrorBody, JumpEvent, Page, RealTimeRow, SignalRow, SymbolMetrics
 from server.tools import market
+from server.tools.latest import LatestRows
 from server.tools.chart import render_chart
 from sql.backend import QueryTimeout, Storage, StorageError
 from sql.settings import Settings
@@ -55,8 +56,10 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StorageError, storage_error)  # type: ignore[arg-type]
 
 
-def build_router(settings: Settings, storage: Storage, metrics: ServerMetrics) -> APIRouter:
-    """Build the ``/api/v1`` routes over ``storage``."""
+def build_router(
+    settings: Settings, storage: Storage, metrics: ServerMetrics, latest: LatestRows | None = None
+) -> APIRouter:
+    """Build the ``/api/v1`` routes over ``storage`` (``latest``: the newest rows kept in memory, if any)."""
     router = APIRouter(
         prefix="/api/v1",
         tags=["tools"],
@@ -100,7 +103,8 @@ def build_router(settings: Settings, storage: Storage, metrics: ServerMetrics) -
     ) -> Page[SignalRow]:  # fmt: skip
         return observed("get_trading_signals", lambda: market.trading_signals(
             storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds,
-            signal_type=signal_type, hours_back=hours_back, start=start, end=end, cursor=cursor))  # fmt: skip
+            signal_type=signal_type, hours_back=hours_back, start=start, end=end, cursor=cursor,
+            on_path=functools.partial(metrics.count_path, "get_trading_signals")))  # fmt: skip
 
     @router.get("/jump-events", response_model=Page[JumpEvent], summary="get_jump_events")
     def jump_events(
@@ -126,7 +130,8 @@ def build_router(settings: Settings, storage: Storage, metrics: ServerMetrics) -
         symbol: OneSymbol = None, symbols: Symbols = None, limit: Limit = default_limit
     ) -> Page[RealTimeRow]:
         return observed("get_real_time_data", lambda: market.real_time_data(
-            storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds))  # fmt: skip
+            storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds, latest=latest,
+            on_path=functools.partial(metrics.count_path, "get_real_time_data")))  # fmt: skip
 
     @router.get(
         "/chart/{symbol}.png", summary="get_chart", response_class=Response,

@@ -13,6 +13,7 @@ stored yet, so loading the same event twice leaves one row (at-least-once delive
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -24,7 +25,14 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from sql.backend import QueryResult, QueryTimeout, SignalStateRow, StorageError, signal_states_by_symbol
+from sql.backend import (
+    QueryResult,
+    QueryTimeout,
+    SignalStateRow,
+    StorageError,
+    WriteListener,
+    signal_states_by_symbol,
+)
 from sql.contract import (
     INTRADAY_PROFILE_SCHEMA,
     MODEL_PARAMS_SCHEMA,
@@ -43,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["DuckDBStorage"]
 
 _DIALECT = "duckdb"
+log = logging.getLogger(__name__)
 
 #: Interrupts the server's reads that pass their time limit (one thread for every query of the process).
 _WATCHDOG = Watchdog()
@@ -61,6 +70,7 @@ class DuckDBStorage:
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._queries = load_registry(_DIALECT, "queries")
+        self._listeners: list[WriteListener] = []
 
     @classmethod
     def open(cls, settings: Settings, *, read_only: bool = False) -> DuckDBStorage:
@@ -122,6 +132,24 @@ class DuckDBStorage:
         """Close the database; cursors of other threads become unusable."""
         self._root.close()
 
+    def add_write_listener(self, listener: WriteListener) -> None:
+        """Tell ``listener`` of every write committed from now on (:class:`sql.backend.WriteListener`).
+
+        This process is the file's only writer (DuckDB's lock), so the listeners see every change of the data.
+        """
+        with self._write_lock:
+            self._listeners.append(listener)
+
+    def _notify(self, event: str, *args: Any) -> None:
+        """Call ``event`` on every listener (under the write lock, after the commit); a listener that fails
+        is told so and logged, and the write stands."""
+        for listener in self._listeners:
+            try:
+                getattr(listener, event)(*args)
+            except Exception as exc:  # noqa: BLE001 - the data is committed; the listener drops what it holds
+                log.exception("write listener %r failed on %s", listener, event)
+                listener.write_failed(exc)
+
     # --- schema ----------------------------------------------------------------------------------------
     def apply_schema(self) -> None:
         """Create the tables and views of DESIGN §5; a second run changes nothing."""
@@ -141,10 +169,11 @@ class DuckDBStorage:
                 cursor.execute(self._queries[f"load_{name}"].text)
 
     @contextmanager
-    def _transaction(self, cursor: duckdb.DuckDBPyConnection,
-                     batches: Mapping[str, pa.Table] | None = None) -> Iterator[None]:
+    def _transaction(self, cursor: duckdb.DuckDBPyConnection, batches: Mapping[str, pa.Table] | None = None,
+                     committed: Callable[[], None] | None = None) -> Iterator[None]:
         """One write transaction under the process's write lock, with ``batches`` registered as views meanwhile:
-        committed when the block ends, rolled back when it raises."""
+        committed when the block ends (then ``committed()`` runs, still under the lock), rolled back when it
+        raises."""
         for view, table in (batches or {}).items():
             cursor.register(view, table)
         try:
@@ -156,6 +185,8 @@ class DuckDBStorage:
                 except BaseException:
                     cursor.execute("ROLLBACK")
                     raise
+                if committed is not None:
+                    committed()
         finally:
             for view in batches or {}:
                 cursor.unregister(view)
@@ -193,6 +224,8 @@ class DuckDBStorage:
         try:
             with self._write_lock:
                 (added,) = cursor.execute(self._queries["insert_trades"].text).fetchone()  # type: ignore[misc]
+                if added:
+                    self._notify("trades_written", batch)
         finally:
             cursor.unregister("trades_batch")
         return int(added)
@@ -218,7 +251,7 @@ class DuckDBStorage:
         if profiles is not None:
             batches["intraday_profile_batch"] = profiles
         cursor = self._cursor()
-        with self._transaction(cursor, batches):
+        with self._transaction(cursor, batches, lambda: self._notify("signals_written", signals, states)):
             if signals.num_rows:
                 cursor.execute(self._queries["upsert_signals"].text)
             if model_params is not None and model_params.num_rows:
@@ -232,7 +265,7 @@ class DuckDBStorage:
         """Delete the signals, fits, profiles and states of ``symbols`` on the grid, in one transaction, so
         that the transform recomputes them from their first trade."""
         cursor = self._cursor()
-        with self._transaction(cursor):
+        with self._transaction(cursor, committed=lambda: self._notify("signals_reset", symbols, bar_seconds)):
             for symbol in symbols:
                 for table in ("trading_signals", "model_params", "intraday_profile", "signal_state"):
                     cursor.execute(self._queries[f"reset_{table}"].text, {"symbol": symbol, "bar_seconds": bar_seconds})

@@ -5,17 +5,24 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
 from server.arguments import decode_cursor, encode_cursor, iso_utc
 from server.models import Page
-from sql.backend import Storage
+from sql.backend import QueryResult
 
-__all__ = ["construct_rows", "fetch_page"]
+__all__ = ["PageSource", "construct_rows", "fetch_page"]
 
 Row = TypeVar("Row", bound=BaseModel)
+
+
+class PageSource(Protocol):
+    """What a page is read from: a :class:`sql.backend.Storage`, or a wrapper choosing how to run the query."""
+
+    def query(self, name: str, params: Mapping[str, Any], limit: int) -> QueryResult:
+        """Run the named read query; at most ``limit`` rows and whether more exist."""
 
 
 def _jsonable(value: Any) -> Any:
@@ -27,7 +34,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def fetch_page(
-    storage: Storage,
+    storage: PageSource,
     *,
     tool: str,
     query: str,
