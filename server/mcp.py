@@ -23,6 +23,7 @@ from server.metrics import ServerMetrics
 from server.models import ChartInfo, EnrichedTrade, JumpEvent, Page, RealTimeRow, SignalRow, SymbolMetrics
 from server.tools import market
 from server.tools.chart import render_chart
+from server.tools.jump_memory import JumpMemory
 from server.tools.latest import LatestRows
 from server.tools.schema_doc import describe_views
 from sql.backend import Storage, StorageError
@@ -91,7 +92,11 @@ def _instrumented(metrics: ServerMetrics, tool: Callable[P, R]) -> Callable[P, R
 
 
 def build_server(
-    settings: Settings, storage: Storage, metrics: ServerMetrics | None = None, latest: LatestRows | None = None
+    settings: Settings,
+    storage: Storage,
+    metrics: ServerMetrics | None = None,
+    latest: LatestRows | None = None,
+    jumps: JumpMemory | None = None,
 ) -> MCPServer:
     """Build the MCP server over ``storage``.
 
@@ -103,12 +108,13 @@ def build_server(
         Where the tools read; every read runs in a read-only, time-limited transaction.
     metrics
         Where calls are counted and timed (a fresh registry when omitted).
-    latest
-        The newest rows kept in memory for ``get_real_time_data``; when omitted, attached to ``storage`` here
-        (none for storages that do not tell of their writes).
+    latest, jumps
+        The newest rows kept in memory for ``get_real_time_data`` and the jump events for ``get_jump_events``;
+        when omitted, attached to ``storage`` here (none for storages that do not tell of their writes).
     """
     metrics = metrics or ServerMetrics()
     latest = latest or LatestRows.attach(storage, settings.bar_seconds)
+    jumps = jumps or JumpMemory.attach(storage, settings.bar_seconds)
     mcp = MCPServer(
         "microstructure",
         version="0.1.0",
@@ -192,7 +198,8 @@ def build_server(
         statistic exceeded the threshold. Omit symbol to scan every symbol."""
         return market.jump_events(
             storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds, direction=direction,
-            min_abs_stat=min_abs_stat, hours_back=hours_back, start=start, end=end, cursor=cursor,
+            min_abs_stat=min_abs_stat, hours_back=hours_back, start=start, end=end, cursor=cursor, jumps=jumps,
+            on_path=functools.partial(metrics.count_path, "get_jump_events"),
         )  # fmt: skip
 
     @tool("Daily metrics per symbol")

@@ -18,6 +18,7 @@ from server.arguments import TICKER_PATTERN
 from server.metrics import ServerMetrics
 from server.models import EnrichedTrade, ErrorBody, JumpEvent, Page, RealTimeRow, SignalRow, SymbolMetrics
 from server.tools import market
+from server.tools.jump_memory import JumpMemory
 from server.tools.latest import LatestRows
 from server.tools.chart import render_chart
 from sql.backend import QueryTimeout, Storage, StorageError
@@ -57,9 +58,10 @@ def add_error_handlers(app: FastAPI) -> None:
 
 
 def build_router(
-    settings: Settings, storage: Storage, metrics: ServerMetrics, latest: LatestRows | None = None
+    settings: Settings, storage: Storage, metrics: ServerMetrics, latest: LatestRows | None = None,
+    jumps: JumpMemory | None = None,
 ) -> APIRouter:
-    """Build the ``/api/v1`` routes over ``storage`` (``latest``: the newest rows kept in memory, if any)."""
+    """Build the ``/api/v1`` routes over ``storage`` (``latest``, ``jumps``: rows kept in memory, if any)."""
     router = APIRouter(
         prefix="/api/v1",
         tags=["tools"],
@@ -114,7 +116,8 @@ def build_router(
     ) -> Page[JumpEvent]:  # fmt: skip
         return observed("get_jump_events", lambda: market.jump_events(
             storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds, direction=direction,
-            min_abs_stat=min_abs_stat, hours_back=hours_back, start=start, end=end, cursor=cursor))  # fmt: skip
+            min_abs_stat=min_abs_stat, hours_back=hours_back, start=start, end=end, cursor=cursor, jumps=jumps,
+            on_path=functools.partial(metrics.count_path, "get_jump_events")))  # fmt: skip
 
     @router.get("/symbol-metrics", response_model=Page[SymbolMetrics], summary="get_symbol_metrics")
     def symbol_metrics(

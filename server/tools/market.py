@@ -14,6 +14,7 @@ from typing import Literal
 
 from server.arguments import TimeWindow, iso_utc, normalize_symbol, parse_window
 from server.models import EnrichedTrade, JumpEvent, Page, RealTimeRow, SignalRow, SymbolMetrics
+from server.tools.jump_memory import JumpMemory
 from server.tools.latest import LatestRows
 from server.tools.paging import construct_rows, fetch_page
 from server.tools.recent_window import RecentWindow
@@ -156,11 +157,20 @@ def jump_events(
     start: str | int | None = None,
     end: str | int | None = None,
     cursor: str | None = None,
+    jumps: JumpMemory | None = None,
+    on_path: Callable[[str], None] | None = None,
 ) -> Page[JumpEvent]:
-    """Bars where the Lee-Mykland test found a jump, newest first, optionally one direction and a minimum |L|."""
+    """Bars where the Lee-Mykland test found a jump, newest first, optionally one direction and a minimum |L|.
+
+    Answered from ``jumps`` (:class:`server.tools.jump_memory.JumpMemory`, the same rows kept in memory) when
+    it can, else by the SQL; ``on_path`` is told which (``memory`` or ``sql``).
+    """
     wanted = symbol_list(symbol, symbols)
+    source = storage if jumps is None else jumps.source(on_path)
+    if jumps is None and on_path is not None:
+        on_path("sql")
     page = fetch_page(
-        storage,
+        source,
         tool="get_jump_events",
         query="jump_events_page",
         params={"symbols": wanted, "direction": direction, "min_abs_stat": min_abs_stat, "bar_seconds": bar_seconds,
