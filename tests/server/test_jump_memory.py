@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -31,7 +32,7 @@ SYMBOLS = ["AAPL", "MSFT", "TSLA", "NVDA", "SPY", "BTC-USD", "ETH-USD", "AMZN", 
 page_args = st.tuples(
     st.one_of(st.none(), st.lists(st.sampled_from(SYMBOLS), min_size=1, max_size=4, unique=True)),
     st.sampled_from([None, "up", "down"]),
-    st.one_of(st.none(), st.floats(0, 12)),
+    st.one_of(st.none(), st.floats(0, 12), st.integers(0, 40)),  # an integer: |statistic| of a stored jump
     st.one_of(st.just(0), st.integers(NOW - 40 * 3600 * NS, NOW)),
     st.one_of(st.just(2**62), st.integers(NOW - 20 * 3600 * NS, NOW + 3600 * NS)),
     st.integers(1, 60),
@@ -39,8 +40,16 @@ page_args = st.tuples(
 )
 
 
+_ALL = {"symbols": None, "direction": None, "min_abs_stat": None, "start_ns": 0, "end_ns": 2**62, "bar_seconds": BAR,
+        "after_bar_end_ns": None, "after_symbol": None}
+
+
 def _compare(storage, memory, args) -> list[str]:
     symbols, direction, min_abs, start, end, limit, cursor_at = args
+    if isinstance(min_abs, int):  # exactly the statistic of a stored jump: the bound is inclusive
+        rows = storage.query("jump_events_page", {**_ALL, "symbols": symbols}, 50).rows
+        stats = [abs(r[6]) for r in rows if r[6] is not None]
+        min_abs = stats[min(min_abs, len(stats) - 1)] if stats else None
     params = {"symbols": symbols, "direction": direction, "min_abs_stat": min_abs, "start_ns": start,
               "end_ns": end, "bar_seconds": BAR, "after_bar_end_ns": None, "after_symbol": None}  # fmt: skip
     if cursor_at:  # resume after a real row, as a next_cursor does
@@ -90,7 +99,18 @@ def _moves(storage, symbol: str, minutes: int, jump: float) -> pa.Table:
         for t, p in zip(ts, prices, strict=True)], schema=TRADES_SCHEMA)  # fmt: skip
 
 
-writes = st.lists(st.tuples(st.sampled_from(["moves", "moves", "reset"]), st.sampled_from(SYMBOLS[:7]),
+def _flipped(storage, symbol: str, n: int) -> pa.Table:
+    """``n`` stored bars of ``symbol`` around its newest jump, with ``jump_detected`` flipped."""
+    jumps = storage.query("jump_events_page", {**_ALL, "symbols": [symbol]}, 1).rows
+    end = jumps[0][1] if jumps else 2**62
+    con = storage._cursor()  # the rows as stored, in the contract's column order
+    table = con.sql("SELECT * FROM trading_signals WHERE symbol = $s AND bar_seconds = $b AND bar_end_ns <= $e "
+                    "ORDER BY bar_end_ns DESC LIMIT $n", params={"s": symbol, "b": BAR, "e": end, "n": n}).to_arrow_table()
+    return table.set_column(table.schema.get_field_index("jump_detected"), "jump_detected",
+                            pa.compute.invert(table["jump_detected"]))
+
+
+writes = st.lists(st.tuples(st.sampled_from(["moves", "moves", "reset", "rewrite"]), st.sampled_from(SYMBOLS[:7]),
                             st.integers(2, 6), st.floats(-0.05, 0.05)), min_size=1, max_size=3)  # fmt: skip
 
 
@@ -102,8 +122,10 @@ def test_after_any_writes_memory_still_answers_what_the_sql_answers(live, steps,
     for write, symbol, minutes, jump in steps:  # the file keeps every example's writes
         if write == "moves":
             storage.append_trades(_moves(storage, symbol, minutes, jump))
-        else:
+        elif write == "reset":
             storage.reset_signals([symbol], BAR)
+        else:  # bars written again with the jump flag flipped, as a recomputed bar replaces the stored one
+            storage.commit_signals(_flipped(storage, symbol, minutes), [])
         run_transform(storage, settings_)
     assert _compare(storage, memory, args) == ["memory"]
 
@@ -112,3 +134,11 @@ def test_too_many_jumps_keep_nothing_and_every_call_runs_the_sql(market_storage)
     memory = JumpMemory(market_storage, BAR, max_rows=1)
     args = (None, None, None, 0, 2**62, 10, 0)
     assert _compare(market_storage, memory, args) == ["sql"]
+
+
+def test_a_jump_written_again_as_no_jump_leaves_memory_and_its_neighbours_enter_it(live):
+    storage, _, memory = live
+    flipped = _flipped(storage, "AAPL", 3)  # the newest jump (now none) and the two bars before it (now jumps)
+    storage.commit_signals(flipped, [])
+    params = {**_ALL, "symbols": ["AAPL"]}
+    assert memory.source().query("jump_events_page", params, 5) == storage.query("jump_events_page", params, 5)
