@@ -61,6 +61,9 @@ class WriteListener(Protocol):
     commit, on the writing thread: they must be quick and must not write.
     """
 
+    def attached(self) -> None:
+        """Called once when added, under the write lock, before any write is told: read what to keep."""
+
     def trades_written(self, batch: pa.Table) -> None:
         """``append_trades(batch)`` committed (the batch as given, before duplicates were skipped)."""
 

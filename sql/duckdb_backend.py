@@ -136,8 +136,10 @@ class DuckDBStorage:
         """Tell ``listener`` of every write committed from now on (:class:`sql.backend.WriteListener`).
 
         This process is the file's only writer (DuckDB's lock), so the listeners see every change of the data.
+        ``listener.attached()`` runs first, under the write lock, so that what it reads is not changed meanwhile.
         """
         with self._write_lock:
+            listener.attached()
             self._listeners.append(listener)
 
     def _notify(self, event: str, *args: Any) -> None:

@@ -6,7 +6,7 @@ They fit in memory many times over, so, like :mod:`server.tools.latest` and on t
 has one writer, which tells its listeners of every commit), :class:`JumpMemory` keeps the rows of the
 ``jump_events`` view as the SQL returns them:
 
-- the first call loads them with ``jump_events_page`` itself (every symbol, the whole time range); more than
+- when attached (under the write lock) it loads them with ``jump_events_page`` itself (every symbol, the whole time range); more than
   ``max_rows`` and nothing is kept (every call runs the SQL);
 - a commit of signals forgets the stored jumps of the bars it rewrote and reads the jumps among its bars back
   with ``jump_events_page`` (the view computes their columns; only the commit's symbols and time range);
@@ -141,6 +141,13 @@ class JumpMemory:
         return True
 
     # --- sql.backend.WriteListener -------------------------------------------------------------------------
+    def attached(self) -> None:
+        """Load now, while no write can come in (a load that fails is tried again by the first call)."""
+        try:
+            self._load()
+        except Exception:  # noqa: BLE001 - logged; the first call loads again or runs the SQL
+            log.exception("loading the rows kept in memory failed; the first call tries again")
+
     def trades_written(self, batch: pa.Table) -> None:
         """Trades change no jump."""
 
@@ -156,7 +163,7 @@ class JumpMemory:
         if mine.num_rows == 0:
             return
         # bars at or before the newest jump held may replace one of them (a recomputed bar): forget those keys
-        old = mine if newest is None else mine.filter(pc.less_equal(mine["bar_end_ns"], newest))
+        old = mine.filter(pc.less_equal(mine["bar_end_ns"], -1 if newest is None else newest))
         rewritten = set(zip(old["symbol"].to_pylist(), old["bar_end_ns"].to_pylist(), strict=True))
         jumps = mine.filter(pc.equal(mine["jump_detected"], True))
         fresh = None

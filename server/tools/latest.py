@@ -5,7 +5,7 @@ of wide row groups (~8 ms on the 50M-trade bench file), more than the HTTP excha
 has one writing process and every write of it goes through its :class:`sql.duckdb_backend.DuckDBStorage`,
 so this process can keep the answer current instead of asking for it:
 
-- the first call loads the rows with the SQL itself (``real_time_data`` for every symbol, and ``last_trades``
+- when attached to the storage (under its write lock, so no write overlaps) it loads the rows with the SQL itself (``real_time_data`` for every symbol, and ``last_trades``
   for the keys of the last trades);
 - the storage then tells :class:`LatestRows` of every commit, in order, under its write lock
   (:class:`sql.backend.WriteListener`): committed signal states name each symbol's newest bar, appended trades
@@ -132,6 +132,13 @@ class LatestRows:
         return True
 
     # --- sql.backend.WriteListener -------------------------------------------------------------------------
+    def attached(self) -> None:
+        """Load now, while no write can come in (a load that fails is tried again by the first call)."""
+        try:
+            self._load()
+        except Exception:  # noqa: BLE001 - logged; the first call loads again or runs the SQL
+            log.exception("loading the rows kept in memory failed; the first call tries again")
+
     def trades_written(self, batch: pa.Table) -> None:
         """Keep each symbol's newest trade of ``batch`` when it is newer than the one held."""
         with self._lock:
