@@ -176,7 +176,7 @@ def build_server(
         return market.trading_signals(
             storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds,
             signal_type=signal_type, hours_back=hours_back, start=start, end=end, cursor=cursor,
-            on_path=functools.partial(metrics.count_path, "get_trading_signals"),
+            on_path=functools.partial(metrics.count_path, "get_trading_signals"), latest=latest,
         )  # fmt: skip
 
     @tool("Detected price jumps")

@@ -106,7 +106,7 @@ def build_router(
         return observed("get_trading_signals", lambda: market.trading_signals(
             storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds,
             signal_type=signal_type, hours_back=hours_back, start=start, end=end, cursor=cursor,
-            on_path=functools.partial(metrics.count_path, "get_trading_signals")))  # fmt: skip
+            on_path=functools.partial(metrics.count_path, "get_trading_signals"), latest=latest))  # fmt: skip
 
     @router.get("/jump-events", response_model=Page[JumpEvent], summary="get_jump_events")
     def jump_events(

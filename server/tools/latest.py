@@ -111,6 +111,16 @@ class LatestRows:
             out.append(record)
         return out, len(chosen) > limit
 
+    def newest_bar_end(self, symbols: Sequence[str] | None) -> tuple[int | None, int] | None:
+        """The newest bar end of ``symbols`` (all: ``None``) and how many of them have a bar, as the named query
+        ``newest_bar_end`` answers; ``None`` when nothing is loaded."""
+        with self._lock:
+            bars = self._bars
+            if bars is None:
+                return None
+            ends = [bar["bar_end_ns"] for symbol, bar in bars.items() if symbols is None or symbol in symbols]
+        return (max(ends) if ends else None), len(ends)
+
     def _load(self) -> bool:
         """Read every symbol's row with the SQL; ``False`` when a write came in meanwhile (not loaded)."""
         with self._lock:

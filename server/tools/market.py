@@ -116,11 +116,13 @@ def trading_signals(
     end: str | int | None = None,
     cursor: str | None = None,
     on_path: Callable[[str], None] | None = None,
+    latest: LatestRows | None = None,
 ) -> Page[SignalRow]:
     """Signal rows (one per completed bar), newest first, optionally some symbols and one signal type.
 
     The page is read through a recent window first (:class:`server.tools.recent_window.RecentWindow`), which
-    reports ``narrowed`` or ``sql`` to ``on_path``.
+    reports ``narrowed`` or ``sql`` to ``on_path``; ``latest`` (rows kept in memory) saves it the query for
+    the newest bar end.
     """
     wanted = symbol_list(symbol, symbols)
     # One symbol has its own query with plain key predicates (zone maps skip the other symbols' rows).
@@ -130,7 +132,8 @@ def trading_signals(
         else ("trading_signals_page", {"symbols": wanted})
     )
     page = fetch_page(
-        RecentWindow(storage, symbols=wanted, bar_seconds=bar_seconds, on_path=on_path),
+        RecentWindow(storage, symbols=wanted, bar_seconds=bar_seconds, on_path=on_path,
+                     hint=None if latest is None else latest.newest_bar_end),
         tool="get_trading_signals",
         query=query,
         params={**chosen, "signal_type": signal_type, "bar_seconds": bar_seconds,

@@ -53,19 +53,27 @@ class RecentWindow:
         The grid of the page.
     on_path
         Called with ``"narrowed"`` or ``"sql"`` once per answer.
+    hint
+        The newest bar end and symbol count without a query (e.g. from
+        :meth:`server.tools.latest.LatestRows.newest_bar_end`), or ``None`` to ask the storage.
     """
 
     def __init__(self, storage: Storage, *, symbols: Sequence[str] | None, bar_seconds: int,
-                 on_path: Callable[[str], None] | None = None) -> None:
+                 on_path: Callable[[str], None] | None = None,
+                 hint: Callable[[Sequence[str] | None], tuple[int | None, int] | None] | None = None) -> None:
         self.storage = storage
         self.symbols = None if symbols is None else list(symbols)
         self.bar_seconds = bar_seconds
         self.on_path = on_path
+        self.hint = hint
 
     def windows(self, params: Mapping[str, Any], limit: int) -> list[int]:
         """The ``start_ns`` of the narrowed windows to try, narrowest first (none: use the plain query)."""
-        hint = self.storage.query("newest_bar_end", {"symbols": self.symbols, "bar_seconds": self.bar_seconds}, 1)
-        newest, symbols = hint.rows[0] if hint.rows else (None, 0)
+        known = None if self.hint is None else self.hint(self.symbols)
+        if known is None:
+            rows = self.storage.query("newest_bar_end", {"symbols": self.symbols, "bar_seconds": self.bar_seconds}, 1).rows
+            known = rows[0] if rows else (None, 0)
+        newest, symbols = known
         if newest is None:
             return []
         start, end = int(params["start_ns"]), int(params["end_ns"])

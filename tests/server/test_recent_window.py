@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from conftest import small_settings
 from ingest.synthetic_market import SyntheticMarket
+from server.tools.latest import LatestRows
 from server.tools.recent_window import RecentWindow
 from sql.duckdb_backend import DuckDBStorage
 from udx.transform import run_transform
@@ -72,8 +73,8 @@ def calls(draw):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(call=calls(), store=st.sampled_from(["shared", "wrong hint", "live"]))
-def test_a_narrowed_page_equals_the_plain_query_row_for_row(stores, call, store):
+@given(call=calls(), store=st.sampled_from(["shared", "wrong hint", "live"]), kept=st.booleans())
+def test_a_narrowed_page_equals_the_plain_query_row_for_row(stores, call, store, kept):
     query, params, limit, cursor_at = call
     storage = stores[store]
     if cursor_at:  # resume after a real row of the plain answer, as a next_cursor does
@@ -82,8 +83,9 @@ def test_a_narrowed_page_equals_the_plain_query_row_for_row(stores, call, store)
             row = rows[min(cursor_at, len(rows)) - 1]
             params = {**params, "after_bar_end_ns": row[1], "after_symbol": row[0]}
     paths: list[str] = []
+    hint = LatestRows.attach(storage, BAR).newest_bar_end if kept else None  # the hint from memory, or the query
     narrowed = RecentWindow(storage, symbols=params.get("symbols") or ([params["symbol"]] if "symbol" in params else None),
-                            bar_seconds=BAR, on_path=paths.append).query(query, params, limit)
+                            bar_seconds=BAR, on_path=paths.append, hint=hint).query(query, params, limit)
     plain = storage.query(query, params, limit)
     assert narrowed == plain
     assert len(paths) == 1 and paths[0] in ("narrowed", "sql")
@@ -107,3 +109,13 @@ def test_a_symbol_without_bars_falls_back_to_the_plain_query_and_says_so(stores)
     result = RecentWindow(stores["shared"], symbols=["NOSUCH"], bar_seconds=BAR, on_path=paths.append).query(
         "trading_signals_symbol_page", params, 10)
     assert result.rows == [] and paths == ["sql"]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(chosen=st.one_of(st.none(), st.lists(st.sampled_from(SYMBOLS), min_size=1, max_size=4, unique=True)))
+def test_the_newest_bar_end_kept_in_memory_is_the_one_the_query_reads(stores, chosen):
+    storage = stores["live"]
+    kept = LatestRows.attach(storage, BAR)
+    assert kept is not None
+    rows = storage.query("newest_bar_end", {"symbols": chosen, "bar_seconds": BAR}, 1).rows
+    assert kept.newest_bar_end(chosen) == tuple(rows[0])
