@@ -22,13 +22,13 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from server.tools.kept import KeptRows
 from sql.backend import QueryResult, SignalStateRow, Storage
 
 __all__ = ["JumpMemory"]
@@ -38,7 +38,7 @@ log = logging.getLogger("microstructure.server")
 _QUERY = "jump_events_page"
 
 
-class JumpMemory:
+class JumpMemory(KeptRows):
     """The ``jump_events`` rows of one grid, per symbol newest first, current with the writes.
 
     Parameters
@@ -49,29 +49,14 @@ class JumpMemory:
         The grid kept.
     max_rows
         Keep nothing when there are more jumps than this.
-    on_path
-        Told ``memory`` or ``sql`` once per answer.
     """
 
     def __init__(self, storage: Storage, bar_seconds: int, *, max_rows: int = 500_000) -> None:
-        self._storage = storage
-        self._bar_seconds = bar_seconds
+        super().__init__(storage, bar_seconds)
         self._max_rows = max_rows
-        self._lock = threading.Lock()
-        self._rows: dict[str, list[tuple[Any, ...]]] | None = None  # symbol -> rows, newest first
+        self._held: dict[str, list[tuple[Any, ...]]] | None = None  # symbol -> rows, newest first
         self._columns: list[str] = []
-        self._writes = 0
         self._too_many = False
-
-    @classmethod
-    def attach(cls, storage: Storage, bar_seconds: int) -> JumpMemory | None:
-        """A :class:`JumpMemory` told of the writes of ``storage``, or ``None`` when it cannot tell."""
-        add = getattr(storage, "add_write_listener", None)
-        if add is None:
-            return None
-        memory = cls(storage, bar_seconds)
-        add(memory)
-        return memory
 
     def source(self, on_path: Callable[[str], None] | None = None) -> _Source:
         """A page source (``query``) answering ``jump_events_page`` from memory, else by the SQL."""
@@ -82,13 +67,13 @@ class JumpMemory:
         """The SQL's result of ``jump_events_page`` for ``params``, or ``None`` (run the SQL)."""
         if params["bar_seconds"] != self._bar_seconds or self._too_many:
             return None
-        if self._rows is None and not self._load():
+        if self._held is None and not self._load():
             return None
         with self._lock:
-            if self._rows is None:
+            if self._held is None:
                 return None
-            symbols = sorted(self._rows) if params["symbols"] is None else sorted(set(params["symbols"]))
-            lists = [self._rows.get(symbol, []) for symbol in symbols]
+            symbols = sorted(self._held) if params["symbols"] is None else sorted(set(params["symbols"]))
+            lists = [self._held.get(symbol, []) for symbol in symbols]
         index = {c: i for i, c in enumerate(self._columns)}
         rows = list(itertools.islice(self._matching(lists, params, index), limit + 1))
         return QueryResult(columns=list(self._columns), rows=rows[:limit], truncated=len(rows) > limit)
@@ -137,27 +122,18 @@ class JumpMemory:
         with self._lock:
             if writes != self._writes:
                 return False
-            self._rows, self._columns = rows, list(result.columns)
+            self._held, self._columns = rows, list(result.columns)
         return True
 
     # --- sql.backend.WriteListener -------------------------------------------------------------------------
-    def attached(self) -> None:
-        """Load now, while no write can come in (a load that fails is tried again by the first call)."""
-        try:
-            self._load()
-        except Exception:  # noqa: BLE001 - logged; the first call loads again or runs the SQL
-            log.exception("loading the rows kept in memory failed; the first call tries again")
-
-    def trades_written(self, batch: pa.Table) -> None:
-        """Trades change no jump."""
-
     def signals_written(self, signals: pa.Table, states: Sequence[SignalStateRow]) -> None:
         """Forget the jumps of the rewritten bars, then read the commit's jumps back through the view."""
+        if not self._told() or signals.num_rows == 0:
+            return
         with self._lock:
-            self._writes += 1
-            if self._rows is None or signals.num_rows == 0:
+            if self._held is None:
                 return
-            newest = max((rows[0][self._columns.index("bar_end_ns")] for rows in self._rows.values() if rows),
+            newest = max((rows[0][self._columns.index("bar_end_ns")] for rows in self._held.values() if rows),
                          default=None)
         mine = signals.filter(pc.equal(signals["bar_seconds"], self._bar_seconds))
         if mine.num_rows == 0:
@@ -172,37 +148,23 @@ class JumpMemory:
             first, last = pc.min_max(jumps["bar_end_ns"]).values()
             fresh = self._select(symbols, first.as_py(), last.as_py() + 1)
         with self._lock:
-            if self._rows is None:
+            if self._held is None:
                 return
             end_i, sym_i = self._columns.index("bar_end_ns"), self._columns.index("symbol")
             if rewritten:
                 for symbol in {s for s, _ in rewritten}:
-                    if symbol in self._rows:
-                        self._rows[symbol] = [r for r in self._rows[symbol] if (symbol, r[end_i]) not in rewritten]
+                    if symbol in self._held:
+                        self._held[symbol] = [r for r in self._held[symbol] if (symbol, r[end_i]) not in rewritten]
             if fresh is not None:
                 if fresh.truncated:
-                    self._rows = None
+                    self._held = None
                     return
                 by_symbol: dict[str, dict[int, tuple[Any, ...]]] = {}
                 for row in fresh.rows:
                     by_symbol.setdefault(row[sym_i], {})[row[end_i]] = row
                 for symbol, new in by_symbol.items():
-                    keep = [r for r in self._rows.get(symbol, []) if r[end_i] not in new] + list(new.values())
-                    self._rows[symbol] = sorted(keep, key=lambda r: r[end_i], reverse=True)
-
-    def signals_reset(self, symbols: Sequence[str], bar_seconds: int) -> None:
-        """Forget the jumps of ``symbols``."""
-        with self._lock:
-            self._writes += 1
-            if self._rows is not None and bar_seconds == self._bar_seconds:
-                for symbol in symbols:
-                    self._rows.pop(symbol, None)
-
-    def write_failed(self, error: BaseException) -> None:
-        """Forget everything: the next call loads again."""
-        with self._lock:
-            self._writes += 1
-            self._rows = None
+                    keep = [r for r in self._held.get(symbol, []) if r[end_i] not in new] + list(new.values())
+                    self._held[symbol] = sorted(keep, key=lambda r: r[end_i], reverse=True)
 
 
 class _Source:

@@ -25,7 +25,6 @@ other processes write) always run the SQL.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +32,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from server.tools.kept import KeptRows
 from sql.backend import SignalStateRow, Storage
 
 __all__ = ["LatestRows"]
@@ -51,35 +51,22 @@ class _Trade:
     size: float
 
 
-class LatestRows:
+class LatestRows(KeptRows):
     """Per symbol, the newest bar (every ``trading_signals`` column) and the last trade, current with the writes.
 
     Parameters
     ----------
     storage
-        Where the first call loads from (and every call falls back to).
+        Where the rows are loaded from (and every call falls back to).
     bar_seconds
         The grid whose bars are kept.
     """
 
     def __init__(self, storage: Storage, bar_seconds: int) -> None:
-        self._storage = storage
-        self._bar_seconds = bar_seconds
-        self._lock = threading.Lock()
-        self._bars: dict[str, dict[str, Any]] | None = None  # None: not loaded
+        super().__init__(storage, bar_seconds)
+        self._held: dict[str, dict[str, Any]] | None = None  # symbol -> newest bar; None: not loaded
         self._trades: dict[str, _Trade] = {}
         self._bar_columns: list[str] = []
-        self._writes = 0  # listener calls so far: a load that saw this number change is discarded
-
-    @classmethod
-    def attach(cls, storage: Storage, bar_seconds: int) -> LatestRows | None:
-        """A :class:`LatestRows` told of the writes of ``storage``, or ``None`` when it cannot tell (Vertica)."""
-        add = getattr(storage, "add_write_listener", None)
-        if add is None:
-            return None
-        rows = cls(storage, bar_seconds)
-        add(rows)
-        return rows
 
     # --- the answer --------------------------------------------------------------------------------------
     def records(self, symbols: Sequence[str] | None, limit: int, now_ns: int) -> tuple[list[dict[str, Any]], bool] | None:
@@ -87,10 +74,10 @@ class LatestRows:
 
         Records hold the query's columns; ``bar_end`` and ``last_trade`` are left for the caller to format.
         """
-        if self._bars is None and not self._load():
+        if self._held is None and not self._load():
             return None
         with self._lock:
-            bars = self._bars
+            bars = self._held
             if bars is None:
                 return None
             wanted = sorted(bars) if symbols is None else sorted(s for s in set(symbols) if s in bars)
@@ -115,7 +102,7 @@ class LatestRows:
         """The newest bar end of ``symbols`` (all: ``None``) and how many of them have a bar, as the named query
         ``newest_bar_end`` answers; ``None`` when nothing is loaded."""
         with self._lock:
-            bars = self._bars
+            bars = self._held
             if bars is None:
                 return None
             ends = [bar["bar_end_ns"] for symbol, bar in bars.items() if symbols is None or symbol in symbols]
@@ -138,23 +125,14 @@ class LatestRows:
         with self._lock:
             if writes != self._writes:
                 return False
-            self._bars, self._trades, self._bar_columns = bars, trades, columns
+            self._held, self._trades, self._bar_columns = bars, trades, columns
         return True
 
     # --- sql.backend.WriteListener -------------------------------------------------------------------------
-    def attached(self) -> None:
-        """Load now, while no write can come in (a load that fails is tried again by the first call)."""
-        try:
-            self._load()
-        except Exception:  # noqa: BLE001 - logged; the first call loads again or runs the SQL
-            log.exception("loading the rows kept in memory failed; the first call tries again")
-
     def trades_written(self, batch: pa.Table) -> None:
         """Keep each symbol's newest trade of ``batch`` when it is newer than the one held."""
-        with self._lock:
-            self._writes += 1
-            if self._bars is None or batch.num_rows == 0:
-                return
+        if not self._told() or batch.num_rows == 0:
+            return
         newest = batch.group_by("symbol").aggregate([("ts_ns", "max")])
         position = pc.index_in(batch["symbol"], newest["symbol"].combine_chunks())
         is_top = pc.equal(batch["ts_ns"], pc.take(newest["ts_ns_max"], position))
@@ -174,10 +152,8 @@ class LatestRows:
     def signals_written(self, signals: pa.Table, states: Sequence[SignalStateRow]) -> None:
         """Keep each state's newest bar (among ``signals``, or the one held when it is still the newest)."""
         mine = [s for s in states if s.bar_seconds == self._bar_seconds]
-        with self._lock:
-            self._writes += 1
-            if self._bars is None or not mine:
-                return
+        if not self._told() or not mine:
+            return
         found: dict[tuple[str, int], dict[str, Any]] = {}
         if signals.num_rows:
             ends = pa.array(sorted({s.last_bar_end_ns for s in mine}), pa.int64())
@@ -186,7 +162,7 @@ class LatestRows:
             for row in candidates.to_pylist():
                 found[(row["symbol"], row["bar_end_ns"])] = row
         with self._lock:
-            bars = self._bars
+            bars = self._held
             if bars is None:
                 return
             for state in mine:
@@ -196,19 +172,5 @@ class LatestRows:
                     bars[state.symbol] = {c: row[c] for c in self._bar_columns}
                 elif held is None or held["bar_end_ns"] != state.last_bar_end_ns:
                     log.info("the newest bar of %s is not among the rows committed: reloading", state.symbol)
-                    self._bars = None
+                    self._held = None
                     return
-
-    def signals_reset(self, symbols: Sequence[str], bar_seconds: int) -> None:
-        """Forget the bars of ``symbols`` (their states are gone until the transform writes them again)."""
-        with self._lock:
-            self._writes += 1
-            if self._bars is not None and bar_seconds == self._bar_seconds:
-                for symbol in symbols:
-                    self._bars.pop(symbol, None)
-
-    def write_failed(self, error: BaseException) -> None:
-        """Drop everything: the next call loads again."""
-        with self._lock:
-            self._writes += 1
-            self._bars = None
