@@ -6,15 +6,15 @@ They fit in memory many times over, so, like :mod:`server.tools.latest` and on t
 has one writer, which tells its listeners of every commit), :class:`JumpMemory` keeps the rows of the
 ``jump_events`` view as the SQL returns them:
 
-- when attached (under the write lock) it loads them with ``jump_events_page`` itself (every symbol, the whole time range); more than
-  ``max_rows`` and nothing is kept (every call runs the SQL);
+- when attached (under the write lock) it loads them with ``jump_events_page`` itself (every symbol, the
+  whole time range); more than ``max_rows`` and nothing is kept (every call runs the SQL);
 - a commit of signals forgets the stored jumps of the bars it rewrote and reads the jumps among its bars back
   with ``jump_events_page`` (the view computes their columns; only the commit's symbols and time range);
   a reset forgets its symbols; a failed listener call forgets everything (the next call loads again);
-- :meth:`JumpMemory.query` answers ``jump_events_page`` for any arguments (symbols, direction, minimum
-  statistic, window, cursor, limit) with the rows the SQL would return, in its order, so the page code above it
-  is the same for both paths. ``tests/server/test_jump_memory.py`` compares the two over random arguments
-  and writes.
+- :meth:`JumpMemory.answer` (through :meth:`JumpMemory.source`) answers ``jump_events_page`` for any
+  arguments (symbols, direction, minimum statistic, window, cursor, limit) with the rows the SQL would
+  return, in its order, so the page code above it is the same for both paths.
+  ``tests/server/test_jump_memory.py`` compares the two over random arguments and writes.
 """
 
 from __future__ import annotations

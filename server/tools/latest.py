@@ -5,8 +5,8 @@ of wide row groups (~8 ms on the 50M-trade bench file), more than the HTTP excha
 has one writing process and every write of it goes through its :class:`sql.duckdb_backend.DuckDBStorage`,
 so this process can keep the answer current instead of asking for it:
 
-- when attached to the storage (under its write lock, so no write overlaps) it loads the rows with the SQL itself (``real_time_data`` for every symbol, and ``last_trades``
-  for the keys of the last trades);
+- when attached to the storage (under its write lock, so no write overlaps) it loads the rows with the SQL
+  itself (``real_time_data`` for every symbol, and ``last_trades`` for the keys of the last trades);
 - the storage then tells :class:`LatestRows` of every commit, in order, under its write lock
   (:class:`sql.backend.WriteListener`): committed signal states name each symbol's newest bar, appended trades
   may be a symbol's new last trade (the newest by ``(ts_ns, exchange, trade_id)``, the SQL's order; of
@@ -15,8 +15,8 @@ so this process can keep the answer current instead of asking for it:
   trades, also the SQL's rule that a last trade counts only at or after the oldest newest bar of the
   wanted symbols minus one bar, and ages against the same ``now_ns``.
 
-A file opened read-only has no writer at all, so what was loaded stays true. A load overlapping a write is
-discarded and that call runs the SQL; a listener call that fails drops everything (the next call loads
+A file opened read-only has no writer at all, so what was loaded stays true. A later load (after a failure)
+overlapping a write is discarded and that call runs the SQL; a listener call that fails drops everything (the next call loads
 again). The answer's path (``memory`` or ``sql``) is reported per call; ``tests/server/test_latest.py``
 compares both paths row for row over random calls and writes. Storages without write listeners (Vertica:
 other processes write) always run the SQL.
