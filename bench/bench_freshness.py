@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="bench.bench_freshness", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rates", type=int, nargs="+", default=[5000, 50000], help="SIM_RATE values (trades/s)")
-    parser.add_argument("--seconds", type=float, default=40.0, help="polling time per rate")
+    parser.add_argument("--seconds", type=float, default=150.0, help="polling time per rate (bars end once a minute)")
     parser.add_argument("--no-append", action="store_true", help="leave BENCHMARKS.md as it is")
     args = parser.parse_args(argv)
     defaults = Settings()  # type: ignore[call-arg]  # the demo runs with the same environment
