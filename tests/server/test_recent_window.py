@@ -36,7 +36,10 @@ def _open(path):
 
 @pytest.fixture(scope="module")
 def stores(market_db, tmp_path_factory):
-    """The shared file, a copy with hints 3 hours early, and a file with interleaved bars."""
+    """A copy of the shared file, a copy with hints 3 hours early, and a file with interleaved bars (copies: the
+    shared file is open in this process already, with another DuckDB configuration)."""
+    shared = tmp_path_factory.mktemp("shared") / "market.duckdb"
+    shutil.copyfile(market_db, shared)
     wrong = tmp_path_factory.mktemp("hint") / "market.duckdb"
     shutil.copyfile(market_db, wrong)
     con = duckdb.connect(str(wrong))
@@ -53,7 +56,7 @@ def stores(market_db, tmp_path_factory):
         writer.append_trades(trades.filter((ts >= lo) & (ts < lo + step)))
         run_transform(writer, small_settings(live))
     writer.close()
-    opened = {name: _open(path) for name, path in (("shared", market_db), ("wrong hint", wrong), ("live", live))}
+    opened = {name: _open(path) for name, path in (("shared", shared), ("wrong hint", wrong), ("live", live))}
     yield opened
     for storage in opened.values():
         storage.close()
