@@ -47,6 +47,7 @@ from sql.backend import (
     SqlResult,
     StatementError,
     StorageError,
+    WriteListener,
     signal_states_by_symbol,
 )
 from sql.contract import (
@@ -115,6 +116,7 @@ class DuckDBStorage:
         self._write_lock = threading.Lock()
         self._analyst_slot = threading.Semaphore(1)  # one analyst statement at a time (module docstring)
         self._queries = load_registry(_DIALECT, "queries")
+        self._listeners: list[WriteListener] = []
 
     @classmethod
     def open(cls, settings: Settings, *, read_only: bool = False) -> DuckDBStorage:
@@ -180,6 +182,26 @@ class DuckDBStorage:
         """Close the database; cursors of other threads become unusable."""
         self._root.close()
 
+    def add_write_listener(self, listener: WriteListener) -> None:
+        """Tell ``listener`` of every write committed from now on (:class:`sql.backend.WriteListener`).
+
+        This process is the file's only writer (DuckDB's lock), so the listeners see every change of the data.
+        ``listener.attached()`` runs first, under the write lock, so that what it reads is not changed meanwhile.
+        """
+        with self._write_lock:
+            listener.attached()
+            self._listeners.append(listener)
+
+    def _notify(self, event: str, *args: Any) -> None:
+        """Call ``event`` on every listener (under the write lock, after the commit); a listener that fails
+        is told so and logged, and the write stands."""
+        for listener in self._listeners:
+            try:
+                getattr(listener, event)(*args)
+            except Exception as exc:  # noqa: BLE001 - the data is committed; the listener drops what it holds
+                log.exception("write listener %r failed on %s", listener, event)
+                listener.write_failed(exc)
+
     # --- schema ----------------------------------------------------------------------------------------
     def apply_schema(self) -> None:
         """Create the tables and views of DESIGN §5; a second run changes nothing."""
@@ -199,10 +221,11 @@ class DuckDBStorage:
                 cursor.execute(self._queries[f"load_{name}"].text)
 
     @contextmanager
-    def _transaction(self, cursor: duckdb.DuckDBPyConnection,
-                     batches: Mapping[str, pa.Table] | None = None) -> Iterator[None]:
+    def _transaction(self, cursor: duckdb.DuckDBPyConnection, batches: Mapping[str, pa.Table] | None = None,
+                     committed: Callable[[], None] | None = None) -> Iterator[None]:
         """One write transaction under the process's write lock, with ``batches`` registered as views meanwhile:
-        committed when the block ends, rolled back when it raises."""
+        committed when the block ends (then ``committed()`` runs, still under the lock), rolled back when it
+        raises."""
         for view, table in (batches or {}).items():
             cursor.register(view, table)
         try:
@@ -214,6 +237,8 @@ class DuckDBStorage:
                 except BaseException:
                     cursor.execute("ROLLBACK")
                     raise
+                if committed is not None:
+                    committed()
         finally:
             for view in batches or {}:
                 cursor.unregister(view)
@@ -251,6 +276,8 @@ class DuckDBStorage:
         try:
             with self._write_lock:
                 (added,) = cursor.execute(self._queries["insert_trades"].text).fetchone()  # type: ignore[misc]
+                if added:
+                    self._notify("trades_written", batch)
         finally:
             cursor.unregister("trades_batch")
         return int(added)
@@ -276,7 +303,7 @@ class DuckDBStorage:
         if profiles is not None:
             batches["intraday_profile_batch"] = profiles
         cursor = self._cursor()
-        with self._transaction(cursor, batches):
+        with self._transaction(cursor, batches, lambda: self._notify("signals_written", signals, states)):
             if signals.num_rows:
                 cursor.execute(self._queries["upsert_signals"].text)
             if model_params is not None and model_params.num_rows:
@@ -290,7 +317,7 @@ class DuckDBStorage:
         """Delete the signals, fits, profiles and states of ``symbols`` on the grid, in one transaction, so
         that the transform recomputes them from their first trade."""
         cursor = self._cursor()
-        with self._transaction(cursor):
+        with self._transaction(cursor, committed=lambda: self._notify("signals_reset", symbols, bar_seconds)):
             for symbol in symbols:
                 for table in ("trading_signals", "model_params", "intraday_profile", "signal_state"):
                     cursor.execute(self._queries[f"reset_{table}"].text, {"symbol": symbol, "bar_seconds": bar_seconds})
