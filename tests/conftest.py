@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -19,6 +20,9 @@ import pytest
 
 from sql.contract import TRADES_SCHEMA
 from sql.settings import Settings
+
+if TYPE_CHECKING:
+    from sql.duckdb_backend import DuckDBStorage
 
 #: The simulated stocks trade around the clock, as in the demo.
 DAY_SESSION = "00:00-24:00 UTC"
@@ -43,6 +47,18 @@ def small_settings(path: Path, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def writable_copy(source: Path, directory: Path) -> tuple[DuckDBStorage, Settings]:
+    """Open a writable copy of the DuckDB file ``source`` in ``directory``, with its :func:`small_settings`."""
+    import shutil
+
+    from sql.duckdb_backend import DuckDBStorage
+
+    path = directory / source.name
+    shutil.copyfile(source, path)
+    settings = small_settings(path)
+    return DuckDBStorage.open(settings), settings
 
 
 def trades_from_parts(parts: list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray]]) -> pa.Table:

@@ -8,7 +8,6 @@ passes, and resets of a symbol (its bars recomputed and written again).
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import numpy as np
@@ -18,10 +17,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from conftest import small_settings
+from conftest import writable_copy
 from server.tools.jump_memory import JumpMemory
 from sql.contract import TRADES_SCHEMA
-from sql.duckdb_backend import DuckDBStorage
 from udx.transform import run_transform
 
 BAR = 60
@@ -72,10 +70,7 @@ def test_a_read_only_file_answers_from_memory_what_the_sql_answers(market_storag
 
 @pytest.fixture(scope="module")
 def live(market_db, tmp_path_factory):
-    path = tmp_path_factory.mktemp("jumps") / "market.duckdb"
-    shutil.copyfile(market_db, path)
-    settings_ = small_settings(path)
-    storage = DuckDBStorage.open(settings_)
+    storage, settings_ = writable_copy(market_db, tmp_path_factory.mktemp("jumps"))
     memory = JumpMemory.attach(storage, BAR)
     assert memory is not None and memory.answer({"bar_seconds": BAR, "symbols": None, "start_ns": 0, "end_ns": 2**62,
                                                  "after_bar_end_ns": None, "after_symbol": None, "direction": None,

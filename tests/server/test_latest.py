@@ -9,7 +9,6 @@ answered from :class:`server.tools.latest.LatestRows` must equal the page of the
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import pyarrow as pa
@@ -17,11 +16,10 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from conftest import small_settings
+from conftest import writable_copy
 from server.tools import market
 from server.tools.latest import LatestRows
 from sql.contract import TRADES_SCHEMA
-from sql.duckdb_backend import DuckDBStorage
 from udx.transform import run_transform
 
 BAR = 60
@@ -58,10 +56,7 @@ def test_a_read_only_file_answers_from_memory_what_the_sql_answers(market_storag
 @pytest.fixture(scope="module")
 def live(market_db, tmp_path_factory):
     """A writable copy of the market file, its settings, and the rows kept in memory (loaded)."""
-    path = tmp_path_factory.mktemp("latest") / "market.duckdb"
-    shutil.copyfile(market_db, path)
-    settings_ = small_settings(path)
-    storage = DuckDBStorage.open(settings_)
+    storage, settings_ = writable_copy(market_db, tmp_path_factory.mktemp("latest"))
     latest = LatestRows.attach(storage, BAR)
     assert latest is not None and latest.records(None, 100, 0) is not None
     yield storage, settings_, latest
