@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tests.reference import bars as rb
-from tests.reference import rule, stats
-from tests.reference.sessions import nominal_bars, sessions
+from . import bars as rb
+from . import rule, stats
+from .sessions import nominal_bars, sessions
 
 
 @dataclass(frozen=True)

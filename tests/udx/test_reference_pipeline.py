@@ -25,9 +25,9 @@ import pytest
 
 from sql.contract import TRADES_SCHEMA
 from sql.settings import Settings
-from tests.reference import bars as rb
-from tests.reference import stats
-from tests.reference.pipeline import Config, symbol_rows
+from reference import bars as rb
+from reference import stats
+from reference.pipeline import Config, symbol_rows
 from udx.transform import run_transform
 
 pytestmark = pytest.mark.duckdb
