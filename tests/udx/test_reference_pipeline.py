@@ -120,18 +120,23 @@ def _num(v: object) -> float:
     return math.nan if v is None else float(v)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("symbol", ["X:BTCUSD", "X:THIN", "X:USDCUSD", "AAPL"])
-def test_every_row_equals_the_independent_reference(computed, symbol: str) -> None:
-    trades, path = computed
+def _reference(trades: pa.Table, path: Path, symbol: str) -> tuple[list[dict], list[tuple], list[dict], list]:
+    """Stored rows and GARCH fits of ``symbol``, and the reference's rows and refit windows."""
     sel = trades.filter(pa.compute.equal(trades["symbol"], symbol)).to_pylist()
     market = sel[0]["market"]
     rules = rb.condition_rules()
     prints = [(r["ts_ns"], r["price"], r["size"], *rb.eligibility(market, r["conditions"], r["correction"], rules))
               for r in sel]
-    watermark = max(trades["ts_ns"].to_pylist()) - 2 * NS
+    watermark = max(trades["ts_ns"].to_pylist()) - 2 * NS  # the transform's: newest trade less the lateness
     got, fits = _stored(path, symbol)
     want, refits, windows = symbol_rows(prints, _config(market), watermark, [f[:3] for f in fits])
     assert len(fits) == len(refits)
+    return got, fits, want, windows
+
+
+@pytest.mark.parametrize("symbol", ["X:BTCUSD", "X:THIN", "X:USDCUSD", "AAPL"])
+def test_every_row_equals_the_independent_reference(computed, symbol: str) -> None:
+    got, _, want, _ = _reference(*computed, symbol)
     assert [r["bar_end_ns"] for r in got] == [r["bar_end_ns"] for r in want]
     for g, w in zip(got, want, strict=True):
         assert (g["n_trades"], g["trading_signal"], g["signal_reason"], g["jump_detected"]) == \
@@ -146,16 +151,8 @@ def test_every_row_equals_the_independent_reference(computed, symbol: str) -> No
 
 @pytest.mark.parametrize("symbol", ["X:BTCUSD", "AAPL"])
 def test_garch_fits_are_maximum_likelihood_by_an_independent_optimiser(computed, symbol: str) -> None:
-    trades, path = computed
-    sel = trades.filter(pa.compute.equal(trades["symbol"], symbol)).to_pylist()
-    market = sel[0]["market"]
-    rules = rb.condition_rules()
-    prints = [(r["ts_ns"], r["price"], r["size"], *rb.eligibility(market, r["conditions"], r["correction"], rules))
-              for r in sel]
-    _, fits = _stored(path, symbol)
-    _, refits, windows = symbol_rows(prints, _config(market), max(trades["ts_ns"].to_pylist()) - 2 * NS,
-                                     [f[:3] for f in fits])
-    assert len(refits) >= 2
+    _, fits, _, windows = _reference(*computed, symbol)
+    assert len(fits) >= 2
     for (omega, alpha, beta, loglik, n_obs, _), y in zip(fits, windows, strict=True):
         assert n_obs == y.size
         params, ll = stats.garch_fit(y)
