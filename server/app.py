@@ -29,6 +29,8 @@ from server.response_cache import ResponseCache
 from server.rest import add_error_handlers, build_router
 from server.security import HostOriginGuard, split_list
 from server.seed_rpc import SeedRpcAdapter
+from server.tools.jump_memory import JumpMemory
+from server.tools.latest import LatestRows
 from sql.backend import Storage, StorageError
 from sql.settings import Settings
 
@@ -86,7 +88,9 @@ def build_app(
         ``False`` leaves every request to the SDK (for comparisons).
     """
     metrics = ServerMetrics()
-    mcp = build_server(settings, storage, metrics)
+    latest = LatestRows.attach(storage, settings.bar_seconds)  # one copy of each for MCP and REST
+    jumps = JumpMemory.attach(storage, settings.bar_seconds)
+    mcp = build_server(settings, storage, metrics, latest, jumps)
     # A hosting process with a loader reports its lag through status; a plain server asks the broker.
     kafka = KafkaLagProbe(settings) if status is None and settings.kafka_bootstrap_servers else None
     allowed_hosts = split_list(settings.mcp_allowed_hosts)
@@ -114,7 +118,7 @@ def build_app(
         lifespan=lifespan,
     )
     add_error_handlers(api)
-    api.include_router(build_router(settings, storage, metrics))
+    api.include_router(build_router(settings, storage, metrics, latest, jumps))
 
     @api.get("/health", summary="Liveness and data freshness (503 while starting or when the database fails)")
     def health() -> JSONResponse:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from sql.backend import StorageError
+from sql.backend import DatabaseHeld, StorageError
 from sql.settings import Settings, load_settings
 
 __all__ = ["main"]
@@ -31,28 +31,45 @@ def _configure_logging(level: str) -> None:
         datefmt="%Y-%m-%dT%H:%M:%S",
     )
     # Per-request chatter of the SDK and of websockets ("Terminating session", "connection open").
-    for noisy in ("mcp.server.streamable_http", "mcp.server.streamable_http_manager", "websockets.server"):
+    for noisy in ("mcp.server.streamable_http", "mcp.server.streamable_http_manager", "websockets.server",
+                   "httpx2"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
-def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from server.embedded import run_embedded
-
-    asyncio.run(run_embedded(settings, mode="demo"))
-    return 0
-
-
-def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+def _host(settings: Settings, roles: Sequence[str], *, simulate: bool, mode: str) -> int:
+    """Run the embedded process hosting ``roles``; a refused Polygon key is a one-line error."""
     from ingest.feed import PolygonAuthError
     from server.embedded import run_embedded
 
     try:
-        asyncio.run(run_embedded(settings, mode="run"))
+        asyncio.run(run_embedded(settings, roles=roles, simulate=simulate, mode=mode))
     except PolygonAuthError as exc:
         print(f"microstructure: {exc}. Check POLYGON_API_KEY and that your plan includes WebSockets "
               f"for POLYGON_MARKET={settings.polygon_market}.", file=sys.stderr)
         return 1
     return 0
+
+
+def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from server.embedded import default_roles
+
+    return _host(settings, default_roles(settings), simulate=True, mode="demo")
+
+
+def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from server.embedded import default_roles
+
+    return _host(settings, default_roles(settings), simulate=False, mode="run")
+
+
+def _cmd_up(settings: Settings, args: argparse.Namespace) -> int:
+    from server.embedded import check_roles, default_roles
+
+    roles = [r.strip() for r in args.roles.split(",") if r.strip()] if args.roles else default_roles(settings)
+    chosen = check_roles(settings, roles, simulate=args.simulate)
+    if chosen == {"stream"} and settings.kafka_bootstrap_servers:  # into Kafka only: the database is not needed
+        return _cmd_stream(settings, args)
+    return _host(settings, roles, simulate=args.simulate, mode="up")
 
 
 def _cmd_stream(settings: Settings, args: argparse.Namespace) -> int:
@@ -76,6 +93,7 @@ def _cmd_load(settings: Settings, args: argparse.Namespace) -> int:
 
     from ingest.load import run_loader
     from ingest.stats import serve_metrics
+    from server.owner import owning_database
     from sql.backend import open_storage
 
     if not settings.kafka_bootstrap_servers:
@@ -90,8 +108,10 @@ def _cmd_load(settings: Settings, args: argparse.Namespace) -> int:
     # The loader reads back only the newest row groups; a bigger cache only fills up with what it appended.
     storage = open_storage(settings.for_loader())
     try:
-        storage.apply_schema()
-        summary = run_loader(settings, storage, drain=args.drain, install_signals=install)
+        with owning_database(settings, ["load"]) as publish:
+            publish(None)  # no server: others learn who holds the file, not where to ask
+            storage.apply_schema()
+            summary = run_loader(settings, storage, drain=args.drain, install_signals=install)
     finally:
         storage.close()
     log.info("load: %d records, %d trades and %d quotes added, %d dead-lettered, %d commits", summary.records,
@@ -124,6 +144,15 @@ def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     serve(settings, transport=args.transport)
     return 0
+
+
+def _cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from server.sql_command import sql_main
+
+    return sql_main(settings, args.statement, fmt=args.format, limit=args.limit,
+                    output=Path(args.output) if args.output else None)  # fmt: skip
 
 
 def _cmd_transform(settings: Settings, args: argparse.Namespace) -> int:
@@ -160,6 +189,16 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="like demo, on the real Polygon feed (needs POLYGON_API_KEY)")
     run.set_defaults(handler=_cmd_run)
 
+    up = commands.add_parser("up", help="host any set of roles around one database in this process (the process "
+                             "that owns a DuckDB file serves everyone else)")
+    up.add_argument("--roles", metavar="ROLE[,ROLE...]",
+                    help="comma-separated, from stream, load, transform, serve (default: all; load only with "
+                    "KAFKA_BOOTSTRAP_SERVERS, without it stream writes straight into the database)")
+    up.add_argument("--simulate", action="store_true",
+                    help="the stream role reads the local simulator (after backfilling simulated history into an "
+                    "empty database) instead of POLYGON_FEED; demo = up --simulate")
+    up.set_defaults(handler=_cmd_up)
+
     stream = commands.add_parser("stream", help="Polygon WebSocket -> Kafka (needs KAFKA_BOOTSTRAP_SERVERS)")
     stream.add_argument("--simulate", action="store_true",
                         help="read an in-process simulator (SIM_RATE, SIM_SEED) instead of POLYGON_FEED")
@@ -182,6 +221,15 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the MCP tools over a database no other process writes")
     serve.add_argument("--transport", choices=("http", "stdio"), default="http", help="default http")
     serve.set_defaults(handler=_cmd_serve)
+
+    sql = commands.add_parser("sql", help="run read-only SQL over the tables and views: through the process that "
+                              "owns the DuckDB file, else on the file opened read-only; no statement: a shell")
+    sql.add_argument("statement", nargs="?", help="one SELECT (or WITH ... SELECT); omit for an interactive shell")
+    sql.add_argument("--format", choices=("table", "csv", "json", "parquet"), default="table",
+                     help="default table; parquet goes to --output or a redirected stdout")
+    sql.add_argument("--limit", type=int, help="rows at most (default MCP_DEFAULT_ROWS, up to MCP_MAX_ROWS)")
+    sql.add_argument("--output", metavar="FILE", help="write the result to FILE instead of stdout")
+    sql.set_defaults(handler=_cmd_sql)
 
     transform = commands.add_parser("transform", help="compute trading_signals from market_data")
     mode = transform.add_mutually_exclusive_group()
@@ -212,9 +260,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"microstructure: invalid settings: {problems}", file=sys.stderr)
         return 2
     from server.embedded import StartupError
+    from server.owner import holder_message
 
     try:
         return int(args.handler(settings, args))
+    except DatabaseHeld as exc:
+        print(f"microstructure: {holder_message(exc)}", file=sys.stderr)
+        return 1
     except (StorageError, StartupError) as exc:
         print(f"microstructure: {exc}", file=sys.stderr)
         return 1

@@ -1,6 +1,9 @@
-"""The embedded process (DESIGN §3): feed, loader, transform loop and HTTP server around one DuckDB file.
+"""The embedded process (DESIGN §3): any set of roles (feed, loader, transform loop, HTTP server) around one
+DuckDB file, the process that owns the file and serves everyone else (``microstructure up --roles ...``).
 
-``demo`` backfills simulated history, starts the local Polygon-protocol simulator and ingests its live
+The owner writes the runtime file beside the database (:mod:`server.owner`) once its server listens, so
+other processes find its URL; it removes the file when it stops. ``demo`` and ``run`` are presets: ``demo``
+backfills simulated history, starts the local Polygon-protocol simulator and ingests its live
 feed through the real ``polygon-api-client``; ``run`` does the same against the real Polygon feed. With
 ``KAFKA_BOOTSTRAP_SERVERS`` set, the feeds produce to Kafka and a loader thread consumes into the database. The
 HTTP server starts first, so ``/health`` answers (and reports the phase) while history loads.
@@ -18,18 +21,19 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import uvicorn
 
 from server.app import build_app
 from server.kafka_lag import loader_lag
+from server.owner import owning_database, server_url
 from sql.backend import Storage, open_storage
 from sql.settings import Settings
 
-__all__ = ["DEMO_SESSION", "StartupError", "run_embedded"]
+__all__ = ["DEMO_SESSION", "ROLES", "StartupError", "check_roles", "default_roles", "run_embedded"]
 
 log = logging.getLogger("microstructure.embedded")
 
@@ -39,8 +43,36 @@ T = TypeVar("T")
 DEMO_SESSION = "00:00-24:00 UTC"
 
 
+#: What one process can host around one database (``microstructure up --roles``).
+ROLES = ("stream", "load", "transform", "serve")
+
+
 class StartupError(RuntimeError):
     """The process cannot start: a setting is missing or the HTTP port is taken (the message says which)."""
+
+
+def default_roles(settings: Settings) -> tuple[str, ...]:
+    """Every role, ``load`` only when Kafka is in the path (what ``demo`` and ``run`` host)."""
+    return tuple(r for r in ROLES if r != "load" or settings.kafka_bootstrap_servers)
+
+
+def check_roles(settings: Settings, roles: Sequence[str], *, simulate: bool) -> frozenset[str]:
+    """Return ``roles`` as a set once they make a process; raise :class:`StartupError` naming the problem.
+
+    Without ``KAFKA_BOOTSTRAP_SERVERS`` the stream role writes straight into the database, so ``load`` (which
+    consumes the Kafka topics) is refused; ``--simulate`` replaces the Polygon feed of the stream role.
+    """
+    chosen = frozenset(roles)
+    unknown = sorted(chosen - set(ROLES))
+    if unknown or not chosen:
+        given = ", ".join(unknown) or "(none given)"
+        raise StartupError(f"unknown role(s) {given}: choose from {', '.join(ROLES)}")
+    if "load" in chosen and not settings.kafka_bootstrap_servers:
+        raise StartupError("the load role consumes Kafka but KAFKA_BOOTSTRAP_SERVERS is not set; without Kafka "
+                           "leave load out: the stream role writes straight into the database")  # fmt: skip
+    if simulate and "stream" not in chosen:
+        raise StartupError("--simulate replaces the Polygon feed of the stream role; add stream to --roles")
+    return chosen
 
 
 @dataclass
@@ -75,8 +107,8 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _curl_examples(settings: Settings) -> str:
-    url = f"http://{settings.mcp_host}:{settings.mcp_port}/mcp"
+def _curl_examples(settings: Settings, base: str) -> str:
+    url = f"{base}/mcp"
     auth = " -H 'Authorization: Bearer $MCP_AUTH_TOKEN'" if settings.mcp_auth_token else ""
     calls = [
         ("get_enriched_data", '{"symbol":"AAPL","limit":100,"hours_back":1}'),
@@ -153,16 +185,18 @@ class _FeedFactory:
     the same database (the hop a production deployment runs), so demo and run exercise Kafka end to end.
     """
 
-    def __init__(self, storage: Storage, settings: Settings, status: EmbeddedStatus | None = None) -> None:
+    def __init__(self, storage: Storage, settings: Settings, status: EmbeddedStatus | None = None, *,
+                 load: bool = True) -> None:
         self.storage = storage
         self.settings = settings
         self.status = status
+        self.load = load
         self.producer: Any = None
         self.loader_stop = threading.Event()
 
     def background(self) -> list[Coroutine[Any, Any, Any]]:
-        """The loader, when Kafka is in the path."""
-        if not self.settings.kafka_bootstrap_servers:
+        """The loader, when this process hosts the load role and Kafka is in the path."""
+        if not (self.load and self.settings.kafka_bootstrap_servers):
             return []
         from ingest.load import Loader
 
@@ -242,23 +276,46 @@ async def _until_any(events: tuple[asyncio.Event, ...], tasks: list[asyncio.Task
             waiter.cancel()
 
 
-async def run_embedded(settings: Settings, *, mode: Literal["demo", "run"]) -> None:
-    """Run the whole pipeline in this process until SIGINT or SIGTERM.
+async def _start_server(
+    settings: Settings, storage: Storage, status: EmbeddedStatus
+) -> tuple[_Server, asyncio.Task[Any], str]:
+    """Start the HTTP server; return it, its task and the URL it answers at once it listens."""
+    server = _Server(uvicorn.Config(build_app(settings, storage, status=status.as_dict), host=settings.mcp_host,
+                                    port=settings.mcp_port, log_level="warning", lifespan="on"))  # fmt: skip
+    task = asyncio.create_task(server.serve(), name="http")
+    while not server.started:
+        if task.done():  # e.g. the port is taken
+            raise StartupError(f"HTTP server on {settings.mcp_host}:{settings.mcp_port} did not start")
+        await asyncio.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]  # MCP_PORT=0 binds a free port
+    url = server_url(settings.mcp_host, port)
+    log.info("serving %s/mcp and /health", url)
+    return server, task, url
+
+
+async def run_embedded(settings: Settings, *, roles: Sequence[str], simulate: bool, mode: str = "up") -> None:
+    """Host ``roles`` around one database in this process until SIGINT or SIGTERM.
 
     Parameters
     ----------
     settings
-        The process settings; ``demo`` gives the simulated stocks a 24-hour session (:data:`DEMO_SESSION`).
+        The process settings; with ``simulate`` the simulated stocks get a 24-hour session (:data:`DEMO_SESSION`).
+    roles
+        Any of :data:`ROLES`: ``stream`` (the feed: into Kafka when ``KAFKA_BOOTSTRAP_SERVERS`` is set, else
+        straight into the database), ``load`` (Kafka into the database), ``transform`` (the signals loop) and
+        ``serve`` (the HTTP server: MCP, REST, health).
+    simulate
+        Feed the stream role from the local simulator after backfilling simulated history into an empty
+        database (no key needed) instead of the real Polygon feed.
     mode
-        ``demo`` (simulator, no key) or ``run`` (real Polygon feed).
+        The name ``/health`` reports: ``demo`` and ``run`` are presets of ``up``.
     """
-    if mode == "demo":
+    chosen = check_roles(settings, roles, simulate=simulate)
+    if simulate:
         settings = settings.model_copy(update={"session_stocks": DEMO_SESSION})
     storage = open_storage(settings)
     storage.apply_schema()
     status = EmbeddedStatus(mode=mode)
-    server = _Server(uvicorn.Config(build_app(settings, storage, status=status.as_dict), host=settings.mcp_host,
-                                    port=settings.mcp_port, log_level="warning", lifespan="on"))  # fmt: skip
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -266,29 +323,41 @@ async def run_embedded(settings: Settings, *, mode: Literal["demo", "run"]) -> N
 
     tasks: list[asyncio.Task[Any]] = []
     first_pass = asyncio.Event()
+    if "transform" not in chosen:
+        first_pass.set()  # no signals to wait for
     factory: _FeedFactory | None = None
+    server: _Server | None = None
+    server_task: asyncio.Task[Any] | None = None
+    ordered = [r for r in ROLES if r in chosen]
     async with contextlib.AsyncExitStack() as stack:
-        server_task = asyncio.create_task(server.serve(), name="http")
-        while not server.started:
-            if server_task.done():  # e.g. the port is taken
-                raise StartupError(f"HTTP server on {settings.mcp_host}:{settings.mcp_port} did not start")
-            await asyncio.sleep(0.05)
-        log.info("serving http://%s:%d/mcp and /health", settings.mcp_host, settings.mcp_port)
+        publish = stack.enter_context(owning_database(settings, ordered))
         try:
-            factory = _FeedFactory(storage, settings, status)
-            if mode == "demo":
-                feeds, background = await _start_demo_feeds(factory, status, stack, first_pass)
+            url = None
+            if "serve" in chosen:
+                server, server_task, url = await _start_server(settings, storage, status)
+            publish(url)
+            factory = _FeedFactory(storage, settings, status, load="load" in chosen)
+            feeds: list[Any] = []
+            background: list[Coroutine[Any, Any, Any]] = []
+            if "stream" in chosen:
+                if simulate:
+                    feeds, background = await _start_demo_feeds(factory, status, stack, first_pass)
+                else:
+                    feeds, background = _start_polygon_feed(factory)
             else:
-                feeds, background = _start_polygon_feed(factory)
-            tasks.append(asyncio.create_task(_transform_loop(storage, settings, status, first_pass), name="transform"))
+                background = factory.background()
+            if "transform" in chosen:
+                tasks.append(asyncio.create_task(_transform_loop(storage, settings, status, first_pass),
+                                                 name="transform"))  # fmt: skip
             tasks += [asyncio.create_task(feed.run(), name=f"feed-{feed.market}") for feed in feeds]
             tasks += [asyncio.create_task(work) for work in background]
-            status.phase = "computing signals"
+            status.phase = "computing signals" if "transform" in chosen else "running"
             await _until_any((first_pass, stop), tasks)
             if stop.is_set():
                 return
             status.phase, status.ready = "running", True
-            print(f"\nmicrostructure {mode} is running. Try:\n\n{_curl_examples(settings)}\n\nCtrl-C stops it.\n",
+            where = f"Try:\n\n{_curl_examples(settings, url)}\n\n" if url else "(no serve role: no HTTP server)\n"
+            print(f"\nmicrostructure {mode} is running ({','.join(ordered)}). {where}Ctrl-C stops it.\n",
                   file=sys.stderr, flush=True)  # fmt: skip
             await _until_any((stop,), tasks)
         finally:
@@ -299,7 +368,8 @@ async def run_embedded(settings: Settings, *, mode: Literal["demo", "run"]) -> N
             if factory is not None:
                 factory.loader_stop.set()  # the loader thread flushes, commits and closes
             await asyncio.gather(*tasks, return_exceptions=True)
-            server.should_exit = True
-            await server_task
+            if server is not None and server_task is not None:
+                server.should_exit = True
+                await server_task
             storage.close()
             log.info("stopped")

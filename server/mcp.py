@@ -24,6 +24,8 @@ from server.models import ChartInfo, EnrichedTrade, JumpEvent, Page, RealTimeRow
 from server.tools import market
 from server.tools.analyst_sql import MAX_SQL_CHARS, SqlPage, run_analyst_sql, tool_description
 from server.tools.chart import render_chart
+from server.tools.jump_memory import JumpMemory
+from server.tools.latest import LatestRows
 from server.tools.schema_doc import describe_views
 from sql.backend import Storage, StorageError
 from sql.settings import Settings
@@ -91,7 +93,13 @@ def _instrumented(metrics: ServerMetrics, tool: Callable[P, R]) -> Callable[P, R
     return call
 
 
-def build_server(settings: Settings, storage: Storage, metrics: ServerMetrics | None = None) -> MCPServer:
+def build_server(
+    settings: Settings,
+    storage: Storage,
+    metrics: ServerMetrics | None = None,
+    latest: LatestRows | None = None,
+    jumps: JumpMemory | None = None,
+) -> MCPServer:
     """Build the MCP server over ``storage``.
 
     Parameters
@@ -102,8 +110,13 @@ def build_server(settings: Settings, storage: Storage, metrics: ServerMetrics | 
         Where the tools read; every read runs in a read-only, time-limited transaction.
     metrics
         Where calls are counted and timed (a fresh registry when omitted).
+    latest, jumps
+        The newest rows kept in memory for ``get_real_time_data`` and the jump events for ``get_jump_events``;
+        when omitted, attached to ``storage`` here (none for storages that do not tell of their writes).
     """
     metrics = metrics or ServerMetrics()
+    latest = latest or LatestRows.attach(storage, settings.bar_seconds)
+    jumps = jumps or JumpMemory.attach(storage, settings.bar_seconds)
     mcp = MCPServer(
         "microstructure",
         version="0.1.0",
@@ -165,6 +178,7 @@ def build_server(settings: Settings, storage: Storage, metrics: ServerMetrics | 
         return market.trading_signals(
             storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds,
             signal_type=signal_type, hours_back=hours_back, start=start, end=end, cursor=cursor,
+            on_path=functools.partial(metrics.count_path, "get_trading_signals"), latest=latest,
         )  # fmt: skip
 
     @tool("Detected price jumps")
@@ -186,7 +200,8 @@ def build_server(settings: Settings, storage: Storage, metrics: ServerMetrics | 
         statistic exceeded the threshold. Omit symbol to scan every symbol."""
         return market.jump_events(
             storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds, direction=direction,
-            min_abs_stat=min_abs_stat, hours_back=hours_back, start=start, end=end, cursor=cursor,
+            min_abs_stat=min_abs_stat, hours_back=hours_back, start=start, end=end, cursor=cursor, jumps=jumps,
+            on_path=functools.partial(metrics.count_path, "get_jump_events"),
         )  # fmt: skip
 
     @tool("Daily metrics per symbol")
@@ -216,7 +231,10 @@ def build_server(settings: Settings, storage: Storage, metrics: ServerMetrics | 
         """The current picture per symbol: the newest completed bar with all its signals, the last trade
         (price, size, time) and how many seconds old the trade and the bar are. Omit symbol for every symbol
         (alphabetical). Start here for an overview."""
-        return market.real_time_data(storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds)
+        return market.real_time_data(
+            storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds, latest=latest,
+            on_path=functools.partial(metrics.count_path, "get_real_time_data"),
+        )  # fmt: skip
 
     @tool("Chart of price, jumps, signals and VPIN")
     def get_chart(

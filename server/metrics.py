@@ -33,6 +33,15 @@ class ServerMetrics:
             "microstructure_tool_latency_seconds", "Tool call latency", ["tool", "transport"],
             buckets=_LATENCY_BUCKETS, registry=self.registry,
         )  # fmt: skip
+        self.read_paths = Counter(
+            "microstructure_read_path", "How reads were answered: narrowed (a recent time window), memory "
+            "(the newest rows kept in memory) or sql (the plain query, the fallback)", ["tool", "path"],
+            registry=self.registry,
+        )  # fmt: skip
+
+    def count_path(self, tool: str, path: str) -> None:
+        """Count one read of ``tool`` answered by ``path`` (``narrowed``, ``memory`` or ``sql``)."""
+        self.read_paths.labels(tool, path).inc()
 
     @contextmanager
     def observe(self, tool: str, transport: str) -> Iterator[None]:

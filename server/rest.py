@@ -6,7 +6,7 @@ symbol, 504 when a query passes the time limit, 503 when the database fails. No 
 which use local types built from the settings.
 """
 
-
+import functools
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -20,6 +20,8 @@ from server.metrics import ServerMetrics
 from server.models import EnrichedTrade, ErrorBody, JumpEvent, Page, RealTimeRow, SignalRow, SymbolMetrics
 from server.tools import market
 from server.tools.analyst_sql import MAX_SQL_CHARS, MEDIA_TYPES, Format, SqlPage, encode, run_analyst_sql
+from server.tools.jump_memory import JumpMemory
+from server.tools.latest import LatestRows
 from server.tools.chart import render_chart
 from sql.backend import QueryTimeout, Storage, StorageError
 from sql.settings import Settings
@@ -57,8 +59,11 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StorageError, storage_error)  # type: ignore[arg-type]
 
 
-def build_router(settings: Settings, storage: Storage, metrics: ServerMetrics) -> APIRouter:
-    """Build the ``/api/v1`` routes over ``storage``."""
+def build_router(
+    settings: Settings, storage: Storage, metrics: ServerMetrics, latest: LatestRows | None = None,
+    jumps: JumpMemory | None = None,
+) -> APIRouter:
+    """Build the ``/api/v1`` routes over ``storage`` (``latest``, ``jumps``: rows kept in memory, if any)."""
     router = APIRouter(
         prefix="/api/v1",
         tags=["tools"],
@@ -102,7 +107,8 @@ def build_router(settings: Settings, storage: Storage, metrics: ServerMetrics) -
     ) -> Page[SignalRow]:  # fmt: skip
         return observed("get_trading_signals", lambda: market.trading_signals(
             storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds,
-            signal_type=signal_type, hours_back=hours_back, start=start, end=end, cursor=cursor))  # fmt: skip
+            signal_type=signal_type, hours_back=hours_back, start=start, end=end, cursor=cursor,
+            on_path=functools.partial(metrics.count_path, "get_trading_signals"), latest=latest))  # fmt: skip
 
     @router.get("/jump-events", response_model=Page[JumpEvent], summary="get_jump_events")
     def jump_events(
@@ -112,7 +118,8 @@ def build_router(settings: Settings, storage: Storage, metrics: ServerMetrics) -
     ) -> Page[JumpEvent]:  # fmt: skip
         return observed("get_jump_events", lambda: market.jump_events(
             storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds, direction=direction,
-            min_abs_stat=min_abs_stat, hours_back=hours_back, start=start, end=end, cursor=cursor))  # fmt: skip
+            min_abs_stat=min_abs_stat, hours_back=hours_back, start=start, end=end, cursor=cursor, jumps=jumps,
+            on_path=functools.partial(metrics.count_path, "get_jump_events")))  # fmt: skip
 
     @router.get("/symbol-metrics", response_model=Page[SymbolMetrics], summary="get_symbol_metrics")
     def symbol_metrics(
@@ -128,7 +135,8 @@ def build_router(settings: Settings, storage: Storage, metrics: ServerMetrics) -
         symbol: OneSymbol = None, symbols: Symbols = None, limit: Limit = default_limit
     ) -> Page[RealTimeRow]:
         return observed("get_real_time_data", lambda: market.real_time_data(
-            storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds))  # fmt: skip
+            storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds, latest=latest,
+            on_path=functools.partial(metrics.count_path, "get_real_time_data")))  # fmt: skip
 
     @router.get(
         "/chart/{symbol}.png", summary="get_chart", response_class=Response,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import sys
@@ -11,6 +12,8 @@ import uvicorn
 
 from server.app import build_app
 from server.mcp import build_server
+from server.owner import find_owner, owning_database
+from server.stdio_bridge import bridge_stdio
 from sql.backend import open_storage
 from sql.settings import Settings
 
@@ -22,9 +25,18 @@ log = logging.getLogger("microstructure.serve")
 def serve(settings: Settings, *, transport: str) -> None:
     """Serve the MCP tools over a database that no other process holds for writing.
 
-    With DuckDB the file is opened read-only; while a demo or loader process holds it, DuckDB refuses and
-    the error says so (use that process's own server instead).
+    With DuckDB the file is opened read-only. Over stdio, while a process that owns the file serves HTTP
+    (``demo``, ``up`` with the serve role; found through its runtime file), the tools are that process's:
+    stdio is bridged to its ``/mcp``. Otherwise a held file is refused with one line naming the holder.
     """
+    if transport == "stdio" and settings.db_backend == "duckdb":
+        owner = find_owner(settings.duckdb_path)
+        if owner is not None and owner.url:
+            log.info("%s is held by pid %d: bridging stdio to %s/mcp", settings.duckdb_path, owner.pid, owner.url)
+            token = settings.mcp_auth_token.get_secret_value() if settings.mcp_auth_token else None
+            asyncio.run(bridge_stdio(f"{owner.url}/mcp", token=token,
+                                     timeout_s=settings.mcp_query_timeout_ms / 1000 + 30))  # fmt: skip
+            return
     storage = open_storage(settings, read_only=True)
     try:
         if transport == "stdio":
@@ -64,15 +76,17 @@ def transform(settings: Settings, *, follow: bool) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        storage.apply_schema()
-        while True:
-            if in_database is not None:
-                reset_stale_states(storage, settings)
-                summary = in_database(settings)
-            else:
-                summary = run_transform(storage, settings, progress=_progress_line)
-            log.info("transform: %s", summary)
-            if not follow or stop.wait(settings.transform_interval_seconds):
-                break
+        with owning_database(settings, ["transform"]) as publish:
+            publish(None)  # no server: others learn who holds the file, not where to ask
+            storage.apply_schema()
+            while True:
+                if in_database is not None:
+                    reset_stale_states(storage, settings)
+                    summary = in_database(settings)
+                else:
+                    summary = run_transform(storage, settings, progress=_progress_line)
+                log.info("transform: %s", summary)
+                if not follow or stop.wait(settings.transform_interval_seconds):
+                    break
     finally:
         storage.close()

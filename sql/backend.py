@@ -15,12 +15,24 @@ if TYPE_CHECKING:
 
     from sql.settings import Settings
 
-__all__ = ["QueryResult", "SignalStateRow", "SqlResult", "StatementError", "signal_states_by_symbol", "Storage",
-           "StorageError", "QueryTimeout", "open_storage"]
+__all__ = ["DatabaseHeld", "QueryResult", "SignalStateRow", "SqlResult", "StatementError", "signal_states_by_symbol",
+           "Storage", "StorageError", "QueryTimeout", "WriteListener", "open_storage"]
 
 
 class StorageError(RuntimeError):
     """The database refused or failed an operation."""
+
+
+class DatabaseHeld(StorageError):
+    """Another process holds the database file (DuckDB allows one process per file).
+
+    ``pid`` is the holder's process id when the database named it, else ``None``.
+    """
+
+    def __init__(self, message: str, *, path: str, pid: int | None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.pid = pid
 
 
 class QueryTimeout(StorageError):
@@ -72,6 +84,29 @@ class SignalStateRow:
 def signal_states_by_symbol(rows: Sequence[Sequence[Any]]) -> dict[str, SignalStateRow]:
     """Key the rows of the ``signal_states`` query (symbol, bar_seconds, last_bar_end_ns, state) by symbol."""
     return {str(r[0]): SignalStateRow(str(r[0]), int(r[1]), int(r[2]), str(r[3])) for r in rows}
+
+
+class WriteListener(Protocol):
+    """Told of every write a storage commits, in commit order, under the storage's write lock.
+
+    For state kept in memory beside the database (``server/tools/latest.py``). The calls come after the
+    commit, on the writing thread: they must be quick and must not write.
+    """
+
+    def attached(self) -> None:
+        """Called once when added, under the write lock, before any write is told: read what to keep."""
+
+    def trades_written(self, batch: pa.Table) -> None:
+        """``append_trades(batch)`` committed (the batch as given, before duplicates were skipped)."""
+
+    def signals_written(self, signals: pa.Table, states: Sequence[SignalStateRow]) -> None:
+        """``commit_signals`` committed these rows and states."""
+
+    def signals_reset(self, symbols: Sequence[str], bar_seconds: int) -> None:
+        """``reset_signals`` deleted the bars and states of ``symbols``."""
+
+    def write_failed(self, error: BaseException) -> None:
+        """A call above raised ``error``; what the listener holds may be out of date."""
 
 
 class Storage(Protocol):

@@ -27,6 +27,7 @@ statement runs at a time (a later one waits at most the time limit) and the time
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -38,8 +39,17 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from sql.backend import QueryResult, QueryTimeout, SignalStateRow, StorageError, signal_states_by_symbol
-from sql.backend import SqlResult, StatementError
+from sql.backend import (
+    DatabaseHeld,
+    QueryResult,
+    QueryTimeout,
+    SignalStateRow,
+    SqlResult,
+    StatementError,
+    StorageError,
+    WriteListener,
+    signal_states_by_symbol,
+)
 from sql.contract import (
     INTRADAY_PROFILE_SCHEMA,
     MODEL_PARAMS_SCHEMA,
@@ -55,11 +65,14 @@ from sql.watchdog import Watchdog
 if TYPE_CHECKING:
     from sql.settings import Settings
 
-__all__ = ["DuckDBStorage"]
+__all__ = ["DuckDBStorage", "instance_config"]
 
 log = logging.getLogger("microstructure.sql")
 
 _DIALECT = "duckdb"
+
+#: How DuckDB names the process holding a file's lock: ``Conflicting lock is held in <program> (PID 1234)``.
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in .*\(PID (\d+)\)")
 
 #: Interrupts the server's reads that pass their time limit (one thread for every query of the process).
 _WATCHDOG = Watchdog()
@@ -77,6 +90,18 @@ _STATEMENT_ERRORS = (duckdb.ProgrammingError, duckdb.DataError, duckdb.NotSuppor
                      duckdb.PermissionException, duckdb.TransactionException)
 
 
+def instance_config(settings: Settings) -> dict[str, str | int | bool]:
+    """The DuckDB configuration every connection of this module opens a file with.
+
+    DuckDB shares one instance per file within a process and refuses a second connection to it with other
+    settings: anything else that opens a file this process may hold passes the same configuration.
+    """
+    config: dict[str, str | int | bool] = {"threads": settings.duckdb_threads, **_LOCKED_DOWN}
+    if settings.duckdb_memory_limit:
+        config["memory_limit"] = settings.duckdb_memory_limit
+    return config
+
+
 class DuckDBStorage:
     """A DuckDB database file implementing :class:`sql.backend.Storage`."""
 
@@ -91,6 +116,7 @@ class DuckDBStorage:
         self._write_lock = threading.Lock()
         self._analyst_slot = threading.Semaphore(1)  # one analyst statement at a time (module docstring)
         self._queries = load_registry(_DIALECT, "queries")
+        self._listeners: list[WriteListener] = []
 
     @classmethod
     def open(cls, settings: Settings, *, read_only: bool = False) -> DuckDBStorage:
@@ -108,14 +134,18 @@ class DuckDBStorage:
             path.parent.mkdir(parents=True, exist_ok=True)
         elif not path.exists():
             raise StorageError(f"DUCKDB_PATH {str(path)!r} does not exist; run the demo or a loader first")
-        config: dict[str, str | int | bool] = {"threads": settings.duckdb_threads, **_LOCKED_DOWN}
-        if settings.duckdb_memory_limit:
-            config["memory_limit"] = settings.duckdb_memory_limit
+        config = instance_config(settings)
 
         def connect() -> duckdb.DuckDBPyConnection:
             try:
                 return duckdb.connect(str(path), read_only=read_only, config=config)
             except duckdb.IOException as exc:
+                if "Could not set lock" in str(exc):
+                    holder = _LOCK_HOLDER.search(str(exc))
+                    raise DatabaseHeld(
+                        f"{str(path)!r} is held by another process: {exc}", path=str(path),
+                        pid=int(holder.group(1)) if holder else None,
+                    ) from exc
                 raise StorageError(
                     f"cannot open {str(path)!r}: {exc}. DuckDB allows one writing process per file; "
                     "stop the other process or point DUCKDB_PATH elsewhere"
@@ -152,6 +182,26 @@ class DuckDBStorage:
         """Close the database; cursors of other threads become unusable."""
         self._root.close()
 
+    def add_write_listener(self, listener: WriteListener) -> None:
+        """Tell ``listener`` of every write committed from now on (:class:`sql.backend.WriteListener`).
+
+        This process is the file's only writer (DuckDB's lock), so the listeners see every change of the data.
+        ``listener.attached()`` runs first, under the write lock, so that what it reads is not changed meanwhile.
+        """
+        with self._write_lock:
+            listener.attached()
+            self._listeners.append(listener)
+
+    def _notify(self, event: str, *args: Any) -> None:
+        """Call ``event`` on every listener (under the write lock, after the commit); a listener that fails
+        is told so and logged, and the write stands."""
+        for listener in self._listeners:
+            try:
+                getattr(listener, event)(*args)
+            except Exception as exc:  # noqa: BLE001 - the data is committed; the listener drops what it holds
+                log.exception("write listener %r failed on %s", listener, event)
+                listener.write_failed(exc)
+
     # --- schema ----------------------------------------------------------------------------------------
     def apply_schema(self) -> None:
         """Create the tables and views of DESIGN §5; a second run changes nothing."""
@@ -171,10 +221,11 @@ class DuckDBStorage:
                 cursor.execute(self._queries[f"load_{name}"].text)
 
     @contextmanager
-    def _transaction(self, cursor: duckdb.DuckDBPyConnection,
-                     batches: Mapping[str, pa.Table] | None = None) -> Iterator[None]:
+    def _transaction(self, cursor: duckdb.DuckDBPyConnection, batches: Mapping[str, pa.Table] | None = None,
+                     committed: Callable[[], None] | None = None) -> Iterator[None]:
         """One write transaction under the process's write lock, with ``batches`` registered as views meanwhile:
-        committed when the block ends, rolled back when it raises."""
+        committed when the block ends (then ``committed()`` runs, still under the lock), rolled back when it
+        raises."""
         for view, table in (batches or {}).items():
             cursor.register(view, table)
         try:
@@ -186,6 +237,8 @@ class DuckDBStorage:
                 except BaseException:
                     cursor.execute("ROLLBACK")
                     raise
+                if committed is not None:
+                    committed()
         finally:
             for view in batches or {}:
                 cursor.unregister(view)
@@ -223,6 +276,8 @@ class DuckDBStorage:
         try:
             with self._write_lock:
                 (added,) = cursor.execute(self._queries["insert_trades"].text).fetchone()  # type: ignore[misc]
+                if added:
+                    self._notify("trades_written", batch)
         finally:
             cursor.unregister("trades_batch")
         return int(added)
@@ -248,7 +303,7 @@ class DuckDBStorage:
         if profiles is not None:
             batches["intraday_profile_batch"] = profiles
         cursor = self._cursor()
-        with self._transaction(cursor, batches):
+        with self._transaction(cursor, batches, lambda: self._notify("signals_written", signals, states)):
             if signals.num_rows:
                 cursor.execute(self._queries["upsert_signals"].text)
             if model_params is not None and model_params.num_rows:
@@ -262,7 +317,7 @@ class DuckDBStorage:
         """Delete the signals, fits, profiles and states of ``symbols`` on the grid, in one transaction, so
         that the transform recomputes them from their first trade."""
         cursor = self._cursor()
-        with self._transaction(cursor):
+        with self._transaction(cursor, committed=lambda: self._notify("signals_reset", symbols, bar_seconds)):
             for symbol in symbols:
                 for table in ("trading_signals", "model_params", "intraday_profile", "signal_state"):
                     cursor.execute(self._queries[f"reset_{table}"].text, {"symbol": symbol, "bar_seconds": bar_seconds})

@@ -62,6 +62,20 @@ def trades_from_parts(parts: list[tuple[str, str, np.ndarray, np.ndarray, np.nda
     )  # fmt: skip
 
 
+def wait_for(ready, processes: list, logs: list[Path], seconds: float, what: str):
+    """Poll ``ready()`` every half second until it returns a true value (returned); fail with the logs' tails
+    when one of ``processes`` exits or ``seconds`` pass first."""
+    deadline = time.monotonic() + seconds
+    while True:
+        tails = lambda: "\n".join(p.read_text()[-3000:] for p in logs if p.exists())  # noqa: E731
+        assert all(p.poll() is None for p in processes), f"a process exited before {what}:\n{tails()}"
+        assert time.monotonic() < deadline, f"no {what} within {seconds:.0f} s:\n{tails()}"
+        value = ready()
+        if value:
+            return value
+        time.sleep(0.5)
+
+
 @contextmanager
 def serving_app(app: object, port: int | None = None) -> Iterator[str]:
     """Run an ASGI ``app`` with uvicorn in a thread on 127.0.0.1 (a free port by default); yield its base URL."""

@@ -248,7 +248,7 @@ def acd_bars(ts_ns, bar_end_ns, bar_session_ns, bin_seconds, n_bins, decay=0.8):
     return out_cond, out_sur
 
 
-def intraday_profile(sessions_y, bucket_bars, depth, min_sessions, min_obs=50, min_pairs=10, min_returns=10):
+def intraday_profile(sessions_y, bucket_bars, depth, min_sessions, min_obs=20, min_pairs=10, min_returns=10):
     """The profile in force after the given finished sessions (udx/seasonality.py), written from its docstring.
 
     ``sessions_y``: per finished session, its ``y`` by bar position (NaN = untested). Returns per bar
@@ -256,22 +256,26 @@ def intraday_profile(sessions_y, bucket_bars, depth, min_sessions, min_obs=50, m
     """
     n_pos = len(sessions_y[0])
     nb = -(-n_pos // bucket_bars)
-    rows = []  # per session: per bucket [bp, pairs, sq, n]
+    rows = []  # per session: per bucket [bp, pairs, sq, n, sum |z|, returns]
     for y in sessions_y:
-        row = [[0.0, 0.0, 0.0, 0.0] for _ in range(nb)]
+        row = [[0.0] * 6 for _ in range(nb)]
         valid = [(p, v) for p, v in enumerate(y) if not math.isnan(v)]
-        s2 = None
+        out_scale = {}  # per bucket: the bipower scale of the session's pairs that hold none of its returns
         if len(valid) >= min_returns:
-            bp = 0.0
-            for (_, a), (_, b) in zip(valid, valid[1:]):
-                bp += abs(b) * abs(a)
-            s2 = (math.pi / 2) * bp / (len(valid) - 1)
-        if s2 is not None and s2 > 0:
-            z = [(p, v / math.sqrt(s2)) for p, v in valid]
+            for j in range(nb):
+                other = [abs(b) * abs(a) for (p0, a), (p1, b) in zip(valid, valid[1:])
+                         if p0 // bucket_bars != j and p1 // bucket_bars != j]
+                if len(other) >= min_returns - 1 and sum(other) > 0:
+                    out_scale[j] = math.sqrt(math.pi / 2 * sum(other) / len(other))
+        if len(valid) >= min_returns:
+            z = [(p, v / out_scale[p // bucket_bars]) for p, v in valid if p // bucket_bars in out_scale]
             for (p0, a), (p1, b) in zip(z, z[1:]):
                 if p0 // bucket_bars == p1 // bucket_bars:
                     row[p1 // bucket_bars][0] += abs(b) * abs(a)
                     row[p1 // bucket_bars][1] += 1
+            for p, v in z:
+                row[p // bucket_bars][4] += abs(v)
+                row[p // bucket_bars][5] += 1
             rows.append(row)
             ring = rows[-depth:]
             all_bp = sum(r[j][0] for r in ring for j in range(nb))
@@ -280,7 +284,14 @@ def intraday_profile(sessions_y, bucket_bars, depth, min_sessions, min_obs=50, m
             for j in range(nb):
                 bpj = sum(r[j][0] for r in ring)
                 npj = sum(r[j][1] for r in ring)
-                scale = math.sqrt(math.pi / 2 * bpj / npj) if npj >= min_pairs and bpj > 0 else fallback
+                aj = sum(r[j][4] for r in ring)
+                naj = sum(r[j][5] for r in ring)
+                if npj >= min_pairs and bpj > 0:
+                    scale = math.sqrt(math.pi / 2 * bpj / npj)
+                elif naj >= min_pairs and aj > 0:  # few pairs: the mean absolute return, E|Z| = sqrt(2/pi)
+                    scale = math.sqrt(math.pi / 2) * aj / naj
+                else:
+                    scale = fallback
                 for p, v in z:
                     if p // bucket_bars == j and (v / scale) ** 2 <= 6.635:
                         row[j][2] += v * v
@@ -361,6 +372,9 @@ def tested_returns(bar_rows, first_prints, bar_ns, factor=None):
             w += f * f * (nxt - t) / bar_ns
             t = nxt
         if w > 0:
+            elapsed = (end - t_ref) / bar_ns
+            if elapsed < 0.5:  # shorter than half a bar: scaled as half a bar at the span's mean profile level
+                w = w * 0.5 / elapsed
             out.append((i, (math.log(row["close"]) - math.log(p_ref)) / math.sqrt(w), w))
         ref = (end, row["close"], o)
     return out

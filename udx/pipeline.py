@@ -83,8 +83,9 @@ class SignalConfig:
         """The parameters a carried state depends on (rule thresholds excluded: they only format rows).
 
         ``definitions`` numbers the signal definitions themselves: it changes when a statistic's meaning
-        changes (e.g. 2: eligible prints, the intraday profile, tested bars only), so a state written by
-        older code is recomputed instead of continued.
+        changes (e.g. 2: eligible prints, the intraday profile, tested bars only; 3: the half-bar noise floor
+        of the elapsed-time scaling, the profile's leave-bucket-out session scale and thin buckets' first stage),
+        so a state written by older code is recomputed instead of continued.
         """
         return {"definitions": DEFINITIONS, "bar_seconds": self.bar_seconds, "session": self.session,
                 "window": self.lm_window, "bns_window": self.bns_window, "garch_window": self.garch_window,
@@ -108,7 +109,7 @@ class SignalConfig:
 
 
 #: Version of the signal definitions (see :meth:`SignalConfig.fingerprint`).
-DEFINITIONS = 2
+DEFINITIONS = 3
 
 
 @dataclass(frozen=True, slots=True)

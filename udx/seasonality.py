@@ -18,22 +18,40 @@ with ``f`` piecewise constant per bar position of the session (mean square 1 ove
 length, so ``u_i`` is a return in units of one average bar, whatever the time of day and however many empty
 bars preceded it. Lee-Mykland, BNS and GARCH run on the series of ``u`` of the *tested* bars only: every priced
 bar with time elapsed since its reference print (so not a session's first bar when its only price-setting
-print is the opening print itself, whose return is 0 by construction). This keeps the previous-tick calendar-time sampling of Lee & Mykland (2008) but measures the
-return of a stale interval over its true elapsed time instead of testing the zero returns of empty bars, and
-applies the intraday volatility normalisation of Andersen & Bollerslev (1997) and Boudt, Croux & Laurent (2011,
-*J. Empirical Finance* 18(2):353-367) ahead of the jump test. A bar without a price-setting print is never tested and never flagged.
+print is the opening print itself, whose return is 0 by construction). This keeps the previous-tick
+calendar-time sampling of Lee & Mykland (2008) but measures the return of a stale interval over its true elapsed
+time instead of testing the zero returns of empty bars, and applies the intraday volatility normalisation of
+Andersen & Bollerslev (1997) and Boudt, Croux & Laurent (2011, *J. Empirical Finance* 18(2):353-367) ahead of
+the jump test. A bar without a price-setting print is never tested and never flagged.
+
+**Noise floor.** A return over less than :data:`MIN_ELAPSED_BARS` (half a bar) is scaled as over half a bar at
+the profile's mean level over its own span (``w_i`` times ``0.5 / e_i``, ``e_i`` the elapsed bars), and it does
+not enter the profile. The bid-ask bounce between two prints a few seconds apart does not shrink with the time
+between them: divided by the square root of a few seconds it made such returns (a thin symbol's burst of
+prints straddling a bar end, a session's first bar measured from its opening print) the source of most false
+jumps (at 0.25 prints a minute, 21 of 25 flags came from returns over less than 6 s, whose L had a standard
+deviation of 1.9) and of many of the open's momentum signals.
 
 **Profile (jump-robust, causal).** At the start of each session the profile is re-estimated from the previous
-``sessions`` finished sessions only. Each finished session is reduced to four sums per time-of-day bucket of
+``sessions`` finished sessions only. Each finished session is reduced to six sums per time-of-day bucket of
 ``bucket_bars`` bars:
 
 1. the session's tested returns per unit of elapsed time, ``y_i = r_i / sqrt(e_i)`` (``e_i`` the elapsed time
-   in bars), are standardised by the session's own bipower scale
-   ``s^2 = (π/2) Σ|y_k||y_{k-1}| / (n-1)`` (BCL's daily standardisation; a session with fewer than
-   :data:`MIN_SESSION_RETURNS` tested returns contributes nothing): ``z = y / s``;
+   in bars), are standardised by the session's own bipower scale (BCL's daily standardisation) *left out of
+   their bucket*: ``s_j^2 = (π/2) Σ|y_k||y_{k-1}| / m`` over the ``m`` consecutive pairs of the session that
+   hold no return of bucket ``j``, ``z = y / s_j``. A session with fewer than :data:`MIN_SESSION_RETURNS`
+   tested returns contributes nothing, nor does a bucket with fewer than ``MIN_SESSION_RETURNS - 1`` pairs
+   outside it. With the whole session's scale a thin symbol's few large open returns were a large part of
+   its own scale and shrank themselves (at 0.25 prints a minute the open's momentum z had a standard deviation
+   of 1.14-1.19 five to fifteen minutes after the open against 1.01 at midday);
 2. first stage: per bucket, ``Σ|z_k||z_{k-1}|`` over consecutive tested returns of the same bucket and their
    count (a bipower scale ``σ̂_j = sqrt((π/2) ΣBP/N)``, pooled over the ring including this session; BCL use
-   the shortest half, which needs every return of every session kept; bipower needs two sums);
+   the shortest half, which needs every return of every session kept; bipower needs two sums). A bucket with
+   fewer than :data:`MIN_BUCKET_PAIRS` pairs (a thin symbol, whose consecutive returns rarely share a bucket)
+   takes its mean absolute return ``sqrt(π/2) Σ|z|/N`` instead, and only a bucket with too few returns of
+   either kind the daily scale: truncating a thin symbol's open at the daily scale cut off its legitimately
+   large returns and flattened the profile there (at 0.25 prints a minute the first two minutes' variance came
+   out 2.4× too low with the daily scale, 1.8× with the mean absolute return);
 3. second stage (BCL's weighted standard deviation): ``Σ w z²`` and ``Σ w`` with
    ``w = 1{(z/σ̂_j)² <= 6.635}`` (the 99 % point of χ²(1)), so a jump never enters the profile.
 
@@ -63,19 +81,27 @@ import numpy as np
 from udx._jit import jit
 from udx._typing import Float64Array1D, Int64Array1D
 
-__all__ = ["MIN_BUCKET_OBS", "MIN_SESSION_RETURNS", "NOT_STARTED", "TRUNCATION", "WSD_CONSISTENCY", "profile_by_bar"]
+__all__ = ["MIN_BUCKET_OBS", "MIN_ELAPSED_BARS", "MIN_SESSION_RETURNS", "NOT_STARTED", "TRUNCATION",
+           "WSD_CONSISTENCY", "profile_by_bar"]
 
 #: χ²(1) 99 % point: a standardised return beyond its square root gets weight 0 in the profile.
 TRUNCATION = 6.635
 #: 1 / E[z² | z² <= 6.635] under N(0, 1): makes the truncated second moment consistent (BCL 2011).
 WSD_CONSISTENCY = 1.081
+#: Shortest elapsed time (in bars) a return is scaled over: a shorter one is scaled as over this span at the
+#: profile's mean level over its own span (bid-ask bounce does not shrink with elapsed time).
+MIN_ELAPSED_BARS = 0.5
 #: Fewest weighted returns in a bucket (over the ring) for its own profile value.
-MIN_BUCKET_OBS = 50
+MIN_BUCKET_OBS = 20
 #: Fewest tested returns for a session to be standardised and enter the profile.
 MIN_SESSION_RETURNS = 10
-#: Fewest first-stage pairs in a bucket to truncate relative to its own scale (else to the daily scale).
+#: Fewest first-stage pairs in a bucket to truncate relative to its bipower scale (else to its mean absolute
+#: return when it has as many returns, else to the daily scale).
 MIN_BUCKET_PAIRS = 10
 _HALF_PI = math.pi / 2.0
+_SQRT_HALF_PI = math.sqrt(math.pi / 2.0)
+#: Sums kept per bucket and session (see :func:`_finish_session_python`).
+_W = 6
 _EPS = 1e-9
 _NONE = -(2**63)
 #: A bar position the session had not reached (before its first price-setting print): not a count of 0.
@@ -202,10 +228,13 @@ def _walk_python(
         e = (t_end - t_ref) / bar_ns
         if w > 0.0 and e > 0.0:
             r = math.log(close[i]) - math.log(sf[F_REF])
+            if e < MIN_ELAPSED_BARS:  # noise does not shrink with time: scale as over the shortest span
+                w = w * (MIN_ELAPSED_BARS / e)
+            else:  # only returns over a long enough span measure the profile
+                y_cur[pos] = r / math.sqrt(e)
             out_tested[i] = True
             out_u[i] = r / math.sqrt(w)
             out_w[i] = w
-            y_cur[pos] = r / math.sqrt(e)
         si[S_TREF] = t_end
         sf[F_REF] = close[i]
     return m
@@ -215,43 +244,60 @@ def _finish_session_python(y_cur: Float64Array1D, bucket_bars: int, sums: Float6
                            finished: int) -> None:
     """Reduce the finished session's ``y`` (by bar position, NaN = untested) to its row of ``sums``.
 
-    ``sums`` holds ``depth`` rows of ``4 * n_buckets``: per bucket Σ|z z'|, pairs, Σ w z², Σ w. The row
-    written is ``finished % depth``; the first stage pools the bipower sums of the whole ring with this row.
+    ``sums`` holds ``depth`` rows of ``6 * n_buckets``: per bucket Σ|z z'|, pairs, Σ w z², Σ w, Σ|z|,
+    returns. The row written is ``finished % depth``; the first stage pools the sums of the whole ring with
+    this row.
     """
     n_pos = y_cur.shape[0]
     nb = (n_pos + bucket_bars - 1) // bucket_bars
-    width = 4 * nb
+    width = _W * nb
     row = finished % depth
     for q in range(width):
         sums[row * width + q] = 0.0
-    # the session's bipower scale over consecutive tested returns
+    # the session's bipower scale over consecutive tested returns, and per bucket the part of it from the
+    # pairs that hold one of the bucket's returns (left out of that bucket's scale)
     bp = 0.0
     n = 0
     prev = np.nan
+    prev_b = -1
+    bp_in = np.zeros(nb)
+    pairs_in = np.zeros(nb)
     for p in range(n_pos):
         v = y_cur[p]
         if v == v:
+            b = p // bucket_bars
             if n > 0:
-                bp += abs(v) * abs(prev)
+                d = abs(v) * abs(prev)
+                bp += d
+                bp_in[b] += d
+                pairs_in[b] += 1.0
+                if prev_b != b:
+                    bp_in[prev_b] += d
+                    pairs_in[prev_b] += 1.0
             prev = v
+            prev_b = b
             n += 1
     if n < MIN_SESSION_RETURNS:
         return
-    s2 = _HALF_PI * bp / (n - 1)
-    if not s2 > 0.0:
-        return
-    s = math.sqrt(s2)
+    scale_out = np.full(nb, np.nan)  # NaN: too few pairs outside the bucket, its returns are left out
+    for b in range(nb):
+        rest = (n - 1) - pairs_in[b]
+        s2 = _HALF_PI * (bp - bp_in[b]) / rest if rest >= MIN_SESSION_RETURNS - 1 else 0.0
+        if s2 > 0.0:
+            scale_out[b] = math.sqrt(s2)
     # first stage of this session: consecutive tested returns inside one bucket
     prev = np.nan
     prev_b = -1
     for p in range(n_pos):
         v = y_cur[p]
-        if v == v:
-            b = p // bucket_bars
-            z = v / s
+        b = p // bucket_bars
+        if v == v and scale_out[b] == scale_out[b]:
+            z = v / scale_out[b]
             if b == prev_b:
-                sums[row * width + 4 * b] += abs(z) * abs(prev)
-                sums[row * width + 4 * b + 1] += 1.0
+                sums[row * width + _W * b] += abs(z) * abs(prev)
+                sums[row * width + _W * b + 1] += 1.0
+            sums[row * width + _W * b + 4] += abs(z)
+            sums[row * width + _W * b + 5] += 1.0
             prev = z
             prev_b = b
     rows = finished + 1 if finished + 1 < depth else depth
@@ -260,24 +306,33 @@ def _finish_session_python(y_cur: Float64Array1D, bucket_bars: int, sums: Float6
     all_n = 0.0
     for r in range(rows):
         for b in range(nb):
-            all_bp += sums[r * width + 4 * b]
-            all_n += sums[r * width + 4 * b + 1]
+            all_bp += sums[r * width + _W * b]
+            all_n += sums[r * width + _W * b + 1]
     fallback = math.sqrt(_HALF_PI * all_bp / all_n) if all_n >= MIN_BUCKET_PAIRS and all_bp > 0.0 else 1.0
     for b in range(nb):
         bpb = 0.0
         npb = 0.0
+        ab = 0.0
+        na = 0.0
         for r in range(rows):
-            bpb += sums[r * width + 4 * b]
-            npb += sums[r * width + 4 * b + 1]
-        scale = math.sqrt(_HALF_PI * bpb / npb) if npb >= MIN_BUCKET_PAIRS and bpb > 0.0 else fallback
+            bpb += sums[r * width + _W * b]
+            npb += sums[r * width + _W * b + 1]
+            ab += sums[r * width + _W * b + 4]
+            na += sums[r * width + _W * b + 5]
+        if npb >= MIN_BUCKET_PAIRS and bpb > 0.0:
+            scale = math.sqrt(_HALF_PI * bpb / npb)
+        elif na >= MIN_BUCKET_PAIRS and ab > 0.0:  # too few pairs (a thin symbol): its mean absolute return
+            scale = _SQRT_HALF_PI * ab / na
+        else:
+            scale = fallback
         for p in range(b * bucket_bars, min((b + 1) * bucket_bars, n_pos)):
             v = y_cur[p]
-            if v == v:
-                z = v / s
+            if v == v and scale_out[b] == scale_out[b]:
+                z = v / scale_out[b]
                 q = z / scale
                 if q * q <= TRUNCATION:
-                    sums[row * width + 4 * b + 2] += z * z
-                    sums[row * width + 4 * b + 3] += 1.0
+                    sums[row * width + _W * b + 2] += z * z
+                    sums[row * width + _W * b + 3] += 1.0
 
 
 def _profile_python(sums: Float64Array1D, rows: int, bucket_bars: int, n_pos: int, min_sessions: int,
@@ -290,7 +345,7 @@ def _profile_python(sums: Float64Array1D, rows: int, bucket_bars: int, n_pos: in
     session) and the weighted returns behind it.
     """
     nb = out_bucket.shape[0]
-    width = 4 * nb
+    width = _W * nb
     own = 0
     all_q = 0.0
     all_n = 0.0
@@ -298,8 +353,8 @@ def _profile_python(sums: Float64Array1D, rows: int, bucket_bars: int, n_pos: in
         tq = 0.0
         tn = 0.0
         for r in range(rows):
-            tq += sums[r * width + 4 * b + 2]
-            tn += sums[r * width + 4 * b + 3]
+            tq += sums[r * width + _W * b + 2]
+            tn += sums[r * width + _W * b + 3]
         out_n[b] = tn
         all_q += tq
         all_n += tn
@@ -322,8 +377,8 @@ def _profile_python(sums: Float64Array1D, rows: int, bucket_bars: int, n_pos: in
                     q = b - d if side == 0 else b + d
                     if 0 <= q < nb:
                         for r in range(rows):
-                            tq += sums[r * width + 4 * q + 2]
-                            tn += sums[r * width + 4 * q + 3]
+                            tq += sums[r * width + _W * q + 2]
+                            tn += sums[r * width + _W * q + 3]
                 if tn >= MIN_BUCKET_OBS and tq > 0.0:
                     filled[b] = math.sqrt(WSD_CONSISTENCY * tq / tn)
                     break
@@ -351,7 +406,7 @@ def initial_arrays(n_pos: int, bucket_bars: int, depth: int) -> dict[str, np.nda
     """The seasonal part of a new symbol's carried state (see :mod:`udx.pipeline`)."""
     return {
         "sea_f": np.ones(n_buckets(n_pos, bucket_bars)), "sea_y": np.full(n_pos, np.nan),
-        "sea_sums": np.zeros(depth * 4 * n_buckets(n_pos, bucket_bars)),
+        "sea_sums": np.zeros(depth * _W * n_buckets(n_pos, bucket_bars)),
         "sea_i": np.array([_NONE, 0, 0], np.int64), "sea_ref": np.array([np.nan]),
         "cnt_ring": np.full(depth * n_pos, NOT_STARTED, np.uint16),
         "cnt_cur": np.full(n_pos, NOT_STARTED, np.uint16),

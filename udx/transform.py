@@ -264,7 +264,8 @@ def _read_chunk(storage: Storage, wanted: Sequence[tuple[str, int]], end_ns: int
                              pa.array([], pa.string()))
     names = runs.values.to_pylist()
     ends = runs.run_ends.to_numpy().tolist()
-    bounds = dict(zip(names, zip([0, *ends[:-1]], ends, strict=True), strict=True))
+    starts = [0, *ends[:-1]] if ends else []  # no trades in the range: no runs (was a zip error)
+    bounds = dict(zip(names, zip(starts, ends, strict=True), strict=True))
     out: dict[str, _Arrays] = {}
     empty = (np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, np.bool_), np.empty(0, np.bool_))
     for symbol, start in wanted:

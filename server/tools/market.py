@@ -8,13 +8,16 @@ the MCP server, the REST routes, the seed-style JSON-RPC path and the tests shar
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
 from server.arguments import TimeWindow, iso_utc, normalize_symbol, parse_window
 from server.models import EnrichedTrade, JumpEvent, Page, RealTimeRow, SignalRow, SymbolMetrics
+from server.tools.jump_memory import JumpMemory
+from server.tools.latest import LatestRows
 from server.tools.paging import construct_rows, fetch_page
+from server.tools.recent_window import RecentWindow
 from sql.backend import Storage
 
 __all__ = [
@@ -112,8 +115,15 @@ def trading_signals(
     start: str | int | None = None,
     end: str | int | None = None,
     cursor: str | None = None,
+    on_path: Callable[[str], None] | None = None,
+    latest: LatestRows | None = None,
 ) -> Page[SignalRow]:
-    """Signal rows (one per completed bar), newest first, optionally some symbols and one signal type."""
+    """Signal rows (one per completed bar), newest first, optionally some symbols and one signal type.
+
+    The page is read through a recent window first (:class:`server.tools.recent_window.RecentWindow`), which
+    reports ``narrowed`` or ``sql`` to ``on_path``; ``latest`` (rows kept in memory) saves it the query for
+    the newest bar end.
+    """
     wanted = symbol_list(symbol, symbols)
     # One symbol has its own query with plain key predicates (zone maps skip the other symbols' rows).
     query, chosen = (
@@ -122,7 +132,8 @@ def trading_signals(
         else ("trading_signals_page", {"symbols": wanted})
     )
     page = fetch_page(
-        storage,
+        RecentWindow(storage, symbols=wanted, bar_seconds=bar_seconds, on_path=on_path,
+                     hint=None if latest is None else latest.newest_bar_end),
         tool="get_trading_signals",
         query=query,
         params={**chosen, "signal_type": signal_type, "bar_seconds": bar_seconds,
@@ -149,11 +160,20 @@ def jump_events(
     start: str | int | None = None,
     end: str | int | None = None,
     cursor: str | None = None,
+    jumps: JumpMemory | None = None,
+    on_path: Callable[[str], None] | None = None,
 ) -> Page[JumpEvent]:
-    """Bars where the Lee-Mykland test found a jump, newest first, optionally one direction and a minimum |L|."""
+    """Bars where the Lee-Mykland test found a jump, newest first, optionally one direction and a minimum |L|.
+
+    Answered from ``jumps`` (:class:`server.tools.jump_memory.JumpMemory`, the same rows kept in memory) when
+    it can, else by the SQL; ``on_path`` is told which (``memory`` or ``sql``).
+    """
     wanted = symbol_list(symbol, symbols)
+    source = storage if jumps is None else jumps.source(on_path)
+    if jumps is None and on_path is not None:
+        on_path("sql")
     page = fetch_page(
-        storage,
+        source,
         tool="get_jump_events",
         query="jump_events_page",
         params={"symbols": wanted, "direction": direction, "min_abs_stat": min_abs_stat, "bar_seconds": bar_seconds,
@@ -210,19 +230,34 @@ def real_time_data(
     bar_seconds: int,
     symbol: str | None = None,
     symbols: Sequence[str] | None = None,
+    latest: LatestRows | None = None,
+    on_path: Callable[[str], None] | None = None,
+    now_ns: int | None = None,
 ) -> Page[RealTimeRow]:
-    """Per symbol: the newest bar's signals, the last trade and how old both are (alphabetical)."""
+    """Per symbol: the newest bar's signals, the last trade and how old both are (alphabetical).
+
+    Answered from ``latest`` (:class:`server.tools.latest.LatestRows`, the same rows kept in memory) when it
+    can, else by the SQL; ``on_path`` is told which (``memory`` or ``sql``). ``now_ns`` (default: the clock)
+    is the instant the ages are measured from.
+    """
     wanted = symbol_list(symbol, symbols)
-    now_ns = time.time_ns()
-    result = storage.query("real_time_data", {"symbols": wanted, "bar_seconds": bar_seconds, "now_ns": now_ns}, limit)
-    records = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    kept = None if latest is None else latest.records(wanted, limit, now_ns)
+    if kept is not None:
+        records, truncated = kept
+    else:
+        result = storage.query("real_time_data", {"symbols": wanted, "bar_seconds": bar_seconds, "now_ns": now_ns},
+                               limit)  # fmt: skip
+        records, truncated = [dict(zip(result.columns, row, strict=True)) for row in result.rows], result.truncated
+    if on_path is not None:
+        on_path("sql" if kept is None else "memory")
     for record in records:
         record["bar_end"] = iso_utc(record["bar_end_ns"])
         record["last_trade"] = None if record["last_trade_ns"] is None else iso_utc(record["last_trade_ns"])
     page = Page[RealTimeRow].model_construct(
         rows=construct_rows(RealTimeRow, records),
         count=len(records),
-        truncated=result.truncated,
+        truncated=truncated,
         next_cursor=None,
         as_of=iso_utc(now_ns),
     )

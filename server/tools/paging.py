@@ -5,17 +5,24 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
 from server.arguments import decode_cursor, encode_cursor, iso_utc
 from server.models import Page
-from sql.backend import Storage
+from sql.backend import QueryResult
 
-__all__ = ["construct_rows", "fetch_page"]
+__all__ = ["PageSource", "construct_rows", "fetch_page"]
 
 Row = TypeVar("Row", bound=BaseModel)
+
+
+class PageSource(Protocol):
+    """What a page is read from: a :class:`sql.backend.Storage`, or a wrapper choosing how to run the query."""
+
+    def query(self, name: str, params: Mapping[str, Any], limit: int) -> QueryResult:
+        """Run the named read query; at most ``limit`` rows and whether more exist."""
 
 
 def _jsonable(value: Any) -> Any:
@@ -26,8 +33,24 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _records(result: QueryResult) -> list[dict[str, Any]]:
+    """The rows as dicts, times made ISO strings: only the columns that hold times are looked at per row."""
+    rows, columns = result.rows, result.columns
+    timed = [i for i in range(len(columns)) if any(isinstance(row[i], date) for row in rows[:1])
+             or (rows and rows[0][i] is None and any(isinstance(row[i], date) for row in rows))]  # fmt: skip
+    if not timed:
+        return [dict(zip(columns, row, strict=True)) for row in rows]
+    records = []
+    for row in rows:
+        values = list(row)
+        for i in timed:
+            values[i] = _jsonable(values[i])
+        records.append(dict(zip(columns, values, strict=True)))
+    return records
+
+
 def fetch_page(
-    storage: Storage,
+    storage: PageSource,
     *,
     tool: str,
     query: str,
@@ -51,7 +74,7 @@ def fetch_page(
     after = decode_cursor(tool, cursor, len(cursor_params)) if cursor else [None] * len(cursor_params)
     bound.update(zip(cursor_params, after, strict=True))
     result = storage.query(query, bound, limit)
-    records = [dict(zip(result.columns, map(_jsonable, row), strict=True)) for row in result.rows]
+    records = _records(result)
     next_cursor = None
     if result.truncated and records:
         next_cursor = encode_cursor(tool, [records[-1][c] for c in cursor_columns])

@@ -49,7 +49,9 @@ ALL_TIME = {"start_ns": 0, "end_ns": 2**63 - 1}
 @pytest.fixture(scope="module")
 def con(market_db, market_settings):
     # The same configuration as the session's read-only storage, which DuckDB requires of a second connection.
-    connection = duckdb.connect(str(market_db), read_only=True, config={"threads": market_settings.duckdb_threads})
+    from sql.duckdb_backend import instance_config
+
+    connection = duckdb.connect(str(market_db), read_only=True, config=instance_config(market_settings))
     yield connection
     connection.close()
 

@@ -71,17 +71,22 @@ def _market(seed: int, days: int, per_minute: float, *, jumps: list[tuple[int, f
     return ts, px, np.full(ts.size, 100.0), sets_price, np.ones(ts.size, np.bool_)
 
 
-def test_the_profile_kernel_equals_its_reference_written_from_the_docstring() -> None:
-    rng = np.random.default_rng(11)
-    n_pos, bucket, depth = 60, 10, 6
-    sessions = []
-    for k in range(7):
-        y = rng.standard_normal(n_pos) * (1 + 2 * np.exp(-np.arange(n_pos) / 8))
-        y[rng.random(n_pos) < 0.3] = np.nan
-        y[5] = 40.0 if k == 2 else y[5]  # a jump never enters the profile
-        if k == 4:
-            y[:] = np.nan  # a session too thin to be standardized
-        sessions.append(y)
+def _sessions_y(seed: int, n: int, n_pos: int, *, open_excess: float, decay: float,
+                untested: float) -> list[np.ndarray]:
+    """``n`` sessions of normal ``y`` by bar position with a volatile open, a share ``untested`` of NaN."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        y = rng.standard_normal(n_pos) * (1 + open_excess * np.exp(-np.arange(n_pos) / decay))
+        y[rng.random(n_pos) < untested] = np.nan
+        out.append(y)
+    return out
+
+
+def _profile_matches_reference(sessions: list[np.ndarray], bucket: int, depth: int) -> tuple[dict, list[float]]:
+    """Fold ``sessions`` (y by bar position) into a new state, check the profile against the reference, and
+    return the state and the profile by bar position."""
+    n_pos = sessions[0].size
     a = sea.initial_arrays(n_pos, bucket, depth)
     for k, y in enumerate(sessions):
         sea.start_session(a, k + 1, k + 1, 1.0, bucket, depth, 2)  # folds the session in progress
@@ -90,8 +95,45 @@ def test_the_profile_kernel_equals_its_reference_written_from_the_docstring() ->
     want = naive.intraday_profile(sessions, bucket, depth, 2)
     got = [sea._factor_at(a["sea_f"], bucket, n_pos, p) for p in range(n_pos)]  # the state keeps the buckets
     np.testing.assert_allclose(got, want, rtol=1e-12)
+    return a, got
+
+
+def test_the_profile_kernel_equals_its_reference_written_from_the_docstring() -> None:
+    sessions = _sessions_y(11, 7, 60, open_excess=2.0, decay=8.0, untested=0.3)
+    sessions[2][5] = 40.0  # a jump never enters the profile
+    sessions[4][:] = np.nan  # a session too thin to be standardized
+    _, got = _profile_matches_reference(sessions, 10, 6)
     assert np.mean(np.square(got)) == pytest.approx(1.0, rel=1e-12)
     assert got[0] > 1.5 * got[-1]  # the open is more volatile
+
+
+def test_a_thin_bucket_truncates_at_its_mean_absolute_return_like_the_reference() -> None:
+    # most positions untested: consecutive returns rarely share a bucket, so the first stage of most buckets
+    # has fewer than MIN_BUCKET_PAIRS pairs and takes the mean absolute return (the daily scale cut the open)
+    depth = 12
+    a, _ = _profile_matches_reference(_sessions_y(5, 14, 60, open_excess=3.0, decay=6.0, untested=0.6), 3, depth)
+    sums = a["sea_sums"].reshape(depth, -1, 6).sum(axis=0)
+    thin = (sums[:, 1] < sea.MIN_BUCKET_PAIRS) & (sums[:, 5] >= sea.MIN_BUCKET_PAIRS)
+    assert thin[:4].all()  # the branch under test is taken at the open
+
+
+def test_a_return_over_less_than_half_a_bar_is_scaled_as_over_half_a_bar() -> None:
+    # a flat profile, so u is the return over its elapsed time; LM against the reference from the tested returns
+    ts, px, sz, sp, cv = _market(4, 6, 3.0)
+    n = 390
+    cfg = SignalConfig(bar_seconds=60, session=NY, bars_per_session=n, lm_window=30,
+                       lm_threshold=lm_threshold(n, 0.01), bns_window=n, profile_min_sessions=10**6)
+    res = process_symbol(ts, px, sz, cfg, None, int(ts[-1]) + 1, sets_price=sp, counts_volume=cv)
+    opens, closes = session_bounds(NY, START, int(ts[-1]) + 1)
+    rows = naive.bars(ts, px, sz, opens, closes, 60 * NS, final_before_ns=int(ts[-1]) + 1)
+    first = {int(o): (int(ts[k]), float(px[k])) for o, k in zip(opens, np.searchsorted(ts, opens), strict=True)
+             if k < ts.size}
+    tested = naive.tested_returns(rows, first, 60 * NS)
+    short = [w for _, _, w in tested if abs(w - 0.5) < 1e-12]  # flat profile: w = elapsed bars, at least 0.5
+    assert len(short) > 20
+    stat = np.full(len(rows), np.nan)
+    stat[[i for i, _, _ in tested]] = naive.lee_mykland_stat(np.array([u for _, u, _ in tested]), 30)
+    np.testing.assert_allclose(res.columns["lee_mykland_stat"], stat, rtol=1e-12, equal_nan=True)
 
 
 def test_the_profile_is_flat_until_enough_sessions_have_finished() -> None:

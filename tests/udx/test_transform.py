@@ -17,6 +17,7 @@ from conftest import trades_from_parts
 from sql.contract import SIGNALS_SCHEMA
 from sql.settings import Settings
 from udx import bars, lm_threshold, session_bounds
+from udx.pipeline import DEFINITIONS
 from udx.state import StateError, SymbolState
 from udx.transform import run_transform
 
@@ -202,7 +203,8 @@ def test_changed_window_recomputes_from_the_first_trade_with_one_line(
 def test_a_state_of_older_definitions_is_recomputed(tmp_path: Path, trades: pa.Table) -> None:
     path = _one_pass(tmp_path, trades)
     with duckdb.connect(str(path)) as con:  # what the code before the definitions changed stored
-        con.execute("UPDATE signal_state SET state = replace(state, '\"definitions\":2', '\"definitions\":1')")
+        con.execute("UPDATE signal_state SET state = replace(state, ?, ?)",
+                    [f'"definitions":{DEFINITIONS}', f'"definitions":{DEFINITIONS - 1}'])
         con.execute("UPDATE trading_signals SET vpin = -1")
     storage = _open(_settings(path))
     run_transform(storage, _settings(path), now_ns=1)

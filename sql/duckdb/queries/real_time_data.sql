@@ -2,7 +2,9 @@
 -- params: symbols, bar_seconds, now_ns, row_limit
 -- returns: per symbol: the newest signal row, the last trade and how old both are
 -- signal_state holds each symbol's newest bar end, so the newest row is a key lookup, and the last trade is
--- searched only after it (trades are stored roughly in time order, so zone maps skip the rest).
+-- searched only after it (trades are stored roughly in time order, so zone maps skip the rest). The last trade is
+-- the newest by (ts_ns, exchange, trade_id), unique per symbol, so that trades at the same instant give one
+-- answer, the one the server's in-memory copy (server/tools/latest.py) keeps.
 WITH newest AS (
     SELECT s.*
     FROM signal_state AS st
@@ -12,7 +14,8 @@ WITH newest AS (
       AND ($symbols IS NULL OR list_contains($symbols, st.symbol))
 ),
 last_trades AS (
-    SELECT symbol, arg_max(price, ts_ns) AS last_price, arg_max(size, ts_ns) AS last_size,
+    SELECT symbol, arg_max(price, (ts_ns, exchange, trade_id)) AS last_price,
+           arg_max(size, (ts_ns, exchange, trade_id)) AS last_size,
            max(ts_ns) AS last_trade_ns
     FROM market_data
     WHERE ts_ns >= (SELECT min(bar_end_ns) FROM newest) - CAST($bar_seconds AS BIGINT) * 1000000000

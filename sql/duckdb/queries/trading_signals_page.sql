@@ -3,7 +3,9 @@
 -- returns: trading_signals rows, newest first; keyset cursor (bar_end_ns, symbol)
 -- Several or all symbols (one symbol: trading_signals_symbol_page). Late materialisation: the page's keys
 -- are chosen reading only the key and filter columns, then only those rows are read whole (every row group
--- holds the newest bars of its symbols, so the first step reads one narrow column of every row group).
+-- holds the newest bars of its symbols, so the first step reads one narrow column of every row group). The
+-- second step repeats the window's bounds: implied by the page, but they let the zone maps skip row groups
+-- when the window is narrow (server/tools/recent_window.py).
 WITH page AS (
     SELECT symbol, bar_end_ns
     FROM trading_signals
@@ -19,6 +21,7 @@ SELECT s.*, make_timestamp(s.bar_end_ns // 1000) AS bar_end
 FROM trading_signals AS s
 SEMI JOIN page ON s.symbol = page.symbol AND s.bar_end_ns = page.bar_end_ns
 WHERE s.bar_seconds = $bar_seconds
+  AND s.bar_end_ns >= $start_ns AND s.bar_end_ns < $end_ns
   AND s.bar_end_ns >= (SELECT min(bar_end_ns) FROM page)
   AND s.bar_end_ns <= (SELECT max(bar_end_ns) FROM page)
 ORDER BY s.bar_end_ns DESC, s.symbol DESC;
