@@ -11,7 +11,8 @@
 - A bar with a price-setting print is tested when time elapsed between its reference print (the last
   price-setting print of the session's previous priced bar, or the opening print) and its own last
   price-setting print; its return ``r = ln close - ln P_ref`` is scaled to one average bar:
-  ``u = r / sqrt(w)``, ``w = (1/Δ) ∫ f(t)² dt`` over that time (``f`` the profile by bar position; 1 when flat).
+  ``u = r / sqrt(w)``, ``w = (1/Δ) ∫ f(t)² dt`` over that time (``f`` the profile by bar position; 1 when flat);
+  over less than half a bar, ``w`` is scaled up to half a bar (``w · 0.5 / e``, ``e`` the elapsed bars).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import csv
 import math
 from pathlib import Path
 
+#: README "Signals" (issue 13, calibration): a return over less than half a bar is scaled as over half a bar.
+MIN_ELAPSED_BARS = 0.5
 CONDITIONS_CSV = Path(__file__).resolve().parents[2] / "sql" / "reference" / "polygon_stock_trade_conditions.csv"
 
 
@@ -95,7 +98,10 @@ def tested_returns(rows: list[dict], bar_ns: int, profile_of=None) -> None:
             continue
         t_end = row["last_price_ns"]
         w = _integral(f, session, t_ref, t_end, bar_ns)
+        elapsed = (t_end - t_ref) / bar_ns
         if t_end > t_ref and w > 0:
+            if elapsed < MIN_ELAPSED_BARS:  # noise floor: as over half a bar at the span's mean profile level
+                w *= MIN_ELAPSED_BARS / elapsed
             row["tested"] = True
             row["w"] = w
             row["u"] = (math.log(row["close"]) - math.log(p_ref)) / math.sqrt(w)
