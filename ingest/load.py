@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from sql.backend import Storage
     from sql.settings import Settings
 
-__all__ = ["LoadSummary", "Loader", "consumer_config"]
+__all__ = ["FAULT_POINTS", "LoadSummary", "Loader", "consumer_config"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,8 @@ _CONSUME_AT_ONCE = 1000
 #: Batches handed to the writer threads and not committed yet: one being decoded while the one before it is
 #: appended.
 _MAX_IN_FLIGHT = 2
+#: The points at which :class:`Loader` calls its ``fault`` hook, in the order a batch passes them.
+FAULT_POINTS = ("consumed", "written")
 
 
 @dataclass
@@ -188,11 +190,18 @@ class Loader:
     reopen_rows
         Reopen the storage (:meth:`sql.backend.Storage.reopen`) after writing this many rows; ``None`` never
         (a storage shared with other users, as in ``demo``).
+    fault
+        Test hook for fault injection, called with the name of each point the loop passes:
+        :data:`FAULT_POINTS` ``"consumed"`` (a batch taken off the consumer, not handed to the writer yet, on
+        the main thread) and ``"written"`` (a batch's write returned, its offsets not committed yet, on the main
+        thread). A point inside a write is the storage's: a test wraps the storage. The no-loss test stops the
+        process there and kills it (``tests/ingest/test_fault_points.py``); ``None`` in production.
     """
 
     def __init__(self, settings: Settings, storage: Storage, *, topics: Sequence[str] | None = None,
                  drain: bool = False, stats: PipelineStats | None = None,
-                 consumer_config: dict[str, Any] | None = None, reopen_rows: int | None = None) -> None:
+                 consumer_config: dict[str, Any] | None = None, reopen_rows: int | None = None,
+                 fault: Callable[[str], None] | None = None) -> None:
         if not settings.kafka_bootstrap_servers:
             raise ValueError("KAFKA_BOOTSTRAP_SERVERS is not set: 'microstructure load' reads from Kafka")
         self.settings = settings
@@ -217,6 +226,7 @@ class Loader:
         self._write_failed = False
         self._reopen_rows = reopen_rows or None
         self._written_since_reopen = 0
+        self._fault = fault or _no_fault
 
     # --- kafka clients -----------------------------------------------------------------------------------
 
@@ -465,6 +475,7 @@ class Loader:
         batch, self._batch = self._batch, _Batch()
         if batch.records == 0:
             return
+        self._fault("consumed")
         started = batch.first_at or time.monotonic()
         decoding = self._decoder.submit(self._decode, batch)
         writing = self._appender.submit(self._append, decoding)
@@ -479,6 +490,7 @@ class Loader:
         """Wait for the oldest write (re-raising its error), make its dead letters durable, commit it."""
         inflight = self._inflight.popleft()
         dead_letters = inflight.future.result()
+        self._fault("written")
         if dead_letters:
             assert self._dlq is not None
             failures = self.stats.delivery_failures
@@ -617,6 +629,10 @@ class _Origin:
 
     def value(self) -> bytes | None:
         return self.value_
+
+
+def _no_fault(point: str) -> None:
+    """The production ``fault`` hook: nothing."""
 
 
 def _source(headers: list[tuple[str, bytes]] | None) -> str:

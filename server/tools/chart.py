@@ -14,6 +14,7 @@ import numpy as np
 
 from server.arguments import iso_utc, normalize_symbol, parse_window
 from server.models import ChartInfo
+from server.tools.market import UnknownSymbol
 from sql.backend import Storage
 
 __all__ = ["render_chart"]
@@ -39,7 +40,9 @@ def render_chart(
     params = {"symbol": symbol, "bar_seconds": bar_seconds, "start_ns": window.start_ns, "end_ns": window.end_ns}
     rows = storage.query("chart_series", params, max_bars).rows[::-1]
     if not rows:
-        raise ValueError(f"no bars for {symbol!r} in that window: check the symbol and the time range")
+        if not storage.query("known_symbols", {"symbols": [symbol]}, 1).rows:
+            raise UnknownSymbol(f"unknown symbol {symbol!r}: no trades are stored for it")
+        raise ValueError(f"no bars for {symbol!r} in that window: check the time range")
     ends = np.array([r[0] for r in rows], dtype="int64")
     close = np.array([r[1] for r in rows], dtype=float)
     vpin = np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=float)

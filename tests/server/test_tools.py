@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 import base64
+import re
+
+import pytest
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -210,6 +212,15 @@ def tool_calls(draw):
     return tool, {name: draw(strategies[name]) for name in chosen}
 
 
+def _names_a_refused_argument(text: str, arguments: dict) -> bool:
+    """Whether an error text names one of the call's arguments, or says which symbol is unknown."""
+    detail = text.split(": ", 1)[1]
+    named = any(re.search(rf"\b{name}\b", detail) for name in arguments)
+    symbols = [arguments.get("symbol"), *(arguments.get("symbols") or [])]
+    unknown = any(s and s.upper() in detail and "unknown symbol" in detail.lower() for s in symbols)
+    return named or unknown
+
+
 @given(call=tool_calls())
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 async def test_any_arguments_give_a_page_within_the_cap_or_an_explained_error(client, call):
@@ -219,8 +230,10 @@ async def test_any_arguments_give_a_page_within_the_cap_or_an_explained_error(cl
     result = await client.call_tool(tool, arguments)
     if result.is_error:
         text = result.content[0].text
-        # An anticipated error carries a message after the tool name; a crash would end at the name.
-        assert text.startswith(f"Error executing tool {tool}") and len(text) > len(f"Error executing tool {tool}: ")
+        # An anticipated error names an argument of the call that it refuses (or the unknown symbol) and what it
+        # accepts; a crash would end at the tool name or speak of something the caller did not send.
+        assert text.startswith(f"Error executing tool {tool}: ")
+        assert _names_a_refused_argument(text, arguments), (text, arguments)
     else:
         assert result.structured_content["count"] <= 100
         assert len(result.structured_content["rows"]) == result.structured_content["count"]

@@ -125,12 +125,17 @@ def test_query_reports_truncation_with_limit_plus_one(storage):
     assert page.truncated is True and len(page.rows) == 2
 
 
-def test_server_reads_cannot_write_even_in_the_writers_process(storage):
-    cursor = storage._cursor()
-    cursor.execute("BEGIN TRANSACTION READ ONLY")
-    with pytest.raises(duckdb.Error, match="read-only"):
-        cursor.execute("DELETE FROM market_data")
-    cursor.execute("ROLLBACK")
+def test_server_reads_cannot_write_even_in_the_writers_process(storage, monkeypatch):
+    """``DuckDBStorage.query`` on the writer's own connection: a named query that writes is refused by its
+    ``READ ONLY`` transaction, and the row stays."""
+    from sql.queries import NamedQuery
+
+    storage.commit_signals(_signal_rows("AAPL", [60]), [])
+    writer = NamedQuery("writer", (), "", "DELETE FROM trading_signals RETURNING symbol")
+    monkeypatch.setitem(storage._queries._queries, "writer", writer)
+    with pytest.raises(StorageError, match="read-only"):
+        storage.query("writer", {}, 10)
+    assert [r[0] for r in storage.query("trading_signals_page", _page_params(), 10).rows] == ["AAPL"]
 
 
 def test_a_slow_query_is_interrupted_at_the_time_limit(storage, monkeypatch):

@@ -151,7 +151,8 @@ def test_vpin_matches_the_spec_vector() -> None:
     assert_allclose(n_oi, OI, atol=1e-6)
     assert_allclose(n_vp, VPIN, atol=1e-6)
     v, cdf = vpin(CLOSES, VOLUMES, 100.0, 3)
-    assert_allclose(v[-1], 0.303060, atol=1e-6) and np.isnan(cdf).all()  # CDF needs 50 earlier values
+    assert_allclose(v[-1], 0.303060, atol=1e-6)
+    assert np.isnan(cdf).all()  # the CDF needs 50 earlier values
 
 
 def test_vpin_random_bars_match_naive_and_cdf_is_causal() -> None:

@@ -1,0 +1,67 @@
+"""One symbol's ``trading_signals`` rows from its prints, with a flat volatility profile (fewer finished
+sessions than ``PROFILE_MIN_SESSIONS``). ACD columns are not referenced here."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import bars as rb
+from . import rule, stats
+from .sessions import nominal_bars, sessions
+
+
+@dataclass(frozen=True)
+class Config:
+    session: str
+    bar_seconds: int
+    lm_window: int
+    lm_alpha: float
+    bns_window: int | None
+    garch_window: int
+    garch_min_obs: int
+    intensity_lookback: int
+    intensity_min_sessions: int
+    seasonal_sessions: int
+    vpin_buckets_per_day: int
+    vpin_window: int
+    vpin_cdf_window: int
+
+
+def symbol_rows(prints: list[tuple[int, float, float, bool, bool]], cfg: Config, final_before_ns: int,
+                garch_fits: list[tuple[float, float, float]]) -> tuple[list[dict], list[int], list[np.ndarray]]:
+    """Rows of one symbol; also the tested-return index of each GARCH refit and its window of returns."""
+    bar_ns = cfg.bar_seconds * 10**9
+    n_per = nominal_bars(cfg.session, cfg.bar_seconds)
+    rows = rb.make_bars(prints, sessions(cfg.session, prints[0][0], final_before_ns), bar_ns, final_before_ns)
+    rb.tested_returns(rows, bar_ns)
+    tested = [i for i, r in enumerate(rows) if r["tested"]]
+    u = [rows[i]["u"] for i in tested]
+    lm = stats.lee_mykland(u, cfg.lm_window)
+    bns = stats.bns_ratio(u, cfg.bns_window or max(3, n_per))
+    sigma, z, refits = stats.garch_filter(u, [rows[i]["session_open_ns"] for i in tested], cfg.garch_min_obs,
+                                          cfg.garch_window, garch_fits)
+    windows = [np.array(u[max(0, i - cfg.garch_window): i]) for i in refits]
+    thr = stats.lm_threshold(n_per, cfg.lm_alpha)
+    counts = [float(r["n_trades"]) for r in rows]
+    trailing = stats.intensity_trailing(counts, cfg.intensity_lookback)
+    tod = stats.intensity_time_of_day(rows, n_per, cfg.seasonal_sessions, cfg.intensity_min_sessions)
+    vp, cdf = stats.vpin(rows, cfg.vpin_buckets_per_day, cfg.vpin_window, cfg.vpin_cdf_window)
+    at = {i: k for k, i in enumerate(tested)}
+    for i, row in enumerate(rows):
+        k = at.get(i)
+        row["lee_mykland_stat"] = lm[k] if k is not None else math.nan
+        row["bns_stat"] = bns[k] if k is not None else math.nan
+        row["garch_sigma"] = sigma[k] * math.sqrt(row["w"]) if k is not None else math.nan
+        row["standardized_return"] = z[k] if k is not None else math.nan
+        row["jump_threshold"] = thr
+        row["jump_detected"] = abs(row["lee_mykland_stat"]) > thr
+        row["trade_intensity_zscore"] = trailing[i] if tod[i] is None else tod[i]
+        row["vpin"], row["vpin_cdf"] = vp[i], cdf[i]
+        row["trading_signal"], row["signal_reason"] = rule.decide(
+            row["lee_mykland_stat"], thr, k, row["n_priced"] > 0, cfg.lm_window, row["standardized_return"],
+            row["trade_intensity_zscore"], row["vpin"], row["vpin_cdf"], alpha=cfg.lm_alpha)
+    return rows, refits, windows
+

@@ -1,0 +1,70 @@
+"""README promises that had no test of their own (issue 16, point 2): REST 404 for an unknown symbol and 504
+past the time limit, 127.0.0.1 by default, ``.env`` under the environment."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import small_settings
+from server.app import build_app
+from sql.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def client(market_db, market_storage):
+    app = build_app(small_settings(market_db, mcp_allowed_hosts="testserver", mcp_query_timeout_ms=300),
+                    market_storage)
+    with TestClient(app) as connected:
+        yield connected
+
+
+def _error_shape(body: dict, status: int) -> None:
+    assert body["ok"] is False and body["status"] == status and body["error"] and isinstance(body["errors"], list)
+
+
+@pytest.mark.parametrize("route", ["trading-signals?symbol=NOPE", "jump-events?symbols=NOPE",
+                                   "enriched-data?symbol=NOPE", "chart/NOPE.png"])
+def test_rest_answers_404_for_an_unknown_symbol(client, route):
+    response = client.get(f"/api/v1/{route}")
+    assert response.status_code == 404
+    body = response.json()
+    _error_shape(body, 404)
+    assert "unknown symbol" in body["error"] and "'NOPE'" in body["error"]
+
+
+def test_rest_answers_504_when_a_query_passes_the_time_limit(client, market_storage, monkeypatch):
+    registry = market_storage._queries._queries
+    pages = [name for name in registry if name.startswith("trading_signals") and name.endswith("page")]
+    assert pages
+    for name in pages:  # the same statements and parameters, made slow: they can only end by the time limit
+        page = registry[name]
+        slow_text = (f"SELECT * FROM ({page.text.strip().rstrip(';')}) "
+                     "WHERE (SELECT count(*) FROM range(100000000000)) > 0")
+        monkeypatch.setitem(registry, name, dataclasses.replace(page, text=slow_text))
+    response = client.get("/api/v1/trading-signals?symbol=AAPL")
+    assert response.status_code == 504
+    body = response.json()
+    _error_shape(body, 504)
+    assert "MCP_QUERY_TIMEOUT_MS" in body["error"]
+
+
+def test_servers_bind_to_loopback_unless_told_otherwise(monkeypatch, tmp_path):
+    for name in ("MCP_HOST", "METRICS_HOST", "SIM_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(_env_file=tmp_path / "missing.env")  # type: ignore[call-arg]
+    assert settings.mcp_host == settings.metrics_host == settings.sim_host == "127.0.0.1"
+
+
+def test_the_environment_wins_over_dot_env_which_wins_over_defaults(monkeypatch, tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("MCP_PORT=9101\nMCP_MAX_ROWS=77\n")
+    monkeypatch.setenv("MCP_PORT", "9202")
+    monkeypatch.delenv("MCP_MAX_ROWS", raising=False)
+    monkeypatch.delenv("MCP_DEFAULT_ROWS", raising=False)
+    settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
+    assert settings.mcp_port == 9202  # environment over .env
+    assert settings.mcp_max_rows == 77  # .env over the default
+    assert settings.mcp_default_rows == Settings.model_fields["mcp_default_rows"].default  # default

@@ -1,0 +1,35 @@
+"""The mutation-testing command of README/TESTING.md exists and names real modules and tests (its full run
+is not part of the suite: TESTING.md gives its time)."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "mutation"
+
+
+def _groups() -> dict[str, tuple[list[str], list[str], str]]:
+    loader = importlib.machinery.SourceFileLoader("mutation_command", str(SCRIPT))
+    spec = importlib.util.spec_from_loader("mutation_command", loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module.GROUPS  # type: ignore[no-any-return]
+
+
+def test_every_group_names_modules_and_tests_that_exist() -> None:
+    groups = _groups()
+    assert {"kernels", "pipeline", "storage", "server", "loader"} <= set(groups)
+    for modules, tests, _ in groups.values():
+        assert modules and all((ROOT / m).is_file() for m in modules)
+        assert tests and all((ROOT / t).exists() for t in tests)
+
+
+def test_the_command_documents_itself() -> None:
+    done = subprocess.run([sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, check=True)
+    assert "kernels" in done.stdout and "--max-children" in done.stdout
