@@ -360,19 +360,12 @@ class DuckDBStorage:
         bound = dict(params)
         if "row_limit" in statement.params:
             bound["row_limit"] = limit + 1
-        cursor = self._cursor()
         try:
-            with _WATCHDOG.watch(cursor.interrupt, self._query_timeout_s):
-                if not self._read_only:
-                    cursor.execute("BEGIN TRANSACTION READ ONLY")
-                try:
-                    result = cursor.execute(statement.text, bound)
-                    columns = [d[0] for d in result.description or []]
-                    rows = result.fetchmany(limit + 1)
-                    result.abort()
-                finally:
-                    if not self._read_only:
-                        cursor.execute("ROLLBACK")
+            with self._timed_read() as cursor:
+                result = cursor.execute(statement.text, bound)
+                columns = [d[0] for d in result.description or []]
+                rows = result.fetchmany(limit + 1)
+                result.abort()
         except duckdb.InterruptException as exc:
             raise QueryTimeout(
                 f"query {name!r} exceeded MCP_QUERY_TIMEOUT_MS={self._query_timeout_s * 1000:.0f}"
@@ -380,6 +373,20 @@ class DuckDBStorage:
         except duckdb.Error as exc:
             raise StorageError(f"query {name!r} failed: {exc}") from exc
         return QueryResult(columns=columns, rows=rows[:limit], truncated=len(rows) > limit)
+
+    @contextmanager
+    def _timed_read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """This thread's cursor in a read-only transaction (a read-only file needs none), interrupted by the
+        watchdog after the time limit; rolled back when the block ends."""
+        cursor = self._cursor()
+        with _WATCHDOG.watch(cursor.interrupt, self._query_timeout_s):
+            if not self._read_only:
+                cursor.execute("BEGIN TRANSACTION READ ONLY")
+            try:
+                yield cursor
+            finally:
+                if not self._read_only:
+                    cursor.execute("ROLLBACK")
 
     def run_sql(self, sql: str, limit: int) -> SqlResult:
         """Run an analyst's checked statement in a read-only transaction, interrupted after the time limit.
@@ -398,19 +405,12 @@ class DuckDBStorage:
             raise QueryTimeout("another analyst SQL statement held the analyst slot for "
                                f"MCP_QUERY_TIMEOUT_MS={self._query_timeout_s * 1000:.0f}")
         try:
-            cursor = self._cursor()
-            with _WATCHDOG.watch(cursor.interrupt, self._query_timeout_s):
-                if not self._read_only:
-                    cursor.execute("BEGIN TRANSACTION READ ONLY")
-                try:
-                    relation = cursor.sql(sql)
-                    if relation is None:  # DuckDB ran a statement that is not a query (the check passes none)
-                        raise StatementError("the statement is not a query")
-                    columns = [(str(name), str(kind)) for name, kind in zip(relation.columns, relation.types)]
-                    table = _first_rows(relation.to_arrow_reader(min(limit + 1, 10_000)), limit + 1)
-                finally:
-                    if not self._read_only:
-                        cursor.execute("ROLLBACK")
+            with self._timed_read() as cursor:
+                relation = cursor.sql(sql)
+                if relation is None:  # DuckDB ran a statement that is not a query (the check passes none)
+                    raise StatementError("the statement is not a query")
+                columns = [(str(name), str(kind)) for name, kind in zip(relation.columns, relation.types)]
+                table = _first_rows(relation.to_arrow_reader(min(limit + 1, 10_000)), limit + 1)
         except duckdb.InterruptException as exc:
             timeout_ms = self._query_timeout_s * 1000
             raise QueryTimeout(f"the statement exceeded MCP_QUERY_TIMEOUT_MS={timeout_ms:.0f}") from exc
