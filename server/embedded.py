@@ -148,7 +148,7 @@ async def _transform_loop(
     """
     from udx.transform import run_transform
 
-    watch = TradeWatch.attach(storage)
+    watch = await _in_thread(TradeWatch.attach, storage)  # reads every symbol once: off the event loop
     lateness_ns = round(settings.transform_lateness_seconds * 1_000_000_000)
     try:
         while True:
