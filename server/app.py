@@ -107,8 +107,13 @@ def build_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # A mounted app's own lifespan never runs: the session manager is entered here.
-        async with mcp.session_manager.run():
-            yield
+        try:
+            async with mcp.session_manager.run():
+                yield
+        finally:  # the storage may outlive this app (tests, a second app on the same file)
+            for kept in (latest, jumps):
+                if kept is not None:
+                    kept.detach()
 
     api = FastAPI(
         title="microstructure",

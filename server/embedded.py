@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import sys
@@ -30,6 +31,7 @@ import uvicorn
 from server.app import build_app
 from server.kafka_lag import loader_lag
 from server.owner import owning_database, server_url
+from server.trade_watch import TradeWatch
 from sql.backend import Storage, open_storage
 from sql.settings import Settings
 
@@ -136,25 +138,54 @@ async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
 async def _transform_loop(
     storage: Storage, settings: Settings, status: EmbeddedStatus, first_pass: asyncio.Event
 ) -> None:
-    """Run the incremental transform every ``TRANSFORM_INTERVAL_SECONDS``; a failed pass is logged and retried.
+    """Run the incremental transform whenever a bar becomes final; a failed pass is logged and retried.
 
-    ``first_pass`` is set once a pass has succeeded: from then on the signals cover the history.
+    After each pass the loop waits until a stored trade puts the watermark (newest trade -
+    ``TRANSFORM_LATENESS_SECONDS``) at the end of the next bar of any symbol (a :class:`server.trade_watch.
+    TradeWatch` told of every trade written wakes it), or at most ``TRANSFORM_INTERVAL_SECONDS`` (symbols with
+    no bar yet, storages that do not tell of their writes). ``first_pass`` is set once a pass has succeeded:
+    from then on the signals cover the history.
     """
     from udx.transform import run_transform
 
-    while True:
-        try:
-            summary = await _in_thread(run_transform, storage, settings)
-        except Exception:  # noqa: BLE001 - counted, logged with traceback, retried next interval
-            status.transform_errors += 1
-            log.exception("transform pass failed; retrying in %.1fs", settings.transform_interval_seconds)
-        else:
-            status.transform_passes += 1
-            status.bars_written += summary.bars
-            first_pass.set()
-            if summary.bars:
-                log.info("transform: %d bars for %d symbols in %.2fs", summary.bars, summary.symbols, summary.seconds)
-        await asyncio.sleep(settings.transform_interval_seconds)
+    watch = await _in_thread(TradeWatch.attach, storage)  # reads every symbol once: off the event loop
+    lateness_ns = round(settings.transform_lateness_seconds * 1_000_000_000)
+    try:
+        while True:
+            due: int | None = None
+            symbols = watch.symbols() if watch is not None else None
+            try:
+                summary = await _in_thread(functools.partial(run_transform, storage, settings, symbols=symbols))
+            except Exception:  # noqa: BLE001 - counted, logged with traceback, retried next interval
+                status.transform_errors += 1
+                log.exception("transform pass failed; retrying in %.1fs", settings.transform_interval_seconds)
+            else:
+                status.transform_passes += 1
+                status.bars_written += summary.bars
+                first_pass.set()
+                if summary.bars:
+                    log.info("transform: %d bars for %d symbols in %.2fs", summary.bars, summary.symbols,
+                             summary.seconds)  # fmt: skip
+                if summary.next_bar_end_ns is not None:
+                    due = summary.next_bar_end_ns + lateness_ns
+            await _until_due(watch, due, settings.transform_interval_seconds)
+    finally:
+        if watch is not None:
+            watch.detach()
+
+
+async def _until_due(watch: TradeWatch | None, newest_ns: int | None, timeout_s: float) -> None:
+    """Wait until a trade at or after ``newest_ns`` is stored (told by ``watch``), at most ``timeout_s``."""
+    wake = asyncio.Event()
+    if watch is not None and newest_ns is not None:
+        loop = asyncio.get_running_loop()
+        watch.wake_when(newest_ns, lambda: loop.call_soon_threadsafe(wake.set))
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout_s)
+    finally:
+        if watch is not None:
+            watch.wake_when(None, None)
 
 
 async def _backfill(storage: Storage, settings: Settings, market: Any, status: EmbeddedStatus) -> Any:

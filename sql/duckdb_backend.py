@@ -30,6 +30,7 @@ import logging
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -116,7 +117,7 @@ class DuckDBStorage:
         self._write_lock = threading.Lock()
         self._analyst_slot = threading.Semaphore(1)  # one analyst statement at a time (module docstring)
         self._queries = load_registry(_DIALECT, "queries")
-        self._listeners: list[WriteListener] = []
+        self._listeners: list[weakref.ref[WriteListener]] = []  # held weakly: a dropped app stops listening
 
     @classmethod
     def open(cls, settings: Settings, *, read_only: bool = False) -> DuckDBStorage:
@@ -187,15 +188,33 @@ class DuckDBStorage:
 
         This process is the file's only writer (DuckDB's lock), so the listeners see every change of the data.
         ``listener.attached()`` runs first, under the write lock, so that what it reads is not changed meanwhile.
+        The storage holds ``listener`` weakly: once nothing else refers to it (the app or server that kept it
+        is gone), it is no longer told; :meth:`remove_write_listener` stops it at once.
         """
         with self._write_lock:
             listener.attached()
-            self._listeners.append(listener)
+            self._listeners.append(weakref.ref(listener))
+
+    def remove_write_listener(self, listener: WriteListener) -> None:
+        """Stop telling ``listener`` of writes (one that was not added, or was removed already, is ignored)."""
+        with self._write_lock:
+            self._listeners = [ref for ref in self._listeners if ref() not in (None, listener)]
+
+    @property
+    def write_listeners(self) -> tuple[WriteListener, ...]:
+        """The listeners told of writes now, in the order they were added."""
+        with self._write_lock:
+            return tuple(listener for ref in self._listeners if (listener := ref()) is not None)
 
     def _notify(self, event: str, *args: Any) -> None:
         """Call ``event`` on every listener (under the write lock, after the commit); a listener that fails
-        is told so and logged, and the write stands."""
-        for listener in self._listeners:
+        is told so and logged, and the write stands. Listeners no longer referenced elsewhere are dropped."""
+        if any(ref() is None for ref in self._listeners):
+            self._listeners = [ref for ref in self._listeners if ref() is not None]
+        for ref in self._listeners:
+            listener = ref()
+            if listener is None:
+                continue
             try:
                 getattr(listener, event)(*args)
             except Exception as exc:  # noqa: BLE001 - the data is committed; the listener drops what it holds

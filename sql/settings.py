@@ -162,7 +162,10 @@ class Settings(BaseSettings):
     signal_vpin_cdf_hold: float = Field(0.9, gt=0, le=1, description="VPIN CDF at or above: HOLD")
     signal_momentum_z: float = Field(2.0, gt=0, description="|standardized return| for a momentum signal")
     signal_intensity_z: float = Field(2.0, description="trade-intensity z needed for a momentum signal")
-    transform_interval_seconds: float = Field(1.0, gt=0)
+    transform_interval_seconds: float = Field(
+        1.0, gt=0, description="longest wait between transform passes (the embedded loop also wakes when a bar "
+        "becomes final); transform --follow's interval"
+    )
     transform_lateness_seconds: float = Field(
         2.0, ge=0, description="a bar is final once the newest trade is this far past its end"
     )

@@ -27,7 +27,7 @@ import numpy as np
 
 from udx._typing import Int64Array1D
 
-__all__ = ["Session", "parse_session", "session_bounds"]
+__all__ = ["Session", "next_bar_end_ns", "parse_session", "session_bounds"]
 
 _SPEC = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s+(\S+)\s*$")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -144,6 +144,39 @@ def session_bounds(session: Session | str, start_ns: int, end_ns: int) -> tuple[
     opens, closes = _sessions_of_days(sess, first, last)
     overlap = (closes > start_ns) & (opens < end_ns)
     return opens[overlap], closes[overlap]
+
+
+def next_bar_end_ns(session: Session | str, bar_ns: int, after_ns: int) -> int:
+    """The earliest end, later than ``after_ns``, of a bar on the calendar grid of ``session``.
+
+    Bars of a session ``[open, close)`` end at ``open + k * bar_ns`` (``k >= 1``) and the last one at ``close``
+    (:mod:`udx.bars`). A symbol whose last written bar ended at ``after_ns`` can write no bar before the
+    watermark reaches this time, so the transform need not read its trades until then.
+
+    Parameters
+    ----------
+    session
+        A :class:`Session` or a specification string for :func:`parse_session`.
+    bar_ns
+        Bar length in nanoseconds (>= 1).
+    after_ns
+        Nanoseconds since the epoch, typically the end of a symbol's last written bar.
+
+    Examples
+    --------
+    >>> day = 1_710_000_000 * 10**9 - 1_710_000_000 * 10**9 % (86_400 * 10**9)  # a midnight, UTC
+    >>> (next_bar_end_ns("00:00-24:00 UTC", 60 * 10**9, day + 90 * 10**9) - day) // 10**9
+    120
+    """
+    if int(bar_ns) < 1:
+        raise ValueError(f"bar_ns must be >= 1, got {bar_ns}")
+    sess = parse_session(session) if isinstance(session, str) else session
+    opens, closes = session_bounds(sess, after_ns, after_ns + 8 * 86_400 * 10**9)  # a week holds a session
+    if opens.size == 0:
+        return after_ns + 1
+    o, c = int(opens[0]), int(closes[0])
+    k = (after_ns - o) // bar_ns + 1 if after_ns >= o else 1
+    return min(o + k * bar_ns, c)
 
 
 @functools.lru_cache(maxsize=256)

@@ -4,8 +4,10 @@ One call of :func:`run_transform` does, for every symbol with trades:
 
 1. **Watermark** ``W = newest_trade_ns - transform_lateness_seconds`` (newest trade over all symbols). A bar
    is *final* when ``bar_end_ns <= W``; only final bars are written, each exactly once.
-2. Load the symbol's :class:`udx.state.SymbolState` (none on the first run), read its trades from the end of
-   the last written bar (or from the beginning) up to ``W`` and hand them to
+2. Load the symbol's :class:`udx.state.SymbolState` (none on the first run). A symbol whose next bar on its
+   session grid (:func:`udx.sessions.next_bar_end_ns`) ends after ``W`` can write nothing: it is left out
+   without reading its trades. Otherwise read its trades from the end of the last written bar (or from the
+   beginning) up to ``W`` and hand them to
    :func:`udx.pipeline.process_symbol`: bars on the session grid of the symbol's market, Lee-Mykland
    (threshold with ``n`` = bars per session), BNS, GARCH(1,1) sigma and standardized return, trade-intensity
    z, VPIN and its CDF, ACD conditional duration and surprise, and the BUY/SELL/HOLD rule
@@ -24,7 +26,8 @@ allows) are ignored. Trades with a non-finite or non-positive price, or a negati
 skipped.
 
 **Progress.** ``progress(done, total)`` is called after each symbol (symbols done, symbols in this run); the
-returned :class:`TransformSummary` counts symbols, bars, fits and trades read.
+returned :class:`TransformSummary` counts symbols, bars, fits and trades read, and says when the next bar can
+become final (``next_bar_end_ns``), so a loop can wait for the watermark to reach it instead of polling.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from sql.contract import INTRADAY_PROFILE_SCHEMA, MODEL_PARAMS_SCHEMA, SIGNALS_S
 from sql.settings import Settings
 from udx.lee_mykland import default_window, lm_threshold
 from udx.pipeline import FitRecord, ProfileRecord, SignalConfig, SymbolResult, process_symbol
-from udx.sessions import parse_session
+from udx.sessions import next_bar_end_ns, parse_session
 from udx.signal_rule import RuleConfig
 from udx.state import StateError, SymbolState
 
@@ -75,6 +78,10 @@ class TransformSummary:
         Rows written to ``model_params`` (GARCH and ACD fits).
     trades
         Trades read.
+    next_bar_end_ns
+        The earliest end of a bar not written yet among the symbols with a stored state: no such symbol can
+        write a bar before the watermark reaches it. ``None`` when no symbol has a state yet (a symbol without
+        one may write its first bar at any watermark).
     """
 
     symbols: int
@@ -83,6 +90,7 @@ class TransformSummary:
     watermark_ns: int | None
     fits: int = 0
     trades: int = 0
+    next_bar_end_ns: int | None = None
 
     def __str__(self) -> str:
         rate = self.trades / self.seconds if self.seconds > 0 else 0.0
@@ -118,6 +126,7 @@ def run_transform(
     now_ns: int | None = None,
     symbols_per_commit: int = 100,
     progress: Callable[[int, int], None] | None = None,
+    symbols: Sequence[tuple[str, str]] | None = None,
 ) -> TransformSummary:
     """Write every newly final bar of every symbol to ``trading_signals`` and advance ``signal_state``.
 
@@ -133,6 +142,9 @@ def run_transform(
         Symbols per transaction (>= 1).
     progress
         Called as ``progress(symbols_done, symbols_total)`` after each symbol (e.g. to drive a progress bar).
+    symbols
+        ``(market, symbol)`` of every symbol with trades, when the caller keeps them (``storage.trade_symbols()``
+        scans every trade: ~1 s on 50M trades); default: ask the storage.
 
     A symbol whose stored state was written by other signal definitions or settings (its fingerprint,
     :meth:`udx.pipeline.SignalConfig.fingerprint`) is recomputed from its first trade: one warning line names
@@ -149,10 +161,12 @@ def run_transform(
     states = storage.load_signal_states(settings.bar_seconds)
     configs: dict[str, SignalConfig] = {}
     n_symbols = n_bars = n_fits = n_trades = 0
-    symbols = sorted(storage.trade_symbols(), key=lambda ms: ms[1])
+    symbols = sorted(storage.trade_symbols() if symbols is None else symbols, key=lambda ms: ms[1])
     markets = dict((symbol, market) for market, symbol in symbols)
     stale: dict[str, str] = {}
     plans: list[list[tuple[str, SignalConfig, SymbolState | None, int]]] = []
+    bar_ns = settings.bar_seconds * _NS
+    due: dict[str, int] = {}  # symbol with a state -> the end of its next bar
     for lo in range(0, len(symbols), symbols_per_commit):
         plan = []
         for market, symbol in symbols[lo:lo + symbols_per_commit]:
@@ -160,6 +174,8 @@ def run_transform(
                 configs[market] = signal_config(settings, market)
             cfg = configs[market]
             state = _stored_state(states.get(symbol), cfg, symbol, stale)
+            if state is not None:
+                due[symbol] = next_bar_end_ns(cfg.session, bar_ns, state.last_bar_end_ns)
             plan.append((symbol, cfg, state, state.last_bar_end_ns if state is not None else 0))
         plans.append(plan)
     _reset(storage, stale, settings.bar_seconds)
@@ -169,8 +185,9 @@ def run_transform(
     writer = _BackgroundCommits(storage)
     try:
         def read(plan: list[tuple[str, SignalConfig, SymbolState | None, int]]) -> dict[str, _Arrays]:
-            return _read_chunk(storage, [(symbol, start) for symbol, _, _, start in plan if watermark > start],
-                               watermark, markets)
+            wanted = [(symbol, start) for symbol, _, _, start in plan
+                      if watermark > start and due.get(symbol, start) <= watermark]  # fmt: skip
+            return _read_chunk(storage, wanted, watermark, markets)
 
         next_read = reader.submit(read, plans[0]) if plans else None
         for k, plan in enumerate(plans):
@@ -185,6 +202,7 @@ def run_transform(
                                             counts_volume=volume_ok)
                     if result is not None:
                         batch.add(symbol, settings.bar_seconds, result, computed_at)
+                        due[symbol] = next_bar_end_ns(cfg.session, bar_ns, result.state.last_bar_end_ns)
                         n_symbols += 1
                         n_bars += result.state.n_returns - (state.n_returns if state is not None else 0)
                         n_fits += len(result.fits)
@@ -195,7 +213,8 @@ def run_transform(
     finally:
         reader.shutdown(wait=True, cancel_futures=True)
         writer.close()
-    return TransformSummary(n_symbols, n_bars, time.perf_counter() - started, watermark, n_fits, n_trades)
+    return TransformSummary(n_symbols, n_bars, time.perf_counter() - started, watermark, n_fits, n_trades,
+                            min(due.values()) if due else None)
 
 
 def reset_stale_states(storage: Storage, settings: Settings) -> list[str]:

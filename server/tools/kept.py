@@ -52,6 +52,12 @@ class KeptRows:
         add(kept)
         return kept
 
+    def detach(self) -> None:
+        """Stop being told of the storage's writes (when the app or server keeping this shuts down)."""
+        remove = getattr(self._storage, "remove_write_listener", None)
+        if remove is not None:
+            remove(self)
+
     def _load(self) -> bool:
         """Read the rows with the SQL; ``False`` when nothing was kept."""
         raise NotImplementedError

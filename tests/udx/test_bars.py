@@ -21,7 +21,7 @@ naive = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(naive)
 
 from udx.bars import Bars, _bars, _bars_python, bars  # noqa: E402
-from udx.sessions import parse_session, session_bounds  # noqa: E402
+from udx.sessions import next_bar_end_ns, parse_session, session_bounds  # noqa: E402
 
 NS = 10**9
 NY = "09:30-16:00 America/New_York"
@@ -257,3 +257,23 @@ def test_minute_bars_across_the_dst_change_in_new_york() -> None:
         assert b.bar_end_ns[mine][-1] == o + 390 * 60 * NS
     assert b.n_trades.sum() == inside.sum()  # pre- and after-market trades ignored
     assert b.bar_end_ns[b.session_open_ns == opens[1]][0] >= _ns(2024, 3, 11, 13, 31)
+
+
+@pytest.mark.parametrize("spec, bar_s", [(NY, 60), (NY, 420), (UTC_DAY, 300), (UTC_DAY, 7)])
+def test_next_bar_end_is_the_next_bar_the_kernel_emits(spec: str, bar_s: int) -> None:
+    # every session starts with a print at its open, so the kernel emits its whole grid (420 s leaves a short
+    # last bar in New York, 7 s one at midnight); the DST change and a weekend lie inside
+    rng = np.random.default_rng(bar_s)
+    opens, closes = session_bounds(spec, _ns(2024, 3, 8), _ns(2024, 3, 12))
+    ts = np.sort(np.concatenate([opens, rng.integers(int(opens[0]), int(closes[-1]), 2_000)]))
+    b = bars(ts, np.full(ts.size, 10.0), np.ones(ts.size), opens, closes, bar_s * NS)
+    ends = b.bar_end_ns
+    picks = np.unique(np.concatenate([rng.integers(0, ends.size - 1, 300), [ends.size - 2],
+                                      np.flatnonzero(np.isin(ends[:-1], closes))]))
+    for i in picks:
+        assert next_bar_end_ns(spec, bar_s * NS, int(ends[i])) == ends[i + 1]
+        assert next_bar_end_ns(spec, bar_s * NS, int(ends[i + 1]) - 1) == ends[i + 1]
+    before = int(opens[0]) - 5 * NS  # before the first print: a lower bound of the first bar's end
+    assert before < next_bar_end_ns(spec, bar_s * NS, before) <= ends[0]
+    with pytest.raises(ValueError, match="bar_ns must be >= 1"):
+        next_bar_end_ns(spec, 0, before)

@@ -113,6 +113,38 @@ def test_micro_batches_equal_one_pass(tmp_path: Path, trades: pa.Table) -> None:
     assert _states(settings.duckdb_path) == _states(one)
 
 
+def test_each_pass_writes_every_final_bar_and_reads_nothing_before_the_next_bar_end(
+        tmp_path: Path, trades: pa.Table) -> None:
+    one = _one_pass(tmp_path, trades)
+    ends = np.array(sorted(row[1] for row in _signals(one)), np.int64)  # (symbol, bar_end_ns, ...) of one pass
+    settings = _settings(tmp_path / "skip.duckdb")
+    storage = _open(settings)
+    rng = np.random.default_rng(8)
+    starts = np.sort(rng.choice(trades.num_rows - 20, 40, replace=False))
+    cuts = np.unique(np.concatenate([starts + k for k in range(12)] + [[trades.num_rows]]))  # runs of one trade
+    written = skipped = 0
+    due: int | None = None
+    lo = 0
+    for hi in cuts:
+        storage.append_trades(trades.slice(lo, hi - lo))
+        lo = hi
+        summary = run_transform(storage, settings)
+        written += summary.bars
+        assert summary.watermark_ns is not None
+        assert written == np.count_nonzero(ends <= summary.watermark_ns)  # every final bar, no later one
+        if due is not None and summary.watermark_ns < due:
+            assert summary.trades == 0 and summary.bars == 0  # nothing due: no trade read
+            skipped += 1
+        due = summary.next_bar_end_ns
+        assert due is not None and due > summary.watermark_ns
+        later = ends[ends > summary.watermark_ns]
+        assert later.size == 0 or due <= later[0]  # a lower bound of the next bar written
+    storage.close()
+    assert skipped > 100  # most single-trade appends complete no bar
+    _same_rows(_signals(settings.duckdb_path), _signals(one))
+    assert _states(settings.duckdb_path) == _states(one)
+
+
 def test_restart_from_stored_state_equals_one_pass(tmp_path: Path, trades: pa.Table) -> None:
     one = _one_pass(tmp_path, trades)
     settings = _settings(tmp_path / "restart.duckdb")
