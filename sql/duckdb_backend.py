@@ -59,6 +59,7 @@ from sql.contract import (
     signal_states_table,
 )
 from sql.conditions import conditions_table, corrections_table
+from sql.migrations import CREATED, Migration, latest_version, pending, stored_version
 from sql.queries import load_registry
 from sql.watchdog import Watchdog
 
@@ -106,8 +107,9 @@ class DuckDBStorage:
     """A DuckDB database file implementing :class:`sql.backend.Storage`."""
 
     def __init__(self, connection: duckdb.DuckDBPyConnection, *, read_only: bool, query_timeout_s: float,
-                 connect: Callable[[], duckdb.DuckDBPyConnection] | None = None):
+                 connect: Callable[[], duckdb.DuckDBPyConnection] | None = None, label: str = "the DuckDB file"):
         self._root = connection
+        self._label = label  # names the file in messages (DUCKDB_PATH 'x.duckdb')
         self._connect = connect
         self._generation = 0  # bumped by reopen(): a thread's cursor of an older generation is replaced
         self._read_only = read_only
@@ -152,7 +154,7 @@ class DuckDBStorage:
                 ) from exc
 
         return cls(connect(), read_only=read_only, query_timeout_s=settings.mcp_query_timeout_ms / 1000,
-                   connect=connect)
+                   connect=connect, label=f"DUCKDB_PATH {str(path)!r}")
 
     # --- connection handling ---------------------------------------------------------------------------
     def _cursor(self) -> duckdb.DuckDBPyConnection:
@@ -204,13 +206,56 @@ class DuckDBStorage:
 
     # --- schema ----------------------------------------------------------------------------------------
     def apply_schema(self) -> None:
-        """Create the tables and views of DESIGN §5; a second run changes nothing."""
+        """Bring the file to the newest layout (DESIGN §5); a second run changes nothing.
+
+        The schema files create what is missing; a new file is stamped with the newest version, an older one
+        gets each pending migration of ``sql/duckdb/migrations/`` once, each in its own transaction together
+        with its ``schema_version`` row (:mod:`sql.migrations`); then the shipped reference rows are reloaded
+        and the views recreated.
+
+        Raises
+        ------
+        sql.migrations.SchemaTooNew
+            When newer code migrated the file; nothing is changed.
+        """
         cursor = self._cursor()
+        version = self._schema_version(cursor)  # before the schema files: a new file has no market_data yet
+        todo = pending(_DIALECT, version, self._label) if version is not None else ()
         for statement in load_registry(_DIALECT, "schema"):
             cursor.execute(statement.text)
+        if version is None:
+            with self._transaction(cursor):
+                self._record_migration(cursor, latest_version(_DIALECT), CREATED)
+        for migration in todo:
+            self._migrate(cursor, migration)
         self._load_reference_tables(cursor)
         for statement in load_registry(_DIALECT, "views"):
             cursor.execute(statement.text)
+
+    def _schema_version(self, cursor: duckdb.DuckDBPyConnection) -> int | None:
+        """The file's version (:func:`sql.migrations.stored_version`); ``None`` for a new file."""
+        def exists(table: str) -> bool:
+            return bool(cursor.execute(self._queries["table_exists"].text, {"table_name": table}).fetchone()[0])
+
+        recorded = cursor.execute(self._queries["schema_version"].text).fetchone()[0] if exists("schema_version") \
+            else None
+        return stored_version(recorded, exists("market_data"))
+
+    def _record_migration(self, cursor: duckdb.DuckDBPyConnection, version: int, name: str) -> None:
+        cursor.execute(self._queries["record_migration"].text,
+                       {"version": version, "name": name, "applied_at_ns": time.time_ns()})
+
+    def _migrate(self, cursor: duckdb.DuckDBPyConnection, migration: Migration) -> None:
+        """Apply one migration and record it in one transaction (skipping its statements when its ``when``
+        check is false)."""
+        with self._transaction(cursor):
+            run = migration.when is None or bool(
+                cursor.execute(load_registry(_DIALECT, "migrations/checks")[migration.when].text).fetchone()[0])
+            for statement in migration.statements if run else ():
+                cursor.execute(statement)
+            self._record_migration(cursor, migration.version, migration.name)
+        log.info("%s: schema migration %03d %s %s", self._label, migration.version, migration.name,
+                 "applied" if run else "not needed")
 
     def _load_reference_tables(self, cursor: duckdb.DuckDBPyConnection) -> None:
         """Replace the rows of ``trade_conditions`` and ``trade_corrections`` with the shipped ones."""

@@ -51,7 +51,7 @@ from sql.contract import (
     signal_states_table,
 )
 from sql.conditions import conditions_table, corrections_table
-from sql.queries import load_registry
+from sql.queries import load_registry, split_statements
 from sql.watchdog import Watchdog
 
 if TYPE_CHECKING:
@@ -510,7 +510,7 @@ class VerticaStorage:
         """
         install = load_registry(_DIALECT, "udx")["install"]
         with self._write() as cursor:
-            for statement in _statements(install.text):
+            for statement in split_statements(install.text):
                 bound = {k: v for k, v in {"library_path": library_path, "depends_path": depends_path}.items()
                          if f":{k}" in statement}
                 cursor.execute(statement, bound) if bound else cursor.execute(statement)
@@ -564,8 +564,3 @@ class VerticaStorage:
             raise StorageError(f"in-database transform failed: {exc}") from exc
         return InDatabaseTransformSummary(symbols, bars, time.perf_counter() - started, watermark)
 
-
-def _statements(text: str) -> list[str]:
-    """Split a script of ``;``-terminated statements (no ``;`` inside literals) and drop comment lines."""
-    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
-    return [s.strip() for s in body.split(";") if s.strip()]
