@@ -29,6 +29,7 @@ returned :class:`TransformSummary` counts symbols, bars, fits and trades read.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -184,7 +185,7 @@ def run_transform(
                     result = process_symbol(ts, px, sz, cfg, state, watermark, sets_price=price_ok,
                                             counts_volume=volume_ok)
                     if result is not None:
-                        batch.add(symbol, settings.bar_seconds, result, computed_at)
+                        batch.add(symbol, settings.bar_seconds, result, computed_at, _fingerprint_json(cfg))
                         n_symbols += 1
                         n_bars += result.state.n_returns - (state.n_returns if state is not None else 0)
                         n_fits += len(result.fits)
@@ -350,10 +351,10 @@ class _Batch:
         self.states: list[SignalStateRow] = []
         self.pending = 0
 
-    def add(self, symbol: str, bar_seconds: int, result: SymbolResult, computed_at: int) -> None:
+    def add(self, symbol: str, bar_seconds: int, result: SymbolResult, computed_at: int, fingerprint: str) -> None:
         self.tables.append(_signals_table(symbol, bar_seconds, result, computed_at))
         if result.fits:
-            self.fits.append(_fits_table(symbol, bar_seconds, result.fits, computed_at))
+            self.fits.append(_fits_table(symbol, bar_seconds, result.fits, computed_at, fingerprint))
         if result.profiles:
             self.profiles.append(_profiles_table(symbol, bar_seconds, result.profiles, computed_at))
         self.states.append(SignalStateRow(symbol, bar_seconds, result.state.last_bar_end_ns,
@@ -384,10 +385,17 @@ def _signals_table(symbol: str, bar_seconds: int, result: SymbolResult, computed
     return pa.Table.from_arrays(columns, schema=SIGNALS_SCHEMA)
 
 
-def _fits_table(symbol: str, bar_seconds: int, fits: Sequence[FitRecord], computed_at: int) -> pa.Table:
+def _fingerprint_json(cfg: SignalConfig) -> str:
+    """``model_params.fingerprint``: the definitions and settings a fit was made with, as compact JSON."""
+    return json.dumps(cfg.fingerprint(), sort_keys=True, separators=(",", ":"))
+
+
+def _fits_table(symbol: str, bar_seconds: int, fits: Sequence[FitRecord], computed_at: int,
+                fingerprint: str) -> pa.Table:
     n = len(fits)
     values = {
         "symbol": [symbol] * n, "bar_seconds": [bar_seconds] * n, "fitted_at_ns": [computed_at] * n,
+        "fingerprint": [fingerprint] * n,
         **{name: [getattr(f, name) for f in fits] for name in
            ("model", "fit_start_ns", "fit_end_ns", "n_obs", "omega", "alpha", "beta", "loglik", "converged",
             "scale")},
