@@ -367,6 +367,22 @@ class DuckDBStorage:
                 for table in ("trading_signals", "model_params", "intraday_profile", "signal_state"):
                     cursor.execute(self._queries[f"reset_{table}"].text, {"symbol": symbol, "bar_seconds": bar_seconds})
 
+    def rewind_signals(self, states: Sequence[SignalStateRow]) -> None:
+        """Delete each state's symbol's bars, fits and profiles after its ``last_bar_end_ns`` and store the
+        state, in one transaction. Listeners forget what they hold (``write_failed``): rows before the cut
+        stay, which ``signals_reset`` cannot say."""
+        if not states:
+            return
+        cursor = self._cursor()
+        rewound = StorageError(f"signals of {len(states)} symbol(s) rewound for a recompute")
+        with self._transaction(cursor, {"signal_state_batch": signal_states_table(states, time.time_ns())},
+                               lambda: self._notify("write_failed", rewound)):
+            for state in states:
+                for table in ("trading_signals", "model_params", "intraday_profile"):
+                    cursor.execute(self._queries[f"rewind_{table}"].text, {
+                        "symbol": state.symbol, "bar_seconds": state.bar_seconds, "after_ns": state.last_bar_end_ns})
+            cursor.execute(self._queries["upsert_signal_state"].text)
+
     # --- reads for writers ---------------------------------------------------------------------------
     def _fetchall(self, name: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         return self._cursor().execute(self._queries[name].text, dict(params or {})).fetchall()
