@@ -170,3 +170,15 @@ def test_the_plan_names_what_a_version_still_needs() -> None:
     assert [m.name for m in pending("duckdb", 2, "x")] == ["model_params_fingerprint"]
     with pytest.raises(SchemaTooNew, match="schema version 9, newer than this code's 1"):
         pending("vertica", 9, "VERTICA_DB 'v'")
+
+
+def test_a_command_on_a_newer_file_exits_with_one_line(fresh: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from server.cli import main
+
+    with duckdb.connect(str(fresh)) as con:
+        con.execute("INSERT INTO schema_version VALUES (?, 'from the future', 1)", [latest_version("duckdb") + 1])
+    monkeypatch.setenv("DUCKDB_PATH", str(fresh))
+    assert main(["transform", "--once"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("microstructure: DUCKDB_PATH") and "newer than this code's" in err and "\n" not in err

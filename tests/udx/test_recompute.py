@@ -178,3 +178,24 @@ def test_the_command_refuses_bad_input_in_one_line(tmp_path: Path, trades: pa.Ta
         assert main(["transform", *argv]) == 2
         err = capsys.readouterr().err.strip()
         assert says in err and "\n" not in err and "Traceback" not in err
+
+
+def test_the_readme_upgrading_recipe_runs_on_a_pre_versioning_file(
+        tmp_path: Path, trades: pa.Table, one_pass: dict[str, list[tuple]], monkeypatch: pytest.MonkeyPatch) -> None:
+    from readme_recipes import readme_block, recipe_commands
+    from server.cli import main
+
+    path = tmp_path / "old.duckdb"
+    layout = Path(__file__).resolve().parents[1] / "data" / "layouts" / "duckdb_bc1f731.sql"
+    with duckdb.connect(str(path)) as con:  # the oldest layout, its trades written the way that code did
+        con.execute(layout.read_text(encoding="utf-8"))
+        con.register("batch", trades.drop_columns(["correction"]))
+        con.execute("INSERT INTO market_data SELECT * FROM batch")
+    for name, value in (("DUCKDB_PATH", path), ("BAR_SECONDS", 60), ("LM_WINDOW", 20),
+                        ("TRANSFORM_LATENESS_SECONDS", 2.0)):
+        monkeypatch.setenv(name, str(value))
+    commands = recipe_commands(readme_block("## Upgrading"))
+    assert [argv[1] for argv, _ in commands] == ["transform", "transform"]
+    for argv, background in commands:
+        assert not background and main(argv[1:]) == 0
+    assert _rows(path) == one_pass
