@@ -59,7 +59,7 @@ from sql.contract import (
     signal_states_table,
 )
 from sql.conditions import conditions_table, corrections_table
-from sql.migrations import CREATED, Migration, latest_version, pending, stored_version
+from sql.migrations import CREATED, Migration, latest_version, pending, run_migration, stored_version
 from sql.queries import load_registry
 from sql.watchdog import Watchdog
 
@@ -249,10 +249,7 @@ class DuckDBStorage:
         """Apply one migration and record it in one transaction (skipping its statements when its ``when``
         check is false)."""
         with self._transaction(cursor):
-            run = migration.when is None or bool(
-                cursor.execute(load_registry(_DIALECT, "migrations/checks")[migration.when].text).fetchone()[0])
-            for statement in migration.statements if run else ():
-                cursor.execute(statement)
+            run = run_migration(cursor, _DIALECT, migration)
             self._record_migration(cursor, migration.version, migration.name)
         log.info("%s: schema migration %03d %s %s", self._label, migration.version, migration.name,
                  "applied" if run else "not needed")

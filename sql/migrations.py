@@ -30,11 +30,12 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from sql.backend import StorageError
-from sql.queries import split_statements
+from sql.queries import load_registry, split_statements
 
-__all__ = ["CREATED", "Migration", "SchemaTooNew", "latest_version", "load_migrations", "pending",
+__all__ = ["CREATED", "Migration", "SchemaTooNew", "latest_version", "load_migrations", "pending", "run_migration",
            "stored_version"]
 
 #: ``schema_version.name`` of the row that stamps a database created at the newest layout.
@@ -122,3 +123,15 @@ def pending(dialect: str, version: int, where: str) -> tuple[Migration, ...]:
         raise SchemaTooNew(f"{where} has schema version {version}, newer than this code's {latest}: "
                            "it was written by a newer microstructure; upgrade the code to open it")
     return tuple(m for m in load_migrations(dialect) if m.version > version)
+
+
+def run_migration(cursor: Any, dialect: str, migration: Migration) -> bool:
+    """Run ``migration``'s statements on ``cursor`` (in the caller's transaction) unless its ``when`` check
+    (``sql/<dialect>/migrations/checks/``) says there is nothing to change; return whether they ran."""
+    if migration.when is not None:
+        cursor.execute(load_registry(dialect, "migrations/checks")[migration.when].text)
+        if not cursor.fetchone()[0]:
+            return False
+    for statement in migration.statements:
+        cursor.execute(statement)
+    return True

@@ -51,7 +51,7 @@ from sql.contract import (
     signal_states_table,
 )
 from sql.conditions import conditions_table, corrections_table
-from sql.migrations import CREATED, Migration, latest_version, pending, stored_version
+from sql.migrations import CREATED, Migration, latest_version, pending, run_migration, stored_version
 from sql.queries import load_registry, split_statements
 from sql.watchdog import Watchdog
 
@@ -385,22 +385,13 @@ class VerticaStorage:
         try:
             for migration in todo:
                 with self._write() as cursor:
-                    run = migration.when is None or bool(self._scalar(
-                        cursor, load_registry(_DIALECT, "migrations/checks")[migration.when].text))
-                    for statement in migration.statements if run else ():
-                        cursor.execute(statement)
+                    run = run_migration(cursor, _DIALECT, migration)
                     self._record_migration(cursor, migration.version, migration.name)
                 log.info("%s: schema migration %03d %s %s", self._label, migration.version, migration.name,
                          "applied" if run else "not needed")
         except _vertica().errors.Error as exc:
             raise StorageError(f"migration {migration.version:03d} {migration.name} failed: {exc}") from exc
         return list(todo)
-
-    @staticmethod
-    def _scalar(cursor: Any, text: str) -> Any:
-        cursor.execute(text)
-        row = cursor.fetchone()
-        return None if row is None else row[0]
 
     # --- writes ------------------------------------------------------------------------------------------
     @staticmethod
