@@ -59,7 +59,7 @@ from sql.contract import (
     signal_states_table,
 )
 from sql.conditions import conditions_table, corrections_table
-from sql.migrations import CREATED, Migration, latest_version, pending, run_migration, stored_version
+from sql.migrations import CREATED, Migration, SchemaTooNew, latest_version, pending, run_migration, stored_version
 from sql.queries import load_registry
 from sql.watchdog import Watchdog
 
@@ -129,7 +129,8 @@ class DuckDBStorage:
         settings
             Supplies ``duckdb_path``, ``duckdb_threads``, ``duckdb_memory_limit`` and ``mcp_query_timeout_ms``.
         read_only
-            Open the file read-only; fails when another process holds it for writing.
+            Open the file read-only; fails when another process holds it for writing, and
+            (:class:`sql.migrations.SchemaTooNew`) when newer code migrated it.
         """
         path = Path(settings.duckdb_path)
         if not read_only:
@@ -153,8 +154,18 @@ class DuckDBStorage:
                     "stop the other process or point DUCKDB_PATH elsewhere"
                 ) from exc
 
-        return cls(connect(), read_only=read_only, query_timeout_s=settings.mcp_query_timeout_ms / 1000,
-                   connect=connect, label=f"DUCKDB_PATH {str(path)!r}")
+        storage = cls(connect(), read_only=read_only, query_timeout_s=settings.mcp_query_timeout_ms / 1000,
+                      connect=connect, label=f"DUCKDB_PATH {str(path)!r}")
+        if read_only:  # a writer checks in apply_schema; a reader of a file newer code migrated is refused here
+            cursor = storage._root.cursor()  # its own: the thread's cursor is for the caller's statements
+            try:
+                pending(_DIALECT, storage._schema_version(cursor) or 0, storage._label)
+            except SchemaTooNew:
+                storage.close()
+                raise
+            finally:
+                cursor.close()
+        return storage
 
     # --- connection handling ---------------------------------------------------------------------------
     def _cursor(self) -> duckdb.DuckDBPyConnection:

@@ -139,6 +139,8 @@ def test_a_file_newer_than_the_code_is_refused_in_one_line_and_left_alone(tmp_pa
     message = str(refused.value)
     assert "\n" not in message and str(fresh) in message
     assert f"schema version {newer}, newer than this code's {latest_version('duckdb')}" in message
+    with pytest.raises(SchemaTooNew, match=f"newer than this code's {latest_version('duckdb')}"):
+        DuckDBStorage.open(_settings(fresh), read_only=True)  # a reader is refused too
     with duckdb.connect(str(fresh), read_only=True) as con:  # nothing ran: the dropped view is still missing
         assert not con.execute("SELECT count(*) FROM information_schema.tables "
                                "WHERE table_name = 'latest_signals'").fetchone()[0]
