@@ -157,8 +157,30 @@ def _cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
 
 def _cmd_transform(settings: Settings, args: argparse.Namespace) -> int:
     from server.standalone import transform
+    from udx.recompute import parse_since
 
-    transform(settings, follow=args.follow)
+    if (args.symbols or args.since) and not args.recompute:
+        print("microstructure: --symbols and --since go with --recompute", file=sys.stderr)
+        return 2
+    try:
+        since_ns = parse_since(args.since) if args.since else None
+        symbols = [s.strip() for s in args.symbols.split(",") if s.strip()] if args.symbols else None
+        transform(settings, follow=args.follow, recompute=args.recompute, symbols=symbols, since_ns=since_ns)
+    except ValueError as exc:
+        print(f"microstructure: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _cmd_vertica_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from sql.vertica_backend import VerticaStorage
+
+    storage = VerticaStorage.open(settings.model_copy(update={"db_backend": "vertica"}))
+    try:
+        applied = storage.migrate()
+    finally:
+        storage.close()
+    log.info("vertica migrate: %s", ", ".join(f"{m.version:03d} {m.name}" for m in applied) or "nothing to apply")
     return 0
 
 
@@ -235,6 +257,12 @@ def _parser() -> argparse.ArgumentParser:
     mode = transform.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="process what is new, then exit (default)")
     mode.add_argument("--follow", action="store_true", help="keep processing every TRANSFORM_INTERVAL_SECONDS")
+    transform.add_argument("--recompute", action="store_true",
+                           help="first recompute the signals of --symbols (default all) from their first trade, "
+                           "or from the session holding --since")
+    transform.add_argument("--symbols", metavar="A,B", help="with --recompute: comma-separated symbols")
+    transform.add_argument("--since", metavar="ISO", help="with --recompute: ISO-8601 date or time (UTC unless "
+                           "an offset is given); recompute from the start of its session")
     transform.set_defaults(handler=_cmd_transform)
 
     vertica = commands.add_parser("vertica", help="Vertica administration (VERTICA_HOST, VERTICA_USER, ...)")
@@ -246,6 +274,10 @@ def _parser() -> argparse.ArgumentParser:
     install.add_argument("--depends", default="/opt/microstructure/udx/site-packages/*",
                          help="DEPENDS glob of the UDx site-packages on the nodes (default %(default)s)")
     install.set_defaults(handler=_cmd_vertica_install_udx)
+    migrate = vertica_commands.add_parser(
+        "migrate", help="create missing tables and apply the pending migrations of sql/vertica/migrations/, "
+        "each once (schema_version)")
+    migrate.set_defaults(handler=_cmd_vertica_migrate)
     return parser
 
 

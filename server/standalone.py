@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 
 import uvicorn
 
@@ -62,12 +63,16 @@ def _progress_line(done: int, total: int) -> None:
     sys.stderr.flush()
 
 
-def transform(settings: Settings, *, follow: bool) -> None:
+def transform(settings: Settings, *, follow: bool, recompute: bool = False, symbols: Sequence[str] | None = None,
+              since_ns: int | None = None) -> None:
     """Compute ``trading_signals`` for everything not yet processed; with ``follow``, keep doing it.
 
     A backend that can run the transform inside the database (Vertica's UDx) does so; otherwise the
-    numba kernels run here.
+    numba kernels run here. With ``recompute``, ``symbols`` (default all) are first moved back to their first
+    trade, or to the session holding ``since_ns`` (:func:`udx.recompute.prepare_recompute`; a bad symbol
+    raises ``ValueError`` before anything changes).
     """
+    from udx.recompute import prepare_recompute
     from udx.transform import reset_stale_states, run_transform
 
     storage = open_storage(settings)
@@ -79,6 +84,8 @@ def transform(settings: Settings, *, follow: bool) -> None:
         with owning_database(settings, ["transform"]) as publish:
             publish(None)  # no server: others learn who holds the file, not where to ask
             storage.apply_schema()
+            if recompute:
+                prepare_recompute(storage, settings, symbols, since_ns)
             while True:
                 if in_database is not None:
                     reset_stale_states(storage, settings)

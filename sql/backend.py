@@ -145,6 +145,10 @@ class Storage(Protocol):
         """Delete the signals, fits, profiles and states of ``symbols`` on the ``bar_seconds`` grid (the transform
         then recomputes them from their first trade)."""
 
+    def rewind_signals(self, states: Sequence[SignalStateRow]) -> None:
+        """For each state, delete its symbol's bars, fits and profiles after ``last_bar_end_ns`` and store the
+        state, in one transaction (the transform then recomputes from there: ``transform --recompute --since``)."""
+
     def query(self, name: str, params: Mapping[str, Any], limit: int) -> QueryResult:
         """Run the named read query ``name`` with bound ``params``; at most ``limit`` rows, time-limited."""
 

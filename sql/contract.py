@@ -103,7 +103,8 @@ SIGNALS_SCHEMA = pa.schema(
 
 
 #: One row per model fit (``sql/duckdb/schema/004_model_params.sql``); ``scale`` is the internal
-#: standardization of the fit (the data were divided by it), ``omega`` is in the data's own units.
+#: standardization of the fit (the data were divided by it), ``omega`` is in the data's own units;
+#: ``fingerprint`` names the signal definitions and settings the fit was made with (migration 003).
 MODEL_PARAMS_SCHEMA = pa.schema(
     [
         pa.field("symbol", pa.string(), nullable=False),
@@ -119,6 +120,7 @@ MODEL_PARAMS_SCHEMA = pa.schema(
         pa.field("converged", pa.bool_(), nullable=False),
         pa.field("scale", pa.float64()),
         pa.field("fitted_at_ns", pa.int64(), nullable=False),
+        pa.field("fingerprint", pa.string()),  # JSON of the SignalConfig fingerprint; NULL on older fits
     ]
 )
 

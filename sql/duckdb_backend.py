@@ -60,6 +60,7 @@ from sql.contract import (
     signal_states_table,
 )
 from sql.conditions import conditions_table, corrections_table
+from sql.migrations import CREATED, Migration, SchemaTooNew, latest_version, pending, run_migration, stored_version
 from sql.queries import load_registry
 from sql.watchdog import Watchdog
 
@@ -107,8 +108,9 @@ class DuckDBStorage:
     """A DuckDB database file implementing :class:`sql.backend.Storage`."""
 
     def __init__(self, connection: duckdb.DuckDBPyConnection, *, read_only: bool, query_timeout_s: float,
-                 connect: Callable[[], duckdb.DuckDBPyConnection] | None = None):
+                 connect: Callable[[], duckdb.DuckDBPyConnection] | None = None, label: str = "the DuckDB file"):
         self._root = connection
+        self._label = label  # names the file in messages (DUCKDB_PATH 'x.duckdb')
         self._connect = connect
         self._generation = 0  # bumped by reopen(): a thread's cursor of an older generation is replaced
         self._read_only = read_only
@@ -128,7 +130,8 @@ class DuckDBStorage:
         settings
             Supplies ``duckdb_path``, ``duckdb_threads``, ``duckdb_memory_limit`` and ``mcp_query_timeout_ms``.
         read_only
-            Open the file read-only; fails when another process holds it for writing.
+            Open the file read-only; fails when another process holds it for writing, and
+            (:class:`sql.migrations.SchemaTooNew`) when newer code migrated it.
         """
         path = Path(settings.duckdb_path)
         if not read_only:
@@ -152,8 +155,18 @@ class DuckDBStorage:
                     "stop the other process or point DUCKDB_PATH elsewhere"
                 ) from exc
 
-        return cls(connect(), read_only=read_only, query_timeout_s=settings.mcp_query_timeout_ms / 1000,
-                   connect=connect)
+        storage = cls(connect(), read_only=read_only, query_timeout_s=settings.mcp_query_timeout_ms / 1000,
+                      connect=connect, label=f"DUCKDB_PATH {str(path)!r}")
+        if read_only:  # a writer checks in apply_schema; a reader of a file newer code migrated is refused here
+            cursor = storage._root.cursor()  # its own: the thread's cursor is for the caller's statements
+            try:
+                pending(_DIALECT, storage._schema_version(cursor) or 0, storage._label)
+            except SchemaTooNew:
+                storage.close()
+                raise
+            finally:
+                cursor.close()
+        return storage
 
     # --- connection handling ---------------------------------------------------------------------------
     def _cursor(self) -> duckdb.DuckDBPyConnection:
@@ -223,13 +236,53 @@ class DuckDBStorage:
 
     # --- schema ----------------------------------------------------------------------------------------
     def apply_schema(self) -> None:
-        """Create the tables and views of DESIGN §5; a second run changes nothing."""
+        """Bring the file to the newest layout (DESIGN §5); a second run changes nothing.
+
+        The schema files create what is missing; a new file is stamped with the newest version, an older one
+        gets each pending migration of ``sql/duckdb/migrations/`` once, each in its own transaction together
+        with its ``schema_version`` row (:mod:`sql.migrations`); then the shipped reference rows are reloaded
+        and the views recreated.
+
+        Raises
+        ------
+        sql.migrations.SchemaTooNew
+            When newer code migrated the file; nothing is changed.
+        """
         cursor = self._cursor()
+        version = self._schema_version(cursor)  # before the schema files: a new file has no market_data yet
+        todo = pending(_DIALECT, version, self._label) if version is not None else ()
         for statement in load_registry(_DIALECT, "schema"):
             cursor.execute(statement.text)
+        if version is None:
+            with self._transaction(cursor):
+                self._record_migration(cursor, latest_version(_DIALECT), CREATED)
+        for migration in todo:
+            self._migrate(cursor, migration)
         self._load_reference_tables(cursor)
         for statement in load_registry(_DIALECT, "views"):
             cursor.execute(statement.text)
+
+    def _schema_version(self, cursor: duckdb.DuckDBPyConnection) -> int | None:
+        """The file's version (:func:`sql.migrations.stored_version`); ``None`` for a new file."""
+        def exists(table: str) -> bool:
+            return bool(cursor.execute(self._queries["table_exists"].text, {"table_name": table}).fetchone()[0])
+
+        recorded = cursor.execute(self._queries["schema_version"].text).fetchone()[0] if exists("schema_version") \
+            else None
+        return stored_version(recorded, exists("market_data"))
+
+    def _record_migration(self, cursor: duckdb.DuckDBPyConnection, version: int, name: str) -> None:
+        cursor.execute(self._queries["record_migration"].text,
+                       {"version": version, "name": name, "applied_at_ns": time.time_ns()})
+
+    def _migrate(self, cursor: duckdb.DuckDBPyConnection, migration: Migration) -> None:
+        """Apply one migration and record it in one transaction (skipping its statements when its ``when``
+        check is false)."""
+        with self._transaction(cursor):
+            run = run_migration(cursor, _DIALECT, migration)
+            self._record_migration(cursor, migration.version, migration.name)
+        log.info("%s: schema migration %03d %s %s", self._label, migration.version, migration.name,
+                 "applied" if run else "not needed")
 
     def _load_reference_tables(self, cursor: duckdb.DuckDBPyConnection) -> None:
         """Replace the rows of ``trade_conditions`` and ``trade_corrections`` with the shipped ones."""
@@ -340,6 +393,22 @@ class DuckDBStorage:
             for symbol in symbols:
                 for table in ("trading_signals", "model_params", "intraday_profile", "signal_state"):
                     cursor.execute(self._queries[f"reset_{table}"].text, {"symbol": symbol, "bar_seconds": bar_seconds})
+
+    def rewind_signals(self, states: Sequence[SignalStateRow]) -> None:
+        """Delete each state's symbol's bars, fits and profiles after its ``last_bar_end_ns`` and store the
+        state, in one transaction. Listeners forget what they hold (``write_failed``): rows before the cut
+        stay, which ``signals_reset`` cannot say."""
+        if not states:
+            return
+        cursor = self._cursor()
+        rewound = StorageError(f"signals of {len(states)} symbol(s) rewound for a recompute")
+        with self._transaction(cursor, {"signal_state_batch": signal_states_table(states, time.time_ns())},
+                               lambda: self._notify("write_failed", rewound)):
+            for state in states:
+                for table in ("trading_signals", "model_params", "intraday_profile"):
+                    cursor.execute(self._queries[f"rewind_{table}"].text, {
+                        "symbol": state.symbol, "bar_seconds": state.bar_seconds, "after_ns": state.last_bar_end_ns})
+            cursor.execute(self._queries["upsert_signal_state"].text)
 
     # --- reads for writers ---------------------------------------------------------------------------
     def _fetchall(self, name: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:

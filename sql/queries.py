@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-__all__ = ["NamedQuery", "QueryRegistry", "load_registry"]
+__all__ = ["NamedQuery", "QueryRegistry", "load_registry", "split_statements"]
 
 _PLACEHOLDER = {"duckdb": re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)"), "vertica": re.compile(r"(?<!:):([A-Za-z_]\w*)")}
 _HEADER = re.compile(r"^--\s*(name|params|returns):\s*(.*?)\s*$")
@@ -101,3 +101,9 @@ def load_registry(dialect: str, folder: str) -> QueryRegistry:
             raise ValueError(f"sql/{dialect}/{folder}: two files define {query.name!r}")
         queries[query.name] = query
     return QueryRegistry(queries)
+
+
+def split_statements(text: str) -> list[str]:
+    """Split a script of ``;``-terminated statements (no ``;`` inside literals) and drop comment lines."""
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return [s.strip() for s in body.split(";") if s.strip()]

@@ -51,7 +51,8 @@ from sql.contract import (
     signal_states_table,
 )
 from sql.conditions import conditions_table, corrections_table
-from sql.queries import load_registry
+from sql.migrations import CREATED, Migration, latest_version, pending, run_migration, stored_version
+from sql.queries import load_registry, split_statements
 from sql.watchdog import Watchdog
 
 if TYPE_CHECKING:
@@ -240,8 +241,9 @@ class VerticaStorage:
     """A Vertica database implementing :class:`sql.backend.Storage`."""
 
     def __init__(self, connect: Any, *, read_only: bool, query_timeout_ms: int, write_timeout_s: int,
-                 pool_size: int = 4) -> None:
+                 pool_size: int = 4, label: str = "the Vertica database") -> None:
         self._read_only = read_only
+        self._label = label  # names the database in messages
         self._timeout_ms = int(query_timeout_ms)
         self._queries = load_registry(_DIALECT, "queries")
         session = load_registry(_DIALECT, "session")
@@ -284,7 +286,8 @@ class VerticaStorage:
                 ) from exc
 
         storage = cls(connect, read_only=read_only, query_timeout_ms=settings.mcp_query_timeout_ms,
-                      pool_size=pool_size, write_timeout_s=settings.vertica_write_timeout_seconds)
+                      pool_size=pool_size, write_timeout_s=settings.vertica_write_timeout_seconds,
+                      label=f"VERTICA_DB {settings.vertica_db!r} at {settings.vertica_host}:{settings.vertica_port}")
         with storage._reader.connection():  # fail now, not on the first request
             pass
         return storage
@@ -318,16 +321,77 @@ class VerticaStorage:
     # --- schema ------------------------------------------------------------------------------------------
     def apply_schema(self) -> None:
         """Create the tables (``IF NOT EXISTS``), reload the shipped reference rows (trade conditions and
-        corrections) and (re)create the views; safe to run any number of times."""
+        corrections) and (re)create the views; safe to run any number of times.
+
+        A new database is stamped with the newest schema version; one with pending migrations is refused
+        (they run by ``microstructure vertica migrate``, :meth:`migrate`), and so is one newer than this code.
+
+        Raises
+        ------
+        StorageError
+            Pending migrations; :class:`sql.migrations.SchemaTooNew` when newer code migrated the database.
+        """
+        version = self.schema_version()
+        todo = pending(_DIALECT, version, self._label) if version is not None else ()
+        if todo:
+            raise StorageError(
+                f"{self._label} is at schema version {version}, this code needs {latest_version(_DIALECT)}: "
+                "run `microstructure vertica migrate` first")
+        self._create_tables(stamp=version is None)
         with self._write() as cursor:
-            for statement in load_registry(_DIALECT, "schema"):
-                cursor.execute(statement.text)
             for name, table in (("trade_conditions", conditions_table()), ("trade_corrections", corrections_table())):
                 cursor.execute(self._queries[f"clear_{name}"].text)
                 self._copy(cursor, f"{name}_stage", table)
                 cursor.execute(self._queries[f"load_{name}"].text)
             for statement in load_registry(_DIALECT, "views"):
                 cursor.execute(statement.text)
+
+    def schema_version(self) -> int | None:
+        """The database's schema version (:func:`sql.migrations.stored_version`); ``None`` for a new one."""
+        def exists(table: str) -> bool:
+            return bool(self._fetchall("table_exists", {"table_name": table})[0][0])
+
+        recorded = self._fetchall("schema_version")[0][0] if exists("schema_version") else None
+        return stored_version(recorded, exists("market_data"))
+
+    def _create_tables(self, *, stamp: bool) -> None:
+        """Run the schema files (``IF NOT EXISTS``); ``stamp`` a new database with the newest version."""
+        with self._write() as cursor:
+            for statement in load_registry(_DIALECT, "schema"):
+                cursor.execute(statement.text)
+            if stamp:
+                self._record_migration(cursor, latest_version(_DIALECT), CREATED)
+
+    def _record_migration(self, cursor: Any, version: int, name: str) -> None:
+        cursor.execute(self._queries["record_migration"].text,
+                       {"version": version, "name": name, "applied_at_ns": time.time_ns()})
+
+    def migrate(self) -> list[Migration]:
+        """Create missing tables and apply every pending migration of ``sql/vertica/migrations/``, in order.
+
+        Each migration's statements and its ``schema_version`` row run in one session transaction; Vertica's
+        DDL commits by itself, so the migrations are written to be rerun safely (``IF NOT EXISTS``) should
+        one fail after its DDL and before its row. Returns the migrations applied (none for a new database,
+        which is stamped with the newest version).
+
+        Raises
+        ------
+        sql.migrations.SchemaTooNew
+            When newer code migrated the database; nothing is changed.
+        """
+        version = self.schema_version()
+        todo = pending(_DIALECT, version, self._label) if version is not None else ()
+        self._create_tables(stamp=version is None)
+        try:
+            for migration in todo:
+                with self._write() as cursor:
+                    run = run_migration(cursor, _DIALECT, migration)
+                    self._record_migration(cursor, migration.version, migration.name)
+                log.info("%s: schema migration %03d %s %s", self._label, migration.version, migration.name,
+                         "applied" if run else "not needed")
+        except _vertica().errors.Error as exc:
+            raise StorageError(f"migration {migration.version:03d} {migration.name} failed: {exc}") from exc
+        return list(todo)
 
     # --- writes ------------------------------------------------------------------------------------------
     @staticmethod
@@ -398,6 +462,23 @@ class VerticaStorage:
                                        {"symbol": symbol, "bar_seconds": bar_seconds})
         except _vertica().errors.Error as exc:
             raise StorageError(f"reset_signals failed: {exc}") from exc
+
+    def rewind_signals(self, states: Sequence[SignalStateRow]) -> None:
+        """Delete each state's symbol's bars, fits and profiles after its ``last_bar_end_ns`` and store the
+        state, in one transaction."""
+        if not states:
+            return
+        try:
+            with self._write() as cursor:
+                for state in states:
+                    for table in ("trading_signals", "model_params", "intraday_profile"):
+                        cursor.execute(self._queries[f"rewind_{table}"].text, {
+                            "symbol": state.symbol, "bar_seconds": state.bar_seconds,
+                            "after_ns": state.last_bar_end_ns})
+                self._copy(cursor, "signal_state_stage", signal_states_table(states, time.time_ns()))
+                cursor.execute(self._queries["upsert_signal_state"].text)
+        except _vertica().errors.Error as exc:
+            raise StorageError(f"rewind_signals failed: {exc}") from exc
 
     # --- reads for writers ---------------------------------------------------------------------------
     def _fetchall(self, name: str, params: Mapping[str, Any] | None = None) -> list[Any]:
@@ -510,7 +591,7 @@ class VerticaStorage:
         """
         install = load_registry(_DIALECT, "udx")["install"]
         with self._write() as cursor:
-            for statement in _statements(install.text):
+            for statement in split_statements(install.text):
                 bound = {k: v for k, v in {"library_path": library_path, "depends_path": depends_path}.items()
                          if f":{k}" in statement}
                 cursor.execute(statement, bound) if bound else cursor.execute(statement)
@@ -564,8 +645,3 @@ class VerticaStorage:
             raise StorageError(f"in-database transform failed: {exc}") from exc
         return InDatabaseTransformSummary(symbols, bars, time.perf_counter() - started, watermark)
 
-
-def _statements(text: str) -> list[str]:
-    """Split a script of ``;``-terminated statements (no ``;`` inside literals) and drop comment lines."""
-    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
-    return [s.strip() for s in body.split(";") if s.strip()]

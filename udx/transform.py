@@ -32,6 +32,8 @@ become final (``next_bar_end_ns``), so a loop can wait for the watermark to reac
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import math
 import time
@@ -53,9 +55,10 @@ from udx.sessions import next_bar_end_ns, parse_session
 from udx.signal_rule import RuleConfig
 from udx.state import StateError, SymbolState
 
-__all__ = ["TransformSummary", "reset_stale_states", "run_transform", "signal_config"]
+__all__ = ["TransformSummary", "reset_stale_states", "run_transform", "signal_config", "state_at"]
 
 _NS = 1_000_000_000
+_NAMED = 10  # symbols named in the recompute line
 log = logging.getLogger(__name__)
 _WARNED_CODES: set[int] = set()
 
@@ -201,7 +204,7 @@ def run_transform(
                     result = process_symbol(ts, px, sz, cfg, state, watermark, sets_price=price_ok,
                                             counts_volume=volume_ok)
                     if result is not None:
-                        batch.add(symbol, settings.bar_seconds, result, computed_at)
+                        batch.add(symbol, settings.bar_seconds, result, computed_at, _fingerprint_json(cfg))
                         due[symbol] = next_bar_end_ns(cfg.session, bar_ns, result.state.last_bar_end_ns)
                         n_symbols += 1
                         n_bars += result.state.n_returns - (state.n_returns if state is not None else 0)
@@ -235,14 +238,20 @@ def reset_stale_states(storage: Storage, settings: Settings) -> list[str]:
 
 
 def _reset(storage: Storage, stale: dict[str, str], bar_seconds: int) -> None:
-    """Say in one line which symbols are recomputed and why, and delete what they had."""
+    """Say in one line which symbols are recomputed, the days their bars reached and why, and delete what
+    they had."""
     if not stale:
         return
-    reasons = "; ".join(f"{symbol}: {why}" for symbol, why in list(stale.items())[:3])
-    log.warning("signal definitions or settings changed since the stored state of %d symbol(s) (%s%s); "
-                "recomputing their signals from their first trade", len(stale), reasons,
-                "; ..." if len(stale) > 3 else "")
+    named = ", ".join(list(stale.values())[:_NAMED])
+    log.warning("signal definitions or settings changed since the stored state of %d symbol(s); recomputing "
+                "their signals from their first trade: %s%s", len(stale), named,
+                f", and {len(stale) - _NAMED} more" if len(stale) > _NAMED else "")
     storage.reset_signals(sorted(stale), bar_seconds)
+
+
+def _day(ns: int) -> str:
+    """The UTC day of a time in ns, for log lines."""
+    return dt.datetime.fromtimestamp(ns // _NS, dt.UTC).date().isoformat()
 
 
 def _stored_state(row: SignalStateRow | None, cfg: SignalConfig, symbol: str,
@@ -255,9 +264,18 @@ def _stored_state(row: SignalStateRow | None, cfg: SignalConfig, symbol: str,
         state = SymbolState.from_json(row.state)
         state.check_fits(cfg.fingerprint())
     except StateError as exc:
-        stale[symbol] = str(exc).split(";")[0]
+        stale[symbol] = f"{symbol} (bars to {_day(row.last_bar_end_ns)}; {str(exc).split(';')[0]})"
         return None
     return state
+
+
+def state_at(storage: Storage, symbol: str, market: str, cfg: SignalConfig, end_ns: int) -> SymbolState | None:
+    """The state a run from ``symbol``'s first trade reaches with the bars ending at or before ``end_ns``
+    final (nothing is written); ``None`` when it has no such bar. ``transform --recompute --since`` rewinds
+    to it (:mod:`udx.recompute`)."""
+    ts, px, sz, price_ok, volume_ok = _valid(*_read_chunk(storage, [(symbol, 0)], end_ns, {symbol: market})[symbol])
+    result = process_symbol(ts, px, sz, cfg, None, end_ns, sets_price=price_ok, counts_volume=volume_ok)
+    return None if result is None else result.state
 
 
 #: ``ts, price, size, sets_price, counts_volume`` of one symbol.
@@ -369,10 +387,10 @@ class _Batch:
         self.states: list[SignalStateRow] = []
         self.pending = 0
 
-    def add(self, symbol: str, bar_seconds: int, result: SymbolResult, computed_at: int) -> None:
+    def add(self, symbol: str, bar_seconds: int, result: SymbolResult, computed_at: int, fingerprint: str) -> None:
         self.tables.append(_signals_table(symbol, bar_seconds, result, computed_at))
         if result.fits:
-            self.fits.append(_fits_table(symbol, bar_seconds, result.fits, computed_at))
+            self.fits.append(_fits_table(symbol, bar_seconds, result.fits, computed_at, fingerprint))
         if result.profiles:
             self.profiles.append(_profiles_table(symbol, bar_seconds, result.profiles, computed_at))
         self.states.append(SignalStateRow(symbol, bar_seconds, result.state.last_bar_end_ns,
@@ -403,10 +421,17 @@ def _signals_table(symbol: str, bar_seconds: int, result: SymbolResult, computed
     return pa.Table.from_arrays(columns, schema=SIGNALS_SCHEMA)
 
 
-def _fits_table(symbol: str, bar_seconds: int, fits: Sequence[FitRecord], computed_at: int) -> pa.Table:
+def _fingerprint_json(cfg: SignalConfig) -> str:
+    """``model_params.fingerprint``: the definitions and settings a fit was made with, as compact JSON."""
+    return json.dumps(cfg.fingerprint(), sort_keys=True, separators=(",", ":"))
+
+
+def _fits_table(symbol: str, bar_seconds: int, fits: Sequence[FitRecord], computed_at: int,
+                fingerprint: str) -> pa.Table:
     n = len(fits)
     values = {
         "symbol": [symbol] * n, "bar_seconds": [bar_seconds] * n, "fitted_at_ns": [computed_at] * n,
+        "fingerprint": [fingerprint] * n,
         **{name: [getattr(f, name) for f in fits] for name in
            ("model", "fit_start_ns", "fit_end_ns", "n_obs", "omega", "alpha", "beta", "loglik", "converged",
             "scale")},

@@ -26,7 +26,7 @@ from sql.contract import (
 )
 from sql.queries import load_registry
 
-FOLDERS = ("schema", "views", "queries", "staging", "transform", "session", "udx")
+FOLDERS = ("schema", "views", "queries", "staging", "transform", "session", "udx", "migrations")
 TABLES = {"market_data": TRADES_SCHEMA, "quotes": QUOTES_SCHEMA, "trading_signals": SIGNALS_SCHEMA,
           "model_params": MODEL_PARAMS_SCHEMA, "signal_state": SIGNAL_STATE_SCHEMA,
           "intraday_profile": INTRADAY_PROFILE_SCHEMA, "trade_conditions": conditions_table().schema,
@@ -167,16 +167,16 @@ def test_columns_added_in_place_are_the_last_of_their_table_with_the_create_tabl
     added = 0
     for dialect in ("duckdb", "vertica"):
         schema = load_registry(dialect, "schema")
-        for statement in schema:
+        for statement in [*schema, *load_registry(dialect, "migrations")]:
             for table, column, kind in re.findall(
-                    r"ALTER TABLE (\w+) ADD COLUMN IF NOT EXISTS (\w+) (\w+);", _code(statement.text), re.I):
+                    r"ALTER TABLE (\w+) ADD COLUMN IF NOT EXISTS (\w+) (\w+)(?:\(\d+\))?;", _code(statement.text), re.I):
                 added += 1
                 create = _code(schema[table].text).split("(", 1)[1]
                 last = re.findall(r"^\s*([a-z_]\w*)\s+(VARCHAR|INTEGER|FLOAT|BOOLEAN|LONG|BIGINT|DOUBLE)\b",
                                   create, re.M | re.I)[-1]
                 assert (column, kind.upper()) == (last[0], last[1].upper()), (dialect, statement.name)
                 assert column == TABLES[table].names[-1]
-    assert added == 2  # market_data.correction in each dialect
+    assert added == 4  # market_data.correction and model_params.fingerprint in each dialect
 
 
 def test_partitioned_tables_group_days_hierarchically() -> None:

@@ -223,6 +223,7 @@ def test_changed_window_recomputes_from_the_first_trade_with_one_line(
         storage.close()
     lines = [r.getMessage() for r in caplog.records if "recomputing" in r.getMessage()]
     assert len(lines) == 1 and "2 symbol(s)" in lines[0] and "window" in lines[0]
+    assert "AAPL (bars to 2024-03-1" in lines[0] and "X:BTCUSD (bars to 2024-03-12" in lines[0]
     fresh = _settings(tmp_path / "fresh.duckdb", lm_window=30)
     storage = _open(fresh)
     storage.append_trades(trades)

@@ -7,10 +7,8 @@
 -- ts_ns range, so zone maps skip the rest of the table) and the first of duplicates inside a batch. The ART index
 -- of a declared 5-column key made appends 2-4x slower and grew the process by ~20 MiB per million rows outside
 -- DuckDB's memory limit (bench/bench_ingest.py, "Where the time goes").
--- Files created before this change keep their PRIMARY KEY (CREATE TABLE IF NOT EXISTS leaves them alone); loads
--- into them stay correct (insert_trades never inserts a stored key), only slower. To drop the index, with the
--- writer stopped: ALTER TABLE market_data RENAME TO market_data_pk; then run this file;
--- INSERT INTO market_data FROM market_data_pk ORDER BY ts_ns; DROP TABLE market_data_pk; (views bind by name).
+-- Files created before this change lose their PRIMARY KEY at their next open by a writer: migration
+-- migrations/001_market_data_without_key.sql rebuilds the table once (sql/migrations.py).
 CREATE TABLE IF NOT EXISTS market_data (
     market      VARCHAR NOT NULL,            -- stocks | crypto
     symbol      VARCHAR NOT NULL,

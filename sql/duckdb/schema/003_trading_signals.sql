@@ -3,7 +3,8 @@
 -- Key (symbol, bar_seconds, bar_end_ns), kept by its only writer: the transform commits a symbol's new bars
 -- with its signal_state in one transaction, and upsert_signals deletes a recomputed bar before inserting it.
 -- No PRIMARY KEY index: DuckDB appends to this table 4x faster without one (bench in BENCHMARKS.md, issue 3),
--- and no reader looks a bar up by its exact key. Files created with the former key still work unchanged.
+-- and no reader looks a bar up by its exact key. Files created with the former key lose it at their next open
+-- by a writer (migrations/002_trading_signals_without_key.sql).
 CREATE TABLE IF NOT EXISTS trading_signals (
     symbol                 VARCHAR NOT NULL,
     bar_end_ns             BIGINT  NOT NULL,   -- exclusive end of the bar [bar_end_ns - bar_seconds, bar_end_ns)

@@ -14,5 +14,7 @@ CREATE TABLE IF NOT EXISTS model_params (
     converged      BOOLEAN NOT NULL,
     scale          DOUBLE,
     fitted_at_ns   BIGINT  NOT NULL,
+    fingerprint    VARCHAR,            -- JSON fingerprint of the definitions and settings (udx.pipeline);
+                                       -- files made before it get it from migrations/003
     PRIMARY KEY (symbol, model, bar_seconds, fit_end_ns)
 );

@@ -14,6 +14,7 @@ CREATE TABLE IF NOT EXISTS model_params (
     converged      BOOLEAN     NOT NULL,
     scale          FLOAT,
     fitted_at_ns   INTEGER     NOT NULL,
+    fingerprint    VARCHAR(2048),          -- definitions and settings of the fit; migrations/001 on older tables
     CONSTRAINT model_params_key PRIMARY KEY (symbol, model, bar_seconds, fit_end_ns) DISABLED
 )
 ORDER BY symbol, model, bar_seconds, fit_end_ns

@@ -14,5 +14,6 @@ CREATE LOCAL TEMPORARY TABLE IF NOT EXISTS model_params_stage (
     loglik         FLOAT,
     converged      BOOLEAN     NOT NULL,
     scale          FLOAT,
-    fitted_at_ns   INTEGER     NOT NULL
+    fitted_at_ns   INTEGER     NOT NULL,
+    fingerprint    VARCHAR(2048)
 ) ON COMMIT DELETE ROWS;
