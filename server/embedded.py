@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 
-from server.app import build_app
+from server.http_server import http_config
 from server.kafka_lag import loader_lag
 from server.owner import owning_database, server_url
 from server.trade_watch import TradeWatch
@@ -311,8 +311,7 @@ async def _start_server(
     settings: Settings, storage: Storage, status: EmbeddedStatus
 ) -> tuple[_Server, asyncio.Task[Any], str]:
     """Start the HTTP server; return it, its task and the URL it answers at once it listens."""
-    server = _Server(uvicorn.Config(build_app(settings, storage, status=status.as_dict), host=settings.mcp_host,
-                                    port=settings.mcp_port, log_level="warning", lifespan="on"))  # fmt: skip
+    server = _Server(http_config(settings, storage, status=status.as_dict, lifespan="on"))
     task = asyncio.create_task(server.serve(), name="http")
     while not server.started:
         if task.done():  # e.g. the port is taken

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -10,8 +11,9 @@ import threading
 from collections.abc import Sequence
 
 import uvicorn
+from uvicorn.server import STARTUP_FAILURE
 
-from server.app import build_app
+from server.http_server import http_config
 from server.mcp import build_server
 from server.owner import find_owner, owning_database
 from server.stdio_bridge import bridge_stdio
@@ -44,9 +46,11 @@ def serve(settings: Settings, *, transport: str) -> None:
             build_server(settings, storage).run("stdio")
         else:
             log.info("serving http://%s:%d/mcp", settings.mcp_host, settings.mcp_port)
-            uvicorn.run(
-                build_app(settings, storage), host=settings.mcp_host, port=settings.mcp_port, log_level="warning"
-            )
+            server = uvicorn.Server(http_config(settings, storage))
+            with contextlib.suppress(KeyboardInterrupt):
+                server.run()
+            if not server.started:  # as uvicorn.run: e.g. the port is taken (uvicorn logged why)
+                sys.exit(STARTUP_FAILURE)
     finally:
         storage.close()
 
