@@ -205,3 +205,30 @@ def test_health_answers_while_slow_queries_hold_every_worker_thread(market_db, t
         assert finished[0] == "health 200", finished[:3]
         assert len(finished) == queries + 1
         assert not any(entry.startswith("query 5") and entry != "query 504" for entry in finished), finished
+
+
+def _enriched_page(client: httpx.Client, url: str, start_ns: int) -> int:
+    """Call get_enriched_data (AAPL, 1000 rows from ``start_ns``) on the MCP endpoint; return the answer's size."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "get_enriched_data", "arguments": {"symbol": "AAPL", "limit": 1000, "start": str(start_ns)}}}  # fmt: skip
+    answer = client.post(f"{url}/mcp", json=body, headers={"Accept": "application/json, text/event-stream"})
+    assert answer.status_code == 200 and '"isError":false' in answer.text.replace(" ", ""), answer.text[:300]
+    return len(answer.content)
+
+
+def test_the_response_cache_stays_within_its_byte_budget(market_db, tmp_path):
+    budget = 16 * 2**20
+    with serve_process(market_db, tmp_path, mcp_max_rows=1000, mcp_response_cache_bytes=budget,
+                       mcp_response_cache_ms=3_600_000, mcp_query_timeout_ms=60_000) as server:  # fmt: skip
+        first_ns = time.time_ns() - 36 * 3_600 * 10**9  # the fixture holds 1.5 days of trades ending now
+        with httpx.Client(timeout=120) as client:
+            sizes = [_enriched_page(client, server.url, first_ns + i * 10**9) for i in range(40)]
+            settled = server.rss_bytes()
+            sizes += [_enriched_page(client, server.url, first_ns + i * 10**9) for i in range(40, 440)]
+            grown = server.rss_bytes() - settled
+        cached = server.metric("microstructure_response_cache_bytes")
+        entries = server.metric("microstructure_response_cache_entries")
+        print(f"page {min(sizes)}..{max(sizes)} bytes; cache {cached:.0f} bytes in {entries:.0f}; RSS +{grown / 2**20:.1f} MiB")
+        assert min(sizes) > 500_000  # large answers: 400 of them are far beyond the budget
+        assert budget / 2 < cached <= budget and entries >= 2  # the cache filled up to its budget, never past it
+        assert grown < 64 * 2**20, f"RSS grew {grown / 2**20:.0f} MiB over 400 distinct pages"
