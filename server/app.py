@@ -21,6 +21,7 @@ from starlette.types import ASGIApp
 
 from server.arguments import iso_utc
 from server.auth import BearerAuth
+from server.errors import client_message
 from server.fast_path import FastToolCalls
 from server.kafka_lag import KafkaLagProbe
 from server.mcp import READ_TOOL_NAMES, TOOL_NAMES, build_server
@@ -49,8 +50,8 @@ def _health(
     try:
         (newest_trade, newest_signal) = storage.query("health_summary", {}, 1).rows[0]
     except StorageError as exc:
-        return JSONResponse({"ok": False, "status": "database unreachable", "error": str(exc), "errors": []},
-                            status_code=503)  # fmt: skip
+        return JSONResponse({"ok": False, "status": "database unreachable", "error": client_message(exc, "/health"),
+                             "errors": []}, status_code=503)  # fmt: skip
     body["database"] = "reachable"
     body["newest_trade_age_seconds"] = None if newest_trade is None else round((now - newest_trade) / 1e9, 3)
     body["newest_signal_age_seconds"] = None if newest_signal is None else round((now - newest_signal) / 1e9, 3)
