@@ -1,9 +1,9 @@
 """The HTTP app: MCP over Streamable HTTP at ``/mcp``, the seed-style curl body, REST ``/api/v1``,
 ``/health`` and ``/metrics``.
 
-Layers, outermost first: Host/Origin guard → bearer token (when set) → seed-style rewriting → the short
-path for stateless JSON ``tools/call`` of the read tools (``server/fast_path.py``, with the response cache)
-→ FastAPI (own routes first, then the MCP app mounted at the root so that its endpoint is exactly ``/mcp``).
+Layers, outermost first: Host/Origin guard → bearer token (when set) → body limit (1 MiB, every route) →
+seed-style rewriting → the short path for stateless JSON ``tools/call`` of the read tools
+(``server/fast_path.py``, with the response cache) → FastAPI (own routes first, then the MCP app mounted at the root so that its endpoint is exactly ``/mcp``).
 The MCP endpoint is stateless and answers plain JSON, so ``curl`` needs no session and no SSE parsing.
 """
 
@@ -20,6 +20,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp
 
 from server.arguments import iso_utc
+from server.asgi_body import BodyLimit
 from server.auth import BearerAuth
 from server.errors import client_message
 from server.fast_path import FastToolCalls
@@ -145,6 +146,7 @@ def build_app(
             api, mcp=mcp, tools=READ_TOOL_NAMES, metrics=metrics, cache=cache, max_body_bytes=MAX_BODY_BYTES
         )
     app = SeedRpcAdapter(app, path="/mcp", tool_names=TOOL_NAMES, max_body_bytes=MAX_BODY_BYTES)
+    app = BodyLimit(app, max_bytes=MAX_BODY_BYTES)  # every route, REST bodies included
     if settings.mcp_auth_token is not None:
         app = BearerAuth(app, token=settings.mcp_auth_token.get_secret_value(), open_paths=frozenset({"/health"}))
     return HostOriginGuard(app, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins)

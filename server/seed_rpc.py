@@ -1,10 +1,10 @@
 """The original design's curl body on ``/mcp``: ``{"method": "<tool>", "params": {...}, "id": "1"}``.
 
 Such a body is rewritten into the JSON-RPC 2.0 request it abbreviates, ``tools/call`` with ``name`` and
-``arguments``, and handed to the MCP endpoint with the client's headers. So the answer is a JSON-RPC 2.0
-response whose ``result`` is the tool's result, produced by exactly the code that serves MCP clients: same
-validation, same limits, same errors, same refusals (a body that is not ``application/json`` gets the
-SDK's 400). An ``id`` that is not a string or an integer (an object, a list, a boolean, null) is answered
+``arguments``, and handed to the MCP endpoint with the client's headers but ``Accept`` (the answer is JSON
+whatever the client accepts, as in the original design). So the answer is a JSON-RPC 2.0 response whose
+``result`` is the tool's result, produced by exactly the code that serves MCP clients: same validation,
+same limits, same errors, same refusals (a body that is not ``application/json`` gets the SDK's 400). An ``id`` that is not a string or an integer (an object, a list, a boolean, null) is answered
 with ``-32600`` here, for seed-style and JSON-RPC bodies alike (``server/jsonrpc_checks.py``); an absent
 ``id`` means ``1``. Any other body passes through untouched.
 """
@@ -65,6 +65,7 @@ class SeedRpcAdapter:
         rewritten = rewrite_seed_body(message, self.tool_names)
         if rewritten is not None:
             body = rewritten
-            headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
-            scope = {**scope, "headers": [*headers, (b"content-length", str(len(body)).encode())]}
+            headers = [(k, v) for k, v in scope["headers"] if k not in (b"accept", b"content-length")]
+            headers += [(b"accept", b"application/json, text/event-stream"), (b"content-length", str(len(body)).encode())]
+            scope = {**scope, "headers": headers}
         await self.app(scope, replay_body(body, receive), send)
