@@ -37,5 +37,5 @@ def client_message(exc: StorageError, where: str) -> str:
     if isinstance(exc, QueryTimeout):
         return str(exc)
     error_id = secrets.token_hex(4)
-    log.error("database error %s in %s: %s", error_id, where, exc, exc_info=exc)
+    log.error("database error %s in %s: %r", error_id, where, str(exc))  # %r: one line whatever the text
     return f"the database failed (error id {error_id}); the server log has the detail"
