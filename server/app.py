@@ -3,7 +3,8 @@
 
 Layers, outermost first: Host/Origin guard → bearer token (when set) → body limit (1 MiB, every route) →
 seed-style rewriting → the short path for stateless JSON ``tools/call`` of the read tools
-(``server/fast_path.py``, with the response cache) → FastAPI (own routes first, then the MCP app mounted at the root so that its endpoint is exactly ``/mcp``).
+(``server/fast_path.py``, with the response cache) → FastAPI (own routes first, then the MCP app mounted
+at the root so that its endpoint is exactly ``/mcp``).
 The MCP endpoint is stateless and answers plain JSON, so ``curl`` needs no session and no SSE parsing.
 """
 

@@ -82,12 +82,21 @@ def outcomes(market_db: Path, tmp_path_factory: pytest.TempPathFactory):
         running[(command, "port in use")] = subprocess.Popen(_cli(command), cwd=directory, env=env, text=True,
                                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     try:
-        yield {case: (p.wait(180), p.communicate()[1], port) for case, p in running.items()}
+        yield {case: (*_finish(process), port) for case, process in running.items()}
     finally:
         taken.close()
         for process in running.values():
             if process.poll() is None:
                 process.kill()
+
+
+def _finish(process: subprocess.Popen[str]) -> tuple[int | None, str]:
+    """Exit status and stderr; a process still running after 180 s is killed and reported with status None."""
+    try:
+        return process.wait(180), process.communicate()[1]
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return None, process.communicate()[1]
 
 
 def _one_error_line(stderr: str) -> str:
