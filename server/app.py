@@ -1,9 +1,10 @@
 """The HTTP app: MCP over Streamable HTTP at ``/mcp``, the seed-style curl body, REST ``/api/v1``,
 ``/health`` and ``/metrics``.
 
-Layers, outermost first: the idle SSE stream limit (``server/stream_idle.py``) → Host/Origin guard → bearer token (when set) → seed-style rewriting → the short
-path for stateless JSON ``tools/call`` of the read tools (``server/fast_path.py``, with the response cache)
-→ FastAPI (own routes first, then the MCP app mounted at the root so that its endpoint is exactly ``/mcp``).
+Layers, outermost first: the idle SSE stream limit (``server/stream_idle.py``) → Host/Origin guard → bearer
+token (when set) → body limit (1 MiB, every route) → seed-style rewriting → the short path for stateless JSON
+``tools/call`` of the read tools (``server/fast_path.py``, with the response cache) → FastAPI (own routes
+first, then the MCP app mounted at the root so that its endpoint is exactly ``/mcp``).
 The MCP endpoint is stateless and answers plain JSON, so ``curl`` needs no session and no SSE parsing.
 ``/health`` runs on a thread of its own (``server/health.py``). The connection cap and the header and body
 deadlines live in the HTTP protocol (``server/http_limits.py``), set up by ``server/http_server.py``.
@@ -22,7 +23,9 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp
 
 from server.arguments import iso_utc
+from server.asgi_body import BodyLimit
 from server.auth import BearerAuth
+from server.errors import client_message
 from server.fast_path import FastToolCalls
 from server.health import OwnThread
 from server.kafka_lag import KafkaLagProbe
@@ -53,8 +56,8 @@ def _health(
     try:
         (newest_trade, newest_signal) = storage.query("health_summary", {}, 1).rows[0]
     except StorageError as exc:
-        return JSONResponse({"ok": False, "status": "database unreachable", "error": str(exc), "errors": []},
-                            status_code=503)  # fmt: skip
+        return JSONResponse({"ok": False, "status": "database unreachable", "error": client_message(exc, "/health"),
+                             "errors": []}, status_code=503)  # fmt: skip
     body["database"] = "reachable"
     body["newest_trade_age_seconds"] = None if newest_trade is None else round((now - newest_trade) / 1e9, 3)
     body["newest_signal_age_seconds"] = None if newest_signal is None else round((now - newest_signal) / 1e9, 3)
@@ -157,6 +160,7 @@ def build_app(
             api, mcp=mcp, tools=READ_TOOL_NAMES, metrics=metrics, cache=cache, max_body_bytes=MAX_BODY_BYTES
         )
     app = SeedRpcAdapter(app, path="/mcp", tool_names=TOOL_NAMES, max_body_bytes=MAX_BODY_BYTES)
+    app = BodyLimit(app, max_bytes=MAX_BODY_BYTES)  # every route, REST bodies included
     if settings.mcp_auth_token is not None:
         app = BearerAuth(app, token=settings.mcp_auth_token.get_secret_value(), open_paths=frozenset({"/health"}))
     app = HostOriginGuard(app, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins)

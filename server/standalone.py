@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
@@ -11,9 +10,9 @@ import threading
 from collections.abc import Sequence
 
 import uvicorn
-from uvicorn.server import STARTUP_FAILURE
 
 from server.http_server import http_config
+from server.listen import bind_listener
 from server.mcp import build_server
 from server.owner import find_owner, owning_database
 from server.stdio_bridge import bridge_stdio
@@ -45,12 +44,9 @@ def serve(settings: Settings, *, transport: str) -> None:
         if transport == "stdio":
             build_server(settings, storage).run("stdio")
         else:
-            log.info("serving http://%s:%d/mcp", settings.mcp_host, settings.mcp_port)
-            server = uvicorn.Server(http_config(settings, storage))
-            with contextlib.suppress(KeyboardInterrupt):
-                server.run()
-            if not server.started:  # as uvicorn.run: e.g. the port is taken (uvicorn logged why)
-                sys.exit(STARTUP_FAILURE)
+            listener = bind_listener(settings.mcp_host, settings.mcp_port)  # a taken port: one line, no "serving"
+            log.info("serving http://%s:%d/mcp", settings.mcp_host, listener.getsockname()[1])
+            uvicorn.Server(http_config(settings, storage)).run(sockets=[listener])
     finally:
         storage.close()
 
