@@ -1,9 +1,10 @@
 """The HTTP app: MCP over Streamable HTTP at ``/mcp``, the seed-style curl body, REST ``/api/v1``,
 ``/health`` and ``/metrics``.
 
-Layers, outermost first: the idle SSE stream limit (``server/stream_idle.py``) → Host/Origin guard → bearer token (when set) → seed-style rewriting → the short
-path for stateless JSON ``tools/call`` of the read tools (``server/fast_path.py``, with the response cache)
-→ FastAPI (own routes first, then the MCP app mounted at the root so that its endpoint is exactly ``/mcp``).
+Layers, outermost first: the idle SSE stream limit (``server/stream_idle.py``) → Host/Origin guard → bearer
+token (when set) → seed-style rewriting → the short path for stateless JSON ``tools/call`` of the read tools
+(``server/fast_path.py``, with the response cache) → FastAPI (own routes first, then the MCP app mounted at
+the root so that its endpoint is exactly ``/mcp``).
 The MCP endpoint is stateless and answers plain JSON, so ``curl`` needs no session and no SSE parsing.
 ``/health`` runs on a thread of its own (``server/health.py``). The connection cap and the header and body
 deadlines live in the HTTP protocol (``server/http_limits.py``), set up by ``server/http_server.py``.
