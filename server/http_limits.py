@@ -16,7 +16,7 @@ next request of clients that were served before. :class:`LimitedHttpProtocol` ad
   with ``Retry-After`` and ``Connection: close``, in the one error shape; beyond twice as many open
   connections a new one is closed at once, before reading anything (descriptors stay bounded).
 
-Every refusal and timeout is counted in ``microstructure_http_limited{reason}``, apart from the tool counts.
+Every refusal and timeout is counted in ``microstructure_http_limited_total{reason}``, apart from the tool counts.
 The idle SSE stream limit is an ASGI concern (``server/stream_idle.py``); the keep-alive timeout is uvicorn's.
 """
 
