@@ -104,6 +104,14 @@ def start_server(db: Path, logs: Path) -> Server:
     return server
 
 
+def revision() -> str:
+    """The checked-out branch and commit the server runs (``git``), e.g. ``main at 1a2b3c4``."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    return f"{git('rev-parse', '--abbrev-ref', 'HEAD')} at {git('rev-parse', '--short', 'HEAD')}"
+
+
 def rss_bytes(pid: int) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1)) * 1024  # type: ignore[union-attr]
@@ -434,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
 - Machine: {report.machine()}; load average (1/5/15 min) at the start {load_start}, after the load {load_mid}, at the end {load_end} (the box is shared with other work; the load generator and the prober run beside the server on the same 2 cores)
 - {report.versions("duckdb", "mcp", "fastapi", "uvicorn", "httptools", "uvloop", "httpx")}
 - Database: the tests' fixture size, `bench/data/load_fixture.duckdb`: {facts['trades']:,} synthetic trades over 1.5 days, {facts['bars']:,} one-minute bars with signals, file {facts['bytes'] / 2**20:.0f} MiB; windows end at its newest trade
-- Server: `microstructure serve` with default settings (`MCP_MAX_CONNECTIONS=256`, response cache on, 64 MiB)
+- Server: `microstructure serve` ({revision()}) with default settings (`MCP_MAX_CONNECTIONS=256`, response cache on, 64 MiB)
 - Load: {args.clients} closed-loop clients for {args.seconds:.0f} s in one asyncio process, each on its own keep-alive connection, no pause: {args.clients - SDK_SESSIONS} send every read tool and `query` on the MCP short path (`tools/call` POSTed to `/mcp`) and their REST mirrors (4 symbols, explicit 6-hour windows; charts of 120 bars, drawn {args.chart_weight:g} times as often as another call) with {args.bad:.0%} of requests forged or oversized; {SDK_SESSIONS} are MCP SDK sessions (`mcp.Client`, `call_tool` in a loop)
 - `/health` prober: its own process, one keep-alive connection, a request every 20 ms: {args.baseline:.0f} s alone first (the baseline, same server, same run), then during the load
 
