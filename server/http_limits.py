@@ -16,7 +16,8 @@ next request of clients that were served before. :class:`LimitedHttpProtocol` ad
   with ``Retry-After`` and ``Connection: close``, in the one error shape; beyond twice as many open
   connections a new one is closed at once, before reading anything (descriptors stay bounded).
 
-Every refusal and timeout is counted in ``microstructure_http_limited_total{reason}``, apart from the tool counts.
+Every refusal and timeout is counted in ``microstructure_http_limited_total{reason}``, apart from the tool counts,
+and so is uvicorn's closing of an idle keep-alive connection (``keep_alive``).
 The idle SSE stream limit is an ASGI concern (``server/stream_idle.py``); the keep-alive timeout is uvicorn's.
 """
 
@@ -167,6 +168,11 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             self.app = _over_capacity
         self._arm(limits.body_timeout_s, self._body_expired)
         super().on_headers_complete()
+
+    def timeout_keep_alive_handler(self) -> None:
+        if not self.transport.is_closing():
+            self.limits.count("keep_alive")  # uvicorn's own timeout, counted beside ours
+        super().timeout_keep_alive_handler()
 
     def on_message_complete(self) -> None:
         self._disarm()

@@ -42,8 +42,8 @@ class ServerMetrics:
         self.connection_limits = Counter(
             "microstructure_http_limited", "HTTP connections refused or closed by a limit: over_capacity (503 with "
             "Retry-After beyond MCP_MAX_CONNECTIONS), over_ceiling (closed at once beyond twice as many), "
-            "header_timeout, body_timeout (408), stream_idle (an SSE stream ended)", ["reason"],
-            registry=self.registry,
+            "header_timeout, body_timeout (408), stream_idle (an SSE stream ended), keep_alive (idle, closed)",
+            ["reason"], registry=self.registry,
         )  # fmt: skip
         self.open_connections = Gauge(
             "microstructure_http_connections", "HTTP connections open now", registry=self.registry

@@ -105,6 +105,12 @@ def test_connections_that_send_nothing_are_closed_after_the_header_deadline(serv
     _check_all_closed(server, b"", "header_timeout")
 
 
+def test_idle_keep_alive_connections_are_closed_after_the_keep_alive_timeout(server):
+    request = f"GET /health HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode()
+    answers = _check_all_closed(server, request, "keep_alive")
+    assert all(answer.startswith(b"HTTP/1.1 200 ") for answer in answers)  # answered, then closed when idle
+
+
 def test_half_sent_bodies_get_408_and_are_closed_after_the_body_deadline(server):
     request = (f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: application/json\r\n"
                "Accept: application/json, text/event-stream\r\nContent-Length: 200\r\n\r\n{\"jsonrpc\":").encode()  # fmt: skip
