@@ -9,18 +9,47 @@ from __future__ import annotations
 import base64
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
 import orjson
+from pydantic import Field, StringConstraints
 
-__all__ = ["TICKER_PATTERN", "TimeWindow", "decode_cursor", "encode_cursor", "iso_utc", "normalize_symbol", "parse_window"]
+__all__ = [
+    "MAX_CURSOR_CHARS",
+    "MAX_INSTANT_CHARS",
+    "TICKER_PATTERN",
+    "CursorKey",
+    "CursorText",
+    "InstantNs",
+    "InstantText",
+    "TimeWindow",
+    "decode_cursor",
+    "encode_cursor",
+    "iso_utc",
+    "normalize_symbol",
+    "parse_window",
+]
 
 #: A ticker as the schemas advertise it (case-insensitive); normalize_symbol upper-cases it.
 TICKER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.:/-]{0,31}$"
 _SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\-:/]{0,31}$")
 _NS_MAX = 2**63 - 1
+_INT32 = 2**31
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+#: Longest ``start``/``end`` text and ``cursor`` any route accepts (REST and MCP share these types).
+MAX_INSTANT_CHARS = 40
+MAX_CURSOR_CHARS = 512
+InstantText = Annotated[str, StringConstraints(max_length=MAX_INSTANT_CHARS)]
+InstantNs = Annotated[int, Field(ge=0, le=_NS_MAX)]
+CursorText = Annotated[str, StringConstraints(max_length=MAX_CURSOR_CHARS)]
+
+#: What one value of a cursor's keyset is: nanoseconds, a 32-bit integer column, a text column (a ticker,
+#: a trade id) of at most 256 characters, or a ``YYYY-MM-DD`` date.
+CursorKey = Literal["ns", "int32", "text", "date"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,13 +128,44 @@ def encode_cursor(tool: str, key: list[Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps({"t": tool, "k": key})).decode().rstrip("=")
 
 
-def decode_cursor(tool: str, cursor: str, arity: int) -> list[Any]:
-    """Read a cursor made by :func:`encode_cursor` for ``tool``; anything else is a ``ValueError``."""
+def _is_key(kind: CursorKey, value: Any) -> bool:
+    """Whether ``value`` is a keyset value of ``kind`` (what :func:`encode_cursor` was given for it)."""
+    if kind in ("ns", "int32"):
+        low, high = (0, _NS_MAX) if kind == "ns" else (-_INT32, _INT32 - 1)
+        return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+    if not isinstance(value, str):
+        return False
+    if kind == "text":
+        return len(value) <= 256
+    try:
+        return _DATE.match(value) is not None and bool(date.fromisoformat(value))
+    except ValueError:
+        return False
+
+
+def decode_cursor(tool: str, cursor: str, keys: Sequence[CursorKey]) -> list[Any]:
+    """Read a cursor made by :func:`encode_cursor` for ``tool``; anything else is a ``ValueError``.
+
+    The cursor is not signed: it carries only a tool name and keyset values, each checked here against
+    ``keys`` (its kind), so a forged cursor can choose where a page starts but never reaches the query with
+    a value of the wrong type. Signing would tie cursors to one process; ``serve`` runs as replicas.
+
+    Parameters
+    ----------
+    tool
+        The tool asking; a cursor of another tool is refused.
+    cursor
+        The ``next_cursor`` a previous answer carried.
+    keys
+        The kind of each keyset value, in order.
+    """
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         payload = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
-        if payload["t"] == tool and isinstance(payload["k"], list) and len(payload["k"]) == arity:
-            return list(payload["k"])
+        values = payload["k"]
+        if (payload["t"] == tool and isinstance(values, list) and len(values) == len(keys)
+                and all(_is_key(kind, value) for kind, value in zip(keys, values))):  # fmt: skip
+            return list(values)
     except (ValueError, KeyError, TypeError):
         pass
     raise ValueError(f"cursor is not one that {tool} returned as next_cursor; omit it to start from the newest rows")

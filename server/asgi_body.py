@@ -2,15 +2,15 @@
 
 The middleware that look into ``POST /mcp`` bodies (the seed-style adapter, the short path) read the body
 once with :func:`read_body_within` and pass :func:`replay_body` downstream, so the app behind them receives
-the same bytes as if nobody had looked.
+the same bytes as if nobody had looked. :class:`BodyLimit` applies the same limit to every route.
 """
 
 from __future__ import annotations
 
 from starlette.responses import JSONResponse
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["read_body_within", "replay_body"]
+__all__ = ["BodyLimit", "read_body_within", "replay_body"]
 
 
 async def read_body_within(scope: Scope, receive: Receive, send: Send, max_bytes: int) -> bytes | None:
@@ -55,3 +55,23 @@ def replay_body(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+class BodyLimit:
+    """ASGI middleware answering 413 (in the REST error shape) to any request whose body passes ``max_bytes``.
+
+    Every route is covered (REST ``POST /api/v1/sql`` included), whether the body comes with a
+    ``Content-Length`` or chunked; a request without a body passes untouched.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        body = await read_body_within(scope, receive, send, self.max_bytes)
+        if body is not None:
+            await self.app(scope, replay_body(body, receive), send)

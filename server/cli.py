@@ -292,6 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"microstructure: invalid settings: {problems}", file=sys.stderr)
         return 2
     from server.embedded import StartupError
+    from server.listen import ListenError
     from server.owner import holder_message
 
     try:
@@ -299,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DatabaseHeld as exc:
         print(f"microstructure: {holder_message(exc)}", file=sys.stderr)
         return 1
-    except (StorageError, StartupError) as exc:
+    except (StorageError, StartupError, ListenError) as exc:
         print(f"microstructure: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

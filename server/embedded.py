@@ -28,14 +28,15 @@ from typing import Any, TypeVar
 
 import uvicorn
 
-from server.app import build_app
+from server.http_server import http_config
 from server.kafka_lag import loader_lag
+from server.listen import bind_listener
 from server.owner import owning_database, server_url
 from server.trade_watch import TradeWatch
 from sql.backend import Storage, open_storage
 from sql.settings import Settings
 
-__all__ = ["DEMO_SESSION", "ROLES", "StartupError", "check_roles", "default_roles", "run_embedded"]
+__all__ = ["DEMO_SESSION", "ROLES", "StartupError", "check_roles", "curl_examples", "default_roles", "run_embedded"]
 
 log = logging.getLogger("microstructure.embedded")
 
@@ -109,9 +110,14 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _curl_examples(settings: Settings, base: str) -> str:
+def curl_examples(settings: Settings, base: str) -> str:
+    """The seed-style ``curl`` calls the demo prints, ready to paste into a POSIX shell.
+
+    With ``MCP_AUTH_TOKEN`` set, the header is in double quotes so that the shell expands
+    ``$MCP_AUTH_TOKEN`` (the token itself is never printed).
+    """
     url = f"{base}/mcp"
-    auth = " -H 'Authorization: Bearer $MCP_AUTH_TOKEN'" if settings.mcp_auth_token else ""
+    auth = ' -H "Authorization: Bearer $MCP_AUTH_TOKEN"' if settings.mcp_auth_token else ""
     calls = [
         ("get_enriched_data", '{"symbol":"AAPL","limit":100,"hours_back":1}'),
         ("get_trading_signals", '{"symbol":"AAPL","limit":50}'),
@@ -311,14 +317,14 @@ async def _start_server(
     settings: Settings, storage: Storage, status: EmbeddedStatus
 ) -> tuple[_Server, asyncio.Task[Any], str]:
     """Start the HTTP server; return it, its task and the URL it answers at once it listens."""
-    server = _Server(uvicorn.Config(build_app(settings, storage, status=status.as_dict), host=settings.mcp_host,
-                                    port=settings.mcp_port, log_level="warning", lifespan="on"))  # fmt: skip
-    task = asyncio.create_task(server.serve(), name="http")
+    listener = bind_listener(settings.mcp_host, settings.mcp_port)  # a taken port: one line naming MCP_PORT
+    server = _Server(http_config(settings, storage, status=status.as_dict, lifespan="on"))
+    task = asyncio.create_task(server.serve(sockets=[listener]), name="http")
     while not server.started:
-        if task.done():  # e.g. the port is taken
+        if task.done():
             raise StartupError(f"HTTP server on {settings.mcp_host}:{settings.mcp_port} did not start")
         await asyncio.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]  # MCP_PORT=0 binds a free port
+    port = listener.getsockname()[1]  # MCP_PORT=0 binds a free port
     url = server_url(settings.mcp_host, port)
     log.info("serving %s/mcp and /health", url)
     return server, task, url
@@ -387,7 +393,7 @@ async def run_embedded(settings: Settings, *, roles: Sequence[str], simulate: bo
             if stop.is_set():
                 return
             status.phase, status.ready = "running", True
-            where = f"Try:\n\n{_curl_examples(settings, url)}\n\n" if url else "(no serve role: no HTTP server)\n"
+            where = f"Try:\n\n{curl_examples(settings, url)}\n\n" if url else "(no serve role: no HTTP server)\n"
             print(f"\nmicrostructure {mode} is running ({','.join(ordered)}). {where}Ctrl-C stops it.\n",
                   file=sys.stderr, flush=True)  # fmt: skip
             await _until_any((stop,), tasks)

@@ -3,8 +3,8 @@
 The MCP SDK answers every POST to ``/mcp`` through a per-request transport, a dispatcher task and several
 rounds of model validation and dumping; for a read tool that costs more than the query. This ASGI layer
 answers the simple case itself and passes everything else to the SDK untouched (initialize, tools/list,
-sessions, SSE, notifications, batches, the 2026-07-28 protocol, other tools, and any call whose arguments
-the tool's own schema rejects).
+sessions, SSE, notifications, batches, the 2026-07-28 protocol, other tools, ``/mcp/``, arguments that are
+not an object, and any call whose arguments the tool's own schema rejects: ``server/jsonrpc_checks.py``).
 
 What it answers is what the SDK answers, byte for byte (``tests/server/test_fast_path.py`` compares the two
 for every tool and error path): the arguments go through the tool's own pydantic argument model, the call
@@ -33,6 +33,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.asgi_body import read_body_within, replay_body
+from server.jsonrpc_checks import is_mcp_post, tool_arguments
 from server.metrics import ServerMetrics
 from server.response_cache import ResponseCache, cache_key
 
@@ -102,8 +103,8 @@ def _tool_call(body: bytes, tools: Collection[str]) -> tuple[Any, str, dict[str,
         return None
     if not params.keys() <= {"name", "arguments"} or params.get("name") not in tools:
         return None
-    arguments = params.get("arguments") or {}
-    if not isinstance(arguments, dict):
+    arguments = tool_arguments(params.get("arguments"))
+    if not isinstance(arguments, dict):  # the SDK answers -32602
         return None
     return request_id, params["name"], arguments
 
@@ -148,12 +149,7 @@ class FastToolCalls:
         self._tools = {name: manager.get_tool(name) for name in self.tools}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
-            or scope["path"].rstrip("/") != self.path
-            or not _eligible_headers(scope)
-        ):
+        if not is_mcp_post(scope, self.path) or not _eligible_headers(scope):
             await self.app(scope, receive, send)
             return
         body = await read_body_within(scope, receive, send, self.max_body_bytes)

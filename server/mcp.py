@@ -18,7 +18,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ImageContent, ToolAnnotations
 from pydantic import Field
 
-from server.arguments import TICKER_PATTERN
+from server.arguments import TICKER_PATTERN, CursorText, InstantNs, InstantText
+from server.errors import client_message
 from server.metrics import ServerMetrics
 from server.models import ChartInfo, EnrichedTrade, JumpEvent, Page, RealTimeRow, SignalRow, SymbolMetrics
 from server.tools import market
@@ -65,17 +66,19 @@ HoursBack = Annotated[
     Field(gt=0, le=24 * 366, description="look back this many hours from now; do not combine with start"),
 ]
 Start = Annotated[
-    str | int | None,
+    InstantText | InstantNs | None,
     Field(description="window start: ISO-8601 (e.g. 2026-01-02T14:30:00Z, UTC if no offset) or ns since epoch"),
 ]
-End = Annotated[str | int | None, Field(description="window end (exclusive), same formats as start; default now")]
+End = Annotated[
+    InstantText | InstantNs | None, Field(description="window end (exclusive), same formats as start; default now")
+]
 Cursor = Annotated[
-    str | None, Field(max_length=512, description="next_cursor of a previous answer, to get the next older page")
+    CursorText | None, Field(description="next_cursor of a previous answer, to get the next older page")
 ]
 
 
 def _instrumented(metrics: ServerMetrics, tool: Callable[P, R]) -> Callable[P, R]:
-    """Count and time the tool; report bad arguments and database refusals as an ``isError`` result.
+    """Count and time the tool; report bad arguments and database failures as an ``isError`` result.
 
     The SDK hides the text of any other exception (a crash, logged with its traceback). The docstring,
     which the SDK sends as the tool's description, loses its source indentation.
@@ -86,8 +89,10 @@ def _instrumented(metrics: ServerMetrics, tool: Callable[P, R]) -> Callable[P, R
         with metrics.observe(tool.__name__, "mcp"):
             try:
                 return tool(*args, **kwargs)
-            except (ValueError, StorageError) as exc:
+            except ValueError as exc:
                 raise ToolError(str(exc)) from exc
+            except StorageError as exc:  # the database's own words stay in the log (server/errors.py)
+                raise ToolError(client_message(exc, tool.__name__)) from exc
 
     call.__doc__ = inspect.cleandoc(tool.__doc__ or "")
     return call
@@ -276,7 +281,7 @@ def build_server(
         return describe_views(storage)
 
     @mcp.prompt(name="analyse_symbol", title="Analyse a symbol")
-    def analyse_symbol(symbol: Annotated[str, Field(description="ticker, e.g. AAPL")]) -> str:
+    def analyse_symbol(symbol: Annotated[str, Field(description="ticker, e.g. AAPL", pattern=TICKER_PATTERN)]) -> str:
         """Study one symbol's recent microstructure with the tools and summarise what stands out."""
         ticker = symbol.strip().upper()
         return (

@@ -1,4 +1,5 @@
-"""Prometheus metrics of the server: requests, errors and latency per tool and transport.
+"""Prometheus metrics of the server: requests, errors and latency per tool and transport, and the HTTP
+connections the server refused or closed for its limits (apart from the tool counts).
 
 Each app owns its :class:`ServerMetrics` (its own registry), so several apps in one process, as in the
 tests, do not collide. ``GET /metrics`` renders the registry in the Prometheus text format.
@@ -10,7 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 __all__ = ["ServerMetrics"]
 
@@ -38,6 +39,26 @@ class ServerMetrics:
             "(the newest rows kept in memory) or sql (the plain query, the fallback)", ["tool", "path"],
             registry=self.registry,
         )  # fmt: skip
+        self.connection_limits = Counter(
+            "microstructure_http_limited", "HTTP connections refused or closed by a limit: over_capacity (503 with "
+            "Retry-After beyond MCP_MAX_CONNECTIONS), over_ceiling (closed at once beyond twice as many), "
+            "header_timeout, body_timeout (408), stream_idle (an SSE stream ended), keep_alive (idle, closed)",
+            ["reason"], registry=self.registry,
+        )  # fmt: skip
+        self.open_connections = Gauge(
+            "microstructure_http_connections", "HTTP connections open now", registry=self.registry
+        )
+        self.cache_bytes = Gauge(
+            "microstructure_response_cache_bytes", "Bytes the response cache holds (its own accounting)",
+            registry=self.registry,
+        )  # fmt: skip
+        self.cache_entries = Gauge(
+            "microstructure_response_cache_entries", "Answers the response cache holds", registry=self.registry
+        )
+
+    def count_limit(self, reason: str) -> None:
+        """Count one connection refused or closed by a limit (``over_capacity``, ``header_timeout``, ...)."""
+        self.connection_limits.labels(reason).inc()
 
     def count_path(self, tool: str, path: str) -> None:
         """Count one read of ``tool`` answered by ``path`` (``narrowed``, ``memory`` or ``sql``)."""

@@ -8,6 +8,10 @@ computed: the cache never re-stamps an old answer as new.
 
 Only calls whose answer is a function of the data alone are cached: not ``hours_back`` (a window that moves
 with the clock), not ``get_real_time_data`` (ages are relative to now), not the chart.
+
+Memory is bounded in bytes, not entries: the entries' keys and answers together stay within
+``MCP_RESPONSE_CACHE_BYTES`` (the least recently used go first), and an answer larger than a
+:data:`LARGEST_ENTRY_FRACTION` of that budget is not kept at all, so one page cannot empty the cache.
 """
 
 from __future__ import annotations
@@ -23,10 +27,16 @@ import orjson
 
 from sql.backend import Storage
 
-__all__ = ["CACHEABLE_TOOLS", "ResponseCache", "cache_key"]
+__all__ = ["CACHEABLE_TOOLS", "LARGEST_ENTRY_FRACTION", "ResponseCache", "cache_key"]
 
 #: Tools whose answer, for a fixed (absolute) time window, depends on the stored data only.
 CACHEABLE_TOOLS = frozenset({"get_enriched_data", "get_trading_signals", "get_jump_events", "get_symbol_metrics"})
+
+#: An answer above this fraction of the byte budget is not cached (1/8: 8 MiB of the default 64 MiB).
+LARGEST_ENTRY_FRACTION = 1 / 8
+
+#: Bytes counted per entry beyond its key and answer (the entry's tuple and the dictionary's slot).
+ENTRY_OVERHEAD_BYTES = 200
 
 #: Arguments that tie the answer to the clock.
 _CLOCK_ARGUMENTS = ("hours_back",)
@@ -51,18 +61,35 @@ def cache_key(tool: str, arguments: Mapping[str, Any]) -> Hashable | None:
 
 
 class ResponseCache:
-    """Serialized results per call key, dropped when the data version changes (LRU beyond ``max_entries``)."""
+    """Serialized results per call key, dropped when the data version changes, within a byte budget (LRU).
 
-    def __init__(self, storage: Storage, *, check_ms: int, max_entries: int = 4096) -> None:
+    Parameters
+    ----------
+    storage
+        Answers the ``data_version`` query.
+    check_ms
+        How often the data version is read again.
+    max_bytes
+        Budget of the keys and answers kept, each counted with :data:`ENTRY_OVERHEAD_BYTES`; an answer
+        above ``max_bytes * LARGEST_ENTRY_FRACTION`` is never kept.
+    """
+
+    def __init__(self, storage: Storage, *, check_ms: int, max_bytes: int) -> None:
         self._storage = storage
         self._check_ns = check_ms * 1_000_000
-        self._max_entries = max_entries
-        self._entries: OrderedDict[Hashable, tuple[Any, bytes]] = OrderedDict()
+        self.max_bytes = max_bytes
+        self.largest_entry_bytes = int(max_bytes * LARGEST_ENTRY_FRACTION)
+        self._entries: OrderedDict[Hashable, tuple[Any, bytes, int]] = OrderedDict()
         self._version: Any = None
         self._checked_ns = 0
         self._lock = threading.Lock()
+        self.bytes = 0
         self.hits = 0
         self.misses = 0
+        self.not_kept = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def _read_version(self) -> Any:
         row = self._storage.query("data_version", {}, 1).rows
@@ -76,6 +103,7 @@ class ResponseCache:
             with self._lock:
                 if version != self._version:
                     self._entries.clear()
+                    self.bytes = 0
                 self._version, self._checked_ns = version, now
         return self._version
 
@@ -91,11 +119,28 @@ class ResponseCache:
             return entry[1]
 
     def put(self, key: Hashable, version: Any, value: bytes) -> None:
-        """Keep ``value`` for ``key``; it was computed after ``version`` was read."""
+        """Keep ``value`` for ``key``; it was computed after ``version`` was read.
+
+        Not kept when the data changed meanwhile or when ``value`` is above the largest entry size; the least
+        recently used entries go until the budget holds the new one.
+        """
+        size = _entry_bytes(key, value)
         with self._lock:
             if version != self._version:  # the data changed while it was computed
                 return
-            self._entries[key] = (version, value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._max_entries:
-                self._entries.popitem(last=False)
+            if size > self.largest_entry_bytes:
+                self.not_kept += 1
+                return
+            previous = self._entries.pop(key, None)
+            if previous is not None:
+                self.bytes -= previous[2]
+            while self._entries and self.bytes + size > self.max_bytes:
+                self.bytes -= self._entries.popitem(last=False)[1][2]
+            self._entries[key] = (version, value, size)
+            self.bytes += size
+
+
+def _entry_bytes(key: Hashable, value: bytes) -> int:
+    """Bytes an entry is counted for: its answer, its key's canonical arguments and a fixed overhead."""
+    arguments = key[1] if isinstance(key, tuple) and len(key) == 2 and isinstance(key[1], bytes) else b""
+    return len(value) + len(arguments) + ENTRY_OVERHEAD_BYTES

@@ -2,8 +2,9 @@
 
 Same functions, limits and messages as the MCP tools. Errors have one shape, ``{"ok": false, "error",
 "errors", "status"}``: 400 for a bad argument or a refused or invalid SQL statement, 404 for an unknown
-symbol, 504 when a query passes the time limit, 503 when the database fails. No ``from __future__ import annotations``: FastAPI evaluates the routes' annotations,
-which use local types built from the settings.
+symbol, 504 when a query passes the time limit, 503 when the database fails (a generic message with an error
+id, the detail in the log: ``server/errors.py``). No ``from __future__ import annotations``: FastAPI
+evaluates the routes' annotations, which use local types built from the settings.
 """
 
 import functools
@@ -15,7 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from server.arguments import TICKER_PATTERN
+from server.arguments import TICKER_PATTERN, CursorText, InstantText
+from server.errors import client_message
 from server.metrics import ServerMetrics
 from server.models import EnrichedTrade, ErrorBody, JumpEvent, Page, RealTimeRow, SignalRow, SymbolMetrics
 from server.tools import market
@@ -50,8 +52,8 @@ def add_error_handlers(app: FastAPI) -> None:
     async def timeout(_: Request, exc: QueryTimeout) -> JSONResponse:
         return error_body(504, str(exc))
 
-    async def storage_error(_: Request, exc: StorageError) -> JSONResponse:
-        return error_body(503, str(exc))
+    async def storage_error(request: Request, exc: StorageError) -> JSONResponse:
+        return error_body(503, client_message(exc, request.url.path))
 
     app.add_exception_handler(RequestValidationError, invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(ValueError, bad_argument)  # type: ignore[arg-type]
@@ -83,8 +85,8 @@ def build_router(
         Query(max_length=market.MAX_SYMBOLS, description="several tickers (repeat the parameter)"),
     ]
     HoursBack = Annotated[float | None, Query(gt=0, le=24 * 366)]
-    When = Annotated[str | None, Query(max_length=40, description="ISO-8601 or ns since the epoch")]
-    Cursor = Annotated[str | None, Query(max_length=512)]
+    When = Annotated[InstantText | None, Query(description="ISO-8601 or ns since the epoch")]
+    Cursor = Annotated[CursorText | None, Query()]
 
     def observed(tool: str, call: Callable[[], T]) -> T:
         with metrics.observe(tool, "rest"):

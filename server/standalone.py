@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 import uvicorn
 
-from server.app import build_app
+from server.http_server import http_config
+from server.listen import bind_listener
 from server.mcp import build_server
 from server.owner import find_owner, owning_database
 from server.stdio_bridge import bridge_stdio
@@ -43,10 +44,9 @@ def serve(settings: Settings, *, transport: str) -> None:
         if transport == "stdio":
             build_server(settings, storage).run("stdio")
         else:
-            log.info("serving http://%s:%d/mcp", settings.mcp_host, settings.mcp_port)
-            uvicorn.run(
-                build_app(settings, storage), host=settings.mcp_host, port=settings.mcp_port, log_level="warning"
-            )
+            listener = bind_listener(settings.mcp_host, settings.mcp_port)  # a taken port: one line, no "serving"
+            log.info("serving http://%s:%d/mcp", settings.mcp_host, listener.getsockname()[1])
+            uvicorn.Server(http_config(settings, storage)).run(sockets=[listener])
     finally:
         storage.close()
 

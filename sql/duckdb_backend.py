@@ -76,6 +76,8 @@ _DIALECT = "duckdb"
 
 #: How DuckDB names the process holding a file's lock: ``Conflicting lock is held in <program> (PID 1234)``.
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in .*\(PID (\d+)\)")
+#: Bytes 8-11 of every DuckDB database file (after the header's checksum).
+_MAGIC = b"DUCK"
 
 #: Interrupts the server's reads that pass their time limit (one thread for every query of the process).
 _WATCHDOG = Watchdog()
@@ -103,6 +105,42 @@ def instance_config(settings: Settings) -> dict[str, str | int | bool]:
     if settings.duckdb_memory_limit:
         config["memory_limit"] = settings.duckdb_memory_limit
     return config
+
+
+def _check_file(path: Path, *, read_only: bool) -> None:
+    """Refuse a ``DUCKDB_PATH`` that cannot be a DuckDB database, with one line naming the cause.
+
+    DuckDB itself would open a CSV or Parquet file as an empty in-memory database (and refuse that
+    read-only with an unrelated message), so the file's magic bytes are read first.
+    """
+    where = f"DUCKDB_PATH {str(path)!r}"
+    if path.is_dir():
+        raise StorageError(f"{where} is a directory, not a DuckDB database file; point DUCKDB_PATH at a file")
+    if not path.exists():
+        if read_only:
+            raise StorageError(f"{where} does not exist; run the demo or a loader first")
+        return
+    try:
+        with path.open("rb") as file:
+            head = file.read(12)
+    except OSError as exc:
+        raise StorageError(f"{where} cannot be read: {exc.strerror}") from exc
+    if head[8:12] != _MAGIC:
+        what = "an empty file" if not head else "not a DuckDB database file (a CSV, Parquet or other file?)"
+        raise StorageError(f"{where} is {what}; point DUCKDB_PATH at a DuckDB file, or at a new path to create one")
+
+
+def _open_error(path: Path, exc: duckdb.Error) -> StorageError:
+    """The one-line error for a DuckDB file that passed :func:`_check_file` but did not open."""
+    where = f"DUCKDB_PATH {str(path)!r}"
+    detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "Could not set lock" in detail:
+        holder = _LOCK_HOLDER.search(str(exc))
+        return DatabaseHeld(f"{str(path)!r} is held by another process: {detail}", path=str(path),
+                            pid=int(holder.group(1)) if holder else None)  # fmt: skip
+    if "Could not read enough bytes" in detail:
+        return StorageError(f"{where} is truncated or damaged (DuckDB: {detail}); restore it from a copy")
+    return StorageError(f"cannot open {where}: {detail}")
 
 
 class DuckDBStorage:
@@ -136,26 +174,16 @@ class DuckDBStorage:
             (:class:`sql.migrations.SchemaTooNew`) when newer code migrated it.
         """
         path = Path(settings.duckdb_path)
+        _check_file(path, read_only=read_only)
         if not read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
-        elif not path.exists():
-            raise StorageError(f"DUCKDB_PATH {str(path)!r} does not exist; run the demo or a loader first")
         config = instance_config(settings)
 
         def connect() -> duckdb.DuckDBPyConnection:
             try:
                 return duckdb.connect(str(path), read_only=read_only, config=config)
-            except duckdb.IOException as exc:
-                if "Could not set lock" in str(exc):
-                    holder = _LOCK_HOLDER.search(str(exc))
-                    raise DatabaseHeld(
-                        f"{str(path)!r} is held by another process: {exc}", path=str(path),
-                        pid=int(holder.group(1)) if holder else None,
-                    ) from exc
-                raise StorageError(
-                    f"cannot open {str(path)!r}: {exc}. DuckDB allows one writing process per file; "
-                    "stop the other process or point DUCKDB_PATH elsewhere"
-                ) from exc
+            except duckdb.Error as exc:
+                raise _open_error(path, exc) from exc
 
         storage = cls(connect(), read_only=read_only, query_timeout_s=settings.mcp_query_timeout_ms / 1000,
                       connect=connect, label=f"DUCKDB_PATH {str(path)!r}")

@@ -129,6 +129,31 @@ class Settings(BaseSettings):
     mcp_response_cache_ms: int = Field(
         1000, ge=0, description="tool results are reused while the data is unchanged, rechecked this often; 0 = off"
     )
+    mcp_response_cache_bytes: int = Field(
+        64 * 2**20, ge=0,
+        description="bytes of answers the response cache keeps (least recently used dropped first); an answer above "
+        "an eighth of it is not cached",
+    )
+    mcp_max_connections: int = Field(
+        256, ge=1,
+        description="open HTTP connections served; a request on a connection beyond them is answered 503 with "
+        "Retry-After, and beyond twice as many a new connection is closed at once",
+    )
+    mcp_keep_alive_seconds: float = Field(
+        5.0, gt=0, description="an idle keep-alive connection (no request started) is closed after this long"
+    )
+    mcp_header_timeout_seconds: float = Field(
+        10.0, gt=0, description="a connection whose request headers are not complete this long after it opened "
+        "(or after the request's first byte) is closed",
+    )
+    mcp_body_timeout_seconds: float = Field(
+        30.0, gt=0, description="a request whose body has not fully arrived this long after its headers is "
+        "answered 408 and closed",
+    )
+    mcp_stream_idle_seconds: float = Field(
+        60.0, gt=0, description="an SSE stream (GET /mcp) that sent no event (keep-alive pings do not count) for "
+        "this long is ended and its connection closed",
+    )
 
     # --- signals -------------------------------------------------------------------------------------
     bar_seconds: int = Field(60, ge=1, le=3600)

@@ -73,6 +73,15 @@ def test_the_runtime_file_names_the_owner_its_url_and_roles_and_no_secret(owner)
     assert answer.status_code == 200 and answer.json()["count"] == 1
 
 
+def test_the_owner_serves_through_the_connection_limits(owner):
+    """``up`` builds its server with the same configuration as ``serve`` (server/http_server.py): its
+    connections pass through the limited protocol, which counts them."""
+    _, _, record, _ = owner
+    text = httpx.get(f"{record['url']}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).text
+    open_now = [line for line in text.splitlines() if line.startswith("microstructure_http_connections ")]
+    assert open_now and float(open_now[0].split()[1]) >= 1  # at least this request's connection
+
+
 @pytest.mark.parametrize(
     "argv, extra",
     [

@@ -43,7 +43,8 @@ class UnknownSymbol(ValueError):
     """No trades are stored for a symbol the caller named (REST answers 404)."""
 
 
-_BAR_CURSOR = {"cursor_params": ("after_bar_end_ns", "after_symbol"), "cursor_columns": ("bar_end_ns", "symbol")}
+_BAR_CURSOR = {"cursor_params": ("after_bar_end_ns", "after_symbol"), "cursor_columns": ("bar_end_ns", "symbol"),
+               "cursor_keys": ("ns", "text")}
 
 
 def symbol_list(symbol: str | None, symbols: Sequence[str] | None) -> list[str] | None:
@@ -96,6 +97,7 @@ def enriched_data(
         cursor=cursor,
         cursor_params=("after_ts_ns", "after_exchange", "after_trade_id"),
         cursor_columns=("ts_ns", "exchange", "trade_id"),
+        cursor_keys=("ns", "int32", "text"),
         limit=limit,
         row_model=EnrichedTrade,
     )
@@ -216,6 +218,7 @@ def symbol_metrics(
         cursor=cursor,
         cursor_params=("after_session_date", "after_symbol"),
         cursor_columns=("session_date", "symbol"),
+        cursor_keys=("date", "text"),
         limit=limit,
         row_model=SymbolMetrics,
     )

@@ -9,7 +9,7 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from server.arguments import decode_cursor, encode_cursor, iso_utc
+from server.arguments import CursorKey, decode_cursor, encode_cursor, iso_utc
 from server.models import Page
 from sql.backend import QueryResult
 
@@ -58,6 +58,7 @@ def fetch_page(
     cursor: str | None,
     cursor_params: Sequence[str],
     cursor_columns: Sequence[str],
+    cursor_keys: Sequence[CursorKey],
     limit: int,
     row_model: type[Row],
 ) -> Page[Row]:
@@ -67,11 +68,12 @@ def fetch_page(
     ----------
     tool
         The tool's name; a cursor only resumes the tool that issued it.
-    cursor_params, cursor_columns
-        The query's keyset parameters and the result columns that fill them, in the same order.
+    cursor_params, cursor_columns, cursor_keys
+        The query's keyset parameters, the result columns that fill them and the kind of each value
+        (:data:`server.arguments.CursorKey`, checked when a cursor is read), in the same order.
     """
     bound = dict(params)
-    after = decode_cursor(tool, cursor, len(cursor_params)) if cursor else [None] * len(cursor_params)
+    after = decode_cursor(tool, cursor, cursor_keys) if cursor else [None] * len(cursor_params)
     bound.update(zip(cursor_params, after, strict=True))
     result = storage.query(query, bound, limit)
     records = _records(result)
