@@ -17,7 +17,7 @@ import pytest
 from conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]  # eleven processes share the cores
 
 BAD_FILES = {
     "csv": "is not a DuckDB database file",
@@ -82,7 +82,7 @@ def outcomes(market_db: Path, tmp_path_factory: pytest.TempPathFactory):
                    SIM_HISTORY_DAYS=1)  # fmt: skip
         running[(command, "port in use")] = subprocess.Popen(_cli(command), cwd=directory, env=env, text=True,
                                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
-    deadline = time.monotonic() + 150
+    deadline = time.monotonic() + 240
     try:
         yield {case: (*_finish(process, deadline), port) for case, process in running.items()}
     finally:
