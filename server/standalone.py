@@ -46,7 +46,10 @@ def serve(settings: Settings, *, transport: str) -> None:
         else:
             listener = bind_listener(settings.mcp_host, settings.mcp_port)  # a taken port: one line, no "serving"
             log.info("serving http://%s:%d/mcp", settings.mcp_host, listener.getsockname()[1])
-            uvicorn.Server(http_config(settings, storage)).run(sockets=[listener])
+            try:
+                uvicorn.Server(http_config(settings, storage)).run(sockets=[listener])
+            except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it stopped for; uvicorn.run swallows it too
+                pass
     finally:
         storage.close()
 

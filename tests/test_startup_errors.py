@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]  # eleven processes share the cores
 
 BAD_FILES = {
     "csv": "is not a DuckDB database file",
@@ -81,8 +82,9 @@ def outcomes(market_db: Path, tmp_path_factory: pytest.TempPathFactory):
                    SIM_HISTORY_DAYS=1)  # fmt: skip
         running[(command, "port in use")] = subprocess.Popen(_cli(command), cwd=directory, env=env, text=True,
                                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    deadline = time.monotonic() + 240
     try:
-        yield {case: (*_finish(process), port) for case, process in running.items()}
+        yield {case: (*_finish(process, deadline), port) for case, process in running.items()}
     finally:
         taken.close()
         for process in running.values():
@@ -90,10 +92,10 @@ def outcomes(market_db: Path, tmp_path_factory: pytest.TempPathFactory):
                 process.kill()
 
 
-def _finish(process: subprocess.Popen[str]) -> tuple[int | None, str]:
-    """Exit status and stderr; a process still running after 180 s is killed and reported with status None."""
+def _finish(process: subprocess.Popen[str], deadline: float) -> tuple[int | None, str]:
+    """Exit status and stderr; a process still running at ``deadline`` is killed and reported with status None."""
     try:
-        return process.wait(180), process.communicate()[1]
+        return process.wait(max(0.0, deadline - time.monotonic())), process.communicate()[1]
     except subprocess.TimeoutExpired:
         process.kill()
         return None, process.communicate()[1]
