@@ -1,0 +1,66 @@
+"""The spool file on its own: durable appends, a torn last line skipped, atomic replace, one stream per spool."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from ingest.spool import Spool, SpoolBusy, WriteAhead, events_of_lines, read_lines
+
+
+def test_appended_lines_read_back_in_order_and_a_torn_last_line_is_skipped(tmp_path):
+    with Spool(tmp_path / "s.jsonl") as spool:
+        spool.append([b'{"ev":"T","i":"1"}', b'{"ev":"T","i":"2"}'])
+        spool.append([b'[{"ev":"T","i":"3"},{"ev":"Q","sym":"A"}]'])
+        with spool.path.open("ab") as fh:
+            fh.write(b'{"ev":"T","i":"4"')  # a crash in the middle of an append
+        lines, torn = read_lines(spool.path)
+    assert torn == 1
+    assert [e["i"] if e["ev"] == "T" else e["sym"] for e in events_of_lines(lines)] == ["1", "2", "3", "A"]
+
+
+def test_a_complete_last_line_without_newline_is_kept_and_a_bad_line_comes_back_as_text(tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b'not json\n\n{"ev":"T","i":"9"}')
+    lines, torn = read_lines(path)
+    assert torn == 0 and events_of_lines(lines) == ["not json", {"ev": "T", "i": "9"}]
+
+
+def test_replace_keeps_only_the_unconfirmed_events_and_deletes_the_segments(tmp_path):
+    with Spool(tmp_path / "s.jsonl") as spool:
+        spool.append([b'{"i":"a"}', b'{"i":"b"}'])
+        segment = spool.path.with_name("s.jsonl.wal.3")
+        segment.write_bytes(b'[{"i":"c"}]\n')
+        files = spool.pending_files()
+        assert files == [segment, spool.path]
+        spool.replace(files, [b'{"i":"b"}'])
+        assert read_lines(spool.path) == ([b'{"i":"b"}'], 0) and not segment.exists()
+        spool.replace(spool.pending_files(), [])
+        assert spool.path.read_bytes() == b"" and spool.pending_files() == []
+
+
+def test_a_second_process_on_the_same_spool_is_refused_with_the_setting_named(tmp_path):
+    with Spool(tmp_path / "s.jsonl"):
+        with pytest.raises(SpoolBusy, match="STREAM_SPOOL_PATH"):
+            Spool(tmp_path / "s.jsonl")
+    Spool(tmp_path / "s.jsonl").close()  # released on close
+
+
+def test_a_write_ahead_segment_goes_once_every_event_of_it_is_answered_for(tmp_path):
+    failed = []
+    with Spool(tmp_path / "s.jsonl") as spool:
+        wal = WriteAhead(spool, lambda err, msg: failed.append(msg), segment_seconds=0.0)
+        first = wal.write([orjson.dumps([{"ev": "T", "i": "1"}, {"ev": "T", "i": "2"}])])
+        first.produced = 2
+        second = wal.write([b'[{"ev":"T","i":"3"}]'])  # segment_seconds=0: a new segment each write
+        second.produced = 1
+        assert first.path != second.path and wal.files == 2
+        first.ack(None, "m1")
+        wal.collect()
+        assert first.path.exists()  # one of its two events is not answered for yet
+        first.ack("purged", "m2")
+        wal.collect()
+        assert not first.path.exists() and second.path.exists() and failed == ["m2"]
+        second.ack(None, "m3")
+        wal.collect(final=True)
+        assert spool.segments() == [] and wal.files == 0
