@@ -371,6 +371,14 @@ class EventProducer:
         if self.write_ahead is not None and not self.lost:
             self.write_ahead.collect(final=True)
 
+    def flush(self, timeout_s: float = 60.0) -> int:
+        """Wait until every queued message is delivered or failed; return how many are still queued."""
+        left = int(self._producer.flush(timeout_s))
+        self.stats.lag = left
+        if left:
+            log.error("kafka producer: %d messages still undelivered after %.0f s", left, timeout_s)
+        return left
+
 
 def _one_line(frame: bytes | str) -> bytes:
     """A frame as one spool line: a newline can only be whitespace between JSON tokens, so a space does."""
