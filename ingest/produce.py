@@ -11,7 +11,9 @@ duplicates or reordering from retries within a producer session). A full local q
 in ``produce()``; :meth:`EventProducer.send` then serves delivery reports (``poll``) and retries, blocking
 the caller: backpressure, never a drop. librdkafka retries a broker outage for ``delivery.timeout.ms``
 (5 minutes); a message that fails for good is counted (``delivery_failures``) and logged, with only failures
-reported (``delivery.report.only.error``), so the happy path costs no Python callback per message.
+reported (``delivery.report.only.error``), so the happy path costs no Python callback per message. With a spool
+(``microstructure stream``, :mod:`ingest.stream`), failed messages and, at stop, those Kafka has not confirmed
+(purged from the queue) are written to it instead of being lost (:meth:`EventProducer.finish`).
 
 :class:`KafkaFeed` is the Polygon socket reader of :mod:`ingest.feed` with a Kafka drain: frames are taken
 off the reader's queue in chunks and produced on the feed's writer thread, so a blocked producer never

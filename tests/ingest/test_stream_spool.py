@@ -178,3 +178,47 @@ def test_a_stream_stopped_while_the_broker_is_away_spools_exactly_what_kafka_nev
     assert replay.returncode == 0, replay.stderr[-3000:]
     drain(env)
     assert sorted(db_keys(Path(env["DUCKDB_PATH"]))) == sorted(stored)
+
+
+def test_with_spool_mode_always_a_killed_stream_loses_nothing_and_its_segments_go_first(broker, tmp_path):
+    env = stream_env(broker.bootstrap, tmp_path, STREAM_SPOOL_MODE="always")
+    spool = Path(env["STREAM_SPOOL_PATH"])
+    first_log = tmp_path / "stream-1.log"
+    stream = start_stream(env, first_log)
+    try:
+        wait_for(lambda: last_stats(first_log)[0] > 1000, [stream], [first_log], 120, "1000 events produced")
+        broker.stop()
+        produced_at_stop = last_stats(first_log)[0]
+        wait_for(lambda: last_stats(first_log)[0] > produced_at_stop + 500, [stream], [first_log], 120,
+                 "500 events produced while the broker is away")
+        stream.send_signal(signal.SIGKILL)
+        stream.wait(30)
+        reported = last_stats(first_log)[0]  # produced by the last statistics line: accepted at least these
+    finally:
+        if stream.poll() is None:
+            stream.kill()
+    segments = sorted(spool.parent.glob(f"{spool.name}.wal.*"))
+    written = [e for e in events_of_lines(line for path in segments for line in read_lines(path)[0])
+               if e.get("ev") == "T"]
+    assert written  # the events Kafka had not confirmed are on disk
+
+    broker.start()
+    in_kafka = kafka_events(broker.bootstrap, env["KAFKA_TRADES_TOPIC"])
+    kept = {key(e) for e in in_kafka} | {key(e) for e in written}
+    assert len(kept) >= reported  # nothing accepted is lost to the SIGKILL
+
+    second_log = tmp_path / "stream-2.log"
+    stream = start_stream(env, second_log)
+    try:
+        wait_for(lambda: "Kafka confirmed the" in second_log.read_text(), [stream], [second_log], 120,
+                 "the segments sent")
+        assert not any(p.exists() for p in segments) and spool.read_bytes() == b""
+        stream.send_signal(signal.SIGTERM)
+        assert stream.wait(120) == 0, second_log.read_text()[-3000:]
+    finally:
+        if stream.poll() is None:
+            stream.kill()
+    drain(env)
+    stored = db_keys(Path(env["DUCKDB_PATH"]))
+    assert len(stored) == len(set(stored))  # resent events Kafka already had are stored once
+    assert kept <= set(stored)
