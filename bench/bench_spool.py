@@ -55,14 +55,10 @@ def _settings(bootstrap: str, topic: str, spool: Path, mode: str) -> Any:
 
 
 def _producer(settings: Any, spool: Any) -> Any:
-    from ingest.spool import WriteAhead
     from ingest.stats import PipelineStats
-    from ingest.stream import _producer as stream_producer
+    from ingest.stream import stream_producer
 
-    producer = stream_producer(settings, PipelineStats("bench-spool"), spool)
-    if settings.stream_spool_mode == "always":
-        producer.write_ahead = WriteAhead(spool, producer._on_delivery)
-    return producer
+    return stream_producer(settings, PipelineStats("bench-spool"), spool)
 
 
 def child(bootstrap: str, topic: str, spool_path: Path, mode: str, rate: float, counter_path: Path) -> None:

@@ -149,7 +149,7 @@ class EventProducer:
         self.quotes_topic = quotes_topic
         self.stats = stats
         self.bootstrap = bootstrap
-        self._producer = Producer(producer_config(bootstrap, on_delivery=self._on_delivery,
+        self._producer = Producer(producer_config(bootstrap, on_delivery=self.report_undelivered,
                                                   error_cb=self._on_error, **config))
         self._unserved = 0
         #: Where undelivered events go (``stream``); without one they are counted and logged only.
@@ -177,8 +177,10 @@ class EventProducer:
         return cls(settings.kafka_bootstrap_servers, settings.kafka_trades_topic, settings.kafka_quotes_topic,
                    stats, **config)
 
-    def _on_delivery(self, err: KafkaError | None, msg: Any) -> None:
-        if err is None:  # only errors are reported, except in always mode (resent events)
+    def report_undelivered(self, err: KafkaError | None, msg: Any) -> None:
+        """Delivery-report callback: count a failed message (a purged one is not a failure) and keep its
+        value for the spool; a success (reported only in ``always`` mode) is nothing to do."""
+        if err is None:
             return
         if err.code() not in _PURGED:  # purged at stop: spooled, not a failure
             self.stats.delivery_failures += 1

@@ -28,7 +28,7 @@ from ingest.stats import PipelineStats, StatsReporter, serve_metrics
 if TYPE_CHECKING:
     from sql.settings import Settings
 
-__all__ = ["StreamSummary", "resend_spool", "run_stream"]
+__all__ = ["StreamSummary", "resend_spool", "run_stream", "stream_producer"]
 
 log = logging.getLogger(__name__)
 
@@ -92,13 +92,16 @@ def resend_spool(producer: EventProducer, spool: Spool, headers: dict[str, bytes
     return trades + quotes
 
 
-def _producer(settings: Settings, stats: PipelineStats, spool: Spool) -> EventProducer:
+def stream_producer(settings: Settings, stats: PipelineStats, spool: Spool) -> EventProducer:
+    """The producer of ``stream``: undelivered events go to ``spool``; in ``STREAM_SPOOL_MODE=always`` frames
+    are written ahead (:class:`ingest.spool.WriteAhead`), and each message's callback hears of its success."""
     always = settings.stream_spool_mode == "always"
-    # always: each message carries its segment's callback, which must hear of successes too
     producer = EventProducer.from_settings(settings, stats, **({"delivery.report.only.error": False} if always else {}))
     producer.spool = spool
     producer.keep_undelivered = True
     producer.stop_wait_s = settings.stream_stop_wait_seconds
+    if always:
+        producer.write_ahead = WriteAhead(spool, producer.report_undelivered)
     return producer
 
 
@@ -124,7 +127,7 @@ async def run_stream(settings: Settings, *, simulate: bool = False, stop: asynci
     stats = PipelineStats("stream")
     source = "sim" if simulate else "ws"
     with Spool(settings.spool_path()) as spool:
-        producer = _producer(settings, stats, spool)
+        producer = stream_producer(settings, stats, spool)
         loop = asyncio.get_running_loop()
         handler = _StopSignals(stop, producer)
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -154,9 +157,6 @@ async def run_stream(settings: Settings, *, simulate: bool = False, stop: asynci
 async def _stream(settings: Settings, producer: EventProducer, source: str, stop: asyncio.Event, *,
                   simulate: bool) -> None:
     """The feed into ``producer`` until ``stop``; the feed's drain finishes the producer on its way out."""
-    if settings.stream_spool_mode == "always":
-        assert producer.spool is not None
-        producer.write_ahead = WriteAhead(producer.spool, producer._on_delivery)
     subscriptions = [s.strip() for s in settings.polygon_subscriptions.split(",") if s.strip()]
     async with contextlib.AsyncExitStack() as stack:
         if simulate:
