@@ -84,9 +84,12 @@ def _cmd_stream(settings: Settings, args: argparse.Namespace) -> int:
     except PolygonAuthError as exc:
         print(f"microstructure: {exc}. Check POLYGON_API_KEY.", file=sys.stderr)
         return 1
-    except (SpoolBusy, KafkaException) as exc:
-        print(f"microstructure: {exc} (KAFKA_BOOTSTRAP_SERVERS={settings.kafka_bootstrap_servers}, "
-              f"STREAM_SPOOL_PATH={settings.spool_path()})", file=sys.stderr)
+    except SpoolBusy as exc:
+        print(f"microstructure: {exc}", file=sys.stderr)
+        return 1
+    except KafkaException as exc:  # the broker stayed away for ensure_topics' whole wait
+        print(f"microstructure: Kafka at KAFKA_BOOTSTRAP_SERVERS={settings.kafka_bootstrap_servers} is not ready: "
+              f"{exc}", file=sys.stderr)
         return 1
     except ValueError as exc:
         print(f"microstructure: {exc}", file=sys.stderr)

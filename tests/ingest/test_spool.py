@@ -94,3 +94,21 @@ def test_replaying_a_spool_into_the_database_stores_each_event_once_and_rejects_
         # a resend of stored trades adds no row (quotes carry no dedupe key in the storage contract)
         assert con.execute("SELECT trade_id, source FROM market_data ORDER BY trade_id").fetchall() == [
             ("7", "replay"), ("8", "replay")]
+
+
+def test_a_second_stream_on_a_held_spool_exits_with_one_line_naming_the_setting(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", "STREAM_SPOOL_PATH": str(tmp_path / "s.jsonl"),
+           "PYTHONPATH": str(root)}
+    with Spool(tmp_path / "s.jsonl"):
+        done = subprocess.run([sys.executable, "-m", "server.cli", "stream", "--simulate"], env=env, cwd=root,
+                              capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"microstructure: the spool {tmp_path / 's.jsonl'} is in use by another 'microstructure stream' (set "
+        "STREAM_SPOOL_PATH to a file of its own for each stream)"]
