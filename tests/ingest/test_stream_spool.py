@@ -91,25 +91,31 @@ def drain(env: dict[str, str]) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def stop_the_broker_mid_stream(broker, stream: subprocess.Popen, log: Path) -> None:
-    """Let ``stream`` produce 1000 events, stop the broker, and return once 500 more wait in its queue."""
-    wait_for(lambda: last_stats(log)[0] > 1000, [stream], [log], 120, "1000 events produced")
-    broker.stop()
-    produced_at_stop = last_stats(log)[0]
-    # the simulator goes on: events pile up in the producer's queue, unconfirmed
-    wait_for(lambda: last_stats(log)[0] > produced_at_stop + 500 and last_stats(log)[1] > 500, [stream], [log],
-             120, "500 events queued while the broker is away")
+def stream_into_an_outage(broker, tmp_path: Path, **extra: str
+                          ) -> tuple[dict[str, str], Path, Path, subprocess.Popen]:
+    """Start a stream with ``extra`` settings, let it produce 1000 events, stop the broker, and return once 500
+    more wait in its queue: its environment, spool path, log and process."""
+    env = stream_env(broker.bootstrap, tmp_path, **extra)
+    log = tmp_path / "stream-1.log"
+    stream = start_stream(env, log)
+    try:
+        wait_for(lambda: last_stats(log)[0] > 1000, [stream], [log], 120, "1000 events produced")
+        broker.stop()
+        produced_at_stop = last_stats(log)[0]
+        # the simulator goes on: events pile up in the producer's queue, unconfirmed
+        wait_for(lambda: last_stats(log)[0] > produced_at_stop + 500 and last_stats(log)[1] > 500, [stream],
+                 [log], 120, "500 events queued while the broker is away")
+    except BaseException:
+        stream.kill()
+        raise
+    return env, Path(env["STREAM_SPOOL_PATH"]), log, stream
 
 
 def test_a_stream_stopped_while_the_broker_is_away_spools_exactly_what_kafka_never_got(own_broker, tmp_path):
     broker = own_broker
     # A long wait: only the second SIGINT can end it within the test's patience.
-    env = stream_env(broker.bootstrap, tmp_path, STREAM_STOP_WAIT_SECONDS="3600")
-    spool = Path(env["STREAM_SPOOL_PATH"])
-    first_log = tmp_path / "stream-1.log"
-    stream = start_stream(env, first_log)
+    env, spool, first_log, stream = stream_into_an_outage(broker, tmp_path, STREAM_STOP_WAIT_SECONDS="3600")
     try:
-        stop_the_broker_mid_stream(broker, stream, first_log)
         stream.send_signal(signal.SIGINT)
         notice = wait_for(lambda: re.search(r"stopping: (\d+) events not yet confirmed by Kafka; waiting up to "
                                             r"3600 s for the broker at (\S+), then they go to the spool (\S+) ",
@@ -173,12 +179,8 @@ def test_a_stream_stopped_while_the_broker_is_away_spools_exactly_what_kafka_nev
 
 def test_with_spool_mode_always_a_killed_stream_loses_nothing_and_its_segments_go_first(own_broker, tmp_path):
     broker = own_broker
-    env = stream_env(broker.bootstrap, tmp_path, STREAM_SPOOL_MODE="always")
-    spool = Path(env["STREAM_SPOOL_PATH"])
-    first_log = tmp_path / "stream-1.log"
-    stream = start_stream(env, first_log)
+    env, spool, first_log, stream = stream_into_an_outage(broker, tmp_path, STREAM_SPOOL_MODE="always")
     try:
-        stop_the_broker_mid_stream(broker, stream, first_log)
         stream.send_signal(signal.SIGKILL)
         stream.wait(30)
         reported = last_stats(first_log)[0]  # produced by the last statistics line: accepted at least these
