@@ -11,7 +11,9 @@ duplicates or reordering from retries within a producer session). A full local q
 in ``produce()``; :meth:`EventProducer.send` then serves delivery reports (``poll``) and retries, blocking
 the caller: backpressure, never a drop. librdkafka retries a broker outage for ``delivery.timeout.ms``
 (5 minutes); a message that fails for good is counted (``delivery_failures``) and logged, with only failures
-reported (``delivery.report.only.error``), so the happy path costs no Python callback per message.
+reported (``delivery.report.only.error``), so the happy path costs no Python callback per message. With a spool
+(``microstructure stream``, :mod:`ingest.stream`), failed messages and, at stop, those Kafka has not confirmed
+(purged from the queue) are written to it instead of being lost (:meth:`EventProducer.finish`).
 
 :class:`KafkaFeed` is the Polygon socket reader of :mod:`ingest.feed` with a Kafka drain: frames are taken
 off the reader's queue in chunks and produced on the feed's writer thread, so a blocked producer never
@@ -33,6 +35,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from ingest.feed import PolygonReader
 from ingest.normalize import MAX_RAW_CHARS, Reject, StatusEvent
+from ingest.spool import Spool, WriteAhead
 from ingest.stats import PipelineStats
 
 if TYPE_CHECKING:
@@ -51,6 +54,8 @@ _POLL_EVERY = 10_000
 #: ``produce()``'s partition argument for "the partitioner picks" (``RD_KAFKA_PARTITION_UA``). Messages are
 #: produced with positional arguments: parsing keyword arguments costs ~15 % of a ``produce()`` call.
 _ANY_PARTITION = -1
+#: Delivery-report errors of messages :meth:`EventProducer.finish` purged (queued, in flight).
+_PURGED = frozenset({KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT})
 
 
 def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
@@ -143,9 +148,27 @@ class EventProducer:
         self.trades_topic = trades_topic
         self.quotes_topic = quotes_topic
         self.stats = stats
-        self._producer = Producer(producer_config(bootstrap, on_delivery=self._on_delivery,
+        self.bootstrap = bootstrap
+        self._producer = Producer(producer_config(bootstrap, on_delivery=self.report_undelivered,
                                                   error_cb=self._on_error, **config))
         self._unserved = 0
+        #: Where undelivered events go (``stream``); without one they are counted and logged only.
+        self.spool: Spool | None = None
+        #: ``STREAM_SPOOL_MODE=always``: frames are written ahead of producing them (:class:`KafkaFeed`).
+        self.write_ahead: WriteAhead | None = None
+        #: Keep the value of every event Kafka did not take (purged or failed) in :attr:`undelivered`.
+        self.keep_undelivered = False
+        self.undelivered: list[bytes] = []
+        #: Events Kafka did not take (purged, failed, or refused by a full queue while stopping).
+        self.undelivered_total = 0
+        #: Events that could be neither delivered nor spooled.
+        self.lost = 0
+        #: Set when the process stops: a full queue then spools an event instead of waiting for room.
+        self.stopping = threading.Event()
+        #: Set by a second stop signal: :meth:`finish` stops waiting for the broker at once.
+        self.abandon = threading.Event()
+        #: Seconds :meth:`finish` waits for Kafka to confirm what is queued.
+        self.stop_wait_s = 60.0
 
     @classmethod
     def from_settings(cls, settings: Settings, stats: PipelineStats, **config: Any) -> EventProducer:
@@ -154,13 +177,39 @@ class EventProducer:
         return cls(settings.kafka_bootstrap_servers, settings.kafka_trades_topic, settings.kafka_quotes_topic,
                    stats, **config)
 
-    def _on_delivery(self, err: KafkaError | None, msg: Any) -> None:
-        if err is None:  # pragma: no cover - only errors are reported
+    def report_undelivered(self, err: KafkaError | None, msg: Any) -> None:
+        """Delivery-report callback: count a failed message (a purged one is not a failure) and keep its
+        value for the spool; a success (reported only in ``always`` mode) is nothing to do."""
+        if err is None:
             return
-        self.stats.delivery_failures += 1
-        n = self.stats.delivery_failures
-        if n <= 10 or n % 1000 == 0:
-            log.error("kafka delivery failed (%d so far) to %s: %s", n, msg.topic(), err)
+        if err.code() not in _PURGED:  # purged at stop: spooled, not a failure
+            self.stats.delivery_failures += 1
+            n = self.stats.delivery_failures
+            if n <= 10 or n % 1000 == 0:
+                log.error("kafka delivery failed (%d so far) to %s: %s", n, msg.topic(), err)
+        self.undelivered_total += 1
+        if self.keep_undelivered:
+            self.undelivered.append(msg.value())
+
+    def spool_undelivered(self) -> int:
+        """Append the undelivered events collected so far to the spool (fsynced); return how many.
+
+        Without a spool, or when the write fails (logged), they are counted in :attr:`lost`."""
+        values, self.undelivered = self.undelivered, []
+        if not values:
+            return 0
+        if self.spool is None:
+            self.lost += len(values)
+            return 0
+        try:
+            self.spool.append(values)
+        except OSError as exc:
+            self.lost += len(values)
+            log.error("could not write %d undelivered events to the spool %s: %s", len(values), self.spool.path,
+                      exc)
+            return 0
+        self.stats.spooled += len(values)
+        return len(values)
 
     def _on_error(self, err: KafkaError) -> None:
         level = logging.ERROR if err.fatal() else logging.WARNING
@@ -202,12 +251,18 @@ class EventProducer:
             self._served(len(values[start:end]))
 
     def _produce_blocking(self, topic: str, key: bytes | str, value: bytes,
-                          headers: list[tuple[str, bytes]] | dict[str, bytes]) -> None:
+                          headers: list[tuple[str, bytes]] | dict[str, bytes], on_delivery: Any = None) -> None:
         while True:
             try:
-                self._producer.produce(topic, value, key, headers=headers)
+                self._producer.produce(topic, value, key, _ANY_PARTITION, on_delivery, None, 0, headers)
                 return
             except BufferError:  # the local queue is full: serve it until this message fits
+                if self.stopping.is_set() and self.keep_undelivered:  # stopping: to the spool instead
+                    self.undelivered_total += 1
+                    self.undelivered.append(value)
+                    if on_delivery is not None:
+                        on_delivery(None, None)  # answered for: it is in the spool, not in Kafka
+                    return
                 self._producer.poll(0.05)
 
     def _served(self, n: int) -> None:
@@ -218,8 +273,11 @@ class EventProducer:
             self._unserved = 0
 
     def send_events(self, events: Iterable[Any], headers: list[tuple[str, bytes]] | dict[str, bytes],
-                    statuses: list[StatusEvent], rejects: list[Reject]) -> tuple[int, int]:
+                    statuses: list[StatusEvent], rejects: list[Reject], on_delivery: Any = None
+                    ) -> tuple[int, int]:
         """Produce decoded Polygon events; status events and unroutable events are returned in the lists.
+
+        ``on_delivery`` is the delivery-report callback of each message (default: the producer's).
 
         Returns
         -------
@@ -255,9 +313,9 @@ class EventProducer:
             topic = trades_topic if is_trade else quotes_topic
             value = dumps(event)
             try:
-                produce(topic, value, key, _ANY_PARTITION, None, None, 0, headers)
+                produce(topic, value, key, _ANY_PARTITION, on_delivery, None, 0, headers)
             except BufferError:
-                self._produce_blocking(topic, key, value, headers)
+                self._produce_blocking(topic, key, value, headers, on_delivery)
             if is_trade:
                 trades += 1
             else:
@@ -268,9 +326,54 @@ class EventProducer:
         return trades, quotes
 
     def poll(self, timeout: float = 0.0) -> None:
-        """Serve delivery reports; update the queued-messages gauge."""
+        """Serve delivery reports, spool the undelivered; update the queued-messages gauge."""
         self._producer.poll(timeout)
         self.stats.lag = len(self._producer)
+        if self.undelivered and self.spool is not None:
+            self.spool_undelivered()
+        if self.write_ahead is not None and not self.lost:
+            self.write_ahead.collect()
+
+    def __len__(self) -> int:
+        """Messages queued or in flight (not yet confirmed by Kafka)."""
+        return len(self._producer)
+
+    def stop_notice(self) -> str:
+        """The line ``stream`` prints the moment it is asked to stop."""
+        queued = len(self._producer)
+        if not queued:
+            return "stopping: every event produced so far is confirmed by Kafka"
+        where = f"the spool {self.spool.path}" if self.spool is not None else "nowhere (no spool): they are lost"
+        return (f"stopping: {queued} events not yet confirmed by Kafka; waiting up to {self.stop_wait_s:.0f} s "
+                f"for the broker at {self.bootstrap}, then they go to {where} (stop again to skip the wait)")
+
+    def wait_confirmed(self) -> None:
+        """Serve delivery reports until Kafka has answered for every queued message. Once :attr:`stopping`
+        is set, wait at most :attr:`stop_wait_s` more (none once :attr:`abandon` is set), then purge what is
+        left: its delivery reports (``_PURGE_QUEUE``, ``_PURGE_INFLIGHT``) put it in :attr:`undelivered`."""
+        deadline: float | None = None
+        while len(self._producer) and not self.abandon.is_set():
+            if self.stopping.is_set():
+                deadline = deadline or time.monotonic() + self.stop_wait_s
+                if time.monotonic() >= deadline:
+                    break
+            self._producer.flush(0.2)
+        if len(self._producer):
+            self._producer.purge(in_queue=True, in_flight=True, blocking=True)
+            self._producer.flush(5.0)  # serves the purged messages' delivery reports
+        self.stats.lag = len(self._producer)
+
+    def finish(self) -> None:
+        """Stop: wait up to :attr:`stop_wait_s` (or until :attr:`abandon`) for Kafka to confirm what is
+        queued, then spool the rest. Without a spool this is :meth:`flush`."""
+        self.stopping.set()
+        if self.spool is None:
+            self.flush(self.stop_wait_s)
+            return
+        self.wait_confirmed()
+        self.spool_undelivered()
+        if self.write_ahead is not None and not self.lost:
+            self.write_ahead.collect(final=True)
 
     def flush(self, timeout_s: float = 60.0) -> int:
         """Wait until every queued message is delivered or failed; return how many are still queued."""
@@ -279,6 +382,12 @@ class EventProducer:
         if left:
             log.error("kafka producer: %d messages still undelivered after %.0f s", left, timeout_s)
         return left
+
+
+def _one_line(frame: bytes | str) -> bytes:
+    """A frame as one spool line: a newline can only be whitespace between JSON tokens, so a space does."""
+    raw = frame.encode() if isinstance(frame, str) else frame
+    return raw.replace(b"\n", b" ") if b"\n" in raw else raw
 
 
 class KafkaFeed(PolygonReader):
@@ -319,13 +428,18 @@ class KafkaFeed(PolygonReader):
                 self._note_statuses(statuses)
                 self._note_rejects(rejects)
             if stop:
-                await loop.run_in_executor(self._writer, self.producer.flush)
+                await loop.run_in_executor(self._writer, self.producer.finish)
                 return
 
     def _produce(self, chunk: list[tuple[bytes | str, int]]) -> tuple[list[StatusEvent], list[Reject]]:
         statuses: list[StatusEvent] = []
         rejects: list[Reject] = []
         first_ns = chunk[0][1]
+        on_delivery = None
+        segment = None
+        if self.producer.write_ahead is not None:  # always mode: the frames are on disk before Kafka sees them
+            segment = self.producer.write_ahead.write([_one_line(frame) for frame, _ in chunk])
+            on_delivery = segment.ack
         for frame, _received_ns in chunk:
             self.stats.frames += 1
             try:
@@ -336,7 +450,9 @@ class KafkaFeed(PolygonReader):
             if not isinstance(events, list):
                 rejects.append(Reject(str(frame[:MAX_RAW_CHARS]), "frame is not a JSON array of events"))
                 continue
-            trades, quotes = self.producer.send_events(events, self._headers, statuses, rejects)
+            trades, quotes = self.producer.send_events(events, self._headers, statuses, rejects, on_delivery)
+            if segment is not None:
+                segment.produced += trades + quotes
             self.stats.trades += trades
             self.stats.quotes += quotes
             self.stats.rows_added += trades + quotes
@@ -347,55 +463,3 @@ class KafkaFeed(PolygonReader):
         self.stats.last_batch_latency_s = latency
         self.producer.stats.add_batch(latency)
         return statuses, rejects
-
-
-async def run_stream(settings: Settings, *, simulate: bool = False, stop: asyncio.Event | None = None) -> None:
-    """``microstructure stream``: one Polygon market → Kafka until ``stop`` (or SIGINT/SIGTERM) is set.
-
-    ``simulate`` serves the market from an in-process simulator (``SIM_RATE``, ``SIM_SEED``) instead of
-    ``POLYGON_FEED``; rows are then tagged ``sim``.
-    """
-    import contextlib
-    import signal
-
-    from ingest.stats import StatsReporter, serve_metrics
-
-    if not settings.kafka_bootstrap_servers:
-        raise ValueError("KAFKA_BOOTSTRAP_SERVERS is not set: 'microstructure stream' produces to Kafka")
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    ensure_topics(settings.kafka_bootstrap_servers,
-                  [settings.kafka_trades_topic, settings.kafka_quotes_topic], settings.kafka_partitions)
-    serve_metrics(settings.metrics_host, settings.metrics_port)
-    stats = PipelineStats("stream")
-    producer = EventProducer.from_settings(settings, stats)
-    subscriptions = [s.strip() for s in settings.polygon_subscriptions.split(",") if s.strip()]
-    async with contextlib.AsyncExitStack() as stack:
-        if simulate:
-            from ingest.simulator import PolygonSimulator
-            from ingest.synthetic_market import SyntheticMarket
-
-            sim = PolygonSimulator(SyntheticMarket(settings.sim_seed, settings.sim_rate), settings.sim_host, 0)
-            await stack.enter_async_context(sim)
-            feed_host, secure, key, source = sim.feed, False, "sim", "sim"
-        else:
-            if settings.polygon_api_key is None:
-                raise ValueError("POLYGON_API_KEY is not set: 'microstructure stream' needs a Polygon key "
-                                 "(or --simulate)")
-            feed_host, secure, source = settings.polygon_feed, settings.polygon_secure, "ws"
-            key = settings.polygon_api_key.get_secret_value()
-        feed = KafkaFeed(producer=producer, source=source, api_key=key, feed=feed_host,
-                         market=settings.polygon_market, subscriptions=subscriptions, secure=secure,
-                         max_reconnects=None)
-        with StatsReporter(stats, settings.stats_interval_seconds, log):
-            task = asyncio.create_task(feed.run(), name="stream")
-            waiter = asyncio.create_task(stop.wait())
-            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-    log.info("stream stopped: %d events produced, %d delivery failures", stats.produced,
-             stats.delivery_failures)

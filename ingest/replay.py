@@ -46,6 +46,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ingest.replay_json import correction_values, trade_event, trade_values
+from ingest.replay_spool import is_spool_file, replay_spool
 from ingest.stats import PipelineStats
 from sql.contract import TRADES_SCHEMA
 
@@ -283,15 +284,21 @@ def replay_file(path: Path, *, storage: Storage | None = None, producer: EventPr
 
 
 def replay_paths(settings: Any, paths: list[Path], *, progress: bool = True) -> list[ReplaySummary]:
-    """``microstructure replay``: every file to Kafka when ``KAFKA_BOOTSTRAP_SERVERS`` is set, else the DB."""
+    """``microstructure replay``: every file to Kafka when ``KAFKA_BOOTSTRAP_SERVERS`` is set, else the DB.
+
+    A file of JSON lines is a stream's spool (:mod:`ingest.replay_spool`), anything else a ``trades_v1`` CSV."""
     summaries = []
     if settings.kafka_bootstrap_servers:
         from ingest.produce import EventProducer, ensure_topics
 
-        ensure_topics(settings.kafka_bootstrap_servers, [settings.kafka_trades_topic], settings.kafka_partitions)
+        ensure_topics(settings.kafka_bootstrap_servers, [settings.kafka_trades_topic, settings.kafka_quotes_topic],
+                      settings.kafka_partitions)
         producer = EventProducer.from_settings(settings, PipelineStats("replay"))
         for path in paths:
-            summary = replay_file(path, producer=producer, progress=progress)
+            if is_spool_file(path):
+                summary = replay_spool(path, producer=producer)
+            else:
+                summary = replay_file(path, producer=producer, progress=progress)
             log.info("replay %s: %d rows sent to %s in %.1f s", path, summary.sent, producer.trades_topic,
                      summary.seconds)
             summaries.append(summary)
@@ -304,7 +311,10 @@ def replay_paths(settings: Any, paths: list[Path], *, progress: bool = True) -> 
     try:
         storage.apply_schema()
         for path in paths:
-            summary = replay_file(path, storage=storage, progress=progress)
+            if is_spool_file(path):
+                summary = replay_spool(path, storage=storage)
+            else:
+                summary = replay_file(path, storage=storage, progress=progress)
             log.info("replay %s: %d rows, %d added, %d skipped in %.1f s", path, summary.rows, summary.added,
                      summary.skipped, summary.seconds)
             summaries.append(summary)

@@ -15,6 +15,8 @@ metric                                          type    meaning
 ``microstructure_parse_errors_total{role}``     counter records that could not be parsed
 ``microstructure_dead_lettered_total{role}``    counter records written to a ``<topic>.dlq``
 ``microstructure_delivery_failures_total``      counter Kafka deliveries that failed for good
+``microstructure_spooled_total{role}``          counter events written to the stream's spool because Kafka
+                                                        did not confirm them (sent first at the next start)
 ``microstructure_batches_total{role}``          counter batches written (load) / flushed (stream)
 ``microstructure_lag{role}``                    gauge   load: records behind the high watermarks;
                                                         stream/replay: messages queued in the producer
@@ -42,7 +44,7 @@ __all__ = ["PipelineStats", "StatsReporter", "serve_metrics"]
 
 log = logging.getLogger(__name__)
 
-_COUNTERS = ("consumed", "produced", "parse_errors", "dead_lettered", "delivery_failures", "batches")
+_COUNTERS = ("consumed", "produced", "parse_errors", "dead_lettered", "delivery_failures", "spooled", "batches")
 
 
 @dataclass(eq=False)
@@ -55,6 +57,7 @@ class PipelineStats:
     parse_errors: int = 0
     dead_lettered: int = 0
     delivery_failures: int = 0
+    spooled: int = 0
     batches: int = 0
     lag: int = 0
     batch_seconds_total: float = 0.0
@@ -84,7 +87,7 @@ class PipelineStats:
         text = (
             f"{self.role}: consumed={self.consumed} ({rate:.0f}/s) produced={self.produced} "
             f"parse_errors={self.parse_errors} dead_lettered={self.dead_lettered} "
-            f"delivery_failures={self.delivery_failures} lag={self.lag} batches={self.batches} "
+            f"delivery_failures={self.delivery_failures} spooled={self.spooled} lag={self.lag} batches={self.batches} "
             f"avg_batch_latency={self.average_batch_latency_s:.3f}s"
         )
         self._line_batches, self._line_seconds = self.batches, self.batch_seconds_total

@@ -73,18 +73,28 @@ def _cmd_up(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_stream(settings: Settings, args: argparse.Namespace) -> int:
+    from confluent_kafka import KafkaException
+
     from ingest.feed import PolygonAuthError
-    from ingest.produce import run_stream
+    from ingest.spool import SpoolBusy
+    from ingest.stream import run_stream
 
     try:
-        asyncio.run(run_stream(settings, simulate=args.simulate))
+        summary = asyncio.run(run_stream(settings, simulate=args.simulate))
     except PolygonAuthError as exc:
         print(f"microstructure: {exc}. Check POLYGON_API_KEY.", file=sys.stderr)
+        return 1
+    except SpoolBusy as exc:
+        print(f"microstructure: {exc}", file=sys.stderr)
+        return 1
+    except KafkaException as exc:  # the broker stayed away for ensure_topics' whole wait
+        print(f"microstructure: Kafka at KAFKA_BOOTSTRAP_SERVERS={settings.kafka_bootstrap_servers} is not ready: "
+              f"{exc}", file=sys.stderr)
         return 1
     except ValueError as exc:
         print(f"microstructure: {exc}", file=sys.stderr)
         return 2
-    return 0
+    return 1 if summary.lost else 0
 
 
 def _cmd_load(settings: Settings, args: argparse.Namespace) -> int:
@@ -233,7 +243,8 @@ def _parser() -> argparse.ArgumentParser:
 
     replay = commands.add_parser("replay", help="Polygon flat files (trades_v1 CSV[.gz]) -> Kafka, or the "
                                  "database when KAFKA_BOOTSTRAP_SERVERS is unset")
-    replay.add_argument("files", nargs="+", metavar="FILE", help="trades_v1 .csv or .csv.gz files")
+    replay.add_argument("files", nargs="+", metavar="FILE",
+                        help="trades_v1 .csv or .csv.gz files, or a stream spool (JSON lines)")
     replay.add_argument("--quiet", action="store_true", help="no progress bar")
     replay.set_defaults(handler=_cmd_replay)
 

@@ -94,6 +94,22 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus /metrics of stream/load; 0 = off")
 
+    # --- stream spool ---------------------------------------------------------------------------------
+    stream_spool_path: Path | None = Field(
+        None,
+        description="JSON-lines file of the events Kafka has not confirmed when `stream` stops (sent first at the "
+        "next start, or with `replay`); default stream-<POLYGON_MARKET>.spool.jsonl beside DUCKDB_PATH",
+    )
+    stream_spool_mode: Literal["on-failure", "always"] = Field(
+        "on-failure",
+        description="on-failure: only undelivered events are written, at stop or when a delivery fails; always: "
+        "every frame is written and fsynced before it is produced, so a SIGKILL loses nothing either",
+    )
+    stream_stop_wait_seconds: float = Field(
+        30.0, ge=0, description="on stop, `stream` waits this long for Kafka to confirm queued events, then spools "
+        "the rest (a second Ctrl-C/SIGTERM skips the wait)",
+    )
+
     # --- Polygon feed --------------------------------------------------------------------------------
     polygon_api_key: SecretStr | None = None
     polygon_feed: str = Field("socket.polygon.io", description="feed host, e.g. delayed.polygon.io")
@@ -211,6 +227,12 @@ class Settings(BaseSettings):
     def for_loader(self) -> Settings:
         """These settings as ``microstructure load`` opens the database with: its DuckDB memory limit."""
         return self.model_copy(update={"duckdb_memory_limit": self.loader_memory_limit()})
+
+    def spool_path(self) -> Path:
+        """``STREAM_SPOOL_PATH``, or ``stream-<POLYGON_MARKET>.spool.jsonl`` beside ``DUCKDB_PATH``."""
+        if self.stream_spool_path is not None:
+            return self.stream_spool_path
+        return self.duckdb_path.with_name(f"stream-{self.polygon_market}.spool.jsonl")
 
     def session_for(self, market: str) -> SessionSpec:
         """Return the session specification of ``market`` (``stocks`` or ``crypto``)."""

@@ -161,25 +161,41 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(scope="session")
-def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory):
-    """Bootstrap servers of a real Kafka broker: ``KAFKA_BOOTSTRAP_SERVERS``/``BROKERS`` if set, else one
-    started with ``scripts/kafka-local`` for this session. In CI (``CI=true``) a broker that cannot be
+def _started_broker(workdir: Path):
+    """A broker started with ``scripts/kafka-local`` in ``workdir``. In CI (``CI=true``) a broker that cannot be
     started fails the test; elsewhere the test is skipped with the reason."""
     import os
 
-    given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("BROKERS")
-    if given:
-        yield given
-        return
     from tests.kafka_broker import LocalBroker
 
-    broker = LocalBroker(tmp_path_factory.mktemp("kafka"))
+    broker = LocalBroker(workdir)
     try:
         broker.start()
     except Exception as exc:  # noqa: BLE001 - turned into a failure (CI) or a skip, with the reason
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(f"no Kafka broker: {exc}")
         pytest.skip(f"no Kafka broker (set KAFKA_BOOTSTRAP_SERVERS or fix scripts/kafka-local): {exc}")
+    return broker
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory):
+    """Bootstrap servers of a real Kafka broker: ``KAFKA_BOOTSTRAP_SERVERS``/``BROKERS`` if set, else one
+    started with ``scripts/kafka-local`` for this session (:func:`_started_broker`)."""
+    import os
+
+    given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("BROKERS")
+    if given:
+        yield given
+        return
+    broker = _started_broker(tmp_path_factory.mktemp("kafka"))
     yield broker.bootstrap
+    broker.stop()
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path):
+    """A broker of this test alone (a :class:`tests.kafka_broker.LocalBroker`), for tests that stop and start it."""
+    broker = _started_broker(tmp_path / "broker")
+    yield broker
     broker.stop()

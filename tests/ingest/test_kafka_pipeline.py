@@ -291,20 +291,8 @@ def test_replayed_corrections_arrive_through_kafka_as_stored_straight_and_malfor
     assert dead["bad-huge"] == "T: field '_corr' must be an integer, got str '99999999999999999999'"
 
 
-def test_broker_restart_mid_stream_loses_nothing(tmp_path):
-    from tests.kafka_broker import LocalBroker
-
-    broker = LocalBroker(tmp_path / "broker")
-    try:
-        broker.start()
-    except RuntimeError as exc:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
-    try:
-        _restart_scenario(broker, tmp_path)
-    finally:
-        broker.stop()
+def test_broker_restart_mid_stream_loses_nothing(own_broker, tmp_path):
+    _restart_scenario(own_broker, tmp_path)
 
 
 def _restart_scenario(broker, tmp_path: Path) -> None:
