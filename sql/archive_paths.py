@@ -1,0 +1,94 @@
+"""Where the Parquet archive lives and how SQL names it: the checked archive folder, quoted as a literal.
+
+DuckDB cannot bind a parameter where a file name goes (``COPY ... TO``, ``read_parquet`` in a view), so the
+archive's paths enter SQL text. They are made safe in two steps: :func:`check_archive_root` accepts only an
+absolute folder whose name uses letters, digits, ``_ . / -`` and spaces (no quote, no glob character, no
+control character), and :func:`sql_literal` quotes it as a string literal with every ``'`` doubled. Everything
+below the folder is built here from a closed set of names and values checked by the caller.
+
+The archive's layout (hive partitioning)::
+
+    ARCHIVE_PATH/<folder>/market=<market>/date=<YYYY-MM-DD>/symbol=<symbol, URL-encoded>/part-<ns>.parquet
+    ARCHIVE_PATH/.staging/...   files written but not yet committed (sql/archive.py)
+
+``<folder>`` is ``trades``, ``quotes`` or ``signals``. The ``symbol=`` folder is named by DuckDB's
+``PARTITION_BY`` (which encodes characters such as ``/`` and ``:``) and decoded by ``read_parquet``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ARCHIVED_TABLES", "ARCHIVE_MARKER", "STAGING", "ArchivedTable", "check_archive_root", "parquet_relation",
+           "render", "sql_literal"]
+
+#: Where a view or statement file of sql/duckdb takes the archive's relation or path (replaced, never bound).
+ARCHIVE_MARKER = "__ARCHIVE__"
+
+#: The folder under ARCHIVE_PATH holding files not yet committed; outside every view's glob.
+STAGING = ".staging"
+
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedTable:
+    """A live table retention moves to the archive: its archive folder, the view over both, its setting."""
+
+    folder: str   #: the folder under ARCHIVE_PATH and archive_manifest.table_name
+    live: str     #: the table in the DuckDB file (its queries are archive_<step>_<live>)
+    view: str     #: the view over live and archived rows (sql/duckdb/views)
+    setting: str  #: the Settings field of its retention in days (0 = off)
+
+
+ARCHIVED_TABLES = (
+    ArchivedTable("trades", "market_data", "trades_all", "retain_trades_days"),
+    ArchivedTable("quotes", "quotes", "quotes_all", "retain_quotes_days"),
+    ArchivedTable("signals", "trading_signals", "signals_all", "retain_signals_days"),
+)
+
+_SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./ -]*$")
+
+#: Types of the hive partition keys: a symbol such as ``1234`` must stay text.
+_HIVE_TYPES = "{'market': 'VARCHAR', 'date': 'DATE', 'symbol': 'VARCHAR'}"
+
+
+def check_archive_root(path: Path) -> Path:
+    """Return ``path`` made absolute when it can go into SQL text as a literal; refuse it otherwise.
+
+    Raises
+    ------
+    ValueError
+        Naming ``ARCHIVE_PATH`` and the characters allowed, for a path with any other character.
+    """
+    text = str(path.expanduser().absolute())
+    if not _SAFE_PATH.match(text) or "/../" in f"{text}/":
+        raise ValueError(f"ARCHIVE_PATH {text!r} has a character DuckDB views cannot take safely: use letters, "
+                         "digits, '_', '.', '/', '-' and spaces only (no '..')")
+    return Path(text)
+
+
+def sql_literal(text: str) -> str:
+    """``text`` as a SQL string literal (``'`` doubled)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def parquet_relation(root: Path, folder: str) -> str:
+    """The ``read_parquet`` call over every archived file of ``folder`` (hive partitioning, typed keys)."""
+    glob = str(check_archive_root(root) / folder / "*" / "*" / "*" / "*.parquet")
+    return f"read_parquet({sql_literal(glob)}, hive_partitioning = true, hive_types = {_HIVE_TYPES})"
+
+
+def render(text: str, replacement: str, marker: str = ARCHIVE_MARKER) -> str:
+    """``text`` with ``marker`` replaced by ``replacement`` (a relation or a quoted literal made here).
+
+    Raises
+    ------
+    ValueError
+        When ``text`` does not hold ``marker`` outside its comments.
+    """
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    if marker not in code:
+        raise ValueError(f"the statement has no {marker} to replace")
+    return code.replace(marker, replacement)
