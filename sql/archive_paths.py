@@ -2,8 +2,7 @@
 
 DuckDB cannot bind a parameter where a file name goes (``COPY ... TO``, ``read_parquet`` in a view), so the
 archive's paths enter SQL text. They are made safe in two steps: :func:`check_archive_root` accepts only an
-absolute folder whose name uses letters, digits, ``_ . / -`` and spaces (no quote, no glob character, no
-control character), and :func:`sql_literal` quotes it as a string literal with every ``'`` doubled. Everything
+absolute folder without a quote, backslash, glob or control character or ``..``, and :func:`sql_literal` quotes it as a string literal with every ``'`` doubled. Everything
 below the folder is built here from a closed set of names and values checked by the caller.
 
 The archive's layout (hive partitioning)::
@@ -21,8 +20,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ARCHIVED_TABLES", "ARCHIVE_MARKER", "STAGING", "ArchivedTable", "check_archive_root", "parquet_relation",
-           "render", "sql_literal"]
+__all__ = ["ARCHIVED_TABLES", "ARCHIVE_MARKER", "STAGING", "ArchivedTable", "check_archive_root", "check_sql_path",
+           "parquet_relation", "render", "sql_identifier", "sql_literal"]
 
 #: Where a view or statement file of sql/duckdb takes the archive's relation or path (replaced, never bound).
 ARCHIVE_MARKER = "__ARCHIVE__"
@@ -48,30 +47,42 @@ ARCHIVED_TABLES = (
     ArchivedTable("signals", "trading_signals", "signals_all", "retain_signals_days"),
 )
 
-_SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./ -]*$")
+#: Characters a path in SQL text may not have: quotes, backslash, glob characters, control characters.
+_UNSAFE = re.compile(r"""['"\\*?\[\]{}\x00-\x1f\x7f]""")
 
 #: Types of the hive partition keys: a symbol such as ``1234`` must stay text.
 _HIVE_TYPES = "{'market': 'VARCHAR', 'date': 'DATE', 'symbol': 'VARCHAR'}"
 
 
-def check_archive_root(path: Path) -> Path:
+def check_sql_path(path: Path, setting: str) -> Path:
     """Return ``path`` made absolute when it can go into SQL text as a literal; refuse it otherwise.
 
     Raises
     ------
     ValueError
-        Naming ``ARCHIVE_PATH`` and the characters allowed, for a path with any other character.
+        Naming ``setting`` and the characters refused.
     """
     text = str(path.expanduser().absolute())
-    if not _SAFE_PATH.match(text) or "/../" in f"{text}/":
-        raise ValueError(f"ARCHIVE_PATH {text!r} has a character DuckDB views cannot take safely: use letters, "
-                         "digits, '_', '.', '/', '-' and spaces only (no '..')")
+    if _UNSAFE.search(text) or "/../" in f"{text}/":
+        raise ValueError(f"{setting} {text!r} cannot go into DuckDB's SQL text safely: no quote, backslash, "
+                         "glob character (* ? [ ] { }), control character or '..'")
     return Path(text)
+
+
+def check_archive_root(path: Path) -> Path:
+    """:func:`check_sql_path` for the archive folder (``ARCHIVE_PATH``, unset: ``DUCKDB_PATH`` without its
+    suffix + ``.archive``)."""
+    return check_sql_path(path, "ARCHIVE_PATH (unset: DUCKDB_PATH without its suffix + .archive)")
 
 
 def sql_literal(text: str) -> str:
     """``text`` as a SQL string literal (``'`` doubled)."""
     return "'" + text.replace("'", "''") + "'"
+
+
+def sql_identifier(name: str) -> str:
+    """``name`` as a quoted SQL identifier (``"`` doubled)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def parquet_relation(root: Path, folder: str) -> str:

@@ -71,7 +71,7 @@ from sql.watchdog import Watchdog
 if TYPE_CHECKING:
     from sql.settings import Settings
 
-__all__ = ["DuckDBStorage", "instance_config", "lock_down"]
+__all__ = ["DuckDBStorage", "connect_file", "instance_config", "lock_down"]
 
 log = logging.getLogger("microstructure.sql")
 
@@ -107,6 +107,31 @@ def instance_config(settings: Settings) -> dict[str, str | int | bool]:
     if settings.duckdb_memory_limit:
         config["memory_limit"] = settings.duckdb_memory_limit
     return config
+
+
+def connect_file(path: Path, *, read_only: bool, config: Mapping[str, str | int | bool]) -> duckdb.DuckDBPyConnection:
+    """Open the DuckDB file ``path`` (not locked down: :func:`lock_down` does that).
+
+    Raises
+    ------
+    DatabaseHeld
+        When another process holds the file, with its PID when DuckDB names it.
+    StorageError
+        When DuckDB cannot open it for another reason.
+    """
+    try:
+        return duckdb.connect(str(path), read_only=read_only, config=dict(config))
+    except duckdb.IOException as exc:
+        if "Could not set lock" in str(exc):
+            holder = _LOCK_HOLDER.search(str(exc))
+            raise DatabaseHeld(
+                f"{str(path)!r} is held by another process: {exc}", path=str(path),
+                pid=int(holder.group(1)) if holder else None,
+            ) from exc
+        raise StorageError(
+            f"cannot open {str(path)!r}: {exc}. DuckDB allows one writing process per file; "
+            "stop the other process or point DUCKDB_PATH elsewhere"
+        ) from exc
 
 
 def lock_down(connection: duckdb.DuckDBPyConnection, archive_root: Path) -> None:
@@ -159,19 +184,7 @@ class DuckDBStorage:
         archive_root = check_archive_root(settings.archive_root())
 
         def connect() -> duckdb.DuckDBPyConnection:
-            try:
-                connection = duckdb.connect(str(path), read_only=read_only, config=config)
-            except duckdb.IOException as exc:
-                if "Could not set lock" in str(exc):
-                    holder = _LOCK_HOLDER.search(str(exc))
-                    raise DatabaseHeld(
-                        f"{str(path)!r} is held by another process: {exc}", path=str(path),
-                        pid=int(holder.group(1)) if holder else None,
-                    ) from exc
-                raise StorageError(
-                    f"cannot open {str(path)!r}: {exc}. DuckDB allows one writing process per file; "
-                    "stop the other process or point DUCKDB_PATH elsewhere"
-                ) from exc
+            connection = connect_file(path, read_only=read_only, config=config)
             lock_down(connection, archive_root)
             return connection
 

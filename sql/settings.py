@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sql.archive_paths import check_archive_root
+
 __all__ = ["Settings", "SessionSpec", "load_settings"]
 
 #: A DuckDB memory size: a number and a unit (KB, MB, ... are powers of 1000; KiB, MiB, ... of 1024).
@@ -196,10 +198,11 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
-    def _signals_outlive_trades(self) -> Settings:
+    def _retention_is_coherent(self) -> Settings:
         if self.retain_signals_days and self.retain_trades_days and self.retain_signals_days < self.retain_trades_days:
             raise ValueError(f"RETAIN_SIGNALS_DAYS={self.retain_signals_days} is shorter than "
                              f"RETAIN_TRADES_DAYS={self.retain_trades_days}: signals stay at least as long as trades")
+        check_archive_root(self.archive_root())
         return self
 
     def archive_root(self) -> Path:
