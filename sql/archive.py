@@ -130,16 +130,16 @@ def archive(storage: DuckDBStorage, settings: Settings) -> ArchiveReport:
     root = check_archive_root(settings.archive_root())
     report = ArchiveReport(recovered=_recover(storage, root))
     shutil.rmtree(root / STAGING, ignore_errors=True)  # anything left there was never committed
-    queries = load_registry("duckdb", "queries")
+    queries = load_registry("duckdb", "archive")
     for table in ARCHIVED_TABLES:
         days = int(getattr(settings, table.setting))
         if not days:
             continue
-        (newest,) = storage.fetch_one(queries[f"archive_newest_{table.live}"].text)
+        (newest,) = storage.fetch_one(queries[f"newest_{table.live}"].text)
         if newest is None:
             continue
         before_ns = (int(newest) // _NS_PER_DAY - days + 1) * _NS_PER_DAY
-        due = queries[f"archive_due_{table.live}"]
+        due = queries[f"due_{table.live}"]
         params = {"before_ns": before_ns, "bar_seconds": settings.bar_seconds}
         chunks: dict[tuple[str, dt.date], list[tuple[Any, ...]]] = defaultdict(list)
         for row in storage.fetch_all(due.text, {k: params[k] for k in due.params}):
@@ -165,7 +165,7 @@ def _archive_chunk(storage: DuckDBStorage, root: Path, table: ArchivedTable, mar
     """Write, check and commit one chunk, then place its files (steps 1 and 2 of the module docstring)."""
     if not _MARKET.match(market):
         raise ArchiveError(f"market {market!r} cannot name an archive folder")
-    queries = load_registry("duckdb", "queries")
+    queries = load_registry("duckdb", "archive")
     archived_at = time.time_ns()
     partition = Path(table.folder, f"market={market}", f"date={day.isoformat()}")
     stage = root / STAGING / partition / str(archived_at)
@@ -174,8 +174,8 @@ def _archive_chunk(storage: DuckDBStorage, root: Path, table: ArchivedTable, mar
     params = {"market": market, "day_start_ns": start_ns, "day_end_ns": start_ns + _NS_PER_DAY, "excluded": excluded}
     expected = {str(r[2]): (int(r[3]), int(r[4]), int(r[5])) for r in ready}
     with storage.archive_transaction() as cursor:
-        cursor.execute(render(queries[f"archive_export_{table.live}"].text, sql_literal(str(stage))), params)
-        readback = cursor.execute(render(queries[f"archive_readback_{table.live}"].text,
+        cursor.execute(render(queries[f"export_{table.live}"].text, sql_literal(str(stage))), params)
+        readback = cursor.execute(render(queries[f"readback_{table.live}"].text,
                                          sql_literal(str(stage / "*" / "*.parquet")))).fetchall()
         staged = _check_files(readback, expected, root / partition, archived_at, f"{table.folder} {market} {day}")
         digests = [fsync_file(f.staged) for f in staged]
@@ -189,13 +189,13 @@ def _archive_chunk(storage: DuckDBStorage, root: Path, table: ArchivedTable, mar
         } for f, (digest, size) in zip(staged, digests)], schema=_MANIFEST)
         cursor.register("archive_batch", manifest)
         try:
-            cursor.execute(queries["archive_record"].text)
+            cursor.execute(queries["record"].text)
         finally:
             cursor.unregister("archive_batch")
-        (deleted,) = cursor.execute(queries[f"archive_delete_{table.live}"].text, params).fetchone()
+        (deleted,) = cursor.execute(queries[f"delete_{table.live}"].text, params).fetchone()
         _check_deleted(int(deleted), sum(n for n, _, _ in expected.values()), f"{table.folder} {market} {day}")
     _place([(f.staged, f.final) for f in staged])
-    storage.execute_write(queries["archive_mark_placed"].text, {"archived_at_ns": archived_at})
+    storage.execute_write(queries["mark_placed"].text, {"archived_at_ns": archived_at})
     return staged
 
 
@@ -244,9 +244,9 @@ def _place(moves: Sequence[tuple[Path, Path]]) -> None:
 
 def _recover(storage: DuckDBStorage, root: Path) -> int:
     """Place the files of chunks committed by a run that stopped before placing them; return how many."""
-    queries = load_registry("duckdb", "queries")
+    queries = load_registry("duckdb", "archive")
     pending: dict[int, list[tuple[Path, Path]]] = defaultdict(list)
-    for archived_at, path, staged_path, sha256 in storage.fetch_all(queries["archive_unplaced"].text):
+    for archived_at, path, staged_path, sha256 in storage.fetch_all(queries["unplaced"].text):
         final, staged = root / path, root / staged_path
         if final.exists() and fsync_file(final)[0] == sha256:
             continue
@@ -258,8 +258,8 @@ def _recover(storage: DuckDBStorage, root: Path) -> int:
     for archived_at, moves in pending.items():
         _place(moves)
         placed += len(moves)
-    for archived_at in {int(r[0]) for r in storage.fetch_all(queries["archive_unplaced"].text)}:
-        storage.execute_write(queries["archive_mark_placed"].text, {"archived_at_ns": archived_at})
+    for archived_at in {int(r[0]) for r in storage.fetch_all(queries["unplaced"].text)}:
+        storage.execute_write(queries["mark_placed"].text, {"archived_at_ns": archived_at})
     return placed
 
 

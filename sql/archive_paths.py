@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["ARCHIVED_TABLES", "ARCHIVE_MARKER", "STAGING", "ArchivedTable", "check_archive_root", "check_sql_path",
-           "parquet_relation", "render", "sql_identifier", "sql_literal"]
+           "parquet_relation", "render", "sql_identifier", "sql_literal", "with_archive"]
 
-#: Where a view or statement file of sql/duckdb takes the archive's relation or path (replaced, never bound).
+#: Where a statement of sql/duckdb/archive takes the archive's path (replaced, never bound).
 ARCHIVE_MARKER = "__ARCHIVE__"
 
 #: The folder under ARCHIVE_PATH holding files not yet committed; outside every view's glob.
@@ -48,6 +48,8 @@ ARCHIVED_TABLES = (
 )
 
 #: Characters a path in SQL text may not have: quotes, backslash, glob characters, control characters.
+_EMPTY_BRANCH = re.compile(r"\(FROM [a-z_]+ LIMIT 0\) AS archived\b")
+
 _UNSAFE = re.compile(r"""['"\\*?\[\]{}\x00-\x1f\x7f]""")
 
 #: Types of the hive partition keys: a symbol such as ``1234`` must stay text.
@@ -92,7 +94,7 @@ def parquet_relation(root: Path, folder: str) -> str:
 
 
 def render(text: str, replacement: str, marker: str = ARCHIVE_MARKER) -> str:
-    """``text`` with ``marker`` replaced by ``replacement`` (a relation or a quoted literal made here).
+    """``text`` without comment lines, ``marker`` replaced by ``replacement`` (a quoted literal made here).
 
     Raises
     ------
@@ -103,3 +105,19 @@ def render(text: str, replacement: str, marker: str = ARCHIVE_MARKER) -> str:
     if marker not in code:
         raise ValueError(f"the statement has no {marker} to replace")
     return code.replace(marker, replacement)
+
+
+def with_archive(view: str, table: ArchivedTable, root: Path) -> str:
+    """The text of a ``*_all`` view reading the archive's files of ``table``: its empty archive branch
+    ``(FROM <live> LIMIT 0) AS archived`` replaced by :func:`parquet_relation`.
+
+    Raises
+    ------
+    ValueError
+        When the view has no such branch, or more than one.
+    """
+    code, found = _EMPTY_BRANCH.subn(parquet_relation(root, table.folder) + " AS archived",
+                                     "\n".join(line for line in view.splitlines() if not line.lstrip().startswith("--")))
+    if found != 1 or f"(FROM {table.live} LIMIT 0)" not in view:
+        raise ValueError(f"view {table.view}: expected one '(FROM {table.live} LIMIT 0) AS archived' branch")
+    return code

@@ -54,7 +54,7 @@ from sql.backend import (
     WriteListener,
     signal_states_by_symbol,
 )
-from sql.archive_paths import ARCHIVE_MARKER, ARCHIVED_TABLES, check_archive_root, parquet_relation, render, sql_literal
+from sql.archive_paths import ARCHIVED_TABLES, check_archive_root, sql_literal, with_archive
 from sql.contract import (
     INTRADAY_PROFILE_SCHEMA,
     MODEL_PARAMS_SCHEMA,
@@ -297,18 +297,16 @@ class DuckDBStorage:
     def create_views(self) -> None:
         """Create (or replace) every view of ``sql/duckdb/views``. A view over live and archived rows
         (``trades_all`` ...) reads the archive's Parquet files of its table once the manifest lists a placed
-        file of it, else an empty relation of the live table (``read_parquet`` refuses a glob matching nothing)."""
+        file of it (:func:`sql.archive_paths.with_archive`); before, its archive branch stays empty
+        (``read_parquet`` refuses a glob matching nothing)."""
         cursor = self._cursor()
-        archived = {row[0] for row in self._fetchall("archive_placed_tables")}
+        archived = {row[0] for row in self.fetch_all(load_registry(_DIALECT, "archive")["placed_tables"].text)}
         for statement in load_registry(_DIALECT, "views"):
-            text = statement.text
-            if ARCHIVE_MARKER in text:
-                table = next(t for t in ARCHIVED_TABLES if t.view == statement.name)
-                relation = (parquet_relation(self.archive_root, table.folder)
-                            if table.folder in archived and self.archive_root is not None
-                            else f"(FROM {table.live} LIMIT 0)")
-                text = render(text, relation)
-            cursor.execute(text)
+            table = next((t for t in ARCHIVED_TABLES if t.view == statement.name), None)
+            if table is not None and table.folder in archived and self.archive_root is not None:
+                cursor.execute(with_archive(statement.text, table, self.archive_root))
+            else:
+                cursor.execute(statement.text)
 
     def _schema_version(self, cursor: duckdb.DuckDBPyConnection) -> int | None:
         """The file's version (:func:`sql.migrations.stored_version`); ``None`` for a new file."""

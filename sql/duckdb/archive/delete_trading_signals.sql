@@ -1,6 +1,6 @@
--- name: archive_delete_trading_signals
+-- name: delete_trading_signals
 -- params: market, day_start_ns, day_end_ns, excluded
--- returns: one row, the rows deleted: exactly those archive_export_trading_signals wrote (same predicate, same
+-- returns: one row, the rows deleted: exactly those export_trading_signals wrote (same predicate, same
 -- transaction)
 WITH markets AS (
     SELECT symbol, min(market) AS market FROM (

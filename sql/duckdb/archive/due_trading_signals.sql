@@ -1,4 +1,4 @@
--- name: archive_due_trading_signals
+-- name: due_trading_signals
 -- params: before_ns
 -- returns: market, day, symbol, n_rows, first_ns, last_ns, final: every (market, UTC date of bar_end_ns, symbol)
 -- partition of trading_signals before before_ns; a stored bar is final. The market of a symbol comes from its

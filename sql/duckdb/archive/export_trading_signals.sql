@@ -1,4 +1,4 @@
--- name: archive_export_trading_signals
+-- name: export_trading_signals
 -- params: market, day_start_ns, day_end_ns, excluded
 -- returns: nothing; writes the bars of one market's symbols ending in one UTC day, but those of the excluded
 -- symbols, to the staging folder __ARCHIVE__ (sql/archive.py puts the quoted path there), one file per symbol

@@ -1,4 +1,4 @@
--- name: archive_due_market_data
+-- name: due_market_data
 -- params: before_ns, bar_seconds
 -- returns: market, day, symbol, n_rows, first_ns, last_ns, final: every (market, UTC date, symbol) partition of
 -- market_data before before_ns; final when the transform's watermark (signal_state.last_bar_end_ns on the grid) is past
