@@ -177,10 +177,16 @@ def _cmd_archive(settings: Settings, args: argparse.Namespace) -> int:
     from sql.compact import compact
     from sql.duckdb_backend import DuckDBStorage
 
-    if settings.db_backend != "duckdb":
-        print("microstructure: archive works on DuckDB; on Vertica run the partition statements of "
-              "sql/vertica/retention/ (README, Retention and archive)", file=sys.stderr)
-        return 2
+    if settings.db_backend == "vertica":
+        from sql.vertica_backend import VerticaStorage
+        from sql.vertica_retention import archive_vertica
+
+        storage = VerticaStorage.open(settings)
+        try:
+            print("\n".join(archive_vertica(storage, settings)) or "nothing to archive")
+        finally:
+            storage.close()
+        return 0
     try:
         storage = DuckDBStorage.open(settings)
     except DatabaseHeld as exc:
