@@ -269,3 +269,34 @@ def test_an_archive_path_that_cannot_go_into_sql_is_refused_by_the_settings(tmp_
         _settings(tmp_path / "x.duckdb", archive_path=tmp_path / "it's")
     with pytest.raises(ValueError, match="RETAIN_SIGNALS_DAYS"):
         _settings(tmp_path / "x.duckdb", retain_trades_days=5, retain_signals_days=2)
+
+
+def test_the_readme_retention_recipe_runs_as_written(built, tmp_path, monkeypatch, capsys):
+    import shlex
+
+    from readme_recipes import readme_block
+    from server.cli import main
+
+    path = _copy(built, tmp_path)
+    for name, value in _environment(path).items():
+        if name.upper() == name and not name.startswith("RETAIN_"):
+            monkeypatch.setenv(name, value)
+    for name in RETENTION:
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.chdir(tmp_path)
+    ran = []
+    for line in readme_block("## Retention and archive"):
+        words = shlex.split(line.split("#", 1)[0])
+        while words and "=" in words[0] and not words[0].startswith("microstructure"):
+            name, _, value = words.pop(0).partition("=")
+            monkeypatch.setenv(name, value)
+        if words:
+            assert words[0] == "microstructure"
+            assert main(words[1:]) == 0, line
+            ran.append(words[1])
+    assert ran == ["transform", "archive", "sql"]
+    printed = capsys.readouterr().out
+    assert "archived" in printed and "compacted" in printed
+    assert f"{len(built[1]['market_data']):,}" in printed or str(len(built[1]["market_data"])) in printed
+    assert _views(path) == {live: built[1][live] for live in TABLES}
+    assert len(_rows(path, ["market_data"])["market_data"]) < len(built[1]["market_data"])
