@@ -19,7 +19,9 @@ duplicates nothing (the rows are always either live or in a committed archive fi
    folders) and mark the chunk placed. A kill in between leaves committed rows whose files wait in staging:
    the next run finishes the move first (checking the checksum), before it discards any staging folder.
 
-Once a partition is archived its live rows are gone, so a second run finds nothing to do (idempotent); late
+Between a chunk's commit and the rename its rows are briefly in neither the live table nor a placed file, so
+the ``*_all`` views miss them for that moment (they never show a row twice). A table's first placed file
+switches its view to the archive at once (the views are recreated). Once a partition is archived its live rows are gone, so a second run finds nothing to do (idempotent); late
 rows for an archived day become a new part file of that partition. The live file then checkpoints: the freed
 blocks are reused by later appends, but the file only shrinks with :mod:`sql.compact` (owner stopped).
 
@@ -131,6 +133,7 @@ def archive(storage: DuckDBStorage, settings: Settings) -> ArchiveReport:
     report = ArchiveReport(recovered=_recover(storage, root))
     shutil.rmtree(root / STAGING, ignore_errors=True)  # anything left there was never committed
     queries = load_registry("duckdb", "archive")
+    reading = {row[0] for row in storage.fetch_all(queries["placed_tables"].text)}  # views reading the archive
     for table in ARCHIVED_TABLES:
         days = int(getattr(settings, table.setting))
         if not days:
@@ -153,6 +156,9 @@ def archive(storage: DuckDBStorage, settings: Settings) -> ArchiveReport:
                 report.rows += sum(int(r[3]) for r in ready)
                 report.files += len(written)
                 report.bytes += sum(f.final.stat().st_size for f in written)
+                if table.folder not in reading:  # its first file: from now on the view must read the archive
+                    storage.create_views()
+                    reading.add(table.folder)
     if report.partitions or report.recovered:
         storage.checkpoint()
         storage.create_views()

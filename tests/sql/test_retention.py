@@ -300,3 +300,30 @@ def test_the_readme_retention_recipe_runs_as_written(built, tmp_path, monkeypatc
     assert f"{len(built[1]['market_data']):,}" in printed or str(len(built[1]["market_data"])) in printed
     assert _views(path) == {live: built[1][live] for live in TABLES}
     assert len(_rows(path, ["market_data"])["market_data"]) < len(built[1]["market_data"])
+
+
+@pytest.mark.anyio
+async def test_the_owner_archives_by_itself_every_interval(built, tmp_path):
+    import anyio
+
+    from server.embedded import _archive_loop
+
+    path = _copy(built, tmp_path)
+    settings = _settings(path, archive_interval_seconds=0.05)
+    storage = DuckDBStorage.open(settings)
+    storage.apply_schema()
+    everything = sum(len(rows) for rows in built[1].values())
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(_archive_loop, storage, settings)
+            with anyio.fail_after(120):  # until the loop has moved all three tables and placed every file
+                while storage.fetch_one("SELECT count(DISTINCT table_name) FILTER (placed), count(*) FILTER (NOT placed) "
+                                        "FROM archive_manifest") != (3, 0):
+                    await anyio.sleep(0.05)
+            group.cancel_scope.cancel()
+        live = sum(storage.fetch_one(f"SELECT count(*) FROM {table}")[0] for table in TABLES)
+        assert live + storage.fetch_one("SELECT sum(n_rows) FROM archive_manifest")[0] == everything
+        assert {live: _clean(storage.fetch_all(f"SELECT * FROM {view} ORDER BY ALL"))
+                for live, view in TABLES.items()} == built[1]
+    finally:
+        storage.close()
