@@ -212,7 +212,9 @@ def _environment(path: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("point", list(KILLS))
-def test_a_run_killed_at_any_step_loses_nothing_and_the_rerun_completes(built, tmp_path, point):
+def test_a_run_killed_at_any_step_loses_nothing_and_the_rerun_completes(built, tmp_path, point, monkeypatch):
+    from server.cli import main
+
     path = _copy(built, tmp_path)
     module, function, when, extra = KILLS[point]
     if module == "sql.compact":
@@ -224,9 +226,10 @@ def test_a_run_killed_at_any_step_loses_nothing_and_the_rerun_completes(built, t
     unplaced = sum(n for *_, n, _sha, placed in _manifest(path) if not placed)
     live = sum(len(rows) for rows in _rows(path, list(TABLES)).values())
     assert live + placed + unplaced == sum(len(rows) for rows in built[1].values())  # every row somewhere
-    rerun = subprocess.run([sys.executable, "-m", "server.cli", "archive", *extra], cwd=tmp_path,
-                           env=_environment(path), capture_output=True, text=True, timeout=120)
-    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    for name, value in _environment(path).items():  # the rerun: the same command, in this process
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    assert main(["archive", *extra]) == 0
     assert _views(path) == {live: built[1][live] for live, view in TABLES.items()}
     files = _archive_files(path)
     manifest = _manifest(path)
@@ -304,26 +307,32 @@ def test_the_readme_retention_recipe_runs_as_written(built, tmp_path, monkeypatc
 
 @pytest.mark.anyio
 async def test_the_owner_archives_by_itself_every_interval(built, tmp_path):
-    import anyio
+    import asyncio
 
     from server.embedded import _archive_loop
 
-    path = _copy(built, tmp_path)
+    expected_path = _copy(built, tmp_path)
+    _archive(expected_path)  # what one run moves: the loop must end there
+    partitions = "SELECT table_name, market, day, symbol, n_rows FROM archive_manifest WHERE placed ORDER BY ALL"
+    with duckdb.connect(str(expected_path), read_only=True) as con:
+        expected = con.execute(partitions).fetchall()
+    path = tmp_path / "owned" / "market.duckdb"
+    path.parent.mkdir()
+    shutil.copyfile(built[0], path)
     settings = _settings(path, archive_interval_seconds=0.05)
     storage = DuckDBStorage.open(settings)
     storage.apply_schema()
-    everything = sum(len(rows) for rows in built[1].values())
+    loop = asyncio.create_task(_archive_loop(storage, settings))  # as run_embedded runs it
     try:
-        async with anyio.create_task_group() as group:
-            group.start_soon(_archive_loop, storage, settings)
-            with anyio.fail_after(120):  # until the loop has moved all three tables and placed every file
-                while storage.fetch_one("SELECT count(DISTINCT table_name) FILTER (placed), count(*) FILTER (NOT placed) "
-                                        "FROM archive_manifest") != (3, 0):
-                    await anyio.sleep(0.05)
-            group.cancel_scope.cancel()
-        live = sum(storage.fetch_one(f"SELECT count(*) FROM {table}")[0] for table in TABLES)
-        assert live + storage.fetch_one("SELECT sum(n_rows) FROM archive_manifest")[0] == everything
+        async with asyncio.timeout(120):
+            while storage.fetch_all(partitions) != expected:
+                await asyncio.sleep(0.05)
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)  # a run in its thread finishes first
+        assert not storage.fetch_all("SELECT * FROM archive_manifest WHERE NOT placed")
         assert {live: _clean(storage.fetch_all(f"SELECT * FROM {view} ORDER BY ALL"))
                 for live, view in TABLES.items()} == built[1]
     finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
         storage.close()
