@@ -4,9 +4,9 @@
 table whose ``RETAIN_*_DAYS`` is on, every day before the newest ``N`` (counted back from its newest row, as on
 DuckDB) leaves the live table in this order (``sql/vertica/retention/``):
 
-1. Trades and quotes move only when every symbol's signals are final there (``not_final_*`` is 0: the
-   transform's watermark is past each symbol's newest row of those days); otherwise nothing moves and the
-   run says so. Whole day partitions move, so one symbol that is not final holds its days back for all.
+1. Trades and quotes move only when every symbol's signals are final there (``older_*`` counts none that is
+   not: the transform's watermark is past each symbol's newest row of those days); otherwise nothing moves and
+   the run says so. Whole day partitions move, so one symbol that is not final holds its days back for all.
 2. ``MOVE_PARTITIONS_TO_TABLE`` moves the days to ``<table>_archive`` (a catalog operation; ``*_all`` views
    read both tables, so no row disappears from them).
 3. ``EXPORT TO PARQUET`` writes those days under ``ARCHIVE_PATH/<folder>/export-<last day>-<ns>`` (a new folder,
@@ -56,12 +56,13 @@ def archive_vertica(storage: VerticaStorage, settings: Settings) -> list[str]:
             continue
         last_day = newest - dt.timedelta(days=days)
         end_ns = (last_day - _EPOCH).days * _NS_PER_DAY + _NS_PER_DAY
-        if table.live != "trading_signals":
-            (waiting,) = storage.run_statement("retention", f"not_final_{table.live}",
-                                               {"before_ns": end_ns, "bar_seconds": settings.bar_seconds})[0]
-            if waiting:
-                lines.append(f"{table.folder}: {waiting} symbol(s) not final before {last_day}; nothing moved")
-                continue
+        symbols, waiting = storage.run_statement("retention", f"older_{table.live}",
+                                                 {"before_ns": end_ns, "bar_seconds": settings.bar_seconds})[0]
+        if not symbols:
+            continue
+        if waiting:
+            lines.append(f"{table.folder}: {waiting} symbol(s) not final before {last_day}; nothing moved")
+            continue
         days_range = {"first_day": _EPOCH.isoformat(), "last_day": last_day.isoformat()}
         storage.run_statement("retention", f"move_{table.live}", days_range)
         export = {"directory": str(settings.archive_root() / table.folder / f"export-{last_day}-{time.time_ns()}"),
