@@ -12,4 +12,5 @@ COPY (
     SELECT t.* FROM trading_signals AS t
     WHERE t.bar_end_ns >= $day_start_ns AND t.bar_end_ns < $day_end_ns AND NOT list_contains($excluded, t.symbol)
       AND coalesce((SELECT m.market FROM markets AS m WHERE m.symbol = t.symbol), 'unknown') = $market
+    ORDER BY t.symbol, t.bar_seconds, t.bar_end_ns
 ) TO __ARCHIVE__ (FORMAT parquet, PARTITION_BY (symbol), WRITE_PARTITION_COLUMNS true, COMPRESSION zstd);
