@@ -84,9 +84,13 @@ class ArchiveReport:
     bytes: int = 0
     recovered: int = 0
     waiting: list[str] = field(default_factory=list)
+    retention_off: bool = False
 
     def summary(self) -> str:
         """One line for logs and the command."""
+        if self.retention_off and not self.recovered:
+            return ("retention is off (RETAIN_TRADES_DAYS, RETAIN_QUOTES_DAYS and RETAIN_SIGNALS_DAYS are 0): "
+                    "nothing to archive")
         line = (f"archived {self.partitions} partition(s), {self.rows:,} rows into {self.files} Parquet file(s) "
                 f"({self.bytes / 1e6:.1f} MB)")
         if self.recovered:
@@ -130,7 +134,8 @@ def archive(storage: DuckDBStorage, settings: Settings) -> ArchiveReport:
         written is rolled back (its rows stay live).
     """
     root = check_archive_root(settings.archive_root())
-    report = ArchiveReport(recovered=_recover(storage, root))
+    report = ArchiveReport(recovered=_recover(storage, root),
+                           retention_off=not any(getattr(settings, t.setting) for t in ARCHIVED_TABLES))
     shutil.rmtree(root / STAGING, ignore_errors=True)  # anything left there was never committed
     queries = load_registry("duckdb", "archive")
     reading = {row[0] for row in storage.fetch_all(queries["placed_tables"].text)}  # views reading the archive

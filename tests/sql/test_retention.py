@@ -166,6 +166,13 @@ def test_a_second_run_changes_nothing(built, tmp_path):
     assert (_archive_files(path), _manifest(path), _rows(path, list(TABLES))) == (files, manifest, live)
 
 
+def test_with_retention_off_nothing_moves_and_the_command_says_so(built, tmp_path):
+    path = _copy(built, tmp_path)
+    report = _archive(path, retain_trades_days=0, retain_quotes_days=0, retain_signals_days=0)
+    assert report.summary().startswith("retention is off")
+    assert _rows(path, list(TABLES)) == built[1] and not _archive_files(path)
+
+
 def test_days_whose_signals_are_not_final_stay_live(built, tmp_path):
     path = tmp_path / "raw.duckdb"
     with duckdb.connect(str(built[0]), read_only=True) as con:
