@@ -182,6 +182,38 @@ def _cmd_transform(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_archive(settings: Settings, args: argparse.Namespace) -> int:
+    from sql.archive import archive
+    from sql.compact import compact
+    from sql.duckdb_backend import DuckDBStorage
+
+    if settings.db_backend == "vertica":
+        from sql.vertica_backend import VerticaStorage
+        from sql.vertica_retention import archive_vertica
+
+        storage = VerticaStorage.open(settings)
+        try:
+            print("\n".join(archive_vertica(storage, settings)) or "nothing to archive")
+        finally:
+            storage.close()
+        return 0
+    try:
+        storage = DuckDBStorage.open(settings)
+    except DatabaseHeld as exc:
+        print(f"microstructure: {settings.duckdb_path} is held by process {exc.pid or '?'} (its owner): archive runs "
+              "inside the owner (ARCHIVE_INTERVAL_SECONDS > 0) or with it stopped, and --compact only with it "
+              "stopped", file=sys.stderr)
+        return 1
+    try:
+        storage.apply_schema()
+        print(archive(storage, settings).summary())
+    finally:
+        storage.close()
+    if args.compact:
+        print(compact(settings).summary())
+    return 0
+
+
 def _cmd_vertica_migrate(settings: Settings, args: argparse.Namespace) -> int:
     from sql.vertica_backend import VerticaStorage
 
@@ -275,6 +307,12 @@ def _parser() -> argparse.ArgumentParser:
     transform.add_argument("--since", metavar="ISO", help="with --recompute: ISO-8601 date or time (UTC unless "
                            "an offset is given); recompute from the start of its session")
     transform.set_defaults(handler=_cmd_transform)
+
+    archive = commands.add_parser("archive", help="move days older than RETAIN_*_DAYS to the Parquet archive "
+                                  "(ARCHIVE_PATH), with the owner of the DuckDB file stopped")
+    archive.add_argument("--compact", action="store_true",
+                         help="then copy the file's live rows into a new file and swap it in (the file shrinks)")
+    archive.set_defaults(handler=_cmd_archive)
 
     vertica = commands.add_parser("vertica", help="Vertica administration (VERTICA_HOST, VERTICA_USER, ...)")
     vertica_commands = vertica.add_subparsers(dest="vertica_command", required=True, metavar="ACTION")

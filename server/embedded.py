@@ -180,6 +180,19 @@ async def _transform_loop(
             watch.detach()
 
 
+async def _archive_loop(storage: Storage, settings: Settings) -> None:
+    """Every ``ARCHIVE_INTERVAL_SECONDS``, move what retention lets go to the Parquet archive (``sql.archive``:
+    it runs here, in the process that holds the file); a failed run is logged and retried next interval."""
+    from sql.archive import archive
+
+    while True:
+        await asyncio.sleep(settings.archive_interval_seconds)
+        try:
+            await _in_thread(archive, storage, settings)
+        except Exception:  # noqa: BLE001 - logged with traceback, retried next interval; live rows stay
+            log.exception("archive run failed; retrying in %.0fs", settings.archive_interval_seconds)
+
+
 async def _until_due(watch: TradeWatch | None, newest_ns: int | None, timeout_s: float) -> None:
     """Wait until a trade at or after ``newest_ns`` is stored (told by ``watch``), at most ``timeout_s``."""
     wake = asyncio.Event()
@@ -386,6 +399,8 @@ async def run_embedded(settings: Settings, *, roles: Sequence[str], simulate: bo
             if "transform" in chosen:
                 tasks.append(asyncio.create_task(_transform_loop(storage, settings, status, first_pass),
                                                  name="transform"))  # fmt: skip
+            if settings.archive_interval_seconds and settings.db_backend == "duckdb":
+                tasks.append(asyncio.create_task(_archive_loop(storage, settings), name="archive"))
             tasks += [asyncio.create_task(feed.run(), name=f"feed-{feed.market}") for feed in feeds]
             tasks += [asyncio.create_task(work) for work in background]
             status.phase = "computing signals" if "transform" in chosen else "running"

@@ -14,6 +14,9 @@ Analysts' SQL (:meth:`DuckDBStorage.run_sql`) runs on the same instance, so the 
 with ``enable_external_access = false`` and ``lock_configuration = true``: no statement of this process can
 read or write a file or URL outside the database (``read_csv``, ``COPY``, ``ATTACH``, ``INSTALL``,
 ``FROM 'x.csv'``) or change a setting (``SET``), whatever passed the parser check of ``server/sql_guard.py``.
+The one folder it may still read and write is the Parquet archive (``ARCHIVE_PATH``, DuckDB's
+``allowed_directories``): the archive writes there and the ``*_all`` views read it; analysts reach it only
+through those views (the parser check refuses ``read_parquet`` and file names).
 Nothing here needs more: batches arrive as Arrow tables registered explicitly (``cursor.register``, still
 allowed; only the implicit scan of Python variables is off), the shipped reference tables load through Python
 (``sql/conditions.py``), flat-file replay parses files in Python, and spilling to the temporary directory and
@@ -52,6 +55,7 @@ from sql.backend import (
     WriteListener,
     signal_states_by_symbol,
 )
+from sql.archive_paths import ARCHIVED_TABLES, check_archive_root, sql_literal, with_archive
 from sql.contract import (
     INTRADAY_PROFILE_SCHEMA,
     MODEL_PARAMS_SCHEMA,
@@ -68,7 +72,7 @@ from sql.watchdog import Watchdog
 if TYPE_CHECKING:
     from sql.settings import Settings
 
-__all__ = ["DuckDBStorage", "instance_config"]
+__all__ = ["DuckDBStorage", "connect_file", "instance_config", "lock_down"]
 
 log = logging.getLogger("microstructure.sql")
 
@@ -82,11 +86,12 @@ _MAGIC = b"DUCK"
 #: Interrupts the server's reads that pass their time limit (one thread for every query of the process).
 _WATCHDOG = Watchdog()
 
-#: Settings of every instance this module opens (see the module docstring); locked after opening.
-_LOCKED_DOWN: dict[str, str | int | bool] = {
-    "enable_external_access": False,
-    "lock_configuration": True,
-}
+#: Settings of every instance this module opens (see the module docstring), set in this order right after
+#: opening (DuckDB takes ``allowed_directories`` only while external access is on, and none of them at connect
+#: time together): the archive folder is the one place the instance may still read and write files
+#: (``sql/archive.py`` writes Parquet there, the ``*_all`` views read it), then everything is locked.
+_LOCK_DOWN = ("SET allowed_directories = [{archive}]", "SET enable_external_access = false",
+              "SET lock_configuration = true")
 
 #: DuckDB errors about the statement itself (parser, binder, catalog, conversion, unsupported, refused file
 #: access, a write in the read-only transaction: it has no other transaction error); any other failure is the
@@ -101,7 +106,7 @@ def instance_config(settings: Settings) -> dict[str, str | int | bool]:
     DuckDB shares one instance per file within a process and refuses a second connection to it with other
     settings: anything else that opens a file this process may hold passes the same configuration.
     """
-    config: dict[str, str | int | bool] = {"threads": settings.duckdb_threads, **_LOCKED_DOWN}
+    config: dict[str, str | int | bool] = {"threads": settings.duckdb_threads}
     if settings.duckdb_memory_limit:
         config["memory_limit"] = settings.duckdb_memory_limit
     return config
@@ -143,12 +148,39 @@ def _open_error(path: Path, exc: duckdb.Error) -> StorageError:
     return StorageError(f"cannot open {where}: {detail}")
 
 
+def connect_file(path: Path, *, read_only: bool, config: Mapping[str, str | int | bool]) -> duckdb.DuckDBPyConnection:
+    """Open the DuckDB file ``path`` (not locked down: :func:`lock_down` does that).
+
+    Raises
+    ------
+    DatabaseHeld
+        When another process holds the file, with its PID when DuckDB names it.
+    StorageError
+        When DuckDB cannot open it for another reason.
+    """
+    try:
+        return duckdb.connect(str(path), read_only=read_only, config=dict(config))
+    except duckdb.Error as exc:
+        raise _open_error(path, exc) from exc
+
+def lock_down(connection: duckdb.DuckDBPyConnection, archive_root: Path) -> None:
+    """Lock the instance of ``connection`` down (module docstring), leaving ``archive_root`` reachable; an
+    instance this process locked already is left as it is."""
+    if connection.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:  # type: ignore[index]
+        return
+    archive = sql_literal(f"{check_archive_root(archive_root)}/")
+    for statement in _LOCK_DOWN:
+        connection.execute(statement.format(archive=archive))
+
+
 class DuckDBStorage:
     """A DuckDB database file implementing :class:`sql.backend.Storage`."""
 
     def __init__(self, connection: duckdb.DuckDBPyConnection, *, read_only: bool, query_timeout_s: float,
-                 connect: Callable[[], duckdb.DuckDBPyConnection] | None = None, label: str = "the DuckDB file"):
+                 connect: Callable[[], duckdb.DuckDBPyConnection] | None = None, label: str = "the DuckDB file",
+                 archive_root: Path | None = None):
         self._root = connection
+        self.archive_root = archive_root  # the Parquet archive the *_all views read (None: they read no file)
         self._label = label  # names the file in messages (DUCKDB_PATH 'x.duckdb')
         self._connect = connect
         self._generation = 0  # bumped by reopen(): a thread's cursor of an older generation is replaced
@@ -178,15 +210,15 @@ class DuckDBStorage:
         if not read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
         config = instance_config(settings)
+        archive_root = check_archive_root(settings.archive_root())
 
         def connect() -> duckdb.DuckDBPyConnection:
-            try:
-                return duckdb.connect(str(path), read_only=read_only, config=config)
-            except duckdb.Error as exc:
-                raise _open_error(path, exc) from exc
+            connection = connect_file(path, read_only=read_only, config=config)
+            lock_down(connection, archive_root)
+            return connection
 
         storage = cls(connect(), read_only=read_only, query_timeout_s=settings.mcp_query_timeout_ms / 1000,
-                      connect=connect, label=f"DUCKDB_PATH {str(path)!r}")
+                      connect=connect, label=f"DUCKDB_PATH {str(path)!r}", archive_root=archive_root)
         if read_only:  # a writer checks in apply_schema; a reader of a file newer code migrated is refused here
             cursor = storage._root.cursor()  # its own: the thread's cursor is for the caller's statements
             try:
@@ -289,8 +321,21 @@ class DuckDBStorage:
         for migration in todo:
             self._migrate(cursor, migration)
         self._load_reference_tables(cursor)
+        self.create_views()
+
+    def create_views(self) -> None:
+        """Create (or replace) every view of ``sql/duckdb/views``. A view over live and archived rows
+        (``trades_all`` ...) reads the archive's Parquet files of its table once the manifest lists a placed
+        file of it (:func:`sql.archive_paths.with_archive`); before, its archive branch stays empty
+        (``read_parquet`` refuses a glob matching nothing)."""
+        cursor = self._cursor()
+        archived = {row[0] for row in self.fetch_all(load_registry(_DIALECT, "archive")["placed_tables"].text)}
         for statement in load_registry(_DIALECT, "views"):
-            cursor.execute(statement.text)
+            table = next((t for t in ARCHIVED_TABLES if t.view == statement.name), None)
+            if table is not None and table.folder in archived and self.archive_root is not None:
+                cursor.execute(with_archive(statement.text, table, self.archive_root))
+            else:
+                cursor.execute(statement.text)
 
     def _schema_version(self, cursor: duckdb.DuckDBPyConnection) -> int | None:
         """The file's version (:func:`sql.migrations.stored_version`); ``None`` for a new file."""
@@ -468,9 +513,39 @@ class DuckDBStorage:
                         "symbol": state.symbol, "bar_seconds": state.bar_seconds, "after_ns": state.last_bar_end_ns})
             cursor.execute(self._queries["upsert_signal_state"].text)
 
+    # --- maintenance (sql/archive.py) ------------------------------------------------------------------
+    @contextmanager
+    def archive_transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """This thread's cursor in one write transaction under the write lock, committed when the block ends
+        and rolled back when it raises. After the commit, listeners forget what they hold (``write_failed``):
+        rows left the live tables."""
+        moved = StorageError("rows moved from the live tables to the archive")
+        cursor = self._cursor()
+        with self._transaction(cursor, committed=lambda: self._notify("write_failed", moved)):
+            yield cursor
+
+    def execute_write(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        """Run one maintenance statement in its own transaction under the write lock."""
+        cursor = self._cursor()
+        with self._transaction(cursor):
+            cursor.execute(sql, dict(params or {}))
+
+    def fetch_one(self, sql: str, params: Mapping[str, Any] | None = None) -> tuple[Any, ...]:
+        """The first row of a maintenance query (writers' reads: no time limit)."""
+        return self._cursor().execute(sql, dict(params or {})).fetchone()  # type: ignore[return-value]
+
+    def fetch_all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Every row of a maintenance query (writers' reads: no time limit)."""
+        return self._cursor().execute(sql, dict(params or {})).fetchall()
+
+    def checkpoint(self) -> None:
+        """Write the WAL into the file and free the blocks of deleted rows for later appends."""
+        with self._write_lock:
+            self._cursor().execute("CHECKPOINT")
+
     # --- reads for writers ---------------------------------------------------------------------------
     def _fetchall(self, name: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        return self._cursor().execute(self._queries[name].text, dict(params or {})).fetchall()
+        return self.fetch_all(self._queries[name].text, params)
 
     def trade_symbols(self) -> list[tuple[str, str]]:
         """Return ``(market, symbol)`` for every symbol with trades."""

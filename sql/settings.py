@@ -12,8 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sql.archive_paths import check_archive_root
 
 __all__ = ["Settings", "SessionSpec", "load_settings"]
 
@@ -60,6 +62,31 @@ class Settings(BaseSettings):
         3600, ge=1,
         description="RUNTIMECAP of the writer sessions: Vertica cancels an append, MERGE or in-database transform "
         "statement running longer (the server's reads are capped by MCP_QUERY_TIMEOUT_MS)",
+    )
+
+    # --- retention and archive (sql/archive.py) --------------------------------------------------------
+    retain_trades_days: int = Field(
+        0, ge=0,
+        description="UTC days of trades (market_data) kept in the live file, counted back from the newest trade's "
+        "day; older days move to the Parquet archive. 0 = keep everything (off)",
+    )
+    retain_quotes_days: int = Field(
+        0, ge=0, description="the same for quotes; 0 = keep everything (off)"
+    )
+    retain_signals_days: int = Field(
+        0, ge=0,
+        description="the same for trading_signals (bars; symbol_metrics is computed from them and the trades); "
+        "0 = keep everything (off); when on, at least RETAIN_TRADES_DAYS",
+    )
+    archive_path: Path | None = Field(
+        None,
+        description="folder of the Parquet archive (hive-partitioned <table>/market=/date=/symbol=); unset: "
+        "beside the DuckDB file, <DUCKDB_PATH without suffix>.archive",
+    )
+    archive_interval_seconds: float = Field(
+        0.0, ge=0,
+        description="the embedded owner archives what retention allows this often; 0 = never (run "
+        "`microstructure archive` instead)",
     )
 
     # --- Kafka ---------------------------------------------------------------------------------------
@@ -210,6 +237,19 @@ class Settings(BaseSettings):
     transform_lateness_seconds: float = Field(
         2.0, ge=0, description="a bar is final once the newest trade is this far past its end"
     )
+
+    @model_validator(mode="after")
+    def _retention_is_coherent(self) -> Settings:
+        if self.retain_signals_days and self.retain_trades_days and self.retain_signals_days < self.retain_trades_days:
+            raise ValueError(f"RETAIN_SIGNALS_DAYS={self.retain_signals_days} is shorter than "
+                             f"RETAIN_TRADES_DAYS={self.retain_trades_days}: signals stay at least as long as trades")
+        check_archive_root(self.archive_root())
+        return self
+
+    def archive_root(self) -> Path:
+        """The archive folder as an absolute path: ``archive_path`` or ``<duckdb_path without suffix>.archive``."""
+        root = self.archive_path if self.archive_path is not None else self.duckdb_path.with_suffix(".archive")
+        return root.expanduser().absolute()
 
     @field_validator("polygon_api_key", "mcp_auth_token", mode="before")
     @classmethod

@@ -480,6 +480,17 @@ class VerticaStorage:
         except _vertica().errors.Error as exc:
             raise StorageError(f"rewind_signals failed: {exc}") from exc
 
+    def run_statement(self, folder: str, name: str, params: Mapping[str, Any] | None = None) -> list[Any]:
+        """Run the statement ``name`` of ``sql/vertica/<folder>/`` in its own writer transaction, bound to the
+        ``params`` it declares; return its rows (maintenance such as ``sql/vertica_retention.py``)."""
+        statement = load_registry(_DIALECT, folder)[name]
+        try:
+            with self._write() as cursor:
+                cursor.execute(statement.text, {k: v for k, v in (params or {}).items() if k in statement.params})
+                return list(cursor.fetchall()) if cursor.description else []
+        except _vertica().errors.Error as exc:
+            raise StorageError(f"{folder}/{name} failed: {exc}") from exc
+
     # --- reads for writers ---------------------------------------------------------------------------
     def _fetchall(self, name: str, params: Mapping[str, Any] | None = None) -> list[Any]:
         pool = self._writer or self._reader

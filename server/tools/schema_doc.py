@@ -28,6 +28,11 @@ OBJECT_NOTES = {
     "returns), sets_high_low, counts_volume; the signals use only prints that may",
     "trade_conditions": "Polygon's stock trade condition ids with their consolidated rules (shipped data)",
     "trade_corrections": "flat-file correction codes and whether a print with the code is kept",
+    "trades_all": "every trade: market_data (the live days) and the days retention moved to the Parquet archive "
+    "(RETAIN_TRADES_DAYS, ARCHIVE_PATH); same columns as market_data; filter on symbol and ts_ns",
+    "quotes_all": "every quote: quotes (live) and the archived days (RETAIN_QUOTES_DAYS); same columns as quotes",
+    "signals_all": "every bar: trading_signals (live) and the archived days (RETAIN_SIGNALS_DAYS); same columns as "
+    "trading_signals",
 }
 
 

@@ -26,7 +26,10 @@ from sql.contract import (
 )
 from sql.queries import load_registry
 
-FOLDERS = ("schema", "views", "queries", "staging", "transform", "session", "udx", "migrations")
+FOLDERS = ("schema", "views", "queries", "staging", "transform", "session", "udx", "migrations", "retention")
+#: Vertica-only tables: where retention moves day partitions (MOVE_PARTITIONS_TO_TABLE); DuckDB archives to Parquet.
+VERTICA_ARCHIVE_TABLES = {"market_data_archive": "market_data", "quotes_archive": "quotes",
+                          "trading_signals_archive": "trading_signals"}
 TABLES = {"market_data": TRADES_SCHEMA, "quotes": QUOTES_SCHEMA, "trading_signals": SIGNALS_SCHEMA,
           "model_params": MODEL_PARAMS_SCHEMA, "signal_state": SIGNAL_STATE_SCHEMA,
           "intraday_profile": INTRADAY_PROFILE_SCHEMA, "trade_conditions": conditions_table().schema,
@@ -50,7 +53,8 @@ varchar view when where with hash local rows row_number key preserve temporary p
 batch_microstructure settings market watermark_ns computed_at_ns microstructure_udx v_catalog columns
 view_columns table_schema table_name column_name data_type ordinal_position public
 regexp_like listagg separator unsegmented ignore
-""".split())
+like including projections move_partitions_to_table drop_partitions export to parquet directory compression
+""".split()) | set(VERTICA_ARCHIVE_TABLES)
 ALIASES_RE = re.compile(r"\b(?:AS|JOIN|FROM|USING|INTO)\s+([A-Za-z_]\w*)\s+(?:AS\s+)?([A-Za-z_]\w*)", re.I)
 AS_RE = re.compile(r"\bAS\s+([A-Za-z_]\w*)", re.I)
 WORD_RE = re.compile(r"(?<![:\w])([A-Za-z_]\w*)")
@@ -128,16 +132,23 @@ def test_the_same_named_queries_with_the_same_params_exist_in_both_dialects() ->
     for name in vertica.names():
         assert duck[name].params == vertica[name].params, name
     for folder in ("schema", "views"):
-        duck_names = load_registry("duckdb", folder).names()
-        assert [n for n in duck_names if n not in DUCKDB_ONLY.get(folder, set())] == \
-            load_registry("vertica", folder).names()
-        assert DUCKDB_ONLY.get(folder, set()) <= set(duck_names)
+        duck_names = [n for n in load_registry("duckdb", folder).names() if n not in DUCKDB_ONLY.get(folder, set())]
+        vertica_names = [n for n in load_registry("vertica", folder).names() if n not in VERTICA_ARCHIVE_TABLES]
+        assert duck_names == vertica_names
+        assert DUCKDB_ONLY.get(folder, set()) <= set(load_registry("duckdb", folder).names())
 
 
 def test_what_only_duckdb_has_is_internal() -> None:
     from server.sql_guard import DOCUMENTED_RELATIONS
 
     assert not DUCKDB_ONLY["schema"] & set(DOCUMENTED_RELATIONS)
+
+
+@pytest.mark.parametrize("archive,live", sorted(VERTICA_ARCHIVE_TABLES.items()))
+def test_vertica_archive_tables_are_like_their_live_table(archive: str, live: str) -> None:
+    # MOVE_PARTITIONS_TO_TABLE needs the same columns, projections and partitioning
+    code = " ".join(_code(load_registry("vertica", "schema")[archive].text).split())
+    assert code == f"CREATE TABLE IF NOT EXISTS {archive} LIKE {live} INCLUDING PROJECTIONS;"
 
 
 @pytest.mark.parametrize("path,text", _vertica_files(), ids=[p for p, _ in _vertica_files()])
@@ -206,7 +217,7 @@ def test_partitioned_tables_group_days_hierarchically() -> None:
 
 
 @pytest.mark.parametrize("view", ["eligible_trades", "enriched_market_data", "jump_events", "symbol_metrics",
-                                  "latest_signals"])
+                                  "latest_signals", "trades_all", "quotes_all", "signals_all"])
 def test_vertica_views_have_the_duckdb_columns(view: str) -> None:
     text = load_registry("vertica", "views")[view].text
     assert _select_names(text) == CONTRACT[view]

@@ -12,6 +12,7 @@ FROM (
     FROM v_catalog.view_columns
     WHERE table_schema = 'public'
       AND table_name IN ('intraday_profile', 'trade_conditions', 'trade_corrections', 'eligible_trades',
-                     'enriched_market_data', 'jump_events', 'symbol_metrics', 'latest_signals')
+                     'enriched_market_data', 'jump_events', 'symbol_metrics', 'latest_signals', 'trades_all',
+                     'quotes_all', 'signals_all')
 ) AS c
 ORDER BY table_name, ordinal_position;

@@ -1,0 +1,24 @@
+-- name: due_trading_signals
+-- params: before_ns
+-- returns: market, day, symbol, n_rows, first_ns, last_ns, final: every (market, UTC date of bar_end_ns, symbol)
+-- partition of trading_signals before before_ns; a stored bar is final. The market of a symbol comes from its
+-- trades, live or archived ('unknown' without any)
+WITH markets AS (
+    SELECT symbol, min(market) AS market FROM (
+        SELECT DISTINCT market, symbol FROM market_data
+        UNION SELECT DISTINCT market, symbol FROM archive_manifest WHERE table_name = 'trades'
+    ) GROUP BY symbol
+)
+SELECT
+    coalesce(m.market, 'unknown') AS market,
+    CAST(make_timestamp(t.bar_end_ns // 1000) AS DATE) AS day,
+    t.symbol,
+    count(*) AS n_rows,
+    min(t.bar_end_ns) AS first_ns,
+    max(t.bar_end_ns) AS last_ns,
+    true AS final
+FROM trading_signals AS t
+LEFT JOIN markets AS m ON m.symbol = t.symbol
+WHERE t.bar_end_ns < $before_ns
+GROUP BY ALL
+ORDER BY 1, 2, 3;

@@ -1,0 +1,5 @@
+-- name: quotes_archive
+-- Vertica only: where retention moves the day partitions of quotes older than its RETAIN_*_DAYS
+-- (MOVE_PARTITIONS_TO_TABLE needs a table of the same columns, projections and partitioning: LIKE ... INCLUDING
+-- PROJECTIONS). The *_all views read quotes and this table; after EXPORT TO PARQUET, DROP_PARTITIONS empties it.
+CREATE TABLE IF NOT EXISTS quotes_archive LIKE quotes INCLUDING PROJECTIONS;

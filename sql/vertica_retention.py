@@ -1,0 +1,76 @@
+"""Retention on Vertica: the policy of :mod:`sql.archive` with partition moves instead of a Parquet copy.
+
+``market_data``, ``quotes`` and ``trading_signals`` are partitioned by UTC day (``sql/vertica/schema``). For a
+table whose ``RETAIN_*_DAYS`` is on, every day before the newest ``N`` (counted back from its newest row, as on
+DuckDB) leaves the live table in this order (``sql/vertica/retention/``):
+
+1. Trades and quotes move only when every symbol's signals are final there (``older_*`` counts none that is
+   not: the transform's watermark is past each symbol's newest row of those days); otherwise nothing moves and
+   the run says so. Whole day partitions move, so one symbol that is not final holds its days back for all.
+2. ``MOVE_PARTITIONS_TO_TABLE`` moves the days to ``<table>_archive`` (a catalog operation; ``*_all`` views
+   read both tables, so no row disappears from them).
+3. ``EXPORT TO PARQUET`` writes those days under ``ARCHIVE_PATH/<folder>/export-<last day>-<ns>`` (a new folder,
+   on the nodes' file system or object store, hive-partitioned ``market=/date=/symbol=``); ``record_*`` counts
+   them into ``archive_manifest``; then ``DROP_PARTITIONS`` empties those days of ``<table>_archive``. A run
+   stopped after the move leaves the rows in ``<table>_archive`` (still in the views); the next run exports
+   them (the range starts at the first day), so a stop between the export and the record exports them twice
+   into two folders: remove the folder the manifest does not name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from sql.archive_paths import ARCHIVED_TABLES
+
+if TYPE_CHECKING:
+    from sql.settings import Settings
+    from sql.vertica_backend import VerticaStorage
+
+__all__ = ["archive_vertica"]
+
+log = logging.getLogger("microstructure.archive")
+
+_NS_PER_DAY = 86_400_000_000_000
+_EPOCH = dt.date(1970, 1, 1)
+
+
+def archive_vertica(storage: VerticaStorage, settings: Settings) -> list[str]:
+    """Apply the retention settings to a Vertica database (module docstring); return one line per table.
+
+    Parameters
+    ----------
+    storage
+        A Vertica storage opened for writing.
+    settings
+        ``RETAIN_*_DAYS``, ``ARCHIVE_PATH`` (as the Vertica nodes see it) and ``BAR_SECONDS``.
+    """
+    lines = []
+    for table in ARCHIVED_TABLES:
+        days = int(getattr(settings, table.setting))
+        newest = storage.run_statement("retention", f"newest_day_{table.live}")[0][0] if days else None
+        if newest is None:
+            continue
+        last_day = newest - dt.timedelta(days=days)
+        end_ns = (last_day - _EPOCH).days * _NS_PER_DAY + _NS_PER_DAY
+        symbols, waiting = storage.run_statement("retention", f"older_{table.live}",
+                                                 {"before_ns": end_ns, "bar_seconds": settings.bar_seconds})[0]
+        if not symbols:
+            continue
+        if waiting:
+            lines.append(f"{table.folder}: {waiting} symbol(s) not final before {last_day}; nothing moved")
+            continue
+        days_range = {"first_day": _EPOCH.isoformat(), "last_day": last_day.isoformat()}
+        storage.run_statement("retention", f"move_{table.live}", days_range)
+        export = {"directory": str(settings.archive_root() / table.folder / f"export-{last_day}-{time.time_ns()}"),
+                  "start_ns": 0, "end_ns": end_ns}
+        (rows,) = storage.run_statement("retention", f"export_{table.live}", export)[0]
+        storage.run_statement("retention", f"record_{table.live}", {**export, "archived_at_ns": time.time_ns()})
+        storage.run_statement("retention", f"drop_{table.live}", days_range)
+        lines.append(f"{table.folder}: {int(rows):,} rows through {last_day} exported to {export['directory']}")
+    for line in lines:
+        log.info("vertica archive: %s", line)
+    return lines
