@@ -18,7 +18,6 @@ import datetime as dt
 import math
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -29,6 +28,7 @@ from reference import acd
 from reference import bars as rb
 from reference import stats
 from reference.pipeline import Config, symbol_rows
+from reference_db import assert_rows_equal, stored
 from udx.transform import run_transform
 
 pytestmark = pytest.mark.duckdb
@@ -121,22 +121,7 @@ def _config(market: str) -> Config:
     return Config(session=str(s["session_stocks"] if market == "stocks" else s["session_crypto"]),
                   bar_seconds=60, lm_window=20, lm_alpha=0.01, bns_window=60, garch_window=300, garch_min_obs=100,
                   intensity_lookback=30, intensity_min_sessions=2, seasonal_sessions=3, vpin_buckets_per_day=20,
-                  vpin_window=10, vpin_cdf_window=60)
-
-
-def _stored(path: Path, symbol: str) -> tuple[list[dict], dict[str, list[tuple]]]:
-    with duckdb.connect(str(path), read_only=True) as con:
-        cur = con.execute("SELECT * FROM trading_signals WHERE symbol = ? ORDER BY bar_end_ns", [symbol])
-        names = [d[0] for d in cur.description]
-        rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-        fits = {model: con.execute("SELECT omega, alpha, beta, loglik, n_obs, fit_end_ns FROM model_params "
-                                   "WHERE symbol = ? AND model = ? ORDER BY fit_end_ns", [symbol, model]).fetchall()
-                for model in ("garch11", "acd11")}
-    return rows, fits
-
-
-def _num(v: object) -> float:
-    return math.nan if v is None else float(v)  # type: ignore[arg-type]
+                  vpin_window=10, vpin_cdf_window=60, profile_min_sessions=100)
 
 
 def _reference(trades: pa.Table, path: Path, symbol: str) -> tuple[list[dict], dict, list[dict], dict]:
@@ -147,8 +132,8 @@ def _reference(trades: pa.Table, path: Path, symbol: str) -> tuple[list[dict], d
     prints = [(r["ts_ns"], r["price"], r["size"], *rb.eligibility(market, r["conditions"], r["correction"], rules))
               for r in sel]
     watermark = max(trades["ts_ns"].to_pylist()) - 2 * NS  # the transform's: newest trade less the lateness
-    got, fits = _stored(path, symbol)
-    want, garch_windows, acd_windows = symbol_rows(prints, _config(market), watermark,
+    got, fits = stored(path, symbol)
+    want, garch_windows, acd_windows, _ = symbol_rows(prints, _config(market), watermark,
                                                    [f[:3] for f in fits["garch11"]], [f[:3] for f in fits["acd11"]])
     assert len(fits["garch11"]) == len(garch_windows) and len(fits["acd11"]) == len(acd_windows)
     return got, fits, want, {"garch11": garch_windows, "acd11": acd_windows}
@@ -157,17 +142,7 @@ def _reference(trades: pa.Table, path: Path, symbol: str) -> tuple[list[dict], d
 @pytest.mark.parametrize("symbol", ["X:BTCUSD", "X:THIN", "X:USDCUSD", "AAPL", "X:ACD"])
 def test_every_row_equals_the_independent_reference(computed, symbol: str) -> None:
     got, _, want, _ = _reference(*computed, symbol)
-    assert [r["bar_end_ns"] for r in got] == [r["bar_end_ns"] for r in want]
-    for g, w in zip(got, want, strict=True):
-        assert (g["n_trades"], g["trading_signal"], g["signal_reason"], g["jump_detected"]) == \
-            (w["n_trades"], w["trading_signal"], w["signal_reason"], w["jump_detected"]), (g, w)
-    for column in ("volume", "vwap", "close", "log_return", "lee_mykland_stat", "jump_threshold",
-                   "garch_sigma", "standardized_return", "trade_intensity_zscore", "vpin", "vpin_cdf",
-                   "conditional_duration", "acd_surprise"):
-        np.testing.assert_allclose([_num(g[column]) for g in got], [w[column] for w in want], rtol=1e-12,
-                                   atol=0, equal_nan=True, err_msg=column)
-    np.testing.assert_allclose([_num(g["bns_stat"]) for g in got], [w["bns_stat"] for w in want], rtol=0,
-                               atol=1e-9, equal_nan=True, err_msg="bns_stat")
+    assert_rows_equal(got, want)
 
 
 @pytest.mark.parametrize("symbol", ["X:BTCUSD", "AAPL"])
@@ -200,10 +175,10 @@ def test_acd_fits_are_maximum_likelihood_by_an_independent_optimiser(computed, s
 def test_the_data_hold_the_edge_cases(computed) -> None:
     """The cases the comparison is meant to cover occur in the data (else it would pass vacuously)."""
     _, path = computed
-    btc, _ = _stored(path, "X:BTCUSD")
-    thin, _ = _stored(path, "X:THIN")
-    flat, _ = _stored(path, "X:USDCUSD")
-    aapl, _ = _stored(path, "AAPL")
+    btc, _ = stored(path, "X:BTCUSD")
+    thin, _ = stored(path, "X:THIN")
+    flat, _ = stored(path, "X:USDCUSD")
+    aapl, _ = stored(path, "AAPL")
     reasons = [r["signal_reason"] for r in btc + thin + flat + aapl]
     assert any(r["jump_detected"] for r in btc)
     assert any(x.startswith("no signal: LM undefined") for x in reasons)
