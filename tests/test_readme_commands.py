@@ -224,3 +224,36 @@ def test_stream_simulate_produces_polygon_events_keyed_by_symbol_and_serves_metr
         consumer.close()
     event = json.loads(message.value())
     assert event["ev"] == "T" and message.key().decode() == event["sym"], (message.key(), event)
+
+
+PHASES = ["starting", "backfilling", "computing signals", "running"]
+
+
+def test_health_answers_503_with_its_phase_at_once_and_200_once_signals_are_in(tmp_path: Path) -> None:
+    """README "Quick start": ``/health`` answers at once with ``503 {"status": "starting", "phase": ...}`` and
+    turns 200 when the first signals are in (``up --simulate``, what ``demo`` runs, with a short history)."""
+    port = free_port()
+    log = tmp_path / "up.log"
+    env = _env(DUCKDB_PATH=tmp_path / "up.duckdb", MCP_PORT=port, SIM_PORT=0, SIM_HISTORY_DAYS=0.5)
+    answers: list[tuple[int, dict]] = []
+
+    def healthy() -> bool:
+        try:
+            response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+        except httpx.TransportError:
+            return False
+        answers.append((response.status_code, response.json()))
+        return response.status_code == 200
+
+    with _process(["up", "--simulate"], tmp_path, env, log) as up:
+        wait_for(healthy, [up], [log], 240, "a healthy /health")
+        answer = httpx.post(f"http://127.0.0.1:{port}/mcp", timeout=30,
+                            json={"method": "get_real_time_data", "params": {"limit": 5}, "id": "1"}).json()
+        _stop(up, log)
+    first_status, first = answers[0]
+    assert first_status == 503 and first["status"] == "starting" and first["phase"] in PHASES[:3], answers[:3]
+    assert all(body["status"] == "starting" and not body["ready"] for code, body in answers[:-1] if code == 503)
+    seen = [PHASES.index(body["phase"]) for _, body in answers]
+    assert seen == sorted(seen), [body["phase"] for _, body in answers]  # phases only move forward
+    assert answers[-1][1]["phase"] == "running" and answers[-1][1]["ready"] is True
+    assert any(row.get("bar_end_ns") for row in answer["result"]["structuredContent"]["rows"])
