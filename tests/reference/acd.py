@@ -36,6 +36,20 @@ PROFILE_DECAY = 0.8
 EWMA = 0.94
 
 
+def spec_durations() -> np.ndarray:
+    """spec §5.2's simulation: T = 20000, ``default_rng(2024)``, ω 0.1, α 0.1, β 0.8, Exp(1) errors,
+    ψ_0 = ω/(1-α-β), the first 1000 dropped."""
+    omega, alpha, beta, n = 0.1, 0.1, 0.8, 20000
+    eps = np.random.default_rng(2024).exponential(1.0, n + 1000)
+    x = np.empty(n + 1000)
+    psi = omega / (1 - alpha - beta)
+    x[0] = psi * eps[0]
+    for i in range(1, n + 1000):
+        psi = omega + alpha * x[i - 1] + beta * psi
+        x[i] = psi * eps[i]
+    return x[1000:]
+
+
 def psi_path(omega: float, alpha: float, beta: float, x: list[float] | np.ndarray) -> list[float]:
     """Conditional expected durations ψ_1..ψ_T of ``x`` under (ω, α, β), arch's initialisation."""
     b = backcast(np.asarray(x, dtype=float))

@@ -21,15 +21,7 @@ SPEC_LOGLIK = -19490.700285
 @pytest.fixture(scope="module")
 def durations() -> np.ndarray:
     """spec §5.2: T = 20000, default_rng(2024), ω 0.1, α 0.1, β 0.8, Exp(1) errors, 1000 dropped."""
-    omega, alpha, beta, n = 0.1, 0.1, 0.8, 20000
-    eps = np.random.default_rng(2024).exponential(1.0, n + 1000)
-    x = np.empty(n + 1000)
-    psi = omega / (1 - alpha - beta)
-    x[0] = psi * eps[0]
-    for i in range(1, n + 1000):
-        psi = omega + alpha * x[i - 1] + beta * psi
-        x[i] = psi * eps[i]
-    return x[1000:]
+    return acd.spec_durations()
 
 
 @pytest.fixture(scope="module")
