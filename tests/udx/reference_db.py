@@ -8,11 +8,29 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 
 #: rtol 1e-12: the same arithmetic up to summation order (see the test modules for why).
 EXACT_COLUMNS = ("volume", "vwap", "close", "log_return", "lee_mykland_stat", "jump_threshold", "garch_sigma",
                  "standardized_return", "trade_intensity_zscore", "vpin", "vpin_cdf", "conditional_duration",
                  "acd_surprise")
+
+
+def transformed(trades: pa.Table, path: Path, settings: dict[str, object]) -> tuple[pa.Table, Path]:
+    """Store ``trades`` in a new DuckDB file at ``path``, run the real transform with ``settings``, close it."""
+    from sql.duckdb_backend import DuckDBStorage
+    from sql.settings import Settings
+    from udx.transform import run_transform
+
+    config = Settings(_env_file=None, duckdb_path=path, **settings)  # type: ignore[call-arg]
+    storage = DuckDBStorage.open(config)
+    try:
+        storage.apply_schema()
+        storage.append_trades(trades)
+        run_transform(storage, config)
+    finally:
+        storage.close()
+    return trades, path
 
 
 def stored(path: Path, symbol: str) -> tuple[list[dict], dict[str, list[tuple]]]:

@@ -23,16 +23,14 @@ import pyarrow as pa
 import pytest
 
 from sql.contract import TRADES_SCHEMA
-from sql.settings import Settings
 from reference import acd
 from reference import bars as rb
 from reference import stats
 from reference.pipeline import Config, symbol_rows
-from reference_db import assert_rows_equal, stored
-from udx.transform import run_transform
+from reference_db import assert_rows_equal, stored, transformed
 
 pytestmark = pytest.mark.duckdb
-DuckDBStorage = pytest.importorskip("sql.duckdb_backend").DuckDBStorage
+pytest.importorskip("duckdb")
 
 NS = 10**9
 START = int(dt.datetime(2024, 3, 7, 12, tzinfo=dt.UTC).timestamp()) * NS  # Thursday; NY DST starts on the 10th
@@ -105,15 +103,7 @@ def _table() -> pa.Table:
 
 @pytest.fixture(scope="module")
 def computed(tmp_path_factory: pytest.TempPathFactory) -> tuple[pa.Table, Path]:
-    trades = _table()
-    path = tmp_path_factory.mktemp("reference") / "ref.duckdb"
-    settings = Settings(_env_file=None, duckdb_path=path, **SETTINGS)  # type: ignore[call-arg]
-    storage = DuckDBStorage.open(settings)
-    storage.apply_schema()
-    storage.append_trades(trades)
-    run_transform(storage, settings)
-    storage.close()
-    return trades, path
+    return transformed(_table(), tmp_path_factory.mktemp("reference") / "ref.duckdb", SETTINGS)
 
 
 def _config(market: str) -> Config:

@@ -18,16 +18,13 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from reference import bars as rb
 from reference.pipeline import Config, symbol_rows
 from reference.sessions import sessions
-from reference_db import assert_rows_equal, stored, stored_profiles
+from reference_db import assert_rows_equal, stored, transformed, stored_profiles
 from sql.contract import TRADES_SCHEMA
-from sql.settings import Settings
-from udx.transform import run_transform
 
 pytestmark = pytest.mark.duckdb
-DuckDBStorage = pytest.importorskip("sql.duckdb_backend").DuckDBStorage
+pytest.importorskip("duckdb")
 
 NS = 10**9
 START = int(dt.datetime(2024, 4, 1, 0, tzinfo=dt.UTC).timestamp()) * NS  # a Monday
@@ -89,15 +86,7 @@ def _table() -> pa.Table:
 
 @pytest.fixture(scope="module")
 def computed(tmp_path_factory: pytest.TempPathFactory) -> tuple[pa.Table, Path]:
-    trades = _table()
-    path = tmp_path_factory.mktemp("profile") / "profile.duckdb"
-    settings = Settings(_env_file=None, duckdb_path=path, **SETTINGS)  # type: ignore[call-arg]
-    storage = DuckDBStorage.open(settings)
-    storage.apply_schema()
-    storage.append_trades(trades)
-    run_transform(storage, settings)
-    storage.close()
-    return trades, path
+    return transformed(_table(), tmp_path_factory.mktemp("profile") / "profile.duckdb", SETTINGS)
 
 
 def _reference(trades: pa.Table, path: Path, symbol: str) -> tuple[list[dict], list[dict], dict]:
