@@ -208,6 +208,9 @@ def test_a_window_whose_bipower_variation_overflows_gives_nan_not_zero() -> None
     # |r_j||r_{j-1}| of 1e200 overflows to inf: L is undefined (NaN), never x / sqrt(inf) = 0
     r = [1e200, -1e200, 1e200, -1e200, 0.5]
     assert math.isnan(lee_mykland_stat(r, 4)[-1])
+    twin = np.empty(1)
+    _lm_stat_python(np.array(r), 4, 4, 4, twin)  # the plain twin too
+    assert math.isnan(twin[0])
 
 
 def test_a_statistic_exactly_at_the_threshold_is_not_a_jump() -> None:
