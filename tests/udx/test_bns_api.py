@@ -57,6 +57,15 @@ def test_linear_form_with_zero_quarticity_is_nan() -> None:
     assert math.isnan(bns_test([0.0, 0.01, 0.0, 0.01, 0.0], form="linear"))
 
 
+def test_an_overflowing_statistic_is_nan_never_inf() -> None:
+    """A tiny quarticity under one huge return: (RV - BV) / sqrt(ϑ/M·TP) overflows; the module promises NaN."""
+    r = [1e-100, 1e-100, 1e-100, 1e150]
+    for form in ("linear", "ratio", "log"):
+        value = bns_test(r, form=form)
+        assert math.isnan(value) or math.isfinite(value), (form, value)
+    assert math.isnan(bns_test(r, form="linear"))
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"iq": "bv"}, "iq must be 'tp' or 'qp', got 'bv'"),
     ({"bv": "x"}, r"bv must be 'ht' \(Huang-Tauchen, M/\(M-1\)\) or 'hf' \(highfrequency\), got 'x'"),
