@@ -123,8 +123,8 @@ def test_the_stored_profiles_equal_the_reference(computed, symbol: str) -> None:
 
 
 def test_the_profiles_are_u_shaped_and_not_flat(computed) -> None:
-    """The comparison above is not vacuous: most sessions use an estimated profile, high at the open (the thin symbol pools its open with the next
-    buckets, so 1.3 times the median rather than the true 2.4 times midday)."""
+    """The comparison above is not vacuous: most sessions use an estimated profile, high at the open (the
+    thin symbol pools its open with the next buckets, so 1.3 times the median rather than 2.4 times midday)."""
     _, path = computed
     for symbol in SYMBOLS:
         got = stored_profiles(path, symbol)
