@@ -43,6 +43,8 @@ def test_a_value_past_the_32_bit_column_is_rejected_naming_its_field(event: dict
 def test_other_reasons_name_the_field_and_the_value() -> None:
     assert _reason({**STOCK_TRADE, "q": 2**63}).endswith(
         "field 'q' is out of the 64-bit range, got 9223372036854775808")
+    assert _reason({**STOCK_TRADE, "x": 2**63}).endswith(
+        "field 'x' is out of the 64-bit range, got 9223372036854775808")
     assert _reason({**STOCK_TRADE, "c": [1, "x"]}).endswith("field 'c' must be a list of integers, got element 'x'")
     assert _reason({**STOCK_TRADE, "t_ns": 0}).endswith("field 't_ns' must be a positive Unix-ns timestamp, got 0")
 
