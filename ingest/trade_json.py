@@ -184,7 +184,7 @@ def _parse_trades(data: np.ndarray, offsets: np.ndarray, pow10: np.ndarray, ok: 
                         break
                 else:
                     while pos < end and _ZERO <= data[pos] <= _NINE:
-                        d = data[pos] - _ZERO
+                        d = int(data[pos]) - _ZERO
                         if big or mantissa > (_INT64_MAX - d) // 10:
                             big = True
                         else:
@@ -200,7 +200,7 @@ def _parse_trades(data: np.ndarray, offsets: np.ndarray, pow10: np.ndarray, ok: 
                         bad = True
                         break
                     while pos < end and _ZERO <= data[pos] <= _NINE:
-                        d = data[pos] - _ZERO
+                        d = int(data[pos]) - _ZERO
                         if digits > 0 or d != 0:
                             if big or mantissa > (_INT64_MAX - d) // 10:
                                 big = True
@@ -222,7 +222,7 @@ def _parse_trades(data: np.ndarray, offsets: np.ndarray, pow10: np.ndarray, ok: 
                     power = 0
                     while pos < end and _ZERO <= data[pos] <= _NINE:
                         if power < 100_000:
-                            power = power * 10 + (data[pos] - _ZERO)
+                            power = power * 10 + (int(data[pos]) - _ZERO)
                         pos += 1
                     exponent += sign * power
                 if digits + exponent > 308:  # might pass the largest double: JSON readers refuse infinity

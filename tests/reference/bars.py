@@ -82,8 +82,8 @@ def make_bars(prints: list[tuple[int, float, float, bool, bool]], session_list: 
 
 
 def tested_returns(rows: list[dict], bar_ns: int, profile_of=None) -> None:
-    """Add ``tested``, ``u``, ``w`` and ``ref_price`` to each bar (``profile_of(session_open_ns)`` gives ``f``
-    by bar position; ``None`` = flat)."""
+    """Add ``tested``, ``u``, ``w``, ``r`` (log return), ``e`` (elapsed bars) and ``ref_price`` to each bar
+    (``profile_of(session_open_ns)`` gives ``f`` by bar position; ``None`` = flat)."""
     t_ref = p_ref = None
     session = None
     f: list[float] | None = None
@@ -93,7 +93,7 @@ def tested_returns(rows: list[dict], bar_ns: int, profile_of=None) -> None:
             t_ref, p_ref = row["opening_ts"], row["opening_px"]
             f = None if profile_of is None else profile_of(session)
         row["ref_price"] = p_ref
-        row["tested"], row["u"], row["w"] = False, math.nan, math.nan
+        row["tested"], row["u"], row["w"], row["r"], row["e"] = False, math.nan, math.nan, math.nan, math.nan
         if row["n_priced"] == 0:
             continue
         t_end = row["last_price_ns"]
@@ -103,8 +103,9 @@ def tested_returns(rows: list[dict], bar_ns: int, profile_of=None) -> None:
             if elapsed < MIN_ELAPSED_BARS:  # noise floor: as over half a bar at the span's mean profile level
                 w *= MIN_ELAPSED_BARS / elapsed
             row["tested"] = True
-            row["w"] = w
-            row["u"] = (math.log(row["close"]) - math.log(p_ref)) / math.sqrt(w)
+            row["w"], row["e"] = w, elapsed
+            row["r"] = math.log(row["close"]) - math.log(p_ref)
+            row["u"] = row["r"] / math.sqrt(w)
         t_ref, p_ref = t_end, row["close"]
 
 

@@ -1,5 +1,5 @@
-"""One symbol's ``trading_signals`` rows from its prints, with a flat volatility profile (fewer finished
-sessions than ``PROFILE_MIN_SESSIONS``). ACD columns are not referenced here."""
+"""One symbol's ``trading_signals`` rows from its prints, every column (ACD included), with the intraday
+volatility profile of :mod:`reference.profile` (flat until ``profile_min_sessions`` sessions have finished)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import acd
 from . import bars as rb
+from . import profile
 from . import rule, stats
 from .sessions import nominal_bars, sessions
 
@@ -28,15 +30,27 @@ class Config:
     vpin_buckets_per_day: int
     vpin_window: int
     vpin_cdf_window: int
+    acd_window: int = 2000
+    acd_min_obs: int = 500
+    acd_bin_seconds: int = 1800
+    profile_min_sessions: int = 10**9
+    profile_bucket_minutes: int = 15
 
 
 def symbol_rows(prints: list[tuple[int, float, float, bool, bool]], cfg: Config, final_before_ns: int,
-                garch_fits: list[tuple[float, float, float]]) -> tuple[list[dict], list[int], list[np.ndarray]]:
-    """Rows of one symbol; also the tested-return index of each GARCH refit and its window of returns."""
+                garch_fits: list[tuple[float, float, float]], acd_fits: list[tuple[float, float, float]],
+                ) -> tuple[list[dict], list[np.ndarray], list[list[float]], dict]:
+    """Rows of one symbol; also the window of returns of each GARCH refit and the window of adjusted
+    durations of each ACD refit (``garch_fits``/``acd_fits``: the stored parameters of each refit, in order),
+    and the profile of every session (:func:`reference.profile.profiles`)."""
     bar_ns = cfg.bar_seconds * 10**9
     n_per = nominal_bars(cfg.session, cfg.bar_seconds)
     rows = rb.make_bars(prints, sessions(cfg.session, prints[0][0], final_before_ns), bar_ns, final_before_ns)
-    rb.tested_returns(rows, bar_ns)
+    rb.tested_returns(rows, bar_ns)  # r and e do not depend on the profile
+    bucket_bars = max(1, round(cfg.profile_bucket_minutes * 60 / cfg.bar_seconds))
+    prof = profile.profiles(profile.session_y(rows, n_per), bucket_bars, cfg.seasonal_sessions,
+                            cfg.profile_min_sessions)
+    rb.tested_returns(rows, bar_ns, lambda o: None if prof[o] is None else prof[o][1])
     tested = [i for i, r in enumerate(rows) if r["tested"]]
     u = [rows[i]["u"] for i in tested]
     lm = stats.lee_mykland(u, cfg.lm_window)
@@ -49,6 +63,8 @@ def symbol_rows(prints: list[tuple[int, float, float, bool, bool]], cfg: Config,
     trailing = stats.intensity_trailing(counts, cfg.intensity_lookback)
     tod = stats.intensity_time_of_day(rows, n_per, cfg.seasonal_sessions, cfg.intensity_min_sessions)
     vp, cdf = stats.vpin(rows, cfg.vpin_buckets_per_day, cfg.vpin_window, cfg.vpin_cdf_window)
+    cond, surprise, acd_windows = acd.columns(rows, prints, bar_ns, n_per, cfg.acd_bin_seconds, cfg.acd_min_obs,
+                                              cfg.acd_window, acd_fits)
     at = {i: k for k, i in enumerate(tested)}
     for i, row in enumerate(rows):
         k = at.get(i)
@@ -60,8 +76,9 @@ def symbol_rows(prints: list[tuple[int, float, float, bool, bool]], cfg: Config,
         row["jump_detected"] = abs(row["lee_mykland_stat"]) > thr
         row["trade_intensity_zscore"] = trailing[i] if tod[i] is None else tod[i]
         row["vpin"], row["vpin_cdf"] = vp[i], cdf[i]
+        row["conditional_duration"], row["acd_surprise"] = cond[i], surprise[i]
         row["trading_signal"], row["signal_reason"] = rule.decide(
             row["lee_mykland_stat"], thr, k, row["n_priced"] > 0, cfg.lm_window, row["standardized_return"],
             row["trade_intensity_zscore"], row["vpin"], row["vpin_cdf"], alpha=cfg.lm_alpha)
-    return rows, refits, windows
+    return rows, windows, acd_windows, prof
 

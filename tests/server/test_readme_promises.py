@@ -1,14 +1,17 @@
 """README promises that had no test of their own (issue 16, point 2): REST 404 for an unknown symbol and 504
-past the time limit, 127.0.0.1 by default, ``.env`` under the environment."""
+past the time limit, 127.0.0.1 by default, ``.env`` under the environment, the response cache
+(``MCP_RESPONSE_CACHE_MS``: an answer at most that much behind a change, its ``as_of`` kept; 0 = off)."""
 
 from __future__ import annotations
 
 import dataclasses
+import time
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import small_settings
+from conftest import small_settings, trades_from_parts, writable_copy
 from server.app import build_app
 from sql.settings import Settings
 
@@ -68,3 +71,66 @@ def test_the_environment_wins_over_dot_env_which_wins_over_defaults(monkeypatch,
     assert settings.mcp_port == 9202  # environment over .env
     assert settings.mcp_max_rows == 77  # .env over the default
     assert settings.mcp_default_rows == Settings.model_fields["mcp_default_rows"].default  # default
+
+
+# --- the response cache (README "REST and operations": MCP_RESPONSE_CACHE_MS) ---------------------------
+
+def _newest_trades(client) -> dict:
+    """The short-form ``tools/call`` of the README's curl examples: the newest AAPL trades."""
+    response = client.post("/mcp", json={"method": "get_enriched_data", "params": {"symbol": "AAPL", "limit": 3},
+                                         "id": "1"})
+    assert response.status_code == 200, response.text
+    return response.json()["result"]["structuredContent"]
+
+
+@pytest.fixture
+def writable(market_db, tmp_path):
+    storage, settings = writable_copy(market_db, tmp_path)
+    yield storage, settings.duckdb_path
+    storage.close()
+
+
+def _add_trade(storage) -> float:
+    """Store one AAPL trade a second after the newest one; return its price (unlike any stored one)."""
+    newest = storage.newest_trade_ns()
+    assert newest is not None
+    price = 4321.5
+    storage.append_trades(trades_from_parts([("stocks", "AAPL", np.array([newest + 10**9]), np.array([price]),
+                                              np.array([7.0]))]))
+    return price
+
+
+def _client(writable, cache_ms: int) -> TestClient:
+    storage, path = writable
+    settings = small_settings(path, mcp_allowed_hosts="testserver", mcp_response_cache_ms=cache_ms)
+    return TestClient(build_app(settings, storage))
+
+
+def test_a_cached_answer_is_served_unchanged_until_the_data_version_is_checked_again(writable):
+    with _client(writable, 600_000) as client:  # checked again only after ten minutes
+        first = _newest_trades(client)
+        price = _add_trade(writable[0])
+        again = _newest_trades(client)
+    assert again == first  # the same answer, its as_of included: at most MCP_RESPONSE_CACHE_MS behind
+    assert all(row["price"] != price for row in again["rows"])
+
+
+def test_with_the_cache_off_every_answer_sees_the_data(writable):
+    with _client(writable, 0) as client:
+        first = _newest_trades(client)
+        price = _add_trade(writable[0])
+        after = _newest_trades(client)
+    assert first["rows"][0]["price"] != price and after["rows"][0]["price"] == price
+    assert after["as_of"] >= first["as_of"]
+
+
+def test_the_cache_refreshes_when_the_data_change(writable):
+    with _client(writable, 100) as client:
+        first = _newest_trades(client)
+        assert _newest_trades(client) == first  # served from the cache while the data are unchanged
+        price = _add_trade(writable[0])
+        deadline = time.monotonic() + 30  # a bound on the wait, not a timing assertion
+        while (after := _newest_trades(client))["rows"][0]["price"] != price:
+            assert time.monotonic() < deadline, "the cache never noticed the new trade"
+            time.sleep(0.05)
+    assert after["as_of"] > first["as_of"]

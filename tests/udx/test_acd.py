@@ -10,6 +10,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 import naive
+from reference import acd
 from sql.settings import Settings
 from udx import acd_psi, fit_acd, garch_variance
 from udx.bars import bars
@@ -23,16 +24,7 @@ arch_model = pytest.importorskip("arch").arch_model
 @pytest.fixture(scope="module")
 def durations() -> np.ndarray:
     """spec §5.2: T = 20000, default_rng(2024), omega 0.1, alpha 0.1, beta 0.8, Exp(1), 1000 burn-in."""
-    omega, alpha, beta, n = 0.1, 0.1, 0.8, 20000
-    rng = np.random.default_rng(2024)
-    eps = rng.exponential(1.0, n + 1000)
-    x = np.empty(n + 1000)
-    psi = omega / (1 - alpha - beta)
-    x[0] = psi * eps[0]
-    for i in range(1, n + 1000):
-        psi = omega + alpha * x[i - 1] + beta * psi
-        x[i] = psi * eps[i]
-    return x[1000:]
+    return acd.spec_durations()
 
 
 def test_fit_matches_the_spec_numbers_with_arch_initialisation(durations: np.ndarray) -> None:

@@ -117,7 +117,7 @@ def test_threshold_rejects_alpha_outside_unit_interval(alpha: float) -> None:
 
 
 @pytest.mark.parametrize(("n_per_day", "k"), [(390, 314), (78, 141), (288, 270), (24, 78), (1, 16), (0.2, 8),
-                                              (7, 42), (1e-3, 3)])
+                                              (7, 42), (1e-3, 3), (390.5, 314), (1440.5, 603)])
 def test_default_window(n_per_day: float, k: int) -> None:
     assert default_window(n_per_day) == k
 
@@ -191,6 +191,34 @@ def test_short_tail_is_rejected() -> None:
         lee_mykland_stat(SPEC_R[5:], 5, tail=SPEC_R[3:5], n_before=5)
     with pytest.raises(ValueError, match="n_before"):
         lee_mykland_stat(SPEC_R[5:], 5, tail=SPEC_R[:5], n_before=2)
+
+
+def test_a_tail_one_short_is_rejected_and_the_message_says_how_many() -> None:
+    # window 5 needs the last 4 returns before the first new one; 3 are refused, naming 4
+    with pytest.raises(ValueError, match=r"min\(window - 1, n_before\) = 4 returns, got 3"):
+        lee_mykland_stat(SPEC_R[5:], 5, tail=SPEC_R[2:5], n_before=5)
+
+
+def test_a_two_dimensional_tail_is_rejected() -> None:
+    with pytest.raises(ValueError, match="tail must be one-dimensional, got 2 dimensions"):
+        lee_mykland_stat(SPEC_R, 3, tail=np.zeros((2, 2)))
+
+
+def test_a_window_whose_bipower_variation_overflows_gives_nan_not_zero() -> None:
+    # |r_j||r_{j-1}| of 1e200 overflows to inf: L is undefined (NaN), never x / sqrt(inf) = 0
+    r = [1e200, -1e200, 1e200, -1e200, 0.5]
+    assert math.isnan(lee_mykland_stat(r, 4)[-1])
+    twin = np.empty(1)
+    with np.errstate(over="ignore"):  # the overflow is the point
+        _lm_stat_python(np.array(r), 4, 4, 4, twin)  # the plain twin too
+    assert math.isnan(twin[0])
+
+
+def test_a_statistic_exactly_at_the_threshold_is_not_a_jump() -> None:
+    """README: a jump when |L| passes the threshold (strictly)."""
+    c = lm_threshold(390, 0.01)
+    flags = jump_flags([c, -c, math.nextafter(c, math.inf), -math.nextafter(c, math.inf), math.nan], c)
+    assert flags.tolist() == [False, False, True, True, False]
 
 
 def _in_pieces(r: np.ndarray, k: int, cuts: list[int]) -> np.ndarray:
