@@ -84,7 +84,8 @@ class SignalConfig:
 
         ``definitions`` numbers the signal definitions themselves: it changes when a statistic's meaning
         changes (e.g. 2: eligible prints, the intraday profile, tested bars only; 3: the half-bar noise floor
-        of the elapsed-time scaling, the profile's leave-bucket-out session scale and thin buckets' first stage),
+        of the elapsed-time scaling, the profile's leave-bucket-out session scale and thin buckets' first stage;
+        4: the time-of-day trade intensity as a negative-binomial mid-p z over a window of bar positions),
         so a state written by older code is recomputed instead of continued.
         """
         return {"definitions": DEFINITIONS, "bar_seconds": self.bar_seconds, "session": self.session,
@@ -109,7 +110,7 @@ class SignalConfig:
 
 
 #: Version of the signal definitions (see :meth:`SignalConfig.fingerprint`).
-DEFINITIONS = 3
+DEFINITIONS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,12 +288,14 @@ def _seasonal(ts: np.ndarray, px: np.ndarray, price_ok: np.ndarray, b: Bars, cfg
     priced_ts, priced_px = ts[price_ok], px[price_ok]
     si = a["sea_i"]
     f_bar = _season.profile_by_bar(a["sea_f"], cfg.profile_bucket_bars, cfg.bars_per_session)
+    half = cfg.profile_bucket_bars // 2
     i = 0
     while True:
+        base = _season.count_baseline(a, cfg.seasonal_sessions, half)
         i = _season._walk(b.bar_end_ns, b.session_open_ns, b.n_priced, b.last_price_ns, b.n_trades, b.close,
-                          bar_ns, i, f_bar, a["sea_y"], a["cnt_ring"], a["cnt_cur"],
-                          cfg.seasonal_sessions, cfg.intensity_min_sessions, si, a["sea_ref"], tested, u, w, ref,
-                          tod_z, tod_ok)
+                          bar_ns, i, f_bar, a["sea_y"], *base, a["cnt_cur"], cfg.seasonal_sessions,
+                          cfg.intensity_min_sessions, si,
+                          a["sea_ref"], tested, u, w, ref, tod_z, tod_ok)
         if i >= m:
             break
         o = int(b.session_open_ns[i])

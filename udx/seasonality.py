@@ -79,9 +79,10 @@ import math
 import numpy as np
 
 from udx._jit import jit
+from udx.count_z import _midp_z
 from udx._typing import Float64Array1D, Int64Array1D
 
-__all__ = ["MIN_BUCKET_OBS", "MIN_ELAPSED_BARS", "MIN_SESSION_RETURNS", "NOT_STARTED", "TRUNCATION",
+__all__ = ["MIN_BUCKET_OBS", "count_baseline", "MIN_ELAPSED_BARS", "MIN_SESSION_RETURNS", "FIRST_BAR", "NOT_STARTED", "TRUNCATION",
            "WSD_CONSISTENCY", "profile_by_bar"]
 
 #: χ²(1) 99 % point: a standardised return beyond its square root gets weight 0 in the profile.
@@ -102,11 +103,12 @@ _HALF_PI = math.pi / 2.0
 _SQRT_HALF_PI = math.sqrt(math.pi / 2.0)
 #: Sums kept per bucket and session (see :func:`_finish_session_python`).
 _W = 6
-_EPS = 1e-9
 _NONE = -(2**63)
 #: A bar position the session had not reached (before its first price-setting print): not a count of 0.
 NOT_STARTED = 65535
-_COUNT_MAX = NOT_STARTED - 1
+#: The session's first bar (it holds the opening print, so its count is at least 1): not in the baseline.
+FIRST_BAR = 65534
+_COUNT_MAX = FIRST_BAR - 1
 
 # int state: session open, finished sessions, time of the reference print
 S_SESSION, S_FINISHED, S_TREF = range(3)
@@ -163,14 +165,16 @@ def _walk_python(
     bar_end: Int64Array1D, sess: Int64Array1D, n_priced: Int64Array1D, last_ts: Int64Array1D,
     n_trades: Int64Array1D,
     close: Float64Array1D, bar_ns: int, i0: int, f_bar: Float64Array1D, y_cur: Float64Array1D,
-    cnt_ring: np.ndarray, cnt_cur: np.ndarray, depth: int, int_min: int, si: Int64Array1D,
+    base_mean: Float64Array1D, base_var: Float64Array1D, cnt_cur: np.ndarray, depth: int, int_min: int,
+    si: Int64Array1D,
     sf: Float64Array1D, out_tested: np.ndarray, out_u: Float64Array1D, out_w: Float64Array1D,
     out_ref: Float64Array1D, out_tod_z: Float64Array1D, out_tod_ok: np.ndarray,
 ) -> int:
     """Walk bars from ``i0`` within the current session; return the first bar of another session (or len).
 
-    Per bar: tested flag, ``u``, ``w`` and the reference price of its return; the time-of-day intensity z.
-    Records the session's ``y`` and counts by bar position in ``y_cur`` / ``cnt_cur``.
+    Per bar: tested flag, ``u``, ``w`` and the reference price of its return; the time-of-day intensity z
+    against the session's baseline (:func:`_count_baseline`). Records the session's ``y`` and counts by bar
+    position in ``y_cur`` / ``cnt_cur``.
     """
     m = bar_end.shape[0]
     n_pos = y_cur.shape[0]
@@ -182,29 +186,13 @@ def _walk_python(
         if pos >= n_pos:
             pos = n_pos - 1
         c = n_trades[i]
-        cnt_cur[pos] = c if c < _COUNT_MAX else _COUNT_MAX
-        # time-of-day intensity over the earlier sessions that had started by this bar of the day
-        rows = si[S_FINISHED] if si[S_FINISHED] < depth else depth
-        k = 0
-        s1 = 0.0
-        for r in range(rows):
-            v = cnt_ring[r * n_pos + pos]
-            if v != NOT_STARTED:
-                s1 += v
-                k += 1
-        out_tod_ok[i] = k >= int_min
-        if k >= int_min:
-            mean = s1 / k
-            ss = 0.0
-            for r in range(rows):
-                v = cnt_ring[r * n_pos + pos]
-                if v != NOT_STARTED:
-                    d = v - mean
-                    ss += d * d
-            sd = math.sqrt(ss / (k - 1))
-            out_tod_z[i] = (c - mean) / sd if sd > _EPS * max(1.0, mean) else np.nan
-        else:
-            out_tod_z[i] = np.nan
+        first = pos == 0 or cnt_cur[pos - 1] == NOT_STARTED  # bars are contiguous from the session's first
+        cnt_cur[pos] = FIRST_BAR if first else (c if c < _COUNT_MAX else _COUNT_MAX)
+        # time-of-day intensity: the count's mid-p z under the baseline of the earlier sessions (for the first
+        # bar, which holds the opening print, under the law of a count of at least one)
+        ok = (si[S_FINISHED] if si[S_FINISHED] < depth else depth) >= int_min
+        out_tod_ok[i] = ok
+        out_tod_z[i] = _midp_z(float(c), base_mean[pos], base_var[pos], first) if ok else np.nan
         out_ref[i] = sf[F_REF]
         out_tested[i] = False
         out_u[i] = np.nan
@@ -390,6 +378,56 @@ def _profile_python(sums: Float64Array1D, rows: int, bucket_bars: int, n_pos: in
     for b in range(nb):
         out_bucket[b] = filled[b] / norm
     return own
+
+
+def _count_baseline_python(cnt_ring: np.ndarray, rows: int, half: int, out_mean: Float64Array1D,
+                           out_var: Float64Array1D) -> None:
+    """The time-of-day count baseline of every bar position from the first ``rows`` sessions of the ring.
+
+    ``out_mean[p]`` / ``out_var[p]``: mean and predictive variance of a count at ``p``, from every cell ``(session, q)`` with ``|q - p| <= half`` after its
+    session's first bar (``K`` cells; a first bar's count is at least 1 by construction, the later ones are not): the sample variance (ddof 1), at least the mean (Poisson), times ``1 + 1/K`` for the error
+    of the estimated mean; NaN mean without cells or when every cell is 0. Integer sums, so exact.
+    """
+    n_pos = out_mean.shape[0]
+    col_s = np.zeros(n_pos, np.int64)
+    col_q = np.zeros(n_pos, np.int64)
+    col_k = np.zeros(n_pos, np.int64)
+    for r in range(rows):
+        for p in range(n_pos):
+            v = cnt_ring[r * n_pos + p]
+            if v < FIRST_BAR:
+                x = np.int64(v)
+                col_s[p] += x
+                col_q[p] += x * x
+                col_k[p] += 1
+    for p in range(n_pos):
+        s1 = np.int64(0)
+        s2 = np.int64(0)
+        k = np.int64(0)
+        for q in range(max(0, p - half), min(n_pos, p + half + 1)):
+            s1 += col_s[q]
+            s2 += col_q[q]
+            k += col_k[q]
+        if k < 2 or s1 == 0:
+            out_mean[p] = np.nan
+            out_var[p] = np.nan
+            continue
+        m = s1 / k
+        v = float(k * s2 - s1 * s1) / float(k * (k - 1))
+        out_mean[p] = m
+        out_var[p] = (v if v > m else m) * (1.0 + 1.0 / k)
+
+
+_count_baseline = jit(_count_baseline_python, nogil=True)
+
+
+def count_baseline(a: dict[str, np.ndarray], depth: int, half: int) -> tuple[np.ndarray, np.ndarray]:
+    """The current session's time-of-day count baseline ``(mean, variance)`` per bar position from the
+    symbol's carried ring of counts (:func:`_count_baseline`, ``half`` positions either side)."""
+    n_pos = a["cnt_cur"].size
+    mean, var = np.empty(n_pos), np.empty(n_pos)
+    _count_baseline(a["cnt_ring"], min(int(a["sea_i"][S_FINISHED]), depth), half, mean, var)
+    return mean, var
 
 
 _walk = jit(_walk_python, nogil=True)

@@ -26,6 +26,7 @@ class Config:
     intensity_min_sessions: int
     seasonal_sessions: int
     vpin_buckets_per_day: int
+    intensity_half_window: int
     vpin_window: int
     vpin_cdf_window: int
 
@@ -47,7 +48,8 @@ def symbol_rows(prints: list[tuple[int, float, float, bool, bool]], cfg: Config,
     thr = stats.lm_threshold(n_per, cfg.lm_alpha)
     counts = [float(r["n_trades"]) for r in rows]
     trailing = stats.intensity_trailing(counts, cfg.intensity_lookback)
-    tod = stats.intensity_time_of_day(rows, n_per, cfg.seasonal_sessions, cfg.intensity_min_sessions)
+    tod = stats.intensity_time_of_day(rows, n_per, cfg.seasonal_sessions, cfg.intensity_min_sessions,
+                                       cfg.intensity_half_window)
     vp, cdf = stats.vpin(rows, cfg.vpin_buckets_per_day, cfg.vpin_window, cfg.vpin_cdf_window)
     at = {i: k for k, i in enumerate(tested)}
     for i, row in enumerate(rows):
