@@ -5,7 +5,7 @@ bar, one print is z = 1.5 and two are z = 3.5, so "z >= 2" fires with whatever p
 to have, not 2.3 %, and that probability depends on the rate (the busier open fired three times as often as
 midday on a null market). Here the count ``n`` is compared with a negative binomial with the baseline's mean
 ``m`` and variance ``v`` (``v > m``; a Poisson when ``v = m``: Cox & Lewis 1966, *The Statistical Analysis of
-Series of Events*, ch. 2 and 9, on Poisson and overdispersed counts of events), and its upper tail is taken as
+Series of Events*, on Poisson and overdispersed counts of events), and its upper tail is taken as
 a mid-p value (Lancaster 1961, *J. Am. Stat. Assoc.* 56:223-234): half the probability of the observed count
 plus all of the larger ones,
 
@@ -17,7 +17,7 @@ and the z-score is the normal quantile with that upper tail, ``z = Φ^{-1}(1 - p
 smaller of ``p^+``, ``p^-`` so neither tail loses digits). Then ``z >= k`` has close to the normal tail
 probability at any rate, up to the unavoidable discreteness of small counts, which the mid-p splits evenly
 instead of always erring on one side. For large counts the statistic tends to the Gaussian z (the normal
-limit; Anscombe 1948, *Biometrika* 35:246-254, on the distribution of Poisson and negative binomial counts).
+limit; Anscombe 1948, *Biometrika* 35:246-254, on transforming Poisson and negative binomial counts).
 
 The negative binomial has size ``r = m² / (v - m)`` and ``P(N = j) = Γ(j + r) / (Γ(r) j!) p^r (1 - p)^j``
 with ``p = m / v``. Probabilities are summed from the observed count outwards, in ratios to its own

@@ -12,8 +12,10 @@ of a session once enough observations exist), on windows that end before that ba
 last-sale price set closes; ``n_trades``, volume and VWAP count the prints that update volume. Lee-Mykland, BNS
 and GARCH run on the series of *tested* bars only, each return divided by the square root of the intraday
 volatility profile integrated over its elapsed time (``u``); the other bars get NaN statistics and are never
-flagged. VPIN classifies with the equally scaled price change; the trade-intensity baseline is the same bar of
-the day over earlier sessions once enough exist.
+flagged. The Lee-Mykland critical value is the one for the number of tests a session holds (Lee & Mykland 2008:
+the level is that of the largest of n statistics): the mean count of tested bars of the previous finished
+sessions, ``bars_per_session`` until one has finished. VPIN classifies with the equally scaled price change; the
+trade-intensity baseline is nearby bars of the day over earlier sessions once enough exist.
 
 GARCH(1,1) (:mod:`udx.garch`): per tested bar, ``garch_sigma`` is the one-step-ahead sigma of ``u`` times the
 square root of the bar's profile weight (so in the bar's return units) and ``standardized_return = u / sigma_u``
@@ -41,7 +43,7 @@ from udx.bars import Bars, bars
 from udx.bns import _FORMS, _bns_rolling
 from udx.garch import _fit_e2, _loglik_grad, _prepare
 from udx.intensity import _intensity
-from udx.lee_mykland import _lm_stat_tiled
+from udx.lee_mykland import _lm_stat_tiled, lm_threshold
 from udx.sessions import session_bounds
 from udx.reasons import NOT_PRICED, OPENING_ONLY, decide_arrays
 from udx.signal_rule import RuleConfig
@@ -85,7 +87,8 @@ class SignalConfig:
         ``definitions`` numbers the signal definitions themselves: it changes when a statistic's meaning
         changes (e.g. 2: eligible prints, the intraday profile, tested bars only; 3: the half-bar noise floor
         of the elapsed-time scaling, the profile's leave-bucket-out session scale and thin buckets' first stage;
-        4: the time-of-day trade intensity as a negative-binomial mid-p z over a window of bar positions),
+        4: the time-of-day trade intensity as a negative-binomial mid-p z over a window of bar positions, the
+        Lee-Mykland threshold for the tested bars a session holds),
         so a state written by older code is recomputed instead of continued.
         """
         return {"definitions": DEFINITIONS, "bar_seconds": self.bar_seconds, "session": self.session,
@@ -207,7 +210,7 @@ def process_symbol(
     a = {k: v.copy() for k, v in (state.arrays if state is not None else initial_state(cfg)).items()}
     n_before = state.n_returns if state is not None else 0
     # --- tested bars, their returns in units of one average bar, the profile, time-of-day intensity
-    tested, u, w, ref, tod_z, tod_ok, profiles = _seasonal(ts, px, price_ok, b, cfg, a)
+    tested, u, w, ref, tod_z, tod_ok, n_tests, profiles = _seasonal(ts, px, price_ok, b, cfg, a)
     idx = np.flatnonzero(tested)
     n_tested_before = int(a["n_tested"][0])
     # --- Lee-Mykland and BNS over the carried tail of tested returns
@@ -223,7 +226,8 @@ def process_symbol(
     fits: list[FitRecord] = []
     sigma_t, z_t = _garch(x, ends, start, n_tested_before, b.session_open_ns[idx], cfg, a, fits)
     lm, bns, sigma, z = (_scatter(m, idx, v) for v in (lm_t, bns_t, sigma_t * np.sqrt(w[idx]), z_t))
-    flags = np.abs(lm) > cfg.lm_threshold  # False where NaN
+    thr = _thresholds(n_tests, cfg)
+    flags = np.abs(lm) > thr  # False where NaN
     # --- trade intensity: same time of day over earlier sessions, the trailing bars until enough exist
     counts = np.concatenate((a["counts"], b.n_trades.astype(np.float64)))
     trailing = np.empty(m)
@@ -244,7 +248,6 @@ def process_symbol(
     # --- ACD on same-timestamp-aggregated events (prints that count in volume) inside the emitted bars
     cond, surprise = _acd_bars(ts[volume_ok], b.bar_end_ns, b.session_open_ns, cfg, a, fits)
     # --- rule
-    thr = np.full(m, cfg.lm_threshold)
     signals, reasons = None, None
     if rule:
         order = np.where(b.n_priced > 0, OPENING_ONLY, NOT_PRICED).astype(np.int64)
@@ -284,6 +287,7 @@ def _seasonal(ts: np.ndarray, px: np.ndarray, price_ok: np.ndarray, b: Bars, cfg
     tested = np.zeros(m, np.bool_)
     tod_ok = np.zeros(m, np.bool_)
     u, w, ref, tod_z = (np.empty(m) for _ in range(4))
+    n_tests = np.empty(m, np.int64)
     profiles: list[ProfileRecord] = []
     priced_ts, priced_px = ts[price_ok], px[price_ok]
     si = a["sea_i"]
@@ -292,6 +296,7 @@ def _seasonal(ts: np.ndarray, px: np.ndarray, price_ok: np.ndarray, b: Bars, cfg
     i = 0
     while True:
         base = _season.count_baseline(a, cfg.seasonal_sessions, half)
+        n_tests[i:] = _season.tests_per_session(a, cfg.seasonal_sessions, cfg.bars_per_session)
         i = _season._walk(b.bar_end_ns, b.session_open_ns, b.n_priced, b.last_price_ns, b.n_trades, b.close,
                           bar_ns, i, f_bar, a["sea_y"], *base, a["cnt_cur"], cfg.seasonal_sessions,
                           cfg.intensity_min_sessions, si,
@@ -307,7 +312,17 @@ def _seasonal(ts: np.ndarray, px: np.ndarray, price_ok: np.ndarray, b: Bars, cfg
             f_bar = _season.profile_by_bar(factor, cfg.profile_bucket_bars, cfg.bars_per_session)
             profiles.append(ProfileRecord(o, cfg.profile_bucket_bars * cfg.bar_seconds, factor, n_obs,
                                           int(si[_season.S_FINISHED]), max(own, 0), own < 0))
-    return tested, u, w, ref, tod_z, tod_ok, profiles
+    return tested, u, w, ref, tod_z, tod_ok, n_tests, profiles
+
+
+def _thresholds(n_tests: np.ndarray, cfg: SignalConfig) -> np.ndarray:
+    """The Lee-Mykland critical value of each bar for the tests expected in its session (``lm_threshold`` of
+    the settings is the one for ``bars_per_session`` tests, used until a session has finished)."""
+    out = np.full(n_tests.size, cfg.lm_threshold)
+    for n in np.unique(n_tests).tolist():
+        if n != cfg.bars_per_session:
+            out[n_tests == n] = lm_threshold(n, cfg.rule.alpha)
+    return out
 
 
 def _garch(x: np.ndarray, ends: np.ndarray, start: int, n_before: int, sess: np.ndarray, cfg: SignalConfig,
