@@ -111,8 +111,9 @@ class Tally:
     half_hour_trades: np.ndarray | None = None
     half_hour_tested: np.ndarray | None = None
     jumps: dict[float, list[int]] | None = None
-    #: per 8-sigma jump: elapsed bars of its bar's return, the bar's critical value, found
-    elapsed: list[tuple[float, float, bool]] | None = None
+    #: per 8-sigma jump: minutes spanned by its bar's return, the bar's critical value, found, minutes from the
+    #: last price-setting print before the jump to the first after it
+    elapsed: list[tuple[float, float, bool, float]] | None = None
     seconds: float = 0.0
     trades: int = 0
 
@@ -202,7 +203,8 @@ def _count(tally: Tally, c: dict, opens: np.ndarray, counted_from: int, truth: d
                 k_ref = int(np.searchsorted(priced, end[i] - BAR_NS, side="left")) - 1
                 ref = priced[k_ref] if k_ref >= 0 and priced[k_ref] >= opens[s] else \
                     priced[int(np.searchsorted(priced, opens[s], side="left"))]
-                tally.elapsed.append(((last - ref) / (60 * NS), float(c["jump_threshold"][i]), found))
+                tick = (priced[k] - priced[k - 1]) / (60 * NS) if k > 0 else math.nan
+                tally.elapsed.append(((last - ref) / (60 * NS), float(c["jump_threshold"][i]), found, tick))
         return
     for s in np.unique(sess[counted]).tolist():
         mine = sess == s
@@ -223,22 +225,29 @@ def _count(tally: Tally, c: dict, opens: np.ndarray, counted_from: int, truth: d
     np.add.at(tally.half_hour_tested, half, ~np.isnan(lm[counted]))
 
 
-def _elapsed_row(per_minute: float, rows: list[tuple[float, float, bool]]) -> str:
-    """One row of the elapsed-time table: jumps found by the span of their bar's return, and the bound."""
+def _bound(e: np.ndarray, thr: np.ndarray) -> float:
+    """Mean power of a perfect sigma estimate on 8-sigma jumps over spans ``e`` (minutes) at critical values
+    ``thr``: Phi(8/sqrt(max(e, 0.5)) - thr) each (the diffusion over the span adds a standard normal)."""
+    ok = ~np.isnan(e)
+    return float(np.mean([0.5 * math.erfc(-(8.0 / math.sqrt(max(v, 0.5)) - h) / math.sqrt(2.0))
+                          for v, h in zip(e[ok].tolist(), thr[ok].tolist(), strict=True)]))
+
+
+def _elapsed_row(per_minute: float, rows: list[tuple[float, float, bool, float]]) -> str:
+    """One row of the elapsed-time table: jumps found by the span of their bar's return, and the bounds."""
     if not rows:
-        return f"| {per_minute:g} | 0 | | | | | | | |"
+        return f"| {per_minute:g} | 0 | | | | | | | | | |"
     e = np.array([r[0] for r in rows])
     thr = np.array([r[1] for r in rows])
     found = np.array([r[2] for r in rows])
-    bound = np.mean([0.5 * math.erfc(-(8.0 / math.sqrt(max(v, 0.5)) - h) / math.sqrt(2.0))
-                     for v, h in zip(e.tolist(), thr.tolist(), strict=True)])
+    tick = np.array([r[3] for r in rows])
 
     def rate(mask: np.ndarray) -> str:
         return f"{found[mask].mean():.3f} (n={int(mask.sum())})" if mask.any() else "n/a"
 
     return (f"| {per_minute:g} | {e.size} | {e.mean():.2f} / {np.median(e):.2f} | {np.mean(e >= 1.5):.2f} | "
             f"{rate(e < 1.5)} | {rate((e >= 1.5) & (e < 2.5))} | {rate(e >= 2.5)} | {found.mean():.3f} | "
-            f"{bound:.3f} |")
+            f"{_bound(e, thr):.3f} | {np.nanmean(tick):.2f} / {np.nanmedian(tick):.2f} | {_bound(tick, thr):.3f} |")
 
 
 def main() -> None:
@@ -255,7 +264,8 @@ def main() -> None:
         f"- {report.versions('numba', 'numpy')}",
         f"- {args.symbols} symbols per tier, {opens.size} New York sessions 2024-10-28..2024-12-03 (DST end, "
         f"Thanksgiving, a 13:00 half-day), the first {WARM_UP} not counted; {BAD_PRINT_RATE:.1%} bad prints; "
-        "default settings (LM_ALPHA 0.01, n = 390, PROFILE_MIN_SESSIONS 3, INTENSITY_MIN_SESSIONS 10).",
+        "default settings (LM_ALPHA 0.01 with n = the mean tested bars of the previous sessions, "
+        "PROFILE_MIN_SESSIONS 3, INTENSITY_MIN_SESSIONS 10).",
         "",
         "### Null markets: false alarms (rate [95 % interval]; nominal: LM 0.01 per session, BNS 0.01 per "
         "session, VPIN 0.10 of bars)",
@@ -318,10 +328,13 @@ def main() -> None:
               "last one and is divided by the local sigma over that elapsed time, so a jump of 8 one-minute sigmas "
               "is 8/sqrt(e) sigmas of its return (e in minutes). Bound = the power a perfect sigma estimate would "
               "give at these elapsed times and critical values, mean of Phi(8/sqrt(max(e, 0.5)) - threshold) (the "
-              "diffusion over e adds a standard normal to L). Odd lots (35 % of prints) set no price, so at 3 "
-              "prints/min about 1.9 prints/min (in bursts) can show a jump.", "",
+              "diffusion over e adds a standard normal to L). Tick to tick: the same bound for a return from the "
+              "last price-setting print before the jump to the first after it, the shortest span any test of "
+              "these prints can have. Odd lots (35 % of prints) set no price, so at 3 prints/min about 1.9 "
+              "prints/min (in bursts) can show a jump.", "",
               "| prints/min | jumps | elapsed e: mean / median | share e >= 1.5 | found e < 1.5 | found 1.5 <= e < 2.5 "
-              "| found e >= 2.5 | found | bound with exact sigma |", "|---|---|---|---|---|---|---|---|---|",
+              "| found e >= 2.5 | found | bound with exact sigma | tick to tick e: mean / median | bound tick to "
+              "tick |", "|---|---|---|---|---|---|---|---|---|---|---|",
               *elapsed_rows]
 
     def verdict(failed: list[str]) -> str:
