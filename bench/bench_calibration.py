@@ -203,7 +203,7 @@ def _count(tally: Tally, c: dict, opens: np.ndarray, counted_from: int, truth: d
                 k_ref = int(np.searchsorted(priced, end[i] - BAR_NS, side="left")) - 1
                 ref = priced[k_ref] if k_ref >= 0 and priced[k_ref] >= opens[s] else \
                     priced[int(np.searchsorted(priced, opens[s], side="left"))]
-                tick = (priced[k] - priced[k - 1]) / (60 * NS) if k > 0 else math.nan
+                tick = (priced[k] - priced[k - 1]) / (60 * NS) if k > 0 and priced[k - 1] >= opens[s] else math.nan
                 tally.elapsed.append(((last - ref) / (60 * NS), float(c["jump_threshold"][i]), found, tick))
         return
     for s in np.unique(sess[counted]).tolist():

@@ -210,7 +210,7 @@ def process_symbol(
     a = {k: v.copy() for k, v in (state.arrays if state is not None else initial_state(cfg)).items()}
     n_before = state.n_returns if state is not None else 0
     # --- tested bars, their returns in units of one average bar, the profile, time-of-day intensity
-    tested, u, w, ref, tod_z, tod_ok, n_tests, profiles = _seasonal(ts, px, price_ok, b, cfg, a)
+    tested, u, w, ref, tod_z, tod_ok, thr, profiles = _seasonal(ts, px, price_ok, b, cfg, a)
     idx = np.flatnonzero(tested)
     n_tested_before = int(a["n_tested"][0])
     # --- Lee-Mykland and BNS over the carried tail of tested returns
@@ -226,7 +226,6 @@ def process_symbol(
     fits: list[FitRecord] = []
     sigma_t, z_t = _garch(x, ends, start, n_tested_before, b.session_open_ns[idx], cfg, a, fits)
     lm, bns, sigma, z = (_scatter(m, idx, v) for v in (lm_t, bns_t, sigma_t * np.sqrt(w[idx]), z_t))
-    thr = _thresholds(n_tests, cfg)
     flags = np.abs(lm) > thr  # False where NaN
     # --- trade intensity: same time of day over earlier sessions, the trailing bars until enough exist
     counts = np.concatenate((a["counts"], b.n_trades.astype(np.float64)))
@@ -287,7 +286,7 @@ def _seasonal(ts: np.ndarray, px: np.ndarray, price_ok: np.ndarray, b: Bars, cfg
     tested = np.zeros(m, np.bool_)
     tod_ok = np.zeros(m, np.bool_)
     u, w, ref, tod_z = (np.empty(m) for _ in range(4))
-    n_tests = np.empty(m, np.int64)
+    thr = np.empty(m)
     profiles: list[ProfileRecord] = []
     priced_ts, priced_px = ts[price_ok], px[price_ok]
     si = a["sea_i"]
@@ -295,8 +294,8 @@ def _seasonal(ts: np.ndarray, px: np.ndarray, price_ok: np.ndarray, b: Bars, cfg
     half = cfg.profile_bucket_bars // 2
     i = 0
     while True:
-        base = _season.count_baseline(a, cfg.seasonal_sessions, half)
-        n_tests[i:] = _season.tests_per_session(a, cfg.seasonal_sessions, cfg.bars_per_session)
+        base = _season.count_baseline(a, cfg.seasonal_sessions, half, cfg.intensity_min_sessions)
+        thr[i:] = _threshold(_season.tests_per_session(a, cfg.seasonal_sessions, cfg.bars_per_session), cfg)
         i = _season._walk(b.bar_end_ns, b.session_open_ns, b.n_priced, b.last_price_ns, b.n_trades, b.close,
                           bar_ns, i, f_bar, a["sea_y"], *base, a["cnt_cur"], cfg.seasonal_sessions,
                           cfg.intensity_min_sessions, si,
@@ -312,17 +311,13 @@ def _seasonal(ts: np.ndarray, px: np.ndarray, price_ok: np.ndarray, b: Bars, cfg
             f_bar = _season.profile_by_bar(factor, cfg.profile_bucket_bars, cfg.bars_per_session)
             profiles.append(ProfileRecord(o, cfg.profile_bucket_bars * cfg.bar_seconds, factor, n_obs,
                                           int(si[_season.S_FINISHED]), max(own, 0), own < 0))
-    return tested, u, w, ref, tod_z, tod_ok, n_tests, profiles
+    return tested, u, w, ref, tod_z, tod_ok, thr, profiles
 
 
-def _thresholds(n_tests: np.ndarray, cfg: SignalConfig) -> np.ndarray:
-    """The Lee-Mykland critical value of each bar for the tests expected in its session (``lm_threshold`` of
-    the settings is the one for ``bars_per_session`` tests, used until a session has finished)."""
-    out = np.full(n_tests.size, cfg.lm_threshold)
-    for n in np.unique(n_tests).tolist():
-        if n != cfg.bars_per_session:
-            out[n_tests == n] = lm_threshold(n, cfg.rule.alpha)
-    return out
+def _threshold(n_tests: int, cfg: SignalConfig) -> float:
+    """The Lee-Mykland critical value for ``n_tests`` tests in a session (``lm_threshold`` of the settings is
+    the one for ``bars_per_session`` tests, used until a session has finished)."""
+    return cfg.lm_threshold if n_tests == cfg.bars_per_session else lm_threshold(n_tests, cfg.rule.alpha)
 
 
 def _garch(x: np.ndarray, ends: np.ndarray, start: int, n_before: int, sess: np.ndarray, cfg: SignalConfig,

@@ -413,14 +413,22 @@ def _count_baseline_python(cnt_ring: np.ndarray, rows: int, half: int, out_mean:
                 col_s[p] += x
                 col_q[p] += x * x
                 col_k[p] += 1
+    s1 = np.int64(0)  # window sums over positions [p - half, p + half], slid one position at a time
+    s2 = np.int64(0)
+    k = np.int64(0)
+    for q in range(min(n_pos, half)):
+        s1 += col_s[q]
+        s2 += col_q[q]
+        k += col_k[q]
     for p in range(n_pos):
-        s1 = np.int64(0)
-        s2 = np.int64(0)
-        k = np.int64(0)
-        for q in range(max(0, p - half), min(n_pos, p + half + 1)):
-            s1 += col_s[q]
-            s2 += col_q[q]
-            k += col_k[q]
+        if p + half < n_pos:
+            s1 += col_s[p + half]
+            s2 += col_q[p + half]
+            k += col_k[p + half]
+        if p - half - 1 >= 0:
+            s1 -= col_s[p - half - 1]
+            s2 -= col_q[p - half - 1]
+            k -= col_k[p - half - 1]
         if k < 2 or s1 == 0:
             out_mean[p] = np.nan
             out_var[p] = np.nan
@@ -434,13 +442,22 @@ def _count_baseline_python(cnt_ring: np.ndarray, rows: int, half: int, out_mean:
 _count_baseline = jit(_count_baseline_python, nogil=True)
 
 
-def count_baseline(a: dict[str, np.ndarray], depth: int, half: int) -> tuple[np.ndarray, np.ndarray]:
+def count_baseline(a: dict[str, np.ndarray], depth: int, half: int,
+                   min_sessions: int) -> tuple[np.ndarray, np.ndarray]:
     """The current session's time-of-day count baseline ``(mean, variance)`` per bar position from the
-    symbol's carried ring of counts (:func:`_count_baseline`, ``half`` positions either side)."""
+    symbol's carried ring of counts (:func:`_count_baseline`, ``half`` positions either side); NaN (unused,
+    the trailing baseline applies) while fewer than ``min_sessions`` sessions are in the ring."""
     n_pos = a["cnt_cur"].size
+    rows = min(int(a["sea_i"][S_FINISHED]), depth)
+    if rows < min_sessions:
+        return _UNUSED, _UNUSED
     mean, var = np.empty(n_pos), np.empty(n_pos)
-    _count_baseline(a["cnt_ring"], min(int(a["sea_i"][S_FINISHED]), depth), half, mean, var)
+    _count_baseline(a["cnt_ring"], rows, half, mean, var)
     return mean, var
+
+
+#: The baseline passed while it is not used (``_walk`` reads it only with enough sessions).
+_UNUSED = np.full(1, np.nan)
 
 
 _walk = jit(_walk_python, nogil=True)
