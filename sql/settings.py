@@ -216,7 +216,9 @@ class Settings(BaseSettings):
         description="earlier sessions behind the intraday volatility profile and the time-of-day intensity baseline",
     )
     profile_bucket_minutes: int = Field(
-        15, ge=1, le=240, description="width of a time-of-day bucket of the intraday volatility profile"
+        15, ge=1, le=240,
+        description="width of a time-of-day bucket of the intraday volatility profile (and of the bars of the "
+                    "day around a bar that make its time-of-day intensity baseline)",
     )
     profile_min_sessions: int = Field(
         3, ge=1, description="finished sessions before the profile is estimated (flat profile until then)"

@@ -12,8 +12,10 @@ of a session once enough observations exist), on windows that end before that ba
 last-sale price set closes; ``n_trades``, volume and VWAP count the prints that update volume. Lee-Mykland, BNS
 and GARCH run on the series of *tested* bars only, each return divided by the square root of the intraday
 volatility profile integrated over its elapsed time (``u``); the other bars get NaN statistics and are never
-flagged. VPIN classifies with the equally scaled price change; the trade-intensity baseline is the same bar of
-the day over earlier sessions once enough exist.
+flagged. The Lee-Mykland critical value is the one for the number of tests a session holds (Lee & Mykland 2008:
+the level is that of the largest of n statistics): the mean count of tested bars of the previous finished
+sessions, ``bars_per_session`` until one has finished. VPIN classifies with the equally scaled price change; the
+trade-intensity baseline is nearby bars of the day over earlier sessions once enough exist.
 
 GARCH(1,1) (:mod:`udx.garch`): per tested bar, ``garch_sigma`` is the one-step-ahead sigma of ``u`` times the
 square root of the bar's profile weight (so in the bar's return units) and ``standardized_return = u / sigma_u``
@@ -41,7 +43,7 @@ from udx.bars import Bars, bars
 from udx.bns import _FORMS, _bns_rolling
 from udx.garch import _fit_e2, _loglik_grad, _prepare
 from udx.intensity import _intensity
-from udx.lee_mykland import _lm_stat_tiled
+from udx.lee_mykland import _lm_stat_tiled, lm_threshold
 from udx.sessions import session_bounds
 from udx.reasons import NOT_PRICED, OPENING_ONLY, decide_arrays
 from udx.signal_rule import RuleConfig
@@ -84,7 +86,9 @@ class SignalConfig:
 
         ``definitions`` numbers the signal definitions themselves: it changes when a statistic's meaning
         changes (e.g. 2: eligible prints, the intraday profile, tested bars only; 3: the half-bar noise floor
-        of the elapsed-time scaling, the profile's leave-bucket-out session scale and thin buckets' first stage),
+        of the elapsed-time scaling, the profile's leave-bucket-out session scale and thin buckets' first stage;
+        4: the time-of-day trade intensity as a negative-binomial mid-p z over a window of bar positions, the
+        Lee-Mykland threshold for the tested bars a session holds),
         so a state written by older code is recomputed instead of continued.
         """
         return {"definitions": DEFINITIONS, "bar_seconds": self.bar_seconds, "session": self.session,
@@ -109,7 +113,7 @@ class SignalConfig:
 
 
 #: Version of the signal definitions (see :meth:`SignalConfig.fingerprint`).
-DEFINITIONS = 3
+DEFINITIONS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +210,7 @@ def process_symbol(
     a = {k: v.copy() for k, v in (state.arrays if state is not None else initial_state(cfg)).items()}
     n_before = state.n_returns if state is not None else 0
     # --- tested bars, their returns in units of one average bar, the profile, time-of-day intensity
-    tested, u, w, ref, tod_z, tod_ok, profiles = _seasonal(ts, px, price_ok, b, cfg, a)
+    tested, u, w, ref, tod_z, tod_ok, thr, profiles = _seasonal(ts, px, price_ok, b, cfg, a)
     idx = np.flatnonzero(tested)
     n_tested_before = int(a["n_tested"][0])
     # --- Lee-Mykland and BNS over the carried tail of tested returns
@@ -222,7 +226,7 @@ def process_symbol(
     fits: list[FitRecord] = []
     sigma_t, z_t = _garch(x, ends, start, n_tested_before, b.session_open_ns[idx], cfg, a, fits)
     lm, bns, sigma, z = (_scatter(m, idx, v) for v in (lm_t, bns_t, sigma_t * np.sqrt(w[idx]), z_t))
-    flags = np.abs(lm) > cfg.lm_threshold  # False where NaN
+    flags = np.abs(lm) > thr  # False where NaN
     # --- trade intensity: same time of day over earlier sessions, the trailing bars until enough exist
     counts = np.concatenate((a["counts"], b.n_trades.astype(np.float64)))
     trailing = np.empty(m)
@@ -243,7 +247,6 @@ def process_symbol(
     # --- ACD on same-timestamp-aggregated events (prints that count in volume) inside the emitted bars
     cond, surprise = _acd_bars(ts[volume_ok], b.bar_end_ns, b.session_open_ns, cfg, a, fits)
     # --- rule
-    thr = np.full(m, cfg.lm_threshold)
     signals, reasons = None, None
     if rule:
         order = np.where(b.n_priced > 0, OPENING_ONLY, NOT_PRICED).astype(np.int64)
@@ -283,16 +286,20 @@ def _seasonal(ts: np.ndarray, px: np.ndarray, price_ok: np.ndarray, b: Bars, cfg
     tested = np.zeros(m, np.bool_)
     tod_ok = np.zeros(m, np.bool_)
     u, w, ref, tod_z = (np.empty(m) for _ in range(4))
+    thr = np.empty(m)
     profiles: list[ProfileRecord] = []
     priced_ts, priced_px = ts[price_ok], px[price_ok]
     si = a["sea_i"]
     f_bar = _season.profile_by_bar(a["sea_f"], cfg.profile_bucket_bars, cfg.bars_per_session)
+    half = cfg.profile_bucket_bars // 2
     i = 0
     while True:
+        base = _season.count_baseline(a, cfg.seasonal_sessions, half, cfg.intensity_min_sessions)
+        thr[i:] = _threshold(_season.tests_per_session(a, cfg.seasonal_sessions, cfg.bars_per_session), cfg)
         i = _season._walk(b.bar_end_ns, b.session_open_ns, b.n_priced, b.last_price_ns, b.n_trades, b.close,
-                          bar_ns, i, f_bar, a["sea_y"], a["cnt_ring"], a["cnt_cur"],
-                          cfg.seasonal_sessions, cfg.intensity_min_sessions, si, a["sea_ref"], tested, u, w, ref,
-                          tod_z, tod_ok)
+                          bar_ns, i, f_bar, a["sea_y"], *base, a["cnt_cur"], cfg.seasonal_sessions,
+                          cfg.intensity_min_sessions, si,
+                          a["sea_ref"], tested, u, w, ref, tod_z, tod_ok)
         if i >= m:
             break
         o = int(b.session_open_ns[i])
@@ -304,7 +311,13 @@ def _seasonal(ts: np.ndarray, px: np.ndarray, price_ok: np.ndarray, b: Bars, cfg
             f_bar = _season.profile_by_bar(factor, cfg.profile_bucket_bars, cfg.bars_per_session)
             profiles.append(ProfileRecord(o, cfg.profile_bucket_bars * cfg.bar_seconds, factor, n_obs,
                                           int(si[_season.S_FINISHED]), max(own, 0), own < 0))
-    return tested, u, w, ref, tod_z, tod_ok, profiles
+    return tested, u, w, ref, tod_z, tod_ok, thr, profiles
+
+
+def _threshold(n_tests: int, cfg: SignalConfig) -> float:
+    """The Lee-Mykland critical value for ``n_tests`` tests in a session (``lm_threshold`` of the settings is
+    the one for ``bars_per_session`` tests, used until a session has finished)."""
+    return cfg.lm_threshold if n_tests == cfg.bars_per_session else lm_threshold(n_tests, cfg.rule.alpha)
 
 
 def _garch(x: np.ndarray, ends: np.ndarray, start: int, n_before: int, sess: np.ndarray, cfg: SignalConfig,

@@ -28,6 +28,7 @@ class Config:
     intensity_min_sessions: int
     seasonal_sessions: int
     vpin_buckets_per_day: int
+    intensity_half_window: int
     vpin_window: int
     vpin_cdf_window: int
     acd_window: int = 2000
@@ -58,10 +59,11 @@ def symbol_rows(prints: list[tuple[int, float, float, bool, bool]], cfg: Config,
     sigma, z, refits = stats.garch_filter(u, [rows[i]["session_open_ns"] for i in tested], cfg.garch_min_obs,
                                           cfg.garch_window, garch_fits)
     windows = [np.array(u[max(0, i - cfg.garch_window): i]) for i in refits]
-    thr = stats.lm_threshold(n_per, cfg.lm_alpha)
+    thr = _thresholds(rows, n_per, cfg)
     counts = [float(r["n_trades"]) for r in rows]
     trailing = stats.intensity_trailing(counts, cfg.intensity_lookback)
-    tod = stats.intensity_time_of_day(rows, n_per, cfg.seasonal_sessions, cfg.intensity_min_sessions)
+    tod = stats.intensity_time_of_day(rows, n_per, cfg.seasonal_sessions, cfg.intensity_min_sessions,
+                                       cfg.intensity_half_window)
     vp, cdf = stats.vpin(rows, cfg.vpin_buckets_per_day, cfg.vpin_window, cfg.vpin_cdf_window)
     cond, surprise, acd_windows = acd.columns(rows, prints, bar_ns, n_per, cfg.acd_bin_seconds, cfg.acd_min_obs,
                                               cfg.acd_window, acd_fits)
@@ -72,13 +74,28 @@ def symbol_rows(prints: list[tuple[int, float, float, bool, bool]], cfg: Config,
         row["bns_stat"] = bns[k] if k is not None else math.nan
         row["garch_sigma"] = sigma[k] * math.sqrt(row["w"]) if k is not None else math.nan
         row["standardized_return"] = z[k] if k is not None else math.nan
-        row["jump_threshold"] = thr
-        row["jump_detected"] = abs(row["lee_mykland_stat"]) > thr
+        row["jump_threshold"] = thr[i]
+        row["jump_detected"] = abs(row["lee_mykland_stat"]) > thr[i]
         row["trade_intensity_zscore"] = trailing[i] if tod[i] is None else tod[i]
         row["vpin"], row["vpin_cdf"] = vp[i], cdf[i]
         row["conditional_duration"], row["acd_surprise"] = cond[i], surprise[i]
         row["trading_signal"], row["signal_reason"] = rule.decide(
-            row["lee_mykland_stat"], thr, k, row["n_priced"] > 0, cfg.lm_window, row["standardized_return"],
+            row["lee_mykland_stat"], thr[i], k, row["n_priced"] > 0, cfg.lm_window, row["standardized_return"],
             row["trade_intensity_zscore"], row["vpin"], row["vpin_cdf"], alpha=cfg.lm_alpha)
     return rows, windows, acd_windows, prof
 
+
+
+def _thresholds(rows: list[dict], n_per: int, cfg: Config) -> list[float]:
+    """Per bar: the LM critical value for n = the mean number of tested bars of the previous (up to
+    ``seasonal_sessions``) sessions, rounded half up and at least 3; n = bars per session before any."""
+    tested: dict[int, int] = {}
+    for r in rows:
+        tested[r["session_open_ns"]] = tested.get(r["session_open_ns"], 0) + int(r["tested"])
+    order = list(tested)
+    out = []
+    for r in rows:
+        earlier = [tested[o] for o in order[:order.index(r["session_open_ns"])]][-cfg.seasonal_sessions:]
+        n = max(3, math.floor(sum(earlier) / len(earlier) + 0.5)) if earlier else n_per
+        out.append(stats.lm_threshold(n, cfg.lm_alpha))
+    return out

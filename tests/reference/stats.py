@@ -10,7 +10,8 @@
   arch's bounds with ``α + β <= 1`` (Nelder-Mead without gradients from arch's start grid, not the project's
   SLSQP with its analytic gradient).
 - Trade intensity (§7): previous ``lookback`` bars (ddof 1), NaN below ``max(2, lookback // 2)`` or for a
-  flat baseline; time-of-day: the same bar position over the previous sessions that had started by then.
+  flat baseline; time-of-day (issue 13): the mid-p z of the count under a negative binomial fitted to the
+  counts at nearby bar positions of the previous sessions.
 - VPIN (§6.4, EPO 2012): buckets of V = mean volume of up to 5 previous sessions / buckets per day, σ of the
   scaled price changes of their tested bars (ddof 1), Φ split, ``Σ OI / Σ V`` over the last n buckets; CDF =
   share of the previous ``cdf_window`` VPIN values that are <= the current one (ties count), NaN under 50.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import stats as scipy_stats
 from scipy.optimize import minimize
 
 HISTORY_SESSIONS = 5
@@ -88,23 +90,50 @@ def _z(c: float, base: list[float], min_periods: int) -> float:
     return (c - mean) / sd if sd > 1e-9 * max(1.0, mean) else math.nan
 
 
-def intensity_time_of_day(rows: list[dict], bars_per_session: int, sessions_back: int,
-                          min_sessions: int) -> list[float | None]:
-    """Per bar: z against the same bar position of earlier sessions that had started by it (NaN for a flat
-    baseline); ``None`` when fewer than ``min_sessions`` such sessions (the trailing baseline applies)."""
-    by_session: dict[int, dict[int, int]] = {}
+def count_midp_z(n: float, mean: float, var: float, positive: bool = False) -> float:
+    """z of a count: the normal quantile of its mid-p upper tail ``P(N > n) + P(N = n)/2`` under a negative
+    binomial of ``mean`` and ``var`` (a Poisson when ``var <= mean``), conditioned on ``N >= 1`` when
+    ``positive``; NaN for ``mean <= 0`` (scipy's distributions)."""
+    if not mean > 0 or (positive and n < 1):
+        return math.nan
+    if var > mean * (1 + 1e-12):
+        law = scipy_stats.nbinom(mean * mean / (var - mean), mean / var)
+    else:
+        law = scipy_stats.poisson(mean)
+    at_least = law.sf(0) if positive else 1.0
+    upper = (law.sf(n) + 0.5 * law.pmf(n)) / at_least
+    lower = (law.cdf(n - 1) - (law.pmf(0) if positive else 0.0) + 0.5 * law.pmf(n)) / at_least
+    return float(scipy_stats.norm.isf(upper) if upper < 0.5 else -scipy_stats.norm.isf(lower))
+
+
+def intensity_time_of_day(rows: list[dict], bars_per_session: int, sessions_back: int, min_sessions: int,
+                          half: int) -> list[float | None]:
+    """Per bar: the mid-p z of its count against the counts of the previous ``sessions_back`` sessions at bar
+    positions within ``half`` of its own, leaving out each session's first bar (it holds the opening print, so
+    its count is at least 1): mean, variance ``max(ddof-1 variance, mean) * (1 + 1/K)`` over the ``K`` counts;
+    a session's own first bar is compared with the law conditioned on at least one print. ``None`` with fewer
+    than ``min_sessions`` earlier sessions (the trailing baseline applies)."""
+    by_session: dict[int, dict[int, int]] = {}  # session -> position -> count, after the session's first bar
     order: list[int] = []
     out: list[float | None] = []
     for row in rows:
         o = row["session_open_ns"]
-        if o not in by_session:
+        first = o not in by_session
+        if first:
             by_session[o] = {}
             order.append(o)
         pos = min(row["position"], bars_per_session - 1)
         earlier = order[:-1][-sessions_back:]
-        base = [by_session[s][pos] for s in earlier if pos in by_session[s]]
-        out.append(_z(row["n_trades"], base, min_sessions) if len(base) >= min_sessions else None)
-        by_session[o][pos] = row["n_trades"]
+        if len(earlier) < min_sessions:
+            out.append(None)
+        else:
+            base = [by_session[s][q] for s in earlier for q in range(pos - half, pos + half + 1)
+                    if q in by_session[s]]
+            mean = float(np.mean(base)) if len(base) >= 2 else 0.0
+            var = max(float(np.var(base, ddof=1)), mean) * (1 + 1 / len(base)) if mean > 0 else math.nan
+            out.append(count_midp_z(row["n_trades"], mean, var, first))
+        if not first:
+            by_session[o][pos] = row["n_trades"]
     return out
 
 

@@ -113,7 +113,8 @@ def _config(market: str) -> Config:
     return Config(session=str(s["session_stocks"] if market == "stocks" else s["session_crypto"]),
                   bar_seconds=60, lm_window=20, lm_alpha=0.01, bns_window=60, garch_window=300, garch_min_obs=100,
                   intensity_lookback=30, intensity_min_sessions=2, seasonal_sessions=3, vpin_buckets_per_day=20,
-                  vpin_window=10, vpin_cdf_window=60, profile_min_sessions=100)
+                  vpin_window=10, vpin_cdf_window=60, profile_min_sessions=100,
+                  intensity_half_window=15 // 2)  # PROFILE_BUCKET_MINUTES 15 of 60 s bars, halved
 
 
 def _reference(trades: pa.Table, path: Path, symbol: str) -> tuple[list[dict], dict, list[dict], dict]:

@@ -95,7 +95,7 @@ def _reference(trades: pa.Table, path: Path, symbol: str) -> tuple[list[dict], l
     cfg = Config(session=NY if market == "stocks" else DAY, bar_seconds=60, lm_window=20, lm_alpha=0.01,
                  bns_window=60, garch_window=300, garch_min_obs=100, intensity_lookback=30, intensity_min_sessions=2,
                  seasonal_sessions=3, vpin_buckets_per_day=20, vpin_window=10, vpin_cdf_window=60,
-                 profile_min_sessions=2, profile_bucket_minutes=15)
+                 profile_min_sessions=2, profile_bucket_minutes=15, intensity_half_window=15 // 2)
     prints = [(r["ts_ns"], r["price"], r["size"], True, True) for r in sel]
     watermark = max(trades["ts_ns"].to_pylist()) - 2 * NS
     got, fits = stored(path, symbol)

@@ -182,10 +182,17 @@ def test_rows_match_the_kernels_and_the_injected_jump_is_detected(tmp_path: Path
     got = np.array([np.nan if r["lee_mykland_stat"] is None else r["lee_mykland_stat"] for r in btc])
     np.testing.assert_allclose(got, stat, rtol=1e-12, equal_nan=True)
     assert all(r["lee_mykland_stat"] is None and not r["jump_detected"] for r in btc if r["n_trades"] == 0)
-    crit = lm_threshold(1440, 0.01)
-    assert all(r["jump_threshold"] == crit for r in btc)
+    # the critical value is for the tests a session holds: 1440 bars in the first, then the mean number of
+    # tested bars of the sessions before
+    sess = np.searchsorted(so, b.bar_end_ns - 1, side="right") - 1
+    per_session = np.bincount(sess[[i for i, _, _ in tested]], minlength=so.size)
+    want = [lm_threshold(max(3, math.floor(per_session[:k].mean() + 0.5)) if k else 1440, 0.01)
+            for k in sess.tolist()]
+    assert [r["jump_threshold"] for r in btc] == want
+    assert len(set(want)) > 1
     jump_bar = (JUMP_NS // (60 * NS) + 1) * 60 * NS
     (hit,) = [r for r in btc if r["bar_end_ns"] == jump_bar]
+    crit = hit["jump_threshold"]
     assert hit["jump_detected"] and hit["trading_signal"] == "SELL"
     assert hit["signal_reason"] == f"jump up: LM {hit['lee_mykland_stat']:.2f} > {crit:.2f} (alpha 0.01); fade it"
     # the injected jump is the largest |L| (small K = 20 gives heavy-tailed L, so other bars may flag too)
@@ -206,7 +213,11 @@ def test_stock_bars_stay_inside_new_york_sessions(tmp_path: Path, trades: pa.Tab
     assert len(opens) == 2  # Friday and Monday (after the DST change); Tuesday opens after END
     for r in aapl:
         assert any(o < r["bar_end_ns"] <= c for o, c in zip(opens, closes, strict=True))
-    assert all(r["jump_threshold"] == lm_threshold(390, 0.01) for r in aapl)
+    friday = [r for r in aapl if r["bar_end_ns"] <= closes[0]]
+    assert all(r["jump_threshold"] == lm_threshold(390, 0.01) for r in friday)  # before any finished session
+    # then the one for Friday's tested bars, at most its bars
+    (later,) = {r["jump_threshold"] for r in aapl if r["bar_end_ns"] > closes[0]}
+    assert later in [lm_threshold(n, 0.01) for n in range(3, len(friday) + 1)]
     monday = [r["bar_end_ns"] for r in aapl if opens[1] < r["bar_end_ns"] <= closes[1]]
     assert monday[-1] == closes[1] and len(monday) <= 390
 
