@@ -378,3 +378,54 @@ def tested_returns(bar_rows, first_prints, bar_ns, factor=None):
             out.append((i, (math.log(row["close"]) - math.log(p_ref)) / math.sqrt(w), w))
         ref = (end, row["close"], o)
     return out
+
+
+def prevailing_quote(trade_ts, quote_ts, bids, asks, stale_ns):
+    """Per trade ``(bid, ask, age, flags)`` from the rule of udx.nbbo: of the quotes stamped strictly before
+    the trade, the last one listed; a side that is not a positive finite price is missing (NaN).
+    Flags: 1 no quote, 2 stale (age > stale_ns), 4 one-sided, 8 locked, 16 crossed."""
+    out = []
+    for t in trade_ts:
+        before = [k for k in range(len(quote_ts)) if quote_ts[k] < t]
+        if not before:
+            out.append((math.nan, math.nan, -1, 1))
+            continue
+        k = before[-1]
+        age = t - quote_ts[k]
+
+        def side(x):
+            return float(x) if math.isfinite(x) and x > 0 else math.nan
+
+        b, a = side(bids[k]), side(asks[k])
+        flags = 2 if age > stale_ns else 0
+        if math.isnan(b) or math.isnan(a):
+            flags |= 4
+        elif b == a:
+            flags |= 8
+        elif b > a:
+            flags |= 16
+        out.append((b, a, age, flags))
+    return out
+
+
+def lee_ready(prices, bids, asks, quote_flags):
+    """Per trade ``(side, flags)`` by Lee-Ready from its definition: the tick rule compares a price with the most
+    recent *different* earlier price (0 when there is none); a usable quote (flags 0) signs by the side of the
+    midpoint, a price within 1e-9·p of it by the tick rule (flag 32); without one, the tick rule (flag 64)."""
+    out = []
+    for i, p in enumerate(prices):
+        tick = 0
+        for j in range(i - 1, -1, -1):
+            if prices[j] != p:
+                tick = 1 if p > prices[j] else -1
+                break
+        f = quote_flags[i]
+        if f != 0:
+            out.append((tick, f | 64))
+            continue
+        mid = (bids[i] + asks[i]) / 2
+        if abs(p - mid) <= 0.5e-9 * p:
+            out.append((tick, f | 32))
+        else:
+            out.append((1 if p > mid else -1, f))
+    return out
