@@ -114,7 +114,7 @@ class Settings(BaseSettings):
         "before 2025-11-03 (America/New_York), shares from then on (Polygon's change); or one unit for all rows"
     )
     quote_stale_seconds: float = Field(
-        60.0, gt=0, description="a trade's prevailing quote older than this is stale (flagged, not used to sign)"
+        300.0, gt=0, description="a trade's prevailing quote older than this is stale (flagged, not used to sign)"
     )
 
     # --- ingest batching -----------------------------------------------------------------------------
