@@ -87,8 +87,8 @@ def _prevailing_python(
 ) -> tuple[int, float, float]:
     """Fill the outputs for every trade; return the quote to carry (time, bid, ask).
 
-    One merge pass: the quote pointer only moves forward, and only the last quote passed is read, so the cost
-    is one comparison per quote plus a few operations per trade.
+    One merge pass: the quote pointer only moves forward, by galloping then bisecting to the first quote at or
+    after the trade (O(log gap) comparisons), and only the last quote passed is read.
     """
     nq = quote_ts.shape[0]
     j = 0
@@ -96,8 +96,19 @@ def _prevailing_python(
     for i in range(trade_ts.shape[0]):
         t = trade_ts[i]
         k = j
-        while k < nq and quote_ts[k] < t:
-            k += 1
+        if k < nq and quote_ts[k] < t:  # gallop, then bisect: O(log gap) per trade
+            step = 1
+            while k + step < nq and quote_ts[k + step] < t:
+                k += step
+                step *= 2
+            hi = k + step if k + step < nq else nq  # quote_ts[k] < t <= quote_ts[hi] (or hi == nq)
+            while hi - k > 1:
+                mid = (k + hi) // 2
+                if quote_ts[mid] < t:
+                    k = mid
+                else:
+                    hi = mid
+            k += 1  # first quote at or after t
         if k > j:
             q_ts, q_bid, q_ask = quote_ts[k - 1], bid[k - 1], ask[k - 1]
             j = k
@@ -131,9 +142,21 @@ def _prevailing_python(
 _prevailing = jit(_prevailing_python, nogil=True)
 
 
+def _unsorted_at_python(ts: Int64Array1D) -> int:
+    """Index of the first time earlier than the one before it, -1 when none (one pass, no temporaries)."""
+    for i in range(1, ts.shape[0]):
+        if ts[i] < ts[i - 1]:
+            return i
+    return -1
+
+
+_unsorted_at = jit(_unsorted_at_python, nogil=True)
+
+
 def _sorted(name: str, ts: np.ndarray) -> None:
-    if ts.size > 1 and bool(np.any(ts[1:] < ts[:-1])):
-        raise ValueError(f"{name} must be sorted by time (non-decreasing)")
+    at = int(_unsorted_at(ts))
+    if at >= 0:
+        raise ValueError(f"{name} must be sorted by time (non-decreasing); row {at} is earlier than row {at - 1}")
 
 
 def prevailing_quotes(
