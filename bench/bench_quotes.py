@@ -12,13 +12,12 @@ issue's realistic case) and 40 (a quote-heavy, thinly traded name). One symbol, 
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
 from bench import report
+from bench.bench_garch import best_of
 from udx.nbbo import prevailing_quotes
 from udx.trade_sign import lee_ready
 
@@ -40,15 +39,6 @@ def book(n_quotes: int, ratio: int, seed: int = 1) -> tuple[np.ndarray, ...]:
     at = np.clip(np.searchsorted(quote_ts, trade_ts) - 1, 0, None)
     price = np.where(rng.random(n_trades) < 0.5, bid[at], ask[at])
     return trade_ts, price, quote_ts, bid, ask
-
-
-def best_of(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def numpy_join(trade_ts, quote_ts, bid, ask):

@@ -48,6 +48,7 @@ __all__ = [
     "SizeUnit",
     "FlatFileKind",
     "UnknownFlatFile",
+    "csv_reader",
     "flat_file_kind",
     "quote_event",
     "quote_values",
@@ -108,6 +109,18 @@ def flat_file_kind(path: Path) -> FlatFileKind:
     raise UnknownFlatFile(f"{path}: not a Polygon trades_v1 or quotes_v1 file (header: {shown})")
 
 
+def csv_reader(stream: Any, types: dict[str, pa.DataType], columns: list[str], block_bytes: int
+               ) -> pacsv.CSVStreamingReader:
+    """A streaming Arrow CSV reader of ``columns`` (typed by ``types``, empty strings null) in blocks of
+    ``block_bytes``: how both flat-file kinds are read."""
+    return pacsv.open_csv(
+        stream,
+        read_options=pacsv.ReadOptions(block_size=block_bytes),
+        convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True,
+                                             include_columns=columns),
+    )
+
+
 def read_quotes_v1(path: Path, raw: IO[bytes] | None = None, block_bytes: int = 16 << 20
                    ) -> Iterator[pa.RecordBatch]:
     """Yield record batches of a ``quotes_v1`` file with every column of :data:`QUOTE_COLUMNS` (absent
@@ -117,12 +130,7 @@ def read_quotes_v1(path: Path, raw: IO[bytes] | None = None, block_bytes: int = 
     stream: Any = raw if raw is not None else path.open("rb")
     if path.name.endswith(".gz"):
         stream = gzip.GzipFile(fileobj=stream)
-    reader = pacsv.open_csv(
-        stream,
-        read_options=pacsv.ReadOptions(block_size=block_bytes),
-        convert_options=pacsv.ConvertOptions(column_types=_TYPES, strings_can_be_null=True,
-                                             include_columns=columns),
-    )
+    reader = csv_reader(stream, _TYPES, columns, block_bytes)
     try:
         for batch in reader:
             yield pa.RecordBatch.from_arrays(

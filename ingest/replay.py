@@ -47,9 +47,15 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
-from ingest.quotes_flatfile import SizeUnit, flat_file_kind, quote_values, quotes_table, read_quotes_v1
+from ingest.quotes_flatfile import (
+    SizeUnit,
+    csv_reader,
+    flat_file_kind,
+    quote_values,
+    quotes_table,
+    read_quotes_v1,
+)
 from ingest.replay_json import correction_values, trade_event, trade_values
 from ingest.stats import PipelineStats
 from sql.contract import TRADES_SCHEMA
@@ -124,12 +130,7 @@ def read_trades_v1(path: Path, counter: _Counting | None = None, block_bytes: in
     columns = [c for c in COLUMNS if has_correction or c != "correction"]
     raw: Any = counter if counter is not None else path.open("rb")
     stream: Any = gzip.GzipFile(fileobj=raw) if path.name.endswith(".gz") else raw
-    reader = pacsv.open_csv(
-        stream,
-        read_options=pacsv.ReadOptions(block_size=block_bytes),
-        convert_options=pacsv.ConvertOptions(column_types=_TYPES, strings_can_be_null=True,
-                                             include_columns=columns),
-    )
+    reader = csv_reader(stream, _TYPES, columns, block_bytes)
     try:
         for batch in reader:
             if not has_correction:
