@@ -429,3 +429,33 @@ def lee_ready(prices, bids, asks, quote_flags):
         else:
             out.append((1 if p > mid else -1, f))
     return out
+
+
+def liquidity_bars(bars, trades, quotes, carried, stale_ns):
+    """Per bar ``(quoted, effective, buy, sell)`` from the definitions of udx.liquidity, by brute force.
+
+    ``bars``: ``[(start, end)]``; ``trades``: ``[(ts, price, size, side, bid, ask, flags)]``; ``quotes``:
+    ``[(ts, bid, ask)]``; ``carried``: the quote in force before them or None. Each quote's in-force interval
+    is ``[ts, next ts)`` cut at ``ts + stale_ns``, intersected with each bar.
+    """
+    book = ([carried] if carried is not None else []) + list(quotes)
+    out = []
+    for s, e in bars:
+        total = weighted = 0.0
+        for k, (q, b, a) in enumerate(book):
+            nxt = book[k + 1][0] if k + 1 < len(book) else math.inf
+            lo, hi = max(q, s), min(nxt, q + stale_ns, e)
+            usable = math.isfinite(b) and math.isfinite(a) and 0 < b < a
+            if usable and hi > lo:
+                total += hi - lo
+                weighted += (hi - lo) * (a - b) / ((a + b) / 2)
+        quoted = weighted / total if total > 0 else math.nan
+        inside = [t for t in trades if s <= t[0] < e]
+        good = [t for t in inside if t[6] & 31 == 0]
+        vol = sum(t[2] for t in good)
+        eff = sum(t[2] * 2 * abs(t[1] - (t[4] + t[5]) / 2) / ((t[4] + t[5]) / 2) for t in good) / vol \
+            if vol > 0 else math.nan
+        buy = sum(t[2] for t in inside if t[3] > 0)
+        sell = sum(t[2] for t in inside if t[3] < 0)
+        out.append((quoted, eff, buy, sell))
+    return out
