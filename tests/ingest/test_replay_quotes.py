@@ -223,3 +223,29 @@ def test_replay_paths_routes_each_file_by_its_kind(tmp_path):
 
 def test_quote_columns_match_polygon_flat_file_order():
     assert QUOTE_COLUMNS[0] == "ticker" and QUOTE_COLUMNS.index("sip_timestamp") == 11 and len(QUOTE_COLUMNS) == 14
+
+
+def test_the_column_built_quote_events_equal_the_row_by_row_reference(tmp_path):
+    from ingest.quotes_flatfile import _clean, _reference_values, quote_values, read_quotes_v1, size_multiplier
+
+    rows = rows_at(BEFORE, 50) + rows_at(AFTER, 50) + [
+        {"sip_timestamp": AFTER, "conditions": "1,12,400"},
+        {"sip_timestamp": AFTER, "conditions": "x,1"},  # not integers: sent as text, dead-lettered later
+        {"sip_timestamp": AFTER, "ticker": 'BR"K'},  # JSON must escape it
+        {"sip_timestamp": AFTER, "ticker": ""},
+        {"sip_timestamp": AFTER, "bid_exchange": ""},
+        {"sip_timestamp": AFTER, "ask_price": "nan"},
+        {"sip_timestamp": AFTER, "bid_size": 2.5, "ask_size": 1e-7, "ask_price": 1e16},
+        {"sip_timestamp": -5},
+        {"sip_timestamp": ""},
+    ]
+    flat = tmp_path / "mixed.csv"
+    write_quotes_v1(flat, rows)
+    (batch,) = list(read_quotes_v1(flat))
+    assert _clean(batch).to_pylist().count(True) == 102  # the column path wrote them; the rest, the reference
+    for unit in ("auto", "shares", "round_lots"):
+        keys, values = quote_values(batch, unit)
+        reference = _reference_values(batch, size_multiplier(batch["sip_timestamp"], unit).to_pylist())
+        assert len(values) == len(reference) == batch.num_rows
+        assert [orjson.loads(v) for v in values] == [orjson.loads(v) for v in reference]
+        assert keys == [r.get("ticker", "AAPL") for r in rows]
