@@ -759,30 +759,27 @@ class SyntheticMarket:
             raise ValueError("trade_truth needs SyntheticMarket(..., record_truth=True)")
         st = self._state(symbol)
         chunks = st.truth_log
-        if not chunks:
-            return pa.table({"trade_id": pa.array([], pa.string())})
         n = sum(c.ts_ns.size for c in chunks)
 
-        def col(name: str, default: float | None = None) -> np.ndarray:
-            parts = [getattr(c, name) if getattr(c, name) is not None else np.full(c.ts_ns.size, default)
-                     for c in chunks]
-            return np.concatenate(parts) if parts else np.empty(n)
+        def col(name: str, fallback: str | None = None, default: float = np.nan) -> np.ndarray:
+            """Column ``name`` over the chunks; where a chunk lacks it, column ``fallback`` or ``default``."""
+            parts = [getattr(c, name) if getattr(c, name) is not None
+                     else getattr(c, fallback) if fallback else np.full(c.ts_ns.size, default) for c in chunks]
+            return np.concatenate(parts) if parts else np.empty(0)
 
-        kinds = _kinds(chunks)
-        inside = col("at_quote", True).astype(bool) if any(c.at_quote is not None for c in chunks) \
-            else np.ones(n, bool)
+        at_quote = col("at_quote", default=1.0).astype(bool) & (_kinds(chunks) == 0 if n else np.empty(0, bool))
         return pa.table({
-            "trade_id": pc.cast(pa.array(col("trade_id")), pa.string()),
-            "ts_ns": pa.array(col("ts_ns")),
+            "trade_id": pc.cast(pa.array(col("trade_id").astype(np.int64)), pa.string()),
+            "ts_ns": pa.array(col("ts_ns").astype(np.int64)),
             "side": pa.array(col("side").astype(np.int8)),
-            "true_mid": pa.array(col("true_mid", np.nan)),
+            "true_mid": pa.array(col("true_mid")),
             "book_bid": pa.array(col("bid")),
             "book_ask": pa.array(col("ask")),
-            "quote_ts_ns": pa.array(col("quote_ts_ns")),
-            "quote_bid": pa.array(np.where(np.isnan(col("quote_bid", np.nan)), col("bid"), col("quote_bid", 0.0))),
-            "quote_ask": pa.array(np.where(np.isnan(col("quote_ask", np.nan)), col("ask"), col("quote_ask", 0.0))),
-            "quote_kind": pc.take(pa.array(_QUOTE_KINDS), pa.array(col("quote_kind", 0).astype(np.int64))),
-            "at_quote": pa.array(inside & (kinds == 0)),
+            "quote_ts_ns": pa.array(col("quote_ts_ns").astype(np.int64)),
+            "quote_bid": pa.array(col("quote_bid", "bid")),
+            "quote_ask": pa.array(col("quote_ask", "ask")),
+            "quote_kind": pc.take(pa.array(_QUOTE_KINDS), pa.array(col("quote_kind", default=0).astype(np.int64))),
+            "at_quote": pa.array(at_quote),
         })
 
     def _state(self, symbol: str) -> _SymbolState:

@@ -145,3 +145,17 @@ def test_replayed_flat_files_joined_in_the_database_give_the_simulators_quotes_a
         np.testing.assert_array_equal(p.ask[own], truth["quote_ask"].to_numpy()[own])
         usable = own & (p.flags == 0) & truth["at_quote"].to_numpy()
         np.testing.assert_array_equal(s.side[usable], truth["side"].to_numpy()[usable])
+
+
+def test_truth_without_quote_dynamics_agrees_with_the_crypto_side_the_tape_carries():
+    m = SyntheticMarket(2, 20.0, record_truth=True)
+    trades, quotes = m.history(END - 600 * 10**9, END)
+    t = trades.filter(pc.equal(trades["symbol"], "BTC-USD"))
+    truth = m.trade_truth("BTC-USD")
+    assert truth.num_rows == t.num_rows > 100
+    assert (np.where(truth["side"].to_numpy() > 0, "2", "1") == np.array(t["conditions"].to_pylist())).all()
+    assert np.isnan(truth["true_mid"].to_numpy()).all()
+    assert truth["quote_bid"].to_pylist() == truth["book_bid"].to_pylist()
+    assert set(truth["quote_kind"].to_pylist()) == {"normal"}
+    with pytest.raises(ValueError, match="record_truth=True"):
+        SyntheticMarket(2, 20.0).trade_truth("AAPL")
