@@ -14,9 +14,7 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from ingest.load import Loader
 from ingest.normalize import normalize_frame
-from ingest.produce import EventProducer, ensure_topics
 from ingest.quotes_flatfile import (
     QUOTE_COLUMNS,
     SHARES_FROM_NS,
@@ -27,11 +25,10 @@ from ingest.quotes_flatfile import (
 )
 from ingest.replay import COLUMNS as TRADE_COLUMNS
 from ingest.replay import replay_file, replay_paths
-from ingest.stats import PipelineStats
 from sql.duckdb_backend import DuckDBStorage
 from sql.settings import Settings
 from tests.ingest.quote_files import write_quotes_v1
-from tests.ingest.test_kafka_pipeline import kafka_settings
+from tests.ingest.test_kafka_pipeline import kafka_settings, replay_through_kafka
 
 ROOT = Path(__file__).resolve().parents[2]
 BEFORE = SHARES_FROM_NS - 86_400 * 10**9  # 2025-11-02: round lots
@@ -194,14 +191,8 @@ def test_a_quotes_file_through_kafka_is_stored_as_straight(kafka_bootstrap, tmp_
     assert (straight.added, straight.skipped) == (1000, 1)
 
     settings = kafka_settings(kafka_bootstrap, tmp_path / "via-kafka.duckdb")
-    ensure_topics(kafka_bootstrap, [settings.kafka_trades_topic, settings.kafka_quotes_topic], 3)
-    producer = EventProducer.from_settings(settings, PipelineStats("replay-test"))
-    sent = replay_file(flat, producer=producer, progress=False)
-    assert sent.sent == 1001 and producer.stats.delivery_failures == 0
-    storage = DuckDBStorage.open(settings)
-    storage.apply_schema()
-    summary = Loader(settings, storage, drain=True).run()
-    storage.close()
+    sent, failures, summary = replay_through_kafka(flat, settings)
+    assert sent.sent == 1001 and failures == 0
     assert summary.quotes_added == 1000 and summary.trades_added == 0 and summary.dead_lettered == 1
     assert stored(settings.duckdb_path) == stored(direct)
 
