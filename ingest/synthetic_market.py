@@ -278,15 +278,15 @@ class _Chunk:
     ask_ex: np.ndarray
     latency_ns: np.ndarray
     kind: np.ndarray | None = None  # int8 index into _KIND_NAMES; None: all regular
+    true_mid: np.ndarray | None = None  # the efficient price
+    at_quote: np.ndarray | None = None  # printed at the book's bid or ask (not inside the spread)
     # quote dynamics: the published pre-trade quote (bid/ask above are the book the trade printed against),
-    # its kind (index into _QUOTE_KINDS), the post-trade quote (NaN: none), the efficient mid
+    # its kind (index into _QUOTE_KINDS), the post-trade quote (NaN: none)
     quote_bid: np.ndarray | None = None
     quote_ask: np.ndarray | None = None
     quote_kind: np.ndarray | None = None
     post_bid: np.ndarray | None = None
     post_ask: np.ndarray | None = None
-    true_mid: np.ndarray | None = None
-    at_quote: np.ndarray | None = None
 
 
 @dataclass(slots=True)
@@ -652,9 +652,9 @@ class SyntheticMarket:
             bid_ex=bid_ex.astype(np.int32), ask_ex=ask_ex.astype(np.int32),
             latency_ns=rng.integers(2_000_000, 40_000_000, n),
         )
+        chunk.true_mid, chunk.at_quote = mid_ticks / 100.0, ~inside
         if st.quote_rng is not None:
             _quote_dynamics(st.quote_rng, chunk, prev_ts, bid_t, ask_t, inside)
-            chunk.true_mid = mid_ticks / 100.0
         return chunk
 
     def _bad_prints(self, st: _SymbolState, chunk: _Chunk, live: bool) -> None:
@@ -750,7 +750,7 @@ class SyntheticMarket:
         """Every trade of ``symbol`` since the last :meth:`history` began (needs ``record_truth=True``).
 
         Columns: ``trade_id`` (as in the trades table), ``ts_ns``, ``side`` (int8, +1 buyer-, -1
-        seller-initiated), ``true_mid`` (the efficient price; NaN without quote dynamics), ``book_bid``/
+        seller-initiated), ``true_mid`` (the efficient price), ``book_bid``/
         ``book_ask`` (the book it printed against), ``quote_ts_ns``/``quote_bid``/``quote_ask``/``quote_kind``
         (the quote published for it: ``normal``, ``locked`` or ``crossed``), ``at_quote`` (printed at the
         book's bid or ask: neither inside the spread nor a bad print).
@@ -1027,7 +1027,6 @@ def _quote_dynamics(qr: np.random.Generator, chunk: _Chunk, prev_ts: np.ndarray,
     buy = chunk.side > 0
     chunk.post_bid = np.where(post, np.where(buy, bid_t, bid_t - 1.0) / 100.0, np.nan)
     chunk.post_ask = np.where(post, np.where(buy, ask_t + 1.0, ask_t) / 100.0, np.nan)
-    chunk.at_quote = ~inside
 
 
 def _published_quotes(chunks: list[_Chunk]) -> dict[str, np.ndarray]:

@@ -154,7 +154,7 @@ def test_truth_without_quote_dynamics_agrees_with_the_crypto_side_the_tape_carri
     truth = m.trade_truth("BTC-USD")
     assert truth.num_rows == t.num_rows > 100
     assert (np.where(truth["side"].to_numpy() > 0, "2", "1") == np.array(t["conditions"].to_pylist())).all()
-    assert np.isnan(truth["true_mid"].to_numpy()).all()
+    assert (truth["true_mid"].to_numpy() > 0).all() and not truth["at_quote"].to_numpy().all()
     assert truth["quote_bid"].to_pylist() == truth["book_bid"].to_pylist()
     assert set(truth["quote_kind"].to_pylist()) == {"normal"}
     with pytest.raises(ValueError, match="record_truth=True"):
