@@ -7,13 +7,14 @@ frames into rows of :data:`sql.contract.TRADES_SCHEMA` and :data:`sql.contract.Q
 ``ev``    market    fields read
 ========  ========  ===========================================================================
 ``T``     stocks    ``sym x i z p s c t q trfi trft`` (and ``t_ns trft_ns _corr`` from ``ingest.replay``)
-``Q``     stocks    ``sym bx bp bs ax ap as c t q z`` (``i``, the indicators, has no column)
+``Q``     stocks    ``sym bx bp bs ax ap as c t q z`` (``i``, the indicators, has no column; ``t_ns``)
 ``XT``    crypto    ``pair p t s c i x`` (``i`` is optional; ``r`` is Polygon's receive time, unused)
 ``XQ``    crypto    ``pair bp bs ap as t x`` (``x`` is both the bid and the ask exchange)
 ========  ========  ===========================================================================
 
 Timestamps ``t``/``trft`` are Unix milliseconds and become ``*_ns`` by ``× 1_000_000``. A ``T`` event made
-from a flat file (``ingest.replay``) also carries ``t_ns``/``trft_ns``, the exact nanoseconds, which win.
+from a flat file (``ingest.replay``) also carries ``t_ns``/``trft_ns``, the exact nanoseconds, which win; so
+does a ``Q`` event made from a ``quotes_v1`` file (``ingest.quotes_flatfile``).
 ``correction`` (Polygon's correction indicator; the WebSocket has none) comes from the key ``_corr`` of such
 events (:data:`CORRECTION_KEY`): its value when the key is there (``null``: NULL; an
 integer within 32 bits, else a reject), 0 when it is absent from an event with ``t_ns`` (the replay leaves
@@ -375,7 +376,8 @@ class FrameBatch:
         t["correction"].append(correction)
 
     def _stock_quote(self, e: dict[str, Any], received_ns: int) -> None:
-        symbol, ts_ns = _str(e, "sym"), _ms(e, "t")
+        symbol = _str(e, "sym")
+        ts_ns = _ns(e, "t_ns") if e.get("t_ns") is not None else _ms(e, "t")
         bid, bid_size = _quote_price(e, "bp"), _size(e, "bs")
         ask, ask_size = _quote_price(e, "ap"), _size(e, "as")
         bid_ex, ask_ex = _int32(_opt_int(e, "bx"), "bx"), _int32(_opt_int(e, "ax"), "ax")

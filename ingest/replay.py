@@ -1,5 +1,9 @@
 """Polygon flat files (``us_stocks_sip/trades_v1`` CSV, plain or ``.gz``) → Kafka or straight into the database.
 
+``quotes_v1`` files are replayed the same way (reader, size units and events in :mod:`ingest.quotes_flatfile`):
+each file's kind is told by its header row (:func:`ingest.quotes_flatfile.flat_file_kind`), every file is
+checked before the first is replayed, and a file of neither kind stops the replay with one line naming it.
+
 Columns (polygon notes §3): ``ticker, conditions, correction, exchange, id, participant_timestamp, price,
 sequence_number, sip_timestamp, size, tape, trf_id, trf_timestamp``; timestamps are Unix **nanoseconds**,
 ``conditions`` a quoted comma list (``"12,37"``), ``trf_id``/``trf_timestamp`` 0 when the trade was not
@@ -43,8 +47,15 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
+from ingest.quotes_flatfile import (
+    SizeUnit,
+    csv_reader,
+    flat_file_kind,
+    quote_values,
+    quotes_table,
+    read_quotes_v1,
+)
 from ingest.replay_json import correction_values, trade_event, trade_values
 from ingest.replay_spool import is_spool_file, replay_spool
 from ingest.stats import PipelineStats
@@ -120,12 +131,7 @@ def read_trades_v1(path: Path, counter: _Counting | None = None, block_bytes: in
     columns = [c for c in COLUMNS if has_correction or c != "correction"]
     raw: Any = counter if counter is not None else path.open("rb")
     stream: Any = gzip.GzipFile(fileobj=raw) if path.name.endswith(".gz") else raw
-    reader = pacsv.open_csv(
-        stream,
-        read_options=pacsv.ReadOptions(block_size=block_bytes),
-        convert_options=pacsv.ConvertOptions(column_types=_TYPES, strings_can_be_null=True,
-                                             include_columns=columns),
-    )
+    reader = csv_reader(stream, _TYPES, columns, block_bytes)
     try:
         for batch in reader:
             if not has_correction:
@@ -238,36 +244,48 @@ class _Progress:
 
 def replay_file(path: Path, *, storage: Storage | None = None, producer: EventProducer | None = None,
                 stats: PipelineStats | None = None, progress: bool = True,
-                block_bytes: int = 16 << 20) -> ReplaySummary:
-    """Replay one ``trades_v1`` file into Kafka (``producer``) or the database (``storage``).
+                block_bytes: int = 16 << 20, quote_size_unit: SizeUnit = "auto") -> ReplaySummary:
+    """Replay one ``trades_v1`` or ``quotes_v1`` file into Kafka (``producer``) or the database (``storage``).
 
     Exactly one of ``storage`` and ``producer`` is given. With a producer, its queue is flushed before
-    returning, so every row is in Kafka (or counted as a delivery failure).
+    returning, so every row is in Kafka (or counted as a delivery failure). ``quote_size_unit`` is how a
+    quotes file's sizes read (``QUOTE_SIZE_UNIT``, :mod:`ingest.quotes_flatfile`).
+
+    Raises
+    ------
+    ingest.quotes_flatfile.UnknownFlatFile
+        The file's header is neither kind's.
     """
     if (storage is None) == (producer is None):
         raise ValueError("give exactly one of storage and producer")
+    quotes = flat_file_kind(path) == "quotes"
     stats = stats or (producer.stats if producer is not None else PipelineStats("replay"))
     summary = ReplaySummary(str(path))
     started = time.monotonic()
     counter = _Counting(path.open("rb"))
     bar = _Progress(path, path.stat().st_size) if progress else None
-    batches = read_trades_v1(path, counter, block_bytes)
-    build = trade_values if producer is not None else _nothing
+    batches = read_quotes_v1(path, counter, block_bytes) if quotes else read_trades_v1(path, counter, block_bytes)
+    build: Callable[[pa.RecordBatch], Any] = _nothing
+    if producer is not None:
+        build = (lambda b: quote_values(b, quote_size_unit)) if quotes else trade_values
     for batch, built in _ahead(batches, build):
         batch_started = time.monotonic()
         summary.rows += batch.num_rows
         stats.consumed += batch.num_rows
         if producer is not None:
             keys, values = built
-            producer.send_many(producer.trades_topic, keys, values, _HEADERS)
+            producer.send_many(producer.quotes_topic if quotes else producer.trades_topic, keys, values, _HEADERS)
             producer.poll(0)
             summary.sent += batch.num_rows
         else:
             assert storage is not None
-            table, skipped = trades_table(batch, time.time_ns())
+            if quotes:
+                table, skipped = quotes_table(batch, time.time_ns(), quote_size_unit)
+            else:
+                table, skipped = trades_table(batch, time.time_ns())
             summary.skipped += skipped
             stats.parse_errors += skipped
-            added = storage.append_trades(table)
+            added = storage.append_quotes(table) if quotes else storage.append_trades(table)
             summary.added += added
             stats.produced += added
         stats.add_batch(time.monotonic() - batch_started)
@@ -279,27 +297,35 @@ def replay_file(path: Path, *, storage: Storage | None = None, producer: EventPr
     if bar is not None:
         bar.show(counter.done, summary.rows, final=True)
     if summary.skipped:
-        log.warning("replay %s: %d rows are not valid trades and were skipped", path, summary.skipped)
+        log.warning("replay %s: %d rows are not valid %s and were skipped", path, summary.skipped,
+                    "quotes" if quotes else "trades")
     return summary
 
 
 def replay_paths(settings: Any, paths: list[Path], *, progress: bool = True) -> list[ReplaySummary]:
     """``microstructure replay``: every file to Kafka when ``KAFKA_BOOTSTRAP_SERVERS`` is set, else the DB.
 
-    A file of JSON lines is a stream's spool (:mod:`ingest.replay_spool`), anything else a ``trades_v1`` CSV."""
+    Every file's kind is read first, so a file of neither kind stops the replay before anything is written
+    (:class:`ingest.quotes_flatfile.UnknownFlatFile`); a file of JSON lines is a stream's spool
+    (:mod:`ingest.replay_spool`).
+    """
+    kinds = ["spool" if is_spool_file(path) else flat_file_kind(path) for path in paths]
+    unit = settings.quote_size_unit
     summaries = []
     if settings.kafka_bootstrap_servers:
         from ingest.produce import EventProducer, ensure_topics
 
-        ensure_topics(settings.kafka_bootstrap_servers, [settings.kafka_trades_topic, settings.kafka_quotes_topic],
-                      settings.kafka_partitions)
+        topics = {"trades": settings.kafka_trades_topic, "quotes": settings.kafka_quotes_topic}
+        needed = {topics[k] for k in kinds if k != "spool"} | (set(topics.values()) if "spool" in kinds else set())
+        ensure_topics(settings.kafka_bootstrap_servers, sorted(needed), settings.kafka_partitions)
         producer = EventProducer.from_settings(settings, PipelineStats("replay"))
-        for path in paths:
-            if is_spool_file(path):
+        for path, kind in zip(paths, kinds, strict=True):
+            if kind == "spool":
                 summary = replay_spool(path, producer=producer)
             else:
-                summary = replay_file(path, producer=producer, progress=progress)
-            log.info("replay %s: %d rows sent to %s in %.1f s", path, summary.sent, producer.trades_topic,
+                summary = replay_file(path, producer=producer, progress=progress, quote_size_unit=unit)
+            log.info("replay %s: %d rows sent to %s in %.1f s", path, summary.sent,
+                     topics.get(kind, "the trades and quotes topics"),
                      summary.seconds)
             summaries.append(summary)
         if producer.stats.delivery_failures:
@@ -314,7 +340,7 @@ def replay_paths(settings: Any, paths: list[Path], *, progress: bool = True) -> 
             if is_spool_file(path):
                 summary = replay_spool(path, storage=storage)
             else:
-                summary = replay_file(path, storage=storage, progress=progress)
+                summary = replay_file(path, storage=storage, progress=progress, quote_size_unit=unit)
             log.info("replay %s: %d rows, %d added, %d skipped in %.1f s", path, summary.rows, summary.added,
                      summary.skipped, summary.seconds)
             summaries.append(summary)

@@ -72,6 +72,24 @@ be less stale than drawn. Truth: :meth:`SyntheticMarket.bad_prints`; in the tabl
 ``conditions`` contain 2, 22 or 33 or its ``correction`` is non-zero (the latter needs the ``correction``
 column of ``TRADES_SCHEMA``; without it erroneous prints are known only from :meth:`bad_prints`).
 
+*Quote dynamics* (``quote_dynamics=True``; off by default, so the default market and its tests are unchanged).
+Quotes come from their own random stream (the trade stream is drawn exactly as without them) and follow the
+project's timing convention (:mod:`udx.nbbo`: a trade's prevailing quote is the newest stamped strictly before
+it):
+
+- the spread in ticks is ``k · w`` rounded, ``w = 1 + 2 exp(-τ_open / 10 min) + 3 exp(-|t - t_jump| / 30 s)``
+  (``τ_open`` the time since the session open, or since UTC midnight in 24-hour mode; ``t_jump`` the nearest
+  jump): about 3× wider at the open and 4× around a jump;
+- each trade's quote is stamped 1–2 ms before it (never before the previous trade, so two trades in one
+  millisecond share the earlier quote); a trade that took the ask (bid) is followed, half the time, by a quote
+  at the trade's own millisecond with the ask one tick higher (bid one tick lower): the update a trade
+  triggers, which an "at or before" join would wrongly use;
+- 0.5 % of the quotes are published locked (ask = bid) and 0.5 % crossed (ask one tick below the bid); the
+  trade still prints against the true book.
+
+Truth for tests (``record_truth=True``): :meth:`SyntheticMarket.trade_truth`, per trade its aggressor side,
+the efficient (true) mid, the book it printed against and the quote published before it.
+
 Two ways to consume it: :meth:`SyntheticMarket.history` writes ``TRADES_SCHEMA`` / ``QUOTES_SCHEMA`` tables
 directly (fast backfill; same seed and range ⇒ identical tables) and :meth:`SyntheticMarket.advance` returns
 Polygon events (``T``/``Q``/``XT``/``XQ`` with the real field names) up to a wall-clock time, continuing from
@@ -145,6 +163,13 @@ _STOCK_EX_WEIGHTS = np.array([0.30, 0.04, 0.10, 0.10, 0.22, 0.08, 0.08, 0.08])
 _CRYPTO_EXCHANGES = np.array([1, 2, 6, 10], dtype=np.int32)
 _CRYPTO_EX_WEIGHTS = np.array([0.55, 0.15, 0.15, 0.15])
 _TRF_ID = 202  # FINRA Nasdaq TRF Carteret, for trades reported on exchange 4
+# Quote dynamics (module docstring): spread widening at the open and around jumps, locked/crossed shares,
+# the chance of a post-trade quote update.
+OPEN_WIDEN, OPEN_WIDEN_MIN = 2.0, 10.0
+JUMP_WIDEN, JUMP_WIDEN_S = 3.0, 30.0
+LOCKED_SHARE, CROSSED_SHARE = 0.005, 0.005
+POST_TRADE_QUOTE = 0.5
+_QUOTE_KINDS = ("normal", "locked", "crossed")
 
 #: ``(start_ns, end_ns) -> (open_ns, close_ns)`` of the sessions overlapping the range, like
 #: ``udx.session_bounds`` with its session fixed.
@@ -253,6 +278,15 @@ class _Chunk:
     ask_ex: np.ndarray
     latency_ns: np.ndarray
     kind: np.ndarray | None = None  # int8 index into _KIND_NAMES; None: all regular
+    true_mid: np.ndarray | None = None  # the efficient price
+    at_quote: np.ndarray | None = None  # printed at the book's bid or ask (not inside the spread)
+    # quote dynamics: the published pre-trade quote (bid/ask above are the book the trade printed against),
+    # its kind (index into _QUOTE_KINDS), the post-trade quote (NaN: none)
+    quote_bid: np.ndarray | None = None
+    quote_ask: np.ndarray | None = None
+    quote_kind: np.ndarray | None = None
+    post_bid: np.ndarray | None = None
+    post_ask: np.ndarray | None = None
 
 
 @dataclass(slots=True)
@@ -274,6 +308,8 @@ class _SymbolState:
     memory: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # regular prints (ts, price, size)
     jump_log: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # times; size, σ, injected
     bad_log: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (trade ids, kinds)
+    quote_rng: np.random.Generator | None = None  # quote dynamics' own stream
+    truth_log: list[_Chunk] = field(default_factory=list)
 
 
 class SyntheticMarket:
@@ -302,6 +338,11 @@ class SyntheticMarket:
         ``1 + Poisson(1)``; 0: none.
     bad_print_rate
         Fraction of stock prints that are bad prints (module docstring); 0 by default.
+    quote_dynamics
+        Spreads that widen at the open and around jumps, post-trade quote updates, locked and crossed quotes
+        (module docstring); off by default.
+    record_truth
+        Keep every trade's truth for :meth:`trade_truth` (memory grows with the trades simulated).
     """
 
     def __init__(
@@ -315,6 +356,8 @@ class SyntheticMarket:
         clustering: bool = True,
         jumps_per_day: float | None = None,
         bad_print_rate: float = 0.0,
+        quote_dynamics: bool = False,
+        record_truth: bool = False,
     ) -> None:
         if rate <= 0:
             raise ValueError(f"rate must be positive, got {rate}")
@@ -336,6 +379,8 @@ class SyntheticMarket:
         self.clustering = clustering
         self.jumps_per_day = jumps_per_day
         self.bad_print_rate = float(bad_print_rate)
+        self.quote_dynamics = quote_dynamics
+        self.record_truth = record_truth
         self._injected: dict[str, list[tuple[int, float]]] = {}
         self._states: list[_SymbolState] | None = None
 
@@ -359,6 +404,7 @@ class SyntheticMarket:
                 log_price=float(np.log(spec.price)),
                 cursor_ns=start_ns,
                 last_trade_ns=start_ns,
+                quote_rng=np.random.default_rng([self.seed, i, 6]) if self.quote_dynamics else None,
             )
             for i, spec in enumerate(self.symbols)
         ]
@@ -543,6 +589,8 @@ class SyntheticMarket:
         chunk = self._chunk(st, seg)
         if st.spec.market == "stocks" and self.bad_print_rate > 0:
             self._bad_prints(st, chunk, live)
+        if self.record_truth:
+            st.truth_log.append(chunk)
         return chunk
 
     def _chunk(self, st: _SymbolState, seg: _Segment) -> _Chunk:
@@ -567,6 +615,8 @@ class SyntheticMarket:
             st.last_trade_ns = int(exact[-1])
         mid_ticks = np.exp(log_mid) * 100.0
         spread = rng.integers(1, spec.max_spread_ticks + 1, n)
+        if st.quote_rng is not None:
+            spread = np.maximum(np.rint(spread * _widening(seg, exact, j_times)), 1.0).astype(np.int64)
         bid_t = np.maximum(np.floor(mid_ticks - spread / 2.0), 1.0)
         ask_t = bid_t + spread
         noise = 0.7 * sigma * np.sqrt(np.maximum(dt_min, 1e-6)) * rng.standard_normal(n)
@@ -595,13 +645,17 @@ class SyntheticMarket:
         st.next_id += n
         prev_ts = np.concatenate([[prev_ms_ns], ts[:-1]]) if n else ts
         quote_ts = np.maximum(ts - 1_000_000 * rng.integers(0, 3, n), prev_ts)
-        return _Chunk(
+        chunk = _Chunk(
             ts_ns=ts, quote_ts_ns=quote_ts, price=price_t / 100.0, size=size, exchange=exchange,
             trade_id=ids, seq=2 * ids, side=side, odd_lot=odd_lot, bid=bid_t / 100.0, ask=ask_t / 100.0,
             bid_size=bid_size, ask_size=ask_size,
             bid_ex=bid_ex.astype(np.int32), ask_ex=ask_ex.astype(np.int32),
             latency_ns=rng.integers(2_000_000, 40_000_000, n),
         )
+        chunk.true_mid, chunk.at_quote = mid_ticks / 100.0, ~inside
+        if st.quote_rng is not None:
+            _quote_dynamics(st.quote_rng, chunk, prev_ts, bid_t, ask_t, inside)
+        return chunk
 
     def _bad_prints(self, st: _SymbolState, chunk: _Chunk, live: bool) -> None:
         """Turn a ``bad_print_rate`` share of ``chunk``'s prints into bad prints (module docstring)."""
@@ -692,6 +746,42 @@ class SyntheticMarket:
             "kind": pc.take(pa.array(_KIND_NAMES), pa.array(kinds.astype(np.int64))),
         })
 
+    def trade_truth(self, symbol: str) -> pa.Table:
+        """Every trade of ``symbol`` since the last :meth:`history` began (needs ``record_truth=True``).
+
+        Columns: ``trade_id`` (as in the trades table), ``ts_ns``, ``side`` (int8, +1 buyer-, -1
+        seller-initiated), ``true_mid`` (the efficient price), ``book_bid``/
+        ``book_ask`` (the book it printed against), ``quote_ts_ns``/``quote_bid``/``quote_ask``/``quote_kind``
+        (the quote published for it: ``normal``, ``locked`` or ``crossed``), ``at_quote`` (printed at the
+        book's bid or ask: neither inside the spread nor a bad print).
+        """
+        if not self.record_truth:
+            raise ValueError("trade_truth needs SyntheticMarket(..., record_truth=True)")
+        st = self._state(symbol)
+        chunks = st.truth_log
+        n = sum(c.ts_ns.size for c in chunks)
+
+        def col(name: str, fallback: str | None = None, default: float = np.nan) -> np.ndarray:
+            """Column ``name`` over the chunks; where a chunk lacks it, column ``fallback`` or ``default``."""
+            parts = [getattr(c, name) if getattr(c, name) is not None
+                     else getattr(c, fallback) if fallback else np.full(c.ts_ns.size, default) for c in chunks]
+            return np.concatenate(parts) if parts else np.empty(0)
+
+        at_quote = col("at_quote", default=1.0).astype(bool) & (_kinds(chunks) == 0 if n else np.empty(0, bool))
+        return pa.table({
+            "trade_id": pc.cast(pa.array(col("trade_id").astype(np.int64)), pa.string()),
+            "ts_ns": pa.array(col("ts_ns").astype(np.int64)),
+            "side": pa.array(col("side").astype(np.int8)),
+            "true_mid": pa.array(col("true_mid")),
+            "book_bid": pa.array(col("bid")),
+            "book_ask": pa.array(col("ask")),
+            "quote_ts_ns": pa.array(col("quote_ts_ns").astype(np.int64)),
+            "quote_bid": pa.array(col("quote_bid", "bid")),
+            "quote_ask": pa.array(col("quote_ask", "ask")),
+            "quote_kind": pc.take(pa.array(_QUOTE_KINDS), pa.array(col("quote_kind", default=0).astype(np.int64))),
+            "at_quote": pa.array(at_quote),
+        })
+
     def _state(self, symbol: str) -> _SymbolState:
         if self._states is None:
             raise ValueError("nothing simulated yet: call history() or advance() first")
@@ -755,7 +845,7 @@ class SyntheticMarket:
         if self._states is None:
             self._states = self._fresh_states(int(to_ns), self.rate)
             return []
-        events: list[tuple[int, int, dict[str, Any]]] = []
+        events: list[tuple[int, float, dict[str, Any]]] = []
         segments: dict[int, list[_Segment]] = {}
         for st in self._states:
             if to_ns <= st.cursor_ns:
@@ -824,31 +914,33 @@ def _trades_table(spec: SymbolSpec, chunks: list[_Chunk]) -> pa.Table:
 
 
 def _quotes_table(spec: SymbolSpec, chunks: list[_Chunk]) -> pa.Table:
-    quote_ts, seq = _column(chunks, "quote_ts_ns"), _column(chunks, "seq")
+    q = _published_quotes(chunks)
+    quote_ts, src = q["ts"], q["src"]
     n = quote_ts.size
     stocks = spec.market == "stocks"
     columns = [
         pa.repeat(pa.scalar(spec.market), n),
         pa.repeat(pa.scalar(spec.symbol), n),
         pa.array(quote_ts),
-        pa.array(_column(chunks, "bid")),
-        pa.array(_column(chunks, "bid_size")),
-        pa.array(_column(chunks, "ask")),
-        pa.array(_column(chunks, "ask_size")),
-        pa.array(_column(chunks, "bid_ex")),
-        pa.array(_column(chunks, "ask_ex")),
+        pa.array(q["bid"]),
+        pa.array(_column(chunks, "bid_size")[src]),
+        pa.array(q["ask"]),
+        pa.array(_column(chunks, "ask_size")[src]),
+        pa.array(_column(chunks, "bid_ex")[src]),
+        pa.array(_column(chunks, "ask_ex")[src]),
         pa.repeat(pa.scalar("1"), n) if stocks else pa.nulls(n, pa.string()),
-        pa.array(seq - 1) if stocks else pa.nulls(n, pa.int64()),
+        pa.array(q["seq"]) if stocks else pa.nulls(n, pa.int64()),
         pa.repeat(pa.scalar(spec.tape, pa.int32()), n) if stocks else pa.nulls(n, pa.int32()),
-        pa.array(quote_ts + _column(chunks, "latency_ns")),
+        pa.array(quote_ts + _column(chunks, "latency_ns")[src]),
         pa.repeat(pa.scalar("sim"), n),
     ]
     return pa.Table.from_arrays(columns, schema=QUOTES_SCHEMA)
 
 
-def _polygon_events(spec: SymbolSpec, chunk: _Chunk) -> list[tuple[int, int, dict[str, Any]]]:
-    """Polygon events of a chunk as ``(t_ms, order, event)``; a quote sorts before its trade."""
-    out: list[tuple[int, int, dict[str, Any]]] = []
+def _polygon_events(spec: SymbolSpec, chunk: _Chunk) -> list[tuple[int, float, dict[str, Any]]]:
+    """Polygon events of a chunk as ``(t_ms, order, event)``; a quote sorts before its trade, a post-trade
+    quote (quote dynamics) after it."""
+    out: list[tuple[int, float, dict[str, Any]]] = []
     t_ms = (chunk.ts_ns // 1_000_000).tolist()
     q_ms = (chunk.quote_ts_ns // 1_000_000).tolist()
     price, size = chunk.price.tolist(), chunk.size.tolist()
@@ -860,6 +952,18 @@ def _polygon_events(spec: SymbolSpec, chunk: _Chunk) -> list[tuple[int, int, dic
     kind = [0] * len(t_ms) if chunk.kind is None else chunk.kind.tolist()
     recv = ((chunk.ts_ns + chunk.latency_ns) // 1_000_000).tolist()
     sym = spec.symbol
+    if chunk.quote_bid is not None:  # quote dynamics: the published quotes differ from the book
+        bid, ask = chunk.quote_bid.tolist(), chunk.quote_ask.tolist()  # type: ignore[union-attr]
+        post = [(k, b, a) for k, b, a in zip(range(len(t_ms)), chunk.post_bid.tolist(),  # type: ignore[union-attr]
+                                               chunk.post_ask.tolist(), strict=True) if b == b]  # type: ignore[union-attr]
+        for k, b, a in post:
+            if spec.market == "stocks":
+                event: dict[str, Any] = {"ev": "Q", "sym": sym, "bx": bx[k], "bp": b, "bs": int(bs[k]), "ax": ax[k],
+                                         "ap": a, "as": int(as_[k]), "c": 1, "t": t_ms[k], "q": seq[k], "z": spec.tape}
+            else:
+                event = {"ev": "XQ", "pair": sym, "bp": b, "bs": bs[k], "ap": a, "as": as_[k], "t": t_ms[k],
+                         "x": bx[k], "r": recv[k]}
+            out.append((t_ms[k], 2 * k + 1.5, event))
     if spec.market == "stocks":
         for k in range(len(t_ms)):
             out.append((q_ms[k], 2 * k, {
@@ -889,3 +993,62 @@ def _polygon_events(spec: SymbolSpec, chunk: _Chunk) -> list[tuple[int, int, dic
                 "c": [2 if side[k] > 0 else 1], "i": str(ids[k]), "x": ex[k], "r": recv[k],
             }))
     return out
+
+
+# --- quote dynamics -------------------------------------------------------------------------------------------
+
+
+def _widening(seg: _Segment, exact: np.ndarray, j_times: np.ndarray) -> np.ndarray:
+    """The spread multiplier ``w`` of each trade (module docstring)."""
+    open_ns = seg.open_ns if seg.open_ns is not None else exact - exact % NS_PER_DAY
+    since_open = np.maximum(exact - open_ns, 0) / NS_PER_MIN
+    w = 1.0 + OPEN_WIDEN * np.exp(-since_open / OPEN_WIDEN_MIN)
+    if j_times.size and exact.size:
+        k = np.searchsorted(j_times, exact)
+        before = np.abs(exact - j_times[np.maximum(k - 1, 0)])
+        after = np.abs(j_times[np.minimum(k, j_times.size - 1)] - exact)
+        nearest = np.minimum(before, after) / NS_PER_S
+        w += JUMP_WIDEN * np.exp(-nearest / JUMP_WIDEN_S)
+    return w
+
+
+def _quote_dynamics(qr: np.random.Generator, chunk: _Chunk, prev_ts: np.ndarray, bid_t: np.ndarray,
+                    ask_t: np.ndarray, inside: np.ndarray) -> None:
+    """Restamp the pre-trade quotes 1-2 ms before their trades, publish some locked or crossed, and add the
+    post-trade updates (module docstring); the trade stream is untouched."""
+    n = chunk.ts_ns.size
+    chunk.quote_ts_ns = np.maximum(chunk.ts_ns - 1_000_000 * (1 + qr.integers(0, 2, n)), prev_ts)
+    u = qr.random(n)
+    kind = np.where(u < LOCKED_SHARE, 1, np.where(u < LOCKED_SHARE + CROSSED_SHARE, 2, 0)).astype(np.int8)
+    q_bid, q_ask = bid_t.astype(np.float64), ask_t.astype(np.float64)
+    q_ask = np.where(kind == 1, q_bid, np.where(kind == 2, q_bid - 1.0, q_ask))
+    chunk.quote_bid, chunk.quote_ask, chunk.quote_kind = q_bid / 100.0, q_ask / 100.0, kind
+    post = (qr.random(n) < POST_TRADE_QUOTE) & ~inside
+    buy = chunk.side > 0
+    chunk.post_bid = np.where(post, np.where(buy, bid_t, bid_t - 1.0) / 100.0, np.nan)
+    chunk.post_ask = np.where(post, np.where(buy, ask_t + 1.0, ask_t) / 100.0, np.nan)
+
+
+def _published_quotes(chunks: list[_Chunk]) -> dict[str, np.ndarray]:
+    """Every published quote of ``chunks`` in time order: each trade's pre-trade quote, then its post-trade
+    update when it has one. Columns ``ts``, ``bid``, ``ask``, ``seq`` and ``src`` (the trade's index)."""
+    ts, seq = _column(chunks, "quote_ts_ns"), _column(chunks, "seq")
+    bid, ask = _column(chunks, "bid"), _column(chunks, "ask")
+    if all(c.quote_bid is None for c in chunks):
+        return {"ts": ts, "bid": bid, "ask": ask, "seq": seq - 1, "src": np.arange(ts.size)}
+    q_bid = np.concatenate([c.quote_bid if c.quote_bid is not None else c.bid for c in chunks])
+    q_ask = np.concatenate([c.quote_ask if c.quote_ask is not None else c.ask for c in chunks])
+    p_bid = np.concatenate([c.post_bid if c.post_bid is not None else np.full(c.ts_ns.size, np.nan)
+                            for c in chunks])
+    p_ask = np.concatenate([c.post_ask if c.post_ask is not None else np.full(c.ts_ns.size, np.nan)
+                            for c in chunks])
+    n = ts.size
+    order = np.empty(2 * n, np.int64)
+    order[0::2], order[1::2] = np.arange(n), np.arange(n) + n  # pre k, post k, pre k+1, ...
+    all_ts = np.concatenate([ts, _column(chunks, "ts_ns")])[order]
+    all_bid = np.concatenate([q_bid, p_bid])[order]
+    all_ask = np.concatenate([q_ask, p_ask])[order]
+    all_seq = np.concatenate([seq - 1, seq])[order]
+    keep = ~np.isnan(all_bid)
+    return {"ts": all_ts[keep], "bid": all_bid[keep], "ask": all_ask[keep], "seq": all_seq[keep],
+            "src": np.concatenate([np.arange(n), np.arange(n)])[order][keep]}

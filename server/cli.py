@@ -132,13 +132,18 @@ def _cmd_load(settings: Settings, args: argparse.Namespace) -> int:
 def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from ingest.quotes_flatfile import UnknownFlatFile
     from ingest.replay import replay_paths
 
     missing = [f for f in args.files if not Path(f).is_file()]
     if missing:
         print(f"microstructure: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
-    replay_paths(settings, [Path(f) for f in args.files], progress=not args.quiet)
+    try:
+        replay_paths(settings, [Path(f) for f in args.files], progress=not args.quiet)
+    except UnknownFlatFile as exc:
+        print(f"microstructure: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -273,10 +278,10 @@ def _parser() -> argparse.ArgumentParser:
                       help="stop once every partition is loaded up to its end at start; exit 0")
     load.set_defaults(handler=_cmd_load)
 
-    replay = commands.add_parser("replay", help="Polygon flat files (trades_v1 CSV[.gz]) -> Kafka, or the "
-                                 "database when KAFKA_BOOTSTRAP_SERVERS is unset")
+    replay = commands.add_parser("replay", help="Polygon flat files (trades_v1 or quotes_v1 CSV[.gz]) -> Kafka, "
+                                 "or the database when KAFKA_BOOTSTRAP_SERVERS is unset")
     replay.add_argument("files", nargs="+", metavar="FILE",
-                        help="trades_v1 .csv or .csv.gz files, or a stream spool (JSON lines)")
+                        help="trades_v1 or quotes_v1 .csv or .csv.gz files, or a stream spool (JSON lines)")
     replay.add_argument("--quiet", action="store_true", help="no progress bar")
     replay.set_defaults(handler=_cmd_replay)
 

@@ -151,6 +151,15 @@ class Settings(BaseSettings):
     sim_rate: float = Field(10.0, gt=0, description="simulated trades per second, all symbols together")
     sim_history_days: float = Field(3.0, ge=0, le=30, description="days of history the demo backfills")
 
+    # --- quotes ---------------------------------------------------------------------------------------
+    quote_size_unit: Literal["auto", "shares", "round_lots"] = Field(
+        "auto", description="how a quotes_v1 flat file's bid/ask sizes read: auto = round lots of 100 shares "
+        "before 2025-11-03 (America/New_York), shares from then on (Polygon's change); or one unit for all rows"
+    )
+    quote_stale_seconds: float = Field(
+        300.0, gt=0, description="a trade's prevailing quote older than this is stale (flagged, not used to sign)"
+    )
+
     # --- ingest batching -----------------------------------------------------------------------------
     ingest_batch_rows: int = Field(5000, ge=1)
     ingest_batch_seconds: float = Field(0.5, gt=0)

@@ -378,3 +378,84 @@ def tested_returns(bar_rows, first_prints, bar_ns, factor=None):
             out.append((i, (math.log(row["close"]) - math.log(p_ref)) / math.sqrt(w), w))
         ref = (end, row["close"], o)
     return out
+
+
+def prevailing_quote(trade_ts, quote_ts, bids, asks, stale_ns):
+    """Per trade ``(bid, ask, age, flags)`` from the rule of udx.nbbo: of the quotes stamped strictly before
+    the trade, the last one listed; a side that is not a positive finite price is missing (NaN).
+    Flags: 1 no quote, 2 stale (age > stale_ns), 4 one-sided, 8 locked, 16 crossed."""
+    out = []
+    for t in trade_ts:
+        before = [k for k in range(len(quote_ts)) if quote_ts[k] < t]
+        if not before:
+            out.append((math.nan, math.nan, -1, 1))
+            continue
+        k = before[-1]
+        age = t - quote_ts[k]
+
+        def side(x):
+            return float(x) if math.isfinite(x) and x > 0 else math.nan
+
+        b, a = side(bids[k]), side(asks[k])
+        flags = 2 if age > stale_ns else 0
+        if math.isnan(b) or math.isnan(a):
+            flags |= 4
+        elif b == a:
+            flags |= 8
+        elif b > a:
+            flags |= 16
+        out.append((b, a, age, flags))
+    return out
+
+
+def lee_ready(prices, bids, asks, quote_flags):
+    """Per trade ``(side, flags)`` by Lee-Ready from its definition: the tick rule compares a price with the most
+    recent *different* earlier price (0 when there is none); a usable quote (flags 0) signs by the side of the
+    midpoint, a price within 1e-9·p of it by the tick rule (flag 32); without one, the tick rule (flag 64)."""
+    out = []
+    for i, p in enumerate(prices):
+        tick = 0
+        for j in range(i - 1, -1, -1):
+            if prices[j] != p:
+                tick = 1 if p > prices[j] else -1
+                break
+        f = quote_flags[i]
+        if f != 0:
+            out.append((tick, f | 64))
+            continue
+        mid = (bids[i] + asks[i]) / 2
+        if abs(p - mid) <= 0.5e-9 * p:
+            out.append((tick, f | 32))
+        else:
+            out.append((1 if p > mid else -1, f))
+    return out
+
+
+def liquidity_bars(bars, trades, quotes, carried, stale_ns):
+    """Per bar ``(quoted, effective, buy, sell)`` from the definitions of udx.liquidity, by brute force.
+
+    ``bars``: ``[(start, end)]``; ``trades``: ``[(ts, price, size, side, bid, ask, flags)]``; ``quotes``:
+    ``[(ts, bid, ask)]``; ``carried``: the quote in force before them or None. Each quote's in-force interval
+    is ``[ts, next ts)`` cut at ``ts + stale_ns``, intersected with each bar.
+    """
+    book = ([carried] if carried is not None else []) + list(quotes)
+    out = []
+    for s, e in bars:
+        total = weighted = 0.0
+        for k, (q, b, a) in enumerate(book):
+            nxt = book[k + 1][0] if k + 1 < len(book) else math.inf
+            lo, hi = max(q, s), min(nxt, q + stale_ns, e)
+            usable = math.isfinite(b) and math.isfinite(a) and 0 < b < a
+            if usable and hi > lo:
+                total += hi - lo
+                weighted += (hi - lo) * (a - b) / ((a + b) / 2)
+        quoted = weighted / total if total > 0 else math.nan
+        inside = [t for t in trades if s <= t[0] < e]
+        good = [t for t in inside if t[6] & 31 == 0]
+        vol = sum(t[2] for t in good)
+        eff = sum(t[2] * 2 * abs(t[1] - (t[4] + t[5]) / 2) / ((t[4] + t[5]) / 2) for t in good) / vol \
+            if vol > 0 else math.nan
+        buy = sum(t[2] for t in inside if t[3] > 0)
+        sell = sum(t[2] for t in inside if t[3] < 0)
+        out.append((quoted, eff, buy, sell))
+    return out

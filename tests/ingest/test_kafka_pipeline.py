@@ -144,7 +144,7 @@ def test_one_percent_malformed_records_are_dead_lettered_with_reason_and_origin(
 
     consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": f"check-{uuid.uuid4().hex}",
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    consumer.subscribe([topic + settings.kafka_dlq_suffix])
+    consumer.subscribe([settings.kafka_trades_topic + settings.kafka_dlq_suffix])
     dead = []
     deadline = time.monotonic() + 60
     while len(dead) < 200 and time.monotonic() < deadline:
@@ -191,6 +191,19 @@ def write_trades_v1(path: Path, n: int) -> None:
         out.writerow(["", "", 0, 4, "x2", 1, 5.0, 1, 1712306654208740096, 5, 1, 0, 0])
 
 
+def replay_through_kafka(flat: Path, settings: Settings):
+    """Replay ``flat`` into the settings' topics, then drain them into its DuckDB file with the loader;
+    returns the replay's summary, the producer's delivery failures and the loader's summary."""
+    ensure_topics(settings.kafka_bootstrap_servers, [settings.kafka_trades_topic, settings.kafka_quotes_topic], 3)
+    producer = EventProducer.from_settings(settings, PipelineStats("replay-test"))
+    sent = replay_file(flat, producer=producer, progress=False)
+    storage = DuckDBStorage.open(settings)
+    storage.apply_schema()
+    summary = Loader(settings, storage, drain=True).run()
+    storage.close()
+    return sent, producer.stats.delivery_failures, summary
+
+
 def test_replay_through_kafka_equals_replay_straight_into_the_database(kafka_bootstrap, tmp_path):
     flat = tmp_path / "2024-04-05.csv.gz"
     write_trades_v1(flat, 30_000)
@@ -207,14 +220,8 @@ def test_replay_through_kafka_equals_replay_straight_into_the_database(kafka_boo
     assert again.added == 0  # a rerun adds nothing
 
     settings = kafka_settings(kafka_bootstrap, tmp_path / "via-kafka.duckdb")
-    ensure_topics(kafka_bootstrap, [settings.kafka_trades_topic, settings.kafka_quotes_topic], 3)
-    producer = EventProducer.from_settings(settings, PipelineStats("replay-test"))
-    sent = replay_file(flat, producer=producer, progress=False)
-    assert sent.sent == 30_002 and producer.stats.delivery_failures == 0
-    storage = DuckDBStorage.open(settings)
-    storage.apply_schema()
-    summary = Loader(settings, storage, drain=True).run()
-    storage.close()
+    sent, failures, summary = replay_through_kafka(flat, settings)
+    assert sent.sent == 30_002 and failures == 0
     assert summary.trades_added == 30_000 and summary.dead_lettered == 2
 
     query = f"SELECT {columns} FROM market_data ORDER BY symbol, exchange, trade_id, ts_ns"
@@ -257,14 +264,8 @@ def test_replayed_corrections_arrive_through_kafka_as_stored_straight_and_malfor
     assert (straight.added, straight.skipped) == (5_000, len(malformed))
 
     settings = kafka_settings(kafka_bootstrap, tmp_path / "via-kafka.duckdb")
-    topic = settings.kafka_trades_topic
-    ensure_topics(kafka_bootstrap, [topic, settings.kafka_quotes_topic], 3)
-    producer = EventProducer.from_settings(settings, PipelineStats("replay-test"))
-    assert replay_file(flat, producer=producer, progress=False).sent == 5_000 + len(malformed)
-    storage = DuckDBStorage.open(settings)
-    storage.apply_schema()
-    summary = Loader(settings, storage, drain=True).run()
-    storage.close()
+    sent, _, summary = replay_through_kafka(flat, settings)
+    assert sent.sent == 5_000 + len(malformed)
     assert summary.trades_added == 5_000 and summary.dead_lettered == len(malformed)
 
     query = "SELECT symbol, exchange, trade_id, ts_ns, correction FROM market_data ORDER BY trade_id"
@@ -276,7 +277,7 @@ def test_replayed_corrections_arrive_through_kafka_as_stored_straight_and_malfor
 
     consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": f"check-{uuid.uuid4().hex}",
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    consumer.subscribe([topic + settings.kafka_dlq_suffix])
+    consumer.subscribe([settings.kafka_trades_topic + settings.kafka_dlq_suffix])
     dead: dict[str, str] = {}
     deadline = time.monotonic() + 60
     while len(dead) < len(malformed) and time.monotonic() < deadline:
