@@ -195,6 +195,7 @@ def build_database(path: Path, trades: int, days: float, n_symbols: int, groups:
 
     t0 = time.perf_counter()
     storage = DuckDBStorage.open(settings)
+    storage.apply_schema()  # as a writer's open: lists the bulk load's conditions strings (trade_condition_sets)
 
     def progress(done: int, total: int) -> None:
         if done % 20 == 0 or done == total:
