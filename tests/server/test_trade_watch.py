@@ -78,7 +78,7 @@ def test_the_app_stops_listening_when_it_shuts_down(storage, tmp_path: Path) -> 
     app = build_app(settings, storage)
     assert len(storage.write_listeners) == 2  # the newest rows and the jump events
     with TestClient(app) as client:
-        assert client.get("/health", headers={"Host": "127.0.0.1"}).status_code == 200
+        assert client.get("/health", headers={"Host": f"127.0.0.1:{settings.mcp_port}"}).status_code == 200
     assert storage.write_listeners == ()
     del app
 
