@@ -486,8 +486,12 @@ class DuckDBStorage:
             liquidity = conform(liquidity, BAR_LIQUIDITY_SCHEMA)
             batches["bar_liquidity_batch"] = liquidity
         cursor = self._cursor()
-        told = with_liquidity(signals, liquidity)
-        with self._transaction(cursor, batches, lambda: self._notify("signals_written", told, states)):
+
+        def committed() -> None:
+            if self._listeners:  # the join costs a little: only when someone is told
+                self._notify("signals_written", with_liquidity(signals, liquidity), states)
+
+        with self._transaction(cursor, batches, committed):
             if signals.num_rows:
                 cursor.execute(self._queries["upsert_signals"].text)
             if model_params is not None and model_params.num_rows:
