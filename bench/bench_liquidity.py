@@ -22,16 +22,13 @@ with the quotes.
 from __future__ import annotations
 
 import argparse
-import math
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.stats import norm
 
 from bench import report
 from bench.bench_signals import synthetic, trades_table
@@ -42,6 +39,7 @@ from udx.liquidity import liquidity_bars
 from udx.nbbo import UNUSABLE, prevailing_quotes
 from udx.trade_sign import lee_ready
 from udx.transform import run_transform
+from udx.vpin import bvc_buy_fraction
 
 TITLE = "Bar liquidity in the transform (issue 19 points 3 and 5)"
 NS = 10**9
@@ -83,7 +81,7 @@ def accuracy(hours: float, seed: int = 21) -> list[str]:
         dp = np.diff(np.concatenate(([px[0]], close)))
         ok = vol > 0
         sigma = float(np.std(dp[ok], ddof=1))
-        bvc = norm.cdf(dp / sigma)
+        bvc = bvc_buy_fraction(dp, sigma)  # the project's BVC (udx.vpin), Phi(dp / sigma)
         lr = lb.buy_volume / (lb.buy_volume + lb.sell_volume)
         lr_err.append(np.abs(lr[ok] - true_buy[ok] / vol[ok]))
         bvc_err.append(np.abs(bvc[ok] - true_buy[ok] / vol[ok]))
