@@ -52,10 +52,12 @@ class SignalRow(_Row):
     sell_volume: float | None = Field(None, description="volume of trades signed sell by Lee-Ready")
     signed_volume: float | None = Field(None, description="buy_volume - sell_volume")
     order_imbalance: float | None = Field(None, description="(buy - sell) / (buy + sell) volume")
-    depth_imbalance: float | None = Field(None, description="time-weighted (bid_size - ask_size) / (bid_size + ask_size)")
+    depth_imbalance: float | None = Field(
+        None, description="time-weighted (bid_size - ask_size) / (bid_size + ask_size) of the NBBO")
     amihud: float | None = Field(None, description="Amihud illiquidity: |log_return| / dollar volume")
-    roll_spread: float | None = Field(None, description="Roll's implied spread over ROLL_WINDOW trades, price units")
-    kyle_lambda: float | None = Field(None, description="Kyle's lambda: return per signed dollar over KYLE_WINDOW bars")
+    roll_spread: float | None = Field(None, description="Roll's spread over ROLL_WINDOW trades, price units")
+    kyle_lambda: float | None = Field(
+        None, description="Kyle's lambda: bar return per signed dollar, over KYLE_WINDOW bars")
 
 
 class JumpEvent(_Row):

@@ -465,7 +465,8 @@ def _read_quotes(storage: Storage, wanted: Sequence[tuple[str, int]], end_ns: in
     """The quotes of each ``(symbol, start_ns)`` in ``[start_ns, end_ns)``, time-ordered: one read per chunk."""
     if not wanted:
         return {}
-    table = storage.read_quotes_many([s for s, _ in wanted], min(start for _, start in wanted), end_ns)  # type: ignore[attr-defined]
+    read = storage.read_quotes_many  # type: ignore[attr-defined]  # run_transform checked it is there
+    table = read([s for s, _ in wanted], min(start for _, start in wanted), end_ns)
     if table.num_rows == 0:
         return {}
     runs = pc.run_end_encode(table.column("symbol").combine_chunks())

@@ -9,14 +9,16 @@ from sql.contract import BAR_LIQUIDITY_SCHEMA, LIQUIDITY_COLUMNS, with_liquidity
 
 def _signals(keys):
     return pa.table({"symbol": [k[0] for k in keys], "bar_seconds": pa.array([k[1] for k in keys], pa.int32()),
-                     "bar_end_ns": pa.array([k[2] for k in keys], pa.int64()), "close": [1.0 + i for i in range(len(keys))]})
+                     "bar_end_ns": pa.array([k[2] for k in keys], pa.int64()),
+                     "close": [1.0 + i for i in range(len(keys))]})
 
 
 def _liquidity(keys, spreads):
     n = len(keys)
     values = {f.name: pa.nulls(n, f.type) for f in BAR_LIQUIDITY_SCHEMA}
     values.update(symbol=pa.array([k[0] for k in keys]), bar_seconds=pa.array([k[1] for k in keys], pa.int32()),
-                  bar_end_ns=pa.array([k[2] for k in keys], pa.int64()), quoted_spread=pa.array(spreads, pa.float64()),
+                  bar_end_ns=pa.array([k[2] for k in keys], pa.int64()),
+                  quoted_spread=pa.array(spreads, pa.float64()),
                   n_quotes=pa.array(range(n), pa.int64()))
     return pa.table(values, schema=BAR_LIQUIDITY_SCHEMA)
 

@@ -57,7 +57,8 @@ def _quotes() -> object:
 
 def _dump(path: Path) -> tuple[list[tuple], list[tuple]]:
     with duckdb.connect(str(path), read_only=True) as con:
-        liq = con.execute(f"SELECT {', '.join(LIQ_COLUMNS)} FROM bar_liquidity ORDER BY symbol, bar_end_ns").fetchall()
+        liq = con.execute(f"SELECT {', '.join(LIQ_COLUMNS)} FROM bar_liquidity "
+                          "ORDER BY symbol, bar_end_ns").fetchall()
         sig = con.execute(f"SELECT {', '.join(SIGNAL_COLUMNS)} FROM trading_signals "
                           "ORDER BY symbol, bar_end_ns").fetchall()
     return liq, sig
@@ -145,8 +146,8 @@ def test_the_rows_are_the_kernels_over_the_whole_symbol(one_pass):
     assert 0 < sets_price.sum() < sets_price.size
     roll, _ = roll_bars([], ts[sets_price], px[sets_price], ends, 50)
     rows = [r for r in liq if r[0] == symbol]
-    got = {name: np.array([np.nan if r[k] is None else r[k] for r in rows], float) for k, name in enumerate(LIQ_COLUMNS)
-           if k >= 3}
+    got = {name: np.array([np.nan if r[k] is None else r[k] for r in rows], float)
+           for k, name in enumerate(LIQ_COLUMNS) if k >= 3}
     for name in ("quoted_spread", "effective_spread", "buy_volume", "sell_volume", "order_imbalance",
                  "depth_imbalance"):
         np.testing.assert_array_equal(got[name], getattr(lb, name), err_msg=name)
@@ -154,7 +155,8 @@ def test_the_rows_are_the_kernels_over_the_whole_symbol(one_pass):
     bars = [r for r in sig if r[0] == symbol]
     col = {name: np.array([np.nan if r[k] is None else r[k] for r in bars], float)
            for k, name in enumerate(SIGNAL_COLUMNS) if name in ("log_return", "vwap", "volume")}
-    np.testing.assert_allclose(got["amihud"], np.abs(col["log_return"]) / (col["vwap"] * col["volume"]), rtol=1e-15)
+    dollar_volume = col["vwap"] * col["volume"]
+    np.testing.assert_allclose(got["amihud"], np.abs(col["log_return"]) / dollar_volume, rtol=1e-15)
     kyle, _, _ = kyle_bars([], [], col["log_return"], lb.signed_dollar_volume, 10)
     np.testing.assert_array_equal(got["kyle_lambda"], kyle)
     assert np.isfinite(kyle).sum() > 50
