@@ -180,3 +180,36 @@ def test_reset_and_rewind_delete_bar_liquidity(tmp_path):
     finally:
         storage.close()
     assert rows == [(STOCKS[0].symbol, cut)]
+
+
+def test_the_state_a_recompute_rewinds_to_carries_the_liquidity_of_a_run_that_stopped_there(tmp_path):
+    from udx.state import SymbolState
+    from udx.transform import liquidity_config, signal_config, state_at
+
+    cut = START + 47 * BAR * NS + 17 * NS  # mid-bar: the run stops at the last bar before its newest trade
+    _run(tmp_path / "cut.duckdb", [cut])  # the pieces [START, cut) then the rest: states after the first run lost
+    partial = tmp_path / "partial.duckdb"
+    settings_ = _settings(partial)
+    storage = DuckDBStorage.open(settings_)
+    try:
+        storage.apply_schema()
+        storage.append_trades(TRADES.filter(pc.less(TRADES["ts_ns"], cut)))
+        q = _quotes()
+        storage.append_quotes(q.filter(pc.less(q["ts_ns"], cut)))
+        watermark = run_transform(storage, settings_, now_ns=1).watermark_ns
+        stopped = {s: SymbolState.from_json(r.state) for s, r in storage.load_signal_states(BAR).items()}
+    finally:
+        storage.close()
+    full = DuckDBStorage.open(_settings(tmp_path / "cut.duckdb"))
+    try:
+        for spec in STOCKS:
+            state = state_at(full, spec.symbol, "stocks", signal_config(settings_, "stocks"), watermark,
+                             liquidity_config(settings_))
+            want = stopped[spec.symbol]
+            assert state is not None and state.last_bar_end_ns == want.last_bar_end_ns
+            liq = sorted(k for k in want.arrays if k.startswith("liq_"))
+            assert liq and liq == sorted(k for k in state.arrays if k.startswith("liq_"))
+            for key in liq:
+                np.testing.assert_array_equal(state.arrays[key], want.arrays[key], err_msg=key)
+    finally:
+        full.close()
