@@ -57,12 +57,15 @@ from sql.backend import (
 )
 from sql.archive_paths import ARCHIVED_TABLES, check_archive_root, sql_literal, with_archive
 from sql.contract import (
+    BAR_LIQUIDITY_SCHEMA,
     INTRADAY_PROFILE_SCHEMA,
     MODEL_PARAMS_SCHEMA,
     QUOTES_SCHEMA,
     SIGNALS_SCHEMA,
     TRADES_SCHEMA,
+    conform,
     signal_states_table,
+    with_liquidity,
 )
 from sql.conditions import condition_sets_table, conditions_table, corrections_table
 from sql.migrations import CREATED, Migration, SchemaTooNew, latest_version, pending, run_migration, stored_version
@@ -463,9 +466,11 @@ class DuckDBStorage:
 
     def commit_signals(
         self, signals: pa.Table, states: Sequence[SignalStateRow], model_params: pa.Table | None = None,
-        profiles: pa.Table | None = None,
+        profiles: pa.Table | None = None, liquidity: pa.Table | None = None,
     ) -> None:
-        """Write signal rows, model fits, intraday profiles and the states that follow from them atomically."""
+        """Write signal rows, model fits, intraday profiles, bar liquidity and the states that follow from them
+        atomically. Listeners are told of the signal rows with their ``bar_liquidity`` measures beside them
+        (:func:`sql.contract.with_liquidity`), as the tools read them."""
         if signals.schema != SIGNALS_SCHEMA and signals.num_rows:
             signals = signals.select(SIGNALS_SCHEMA.names).cast(SIGNALS_SCHEMA)
         if model_params is not None and model_params.schema != MODEL_PARAMS_SCHEMA and model_params.num_rows:
@@ -477,14 +482,24 @@ class DuckDBStorage:
             batches["model_params_batch"] = model_params
         if profiles is not None:
             batches["intraday_profile_batch"] = profiles
+        if liquidity is not None:
+            liquidity = conform(liquidity, BAR_LIQUIDITY_SCHEMA)
+            batches["bar_liquidity_batch"] = liquidity
         cursor = self._cursor()
-        with self._transaction(cursor, batches, lambda: self._notify("signals_written", signals, states)):
+
+        def committed() -> None:
+            if self._listeners:  # the join costs a little: only when someone is told
+                self._notify("signals_written", with_liquidity(signals, liquidity), states)
+
+        with self._transaction(cursor, batches, committed):
             if signals.num_rows:
                 cursor.execute(self._queries["upsert_signals"].text)
             if model_params is not None and model_params.num_rows:
                 cursor.execute(self._queries["upsert_model_params"].text)
             if profiles is not None and profiles.num_rows:
                 cursor.execute(self._queries["upsert_intraday_profile"].text)
+            if liquidity is not None and liquidity.num_rows:
+                cursor.execute(self._queries["upsert_bar_liquidity"].text)
             if states:
                 cursor.execute(self._queries["upsert_signal_state"].text)
 
@@ -494,7 +509,7 @@ class DuckDBStorage:
         cursor = self._cursor()
         with self._transaction(cursor, committed=lambda: self._notify("signals_reset", symbols, bar_seconds)):
             for symbol in symbols:
-                for table in ("trading_signals", "model_params", "intraday_profile", "signal_state"):
+                for table in ("trading_signals", "model_params", "intraday_profile", "bar_liquidity", "signal_state"):
                     cursor.execute(self._queries[f"reset_{table}"].text, {"symbol": symbol, "bar_seconds": bar_seconds})
 
     def rewind_signals(self, states: Sequence[SignalStateRow]) -> None:
@@ -508,7 +523,7 @@ class DuckDBStorage:
         with self._transaction(cursor, {"signal_state_batch": signal_states_table(states, time.time_ns())},
                                lambda: self._notify("write_failed", rewound)):
             for state in states:
-                for table in ("trading_signals", "model_params", "intraday_profile"):
+                for table in ("trading_signals", "model_params", "intraday_profile", "bar_liquidity"):
                     cursor.execute(self._queries[f"rewind_{table}"].text, {
                         "symbol": state.symbol, "bar_seconds": state.bar_seconds, "after_ns": state.last_bar_end_ns})
             cursor.execute(self._queries["upsert_signal_state"].text)
@@ -566,6 +581,12 @@ class DuckDBStorage:
         the order of :meth:`read_trades`: one scan for many symbols (the transform reads a chunk at once)."""
         params = {"symbols": list(symbols), "start_ns": start_ns, "end_ns": end_ns}
         return self._cursor().sql(self._queries["trades_range_symbols"].text, params=params).to_arrow_table()
+
+    def read_quotes_many(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> pa.Table:
+        """Return ``symbol, ts_ns, bid_price, bid_size, ask_price, ask_size`` of ``symbols``' quotes in
+        ``[start_ns, end_ns)``, by symbol, each in time order (the transform's bar liquidity)."""
+        params = {"symbols": list(symbols), "start_ns": start_ns, "end_ns": end_ns}
+        return self._cursor().sql(self._queries["quotes_range_symbols"].text, params=params).to_arrow_table()
 
     def load_signal_states(self, bar_seconds: int) -> dict[str, SignalStateRow]:
         """Return the stored transform state per symbol on the ``bar_seconds`` grid."""

@@ -25,7 +25,7 @@ from sql.backend import SignalStateRow, Storage
 from sql.settings import Settings
 from udx.pipeline import SignalConfig
 from udx.sessions import session_bounds
-from udx.transform import signal_config, state_at
+from udx.transform import liquidity_config, signal_config, state_at
 
 __all__ = ["parse_since", "prepare_recompute"]
 
@@ -110,7 +110,8 @@ def prepare_recompute(storage: Storage, settings: Settings, symbols: Sequence[st
         market = markets[symbol]
         cfg = configs.setdefault(market, signal_config(settings, market))
         start = _session_start(cfg, since_ns)
-        state = state_at(storage, symbol, market, cfg, min(start, watermark)) if start is not None else None
+        state = (state_at(storage, symbol, market, cfg, min(start, watermark), liquidity_config(settings))
+                 if start is not None else None)
         if state is None:
             from_first.append(symbol)
         else:
