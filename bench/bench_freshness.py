@@ -269,11 +269,15 @@ def measure(rate: int, seconds: float, settings: dict[str, str], *, inline: bool
         "poll_p99_ms": float(np.percentile(gaps, 99)), "load": f"{load_before:.1f} → {load_after:.1f}",
         "demo_cpu": (cpu_after[0] - cpu_before[0]) / wall, "sim_cpu": (cpu_after[1] - cpu_before[1]) / wall,
     }  # fmt: skip
+    # CPU per trade (each with its quote): what the rate costs whatever else runs on the box
+    result["demo_us"] = 1e6 * result["demo_cpu"] / max(result["trades_per_s"], 1e-9)
+    result["sim_us"] = 1e6 * result["sim_cpu"] / max(result["offered_per_s"], 1e-9)
     print(f"[{label}, {rate}/s, simulator {result['simulator']}] trades {result['trades']:,} (stored "
           f"{result['trades_per_s']:,.0f}/s of {result['offered_per_s']:,.0f}/s offered): p50 {result['trade_p50']:.3f} s, p99 {result['trade_p99']:.3f} s; bars "
           f"{result['bars']}: p50 {result['bar_p50']:.3f} s, p99 {result['bar_p99']:.3f} s; {result['polls']} polls "
           f"every {result['poll_p50_ms']:.1f} ms (p99 {result['poll_p99_ms']:.1f}); CPU demo {result['demo_cpu']:.2f} "
-          f"simulator {result['sim_cpu']:.2f} cores; load {result['load']}", flush=True)  # fmt: skip
+          f"cores ({result['demo_us']:.0f} µs/trade stored), simulator {result['sim_cpu']:.2f} cores "
+          f"({result['sim_us']:.0f} µs/trade offered); load {result['load']}", flush=True)  # fmt: skip
     return result
 
 
@@ -295,13 +299,14 @@ def render(results: list[dict[str, Any]], seconds: float, settings: dict[str, st
         f"TRANSFORM_LATENESS_SECONDS={lateness:g}" + "".join(f", {k}={v}" for k, v in settings.items()),
         "",
         "| code | simulator | SIM_RATE | trades offered/s | trades stored/s | trades | trade → visible p50 / p99 s | bars | bar end → "
-        "signal visible p50 / p99 / max s | CPU demo / simulator | answer every p50 / p99 ms | load |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "signal visible p50 / p99 / max s | CPU cores demo / simulator | CPU µs a trade: demo (stored) / simulator (offered) | answer every p50 / p99 ms | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(f"| {r['label']} | {r['simulator']} | {r['rate']:,} | {r['offered_per_s']:,.0f} | {r['trades_per_s']:,.0f} | {r['trades']:,} | "
                      f"{r['trade_p50']:.3f} / {r['trade_p99']:.3f} | {r['bars']} | {r['bar_p50']:.3f} / "
                      f"{r['bar_p99']:.3f} / {r['bar_max']:.3f} | {r['demo_cpu']:.2f} / {r['sim_cpu']:.2f} | "
+                     f"{r['demo_us']:.0f} / {r['sim_us']:.0f} | "
                      f"{r['poll_p50_ms']:.1f} / {r['poll_p99_ms']:.1f} | {r['load']} |")  # fmt: skip
     bound = lateness + 1.5
     lines += ["", f"Targets (issue 14): trade p99 ≤ 1 s; signal p99 ≤ TRANSFORM_LATENESS_SECONDS + 1.5 = {bound:g} s:"]
