@@ -25,8 +25,9 @@ that arrival minus ``bar_end_ns``. The resolution is the interval between answer
 of the first 3 s and the last 5 s of the window are left out (no answer before, or none yet after).
 
 Targets (issue 14): trade p99 ≤ 1 s; signal p99 ≤ ``TRANSFORM_LATENESS_SECONDS`` + 1.5 s. ``--baseline PATH``
-adds, in the same run, the code of another checkout (``PYTHONPATH=PATH``, e.g. a worktree of ``main``) at the
-same rates with its in-process simulator, and reports each rate's stored-trades ratio against it. Like every bench
+adds, in the same run, the code of another checkout (``PYTHONPATH=PATH``, e.g. a worktree of ``main`` with the
+``SIM_FEED`` commit, or any checkout with ``--inline``) at the same rates, fed the same way, and reports each
+rate's stored-trades ratio against it. Like every bench
 here it prints and never asserts, and replaces its section of ``BENCHMARKS.md`` (``--no-append`` to leave it).
 """
 
@@ -332,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bar-seconds", type=int, default=10, help="BAR_SECONDS of the demo (bar ends per window)")
     parser.add_argument("--inline", action="store_true", help="the demo runs the simulator in its own process")
     parser.add_argument("--baseline", type=Path, metavar="PATH",
-                        help="also run the code of this checkout (its in-process simulator) at the same rates")
+                        help="also run the code of this checkout at the same rates (it must know SIM_FEED unless --inline)")
     parser.add_argument("--pause-ms", type=float, default=20.0,
                         help="the client's pause between an answer and its next call (the resolution; 0: back to back)")
     parser.add_argument("--no-append", action="store_true", help="leave BENCHMARKS.md as it is")
@@ -343,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     for rate in args.rates:
         results.append(measure(rate, args.seconds, settings, inline=args.inline, pause_s=args.pause_ms / 1000))
         if args.baseline is not None:
-            results.append(measure(rate, args.seconds, settings, inline=True, code=args.baseline.resolve(),
+            results.append(measure(rate, args.seconds, settings, inline=args.inline, code=args.baseline.resolve(),
                                    label=f"baseline {args.baseline}", pause_s=args.pause_ms / 1000))  # fmt: skip
     section = render(results, args.seconds, settings, defaults.transform_lateness_seconds,
                      defaults.ingest_batch_seconds, defaults.transform_interval_seconds, args.pause_ms / 1000)  # fmt: skip

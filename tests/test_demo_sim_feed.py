@@ -15,7 +15,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from conftest import free_port
+from conftest import free_port, wait_for
 from sql.settings import Settings
 
 pytestmark = [pytest.mark.e2e]
@@ -51,6 +51,13 @@ def _process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subpro
                     process.wait(10)
 
 
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/health", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def _newest_trade_ns(base: str) -> int:
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
             "params": {"name": "get_real_time_data", "arguments": {"limit": 100}}}  # fmt: skip
@@ -65,25 +72,14 @@ def test_the_demo_reads_the_simulator_that_sim_feed_names(tmp_path: Path) -> Non
     env = {**os.environ, "PYTHONPATH": str(ROOT), "KAFKA_BOOTSTRAP_SERVERS": "", "SIM_RATE": "300"}
     env.pop("POLYGON_API_KEY", None)
     env.pop("MCP_AUTH_TOKEN", None)
-    demo_log = tmp_path / "demo.log"
-    with _process(["simulate"], {**env, "SIM_PORT": str(sim_port)}, tmp_path / "sim.log"), \
+    demo_log, sim_log = tmp_path / "demo.log", tmp_path / "sim.log"
+    with _process(["simulate"], {**env, "SIM_PORT": str(sim_port)}, sim_log) as sim, \
             _process(["demo"], {**env, "SIM_FEED": f"127.0.0.1:{sim_port}", "SIM_PORT": "0", "SIM_HISTORY_DAYS": "0.01",
                                 "DUCKDB_PATH": str(tmp_path / "d.duckdb"), "MCP_PORT": str(http_port)},
                      demo_log) as demo:  # fmt: skip
         base = f"http://127.0.0.1:{http_port}"
-        deadline = time.monotonic() + 120
-        while True:
-            assert demo.poll() is None, demo_log.read_text()
-            assert time.monotonic() < deadline, "not ready within 120 s:\n" + demo_log.read_text()
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
+        running, logs = [sim, demo], [demo_log, sim_log]
+        wait_for(lambda: _healthy(base), running, logs, 120, "healthy demo")
         ready_ns = time.time_ns()
-        while _newest_trade_ns(base) <= ready_ns:  # a live trade, stamped after the demo was ready
-            assert demo.poll() is None, demo_log.read_text()
-            assert time.monotonic() < deadline, "no live trade within 120 s:\n" + demo_log.read_text()
-            time.sleep(0.5)
+        wait_for(lambda: _newest_trade_ns(base) > ready_ns, running, logs, 60, "live trade stamped after ready")
     assert "Polygon simulator on" not in demo_log.read_text()  # the in-process simulator logs this line
