@@ -1,12 +1,18 @@
 """Freshness of the demo: how long after the simulator stamps a trade (or a bar ends) a client sees it.
 
-Run ``.venv/bin/python -m bench.bench_freshness [--rates 5000 50000] [--seconds 40]``: for each rate it
+Run ``.venv/bin/python -m bench.bench_freshness [--rates 5000 50000] [--seconds 120] [--bar-seconds 10]``: for
+each rate it
 
-1. starts ``microstructure demo`` (``SIM_RATE`` trades/s over the 9 demo symbols, a temporary ``DUCKDB_PATH``,
-   free ``MCP_PORT`` and ``SIM_PORT``, ``SIM_HISTORY_DAYS=0.0005``: 43 s of backfill, then the live feed) and waits for
-   ``/health`` to say ready;
-2. polls ``get_real_time_data`` (every symbol) over MCP Streamable HTTP as fast as it answers, one keep-alive
-   connection, and records when each answer arrived and each symbol's ``last_trade_ns`` and ``bar_end_ns``;
+1. starts ``microstructure simulate`` as its own process (``SIM_RATE`` trades/s, as many quotes, over the 9 demo
+   symbols; ``--inline``: none, the demo runs the simulator in its own process as it does by default), then
+   ``microstructure demo`` reading it through ``SIM_FEED`` (a temporary ``DUCKDB_PATH``, free ports,
+   ``SIM_HISTORY_DAYS=0.0005``: 43 s of backfill, then the live feed; ``BAR_SECONDS`` from ``--bar-seconds`` so
+   that the window holds enough bar ends for a p99) and waits for ``/health`` to say ready; the CPU seconds each
+   process spends while polling are read from ``/proc`` (the simulator's cost apart from the demo's);
+2. once the backfilled quotes are loaded (the one big write of the start), polls ``get_real_time_data`` (every
+   symbol) over MCP Streamable HTTP, one keep-alive connection, pausing ``--pause-ms`` (20) between an answer and
+   the next call (back to back, the client's own CPU competed with the demo on the 2 cores), and records when
+   each answer arrived and each symbol's ``last_trade_ns`` and ``bar_end_ns``;
 3. stops the demo (SIGINT: it flushes and closes) and reads the file it wrote: every trade and every bar of the
    polling window.
 
@@ -18,7 +24,10 @@ step). A bar is visible at the first answer whose newest bar of its symbol ends 
 that arrival minus ``bar_end_ns``. The resolution is the interval between answers (reported). Trades and bars
 of the first 3 s and the last 5 s of the window are left out (no answer before, or none yet after).
 
-Targets (issue 14): trade p99 ≤ 1 s; signal p99 ≤ ``TRANSFORM_LATENESS_SECONDS`` + 1.5 s. Like every bench
+Targets (issue 14): trade p99 ≤ 1 s; signal p99 ≤ ``TRANSFORM_LATENESS_SECONDS`` + 1.5 s. ``--baseline PATH``
+adds, in the same run, the code of another checkout (``PYTHONPATH=PATH``, e.g. a worktree of ``main`` with the
+``SIM_FEED`` commit, or any checkout with ``--inline``) at the same rates, fed the same way, and reports each
+rate's stored-trades ratio against it. Like every bench
 here it prints and never asserts, and replaces its section of ``BENCHMARKS.md`` (``--no-append`` to leave it).
 """
 
@@ -28,8 +37,10 @@ import argparse
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -60,17 +71,68 @@ class Polls:
     bar_end_ns: dict[str, np.ndarray]
 
 
-def start_demo(workdir: Path, rate: int, settings: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
-    """Start ``microstructure demo`` at ``rate`` trades/s in ``workdir``; return it and its HTTP port."""
+def _launch(args: list[str], env: dict[str, str], workdir: Path, log_name: str) -> subprocess.Popen[bytes]:
+    log = (workdir / log_name).open("wb")
+    return subprocess.Popen([str(ROOT / ".venv" / "bin" / "microstructure"), *args], env=env, cwd=workdir,
+                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+
+
+def start_simulator(workdir: Path, rate: int, code: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``microstructure simulate`` at ``rate`` trades/s on a free port; return it and its ``host:port``."""
+    port = free_port()
+    env = {**os.environ, "SIM_PORT": str(port), "SIM_RATE": str(rate), "PYTHONPATH": str(code)}
+    env.pop("POLYGON_API_KEY", None)  # any key passes: the demo's is "demo"
+    process = _launch(["simulate"], env, workdir, "simulator.log")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # listening once a connection is accepted
+        if process.poll() is not None:
+            raise RuntimeError(f"the simulator exited ({process.returncode}); see {workdir / 'simulator.log'}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process, f"127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the simulator did not listen within 60 s; see {workdir / 'simulator.log'}")
+
+
+def start_demo(workdir: Path, rate: int, settings: dict[str, str], code: Path = ROOT) -> tuple[subprocess.Popen[bytes], int]:
+    """Start ``microstructure demo`` (the code of ``code``) at ``rate`` trades/s in ``workdir``; return it and
+    its HTTP port."""
     port = free_port()
     env = {**os.environ, "DUCKDB_PATH": str(workdir / "demo.duckdb"), "MCP_PORT": str(port), "MCP_HOST": "127.0.0.1",
-           "SIM_PORT": str(free_port()), "SIM_RATE": str(rate), "SIM_HISTORY_DAYS": HISTORY_DAYS, **settings}  # fmt: skip
+           "SIM_PORT": str(free_port()), "SIM_RATE": str(rate), "SIM_HISTORY_DAYS": HISTORY_DAYS,
+           "PYTHONPATH": str(code), **settings}  # fmt: skip
     env.pop("MCP_AUTH_TOKEN", None)
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
-    log = (workdir / "demo.log").open("wb")
-    process = subprocess.Popen([str(ROOT / ".venv" / "bin" / "microstructure"), "demo"], env=env, cwd=workdir,
-                               stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    return process, port
+    return _launch(["demo"], env, workdir, "demo.log"), port
+
+
+def wait_logged(process: subprocess.Popen[bytes], log: Path, pattern: str, timeout_s: float = 180) -> None:
+    """Wait until a line of ``log`` matches ``pattern``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and process.poll() is None:
+        if re.search(pattern, log.read_text(errors="replace")):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"no line matching {pattern!r} in {log} within {timeout_s:.0f} s")
+
+
+def offered_trades(rate: int, first_ns: int, last_ns: int) -> int:
+    """Trades the simulator's model offers in ``[first_ns, last_ns)`` at ``rate``: the same market (seed, intraday
+    shape, volatility-clustering path) simulated again for that window; only the arrival draws differ."""
+    from ingest.synthetic_market import SyntheticMarket
+    from sql.settings import Settings
+
+    trades, _ = SyntheticMarket(seed=Settings().sim_seed, rate=rate).history(first_ns, last_ns)  # type: ignore[call-arg]
+    return int(trades.num_rows)
+
+
+def cpu_seconds(process: subprocess.Popen[bytes] | None) -> float:
+    """User + system CPU seconds ``process`` has used so far (0 without one)."""
+    if process is None or process.poll() is not None:
+        return 0.0
+    fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_ready(process: subprocess.Popen[bytes], port: int, workdir: Path, timeout_s: float = 180) -> None:
@@ -90,8 +152,9 @@ def wait_ready(process: subprocess.Popen[bytes], port: int, workdir: Path, timeo
     raise RuntimeError(f"the demo was not ready within {timeout_s:.0f} s; see {workdir / 'demo.log'}")
 
 
-def poll(port: int, seconds: float) -> Polls:
-    """Call ``get_real_time_data`` back to back for ``seconds``; keep each answer's arrival and rows."""
+def poll(port: int, seconds: float, pause_s: float = 0.0) -> Polls:
+    """Call ``get_real_time_data`` for ``seconds``, ``pause_s`` between an answer and the next call; keep each
+    answer's arrival and rows."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                        "params": {"name": "get_real_time_data", "arguments": {"limit": 100}}}).encode()  # fmt: skip
@@ -112,6 +175,8 @@ def poll(port: int, seconds: float) -> Polls:
             for series in (trades, bars):
                 if len(series[symbol]) < len(arrived):
                     series[symbol].append(series[symbol][-1] if series[symbol] else 0)
+        if pause_s:
+            time.sleep(pause_s)
     return Polls(np.array(arrived, np.int64), {s: np.array(v, np.int64) for s, v in trades.items()},
                  {s: np.array(v, np.int64) for s, v in bars.items()})
 
@@ -159,27 +224,43 @@ def latencies(events: dict[str, np.ndarray], seen: dict[str, np.ndarray], arrive
     return np.concatenate(out) if out else np.empty(0)
 
 
-def measure(rate: int, seconds: float, settings: dict[str, str]) -> dict[str, Any]:
-    """Run the demo at ``rate`` and measure both freshnesses."""
+def measure(rate: int, seconds: float, settings: dict[str, str], *, inline: bool = False,
+            code: Path = ROOT, label: str = "this tree", pause_s: float = 0.02) -> dict[str, Any]:
+    """Run the demo (the code of ``code``) at ``rate`` and measure both freshnesses; with ``inline`` the demo
+    runs its own simulator, else a ``microstructure simulate`` process feeds it."""
     workdir = Path(tempfile.mkdtemp(prefix="freshness-"))
-    process, port = start_demo(workdir, rate, settings)
+    simulator: subprocess.Popen[bytes] | None = None
+    process: subprocess.Popen[bytes] | None = None
     try:
+        if not inline:
+            simulator, feed = start_simulator(workdir, rate, code)
+            settings = {**settings, "SIM_FEED": feed}
+        process, port = start_demo(workdir, rate, settings, code)
         wait_ready(process, port, workdir)
+        wait_logged(process, workdir / "demo.log", "backfilled .* quotes")  # the one big write of the start
         time.sleep(2.0)  # past the first passes
         load_before = os.getloadavg()[0]
-        polls = poll(port, seconds)
+        cpu_before = cpu_seconds(process), cpu_seconds(simulator), time.monotonic()
+        polls = poll(port, seconds, pause_s)
+        cpu_after = cpu_seconds(process), cpu_seconds(simulator), time.monotonic()
         load_after = os.getloadavg()[0]
     finally:
-        stop(process)
+        for child in (process, simulator):
+            if child is not None:
+                stop(child)
     first, last = int(polls.arrived_ns[0] + HEAD_S * NS), int(polls.arrived_ns[-1] - TAIL_S * NS)
     trades, bars = stored(workdir / "demo.duckdb", first, last)
+    offered = offered_trades(rate, first, last)
     trade_lat = latencies(trades, polls.last_trade_ns, polls.arrived_ns)
     bar_lat = latencies(bars, polls.bar_end_ns, polls.arrived_ns)
     gaps = np.diff(polls.arrived_ns) / 1e6
     shutil.rmtree(workdir, ignore_errors=True)
+    wall = cpu_after[2] - cpu_before[2]
     result = {
+        "label": label, "simulator": "in the demo" if inline else "own process",
         "rate": rate, "trades": int(trade_lat.size), "bars": int(bar_lat.size),
         "trades_per_s": sum(t.size for t in trades.values()) / max((last - first) / NS, 1e-9),
+        "offered_per_s": offered / max((last - first) / NS, 1e-9),
         "trade_p50": float(np.percentile(trade_lat, 50)) if trade_lat.size else float("nan"),
         "trade_p99": float(np.percentile(trade_lat, 99)) if trade_lat.size else float("nan"),
         "bar_p50": float(np.percentile(bar_lat, 50)) if bar_lat.size else float("nan"),
@@ -187,43 +268,59 @@ def measure(rate: int, seconds: float, settings: dict[str, str]) -> dict[str, An
         "bar_max": float(bar_lat.max()) if bar_lat.size else float("nan"),
         "polls": int(polls.arrived_ns.size), "poll_p50_ms": float(np.median(gaps)),
         "poll_p99_ms": float(np.percentile(gaps, 99)), "load": f"{load_before:.1f} → {load_after:.1f}",
+        "demo_cpu": (cpu_after[0] - cpu_before[0]) / wall, "sim_cpu": (cpu_after[1] - cpu_before[1]) / wall,
     }  # fmt: skip
-    print(f"[{rate}/s] trades {result['trades']:,} (stored {result['trades_per_s']:,.0f}/s): p50 {result['trade_p50']:.3f} s, "
-          f"p99 {result['trade_p99']:.3f} s; bars {result['bars']}: p50 {result['bar_p50']:.3f} s, p99 "
-          f"{result['bar_p99']:.3f} s; {result['polls']} polls every {result['poll_p50_ms']:.1f} ms (p99 "
-          f"{result['poll_p99_ms']:.1f}); load {result['load']}", flush=True)  # fmt: skip
+    # CPU per trade (each with its quote): what the rate costs whatever else runs on the box
+    result["demo_us"] = 1e6 * result["demo_cpu"] / max(result["trades_per_s"], 1e-9)
+    result["sim_us"] = 1e6 * result["sim_cpu"] / max(result["offered_per_s"], 1e-9)
+    print(f"[{label}, {rate}/s, simulator {result['simulator']}] trades {result['trades']:,} (stored "
+          f"{result['trades_per_s']:,.0f}/s of {result['offered_per_s']:,.0f}/s offered): p50 {result['trade_p50']:.3f} s, p99 {result['trade_p99']:.3f} s; bars "
+          f"{result['bars']}: p50 {result['bar_p50']:.3f} s, p99 {result['bar_p99']:.3f} s; {result['polls']} polls "
+          f"every {result['poll_p50_ms']:.1f} ms (p99 {result['poll_p99_ms']:.1f}); CPU demo {result['demo_cpu']:.2f} "
+          f"cores ({result['demo_us']:.0f} µs/trade stored), simulator {result['sim_cpu']:.2f} cores "
+          f"({result['sim_us']:.0f} µs/trade offered); load {result['load']}", flush=True)  # fmt: skip
     return result
 
 
 def render(results: list[dict[str, Any]], seconds: float, settings: dict[str, str], lateness: float,
-           batch_s: float, interval_s: float) -> str:
+           batch_s: float, interval_s: float, pause_s: float) -> str:
     """The BENCHMARKS.md section."""
     lines = [
         f"`.venv/bin/python -m bench.bench_freshness` (bench/bench_freshness.py), {report.now_utc()}. "
-        f"`microstructure demo` on the simulator (43 s of backfilled history), polled for {seconds:g} s per rate with "
-        "`get_real_time_data` (every symbol) back to back over MCP Streamable HTTP; latencies from the time the "
+        f"`microstructure demo` (43 s of backfilled history) fed by the simulator, polled for {seconds:g} s per rate "
+        "with `get_real_time_data` (every symbol) over MCP Streamable HTTP; latencies from the time the "
         "simulator stamped on each trade (or the bar's end) to the arrival of the first answer showing it, for "
-        "every trade and bar of the window (module docstring).",
+        "every trade and bar of the window (module docstring). The simulator sends as many quotes as trades; trades "
+        "offered/s: its model re-simulated over the window (SIM_RATE × the intraday shape of the hour). CPU: cores "
+        f"each process used while polling (from /proc); the client pauses {pause_s * 1000:g} ms between answers.",
         "",
         f"- Machine: {report.machine()}; load average at the end {report.load_average()} (other work shared the "
-        "box; 1-minute load before → after each rate's polling in the table)",
+        "box; 1-minute load before → after each run's polling in the table)",
         f"- Settings: INGEST_BATCH_SECONDS={batch_s:g}, TRANSFORM_INTERVAL_SECONDS={interval_s:g}, "
         f"TRANSFORM_LATENESS_SECONDS={lateness:g}" + "".join(f", {k}={v}" for k, v in settings.items()),
         "",
-        "| SIM_RATE | trades stored/s | trades | trade → visible p50 / p99 s | bars | bar end → signal visible "
-        "p50 / p99 / max s | resolution: answer every p50 / p99 ms | load |",
-        "|---|---|---|---|---|---|---|---|",
+        "| code | simulator | SIM_RATE | trades offered/s | trades stored/s | trades | trade → visible p50 / p99 s | bars | bar end → "
+        "signal visible p50 / p99 / max s | CPU cores demo / simulator | CPU µs a trade: demo (stored) / simulator (offered) | answer every p50 / p99 ms | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        lines.append(f"| {r['rate']:,} | {r['trades_per_s']:,.0f} | {r['trades']:,} | {r['trade_p50']:.3f} / "
-                     f"{r['trade_p99']:.3f} | {r['bars']} | {r['bar_p50']:.3f} / {r['bar_p99']:.3f} / "
-                     f"{r['bar_max']:.3f} | {r['poll_p50_ms']:.1f} / {r['poll_p99_ms']:.1f} | {r['load']} |")  # fmt: skip
+        lines.append(f"| {r['label']} | {r['simulator']} | {r['rate']:,} | {r['offered_per_s']:,.0f} | {r['trades_per_s']:,.0f} | {r['trades']:,} | "
+                     f"{r['trade_p50']:.3f} / {r['trade_p99']:.3f} | {r['bars']} | {r['bar_p50']:.3f} / "
+                     f"{r['bar_p99']:.3f} / {r['bar_max']:.3f} | {r['demo_cpu']:.2f} / {r['sim_cpu']:.2f} | "
+                     f"{r['demo_us']:.0f} / {r['sim_us']:.0f} | "
+                     f"{r['poll_p50_ms']:.1f} / {r['poll_p99_ms']:.1f} | {r['load']} |")  # fmt: skip
     bound = lateness + 1.5
     lines += ["", f"Targets (issue 14): trade p99 ≤ 1 s; signal p99 ≤ TRANSFORM_LATENESS_SECONDS + 1.5 = {bound:g} s:"]
+    base = {r["rate"]: r for r in results if r["label"] != "this tree"}
     for r in results:
-        lines.append(f"- {r['rate']:,}/s: trade {'met' if r['trade_p99'] <= 1 else 'NOT met'} "
-                     f"(p99 {r['trade_p99']:.3f} s); signal {'met' if r['bar_p99'] <= bound else 'NOT met'} "
-                     f"(p99 {r['bar_p99']:.3f} s)")  # fmt: skip
+        if r["label"] != "this tree":
+            continue
+        ratio = (f"; stored trades/s {r['trades_per_s'] / base[r['rate']]['trades_per_s']:.2f}x "
+                 f"{base[r['rate']]['label']}" if r["rate"] in base else "")
+        lines.append(f"- {r['rate']:,}/s: stored {r['trades_per_s'] / r['offered_per_s']:.0%} of the trades offered{ratio}; "
+                     f"trade {'met' if r['trade_p99'] <= 1 else 'NOT met'} (p99 {r['trade_p99']:.3f} s); signal "
+                     f"{'met' if r['bar_p99'] <= bound else 'NOT met'} (p99 {r['bar_p99']:.3f} s over {r['bars']} "
+                     "bar ends)")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -232,14 +329,25 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="bench.bench_freshness", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rates", type=int, nargs="+", default=[5000, 50000], help="SIM_RATE values (trades/s)")
-    parser.add_argument("--seconds", type=float, default=150.0, help="polling time per rate (bars end once a minute)")
+    parser.add_argument("--seconds", type=float, default=120.0, help="polling time per rate")
+    parser.add_argument("--bar-seconds", type=int, default=10, help="BAR_SECONDS of the demo (bar ends per window)")
+    parser.add_argument("--inline", action="store_true", help="the demo runs the simulator in its own process")
+    parser.add_argument("--baseline", type=Path, metavar="PATH",
+                        help="also run the code of this checkout at the same rates (it must know SIM_FEED unless --inline)")
+    parser.add_argument("--pause-ms", type=float, default=20.0,
+                        help="the client's pause between an answer and its next call (the resolution; 0: back to back)")
     parser.add_argument("--no-append", action="store_true", help="leave BENCHMARKS.md as it is")
     args = parser.parse_args(argv)
     defaults = Settings()  # type: ignore[call-arg]  # the demo runs with the same environment
-    settings: dict[str, str] = {}
-    results = [measure(rate, args.seconds, settings) for rate in args.rates]
+    settings: dict[str, str] = {"BAR_SECONDS": str(args.bar_seconds)}
+    results = []
+    for rate in args.rates:
+        results.append(measure(rate, args.seconds, settings, inline=args.inline, pause_s=args.pause_ms / 1000))
+        if args.baseline is not None:
+            results.append(measure(rate, args.seconds, settings, inline=args.inline, code=args.baseline.resolve(),
+                                   label=f"baseline {args.baseline}", pause_s=args.pause_ms / 1000))  # fmt: skip
     section = render(results, args.seconds, settings, defaults.transform_lateness_seconds,
-                     defaults.ingest_batch_seconds, defaults.transform_interval_seconds)  # fmt: skip
+                     defaults.ingest_batch_seconds, defaults.transform_interval_seconds, args.pause_ms / 1000)  # fmt: skip
     print()
     report.publish(TITLE, section, write=not args.no_append)
     return 0

@@ -10,7 +10,8 @@ Design (polygon notes §1.5, §2): Polygon drops consumers that do not read fast
   :class:`ingest.normalize.FrameBatch`, and flushes the batch to the sink when it holds ``batch_rows`` rows
   or its oldest frame is ``batch_seconds`` old. The sink's blocking ``append_trades``/``append_quotes`` run
   on one dedicated writer thread (always the same thread, one call at a time), so the event loop keeps
-  reading while the database writes.
+  reading while the database writes; a batch that falls due during a write is written when that write ends,
+  with everything that arrived meanwhile (group commit: at high rates the batches grow with the write time).
 
 :class:`PolygonReader` is the shared part (client, reconnects, queue, status handling); it leaves the drain
 to subclasses: :class:`PolygonFeed` (this module) normalizes into a database, ``ingest.produce.KafkaFeed``
@@ -50,10 +51,14 @@ if TYPE_CHECKING:
 
     from sql.settings import Settings
 
-__all__ = ["FeedStats", "PolygonAuthError", "PolygonFeed", "PolygonReader", "TradeSink"]
+__all__ = ["FeedStats", "MAX_BATCH_FACTOR", "PolygonAuthError", "PolygonFeed", "PolygonReader", "TradeSink"]
 
 log = logging.getLogger(__name__)
 
+#: A batch that reaches this many times ``batch_rows`` while a write is in flight waits for that write.
+MAX_BATCH_FACTOR = 20
+#: Frames the drain takes off the queue per wake-up before it looks at its batch again.
+_FRAMES_PER_WAKE = 64
 _DISCONNECT_STATUSES = frozenset({"max_connections", "force_disconnect", "slow_consumer"})
 _STOP = None
 
@@ -293,29 +298,63 @@ class PolygonFeed(PolygonReader):
         )
 
     async def _drain(self) -> None:
+        """Normalize frames into a batch and write it when due, with at most one write in flight.
+
+        A batch is due when it holds ``batch_rows`` rows or its first frame is ``batch_seconds`` old. While a
+        write runs the drain keeps reading into the next batch, which is written as soon as that write ends if
+        it is due by then (group commit): at a high rate each write takes what arrived during the previous one,
+        so the per-write cost of the database is paid once per write instead of once per ``batch_rows``. Only a
+        batch of :data:`MAX_BATCH_FACTOR` × ``batch_rows`` rows waits for the write in flight before reading on.
+        """
         loop = asyncio.get_running_loop()
         batch = FrameBatch(self.source)
         first_ns: int | None = None
         deadline: float | None = None
-        while True:
-            timeout = None if deadline is None else max(0.0, deadline - loop.time())
-            try:
-                item = await asyncio.wait_for(self._queue.get(), timeout)
-            except TimeoutError:
-                item = ...  # the batch is old enough: flush below
-            if item is _STOP:
-                await self._flush(batch, first_ns)
-                return
-            if item is not ...:
-                frame, received_ns = item  # type: ignore[misc]
-                self.stats.frames += 1
-                batch.add_frame(frame, received_ns)
-                self._after_frame(batch)
-                if first_ns is None and batch.n_rows:
-                    first_ns, deadline = received_ns, loop.time() + self.batch_seconds
-            if batch.n_rows >= self.batch_rows or (deadline is not None and loop.time() >= deadline):
-                await self._flush(batch, first_ns)
-                first_ns = deadline = None
+        getter: asyncio.Future[tuple[bytes | str, int] | None] | None = None
+        writing: asyncio.Task[None] | None = None
+        try:
+            while True:
+                due = batch.n_rows >= self.batch_rows or (deadline is not None and loop.time() >= deadline)
+                if due and writing is None:
+                    writing = asyncio.ensure_future(self._flush(batch.take(), first_ns))
+                    first_ns = deadline = None
+                    continue
+                if writing is not None and batch.n_rows >= self.batch_rows * MAX_BATCH_FACTOR:
+                    await writing  # back-pressure: the frame queue absorbs the wait
+                    writing = None
+                    continue
+                if getter is None:
+                    getter = asyncio.ensure_future(self._queue.get())
+                waits: set[asyncio.Future[Any]] = {getter} if writing is None else {getter, writing}
+                timeout = None if deadline is None or writing is not None else max(0.0, deadline - loop.time())
+                await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                if writing is not None and writing.done():
+                    writing, done = None, writing
+                    done.result()  # a failed write ends the drain (run() surfaces it)
+                if not getter.done():
+                    continue
+                items = [getter.result()]
+                getter = None
+                while len(items) < _FRAMES_PER_WAKE and not self._queue.empty():
+                    items.append(self._queue.get_nowait())
+                for item in items:
+                    if item is _STOP:
+                        if writing is not None:
+                            await writing
+                            writing = None
+                        await self._flush(batch.take(), first_ns)
+                        return
+                    frame, received_ns = item
+                    self.stats.frames += 1
+                    batch.add_frame(frame, received_ns)
+                    self._after_frame(batch)
+                    if first_ns is None and batch.n_rows:
+                        first_ns, deadline = received_ns, loop.time() + self.batch_seconds
+        finally:
+            if getter is not None:
+                getter.cancel()
+            if writing is not None and not writing.done():
+                await asyncio.wait({writing})  # never leave a write running under a closing database
 
     def _after_frame(self, batch: FrameBatch) -> None:
         self._note_rejects(batch.rejects)
@@ -323,10 +362,9 @@ class PolygonFeed(PolygonReader):
         self._note_statuses(batch.statuses)
         batch.statuses.clear()
 
-    async def _flush(self, batch: FrameBatch, first_ns: int | None) -> None:
-        if batch.n_rows == 0:
+    async def _flush(self, normalized: Normalized, first_ns: int | None) -> None:
+        if normalized.trades.num_rows + normalized.quotes.num_rows == 0:
             return
-        normalized = batch.take()
         started = time.monotonic()
         added = await asyncio.get_running_loop().run_in_executor(self._writer, self._write, normalized)
         self.stats.last_write_s = time.monotonic() - started

@@ -280,7 +280,8 @@ async def _start_demo_feeds(
     stack: contextlib.AsyncExitStack,
     first_pass: asyncio.Event,
 ) -> tuple[list[Any], list[Coroutine[Any, Any, Any]]]:
-    """Backfill history, start the simulator; return the feeds and the background work still to do."""
+    """Backfill history, start the simulator (or read the one ``SIM_FEED`` names); return the feeds and the
+    background work still to do."""
     from ingest.simulator import PolygonSimulator
     from ingest.synthetic_market import SyntheticMarket
 
@@ -288,11 +289,14 @@ async def _start_demo_feeds(
     market = SyntheticMarket(seed=settings.sim_seed, rate=settings.sim_rate)
     status.phase = "backfilling"
     quotes = await _backfill(storage, settings, market, status)
-    simulator = PolygonSimulator(market, host=settings.sim_host, port=settings.sim_port)
-    await simulator.start()
-    stack.push_async_callback(simulator.stop)
+    feed_at = settings.sim_feed
+    if not feed_at:  # SIM_FEED names a simulator in its own process; else this process runs one
+        simulator = PolygonSimulator(market, host=settings.sim_host, port=settings.sim_port)
+        await simulator.start()
+        stack.push_async_callback(simulator.stop)
+        feed_at = simulator.feed
     feeds = [
-        factory.feed(api_key="demo", feed=simulator.feed, market=market_name, subscriptions=subscriptions,
+        factory.feed(api_key="demo", feed=feed_at, market=market_name, subscriptions=subscriptions,
                      secure=False, source="sim")
         for market_name, subscriptions in (("stocks", ["T.*", "Q.*"]), ("crypto", ["XT.*", "XQ.*"]))
     ]  # fmt: skip

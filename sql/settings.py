@@ -150,6 +150,11 @@ class Settings(BaseSettings):
     sim_seed: int = 7
     sim_rate: float = Field(10.0, gt=0, description="simulated trades per second, all symbols together")
     sim_history_days: float = Field(3.0, ge=0, le=30, description="days of history the demo backfills")
+    sim_feed: str = Field(
+        "", pattern=r"^([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$|^$",
+        description="host:port of a simulator already running (`microstructure simulate`, same SIM_SEED and "
+        "SIM_RATE): the demo reads its feed instead of starting its own in-process; empty: its own",
+    )
 
     # --- quotes ---------------------------------------------------------------------------------------
     quote_size_unit: Literal["auto", "shares", "round_lots"] = Field(

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 
 import duckdb
 import pytest
 
-from ingest.feed import PolygonAuthError, PolygonFeed
+from ingest import feed as feed_module
+from ingest.feed import MAX_BATCH_FACTOR, PolygonAuthError, PolygonFeed
 from ingest.simulator import PolygonSimulator
 from ingest.synthetic_market import SyntheticMarket
 from sql.duckdb_backend import DuckDBStorage
@@ -192,3 +194,60 @@ async def test_malformed_frames_are_counted_and_logged_not_fatal(simulator, stor
     await stop(task)
     messages = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
     assert len(messages) == 2 and "frame is not valid JSON" in messages[1]
+
+
+class GatedSink:
+    """The real storage, with its first ``append_trades`` held until ``release`` is set; it records the rows
+    (trades + quotes) of every write, in order."""
+
+    def __init__(self, storage: DuckDBStorage) -> None:
+        self.storage = storage
+        self.release = threading.Event()
+        self.entered = threading.Event()
+        self.writes: list[int] = []
+
+    def append_trades(self, batch):
+        self.writes.append(batch.num_rows)
+        if len(self.writes) == 1:
+            self.entered.set()
+            self.release.wait(30)
+        return self.storage.append_trades(batch)
+
+    def append_quotes(self, batch):
+        self.writes[-1] += batch.num_rows
+        return self.storage.append_quotes(batch)
+
+
+async def test_a_slow_feed_batch_is_written_by_its_age(simulator, storage, db_path):
+    """At a low rate no batch reaches batch_rows: each is written once its first frame is batch_seconds old."""
+    feed = make_feed(simulator, "stocks", ["T.*"], storage, batch_rows=10**6, batch_seconds=0.2)
+    task = asyncio.create_task(feed.run())
+    await wait_until(lambda: feed.stats.batches >= 3)
+    assert feed.stats.trades < 3 * 10**6 and feed.stats.trades > 0  # not one batch was full
+    await stop(task)
+    ((count,),) = read_back(db_path, storage, "SELECT count(*) FROM market_data")
+    assert count == feed.stats.trades
+
+
+async def test_what_arrives_during_a_write_goes_in_the_next_write_whole(storage, db_path):
+    """One write in flight: batches falling due meanwhile are not written separately but together once it
+    ends, never beyond MAX_BATCH_FACTOR x batch_rows plus the frames of one wake-up; nothing is lost."""
+    rows_per_frame = 100
+    async with PolygonSimulator(SyntheticMarket(seed=5, rate=4000.0), api_key=KEY,
+                                max_events_per_frame=rows_per_frame) as sim:
+        sink = GatedSink(storage)
+        feed = make_feed(sim, "stocks", ["T.*", "Q.*"], sink, batch_rows=50, batch_seconds=0.05)
+        task = asyncio.create_task(feed.run())
+        await wait_until(lambda: sink.entered.is_set())
+        sent = sim.events_sent["stocks"]
+        bound = 50 * MAX_BATCH_FACTOR + feed_module._FRAMES_PER_WAKE * rows_per_frame
+        await wait_until(lambda: sim.events_sent["stocks"] >= sent + bound + 3000)  # more than one write may take
+        assert sink.writes[1:] == [] and feed.stats.batches == 0  # still the one write, nothing beside it
+        sink.release.set()
+        await wait_until(lambda: len(sink.writes) >= 3)
+        await stop(task)
+    assert sink.writes[1] >= 50 * MAX_BATCH_FACTOR  # what fell due during the first write, in one write
+    assert sink.writes[1] <= bound
+    assert feed.stats.dropped_frames == 0
+    ((count,),) = read_back(db_path, storage, "SELECT count(*) FROM market_data")
+    assert count == feed.stats.trades
