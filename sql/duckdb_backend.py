@@ -29,6 +29,7 @@ statement runs at a time (a later one waits at most the time limit) and the time
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import threading
@@ -80,6 +81,9 @@ _DIALECT = "duckdb"
 
 #: How DuckDB names the process holding a file's lock: ``Conflicting lock is held in <program> (PID 1234)``.
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in .*\(PID (\d+)\)")
+_EPOCH_DAY = dt.date(1970, 1, 1)
+_NS_PER_DAY = 86_400_000_000_000
+
 #: Bytes 8-11 of every DuckDB database file (after the header's checksum).
 _MAGIC = b"DUCK"
 
@@ -566,6 +570,18 @@ class DuckDBStorage:
         the order of :meth:`read_trades`: one scan for many symbols (the transform reads a chunk at once)."""
         params = {"symbols": list(symbols), "start_ns": start_ns, "end_ns": end_ns}
         return self._cursor().sql(self._queries["trades_range_symbols"].text, params=params).to_arrow_table()
+
+    def read_trades_with_archive(self, symbol: str, start_ns: int, end_ns: int) -> pa.Table:
+        """:meth:`read_trades` over live and archived trades (the view ``trades_all``): a recompute reads a
+        symbol's history through it once retention moved its old days to the archive."""
+        params = {"symbol": symbol, "start_ns": start_ns, "end_ns": end_ns}
+        return self._cursor().sql(self._queries["trades_all_range"].text, params=params).to_arrow_table()
+
+    def archived_until(self) -> dict[str, int]:
+        """Per symbol whose trades or signals the archive holds: the end (ns, exclusive) of the newest UTC day
+        archived. Its live trades are complete from there on."""
+        return {str(symbol): (day - _EPOCH_DAY).days * _NS_PER_DAY + _NS_PER_DAY
+                for symbol, day in self._fetchall("archived_symbol_days")}
 
     def load_signal_states(self, bar_seconds: int) -> dict[str, SignalStateRow]:
         """Return the stored transform state per symbol on the ``bar_seconds`` grid."""

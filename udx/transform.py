@@ -151,7 +151,8 @@ def run_transform(
 
     A symbol whose stored state was written by other signal definitions or settings (its fingerprint,
     :meth:`udx.pipeline.SignalConfig.fingerprint`) is recomputed from its first trade: one warning line names
-    how many and why, and its rows are deleted first (``storage.reset_signals``).
+    how many and why, and its rows are deleted first (``storage.reset_signals``). When retention archived its
+    old days it is recomputed from where its live trades are complete instead (:mod:`udx.recompute`).
     """
     if symbols_per_commit < 1:
         raise ValueError(f"symbols_per_commit must be >= 1, got {symbols_per_commit}")
@@ -181,7 +182,12 @@ def run_transform(
                 due[symbol] = next_bar_end_ns(cfg.session, bar_ns, state.last_bar_end_ns)
             plan.append((symbol, cfg, state, state.last_bar_end_ns if state is not None else 0))
         plans.append(plan)
-    _reset(storage, stale, settings.bar_seconds)
+    if stale:
+        _reset(storage, settings, stale)
+        rewound = storage.load_signal_states(settings.bar_seconds)
+        for k, plan in enumerate(plans):
+            plans[k] = [e for e in (_replanned(entry, rewound, due, bar_ns) if entry[0] in stale else entry
+                                    for entry in plan) if e is not None]
     done = 0
     # chunk k + 1 is read and chunk k - 1 written while chunk k is computed (DuckDB releases the GIL)
     reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transform-read")
@@ -233,20 +239,38 @@ def reset_stale_states(storage: Storage, settings: Settings) -> list[str]:
         if market not in configs:
             configs[market] = signal_config(settings, market)
         _stored_state(states.get(symbol), configs[market], symbol, stale)
-    _reset(storage, stale, settings.bar_seconds)
+    if stale:
+        _reset(storage, settings, stale)
     return sorted(stale)
 
 
-def _reset(storage: Storage, stale: dict[str, str], bar_seconds: int) -> None:
-    """Say in one line which symbols are recomputed, the days their bars reached and why, and delete what
-    they had."""
-    if not stale:
-        return
+def _reset(storage: Storage, settings: Settings, stale: dict[str, str]) -> None:
+    """Say in one line which symbols are recomputed, the days their bars reached and why, and move them back
+    (:func:`udx.recompute.prepare_recompute`: from their first trade, or after what the archive holds)."""
+    from udx.recompute import prepare_recompute  # it builds on state_at of this module
+
     named = ", ".join(list(stale.values())[:_NAMED])
     log.warning("signal definitions or settings changed since the stored state of %d symbol(s); recomputing "
-                "their signals from their first trade: %s%s", len(stale), named,
+                "their signals: %s%s", len(stale), named,
                 f", and {len(stale) - _NAMED} more" if len(stale) > _NAMED else "")
-    storage.reset_signals(sorted(stale), bar_seconds)
+    prepare_recompute(storage, settings, sorted(stale))
+
+
+def _replanned(entry: tuple[str, SignalConfig, SymbolState | None, int], states: dict[str, SignalStateRow],
+               due: dict[str, int], bar_ns: int) -> tuple[str, SignalConfig, SymbolState | None, int] | None:
+    """A stale symbol's plan after :func:`_reset`: from the state it was rewound to, or from its first trade;
+    ``None`` (left out of this run) when the archive left it as it was."""
+    symbol, cfg, _, _ = entry
+    row = states.get(symbol)
+    if row is None:
+        return symbol, cfg, None, 0
+    state = SymbolState.from_json(row.state)
+    try:
+        state.check_fits(cfg.fingerprint())
+    except StateError:
+        return None
+    due[symbol] = next_bar_end_ns(cfg.session, bar_ns, state.last_bar_end_ns)
+    return symbol, cfg, state, state.last_bar_end_ns
 
 
 def _day(ns: int) -> str:
@@ -272,8 +296,14 @@ def _stored_state(row: SignalStateRow | None, cfg: SignalConfig, symbol: str,
 def state_at(storage: Storage, symbol: str, market: str, cfg: SignalConfig, end_ns: int) -> SymbolState | None:
     """The state a run from ``symbol``'s first trade reaches with the bars ending at or before ``end_ns``
     final (nothing is written); ``None`` when it has no such bar. ``transform --recompute --since`` rewinds
-    to it (:mod:`udx.recompute`)."""
-    ts, px, sz, price_ok, volume_ok = _valid(*_read_chunk(storage, [(symbol, 0)], end_ns, {symbol: market})[symbol])
+    to it (:mod:`udx.recompute`). The trades are read live and archived (``read_trades_with_archive``) where
+    the storage keeps an archive, so the state is the one-pass state even after retention moved old days."""
+    reader = getattr(storage, "read_trades_with_archive", None)
+    if reader is None:
+        arrays = _read_chunk(storage, [(symbol, 0)], end_ns, {symbol: market})[symbol]
+    else:
+        arrays = _arrays(reader(symbol, 0, end_ns), market)
+    ts, px, sz, price_ok, volume_ok = _valid(*arrays)
     result = process_symbol(ts, px, sz, cfg, None, end_ns, sets_price=price_ok, counts_volume=volume_ok)
     return None if result is None else result.state
 
