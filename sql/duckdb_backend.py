@@ -8,7 +8,11 @@ is interrupted when it passes the time limit. A server without a writer opens th
 
 Appends are idempotent: ``market_data`` declares no key (an index on it would cost more than the append);
 :meth:`DuckDBStorage.append_trades`, under the process's write lock, adds only rows whose dedupe key is not
-stored yet, so loading the same event twice leaves one row (at-least-once delivery + dedupe).
+stored yet, so loading the same event twice leaves one row (at-least-once delivery + dedupe). Once retention
+moved a day to the Parquet archive (:mod:`sql.archive`), a batch holding trades of that day is also checked
+against the archived files of its symbols and days, so a trade delivered again (a replay, a Kafka re-read) is
+not stored a second time, while a trade of that day that is really new is stored (the next archive run moves
+it into a new part of its partition).
 
 Analysts' SQL (:meth:`DuckDBStorage.run_sql`) runs on the same instance, so the instance itself is opened
 with ``enable_external_access = false`` and ``lock_configuration = true``: no statement of this process can
@@ -196,6 +200,7 @@ class DuckDBStorage:
         self._queries = load_registry(_DIALECT, "queries")
         self._listeners: list[weakref.ref[WriteListener]] = []  # held weakly: a dropped app stops listening
         self._condition_sets: set[str] | None = None  # strings trade_condition_sets lists (writers; see the schema)
+        self._archived_days: dict[str, set[int]] | None = None  # market -> archived trade days (epoch days)
 
     @classmethod
     def open(cls, settings: Settings, *, read_only: bool = False) -> DuckDBStorage:
@@ -435,7 +440,8 @@ class DuckDBStorage:
         One transaction under the write lock: ``insert_trades`` skips rows whose key
         (``market, symbol, exchange, trade_id, ts_ns``) is stored, and of rows sharing a key inside the batch
         adds only the first; the batch's new conditions strings join ``trade_condition_sets`` with their rules. ``market_data`` declares no key: the lock makes this
-        the only writer of the table, which keeps the key by construction (``sql/duckdb/schema``).
+        the only writer of the table, which keeps the key by construction (``sql/duckdb/schema``). Rows whose
+        key an archived file holds are left out first (module docstring).
         """
         if batch.num_rows == 0:
             return 0
@@ -448,18 +454,71 @@ class DuckDBStorage:
         if new_sets is not None:
             batches["condition_sets_stage"] = new_sets
         added = 0
+        written = batch
 
         def committed() -> None:
             if added:
-                self._notify("trades_written", batch)
+                self._notify("trades_written", written)
 
         with self._transaction(cursor, batches, committed):
+            written = self._without_archived(cursor, batch)
+            if written is not batch:  # the same name: _transaction unregisters it
+                cursor.register("trades_batch", written)
             (added,) = cursor.execute(self._queries["insert_trades"].text).fetchone()  # type: ignore[misc]
             if new_sets is not None:
                 cursor.execute(self._queries["add_trade_condition_sets"].text)
         if new_sets is not None:
             self._condition_sets.update(new_sets.column("conditions").to_pylist())
         return int(added)
+
+    def _without_archived(self, cursor: duckdb.DuckDBPyConnection, batch: pa.Table) -> pa.Table:
+        """``batch`` without the rows whose dedupe key an archived Parquet file holds (a trade delivered again
+        after retention moved its day out of the live file); ``batch`` itself when it has none. Runs under the
+        write lock, so an archive of the same process cannot move a day in between."""
+        if self._archived_days is None:
+            self._archived_days = {}
+            for market, day in cursor.execute(self._queries["archived_trade_days"].text).fetchall():
+                self._archived_days.setdefault(str(market), set()).add((day - _EPOCH_DAY).days)
+        if not self._archived_days or self.archive_root is None:
+            return batch
+        days = pc.divide(batch.column("ts_ns"), _NS_PER_DAY)
+        hit = pa.array(np.zeros(batch.num_rows, np.bool_))
+        for market, archived in self._archived_days.items():
+            hit = pc.or_(hit, pc.and_(pc.equal(batch.column("market"), market),
+                                      pc.is_in(days, pa.array(sorted(archived), pa.int64()))))
+        if not pc.any(hit).as_py():
+            return batch
+        suspects = batch.filter(hit)
+        files = self._archived_trade_files(cursor, suspects)
+        if not files:
+            return batch
+        cursor.register("archive_check_batch", suspects)
+        try:
+            found = cursor.execute(self._queries["archived_trade_positions"].text, {"files": files}).fetchall()
+        finally:
+            cursor.unregister("archive_check_batch")
+        if not found:
+            return batch
+        log.info("%s: %d trade(s) delivered again after their day was archived; the archive holds them, not "
+                 "stored twice", self._label, len(found))
+        return batch.filter(pc.invert(pc.is_in(batch.column("batch_pos"), pa.array([p for (p,) in found], pa.int64()))))
+
+    def _archived_trade_files(self, cursor: duckdb.DuckDBPyConnection, suspects: pa.Table) -> list[str]:
+        """The archived trade files that may hold rows of ``suspects`` (placed, else still staged); a file in
+        neither place is logged (``microstructure archive`` reports it) and left out."""
+        assert self.archive_root is not None
+        days = sorted({_EPOCH_DAY + dt.timedelta(days=int(d))
+                       for d in pc.unique(pc.divide(suspects.column("ts_ns"), _NS_PER_DAY)).to_pylist()})
+        params = {"markets": pc.unique(suspects.column("market")).to_pylist(), "days": days,
+                  "symbols": pc.unique(suspects.column("symbol")).to_pylist()}
+        files = []
+        for path, staged_path in cursor.execute(self._queries["archived_trade_files"].text, params).fetchall():
+            found = next((p for p in (self.archive_root / path, self.archive_root / staged_path) if p.exists()), None)
+            if found is None:
+                log.error("archived file %s is missing: trades it held are not deduplicated against it", path)
+            else:
+                files.append(str(found))
+        return files
 
     def append_quotes(self, batch: pa.Table) -> int:
         """Append quotes; return rows added."""
@@ -525,7 +584,12 @@ class DuckDBStorage:
         rows left the live tables."""
         moved = StorageError("rows moved from the live tables to the archive")
         cursor = self._cursor()
-        with self._transaction(cursor, committed=lambda: self._notify("write_failed", moved)):
+
+        def committed() -> None:
+            self._archived_days = None  # appends learn the archived days again
+            self._notify("write_failed", moved)
+
+        with self._transaction(cursor, committed=committed):
             yield cursor
 
     def execute_write(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
