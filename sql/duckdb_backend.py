@@ -201,6 +201,7 @@ class DuckDBStorage:
         self._listeners: list[weakref.ref[WriteListener]] = []  # held weakly: a dropped app stops listening
         self._condition_sets: set[str] | None = None  # strings trade_condition_sets lists (writers; see the schema)
         self._archived_days: dict[str, set[int]] | None = None  # market -> archived trade days (epoch days)
+        self._metrics_final_before: dict[int, int] = {}  # grid -> final_before_ns daily_metrics is written to
 
     @classmethod
     def open(cls, settings: Settings, *, read_only: bool = False) -> DuckDBStorage:
@@ -555,9 +556,10 @@ class DuckDBStorage:
         """Delete the signals, fits, profiles and states of ``symbols`` on the grid, in one transaction, so
         that the transform recomputes them from their first trade."""
         cursor = self._cursor()
+        self._metrics_final_before.clear()  # their days are written again once final
         with self._transaction(cursor, committed=lambda: self._notify("signals_reset", symbols, bar_seconds)):
             for symbol in symbols:
-                for table in ("trading_signals", "model_params", "intraday_profile", "signal_state"):
+                for table in ("trading_signals", "model_params", "intraday_profile", "signal_state", "daily_metrics"):
                     cursor.execute(self._queries[f"reset_{table}"].text, {"symbol": symbol, "bar_seconds": bar_seconds})
 
     def rewind_signals(self, states: Sequence[SignalStateRow]) -> None:
@@ -568,13 +570,52 @@ class DuckDBStorage:
             return
         cursor = self._cursor()
         rewound = StorageError(f"signals of {len(states)} symbol(s) rewound for a recompute")
+        self._metrics_final_before.clear()
         with self._transaction(cursor, {"signal_state_batch": signal_states_table(states, time.time_ns())},
                                lambda: self._notify("write_failed", rewound)):
             for state in states:
-                for table in ("trading_signals", "model_params", "intraday_profile"):
+                for table in ("trading_signals", "model_params", "intraday_profile", "daily_metrics"):
                     cursor.execute(self._queries[f"rewind_{table}"].text, {
                         "symbol": state.symbol, "bar_seconds": state.bar_seconds, "after_ns": state.last_bar_end_ns})
             cursor.execute(self._queries["upsert_signal_state"].text)
+
+    def write_daily_metrics(self, bar_seconds: int, watermark_ns: int, oldest_new_bar_ns: int | None = None) -> int:
+        """Write the ``daily_metrics`` row of every (symbol, UTC day) on the grid that the watermark made final
+        (its bars end before the start of the watermark's UTC day) and that has none yet; return rows written.
+
+        Parameters
+        ----------
+        bar_seconds
+            The grid.
+        watermark_ns
+            The transform's watermark (:class:`udx.transform.TransformSummary`): bars ending at or before it are
+            written, trades after it may still come.
+        oldest_new_bar_ns
+            The end of the oldest bar the caller wrote since its last call (``None``: none). Nothing is read when
+            no day became final since the last call and no bar of a final day was written.
+        """
+        final_before = watermark_ns // _NS_PER_DAY * _NS_PER_DAY
+        if self._metrics_final_before.get(bar_seconds) == final_before and (
+                oldest_new_bar_ns is None or oldest_new_bar_ns >= final_before):
+            return 0
+        cursor = self._cursor()
+        added = 0
+        pending = self._queries["daily_metrics_pending"].text
+        while True:  # one day per transaction, so a backfill of many days pauses writers one day at a time
+            with self._transaction(cursor):
+                params = {"bar_seconds": bar_seconds, "final_before_ns": final_before}
+                (first,) = cursor.execute(pending, params).fetchall()[0]
+                if first is None:
+                    break
+                day = int(first) // _NS_PER_DAY * _NS_PER_DAY
+                (rows,) = cursor.execute(self._queries["write_daily_metrics"].text, {
+                    "bar_seconds": bar_seconds, "from_ns": day, "final_before_ns": min(day + _NS_PER_DAY, final_before),
+                    "computed_at_ns": time.time_ns()}).fetchall()[0]
+            if not rows:  # cannot happen (both statements see the same days); never loop on it
+                raise StorageError(f"daily_metrics: the day from {first} ns was pending but nothing was written")
+            added += int(rows)
+        self._metrics_final_before[bar_seconds] = final_before
+        return added
 
     # --- maintenance (sql/archive.py) ------------------------------------------------------------------
     @contextmanager

@@ -189,6 +189,7 @@ def run_transform(
             plans[k] = [e for e in (_replanned(entry, rewound, due, bar_ns) if entry[0] in stale else entry
                                     for entry in plan) if e is not None]
     done = 0
+    oldest = np.iinfo(np.int64).max  # the end of the oldest bar written by this run
     # chunk k + 1 is read and chunk k - 1 written while chunk k is computed (DuckDB releases the GIL)
     reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transform-read")
     writer = _BackgroundCommits(storage)
@@ -210,6 +211,8 @@ def run_transform(
                     result = process_symbol(ts, px, sz, cfg, state, watermark, sets_price=price_ok,
                                             counts_volume=volume_ok)
                     if result is not None:
+                        if result.columns["bar_end_ns"].size:
+                            oldest = min(oldest, int(result.columns["bar_end_ns"][0]))
                         batch.add(symbol, settings.bar_seconds, result, computed_at, _fingerprint_json(cfg))
                         due[symbol] = next_bar_end_ns(cfg.session, bar_ns, result.state.last_bar_end_ns)
                         n_symbols += 1
@@ -222,8 +225,19 @@ def run_transform(
     finally:
         reader.shutdown(wait=True, cancel_futures=True)
         writer.close()
+    _write_daily_metrics(storage, settings.bar_seconds, watermark, oldest)
     return TransformSummary(n_symbols, n_bars, time.perf_counter() - started, watermark, n_fits, n_trades,
                             min(due.values()) if due else None)
+
+
+def _write_daily_metrics(storage: Storage, bar_seconds: int, watermark: int, oldest: int) -> None:
+    """Write the daily metrics of the days this run made final, on a storage that keeps them
+    (``write_daily_metrics``; the first run after an upgrade backfills every final day)."""
+    write = getattr(storage, "write_daily_metrics", None)
+    if write is not None:
+        written = write(bar_seconds, watermark, oldest if oldest < np.iinfo(np.int64).max else None)
+        if written:
+            log.info("daily metrics of %d final symbol day(s) written", written)
 
 
 def reset_stale_states(storage: Storage, settings: Settings) -> list[str]:
