@@ -39,8 +39,9 @@ MU43 = 2 ** (2 / 3) * math.gamma(7 / 6) / math.gamma(1 / 2)  # E|Z|^(4/3)
 
 
 def _settings(path: Path, **more: object) -> Settings:
-    return Settings(_env_file=None, duckdb_path=path, bar_seconds=60, lm_window=20,  # type: ignore[call-arg]
-                    transform_lateness_seconds=2.0, **more)
+    values: dict[str, object] = {"duckdb_path": path, "bar_seconds": 60, "lm_window": 20,
+                                 "transform_lateness_seconds": 2.0, **more}
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="module")
@@ -210,5 +211,39 @@ def test_a_recompute_writes_the_days_again(tmp_path: Path, trades: pa.Table) -> 
         assert stored and all(row["jump_count"] >= 0 for row in stored.values())
         _assert_equal(stored, {key: value for key, value in _reference(trades, _bars(storage)).items()
                                if key in stored})
+    finally:
+        storage.close()
+
+
+def test_trades_and_bars_of_a_day_without_its_metrics_wait_and_leave_once_written(tmp_path: Path,
+                                                                                   trades: pa.Table) -> None:
+    path = tmp_path / "x.duckdb"
+    storage = _written(path, trades)
+    try:
+        before = _as_dicts(storage.fetch_all(f"SELECT {', '.join(COLUMNS)} FROM daily_metrics"))
+        storage.execute_write("DELETE FROM daily_metrics WHERE session_date = $d", {"d": _day(START)})
+        storage._metrics_final_before.clear()  # noqa: SLF001 - as a process that has not written them yet
+        late = _settings(path, retain_trades_days=2, retain_signals_days=2, transform_lateness_seconds=9 * 86_400.0)
+        report = archive_module.archive(storage, late)  # its watermark makes no day final: Monday is not written
+        monday = [w for w in report.waiting if f" {_day(START)} " in w]
+        assert {w.split()[0] for w in monday} == {"trades", "signals"} and len(monday) == 6
+        assert storage.fetch_all("SELECT count(*) FROM market_data WHERE ts_ns < $t", {"t": START + DAY})[0][0] > 0
+        report = archive_module.archive(storage, _settings(path, retain_trades_days=2, retain_signals_days=2))
+        assert not report.waiting
+        after = _as_dicts(storage.fetch_all(f"SELECT {', '.join(COLUMNS)} FROM daily_metrics"))
+        _assert_equal(after, before)  # written again, from the live trades, before they left
+    finally:
+        storage.close()
+
+
+def test_retain_metrics_days_deletes_older_rows(tmp_path: Path, trades: pa.Table) -> None:
+    path = tmp_path / "x.duckdb"
+    storage = _written(path, trades)
+    try:
+        days = [d for (d,) in storage.fetch_all("SELECT DISTINCT session_date FROM daily_metrics ORDER BY 1")]
+        report = archive_module.archive(storage, _settings(path, retain_metrics_days=2))
+        assert report.metrics_deleted > 0 and "daily_metrics" in report.summary()
+        assert [d for (d,) in storage.fetch_all("SELECT DISTINCT session_date FROM daily_metrics ORDER BY 1")] \
+            == days[-2:]
     finally:
         storage.close()
