@@ -25,9 +25,10 @@ switches its view to the archive at once (the views are recreated). Once a parti
 rows for an archived day become a new part file of that partition. The live file then checkpoints: the freed
 blocks are reused by later appends, but the file only shrinks with :mod:`sql.compact` (owner stopped).
 
-Daily metrics stay longer: before anything moves, the run writes the ``daily_metrics`` row of every final day
-(as the transform does), and a trades or signals partition leaves only once its day's row is written, so
-``symbol_metrics`` keeps answering for archived days. ``RETAIN_METRICS_DAYS`` (0: for ever) deletes older rows.
+Daily metrics stay longer: before anything moves, the run writes the ``daily_metrics`` row of every final
+day (as the transform does), and a trades or signals partition leaves only once its day's row is written,
+so ``symbol_metrics`` keeps answering for archived days. ``RETAIN_METRICS_DAYS`` (0: for ever) deletes older
+rows.
 
 Everything runs in the process that holds the file for writing: ``microstructure archive`` with the owner
 stopped, or the owner itself (``ARCHIVE_INTERVAL_SECONDS``). Within it, the write lock pauses ingest and the
@@ -147,7 +148,7 @@ def archive(storage: DuckDBStorage, settings: Settings) -> ArchiveReport:
     shutil.rmtree(root / STAGING, ignore_errors=True)  # anything left there was never committed
     queries = load_registry("duckdb", "archive")
     newest_trade = storage.newest_trade_ns()
-    if newest_trade is not None:  # the days that leave keep their metrics: written first (the transform's rule)
+    if newest_trade is not None:  # the days that leave keep their metrics: written first, as by the transform
         storage.write_daily_metrics(settings.bar_seconds,
                                     newest_trade - round(settings.transform_lateness_seconds * 1e9))
     if settings.retain_metrics_days:

@@ -88,6 +88,9 @@ _LOCK_HOLDER = re.compile(r"Conflicting lock is held in .*\(PID (\d+)\)")
 _EPOCH_DAY = dt.date(1970, 1, 1)
 _NS_PER_DAY = 86_400_000_000_000
 
+#: What ``reset_signals`` deletes of a symbol (``rewind_signals``: all but its state, which it replaces).
+_RESET_TABLES = ("trading_signals", "model_params", "intraday_profile", "signal_state", "daily_metrics")
+
 #: Bytes 8-11 of every DuckDB database file (after the header's checksum).
 _MAGIC = b"DUCK"
 
@@ -495,14 +498,16 @@ class DuckDBStorage:
             return batch
         cursor.register("archive_check_batch", suspects)
         try:
-            found = cursor.execute(self._queries["archived_trade_positions"].text, {"files": files}).fetchall()
+            positions = self._queries["archived_trade_positions"].text
+            found = cursor.execute(positions, {"files": files}).fetchall()
         finally:
             cursor.unregister("archive_check_batch")
         if not found:
             return batch
         log.info("%s: %d trade(s) delivered again after their day was archived; the archive holds them, not "
                  "stored twice", self._label, len(found))
-        return batch.filter(pc.invert(pc.is_in(batch.column("batch_pos"), pa.array([p for (p,) in found], pa.int64()))))
+        again = pa.array([p for (p,) in found], pa.int64())
+        return batch.filter(pc.invert(pc.is_in(batch.column("batch_pos"), again)))
 
     def _archived_trade_files(self, cursor: duckdb.DuckDBPyConnection, suspects: pa.Table) -> list[str]:
         """The archived trade files that may hold rows of ``suspects`` (placed, else still staged); a file in
@@ -513,8 +518,10 @@ class DuckDBStorage:
         params = {"markets": pc.unique(suspects.column("market")).to_pylist(), "days": days,
                   "symbols": pc.unique(suspects.column("symbol")).to_pylist()}
         files = []
-        for path, staged_path in cursor.execute(self._queries["archived_trade_files"].text, params).fetchall():
-            found = next((p for p in (self.archive_root / path, self.archive_root / staged_path) if p.exists()), None)
+        root = self.archive_root
+        listed = cursor.execute(self._queries["archived_trade_files"].text, params).fetchall()
+        for path, staged_path in listed:
+            found = next((p for p in (root / path, root / staged_path) if p.exists()), None)
             if found is None:
                 log.error("archived file %s is missing: trades it held are not deduplicated against it", path)
             else:
@@ -559,7 +566,7 @@ class DuckDBStorage:
         self._metrics_final_before.clear()  # their days are written again once final
         with self._transaction(cursor, committed=lambda: self._notify("signals_reset", symbols, bar_seconds)):
             for symbol in symbols:
-                for table in ("trading_signals", "model_params", "intraday_profile", "signal_state", "daily_metrics"):
+                for table in _RESET_TABLES:
                     cursor.execute(self._queries[f"reset_{table}"].text, {"symbol": symbol, "bar_seconds": bar_seconds})
 
     def rewind_signals(self, states: Sequence[SignalStateRow]) -> None:
@@ -574,25 +581,26 @@ class DuckDBStorage:
         with self._transaction(cursor, {"signal_state_batch": signal_states_table(states, time.time_ns())},
                                lambda: self._notify("write_failed", rewound)):
             for state in states:
-                for table in ("trading_signals", "model_params", "intraday_profile", "daily_metrics"):
+                for table in (t for t in _RESET_TABLES if t != "signal_state"):
                     cursor.execute(self._queries[f"rewind_{table}"].text, {
                         "symbol": state.symbol, "bar_seconds": state.bar_seconds, "after_ns": state.last_bar_end_ns})
             cursor.execute(self._queries["upsert_signal_state"].text)
 
-    def write_daily_metrics(self, bar_seconds: int, watermark_ns: int, oldest_new_bar_ns: int | None = None) -> int:
-        """Write the ``daily_metrics`` row of every (symbol, UTC day) on the grid that the watermark made final
-        (its bars end before the start of the watermark's UTC day) and that has none yet; return rows written.
+    def write_daily_metrics(self, bar_seconds: int, watermark_ns: int,
+                            oldest_new_bar_ns: int | None = None) -> int:
+        """Write the ``daily_metrics`` row of every (symbol, UTC day) on the grid that the watermark made
+        final (its bars end before the start of the watermark's UTC day) and none yet; return rows written.
 
         Parameters
         ----------
         bar_seconds
             The grid.
         watermark_ns
-            The transform's watermark (:class:`udx.transform.TransformSummary`): bars ending at or before it are
-            written, trades after it may still come.
+            The transform's watermark (:class:`udx.transform.TransformSummary`): bars ending at or before
+            it are written, trades after it may still come.
         oldest_new_bar_ns
-            The end of the oldest bar the caller wrote since its last call (``None``: none). Nothing is read when
-            no day became final since the last call and no bar of a final day was written.
+            The end of the oldest bar the caller wrote since its last call (``None``: none). Nothing is read
+            when no day became final since the last call and no bar of a final day was written.
         """
         final_before = watermark_ns // _NS_PER_DAY * _NS_PER_DAY
         if self._metrics_final_before.get(bar_seconds) == final_before and (
@@ -609,10 +617,10 @@ class DuckDBStorage:
                     break
                 day = int(first) // _NS_PER_DAY * _NS_PER_DAY
                 (rows,) = cursor.execute(self._queries["write_daily_metrics"].text, {
-                    "bar_seconds": bar_seconds, "from_ns": day, "final_before_ns": min(day + _NS_PER_DAY, final_before),
-                    "computed_at_ns": time.time_ns()}).fetchall()[0]
+                    "bar_seconds": bar_seconds, "from_ns": day, "computed_at_ns": time.time_ns(),
+                    "final_before_ns": min(day + _NS_PER_DAY, final_before)}).fetchall()[0]
             if not rows:  # cannot happen (both statements see the same days); never loop on it
-                raise StorageError(f"daily_metrics: the day from {first} ns was pending but nothing was written")
+                raise StorageError(f"daily_metrics: the day from {first} ns was pending; nothing was written")
             added += int(rows)
         self._metrics_final_before[bar_seconds] = final_before
         return added

@@ -12,15 +12,15 @@ by chunk, exactly as a first run would (its exactness: micro-batches and restart
   then its bars, fits and profiles after that state are deleted and the state stored, in one transaction
   (``Storage.rewind_signals``). A symbol without a bar before that session is recomputed from its first trade.
 
-**After an archive** (retention moved a symbol's old days to Parquet, :mod:`sql.archive`), a recompute never
-reaches into the archived days: their trades are no longer live, and signals in the archive cannot be
-rewritten. A symbol the archive holds (``Storage.archived_until``: the end of its newest archived day of trades
-or signals) is recomputed from the first session opening at or after that end, or from the ``since_ns``
-session when later; its state there is computed from its first trade, reading the archived trades back
-(``read_trades_with_archive``), so the recomputed part equals a one-pass run over every trade. Rows before stay
-as made, ``model_params.fingerprint`` saying which definitions made them, and one log line says so. This guard
-covers ``transform --recompute`` and the transform's own recompute after a definitions change alike
-(:func:`udx.transform.run_transform` calls :func:`prepare_recompute`).
+**After an archive** (retention moved a symbol's old days to Parquet, :mod:`sql.archive`), a recompute
+never reaches into the archived days: their trades are no longer live, and signals in the archive cannot be
+rewritten. A symbol the archive holds (``Storage.archived_until``: the end of its newest archived day of
+trades or signals) is recomputed from the first session opening at or after that end, or from the
+``since_ns`` session when later; its state there is computed from its first trade, reading the archived
+trades back (``read_trades_with_archive``), so the recomputed part equals a one-pass run over every trade.
+Rows before stay as made, ``model_params.fingerprint`` saying which definitions made them, and one log line
+says so. This guard covers ``transform --recompute`` and the transform's own recompute after a definitions
+change alike (:func:`udx.transform.run_transform` calls :func:`prepare_recompute`).
 
 One log line says which symbols are recomputed and from when.
 """
@@ -152,7 +152,7 @@ def prepare_recompute(storage: Storage, settings: Settings, symbols: Sequence[st
 
 
 def _archived_until(storage: Storage) -> dict[str, int]:
-    """Per symbol the archive holds, the end of its newest archived day (a storage without an archive: none)."""
+    """Per symbol the archive holds, the end of its newest archived day (none without an archive)."""
     reader = getattr(storage, "archived_until", None)
     return {} if reader is None else dict(reader())
 
