@@ -74,7 +74,7 @@ def _when(ns: int) -> str:
 
 
 def prepare_recompute(storage: Storage, settings: Settings, symbols: Sequence[str] | None = None,
-                      since_ns: int | None = None) -> list[str]:
+                      since_ns: int | None = None, *, announce: bool = True) -> list[str]:
     """Move ``symbols`` (default: every symbol with trades) back so that the next transform recomputes them.
 
     Parameters
@@ -88,6 +88,9 @@ def prepare_recompute(storage: Storage, settings: Settings, symbols: Sequence[st
     since_ns
         Recompute from the start of the session holding this time (module docstring); ``None``: from each
         symbol's first trade, or from where its live trades are complete when the archive holds its old days.
+    announce
+        Log which symbols are recomputed from when; ``False`` when the caller said so already (the transform
+        after a definitions change). The line about the archive is always logged.
 
     Returns
     -------
@@ -108,8 +111,9 @@ def prepare_recompute(storage: Storage, settings: Settings, symbols: Sequence[st
         raise ValueError("no symbol has trades; nothing to recompute")
     bar_seconds = settings.bar_seconds
     archived = _archived_until(storage)
+    say = _say if announce else _quiet
     if since_ns is None and not any(symbol in archived for symbol in chosen):
-        _say(chosen, "from their first trade")
+        say(chosen, "from their first trade")
         storage.reset_signals(chosen, bar_seconds)
         return chosen
     newest = storage.newest_trade_ns()
@@ -140,12 +144,12 @@ def prepare_recompute(storage: Storage, settings: Settings, symbols: Sequence[st
         _say(guarded, "only after the archive (their signals before stay as made; model_params.fingerprint "
                       "names the definitions of their fits)")
     if rewinds:
-        _say([f"{r.symbol} (after {_when(r.last_bar_end_ns)})" for r in rewinds],
+        say([f"{r.symbol} (after {_when(r.last_bar_end_ns)})" for r in rewinds],
              "from the session holding {} on".format(_when(since_ns)) if since_ns is not None
              else "from the first session of their live trades on")
         storage.rewind_signals(rewinds)
     if from_first:
-        _say(from_first, "from their first trade (no bar before that session)" if since_ns is not None
+        say(from_first, "from their first trade (no bar before that session)" if since_ns is not None
              else "from their first trade")
         storage.reset_signals(from_first, bar_seconds)
     return chosen
@@ -162,6 +166,10 @@ def _first_open(cfg: SignalConfig, at_ns: int) -> int | None:
     opens, _ = session_bounds(cfg.session, at_ns, at_ns + _SEARCH_NS)
     later = opens[opens >= at_ns]
     return int(later[0]) if later.size else None
+
+
+def _quiet(named: Sequence[str], when: str) -> None:
+    """:func:`_say` when the caller has said it."""
 
 
 def _say(named: Sequence[str], when: str) -> None:

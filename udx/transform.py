@@ -267,7 +267,7 @@ def _reset(storage: Storage, settings: Settings, stale: dict[str, str]) -> None:
     log.warning("signal definitions or settings changed since the stored state of %d symbol(s); recomputing "
                 "their signals: %s%s", len(stale), named,
                 f", and {len(stale) - _NAMED} more" if len(stale) > _NAMED else "")
-    prepare_recompute(storage, settings, sorted(stale))
+    prepare_recompute(storage, settings, sorted(stale), announce=False)
 
 
 def _replanned(entry: tuple[str, SignalConfig, SymbolState | None, int], states: dict[str, SignalStateRow],
