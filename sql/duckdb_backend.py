@@ -205,6 +205,7 @@ class DuckDBStorage:
         self._condition_sets: set[str] | None = None  # strings trade_condition_sets lists (writers; see the schema)
         self._archived_days: dict[str, set[int]] | None = None  # market -> archived trade days (epoch days)
         self._metrics_final_before: dict[int, int] = {}  # grid -> final_before_ns daily_metrics is written to
+        self._cursor_setup: tuple[str, ...] = ()  # run on each new cursor (a reader of an older file)
 
     @classmethod
     def open(cls, settings: Settings, *, read_only: bool = False) -> DuckDBStorage:
@@ -235,7 +236,11 @@ class DuckDBStorage:
         if read_only:  # a writer checks in apply_schema; a reader of a file newer code migrated is refused here
             cursor = storage._root.cursor()  # its own: the thread's cursor is for the caller's statements
             try:
-                pending(_DIALECT, storage._schema_version(cursor) or 0, storage._label)
+                todo = pending(_DIALECT, storage._schema_version(cursor) or 0, storage._label)
+                if any(m.name == "daily_metrics" for m in todo):
+                    storage._cursor_setup = (storage._queries["daily_metrics_stand_in"].text,)
+                    log.warning("%s is not migrated to daily_metrics yet (a writer's open does it): the "
+                                "metrics of every day are computed from the trades meanwhile", storage._label)
             except SchemaTooNew:
                 storage.close()
                 raise
@@ -248,6 +253,8 @@ class DuckDBStorage:
         cursor = getattr(self._local, "cursor", None)
         if cursor is None or self._local.generation != self._generation:
             cursor = self._root.cursor()
+            for statement in self._cursor_setup:
+                cursor.execute(statement)
             self._local.cursor, self._local.generation = cursor, self._generation
         return cursor
 

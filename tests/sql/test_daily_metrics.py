@@ -247,3 +247,22 @@ def test_retain_metrics_days_deletes_older_rows(tmp_path: Path, trades: pa.Table
             == days[-2:]
     finally:
         storage.close()
+
+
+@pytest.mark.parametrize("layout", ["duckdb_10e73b1.sql"])  # the layout with the views
+def test_a_reader_of_a_file_no_writer_migrated_yet_still_answers_get_symbol_metrics(
+        tmp_path: Path, trades: pa.Table, layout: str, caplog: pytest.LogCaptureFixture) -> None:
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    text = (Path(__file__).resolve().parents[1] / "data" / "layouts" / layout).read_text(encoding="utf-8")
+    with duckdb.connect(str(path)) as con:  # an older layout: no daily_metrics, its own symbol_metrics view
+        con.execute(text)
+    with caplog.at_level("WARNING"):
+        storage = DuckDBStorage.open(_settings(path), read_only=True)
+    try:
+        page = symbol_metrics(storage, limit=10, bar_seconds=60)
+        assert page.count == 0 and not page.truncated
+    finally:
+        storage.close()
+    assert any("not migrated to daily_metrics yet" in r.getMessage() for r in caplog.records)

@@ -127,7 +127,7 @@ DUCKDB_ONLY = {
     "queries": {"trade_condition_set_strings", "list_stored_condition_sets", "add_trade_condition_sets",
                 "decide_trade_condition_sets", "archived_symbol_days", "trades_all_range", "archived_trade_days",
                 "archived_trade_files", "archived_trade_positions", "daily_metrics_pending", "write_daily_metrics",
-                "reset_daily_metrics", "rewind_daily_metrics"},
+                "reset_daily_metrics", "rewind_daily_metrics", "daily_metrics_stand_in"},
 }
 
 
