@@ -45,6 +45,19 @@ class SignalRow(_Row):
     vpin_cdf: float | None
     trading_signal: str = Field(description="BUY, SELL or HOLD: a research signal, not advice")
     signal_reason: str
+    n_quotes: int | None = Field(None, description="quotes in the bar (bar_liquidity; null: bar written before)")
+    quoted_spread: float | None = Field(None, description="time-weighted (ask - bid) / mid of the usable NBBO")
+    effective_spread: float | None = Field(None, description="volume-weighted 2|price - mid| / mid of the trades")
+    buy_volume: float | None = Field(None, description="volume of trades signed buy by Lee-Ready")
+    sell_volume: float | None = Field(None, description="volume of trades signed sell by Lee-Ready")
+    signed_volume: float | None = Field(None, description="buy_volume - sell_volume")
+    order_imbalance: float | None = Field(None, description="(buy - sell) / (buy + sell) volume")
+    depth_imbalance: float | None = Field(
+        None, description="time-weighted (bid_size - ask_size) / (bid_size + ask_size) of the NBBO")
+    amihud: float | None = Field(None, description="Amihud illiquidity: |log_return| / dollar volume")
+    roll_spread: float | None = Field(None, description="Roll's spread over ROLL_WINDOW trades, price units")
+    kyle_lambda: float | None = Field(
+        None, description="Kyle's lambda: bar return per signed dollar, over KYLE_WINDOW bars")
 
 
 class JumpEvent(_Row):

@@ -22,14 +22,18 @@ if TYPE_CHECKING:
     from sql.backend import SignalStateRow
 
 __all__ = [
+    "BAR_LIQUIDITY_SCHEMA",
     "INTRADAY_PROFILE_SCHEMA",
+    "LIQUIDITY_COLUMNS",
     "MODEL_PARAMS_SCHEMA",
     "QUOTES_SCHEMA",
     "SIGNALS_SCHEMA",
     "SIGNAL_STATE_SCHEMA",
     "TRADE_KEY",
     "TRADES_SCHEMA",
+    "conform",
     "signal_states_table",
+    "with_liquidity",
 ]
 
 TRADES_SCHEMA = pa.schema(
@@ -100,6 +104,32 @@ SIGNALS_SCHEMA = pa.schema(
         pa.field("computed_at_ns", pa.int64(), nullable=False),
     ]
 )
+
+
+#: One row per bar the transform wrote since quotes were wired in (``sql/duckdb/schema/011_bar_liquidity.sql``,
+#: :mod:`udx.liquidity_step`); the measures after the key, in the DDL's order.
+BAR_LIQUIDITY_SCHEMA = pa.schema(
+    [
+        pa.field("symbol", pa.string(), nullable=False),
+        pa.field("bar_end_ns", pa.int64(), nullable=False),
+        pa.field("bar_seconds", pa.int32(), nullable=False),
+        pa.field("n_quotes", pa.int64(), nullable=False),
+        pa.field("quoted_spread", pa.float64()),
+        pa.field("effective_spread", pa.float64()),
+        pa.field("buy_volume", pa.float64(), nullable=False),
+        pa.field("sell_volume", pa.float64(), nullable=False),
+        pa.field("signed_volume", pa.float64(), nullable=False),
+        pa.field("order_imbalance", pa.float64()),
+        pa.field("depth_imbalance", pa.float64()),
+        pa.field("amihud", pa.float64()),
+        pa.field("roll_spread", pa.float64()),
+        pa.field("kyle_lambda", pa.float64()),
+        pa.field("computed_at_ns", pa.int64(), nullable=False),
+    ]
+)
+
+#: The measure columns of :data:`BAR_LIQUIDITY_SCHEMA` that the tools add to each ``trading_signals`` row.
+LIQUIDITY_COLUMNS = tuple(BAR_LIQUIDITY_SCHEMA.names[3:-1])
 
 
 #: One row per model fit (``sql/duckdb/schema/004_model_params.sql``); ``scale`` is the internal
@@ -181,3 +211,43 @@ def signal_states_table(states: Sequence[SignalStateRow], updated_ns: int) -> pa
         },
         schema=SIGNAL_STATE_SCHEMA,
     )
+
+
+def conform(batch: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Return ``batch`` with exactly the columns of ``schema``, in its order and types."""
+    return batch if batch.schema == schema else batch.select(schema.names).cast(schema)
+
+
+_BAR_KEY = ["symbol", "bar_seconds", "bar_end_ns"]
+
+
+def with_liquidity(signals: pa.Table, liquidity: pa.Table | None) -> pa.Table:
+    """Return ``signals`` with the :data:`LIQUIDITY_COLUMNS` of the ``liquidity`` row of the same bar after its
+    own columns (NULL where it has none), as the tools' queries join ``bar_liquidity`` to ``trading_signals``.
+
+    Parameters
+    ----------
+    signals : pyarrow.Table
+        ``trading_signals`` rows.
+    liquidity : pyarrow.Table or None
+        ``bar_liquidity`` rows (:data:`BAR_LIQUIDITY_SCHEMA`), at most one per bar.
+
+    Returns
+    -------
+    pyarrow.Table
+        The rows of ``signals`` in their order, each with the measures of its bar.
+    """
+    measures = [BAR_LIQUIDITY_SCHEMA.field(name) for name in LIQUIDITY_COLUMNS]
+    if liquidity is None or liquidity.num_rows == 0 or signals.num_rows == 0:
+        out = signals
+        for f in measures:
+            out = out.append_column(f.name, pa.nulls(signals.num_rows, f.type))
+        return out
+    position = pa.array(range(signals.num_rows), pa.int64())
+    keyed = signals.select(_BAR_KEY).append_column("__row", position)
+    joined = keyed.join(liquidity.select(_BAR_KEY + list(LIQUIDITY_COLUMNS)), _BAR_KEY, join_type="left outer")
+    joined = joined.sort_by("__row")
+    out = signals
+    for f in measures:
+        out = out.append_column(f.name, joined.column(f.name).cast(f.type))
+    return out

@@ -62,12 +62,15 @@ from sql.backend import (
 )
 from sql.archive_paths import ARCHIVED_TABLES, check_archive_root, sql_literal, with_archive
 from sql.contract import (
+    BAR_LIQUIDITY_SCHEMA,
     INTRADAY_PROFILE_SCHEMA,
     MODEL_PARAMS_SCHEMA,
     QUOTES_SCHEMA,
     SIGNALS_SCHEMA,
     TRADES_SCHEMA,
+    conform,
     signal_states_table,
+    with_liquidity,
 )
 from sql.conditions import condition_sets_table, conditions_table, corrections_table
 from sql.migrations import CREATED, Migration, SchemaTooNew, latest_version, pending, run_migration, stored_version
@@ -89,7 +92,8 @@ _EPOCH_DAY = dt.date(1970, 1, 1)
 _NS_PER_DAY = 86_400_000_000_000
 
 #: What ``reset_signals`` deletes of a symbol (``rewind_signals``: all but its state, which it replaces).
-_RESET_TABLES = ("trading_signals", "model_params", "intraday_profile", "signal_state", "daily_metrics")
+_RESET_TABLES = ("trading_signals", "model_params", "intraday_profile", "bar_liquidity", "signal_state",
+                 "daily_metrics")
 
 #: Bytes 8-11 of every DuckDB database file (after the header's checksum).
 _MAGIC = b"DUCK"
@@ -541,9 +545,11 @@ class DuckDBStorage:
 
     def commit_signals(
         self, signals: pa.Table, states: Sequence[SignalStateRow], model_params: pa.Table | None = None,
-        profiles: pa.Table | None = None,
+        profiles: pa.Table | None = None, liquidity: pa.Table | None = None,
     ) -> None:
-        """Write signal rows, model fits, intraday profiles and the states that follow from them atomically."""
+        """Write signal rows, model fits, intraday profiles, bar liquidity and the states that follow from them
+        atomically. Listeners are told of the signal rows with their ``bar_liquidity`` measures beside them
+        (:func:`sql.contract.with_liquidity`), as the tools read them."""
         if signals.schema != SIGNALS_SCHEMA and signals.num_rows:
             signals = signals.select(SIGNALS_SCHEMA.names).cast(SIGNALS_SCHEMA)
         if model_params is not None and model_params.schema != MODEL_PARAMS_SCHEMA and model_params.num_rows:
@@ -555,14 +561,24 @@ class DuckDBStorage:
             batches["model_params_batch"] = model_params
         if profiles is not None:
             batches["intraday_profile_batch"] = profiles
+        if liquidity is not None:
+            liquidity = conform(liquidity, BAR_LIQUIDITY_SCHEMA)
+            batches["bar_liquidity_batch"] = liquidity
         cursor = self._cursor()
-        with self._transaction(cursor, batches, lambda: self._notify("signals_written", signals, states)):
+
+        def committed() -> None:
+            if self._listeners:  # the join costs a little: only when someone is told
+                self._notify("signals_written", with_liquidity(signals, liquidity), states)
+
+        with self._transaction(cursor, batches, committed):
             if signals.num_rows:
                 cursor.execute(self._queries["upsert_signals"].text)
             if model_params is not None and model_params.num_rows:
                 cursor.execute(self._queries["upsert_model_params"].text)
             if profiles is not None and profiles.num_rows:
                 cursor.execute(self._queries["upsert_intraday_profile"].text)
+            if liquidity is not None and liquidity.num_rows:
+                cursor.execute(self._queries["upsert_bar_liquidity"].text)
             if states:
                 cursor.execute(self._queries["upsert_signal_state"].text)
 
@@ -690,6 +706,12 @@ class DuckDBStorage:
         the order of :meth:`read_trades`: one scan for many symbols (the transform reads a chunk at once)."""
         params = {"symbols": list(symbols), "start_ns": start_ns, "end_ns": end_ns}
         return self._cursor().sql(self._queries["trades_range_symbols"].text, params=params).to_arrow_table()
+
+    def read_quotes_many(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> pa.Table:
+        """Return ``symbol, ts_ns, bid_price, bid_size, ask_price, ask_size`` of ``symbols``' quotes in
+        ``[start_ns, end_ns)``, by symbol, each in time order (the transform's bar liquidity)."""
+        params = {"symbols": list(symbols), "start_ns": start_ns, "end_ns": end_ns}
+        return self._cursor().sql(self._queries["quotes_range_symbols"].text, params=params).to_arrow_table()
 
     def read_trades_with_archive(self, symbol: str, start_ns: int, end_ns: int) -> pa.Table:
         """:meth:`read_trades` over live and archived trades (the view ``trades_all``): a recompute reads a

@@ -165,6 +165,12 @@ class Settings(BaseSettings):
     quote_stale_seconds: float = Field(
         300.0, gt=0, description="a trade's prevailing quote older than this is stale (flagged, not used to sign)"
     )
+    roll_window: int = Field(
+        250, ge=4, description="trade-price changes in the trailing window of Roll's spread (bar_liquidity)"
+    )
+    kyle_window: int = Field(
+        30, ge=3, description="bars in the trailing window of Kyle's lambda regression (bar_liquidity)"
+    )
 
     # --- ingest batching -----------------------------------------------------------------------------
     ingest_batch_rows: int = Field(5000, ge=1)

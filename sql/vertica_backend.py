@@ -43,6 +43,7 @@ import pyarrow.compute as pc
 from sql.backend import QueryResult, QueryTimeout, SignalStateRow, StorageError, signal_states_by_symbol
 from sql.backend import SqlResult, StatementError
 from sql.contract import (
+    BAR_LIQUIDITY_SCHEMA,
     INTRADAY_PROFILE_SCHEMA,
     MODEL_PARAMS_SCHEMA,
     QUOTES_SCHEMA,
@@ -431,9 +432,10 @@ class VerticaStorage:
 
     def commit_signals(
         self, signals: pa.Table, states: Sequence[SignalStateRow], model_params: pa.Table | None = None,
-        profiles: pa.Table | None = None,
+        profiles: pa.Table | None = None, liquidity: pa.Table | None = None,
     ) -> None:
-        """Write signal rows, model fits, intraday profiles and the states that follow in one transaction."""
+        """Write signal rows, model fits, intraday profiles, bar liquidity and the states that follow in one
+        transaction."""
         now_ns = time.time_ns()
         try:
             with self._write() as cursor:
@@ -446,6 +448,9 @@ class VerticaStorage:
                 if profiles is not None and profiles.num_rows:
                     self._copy(cursor, "intraday_profile_stage", self._conform(profiles, INTRADAY_PROFILE_SCHEMA))
                     cursor.execute(self._queries["upsert_intraday_profile"].text)
+                if liquidity is not None and liquidity.num_rows:
+                    self._copy(cursor, "bar_liquidity_stage", self._conform(liquidity, BAR_LIQUIDITY_SCHEMA))
+                    cursor.execute(self._queries["upsert_bar_liquidity"].text)
                 if states:
                     self._copy(cursor, "signal_state_stage", signal_states_table(states, now_ns))
                     cursor.execute(self._queries["upsert_signal_state"].text)
@@ -457,7 +462,8 @@ class VerticaStorage:
         try:
             with self._write() as cursor:
                 for symbol in symbols:
-                    for table in ("trading_signals", "model_params", "intraday_profile", "signal_state"):
+                    for table in ("trading_signals", "model_params", "intraday_profile", "bar_liquidity",
+                                  "signal_state"):
                         cursor.execute(self._queries[f"reset_{table}"].text,
                                        {"symbol": symbol, "bar_seconds": bar_seconds})
         except _vertica().errors.Error as exc:
@@ -471,7 +477,7 @@ class VerticaStorage:
         try:
             with self._write() as cursor:
                 for state in states:
-                    for table in ("trading_signals", "model_params", "intraday_profile"):
+                    for table in ("trading_signals", "model_params", "intraday_profile", "bar_liquidity"):
                         cursor.execute(self._queries[f"rewind_{table}"].text, {
                             "symbol": state.symbol, "bar_seconds": state.bar_seconds,
                             "after_ns": state.last_bar_end_ns})
@@ -521,6 +527,16 @@ class VerticaStorage:
              "size": pa.array(size, pa.float64()), "conditions": pa.array(cond, pa.string()),
              "correction": pa.array(corr, pa.int32())}
         )
+
+    def read_quotes_many(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> pa.Table:
+        """Return ``symbol, ts_ns, bid_price, bid_size, ask_price, ask_size`` of ``symbols``' quotes in
+        ``[start_ns, end_ns)``, by symbol, each in time order (the transform's bar liquidity)."""
+        rows = self._fetchall("quotes_range_symbols", {"symbols": list(symbols), "start_ns": start_ns,
+                                                        "end_ns": end_ns})
+        names = ("symbol", "ts_ns", "bid_price", "bid_size", "ask_price", "ask_size")
+        types = (pa.string(), pa.int64(), pa.float64(), pa.float64(), pa.float64(), pa.float64())
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+        return pa.table({n: pa.array(list(c), t) for n, c, t in zip(names, columns, types, strict=True)})
 
     def load_signal_states(self, bar_seconds: int) -> dict[str, SignalStateRow]:
         """Return the stored transform state per symbol on the ``bar_seconds`` grid."""

@@ -11,6 +11,11 @@ For a bar :math:`[s, e)` (a trade at :math:`t` is in it when :math:`s \le t < e`
   usable (their ``flags`` clear of :data:`udx.nbbo.UNUSABLE`), :math:`m` its midpoint; NaN when none.
 * ``buy_volume``, ``sell_volume`` — size of the trades signed +1 / -1; unsigned (0) trades count in neither.
 * ``signed_volume = buy - sell``, ``order_imbalance = (buy - sell)/(buy + sell)`` (NaN when both are 0).
+* ``depth_imbalance`` — time-weighted :math:`(B_\tau - A_\tau)/(B_\tau + A_\tau)` of the bid and ask sizes of
+  the NBBO in force, over the time it is usable (as for ``quoted_spread``) *and* its sizes are finite, not
+  negative and not both 0; NaN when that time is 0 or no sizes are given.
+* ``signed_dollar_volume`` — :math:`\sum_i s_i p_i v_i` over the bar's trades (side :math:`s_i`): the order
+  flow Kyle's lambda regresses returns on (:mod:`udx.impact`).
 
 **Incremental.** The quoted spread at the start of a call needs the quote in force then: pass the quote
 carried by :func:`udx.nbbo.prevailing_quotes` from the previous call (its state *before* this call's
@@ -40,6 +45,8 @@ class LiquidityBars(NamedTuple):
     sell_volume: Float64Array1D
     signed_volume: Float64Array1D
     order_imbalance: Float64Array1D
+    depth_imbalance: Float64Array1D
+    signed_dollar_volume: Float64Array1D
 
 
 def _usable_python(b: float, a: float) -> bool:
@@ -51,20 +58,25 @@ _usable = jit(_usable_python, nogil=True)
 
 def _quoted_python(
     bar_start: Int64Array1D, bar_end: Int64Array1D, quote_ts: Int64Array1D, bid: Float64Array1D,
-    ask: Float64Array1D, carry_ts: int, carry_bid: float, carry_ask: float, stale_ns: int, out: Float64Array1D,
+    ask: Float64Array1D, bid_size: Float64Array1D, ask_size: Float64Array1D, carry_ts: int, carry_bid: float,
+    carry_ask: float, carry_bid_size: float, carry_ask_size: float, stale_ns: int, out: Float64Array1D,
+    out_depth: Float64Array1D,
 ) -> None:
-    """Time-weighted relative quoted spread of every bar: one merge pass over bars and quotes."""
+    """Time-weighted relative quoted spread and depth imbalance of every bar: one merge pass over bars and
+    quotes."""
     nq = quote_ts.shape[0]
     k = 0
-    q_ts, q_b, q_a = carry_ts, carry_bid, carry_ask
+    q_ts, q_b, q_a, q_bs, q_as = carry_ts, carry_bid, carry_ask, carry_bid_size, carry_ask_size
     for j in range(bar_start.shape[0]):
         s, e = bar_start[j], bar_end[j]
         while k < nq and quote_ts[k] <= s:  # the quote in force at the bar's start
-            q_ts, q_b, q_a = quote_ts[k], bid[k], ask[k]
+            q_ts, q_b, q_a, q_bs, q_as = quote_ts[k], bid[k], ask[k], bid_size[k], ask_size[k]
             k += 1
         x = s
         total = 0.0
         weighted = 0.0
+        depth_total = 0.0
+        depth_weighted = 0.0
         while True:
             y = e
             if k < nq and quote_ts[k] < e:
@@ -75,12 +87,17 @@ def _quoted_python(
                     dt = float(hi - x)
                     total += dt
                     weighted += dt * (q_a - q_b) / (0.5 * (q_a + q_b))
+                    depth = q_bs + q_as
+                    if q_bs >= 0.0 and q_as >= 0.0 and depth > 0.0 and depth < np.inf:
+                        depth_total += dt
+                        depth_weighted += dt * (q_bs - q_as) / depth
             if y == e:
                 break
-            q_ts, q_b, q_a = quote_ts[k], bid[k], ask[k]
+            q_ts, q_b, q_a, q_bs, q_as = quote_ts[k], bid[k], ask[k], bid_size[k], ask_size[k]
             k += 1
             x = y
         out[j] = weighted / total if total > 0.0 else np.nan
+        out_depth[j] = depth_weighted / depth_total if depth_total > 0.0 else np.nan
 
 
 _quoted = jit(_quoted_python, nogil=True)
@@ -89,9 +106,9 @@ _quoted = jit(_quoted_python, nogil=True)
 def _trade_measures_python(
     bar_start: Int64Array1D, bar_end: Int64Array1D, trade_ts: Int64Array1D, price: Float64Array1D,
     size: Float64Array1D, side: np.ndarray, bid: Float64Array1D, ask: Float64Array1D, flags: np.ndarray,
-    out_eff: Float64Array1D, out_buy: Float64Array1D, out_sell: Float64Array1D,
+    out_eff: Float64Array1D, out_buy: Float64Array1D, out_sell: Float64Array1D, out_sdv: Float64Array1D,
 ) -> None:
-    """Effective spread and buy/sell volume of every bar: one pass over the trades."""
+    """Effective spread, buy/sell volume and signed dollar volume of every bar: one pass over the trades."""
     n = trade_ts.shape[0]
     i = 0
     for j in range(bar_start.shape[0]):
@@ -102,12 +119,15 @@ def _trade_measures_python(
         den = 0.0
         buy = 0.0
         sell = 0.0
+        sdv = 0.0
         while i < n and trade_ts[i] < e:
             v = size[i]
             if side[i] > 0:
                 buy += v
+                sdv += price[i] * v
             elif side[i] < 0:
                 sell += v
+                sdv -= price[i] * v
             if (flags[i] & UNUSABLE) == 0:
                 m = 0.5 * (bid[i] + ask[i])
                 num += v * 2.0 * abs(price[i] - m) / m
@@ -116,6 +136,7 @@ def _trade_measures_python(
         out_eff[j] = num / den if den > 0.0 else np.nan
         out_buy[j] = buy
         out_sell[j] = sell
+        out_sdv[j] = sdv
 
 
 _trade_measures = jit(_trade_measures_python, nogil=True)
@@ -124,7 +145,8 @@ _trade_measures = jit(_trade_measures_python, nogil=True)
 def liquidity_bars(
     bar_start_ns: object, bar_end_ns: object, trade_ts: object, price: object, size: object, side: object,
     bid: object, ask: object, flags: object, quote_ts: object, quote_bid: object, quote_ask: object,
-    stale_ns: int, carried: CarriedQuote | None = None,
+    stale_ns: int, carried: CarriedQuote | None = None, quote_bid_size: object = None,
+    quote_ask_size: object = None, carried_sizes: tuple[float, float] = (np.nan, np.nan),
 ) -> LiquidityBars:
     """Return the per-bar liquidity measures of one symbol.
 
@@ -141,6 +163,10 @@ def liquidity_bars(
         A quote stops counting this long after its stamp (``QUOTE_STALE_SECONDS``).
     carried
         The quote in force before the first of ``quote_ts`` (module docstring).
+    quote_bid_size, quote_ask_size
+        The quotes' sizes, for ``depth_imbalance`` (``None``: not known, NaN).
+    carried_sizes
+        The bid and ask sizes of the carried quote.
 
     Raises
     ------
@@ -152,7 +178,7 @@ def liquidity_bars(
     >>> lb = liquidity_bars([0], [100], [10, 60], [10.02, 10.0], [100.0, 300.0], [1, -1],
     ...                     [9.99, 10.0], [10.01, 10.02], [0, 0], [0, 50], [9.99, 10.0], [10.01, 10.02], 1000)
     >>> [round(float(x[0]), 6) for x in lb]
-    [0.001999, 0.002499, 100.0, 300.0, -200.0, -0.5]
+    [0.001999, 0.002499, 100.0, 300.0, -200.0, -0.5, nan, -1998.0]
     """
     s = np.ascontiguousarray(bar_start_ns, dtype=np.int64)
     e = np.ascontiguousarray(bar_end_ns, dtype=np.int64)
@@ -163,21 +189,24 @@ def liquidity_bars(
     q = np.ascontiguousarray(quote_ts, dtype=np.int64)
     qb = np.ascontiguousarray(quote_bid, dtype=np.float64)
     qa = np.ascontiguousarray(quote_ask, dtype=np.float64)
+    qbs, qas = (np.full(q.size, np.nan) if c is None else np.ascontiguousarray(c, dtype=np.float64)
+                for c in (quote_bid_size, quote_ask_size))
     if s.shape != e.shape or any(c.shape != t.shape for c in (*trade_cols, sd, fl)) \
-            or qb.shape != q.shape or qa.shape != q.shape:
+            or any(c.shape != q.shape for c in (qb, qa, qbs, qas)):
         raise ValueError("need one end per bar start, one value per trade in every trade column and one bid "
-                         "and ask per quote")
+                         "and ask (and size, when given) per quote")
     if s.size and (bool(np.any(e <= s)) or bool(np.any(s[1:] < e[:-1]))):
         raise ValueError("bars must be non-empty, in time order and not overlapping")
     if stale_ns < 0:
         raise ValueError(f"stale_ns must be >= 0, got {stale_ns}")
     c = carried or CarriedQuote()
-    qs = np.empty(s.size)
-    _quoted(s, e, q, qb, qa, int(c.ts_ns), float(c.bid), float(c.ask), int(stale_ns), qs)
-    eff, buy, sell = np.empty(s.size), np.empty(s.size), np.empty(s.size)
+    qs, depth = np.empty(s.size), np.empty(s.size)
+    _quoted(s, e, q, qb, qa, qbs, qas, int(c.ts_ns), float(c.bid), float(c.ask), float(carried_sizes[0]),
+            float(carried_sizes[1]), int(stale_ns), qs, depth)
+    eff, buy, sell, sdv = (np.empty(s.size) for _ in range(4))
     p, v, b, a = trade_cols
-    _trade_measures(s, e, t, p, v, sd, b, a, fl, eff, buy, sell)
+    _trade_measures(s, e, t, p, v, sd, b, a, fl, eff, buy, sell, sdv)
     total = buy + sell
     with np.errstate(invalid="ignore", divide="ignore"):
         imbalance = np.where(total > 0, (buy - sell) / np.where(total > 0, total, 1.0), np.nan)
-    return LiquidityBars(qs, eff, buy, sell, buy - sell, imbalance)
+    return LiquidityBars(qs, eff, buy, sell, buy - sell, imbalance, depth, sdv)

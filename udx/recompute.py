@@ -35,7 +35,7 @@ from sql.backend import SignalStateRow, Storage
 from sql.settings import Settings
 from udx.pipeline import SignalConfig
 from udx.sessions import session_bounds
-from udx.transform import signal_config, state_at
+from udx.transform import liquidity_config, signal_config, state_at
 
 __all__ = ["parse_since", "prepare_recompute"]
 
@@ -133,7 +133,8 @@ def prepare_recompute(storage: Storage, settings: Settings, symbols: Sequence[st
                 start = live_from
             if start is None:
                 continue  # no session after its archive yet: nothing live to recompute
-        state = state_at(storage, symbol, market, cfg, min(start, watermark)) if start is not None else None
+        state = (state_at(storage, symbol, market, cfg, min(start, watermark), liquidity_config(settings))
+                 if start is not None else None)
         if state is not None:
             rewinds.append(SignalStateRow(symbol, bar_seconds, state.last_bar_end_ns, state.to_json()))
         elif symbol in archived:

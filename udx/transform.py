@@ -14,9 +14,13 @@ One call of :func:`run_transform` does, for every symbol with trades:
    (:mod:`udx.signal_rule`). GARCH and ACD refit at most once per session per symbol.
    Symbols are handled in chunks of ``symbols_per_commit``; a storage with ``read_trades_many`` reads a
    chunk's trades in one query instead of one per symbol (same rows, same order).
-3. ``storage.commit_signals(rows, states, model_params)``: the rows, the fits made on the way and the states
-   that follow from them in one transaction per chunk of ``symbols_per_commit`` symbols, so a crash leaves
-   every symbol either before or after its chunk, never in between.
+3. **Bar liquidity** (a storage with ``read_quotes_many``): the chunk's quotes are read with its trades, and
+   each symbol's new bars get their ``bar_liquidity`` row (:mod:`udx.liquidity_step`: prevailing NBBO,
+   Lee-Ready, spreads, imbalances, Amihud, Roll, Kyle), its carried quote, tick and windows in the state.
+4. ``storage.commit_signals(rows, states, model_params, liquidity=...)``: the rows, the fits made on the way,
+   the bar liquidity and the states that follow from them in one transaction per chunk of
+   ``symbols_per_commit`` symbols, so a crash leaves every symbol either before or after its chunk, never in
+   between.
 
 **Exactness.** When trades are appended in time order, running the transform after every micro-batch, with
 restarts in between, gives exactly the rows of one run over everything (``computed_at_ns`` and
@@ -47,15 +51,17 @@ import pyarrow.compute as pc
 
 from sql.backend import SignalStateRow, Storage
 from sql.conditions import print_eligibility, unknown_codes
-from sql.contract import INTRADAY_PROFILE_SCHEMA, MODEL_PARAMS_SCHEMA, SIGNALS_SCHEMA
+from sql.contract import BAR_LIQUIDITY_SCHEMA, INTRADAY_PROFILE_SCHEMA, MODEL_PARAMS_SCHEMA, SIGNALS_SCHEMA
 from sql.settings import Settings
 from udx.lee_mykland import default_window, lm_threshold
+from udx.liquidity_step import LiquidityConfig, Quotes, liquidity_columns
 from udx.pipeline import FitRecord, ProfileRecord, SignalConfig, SymbolResult, process_symbol
 from udx.sessions import next_bar_end_ns, parse_session
 from udx.signal_rule import RuleConfig
 from udx.state import StateError, SymbolState
 
-__all__ = ["TransformSummary", "reset_stale_states", "run_transform", "signal_config", "state_at"]
+__all__ = ["TransformSummary", "liquidity_config", "reset_stale_states", "run_transform", "signal_config",
+           "state_at"]
 
 _NS = 1_000_000_000
 _NAMED = 10  # symbols named in the recompute line
@@ -122,6 +128,11 @@ def signal_config(settings: Settings, market: str) -> SignalConfig:
     )
 
 
+def liquidity_config(settings: Settings) -> LiquidityConfig:
+    """The stale limit and windows of the bar liquidity measures (:mod:`udx.liquidity_step`)."""
+    return LiquidityConfig(round(settings.quote_stale_seconds * _NS), settings.roll_window, settings.kyle_window)
+
+
 def run_transform(
     storage: Storage,
     settings: Settings,
@@ -170,6 +181,7 @@ def run_transform(
     stale: dict[str, str] = {}
     plans: list[list[tuple[str, SignalConfig, SymbolState | None, int]]] = []
     bar_ns = settings.bar_seconds * _NS
+    liquidity = liquidity_config(settings) if hasattr(storage, "read_quotes_many") else None
     due: dict[str, int] = {}  # symbol with a state -> the end of its next bar
     for lo in range(0, len(symbols), symbols_per_commit):
         plan = []
@@ -194,14 +206,16 @@ def run_transform(
     reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transform-read")
     writer = _BackgroundCommits(storage)
     try:
-        def read(plan: list[tuple[str, SignalConfig, SymbolState | None, int]]) -> dict[str, _Arrays]:
+        def read(plan: list[tuple[str, SignalConfig, SymbolState | None, int]]
+                 ) -> tuple[dict[str, _Arrays], dict[str, Quotes]]:
             wanted = [(symbol, start) for symbol, _, _, start in plan
                       if watermark > start and due.get(symbol, start) <= watermark]  # fmt: skip
-            return _read_chunk(storage, wanted, watermark, markets)
+            quotes = _read_quotes(storage, wanted, watermark) if liquidity is not None else {}
+            return _read_chunk(storage, wanted, watermark, markets), quotes
 
         next_read = reader.submit(read, plans[0]) if plans else None
         for k, plan in enumerate(plans):
-            trades = next_read.result()  # type: ignore[union-attr]  # submitted for every plan
+            trades, quotes = next_read.result()  # type: ignore[union-attr]  # submitted for every plan
             next_read = reader.submit(read, plans[k + 1]) if k + 1 < len(plans) else None
             batch = _Batch()
             for symbol, cfg, state, _ in plan:
@@ -213,7 +227,10 @@ def run_transform(
                     if result is not None:
                         if result.columns["bar_end_ns"].size:
                             oldest = min(oldest, int(result.columns["bar_end_ns"][0]))
-                        batch.add(symbol, settings.bar_seconds, result, computed_at, _fingerprint_json(cfg))
+                        liq = None if liquidity is None else liquidity_columns(
+                            result.columns, bar_ns, ts, px, sz, price_ok, volume_ok,
+                            quotes.get(symbol, Quotes.empty()), result.state.arrays, liquidity)
+                        batch.add(symbol, settings.bar_seconds, result, computed_at, _fingerprint_json(cfg), liq)
                         due[symbol] = next_bar_end_ns(cfg.session, bar_ns, result.state.last_bar_end_ns)
                         n_symbols += 1
                         n_bars += result.state.n_returns - (state.n_returns if state is not None else 0)
@@ -307,11 +324,15 @@ def _stored_state(row: SignalStateRow | None, cfg: SignalConfig, symbol: str,
     return state
 
 
-def state_at(storage: Storage, symbol: str, market: str, cfg: SignalConfig, end_ns: int) -> SymbolState | None:
+def state_at(storage: Storage, symbol: str, market: str, cfg: SignalConfig, end_ns: int,
+             liquidity: LiquidityConfig | None = None) -> SymbolState | None:
     """The state a run from ``symbol``'s first trade reaches with the bars ending at or before ``end_ns``
     final (nothing is written); ``None`` when it has no such bar. ``transform --recompute --since`` rewinds
-    to it (:mod:`udx.recompute`). The trades are read live and archived (``read_trades_with_archive``) where
-    the storage keeps an archive, so the state is the one-pass state even after retention moved old days."""
+    to it (:mod:`udx.recompute`); with ``liquidity`` (and a storage with quotes) the state carries the bar
+    liquidity's quote, tick and windows too. The trades are read live and archived
+    (``read_trades_with_archive``) where the storage keeps an archive, so the state is the one-pass state even
+    after retention moved old days (archived quotes are not read back: the liquidity state then starts from
+    the live quotes)."""
     reader = getattr(storage, "read_trades_with_archive", None)
     if reader is None:
         arrays = _read_chunk(storage, [(symbol, 0)], end_ns, {symbol: market})[symbol]
@@ -319,6 +340,10 @@ def state_at(storage: Storage, symbol: str, market: str, cfg: SignalConfig, end_
         arrays = _arrays(reader(symbol, 0, end_ns), market)
     ts, px, sz, price_ok, volume_ok = _valid(*arrays)
     result = process_symbol(ts, px, sz, cfg, None, end_ns, sets_price=price_ok, counts_volume=volume_ok)
+    if result is not None and liquidity is not None and hasattr(storage, "read_quotes_many"):
+        quotes = _read_quotes(storage, [(symbol, 0)], end_ns).get(symbol, Quotes.empty())
+        liquidity_columns(result.columns, cfg.bar_seconds * _NS, ts, px, sz, price_ok, volume_ok, quotes,
+                          result.state.arrays, liquidity)
     return None if result is None else result.state
 
 
@@ -426,13 +451,18 @@ class _Batch:
 
     def __init__(self) -> None:
         self.tables: list[pa.Table] = []
+        self.liquidity: list[pa.Table] = []
         self.fits: list[pa.Table] = []
         self.profiles: list[pa.Table] = []
         self.states: list[SignalStateRow] = []
         self.pending = 0
 
-    def add(self, symbol: str, bar_seconds: int, result: SymbolResult, computed_at: int, fingerprint: str) -> None:
+    def add(self, symbol: str, bar_seconds: int, result: SymbolResult, computed_at: int, fingerprint: str,
+            liquidity: dict[str, np.ndarray] | None = None) -> None:
         self.tables.append(_signals_table(symbol, bar_seconds, result, computed_at))
+        if liquidity is not None:
+            self.liquidity.append(_liquidity_table(symbol, bar_seconds, result.columns["bar_end_ns"], liquidity,
+                                                   computed_at))
         if result.fits:
             self.fits.append(_fits_table(symbol, bar_seconds, result.fits, computed_at, fingerprint))
         if result.profiles:
@@ -447,9 +477,11 @@ class _Batch:
                 extra["model_params"] = pa.concat_tables(self.fits)
             if self.profiles:
                 extra["profiles"] = pa.concat_tables(self.profiles)
+            if self.liquidity:
+                extra["liquidity"] = pa.concat_tables(self.liquidity)
             # storages written against the two-argument protocol keep working without fits and profiles
             storage.commit_signals(pa.concat_tables(self.tables), list(self.states), **extra)
-        self.tables, self.fits, self.profiles, self.states, self.pending = [], [], [], [], 0
+        self.tables, self.liquidity, self.fits, self.profiles, self.states, self.pending = [], [], [], [], [], 0
 
 
 def _signals_table(symbol: str, bar_seconds: int, result: SymbolResult, computed_at: int) -> pa.Table:
@@ -463,6 +495,39 @@ def _signals_table(symbol: str, bar_seconds: int, result: SymbolResult, computed
     columns = [values[f.name] if isinstance(values[f.name], pa.Array) and values[f.name].type == f.type
                else pa.array(values[f.name], f.type, from_pandas=True) for f in SIGNALS_SCHEMA]
     return pa.Table.from_arrays(columns, schema=SIGNALS_SCHEMA)
+
+
+def _liquidity_table(symbol: str, bar_seconds: int, bar_end_ns: np.ndarray, measures: dict[str, np.ndarray],
+                     computed_at: int) -> pa.Table:
+    """``BAR_LIQUIDITY_SCHEMA`` rows of one symbol's new bars; NaN measures become SQL NULL."""
+    m = len(bar_end_ns)
+    values = {"symbol": [symbol] * m, "bar_end_ns": bar_end_ns, "bar_seconds": np.full(m, bar_seconds, np.int32),
+              "computed_at_ns": np.full(m, computed_at, np.int64), **measures}
+    columns = [pa.array(values[f.name], f.type, from_pandas=True) for f in BAR_LIQUIDITY_SCHEMA]
+    return pa.Table.from_arrays(columns, schema=BAR_LIQUIDITY_SCHEMA)
+
+
+def _read_quotes(storage: Storage, wanted: Sequence[tuple[str, int]], end_ns: int) -> dict[str, Quotes]:
+    """The quotes of each ``(symbol, start_ns)`` in ``[start_ns, end_ns)``, time-ordered: one read per chunk."""
+    if not wanted:
+        return {}
+    read = storage.read_quotes_many  # type: ignore[attr-defined]  # run_transform checked it is there
+    table = read([s for s, _ in wanted], min(start for _, start in wanted), end_ns)
+    if table.num_rows == 0:
+        return {}
+    runs = pc.run_end_encode(table.column("symbol").combine_chunks())
+    ends = runs.run_ends.to_numpy().tolist()
+    bounds = dict(zip(runs.values.to_pylist(), zip([0, *ends[:-1]], ends, strict=True), strict=True))
+    ts = np.ascontiguousarray(table.column("ts_ns").to_numpy(), dtype=np.int64)
+    cols = [np.ascontiguousarray(table.column(n).to_numpy(zero_copy_only=False), dtype=np.float64)
+            for n in ("bid_price", "ask_price", "bid_size", "ask_size")]
+    out = {}
+    for symbol, start in wanted:
+        if symbol in bounds:
+            a, b = bounds[symbol]
+            a += int(np.searchsorted(ts[a:b], start, side="left"))
+            out[symbol] = Quotes(ts[a:b], *(c[a:b] for c in cols))
+    return out
 
 
 def _fingerprint_json(cfg: SignalConfig) -> str:

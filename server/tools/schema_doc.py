@@ -28,6 +28,10 @@ OBJECT_NOTES = {
     "returns), sets_high_low, counts_volume; the signals use only prints that may",
     "trade_conditions": "Polygon's stock trade condition ids with their consolidated rules (shipped data)",
     "trade_corrections": "flat-file correction codes and whether a print with the code is kept",
+    "bar_liquidity": "per symbol per bar (key as trading_signals): quotes in the bar, time-weighted quoted spread, "
+    "effective spread, Lee-Ready buy/sell/signed volume, order and depth imbalance, Amihud, Roll spread, Kyle lambda",
+    "liquidity_signals": "bar_liquidity beside its trading_signals bar's price, volume and return (bars with "
+    "bar_liquidity rows only)",
     "trades_all": "every trade: market_data (the live days) and the days retention moved to the Parquet archive "
     "(RETAIN_TRADES_DAYS, ARCHIVE_PATH); same columns as market_data; filter on symbol and ts_ns",
     "quotes_all": "every quote: quotes (live) and the archived days (RETAIN_QUOTES_DAYS); same columns as quotes",

@@ -7,7 +7,8 @@ Modules: :mod:`sessions` (trading sessions from ``"HH:MM-HH:MM Zone"``), :mod:`b
 previous-tick bars, tested bars and their elapsed-time returns), :mod:`stats` (Lee-Mykland, BNS, trade
 intensity, VPIN with its causal CDF, GARCH(1,1) filter and likelihood), :mod:`acd` (ACD(1,1): recursion,
 exponential QML, diurnal profile, per-bar columns), :mod:`profile` (the intraday volatility profile),
-:mod:`rule` (BUY/SELL/HOLD and the reason), :mod:`pipeline` (one symbol's rows).
+:mod:`rule` (BUY/SELL/HOLD and the reason), :mod:`pipeline` (one symbol's rows), :mod:`liquidity` (depth
+imbalance, Amihud, Roll, Kyle).
 
 Slow and obvious on purpose: every window is recomputed from scratch; no running sums, no carried state.
 """

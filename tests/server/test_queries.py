@@ -32,7 +32,10 @@ REFERENCE = {
                OR (session_date, symbol) < (CAST($after_session_date AS DATE), $after_symbol))
         ORDER BY session_date DESC, symbol DESC LIMIT $row_limit""",
     "trading_signals_page": """
-        SELECT *, make_timestamp(bar_end_ns // 1000) AS bar_end FROM trading_signals
+        SELECT s.*, l.n_quotes, l.quoted_spread, l.effective_spread, l.buy_volume, l.sell_volume, l.signed_volume,
+               l.order_imbalance, l.depth_imbalance, l.amihud, l.roll_spread, l.kyle_lambda,
+               make_timestamp(bar_end_ns // 1000) AS bar_end
+        FROM trading_signals AS s LEFT JOIN bar_liquidity AS l USING (symbol, bar_seconds, bar_end_ns)
         WHERE ($symbols IS NULL OR list_contains($symbols, symbol))
           AND ($signal_type IS NULL OR trading_signal = $signal_type)
           AND bar_end_ns >= $start_ns AND bar_end_ns < $end_ns AND bar_seconds = $bar_seconds

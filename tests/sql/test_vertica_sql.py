@@ -17,6 +17,7 @@ import pytest
 
 from sql.conditions import conditions_table, corrections_table
 from sql.contract import (
+    BAR_LIQUIDITY_SCHEMA,
     INTRADAY_PROFILE_SCHEMA,
     MODEL_PARAMS_SCHEMA,
     QUOTES_SCHEMA,
@@ -33,13 +34,13 @@ VERTICA_ARCHIVE_TABLES = {"market_data_archive": "market_data", "quotes_archive"
 TABLES = {"market_data": TRADES_SCHEMA, "quotes": QUOTES_SCHEMA, "trading_signals": SIGNALS_SCHEMA,
           "model_params": MODEL_PARAMS_SCHEMA, "signal_state": SIGNAL_STATE_SCHEMA,
           "intraday_profile": INTRADAY_PROFILE_SCHEMA, "trade_conditions": conditions_table().schema,
-          "trade_corrections": corrections_table().schema}
+          "trade_corrections": corrections_table().schema, "bar_liquidity": BAR_LIQUIDITY_SCHEMA}
 #: staging table -> (contract table, extra columns the stage carries)
 STAGES = {"market_data_stage": ("market_data", []), "quotes_stage": ("quotes", []),
           "trading_signals_stage": ("trading_signals", ["state", "model_params", "intraday_profile"]),
           "model_params_stage": ("model_params", []), "signal_state_stage": ("signal_state", []),
           "intraday_profile_stage": ("intraday_profile", []), "trade_conditions_stage": ("trade_conditions", []),
-          "trade_corrections_stage": ("trade_corrections", [])}
+          "trade_corrections_stage": ("trade_corrections", []), "bar_liquidity_stage": ("bar_liquidity", [])}
 #: Vertica words the files may use: keywords, types, functions, catalog names, the UDx and its parameters.
 VERTICA_WORDS = set("""
 abs add all alter and array as asc avg between bigint boolean by calendar_hierarchy_day case cast characteristics close

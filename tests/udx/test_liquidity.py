@@ -64,13 +64,15 @@ def test_the_plain_twins_give_the_compiled_results():
     lb, p, s = measures(bars, trade_ts, price, size, quote_ts, bid, ask)
     starts = np.array([b[0] for b in bars], np.int64)
     ends = np.array([b[1] for b in bars], np.int64)
-    qs = np.empty(len(bars))
-    liquidity._quoted_python(starts, ends, quote_ts, bid, ask, -1, math.nan, math.nan, STALE, qs)
-    eff, buy, sell = (np.empty(len(bars)) for _ in range(3))
+    qs, depth = np.empty(len(bars)), np.empty(len(bars))
+    sizes = np.full(quote_ts.size, np.nan)
+    liquidity._quoted_python(starts, ends, quote_ts, bid, ask, sizes, sizes, -1, math.nan, math.nan, math.nan,
+                             math.nan, STALE, qs, depth)
+    eff, buy, sell, sdv = (np.empty(len(bars)) for _ in range(4))
     liquidity._trade_measures_python(starts, ends, trade_ts, price, size, s.side, p.bid, p.ask, p.flags,
-                                     eff, buy, sell)
+                                     eff, buy, sell, sdv)
     for got, want in ((lb.quoted_spread, qs), (lb.effective_spread, eff), (lb.buy_volume, buy),
-                      (lb.sell_volume, sell)):
+                      (lb.sell_volume, sell), (lb.depth_imbalance, depth), (lb.signed_dollar_volume, sdv)):
         assert_array_equal(got, want)
 
 

@@ -1,5 +1,5 @@
 -- name: daily_metrics
--- The table daily_metrics (schema/011_daily_metrics.sql, created by the schema files on open) joins the layout. No
+-- The table daily_metrics (schema/012_daily_metrics.sql, created by the schema files on open) joins the layout. No
 -- statement: older code must not open a file whose daily_metrics it would leave stale, so the version moves on. The
 -- rows are backfilled by the first transform pass after the upgrade: every final day with bars and no row is written
 -- then (DuckDBStorage.write_daily_metrics); days whose trades an archive moved out before this version get them

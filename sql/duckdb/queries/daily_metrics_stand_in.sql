@@ -1,6 +1,6 @@
 -- name: daily_metrics_stand_in
 -- returns: nothing; on a reader's cursor of a file no writer has migrated to daily_metrics yet (schema version < 4,
--- opened read-only), an empty temporary daily_metrics with the columns of schema/011_daily_metrics.sql, so that
+-- opened read-only), an empty temporary daily_metrics with the columns of schema/012_daily_metrics.sql, so that
 -- symbol_metrics_page computes every day from the bars and trades as before instead of failing
 CREATE TEMP VIEW IF NOT EXISTS daily_metrics AS
 SELECT

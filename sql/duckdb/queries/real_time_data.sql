@@ -1,6 +1,6 @@
 -- name: real_time_data
 -- params: symbols, bar_seconds, now_ns, row_limit
--- returns: per symbol: the newest signal row, the last trade and how old both are
+-- returns: per symbol: the newest signal row with its bar_liquidity measures, the last trade and how old both are
 -- signal_state holds each symbol's newest bar end, so the newest row is a key lookup, and the last trade is
 -- searched only after it (trades are stored roughly in time order, so zone maps skip the rest). The last trade is
 -- the newest by (ts_ns, exchange, trade_id), unique per symbol, so that trades at the same instant give one
@@ -24,6 +24,8 @@ last_trades AS (
 )
 SELECT
     n.*,
+    l.n_quotes, l.quoted_spread, l.effective_spread, l.buy_volume, l.sell_volume, l.signed_volume,
+    l.order_imbalance, l.depth_imbalance, l.amihud, l.roll_spread, l.kyle_lambda,
     make_timestamp(n.bar_end_ns // 1000) AS bar_end,
     t.last_price,
     t.last_size,
@@ -32,6 +34,8 @@ SELECT
     ($now_ns - t.last_trade_ns) / 1e9 AS trade_age_seconds,
     ($now_ns - n.bar_end_ns) / 1e9 AS signal_age_seconds
 FROM newest AS n
-LEFT JOIN last_trades AS t USING (symbol)
+LEFT JOIN bar_liquidity AS l
+  ON l.symbol = n.symbol AND l.bar_seconds = n.bar_seconds AND l.bar_end_ns = n.bar_end_ns
+LEFT JOIN last_trades AS t ON t.symbol = n.symbol
 ORDER BY n.symbol
 LIMIT $row_limit;

@@ -2,7 +2,7 @@
 -- params: symbols, start_date, end_date, bar_seconds, after_session_date, after_symbol, row_limit
 -- returns: symbol_metrics rows (per symbol per day), newest day first; keyset cursor (session_date, symbol)
 -- The rows of the view symbol_metrics with the filters applied inside. Final days come from daily_metrics (written
--- by the transform once final: schema/011_daily_metrics.sql); the days after the grid's newest written day (the open
+-- by the transform once final: schema/012_daily_metrics.sql); the days after the grid's newest written day (the open
 -- day) are computed: their per-day bar statistics from trading_signals (written symbol by symbol: the symbol filter
 -- skips row groups), and, for the page only, their trades (OHLC, volume, VWAP) from market_data (stored in time
 -- order: the day range skips row groups; DuckDB prunes on the bound read from daily_metrics as on a constant).

@@ -1,6 +1,6 @@
 -- name: trading_signals_page
 -- params: symbols, signal_type, start_ns, end_ns, bar_seconds, after_bar_end_ns, after_symbol, row_limit
--- returns: trading_signals rows, newest first; keyset cursor (bar_end_ns, symbol)
+-- returns: trading_signals rows with their bar_liquidity measures, newest first; keyset cursor (bar_end_ns, symbol)
 -- Several or all symbols (one symbol: trading_signals_symbol_page). Late materialisation: the page's keys
 -- are chosen reading only the key and filter columns, then only those rows are read whole (every row group
 -- holds the newest bars of its symbols, so the first step reads one narrow column of every row group). The
@@ -16,10 +16,22 @@ WITH page AS (
       AND ($after_bar_end_ns IS NULL OR (bar_end_ns, symbol) < ($after_bar_end_ns, $after_symbol))
     ORDER BY bar_end_ns DESC, symbol DESC
     LIMIT $row_limit
+),
+liquidity AS (  -- the page's bar_liquidity rows, found the same way (NULL measures for bars without one)
+    SELECT l.*
+    FROM bar_liquidity AS l
+    SEMI JOIN page ON l.symbol = page.symbol AND l.bar_end_ns = page.bar_end_ns
+    WHERE l.bar_seconds = $bar_seconds
+      AND l.bar_end_ns >= (SELECT min(bar_end_ns) FROM page)
+      AND l.bar_end_ns <= (SELECT max(bar_end_ns) FROM page)
 )
-SELECT s.*, make_timestamp(s.bar_end_ns // 1000) AS bar_end
+SELECT s.*,
+       l.n_quotes, l.quoted_spread, l.effective_spread, l.buy_volume, l.sell_volume, l.signed_volume,
+       l.order_imbalance, l.depth_imbalance, l.amihud, l.roll_spread, l.kyle_lambda,
+       make_timestamp(s.bar_end_ns // 1000) AS bar_end
 FROM trading_signals AS s
 SEMI JOIN page ON s.symbol = page.symbol AND s.bar_end_ns = page.bar_end_ns
+LEFT JOIN liquidity AS l ON l.symbol = s.symbol AND l.bar_end_ns = s.bar_end_ns
 WHERE s.bar_seconds = $bar_seconds
   AND s.bar_end_ns >= $start_ns AND s.bar_end_ns < $end_ns
   AND s.bar_end_ns >= (SELECT min(bar_end_ns) FROM page)

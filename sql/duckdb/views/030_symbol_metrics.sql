@@ -6,7 +6,7 @@
 -- (spec/signals.md §3). Prices come from the day's trades as Polygon's rules allow (eligible_trades): open and
 -- close from prints that may set the last sale, high and low from those that may set them, trades, volume and
 -- VWAP from those that count in volume.
--- Final days are read from daily_metrics (the transform writes each once final: schema/011_daily_metrics.sql);
+-- Final days are read from daily_metrics (the transform writes each once final: schema/012_daily_metrics.sql);
 -- the days after a grid's newest written day (the open day, or every day of a grid never written) are computed
 -- here from the bars and trades, which start there (so a day whose trades were archived keeps its metrics).
 CREATE OR REPLACE VIEW symbol_metrics AS

@@ -1,6 +1,6 @@
 -- name: real_time_data
 -- params: symbols, bar_seconds, now_ns, row_limit
--- returns: per symbol: the newest signal row, the last trade and how old both are
+-- returns: per symbol: the newest signal row with its bar_liquidity measures, the last trade and how old both are
 -- signal_state holds each symbol's newest bar end, so the newest row is a key lookup, and the last trade is
 -- searched only after it (partition pruning and the symbol, ts_ns sort order skip the rest). DuckDB's
 -- arg_max(price, ts_ns) is the top-1 row per symbol here; trades sharing the newest ts_ns are decided by the
@@ -30,6 +30,8 @@ SELECT
     n.standardized_return, n.lee_mykland_stat, n.jump_threshold, n.jump_detected, n.bns_stat,
     n.trade_intensity_zscore, n.conditional_duration, n.acd_surprise, n.vpin, n.vpin_cdf, n.trading_signal,
     n.signal_reason, n.computed_at_ns,
+    l.n_quotes, l.quoted_spread, l.effective_spread, l.buy_volume, l.sell_volume, l.signed_volume,
+    l.order_imbalance, l.depth_imbalance, l.amihud, l.roll_spread, l.kyle_lambda,
     TIMESTAMPADD('microsecond', n.bar_end_ns // 1000, TIMESTAMP '1970-01-01 00:00:00') AS bar_end,
     t.last_price,
     t.last_size,
@@ -38,6 +40,8 @@ SELECT
     (:now_ns - t.last_trade_ns) / 1e9::FLOAT AS trade_age_seconds,
     (:now_ns - n.bar_end_ns) / 1e9::FLOAT AS signal_age_seconds
 FROM newest AS n
+LEFT OUTER JOIN bar_liquidity AS l
+  ON l.symbol = n.symbol AND l.bar_seconds = n.bar_seconds AND l.bar_end_ns = n.bar_end_ns
 LEFT OUTER JOIN last_trades AS t ON t.symbol = n.symbol
 ORDER BY n.symbol
 LIMIT :row_limit;

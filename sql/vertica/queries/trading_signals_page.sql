@@ -1,18 +1,23 @@
 -- name: trading_signals_page
 -- params: symbols, signal_type, start_ns, end_ns, bar_seconds, after_bar_end_ns, after_symbol, row_limit
--- returns: trading_signals rows, newest first; keyset cursor (bar_end_ns, symbol)
+-- returns: trading_signals rows with their bar_liquidity measures, newest first; keyset cursor (bar_end_ns, symbol)
 SELECT
-    symbol, bar_end_ns, bar_seconds, n_trades, volume, vwap, close, log_return, garch_sigma,
-    standardized_return, lee_mykland_stat, jump_threshold, jump_detected, bns_stat, trade_intensity_zscore,
-    conditional_duration, acd_surprise, vpin, vpin_cdf, trading_signal, signal_reason, computed_at_ns,
-    TIMESTAMPADD('microsecond', bar_end_ns // 1000, TIMESTAMP '1970-01-01 00:00:00') AS bar_end
-FROM trading_signals
-WHERE (:symbols IS NULL OR CONTAINS((:symbols)::ARRAY[VARCHAR(32)], symbol))
-  AND (:signal_type IS NULL OR trading_signal = :signal_type)
-  AND bar_end_ns >= :start_ns AND bar_end_ns < :end_ns
-  AND bar_seconds = :bar_seconds
+    s.symbol, s.bar_end_ns, s.bar_seconds, s.n_trades, s.volume, s.vwap, s.close, s.log_return, s.garch_sigma,
+    s.standardized_return, s.lee_mykland_stat, s.jump_threshold, s.jump_detected, s.bns_stat,
+    s.trade_intensity_zscore, s.conditional_duration, s.acd_surprise, s.vpin, s.vpin_cdf, s.trading_signal,
+    s.signal_reason, s.computed_at_ns,
+    l.n_quotes, l.quoted_spread, l.effective_spread, l.buy_volume, l.sell_volume, l.signed_volume,
+    l.order_imbalance, l.depth_imbalance, l.amihud, l.roll_spread, l.kyle_lambda,
+    TIMESTAMPADD('microsecond', s.bar_end_ns // 1000, TIMESTAMP '1970-01-01 00:00:00') AS bar_end
+FROM trading_signals AS s
+LEFT OUTER JOIN bar_liquidity AS l
+  ON l.symbol = s.symbol AND l.bar_seconds = s.bar_seconds AND l.bar_end_ns = s.bar_end_ns
+WHERE (:symbols IS NULL OR CONTAINS((:symbols)::ARRAY[VARCHAR(32)], s.symbol))
+  AND (:signal_type IS NULL OR s.trading_signal = :signal_type)
+  AND s.bar_end_ns >= :start_ns AND s.bar_end_ns < :end_ns
+  AND s.bar_seconds = :bar_seconds
   AND (:after_bar_end_ns IS NULL
-       OR bar_end_ns < :after_bar_end_ns
-       OR (bar_end_ns = :after_bar_end_ns AND symbol < :after_symbol))
-ORDER BY bar_end_ns DESC, symbol DESC
+       OR s.bar_end_ns < :after_bar_end_ns
+       OR (s.bar_end_ns = :after_bar_end_ns AND s.symbol < :after_symbol))
+ORDER BY s.bar_end_ns DESC, s.symbol DESC
 LIMIT :row_limit;

@@ -1,0 +1,29 @@
+-- name: liquidity_signals
+-- returns: every bar with bar_liquidity measures, beside its trading_signals price, volume and return
+-- One row per (symbol, bar_seconds, bar_end_ns) the transform wrote since quotes were wired in (bars written
+-- before have no bar_liquidity row and are left out).
+CREATE OR REPLACE VIEW liquidity_signals AS
+SELECT
+    s.symbol,
+    s.bar_end_ns,
+    s.bar_seconds,
+    s.n_trades,
+    s.volume,
+    s.vwap,
+    s.close,
+    s.log_return,
+    l.n_quotes,
+    l.quoted_spread,
+    l.effective_spread,
+    l.buy_volume,
+    l.sell_volume,
+    l.signed_volume,
+    l.order_imbalance,
+    l.depth_imbalance,
+    l.amihud,
+    l.roll_spread,
+    l.kyle_lambda,
+    make_timestamp(s.bar_end_ns // 1000) AS bar_end
+FROM trading_signals AS s
+JOIN bar_liquidity AS l
+  ON l.symbol = s.symbol AND l.bar_seconds = s.bar_seconds AND l.bar_end_ns = s.bar_end_ns;
