@@ -25,6 +25,11 @@ switches its view to the archive at once (the views are recreated). Once a parti
 rows for an archived day become a new part file of that partition. The live file then checkpoints: the freed
 blocks are reused by later appends, but the file only shrinks with :mod:`sql.compact` (owner stopped).
 
+Daily metrics stay longer: before anything moves, the run writes the ``daily_metrics`` row of every final
+day (as the transform does), and a trades or signals partition leaves only once its day's row is written,
+so ``symbol_metrics`` keeps answering for archived days. ``RETAIN_METRICS_DAYS`` (0: for ever) deletes older
+rows.
+
 Everything runs in the process that holds the file for writing: ``microstructure archive`` with the owner
 stopped, or the owner itself (``ARCHIVE_INTERVAL_SECONDS``). Within it, the write lock pauses ingest and the
 transform for the length of one chunk.
@@ -85,6 +90,7 @@ class ArchiveReport:
     recovered: int = 0
     waiting: list[str] = field(default_factory=list)
     retention_off: bool = False
+    metrics_deleted: int = 0
 
     def summary(self) -> str:
         """One line for logs and the command."""
@@ -95,6 +101,8 @@ class ArchiveReport:
                 f"({self.bytes / 1e6:.1f} MB)")
         if self.recovered:
             line += f"; placed {self.recovered} file(s) an earlier run had committed"
+        if self.metrics_deleted:
+            line += f"; deleted {self.metrics_deleted:,} daily_metrics row(s) older than RETAIN_METRICS_DAYS"
         if self.waiting:
             shown = ", ".join(self.waiting[:5]) + (" ..." if len(self.waiting) > 5 else "")
             line += f"; {len(self.waiting)} partition(s) wait for the transform (signals not final): {shown}"
@@ -135,9 +143,18 @@ def archive(storage: DuckDBStorage, settings: Settings) -> ArchiveReport:
     """
     root = check_archive_root(settings.archive_root())
     report = ArchiveReport(recovered=_recover(storage, root),
-                           retention_off=not any(getattr(settings, t.setting) for t in ARCHIVED_TABLES))
+                           retention_off=not any(getattr(settings, t.setting) for t in ARCHIVED_TABLES)
+                           and not settings.retain_metrics_days)
     shutil.rmtree(root / STAGING, ignore_errors=True)  # anything left there was never committed
     queries = load_registry("duckdb", "archive")
+    newest_trade = storage.newest_trade_ns()
+    if newest_trade is not None:  # the days that leave keep their metrics: written first, as by the transform
+        storage.write_daily_metrics(settings.bar_seconds,
+                                    newest_trade - round(settings.transform_lateness_seconds * 1e9))
+    if settings.retain_metrics_days:
+        with storage.archive_transaction() as cursor:
+            (report.metrics_deleted,) = cursor.execute(queries["delete_daily_metrics"].text,
+                                                       {"days": settings.retain_metrics_days}).fetchall()[0]
     reading = {row[0] for row in storage.fetch_all(queries["placed_tables"].text)}  # views reading the archive
     for table in ARCHIVED_TABLES:
         days = int(getattr(settings, table.setting))

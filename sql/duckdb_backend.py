@@ -8,7 +8,11 @@ is interrupted when it passes the time limit. A server without a writer opens th
 
 Appends are idempotent: ``market_data`` declares no key (an index on it would cost more than the append);
 :meth:`DuckDBStorage.append_trades`, under the process's write lock, adds only rows whose dedupe key is not
-stored yet, so loading the same event twice leaves one row (at-least-once delivery + dedupe).
+stored yet, so loading the same event twice leaves one row (at-least-once delivery + dedupe). Once retention
+moved a day to the Parquet archive (:mod:`sql.archive`), a batch holding trades of that day is also checked
+against the archived files of its symbols and days, so a trade delivered again (a replay, a Kafka re-read) is
+not stored a second time, while a trade of that day that is really new is stored (the next archive run moves
+it into a new part of its partition).
 
 Analysts' SQL (:meth:`DuckDBStorage.run_sql`) runs on the same instance, so the instance itself is opened
 with ``enable_external_access = false`` and ``lock_configuration = true``: no statement of this process can
@@ -29,6 +33,7 @@ statement runs at a time (a later one waits at most the time limit) and the time
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import threading
@@ -83,6 +88,13 @@ _DIALECT = "duckdb"
 
 #: How DuckDB names the process holding a file's lock: ``Conflicting lock is held in <program> (PID 1234)``.
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in .*\(PID (\d+)\)")
+_EPOCH_DAY = dt.date(1970, 1, 1)
+_NS_PER_DAY = 86_400_000_000_000
+
+#: What ``reset_signals`` deletes of a symbol (``rewind_signals``: all but its state, which it replaces).
+_RESET_TABLES = ("trading_signals", "model_params", "intraday_profile", "bar_liquidity", "signal_state",
+                 "daily_metrics")
+
 #: Bytes 8-11 of every DuckDB database file (after the header's checksum).
 _MAGIC = b"DUCK"
 
@@ -195,6 +207,9 @@ class DuckDBStorage:
         self._queries = load_registry(_DIALECT, "queries")
         self._listeners: list[weakref.ref[WriteListener]] = []  # held weakly: a dropped app stops listening
         self._condition_sets: set[str] | None = None  # strings trade_condition_sets lists (writers; see the schema)
+        self._archived_days: dict[str, set[int]] | None = None  # market -> archived trade days (epoch days)
+        self._metrics_final_before: dict[int, int] = {}  # grid -> final_before_ns daily_metrics is written to
+        self._cursor_setup: tuple[str, ...] = ()  # run on each new cursor (a reader of an older file)
 
     @classmethod
     def open(cls, settings: Settings, *, read_only: bool = False) -> DuckDBStorage:
@@ -225,7 +240,11 @@ class DuckDBStorage:
         if read_only:  # a writer checks in apply_schema; a reader of a file newer code migrated is refused here
             cursor = storage._root.cursor()  # its own: the thread's cursor is for the caller's statements
             try:
-                pending(_DIALECT, storage._schema_version(cursor) or 0, storage._label)
+                todo = pending(_DIALECT, storage._schema_version(cursor) or 0, storage._label)
+                if any(m.name == "daily_metrics" for m in todo):
+                    storage._cursor_setup = (storage._queries["daily_metrics_stand_in"].text,)
+                    log.warning("%s is not migrated to daily_metrics yet (a writer's open does it): the "
+                                "metrics of every day are computed from the trades meanwhile", storage._label)
             except SchemaTooNew:
                 storage.close()
                 raise
@@ -238,6 +257,8 @@ class DuckDBStorage:
         cursor = getattr(self._local, "cursor", None)
         if cursor is None or self._local.generation != self._generation:
             cursor = self._root.cursor()
+            for statement in self._cursor_setup:
+                cursor.execute(statement)
             self._local.cursor, self._local.generation = cursor, self._generation
         return cursor
 
@@ -434,7 +455,8 @@ class DuckDBStorage:
         One transaction under the write lock: ``insert_trades`` skips rows whose key
         (``market, symbol, exchange, trade_id, ts_ns``) is stored, and of rows sharing a key inside the batch
         adds only the first; the batch's new conditions strings join ``trade_condition_sets`` with their rules. ``market_data`` declares no key: the lock makes this
-        the only writer of the table, which keeps the key by construction (``sql/duckdb/schema``).
+        the only writer of the table, which keeps the key by construction (``sql/duckdb/schema``). Rows whose
+        key an archived file holds are left out first (module docstring).
         """
         if batch.num_rows == 0:
             return 0
@@ -447,18 +469,75 @@ class DuckDBStorage:
         if new_sets is not None:
             batches["condition_sets_stage"] = new_sets
         added = 0
+        written = batch
 
         def committed() -> None:
             if added:
-                self._notify("trades_written", batch)
+                self._notify("trades_written", written)
 
         with self._transaction(cursor, batches, committed):
+            written = self._without_archived(cursor, batch)
+            if written is not batch:  # the same name: _transaction unregisters it
+                cursor.register("trades_batch", written)
             (added,) = cursor.execute(self._queries["insert_trades"].text).fetchone()  # type: ignore[misc]
             if new_sets is not None:
                 cursor.execute(self._queries["add_trade_condition_sets"].text)
         if new_sets is not None:
             self._condition_sets.update(new_sets.column("conditions").to_pylist())
         return int(added)
+
+    def _without_archived(self, cursor: duckdb.DuckDBPyConnection, batch: pa.Table) -> pa.Table:
+        """``batch`` without the rows whose dedupe key an archived Parquet file holds (a trade delivered again
+        after retention moved its day out of the live file); ``batch`` itself when it has none. Runs under the
+        write lock, so an archive of the same process cannot move a day in between."""
+        if self._archived_days is None:
+            self._archived_days = {}
+            for market, day in cursor.execute(self._queries["archived_trade_days"].text).fetchall():
+                self._archived_days.setdefault(str(market), set()).add((day - _EPOCH_DAY).days)
+        if not self._archived_days or self.archive_root is None:
+            return batch
+        days = pc.divide(batch.column("ts_ns"), _NS_PER_DAY)
+        hit = pa.array(np.zeros(batch.num_rows, np.bool_))
+        for market, archived in self._archived_days.items():
+            hit = pc.or_(hit, pc.and_(pc.equal(batch.column("market"), market),
+                                      pc.is_in(days, pa.array(sorted(archived), pa.int64()))))
+        if not pc.any(hit).as_py():
+            return batch
+        suspects = batch.filter(hit)
+        files = self._archived_trade_files(cursor, suspects)
+        if not files:
+            return batch
+        cursor.register("archive_check_batch", suspects)
+        try:
+            positions = self._queries["archived_trade_positions"].text
+            found = cursor.execute(positions, {"files": files}).fetchall()
+        finally:
+            cursor.unregister("archive_check_batch")
+        if not found:
+            return batch
+        log.info("%s: %d trade(s) delivered again after their day was archived; the archive holds them, not "
+                 "stored twice", self._label, len(found))
+        again = pa.array([p for (p,) in found], pa.int64())
+        return batch.filter(pc.invert(pc.is_in(batch.column("batch_pos"), again)))
+
+    def _archived_trade_files(self, cursor: duckdb.DuckDBPyConnection, suspects: pa.Table) -> list[str]:
+        """The archived trade files that may hold rows of ``suspects`` (placed, else still staged); a file in
+        neither place is logged (``microstructure archive`` reports it) and left out."""
+        assert self.archive_root is not None
+        days = sorted({_EPOCH_DAY + dt.timedelta(days=int(d))
+                       for d in pc.unique(pc.divide(suspects.column("ts_ns"), _NS_PER_DAY)).to_pylist()})
+        params = {"markets": pc.unique(suspects.column("market")).to_pylist(), "days": days,
+                  "symbols": pc.unique(suspects.column("symbol")).to_pylist()}
+        files = []
+        root = self.archive_root
+        listed = cursor.execute(self._queries["archived_trade_files"].text, params).fetchall()
+        for path, staged_path in listed:
+            found = next((p for p in (root / path, root / staged_path) if p.exists()), None)
+            if found is None:
+                log.error("archived file %s is missing: trades it held are not deduplicated against it", path)
+            else:
+                files.append(str(found))
+        return files
 
     def append_quotes(self, batch: pa.Table) -> int:
         """Append quotes; return rows added."""
@@ -507,9 +586,10 @@ class DuckDBStorage:
         """Delete the signals, fits, profiles and states of ``symbols`` on the grid, in one transaction, so
         that the transform recomputes them from their first trade."""
         cursor = self._cursor()
+        self._metrics_final_before.clear()  # their days are written again once final
         with self._transaction(cursor, committed=lambda: self._notify("signals_reset", symbols, bar_seconds)):
             for symbol in symbols:
-                for table in ("trading_signals", "model_params", "intraday_profile", "bar_liquidity", "signal_state"):
+                for table in _RESET_TABLES:
                     cursor.execute(self._queries[f"reset_{table}"].text, {"symbol": symbol, "bar_seconds": bar_seconds})
 
     def rewind_signals(self, states: Sequence[SignalStateRow]) -> None:
@@ -520,13 +600,53 @@ class DuckDBStorage:
             return
         cursor = self._cursor()
         rewound = StorageError(f"signals of {len(states)} symbol(s) rewound for a recompute")
+        self._metrics_final_before.clear()
         with self._transaction(cursor, {"signal_state_batch": signal_states_table(states, time.time_ns())},
                                lambda: self._notify("write_failed", rewound)):
             for state in states:
-                for table in ("trading_signals", "model_params", "intraday_profile", "bar_liquidity"):
+                for table in (t for t in _RESET_TABLES if t != "signal_state"):
                     cursor.execute(self._queries[f"rewind_{table}"].text, {
                         "symbol": state.symbol, "bar_seconds": state.bar_seconds, "after_ns": state.last_bar_end_ns})
             cursor.execute(self._queries["upsert_signal_state"].text)
+
+    def write_daily_metrics(self, bar_seconds: int, watermark_ns: int,
+                            oldest_new_bar_ns: int | None = None) -> int:
+        """Write the ``daily_metrics`` row of every (symbol, UTC day) on the grid that the watermark made
+        final (its bars end before the start of the watermark's UTC day) and none yet; return rows written.
+
+        Parameters
+        ----------
+        bar_seconds
+            The grid.
+        watermark_ns
+            The transform's watermark (:class:`udx.transform.TransformSummary`): bars ending at or before
+            it are written, trades after it may still come.
+        oldest_new_bar_ns
+            The end of the oldest bar the caller wrote since its last call (``None``: none). Nothing is read
+            when no day became final since the last call and no bar of a final day was written.
+        """
+        final_before = watermark_ns // _NS_PER_DAY * _NS_PER_DAY
+        if self._metrics_final_before.get(bar_seconds) == final_before and (
+                oldest_new_bar_ns is None or oldest_new_bar_ns >= final_before):
+            return 0
+        cursor = self._cursor()
+        added = 0
+        pending = self._queries["daily_metrics_pending"].text
+        while True:  # one day per transaction, so a backfill of many days pauses writers one day at a time
+            with self._transaction(cursor):
+                params = {"bar_seconds": bar_seconds, "final_before_ns": final_before}
+                (first,) = cursor.execute(pending, params).fetchall()[0]
+                if first is None:
+                    break
+                day = int(first) // _NS_PER_DAY * _NS_PER_DAY
+                (rows,) = cursor.execute(self._queries["write_daily_metrics"].text, {
+                    "bar_seconds": bar_seconds, "from_ns": day, "computed_at_ns": time.time_ns(),
+                    "final_before_ns": min(day + _NS_PER_DAY, final_before)}).fetchall()[0]
+            if not rows:  # cannot happen (both statements see the same days); never loop on it
+                raise StorageError(f"daily_metrics: the day from {first} ns was pending; nothing was written")
+            added += int(rows)
+        self._metrics_final_before[bar_seconds] = final_before
+        return added
 
     # --- maintenance (sql/archive.py) ------------------------------------------------------------------
     @contextmanager
@@ -536,7 +656,12 @@ class DuckDBStorage:
         rows left the live tables."""
         moved = StorageError("rows moved from the live tables to the archive")
         cursor = self._cursor()
-        with self._transaction(cursor, committed=lambda: self._notify("write_failed", moved)):
+
+        def committed() -> None:
+            self._archived_days = None  # appends learn the archived days again
+            self._notify("write_failed", moved)
+
+        with self._transaction(cursor, committed=committed):
             yield cursor
 
     def execute_write(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
@@ -587,6 +712,18 @@ class DuckDBStorage:
         ``[start_ns, end_ns)``, by symbol, each in time order (the transform's bar liquidity)."""
         params = {"symbols": list(symbols), "start_ns": start_ns, "end_ns": end_ns}
         return self._cursor().sql(self._queries["quotes_range_symbols"].text, params=params).to_arrow_table()
+
+    def read_trades_with_archive(self, symbol: str, start_ns: int, end_ns: int) -> pa.Table:
+        """:meth:`read_trades` over live and archived trades (the view ``trades_all``): a recompute reads a
+        symbol's history through it once retention moved its old days to the archive."""
+        params = {"symbol": symbol, "start_ns": start_ns, "end_ns": end_ns}
+        return self._cursor().sql(self._queries["trades_all_range"].text, params=params).to_arrow_table()
+
+    def archived_until(self) -> dict[str, int]:
+        """Per symbol whose trades or signals the archive holds: the end (ns, exclusive) of the newest UTC day
+        archived. Its live trades are complete from there on."""
+        return {str(symbol): (day - _EPOCH_DAY).days * _NS_PER_DAY + _NS_PER_DAY
+                for symbol, day in self._fetchall("archived_symbol_days")}
 
     def load_signal_states(self, bar_seconds: int) -> dict[str, SignalStateRow]:
         """Return the stored transform state per symbol on the ``bar_seconds`` grid."""

@@ -75,8 +75,14 @@ class Settings(BaseSettings):
     )
     retain_signals_days: int = Field(
         0, ge=0,
-        description="the same for trading_signals (bars; symbol_metrics is computed from them and the trades); "
-        "0 = keep everything (off); when on, at least RETAIN_TRADES_DAYS",
+        description="the same for trading_signals (bars; symbol_metrics reads final days from "
+        "daily_metrics); 0 = keep everything (off); when on, at least RETAIN_TRADES_DAYS",
+    )
+    retain_metrics_days: int = Field(
+        0, ge=0,
+        description="UTC days of daily_metrics kept (counted back from the newest day it holds); older rows "
+        "are deleted by the archive run. 0 = keep for ever (the default): a day keeps its metrics after its "
+        "trades and bars left the live file",
     )
     archive_path: Path | None = Field(
         None,

@@ -12,6 +12,16 @@ by chunk, exactly as a first run would (its exactness: micro-batches and restart
   then its bars, fits and profiles after that state are deleted and the state stored, in one transaction
   (``Storage.rewind_signals``). A symbol without a bar before that session is recomputed from its first trade.
 
+**After an archive** (retention moved a symbol's old days to Parquet, :mod:`sql.archive`), a recompute
+never reaches into the archived days: their trades are no longer live, and signals in the archive cannot be
+rewritten. A symbol the archive holds (``Storage.archived_until``: the end of its newest archived day of
+trades or signals) is recomputed from the first session opening at or after that end, or from the
+``since_ns`` session when later; its state there is computed from its first trade, reading the archived
+trades back (``read_trades_with_archive``), so the recomputed part equals a one-pass run over every trade.
+Rows before stay as made, ``model_params.fingerprint`` saying which definitions made them, and one log line
+says so. This guard covers ``transform --recompute`` and the transform's own recompute after a definitions
+change alike (:func:`udx.transform.run_transform` calls :func:`prepare_recompute`).
+
 One log line says which symbols are recomputed and from when.
 """
 
@@ -64,7 +74,7 @@ def _when(ns: int) -> str:
 
 
 def prepare_recompute(storage: Storage, settings: Settings, symbols: Sequence[str] | None = None,
-                      since_ns: int | None = None) -> list[str]:
+                      since_ns: int | None = None, *, announce: bool = True) -> list[str]:
     """Move ``symbols`` (default: every symbol with trades) back so that the next transform recomputes them.
 
     Parameters
@@ -77,12 +87,15 @@ def prepare_recompute(storage: Storage, settings: Settings, symbols: Sequence[st
         Symbols to recompute; each must have trades.
     since_ns
         Recompute from the start of the session holding this time (module docstring); ``None``: from each
-        symbol's first trade.
+        symbol's first trade, or from where its live trades are complete when the archive holds its old days.
+    announce
+        Log which symbols are recomputed from when; ``False`` when the caller said so already (the transform
+        after a definitions change). The line about the archive is always logged.
 
     Returns
     -------
     list of str
-        The symbols moved back, sorted.
+        The symbols asked for, sorted (an archived symbol without a session after its archive keeps its rows).
 
     Raises
     ------
@@ -97,8 +110,10 @@ def prepare_recompute(storage: Storage, settings: Settings, symbols: Sequence[st
     if not chosen:
         raise ValueError("no symbol has trades; nothing to recompute")
     bar_seconds = settings.bar_seconds
-    if since_ns is None:
-        _say(chosen, "from their first trade")
+    archived = _archived_until(storage)
+    say = _say if announce else _quiet
+    if since_ns is None and not any(symbol in archived for symbol in chosen):
+        say(chosen, "from their first trade")
         storage.reset_signals(chosen, bar_seconds)
         return chosen
     newest = storage.newest_trade_ns()
@@ -106,24 +121,56 @@ def prepare_recompute(storage: Storage, settings: Settings, symbols: Sequence[st
     configs: dict[str, SignalConfig] = {}
     rewinds: list[SignalStateRow] = []
     from_first: list[str] = []
+    guarded: list[str] = []  # symbols whose recompute starts later than asked because of the archive
     for symbol in chosen:
         market = markets[symbol]
         cfg = configs.setdefault(market, signal_config(settings, market))
-        start = _session_start(cfg, since_ns)
+        start = _session_start(cfg, since_ns) if since_ns is not None else None
+        if symbol in archived:
+            live_from = _first_open(cfg, archived[symbol])
+            if live_from is None or start is None or live_from > start:
+                guarded.append(f"{symbol} (archived to {_when(archived[symbol])})")
+                start = live_from
+            if start is None:
+                continue  # no session after its archive yet: nothing live to recompute
         state = (state_at(storage, symbol, market, cfg, min(start, watermark), liquidity_config(settings))
                  if start is not None else None)
-        if state is None:
-            from_first.append(symbol)
-        else:
+        if state is not None:
             rewinds.append(SignalStateRow(symbol, bar_seconds, state.last_bar_end_ns, state.to_json()))
+        elif symbol in archived:
+            guarded.append(f"{symbol} (no bar before its live trades; left as is)")
+        else:
+            from_first.append(symbol)
+    if guarded:
+        _say(guarded, "only after the archive (their signals before stay as made; model_params.fingerprint "
+                      "names the definitions of their fits)")
     if rewinds:
-        _say([f"{r.symbol} (after {_when(r.last_bar_end_ns)})" for r in rewinds],
-             f"from the session holding {_when(since_ns)} on")
+        say([f"{r.symbol} (after {_when(r.last_bar_end_ns)})" for r in rewinds],
+             "from the session holding {} on".format(_when(since_ns)) if since_ns is not None
+             else "from the first session of their live trades on")
         storage.rewind_signals(rewinds)
     if from_first:
-        _say(from_first, "from their first trade (no bar before that session)")
+        say(from_first, "from their first trade (no bar before that session)" if since_ns is not None
+             else "from their first trade")
         storage.reset_signals(from_first, bar_seconds)
     return chosen
+
+
+def _archived_until(storage: Storage) -> dict[str, int]:
+    """Per symbol the archive holds, the end of its newest archived day (none without an archive)."""
+    reader = getattr(storage, "archived_until", None)
+    return {} if reader is None else dict(reader())
+
+
+def _first_open(cfg: SignalConfig, at_ns: int) -> int | None:
+    """The open of the first session opening at or after ``at_ns``; ``None`` when none opens soon."""
+    opens, _ = session_bounds(cfg.session, at_ns, at_ns + _SEARCH_NS)
+    later = opens[opens >= at_ns]
+    return int(later[0]) if later.size else None
+
+
+def _quiet(named: Sequence[str], when: str) -> None:
+    """:func:`_say` when the caller has said it."""
 
 
 def _say(named: Sequence[str], when: str) -> None:

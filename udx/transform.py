@@ -162,7 +162,8 @@ def run_transform(
 
     A symbol whose stored state was written by other signal definitions or settings (its fingerprint,
     :meth:`udx.pipeline.SignalConfig.fingerprint`) is recomputed from its first trade: one warning line names
-    how many and why, and its rows are deleted first (``storage.reset_signals``).
+    how many and why, and its rows are deleted first (``storage.reset_signals``). When retention archived its
+    old days it is recomputed from where its live trades are complete instead (:mod:`udx.recompute`).
     """
     if symbols_per_commit < 1:
         raise ValueError(f"symbols_per_commit must be >= 1, got {symbols_per_commit}")
@@ -193,8 +194,14 @@ def run_transform(
                 due[symbol] = next_bar_end_ns(cfg.session, bar_ns, state.last_bar_end_ns)
             plan.append((symbol, cfg, state, state.last_bar_end_ns if state is not None else 0))
         plans.append(plan)
-    _reset(storage, stale, settings.bar_seconds)
+    if stale:
+        _reset(storage, settings, stale)
+        rewound = storage.load_signal_states(settings.bar_seconds)
+        for k, plan in enumerate(plans):
+            plans[k] = [e for e in (_replanned(entry, rewound, due, bar_ns) if entry[0] in stale else entry
+                                    for entry in plan) if e is not None]
     done = 0
+    oldest = np.iinfo(np.int64).max  # the end of the oldest bar written by this run
     # chunk k + 1 is read and chunk k - 1 written while chunk k is computed (DuckDB releases the GIL)
     reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transform-read")
     writer = _BackgroundCommits(storage)
@@ -218,6 +225,8 @@ def run_transform(
                     result = process_symbol(ts, px, sz, cfg, state, watermark, sets_price=price_ok,
                                             counts_volume=volume_ok)
                     if result is not None:
+                        if result.columns["bar_end_ns"].size:
+                            oldest = min(oldest, int(result.columns["bar_end_ns"][0]))
                         liq = None if liquidity is None else liquidity_columns(
                             result.columns, bar_ns, ts, px, sz, price_ok, volume_ok,
                             quotes.get(symbol, Quotes.empty()), result.state.arrays, liquidity)
@@ -233,8 +242,19 @@ def run_transform(
     finally:
         reader.shutdown(wait=True, cancel_futures=True)
         writer.close()
+    _write_daily_metrics(storage, settings.bar_seconds, watermark, oldest)
     return TransformSummary(n_symbols, n_bars, time.perf_counter() - started, watermark, n_fits, n_trades,
                             min(due.values()) if due else None)
+
+
+def _write_daily_metrics(storage: Storage, bar_seconds: int, watermark: int, oldest: int) -> None:
+    """Write the daily metrics of the days this run made final, on a storage that keeps them
+    (``write_daily_metrics``; the first run after an upgrade backfills every final day)."""
+    write = getattr(storage, "write_daily_metrics", None)
+    if write is not None:
+        written = write(bar_seconds, watermark, oldest if oldest < np.iinfo(np.int64).max else None)
+        if written:
+            log.info("daily metrics of %d final symbol day(s) written", written)
 
 
 def reset_stale_states(storage: Storage, settings: Settings) -> list[str]:
@@ -250,20 +270,38 @@ def reset_stale_states(storage: Storage, settings: Settings) -> list[str]:
         if market not in configs:
             configs[market] = signal_config(settings, market)
         _stored_state(states.get(symbol), configs[market], symbol, stale)
-    _reset(storage, stale, settings.bar_seconds)
+    if stale:
+        _reset(storage, settings, stale)
     return sorted(stale)
 
 
-def _reset(storage: Storage, stale: dict[str, str], bar_seconds: int) -> None:
-    """Say in one line which symbols are recomputed, the days their bars reached and why, and delete what
-    they had."""
-    if not stale:
-        return
+def _reset(storage: Storage, settings: Settings, stale: dict[str, str]) -> None:
+    """Say in one line which symbols are recomputed, the days their bars reached and why, and move them back
+    (:func:`udx.recompute.prepare_recompute`: from their first trade, or after what the archive holds)."""
+    from udx.recompute import prepare_recompute  # it builds on state_at of this module
+
     named = ", ".join(list(stale.values())[:_NAMED])
     log.warning("signal definitions or settings changed since the stored state of %d symbol(s); recomputing "
-                "their signals from their first trade: %s%s", len(stale), named,
+                "their signals: %s%s", len(stale), named,
                 f", and {len(stale) - _NAMED} more" if len(stale) > _NAMED else "")
-    storage.reset_signals(sorted(stale), bar_seconds)
+    prepare_recompute(storage, settings, sorted(stale), announce=False)
+
+
+def _replanned(entry: tuple[str, SignalConfig, SymbolState | None, int], states: dict[str, SignalStateRow],
+               due: dict[str, int], bar_ns: int) -> tuple[str, SignalConfig, SymbolState | None, int] | None:
+    """A stale symbol's plan after :func:`_reset`: from the state it was rewound to, or from its first trade;
+    ``None`` (left out of this run) when the archive left it as it was."""
+    symbol, cfg, _, _ = entry
+    row = states.get(symbol)
+    if row is None:
+        return symbol, cfg, None, 0
+    state = SymbolState.from_json(row.state)
+    try:
+        state.check_fits(cfg.fingerprint())
+    except StateError:
+        return None
+    due[symbol] = next_bar_end_ns(cfg.session, bar_ns, state.last_bar_end_ns)
+    return symbol, cfg, state, state.last_bar_end_ns
 
 
 def _day(ns: int) -> str:
@@ -291,8 +329,16 @@ def state_at(storage: Storage, symbol: str, market: str, cfg: SignalConfig, end_
     """The state a run from ``symbol``'s first trade reaches with the bars ending at or before ``end_ns``
     final (nothing is written); ``None`` when it has no such bar. ``transform --recompute --since`` rewinds
     to it (:mod:`udx.recompute`); with ``liquidity`` (and a storage with quotes) the state carries the bar
-    liquidity's quote, tick and windows too."""
-    ts, px, sz, price_ok, volume_ok = _valid(*_read_chunk(storage, [(symbol, 0)], end_ns, {symbol: market})[symbol])
+    liquidity's quote, tick and windows too. The trades are read live and archived
+    (``read_trades_with_archive``) where the storage keeps an archive, so the state is the one-pass state even
+    after retention moved old days (archived quotes are not read back: the liquidity state then starts from
+    the live quotes)."""
+    reader = getattr(storage, "read_trades_with_archive", None)
+    if reader is None:
+        arrays = _read_chunk(storage, [(symbol, 0)], end_ns, {symbol: market})[symbol]
+    else:
+        arrays = _arrays(reader(symbol, 0, end_ns), market)
+    ts, px, sz, price_ok, volume_ok = _valid(*arrays)
     result = process_symbol(ts, px, sz, cfg, None, end_ns, sets_price=price_ok, counts_volume=volume_ok)
     if result is not None and liquidity is not None and hasattr(storage, "read_quotes_many"):
         quotes = _read_quotes(storage, [(symbol, 0)], end_ns).get(symbol, Quotes.empty())

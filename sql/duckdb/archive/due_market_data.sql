@@ -2,7 +2,8 @@
 -- params: before_ns, bar_seconds
 -- returns: market, day, symbol, n_rows, first_ns, last_ns, final: every (market, UTC date, symbol) partition of
 -- market_data before before_ns; final when the transform's watermark (signal_state.last_bar_end_ns on the grid) is past
--- the partition's newest row, so its signals are final (a symbol without state is not final)
+-- the partition's newest row, so its signals are final (a symbol without state is not final), and its day's
+-- daily_metrics row is written (or it has no bar that day), so the day keeps its metrics once its trades leave
 SELECT
     d.market,
     d.day,
@@ -10,7 +11,7 @@ SELECT
     d.n_rows,
     d.first_ns,
     d.last_ns,
-    coalesce(s.last_bar_end_ns > d.last_ns, false) AS final
+    coalesce(s.last_bar_end_ns > d.last_ns, false) AND (dm.symbol IS NOT NULL OR b.symbol IS NULL) AS final
 FROM (
     SELECT market, CAST(make_timestamp(ts_ns // 1000) AS DATE) AS day, symbol, count(*) AS n_rows,
            min(ts_ns) AS first_ns, max(ts_ns) AS last_ns
@@ -19,4 +20,10 @@ FROM (
     GROUP BY ALL
 ) AS d
 LEFT JOIN signal_state AS s ON s.symbol = d.symbol AND s.bar_seconds = $bar_seconds
+LEFT JOIN daily_metrics AS dm ON dm.symbol = d.symbol AND dm.session_date = d.day AND dm.bar_seconds = $bar_seconds
+LEFT JOIN (
+    SELECT DISTINCT symbol, CAST(make_timestamp(bar_end_ns // 1000) AS DATE) AS day
+    FROM trading_signals
+    WHERE bar_seconds = $bar_seconds AND bar_end_ns < $before_ns
+) AS b ON b.symbol = d.symbol AND b.day = d.day
 ORDER BY d.market, d.day, d.symbol;

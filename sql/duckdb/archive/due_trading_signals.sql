@@ -1,7 +1,8 @@
 -- name: due_trading_signals
--- params: before_ns
+-- params: before_ns, bar_seconds
 -- returns: market, day, symbol, n_rows, first_ns, last_ns, final: every (market, UTC date of bar_end_ns, symbol)
--- partition of trading_signals before before_ns; a stored bar is final. The market of a symbol comes from its
+-- partition of trading_signals before before_ns; a stored bar is final, and the partition leaves once its day's
+-- daily_metrics row on the grid is written (or it holds no bar of the grid). The market of a symbol comes from its
 -- trades, live or archived ('unknown' without any)
 WITH markets AS (
     SELECT symbol, min(market) AS market FROM (
@@ -16,9 +17,12 @@ SELECT
     count(*) AS n_rows,
     min(t.bar_end_ns) AS first_ns,
     max(t.bar_end_ns) AS last_ns,
-    true AS final
+    bool_and(t.bar_seconds <> $bar_seconds) OR bool_or(dm.symbol IS NOT NULL) AS final
 FROM trading_signals AS t
 LEFT JOIN markets AS m ON m.symbol = t.symbol
+LEFT JOIN daily_metrics AS dm
+    ON dm.symbol = t.symbol AND dm.bar_seconds = t.bar_seconds
+   AND dm.session_date = CAST(make_timestamp(t.bar_end_ns // 1000) AS DATE)
 WHERE t.bar_end_ns < $before_ns
 GROUP BY ALL
 ORDER BY 1, 2, 3;

@@ -1,13 +1,18 @@
 -- name: symbol_metrics_page
 -- params: symbols, start_date, end_date, bar_seconds, after_session_date, after_symbol, row_limit
 -- returns: symbol_metrics rows (per symbol per day), newest day first; keyset cursor (session_date, symbol)
--- The rows of the view symbol_metrics with the filters applied inside: the per-day bar statistics of the
--- asked symbols and days (trading_signals is written symbol by symbol: the symbol filter skips row groups),
--- the page of them, and the day's trades (OHLC, volume, VWAP) of the asked symbols and days, joined to the
--- page (market_data is stored in time order: a window's day range skips row groups; constant bounds, as
--- bounds from a subquery would be joined row by row instead). Formulas as in views/030_symbol_metrics.sql.
--- Reading the trades is what costs; per-bar open/high/low in trading_signals would let this read bars only.
-WITH bar_returns AS (
+-- The rows of the view symbol_metrics with the filters applied inside. Final days come from daily_metrics (written
+-- by the transform once final: schema/012_daily_metrics.sql); the days after the grid's newest written day (the open
+-- day) are computed: their per-day bar statistics from trading_signals (written symbol by symbol: the symbol filter
+-- skips row groups), and, for the page only, their trades (OHLC, volume, VWAP) from market_data (stored in time
+-- order: the day range skips row groups; DuckDB prunes on the bound read from daily_metrics as on a constant).
+-- Formulas as in views/030_symbol_metrics.sql.
+WITH open_from AS (
+    SELECT coalesce(epoch_ns(CAST(max(session_date) + 1 AS TIMESTAMP)), 0) AS from_ns
+    FROM daily_metrics
+    WHERE bar_seconds = $bar_seconds
+),
+bar_returns AS (
     SELECT
         symbol,
         bar_seconds,
@@ -26,6 +31,7 @@ WITH bar_returns AS (
       AND bar_end_ns >= epoch_ns(CAST(CAST($start_date AS DATE) AS TIMESTAMP))
       AND bar_end_ns < epoch_ns(least(CAST(CAST($end_date AS DATE) AS TIMESTAMP) + INTERVAL 1 DAY,
                                       TIMESTAMP '2262-01-01'))   -- the end of nanosecond time
+      AND bar_end_ns >= (SELECT from_ns FROM open_from)
     WINDOW w AS (PARTITION BY symbol, bar_seconds, CAST(make_timestamp(bar_end_ns // 1000) AS DATE)
                  ORDER BY bar_end_ns)
 ),
@@ -47,9 +53,41 @@ daily_bars AS (
     FROM bar_returns
     GROUP BY ALL
 ),
+candidates AS (
+    SELECT * EXCLUDE (computed_at_ns), false AS is_open
+    FROM daily_metrics
+    WHERE ($symbols IS NULL OR list_contains($symbols, symbol))
+      AND bar_seconds = $bar_seconds
+      AND session_date >= CAST($start_date AS DATE)
+      AND session_date <= CAST($end_date AS DATE)
+    UNION ALL
+    SELECT
+        symbol,
+        session_date,
+        bar_seconds,
+        NULL, NULL, NULL, NULL, NULL, NULL, NULL,   -- trades, volume, vwap, open, high, low, close: daily_trades
+        n_returns,
+        realized_variance,
+        bipower_variation,
+        CASE
+            WHEN n_returns < 3 OR realized_variance <= 0 OR bipower_variation <= 0 THEN NULL
+            ELSE ((realized_variance - bipower_variation) / realized_variance)
+                 / sqrt((pi() * pi() / 4 + pi() - 5) / n_returns
+                        * greatest(1.0, (n_returns * n_returns / (n_returns - 2.0)) * tp_sum
+                                        / (bipower_variation * bipower_variation)))
+        END,
+        jump_count,
+        mean_vpin,
+        max_vpin,
+        last_signal,
+        last_signal_reason,
+        last_bar_end_ns,
+        true
+    FROM daily_bars
+),
 page AS (
     SELECT *
-    FROM daily_bars
+    FROM candidates
     WHERE $after_session_date IS NULL
        OR (session_date, symbol) < (CAST($after_session_date AS DATE), $after_symbol)
     ORDER BY session_date DESC, symbol DESC
@@ -71,35 +109,30 @@ daily_trades AS (
       AND ts_ns >= epoch_ns(CAST(CAST($start_date AS DATE) AS TIMESTAMP))
       AND ts_ns < epoch_ns(least(CAST(CAST($end_date AS DATE) AS TIMESTAMP) + INTERVAL 1 DAY,
                                  TIMESTAMP '2262-01-01'))
+      AND ts_ns >= (SELECT from_ns FROM open_from)
     GROUP BY ALL
 )
 SELECT
-    b.symbol,
-    b.session_date,
-    b.bar_seconds,
-    t.trades,
-    t.volume,
-    t.vwap,
-    t.open,
-    t.high,
-    t.low,
-    t.close,
-    b.n_returns,
-    b.realized_variance,
-    b.bipower_variation,
-    CASE
-        WHEN b.n_returns < 3 OR b.realized_variance <= 0 OR b.bipower_variation <= 0 THEN NULL
-        ELSE ((b.realized_variance - b.bipower_variation) / b.realized_variance)
-             / sqrt((pi() * pi() / 4 + pi() - 5) / b.n_returns
-                    * greatest(1.0, (b.n_returns * b.n_returns / (b.n_returns - 2.0)) * b.tp_sum
-                                    / (b.bipower_variation * b.bipower_variation)))
-    END AS bns_stat,
-    b.jump_count,
-    b.mean_vpin,
-    b.max_vpin,
-    b.last_signal,
-    b.last_signal_reason,
-    b.last_bar_end_ns
-FROM page AS b
-LEFT JOIN daily_trades AS t USING (symbol, session_date)
-ORDER BY b.session_date DESC, b.symbol DESC;
+    p.symbol,
+    p.session_date,
+    p.bar_seconds,
+    if(p.is_open, t.trades, p.trades) AS trades,
+    if(p.is_open, t.volume, p.volume) AS volume,
+    if(p.is_open, t.vwap, p.vwap) AS vwap,
+    if(p.is_open, t.open, p.open) AS open,
+    if(p.is_open, t.high, p.high) AS high,
+    if(p.is_open, t.low, p.low) AS low,
+    if(p.is_open, t.close, p.close) AS close,
+    p.n_returns,
+    p.realized_variance,
+    p.bipower_variation,
+    p.bns_stat,
+    p.jump_count,
+    p.mean_vpin,
+    p.max_vpin,
+    p.last_signal,
+    p.last_signal_reason,
+    p.last_bar_end_ns
+FROM page AS p
+LEFT JOIN daily_trades AS t ON p.is_open AND t.symbol = p.symbol AND t.session_date = p.session_date
+ORDER BY p.session_date DESC, p.symbol DESC;

@@ -6,23 +6,38 @@
 -- (spec/signals.md §3). Prices come from the day's trades as Polygon's rules allow (eligible_trades): open and
 -- close from prints that may set the last sale, high and low from those that may set them, trades, volume and
 -- VWAP from those that count in volume.
+-- Final days are read from daily_metrics (the transform writes each once final: schema/012_daily_metrics.sql);
+-- the days after a grid's newest written day (the open day, or every day of a grid never written) are computed
+-- here from the bars and trades, which start there (so a day whose trades were archived keeps its metrics).
 CREATE OR REPLACE VIEW symbol_metrics AS
-WITH bar_returns AS (
+WITH open_from AS (
+    SELECT bar_seconds, epoch_ns(CAST(max(session_date) + 1 AS TIMESTAMP)) AS from_ns
+    FROM daily_metrics
+    GROUP BY bar_seconds
+),
+trades_from AS (
+    SELECT coalesce(min(coalesce(o.from_ns, 0)), 0) AS from_ns
+    FROM (SELECT DISTINCT bar_seconds FROM trading_signals) AS g
+    LEFT JOIN open_from AS o USING (bar_seconds)
+),
+bar_returns AS (
     SELECT
-        symbol,
-        bar_seconds,
-        CAST(make_timestamp(bar_end_ns // 1000) AS DATE) AS session_date,
-        bar_end_ns,
-        log_return AS r,
-        lag(log_return) OVER w AS r1,
-        lag(log_return, 2) OVER w AS r2,
-        jump_detected,
-        vpin,
-        trading_signal,
-        signal_reason
-    FROM trading_signals
-    WINDOW w AS (PARTITION BY symbol, bar_seconds, CAST(make_timestamp(bar_end_ns // 1000) AS DATE)
-                 ORDER BY bar_end_ns)
+        s.symbol,
+        s.bar_seconds,
+        CAST(make_timestamp(s.bar_end_ns // 1000) AS DATE) AS session_date,
+        s.bar_end_ns,
+        s.log_return AS r,
+        lag(s.log_return) OVER w AS r1,
+        lag(s.log_return, 2) OVER w AS r2,
+        s.jump_detected,
+        s.vpin,
+        s.trading_signal,
+        s.signal_reason
+    FROM trading_signals AS s
+    LEFT JOIN open_from AS o USING (bar_seconds)
+    WHERE s.bar_end_ns >= coalesce(o.from_ns, 0)
+    WINDOW w AS (PARTITION BY s.symbol, s.bar_seconds, CAST(make_timestamp(s.bar_end_ns // 1000) AS DATE)
+                 ORDER BY s.bar_end_ns)
 ),
 daily_bars AS (
     SELECT
@@ -54,8 +69,11 @@ daily_trades AS (
         min(price) FILTER (WHERE sets_high_low) AS low,
         arg_max(price, ts_ns) FILTER (WHERE sets_price) AS close
     FROM eligible_trades
+    WHERE ts_ns >= (SELECT from_ns FROM trades_from)
     GROUP BY ALL
 )
+SELECT * EXCLUDE (computed_at_ns) FROM daily_metrics
+UNION ALL
 SELECT
     b.symbol,
     b.session_date,

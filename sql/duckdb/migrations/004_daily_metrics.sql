@@ -1,0 +1,6 @@
+-- name: daily_metrics
+-- The table daily_metrics (schema/012_daily_metrics.sql, created by the schema files on open) joins the layout. No
+-- statement: older code must not open a file whose daily_metrics it would leave stale, so the version moves on. The
+-- rows are backfilled by the first transform pass after the upgrade: every final day with bars and no row is written
+-- then (DuckDBStorage.write_daily_metrics); days whose trades an archive moved out before this version get them
+-- without the trade columns (trades, volume, VWAP, OHLC), as symbol_metrics showed such days before.
