@@ -6,7 +6,8 @@ token (when set) → body limit (1 MiB, every route) → seed-style rewriting �
 ``tools/call`` of the read tools (``server/fast_path.py``, with the response cache) → FastAPI (own routes
 first, then the MCP app mounted at the root so that its endpoint is exactly ``/mcp``).
 The MCP endpoint is stateless and answers plain JSON, so ``curl`` needs no session and no SSE parsing.
-``/health`` is answered on the event loop from the newest check, run on a thread of its own (``server/health.py``). The connection cap and the header and body
+``/health`` is answered on the event loop from the newest check, run on a thread of its own
+(``server/health.py``). The connection cap and the header and body
 deadlines live in the HTTP protocol (``server/http_limits.py``), set up by ``server/http_server.py``.
 """
 
