@@ -212,3 +212,68 @@ def test_with_spool_mode_always_a_killed_stream_loses_nothing_and_its_segments_g
     stored = db_keys(Path(env["DUCKDB_PATH"]))
     assert len(stored) == len(set(stored))  # resent events Kafka already had are stored once
     assert kept <= set(stored)
+
+
+def _event_id(event: dict) -> bytes:
+    return orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
+
+
+def test_the_embedded_stream_role_spools_like_stream_and_sends_the_spool_first_at_its_next_start(own_broker, tmp_path):
+    """``up --roles stream,serve --simulate`` (the embedded process, as ``demo`` and ``run`` host the stream role
+    with Kafka; ``--roles stream`` alone is ``stream``): trades and quotes of both simulated markets through one
+    producer, the same spool, stop notice, second signal and summary."""
+    broker = own_broker
+    env = stream_env(broker.bootstrap, tmp_path, STREAM_STOP_WAIT_SECONDS="3600", SIM_HISTORY_DAYS="0",
+                     SIM_PORT="0", MCP_PORT="0")  # fmt: skip
+    spool = Path(env["STREAM_SPOOL_PATH"])
+    topics = [env["KAFKA_TRADES_TOPIC"], env["KAFKA_QUOTES_TOPIC"]]
+    up = cli("up", "--roles", "stream,serve", "--simulate")
+    first_log = tmp_path / "up-1.log"
+    process = subprocess.Popen(up, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=first_log.open("w"))
+    try:
+        wait_for(lambda: last_stats(first_log)[0] > 1000, [process], [first_log], 120, "1000 events produced")
+        broker.stop()
+        at_stop = last_stats(first_log)[0]
+        wait_for(lambda: last_stats(first_log)[0] > at_stop + 500 and last_stats(first_log)[1] > 500, [process],
+                 [first_log], 120, "500 events queued while the broker is away")  # fmt: skip
+        process.send_signal(signal.SIGINT)
+        notice = wait_for(lambda: re.search(r"stopping: (\d+) events not yet confirmed by Kafka; waiting up to "
+                                            r"3600 s for the broker at (\S+), then they go to the spool (\S+) ",
+                                            first_log.read_text()),
+                          [process], [first_log], 60, "the stop notice")  # fmt: skip
+        assert int(notice.group(1)) > 0 and notice.group(2) == broker.bootstrap and notice.group(3) == str(spool)
+        assert process.poll() is None  # still waiting for the broker
+        process.send_signal(signal.SIGINT)
+        assert process.wait(60) == 0, first_log.read_text()[-3000:]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    text = first_log.read_text()
+    summary = re.search(r"feeds stopped: (\d+) events produced, (\d+) confirmed by Kafka, (\d+) written to the spool",
+                        text)  # fmt: skip
+    assert summary, text[-3000:]
+    produced, confirmed, spooled = map(int, summary.groups())
+    assert spooled > 0 and produced == confirmed + spooled
+    assert re.search(rf"spooled={spooled} .*\(final\)", text)
+    spooled_events = events_of_lines(read_lines(spool)[0])
+    assert len(spooled_events) == spooled
+    assert {e["ev"] for e in spooled_events} >= {"T", "Q"}  # one producer for trades and quotes
+
+    broker.start()
+    in_kafka = [e for topic in topics for e in kafka_events(broker.bootstrap, topic)]
+    assert len(in_kafka) == confirmed  # the spool holds exactly the events Kafka never got
+    assert not {_event_id(e) for e in in_kafka} & {_event_id(e) for e in spooled_events}
+
+    second_log = tmp_path / "up-2.log"
+    process = subprocess.Popen(up, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=second_log.open("w"))
+    try:
+        wait_for(lambda: f"Kafka confirmed the {spooled} spooled events" in second_log.read_text(), [process],
+                 [second_log], 120, "the spool sent")  # fmt: skip
+        assert spool.read_bytes() == b""
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(120) == 0, second_log.read_text()[-3000:]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    now_in_kafka = {_event_id(e) for topic in topics for e in kafka_events(broker.bootstrap, topic)}
+    assert {_event_id(e) for e in spooled_events} <= now_in_kafka
