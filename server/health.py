@@ -87,6 +87,6 @@ class RecentCheck(Generic[T]):
             return newest[1]
         return (await asyncio.shield(running))[1]
 
-    def close(self) -> None:
-        """Let the thread end once its check (if any) is done."""
-        self._thread.shutdown(wait=False)
+    def close(self, *, wait: bool = False) -> None:
+        """Let the thread end once its check (if any) is done; with ``wait``, return only then."""
+        self._thread.shutdown(wait=wait)
