@@ -418,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
             loaded, loaded_status = probe_health(server.url, None, during=lambda: holder.setdefault("counts", _in_process(
                 run_load, server.url, args.clients, args.seconds, args.bad, args.chart_weight, facts["newest_ns"])))  # fmt: skip
         rss_after = rss_bytes(server.process.pid)
+        threads = len(os.listdir(f"/proc/{server.process.pid}/task"))
         cache_bytes = metric(server.url, "microstructure_response_cache_bytes")
         closed_by_limits = limited(server.url)
         load_mid = report.load_average()
@@ -442,14 +443,14 @@ def main(argv: list[str] | None = None) -> int:
 - Machine: {report.machine()}; load average (1/5/15 min) at the start {load_start}, after the load {load_mid}, at the end {load_end} (the box is shared with other work; the load generator and the prober run beside the server on the same 2 cores)
 - {report.versions("duckdb", "mcp", "fastapi", "uvicorn", "httptools", "uvloop", "httpx")}
 - Database: the tests' fixture size, `bench/data/load_fixture.duckdb`: {facts['trades']:,} synthetic trades over 1.5 days, {facts['bars']:,} one-minute bars with signals, file {facts['bytes'] / 2**20:.0f} MiB; windows end at its newest trade
-- Server: `microstructure serve` ({revision()}) with default settings (`MCP_MAX_CONNECTIONS=256`, response cache on, 64 MiB)
+- Server: `microstructure serve` ({revision()}) with default settings (`MCP_MAX_CONNECTIONS=256`, `MCP_WORKER_THREADS=4`, `MCP_HEALTH_MAX_AGE_MS=1000`, response cache on, 64 MiB)
 - Load: {args.clients} closed-loop clients for {args.seconds:.0f} s in one asyncio process, each on its own keep-alive connection, no pause: {args.clients - SDK_SESSIONS} send every read tool and `query` on the MCP short path (`tools/call` POSTed to `/mcp`) and their REST mirrors (4 symbols, explicit 6-hour windows; charts of 120 bars, drawn {args.chart_weight:g} times as often as another call) with {args.bad:.0%} of requests forged or oversized; {SDK_SESSIONS} are MCP SDK sessions (`mcp.Client`, `call_tool` in a loop)
 - `/health` prober: its own process, one keep-alive connection, a request every 20 ms: {args.baseline:.0f} s alone first (the baseline, same server, same run), then during the load
 
 {table}
 
 - Answered: {answered:,} requests in {args.seconds:.0f} s ({answered / args.seconds:,.0f}/s); 5xx: {server_errors or 'none'}; client-side errors: {client_errors or 'none'}; connections the server refused or closed by a limit (`microstructure_http_limited_total`): {closed_by_limits or 'none'}
-- Server RSS: {rss_started / 2**20:.0f} MiB started, {rss_before / 2**20:.0f} MiB after one call of each kind (imports, DuckDB's first reads) = before the load, {rss_after / 2**20:.0f} MiB after (growth {growth:+.0f} MiB, peak {peak:+.0f} MiB); response cache {cache_bytes / 2**20:.1f} MiB by its own count
+- Server RSS: {rss_started / 2**20:.0f} MiB started, {rss_before / 2**20:.0f} MiB after one call of each kind (imports, DuckDB's first reads) = before the load, {rss_after / 2**20:.0f} MiB after (growth {growth:+.0f} MiB, peak {peak:+.0f} MiB); {threads} threads in the server after the load; response cache {cache_bytes / 2**20:.1f} MiB by its own count
 
 | `/health` | requests | statuses | p50 ms | p99 ms |
 |---|---|---|---|---|

@@ -167,6 +167,7 @@ class EventProducer:
         self.stopping = threading.Event()
         #: Set by a second stop signal: :meth:`finish` stops waiting for the broker at once.
         self.abandon = threading.Event()
+        self._finishing = threading.Lock()
         #: Seconds :meth:`finish` waits for Kafka to confirm what is queued.
         self.stop_wait_s = 60.0
 
@@ -365,15 +366,17 @@ class EventProducer:
 
     def finish(self) -> None:
         """Stop: wait up to :attr:`stop_wait_s` (or until :attr:`abandon`) for Kafka to confirm what is
-        queued, then spool the rest. Without a spool this is :meth:`flush`."""
+        queued, then spool the rest. Without a spool this is :meth:`flush`. Feeds sharing the producer (the
+        embedded demo's two markets) each call it from their own thread: one at a time."""
         self.stopping.set()
-        if self.spool is None:
-            self.flush(self.stop_wait_s)
-            return
-        self.wait_confirmed()
-        self.spool_undelivered()
-        if self.write_ahead is not None and not self.lost:
-            self.write_ahead.collect(final=True)
+        with self._finishing:
+            if self.spool is None:
+                self.flush(self.stop_wait_s)
+                return
+            self.wait_confirmed()
+            self.spool_undelivered()
+            if self.write_ahead is not None and not self.lost:
+                self.write_ahead.collect(final=True)
 
     def flush(self, timeout_s: float = 60.0) -> int:
         """Wait until every queued message is delivered or failed; return how many are still queued."""

@@ -28,7 +28,8 @@ from ingest.stats import PipelineStats, StatsReporter, serve_metrics
 if TYPE_CHECKING:
     from sql.settings import Settings
 
-__all__ = ["StreamSummary", "resend_spool", "run_stream", "stream_producer"]
+__all__ = ["StopSignals", "StreamSummary", "broker_ready", "log_summary", "resend_spool", "run_stream",
+           "stream_producer"]
 
 log = logging.getLogger(__name__)
 
@@ -44,24 +45,30 @@ class StreamSummary:
     spool: Path
 
 
-class _StopSignals:
-    """First SIGINT/SIGTERM: say what the stream waits for, then stop; the next ones: stop waiting."""
+class StopSignals:
+    """First SIGINT/SIGTERM: say what the producer (if any yet) waits for, then stop; the next ones: stop waiting.
 
-    def __init__(self, stop: asyncio.Event, producer: EventProducer) -> None:
+    ``stream`` and the embedded process (``demo``, ``run``, ``up`` with Kafka) install it; the embedded one sets
+    :attr:`producer` once its feeds produce to Kafka.
+    """
+
+    def __init__(self, stop: asyncio.Event, producer: EventProducer | None = None) -> None:
         self.stop = stop
         self.producer = producer
         self.count = 0
 
     def __call__(self) -> None:
         self.count += 1
+        producer = self.producer
         if self.count == 1:
-            log.warning("%s", self.producer.stop_notice())
-            self.producer.stopping.set()
+            if producer is not None:
+                log.warning("%s", producer.stop_notice())
+                producer.stopping.set()
             self.stop.set()
-        elif not self.producer.abandon.is_set():
-            log.warning("stopping now: %d unconfirmed events go to the spool %s", len(self.producer),
-                        self.producer.spool.path if self.producer.spool else "(none)")
-            self.producer.abandon.set()
+        elif producer is not None and not producer.abandon.is_set():
+            log.warning("stopping now: %d unconfirmed events go to the spool %s", len(producer),
+                        producer.spool.path if producer.spool else "(none)")
+            producer.abandon.set()
 
 
 def resend_spool(producer: EventProducer, spool: Spool, headers: dict[str, bytes]) -> int:
@@ -105,6 +112,28 @@ def stream_producer(settings: Settings, stats: PipelineStats, spool: Spool) -> E
     return producer
 
 
+async def broker_ready(settings: Settings, producer: EventProducer) -> bool:
+    """Wait for the broker and the topics (created when missing); ``False`` when the producer is stopped first
+    (a stop signal while the broker is away), :func:`ingest.produce.ensure_topics` raising after its wait."""
+    assert settings.kafka_bootstrap_servers
+    topics = [settings.kafka_trades_topic, settings.kafka_quotes_topic]
+    return await asyncio.to_thread(ensure_topics, settings.kafka_bootstrap_servers, topics, settings.kafka_partitions,
+                                   5.0, stop=producer.stopping)  # fmt: skip
+
+
+def log_summary(name: str, producer: EventProducer) -> StreamSummary:
+    """Log the last line of a producing run (produced, confirmed by Kafka, spooled, lost) and return it."""
+    stats = producer.stats
+    spool = producer.spool.path if producer.spool is not None else Path("(none)")
+    summary = StreamSummary(stats.produced, stats.produced - producer.undelivered_total, stats.spooled,
+                            producer.lost, spool)
+    log.info("%s stopped: %d events produced, %d confirmed by Kafka, %d written to the spool %s%s", name,
+             summary.produced, summary.confirmed, summary.spooled, summary.spool,
+             f", {summary.lost} LOST (the spool could not be written)" if summary.lost else
+             " (sent first at the next start)" if summary.spooled else "")  # fmt: skip
+    return summary
+
+
 async def run_stream(settings: Settings, *, simulate: bool = False, stop: asyncio.Event | None = None
                      ) -> StreamSummary:
     """``microstructure stream``: one Polygon market → Kafka until ``stop`` (or SIGINT/SIGTERM) is set.
@@ -129,14 +158,11 @@ async def run_stream(settings: Settings, *, simulate: bool = False, stop: asynci
     with Spool(settings.spool_path()) as spool:
         producer = stream_producer(settings, stats, spool)
         loop = asyncio.get_running_loop()
-        handler = _StopSignals(stop, producer)
+        handler = StopSignals(stop, producer)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, handler)
         try:
-            topics = [settings.kafka_trades_topic, settings.kafka_quotes_topic]
-            ready = await asyncio.to_thread(ensure_topics, settings.kafka_bootstrap_servers, topics,
-                                            settings.kafka_partitions, 5.0, stop=producer.stopping)
-            if ready:
+            if await broker_ready(settings, producer):
                 serve_metrics(settings.metrics_host, settings.metrics_port)
                 with StatsReporter(stats, settings.stats_interval_seconds, log):
                     await asyncio.to_thread(resend_spool, producer, spool, {"source": source.encode()})
@@ -145,13 +171,7 @@ async def run_stream(settings: Settings, *, simulate: bool = False, stop: asynci
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
-    summary = StreamSummary(stats.produced, stats.produced - producer.undelivered_total, stats.spooled,
-                            producer.lost, spool.path)
-    log.info("stream stopped: %d events produced, %d confirmed by Kafka, %d written to the spool %s%s",
-             summary.produced, summary.confirmed, summary.spooled, summary.spool,
-             f", {summary.lost} LOST (the spool could not be written)" if summary.lost else
-             " (sent first at the next start)" if summary.spooled else "")
-    return summary
+    return log_summary("stream", producer)
 
 
 async def _stream(settings: Settings, producer: EventProducer, source: str, stop: asyncio.Event, *,

@@ -6,7 +6,8 @@ token (when set) → body limit (1 MiB, every route) → seed-style rewriting �
 ``tools/call`` of the read tools (``server/fast_path.py``, with the response cache) → FastAPI (own routes
 first, then the MCP app mounted at the root so that its endpoint is exactly ``/mcp``).
 The MCP endpoint is stateless and answers plain JSON, so ``curl`` needs no session and no SSE parsing.
-``/health`` runs on a thread of its own (``server/health.py``). The connection cap and the header and body
+``/health`` is answered on the event loop from the newest check, run on a thread of its own
+(``server/health.py``). The connection cap and the header and body
 deadlines live in the HTTP protocol (``server/http_limits.py``), set up by ``server/http_server.py``.
 """
 
@@ -17,6 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from mcp.server.transport_security import TransportSecuritySettings
@@ -27,7 +29,7 @@ from server.asgi_body import BodyLimit
 from server.auth import BearerAuth
 from server.errors import client_message
 from server.fast_path import FastToolCalls
-from server.health import OwnThread
+from server.health import RecentCheck
 from server.kafka_lag import KafkaLagProbe
 from server.mcp import READ_TOOL_NAMES, TOOL_NAMES, build_server
 from server.metrics import ServerMetrics
@@ -46,25 +48,38 @@ __all__ = ["build_app"]
 MAX_BODY_BYTES = 1 << 20
 
 
-def _health(
-    storage: Storage,
-    status: Callable[[], dict[str, Any]] | None,
-    kafka: Callable[[], dict[str, Any]] | None = None,
-) -> JSONResponse:
-    now = time.time_ns()
-    body: dict[str, Any] = {"ok": True, "status": "ok", "as_of": iso_utc(now)}
+def _database_check(storage: Storage, kafka: Callable[[], dict[str, Any]] | None) -> dict[str, Any]:
+    """The blocking part of ``/health``: the newest trade and signal times, and the Kafka lag of a plain server."""
+    checked = time.time_ns()
     try:
         (newest_trade, newest_signal) = storage.query("health_summary", {}, 1).rows[0]
     except StorageError as exc:
-        return JSONResponse({"ok": False, "status": "database unreachable", "error": client_message(exc, "/health"),
-                             "errors": []}, status_code=503)  # fmt: skip
-    body["database"] = "reachable"
-    body["newest_trade_age_seconds"] = None if newest_trade is None else round((now - newest_trade) / 1e9, 3)
-    body["newest_signal_age_seconds"] = None if newest_signal is None else round((now - newest_signal) / 1e9, 3)
+        return {"error": client_message(exc, "/health"), "checked_ns": checked}
+    found: dict[str, Any] = {"newest_trade_ns": newest_trade, "newest_signal_ns": newest_signal, "checked_ns": checked}
+    if kafka is not None:  # serve with KAFKA_BOOTSTRAP_SERVERS: the loader group's lag, read from the broker
+        found["kafka"] = kafka()
+    return found
+
+
+def _age_seconds(now: int, then: int | None) -> float | None:
+    return None if then is None else round((now - then) / 1e9, 3)
+
+
+def _health(check: dict[str, Any], status: Callable[[], dict[str, Any]] | None) -> JSONResponse:
+    """The ``/health`` answer from the newest :func:`_database_check` and the hosting process's fields now."""
+    now = time.time_ns()
+    if "error" in check:
+        return JSONResponse({"ok": False, "status": "database unreachable", "error": check["error"], "errors": [],
+                             "checked_at": iso_utc(check["checked_ns"])}, status_code=503)  # fmt: skip
+    body: dict[str, Any] = {"ok": True, "status": "ok", "as_of": iso_utc(now), "database": "reachable",
+                            "checked_at": iso_utc(check["checked_ns"]),
+                            "newest_trade_age_seconds": _age_seconds(now, check["newest_trade_ns"]),
+                            "newest_signal_age_seconds": _age_seconds(now, check["newest_signal_ns"])}  # fmt: skip
     if status is not None:
         body.update(status())
-    if kafka is not None:  # serve with KAFKA_BOOTSTRAP_SERVERS: the loader group's lag, read from the broker
-        body["kafka"] = kafka()
+    if "kafka" in check:  # the broker's reading, as old as it is now
+        kafka = check["kafka"]
+        body["kafka"] = {**kafka, "age_seconds": round(kafka["age_seconds"] + (now - check["checked_ns"]) / 1e9, 3)}
     if body.get("ready") is False:  # the hosting process is still loading: not ready to answer yet
         body.update(ok=False, status="starting")
         return JSONResponse(body, status_code=503)
@@ -104,7 +119,8 @@ def build_app(
     mcp = build_server(settings, storage, metrics, latest, jumps)
     # A hosting process with a loader reports its lag through status; a plain server asks the broker.
     kafka = KafkaLagProbe(settings) if status is None and settings.kafka_bootstrap_servers else None
-    health_check = OwnThread(lambda: _health(storage, status, kafka))
+    health_check = RecentCheck(lambda: _database_check(storage, kafka), max_age_s=settings.mcp_health_max_age_ms / 1000,
+                               grace_s=settings.mcp_query_timeout_ms / 1000)  # fmt: skip
     allowed_hosts = split_list(settings.mcp_allowed_hosts)
     allowed_origins = split_list(settings.mcp_allowed_origins)
     mcp_app = mcp.streamable_http_app(
@@ -119,6 +135,9 @@ def build_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # A mounted app's own lifespan never runs: the session manager is entered here.
+        # Calls beyond MCP_WORKER_THREADS wait on the loop for a thread: fewer threads contend for the GIL
+        # (and keep a DuckDB cursor each), so the loop, and /health with it, keeps answering under load.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.mcp_worker_threads
         try:
             async with mcp.session_manager.run():
                 yield
@@ -140,7 +159,7 @@ def build_app(
 
     @api.get("/health", summary="Liveness and data freshness (503 while starting or when the database fails)")
     async def health() -> JSONResponse:
-        return await health_check()
+        return _health(await health_check(), status)
 
     @api.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def prometheus_metrics() -> Response:  # no I/O: on the event loop, never behind the tool calls

@@ -37,8 +37,10 @@ def _configure_logging(level: str) -> None:
 
 
 def _host(settings: Settings, roles: Sequence[str], *, simulate: bool, mode: str) -> int:
-    """Run the embedded process hosting ``roles``; a refused Polygon key is a one-line error."""
+    """Run the embedded process hosting ``roles``; a refused Polygon key or a spool another process holds is a
+    one-line error."""
     from ingest.feed import PolygonAuthError
+    from ingest.spool import SpoolBusy
     from server.embedded import run_embedded
 
     try:
@@ -46,6 +48,9 @@ def _host(settings: Settings, roles: Sequence[str], *, simulate: bool, mode: str
     except PolygonAuthError as exc:
         print(f"microstructure: {exc}. Check POLYGON_API_KEY and that your plan includes WebSockets "
               f"for POLYGON_MARKET={settings.polygon_market}.", file=sys.stderr)
+        return 1
+    except SpoolBusy as exc:
+        print(f"microstructure: {exc}", file=sys.stderr)
         return 1
     return 0
 

@@ -8,6 +8,10 @@ feed through the real ``polygon-api-client``; ``run`` does the same against the 
 ``KAFKA_BOOTSTRAP_SERVERS`` set, the feeds produce to Kafka and a loader thread consumes into the database. The
 HTTP server starts first, so ``/health`` answers (and reports the phase) while history loads.
 
+With Kafka the feeds' producer is ``microstructure stream``'s (:mod:`ingest.stream`): the spool
+(``STREAM_SPOOL_PATH``, ``STREAM_SPOOL_MODE``) is sent first at start, and on stop what Kafka has not
+confirmed within ``STREAM_STOP_WAIT_SECONDS`` goes to it (a second Ctrl-C ends the wait).
+
 Shutdown (Ctrl-C or SIGTERM): the feeds stop and flush what they hold, the transform finishes its pass,
 the server drains, and the database is closed.
 """
@@ -24,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import uvicorn
 
@@ -35,6 +39,9 @@ from server.owner import owning_database, server_url
 from server.trade_watch import TradeWatch
 from sql.backend import Storage, open_storage
 from sql.settings import Settings
+
+if TYPE_CHECKING:
+    from ingest.stream import StopSignals
 
 __all__ = ["DEMO_SESSION", "ROLES", "StartupError", "check_roles", "curl_examples", "default_roles", "run_embedded"]
 
@@ -212,6 +219,9 @@ async def _backfill(storage: Storage, settings: Settings, market: Any, status: E
     if storage.newest_trade_ns() is not None:
         log.info("database %s already holds trades: no backfill", settings.duckdb_path)
         return None
+    if settings.sim_history_days == 0:
+        log.info("SIM_HISTORY_DAYS=0: no backfill")
+        return None
     end_ns = time.time_ns()
     start_ns = end_ns - int(settings.sim_history_days * 86_400e9)
     log.info("backfilling %.1f days of simulated history", settings.sim_history_days)
@@ -255,6 +265,29 @@ class _FeedFactory:
             self.status.loader_stats = loader.stats  # /health reports its lag
         return [_in_thread(loader.run, self.loader_stop)]
 
+    async def open_kafka(self, stack: contextlib.AsyncExitStack, stop: StopSignals, source: str) -> bool:
+        """The stream role's producer, as ``microstructure stream`` has it: the spool (``STREAM_SPOOL_PATH``,
+        ``STREAM_SPOOL_MODE``) held until the process ends, the broker waited for, the spool sent first.
+
+        ``stop`` learns of the producer (a stop says what it waits for; a second one ends the wait). Returns
+        ``False`` when the process is stopped while waiting for the broker.
+        """
+        from ingest.spool import Spool
+        from ingest.stats import PipelineStats, StatsReporter
+        from ingest.stream import broker_ready, log_summary, resend_spool, stream_producer
+
+        settings = self.settings
+        spool = stack.enter_context(Spool(settings.spool_path()))
+        stats = PipelineStats("stream")
+        self.producer = producer = stream_producer(settings, stats, spool)
+        stack.callback(log_summary, "feeds", producer)  # after the feeds have finished the producer
+        stack.enter_context(StatsReporter(stats, settings.stats_interval_seconds, log))  # its final line first
+        stop.producer = producer
+        if not await broker_ready(settings, producer):
+            return False
+        await asyncio.to_thread(resend_spool, producer, spool, {"source": source.encode()})
+        return not producer.stopping.is_set()
+
     def feed(self, *, api_key: str, feed: str, market: str, subscriptions: list[str], secure: bool, source: str) -> Any:
         reader = {"api_key": api_key, "feed": feed, "market": market, "subscriptions": subscriptions,
                   "secure": secure}  # fmt: skip
@@ -264,13 +297,9 @@ class _FeedFactory:
 
             return PolygonFeed(sink=self.storage, batch_rows=settings.ingest_batch_rows,
                                batch_seconds=settings.ingest_batch_seconds, source=source, **reader)  # fmt: skip
-        from ingest.produce import EventProducer, KafkaFeed, ensure_topics
-        from ingest.stats import PipelineStats
+        from ingest.produce import KafkaFeed
 
-        if self.producer is None:
-            ensure_topics(settings.kafka_bootstrap_servers, [settings.kafka_trades_topic, settings.kafka_quotes_topic],
-                          settings.kafka_partitions)  # fmt: skip
-            self.producer = EventProducer.from_settings(settings, PipelineStats("stream"))
+        assert self.producer is not None, "open_kafka() first"
         return KafkaFeed(producer=self.producer, source=source, **reader)
 
 
@@ -370,10 +399,13 @@ async def run_embedded(settings: Settings, *, roles: Sequence[str], simulate: bo
     storage = open_storage(settings)
     storage.apply_schema()
     status = EmbeddedStatus(mode=mode)
+    from ingest.stream import StopSignals
+
     stop = asyncio.Event()
+    signals = StopSignals(stop)  # with Kafka: says what the feeds' producer waits for; a second signal ends it
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, signals)
 
     tasks: list[asyncio.Task[Any]] = []
     first_pass = asyncio.Event()
@@ -393,6 +425,9 @@ async def run_embedded(settings: Settings, *, roles: Sequence[str], simulate: bo
             factory = _FeedFactory(storage, settings, status, load="load" in chosen)
             feeds: list[Any] = []
             background: list[Coroutine[Any, Any, Any]] = []
+            if "stream" in chosen and settings.kafka_bootstrap_servers:
+                if not await factory.open_kafka(stack, signals, "sim" if simulate else "ws"):
+                    return  # stopped while waiting for the broker
             if "stream" in chosen:
                 if simulate:
                     feeds, background = await _start_demo_feeds(factory, status, stack, first_pass)

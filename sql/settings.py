@@ -219,6 +219,16 @@ class Settings(BaseSettings):
         30.0, gt=0, description="a request whose body has not fully arrived this long after its headers is "
         "answered 408 and closed",
     )
+    mcp_worker_threads: int = Field(
+        4, ge=1, le=256,
+        description="threads running tool calls and REST routes; more calls wait on the event loop (not in threads) "
+        "for one to free up",
+    )
+    mcp_health_max_age_ms: int = Field(
+        1000, ge=0,
+        description="/health answers from a check this recent, at once; an older one starts the next check and is "
+        "answered while it runs (at most MCP_QUERY_TIMEOUT_MS more)",
+    )
     mcp_stream_idle_seconds: float = Field(
         60.0, gt=0, description="an SSE stream (GET /mcp) that sent no event (keep-alive pings do not count) for "
         "this long is ended and its connection closed",

@@ -46,9 +46,11 @@ def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "server.cli", *args]
 
 
-def start_stream(env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(cli("stream", "--simulate"), env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=log.open("w"))
+STREAM = cli("stream", "--simulate")
+
+
+def start_stream(env: dict[str, str], log: Path, command: list[str] = STREAM) -> subprocess.Popen:
+    return subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log.open("w"))
 
 
 def last_stats(log: Path) -> tuple[int, int]:
@@ -91,13 +93,13 @@ def drain(env: dict[str, str]) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def stream_into_an_outage(broker, tmp_path: Path, **extra: str
+def stream_into_an_outage(broker, tmp_path: Path, command: list[str] = STREAM, **extra: str
                           ) -> tuple[dict[str, str], Path, Path, subprocess.Popen]:
-    """Start a stream with ``extra`` settings, let it produce 1000 events, stop the broker, and return once 500
-    more wait in its queue: its environment, spool path, log and process."""
+    """Start a stream (``command``) with ``extra`` settings, let it produce 1000 events, stop the broker, and
+    return once 500 more wait in its queue: its environment, spool path, log and process."""
     env = stream_env(broker.bootstrap, tmp_path, **extra)
     log = tmp_path / "stream-1.log"
-    stream = start_stream(env, log)
+    stream = start_stream(env, log, command)
     try:
         wait_for(lambda: last_stats(log)[0] > 1000, [stream], [log], 120, "1000 events produced")
         broker.stop()
@@ -111,23 +113,29 @@ def stream_into_an_outage(broker, tmp_path: Path, **extra: str
     return env, Path(env["STREAM_SPOOL_PATH"]), log, stream
 
 
+def stop_twice(process: subprocess.Popen, log: Path, broker, spool: Path) -> None:
+    """SIGINT while the broker is away: the stop notice names the wait, the broker and the spool; the process
+    still waits; a second SIGINT ends it (exit 0). The process is killed if it is still running after that."""
+    try:
+        process.send_signal(signal.SIGINT)
+        notice = wait_for(lambda: re.search(r"stopping: (\d+) events not yet confirmed by Kafka; waiting up to "
+                                            r"3600 s for the broker at (\S+), then they go to the spool (\S+) ",
+                                            log.read_text()),
+                          [process], [log], 60, "the stop notice")  # fmt: skip
+        assert int(notice.group(1)) > 0 and notice.group(2) == broker.bootstrap and notice.group(3) == str(spool)
+        assert process.poll() is None  # still waiting for the broker
+        process.send_signal(signal.SIGINT)
+        assert process.wait(60) == 0, log.read_text()[-3000:]
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
 def test_a_stream_stopped_while_the_broker_is_away_spools_exactly_what_kafka_never_got(own_broker, tmp_path):
     broker = own_broker
     # A long wait: only the second SIGINT can end it within the test's patience.
     env, spool, first_log, stream = stream_into_an_outage(broker, tmp_path, STREAM_STOP_WAIT_SECONDS="3600")
-    try:
-        stream.send_signal(signal.SIGINT)
-        notice = wait_for(lambda: re.search(r"stopping: (\d+) events not yet confirmed by Kafka; waiting up to "
-                                            r"3600 s for the broker at (\S+), then they go to the spool (\S+) ",
-                                            first_log.read_text()),
-                          [stream], [first_log], 60, "the stop notice")
-        assert int(notice.group(1)) > 0 and notice.group(2) == broker.bootstrap and notice.group(3) == str(spool)
-        assert stream.poll() is None  # still waiting for the broker
-        stream.send_signal(signal.SIGINT)
-        assert stream.wait(60) == 0, first_log.read_text()[-3000:]
-    finally:
-        if stream.poll() is None:
-            stream.kill()
+    stop_twice(stream, first_log, broker, spool)
     text = first_log.read_text()
     assert len(re.findall(r"stopping: \d+ events not yet", text)) == 1  # one line, at once
     produced, confirmed, spooled = map(int, _STOPPED.search(text).groups())
@@ -212,3 +220,48 @@ def test_with_spool_mode_always_a_killed_stream_loses_nothing_and_its_segments_g
     stored = db_keys(Path(env["DUCKDB_PATH"]))
     assert len(stored) == len(set(stored))  # resent events Kafka already had are stored once
     assert kept <= set(stored)
+
+
+def _event_id(event: dict) -> bytes:
+    return orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
+
+
+def test_the_embedded_stream_role_spools_like_stream_and_sends_the_spool_first_at_its_next_start(own_broker, tmp_path):
+    """``up --roles stream,serve --simulate`` (the embedded process, as ``demo`` and ``run`` host the stream role
+    with Kafka; ``--roles stream`` alone is ``stream``): trades and quotes of both simulated markets through one
+    producer, the same spool, stop notice, second signal and summary."""
+    broker = own_broker
+    up = cli("up", "--roles", "stream,serve", "--simulate")
+    env, spool, first_log, process = stream_into_an_outage(broker, tmp_path, up, STREAM_STOP_WAIT_SECONDS="3600",
+                                                           SIM_HISTORY_DAYS="0", SIM_PORT="0", MCP_PORT="0")  # fmt: skip
+    topics = [env["KAFKA_TRADES_TOPIC"], env["KAFKA_QUOTES_TOPIC"]]
+    stop_twice(process, first_log, broker, spool)
+    text = first_log.read_text()
+    summary = re.search(r"feeds stopped: (\d+) events produced, (\d+) confirmed by Kafka, (\d+) written to the spool",
+                        text)  # fmt: skip
+    assert summary, text[-3000:]
+    produced, confirmed, spooled = map(int, summary.groups())
+    assert spooled > 0 and produced == confirmed + spooled
+    assert re.search(rf"spooled={spooled} .*\(final\)", text)
+    spooled_events = events_of_lines(read_lines(spool)[0])
+    assert len(spooled_events) == spooled
+    assert {e["ev"] for e in spooled_events} >= {"T", "Q"}  # one producer for trades and quotes
+
+    broker.start()
+    in_kafka = [e for topic in topics for e in kafka_events(broker.bootstrap, topic)]
+    assert len(in_kafka) == confirmed  # the spool holds exactly the events Kafka never got
+    assert not {_event_id(e) for e in in_kafka} & {_event_id(e) for e in spooled_events}
+
+    second_log = tmp_path / "up-2.log"
+    process = start_stream(env, second_log, up)
+    try:
+        wait_for(lambda: f"Kafka confirmed the {spooled} spooled events" in second_log.read_text(), [process],
+                 [second_log], 120, "the spool sent")  # fmt: skip
+        assert spool.read_bytes() == b""
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(120) == 0, second_log.read_text()[-3000:]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    now_in_kafka = {_event_id(e) for topic in topics for e in kafka_events(broker.bootstrap, topic)}
+    assert {_event_id(e) for e in spooled_events} <= now_in_kafka

@@ -37,23 +37,41 @@ class Server:
         return {} if self.token is None else {"Authorization": f"Bearer {self.token}"}
 
 
-def _start(database: Path, log: Path, token: str | None) -> tuple[subprocess.Popen[bytes], Server]:
+#: A ``microstructure serve`` that imports its code at once but opens the database only when the file named by
+#: its first argument exists (holding the database's path): the servers start while the fixture file is built.
+_SERVE_WHEN_READY = """
+import os, sys, time
+import server.app, server.cli, server.standalone  # the start's slow part: done while the database is built
+ready = sys.argv[1]
+while not os.path.exists(ready):
+    time.sleep(0.05)
+os.environ["DUCKDB_PATH"] = open(ready).read()
+sys.exit(server.cli.main(sys.argv[2:]))
+"""
+
+
+def _start(ready: Path, log: Path, token: str | None) -> tuple[subprocess.Popen[bytes], Server]:
     port = free_port()
-    env = {**os.environ, "DUCKDB_PATH": str(database), "MCP_PORT": str(port), "MCP_AUTH_TOKEN": token or "",
+    env = {**os.environ, "MCP_PORT": str(port), "MCP_AUTH_TOKEN": token or "",
            "MCP_QUERY_TIMEOUT_MS": "20000", "MCP_MAX_ROWS": "100", "SESSION_STOCKS": "00:00-24:00 UTC",
            "KAFKA_BOOTSTRAP_SERVERS": "", "PYTHONPATH": str(Path(__file__).parents[2])}  # fmt: skip
-    command = [str(Path(sys.executable).with_name("microstructure")), "--log-level", "INFO", "serve"]
+    command = [sys.executable, "-c", _SERVE_WHEN_READY, str(ready), "--log-level", "INFO", "serve"]
     process = subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     return process, Server(f"http://127.0.0.1:{port}", port, log, token)
 
 
 @pytest.fixture(scope="session")
-def servers(market_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
-    """``(open, secured)``: both started at once, both answering ``/health``."""
+def servers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
+    """``(open, secured)`` on the fixture database: both started at once, before the database is built (they
+    import meanwhile), both answering ``/health``."""
     directory = tmp_path_factory.mktemp("attack")
-    started = [_start(market_db, directory / "open.log", None), _start(market_db, directory / "secured.log", TOKEN)]
+    ready = directory / "database-ready"
+    started = [_start(ready, directory / "open.log", None), _start(ready, directory / "secured.log", TOKEN)]
     processes = [p for p, _ in started]
     try:
+        market_db: Path = request.getfixturevalue("market_db")
+        (directory / "database-path").write_text(str(market_db))
+        (directory / "database-path").rename(ready)  # whole, at once
         for _, server in started:
             def healthy(server: Server = server) -> bool:
                 try:

@@ -66,3 +66,4 @@ def test_health_reports_a_reachable_database_and_data_age(base_url):
     health = httpx.get(f"{base_url}/health").json()
     assert health["ok"] is True and health["database"] == "reachable"
     assert 0 <= health["newest_trade_age_seconds"] < 3600
+    assert health["checked_at"] <= health["as_of"]  # the database part comes from the newest check

@@ -182,10 +182,10 @@ def test_beyond_the_connection_cap_requests_get_503_with_retry_after(market_db, 
             sock.close()
 
 
-def test_health_answers_while_slow_queries_hold_every_worker_thread(market_db, tmp_path):
+def test_health_answers_while_slow_queries_hold_every_worker_thread_and_more_calls_wait_for_one(market_db, tmp_path):
     slow = {"sql": "SELECT count(*) FROM range(100000000000) a, range(1000) b"}
-    queries = 45  # more than anyio's 40 worker threads
-    with serve_process(market_db, tmp_path, mcp_query_timeout_ms=4000) as server:
+    workers, queries = 3, 6  # more queries than MCP_WORKER_THREADS
+    with serve_process(market_db, tmp_path, mcp_query_timeout_ms=4000, mcp_worker_threads=workers) as server:
         finished: list[str] = []
         lock = threading.Lock()
 
@@ -199,16 +199,20 @@ def test_health_answers_while_slow_queries_hold_every_worker_thread(market_db, t
             thread.start()
         started = {"tool": "query", "transport": "rest"}
         deadline = time.monotonic() + 60
-        while server.metric("microstructure_tool_requests_total", **started) < 40:  # every worker thread is taken
+        while server.metric("microstructure_tool_requests_total", **started) < workers:  # every worker thread is taken
             assert time.monotonic() < deadline, "the slow queries did not start"
             assert not finished, f"a query ended before the pool was full: {finished}"
             time.sleep(0.05)
         answer = httpx.get(f"{server.url}/health", timeout=120)
         with lock:
             finished.append(f"health {answer.status_code}")
+            running = server.metric("microstructure_tool_requests_total", **started)
+            nothing_ended = finished == [f"health {answer.status_code}"]
         for thread in threads:
             thread.join(120)
         assert finished[0] == "health 200", finished[:3]
+        if nothing_ended:  # no thread freed up yet: the calls beyond MCP_WORKER_THREADS have not started
+            assert running == workers
         assert len(finished) == queries + 1
         assert not any(entry.startswith("query 5") and entry != "query 504" for entry in finished), finished
 
