@@ -1,9 +1,13 @@
 -- name: enriched_data_page
 -- params: symbol, start_ns, end_ns, bar_seconds, after_ts_ns, after_exchange, after_trade_id, row_limit
--- returns: trades of one symbol with their signals, newest first; keyset cursor (ts_ns, exchange, trade_id)
+-- returns: trades of one symbol with their quotes, sides and signals, newest first; keyset cursor
+-- (ts_ns, exchange, trade_id)
 -- The rows of the view enriched_market_data, computed for the page only: first the keys of the newest
 -- row_limit trades (market_data is stored in time order, so a top-N on ts_ns reads the newest row groups
--- only, and only the key columns), then those trades whole, as-of joined with the few bars they need.
+-- only, and only the key columns), then every trade of the page's time span (the tick rule runs over them),
+-- as-of joined with the quotes from the last one before the span and with the few bars they need. The tick
+-- rule starts from the state the view has at the span's start: the last price-setting print before it and
+-- the last one before that with another price (the sign of the last change).
 WITH grid AS (   -- as in the view: the grid's rows when it has bars; NULL signals before any bar exists
     SELECT CAST($bar_seconds AS INTEGER) AS bar_seconds
     WHERE EXISTS (SELECT 1 FROM trading_signals WHERE bar_seconds = $bar_seconds)
@@ -19,21 +23,97 @@ page AS (   -- the page's keys, reading only the key columns
     ORDER BY ts_ns DESC, exchange DESC, trade_id DESC
     LIMIT $row_limit
 ),
-trades AS (   -- with the eligibility flags of the view eligible_trades
-    SELECT m.*
+span AS (
+    SELECT min(ts_ns) AS lo, max(ts_ns) AS hi FROM page
+),
+prior AS (   -- the last price-setting print before the span
+    SELECT price
+    FROM eligible_trades
+    WHERE symbol = $symbol AND sets_price AND ts_ns < (SELECT lo FROM span)
+    ORDER BY ts_ns DESC, COALESCE(sequence, 9223372036854775807) DESC, exchange DESC, trade_id DESC
+    LIMIT 1
+),
+prior_change AS (   -- the sign of the last price change before the span
+    SELECT sign((SELECT price FROM prior) - price) AS tick
+    FROM eligible_trades
+    WHERE symbol = $symbol AND sets_price AND ts_ns < (SELECT lo FROM span) AND price <> (SELECT price FROM prior)
+    ORDER BY ts_ns DESC, COALESCE(sequence, 9223372036854775807) DESC, exchange DESC, trade_id DESC
+    LIMIT 1
+),
+book AS (   -- one quote per stamp, from the last stamp before the span to its end
+    SELECT
+        symbol,
+        ts_ns,
+        arg_max(bid_price, (COALESCE(sequence, 9223372036854775807), received_ns, bid_price, ask_price)) AS bid,
+        arg_max(ask_price, (COALESCE(sequence, 9223372036854775807), received_ns, bid_price, ask_price)) AS ask
+    FROM quotes
+    WHERE symbol = $symbol AND ts_ns < (SELECT hi FROM span)
+      AND ts_ns >= coalesce((SELECT max(ts_ns) FROM quotes WHERE symbol = $symbol AND ts_ns < (SELECT lo FROM span)),
+                            (SELECT lo FROM span))
+    GROUP BY symbol, ts_ns
+),
+quoted AS (   -- the span's trades with the eligibility flags of eligible_trades and their prevailing quote
+    SELECT
+        m.*,
+        q.ts_ns AS quote_ts_ns,
+        CASE WHEN q.bid > 0 AND q.bid < 'inf'::DOUBLE THEN q.bid END AS bid,
+        CASE WHEN q.ask > 0 AND q.ask < 'inf'::DOUBLE THEN q.ask END AS ask,
+        coalesce(lag(CASE WHEN m.sets_price THEN m.price END IGNORE NULLS) OVER w, (SELECT price FROM prior))
+            AS last_price
     FROM eligible_trades AS m
-    SEMI JOIN page ON m.ts_ns = page.ts_ns AND m.exchange = page.exchange AND m.trade_id = page.trade_id
-    WHERE m.symbol = $symbol
-      AND m.ts_ns >= (SELECT min(ts_ns) FROM page) AND m.ts_ns <= (SELECT max(ts_ns) FROM page)
+    ASOF LEFT JOIN book AS q ON q.symbol = m.symbol AND m.ts_ns > q.ts_ns
+    WHERE m.symbol = $symbol AND m.ts_ns >= (SELECT lo FROM span) AND m.ts_ns <= (SELECT hi FROM span)
+    WINDOW w AS (ORDER BY m.ts_ns, COALESCE(m.sequence, 9223372036854775807), m.exchange, m.trade_id)
+),
+flagged AS (
+    SELECT
+        t.*,
+        CASE
+            WHEN t.quote_ts_ns IS NULL THEN 1
+            ELSE CASE WHEN t.ts_ns - t.quote_ts_ns > (SELECT max(value) FROM view_settings
+                                                     WHERE name = 'quote_stale_ns') THEN 2 ELSE 0 END
+                 + CASE WHEN t.bid IS NULL OR t.ask IS NULL THEN 4 WHEN t.bid = t.ask THEN 8
+                        WHEN t.bid > t.ask THEN 16 ELSE 0 END
+        END AS nbbo_flags,
+        CASE WHEN t.sets_price AND t.price <> t.last_price THEN sign(t.price - t.last_price) END AS change
+    FROM quoted AS t
+),
+signed AS (
+    SELECT
+        f.*,
+        CASE WHEN NOT f.sets_price AND f.price <> f.last_price THEN sign(f.price - f.last_price)
+             ELSE coalesce(last_value(f.change IGNORE NULLS) OVER w, (SELECT tick FROM prior_change), 0)
+        END AS tick_side,
+        2.0 * f.price - f.bid - f.ask AS mid_gap
+    FROM flagged AS f
+    WINDOW w AS (ORDER BY f.ts_ns, COALESCE(f.sequence, 9223372036854775807), f.exchange, f.trade_id
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+),
+trades AS (   -- the page's trades
+    SELECT
+        s.* EXCLUDE (bid, ask, quote_ts_ns, last_price, nbbo_flags, change, tick_side, mid_gap),
+        s.bid AS bid_price,
+        s.ask AS ask_price,
+        CAST(CASE WHEN s.nbbo_flags <> 0 THEN s.tick_side
+                  WHEN s.mid_gap > 1e-9 * s.price THEN 1
+                  WHEN s.mid_gap < -1e-9 * s.price THEN -1
+                  ELSE s.tick_side END AS TINYINT) AS trade_side,
+        CAST(s.nbbo_flags + CASE WHEN s.nbbo_flags <> 0 THEN 64
+                                 WHEN abs(s.mid_gap) <= 1e-9 * s.price THEN 32 ELSE 0 END AS UTINYINT)
+            AS quote_flags,
+        CASE WHEN s.nbbo_flags = 0
+             THEN 2.0 * abs(s.price - 0.5 * (s.bid + s.ask)) / (0.5 * (s.bid + s.ask)) END AS effective_spread
+    FROM signed AS s
+    SEMI JOIN page ON s.ts_ns = page.ts_ns AND s.exchange = page.exchange AND s.trade_id = page.trade_id
 ),
 bars AS (   -- from the last bar before the page's oldest trade to its newest trade
     SELECT *
     FROM trading_signals
     WHERE symbol = $symbol AND bar_seconds = $bar_seconds
-      AND bar_end_ns <= (SELECT max(ts_ns) FROM page)
+      AND bar_end_ns <= (SELECT hi FROM span)
       AND bar_end_ns >= coalesce((SELECT max(bar_end_ns) FROM trading_signals
                                   WHERE symbol = $symbol AND bar_seconds = $bar_seconds
-                                    AND bar_end_ns <= (SELECT min(ts_ns) FROM page)), 0)
+                                    AND bar_end_ns <= (SELECT lo FROM span)), 0)
 )
 SELECT
     m.market,
@@ -50,6 +130,11 @@ SELECT
     m.counts_volume,
     m.received_ns,
     m.source,
+    m.bid_price,
+    m.ask_price,
+    m.trade_side,
+    m.quote_flags,
+    m.effective_spread,
     g.bar_seconds,
     s.bar_end_ns AS signal_bar_end_ns,
     s.close AS bar_close,
