@@ -1,0 +1,116 @@
+"""Trades against quotes, from the rule in the README ("Trades and quotes") and the view's header, not from
+:mod:`udx.nbbo` or :mod:`udx.trade_sign`: for every trade its prevailing quote, flags, Lee-Ready side and
+effective spread.
+
+Slow and obvious on purpose: each trade searches all quotes and walks back over all earlier prints.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sql.conditions import conditions_table
+
+__all__ = ["TradeQuote", "trade_order", "trades_against_quotes"]
+
+BIGINT_MAX = 2**63 - 1
+NO_QUOTE, STALE, ONE_SIDED, LOCKED, CROSSED, AT_MIDPOINT, TICK_ONLY = 1, 2, 4, 8, 16, 32, 64
+MID_TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class TradeQuote:
+    """One trade's quote columns, as the view ``enriched_market_data`` names them."""
+
+    bid_price: float | None
+    ask_price: float | None
+    trade_side: int
+    quote_flags: int
+    effective_spread: float | None
+
+
+def trade_order(t: dict[str, Any]) -> tuple[int, int, int, str]:
+    """The project's trade order: time, SIP sequence (missing last), exchange, trade id."""
+    return t["ts_ns"], BIGINT_MAX if t["sequence"] is None else t["sequence"], t["exchange"], t["trade_id"]
+
+
+def _sets_price(t: dict[str, Any], no_last: set[str]) -> bool:
+    """A stock print may set the last sale when it is regular (or kept) and none of its conditions forbids it."""
+    if t["market"] != "stocks":
+        return True
+    if t.get("correction") not in (None, 0):
+        return False  # the tests store regular prints only; a corrected one sets nothing
+    codes = [c for c in (t["conditions"] or "").split(",") if c]
+    return not any(c in no_last for c in codes)
+
+
+def _side_price(x: float | None) -> float | None:
+    return x if x is not None and not math.isnan(x) and 0 < x < math.inf else None
+
+
+def _prevailing(trade: dict[str, Any], quotes: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The newest quote stamped strictly before the trade; of several at that stamp the last in SIP order."""
+    earlier = [q for q in quotes if q["symbol"] == trade["symbol"] and q["ts_ns"] < trade["ts_ns"]]
+    if not earlier:
+        return None
+    newest = max(q["ts_ns"] for q in earlier)
+    at = [q for q in earlier if q["ts_ns"] == newest]
+    return max(at, key=lambda q: (BIGINT_MAX if q["sequence"] is None else q["sequence"], q["received_ns"]))
+
+
+def _sign(x: float) -> int:
+    return 1 if x > 0 else -1 if x < 0 else 0
+
+
+def _last_change(prices: Sequence[float]) -> int:
+    """The sign of the last non-zero change of a price series (0: it never changed)."""
+    for k in range(len(prices) - 1, 0, -1):
+        if prices[k] != prices[k - 1]:
+            return _sign(prices[k] - prices[k - 1])
+    return 0
+
+
+def trades_against_quotes(trades: Sequence[dict[str, Any]], quotes: Sequence[dict[str, Any]],
+                          stale_ns: int) -> dict[tuple[str, int, str], TradeQuote]:
+    """Every trade's quote columns, keyed by (symbol, exchange, trade_id)."""
+    no_last = {str(r["code"]) for r in conditions_table().to_pylist() if not r["updates_last"]}
+    out: dict[tuple[str, int, str], TradeQuote] = {}
+    ordered = sorted(trades, key=lambda t: (t["symbol"], *trade_order(t)))
+    for i, t in enumerate(ordered):
+        setting = [u["price"] for u in ordered[:i] if u["symbol"] == t["symbol"] and _sets_price(u, no_last)]
+        if _sets_price(t, no_last):
+            tick = _last_change(setting + [t["price"]])
+        elif setting and t["price"] != setting[-1]:
+            tick = _sign(t["price"] - setting[-1])
+        else:
+            tick = _last_change(setting)
+        q = _prevailing(t, quotes)
+        bid = ask = None
+        if q is None:
+            flags = NO_QUOTE
+        else:
+            bid, ask = _side_price(q["bid_price"]), _side_price(q["ask_price"])
+            flags = STALE if t["ts_ns"] - q["ts_ns"] > stale_ns else 0
+            if bid is None or ask is None:
+                flags |= ONE_SIDED
+            elif bid == ask:
+                flags |= LOCKED
+            elif bid > ask:
+                flags |= CROSSED
+        spread = None
+        if flags:
+            side, flags = tick, flags | TICK_ONLY
+        else:
+            assert bid is not None and ask is not None
+            gap = 2.0 * t["price"] - bid - ask
+            if abs(gap) <= MID_TOL * t["price"]:
+                side, flags = tick, flags | AT_MIDPOINT
+            else:
+                side = _sign(gap)
+            mid = (bid + ask) / 2
+            spread = 2 * abs(t["price"] - mid) / mid
+        out[(t["symbol"], t["exchange"], t["trade_id"])] = TradeQuote(bid, ask, side, flags, spread)
+    return out

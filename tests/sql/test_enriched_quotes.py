@@ -1,0 +1,203 @@
+"""The quote columns of ``enriched_market_data`` (bid_price, ask_price, trade_side, quote_flags,
+effective_spread) on a real DuckDB file: equal to the plain reference written from the rule
+(``tests/reference/quotes.py``) and to the kernels ``udx.nbbo`` + ``udx.trade_sign`` on random trades and
+quotes (locked, crossed, one-sided, stale, a quote at the trade's own stamp, several quotes at one stamp,
+prints that may not set the price); the page query ``enriched_data_page`` gives the same columns."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sql.contract import QUOTES_SCHEMA, TRADES_SCHEMA
+from sql.duckdb_backend import DuckDBStorage
+from sql.queries import load_registry
+from sql.settings import Settings
+from tests.reference.quotes import BIGINT_MAX, TradeQuote, trade_order, trades_against_quotes
+from udx.nbbo import prevailing_quotes
+from udx.trade_sign import TickState, lee_ready
+
+pytestmark = pytest.mark.duckdb
+
+MS = 10**6
+STALE_SECONDS = 0.01  # 10 ms: the random streams below cross it often
+STALE_NS = 10 * MS
+SYMBOLS = ("AAA", "BBB")
+PRICES = [10.00, 10.01, 10.02, 10.03, 10.04]
+SIDE_PRICES = PRICES + [0.0, 10.015, 10.025]  # 0: Polygon's missing side; half cents put trades at mid
+_ids = itertools.count()
+
+COLUMNS = ("bid_price", "ask_price", "trade_side", "quote_flags", "effective_spread")
+VIEW_SQL = f"SELECT symbol, exchange, trade_id, {', '.join(COLUMNS)} FROM enriched_market_data"
+
+
+@pytest.fixture(scope="module")
+def storage(tmp_path_factory):
+    path = tmp_path_factory.mktemp("enriched") / "q.duckdb"
+    store = DuckDBStorage.open(Settings(duckdb_path=path, quote_stale_seconds=STALE_SECONDS))
+    store.apply_schema()
+    yield store
+    store.close()
+
+
+trade_rows = st.lists(st.tuples(
+    st.sampled_from(SYMBOLS), st.integers(0, 40), st.sampled_from(PRICES), st.sampled_from([None, None, None, "12", "37"]),
+    st.one_of(st.none(), st.integers(0, 5)), st.integers(1, 3)), max_size=40)
+quote_rows = st.lists(st.tuples(
+    st.sampled_from(SYMBOLS), st.integers(0, 40), st.sampled_from(SIDE_PRICES), st.sampled_from(SIDE_PRICES),
+    st.one_of(st.none(), st.integers(0, 5))), max_size=30)
+
+
+def _trades(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    return [{"market": "stocks", "symbol": s, "ts_ns": ms * MS, "price": p, "size": 100.0, "exchange": ex,
+             "trade_id": f"t{next(_ids)}", "conditions": c, "tape": 3, "sequence": seq, "trf_id": None,
+             "trf_ts_ns": None, "received_ns": ms * MS + 1, "source": "sim", "correction": 0}
+            for s, ms, p, c, seq, ex in rows]
+
+
+def _quotes(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    return [{"market": "stocks", "symbol": s, "ts_ns": ms * MS, "bid_price": b, "bid_size": 1.0, "ask_price": a,
+             "ask_size": 1.0, "bid_exchange": 1, "ask_exchange": 2, "conditions": None, "sequence": seq, "tape": 3,
+             "received_ns": next(_ids), "source": "sim"} for s, ms, b, a, seq in rows]
+
+
+def _store(storage: DuckDBStorage, trades: list[dict[str, Any]], quotes: list[dict[str, Any]]) -> None:
+    storage.execute_write("DELETE FROM market_data")
+    storage.execute_write("DELETE FROM quotes")
+    if trades:
+        storage.append_trades(pa.Table.from_pylist(trades, schema=TRADES_SCHEMA))
+    if quotes:
+        storage.append_quotes(pa.Table.from_pylist(quotes, schema=QUOTES_SCHEMA))
+
+
+def _view(storage: DuckDBStorage) -> dict[tuple[str, int, str], TradeQuote]:
+    return {(r[0], r[1], r[2]): TradeQuote(*r[3:]) for r in storage.fetch_all(VIEW_SQL)}
+
+
+def _same(a: TradeQuote, b: TradeQuote) -> bool:
+    if (a.bid_price, a.ask_price, a.trade_side, a.quote_flags) != (b.bid_price, b.ask_price, b.trade_side,
+                                                                   b.quote_flags):
+        return False
+    if a.effective_spread is None or b.effective_spread is None:
+        return a.effective_spread is b.effective_spread
+    return math.isclose(a.effective_spread, b.effective_spread, rel_tol=1e-12, abs_tol=1e-15)
+
+
+def _kernels(trades: list[dict[str, Any]], quotes: list[dict[str, Any]]) -> dict[tuple[str, int, str], TradeQuote]:
+    """The same columns from udx: the join over all prints, the tick state moved by the price-setting ones."""
+    out = {}
+    for symbol in SYMBOLS:
+        ts = sorted((t for t in trades if t["symbol"] == symbol), key=trade_order)
+        qs = sorted((q for q in quotes if q["symbol"] == symbol),
+                    key=lambda q: (q["ts_ns"], BIGINT_MAX if q["sequence"] is None else q["sequence"],
+                                   q["received_ns"]))
+        p = prevailing_quotes([t["ts_ns"] for t in ts], [q["ts_ns"] for q in qs], [q["bid_price"] for q in qs],
+                              [q["ask_price"] for q in qs], STALE_NS)
+        state = TickState()
+        for i, t in enumerate(ts):
+            key = (symbol, t["exchange"], t["trade_id"])
+            s = lee_ready([t["price"]], p.bid[i:i + 1], p.ask[i:i + 1], p.flags[i:i + 1], state)
+            if t["conditions"] is None:  # "12" and "37" may not set the last sale: the state stays
+                state = s.state
+            bid, ask = (None if np.isnan(x) else float(x) for x in (p.bid[i], p.ask[i]))
+            usable = p.flags[i] == 0
+            mid = 0.5 * (p.bid[i] + p.ask[i])
+            spread = float(2.0 * abs(t["price"] - mid) / mid) if usable else None
+            out[key] = TradeQuote(bid, ask, int(s.side[0]), int(s.flags[0]), spread)
+    return out
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(trade_rows, quote_rows)
+def test_the_view_equals_the_reference_and_the_kernels(storage, t_rows, q_rows):
+    trades, quotes = _trades(t_rows), _quotes(q_rows)
+    _store(storage, trades, quotes)
+    view = _view(storage)
+    reference = trades_against_quotes(trades, quotes, STALE_NS)
+    kernels = _kernels(trades, quotes)
+    assert view.keys() == reference.keys() == kernels.keys()
+    for key, row in view.items():
+        assert _same(row, reference[key]), (key, row, reference[key])
+        assert _same(row, kernels[key]), (key, row, kernels[key])
+
+
+PAGE = load_registry("duckdb", "queries")["enriched_data_page"].text
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(trade_rows, quote_rows, st.integers(1, 6))
+def test_every_page_of_the_page_query_equals_the_view(storage, t_rows, q_rows, row_limit):
+    trades, quotes = _trades(t_rows), _quotes(q_rows)
+    _store(storage, trades, quotes)
+    view = _view(storage)
+    for symbol in SYMBOLS:
+        params = {"symbol": symbol, "bar_seconds": 60, "start_ns": 0, "end_ns": BIGINT_MAX, "after_ts_ns": None,
+                  "after_exchange": None, "after_trade_id": None, "row_limit": row_limit}
+        seen = 0
+        while True:
+            rows = storage.fetch_all(PAGE, params)
+            for r in rows:
+                assert _same(TradeQuote(r[14], r[15], r[16], r[17], r[18]), view[(r[1], r[6], r[7])])
+            seen += len(rows)
+            if len(rows) < row_limit:
+                break
+            params.update(after_ts_ns=rows[-1][2], after_exchange=rows[-1][6], after_trade_id=rows[-1][7])
+        assert seen == sum(1 for t in trades if t["symbol"] == symbol)
+
+
+def _one(storage: DuckDBStorage, trades: list[dict[str, Any]], quotes: list[dict[str, Any]]) -> list[TradeQuote]:
+    _store(storage, trades, quotes)
+    view = _view(storage)
+    return [view[(t["symbol"], t["exchange"], t["trade_id"])] for t in trades]
+
+
+def test_a_quote_at_the_trades_own_stamp_is_not_its_prevailing_quote(storage):
+    trades = _trades([("AAA", 5, 10.02, None, None, 1)])
+    quotes = _quotes([("AAA", 4, 10.0, 10.02, None), ("AAA", 5, 10.02, 10.03, None)])
+    [row] = _one(storage, trades, quotes)
+    assert (row.bid_price, row.ask_price, row.trade_side, row.quote_flags) == (10.0, 10.02, 1, 0)
+    assert math.isclose(row.effective_spread, 2 * 0.01 / 10.01, rel_tol=1e-12)
+
+
+def test_of_quotes_sharing_a_stamp_the_last_in_sip_order_prevails(storage):
+    trades = _trades([("AAA", 5, 10.01, None, None, 1)])
+    quotes = _quotes([("AAA", 3, 10.0, 10.04, 9), ("AAA", 3, 10.02, 10.03, 7), ("AAA", 3, 9.0, 11.0, None)])
+    [row] = _one(storage, trades, quotes)
+    assert (row.bid_price, row.ask_price) == (9.0, 11.0)  # a missing sequence sorts last, as for trades
+    quotes[2]["sequence"] = 1
+    [row] = _one(storage, trades, quotes)
+    assert (row.bid_price, row.ask_price, row.trade_side) == (10.0, 10.04, -1)
+
+
+@pytest.mark.parametrize(("bid", "ask", "flags"), [(10.0, 10.0, 8 | 64), (10.02, 10.0, 16 | 64), (0.0, 10.02, 4 | 64),
+                                                   (10.0, None, 4 | 64)])
+def test_locked_crossed_and_one_sided_quotes_are_flagged_and_the_tick_rule_signs(storage, bid, ask, flags):
+    trades = _trades([("AAA", 1, 10.00, None, None, 1), ("AAA", 5, 10.01, None, None, 1)])
+    quotes = _quotes([("AAA", 3, bid, ask, None)])
+    first, second = _one(storage, trades, quotes)
+    assert first.quote_flags == 1 | 64 and first.trade_side == 0 and first.bid_price is None
+    assert second.quote_flags == flags and second.trade_side == 1 and second.effective_spread is None
+    assert (second.bid_price, second.ask_price) == (bid or None, ask)
+
+
+def test_a_stale_quote_is_shown_flagged_and_not_used(storage):
+    trades = _trades([("AAA", 1, 10.02, None, None, 1), ("AAA", 30, 10.01, None, None, 1)])
+    quotes = _quotes([("AAA", 0, 10.0, 10.04, None)])
+    fresh, stale = _one(storage, trades, quotes)
+    assert fresh.quote_flags == 32 and fresh.trade_side == 0  # at the midpoint, no price change yet
+    assert (stale.bid_price, stale.ask_price, stale.quote_flags, stale.trade_side) == (10.0, 10.04, 2 | 64, -1)
+    assert stale.effective_spread is None
+
+
+def test_a_print_that_may_not_set_the_price_does_not_move_the_tick_rule(storage):
+    rows = [("AAA", 1, 10.00, None, None, 1), ("AAA", 2, 10.01, None, None, 1), ("AAA", 3, 10.04, "12", None, 1),
+            ("AAA", 4, 10.01, None, None, 1), ("AAA", 5, 10.01, "37", None, 1)]
+    sides = [row.trade_side for row in _one(storage, _trades(rows), [])]
+    assert sides == [0, 1, 1, 1, 1]  # 10.04 (Form T) is an uptick of its own; the next 10.01 a zero tick
