@@ -84,6 +84,14 @@ class EnrichedTrade(_Row):
     correction: int | None = Field(description="flat-file correction code (NULL: none, e.g. WebSocket)")
     sets_price: bool = Field(description="Polygon's rules let this print set the last-sale price (bar closes, returns)")
     counts_volume: bool = Field(description="Polygon's rules count this print in volume")
+    bid_price: float | None = Field(description="prevailing NBBO bid: the newest quote stamped strictly before the "
+                                    "trade (null: no quote or no bid)")
+    ask_price: float | None = Field(description="prevailing NBBO ask (null: no quote or no ask)")
+    trade_side: int = Field(description="Lee-Ready side: 1 buy, -1 sell, 0 unknown (quote rule against the "
+                            "midpoint; tick rule at the midpoint or without a usable quote)")
+    quote_flags: int = Field(description="bits: 1 no quote, 2 stale (older than QUOTE_STALE_SECONDS), 4 one-sided, "
+                             "8 locked, 16 crossed, 32 at the midpoint, 64 signed by the tick rule alone")
+    effective_spread: float | None = Field(description="2|price - mid|/mid against a usable quote (null otherwise)")
     bar_seconds: int | None
     signal_bar_end_ns: int | None = Field(description="end of the bar whose signals this row carries")
     bar_close: float | None

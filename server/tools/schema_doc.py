@@ -17,7 +17,10 @@ OBJECT_NOTES = {
     "(symbol, bar_seconds, bar_end_ns)",
     "model_params": "fitted GARCH(1,1) and ACD(1,1) parameters per symbol and fit window",
     "signal_state": "where the incremental transform resumes, per symbol and grid",
-    "enriched_market_data": "each trade with the signals of the last bar completed before it (as-of join)",
+    "enriched_market_data": "each trade with its prevailing quote (bid_price, ask_price: newest quote strictly "
+    "before it), Lee-Ready trade_side (1 buy, -1 sell, 0 unknown), quote_flags (1 no quote, 2 stale, 4 one-sided, "
+    "8 locked, 16 crossed, 32 at the midpoint, 64 tick rule alone), effective_spread, and the signals of the last "
+    "bar completed before it (as-of joins)",
     "jump_events": "trading_signals rows with a Lee-Mykland jump, plus direction and threshold_ratio",
     "symbol_metrics": "per symbol per UTC day: trades, volume, VWAP, OHLC, realized variance, bipower variation, "
     "daily BNS ratio statistic, jump count, VPIN, last signal",

@@ -201,3 +201,46 @@ def test_a_print_that_may_not_set_the_price_does_not_move_the_tick_rule(storage)
             ("AAA", 4, 10.01, None, None, 1), ("AAA", 5, 10.01, "37", None, 1)]
     sides = [row.trade_side for row in _one(storage, _trades(rows), [])]
     assert sides == [0, 1, 1, 1, 1]  # 10.04 (Form T) is an uptick of its own; the next 10.01 a zero tick
+
+
+def test_replayed_flat_files_give_the_simulators_quotes_and_sides_in_the_view(tmp_path):
+    from ingest.replay import replay_paths
+    from ingest.synthetic_market import DEFAULT_SYMBOLS, SyntheticMarket
+    from tests.ingest.quote_files import quotes_rows, write_quotes_v1
+    from tests.udx.test_trade_sign_truth import END, write_trades_v1
+
+    m = SyntheticMarket(9, 6.0, DEFAULT_SYMBOLS[:2], quote_dynamics=True, record_truth=True)
+    trades, quotes = m.history(END - 1800 * 10**9, END)
+    quotes_file, trades_file = tmp_path / "2025-06-15-quotes.csv.gz", tmp_path / "2025-06-15-trades.csv"
+    write_quotes_v1(quotes_file, quotes_rows(quotes, lots=True))
+    write_trades_v1(trades_file, trades)
+    settings_ = Settings(duckdb_path=tmp_path / "r.duckdb")
+    replay_paths(settings_, [quotes_file, trades_file], progress=False)
+    store = DuckDBStorage.open(settings_, read_only=True)
+    try:
+        for symbol in ("AAPL", "MSFT"):
+            rows = store.fetch_all(f"{VIEW_SQL} WHERE symbol = $symbol", {"symbol": symbol})
+            view = {r[2]: TradeQuote(*r[3:]) for r in rows}
+            truth = m.trade_truth(symbol).to_pylist()
+            assert len(truth) == len(view) > 500
+            own = [t for t in truth if t["quote_ts_ns"] < t["ts_ns"]]  # its quote is stamped before it
+            assert len(own) > 0.9 * len(truth)
+            assert all((view[t["trade_id"]].bid_price, view[t["trade_id"]].ask_price)
+                       == (t["quote_bid"], t["quote_ask"]) for t in own)
+            usable = [t for t in own if t["at_quote"] and view[t["trade_id"]].quote_flags == 0]
+            assert len(usable) > 0.5 * len(truth)
+            assert all(view[t["trade_id"]].trade_side == t["side"] for t in usable)
+            signed = [t for t in truth if t["at_quote"]]
+            right = sum(view[t["trade_id"]].trade_side == t["side"] for t in signed)
+            assert right >= 0.9 * len(signed)  # Lee-Ready where trades print at the quotes (issue 19: >= 0.9)
+    finally:
+        store.close()
+
+
+def test_the_vertica_view_joins_each_quote_from_its_first_nanosecond_in_force():
+    # INTERPOLATE PREVIOUS VALUE matches an equal value first (at or before); ts_ns + 1 makes it strictly before
+    code = " ".join(load_registry("vertica", "views")["enriched_market_data"].text.split())
+    assert "b.ts_ns + 1 AS effective_ns" in code
+    assert "e.ts_ns INTERPOLATE PREVIOUS VALUE q.effective_ns" in code
+    assert "WHERE b.newest = 1" in code  # one quote per stamp: an equal match is one row
+    assert "(SELECT MAX(value) AS quote_stale_ns FROM view_settings WHERE name = 'quote_stale_ns')" in code

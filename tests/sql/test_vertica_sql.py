@@ -49,7 +49,7 @@ insert integer interpolate into is join language last last_value first_value lag
 matched max merge min name nodes not null nullif nulls on only or order outer over partition pi power
 previous primary preceding python read replace rows runtimecap segmented select session set sqrt sum table
 temporary then timestamp timestampadd transaction transform true unbounded union update using value values
-varchar view when where with hash local rows row_number key preserve temporary parameters
+varchar view when where with hash local rows row row_number key preserve temporary parameters
 batch_microstructure settings market watermark_ns computed_at_ns microstructure_udx v_catalog columns
 view_columns table_schema table_name column_name data_type ordinal_position public
 regexp_like listagg separator unsegmented ignore
