@@ -93,8 +93,11 @@ def trades_against_quotes(trades: Sequence[dict[str, Any]], quotes: Sequence[dic
             flags = NO_QUOTE
         else:
             bid, ask = _side_price(q["bid_price"]), _side_price(q["ask_price"])
-            flags = STALE if t["ts_ns"] - q["ts_ns"] > stale_ns else 0
-            if bid is None or ask is None:
+            flags = 0
+            if t["ts_ns"] - q["ts_ns"] > stale_ns:  # not in force: no prices, no shape
+                bid = ask = None
+                flags = STALE
+            elif bid is None or ask is None:
                 flags |= ONE_SIDED
             elif bid == ask:
                 flags |= LOCKED

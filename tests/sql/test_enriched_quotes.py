@@ -21,8 +21,8 @@ from sql.duckdb_backend import DuckDBStorage
 from sql.queries import load_registry
 from sql.settings import Settings
 from tests.reference.quotes import BIGINT_MAX, TradeQuote, trade_order, trades_against_quotes
-from udx.nbbo import prevailing_quotes
-from udx.trade_sign import TickState, lee_ready
+from udx.nbbo import STALE, prevailing_quotes
+from udx.trade_sign import TICK_ONLY, TickState, lee_ready
 
 pytestmark = pytest.mark.duckdb
 
@@ -110,7 +110,11 @@ def _kernels(trades: list[dict[str, Any]], quotes: list[dict[str, Any]]) -> dict
             usable = p.flags[i] == 0
             mid = 0.5 * (p.bid[i] + p.ask[i])
             spread = float(2.0 * abs(t["price"] - mid) / mid) if usable else None
-            out[key] = TradeQuote(bid, ask, int(s.side[0]), int(s.flags[0]), spread)
+            flags = int(s.flags[0])
+            if flags & STALE:  # the view shows a stale quote as not in force: no prices, no shape bits
+                bid = ask = None
+                flags = STALE | TICK_ONLY
+            out[key] = TradeQuote(bid, ask, int(s.side[0]), flags, spread)
     return out
 
 
@@ -187,12 +191,12 @@ def test_locked_crossed_and_one_sided_quotes_are_flagged_and_the_tick_rule_signs
     assert (second.bid_price, second.ask_price) == (bid or None, ask)
 
 
-def test_a_stale_quote_is_shown_flagged_and_not_used(storage):
+def test_a_stale_quote_is_flagged_and_not_in_force(storage):
     trades = _trades([("AAA", 1, 10.02, None, None, 1), ("AAA", 30, 10.01, None, None, 1)])
     quotes = _quotes([("AAA", 0, 10.0, 10.04, None)])
     fresh, stale = _one(storage, trades, quotes)
     assert fresh.quote_flags == 32 and fresh.trade_side == 0  # at the midpoint, no price change yet
-    assert (stale.bid_price, stale.ask_price, stale.quote_flags, stale.trade_side) == (10.0, 10.04, 2 | 64, -1)
+    assert (stale.bid_price, stale.ask_price, stale.quote_flags, stale.trade_side) == (None, None, 2 | 64, -1)
     assert stale.effective_spread is None
 
 

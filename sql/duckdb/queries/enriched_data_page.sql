@@ -7,40 +7,69 @@
 -- only, and only the key columns), then every trade of the page's time span (the tick rule runs over them),
 -- as-of joined with the quotes from the last one before the span and with the few bars they need. The tick
 -- rule starts from the state the view has at the span's start: the last price-setting print before it and
--- the last one before that with another price (the sign of the last change).
+-- the last one before that with another price (the sign of the last change), both searched among the 1,000
+-- trades before the page (whole stamps), which the page's own top-N finds with it (a top-N on bound values
+-- reads the newest row groups only; one on a value computed in the query does not); searching the whole
+-- history through eligible_trades took seconds a page on the 50M-trade bench file. So the page equals the view
+-- unless the last price change (or the last price-setting print) before the page lies more than 1,000 trades
+-- back; then its first trades until the next change get side 0 where the view has the older tick.
 WITH grid AS (   -- as in the view: the grid's rows when it has bars; NULL signals before any bar exists
     SELECT CAST($bar_seconds AS INTEGER) AS bar_seconds
     WHERE EXISTS (SELECT 1 FROM trading_signals WHERE bar_seconds = $bar_seconds)
     UNION ALL
     SELECT NULL WHERE NOT EXISTS (SELECT 1 FROM trading_signals)
 ),
-page AS (   -- the page's keys, reading only the key columns
+keyed AS (   -- the keys of the page and of the 1,000 trades before it, reading only the key columns
     SELECT ts_ns, exchange, trade_id
     FROM market_data
     WHERE symbol = $symbol
-      AND ts_ns >= $start_ns AND ts_ns < $end_ns
+      AND ts_ns < $end_ns
       AND ($after_ts_ns IS NULL OR (ts_ns, exchange, trade_id) < ($after_ts_ns, $after_exchange, $after_trade_id))
+    ORDER BY ts_ns DESC, exchange DESC, trade_id DESC
+    LIMIT $row_limit + 1000
+),
+page AS (   -- the page's keys
+    SELECT ts_ns, exchange, trade_id
+    FROM keyed
+    WHERE ts_ns >= $start_ns
     ORDER BY ts_ns DESC, exchange DESC, trade_id DESC
     LIMIT $row_limit
 ),
 span AS (
     SELECT min(ts_ns) AS lo, max(ts_ns) AS hi FROM page
 ),
+recent AS (   -- the trades before the span among those keys (the page's own cut)
+    SELECT ts_ns FROM keyed WHERE ts_ns < (SELECT lo FROM span)
+),
+before_span AS (   -- their price-setting prints (whole stamps: from the oldest one's stamp on)
+    SELECT ts_ns, sequence, exchange, trade_id, price
+    FROM eligible_trades
+    WHERE symbol = $symbol AND sets_price
+      AND ts_ns >= (SELECT min(ts_ns) FROM recent) AND ts_ns < (SELECT lo FROM span)
+),
 prior AS (   -- the last price-setting print before the span
     SELECT price
-    FROM eligible_trades
-    WHERE symbol = $symbol AND sets_price AND ts_ns < (SELECT lo FROM span)
+    FROM before_span
     ORDER BY ts_ns DESC, COALESCE(sequence, 9223372036854775807) DESC, exchange DESC, trade_id DESC
     LIMIT 1
 ),
 prior_change AS (   -- the sign of the last price change before the span
     SELECT sign((SELECT price FROM prior) - price) AS tick
-    FROM eligible_trades
-    WHERE symbol = $symbol AND sets_price AND ts_ns < (SELECT lo FROM span) AND price <> (SELECT price FROM prior)
+    FROM before_span
+    WHERE price <> (SELECT price FROM prior)
     ORDER BY ts_ns DESC, COALESCE(sequence, 9223372036854775807) DESC, exchange DESC, trade_id DESC
     LIMIT 1
 ),
-book AS (   -- one quote per stamp, from the last stamp before the span to its end
+limits AS (
+    SELECT max(value) AS stale_ns FROM view_settings WHERE name = 'quote_stale_ns'
+),
+quote_older AS (   -- a quote older than the stale limit before the span: then a trade without one in the window
+    SELECT 1         -- has a stale quote (any such quote will do: the scan stops at the first)
+    FROM quotes
+    WHERE symbol = $symbol AND ts_ns < (SELECT lo - coalesce(stale_ns, lo) FROM span, limits)
+    LIMIT 1
+),
+book AS (   -- one quote per stamp, from the stale limit before the span to its end
     SELECT
         symbol,
         ts_ns,
@@ -48,11 +77,15 @@ book AS (   -- one quote per stamp, from the last stamp before the span to its e
         arg_max(ask_price, (COALESCE(sequence, 9223372036854775807), received_ns, bid_price, ask_price)) AS ask
     FROM quotes
     WHERE symbol = $symbol AND ts_ns < (SELECT hi FROM span)
-      AND ts_ns >= coalesce((SELECT max(ts_ns) FROM quotes WHERE symbol = $symbol AND ts_ns < (SELECT lo FROM span)),
-                            (SELECT lo FROM span))
+      AND ts_ns >= (SELECT lo - coalesce(stale_ns, lo) FROM span, limits)
     GROUP BY symbol, ts_ns
 ),
-quoted AS (   -- the span's trades with the eligibility flags of eligible_trades and their prevailing quote
+span_trades AS (   -- the span's trades with the eligibility flags of eligible_trades
+    SELECT *
+    FROM eligible_trades
+    WHERE symbol = $symbol AND ts_ns >= (SELECT lo FROM span) AND ts_ns <= (SELECT hi FROM span)
+),
+quoted AS (   -- with their prevailing quote
     SELECT
         m.*,
         q.ts_ns AS quote_ts_ns,
@@ -60,20 +93,20 @@ quoted AS (   -- the span's trades with the eligibility flags of eligible_trades
         CASE WHEN q.ask > 0 AND q.ask < 'inf'::DOUBLE THEN q.ask END AS ask,
         coalesce(lag(CASE WHEN m.sets_price THEN m.price END IGNORE NULLS) OVER w, (SELECT price FROM prior))
             AS last_price
-    FROM eligible_trades AS m
+    FROM span_trades AS m
     ASOF LEFT JOIN book AS q ON q.symbol = m.symbol AND m.ts_ns > q.ts_ns
-    WHERE m.symbol = $symbol AND m.ts_ns >= (SELECT lo FROM span) AND m.ts_ns <= (SELECT hi FROM span)
     WINDOW w AS (ORDER BY m.ts_ns, COALESCE(m.sequence, 9223372036854775807), m.exchange, m.trade_id)
 ),
 flagged AS (
     SELECT
         t.*,
         CASE
-            WHEN t.quote_ts_ns IS NULL THEN 1
-            ELSE CASE WHEN t.ts_ns - t.quote_ts_ns > (SELECT max(value) FROM view_settings
-                                                     WHERE name = 'quote_stale_ns') THEN 2 ELSE 0 END
-                 + CASE WHEN t.bid IS NULL OR t.ask IS NULL THEN 4 WHEN t.bid = t.ask THEN 8
-                        WHEN t.bid > t.ask THEN 16 ELSE 0 END
+            WHEN t.quote_ts_ns IS NULL THEN CASE WHEN EXISTS (SELECT 1 FROM quote_older) THEN 2 ELSE 1 END
+            WHEN t.ts_ns - t.quote_ts_ns > (SELECT stale_ns FROM limits) THEN 2
+            WHEN t.bid IS NULL OR t.ask IS NULL THEN 4
+            WHEN t.bid = t.ask THEN 8
+            WHEN t.bid > t.ask THEN 16
+            ELSE 0
         END AS nbbo_flags,
         CASE WHEN t.sets_price AND t.price <> t.last_price THEN sign(t.price - t.last_price) END AS change
     FROM quoted AS t
@@ -92,8 +125,8 @@ signed AS (
 trades AS (   -- the page's trades
     SELECT
         s.* EXCLUDE (bid, ask, quote_ts_ns, last_price, nbbo_flags, change, tick_side, mid_gap),
-        s.bid AS bid_price,
-        s.ask AS ask_price,
+        CASE WHEN s.nbbo_flags NOT IN (1, 2) THEN s.bid END AS bid_price,   -- none when no quote is in force
+        CASE WHEN s.nbbo_flags NOT IN (1, 2) THEN s.ask END AS ask_price,
         CAST(CASE WHEN s.nbbo_flags <> 0 THEN s.tick_side
                   WHEN s.mid_gap > 1e-9 * s.price THEN 1
                   WHEN s.mid_gap < -1e-9 * s.price THEN -1

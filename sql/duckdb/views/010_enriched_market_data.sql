@@ -9,9 +9,11 @@
 -- Quotes, as udx.nbbo and udx.trade_sign decide them (README "Trades and quotes"):
 -- * the prevailing quote is the newest quote of the symbol stamped STRICTLY BEFORE the trade (of quotes sharing
 --   a stamp, the last in SIP order: the largest sequence, a missing one last, then received_ns, bid, ask);
---   bid_price / ask_price are its sides, NULL for a side that is missing, not finite or <= 0 (Polygon writes 0);
+--   bid_price / ask_price are its sides, NULL for a side that is missing, not finite or <= 0 (Polygon writes 0),
+--   and both NULL when no quote is in force;
 -- * quote_flags, OR-ed bits of udx.nbbo and udx.trade_sign: 1 no quote, 2 stale (older than the
---   quote_stale_ns of view_settings = QUOTE_STALE_SECONDS), 4 one-sided, 8 locked, 16 crossed, 32 at the
+--   quote_stale_ns of view_settings = QUOTE_STALE_SECONDS; a stale quote is not in force: no prices, and none
+--   of the next three bits, where udx.nbbo keeps them), 4 one-sided, 8 locked, 16 crossed, 32 at the
 --   midpoint (signed by the tick rule), 64 no usable quote (signed by the tick rule alone);
 -- * trade_side +1 buy / -1 sell / 0 unknown: the quote rule against the midpoint m (|2p - b - a| <= 1e-9 p is
 --   the midpoint), else the tick rule: the sign of the last non-zero change of the price-setting prints
@@ -19,7 +21,10 @@
 --   when it sets the price; a print that may not set it is compared with the last one that did first;
 -- * effective_spread = 2 |p - m| / m with a usable quote (quote_flags 0 or 32), NULL otherwise.
 CREATE OR REPLACE VIEW enriched_market_data AS
-WITH book AS (   -- one quote per symbol and stamp
+WITH limits AS (
+    SELECT max(value) AS stale_ns FROM view_settings WHERE name = 'quote_stale_ns'
+),
+book AS (   -- one quote per symbol and stamp
     SELECT
         symbol,
         ts_ns,
@@ -45,10 +50,11 @@ flagged AS (
         t.*,
         CASE
             WHEN t.quote_ts_ns IS NULL THEN 1
-            ELSE CASE WHEN t.ts_ns - t.quote_ts_ns > (SELECT max(value) FROM view_settings
-                                                     WHERE name = 'quote_stale_ns') THEN 2 ELSE 0 END
-                 + CASE WHEN t.bid IS NULL OR t.ask IS NULL THEN 4 WHEN t.bid = t.ask THEN 8
-                        WHEN t.bid > t.ask THEN 16 ELSE 0 END
+            WHEN t.ts_ns - t.quote_ts_ns > (SELECT stale_ns FROM limits) THEN 2
+            WHEN t.bid IS NULL OR t.ask IS NULL THEN 4
+            WHEN t.bid = t.ask THEN 8
+            WHEN t.bid > t.ask THEN 16
+            ELSE 0
         END AS nbbo_flags,
         CASE WHEN t.sets_price AND t.price <> t.last_price THEN sign(t.price - t.last_price) END AS change
     FROM quoted AS t
@@ -66,8 +72,8 @@ signed AS (
 trades AS (
     SELECT
         s.* EXCLUDE (bid, ask, quote_ts_ns, last_price, nbbo_flags, change, tick_side, mid_gap),
-        s.bid AS bid_price,
-        s.ask AS ask_price,
+        CASE WHEN s.nbbo_flags NOT IN (1, 2) THEN s.bid END AS bid_price,   -- none when no quote is in force
+        CASE WHEN s.nbbo_flags NOT IN (1, 2) THEN s.ask END AS ask_price,
         CAST(CASE WHEN s.nbbo_flags <> 0 THEN s.tick_side
                   WHEN s.mid_gap > 1e-9 * s.price THEN 1
                   WHEN s.mid_gap < -1e-9 * s.price THEN -1

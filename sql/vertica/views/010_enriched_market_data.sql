@@ -54,7 +54,9 @@ SELECT
 FROM (
     SELECT
         d.market, d.symbol, d.ts_ns, d.price, d.size, d.exchange, d.trade_id, d.conditions, d.correction,
-        d.sets_price, d.counts_volume, d.received_ns, d.source, d.bid AS bid_price, d.ask AS ask_price,
+        d.sets_price, d.counts_volume, d.received_ns, d.source,
+        CASE WHEN d.nbbo_flags NOT IN (1, 2) THEN d.bid END AS bid_price,
+        CASE WHEN d.nbbo_flags NOT IN (1, 2) THEN d.ask END AS ask_price,
         CASE WHEN d.nbbo_flags <> 0 THEN d.tick_side
              WHEN d.mid_gap > 1e-9 * d.price THEN 1
              WHEN d.mid_gap < -1e-9 * d.price THEN -1
@@ -79,9 +81,11 @@ FROM (
                 t.*,
                 CASE
                     WHEN t.quote_ts_ns IS NULL THEN 1
-                    ELSE CASE WHEN t.ts_ns - t.quote_ts_ns > v.quote_stale_ns THEN 2 ELSE 0 END
-                         + CASE WHEN t.bid IS NULL OR t.ask IS NULL THEN 4 WHEN t.bid = t.ask THEN 8
-                                WHEN t.bid > t.ask THEN 16 ELSE 0 END
+                    WHEN t.ts_ns - t.quote_ts_ns > v.quote_stale_ns THEN 2
+                    WHEN t.bid IS NULL OR t.ask IS NULL THEN 4
+                    WHEN t.bid = t.ask THEN 8
+                    WHEN t.bid > t.ask THEN 16
+                    ELSE 0
                 END AS nbbo_flags,
                 CASE WHEN t.sets_price AND t.price > t.last_price THEN 1
                      WHEN t.sets_price AND t.price < t.last_price THEN -1 END AS change
