@@ -9,7 +9,7 @@ rule's windows against an empty quotes table). Calls: the newest 100 trades of o
 of the last hour, and the whole last hour of the symbol through the view. Times are wall-clock medians of
 ``--repeats`` calls after one warm-up, one DuckDB thread.
 
-Run: ``.venv/bin/python -m bench.bench_enriched_quotes [--hours 4] [--rate 200] [--big] [--no-append]``.
+Run: ``.venv/bin/python -m bench.bench_enriched_quotes [--hours 4] [--rate 200] [--big [--db FILE]] [--no-append]``.
 Prints a Markdown table and replaces its section of ``BENCHMARKS.md``; never asserts.
 """
 
@@ -123,10 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--symbol", default="AAPL")
     parser.add_argument("--repeats", type=int, default=9)
-    parser.add_argument("--big", action="store_true", help="also a copy of bench/data/bench_50000000.duckdb")
+    parser.add_argument("--big", action="store_true", help="also a copy of --db (bench_server's file)")
+    parser.add_argument("--db", type=Path, default=ROOT / "bench" / "data" / "bench_50000000.duckdb")
     parser.add_argument("--no-append", action="store_true", help="leave BENCHMARKS.md as it is")
     args = parser.parse_args(argv)
-    big = ROOT / "bench" / "data" / "bench_50000000.duckdb"
+    big = args.db
     if args.big and not big.exists():
         parser.error(f"{big} does not exist: run `.venv/bin/python -m bench.bench_server --build-only` first")
     sections = []

@@ -138,6 +138,10 @@ class SymbolMetrics(_Row):
     max_vpin: float | None
     last_signal: str | None
     last_signal_reason: str | None
+    quoted_spread: float | None = Field(None, description="time-weighted relative quoted spread (ask - bid) / mid "
+                                        "of the day's usable quotes")
+    effective_spread: float | None = Field(None, description="volume-weighted effective spread 2|price - mid|/mid "
+                                           "of the day's prints against their prevailing quote")
 
 
 class RealTimeRow(SignalRow):

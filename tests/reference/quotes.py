@@ -117,3 +117,43 @@ def trades_against_quotes(trades: Sequence[dict[str, Any]], quotes: Sequence[dic
             spread = 2 * abs(t["price"] - mid) / mid
         out[(t["symbol"], t["exchange"], t["trade_id"])] = TradeQuote(bid, ask, side, flags, spread)
     return out
+
+
+def daily_spreads(trades: Sequence[dict[str, Any]], quotes: Sequence[dict[str, Any]], stale_ns: int, start_ns: int,
+                  end_ns: int) -> dict[tuple[str, int], tuple[float | None, float | None]]:
+    """Per (symbol, UTC day number) of [start_ns, end_ns): (time-weighted relative quoted spread, volume-weighted
+    effective spread), from the rule in ``symbol_daily_spreads.sql``'s header."""
+    day_ns = 86_400 * 10**9
+    no_volume = {str(r["code"]) for r in conditions_table().to_pylist() if not r["updates_volume"]}
+    out: dict[tuple[str, int], list[float]] = {}
+    for symbol in sorted({q["symbol"] for q in quotes} | {t["symbol"] for t in trades}):
+        stamps = sorted({q["ts_ns"] for q in quotes if q["symbol"] == symbol})
+        for k, ts in enumerate(stamps):
+            if ts < start_ns - stale_ns or ts >= end_ns or ts // day_ns < start_ns // day_ns:
+                continue
+            q = _prevailing({"symbol": symbol, "ts_ns": ts + 1}, quotes)
+            assert q is not None
+            bid, ask = _side_price(q["bid_price"]), _side_price(q["ask_price"])
+            nxt = stamps[k + 1] if k + 1 < len(stamps) else end_ns
+            stands = min(nxt, ts + stale_ns, (ts // day_ns + 1) * day_ns, end_ns) - ts
+            if bid is None or ask is None or ask <= bid or stands <= 0:
+                continue
+            acc = out.setdefault((symbol, ts // day_ns), [0.0, 0.0, 0.0, 0.0])
+            acc[0] += stands * (ask - bid) / ((ask + bid) / 2)
+            acc[1] += stands
+        for t in trades:
+            codes = [c for c in (t["conditions"] or "").split(",") if c]
+            if t["symbol"] != symbol or not start_ns <= t["ts_ns"] < end_ns or any(c in no_volume for c in codes):
+                continue
+            q = _prevailing(t, quotes)
+            if q is None or t["ts_ns"] - q["ts_ns"] > stale_ns:
+                continue
+            bid, ask = _side_price(q["bid_price"]), _side_price(q["ask_price"])
+            if bid is None or ask is None or ask <= bid:
+                continue
+            mid = (bid + ask) / 2
+            acc = out.setdefault((symbol, t["ts_ns"] // day_ns), [0.0, 0.0, 0.0, 0.0])
+            acc[2] += t["size"] * 2 * abs(t["price"] - mid) / mid
+            acc[3] += t["size"]
+    return {key: (a[0] / a[1] if a[1] else None, a[2] / a[3] if a[3] else None) for key, a in out.items()
+            if a[1] or a[3]}

@@ -20,7 +20,7 @@ from sql.contract import QUOTES_SCHEMA, TRADES_SCHEMA
 from sql.duckdb_backend import DuckDBStorage
 from sql.queries import load_registry
 from sql.settings import Settings
-from tests.reference.quotes import BIGINT_MAX, TradeQuote, trade_order, trades_against_quotes
+from tests.reference.quotes import BIGINT_MAX, TradeQuote, daily_spreads, trade_order, trades_against_quotes
 from udx.nbbo import STALE, prevailing_quotes
 from udx.trade_sign import TICK_ONLY, TickState, lee_ready
 
@@ -248,3 +248,43 @@ def test_the_vertica_view_joins_each_quote_from_its_first_nanosecond_in_force():
     assert "e.ts_ns INTERPOLATE PREVIOUS VALUE q.effective_ns" in code
     assert "WHERE b.newest = 1" in code  # one quote per stamp: an equal match is one row
     assert "(SELECT MAX(value) AS quote_stale_ns FROM view_settings WHERE name = 'quote_stale_ns')" in code
+
+
+DAY = 86_400 * 10**9
+SPREADS = load_registry("duckdb", "queries")["symbol_daily_spreads"].text
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(trade_rows, quote_rows, st.integers(0, 40))
+def test_daily_spreads_equal_the_reference_across_a_midnight(storage, t_rows, q_rows, midnight_ms):
+    # the stamps run from just before to just after a UTC midnight; the window starts at the first day
+    day0 = 20_000 * DAY - midnight_ms * MS
+    trades, quotes = _trades(t_rows), _quotes(q_rows)
+    for row in trades + quotes:
+        row["ts_ns"] += day0
+    for row in trades:
+        row["conditions"] = {"37": "15"}.get(row["conditions"], row["conditions"])  # 15 does not count in volume
+    _store(storage, trades, quotes)
+    start, end = (day0 // DAY) * DAY, (day0 // DAY + 2) * DAY
+    got = {(s, d.toordinal()): (q, e) for s, d, q, e in
+           storage.fetch_all(SPREADS, {"symbols": list(SYMBOLS), "start_ns": start, "end_ns": end})}
+    want = daily_spreads(trades, quotes, STALE_NS, start, end)
+    epoch = 719_163  # date(1970, 1, 1).toordinal()
+    assert {(s, d - epoch) for s, d in got} == set(want)
+    for (symbol, day), (quoted, effective) in got.items():
+        ref_q, ref_e = want[(symbol, day - epoch)]
+        for a, b in ((quoted, ref_q), (effective, ref_e)):
+            assert (a is None) == (b is None) and (a is None or math.isclose(a, b, rel_tol=1e-9)), (symbol, a, b)
+
+
+def test_a_quote_standing_over_midnight_counts_in_its_own_day_until_midnight(storage):
+    midnight = 20_000 * DAY
+    quotes = _quotes([("AAA", 0, 10.00, 10.02, None), ("AAA", 3, 10.00, 10.04, None), ("AAA", 13, 10.00, 10.01, None)])
+    for q, at in zip(quotes, (midnight - 8 * MS, midnight - 5 * MS, midnight + 5 * MS)):
+        q["ts_ns"] = at
+    _store(storage, [], quotes)
+    rows = storage.fetch_all(SPREADS, {"symbols": ["AAA"], "start_ns": midnight - DAY, "end_ns": midnight + DAY})
+    z, x, y = 0.02 / 10.01, 0.04 / 10.02, 0.01 / 10.005
+    assert [r[0] for r in rows] == ["AAA", "AAA"]
+    assert math.isclose(rows[0][2], (3 * z + 5 * x) / 8, rel_tol=1e-12)  # x stands 5 ms to midnight, not 10
+    assert math.isclose(rows[1][2], y, rel_tol=1e-12) and rows[0][3] is None

@@ -45,7 +45,7 @@ VERTICA_WORDS = set("""
 abs add all alter and array as asc avg between bigint boolean by calendar_hierarchy_day case cast characteristics close
 coalesce column commit constraint contains count create cross current date default delete delimiter depends desc
 disabled distinct else enclosed end exists false first float following from function greatest group if in
-insert integer interpolate into is join language last last_value first_value lag left library limit long
+insert integer interpolate into is join language last last_value first_value lag lead least left library limit long
 matched max merge min name nodes not null nullif nulls on only or order outer over partition pi power
 previous primary preceding python read replace rows runtimecap segmented select session set sqrt sum table
 temporary then timestamp timestampadd transaction transform true unbounded union update using value values
