@@ -141,7 +141,8 @@ class SymbolMetrics(_Row):
     quoted_spread: float | None = Field(None, description="time-weighted relative quoted spread (ask - bid) / mid "
                                         "of the day's usable quotes")
     effective_spread: float | None = Field(None, description="volume-weighted effective spread 2|price - mid|/mid "
-                                           "of the day's prints against their prevailing quote")
+                                           "of the day's prints against their prevailing quote (both spreads null "
+                                           "without quotes, or when computing them exceeded the query time limit)")
 
 
 class RealTimeRow(SignalRow):
@@ -164,6 +165,7 @@ class ChartInfo(BaseModel):
     end: str | None
     jumps: int = Field(description="jumps marked")
     signals: dict[str, int] = Field(description="bars per signal (BUY, SELL, HOLD)")
+    quoted_bars: int = Field(0, description="bars with a usable NBBO at their end, drawn as a bid-ask band")
     width: int
     height: int
 

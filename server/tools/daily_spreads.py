@@ -2,19 +2,23 @@
 days of one page of daily metrics, merged into its rows by (symbol, day).
 
 The spreads come from a query of their own, not from ``symbol_metrics``: they read quotes and trades (the
-daily metrics read bars), and a page needs them only for the days it shows.
+daily metrics read bars), and a page needs them only for the days it shows. They scan every trade and quote of
+those days, so on a large page they may exceed ``MCP_QUERY_TIMEOUT_MS``: then the page is returned without them
+(null, logged) rather than failing the daily metrics, which are read from the bars.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 
 from server.models import Page, SymbolMetrics
-from sql.backend import Storage
+from sql.backend import QueryTimeout, Storage
 
 __all__ = ["with_daily_spreads"]
 
 _NS_PER_DAY = 86_400 * 10**9
+log = logging.getLogger(__name__)
 
 
 def _day_ns(day: str) -> int:
@@ -22,7 +26,8 @@ def _day_ns(day: str) -> int:
 
 
 def with_daily_spreads(storage: Storage, page: Page[SymbolMetrics]) -> Page[SymbolMetrics]:
-    """Return ``page`` with ``quoted_spread`` and ``effective_spread`` filled in on every row that has them.
+    """Return ``page`` with ``quoted_spread`` and ``effective_spread`` filled in on every row that has them
+    (``page`` itself when the query exceeds the time limit).
 
     Parameters
     ----------
@@ -37,8 +42,12 @@ def with_daily_spreads(storage: Storage, page: Page[SymbolMetrics]) -> Page[Symb
     days = sorted({row.session_date for row in page.rows})
     start_ns, end_ns = _day_ns(days[0]), _day_ns(days[-1]) + _NS_PER_DAY
     n_days = (date.fromisoformat(days[-1]) - date.fromisoformat(days[0]) + timedelta(days=1)).days
-    result = storage.query("symbol_daily_spreads", {"symbols": symbols, "start_ns": start_ns, "end_ns": end_ns},
-                           len(symbols) * n_days)
+    try:
+        result = storage.query("symbol_daily_spreads", {"symbols": symbols, "start_ns": start_ns, "end_ns": end_ns},
+                               len(symbols) * n_days)
+    except QueryTimeout as exc:
+        log.warning("get_symbol_metrics: daily spreads left out: %s", exc)
+        return page
     spreads = {(symbol, str(day)): (quoted, effective) for symbol, day, quoted, effective in result.rows}
     rows = []
     for row in page.rows:
