@@ -109,23 +109,3 @@ async def test_the_chart_renders_without_quotes(tmp_path):
     assert not result.is_error and base64.b64decode(result.content[0].data).startswith(b"\x89PNG")
     assert result.structured_content["bars"] > 100 and result.structured_content["quoted_bars"] == 0
 
-
-async def test_daily_spreads_past_the_time_limit_leave_the_metrics_without_them(tmp_path, market_db, market_storage):
-    import shutil
-
-    from server.tools.daily_spreads import with_daily_spreads
-    from server.tools.market import symbol_metrics
-    from sql.duckdb_backend import DuckDBStorage
-    from tests.conftest import small_settings
-
-    page = symbol_metrics(market_storage, limit=30, bar_seconds=60)  # every symbol: the spreads read every print
-    assert page.count > 10
-    bare = page.model_copy(update={"rows": [r.model_copy(update={"quoted_spread": None, "effective_spread": None})
-                                            for r in page.rows]})
-    copy = tmp_path / "slow.duckdb"
-    shutil.copyfile(market_db, copy)
-    slow = DuckDBStorage.open(small_settings(copy, mcp_query_timeout_ms=1), read_only=True)  # out of time at once
-    try:
-        assert with_daily_spreads(slow, bare) == bare
-    finally:
-        slow.close()
