@@ -66,7 +66,7 @@ Dialect = Literal["duckdb", "vertica"]
 DOCUMENTED_RELATIONS = frozenset({
     "market_data", "quotes", "trading_signals", "model_params", "signal_state", "intraday_profile",
     "trade_conditions", "trade_corrections", "eligible_trades", "enriched_market_data", "jump_events",
-    "symbol_metrics", "latest_signals", "trades_all", "quotes_all", "signals_all",
+    "symbol_metrics", "latest_signals", "trades_all", "quotes_all", "signals_all", "quote_book", "view_settings",
 })  # fmt: skip
 
 #: The schema a documented relation may be qualified with, per dialect.

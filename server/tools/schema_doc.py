@@ -31,6 +31,10 @@ OBJECT_NOTES = {
     "returns), sets_high_low, counts_volume; the signals use only prints that may",
     "trade_conditions": "Polygon's stock trade condition ids with their consolidated rules (shipped data)",
     "trade_corrections": "flat-file correction codes and whether a print with the code is kept",
+    "quote_book": "one quote per symbol and stamp (ts_ns): of quotes sharing a stamp the last in SIP order (largest "
+    "sequence, a missing one last); the as-of joins with trades read it",
+    "view_settings": "the settings the views read (name, value): quote_stale_ns = QUOTE_STALE_SECONDS in ns, written "
+    "by the database's writer at every start",
     "trades_all": "every trade: market_data (the live days) and the days retention moved to the Parquet archive "
     "(RETAIN_TRADES_DAYS, ARCHIVE_PATH); same columns as market_data; filter on symbol and ts_ns",
     "quotes_all": "every quote: quotes (live) and the archived days (RETAIN_QUOTES_DAYS); same columns as quotes",

@@ -63,7 +63,9 @@ async def test_get_symbol_metrics_carries_the_daily_spreads_of_its_query(client,
                                                            "end_ns": _day_ns(days[-1]) + 86_400 * 10**9}, 100)
     want = {(s, str(d)): (q, e) for s, d, q, e in query.rows}
     for row in rows:
-        assert (row["quoted_spread"], row["effective_spread"]) == want[(row["symbol"], row["session_date"])]
+        quoted, effective = want[(row["symbol"], row["session_date"])]  # summed in any order: equal to rounding
+        assert math.isclose(row["quoted_spread"], quoted, rel_tol=1e-9)
+        assert math.isclose(row["effective_spread"], effective, rel_tol=1e-9)
         assert 0 < row["quoted_spread"] < 0.01 and 0 < row["effective_spread"] < 0.01
 
 

@@ -244,9 +244,10 @@ def test_replayed_flat_files_give_the_simulators_quotes_and_sides_in_the_view(tm
 def test_the_vertica_view_joins_each_quote_from_its_first_nanosecond_in_force():
     # INTERPOLATE PREVIOUS VALUE matches an equal value first (at or before); ts_ns + 1 makes it strictly before
     code = " ".join(load_registry("vertica", "views")["enriched_market_data"].text.split())
-    assert "b.ts_ns + 1 AS effective_ns" in code
+    assert "SELECT symbol, ts_ns, ts_ns + 1 AS effective_ns, bid_price, ask_price FROM quote_book" in code
     assert "e.ts_ns INTERPOLATE PREVIOUS VALUE q.effective_ns" in code
-    assert "WHERE b.newest = 1" in code  # one quote per stamp: an equal match is one row
+    book = " ".join(load_registry("vertica", "views")["quote_book"].text.split())
+    assert "WHERE b.newest = 1" in book  # one quote per stamp: an equal match is one row
     assert "(SELECT MAX(value) AS quote_stale_ns FROM view_settings WHERE name = 'quote_stale_ns')" in code
 
 

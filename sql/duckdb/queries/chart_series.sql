@@ -13,15 +13,11 @@ WITH bars AS (
 limits AS (
     SELECT max(value) AS stale_ns FROM view_settings WHERE name = 'quote_stale_ns'
 ),
-book AS (   -- one quote per stamp, from the stale limit before the first bar's end to the last one's
-    SELECT
-        ts_ns,
-        arg_max(bid_price, (COALESCE(sequence, 9223372036854775807), received_ns, bid_price, ask_price)) AS bid,
-        arg_max(ask_price, (COALESCE(sequence, 9223372036854775807), received_ns, bid_price, ask_price)) AS ask
-    FROM quotes
+book AS (   -- the quotes from the stale limit before the first bar's end to the last one's
+    SELECT ts_ns, bid_price AS bid, ask_price AS ask
+    FROM quote_book
     WHERE symbol = $symbol AND ts_ns < (SELECT max(bar_end_ns) FROM bars)
       AND ts_ns >= (SELECT min(bar_end_ns) - coalesce(stale_ns, min(bar_end_ns)) FROM bars, limits GROUP BY stale_ns)
-    GROUP BY ts_ns
 )
 SELECT
     b.bar_end_ns,

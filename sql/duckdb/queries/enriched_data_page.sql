@@ -69,16 +69,11 @@ quote_older AS (   -- a quote older than the stale limit before the span: then a
     WHERE symbol = $symbol AND ts_ns < (SELECT lo - coalesce(stale_ns, lo) FROM span, limits)
     LIMIT 1
 ),
-book AS (   -- one quote per stamp, from the stale limit before the span to its end
-    SELECT
-        symbol,
-        ts_ns,
-        arg_max(bid_price, (COALESCE(sequence, 9223372036854775807), received_ns, bid_price, ask_price)) AS bid,
-        arg_max(ask_price, (COALESCE(sequence, 9223372036854775807), received_ns, bid_price, ask_price)) AS ask
-    FROM quotes
+book AS (   -- the quotes from the stale limit before the span to its end
+    SELECT ts_ns, bid_price AS bid, ask_price AS ask
+    FROM quote_book
     WHERE symbol = $symbol AND ts_ns < (SELECT hi FROM span)
       AND ts_ns >= (SELECT lo - coalesce(stale_ns, lo) FROM span, limits)
-    GROUP BY symbol, ts_ns
 ),
 span_trades AS (   -- the span's trades with the eligibility flags of eligible_trades
     SELECT *
@@ -94,7 +89,7 @@ quoted AS (   -- with their prevailing quote
         coalesce(lag(CASE WHEN m.sets_price THEN m.price END IGNORE NULLS) OVER w, (SELECT price FROM prior))
             AS last_price
     FROM span_trades AS m
-    ASOF LEFT JOIN book AS q ON q.symbol = m.symbol AND m.ts_ns > q.ts_ns
+    ASOF LEFT JOIN book AS q ON m.ts_ns > q.ts_ns
     WINDOW w AS (ORDER BY m.ts_ns, COALESCE(m.sequence, 9223372036854775807), m.exchange, m.trade_id)
 ),
 flagged AS (

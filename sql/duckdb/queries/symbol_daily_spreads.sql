@@ -10,16 +10,11 @@
 WITH limits AS (
     SELECT max(value) AS stale_ns FROM view_settings WHERE name = 'quote_stale_ns'
 ),
-book AS (   -- one quote per symbol and stamp, from the stale limit before the window
-    SELECT
-        symbol,
-        ts_ns,
-        arg_max(bid_price, (COALESCE(sequence, 9223372036854775807), received_ns, bid_price, ask_price)) AS bid,
-        arg_max(ask_price, (COALESCE(sequence, 9223372036854775807), received_ns, bid_price, ask_price)) AS ask
-    FROM quotes
+book AS (   -- the quotes from the stale limit before the window
+    SELECT symbol, ts_ns, bid_price AS bid, ask_price AS ask
+    FROM quote_book
     WHERE list_contains($symbols, symbol)
       AND ts_ns >= $start_ns - coalesce((SELECT stale_ns FROM limits), $start_ns) AND ts_ns < $end_ns
-    GROUP BY symbol, ts_ns
 ),
 in_force AS (   -- each quote of the window with the time it stands, within its UTC day
     SELECT

@@ -8,7 +8,7 @@
 -- (eligible_trades); the signals only ever use prints that may.
 -- Quotes, as udx.nbbo and udx.trade_sign decide them (README "Trades and quotes"):
 -- * the prevailing quote is the newest quote of the symbol stamped STRICTLY BEFORE the trade (of quotes sharing
---   a stamp, the last in SIP order: the largest sequence, a missing one last, then received_ns, bid, ask);
+--   a stamp, the last in SIP order: the view quote_book);
 --   bid_price / ask_price are its sides, NULL for a side that is missing, not finite or <= 0 (Polygon writes 0),
 --   and both NULL when no quote is in force;
 -- * quote_flags, OR-ed bits of udx.nbbo and udx.trade_sign: 1 no quote, 2 stale (older than the
@@ -24,24 +24,15 @@ CREATE OR REPLACE VIEW enriched_market_data AS
 WITH limits AS (
     SELECT max(value) AS stale_ns FROM view_settings WHERE name = 'quote_stale_ns'
 ),
-book AS (   -- one quote per symbol and stamp
-    SELECT
-        symbol,
-        ts_ns,
-        arg_max(bid_price, (COALESCE(sequence, 9223372036854775807), received_ns, bid_price, ask_price)) AS bid,
-        arg_max(ask_price, (COALESCE(sequence, 9223372036854775807), received_ns, bid_price, ask_price)) AS ask
-    FROM quotes
-    GROUP BY symbol, ts_ns
-),
 quoted AS (   -- each trade with its prevailing quote; a missing side is NULL
     SELECT
         m.*,
         q.ts_ns AS quote_ts_ns,
-        CASE WHEN q.bid > 0 AND q.bid < 'inf'::DOUBLE THEN q.bid END AS bid,
-        CASE WHEN q.ask > 0 AND q.ask < 'inf'::DOUBLE THEN q.ask END AS ask,
+        CASE WHEN q.bid_price > 0 AND q.bid_price < 'inf'::DOUBLE THEN q.bid_price END AS bid,
+        CASE WHEN q.ask_price > 0 AND q.ask_price < 'inf'::DOUBLE THEN q.ask_price END AS ask,
         lag(CASE WHEN m.sets_price THEN m.price END IGNORE NULLS) OVER w AS last_price
     FROM eligible_trades AS m
-    ASOF LEFT JOIN book AS q ON q.symbol = m.symbol AND m.ts_ns > q.ts_ns
+    ASOF LEFT JOIN quote_book AS q ON q.symbol = m.symbol AND m.ts_ns > q.ts_ns
     WINDOW w AS (PARTITION BY m.symbol ORDER BY m.ts_ns, COALESCE(m.sequence, 9223372036854775807), m.exchange,
                  m.trade_id)
 ),

@@ -24,16 +24,9 @@ FROM (
     LIMIT :row_limit
 ) AS b
 LEFT OUTER JOIN (
-    SELECT d.ts_ns, d.ts_ns + 1 AS effective_ns, d.bid_price, d.ask_price
-    FROM (
-        SELECT ts_ns, bid_price, ask_price,
-               ROW_NUMBER() OVER (PARTITION BY ts_ns
-                                  ORDER BY COALESCE(sequence, 9223372036854775807) DESC, received_ns DESC,
-                                           bid_price DESC, ask_price DESC) AS newest
-        FROM quotes
-        WHERE symbol = :symbol AND ts_ns < :end_ns
-    ) AS d
-    WHERE d.newest = 1
+    SELECT ts_ns, ts_ns + 1 AS effective_ns, bid_price, ask_price
+    FROM quote_book
+    WHERE symbol = :symbol AND ts_ns < :end_ns
 ) AS q
     ON b.bar_end_ns INTERPOLATE PREVIOUS VALUE q.effective_ns
 CROSS JOIN (SELECT MAX(value) AS quote_stale_ns FROM view_settings WHERE name = 'quote_stale_ns') AS v

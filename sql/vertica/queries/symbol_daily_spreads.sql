@@ -2,8 +2,7 @@
 -- params: symbols, start_ns, end_ns
 -- returns: symbol, session_date, quoted_spread, effective_spread: per symbol and UTC day of [start_ns, end_ns)
 -- Same rules and columns as sql/duckdb/queries/symbol_daily_spreads.sql. The prevailing quote of a print is the
--- event series join on effective_ns = ts_ns + 1 (strictly before, as in enriched_market_data), of quotes reduced
--- to one per symbol and stamp.
+-- event series join on effective_ns = ts_ns + 1 (strictly before, as in enriched_market_data) with quote_book.
 SELECT
     COALESCE(q.symbol, e.symbol) AS symbol,
     COALESCE(q.session_date, e.session_date) AS session_date,
@@ -25,15 +24,12 @@ FROM (
                   b.ts_ns + COALESCE(v.quote_stale_ns, :end_ns),
                   (b.ts_ns // 86400000000000 + 1) * 86400000000000, :end_ns) - b.ts_ns AS stands_ns
         FROM (
-            SELECT symbol, ts_ns, bid_price, ask_price,
-                   ROW_NUMBER() OVER (PARTITION BY symbol, ts_ns
-                                      ORDER BY COALESCE(sequence, 9223372036854775807) DESC, received_ns DESC,
-                                               bid_price DESC, ask_price DESC) AS newest
-            FROM quotes
+            SELECT symbol, ts_ns, bid_price, ask_price
+            FROM quote_book
             WHERE CONTAINS((:symbols)::ARRAY[VARCHAR(32)], symbol) AND ts_ns < :end_ns
         ) AS b
         CROSS JOIN (SELECT MAX(value) AS quote_stale_ns FROM view_settings WHERE name = 'quote_stale_ns') AS v
-        WHERE b.newest = 1 AND b.ts_ns >= :start_ns - COALESCE(v.quote_stale_ns, :start_ns)
+        WHERE b.ts_ns >= :start_ns - COALESCE(v.quote_stale_ns, :start_ns)
     ) AS f
     WHERE f.bid_price > 0 AND f.ask_price > f.bid_price AND f.ask_price < 'Infinity'::FLOAT AND f.stands_ns > 0
       AND f.session_date >= TIMESTAMPADD('microsecond', :start_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE
@@ -58,15 +54,8 @@ FULL OUTER JOIN (
         FROM eligible_trades AS m
         LEFT OUTER JOIN (
             SELECT symbol, ts_ns, ts_ns + 1 AS effective_ns, bid_price, ask_price
-            FROM (
-                SELECT symbol, ts_ns, bid_price, ask_price,
-                       ROW_NUMBER() OVER (PARTITION BY symbol, ts_ns
-                                          ORDER BY COALESCE(sequence, 9223372036854775807) DESC, received_ns DESC,
-                                                   bid_price DESC, ask_price DESC) AS newest
-                FROM quotes
-                WHERE CONTAINS((:symbols)::ARRAY[VARCHAR(32)], symbol) AND ts_ns < :end_ns
-            ) AS d
-            WHERE d.newest = 1
+            FROM quote_book
+            WHERE CONTAINS((:symbols)::ARRAY[VARCHAR(32)], symbol) AND ts_ns < :end_ns
         ) AS r
             ON m.symbol = r.symbol AND m.ts_ns INTERPOLATE PREVIOUS VALUE r.effective_ns
         WHERE CONTAINS((:symbols)::ARRAY[VARCHAR(32)], m.symbol) AND m.ts_ns >= :start_ns AND m.ts_ns < :end_ns

@@ -10,8 +10,8 @@
 -- The prevailing quote is the newest STRICTLY BEFORE the trade, but INTERPOLATE PREVIOUS VALUE matches an
 -- equal value first and pads with the previous one only when none is equal (at or before). So each quote joins
 -- at effective_ns = ts_ns + 1, its first nanosecond in force: a quote stamped at the trade's own ns then
--- counts only for later trades (ts_ns are integers, so effective_ns <= trade ns <=> ts_ns < trade ns). Quotes
--- are first reduced to one per symbol and stamp (the last in SIP order), so an equal match is one row.
+-- counts only for later trades (ts_ns are integers, so effective_ns <= trade ns <=> ts_ns < trade ns). The
+-- quotes come from quote_book (one per symbol and stamp), so an equal match is one row.
 CREATE OR REPLACE VIEW enriched_market_data AS
 SELECT
     m.market,
@@ -102,16 +102,7 @@ FROM (
                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS last_price
                 FROM eligible_trades AS e
                 LEFT OUTER JOIN (   -- one quote per symbol and stamp, joined from its first ns in force
-                    SELECT b.symbol, b.ts_ns, b.ts_ns + 1 AS effective_ns, b.bid_price, b.ask_price
-                    FROM (
-                        SELECT symbol, ts_ns, bid_price, ask_price,
-                               ROW_NUMBER() OVER (PARTITION BY symbol, ts_ns
-                                                  ORDER BY COALESCE(sequence, 9223372036854775807) DESC,
-                                                           received_ns DESC, bid_price DESC, ask_price DESC)
-                                   AS newest
-                        FROM quotes
-                    ) AS b
-                    WHERE b.newest = 1
+                    SELECT symbol, ts_ns, ts_ns + 1 AS effective_ns, bid_price, ask_price FROM quote_book
                 ) AS q
                     ON e.symbol = q.symbol AND e.ts_ns INTERPOLATE PREVIOUS VALUE q.effective_ns
             ) AS t
