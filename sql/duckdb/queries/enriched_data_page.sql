@@ -69,11 +69,15 @@ quote_older AS (   -- a quote older than the stale limit before the span: then a
     WHERE symbol = $symbol AND ts_ns < (SELECT lo - coalesce(stale_ns, lo) FROM span, limits)
     LIMIT 1
 ),
-book AS (   -- the quotes from the stale limit before the span to its end
-    SELECT ts_ns, bid_price AS bid, ask_price AS ask
-    FROM quote_book
+book AS (   -- the quotes from the stale limit before the span to its end, one per stamp as in quote_book (restated
+    SELECT     -- here: the range filter must reach the quotes before the grouping, which it does not through the view)
+        ts_ns,
+        arg_max(bid_price, (COALESCE(sequence, 9223372036854775807), received_ns, bid_price, ask_price)) AS bid,
+        arg_max(ask_price, (COALESCE(sequence, 9223372036854775807), received_ns, bid_price, ask_price)) AS ask
+    FROM quotes
     WHERE symbol = $symbol AND ts_ns < (SELECT hi FROM span)
       AND ts_ns >= (SELECT lo - coalesce(stale_ns, lo) FROM span, limits)
+    GROUP BY ts_ns
 ),
 span_trades AS (   -- the span's trades with the eligibility flags of eligible_trades
     SELECT *
