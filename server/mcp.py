@@ -221,7 +221,8 @@ def build_server(
     ) -> Page[SymbolMetrics]:
         """One row per symbol per day (UTC date), newest day first: trades, volume, VWAP, open/high/low/close,
         realized variance, bipower variation, the daily BNS jump statistic, the number of Lee-Mykland jumps,
-        mean and max VPIN and the last signal. Use it to compare days or symbols."""
+        mean and max VPIN, the last signal and the day's quoted and effective spreads. Use it to compare days or
+        symbols."""
         return market.symbol_metrics(
             storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds,
             hours_back=hours_back, start=start, end=end, cursor=cursor,

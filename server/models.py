@@ -97,6 +97,14 @@ class EnrichedTrade(_Row):
     correction: int | None = Field(description="flat-file correction code (NULL: none, e.g. WebSocket)")
     sets_price: bool = Field(description="Polygon's rules let this print set the last-sale price (bar closes, returns)")
     counts_volume: bool = Field(description="Polygon's rules count this print in volume")
+    bid_price: float | None = Field(description="prevailing NBBO bid: the newest quote stamped strictly before the "
+                                    "trade (null: no quote or no bid)")
+    ask_price: float | None = Field(description="prevailing NBBO ask (null: no quote or no ask)")
+    trade_side: int = Field(description="Lee-Ready side: 1 buy, -1 sell, 0 unknown (quote rule against the "
+                            "midpoint; tick rule at the midpoint or without a usable quote)")
+    quote_flags: int = Field(description="bits: 1 no quote, 2 stale (older than QUOTE_STALE_SECONDS), 4 one-sided, "
+                             "8 locked, 16 crossed, 32 at the midpoint, 64 signed by the tick rule alone")
+    effective_spread: float | None = Field(description="2|price - mid|/mid against a usable quote (null otherwise)")
     bar_seconds: int | None
     signal_bar_end_ns: int | None = Field(description="end of the bar whose signals this row carries")
     bar_close: float | None
@@ -143,6 +151,11 @@ class SymbolMetrics(_Row):
     max_vpin: float | None
     last_signal: str | None
     last_signal_reason: str | None
+    quoted_spread: float | None = Field(None, description="time-weighted relative quoted spread (ask - bid) / mid "
+                                        "of the day's usable quotes")
+    effective_spread: float | None = Field(None, description="volume-weighted effective spread 2|price - mid|/mid "
+                                           "of the day's prints against their prevailing quote (both spreads null "
+                                           "without quotes, or when computing them exceeded the query time limit)")
 
 
 class RealTimeRow(SignalRow):
@@ -165,6 +178,7 @@ class ChartInfo(BaseModel):
     end: str | None
     jumps: int = Field(description="jumps marked")
     signals: dict[str, int] = Field(description="bars per signal (BUY, SELL, HOLD)")
+    quoted_bars: int = Field(0, description="bars with a usable NBBO at their end, drawn as a bid-ask band")
     width: int
     height: int
 

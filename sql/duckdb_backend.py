@@ -75,6 +75,7 @@ from sql.contract import (
 from sql.conditions import condition_sets_table, conditions_table, corrections_table
 from sql.migrations import CREATED, Migration, SchemaTooNew, latest_version, pending, run_migration, stored_version
 from sql.queries import load_registry
+from sql.view_settings import DEFAULT_VIEW_SETTINGS, view_setting_rows
 from sql.watchdog import Watchdog
 
 if TYPE_CHECKING:
@@ -193,8 +194,9 @@ class DuckDBStorage:
 
     def __init__(self, connection: duckdb.DuckDBPyConnection, *, read_only: bool, query_timeout_s: float,
                  connect: Callable[[], duckdb.DuckDBPyConnection] | None = None, label: str = "the DuckDB file",
-                 archive_root: Path | None = None):
+                 archive_root: Path | None = None, view_settings: Mapping[str, int] | None = None):
         self._root = connection
+        self._view_settings = dict(DEFAULT_VIEW_SETTINGS if view_settings is None else view_settings)
         self.archive_root = archive_root  # the Parquet archive the *_all views read (None: they read no file)
         self._label = label  # names the file in messages (DUCKDB_PATH 'x.duckdb')
         self._connect = connect
@@ -218,7 +220,8 @@ class DuckDBStorage:
         Parameters
         ----------
         settings
-            Supplies ``duckdb_path``, ``duckdb_threads``, ``duckdb_memory_limit`` and ``mcp_query_timeout_ms``.
+            Supplies ``duckdb_path``, ``duckdb_threads``, ``duckdb_memory_limit``, ``mcp_query_timeout_ms`` and
+            ``quote_stale_seconds`` (stored for the views, :mod:`sql.view_settings`).
         read_only
             Open the file read-only; fails when another process holds it for writing, and
             (:class:`sql.migrations.SchemaTooNew`) when newer code migrated it.
@@ -236,7 +239,8 @@ class DuckDBStorage:
             return connection
 
         storage = cls(connect(), read_only=read_only, query_timeout_s=settings.mcp_query_timeout_ms / 1000,
-                      connect=connect, label=f"DUCKDB_PATH {str(path)!r}", archive_root=archive_root)
+                      connect=connect, label=f"DUCKDB_PATH {str(path)!r}", archive_root=archive_root,
+                      view_settings=view_setting_rows(settings))
         if read_only:  # a writer checks in apply_schema; a reader of a file newer code migrated is refused here
             cursor = storage._root.cursor()  # its own: the thread's cursor is for the caller's statements
             try:
@@ -345,6 +349,8 @@ class DuckDBStorage:
         for migration in todo:
             self._migrate(cursor, migration)
         self._load_reference_tables(cursor)
+        for name, value in self._view_settings.items():
+            cursor.execute(self._queries["set_view_setting"].text, {"name": name, "value": value})
         self.create_views()
 
     def create_views(self) -> None:

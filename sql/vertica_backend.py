@@ -54,6 +54,7 @@ from sql.contract import (
 from sql.conditions import conditions_table, corrections_table
 from sql.migrations import CREATED, Migration, latest_version, pending, run_migration, stored_version
 from sql.queries import load_registry, split_statements
+from sql.view_settings import DEFAULT_VIEW_SETTINGS, view_setting_rows
 from sql.watchdog import Watchdog
 
 if TYPE_CHECKING:
@@ -242,8 +243,10 @@ class VerticaStorage:
     """A Vertica database implementing :class:`sql.backend.Storage`."""
 
     def __init__(self, connect: Any, *, read_only: bool, query_timeout_ms: int, write_timeout_s: int,
-                 pool_size: int = 4, label: str = "the Vertica database") -> None:
+                 pool_size: int = 4, label: str = "the Vertica database",
+                 view_settings: Mapping[str, int] | None = None) -> None:
         self._read_only = read_only
+        self._view_settings = dict(DEFAULT_VIEW_SETTINGS if view_settings is None else view_settings)
         self._label = label  # names the database in messages
         self._timeout_ms = int(query_timeout_ms)
         self._queries = load_registry(_DIALECT, "queries")
@@ -288,7 +291,8 @@ class VerticaStorage:
 
         storage = cls(connect, read_only=read_only, query_timeout_ms=settings.mcp_query_timeout_ms,
                       pool_size=pool_size, write_timeout_s=settings.vertica_write_timeout_seconds,
-                      label=f"VERTICA_DB {settings.vertica_db!r} at {settings.vertica_host}:{settings.vertica_port}")
+                      label=f"VERTICA_DB {settings.vertica_db!r} at {settings.vertica_host}:{settings.vertica_port}",
+                      view_settings=view_setting_rows(settings))
         with storage._reader.connection():  # fail now, not on the first request
             pass
         return storage
@@ -322,7 +326,7 @@ class VerticaStorage:
     # --- schema ------------------------------------------------------------------------------------------
     def apply_schema(self) -> None:
         """Create the tables (``IF NOT EXISTS``), reload the shipped reference rows (trade conditions and
-        corrections) and (re)create the views; safe to run any number of times.
+        corrections), store the views' settings (:mod:`sql.view_settings`) and (re)create the views; safe to run any number of times.
 
         A new database is stamped with the newest schema version; one with pending migrations is refused
         (they run by ``microstructure vertica migrate``, :meth:`migrate`), and so is one newer than this code.
@@ -344,6 +348,8 @@ class VerticaStorage:
                 cursor.execute(self._queries[f"clear_{name}"].text)
                 self._copy(cursor, f"{name}_stage", table)
                 cursor.execute(self._queries[f"load_{name}"].text)
+            for name, value in self._view_settings.items():
+                cursor.execute(self._queries["set_view_setting"].text, {"name": name, "value": value})
             for statement in load_registry(_DIALECT, "views"):
                 cursor.execute(statement.text)
 

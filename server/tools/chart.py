@@ -1,4 +1,5 @@
-"""A PNG of one symbol's bars: close price with jumps and BUY/SELL signals marked, VPIN below.
+"""A PNG of one symbol's bars: close price with jumps and BUY/SELL signals marked, VPIN below; where quotes are
+stored, the NBBO in force at each bar's end as a bid-ask band behind the price.
 
 For clients that show images, and for people who would rather look than read. Rendering uses matplotlib's
 Agg backend (no display), imported on the first chart so that start-up stays fast; the figure is closed
@@ -48,6 +49,9 @@ def render_chart(
     vpin = np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=float)
     jumps = np.array([bool(r[3]) for r in rows])
     signals = [r[5] for r in rows]
+    bid = np.array([np.nan if r[6] is None else r[6] for r in rows], dtype=float)
+    ask = np.array([np.nan if r[7] is None else r[7] for r in rows], dtype=float)
+    quoted = ~np.isnan(bid)
     times = ends.astype("datetime64[ns]").astype("datetime64[ms]").astype(object)
 
     import matplotlib
@@ -60,6 +64,9 @@ def render_chart(
         2, 1, sharex=True, figsize=(width / 100, height / 100), dpi=100, height_ratios=(3, 1)
     )
     try:
+        if quoted.any():  # gaps (no usable quote) stay empty
+            price_axis.fill_between(times, bid, ask, where=quoted, color="tab:orange", alpha=0.3,
+                                    linewidth=0, label="bid-ask")
         price_axis.plot(times, close, color="tab:blue", linewidth=1.0, label="close")
         if jumps.any():
             price_axis.scatter(np.array(times)[jumps], close[jumps], s=90, facecolors="none",
@@ -90,6 +97,7 @@ def render_chart(
         end=iso_utc(int(ends[-1])),
         jumps=int(jumps.sum()),
         signals=dict(Counter(signals)),
+        quoted_bars=int(quoted.sum()),
         width=width,
         height=height,
     )

@@ -14,6 +14,7 @@ from typing import Literal
 
 from server.arguments import TimeWindow, iso_utc, normalize_symbol, parse_window
 from server.models import EnrichedTrade, JumpEvent, Page, RealTimeRow, SignalRow, SymbolMetrics
+from server.tools.daily_spreads import with_daily_spreads
 from server.tools.jump_memory import JumpMemory
 from server.tools.latest import LatestRows
 from server.tools.paging import construct_rows, fetch_page
@@ -205,7 +206,8 @@ def symbol_metrics(
     end: str | int | None = None,
     cursor: str | None = None,
 ) -> Page[SymbolMetrics]:
-    """Daily metrics per symbol (newest day first): the days that overlap the time window."""
+    """Daily metrics per symbol (newest day first): the days that overlap the time window, with the daily
+    spreads (:func:`server.tools.daily_spreads.with_daily_spreads`)."""
     wanted = symbol_list(symbol, symbols)
     window = parse_window(hours_back, start, end)
     end_date = "9999-12-31" if window.end_ns >= 2**62 else _date(window.end_ns - 1)
@@ -223,7 +225,7 @@ def symbol_metrics(
         row_model=SymbolMetrics,
     )
     _check_known(storage, wanted, page)
-    return page
+    return with_daily_spreads(storage, page)
 
 
 def real_time_data(

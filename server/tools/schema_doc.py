@@ -17,7 +17,10 @@ OBJECT_NOTES = {
     "(symbol, bar_seconds, bar_end_ns)",
     "model_params": "fitted GARCH(1,1) and ACD(1,1) parameters per symbol and fit window",
     "signal_state": "where the incremental transform resumes, per symbol and grid",
-    "enriched_market_data": "each trade with the signals of the last bar completed before it (as-of join)",
+    "enriched_market_data": "each trade with its prevailing quote (bid_price, ask_price: newest quote strictly "
+    "before it), Lee-Ready trade_side (1 buy, -1 sell, 0 unknown), quote_flags (1 no quote, 2 stale, 4 one-sided, "
+    "8 locked, 16 crossed, 32 at the midpoint, 64 tick rule alone), effective_spread, and the signals of the last "
+    "bar completed before it (as-of joins)",
     "jump_events": "trading_signals rows with a Lee-Mykland jump, plus direction and threshold_ratio",
     "symbol_metrics": "per symbol per UTC day: trades, volume, VWAP, OHLC, realized variance, bipower variation, "
     "daily BNS ratio statistic, jump count, VPIN, last signal",
@@ -32,6 +35,10 @@ OBJECT_NOTES = {
     "effective spread, Lee-Ready buy/sell/signed volume, order and depth imbalance, Amihud, Roll spread, Kyle lambda",
     "liquidity_signals": "bar_liquidity beside its trading_signals bar's price, volume and return (bars with "
     "bar_liquidity rows only)",
+    "quote_book": "one quote per symbol and stamp (ts_ns): of quotes sharing a stamp the last in SIP order (largest "
+    "sequence, a missing one last); the as-of joins with trades read it",
+    "view_settings": "the settings the views read (name, value): quote_stale_ns = QUOTE_STALE_SECONDS in ns, written "
+    "by the database's writer at every start",
     "trades_all": "every trade: market_data (the live days) and the days retention moved to the Parquet archive "
     "(RETAIN_TRADES_DAYS, ARCHIVE_PATH); same columns as market_data; filter on symbol and ts_ns",
     "quotes_all": "every quote: quotes (live) and the archived days (RETAIN_QUOTES_DAYS); same columns as quotes",

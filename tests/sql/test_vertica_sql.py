@@ -46,11 +46,11 @@ VERTICA_WORDS = set("""
 abs add all alter and array as asc avg between bigint boolean by calendar_hierarchy_day case cast characteristics close
 coalesce column commit constraint contains count create cross current date default delete delimiter depends desc
 disabled distinct else enclosed end exists false first float following from function greatest group if in
-insert integer interpolate into is join language last last_value first_value lag left library limit long
+insert integer interpolate into is join language last last_value first_value lag lead least left library limit long
 matched max merge min name nodes not null nullif nulls on only or order outer over partition pi power
 previous primary preceding python read replace rows runtimecap segmented select session set sqrt sum table
 temporary then timestamp timestampadd transaction transform true unbounded union update using value values
-varchar view when where with hash local rows row_number key preserve temporary parameters
+varchar view when where with hash local rows row row_number key preserve temporary parameters
 batch_microstructure settings market watermark_ns computed_at_ns microstructure_udx v_catalog columns
 view_columns table_schema table_name column_name data_type ordinal_position public
 regexp_like listagg separator unsegmented ignore

@@ -1,10 +1,10 @@
 -- name: enriched_data_page
 -- params: symbol, start_ns, end_ns, bar_seconds, after_ts_ns, after_exchange, after_trade_id, row_limit
--- returns: trades of one symbol with their signals, newest first; keyset cursor (ts_ns, exchange, trade_id)
+-- returns: trades of one symbol with their quotes, sides and signals, newest first; keyset cursor (ts_ns, exchange, trade_id)
 -- The row comparison (ts_ns, exchange, trade_id) < (...) of the DuckDB file, spelled out.
 SELECT
     market, symbol, ts_ns, ts, price, size, exchange, trade_id, conditions, correction, sets_price, counts_volume, received_ns,
-    source, bar_seconds,
+    source, bid_price, ask_price, trade_side, quote_flags, effective_spread, bar_seconds,
     signal_bar_end_ns, bar_close, bar_vwap, log_return, garch_sigma, standardized_return, lee_mykland_stat,
     jump_threshold, jump_detected, bns_stat, trade_intensity_zscore, conditional_duration, acd_surprise, vpin,
     vpin_cdf, trading_signal, signal_reason

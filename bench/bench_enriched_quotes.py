@@ -1,0 +1,159 @@
+"""What the quote columns cost ``get_enriched_data``: the page query ``enriched_data_page`` and the view
+``enriched_market_data`` with the prevailing quote, Lee-Ready side and effective spread, against their text
+before the quote columns (inlined from git, the baseline) in the same process on the same file.
+
+Two files: one built here from the simulator with quote dynamics (``--hours`` of trades and quotes of its
+default symbols at ``--rate`` trades a second, with their signals), and optionally (``--big``) a copy of the
+bench_server file ``bench/data/bench_50000000.duckdb``, which has no quotes (the cost of the join and the tick
+rule's windows against an empty quotes table). Calls: the newest 100 trades of one symbol (all time), 100 trades
+of the last hour, and the whole last hour of the symbol through the view. Times are wall-clock medians of
+``--repeats`` calls after one warm-up, one DuckDB thread.
+
+Run: ``.venv/bin/python -m bench.bench_enriched_quotes [--hours 4] [--rate 200] [--big [--db FILE]] [--no-append]``.
+Prints a Markdown table and replaces its section of ``BENCHMARKS.md``; never asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from bench.report import load_average, machine, now_utc, publish, versions
+
+ROOT = Path(__file__).resolve().parent.parent
+BASELINE_COMMIT = "f582240"  # main before the quote columns
+TITLE = "Quote columns of enriched_market_data and get_enriched_data (issue 19 point 4)"
+NS = 10**9
+HOUR_VIEW = "SELECT count(*), sum(size) FROM {source} WHERE symbol = $symbol AND ts_ns >= $start_ns AND ts_ns < $end_ns"
+
+
+def _baseline(path: str) -> str:
+    return subprocess.run(["git", "show", f"{BASELINE_COMMIT}:{path}"], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout
+
+
+def _former_view() -> str:
+    text = _baseline("sql/duckdb/views/010_enriched_market_data.sql")
+    return text[text.index("AS\nSELECT") + 3:].rstrip().rstrip(";")
+
+
+def build(path: Path, hours: float, rate: float) -> None:
+    """A file of ``hours`` of simulated trades and quotes ending now, with their signals."""
+    from ingest.synthetic_market import SyntheticMarket
+    from sql.duckdb_backend import DuckDBStorage
+    from sql.settings import Settings
+    from udx.transform import run_transform
+
+    settings = Settings(_env_file=None, duckdb_path=path)  # type: ignore[call-arg]
+    storage = DuckDBStorage.open(settings)
+    storage.apply_schema()
+    end = time.time_ns()
+    trades, quotes = SyntheticMarket(5, rate, quote_dynamics=True).history(end - int(hours * 3600 * NS), end)
+    storage.append_trades(trades)
+    storage.append_quotes(quotes)
+    run_transform(storage, settings)
+    storage.close()
+
+
+def _median(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any], repeats: int) -> tuple[float, list]:
+    rows = con.execute(sql, params).fetchall()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        rows = con.execute(sql, params).fetchall()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), rows
+
+
+def measure(path: Path, symbol: str, repeats: int) -> tuple[dict[str, Any], list[tuple[str, float, float]]]:
+    """(facts of the file, [(call, baseline s, ours s)]) on a writer-opened copy of ``path``."""
+    from sql.duckdb_backend import DuckDBStorage
+    from sql.queries import load_registry
+    from sql.settings import Settings
+
+    storage = DuckDBStorage.open(Settings(_env_file=None, duckdb_path=path))  # type: ignore[call-arg]
+    storage.apply_schema()  # writes view_settings and the new views
+    storage.close()
+    con = duckdb.connect(str(path))
+    con.execute("SET threads = 1")
+    facts = dict(zip(("trades", "quotes", "symbol_trades", "newest"), con.execute(
+        "SELECT (SELECT count(*) FROM market_data), (SELECT count(*) FROM quotes), "
+        "(SELECT count(*) FROM market_data WHERE symbol = $symbol), "
+        "(SELECT max(ts_ns) FROM market_data WHERE symbol = $symbol)", {"symbol": symbol}).fetchone()))
+    ours_page = load_registry("duckdb", "queries")["enriched_data_page"].text
+    base_page = _baseline("sql/duckdb/queries/enriched_data_page.sql")
+    keyset = {"after_ts_ns": None, "after_exchange": None, "after_trade_id": None, "row_limit": 101}
+    hour = {"start_ns": facts["newest"] - 3600 * NS, "end_ns": facts["newest"] + 1}
+    calls = [
+        ("page: newest 100 (all time)", base_page, ours_page,
+         {"symbol": symbol, "bar_seconds": 60, "start_ns": 0, "end_ns": 2**62, **keyset}),
+        ("page: 100 of the last hour", base_page, ours_page, {"symbol": symbol, "bar_seconds": 60, **hour, **keyset}),
+        ("view: the symbol's last hour", f"WITH former AS ({_former_view()}) " + HOUR_VIEW.format(source="former"),
+         HOUR_VIEW.format(source="enriched_market_data"), {"symbol": symbol, **hour}),
+    ]
+    out = []
+    for label, base_sql, ours_sql, params in calls:
+        base, base_rows = _median(con, base_sql, params, repeats)
+        ours, ours_rows = _median(con, ours_sql, params, repeats)
+        assert len(base_rows) == len(ours_rows), label
+        out.append((label, base, ours))
+    con.close()
+    return facts, out
+
+
+def _table(name: str, facts: dict[str, Any], rows: list[tuple[str, float, float]], symbol: str) -> list[str]:
+    lines = [f"**{name}**: {facts['trades']:,} trades ({symbol}: {facts['symbol_trades']:,}), "
+             f"{facts['quotes']:,} quotes", "", "| call | before (no quote columns) | with quote columns | ratio |",
+             "|---|---:|---:|---:|"]
+    lines += [f"| {label} | {b * 1000:,.1f} ms | {o * 1000:,.1f} ms | {o / b:.2f}x |" for label, b, o in rows]
+    return lines + [""]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench.bench_enriched_quotes", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hours", type=float, default=4.0)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--symbol", default="AAPL")
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--big", action="store_true", help="also a copy of --db (bench_server's file)")
+    parser.add_argument("--db", type=Path, default=ROOT / "bench" / "data" / "bench_50000000.duckdb")
+    parser.add_argument("--no-append", action="store_true", help="leave BENCHMARKS.md as it is")
+    args = parser.parse_args(argv)
+    big = args.db
+    if args.big and not big.exists():
+        parser.error(f"{big} does not exist: run `.venv/bin/python -m bench.bench_server --build-only` first")
+    sections = []
+    with tempfile.TemporaryDirectory() as scratch:
+        sim = Path(scratch) / "quotes.duckdb"
+        build(sim, args.hours, args.rate)
+        facts, rows = measure(sim, args.symbol, args.repeats)
+        sections += _table(f"simulated, {args.hours:g} h with quote dynamics", facts, rows, args.symbol)
+        if args.big:
+            copy = Path(scratch) / big.name
+            shutil.copyfile(big, copy)
+            facts, rows = measure(copy, args.symbol, args.repeats)
+            sections += _table("bench_server's 50M file (no quotes)", facts, rows, args.symbol)
+    body = "\n".join([
+        f"`.venv/bin/python -m bench.bench_enriched_quotes{' --big' if args.big else ''}` "
+        f"(bench/bench_enriched_quotes.py), {now_utc()}.",
+        "",
+        f"- Machine: {machine()}; load average at the end {load_average()}",
+        f"- {versions('duckdb')}; one DuckDB thread; medians of {args.repeats} calls after a warm-up; baseline: "
+        f"the page query and view of commit {BASELINE_COMMIT} (no quote columns), same process, same file",
+        "",
+        *sections,
+    ])
+    publish(TITLE, body, write=not args.no_append)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
