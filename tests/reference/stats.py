@@ -54,7 +54,14 @@ def lee_mykland(x: list[float], k: int) -> list[float]:
 
 
 def bns_ratio(x: list[float], window: int) -> list[float]:
-    min_periods = max(3, window // 2)
+    return bns(x, window, max(3, window // 2), "ratio", True)
+
+
+def bns(x: list[float], window: int, min_periods: int, form: str, ht: bool) -> list[float]:
+    """BNS over the trailing ``window`` returns (fewer at the start), NaN below ``min_periods``: HT's ratio
+    ``(RV-BV)/RV`` or ``ln RV - ln BV`` over ``sqrt(θ/M max(1, TP/BV²))``, or the linear ``(RV-BV)/sqrt(θ/M TP)``;
+    BV with ``M/(M-1)`` when ``ht`` (else highfrequency's RBPVar). NaN for M < 3, RV or BV not > 0 (ratio,
+    log), TP not > 0 (linear), a non-finite result, or a NaN return in the window."""
     out = []
     for i in range(len(x)):
         r = x[max(0, i - window + 1): i + 1]
@@ -63,12 +70,15 @@ def bns_ratio(x: list[float], window: int) -> list[float]:
             out.append(math.nan)
             continue
         rv = sum(v * v for v in r)
-        bv = (math.pi / 2) * m / (m - 1) * sum(abs(r[j]) * abs(r[j - 1]) for j in range(1, m))
+        bv = (math.pi / 2) * (m / (m - 1) if ht else 1.0) * sum(abs(r[j]) * abs(r[j - 1]) for j in range(1, m))
         tp = m * MU43_CUBED_INV * m / (m - 2) * sum(abs(r[j] * r[j - 1] * r[j - 2]) ** (4 / 3) for j in range(2, m))
-        if not (rv > 0 and bv > 0):
-            out.append(math.nan)
-            continue
-        z = ((rv - bv) / rv) / math.sqrt(THETA / m * max(1.0, tp / bv**2))
+        if form == "linear":
+            z = (rv - bv) / math.sqrt(THETA / m * tp) if tp > 0 else math.nan
+        elif not (rv > 0 and bv > 0):
+            z = math.nan
+        else:
+            den = math.sqrt(THETA / m * max(1.0, tp / bv**2))
+            z = ((rv - bv) / rv if form == "ratio" else math.log(rv) - math.log(bv)) / den
         out.append(z if math.isfinite(z) else math.nan)
     return out
 
