@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import special
 from scipy import stats as scipy_stats
 from scipy.optimize import minimize
 
@@ -114,6 +115,25 @@ def count_midp_z(n: float, mean: float, var: float, positive: bool = False) -> f
     upper = (law.sf(n) + 0.5 * law.pmf(n)) / at_least
     lower = (law.cdf(n - 1) - (law.pmf(0) if positive else 0.0) + 0.5 * law.pmf(n)) / at_least
     return float(scipy_stats.norm.isf(upper) if upper < 0.5 else -scipy_stats.norm.isf(lower))
+
+
+def count_midp_z_far(n: float, mean: float, var: float, positive: bool = False) -> float:
+    """:func:`count_midp_z` in logarithms, for any tail: the smaller mid-p tail as a ``logsumexp`` of scipy's
+    ``logpmf`` over its counts (up to ``n + 20000`` above), and ``z`` from scipy's ``ndtri_exp``."""
+    if not mean > 0 or (positive and n < 1):
+        return math.nan
+    if var > mean * (1 + 1e-12):
+        law = scipy_stats.nbinom(mean * mean / (var - mean), mean / var)
+    else:
+        law = scipy_stats.poisson(mean)
+    log_norm = math.log(-math.expm1(law.logpmf(0))) if positive else 0.0
+    lowest = 1 if positive else 0
+    half = math.log(0.5) + float(law.logpmf(n))
+    if n >= mean:
+        above = law.logpmf(np.arange(n + 1, n + 20_001))
+        return float(-special.ndtri_exp(float(special.logsumexp([half, *above])) - log_norm))
+    below = law.logpmf(np.arange(lowest, n)) if n > lowest else []
+    return float(special.ndtri_exp(float(special.logsumexp([half, *below])) - log_norm))
 
 
 def intensity_time_of_day(rows: list[dict], bars_per_session: int, sessions_back: int, min_sessions: int,
