@@ -232,9 +232,10 @@ def backcast(e2: np.ndarray) -> float:
     return float(np.sum(w / w.sum() * e2[:tau]))
 
 
-def garch_path(omega: float, alpha: float, beta: float, e2: np.ndarray) -> np.ndarray:
-    """arch's conditional variances of ``e2`` (bounds do not bind on these data; the test checks that)."""
-    b = backcast(e2)
+def garch_path(omega: float, alpha: float, beta: float, e2: np.ndarray, b: float | None = None) -> np.ndarray:
+    """arch's conditional variances of ``e2`` (bounds do not bind on these data; the test checks that), from
+    arch's backcast or the given ``b``."""
+    b = backcast(e2) if b is None else b
     s2 = np.empty(e2.size)
     for t in range(e2.size):
         s2[t] = omega + alpha * (e2[t - 1] if t else b) + beta * (s2[t - 1] if t else b)

@@ -1,0 +1,58 @@
+"""``udx.garch``'s public functions at their edges, against ``tests/reference/stats.py``: zero α or β, an
+explicit backcast, and the errors for bad parameters and bad returns (a clear ``ValueError`` naming the
+problem). Tolerance rtol 1e-12: the same recursion in the same float64 arithmetic."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from reference import stats
+from udx.garch import fit_garch, garch_backcast, garch_bounds, garch_starting_values, garch_variance
+
+EPS = np.array([0.5, -1, 0.25, 2, -0.75, 0, 1.5, -0.3])
+
+
+@pytest.mark.parametrize("params", [(0.1, 0.0, 0.8), (0.1, 0.2, 0.0), (0.3, 0.0, 0.0)])
+def test_zero_alpha_or_beta_is_a_valid_model(params: tuple[float, float, float]) -> None:
+    sigma2, ll = garch_variance(EPS, *params)
+    want = stats.garch_path(*params, EPS * EPS)
+    assert_allclose(sigma2, want, rtol=1e-12)
+    assert ll == pytest.approx(stats.garch_loglik(np.array(params), EPS * EPS), rel=1e-12)
+
+
+@pytest.mark.parametrize("b", [0.5, 1.0, 3.25])
+def test_an_explicit_backcast_starts_the_recursion(b: float) -> None:
+    sigma2, ll = garch_variance(EPS, 0.1, 0.1, 0.8, backcast=b)
+    assert sigma2[0] == pytest.approx(0.1 + 0.9 * b, rel=1e-15)
+    assert_allclose(sigma2, stats.garch_path(0.1, 0.1, 0.8, EPS * EPS, b), rtol=1e-12)
+    s = sigma2
+    assert ll == pytest.approx(float(np.sum(-0.5 * (math.log(2 * math.pi) + np.log(s) + EPS**2 / s))), rel=1e-12)
+
+
+@pytest.mark.parametrize("b", [0.0, -1.0, math.nan])
+def test_a_backcast_that_is_not_positive_is_refused(b: float) -> None:
+    with pytest.raises(ValueError, match=r"^backcast must be > 0, got "):
+        garch_variance(EPS, 0.1, 0.1, 0.8, backcast=b)
+
+
+@pytest.mark.parametrize("params", [(0.0, 0.1, 0.8), (0.1, -0.1, 0.8), (0.1, 0.1, -0.8), (math.nan, 0.1, 0.8)])
+def test_bad_parameters_are_refused(params: tuple[float, float, float]) -> None:
+    with pytest.raises(ValueError, match=r"^need omega > 0, alpha >= 0, beta >= 0, got "):
+        garch_variance(EPS, *params)
+
+
+@pytest.mark.parametrize("call", [fit_garch, garch_backcast, garch_bounds, garch_starting_values,
+                                  lambda y: garch_variance(y, 0.1, 0.1, 0.8)])
+def test_bad_returns_get_a_clear_error(call) -> None:
+    with pytest.raises(ValueError, match=r"^returns must not be empty$"):
+        call([])
+    with pytest.raises(ValueError, match=r"^returns must be finite \(drop NaN returns before fitting\)$"):
+        call([0.1, math.nan, 0.2])
+    with pytest.raises(ValueError, match=r"^returns must be one-dimensional, got 2 dimensions$"):
+        call([[0.1, 0.2], [0.3, 0.4]])
+    with pytest.raises(ValueError):  # text is not a number: a ValueError, not a TypeError from isfinite
+        call(["0.1", "x"])
