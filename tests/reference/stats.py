@@ -72,16 +72,21 @@ def bns(x: list[float], window: int, min_periods: int, form: str, ht: bool) -> l
             continue
         rv = sum(v * v for v in r)
         bv = (math.pi / 2) * (m / (m - 1) if ht else 1.0) * sum(abs(r[j]) * abs(r[j - 1]) for j in range(1, m))
-        tp = m * MU43_CUBED_INV * m / (m - 2) * sum(abs(r[j] * r[j - 1] * r[j - 2]) ** (4 / 3) for j in range(2, m))
+        tp = m * MU43_CUBED_INV * m / (m - 2) * sum(_pow43(abs(r[j] * r[j - 1] * r[j - 2])) for j in range(2, m))
         if form == "linear":
             z = (rv - bv) / math.sqrt(THETA / m * tp) if tp > 0 else math.nan
         elif not (rv > 0 and bv > 0):
             z = math.nan
         else:
-            den = math.sqrt(THETA / m * max(1.0, tp / bv**2))
+            den = math.sqrt(THETA / m * max(1.0, tp / (bv * bv)))
             z = ((rv - bv) / rv if form == "ratio" else math.log(rv) - math.log(bv)) / den
         out.append(z if math.isfinite(z) else math.nan)
     return out
+
+
+def _pow43(v: float) -> float:
+    """``v ** (4/3)`` as IEEE arithmetic does it (inf beyond the largest double; Python's ``**`` raises)."""
+    return float(np.float64(v) ** (4 / 3))
 
 
 def intensity_trailing(counts: list[float], lookback: int) -> list[float]:

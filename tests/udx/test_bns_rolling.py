@@ -128,3 +128,26 @@ def test_a_non_finite_return_is_nan_only_in_the_windows_that_hold_it(window: int
         assert np.isfinite(got[9 + window:]).all()
         assert_allclose(got, reference(r, window, 3, form, True), **TOL)
         assert np.array_equal(compiled, got, equal_nan=True)
+
+
+def test_the_recompute_at_each_multiple_of_the_window_clears_rounding_residue() -> None:
+    # returns of 1 then of 1e-8: removing a square of ~1 from the running sum leaves a residue of ~1e-16, the
+    # size of the whole sum of the small squares; the sums are exact again from the next multiple of the
+    # window (global index 10 here), and from there on the statistic equals the from-scratch reference
+    rng = np.random.default_rng(7)
+    r = np.concatenate((rng.uniform(0.5, 1.5, 5) * rng.choice([-1, 1], 5), rng.standard_normal(60) * 1e-8))
+    for form in ("ratio", "log", "linear"):
+        got = run(_bns_rolling_python, r, 5, 3, form, True)
+        assert_allclose(got[10:], reference(r, 5, 3, form, True)[10:], **TOL)
+
+
+def test_an_overflowing_square_recomputes_until_the_return_has_left() -> None:
+    # x² overflows (its products and triple products do not): RV is inf while x is in the window (ratio NaN),
+    # then every value equals the reference again, without waiting for the next multiple of the window
+    r = np.random.default_rng(8).standard_normal(40) * 1e-3
+    r[11] = 1e170
+    with np.errstate(over="ignore", invalid="ignore"):
+        got = run(_bns_rolling_python, r, 6, 3, "ratio", True)
+        want = reference(r, 6, 3, "ratio", True)
+    assert np.isnan(got[11:17]).all() and np.isfinite(got[17:]).all()
+    assert_allclose(got, want, **TOL)
