@@ -56,3 +56,18 @@ def test_bad_returns_get_a_clear_error(call) -> None:
         call([[0.1, 0.2], [0.3, 0.4]])
     with pytest.raises(ValueError):  # text is not a number: a ValueError, not a TypeError from isfinite
         call(["0.1", "x"])
+
+
+@pytest.mark.parametrize("y", [[0.0] * 300, [0.7]])
+def test_a_series_without_second_moment_or_with_one_return_is_not_estimable(y: list[float]) -> None:
+    fit = fit_garch(y)
+    values = (fit.omega, fit.alpha, fit.beta, fit.loglik, fit.scale, fit.backcast)
+    assert [math.isnan(v) for v in values] == [True] * 6
+    assert fit.converged is False and fit.n_obs == len(y) and fit.iterations == 0
+
+
+def test_two_returns_are_enough_to_fit() -> None:
+    fit = fit_garch([0.5, -0.3])
+    assert fit.n_obs == 2 and math.isfinite(fit.omega) and fit.omega > 0 and fit.alpha + fit.beta <= 1.0
+    assert fit.loglik == pytest.approx(stats.garch_loglik(np.array([fit.omega, fit.alpha, fit.beta]),
+                                                          np.array([0.25, 0.09])), rel=1e-12)
