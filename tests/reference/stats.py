@@ -106,16 +106,20 @@ def _z(c: float, base: list[float], min_periods: int) -> float:
     return (c - mean) / sd if sd > 1e-9 * max(1.0, mean) else math.nan
 
 
+def _count_law(mean: float, var: float):  # noqa: ANN202 (a frozen scipy distribution)
+    """The negative binomial of ``mean`` and ``var``, a Poisson when ``var <= mean``."""
+    if var > mean * (1 + 1e-12):
+        return scipy_stats.nbinom(mean * mean / (var - mean), mean / var)
+    return scipy_stats.poisson(mean)
+
+
 def count_midp_z(n: float, mean: float, var: float, positive: bool = False) -> float:
     """z of a count: the normal quantile of its mid-p upper tail ``P(N > n) + P(N = n)/2`` under a negative
     binomial of ``mean`` and ``var`` (a Poisson when ``var <= mean``), conditioned on ``N >= 1`` when
     ``positive``; NaN for ``mean <= 0`` (scipy's distributions)."""
     if not mean > 0 or (positive and n < 1):
         return math.nan
-    if var > mean * (1 + 1e-12):
-        law = scipy_stats.nbinom(mean * mean / (var - mean), mean / var)
-    else:
-        law = scipy_stats.poisson(mean)
+    law = _count_law(mean, var)
     at_least = law.sf(0) if positive else 1.0
     upper = (law.sf(n) + 0.5 * law.pmf(n)) / at_least
     lower = (law.cdf(n - 1) - (law.pmf(0) if positive else 0.0) + 0.5 * law.pmf(n)) / at_least
@@ -127,10 +131,7 @@ def count_midp_z_far(n: float, mean: float, var: float, positive: bool = False) 
     ``logpmf`` over its counts (up to ``n + 20000`` above), and ``z`` from scipy's ``ndtri_exp``."""
     if not mean > 0 or (positive and n < 1):
         return math.nan
-    if var > mean * (1 + 1e-12):
-        law = scipy_stats.nbinom(mean * mean / (var - mean), mean / var)
-    else:
-        law = scipy_stats.poisson(mean)
+    law = _count_law(mean, var)
     log_norm = math.log(-math.expm1(law.logpmf(0))) if positive else 0.0
     lowest = 1 if positive else 0
     half = math.log(0.5) + float(law.logpmf(n))
