@@ -71,3 +71,14 @@ def test_two_returns_are_enough_to_fit() -> None:
     assert fit.n_obs == 2 and math.isfinite(fit.omega) and fit.omega > 0 and fit.alpha + fit.beta <= 1.0
     assert fit.loglik == pytest.approx(stats.garch_loglik(np.array([fit.omega, fit.alpha, fit.beta]),
                                                           np.array([0.25, 0.09])), rel=1e-12)
+
+
+@pytest.mark.parametrize("scale", [1e3, 1e6])
+def test_the_fit_is_scale_free_for_large_returns_too(scale: float) -> None:
+    """The fit standardizes by the second moment, arch's lower variance bound included: returns in units
+    1e3 or 1e6 times larger give the same α and β, ω times scale² and ℓ shifted by ``-T ln(scale)``."""
+    y = np.random.default_rng(11).standard_normal(400) * np.sqrt(np.linspace(0.5, 2.0, 400))
+    one, big = fit_garch(y), fit_garch(y * scale)
+    assert big.alpha == pytest.approx(one.alpha, abs=1e-6) and big.beta == pytest.approx(one.beta, abs=1e-6)
+    assert big.omega == pytest.approx(one.omega * scale**2, rel=1e-5)
+    assert big.loglik == pytest.approx(one.loglik - y.size * math.log(scale), rel=1e-9)
