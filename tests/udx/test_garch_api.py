@@ -5,6 +5,7 @@ problem). Tolerance rtol 1e-12: the same recursion in the same float64 arithmeti
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -82,3 +83,20 @@ def test_the_fit_is_scale_free_for_large_returns_too(scale: float) -> None:
     assert big.alpha == pytest.approx(one.alpha, abs=1e-6) and big.beta == pytest.approx(one.beta, abs=1e-6)
     assert big.omega == pytest.approx(one.omega * scale**2, rel=1e-5)
     assert big.loglik == pytest.approx(one.loglik - y.size * math.log(scale), rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_trending_variance_fits_on_the_alpha_plus_beta_constraint(seed: int) -> None:
+    """Returns whose variance grows 12-fold: the likelihood wants α + β > 1, so the fit sits on α + β = 1. The
+    constrained optimum of the reference (Nelder-Mead, α + β > 1 rejected) agrees to 1e-5 in α and β and its
+    ℓ is not higher (1e-9 relative); SLSQP's out-of-bounds warning stays inside the fit."""
+    rng = np.random.default_rng(seed)
+    y = rng.standard_normal(600) * np.exp(np.linspace(0.0, 2.5, 600))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = fit_garch(y)
+    params, ll = stats.garch_fit(y)
+    assert params[1] + params[2] == pytest.approx(1.0, abs=1e-6)
+    assert fit.alpha + fit.beta <= 1.0 and fit.alpha + fit.beta == pytest.approx(1.0, abs=1e-9)
+    assert fit.alpha == pytest.approx(params[1], abs=1e-5) and fit.beta == pytest.approx(params[2], abs=1e-5)
+    assert fit.loglik >= ll - 1e-9 * abs(ll)
