@@ -70,6 +70,7 @@ def test_sigma_and_z_equal_the_reference_with_refits_at_session_starts(seed: int
         lo = max(0, i - WINDOW)
         assert (fit.model, fit.n_obs, fit.fit_start_ns, fit.fit_end_ns) == ("garch11", i - lo, ends[lo], ends[i - 1])
         y = r[lo:i]
+        assert fit.converged is True and fit.scale == pytest.approx(np.sqrt(np.mean(y * y)), rel=1e-12)
         assert fit.loglik == pytest.approx(stats.garch_loglik(np.array([fit.omega, fit.alpha, fit.beta]), y * y),
                                            rel=1e-9)
 
