@@ -83,3 +83,16 @@ def test_pieces_equal_one_pass(cuts: list[int]) -> None:
     assert np.array_equal(got[0], one[0], equal_nan=True)
     assert np.array_equal(got[1], one[1], equal_nan=True)
     assert got[2] == one[2]
+
+
+def test_leading_zero_returns_give_sigma_zero_and_no_z() -> None:
+    """The EWMA starts from the first squared return: zeros give sigma 0 (not NaN) and z NaN until a nonzero
+    return, as the reference says."""
+    r, sess = returns(4)
+    r[:6] = 0.0
+    sigma, z, fits = run_pieces(r, sess, [3])
+    want_sigma, want_z, _ = stats.garch_filter(r.tolist(), sess.tolist(), MIN_OBS, WINDOW,
+                                               [(f.omega, f.alpha, f.beta) for f in fits])
+    assert np.isnan(sigma[0]) and (sigma[1:7] == 0.0).all() and np.isnan(z[:7]).all() and sigma[7] > 0
+    assert_allclose(sigma, want_sigma, rtol=1e-12)
+    assert_allclose(z, want_z, rtol=1e-12)
