@@ -33,3 +33,10 @@ def test_every_group_names_modules_and_tests_that_exist() -> None:
 def test_the_command_documents_itself() -> None:
     done = subprocess.run([sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, check=True)
     assert "kernels" in done.stdout and "--max-children" in done.stdout
+
+
+def test_leaving_out_a_file_that_is_not_a_test_of_the_group_is_refused() -> None:
+    done = subprocess.run([sys.executable, str(SCRIPT), "count-z", "--leave-out", "tests/udx/test_bars.py"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert "not a test of group count-z: tests/udx/test_bars.py" in done.stderr

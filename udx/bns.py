@@ -22,7 +22,8 @@ NaN (never ±Inf) when M is too small (< 3 with TP, < 4 with QP), RV = 0 (ratio,
 each bar (the current one included), with fewer at the start of the series (NaN below ``min_periods``).
 The sums of squares, products and triple products are updated as the window slides and recomputed from
 scratch whenever the global index is a multiple of the window, which bounds rounding drift and keeps
-streamed pieces bit-identical to one pass (the state is the three sums and their nonzero-term counts).
+streamed pieces bit-identical to one pass (the state is the three sums and their nonzero-term counts), and
+while a sum is not finite: a NaN or infinite return makes NaN only the windows that hold it.
 """
 
 from __future__ import annotations
@@ -83,7 +84,9 @@ def _bns_rolling_python(
     """
     for j in range(start, x.shape[0]):
         g = n_before + j - start
-        if g % window == 0:
+        # recompute at multiples of the window, and while a NaN or infinite term is in the sums: a running
+        # sum cannot take it out again (NaN - NaN, inf - inf), so the windows after it would stay NaN
+        if g % window == 0 or not abs(sums[0]) + abs(sums[1]) + abs(sums[2]) < np.inf:
             lo = j - window + 1 if g >= window - 1 else j - g
             for k in range(6):
                 sums[k] = 0.0

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import special
 from scipy import stats as scipy_stats
 from scipy.optimize import minimize
 
@@ -54,7 +55,14 @@ def lee_mykland(x: list[float], k: int) -> list[float]:
 
 
 def bns_ratio(x: list[float], window: int) -> list[float]:
-    min_periods = max(3, window // 2)
+    return bns(x, window, max(3, window // 2), "ratio", True)
+
+
+def bns(x: list[float], window: int, min_periods: int, form: str, ht: bool) -> list[float]:
+    """BNS over the trailing ``window`` returns (fewer at the start), NaN below ``min_periods``: HT's ratio
+    ``(RV-BV)/RV`` or ``ln RV - ln BV`` over ``sqrt(θ/M max(1, TP/BV²))``, or the linear ``(RV-BV)/sqrt(θ/M TP)``;
+    BV with ``M/(M-1)`` when ``ht`` (else highfrequency's RBPVar). NaN for M < 3, RV or BV not > 0 (ratio,
+    log), TP not > 0 (linear), a non-finite result, or a NaN return in the window."""
     out = []
     for i in range(len(x)):
         r = x[max(0, i - window + 1): i + 1]
@@ -63,14 +71,22 @@ def bns_ratio(x: list[float], window: int) -> list[float]:
             out.append(math.nan)
             continue
         rv = sum(v * v for v in r)
-        bv = (math.pi / 2) * m / (m - 1) * sum(abs(r[j]) * abs(r[j - 1]) for j in range(1, m))
-        tp = m * MU43_CUBED_INV * m / (m - 2) * sum(abs(r[j] * r[j - 1] * r[j - 2]) ** (4 / 3) for j in range(2, m))
-        if not (rv > 0 and bv > 0):
-            out.append(math.nan)
-            continue
-        z = ((rv - bv) / rv) / math.sqrt(THETA / m * max(1.0, tp / bv**2))
+        bv = (math.pi / 2) * (m / (m - 1) if ht else 1.0) * sum(abs(r[j]) * abs(r[j - 1]) for j in range(1, m))
+        tp = m * MU43_CUBED_INV * m / (m - 2) * sum(_pow43(abs(r[j] * r[j - 1] * r[j - 2])) for j in range(2, m))
+        if form == "linear":
+            z = (rv - bv) / math.sqrt(THETA / m * tp) if tp > 0 else math.nan
+        elif not (rv > 0 and bv > 0):
+            z = math.nan
+        else:
+            den = math.sqrt(THETA / m * max(1.0, tp / (bv * bv)))
+            z = ((rv - bv) / rv if form == "ratio" else math.log(rv) - math.log(bv)) / den
         out.append(z if math.isfinite(z) else math.nan)
     return out
+
+
+def _pow43(v: float) -> float:
+    """``v ** (4/3)`` as IEEE arithmetic does it (inf beyond the largest double; Python's ``**`` raises)."""
+    return float(np.float64(v) ** (4 / 3))
 
 
 def intensity_trailing(counts: list[float], lookback: int) -> list[float]:
@@ -90,20 +106,40 @@ def _z(c: float, base: list[float], min_periods: int) -> float:
     return (c - mean) / sd if sd > 1e-9 * max(1.0, mean) else math.nan
 
 
+def _count_law(mean: float, var: float):  # noqa: ANN202 (a frozen scipy distribution)
+    """The negative binomial of ``mean`` and ``var``, a Poisson when ``var <= mean``."""
+    if var > mean * (1 + 1e-12):
+        return scipy_stats.nbinom(mean * mean / (var - mean), mean / var)
+    return scipy_stats.poisson(mean)
+
+
 def count_midp_z(n: float, mean: float, var: float, positive: bool = False) -> float:
     """z of a count: the normal quantile of its mid-p upper tail ``P(N > n) + P(N = n)/2`` under a negative
     binomial of ``mean`` and ``var`` (a Poisson when ``var <= mean``), conditioned on ``N >= 1`` when
     ``positive``; NaN for ``mean <= 0`` (scipy's distributions)."""
     if not mean > 0 or (positive and n < 1):
         return math.nan
-    if var > mean * (1 + 1e-12):
-        law = scipy_stats.nbinom(mean * mean / (var - mean), mean / var)
-    else:
-        law = scipy_stats.poisson(mean)
+    law = _count_law(mean, var)
     at_least = law.sf(0) if positive else 1.0
     upper = (law.sf(n) + 0.5 * law.pmf(n)) / at_least
     lower = (law.cdf(n - 1) - (law.pmf(0) if positive else 0.0) + 0.5 * law.pmf(n)) / at_least
     return float(scipy_stats.norm.isf(upper) if upper < 0.5 else -scipy_stats.norm.isf(lower))
+
+
+def count_midp_z_far(n: float, mean: float, var: float, positive: bool = False) -> float:
+    """:func:`count_midp_z` in logarithms, for any tail: the smaller mid-p tail as a ``logsumexp`` of scipy's
+    ``logpmf`` over its counts (up to ``n + 20000`` above), and ``z`` from scipy's ``ndtri_exp``."""
+    if not mean > 0 or (positive and n < 1):
+        return math.nan
+    law = _count_law(mean, var)
+    log_norm = math.log(-math.expm1(law.logpmf(0))) if positive else 0.0
+    lowest = 1 if positive else 0
+    half = math.log(0.5) + float(law.logpmf(n))
+    if n >= mean:
+        above = law.logpmf(np.arange(n + 1, n + 20_001))
+        return float(-special.ndtri_exp(float(special.logsumexp([half, *above])) - log_norm))
+    below = law.logpmf(np.arange(lowest, n)) if n > lowest else []
+    return float(special.ndtri_exp(float(special.logsumexp([half, *below])) - log_norm))
 
 
 def intensity_time_of_day(rows: list[dict], bars_per_session: int, sessions_back: int, min_sessions: int,
@@ -202,9 +238,10 @@ def backcast(e2: np.ndarray) -> float:
     return float(np.sum(w / w.sum() * e2[:tau]))
 
 
-def garch_path(omega: float, alpha: float, beta: float, e2: np.ndarray) -> np.ndarray:
-    """arch's conditional variances of ``e2`` (bounds do not bind on these data; the test checks that)."""
-    b = backcast(e2)
+def garch_path(omega: float, alpha: float, beta: float, e2: np.ndarray, b: float | None = None) -> np.ndarray:
+    """arch's conditional variances of ``e2`` (bounds do not bind on these data; the test checks that), from
+    arch's backcast or the given ``b``."""
+    b = backcast(e2) if b is None else b
     s2 = np.empty(e2.size)
     for t in range(e2.size):
         s2[t] = omega + alpha * (e2[t - 1] if t else b) + beta * (s2[t - 1] if t else b)
