@@ -57,7 +57,7 @@ def test_enriched_data_is_the_tools_page(client, tiny):
     after = client.get("/api/v1/enriched-data", params={**args, "cursor": body["next_cursor"]}).json()
     _same(after, market.enriched_data(storage, bar_seconds=BAR, **args, cursor=body["next_cursor"]))
     assert after["rows"][0]["ts_ns"] <= body["rows"][-1]["ts_ns"]
-    recent = client.get("/api/v1/enriched-data", params={"symbol": "MSFT", "hours_back": 0.01, "limit": 100}).json()
+    recent = client.get("/api/v1/enriched-data", params={"symbol": "MSFT", "hours_back": 0.05, "limit": 100}).json()
     assert 0 < recent["count"] < 100
 
 
