@@ -14,6 +14,7 @@ import pyarrow as pa
 import pytest
 
 from sql.backend import DatabaseHeld, QueryTimeout, SignalStateRow, StatementError, StorageError
+from sql.contract import QUOTES_SCHEMA
 from sql.duckdb_backend import DuckDBStorage, instance_config
 from sql.queries import NamedQuery
 from sql.settings import Settings
@@ -329,3 +330,36 @@ def test_signals_in_another_column_order_are_cast(storage):
     storage.commit_signals(rows.select(list(reversed(rows.schema.names))), [])
     assert storage.fetch_all("SELECT symbol, bar_end_ns, signal_reason FROM trading_signals") == [("AAPL", 60, "test")]
 
+
+
+def _quotes(n: int, *, symbol: str = "AAPL") -> pa.Table:
+    ts = 1_700_000_000_000_000_000 + pa.array(range(n), pa.int64()).to_numpy() * 1_000_000
+    return pa.table({
+        "market": ["stocks"] * n, "symbol": [symbol] * n, "ts_ns": ts, "bid_price": [99.5] * n,
+        "bid_size": [100.0] * n, "ask_price": [100.5] * n, "ask_size": [200.0] * n,
+        "bid_exchange": pa.array([4] * n, pa.int32()), "ask_exchange": pa.array([7] * n, pa.int32()),
+        "conditions": [None] * n, "sequence": pa.array(range(n), pa.int64()), "tape": pa.array([3] * n, pa.int32()),
+        "received_ns": ts + 5, "source": ["sim"] * n,
+    }, schema=QUOTES_SCHEMA)  # fmt: skip
+
+
+def test_quotes_are_appended_as_given_in_any_column_order(storage):
+    batch = _quotes(5)
+    assert storage.append_quotes(batch) == 5
+    assert storage.append_quotes(batch.select(list(reversed(batch.schema.names)))) == 5  # quotes keep no key
+    assert storage.append_quotes(_quotes(0)) == 0
+    stored = storage.fetch_all("SELECT symbol, ts_ns, bid_price, ask_exchange, received_ns FROM quotes "
+                               "ORDER BY ts_ns LIMIT 2")  # fmt: skip
+    first = 1_700_000_000_000_000_000
+    assert stored == [("AAPL", first, 99.5, 7, first + 5), ("AAPL", first, 99.5, 7, first + 5)]
+    assert storage.fetch_one("SELECT count(*) FROM quotes")[0] == 10
+
+
+def test_maintenance_statements_bind_their_parameters(storage):
+    storage.append_trades(pa.concat_tables([trades(3), trades(2, symbol="MSFT", id_prefix="m")]))
+    assert storage.fetch_one("SELECT count(*) FROM market_data WHERE symbol = $s", {"s": "MSFT"}) == (2,)
+    assert storage.fetch_all("SELECT DISTINCT symbol FROM market_data WHERE symbol <> $s", {"s": "MSFT"}) == [("AAPL",)]
+    storage.execute_write("DELETE FROM market_data WHERE symbol = $s", {"s": "AAPL"})
+    assert storage.fetch_all("SELECT DISTINCT symbol FROM market_data") == [("MSFT",)]
+    storage.execute_write("DELETE FROM market_data")
+    assert storage.fetch_one("SELECT count(*) FROM market_data") == (0,)
