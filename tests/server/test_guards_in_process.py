@@ -17,23 +17,26 @@ ORIGINS = ["http://127.0.0.1:*", "https://app.example"]
 
 
 async def _inner(scope: Scope, receive: Receive, send: Send) -> None:
-    """The app behind the guard: answers 200 ``inner`` to HTTP, records any other scope."""
+    """The app behind the guard: answers 200 with the request body it reads (``inner`` for none), records any
+    other scope."""
     if scope["type"] != "http":
         scope["reached"] = True
         return
+    body = (await receive())["body"]
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
-    await send({"type": "http.response.body", "body": b"inner"})
+    await send({"type": "http.response.body", "body": body or b"inner"})
 
 
-async def _call(app: Any, headers: list[tuple[bytes, bytes]], path: str = "/api/v1/x") -> tuple[int, dict, bytes]:
-    """Send one GET through ``app``; return the status, the response headers and the body."""
+async def _call(app: Any, headers: list[tuple[bytes, bytes]], path: str = "/api/v1/x",
+                body: bytes = b"") -> tuple[int, dict, bytes]:
+    """Send one request with ``body`` through ``app``; return the status, the response headers and the body."""
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
              "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers,
              "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)}  # fmt: skip
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": body, "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
@@ -130,6 +133,8 @@ async def test_a_missing_or_wrong_token_gets_401_with_a_challenge(supplied):
 @pytest.mark.anyio
 async def test_the_right_token_open_paths_and_other_scopes_pass():
     assert (await _call(_auth(), [(b"authorization", b"Bearer s3cret")]))[0] == 200
+    assert (await _call(_auth(), [(b"authorization", b"Bearer s3cret")], body=b"posted"))[2] == b"posted"
+    assert (await _call(_guard(), [(b"host", b"testserver")], body=b"posted"))[2] == b"posted"
     assert (await _call(_auth(), [], path="/health"))[0] == 200
     assert (await _call(_auth(), [], path="/health/"))[0] == 401  # open paths match exactly
     scope: dict[str, Any] = {"type": "lifespan"}

@@ -99,3 +99,27 @@ async def test_the_budget_is_filled_exactly_before_anything_is_dropped(storage):
     assert len(cache) == 8 and cache.bytes == 7_000 + 1 + ENTRY_OVERHEAD_BYTES and cache.get("a", version) is None
     cache.put("b", version, b"y" * (1_000 - ENTRY_OVERHEAD_BYTES))  # replacing an entry evicts nothing
     assert len(cache) == 8 and cache.get("c", version) is not None
+
+
+@pytest.mark.anyio
+async def test_every_hit_and_every_answer_not_kept_is_counted(storage):
+    cache = ResponseCache(storage, check_ms=60_000, max_bytes=8_000)
+    version = await cache.version()
+    cache.put("a", version, b"x")
+    for _ in range(3):
+        assert cache.get("a", version) == b"x"
+    cache.put("b", version, b"x" * 2_000)
+    cache.put("c", version, b"x" * 2_000)
+    assert (cache.hits, cache.misses, cache.not_kept) == (3, 0, 2)
+
+
+@pytest.mark.anyio
+async def test_only_a_call_keys_canonical_arguments_count_as_key_bytes(storage):
+    cache = ResponseCache(storage, check_ms=60_000, max_bytes=8_000)
+    version = await cache.version()
+    cache.put(("tool", "not bytes"), version, b"x" * 10)  # a tuple key without canonical arguments
+    assert cache.bytes == 10 + ENTRY_OVERHEAD_BYTES
+    cache.put(("tool", b"abc", "third"), version, b"x" * 10)
+    assert cache.bytes == 2 * (10 + ENTRY_OVERHEAD_BYTES)
+    cache.put(("tool", b"abcd"), version, b"x" * 10)
+    assert cache.bytes == 3 * (10 + ENTRY_OVERHEAD_BYTES) + 4
