@@ -363,3 +363,15 @@ def test_maintenance_statements_bind_their_parameters(storage):
     assert storage.fetch_all("SELECT DISTINCT symbol FROM market_data") == [("MSFT",)]
     storage.execute_write("DELETE FROM market_data")
     assert storage.fetch_one("SELECT count(*) FROM market_data") == (0,)
+
+
+def test_each_reopen_replaces_the_threads_cursor_again(tmp_path):
+    store = DuckDBStorage.open(Settings(duckdb_path=tmp_path / "again.duckdb"))
+    store.apply_schema()
+    try:
+        for n in (1, 2, 3):
+            store.append_trades(trades(n))
+            store.reopen()
+            assert store.newest_trade_ns() == 1_700_000_000_000_000_000 + (n - 1) * 1_000_000_000
+    finally:
+        store.close()
