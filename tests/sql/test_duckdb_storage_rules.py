@@ -375,3 +375,19 @@ def test_each_reopen_replaces_the_threads_cursor_again(tmp_path):
             assert store.newest_trade_ns() == 1_700_000_000_000_000_000 + (n - 1) * 1_000_000_000
     finally:
         store.close()
+
+
+def test_a_block_that_raises_after_a_write_rolls_the_write_back(storage):
+    storage.append_trades(trades(4))
+    listener = Listener()
+    storage.add_write_listener(listener)
+    with pytest.raises(RuntimeError, match="half way"):
+        with storage.archive_transaction() as cursor:
+            cursor.execute("DELETE FROM market_data")
+            raise RuntimeError("half way")  # Python's failure, not the database's: DuckDB aborts nothing itself
+    assert storage.fetch_one("SELECT count(*) FROM market_data") == (4,)
+    assert listener.heard == [("attached",)]
+    with storage.archive_transaction() as cursor:
+        cursor.execute("DELETE FROM market_data WHERE trade_id = 't0'")
+    assert storage.fetch_one("SELECT count(*) FROM market_data") == (3,)
+    assert listener.heard[-1] == ("write_failed", "rows moved from the live tables to the archive")
