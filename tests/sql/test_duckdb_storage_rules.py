@@ -18,17 +18,13 @@ from sql.contract import QUOTES_SCHEMA
 from sql.duckdb_backend import DuckDBStorage, instance_config
 from sql.queries import NamedQuery
 from sql.settings import Settings
+from tests.sql import test_duckdb_storage
 from tests.sql.test_duckdb_storage import _page_params, _signal_rows, trades
 
 pytestmark = pytest.mark.duckdb
 
-
-@pytest.fixture
-def storage(tmp_path):
-    store = DuckDBStorage.open(Settings(duckdb_path=tmp_path / "t.duckdb", mcp_query_timeout_ms=300))
-    store.apply_schema()
-    yield store
-    store.close()
+#: A new file with the schema and a 300 ms time limit (the fixture of ``test_duckdb_storage.py``).
+storage = test_duckdb_storage.storage
 
 
 def _refusal(path: Path, *, read_only: bool = False) -> str:
