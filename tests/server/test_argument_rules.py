@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import time
 
 import orjson
 import pytest
@@ -139,3 +140,13 @@ def test_a_cursor_drops_its_base64_padding_only():
     assert padded.endswith("=")  # this keyset needs padding
     assert encode_cursor("t", [0]) == padded.rstrip("=") and not encode_cursor("t", [0]).startswith("=")
     assert decode_cursor("t", encode_cursor("t", [0]), ("ns",)) == [0]
+
+
+def test_an_instant_without_an_offset_is_utc_whatever_the_machines_zone(monkeypatch):
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        assert parse_window(None, "2026-01-02T14:30:00", None).start_ns == NOON
+    finally:
+        monkeypatch.undo()
+        time.tzset()
