@@ -29,8 +29,10 @@ def tiny(tmp_path_factory: pytest.TempPathFactory):
     storage.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def client(tiny):
+    """A new app per test: the routes and error handlers are closures made by ``build_app``, and a mutation
+    run maps each test to the functions it calls (a module-wide app would be mapped to the first test only)."""
     path, storage = tiny
     with TestClient(build_app(small_settings(path, mcp_allowed_hosts="testserver"), storage)) as connected:
         yield connected
