@@ -387,3 +387,19 @@ def test_a_block_that_raises_after_a_write_rolls_the_write_back(storage):
         cursor.execute("DELETE FROM market_data WHERE trade_id = 't0'")
     assert storage.fetch_one("SELECT count(*) FROM market_data") == (3,)
     assert listener.heard[-1] == ("write_failed", "rows moved from the live tables to the archive")
+
+
+def test_a_writer_that_did_not_apply_the_schema_learns_the_listed_strings_from_the_file(tmp_path):
+    path = tmp_path / "listed.duckdb"
+    first = DuckDBStorage.open(Settings(duckdb_path=path))
+    first.apply_schema()
+    first.append_trades(trades(2))  # lists "12,37"
+    first.close()
+    writer = DuckDBStorage.open(Settings(duckdb_path=path))  # no apply_schema: nothing learnt yet
+    try:
+        writer.append_trades(trades(2, id_prefix="w").set_column(7, "conditions", pa.array(["12,37", "41"])))
+        listed = [r[0] for r in writer.fetch_all("SELECT conditions FROM trade_condition_sets WHERE conditions IN "
+                                                 "('12,37', '41') ORDER BY 1")]  # fmt: skip
+    finally:
+        writer.close()
+    assert listed == ["12,37", "41"]  # each once: the stored one was read back, only the new one added
