@@ -66,7 +66,7 @@ def _parse(dialect: str, file_name: str, text: str) -> NamedQuery:
         match = _HEADER.match(line)
         if match:
             header[match.group(1)] = match.group(2)
-    stem = file_name.removesuffix(".sql")
+    stem = file_name.removesuffix(".sql").rsplit("/", 1)[-1]  # file_name is "<folder>/<file>.sql"
     # Schema and view files are numbered (001_market_data.sql); the header name is the object they create.
     name = header.get("name") or stem
     if not stem.endswith(name):

@@ -6,6 +6,15 @@ import pytest
 
 from server.response_cache import ENTRY_OVERHEAD_BYTES, ResponseCache, cache_key
 from server.stream_idle import carries_event
+from tests.server.tiny_market import empty_database
+
+
+@pytest.fixture
+def storage(tmp_path):
+    """Answers ``data_version``: an empty file is enough (and fast in mutation runs)."""
+    opened, _ = empty_database(tmp_path / "cache.duckdb")
+    yield opened
+    opened.close()
 
 
 def _key(i: int):
@@ -13,8 +22,8 @@ def _key(i: int):
 
 
 @pytest.mark.anyio
-async def test_the_cache_keeps_the_newest_answers_within_its_byte_budget(market_storage):
-    cache = ResponseCache(market_storage, check_ms=60_000, max_bytes=10_000)
+async def test_the_cache_keeps_the_newest_answers_within_its_byte_budget(storage):
+    cache = ResponseCache(storage, check_ms=60_000, max_bytes=10_000)
     version = await cache.version()
     answer = b"x" * 1_000  # each entry counts 1,000 + its key + the overhead
     for i in range(50):
@@ -27,8 +36,8 @@ async def test_the_cache_keeps_the_newest_answers_within_its_byte_budget(market_
 
 
 @pytest.mark.anyio
-async def test_a_used_entry_outlives_newer_unused_ones(market_storage):
-    cache = ResponseCache(market_storage, check_ms=60_000, max_bytes=10_000)  # 8 entries of ~1,200 bytes
+async def test_a_used_entry_outlives_newer_unused_ones(storage):
+    cache = ResponseCache(storage, check_ms=60_000, max_bytes=10_000)  # 8 entries of ~1,200 bytes
     version = await cache.version()
     for i in range(8):
         cache.put(_key(i), version, b"x" * 1_000)
@@ -38,8 +47,8 @@ async def test_a_used_entry_outlives_newer_unused_ones(market_storage):
 
 
 @pytest.mark.anyio
-async def test_an_answer_above_an_eighth_of_the_budget_is_not_kept(market_storage):
-    cache = ResponseCache(market_storage, check_ms=60_000, max_bytes=80_000)
+async def test_an_answer_above_an_eighth_of_the_budget_is_not_kept(storage):
+    cache = ResponseCache(storage, check_ms=60_000, max_bytes=80_000)
     version = await cache.version()
     cache.put(_key(1), version, b"x" * 5_000)
     cache.put(_key(2), version, b"x" * 10_001)
