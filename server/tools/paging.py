@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -11,11 +11,27 @@ from pydantic import BaseModel
 
 from server.arguments import CursorKey, decode_cursor, encode_cursor, iso_utc
 from server.models import Page
+from server.row_wire import RowWire, with_wire
 from sql.backend import QueryResult
 
-__all__ = ["PageSource", "construct_rows", "fetch_page"]
+__all__ = ["KeptAnswer", "PageSource", "construct_rows", "fetch_page", "records"]
 
 Row = TypeVar("Row", bound=BaseModel)
+
+
+class KeptRow(Protocol):
+    """A row kept in memory: the SQL's values and the typed, serialized row (:class:`server.row_wire.RowWire`)."""
+
+    values: tuple[Any, ...]
+    wire: RowWire
+
+
+class KeptAnswer(Protocol):
+    """A page answered from rows kept in memory (:class:`server.tools.signal_memory.KeptPage`)."""
+
+    rows: list[Any]
+    truncated: bool
+    columns: list[str]
 
 
 class PageSource(Protocol):
@@ -33,7 +49,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _records(result: QueryResult) -> list[dict[str, Any]]:
+def records(result: QueryResult) -> list[dict[str, Any]]:
     """The rows as dicts, times made ISO strings: only the columns that hold times are looked at per row."""
     rows, columns = result.rows, result.columns
     timed = [i for i in range(len(columns)) if any(isinstance(row[i], date) for row in rows[:1])
@@ -61,6 +77,7 @@ def fetch_page(
     cursor_keys: Sequence[CursorKey],
     limit: int,
     row_model: type[Row],
+    kept: Callable[[str, Mapping[str, Any], int], KeptAnswer | None] | None = None,
 ) -> Page[Row]:
     """Return up to ``limit`` rows of ``query`` after ``cursor``, and the cursor of the next page.
 
@@ -71,22 +88,44 @@ def fetch_page(
     cursor_params, cursor_columns, cursor_keys
         The query's keyset parameters, the result columns that fill them and the kind of each value
         (:data:`server.arguments.CursorKey`, checked when a cursor is read), in the same order.
+    kept
+        Answers the query from rows kept in memory, or ``None`` to run it on ``storage``.
     """
     bound = dict(params)
     after = decode_cursor(tool, cursor, cursor_keys) if cursor else [None] * len(cursor_params)
     bound.update(zip(cursor_params, after, strict=True))
+    answer = None if kept is None else kept(query, bound, limit)
+    if answer is not None:
+        return _kept_page(tool, answer, cursor_columns, row_model)
     result = storage.query(query, bound, limit)
-    records = _records(result)
+    rows = records(result)
     next_cursor = None
-    if result.truncated and records:
-        next_cursor = encode_cursor(tool, [records[-1][c] for c in cursor_columns])
+    if result.truncated and rows:
+        next_cursor = encode_cursor(tool, [rows[-1][c] for c in cursor_columns])
     return Page[row_model].model_construct(  # type: ignore[valid-type]
-        rows=construct_rows(row_model, records),
-        count=len(records),
+        rows=construct_rows(row_model, rows),
+        count=len(rows),
         truncated=result.truncated,
         next_cursor=next_cursor,
         as_of=iso_utc(time.time_ns()),
     )
+
+
+def _kept_page(tool: str, answer: KeptAnswer, cursor_columns: Sequence[str], row_model: type[Row]) -> Page[Row]:
+    """The page of rows kept in memory: their typed rows, and their serialized form for the result's JSON."""
+    rows: list[KeptRow] = answer.rows
+    next_cursor = None
+    if answer.truncated and rows:
+        index = {c: i for i, c in enumerate(answer.columns)}
+        next_cursor = encode_cursor(tool, [rows[-1].values[index[c]] for c in cursor_columns])
+    page = Page[row_model].model_construct(  # type: ignore[valid-type]
+        rows=[row.wire.model for row in rows],
+        count=len(rows),
+        truncated=answer.truncated,
+        next_cursor=next_cursor,
+        as_of=iso_utc(time.time_ns()),
+    )
+    return with_wire(page, [row.wire for row in rows])
 
 
 def construct_rows(row_model: type[Row], records: Sequence[Mapping[str, Any]]) -> list[Row]:

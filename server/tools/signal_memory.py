@@ -1,0 +1,265 @@
+"""The newest bars of every symbol kept in memory: ``get_trading_signals`` pages without a query.
+
+A page of ``get_trading_signals`` read through a recent window (:mod:`server.tools.recent_window`) still costs
+~4 ms of DuckDB on the 50M-trade bench file, and ~2 ms more to type and serialize its rows. The newest bars
+are what clients ask for, and the process owning a DuckDB file is told of every commit (as
+:mod:`server.tools.latest` and :mod:`server.tools.jump_memory` are), so :class:`SignalMemory` keeps, per symbol,
+the newest ``kept`` rows of the page query itself (``trading_signals_symbol_page``: every column it returns,
+whatever they are), each typed once and serialized once (:class:`server.row_wire.RowWire`):
+
+- when attached (under the write lock) it lists the symbols with bars (``signal_symbols``) and reads each
+  one's newest ``kept`` rows with the page query (through a recent window); a symbol with fewer bars is held
+  *complete*, else every bar at or after its oldest kept one is held;
+- a commit of signals reads the committed bars back with ``trading_signals_page`` (the page query computes
+  their columns) over the commit's symbols and time range, replaces the rows of the same bars, adds the new
+  ones and trims each symbol to its newest ``kept``; a reset holds its symbols complete and empty (their bars
+  are deleted); a failed listener call, a rewind or an archive move forgets everything (the next call loads);
+- :meth:`SignalMemory.answer` answers both page queries for any arguments (one, several or all symbols,
+  ``signal_type``, window, cursor, limit) with the rows and order of the SQL, when it can prove them: a row
+  is given only if it is not older than the oldest kept bar of any wanted symbol not held complete (every row
+  not kept is older than that), and an answer that runs out of rows is given only if the window starts at or
+  after that bar. Otherwise it answers ``None`` and the caller runs the SQL (``/metrics`` tells which).
+
+A read-only ``serve`` has no writer beside it (DuckDB's lock keeps writers out while it holds the file), so
+what it loaded stays true. Storages without write listeners (Vertica: other processes write) keep nothing.
+``tests/server/test_signal_memory.py`` compares the answers with the SQL row for row over random arguments,
+between random writes and while paging across new bars.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel
+
+from server.row_wire import RowWire
+from server.tools.kept import KeptRows
+from server.tools.paging import construct_rows, records
+from server.tools.recent_window import RecentWindow
+from sql.backend import QueryResult, SignalStateRow, Storage
+
+__all__ = ["KeptBar", "KeptPage", "SignalMemory"]
+
+log = logging.getLogger("microstructure.server")
+
+#: The page queries answered, and the one read per symbol when loading.
+PAGE_QUERIES = ("trading_signals_symbol_page", "trading_signals_page")
+_ALL_TIME = {"start_ns": -(2**62), "end_ns": 2**62}
+
+
+@dataclass(frozen=True, slots=True)
+class KeptBar:
+    """One row of the page query: its values as the SQL returned them, and its typed, serialized form."""
+
+    bar_end_ns: int
+    symbol: str
+    signal: str | None
+    values: tuple[Any, ...]
+    wire: RowWire = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _Bars:
+    """A symbol's kept rows, newest first; ``complete``: every bar of the symbol (else every one at or after
+    the oldest kept). Replaced whole on a write, so that a reader may use it outside the lock."""
+
+    rows: tuple[KeptBar, ...]
+    complete: bool
+
+    def floor(self) -> int | None:
+        """The oldest bar end below which rows may exist that are not kept (``None``: none)."""
+        return None if self.complete else self.rows[-1].bar_end_ns
+
+
+@dataclass(frozen=True, slots=True)
+class KeptPage:
+    """An answer from memory: the page's rows and whether more rows match."""
+
+    rows: list[KeptBar]
+    truncated: bool
+    columns: list[str]
+
+    def result(self) -> QueryResult:
+        """The answer as the SQL's :class:`sql.backend.QueryResult`."""
+        return QueryResult(columns=list(self.columns), rows=[row.values for row in self.rows], truncated=self.truncated)
+
+
+class SignalMemory(KeptRows):
+    """The newest ``kept`` rows of ``trading_signals_symbol_page`` per symbol of one grid, current with writes.
+
+    Parameters
+    ----------
+    storage
+        Where the rows are loaded from.
+    bar_seconds
+        The grid kept.
+    row_model
+        The typed row each kept row becomes (:class:`server.models.SignalRow`).
+    kept
+        Rows kept per symbol (``MCP_KEPT_BARS``); 0 keeps nothing.
+    """
+
+    def __init__(self, storage: Storage, bar_seconds: int, *, row_model: type[BaseModel], kept: int) -> None:
+        super().__init__(storage, bar_seconds)
+        self._row_model = row_model
+        self._kept = kept
+        self._held: dict[str, _Bars] | None = None
+        self._columns: list[str] = []
+
+    @classmethod
+    def attach_kept(cls, storage: Storage, bar_seconds: int, *, row_model: type[BaseModel],
+                    kept: int) -> SignalMemory | None:
+        """An instance told of the writes of ``storage``; ``None`` when it cannot tell or ``kept`` is 0."""
+        add = getattr(storage, "add_write_listener", None)
+        if add is None or kept <= 0:
+            return None
+        memory = cls(storage, bar_seconds, row_model=row_model, kept=kept)
+        add(memory)
+        return memory
+
+    # --- the answer --------------------------------------------------------------------------------------
+    def answer(self, name: str, params: Mapping[str, Any], limit: int) -> KeptPage | None:
+        """The SQL's answer of the page query ``name`` for ``params``, or ``None`` (run the SQL)."""
+        if name not in PAGE_QUERIES or params["bar_seconds"] != self._bar_seconds:
+            return None
+        if self._held is None and not self._load():
+            return None
+        with self._lock:
+            held = self._held
+            if held is None:
+                return None
+            if "symbol" in params:
+                wanted: Sequence[str] = [params["symbol"]]
+            else:
+                wanted = sorted(held) if params["symbols"] is None else sorted(set(params["symbols"]))
+            bars = [held[s] for s in wanted if s in held]  # a symbol not held has no bars: complete and empty
+            columns = self._columns
+        floors = [f for f in (b.floor() for b in bars) if f is not None]
+        lowest_sure = max(floors, default=None)  # rows at or after it are all kept
+        start, end = params["start_ns"], params["end_ns"]
+        after = params["after_bar_end_ns"]
+        anchor = end - 1 if after is None else min(end - 1, after)  # no row of the page ends after this
+        if lowest_sure is not None and anchor < lowest_sure:
+            return None
+        rows: list[KeptBar] = []
+        for row in self._matching(bars, params, anchor):
+            if lowest_sure is not None and row.bar_end_ns < lowest_sure:
+                return None
+            rows.append(row)
+            if len(rows) > limit:
+                return KeptPage(rows[:limit], True, columns)
+        if lowest_sure is not None and start < lowest_sure:  # rows not kept may match further down
+            return None
+        return KeptPage(rows, False, columns)
+
+    @staticmethod
+    def _matching(bars: list[_Bars], params: Mapping[str, Any], anchor: int) -> Iterator[KeptBar]:
+        """The kept rows passing the query's filters, in its order (bar_end_ns DESC, symbol DESC)."""
+        start, signal = params["start_ns"], params["signal_type"]
+        after, after_symbol = params["after_bar_end_ns"], params["after_symbol"]
+        # each list from its first row at or before the anchor (rows are newest first)
+        lists = [b.rows[bisect.bisect_left(b.rows, -anchor, key=lambda r: -r.bar_end_ns):] for b in bars]
+        merged = heapq.merge(*lists, key=lambda r: (r.bar_end_ns, r.symbol), reverse=True)
+        for row in merged:
+            if row.bar_end_ns < start:
+                return
+            if after is not None and (row.bar_end_ns, row.symbol) >= (after, after_symbol):
+                continue
+            if signal is not None and row.signal != signal:
+                continue
+            yield row
+
+    # --- loading -----------------------------------------------------------------------------------------
+    def _kept_rows(self, result: QueryResult) -> dict[str, list[KeptBar]]:
+        """The rows of a page query's result per symbol, in its order, typed."""
+        index = {c: i for i, c in enumerate(result.columns)}
+        end_i, symbol_i, signal_i = index["bar_end_ns"], index["symbol"], index["trading_signal"]
+        models = construct_rows(self._row_model, records(result))
+        out: dict[str, list[KeptBar]] = {}
+        for values, model in zip(result.rows, models, strict=True):
+            out.setdefault(values[symbol_i], []).append(
+                KeptBar(values[end_i], values[symbol_i], values[signal_i], values, RowWire(model)))
+        return out
+
+    def _symbol_page(self, symbol: str) -> QueryResult:
+        params = {"symbol": symbol, "signal_type": None, "bar_seconds": self._bar_seconds, **_ALL_TIME,
+                  "after_bar_end_ns": None, "after_symbol": None}  # fmt: skip
+        window = RecentWindow(self._storage, symbols=[symbol], bar_seconds=self._bar_seconds)
+        return window.query(PAGE_QUERIES[0], params, self._kept)
+
+    def _load(self) -> bool:
+        """Read every symbol's newest rows with the SQL; ``False`` when a write came in meanwhile."""
+        with self._lock:
+            writes = self._writes
+        symbols = [row[0] for row in
+                   self._storage.query("signal_symbols", {"bar_seconds": self._bar_seconds}, 10**9).rows]
+        held: dict[str, _Bars] = {}
+        columns: list[str] = []
+        for symbol in symbols:
+            result = self._symbol_page(symbol)
+            columns = list(result.columns)
+            held[symbol] = _Bars(tuple(self._kept_rows(result).get(symbol, [])), not result.truncated)
+        with self._lock:
+            if writes != self._writes:
+                return False
+            self._held = held
+            self._columns = columns or self._columns
+        return True
+
+    # --- sql.backend.WriteListener -------------------------------------------------------------------------
+    def signals_written(self, signals: pa.Table, states: Sequence[SignalStateRow]) -> None:
+        """Read the committed bars back through the page query and merge them into the kept rows."""
+        if not self._told() or signals.num_rows == 0:
+            return
+        mine = signals.filter(pc.equal(signals["bar_seconds"], self._bar_seconds))
+        if mine.num_rows == 0:
+            return
+        symbols = sorted(set(mine["symbol"].to_pylist()))
+        first, last = (v.as_py() for v in pc.min_max(mine["bar_end_ns"]).values())
+        with self._lock:
+            if self._held is None:
+                return
+            # a symbol held incomplete keeps no bar older than its floor: those need not be read
+            floors = [None if (b := self._held.get(s)) is None else b.floor() for s in symbols]
+        lowest = None if None in floors else min(f for f in floors if f is not None)
+        params = {"symbols": symbols, "signal_type": None, "bar_seconds": self._bar_seconds,
+                  "start_ns": first if lowest is None else max(first, lowest), "end_ns": last + 1, "after_bar_end_ns": None, "after_symbol": None}
+        cap = max(mine.num_rows, self._kept * len(symbols)) * 4
+        fresh = self._storage.query(PAGE_QUERIES[1], params, cap)
+        by_symbol = self._kept_rows(fresh)
+        with self._lock:
+            if self._held is None:
+                return
+            if fresh.truncated:  # more rows in the range than expected: start again from the SQL
+                log.info("a commit of %d bars touched more kept rows than expected: reloading", mine.num_rows)
+                self._held = None
+                return
+            self._columns = list(fresh.columns) if fresh.columns else self._columns
+            for symbol, new in by_symbol.items():
+                self._held[symbol] = self._merged(self._held.get(symbol), new)
+
+    def _merged(self, held: _Bars | None, new: list[KeptBar]) -> _Bars:
+        """``held`` with ``new`` (the SQL's rows of some of its bars) in place of the same bars, trimmed."""
+        old = () if held is None else held.rows
+        floor = None if held is None else held.floor()
+        replaced = {row.bar_end_ns for row in new}
+        keep = [row for row in old if row.bar_end_ns not in replaced]
+        keep += [row for row in new if floor is None or row.bar_end_ns >= floor]
+        keep.sort(key=lambda r: r.bar_end_ns, reverse=True)
+        complete = (held is None or held.complete) and len(keep) <= self._kept
+        return _Bars(tuple(keep[: self._kept]), complete)
+
+    def signals_reset(self, symbols: Sequence[str], bar_seconds: int) -> None:
+        """The bars of ``symbols`` were deleted: they are held complete and empty."""
+        with self._lock:
+            self._writes += 1
+            if self._held is not None and bar_seconds == self._bar_seconds:
+                for symbol in symbols:
+                    self._held[symbol] = _Bars((), True)
