@@ -33,15 +33,21 @@ class RowWire:
     Parameters
     ----------
     model
-        The row as a page holds it; never changed afterwards.
+        The row as a page holds it; never changed afterwards (``None``: a subclass makes it).
     """
 
-    __slots__ = ("model", "_compact", "_indented")
+    __slots__ = ("_model", "_compact", "_indented")
 
-    def __init__(self, model: BaseModel) -> None:
-        self.model = model
+    def __init__(self, model: BaseModel | None) -> None:
+        self._model = model
         self._compact: bytes | None = None
         self._indented: bytes | None = None
+
+    @property
+    def model(self) -> BaseModel:
+        """The row (a subclass may make it when first asked)."""
+        assert self._model is not None
+        return self._model
 
     def compact(self) -> bytes:
         """The row as ``structuredContent`` holds it (compact, wire names)."""

@@ -11,23 +11,17 @@ from pydantic import BaseModel
 
 from server.arguments import CursorKey, decode_cursor, encode_cursor, iso_utc
 from server.models import Page
-from server.row_wire import RowWire, with_wire
+from server.row_wire import with_wire
 from sql.backend import QueryResult
 
-__all__ = ["KeptAnswer", "PageSource", "construct_rows", "fetch_page", "records"]
+__all__ = ["KeptAnswer", "PageSource", "construct_rows", "fetch_page", "record", "records"]
 
 Row = TypeVar("Row", bound=BaseModel)
 
 
-class KeptRow(Protocol):
-    """A row kept in memory: the SQL's values and the typed, serialized row (:class:`server.row_wire.RowWire`)."""
-
-    values: tuple[Any, ...]
-    wire: RowWire
-
-
 class KeptAnswer(Protocol):
-    """A page answered from rows kept in memory (:class:`server.tools.signal_memory.KeptPage`)."""
+    """A page answered from rows kept in memory (:class:`server.tools.signal_memory.KeptPage`): each row a
+    :class:`server.row_wire.RowWire` with the SQL's ``values`` (:class:`server.tools.signal_memory.KeptBar`)."""
 
     rows: list[Any]
     truncated: bool
@@ -47,6 +41,11 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     return value
+
+
+def record(columns: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
+    """One row as a dict, times made ISO strings (as :func:`records` makes them)."""
+    return {column: _jsonable(value) for column, value in zip(columns, row, strict=True)}
 
 
 def records(result: QueryResult) -> list[dict[str, Any]]:
@@ -113,19 +112,19 @@ def fetch_page(
 
 def _kept_page(tool: str, answer: KeptAnswer, cursor_columns: Sequence[str], row_model: type[Row]) -> Page[Row]:
     """The page of rows kept in memory: their typed rows, and their serialized form for the result's JSON."""
-    rows: list[KeptRow] = answer.rows
+    rows = answer.rows
     next_cursor = None
     if answer.truncated and rows:
         index = {c: i for i, c in enumerate(answer.columns)}
         next_cursor = encode_cursor(tool, [rows[-1].values[index[c]] for c in cursor_columns])
     page = Page[row_model].model_construct(  # type: ignore[valid-type]
-        rows=[row.wire.model for row in rows],
+        rows=[row.model for row in rows],
         count=len(rows),
         truncated=answer.truncated,
         next_cursor=next_cursor,
         as_of=iso_utc(time.time_ns()),
     )
-    return with_wire(page, [row.wire for row in rows])
+    return with_wire(page, list(rows))
 
 
 def construct_rows(row_model: type[Row], records: Sequence[Mapping[str, Any]]) -> list[Row]:

@@ -32,7 +32,7 @@ import bisect
 import heapq
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -41,7 +41,7 @@ from pydantic import BaseModel
 
 from server.row_wire import RowWire
 from server.tools.kept import KeptRows
-from server.tools.paging import construct_rows, records
+from server.tools.paging import record
 from server.tools.recent_window import RecentWindow
 from sql.backend import QueryResult, SignalStateRow, Storage
 
@@ -54,15 +54,40 @@ PAGE_QUERIES = ("trading_signals_symbol_page", "trading_signals_page")
 _ALL_TIME = {"start_ns": -(2**62), "end_ns": 2**62}
 
 
-@dataclass(frozen=True, slots=True)
-class KeptBar:
-    """One row of the page query: its values as the SQL returned them, and its typed, serialized form."""
+class _RowMaker:
+    """Makes the typed row of a page query's values (shared by the rows of one result)."""
 
-    bar_end_ns: int
-    symbol: str
-    signal: str | None
-    values: tuple[Any, ...]
-    wire: RowWire = field(compare=False)
+    __slots__ = ("columns", "fields", "construct")
+
+    def __init__(self, columns: Sequence[str], row_model: type[BaseModel]) -> None:
+        self.columns = tuple(columns)
+        self.fields = frozenset(row_model.model_fields) & frozenset(columns)  # one set for every row
+        self.construct = row_model.model_construct
+
+    def make(self, values: tuple[Any, ...]) -> BaseModel:
+        return self.construct(_fields_set=self.fields, **record(self.columns, values))  # type: ignore[arg-type]
+
+
+class KeptBar(RowWire):
+    """One row of the page query: its values as the SQL returned them; typed and serialized when first asked.
+
+    One object per row with slots, typed only once a page holds it (typing 51,200 rows took longer than
+    reading them), the typed rows sharing one set of field names.
+    """
+
+    __slots__ = ("bar_end_ns", "symbol", "signal", "values", "_maker")
+
+    def __init__(self, bar_end_ns: int, symbol: str, signal: str | None, values: tuple[Any, ...],
+                 maker: _RowMaker) -> None:
+        super().__init__(None)
+        self.bar_end_ns, self.symbol, self.signal, self.values, self._maker = bar_end_ns, symbol, signal, values, maker
+
+    @property
+    def model(self) -> BaseModel:
+        """The typed row (made once; two threads making it at once make equal rows)."""
+        if self._model is None:
+            self._model = self._maker.make(self.values)
+        return self._model
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,14 +203,14 @@ class SignalMemory(KeptRows):
 
     # --- loading -----------------------------------------------------------------------------------------
     def _kept_rows(self, result: QueryResult) -> dict[str, list[KeptBar]]:
-        """The rows of a page query's result per symbol, in its order, typed."""
+        """The rows of a page query's result per symbol, in its order."""
         index = {c: i for i, c in enumerate(result.columns)}
         end_i, symbol_i, signal_i = index["bar_end_ns"], index["symbol"], index["trading_signal"]
-        models = construct_rows(self._row_model, records(result))
+        maker = _RowMaker(result.columns, self._row_model)
         out: dict[str, list[KeptBar]] = {}
-        for values, model in zip(result.rows, models, strict=True):
+        for values in result.rows:
             out.setdefault(values[symbol_i], []).append(
-                KeptBar(values[end_i], values[symbol_i], values[signal_i], values, RowWire(model)))
+                KeptBar(values[end_i], values[symbol_i], values[signal_i], values, maker))
         return out
 
     def _symbol_page(self, symbol: str) -> QueryResult:
@@ -195,7 +220,12 @@ class SignalMemory(KeptRows):
         return window.query(PAGE_QUERIES[0], params, self._kept)
 
     def _load(self) -> bool:
-        """Read every symbol's newest rows with the SQL; ``False`` when a write came in meanwhile."""
+        """Read every symbol's newest rows with the SQL; ``False`` when a write came in meanwhile.
+
+        One page query a symbol (through a recent window): the zone maps of ``symbol`` skip the other symbols'
+        rows however the bars were written, where one query over a recent time window of every symbol reads
+        every row group of a file written symbol by symbol (the bench file: over 5 s).
+        """
         with self._lock:
             writes = self._writes
         symbols = [row[0] for row in
@@ -215,45 +245,55 @@ class SignalMemory(KeptRows):
 
     # --- sql.backend.WriteListener -------------------------------------------------------------------------
     def signals_written(self, signals: pa.Table, states: Sequence[SignalStateRow]) -> None:
-        """Read the committed bars back through the page query and merge them into the kept rows."""
+        """Read the committed bars that can be kept back through the page query and merge them in."""
         if not self._told() or signals.num_rows == 0:
             return
         mine = signals.filter(pc.equal(signals["bar_seconds"], self._bar_seconds))
         if mine.num_rows == 0:
             return
-        symbols = sorted(set(mine["symbol"].to_pylist()))
-        first, last = (v.as_py() for v in pc.min_max(mine["bar_end_ns"]).values())
+        ends: dict[str, list[int]] = {}
+        for symbol, end in zip(mine["symbol"].to_pylist(), mine["bar_end_ns"].to_pylist(), strict=True):
+            ends.setdefault(symbol, []).append(end)
         with self._lock:
             if self._held is None:
                 return
-            # a symbol held incomplete keeps no bar older than its floor: those need not be read
-            floors = [None if (b := self._held.get(s)) is None else b.floor() for s in symbols]
-        lowest = None if None in floors else min(f for f in floors if f is not None)
-        params = {"symbols": symbols, "signal_type": None, "bar_seconds": self._bar_seconds,
-                  "start_ns": first if lowest is None else max(first, lowest), "end_ns": last + 1, "after_bar_end_ns": None, "after_symbol": None}
-        cap = max(mine.num_rows, self._kept * len(symbols)) * 4
-        fresh = self._storage.query(PAGE_QUERIES[1], params, cap)
+            floors = {s: None if (b := self._held.get(s)) is None else b.floor() for s in ends}
+        start = min(self._oldest_kept(floors[s], ends[s]) for s in ends)
+        params = {"symbols": sorted(ends), "signal_type": None, "bar_seconds": self._bar_seconds, "start_ns": start,
+                  "end_ns": max(max(e) for e in ends.values()) + 1, "after_bar_end_ns": None, "after_symbol": None}
+        fresh = self._storage.query(PAGE_QUERIES[1], params, max(mine.num_rows, self._kept * len(ends)) * 4)
+        if fresh.truncated:  # far more stored rows in the range than committed: read everything again now
+            log.info("a commit of %d bars spans more stored bars than expected: reloading the kept bars", mine.num_rows)
+            with self._lock:
+                self._held = None
+            self._load()  # under the storage's write lock: no write can discard it
+            return
         by_symbol = self._kept_rows(fresh)
         with self._lock:
             if self._held is None:
                 return
-            if fresh.truncated:  # more rows in the range than expected: start again from the SQL
-                log.info("a commit of %d bars touched more kept rows than expected: reloading", mine.num_rows)
-                self._held = None
-                return
             self._columns = list(fresh.columns) if fresh.columns else self._columns
-            for symbol, new in by_symbol.items():
-                self._held[symbol] = self._merged(self._held.get(symbol), new)
+            for symbol in ends:
+                cut = min(ends[symbol]) < start  # committed bars too old to be kept were not read
+                self._held[symbol] = self._merged(self._held.get(symbol), by_symbol.get(symbol, []), cut)
 
-    def _merged(self, held: _Bars | None, new: list[KeptBar]) -> _Bars:
-        """``held`` with ``new`` (the SQL's rows of some of its bars) in place of the same bars, trimmed."""
+    def _oldest_kept(self, floor: int | None, ends: list[int]) -> int:
+        """The oldest committed bar end of a symbol that may be kept: none older than its floor (held incomplete),
+        none older than its ``kept``-th newest committed one."""
+        newest = sorted(ends, reverse=True)
+        bounds = [b for b in (floor, newest[self._kept - 1] if len(newest) >= self._kept else None) if b is not None]
+        return max(bounds, default=newest[-1])
+
+    def _merged(self, held: _Bars | None, new: list[KeptBar], cut: bool) -> _Bars:
+        """``held`` with ``new`` (the SQL's rows of some of its bars) in place of the same bars, trimmed to the
+        newest ``kept``; ``cut``: older committed bars were left out (the symbol is no longer complete)."""
         old = () if held is None else held.rows
         floor = None if held is None else held.floor()
         replaced = {row.bar_end_ns for row in new}
         keep = [row for row in old if row.bar_end_ns not in replaced]
         keep += [row for row in new if floor is None or row.bar_end_ns >= floor]
         keep.sort(key=lambda r: r.bar_end_ns, reverse=True)
-        complete = (held is None or held.complete) and len(keep) <= self._kept
+        complete = (held is None or held.complete) and len(keep) <= self._kept and not cut
         return _Bars(tuple(keep[: self._kept]), complete)
 
     def signals_reset(self, symbols: Sequence[str], bar_seconds: int) -> None:

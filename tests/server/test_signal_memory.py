@@ -197,3 +197,15 @@ def test_a_reset_symbol_is_answered_empty_then_with_its_recomputed_bars(live):
 
 def test_no_bars_kept_means_no_memory(market_storage):
     assert SignalMemory.attach_kept(market_storage, BAR, row_model=SignalRow, kept=0) is None
+
+
+def test_a_symbol_kept_only_from_a_later_bar_bounds_what_memory_answers(live):
+    storage, _, memory = live
+    # NVDA gets 15 bars after every other symbol's newest: its 40 kept bars start 15 bars later than MSFT's
+    newest = _rewritten(storage, "NVDA", 15)
+    later = pc.add(newest["bar_end_ns"], pa.scalar(15 * BAR * NS, pa.int64()))
+    storage.commit_signals(newest.set_column(newest.schema.get_field_index("bar_end_ns"), "bar_end_ns", later), [])
+    params = {"symbols": ["MSFT", "NVDA"], "signal_type": None, "bar_seconds": BAR, "start_ns": 0, "end_ns": 2**62,
+              "after_bar_end_ns": None, "after_symbol": None}  # fmt: skip
+    assert _compare(storage, memory, ("trading_signals_page", params, 30, 0))  # NVDA's 15, then both: all kept
+    assert not _compare(storage, memory, ("trading_signals_page", params, 70, 0))  # then NVDA: not kept from 40 back
