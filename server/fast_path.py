@@ -54,16 +54,11 @@ def result_json(page: BaseModel) -> bytes:
     """
     rows = wire_of(page)
     if rows is None:
-        text, compact = pydantic_core.to_json(page, fallback=str, indent=2), pydantic_core.to_json(page, by_alias=True)
+        text = pydantic_core.to_json(pydantic_core.to_json(page, fallback=str, indent=2).decode())
+        compact = pydantic_core.to_json(page, by_alias=True)
     else:  # rows kept in memory were serialized once (server/row_wire.py): the same bytes
         text, compact = page_json(page, rows)
-    return (
-        b'{"content":[{"text":'
-        + pydantic_core.to_json(text.decode())
-        + b',"type":"text"}],"isError":false,"structuredContent":'
-        + compact
-        + b"}"
-    )
+    return b'{"content":[{"text":' + text + b',"type":"text"}],"isError":false,"structuredContent":' + compact + b"}"
 
 
 def _error_json(message: str) -> bytes:

@@ -7,7 +7,8 @@ by 2 inside a text block, and compact as ``structuredContent``. Serializing 100 
 splices them into the page's own serialization with no rows. The bytes are the same as serializing the whole
 page (``tests/server/test_row_wire.py``): the rows are serialized by the same pydantic serializer, an indented
 row is the row's own indented JSON shifted by the depth of the page's ``rows`` list (JSON strings hold no raw
-newline), and escaping a JSON string is done character by character.
+newline), and escaping the text into a JSON string is done character by character, so each row's text is
+escaped once too.
 """
 
 from __future__ import annotations
@@ -36,12 +37,12 @@ class RowWire:
         The row as a page holds it; never changed afterwards (``None``: a subclass makes it).
     """
 
-    __slots__ = ("_model", "_compact", "_indented")
+    __slots__ = ("_model", "_compact", "_text")
 
     def __init__(self, model: BaseModel | None) -> None:
         self._model = model
         self._compact: bytes | None = None
-        self._indented: bytes | None = None
+        self._text: bytes | None = None
 
     @property
     def model(self) -> BaseModel:
@@ -55,11 +56,18 @@ class RowWire:
             self._compact = pydantic_core.to_json(self.model, by_alias=True)
         return self._compact
 
-    def indented(self) -> bytes:
-        """The row as the page's indented text holds it (its lines after the first shifted to the row's depth)."""
-        if self._indented is None:
-            self._indented = pydantic_core.to_json(self.model, fallback=str, indent=2).replace(b"\n", _ROW_INDENT)
-        return self._indented
+    def text(self) -> bytes:
+        """The row as the page's indented text holds it (its lines after the first shifted to the row's depth),
+        escaped as inside a JSON string."""
+        if self._text is None:
+            indented = pydantic_core.to_json(self.model, fallback=str, indent=2).replace(b"\n", _ROW_INDENT)
+            self._text = _escaped(indented)
+        return self._text
+
+
+def _escaped(raw: bytes) -> bytes:
+    """``raw`` text as the inside of a JSON string (escaping works character by character)."""
+    return pydantic_core.to_json(raw.decode())[1:-1]
 
 
 def _spliced(empty: bytes, opening: bytes, rows: list[bytes], first: bytes, between: bytes, last: bytes) -> bytes:
@@ -72,7 +80,8 @@ def _spliced(empty: bytes, opening: bytes, rows: list[bytes], first: bytes, betw
 
 
 def page_json(page: BaseModel, rows: Sequence[RowWire]) -> tuple[bytes, bytes]:
-    """The indented text and the compact JSON of ``page`` whose ``rows`` are ``rows``' models, in order.
+    """The page's indented text as a JSON string and its compact JSON, for ``page`` whose ``rows`` are
+    ``rows``' models, in order: what :func:`pydantic_core.to_json` makes of the indented text and of the page.
 
     Parameters
     ----------
@@ -82,11 +91,18 @@ def page_json(page: BaseModel, rows: Sequence[RowWire]) -> tuple[bytes, bytes]:
         The serialized form of each of ``page.rows``.
     """
     empty = page.model_copy(update={"rows": []})
-    text = _spliced(pydantic_core.to_json(empty, fallback=str, indent=2), _EMPTY_ROWS_TEXT,
-                    [row.indented() for row in rows], _ROW_INDENT, b"," + _ROW_INDENT, b"\n  ]")
+    text = pydantic_core.to_json(empty, fallback=str, indent=2)
+    if not text.startswith(_EMPTY_ROWS_TEXT):
+        raise ValueError("the page does not start with its rows")
+    if rows:
+        text_json = (b'"' + _escaped(_EMPTY_ROWS_TEXT[:-1] + _ROW_INDENT)
+                     + _escaped(b"," + _ROW_INDENT).join(row.text() for row in rows)
+                     + _escaped(b"\n  ]" + text[len(_EMPTY_ROWS_TEXT):]) + b'"')
+    else:
+        text_json = pydantic_core.to_json(text.decode())
     compact = _spliced(pydantic_core.to_json(empty, by_alias=True), _EMPTY_ROWS_COMPACT,
                        [row.compact() for row in rows], b"", b",", b"]")
-    return text, compact
+    return text_json, compact
 
 
 def with_wire(page: P, rows: list[RowWire]) -> P:

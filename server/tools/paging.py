@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -14,7 +14,7 @@ from server.models import Page
 from server.row_wire import with_wire
 from sql.backend import QueryResult
 
-__all__ = ["KeptAnswer", "PageSource", "construct_rows", "fetch_page", "record", "records"]
+__all__ = ["KeptAnswer", "PageSource", "RowMaker", "construct_rows", "fetch_page", "records"]
 
 Row = TypeVar("Row", bound=BaseModel)
 
@@ -43,25 +43,26 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def record(columns: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
-    """One row as a dict, times made ISO strings (as :func:`records` makes them)."""
-    return {column: _jsonable(value) for column, value in zip(columns, row, strict=True)}
+def _timed(result: QueryResult) -> list[int]:
+    """The positions of the columns of ``result`` that hold times (judged by the first row, else any)."""
+    rows = result.rows
+    return [i for i in range(len(result.columns)) if any(isinstance(row[i], date) for row in rows[:1])
+            or (rows and rows[0][i] is None and any(isinstance(row[i], date) for row in rows))]  # fmt: skip
+
+
+def _record(columns: Sequence[str], row: Sequence[Any], timed: Sequence[int]) -> dict[str, Any]:
+    if not timed:
+        return dict(zip(columns, row, strict=True))
+    values = list(row)
+    for i in timed:
+        values[i] = _jsonable(values[i])
+    return dict(zip(columns, values, strict=True))
 
 
 def records(result: QueryResult) -> list[dict[str, Any]]:
     """The rows as dicts, times made ISO strings: only the columns that hold times are looked at per row."""
-    rows, columns = result.rows, result.columns
-    timed = [i for i in range(len(columns)) if any(isinstance(row[i], date) for row in rows[:1])
-             or (rows and rows[0][i] is None and any(isinstance(row[i], date) for row in rows))]  # fmt: skip
-    if not timed:
-        return [dict(zip(columns, row, strict=True)) for row in rows]
-    records = []
-    for row in rows:
-        values = list(row)
-        for i in timed:
-            values[i] = _jsonable(values[i])
-        records.append(dict(zip(columns, values, strict=True)))
-    return records
+    timed = _timed(result)
+    return [_record(result.columns, row, timed) for row in result.rows]
 
 
 def fetch_page(
@@ -135,3 +136,45 @@ def construct_rows(row_model: type[Row], records: Sequence[Mapping[str, Any]]) -
     each value again would only cost time (~40 us a row). Columns a model does not declare are dropped.
     """
     return [row_model.model_construct(**record) for record in records]
+
+
+class RowMaker(Generic[Row]):
+    """Makes the typed rows of one query's result, one at a time, as :func:`construct_rows` of :func:`records`
+    would, ~10x faster.
+
+    ``model_construct`` looks up every field's aliases and defaults per row (~15 us a row). When the query
+    returns every field of a plain model (no aliases, no ``model_post_init``), the row is that model's
+    ``__dict__`` in field order with the model's other slots as ``model_construct`` sets them, the set of fields
+    shared by every row. Any other model goes through ``model_construct``.
+
+    Parameters
+    ----------
+    result
+        The query's result (its columns, and which of them hold times).
+    row_model
+        The typed row.
+    """
+
+    __slots__ = ("_columns", "_fields", "_names", "_model", "_plain", "_timed")
+
+    def __init__(self, result: QueryResult, row_model: type[Row]) -> None:
+        fields = row_model.model_fields
+        self._columns = tuple(result.columns)
+        self._timed = _timed(result)
+        self._names = tuple(fields)
+        self._fields = frozenset(fields) & frozenset(self._columns)
+        self._model = row_model
+        self._plain = (self._fields == frozenset(fields) and not row_model.__pydantic_post_init__
+                       and all(f.alias is None and f.validation_alias is None for f in fields.values()))
+
+    def make(self, row: Sequence[Any]) -> Row:
+        """The typed row of ``row``, one of the result's rows."""
+        values = _record(self._columns, row, self._timed)
+        if not self._plain:
+            return self._model.model_construct(_fields_set=set(self._fields), **values)
+        made = self._model.__new__(self._model)
+        object.__setattr__(made, "__dict__", {name: values[name] for name in self._names})
+        object.__setattr__(made, "__pydantic_fields_set__", self._fields)
+        object.__setattr__(made, "__pydantic_extra__", None)
+        object.__setattr__(made, "__pydantic_private__", None)
+        return made

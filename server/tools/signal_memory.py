@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ from pydantic import BaseModel
 
 from server.row_wire import RowWire
 from server.tools.kept import KeptRows
-from server.tools.paging import record
+from server.tools.paging import RowMaker
 from server.tools.recent_window import RecentWindow
 from sql.backend import QueryResult, SignalStateRow, Storage
 
@@ -54,20 +55,6 @@ PAGE_QUERIES = ("trading_signals_symbol_page", "trading_signals_page")
 _ALL_TIME = {"start_ns": -(2**62), "end_ns": 2**62}
 
 
-class _RowMaker:
-    """Makes the typed row of a page query's values (shared by the rows of one result)."""
-
-    __slots__ = ("columns", "fields", "construct")
-
-    def __init__(self, columns: Sequence[str], row_model: type[BaseModel]) -> None:
-        self.columns = tuple(columns)
-        self.fields = frozenset(row_model.model_fields) & frozenset(columns)  # one set for every row
-        self.construct = row_model.model_construct
-
-    def make(self, values: tuple[Any, ...]) -> BaseModel:
-        return self.construct(_fields_set=self.fields, **record(self.columns, values))  # type: ignore[arg-type]
-
-
 class KeptBar(RowWire):
     """One row of the page query: its values as the SQL returned them; typed and serialized when first asked.
 
@@ -78,7 +65,7 @@ class KeptBar(RowWire):
     __slots__ = ("bar_end_ns", "symbol", "signal", "values", "_maker")
 
     def __init__(self, bar_end_ns: int, symbol: str, signal: str | None, values: tuple[Any, ...],
-                 maker: _RowMaker) -> None:
+                 maker: RowMaker[Any]) -> None:
         super().__init__(None)
         self.bar_end_ns, self.symbol, self.signal, self.values, self._maker = bar_end_ns, symbol, signal, values, maker
 
@@ -88,6 +75,14 @@ class KeptBar(RowWire):
         if self._model is None:
             self._model = self._maker.make(self.values)
         return self._model
+
+
+def _newest_first(row: KeptBar) -> int:
+    return -row.bar_end_ns
+
+
+def _page_order(row: KeptBar) -> tuple[int, str]:
+    return row.bar_end_ns, row.symbol
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,8 +185,10 @@ class SignalMemory(KeptRows):
         start, signal = params["start_ns"], params["signal_type"]
         after, after_symbol = params["after_bar_end_ns"], params["after_symbol"]
         # each list from its first row at or before the anchor (rows are newest first)
-        lists = [b.rows[bisect.bisect_left(b.rows, -anchor, key=lambda r: -r.bar_end_ns):] for b in bars]
-        merged = heapq.merge(*lists, key=lambda r: (r.bar_end_ns, r.symbol), reverse=True)
+        lists = [b.rows if not b.rows or b.rows[0].bar_end_ns <= anchor
+                 else itertools.islice(b.rows, bisect.bisect_left(b.rows, -anchor, key=_newest_first), None)
+                 for b in bars]
+        merged = lists[0] if len(lists) == 1 else heapq.merge(*lists, key=_page_order, reverse=True)
         for row in merged:
             if row.bar_end_ns < start:
                 return
@@ -206,7 +203,7 @@ class SignalMemory(KeptRows):
         """The rows of a page query's result per symbol, in its order."""
         index = {c: i for i, c in enumerate(result.columns)}
         end_i, symbol_i, signal_i = index["bar_end_ns"], index["symbol"], index["trading_signal"]
-        maker = _RowMaker(result.columns, self._row_model)
+        maker = RowMaker(result, self._row_model)
         out: dict[str, list[KeptBar]] = {}
         for values in result.rows:
             out.setdefault(values[symbol_i], []).append(

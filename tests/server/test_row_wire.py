@@ -33,7 +33,7 @@ def test_a_page_of_serialized_rows_is_the_page_serialized_whole(rows, cursor, tr
                                            as_of="2026-12-04T08:00:00.000Z")  # fmt: skip
     wires = [RowWire(row) for row in rows]
     text, compact = page_json(page, wires)
-    assert text == pydantic_core.to_json(page, fallback=str, indent=2)
+    assert text == pydantic_core.to_json(pydantic_core.to_json(page, fallback=str, indent=2).decode())
     assert compact == pydantic_core.to_json(page, by_alias=True)
     whole = result_json(page)
     assert result_json(with_wire(page, wires)) == whole
