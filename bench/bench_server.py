@@ -806,13 +806,14 @@ def breakdown(db: Path, requests: int) -> list[tuple[str, Timing]]:
 
     Rows marked ``+`` include the row above: the SQL alone over the whole window (raw DuckDB, then through
     the storage's read-only, time-limited ``query``), the same page through a recent window (what the tool
-    runs without the bars kept in memory: :class:`server.tools.recent_window.RecentWindow`), plus the typed rows
-    (``market.trading_signals``), plus the short path's result serialization. Then the same page from the bars
-    kept in memory (:class:`server.tools.signal_memory.SignalMemory`: what ``/mcp`` runs for this call, cache
-    off), plus its result serialization (rows serialized once), and how long the memory took to load. For
-    comparison, the MCP SDK's own ``call_tool`` (argument validation, worker thread, result conversion) plus
-    its JSON-RPC response body. Then ``get_real_time_data(AAPL)`` by its SQL and from the rows kept in memory
-    (:class:`server.tools.latest.LatestRows`). The HTTP rows of the main table add uvicorn and the middleware.
+    runs without the bars kept in memory: :class:`server.tools.recent_window.RecentWindow`), plus the
+    typed rows (``market.trading_signals``), plus the short path's result serialization. Then the same page
+    from the bars kept in memory (:class:`server.tools.signal_memory.SignalMemory`: what ``/mcp`` runs for
+    this call, cache off), plus its result serialization (rows serialized once), and how long the memory
+    took to load. For comparison, the MCP SDK's own ``call_tool`` (argument validation, worker thread, result
+    conversion) plus its JSON-RPC response body. Then ``get_real_time_data(AAPL)`` by its SQL and from the
+    rows kept in memory (:class:`server.tools.latest.LatestRows`). The HTTP rows of the main table add
+    uvicorn and the middleware.
     """
     import anyio
     import duckdb
@@ -853,7 +854,8 @@ def breakdown(db: Path, requests: int) -> list[tuple[str, Timing]]:
         return market.trading_signals(storage, symbol=SYMBOL, limit=100, bar_seconds=BAR_SECONDS)
 
     def kept_page() -> Any:
-        return market.trading_signals(storage, symbol=SYMBOL, limit=100, bar_seconds=BAR_SECONDS, memory=memory)
+        return market.trading_signals(storage, symbol=SYMBOL, limit=100, bar_seconds=BAR_SECONDS,
+                                      memory=memory)
 
     def sdk_body() -> int:
         result = anyio.run(server.call_tool, "get_trading_signals", arguments)
@@ -883,9 +885,10 @@ def breakdown(db: Path, requests: int) -> list[tuple[str, Timing]]:
         ),
         ("+ typed rows, cursor (market.trading_signals)", page),
         ("+ result JSON as the short path writes it", lambda: result_json(page())),
-        (f"the same page from the bars kept in memory (MCP_KEPT_BARS={settings.mcp_kept_bars}: what the tool runs)",
-         kept_page),
-        ("+ result JSON from the rows serialized once (what /mcp runs, cache off)", lambda: result_json(kept_page())),
+        (f"the same page from the bars kept in memory (MCP_KEPT_BARS={settings.mcp_kept_bars}: what the tool "
+         "runs)", kept_page),
+        ("+ result JSON from the rows serialized once (what /mcp runs, cache off)",
+         lambda: result_json(kept_page())),
         ("for comparison: SDK call_tool + JSON-RPC body", sdk_body),
         ("get_real_time_data(symbol) page by the SQL (real_time_data.sql)", lambda: real_time(None)),
         ("get_real_time_data(symbol) page from the rows kept in memory", lambda: real_time(latest)),
@@ -904,7 +907,8 @@ def breakdown(db: Path, requests: int) -> list[tuple[str, Timing]]:
             flush=True,
         )
     load = Timing(1, loaded_ms, loaded_ms, loaded_ms, 0)
-    out.append((f"loading the kept bars of every symbol (once, at start; {settings.mcp_kept_bars} a symbol)", load))
+    out.append((f"loading the kept bars of every symbol (once, at start; {settings.mcp_kept_bars} a symbol)",
+                load))
     raw.close()
     memory.detach()
     storage.close()

@@ -103,7 +103,8 @@ def build_app(
     metrics = metrics or ServerMetrics()
     latest = LatestRows.attach(storage, settings.bar_seconds)  # one copy of each for MCP and REST
     jumps = JumpMemory.attach(storage, settings.bar_seconds)
-    signals = SignalMemory.attach_kept(storage, settings.bar_seconds, row_model=SignalRow, kept=settings.mcp_kept_bars)
+    signals = SignalMemory.attach_kept(storage, settings.bar_seconds, row_model=SignalRow,
+                                       kept=settings.mcp_kept_bars)
     mcp = build_server(settings, storage, metrics, latest, jumps, signals)
     # A hosting process with a loader reports its lag through status; a plain server asks the broker.
     kafka = KafkaLagProbe(settings) if status is None and settings.kafka_bootstrap_servers else None

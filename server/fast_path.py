@@ -58,7 +58,8 @@ def result_json(page: BaseModel) -> bytes:
         compact = pydantic_core.to_json(page, by_alias=True)
     else:  # rows kept in memory were serialized once (server/row_wire.py): the same bytes
         text, compact = page_json(page, rows)
-    return b'{"content":[{"text":' + text + b',"type":"text"}],"isError":false,"structuredContent":' + compact + b"}"
+    return (b'{"content":[{"text":' + text + b',"type":"text"}],"isError":false,"structuredContent":'
+            + compact + b"}")
 
 
 def _error_json(message: str) -> bytes:

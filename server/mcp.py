@@ -118,9 +118,9 @@ def build_server(
     metrics
         Where calls are counted and timed (a fresh registry when omitted).
     latest, jumps, signals
-        The newest rows kept in memory for ``get_real_time_data``, the jump events for ``get_jump_events`` and the
-        newest bars per symbol for ``get_trading_signals``; when omitted, attached to ``storage`` here (none for
-        storages that do not tell of their writes).
+        The newest rows kept in memory for ``get_real_time_data``, the jump events for
+        ``get_jump_events`` and the newest bars per symbol for ``get_trading_signals``; when omitted,
+        attached to ``storage`` here (none for storages that do not tell of their writes).
     """
     metrics = metrics or ServerMetrics()
     latest = latest or LatestRows.attach(storage, settings.bar_seconds)

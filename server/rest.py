@@ -66,8 +66,8 @@ def build_router(
     settings: Settings, storage: Storage, metrics: ServerMetrics, latest: LatestRows | None = None,
     jumps: JumpMemory | None = None, signals: SignalMemory | None = None,
 ) -> APIRouter:
-    """Build the ``/api/v1`` routes over ``storage`` (``latest``, ``jumps``, ``signals``: rows kept in memory, if
-    any)."""
+    """Build the ``/api/v1`` routes over ``storage`` (``latest``, ``jumps``, ``signals``: rows kept in
+    memory, if any)."""
     router = APIRouter(
         prefix="/api/v1",
         tags=["tools"],

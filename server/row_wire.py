@@ -57,8 +57,8 @@ class RowWire:
         return self._compact
 
     def text(self) -> bytes:
-        """The row as the page's indented text holds it (its lines after the first shifted to the row's depth),
-        escaped as inside a JSON string."""
+        """The row as the page's indented text holds it (its lines after the first shifted to the row's
+        depth), escaped as inside a JSON string."""
         if self._text is None:
             indented = pydantic_core.to_json(self.model, fallback=str, indent=2).replace(b"\n", _ROW_INDENT)
             self._text = _escaped(indented)
@@ -70,7 +70,8 @@ def _escaped(raw: bytes) -> bytes:
     return pydantic_core.to_json(raw.decode())[1:-1]
 
 
-def _spliced(empty: bytes, opening: bytes, rows: list[bytes], first: bytes, between: bytes, last: bytes) -> bytes:
+def _spliced(empty: bytes, opening: bytes, rows: list[bytes], first: bytes, between: bytes,
+             last: bytes) -> bytes:
     """``empty`` (a page serialized without rows, starting with ``opening``) with ``rows`` in its list."""
     if not empty.startswith(opening):
         raise ValueError("the page does not start with its rows")

@@ -7,8 +7,8 @@ the MCP server, the REST routes, the seed-style JSON-RPC path and the tests shar
 
 from __future__ import annotations
 
-import time
 import functools
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal

@@ -20,8 +20,9 @@ Row = TypeVar("Row", bound=BaseModel)
 
 
 class KeptAnswer(Protocol):
-    """A page answered from rows kept in memory (:class:`server.tools.signal_memory.KeptPage`): each row a
-    :class:`server.row_wire.RowWire` with the SQL's ``values`` (:class:`server.tools.signal_memory.KeptBar`)."""
+    """A page answered from rows kept in memory (:class:`server.tools.signal_memory.KeptPage`): each row
+    a :class:`server.row_wire.RowWire` with the SQL's ``values``
+    (:class:`server.tools.signal_memory.KeptBar`)."""
 
     rows: list[Any]
     truncated: bool
@@ -111,7 +112,8 @@ def fetch_page(
     )
 
 
-def _kept_page(tool: str, answer: KeptAnswer, cursor_columns: Sequence[str], row_model: type[Row]) -> Page[Row]:
+def _kept_page(tool: str, answer: KeptAnswer, cursor_columns: Sequence[str],
+               row_model: type[Row]) -> Page[Row]:
     """The page of rows kept in memory: their typed rows, and their serialized form for the result's JSON."""
     rows = answer.rows
     next_cursor = None
@@ -144,8 +146,8 @@ class RowMaker(Generic[Row]):
 
     ``model_construct`` looks up every field's aliases and defaults per row (~15 us a row). When the query
     returns every field of a plain model (no aliases, no ``model_post_init``), the row is that model's
-    ``__dict__`` in field order with the model's other slots as ``model_construct`` sets them, the set of fields
-    shared by every row. Any other model goes through ``model_construct``.
+    ``__dict__`` in field order with the model's other slots as ``model_construct`` sets them, the set of
+    fields shared by every row. Any other model goes through ``model_construct``.
 
     Parameters
     ----------

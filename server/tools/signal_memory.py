@@ -3,8 +3,8 @@
 A page of ``get_trading_signals`` read through a recent window (:mod:`server.tools.recent_window`) still costs
 ~4 ms of DuckDB on the 50M-trade bench file, and ~2 ms more to type and serialize its rows. The newest bars
 are what clients ask for, and the process owning a DuckDB file is told of every commit (as
-:mod:`server.tools.latest` and :mod:`server.tools.jump_memory` are), so :class:`SignalMemory` keeps, per symbol,
-the newest ``kept`` rows of the page query itself (``trading_signals_symbol_page``: every column it returns,
+:mod:`server.tools.latest` and :mod:`server.tools.jump_memory` are), so :class:`SignalMemory` keeps, per
+symbol, the newest ``kept`` rows of the page query itself (``trading_signals_symbol_page``: every column it returns,
 whatever they are), each typed once and serialized once (:class:`server.row_wire.RowWire`):
 
 - when attached (under the write lock) it lists the symbols with bars (``signal_symbols``) and reads each
@@ -67,7 +67,8 @@ class KeptBar(RowWire):
     def __init__(self, bar_end_ns: int, symbol: str, signal: str | None, values: tuple[Any, ...],
                  maker: RowMaker[Any]) -> None:
         super().__init__(None)
-        self.bar_end_ns, self.symbol, self.signal, self.values, self._maker = bar_end_ns, symbol, signal, values, maker
+        self.bar_end_ns, self.symbol, self.signal, self.values = bar_end_ns, symbol, signal, values
+        self._maker = maker
 
     @property
     def model(self) -> BaseModel:
@@ -108,11 +109,12 @@ class KeptPage:
 
     def result(self) -> QueryResult:
         """The answer as the SQL's :class:`sql.backend.QueryResult`."""
-        return QueryResult(columns=list(self.columns), rows=[row.values for row in self.rows], truncated=self.truncated)
+        rows = [row.values for row in self.rows]
+        return QueryResult(columns=list(self.columns), rows=rows, truncated=self.truncated)
 
 
 class SignalMemory(KeptRows):
-    """The newest ``kept`` rows of ``trading_signals_symbol_page`` per symbol of one grid, current with writes.
+    """The newest ``kept`` rows of ``trading_signals_symbol_page`` per symbol of one grid, kept current.
 
     Parameters
     ----------
@@ -137,12 +139,7 @@ class SignalMemory(KeptRows):
     def attach_kept(cls, storage: Storage, bar_seconds: int, *, row_model: type[BaseModel],
                     kept: int) -> SignalMemory | None:
         """An instance told of the writes of ``storage``; ``None`` when it cannot tell or ``kept`` is 0."""
-        add = getattr(storage, "add_write_listener", None)
-        if add is None or kept <= 0:
-            return None
-        memory = cls(storage, bar_seconds, row_model=row_model, kept=kept)
-        add(memory)
-        return memory
+        return cls.attach(storage, bar_seconds, row_model=row_model, kept=kept) if kept > 0 else None
 
     # --- the answer --------------------------------------------------------------------------------------
     def answer(self, name: str, params: Mapping[str, Any], limit: int) -> KeptPage | None:
@@ -256,11 +253,12 @@ class SignalMemory(KeptRows):
                 return
             floors = {s: None if (b := self._held.get(s)) is None else b.floor() for s in ends}
         start = min(self._oldest_kept(floors[s], ends[s]) for s in ends)
-        params = {"symbols": sorted(ends), "signal_type": None, "bar_seconds": self._bar_seconds, "start_ns": start,
-                  "end_ns": max(max(e) for e in ends.values()) + 1, "after_bar_end_ns": None, "after_symbol": None}
+        params = {"symbols": sorted(ends), "signal_type": None, "bar_seconds": self._bar_seconds,
+                  "start_ns": start, "end_ns": max(max(e) for e in ends.values()) + 1,
+                  "after_bar_end_ns": None, "after_symbol": None}  # fmt: skip
         fresh = self._storage.query(PAGE_QUERIES[1], params, max(mine.num_rows, self._kept * len(ends)) * 4)
         if fresh.truncated:  # far more stored rows in the range than committed: read everything again now
-            log.info("a commit of %d bars spans more stored bars than expected: reloading the kept bars", mine.num_rows)
+            log.info("a commit of %d bars spans more stored bars than expected: reloading", mine.num_rows)
             with self._lock:
                 self._held = None
             self._load()  # under the storage's write lock: no write can discard it
@@ -275,15 +273,16 @@ class SignalMemory(KeptRows):
                 self._held[symbol] = self._merged(self._held.get(symbol), by_symbol.get(symbol, []), cut)
 
     def _oldest_kept(self, floor: int | None, ends: list[int]) -> int:
-        """The oldest committed bar end of a symbol that may be kept: none older than its floor (held incomplete),
-        none older than its ``kept``-th newest committed one."""
+        """The oldest committed bar end of a symbol that may be kept: none older than its floor (held
+        incomplete), none older than its ``kept``-th newest committed one."""
         newest = sorted(ends, reverse=True)
-        bounds = [b for b in (floor, newest[self._kept - 1] if len(newest) >= self._kept else None) if b is not None]
+        kth = newest[self._kept - 1] if len(newest) >= self._kept else None
+        bounds = [b for b in (floor, kth) if b is not None]
         return max(bounds, default=newest[-1])
 
     def _merged(self, held: _Bars | None, new: list[KeptBar], cut: bool) -> _Bars:
-        """``held`` with ``new`` (the SQL's rows of some of its bars) in place of the same bars, trimmed to the
-        newest ``kept``; ``cut``: older committed bars were left out (the symbol is no longer complete)."""
+        """``held`` with ``new`` (the SQL's rows of some of its bars) in place of the same bars, trimmed to
+        the newest ``kept``; ``cut``: older committed bars were left out (the symbol is no longer complete)."""
         old = () if held is None else held.rows
         floor = None if held is None else held.floor()
         replaced = {row.bar_end_ns for row in new}

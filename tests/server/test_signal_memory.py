@@ -10,7 +10,6 @@ count, truncated), and the path each answer took.
 
 from __future__ import annotations
 
-import time
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,25 +22,12 @@ from server.models import SignalRow
 from server.tools import market
 from server.tools.signal_memory import SignalMemory
 from tests.server.test_jump_memory import _moves
+from tests.server.test_recent_window import calls
 from udx.transform import run_transform
 
 BAR = 60
 NS = 1_000_000_000
-NOW = time.time_ns()
 SYMBOLS = ["AAPL", "MSFT", "TSLA", "NVDA", "SPY", "BTC-USD", "ETH-USD", "NOSUCH"]
-
-
-@st.composite
-def calls(draw):
-    """Arguments of one page: query, params, limit, and which row of the plain answer a cursor resumes after."""
-    chosen = draw(st.one_of(st.none(), st.lists(st.sampled_from(SYMBOLS), min_size=1, max_size=4, unique=True)))
-    one = chosen is not None and len(chosen) == 1
-    query, key = ("trading_signals_symbol_page", {"symbol": chosen[0]}) if one else ("trading_signals_page", {"symbols": chosen})
-    start = draw(st.one_of(st.just(0), st.integers(NOW - 40 * 3600 * NS, NOW)))
-    end = draw(st.one_of(st.just(2**62), st.integers(start, NOW + 3600 * NS)))
-    params = {**key, "signal_type": draw(st.sampled_from([None, "HOLD", "BUY", "SELL"])), "bar_seconds": BAR,
-              "start_ns": start, "end_ns": end, "after_bar_end_ns": None, "after_symbol": None}  # fmt: skip
-    return query, params, draw(st.integers(1, 120)), draw(st.integers(0, 300))
 
 
 def _with_cursor(storage, query, params, cursor_at):
