@@ -4,8 +4,8 @@ A page of ``get_trading_signals`` read through a recent window (:mod:`server.too
 ~4 ms of DuckDB on the 50M-trade bench file, and ~2 ms more to type and serialize its rows. The newest bars
 are what clients ask for, and the process owning a DuckDB file is told of every commit (as
 :mod:`server.tools.latest` and :mod:`server.tools.jump_memory` are), so :class:`SignalMemory` keeps, per
-symbol, the newest ``kept`` rows of the page query itself (``trading_signals_symbol_page``: every column it returns,
-whatever they are), each typed once and serialized once (:class:`server.row_wire.RowWire`):
+symbol, the newest ``kept`` rows of the page query itself (``trading_signals_symbol_page``: every column it
+returns, whatever they are), each typed once and serialized once (:class:`server.row_wire.RowWire`):
 
 - when attached (under the write lock) it lists the symbols with bars (``signal_symbols``) and reads each
   one's newest ``kept`` rows with the page query (through a recent window); a symbol with fewer bars is held
@@ -53,6 +53,8 @@ log = logging.getLogger("microstructure.server")
 #: The page queries answered, and the one read per symbol when loading.
 PAGE_QUERIES = ("trading_signals_symbol_page", "trading_signals_page")
 _ALL_TIME = {"start_ns": -(2**62), "end_ns": 2**62}
+#: The floor of a symbol held incomplete without rows: above every bar end, so nothing of it is answered.
+_NOTHING_SURE = 2**63
 
 
 class KeptBar(RowWire):
@@ -95,8 +97,11 @@ class _Bars:
     complete: bool
 
     def floor(self) -> int | None:
-        """The oldest bar end below which rows may exist that are not kept (``None``: none)."""
-        return None if self.complete else self.rows[-1].bar_end_ns
+        """The oldest bar end below which rows may exist that are not kept (``None``: none; no rows held of
+        a symbol not complete: any row may be missing)."""
+        if self.complete:
+            return None
+        return self.rows[-1].bar_end_ns if self.rows else _NOTHING_SURE
 
 
 @dataclass(frozen=True, slots=True)
