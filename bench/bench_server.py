@@ -806,11 +806,14 @@ def breakdown(db: Path, requests: int) -> list[tuple[str, Timing]]:
 
     Rows marked ``+`` include the row above: the SQL alone over the whole window (raw DuckDB, then through
     the storage's read-only, time-limited ``query``), the same page through a recent window (what the tool
-    runs: :class:`server.tools.recent_window.RecentWindow`), plus the typed rows (``market.trading_signals``),
-    plus the short path's result serialization (what ``/mcp`` runs for this call, cache off). For comparison,
-    the MCP SDK's own ``call_tool`` (argument validation, worker thread, result conversion) plus its JSON-RPC
-    response body. Then ``get_real_time_data(AAPL)`` by its SQL and from the rows kept in memory
-    (:class:`server.tools.latest.LatestRows`). The HTTP rows of the main table add uvicorn and the middleware.
+    runs without the bars kept in memory: :class:`server.tools.recent_window.RecentWindow`), plus the
+    typed rows (``market.trading_signals``), plus the short path's result serialization. Then the same page
+    from the bars kept in memory (:class:`server.tools.signal_memory.SignalMemory`: what ``/mcp`` runs for
+    this call, cache off), plus its result serialization (rows serialized once), and how long the memory
+    took to load. For comparison, the MCP SDK's own ``call_tool`` (argument validation, worker thread, result
+    conversion) plus its JSON-RPC response body. Then ``get_real_time_data(AAPL)`` by its SQL and from the
+    rows kept in memory (:class:`server.tools.latest.LatestRows`). The HTTP rows of the main table add
+    uvicorn and the middleware.
     """
     import anyio
     import duckdb
@@ -819,8 +822,10 @@ def breakdown(db: Path, requests: int) -> list[tuple[str, Timing]]:
     from server.fast_path import result_json
     from server.mcp import build_server
     from server.tools import market
+    from server.models import SignalRow
     from server.tools.latest import LatestRows
     from server.tools.recent_window import RecentWindow
+    from server.tools.signal_memory import SignalMemory
     from sql.duckdb_backend import DuckDBStorage
     from sql.settings import Settings
 
@@ -839,11 +844,18 @@ def breakdown(db: Path, requests: int) -> list[tuple[str, Timing]]:
         "after_bar_end_ns": None,
         "after_symbol": None,
     }
-    server = build_server(settings, storage)
+    loading = time.perf_counter()
+    memory = SignalMemory.attach_kept(storage, BAR_SECONDS, row_model=SignalRow, kept=settings.mcp_kept_bars)
+    loaded_ms = (time.perf_counter() - loading) * 1000
+    server = build_server(settings, storage, signals=memory)
     arguments = {"symbol": SYMBOL, "limit": 100}
 
     def page() -> Any:
         return market.trading_signals(storage, symbol=SYMBOL, limit=100, bar_seconds=BAR_SECONDS)
+
+    def kept_page() -> Any:
+        return market.trading_signals(storage, symbol=SYMBOL, limit=100, bar_seconds=BAR_SECONDS,
+                                      memory=memory)
 
     def sdk_body() -> int:
         result = anyio.run(server.call_tool, "get_trading_signals", arguments)
@@ -873,6 +885,10 @@ def breakdown(db: Path, requests: int) -> list[tuple[str, Timing]]:
         ),
         ("+ typed rows, cursor (market.trading_signals)", page),
         ("+ result JSON as the short path writes it", lambda: result_json(page())),
+        (f"the same page from the bars kept in memory (MCP_KEPT_BARS={settings.mcp_kept_bars}: what the tool "
+         "runs)", kept_page),
+        ("+ result JSON from the rows serialized once (what /mcp runs, cache off)",
+         lambda: result_json(kept_page())),
         ("for comparison: SDK call_tool + JSON-RPC body", sdk_body),
         ("get_real_time_data(symbol) page by the SQL (real_time_data.sql)", lambda: real_time(None)),
         ("get_real_time_data(symbol) page from the rows kept in memory", lambda: real_time(latest)),
@@ -890,7 +906,11 @@ def breakdown(db: Path, requests: int) -> list[tuple[str, Timing]]:
             f"[breakdown] {label:55s} p50 {timing.p50:8.3f} ms  p99 {timing.p99:8.3f} ms  n={timing.n}",
             flush=True,
         )
+    load = Timing(1, loaded_ms, loaded_ms, loaded_ms, 0)
+    out.append((f"loading the kept bars of every symbol (once, at start; {settings.mcp_kept_bars} a symbol)",
+                load))
     raw.close()
+    memory.detach()
     storage.close()
     return out
 

@@ -33,6 +33,7 @@ from server.health import RecentCheck
 from server.kafka_lag import KafkaLagProbe
 from server.mcp import READ_TOOL_NAMES, TOOL_NAMES, build_server
 from server.metrics import ServerMetrics
+from server.models import SignalRow
 from server.response_cache import ResponseCache
 from server.rest import add_error_handlers, build_router
 from server.security import HostOriginGuard, split_list
@@ -40,6 +41,7 @@ from server.seed_rpc import SeedRpcAdapter
 from server.stream_idle import StreamIdleLimit
 from server.tools.jump_memory import JumpMemory
 from server.tools.latest import LatestRows
+from server.tools.signal_memory import SignalMemory
 from sql.backend import Storage, StorageError
 from sql.settings import Settings
 
@@ -116,7 +118,9 @@ def build_app(
     metrics = metrics or ServerMetrics()
     latest = LatestRows.attach(storage, settings.bar_seconds)  # one copy of each for MCP and REST
     jumps = JumpMemory.attach(storage, settings.bar_seconds)
-    mcp = build_server(settings, storage, metrics, latest, jumps)
+    signals = SignalMemory.attach_kept(storage, settings.bar_seconds, row_model=SignalRow,
+                                       kept=settings.mcp_kept_bars)
+    mcp = build_server(settings, storage, metrics, latest, jumps, signals)
     # A hosting process with a loader reports its lag through status; a plain server asks the broker.
     kafka = KafkaLagProbe(settings) if status is None and settings.kafka_bootstrap_servers else None
     health_check = RecentCheck(lambda: _database_check(storage, kafka), max_age_s=settings.mcp_health_max_age_ms / 1000,
@@ -142,7 +146,7 @@ def build_app(
             async with mcp.session_manager.run():
                 yield
         finally:  # the storage may outlive this app (tests, a second app on the same file)
-            for kept in (latest, jumps):
+            for kept in (latest, jumps, signals):
                 if kept is not None:
                     kept.detach()
             health_check.close()
@@ -155,7 +159,7 @@ def build_app(
         lifespan=lifespan,
     )
     add_error_handlers(api)
-    api.include_router(build_router(settings, storage, metrics, latest, jumps))
+    api.include_router(build_router(settings, storage, metrics, latest, jumps, signals))
 
     @api.get("/health", summary="Liveness and data freshness (503 while starting or when the database fails)")
     async def health() -> JSONResponse:

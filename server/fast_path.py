@@ -36,6 +36,7 @@ from server.asgi_body import read_body_within, replay_body
 from server.jsonrpc_checks import is_mcp_post, tool_arguments
 from server.metrics import ServerMetrics
 from server.response_cache import ResponseCache, cache_key
+from server.row_wire import page_json, wire_of
 
 __all__ = ["FastToolCalls", "result_json"]
 
@@ -51,14 +52,14 @@ def result_json(page: BaseModel) -> bytes:
     and the model itself as ``structuredContent``) and as the SDK's legacy Streamable HTTP transport writes
     it: compact, wire names, the result's and the text block's keys in alphabetical order.
     """
-    text = pydantic_core.to_json(page, fallback=str, indent=2)
-    return (
-        b'{"content":[{"text":'
-        + pydantic_core.to_json(text.decode())
-        + b',"type":"text"}],"isError":false,"structuredContent":'
-        + pydantic_core.to_json(page, by_alias=True)
-        + b"}"
-    )
+    rows = wire_of(page)
+    if rows is None:
+        text = pydantic_core.to_json(pydantic_core.to_json(page, fallback=str, indent=2).decode())
+        compact = pydantic_core.to_json(page, by_alias=True)
+    else:  # rows kept in memory were serialized once (server/row_wire.py): the same bytes
+        text, compact = page_json(page, rows)
+    return (b'{"content":[{"text":' + text + b',"type":"text"}],"isError":false,"structuredContent":'
+            + compact + b"}")
 
 
 def _error_json(message: str) -> bytes:

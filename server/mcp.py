@@ -27,6 +27,7 @@ from server.tools.analyst_sql import MAX_SQL_CHARS, SqlPage, run_analyst_sql, to
 from server.tools.chart import render_chart
 from server.tools.jump_memory import JumpMemory
 from server.tools.latest import LatestRows
+from server.tools.signal_memory import SignalMemory
 from server.tools.schema_doc import describe_views
 from sql.backend import Storage, StorageError
 from sql.settings import Settings
@@ -104,6 +105,7 @@ def build_server(
     metrics: ServerMetrics | None = None,
     latest: LatestRows | None = None,
     jumps: JumpMemory | None = None,
+    signals: SignalMemory | None = None,
 ) -> MCPServer:
     """Build the MCP server over ``storage``.
 
@@ -115,13 +117,16 @@ def build_server(
         Where the tools read; every read runs in a read-only, time-limited transaction.
     metrics
         Where calls are counted and timed (a fresh registry when omitted).
-    latest, jumps
-        The newest rows kept in memory for ``get_real_time_data`` and the jump events for ``get_jump_events``;
-        when omitted, attached to ``storage`` here (none for storages that do not tell of their writes).
+    latest, jumps, signals
+        The newest rows kept in memory for ``get_real_time_data``, the jump events for
+        ``get_jump_events`` and the newest bars per symbol for ``get_trading_signals``; when omitted,
+        attached to ``storage`` here (none for storages that do not tell of their writes).
     """
     metrics = metrics or ServerMetrics()
     latest = latest or LatestRows.attach(storage, settings.bar_seconds)
     jumps = jumps or JumpMemory.attach(storage, settings.bar_seconds)
+    signals = signals or SignalMemory.attach_kept(storage, settings.bar_seconds, row_model=SignalRow,
+                                                  kept=settings.mcp_kept_bars)
     mcp = MCPServer(
         "microstructure",
         version="0.1.0",
@@ -184,6 +189,7 @@ def build_server(
             storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds,
             signal_type=signal_type, hours_back=hours_back, start=start, end=end, cursor=cursor,
             on_path=functools.partial(metrics.count_path, "get_trading_signals"), latest=latest,
+            memory=signals,
         )  # fmt: skip
 
     @tool("Detected price jumps")

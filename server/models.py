@@ -7,9 +7,9 @@ precision (for people and models, who misread long fractional seconds).
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 __all__ = ["ChartInfo", "EnrichedTrade", "ErrorBody", "JumpEvent", "Page", "RealTimeRow", "SignalRow", "SymbolMetrics"]
 
@@ -127,6 +127,8 @@ class Page(BaseModel, Generic[Row]):
     truncated: bool = Field(description="true when more rows match; pass next_cursor to get them")
     next_cursor: str | None = Field(description="opaque cursor for the next (older) page, or null")
     as_of: str = Field(description="when this answer was computed, ISO-8601 UTC")
+    #: the rows serialized once (:class:`server.row_wire.RowWire`), when they were kept in memory; not a field
+    _wire: list[Any] | None = PrivateAttr(default=None)
 
 
 class SymbolMetrics(_Row):

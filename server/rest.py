@@ -24,6 +24,7 @@ from server.tools import market
 from server.tools.analyst_sql import MAX_SQL_CHARS, MEDIA_TYPES, Format, SqlPage, encode, run_analyst_sql
 from server.tools.jump_memory import JumpMemory
 from server.tools.latest import LatestRows
+from server.tools.signal_memory import SignalMemory
 from server.tools.chart import render_chart
 from sql.backend import QueryTimeout, Storage, StorageError
 from sql.settings import Settings
@@ -63,9 +64,10 @@ def add_error_handlers(app: FastAPI) -> None:
 
 def build_router(
     settings: Settings, storage: Storage, metrics: ServerMetrics, latest: LatestRows | None = None,
-    jumps: JumpMemory | None = None,
+    jumps: JumpMemory | None = None, signals: SignalMemory | None = None,
 ) -> APIRouter:
-    """Build the ``/api/v1`` routes over ``storage`` (``latest``, ``jumps``: rows kept in memory, if any)."""
+    """Build the ``/api/v1`` routes over ``storage`` (``latest``, ``jumps``, ``signals``: rows kept in
+    memory, if any)."""
     router = APIRouter(
         prefix="/api/v1",
         tags=["tools"],
@@ -110,7 +112,8 @@ def build_router(
         return observed("get_trading_signals", lambda: market.trading_signals(
             storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds,
             signal_type=signal_type, hours_back=hours_back, start=start, end=end, cursor=cursor,
-            on_path=functools.partial(metrics.count_path, "get_trading_signals"), latest=latest))  # fmt: skip
+            on_path=functools.partial(metrics.count_path, "get_trading_signals"), latest=latest,
+            memory=signals))  # fmt: skip
 
     @router.get("/jump-events", response_model=Page[JumpEvent], summary="get_jump_events")
     def jump_events(

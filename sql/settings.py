@@ -198,6 +198,11 @@ class Settings(BaseSettings):
     mcp_response_cache_ms: int = Field(
         1000, ge=0, description="tool results are reused while the data is unchanged, rechecked this often; 0 = off"
     )
+    mcp_kept_bars: int = Field(
+        256, ge=0, le=100_000,
+        description="newest bars per symbol the process owning a DuckDB file keeps in memory for "
+        "get_trading_signals (pages within them need no query; ~1 KB a bar, ~3.5 KB once served); 0 = none",
+    )
     mcp_response_cache_bytes: int = Field(
         64 * 2**20, ge=0,
         description="bytes of answers the response cache keeps (least recently used dropped first); an answer above "

@@ -43,12 +43,13 @@ class KeptRows:
         self._writes = 0  # writes told so far: a load that saw this number change is discarded
 
     @classmethod
-    def attach(cls: type[K], storage: Storage, bar_seconds: int) -> K | None:
-        """An instance told of the writes of ``storage``, or ``None`` when it cannot tell (Vertica)."""
+    def attach(cls: type[K], storage: Storage, bar_seconds: int, **options: Any) -> K | None:
+        """An instance (given ``options``) told of the writes of ``storage``, or ``None`` when it cannot tell
+        (Vertica)."""
         add = getattr(storage, "add_write_listener", None)
         if add is None:
             return None
-        kept = cls(storage, bar_seconds)
+        kept = cls(storage, bar_seconds, **options)
         add(kept)
         return kept
 

@@ -7,10 +7,11 @@ the MCP server, the REST routes, the seed-style JSON-RPC path and the tests shar
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from server.arguments import TimeWindow, iso_utc, normalize_symbol, parse_window
 from server.models import EnrichedTrade, JumpEvent, Page, RealTimeRow, SignalRow, SymbolMetrics
@@ -19,6 +20,7 @@ from server.tools.jump_memory import JumpMemory
 from server.tools.latest import LatestRows
 from server.tools.paging import construct_rows, fetch_page
 from server.tools.recent_window import RecentWindow
+from server.tools.signal_memory import KeptPage, SignalMemory
 from sql.backend import Storage
 
 __all__ = [
@@ -120,12 +122,14 @@ def trading_signals(
     cursor: str | None = None,
     on_path: Callable[[str], None] | None = None,
     latest: LatestRows | None = None,
+    memory: SignalMemory | None = None,
 ) -> Page[SignalRow]:
     """Signal rows (one per completed bar), newest first, optionally some symbols and one signal type.
 
-    The page is read through a recent window first (:class:`server.tools.recent_window.RecentWindow`), which
-    reports ``narrowed`` or ``sql`` to ``on_path``; ``latest`` (rows kept in memory) saves it the query for
-    the newest bar end.
+    Answered from ``memory`` (:class:`server.tools.signal_memory.SignalMemory`, the newest rows kept in
+    memory) when it can (``on_path`` is told ``memory``); else read through a recent window
+    (:class:`server.tools.recent_window.RecentWindow`), which reports ``narrowed`` or ``sql`` to ``on_path``;
+    ``latest`` (rows kept in memory) saves it the query for the newest bar end.
     """
     wanted = symbol_list(symbol, symbols)
     # One symbol has its own query with plain key predicates (zone maps skip the other symbols' rows).
@@ -144,10 +148,20 @@ def trading_signals(
         cursor=cursor,
         limit=limit,
         row_model=SignalRow,
+        kept=None if memory is None else functools.partial(_from_memory, memory, on_path),
         **_BAR_CURSOR,  # type: ignore[arg-type]
     )
     _check_known(storage, wanted, page)
     return page
+
+
+def _from_memory(memory: SignalMemory, on_path: Callable[[str], None] | None, query: str,
+                 params: Mapping[str, Any], limit: int) -> KeptPage | None:
+    """``memory``'s answer of a page query (``None``: run the SQL), reported to ``on_path`` as ``memory``."""
+    answer = memory.answer(query, params, limit)
+    if answer is not None and on_path is not None:
+        on_path("memory")
+    return answer
 
 
 def jump_events(

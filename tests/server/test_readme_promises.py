@@ -47,7 +47,8 @@ def test_rest_answers_504_when_a_query_passes_the_time_limit(client, market_stor
         slow_text = (f"SELECT * FROM ({page.text.strip().rstrip(';')}) "
                      "WHERE (SELECT count(*) FROM range(100000000000)) > 0")
         monkeypatch.setitem(registry, name, dataclasses.replace(page, text=slow_text))
-    response = client.get("/api/v1/trading-signals?symbol=AAPL")
+    # a window that ends before the bars kept in memory: only the (slow) SQL can answer it
+    response = client.get("/api/v1/trading-signals?symbol=AAPL&end=2000-01-01T00:00:00Z")
     assert response.status_code == 504
     body = response.json()
     _error_shape(body, 504)
