@@ -10,7 +10,7 @@ import pytest
 
 from server.arguments import decode_cursor, encode_cursor
 from server.models import SignalRow
-from server.tools.paging import _records, construct_rows, fetch_page
+from server.tools.paging import records, construct_rows, fetch_page
 from sql.backend import QueryResult
 from sql.duckdb_backend import DuckDBStorage
 from tests.server.tiny_market import build_tiny_market
@@ -86,14 +86,14 @@ def test_only_time_columns_become_iso_text_even_when_the_first_row_has_none():
     result = QueryResult(columns=["a", "t", "d", "n"],
                          rows=[(1, None, date(2026, 1, 2), None), (2, moment, date(2026, 1, 3), None),
                                (3, None, None, "x")], truncated=False)  # fmt: skip
-    assert _records(result) == [
+    assert records(result) == [
         {"a": 1, "t": None, "d": "2026-01-02", "n": None},
         {"a": 2, "t": "2026-01-02T14:30:00.125Z", "d": "2026-01-03", "n": None},
         {"a": 3, "t": None, "d": None, "n": "x"},
     ]
     plain = QueryResult(columns=["a", "b"], rows=[(1, "x"), (2, None)], truncated=True)
-    assert _records(plain) == [{"a": 1, "b": "x"}, {"a": 2, "b": None}]
-    assert _records(QueryResult(columns=["a"], rows=[], truncated=False)) == []
+    assert records(plain) == [{"a": 1, "b": "x"}, {"a": 2, "b": None}]
+    assert records(QueryResult(columns=["a"], rows=[], truncated=False)) == []
 
 
 def test_constructed_rows_keep_declared_values_without_validation():
