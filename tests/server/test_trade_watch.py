@@ -76,7 +76,7 @@ def test_the_waiter_is_woken_once_when_a_stored_trade_reaches_its_time(storage) 
 def test_the_app_stops_listening_when_it_shuts_down(storage, tmp_path: Path) -> None:
     settings = small_settings(tmp_path / "watch.duckdb")
     app = build_app(settings, storage)
-    assert len(storage.write_listeners) == 2  # the newest rows and the jump events
+    assert len(storage.write_listeners) == 3  # the newest rows, the jump events and the kept signal bars
     with TestClient(app) as client:
         assert client.get("/health", headers={"Host": f"127.0.0.1:{settings.mcp_port}"}).status_code == 200
     assert storage.write_listeners == ()
@@ -85,7 +85,7 @@ def test_the_app_stops_listening_when_it_shuts_down(storage, tmp_path: Path) -> 
 
 def test_a_dropped_server_stops_listening(storage, tmp_path: Path) -> None:
     server = build_server(small_settings(tmp_path / "watch.duckdb"), storage)
-    assert len(storage.write_listeners) == 2
+    assert len(storage.write_listeners) == 3
     del server
     gc.collect()
     assert storage.write_listeners == ()
