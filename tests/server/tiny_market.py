@@ -30,7 +30,9 @@ def build_tiny_market(path: Path, *, hours: float = 2.0) -> Path:
 
     Two hours are too short for the Lee-Mykland window, so every bar would be HOLD without a jump: every
     13th bar with a return is then stamped a jump (statistic of the return's sign, 5 to 14 in size) and every
-    11th BUY or SELL, so the filters of the read paths have rows to choose between.
+    5th BUY or SELL by the return's sign, so the filters of the read paths have rows to choose between. Every
+    5th, not fewer: the tape ends now, and before the open it is thin enough that one symbol's two hours held
+    no falling 11th bar (a CI run at 04:50 New York time).
     """
     from ingest.synthetic_market import DEFAULT_SYMBOLS, SyntheticMarket
     from udx.transform import run_transform
@@ -47,6 +49,6 @@ def build_tiny_market(path: Path, *, hours: float = 2.0) -> Path:
         "WHERE log_return <> 0 AND bar_end_ns // 60000000000 % 13 = 0")
     storage.execute_write(
         "UPDATE trading_signals SET trading_signal = CASE WHEN log_return > 0 THEN 'BUY' ELSE 'SELL' END "
-        "WHERE log_return <> 0 AND bar_end_ns // 60000000000 % 11 = 0")
+        "WHERE log_return <> 0 AND bar_end_ns // 60000000000 % 5 = 0")
     storage.close()
     return path
