@@ -189,6 +189,22 @@ def lock_down(connection: duckdb.DuckDBPyConnection, archive_root: Path) -> None
         connection.execute(statement.format(archive=archive))
 
 
+_CREATE_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
+_CREATE_VIEW = re.compile(r"CREATE OR REPLACE VIEW (\w+)")
+
+
+def _schema_tables() -> list[tuple[str, str]]:
+    """(table, CREATE statement) of each table the schema files create, in order."""
+    found = ((_CREATE_TABLE.search(s.text), s.text) for s in load_registry(_DIALECT, "schema"))
+    return [(match.group(1), text) for match, text in found if match is not None]
+
+
+def _as_temporary(text: str) -> str:
+    """A schema table's or a view's CREATE statement, creating a temporary one instead."""
+    text = _CREATE_TABLE.sub(r"CREATE TEMP TABLE IF NOT EXISTS \1", text, count=1)
+    return _CREATE_VIEW.sub(r"CREATE OR REPLACE TEMP VIEW \1", text, count=1)
+
+
 class DuckDBStorage:
     """A DuckDB database file implementing :class:`sql.backend.Storage`."""
 
@@ -244,17 +260,46 @@ class DuckDBStorage:
         if read_only:  # a writer checks in apply_schema; a reader of a file newer code migrated is refused here
             cursor = storage._root.cursor()  # its own: the thread's cursor is for the caller's statements
             try:
-                todo = pending(_DIALECT, storage._schema_version(cursor) or 0, storage._label)
-                if any(m.name == "daily_metrics" for m in todo):
-                    storage._cursor_setup = (storage._queries["daily_metrics_stand_in"].text,)
-                    log.warning("%s is not migrated to daily_metrics yet (a writer's open does it): the "
-                                "metrics of every day are computed from the trades meanwhile", storage._label)
+                pending(_DIALECT, storage._schema_version(cursor) or 0, storage._label)
+                storage._cursor_setup = storage._reader_stand_ins(cursor)
             except SchemaTooNew:
                 storage.close()
                 raise
             finally:
                 cursor.close()
         return storage
+
+    def _reader_stand_ins(self, cursor: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+        """What a reader's every cursor runs first on a file older code wrote and no writer opened since.
+
+        Each table of the schema files the file lacks (``bar_liquidity``, ``daily_metrics`` ...) stands in
+        as an empty temporary table of the newest columns, and every view as a temporary view of the newest
+        definition (temporary objects come first in DuckDB's search path; the file is not touched). The
+        tools then answer from the rows the file holds, the missing measures empty. A view the old tables
+        cannot carry is left as the file has it. Nothing is needed (``()``) for a file at the newest layout.
+        """
+        existing = {(name, kind) for name, kind in cursor.execute(self._queries["main_relations"].text).fetchall()}
+        tables = {name for name, kind in existing if kind == "BASE TABLE"}
+        views = {name for name, kind in existing if kind == "VIEW"}
+        missing = [(name, text) for name, text in _schema_tables() if name not in tables]
+        if not missing and all(s.name in views for s in load_registry(_DIALECT, "views")):
+            return ()
+        setup = [_as_temporary(text) for _, text in missing]
+        for statement in setup:
+            cursor.execute(statement)
+        kept = []
+        for name, text in self._view_texts(cursor):
+            try:
+                cursor.execute(_as_temporary(text))
+            except duckdb.Error as exc:
+                log.warning("%s: the view %s stays as the file has it (%s)", self._label, name,
+                            str(exc).splitlines()[0])
+                continue
+            kept.append(_as_temporary(text))
+        log.warning("%s was written by older code and is not migrated to %s yet (a writer's open does it): they "
+                    "stand empty for this reader meanwhile (daily metrics are computed from the trades)",
+                    self._label, ", ".join(name for name, _ in missing) or "the newest views")
+        return (*setup, *kept)
 
     # --- connection handling ---------------------------------------------------------------------------
     def _cursor(self) -> duckdb.DuckDBPyConnection:
@@ -359,13 +404,21 @@ class DuckDBStorage:
         file of it (:func:`sql.archive_paths.with_archive`); before, its archive branch stays empty
         (``read_parquet`` refuses a glob matching nothing)."""
         cursor = self._cursor()
-        archived = {row[0] for row in self.fetch_all(load_registry(_DIALECT, "archive")["placed_tables"].text)}
+        for _, text in self._view_texts(cursor):
+            cursor.execute(text)
+
+    def _view_texts(self, cursor: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+        """(name, CREATE statement) of every view of ``sql/duckdb/views`` in order, archive-aware."""
+        archived = {row[0] for row in cursor.execute(
+            load_registry(_DIALECT, "archive")["placed_tables"].text).fetchall()}
+        texts = []
         for statement in load_registry(_DIALECT, "views"):
             table = next((t for t in ARCHIVED_TABLES if t.view == statement.name), None)
             if table is not None and table.folder in archived and self.archive_root is not None:
-                cursor.execute(with_archive(statement.text, table, self.archive_root))
+                texts.append((statement.name, with_archive(statement.text, table, self.archive_root)))
             else:
-                cursor.execute(statement.text)
+                texts.append((statement.name, statement.text))
+        return texts
 
     def _schema_version(self, cursor: duckdb.DuckDBPyConnection) -> int | None:
         """The file's version (:func:`sql.migrations.stored_version`); ``None`` for a new file."""
