@@ -75,6 +75,7 @@ from sql.contract import (
 from sql.conditions import condition_sets_table, conditions_table, corrections_table
 from sql.migrations import CREATED, Migration, SchemaTooNew, latest_version, pending, run_migration, stored_version
 from sql.queries import load_registry
+from sql.stored_order import by_symbol, order_stored
 from sql.view_settings import DEFAULT_VIEW_SETTINGS, view_setting_rows
 from sql.watchdog import Watchdog
 
@@ -763,14 +764,31 @@ class DuckDBStorage:
     def read_trades_many(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> pa.Table:
         """Return ``symbol, ts_ns, price, size`` of ``symbols`` in ``[start_ns, end_ns)``, by symbol, each in
         the order of :meth:`read_trades`: one scan for many symbols (the transform reads a chunk at once)."""
-        params = {"symbols": list(symbols), "start_ns": start_ns, "end_ns": end_ns}
-        return self._cursor().sql(self._queries["trades_range_symbols"].text, params=params).to_arrow_table()
+        return self._read_by_symbol("trades_range_symbols", symbols, start_ns, end_ns,
+                                    ("ts_ns", "sequence", "exchange"),
+                                    ("ts_ns", "price", "size", "conditions", "correction"), tie_is_unordered=True)
 
     def read_quotes_many(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> pa.Table:
         """Return ``symbol, ts_ns, bid_price, bid_size, ask_price, ask_size`` of ``symbols``' quotes in
         ``[start_ns, end_ns)``, by symbol, each in time order (the transform's bar liquidity)."""
-        params = {"symbols": list(symbols), "start_ns": start_ns, "end_ns": end_ns}
-        return self._cursor().sql(self._queries["quotes_range_symbols"].text, params=params).to_arrow_table()
+        return self._read_by_symbol("quotes_range_symbols", symbols, start_ns, end_ns,
+                                    ("ts_ns", "sequence", "received_ns"),
+                                    ("ts_ns", "bid_price", "bid_size", "ask_price", "ask_size"), tie_is_unordered=False)
+
+    def _read_by_symbol(self, name: str, symbols: Sequence[str], start_ns: int, end_ns: int, key: tuple[str, ...],
+                        columns: tuple[str, ...], *, tie_is_unordered: bool) -> pa.Table:
+        """The rows of the ordered query ``name`` (``symbol`` and ``columns``): read unordered
+        (``<name>_stored``) and ordered on the client where they are stored in ``key`` order; the symbols that
+        are not are read again with ``name``, which sorts (:mod:`sql.stored_order`)."""
+        cursor = self._cursor()
+        params: dict[str, Any] = {"symbols": list(symbols), "start_ns": start_ns, "end_ns": end_ns}
+        stored = cursor.sql(self._queries[f"{name}_stored"].text, params=params).to_arrow_table()
+        result = order_stored(stored, key, columns, tie_is_unordered=tie_is_unordered)
+        if not result.unordered:
+            return result.table
+        params["symbols"] = result.unordered
+        again = cursor.sql(self._queries[name].text, params=params).to_arrow_table()
+        return by_symbol(pa.concat_tables([result.table, again]))
 
     def read_trades_with_archive(self, symbol: str, start_ns: int, end_ns: int) -> pa.Table:
         """:meth:`read_trades` over live and archived trades (the view ``trades_all``): a recompute reads a

@@ -1,0 +1,146 @@
+"""The transform's many-symbol reads give the rows and order of their ordered queries (sql/stored_order.py).
+
+``read_trades_many`` / ``read_quotes_many`` read unordered and order on the client where the rows are stored in
+order; the symbols that are not are read again with the ordered query. Each case stores the same random rows
+in another layout (in time order, symbols interleaved as a feed appends them; symbols one after the other;
+shuffled) with many same-timestamp ties and missing sequences, on a real DuckDB file, and compares the reads
+with the ordered query (``trades_range_symbols`` / ``quotes_range_symbols``) run directly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from sql.contract import QUOTES_SCHEMA, TRADES_SCHEMA
+from sql.duckdb_backend import DuckDBStorage
+from sql.settings import Settings
+from sql.stored_order import by_symbol, order_stored
+
+pytestmark = pytest.mark.duckdb
+
+TS = 1_700_000_000_000_000_000
+SYMBOLS = ["MSFT", "AAPL", "a", "B", "ZZ"]  # not in byte order; "B" < "MSFT" < "ZZ" < "a" in bytes
+LAYOUTS = ["time_order", "by_symbol", "shuffled", "one_shuffled", "nulls_first"]
+NO_SEQ = 2**62  # a missing sequence in the key: after every stored one
+
+
+def _layout(rng: np.random.Generator, symbol: np.ndarray, key: np.ndarray, layout: str) -> np.ndarray:
+    """Row order to store in: time order over all symbols (as a feed appends), symbol after symbol, shuffled,
+    time order but one symbol's rows shuffled, or time order with missing sequences first among ties."""
+    if layout == "by_symbol":
+        return np.lexsort((key[:, 2], key[:, 1], key[:, 0], symbol))
+    if layout == "shuffled":
+        return rng.permutation(symbol.size)
+    seq = np.where(key[:, 1] == NO_SEQ, -1, key[:, 1]) if layout == "nulls_first" else key[:, 1]
+    order = np.lexsort((key[:, 2], seq, key[:, 0]))
+    if layout == "one_shuffled":
+        late = np.flatnonzero(symbol[order] == "AAPL")
+        order[late] = order[rng.permutation(late)]
+    return order
+
+
+def _trades(rng: np.random.Generator, n: int, layout: str) -> pa.Table:
+    symbol = rng.choice(np.array(SYMBOLS, object), n)
+    ts = TS + rng.integers(0, n // 4, n)  # many same-nanosecond prints
+    seq = rng.integers(0, 5, n).astype(np.int64)
+    no_seq = rng.random(n) < 0.3
+    exchange = rng.integers(1, 4, n).astype(np.int32)
+    trade_id = np.array([f"t{i:06d}" for i in rng.permutation(n)], object)
+    key = np.column_stack((ts, np.where(no_seq, NO_SEQ, seq), exchange))
+    order = _layout(rng, symbol.astype(str), key, layout)
+    return pa.table({
+        "market": ["stocks"] * n, "symbol": symbol[order], "ts_ns": ts[order], "price": np.arange(n, dtype=float),
+        "size": np.ones(n), "exchange": exchange[order], "trade_id": trade_id[order], "conditions": [None] * n,
+        "tape": pa.nulls(n, pa.int32()), "sequence": pa.array(seq[order], mask=no_seq[order]),
+        "trf_id": pa.nulls(n, pa.int32()), "trf_ts_ns": pa.nulls(n, pa.int64()), "received_ns": ts[order],
+        "source": ["sim"] * n, "correction": pa.nulls(n, pa.int32())}, schema=TRADES_SCHEMA)
+
+
+def _quotes(rng: np.random.Generator, n: int, layout: str) -> pa.Table:
+    symbol = rng.choice(np.array(SYMBOLS, object), n)
+    ts = TS + rng.integers(0, n // 4, n)
+    seq = rng.integers(0, 3, n).astype(np.int64)
+    no_seq = rng.random(n) < 0.3
+    received = TS + rng.permutation(n)  # unique: the ordered query's key then decides every tie
+    key = np.column_stack((ts, np.where(no_seq, NO_SEQ, seq), received))
+    order = _layout(rng, symbol.astype(str), key, layout)
+    return pa.table({
+        "market": ["stocks"] * n, "symbol": symbol[order], "ts_ns": ts[order],
+        "bid_price": np.arange(n, dtype=float), "bid_size": np.ones(n), "ask_price": np.arange(n, dtype=float) + 1,
+        "ask_size": np.ones(n), "bid_exchange": pa.nulls(n, pa.int32()), "ask_exchange": pa.nulls(n, pa.int32()),
+        "conditions": pa.nulls(n, pa.string()), "sequence": pa.array(seq[order], mask=no_seq[order]),
+        "tape": pa.nulls(n, pa.int32()), "received_ns": received[order], "source": ["sim"] * n}, schema=QUOTES_SCHEMA)
+
+
+@pytest.fixture
+def storage(tmp_path):
+    store = DuckDBStorage.open(Settings(_env_file=None, duckdb_path=tmp_path / "o.duckdb"))  # type: ignore[call-arg]
+    store.apply_schema()
+    yield store
+    store.close()
+
+
+def _ordered(storage: DuckDBStorage, name: str, symbols: list[str], start: int, end: int) -> pa.Table:
+    params = {"symbols": symbols, "start_ns": start, "end_ns": end}
+    return storage._cursor().sql(storage._queries[name].text, params=params).to_arrow_table()
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_read_trades_many_gives_the_rows_and_order_of_the_ordered_query(storage, layout: str, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    storage.append_trades(_trades(rng, 3000, layout))
+    for symbols, start, end in ((SYMBOLS, 0, 2**62), (SYMBOLS[1:4], TS + 100, TS + 600), (["none"], 0, 2**62)):
+        got = storage.read_trades_many(symbols, start, end)
+        want = _ordered(storage, "trades_range_symbols", symbols, start, end)
+        assert got.column_names == want.column_names
+        assert got.to_pydict() == want.to_pydict()
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_read_quotes_many_gives_the_rows_and_order_of_the_ordered_query(storage, layout: str, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    storage.append_quotes(_quotes(rng, 3000, layout))
+    for symbols, start, end in ((SYMBOLS, 0, 2**62), (SYMBOLS[:2], TS + 100, TS + 600), ([], 0, 2**62)):
+        got = storage.read_quotes_many(symbols, start, end)
+        want = _ordered(storage, "quotes_range_symbols", symbols, start, end)
+        assert got.column_names == want.column_names
+        assert got.to_pydict() == want.to_pydict()
+
+
+def test_rows_stored_in_order_need_no_second_read_and_unordered_symbols_are_named() -> None:
+    t = pa.table({"symbol": ["b", "a", "b", "a", "c", "c"], "ts_ns": [1, 1, 2, 2, 5, 4],
+                  "sequence": pa.array([None, 3, 1, None], pa.int64()).to_pylist() + [1, 1], "x": [0, 1, 2, 3, 4, 5]})
+    in_order = order_stored(t.slice(0, 4), ["ts_ns", "sequence"], ["x"], tie_is_unordered=True)
+    assert in_order.unordered == [] and in_order.table.to_pydict() == {"symbol": ["a", "a", "b", "b"],
+                                                                         "x": [1, 3, 0, 2]}
+    mixed = order_stored(t, ["ts_ns", "sequence"], ["x"], tie_is_unordered=False)
+    assert mixed.unordered == ["c"] and mixed.table.column("x").to_pylist() == [1, 3, 0, 2]
+
+
+def test_a_missing_sequence_sorts_last_and_a_full_tie_is_unordered_only_when_asked() -> None:
+    t = pa.table({"symbol": ["a"] * 3, "ts_ns": [1, 1, 1], "sequence": pa.array([2, None, None], pa.int64()),
+                  "x": [0, 1, 2]})
+    assert order_stored(t, ["ts_ns", "sequence"], ["x"], tie_is_unordered=False).unordered == []
+    assert order_stored(t, ["ts_ns", "sequence"], ["x"], tie_is_unordered=True).unordered == ["a"]
+    backwards = t.take([1, 0, 2])  # NULL (largest) before 2: out of order
+    assert order_stored(backwards, ["ts_ns", "sequence"], ["x"], tie_is_unordered=False).unordered == ["a"]
+
+
+def test_grouping_by_symbol_is_stable_and_in_byte_order() -> None:
+    t = pa.table({"symbol": ["b", "B", "a", "b", "B"], "x": [0, 1, 2, 3, 4]})
+    assert by_symbol(t).to_pydict() == {"symbol": ["B", "B", "a", "b", "b"], "x": [1, 4, 2, 0, 3]}
+    assert by_symbol(t.slice(0, 0)).num_rows == 0
+
+
+def test_grouping_many_rows_keeps_each_symbols_order() -> None:
+    symbol = np.random.default_rng(5).choice(np.array(SYMBOLS, object), 5000)
+    grouped = by_symbol(pa.table({"symbol": symbol, "x": np.arange(symbol.size)}))
+    got = grouped.to_pydict()
+    assert got["symbol"] == sorted(symbol.tolist(), key=lambda s: s.encode())
+    for name in SYMBOLS:
+        mine = [x for s, x in zip(got["symbol"], got["x"], strict=True) if s == name]
+        assert mine == np.flatnonzero(symbol == name).tolist()
