@@ -75,7 +75,7 @@ from sql.contract import (
 from sql.conditions import condition_sets_table, conditions_table, corrections_table
 from sql.migrations import CREATED, Migration, SchemaTooNew, latest_version, pending, run_migration, stored_version
 from sql.queries import load_registry
-from sql.stored_order import by_symbol, order_stored
+from sql.stored_order import merge_ordered, order_stored
 from sql.view_settings import DEFAULT_VIEW_SETTINGS, view_setting_rows
 from sql.watchdog import Watchdog
 
@@ -783,12 +783,12 @@ class DuckDBStorage:
         cursor = self._cursor()
         params: dict[str, Any] = {"symbols": list(symbols), "start_ns": start_ns, "end_ns": end_ns}
         stored = cursor.sql(self._queries[f"{name}_stored"].text, params=params).to_arrow_table()
-        result = order_stored(stored, key, columns, tie_is_unordered=tie_is_unordered)
+        result = order_stored(stored, params["symbols"], key, columns, tie_is_unordered=tie_is_unordered)
         if not result.unordered:
             return result.table
         params["symbols"] = result.unordered
         again = cursor.sql(self._queries[name].text, params=params).to_arrow_table()
-        return by_symbol(pa.concat_tables([result.table, again]))
+        return merge_ordered(result.table, again)
 
     def read_trades_with_archive(self, symbol: str, start_ns: int, end_ns: int) -> pa.Table:
         """:meth:`read_trades` over live and archived trades (the view ``trades_all``): a recompute reads a

@@ -30,14 +30,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["Ordered", "by_symbol", "order_stored"]
+__all__ = ["Ordered", "merge_ordered", "order_stored"]
 
 _BIGINT_MAX = np.iinfo(np.int64).max
 
 
 @dataclass(frozen=True, slots=True)
 class Ordered:
-    """The rows of the symbols in order (key columns dropped) and the symbols left out, to be read ordered."""
+    """The rows of the symbols in order (key columns dropped), by symbol in byte order, and the symbols left
+    out, to be read ordered (:func:`merge_ordered` puts them in)."""
 
     table: pa.Table
     unordered: list[str]
@@ -52,47 +53,84 @@ def _key_column(table: pa.Table, name: str) -> np.ndarray:
     return np.ascontiguousarray(column.to_numpy(), dtype=np.int64)
 
 
-def _symbol_ranks(table: pa.Table) -> tuple[np.ndarray, pa.Array]:
-    """Each row's symbol as its rank among the distinct symbols in byte order, and those symbols in order."""
-    encoded = pc.dictionary_encode(table.column("symbol").combine_chunks())
-    names = encoded.dictionary
-    order = pc.sort_indices(names).to_numpy()
-    rank_of_code = np.empty(order.size, np.int64)
-    rank_of_code[order] = np.arange(order.size)
-    return rank_of_code[encoded.indices.to_numpy()], names.take(pa.array(order))
+def _byte_order(symbols: Sequence[str]) -> tuple[np.ndarray, pa.Array]:
+    """Per position in ``symbols`` (1-based, as ``list_position``; 0 unused) its rank in byte order, and the
+    symbols in that order."""
+    order = sorted(range(len(symbols)), key=lambda i: symbols[i].encode())
+    rank_of_position = np.zeros(len(symbols) + 1, np.int64)
+    rank_of_position[np.asarray(order, np.int64) + 1] = np.arange(len(order))
+    return rank_of_position, pa.array([symbols[i] for i in order], pa.string())
 
 
-def _grouping(ranks: np.ndarray, n_groups: int) -> np.ndarray | None:
-    """The stable permutation that groups ``ranks`` in increasing order; ``None`` when they are grouped so."""
-    if ranks.size < 2 or bool(np.all(ranks[1:] >= ranks[:-1])):
+def _stable_order(values: np.ndarray) -> np.ndarray | None:
+    """The stable permutation sorting ``values`` (non-negative integers); ``None`` when they are sorted."""
+    if values.size < 2 or bool(np.all(values[1:] >= values[:-1])):
         return None
-    small = ranks.astype(np.uint16) if n_groups <= 1 << 16 else ranks  # numpy's stable sort is a radix sort
-    return np.argsort(small, kind="stable")                             # for 16-bit integers: O(n)
+    if int(values.max()) < 1 << 16:  # numpy's stable sort of 16-bit integers is a radix sort: O(n)
+        return np.argsort(values.astype(np.uint16), kind="stable")
+    return np.argsort(values, kind="stable")  # timsort: O(n log runs) on a few sorted runs
 
 
-def _out_of_order(ranks: np.ndarray, keys: Sequence[np.ndarray], tie_is_unordered: bool) -> np.ndarray:
-    """Ranks of the groups with a row before the previous one in ``keys`` (or tied on all, when that counts)."""
+def _permutation(table: pa.Table, ranks: np.ndarray) -> np.ndarray | None:
+    """The rows grouped by rank, each group in stored order (``stored_row``, DuckDB's ``rowid``, when read:
+    its parallel scan hands rows back in batches that are each in stored order but interleaved); ``None``
+    when the rows are so already."""
+    stored = _stable_order(table.column("stored_row").to_numpy()) if "stored_row" in table.column_names else None
+    by_rank = _stable_order(ranks if stored is None else ranks[stored])
+    if by_rank is None:
+        return stored
+    return by_rank if stored is None else stored[by_rank]
+
+
+def _gather(table: pa.Table, rows: np.ndarray | None) -> pa.Table:
+    """The rows ``rows`` of ``table`` (all when ``None``), numeric columns gathered by numpy."""
+    if rows is None:
+        return table
+    index = pa.array(rows)
+    columns = []
+    for column in table.columns:
+        if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+            if column.null_count == 0:
+                columns.append(pa.array(column.to_numpy()[rows], column.type))
+                continue
+        columns.append(column.combine_chunks().take(index))
+    return pa.table(columns, names=table.column_names)
+
+
+def _out_of_order(ranks: np.ndarray, keys: Sequence[np.ndarray], rows: np.ndarray | None,
+                  tie_is_unordered: bool) -> np.ndarray:
+    """Ranks of the groups with a row before the previous one in ``keys`` (or tied on all, when that counts),
+    the rows taken in the order ``rows`` (``ranks`` is in that order already). Only the first key is gathered
+    whole; the others are read at its ties."""
     if ranks.size < 2:
         return np.empty(0, np.int64)
+    first = keys[0] if rows is None else keys[0][rows]
     same = ranks[1:] == ranks[:-1]
-    before = np.zeros(same.size, np.bool_)
-    tied = same.copy()
-    for key in keys:  # lexicographic: decided by the first column that differs
-        a, b = key[:-1], key[1:]
-        before |= tied & (b < a)
-        tied &= b == a
-    bad = before | tied if tie_is_unordered else before
-    return np.unique(ranks[1:][bad])
+    before = same & (first[1:] < first[:-1])
+    at = np.flatnonzero(same & (first[1:] == first[:-1]))  # ties on the first key: row at + 1 after row at
+    tied = np.ones(at.size, np.bool_)
+    for key in keys[1:]:  # lexicographic: decided by the first column that differs
+        prev, this = (key[at], key[at + 1]) if rows is None else (key[rows[at]], key[rows[at + 1]])
+        before[at] |= tied & (this < prev)
+        tied &= this == prev
+    if tie_is_unordered:
+        before[at[tied]] = True
+    return np.unique(ranks[1:][before])
 
 
-def order_stored(table: pa.Table, key: Sequence[str], payload: Sequence[str], *,
+def order_stored(table: pa.Table, symbols: Sequence[str], key: Sequence[str], payload: Sequence[str], *,
                  tie_is_unordered: bool) -> Ordered:
     """Group a read by symbol and keep the symbols whose stored rows are already in ``key`` order.
 
     Parameters
     ----------
     table
-        Rows of an unordered read: ``symbol``, the ``key`` columns (integers) and the ``payload`` columns.
+        Rows of an unordered read: ``symbol_index`` (the row's symbol as its 1-based position in ``symbols``,
+        DuckDB's ``list_position``: no strings to read or compare), the ``key`` columns (integers), the
+        ``payload`` columns and, optionally, ``stored_row`` (DuckDB's ``rowid``: the rows are put in stored
+        order first).
+    symbols
+        The symbols asked for.
     key
         The order key after ``symbol``, most significant first (NULL counts as the largest BIGINT).
     payload
@@ -109,37 +147,42 @@ def order_stored(table: pa.Table, key: Sequence[str], payload: Sequence[str], *,
 
     Examples
     --------
-    >>> t = pa.table({"symbol": ["B", "A", "B", "A"], "ts_ns": [1, 5, 2, 4], "x": [1.0, 2.0, 3.0, 4.0]})
-    >>> r = order_stored(t, ["ts_ns"], ["x"], tie_is_unordered=False)
+    >>> t = pa.table({"symbol_index": [2, 1, 2, 1], "ts_ns": [1, 5, 2, 4], "x": [1.0, 2.0, 3.0, 4.0]})
+    >>> r = order_stored(t, ["A", "B"], ["ts_ns"], ["x"], tie_is_unordered=False)
     >>> r.table.column("x").to_pylist(), r.unordered
     ([1.0, 3.0], ['A'])
     """
-    columns = ["symbol", *payload]
-    if table.num_rows == 0:
-        return Ordered(table.select(columns), [])
-    ranks, names = _symbol_ranks(table)
-    perm = _grouping(ranks, len(names))
-    if perm is not None:
-        table = table.take(pa.array(perm))
-        ranks = ranks[perm]
-    bad = _out_of_order(ranks, [_key_column(table, k) for k in key], tie_is_unordered)
-    out = table.select(columns)
+    rank_of_position, names = _byte_order(symbols)
+    ranks = rank_of_position[np.asarray(table.column("symbol_index").to_numpy(), np.int64)]
+    rows = _permutation(table, ranks)
+    if rows is not None:
+        ranks = ranks[rows]
+    bad = _out_of_order(ranks, [_key_column(table, k) for k in key], rows, tie_is_unordered)
     if bad.size:
-        keep = ~np.isin(ranks, bad)
-        out = out.filter(pa.array(keep))
-    return Ordered(out, [str(names[int(r)]) for r in bad])
+        unordered = np.zeros(len(names), np.bool_)
+        unordered[bad] = True
+        keep = ~unordered[ranks]
+        rows, ranks = (np.flatnonzero(keep) if rows is None else rows[keep]), ranks[keep]
+    out = _gather(table.select(list(payload)), rows)
+    return Ordered(out.add_column(0, "symbol", names.take(pa.array(ranks))), [str(names[int(r)]) for r in bad])
 
 
-def by_symbol(table: pa.Table) -> pa.Table:
-    """``table`` with its rows grouped by symbol (byte order), each symbol's rows in their order.
+def merge_ordered(ordered: pa.Table, more: pa.Table) -> pa.Table:
+    """Two tables grouped by symbol, with no symbol in both, as one grouped by symbol in byte order.
 
     Examples
     --------
-    >>> by_symbol(pa.table({"symbol": ["B", "A", "B"], "x": [1, 2, 3]})).column("x").to_pylist()
-    [2, 1, 3]
+    >>> a = pa.table({"symbol": ["A", "A", "C"], "x": [1, 2, 3]})
+    >>> merge_ordered(a, pa.table({"symbol": ["B", "B"], "x": [4, 5]})).column("x").to_pylist()
+    [1, 2, 4, 5, 3]
     """
-    if table.num_rows == 0:
-        return table
-    ranks, names = _symbol_ranks(table)
-    perm = _grouping(ranks, len(names))
-    return table if perm is None else table.take(pa.array(perm))
+    pieces = []
+    for part in (ordered, more):
+        if part.num_rows:
+            runs = pc.run_end_encode(part.column("symbol").combine_chunks())
+            ends = runs.run_ends.to_numpy()
+            starts = np.concatenate(([0], ends[:-1]))
+            pieces += [(name, part.slice(int(a), int(b - a)))
+                       for name, a, b in zip(runs.values.to_pylist(), starts, ends, strict=True)]
+    pieces.sort(key=lambda piece: piece[0].encode())
+    return pa.concat_tables([p for _, p in pieces]) if pieces else ordered

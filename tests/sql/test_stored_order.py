@@ -16,7 +16,7 @@ import pytest
 from sql.contract import QUOTES_SCHEMA, TRADES_SCHEMA
 from sql.duckdb_backend import DuckDBStorage
 from sql.settings import Settings
-from sql.stored_order import by_symbol, order_stored
+from sql.stored_order import merge_ordered, order_stored
 
 pytestmark = pytest.mark.duckdb
 
@@ -95,7 +95,7 @@ def test_read_trades_many_gives_the_rows_and_order_of_the_ordered_query(storage,
     for symbols, start, end in ((SYMBOLS, 0, 2**62), (SYMBOLS[1:4], TS + 100, TS + 600), (["none"], 0, 2**62)):
         got = storage.read_trades_many(symbols, start, end)
         want = _ordered(storage, "trades_range_symbols", symbols, start, end)
-        assert got.column_names == want.column_names
+        assert got.schema == want.schema
         assert got.to_pydict() == want.to_pydict()
 
 
@@ -107,40 +107,50 @@ def test_read_quotes_many_gives_the_rows_and_order_of_the_ordered_query(storage,
     for symbols, start, end in ((SYMBOLS, 0, 2**62), (SYMBOLS[:2], TS + 100, TS + 600), ([], 0, 2**62)):
         got = storage.read_quotes_many(symbols, start, end)
         want = _ordered(storage, "quotes_range_symbols", symbols, start, end)
-        assert got.column_names == want.column_names
+        assert got.schema == want.schema
         assert got.to_pydict() == want.to_pydict()
 
 
+def _indexed(symbols: list[str], names: list[str], **columns: object) -> pa.Table:
+    """An unordered read's rows: each symbol as its 1-based position in ``names`` (``list_position``)."""
+    return pa.table({"symbol_index": [names.index(s) + 1 for s in symbols], **columns})
+
+
 def test_rows_stored_in_order_need_no_second_read_and_unordered_symbols_are_named() -> None:
-    t = pa.table({"symbol": ["b", "a", "b", "a", "c", "c"], "ts_ns": [1, 1, 2, 2, 5, 4],
-                  "sequence": pa.array([None, 3, 1, None], pa.int64()).to_pylist() + [1, 1], "x": [0, 1, 2, 3, 4, 5]})
-    in_order = order_stored(t.slice(0, 4), ["ts_ns", "sequence"], ["x"], tie_is_unordered=True)
+    names = ["c", "b", "a"]
+    t = _indexed(["b", "a", "b", "a", "c", "c"], names, ts_ns=[1, 1, 2, 2, 5, 4],
+                 sequence=pa.array([None, 3, 1, None, 1, 1], pa.int64()), x=[0, 1, 2, 3, 4, 5])
+    in_order = order_stored(t.slice(0, 4), names, ["ts_ns", "sequence"], ["x"], tie_is_unordered=True)
     assert in_order.unordered == [] and in_order.table.to_pydict() == {"symbol": ["a", "a", "b", "b"],
                                                                          "x": [1, 3, 0, 2]}
-    mixed = order_stored(t, ["ts_ns", "sequence"], ["x"], tie_is_unordered=False)
+    mixed = order_stored(t, names, ["ts_ns", "sequence"], ["x"], tie_is_unordered=False)
     assert mixed.unordered == ["c"] and mixed.table.column("x").to_pylist() == [1, 3, 0, 2]
+    assert order_stored(t.slice(0, 0), names, ["ts_ns"], ["x"], tie_is_unordered=True).table.num_rows == 0
 
 
 def test_a_missing_sequence_sorts_last_and_a_full_tie_is_unordered_only_when_asked() -> None:
-    t = pa.table({"symbol": ["a"] * 3, "ts_ns": [1, 1, 1], "sequence": pa.array([2, None, None], pa.int64()),
-                  "x": [0, 1, 2]})
-    assert order_stored(t, ["ts_ns", "sequence"], ["x"], tie_is_unordered=False).unordered == []
-    assert order_stored(t, ["ts_ns", "sequence"], ["x"], tie_is_unordered=True).unordered == ["a"]
+    t = _indexed(["a"] * 3, ["a"], ts_ns=[1, 1, 1], sequence=pa.array([2, None, None], pa.int64()), x=[0, 1, 2])
+    assert order_stored(t, ["a"], ["ts_ns", "sequence"], ["x"], tie_is_unordered=False).unordered == []
+    assert order_stored(t, ["a"], ["ts_ns", "sequence"], ["x"], tie_is_unordered=True).unordered == ["a"]
     backwards = t.take([1, 0, 2])  # NULL (largest) before 2: out of order
-    assert order_stored(backwards, ["ts_ns", "sequence"], ["x"], tie_is_unordered=False).unordered == ["a"]
+    assert order_stored(backwards, ["a"], ["ts_ns", "sequence"], ["x"], tie_is_unordered=False).unordered == ["a"]
 
 
-def test_grouping_by_symbol_is_stable_and_in_byte_order() -> None:
-    t = pa.table({"symbol": ["b", "B", "a", "b", "B"], "x": [0, 1, 2, 3, 4]})
-    assert by_symbol(t).to_pydict() == {"symbol": ["B", "B", "a", "b", "b"], "x": [1, 4, 2, 0, 3]}
-    assert by_symbol(t.slice(0, 0)).num_rows == 0
+@pytest.mark.parametrize("block", [1, 700])
+def test_grouping_keeps_each_symbols_rows_in_their_order(block: int) -> None:
+    """Rows interleaved one by one (gathered) or in long runs of one symbol (moved as whole runs)."""
+    rng = np.random.default_rng(5)
+    symbol = np.repeat(rng.choice(np.array(SYMBOLS, object), 50_000 // block), block)
+    t = _indexed(symbol.tolist(), SYMBOLS, ts_ns=np.arange(symbol.size), x=np.arange(symbol.size))
+    got = order_stored(t, SYMBOLS, ["ts_ns"], ["x"], tie_is_unordered=True)
+    assert got.unordered == []
+    assert got.table.column("symbol").to_pylist() == sorted(symbol.tolist(), key=lambda s: s.encode())
+    assert got.table.column("x").to_pylist() == [i for name in sorted(SYMBOLS, key=str.encode)
+                                                 for i in np.flatnonzero(symbol == name).tolist()]
 
 
-def test_grouping_many_rows_keeps_each_symbols_order() -> None:
-    symbol = np.random.default_rng(5).choice(np.array(SYMBOLS, object), 5000)
-    grouped = by_symbol(pa.table({"symbol": symbol, "x": np.arange(symbol.size)}))
-    got = grouped.to_pydict()
-    assert got["symbol"] == sorted(symbol.tolist(), key=lambda s: s.encode())
-    for name in SYMBOLS:
-        mine = [x for s, x in zip(got["symbol"], got["x"], strict=True) if s == name]
-        assert mine == np.flatnonzero(symbol == name).tolist()
+def test_merging_puts_the_symbols_read_again_in_byte_order() -> None:
+    a = pa.table({"symbol": ["B", "B", "a"], "x": [0, 1, 2]})
+    b = pa.table({"symbol": ["MSFT", "ZZ", "ZZ"], "x": [3, 4, 5]})
+    assert merge_ordered(a, b).to_pydict() == {"symbol": ["B", "B", "MSFT", "ZZ", "ZZ", "a"], "x": [0, 1, 3, 4, 5, 2]}
+    assert merge_ordered(a.slice(0, 0), b).to_pydict() == b.to_pydict()
