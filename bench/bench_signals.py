@@ -135,13 +135,40 @@ def trades_table(data, symbols: list[str]) -> pa.Table:
         schema=TRADES_SCHEMA)
 
 
-def transform_on_duckdb(n_trades: int, n_symbols: int) -> tuple[object, float]:
-    """Load synthetic trades into a fresh DuckDB file (not timed), then time ``run_transform`` on it."""
+class OrderedReads:
+    """The storage with the chunk reads of before sql/stored_order.py: DuckDB sorts every chunk (the baseline)."""
+
+    def __init__(self, storage: object) -> None:
+        self._storage = storage
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._storage, name)
+
+    def _ordered(self, name: str, symbols: list[str], start_ns: int, end_ns: int) -> pa.Table:
+        store = self._storage
+        params = {"symbols": list(symbols), "start_ns": start_ns, "end_ns": end_ns}
+        return store._cursor().sql(store._queries[name].text, params=params).to_arrow_table()  # type: ignore[attr-defined]
+
+    def read_trades_many(self, symbols: list[str], start_ns: int, end_ns: int) -> pa.Table:
+        return self._ordered("trades_range_symbols", symbols, start_ns, end_ns)
+
+    def read_quotes_many(self, symbols: list[str], start_ns: int, end_ns: int) -> pa.Table:
+        return self._ordered("quotes_range_symbols", symbols, start_ns, end_ns)
+
+
+def transform_on_duckdb(n_trades: int, n_symbols: int, quotes_per_trade: int = 0,
+                        ordered_reads: bool = False) -> tuple[object, float]:
+    """Load synthetic trades (and ``quotes_per_trade`` quotes per trade around their path) into a fresh DuckDB
+    file (not timed), then time ``run_transform`` on it; ``ordered_reads``: with DuckDB sorting each chunk's
+    reads (:class:`OrderedReads`, the read path before sql/stored_order.py)."""
+    from bench.bench_liquidity import quotes_table
     from sql.duckdb_backend import DuckDBStorage
 
     per = n_trades // n_symbols
     data = synthetic(n_symbols, per, seed=2)
-    table = trades_table(data, [f"S{i:04d}" for i in range(n_symbols)])
+    symbols = [f"S{i:04d}" for i in range(n_symbols)]
+    table = trades_table(data, symbols)
+    quotes = quotes_table(data, symbols, quotes_per_trade) if quotes_per_trade else None
     del data
     with tempfile.TemporaryDirectory() as tmp:
         st = Settings(_env_file=None, duckdb_path=Path(tmp) / "bench.duckdb",  # type: ignore[call-arg]
@@ -151,8 +178,10 @@ def transform_on_duckdb(n_trades: int, n_symbols: int) -> tuple[object, float]:
         t = time.perf_counter()
         for lo in range(0, table.num_rows, 2_000_000):
             storage.append_trades(table.slice(lo, 2_000_000))
+        for lo in range(0, 0 if quotes is None else quotes.num_rows, 2_000_000):
+            storage.append_quotes(quotes.slice(lo, 2_000_000))  # type: ignore[union-attr]
         t_load = time.perf_counter() - t
-        summary = run_transform(storage, st)
+        summary = run_transform(OrderedReads(storage) if ordered_reads else storage, st)  # type: ignore[arg-type]
         storage.close()
     return summary, t_load
 
@@ -169,66 +198,89 @@ def main() -> None:
                         help="run_transform configurations (default 2000000:100 and 10000000:500)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of each signal pass and of the pandas baseline; the fastest counts (default 3)")
+    parser.add_argument("--quotes-per-trade", type=int, default=4,
+                        help="quotes per trade in the runs with quotes (default 4)")
+    parser.add_argument("--skip-signal-pass", action="store_true",
+                        help="run only the end-to-end transforms (b); the section then has no (a) rows")
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md as it is")
     args = parser.parse_args()
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     cfg = signal_config(settings, "crypto")
     per = args.trades // args.symbols
-    data = synthetic(args.symbols, per)
     n = per * args.symbols
     started, load_start = report.now_utc(), report.load_average()
-    run_udx(synthetic(2, 5000, seed=9), cfg)  # compile
-    no_fit = SignalConfig(**{**{f: getattr(cfg, f) for f in cfg.__slots__}, "garch_min_obs": 10**9,
-                             "acd_min_obs": 10**9})
-    repeat = max(1, args.repeat)
-    t_kernels, n_bars, _ = min(run_udx(data, no_fit, rule=False) for _ in range(repeat))
-    t_filter, _, _ = min(run_udx(data, no_fit) for _ in range(repeat))
-    t_full, _, n_fits = min(run_udx(data, cfg) for _ in range(repeat))
-    t_pd = min(run_pandas(data[: args.pandas_symbols], cfg) for _ in range(repeat))
-    pd_rate = per * args.pandas_symbols / t_pd
     lines = [
         f"`.venv/bin/python -m bench.bench_signals` (bench/bench_signals.py), {started}; single-threaded, so the",
         "measured rate is the rate per core.",
         "",
         f"- Machine: {report.machine()}; load average at the start {load_start}",
         f"- {report.versions('numba', 'numpy', 'scipy', 'pandas', 'duckdb', 'pyarrow')}",
-        "",
-        f"### (a) Signal pass: {n:,} synthetic trades, {args.symbols} symbols, {n_bars:,} one-minute bars "
-        f"over {DAYS} days",
-        "",
-        "Every signal (bars, Lee-Mykland, BNS, GARCH sigma and standardized return, intensity z, VPIN and its CDF,",
-        "ACD on same-timestamp-aggregated events); the pandas baseline computes the same signals written plainly",
-        f"(fixed-parameter filters) on {args.pandas_symbols} of the symbols, in the same run. Each row is the "
-        f"fastest of {repeat} runs (the box is shared; the pandas row likewise).",
-        "",
-        "| run | seconds | trades/s/core | vs pandas |",
-        "|---|---|---|---|",
     ]
-    rows = [("filter pass: numeric kernels, fixed models (no rule texts)", t_kernels),
-            ("filter pass with rule and reason texts, fixed models", t_filter),
-            (f"with refits ({n_fits} GARCH + ACD fits), rule and texts", t_full)]
-    for label, secs in rows:
-        lines.append(f"| {label} | {secs:.2f} | {n / secs:,.0f} | {(n / secs) / pd_rate:.1f}x |")
-    lines.append(f"| pandas baseline ({args.pandas_symbols} symbols) | {t_pd:.2f} | {pd_rate:,.0f} | 1.0x |")
-    lines += ["", "### (b) `run_transform` end to end on a DuckDB file: read, signals, write", "",
+    filter_rate = None
+    if not args.skip_signal_pass:
+        data = synthetic(args.symbols, per)
+        run_udx(synthetic(2, 5000, seed=9), cfg)  # compile
+        no_fit = SignalConfig(**{**{f: getattr(cfg, f) for f in cfg.__slots__}, "garch_min_obs": 10**9,
+                                 "acd_min_obs": 10**9})
+        repeat = max(1, args.repeat)
+        t_kernels, n_bars, _ = min(run_udx(data, no_fit, rule=False) for _ in range(repeat))
+        t_filter, _, _ = min(run_udx(data, no_fit) for _ in range(repeat))
+        t_full, _, n_fits = min(run_udx(data, cfg) for _ in range(repeat))
+        t_pd = min(run_pandas(data[: args.pandas_symbols], cfg) for _ in range(repeat))
+        pd_rate = per * args.pandas_symbols / t_pd
+        lines += [
+            "",
+            f"### (a) Signal pass: {n:,} synthetic trades, {args.symbols} symbols, {n_bars:,} one-minute bars "
+            f"over {DAYS} days",
+            "",
+            "Every signal (bars, Lee-Mykland, BNS, GARCH sigma and standardized return, intensity z, VPIN and its CDF,",
+            "ACD on same-timestamp-aggregated events); the pandas baseline computes the same signals written plainly",
+            f"(fixed-parameter filters) on {args.pandas_symbols} of the symbols, in the same run. Each row is the "
+            f"fastest of {repeat} runs (the box is shared; the pandas row likewise).",
+            "",
+            "| run | seconds | trades/s/core | vs pandas |",
+            "|---|---|---|---|",
+        ]
+        rows = [("filter pass: numeric kernels, fixed models (no rule texts)", t_kernels),
+                ("filter pass with rule and reason texts, fixed models", t_filter),
+                (f"with refits ({n_fits} GARCH + ACD fits), rule and texts", t_full)]
+        for label, secs in rows:
+            lines.append(f"| {label} | {secs:.2f} | {n / secs:,.0f} | {(n / secs) / pd_rate:.1f}x |")
+        lines.append(f"| pandas baseline ({args.pandas_symbols} symbols) | {t_pd:.2f} | {pd_rate:,.0f} | 1.0x |")
+        filter_rate = n / t_kernels
+    lines += ["", "### (b) `run_transform` end to end on a DuckDB file: read, signals, bar liquidity, write", "",
               "Loading the trades into the file first is not counted. Stock prints with sale conditions "
               "(45 % odd lots, sweeps, 1 % average-price or prior-reference prints) on 24-hour sessions: the run "
-              "reads the conditions and decides each print's eligibility (issue 13).", "",
-              "| trades / symbols | bars | model fits | seconds | trades/s | vs pandas signal pass | load average |",
-              "|---|---|---|---|---|---|---|"]
+              "reads the conditions and decides each print's eligibility (issue 13), and writes every bar's "
+              f"`bar_liquidity` row (issue 19). With quotes: {args.quotes_per_trade} NBBO quotes per trade around the "
+              "trade path (bench_liquidity's quotes; Polygon's average WebSocket quote-to-trade message rate), stored "
+              "symbol after symbol in time order. Each shape runs twice in this process, on its own file: "
+              "`ordered` = the chunk reads of before (DuckDB sorts each chunk's trades and quotes: "
+              "`trades_range_symbols`, `quotes_range_symbols`), `stored` = the reads of sql/stored_order.py "
+              "(unsorted scan, ordered on the client, a symbol stored out of order read again sorted); "
+              "the ratio is stored / ordered, trades/s.", "",
+              "| trades / symbols | quotes | read | bars | model fits | seconds | trades/s | vs ordered | load average |",
+              "|---|---|---|---|---|---|---|---|---|"]
     e2e_rates = []
-    transform_on_duckdb(200_000, 10)  # warm-up: the first run in a process loads the kernels and DuckDB
+    transform_on_duckdb(200_000, 10, args.quotes_per_trade)  # warm-up: loads the kernels and DuckDB
     for spec in args.db or ["2000000:100", "10000000:500"]:
         n_db, n_sym = (int(v) for v in spec.split(":"))
-        summary, _ = transform_on_duckdb(n_db, n_sym)
-        rate = summary.trades / summary.seconds  # type: ignore[attr-defined]
-        e2e_rates.append(rate)
-        lines.append(f"| {n_db:,} / {n_sym} | {summary.bars:,} | {summary.fits:,} | "  # type: ignore[attr-defined]
-                     f"{summary.seconds:.2f} | {rate:,.0f} | {rate / pd_rate:.1f}x | {report.load_average()} |")
-    filter_rate = n / t_kernels
-    lines += ["", "Targets (issue 3): filter pass ≥ 10M trades/s/core: "
-              f"{'met' if filter_rate >= 10e6 else 'NOT met'} ({filter_rate:,.0f}); `transform --once` end to end "
-              f"≥ 1M trades/s: {'met' if min(e2e_rates) >= 1e6 else 'NOT met'} "
+        for ratio in (0, args.quotes_per_trade):
+            base = None
+            for ordered in (True, False):
+                summary, _ = transform_on_duckdb(n_db, n_sym, ratio, ordered_reads=ordered)
+                rate = summary.trades / summary.seconds  # type: ignore[attr-defined]
+                base = rate if ordered else base
+                if not ordered:
+                    e2e_rates.append(rate)
+                lines.append(f"| {n_db:,} / {n_sym} | {n_db // n_sym * n_sym * ratio:,} | "
+                             f"{'ordered' if ordered else 'stored'} | {summary.bars:,} | "  # type: ignore[attr-defined]
+                             f"{summary.fits:,} | {summary.seconds:.2f} | {rate:,.0f} | "  # type: ignore[attr-defined]
+                             f"{rate / base:.2f}x | {report.load_average()} |")
+    filter_target = ("not run" if filter_rate is None else
+                     f"{'met' if filter_rate >= 10e6 else 'NOT met'} ({filter_rate:,.0f})")
+    lines += ["", f"Targets (issue 3): filter pass ≥ 10M trades/s/core: {filter_target}; `transform --once` end to end "
+              f"≥ 1M trades/s with and without quotes (issue 19 point 5): {'met' if min(e2e_rates) >= 1e6 else 'NOT met'} "
               f"({', '.join(f'{r:,.0f}' for r in e2e_rates)})."]
     report.publish(TITLE, "\n".join(lines), write=not args.no_write)
 
