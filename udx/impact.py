@@ -46,9 +46,21 @@ def amihud(log_return: object, dollar_volume: object) -> Float64Array1D:
 
 
 def _roll_python(prices: Float64Array1D, bar_last: Int64Array1D, window: int, out: Float64Array1D) -> None:
-    """For bar ``j``, the Roll spread of the changes among ``prices[: bar_last[j] + 1]``, the last ``window``."""
+    """For bar ``j``, the Roll spread of the changes among ``prices[: bar_last[j] + 1]``, the last ``window``.
+
+    The changes are formed once (the same doubles as ``prices[t] - prices[t - 1]`` in the sums), and a bar
+    with no new price since the bar before repeats its value.
+    """
+    d = np.empty(prices.shape[0])
+    if prices.shape[0]:
+        d[0] = np.nan
+    for t in range(1, prices.shape[0]):
+        d[t] = prices[t] - prices[t - 1]
     for j in range(bar_last.shape[0]):
         k = bar_last[j]
+        if j > 0 and k == bar_last[j - 1]:
+            out[j] = out[j - 1]
+            continue
         lo = k - window if k - window > 0 else 0  # prices[lo..k]: up to `window` changes
         n = k - lo - 1  # pairs (d_t, d_{t-1}) of changes d_t = p_t - p_{t-1}, t = lo+2..k
         if n < 3:
@@ -57,13 +69,13 @@ def _roll_python(prices: Float64Array1D, bar_last: Int64Array1D, window: int, ou
         sx = 0.0
         sy = 0.0
         for t in range(lo + 2, k + 1):
-            sx += prices[t] - prices[t - 1]
-            sy += prices[t - 1] - prices[t - 2]
+            sx += d[t]
+            sy += d[t - 1]
         mx = sx / n
         my = sy / n
         c = 0.0
         for t in range(lo + 2, k + 1):
-            c += (prices[t] - prices[t - 1] - mx) * (prices[t - 1] - prices[t - 2] - my)
+            c += (d[t] - mx) * (d[t - 1] - my)
         c /= n - 1
         out[j] = 2.0 * math.sqrt(-c) if c < 0.0 else np.nan
 

@@ -86,6 +86,20 @@ def test_roll_matches_the_definition(seed, window):
     assert np.isfinite(got).sum() > 5
 
 
+@pytest.mark.parametrize("window", [4, 30])
+def test_roll_over_bars_with_zero_one_or_more_new_prices_matches_the_definition(window):
+    """Bars of 20 time units over 400 trades in 20,000: most have no trade or one (the kernel repeats a bar
+    without a new price), some several."""
+    ts, price, _ = trades(4)
+    ends = np.arange(20, 20_001, 20)
+    got, _ = roll_bars([], ts, price, ends, window)
+    want = np.array(ref.roll(ends.tolist(), list(zip(ts.tolist(), price.tolist(), strict=True)), window))
+    noise = np.isnan(got) != np.isnan(want)  # as above; a spread below 1e-6 is a covariance of ~0 either way
+    assert (np.nan_to_num(got[noise]) < 1e-6).all() and (np.nan_to_num(want[noise]) < 1e-6).all()
+    assert_allclose(got[~noise], want[~noise], rtol=1e-9, atol=1e-6, equal_nan=True)
+    assert np.isfinite(got).sum() > 100
+
+
 @pytest.mark.parametrize("cuts", [(5_000,), (500, 9_000, 9_500), (19_999,)])
 def test_roll_in_pieces_equals_one_pass(cuts):
     ts, price, _ = trades(7)
