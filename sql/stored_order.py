@@ -1,24 +1,28 @@
 """Order a many-symbol read on the client when the rows are stored in order already, so DuckDB need not sort.
 
 The transform reads a chunk's trades and quotes ``by symbol, each in time order`` (``trades_range_symbols``,
-``quotes_range_symbols``). Asking DuckDB for that order makes it sort every row of the chunk, which cost more
-than the whole signal pass with quotes (BENCHMARKS.md, bench_signals). Yet rows arrive, and are stored, in
-time order per symbol almost always: the feed and replay append them so. :func:`order_stored` takes the rows
-of an unordered read (``*_stored`` queries, DuckDB's insertion order) with the order key's columns and
+``quotes_range_symbols``). Asking DuckDB for that order makes it sort every row of the chunk: with quotes, the
+sort cost more than the signals (BENCHMARKS.md, bench_signals). Yet rows are stored in time order per symbol
+almost always (the feed and replay append them so). :func:`order_stored` takes the rows of the unsorted read
+(``*_stored`` queries: each row's ``rowid``, its symbol as its position in the list asked for, the key
+columns and the columns to return) and
 
-1. groups them by symbol (symbol names in byte order, as DuckDB's ``ORDER BY symbol``; a stable counting of
-   the symbols' codes, nothing moves when they are grouped already);
-2. checks each symbol's rows against the query's key, compared column by column (``ts_ns`` first, a missing
+1. puts them back in stored order (DuckDB's parallel scan hands back batches that are each in ``rowid`` order
+   but interleaved), then groups them by symbol, symbols in byte order as DuckDB's ``ORDER BY symbol``
+   (stable radix sorts of integers; nothing moves when the rows are so already; no symbol string is read or
+   compared);
+2. checks each symbol's rows against the query's key, column by column (``ts_ns`` first, a missing
    ``sequence`` as the largest BIGINT, as the queries' ``COALESCE``): a symbol whose rows are non-decreasing
    in the key is in the order the ordered query gives;
 3. names the symbols that are not (:attr:`Ordered.unordered`): a row earlier than the one before it, or a tie
    on every key column read when the ordered query breaks it by a column not read (``trade_id`` of trades).
-   The caller reads those symbols again with the ordered query (:meth:`sql.duckdb_backend.DuckDBStorage.
-   read_trades_many`), so DuckDB alone decides every order it was asked for.
+   The caller reads those symbols again with the ordered query and merges them in (:func:`merge_ordered`;
+   :meth:`sql.duckdb_backend.DuckDBStorage.read_trades_many`), so DuckDB decides every order not checked here.
 
 So the result has the rows and the order of the ordered query: exactly, except among rows that tie on its
 whole key, which that query leaves in no defined order either (quotes: ``ts_ns``, ``sequence``,
-``received_ns``). ``tests/sql/test_stored_order.py`` compares both on shuffled, interleaved and tied rows.
+``received_ns``). ``tests/sql/test_stored_order.py`` compares both on rows stored in time order, symbol by
+symbol, shuffled, with one symbol shuffled, and with ties ordered wrongly by a missing sequence.
 """
 
 from __future__ import annotations
@@ -46,10 +50,9 @@ class Ordered:
 
 def _key_column(table: pa.Table, name: str) -> np.ndarray:
     """One key column as int64, a NULL as the largest BIGINT (the queries' ``COALESCE`` / NULLS LAST)."""
-    column = table.column(name)
+    column = table.column(name).cast(pa.int64())
     if column.null_count:
-        column = pc.fill_null(column, pa.scalar(_BIGINT_MAX, column.type if column.type == pa.int64()
-                                                else pa.int64()))
+        column = pc.fill_null(column, pa.scalar(_BIGINT_MAX, pa.int64()))
     return np.ascontiguousarray(column.to_numpy(), dtype=np.int64)
 
 
