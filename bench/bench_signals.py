@@ -264,7 +264,8 @@ def main() -> None:
               "| trades / symbols | quotes | read | bars | model fits | seconds | trades/s | vs ordered | load average |",
               "|---|---|---|---|---|---|---|---|---|"]
     e2e_rates = []
-    transform_on_duckdb(200_000, 10, args.quotes_per_trade)  # warm-up: loads the kernels and DuckDB
+    for ratio in (0, args.quotes_per_trade):  # warm-up: loads DuckDB and the kernels of both shapes (without
+        transform_on_duckdb(200_000, 10, ratio)  # quotes the quote arrays are writable: other numba signatures)
     for spec in args.db or ["2000000:100", "10000000:500"]:
         n_db, n_sym = (int(v) for v in spec.split(":"))
         for ratio in (0, args.quotes_per_trade):

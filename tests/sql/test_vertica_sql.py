@@ -124,15 +124,14 @@ def test_every_vertica_folder_loads_with_its_declared_params(folder: str) -> Non
 #: archived_symbol_days) and no dedupe against Parquet files (archived_trade_*). daily_metrics is not on Vertica yet:
 #: its symbol_metrics computes every day from the bars and trades, as before. main_relations finds what a DuckDB
 #: reader of a file older code wrote must stand in for; a Vertica schema is brought up to date by its deploy.
-#: The *_range_symbols_stored reads are the unsorted halves of the transform's chunk reads (sql/stored_order.py
-#: orders them in Python): the Vertica backend keeps the ordered reads, whose sort runs on its nodes.
+#: quotes_range_symbols_stored is the unsorted half of the transform's chunk read of quotes (sql/stored_order.py
+#: orders it in Python): the Vertica backend keeps the ordered read, whose sort runs on its nodes.
 DUCKDB_ONLY = {
     "schema": {"trade_condition_sets", "daily_metrics"},
     "queries": {"trade_condition_set_strings", "list_stored_condition_sets", "add_trade_condition_sets",
                 "decide_trade_condition_sets", "archived_symbol_days", "trades_all_range", "archived_trade_days",
                 "archived_trade_files", "archived_trade_positions", "daily_metrics_pending", "write_daily_metrics",
-                "reset_daily_metrics", "rewind_daily_metrics", "main_relations", "trades_range_symbols_stored",
-                "quotes_range_symbols_stored"},
+                "reset_daily_metrics", "rewind_daily_metrics", "main_relations", "quotes_range_symbols_stored"},
 }
 
 
