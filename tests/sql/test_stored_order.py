@@ -100,6 +100,9 @@ def test_trades_tied_beyond_the_columns_read_are_left_to_the_ordered_query(layou
     want = sorted(rows, key=lambda r: (r["symbol"].encode(), r["ts_ns"], NO_SEQ if r["sequence"] is None
                                        else r["sequence"], r["exchange"], r["trade_id"]))
     assert got.table.column("price").to_pylist() == [r["price"] for r in want if r["symbol"] not in got.unordered]
+    key = [(r["symbol"], r["ts_ns"], NO_SEQ if r["sequence"] is None else r["sequence"], r["exchange"]) for r in want]
+    tied = {a[0] for a, b in zip(key, key[1:], strict=False) if a == b}
+    assert tied and tied <= set(got.unordered)  # a tie only trade_id breaks is never decided here
     assert len(got.unordered) < len(names) or layout == "shuffled"
 
 
