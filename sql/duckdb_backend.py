@@ -60,7 +60,7 @@ from sql.backend import (
     WriteListener,
     signal_states_by_symbol,
 )
-from sql.archive_paths import ARCHIVED_TABLES, check_archive_root, sql_literal, with_archive
+from sql.archive_paths import archived_tables, check_archive_root, sql_literal, with_archive
 from sql.contract import (
     BAR_LIQUIDITY_SCHEMA,
     INTRADAY_PROFILE_SCHEMA,
@@ -413,7 +413,7 @@ class DuckDBStorage:
             load_registry(_DIALECT, "archive")["placed_tables"].text).fetchall()}
         texts = []
         for statement in load_registry(_DIALECT, "views"):
-            table = next((t for t in ARCHIVED_TABLES if t.view == statement.name), None)
+            table = next((t for t in archived_tables() if t.view == statement.name), None)
             if table is not None and table.folder in archived and self.archive_root is not None:
                 texts.append((statement.name, with_archive(statement.text, table, self.archive_root)))
             else:
