@@ -44,6 +44,8 @@ OBJECT_NOTES = {
     "quotes_all": "every quote: quotes (live) and the archived days (RETAIN_QUOTES_DAYS); same columns as quotes",
     "signals_all": "every bar: trading_signals (live) and the archived days (RETAIN_SIGNALS_DAYS); same columns as "
     "trading_signals",
+    "bar_liquidity_all": "every bar's liquidity: bar_liquidity (live) and the rows archived with their bars "
+    "(RETAIN_SIGNALS_DAYS); same columns as bar_liquidity; join signals_all on (symbol, bar_seconds, bar_end_ns)",
 }
 
 

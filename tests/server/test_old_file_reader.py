@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from conftest import small_settings
 from server.app import build_app
 from server.tools import market
+from sql.archive_paths import archived_tables
 from sql.duckdb_backend import DuckDBStorage
 
 LAYOUTS = Path(__file__).resolve().parents[1] / "data" / "layouts"
@@ -81,3 +82,14 @@ def test_the_old_file_is_left_as_it_was(old_storage) -> None:
         "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database()")}
     assert "market_data" in tables
     assert not {"bar_liquidity", "view_settings", "daily_metrics", "quote_book"} & tables
+
+
+def test_the_archive_views_answer_from_the_old_file(old_storage) -> None:
+    _, storage = old_storage
+    held = {"trades_all": 10, "quotes_all": 0, "signals_all": 2, "bar_liquidity_all": 0}
+    assert {t.view for t in archived_tables()} == set(held)  # a table joining the archive joins this test
+    for view, rows in held.items():
+        assert storage.fetch_all(f"SELECT count(*) FROM {view}") == [(rows,)], view
+    joined = storage.fetch_all("SELECT count(*), count(l.n_quotes) FROM signals_all AS s LEFT JOIN bar_liquidity_all"
+                               " AS l USING (symbol, bar_seconds, bar_end_ns)")
+    assert joined == [(2, 0)]
