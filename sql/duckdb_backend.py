@@ -9,10 +9,10 @@ is interrupted when it passes the time limit. A server without a writer opens th
 Appends are idempotent: ``market_data`` declares no key (an index on it would cost more than the append);
 :meth:`DuckDBStorage.append_trades`, under the process's write lock, adds only rows whose dedupe key is not
 stored yet, so loading the same event twice leaves one row (at-least-once delivery + dedupe). Once retention
-moved a day to the Parquet archive (:mod:`sql.archive`), a batch holding trades of that day is also checked
-against the archived files of its symbols and days, so a trade delivered again (a replay, a Kafka re-read) is
-not stored a second time, while a trade of that day that is really new is stored (the next archive run moves
-it into a new part of its partition).
+moved a day to the Parquet archive (:mod:`sql.archive`), a batch holding trades or quotes of that day is also
+checked against the archived files of its symbols and days (:mod:`sql.archive_dedupe`), so an event delivered
+again (a replay, a Kafka re-read) is not stored a second time, while one of that day that is really new is
+stored (the next archive run moves it into a new part of its partition). Quotes carry no key in the live table.
 
 Analysts' SQL (:meth:`DuckDBStorage.run_sql`) runs on the same instance, so the instance itself is opened
 with ``enable_external_access = false`` and ``lock_configuration = true``: no statement of this process can
@@ -60,6 +60,7 @@ from sql.backend import (
     WriteListener,
     signal_states_by_symbol,
 )
+from sql.archive_dedupe import ArchivedDays
 from sql.archive_paths import archived_tables, check_archive_root, sql_literal, with_archive
 from sql.contract import (
     BAR_LIQUIDITY_SCHEMA,
@@ -225,7 +226,7 @@ class DuckDBStorage:
         self._queries = load_registry(_DIALECT, "queries")
         self._listeners: list[weakref.ref[WriteListener]] = []  # held weakly: a dropped app stops listening
         self._condition_sets: set[str] | None = None  # strings trade_condition_sets lists (writers; see the schema)
-        self._archived_days: dict[str, set[int]] | None = None  # market -> archived trade days (epoch days)
+        self._archived = ArchivedDays(self._queries, archive_root, label)  # archived days appends check against
         self._metrics_final_before: dict[int, int] = {}  # grid -> final_before_ns daily_metrics is written to
         self._cursor_setup: tuple[str, ...] = ()  # run on each new cursor (a reader of an older file)
 
@@ -494,20 +495,6 @@ class DuckDBStorage:
                 cursor.unregister(view)
 
     # --- writes ----------------------------------------------------------------------------------------
-    def _insert_batch(self, view: str, query: str, batch: pa.Table, schema: pa.Schema) -> int:
-        if batch.num_rows == 0:
-            return 0
-        if batch.schema != schema:
-            batch = batch.select(schema.names).cast(schema)
-        cursor = self._cursor()
-        cursor.register(view, batch)
-        try:
-            with self._write_lock:
-                (added,) = cursor.execute(self._queries[query].text).fetchone()  # type: ignore[misc]
-        finally:
-            cursor.unregister(view)
-        return int(added)
-
     def append_trades(self, batch: pa.Table) -> int:
         """Append trades, skipping rows whose dedupe key is stored already; return rows added.
 
@@ -535,7 +522,7 @@ class DuckDBStorage:
                 self._notify("trades_written", written)
 
         with self._transaction(cursor, batches, committed):
-            written = self._without_archived(cursor, batch)
+            written = self._archived.without_archived(cursor, "trades", batch)
             if written is not batch:  # the same name: _transaction unregisters it
                 cursor.register("trades_batch", written)
             (added,) = cursor.execute(self._queries["insert_trades"].text).fetchone()  # type: ignore[misc]
@@ -545,62 +532,28 @@ class DuckDBStorage:
             self._condition_sets.update(new_sets.column("conditions").to_pylist())
         return int(added)
 
-    def _without_archived(self, cursor: duckdb.DuckDBPyConnection, batch: pa.Table) -> pa.Table:
-        """``batch`` without the rows whose dedupe key an archived Parquet file holds (a trade delivered again
-        after retention moved its day out of the live file); ``batch`` itself when it has none. Runs under the
-        write lock, so an archive of the same process cannot move a day in between."""
-        if self._archived_days is None:
-            self._archived_days = {}
-            for market, day in cursor.execute(self._queries["archived_trade_days"].text).fetchall():
-                self._archived_days.setdefault(str(market), set()).add((day - _EPOCH_DAY).days)
-        if not self._archived_days or self.archive_root is None:
-            return batch
-        days = pc.divide(batch.column("ts_ns"), _NS_PER_DAY)
-        hit = pa.array(np.zeros(batch.num_rows, np.bool_))
-        for market, archived in self._archived_days.items():
-            hit = pc.or_(hit, pc.and_(pc.equal(batch.column("market"), market),
-                                      pc.is_in(days, pa.array(sorted(archived), pa.int64()))))
-        if not pc.any(hit).as_py():
-            return batch
-        suspects = batch.filter(hit)
-        files = self._archived_trade_files(cursor, suspects)
-        if not files:
-            return batch
-        cursor.register("archive_check_batch", suspects)
-        try:
-            positions = self._queries["archived_trade_positions"].text
-            found = cursor.execute(positions, {"files": files}).fetchall()
-        finally:
-            cursor.unregister("archive_check_batch")
-        if not found:
-            return batch
-        log.info("%s: %d trade(s) delivered again after their day was archived; the archive holds them, not "
-                 "stored twice", self._label, len(found))
-        again = pa.array([p for (p,) in found], pa.int64())
-        return batch.filter(pc.invert(pc.is_in(batch.column("batch_pos"), again)))
-
-    def _archived_trade_files(self, cursor: duckdb.DuckDBPyConnection, suspects: pa.Table) -> list[str]:
-        """The archived trade files that may hold rows of ``suspects`` (placed, else still staged); a file in
-        neither place is logged (``microstructure archive`` reports it) and left out."""
-        assert self.archive_root is not None
-        days = sorted({_EPOCH_DAY + dt.timedelta(days=int(d))
-                       for d in pc.unique(pc.divide(suspects.column("ts_ns"), _NS_PER_DAY)).to_pylist()})
-        params = {"markets": pc.unique(suspects.column("market")).to_pylist(), "days": days,
-                  "symbols": pc.unique(suspects.column("symbol")).to_pylist()}
-        files = []
-        root = self.archive_root
-        listed = cursor.execute(self._queries["archived_trade_files"].text, params).fetchall()
-        for path, staged_path in listed:
-            found = next((p for p in (root / path, root / staged_path) if p.exists()), None)
-            if found is None:
-                log.error("archived file %s is missing: trades it held are not deduplicated against it", path)
-            else:
-                files.append(str(found))
-        return files
-
     def append_quotes(self, batch: pa.Table) -> int:
-        """Append quotes; return rows added."""
-        return self._insert_batch("quotes_batch", "insert_quotes", batch, QUOTES_SCHEMA)
+        """Append quotes; return rows added. Quotes carry no dedupe key in the live table (every row is
+        stored), but rows of an archived day that the archive holds already are left out
+        (:mod:`sql.archive_dedupe`)."""
+        if batch.num_rows == 0:
+            return 0
+        if batch.schema != QUOTES_SCHEMA:
+            batch = batch.select(QUOTES_SCHEMA.names).cast(QUOTES_SCHEMA)
+        cursor = self._cursor()
+        with self._write_lock:
+            positions = batch.append_column("batch_pos", pa.array(np.arange(batch.num_rows, dtype=np.int64)))
+            kept = self._archived.without_archived(cursor, "quotes", positions)
+            if kept is not positions:
+                batch = kept.drop_columns(["batch_pos"])
+            if batch.num_rows == 0:
+                return 0
+            cursor.register("quotes_batch", batch)
+            try:
+                (added,) = cursor.execute(self._queries["insert_quotes"].text).fetchone()  # type: ignore[misc]
+            finally:
+                cursor.unregister("quotes_batch")
+        return int(added)
 
     def commit_signals(
         self, signals: pa.Table, states: Sequence[SignalStateRow], model_params: pa.Table | None = None,
@@ -717,7 +670,7 @@ class DuckDBStorage:
         cursor = self._cursor()
 
         def committed() -> None:
-            self._archived_days = None  # appends learn the archived days again
+            self._archived.forget()  # appends learn the archived days again
             self._notify("write_failed", moved)
 
         with self._transaction(cursor, committed=committed):

@@ -129,8 +129,8 @@ DUCKDB_ONLY = {
     "schema": {"trade_condition_sets", "daily_metrics"},
     "views": {"bar_liquidity_all"},
     "queries": {"trade_condition_set_strings", "list_stored_condition_sets", "add_trade_condition_sets",
-                "decide_trade_condition_sets", "archived_symbol_days", "trades_all_range", "archived_trade_days",
-                "archived_trade_files", "archived_trade_positions", "daily_metrics_pending", "write_daily_metrics",
+                "decide_trade_condition_sets", "archived_symbol_days", "trades_all_range", "archived_days",
+                "archived_files", "archived_trade_positions", "archived_quote_positions", "daily_metrics_pending", "write_daily_metrics",
                 "reset_daily_metrics", "rewind_daily_metrics", "main_relations"},
 }
 
