@@ -191,7 +191,7 @@ def lock_down(connection: duckdb.DuckDBPyConnection, archive_root: Path) -> None
 
 
 _CREATE_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
-_CREATE_VIEW = re.compile(r"CREATE OR REPLACE VIEW (\w+)")
+_CREATE_VIEW = re.compile(r"CREATE OR REPLACE (VIEW|MACRO) (\w+)")
 
 
 def _schema_tables() -> list[tuple[str, str]]:
@@ -203,7 +203,7 @@ def _schema_tables() -> list[tuple[str, str]]:
 def _as_temporary(text: str) -> str:
     """A schema table's or a view's CREATE statement, creating a temporary one instead."""
     text = _CREATE_TABLE.sub(r"CREATE TEMP TABLE IF NOT EXISTS \1", text, count=1)
-    return _CREATE_VIEW.sub(r"CREATE OR REPLACE TEMP VIEW \1", text, count=1)
+    return _CREATE_VIEW.sub(r"CREATE OR REPLACE TEMP \1 \2", text, count=1)
 
 
 class DuckDBStorage:
