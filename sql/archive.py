@@ -6,7 +6,11 @@ its newest row's day, so a replay of old data is treated like a live feed). A tr
 only when its signals are final: the transform's watermark of the symbol (``signal_state.last_bar_end_ns`` on
 the ``BAR_SECONDS`` grid) is past the partition's newest row. Others wait and are reported (``waiting``).
 
-How a chunk (one table, market and day) leaves, in this order, so that a kill at any point loses nothing and
+The tables that leave are :data:`sql.archive_paths.ARCHIVED_TABLES`; a table keyed like ``trading_signals``
+(``bar_liquidity``) is a follower of it: its rows of a signals chunk (same market, day and symbols) leave in
+the same transaction, into files of its own folder with manifest rows of their own.
+
+How a chunk (one table, market and day, with its followers' rows) leaves, in this order, so that a kill at any point loses nothing and
 duplicates nothing (the rows are always either live or in a committed archive file, never both in a view):
 
 1. Under the process's write lock, in one transaction: ``COPY`` the chunk's rows to a fresh folder under
