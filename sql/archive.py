@@ -10,8 +10,8 @@ The tables that leave are :data:`sql.archive_paths.ARCHIVED_TABLES`; a table key
 (``bar_liquidity``) is a follower of it: its rows of a signals chunk (same market, day and symbols) leave in
 the same transaction, into files of its own folder with manifest rows of their own.
 
-How a chunk (one table, market and day, with its followers' rows) leaves, in this order, so that a kill at any point loses nothing and
-duplicates nothing (the rows are always either live or in a committed archive file, never both in a view):
+How a chunk (one table, market and day, with its followers' rows) leaves, in this order, so that a kill at any
+point loses nothing and duplicates nothing (the rows are always either live or in a committed archive file, never both in a view):
 
 1. Under the process's write lock, in one transaction: ``COPY`` the chunk's rows to a fresh folder under
    ``ARCHIVE_PATH/.staging`` (one Parquet file per symbol), read every file back (rows per symbol, first and

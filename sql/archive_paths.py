@@ -10,8 +10,8 @@ The archive's layout (hive partitioning)::
     ARCHIVE_PATH/<folder>/market=<market>/date=<YYYY-MM-DD>/symbol=<symbol, URL-encoded>/part-<ns>.parquet
     ARCHIVE_PATH/.staging/...   files written but not yet committed (sql/archive.py)
 
-``<folder>`` is ``trades``, ``quotes``, ``signals`` or a table moving with the signals (``bar_liquidity``). The ``symbol=`` folder is named by DuckDB's
-``PARTITION_BY`` (which encodes characters such as ``/`` and ``:``) and decoded by ``read_parquet``.
+``<folder>`` is ``trades``, ``quotes``, ``signals`` or a table moving with the signals (``bar_liquidity``).
+The ``symbol=`` folder is named by DuckDB's ``PARTITION_BY`` (which encodes characters such as ``/`` and ``:``) and decoded by ``read_parquet``.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ class ArchivedTable:
 
     Its statements in ``sql/duckdb/archive``: ``newest_<live>`` and ``due_<live>`` (a table with followers or
     alone), and ``<step>_<queries>`` for the steps of a chunk (``count``, ``export``, ``readback``, ``delete``);
-    ``bars`` is the set the tables keyed like ``trading_signals`` share (their name goes in as :data:`TABLE_MARKER`). ``followers`` are
-    the tables whose rows of a chunk leave with it: same market, day and symbols, the same transaction, files and
+    ``bars`` is the set the tables keyed like ``trading_signals`` share (their name goes in as
+    :data:`TABLE_MARKER`). ``followers`` are the tables whose rows of a chunk leave with it: same market, day and symbols, the same transaction, files and
     manifest rows of their own (``archive_manifest.table_name`` = their folder), the same retention setting.
     """
 
