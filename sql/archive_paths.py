@@ -11,7 +11,8 @@ The archive's layout (hive partitioning)::
     ARCHIVE_PATH/.staging/...   files written but not yet committed (sql/archive.py)
 
 ``<folder>`` is ``trades``, ``quotes``, ``signals`` or a table moving with the signals (``bar_liquidity``).
-The ``symbol=`` folder is named by DuckDB's ``PARTITION_BY`` (which encodes characters such as ``/`` and ``:``) and decoded by ``read_parquet``.
+The ``symbol=`` folder is named by DuckDB's ``PARTITION_BY`` (which encodes characters such as ``/`` and ``:``)
+and decoded by ``read_parquet``.
 """
 
 from __future__ import annotations
