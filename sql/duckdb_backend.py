@@ -279,9 +279,9 @@ class DuckDBStorage:
         cannot carry is left as the file has it. Nothing is needed (``()``) for a file at the newest layout.
         """
         existing = {(name, kind) for name, kind in cursor.execute(self._queries["main_relations"].text).fetchall()}
-        tables = {name for name, kind in existing if kind == "BASE TABLE"}
+        names = {name for name, _ in existing}  # a table replaced by a view of that name is not missing
         views = {name for name, kind in existing if kind == "VIEW"}
-        missing = [(name, text) for name, text in _schema_tables() if name not in tables]
+        missing = [(name, text) for name, text in _schema_tables() if name not in names]
         if not missing and all(s.name in views for s in load_registry(_DIALECT, "views")):
             return ()
         setup = [_as_temporary(text) for _, text in missing]
