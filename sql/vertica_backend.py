@@ -714,7 +714,8 @@ class VerticaStorage:
         TRANSFORM_LATENESS_SECONDS``; per market one ``INSERT ... SELECT batch_microstructure(...) OVER
         (PARTITION BY symbol ORDER BY ts_ns, ...)`` stages the new bars (the caller resets symbols whose stored
         state other definitions wrote first: ``udx.transform.reset_stale_states``) and the state after each symbol's last
-        bar, then ``upsert_signals``, ``upsert_model_params`` (the fits the UDx returned as JSON) and
+        bar (the UDx is fed each symbol's trades and quotes, so each bar comes with its bar liquidity), then
+        ``upsert_signals``, ``staged_bar_liquidity`` + ``upsert_bar_liquidity``, ``upsert_model_params`` (the fits the UDx returned as JSON) and
         ``signal_states_from_stage`` write them, all in one transaction. Then the days the watermark made final
         get their ``daily_metrics`` rows (:meth:`write_daily_metrics`), as after the client-side transform.
         """
@@ -739,6 +740,8 @@ class VerticaStorage:
                 cursor.execute(transform["staged_summary"].text)
                 bars, symbols = (int(v) for v in cursor.fetchone())
                 cursor.execute(self._queries["upsert_signals"].text)
+                cursor.execute(transform["staged_bar_liquidity"].text)
+                cursor.execute(self._queries["upsert_bar_liquidity"].text)
                 cursor.execute(transform["staged_model_params"].text)
                 fits = [row for _, text in cursor.fetchall() for row in json.loads(text)]
                 if fits:

@@ -19,6 +19,7 @@ from sql.conditions import conditions_table, corrections_table
 from sql.contract import (
     BAR_LIQUIDITY_SCHEMA,
     INTRADAY_PROFILE_SCHEMA,
+    LIQUIDITY_COLUMNS,
     MODEL_PARAMS_SCHEMA,
     QUOTES_SCHEMA,
     SIGNAL_STATE_SCHEMA,
@@ -37,7 +38,8 @@ TABLES = {"market_data": TRADES_SCHEMA, "quotes": QUOTES_SCHEMA, "trading_signal
           "trade_corrections": corrections_table().schema, "bar_liquidity": BAR_LIQUIDITY_SCHEMA}
 #: staging table -> (contract table, extra columns the stage carries)
 STAGES = {"market_data_stage": ("market_data", []), "quotes_stage": ("quotes", []),
-          "trading_signals_stage": ("trading_signals", ["state", "model_params", "intraday_profile"]),
+          "trading_signals_stage": ("trading_signals", ["state", "model_params", "intraday_profile",
+                                                        *LIQUIDITY_COLUMNS]),
           "model_params_stage": ("model_params", []), "signal_state_stage": ("signal_state", []),
           "intraday_profile_stage": ("intraday_profile", []), "trade_conditions_stage": ("trade_conditions", []),
           "trade_corrections_stage": ("trade_corrections", []), "bar_liquidity_stage": ("bar_liquidity", [])}
@@ -273,10 +275,11 @@ def test_the_vertica_only_archive_check_returns_a_count_and_a_day() -> None:
     assert _select_names(load_registry("vertica", "queries")["parquet_only_trade_days"].text) == ["days", "newest_day"]
 
 
-def test_the_udx_install_script_creates_the_library_and_both_signatures() -> None:
+def test_the_udx_install_script_creates_the_library_and_the_three_signatures() -> None:
     text = load_registry("vertica", "udx")["install"].text
     assert "CREATE OR REPLACE LIBRARY" in text and "DEPENDS :depends_path" in text and "LANGUAGE 'Python'" in text
     assert "NAME 'BatchMicrostructureFactory'" in text and "NAME 'BatchMicrostructureResumeFactory'" in text
+    assert "NAME 'BatchMicrostructureQuotesFactory'" in text
 
 
 def _query_level_null_placements(text: str) -> list[str]:

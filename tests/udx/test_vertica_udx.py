@@ -293,7 +293,8 @@ def test_vertica_udx_five_argument_form_is_the_same_without_key_and_state(trades
 
 def test_vertica_udx_factory_declares_what_it_writes() -> None:
     for factory, n_args in ((vertica_udx.BatchMicrostructureFactory(), 5),
-                            (vertica_udx.BatchMicrostructureResumeFactory(), 7)):
+                            (vertica_udx.BatchMicrostructureResumeFactory(), 7),
+                            (vertica_udx.BatchMicrostructureQuotesFactory(), 11)):
         args, out, sized, params = FakeTypes(), FakeTypes(), FakeTypes(), FakeTypes()
         factory.getPrototype(None, args, out)
         factory.getReturnType(None, args, sized)
@@ -305,6 +306,9 @@ def test_vertica_udx_factory_declares_what_it_writes() -> None:
         kinds = {c[-1]: c[0] for c in sized.calls}
         assert kinds["bar_end_ns"] == "addInt" and kinds["jump_detected"] == "addBool"
         assert kinds["vwap"] == "addFloat" and kinds["signal_reason"] == "addVarchar"
+        if n_args == 11:  # the quotes, and the bar liquidity beside the signals
+            assert [c[0] for c in args.calls][7:] == ["addFloat"] * 4
+            assert kinds["n_quotes"] == "addInt" and kinds["kyle_lambda"] == "addFloat"
 
 
 def test_vertica_udx_ad_hoc_defaults_and_empty_partitions() -> None:
