@@ -715,8 +715,8 @@ class VerticaStorage:
         (PARTITION BY symbol ORDER BY ts_ns, ...)`` stages the new bars (the caller resets symbols whose stored
         state other definitions wrote first: ``udx.transform.reset_stale_states``) and the state after each symbol's last
         bar (the UDx is fed each symbol's trades and quotes, so each bar comes with its bar liquidity), then
-        ``upsert_signals``, ``staged_bar_liquidity`` + ``upsert_bar_liquidity``, ``upsert_model_params`` (the fits the UDx returned as JSON) and
-        ``signal_states_from_stage`` write them, all in one transaction. Then the days the watermark made final
+        ``upsert_signals``, ``staged_bar_liquidity`` + ``upsert_bar_liquidity``, ``upsert_model_params`` (the fits
+        the UDx returned as JSON) and ``signal_states_from_stage`` write them, all in one transaction. Then the days the watermark made final
         get their ``daily_metrics`` rows (:meth:`write_daily_metrics`), as after the client-side transform.
         """
         started = time.perf_counter()
