@@ -254,6 +254,7 @@ class VerticaStorage:
         self._read_only = read_only
         self._view_settings = dict(DEFAULT_VIEW_SETTINGS if view_settings is None else view_settings)
         self._label = label  # names the database in messages
+        self._metrics_final_before: dict[int, int] = {}  # grid -> final_before_ns daily_metrics is written to
         self._timeout_ms = int(query_timeout_ms)
         self._queries = load_registry(_DIALECT, "queries")
         session = load_registry(_DIALECT, "session")
@@ -472,6 +473,7 @@ class VerticaStorage:
     def reset_signals(self, symbols: Sequence[str], bar_seconds: int) -> None:
         """Delete the signals, fits, profiles, bar liquidity, daily metrics and states of ``symbols`` on the grid
         in one transaction."""
+        self._metrics_final_before.clear()  # their days are written again once final
         try:
             with self._write() as cursor:
                 for symbol in symbols:
@@ -486,6 +488,7 @@ class VerticaStorage:
         ``last_bar_end_ns`` and store the state, in one transaction."""
         if not states:
             return
+        self._metrics_final_before.clear()
         try:
             with self._write() as cursor:
                 for state in states:
@@ -513,9 +516,14 @@ class VerticaStorage:
         watermark_ns
             The transform's watermark: bars ending at or before it are written, trades after it may still come.
         oldest_new_bar_ns
-            Accepted for the interface; the pending days are always looked up (one small query).
+            The end of the oldest bar the caller wrote since its last call (``None``: none). Nothing is read
+            when no day became final since the last call and no bar of a final day was written (the pending
+            days' query reads every bar before the watermark's day).
         """
         final_before = watermark_ns // _NS_PER_DAY * _NS_PER_DAY
+        if self._metrics_final_before.get(bar_seconds) == final_before and (
+                oldest_new_bar_ns is None or oldest_new_bar_ns >= final_before):
+            return 0
         added = 0
         try:
             while True:
@@ -535,6 +543,7 @@ class VerticaStorage:
                 added += rows
         except _vertica().errors.Error as exc:
             raise StorageError(f"write_daily_metrics failed: {exc}") from exc
+        self._metrics_final_before[bar_seconds] = final_before
         return added
 
     def run_statement(self, folder: str, name: str, params: Mapping[str, Any] | None = None) -> list[Any]:
@@ -738,7 +747,8 @@ class VerticaStorage:
                          "computed_at_ns": computed_at, "settings": udx_settings_json(settings)},
                     )
                 cursor.execute(transform["staged_summary"].text)
-                bars, symbols = (int(v) for v in cursor.fetchone())
+                bars, symbols, oldest = cursor.fetchone()
+                bars, symbols = int(bars), int(symbols)
                 cursor.execute(self._queries["upsert_signals"].text)
                 cursor.execute(transform["staged_bar_liquidity"].text)
                 cursor.execute(self._queries["upsert_bar_liquidity"].text)
@@ -756,7 +766,7 @@ class VerticaStorage:
                 cursor.execute(transform["signal_states_from_stage"].text, {"updated_ns": time.time_ns()})
         except _vertica().errors.Error as exc:
             raise StorageError(f"in-database transform failed: {exc}") from exc
-        written = self.write_daily_metrics(settings.bar_seconds, watermark)
+        written = self.write_daily_metrics(settings.bar_seconds, watermark, None if oldest is None else int(oldest))
         if written:
             log.info("daily metrics of %d final symbol day(s) written", written)
         return InDatabaseTransformSummary(symbols, bars, time.perf_counter() - started, watermark)
