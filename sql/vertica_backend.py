@@ -535,8 +535,8 @@ class VerticaStorage:
                         break
                     day = int(first) // _NS_PER_DAY * _NS_PER_DAY
                     cursor.execute(self._queries["write_daily_metrics"].text, {
-                        "bar_seconds": bar_seconds, "from_ns": day, "final_before_ns": min(day + _NS_PER_DAY, final_before),
-                        "computed_at_ns": time.time_ns()})
+                        "bar_seconds": bar_seconds, "from_ns": day,
+                        "final_before_ns": min(day + _NS_PER_DAY, final_before), "computed_at_ns": time.time_ns()})
                     rows = self._count(cursor)
                 if not rows:  # both statements see the same days; never loop on a day that writes nothing
                     raise StorageError(f"daily_metrics: the day from {first} ns was pending; nothing was written")
@@ -725,8 +725,9 @@ class VerticaStorage:
         state other definitions wrote first: ``udx.transform.reset_stale_states``) and the state after each symbol's last
         bar (the UDx is fed each symbol's trades and quotes, so each bar comes with its bar liquidity), then
         ``upsert_signals``, ``staged_bar_liquidity`` + ``upsert_bar_liquidity``, ``upsert_model_params`` (the fits
-        the UDx returned as JSON) and ``signal_states_from_stage`` write them, all in one transaction. Then the days the watermark made final
-        get their ``daily_metrics`` rows (:meth:`write_daily_metrics`), as after the client-side transform.
+        the UDx returned as JSON) and ``signal_states_from_stage`` write them, all in one transaction. Then the
+        days the watermark made final get their ``daily_metrics`` rows (:meth:`write_daily_metrics`), as after
+        the client-side transform.
         """
         started = time.perf_counter()
         computed_at = time.time_ns() if now_ns is None else int(now_ns)

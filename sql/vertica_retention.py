@@ -8,7 +8,8 @@ DuckDB) leaves the live table in this order (``sql/vertica/retention/``):
    once its trades and bars leave; with ``RETAIN_METRICS_DAYS`` on, rows older than that many days are deleted.
 1. Trades and quotes move only when every symbol's signals are final there (``older_*`` counts none that is
    not: the transform's watermark is past each symbol's newest row of those days, and each day of trades or bars
-   on the grid has its ``daily_metrics`` row); otherwise nothing moves and the run says so. Whole day partitions move, so one symbol that is not final holds its days back for all.
+   on the grid has its ``daily_metrics`` row); otherwise nothing moves and the run says so. Whole day
+   partitions move, so one symbol that is not final holds its days back for all.
 2. ``MOVE_PARTITIONS_TO_TABLE`` moves the days to ``<table>_archive`` (a catalog operation; ``*_all`` views
    read both tables, so no row disappears from them).
 3. ``EXPORT TO PARQUET`` writes those days under ``ARCHIVE_PATH/<folder>/export-<last day>-<ns>`` (a new folder,

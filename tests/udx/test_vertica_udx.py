@@ -390,7 +390,8 @@ def _quoted_partition(trades: pa.Table, quotes: pa.Table, symbol: str, end_ns: i
     t = trades.filter(pa.compute.equal(trades["symbol"], symbol)).to_pydict()
     for i in range(len(t["ts_ns"])):
         if t["ts_ns"][i] < end_ns:
-            key = (t["ts_ns"][i], 0, t["sequence"][i] is None, t["sequence"][i] or 0, t["exchange"][i], t["trade_id"][i], 0)
+            key = (t["ts_ns"][i], 0, t["sequence"][i] is None, t["sequence"][i] or 0, t["exchange"][i],
+                   t["trade_id"][i], 0)
             rows.append((key, (t["ts_ns"][i], t["price"][i], t["size"][i], t["conditions"][i], t["correction"][i],
                                symbol, None, None, None, None, None)))
     q = quotes.filter(pa.compute.equal(quotes["symbol"], symbol)).to_pydict()
