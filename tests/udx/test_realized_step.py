@@ -188,3 +188,19 @@ def test_realized_plus_impact_is_the_effective_spread_and_the_mean_impact_is_the
         assert impact.size > 10_000
         assert abs(impact.mean()) < 4 * se  # the simulator's permanent impact: 0
         assert abs(impact.mean()) < 0.25 * effective[ok].mean()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_tick_state_after_each_bar_is_lee_readys_after_those_prints(seed):
+    from udx.realized_step import tick_states_after
+    from udx.trade_sign import TickState
+
+    rng = np.random.default_rng(seed)
+    px = 10 + rng.integers(-3, 4, 200) * 0.01
+    before = TickState() if seed % 2 else TickState(10.0, -1)
+    counts = np.sort(rng.integers(0, px.size + 1, 30))
+    last_price, last_tick = tick_states_after(px, before, counts)
+    nan = np.full(px.size, np.nan)
+    for k, p, s in zip(counts, last_price, last_tick, strict=True):
+        want = lee_ready(px[:k], nan[:k], nan[:k], np.ones(k, np.uint8), before).state
+        assert (p == want.last_price or (math.isnan(p) and math.isnan(want.last_price))) and s == want.last_tick
