@@ -6,6 +6,7 @@ truth (realized + impact == effective per trade, mean impact vs the simulator's 
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 import duckdb
@@ -204,3 +205,44 @@ def test_the_tick_state_after_each_bar_is_lee_readys_after_those_prints(seed):
     for k, p, s in zip(counts, last_price, last_tick, strict=True):
         want = lee_ready(px[:k], nan[:k], nan[:k], np.ones(k, np.uint8), before).state
         assert (p == want.last_price or (math.isnan(p) and math.isnan(want.last_price))) and s == want.last_tick
+
+
+def _thin_tables():
+    """One thin symbol: a quote every 20 s (its mid steps by a cent), a trade every 7 s at the ask, bid or mid, so
+    the prevailing quote of a run's first trade is often stamped before the run's first bar."""
+    import pyarrow as pa
+
+    from sql.contract import QUOTES_SCHEMA, TRADES_SCHEMA
+
+    rng = np.random.default_rng(3)
+    qts = np.arange(START + 5 * NS, END, 20 * NS)
+    mid = 50 + np.cumsum(rng.choice([-0.01, 0.01], qts.size))
+    tts = np.arange(START + 1 * NS, END, 7 * NS)
+    k = np.searchsorted(qts, tts, side="left") - 1
+    m = np.where(k >= 0, mid[np.maximum(k, 0)], 50.0)
+    px = np.round(m + rng.choice([-0.01, 0.0, 0.01], tts.size), 2)
+    n, nq = tts.size, qts.size
+    trades = pa.table({"market": ["stocks"] * n, "symbol": ["THIN"] * n, "ts_ns": tts, "price": px,
+                       "size": np.full(n, 100.0), "exchange": np.full(n, 4, np.int32),
+                       "trade_id": [str(i) for i in range(n)], "conditions": [None] * n,
+                       "tape": np.full(n, 1, np.int32), "sequence": np.arange(n), "trf_id": [None] * n,
+                       "trf_ts_ns": [None] * n, "received_ns": tts, "source": ["sim"] * n, "correction": [None] * n},
+                      schema=TRADES_SCHEMA)
+    quotes = pa.table({"market": ["stocks"] * nq, "symbol": ["THIN"] * nq, "ts_ns": qts, "bid_price": mid - 0.01,
+                       "bid_size": np.full(nq, 100.0), "ask_price": mid + 0.01, "ask_size": np.full(nq, 100.0),
+                       "bid_exchange": [None] * nq, "ask_exchange": [None] * nq, "conditions": [None] * nq,
+                       "sequence": np.arange(nq), "tape": [None] * nq, "received_ns": qts, "source": ["sim"] * nq},
+                      schema=QUOTES_SCHEMA)
+    return trades, quotes
+
+
+def test_a_thin_symbol_cut_at_every_bar_equals_one_pass(tmp_path, monkeypatch):
+    trades, quotes = _thin_tables()
+    monkeypatch.setattr(sys.modules[__name__], "TRADES", trades)
+    monkeypatch.setattr(sys.modules[__name__], "QUOTES", quotes)
+    one, every = tmp_path / "one.duckdb", tmp_path / "every.duckdb"
+    _run(one, [])
+    _run(every, [START + m * BAR * NS for m in range(1, 60)])
+    rows = _rows(one)
+    assert [r[0] for r in rows] == ["THIN"] * len(rows) and len(rows) > 40 and sum(r[4] for r in rows) > 300
+    assert _same(_rows(every), rows)
