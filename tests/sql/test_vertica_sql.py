@@ -129,7 +129,10 @@ DUCKDB_ONLY = {
     "queries": {"trade_condition_set_strings", "list_stored_condition_sets", "add_trade_condition_sets",
                 "decide_trade_condition_sets", "archived_symbol_days", "trades_all_range", "archived_trade_days",
                 "archived_trade_files", "archived_trade_positions", "daily_metrics_pending", "write_daily_metrics",
-                "reset_daily_metrics", "rewind_daily_metrics", "main_relations"},
+                "reset_daily_metrics", "rewind_daily_metrics", "main_relations",
+                # the writer of bar_realized_spread (udx/realized_step.py) runs on DuckDB only so far
+                "realized_spread_due", "realized_spread_resume", "insert_bar_realized_spread",
+                "delete_realized_other_horizon"},
 }
 
 
