@@ -673,7 +673,7 @@ class DuckDBStorage:
                             until_ns: int) -> tuple[pa.Table, pa.Table]:
         """The bars ``bar_realized_spread`` may get now and where each symbol resumes (:mod:`udx.realized_step`).
 
-        First deletes the rows of another horizon than ``horizon_seconds`` (a changed setting recomputes them).
+        Rows of another horizon than ``horizon_seconds`` are deleted first (a changed setting recomputes them).
         Returns ``realized_spread_due`` (``symbol, bar_end_ns`` of the bars ending at or before ``until_ns``
         after each symbol's newest row) and ``realized_spread_resume`` (that newest row's end and tick state).
         """
