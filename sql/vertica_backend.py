@@ -469,7 +469,7 @@ class VerticaStorage:
             with self._write() as cursor:
                 for symbol in symbols:
                     for table in ("trading_signals", "model_params", "intraday_profile", "bar_liquidity",
-                                  "signal_state"):
+                                  "bar_realized_spread", "signal_state"):
                         cursor.execute(self._queries[f"reset_{table}"].text,
                                        {"symbol": symbol, "bar_seconds": bar_seconds})
         except _vertica().errors.Error as exc:
@@ -483,7 +483,8 @@ class VerticaStorage:
         try:
             with self._write() as cursor:
                 for state in states:
-                    for table in ("trading_signals", "model_params", "intraday_profile", "bar_liquidity"):
+                    for table in ("trading_signals", "model_params", "intraday_profile", "bar_liquidity",
+                                  "bar_realized_spread"):
                         cursor.execute(self._queries[f"rewind_{table}"].text, {
                             "symbol": state.symbol, "bar_seconds": state.bar_seconds,
                             "after_ns": state.last_bar_end_ns})
