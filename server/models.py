@@ -158,6 +158,11 @@ class SymbolMetrics(_Row):
     effective_spread: float | None = Field(None, description="volume-weighted effective spread 2|price - mid|/mid "
                                            "of the day's prints against their prevailing quote (both spreads null "
                                            "without quotes, or when computing them exceeded the query time limit)")
+    realized_spread: float | None = Field(None, description="size-weighted realized spread 2q(p - m[t+H])/m[t] at "
+                                          "the horizon LIQUIDITY_HORIZON_SECONDS of the day's bar_realized_spread rows "
+                                          "(null until the watermark is the horizon past a bar of the day)")
+    price_impact: float | None = Field(None, description="size-weighted price impact 2q(m[t+H] - m[t])/m[t] of the "
+                                       "same trades; realized_spread + price_impact = their signed effective spread")
 
 
 class RealTimeRow(SignalRow):

@@ -67,7 +67,7 @@ DOCUMENTED_RELATIONS = frozenset({
     "market_data", "quotes", "trading_signals", "model_params", "signal_state", "intraday_profile",
     "trade_conditions", "trade_corrections", "eligible_trades", "enriched_market_data", "jump_events",
     "symbol_metrics", "latest_signals", "trades_all", "quotes_all", "signals_all", "bar_liquidity",
-    "liquidity_signals", "quote_book", "view_settings",
+    "liquidity_signals", "quote_book", "view_settings", "bar_realized_spread",
 })  # fmt: skip
 
 #: The schema a documented relation may be qualified with, per dialect.

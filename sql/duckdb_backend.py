@@ -63,6 +63,7 @@ from sql.backend import (
 from sql.archive_paths import ARCHIVED_TABLES, check_archive_root, sql_literal, with_archive
 from sql.contract import (
     BAR_LIQUIDITY_SCHEMA,
+    BAR_REALIZED_SPREAD_SCHEMA,
     INTRADAY_PROFILE_SCHEMA,
     MODEL_PARAMS_SCHEMA,
     QUOTES_SCHEMA,
@@ -93,8 +94,8 @@ _EPOCH_DAY = dt.date(1970, 1, 1)
 _NS_PER_DAY = 86_400_000_000_000
 
 #: What ``reset_signals`` deletes of a symbol (``rewind_signals``: all but its state, which it replaces).
-_RESET_TABLES = ("trading_signals", "model_params", "intraday_profile", "bar_liquidity", "signal_state",
-                 "daily_metrics")
+_RESET_TABLES = ("trading_signals", "model_params", "intraday_profile", "bar_liquidity", "bar_realized_spread",
+                 "signal_state", "daily_metrics")
 
 #: Bytes 8-11 of every DuckDB database file (after the header's checksum).
 _MAGIC = b"DUCK"
@@ -667,6 +668,35 @@ class DuckDBStorage:
                     cursor.execute(self._queries[f"rewind_{table}"].text, {
                         "symbol": state.symbol, "bar_seconds": state.bar_seconds, "after_ns": state.last_bar_end_ns})
             cursor.execute(self._queries["upsert_signal_state"].text)
+
+    def realized_spread_due(self, bar_seconds: int, horizon_seconds: int,
+                            until_ns: int) -> tuple[pa.Table, pa.Table]:
+        """The bars ``bar_realized_spread`` may get now and where each symbol resumes (:mod:`udx.realized_step`).
+
+        Rows of another horizon than ``horizon_seconds`` are deleted first (a changed setting recomputes them).
+        Returns ``realized_spread_due`` (``symbol, bar_end_ns`` of the bars ending at or before ``until_ns``
+        after each symbol's newest row) and ``realized_spread_resume`` (that newest row's end and tick state).
+        """
+        cursor = self._cursor()
+        params = {"bar_seconds": bar_seconds}
+        resume = cursor.sql(self._queries["realized_spread_resume"].text, params=params).to_arrow_table()
+        horizons = set(resume.column("min_horizon").to_pylist()) | set(resume.column("max_horizon").to_pylist())
+        if horizons - {horizon_seconds}:
+            with self._transaction(cursor):
+                (gone,) = cursor.execute(self._queries["delete_realized_other_horizon"].text, {
+                    **params, "horizon_seconds": horizon_seconds}).fetchone()  # type: ignore[misc]
+            log.warning("bar_realized_spread: %d row(s) of another horizon than %d s deleted; recomputing them",
+                        gone, horizon_seconds)
+            resume = cursor.sql(self._queries["realized_spread_resume"].text, params=params).to_arrow_table()
+        due = cursor.sql(self._queries["realized_spread_due"].text,
+                         params={**params, "until_ns": until_ns}).to_arrow_table()
+        return due, resume
+
+    def write_realized_spread(self, rows: pa.Table) -> int:
+        """Insert ``bar_realized_spread`` rows (:data:`sql.contract.BAR_REALIZED_SPREAD_SCHEMA`) in one statement;
+        a bar stored already keeps its row. Returns rows added."""
+        return self._insert_batch("bar_realized_spread_batch", "insert_bar_realized_spread", rows,
+                                  BAR_REALIZED_SPREAD_SCHEMA)
 
     def write_daily_metrics(self, bar_seconds: int, watermark_ns: int,
                             oldest_new_bar_ns: int | None = None) -> int:

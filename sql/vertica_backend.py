@@ -76,8 +76,8 @@ _NS = 1_000_000_000
 _NS_PER_DAY = 86_400 * _NS
 _EPOCH_DAY = dt.date(1970, 1, 1)
 #: What a recompute deletes per symbol on the grid (``reset_<table>``; ``rewind_<table>`` for all but the state).
-_RESET_TABLES = ("trading_signals", "model_params", "intraday_profile", "bar_liquidity", "daily_metrics",
-                 "signal_state")
+_RESET_TABLES = ("trading_signals", "model_params", "intraday_profile", "bar_liquidity", "bar_realized_spread",
+                 "daily_metrics", "signal_state")
 log = logging.getLogger("microstructure.sql")
 
 _TIMEOUT_MARKERS = ("run time cap", "runtimecap", "canceled", "cancelled", "interrupted")

@@ -18,6 +18,7 @@ import pytest
 from sql.conditions import conditions_table, corrections_table
 from sql.contract import (
     BAR_LIQUIDITY_SCHEMA,
+    BAR_REALIZED_SPREAD_SCHEMA,
     INTRADAY_PROFILE_SCHEMA,
     LIQUIDITY_COLUMNS,
     MODEL_PARAMS_SCHEMA,
@@ -35,7 +36,8 @@ VERTICA_ARCHIVE_TABLES = {"market_data_archive": "market_data", "quotes_archive"
 TABLES = {"market_data": TRADES_SCHEMA, "quotes": QUOTES_SCHEMA, "trading_signals": SIGNALS_SCHEMA,
           "model_params": MODEL_PARAMS_SCHEMA, "signal_state": SIGNAL_STATE_SCHEMA,
           "intraday_profile": INTRADAY_PROFILE_SCHEMA, "trade_conditions": conditions_table().schema,
-          "trade_corrections": corrections_table().schema, "bar_liquidity": BAR_LIQUIDITY_SCHEMA}
+          "trade_corrections": corrections_table().schema, "bar_liquidity": BAR_LIQUIDITY_SCHEMA,
+          "bar_realized_spread": BAR_REALIZED_SPREAD_SCHEMA}
 #: staging table -> (contract table, extra columns the stage carries)
 STAGES = {"market_data_stage": ("market_data", []), "quotes_stage": ("quotes", []),
           "trading_signals_stage": ("trading_signals", ["state", "model_params", "intraday_profile",
@@ -130,7 +132,10 @@ DUCKDB_ONLY = {
     "schema": {"trade_condition_sets"},
     "queries": {"trade_condition_set_strings", "list_stored_condition_sets", "add_trade_condition_sets",
                 "decide_trade_condition_sets", "archived_trade_days", "archived_trade_files",
-                "archived_trade_positions", "main_relations"},
+                "archived_trade_positions", "main_relations",
+                # the writer of bar_realized_spread (udx/realized_step.py) runs on DuckDB only so far
+                "realized_spread_due", "realized_spread_resume", "insert_bar_realized_spread",
+                "delete_realized_other_horizon"},
 }
 #: What only Vertica has, and why: retention drops the day partitions it exported to Parquet, which the database
 #: does not read back, so a read of a symbol's whole history first asks whether any of its days are only there.
