@@ -29,7 +29,7 @@ import numpy as np
 from udx._jit import jit
 from udx._typing import Float64Array1D, Int64Array1D
 
-__all__ = ["new_state", "vpin_lee_ready", "vpin_lee_ready_bars"]
+__all__ = ["new_state", "vpin_lee_ready", "vpin_lee_ready_bars", "vpin_lee_ready_step"]
 
 # float state: fill of the open bucket, its buy volume, last VPIN
 F_FILL, F_BUY, F_VPIN = range(3)
@@ -109,6 +109,15 @@ def vpin_lee_ready_bars(bar_of_trade: np.ndarray, side: np.ndarray, size: np.nda
                 np.ascontiguousarray(size, np.float64), np.ascontiguousarray(bucket, np.float64), int(n),
                 state["f"], state["i"], state["oi"], state["vol"], out)
     return out
+
+
+def vpin_lee_ready_step(arrays: dict[str, np.ndarray], bar_end_ns: np.ndarray, ts: np.ndarray, side: np.ndarray,
+                        size: np.ndarray, bucket: np.ndarray, n: int) -> Float64Array1D:
+    """VPIN-LR of the bars ending at ``bar_end_ns`` from their trades (``ts`` sorted, all before the last end),
+    carrying the state in ``arrays`` under ``liq_vlr_*`` keys (added when missing; changed in place)."""
+    state = {key: arrays.setdefault(f"liq_vlr_{key}", value) for key, value in new_state(n).items()}
+    bar_of_trade = np.searchsorted(bar_end_ns, ts, side="right")
+    return vpin_lee_ready_bars(bar_of_trade, side, size, bucket, n, state)
 
 
 def vpin_lee_ready(side: object, size: object, bucket_volume: float, n: int = 50) -> Float64Array1D:

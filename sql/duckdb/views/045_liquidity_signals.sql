@@ -23,6 +23,7 @@ SELECT
     l.amihud,
     l.roll_spread,
     l.kyle_lambda,
+    l.vpin_lee_ready,
     make_timestamp(s.bar_end_ns // 1000) AS bar_end
 FROM trading_signals AS s
 JOIN bar_liquidity AS l
