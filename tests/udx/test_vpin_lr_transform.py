@@ -1,6 +1,7 @@
 """bar_liquidity.vpin_lee_ready through the transform on a real DuckDB file, over several short sessions (V comes
-from earlier sessions): values once the buckets fill, and runs on pieces cut anywhere equal one pass. Against the
-simulator's true sides: bench/bench_vpin_lr.py."""
+from earlier sessions): values once the buckets fill, runs on pieces cut anywhere equal one pass, and the stored
+values are the reference (tests/reference/stats.py, written from the paper) over the trades' Lee-Ready sides and the
+stored bars' volumes. Against the simulator's true sides: bench/bench_vpin_lr.py."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pyarrow.compute as pc
 import pytest
 
 import udx
+from reference import stats as ref
 from ingest.synthetic_market import DEFAULT_SYMBOLS, SyntheticMarket
 from sql.settings import Settings
 from udx.transform import run_transform
@@ -36,6 +38,7 @@ def _settings(path: Path) -> Settings:
 
 
 def _run(path: Path, cuts: list[int]) -> list[tuple]:
+    """Transform the market appended in pieces cut at ``cuts``; (symbol, bar end, vpin_lee_ready, vpin) rows."""
     settings_ = _settings(path)
     storage = DuckDBStorage.open(settings_)
     try:
@@ -55,7 +58,13 @@ def _run(path: Path, cuts: list[int]) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def one_pass(tmp_path_factory: pytest.TempPathFactory) -> list[tuple]:
-    return _run(tmp_path_factory.mktemp("one") / "one.duckdb", [])
+    path = tmp_path_factory.mktemp("one") / "one.duckdb"
+    rows = _run(path, [])
+    ONE_PASS_FILE.append(path)
+    return rows
+
+
+ONE_PASS_FILE: list[Path] = []
 
 
 def test_values_appear_once_the_buckets_fill_and_lie_in_zero_one(one_pass) -> None:
@@ -77,3 +86,36 @@ def test_runs_on_pieces_cut_anywhere_equal_one_pass(one_pass, tmp_path: Path) ->
     assert np.array_equal(np.array([np.nan if r[2] is None else r[2] for r in got]),
                           np.array([np.nan if r[2] is None else r[2] for r in one_pass]), equal_nan=True)
 
+
+
+def test_the_stored_values_are_the_reference_over_the_lee_ready_sides(one_pass) -> None:
+    from sql.conditions import print_eligibility
+    from udx.nbbo import prevailing_quotes
+    from udx.trade_sign import lee_ready
+
+    path = ONE_PASS_FILE[0]
+    stale_ns = round(_settings(path).quote_stale_seconds * NS)
+    day = 86400 * NS
+    for spec in STOCKS:
+        with duckdb.connect(str(path), read_only=True) as con:
+            bars = con.execute("SELECT bar_end_ns, volume FROM trading_signals WHERE symbol = ? ORDER BY bar_end_ns",
+                               [spec.symbol]).fetchall()
+            t = con.sql("SELECT ts_ns, price, size, conditions, correction FROM market_data WHERE symbol = ? "
+                        "ORDER BY ts_ns, COALESCE(sequence, 9223372036854775807), exchange, trade_id",
+                        params=[spec.symbol]).to_arrow_table()
+            q = con.execute("SELECT ts_ns, bid_price, ask_price FROM quotes WHERE symbol = ? ORDER BY ts_ns",
+                            [spec.symbol]).fetchnumpy()
+        price_ok, volume_ok = print_eligibility(t["conditions"], t["correction"], "stocks")
+        ts, px, sz = (t[c].to_numpy() for c in ("ts_ns", "price", "size"))
+        keep = (price_ok | volume_ok) & (ts < bars[-1][0])
+        ts, px, sz, volume_ok = ts[keep], px[keep], sz[keep], volume_ok[keep]
+        p = prevailing_quotes(ts, q["ts_ns"], q["bid_price"], q["ask_price"], stale_ns)
+        side = lee_ready(px, p.bid, p.ask, p.flags).side
+        ends = np.array([b[0] for b in bars], np.int64)
+        bar_of = np.searchsorted(ends, ts, side="right")
+        trades = [(int(b), int(s), float(v)) for b, s, v, ok in zip(bar_of, side, sz, volume_ok, strict=True) if ok]
+        rows = [{"session_open_ns": (end - 1) // day * day, "volume": volume} for end, volume in bars]
+        want = ref.vpin_lee_ready(rows, trades, 20, 5)
+        got = [np.nan if r[2] is None else r[2] for r in one_pass if r[0] == spec.symbol]
+        assert sum(not np.isnan(w) for w in want) > 60
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=0, equal_nan=True)
