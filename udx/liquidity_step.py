@@ -15,8 +15,9 @@ gets ``n_quotes`` 0 and NaN quote measures, and volumes signed by the tick rule.
 read again with the next bars. The carried state lives in :attr:`udx.state.SymbolState.arrays` under
 ``liq_*`` keys (:func:`initial_arrays`): the newest quote before the cut (time, bid, ask, sizes), the last price
 and non-zero tick, the Roll window's last prices, the Kyle window's last pairs and the Lee-Ready VPIN's open
-bucket and rings (``liq_vlr_*``; a state written before them starts its buckets empty at the upgrade). A state written before
-liquidity was wired in has none of them and starts from :func:`initial_arrays` (its earlier bars get no rows).
+bucket and rings (``liq_vlr_*``: a state written before them starts its buckets empty at the upgrade). A state
+written before liquidity was wired in has none of them and starts from :func:`initial_arrays` (its earlier bars
+get no rows).
 So calls cut at bar ends give exactly the rows of one call (``tests/udx/test_liquidity_transform.py``).
 """
 
