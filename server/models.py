@@ -58,6 +58,8 @@ class SignalRow(_Row):
     roll_spread: float | None = Field(None, description="Roll's spread over ROLL_WINDOW trades, price units")
     kyle_lambda: float | None = Field(
         None, description="Kyle's lambda: bar return per signed dollar, over KYLE_WINDOW bars")
+    vpin_lee_ready: float | None = Field(
+        None, description="VPIN with each trade's volume on its Lee-Ready side (beside vpin, by BVC)")
 
 
 class JumpEvent(_Row):

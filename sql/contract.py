@@ -126,6 +126,7 @@ BAR_LIQUIDITY_SCHEMA = pa.schema(
         pa.field("roll_spread", pa.float64()),
         pa.field("kyle_lambda", pa.float64()),
         pa.field("computed_at_ns", pa.int64(), nullable=False),
+        pa.field("vpin_lee_ready", pa.float64()),  # added last (duckdb migrations/005)
     ]
 )
 
@@ -148,7 +149,7 @@ BAR_REALIZED_SPREAD_SCHEMA = pa.schema(
 )
 
 #: The measure columns of :data:`BAR_LIQUIDITY_SCHEMA` that the tools add to each ``trading_signals`` row.
-LIQUIDITY_COLUMNS = tuple(BAR_LIQUIDITY_SCHEMA.names[3:-1])
+LIQUIDITY_COLUMNS = tuple(n for n in BAR_LIQUIDITY_SCHEMA.names[3:] if n != "computed_at_ns")
 
 
 #: One row per model fit (``sql/duckdb/schema/004_model_params.sql``); ``scale`` is the internal

@@ -192,6 +192,7 @@ def lock_down(connection: duckdb.DuckDBPyConnection, archive_root: Path) -> None
 
 _CREATE_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
 _CREATE_VIEW = re.compile(r"CREATE OR REPLACE VIEW (\w+)")
+_TEMP_VIEW = re.compile(r"CREATE OR REPLACE TEMP VIEW (\w+)")  # a migrations/readers/ file's stand-in
 
 
 def _schema_tables() -> list[tuple[str, str]]:
@@ -261,8 +262,8 @@ class DuckDBStorage:
         if read_only:  # a writer checks in apply_schema; a reader of a file newer code migrated is refused here
             cursor = storage._root.cursor()  # its own: the thread's cursor is for the caller's statements
             try:
-                pending(_DIALECT, storage._schema_version(cursor) or 0, storage._label)
-                storage._cursor_setup = storage._reader_stand_ins(cursor)
+                todo = pending(_DIALECT, storage._schema_version(cursor) or 0, storage._label)
+                storage._cursor_setup = storage._reader_stand_ins(cursor, todo)
             except SchemaTooNew:
                 storage.close()
                 raise
@@ -270,22 +271,28 @@ class DuckDBStorage:
                 cursor.close()
         return storage
 
-    def _reader_stand_ins(self, cursor: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    def _reader_stand_ins(self, cursor: duckdb.DuckDBPyConnection, todo: Sequence[Migration]) -> tuple[str, ...]:
         """What a reader's every cursor runs first on a file older code wrote and no writer opened since.
 
         Each table of the schema files the file lacks (``bar_liquidity``, ``daily_metrics`` ...) stands in
-        as an empty temporary table of the newest columns, and every view as a temporary view of the newest
-        definition (temporary objects come first in DuckDB's search path; the file is not touched). The
-        tools then answer from the rows the file holds, the missing measures empty. A view the old tables
-        cannot carry is left as the file has it. Nothing is needed (``()``) for a file at the newest layout.
+        as an empty temporary table of the newest columns, a table a pending migration (``todo``) widens as
+        the temporary view of its ``migrations/readers/`` file (the new columns NULL), and every view as a
+        temporary view of the newest definition (temporary objects come first in DuckDB's search path; the
+        file is not touched). The tools then answer from the rows the file holds, the missing measures
+        empty. A view the old tables cannot carry is left as the file has it. Nothing is needed (``()``) for
+        a file at the newest layout.
         """
         existing = {(name, kind) for name, kind in cursor.execute(self._queries["main_relations"].text).fetchall()}
         names = {name for name, _ in existing}  # a table replaced by a view of that name is not missing
+        tables = {name for name, kind in existing if kind == "BASE TABLE"}
         views = {name for name, kind in existing if kind == "VIEW"}
         missing = [(name, text) for name, text in _schema_tables() if name not in names]
-        if not missing and all(s.name in views for s in load_registry(_DIALECT, "views")):
+        readers = load_registry(_DIALECT, "migrations/readers")
+        widened = [readers[m.name].text for m in todo if m.name in readers.names()]
+        widened = [text for text in widened if _TEMP_VIEW.search(text).group(1) in tables]  # type: ignore[union-attr]
+        if not missing and not widened and all(s.name in views for s in load_registry(_DIALECT, "views")):
             return ()
-        setup = [_as_temporary(text) for _, text in missing]
+        setup = [_as_temporary(text) for _, text in missing] + widened
         for statement in setup:
             cursor.execute(statement)
         kept = []

@@ -134,7 +134,8 @@ def signal_config(settings: Settings, market: str) -> SignalConfig:
 
 def liquidity_config(settings: Settings) -> LiquidityConfig:
     """The stale limit and windows of the bar liquidity measures (:mod:`udx.liquidity_step`)."""
-    return LiquidityConfig(round(settings.quote_stale_seconds * _NS), settings.roll_window, settings.kyle_window)
+    return LiquidityConfig(round(settings.quote_stale_seconds * _NS), settings.roll_window, settings.kyle_window,
+                           settings.vpin_window)
 
 
 def run_transform(

@@ -81,3 +81,22 @@ def test_the_old_file_is_left_as_it_was(old_storage) -> None:
         "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database()")}
     assert "market_data" in tables
     assert not {"bar_liquidity", "view_settings", "daily_metrics", "quote_book"} & tables
+
+
+def test_a_reader_of_a_file_before_the_lee_ready_vpin_serves_its_bar_liquidity_with_that_column_null(
+        tmp_path: Path) -> None:
+    path = _old_file(tmp_path / "v4.duckdb", "duckdb_57de66c", 4)
+    with duckdb.connect(str(path)) as con:
+        con.execute("INSERT INTO bar_liquidity VALUES (?, ?, 60, 7, 0.001, 0.002, 300.0, 200.0, 100.0, 0.2, 0.1,"
+                    " 1e-9, 0.01, 2e-6, 9)", (SYMBOL, T0 + 120 * 10**9))
+    storage = DuckDBStorage.open(small_settings(path), read_only=True)
+    try:
+        rows = market.trading_signals(storage, limit=10, bar_seconds=BAR, start=0).rows
+        assert [(r.order_imbalance, r.vpin_lee_ready) for r in rows] == [(0.2, None), (None, None)]
+        realtime = market.real_time_data(storage, limit=5, bar_seconds=BAR).rows
+        assert realtime[0].order_imbalance == 0.2 and realtime[0].vpin_lee_ready is None
+        assert storage.fetch_all("SELECT order_imbalance, vpin_lee_ready FROM liquidity_signals") == [(0.2, None)]
+    finally:
+        storage.close()
+    with duckdb.connect(str(path), read_only=True) as con:  # the file is left as it was
+        assert "vpin_lee_ready" not in {r[0] for r in con.execute("DESCRIBE bar_liquidity").fetchall()}

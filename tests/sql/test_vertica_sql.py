@@ -240,7 +240,7 @@ def test_columns_added_in_place_are_the_last_of_their_table_with_the_create_tabl
                                   create, re.M | re.I)[-1]
                 assert (column, kind.upper()) == (last[0], last[1].upper()), (dialect, statement.name)
                 assert column == TABLES[table].names[-1]
-    assert added == 4  # market_data.correction and model_params.fingerprint in each dialect
+    assert added == 6  # market_data.correction, model_params.fingerprint, bar_liquidity.vpin_lee_ready per dialect
 
 
 def test_partitioned_tables_group_days_hierarchically() -> None:

@@ -27,6 +27,7 @@ SELECT
     r.horizon_seconds,
     r.realized_spread,
     r.price_impact,
+    l.vpin_lee_ready,
     make_timestamp(s.bar_end_ns // 1000) AS bar_end
 FROM trading_signals AS s
 JOIN bar_liquidity AS l
