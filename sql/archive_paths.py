@@ -76,7 +76,7 @@ ARCHIVED_TABLES = (
     ArchivedTable("trades", "market_data", "trades_all", "retain_trades_days"),
     ArchivedTable("quotes", "quotes", "quotes_all", "retain_quotes_days"),
     ArchivedTable("signals", "trading_signals", "signals_all", "retain_signals_days", "bars",
-                  followers=(_follower("bar_liquidity"),)),
+                  followers=(_follower("bar_liquidity"), _follower("bar_realized_spread"))),
 )
 
 

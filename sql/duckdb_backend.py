@@ -64,6 +64,7 @@ from sql.archive_dedupe import ArchivedDays
 from sql.archive_paths import archived_tables, check_archive_root, sql_literal, with_archive
 from sql.contract import (
     BAR_LIQUIDITY_SCHEMA,
+    BAR_REALIZED_SPREAD_SCHEMA,
     INTRADAY_PROFILE_SCHEMA,
     MODEL_PARAMS_SCHEMA,
     QUOTES_SCHEMA,
@@ -94,8 +95,8 @@ _EPOCH_DAY = dt.date(1970, 1, 1)
 _NS_PER_DAY = 86_400_000_000_000
 
 #: What ``reset_signals`` deletes of a symbol (``rewind_signals``: all but its state, which it replaces).
-_RESET_TABLES = ("trading_signals", "model_params", "intraday_profile", "bar_liquidity", "signal_state",
-                 "daily_metrics")
+_RESET_TABLES = ("trading_signals", "model_params", "intraday_profile", "bar_liquidity", "bar_realized_spread",
+                 "signal_state", "daily_metrics")
 
 #: Bytes 8-11 of every DuckDB database file (after the header's checksum).
 _MAGIC = b"DUCK"
@@ -192,6 +193,7 @@ def lock_down(connection: duckdb.DuckDBPyConnection, archive_root: Path) -> None
 
 _CREATE_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
 _CREATE_VIEW = re.compile(r"CREATE OR REPLACE (VIEW|MACRO) (\w+)")
+_TEMP_VIEW = re.compile(r"CREATE OR REPLACE TEMP VIEW (\w+)")  # a migrations/readers/ file's stand-in
 
 
 def _schema_tables() -> list[tuple[str, str]]:
@@ -261,8 +263,8 @@ class DuckDBStorage:
         if read_only:  # a writer checks in apply_schema; a reader of a file newer code migrated is refused here
             cursor = storage._root.cursor()  # its own: the thread's cursor is for the caller's statements
             try:
-                pending(_DIALECT, storage._schema_version(cursor) or 0, storage._label)
-                storage._cursor_setup = storage._reader_stand_ins(cursor)
+                todo = pending(_DIALECT, storage._schema_version(cursor) or 0, storage._label)
+                storage._cursor_setup = storage._reader_stand_ins(cursor, todo)
             except SchemaTooNew:
                 storage.close()
                 raise
@@ -270,22 +272,28 @@ class DuckDBStorage:
                 cursor.close()
         return storage
 
-    def _reader_stand_ins(self, cursor: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    def _reader_stand_ins(self, cursor: duckdb.DuckDBPyConnection, todo: Sequence[Migration]) -> tuple[str, ...]:
         """What a reader's every cursor runs first on a file older code wrote and no writer opened since.
 
         Each table of the schema files the file lacks (``bar_liquidity``, ``daily_metrics`` ...) stands in
-        as an empty temporary table of the newest columns, and every view as a temporary view of the newest
-        definition (temporary objects come first in DuckDB's search path; the file is not touched). The
-        tools then answer from the rows the file holds, the missing measures empty. A view the old tables
-        cannot carry is left as the file has it. Nothing is needed (``()``) for a file at the newest layout.
+        as an empty temporary table of the newest columns, a table a pending migration (``todo``) widens as
+        the temporary view of its ``migrations/readers/`` file (the new columns NULL), and every view as a
+        temporary view of the newest definition (temporary objects come first in DuckDB's search path; the
+        file is not touched). The tools then answer from the rows the file holds, the missing measures
+        empty. A view the old tables cannot carry is left as the file has it. Nothing is needed (``()``) for
+        a file at the newest layout.
         """
         existing = {(name, kind) for name, kind in cursor.execute(self._queries["main_relations"].text).fetchall()}
+        names = {name for name, _ in existing}  # a table replaced by a view of that name is not missing
         tables = {name for name, kind in existing if kind == "BASE TABLE"}
         views = {name for name, kind in existing if kind == "VIEW"}
-        missing = [(name, text) for name, text in _schema_tables() if name not in tables]
-        if not missing and all(s.name in views for s in load_registry(_DIALECT, "views")):
+        missing = [(name, text) for name, text in _schema_tables() if name not in names]
+        readers = load_registry(_DIALECT, "migrations/readers")
+        widened = [readers[m.name].text for m in todo if m.name in readers.names()]
+        widened = [text for text in widened if _TEMP_VIEW.search(text).group(1) in tables]  # type: ignore[union-attr]
+        if not missing and not widened and all(s.name in views for s in load_registry(_DIALECT, "views")):
             return ()
-        setup = [_as_temporary(text) for _, text in missing]
+        setup = [_as_temporary(text) for _, text in missing] + widened
         for statement in setup:
             cursor.execute(statement)
         kept = []
@@ -620,6 +628,35 @@ class DuckDBStorage:
                     cursor.execute(self._queries[f"rewind_{table}"].text, {
                         "symbol": state.symbol, "bar_seconds": state.bar_seconds, "after_ns": state.last_bar_end_ns})
             cursor.execute(self._queries["upsert_signal_state"].text)
+
+    def realized_spread_due(self, bar_seconds: int, horizon_seconds: int,
+                            until_ns: int) -> tuple[pa.Table, pa.Table]:
+        """The bars ``bar_realized_spread`` may get now and where each symbol resumes (:mod:`udx.realized_step`).
+
+        Rows of another horizon than ``horizon_seconds`` are deleted first (a changed setting recomputes them).
+        Returns ``realized_spread_due`` (``symbol, bar_end_ns`` of the bars ending at or before ``until_ns``
+        after each symbol's newest row) and ``realized_spread_resume`` (that newest row's end and tick state).
+        """
+        cursor = self._cursor()
+        params = {"bar_seconds": bar_seconds}
+        resume = cursor.sql(self._queries["realized_spread_resume"].text, params=params).to_arrow_table()
+        horizons = set(resume.column("min_horizon").to_pylist()) | set(resume.column("max_horizon").to_pylist())
+        if horizons - {horizon_seconds}:
+            with self._transaction(cursor):
+                (gone,) = cursor.execute(self._queries["delete_realized_other_horizon"].text, {
+                    **params, "horizon_seconds": horizon_seconds}).fetchone()  # type: ignore[misc]
+            log.warning("bar_realized_spread: %d row(s) of another horizon than %d s deleted; recomputing them",
+                        gone, horizon_seconds)
+            resume = cursor.sql(self._queries["realized_spread_resume"].text, params=params).to_arrow_table()
+        due = cursor.sql(self._queries["realized_spread_due"].text,
+                         params={**params, "until_ns": until_ns}).to_arrow_table()
+        return due, resume
+
+    def write_realized_spread(self, rows: pa.Table) -> int:
+        """Insert ``bar_realized_spread`` rows (:data:`sql.contract.BAR_REALIZED_SPREAD_SCHEMA`) in one statement;
+        a bar stored already keeps its row. Returns rows added."""
+        return self._insert_batch("bar_realized_spread_batch", "insert_bar_realized_spread", rows,
+                                  BAR_REALIZED_SPREAD_SCHEMA)
 
     def write_daily_metrics(self, bar_seconds: int, watermark_ns: int,
                             oldest_new_bar_ns: int | None = None) -> int:

@@ -176,6 +176,11 @@ class Settings(BaseSettings):
     kyle_window: int = Field(
         30, ge=3, description="bars in the trailing window of Kyle's lambda regression (bar_liquidity)"
     )
+    liquidity_horizon_seconds: int = Field(
+        300, ge=1, le=86_400, description="horizon H of the realized spread and price impact (bar_realized_spread): "
+        "a trade is compared with the midpoint prevailing H seconds later, and a bar is written once the "
+        "transform's watermark passed its end + H"
+    )
 
     # --- ingest batching -----------------------------------------------------------------------------
     ingest_batch_rows: int = Field(5000, ge=1)

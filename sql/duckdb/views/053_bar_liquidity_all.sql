@@ -6,6 +6,6 @@
 -- "(FROM bar_liquidity LIMIT 0)" by read_parquet over the archive's files (hive partitioning, the path a quoted
 -- literal; sql/archive_paths.py)
 CREATE OR REPLACE VIEW bar_liquidity_all AS
-SELECT symbol, bar_end_ns, bar_seconds, n_quotes, quoted_spread, effective_spread, buy_volume, sell_volume, signed_volume, order_imbalance, depth_imbalance, amihud, roll_spread, kyle_lambda, computed_at_ns FROM bar_liquidity
+SELECT symbol, bar_end_ns, bar_seconds, n_quotes, quoted_spread, effective_spread, buy_volume, sell_volume, signed_volume, order_imbalance, depth_imbalance, amihud, roll_spread, kyle_lambda, computed_at_ns, vpin_lee_ready FROM bar_liquidity
 UNION ALL
-SELECT symbol, bar_end_ns, bar_seconds, n_quotes, quoted_spread, effective_spread, buy_volume, sell_volume, signed_volume, order_imbalance, depth_imbalance, amihud, roll_spread, kyle_lambda, computed_at_ns FROM (FROM bar_liquidity LIMIT 0) AS archived;
+SELECT symbol, bar_end_ns, bar_seconds, n_quotes, quoted_spread, effective_spread, buy_volume, sell_volume, signed_volume, order_imbalance, depth_imbalance, amihud, roll_spread, kyle_lambda, computed_at_ns, vpin_lee_ready FROM (FROM bar_liquidity LIMIT 0) AS archived;
