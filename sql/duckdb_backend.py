@@ -503,6 +503,20 @@ class DuckDBStorage:
                 cursor.unregister(view)
 
     # --- writes ----------------------------------------------------------------------------------------
+    def _insert_batch(self, view: str, query: str, batch: pa.Table, schema: pa.Schema) -> int:
+        if batch.num_rows == 0:
+            return 0
+        if batch.schema != schema:
+            batch = batch.select(schema.names).cast(schema)
+        cursor = self._cursor()
+        cursor.register(view, batch)
+        try:
+            with self._write_lock:
+                (added,) = cursor.execute(self._queries[query].text).fetchone()  # type: ignore[misc]
+        finally:
+            cursor.unregister(view)
+        return int(added)
+
     def append_trades(self, batch: pa.Table) -> int:
         """Append trades, skipping rows whose dedupe key is stored already; return rows added.
 
