@@ -232,15 +232,8 @@ class FastFrameBatch(FrameBatch):
         return self._sealed_quotes + len(self._fast_quotes) + super().n_quotes
 
     def add_frame(self, frame: bytes | str, received_ns: int) -> None:
-        """Decode one frame whole, or hand it whole to the reference decoder (module docstring).
-
-        Parameters
-        ----------
-        frame
-            The frame as received from the socket.
-        received_ns
-            Local receive time (Unix ns), stored in ``received_ns`` of every row of the frame.
-        """
+        """:meth:`ingest.normalize.FrameBatch.add_frame` (same parameters), with one typed decode of the whole
+        frame; a frame that decode refuses goes whole to the reference (module docstring)."""
         events = self._decode(frame)
         if events is None:
             self.reference_frames += 1
