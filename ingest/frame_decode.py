@@ -47,7 +47,7 @@ NonNegative = Annotated[float, Meta(ge=0.0)]
 Conditions = Int64 | list[Int64] | None
 
 
-class _StockTrade(Struct, tag_field="ev", tag="T", kw_only=True):
+class _StockTrade(Struct, tag_field="ev", tag="T", kw_only=True, gc=False):
     market: ClassVar[str] = "stocks"
     sym: Text
     p: Price
@@ -69,7 +69,7 @@ class _StockTrade(Struct, tag_field="ev", tag="T", kw_only=True):
             raise ValueError("neither t nor t_ns")
 
 
-class _CryptoTrade(Struct, tag_field="ev", tag="XT", kw_only=True):
+class _CryptoTrade(Struct, tag_field="ev", tag="XT", kw_only=True, gc=False):
     market: ClassVar[str] = "crypto"
     t_ns: ClassVar[None] = None
     z: ClassVar[None] = None
@@ -87,7 +87,7 @@ class _CryptoTrade(Struct, tag_field="ev", tag="XT", kw_only=True):
     c: Conditions = None
 
 
-class _StockQuote(Struct, tag_field="ev", tag="Q", kw_only=True):
+class _StockQuote(Struct, tag_field="ev", tag="Q", kw_only=True, gc=False):
     market: ClassVar[str] = "stocks"
     sym: Text
     bp: NonNegative
@@ -107,7 +107,7 @@ class _StockQuote(Struct, tag_field="ev", tag="Q", kw_only=True):
             raise ValueError("neither t nor t_ns")
 
 
-class _CryptoQuote(Struct, tag_field="ev", tag="XQ", kw_only=True):
+class _CryptoQuote(Struct, tag_field="ev", tag="XQ", kw_only=True, gc=False):
     market: ClassVar[str] = "crypto"
     t_ns: ClassVar[None] = None
     c: ClassVar[None] = None
