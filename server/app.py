@@ -27,6 +27,7 @@ from starlette.types import ASGIApp
 from server.arguments import iso_utc
 from server.asgi_body import BodyLimit
 from server.auth import BearerAuth
+from server.chart_pool import ChartPool
 from server.errors import client_message
 from server.fast_path import FastToolCalls
 from server.health import RecentCheck
@@ -120,7 +121,8 @@ def build_app(
     jumps = JumpMemory.attach(storage, settings.bar_seconds)
     signals = SignalMemory.attach_kept(storage, settings.bar_seconds, row_model=SignalRow,
                                        kept=settings.mcp_kept_bars)
-    mcp = build_server(settings, storage, metrics, latest, jumps, signals)
+    charts = ChartPool(workers=settings.mcp_chart_workers, timeout_ms=settings.mcp_chart_timeout_ms)
+    mcp = build_server(settings, storage, metrics, latest, jumps, signals, charts)
     # A hosting process with a loader reports its lag through status; a plain server asks the broker.
     kafka = KafkaLagProbe(settings) if status is None and settings.kafka_bootstrap_servers else None
     health_check = RecentCheck(lambda: _database_check(storage, kafka), max_age_s=settings.mcp_health_max_age_ms / 1000,
@@ -150,6 +152,7 @@ def build_app(
                 if kept is not None:
                     kept.detach()
             health_check.close()
+            charts.close()
 
     api = FastAPI(
         title="microstructure",
@@ -159,7 +162,7 @@ def build_app(
         lifespan=lifespan,
     )
     add_error_handlers(api)
-    api.include_router(build_router(settings, storage, metrics, latest, jumps, signals))
+    api.include_router(build_router(settings, storage, metrics, latest, jumps, signals, charts))
 
     @api.get("/health", summary="Liveness and data freshness (503 while starting or when the database fails)")
     async def health() -> JSONResponse:

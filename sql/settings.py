@@ -229,6 +229,15 @@ class Settings(BaseSettings):
         description="threads running tool calls and REST routes; more calls wait on the event loop (not in threads) "
         "for one to free up",
     )
+    mcp_chart_workers: int = Field(
+        2, ge=1, le=32,
+        description="processes drawing charts (started on the first chart, then reused); more charts wait for one",
+    )
+    mcp_chart_timeout_ms: int = Field(
+        30_000, ge=100,
+        description="a chart not drawn this long after it was asked for (waiting for a chart process included) is "
+        "an error and its process is stopped",
+    )
     mcp_health_max_age_ms: int = Field(
         1000, ge=0,
         description="/health answers from a check this recent, at once; an older one starts the next check and is "
