@@ -156,6 +156,18 @@ def market_storage(market_settings: Settings):
     storage.close()
 
 
+@pytest.fixture(scope="session")
+def tiny_db(tmp_path_factory: pytest.TempPathFactory):
+    """``tests/server/tiny_market.py``'s two-hour file and the file opened read-only, for modules that only read."""
+    from sql.duckdb_backend import DuckDBStorage
+    from tests.server.tiny_market import build_tiny_market
+
+    path = build_tiny_market(tmp_path_factory.mktemp("tiny") / "tiny.duckdb")
+    storage = DuckDBStorage.open(small_settings(path), read_only=True)
+    yield path, storage
+    storage.close()
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

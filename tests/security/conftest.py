@@ -14,9 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import free_port, small_settings, wait_for
-from sql.duckdb_backend import DuckDBStorage
-from tests.server.tiny_market import build_tiny_market
+from conftest import free_port, wait_for
 
 TOKEN = "attack-suite-token-7f3a"
 
@@ -68,32 +66,16 @@ def _start(ready: Path, log: Path, token: str | None) -> tuple[subprocess.Popen[
 
 
 @pytest.fixture(scope="session")
-def attack_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The servers' database: two hours of five simulated stocks with signals, jumps and BUY/SELL stamped
-    (``tests/server/tiny_market.py``); built in a few seconds where ``market_db``'s 1.5 days took most of the
-    suite's time, and enough for every probe (pages of every list tool, a failing copy)."""
-    return build_tiny_market(tmp_path_factory.mktemp("attack-db") / "market.duckdb")
-
-
-@pytest.fixture(scope="session")
-def attack_storage(attack_db: Path) -> Iterator[DuckDBStorage]:
-    """``attack_db`` opened read-only here, to compare what the servers answer with the file."""
-    storage = DuckDBStorage.open(small_settings(attack_db), read_only=True)
-    yield storage
-    storage.close()
-
-
-@pytest.fixture(scope="session")
 def servers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
-    """``(open, secured)`` on ``attack_db``: both started at once, before the database is built (they
+    """``(open, secured)`` on ``tiny_db``: both started at once, before the database is built (they
     import meanwhile), both answering ``/health``."""
     directory = tmp_path_factory.mktemp("attack")
     ready = directory / "database-ready"
     started = [_start(ready, directory / "open.log", None), _start(ready, directory / "secured.log", TOKEN)]
     processes = [p for p, _ in started]
     try:
-        attack_db: Path = request.getfixturevalue("attack_db")
-        (directory / "database-path").write_text(str(attack_db))
+        database: Path = request.getfixturevalue("tiny_db")[0]  # two hours of five stocks: built in seconds
+        (directory / "database-path").write_text(str(database))
         (directory / "database-path").rename(ready)  # whole, at once
         for _, server in started:
             def healthy(server: Server = server) -> bool:

@@ -149,16 +149,17 @@ SQL_PROBES = ["DROP TABLE market_data", "SELECT 1; DROP TABLE market_data", "ATT
 
 
 @pytest.mark.parametrize("sql", SQL_PROBES)
-def test_analyst_sql_that_writes_reads_files_or_reveals_the_host_is_refused(open_server, sql, attack_db):
+def test_analyst_sql_that_writes_reads_files_or_reveals_the_host_is_refused(open_server, sql, tiny_db):
+    attack_db = tiny_db[0]
     rest = http_client.post(f"{open_server.url}/api/v1/sql", json={"sql": sql})
     assert rest.status_code == 400 and str(attack_db) not in rest.text
     for path, (is_error, text) in _curl_paths(open_server, "query", {"sql": sql}).items():
         assert is_error and str(attack_db) not in text, (path, text)
 
 
-def test_the_data_is_unchanged_after_every_probe(open_server, attack_storage):
+def test_the_data_is_unchanged_after_every_probe(open_server, tiny_db):
     """Runs last in this module: the server's counts equal the file's, read here on its own connection."""
     sql = "SELECT (SELECT count(*) FROM market_data) AS trades, (SELECT count(*) FROM trading_signals) AS bars"
     served = http_client.post(f"{open_server.url}/api/v1/sql", json={"sql": sql}).json()["rows"][0]
-    direct = list(attack_storage._cursor().execute(sql).fetchone())
+    direct = list(tiny_db[1]._cursor().execute(sql).fetchone())
     assert served == direct and direct[0] > 0 and direct[1] > 0

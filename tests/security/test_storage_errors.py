@@ -27,9 +27,9 @@ GENERIC = re.compile(r"^(Error executing tool get_trading_signals: )?the databas
 
 
 @pytest.fixture(scope="module")
-def failing_url(attack_db, tmp_path_factory):
+def failing_url(tiny_db, tmp_path_factory):
     path = tmp_path_factory.mktemp("failing") / "market.duckdb"
-    shutil.copyfile(attack_db, path)
+    shutil.copyfile(tiny_db[0], path)
     with duckdb.connect(str(path)) as connection:
         connection.execute("ALTER TABLE trading_signals RENAME TO trading_signals_kept")
         connection.execute(f"CREATE VIEW trading_signals AS SELECT * REPLACE (CAST(error('{SECRET}') AS BIGINT) "

@@ -19,19 +19,10 @@ from server.chart_pool import ChartFailed, ChartPool, ChartTimeout
 from server.mcp import build_server
 from server.tools.chart import render_chart
 from sql.duckdb_backend import DuckDBStorage
-from tests.server.tiny_market import build_tiny_market
 
 #: Worker commands standing in for a worker that hangs or dies (the pool's process edge, as ``command``).
 SILENT = [sys.executable, "-c", "import sys; sys.stdin.buffer.read()"]  # reads until closed, never answers
 CRASHES = [sys.executable, "-c", "import os, sys; sys.stdin.buffer.read(8); os._exit(3)"]
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory):
-    path = build_tiny_market(tmp_path_factory.mktemp("charts") / "tiny.duckdb")
-    storage = DuckDBStorage.open(small_settings(path), read_only=True)
-    yield path, storage
-    storage.close()
 
 
 def _chart(storage: DuckDBStorage, pool: ChartPool | None = None, symbol: str = "AAPL", max_bars: int = 60) -> bytes:
@@ -48,8 +39,8 @@ def _gone(pid: int) -> bool:
     return False
 
 
-def test_a_worker_draws_the_same_bytes_as_the_server_process(tiny):
-    _, storage = tiny
+def test_a_worker_draws_the_same_bytes_as_the_server_process(tiny_db):
+    _, storage = tiny_db
     pool = ChartPool(workers=2, timeout_ms=60_000)
     try:
         for symbol, bars in (("AAPL", 60), ("MSFT", 10), ("NVDA", 120)):
@@ -59,8 +50,8 @@ def test_a_worker_draws_the_same_bytes_as_the_server_process(tiny):
         pool.close()
 
 
-def test_charts_beyond_the_cap_wait_for_the_one_worker_and_all_are_drawn(tiny):
-    _, storage = tiny
+def test_charts_beyond_the_cap_wait_for_the_one_worker_and_all_are_drawn(tiny_db):
+    _, storage = tiny_db
     pool = ChartPool(workers=1, timeout_ms=120_000)
     drawn: list[bytes] = []
     threads = [threading.Thread(target=lambda: drawn.append(_chart(storage, pool))) for _ in range(4)]
@@ -74,8 +65,8 @@ def test_charts_beyond_the_cap_wait_for_the_one_worker_and_all_are_drawn(tiny):
         pool.close()
 
 
-def test_a_chart_past_the_time_limit_names_the_setting_and_its_worker_is_stopped(tiny):
-    _, storage = tiny
+def test_a_chart_past_the_time_limit_names_the_setting_and_its_worker_is_stopped(tiny_db):
+    _, storage = tiny_db
     pool = ChartPool(workers=1, timeout_ms=300, command=SILENT)
     try:
         with pytest.raises(ChartTimeout, match=r"MCP_CHART_TIMEOUT_MS \(300 ms\)"):
@@ -88,8 +79,8 @@ def test_a_chart_past_the_time_limit_names_the_setting_and_its_worker_is_stopped
         pool.close()
 
 
-def test_a_worker_dying_while_drawing_fails_that_chart_with_its_exit_and_the_next_starts_anew(tiny):
-    _, storage = tiny
+def test_a_worker_dying_while_drawing_fails_that_chart_with_its_exit_and_the_next_starts_anew(tiny_db):
+    _, storage = tiny_db
     pool = ChartPool(workers=1, timeout_ms=60_000, command=CRASHES)
     try:
         with pytest.raises(ChartFailed, match=r"chart worker process ended \(exit status 3\) while drawing"):
@@ -101,8 +92,8 @@ def test_a_worker_dying_while_drawing_fails_that_chart_with_its_exit_and_the_nex
         pool.close()
 
 
-def test_a_worker_killed_while_idle_is_replaced_and_close_ends_every_worker(tiny):
-    _, storage = tiny
+def test_a_worker_killed_while_idle_is_replaced_and_close_ends_every_worker(tiny_db):
+    _, storage = tiny_db
     pool = ChartPool(workers=1, timeout_ms=60_000)
     try:
         first = _chart(storage, pool)
@@ -123,8 +114,8 @@ def test_pool_arguments_are_checked():
 
 
 @pytest.mark.anyio
-async def test_mcp_a_crashed_chart_worker_is_an_error_result_and_the_server_answers_on(tiny):
-    path, storage = tiny
+async def test_mcp_a_crashed_chart_worker_is_an_error_result_and_the_server_answers_on(tiny_db):
+    path, storage = tiny_db
     pool = ChartPool(workers=1, timeout_ms=60_000, command=CRASHES)
     try:
         async with Client(build_server(small_settings(path), storage, charts=pool)) as client:
@@ -149,8 +140,8 @@ def _chart_workers() -> set[int]:
     return found
 
 
-def test_rest_charts_come_from_the_apps_workers_and_a_killed_one_is_replaced(tiny):
-    path, storage = tiny
+def test_rest_charts_come_from_the_apps_workers_and_a_killed_one_is_replaced(tiny_db):
+    path, storage = tiny_db
     before = _chart_workers()
     with TestClient(build_app(small_settings(path, mcp_allowed_hosts="testserver"), storage)) as client:
         first = client.get("/api/v1/chart/AAPL.png?start=0&max_bars=60")
