@@ -71,7 +71,7 @@ def test_a_chart_past_the_time_limit_names_the_setting_and_its_worker_is_stopped
     try:
         with pytest.raises(ChartTimeout, match=r"MCP_CHART_TIMEOUT_MS \(300 ms\)"):
             _chart(storage, pool)
-        assert pool.pids() == [] and pool.started == 1
+        assert pool.pids() == [] and pool.started == 1 and _chart_workers(SILENT[-1].encode()) == set()
         with pytest.raises(ChartTimeout):
             _chart(storage, pool)  # a new worker, not the stopped one
         assert pool.started == 2
@@ -126,8 +126,8 @@ async def test_mcp_a_crashed_chart_worker_is_an_error_result_and_the_server_answ
         pool.close()
 
 
-def _chart_workers() -> set[int]:
-    """Process ids of this process's children running ``server.chart_worker`` (from ``/proc``)."""
+def _chart_workers(marker: bytes = b"server.chart_worker") -> set[int]:
+    """Process ids of this process's children whose command line holds ``marker`` (from ``/proc``)."""
     found = set()
     for entry in Path("/proc").iterdir():
         try:
@@ -135,7 +135,7 @@ def _chart_workers() -> set[int]:
             command = (entry / "cmdline").read_bytes()
         except (OSError, ValueError, IndexError):
             continue
-        if parent == os.getpid() and b"server.chart_worker" in command:
+        if parent == os.getpid() and marker in command:
             found.add(int(entry.name))
     return found
 
