@@ -4,8 +4,8 @@ same id, so an operator can find it.
 
 A time limit (:class:`sql.backend.QueryTimeout`) is the caller's business and keeps its message, which names
 ``MCP_QUERY_TIMEOUT_MS`` (or ``MCP_CHART_TIMEOUT_MS``); so does a chart worker's failure
-(:class:`server.chart_pool.ChartFailed`, logged where it happens), which holds no database text. REST, MCP (SDK and short path, seed-style body included) and ``/health`` answer
-through :func:`client_message`.
+(:class:`server.chart_pool.ChartFailed`, logged where it happens), which holds no database text. REST, MCP
+(SDK and short path, seed-style body included) and ``/health`` answer through :func:`client_message`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ def client_message(exc: StorageError, where: str) -> str:
     Returns
     -------
     str
-        ``str(exc)`` for a time limit or a chart worker's failure, else ``"the database failed (error id <8 hex>); ..."``.
+        ``str(exc)`` for a time limit or a chart worker's failure, else
+        ``"the database failed (error id <8 hex>); ..."``.
     """
     if isinstance(exc, (QueryTimeout, ChartFailed)):
         return str(exc)
