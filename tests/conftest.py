@@ -36,13 +36,15 @@ def free_port() -> int:
 
 
 def small_settings(path: Path, **overrides: object) -> Settings:
-    """Settings for tests: small row caps, short time limit, the demo's 24-hour session."""
+    """Settings for tests: small row caps, short time limit, the demo's 24-hour session; a chart limit that a
+    chart worker's first start on a loaded box fits in (it includes importing matplotlib)."""
     values: dict[str, object] = {
         "duckdb_path": path,
         "session_stocks": DAY_SESSION,
         "mcp_max_rows": 100,
         "mcp_default_rows": 20,
         "mcp_query_timeout_ms": 2000,
+        "mcp_chart_timeout_ms": 180_000,
         "mcp_port": free_port(),
     }
     values.update(overrides)

@@ -160,9 +160,7 @@ def _chart_workers(marker: bytes = b"server.chart_worker") -> set[int]:
 def test_rest_charts_come_from_the_apps_workers_and_a_killed_one_is_replaced(tiny_db):
     path, storage = tiny_db
     before = _chart_workers()
-    # A worker's first chart includes its start (Python, numpy, matplotlib): far beyond the default limit's
-    # share of a loaded box's CPU is possible, so the limit here is generous.
-    settings = small_settings(path, mcp_allowed_hosts="testserver", mcp_chart_timeout_ms=180_000)
+    settings = small_settings(path, mcp_allowed_hosts="testserver")
     with TestClient(build_app(settings, storage)) as client:
         first = client.get("/api/v1/chart/AAPL.png?start=0&max_bars=60")
         assert first.status_code == 200 and first.content == _chart(storage), first.text[:300]
