@@ -16,17 +16,13 @@ from server.app import build_app
 from server.rest import _negotiate, error_body
 from server.tools import market
 from sql.duckdb_backend import DuckDBStorage
-from tests.server.tiny_market import build_tiny_market
 
 BAR = 60
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory):
-    path = build_tiny_market(tmp_path_factory.mktemp("rest") / "tiny.duckdb")
-    storage = DuckDBStorage.open(small_settings(path), read_only=True)
-    yield path, storage
-    storage.close()
+def tiny(tiny_db):
+    return tiny_db
 
 
 @pytest.fixture

@@ -41,5 +41,6 @@ CREATE LOCAL TEMPORARY TABLE IF NOT EXISTS trading_signals_stage (
     depth_imbalance        FLOAT,
     amihud                 FLOAT,
     roll_spread            FLOAT,
-    kyle_lambda            FLOAT
+    kyle_lambda            FLOAT,
+    vpin_lee_ready         FLOAT
 ) ON COMMIT DELETE ROWS;

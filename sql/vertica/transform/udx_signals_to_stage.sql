@@ -12,7 +12,7 @@ INSERT INTO trading_signals_stage (
     standardized_return, lee_mykland_stat, jump_threshold, jump_detected, bns_stat, trade_intensity_zscore,
     conditional_duration, acd_surprise, vpin, vpin_cdf, trading_signal, signal_reason, computed_at_ns,
     n_quotes, quoted_spread, effective_spread, buy_volume, sell_volume, signed_volume, order_imbalance,
-    depth_imbalance, amihud, roll_spread, kyle_lambda, state, model_params, intraday_profile
+    depth_imbalance, amihud, roll_spread, kyle_lambda, vpin_lee_ready, state, model_params, intraday_profile
 )
 SELECT batch_microstructure(p.ts_ns, p.price, p.size, p.conditions, p.correction, p.symbol, p.state,
                             p.bid_price, p.bid_size, p.ask_price, p.ask_size
