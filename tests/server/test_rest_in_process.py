@@ -268,14 +268,15 @@ def test_a_failing_database_is_503_with_an_error_id_only(tiny, tmp_path):
     path = tmp_path / "failing.duckdb"
     shutil.copyfile(tiny[0], path)
     with duckdb.connect(str(path)) as connection:
-        connection.execute("ALTER TABLE trading_signals RENAME TO kept")
-        connection.execute("CREATE VIEW trading_signals AS SELECT * REPLACE (CAST(error('secret /srv/x') AS BIGINT) "
+        # a view, not a table: a reader stands in an empty table for a schema table it does not find
+        connection.execute("ALTER VIEW jump_events RENAME TO kept")
+        connection.execute("CREATE VIEW jump_events AS SELECT * REPLACE (CAST(error('secret /srv/x') AS BIGINT) "
                            "AS bar_end_ns) FROM kept")  # fmt: skip
     settings = small_settings(path, mcp_allowed_hosts="testserver")
     failing = DuckDBStorage.open(settings, read_only=True)
     try:
         with TestClient(build_app(settings, failing)) as client:
-            response = client.get("/api/v1/trading-signals?symbol=AAPL")
+            response = client.get("/api/v1/jump-events?symbol=AAPL")
     finally:
         failing.close()
     body = response.json()
