@@ -282,3 +282,34 @@ def test_a_failing_database_is_503_with_an_error_id_only(tiny, tmp_path):
     body = response.json()
     assert response.status_code == 503 and body["status"] == 503 and body["errors"] == []
     assert body["error"].startswith("the database failed (error id ") and "secret" not in body["error"]
+
+
+def test_every_invalid_argument_is_named_in_order_in_one_message(client):
+    response = client.get("/api/v1/trading-signals?limit=0&hours_back=0&signal_type=HOLDX")
+    assert response.status_code == 400
+    errors = [{"argument": "limit", "message": "Input should be greater than or equal to 1"},
+              {"argument": "signal_type", "message": "Input should be 'BUY', 'SELL' or 'HOLD'"},
+              {"argument": "hours_back", "message": "Input should be greater than 0"}]  # fmt: skip
+    assert response.json() == {
+        "ok": False, "status": 400, "errors": errors,
+        "error": "invalid arguments: limit: Input should be greater than or equal to 1; signal_type: Input should "
+                 "be 'BUY', 'SELL' or 'HOLD'; hours_back: Input should be greater than 0"}  # fmt: skip
+
+
+def test_the_documented_error_statuses_and_arguments_say_what_they_mean(client):
+    document = client.get("/openapi.json").json()
+    operation = document["paths"]["/api/v1/trading-signals"]["get"]
+    assert {status: answer["description"] for status, answer in operation["responses"].items()
+            if status != "200"} == {
+        "400": "an argument is invalid; the message names it",
+        "404": "no trades are stored for a symbol named",
+        "422": "Validation Error",
+        "503": "the database failed",
+        "504": "the query passed MCP_QUERY_TIMEOUT_MS"}  # fmt: skip
+    described = {p["name"]: p.get("description") for p in operation["parameters"]}
+    assert (described["limit"], described["symbol"], described["symbols"], described["start"]) == (
+        "rows per page", "one ticker", "several tickers (repeat the parameter)", "ISO-8601 or ns since the epoch")
+    sql = document["paths"]["/api/v1/sql"]["post"]["responses"]
+    assert sql["406"]["description"] == "Accept names no format offered"
+    assert sql["200"]["content"]["application/vnd.apache.parquet"]["schema"] == {"type": "string",
+                                                                                  "format": "binary"}
