@@ -10,6 +10,7 @@ The expected reasons and headers are written out by hand from the loader's contr
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from concurrent.futures import Future
@@ -81,7 +82,8 @@ def test_a_malformed_record_goes_to_its_dead_letter_topic_unchanged_with_its_rea
     bad = [r for r in records if r[5] is not None]
     assert decoded.dead_letters == len(bad) == 6 and loader.stats.parse_errors == 6
     assert loader.stats.delivery_failures == 0
-    assert decoded.frames["ws"].take().trades.num_rows == 1  # the good record is in the batch, not dead-lettered
+    accepted = decoded.frames["ws"].take().trades  # the good record is in the batch, not dead-lettered
+    assert accepted.num_rows == 1 and accepted.column("received_ns").to_pylist() == [10**18]
 
     dead = _dead_letters(kafka_bootstrap, dlq, len(bad))
     assert [(m.key(), m.value(), m.headers()) for m in dead] == [
@@ -92,7 +94,8 @@ def test_a_malformed_record_goes_to_its_dead_letter_topic_unchanged_with_its_rea
     loader.storage.close()
 
 
-def test_a_batch_is_committed_and_its_dead_letters_counted_only_once_they_are_delivered(kafka_bootstrap, tmp_path):
+def test_a_batch_is_committed_and_its_dead_letters_counted_only_once_they_are_delivered(kafka_bootstrap, tmp_path,
+                                                                                       caplog):
     settings = kafka_settings(kafka_bootstrap, tmp_path / "commit.duckdb")
     topic = settings.kafka_trades_topic
     ensure_topics(kafka_bootstrap, [topic, topic + ".dlq"], 3)
@@ -111,11 +114,17 @@ def test_a_batch_is_committed_and_its_dead_letters_counted_only_once_they_are_de
 
     # the dead-letter topic cannot be reached: the batch is written but neither committed nor counted
     loader._dlq = Producer(producer_config(kafka_bootstrap, on_delivery=loader._on_dlq_delivery, **NOWHERE))
-    loader._dead_letter(_Origin(topic, 0, 11, 1, b"k", b"x"), "a reason")
+    caplog.clear()
     loader._inflight.append(_InFlight(_done(1), {(topic, 0): 20}, time.monotonic()))
-    with pytest.raises(KafkaException, match="dead-letter records were not delivered; not committing"):
+    with caplog.at_level(logging.WARNING, logger="ingest.load"), \
+            pytest.raises(KafkaException, match="dead-letter records were not delivered; not committing"):
+        loader._dead_letter(_Origin(topic, 0, 11, 1, b"k", b"x"), "a reason")
         loader._finish_oldest()
     assert loader.stats.delivery_failures == 1
+    assert [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "ingest.load"] == [
+        ("WARNING", f"dead-lettered {topic}[0]@11 to {topic}.dlq: a reason"),
+        ("ERROR", f"dead-letter delivery to {topic}.dlq failed: KafkaError{{code=_MSG_TIMED_OUT,val=-192,"
+                  f"str=\"Local: Message timed out\"}}")]  # fmt: skip
     assert (loader.summary.dead_lettered, loader.stats.dead_lettered) == (2, 2)
     assert (loader.summary.commits, loader.summary.batches) == (1, 1)
     assert _committed(settings) == [10, OFFSET_INVALID, 1]
