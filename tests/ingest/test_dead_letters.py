@@ -115,16 +115,18 @@ def test_a_batch_is_committed_and_its_dead_letters_counted_only_once_they_are_de
     # the dead-letter topic cannot be reached: the batch is written but neither committed nor counted
     loader._dlq = Producer(producer_config(kafka_bootstrap, on_delivery=loader._on_dlq_delivery, **NOWHERE))
     caplog.clear()
-    loader._inflight.append(_InFlight(_done(1), {(topic, 0): 20}, time.monotonic()))
+    loader._inflight.append(_InFlight(_done(2), {(topic, 0): 20}, time.monotonic()))
     with caplog.at_level(logging.WARNING, logger="ingest.load"), \
             pytest.raises(KafkaException, match="dead-letter records were not delivered; not committing"):
-        loader._dead_letter(_Origin(topic, 0, 11, 1, b"k", b"x"), "a reason")
+        for offset in (11, 12):
+            loader._dead_letter(_Origin(topic, 0, offset, 1, b"k", b"x"), "a reason")
         loader._finish_oldest()
-    assert loader.stats.delivery_failures == 1
+    assert loader.stats.delivery_failures == 2
+    failed = ("ERROR", f"dead-letter delivery to {topic}.dlq failed: KafkaError{{code=_MSG_TIMED_OUT,val=-192,"
+                       f"str=\"Local: Message timed out\"}}")  # fmt: skip
     assert [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "ingest.load"] == [
         ("WARNING", f"dead-lettered {topic}[0]@11 to {topic}.dlq: a reason"),
-        ("ERROR", f"dead-letter delivery to {topic}.dlq failed: KafkaError{{code=_MSG_TIMED_OUT,val=-192,"
-                  f"str=\"Local: Message timed out\"}}")]  # fmt: skip
+        ("WARNING", f"dead-lettered {topic}[0]@12 to {topic}.dlq: a reason"), failed, failed]
     assert (loader.summary.dead_lettered, loader.stats.dead_lettered) == (2, 2)
     assert (loader.summary.commits, loader.summary.batches) == (1, 1)
     assert _committed(settings) == [10, OFFSET_INVALID, 1]
@@ -135,6 +137,21 @@ def test_a_batch_is_committed_and_its_dead_letters_counted_only_once_they_are_de
     assert (loader.summary.commits, loader.summary.batches, loader.summary.dead_lettered) == (2, 2, 2)
     assert _committed(settings) == [10, OFFSET_INVALID, 4]
     loader._consumer.close()
+    loader.storage.close()
+
+
+def test_the_first_ten_dead_letters_and_every_thousandth_are_logged(kafka_bootstrap, tmp_path, caplog):
+    settings = kafka_settings(kafka_bootstrap, tmp_path / "logged.duckdb")
+    topic = settings.kafka_trades_topic
+    loader = _loader(settings)
+    loader._dlq = Producer(producer_config(kafka_bootstrap, on_delivery=loader._on_dlq_delivery, **NOWHERE))
+    with caplog.at_level(logging.WARNING, logger="ingest.load"):
+        for offset in range(2001):
+            loader._dead_letter(_Origin(topic, 1, offset, 1, None, b"x"), "why")
+    logged = [r.getMessage() for r in caplog.records if r.name == "ingest.load"]
+    assert logged == [f"dead-lettered {topic}[1]@{offset} to {topic}.dlq: why" for offset in [*range(10), 999, 1999]]
+    assert loader.stats.parse_errors == 2001
+    loader._dlq.purge()
     loader.storage.close()
 
 
