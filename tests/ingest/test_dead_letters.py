@@ -106,8 +106,10 @@ def test_a_batch_is_committed_and_its_dead_letters_counted_only_once_they_are_de
     for offset in (3, 4):
         loader._dead_letter(_Origin(topic, 0, offset, 1, b"k", b"x"), "a reason")
     # partition 1 is not assigned (revoked meanwhile): its offset is not committed
-    loader._inflight.append(_InFlight(_done(2), {(topic, 0): 10, (topic, 1): 5, (topic, 2): 1}, time.monotonic()))
+    started = time.monotonic() - 5.0  # its first record arrived 5 s ago
+    loader._inflight.append(_InFlight(_done(2), {(topic, 0): 10, (topic, 1): 5, (topic, 2): 1}, started))
     loader._finish_oldest()
+    assert 5.0 <= loader.stats.batch_seconds_total <= time.monotonic() - started  # first record to durable
     assert (loader.summary.dead_lettered, loader.stats.dead_lettered) == (2, 2)
     assert (loader.summary.commits, loader.summary.batches, loader.summary.commit_failures) == (1, 1, 0)
     assert _committed(settings) == [10, OFFSET_INVALID, 1]
@@ -117,7 +119,7 @@ def test_a_batch_is_committed_and_its_dead_letters_counted_only_once_they_are_de
     caplog.clear()
     loader._inflight.append(_InFlight(_done(2), {(topic, 0): 20}, time.monotonic()))
     with caplog.at_level(logging.WARNING, logger="ingest.load"), \
-            pytest.raises(KafkaException, match="dead-letter records were not delivered; not committing"):
+            pytest.raises(KafkaException, match='str="dead-letter records were not delivered; not committing"'):
         for offset in (11, 12):
             loader._dead_letter(_Origin(topic, 0, offset, 1, b"k", b"x"), "a reason")
         loader._finish_oldest()
@@ -135,6 +137,15 @@ def test_a_batch_is_committed_and_its_dead_letters_counted_only_once_they_are_de
     loader._inflight.append(_InFlight(_done(0), {(topic, 2): 4}, time.monotonic()))
     loader._finish_oldest()
     assert (loader.summary.commits, loader.summary.batches, loader.summary.dead_lettered) == (2, 2, 2)
+    assert _committed(settings) == [10, OFFSET_INVALID, 4]
+
+    # a batch of partitions no longer assigned commits nothing (and does not try); dead letters add up
+    loader._dlq = Producer(producer_config(kafka_bootstrap, on_delivery=loader._on_dlq_delivery))
+    loader._dead_letter(_Origin(topic, 1, 6, 1, b"k", b"x"), "a reason")
+    loader._inflight.append(_InFlight(_done(1), {(topic, 1): 7}, time.monotonic()))
+    loader._finish_oldest()
+    assert (loader.summary.commits, loader.summary.commit_failures, loader.summary.batches) == (2, 0, 3)
+    assert (loader.summary.dead_lettered, loader.stats.dead_lettered) == (3, 3)
     assert _committed(settings) == [10, OFFSET_INVALID, 4]
     loader._consumer.close()
     loader.storage.close()
