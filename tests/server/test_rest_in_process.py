@@ -4,6 +4,7 @@ error shape, format negotiation and the per-tool metrics (the routes over a sock
 
 from __future__ import annotations
 
+import logging
 import shutil
 from typing import Any
 
@@ -264,7 +265,7 @@ def test_a_query_past_the_time_limit_is_504(tiny):
         "ok": False, "error": "the statement exceeded MCP_QUERY_TIMEOUT_MS=300", "errors": [], "status": 504}
 
 
-def test_a_failing_database_is_503_with_an_error_id_only(tiny, tmp_path):
+def test_a_failing_database_is_503_with_an_error_id_only(tiny, tmp_path, caplog):
     path = tmp_path / "failing.duckdb"
     shutil.copyfile(tiny[0], path)
     with duckdb.connect(str(path)) as connection:
@@ -275,13 +276,18 @@ def test_a_failing_database_is_503_with_an_error_id_only(tiny, tmp_path):
     settings = small_settings(path, mcp_allowed_hosts="testserver")
     failing = DuckDBStorage.open(settings, read_only=True)
     try:
-        with TestClient(build_app(settings, failing)) as client:
+        with TestClient(build_app(settings, failing)) as client, \
+                caplog.at_level(logging.ERROR, logger="microstructure.server"):
             response = client.get("/api/v1/jump-events?symbol=AAPL")
     finally:
         failing.close()
     body = response.json()
     assert response.status_code == 503 and body["status"] == 503 and body["errors"] == []
     assert body["error"].startswith("the database failed (error id ") and "secret" not in body["error"]
+    error_id = body["error"].removeprefix("the database failed (error id ")[:8]
+    (logged,) = [m for r in caplog.records if (m := r.getMessage()).startswith("database error")]
+    assert logged == (f"database error {error_id} in /api/v1/jump-events: \"query 'jump_events_page' failed: "
+                      "Invalid Input Error: secret /srv/x\"")  # the detail in the log only
 
 
 def test_every_invalid_argument_is_named_in_order_in_one_message(client):
