@@ -315,6 +315,11 @@ def test_the_documented_error_statuses_and_arguments_say_what_they_mean(client):
     described = {p["name"]: p.get("description") for p in operation["parameters"]}
     assert (described["limit"], described["symbol"], described["symbols"], described["start"]) == (
         "rows per page", "one ticker", "several tickers (repeat the parameter)", "ISO-8601 or ns since the epoch")
+    request = document["components"]["schemas"]["SqlRequest"]
+    assert {name: field["description"] for name, field in request["properties"].items()} == {
+        "sql": "one SELECT (or WITH ... SELECT)", "limit": "rows wanted (default 20)",
+        "format": "answer format; default from Accept, else json"}  # fmt: skip
+    assert request["required"] == ["sql"]
     sql = document["paths"]["/api/v1/sql"]["post"]["responses"]
     assert sql["406"]["description"] == "Accept names no format offered"
     assert sql["200"]["content"]["application/vnd.apache.parquet"]["schema"] == {"type": "string",
