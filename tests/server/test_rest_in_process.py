@@ -211,6 +211,7 @@ def test_sql_refuses_what_no_format_or_bound_allows(client):
         response = client.post("/api/v1/sql", json=bad)
         assert response.status_code == 400 and response.json()["errors"][0]["argument"] == argument
     assert client.post("/api/v1/sql", json={"sql": "SELECT 1", "limit": 100}).status_code == 200
+    assert client.post("/api/v1/sql", json={"sql": "SELECT 1", "limit": 1}).json()["count"] == 1
     one = client.post("/api/v1/sql", json={"sql": "x"})  # one character passes the bound; the SQL check refuses it
     assert one.status_code == 400 and one.json()["errors"] == [] and "invalid arguments" not in one.json()["error"]
     assert client.post("/api/v1/sql", json={"sql": "DELETE FROM trading_signals"}).status_code == 400
