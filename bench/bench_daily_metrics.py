@@ -5,7 +5,8 @@ days are read from ``daily_metrics`` (written by the transform once final) and o
 On a copy of the bench file (the original is left as it is): the page query of the baseline commit (read from
 git) and the current one, each over every symbol and over one symbol, best of ``--repeats``, and what writing the
 table costs: the backfill a first transform pass after the upgrade does, and the write of one day that became
-final. The pages are asserted equal.
+final. The pages are asserted equal. ``--against COMMIT`` also times that commit's page on the same file after
+the backfill, in the same process, against the current one (issue 18: the formulas moved to one table macro).
 
 Run: ``.venv/bin/python -m bench.bench_daily_metrics [--db bench/data/bench_50000000.duckdb] [--symbol MSFT]``
 (build the file first with ``.venv/bin/python -m bench.bench_server --build-only``).
@@ -33,8 +34,8 @@ BAR_SECONDS = 60
 NS_PER_DAY = 86_400 * 10**9
 
 
-def _baseline_query() -> str:
-    return subprocess.run(["git", "show", f"{BASELINE_COMMIT}:sql/duckdb/queries/symbol_metrics_page.sql"],
+def _baseline_query(commit: str = BASELINE_COMMIT) -> str:
+    return subprocess.run(["git", "show", f"{commit}:sql/duckdb/queries/symbol_metrics_page.sql"],
                           cwd=ROOT, capture_output=True, text=True, check=True).stdout
 
 
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--symbol", default="MSFT")
     parser.add_argument("--limit", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--against", metavar="COMMIT", help="also time this commit's page after the backfill")
     parser.add_argument("--no-append", action="store_true", help="leave BENCHMARKS.md as it is")
     args = parser.parse_args(argv)
     if not args.db.exists():
@@ -94,6 +96,14 @@ def main(argv: list[str] | None = None) -> int:
             backfill = time.perf_counter() - start
             new_all, rows_new_all = _best(con, current, _params(None, args.limit), args.repeats)
             new_one, rows_new_one = _best(con, current, _params([args.symbol], args.limit), args.repeats)
+            against = []
+            if args.against:  # interleaved with a second run of the current page: same file, cache and load
+                page = _baseline_query(args.against)
+                for symbols in (None, [args.symbol]):
+                    then, rows_then = _best(con, page, _params(symbols, args.limit), args.repeats)
+                    now, rows_now = _best(con, current, _params(symbols, args.limit), args.repeats)
+                    assert len(rows_then) == len(rows_now) and all(map(_close, rows_then, rows_now))
+                    against.append((symbols, then, now))
             (last_day,) = storage.fetch_all("SELECT max(session_date) FROM daily_metrics")[0]
             storage.execute_write("DELETE FROM daily_metrics WHERE session_date = $d", {"d": last_day})
             storage._metrics_final_before.clear()  # noqa: SLF001 - as after a day became final
@@ -122,6 +132,16 @@ def main(argv: list[str] | None = None) -> int:
         f"| get_symbol_metrics(symbol={args.symbol}, limit={args.limit}) | {old_one * 1000:,.0f} ms | "
         f"{new_one * 1000:,.0f} ms | {old_one / new_one:.1f}x |",
     ])
+    if against:
+        body += "\n\n" + "\n".join([
+            f"Against `{args.against}` after the backfill (its page, then the current one, best of {args.repeats} "
+            f"each, pages equal):",
+            "",
+            f"| call | {args.against} | current | current / {args.against} |",
+            "|---|---:|---:|---:|",
+            *(f"| get_symbol_metrics({'all symbols' if s is None else 'symbol=' + s[0]}, limit={args.limit}) | "
+              f"{then * 1000:,.1f} ms | {now * 1000:,.1f} ms | {now / then:.2f} |" for s, then, now in against),
+        ])
     publish(TITLE, body, write=not args.no_append)
     return 0
 

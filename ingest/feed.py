@@ -7,7 +7,9 @@ Design (polygon notes §1.5, §2): Polygon drops consumers that do not read fast
   ``(frame, receive time)`` on an :class:`asyncio.Queue`: no parsing, no I/O. A full queue drops the frame
   and counts it (``stats.dropped_frames``) rather than stall the socket;
 * the **drain** task takes frames off the queue, normalizes them into one growing
-  :class:`ingest.normalize.FrameBatch`, and flushes the batch to the sink when it holds ``batch_rows`` rows
+  :class:`ingest.frame_decode.FastFrameBatch` (one typed decode per frame; a frame it cannot take whole goes
+  to the reference :class:`ingest.normalize.FrameBatch`, which decides rejects and statuses), and flushes
+  the batch to the sink when it holds ``batch_rows`` rows
   or its oldest frame is ``batch_seconds`` old. The sink's blocking ``append_trades``/``append_quotes`` run
   on one dedicated writer thread (always the same thread, one call at a time), so the event loop keeps
   reading while the database writes; a batch that falls due during a write is written when that write ends,
@@ -44,6 +46,7 @@ from polygon import WebSocketClient
 from polygon.exceptions import AuthError
 from websockets.exceptions import ConnectionClosed
 
+from ingest.frame_decode import FastFrameBatch
 from ingest.normalize import FrameBatch, Normalized, Reject, StatusEvent
 
 if TYPE_CHECKING:
@@ -307,7 +310,7 @@ class PolygonFeed(PolygonReader):
         batch of :data:`MAX_BATCH_FACTOR` × ``batch_rows`` rows waits for the write in flight before reading on.
         """
         loop = asyncio.get_running_loop()
-        batch = FrameBatch(self.source)
+        batch = FastFrameBatch(self.source)
         first_ns: int | None = None
         deadline: float | None = None
         getter: asyncio.Future[tuple[bytes | str, int] | None] | None = None

@@ -24,7 +24,8 @@ nanoseconds the loader prefers; sizes already in shares; built column-wise by Ar
 reference :func:`quote_event`). A row without ticker, with a negative price or
 size or a non-positive ``sip_timestamp`` is not a quote: the database path skips and counts it, the Kafka
 path sends it and the loader dead-letters it. The ``quotes`` table keeps no dedupe key: replaying the same
-file twice stores its quotes twice (the prevailing quote of a trade is the same either way).
+file twice stores its quotes twice (the prevailing quote of a trade is the same either way), except those of
+days retention archived, which the archive's files hold already (:mod:`sql.archive_dedupe`).
 """
 
 from __future__ import annotations

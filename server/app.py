@@ -6,8 +6,8 @@ token (when set) → body limit (1 MiB, every route) → seed-style rewriting �
 ``tools/call`` of the read tools (``server/fast_path.py``, with the response cache) → FastAPI (own routes
 first, then the MCP app mounted at the root so that its endpoint is exactly ``/mcp``).
 The MCP endpoint is stateless and answers plain JSON, so ``curl`` needs no session and no SSE parsing.
-``/health`` is answered on the event loop from the newest check, run on a thread of its own
-(``server/health.py``). The connection cap and the header and body
+``/health`` is answered on the event loop from the newest check, run on a thread of its own, right after
+the Host/Origin guard (``server/health.py``). The connection cap and the header and body
 deadlines live in the HTTP protocol (``server/http_limits.py``), set up by ``server/http_server.py``.
 """
 
@@ -27,9 +27,10 @@ from starlette.types import ASGIApp
 from server.arguments import iso_utc
 from server.asgi_body import BodyLimit
 from server.auth import BearerAuth
+from server.chart_pool import ChartPool
 from server.errors import client_message
 from server.fast_path import FastToolCalls
-from server.health import RecentCheck
+from server.health import HealthFirst, RecentCheck
 from server.kafka_lag import KafkaLagProbe
 from server.mcp import READ_TOOL_NAMES, TOOL_NAMES, build_server
 from server.metrics import ServerMetrics
@@ -120,7 +121,8 @@ def build_app(
     jumps = JumpMemory.attach(storage, settings.bar_seconds)
     signals = SignalMemory.attach_kept(storage, settings.bar_seconds, row_model=SignalRow,
                                        kept=settings.mcp_kept_bars)
-    mcp = build_server(settings, storage, metrics, latest, jumps, signals)
+    charts = ChartPool(workers=settings.mcp_chart_workers, timeout_ms=settings.mcp_chart_timeout_ms)
+    mcp = build_server(settings, storage, metrics, latest, jumps, signals, charts)
     # A hosting process with a loader reports its lag through status; a plain server asks the broker.
     kafka = KafkaLagProbe(settings) if status is None and settings.kafka_bootstrap_servers else None
     health_check = RecentCheck(lambda: _database_check(storage, kafka), max_age_s=settings.mcp_health_max_age_ms / 1000,
@@ -150,6 +152,7 @@ def build_app(
                 if kept is not None:
                     kept.detach()
             health_check.close()
+            charts.close()
 
     api = FastAPI(
         title="microstructure",
@@ -159,10 +162,10 @@ def build_app(
         lifespan=lifespan,
     )
     add_error_handlers(api)
-    api.include_router(build_router(settings, storage, metrics, latest, jumps, signals))
+    api.include_router(build_router(settings, storage, metrics, latest, jumps, signals, charts))
 
     @api.get("/health", summary="Liveness and data freshness (503 while starting or when the database fails)")
-    async def health() -> JSONResponse:
+    async def health() -> JSONResponse:  # answered by HealthFirst below; the route describes it in OpenAPI
         return _health(await health_check(), status)
 
     @api.get("/metrics", summary="Prometheus metrics", response_class=Response)
@@ -186,5 +189,6 @@ def build_app(
     app = BodyLimit(app, max_bytes=MAX_BODY_BYTES)  # every route, REST bodies included
     if settings.mcp_auth_token is not None:
         app = BearerAuth(app, token=settings.mcp_auth_token.get_secret_value(), open_paths=frozenset({"/health"}))
+    app = HealthFirst(app, answer=health)  # open to all, before any other work; Host and Origin still checked
     app = HostOriginGuard(app, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins)
     return StreamIdleLimit(app, idle_s=settings.mcp_stream_idle_seconds, metrics=metrics)

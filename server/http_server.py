@@ -6,6 +6,7 @@ connections the protocol refused or closed (``server/http_limits.py``) beside th
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -27,13 +28,15 @@ def http_config(
     status: Callable[[], dict[str, Any]] | None = None,
     **options: Any,
 ) -> uvicorn.Config:
-    """Return the uvicorn configuration serving :func:`server.app.build_app` with the connection limits.
+    """Return the uvicorn configuration serving :func:`server.app.build_app` with the connection limits, and
+    set this process's GIL switch interval to ``MCP_SWITCH_INTERVAL_MS``.
 
     Parameters
     ----------
     settings
         ``MCP_HOST``, ``MCP_PORT``, ``MCP_MAX_CONNECTIONS``, ``MCP_KEEP_ALIVE_SECONDS``,
-        ``MCP_HEADER_TIMEOUT_SECONDS``, ``MCP_BODY_TIMEOUT_SECONDS`` and what the app reads.
+        ``MCP_HEADER_TIMEOUT_SECONDS``, ``MCP_BODY_TIMEOUT_SECONDS``, ``MCP_SWITCH_INTERVAL_MS`` and what the
+        app reads.
     storage
         The database the app serves.
     status
@@ -41,6 +44,8 @@ def http_config(
     **options
         Further ``uvicorn.Config`` arguments (e.g. ``lifespan="on"``).
     """
+    # The event loop shares the GIL with the tool threads; each hand-over to it waits up to one interval.
+    sys.setswitchinterval(settings.mcp_switch_interval_ms / 1000)
     metrics = ServerMetrics()
     limits = ConnectionLimits(
         max_connections=settings.mcp_max_connections,

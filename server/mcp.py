@@ -19,12 +19,14 @@ from mcp.types import CallToolResult, ImageContent, ToolAnnotations
 from pydantic import Field
 
 from server.arguments import TICKER_PATTERN, CursorText, InstantNs, InstantText
+from server.chart_pool import ChartPool
 from server.errors import client_message
 from server.metrics import ServerMetrics
 from server.models import ChartInfo, EnrichedTrade, JumpEvent, Page, RealTimeRow, SignalRow, SymbolMetrics
 from server.tools import market
 from server.tools.analyst_sql import MAX_SQL_CHARS, SqlPage, run_analyst_sql, tool_description
 from server.tools.chart import render_chart
+from server.tools.chart_draw import draw_chart
 from server.tools.jump_memory import JumpMemory
 from server.tools.latest import LatestRows
 from server.tools.signal_memory import SignalMemory
@@ -106,6 +108,7 @@ def build_server(
     latest: LatestRows | None = None,
     jumps: JumpMemory | None = None,
     signals: SignalMemory | None = None,
+    charts: ChartPool | None = None,
 ) -> MCPServer:
     """Build the MCP server over ``storage``.
 
@@ -121,6 +124,8 @@ def build_server(
         The newest rows kept in memory for ``get_real_time_data``, the jump events for
         ``get_jump_events`` and the newest bars per symbol for ``get_trading_signals``; when omitted,
         attached to ``storage`` here (none for storages that do not tell of their writes).
+    charts
+        The chart worker processes ``get_chart`` draws in; without it, charts are drawn in this process.
     """
     metrics = metrics or ServerMetrics()
     latest = latest or LatestRows.attach(storage, settings.bar_seconds)
@@ -260,7 +265,7 @@ def build_server(
         and VPIN underneath. For clients that display images; the structured result says what is drawn."""
         png, info = render_chart(
             storage, symbol=symbol, bar_seconds=bar_seconds, max_bars=max_bars,
-            hours_back=hours_back, start=start, end=end,
+            hours_back=hours_back, start=start, end=end, draw=draw_chart if charts is None else charts.draw,
         )  # fmt: skip
         image = ImageContent(type="image", data=base64.b64encode(png).decode(), mime_type="image/png")
         return CallToolResult(content=[image], structured_content=info.model_dump())

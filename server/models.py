@@ -58,6 +58,8 @@ class SignalRow(_Row):
     roll_spread: float | None = Field(None, description="Roll's spread over ROLL_WINDOW trades, price units")
     kyle_lambda: float | None = Field(
         None, description="Kyle's lambda: bar return per signed dollar, over KYLE_WINDOW bars")
+    vpin_lee_ready: float | None = Field(
+        None, description="VPIN with each trade's volume on its Lee-Ready side (beside vpin, by BVC)")
 
 
 class JumpEvent(_Row):
@@ -158,6 +160,11 @@ class SymbolMetrics(_Row):
     effective_spread: float | None = Field(None, description="volume-weighted effective spread 2|price - mid|/mid "
                                            "of the day's prints against their prevailing quote (both spreads null "
                                            "without quotes, or when computing them exceeded the query time limit)")
+    realized_spread: float | None = Field(None, description="size-weighted realized spread 2q(p - m[t+H])/m[t] at "
+                                          "the horizon LIQUIDITY_HORIZON_SECONDS of the day's bar_realized_spread rows "
+                                          "(null until the watermark is the horizon past a bar of the day)")
+    price_impact: float | None = Field(None, description="size-weighted price impact 2q(m[t+H] - m[t])/m[t] of the "
+                                       "same trades; realized_spread + price_impact = their signed effective spread")
 
 
 class RealTimeRow(SignalRow):

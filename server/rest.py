@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from server.arguments import TICKER_PATTERN, CursorText, InstantText
+from server.chart_pool import ChartPool
 from server.errors import client_message
 from server.metrics import ServerMetrics
 from server.models import EnrichedTrade, ErrorBody, JumpEvent, Page, RealTimeRow, SignalRow, SymbolMetrics
@@ -26,6 +27,7 @@ from server.tools.jump_memory import JumpMemory
 from server.tools.latest import LatestRows
 from server.tools.signal_memory import SignalMemory
 from server.tools.chart import render_chart
+from server.tools.chart_draw import draw_chart
 from sql.backend import QueryTimeout, Storage, StorageError
 from sql.settings import Settings
 
@@ -64,10 +66,10 @@ def add_error_handlers(app: FastAPI) -> None:
 
 def build_router(
     settings: Settings, storage: Storage, metrics: ServerMetrics, latest: LatestRows | None = None,
-    jumps: JumpMemory | None = None, signals: SignalMemory | None = None,
+    jumps: JumpMemory | None = None, signals: SignalMemory | None = None, charts: ChartPool | None = None,
 ) -> APIRouter:
     """Build the ``/api/v1`` routes over ``storage`` (``latest``, ``jumps``, ``signals``: rows kept in
-    memory, if any)."""
+    memory, if any; ``charts``: the chart worker processes, else charts are drawn in this process)."""
     router = APIRouter(
         prefix="/api/v1",
         tags=["tools"],
@@ -153,7 +155,7 @@ def build_router(
     ) -> Response:  # fmt: skip
         png, _ = observed("get_chart", lambda: render_chart(
             storage, symbol=symbol, bar_seconds=bar_seconds, max_bars=max_bars, hours_back=hours_back,
-            start=start, end=end))  # fmt: skip
+            start=start, end=end, draw=draw_chart if charts is None else charts.draw))  # fmt: skip
         return Response(png, media_type="image/png")
 
     class SqlRequest(BaseModel):

@@ -22,8 +22,8 @@ What is refused, and why:
   name of a CTE in scope. This refuses system catalogs (``information_schema``, ``duckdb_settings``,
   ``pg_catalog``, ``v_catalog``), other attached databases, string literals and quoted names used as
   tables (``FROM 'x.csv'``, ``FROM "https://..."``, ``s3://...``).
-- **Files**: the archive's Parquet files are read only through the views ``trades_all``, ``quotes_all`` and
-  ``signals_all`` (live rows + ``read_parquet`` over ``ARCHIVE_PATH``, ``sql/archive.py``); the statement itself
+- **Files**: the archive's Parquet files are read only through the views ``trades_all``, ``quotes_all``,
+  ``signals_all``, ``bar_liquidity_all`` and ``bar_realized_spread_all`` (live rows + ``read_parquet`` over ``ARCHIVE_PATH``, ``sql/archive.py``); the statement itself
   may not call ``read_parquet`` or name a file, and the DuckDB instance reaches no folder but the archive.
 - **Table functions** but ``range``, ``generate_series`` and ``unnest``, which read nothing: every file and
   URL reader (``read_csv*``, ``read_parquet``, ``read_json*``, ``read_text``, ``read_blob``, ``glob``,
@@ -66,8 +66,8 @@ Dialect = Literal["duckdb", "vertica"]
 DOCUMENTED_RELATIONS = frozenset({
     "market_data", "quotes", "trading_signals", "model_params", "signal_state", "intraday_profile",
     "trade_conditions", "trade_corrections", "eligible_trades", "enriched_market_data", "jump_events",
-    "symbol_metrics", "latest_signals", "trades_all", "quotes_all", "signals_all", "bar_liquidity",
-    "liquidity_signals", "quote_book", "view_settings",
+    "symbol_metrics", "latest_signals", "trades_all", "quotes_all", "signals_all", "bar_liquidity", "bar_liquidity_all",
+    "liquidity_signals", "quote_book", "view_settings", "bar_realized_spread", "bar_realized_spread_all",
 })  # fmt: skip
 
 #: The schema a documented relation may be qualified with, per dialect.

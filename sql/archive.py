@@ -6,8 +6,12 @@ its newest row's day, so a replay of old data is treated like a live feed). A tr
 only when its signals are final: the transform's watermark of the symbol (``signal_state.last_bar_end_ns`` on
 the ``BAR_SECONDS`` grid) is past the partition's newest row. Others wait and are reported (``waiting``).
 
-How a chunk (one table, market and day) leaves, in this order, so that a kill at any point loses nothing and
-duplicates nothing (the rows are always either live or in a committed archive file, never both in a view):
+The tables that leave are :data:`sql.archive_paths.ARCHIVED_TABLES`; a table keyed like ``trading_signals``
+(``bar_liquidity``) is a follower of it: its rows of a signals chunk (same market, day and symbols) leave in
+the same transaction, into files of its own folder with manifest rows of their own.
+
+How a chunk (one table, market and day, with its followers' rows) leaves, in this order, so that a kill at any
+point loses nothing and duplicates nothing (the rows are always either live or in a committed archive file, never both in a view):
 
 1. Under the process's write lock, in one transaction: ``COPY`` the chunk's rows to a fresh folder under
    ``ARCHIVE_PATH/.staging`` (one Parquet file per symbol), read every file back (rows per symbol, first and
@@ -119,6 +123,9 @@ class _Staged:
     n_rows: int
     first_ns: int
     last_ns: int
+    folder: str = ""   #: the archived table's folder (archive_manifest.table_name)
+    sha256: str = ""   #: of the staged file, once flushed
+    n_bytes: int = 0
 
 
 def archive(storage: DuckDBStorage, settings: Settings) -> ArchiveReport:
@@ -175,12 +182,12 @@ def archive(storage: DuckDBStorage, settings: Settings) -> ArchiveReport:
             if ready:
                 written = _archive_chunk(storage, root, table, market, day, ready, [r[2] for r in rows if not r[6]])
                 report.partitions += len(ready)
-                report.rows += sum(int(r[3]) for r in ready)
+                report.rows += sum(f.n_rows for f in written)
                 report.files += len(written)
-                report.bytes += sum(f.final.stat().st_size for f in written)
-                if table.folder not in reading:  # its first file: from now on the view must read the archive
+                report.bytes += sum(f.n_bytes for f in written)
+                if {f.folder for f in written} - reading:  # a first file: from now on its view reads the archive
                     storage.create_views()
-                    reading.add(table.folder)
+                    reading |= {f.folder for f in written}
     if report.partitions or report.recovered:
         storage.checkpoint()
         storage.create_views()
@@ -190,41 +197,63 @@ def archive(storage: DuckDBStorage, settings: Settings) -> ArchiveReport:
 
 def _archive_chunk(storage: DuckDBStorage, root: Path, table: ArchivedTable, market: str, day: dt.date,
                    ready: Sequence[tuple[Any, ...]], excluded: list[str]) -> list[_Staged]:
-    """Write, check and commit one chunk, then place its files (steps 1 and 2 of the module docstring)."""
+    """Write, check and commit one chunk with its followers' rows, then place the files (steps 1 and 2 of the
+    module docstring); return the files with the folder each went to."""
     if not _MARKET.match(market):
         raise ArchiveError(f"market {market!r} cannot name an archive folder")
     queries = load_registry("duckdb", "archive")
     archived_at = time.time_ns()
-    partition = Path(table.folder, f"market={market}", f"date={day.isoformat()}")
-    stage = root / STAGING / partition / str(archived_at)
-    stage.mkdir(parents=True, exist_ok=True)
     start_ns = (day - dt.date(1970, 1, 1)).days * _NS_PER_DAY
     params = {"market": market, "day_start_ns": start_ns, "day_end_ns": start_ns + _NS_PER_DAY, "excluded": excluded}
-    expected = {str(r[2]): (int(r[3]), int(r[4]), int(r[5])) for r in ready}
+    staged: list[_Staged] = []
     with storage.archive_transaction() as cursor:
-        cursor.execute(render(queries[f"export_{table.live}"].text, sql_literal(str(stage))), params)
-        readback = cursor.execute(render(queries[f"readback_{table.live}"].text,
-                                         sql_literal(str(stage / "*" / "*.parquet")))).fetchall()
-        staged = _check_files(readback, expected, root / partition, archived_at, f"{table.folder} {market} {day}")
-        digests = [fsync_file(f.staged) for f in staged]
-        for folder in {f.staged.parent for f in staged} | {stage}:
-            fsync_dir(folder)
+        expected = {table: {str(r[2]): (int(r[3]), int(r[4]), int(r[5])) for r in ready}}
+        for follower in table.followers:
+            counted = cursor.execute(follower.statement(queries[follower.query("count")].text), params).fetchall()
+            if counted:
+                expected[follower] = {str(r[0]): (int(r[1]), int(r[2]), int(r[3])) for r in counted}
+        for part, rows in expected.items():
+            staged += _stage(cursor, root, part, market, day, archived_at, params, rows)
         manifest = pa.Table.from_pylist([{
-            "table_name": table.folder, "market": market, "day": day, "symbol": f.symbol,
+            "table_name": f.folder, "market": market, "day": day, "symbol": f.symbol,
             "path": str(f.final.relative_to(root)), "staged_path": str(f.staged.relative_to(root)),
-            "n_rows": f.n_rows, "n_bytes": size, "sha256": digest, "first_ns": f.first_ns, "last_ns": f.last_ns,
-            "archived_at_ns": archived_at, "placed": False,
-        } for f, (digest, size) in zip(staged, digests)], schema=_MANIFEST)
+            "n_rows": f.n_rows, "n_bytes": f.n_bytes, "sha256": f.sha256, "first_ns": f.first_ns,
+            "last_ns": f.last_ns, "archived_at_ns": archived_at, "placed": False,
+        } for f in staged], schema=_MANIFEST)
         cursor.register("archive_batch", manifest)
         try:
             cursor.execute(queries["record"].text)
         finally:
             cursor.unregister("archive_batch")
-        (deleted,) = cursor.execute(queries[f"delete_{table.live}"].text, params).fetchone()
-        _check_deleted(int(deleted), sum(n for n, _, _ in expected.values()), f"{table.folder} {market} {day}")
+        for part, rows in expected.items():
+            (deleted,) = cursor.execute(part.statement(queries[part.query("delete")].text), params).fetchone()
+            _check_deleted(int(deleted), sum(n for n, _, _ in rows.values()), f"{part.folder} {market} {day}")
     _place([(f.staged, f.final) for f in staged])
     storage.execute_write(queries["mark_placed"].text, {"archived_at_ns": archived_at})
     return staged
+
+
+def _stage(cursor: Any, root: Path, table: ArchivedTable, market: str, day: dt.date, archived_at: int,
+           params: dict[str, Any], expected: dict[str, tuple[int, int, int]]) -> list[_Staged]:
+    """Export one table's rows of a chunk to a fresh staging folder, read them back, check them against
+    ``expected`` (rows, first and last time per symbol) and flush the files to disk."""
+    queries = load_registry("duckdb", "archive")
+    partition = Path(table.folder, f"market={market}", f"date={day.isoformat()}")
+    stage = root / STAGING / partition / str(archived_at)
+    stage.mkdir(parents=True, exist_ok=True)
+    export = table.statement(queries[table.query("export")].text)
+    cursor.execute(render(export, sql_literal(str(stage))), params)
+    readback = cursor.execute(render(table.statement(queries[table.query("readback")].text),
+                                     sql_literal(str(stage / "*" / "*.parquet")))).fetchall()
+    files = _check_files(readback, expected, root / partition, archived_at, f"{table.folder} {market} {day}")
+    done = []
+    for f in files:
+        digest, size = fsync_file(f.staged)
+        done.append(_Staged(f.symbol, f.staged, f.final, f.n_rows, f.first_ns, f.last_ns, table.folder, digest,
+                            size))
+    for folder in {f.staged.parent for f in files} | {stage}:
+        fsync_dir(folder)
+    return done
 
 
 def _check_files(readback: Sequence[tuple[Any, ...]], expected: dict[str, tuple[int, int, int]], partition: Path,

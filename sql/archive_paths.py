@@ -10,8 +10,9 @@ The archive's layout (hive partitioning)::
     ARCHIVE_PATH/<folder>/market=<market>/date=<YYYY-MM-DD>/symbol=<symbol, URL-encoded>/part-<ns>.parquet
     ARCHIVE_PATH/.staging/...   files written but not yet committed (sql/archive.py)
 
-``<folder>`` is ``trades``, ``quotes`` or ``signals``. The ``symbol=`` folder is named by DuckDB's
-``PARTITION_BY`` (which encodes characters such as ``/`` and ``:``) and decoded by ``read_parquet``.
+``<folder>`` is ``trades``, ``quotes``, ``signals`` or a table moving with the signals (``bar_liquidity``).
+The ``symbol=`` folder is named by DuckDB's ``PARTITION_BY`` (which encodes characters such as ``/`` and ``:``)
+and decoded by ``read_parquet``.
 """
 
 from __future__ import annotations
@@ -20,11 +21,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ARCHIVED_TABLES", "ARCHIVE_MARKER", "STAGING", "ArchivedTable", "check_archive_root", "check_sql_path",
-           "parquet_relation", "render", "sql_identifier", "sql_literal", "with_archive"]
+__all__ = ["ARCHIVED_TABLES", "ARCHIVE_MARKER", "STAGING", "TABLE_MARKER", "ArchivedTable", "archived_tables",
+           "check_archive_root", "check_sql_path", "parquet_relation", "render", "sql_identifier", "sql_literal",
+           "with_archive"]
 
 #: Where a statement of sql/duckdb/archive takes the archive's path (replaced, never bound).
 ARCHIVE_MARKER = "__ARCHIVE__"
+
+#: Where a statement of sql/duckdb/archive shared by the bar tables takes the table's name (a quoted identifier
+#: of :data:`ARCHIVED_TABLES`, a closed list).
+TABLE_MARKER = "__TABLE__"
 
 #: The folder under ARCHIVE_PATH holding files not yet committed; outside every view's glob.
 STAGING = ".staging"
@@ -33,19 +39,51 @@ STAGING = ".staging"
 
 @dataclass(frozen=True, slots=True)
 class ArchivedTable:
-    """A live table retention moves to the archive: its archive folder, the view over both, its setting."""
+    """A live table retention moves to the archive: its archive folder, the view over both, its setting.
+
+    Its statements in ``sql/duckdb/archive``: ``newest_<live>`` and ``due_<live>`` (a table with followers or
+    alone), and ``<step>_<queries>`` for the steps of a chunk (``count``, ``export``, ``readback``, ``delete``);
+    ``bars`` is the set the tables keyed like ``trading_signals`` share (their name goes in as
+    :data:`TABLE_MARKER`). ``followers`` are the tables whose rows of a chunk leave with it: same market, day and symbols, the same transaction, files and
+    manifest rows of their own (``archive_manifest.table_name`` = their folder), the same retention setting.
+    """
 
     folder: str   #: the folder under ARCHIVE_PATH and archive_manifest.table_name
-    live: str     #: the table in the DuckDB file (its queries are archive_<step>_<live>)
+    live: str     #: the table in the DuckDB file
     view: str     #: the view over live and archived rows (sql/duckdb/views)
     setting: str  #: the Settings field of its retention in days (0 = off)
+    queries: str = ""  #: the name ending its statements in sql/duckdb/archive (empty: ``live``)
+    followers: tuple[ArchivedTable, ...] = ()  #: tables keyed like this one whose rows leave with its chunks
+
+    def query(self, step: str) -> str:
+        """The name of its statement of ``step`` (``export``, ``delete``, ...) in sql/duckdb/archive."""
+        return f"{step}_{self.queries or self.live}"
+
+    def statement(self, text: str) -> str:
+        """``text`` (a statement of its query set) with :data:`TABLE_MARKER`, if any, naming this table."""
+        return render(text, sql_identifier(self.live), TABLE_MARKER) if TABLE_MARKER in text else text
 
 
+def _follower(live: str) -> ArchivedTable:
+    """A table keyed like ``trading_signals`` (symbol, bar_seconds, bar_end_ns) archived with its bars."""
+    return ArchivedTable(live, live, f"{live}_all", "retain_signals_days", "bars")
+
+
+#: The tables retention moves, each with its folder, view and setting. A new table keyed like trading_signals
+#: joins the archive with one ``_follower("<table>")`` in the signals' followers, plus its ``<table>_all`` view
+#: (sql/duckdb/views, the archive branch written ``(FROM <table> LIMIT 0) AS archived``).
 ARCHIVED_TABLES = (
     ArchivedTable("trades", "market_data", "trades_all", "retain_trades_days"),
     ArchivedTable("quotes", "quotes", "quotes_all", "retain_quotes_days"),
-    ArchivedTable("signals", "trading_signals", "signals_all", "retain_signals_days"),
+    ArchivedTable("signals", "trading_signals", "signals_all", "retain_signals_days", "bars",
+                  followers=(_follower("bar_liquidity"), _follower("bar_realized_spread"))),
 )
+
+
+def archived_tables() -> tuple[ArchivedTable, ...]:
+    """Every archived table, the followers after the table they move with."""
+    return tuple(t for table in ARCHIVED_TABLES for t in (table, *table.followers))
+
 
 #: Characters a path in SQL text may not have: quotes, backslash, glob characters, control characters.
 _EMPTY_BRANCH = re.compile(r"\(FROM [a-z_]+ LIMIT 0\) AS archived\b")

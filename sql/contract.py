@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BAR_LIQUIDITY_SCHEMA",
+    "BAR_REALIZED_SPREAD_SCHEMA",
     "INTRADAY_PROFILE_SCHEMA",
     "LIQUIDITY_COLUMNS",
     "MODEL_PARAMS_SCHEMA",
@@ -125,11 +126,30 @@ BAR_LIQUIDITY_SCHEMA = pa.schema(
         pa.field("roll_spread", pa.float64()),
         pa.field("kyle_lambda", pa.float64()),
         pa.field("computed_at_ns", pa.int64(), nullable=False),
+        pa.field("vpin_lee_ready", pa.float64()),  # added last (duckdb migrations/005)
+    ]
+)
+
+#: One row per bar once its horizon has passed (``sql/duckdb/schema/013_bar_realized_spread.sql``,
+#: :mod:`udx.realized_step`); ``tick_price``/``tick_sign`` carry the Lee-Ready tick state after the bar.
+BAR_REALIZED_SPREAD_SCHEMA = pa.schema(
+    [
+        pa.field("symbol", pa.string(), nullable=False),
+        pa.field("bar_end_ns", pa.int64(), nullable=False),
+        pa.field("bar_seconds", pa.int32(), nullable=False),
+        pa.field("horizon_seconds", pa.int32(), nullable=False),
+        pa.field("n_trades", pa.int64(), nullable=False),
+        pa.field("matched_volume", pa.float64(), nullable=False),
+        pa.field("realized_spread", pa.float64()),
+        pa.field("price_impact", pa.float64()),
+        pa.field("tick_price", pa.float64()),
+        pa.field("tick_sign", pa.int32(), nullable=False),
+        pa.field("computed_at_ns", pa.int64(), nullable=False),
     ]
 )
 
 #: The measure columns of :data:`BAR_LIQUIDITY_SCHEMA` that the tools add to each ``trading_signals`` row.
-LIQUIDITY_COLUMNS = tuple(BAR_LIQUIDITY_SCHEMA.names[3:-1])
+LIQUIDITY_COLUMNS = tuple(n for n in BAR_LIQUIDITY_SCHEMA.names[3:] if n != "computed_at_ns")
 
 
 #: One row per model fit (``sql/duckdb/schema/004_model_params.sql``); ``scale`` is the internal

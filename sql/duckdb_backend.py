@@ -9,10 +9,10 @@ is interrupted when it passes the time limit. A server without a writer opens th
 Appends are idempotent: ``market_data`` declares no key (an index on it would cost more than the append);
 :meth:`DuckDBStorage.append_trades`, under the process's write lock, adds only rows whose dedupe key is not
 stored yet, so loading the same event twice leaves one row (at-least-once delivery + dedupe). Once retention
-moved a day to the Parquet archive (:mod:`sql.archive`), a batch holding trades of that day is also checked
-against the archived files of its symbols and days, so a trade delivered again (a replay, a Kafka re-read) is
-not stored a second time, while a trade of that day that is really new is stored (the next archive run moves
-it into a new part of its partition).
+moved a day to the Parquet archive (:mod:`sql.archive`), a batch holding trades or quotes of that day is also
+checked against the archived files of its symbols and days (:mod:`sql.archive_dedupe`), so an event delivered
+again (a replay, a Kafka re-read) is not stored a second time, while one of that day that is really new is
+stored (the next archive run moves it into a new part of its partition). Quotes carry no key in the live table.
 
 Analysts' SQL (:meth:`DuckDBStorage.run_sql`) runs on the same instance, so the instance itself is opened
 with ``enable_external_access = false`` and ``lock_configuration = true``: no statement of this process can
@@ -60,9 +60,11 @@ from sql.backend import (
     WriteListener,
     signal_states_by_symbol,
 )
-from sql.archive_paths import ARCHIVED_TABLES, check_archive_root, sql_literal, with_archive
+from sql.archive_dedupe import ArchivedDays
+from sql.archive_paths import archived_tables, check_archive_root, sql_literal, with_archive
 from sql.contract import (
     BAR_LIQUIDITY_SCHEMA,
+    BAR_REALIZED_SPREAD_SCHEMA,
     INTRADAY_PROFILE_SCHEMA,
     MODEL_PARAMS_SCHEMA,
     QUOTES_SCHEMA,
@@ -94,8 +96,8 @@ _EPOCH_DAY = dt.date(1970, 1, 1)
 _NS_PER_DAY = 86_400_000_000_000
 
 #: What ``reset_signals`` deletes of a symbol (``rewind_signals``: all but its state, which it replaces).
-_RESET_TABLES = ("trading_signals", "model_params", "intraday_profile", "bar_liquidity", "signal_state",
-                 "daily_metrics")
+_RESET_TABLES = ("trading_signals", "model_params", "intraday_profile", "bar_liquidity", "bar_realized_spread",
+                 "signal_state", "daily_metrics")
 
 #: Bytes 8-11 of every DuckDB database file (after the header's checksum).
 _MAGIC = b"DUCK"
@@ -191,7 +193,8 @@ def lock_down(connection: duckdb.DuckDBPyConnection, archive_root: Path) -> None
 
 
 _CREATE_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
-_CREATE_VIEW = re.compile(r"CREATE OR REPLACE VIEW (\w+)")
+_CREATE_VIEW = re.compile(r"CREATE OR REPLACE (VIEW|MACRO) (\w+)")
+_TEMP_VIEW = re.compile(r"CREATE OR REPLACE TEMP VIEW (\w+)")  # a migrations/readers/ file's stand-in
 
 
 def _schema_tables() -> list[tuple[str, str]]:
@@ -203,7 +206,7 @@ def _schema_tables() -> list[tuple[str, str]]:
 def _as_temporary(text: str) -> str:
     """A schema table's or a view's CREATE statement, creating a temporary one instead."""
     text = _CREATE_TABLE.sub(r"CREATE TEMP TABLE IF NOT EXISTS \1", text, count=1)
-    return _CREATE_VIEW.sub(r"CREATE OR REPLACE TEMP VIEW \1", text, count=1)
+    return _CREATE_VIEW.sub(r"CREATE OR REPLACE TEMP \1 \2", text, count=1)
 
 
 class DuckDBStorage:
@@ -226,7 +229,7 @@ class DuckDBStorage:
         self._queries = load_registry(_DIALECT, "queries")
         self._listeners: list[weakref.ref[WriteListener]] = []  # held weakly: a dropped app stops listening
         self._condition_sets: set[str] | None = None  # strings trade_condition_sets lists (writers; see the schema)
-        self._archived_days: dict[str, set[int]] | None = None  # market -> archived trade days (epoch days)
+        self._archived = ArchivedDays(self._queries, archive_root, label)  # archived days appends check against
         self._metrics_final_before: dict[int, int] = {}  # grid -> final_before_ns daily_metrics is written to
         self._cursor_setup: tuple[str, ...] = ()  # run on each new cursor (a reader of an older file)
 
@@ -261,8 +264,8 @@ class DuckDBStorage:
         if read_only:  # a writer checks in apply_schema; a reader of a file newer code migrated is refused here
             cursor = storage._root.cursor()  # its own: the thread's cursor is for the caller's statements
             try:
-                pending(_DIALECT, storage._schema_version(cursor) or 0, storage._label)
-                storage._cursor_setup = storage._reader_stand_ins(cursor)
+                todo = pending(_DIALECT, storage._schema_version(cursor) or 0, storage._label)
+                storage._cursor_setup = storage._reader_stand_ins(cursor, todo)
             except SchemaTooNew:
                 storage.close()
                 raise
@@ -270,22 +273,28 @@ class DuckDBStorage:
                 cursor.close()
         return storage
 
-    def _reader_stand_ins(self, cursor: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    def _reader_stand_ins(self, cursor: duckdb.DuckDBPyConnection, todo: Sequence[Migration]) -> tuple[str, ...]:
         """What a reader's every cursor runs first on a file older code wrote and no writer opened since.
 
         Each table of the schema files the file lacks (``bar_liquidity``, ``daily_metrics`` ...) stands in
-        as an empty temporary table of the newest columns, and every view as a temporary view of the newest
-        definition (temporary objects come first in DuckDB's search path; the file is not touched). The
-        tools then answer from the rows the file holds, the missing measures empty. A view the old tables
-        cannot carry is left as the file has it. Nothing is needed (``()``) for a file at the newest layout.
+        as an empty temporary table of the newest columns, a table a pending migration (``todo``) widens as
+        the temporary view of its ``migrations/readers/`` file (the new columns NULL), and every view as a
+        temporary view of the newest definition (temporary objects come first in DuckDB's search path; the
+        file is not touched). The tools then answer from the rows the file holds, the missing measures
+        empty. A view the old tables cannot carry is left as the file has it. Nothing is needed (``()``) for
+        a file at the newest layout.
         """
         existing = {(name, kind) for name, kind in cursor.execute(self._queries["main_relations"].text).fetchall()}
+        names = {name for name, _ in existing}  # a table replaced by a view of that name is not missing
         tables = {name for name, kind in existing if kind == "BASE TABLE"}
         views = {name for name, kind in existing if kind == "VIEW"}
-        missing = [(name, text) for name, text in _schema_tables() if name not in tables]
-        if not missing and all(s.name in views for s in load_registry(_DIALECT, "views")):
+        missing = [(name, text) for name, text in _schema_tables() if name not in names]
+        readers = load_registry(_DIALECT, "migrations/readers")
+        widened = [readers[m.name].text for m in todo if m.name in readers.names()]
+        widened = [text for text in widened if _TEMP_VIEW.search(text).group(1) in tables]  # type: ignore[union-attr]
+        if not missing and not widened and all(s.name in views for s in load_registry(_DIALECT, "views")):
             return ()
-        setup = [_as_temporary(text) for _, text in missing]
+        setup = [_as_temporary(text) for _, text in missing] + widened
         for statement in setup:
             cursor.execute(statement)
         kept = []
@@ -414,7 +423,7 @@ class DuckDBStorage:
             load_registry(_DIALECT, "archive")["placed_tables"].text).fetchall()}
         texts = []
         for statement in load_registry(_DIALECT, "views"):
-            table = next((t for t in ARCHIVED_TABLES if t.view == statement.name), None)
+            table = next((t for t in archived_tables() if t.view == statement.name), None)
             if table is not None and table.folder in archived and self.archive_root is not None:
                 texts.append((statement.name, with_archive(statement.text, table, self.archive_root)))
             else:
@@ -536,7 +545,7 @@ class DuckDBStorage:
                 self._notify("trades_written", written)
 
         with self._transaction(cursor, batches, committed):
-            written = self._without_archived(cursor, batch)
+            written = self._archived.without_archived(cursor, "trades", batch)
             if written is not batch:  # the same name: _transaction unregisters it
                 cursor.register("trades_batch", written)
             (added,) = cursor.execute(self._queries["insert_trades"].text).fetchone()  # type: ignore[misc]
@@ -546,62 +555,28 @@ class DuckDBStorage:
             self._condition_sets.update(new_sets.column("conditions").to_pylist())
         return int(added)
 
-    def _without_archived(self, cursor: duckdb.DuckDBPyConnection, batch: pa.Table) -> pa.Table:
-        """``batch`` without the rows whose dedupe key an archived Parquet file holds (a trade delivered again
-        after retention moved its day out of the live file); ``batch`` itself when it has none. Runs under the
-        write lock, so an archive of the same process cannot move a day in between."""
-        if self._archived_days is None:
-            self._archived_days = {}
-            for market, day in cursor.execute(self._queries["archived_trade_days"].text).fetchall():
-                self._archived_days.setdefault(str(market), set()).add((day - _EPOCH_DAY).days)
-        if not self._archived_days or self.archive_root is None:
-            return batch
-        days = pc.divide(batch.column("ts_ns"), _NS_PER_DAY)
-        hit = pa.array(np.zeros(batch.num_rows, np.bool_))
-        for market, archived in self._archived_days.items():
-            hit = pc.or_(hit, pc.and_(pc.equal(batch.column("market"), market),
-                                      pc.is_in(days, pa.array(sorted(archived), pa.int64()))))
-        if not pc.any(hit).as_py():
-            return batch
-        suspects = batch.filter(hit)
-        files = self._archived_trade_files(cursor, suspects)
-        if not files:
-            return batch
-        cursor.register("archive_check_batch", suspects)
-        try:
-            positions = self._queries["archived_trade_positions"].text
-            found = cursor.execute(positions, {"files": files}).fetchall()
-        finally:
-            cursor.unregister("archive_check_batch")
-        if not found:
-            return batch
-        log.info("%s: %d trade(s) delivered again after their day was archived; the archive holds them, not "
-                 "stored twice", self._label, len(found))
-        again = pa.array([p for (p,) in found], pa.int64())
-        return batch.filter(pc.invert(pc.is_in(batch.column("batch_pos"), again)))
-
-    def _archived_trade_files(self, cursor: duckdb.DuckDBPyConnection, suspects: pa.Table) -> list[str]:
-        """The archived trade files that may hold rows of ``suspects`` (placed, else still staged); a file in
-        neither place is logged (``microstructure archive`` reports it) and left out."""
-        assert self.archive_root is not None
-        days = sorted({_EPOCH_DAY + dt.timedelta(days=int(d))
-                       for d in pc.unique(pc.divide(suspects.column("ts_ns"), _NS_PER_DAY)).to_pylist()})
-        params = {"markets": pc.unique(suspects.column("market")).to_pylist(), "days": days,
-                  "symbols": pc.unique(suspects.column("symbol")).to_pylist()}
-        files = []
-        root = self.archive_root
-        listed = cursor.execute(self._queries["archived_trade_files"].text, params).fetchall()
-        for path, staged_path in listed:
-            found = next((p for p in (root / path, root / staged_path) if p.exists()), None)
-            if found is None:
-                log.error("archived file %s is missing: trades it held are not deduplicated against it", path)
-            else:
-                files.append(str(found))
-        return files
-
     def append_quotes(self, batch: pa.Table) -> int:
-        """Append quotes; return rows added."""
-        return self._insert_batch("quotes_batch", "insert_quotes", batch, QUOTES_SCHEMA)
+        """Append quotes; return rows added. Quotes carry no dedupe key in the live table (every row is
+        stored), but rows of an archived day that the archive holds already are left out
+        (:mod:`sql.archive_dedupe`)."""
+        if batch.num_rows == 0:
+            return 0
+        if batch.schema != QUOTES_SCHEMA:
+            batch = batch.select(QUOTES_SCHEMA.names).cast(QUOTES_SCHEMA)
+        cursor = self._cursor()
+        with self._write_lock:
+            positions = batch.append_column("batch_pos", pa.array(np.arange(batch.num_rows, dtype=np.int64)))
+            kept = self._archived.without_archived(cursor, "quotes", positions)
+            if kept is not positions:
+                batch = kept.drop_columns(["batch_pos"])
+            if batch.num_rows == 0:
+                return 0
+            cursor.register("quotes_batch", batch)
+            try:
+                (added,) = cursor.execute(self._queries["insert_quotes"].text).fetchone()  # type: ignore[misc]
+            finally:
+                cursor.unregister("quotes_batch")
+        return int(added)
 
     def commit_signals(
         self, signals: pa.Table, states: Sequence[SignalStateRow], model_params: pa.Table | None = None,
@@ -669,6 +644,35 @@ class DuckDBStorage:
                         "symbol": state.symbol, "bar_seconds": state.bar_seconds, "after_ns": state.last_bar_end_ns})
             cursor.execute(self._queries["upsert_signal_state"].text)
 
+    def realized_spread_due(self, bar_seconds: int, horizon_seconds: int,
+                            until_ns: int) -> tuple[pa.Table, pa.Table]:
+        """The bars ``bar_realized_spread`` may get now and where each symbol resumes (:mod:`udx.realized_step`).
+
+        Rows of another horizon than ``horizon_seconds`` are deleted first (a changed setting recomputes them).
+        Returns ``realized_spread_due`` (``symbol, bar_end_ns`` of the bars ending at or before ``until_ns``
+        after each symbol's newest row) and ``realized_spread_resume`` (that newest row's end and tick state).
+        """
+        cursor = self._cursor()
+        params = {"bar_seconds": bar_seconds}
+        resume = cursor.sql(self._queries["realized_spread_resume"].text, params=params).to_arrow_table()
+        horizons = set(resume.column("min_horizon").to_pylist()) | set(resume.column("max_horizon").to_pylist())
+        if horizons - {horizon_seconds}:
+            with self._transaction(cursor):
+                (gone,) = cursor.execute(self._queries["delete_realized_other_horizon"].text, {
+                    **params, "horizon_seconds": horizon_seconds}).fetchone()  # type: ignore[misc]
+            log.warning("bar_realized_spread: %d row(s) of another horizon than %d s deleted; recomputing them",
+                        gone, horizon_seconds)
+            resume = cursor.sql(self._queries["realized_spread_resume"].text, params=params).to_arrow_table()
+        due = cursor.sql(self._queries["realized_spread_due"].text,
+                         params={**params, "until_ns": until_ns}).to_arrow_table()
+        return due, resume
+
+    def write_realized_spread(self, rows: pa.Table) -> int:
+        """Insert ``bar_realized_spread`` rows (:data:`sql.contract.BAR_REALIZED_SPREAD_SCHEMA`) in one statement;
+        a bar stored already keeps its row. Returns rows added."""
+        return self._insert_batch("bar_realized_spread_batch", "insert_bar_realized_spread", rows,
+                                  BAR_REALIZED_SPREAD_SCHEMA)
+
     def write_daily_metrics(self, bar_seconds: int, watermark_ns: int,
                             oldest_new_bar_ns: int | None = None) -> int:
         """Write the ``daily_metrics`` row of every (symbol, UTC day) on the grid that the watermark made
@@ -718,7 +722,7 @@ class DuckDBStorage:
         cursor = self._cursor()
 
         def committed() -> None:
-            self._archived_days = None  # appends learn the archived days again
+            self._archived.forget()  # appends learn the archived days again
             self._notify("write_failed", moved)
 
         with self._transaction(cursor, committed=committed):

@@ -176,6 +176,11 @@ class Settings(BaseSettings):
     kyle_window: int = Field(
         30, ge=3, description="bars in the trailing window of Kyle's lambda regression (bar_liquidity)"
     )
+    liquidity_horizon_seconds: int = Field(
+        300, ge=1, le=86_400, description="horizon H of the realized spread and price impact (bar_realized_spread): "
+        "a trade is compared with the midpoint prevailing H seconds later, and a bar is written once the "
+        "transform's watermark passed its end + H"
+    )
 
     # --- ingest batching -----------------------------------------------------------------------------
     ingest_batch_rows: int = Field(5000, ge=1)
@@ -228,6 +233,21 @@ class Settings(BaseSettings):
         4, ge=1, le=256,
         description="threads running tool calls and REST routes; more calls wait on the event loop (not in threads) "
         "for one to free up",
+    )
+    mcp_switch_interval_ms: float = Field(
+        1.0, gt=0, le=100,
+        description="the server process's GIL switch interval (sys.setswitchinterval): a thread holding the GIL "
+        "hands it over after this long, so the event loop (and /health) waits about this long per hand-over "
+        "behind the tool threads; Python's default is 5",
+    )
+    mcp_chart_workers: int = Field(
+        2, ge=1, le=32,
+        description="processes drawing charts (started on the first chart, then reused); more charts wait for one",
+    )
+    mcp_chart_timeout_ms: int = Field(
+        30_000, ge=100,
+        description="a chart not drawn this long after it was asked for (waiting for a chart process included) is "
+        "an error and its process is stopped",
     )
     mcp_health_max_age_ms: int = Field(
         1000, ge=0,

@@ -27,6 +27,7 @@ never come from callers.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import queue
@@ -72,6 +73,11 @@ __all__ = [
 
 _DIALECT = "vertica"
 _NS = 1_000_000_000
+_NS_PER_DAY = 86_400 * _NS
+_EPOCH_DAY = dt.date(1970, 1, 1)
+#: What a recompute deletes per symbol on the grid (``reset_<table>``; ``rewind_<table>`` for all but the state).
+_RESET_TABLES = ("trading_signals", "model_params", "intraday_profile", "bar_liquidity", "bar_realized_spread",
+                 "daily_metrics", "signal_state")
 log = logging.getLogger("microstructure.sql")
 
 _TIMEOUT_MARKERS = ("run time cap", "runtimecap", "canceled", "cancelled", "interrupted")
@@ -248,6 +254,7 @@ class VerticaStorage:
         self._read_only = read_only
         self._view_settings = dict(DEFAULT_VIEW_SETTINGS if view_settings is None else view_settings)
         self._label = label  # names the database in messages
+        self._metrics_final_before: dict[int, int] = {}  # grid -> final_before_ns daily_metrics is written to
         self._timeout_ms = int(query_timeout_ms)
         self._queries = load_registry(_DIALECT, "queries")
         session = load_registry(_DIALECT, "session")
@@ -464,26 +471,28 @@ class VerticaStorage:
             raise StorageError(f"commit_signals failed: {exc}") from exc
 
     def reset_signals(self, symbols: Sequence[str], bar_seconds: int) -> None:
-        """Delete the signals, fits, profiles and states of ``symbols`` on the grid in one transaction."""
+        """Delete the signals, fits, profiles, bar liquidity, daily metrics and states of ``symbols`` on the grid
+        in one transaction."""
+        self._metrics_final_before.clear()  # their days are written again once final
         try:
             with self._write() as cursor:
                 for symbol in symbols:
-                    for table in ("trading_signals", "model_params", "intraday_profile", "bar_liquidity",
-                                  "signal_state"):
+                    for table in _RESET_TABLES:
                         cursor.execute(self._queries[f"reset_{table}"].text,
                                        {"symbol": symbol, "bar_seconds": bar_seconds})
         except _vertica().errors.Error as exc:
             raise StorageError(f"reset_signals failed: {exc}") from exc
 
     def rewind_signals(self, states: Sequence[SignalStateRow]) -> None:
-        """Delete each state's symbol's bars, fits and profiles after its ``last_bar_end_ns`` and store the
-        state, in one transaction."""
+        """Delete each state's symbol's bars, fits, profiles, bar liquidity and daily metrics after its
+        ``last_bar_end_ns`` and store the state, in one transaction."""
         if not states:
             return
+        self._metrics_final_before.clear()
         try:
             with self._write() as cursor:
                 for state in states:
-                    for table in ("trading_signals", "model_params", "intraday_profile", "bar_liquidity"):
+                    for table in (t for t in _RESET_TABLES if t != "signal_state"):
                         cursor.execute(self._queries[f"rewind_{table}"].text, {
                             "symbol": state.symbol, "bar_seconds": state.bar_seconds,
                             "after_ns": state.last_bar_end_ns})
@@ -491,6 +500,51 @@ class VerticaStorage:
                 cursor.execute(self._queries["upsert_signal_state"].text)
         except _vertica().errors.Error as exc:
             raise StorageError(f"rewind_signals failed: {exc}") from exc
+
+    def write_daily_metrics(self, bar_seconds: int, watermark_ns: int,
+                            oldest_new_bar_ns: int | None = None) -> int:
+        """Write the ``daily_metrics`` row of every (symbol, UTC day) on the grid that the watermark made
+        final (its bars end before the start of the watermark's UTC day) and none yet; return rows written.
+
+        One day per transaction, oldest first (``daily_metrics_pending`` names it, ``write_daily_metrics``
+        writes it), as :meth:`sql.duckdb_backend.DuckDBStorage.write_daily_metrics` does.
+
+        Parameters
+        ----------
+        bar_seconds
+            The grid.
+        watermark_ns
+            The transform's watermark: bars ending at or before it are written, trades after it may still come.
+        oldest_new_bar_ns
+            The end of the oldest bar the caller wrote since its last call (``None``: none). Nothing is read
+            when no day became final since the last call and no bar of a final day was written (the pending
+            days' query reads every bar before the watermark's day).
+        """
+        final_before = watermark_ns // _NS_PER_DAY * _NS_PER_DAY
+        if self._metrics_final_before.get(bar_seconds) == final_before and (
+                oldest_new_bar_ns is None or oldest_new_bar_ns >= final_before):
+            return 0
+        added = 0
+        try:
+            while True:
+                with self._write() as cursor:
+                    cursor.execute(self._queries["daily_metrics_pending"].text,
+                                   {"bar_seconds": bar_seconds, "final_before_ns": final_before})
+                    (first,) = cursor.fetchone()
+                    if first is None:
+                        break
+                    day = int(first) // _NS_PER_DAY * _NS_PER_DAY
+                    cursor.execute(self._queries["write_daily_metrics"].text, {
+                        "bar_seconds": bar_seconds, "from_ns": day,
+                        "final_before_ns": min(day + _NS_PER_DAY, final_before), "computed_at_ns": time.time_ns()})
+                    rows = self._count(cursor)
+                if not rows:  # both statements see the same days; never loop on a day that writes nothing
+                    raise StorageError(f"daily_metrics: the day from {first} ns was pending; nothing was written")
+                added += rows
+        except _vertica().errors.Error as exc:
+            raise StorageError(f"write_daily_metrics failed: {exc}") from exc
+        self._metrics_final_before[bar_seconds] = final_before
+        return added
 
     def run_statement(self, folder: str, name: str, params: Mapping[str, Any] | None = None) -> list[Any]:
         """Run the statement ``name`` of ``sql/vertica/<folder>/`` in its own writer transaction, bound to the
@@ -526,7 +580,12 @@ class VerticaStorage:
     def read_trades(self, symbol: str, start_ns: int, end_ns: int) -> pa.Table:
         """Return ``ts_ns, price, size, conditions, correction`` of ``symbol`` in ``[start_ns, end_ns)`` in time
         order, as Arrow."""
-        rows = self._fetchall("trades_range", {"symbol": symbol, "start_ns": start_ns, "end_ns": end_ns})
+        return self._trades_table(self._fetchall("trades_range", {"symbol": symbol, "start_ns": start_ns,
+                                                                  "end_ns": end_ns}))
+
+    @staticmethod
+    def _trades_table(rows: Sequence[Any]) -> pa.Table:
+        """``ts_ns, price, size, conditions, correction`` rows as Arrow."""
         ts, price, size, cond, corr = (list(c) for c in zip(*rows, strict=True)) if rows else ([],) * 5
         return pa.table(
             {"ts_ns": pa.array(ts, pa.int64()), "price": pa.array(price, pa.float64()),
@@ -543,6 +602,32 @@ class VerticaStorage:
         types = (pa.string(), pa.int64(), pa.float64(), pa.float64(), pa.float64(), pa.float64())
         columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
         return pa.table({n: pa.array(list(c), t) for n, c, t in zip(names, columns, types, strict=True)})
+
+    def read_trades_with_archive(self, symbol: str, start_ns: int, end_ns: int) -> pa.Table:
+        """:meth:`read_trades` over live and moved trades (the view ``trades_all``: ``market_data`` and
+        ``market_data_archive``): a recompute reads a symbol's history through it once retention moved old days.
+
+        Raises
+        ------
+        StorageError
+            When retention exported and dropped days of the range (``parquet_only_trade_days``): those trades
+            are only in the Parquet export, which the database does not read back, so a state computed without
+            them would not be the one-pass state.
+        """
+        params = {"symbol": symbol, "start_ns": start_ns, "end_ns": end_ns}
+        days, newest = self._fetchall("parquet_only_trade_days", params)[0]
+        if days:
+            raise StorageError(
+                f"{symbol}: the trades of {int(days)} day(s) through {newest} were exported to Parquet and dropped "
+                "from market_data_archive; a recompute from its first trade cannot read them in Vertica "
+                "(COPY the export back into market_data_archive to recompute it; its signals stay as made)")
+        return self._trades_table(self._fetchall("trades_all_range", params))
+
+    def archived_until(self) -> dict[str, int]:
+        """Per symbol whose trades or signals retention moved out of the live tables (``archived_symbol_days``):
+        the end (ns, exclusive) of the newest such UTC day. Its live trades are complete from there on."""
+        return {str(symbol): (day - _EPOCH_DAY).days * _NS_PER_DAY + _NS_PER_DAY
+                for symbol, day in self._fetchall("archived_symbol_days")}
 
     def load_signal_states(self, bar_seconds: int) -> dict[str, SignalStateRow]:
         """Return the stored transform state per symbol on the ``bar_seconds`` grid."""
@@ -638,8 +723,11 @@ class VerticaStorage:
         TRANSFORM_LATENESS_SECONDS``; per market one ``INSERT ... SELECT batch_microstructure(...) OVER
         (PARTITION BY symbol ORDER BY ts_ns, ...)`` stages the new bars (the caller resets symbols whose stored
         state other definitions wrote first: ``udx.transform.reset_stale_states``) and the state after each symbol's last
-        bar, then ``upsert_signals``, ``upsert_model_params`` (the fits the UDx returned as JSON) and
-        ``signal_states_from_stage`` write them, all in one transaction.
+        bar (the UDx is fed each symbol's trades and quotes, so each bar comes with its bar liquidity), then
+        ``upsert_signals``, ``staged_bar_liquidity`` + ``upsert_bar_liquidity``, ``upsert_model_params`` (the fits
+        the UDx returned as JSON) and ``signal_states_from_stage`` write them, all in one transaction. Then the
+        days the watermark made final get their ``daily_metrics`` rows (:meth:`write_daily_metrics`), as after
+        the client-side transform.
         """
         started = time.perf_counter()
         computed_at = time.time_ns() if now_ns is None else int(now_ns)
@@ -660,8 +748,11 @@ class VerticaStorage:
                          "computed_at_ns": computed_at, "settings": udx_settings_json(settings)},
                     )
                 cursor.execute(transform["staged_summary"].text)
-                bars, symbols = (int(v) for v in cursor.fetchone())
+                bars, symbols, oldest = cursor.fetchone()
+                bars, symbols = int(bars), int(symbols)
                 cursor.execute(self._queries["upsert_signals"].text)
+                cursor.execute(transform["staged_bar_liquidity"].text)
+                cursor.execute(self._queries["upsert_bar_liquidity"].text)
                 cursor.execute(transform["staged_model_params"].text)
                 fits = [row for _, text in cursor.fetchall() for row in json.loads(text)]
                 if fits:
@@ -676,5 +767,8 @@ class VerticaStorage:
                 cursor.execute(transform["signal_states_from_stage"].text, {"updated_ns": time.time_ns()})
         except _vertica().errors.Error as exc:
             raise StorageError(f"in-database transform failed: {exc}") from exc
+        written = self.write_daily_metrics(settings.bar_seconds, watermark, None if oldest is None else int(oldest))
+        if written:
+            log.info("daily metrics of %d final symbol day(s) written", written)
         return InDatabaseTransformSummary(symbols, bars, time.perf_counter() - started, watermark)
 

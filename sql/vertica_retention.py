@@ -4,9 +4,12 @@
 table whose ``RETAIN_*_DAYS`` is on, every day before the newest ``N`` (counted back from its newest row, as on
 DuckDB) leaves the live table in this order (``sql/vertica/retention/``):
 
+0. The ``daily_metrics`` of every final day are written first (as by the transform), so a day keeps its metrics
+   once its trades and bars leave; with ``RETAIN_METRICS_DAYS`` on, rows older than that many days are deleted.
 1. Trades and quotes move only when every symbol's signals are final there (``older_*`` counts none that is
-   not: the transform's watermark is past each symbol's newest row of those days); otherwise nothing moves and
-   the run says so. Whole day partitions move, so one symbol that is not final holds its days back for all.
+   not: the transform's watermark is past each symbol's newest row of those days, and each day of trades or bars
+   on the grid has its ``daily_metrics`` row); otherwise nothing moves and the run says so. Whole day
+   partitions move, so one symbol that is not final holds its days back for all.
 2. ``MOVE_PARTITIONS_TO_TABLE`` moves the days to ``<table>_archive`` (a catalog operation; ``*_all`` views
    read both tables, so no row disappears from them).
 3. ``EXPORT TO PARQUET`` writes those days under ``ARCHIVE_PATH/<folder>/export-<last day>-<ns>`` (a new folder,
@@ -34,7 +37,8 @@ __all__ = ["archive_vertica"]
 
 log = logging.getLogger("microstructure.archive")
 
-_NS_PER_DAY = 86_400_000_000_000
+_NS_PER_SECOND = 1_000_000_000
+_NS_PER_DAY = 86_400 * _NS_PER_SECOND
 _EPOCH = dt.date(1970, 1, 1)
 
 
@@ -46,9 +50,19 @@ def archive_vertica(storage: VerticaStorage, settings: Settings) -> list[str]:
     storage
         A Vertica storage opened for writing.
     settings
-        ``RETAIN_*_DAYS``, ``ARCHIVE_PATH`` (as the Vertica nodes see it) and ``BAR_SECONDS``.
+        ``RETAIN_*_DAYS``, ``RETAIN_METRICS_DAYS``, ``ARCHIVE_PATH`` (as the Vertica nodes see it),
+        ``BAR_SECONDS`` and ``TRANSFORM_LATENESS_SECONDS``.
     """
     lines = []
+    newest_trade = storage.newest_trade_ns()
+    if newest_trade is not None:  # the days that leave keep their metrics: written first, as by the transform
+        storage.write_daily_metrics(settings.bar_seconds,
+                                    newest_trade - round(settings.transform_lateness_seconds * _NS_PER_SECOND))
+    if settings.retain_metrics_days:
+        (deleted,) = storage.run_statement("retention", "delete_daily_metrics",
+                                           {"days": settings.retain_metrics_days})[0]
+        if deleted:
+            lines.append(f"daily_metrics: deleted {int(deleted):,} row(s) older than RETAIN_METRICS_DAYS")
     for table in ARCHIVED_TABLES:
         days = int(getattr(settings, table.setting))
         newest = storage.run_statement("retention", f"newest_day_{table.live}")[0][0] if days else None
@@ -61,7 +75,8 @@ def archive_vertica(storage: VerticaStorage, settings: Settings) -> list[str]:
         if not symbols:
             continue
         if waiting:
-            lines.append(f"{table.folder}: {waiting} symbol(s) not final before {last_day}; nothing moved")
+            lines.append(f"{table.folder}: {waiting} symbol(s) not final before {last_day} (signals or daily "
+                         "metrics not written yet); nothing moved")
             continue
         days_range = {"first_day": _EPOCH.isoformat(), "last_day": last_day.isoformat()}
         storage.run_statement("retention", f"move_{table.live}", days_range)

@@ -36,13 +36,15 @@ def free_port() -> int:
 
 
 def small_settings(path: Path, **overrides: object) -> Settings:
-    """Settings for tests: small row caps, short time limit, the demo's 24-hour session."""
+    """Settings for tests: small row caps, short time limit, the demo's 24-hour session; a chart limit that a
+    chart worker's first start on a loaded box fits in (it includes importing matplotlib)."""
     values: dict[str, object] = {
         "duckdb_path": path,
         "session_stocks": DAY_SESSION,
         "mcp_max_rows": 100,
         "mcp_default_rows": 20,
         "mcp_query_timeout_ms": 2000,
+        "mcp_chart_timeout_ms": 180_000,
         "mcp_port": free_port(),
     }
     values.update(overrides)
@@ -153,6 +155,18 @@ def market_storage(market_settings: Settings):
 
     storage = DuckDBStorage.open(market_settings, read_only=True)
     yield storage
+    storage.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_db(tmp_path_factory: pytest.TempPathFactory):
+    """``tests/server/tiny_market.py``'s two-hour file and the file opened read-only, for modules that only read."""
+    from sql.duckdb_backend import DuckDBStorage
+    from tests.server.tiny_market import build_tiny_market
+
+    path = build_tiny_market(tmp_path_factory.mktemp("tiny") / "tiny.duckdb")
+    storage = DuckDBStorage.open(small_settings(path), read_only=True)
+    yield path, storage
     storage.close()
 
 

@@ -168,15 +168,35 @@ def intensity_zscore(counts, lookback, min_periods):
 def vpin_buckets(dp, volume, sigma, bucket, n):
     """Bucket order imbalances and VPIN per complete bucket, spec §6.4 (constant V and sigma)."""
     fracs = [0.5 * math.erfc(-(d / sigma) / math.sqrt(2)) if sigma > 0 else 0.5 for d in dp]
-    pieces = []  # (volume, buy fraction), split at bucket boundaries
+    oi, vp, _ = _classified_buckets(volume, fracs, bucket, n)
+    return oi, vp
+
+
+def vpin_lee_ready(side, size, bucket, n):
+    """VPIN as of each trade with each trade's volume on its Lee-Ready side (EPO 2012 buckets of V; a buy's
+    size is buy volume, a sell's sell volume, an unsigned trade's half each)."""
+    fracs = [{1: 1.0, -1: 0.0, 0: 0.5}[int(s)] for s in side]
+    _, vp, done = _classified_buckets(size, fracs, bucket, n)
+    return [vp[k - 1] if k else math.nan for k in done]
+
+
+def _classified_buckets(volume, fracs, bucket, n):
+    """EPO buckets of size ``bucket`` filled in order with each item's volume split by its buy fraction:
+    per bucket OI and VPIN (NaN before n buckets), and the buckets complete after each item."""
+    pieces = []  # (volume, buy fraction, closes a bucket), split at bucket boundaries
+    done = []
     fill = 0.0
+    complete = 0
     for v, f in zip(volume, fracs):
         v = float(v)
         while v > 0:
             take = min(v, bucket - fill)
-            pieces.append((take, f, fill + take >= bucket))
-            fill = 0.0 if fill + take >= bucket else fill + take
+            closes = fill + take >= bucket
+            pieces.append((take, f, closes))
+            complete += closes
+            fill = 0.0 if closes else fill + take
             v -= take
+        done.append(complete)
     oi = []
     buy = 0.0
     for take, f, closes in pieces:
@@ -185,7 +205,7 @@ def vpin_buckets(dp, volume, sigma, bucket, n):
             oi.append(abs(2 * buy - bucket))
             buy = 0.0
     vp = [math.nan if k + 1 < n else sum(oi[k + 1 - n: k + 1]) / (n * bucket) for k in range(len(oi))]
-    return oi, vp
+    return oi, vp, done
 
 
 def acd_bars(ts_ns, bar_end_ns, bar_session_ns, bin_seconds, n_bins, decay=0.8):

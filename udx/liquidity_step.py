@@ -3,7 +3,8 @@
 :func:`liquidity_columns` runs, for the bars :func:`udx.pipeline.process_symbol` has just emitted, the chain
 :func:`udx.nbbo.prevailing_quotes` → :func:`udx.trade_sign.lee_ready` → :func:`udx.liquidity.liquidity_bars`,
 then :mod:`udx.impact` (Amihud from the bars' return and dollar volume ``vwap · volume``, Roll over the
-price-setting prints, Kyle over the bars' return and signed dollar volume).
+price-setting prints, Kyle over the bars' return and signed dollar volume) and :mod:`udx.vpin_lr` (VPIN with
+the Lee-Ready sides, in the BVC VPIN's buckets: the pipeline's ``vpin_bucket`` per bar and ``VPIN_WINDOW``).
 
 **Which prints.** Every valid print is signed (the quote rule, else the tick rule over every print in time
 order); buy, sell and signed volume and the effective spread count the prints that count in volume (their size
@@ -13,8 +14,10 @@ gets ``n_quotes`` 0 and NaN quote measures, and volumes signed by the tick rule.
 **Incremental.** Only trades and quotes stamped before the end of the last emitted bar are used; the rest is
 read again with the next bars. The carried state lives in :attr:`udx.state.SymbolState.arrays` under
 ``liq_*`` keys (:func:`initial_arrays`): the newest quote before the cut (time, bid, ask, sizes), the last price
-and non-zero tick, the Roll window's last prices and the Kyle window's last pairs. A state written before
-liquidity was wired in has none of them and starts from :func:`initial_arrays` (its earlier bars get no rows).
+and non-zero tick, the Roll window's last prices, the Kyle window's last pairs and the Lee-Ready VPIN's open
+bucket and rings (``liq_vlr_*``: a state written before them starts its buckets empty at the upgrade). A state
+written before liquidity was wired in has none of them and starts from :func:`initial_arrays` (its earlier bars
+get no rows).
 So calls cut at bar ends give exactly the rows of one call (``tests/udx/test_liquidity_transform.py``).
 """
 
@@ -28,17 +31,19 @@ from udx.impact import amihud, kyle_bars, roll_bars
 from udx.liquidity import liquidity_bars
 from udx.nbbo import CarriedQuote, prevailing_quotes
 from udx.trade_sign import TickState, lee_ready
+from udx.vpin_lr import vpin_lee_ready_step
 
 __all__ = ["LiquidityConfig", "Quotes", "initial_arrays", "liquidity_columns"]
 
 
 @dataclass(frozen=True, slots=True)
 class LiquidityConfig:
-    """``QUOTE_STALE_SECONDS`` in ns, ``ROLL_WINDOW`` and ``KYLE_WINDOW``."""
+    """``QUOTE_STALE_SECONDS`` in ns, ``ROLL_WINDOW``, ``KYLE_WINDOW`` and ``VPIN_WINDOW``."""
 
     stale_ns: int
     roll_window: int
     kyle_window: int
+    vpin_window: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +127,8 @@ def liquidity_columns(
     roll, arrays["liq_roll"] = roll_bars(arrays["liq_roll"], ts[price_ok], px[price_ok], ends, cfg.roll_window)
     kyle, arrays["liq_kyle_r"], arrays["liq_kyle_x"] = kyle_bars(arrays["liq_kyle_r"], arrays["liq_kyle_x"], r,
                                                                  lb.signed_dollar_volume, cfg.kyle_window)
+    vpin_lr = vpin_lee_ready_step(arrays, ends, ts, signed.side, np.where(volume_ok, sz, 0.0),
+                                  columns["vpin_bucket"], cfg.vpin_window)
     dollar_volume = np.nan_to_num(np.asarray(columns["vwap"], np.float64)) * np.asarray(columns["volume"])
     if q.ts.size:
         arrays["liq_qts"] = q.ts[-1:].copy()
@@ -132,4 +139,4 @@ def liquidity_columns(
             "effective_spread": lb.effective_spread, "buy_volume": lb.buy_volume, "sell_volume": lb.sell_volume,
             "signed_volume": lb.signed_volume, "order_imbalance": lb.order_imbalance,
             "depth_imbalance": lb.depth_imbalance, "amihud": amihud(r, dollar_volume), "roll_spread": roll,
-            "kyle_lambda": kyle}
+            "kyle_lambda": kyle, "vpin_lee_ready": vpin_lr}

@@ -262,7 +262,8 @@ def process_symbol(
                "close": b.close, "log_return": r, "garch_sigma": sigma, "standardized_return": z,
                "lee_mykland_stat": lm, "jump_threshold": thr, "jump_detected": flags, "bns_stat": bns,
                "trade_intensity_zscore": iz, "conditional_duration": cond, "acd_surprise": surprise,
-               "vpin": vpin, "vpin_cdf": vcdf, "session_open_ns": b.session_open_ns}  # the last: not stored
+               "vpin": vpin, "vpin_cdf": vcdf,
+               "session_open_ns": b.session_open_ns, "vpin_bucket": bucket}  # the last two: not stored
     if rule:
         columns.update(trading_signal=signals, signal_reason=reasons)
     new_state = SymbolState(cfg.fingerprint(), int(b.bar_end_ns[-1]), float(b.close[-1]),

@@ -22,6 +22,9 @@ One call of :func:`run_transform` does, for every symbol with trades:
    ``symbols_per_commit`` symbols, so a crash leaves every symbol either before or after its chunk, never in
    between.
 
+5. **Realized spread** (:mod:`udx.realized_step`): every bar the watermark has passed by
+   ``LIQUIDITY_HORIZON_SECONDS`` gets its ``bar_realized_spread`` row, once.
+
 **Exactness.** When trades are appended in time order, running the transform after every micro-batch, with
 restarts in between, gives exactly the rows of one run over everything (``computed_at_ns`` and
 ``fitted_at_ns`` aside): bars never straddle runs and the state carries every window and running quantity as
@@ -56,6 +59,7 @@ from sql.settings import Settings
 from udx.lee_mykland import default_window, lm_threshold
 from udx.liquidity_step import LiquidityConfig, Quotes, liquidity_columns
 from udx.pipeline import FitRecord, ProfileRecord, SignalConfig, SymbolResult, process_symbol
+from udx.realized_step import write_realized_spreads
 from udx.sessions import next_bar_end_ns, parse_session
 from udx.signal_rule import RuleConfig
 from udx.state import StateError, SymbolState
@@ -130,7 +134,8 @@ def signal_config(settings: Settings, market: str) -> SignalConfig:
 
 def liquidity_config(settings: Settings) -> LiquidityConfig:
     """The stale limit and windows of the bar liquidity measures (:mod:`udx.liquidity_step`)."""
-    return LiquidityConfig(round(settings.quote_stale_seconds * _NS), settings.roll_window, settings.kyle_window)
+    return LiquidityConfig(round(settings.quote_stale_seconds * _NS), settings.roll_window, settings.kyle_window,
+                           settings.vpin_window)
 
 
 def run_transform(
@@ -243,6 +248,7 @@ def run_transform(
         reader.shutdown(wait=True, cancel_futures=True)
         writer.close()
     _write_daily_metrics(storage, settings.bar_seconds, watermark, oldest)
+    write_realized_spreads(storage, settings, watermark, markets, computed_at, symbols_per_commit)
     return TransformSummary(n_symbols, n_bars, time.perf_counter() - started, watermark, n_fits, n_trades,
                             min(due.values()) if due else None)
 

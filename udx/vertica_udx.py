@@ -29,6 +29,14 @@ a failed statement writes nothing, so a rerun recomputes the same bars. A partit
 trades since its last bar: the first run over a long history puts that whole history of one symbol into one
 fenced Python process (memory ~ 24 bytes per trade plus Python lists while reading).
 
+**Bar liquidity.** The 11-argument form ``batch_microstructure(ts_ns, price, size, conditions, correction,
+symbol, state, bid_price, bid_size, ask_price, ask_size)`` receives the symbol's trades *and* quotes as one
+time-ordered partition (a UDx cannot read the ``quotes`` table): a row whose ``price`` is NULL is a quote, the
+others are trades. The quotes are handed to the same ``run_transform`` through :class:`QuotedPartitionStorage`
+(its ``read_quotes_many``), so each new bar also gets its ``bar_liquidity`` measures (prevailing NBBO, Lee-Ready
+side, spreads, imbalances, Amihud, Roll, Kyle's lambda: :mod:`udx.liquidity_step`), written beside the bar's
+signal columns (:data:`sql.contract.LIQUIDITY_COLUMNS`), the liquidity state riding in ``state`` as on DuckDB.
+
 Parameters (``USING PARAMETERS``): ``settings`` (JSON of :class:`sql.settings.Settings` fields; default:
 defaults), ``market`` (``stocks``/``crypto``, picks the session; default ``stocks``), ``watermark_ns`` (bars
 ending after it are not final; default: the partition's newest trade), ``computed_at_ns`` (default: now).
@@ -50,7 +58,8 @@ import numpy as np
 import pyarrow as pa
 
 from sql.backend import SignalStateRow
-from sql.contract import INTRADAY_PROFILE_SCHEMA, MODEL_PARAMS_SCHEMA, SIGNALS_SCHEMA
+from sql.contract import BAR_LIQUIDITY_SCHEMA, INTRADAY_PROFILE_SCHEMA, LIQUIDITY_COLUMNS, MODEL_PARAMS_SCHEMA
+from sql.contract import SIGNALS_SCHEMA
 
 try:  # pragma: no cover - only inside Vertica
     import vertica_sdk  # type: ignore[import-not-found]
@@ -60,9 +69,12 @@ except ImportError:
 __all__ = [
     "BatchMicrostructure",
     "BatchMicrostructureFactory",
+    "BatchMicrostructureQuotesFactory",
     "BatchMicrostructureResumeFactory",
     "PartitionResult",
     "PartitionStorage",
+    "QUOTE_COLUMNS",
+    "QuotedPartitionStorage",
     "compute_partition",
     "output_columns",
 ]
@@ -76,11 +88,17 @@ _STATE_BYTES = 1_048_576
 _SETTINGS_BYTES = 65_000
 
 
-def output_columns(keyed: bool) -> list[tuple[str, str]]:
+#: The quote columns of the 11-argument form, after ``symbol, state``.
+_QUOTE_ARGS = ("bid_price", "bid_size", "ask_price", "ask_size")
+
+
+def output_columns(keyed: bool, quoted: bool = False) -> list[tuple[str, str]]:
     """Return the UDx output columns as ``(name, kind)``, kind one of ``int, float, bool, varchar, long``.
 
     ``keyed=False`` (5 arguments): the ``trading_signals`` columns but ``symbol``; ``keyed=True``
-    (7 arguments): ``symbol`` first, then ``state``, ``model_params`` and ``intraday_profile`` (JSON) last.
+    (7 arguments): ``symbol`` first, then ``state``, ``model_params`` and ``intraday_profile`` (JSON) last;
+    ``quoted=True`` (11 arguments, keyed): the bar liquidity measures (:data:`sql.contract.LIQUIDITY_COLUMNS`)
+    after the signal columns, before ``state``.
     """
     columns: list[tuple[str, str]] = []
     for field in SIGNALS_SCHEMA:
@@ -95,6 +113,9 @@ def output_columns(keyed: bool) -> list[tuple[str, str]]:
         else:
             kind = "float"
         columns.append((field.name, kind))
+    if quoted:
+        columns += [(name, "int" if pa.types.is_integer(BAR_LIQUIDITY_SCHEMA.field(name).type) else "float")
+                    for name in LIQUIDITY_COLUMNS]
     if keyed:
         columns += [("state", "long"), ("model_params", "long"), ("intraday_profile", "long")]
     return columns
@@ -128,6 +149,7 @@ class PartitionStorage:
         self.states: list[SignalStateRow] = []
         self.model_params: list[pa.Table] = []
         self.profiles: list[pa.Table] = []
+        self.liquidity: list[pa.Table] = []
 
     def newest_trade_ns(self) -> int | None:
         return self._watermark
@@ -148,7 +170,10 @@ class PartitionStorage:
                          "conditions": self._conditions[lo:hi], "correction": self._correction[lo:hi]})
 
     def commit_signals(self, signals: pa.Table, states: Sequence[SignalStateRow],
-                       model_params: pa.Table | None = None, profiles: pa.Table | None = None) -> None:
+                       model_params: pa.Table | None = None, profiles: pa.Table | None = None,
+                       liquidity: pa.Table | None = None) -> None:
+        if liquidity is not None and liquidity.num_rows:
+            self.liquidity.append(liquidity)
         if signals.num_rows:
             self.signals.append(signals)
         if model_params is not None and model_params.num_rows:
@@ -165,6 +190,30 @@ class PartitionStorage:
         """Nothing to release."""
 
 
+class QuotedPartitionStorage(PartitionStorage):
+    """:class:`PartitionStorage` with the symbol's quotes too: ``read_quotes_many`` makes ``run_transform``
+    compute each new bar's ``bar_liquidity`` row, as it does on DuckDB."""
+
+    def __init__(self, *args: Any, quotes: pa.Table, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        ts = np.ascontiguousarray(quotes.column("ts_ns").to_numpy(), dtype=np.int64)
+        if ts.size > 1 and np.any(np.diff(ts) < 0):
+            raise ValueError("batch_microstructure needs its quotes ordered by ts_ns (OVER (... ORDER BY ts_ns))")
+        self._quotes = quotes
+
+    def read_quotes_many(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> pa.Table:
+        ts = self._quotes.column("ts_ns").to_numpy()
+        lo = int(np.searchsorted(ts, start_ns, side="left"))
+        hi = int(np.searchsorted(ts, end_ns, side="left"))
+        part = self._quotes.slice(lo, hi - lo) if self._symbol in symbols else self._quotes.slice(0, 0)
+        return part.add_column(0, "symbol", pa.array([self._symbol] * part.num_rows, pa.string()))
+
+
+#: ``QuotedPartitionStorage``'s quotes: what ``read_quotes_many`` returns but ``symbol``.
+QUOTE_COLUMNS = pa.schema([("ts_ns", pa.int64()), ("bid_price", pa.float64()), ("bid_size", pa.float64()),
+                           ("ask_price", pa.float64()), ("ask_size", pa.float64())])
+
+
 @dataclass(frozen=True, slots=True)
 class PartitionResult:
     """The new bars of one partition (``SIGNALS_SCHEMA``), the state after the last (``None``: no bar), the
@@ -175,6 +224,8 @@ class PartitionResult:
     state: str | None
     model_params: pa.Table
     profiles: pa.Table = dataclass_field(default_factory=INTRADAY_PROFILE_SCHEMA.empty_table)
+    #: ``BAR_LIQUIDITY_SCHEMA`` rows of the new bars, in their order (only when quotes were given)
+    liquidity: pa.Table = dataclass_field(default_factory=BAR_LIQUIDITY_SCHEMA.empty_table)
 
     def profiles_json(self) -> str | None:
         """The profile rows as a JSON list, ``None`` without profiles."""
@@ -212,6 +263,7 @@ def compute_partition(
     computed_at_ns: int | None = None,
     conditions: Sequence[str | None] | None = None,
     correction: Sequence[int | None] | None = None,
+    quotes: pa.Table | None = None,
 ) -> PartitionResult:
     """Run :func:`udx.transform.run_transform` on one symbol's time-ordered trades.
 
@@ -228,6 +280,9 @@ def compute_partition(
         Settings (:func:`sql.vertica_backend.udx_settings_json`) and the symbol's market.
     watermark_ns, computed_at_ns
         Bars ending after the watermark are not final (default: newest trade); ``computed_at_ns`` of the rows.
+    quotes
+        The symbol's quotes in time order (:data:`QUOTE_COLUMNS`); given (even empty), the new bars get their
+        bar liquidity (``PartitionResult.liquidity``).
     """
     from udx.transform import run_transform
 
@@ -235,14 +290,16 @@ def compute_partition(
     ts = np.ascontiguousarray(ts_ns, dtype=np.int64)
     if watermark_ns is None:
         watermark_ns = int(ts[-1]) if ts.size else 0
-    storage = PartitionStorage(market, symbol, ts, np.asarray(price, np.float64), np.asarray(size, np.float64),
-                               state, settings.bar_seconds, watermark_ns, conditions, correction)
+    args = (market, symbol, ts, np.asarray(price, np.float64), np.asarray(size, np.float64), state,
+            settings.bar_seconds, watermark_ns, conditions, correction)
+    storage = PartitionStorage(*args) if quotes is None else QuotedPartitionStorage(*args, quotes=quotes)
     run_transform(storage, settings, now_ns=time.time_ns() if computed_at_ns is None else computed_at_ns)  # type: ignore[arg-type]
     signals = pa.concat_tables(storage.signals) if storage.signals else SIGNALS_SCHEMA.empty_table()
     new_state = storage.states[-1].state if storage.states else None
     fits = pa.concat_tables(storage.model_params) if storage.model_params else MODEL_PARAMS_SCHEMA.empty_table()
     profiles = pa.concat_tables(storage.profiles) if storage.profiles else INTRADAY_PROFILE_SCHEMA.empty_table()
-    return PartitionResult(signals, new_state, fits, profiles)
+    liquidity = pa.concat_tables(storage.liquidity) if storage.liquidity else BAR_LIQUIDITY_SCHEMA.empty_table()
+    return PartitionResult(signals, new_state, fits, profiles, liquidity)
 
 
 # --- the Vertica interface ---------------------------------------------------------------------------
@@ -255,8 +312,9 @@ def _param(reader: Any, name: str, kind: str) -> Any:
 class BatchMicrostructure(_TransformBase):  # type: ignore[misc]
     """The transform function: one call of :meth:`processPartition` per symbol (partition)."""
 
-    def __init__(self, keyed: bool) -> None:
-        self._keyed = keyed
+    def __init__(self, keyed: bool, quoted: bool = False) -> None:
+        self._keyed = keyed or quoted
+        self._quoted = quoted
         self._params: dict[str, Any] = {}
 
     def setup(self, server_interface: Any, col_types: Any) -> None:
@@ -276,8 +334,14 @@ class BatchMicrostructure(_TransformBase):  # type: ignore[misc]
         corr: list[int | None] = []
         symbol: str | None = None
         state: str | None = None
+        quotes: list[list[Any]] = [[] for _ in QUOTE_COLUMNS]
         while True:
-            if not reader.isNull(0):
+            if self._quoted and reader.isNull(1):  # a quote: no price
+                if not reader.isNull(0):
+                    quotes[0].append(reader.getInt(0))
+                    for k in range(1, len(QUOTE_COLUMNS)):
+                        quotes[k].append(None if reader.isNull(6 + k) else reader.getFloat(6 + k))
+            elif not reader.isNull(0):
                 ts.append(reader.getInt(0))
                 px.append(float("nan") if reader.isNull(1) else reader.getFloat(1))  # skipped by the transform
                 sz.append(float("nan") if reader.isNull(2) else reader.getFloat(2))
@@ -292,23 +356,31 @@ class BatchMicrostructure(_TransformBase):  # type: ignore[misc]
                 break
         if not ts:
             return
+        quoted = pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(quotes, QUOTE_COLUMNS, strict=True)],
+                                      schema=QUOTE_COLUMNS) if self._quoted else None
         result = compute_partition(ts, px, sz, symbol=symbol or "", state=state, conditions=cond, correction=corr,
-                                   **self._params)
-        _write(writer, result, self._keyed)
+                                   quotes=quoted, **self._params)
+        _write(writer, result, self._keyed, self._quoted)
 
     def destroy(self, server_interface: Any, col_types: Any) -> None:
         """Nothing to release."""
 
 
-def _write(writer: Any, result: PartitionResult, keyed: bool) -> None:
+def _write(writer: Any, result: PartitionResult, keyed: bool, quoted: bool = False) -> None:
     """Write the partition's rows; ``state``, ``model_params`` and ``intraday_profile`` only on the last row
-    of a keyed call."""
+    of a keyed call; the bar liquidity beside each bar's signals in a quoted one."""
     table = result.signals
     last = {"state": result.state, "model_params": result.model_params_json(),
             "intraday_profile": result.profiles_json()}
     m = table.num_rows
-    columns = output_columns(keyed)
-    values = {name: table.column(name).to_pylist() for name, _ in columns if name not in last}
+    columns = output_columns(keyed, quoted)
+    values = {name: table.column(name).to_pylist() for name, _ in columns
+              if name not in last and name not in LIQUIDITY_COLUMNS}
+    if quoted:
+        liquidity = result.liquidity
+        if liquidity.column("bar_end_ns").to_pylist() != table.column("bar_end_ns").to_pylist():
+            raise RuntimeError("batch_microstructure: bar liquidity rows do not match the bars")  # a bug, not data
+        values.update({name: liquidity.column(name).to_pylist() for name in LIQUIDITY_COLUMNS})
     for i in range(m):
         for col, (name, kind) in enumerate(columns):
             if name in last:
@@ -330,6 +402,7 @@ def _write(writer: Any, result: PartitionResult, keyed: bool) -> None:
 
 class _Factory(_FactoryBase):  # type: ignore[misc]
     keyed = False
+    quoted = False
 
     def getPrototype(self, server_interface: Any, arg_types: Any, return_type: Any) -> None:  # noqa: N802
         arg_types.addInt()  # ts_ns
@@ -340,12 +413,15 @@ class _Factory(_FactoryBase):  # type: ignore[misc]
         if self.keyed:
             arg_types.addVarchar()  # symbol
             arg_types.addLongVarchar()  # state
-        for _, kind in output_columns(self.keyed):
+        if self.quoted:
+            for _ in _QUOTE_ARGS:  # bid_price, bid_size, ask_price, ask_size
+                arg_types.addFloat()
+        for _, kind in output_columns(self.keyed, self.quoted):
             {"int": return_type.addInt, "float": return_type.addFloat, "bool": return_type.addBool,
              "varchar": return_type.addVarchar, "long": return_type.addLongVarchar}[kind]()
 
     def getReturnType(self, server_interface: Any, arg_types: Any, return_type: Any) -> None:  # noqa: N802
-        for name, kind in output_columns(self.keyed):
+        for name, kind in output_columns(self.keyed, self.quoted):
             if kind == "int":
                 return_type.addInt(name)
             elif kind == "float":
@@ -364,7 +440,7 @@ class _Factory(_FactoryBase):  # type: ignore[misc]
         parameter_types.addInt("computed_at_ns")
 
     def createTransformFunction(self, server_interface: Any) -> BatchMicrostructure:  # noqa: N802
-        return BatchMicrostructure(self.keyed)
+        return BatchMicrostructure(self.keyed, self.quoted)
 
 
 class BatchMicrostructureFactory(_Factory):
@@ -379,3 +455,12 @@ class BatchMicrostructureResumeFactory(_Factory):
     ``state``, returns the next."""
 
     keyed = True
+
+
+class BatchMicrostructureQuotesFactory(_Factory):
+    """``batch_microstructure(ts_ns, price, size, conditions, correction, symbol, state, bid_price, bid_size,
+    ask_price, ask_size)``: trades and quotes (``price`` NULL) in one partition; resumes from ``state`` and
+    returns each bar's liquidity measures beside its signals."""
+
+    keyed = True
+    quoted = True

@@ -11,7 +11,8 @@ GRANT USAGE ON SCHEMA public TO microstructure_read;
 -- Every relation the analyst SQL guard allows (server/sql_guard.py DOCUMENTED_RELATIONS), no more
 GRANT SELECT ON TABLE public.market_data, public.quotes, public.trading_signals, public.model_params,
                       public.signal_state, public.intraday_profile, public.trade_conditions,
-                      public.trade_corrections, public.bar_liquidity, public.view_settings TO microstructure_read;
+                      public.trade_corrections, public.bar_liquidity, public.view_settings,
+                      public.bar_realized_spread TO microstructure_read;
 GRANT SELECT ON public.eligible_trades, public.enriched_market_data, public.jump_events, public.symbol_metrics,
                 public.latest_signals, public.trades_all, public.quotes_all, public.signals_all,
                 public.liquidity_signals, public.quote_book TO microstructure_read;

@@ -1,26 +1,25 @@
 """A PNG of one symbol's bars: close price with jumps and BUY/SELL signals marked, VPIN below; where quotes are
 stored, the NBBO in force at each bar's end as a bid-ask band behind the price.
 
-For clients that show images, and for people who would rather look than read. Rendering uses matplotlib's
-Agg backend (no display), imported on the first chart so that start-up stays fast; the figure is closed
-after rendering so a long-running server does not grow.
+For clients that show images, and for people who would rather look than read. This module reads the bars;
+``server/tools/chart_draw.py`` draws them (matplotlib's Agg backend, imported on the first chart), in the
+server's chart worker processes (``server/chart_pool.py``) so that drawing never holds the server's GIL.
 """
 
 from __future__ import annotations
 
-import io
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 
 from server.arguments import iso_utc, normalize_symbol, parse_window
 from server.models import ChartInfo
+from server.tools.chart_draw import ChartSeries, draw_chart
 from server.tools.market import UnknownSymbol
 from sql.backend import Storage
 
 __all__ = ["render_chart"]
-
-_MARKERS = {"BUY": ("^", "tab:green"), "SELL": ("v", "tab:red")}
 
 
 def render_chart(
@@ -34,8 +33,13 @@ def render_chart(
     end: str | int | None = None,
     width: int = 1000,
     height: int = 600,
+    draw: Callable[[ChartSeries], bytes] = draw_chart,
 ) -> tuple[bytes, ChartInfo]:
-    """Render the newest ``max_bars`` bars of ``symbol`` in the window; return the PNG and what it shows."""
+    """Render the newest ``max_bars`` bars of ``symbol`` in the window; return the PNG and what it shows.
+
+    The bars are read here; ``draw`` turns them into the PNG: in this process by default, in a chart worker
+    process with ``ChartPool.draw`` (``server/chart_pool.py``), as the server does.
+    """
     symbol = normalize_symbol(symbol)
     window = parse_window(hours_back, start, end)
     params = {"symbol": symbol, "bar_seconds": bar_seconds, "start_ns": window.start_ns, "end_ns": window.end_ns}
@@ -52,44 +56,8 @@ def render_chart(
     bid = np.array([np.nan if r[6] is None else r[6] for r in rows], dtype=float)
     ask = np.array([np.nan if r[7] is None else r[7] for r in rows], dtype=float)
     quoted = ~np.isnan(bid)
-    times = ends.astype("datetime64[ns]").astype("datetime64[ms]").astype(object)
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
-
-    figure, (price_axis, vpin_axis) = plt.subplots(
-        2, 1, sharex=True, figsize=(width / 100, height / 100), dpi=100, height_ratios=(3, 1)
-    )
-    try:
-        if quoted.any():  # gaps (no usable quote) stay empty
-            price_axis.fill_between(times, bid, ask, where=quoted, color="tab:orange", alpha=0.3,
-                                    linewidth=0, label="bid-ask")
-        price_axis.plot(times, close, color="tab:blue", linewidth=1.0, label="close")
-        if jumps.any():
-            price_axis.scatter(np.array(times)[jumps], close[jumps], s=90, facecolors="none",
-                               edgecolors="black", linewidths=1.5, label="jump", zorder=3)  # fmt: skip
-        for name, (marker, color) in _MARKERS.items():
-            mask = np.array([s == name for s in signals])
-            if mask.any():
-                price_axis.scatter(np.array(times)[mask], close[mask], marker=marker, color=color, s=40,
-                                   label=name, zorder=4)  # fmt: skip
-        price_axis.set_title(f"{symbol}: {bar_seconds}s bars, UTC")
-        price_axis.set_ylabel("price")
-        price_axis.legend(loc="upper left", fontsize="small")
-        price_axis.grid(alpha=0.3)
-        vpin_axis.plot(times, vpin, color="tab:purple", linewidth=1.0)
-        vpin_axis.set_ylabel("VPIN")
-        vpin_axis.set_ylim(0, 1)
-        vpin_axis.grid(alpha=0.3)
-        vpin_axis.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
-        figure.autofmt_xdate()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png")
-    finally:
-        plt.close(figure)
+    png = draw(ChartSeries(symbol=symbol, bar_seconds=bar_seconds, ends=ends, close=close, vpin=vpin, jumps=jumps,
+                           signals=signals, bid=bid, ask=ask, width=width, height=height))  # fmt: skip
     info = ChartInfo(
         symbol=symbol,
         bars=len(rows),
@@ -101,4 +69,4 @@ def render_chart(
         width=width,
         height=height,
     )
-    return buffer.getvalue(), info
+    return png, info

@@ -33,8 +33,13 @@ OBJECT_NOTES = {
     "trade_corrections": "flat-file correction codes and whether a print with the code is kept",
     "bar_liquidity": "per symbol per bar (key as trading_signals): quotes in the bar, time-weighted quoted spread, "
     "effective spread, Lee-Ready buy/sell/signed volume, order and depth imbalance, Amihud, Roll spread, Kyle lambda",
+    "bar_realized_spread": "per symbol per bar (key as trading_signals), written once when the transform's watermark "
+    "is horizon_seconds (LIQUIDITY_HORIZON_SECONDS) past the bar's end: size-weighted realized_spread "
+    "2q(p - m[t+H])/m[t] and price_impact 2q(m[t+H] - m[t])/m[t] over n_trades matched trades (matched_volume); "
+    "tick_price/tick_sign: the Lee-Ready tick state after the bar",
     "liquidity_signals": "bar_liquidity beside its trading_signals bar's price, volume and return (bars with "
-    "bar_liquidity rows only)",
+    "bar_liquidity rows only), and the bar's bar_realized_spread horizon_seconds, realized_spread, price_impact "
+    "(null until its horizon has passed)",
     "quote_book": "one quote per symbol and stamp (ts_ns): of quotes sharing a stamp the last in SIP order (largest "
     "sequence, a missing one last); the as-of joins with trades read it",
     "view_settings": "the settings the views read (name, value): quote_stale_ns = QUOTE_STALE_SECONDS in ns, written "
@@ -44,6 +49,10 @@ OBJECT_NOTES = {
     "quotes_all": "every quote: quotes (live) and the archived days (RETAIN_QUOTES_DAYS); same columns as quotes",
     "signals_all": "every bar: trading_signals (live) and the archived days (RETAIN_SIGNALS_DAYS); same columns as "
     "trading_signals",
+    "bar_liquidity_all": "every bar's liquidity: bar_liquidity (live) and the rows archived with their bars "
+    "(RETAIN_SIGNALS_DAYS); same columns as bar_liquidity; join signals_all on (symbol, bar_seconds, bar_end_ns)",
+    "bar_realized_spread_all": "every bar's realized spread: bar_realized_spread (live) and the rows archived with "
+    "their bars (RETAIN_SIGNALS_DAYS); same columns as bar_realized_spread",
 }
 
 

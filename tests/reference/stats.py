@@ -316,3 +316,61 @@ def garch_filter(u: list[float], session_of: list[int], min_obs: int, window: in
         else:
             s2 = params[0] + params[1] * r * r + params[2] * s2
     return sigma, z, refits
+
+
+def vpin_lee_ready(rows: list[dict], trades: list[tuple[int, int, float]], buckets_per_day: int,
+                   n: int) -> list[float]:
+    """VPIN per bar with each trade's volume on its Lee-Ready side (EPO 2012 buckets filled trade by trade: a buy's
+    size on the buy side, a sell's on the sell side, an unsigned trade's half each), in the buckets of
+    :func:`vpin` above: V = the mean volume of up to HISTORY_SESSIONS earlier sessions / ``buckets_per_day``,
+    frozen per session (none in the first), a V below the open bucket's fill closes it at its fill.
+
+    ``rows``: the bars (``session_open_ns``, ``volume``); ``trades``: (bar index, side, size) in time order.
+    """
+    finished: list[float] = []
+    cur_volume, session = 0.0, None
+    bucket_size = math.nan
+    fill = buy = 0.0
+    ois: list[float] = []
+    vols: list[float] = []
+    last = math.nan
+    out = []
+    by_bar: dict[int, list[tuple[int, float]]] = {}
+    for b, side, size in trades:
+        by_bar.setdefault(b, []).append((side, size))
+
+    def close(size: float) -> None:
+        nonlocal fill, buy, last
+        ois.append(abs(2 * buy - size))
+        vols.append(size)
+        fill = buy = 0.0
+        if len(ois) >= n:
+            last = sum(ois[-n:]) / sum(vols[-n:])
+
+    for i, r in enumerate(rows):
+        if r["session_open_ns"] != session:
+            if session is not None:
+                finished.append(cur_volume)
+            session, cur_volume = r["session_open_ns"], 0.0
+            prev = finished[-HISTORY_SESSIONS:]
+            bucket_size = float(np.mean(prev)) / buckets_per_day if prev else math.nan
+        cur_volume += r["volume"]
+        if bucket_size > 0 and fill >= bucket_size:
+            close(fill)
+        for side, size in by_bar.get(i, []):
+            if not bucket_size > 0:
+                continue
+            frac = {1: 1.0, -1: 0.0, 0: 0.5}[side]
+            left = size
+            while left > 0:
+                room = bucket_size - fill
+                if left >= room:
+                    buy += room * frac
+                    left -= room
+                    close(bucket_size)
+                else:
+                    buy += left * frac
+                    fill += left
+                    left = 0.0
+        out.append(last)
+    return out

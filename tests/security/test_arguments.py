@@ -13,7 +13,7 @@ import httpx
 import pytest
 from mcp import Client
 
-from security.conftest import SDK_PATH, SHORT_PATH, Server, tools_call
+from security.conftest import SDK_PATH, SHORT_PATH, Server, http_client, tools_call
 
 pytestmark = pytest.mark.anyio
 
@@ -30,9 +30,9 @@ def _cursor(payload: dict[str, Any]) -> str:
 def _curl_paths(server: Server, tool: str, arguments: dict[str, Any]) -> dict[str, tuple[bool, str]]:
     """``(is_error, text)`` of the call through the short path, the SDK (no Accept) and the seed-style body."""
     answers = {
-        "short path": httpx.post(f"{server.url}/mcp", json=tools_call(tool, arguments), headers=SHORT_PATH),
-        "sdk": httpx.post(f"{server.url}/mcp", json=tools_call(tool, arguments), headers=SDK_PATH),
-        "seed body": httpx.post(f"{server.url}/mcp", json={"method": tool, "params": arguments, "id": "s"}),
+        "short path": http_client.post(f"{server.url}/mcp", json=tools_call(tool, arguments), headers=SHORT_PATH),
+        "sdk": http_client.post(f"{server.url}/mcp", json=tools_call(tool, arguments), headers=SDK_PATH),
+        "seed body": http_client.post(f"{server.url}/mcp", json={"method": tool, "params": arguments, "id": "s"}),
     }
     out = {}
     for path, answer in answers.items():
@@ -46,7 +46,7 @@ def _curl_paths(server: Server, tool: str, arguments: dict[str, Any]) -> dict[st
 
 
 def _rest(server: Server, tool: str, arguments: dict[str, Any]) -> httpx.Response:
-    return httpx.get(f"{server.url}/api/v1/{REST_ROUTES[tool]}", params=arguments, timeout=60)
+    return http_client.get(f"{server.url}/api/v1/{REST_ROUTES[tool]}", params=arguments, timeout=60)
 
 
 async def _sdk_client(server: Server, tool: str, arguments: dict[str, Any]) -> tuple[bool, str]:
@@ -149,16 +149,17 @@ SQL_PROBES = ["DROP TABLE market_data", "SELECT 1; DROP TABLE market_data", "ATT
 
 
 @pytest.mark.parametrize("sql", SQL_PROBES)
-def test_analyst_sql_that_writes_reads_files_or_reveals_the_host_is_refused(open_server, sql, market_db):
-    rest = httpx.post(f"{open_server.url}/api/v1/sql", json={"sql": sql})
-    assert rest.status_code == 400 and str(market_db) not in rest.text
+def test_analyst_sql_that_writes_reads_files_or_reveals_the_host_is_refused(open_server, sql, tiny_db):
+    attack_db = tiny_db[0]
+    rest = http_client.post(f"{open_server.url}/api/v1/sql", json={"sql": sql})
+    assert rest.status_code == 400 and str(attack_db) not in rest.text
     for path, (is_error, text) in _curl_paths(open_server, "query", {"sql": sql}).items():
-        assert is_error and str(market_db) not in text, (path, text)
+        assert is_error and str(attack_db) not in text, (path, text)
 
 
-def test_the_data_is_unchanged_after_every_probe(open_server, market_storage):
+def test_the_data_is_unchanged_after_every_probe(open_server, tiny_db):
     """Runs last in this module: the server's counts equal the file's, read here on its own connection."""
     sql = "SELECT (SELECT count(*) FROM market_data) AS trades, (SELECT count(*) FROM trading_signals) AS bars"
-    served = httpx.post(f"{open_server.url}/api/v1/sql", json={"sql": sql}).json()["rows"][0]
-    direct = list(market_storage._cursor().execute(sql).fetchone())
+    served = http_client.post(f"{open_server.url}/api/v1/sql", json={"sql": sql}).json()["rows"][0]
+    direct = list(tiny_db[1]._cursor().execute(sql).fetchone())
     assert served == direct and direct[0] > 0 and direct[1] > 0

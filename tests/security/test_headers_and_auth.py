@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 
-from security.conftest import TOKEN, Server, raw_request, tools_call
+from security.conftest import TOKEN, Server, http_client, raw_request, tools_call
 
 JUMPS = json.dumps(tools_call("get_jump_events", {"limit": 1})).encode()
 ROUTES: dict[str, tuple[str, str, dict[str, str], bytes]] = {
@@ -94,16 +93,16 @@ def test_every_route_but_health_needs_the_exact_bearer_token(secured_server, pro
 
 
 def test_health_needs_no_token_and_the_token_in_the_query_string_counts_for_nothing(secured_server):
-    assert httpx.get(f"{secured_server.url}/health").status_code == 200
+    assert http_client.get(f"{secured_server.url}/health").status_code == 200
     for query in (f"access_token={TOKEN}", f"token={TOKEN}", f"authorization=Bearer%20{TOKEN}"):
-        answer = httpx.get(f"{secured_server.url}/api/v1/jump-events?limit=1&{query}")
+        answer = http_client.get(f"{secured_server.url}/api/v1/jump-events?limit=1&{query}")
         assert answer.status_code == 401 and answer.headers["WWW-Authenticate"].startswith("Bearer")
     for path in ("/metrics", "/openapi.json", "/docs", "/mcp"):
-        assert httpx.get(f"{secured_server.url}{path}").status_code == 401, path
+        assert http_client.get(f"{secured_server.url}{path}").status_code == 401, path
 
 
 def test_the_token_never_reaches_the_server_log(secured_server):
-    httpx.get(f"{secured_server.url}/api/v1/jump-events?limit=1", headers=secured_server.auth)
-    httpx.get(f"{secured_server.url}/api/v1/jump-events?limit=1", headers={"Authorization": "Bearer wrong-7f3a"})
+    http_client.get(f"{secured_server.url}/api/v1/jump-events?limit=1", headers=secured_server.auth)
+    http_client.get(f"{secured_server.url}/api/v1/jump-events?limit=1", headers={"Authorization": "Bearer wrong-7f3a"})
     log = secured_server.log.read_text()
     assert TOKEN not in log and "wrong-7f3a" not in log

@@ -12,12 +12,11 @@ import re
 import shutil
 
 import duckdb
-import httpx
 import pytest
 from mcp import Client
 
 from conftest import serving, small_settings
-from security.conftest import SDK_PATH, SHORT_PATH, tools_call
+from security.conftest import SDK_PATH, SHORT_PATH, http_client, tools_call
 from sql.duckdb_backend import DuckDBStorage
 
 pytestmark = pytest.mark.anyio
@@ -28,9 +27,9 @@ GENERIC = re.compile(r"^(Error executing tool get_trading_signals: )?the databas
 
 
 @pytest.fixture(scope="module")
-def failing_url(market_db, tmp_path_factory):
+def failing_url(tiny_db, tmp_path_factory):
     path = tmp_path_factory.mktemp("failing") / "market.duckdb"
-    shutil.copyfile(market_db, path)
+    shutil.copyfile(tiny_db[0], path)
     with duckdb.connect(str(path)) as connection:
         connection.execute("ALTER TABLE trading_signals RENAME TO trading_signals_kept")
         connection.execute(f"CREATE VIEW trading_signals AS SELECT * REPLACE (CAST(error('{SECRET}') AS BIGINT) "
@@ -55,20 +54,20 @@ async def test_a_failing_query_is_a_generic_message_with_an_error_id_whose_detai
     caplog.set_level(logging.INFO)
     arguments = {"symbol": "AAPL", "limit": 3}
     texts: dict[str, str] = {}
-    rest = httpx.get(f"{failing_url}/api/v1/trading-signals", params=arguments)
+    rest = http_client.get(f"{failing_url}/api/v1/trading-signals", params=arguments)
     assert rest.status_code == 503
     texts["rest"] = rest.json()["error"]
     for path, headers in (("short path", SHORT_PATH), ("sdk", SDK_PATH)):
-        result = httpx.post(f"{failing_url}/mcp", json=tools_call("get_trading_signals", arguments), headers=headers).json()
+        result = http_client.post(f"{failing_url}/mcp", json=tools_call("get_trading_signals", arguments), headers=headers).json()
         assert result["result"]["isError"], path
         texts[path] = result["result"]["content"][0]["text"]
-    seed = httpx.post(f"{failing_url}/mcp", json={"method": "get_trading_signals", "params": arguments, "id": 1}).json()
+    seed = http_client.post(f"{failing_url}/mcp", json={"method": "get_trading_signals", "params": arguments, "id": 1}).json()
     texts["seed body"] = seed["result"]["content"][0]["text"]
     async with Client(f"{failing_url}/mcp") as client:
         result = await client.call_tool("get_trading_signals", arguments)
     assert result.is_error
     texts["sdk client"] = result.content[0].text
-    health = httpx.get(f"{failing_url}/health")
+    health = http_client.get(f"{failing_url}/health")
     assert health.status_code == 503
     texts["health"] = health.json()["error"]
 

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from conftest import small_settings
 from server.app import build_app
 from server.tools import market
+from sql.archive_paths import archived_tables
 from sql.duckdb_backend import DuckDBStorage
 
 LAYOUTS = Path(__file__).resolve().parents[1] / "data" / "layouts"
@@ -81,3 +82,33 @@ def test_the_old_file_is_left_as_it_was(old_storage) -> None:
         "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database()")}
     assert "market_data" in tables
     assert not {"bar_liquidity", "view_settings", "daily_metrics", "quote_book"} & tables
+
+
+def test_the_archive_views_answer_from_the_old_file(old_storage) -> None:
+    _, storage = old_storage
+    held = {"trades_all": 10, "quotes_all": 0, "signals_all": 2, "bar_liquidity_all": 0, "bar_realized_spread_all": 0}
+    assert {t.view for t in archived_tables()} == set(held)  # a table joining the archive joins this test
+    for view, rows in held.items():
+        assert storage.fetch_all(f"SELECT count(*) FROM {view}") == [(rows,)], view
+    joined = storage.fetch_all("SELECT count(*), count(l.n_quotes) FROM signals_all AS s LEFT JOIN bar_liquidity_all"
+                               " AS l USING (symbol, bar_seconds, bar_end_ns)")
+    assert joined == [(2, 0)]
+
+
+def test_a_reader_of_a_file_before_the_lee_ready_vpin_serves_its_bar_liquidity_with_that_column_null(
+        tmp_path: Path) -> None:
+    path = _old_file(tmp_path / "v4.duckdb", "duckdb_57de66c", 4)
+    with duckdb.connect(str(path)) as con:
+        con.execute("INSERT INTO bar_liquidity VALUES (?, ?, 60, 7, 0.001, 0.002, 300.0, 200.0, 100.0, 0.2, 0.1,"
+                    " 1e-9, 0.01, 2e-6, 9)", (SYMBOL, T0 + 120 * 10**9))
+    storage = DuckDBStorage.open(small_settings(path), read_only=True)
+    try:
+        rows = market.trading_signals(storage, limit=10, bar_seconds=BAR, start=0).rows
+        assert [(r.order_imbalance, r.vpin_lee_ready) for r in rows] == [(0.2, None), (None, None)]
+        realtime = market.real_time_data(storage, limit=5, bar_seconds=BAR).rows
+        assert realtime[0].order_imbalance == 0.2 and realtime[0].vpin_lee_ready is None
+        assert storage.fetch_all("SELECT order_imbalance, vpin_lee_ready FROM liquidity_signals") == [(0.2, None)]
+    finally:
+        storage.close()
+    with duckdb.connect(str(path), read_only=True) as con:  # the file is left as it was
+        assert "vpin_lee_ready" not in {r[0] for r in con.execute("DESCRIBE bar_liquidity").fetchall()}

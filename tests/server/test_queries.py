@@ -33,7 +33,7 @@ REFERENCE = {
         ORDER BY session_date DESC, symbol DESC LIMIT $row_limit""",
     "trading_signals_page": """
         SELECT s.*, l.n_quotes, l.quoted_spread, l.effective_spread, l.buy_volume, l.sell_volume, l.signed_volume,
-               l.order_imbalance, l.depth_imbalance, l.amihud, l.roll_spread, l.kyle_lambda,
+               l.order_imbalance, l.depth_imbalance, l.amihud, l.roll_spread, l.kyle_lambda, l.vpin_lee_ready,
                make_timestamp(bar_end_ns // 1000) AS bar_end
         FROM trading_signals AS s LEFT JOIN bar_liquidity AS l USING (symbol, bar_seconds, bar_end_ns)
         WHERE ($symbols IS NULL OR list_contains($symbols, symbol))

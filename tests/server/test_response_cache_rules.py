@@ -39,10 +39,10 @@ async def test_the_version_is_read_again_only_after_the_check_interval(storage):
     slow = ResponseCache(storage, check_ms=3_600_000, max_bytes=10_000)
     fast = ResponseCache(storage, check_ms=0, max_bytes=10_000)
     empty = await slow.version()
-    assert empty == await fast.version() == (None, 0, 0)
+    assert empty == await fast.version() == (None, 0, 0, 0)
     storage.append_trades(trades(3))
     assert await slow.version() == empty  # not read again within the hour
-    assert await fast.version() == (None, 3, 0)
+    assert await fast.version() == (None, 3, 0, 0)
 
 
 @pytest.mark.anyio

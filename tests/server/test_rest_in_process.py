@@ -4,6 +4,7 @@ error shape, format negotiation and the per-tool metrics (the routes over a sock
 
 from __future__ import annotations
 
+import logging
 import shutil
 from typing import Any
 
@@ -16,17 +17,13 @@ from server.app import build_app
 from server.rest import _negotiate, error_body
 from server.tools import market
 from sql.duckdb_backend import DuckDBStorage
-from tests.server.tiny_market import build_tiny_market
 
 BAR = 60
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory):
-    path = build_tiny_market(tmp_path_factory.mktemp("rest") / "tiny.duckdb")
-    storage = DuckDBStorage.open(small_settings(path), read_only=True)
-    yield path, storage
-    storage.close()
+def tiny(tiny_db):
+    return tiny_db
 
 
 @pytest.fixture
@@ -210,6 +207,9 @@ def test_sql_refuses_what_no_format_or_bound_allows(client):
         response = client.post("/api/v1/sql", json=bad)
         assert response.status_code == 400 and response.json()["errors"][0]["argument"] == argument
     assert client.post("/api/v1/sql", json={"sql": "SELECT 1", "limit": 100}).status_code == 200
+    assert client.post("/api/v1/sql", json={"sql": "SELECT 1", "limit": 1}).json()["count"] == 1
+    one = client.post("/api/v1/sql", json={"sql": "x"})  # one character passes the bound; the SQL check refuses it
+    assert one.status_code == 400 and one.json()["errors"] == [] and "invalid arguments" not in one.json()["error"]
     assert client.post("/api/v1/sql", json={"sql": "DELETE FROM trading_signals"}).status_code == 400
 
 
@@ -264,20 +264,62 @@ def test_a_query_past_the_time_limit_is_504(tiny):
         "ok": False, "error": "the statement exceeded MCP_QUERY_TIMEOUT_MS=300", "errors": [], "status": 504}
 
 
-def test_a_failing_database_is_503_with_an_error_id_only(tiny, tmp_path):
+def test_a_failing_database_is_503_with_an_error_id_only(tiny, tmp_path, caplog):
     path = tmp_path / "failing.duckdb"
     shutil.copyfile(tiny[0], path)
     with duckdb.connect(str(path)) as connection:
-        connection.execute("ALTER TABLE trading_signals RENAME TO kept")
-        connection.execute("CREATE VIEW trading_signals AS SELECT * REPLACE (CAST(error('secret /srv/x') AS BIGINT) "
+        # a view, not a table: a reader stands in an empty table for a schema table it does not find
+        connection.execute("ALTER VIEW jump_events RENAME TO kept")
+        connection.execute("CREATE VIEW jump_events AS SELECT * REPLACE (CAST(error('secret /srv/x') AS BIGINT) "
                            "AS bar_end_ns) FROM kept")  # fmt: skip
     settings = small_settings(path, mcp_allowed_hosts="testserver")
     failing = DuckDBStorage.open(settings, read_only=True)
     try:
-        with TestClient(build_app(settings, failing)) as client:
-            response = client.get("/api/v1/trading-signals?symbol=AAPL")
+        with TestClient(build_app(settings, failing)) as client, \
+                caplog.at_level(logging.ERROR, logger="microstructure.server"):
+            response = client.get("/api/v1/jump-events?symbol=AAPL")
     finally:
         failing.close()
     body = response.json()
     assert response.status_code == 503 and body["status"] == 503 and body["errors"] == []
     assert body["error"].startswith("the database failed (error id ") and "secret" not in body["error"]
+    error_id = body["error"].removeprefix("the database failed (error id ")[:8]
+    (logged,) = [m for r in caplog.records if (m := r.getMessage()).startswith("database error")]
+    assert logged == (f"database error {error_id} in /api/v1/jump-events: \"query 'jump_events_page' failed: "
+                      "Invalid Input Error: secret /srv/x\"")  # the detail in the log only
+
+
+def test_every_invalid_argument_is_named_in_order_in_one_message(client):
+    response = client.get("/api/v1/trading-signals?limit=0&hours_back=0&signal_type=HOLDX")
+    assert response.status_code == 400
+    errors = [{"argument": "limit", "message": "Input should be greater than or equal to 1"},
+              {"argument": "signal_type", "message": "Input should be 'BUY', 'SELL' or 'HOLD'"},
+              {"argument": "hours_back", "message": "Input should be greater than 0"}]  # fmt: skip
+    assert response.json() == {
+        "ok": False, "status": 400, "errors": errors,
+        "error": "invalid arguments: limit: Input should be greater than or equal to 1; signal_type: Input should "
+                 "be 'BUY', 'SELL' or 'HOLD'; hours_back: Input should be greater than 0"}  # fmt: skip
+
+
+def test_the_documented_error_statuses_and_arguments_say_what_they_mean(client):
+    document = client.get("/openapi.json").json()
+    operation = document["paths"]["/api/v1/trading-signals"]["get"]
+    assert {status: answer["description"] for status, answer in operation["responses"].items()
+            if status != "200"} == {
+        "400": "an argument is invalid; the message names it",
+        "404": "no trades are stored for a symbol named",
+        "422": "Validation Error",
+        "503": "the database failed",
+        "504": "the query passed MCP_QUERY_TIMEOUT_MS"}  # fmt: skip
+    described = {p["name"]: p.get("description") for p in operation["parameters"]}
+    assert (described["limit"], described["symbol"], described["symbols"], described["start"]) == (
+        "rows per page", "one ticker", "several tickers (repeat the parameter)", "ISO-8601 or ns since the epoch")
+    request = document["components"]["schemas"]["SqlRequest"]
+    assert {name: field["description"] for name, field in request["properties"].items()} == {
+        "sql": "one SELECT (or WITH ... SELECT)", "limit": "rows wanted (default 20)",
+        "format": "answer format; default from Accept, else json"}  # fmt: skip
+    assert request["required"] == ["sql"]
+    sql = document["paths"]["/api/v1/sql"]["post"]["responses"]
+    assert sql["406"]["description"] == "Accept names no format offered"
+    assert sql["200"]["content"]["application/vnd.apache.parquet"]["schema"] == {"type": "string",
+                                                                                  "format": "binary"}

@@ -23,7 +23,7 @@ async def test_a_query_past_the_time_limit_is_an_error_naming_the_setting(market
     # The tool's own query with the same parameters, made slow for certain by a huge cross join, so the
     # interrupt (not scheduling luck) decides the outcome.
     real = storage._queries["symbol_metrics_page"]
-    slow_text = real.text.replace("FROM daily_bars\n", "FROM daily_bars, (SELECT count(*) FROM range(100000000000)) AS slow\n", 1)
+    slow_text = real.text.replace("FROM page\n", "FROM page, (SELECT count(*) FROM range(100000000000)) AS slow\n", 1)
     assert slow_text != real.text
     monkeypatch.setitem(storage._queries._queries, "symbol_metrics_page", NamedQuery(real.name, real.params, real.returns, slow_text))
     try:

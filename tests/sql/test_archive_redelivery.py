@@ -1,6 +1,6 @@
-"""A trade delivered again after retention archived its day (a replay of the same flat file, a Kafka re-read) is
-not stored twice: ``DuckDBStorage.append_trades`` dedupes it against the archive's Parquet files, while a trade
-of that day that is really new is stored (and archived by the next run)."""
+"""A trade or quote delivered again after retention archived its day (a replay of the same flat file, a Kafka
+re-read) is not stored twice: ``DuckDBStorage.append_trades`` / ``append_quotes`` dedupe it against the archive's
+Parquet files, while one of that day that is really new is stored (and archived by the next run)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import duckdb
 import numpy as np
 import pytest
 
+from ingest.quotes_flatfile import QUOTE_COLUMNS
 from ingest.replay import COLUMNS, replay_file
 from sql.settings import Settings
 from udx.transform import run_transform
@@ -27,9 +28,9 @@ DAYS = 4
 KEY = "market, symbol, exchange, trade_id, ts_ns"
 
 
-def _settings(path: Path) -> Settings:
+def _settings(path: Path, **retain: int) -> Settings:
     return Settings(_env_file=None, duckdb_path=path, bar_seconds=60, lm_window=20,  # type: ignore[call-arg]
-                    session_stocks="00:00-24:00 UTC", retain_trades_days=2)
+                    session_stocks="00:00-24:00 UTC", **{"retain_trades_days": 2, **retain})
 
 
 def _write(path: Path, rows: list[tuple[str, str, int, float]]) -> None:
@@ -115,5 +116,61 @@ def test_a_batch_mixing_archived_and_new_days_keeps_only_what_is_new(tmp_path: P
         assert replay_file(mixed, storage=storage, progress=False).added == DAYS
         total, keys, _ = _counts(storage)
         assert total == keys == n + DAYS
+    finally:
+        storage.close()
+
+
+def _write_quotes(path: Path, rows: list[tuple[str, int, float, int]]) -> None:
+    """A quotes_v1 file of ``(ticker, sip_timestamp, bid_price, sequence_number)`` rows."""
+    with open(path, "w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(QUOTE_COLUMNS)
+        for ticker, ts, bid, sequence in rows:
+            cells = {"ticker": ticker, "ask_exchange": 12, "ask_price": round(bid + 0.02, 4), "ask_size": 3,
+                     "bid_exchange": 11, "bid_price": bid, "bid_size": 2, "conditions": "", "indicators": "",
+                     "participant_timestamp": ts - 200, "sequence_number": sequence, "sip_timestamp": ts, "tape": 3,
+                     "trf_timestamp": ""}
+            out.writerow([cells[name] for name in QUOTE_COLUMNS])
+
+
+def _quote_counts(storage: DuckDBStorage) -> tuple[int, int, int]:
+    """Rows of quotes_all, distinct quotes among them (every column but received_ns and source), live rows."""
+    return storage.fetch_all("SELECT count(*), count(DISTINCT (market, symbol, ts_ns, bid_price, bid_size, ask_price, ask_size, "
+                             "bid_exchange, ask_exchange, conditions, sequence, tape)), "
+                             "(SELECT count(*) FROM quotes) FROM quotes_all")[0]  # type: ignore[return-value]
+
+
+def test_a_quotes_file_replayed_after_its_archive_stores_nothing_twice_and_a_new_quote_is_kept(
+        tmp_path: Path, flat: tuple[Path, int]) -> None:
+    trades, _ = flat
+    rng = np.random.default_rng(8)
+    ts = np.sort(rng.integers(START, START + DAYS * DAY, 1_500))
+    quotes = tmp_path / "quotes.csv"
+    _write_quotes(quotes, [("AAPL", int(t), round(99.0 + float(b), 2), k)
+                           for k, (t, b) in enumerate(zip(ts, rng.uniform(0, 2, ts.size)))])
+    settings = _settings(tmp_path / "x.duckdb", retain_quotes_days=2)
+    storage = DuckDBStorage.open(settings)
+    try:
+        storage.apply_schema()
+        replay_file(trades, storage=storage, progress=False)
+        assert replay_file(quotes, storage=storage, progress=False).added == ts.size
+        run_transform(storage, settings, now_ns=1)
+        archive_module.archive(storage, settings)
+        total, distinct, live = _quote_counts(storage)
+        assert total == distinct == ts.size and 0 < live < ts.size
+        assert replay_file(quotes, storage=storage, progress=False).added == live  # the live days: stored again (no live key)
+        assert _quote_counts(storage) == (ts.size + live, ts.size, 2 * live)
+        late = tmp_path / "late.csv"
+        archived_ts = int(ts[0])  # Monday: archived
+        _write_quotes(late, [("AAPL", archived_ts, 42.0, 10**6)])  # a stamp the archive holds, another quote
+        assert replay_file(late, storage=storage, progress=False).added == 1
+    finally:
+        storage.close()
+    storage = DuckDBStorage.open(settings)  # another process: learns the archived days from the manifest
+    try:
+        storage.apply_schema()
+        before = _quote_counts(storage)
+        assert replay_file(quotes, storage=storage, progress=False).added == live
+        assert _quote_counts(storage)[0] == before[0] + live
     finally:
         storage.close()

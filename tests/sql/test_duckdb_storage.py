@@ -12,7 +12,14 @@ import pyarrow as pa
 import pytest
 
 from sql.backend import QueryTimeout, SignalStateRow, StorageError
-from sql.contract import MODEL_PARAMS_SCHEMA, QUOTES_SCHEMA, SIGNAL_STATE_SCHEMA, SIGNALS_SCHEMA, TRADES_SCHEMA
+from sql.contract import (
+    BAR_REALIZED_SPREAD_SCHEMA,
+    MODEL_PARAMS_SCHEMA,
+    QUOTES_SCHEMA,
+    SIGNAL_STATE_SCHEMA,
+    SIGNALS_SCHEMA,
+    TRADES_SCHEMA,
+)
 from sql.duckdb_backend import DuckDBStorage
 from sql.queries import load_registry
 from sql.settings import Settings
@@ -70,6 +77,7 @@ def test_tables_have_exactly_the_contract_columns(tmp_path, storage):
     assert _columns(con, "trading_signals") == SIGNALS_SCHEMA.names
     assert _columns(con, "model_params") == MODEL_PARAMS_SCHEMA.names
     assert _columns(con, "signal_state") == SIGNAL_STATE_SCHEMA.names
+    assert _columns(con, "bar_realized_spread") == BAR_REALIZED_SPREAD_SCHEMA.names
 
 
 def test_the_same_event_loaded_twice_is_stored_once(storage):

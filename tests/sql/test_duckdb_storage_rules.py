@@ -212,7 +212,7 @@ def test_a_named_read_fetches_one_row_more_than_its_limit(storage):
     whole = storage.query("trading_signals_page", _page_params(), 3)
     assert len(whole.rows) == 3 and whole.truncated is False
     version = storage.query("data_version", {}, 1)  # a query without row_limit: the limit is applied by fetching
-    assert version.columns == ["signals_updated_ns", "trades", "bars"] and len(version.rows) == 1
+    assert version.columns == ["signals_updated_ns", "trades", "bars", "realized_bars"] and len(version.rows) == 1
 
 
 def test_named_read_failures_name_the_query(storage, monkeypatch):
@@ -225,7 +225,7 @@ def test_named_read_failures_name_the_query(storage, monkeypatch):
     with pytest.raises(StorageError) as broken:
         storage.query("broken", {}, 1)
     assert str(broken.value).startswith("query 'broken' failed: Catalog Error")
-    assert storage.query("data_version", {}, 1).rows == [(None, 0, 0)]  # the cursor works afterwards
+    assert storage.query("data_version", {}, 1).rows == [(None, 0, 0, 0)]  # the cursor works afterwards
 
 
 def test_a_read_only_file_reads_without_a_transaction_and_refuses_writes(tmp_path):
@@ -236,7 +236,7 @@ def test_a_read_only_file_reads_without_a_transaction_and_refuses_writes(tmp_pat
     writer.close()
     reader = DuckDBStorage.open(Settings(duckdb_path=path), read_only=True)
     try:
-        assert reader.query("data_version", {}, 1).rows == [(None, 3, 0)]
+        assert reader.query("data_version", {}, 1).rows == [(None, 3, 0, 0)]
         assert reader.run_sql("SELECT count(*) AS n FROM market_data", 5).table.to_pylist() == [{"n": 3}]
         with pytest.raises(StatementError, match="read-only mode"):
             reader.run_sql("DELETE FROM market_data", 5)

@@ -39,7 +39,8 @@ def _old_file(tmp_path: Path, layout: str) -> Path:
         columns = len(con.execute("DESCRIBE market_data").fetchall())
         con.execute(f"INSERT INTO market_data VALUES ({', '.join('?' * columns)})", (TRADE + (0,))[:columns])
         con.execute(f"INSERT INTO trading_signals VALUES ({', '.join('?' * len(SIGNAL))})", SIGNAL)
-        con.execute(f"INSERT INTO model_params VALUES ({', '.join('?' * len(FIT))})", FIT)
+        fit = (FIT + (None,))[:len(con.execute("DESCRIBE model_params").fetchall())]  # 57de66c: a fingerprint
+        con.execute(f"INSERT INTO model_params VALUES ({', '.join('?' * len(fit))})", fit)
     return path
 
 
@@ -86,7 +87,7 @@ def test_a_new_file_is_stamped_with_the_newest_version_and_runs_no_migration(fre
     assert latest_version("duckdb") == len(load_migrations("duckdb")) >= 3
 
 
-@pytest.mark.parametrize("layout", ["duckdb_bc1f731", "duckdb_10e73b1"])
+@pytest.mark.parametrize("layout", ["duckdb_bc1f731", "duckdb_10e73b1", "duckdb_57de66c"])
 def test_an_old_file_reaches_the_layout_of_a_new_file_and_keeps_its_rows(tmp_path: Path, fresh: Path,
                                                                           layout: str) -> None:
     path = _old_file(tmp_path, layout)
@@ -98,6 +99,20 @@ def test_an_old_file_reaches_the_layout_of_a_new_file_and_keeps_its_rows(tmp_pat
     assert after["market_data"] == [TRADE + ((None,) if layout == "duckdb_bc1f731" else (0,))]  # no correction yet
     assert after["trading_signals"] == before["trading_signals"] == [SIGNAL]
     assert after["model_params"] == [FIT + (None,)]  # fits made before keep no fingerprint
+
+
+def test_bar_liquidity_rows_written_before_keep_their_measures_and_get_no_lee_ready_vpin(tmp_path: Path,
+                                                                                       fresh: Path) -> None:
+    path = _old_file(tmp_path, "duckdb_57de66c")
+    row = ("AAPL", SIGNAL[1], 60, 7, 0.001, 0.002, 200.0, 100.0, 100.0, 0.0, 0.1, 1e-9, 0.01, 2e-6, 9)
+    with duckdb.connect(str(path)) as con:
+        con.execute("INSERT INTO schema_version VALUES (4, 'created', 1)")
+        con.execute(f"INSERT INTO bar_liquidity VALUES ({', '.join('?' * len(row))})", row)
+    _apply(path)
+    assert _layout(path) == _layout(fresh)
+    assert _versions(path)[-1] == (latest_version("duckdb"), "bar_liquidity_vpin_lee_ready")
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("SELECT * FROM bar_liquidity").fetchall() == [row + (None,)]
 
 
 def _contents_without_version(path: Path) -> dict[str, list[tuple]]:
@@ -169,8 +184,11 @@ def test_the_plan_names_what_a_version_still_needs() -> None:
         everything = load_migrations(dialect)
         assert pending(dialect, 0, "x") == everything
         assert pending(dialect, latest_version(dialect), "x") == ()
-    assert [m.name for m in pending("duckdb", 2, "x")] == ["model_params_fingerprint", "daily_metrics"]
-    with pytest.raises(SchemaTooNew, match="schema version 9, newer than this code's 1"):
+    assert [m.name for m in pending("duckdb", 2, "x")] == ["model_params_fingerprint", "daily_metrics",
+                                                          "bar_liquidity_vpin_lee_ready"]
+    assert [m.name for m in pending("duckdb", 4, "x")] == ["bar_liquidity_vpin_lee_ready"]
+    assert [m.name for m in pending("vertica", 1, "x")] == ["daily_metrics", "bar_liquidity_vpin_lee_ready"]
+    with pytest.raises(SchemaTooNew, match="schema version 9, newer than this code's 3"):
         pending("vertica", 9, "VERTICA_DB 'v'")
 
 

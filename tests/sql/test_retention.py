@@ -32,8 +32,9 @@ START = int(dt.datetime(2024, 3, 11, 0, tzinfo=dt.UTC).timestamp()) * NS  # Mond
 DAYS = 4
 SYMBOLS = (("crypto", "X:BTCUSD", 8_000), ("stocks", "AAPL", 4_000), ("stocks", "BRK/A", 1_500))
 RETENTION = {"retain_trades_days": 2, "retain_quotes_days": 2, "retain_signals_days": 3}
-TABLES = {"market_data": "trades_all", "quotes": "quotes_all", "trading_signals": "signals_all"}
-FOLDERS = ("trades", "quotes", "signals")
+TABLES = {"market_data": "trades_all", "quotes": "quotes_all", "trading_signals": "signals_all",
+          "bar_liquidity": "bar_liquidity_all", "bar_realized_spread": "bar_realized_spread_all"}
+FOLDERS = ("trades", "quotes", "signals", "bar_liquidity", "bar_realized_spread")
 
 
 def _settings(path: Path, **overrides: object) -> Settings:
@@ -135,7 +136,7 @@ def test_archive_moves_old_days_into_files_holding_exactly_the_deleted_rows(buil
     assert report.partitions > 0 and not report.waiting
     kept = _rows(path, list(TABLES))
     newest_day = (START + DAYS * DAY - 1) // DAY
-    for (live, view), folder, days, time_index in zip(TABLES.items(), FOLDERS, (2, 2, 3), (2, 2, 1)):
+    for (live, view), folder, days, time_index in zip(TABLES.items(), FOLDERS, (2, 2, 3, 3, 3), (2, 2, 1, 1, 1), strict=True):
         assert kept[live] and all(row[time_index] // DAY > newest_day - days for row in kept[live]), live
         deleted = sorted(set(built[1][live]) - set(kept[live]))
         with duckdb.connect() as con:

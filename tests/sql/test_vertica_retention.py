@@ -41,7 +41,8 @@ def vertica(tmp_path):
     storage = VerticaStorage.open(settings)
     storage.apply_schema()
     with storage._write() as cursor:  # a clean slate: these tests own the tables of this schema
-        for table in ("market_data", "market_data_archive", "signal_state", "archive_manifest"):
+        for table in ("market_data", "market_data_archive", "trading_signals", "signal_state", "daily_metrics",
+                      "archive_manifest"):
             cursor.execute(f"DELETE FROM {table}")
     yield storage, settings
     storage.close()

@@ -18,7 +18,9 @@ import pytest
 from sql.conditions import conditions_table, corrections_table
 from sql.contract import (
     BAR_LIQUIDITY_SCHEMA,
+    BAR_REALIZED_SPREAD_SCHEMA,
     INTRADAY_PROFILE_SCHEMA,
+    LIQUIDITY_COLUMNS,
     MODEL_PARAMS_SCHEMA,
     QUOTES_SCHEMA,
     SIGNAL_STATE_SCHEMA,
@@ -34,10 +36,12 @@ VERTICA_ARCHIVE_TABLES = {"market_data_archive": "market_data", "quotes_archive"
 TABLES = {"market_data": TRADES_SCHEMA, "quotes": QUOTES_SCHEMA, "trading_signals": SIGNALS_SCHEMA,
           "model_params": MODEL_PARAMS_SCHEMA, "signal_state": SIGNAL_STATE_SCHEMA,
           "intraday_profile": INTRADAY_PROFILE_SCHEMA, "trade_conditions": conditions_table().schema,
-          "trade_corrections": corrections_table().schema, "bar_liquidity": BAR_LIQUIDITY_SCHEMA}
+          "trade_corrections": corrections_table().schema, "bar_liquidity": BAR_LIQUIDITY_SCHEMA,
+          "bar_realized_spread": BAR_REALIZED_SPREAD_SCHEMA}
 #: staging table -> (contract table, extra columns the stage carries)
 STAGES = {"market_data_stage": ("market_data", []), "quotes_stage": ("quotes", []),
-          "trading_signals_stage": ("trading_signals", ["state", "model_params", "intraday_profile"]),
+          "trading_signals_stage": ("trading_signals", ["state", "model_params", "intraday_profile",
+                                                        *LIQUIDITY_COLUMNS]),
           "model_params_stage": ("model_params", []), "signal_state_stage": ("signal_state", []),
           "intraday_profile_stage": ("intraday_profile", []), "trade_conditions_stage": ("trade_conditions", []),
           "trade_corrections_stage": ("trade_corrections", []), "bar_liquidity_stage": ("bar_liquidity", [])}
@@ -54,6 +58,7 @@ varchar view when where with hash local rows row row_number key preserve tempora
 batch_microstructure settings market watermark_ns computed_at_ns microstructure_udx v_catalog columns
 view_columns table_schema table_name column_name data_type ordinal_position public
 regexp_like listagg separator unsegmented ignore
+datediff except
 like including projections move_partitions_to_table drop_partitions export to parquet directory compression
 """.split()) | set(VERTICA_ARCHIVE_TABLES)
 ALIASES_RE = re.compile(r"\b(?:AS|JOIN|FROM|USING|INTO)\s+([A-Za-z_]\w*)\s+(?:AS\s+)?([A-Za-z_]\w*)", re.I)
@@ -119,27 +124,36 @@ def test_every_vertica_folder_loads_with_its_declared_params(folder: str) -> Non
 #: What only DuckDB has, and why: the lookup of each conditions string's rules that DuckDB's eligible_trades joins
 #: because splitting and searching per row costs it ~5 us a print; Vertica matches one regular expression per print
 #: (its 005_eligible_trades.sql) at a cost its nodes absorb, and its trades also arrive around the Python writer.
-#: Retention's Parquet side (issue 18) is DuckDB's: Vertica moves partitions to <table>_archive tables its views
-#: and transform read in the database, so it needs no read-back of archived trades (trades_all_range,
-#: archived_symbol_days) and no dedupe against Parquet files (archived_trade_*). daily_metrics is not on Vertica yet:
-#: its symbol_metrics computes every day from the bars and trades, as before. main_relations finds what a DuckDB
-#: reader of a file older code wrote must stand in for; a Vertica schema is brought up to date by its deploy.
+#: Retention's Parquet side (issue 18) is DuckDB's: its loader checks a re-delivered trade or quote against the
+#: archived Parquet files (archived_days, archived_files, archived_*_positions); Vertica moves partitions to
+#: <table>_archive tables and its insert_trades looks the key up there. main_relations finds what a DuckDB reader of
+#: a file older code wrote must stand in for; a Vertica schema is brought up to date by its deploy.
+#: bar_liquidity_all and bar_realized_spread_all (archived with their bars) wait for Vertica's archive tables of
+#: them; day_metrics is DuckDB's table macro of the daily formulas (Vertica's symbol_metrics keeps them inline).
 #: quotes_range_symbols_stored is the unsorted half of the transform's chunk read of quotes (sql/stored_order.py
 #: orders it in Python): the Vertica backend keeps the ordered read, whose sort runs on its nodes.
 DUCKDB_ONLY = {
-    "schema": {"trade_condition_sets", "daily_metrics"},
+    "schema": {"trade_condition_sets"},
+    "views": {"day_metrics", "bar_liquidity_all", "bar_realized_spread_all"},
     "queries": {"trade_condition_set_strings", "list_stored_condition_sets", "add_trade_condition_sets",
-                "decide_trade_condition_sets", "archived_symbol_days", "trades_all_range", "archived_trade_days",
-                "archived_trade_files", "archived_trade_positions", "daily_metrics_pending", "write_daily_metrics",
-                "reset_daily_metrics", "rewind_daily_metrics", "main_relations", "quotes_range_symbols_stored"},
+                "decide_trade_condition_sets", "archived_days", "archived_files",
+                "archived_trade_positions", "archived_quote_positions", "main_relations",
+                # the writer of bar_realized_spread (udx/realized_step.py) runs on DuckDB only so far
+                "realized_spread_due", "realized_spread_resume", "insert_bar_realized_spread",
+                "delete_realized_other_horizon", "quotes_range_symbols_stored"},
 }
+#: What only Vertica has, and why: retention drops the day partitions it exported to Parquet, which the database
+#: does not read back, so a read of a symbol's whole history first asks whether any of its days are only there.
+VERTICA_ONLY = {"queries": {"parquet_only_trade_days"}}
 
 
 def test_the_same_named_queries_with_the_same_params_exist_in_both_dialects() -> None:
     duck, vertica = load_registry("duckdb", "queries"), load_registry("vertica", "queries")
-    assert sorted(set(duck.names()) - DUCKDB_ONLY["queries"]) == sorted(vertica.names())
+    both = set(vertica.names()) - VERTICA_ONLY["queries"]
+    assert sorted(set(duck.names()) - DUCKDB_ONLY["queries"]) == sorted(both)
     assert DUCKDB_ONLY["queries"] <= set(duck.names())
-    for name in vertica.names():
+    assert VERTICA_ONLY["queries"] <= set(vertica.names())
+    for name in both:
         assert duck[name].params == vertica[name].params, name
     for folder in ("schema", "views"):
         duck_names = [n for n in load_registry("duckdb", folder).names() if n not in DUCKDB_ONLY.get(folder, set())]
@@ -193,6 +207,20 @@ def test_vertica_tables_have_the_contract_columns_in_order(table: str) -> None:
     assert "ORDER BY" in text and spread in text
 
 
+def test_vertica_daily_metrics_has_the_duckdb_columns_in_order() -> None:
+    # no Arrow schema in sql.contract for it: the DuckDB table is the contract
+    body = _code(load_registry("vertica", "schema")["daily_metrics"].text).split("(", 1)[1]
+    columns = re.findall(r"^\s*([a-z_]\w*)\s+(?:VARCHAR|INTEGER|FLOAT|DATE)\b", body, re.M | re.I)
+    assert columns == CONTRACT["daily_metrics"]
+
+
+def test_vertica_write_daily_metrics_inserts_the_columns_it_selects() -> None:
+    code = _code(load_registry("vertica", "queries")["write_daily_metrics"].text)
+    listed = [c.strip() for c in code.split("(", 1)[1].split(")", 1)[0].split(",")]
+    assert listed == CONTRACT["daily_metrics"]
+    assert _select_names(code) == listed
+
+
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_staging_tables_mirror_their_contract_table(stage: str) -> None:
     table, extra = STAGES[stage]
@@ -217,7 +245,7 @@ def test_columns_added_in_place_are_the_last_of_their_table_with_the_create_tabl
                                   create, re.M | re.I)[-1]
                 assert (column, kind.upper()) == (last[0], last[1].upper()), (dialect, statement.name)
                 assert column == TABLES[table].names[-1]
-    assert added == 4  # market_data.correction and model_params.fingerprint in each dialect
+    assert added == 6  # market_data.correction, model_params.fingerprint, bar_liquidity.vpin_lee_ready per dialect
 
 
 def test_partitioned_tables_group_days_hierarchically() -> None:
@@ -246,7 +274,7 @@ def _duckdb_columns(name: str) -> list[str]:
 
 
 SELECTS = [q.name for q in load_registry("vertica", "queries")
-           if _code(q.text).lstrip().upper().startswith(("SELECT", "WITH"))]
+           if _code(q.text).lstrip().upper().startswith(("SELECT", "WITH")) and q.name not in VERTICA_ONLY["queries"]]
 
 
 @pytest.mark.parametrize("name", SELECTS)
@@ -254,10 +282,15 @@ def test_vertica_queries_return_the_duckdb_columns(name: str) -> None:
     assert _select_names(load_registry("vertica", "queries")[name].text) == _duckdb_columns(name)
 
 
-def test_the_udx_install_script_creates_the_library_and_both_signatures() -> None:
+def test_the_vertica_only_archive_check_returns_a_count_and_a_day() -> None:
+    assert _select_names(load_registry("vertica", "queries")["parquet_only_trade_days"].text) == ["days", "newest_day"]
+
+
+def test_the_udx_install_script_creates_the_library_and_the_three_signatures() -> None:
     text = load_registry("vertica", "udx")["install"].text
     assert "CREATE OR REPLACE LIBRARY" in text and "DEPENDS :depends_path" in text and "LANGUAGE 'Python'" in text
     assert "NAME 'BatchMicrostructureFactory'" in text and "NAME 'BatchMicrostructureResumeFactory'" in text
+    assert "NAME 'BatchMicrostructureQuotesFactory'" in text
 
 
 def _query_level_null_placements(text: str) -> list[str]:

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pytest
 
 from sql.backend import SignalStateRow
-from sql.contract import LIQUIDITY_COLUMNS, TRADES_SCHEMA
+from sql.contract import QUOTES_SCHEMA, TRADES_SCHEMA
 from sql.settings import Settings
 from sql.vertica_backend import copy_rows, copy_statement, udx_settings_json
 
@@ -105,7 +105,8 @@ def vertica():
     storage = VerticaStorage.open(settings)
     storage.apply_schema()
     with storage._write() as cursor:  # a clean slate: these tests own the tables of this schema
-        for table in ("market_data", "quotes", "trading_signals", "model_params", "signal_state"):
+        for table in ("market_data", "quotes", "trading_signals", "model_params", "signal_state", "bar_liquidity",
+                      "daily_metrics"):
             cursor.execute(f"DELETE FROM {table}")
     yield storage, settings
     storage.close()
@@ -155,7 +156,7 @@ def test_vertica_every_named_query_runs_and_pages_truncate(vertica) -> None:
     storage.append_trades(trades(30))
     now = time.time_ns()
     for statement in load_registry("vertica", "queries"):
-        if statement.name.startswith(("insert_", "upsert_")):
+        if statement.name.startswith(("insert_", "upsert_", "write_")):  # writes: the reader session refuses them
             continue
         params = {p: None for p in statement.params}
         params.update({k: v for k, v in {"symbol": "AAPL", "symbols": ["AAPL"], "start_ns": 0, "end_ns": 2**62,
@@ -193,20 +194,32 @@ def test_vertica_udx_installs_and_the_in_database_transform_equals_the_client_si
     storage, settings = vertica
     settings = settings.model_copy(update={"session_stocks": "00:00-24:00 UTC"})
     storage.install_udx(os.environ["VERTICA_UDX_LIBRARY"], os.environ["VERTICA_UDX_DEPENDS"])
-    storage.append_trades(trades(3_000, start_ns=1_709_900_000_000_000_000))
+    batch = trades(3_000, start_ns=1_709_900_000_000_000_000)
+    storage.append_trades(batch)
+    # a quote 1 ms before every third trade, so the bars' quote measures are not empty
+    ts = np.asarray(batch.column("ts_ns"))[::3] - 1_000_000
+    mid = np.asarray(batch.column("price"))[::3]
+    n = ts.size
+    storage.append_quotes(pa.table({
+        "market": ["stocks"] * n, "symbol": ["AAPL"] * n, "ts_ns": ts, "bid_price": mid - 0.01,
+        "bid_size": np.full(n, 3.0), "ask_price": mid + 0.01, "ask_size": np.full(n, 5.0),
+        "bid_exchange": pa.array([4] * n, pa.int32()), "ask_exchange": pa.array([4] * n, pa.int32()),
+        "conditions": [None] * n, "sequence": pa.array(range(n), pa.int64()), "tape": pa.array([3] * n, pa.int32()),
+        "received_ns": ts, "source": ["sim"] * n}, schema=QUOTES_SCHEMA))  # fmt: skip
     in_db = storage.run_transform_in_database(settings, now_ns=1)
     page = {"symbols": None, "signal_type": None, "start_ns": 0, "end_ns": 2**62, "bar_seconds": 60,
             "after_bar_end_ns": None, "after_symbol": None}
-    result = storage.query("trading_signals_page", page, 1000)
-    # the UDx computes no bar liquidity (issue 19): compare the trading_signals columns
-    keep = [i for i, name in enumerate(result.columns) if name not in LIQUIDITY_COLUMNS]
-    rows_in_db = [[row[i] for i in keep] for row in result.rows]
+    rows_in_db = storage.query("trading_signals_page", page, 1000).rows  # with the bar liquidity the UDx wrote
     with storage._write() as cursor:
-        cursor.execute("DELETE FROM trading_signals")
-        cursor.execute("DELETE FROM signal_state")
+        for table in ("trading_signals", "bar_liquidity", "signal_state"):
+            cursor.execute(f"DELETE FROM {table}")
     client = run_transform(storage, settings, now_ns=1)
     assert in_db.bars == client.bars > 0
-    assert [[row[i] for i in keep] for row in storage.query("trading_signals_page", page, 1000).rows] == rows_in_db
+    assert storage.query("trading_signals_page", page, 1000).rows == rows_in_db
+    with storage._write() as cursor:
+        cursor.execute("SELECT COUNT(*), SUM(n_quotes) FROM bar_liquidity")
+        bars, quotes = cursor.fetchall()[0]
+    assert bars == client.bars and quotes > 0
 
 
 @pytest.mark.vertica

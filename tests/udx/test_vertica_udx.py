@@ -293,7 +293,8 @@ def test_vertica_udx_five_argument_form_is_the_same_without_key_and_state(trades
 
 def test_vertica_udx_factory_declares_what_it_writes() -> None:
     for factory, n_args in ((vertica_udx.BatchMicrostructureFactory(), 5),
-                            (vertica_udx.BatchMicrostructureResumeFactory(), 7)):
+                            (vertica_udx.BatchMicrostructureResumeFactory(), 7),
+                            (vertica_udx.BatchMicrostructureQuotesFactory(), 11)):
         args, out, sized, params = FakeTypes(), FakeTypes(), FakeTypes(), FakeTypes()
         factory.getPrototype(None, args, out)
         factory.getReturnType(None, args, sized)
@@ -305,6 +306,9 @@ def test_vertica_udx_factory_declares_what_it_writes() -> None:
         kinds = {c[-1]: c[0] for c in sized.calls}
         assert kinds["bar_end_ns"] == "addInt" and kinds["jump_detected"] == "addBool"
         assert kinds["vwap"] == "addFloat" and kinds["signal_reason"] == "addVarchar"
+        if n_args == 11:  # the quotes, and the bar liquidity beside the signals
+            assert [c[0] for c in args.calls][7:] == ["addFloat"] * 4
+            assert kinds["n_quotes"] == "addInt" and kinds["kyle_lambda"] == "addFloat"
 
 
 def test_vertica_udx_ad_hoc_defaults_and_empty_partitions() -> None:
@@ -358,3 +362,115 @@ def test_vertica_udx_runs_without_numba_and_gives_the_same_rows(mode: str) -> No
 def test_vertica_udx_module_imports_without_the_vertica_sdk() -> None:
     assert vertica_udx.vertica_sdk is None
     assert vertica_udx.BatchMicrostructure.__mro__[1] is object
+
+
+# --- bar liquidity: trades and quotes in one partition (issue 19) ------------------------------------
+LIQ_BAR = 60
+LIQ_END = 1_750_000_000 * NS - (1_750_000_000 % LIQ_BAR) * NS  # on the bar grid
+LIQ_START = LIQ_END - 90 * 60 * NS
+
+
+@pytest.fixture(scope="module")
+def market() -> tuple[pa.Table, pa.Table]:
+    from ingest.synthetic_market import DEFAULT_SYMBOLS, SyntheticMarket
+
+    stocks = tuple(s for s in DEFAULT_SYMBOLS if s.market == "stocks")[:2]
+    return SyntheticMarket(5, 20.0, stocks, quote_dynamics=True, record_truth=True).history(LIQ_START, LIQ_END)
+
+
+def _liq_settings(path: Path) -> Settings:
+    return Settings(_env_file=None, duckdb_path=path, bar_seconds=LIQ_BAR, session_stocks="00:00-24:00 UTC",  # type: ignore[call-arg]
+                    transform_lateness_seconds=0.0, roll_window=50, kyle_window=10)
+
+
+def _quoted_partition(trades: pa.Table, quotes: pa.Table, symbol: str, end_ns: int) -> list[tuple]:
+    """The rows udx_signals_to_stage.sql feeds the 11-argument form: trades (ordered as trades_range orders them)
+    and quotes (price NULL; ordered as quotes_range_symbols orders them) merged by time, state NULL."""
+    rows = []
+    t = trades.filter(pa.compute.equal(trades["symbol"], symbol)).to_pydict()
+    for i in range(len(t["ts_ns"])):
+        if t["ts_ns"][i] < end_ns:
+            key = (t["ts_ns"][i], 0, t["sequence"][i] is None, t["sequence"][i] or 0, t["exchange"][i],
+                   t["trade_id"][i], 0)
+            rows.append((key, (t["ts_ns"][i], t["price"][i], t["size"][i], t["conditions"][i], t["correction"][i],
+                               symbol, None, None, None, None, None)))
+    q = quotes.filter(pa.compute.equal(quotes["symbol"], symbol)).to_pydict()
+    for i in range(len(q["ts_ns"])):
+        if q["ts_ns"][i] < end_ns:
+            key = (q["ts_ns"][i], 1, q["sequence"][i] is None, q["sequence"][i] or 0, 0, "", q["received_ns"][i])
+            rows.append((key, (q["ts_ns"][i], None, None, None, None, symbol, None, q["bid_price"][i],
+                               q["bid_size"][i], q["ask_price"][i], q["ask_size"][i])))
+    rows.sort(key=lambda r: r[0])
+    return [r for _, r in rows]
+
+
+def _close(got: Any, want: Any) -> bool:
+    if isinstance(want, float) and got is not None:
+        return (math.isnan(want) and math.isnan(got)) or got == pytest.approx(want, rel=1e-12, abs=0.0)
+    return got == want or (want is not None and isinstance(want, float) and math.isnan(want) and got is None)
+
+
+def test_vertica_udx_with_quotes_writes_the_duckdb_transforms_bar_liquidity(market, tmp_path: Path) -> None:
+    from sql.contract import LIQUIDITY_COLUMNS
+
+    trades, quotes = market
+    settings = _liq_settings(tmp_path / "ref.duckdb")
+    storage = DuckDBStorage.open(settings)
+    storage.apply_schema()
+    storage.append_trades(trades)
+    storage.append_quotes(quotes)
+    run_transform(storage, settings, now_ns=NOW_NS)
+    storage.close()
+    watermark = int(pa.compute.max(trades["ts_ns"]).as_py())
+    checked = 0
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        for symbol in sorted(set(trades["symbol"].to_pylist())):
+            liq = con.execute(f"SELECT bar_end_ns, {', '.join(LIQUIDITY_COLUMNS)} FROM bar_liquidity "
+                              "WHERE symbol = ? ORDER BY bar_end_ns", [symbol]).fetchall()
+            sig = con.execute(f"SELECT {', '.join(COMPUTED)}, computed_at_ns FROM trading_signals "
+                              "WHERE symbol = ? ORDER BY bar_end_ns", [symbol]).fetchall()
+            params = {"settings": udx_settings_json(settings), "market": "stocks", "watermark_ns": watermark,
+                      "computed_at_ns": NOW_NS}
+            names, out = _run_udx(vertica_udx.BatchMicrostructureQuotesFactory(),
+                                  _quoted_partition(trades, quotes, symbol, watermark), params)
+            assert names == ([f.name for f in SIGNALS_SCHEMA] + list(LIQUIDITY_COLUMNS)
+                             + ["state", "model_params", "intraday_profile"])
+            rows = [dict(zip(names, r, strict=True)) for r in out]
+            _assert_same(rows, sig)  # quotes change no signal
+            assert len(rows) == len(liq) > 30
+            for got, want in zip(rows, liq, strict=True):
+                for name, expected in zip(["bar_end_ns", *LIQUIDITY_COLUMNS], want, strict=True):
+                    assert _close(got[name], expected), (symbol, name, got[name], expected)
+            assert sum(r["n_quotes"] for r in rows) > 0 and any(r["quoted_spread"] is not None for r in rows)
+            checked += len(rows)
+    assert checked > 60
+
+
+def test_vertica_udx_with_quotes_depth_imbalance_matches_the_reference_definition(market, tmp_path: Path) -> None:
+    from tests.reference import liquidity as ref
+
+    trades, quotes = market
+    settings = _liq_settings(tmp_path / "unused.duckdb")
+    symbol = sorted(set(trades["symbol"].to_pylist()))[0]
+    watermark = int(pa.compute.max(trades["ts_ns"]).as_py())
+    names, out = _run_udx(vertica_udx.BatchMicrostructureQuotesFactory(),
+                          _quoted_partition(trades, quotes, symbol, watermark),
+                          {"settings": udx_settings_json(settings), "market": "stocks", "watermark_ns": watermark,
+                           "computed_at_ns": NOW_NS})
+    rows = [dict(zip(names, r, strict=True)) for r in out]
+    q = quotes.filter(pa.compute.equal(quotes["symbol"], symbol)).sort_by([("ts_ns", "ascending")]).to_pydict()
+    book = [(q["ts_ns"][i], *(math.nan if q[c][i] is None else q[c][i]
+                              for c in ("bid_price", "ask_price", "bid_size", "ask_size")))
+            for i in range(len(q["ts_ns"]))]
+    bars = [(r["bar_end_ns"] - LIQ_BAR * NS, r["bar_end_ns"]) for r in rows]
+    want = ref.depth_imbalance(bars, book, round(settings.quote_stale_seconds * NS))
+    got = [math.nan if r["depth_imbalance"] is None else r["depth_imbalance"] for r in rows]
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15, equal_nan=True)
+    assert np.isfinite(got).sum() > 30
+
+
+def test_vertica_udx_with_quotes_refuses_quotes_out_of_time_order() -> None:
+    quotes = pa.table({"ts_ns": [2, 1], "bid_price": [1.0, 1.0], "bid_size": [1.0, 1.0], "ask_price": [2.0, 2.0],
+                       "ask_size": [1.0, 1.0]}, schema=vertica_udx.QUOTE_COLUMNS)
+    with pytest.raises(ValueError, match="quotes ordered by ts_ns"):
+        vertica_udx.compute_partition([1, 2], [1.0, 1.0], [1.0, 1.0], quotes=quotes)

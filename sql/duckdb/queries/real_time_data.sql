@@ -25,7 +25,7 @@ last_trades AS (
 SELECT
     n.*,
     l.n_quotes, l.quoted_spread, l.effective_spread, l.buy_volume, l.sell_volume, l.signed_volume,
-    l.order_imbalance, l.depth_imbalance, l.amihud, l.roll_spread, l.kyle_lambda,
+    l.order_imbalance, l.depth_imbalance, l.amihud, l.roll_spread, l.kyle_lambda, l.vpin_lee_ready,
     make_timestamp(n.bar_end_ns // 1000) AS bar_end,
     t.last_price,
     t.last_size,

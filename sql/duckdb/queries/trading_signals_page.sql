@@ -27,7 +27,7 @@ liquidity AS (  -- the page's bar_liquidity rows, found the same way (NULL measu
 )
 SELECT s.*,
        l.n_quotes, l.quoted_spread, l.effective_spread, l.buy_volume, l.sell_volume, l.signed_volume,
-       l.order_imbalance, l.depth_imbalance, l.amihud, l.roll_spread, l.kyle_lambda,
+       l.order_imbalance, l.depth_imbalance, l.amihud, l.roll_spread, l.kyle_lambda, l.vpin_lee_ready,
        make_timestamp(s.bar_end_ns // 1000) AS bar_end
 FROM trading_signals AS s
 SEMI JOIN page ON s.symbol = page.symbol AND s.bar_end_ns = page.bar_end_ns

@@ -23,7 +23,7 @@ liquidity AS (
 )
 SELECT s.*,
        l.n_quotes, l.quoted_spread, l.effective_spread, l.buy_volume, l.sell_volume, l.signed_volume,
-       l.order_imbalance, l.depth_imbalance, l.amihud, l.roll_spread, l.kyle_lambda,
+       l.order_imbalance, l.depth_imbalance, l.amihud, l.roll_spread, l.kyle_lambda, l.vpin_lee_ready,
        make_timestamp(s.bar_end_ns // 1000) AS bar_end
 FROM page AS s
 LEFT JOIN liquidity AS l ON l.bar_end_ns = s.bar_end_ns

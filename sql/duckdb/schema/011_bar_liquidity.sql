@@ -2,7 +2,8 @@
 -- Per-bar liquidity from trades and quotes (udx/liquidity.py, udx/impact.py), one row per trading_signals bar
 -- the transform wrote since quotes were wired in, in the same transaction; key (symbol, bar_seconds, bar_end_ns)
 -- like trading_signals, kept by its only writer (upsert_bar_liquidity deletes a recomputed bar first). A symbol
--- without quotes has n_quotes 0 and NULL quote measures; its volumes are signed by the tick rule.
+-- without quotes has n_quotes 0 and NULL quote measures; its volumes are signed by the tick rule (so is its
+-- vpin_lee_ready).
 CREATE TABLE IF NOT EXISTS bar_liquidity (
     symbol           VARCHAR NOT NULL,
     bar_end_ns       BIGINT  NOT NULL,   -- exclusive end of the bar, as in trading_signals
@@ -18,5 +19,7 @@ CREATE TABLE IF NOT EXISTS bar_liquidity (
     amihud           DOUBLE,             -- |log_return| / dollar volume (per dollar)
     roll_spread      DOUBLE,             -- 2 sqrt(-cov(dp_t, dp_t-1)) over ROLL_WINDOW trade-price changes, price units
     kyle_lambda      DOUBLE,             -- OLS slope of bar returns on signed dollar volume over KYLE_WINDOW bars
-    computed_at_ns   BIGINT  NOT NULL
+    computed_at_ns   BIGINT  NOT NULL,
+    vpin_lee_ready   DOUBLE              -- VPIN of trades signed by Lee-Ready in the BVC VPIN's buckets (added last:
+                                         -- migrations/005); NULL before n buckets or for bars written before it
 );

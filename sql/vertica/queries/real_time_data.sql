@@ -31,7 +31,7 @@ SELECT
     n.trade_intensity_zscore, n.conditional_duration, n.acd_surprise, n.vpin, n.vpin_cdf, n.trading_signal,
     n.signal_reason, n.computed_at_ns,
     l.n_quotes, l.quoted_spread, l.effective_spread, l.buy_volume, l.sell_volume, l.signed_volume,
-    l.order_imbalance, l.depth_imbalance, l.amihud, l.roll_spread, l.kyle_lambda,
+    l.order_imbalance, l.depth_imbalance, l.amihud, l.roll_spread, l.kyle_lambda, l.vpin_lee_ready,
     TIMESTAMPADD('microsecond', n.bar_end_ns // 1000, TIMESTAMP '1970-01-01 00:00:00') AS bar_end,
     t.last_price,
     t.last_size,

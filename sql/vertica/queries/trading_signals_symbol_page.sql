@@ -7,7 +7,7 @@ SELECT
     s.trade_intensity_zscore, s.conditional_duration, s.acd_surprise, s.vpin, s.vpin_cdf, s.trading_signal,
     s.signal_reason, s.computed_at_ns,
     l.n_quotes, l.quoted_spread, l.effective_spread, l.buy_volume, l.sell_volume, l.signed_volume,
-    l.order_imbalance, l.depth_imbalance, l.amihud, l.roll_spread, l.kyle_lambda,
+    l.order_imbalance, l.depth_imbalance, l.amihud, l.roll_spread, l.kyle_lambda, l.vpin_lee_ready,
     TIMESTAMPADD('microsecond', s.bar_end_ns // 1000, TIMESTAMP '1970-01-01 00:00:00') AS bar_end
 FROM trading_signals AS s
 LEFT OUTER JOIN bar_liquidity AS l

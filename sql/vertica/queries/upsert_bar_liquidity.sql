@@ -8,12 +8,14 @@ WHEN MATCHED THEN UPDATE SET
     n_quotes = s.n_quotes, quoted_spread = s.quoted_spread, effective_spread = s.effective_spread,
     buy_volume = s.buy_volume, sell_volume = s.sell_volume, signed_volume = s.signed_volume,
     order_imbalance = s.order_imbalance, depth_imbalance = s.depth_imbalance, amihud = s.amihud,
-    roll_spread = s.roll_spread, kyle_lambda = s.kyle_lambda, computed_at_ns = s.computed_at_ns
+    roll_spread = s.roll_spread, kyle_lambda = s.kyle_lambda, computed_at_ns = s.computed_at_ns,
+    vpin_lee_ready = s.vpin_lee_ready
 WHEN NOT MATCHED THEN INSERT (
     symbol, bar_end_ns, bar_seconds, n_quotes, quoted_spread, effective_spread, buy_volume, sell_volume,
-    signed_volume, order_imbalance, depth_imbalance, amihud, roll_spread, kyle_lambda, computed_at_ns
+    signed_volume, order_imbalance, depth_imbalance, amihud, roll_spread, kyle_lambda, computed_at_ns,
+    vpin_lee_ready
 ) VALUES (
     s.symbol, s.bar_end_ns, s.bar_seconds, s.n_quotes, s.quoted_spread, s.effective_spread, s.buy_volume,
     s.sell_volume, s.signed_volume, s.order_imbalance, s.depth_imbalance, s.amihud, s.roll_spread, s.kyle_lambda,
-    s.computed_at_ns
+    s.computed_at_ns, s.vpin_lee_ready
 );

@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS bar_liquidity (
     roll_spread      FLOAT,
     kyle_lambda      FLOAT,
     computed_at_ns   INTEGER     NOT NULL,
+    vpin_lee_ready   FLOAT,              -- added last (migrations/002), as in DuckDB
     CONSTRAINT bar_liquidity_key PRIMARY KEY (symbol, bar_seconds, bar_end_ns) DISABLED
 )
 ORDER BY symbol, bar_seconds, bar_end_ns

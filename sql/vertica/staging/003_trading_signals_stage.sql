@@ -2,7 +2,9 @@
 -- Session-local landing table of one signals commit: COPY (client-side transform) or the batch_microstructure
 -- UDx (in-database transform) fills it; upsert_signals merges it into trading_signals. The extra column state
 -- (signal_state.state) is set by the UDx on the last bar of each symbol: the state that follows that bar; on
--- the same row model_params holds the fits (model_params rows) made on the way, as a JSON list.
+-- the same row model_params holds the fits (model_params rows) made on the way, as a JSON list. The UDx also fills
+-- each bar's liquidity measures (the bar_liquidity columns, NULL when the client-side transform COPYs here);
+-- transform/staged_bar_liquidity.sql moves them to bar_liquidity_stage.
 CREATE LOCAL TEMPORARY TABLE IF NOT EXISTS trading_signals_stage (
     symbol                 VARCHAR(32)  NOT NULL,
     bar_end_ns             INTEGER      NOT NULL,
@@ -28,5 +30,17 @@ CREATE LOCAL TEMPORARY TABLE IF NOT EXISTS trading_signals_stage (
     computed_at_ns         INTEGER      NOT NULL,
     state                  LONG VARCHAR(1048576),
     model_params           LONG VARCHAR(1048576),
-    intraday_profile       LONG VARCHAR(1048576)
+    intraday_profile       LONG VARCHAR(1048576),
+    n_quotes               INTEGER,
+    quoted_spread          FLOAT,
+    effective_spread       FLOAT,
+    buy_volume             FLOAT,
+    sell_volume            FLOAT,
+    signed_volume          FLOAT,
+    order_imbalance        FLOAT,
+    depth_imbalance        FLOAT,
+    amihud                 FLOAT,
+    roll_spread            FLOAT,
+    kyle_lambda            FLOAT,
+    vpin_lee_ready         FLOAT
 ) ON COMMIT DELETE ROWS;

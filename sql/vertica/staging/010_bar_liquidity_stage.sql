@@ -15,5 +15,6 @@ CREATE LOCAL TEMPORARY TABLE IF NOT EXISTS bar_liquidity_stage (
     amihud           FLOAT,
     roll_spread      FLOAT,
     kyle_lambda      FLOAT,
-    computed_at_ns   INTEGER     NOT NULL
+    computed_at_ns   INTEGER     NOT NULL,
+    vpin_lee_ready   FLOAT
 ) ON COMMIT DELETE ROWS;

@@ -7,11 +7,14 @@
 -- library_path: udx/vertica_udx.py as seen by every Vertica node; depends_path: a site-packages glob holding
 -- the project's udx and sql packages and numpy, pyarrow, pydantic, pydantic-settings, scipy (numba optional),
 -- built with Vertica's own Python (scripts/vertica/build_udx_deps.sh). Needs a superuser (or UDXDEVELOPER).
--- Two signatures, one name (overloading): batch_microstructure(ts_ns, price, size) for ad-hoc use on one
--- symbol, and batch_microstructure(ts_ns, price, size, symbol, state) for the incremental transform.
+-- Three signatures, one name (overloading): batch_microstructure(ts_ns, price, size, conditions, correction) for
+-- ad-hoc use on one symbol, (..., symbol, state) to resume from a state, and (..., symbol, state, bid_price,
+-- bid_size, ask_price, ask_size) for the incremental transform, trades and quotes in one partition (bar liquidity).
 -- Python UDxs always run fenced (a separate zygote process per node), so no FENCED clause is needed.
 CREATE OR REPLACE LIBRARY microstructure_udx AS :library_path DEPENDS :depends_path LANGUAGE 'Python';
 CREATE OR REPLACE TRANSFORM FUNCTION batch_microstructure AS LANGUAGE 'Python'
     NAME 'BatchMicrostructureFactory' LIBRARY microstructure_udx;
 CREATE OR REPLACE TRANSFORM FUNCTION batch_microstructure AS LANGUAGE 'Python'
     NAME 'BatchMicrostructureResumeFactory' LIBRARY microstructure_udx;
+CREATE OR REPLACE TRANSFORM FUNCTION batch_microstructure AS LANGUAGE 'Python'
+    NAME 'BatchMicrostructureQuotesFactory' LIBRARY microstructure_udx;

@@ -6,33 +6,48 @@
 -- (spec/signals.md §3). Prices (OHLC, VWAP) come from the day's trades. Same columns, formulas and
 -- constants as sql/duckdb/views/030_symbol_metrics.sql; DuckDB's arg_min/arg_max become FIRST_VALUE /
 -- LAST_VALUE over the whole day (ties in time broken by sequence, exchange, trade_id).
+-- Final days are read from daily_metrics (written once final: schema/012_daily_metrics.sql); the days after a grid's
+-- newest written day (the open day, or every day of a grid never written) are computed here from the bars and
+-- trades, which start there (so a day whose trades retention moved out keeps its metrics), as on DuckDB.
 CREATE OR REPLACE VIEW symbol_metrics AS
-WITH bar_returns AS (
+WITH open_from AS (
+    SELECT bar_seconds, DATEDIFF('day', DATE '1970-01-01', MAX(session_date) + 1) * 86400000000000 AS from_ns
+    FROM daily_metrics
+    GROUP BY bar_seconds
+),
+trades_from AS (
+    SELECT COALESCE(MIN(COALESCE(o.from_ns, 0)), 0) AS from_ns
+    FROM (SELECT DISTINCT bar_seconds FROM trading_signals) AS g
+    LEFT OUTER JOIN open_from AS o ON o.bar_seconds = g.bar_seconds
+),
+bar_returns AS (
     SELECT
-        symbol,
-        bar_seconds,
-        TIMESTAMPADD('microsecond', bar_end_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE AS session_date,
-        bar_end_ns,
-        log_return AS r,
-        LAG(log_return, 1) OVER (
-            PARTITION BY symbol, bar_seconds,
-                         TIMESTAMPADD('microsecond', bar_end_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE
-            ORDER BY bar_end_ns) AS r1,
-        LAG(log_return, 2) OVER (
-            PARTITION BY symbol, bar_seconds,
-                         TIMESTAMPADD('microsecond', bar_end_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE
-            ORDER BY bar_end_ns) AS r2,
-        jump_detected,
-        vpin,
-        LAST_VALUE(trading_signal) OVER (
-            PARTITION BY symbol, bar_seconds,
-                         TIMESTAMPADD('microsecond', bar_end_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE
-            ORDER BY bar_end_ns ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS day_last_signal,
-        LAST_VALUE(signal_reason) OVER (
-            PARTITION BY symbol, bar_seconds,
-                         TIMESTAMPADD('microsecond', bar_end_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE
-            ORDER BY bar_end_ns ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS day_last_reason
-    FROM trading_signals
+        s.symbol,
+        s.bar_seconds,
+        TIMESTAMPADD('microsecond', s.bar_end_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE AS session_date,
+        s.bar_end_ns,
+        s.log_return AS r,
+        LAG(s.log_return, 1) OVER (
+            PARTITION BY s.symbol, s.bar_seconds,
+                         TIMESTAMPADD('microsecond', s.bar_end_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE
+            ORDER BY s.bar_end_ns) AS r1,
+        LAG(s.log_return, 2) OVER (
+            PARTITION BY s.symbol, s.bar_seconds,
+                         TIMESTAMPADD('microsecond', s.bar_end_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE
+            ORDER BY s.bar_end_ns) AS r2,
+        s.jump_detected,
+        s.vpin,
+        LAST_VALUE(s.trading_signal) OVER (
+            PARTITION BY s.symbol, s.bar_seconds,
+                         TIMESTAMPADD('microsecond', s.bar_end_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE
+            ORDER BY s.bar_end_ns ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS day_last_signal,
+        LAST_VALUE(s.signal_reason) OVER (
+            PARTITION BY s.symbol, s.bar_seconds,
+                         TIMESTAMPADD('microsecond', s.bar_end_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE
+            ORDER BY s.bar_end_ns ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS day_last_reason
+    FROM trading_signals AS s
+    LEFT OUTER JOIN open_from AS o ON o.bar_seconds = s.bar_seconds
+    WHERE s.bar_end_ns >= COALESCE(o.from_ns, 0)
 ),
 daily_bars AS (
     SELECT
@@ -69,6 +84,7 @@ trade_days AS (
             ORDER BY ts_ns, COALESCE(sequence, 9223372036854775807), exchange, trade_id
             ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS day_close
     FROM eligible_trades
+    WHERE ts_ns >= (SELECT from_ns FROM trades_from)
 ),
 daily_trades AS (
     SELECT
@@ -85,6 +101,10 @@ daily_trades AS (
     FROM trade_days
     GROUP BY symbol, session_date
 )
+SELECT symbol, session_date, bar_seconds, trades, volume, vwap, open, high, low, close, n_returns, realized_variance,
+       bipower_variation, bns_stat, jump_count, mean_vpin, max_vpin, last_signal, last_signal_reason, last_bar_end_ns
+FROM daily_metrics
+UNION ALL
 SELECT
     b.symbol,
     b.session_date,

@@ -1,0 +1,9 @@
+-- name: insert_bar_realized_spread
+-- returns: rows added; a bar whose key is stored already keeps its row (a bar is written once, never changed)
+INSERT INTO bar_realized_spread
+SELECT b.*
+FROM bar_realized_spread_batch AS b
+WHERE NOT EXISTS (
+    SELECT 1 FROM bar_realized_spread AS t
+    WHERE t.symbol = b.symbol AND t.bar_seconds = b.bar_seconds AND t.bar_end_ns = b.bar_end_ns
+);

@@ -1,0 +1,7 @@
+-- name: daily_metrics
+-- The table daily_metrics (schema/012_daily_metrics.sql, created by the schema files before the migrations run)
+-- joins the layout; the views are recreated by the next schema apply, symbol_metrics reading final days there. No
+-- statement: older code must not write a database whose daily_metrics it would leave stale, so the version moves
+-- on. The rows are backfilled by the first transform after the upgrade (VerticaStorage.write_daily_metrics writes
+-- every final day with bars and no row); days whose trades retention dropped before this version get them without
+-- the trade columns (trades, volume, VWAP, OHLC).

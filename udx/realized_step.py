@@ -1,0 +1,165 @@
+"""The ``bar_realized_spread`` rows of the transform: each bar once its horizon has passed, written once.
+
+A bar's realized spread and price impact (:mod:`udx.realized`) need the midpoint ``H`` =
+``LIQUIDITY_HORIZON_SECONDS`` after each of its trades, so the bar gets its row only when the transform's
+watermark is at least ``H`` past its end (the quotes through ``bar_end + H`` are in), after
+:func:`udx.transform.run_transform` wrote the bar itself. :func:`write_realized_spreads` runs at the end of every
+transform pass; the row is inserted once and never changed (a recompute of the symbol's signals deletes it with
+the bar, and a changed horizon deletes the rows of the old one: both are written again).
+
+**Which prints.** As :mod:`udx.liquidity_step`: every valid print is signed by Lee-Ready (quote rule, tick rule
+at the midpoint and without a usable quote) in time order; the means weigh the prints that count in volume by
+their size (others weigh 0). Each row also stores the tick state after its bar (``tick_price``, ``tick_sign``).
+
+**Incremental.** A symbol resumes from its newest row: trades from that row's ``bar_end_ns`` on, its tick state,
+and quotes from ``QUOTE_STALE_SECONDS`` before (an older quote is stale at every trade read, so no quote needs
+carrying). Runs cut at any watermark give the rows of one pass (``tests/udx/test_realized_step.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sql.contract import BAR_REALIZED_SPREAD_SCHEMA
+from sql.settings import Settings
+from udx.liquidity_step import Quotes, bar_starts
+from udx.nbbo import prevailing_quotes
+from udx.realized import realized_bars, realized_trades
+from udx.sessions import session_bounds
+from udx.trade_sign import TickState, lee_ready
+
+__all__ = ["tick_states_after", "write_realized_spreads"]
+
+_NS = 1_000_000_000
+log = logging.getLogger(__name__)
+
+
+def tick_states_after(price: np.ndarray, before: TickState, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The Lee-Ready tick state (:class:`udx.trade_sign.TickState`) after the first ``counts[j]`` prices.
+
+    Parameters
+    ----------
+    price
+        The prices signed, in time order.
+    before
+        The state before the first of them.
+    counts
+        How many prices each state has seen (non-decreasing, each at most ``price.size``).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``last_price`` (float64, NaN: none yet) and ``last_tick`` (int32) per count.
+
+    Examples
+    --------
+    >>> p, s = tick_states_after(np.array([10.0, 10.0, 9.99, 9.99]), TickState(9.98, 1), np.array([0, 2, 4]))
+    >>> p.tolist(), s.tolist()
+    ([9.98, 10.0, 9.99], [1, 1, -1])
+    """
+    prev = np.concatenate([[before.last_price], price])
+    with np.errstate(invalid="ignore"):
+        tick = np.where(prev[1:] > prev[:-1], 1, np.where(prev[1:] < prev[:-1], -1, 0))  # NaN compares false
+    changed = np.where(tick != 0, np.arange(price.size), -1)
+    newest = np.maximum.accumulate(changed) if price.size else changed
+    k = np.asarray(counts, np.int64)
+    last_price = prev[k]
+    at = newest[np.maximum(k - 1, 0)] if price.size else np.full(k.size, -1)
+    last_tick = np.where((k > 0) & (at >= 0), tick[np.maximum(at, 0)] if price.size else 0, before.last_tick)
+    return last_price, last_tick.astype(np.int32)
+
+
+def _starts(ends: np.ndarray, session: str, bar_ns: int) -> np.ndarray:
+    """The start of each bar of the session grid ending at ``ends`` (:func:`udx.liquidity_step.bar_starts`)."""
+    opens, _ = session_bounds(session, int(ends[0]) - 1, int(ends[-1]))
+    open_ns = opens[np.maximum(np.searchsorted(opens, ends, side="left") - 1, 0)]
+    return bar_starts(ends, open_ns, bar_ns)
+
+
+def _symbol_rows(symbol: str, ends: np.ndarray, trades: tuple[np.ndarray, ...], quotes: Quotes,
+                 tick: TickState, session: str, settings: Settings, computed_at: int) -> pa.Table:
+    """``BAR_REALIZED_SPREAD_SCHEMA`` rows of one symbol's due bars (``ends``) from its valid prints since its
+    newest row and its quotes from the stale limit before them to the last bar's end plus the horizon."""
+    ts, px, sz, _, volume_ok = trades
+    k = int(np.searchsorted(ts, ends[-1], side="left"))
+    ts, px, weight = ts[:k], px[:k], np.where(volume_ok[:k], sz[:k], 0.0)
+    stale_ns = round(settings.quote_stale_seconds * _NS)
+    horizon = settings.liquidity_horizon_seconds
+    now = prevailing_quotes(ts, quotes.ts, quotes.bid, quotes.ask, stale_ns)
+    side = lee_ready(px, now.bid, now.ask, now.flags, tick).side
+    per_trade = realized_trades(ts, px, side, quotes.ts, quotes.bid, quotes.ask, horizon * _NS, stale_ns)
+    bars = realized_bars(_starts(ends, session, settings.bar_seconds * _NS), ends, ts, weight, per_trade)
+    last_price, last_tick = tick_states_after(px, tick, np.searchsorted(ts, ends, side="left"))
+    m = ends.size
+    values = {"symbol": [symbol] * m, "bar_end_ns": ends, "bar_seconds": np.full(m, settings.bar_seconds),
+              "horizon_seconds": np.full(m, horizon), "n_trades": bars.n_trades, "matched_volume": bars.volume,
+              "realized_spread": bars.realized_spread, "price_impact": bars.price_impact, "tick_price": last_price,
+              "tick_sign": last_tick, "computed_at_ns": np.full(m, computed_at)}
+    return pa.Table.from_arrays([pa.array(values[f.name], f.type, from_pandas=True)
+                                 for f in BAR_REALIZED_SPREAD_SCHEMA], schema=BAR_REALIZED_SPREAD_SCHEMA)
+
+
+def _due_by_symbol(due: pa.Table) -> dict[str, np.ndarray]:
+    """``symbol -> bar_end_ns`` of the due bars (the query orders them by symbol, then time)."""
+    if due.num_rows == 0:
+        return {}
+    runs = pc.run_end_encode(due.column("symbol").combine_chunks())
+    bounds = runs.run_ends.to_numpy().tolist()
+    ends = np.ascontiguousarray(due.column("bar_end_ns").to_numpy(), dtype=np.int64)
+    return {name: ends[a:b] for name, a, b in zip(runs.values.to_pylist(), [0, *bounds[:-1]], bounds, strict=True)}
+
+
+def write_realized_spreads(storage: object, settings: Settings, watermark_ns: int, markets: Mapping[str, str],
+                           computed_at: int, symbols_per_commit: int = 100) -> int:
+    """Write the ``bar_realized_spread`` row of every bar whose horizon the watermark has passed; return rows added.
+
+    Parameters
+    ----------
+    storage
+        A storage with ``realized_spread_due``, ``write_realized_spread`` and ``read_quotes_many``
+        (:class:`sql.duckdb_backend.DuckDBStorage`); any other storage writes nothing.
+    settings
+        ``bar_seconds``, ``liquidity_horizon_seconds``, ``quote_stale_seconds`` and the sessions.
+    watermark_ns
+        The transform's watermark: bars ending at or before ``watermark_ns - H`` are due.
+    markets
+        ``symbol -> market`` (``stocks`` or ``crypto``) of the symbols with trades.
+    computed_at
+        ``computed_at_ns`` of the rows.
+    symbols_per_commit
+        Symbols read and written together.
+    """
+    due_of = getattr(storage, "realized_spread_due", None)
+    if due_of is None or not hasattr(storage, "read_quotes_many"):
+        return 0
+    from udx.transform import _read_chunk, _read_quotes, _valid  # the transform's readers (it imports this module)
+
+    horizon_ns = settings.liquidity_horizon_seconds * _NS
+    due, resume = due_of(settings.bar_seconds, settings.liquidity_horizon_seconds, watermark_ns - horizon_ns)
+    by_symbol = _due_by_symbol(due)
+    starts = {r["symbol"]: r for r in resume.to_pylist()}
+    stale_ns = round(settings.quote_stale_seconds * _NS)
+    names = sorted(s for s in by_symbol if s in markets)
+    added = 0
+    for lo in range(0, len(names), symbols_per_commit):
+        chunk = names[lo:lo + symbols_per_commit]
+        wanted = [(s, int(starts[s]["bar_end_ns"]) if s in starts else 0) for s in chunk]
+        end = max(int(by_symbol[s][-1]) for s in chunk)
+        trades = _read_chunk(storage, wanted, end, dict(markets))  # type: ignore[arg-type]
+        quotes = _read_quotes(storage, [(s, max(a - stale_ns, 0)) for s, a in wanted], end + horizon_ns)  # type: ignore[arg-type]
+        tables = []
+        for symbol, _ in wanted:
+            row = starts.get(symbol)
+            tick = TickState() if row is None else TickState(
+                math.nan if row["tick_price"] is None else float(row["tick_price"]), int(row["tick_sign"]))
+            tables.append(_symbol_rows(symbol, by_symbol[symbol], _valid(*trades[symbol]),
+                                       quotes.get(symbol, Quotes.empty()), tick,
+                                       settings.session_for(markets[symbol]), settings, computed_at))
+        added += storage.write_realized_spread(pa.concat_tables(tables))  # type: ignore[attr-defined]
+    return added
