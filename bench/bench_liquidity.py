@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 
 from bench import report
 from bench.bench_signals import synthetic, trades_table
+from bench.storage_without import StorageWithout
 from ingest.synthetic_market import DEFAULT_SYMBOLS, SyntheticMarket
 from sql.contract import QUOTES_SCHEMA
 from sql.settings import Settings
@@ -140,18 +141,6 @@ def quotes_table(data: list[tuple[np.ndarray, ...]], symbols: list[str], ratio: 
     return pa.table({f.name: values[f.name] for f in QUOTES_SCHEMA}, schema=QUOTES_SCHEMA)
 
 
-class _WithoutLiquidity:
-    """A storage that does not offer ``read_quotes_many``: the transform as it was before bar liquidity."""
-
-    def __init__(self, storage: Any) -> None:
-        self._storage = storage
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "read_quotes_many":
-            raise AttributeError(name)
-        return getattr(self._storage, name)
-
-
 def _warm_up(storage_class: Any) -> None:
     """Compile every kernel of the three cases (one small transform with quotes), so no case pays for it."""
     data = synthetic(2, 3_000, seed=9)
@@ -188,7 +177,7 @@ def transform_runs(n_trades: int, n_symbols: int, ratio: int) -> tuple[list[tupl
             if case.endswith("with quotes"):
                 for lo in range(0, quotes.num_rows, 2_000_000):
                     storage.append_quotes(quotes.slice(lo, 2_000_000))
-            target = _WithoutLiquidity(storage) if case.startswith("without") else storage
+            target = StorageWithout(storage, "read_quotes_many") if case.startswith("without") else storage
             out.append((case, run_transform(target, st)))  # type: ignore[arg-type]
             storage.close()
     return out, quotes.num_rows

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 from bench import report
 from bench.bench_liquidity import _warm_up, quotes_table
 from bench.bench_signals import synthetic, trades_table
+from bench.storage_without import StorageWithout
 from ingest.synthetic_market import DEFAULT_SYMBOLS, SyntheticMarket
 from sql.settings import Settings
 from udx.nbbo import prevailing_quotes
@@ -40,18 +41,6 @@ from udx.transform import run_transform
 TITLE = "Realized spread and price impact (issue 19 point 3)"
 NS = 10**9
 END = 1_750_000_000 * NS - (1_750_000_000 % 60) * NS
-
-
-class _WithoutRealized:
-    """A storage that does not offer ``realized_spread_due``: the transform without the realized spread step."""
-
-    def __init__(self, storage: Any) -> None:
-        self._storage = storage
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "realized_spread_due":
-            raise AttributeError(name)
-        return getattr(self._storage, name)
 
 
 def truth(hours: float = 3.0, seed: int = 21) -> list[str]:
@@ -101,7 +90,7 @@ def transform_runs(n_trades: int, n_symbols: int, ratio: int) -> list[tuple[str,
                 storage.append_trades(trades.slice(lo, 2_000_000))
             for lo in range(0, quotes.num_rows, 2_000_000):
                 storage.append_quotes(quotes.slice(lo, 2_000_000))
-            target = _WithoutRealized(storage) if "no realized" in case else storage
+            target = StorageWithout(storage, "realized_spread_due") if "no realized" in case else storage
             summary = run_transform(target, st)  # type: ignore[arg-type]
             (rows,) = storage.fetch_one("SELECT count(*) FROM bar_realized_spread")
             out.append((case, summary, int(rows)))
