@@ -15,7 +15,8 @@ GRANT SELECT ON TABLE public.market_data, public.quotes, public.trading_signals,
                       public.bar_realized_spread TO microstructure_read;
 GRANT SELECT ON public.eligible_trades, public.enriched_market_data, public.jump_events, public.symbol_metrics,
                 public.latest_signals, public.trades_all, public.quotes_all, public.signals_all,
-                public.liquidity_signals, public.quote_book TO microstructure_read;
+                public.liquidity_signals, public.quote_book, public.bar_liquidity_all,
+                public.bar_realized_spread_all TO microstructure_read;
 GRANT microstructure_read TO :reader;
 -- DEFAULT ROLE stands alone in its ALTER USER; account parameters go in one comma-separated list
 ALTER USER :reader DEFAULT ROLE microstructure_read;

@@ -34,7 +34,7 @@ def test_a_reset_deletes_the_daily_metrics_with_the_bars() -> None:
         finally:
             storage.close()
     assert _deletes(server) == ["trading_signals", "model_params", "intraday_profile", "bar_liquidity",
-                                "daily_metrics", "signal_state"]
+                                "bar_realized_spread", "daily_metrics", "signal_state"]
     assert any("daily_metrics WHERE symbol = 'AAPL' AND bar_seconds = 60" in q for q in server.queries)
 
 
@@ -46,6 +46,6 @@ def test_a_rewind_deletes_the_daily_metrics_after_the_state() -> None:
         finally:
             storage.close()
     assert _deletes(server) == ["trading_signals", "model_params", "intraday_profile", "bar_liquidity",
-                                "daily_metrics"]  # the state is stored (MERGE), not deleted
+                                "bar_realized_spread", "daily_metrics"]  # the state is stored (MERGE), not deleted
     assert any("last_bar_end_ns > 1700000000000000000" in q for q in server.queries)
 

@@ -128,13 +128,13 @@ def test_every_vertica_folder_loads_with_its_declared_params(folder: str) -> Non
 #: archived Parquet files (archived_days, archived_files, archived_*_positions); Vertica moves partitions to
 #: <table>_archive tables and its insert_trades looks the key up there. main_relations finds what a DuckDB reader of
 #: a file older code wrote must stand in for; a Vertica schema is brought up to date by its deploy.
-#: bar_liquidity_all and bar_realized_spread_all (archived with their bars) wait for Vertica's archive tables of
-#: them; day_metrics is DuckDB's table macro of the daily formulas (Vertica's symbol_metrics keeps them inline).
+#: (bar_liquidity_all and bar_realized_spread_all exist on both: Vertica's retention leaves those tables live.)
+#: day_metrics is DuckDB's table macro of the daily formulas (Vertica's symbol_metrics keeps them inline).
 #: quotes_range_symbols_stored is the unsorted half of the transform's chunk read of quotes (sql/stored_order.py
 #: orders it in Python): the Vertica backend keeps the ordered read, whose sort runs on its nodes.
 DUCKDB_ONLY = {
     "schema": {"trade_condition_sets"},
-    "views": {"day_metrics", "bar_liquidity_all", "bar_realized_spread_all"},
+    "views": {"day_metrics"},
     "queries": {"trade_condition_set_strings", "list_stored_condition_sets", "add_trade_condition_sets",
                 "decide_trade_condition_sets", "archived_days", "archived_files",
                 "archived_trade_positions", "archived_quote_positions", "main_relations",
