@@ -127,7 +127,7 @@ def liquidity_columns(
     roll, arrays["liq_roll"] = roll_bars(arrays["liq_roll"], ts[price_ok], px[price_ok], ends, cfg.roll_window)
     kyle, arrays["liq_kyle_r"], arrays["liq_kyle_x"] = kyle_bars(arrays["liq_kyle_r"], arrays["liq_kyle_x"], r,
                                                                  lb.signed_dollar_volume, cfg.kyle_window)
-    vpin_lr = vpin_lee_ready_step(arrays, ends, ts, signed.side, np.where(volume_ok, sz, 0.0),
+    vpin_lr = vpin_lee_ready_step(arrays, starts, ends, ts, signed.side, np.where(volume_ok, sz, 0.0),
                                   columns["vpin_bucket"], cfg.vpin_window)
     dollar_volume = np.nan_to_num(np.asarray(columns["vwap"], np.float64)) * np.asarray(columns["volume"])
     if q.ts.size:

@@ -111,13 +111,20 @@ def vpin_lee_ready_bars(bar_of_trade: np.ndarray, side: np.ndarray, size: np.nda
     return out
 
 
-def vpin_lee_ready_step(arrays: dict[str, np.ndarray], bar_end_ns: np.ndarray, ts: np.ndarray, side: np.ndarray,
-                        size: np.ndarray, bucket: np.ndarray, n: int) -> Float64Array1D:
-    """VPIN-LR of the bars ending at ``bar_end_ns`` from their trades (``ts`` sorted, all before the last end),
-    carrying the state in ``arrays`` under ``liq_vlr_*`` keys (added when missing; changed in place)."""
+def vpin_lee_ready_step(arrays: dict[str, np.ndarray], bar_start_ns: np.ndarray, bar_end_ns: np.ndarray,
+                        ts: np.ndarray, side: np.ndarray, size: np.ndarray, bucket: np.ndarray,
+                        n: int) -> Float64Array1D:
+    """VPIN-LR of the bars ``[bar_start_ns, bar_end_ns)`` from their trades (``ts`` sorted, all before the last
+    end), carrying the state in ``arrays`` under ``liq_vlr_*`` keys (added when missing; changed in place).
+
+    A print outside every bar (between sessions) fills no bucket, as it counts in no bar's volume: the BVC VPIN
+    whose buckets these are sees only bar volume, and a run resumed after retention archived the day before
+    reads no prints from before its first bar.
+    """
     state = {key: arrays.setdefault(f"liq_vlr_{key}", value) for key, value in new_state(n).items()}
     bar_of_trade = np.searchsorted(bar_end_ns, ts, side="right")
-    return vpin_lee_ready_bars(bar_of_trade, side, size, bucket, n, state)
+    inside = bar_start_ns[np.minimum(bar_of_trade, bar_end_ns.size - 1)] <= ts
+    return vpin_lee_ready_bars(bar_of_trade, side, np.where(inside, size, 0.0), bucket, n, state)
 
 
 def vpin_lee_ready(side: object, size: object, bucket_volume: float, n: int = 50) -> Float64Array1D:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from typing import Any
 
 import duckdb
@@ -56,8 +57,13 @@ def test_enriched_data_is_the_tools_page(client, tiny):
     after = client.get("/api/v1/enriched-data", params={**args, "cursor": body["next_cursor"]}).json()
     _same(after, market.enriched_data(storage, bar_seconds=BAR, **args, cursor=body["next_cursor"]))
     assert after["rows"][0]["ts_ns"] <= body["rows"][-1]["ts_ns"]
-    recent = client.get("/api/v1/enriched-data", params={"symbol": "MSFT", "hours_back": 0.05, "limit": 100}).json()
-    assert 0 < recent["count"] < 100
+    # the session-wide file ends when the test session began: the window reaches one minute before its newest
+    # MSFT trade, however long ago that was
+    (newest,) = storage.fetch_one("SELECT max(ts_ns) FROM market_data WHERE symbol = 'MSFT'")
+    hours_back = (time.time_ns() - newest + 60 * 10**9) / 3600e9
+    recent = client.get("/api/v1/enriched-data", params={"symbol": "MSFT", "hours_back": hours_back,
+                                                          "limit": 100}).json()  # fmt: skip
+    assert 0 < recent["count"] < 100 and recent["rows"][0]["ts_ns"] == newest
 
 
 def test_trading_signals_are_the_tools_page(client, tiny):
