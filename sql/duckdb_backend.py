@@ -284,10 +284,10 @@ class DuckDBStorage:
         empty. A view the old tables cannot carry is left as the file has it. Nothing is needed (``()``) for
         a file at the newest layout.
         """
-        existing = {(name, kind) for name, kind in cursor.execute(self._queries["main_relations"].text).fetchall()}
-        names = {name for name, _ in existing}  # a table replaced by a view of that name is not missing
-        tables = {name for name, kind in existing if kind == "BASE TABLE"}
-        views = {name for name, kind in existing if kind == "VIEW"}
+        kinds = dict(cursor.execute(self._queries["main_relations"].text).fetchall())  # name -> kind
+        names = set(kinds)  # a table replaced by a view of that name is not missing
+        tables = {name for name, kind in kinds.items() if kind == "BASE TABLE"}
+        views = {name for name, kind in kinds.items() if kind == "VIEW"}
         missing = [(name, text) for name, text in _schema_tables() if name not in names]
         readers = load_registry(_DIALECT, "migrations/readers")
         widened = [readers[m.name].text for m in todo if m.name in readers.names()]
@@ -299,13 +299,14 @@ class DuckDBStorage:
             cursor.execute(statement)
         kept = []
         for name, text in self._view_texts(cursor):
+            temporary = _as_temporary(text)
             try:
-                cursor.execute(_as_temporary(text))
+                cursor.execute(temporary)
             except duckdb.Error as exc:
                 log.warning("%s: the view %s stays as the file has it (%s)", self._label, name,
                             str(exc).splitlines()[0])
                 continue
-            kept.append(_as_temporary(text))
+            kept.append(temporary)
         log.warning("%s was written by older code and is not migrated to %s yet (a writer's open does it): they "
                     "stand empty for this reader meanwhile (daily metrics are computed from the trades)",
                     self._label, ", ".join(name for name, _ in missing) or "the newest views")
