@@ -45,6 +45,7 @@ from sql.backend import QueryResult, QueryTimeout, SignalStateRow, StorageError,
 from sql.backend import SqlResult, StatementError
 from sql.contract import (
     BAR_LIQUIDITY_SCHEMA,
+    BAR_REALIZED_SPREAD_SCHEMA,
     INTRADAY_PROFILE_SCHEMA,
     MODEL_PARAMS_SCHEMA,
     QUOTES_SCHEMA,
@@ -177,6 +178,21 @@ class InDatabaseTransformSummary:
     bars: int
     seconds: float
     watermark_ns: int | None
+
+
+#: Columns and Arrow types of the rows of ``quotes_range_symbols``, ``realized_spread_due`` and
+#: ``realized_spread_resume``.
+_QUOTE_COLUMNS = (("symbol", pa.string()), ("ts_ns", pa.int64()), ("bid_price", pa.float64()),
+                  ("bid_size", pa.float64()), ("ask_price", pa.float64()), ("ask_size", pa.float64()))
+_DUE_COLUMNS = (("symbol", pa.string()), ("bar_end_ns", pa.int64()))
+_RESUME_COLUMNS = (("symbol", pa.string()), ("bar_end_ns", pa.int64()), ("tick_price", pa.float64()),
+                   ("tick_sign", pa.int32()), ("min_horizon", pa.int32()), ("max_horizon", pa.int32()))
+
+
+def _rows_table(rows: Sequence[Sequence[Any]], columns: Sequence[tuple[str, pa.DataType]]) -> pa.Table:
+    """``rows`` (tuples in ``columns``' order) as an Arrow table of those names and types."""
+    values = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
+    return pa.table({name: pa.array(list(v), kind) for (name, kind), v in zip(columns, values, strict=True)})
 
 
 # --- the pool ---------------------------------------------------------------------------------------------
@@ -501,6 +517,38 @@ class VerticaStorage:
         except _vertica().errors.Error as exc:
             raise StorageError(f"rewind_signals failed: {exc}") from exc
 
+    def realized_spread_due(self, bar_seconds: int, horizon_seconds: int,
+                            until_ns: int) -> tuple[pa.Table, pa.Table]:
+        """The bars ``bar_realized_spread`` may get now and where each symbol resumes (:mod:`udx.realized_step`),
+        as :meth:`sql.duckdb_backend.DuckDBStorage.realized_spread_due`.
+
+        Rows of another horizon than ``horizon_seconds`` are deleted first, in their own transaction (a changed
+        setting recomputes them). Returns ``realized_spread_due`` (``symbol, bar_end_ns`` of the live bars ending
+        at or before ``until_ns`` after each symbol's newest row) and ``realized_spread_resume`` (that newest row's
+        end and tick state, and the range of the symbol's horizons).
+        """
+        params = {"bar_seconds": bar_seconds}
+        resume = self._fetchall("realized_spread_resume", params)
+        if ({int(r[4]) for r in resume} | {int(r[5]) for r in resume}) - {horizon_seconds}:
+            try:
+                with self._write() as cursor:
+                    cursor.execute(self._queries["delete_realized_other_horizon"].text,
+                                   {**params, "horizon_seconds": horizon_seconds})
+                    gone = self._count(cursor)
+            except _vertica().errors.Error as exc:
+                raise StorageError(f"delete_realized_other_horizon failed: {exc}") from exc
+            log.warning("bar_realized_spread: %d row(s) of another horizon than %d s deleted; recomputing them",
+                        gone, horizon_seconds)
+            resume = self._fetchall("realized_spread_resume", params)
+        due = self._fetchall("realized_spread_due", {**params, "until_ns": until_ns})
+        return _rows_table(due, _DUE_COLUMNS), _rows_table(resume, _RESUME_COLUMNS)
+
+    def write_realized_spread(self, rows: pa.Table) -> int:
+        """Insert ``bar_realized_spread`` rows (:data:`sql.contract.BAR_REALIZED_SPREAD_SCHEMA`) in one transaction;
+        a bar stored already keeps its row, a bar no longer live gets none. Returns rows added."""
+        return self._append("bar_realized_spread_stage", "insert_bar_realized_spread", rows,
+                            BAR_REALIZED_SPREAD_SCHEMA)
+
     def write_daily_metrics(self, bar_seconds: int, watermark_ns: int,
                             oldest_new_bar_ns: int | None = None) -> int:
         """Write the ``daily_metrics`` row of every (symbol, UTC day) on the grid that the watermark made
@@ -598,10 +646,7 @@ class VerticaStorage:
         ``[start_ns, end_ns)``, by symbol, each in time order (the transform's bar liquidity)."""
         rows = self._fetchall("quotes_range_symbols", {"symbols": list(symbols), "start_ns": start_ns,
                                                         "end_ns": end_ns})
-        names = ("symbol", "ts_ns", "bid_price", "bid_size", "ask_price", "ask_size")
-        types = (pa.string(), pa.int64(), pa.float64(), pa.float64(), pa.float64(), pa.float64())
-        columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
-        return pa.table({n: pa.array(list(c), t) for n, c, t in zip(names, columns, types, strict=True)})
+        return _rows_table(rows, _QUOTE_COLUMNS)
 
     def read_trades_with_archive(self, symbol: str, start_ns: int, end_ns: int) -> pa.Table:
         """:meth:`read_trades` over live and moved trades (the view ``trades_all``: ``market_data`` and

@@ -44,7 +44,8 @@ STAGES = {"market_data_stage": ("market_data", []), "quotes_stage": ("quotes", [
                                                         *LIQUIDITY_COLUMNS]),
           "model_params_stage": ("model_params", []), "signal_state_stage": ("signal_state", []),
           "intraday_profile_stage": ("intraday_profile", []), "trade_conditions_stage": ("trade_conditions", []),
-          "trade_corrections_stage": ("trade_corrections", []), "bar_liquidity_stage": ("bar_liquidity", [])}
+          "trade_corrections_stage": ("trade_corrections", []), "bar_liquidity_stage": ("bar_liquidity", []),
+          "bar_realized_spread_stage": ("bar_realized_spread", [])}
 #: Vertica words the files may use: keywords, types, functions, catalog names, the UDx and its parameters.
 VERTICA_WORDS = set("""
 abs add all alter and array as asc avg between bigint boolean by calendar_hierarchy_day case cast characteristics close
@@ -138,9 +139,7 @@ DUCKDB_ONLY = {
     "queries": {"trade_condition_set_strings", "list_stored_condition_sets", "add_trade_condition_sets",
                 "decide_trade_condition_sets", "archived_days", "archived_files",
                 "archived_trade_positions", "archived_quote_positions", "main_relations",
-                # the writer of bar_realized_spread (udx/realized_step.py) runs on DuckDB only so far
-                "realized_spread_due", "realized_spread_resume", "insert_bar_realized_spread",
-                "delete_realized_other_horizon", "quotes_range_symbols_stored"},
+                "quotes_range_symbols_stored"},
 }
 #: What only Vertica has, and why: retention drops the day partitions it exported to Parquet, which the database
 #: does not read back, so a read of a symbol's whole history first asks whether any of its days are only there.

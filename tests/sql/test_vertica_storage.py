@@ -20,6 +20,7 @@ from sql.backend import SignalStateRow
 from sql.contract import QUOTES_SCHEMA, TRADES_SCHEMA
 from sql.settings import Settings
 from sql.vertica_backend import copy_rows, copy_statement, udx_settings_json
+from tests.sql.vertica_on_duckdb import parse_copy
 
 
 def trades(n: int, *, symbol: str = "AAPL", start_ns: int = 1_700_000_000_000_000_000, prefix: str = "t") -> pa.Table:
@@ -37,36 +38,13 @@ def trades(n: int, *, symbol: str = "AAPL", start_ns: int = 1_700_000_000_000_00
     )
 
 
-def _parse_copy(text: str) -> list[list[str | None]]:
-    """A reference reader of the COPY format (DELIMITER '|' ENCLOSED BY '''', backslash escapes)."""
-    rows, fields, field, quoted, enclosed, i = [], [], [], False, False, 0
-    while i < len(text):
-        c = text[i]
-        if c == "\\":
-            field.append(text[i + 1])
-            i += 2
-            continue
-        if c == "'":
-            quoted, enclosed = not quoted, True
-        elif c in "|\n" and not quoted:
-            fields.append("".join(field) if (field or enclosed) else None)
-            field, enclosed = [], False
-            if c == "\n":
-                rows.append(fields)
-                fields = []
-        else:
-            field.append(c)
-        i += 1
-    return rows
-
-
 def test_copy_text_round_trips_strings_nulls_and_doubles() -> None:
     nasty = ["plain", "a|b", "it's", "back\\slash", "line\nbreak", "", None, "ünï"]
     table = pa.table({"s": pa.array(nasty, pa.string()),
                       "f": pa.array([0.1, 1 / 3, 1e-300, -2.5e20, None, math.nan, math.inf, 7.0]),
                       "i": pa.array([1, None, -(2**62), 0, 5, 6, 7, 8], pa.int64()),
                       "b": pa.array([True, False, None, True, False, True, False, True])})
-    rows = _parse_copy(copy_rows(table))
+    rows = parse_copy(copy_rows(table))
     assert [r[0] for r in rows] == nasty  # '' stays an empty string, None is NULL
     floats = [None if r[1] is None else float(r[1]) for r in rows]
     assert floats[:4] == [0.1, 1 / 3, 1e-300, -2.5e20]  # bit for bit
