@@ -18,6 +18,10 @@ DuckDB) leaves the live table in this order (``sql/vertica/retention/``):
    stopped after the move leaves the rows in ``<table>_archive`` (still in the views); the next run exports
    them (the range starts at the first day), so a stop between the export and the record exports them twice
    into two folders: remove the folder the manifest does not name.
+4. Before the drop, the dedupe keys of the trades (``keep_keys_market_data``) are kept in
+   ``market_data_archive_keys``: the database cannot read the export back, and the loader's ``insert_trades``
+   must still tell a re-delivered trade of a dropped day (its key is kept: not stored) from a genuinely new late
+   print (stored live; the next run moves and exports it as a new folder). Quotes carry no key; none is kept.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ log = logging.getLogger("microstructure.archive")
 _NS_PER_SECOND = 1_000_000_000
 _NS_PER_DAY = 86_400 * _NS_PER_SECOND
 _EPOCH = dt.date(1970, 1, 1)
+#: Live tables whose dedupe keys outlive the drop of their rows (step 4 of the module docstring).
+_KEYS_KEPT = frozenset({"market_data"})
 
 
 def archive_vertica(storage: VerticaStorage, settings: Settings) -> list[str]:
@@ -84,6 +90,8 @@ def archive_vertica(storage: VerticaStorage, settings: Settings) -> list[str]:
                   "start_ns": 0, "end_ns": end_ns}
         (rows,) = storage.run_statement("retention", f"export_{table.live}", export)[0]
         storage.run_statement("retention", f"record_{table.live}", {**export, "archived_at_ns": time.time_ns()})
+        if table.live in _KEYS_KEPT:
+            storage.run_statement("retention", f"keep_keys_{table.live}", export)
         storage.run_statement("retention", f"drop_{table.live}", days_range)
         lines.append(f"{table.folder}: {int(rows):,} rows through {last_day} exported to {export['directory']}")
     for line in lines:

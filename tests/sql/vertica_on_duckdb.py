@@ -1,13 +1,15 @@
 """Statements of ``sql/vertica/`` run in a real DuckDB database, where no Vertica server runs: their logic is
 checked on a real engine against the DuckDB twins; and :meth:`VerticaOnDuckDB.connect`, a stand-in for a
 vertica-python connection over it, so that :class:`sql.vertica_backend.VerticaStorage` itself runs them (its pools,
-COPY text and transactions) where no server is.
+COPY text and transactions) where no server is. Retention's partition functions (``MOVE_PARTITIONS_TO_TABLE``,
+``DROP_PARTITIONS``, ``EXPORT TO PARQUET``) are emulated there by row moves, deletes and DuckDB's hive-partitioned
+``COPY`` (:data:`_PARTITION_FUNCTIONS`): what they do to rows, not how Vertica does it.
 
 Each statement is bound by vertica-python's own client-side binding (``Cursor.format_operation_with_parameters``:
 the text the client sends), then the few spellings only Vertica has are rewritten to DuckDB's (:data:`REWRITES`,
 each named); a statement with any other Vertica-only construct (:data:`REFUSED`) is refused, never guessed. The
 tables are the DuckDB contract tables (``sql/duckdb/schema``); the Vertica-only tables (``<table>_archive``, the
-session stages) are created like the table they mirror. This proves what the statements compute, not that Vertica
+session stages) are created like the table they mirror, the views are DuckDB's twins. This proves what the statements compute, not that Vertica
 accepts their text: the ``vertica``-marked tests check that on a real server.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -45,6 +48,9 @@ _STAGE_TYPES = ((re.compile(r"\bLONG VARCHAR(?:\(\d+\))?|\bVARCHAR\(\d+\)"), "VA
                 (re.compile(r"\bINTEGER\b"), "BIGINT"), (re.compile(r"\bFLOAT\b"), "DOUBLE"),
                 (re.compile(r"\bLOCAL TEMPORARY\b"), ""), (re.compile(r"\s*ON COMMIT DELETE ROWS"), ""))
 STAGES = tuple(s.name for s in load_registry("vertica", "staging"))
+#: Vertica-only tables without a contract twin: created from their Vertica DDL (the column list; projection,
+#: segmentation and partitioning clauses cut).
+VERTICA_ONLY_TABLES = ("market_data_archive_keys", "market_data_unkeyed_days")
 _BINDER = Cursor(None, logging.getLogger("vertica_on_duckdb"))  # type: ignore[arg-type]
 
 
@@ -77,8 +83,12 @@ class VerticaOnDuckDB:
                          "THEN ts + to_microseconds(n) ELSE error('only microsecond is rewritten') END")
         for table, like in MIRRORS.items():
             self.con.execute(f"CREATE TABLE {table} AS SELECT * FROM {like} LIMIT 0")
-        for stage in load_registry("vertica", "staging"):  # session tables of Vertica: plain tables here
-            text = stage.text
+        for view in load_registry("duckdb", "views"):  # the views the statements read (DuckDB's twins)
+            self.con.execute(view.text)
+        schema = load_registry("vertica", "schema")
+        texts = [s.text for s in load_registry("vertica", "staging")]  # session tables of Vertica: plain tables here
+        texts += [schema[t].text[:schema[t].text.index("\n)") + 2] + ";" for t in VERTICA_ONLY_TABLES]
+        for text in texts:
             for pattern, replacement in _STAGE_TYPES:
                 text = pattern.sub(replacement, text)
             self.con.execute(text)
@@ -192,6 +202,14 @@ class _SessionCursor:
         self._rows, self.description, self.rowcount = [], None, -1
         if _SESSION_SETUP.match(text):
             return self
+        code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+        bound = _BINDER.format_operation_with_parameters(code, dict(params)) if params else code
+        for pattern, emulate in _PARTITION_FUNCTIONS:
+            match = pattern.match(bound.strip())
+            if match is not None:
+                self._rows = [emulate(self._con, *match.groups())]
+                self.description, self.rowcount = [("result",)], 1
+                return self
         result = self._con.execute(to_duckdb(text, params))
         if result.description:
             self.description = result.description
@@ -222,3 +240,47 @@ class _SessionCursor:
             self._con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM vertica_copy_rows")
         finally:
             self._con.unregister("vertica_copy_rows")
+
+
+# --- Vertica's partition functions, emulated for sql/vertica_retention.py --------------------------------------
+#: The column each partitioned table's UTC day is taken from (sql/vertica/schema: PARTITION BY).
+_PARTITION_TIME = {"market_data": "ts_ns", "market_data_archive": "ts_ns", "quotes": "ts_ns",
+                   "quotes_archive": "ts_ns", "trading_signals": "bar_end_ns", "trading_signals_archive": "bar_end_ns"}
+
+
+def _days(table: str, first: str, last: str) -> str:
+    day = f"CAST(make_timestamp({_PARTITION_TIME[table]} // 1000) AS DATE)"
+    return f"{day} BETWEEN DATE '{first}' AND DATE '{last}'"
+
+
+def _move(con: duckdb.DuckDBPyConnection, table: str, first: str, last: str, target: str) -> tuple[str]:
+    """``MOVE_PARTITIONS_TO_TABLE``: the rows of the days leave ``table`` for ``target`` (one transaction here;
+    a catalog operation in Vertica)."""
+    con.execute(f"INSERT INTO {target} SELECT * FROM {table} WHERE {_days(table, first, last)}")
+    con.execute(f"DELETE FROM {table} WHERE {_days(table, first, last)}")
+    return ("moved",)
+
+
+def _drop(con: duckdb.DuckDBPyConnection, table: str, first: str, last: str) -> tuple[str]:
+    """``DROP_PARTITIONS``: the rows of the days are gone."""
+    con.execute(f"DELETE FROM {table} WHERE {_days(table, first, last)}")
+    return ("dropped",)
+
+
+def _export(con: duckdb.DuckDBPyConnection, directory: str, select: str) -> tuple[int]:
+    """``EXPORT TO PARQUET ... OVER (PARTITION BY market, "date", symbol)``: DuckDB's hive-partitioned COPY of the
+    same SELECT; the rows exported."""
+    query = to_duckdb(select)
+    (rows,) = con.execute(f"SELECT count(*) FROM ({query})").fetchone()  # type: ignore[misc]
+    if rows:
+        Path(directory).parent.mkdir(parents=True, exist_ok=True)  # the nodes' folder above the new one
+        con.execute(f"COPY ({query}) TO '{directory}' (FORMAT parquet, PARTITION_BY (market, \"date\", symbol))")
+    return (int(rows),)
+
+
+_PARTITION_FUNCTIONS = (
+    (re.compile(r"^SELECT MOVE_PARTITIONS_TO_TABLE\('(\w+)', '([\d-]+)', '([\d-]+)', '(\w+)'\);?$"), _move),
+    (re.compile(r"^SELECT DROP_PARTITIONS\('(\w+)', '([\d-]+)', '([\d-]+)'\);?$"), _drop),
+    (re.compile(r"^EXPORT TO PARQUET \(directory = '([^']*)', compression = 'zstd'\)\s*"
+                r"OVER \(PARTITION BY market, \"date\", symbol\)\s*AS (SELECT .*?);?$", re.S), _export),
+)

@@ -3,10 +3,11 @@
 -- The batch was COPYed into market_data_stage first. Duplicates inside the batch collapse to one row (the
 -- earliest received; the DuckDB twin keeps the first in batch order, the same event either way). A trade delivered
 -- again after retention moved its day out of market_data is not stored twice: its key is looked up in
--- market_data_archive too (days moved, not yet dropped), and a trade of a (market, symbol, day) that retention
--- exported and dropped (archive_manifest, no row left in market_data_archive) is not stored at all: the database
--- cannot read the Parquet export to tell a re-delivery from a new print, and a day is archived only once final
--- (RETAIN_TRADES_DAYS days old), so it is taken as a re-delivery (the DuckDB twin reads the Parquet keys instead).
+-- market_data_archive (days moved, not yet dropped) and in market_data_archive_keys (the keys of the days retention
+-- exported to Parquet and dropped), as the DuckDB twin looks it up in the Parquet files. A trade of such a day whose
+-- key is in neither is a genuinely new late print (another id, exchange or time): it is stored, and the next
+-- retention pass moves and exports it as a new part. Only the days dropped before the keys were kept
+-- (market_data_unkeyed_days, migration 004) refuse every trade: there a new print cannot be told from a re-delivery.
 INSERT INTO market_data (market, symbol, ts_ns, price, size, exchange, trade_id, conditions, tape, sequence,
                          trf_id, trf_ts_ns, received_ns, source, correction)
 SELECT b.market, b.symbol, b.ts_ns, b.price, b.size, b.exchange, b.trade_id, b.conditions, b.tape, b.sequence,
@@ -31,16 +32,13 @@ AND NOT EXISTS (
 )
 AND NOT EXISTS (
     SELECT 1
-    FROM (
-        SELECT x.market, x.symbol, x.day
-        FROM archive_manifest AS x
-        LEFT JOIN (
-            SELECT DISTINCT symbol,
-                   TIMESTAMPADD('microsecond', ts_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE AS day
-            FROM market_data_archive
-        ) AS r ON r.symbol = x.symbol AND r.day = x.day
-        WHERE x.table_name = 'trades' AND r.symbol IS NULL
-    ) AS dropped
-    WHERE dropped.market = b.market AND dropped.symbol = b.symbol
-      AND dropped.day = TIMESTAMPADD('microsecond', b.ts_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE
+    FROM market_data_archive_keys AS k
+    WHERE k.market = b.market AND k.symbol = b.symbol AND k.exchange = b.exchange
+      AND k.trade_id = b.trade_id AND k.ts_ns = b.ts_ns
+)
+AND NOT EXISTS (
+    SELECT 1
+    FROM market_data_unkeyed_days AS u
+    WHERE u.market = b.market AND u.symbol = b.symbol
+      AND u.day = TIMESTAMPADD('microsecond', b.ts_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE
 );
