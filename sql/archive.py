@@ -4,7 +4,11 @@ Which rows leave: for a table whose retention (``RETAIN_TRADES_DAYS``, ``RETAIN_
 ``RETAIN_SIGNALS_DAYS``) is on, every UTC day older than the newest ``N`` days of that table (counted back from
 its newest row's day, so a replay of old data is treated like a live feed). A trades or quotes partition leaves
 only when its signals are final: the transform's watermark of the symbol (``signal_state.last_bar_end_ns`` on
-the ``BAR_SECONDS`` grid) is past the partition's newest row. Others wait and are reported (``waiting``).
+the ``BAR_SECONDS`` grid) is past the partition's newest row, and so is the symbol's newest ``bar_realized_spread``
+row (:mod:`udx.realized_step` reads live trades and quotes; a symbol without live bars needs none). A signals
+partition leaves only once each of its bars has its ``bar_realized_spread`` row, which is due
+``LIQUIDITY_HORIZON_SECONDS`` after the bar's end: it then leaves with its bars, and no row is ever written for a
+bar no longer live (``insert_bar_realized_spread``). Others wait and are reported (``waiting``).
 
 The tables that leave are :data:`sql.archive_paths.ARCHIVED_TABLES`; a table keyed like ``trading_signals``
 (``bar_liquidity``) is a follower of it: its rows of a signals chunk (same market, day and symbols) leave in

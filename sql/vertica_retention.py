@@ -7,8 +7,11 @@ DuckDB) leaves the live table in this order (``sql/vertica/retention/``):
 0. The ``daily_metrics`` of every final day are written first (as by the transform), so a day keeps its metrics
    once its trades and bars leave; with ``RETAIN_METRICS_DAYS`` on, rows older than that many days are deleted.
 1. Trades and quotes move only when every symbol's signals are final there (``older_*`` counts none that is
-   not: the transform's watermark is past each symbol's newest row of those days, and each day of trades or bars
-   on the grid has its ``daily_metrics`` row); otherwise nothing moves and the run says so. Whole day
+   not: the transform's watermark is past each symbol's newest row of those days, each day of trades or bars
+   on the grid has its ``daily_metrics`` row, and the realized-spread step is past them too: every bar of the day
+   has its ``bar_realized_spread`` row, due ``LIQUIDITY_HORIZON_SECONDS`` after the bar's end, and the symbol's
+   newest row ends after its newest trade or quote there); otherwise nothing moves and the run says so.
+   ``bar_realized_spread`` itself stays live, and ``insert_bar_realized_spread`` writes no row for a bar moved. Whole day
    partitions move, so one symbol that is not final holds its days back for all.
 2. ``MOVE_PARTITIONS_TO_TABLE`` moves the days to ``<table>_archive`` (a catalog operation; ``*_all`` views
    read both tables, so no row disappears from them).
