@@ -33,7 +33,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from sql.settings import Settings
 
 __all__ = [
+    "FAULT_POINTS",
     "SOCKET_SLACK_SECONDS",
     "InDatabaseTransformSummary",
     "VerticaStorage",
@@ -88,6 +89,14 @@ _WATCHDOG = Watchdog()
 #: A session's socket read timeout is its RUNTIMECAP plus this: Vertica cancels an overlong statement first and
 #: answers with an error; the socket gives up only if the server never answers (host gone, network cut).
 SOCKET_SLACK_SECONDS = 30.0
+
+
+#: The points at which an append calls the storage's ``fault`` hook (:class:`VerticaStorage`).
+FAULT_POINTS = ("staged",)
+
+
+def _no_fault(point: str) -> None:
+    """The production ``fault`` hook: nothing."""
 
 
 def _vertica() -> Any:
@@ -262,12 +271,19 @@ class _Pool:
 
 
 class VerticaStorage:
-    """A Vertica database implementing :class:`sql.backend.Storage`."""
+    """A Vertica database implementing :class:`sql.backend.Storage`.
+
+    ``fault`` is a test hook for fault injection, as the loader's (:data:`ingest.load.FAULT_POINTS`): called with
+    each point of :data:`FAULT_POINTS` an append passes, ``"staged"`` once the batch is COPYed into its session
+    stage and before the statement moving it into the table and the commit (a kill there leaves nothing: the
+    transaction and the stage's rows die with the session). ``None`` in production.
+    """
 
     def __init__(self, connect: Any, *, read_only: bool, query_timeout_ms: int, write_timeout_s: int,
                  pool_size: int = 4, label: str = "the Vertica database",
-                 view_settings: Mapping[str, int] | None = None) -> None:
+                 view_settings: Mapping[str, int] | None = None, fault: Callable[[str], None] | None = None) -> None:
         self._read_only = read_only
+        self._fault = fault or _no_fault
         self._view_settings = dict(DEFAULT_VIEW_SETTINGS if view_settings is None else view_settings)
         self._label = label  # names the database in messages
         self._metrics_final_before: dict[int, int] = {}  # grid -> final_before_ns daily_metrics is written to
@@ -446,6 +462,7 @@ class VerticaStorage:
         try:
             with self._write() as cursor:
                 self._copy(cursor, stage, batch)
+                self._fault("staged")
                 cursor.execute(self._queries[query].text)
                 return self._count(cursor)
         except _vertica().errors.Error as exc:

@@ -75,14 +75,14 @@ def to_duckdb(text: str, params: Mapping[str, Any] | None = None) -> str:
 class VerticaOnDuckDB:
     """An in-memory DuckDB database with the contract tables, running ``sql/vertica/`` statements."""
 
-    def __init__(self) -> None:
-        self.con = duckdb.connect()
+    def __init__(self, path: str = ":memory:") -> None:
+        self.con = duckdb.connect(path)  # a file: the rows outlive a killed process, as a server's would
         for statement in load_registry("duckdb", "schema"):
             self.con.execute(statement.text)
-        self.con.execute("CREATE MACRO timestampadd(unit, n, ts) AS CASE WHEN unit = 'microsecond' "
+        self.con.execute("CREATE OR REPLACE MACRO timestampadd(unit, n, ts) AS CASE WHEN unit = 'microsecond' "
                          "THEN ts + to_microseconds(n) ELSE error('only microsecond is rewritten') END")
         for table, like in MIRRORS.items():
-            self.con.execute(f"CREATE TABLE {table} AS SELECT * FROM {like} LIMIT 0")
+            self.con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM {like} LIMIT 0")
         for view in load_registry("duckdb", "views"):  # the views the statements read (DuckDB's twins)
             self.con.execute(view.text)
         schema = load_registry("vertica", "schema")
