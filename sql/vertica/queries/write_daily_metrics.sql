@@ -4,8 +4,18 @@
 -- Adds a daily_metrics row for every (symbol, day) with bars on the grid that is final (its bars end before
 -- final_before_ns, the start of the UTC day of the transform's watermark) and not written yet, from from_ns on (the
 -- start of the oldest such day: daily_metrics_pending). Formulas, eligible prints and ties as in
--- views/030_symbol_metrics.sql (the DuckDB twin: sql/duckdb/queries/write_daily_metrics.sql); the constant bounds
--- let Vertica prune the day partitions of trading_signals and market_data before from_ns.
+-- views/030_symbol_metrics.sql (the DuckDB twin: sql/duckdb/queries/write_daily_metrics.sql).
+-- Why the formulas are written here a second time instead of read from one definition (DuckDB reads its table macro
+-- day_metrics from both): Vertica has no table macro or parameterized view (its SQL functions return one scalar
+-- expression; a stored procedure cannot be read by a view), so a definition both could read is a view, and
+-- (1) this statement would then filter the view's output by session_date, a date computed from bar_end_ns / ts_ns
+-- after the view's windows and GROUP BY: Vertica prunes the day partitions of trading_signals and market_data by
+-- the constant bounds on those columns below, not by a computed date above a window, so every day written (one per
+-- transaction, a backfill writes many) would read the whole history of both tables; (2) the view's open days start
+-- after each grid's newest written day, while this statement writes the oldest pending (symbol, day), which may lie
+-- before it (a symbol whose bars arrive late): a "pending days" view would not hold it. What keeps the two texts
+-- equal is tests/sql/test_vertica_daily_formulas.py: the rows this statement writes equal the rows the view computes
+-- for the same days (both Vertica texts run in DuckDB there).
 INSERT INTO daily_metrics (symbol, session_date, bar_seconds, trades, volume, vwap, open, high, low, close, n_returns,
                            realized_variance, bipower_variation, bns_stat, jump_count, mean_vpin, max_vpin,
                            last_signal, last_signal_reason, last_bar_end_ns, computed_at_ns)

@@ -9,6 +9,8 @@
 -- Final days are read from daily_metrics (written once final: schema/012_daily_metrics.sql); the days after a grid's
 -- newest written day (the open day, or every day of a grid never written) are computed here from the bars and
 -- trades, which start there (so a day whose trades retention moved out keeps its metrics), as on DuckDB.
+-- queries/write_daily_metrics.sql restates these formulas (its header says why Vertica cannot share them);
+-- tests/sql/test_vertica_daily_formulas.py holds the two equal.
 CREATE OR REPLACE VIEW symbol_metrics AS
 WITH open_from AS (
     SELECT bar_seconds, DATEDIFF('day', DATE '1970-01-01', MAX(session_date) + 1) * 86400000000000 AS from_ns
