@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from ingest.load import FAULT_POINTS, Loader
@@ -38,13 +39,9 @@ class _HalfWrites:
         self.inner.reopen()
 
 
-def main(point: str, nth: int) -> int:
-    if point not in (*FAULT_POINTS, INSIDE_WRITE):
-        print(f"unknown fault point {point!r}", file=sys.stderr)
-        return 2
-    settings = Settings()
-    storage = open_storage(settings.for_loader())
-    storage.apply_schema()
+def stop_at(point: str, nth: int) -> Callable[[str], None]:
+    """A ``fault`` hook that, the ``nth`` time it is called with ``point``, prints ``at POINT`` and waits there for
+    ever (for the test to kill the process)."""
     passed = 0
 
     def fault(name: str) -> None:
@@ -55,6 +52,17 @@ def main(point: str, nth: int) -> int:
                 print(f"at {point}", flush=True)
                 threading.Event().wait()
 
+    return fault
+
+
+def main(point: str, nth: int) -> int:
+    if point not in (*FAULT_POINTS, INSIDE_WRITE):
+        print(f"unknown fault point {point!r}", file=sys.stderr)
+        return 2
+    settings = Settings()
+    storage = open_storage(settings.for_loader())
+    storage.apply_schema()
+    fault = stop_at(point, nth)
     target = _HalfWrites(storage, fault) if point == INSIDE_WRITE else storage
     Loader(settings, target, fault=fault, reopen_rows=settings.load_reopen_rows).run()  # type: ignore[arg-type]
     return 1  # never reached: the test kills the process at the point

@@ -23,6 +23,7 @@ import pytest
 
 from sql.contract import TRADES_SCHEMA
 from sql.settings import Settings
+from tests.sql.real_vertica import needs_vertica, real_vertica
 from tests.sql.vertica_on_duckdb import VerticaOnDuckDB
 from udx.transform import run_transform
 
@@ -151,21 +152,13 @@ def test_a_day_dropped_before_keys_were_kept_refuses_every_trade_of_it(tmp_path:
 
 
 @pytest.mark.vertica
-@pytest.mark.skipif(not os.environ.get("VERTICA_HOST"), reason="VERTICA_HOST is not set: no Vertica server")
+@needs_vertica
 def test_on_a_real_vertica_a_late_print_of_a_dropped_day_is_kept_and_a_redelivery_is_not(tmp_path: Path) -> None:
-    from sql.vertica_backend import VerticaStorage
     from sql.vertica_retention import archive_vertica
 
     settings = _settings(tmp_path, db_backend="vertica",
                          archive_path=os.environ.get("VERTICA_ARCHIVE_PATH", str(tmp_path / "archive")))
-    storage = VerticaStorage.open(settings)
-    try:
-        storage.apply_schema()
-        with storage._write() as cursor:  # a clean slate: this test owns the tables of this schema
-            for table in ("market_data", "market_data_archive", "market_data_archive_keys", "market_data_unkeyed_days",
-                          "trading_signals", "trading_signals_archive", "signal_state", "daily_metrics",
-                          "archive_manifest", "bar_realized_spread", "bar_liquidity", "model_params"):
-                cursor.execute(f"DELETE FROM {table}")
+    with real_vertica(settings) as storage:
         storage.append_trades(TRADES)
         run_transform(storage, settings, now_ns=1)
         archive_vertica(storage, settings)
@@ -173,5 +166,3 @@ def test_on_a_real_vertica_a_late_print_of_a_dropped_day_is_kept_and_a_redeliver
         assert storage.append_trades(_with(DAY_ONE.slice(0, 1), trade_id=["late-id"])) == 1
         archive_vertica(storage, settings)
         assert storage.append_trades(_with(DAY_ONE.slice(0, 1), trade_id=["late-id"])) == 0
-    finally:
-        storage.close()

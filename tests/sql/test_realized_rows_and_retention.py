@@ -22,6 +22,7 @@ import pytest
 from ingest.synthetic_market import DEFAULT_SYMBOLS, SyntheticMarket
 from sql.contract import BAR_REALIZED_SPREAD_SCHEMA
 from sql.settings import Settings
+from tests.sql.real_vertica import needs_vertica, real_vertica, rows_of
 from tests.sql.vertica_on_duckdb import VerticaOnDuckDB
 from udx.transform import run_transform
 
@@ -128,28 +129,13 @@ def test_no_row_is_written_for_a_bar_no_longer_live(backend: _Backend) -> None:
 
 
 @pytest.mark.vertica
-@pytest.mark.skipif(not os.environ.get("VERTICA_HOST"), reason="VERTICA_HOST is not set: no Vertica server")
+@needs_vertica
 def test_on_a_real_vertica_a_day_waits_for_its_realized_rows(tmp_path: Path) -> None:
-    from sql.vertica_backend import VerticaStorage
     from sql.vertica_retention import archive_vertica
 
     settings = _settings(tmp_path, db_backend="vertica",
                          archive_path=os.environ.get("VERTICA_ARCHIVE_PATH", str(tmp_path / "archive")))
-    storage = VerticaStorage.open(settings)
-
-    def rows(sql: str) -> list[tuple[Any, ...]]:
-        with storage._write() as cursor:
-            cursor.execute(sql)
-            return [tuple(r) for r in cursor.fetchall()]
-
-    try:
-        storage.apply_schema()
-        for table in ("market_data", "market_data_archive", "market_data_archive_keys", "quotes", "quotes_archive",
-                      "trading_signals", "trading_signals_archive", "signal_state", "daily_metrics",
-                      "archive_manifest", "bar_realized_spread", "bar_liquidity", "model_params",
-                      "intraday_profile"):
-            rows(f"DELETE FROM {table}")
-        backend = _Backend(storage, lambda: archive_vertica(storage, settings), rows, settings, False)
+    with real_vertica(settings) as storage:
+        backend = _Backend(storage, lambda: archive_vertica(storage, settings), lambda sql: rows_of(storage, sql),
+                           settings, False)
         test_a_day_waits_for_its_last_bars_realized_rows_then_leaves_with_them(backend)
-    finally:
-        storage.close()

@@ -10,7 +10,6 @@ Vertica (``VERTICA_HOST``) the transform's rows are compared with DuckDB's the s
 from __future__ import annotations
 
 import math
-import os
 from typing import Any
 
 import numpy as np
@@ -24,6 +23,7 @@ from sql.duckdb_backend import DuckDBStorage
 from sql.queries import load_registry
 from sql.settings import Settings
 from sql.vertica_backend import VerticaStorage
+from tests.sql.real_vertica import needs_vertica, real_vertica, rows_of
 from tests.sql.vertica_on_duckdb import VerticaOnDuckDB
 from udx.transform import run_transform
 
@@ -192,24 +192,14 @@ def test_the_insert_adds_only_new_keys_of_live_bars_as_its_twin(tables) -> None:
 
 # --- a real Vertica --------------------------------------------------------------------------------------
 @pytest.mark.vertica
-@pytest.mark.skipif(not os.environ.get("VERTICA_HOST"), reason="VERTICA_HOST is not set: no Vertica server")
+@needs_vertica
 def test_on_a_real_vertica_the_transform_writes_duckdbs_realized_rows(duckdb_rows) -> None:
     settings = _settings(db_backend="vertica")  # VERTICA_* from the environment
-    storage = VerticaStorage.open(settings)
-    try:
-        storage.apply_schema()
-        with storage._write() as cursor:  # a clean slate: this test owns the tables of this schema
-            for table in ("market_data", "quotes", "trading_signals", "model_params", "signal_state",
-                          "bar_liquidity", "bar_realized_spread", "daily_metrics", "intraday_profile"):
-                cursor.execute(f"DELETE FROM {table}")
+    with real_vertica(settings) as storage:
         cut = START + 17 * 60 * NS
         for piece in (_before, _from):
             storage.append_trades(piece(TRADES, cut))
             storage.append_quotes(piece(QUOTES, cut))
             run_transform(storage, settings, now_ns=1)
-        with storage._write() as cursor:
-            cursor.execute(ROWS)
-            rows = [tuple(r) for r in cursor.fetchall()]
-    finally:
-        storage.close()
+        rows = rows_of(storage, ROWS)
     assert _same(rows, duckdb_rows)

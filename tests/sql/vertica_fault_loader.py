@@ -8,11 +8,11 @@ end and exits (the restart)."""
 from __future__ import annotations
 
 import sys
-import threading
 
 from ingest.load import Loader
 from sql.settings import Settings
 from sql.vertica_backend import FAULT_POINTS, VerticaStorage
+from tests.ingest.fault_loader import stop_at
 from tests.sql.vertica_on_duckdb import VerticaOnDuckDB
 
 
@@ -20,16 +20,7 @@ def main(db: str, point: str, nth: int) -> int:
     if point not in (*FAULT_POINTS, "drain"):
         print(f"unknown fault point {point!r}", file=sys.stderr)
         return 2
-    passed = 0
-
-    def fault(name: str) -> None:
-        nonlocal passed
-        if name == point:
-            passed += 1
-            if passed == nth:
-                print(f"at {point}", flush=True)
-                threading.Event().wait()
-
+    fault = stop_at(point, nth)
     settings = Settings()
     storage = VerticaStorage(VerticaOnDuckDB(db).connect, read_only=False, query_timeout_ms=3000,
                              write_timeout_s=60, pool_size=1, fault=fault)
