@@ -11,8 +11,8 @@ DuckDB) leaves the live table in this order (``sql/vertica/retention/``):
    on the grid has its ``daily_metrics`` row, and the realized-spread step is past them too: every bar of the day
    has its ``bar_realized_spread`` row, due ``LIQUIDITY_HORIZON_SECONDS`` after the bar's end, and the symbol's
    newest row ends after its newest trade or quote there); otherwise nothing moves and the run says so.
-   ``bar_realized_spread`` itself stays live, and ``insert_bar_realized_spread`` writes no row for a bar moved. Whole day
-   partitions move, so one symbol that is not final holds its days back for all.
+   ``bar_realized_spread`` itself stays live, and ``insert_bar_realized_spread`` writes no row for a bar moved.
+   Whole day partitions move, so one symbol that is not final holds its days back for all.
 2. ``MOVE_PARTITIONS_TO_TABLE`` moves the days to ``<table>_archive`` (a catalog operation; ``*_all`` views
    read both tables, so no row disappears from them).
 3. ``EXPORT TO PARQUET`` writes those days under ``ARCHIVE_PATH/<folder>/export-<last day>-<ns>`` (a new folder,

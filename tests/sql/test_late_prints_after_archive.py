@@ -59,8 +59,8 @@ def _with(table: pa.Table, **columns: list[Any]) -> pa.Table:
 
 
 def _settings(tmp_path: Path, **extra: Any) -> Settings:
-    return Settings(_env_file=None, bar_seconds=60, lm_window=20, transform_lateness_seconds=2.0,  # type: ignore[call-arg]
-                    session_stocks="00:00-24:00 UTC", retain_trades_days=1, archive_path=tmp_path / "archive",
+    return Settings(_env_file=None, bar_seconds=60, lm_window=20,  # type: ignore[call-arg]
+                    transform_lateness_seconds=2.0, session_stocks="00:00-24:00 UTC", retain_trades_days=1, archive_path=tmp_path / "archive",
                     **extra)
 
 

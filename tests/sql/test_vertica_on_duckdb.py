@@ -9,13 +9,14 @@ from tests.sql.vertica_on_duckdb import REFUSED, VerticaOnDuckDB, parse_copy, to
 
 
 def test_values_are_bound_by_vertica_pythons_own_binding() -> None:
-    text = to_duckdb("SELECT :name, :n, :symbols FROM t WHERE a = :n", {"name": "it's", "n": 3, "symbols": ["A", "B"]})
+    text = to_duckdb("SELECT :name, :n, :symbols FROM t WHERE a = :n",
+                     {"name": "it's", "n": 3, "symbols": ["A", "B"]})
     assert text == "SELECT 'it''s', 3, ARRAY['A','B'] FROM t WHERE a = 3"
 
 
 def test_the_named_rewrites_and_nothing_else() -> None:
-    text = to_duckdb("SELECT a FROM t LIMIT 1 OVER (PARTITION BY k ORDER BY r) WHERE CONTAINS((:s)::ARRAY[VARCHAR(32)], k)",
-                     {"s": ["X"]})
+    text = to_duckdb("SELECT a FROM t LIMIT 1 OVER (PARTITION BY k ORDER BY r) "
+                     "WHERE CONTAINS((:s)::ARRAY[VARCHAR(32)], k)", {"s": ["X"]})
     assert text == ("SELECT a FROM t QUALIFY row_number() OVER (PARTITION BY k ORDER BY r) <= 1 "
                     "WHERE CONTAINS((ARRAY['X']), k)")
 

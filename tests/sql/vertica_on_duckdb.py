@@ -9,7 +9,8 @@ Each statement is bound by vertica-python's own client-side binding (``Cursor.fo
 the text the client sends), then the few spellings only Vertica has are rewritten to DuckDB's (:data:`REWRITES`,
 each named); a statement with any other Vertica-only construct (:data:`REFUSED`) is refused, never guessed. The
 tables are the DuckDB contract tables (``sql/duckdb/schema``); the Vertica-only tables (``<table>_archive``, the
-session stages) are created like the table they mirror, the views are DuckDB's twins. This proves what the statements compute, not that Vertica
+session stages) are created like the table they mirror, the views are DuckDB's twins.
+This proves what the statements compute, not that Vertica
 accepts their text: the ``vertica``-marked tests check that on a real server.
 """
 
