@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from typing import Any
 
 import duckdb
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 from sql.contract import QUOTES_SCHEMA, TRADES_SCHEMA
 from sql.duckdb_backend import DuckDBStorage, instance_config
 from sql.settings import Settings
+from tests.readme_recipes import ROOT
 
 pytestmark = pytest.mark.duckdb
 
@@ -116,3 +118,20 @@ def test_the_macro_equals_the_view_on_random_streams(storage, t_rows, q_rows, fl
     if quotes:
         storage.append_quotes(pa.Table.from_pylist(quotes, schema=QUOTES_SCHEMA))
     _same_rows(storage._cursor(), {"symbol": "AAA", "start_ns": start * MS, "end_ns": (start + length) * MS})
+
+
+def test_the_readme_recipe_runs_as_written_and_on_the_files_last_hour(market):
+    readme = (ROOT / "README.md").read_text()
+    recipe = re.search(r"```sql\n(SELECT[^`]*?enriched_market_data_between[^`]*?)```", readme, re.S)
+    assert recipe is not None, "the README's enriched_market_data_between recipe"
+    con, (_, last), _ = market
+    text = recipe.group(1).strip().rstrip(";")
+    assert con.execute(text).fetchall() == []  # January 2026: before the simulated file
+    bounds = re.search(r"\('AAPL', (\d+), (\d+)\)", text)
+    assert bounds is not None
+    hour = text.replace(bounds.group(0), f"('AAPL', {last - 3_600_000_000_000}, {last + 1})")
+    rows = con.execute(hour).fetchall()
+    assert rows and len(rows[0]) == 7
+    assert len(rows) == con.execute("SELECT count(*) FROM enriched_market_data WHERE symbol = 'AAPL' AND ts_ns >= $s "
+                                    "AND ts_ns < $e AND (bar_seconds = 60 OR bar_seconds IS NULL)",
+                                    {"s": last - 3_600_000_000_000, "e": last + 1}).fetchone()[0]
