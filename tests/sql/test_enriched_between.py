@@ -135,3 +135,21 @@ def test_the_readme_recipe_runs_as_written_and_on_the_files_last_hour(market):
     assert len(rows) == con.execute("SELECT count(*) FROM enriched_market_data WHERE symbol = 'AAPL' AND ts_ns >= $s "
                                     "AND ts_ns < $e AND (bar_seconds = 60 OR bar_seconds IS NULL)",
                                     {"s": last - 3_600_000_000_000, "e": last + 1}).fetchone()[0]
+
+
+def test_analysts_read_the_macro_through_the_sql_guard_on_duckdb_only(market_storage, market_settings, market):
+    from server.sql_guard import SqlRefused, check_read_only
+    from server.tools.analyst_sql import run_analyst_sql
+
+    _, (_, last), _ = market
+    sql = (f"SELECT count(*) AS n FROM enriched_market_data_between('MSFT', {last - 3_600_000_000_000}, {last + 1}) "
+           "WHERE bar_seconds = 60")
+    answer = run_analyst_sql(market_storage, market_settings, sql)
+    assert answer.page.rows[0][0] == market_storage.fetch_all(
+        "SELECT count(*) FROM enriched_market_data WHERE symbol = 'MSFT' AND ts_ns >= $s AND ts_ns < $e "
+        "AND bar_seconds = 60", {"s": last - 3_600_000_000_000, "e": last + 1})[0][0] > 0
+    with pytest.raises(SqlRefused, match="table function"):
+        check_read_only("SELECT * FROM enriched_market_data_between('A', 1, 2)", dialect="vertica")
+    with pytest.raises(SqlRefused, match="duckdb_settings"):  # its arguments are checked like any expression
+        check_read_only("SELECT * FROM enriched_market_data_between('A', (SELECT 1 FROM duckdb_settings()), 2)",
+                        dialect="duckdb")
