@@ -8,7 +8,6 @@ searched)."""
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from typing import Any
@@ -23,6 +22,7 @@ from sql.contract import QUOTES_SCHEMA, TRADES_SCHEMA
 from sql.duckdb_backend import DuckDBStorage, instance_config
 from sql.settings import Settings
 from tests.readme_recipes import ROOT
+from tests.sql.test_enriched_quotes import _quotes, _trades
 
 pytestmark = pytest.mark.duckdb
 
@@ -30,7 +30,6 @@ MS = 10**6
 ORDER = "ORDER BY ts_ns, exchange, trade_id, bar_seconds NULLS FIRST"
 MACRO = f"SELECT * FROM enriched_market_data_between($symbol, $start_ns, $end_ns) {ORDER}"
 VIEW = f"SELECT * FROM enriched_market_data WHERE symbol = $symbol AND ts_ns >= $start_ns AND ts_ns < $end_ns {ORDER}"
-_ids = itertools.count()
 
 
 def _same_rows(con, params: dict[str, Any]) -> int:
@@ -88,13 +87,6 @@ def storage(tmp_path_factory):
     store.close()
 
 
-def _trade(ms: int, price: float, conditions: str | None, sequence: int | None, exchange: int) -> dict[str, Any]:
-    return {"market": "stocks", "symbol": "AAA", "ts_ns": ms * MS, "price": price, "size": 100.0,
-            "exchange": exchange, "trade_id": f"t{next(_ids)}", "conditions": conditions, "tape": 3,
-            "sequence": sequence, "trf_id": None, "trf_ts_ns": None, "received_ns": ms * MS + 1, "source": "sim",
-            "correction": 0}  # fmt: skip
-
-
 trade_rows = st.lists(st.tuples(st.integers(0, 60), st.sampled_from(PRICES), st.sampled_from([None, None, "12", "37"]),
                                 st.one_of(st.none(), st.integers(0, 5)), st.integers(1, 3)), max_size=50)  # fmt: skip
 quote_rows = st.lists(st.tuples(st.integers(0, 60), st.sampled_from(SIDES), st.sampled_from(SIDES),
@@ -104,13 +96,11 @@ quote_rows = st.lists(st.tuples(st.integers(0, 60), st.sampled_from(SIDES), st.s
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(t_rows=trade_rows, q_rows=quote_rows, flat=st.booleans(), start=st.integers(-5, 65), length=st.integers(0, 70))
 def test_the_macro_equals_the_view_on_random_streams(storage, t_rows, q_rows, flat, start, length):
-    trades = [_trade(ms, p, c, seq, ex) for ms, p, c, seq, ex in t_rows]
+    rows = [("AAA", *row) for row in t_rows]
     if flat:  # a change, then 1,100 prints at one price just before the window: beyond the look-back
-        trades += [_trade(start - 3, 10.02, None, None, 1), _trade(start - 2, 10.01, None, None, 1)]
-        trades += [_trade(start - 1, 10.01, None, i, 1) for i in range(1_100)]
-    quotes = [{"market": "stocks", "symbol": "AAA", "ts_ns": ms * MS, "bid_price": b, "bid_size": 1.0,
-               "ask_price": a, "ask_size": 1.0, "bid_exchange": 1, "ask_exchange": 2, "conditions": None,
-               "sequence": seq, "tape": 3, "received_ns": next(_ids), "source": "sim"} for ms, b, a, seq in q_rows]
+        rows += [("AAA", start - 3, 10.02, None, None, 1), ("AAA", start - 2, 10.01, None, None, 1)]
+        rows += [("AAA", start - 1, 10.01, None, i, 1) for i in range(1_100)]
+    trades, quotes = _trades(rows), _quotes([("AAA", *row) for row in q_rows])
     storage.execute_write("DELETE FROM market_data")
     storage.execute_write("DELETE FROM quotes")
     if trades:
