@@ -131,7 +131,10 @@ def test_a_realized_row_written_after_its_bar_was_served_appears_in_the_next_ans
         storage.append_quotes(_quotes(symbol, start, span, price))
         storage.append_trades(_moves(storage, symbol, 3, 0.0))  # three minutes of new bars of the symbol
         run_transform(storage, settings)
-        with serving_app(build_app(settings, storage)) as url:
+        # the response cache reads the data version again after 1 ms: each write below (a transform pass, an
+        # insert) takes longer, so every call after one sees the new version; a call before it is a cache hit
+        served = settings.model_copy(update={"mcp_response_cache_ms": 1})
+        with serving_app(build_app(served, storage)) as url:
             first = _call(url, "get_trading_signals", {"symbol": symbol, "limit": 1})["rows"][0]
             args = {"symbol": symbol, "limit": 4, "end": first["bar_end_ns"] + 1}  # a fixed window: cacheable
             before = [_call(url, "get_trading_signals", args) for _ in range(2)]  # the second from the cache
@@ -144,6 +147,7 @@ def test_a_realized_row_written_after_its_bar_was_served_appears_in_the_next_ans
             assert (symbol, first["bar_end_ns"]) in stored
             after = _call(url, "get_trading_signals", args)
             rest = httpx.get(f"{url}/api/v1/trading-signals", params=args, timeout=30).json()
+            sql_rows = market.trading_signals(storage, bar_seconds=BAR, **args).model_dump(mode="json")["rows"]
             # the newest bar now (within H, no row), then a row written for it while it is the newest
             newest = _call(url, "get_real_time_data", {"symbol": symbol})["rows"][0]
             assert newest["horizon_seconds"] is None
@@ -153,12 +157,17 @@ def test_a_realized_row_written_after_its_bar_was_served_appears_in_the_next_ans
             latest = _call(url, "get_real_time_data", {"symbol": symbol})["rows"]
             newest_page = _call(url, "get_trading_signals", {"symbol": symbol, "limit": 2,
                                                              "end": newest["bar_end_ns"] + 1})["rows"]  # fmt: skip
-        stored = _stored(storage)
+            stored = _stored(storage)
+            # another horizon deletes the rows of this one (they are written again): the tools show none meanwhile
+            storage.realized_spread_due(BAR, horizon + 60, 0)
+            assert _stored(storage) == {}
+            gone = [_call(url, "get_trading_signals", args)["rows"],
+                    _call(url, "get_real_time_data", {"symbol": symbol})["rows"]]
+        assert all(_check(rows, {}) == (0, len(rows)) for rows in gone)
         assert after["rows"][0]["bar_end_ns"] == first["bar_end_ns"]
         assert _check(after["rows"], stored)[0] >= 2 and after["rows"][0]["realized_spread"] > 0  # buys at the ask
         assert _check(rest["rows"], stored)[0] >= 2
-        sql = market.trading_signals(storage, bar_seconds=BAR, **args).model_dump(mode="json")
-        assert after["rows"] == rest["rows"] == sql["rows"]  # memory, cache and SQL agree
+        assert after["rows"] == rest["rows"] == sql_rows  # memory, cache and SQL agree
         assert _check(latest, stored) == (1, 0) and latest[0]["realized_spread"] == 0.00125
         assert _check(newest_page, stored)[0] >= 1 and newest_page[0]["price_impact"] == -0.0005
     finally:
