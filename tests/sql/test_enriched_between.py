@@ -13,16 +13,14 @@ import re
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sql.contract import QUOTES_SCHEMA, TRADES_SCHEMA
 from sql.duckdb_backend import DuckDBStorage, instance_config
 from sql.settings import Settings
 from tests.readme_recipes import ROOT
-from tests.sql.test_enriched_quotes import _quotes, _trades
+from tests.sql.test_enriched_quotes import _quotes, _store, _trades
 
 pytestmark = pytest.mark.duckdb
 
@@ -101,12 +99,7 @@ def test_the_macro_equals_the_view_on_random_streams(storage, t_rows, q_rows, fl
         rows += [("AAA", start - 3, 10.02, None, None, 1), ("AAA", start - 2, 10.01, None, None, 1)]
         rows += [("AAA", start - 1, 10.01, None, i, 1) for i in range(1_100)]
     trades, quotes = _trades(rows), _quotes([("AAA", *row) for row in q_rows])
-    storage.execute_write("DELETE FROM market_data")
-    storage.execute_write("DELETE FROM quotes")
-    if trades:
-        storage.append_trades(pa.Table.from_pylist(trades, schema=TRADES_SCHEMA))
-    if quotes:
-        storage.append_quotes(pa.Table.from_pylist(quotes, schema=QUOTES_SCHEMA))
+    _store(storage, trades, quotes)
     _same_rows(storage._cursor(), {"symbol": "AAA", "start_ns": start * MS, "end_ns": (start + length) * MS})
 
 

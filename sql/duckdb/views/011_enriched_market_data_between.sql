@@ -12,7 +12,8 @@
 --   older quote is stale at every trade of the window, so a trade without a quote among them has flag 2 when any
 --   older quote exists, else 1 (without the setting, every earlier quote is read, as the view does);
 -- * the bars of each grid from its last one ending at or before start_ns.
--- Pass constants or bound values (or scalar subqueries) as the bounds, and filter bar_seconds as on the view.
+-- Pass constants or bound values as the bounds (DuckDB's top-N and zone maps do not prune on values computed in
+-- the query), and filter bar_seconds as on the view.
 -- tests/sql/test_enriched_between.py compares it with the view on random windows.
 CREATE OR REPLACE MACRO enriched_market_data_between(ticker, start_ns, end_ns) AS TABLE
 WITH limits AS (
