@@ -137,7 +137,10 @@ def run(hours: float, bars_per_bucket: list[float], window: int, seed: int = 23)
         signed.append((ts, px, sz, truth["side"].to_numpy(), lee_ready(px, p.bid, p.ask, p.flags).side))
     n_trades = sum(x[0].size for x in signed)
     lines = [f"{len(stocks)} simulated stocks, {hours:g} hours (24-hour mode), {n_trades:,} trades, one-minute "
-             f"bars, n = {window} buckets per VPIN."]
+             f"bars, n = {window} buckets per VPIN. Every print lies inside a bar here (one grid without gaps, from "
+             "the first print on), so the transform's rule that a print outside every bar fills no bucket "
+             "(udx.vpin_lr.vpin_lee_ready_step) cannot change these numbers: the buckets are filled by "
+             "vpin_lee_ready_bars directly."]
     for bpb in bars_per_bucket:
         series = [_symbol_series(*x, start, bpb, window) for x in signed]
         lines += _vpin_table(series, bpb)

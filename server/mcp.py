@@ -189,7 +189,9 @@ def build_server(
         """Microstructure signals per completed bar (default 60 s), newest first: bar close, VWAP, volume,
         log return, GARCH volatility and standardized return, Lee-Mykland jump statistic/threshold/flag,
         BNS statistic, trade-intensity z-score, ACD duration, VPIN and its CDF, and a BUY/SELL/HOLD research
-        signal with the reason in words. Filter by symbol(s), signal_type and time window."""
+        signal with the reason in words; the bar's quote measures (quoted, effective spread, Lee-Ready volumes,
+        imbalances, VPIN by Lee-Ready) and its realized_spread and price_impact at horizon_seconds, which stay
+        null until the bar's horizon has passed. Filter by symbol(s), signal_type and time window."""
         return market.trading_signals(
             storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds,
             signal_type=signal_type, hours_back=hours_back, start=start, end=end, cursor=cursor,
@@ -247,7 +249,8 @@ def build_server(
     ) -> Page[RealTimeRow]:
         """The current picture per symbol: the newest completed bar with all its signals, the last trade
         (price, size, time) and how many seconds old the trade and the bar are. Omit symbol for every symbol
-        (alphabetical). Start here for an overview."""
+        (alphabetical). Start here for an overview. The bar's realized_spread and price_impact are null until
+        its horizon (horizon_seconds) has passed, so a live symbol's newest bar has none yet."""
         return market.real_time_data(
             storage, symbol=symbol, symbols=symbols, limit=limit, bar_seconds=bar_seconds, latest=latest,
             on_path=functools.partial(metrics.count_path, "get_real_time_data"),

@@ -60,6 +60,15 @@ class SignalRow(_Row):
         None, description="Kyle's lambda: bar return per signed dollar, over KYLE_WINDOW bars")
     vpin_lee_ready: float | None = Field(
         None, description="VPIN with each trade's volume on its Lee-Ready side (beside vpin, by BVC)")
+    horizon_seconds: int | None = Field(
+        None, description="horizon H of realized_spread and price_impact (LIQUIDITY_HORIZON_SECONDS); null until "
+        "the bar's horizon has passed")
+    realized_spread: float | None = Field(
+        None, description="size-weighted realized spread 2q(p - m[t+H])/m[t] of the bar's trades (bar_realized_spread); "
+        "null until the transform's watermark is H past the bar's end, then written once")
+    price_impact: float | None = Field(
+        None, description="size-weighted price impact 2q(m[t+H] - m[t])/m[t] of the same trades (null as "
+        "realized_spread); realized_spread + price_impact = their signed effective spread")
 
 
 class JumpEvent(_Row):

@@ -25,7 +25,8 @@ What is refused, and why:
 - **Files**: the archive's Parquet files are read only through the views ``trades_all``, ``quotes_all``,
   ``signals_all``, ``bar_liquidity_all`` and ``bar_realized_spread_all`` (live rows + ``read_parquet`` over ``ARCHIVE_PATH``, ``sql/archive.py``); the statement itself
   may not call ``read_parquet`` or name a file, and the DuckDB instance reaches no folder but the archive.
-- **Table functions** but ``range``, ``generate_series`` and ``unnest``, which read nothing: every file and
+- **Table functions** but ``range``, ``generate_series`` and ``unnest``, which read nothing, and the documented
+  table macro ``enriched_market_data_between`` (DuckDB; :data:`TABLE_MACROS`): every file and
   URL reader (``read_csv*``, ``read_parquet``, ``read_json*``, ``read_text``, ``read_blob``, ``glob``,
   ``sniff_csv``, ``parquet_*``, ``iceberg_*``, ``delta_scan``), ``query``/``query_table`` (SQL in a string,
   unchecked), and the ``duckdb_*``/``pragma_*`` catalog functions.
@@ -58,7 +59,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import TokenType
 
-__all__ = ["DENIED_FUNCTIONS", "DOCUMENTED_RELATIONS", "SqlRefused", "check_read_only"]
+__all__ = ["DENIED_FUNCTIONS", "DOCUMENTED_RELATIONS", "TABLE_MACROS", "SqlRefused", "check_read_only"]
 
 Dialect = Literal["duckdb", "vertica"]
 
@@ -75,6 +76,9 @@ _SCHEMA = {"duckdb": "main", "vertica": "public"}
 
 #: Table functions that read nothing but their arguments.
 _TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})
+
+#: The documented table macros per dialect: they read documented relations only (``schema://views``).
+TABLE_MACROS = {"duckdb": frozenset({"enriched_market_data_between"}), "vertica": frozenset()}
 
 #: Functions refused even where the catalog lists them as plain: they reveal the host or have side effects.
 DENIED_FUNCTIONS = frozenset({
@@ -210,7 +214,7 @@ def _check_relation(table: exp.Table, dialect: Dialect) -> None:
     source = table.this
     if isinstance(source, exp.Func):
         name = _function_name(source)
-        if name not in _TABLE_FUNCTIONS:
+        if name not in _TABLE_FUNCTIONS and name not in TABLE_MACROS[dialect]:
             raise SqlRefused(f"table function {name}() is not allowed: only {', '.join(sorted(_TABLE_FUNCTIONS))} "
                              "and the documented tables and views (schema://views) can be read")
         return

@@ -366,7 +366,7 @@ class DuckDBStorage:
             return tuple(listener for ref in self._listeners if (listener := ref()) is not None)
 
     def _notify(self, event: str, *args: Any) -> None:
-        """Call ``event`` on every listener (under the write lock, after the commit); a listener that fails
+        """Call ``event`` on every listener that has it (under the write lock, after the commit); one that fails
         is told so and logged, and the write stands. Listeners no longer referenced elsewhere are dropped."""
         if any(ref() is None for ref in self._listeners):
             self._listeners = [ref for ref in self._listeners if ref() is not None]
@@ -374,8 +374,11 @@ class DuckDBStorage:
             listener = ref()
             if listener is None:
                 continue
+            handler = getattr(listener, event, None)
+            if handler is None:  # an optional event (realized_written) the listener does not take
+                continue
             try:
-                getattr(listener, event)(*args)
+                handler(*args)
             except Exception as exc:  # noqa: BLE001 - the data is committed; the listener drops what it holds
                 log.exception("write listener %r failed on %s", listener, event)
                 listener.write_failed(exc)
@@ -505,7 +508,10 @@ class DuckDBStorage:
                 cursor.unregister(view)
 
     # --- writes ----------------------------------------------------------------------------------------
-    def _insert_batch(self, view: str, query: str, batch: pa.Table, schema: pa.Schema) -> int:
+    def _insert_batch(self, view: str, query: str, batch: pa.Table, schema: pa.Schema,
+                      committed: Callable[[pa.Table], None] | None = None) -> int:
+        """Run the insert ``query`` reading ``batch`` as ``view``; rows added. ``committed(batch)`` runs after
+        it, still under the write lock, when it added rows."""
         if batch.num_rows == 0:
             return 0
         if batch.schema != schema:
@@ -515,6 +521,8 @@ class DuckDBStorage:
         try:
             with self._write_lock:
                 (added,) = cursor.execute(self._queries[query].text).fetchone()  # type: ignore[misc]
+                if added and committed is not None:
+                    committed(batch)
         finally:
             cursor.unregister(view)
         return int(added)
@@ -658,7 +666,8 @@ class DuckDBStorage:
         resume = cursor.sql(self._queries["realized_spread_resume"].text, params=params).to_arrow_table()
         horizons = set(resume.column("min_horizon").to_pylist()) | set(resume.column("max_horizon").to_pylist())
         if horizons - {horizon_seconds}:
-            with self._transaction(cursor):
+            forgotten = StorageError(f"bar_realized_spread rows of another horizon than {horizon_seconds} s deleted")
+            with self._transaction(cursor, committed=lambda: self._notify("write_failed", forgotten)):
                 (gone,) = cursor.execute(self._queries["delete_realized_other_horizon"].text, {
                     **params, "horizon_seconds": horizon_seconds}).fetchone()  # type: ignore[misc]
             log.warning("bar_realized_spread: %d row(s) of another horizon than %d s deleted; recomputing them",
@@ -670,9 +679,11 @@ class DuckDBStorage:
 
     def write_realized_spread(self, rows: pa.Table) -> int:
         """Insert ``bar_realized_spread`` rows (:data:`sql.contract.BAR_REALIZED_SPREAD_SCHEMA`) in one statement;
-        a bar stored already keeps its row. Returns rows added."""
+        a bar stored already keeps its row. Returns rows added. Listeners are told (``realized_written``): the
+        tools serve these values with their bars."""
         return self._insert_batch("bar_realized_spread_batch", "insert_bar_realized_spread", rows,
-                                  BAR_REALIZED_SPREAD_SCHEMA)
+                                  BAR_REALIZED_SPREAD_SCHEMA,
+                                  lambda batch: self._notify("realized_written", batch) if self._listeners else None)
 
     def write_daily_metrics(self, bar_seconds: int, watermark_ns: int,
                             oldest_new_bar_ns: int | None = None) -> int:

@@ -85,6 +85,10 @@ class KeptRows:
         """Bars change nothing here unless a subclass says otherwise."""
         self._told()
 
+    def realized_written(self, rows: pa.Table) -> None:
+        """Realized spreads change nothing here unless a subclass says otherwise."""
+        self._told()
+
     def signals_reset(self, symbols: Sequence[str], bar_seconds: int) -> None:
         """Forget the rows of ``symbols`` (the transform writes their bars again)."""
         with self._lock:

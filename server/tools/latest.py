@@ -10,7 +10,9 @@ so this process can keep the answer current instead of asking for it:
 - the storage then tells :class:`LatestRows` of every commit, in order, under its write lock
   (:class:`sql.backend.WriteListener`): committed signal states name each symbol's newest bar, appended trades
   may be a symbol's new last trade (the newest by ``(ts_ns, exchange, trade_id)``, the SQL's order; of
-  duplicates in a batch the first, as the insert keeps it), a reset forgets its symbols;
+  duplicates in a batch the first, as the insert keeps it), a reset forgets its symbols; a bar's
+  ``bar_realized_spread`` values (written once its horizon has passed, often after the bar) are read back with
+  ``bar_realized_values`` when a newest bar is committed and when rows are written for a bar held;
 - a call answers from memory what the SQL would answer: the same rows, symbols in order, the same last
   trades, also the SQL's rule that a last trade counts only at or after the oldest newest bar of the
   wanted symbols minus one bar, and ages against the same ``now_ns``.
@@ -42,6 +44,8 @@ log = logging.getLogger("microstructure.server")
 _NS = 1_000_000_000
 #: The columns of the SQL's last trade, after the bar's columns.
 _TRADE_COLUMNS = ("last_price", "last_size", "last_trade_ns", "last_trade", "trade_age_seconds", "signal_age_seconds")
+#: The bar's ``bar_realized_spread`` columns, written after the bar: read back from the storage.
+_REALIZED_COLUMNS = ("horizon_seconds", "realized_spread", "price_impact")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,15 +166,54 @@ class LatestRows(KeptRows):
             for row in candidates.to_pylist():
                 found[(row["symbol"], row["bar_end_ns"])] = row
         with self._lock:
+            columns = self._bar_columns
+        fresh = {state.symbol: {c: None if c in _REALIZED_COLUMNS else row[c] for c in columns} for state in mine
+                 if (row := found.get((state.symbol, state.last_bar_end_ns))) is not None}
+        self._with_realized(fresh)
+        with self._lock:
             bars = self._held
             if bars is None:
                 return
             for state in mine:
-                row = found.get((state.symbol, state.last_bar_end_ns))
                 held = bars.get(state.symbol)
-                if row is not None:
-                    bars[state.symbol] = {c: row[c] for c in self._bar_columns}
+                if state.symbol in fresh:
+                    bars[state.symbol] = fresh[state.symbol]
                 elif held is None or held["bar_end_ns"] != state.last_bar_end_ns:
                     log.info("the newest bar of %s is not among the rows committed: reloading", state.symbol)
                     self._held = None
                     return
+
+    def realized_written(self, rows: pa.Table) -> None:
+        """Read the ``bar_realized_spread`` values of the held bars among ``rows`` back from the storage."""
+        if not self._told():
+            return
+        written = set(zip(rows["symbol"].to_pylist(), rows["bar_seconds"].to_pylist(), rows["bar_end_ns"].to_pylist(),
+                          strict=True))  # fmt: skip
+        with self._lock:
+            if self._held is None:
+                return
+            touched = {symbol: dict(bar) for symbol, bar in self._held.items()
+                       if (symbol, self._bar_seconds, bar["bar_end_ns"]) in written}
+        if not touched:
+            return
+        self._with_realized(touched)
+        with self._lock:
+            bars = self._held
+            if bars is None:
+                return
+            for symbol, bar in touched.items():  # replaced whole: a reader may hold the old record
+                if symbol in bars and bars[symbol]["bar_end_ns"] == bar["bar_end_ns"]:
+                    bars[symbol] = bar
+
+    def _with_realized(self, bars: dict[str, dict[str, Any]]) -> None:
+        """Set each bar's :data:`_REALIZED_COLUMNS` (in place) to its stored ``bar_realized_spread`` row (NULL: none)."""
+        if not bars:
+            return
+        ends = [bar["bar_end_ns"] for bar in bars.values()]
+        result = self._storage.query("bar_realized_values", {
+            "symbols": sorted(bars), "bar_seconds": self._bar_seconds, "start_ns": min(ends), "end_ns": max(ends)},
+            10**9)  # fmt: skip
+        stored = {(row[0], row[1]): row[2:] for row in result.rows}
+        for symbol, bar in bars.items():
+            values = stored.get((symbol, bar["bar_end_ns"]), (None,) * len(_REALIZED_COLUMNS))
+            bar.update(zip(_REALIZED_COLUMNS, values, strict=True))

@@ -20,7 +20,9 @@ OBJECT_NOTES = {
     "enriched_market_data": "each trade with its prevailing quote (bid_price, ask_price: newest quote strictly "
     "before it), Lee-Ready trade_side (1 buy, -1 sell, 0 unknown), quote_flags (1 no quote, 2 stale, 4 one-sided, "
     "8 locked, 16 crossed, 32 at the midpoint, 64 tick rule alone), effective_spread, and the signals of the last "
-    "bar completed before it (as-of joins)",
+    "bar completed before it (as-of joins). Its tick rule runs over each symbol's whole history, so a time filter "
+    "does not make it cheaper: on DuckDB read the table macro enriched_market_data_between(ticker, start_ns, "
+    "end_ns) instead, the same columns and rows for one symbol and window",
     "jump_events": "trading_signals rows with a Lee-Mykland jump, plus direction and threshold_ratio",
     "symbol_metrics": "per symbol per UTC day: trades, volume, VWAP, OHLC, realized variance, bipower variation, "
     "daily BNS ratio statistic, jump count, VPIN, last signal",

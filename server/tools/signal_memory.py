@@ -12,7 +12,8 @@ returns, whatever they are), each typed once and serialized once (:class:`server
   *complete*, else every bar at or after its oldest kept one is held;
 - a commit of signals reads the committed bars back with ``trading_signals_page`` (the page query computes
   their columns) over the commit's symbols and time range, replaces the rows of the same bars, adds the new
-  ones and trims each symbol to its newest ``kept``; a reset holds its symbols complete and empty (their bars
+  ones and trims each symbol to its newest ``kept``; ``bar_realized_spread`` rows written later for bars
+  (``realized_written``) have their bars read back the same way; a reset holds its symbols complete and empty (their bars
   are deleted); a failed listener call, a rewind or an archive move forgets everything (the next call loads);
 - :meth:`SignalMemory.answer` answers both page queries for any arguments (one, several or all symbols,
   ``signal_type``, window, cursor, limit) with the rows and order of the SQL, when it can prove them: a row
@@ -245,7 +246,18 @@ class SignalMemory(KeptRows):
     # --- sql.backend.WriteListener -------------------------------------------------------------------------
     def signals_written(self, signals: pa.Table, states: Sequence[SignalStateRow]) -> None:
         """Read the committed bars that can be kept back through the page query and merge them in."""
-        if not self._told() or signals.num_rows == 0:
+        if self._told():
+            self._read_back(signals)
+
+    def realized_written(self, rows: pa.Table) -> None:
+        """The bars of new ``bar_realized_spread`` rows are served with them: read those kept back the same way."""
+        if self._told():
+            self._read_back(rows)
+
+    def _read_back(self, signals: pa.Table) -> None:
+        """Read the bars of ``signals`` (a table with the bar key) that can be kept back through the page query
+        and merge them in."""
+        if signals.num_rows == 0:
             return
         mine = signals.filter(pc.equal(signals["bar_seconds"], self._bar_seconds))
         if mine.num_rows == 0:

@@ -3,7 +3,8 @@
 Hypothesis draws calls (one, several, all or unknown symbols, limits, the instant ages are measured from) and,
 on a writable copy of the market file, writes between them as the demo's process makes them: trade batches
 (new last trades, trades at the same instant as the last one, re-sent duplicates with another price, old
-trades), transform passes that commit new bars, and resets of a symbol's signals. After every write the page
+trades), transform passes that commit new bars, resets of a symbol's signals, and ``bar_realized_spread`` rows
+written for a symbol's newest bar after it was loaded. After every write the page
 answered from :class:`server.tools.latest.LatestRows` must equal the page of the SQL, model for model.
 """
 
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 from conftest import writable_copy
 from server.tools import market
 from server.tools.latest import LatestRows
-from sql.contract import TRADES_SCHEMA
+from sql.contract import BAR_REALIZED_SPREAD_SCHEMA, TRADES_SCHEMA
 from udx.transform import run_transform
 
 BAR = 60
@@ -68,8 +69,20 @@ trade_specs = st.lists(
               st.integers(0, 20), st.integers(0, 10**6), st.floats(1, 500), st.integers(1, 500)),
     min_size=1, max_size=12,
 )  # fmt: skip
-writes = st.lists(st.tuples(st.sampled_from(["trades", "trades", "transform", "reset"]), trade_specs,
+writes = st.lists(st.tuples(st.sampled_from(["trades", "trades", "transform", "reset", "realized"]), trade_specs,
                             st.sampled_from(SYMBOLS)), min_size=1, max_size=4)  # fmt: skip
+
+
+def _realized_for_newest(storage, symbol: str, value: float) -> None:
+    """A ``bar_realized_spread`` row for the newest bar of ``symbol`` (as the transform writes once a stock's session
+    ended and its last bar's horizon passed); none when the symbol has no bar or the bar has its row."""
+    newest = storage.fetch_all("SELECT last_bar_end_ns FROM signal_state WHERE symbol = $s AND bar_seconds = $b",
+                               {"s": symbol, "b": BAR})
+    if newest:
+        storage.write_realized_spread(pa.Table.from_pylist([{
+            "symbol": symbol, "bar_end_ns": newest[0][0], "bar_seconds": BAR, "horizon_seconds": 300, "n_trades": 1,
+            "matched_volume": 1.0, "realized_spread": value, "price_impact": -value / 2, "tick_price": None,
+            "tick_sign": 0, "computed_at_ns": 1}], schema=BAR_REALIZED_SPREAD_SCHEMA))  # fmt: skip
 
 
 def _trades(storage, specs) -> pa.Table:
@@ -104,6 +117,8 @@ def test_after_any_writes_memory_still_answers_what_the_sql_answers(live, steps,
             storage.append_trades(_trades(storage, specs))
         elif write == "transform":
             run_transform(storage, settings_)
+        elif write == "realized":
+            _realized_for_newest(storage, symbol, len(specs) / 1e4)
         else:
             storage.reset_signals([symbol], BAR)
     symbols, limit, shift = args

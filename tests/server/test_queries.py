@@ -34,8 +34,10 @@ REFERENCE = {
     "trading_signals_page": """
         SELECT s.*, l.n_quotes, l.quoted_spread, l.effective_spread, l.buy_volume, l.sell_volume, l.signed_volume,
                l.order_imbalance, l.depth_imbalance, l.amihud, l.roll_spread, l.kyle_lambda, l.vpin_lee_ready,
+               r.horizon_seconds, r.realized_spread, r.price_impact,
                make_timestamp(bar_end_ns // 1000) AS bar_end
         FROM trading_signals AS s LEFT JOIN bar_liquidity AS l USING (symbol, bar_seconds, bar_end_ns)
+        LEFT JOIN bar_realized_spread AS r USING (symbol, bar_seconds, bar_end_ns)
         WHERE ($symbols IS NULL OR list_contains($symbols, symbol))
           AND ($signal_type IS NULL OR trading_signal = $signal_type)
           AND bar_end_ns >= $start_ns AND bar_end_ns < $end_ns AND bar_seconds = $bar_seconds

@@ -135,7 +135,7 @@ def test_every_vertica_folder_loads_with_its_declared_params(folder: str) -> Non
 #: orders it in Python): the Vertica backend keeps the ordered read, whose sort runs on its nodes.
 DUCKDB_ONLY = {
     "schema": {"trade_condition_sets"},
-    "views": {"day_metrics"},
+    "views": {"day_metrics", "enriched_market_data_between"},
     "queries": {"trade_condition_set_strings", "list_stored_condition_sets", "add_trade_condition_sets",
                 "decide_trade_condition_sets", "archived_days", "archived_files",
                 "archived_trade_positions", "archived_quote_positions", "main_relations",

@@ -1,6 +1,6 @@
 -- name: real_time_data
 -- params: symbols, bar_seconds, now_ns, row_limit
--- returns: per symbol: the newest signal row with its bar_liquidity measures, the last trade and how old both are
+-- returns: per symbol: the newest signal row with its bar_liquidity measures and bar_realized_spread values (NULL until the bar's horizon has passed), the last trade and how old both are
 -- signal_state holds each symbol's newest bar end, so the newest row is a key lookup, and the last trade is
 -- searched only after it (partition pruning and the symbol, ts_ns sort order skip the rest). DuckDB's
 -- arg_max(price, ts_ns) is the top-1 row per symbol here; trades sharing the newest ts_ns are decided by the
@@ -32,6 +32,7 @@ SELECT
     n.signal_reason, n.computed_at_ns,
     l.n_quotes, l.quoted_spread, l.effective_spread, l.buy_volume, l.sell_volume, l.signed_volume,
     l.order_imbalance, l.depth_imbalance, l.amihud, l.roll_spread, l.kyle_lambda, l.vpin_lee_ready,
+    r.horizon_seconds, r.realized_spread, r.price_impact,
     TIMESTAMPADD('microsecond', n.bar_end_ns // 1000, TIMESTAMP '1970-01-01 00:00:00') AS bar_end,
     t.last_price,
     t.last_size,
@@ -42,6 +43,8 @@ SELECT
 FROM newest AS n
 LEFT OUTER JOIN bar_liquidity AS l
   ON l.symbol = n.symbol AND l.bar_seconds = n.bar_seconds AND l.bar_end_ns = n.bar_end_ns
+LEFT OUTER JOIN bar_realized_spread AS r
+  ON r.symbol = n.symbol AND r.bar_seconds = n.bar_seconds AND r.bar_end_ns = n.bar_end_ns
 LEFT OUTER JOIN last_trades AS t ON t.symbol = n.symbol
 ORDER BY n.symbol
 LIMIT :row_limit;
