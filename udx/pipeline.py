@@ -207,7 +207,9 @@ def process_symbol(
     m = b.bar_end_ns.size
     if m == 0:
         return None
-    a = {k: v.copy() for k, v in (state.arrays if state is not None else initial_state(cfg)).items()}
+    # the carried arrays are changed in place below: copies, so the caller's state stays as it was (a new
+    # symbol's arrays are made here and need none)
+    a = initial_state(cfg) if state is None else {k: v.copy() for k, v in state.arrays.items()}
     n_before = state.n_returns if state is not None else 0
     # --- tested bars, their returns in units of one average bar, the profile, time-of-day intensity
     tested, u, w, ref, tod_z, tod_ok, thr, profiles = _seasonal(ts, px, price_ok, b, cfg, a)
