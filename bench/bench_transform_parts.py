@@ -68,15 +68,6 @@ def baseline_modules(ref: str, names: tuple[str, ...], into: Path) -> dict[str, 
         return {name: importlib.import_module(name) for name in names}
 
 
-def best(fn: Callable[[], Any], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
 # --- inputs --------------------------------------------------------------------------------------------------
 def garch_windows(n_series: int, seed: int = 3) -> list[np.ndarray]:
     from bench.bench_garch import simulate
@@ -156,6 +147,12 @@ def run_liquidity(mods: dict[str, ModuleType], d: dict[str, np.ndarray], result:
     return step.liquidity_columns(result.columns, 60 * NS, d["ts"], d["px"], d["sz"], ok, ok, quotes, arrays, cfg)
 
 
+def _seconds(fn: Callable[[dict[str, ModuleType]], Any], modules: dict[str, ModuleType]) -> float:
+    t = time.perf_counter()
+    fn(modules)
+    return time.perf_counter() - t
+
+
 def _same(a: Any, b: Any) -> str:
     if isinstance(a, pa.Table):
         return "yes" if a.equals(b) else "NO"
@@ -201,8 +198,8 @@ def main() -> None:
             a, b = fn(old), fn(new)  # warm (compile or load cached kernels), and the answers to compare
             t_old = t_new = float("inf")
             for _ in range(args.repeat):  # alternate, so both see the same load
-                t_old = min(t_old, best(lambda: fn(old), 1))
-                t_new = min(t_new, best(lambda: fn(new), 1))
+                t_old = min(t_old, _seconds(fn, old))
+                t_new = min(t_new, _seconds(fn, new))
             n = len(windows) if unit == "fit" else 1
             rows.append(f"| {label} | {t_old / n * 1e3:.2f} | {t_new / n * 1e3:.2f} | {t_old / t_new:.2f}x | "
                         f"{_same(a, b)} |")
