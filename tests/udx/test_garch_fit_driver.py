@@ -78,12 +78,26 @@ def test_direct_slsqp_driver_takes_minimizes_steps_bit_for_bit(label: str, y: np
         assert (got_status, got_nit) == (want_status, want_nit)
 
 
-def test_fit_uses_the_direct_driver_and_equals_minimize(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fit_drives_the_step_directly_and_equals_minimize() -> None:
     y = _garch_series(9, 1200, 0.05, 0.1, 0.85)
-    assert garch._SLSQP_STEP is not None  # this scipy exposes the step: the fit drives it directly
-    direct = garch._fit_e2(y * y, float(np.var(y)))
-    monkeypatch.setattr(garch, "_SLSQP_STEP", None)  # another scipy layout: minimize itself
-    assert garch._fit_e2(y * y, float(np.var(y))) == direct
+    assert garch._pick_solver() is _slsqp_direct  # scipy >= 1.16 (pyproject): the step is there, probe agrees
+    fit = garch._fit_e2(y * y, float(np.var(y)))
+    assert garch._CHOSEN == [_slsqp_direct]
+    assert fit == garch._fit_e2(y * y, float(np.var(y)), solve=_slsqp_scipy)
+
+
+def _step_with_another_interface(*args: object) -> None:
+    raise TypeError("slsqp() takes 12 positional arguments but 11 were given")
+
+
+def _step_that_stops_at_once(state: dict, *args: object) -> None:
+    state["mode"] = 0  # "converged" at the start: a different answer from minimize's
+
+
+@pytest.mark.parametrize("step", [None, _step_with_another_interface, _step_that_stops_at_once])
+def test_a_scipy_without_the_step_or_with_another_gets_minimize(monkeypatch: pytest.MonkeyPatch, step) -> None:
+    monkeypatch.setattr(garch, "_SLSQP_STEP", step)
+    assert garch._pick_solver() is _slsqp_scipy
 
 
 def test_fit_fills_the_variance_path_of_its_parameters() -> None:
