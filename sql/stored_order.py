@@ -125,10 +125,11 @@ def _out_of_order(ranks: np.ndarray, first: np.ndarray, table: pa.Table, later: 
     before = same & (first[1:] < first[:-1])
     at = np.flatnonzero(same & (first[1:] == first[:-1]))  # ties on the first key: row at + 1 after row at
     tied = np.ones(at.size, np.bool_)
-    for key in (_key_column(table, name) for name in later) if at.size else ():  # lexicographic: the first
+    # lexicographic: the first key column that differs decides
+    for key in (_key_column(table, name) for name in later) if at.size else ():
         prev, this = (key[at], key[at + 1]) if rows is None else (key[rows[at]], key[rows[at + 1]])
         before[at] |= tied & (this < prev)
-        tied &= this == prev  # column that differs decides
+        tied &= this == prev
     if tie_is_unordered:
         before[at[tied]] = True
     return np.unique(ranks[1:][before])
