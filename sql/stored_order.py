@@ -10,7 +10,9 @@ columns and the columns to return) and
 1. puts them back in stored order (DuckDB's parallel scan hands back batches that are each in ``rowid`` order
    but interleaved), then groups them by symbol, symbols in byte order as DuckDB's ``ORDER BY symbol``
    (stable radix sorts of integers; nothing moves when the rows are so already; no symbol string is read or
-   compared);
+   compared), and moves each numeric column there in one pass: every read row written to its place
+   (a scatter, chunk by chunk, into one contiguous array), which stays sequential in what it reads when a
+   feed appended the symbols interleaved (a gather by row number would jump between them);
 2. checks each symbol's rows against the query's key, column by column (``ts_ns`` first, a missing
    ``sequence`` as the largest BIGINT, as the queries' ``COALESCE``): a symbol whose rows are non-decreasing
    in the key is in the order the ordered query gives;
@@ -85,34 +87,46 @@ def _permutation(table: pa.Table, ranks: np.ndarray) -> np.ndarray | None:
     return by_rank if stored is None else stored[by_rank]
 
 
-def _gather(table: pa.Table, rows: np.ndarray | None) -> pa.Table:
-    """The rows ``rows`` of ``table`` (all when ``None``), numeric columns gathered by numpy."""
-    if rows is None:
-        return table
-    index = pa.array(rows)
-    columns = []
-    for column in table.columns:
-        if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
-            if column.null_count == 0:
-                columns.append(pa.array(column.to_numpy()[rows], column.type))
-                continue
-        columns.append(column.combine_chunks().take(index))
-    return pa.table(columns, names=table.column_names)
+def _destinations(rows: np.ndarray) -> np.ndarray:
+    """The inverse of the gather index ``rows``: where each read row goes (``dest[rows[p]] = p``)."""
+    dest = np.empty(rows.size, np.int64)
+    dest[rows] = np.arange(rows.size, dtype=np.int64)
+    return dest
 
 
-def _out_of_order(ranks: np.ndarray, keys: Sequence[np.ndarray], rows: np.ndarray | None,
-                  tie_is_unordered: bool) -> np.ndarray:
-    """Ranks of the groups with a row before the previous one in ``keys`` (or tied on all, when that counts),
-    the rows taken in the order ``rows`` (``ranks`` is in that order already). Only the first key is gathered
-    whole; the others are read at its ties."""
+def _scatter(column: pa.ChunkedArray, dest: np.ndarray | None, rows: np.ndarray | None) -> pa.Array:
+    """``column`` in the new order, as one contiguous array.
+
+    A numeric column without NULLs is scattered chunk by chunk (``out[dest] = chunk``: the reads are sequential,
+    the writes go to one run per symbol, and no chunk is first concatenated): several times cheaper than
+    gathering by ``rows`` when the rows of each symbol are spread over the read (a feed appends symbols
+    interleaved). Other columns are taken by ``rows``."""
+    if dest is None:
+        return column.combine_chunks()
+    if (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)) and column.null_count == 0:
+        out = np.empty(dest.size, column.type.to_pandas_dtype())
+        offset = 0
+        for chunk in column.chunks:
+            out[dest[offset:offset + len(chunk)]] = chunk.to_numpy()
+            offset += len(chunk)
+        return pa.array(out, column.type)
+    return column.combine_chunks().take(pa.array(rows))
+
+
+def _out_of_order(ranks: np.ndarray, first: np.ndarray, table: pa.Table, later: Sequence[str],
+                  rows: np.ndarray | None, tie_is_unordered: bool) -> np.ndarray:
+    """Ranks of the groups with a row before the previous one in the key (or tied on all, when that counts).
+    ``ranks`` and ``first`` (the first key column) are in the new order; the ``later`` key columns of
+    ``table`` (the read) are converted only when the first has ties, and read at them through ``rows`` (the
+    read row of each new position)."""
     if ranks.size < 2:
         return np.empty(0, np.int64)
-    first = keys[0] if rows is None else keys[0][rows]
     same = ranks[1:] == ranks[:-1]
     before = same & (first[1:] < first[:-1])
     at = np.flatnonzero(same & (first[1:] == first[:-1]))  # ties on the first key: row at + 1 after row at
     tied = np.ones(at.size, np.bool_)
-    for key in keys[1:]:  # lexicographic: decided by the first column that differs
+    # lexicographic: the first key column that differs decides
+    for key in (_key_column(table, name) for name in later) if at.size else ():
         prev, this = (key[at], key[at + 1]) if rows is None else (key[rows[at]], key[rows[at + 1]])
         before[at] |= tied & (this < prev)
         tied &= this == prev
@@ -158,16 +172,20 @@ def order_stored(table: pa.Table, symbols: Sequence[str], key: Sequence[str], pa
     rank_of_position, names = _byte_order(symbols)
     ranks = rank_of_position[np.asarray(table.column("symbol_index").to_numpy(), np.int64)]
     rows = _permutation(table, ranks)
-    if rows is not None:
-        ranks = ranks[rows]
-    bad = _out_of_order(ranks, [_key_column(table, k) for k in key], rows, tie_is_unordered)
+    if rows is not None:  # the new order is grouped by rank: its ranks are each rank repeated
+        ranks = np.repeat(np.arange(len(names), dtype=np.int64), np.bincount(ranks, minlength=len(names)))
+    dest = None if rows is None else _destinations(rows)
+    moved = {name: _scatter(table.column(name), dest, rows) for name in dict.fromkeys([*payload, key[0]])}
+    first = _key_column(pa.table({key[0]: moved[key[0]]}), key[0])
+    bad = _out_of_order(ranks, first, table, key[1:], rows, tie_is_unordered)
+    columns = [moved[name] for name in payload]
     if bad.size:
         unordered = np.zeros(len(names), np.bool_)
         unordered[bad] = True
         keep = ~unordered[ranks]
-        rows, ranks = (np.flatnonzero(keep) if rows is None else rows[keep]), ranks[keep]
-    out = _gather(table.select(list(payload)), rows)
-    return Ordered(out.add_column(0, "symbol", names.take(pa.array(ranks))), [str(names[int(r)]) for r in bad])
+        columns, ranks = [pc.filter(c, pa.array(keep)) for c in columns], ranks[keep]
+    return Ordered(pa.table([names.take(pa.array(ranks)), *columns], names=["symbol", *payload]),
+                   [str(names[int(r)]) for r in bad])
 
 
 def merge_ordered(ordered: pa.Table, more: pa.Table) -> pa.Table:

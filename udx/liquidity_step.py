@@ -120,14 +120,15 @@ def liquidity_columns(
     tick = TickState(float(arrays["liq_tick"][0]), int(arrays["liq_tick"][1]))
     prevailing = prevailing_quotes(ts, q.ts, q.bid, q.ask, cfg.stale_ns, carried)
     signed = lee_ready(px, prevailing.bid, prevailing.ask, prevailing.flags, tick)
-    lb = liquidity_bars(starts, ends, ts, px, np.where(volume_ok, sz, 0.0), signed.side, prevailing.bid,
+    counted = np.where(volume_ok, sz, 0.0)  # the size each print counts with (0: not in volume)
+    lb = liquidity_bars(starts, ends, ts, px, counted, signed.side, prevailing.bid,
                         prevailing.ask, prevailing.flags, q.ts, q.bid, q.ask, cfg.stale_ns, carried,
                         q.bid_size, q.ask_size, (float(arrays["liq_q"][2]), float(arrays["liq_q"][3])))
     r = np.asarray(columns["log_return"], np.float64)
     roll, arrays["liq_roll"] = roll_bars(arrays["liq_roll"], ts[price_ok], px[price_ok], ends, cfg.roll_window)
     kyle, arrays["liq_kyle_r"], arrays["liq_kyle_x"] = kyle_bars(arrays["liq_kyle_r"], arrays["liq_kyle_x"], r,
                                                                  lb.signed_dollar_volume, cfg.kyle_window)
-    vpin_lr = vpin_lee_ready_step(arrays, starts, ends, ts, signed.side, np.where(volume_ok, sz, 0.0),
+    vpin_lr = vpin_lee_ready_step(arrays, starts, ends, ts, signed.side, counted,
                                   columns["vpin_bucket"], cfg.vpin_window)
     dollar_volume = np.nan_to_num(np.asarray(columns["vwap"], np.float64)) * np.asarray(columns["volume"])
     if q.ts.size:

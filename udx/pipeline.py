@@ -207,7 +207,9 @@ def process_symbol(
     m = b.bar_end_ns.size
     if m == 0:
         return None
-    a = {k: v.copy() for k, v in (state.arrays if state is not None else initial_state(cfg)).items()}
+    # the carried arrays are changed in place below: copies, so the caller's state stays as it was (a new
+    # symbol's arrays are made here and need none)
+    a = initial_state(cfg) if state is None else {k: v.copy() for k, v in state.arrays.items()}
     n_before = state.n_returns if state is not None else 0
     # --- tested bars, their returns in units of one average bar, the profile, time-of-day intensity
     tested, u, w, ref, tod_z, tod_ok, thr, profiles = _seasonal(ts, px, price_ok, b, cfg, a)
@@ -334,15 +336,13 @@ def _garch(x: np.ndarray, ends: np.ndarray, start: int, n_before: int, sess: np.
         j = start + i  # refit on the returns before bar i
         lo = max(0, j - min(n_before + i, cfg.garch_window))
         y = x[lo:j]
-        fit = _fit_e2(y * y, float(np.var(y)))
+        e2 = y * y
+        path = np.empty(y.size)  # the fitted model's variance path over the window (arch's filter)
+        fit = _fit_e2(e2, float(np.var(y)), sigma2=path)
         fits.append(FitRecord("garch11", int(ends[lo]), int(ends[j - 1]), y.size, fit.omega, fit.alpha,
                               fit.beta, fit.loglik, fit.converged, fit.scale))
         a["garch_i"][0] = sess[i]
         if math.isfinite(fit.omega) and fit.omega > 0 and math.isfinite(fit.alpha + fit.beta):
-            e2 = y * y
-            bc, low, up = _prepare(e2, float(np.var(y)))
-            path = np.empty(y.size)
-            _loglik_grad(fit.omega, fit.alpha, fit.beta, e2, bc, low, up, path, np.empty(3))
             a["garch"][:] = (fit.omega, fit.alpha, fit.beta,
                              fit.omega + fit.alpha * e2[-1] + fit.beta * path[-1])
     return sigma, z

@@ -161,3 +161,35 @@ def test_merging_puts_the_symbols_read_again_in_byte_order() -> None:
     b = pa.table({"symbol": ["MSFT", "ZZ", "ZZ"], "x": [3, 4, 5]})
     assert merge_ordered(a, b).to_pydict() == {"symbol": ["B", "B", "MSFT", "ZZ", "ZZ", "a"], "x": [0, 1, 3, 4, 5, 2]}
     assert merge_ordered(a.slice(0, 0), b).to_pydict() == b.to_pydict()
+
+
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_many_chunks_in_scan_order_give_the_rows_grouped_in_stored_order(interleaved: bool) -> None:
+    """A read as DuckDB's parallel scan hands it back (many chunks, some stored batches swapped), symbols one
+    after the other or interleaved: each column, numeric or not, with or without NULLs, comes back grouped by
+    symbol in byte order and in stored order inside each, as sorting the rows directly gives it."""
+    rng = np.random.default_rng(7)
+    names = ["MSFT", "AAPL", "a", "B"]
+    n = 5000
+    position = np.sort(rng.integers(1, len(names) + 1, n)) if not interleaved else rng.integers(1, 5, n)
+    ts = np.arange(n, dtype=np.int64) // 3  # ties on ts_ns, broken by sequence
+    batches = [np.arange(a, min(a + 512, n)) for a in range(0, n, 512)]
+    batches[2], batches[3] = batches[3], batches[2]
+    batches[6], batches[5] = batches[5], batches[6]
+    read = np.concatenate(batches)
+    x = rng.random(n)
+    with_null = pa.array(rng.integers(0, 9, n), mask=rng.random(n) < 0.2)
+    table = pa.table({"stored_row": read, "symbol_index": position[read].astype(np.int32), "ts_ns": ts[read],
+                      "sequence": read, "x": x[read], "n": with_null.take(pa.array(read)),
+                      "s": pa.array([f"r{i}" for i in read])})
+    table = pa.Table.from_batches(table.to_batches(max_chunksize=700))
+    assert table.column("x").num_chunks > 1
+    got = order_stored(table, names, ["ts_ns", "sequence"], ["x", "n", "s", "ts_ns"], tie_is_unordered=True)
+    byte_rank = {name: sorted(names, key=str.encode).index(name) for name in names}
+    order = sorted(range(n), key=lambda i: (byte_rank[names[position[i] - 1]], i))  # stored row i
+    assert got.unordered == []
+    assert got.table.column("symbol").to_pylist() == [names[position[i] - 1] for i in order]
+    assert got.table.column("x").to_pylist() == [float(x[i]) for i in order]
+    assert got.table.column("n").to_pylist() == [with_null[i].as_py() for i in order]
+    assert got.table.column("s").to_pylist() == [f"r{i}" for i in order]
+    assert got.table.column("ts_ns").to_pylist() == [int(ts[i]) for i in order]
