@@ -14,8 +14,8 @@ each rate it
    the next call (back to back, the client's own CPU competed with the demo on the 2 cores), and records when
    each answer arrived and each symbol's ``last_trade_ns`` and ``bar_end_ns``;
 3. stops the demo (SIGINT: it flushes and closes) and reads the file it wrote: every trade and every bar of the
-   polling window; counts the feed drops its logs show (a slow consumer dropped by the simulator, a reconnect:
-   each loses what was in flight) and reads the ``INGEST_BATCH_SECONDS`` each code runs with.
+   polling window; counts the slow consumers the simulator dropped and the reconnects the demo logged (each loses
+   what was in flight) and reads the ``INGEST_BATCH_SECONDS`` each code runs with.
 
 A trade is *visible* at the first answer whose last trade of its symbol is at or after it (the trades of a symbol
 are stored in time order, and an answer shows the newest); its latency is that answer's arrival minus the time
@@ -128,20 +128,24 @@ def offered_trades(rate: int, first_ns: int, last_ns: int) -> int:
     return int(trades.num_rows)
 
 
-def code_setting(code: Path, name: str) -> str:
-    """The value of setting ``name`` the code of ``code`` runs with here (its default unless the environment sets it)."""
+def code_setting(code: Path, name: str, workdir: Path) -> str:
+    """The value of setting ``name`` the code of ``code`` runs with in ``workdir``, as the demo started there reads
+    it (its default unless the environment sets it)."""
     env = {**os.environ, "PYTHONPATH": str(code)}
     probe = f"from sql.settings import Settings; print(Settings().{name})"
-    return subprocess.run([sys.executable, "-c", probe], env=env, cwd=code, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-c", probe], env=env, cwd=workdir, capture_output=True, text=True,
                           check=True).stdout.strip()  # fmt: skip
 
 
-def feed_drops(workdir: Path) -> int:
-    """How often the demo's feeds lost their connection (a slow consumer dropped by the simulator, a reconnect):
-    each loses what was in flight, so fewer trades are stored than offered."""
-    logs = [workdir / name for name in ("demo.log", "simulator.log") if (workdir / name).exists()]
-    text = "\n".join(log.read_text(errors="replace") for log in logs)
-    return len(re.findall(r"dropping a slow consumer|reconnecting in", text))
+def feed_drops(workdir: Path) -> str:
+    """``"D / R"``: slow consumers the simulator dropped and reconnects the demo's feeds logged (one drop may show as
+    both); each loses what was in flight, so fewer trades are stored than offered."""
+
+    def count(name: str, pattern: str) -> int:
+        log = workdir / name
+        return len(re.findall(pattern, log.read_text(errors="replace"))) if log.exists() else 0
+
+    return f"{count('simulator.log', 'dropping a slow consumer')} / {count('demo.log', 'reconnecting in')}"
 
 
 def cpu_seconds(process: subprocess.Popen[bytes] | None) -> float:
@@ -271,7 +275,7 @@ def measure(rate: int, seconds: float, settings: dict[str, str], *, inline: bool
     trade_lat = latencies(trades, polls.last_trade_ns, polls.arrived_ns)
     bar_lat = latencies(bars, polls.bar_end_ns, polls.arrived_ns)
     gaps = np.diff(polls.arrived_ns) / 1e6
-    drops = feed_drops(workdir)
+    drops, batch_s = feed_drops(workdir), code_setting(code, "ingest_batch_seconds", workdir)
     shutil.rmtree(workdir, ignore_errors=True)
     wall = cpu_after[2] - cpu_before[2]
     result = {
@@ -287,7 +291,7 @@ def measure(rate: int, seconds: float, settings: dict[str, str], *, inline: bool
         "polls": int(polls.arrived_ns.size), "poll_p50_ms": float(np.median(gaps)),
         "poll_p99_ms": float(np.percentile(gaps, 99)), "load": f"{load_before:.1f} → {load_after:.1f}",
         "demo_cpu": (cpu_after[0] - cpu_before[0]) / wall, "sim_cpu": (cpu_after[1] - cpu_before[1]) / wall,
-        "batch_s": code_setting(code, "ingest_batch_seconds"), "drops": drops,
+        "batch_s": batch_s, "drops": drops,
     }  # fmt: skip
     # CPU per trade (each with its quote): what the rate costs whatever else runs on the box
     result["demo_us"] = 1e6 * result["demo_cpu"] / max(result["trades_per_s"], 1e-9)
@@ -297,8 +301,8 @@ def measure(rate: int, seconds: float, settings: dict[str, str], *, inline: bool
           f"{result['bars']}: p50 {result['bar_p50']:.3f} s, p99 {result['bar_p99']:.3f} s; {result['polls']} polls "
           f"every {result['poll_p50_ms']:.1f} ms (p99 {result['poll_p99_ms']:.1f}); CPU demo {result['demo_cpu']:.2f} "
           f"cores ({result['demo_us']:.0f} µs/trade stored), simulator {result['sim_cpu']:.2f} cores "
-          f"({result['sim_us']:.0f} µs/trade offered); INGEST_BATCH_SECONDS {result['batch_s']}; feed drops "
-          f"{result['drops']}; load {result['load']}", flush=True)  # fmt: skip
+          f"({result['sim_us']:.0f} µs/trade offered); INGEST_BATCH_SECONDS {result['batch_s']}; slow-consumer drops / "
+          f"reconnects {result['drops']}; load {result['load']}", flush=True)  # fmt: skip
     return result
 
 
@@ -321,7 +325,7 @@ def render(results: list[dict[str, Any]], seconds: float, settings: dict[str, st
         f"TRANSFORM_LATENESS_SECONDS={lateness:g}" + "".join(f", {k}={v}" for k, v in settings.items()),
         "",
         "| code | simulator | SIM_RATE | trades offered/s | trades stored/s | trades | trade → visible p50 / p99 s | bars | bar end → "
-        "signal visible p50 / p99 / max s | CPU cores demo / simulator | CPU µs a trade: demo (stored) / simulator (offered) | answer every p50 / p99 ms | batch s | feed drops | load |",
+        "signal visible p50 / p99 / max s | CPU cores demo / simulator | CPU µs a trade: demo (stored) / simulator (offered) | answer every p50 / p99 ms | batch s | slow-consumer drops / reconnects | load |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
