@@ -246,7 +246,8 @@ def latencies(events: dict[str, np.ndarray], seen: dict[str, np.ndarray], arrive
 
 
 def measure(rate: int, seconds: float, settings: dict[str, str], *, inline: bool = False,
-            code: Path = ROOT, label: str = "this tree", pause_s: float = 0.02) -> dict[str, Any]:
+            code: Path = ROOT, label: str = "this tree", pause_s: float = 0.02,
+            ready_timeout_s: float = 600.0) -> dict[str, Any]:
     """Run the demo (the code of ``code``) at ``rate`` and measure both freshnesses; with ``inline`` the demo
     runs its own simulator, else a ``microstructure simulate`` process feeds it."""
     workdir = Path(tempfile.mkdtemp(prefix="freshness-"))
@@ -257,8 +258,8 @@ def measure(rate: int, seconds: float, settings: dict[str, str], *, inline: bool
             simulator, feed = start_simulator(workdir, rate, code)
             settings = {**settings, "SIM_FEED": feed}
         process, port = start_demo(workdir, rate, settings, code)
-        wait_ready(process, port, workdir)
-        wait_logged(process, workdir / "demo.log", "backfilled .* quotes")  # the one big write of the start
+        wait_ready(process, port, workdir, ready_timeout_s)
+        wait_logged(process, workdir / "demo.log", "backfilled .* quotes", ready_timeout_s)  # the start's one big write
         time.sleep(2.0)  # past the first passes
         load_before = os.getloadavg()[0]
         cpu_before = cpu_seconds(process), cpu_seconds(simulator), time.monotonic()
@@ -329,6 +330,9 @@ def render(results: list[dict[str, Any]], seconds: float, settings: dict[str, st
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
+        if "failed" in r:  # the row says why; the other rates stand
+            lines.append(f"| {r['label']} | {r['simulator']} | {r['rate']:,} | not measured: {r['failed']} |")
+            continue
         lines.append(f"| {r['label']} | {r['simulator']} | {r['rate']:,} | {r['offered_per_s']:,.0f} | {r['trades_per_s']:,.0f} | {r['trades']:,} | "
                      f"{r['trade_p50']:.3f} / {r['trade_p99']:.3f} | {r['bars']} | {r['bar_p50']:.3f} / "
                      f"{r['bar_p99']:.3f} / {r['bar_max']:.3f} | {r['demo_cpu']:.2f} / {r['sim_cpu']:.2f} | "
@@ -336,9 +340,12 @@ def render(results: list[dict[str, Any]], seconds: float, settings: dict[str, st
                      f"{r['poll_p50_ms']:.1f} / {r['poll_p99_ms']:.1f} | {r['batch_s']} | {r['drops']} | {r['load']} |")  # fmt: skip
     bound = lateness + 1.5
     lines += ["", f"Targets (issue 14): trade p99 ≤ 1 s; signal p99 ≤ TRANSFORM_LATENESS_SECONDS + 1.5 = {bound:g} s:"]
-    base = {r["rate"]: r for r in results if r["label"] != "this tree"}
+    base = {r["rate"]: r for r in results if r["label"] != "this tree" and "failed" not in r}
     for r in results:
         if r["label"] != "this tree":
+            continue
+        if "failed" in r:
+            lines.append(f"- {r['rate']:,}/s: not measured ({r['failed']})")
             continue
         ratio = (f"; stored trades/s {r['trades_per_s'] / base[r['rate']]['trades_per_s']:.2f}x "
                  f"{base[r['rate']]['label']}" if r["rate"] in base else "")
@@ -361,16 +368,26 @@ def main(argv: list[str] | None = None) -> int:
                         help="also run the code of this checkout at the same rates (it must know SIM_FEED unless --inline)")
     parser.add_argument("--pause-ms", type=float, default=20.0,
                         help="the client's pause between an answer and its next call (the resolution; 0: back to back)")
+    parser.add_argument("--ready-timeout", type=float, default=600.0,
+                        help="seconds a demo may take to be ready (its first transform pass over the backfill: minutes "
+                        "at 50k/s on a loaded box); one that is not is reported and the run goes on")
     parser.add_argument("--no-append", action="store_true", help="leave BENCHMARKS.md as it is")
     args = parser.parse_args(argv)
     defaults = Settings()  # type: ignore[call-arg]  # the demo runs with the same environment
     settings: dict[str, str] = {"BAR_SECONDS": str(args.bar_seconds)}
     results = []
+    runs = [(ROOT, "this tree")]
+    if args.baseline is not None:
+        runs.append((args.baseline.resolve(), f"baseline {args.baseline}"))
     for rate in args.rates:
-        results.append(measure(rate, args.seconds, settings, inline=args.inline, pause_s=args.pause_ms / 1000))
-        if args.baseline is not None:
-            results.append(measure(rate, args.seconds, settings, inline=args.inline, code=args.baseline.resolve(),
-                                   label=f"baseline {args.baseline}", pause_s=args.pause_ms / 1000))  # fmt: skip
+        for code, label in runs:
+            try:
+                results.append(measure(rate, args.seconds, settings, inline=args.inline, code=code, label=label,
+                                       pause_s=args.pause_ms / 1000, ready_timeout_s=args.ready_timeout))  # fmt: skip
+            except RuntimeError as exc:  # a demo that did not start or get ready: said in its row
+                print(f"[{label}, {rate}/s] not measured: {exc}", flush=True)
+                results.append({"label": label, "rate": rate, "failed": str(exc),
+                                "simulator": "in the demo" if args.inline else "own process"})  # fmt: skip
     section = render(results, args.seconds, settings, defaults.transform_lateness_seconds,
                      defaults.transform_interval_seconds, args.pause_ms / 1000)  # fmt: skip
     print()
