@@ -7,7 +7,8 @@ each rate it
    symbols; ``--inline``: none, the demo runs the simulator in its own process as it does by default), then
    ``microstructure demo`` reading it through ``SIM_FEED`` (a temporary ``DUCKDB_PATH``, free ports,
    ``SIM_HISTORY_DAYS=0.0005``: 43 s of backfill, then the live feed; ``BAR_SECONDS`` from ``--bar-seconds`` so
-   that the window holds enough bar ends for a p99) and waits for ``/health`` to say ready; the CPU seconds each
+   that the window holds enough bar ends for a p99) and waits for ``/health`` to say ready (at most
+   ``--ready-timeout``: a demo that is not ready is reported in its row and the run goes on); the CPU seconds each
    process spends while polling are read from ``/proc`` (the simulator's cost apart from the demo's);
 2. once the backfilled quotes are loaded (the one big write of the start), polls ``get_real_time_data`` (every
    symbol) over MCP Streamable HTTP, one keep-alive connection, pausing ``--pause-ms`` (20) between an answer and
