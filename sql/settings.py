@@ -184,7 +184,12 @@ class Settings(BaseSettings):
 
     # --- ingest batching -----------------------------------------------------------------------------
     ingest_batch_rows: int = Field(5000, ge=1)
-    ingest_batch_seconds: float = Field(0.5, gt=0)
+    ingest_batch_seconds: float = Field(
+        0.5, gt=0,
+        description="a feed's batch is written once its first frame is this old (or it holds INGEST_BATCH_ROWS rows): "
+        "a stored trade waits at most this long plus one write before get_real_time_data shows it; each write has "
+        "a fixed CPU cost, so a lower value costs CPU at low rates",
+    )
 
     # --- MCP / HTTP server ---------------------------------------------------------------------------
     mcp_host: str = "127.0.0.1"

@@ -251,3 +251,27 @@ async def test_what_arrives_during_a_write_goes_in_the_next_write_whole(storage,
     assert feed.stats.dropped_frames == 0
     ((count,),) = read_back(db_path, storage, "SELECT count(*) FROM market_data")
     assert count == feed.stats.trades
+
+
+async def test_a_batch_is_built_and_written_on_the_writer_thread_never_on_the_event_loop(
+    simulator, storage, db_path, monkeypatch
+):
+    """Building a batch's tables is Python per event: done on the event loop it would hold up the socket and
+    every HTTP answer, so it runs on the feed's writer thread, like the write. The real ``take`` runs; the
+    wrapper only notes the thread, and the final flush (on cancellation) is built there too."""
+    threads: list[str] = []
+    real_take = feed_module.FastFrameBatch.take
+
+    def noting_take(self):
+        threads.append(threading.current_thread().name)
+        return real_take(self)
+
+    monkeypatch.setattr(feed_module.FastFrameBatch, "take", noting_take)
+    feed = make_feed(simulator, "stocks", ["T.*", "Q.*"], storage, batch_rows=50, batch_seconds=0.1)
+    task = asyncio.create_task(feed.run())
+    await wait_until(lambda: feed.stats.batches >= 3)
+    await stop(task)
+    assert len(threads) >= 3
+    assert all(name.startswith("polygon-feed-writer") for name in threads), threads
+    ((count,),) = read_back(db_path, storage, "SELECT count(*) FROM market_data")
+    assert count == feed.stats.trades > 0
