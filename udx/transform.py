@@ -53,9 +53,11 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
+import pyarrow as pa
 
 from sql.backend import SignalStateRow, Storage
 from sql.settings import Settings
@@ -63,7 +65,7 @@ from udx._chunk_read import Arrays, arrays_of, read_chunk, read_quotes, valid_pr
 from udx._commit_batch import BackgroundCommits, Batch
 from udx.lee_mykland import default_window, lm_threshold
 from udx.liquidity_step import LiquidityConfig, Quotes, liquidity_columns
-from udx.pipeline import SignalConfig, process_symbol
+from udx.pipeline import SignalConfig, SymbolResult, process_symbol
 from udx.realized_step import RealizedPlan, plan_realized
 from udx.sessions import next_bar_end_ns, parse_session
 from udx.signal_rule import RuleConfig
@@ -77,6 +79,8 @@ _NS = 1_000_000_000
 _NAMED = 10  # symbols named in the recompute line
 log = logging.getLogger(__name__)
 _NO_BARS = np.empty(0, np.int64)
+#: Threads computing a chunk's symbols: the kernels release the GIL, so both cores of a small box compute.
+_COMPUTE_THREADS = 2
 _NO_QUOTES = Quotes.empty()
 
 
@@ -218,6 +222,7 @@ def run_transform(
     oldest = np.iinfo(np.int64).max  # the end of the oldest bar written by this run
     # chunk k + 1 is read and chunk k - 1 written while chunk k is computed (DuckDB releases the GIL)
     reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transform-read")
+    computer = ThreadPoolExecutor(max_workers=_COMPUTE_THREADS, thread_name_prefix="transform-compute")
     writer = BackgroundCommits(storage)
     try:
         def read(plan: list[_Entry]) -> _ChunkReads:
@@ -228,46 +233,72 @@ def run_transform(
             chunk = next_read.result()  # type: ignore[union-attr]  # submitted for every plan
             next_read = reader.submit(read, plans[k + 1]) if k + 1 < len(plans) else None
             batch = Batch(settings.bar_seconds, computed_at)
-            for symbol, cfg, state, start, _ in plan:
-                arrays = chunk.trades.pop(symbol, None)
-                if arrays is not None:
-                    ts, px, sz, price_ok, volume_ok = valid_prints(*arrays)
-                    quotes = chunk.quotes.pop(symbol, _NO_QUOTES)
-                    new_bars = _NO_BARS
-                    if symbol in chunk.signals:
-                        a = int(np.searchsorted(ts, start, side="left"))
-                        n_trades += ts.size - a
-                        result = process_symbol(ts[a:], px[a:], sz[a:], cfg, state, watermark,
-                                                sets_price=price_ok[a:], counts_volume=volume_ok[a:])
-                        if result is not None:
-                            new_bars = result.columns["bar_end_ns"]
-                            if new_bars.size:
-                                oldest = min(oldest, int(new_bars[0]))
-                            liq = None if liquidity is None else liquidity_columns(
-                                result.columns, bar_ns, ts[a:], px[a:], sz[a:], price_ok[a:], volume_ok[a:],
-                                _since(quotes, start), result.state.arrays, liquidity)
-                            batch.add(symbol, result, cfg, liq)
-                            due[symbol] = next_bar_end_ns(cfg.session, bar_ns, result.state.last_bar_end_ns)
-                            n_symbols += 1
-                            n_bars += result.state.n_returns - (state.n_returns if state is not None else 0)
-                            n_fits += len(result.fits)
-                    if realized is not None and symbol in chunk.realized:
-                        r = int(np.searchsorted(ts, realized.trades_from(symbol), side="left"))
-                        rows = realized.rows(symbol, markets[symbol], new_bars,
-                                             (ts[r:], px[r:], sz[r:], price_ok[r:], volume_ok[r:]),
-                                             _since(quotes, realized.quotes_from(symbol)))
-                        if rows is not None:
-                            batch.add_realized(rows)
+            work = partial(_compute_symbol, chunk=chunk, watermark=watermark, bar_ns=bar_ns, liquidity=liquidity,
+                           realized=realized, markets=markets)
+            for (symbol, cfg, state, _, _), out in zip(plan, computer.map(work, plan), strict=True):
+                n_trades += out.trades
+                if out.result is not None:
+                    result = out.result
+                    if result.columns["bar_end_ns"].size:
+                        oldest = min(oldest, int(result.columns["bar_end_ns"][0]))
+                    batch.add(symbol, result, cfg, out.liquidity)
+                    due[symbol] = next_bar_end_ns(cfg.session, bar_ns, result.state.last_bar_end_ns)
+                    n_symbols += 1
+                    n_bars += result.state.n_returns - (state.n_returns if state is not None else 0)
+                    n_fits += len(result.fits)
+                if out.realized is not None:
+                    batch.add_realized(out.realized)
                 done += 1
                 if progress is not None:
                     progress(done, len(symbols))
             writer.submit(batch)
     finally:
         reader.shutdown(wait=True, cancel_futures=True)
+        computer.shutdown(wait=True, cancel_futures=True)
         writer.close()
     _write_daily_metrics(storage, settings.bar_seconds, watermark, oldest)
     return TransformSummary(n_symbols, n_bars, time.perf_counter() - started, watermark, n_fits, n_trades,
                             min(due.values()) if due else None)
+
+
+class _Computed(NamedTuple):
+    """What one symbol of a chunk made: its new bars (``None``: none), their bar liquidity, its realized-spread
+    rows (``None``: none due) and the trades its signals read."""
+
+    result: SymbolResult | None = None
+    liquidity: dict[str, np.ndarray] | None = None
+    realized: pa.Table | None = None
+    trades: int = 0
+
+
+def _compute_symbol(entry: _Entry, *, chunk: _ChunkReads, watermark: int, bar_ns: int,
+                    liquidity: LiquidityConfig | None, realized: RealizedPlan | None,
+                    markets: dict[str, str]) -> _Computed:
+    """One symbol's new bars, bar liquidity and realized-spread rows from its chunk's reads (on a compute
+    thread: the symbols of a chunk are independent)."""
+    symbol, cfg, state, start, _ = entry
+    arrays = chunk.trades.get(symbol)
+    if arrays is None:
+        return _Computed()
+    ts, px, sz, price_ok, volume_ok = valid_prints(*arrays)
+    quotes = chunk.quotes.get(symbol, _NO_QUOTES)
+    result = liq = rows = None
+    new_bars, n = _NO_BARS, 0
+    if symbol in chunk.signals:
+        a = int(np.searchsorted(ts, start, side="left"))
+        n = ts.size - a
+        result = process_symbol(ts[a:], px[a:], sz[a:], cfg, state, watermark, sets_price=price_ok[a:],
+                                counts_volume=volume_ok[a:])
+        if result is not None:
+            new_bars = result.columns["bar_end_ns"]
+            if liquidity is not None:
+                liq = liquidity_columns(result.columns, bar_ns, ts[a:], px[a:], sz[a:], price_ok[a:],
+                                        volume_ok[a:], _since(quotes, start), result.state.arrays, liquidity)
+    if realized is not None and symbol in chunk.realized:
+        r = int(np.searchsorted(ts, realized.trades_from(symbol), side="left"))
+        rows = realized.rows(symbol, markets[symbol], new_bars, (ts[r:], px[r:], sz[r:], price_ok[r:], volume_ok[r:]),
+                             _since(quotes, realized.quotes_from(symbol)))
+    return _Computed(result, liq, rows, n)
 
 
 def _write_daily_metrics(storage: Storage, bar_seconds: int, watermark: int, oldest: int) -> None:
