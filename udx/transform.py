@@ -28,9 +28,11 @@ One call of :func:`run_transform` does, for every symbol with trades:
    ``QUOTE_STALE_SECONDS`` before (so one read serves the signals and the realized spreads).
 
 **Pipeline.** Chunk ``k + 1`` is read on a reader thread and chunk ``k - 1`` committed on a writer thread
-(:mod:`udx._commit_batch`) while chunk ``k`` is computed; DuckDB and the numba kernels release the GIL, so
-the two cores work at once. The numba kernels load from their cache on a third thread at the start
-(:func:`udx.warm.warm_kernels`) while the first chunk is read.
+(:mod:`udx._commit_batch`: the tables are built there too) while chunk ``k``'s symbols are computed on two
+threads; DuckDB and the numba kernels release the GIL, so both cores of a small box work at once. The numba
+kernels load from their cache on another thread at the start (:func:`udx.warm.warm_kernels`) while the first
+chunk is read. Chunks are not made smaller for more overlap: each commit of a large chunk costs DuckDB an
+automatic checkpoint (~0.5 s measured at 2M trades), more than the overlap gains (BENCHMARKS.md).
 
 **Exactness.** When trades are appended in time order, running the transform after every micro-batch, with
 restarts in between, gives exactly the rows of one run over everything (``computed_at_ns`` and
