@@ -1,16 +1,23 @@
 """Full signal pass: trades/s per core of udx against a straightforward pandas implementation, and the
 ``run_transform`` end to end on a DuckDB file (read, signals, write).
 
-Run: ``.venv/bin/python -m bench.bench_signals [--trades 10000000] [--symbols 500] [--db 2000000:100 ...]``.
+Run: ``.venv/bin/python -m bench.bench_signals [--trades 10000000] [--symbols 500] [--db 2000000:100 ...]
+[--skip-signal-pass] [--baseline DIR]``.
 Synthetic trades come from numpy directly (no simulator). Prints numbers and replaces its section of
-``BENCHMARKS.md`` (``--no-write`` to leave it); never asserts. Single-threaded:
-the per-core rate is the measured rate.
+``BENCHMARKS.md`` (``--no-write`` to leave it); never asserts. The signal pass (a) is single-threaded: the
+per-core rate is the measured rate. The end-to-end runs (b) use both cores (the transform reads, computes and
+commits on threads) and each runs in its own process; ``--baseline DIR`` runs another code tree (e.g.
+``git archive main | tar -x -C /tmp/main-tree``) alternately on the same files, for a ratio measured in one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,8 +30,9 @@ from bench import report
 from sql.contract import TRADES_SCHEMA
 from sql.settings import Settings
 from udx.pipeline import SignalConfig, process_symbol
-from udx.transform import run_transform, signal_config
+from udx.transform import signal_config
 
+ROOT = Path(__file__).resolve().parents[1]
 NS = 10**9
 START = 1_709_856_000 * NS  # 2024-03-08 00:00 UTC
 DAYS = 2
@@ -136,32 +144,25 @@ def trades_table(data, symbols: list[str]) -> pa.Table:
         schema=TRADES_SCHEMA)
 
 
-class OrderedReads:
-    """The storage with the chunk reads of before sql/stored_order.py: DuckDB sorts every chunk (the baseline)."""
-
-    def __init__(self, storage: object) -> None:
-        self._storage = storage
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._storage, name)
-
-    def _ordered(self, name: str, symbols: list[str], start_ns: int, end_ns: int) -> pa.Table:
-        store = self._storage
-        params = {"symbols": list(symbols), "start_ns": start_ns, "end_ns": end_ns}
-        return store._cursor().sql(store._queries[name].text, params=params).to_arrow_table()  # type: ignore[attr-defined]
-
-    def read_trades_many(self, symbols: list[str], start_ns: int, end_ns: int) -> pa.Table:
-        return self._ordered("trades_range_symbols", symbols, start_ns, end_ns)
-
-    def read_quotes_many(self, symbols: list[str], start_ns: int, end_ns: int) -> pa.Table:
-        return self._ordered("quotes_range_symbols", symbols, start_ns, end_ns)
+#: The run of one code tree in its own process (``PYTHONPATH`` = the tree): ``run_transform`` once on a file,
+#: the summary as JSON. Only APIs every tree since the transform has keep (the baseline may be older code).
+RUN_ONCE = """
+import json, sys
+from pathlib import Path
+from sql.duckdb_backend import DuckDBStorage
+from sql.settings import Settings
+from udx.transform import run_transform
+st = Settings(_env_file=None, duckdb_path=Path(sys.argv[1]), session_stocks="00:00-24:00 UTC")
+storage = DuckDBStorage.open(st)
+s = run_transform(storage, st)
+storage.close()
+print(json.dumps({"trades": s.trades, "seconds": s.seconds, "bars": s.bars, "fits": s.fits}))
+"""
 
 
-def transform_on_duckdb(n_trades: int, n_symbols: int, quotes_per_trade: int = 0,
-                        ordered_reads: bool = False) -> tuple[object, float]:
-    """Load synthetic trades (and ``quotes_per_trade`` quotes per trade around their path) into a fresh DuckDB
-    file (not timed), then time ``run_transform`` on it; ``ordered_reads``: with DuckDB sorting each chunk's
-    reads (:class:`OrderedReads`, the read path before sql/stored_order.py)."""
+def build_file(path: Path, n_trades: int, n_symbols: int, quotes_per_trade: int = 0) -> None:
+    """A DuckDB file of synthetic trades (and ``quotes_per_trade`` quotes per trade around their path, stored
+    symbol after symbol in time order), checkpointed: the input of every timed run of a shape."""
     from bench.bench_liquidity import quotes_table
     from sql.duckdb_backend import DuckDBStorage
 
@@ -171,20 +172,36 @@ def transform_on_duckdb(n_trades: int, n_symbols: int, quotes_per_trade: int = 0
     table = trades_table(data, symbols)
     quotes = quotes_table(data, symbols, quotes_per_trade) if quotes_per_trade else None
     del data
-    with tempfile.TemporaryDirectory() as tmp:
-        st = Settings(_env_file=None, duckdb_path=Path(tmp) / "bench.duckdb",  # type: ignore[call-arg]
-                      session_stocks="00:00-24:00 UTC")
-        storage = DuckDBStorage.open(st)
+    st = Settings(_env_file=None, duckdb_path=path, session_stocks="00:00-24:00 UTC")  # type: ignore[call-arg]
+    storage = DuckDBStorage.open(st)
+    try:
         storage.apply_schema()
-        t = time.perf_counter()
         for lo in range(0, table.num_rows, 2_000_000):
             storage.append_trades(table.slice(lo, 2_000_000))
         for lo in range(0, 0 if quotes is None else quotes.num_rows, 2_000_000):
             storage.append_quotes(quotes.slice(lo, 2_000_000))  # type: ignore[union-attr]
-        t_load = time.perf_counter() - t
-        summary = run_transform(OrderedReads(storage) if ordered_reads else storage, st)  # type: ignore[arg-type]
+        storage.checkpoint()
+    finally:
         storage.close()
-    return summary, t_load
+
+
+def transform_in(code: Path, db: Path) -> dict[str, float]:
+    """``run_transform`` of the tree ``code`` on a copy of ``db``, in a new process as ``transform --once`` runs
+    (its kernels load from their cache inside the timed run); ``PYTHONDONTWRITEBYTECODE`` is dropped, as a
+    user's machine writes ``__pycache__``."""
+    copy = db.with_name(f"run-{db.name}")
+    shutil.copy(db, copy)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = str(code)
+    try:
+        out = subprocess.run([sys.executable, "-c", RUN_ONCE, str(copy)], cwd=code, env=env, capture_output=True,
+                             text=True, check=False)
+    finally:
+        for leftover in (copy, copy.with_name(copy.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"run_transform of {code} failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 TITLE = "Signals engine (issue 3)"
@@ -205,6 +222,9 @@ def main() -> None:
                         help="quotes per trade in the runs with quotes (default 4)")
     parser.add_argument("--skip-signal-pass", action="store_true",
                         help="run only the end-to-end transforms (b); the section then has no (a) rows")
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="also run the transforms of the code tree DIR (e.g. `git archive main` unpacked), "
+                             "alternately with this tree on the same files, and report the ratio")
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md as it is")
     args = parser.parse_args()
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
@@ -214,8 +234,8 @@ def main() -> None:
     started, load_start = report.now_utc(), report.load_average()
     lines = [
         f"`.venv/bin/python -m bench.bench_signals{''.join(' ' + a for a in sys.argv[1:])}` (bench/bench_signals.py), "
-        f"{started}; single-threaded, so the",
-        "measured rate is the rate per core.",
+        f"{started}. The signal pass (a) is single-threaded, so its rate is the rate per core; the end-to-end "
+        "runs (b) use both cores.",
         "",
         f"- Machine: {report.machine()}; load average at the start {load_start}",
         f"- {report.versions('numba', 'numpy', 'scipy', 'pandas', 'duckdb', 'pyarrow')}",
@@ -252,37 +272,56 @@ def main() -> None:
             lines.append(f"| {label} | {secs:.2f} | {n / secs:,.0f} | {(n / secs) / pd_rate:.1f}x |")
         lines.append(f"| pandas baseline ({args.pandas_symbols} symbols) | {t_pd:.2f} | {pd_rate:,.0f} | 1.0x |")
         filter_rate = n / t_kernels
-    lines += ["", "### (b) `run_transform` end to end on a DuckDB file: read, signals, bar liquidity, write", "",
+    codes = [("this tree", ROOT)] + ([] if args.baseline is None else [(f"baseline {args.baseline}",
+                                                                       args.baseline.resolve())])
+    lines += ["", "### (b) `run_transform` end to end on a DuckDB file: read, signals, bar liquidity, realized "
+              "spreads, write", "",
               "Loading the trades into the file first is not counted. Stock prints with sale conditions "
               "(45 % odd lots, sweeps, 1 % average-price or prior-reference prints) on 24-hour sessions: the run "
               "reads the conditions and decides each print's eligibility (issue 13), and writes every bar's "
-              f"`bar_liquidity` row (issue 19). With quotes: {args.quotes_per_trade} NBBO quotes per trade around the "
-              "trade path (bench_liquidity's quotes; Polygon's average WebSocket quote-to-trade message rate), stored "
-              "symbol after symbol in time order. Each shape runs twice in this process, on its own file: "
-              "`ordered` = the chunk reads of before (DuckDB sorts each chunk's trades and quotes: "
-              "`trades_range_symbols`, `quotes_range_symbols`), `stored` = the reads of sql/stored_order.py "
-              "(unsorted scan, ordered on the client, a symbol stored out of order read again sorted); "
-              "the ratio is stored / ordered, trades/s. Trades keep DuckDB's sorted read in both, so without "
-              "quotes the two rows run the same code: their ratio shows the run-to-run noise.", "",
-              "| trades / symbols | quotes | read | bars | model fits | seconds | trades/s | vs ordered | load average |",
+              "`bar_liquidity` row and the `bar_realized_spread` rows its watermark allows (issue 19). With quotes: "
+              f"{args.quotes_per_trade} NBBO quotes per trade around the trade path (bench_liquidity's quotes; "
+              "Polygon's average WebSocket quote-to-trade message rate), stored symbol after symbol in time order. "
+              "Each run is `run_transform` once in a new process on a copy of the shape's file, as "
+              "`transform --once` runs (the kernels load from their numba cache inside the timed run; each tree "
+              "ran once on a small file first, so its cache is filled); seconds are `TransformSummary.seconds`. "
+              + ("" if args.baseline is None else
+                 f"The baseline is the tree at `{args.baseline}`, run alternately with this tree on the same "
+                 "files; `vs baseline` is the ratio of trades/s. ")
+              + f"Each row is the fastest of {max(1, args.repeat)} run(s).", "",
+              "| trades / symbols | quotes | code | bars | model fits | seconds | trades/s | vs baseline | "
+              "load average |",
               "|---|---|---|---|---|---|---|---|---|"]
     e2e_rates = []
-    for ratio in (0, args.quotes_per_trade):  # warm-up: loads DuckDB and the kernels of both shapes (without
-        transform_on_duckdb(200_000, 10, ratio)  # quotes the quote arrays are writable: other numba signatures)
-    for spec in args.db or ["2000000:100", "10000000:500"]:
-        n_db, n_sym = (int(v) for v in spec.split(":"))
-        for ratio in (0, args.quotes_per_trade):
-            base = None
-            for ordered in (True, False):
-                summary, _ = transform_on_duckdb(n_db, n_sym, ratio, ordered_reads=ordered)
-                rate = summary.trades / summary.seconds  # type: ignore[attr-defined]
-                base = rate if ordered else base
-                if not ordered:
-                    e2e_rates.append(rate)
-                lines.append(f"| {n_db:,} / {n_sym} | {n_db // n_sym * n_sym * ratio:,} | "
-                             f"{'ordered' if ordered else 'stored'} | {summary.bars:,} | "  # type: ignore[attr-defined]
-                             f"{summary.fits:,} | {summary.seconds:.2f} | {rate:,.0f} | "  # type: ignore[attr-defined]
-                             f"{rate / base:.2f}x | {report.load_average()} |")
+    with tempfile.TemporaryDirectory() as tmp:
+        for ratio in (0, args.quotes_per_trade):  # warm-up: fills each tree's numba cache for both shapes
+            small = Path(tmp) / f"warm-{ratio}.duckdb"
+            build_file(small, 200_000, 10, ratio)
+            for _, code in codes:
+                transform_in(code, small)
+            small.unlink()
+        for spec in args.db or ["2000000:100", "10000000:500"]:
+            n_db, n_sym = (int(v) for v in spec.split(":"))
+            for ratio in (0, args.quotes_per_trade):
+                db = Path(tmp) / "shape.duckdb"
+                build_file(db, n_db, n_sym, ratio)
+                best: dict[str, tuple[dict[str, float], str]] = {}
+                for r in range(max(1, args.repeat)):  # alternate the order: a drifting load hits both alike
+                    for label, code in (codes if r % 2 == 0 else codes[::-1]):
+                        got = transform_in(code, db)
+                        if label not in best or got["seconds"] < best[label][0]["seconds"]:
+                            best[label] = (got, report.load_average())
+                db.unlink()
+                base = best[codes[-1][0]][0] if len(codes) > 1 else None
+                for label, _ in codes:
+                    got, load = best[label]
+                    rate = got["trades"] / got["seconds"]
+                    if label == codes[0][0]:
+                        e2e_rates.append(rate)
+                    vs = "" if base is None else f"{rate / (base['trades'] / base['seconds']):.2f}x"
+                    lines.append(f"| {n_db:,} / {n_sym} | {n_db // n_sym * n_sym * ratio:,} | {label} | "
+                                 f"{int(got['bars']):,} | {int(got['fits']):,} | {got['seconds']:.2f} | {rate:,.0f} | "
+                                 f"{vs} | {load} |")
     filter_target = ("not run" if filter_rate is None else
                      f"{'met' if filter_rate >= 10e6 else 'NOT met'} ({filter_rate:,.0f})")
     lines += ["", f"Targets (issue 3): filter pass ≥ 10M trades/s/core: {filter_target}; `transform --once` end to end "

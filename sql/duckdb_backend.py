@@ -589,9 +589,10 @@ class DuckDBStorage:
 
     def commit_signals(
         self, signals: pa.Table, states: Sequence[SignalStateRow], model_params: pa.Table | None = None,
-        profiles: pa.Table | None = None, liquidity: pa.Table | None = None,
+        profiles: pa.Table | None = None, liquidity: pa.Table | None = None, realized: pa.Table | None = None,
     ) -> None:
-        """Write signal rows, model fits, intraday profiles, bar liquidity and the states that follow from them
+        """Write signal rows, model fits, intraday profiles, bar liquidity, ``bar_realized_spread`` rows (as
+        :meth:`write_realized_spread`: a bar stored already keeps its row) and the states that follow from them
         atomically. Listeners are told of the signal rows with their ``bar_liquidity`` measures beside them
         (:func:`sql.contract.with_liquidity`), as the tools read them."""
         if signals.schema != SIGNALS_SCHEMA and signals.num_rows:
@@ -608,6 +609,8 @@ class DuckDBStorage:
         if liquidity is not None:
             liquidity = conform(liquidity, BAR_LIQUIDITY_SCHEMA)
             batches["bar_liquidity_batch"] = liquidity
+        if realized is not None:
+            batches["bar_realized_spread_batch"] = conform(realized, BAR_REALIZED_SPREAD_SCHEMA)
         cursor = self._cursor()
 
         def committed() -> None:
@@ -623,6 +626,8 @@ class DuckDBStorage:
                 cursor.execute(self._queries["upsert_intraday_profile"].text)
             if liquidity is not None and liquidity.num_rows:
                 cursor.execute(self._queries["upsert_bar_liquidity"].text)
+            if realized is not None and realized.num_rows:
+                cursor.execute(self._queries["insert_bar_realized_spread"].text)
             if states:
                 cursor.execute(self._queries["upsert_signal_state"].text)
 

@@ -2,10 +2,13 @@
 
 A bar's realized spread and price impact (:mod:`udx.realized`) need the midpoint ``H`` =
 ``LIQUIDITY_HORIZON_SECONDS`` after each of its trades, so the bar gets its row only when the transform's
-watermark is at least ``H`` past its end (the quotes through ``bar_end + H`` are in), after
-:func:`udx.transform.run_transform` wrote the bar itself. :func:`write_realized_spreads` runs at the end of every
-transform pass; the row is inserted once and never changed (a recompute of the symbol's signals deletes it with
-the bar, and a changed horizon deletes the rows of the old one: both are written again).
+watermark is at least ``H`` past its end (the quotes through ``bar_end + H`` are in). :func:`plan_realized`
+runs once at the start of every transform pass and says, per symbol, which stored bars are due and where the
+rows resume; :func:`udx.transform.run_transform` then computes each symbol's rows (:meth:`RealizedPlan.rows`)
+from the trades and quotes its chunk read anyway, for those stored bars and for the bars it just computed that
+are due, and commits them in the chunk's transaction with the bars. A row is inserted once and never changed
+(a recompute of the symbol's signals deletes it with the bar, and a changed horizon deletes the rows of the old
+one: both are written again).
 
 **Which prints.** As :mod:`udx.liquidity_step`: every valid print is signed by Lee-Ready (quote rule, tick rule
 at the midpoint and without a usable quote) in time order; the means weigh the prints that count in volume by
@@ -20,7 +23,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -34,7 +38,7 @@ from udx.realized import realized_bars, realized_trades
 from udx.sessions import session_bounds
 from udx.trade_sign import TickState, lee_ready
 
-__all__ = ["tick_states_after", "write_realized_spreads"]
+__all__ = ["RealizedPlan", "plan_realized", "tick_states_after"]
 
 _NS = 1_000_000_000
 log = logging.getLogger(__name__)
@@ -115,51 +119,78 @@ def _due_by_symbol(due: pa.Table) -> dict[str, np.ndarray]:
     return {name: ends[a:b] for name, a, b in zip(runs.values.to_pylist(), [0, *bounds[:-1]], bounds, strict=True)}
 
 
-def write_realized_spreads(storage: object, settings: Settings, watermark_ns: int, markets: Mapping[str, str],
-                           computed_at: int, symbols_per_commit: int = 100) -> int:
-    """Write the ``bar_realized_spread`` row of every bar whose horizon the watermark has passed; return rows added.
+@dataclass(frozen=True, slots=True)
+class RealizedPlan:
+    """Which bars get their ``bar_realized_spread`` row in this transform pass, and where each symbol resumes.
 
-    Parameters
+    Attributes
     ----------
-    storage
-        A storage with ``realized_spread_due``, ``write_realized_spread`` and ``read_quotes_many``
-        (:class:`sql.duckdb_backend.DuckDBStorage`); any other storage writes nothing.
+    due
+        ``symbol -> bar_end_ns`` of the stored bars that are due (after the symbol's newest row, ending at or
+        before :attr:`until_ns`), in time order.
+    resume
+        ``symbol ->`` its newest row (``bar_end_ns``, ``tick_price``, ``tick_sign``).
+    until_ns
+        The watermark minus the horizon: bars ending at or before it are due.
     settings
         ``bar_seconds``, ``liquidity_horizon_seconds``, ``quote_stale_seconds`` and the sessions.
-    watermark_ns
-        The transform's watermark: bars ending at or before ``watermark_ns - H`` are due.
-    markets
-        ``symbol -> market`` (``stocks`` or ``crypto``) of the symbols with trades.
     computed_at
         ``computed_at_ns`` of the rows.
-    symbols_per_commit
-        Symbols read and written together.
+    """
+
+    due: dict[str, np.ndarray]
+    resume: dict[str, dict[str, Any]]
+    until_ns: int
+    settings: Settings
+    computed_at: int
+
+    def trades_from(self, symbol: str) -> int:
+        """Where the symbol's prints for its next rows start: its newest row's bar end (0: no row yet)."""
+        row = self.resume.get(symbol)
+        return 0 if row is None else int(row["bar_end_ns"])
+
+    def quotes_from(self, symbol: str) -> int:
+        """Where its quotes start: ``QUOTE_STALE_SECONDS`` before its prints (an older quote is stale at each)."""
+        return max(self.trades_from(symbol) - round(self.settings.quote_stale_seconds * _NS), 0)
+
+    def wants(self, symbol: str, next_bar_end_ns: int | None) -> bool:
+        """Whether the symbol may get rows in this pass: stored bars are due, or its next bar (``None``: not
+        known, no state yet) would be due once computed."""
+        return symbol in self.due or next_bar_end_ns is None or next_bar_end_ns <= self.until_ns
+
+    def rows(self, symbol: str, market: str, new_bar_ends: np.ndarray, trades: tuple[np.ndarray, ...],
+             quotes: Quotes) -> pa.Table | None:
+        """The rows of the symbol's due bars: its stored ones and those of ``new_bar_ends`` (bars this pass just
+        computed) ending at or before :attr:`until_ns`; ``None`` when none is due.
+
+        ``trades`` are its valid prints (``ts, price, size, sets_price, counts_volume``) from
+        :meth:`trades_from` on and ``quotes`` its quotes from :meth:`quotes_from` on, both in time order, at
+        least through the last due bar's end (trades) and that end plus the horizon (quotes).
+        """
+        new = np.asarray(new_bar_ends, np.int64)
+        new = new[:int(np.searchsorted(new, self.until_ns, side="right"))]
+        stored = self.due.get(symbol)
+        ends = new if stored is None else np.concatenate([stored, new]) if new.size else stored
+        if ends.size == 0:
+            return None
+        row = self.resume.get(symbol)
+        tick = TickState() if row is None else TickState(
+            math.nan if row["tick_price"] is None else float(row["tick_price"]), int(row["tick_sign"]))
+        return _symbol_rows(symbol, ends, trades, quotes, tick, self.settings.session_for(market), self.settings,
+                            self.computed_at)
+
+
+def plan_realized(storage: object, settings: Settings, watermark_ns: int, computed_at: int) -> RealizedPlan | None:
+    """The :class:`RealizedPlan` of a transform pass at ``watermark_ns``; ``None`` on a storage without
+    ``realized_spread_due`` or ``read_quotes_many`` (it keeps no realized spreads).
+
+    Rows of another horizon than ``LIQUIDITY_HORIZON_SECONDS`` are deleted first (``realized_spread_due``), so
+    their bars are due again. Call it after any reset or rewind of the pass, before its first chunk is read.
     """
     due_of = getattr(storage, "realized_spread_due", None)
     if due_of is None or not hasattr(storage, "read_quotes_many"):
-        return 0
-    from udx.transform import _read_chunk, _read_quotes, _valid  # the transform's readers (it imports this module)
-
-    horizon_ns = settings.liquidity_horizon_seconds * _NS
-    due, resume = due_of(settings.bar_seconds, settings.liquidity_horizon_seconds, watermark_ns - horizon_ns)
-    by_symbol = _due_by_symbol(due)
-    starts = {r["symbol"]: r for r in resume.to_pylist()}
-    stale_ns = round(settings.quote_stale_seconds * _NS)
-    names = sorted(s for s in by_symbol if s in markets)
-    added = 0
-    for lo in range(0, len(names), symbols_per_commit):
-        chunk = names[lo:lo + symbols_per_commit]
-        wanted = [(s, int(starts[s]["bar_end_ns"]) if s in starts else 0) for s in chunk]
-        end = max(int(by_symbol[s][-1]) for s in chunk)
-        trades = _read_chunk(storage, wanted, end, dict(markets))  # type: ignore[arg-type]
-        quotes = _read_quotes(storage, [(s, max(a - stale_ns, 0)) for s, a in wanted], end + horizon_ns)  # type: ignore[arg-type]
-        tables = []
-        for symbol, _ in wanted:
-            row = starts.get(symbol)
-            tick = TickState() if row is None else TickState(
-                math.nan if row["tick_price"] is None else float(row["tick_price"]), int(row["tick_sign"]))
-            tables.append(_symbol_rows(symbol, by_symbol[symbol], _valid(*trades[symbol]),
-                                       quotes.get(symbol, Quotes.empty()), tick,
-                                       settings.session_for(markets[symbol]), settings, computed_at))
-        added += storage.write_realized_spread(pa.concat_tables(tables))  # type: ignore[attr-defined]
-    return added
+        return None
+    until = watermark_ns - settings.liquidity_horizon_seconds * _NS
+    due, resume = due_of(settings.bar_seconds, settings.liquidity_horizon_seconds, until)
+    return RealizedPlan(_due_by_symbol(due), {r["symbol"]: r for r in resume.to_pylist()}, until, settings,
+                        computed_at)

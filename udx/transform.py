@@ -23,7 +23,16 @@ One call of :func:`run_transform` does, for every symbol with trades:
    between.
 
 5. **Realized spread** (:mod:`udx.realized_step`): every bar the watermark has passed by
-   ``LIQUIDITY_HORIZON_SECONDS`` gets its ``bar_realized_spread`` row, once.
+   ``LIQUIDITY_HORIZON_SECONDS`` gets its ``bar_realized_spread`` row, once, in the transaction of its
+   symbol's chunk: a chunk reads each such symbol's trades from its newest row's bar end and its quotes from
+   ``QUOTE_STALE_SECONDS`` before (so one read serves the signals and the realized spreads).
+
+**Pipeline.** Chunk ``k + 1`` is read on a reader thread and chunk ``k - 1`` committed on a writer thread
+(:mod:`udx._commit_batch`: the tables are built there too) while chunk ``k``'s symbols are computed on two
+threads; DuckDB and the numba kernels release the GIL, so both cores of a small box work at once. The numba
+kernels load from their cache on another thread at the start (:func:`udx.warm.warm_kernels`) while the first
+chunk is read. Chunks are not made smaller for more overlap: each commit of a large chunk costs DuckDB an
+automatic checkpoint (~0.5 s measured at 2M trades), more than the overlap gains (BENCHMARKS.md).
 
 **Exactness.** When trades are appended in time order, running the transform after every micro-batch, with
 restarts in between, gives exactly the rows of one run over everything (``computed_at_ns`` and
@@ -40,29 +49,30 @@ become final (``next_bar_end_ns``), so a loop can wait for the watermark to reac
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from sql.backend import SignalStateRow, Storage
-from sql.conditions import print_eligibility, unknown_codes
-from sql.contract import BAR_LIQUIDITY_SCHEMA, INTRADAY_PROFILE_SCHEMA, MODEL_PARAMS_SCHEMA, SIGNALS_SCHEMA
 from sql.settings import Settings
+from udx._chunk_read import Arrays, arrays_of, read_chunk, read_quotes, valid_prints
+from udx._commit_batch import BackgroundCommits, Batch
 from udx.lee_mykland import default_window, lm_threshold
 from udx.liquidity_step import LiquidityConfig, Quotes, liquidity_columns
-from udx.pipeline import FitRecord, ProfileRecord, SignalConfig, SymbolResult, process_symbol
-from udx.realized_step import write_realized_spreads
+from udx.pipeline import SignalConfig, SymbolResult, process_symbol
+from udx.realized_step import RealizedPlan, plan_realized
 from udx.sessions import next_bar_end_ns, parse_session
 from udx.signal_rule import RuleConfig
 from udx.state import StateError, SymbolState
+from udx.warm import warm_kernels
 
 __all__ = ["TransformSummary", "liquidity_config", "reset_stale_states", "run_transform", "signal_config",
            "state_at"]
@@ -70,7 +80,10 @@ __all__ = ["TransformSummary", "liquidity_config", "reset_stale_states", "run_tr
 _NS = 1_000_000_000
 _NAMED = 10  # symbols named in the recompute line
 log = logging.getLogger(__name__)
-_WARNED_CODES: set[int] = set()
+_NO_BARS = np.empty(0, np.int64)
+#: Threads computing a chunk's symbols: the kernels release the GIL, so both cores of a small box compute.
+_COMPUTE_THREADS = 2
+_NO_QUOTES = Quotes.empty()
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +186,7 @@ def run_transform(
     if symbols_per_commit < 1:
         raise ValueError(f"symbols_per_commit must be >= 1, got {symbols_per_commit}")
     started = time.perf_counter()
+    warm_kernels()  # loads the cached kernels on a thread while the states and the first chunk are read
     computed_at = time.time_ns() if now_ns is None else int(now_ns)
     newest = storage.newest_trade_ns()
     if newest is None:
@@ -184,7 +198,7 @@ def run_transform(
     symbols = sorted(storage.trade_symbols() if symbols is None else symbols, key=lambda ms: ms[1])
     markets = dict((symbol, market) for market, symbol in symbols)
     stale: dict[str, str] = {}
-    plans: list[list[tuple[str, SignalConfig, SymbolState | None, int]]] = []
+    plans: list[list[_Entry]] = []
     bar_ns = settings.bar_seconds * _NS
     liquidity = liquidity_config(settings) if hasattr(storage, "read_quotes_many") else None
     due: dict[str, int] = {}  # symbol with a state -> the end of its next bar
@@ -197,60 +211,96 @@ def run_transform(
             state = _stored_state(states.get(symbol), cfg, symbol, stale)
             if state is not None:
                 due[symbol] = next_bar_end_ns(cfg.session, bar_ns, state.last_bar_end_ns)
-            plan.append((symbol, cfg, state, state.last_bar_end_ns if state is not None else 0))
+            plan.append(_Entry(symbol, cfg, state, state.last_bar_end_ns if state is not None else 0))
         plans.append(plan)
     if stale:
         _reset(storage, settings, stale)
         rewound = storage.load_signal_states(settings.bar_seconds)
         for k, plan in enumerate(plans):
-            plans[k] = [e for e in (_replanned(entry, rewound, due, bar_ns) if entry[0] in stale else entry
-                                    for entry in plan) if e is not None]
+            plans[k] = [_replanned(entry, rewound, due, bar_ns) if entry.symbol in stale else entry
+                        for entry in plan]
+    realized = plan_realized(storage, settings, watermark, computed_at)
     done = 0
     oldest = np.iinfo(np.int64).max  # the end of the oldest bar written by this run
     # chunk k + 1 is read and chunk k - 1 written while chunk k is computed (DuckDB releases the GIL)
     reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transform-read")
-    writer = _BackgroundCommits(storage)
+    computer = ThreadPoolExecutor(max_workers=_COMPUTE_THREADS, thread_name_prefix="transform-compute")
+    writer = BackgroundCommits(storage)
     try:
-        def read(plan: list[tuple[str, SignalConfig, SymbolState | None, int]]
-                 ) -> tuple[dict[str, _Arrays], dict[str, Quotes]]:
-            wanted = [(symbol, start) for symbol, _, _, start in plan
-                      if watermark > start and due.get(symbol, start) <= watermark]  # fmt: skip
-            quotes = _read_quotes(storage, wanted, watermark) if liquidity is not None else {}
-            return _read_chunk(storage, wanted, watermark, markets), quotes
+        def read(plan: list[_Entry]) -> _ChunkReads:
+            return _read_plan(storage, plan, watermark, due, markets, liquidity is not None, realized)
 
         next_read = reader.submit(read, plans[0]) if plans else None
         for k, plan in enumerate(plans):
-            trades, quotes = next_read.result()  # type: ignore[union-attr]  # submitted for every plan
+            chunk = next_read.result()  # type: ignore[union-attr]  # submitted for every plan
             next_read = reader.submit(read, plans[k + 1]) if k + 1 < len(plans) else None
-            batch = _Batch()
-            for symbol, cfg, state, _ in plan:
-                if symbol in trades:
-                    ts, px, sz, price_ok, volume_ok = _valid(*trades.pop(symbol))
-                    n_trades += ts.size
-                    result = process_symbol(ts, px, sz, cfg, state, watermark, sets_price=price_ok,
-                                            counts_volume=volume_ok)
-                    if result is not None:
-                        if result.columns["bar_end_ns"].size:
-                            oldest = min(oldest, int(result.columns["bar_end_ns"][0]))
-                        liq = None if liquidity is None else liquidity_columns(
-                            result.columns, bar_ns, ts, px, sz, price_ok, volume_ok,
-                            quotes.get(symbol, Quotes.empty()), result.state.arrays, liquidity)
-                        batch.add(symbol, settings.bar_seconds, result, computed_at, _fingerprint_json(cfg), liq)
-                        due[symbol] = next_bar_end_ns(cfg.session, bar_ns, result.state.last_bar_end_ns)
-                        n_symbols += 1
-                        n_bars += result.state.n_returns - (state.n_returns if state is not None else 0)
-                        n_fits += len(result.fits)
+            batch = Batch(settings.bar_seconds, computed_at)
+            work = partial(_compute_symbol, chunk=chunk, watermark=watermark, bar_ns=bar_ns, liquidity=liquidity,
+                           realized=realized, markets=markets)
+            for (symbol, cfg, state, _, _), out in zip(plan, computer.map(work, plan), strict=True):
+                n_trades += out.trades
+                if out.result is not None:
+                    result = out.result
+                    if result.columns["bar_end_ns"].size:
+                        oldest = min(oldest, int(result.columns["bar_end_ns"][0]))
+                    batch.add(symbol, result, cfg, out.liquidity)
+                    due[symbol] = next_bar_end_ns(cfg.session, bar_ns, result.state.last_bar_end_ns)
+                    n_symbols += 1
+                    n_bars += result.state.n_returns - (state.n_returns if state is not None else 0)
+                    n_fits += len(result.fits)
+                if out.realized is not None:
+                    batch.add_realized(out.realized)
                 done += 1
                 if progress is not None:
                     progress(done, len(symbols))
             writer.submit(batch)
     finally:
         reader.shutdown(wait=True, cancel_futures=True)
+        computer.shutdown(wait=True, cancel_futures=True)
         writer.close()
     _write_daily_metrics(storage, settings.bar_seconds, watermark, oldest)
-    write_realized_spreads(storage, settings, watermark, markets, computed_at, symbols_per_commit)
     return TransformSummary(n_symbols, n_bars, time.perf_counter() - started, watermark, n_fits, n_trades,
                             min(due.values()) if due else None)
+
+
+class _Computed(NamedTuple):
+    """What one symbol of a chunk made: its new bars (``None``: none), their bar liquidity, its realized-spread
+    rows (``None``: none due) and the trades its signals read."""
+
+    result: SymbolResult | None = None
+    liquidity: dict[str, np.ndarray] | None = None
+    realized: pa.Table | None = None
+    trades: int = 0
+
+
+def _compute_symbol(entry: _Entry, *, chunk: _ChunkReads, watermark: int, bar_ns: int,
+                    liquidity: LiquidityConfig | None, realized: RealizedPlan | None,
+                    markets: dict[str, str]) -> _Computed:
+    """One symbol's new bars, bar liquidity and realized-spread rows from its chunk's reads (on a compute
+    thread: the symbols of a chunk are independent)."""
+    symbol, cfg, state, start, _ = entry
+    arrays = chunk.trades.get(symbol)
+    if arrays is None:
+        return _Computed()
+    ts, px, sz, price_ok, volume_ok = valid_prints(*arrays)
+    quotes = chunk.quotes.get(symbol, _NO_QUOTES)
+    result = liq = rows = None
+    new_bars, n = _NO_BARS, 0
+    if symbol in chunk.signals:
+        a = int(np.searchsorted(ts, start, side="left"))
+        n = ts.size - a
+        result = process_symbol(ts[a:], px[a:], sz[a:], cfg, state, watermark, sets_price=price_ok[a:],
+                                counts_volume=volume_ok[a:])
+        if result is not None:
+            new_bars = result.columns["bar_end_ns"]
+            if liquidity is not None:
+                liq = liquidity_columns(result.columns, bar_ns, ts[a:], px[a:], sz[a:], price_ok[a:],
+                                        volume_ok[a:], _since(quotes, start), result.state.arrays, liquidity)
+    if realized is not None and symbol in chunk.realized:
+        r = int(np.searchsorted(ts, realized.trades_from(symbol), side="left"))
+        rows = realized.rows(symbol, markets[symbol], new_bars, (ts[r:], px[r:], sz[r:], price_ok[r:], volume_ok[r:]),
+                             _since(quotes, realized.quotes_from(symbol)))
+    return _Computed(result, liq, rows, n)
 
 
 def _write_daily_metrics(storage: Storage, bar_seconds: int, watermark: int, oldest: int) -> None:
@@ -293,21 +343,68 @@ def _reset(storage: Storage, settings: Settings, stale: dict[str, str]) -> None:
     prepare_recompute(storage, settings, sorted(stale), announce=False)
 
 
-def _replanned(entry: tuple[str, SignalConfig, SymbolState | None, int], states: dict[str, SignalStateRow],
-               due: dict[str, int], bar_ns: int) -> tuple[str, SignalConfig, SymbolState | None, int] | None:
+def _replanned(entry: _Entry, states: dict[str, SignalStateRow], due: dict[str, int], bar_ns: int) -> _Entry:
     """A stale symbol's plan after :func:`_reset`: from the state it was rewound to, or from its first trade;
-    ``None`` (left out of this run) when the archive left it as it was."""
-    symbol, cfg, _, _ = entry
-    row = states.get(symbol)
+    computing nothing (its realized spreads aside) when the archive left it as it was."""
+    row = states.get(entry.symbol)
     if row is None:
-        return symbol, cfg, None, 0
+        return entry._replace(state=None, start=0)
     state = SymbolState.from_json(row.state)
     try:
-        state.check_fits(cfg.fingerprint())
+        state.check_fits(entry.cfg.fingerprint())
     except StateError:
-        return None
-    due[symbol] = next_bar_end_ns(cfg.session, bar_ns, state.last_bar_end_ns)
-    return symbol, cfg, state, state.last_bar_end_ns
+        return entry._replace(computes=False)
+    due[entry.symbol] = next_bar_end_ns(entry.cfg.session, bar_ns, state.last_bar_end_ns)
+    return entry._replace(state=state, start=state.last_bar_end_ns)
+
+
+class _Entry(NamedTuple):
+    """One symbol of a chunk: its signal definitions, the state it continues from (``None``: its first trade) and
+    where its trades start; ``computes=False``: no new bars this pass."""
+
+    symbol: str
+    cfg: SignalConfig
+    state: SymbolState | None
+    start: int
+    computes: bool = True
+
+
+class _ChunkReads(NamedTuple):
+    """A chunk's reads: trades and quotes per symbol read, which of them compute signals and which write
+    realized spreads (their reads start early enough for both)."""
+
+    trades: dict[str, Arrays]
+    quotes: dict[str, Quotes]
+    signals: frozenset[str]
+    realized: frozenset[str]
+
+
+def _read_plan(storage: Storage, plan: Sequence[_Entry], watermark: int, due: dict[str, int],
+               markets: dict[str, str], with_quotes: bool, realized: RealizedPlan | None) -> _ChunkReads:
+    """Read a chunk's trades up to the watermark (and quotes, ``with_quotes``): a symbol that may write a bar
+    from its start, a symbol that may write realized spreads from where they resume (quotes from the stale
+    limit before)."""
+    signals = {e.symbol: e.start for e in plan
+               if e.computes and watermark > e.start and due.get(e.symbol, e.start) <= watermark}
+    trade_starts, quote_starts = dict(signals), dict(signals)
+    wants: set[str] = set()
+    if realized is not None:
+        never = np.iinfo(np.int64).max  # a symbol computing nothing gets no new bar
+        for e in plan:
+            if realized.wants(e.symbol, due.get(e.symbol) if e.symbol in signals else never):
+                wants.add(e.symbol)
+                trade_starts[e.symbol] = min(trade_starts.get(e.symbol, never), realized.trades_from(e.symbol))
+                quote_starts[e.symbol] = min(quote_starts.get(e.symbol, never), realized.quotes_from(e.symbol))
+    trades = read_chunk(storage, list(trade_starts.items()), watermark, markets)
+    quotes = read_quotes(storage, list(quote_starts.items()), watermark) if with_quotes else {}
+    return _ChunkReads(trades, quotes, frozenset(signals), frozenset(wants))
+
+
+def _since(quotes: Quotes, start_ns: int) -> Quotes:
+    """The quotes stamped at or after ``start_ns``."""
+    k = int(np.searchsorted(quotes.ts, start_ns, side="left"))
+    return quotes if k == 0 else Quotes(quotes.ts[k:], quotes.bid[k:], quotes.ask[k:], quotes.bid_size[k:],
+                                        quotes.ask_size[k:])
 
 
 def _day(ns: int) -> str:
@@ -341,233 +438,13 @@ def state_at(storage: Storage, symbol: str, market: str, cfg: SignalConfig, end_
     the live quotes)."""
     reader = getattr(storage, "read_trades_with_archive", None)
     if reader is None:
-        arrays = _read_chunk(storage, [(symbol, 0)], end_ns, {symbol: market})[symbol]
+        arrays = read_chunk(storage, [(symbol, 0)], end_ns, {symbol: market})[symbol]
     else:
-        arrays = _arrays(reader(symbol, 0, end_ns), market)
-    ts, px, sz, price_ok, volume_ok = _valid(*arrays)
+        arrays = arrays_of(reader(symbol, 0, end_ns), market)
+    ts, px, sz, price_ok, volume_ok = valid_prints(*arrays)
     result = process_symbol(ts, px, sz, cfg, None, end_ns, sets_price=price_ok, counts_volume=volume_ok)
     if result is not None and liquidity is not None and hasattr(storage, "read_quotes_many"):
-        quotes = _read_quotes(storage, [(symbol, 0)], end_ns).get(symbol, Quotes.empty())
+        quotes = read_quotes(storage, [(symbol, 0)], end_ns).get(symbol, Quotes.empty())
         liquidity_columns(result.columns, cfg.bar_seconds * _NS, ts, px, sz, price_ok, volume_ok, quotes,
                           result.state.arrays, liquidity)
     return None if result is None else result.state
-
-
-#: ``ts, price, size, sets_price, counts_volume`` of one symbol.
-_Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-
-
-def _read_chunk(storage: Storage, wanted: Sequence[tuple[str, int]], end_ns: int,
-                markets: dict[str, str]) -> dict[str, _Arrays]:
-    """The trades of each ``(symbol, start_ns)`` in ``[start_ns, end_ns)``, time-ordered, with their eligibility.
-
-    A storage with ``read_trades_many`` answers the chunk in one scan from the earliest start; each symbol
-    then drops its trades before its own start (the rows are those of ``read_trades``, in its order).
-    Eligibility is Polygon's consolidated rule of the print's conditions and correction
-    (:func:`sql.conditions.print_eligibility`); crypto prints are all eligible.
-    """
-    many = getattr(storage, "read_trades_many", None)
-    if many is None or len(wanted) < 2:
-        return {symbol: _arrays(storage.read_trades(symbol, start, end_ns), markets.get(symbol, "stocks"))
-                for symbol, start in wanted}
-    table = many([symbol for symbol, _ in wanted], min(start for _, start in wanted), end_ns)
-    ts, px, sz, price_ok, volume_ok = _arrays(table, "stocks")
-    runs = pc.run_end_encode(table.column("symbol").combine_chunks() if table.num_rows else
-                             pa.array([], pa.string()))
-    names = runs.values.to_pylist()
-    ends = runs.run_ends.to_numpy().tolist()
-    starts = [0, *ends[:-1]] if ends else []  # no trades in the range: no runs (was a zip error)
-    bounds = dict(zip(names, zip(starts, ends, strict=True), strict=True))
-    out: dict[str, _Arrays] = {}
-    empty = (np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, np.bool_), np.empty(0, np.bool_))
-    for symbol, start in wanted:
-        if symbol not in bounds:
-            out[symbol] = empty
-            continue
-        a, b = bounds[symbol]
-        a += int(np.searchsorted(ts[a:b], start, side="left"))
-        if markets.get(symbol) == "crypto":
-            out[symbol] = (ts[a:b], px[a:b], sz[a:b], np.ones(b - a, np.bool_), np.ones(b - a, np.bool_))
-        else:
-            out[symbol] = (ts[a:b], px[a:b], sz[a:b], price_ok[a:b], volume_ok[a:b])
-    return out
-
-
-def _arrays(trades: pa.Table, market: str) -> _Arrays:
-    ts = np.ascontiguousarray(trades.column("ts_ns").to_numpy(), dtype=np.int64)
-    px = np.ascontiguousarray(trades.column("price").to_numpy(), dtype=np.float64)
-    sz = np.ascontiguousarray(trades.column("size").to_numpy(), dtype=np.float64)
-    names = trades.column_names
-    conditions = trades.column("conditions") if "conditions" in names else None
-    correction = trades.column("correction") if "correction" in names else None
-    if conditions is None or market == "crypto":
-        ok = np.ones(ts.size, np.bool_)
-        return ts, px, sz, ok, ok
-    for code in unknown_codes(conditions) - _WARNED_CODES:
-        _WARNED_CODES.add(code)
-        log.warning("trade condition %d is not in Polygon's condition table shipped here; such prints are "
-                    "treated as regular sales", code)
-    price_ok, volume_ok = print_eligibility(conditions, correction, market)
-    return ts, px, sz, price_ok, volume_ok
-
-
-def _valid(ts: np.ndarray, px: np.ndarray, sz: np.ndarray, price_ok: np.ndarray,
-           volume_ok: np.ndarray) -> _Arrays:
-    """Drop trades with a non-finite or non-positive price, a negative or non-finite size, or that neither set
-    the price nor count in volume (cancelled, erroneous)."""
-    ok = np.isfinite(px) & (px > 0) & np.isfinite(sz) & (sz >= 0) & (price_ok | volume_ok)
-    if not ok.all():
-        ts, px, sz, price_ok, volume_ok = ts[ok], px[ok], sz[ok], price_ok[ok], volume_ok[ok]
-    return ts, px, sz, price_ok, volume_ok
-
-
-class _BackgroundCommits:
-    """Commits batches one at a time, in order, on one worker thread, so that the next chunk's signals are
-    computed while the previous chunk is written (DuckDB releases the GIL while it writes).
-
-    Each batch is still one transaction of rows, fits and states; :meth:`submit` waits for the previous
-    commit first, so at most one is in flight and a failed commit surfaces before anything else is written.
-    """
-
-    def __init__(self, storage: Storage) -> None:
-        self._storage = storage
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transform-commit")
-        self._pending: Future[None] | None = None
-
-    def _wait(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
-
-    def submit(self, batch: _Batch) -> None:
-        """Start writing ``batch`` once the previous batch is committed (re-raising its error, if any)."""
-        self._wait()
-        self._pending = self._pool.submit(batch.commit, self._storage)
-
-    def close(self) -> None:
-        """Wait for the last commit (re-raising its error) and stop the worker."""
-        try:
-            self._wait()
-        finally:
-            self._pool.shutdown(wait=True)
-
-
-class _Batch:
-    """Rows, fits and states of the symbols since the last commit."""
-
-    def __init__(self) -> None:
-        self.tables: list[pa.Table] = []
-        self.liquidity: list[pa.Table] = []
-        self.fits: list[pa.Table] = []
-        self.profiles: list[pa.Table] = []
-        self.states: list[SignalStateRow] = []
-        self.pending = 0
-
-    def add(self, symbol: str, bar_seconds: int, result: SymbolResult, computed_at: int, fingerprint: str,
-            liquidity: dict[str, np.ndarray] | None = None) -> None:
-        self.tables.append(_signals_table(symbol, bar_seconds, result, computed_at))
-        if liquidity is not None:
-            self.liquidity.append(_liquidity_table(symbol, bar_seconds, result.columns["bar_end_ns"], liquidity,
-                                                   computed_at))
-        if result.fits:
-            self.fits.append(_fits_table(symbol, bar_seconds, result.fits, computed_at, fingerprint))
-        if result.profiles:
-            self.profiles.append(_profiles_table(symbol, bar_seconds, result.profiles, computed_at))
-        self.states.append(SignalStateRow(symbol, bar_seconds, result.state.last_bar_end_ns,
-                                          result.state.to_json()))
-
-    def commit(self, storage: Storage) -> None:
-        if self.states:
-            extra: dict[str, pa.Table] = {}
-            if self.fits:
-                extra["model_params"] = pa.concat_tables(self.fits)
-            if self.profiles:
-                extra["profiles"] = pa.concat_tables(self.profiles)
-            if self.liquidity:
-                extra["liquidity"] = pa.concat_tables(self.liquidity)
-            # storages written against the two-argument protocol keep working without fits and profiles
-            storage.commit_signals(pa.concat_tables(self.tables), list(self.states), **extra)
-        self.tables, self.liquidity, self.fits, self.profiles, self.states, self.pending = [], [], [], [], [], 0
-
-
-def _signals_table(symbol: str, bar_seconds: int, result: SymbolResult, computed_at: int) -> pa.Table:
-    """Assemble ``SIGNALS_SCHEMA`` columns; NaN statistics become SQL NULL."""
-    c = result.columns
-    m = len(c["bar_end_ns"])
-    values = dict(c)
-    values["symbol"] = pa.array([symbol] * m, pa.string())
-    values["bar_seconds"] = np.full(m, bar_seconds, np.int32)
-    values["computed_at_ns"] = np.full(m, computed_at, np.int64)
-    columns = [values[f.name] if isinstance(values[f.name], pa.Array) and values[f.name].type == f.type
-               else pa.array(values[f.name], f.type, from_pandas=True) for f in SIGNALS_SCHEMA]
-    return pa.Table.from_arrays(columns, schema=SIGNALS_SCHEMA)
-
-
-def _liquidity_table(symbol: str, bar_seconds: int, bar_end_ns: np.ndarray, measures: dict[str, np.ndarray],
-                     computed_at: int) -> pa.Table:
-    """``BAR_LIQUIDITY_SCHEMA`` rows of one symbol's new bars; NaN measures become SQL NULL."""
-    m = len(bar_end_ns)
-    values = {"symbol": [symbol] * m, "bar_end_ns": bar_end_ns, "bar_seconds": np.full(m, bar_seconds, np.int32),
-              "computed_at_ns": np.full(m, computed_at, np.int64), **measures}
-    columns = [pa.array(values[f.name], f.type, from_pandas=True) for f in BAR_LIQUIDITY_SCHEMA]
-    return pa.Table.from_arrays(columns, schema=BAR_LIQUIDITY_SCHEMA)
-
-
-def _read_quotes(storage: Storage, wanted: Sequence[tuple[str, int]], end_ns: int) -> dict[str, Quotes]:
-    """The quotes of each ``(symbol, start_ns)`` in ``[start_ns, end_ns)``, time-ordered: one read per chunk."""
-    if not wanted:
-        return {}
-    read = storage.read_quotes_many  # type: ignore[attr-defined]  # run_transform checked it is there
-    table = read([s for s, _ in wanted], min(start for _, start in wanted), end_ns)
-    if table.num_rows == 0:
-        return {}
-    runs = pc.run_end_encode(table.column("symbol").combine_chunks())
-    ends = runs.run_ends.to_numpy().tolist()
-    bounds = dict(zip(runs.values.to_pylist(), zip([0, *ends[:-1]], ends, strict=True), strict=True))
-    ts = np.ascontiguousarray(table.column("ts_ns").to_numpy(), dtype=np.int64)
-    cols = [np.ascontiguousarray(table.column(n).to_numpy(zero_copy_only=False), dtype=np.float64)
-            for n in ("bid_price", "ask_price", "bid_size", "ask_size")]
-    out = {}
-    for symbol, start in wanted:
-        if symbol in bounds:
-            a, b = bounds[symbol]
-            a += int(np.searchsorted(ts[a:b], start, side="left"))
-            out[symbol] = Quotes(ts[a:b], *(c[a:b] for c in cols))
-    return out
-
-
-def _fingerprint_json(cfg: SignalConfig) -> str:
-    """``model_params.fingerprint``: the definitions and settings a fit was made with, as compact JSON."""
-    return json.dumps(cfg.fingerprint(), sort_keys=True, separators=(",", ":"))
-
-
-def _fits_table(symbol: str, bar_seconds: int, fits: Sequence[FitRecord], computed_at: int,
-                fingerprint: str) -> pa.Table:
-    n = len(fits)
-    values = {
-        "symbol": [symbol] * n, "bar_seconds": [bar_seconds] * n, "fitted_at_ns": [computed_at] * n,
-        "fingerprint": [fingerprint] * n,
-        **{name: [getattr(f, name) for f in fits] for name in
-           ("model", "fit_start_ns", "fit_end_ns", "n_obs", "omega", "alpha", "beta", "loglik", "converged",
-            "scale")},
-    }
-    columns = [pa.array(values[f.name], f.type, from_pandas=True) for f in MODEL_PARAMS_SCHEMA]
-    return pa.Table.from_arrays(columns, schema=MODEL_PARAMS_SCHEMA)
-
-
-def _profiles_table(symbol: str, bar_seconds: int, profiles: Sequence[ProfileRecord], computed_at: int) -> pa.Table:
-    """``INTRADAY_PROFILE_SCHEMA`` rows: one per time-of-day bucket of each profile estimated."""
-    rows: dict[str, list[object]] = {f.name: [] for f in INTRADAY_PROFILE_SCHEMA}
-    for p in profiles:
-        nb = p.factor.size
-        rows["symbol"] += [symbol] * nb
-        rows["bar_seconds"] += [bar_seconds] * nb
-        rows["session_open_ns"] += [p.session_open_ns] * nb
-        rows["bucket"] += list(range(nb))
-        rows["minutes_after_open"] += [k * p.bucket_seconds / 60 for k in range(nb)]
-        rows["factor"] += p.factor.tolist()
-        rows["n_obs"] += p.n_obs.tolist()
-        rows["sessions"] += [p.sessions] * nb
-        rows["fallback"] += [p.flat] * nb
-        rows["computed_at_ns"] += [computed_at] * nb
-    return pa.table(rows, schema=INTRADAY_PROFILE_SCHEMA)

@@ -1,0 +1,166 @@
+"""The transform's writes: each chunk's rows, fits, profiles, bar liquidity, realized spreads and states as one
+transaction, committed on a worker thread while the next chunk is computed.
+
+:class:`Batch` collects what a chunk made and builds the tables when it is committed (on the worker, off the
+computing thread); :class:`BackgroundCommits` commits batches one at a time, in order.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import numpy as np
+import pyarrow as pa
+
+from sql.backend import SignalStateRow, Storage
+from sql.contract import BAR_LIQUIDITY_SCHEMA, INTRADAY_PROFILE_SCHEMA, MODEL_PARAMS_SCHEMA, SIGNALS_SCHEMA
+from udx.pipeline import FitRecord, ProfileRecord, SignalConfig, SymbolResult
+
+__all__ = ["BackgroundCommits", "Batch", "fingerprint_json"]
+
+
+class BackgroundCommits:
+    """Commits batches one at a time, in order, on one worker thread, so that the next chunk's signals are
+    computed while the previous chunk is written (DuckDB releases the GIL while it writes).
+
+    Each batch is still one transaction of rows, fits, realized spreads and states; :meth:`submit` waits for
+    the previous commit first, so at most one is in flight and a failed commit surfaces before anything else
+    is written. A storage whose ``commit_signals`` takes no ``realized`` rows (written before they joined the
+    transaction) gets them through ``write_realized_spread`` right after the chunk's commit.
+    """
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._realized_in_commit = "realized" in inspect.signature(storage.commit_signals).parameters
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transform-commit")
+        self._pending: Future[None] | None = None
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def submit(self, batch: Batch) -> None:
+        """Start writing ``batch`` once the previous batch is committed (re-raising its error, if any)."""
+        self._wait()
+        self._pending = self._pool.submit(batch.commit, self._storage, self._realized_in_commit)
+
+    def close(self) -> None:
+        """Wait for the last commit (re-raising its error) and stop the worker."""
+        try:
+            self._wait()
+        finally:
+            self._pool.shutdown(wait=True)
+
+
+class Batch:
+    """What a chunk made: per symbol its result and bar liquidity, and the realized-spread rows."""
+
+    def __init__(self, bar_seconds: int, computed_at: int) -> None:
+        self._bar_seconds = bar_seconds
+        self._computed_at = computed_at
+        self._results: list[tuple[str, SymbolResult, SignalConfig, dict[str, np.ndarray] | None]] = []
+        self._realized: list[pa.Table] = []
+
+    def add(self, symbol: str, result: SymbolResult, cfg: SignalConfig,
+            liquidity: dict[str, np.ndarray] | None = None) -> None:
+        """Keep a symbol's new bars, fits, profiles and state (and bar liquidity) for the commit; ``cfg``: the
+        definitions its fits were made with."""
+        self._results.append((symbol, result, cfg, liquidity))
+
+    def add_realized(self, rows: pa.Table) -> None:
+        """Keep ``bar_realized_spread`` rows (:mod:`udx.realized_step`) for the commit."""
+        self._realized.append(rows)
+
+    def commit(self, storage: Storage, realized_in_commit: bool = True) -> None:
+        """Build the tables and write them in one ``commit_signals`` transaction."""
+        if not self._results and not self._realized:
+            return
+        seconds, at = self._bar_seconds, self._computed_at
+        tables, liquidity, fits, profiles, states = [], [], [], [], []
+        for symbol, result, cfg, liq in self._results:
+            tables.append(_signals_table(symbol, seconds, result, at))
+            if liq is not None:
+                liquidity.append(_liquidity_table(symbol, seconds, result.columns["bar_end_ns"], liq, at))
+            if result.fits:
+                fits.append(_fits_table(symbol, seconds, result.fits, at, fingerprint_json(cfg)))
+            if result.profiles:
+                profiles.append(_profiles_table(symbol, seconds, result.profiles, at))
+            states.append(SignalStateRow(symbol, seconds, result.state.last_bar_end_ns, result.state.to_json()))
+        extra: dict[str, pa.Table] = {}
+        if fits:
+            extra["model_params"] = pa.concat_tables(fits)
+        if profiles:
+            extra["profiles"] = pa.concat_tables(profiles)
+        if liquidity:
+            extra["liquidity"] = pa.concat_tables(liquidity)
+        realized = pa.concat_tables(self._realized) if self._realized else None
+        if realized is not None and realized_in_commit:
+            extra["realized"] = realized
+        # storages written against the two-argument protocol keep working without fits and profiles
+        storage.commit_signals(pa.concat_tables(tables) if tables else SIGNALS_SCHEMA.empty_table(), states, **extra)
+        if realized is not None and not realized_in_commit:
+            storage.write_realized_spread(realized)  # type: ignore[attr-defined]  # a storage with realized rows has it
+
+
+def _signals_table(symbol: str, bar_seconds: int, result: SymbolResult, computed_at: int) -> pa.Table:
+    """Assemble ``SIGNALS_SCHEMA`` columns; NaN statistics become SQL NULL."""
+    c = result.columns
+    m = len(c["bar_end_ns"])
+    values = dict(c)
+    values["symbol"] = pa.array([symbol] * m, pa.string())
+    values["bar_seconds"] = np.full(m, bar_seconds, np.int32)
+    values["computed_at_ns"] = np.full(m, computed_at, np.int64)
+    columns = [values[f.name] if isinstance(values[f.name], pa.Array) and values[f.name].type == f.type
+               else pa.array(values[f.name], f.type, from_pandas=True) for f in SIGNALS_SCHEMA]
+    return pa.Table.from_arrays(columns, schema=SIGNALS_SCHEMA)
+
+
+def _liquidity_table(symbol: str, bar_seconds: int, bar_end_ns: np.ndarray, measures: dict[str, np.ndarray],
+                     computed_at: int) -> pa.Table:
+    """``BAR_LIQUIDITY_SCHEMA`` rows of one symbol's new bars; NaN measures become SQL NULL."""
+    m = len(bar_end_ns)
+    values = {"symbol": [symbol] * m, "bar_end_ns": bar_end_ns, "bar_seconds": np.full(m, bar_seconds, np.int32),
+              "computed_at_ns": np.full(m, computed_at, np.int64), **measures}
+    columns = [pa.array(values[f.name], f.type, from_pandas=True) for f in BAR_LIQUIDITY_SCHEMA]
+    return pa.Table.from_arrays(columns, schema=BAR_LIQUIDITY_SCHEMA)
+
+
+def fingerprint_json(cfg: SignalConfig) -> str:
+    """``model_params.fingerprint``: the definitions and settings a fit was made with, as compact JSON."""
+    return json.dumps(cfg.fingerprint(), sort_keys=True, separators=(",", ":"))
+
+
+def _fits_table(symbol: str, bar_seconds: int, fits: Sequence[FitRecord], computed_at: int,
+                fingerprint: str) -> pa.Table:
+    n = len(fits)
+    values = {
+        "symbol": [symbol] * n, "bar_seconds": [bar_seconds] * n, "fitted_at_ns": [computed_at] * n,
+        "fingerprint": [fingerprint] * n,
+        **{name: [getattr(f, name) for f in fits] for name in
+           ("model", "fit_start_ns", "fit_end_ns", "n_obs", "omega", "alpha", "beta", "loglik", "converged",
+            "scale")},
+    }
+    columns = [pa.array(values[f.name], f.type, from_pandas=True) for f in MODEL_PARAMS_SCHEMA]
+    return pa.Table.from_arrays(columns, schema=MODEL_PARAMS_SCHEMA)
+
+
+def _profiles_table(symbol: str, bar_seconds: int, profiles: Sequence[ProfileRecord], computed_at: int) -> pa.Table:
+    """``INTRADAY_PROFILE_SCHEMA`` rows: one per time-of-day bucket of each profile estimated."""
+    rows: dict[str, list[object]] = {f.name: [] for f in INTRADAY_PROFILE_SCHEMA}
+    for p in profiles:
+        nb = p.factor.size
+        rows["symbol"] += [symbol] * nb
+        rows["bar_seconds"] += [bar_seconds] * nb
+        rows["session_open_ns"] += [p.session_open_ns] * nb
+        rows["bucket"] += list(range(nb))
+        rows["minutes_after_open"] += [k * p.bucket_seconds / 60 for k in range(nb)]
+        rows["factor"] += p.factor.tolist()
+        rows["n_obs"] += p.n_obs.tolist()
+        rows["sessions"] += [p.sessions] * nb
+        rows["fallback"] += [p.flat] * nb
+        rows["computed_at_ns"] += [computed_at] * nb
+    return pa.table(rows, schema=INTRADAY_PROFILE_SCHEMA)
