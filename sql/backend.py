@@ -106,8 +106,9 @@ class WriteListener(Protocol):
         """``reset_signals`` deleted the bars and states of ``symbols``."""
 
     def realized_written(self, rows: pa.Table) -> None:
-        """``write_realized_spread(rows)`` committed and added rows (``rows`` as given: a bar whose row was stored
-        already keeps it). Optional: a listener without this method is not told."""
+        """``write_realized_spread(rows)``, or ``commit_signals(..., realized=rows)``, committed and added rows
+        (``rows`` as given: a bar whose row was stored already keeps it). Optional: a listener without this method
+        is not told."""
 
     def write_failed(self, error: BaseException) -> None:
         """A call above raised ``error``; what the listener holds may be out of date."""

@@ -594,7 +594,8 @@ class DuckDBStorage:
         """Write signal rows, model fits, intraday profiles, bar liquidity, ``bar_realized_spread`` rows (as
         :meth:`write_realized_spread`: a bar stored already keeps its row) and the states that follow from them
         atomically. Listeners are told of the signal rows with their ``bar_liquidity`` measures beside them
-        (:func:`sql.contract.with_liquidity`), as the tools read them."""
+        (:func:`sql.contract.with_liquidity`), as the tools read them, then of the realized rows
+        (``realized_written``)."""
         if signals.schema != SIGNALS_SCHEMA and signals.num_rows:
             signals = signals.select(SIGNALS_SCHEMA.names).cast(SIGNALS_SCHEMA)
         if model_params is not None and model_params.schema != MODEL_PARAMS_SCHEMA and model_params.num_rows:
@@ -616,6 +617,8 @@ class DuckDBStorage:
         def committed() -> None:
             if self._listeners:  # the join costs a little: only when someone is told
                 self._notify("signals_written", with_liquidity(signals, liquidity), states)
+                if realized is not None and realized.num_rows:
+                    self._notify("realized_written", realized)
 
         with self._transaction(cursor, batches, committed):
             if signals.num_rows:

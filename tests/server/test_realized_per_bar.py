@@ -146,6 +146,12 @@ def test_a_realized_row_written_after_its_bar_was_served_appears_in_the_next_ans
             stored = _stored(storage)
             assert (symbol, first["bar_end_ns"]) in stored
             after = _call(url, "get_trading_signals", args)
+            # the newest page without a window comes from the bars kept in memory: the transform's commit wrote
+            # the realized rows with its bars (commit_signals), and memory was told of them
+            page = {"symbol": symbol, "limit": 20}
+            memory_page = _call(url, "get_trading_signals", page)["rows"]
+            sql_page = market.trading_signals(storage, bar_seconds=BAR, **page).model_dump(mode="json")["rows"]
+            stored_then = _stored(storage)
             rest = httpx.get(f"{url}/api/v1/trading-signals", params=args, timeout=30).json()
             sql_rows = market.trading_signals(storage, bar_seconds=BAR, **args).model_dump(mode="json")["rows"]
             # the newest bar now (within H, no row), then a row written for it while it is the newest
@@ -168,7 +174,34 @@ def test_a_realized_row_written_after_its_bar_was_served_appears_in_the_next_ans
         assert _check(after["rows"], stored)[0] >= 2 and after["rows"][0]["realized_spread"] > 0  # buys at the ask
         assert _check(rest["rows"], stored)[0] >= 2
         assert after["rows"] == rest["rows"] == sql_rows  # memory, cache and SQL agree
+        assert memory_page == sql_page
+        assert first["bar_end_ns"] in {r["bar_end_ns"] for r in memory_page}
+        assert _check(memory_page, stored_then)[0] >= 3  # the symbol's three new bars at least
         assert _check(latest, stored) == (1, 0) and latest[0]["realized_spread"] == 0.00125
         assert _check(newest_page, stored)[0] >= 1 and newest_page[0]["price_impact"] == -0.0005
+    finally:
+        storage.close()
+
+
+def test_realized_rows_committed_with_signals_reach_the_kept_bars(market_db, tmp_path):
+    """The transform writes a chunk's realized rows in its ``commit_signals`` transaction; a symbol without new
+    bars in that chunk (a stock after its close) is told only through ``realized_written``."""
+    from sql.contract import SIGNALS_SCHEMA
+
+    storage, settings = writable_copy(market_db, tmp_path)
+    try:
+        symbol = "BTC-USD"
+        uncached = settings.model_copy(update={"mcp_response_cache_ms": 0})  # the rows kept in memory answer
+        with serving_app(build_app(uncached, storage)) as url:
+            served = _call(url, "get_trading_signals", {"symbol": symbol, "limit": 20})["rows"]
+            bare = next(r for r in served if r["realized_spread"] is None)
+            row = _realized_row(symbol, bare["bar_end_ns"], settings.liquidity_horizon_seconds)
+            storage.commit_signals(SIGNALS_SCHEMA.empty_table(), [], realized=row)
+            assert (symbol, bare["bar_end_ns"]) in _stored(storage)
+            after = _call(url, "get_trading_signals", {"symbol": symbol, "limit": 20})["rows"]
+            sql_rows = market.trading_signals(storage, bar_seconds=BAR, symbol=symbol, limit=20)
+        got = next(r for r in after if r["bar_end_ns"] == bare["bar_end_ns"])
+        assert (got["realized_spread"], got["price_impact"]) == (0.00125, -0.0005)
+        assert after == sql_rows.model_dump(mode="json")["rows"]
     finally:
         storage.close()
