@@ -46,10 +46,11 @@ def test_a_bar_without_a_bucket_size_skips_its_trades_and_leaves_the_open_bucket
         assert_allclose(out, [np.nan, np.nan, 0.2], rtol=1e-12)
 
 
-def test_a_bar_whose_size_equals_the_open_fill_closes_that_bucket_at_its_start() -> None:
+@pytest.mark.parametrize("unit", [1.0, 0.01])  # shares, or a coin's fractions
+def test_a_bar_whose_size_equals_the_open_fill_closes_that_bucket_at_its_start(unit: float) -> None:
     # bar 0 buys 60 of V = 100; bar 1 (no trades) has V = 60, equal to the fill: the bucket closes there, all buys
-    out = vpin_lee_ready_bars(np.array([0]), np.array([1], np.int8), np.array([60.0]), np.array([100.0, 60.0]), 1,
-                              new_state(1))
+    out = vpin_lee_ready_bars(np.array([0]), np.array([1], np.int8), np.array([60.0 * unit]),
+                              np.array([100.0, 60.0]) * unit, 1, new_state(1))
     assert_allclose(out, [np.nan, 1.0], rtol=1e-12)
 
 
@@ -70,10 +71,11 @@ def test_bad_arguments_are_refused_with_their_exact_message(args: tuple[object, 
 def _step_case(seed: int) -> dict[str, np.ndarray]:
     """Bars of 60 s in two sessions with a gap; prints inside, exactly at a bar's start or end, and between."""
     rng = np.random.default_rng(seed)
-    starts = np.concatenate([np.arange(0, 1200, 60), np.arange(5000, 6200, 60)]).astype(np.int64)
+    # the last session is one bar, so that the last bar too follows a gap
+    starts = np.concatenate([np.arange(0, 1200, 60), np.arange(5000, 6200, 60), [8000]]).astype(np.int64)
     ends = starts + 60
     edges = [starts[::3], ends[:-1:4], ends[19:20]]  # at a bar start, at an end that starts the next, before a gap
-    ts = np.sort(np.concatenate([rng.integers(0, 6200, 900), *edges]))
+    ts = np.sort(np.concatenate([rng.integers(0, 8060, 1200), *edges]))
     side = rng.choice(np.array([-1, 0, 1], np.int8), ts.size)
     size = rng.choice(np.array([5.0, 20.0, 70.0, 160.0]), ts.size)
     return {"starts": starts, "ends": ends, "ts": ts, "side": side, "size": size}
@@ -112,7 +114,7 @@ def test_the_step_in_pieces_equals_one_pass() -> None:
     whole = vpin_lee_ready_step({}, case["starts"], case["ends"], case["ts"], case["side"], case["size"], bucket, 3)
     arrays: dict[str, np.ndarray] = {}
     parts = []
-    for lo, hi in ((0, 7), (7, 20), (20, 31), (31, 40)):
+    for lo, hi in ((0, 7), (7, 20), (20, 31), (31, 41)):
         s, e = case["starts"][lo:hi], case["ends"][lo:hi]
         k = (case["ts"] >= (case["ends"][lo - 1] if lo else -1)) & (case["ts"] < e[-1])
         parts.append(vpin_lee_ready_step(arrays, s, e, case["ts"][k], case["side"][k], case["size"][k],
