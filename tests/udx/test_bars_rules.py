@@ -116,13 +116,36 @@ def test_a_two_dimensional_argument_is_named_in_the_error(name: str) -> None:
         bars(args["ts_ns"], args["price"], args["size"], args["session_open_ns"], args["session_close_ns"], 5)
 
 
+def test_a_session_one_nanosecond_longer_than_whole_bars_gets_its_last_short_bar() -> None:
+    got = bars([0, 5, 20], [10.0, 10.2, 10.1], [1.0, 1.0, 1.0], [0, 100], [21, 121], 10)
+    assert got.bar_end_ns.tolist() == [10, 20, 21] and got.close.tolist() == [10.2, 10.2, 10.1]
+    assert got.bar_end_ns.dtype == got.session_open_ns.dtype == got.n_trades.dtype == np.int64
+
+
+def test_a_resume_below_one_currency_unit_continues_the_grid() -> None:
+    ts, px, sz = [1, 12, 25], [0.52, 0.5, 0.55], [100.0, 50.0, 10.0]
+    one = _rows(bars(ts, px, sz, [0], [40], 10))
+    first = bars(ts, px, sz, [0], [40], 10, final_before_ns=20)
+    rest = bars(ts, px, sz, [0], [40], 10, resume_end_ns=20, resume_close=float(first.close[-1]))
+    assert float(first.close[-1]) == 0.5
+    _same(_rows(first) + _rows(rest), one)
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
+    ({"session_open_ns": [0, 20, 25], "session_close_ns": [10, 30, 40]},
+     r"^sessions must be time-ordered and must not overlap$"),
+    ({"session_open_ns": [0, 20], "session_close_ns": [10, 20]},
+     r"^every session must have session_close_ns > session_open_ns$"),
+    ({"resume_end_ns": 5}, r"^give both resume_end_ns and resume_close, or neither$"),
+    ({"resume_end_ns": 5, "resume_close": 0.0}, r"^resume_close must be finite and > 0, got 0.0$"),
+    ({"resume_end_ns": 5, "resume_close": math.nan}, r"^resume_close must be finite and > 0, got nan$"),
     ({"session_close_ns": [10, 20]}, r"^session_open_ns and session_close_ns must have equal lengths$"),
     ({"bar_ns": 0}, r"^bar_ns must be >= 1, got 0$"),
     ({"sets_price": [True, False]}, r"^sets_price must be one boolean per trade \(1\), got shape \(2,\)$"),
     ({"counts_volume": [[True]]}, r"^counts_volume must be one boolean per trade \(1\), got shape \(1, 1\)$"),
 ])
 def test_bad_arguments_are_refused_with_their_exact_message(kwargs: dict[str, object], message: str) -> None:
-    args: dict[str, object] = {"session_close_ns": [10], "bar_ns": 5, **kwargs}
+    args: dict[str, object] = {"session_open_ns": [0], "session_close_ns": [10], "bar_ns": 5, **kwargs}
     with pytest.raises(ValueError, match=message):
-        bars([1], [1.0], [1.0], [0], args.pop("session_close_ns"), args.pop("bar_ns"), **args)  # type: ignore[arg-type]
+        bars([1], [1.0], [1.0], args.pop("session_open_ns"), args.pop("session_close_ns"), args.pop("bar_ns"),
+             **args)  # type: ignore[arg-type]
