@@ -9,12 +9,15 @@ Tolerance: rtol 1e-12 against the reference, as in test_acd_refits.py; counts an
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
 from reference import acd as ref
 from tests.udx.test_acd_refits import BAR_S, BARS, BIN_S, DAY, NS
+from tests.udx.test_acd_refits import config as refits_config
 from udx.pipeline import SignalConfig, _acd_bars, initial_state
 
 MIN_OBS, WINDOW = 20, 50
@@ -22,12 +25,11 @@ OPENS = [1_700_000_000 * NS // DAY * DAY + k * DAY for k in range(3)]
 
 
 def config() -> SignalConfig:
-    return SignalConfig(bar_seconds=BAR_S, session="00:00-00:30 UTC", bars_per_session=BARS, lm_window=10,
-                        lm_threshold=4.0, bns_window=10, acd_window=WINDOW, acd_min_obs=MIN_OBS,
-                        acd_bin_seconds=BIN_S)
+    """test_acd_refits.py's sessions (30 one-minute bars, five bins) with a smaller minimum and window."""
+    return dataclasses.replace(refits_config(), acd_window=WINDOW, acd_min_obs=MIN_OBS)
 
 
-def project(sessions: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def market(sessions: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Print times, bar ends and bar sessions for print offsets (ns from each session's open) of three
     30-minute sessions."""
     ts = np.array(sorted(o + s for o, offs in zip(OPENS, sessions, strict=True) for s in offs), np.int64)
@@ -45,7 +47,7 @@ def reference(ts: np.ndarray, bar_end: np.ndarray, bar_sess: np.ndarray, fits: l
 
 def run(sessions: list[list[int]]) -> tuple[np.ndarray, np.ndarray, list, list, list, list]:
     """The project's columns and fits, then the reference's columns and refit windows."""
-    ts, bar_end, bar_sess = project(sessions)
+    ts, bar_end, bar_sess = market(sessions)
     cfg = config()
     fits: list = []
     cond, surprise = _acd_bars(ts, bar_end, bar_sess, cfg, initial_state(cfg), fits)
@@ -69,7 +71,7 @@ def test_the_first_refit_comes_when_the_count_reaches_min_obs(n_second: int) -> 
     # session 1 builds the profile (no adjusted durations), session 2 holds n_second adjusted durations, and the
     # third session's first event refits only if n_second >= MIN_OBS
     second = spells(n_second, 2)
-    ts, bar_end, bar_sess = project([spells(10, 1), second, spells(10, 3)])
+    ts, bar_end, bar_sess = market([spells(10, 1), second, spells(10, 3)])
     cfg = config()
     fits: list = []
     cond, surprise = _acd_bars(ts, bar_end, bar_sess, cfg, initial_state(cfg), fits)
