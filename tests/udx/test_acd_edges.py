@@ -87,8 +87,8 @@ def test_the_first_refit_comes_when_the_count_reaches_min_obs(n_second: int) -> 
 
 
 def test_a_profile_bin_with_a_single_spell_uses_that_spell() -> None:
-    # session 1: five 20 s spells starting in bin 0 (0-420 s), then one spell of 400 s starting in bin 1
-    # (500 s -> 900 s); session 2 trades in bin 1, whose profile value is that one spell's 400 s (count 1.0),
+    # session 1: five 20 s spells and one of 399 s start in bin 0 (0-420 s), one of 400 s in bin 1 (500 s ->
+    # 900 s); session 2 trades in bin 1, whose profile value is that one spell's 400 s (count 1.0),
     # not the overall mean
     first = [NS + k * 20 * NS for k in range(6)] + [500 * NS, 900 * NS]
     second = [421 * NS, 479 * NS + 1] + [479 * NS + k * 13 * NS + 1 for k in range(1, 20)] + [1000 * NS]
