@@ -13,21 +13,15 @@ SELECT b.market, b.symbol, b.ts_ns, b.bid_price, b.bid_size, b.ask_price, b.ask_
 FROM quotes_stage AS b
 WHERE NOT EXISTS (
     SELECT 1
-    FROM quotes_archive AS a
-    WHERE a.market = b.market AND a.symbol = b.symbol AND a.ts_ns = b.ts_ns
-      AND (a.sequence = b.sequence OR (a.sequence IS NULL AND b.sequence IS NULL))
-      AND (a.bid_price = b.bid_price OR (a.bid_price IS NULL AND b.bid_price IS NULL))
-      AND (a.bid_size = b.bid_size OR (a.bid_size IS NULL AND b.bid_size IS NULL))
-      AND (a.ask_price = b.ask_price OR (a.ask_price IS NULL AND b.ask_price IS NULL))
-      AND (a.ask_size = b.ask_size OR (a.ask_size IS NULL AND b.ask_size IS NULL))
-      AND (a.bid_exchange = b.bid_exchange OR (a.bid_exchange IS NULL AND b.bid_exchange IS NULL))
-      AND (a.ask_exchange = b.ask_exchange OR (a.ask_exchange IS NULL AND b.ask_exchange IS NULL))
-      AND (a.conditions = b.conditions OR (a.conditions IS NULL AND b.conditions IS NULL))
-      AND (a.tape = b.tape OR (a.tape IS NULL AND b.tape IS NULL))
-)
-AND NOT EXISTS (
-    SELECT 1
-    FROM quotes_archive_keys AS k
+    FROM (
+        SELECT market, symbol, ts_ns, sequence, bid_price, bid_size, ask_price, ask_size, bid_exchange,
+               ask_exchange, conditions, tape
+        FROM quotes_archive
+        UNION ALL
+        SELECT market, symbol, ts_ns, sequence, bid_price, bid_size, ask_price, ask_size, bid_exchange,
+               ask_exchange, conditions, tape
+        FROM quotes_archive_keys
+    ) AS k
     WHERE k.market = b.market AND k.symbol = b.symbol AND k.ts_ns = b.ts_ns
       AND (k.sequence = b.sequence OR (k.sequence IS NULL AND b.sequence IS NULL))
       AND (k.bid_price = b.bid_price OR (k.bid_price IS NULL AND b.bid_price IS NULL))
