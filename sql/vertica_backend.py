@@ -473,7 +473,9 @@ class VerticaStorage:
         return self._append("market_data_stage", "insert_trades", batch, TRADES_SCHEMA)
 
     def append_quotes(self, batch: pa.Table) -> int:
-        """Append quotes; return rows added."""
+        """Append quotes; return rows added. Every quote of the batch is stored except one of a day retention
+        moved or dropped that it holds already (``insert_quotes``: a quote, which carries no id, by every column
+        but ``received_ns`` and ``source``; :mod:`sql.vertica_retention` keeps the dropped days' keys)."""
         return self._append("quotes_stage", "insert_quotes", batch, QUOTES_SCHEMA)
 
     def commit_signals(

@@ -24,7 +24,9 @@ DuckDB) leaves the live table in this order (``sql/vertica/retention/``):
 4. Before the drop, the dedupe keys of the trades (``keep_keys_market_data``) are kept in
    ``market_data_archive_keys``: the database cannot read the export back, and the loader's ``insert_trades``
    must still tell a re-delivered trade of a dropped day (its key is kept: not stored) from a genuinely new late
-   print (stored live; the next run moves and exports it as a new folder). Quotes carry no key; none is kept.
+   print (stored live; the next run moves and exports it as a new folder). So are the quotes' keys
+   (``keep_keys_quotes``, ``quotes_archive_keys``: every column but ``received_ns`` and ``source``, a quote carrying
+   no id), which ``insert_quotes`` looks up the same way.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ _NS_PER_SECOND = 1_000_000_000
 _NS_PER_DAY = 86_400 * _NS_PER_SECOND
 _EPOCH = dt.date(1970, 1, 1)
 #: Live tables whose dedupe keys outlive the drop of their rows (step 4 of the module docstring).
-_KEYS_KEPT = frozenset({"market_data"})
+_KEYS_KEPT = frozenset({"market_data", "quotes"})
 
 
 def archive_vertica(storage: VerticaStorage, settings: Settings) -> list[str]:

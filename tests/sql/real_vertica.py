@@ -19,9 +19,9 @@ needs_vertica = pytest.mark.skipif(not os.environ.get("VERTICA_HOST"),
 
 #: Every table the issue 18/19 tests write; they own them in the VERTICA_* user's schema.
 OWNED_TABLES = ("market_data", "market_data_archive", "market_data_archive_keys", "market_data_unkeyed_days",
-                "quotes", "quotes_archive", "trading_signals", "trading_signals_archive", "signal_state",
-                "daily_metrics", "archive_manifest", "bar_realized_spread", "bar_liquidity", "model_params",
-                "intraday_profile")
+                "quotes", "quotes_archive", "quotes_archive_keys", "quotes_unkeyed_days", "trading_signals",
+                "trading_signals_archive", "signal_state", "daily_metrics", "archive_manifest", "bar_realized_spread",
+                "bar_liquidity", "model_params", "intraday_profile")
 
 
 @contextmanager

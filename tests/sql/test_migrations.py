@@ -188,8 +188,8 @@ def test_the_plan_names_what_a_version_still_needs() -> None:
                                                           "bar_liquidity_vpin_lee_ready"]
     assert [m.name for m in pending("duckdb", 4, "x")] == ["bar_liquidity_vpin_lee_ready"]
     assert [m.name for m in pending("vertica", 1, "x")] == ["daily_metrics", "bar_liquidity_vpin_lee_ready",
-                                                           "market_data_archive_keys"]
-    with pytest.raises(SchemaTooNew, match="schema version 9, newer than this code's 4"):
+                                                           "market_data_archive_keys", "quotes_archive_keys"]
+    with pytest.raises(SchemaTooNew, match="schema version 9, newer than this code's 5"):
         pending("vertica", 9, "VERTICA_DB 'v'")
 
 

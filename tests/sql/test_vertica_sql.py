@@ -61,7 +61,8 @@ view_columns table_schema table_name column_name data_type ordinal_position publ
 regexp_like listagg separator unsegmented ignore
 datediff except
 like including projections move_partitions_to_table drop_partitions export to parquet directory compression
-""".split()) | set(VERTICA_ARCHIVE_TABLES) | {"market_data_archive_keys", "market_data_unkeyed_days"}
+""".split()) | set(VERTICA_ARCHIVE_TABLES) | {"market_data_archive_keys", "market_data_unkeyed_days",
+                                                        "quotes_archive_keys", "quotes_unkeyed_days"}
 ALIASES_RE = re.compile(r"\b(?:AS|JOIN|FROM|USING|INTO)\s+([A-Za-z_]\w*)\s+(?:AS\s+)?([A-Za-z_]\w*)", re.I)
 AS_RE = re.compile(r"\bAS\s+([A-Za-z_]\w*)", re.I)
 WORD_RE = re.compile(r"(?<![:\w])([A-Za-z_]\w*)")
@@ -144,9 +145,11 @@ DUCKDB_ONLY = {
 #: What only Vertica has, and why: retention drops the day partitions it exported to Parquet, which the database
 #: does not read back, so a read of a symbol's whole history first asks whether any of its days are only there, and
 #: the loader tells a re-delivered trade of a dropped day from a new print by the keys retention kept
-#: (market_data_archive_keys; market_data_unkeyed_days: days dropped before keys were kept).
+#: (market_data_archive_keys; market_data_unkeyed_days: days dropped before keys were kept), and a re-delivered
+#: quote by the quotes' keys (quotes_archive_keys, quotes_unkeyed_days).
 VERTICA_ONLY = {"queries": {"parquet_only_trade_days"},
-                "schema": {"market_data_archive_keys", "market_data_unkeyed_days"}}
+                "schema": {"market_data_archive_keys", "market_data_unkeyed_days", "quotes_archive_keys",
+                           "quotes_unkeyed_days"}}
 
 
 def test_the_same_named_queries_with_the_same_params_exist_in_both_dialects() -> None:

@@ -51,7 +51,8 @@ _STAGE_TYPES = ((re.compile(r"\bLONG VARCHAR(?:\(\d+\))?|\bVARCHAR\(\d+\)"), "VA
 STAGES = tuple(s.name for s in load_registry("vertica", "staging"))
 #: Vertica-only tables without a contract twin: created from their Vertica DDL (the column list; projection,
 #: segmentation and partitioning clauses cut).
-VERTICA_ONLY_TABLES = ("market_data_archive_keys", "market_data_unkeyed_days")
+VERTICA_ONLY_TABLES = ("market_data_archive_keys", "market_data_unkeyed_days", "quotes_archive_keys",
+                       "quotes_unkeyed_days")
 _BINDER = Cursor(None, logging.getLogger("vertica_on_duckdb"))  # type: ignore[arg-type]
 
 
