@@ -62,7 +62,8 @@ regexp_like listagg separator unsegmented ignore
 datediff except
 like including projections move_partitions_to_table drop_partitions export to parquet directory compression
 """.split()) | set(VERTICA_ARCHIVE_TABLES) | {"market_data_archive_keys", "market_data_unkeyed_days",
-                                                        "quotes_archive_keys", "quotes_unkeyed_days"}
+                                                        "quotes_archive_keys", "quotes_unkeyed_days",
+                                                        "key_hash"}  # quotes_archive_keys' hashed quote key
 ALIASES_RE = re.compile(r"\b(?:AS|JOIN|FROM|USING|INTO)\s+([A-Za-z_]\w*)\s+(?:AS\s+)?([A-Za-z_]\w*)", re.I)
 AS_RE = re.compile(r"\bAS\s+([A-Za-z_]\w*)", re.I)
 WORD_RE = re.compile(r"(?<![:\w])([A-Za-z_]\w*)")

@@ -3,8 +3,9 @@
 -- Quotes carry no id and the live table keeps no quote key (every row of a batch is stored, as on DuckDB), but a
 -- quote delivered again after retention moved its day out of quotes is not stored twice: a quote is the same when
 -- every column but received_ns and source is (NULL equal to NULL), the DuckDB twin's rule against its Parquet
--- archive. It is looked up in quotes_archive (days moved, not yet dropped) and in quotes_archive_keys (the keys of
--- the days retention exported and dropped); a quote of such a day found in neither is new and stored. Only the
+-- archive. It is looked up in quotes_archive (days moved, not yet dropped: every column compared) and in
+-- quotes_archive_keys (the days retention exported and dropped: symbol, time and the hash of the other columns,
+-- computed as retention/keep_keys_quotes.sql does); a quote of such a day found in neither is new and stored. Only the
 -- days dropped before the keys were kept (quotes_unkeyed_days, migration 005) refuse every quote.
 INSERT INTO quotes (market, symbol, ts_ns, bid_price, bid_size, ask_price, ask_size, bid_exchange,
                     ask_exchange, conditions, sequence, tape, received_ns, source)
@@ -13,15 +14,7 @@ SELECT b.market, b.symbol, b.ts_ns, b.bid_price, b.bid_size, b.ask_price, b.ask_
 FROM quotes_stage AS b
 WHERE NOT EXISTS (
     SELECT 1
-    FROM (
-        SELECT market, symbol, ts_ns, sequence, bid_price, bid_size, ask_price, ask_size, bid_exchange,
-               ask_exchange, conditions, tape
-        FROM quotes_archive
-        UNION ALL
-        SELECT market, symbol, ts_ns, sequence, bid_price, bid_size, ask_price, ask_size, bid_exchange,
-               ask_exchange, conditions, tape
-        FROM quotes_archive_keys
-    ) AS k
+    FROM quotes_archive AS k
     WHERE k.market = b.market AND k.symbol = b.symbol AND k.ts_ns = b.ts_ns
       AND (k.sequence = b.sequence OR (k.sequence IS NULL AND b.sequence IS NULL))
       AND (k.bid_price = b.bid_price OR (k.bid_price IS NULL AND b.bid_price IS NULL))
@@ -32,6 +25,13 @@ WHERE NOT EXISTS (
       AND (k.ask_exchange = b.ask_exchange OR (k.ask_exchange IS NULL AND b.ask_exchange IS NULL))
       AND (k.conditions = b.conditions OR (k.conditions IS NULL AND b.conditions IS NULL))
       AND (k.tape = b.tape OR (k.tape IS NULL AND b.tape IS NULL))
+)
+AND NOT EXISTS (
+    SELECT 1
+    FROM quotes_archive_keys AS h
+    WHERE h.market = b.market AND h.symbol = b.symbol AND h.ts_ns = b.ts_ns
+      AND h.key_hash = HASH(b.sequence, b.bid_price, b.bid_size, b.ask_price, b.ask_size, b.bid_exchange,
+                            b.ask_exchange, b.conditions, b.tape) % 9223372036854775807
 )
 AND NOT EXISTS (
     SELECT 1
