@@ -32,6 +32,7 @@ the ACD(1,1) exponential QMLE reuses them with ``e2 = x`` (spec §5.2, :mod:`udx
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -291,6 +292,7 @@ def _slsqp_direct(objective: Callable[[np.ndarray], tuple[float, np.ndarray]], x
 _Solver = Callable[[Callable[[np.ndarray], tuple[float, np.ndarray]], np.ndarray, np.ndarray, np.ndarray, float,
                     int], tuple[np.ndarray, int, int]]
 _CHOSEN: list[_Solver] = []  # the driver picked on first use
+_CHOSEN_LOCK = threading.Lock()  # the transform fits on several threads: one probe, one pick
 
 
 def _pick_solver() -> _Solver:
@@ -336,7 +338,9 @@ def _fit_e2(e2: Float64Array1D, var_resid: float, *, ftol: float = 1e-11, maxite
     lo_x, up_x = np.array([1e-8 * v, 0.0, 0.0]), np.array([10.0 * v, 1.0, 1.0])
     if solve is None:
         if not _CHOSEN:
-            _CHOSEN.append(_pick_solver())
+            with _CHOSEN_LOCK:
+                if not _CHOSEN:
+                    _CHOSEN.append(_pick_solver())
         solve = _CHOSEN[0]
     x, status, nit = solve(objective, sv, lo_x, up_x, ftol, maxiter)
     x = np.clip(x, lo_x, up_x)

@@ -145,3 +145,25 @@ def test_gradient_is_zero_where_the_lower_variance_bound_holds_every_step() -> N
         up[k] += h
         assert (_naive_loglik(e, up) - _naive_loglik(e, x)) / h == 0.0
     assert np.array_equal(grad, np.zeros(3))
+
+
+def test_fits_on_several_threads_pick_the_driver_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The transform computes a chunk's symbols on two threads: their first fits must probe and pick once."""
+    import threading
+
+    monkeypatch.setattr(garch, "_CHOSEN", [])
+    y = _garch_series(13, 600, 0.05, 0.1, 0.85)
+    start = threading.Barrier(6)
+    fits: list[object] = []
+
+    def fit() -> None:
+        start.wait()
+        fits.append(garch._fit_e2(y * y, float(np.var(y))))
+
+    threads = [threading.Thread(target=fit) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert garch._CHOSEN == [_slsqp_direct]
+    assert len(fits) == 6 and all(f == fits[0] for f in fits)
