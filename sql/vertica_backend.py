@@ -19,7 +19,8 @@ Same interface as :mod:`sql.duckdb_backend` (:class:`sql.backend.Storage`); whic
   Run the server as a SELECT-only user (``scripts/vertica/create_reader.sql``) for a third barrier.
 - **Transform.** The Storage protocol methods let :func:`udx.transform.run_transform` run client-side
   (trades over the wire, kernels in this process). :meth:`VerticaStorage.run_transform_in_database` runs the
-  same computation inside Vertica through the ``batch_microstructure`` UDx (``udx/vertica_udx.py``).
+  same computation inside Vertica through the ``batch_microstructure`` UDx (``udx/vertica_udx.py``), realized
+  spreads included; both write a pass's rows, bar liquidity, fits, realized spreads and states in one transaction.
 
 Values are bound client-side by ``vertica-python`` (``:name`` placeholders, named paramstyle); identifiers
 never come from callers.
@@ -187,6 +188,8 @@ class InDatabaseTransformSummary:
     bars: int
     seconds: float
     watermark_ns: int | None
+    #: ``bar_realized_spread`` rows added
+    realized: int = 0
 
 
 #: Columns and Arrow types of the rows of ``quotes_range_symbols``, ``realized_spread_due`` and
@@ -274,9 +277,11 @@ class VerticaStorage:
     """A Vertica database implementing :class:`sql.backend.Storage`.
 
     ``fault`` is a test hook for fault injection, as the loader's (:data:`ingest.load.FAULT_POINTS`): called with
-    each point of :data:`FAULT_POINTS` an append passes, ``"staged"`` once the batch is COPYed into its session
+    each point of :data:`FAULT_POINTS` a write passes, ``"staged"`` once the batch is COPYed into its session
     stage and before the statement moving it into the table and the commit (a kill there leaves nothing: the
-    transaction and the stage's rows die with the session). ``None`` in production.
+    transaction and the stage's rows die with the session): in an append, and in :meth:`commit_signals` and
+    :meth:`run_transform_in_database` once the realized rows are staged, before they and the states are
+    written. ``None`` in production.
     """
 
     def __init__(self, connect: Any, *, read_only: bool, query_timeout_ms: int, write_timeout_s: int,
@@ -480,10 +485,16 @@ class VerticaStorage:
 
     def commit_signals(
         self, signals: pa.Table, states: Sequence[SignalStateRow], model_params: pa.Table | None = None,
-        profiles: pa.Table | None = None, liquidity: pa.Table | None = None,
+        profiles: pa.Table | None = None, liquidity: pa.Table | None = None, realized: pa.Table | None = None,
     ) -> None:
-        """Write signal rows, model fits, intraday profiles, bar liquidity and the states that follow in one
-        transaction."""
+        """Write signal rows, model fits, intraday profiles, bar liquidity, ``bar_realized_spread`` rows and the
+        states that follow in one transaction.
+
+        The realized rows go in as :meth:`write_realized_spread` puts them (``insert_bar_realized_spread``: a bar
+        stored already keeps its row), after the signal rows, so a bar computed in this commit gets its row too.
+        The ``staged`` fault point is passed once the realized rows are in their stage (every other table merged)
+        and before they and the states are written.
+        """
         now_ns = time.time_ns()
         try:
             with self._write() as cursor:
@@ -499,6 +510,13 @@ class VerticaStorage:
                 if liquidity is not None and liquidity.num_rows:
                     self._copy(cursor, "bar_liquidity_stage", self._conform(liquidity, BAR_LIQUIDITY_SCHEMA))
                     cursor.execute(self._queries["upsert_bar_liquidity"].text)
+                staged_realized = realized is not None and realized.num_rows > 0
+                if staged_realized:
+                    self._copy(cursor, "bar_realized_spread_stage",
+                               self._conform(realized, BAR_REALIZED_SPREAD_SCHEMA))  # type: ignore[arg-type]
+                self._fault("staged")
+                if staged_realized:
+                    cursor.execute(self._queries["insert_bar_realized_spread"].text)
                 if states:
                     self._copy(cursor, "signal_state_stage", signal_states_table(states, now_ns))
                     cursor.execute(self._queries["upsert_signal_state"].text)
@@ -548,19 +566,28 @@ class VerticaStorage:
         """
         params = {"bar_seconds": bar_seconds}
         resume = self._fetchall("realized_spread_resume", params)
-        if ({int(r[4]) for r in resume} | {int(r[5]) for r in resume}) - {horizon_seconds}:
-            try:
-                with self._write() as cursor:
-                    cursor.execute(self._queries["delete_realized_other_horizon"].text,
-                                   {**params, "horizon_seconds": horizon_seconds})
-                    gone = self._count(cursor)
-            except _vertica().errors.Error as exc:
-                raise StorageError(f"delete_realized_other_horizon failed: {exc}") from exc
-            log.warning("bar_realized_spread: %d row(s) of another horizon than %d s deleted; recomputing them",
-                        gone, horizon_seconds)
+        if self._drop_other_horizons(resume, bar_seconds, horizon_seconds):
             resume = self._fetchall("realized_spread_resume", params)
         due = self._fetchall("realized_spread_due", {**params, "until_ns": until_ns})
         return _rows_table(due, _DUE_COLUMNS), _rows_table(resume, _RESUME_COLUMNS)
+
+    def _drop_other_horizons(self, resume: Sequence[Any] | None, bar_seconds: int, horizon_seconds: int) -> bool:
+        """Delete the ``bar_realized_spread`` rows of another horizon (in their own transaction) when the
+        ``realized_spread_resume`` rows (``None``: read them) show any; whether it did."""
+        if resume is None:
+            resume = self._fetchall("realized_spread_resume", {"bar_seconds": bar_seconds})
+        if not ({int(r[4]) for r in resume} | {int(r[5]) for r in resume}) - {horizon_seconds}:
+            return False
+        try:
+            with self._write() as cursor:
+                cursor.execute(self._queries["delete_realized_other_horizon"].text,
+                               {"bar_seconds": bar_seconds, "horizon_seconds": horizon_seconds})
+                gone = self._count(cursor)
+        except _vertica().errors.Error as exc:
+            raise StorageError(f"delete_realized_other_horizon failed: {exc}") from exc
+        log.warning("bar_realized_spread: %d row(s) of another horizon than %d s deleted; recomputing them",
+                    gone, horizon_seconds)
+        return True
 
     def write_realized_spread(self, rows: pa.Table) -> int:
         """Insert ``bar_realized_spread`` rows (:data:`sql.contract.BAR_REALIZED_SPREAD_SCHEMA`) in one transaction;
@@ -792,6 +819,17 @@ class VerticaStorage:
         the UDx returned as JSON) and ``signal_states_from_stage`` write them, all in one transaction. Then the
         days the watermark made final get their ``daily_metrics`` rows (:meth:`write_daily_metrics`), as after
         the client-side transform.
+
+        **Realized spreads** are written in the same transaction, by the same code as on DuckDB: the statement
+        feeds each partition the symbol's realized plan (its stored bars due, ``realized_spread_due``, and its
+        newest row, ``realized_spread_resume``; a UDx cannot read tables) with the trades and quotes from where
+        the rows resume, and the UDx's ``run_transform`` computes the rows (:mod:`udx.realized_step`) and returns
+        them as JSON after the symbol's bars (``staged_realized_spread``); they go in as
+        :meth:`write_realized_spread` puts them, after the bars. Rows of another horizon are deleted first, in
+        their own transaction, as the client-side transform's plan does. The alternative, computing the rows here
+        after the statement from the stored rows, would read every trade of the due bars over the wire (all of
+        them on a first run), which the in-database path exists to avoid. The ``staged`` fault point is passed
+        once the realized rows are staged, before they and the states are written.
         """
         started = time.perf_counter()
         computed_at = time.time_ns() if now_ns is None else int(now_ns)
@@ -799,17 +837,23 @@ class VerticaStorage:
         if newest is None:
             return InDatabaseTransformSummary(0, 0, time.perf_counter() - started, None)
         watermark = int(newest) - round(settings.transform_lateness_seconds * _NS)
-        markets = sorted({market for market, _ in self.trade_symbols()})
+        by_market: dict[str, list[str]] = {}
+        for market, symbol in self.trade_symbols():
+            by_market.setdefault(market, []).append(symbol)
+        self._drop_other_horizons(None, settings.bar_seconds, settings.liquidity_horizon_seconds)
+        until = watermark - settings.liquidity_horizon_seconds * _NS  # udx.realized_step.plan_realized's
         transform = load_registry(_DIALECT, "transform")
         try:
             with self._write() as cursor:
-                for market in markets:
+                for market in sorted(by_market):
                     # settings last: vertica-python substitutes in dict order, and the JSON text must not be
-                    # searched for the other placeholders
+                    # searched for the other placeholders (nor the symbols' text)
                     cursor.execute(
                         transform["udx_signals_to_stage"].text,
                         {"market": market, "bar_seconds": settings.bar_seconds, "watermark_ns": watermark,
-                         "computed_at_ns": computed_at, "settings": udx_settings_json(settings)},
+                         "computed_at_ns": computed_at, "until_ns": until,
+                         "stale_ns": round(settings.quote_stale_seconds * _NS), "symbols": by_market[market],
+                         "settings": udx_settings_json(settings)},
                     )
                 cursor.execute(transform["staged_summary"].text)
                 bars, symbols, oldest = cursor.fetchone()
@@ -828,11 +872,21 @@ class VerticaStorage:
                     self._copy(cursor, "intraday_profile_stage",
                                pa.Table.from_pylist(profiles, INTRADAY_PROFILE_SCHEMA))
                     cursor.execute(self._queries["upsert_intraday_profile"].text)
+                cursor.execute(transform["staged_realized_spread"].text)
+                realized = [row for _, text in cursor.fetchall() for row in json.loads(text)]
+                if realized:
+                    self._copy(cursor, "bar_realized_spread_stage",
+                               pa.Table.from_pylist(realized, BAR_REALIZED_SPREAD_SCHEMA))
+                self._fault("staged")
+                added = 0
+                if realized:
+                    cursor.execute(self._queries["insert_bar_realized_spread"].text)
+                    added = self._count(cursor)
                 cursor.execute(transform["signal_states_from_stage"].text, {"updated_ns": time.time_ns()})
         except _vertica().errors.Error as exc:
             raise StorageError(f"in-database transform failed: {exc}") from exc
         written = self.write_daily_metrics(settings.bar_seconds, watermark, None if oldest is None else int(oldest))
         if written:
             log.info("daily metrics of %d final symbol day(s) written", written)
-        return InDatabaseTransformSummary(symbols, bars, time.perf_counter() - started, watermark)
+        return InDatabaseTransformSummary(symbols, bars, time.perf_counter() - started, watermark, added)
 

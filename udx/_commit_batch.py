@@ -7,7 +7,6 @@ computing thread); :class:`BackgroundCommits` commits batches one at a time, in 
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,13 +27,11 @@ class BackgroundCommits:
 
     Each batch is still one transaction of rows, fits, realized spreads and states; :meth:`submit` waits for
     the previous commit first, so at most one is in flight and a failed commit surfaces before anything else
-    is written. A storage whose ``commit_signals`` takes no ``realized`` rows (written before they joined the
-    transaction) gets them through ``write_realized_spread`` right after the chunk's commit.
+    is written.
     """
 
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
-        self._realized_in_commit = "realized" in inspect.signature(storage.commit_signals).parameters
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transform-commit")
         self._pending: Future[None] | None = None
 
@@ -46,7 +43,7 @@ class BackgroundCommits:
     def submit(self, batch: Batch) -> None:
         """Start writing ``batch`` once the previous batch is committed (re-raising its error, if any)."""
         self._wait()
-        self._pending = self._pool.submit(batch.commit, self._storage, self._realized_in_commit)
+        self._pending = self._pool.submit(batch.commit, self._storage)
 
     def close(self) -> None:
         """Wait for the last commit (re-raising its error) and stop the worker."""
@@ -75,7 +72,7 @@ class Batch:
         """Keep ``bar_realized_spread`` rows (:mod:`udx.realized_step`) for the commit."""
         self._realized.append(rows)
 
-    def commit(self, storage: Storage, realized_in_commit: bool = True) -> None:
+    def commit(self, storage: Storage) -> None:
         """Build the tables and write them in one ``commit_signals`` transaction."""
         if not self._results and not self._realized:
             return
@@ -97,13 +94,10 @@ class Batch:
             extra["profiles"] = pa.concat_tables(profiles)
         if liquidity:
             extra["liquidity"] = pa.concat_tables(liquidity)
-        realized = pa.concat_tables(self._realized) if self._realized else None
-        if realized is not None and realized_in_commit:
-            extra["realized"] = realized
+        if self._realized:
+            extra["realized"] = pa.concat_tables(self._realized)
         # storages written against the two-argument protocol keep working without fits and profiles
         storage.commit_signals(pa.concat_tables(tables) if tables else SIGNALS_SCHEMA.empty_table(), states, **extra)
-        if realized is not None and not realized_in_commit:
-            storage.write_realized_spread(realized)  # type: ignore[attr-defined]  # a storage with realized rows has it
 
 
 def _signals_table(symbol: str, bar_seconds: int, result: SymbolResult, computed_at: int) -> pa.Table:

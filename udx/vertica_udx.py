@@ -37,6 +37,21 @@ others are trades. The quotes are handed to the same ``run_transform`` through :
 side, spreads, imbalances, Amihud, Roll, Kyle's lambda: :mod:`udx.liquidity_step`), written beside the bar's
 signal columns (:data:`sql.contract.LIQUIDITY_COLUMNS`), the liquidity state riding in ``state`` as on DuckDB.
 
+**Realized spread.** The 12-argument form ``batch_microstructure(ts_ns, price, size, conditions, correction,
+symbol, state, bid_price, bid_size, ask_price, ask_size, kind)`` also writes the ``bar_realized_spread`` rows of
+the symbol's due bars (:mod:`udx.realized_step`), so ``microstructure transform`` on Vertica writes them in its
+one transaction, as on DuckDB. ``kind`` tells the rows apart (:data:`ROW_KINDS`): a trade (0), a quote (1), a
+stored bar that is due (2: ``ts_ns`` its ``bar_end_ns``; ``realized_spread_due``) and the symbol's newest realized
+row (3: ``ts_ns`` its ``bar_end_ns``, ``price`` its ``tick_price``, ``size`` its ``tick_sign``;
+``realized_spread_resume``). A UDx cannot read tables, so the caller feeds this plan (as it feeds the state) and
+the trades and quotes from where the realized rows resume; :class:`RealizedPartitionStorage` answers
+``realized_spread_due`` from it, so :func:`udx.transform.run_transform` computes the rows with the code it runs on
+DuckDB (:func:`udx.realized_step.plan_realized`, :meth:`~udx.realized_step.RealizedPlan.rows`, the same reads).
+The rows come back as JSON lists in the ``bar_realized_spread`` column of rows of their own after the symbol's
+bars (every column but ``symbol`` NULL; at most :data:`REALIZED_ROWS_PER_CARRIER` rows each, so a backfill
+stays under the column's size), and also when the symbol has no new bar (a session's last bars become due
+after its close).
+
 Parameters (``USING PARAMETERS``): ``settings`` (JSON of :class:`sql.settings.Settings` fields; default:
 defaults), ``market`` (``stocks``/``crypto``, picks the session; default ``stocks``), ``watermark_ns`` (bars
 ending after it are not final; default: the partition's newest trade), ``computed_at_ns`` (default: now).
@@ -58,7 +73,8 @@ import numpy as np
 import pyarrow as pa
 
 from sql.backend import SignalStateRow
-from sql.contract import BAR_LIQUIDITY_SCHEMA, INTRADAY_PROFILE_SCHEMA, LIQUIDITY_COLUMNS, MODEL_PARAMS_SCHEMA
+from sql.contract import BAR_LIQUIDITY_SCHEMA, BAR_REALIZED_SPREAD_SCHEMA, INTRADAY_PROFILE_SCHEMA, LIQUIDITY_COLUMNS
+from sql.contract import MODEL_PARAMS_SCHEMA
 from sql.contract import SIGNALS_SCHEMA
 
 try:  # pragma: no cover - only inside Vertica
@@ -75,6 +91,11 @@ __all__ = [
     "PartitionStorage",
     "QUOTE_COLUMNS",
     "QuotedPartitionStorage",
+    "REALIZED_ROWS_PER_CARRIER",
+    "ROW_KINDS",
+    "BatchMicrostructureRealizedFactory",
+    "RealizedFeed",
+    "RealizedPartitionStorage",
     "compute_partition",
     "output_columns",
 ]
@@ -90,15 +111,21 @@ _SETTINGS_BYTES = 65_000
 
 #: The quote columns of the 11-argument form, after ``symbol, state``.
 _QUOTE_ARGS = ("bid_price", "bid_size", "ask_price", "ask_size")
+#: ``kind`` of a row of the 12-argument form: a trade, a quote, a stored bar due for its realized row, the newest
+#: realized row (where the rows resume).
+ROW_KINDS = {"trade": 0, "quote": 1, "due": 2, "resume": 3}
+#: Realized rows per ``bar_realized_spread`` JSON value (~250 bytes each: well under the column's 1 MiB).
+REALIZED_ROWS_PER_CARRIER = 1000
 
 
-def output_columns(keyed: bool, quoted: bool = False) -> list[tuple[str, str]]:
+def output_columns(keyed: bool, quoted: bool = False, realized: bool = False) -> list[tuple[str, str]]:
     """Return the UDx output columns as ``(name, kind)``, kind one of ``int, float, bool, varchar, long``.
 
     ``keyed=False`` (5 arguments): the ``trading_signals`` columns but ``symbol``; ``keyed=True``
     (7 arguments): ``symbol`` first, then ``state``, ``model_params`` and ``intraday_profile`` (JSON) last;
     ``quoted=True`` (11 arguments, keyed): the bar liquidity measures (:data:`sql.contract.LIQUIDITY_COLUMNS`)
-    after the signal columns, before ``state``.
+    after the signal columns, before ``state``; ``realized=True`` (12 arguments): ``bar_realized_spread`` (JSON)
+    last.
     """
     columns: list[tuple[str, str]] = []
     for field in SIGNALS_SCHEMA:
@@ -118,6 +145,8 @@ def output_columns(keyed: bool, quoted: bool = False) -> list[tuple[str, str]]:
                     for name in LIQUIDITY_COLUMNS]
     if keyed:
         columns += [("state", "long"), ("model_params", "long"), ("intraday_profile", "long")]
+    if realized:
+        columns.append(("bar_realized_spread", "long"))
     return columns
 
 
@@ -150,6 +179,7 @@ class PartitionStorage:
         self.model_params: list[pa.Table] = []
         self.profiles: list[pa.Table] = []
         self.liquidity: list[pa.Table] = []
+        self.realized: list[pa.Table] = []
 
     def newest_trade_ns(self) -> int | None:
         return self._watermark
@@ -171,7 +201,9 @@ class PartitionStorage:
 
     def commit_signals(self, signals: pa.Table, states: Sequence[SignalStateRow],
                        model_params: pa.Table | None = None, profiles: pa.Table | None = None,
-                       liquidity: pa.Table | None = None) -> None:
+                       liquidity: pa.Table | None = None, realized: pa.Table | None = None) -> None:
+        if realized is not None and realized.num_rows:
+            self.realized.append(realized)
         if liquidity is not None and liquidity.num_rows:
             self.liquidity.append(liquidity)
         if signals.num_rows:
@@ -209,6 +241,42 @@ class QuotedPartitionStorage(PartitionStorage):
         return part.add_column(0, "symbol", pa.array([self._symbol] * part.num_rows, pa.string()))
 
 
+@dataclass(frozen=True, slots=True)
+class RealizedFeed:
+    """What the caller knows of a symbol's realized rows (the UDx reads no table): the stored bars that are due
+    (``realized_spread_due``) and its newest row (``realized_spread_resume``: ``bar_end_ns``, ``tick_price``
+    (``None``: no price yet), ``tick_sign``; ``None``: no row yet)."""
+
+    due: np.ndarray
+    resume: tuple[int, float | None, int] | None = None
+
+
+class RealizedPartitionStorage(QuotedPartitionStorage):
+    """:class:`QuotedPartitionStorage` with the symbol's realized plan: ``realized_spread_due`` makes
+    ``run_transform`` compute the ``bar_realized_spread`` rows of its due bars, as it does on DuckDB."""
+
+    def __init__(self, *args: Any, realized: RealizedFeed, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._feed = realized
+
+    def realized_spread_due(self, bar_seconds: int, horizon_seconds: int, until_ns: int) -> tuple[pa.Table, pa.Table]:
+        """The fed due bars ending at or before ``until_ns`` and the fed newest row (the caller deleted the rows
+        of another horizon before, as ``VerticaStorage.realized_spread_due`` does)."""
+        ends = np.asarray(self._feed.due, np.int64)
+        ends = np.sort(ends[ends <= until_ns]) if bar_seconds == self._bar_seconds else ends[:0]
+        due = pa.table({"symbol": pa.array([self._symbol] * ends.size, pa.string()),
+                        "bar_end_ns": pa.array(ends, pa.int64())})
+        rows = [] if self._feed.resume is None or bar_seconds != self._bar_seconds else [self._feed.resume]
+        resume = pa.table({
+            "symbol": pa.array([self._symbol] * len(rows), pa.string()),
+            "bar_end_ns": pa.array([r[0] for r in rows], pa.int64()),
+            "tick_price": pa.array([r[1] for r in rows], pa.float64()),
+            "tick_sign": pa.array([r[2] for r in rows], pa.int32()),
+            "min_horizon": pa.array([horizon_seconds] * len(rows), pa.int32()),
+            "max_horizon": pa.array([horizon_seconds] * len(rows), pa.int32())})
+        return due, resume
+
+
 #: ``QuotedPartitionStorage``'s quotes: what ``read_quotes_many`` returns but ``symbol``.
 QUOTE_COLUMNS = pa.schema([("ts_ns", pa.int64()), ("bid_price", pa.float64()), ("bid_size", pa.float64()),
                            ("ask_price", pa.float64()), ("ask_size", pa.float64())])
@@ -226,6 +294,15 @@ class PartitionResult:
     profiles: pa.Table = dataclass_field(default_factory=INTRADAY_PROFILE_SCHEMA.empty_table)
     #: ``BAR_LIQUIDITY_SCHEMA`` rows of the new bars, in their order (only when quotes were given)
     liquidity: pa.Table = dataclass_field(default_factory=BAR_LIQUIDITY_SCHEMA.empty_table)
+    #: ``BAR_REALIZED_SPREAD_SCHEMA`` rows of the due bars (only with a realized plan)
+    realized: pa.Table = dataclass_field(default_factory=BAR_REALIZED_SPREAD_SCHEMA.empty_table)
+
+    def realized_json(self) -> list[str]:
+        """The realized rows as JSON lists of at most :data:`REALIZED_ROWS_PER_CARRIER` rows each (floats
+        round-trip exactly; NULL stays null)."""
+        rows = self.realized.to_pylist()
+        return [json.dumps(rows[k:k + REALIZED_ROWS_PER_CARRIER], separators=(",", ":"))
+                for k in range(0, len(rows), REALIZED_ROWS_PER_CARRIER)]
 
     def profiles_json(self) -> str | None:
         """The profile rows as a JSON list, ``None`` without profiles."""
@@ -264,6 +341,7 @@ def compute_partition(
     conditions: Sequence[str | None] | None = None,
     correction: Sequence[int | None] | None = None,
     quotes: pa.Table | None = None,
+    realized: RealizedFeed | None = None,
 ) -> PartitionResult:
     """Run :func:`udx.transform.run_transform` on one symbol's time-ordered trades.
 
@@ -283,6 +361,9 @@ def compute_partition(
     quotes
         The symbol's quotes in time order (:data:`QUOTE_COLUMNS`); given (even empty), the new bars get their
         bar liquidity (``PartitionResult.liquidity``).
+    realized
+        The symbol's realized plan (:class:`RealizedFeed`); given, the due bars get their ``bar_realized_spread``
+        rows (``PartitionResult.realized``) from the trades and quotes given (quotes default to none).
     """
     from udx.transform import run_transform
 
@@ -292,14 +373,19 @@ def compute_partition(
         watermark_ns = int(ts[-1]) if ts.size else 0
     args = (market, symbol, ts, np.asarray(price, np.float64), np.asarray(size, np.float64), state,
             settings.bar_seconds, watermark_ns, conditions, correction)
-    storage = PartitionStorage(*args) if quotes is None else QuotedPartitionStorage(*args, quotes=quotes)
+    if realized is not None:
+        storage: PartitionStorage = RealizedPartitionStorage(
+            *args, quotes=QUOTE_COLUMNS.empty_table() if quotes is None else quotes, realized=realized)
+    else:
+        storage = PartitionStorage(*args) if quotes is None else QuotedPartitionStorage(*args, quotes=quotes)
     run_transform(storage, settings, now_ns=time.time_ns() if computed_at_ns is None else computed_at_ns)  # type: ignore[arg-type]
     signals = pa.concat_tables(storage.signals) if storage.signals else SIGNALS_SCHEMA.empty_table()
     new_state = storage.states[-1].state if storage.states else None
     fits = pa.concat_tables(storage.model_params) if storage.model_params else MODEL_PARAMS_SCHEMA.empty_table()
     profiles = pa.concat_tables(storage.profiles) if storage.profiles else INTRADAY_PROFILE_SCHEMA.empty_table()
     liquidity = pa.concat_tables(storage.liquidity) if storage.liquidity else BAR_LIQUIDITY_SCHEMA.empty_table()
-    return PartitionResult(signals, new_state, fits, profiles, liquidity)
+    rows = pa.concat_tables(storage.realized) if storage.realized else BAR_REALIZED_SPREAD_SCHEMA.empty_table()
+    return PartitionResult(signals, new_state, fits, profiles, liquidity, rows)
 
 
 # --- the Vertica interface ---------------------------------------------------------------------------
@@ -312,9 +398,10 @@ def _param(reader: Any, name: str, kind: str) -> Any:
 class BatchMicrostructure(_TransformBase):  # type: ignore[misc]
     """The transform function: one call of :meth:`processPartition` per symbol (partition)."""
 
-    def __init__(self, keyed: bool, quoted: bool = False) -> None:
-        self._keyed = keyed or quoted
-        self._quoted = quoted
+    def __init__(self, keyed: bool, quoted: bool = False, realized: bool = False) -> None:
+        self._keyed = keyed or quoted or realized
+        self._quoted = quoted or realized
+        self._realized = realized
         self._params: dict[str, Any] = {}
 
     def setup(self, server_interface: Any, col_types: Any) -> None:
@@ -335,8 +422,17 @@ class BatchMicrostructure(_TransformBase):  # type: ignore[misc]
         symbol: str | None = None
         state: str | None = None
         quotes: list[list[Any]] = [[] for _ in QUOTE_COLUMNS]
+        due: list[int] = []
+        resume: tuple[int, float | None, int] | None = None
         while True:
-            if self._quoted and reader.isNull(1):  # a quote: no price
+            kind = reader.getInt(11) if self._realized and not reader.isNull(11) else None
+            # the 12-argument form names each row's kind; the 11-argument one has a quote's price NULL
+            is_quote = kind == ROW_KINDS["quote"] if self._realized else self._quoted and reader.isNull(1)
+            if kind == ROW_KINDS["due"]:
+                due.append(reader.getInt(0))
+            elif kind == ROW_KINDS["resume"]:
+                resume = (reader.getInt(0), None if reader.isNull(1) else reader.getFloat(1), int(reader.getFloat(2)))
+            elif is_quote:
                 if not reader.isNull(0):
                     quotes[0].append(reader.getInt(0))
                     for k in range(1, len(QUOTE_COLUMNS)):
@@ -354,36 +450,45 @@ class BatchMicrostructure(_TransformBase):  # type: ignore[misc]
                     state = reader.getString(6)
             if not reader.next():
                 break
-        if not ts:
+        if not ts and not due:  # due bars without a trade since the newest realized row still get their rows
             return
         quoted = pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(quotes, QUOTE_COLUMNS, strict=True)],
                                       schema=QUOTE_COLUMNS) if self._quoted else None
+        feed = RealizedFeed(np.array(due, np.int64), resume) if self._realized else None
         result = compute_partition(ts, px, sz, symbol=symbol or "", state=state, conditions=cond, correction=corr,
-                                   quotes=quoted, **self._params)
-        _write(writer, result, self._keyed, self._quoted)
+                                   quotes=quoted, realized=feed, **self._params)
+        _write(writer, result, self._keyed, self._quoted, (symbol or "") if self._realized else None)
 
     def destroy(self, server_interface: Any, col_types: Any) -> None:
         """Nothing to release."""
 
 
-def _write(writer: Any, result: PartitionResult, keyed: bool, quoted: bool = False) -> None:
+def _write(writer: Any, result: PartitionResult, keyed: bool, quoted: bool = False,
+           realized_symbol: str | None = None) -> None:
     """Write the partition's rows; ``state``, ``model_params`` and ``intraday_profile`` only on the last row
-    of a keyed call; the bar liquidity beside each bar's signals in a quoted one."""
+    of a keyed call; the bar liquidity beside each bar's signals in a quoted one; with ``realized_symbol`` (the
+    12-argument form), then one row per :data:`REALIZED_ROWS_PER_CARRIER` realized rows, only ``symbol`` and
+    ``bar_realized_spread`` set."""
     table = result.signals
     last = {"state": result.state, "model_params": result.model_params_json(),
             "intraday_profile": result.profiles_json()}
     m = table.num_rows
-    columns = output_columns(keyed, quoted)
+    columns = output_columns(keyed, quoted, realized_symbol is not None)
     values = {name: table.column(name).to_pylist() for name, _ in columns
-              if name not in last and name not in LIQUIDITY_COLUMNS}
+              if name not in last and name not in LIQUIDITY_COLUMNS and name != "bar_realized_spread"}
     if quoted:
         liquidity = result.liquidity
         if liquidity.column("bar_end_ns").to_pylist() != table.column("bar_end_ns").to_pylist():
             raise RuntimeError("batch_microstructure: bar liquidity rows do not match the bars")  # a bug, not data
         values.update({name: liquidity.column(name).to_pylist() for name in LIQUIDITY_COLUMNS})
-    for i in range(m):
+    carriers = result.realized_json() if realized_symbol is not None else []
+    for i in range(m + len(carriers)):
         for col, (name, kind) in enumerate(columns):
-            if name in last:
+            if i >= m:  # a row carrying realized rows only
+                value = {"symbol": realized_symbol, "bar_realized_spread": carriers[i - m]}.get(name)
+            elif name == "bar_realized_spread":
+                value = None
+            elif name in last:
                 value = last[name] if i == m - 1 else None
             else:
                 value = values[name][i]
@@ -403,6 +508,7 @@ def _write(writer: Any, result: PartitionResult, keyed: bool, quoted: bool = Fal
 class _Factory(_FactoryBase):  # type: ignore[misc]
     keyed = False
     quoted = False
+    realized = False
 
     def getPrototype(self, server_interface: Any, arg_types: Any, return_type: Any) -> None:  # noqa: N802
         arg_types.addInt()  # ts_ns
@@ -416,12 +522,14 @@ class _Factory(_FactoryBase):  # type: ignore[misc]
         if self.quoted:
             for _ in _QUOTE_ARGS:  # bid_price, bid_size, ask_price, ask_size
                 arg_types.addFloat()
-        for _, kind in output_columns(self.keyed, self.quoted):
+        if self.realized:
+            arg_types.addInt()  # kind (ROW_KINDS)
+        for _, kind in output_columns(self.keyed, self.quoted, self.realized):
             {"int": return_type.addInt, "float": return_type.addFloat, "bool": return_type.addBool,
              "varchar": return_type.addVarchar, "long": return_type.addLongVarchar}[kind]()
 
     def getReturnType(self, server_interface: Any, arg_types: Any, return_type: Any) -> None:  # noqa: N802
-        for name, kind in output_columns(self.keyed, self.quoted):
+        for name, kind in output_columns(self.keyed, self.quoted, self.realized):
             if kind == "int":
                 return_type.addInt(name)
             elif kind == "float":
@@ -440,7 +548,7 @@ class _Factory(_FactoryBase):  # type: ignore[misc]
         parameter_types.addInt("computed_at_ns")
 
     def createTransformFunction(self, server_interface: Any) -> BatchMicrostructure:  # noqa: N802
-        return BatchMicrostructure(self.keyed, self.quoted)
+        return BatchMicrostructure(self.keyed, self.quoted, self.realized)
 
 
 class BatchMicrostructureFactory(_Factory):
@@ -464,3 +572,13 @@ class BatchMicrostructureQuotesFactory(_Factory):
 
     keyed = True
     quoted = True
+
+
+class BatchMicrostructureRealizedFactory(_Factory):
+    """``batch_microstructure(ts_ns, price, size, conditions, correction, symbol, state, bid_price, bid_size,
+    ask_price, ask_size, kind)``: the quotes form plus the realized plan (``kind``, :data:`ROW_KINDS`); returns
+    the ``bar_realized_spread`` rows of the due bars as JSON after the symbol's bars."""
+
+    keyed = True
+    quoted = True
+    realized = True

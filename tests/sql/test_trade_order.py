@@ -92,8 +92,8 @@ def test_the_vertica_transform_window_orders_each_partition_by_the_same_key() ->
     text = " ".join(load_registry("vertica", "transform")["udx_signals_to_stage"].text.split())
     windows = re.findall(r"OVER \(PARTITION BY \w+\.symbol ORDER BY ((?:[^()]|\([^()]*\))*)\)", text)
     assert len(windows) == 2  # the UDx partition and the row that carries the stored state
-    for window in windows:  # quotes ride in the partition: is_quote right after the stamp puts a quote after the
-        # trades of its stamp (a trade's prevailing quote is strictly before it); received_ns orders quotes only
+    for window in windows:  # quotes ride in the partition: kind right after the stamp puts a quote (1) after the
+        # trades (0) of its stamp (a trade's prevailing quote is strictly before it); received_ns orders quotes only
         columns = re.sub(r"\b[a-z]\.", "", window).split(", ")
-        assert columns[:2] == ["ts_ns", "is_quote"] and columns[-1] == "received_ns"
-        assert ", ".join(c for c in columns if c not in ("is_quote", "received_ns")) == KEY
+        assert columns[:2] == ["ts_ns", "kind"] and columns[-1] == "received_ns"
+        assert ", ".join(c for c in columns if c not in ("kind", "received_ns")) == KEY

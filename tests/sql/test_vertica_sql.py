@@ -41,7 +41,7 @@ TABLES = {"market_data": TRADES_SCHEMA, "quotes": QUOTES_SCHEMA, "trading_signal
 #: staging table -> (contract table, extra columns the stage carries)
 STAGES = {"market_data_stage": ("market_data", []), "quotes_stage": ("quotes", []),
           "trading_signals_stage": ("trading_signals", ["state", "model_params", "intraday_profile",
-                                                        *LIQUIDITY_COLUMNS]),
+                                                        *LIQUIDITY_COLUMNS, "bar_realized_spread"]),
           "model_params_stage": ("model_params", []), "signal_state_stage": ("signal_state", []),
           "intraday_profile_stage": ("intraday_profile", []), "trade_conditions_stage": ("trade_conditions", []),
           "trade_corrections_stage": ("trade_corrections", []), "bar_liquidity_stage": ("bar_liquidity", []),

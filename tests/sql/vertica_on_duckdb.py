@@ -3,7 +3,11 @@ checked on a real engine against the DuckDB twins; and :meth:`VerticaOnDuckDB.co
 vertica-python connection over it, so that :class:`sql.vertica_backend.VerticaStorage` itself runs them (its pools,
 COPY text and transactions) where no server is. Retention's partition functions (``MOVE_PARTITIONS_TO_TABLE``,
 ``DROP_PARTITIONS``, ``EXPORT TO PARQUET``) are emulated there by row moves, deletes and DuckDB's hive-partitioned
-``COPY`` (:data:`_PARTITION_FUNCTIONS`): what they do to rows, not how Vertica does it.
+``COPY`` (:data:`_PARTITION_FUNCTIONS`): what they do to rows, not how Vertica does it. The UDx
+``batch_microstructure`` is emulated too (:func:`_udx_insert`): the statement's ``FROM`` runs in DuckDB, its rows are
+cut into the ``OVER (PARTITION BY ... ORDER BY ...)`` partitions, and each drives ``udx.vertica_udx``'s transform
+function through the SDK doubles of :mod:`tests.udx.vertica_sdk_doubles`, its output inserted as the ``INSERT``
+names it: the real UDx code fed as the statement feeds it.
 
 Each statement is bound by vertica-python's own client-side binding (``Cursor.format_operation_with_parameters``:
 the text the client sends), then the few spellings only Vertica has are rewritten to DuckDB's (:data:`REWRITES`,
@@ -209,6 +213,10 @@ class _SessionCursor:
             return self
         code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
         bound = _BINDER.format_operation_with_parameters(code, dict(params)) if params else code
+        if _UDX_INSERT.match(bound.strip()):
+            self._rows = [(_udx_insert(self._con, bound.strip()),)]
+            self.description, self.rowcount = [("OUTPUT",)], 1
+            return self
         for pattern, emulate in _PARTITION_FUNCTIONS:
             match = pattern.match(bound.strip())
             if match is not None:
@@ -289,3 +297,47 @@ _PARTITION_FUNCTIONS = (
     (re.compile(r"^EXPORT TO PARQUET \(directory = '([^']*)', compression = 'zstd'\)\s*"
                 r"OVER \(PARTITION BY market, \"date\", symbol\)\s*AS (SELECT .*?);?$", re.S), _export),
 )
+
+
+# --- the UDx batch_microstructure, emulated for VerticaStorage.run_transform_in_database -------------------------
+_UDX_INSERT = re.compile(
+    r"^INSERT INTO (\w+) \(([^)]*)\)\s*SELECT batch_microstructure\((.*?)\s+USING PARAMETERS\s+(.*?)\)\s*"
+    r"OVER \(PARTITION BY (.*?)\s+ORDER BY (.*?)\)\s*FROM (.*?);?$", re.S)
+_UDX_PARAM = re.compile(r"(\w+)\s*=\s*('(?:[^']|'')*'|-?\d+)")
+#: Arguments of each batch_microstructure signature -> its factory (sql/vertica/udx/install.sql).
+_UDX_FACTORIES = {5: "BatchMicrostructureFactory", 7: "BatchMicrostructureResumeFactory",
+                  11: "BatchMicrostructureQuotesFactory", 12: "BatchMicrostructureRealizedFactory"}
+
+
+def _udx_insert(con: duckdb.DuckDBPyConnection, bound: str) -> int:
+    """``INSERT INTO t (...) SELECT batch_microstructure(args USING PARAMETERS ...) OVER (PARTITION BY k ORDER BY
+    o) FROM f``: the rows of ``f`` in ``k, o`` order, one UDx call per partition; returns the rows inserted."""
+    from tests.udx.vertica_sdk_doubles import run_udx
+    from udx import vertica_udx
+
+    match = _UDX_INSERT.match(bound)
+    assert match is not None
+    table, columns, args, params, partition, order, source = match.groups()
+    values = {name: int(v) if not v.startswith("'") else v[1:-1].replace("''", "'")
+              for name, v in _UDX_PARAM.findall(params)}
+    arguments = [a.strip() for a in args.split(",")]
+    factory = getattr(vertica_udx, _UDX_FACTORIES[len(arguments)])()
+    feed = con.execute(to_duckdb(f"SELECT {partition} AS udx_partition, {', '.join(arguments)} FROM {source} "
+                                 f"ORDER BY udx_partition, {order}")).fetchall()
+    names = [c.strip() for c in columns.split(",")]
+    out: list[list[Any]] = []
+    start = 0
+    for i in range(1, len(feed) + 1):
+        if i == len(feed) or feed[i][0] != feed[start][0]:
+            udx_names, rows = run_udx(factory, [r[1:] for r in feed[start:i]], values)
+            assert len(udx_names) == len(names), (udx_names, names)  # INSERT names the UDx's columns by position
+            out += rows
+            start = i
+    if out:
+        table_rows = pa.table({name: pa.array([r[k] for r in out]) for k, name in enumerate(names)})
+        con.register("vertica_udx_rows", table_rows)
+        try:
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM vertica_udx_rows")
+        finally:
+            con.unregister("vertica_udx_rows")
+    return len(out)

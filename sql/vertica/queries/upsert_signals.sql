@@ -1,9 +1,10 @@
 -- name: upsert_signals
 -- returns: the number of rows written; a recomputed bar replaces the stored one
 -- Source: trading_signals_stage, filled by COPY (client-side transform) or by the batch_microstructure UDx
--- (in-database transform); its keys are unique, as MERGE requires.
+-- (in-database transform); its keys are unique, as MERGE requires. Rows without a bar_end_ns only carry the UDx's
+-- realized rows (transform/staged_realized_spread.sql): not bars.
 MERGE INTO trading_signals AS t
-USING trading_signals_stage AS s
+USING (SELECT * FROM trading_signals_stage WHERE bar_end_ns IS NOT NULL) AS s
 ON t.symbol = s.symbol AND t.bar_seconds = s.bar_seconds AND t.bar_end_ns = s.bar_end_ns
 WHEN MATCHED THEN UPDATE SET
     n_trades = s.n_trades, volume = s.volume, vwap = s.vwap, close = s.close, log_return = s.log_return,
