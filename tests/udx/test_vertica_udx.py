@@ -177,7 +177,8 @@ def test_vertica_udx_five_argument_form_is_the_same_without_key_and_state(trades
 def test_vertica_udx_factory_declares_what_it_writes() -> None:
     for factory, n_args in ((vertica_udx.BatchMicrostructureFactory(), 5),
                             (vertica_udx.BatchMicrostructureResumeFactory(), 7),
-                            (vertica_udx.BatchMicrostructureQuotesFactory(), 11)):
+                            (vertica_udx.BatchMicrostructureQuotesFactory(), 11),
+                            (vertica_udx.BatchMicrostructureRealizedFactory(), 12)):
         args, out, sized, params = FakeTypes(), FakeTypes(), FakeTypes(), FakeTypes()
         factory.getPrototype(None, args, out)
         factory.getReturnType(None, args, sized)
@@ -189,9 +190,14 @@ def test_vertica_udx_factory_declares_what_it_writes() -> None:
         kinds = {c[-1]: c[0] for c in sized.calls}
         assert kinds["bar_end_ns"] == "addInt" and kinds["jump_detected"] == "addBool"
         assert kinds["vwap"] == "addFloat" and kinds["signal_reason"] == "addVarchar"
-        if n_args == 11:  # the quotes, and the bar liquidity beside the signals
-            assert [c[0] for c in args.calls][7:] == ["addFloat"] * 4
+        if n_args >= 11:  # the quotes, and the bar liquidity beside the signals
+            assert [c[0] for c in args.calls][7:11] == ["addFloat"] * 4
             assert kinds["n_quotes"] == "addInt" and kinds["kyle_lambda"] == "addFloat"
+        if n_args == 12:  # the row kind, and the realized rows as JSON last
+            assert args.calls[11][0] == "addInt" and sized.calls[-1][0] == "addLongVarchar"
+            assert sized.calls[-1][-1] == "bar_realized_spread"
+        else:
+            assert "bar_realized_spread" not in kinds
 
 
 def test_vertica_udx_ad_hoc_defaults_and_empty_partitions() -> None:
@@ -357,3 +363,41 @@ def test_vertica_udx_with_quotes_refuses_quotes_out_of_time_order() -> None:
                        "ask_size": [1.0, 1.0]}, schema=vertica_udx.QUOTE_COLUMNS)
     with pytest.raises(ValueError, match="quotes ordered by ts_ns"):
         vertica_udx.compute_partition([1, 2], [1.0, 1.0], [1.0, 1.0], quotes=quotes)
+
+
+def test_vertica_udx_realized_form_returns_the_duckdb_transforms_realized_rows(market, tmp_path, monkeypatch) -> None:
+    """The 12-argument form (trades kind 0, quotes kind 1, no realized row yet): after each symbol's bars, rows
+    carrying only its ``bar_realized_spread`` rows as JSON (a few per row here, to cut them), equal to DuckDB's."""
+    from sql.contract import BAR_REALIZED_SPREAD_SCHEMA
+
+    trades, quotes = market
+    settings = _liq_settings(tmp_path / "ref.duckdb")
+    storage = DuckDBStorage.open(settings)
+    storage.apply_schema()
+    storage.append_trades(trades)
+    storage.append_quotes(quotes)
+    run_transform(storage, settings, now_ns=NOW_NS)
+    storage.close()
+    monkeypatch.setattr(vertica_udx, "REALIZED_ROWS_PER_CARRIER", 7)
+    watermark = int(pa.compute.max(trades["ts_ns"]).as_py())
+    names_sql = ", ".join(BAR_REALIZED_SPREAD_SCHEMA.names)
+    for symbol in sorted(set(trades["symbol"].to_pylist())):
+        with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+            want = con.execute(f"SELECT {names_sql} FROM bar_realized_spread WHERE symbol = ? ORDER BY bar_end_ns",
+                               [symbol]).fetchall()
+            bars = con.execute("SELECT count(*) FROM trading_signals WHERE symbol = ?", [symbol]).fetchone()[0]
+        feed = [(*r, 1 if r[1] is None else 0) for r in _quoted_partition(trades, quotes, symbol, watermark)]
+        names, out = _run_udx(vertica_udx.BatchMicrostructureRealizedFactory(), feed,
+                              {"settings": udx_settings_json(settings), "market": "stocks", "watermark_ns": watermark,
+                               "computed_at_ns": NOW_NS})
+        rows = [dict(zip(names, r, strict=True)) for r in out]
+        assert names[-1] == "bar_realized_spread" and len(rows) > bars
+        assert all(r["bar_realized_spread"] is None and r["bar_end_ns"] is not None for r in rows[:bars])
+        carriers = rows[bars:]
+        assert len(carriers) == -(-len(want) // 7) and len(want) > 30
+        assert all({k for k, v in r.items() if v is not None} == {"symbol", "bar_realized_spread"} for r in carriers)
+        got = [tuple(row[k] for k in BAR_REALIZED_SPREAD_SCHEMA.names)
+               for r in carriers for row in json.loads(r["bar_realized_spread"])]
+        assert len(got) == len(want)
+        for g, w in zip(got, want, strict=True):
+            assert all(_close(a, b) for a, b in zip(g, w, strict=True)), (g, w)
