@@ -50,7 +50,10 @@ DuckDB (:func:`udx.realized_step.plan_realized`, :meth:`~udx.realized_step.Reali
 The rows come back as JSON lists in the ``bar_realized_spread`` column of rows of their own after the symbol's
 bars (every column but ``symbol`` NULL; at most :data:`REALIZED_ROWS_PER_CARRIER` rows each, so a backfill
 stays under the column's size), and also when the symbol has no new bar (a session's last bars become due
-after its close).
+after its close). Why here and not client-side after the UDx statement (``plan_realized`` over the stored rows):
+that would read the due bars' trades and quotes over the wire (every trade on a first run) and run a second
+copy of the transform's chunk reads beside ``run_transform``; here the one ``run_transform`` computes bars and
+realized rows from the partition it was fed, and the caller still writes everything in one transaction.
 
 Parameters (``USING PARAMETERS``): ``settings`` (JSON of :class:`sql.settings.Settings` fields; default:
 defaults), ``market`` (``stocks``/``crypto``, picks the session; default ``stocks``), ``watermark_ns`` (bars
