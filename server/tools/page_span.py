@@ -9,7 +9,9 @@ those trades; then the page query over that span, the cursor kept. The rows are 
 window before the cursor and after ``lo`` is in the page, and of those at ``lo`` the query's ``ORDER BY`` and
 ``LIMIT`` keep the same ones. The span is bound as values, so DuckDB's zone maps and top-N prune the macro's scans
 to it (they do not prune on values computed inside one query: why these are two statements). A page without
-trades gets a NULL span, which selects nothing. Each step is one read of :meth:`sql.backend.Storage.query`.
+trades gets a NULL span, which selects nothing. Each step is one read of :meth:`sql.backend.Storage.query`, in
+its own read transaction: a trade written between the two reads is in the page only if it falls in the span
+(one newer than the span is left to no page of this walk, as a trade newer than a cursor always is).
 """
 
 from __future__ import annotations
