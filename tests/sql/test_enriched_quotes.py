@@ -336,7 +336,7 @@ def on_vertica():
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(trade_rows, quote_rows, st.integers(1, 6), st.integers(-2, 42), st.integers(1, 45))
+@given(trade_rows, quote_rows, st.integers(1, 6), st.integers(0, 42), st.integers(1, 45))  # the tool takes start >= 0
 def test_the_vertica_span_and_page_walk_the_views_rows(on_vertica, t_rows, q_rows, limit, start_ms, length_ms):
     db, vertica = on_vertica
     trades, quotes = _trades(t_rows), _quotes(q_rows)
