@@ -8,7 +8,9 @@ bench_server file ``bench/data/bench_50000000.duckdb``, which has no quotes (the
 rule's windows against an empty quotes table). Calls: the newest 100 trades of one symbol (all time), 100 trades
 of the last hour, and the whole last hour of the symbol through the view; then this hour through the table macro
 ``enriched_market_data_between`` against the view with a time filter (the view's tick rule runs over the symbol's
-whole history). Times are wall-clock medians of ``--repeats`` calls after one warm-up, one DuckDB thread; each
+whole history); and the two pages as the server reads them now (``enriched_data_page_span``, then
+``enriched_data_page`` over that span: server/tools/page_span.py) against the one-statement page query of commit
+``PAGE_BASELINE_COMMIT``, which restated the macro's CTEs with a 1,000-trade look-back. Times are wall-clock medians of ``--repeats`` calls after one warm-up, one DuckDB thread; each
 pair of a row in the same process on the same file, and their rows are checked equal in number.
 
 Run: ``.venv/bin/python -m bench.bench_enriched_quotes [--hours 4] [--rate 200] [--big [--db FILE]] [--no-append]``.
@@ -32,14 +34,16 @@ from bench.report import load_average, machine, now_utc, publish, versions
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE_COMMIT = "f582240"  # main before the quote columns
+PAGE_BASELINE_COMMIT = "1ece2e6"  # main before the page read the macro over its span in two steps
+SPAN_PARAMS = ("symbol", "start_ns", "end_ns", "after_ts_ns", "after_exchange", "after_trade_id", "row_limit")
 TITLE = "Quote columns of enriched_market_data and get_enriched_data (issue 19 point 4)"
 NS = 10**9
 HOUR_VIEW = "SELECT count(*), sum(size) FROM {source} WHERE symbol = $symbol AND ts_ns >= $start_ns AND ts_ns < $end_ns"
 MACRO = "enriched_market_data_between($symbol, $start_ns, $end_ns)"
 
 
-def _baseline(path: str) -> str:
-    return subprocess.run(["git", "show", f"{BASELINE_COMMIT}:{path}"], cwd=ROOT, capture_output=True, text=True,
+def _baseline(path: str, commit: str = BASELINE_COMMIT) -> str:
+    return subprocess.run(["git", "show", f"{commit}:{path}"], cwd=ROOT, capture_output=True, text=True,
                           check=True).stdout
 
 
@@ -66,12 +70,28 @@ def build(path: Path, hours: float, rate: float) -> None:
     storage.close()
 
 
-def _median(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any], repeats: int) -> tuple[float, list]:
-    rows = con.execute(sql, params).fetchall()  # warm-up
+class TwoStep:
+    """The page as the server reads it: the span query, then the page query with the span bound."""
+
+    def __init__(self, span: str, page: str) -> None:
+        self.span, self.page = span, page
+
+    def rows(self, con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> list:
+        start_ns, end_ns = con.execute(self.span, {k: params[k] for k in SPAN_PARAMS}).fetchone()
+        return con.execute(self.page, {**params, "start_ns": start_ns, "end_ns": end_ns}).fetchall()
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str | TwoStep, params: dict[str, Any]) -> list:
+    return sql.rows(con, params) if isinstance(sql, TwoStep) else con.execute(sql, params).fetchall()
+
+
+def _median(con: duckdb.DuckDBPyConnection, sql: str | TwoStep, params: dict[str, Any],
+            repeats: int) -> tuple[float, list]:
+    rows = _run(con, sql, params)  # warm-up
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        rows = con.execute(sql, params).fetchall()
+        rows = _run(con, sql, params)
         times.append(time.perf_counter() - start)
     return statistics.median(times), rows
 
@@ -91,8 +111,10 @@ def measure(path: Path, symbol: str, repeats: int) -> tuple[dict[str, Any], list
         "SELECT (SELECT count(*) FROM market_data), (SELECT count(*) FROM quotes), "
         "(SELECT count(*) FROM market_data WHERE symbol = $symbol), "
         "(SELECT max(ts_ns) FROM market_data WHERE symbol = $symbol)", {"symbol": symbol}).fetchone()))
-    ours_page = load_registry("duckdb", "queries")["enriched_data_page"].text
+    queries = load_registry("duckdb", "queries")
+    ours_page = TwoStep(queries["enriched_data_page_span"].text, queries["enriched_data_page"].text)
     base_page = _baseline("sql/duckdb/queries/enriched_data_page.sql")
+    main_page = _baseline("sql/duckdb/queries/enriched_data_page.sql", PAGE_BASELINE_COMMIT)
     keyset = {"after_ts_ns": None, "after_exchange": None, "after_trade_id": None, "row_limit": 101}
     hour = {"start_ns": facts["newest"] - 3600 * NS, "end_ns": facts["newest"] + 1}
     calls = [
@@ -103,6 +125,10 @@ def measure(path: Path, symbol: str, repeats: int) -> tuple[dict[str, Any], list
          HOUR_VIEW.format(source="enriched_market_data"), {"symbol": symbol, **hour}),
         ("this hour: view with a time filter → enriched_market_data_between", HOUR_VIEW.format(
             source="enriched_market_data"), HOUR_VIEW.format(source=MACRO), {"symbol": symbol, **hour}),
+        (f"page: newest 100 (all time), {PAGE_BASELINE_COMMIT}'s page → span + macro", main_page, ours_page,
+         {"symbol": symbol, "bar_seconds": 60, "start_ns": 0, "end_ns": 2**62, **keyset}),
+        (f"page: 100 of the last hour, {PAGE_BASELINE_COMMIT}'s page → span + macro", main_page, ours_page,
+         {"symbol": symbol, "bar_seconds": 60, **hour, **keyset}),
     ]
     out = []
     for label, base_sql, ours_sql, params in calls:
@@ -116,7 +142,7 @@ def measure(path: Path, symbol: str, repeats: int) -> tuple[dict[str, Any], list
 
 def _table(name: str, facts: dict[str, Any], rows: list[tuple[str, float, float]], symbol: str) -> list[str]:
     lines = [f"**{name}**: {facts['trades']:,} trades ({symbol}: {facts['symbol_trades']:,}), "
-             f"{facts['quotes']:,} quotes", "", "| call | before (first three: no quote columns; last: the view) | after | ratio |",
+             f"{facts['quotes']:,} quotes", "", "| call | before (first three: no quote columns; fourth: the view; last two: the one-statement page) | after | ratio |",
              "|---|---:|---:|---:|"]
     lines += [f"| {label} | {b * 1000:,.1f} ms | {o * 1000:,.1f} ms | {o / b:.2f}x |" for label, b, o in rows]
     return lines + [""]
@@ -145,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             copy = Path(scratch) / big.name
             shutil.copyfile(big, copy)
             facts, rows = measure(copy, args.symbol, args.repeats)
-            sections += _table("bench_server's 50M file (no quotes)", facts, rows, args.symbol)
+            sections += _table(f"bench_server's file {big.name} (no quotes)", facts, rows, args.symbol)
     body = "\n".join([
         f"`.venv/bin/python -m bench.bench_enriched_quotes{' --big' if args.big else ''}` "
         f"(bench/bench_enriched_quotes.py), {now_utc()}.",
@@ -153,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         f"- Machine: {machine()}; load average at the end {load_average()}",
         f"- {versions('duckdb')}; one DuckDB thread; medians of {args.repeats} calls after a warm-up; baseline: "
         f"the page query and view of commit {BASELINE_COMMIT} (no quote columns) for the first three rows, the "
-        "view with a time filter for the last; same process, same file",
+        f"view with a time filter for the fourth, the one-statement page of commit {PAGE_BASELINE_COMMIT} for the last "
+        "two (after: span, then the page over it, both timed); same process, same file",
         "",
         *sections,
     ])

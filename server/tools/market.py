@@ -18,6 +18,7 @@ from server.models import EnrichedTrade, JumpEvent, Page, RealTimeRow, SignalRow
 from server.tools.daily_spreads import with_daily_spreads
 from server.tools.jump_memory import JumpMemory
 from server.tools.latest import LatestRows
+from server.tools.page_span import PageSpan
 from server.tools.paging import construct_rows, fetch_page
 from server.tools.recent_window import RecentWindow
 from server.tools.signal_memory import KeptPage, SignalMemory
@@ -93,7 +94,7 @@ def enriched_data(
     symbols = symbol_list(symbol, None)
     assert symbols is not None
     page = fetch_page(
-        storage,
+        PageSpan(storage),  # the page's span first, then its rows (server/tools/page_span.py)
         tool="get_enriched_data",
         query="enriched_data_page",
         params={"symbol": symbols[0], "bar_seconds": bar_seconds, **_window_params(parse_window(hours_back, start, end))},

@@ -2,7 +2,8 @@
 
 ``enriched_data_page``, ``symbol_metrics_page`` and the ``trading_signals`` pages read only what one page needs
 (the newest trades first, the page's days only, keys before whole rows); the reference here is the plain query
-over the view, with the filters and keyset of the tool.
+over the view, with the filters and keyset of the tool. ``enriched_data_page`` runs as the server runs it: its
+span first (``server/tools/page_span.py``), on random windows, cursors, limits and grids, and through the tool.
 """
 
 from __future__ import annotations
@@ -11,7 +12,12 @@ import math
 
 import duckdb
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from server.models import EnrichedTrade
+from server.tools import market
+from server.tools.page_span import PageSpan
 from sql.queries import load_registry
 
 QUERIES = load_registry("duckdb", "queries")
@@ -85,29 +91,88 @@ def _symbols(con) -> list[str]:
     return [r[0] for r in con.execute("SELECT DISTINCT symbol FROM trading_signals ORDER BY 1").fetchall()]
 
 
-def test_enriched_data_page_equals_the_view_on_every_page_and_window(con):
+def _enriched(con, storage, params: dict, limit: int) -> tuple[tuple[list[tuple], bool], tuple[list[tuple], bool]]:
+    """(rows, truncated) of the page as the server reads it (span, then page) and of the plain query on the view."""
+    ours = PageSpan(storage).query("enriched_data_page", params, limit)
+    reference = con.execute(REFERENCE["enriched_data_page"], {**params, "row_limit": limit + 1}).fetchall()
+    return (ours.rows, ours.truncated), (reference[:limit], len(reference) > limit)
+
+
+def test_enriched_data_page_equals_the_view_on_every_page_and_window(con, market_storage):
     newest = con.execute("SELECT max(ts_ns) FROM market_data").fetchone()[0]
     for symbol in _symbols(con)[:3] + ["NOPE"]:
         for window in (ALL_TIME, {"start_ns": newest - 3_600 * 10**9, "end_ns": newest - 600 * 10**9}):
             params = {"symbol": symbol, "bar_seconds": 60, **window, "after_ts_ns": None, "after_exchange": None,
-                      "after_trade_id": None, "row_limit": 7}  # fmt: skip
+                      "after_trade_id": None}  # fmt: skip
             for _ in range(3):  # three pages through the keyset
-                ours, reference = _both(con, "enriched_data_page", params)
-                assert _same(ours, reference), (symbol, window, params)
+                (ours, more), (reference, more_in_view) = _enriched(con, market_storage, params, 7)
+                assert _same(ours, reference) and more == more_in_view, (symbol, window, params)
                 if not ours:
                     break
                 last = ours[-1]
                 params.update(after_ts_ns=last[2], after_exchange=last[6], after_trade_id=last[7])
 
 
-def test_enriched_data_page_covers_trades_before_the_first_bar_and_other_grids(con):
+def test_enriched_data_page_covers_trades_before_the_first_bar_and_other_grids(con, market_storage):
     first_bar = con.execute("SELECT min(bar_end_ns) FROM trading_signals").fetchone()[0]
     symbol = _symbols(con)[0]
     for bar_seconds in (60, 300):  # 300: a grid without bars has no enriched rows, as in the view
         params = {"symbol": symbol, "bar_seconds": bar_seconds, "start_ns": 0, "end_ns": first_bar + 10**9,
-                  "after_ts_ns": None, "after_exchange": None, "after_trade_id": None, "row_limit": 50}  # fmt: skip
-        ours, reference = _both(con, "enriched_data_page", params)
-        assert _same(ours, reference)
+                  "after_ts_ns": None, "after_exchange": None, "after_trade_id": None}  # fmt: skip
+        (ours, more), (reference, more_in_view) = _enriched(con, market_storage, params, 50)
+        assert _same(ours, reference) and more == more_in_view
+
+
+def _tool_rows(page) -> list[tuple]:
+    """The tool's rows as the view's columns (``ts`` aside: the tool writes it as text)."""
+    fields = [f for f in EnrichedTrade.model_fields if f != "ts"]
+    return [tuple(getattr(row, f) for f in fields) for row in page.rows]
+
+
+def _view_rows(con, rows: list[tuple]) -> list[tuple]:
+    columns = [d[0] for d in con.execute(REFERENCE["enriched_data_page"], {
+        "symbol": "", "start_ns": 0, "end_ns": 0, "bar_seconds": 60, "after_ts_ns": None, "after_exchange": None,
+        "after_trade_id": None, "row_limit": 0}).description]  # fmt: skip
+    at = [columns.index(f) for f in EnrichedTrade.model_fields if f != "ts"]
+    return [tuple(row[i] for i in at) for row in rows]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(symbol_at=st.integers(0, 40), start_at=st.floats(-0.1, 1.1), minutes=st.sampled_from([0, 1, 10, 120, 10**7]),
+       cursor_at=st.one_of(st.none(), st.floats(0, 1)), limit=st.integers(1, 120),
+       bar_seconds=st.sampled_from([60, 60, 60, 300]))  # fmt: skip
+def test_enriched_data_page_equals_the_view_on_random_windows_cursors_and_limits(
+        con, market_storage, symbol_at, start_at, minutes, cursor_at, limit, bar_seconds):
+    first, last = con.execute("SELECT min(ts_ns), max(ts_ns) FROM market_data").fetchone()
+    symbols = _symbols(con) + ["NOPE"]
+    symbol = symbols[symbol_at % len(symbols)]
+    start = max(0, int(first + start_at * (last - first)))
+    window = {"start_ns": start, "end_ns": start + minutes * 60 * 10**9 + 1}
+    after = (None, None, None)
+    if cursor_at is not None:  # a trade of the symbol (of any time: before, in or after the window)
+        (n,) = con.execute("SELECT count(*) FROM market_data WHERE symbol = $s", {"s": symbol}).fetchone()
+        if n:
+            after = con.execute("SELECT ts_ns, exchange, trade_id FROM market_data WHERE symbol = $s "
+                                "ORDER BY ts_ns, exchange, trade_id LIMIT 1 OFFSET $k",
+                                {"s": symbol, "k": int(cursor_at * (n - 1))}).fetchone()  # fmt: skip
+    params = {"symbol": symbol, "bar_seconds": bar_seconds, **window, "after_ts_ns": after[0],
+              "after_exchange": after[1], "after_trade_id": after[2]}  # fmt: skip
+    (ours, more), (reference, more_in_view) = _enriched(con, market_storage, params, limit)
+    assert _same(ours, reference) and more == more_in_view, params
+    if symbol == "NOPE" or cursor_at is not None:
+        return
+    # the tool (window as integer nanoseconds) and its next page through its own cursor
+    page = market.enriched_data(market_storage, symbol=symbol, limit=limit, bar_seconds=bar_seconds,
+                                start=window["start_ns"], end=window["end_ns"])
+    assert _same(_tool_rows(page), _view_rows(con, reference)) and page.truncated == more_in_view
+    if page.next_cursor is None:
+        return
+    tail = reference[-1]
+    following = con.execute(REFERENCE["enriched_data_page"], {**params, "after_ts_ns": tail[2],
+                            "after_exchange": tail[6], "after_trade_id": tail[7], "row_limit": limit}).fetchall()
+    page = market.enriched_data(market_storage, symbol=symbol, limit=limit, bar_seconds=bar_seconds,
+                                start=window["start_ns"], end=window["end_ns"], cursor=page.next_cursor)
+    assert following and _same(_tool_rows(page), _view_rows(con, following))
 
 
 def test_symbol_metrics_page_equals_the_view_for_one_several_and_all_symbols(con):

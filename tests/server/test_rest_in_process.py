@@ -5,6 +5,8 @@ error shape, format negotiation and the per-tool metrics (the routes over a sock
 from __future__ import annotations
 
 import logging
+import math
+import random
 import shutil
 import time
 from typing import Any
@@ -64,6 +66,47 @@ def test_enriched_data_is_the_tools_page(client, tiny):
     recent = client.get("/api/v1/enriched-data", params={"symbol": "MSFT", "hours_back": hours_back,
                                                           "limit": 100}).json()  # fmt: skip
     assert 0 < recent["count"] < 100 and recent["rows"][0]["ts_ns"] == newest
+
+
+VIEW_PAGE = ("SELECT * FROM enriched_market_data WHERE symbol = $symbol AND ts_ns >= $start AND ts_ns < $end "
+             "AND (bar_seconds = $bar OR bar_seconds IS NULL) AND ($after_ts_ns IS NULL OR (ts_ns, exchange, trade_id)"
+             " < ($after_ts_ns, $after_exchange, $after_trade_id)) ORDER BY ts_ns DESC, exchange DESC, trade_id DESC "
+             "LIMIT $limit")
+
+
+def test_enriched_data_pages_equal_the_views_rows_on_random_windows_and_limits(client, tiny):
+    """The REST route's pages, followed through their cursors, are the view's rows (every field but the ISO ``ts``)."""
+    _, storage = tiny
+    first, last = storage.fetch_one("SELECT min(ts_ns), max(ts_ns) FROM market_data")
+    symbols = [r[0] for r in storage.fetch_all("SELECT DISTINCT symbol FROM market_data ORDER BY 1")]
+    columns = [r[0] for r in storage.fetch_all("SELECT column_name FROM (DESCRIBE enriched_market_data)")]
+    draw = random.Random(19)
+    for _ in range(12):
+        symbol = draw.choice(symbols)
+        start = first + int(draw.uniform(-0.1, 1.0) * (last - first))
+        args = {"symbol": symbol, "limit": draw.randint(1, 60), "start": max(start, 0),
+                "end": start + draw.choice([10**9, 600 * 10**9, 4 * 3600 * 10**9])}
+        after = (None, None, None)
+        for _ in range(3):
+            body = client.get("/api/v1/enriched-data", params=args).json()
+            view = storage.fetch_all(VIEW_PAGE, {"symbol": symbol, "start": args["start"], "end": args["end"],
+                                                 "bar": BAR, "after_ts_ns": after[0], "after_exchange": after[1],
+                                                 "after_trade_id": after[2], "limit": args["limit"] + 1})
+            assert body["count"] == min(len(view), args["limit"]) and body["truncated"] == (len(view) > args["limit"])
+            for row, want in zip(body["rows"], view, strict=False):
+                expected = dict(zip(columns, want, strict=True))
+                for field, value in row.items():
+                    if field == "ts":
+                        continue
+                    if isinstance(value, float):
+                        assert math.isclose(value, expected[field], rel_tol=1e-12), (field, args)
+                    else:
+                        assert value == expected[field], (field, args)
+            if not body["next_cursor"]:
+                break
+            tail = body["rows"][-1]
+            after = (tail["ts_ns"], tail["exchange"], tail["trade_id"])
+            args["cursor"] = body["next_cursor"]
 
 
 def test_trading_signals_are_the_tools_page(client, tiny):

@@ -2,7 +2,9 @@
 effective_spread) on a real DuckDB file: equal to the plain reference written from the rule
 (``tests/reference/quotes.py``) and to the kernels ``udx.nbbo`` + ``udx.trade_sign`` on random trades and
 quotes (locked, crossed, one-sided, stale, a quote at the trade's own stamp, several quotes at one stamp,
-prints that may not set the price); the page query ``enriched_data_page`` gives the same columns."""
+prints that may not set the price); ``get_enriched_data``'s page (its span, then ``enriched_data_page``) gives
+the same rows on random windows and limits, also when the last price change lies over 1,000 trades back, and so
+do the Vertica span and page queries (run by ``VerticaStorage`` on ``tests/sql/vertica_on_duckdb.py``)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from server.tools import market
+from server.tools.page_span import PageSpan
 from sql.contract import QUOTES_SCHEMA, TRADES_SCHEMA
 from sql.duckdb_backend import DuckDBStorage
 from sql.queries import load_registry
@@ -132,28 +136,55 @@ def test_the_view_equals_the_reference_and_the_kernels(storage, t_rows, q_rows):
         assert _same(row, kernels[key]), (key, row, kernels[key])
 
 
-PAGE = load_registry("duckdb", "queries")["enriched_data_page"].text
+FULL_SQL = "SELECT * FROM enriched_market_data"
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(trade_rows, quote_rows, st.integers(1, 6))
-def test_every_page_of_the_page_query_equals_the_view(storage, t_rows, q_rows, row_limit):
+@given(trade_rows, quote_rows, st.integers(1, 6), st.integers(-2, 42), st.integers(1, 45))
+def test_every_page_of_the_page_query_equals_the_view(storage, t_rows, q_rows, row_limit, start_ms, length_ms):
+    """Span, then page, as the server reads them (``PageSpan``), walked through the keyset over a window."""
     trades, quotes = _trades(t_rows), _quotes(q_rows)
     _store(storage, trades, quotes)
-    view = _view(storage)
+    view = {(r[1], r[6], r[7]): r for r in storage.fetch_all(FULL_SQL)}
+    window = {"start_ns": start_ms * MS, "end_ns": (start_ms + length_ms) * MS}
     for symbol in SYMBOLS:
-        params = {"symbol": symbol, "bar_seconds": 60, "start_ns": 0, "end_ns": BIGINT_MAX, "after_ts_ns": None,
-                  "after_exchange": None, "after_trade_id": None, "row_limit": row_limit}
-        seen = 0
+        params = {"symbol": symbol, "bar_seconds": 60, **window, "after_ts_ns": None, "after_exchange": None,
+                  "after_trade_id": None}
+        seen = []
         while True:
-            rows = storage.fetch_all(PAGE, params)
-            for r in rows:
-                assert _same(TradeQuote(r[14], r[15], r[16], r[17], r[18]), view[(r[1], r[6], r[7])])
-            seen += len(rows)
-            if len(rows) < row_limit:
+            page = PageSpan(storage).query("enriched_data_page", params, row_limit)
+            for r in page.rows:
+                assert r[:14] == view[(r[1], r[6], r[7])][:14]  # the trade's own columns
+                assert _same(TradeQuote(*r[14:19]), TradeQuote(*view[(r[1], r[6], r[7])][14:19]))
+            seen += [(r[2], r[6], r[7]) for r in page.rows]
+            if not page.truncated:
                 break
-            params.update(after_ts_ns=rows[-1][2], after_exchange=rows[-1][6], after_trade_id=rows[-1][7])
-        assert seen == sum(1 for t in trades if t["symbol"] == symbol)
+            assert len(page.rows) == row_limit
+            params.update(after_ts_ns=page.rows[-1][2], after_exchange=page.rows[-1][6],
+                          after_trade_id=page.rows[-1][7])
+        assert seen == sorted(((t["ts_ns"], t["exchange"], t["trade_id"]) for t in trades if t["symbol"] == symbol
+                               and window["start_ns"] <= t["ts_ns"] < window["end_ns"]), reverse=True)
+
+
+def test_a_page_after_more_than_1000_prints_at_one_price_signs_from_the_older_change(storage):
+    """The page's tick state is the view's even when its last price change lies over 1,000 trades back (the page
+    used to search the 1,000 trades before it only, and signed such trades 0): a zero tick after a downtick
+    sells."""
+    rows = [("AAA", 1, 10.02, None, None, 1), ("AAA", 2, 10.01, None, None, 1)]
+    rows += [("AAA", 3, 10.01, None, i, 1) for i in range(1_100)]  # one price, one stamp
+    rows += [("AAA", 4, 10.01, None, None, 2), ("AAA", 5, 10.01, "12", None, 1), ("AAA", 6, 10.01, None, None, 3)]
+    trades = _trades(rows)
+    _store(storage, trades, [])  # no quote: the tick rule signs every trade
+    reference = trades_against_quotes(trades, [], STALE_NS)
+    view = _view(storage)
+    for limit, start in ((3, 0), (2, 4 * MS), (1, 6 * MS)):
+        page = market.enriched_data(storage, symbol="AAA", limit=limit, bar_seconds=60, start=start)
+        assert page.count == limit
+        for row in page.rows:
+            key = (row.symbol, row.exchange, row.trade_id)
+            got = TradeQuote(row.bid_price, row.ask_price, row.trade_side, row.quote_flags, row.effective_spread)
+            assert _same(got, reference[key]) and _same(got, view[key])
+            assert row.trade_side == -1
 
 
 def _one(storage: DuckDBStorage, trades: list[dict[str, Any]], quotes: list[dict[str, Any]]) -> list[TradeQuote]:
@@ -289,3 +320,45 @@ def test_a_quote_standing_over_midnight_counts_in_its_own_day_until_midnight(sto
     assert [r[0] for r in rows] == ["AAA", "AAA"]
     assert math.isclose(rows[0][2], (3 * z + 5 * x) / 8, rel_tol=1e-12)  # x stands 5 ms to midnight, not 10
     assert math.isclose(rows[1][2], y, rel_tol=1e-12) and rows[0][3] is None
+
+
+@pytest.fixture(scope="module")
+def on_vertica():
+    """A VerticaStorage over the DuckDB stand-in (its views are DuckDB's twins: this checks the Vertica span and
+    page queries, not Vertica's view)."""
+    from sql.vertica_backend import VerticaStorage
+    from tests.sql.vertica_on_duckdb import VerticaOnDuckDB
+
+    db = VerticaOnDuckDB()
+    store = VerticaStorage(db.connect, read_only=False, query_timeout_ms=3000, write_timeout_s=60, pool_size=1)
+    yield db, store
+    store.close()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(trade_rows, quote_rows, st.integers(1, 6), st.integers(0, 42), st.integers(1, 45))  # the tool takes start >= 0
+def test_the_vertica_span_and_page_walk_the_views_rows(on_vertica, t_rows, q_rows, limit, start_ms, length_ms):
+    db, vertica = on_vertica
+    trades, quotes = _trades(t_rows), _quotes(q_rows)
+    db.con.execute("DELETE FROM market_data")
+    db.con.execute("DELETE FROM quotes")
+    if trades:
+        vertica.append_trades(pa.Table.from_pylist(trades, schema=TRADES_SCHEMA))
+    if quotes:
+        vertica.append_quotes(pa.Table.from_pylist(quotes, schema=QUOTES_SCHEMA))
+    window = {"start": start_ms * MS, "end": (start_ms + length_ms) * MS}
+    columns = "ts_ns, exchange, trade_id, price, sets_price, bid_price, ask_price, trade_side, quote_flags"
+    for symbol in SYMBOLS:
+        walked, cursor = [], None
+        while symbol in {t["symbol"] for t in trades}:  # an unknown symbol is an error, not an empty page
+            page = market.enriched_data(vertica, symbol=symbol, limit=limit, bar_seconds=60, cursor=cursor,
+                                        **window)  # type: ignore[arg-type]
+            walked += [tuple(getattr(row, c) for c in columns.split(", ")) for row in page.rows]
+            if page.next_cursor is None:
+                break
+            assert page.count == limit
+            cursor = page.next_cursor
+        view = db.rows(f"SELECT {columns} FROM enriched_market_data WHERE symbol = '{symbol}' "
+                       f"AND ts_ns >= {window['start']} AND ts_ns < {window['end']} "
+                       "AND (bar_seconds = 60 OR bar_seconds IS NULL) ORDER BY ts_ns DESC, exchange DESC, trade_id DESC")
+        assert walked == view

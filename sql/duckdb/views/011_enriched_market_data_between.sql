@@ -14,7 +14,8 @@
 -- * the bars of each grid from its last one ending at or before start_ns.
 -- Pass constants or bound values as the bounds (DuckDB's top-N and zone maps do not prune on values computed in
 -- the query), and filter bar_seconds as on the view.
--- tests/sql/test_enriched_between.py compares it with the view on random windows.
+-- tests/sql/test_enriched_between.py compares it with the view on random windows. get_enriched_data's page reads it
+-- over the page's span (sql/duckdb/queries/enriched_data_page.sql).
 CREATE OR REPLACE MACRO enriched_market_data_between(ticker, start_ns, end_ns) AS TABLE
 WITH limits AS (
     SELECT max(value) AS stale_ns FROM view_settings WHERE name = 'quote_stale_ns'

@@ -1,7 +1,8 @@
 -- name: enriched_data_page
 -- params: symbol, start_ns, end_ns, bar_seconds, after_ts_ns, after_exchange, after_trade_id, row_limit
 -- returns: trades of one symbol with their quotes, sides and signals, newest first; keyset cursor (ts_ns, exchange, trade_id)
--- The row comparison (ts_ns, exchange, trade_id) < (...) of the DuckDB file, spelled out.
+-- The row comparison (ts_ns, exchange, trade_id) < (...) of the DuckDB file, spelled out. The server binds the page's
+-- own span, found first by enriched_data_page_span (server/tools/page_span.py), as on DuckDB: the same rows.
 SELECT
     market, symbol, ts_ns, ts, price, size, exchange, trade_id, conditions, correction, sets_price, counts_volume, received_ns,
     source, bid_price, ask_price, trade_side, quote_flags, effective_spread, bar_seconds,
