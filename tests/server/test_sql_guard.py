@@ -166,6 +166,8 @@ def test_whatever_passes_is_one_select_over_documented_relations(parts):
         return
     (statement,) = duckdb.extract_statements(text)
     assert statement.type == duckdb.StatementType.SELECT
+    # The statement is a SELECT, so COPY, INSERT, ATTACH and SET cannot run inside it (DuckDB nests no statement
+    # in a SELECT but through query(), checked below); as bare words they are only column names ("SELECT copy").
     outside_strings = re.sub(r"'(?:[^']|'')*'", "''", text).lower()
-    for word in ("read_csv", "x.csv", "getenv", "information_schema", "query(", "insert", "copy", "attach", "set "):
+    for word in ("read_csv", "x.csv", "getenv", "information_schema", "query("):
         assert word not in outside_strings
