@@ -81,7 +81,7 @@ class ResponseCache:
         self.largest_entry_bytes = int(max_bytes * LARGEST_ENTRY_FRACTION)
         self._entries: OrderedDict[Hashable, tuple[Any, bytes, int]] = OrderedDict()
         self._version: Any = None
-        self._checked_ns = 0
+        self._checked_ns: int | None = None  # never read: the first call reads (monotonic time may be < the interval)
         self._lock = threading.Lock()
         self.bytes = 0
         self.hits = 0
@@ -98,7 +98,7 @@ class ResponseCache:
     async def version(self) -> Any:
         """The current data version, read again when the last reading is older than the check interval."""
         now = time.monotonic_ns()
-        if now - self._checked_ns >= self._check_ns:
+        if self._checked_ns is None or now - self._checked_ns >= self._check_ns:
             version = await anyio.to_thread.run_sync(self._read_version)
             with self._lock:
                 if version != self._version:

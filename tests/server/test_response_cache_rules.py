@@ -46,6 +46,17 @@ async def test_the_version_is_read_again_only_after_the_check_interval(storage):
 
 
 @pytest.mark.anyio
+async def test_the_first_version_is_read_on_a_machine_up_for_less_than_the_interval(storage, monkeypatch):
+    """The monotonic clock counts from boot: a freshly started CI machine is up for less than an hour. The first
+    call must read the version whatever the clock says (a cache started with 'last read at 0' answered None, the
+    unread version, for its whole first interval: a clean-clone run failed the test above on such a box)."""
+    storage.append_trades(trades(2))
+    monkeypatch.setattr("server.response_cache.time.monotonic_ns", lambda: 5_000_000_000)  # up for 5 s
+    cache = ResponseCache(storage, check_ms=3_600_000, max_bytes=10_000)
+    assert await cache.version() == (None, 2, 0, 0)
+
+
+@pytest.mark.anyio
 async def test_a_new_version_drops_every_entry_and_an_unchanged_one_keeps_them(storage):
     cache = ResponseCache(storage, check_ms=0, max_bytes=10_000)
     version = await cache.version()
