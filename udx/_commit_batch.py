@@ -18,6 +18,7 @@ import pyarrow as pa
 from sql.backend import SignalStateRow, Storage
 from sql.contract import BAR_LIQUIDITY_SCHEMA, INTRADAY_PROFILE_SCHEMA, MODEL_PARAMS_SCHEMA, SIGNALS_SCHEMA
 from udx.pipeline import FitRecord, ProfileRecord, SignalConfig, SymbolResult
+from udx.state_cache import remember
 
 __all__ = ["BackgroundCommits", "Batch", "fingerprint_json"]
 
@@ -76,7 +77,8 @@ class Batch:
         self._realized.append(rows)
 
     def commit(self, storage: Storage, realized_in_commit: bool = True) -> None:
-        """Build the tables and write them in one ``commit_signals`` transaction."""
+        """Build the tables and write them in one ``commit_signals`` transaction; once committed, the states are
+        kept in memory with the stamp the storage wrote them with (:func:`udx.state_cache.remember`)."""
         if not self._results and not self._realized:
             return
         seconds, at = self._bar_seconds, self._computed_at
@@ -101,7 +103,9 @@ class Batch:
         if realized is not None and realized_in_commit:
             extra["realized"] = realized
         # storages written against the two-argument protocol keep working without fits and profiles
-        storage.commit_signals(pa.concat_tables(tables) if tables else SIGNALS_SCHEMA.empty_table(), states, **extra)
+        stamp = storage.commit_signals(pa.concat_tables(tables) if tables else SIGNALS_SCHEMA.empty_table(), states,
+                                       **extra)
+        remember(storage, seconds, stamp, ((symbol, result.state) for symbol, result, _, _ in self._results))
         if realized is not None and not realized_in_commit:
             storage.write_realized_spread(realized)  # type: ignore[attr-defined]  # a storage with realized rows has it
 
