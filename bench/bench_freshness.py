@@ -378,8 +378,9 @@ def parts(passes: int, rate: int) -> list[str]:
     """In one process, alternating (so that the box's load falls on both alike): a transform pass with the
     states kept in memory against one that reads and decodes every state (``udx.state_cache.forget`` first, as
     every pass did before), each over 10 s of new trades of the 9 symbols on 10 s bars after 10 minutes of
-    history, at 1,000 trades/s and as many quotes; and a feed write of 0.5 s of the market at ``rate`` (its quotes too), trades first
-    against the whole batch built first: when its trades are committed and when the write ends."""
+    history, at 1,000 trades/s and as many quotes; and a feed write of 0.5 s of the market at ``rate`` (its
+    quotes too), trades first against the whole batch built first: when its trades are committed and when the
+    write ends."""
     import statistics
     from concurrent.futures import ThreadPoolExecutor
 
@@ -461,7 +462,8 @@ def parts(passes: int, rate: int) -> list[str]:
             began = time.perf_counter()
             feed._write(batch)
             ended = time.perf_counter()
-            stamps["trades first" if k % 2 == 0 else "whole batch first"].append((sink.trades_at - began, ended - began))
+            name = "trades first" if k % 2 == 0 else "whole batch first"
+            stamps[name].append((sink.trades_at - began, ended - began))
         builder.shutdown()
         storage.close()
         med = {name: (statistics.median(v[0] for v in vals) * 1e3, statistics.median(v[1] for v in vals) * 1e3)

@@ -644,8 +644,9 @@ class DuckDBStorage:
         return stamp
 
     def _state_stamp(self) -> int:
-        """A ``signal_state.updated_ns`` for the next write of states: the wall clock, and never one this storage
-        object of this process wrote before (two writes of a state must differ in their stamp, :meth:`signal_state_stamps`)."""
+        """A ``signal_state.updated_ns`` for the next write of states: the wall clock, and never one that any
+        storage object of this process wrote before (two writes of a state differ in their stamp,
+        :meth:`signal_state_stamps`)."""
         with DuckDBStorage._stamp_lock:
             DuckDBStorage._last_stamp = max(time.time_ns(), DuckDBStorage._last_stamp + 1)
             return DuckDBStorage._last_stamp
