@@ -388,7 +388,7 @@ def parts(passes: int, rate: int) -> list[str]:
     from ingest.synthetic_market import SyntheticMarket
     from sql.duckdb_backend import DuckDBStorage
     from sql.settings import Settings
-    from udx.state_cache import forget
+    from udx.state_cache import forget, load_states
     from udx.transform import run_transform
 
     start = 1_712_325_600 * NS  # 2024-04-05 14:00 UTC, mid-session
@@ -417,11 +417,21 @@ def parts(passes: int, rate: int) -> list[str]:
             run_transform(storage, settings)
             (read if k % 2 else kept).append(time.perf_counter() - began)
         states = storage.fetch_all("SELECT sum(length(state)) / count(*) FROM signal_state")[0][0]
+        loads: dict[int, list[float]] = {0: [], 1: []}
+        for k in range(4 * passes):  # the load alone: kept against read and decoded
+            if k % 2:
+                forget(storage)
+            began = time.perf_counter()
+            load_states(storage, settings.bar_seconds)
+            loads[k % 2].append(time.perf_counter() - began)
         storage.close()
         k_ms, r_ms = statistics.median(kept) * 1e3, statistics.median(read) * 1e3
         lines.append(f"- Transform pass (9 symbols, 10 s bars, one new bar each, states of {states / 1e3:,.0f} kB "
                      f"JSON): states kept in memory {k_ms:.1f} ms, read and decoded every pass {r_ms:.1f} ms "
                      f"(medians of {passes} each, alternated): {r_ms / k_ms:.2f}x")
+        k_ms, r_ms = statistics.median(loads[0]) * 1e3, statistics.median(loads[1]) * 1e3
+        lines.append(f"- The states' load alone (``load_states``, 9 symbols): kept {k_ms:.1f} ms, read and decoded "
+                     f"{r_ms:.1f} ms (medians of {2 * passes} each, alternated): {r_ms / k_ms:.0f}x")
 
         storage = DuckDBStorage.open(Settings(_env_file=None, duckdb_path=Path(tmp) / "f.duckdb"))  # type: ignore[call-arg]
         storage.apply_schema()
