@@ -357,6 +357,135 @@ def render(results: list[dict[str, Any]], seconds: float, settings: dict[str, st
     return "\n".join(lines) + "\n"
 
 
+def _market_tables(market: Any, start_ns: int, seconds: float) -> tuple[Any, Any]:
+    """The trades and quotes tables of the simulator's market advanced ``seconds`` from ``start_ns`` (50 ms
+    steps, frames of 100 events, the feed's decode)."""
+    import orjson
+
+    from ingest.frame_decode import FastFrameBatch
+
+    events: list[dict[str, Any]] = []
+    for k in range(1, int(seconds * 20) + 1):
+        events += market.advance(start_ns + k * NS // 20)
+    batch = FastFrameBatch("sim")
+    for k in range(0, len(events), 100):
+        batch.add_frame(orjson.dumps(events[k:k + 100]), start_ns)
+    out = batch.take()
+    return out.trades, out.quotes
+
+
+def parts(passes: int, rate: int) -> list[str]:
+    """In one process, alternating (so that the box's load falls on both alike): a transform pass with the
+    states kept in memory against one that reads and decodes every state (``udx.state_cache.forget`` first, as
+    every pass did before), each over 10 s of new trades of the 9 symbols on 10 s bars after 10 minutes of
+    history, at 1,000 trades/s and as many quotes; and a feed write of 0.5 s of the market at ``rate`` (its
+    quotes too), trades first against the whole batch built first: when its trades are committed and when the
+    write ends."""
+    import statistics
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ingest.feed import PolygonFeed
+    from ingest.synthetic_market import SyntheticMarket
+    from sql.duckdb_backend import DuckDBStorage
+    from sql.settings import Settings
+    from udx.state_cache import forget, load_states
+    from udx.transform import run_transform
+
+    start = 1_712_325_600 * NS  # 2024-04-05 14:00 UTC, mid-session
+    lines = []
+    with tempfile.TemporaryDirectory(prefix="freshness-parts-") as tmp:
+        settings = Settings(_env_file=None, duckdb_path=Path(tmp) / "t.duckdb", bar_seconds=10)  # type: ignore[call-arg]
+        storage = DuckDBStorage.open(settings)
+        storage.apply_schema()
+        market = SyntheticMarket(9, 1000)
+        market.advance(start)
+        trades, quotes = _market_tables(market, start, 600)
+        storage.append_trades(trades)
+        storage.append_quotes(quotes)
+        run_transform(storage, settings)
+        kept: list[float] = []
+        read: list[float] = []
+        t = start + 600 * NS
+        for k in range(2 * passes):
+            trades, quotes = _market_tables(market, t, 10)
+            t += 10 * NS
+            storage.append_trades(trades)
+            storage.append_quotes(quotes)
+            if k % 2:
+                forget(storage)
+            began = time.perf_counter()
+            run_transform(storage, settings)
+            (read if k % 2 else kept).append(time.perf_counter() - began)
+        states = storage.fetch_all("SELECT sum(length(state)) / count(*) FROM signal_state")[0][0]
+        loads: dict[int, list[float]] = {0: [], 1: []}
+        for k in range(4 * passes):  # the load alone: kept against read and decoded
+            if k % 2:
+                forget(storage)
+            began = time.perf_counter()
+            load_states(storage, settings.bar_seconds)
+            loads[k % 2].append(time.perf_counter() - began)
+        storage.close()
+        k_ms, r_ms = statistics.median(kept) * 1e3, statistics.median(read) * 1e3
+        lines.append(f"- Transform pass (9 symbols, 10 s bars, one new bar each, states of {states / 1e3:,.0f} kB "
+                     f"JSON): states kept in memory {k_ms:.1f} ms, read and decoded every pass {r_ms:.1f} ms "
+                     f"(medians of {passes} each, alternated): {r_ms / k_ms:.2f}x")
+        k_ms, r_ms = statistics.median(loads[0]) * 1e3, statistics.median(loads[1]) * 1e3
+        lines.append(f"- The states' load alone (``load_states``, 9 symbols): kept {k_ms:.1f} ms, read and decoded "
+                     f"{r_ms:.1f} ms (medians of {2 * passes} each, alternated): {r_ms / k_ms:.0f}x")
+
+        storage = DuckDBStorage.open(Settings(_env_file=None, duckdb_path=Path(tmp) / "f.duckdb"))  # type: ignore[call-arg]
+        storage.apply_schema()
+        market = SyntheticMarket(9, rate)
+        market.advance(start)
+        stamps: dict[str, list[tuple[float, float]]] = {"trades first": [], "whole batch first": []}
+
+        class Sink:
+            def __init__(self) -> None:
+                self.trades_at = 0.0
+
+            def append_trades(self, batch: Any) -> int:
+                added = storage.append_trades(batch)
+                self.trades_at = time.perf_counter()
+                return added
+
+            def append_quotes(self, batch: Any) -> int:
+                return storage.append_quotes(batch)
+
+        sink = Sink()
+        feed = PolygonFeed(sink=sink, api_key="bench", feed="127.0.0.1:1", market="stocks", subscriptions=["T.*"])
+        builder = ThreadPoolExecutor(max_workers=1)
+        import orjson
+
+        from ingest.frame_decode import FastFrameBatch
+
+        t, rows = start, 0
+        for k in range(2 * passes):
+            events: list[dict[str, Any]] = []
+            for j in range(1, 11):
+                events += market.advance(t + j * NS // 20)
+            t += NS // 2
+            batch = FastFrameBatch("sim")
+            for j in range(0, len(events), 100):
+                batch.add_frame(orjson.dumps(events[j:j + 100]), t)
+            rows = batch.n_rows
+            feed._quote_builder = builder if k % 2 == 0 else None  # None: the whole batch is built first
+            began = time.perf_counter()
+            feed._write(batch)
+            ended = time.perf_counter()
+            name = "trades first" if k % 2 == 0 else "whole batch first"
+            stamps[name].append((sink.trades_at - began, ended - began))
+        builder.shutdown()
+        storage.close()
+        med = {name: (statistics.median(v[0] for v in vals) * 1e3, statistics.median(v[1] for v in vals) * 1e3)
+               for name, vals in stamps.items()}
+        a, b = med["trades first"], med["whole batch first"]
+        lines.append(f"- Feed write of 0.5 s at {rate:,}/s (~{rows:,} trades and quotes, 9 symbols): trades committed "
+                     f"after {a[0]:.0f} ms trades first vs {b[0]:.0f} ms whole batch first ({b[0] / a[0]:.2f}x); "
+                     f"write done after {a[1]:.0f} vs {b[1]:.0f} ms ({b[1] / a[1]:.2f}x); medians of {passes} each, "
+                     "alternated")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     from sql.settings import Settings
 
@@ -372,6 +501,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ready-timeout", type=float, default=600.0,
                         help="seconds a demo may take to be ready (its first transform pass over the backfill: minutes "
                         "at 50k/s on a loaded box); one that is not is reported and the run goes on")
+    parser.add_argument("--parts", type=int, default=0, metavar="N",
+                        help="also time, in this process, N transform passes with the states kept against N reading "
+                        "them, and N feed writes trades first against N built whole first (at the last rate)")
+    parser.add_argument("--only-parts", action="store_true", help="only the --parts timings (no demo)")
     parser.add_argument("--no-append", action="store_true", help="leave BENCHMARKS.md as it is")
     args = parser.parse_args(argv)
     defaults = Settings()  # type: ignore[call-arg]  # the demo runs with the same environment
@@ -380,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = [(ROOT, "this tree")]
     if args.baseline is not None:
         runs.append((args.baseline.resolve(), f"baseline {args.baseline}"))
-    for rate in args.rates:
+    for rate in [] if args.only_parts else args.rates:
         for code, label in runs:
             try:
                 results.append(measure(rate, args.seconds, settings, inline=args.inline, code=code, label=label,
@@ -390,7 +523,11 @@ def main(argv: list[str] | None = None) -> int:
                 results.append({"label": label, "rate": rate, "failed": str(exc),
                                 "simulator": "in the demo" if args.inline else "own process"})  # fmt: skip
     section = render(results, args.seconds, settings, defaults.transform_lateness_seconds,
-                     defaults.transform_interval_seconds, args.pause_ms / 1000)  # fmt: skip
+                     defaults.transform_interval_seconds, args.pause_ms / 1000) if results else ""  # fmt: skip
+    if args.parts:
+        lines = parts(args.parts, args.rates[-1])
+        print("\n".join(lines), flush=True)
+        section += "\nIn one process (`--parts`), this tree only:\n" + "\n".join(lines) + "\n"
     print()
     report.publish(TITLE, section, write=not args.no_append)
     return 0

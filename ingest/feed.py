@@ -10,11 +10,14 @@ Design (polygon notes §1.5, §2): Polygon drops consumers that do not read fast
   :class:`ingest.frame_decode.FastFrameBatch` (one typed decode per frame; a frame it cannot take whole goes
   to the reference :class:`ingest.normalize.FrameBatch`, which decides rejects and statuses), and flushes
   the batch to the sink when it holds ``batch_rows`` rows or its oldest frame is ``batch_seconds`` old. The
-  batch's tables are built (``take``) and the sink's blocking ``append_trades``/``append_quotes`` run on one
-  dedicated writer thread (always the same thread, one call at a time), so the event loop keeps reading while
-  the tables are built and the database writes; a batch that falls due during a write is written when that
-  write ends, with everything that arrived meanwhile (group commit: at high rates the batches grow with the
-  write time).
+  batch's tables are built and the sink's blocking ``append_trades``/``append_quotes`` run on one dedicated
+  writer thread (always the same thread, one call at a time), so the event loop keeps reading while the tables
+  are built and the database writes; a batch that falls due during a write is written when that write ends,
+  with everything that arrived meanwhile (group commit: at high rates the batches grow with the write time).
+  Trades first: the writer builds the batch's trades table and commits it while the quotes table is built on a
+  second thread (``FastFrameBatch.take_trades_first``; Python per event, while DuckDB writes without the GIL),
+  then writes the quotes; a trade is visible without waiting for its batch's quotes, and the writes keep their
+  order (a batch's trades, its quotes, the next batch).
 
 :class:`PolygonReader` is the shared part (client, reconnects, queue, status handling); it leaves the drain
 to subclasses: :class:`PolygonFeed` (this module) normalizes into a database, ``ingest.produce.KafkaFeed``
@@ -279,6 +282,7 @@ class PolygonFeed(PolygonReader):
                 f"batch_rows must be >= 1 and batch_seconds > 0, got {batch_rows}, {batch_seconds}"
             )
         self.sink = sink
+        self._quote_builder: ThreadPoolExecutor | None = None  # builds a batch's quotes while its trades are written
         self.batch_rows = batch_rows
         self.batch_seconds = batch_seconds
         self.source = source
@@ -311,6 +315,7 @@ class PolygonFeed(PolygonReader):
         batch of :data:`MAX_BATCH_FACTOR` × ``batch_rows`` rows waits for the write in flight before reading on.
         """
         loop = asyncio.get_running_loop()
+        self._quote_builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="polygon-feed-writer-quotes")
         batch = FastFrameBatch(self.source)
         first_ns: int | None = None
         deadline: float | None = None
@@ -359,6 +364,7 @@ class PolygonFeed(PolygonReader):
                 getter.cancel()
             if writing is not None and not writing.done():
                 await asyncio.wait({writing})  # never leave a write running under a closing database
+            self._quote_builder.shutdown(wait=False)
 
     def _after_frame(self, batch: FrameBatch) -> None:
         self._note_rejects(batch.rejects)
@@ -390,10 +396,23 @@ class PolygonFeed(PolygonReader):
                      s.rejects, s.dropped_frames, s.batches, s.last_batch_latency_s or 0.0, s.last_write_s)
 
     def _write(self, batch: FrameBatch) -> tuple[Normalized, int]:
-        normalized = batch.take()
+        """Build and write a batch on the writer thread: its trades first, so that they are committed (and
+        visible) without waiting for the quotes; the quotes' table is built on the quotes thread meanwhile
+        (Python per event, while DuckDB writes the trades without the GIL), then written. The order of the
+        writes is kept: trades, then quotes, of one batch, then the next batch."""
         added = 0
-        if normalized.trades.num_rows:
-            added += self.sink.append_trades(normalized.trades)
+        if isinstance(batch, FastFrameBatch) and self._quote_builder is not None:
+            normalized, build_quotes = batch.take_trades_first()
+            quotes = self._quote_builder.submit(build_quotes)
+            try:
+                if normalized.trades.num_rows:
+                    added += self.sink.append_trades(normalized.trades)
+            finally:
+                normalized.quotes = quotes.result()
+        else:
+            normalized = batch.take()
+            if normalized.trades.num_rows:
+                added += self.sink.append_trades(normalized.trades)
         if normalized.quotes.num_rows:
             added += self.sink.append_quotes(normalized.quotes)
         return normalized, added

@@ -23,6 +23,7 @@ sealed into a table first, so :meth:`take` returns the same tables, row for row,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, ClassVar
 
 import msgspec
@@ -281,6 +282,23 @@ class FastFrameBatch(FrameBatch):
                 chunks.append(table)
         self._sealed_trades += taken.trades.num_rows
         self._sealed_quotes += taken.quotes.num_rows
+
+    def take_trades_first(self) -> tuple[Normalized, Callable[[], pa.Table]]:
+        """:meth:`take`, with the quotes' table left to build: the result's ``quotes`` is empty and the returned
+        function builds the quotes :meth:`take` would have returned (it may run on another thread, e.g. while
+        the trades are written: ``ingest.feed``). The batch starts empty at once, as after :meth:`take`."""
+        quotes, received, source = self._fast_quotes, self._fast_quotes_received, self.source
+        self._fast_quotes, self._fast_quotes_received = [], []
+        taken = self.take()  # the quotes sealed before (a reference frame between) come first
+        chunks = [taken.quotes] if taken.quotes.num_rows else []
+
+        def build() -> pa.Table:
+            if not quotes:
+                return taken.quotes
+            fast = _quotes_table(quotes, received, source)
+            return pa.concat_tables([*chunks, fast]) if chunks else fast
+
+        return Normalized(taken.trades, QUOTES_SCHEMA.empty_table(), taken.statuses, taken.rejects), build
 
     def take(self) -> Normalized:
         """Build the tables from everything accumulated, return them and start an empty batch."""

@@ -142,11 +142,12 @@ class Storage(Protocol):
     def commit_signals(
         self, signals: pa.Table, states: Sequence[SignalStateRow], model_params: pa.Table | None = None,
         profiles: pa.Table | None = None, liquidity: pa.Table | None = None, realized: pa.Table | None = None,
-    ) -> None:
+    ) -> int | None:
         """Write signal rows (``SIGNALS_SCHEMA``), model fits (``MODEL_PARAMS_SCHEMA``), intraday profiles
         (``INTRADAY_PROFILE_SCHEMA``), bar liquidity (``BAR_LIQUIDITY_SCHEMA``), realized spreads
         (``BAR_REALIZED_SPREAD_SCHEMA``; a bar whose row is stored already keeps it, a bar not stored gets none)
-        and the states that follow them in one transaction."""
+        and the states that follow them in one transaction. Returns the ``updated_ns`` stamp the states were
+        written with when the storage stamps them (:mod:`udx.state_cache` keeps them in memory then), else None."""
 
     def reset_signals(self, symbols: Sequence[str], bar_seconds: int) -> None:
         """Delete the signals, fits, profiles and states of ``symbols`` on the ``bar_seconds`` grid (the transform

@@ -212,6 +212,10 @@ def _as_temporary(text: str) -> str:
 class DuckDBStorage:
     """A DuckDB database file implementing :class:`sql.backend.Storage`."""
 
+    #: The last ``signal_state.updated_ns`` written by any storage object of this process (:meth:`_state_stamp`).
+    _last_stamp = 0
+    _stamp_lock = threading.Lock()
+
     def __init__(self, connection: duckdb.DuckDBPyConnection, *, read_only: bool, query_timeout_s: float,
                  connect: Callable[[], duckdb.DuckDBPyConnection] | None = None, label: str = "the DuckDB file",
                  archive_root: Path | None = None, view_settings: Mapping[str, int] | None = None):
@@ -590,19 +594,23 @@ class DuckDBStorage:
     def commit_signals(
         self, signals: pa.Table, states: Sequence[SignalStateRow], model_params: pa.Table | None = None,
         profiles: pa.Table | None = None, liquidity: pa.Table | None = None, realized: pa.Table | None = None,
-    ) -> None:
+    ) -> int:
         """Write signal rows, model fits, intraday profiles, bar liquidity, ``bar_realized_spread`` rows (as
         :meth:`write_realized_spread`: a bar stored already keeps its row) and the states that follow from them
         atomically. Listeners are told of the signal rows with their ``bar_liquidity`` measures beside them
         (:func:`sql.contract.with_liquidity`), as the tools read them, then of the realized rows
-        (``realized_written``)."""
+        (``realized_written``).
+
+        Returns the ``updated_ns`` stamp the states were written with (:meth:`signal_state_stamps`: the transform
+        keeps the states it wrote in memory while the stored stamp is still this one)."""
         if signals.schema != SIGNALS_SCHEMA and signals.num_rows:
             signals = signals.select(SIGNALS_SCHEMA.names).cast(SIGNALS_SCHEMA)
         if model_params is not None and model_params.schema != MODEL_PARAMS_SCHEMA and model_params.num_rows:
             model_params = model_params.select(MODEL_PARAMS_SCHEMA.names).cast(MODEL_PARAMS_SCHEMA)
         if profiles is not None and profiles.schema != INTRADAY_PROFILE_SCHEMA and profiles.num_rows:
             profiles = profiles.select(INTRADAY_PROFILE_SCHEMA.names).cast(INTRADAY_PROFILE_SCHEMA)
-        batches = {"signals_batch": signals, "signal_state_batch": signal_states_table(states, time.time_ns())}
+        stamp = self._state_stamp()
+        batches = {"signals_batch": signals, "signal_state_batch": signal_states_table(states, stamp)}
         if model_params is not None:
             batches["model_params_batch"] = model_params
         if profiles is not None:
@@ -633,6 +641,15 @@ class DuckDBStorage:
                 cursor.execute(self._queries["insert_bar_realized_spread"].text)
             if states:
                 cursor.execute(self._queries["upsert_signal_state"].text)
+        return stamp
+
+    def _state_stamp(self) -> int:
+        """A ``signal_state.updated_ns`` for the next write of states: the wall clock, and never one that any
+        storage object of this process wrote before (two writes of a state differ in their stamp,
+        :meth:`signal_state_stamps`)."""
+        with DuckDBStorage._stamp_lock:
+            DuckDBStorage._last_stamp = max(time.time_ns(), DuckDBStorage._last_stamp + 1)
+            return DuckDBStorage._last_stamp
 
     def reset_signals(self, symbols: Sequence[str], bar_seconds: int) -> None:
         """Delete the signals, fits, profiles and states of ``symbols`` on the grid, in one transaction, so
@@ -653,7 +670,7 @@ class DuckDBStorage:
         cursor = self._cursor()
         rewound = StorageError(f"signals of {len(states)} symbol(s) rewound for a recompute")
         self._metrics_final_before.clear()
-        with self._transaction(cursor, {"signal_state_batch": signal_states_table(states, time.time_ns())},
+        with self._transaction(cursor, {"signal_state_batch": signal_states_table(states, self._state_stamp())},
                                lambda: self._notify("write_failed", rewound)):
             for state in states:
                 for table in (t for t in _RESET_TABLES if t != "signal_state"):
@@ -830,6 +847,24 @@ class DuckDBStorage:
     def load_signal_states(self, bar_seconds: int) -> dict[str, SignalStateRow]:
         """Return the stored transform state per symbol on the ``bar_seconds`` grid."""
         return signal_states_by_symbol(self._fetchall("signal_states", {"bar_seconds": bar_seconds}))
+
+    def signal_state_stamps(self, bar_seconds: int) -> dict[str, tuple[int, int]]:
+        """``(last_bar_end_ns, updated_ns)`` of every stored state on the grid, without the states.
+
+        Every write of a state (:meth:`commit_signals`, :meth:`rewind_signals`) stamps it with a new
+        ``updated_ns``, so a state held in memory with the stamp it was written with is the stored one while the
+        stored stamp is unchanged (:mod:`udx.state_cache`)."""
+        rows = self._fetchall("signal_state_stamps", {"bar_seconds": bar_seconds})
+        return {str(symbol): (int(end), int(stamp)) for symbol, end, stamp in rows}
+
+    def load_signal_states_of(self, bar_seconds: int,
+                              symbols: Sequence[str]) -> dict[str, tuple[SignalStateRow, int]]:
+        """The stored states of ``symbols`` on the grid with their ``updated_ns`` stamp (symbols without one are
+        left out)."""
+        if not symbols:
+            return {}
+        rows = self._fetchall("signal_states_of", {"bar_seconds": bar_seconds, "symbols": list(symbols)})
+        return {str(r[0]): (SignalStateRow(str(r[0]), int(r[1]), int(r[2]), str(r[3])), int(r[4])) for r in rows}
 
     # --- reads for the server ------------------------------------------------------------------------
     def query(self, name: str, params: Mapping[str, Any], limit: int) -> QueryResult:

@@ -17,6 +17,7 @@ import pyarrow as pa
 from sql.backend import SignalStateRow, Storage
 from sql.contract import BAR_LIQUIDITY_SCHEMA, INTRADAY_PROFILE_SCHEMA, MODEL_PARAMS_SCHEMA, SIGNALS_SCHEMA
 from udx.pipeline import FitRecord, ProfileRecord, SignalConfig, SymbolResult
+from udx.state_cache import remember
 
 __all__ = ["BackgroundCommits", "Batch", "fingerprint_json"]
 
@@ -73,7 +74,8 @@ class Batch:
         self._realized.append(rows)
 
     def commit(self, storage: Storage) -> None:
-        """Build the tables and write them in one ``commit_signals`` transaction."""
+        """Build the tables and write them in one ``commit_signals`` transaction; once committed, the states are
+        kept in memory with the stamp the storage wrote them with (:func:`udx.state_cache.remember`)."""
         if not self._results and not self._realized:
             return
         seconds, at = self._bar_seconds, self._computed_at
@@ -97,7 +99,9 @@ class Batch:
         if self._realized:
             extra["realized"] = pa.concat_tables(self._realized)
         # storages written against the two-argument protocol keep working without fits and profiles
-        storage.commit_signals(pa.concat_tables(tables) if tables else SIGNALS_SCHEMA.empty_table(), states, **extra)
+        stamp = storage.commit_signals(pa.concat_tables(tables) if tables else SIGNALS_SCHEMA.empty_table(), states,
+                                       **extra)
+        remember(storage, seconds, stamp, ((symbol, result.state) for symbol, result, _, _ in self._results))
 
 
 def _signals_table(symbol: str, bar_seconds: int, result: SymbolResult, computed_at: int) -> pa.Table:

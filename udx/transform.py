@@ -4,7 +4,8 @@ One call of :func:`run_transform` does, for every symbol with trades:
 
 1. **Watermark** ``W = newest_trade_ns - transform_lateness_seconds`` (newest trade over all symbols). A bar
    is *final* when ``bar_end_ns <= W``; only final bars are written, each exactly once.
-2. Load the symbol's :class:`udx.state.SymbolState` (none on the first run). A symbol whose next bar on its
+2. Load the symbol's :class:`udx.state.SymbolState` (none on the first run; from memory where the stored row is
+   still the one this process wrote, :mod:`udx.state_cache`). A symbol whose next bar on its
    session grid (:func:`udx.sessions.next_bar_end_ns`) ends after ``W`` can write nothing: it is left out
    without reading its trades. Otherwise read its trades from the end of the last written bar (or from the
    beginning) up to ``W`` and hand them to
@@ -61,7 +62,7 @@ from typing import NamedTuple
 import numpy as np
 import pyarrow as pa
 
-from sql.backend import SignalStateRow, Storage
+from sql.backend import Storage
 from sql.settings import Settings
 from udx._chunk_read import Arrays, arrays_of, read_chunk, read_quotes, valid_prints
 from udx._commit_batch import BackgroundCommits, Batch
@@ -72,6 +73,7 @@ from udx.realized_step import RealizedPlan, plan_realized
 from udx.sessions import next_bar_end_ns, parse_session
 from udx.signal_rule import RuleConfig
 from udx.state import StateError, SymbolState
+from udx.state_cache import Stored, load_states
 from udx.warm import warm_kernels
 
 __all__ = ["TransformSummary", "liquidity_config", "reset_stale_states", "run_transform", "signal_config",
@@ -192,7 +194,7 @@ def run_transform(
     if newest is None:
         return TransformSummary(0, 0, time.perf_counter() - started, None)
     watermark = int(newest) - round(settings.transform_lateness_seconds * _NS)
-    states = storage.load_signal_states(settings.bar_seconds)
+    states = load_states(storage, settings.bar_seconds)
     configs: dict[str, SignalConfig] = {}
     n_symbols = n_bars = n_fits = n_trades = 0
     symbols = sorted(storage.trade_symbols() if symbols is None else symbols, key=lambda ms: ms[1])
@@ -215,7 +217,7 @@ def run_transform(
         plans.append(plan)
     if stale:
         _reset(storage, settings, stale)
-        rewound = storage.load_signal_states(settings.bar_seconds)
+        rewound = load_states(storage, settings.bar_seconds)
         for k, plan in enumerate(plans):
             plans[k] = [_replanned(entry, rewound, due, bar_ns) if entry.symbol in stale else entry
                         for entry in plan]
@@ -319,7 +321,7 @@ def reset_stale_states(storage: Storage, settings: Settings) -> list[str]:
     :func:`run_transform` does this on its own; a transform that runs elsewhere (Vertica's UDx sees only the
     trades after a state's last bar) calls it first. Returns the symbols reset.
     """
-    states = storage.load_signal_states(settings.bar_seconds)
+    states = load_states(storage, settings.bar_seconds)
     stale: dict[str, str] = {}
     configs: dict[str, SignalConfig] = {}
     for market, symbol in storage.trade_symbols():
@@ -343,13 +345,15 @@ def _reset(storage: Storage, settings: Settings, stale: dict[str, str]) -> None:
     prepare_recompute(storage, settings, sorted(stale), announce=False)
 
 
-def _replanned(entry: _Entry, states: dict[str, SignalStateRow], due: dict[str, int], bar_ns: int) -> _Entry:
+def _replanned(entry: _Entry, states: dict[str, Stored], due: dict[str, int], bar_ns: int) -> _Entry:
     """A stale symbol's plan after :func:`_reset`: from the state it was rewound to, or from its first trade;
     computing nothing (its realized spreads aside) when the archive left it as it was."""
-    row = states.get(entry.symbol)
-    if row is None:
+    stored = states.get(entry.symbol)
+    if stored is None:
         return entry._replace(state=None, start=0)
-    state = SymbolState.from_json(row.state)
+    if stored.state is None:
+        raise stored.error  # type: ignore[misc]  # a state that cannot be read carries its error
+    state = stored.state
     try:
         state.check_fits(entry.cfg.fingerprint())
     except StateError:
@@ -412,19 +416,20 @@ def _day(ns: int) -> str:
     return dt.datetime.fromtimestamp(ns // _NS, dt.UTC).date().isoformat()
 
 
-def _stored_state(row: SignalStateRow | None, cfg: SignalConfig, symbol: str,
+def _stored_state(stored: Stored | None, cfg: SignalConfig, symbol: str,
                   stale: dict[str, str]) -> SymbolState | None:
-    """The state to continue from, or ``None`` (recorded in ``stale`` with the reason) when it was written by
-    other signal definitions or settings and the symbol must be recomputed."""
-    if row is None:
+    """The state to continue from, or ``None`` (recorded in ``stale`` with the reason) when it cannot be read or
+    was written by other signal definitions or settings and the symbol must be recomputed."""
+    if stored is None:
         return None
     try:
-        state = SymbolState.from_json(row.state)
-        state.check_fits(cfg.fingerprint())
+        if stored.state is None:
+            raise stored.error  # type: ignore[misc]  # a state that cannot be read carries its error
+        stored.state.check_fits(cfg.fingerprint())
     except StateError as exc:
-        stale[symbol] = f"{symbol} (bars to {_day(row.last_bar_end_ns)}; {str(exc).split(';')[0]})"
+        stale[symbol] = f"{symbol} (bars to {_day(stored.last_bar_end_ns)}; {str(exc).split(';')[0]})"
         return None
-    return state
+    return stored.state
 
 
 def state_at(storage: Storage, symbol: str, market: str, cfg: SignalConfig, end_ns: int,

@@ -275,3 +275,49 @@ async def test_a_batch_is_built_and_written_on_the_writer_thread_never_on_the_ev
     assert all(name.startswith("polygon-feed-writer") for name in threads), threads
     ((count,),) = read_back(db_path, storage, "SELECT count(*) FROM market_data")
     assert count == feed.stats.trades > 0
+
+
+async def test_a_batch_s_trades_are_committed_while_its_quotes_table_is_still_being_built(
+    simulator, storage, db_path, monkeypatch
+):
+    """Trades first: the quotes' table of a batch is built on the quotes thread while its trades are written, so
+    the trades are committed (and visible to ``get_real_time_data``) without waiting for it; the quotes are then
+    written, after the trades of their batch and before the next batch. The quotes' build of the first batches
+    is held until the trades of the batch are in the database (at most 10 s: code that built the quotes before
+    writing the trades would wait that long, then see no trade)."""
+    import ingest.frame_decode as frame_decode
+
+    real_quotes_table = frame_decode._quotes_table
+    seen: list[tuple[str, int, int]] = []  # (thread, trade writes and quote writes done when it began)
+    order: list[str] = []
+    trades_written = threading.Event()
+
+    def held_quotes_table(events, received, source):
+        trades_written.wait(10)
+        seen.append((threading.current_thread().name, order.count("T"), order.count("Q")))
+        trades_written.clear()
+        return real_quotes_table(events, received, source)
+
+    class Recording:
+        def append_trades(self, batch):
+            added = storage.append_trades(batch)
+            order.append("T")
+            trades_written.set()
+            return added
+
+        def append_quotes(self, batch):
+            order.append("Q")
+            return storage.append_quotes(batch)
+
+    monkeypatch.setattr(frame_decode, "_quotes_table", held_quotes_table)
+    feed = make_feed(simulator, "stocks", ["T.*", "Q.*"], Recording(), batch_rows=50, batch_seconds=0.1)
+    task = asyncio.create_task(feed.run())
+    await wait_until(lambda: feed.stats.batches >= 3)
+    await stop(task)
+    assert len(seen) >= 3
+    assert all(name.startswith("polygon-feed-writer-quotes") for name, _, _ in seen), seen
+    assert all(t == q + 1 for _, t, q in seen), seen  # the batch's trades were committed, its quotes not yet
+    assert "".join(order).replace("TQ", "") == ""  # each batch: its trades, then its quotes
+    ((trades,), (quotes,)) = (read_back(db_path, storage, "SELECT count(*) FROM market_data")[0],
+                              read_back(db_path, storage, "SELECT count(*) FROM quotes")[0])
+    assert trades == feed.stats.trades > 0 and quotes == feed.stats.quotes > 0

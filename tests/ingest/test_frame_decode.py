@@ -109,10 +109,11 @@ def _exact(table: pa.Table) -> str:
 def assert_same(frames_in: list[bytes | str]) -> tuple[int, int]:
     """Both decoders over the same frames agree in everything; return the frames the fast path took whole and
     those it handed to the reference."""
-    fast, reference = FastFrameBatch("sim"), FrameBatch("sim")
+    fast, reference, split = FastFrameBatch("sim"), FrameBatch("sim"), FastFrameBatch("sim")
     for k, frame in enumerate(frames_in):
         fast.add_frame(frame, RECEIVED + k)
         reference.add_frame(frame, RECEIVED + k)
+        split.add_frame(frame, RECEIVED + k)
         assert fast.n_trades == reference.n_trades and fast.n_quotes == reference.n_quotes
         assert fast.rejects == reference.rejects and fast.statuses == reference.statuses
     got, want = fast.take(), reference.take()
@@ -121,6 +122,12 @@ def assert_same(frames_in: list[bytes | str]) -> tuple[int, int]:
     assert _exact(got.quotes) == _exact(want.quotes)
     assert got.rejects == want.rejects and got.statuses == want.statuses
     assert fast.n_rows == 0 and fast.take().trades.num_rows == 0
+    first, build_quotes = split.take_trades_first()  # the feed's order: trades, then the quotes' table
+    assert split.n_rows == 0 and first.quotes.num_rows == 0
+    assert _exact(first.trades) == _exact(want.trades) and first.trades.schema == want.trades.schema
+    quotes = build_quotes()
+    assert _exact(quotes) == _exact(want.quotes) and quotes.schema == want.quotes.schema
+    assert first.rejects == want.rejects and first.statuses == want.statuses
     return fast.fast_frames, fast.reference_frames
 
 
