@@ -66,7 +66,7 @@ from sql.settings import Settings
 from udx._chunk_read import Arrays, arrays_of, read_chunk, read_quotes, valid_prints
 from udx._commit_batch import BackgroundCommits, Batch
 from udx.lee_mykland import default_window, lm_threshold
-from udx.liquidity_step import LiquidityConfig, Quotes, liquidity_columns
+from udx.liquidity_step import LiquidityConfig, Quotes, liquidity_columns, signed_liquidity_columns
 from udx.pipeline import SignalConfig, SymbolResult, process_symbol
 from udx.realized_step import RealizedPlan, plan_realized
 from udx.sessions import next_bar_end_ns, parse_session
@@ -284,7 +284,7 @@ def _compute_symbol(entry: _Entry, *, chunk: _ChunkReads, watermark: int, bar_ns
         return _Computed()
     ts, px, sz, price_ok, volume_ok = valid_prints(*arrays)
     quotes = chunk.quotes.get(symbol, _NO_QUOTES)
-    result = liq = rows = None
+    result = liq = rows = signing = None
     new_bars, n = _NO_BARS, 0
     if symbol in chunk.signals:
         a = int(np.searchsorted(ts, start, side="left"))
@@ -294,12 +294,13 @@ def _compute_symbol(entry: _Entry, *, chunk: _ChunkReads, watermark: int, bar_ns
         if result is not None:
             new_bars = result.columns["bar_end_ns"]
             if liquidity is not None:
-                liq = liquidity_columns(result.columns, bar_ns, ts[a:], px[a:], sz[a:], price_ok[a:],
-                                        volume_ok[a:], _since(quotes, start), result.state.arrays, liquidity)
+                liq, signing = signed_liquidity_columns(result.columns, bar_ns, ts[a:], px[a:], sz[a:], price_ok[a:],
+                                                        volume_ok[a:], _since(quotes, start), result.state.arrays,
+                                                        liquidity)
     if realized is not None and symbol in chunk.realized:
         r = int(np.searchsorted(ts, realized.trades_from(symbol), side="left"))
         rows = realized.rows(symbol, markets[symbol], new_bars, (ts[r:], px[r:], sz[r:], price_ok[r:], volume_ok[r:]),
-                             _since(quotes, realized.quotes_from(symbol)))
+                             _since(quotes, realized.quotes_from(symbol)), signing)
     return _Computed(result, liq, rows, n)
 
 
