@@ -27,9 +27,10 @@ One call of :func:`run_transform` does, for every symbol with trades:
    symbol's chunk: a chunk reads each such symbol's trades from its newest row's bar end and its quotes from
    ``QUOTE_STALE_SECONDS`` before (so one read serves the signals and the realized spreads).
 
-**Pipeline.** Chunk ``k + 1`` is read on a reader thread and chunk ``k - 1`` committed on a writer thread
-(:mod:`udx._commit_batch`: the tables are built there too) while chunk ``k``'s symbols are computed on two
-threads; DuckDB and the numba kernels release the GIL, so both cores of a small box work at once. The numba
+**Pipeline.** A chunk is read in groups of ``_READ_SYMBOLS`` symbols: group ``g + 1`` is read on a reader
+thread while group ``g``'s symbols are computed on two threads (so even a run of one chunk reads and computes at
+once), and chunk ``k - 1`` is committed on a writer thread (:mod:`udx._commit_batch`: the tables are built there
+too) while chunk ``k`` is read and computed; a chunk's groups go into its one transaction; DuckDB and the numba kernels release the GIL, so both cores of a small box work at once. The numba
 kernels load from their cache on another thread at the start (:func:`udx.warm.warm_kernels`) while the first
 chunk is read. Chunks are not made smaller for more overlap: each commit of a large chunk costs DuckDB an
 automatic checkpoint (~0.5 s measured at 2M trades), more than the overlap gains (BENCHMARKS.md).
@@ -84,6 +85,11 @@ _NO_BARS = np.empty(0, np.int64)
 #: Threads computing a chunk's symbols: the kernels release the GIL, so both cores of a small box compute.
 _COMPUTE_THREADS = 2
 _NO_QUOTES = Quotes.empty()
+#: Symbols per read: a chunk of ``symbols_per_commit`` symbols is read in groups of this many, the next group
+#: on the reader thread while this one computes, and still committed in one transaction. Smaller reads cost
+#: DuckDB no more in all (its zone maps skip the row groups of other symbols; a filter over a column of 8M
+#: interleaved symbols costs ~20 ms) and order fewer quotes at a time.
+_READ_SYMBOLS = 25
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,11 +236,14 @@ def run_transform(
         def read(plan: list[_Entry]) -> _ChunkReads:
             return _read_plan(storage, plan, watermark, due, markets, liquidity is not None, realized)
 
-        next_read = reader.submit(read, plans[0]) if plans else None
-        for k, plan in enumerate(plans):
-            chunk = next_read.result()  # type: ignore[union-attr]  # submitted for every plan
-            next_read = reader.submit(read, plans[k + 1]) if k + 1 < len(plans) else None
-            batch = Batch(settings.bar_seconds, computed_at)
+        # each commit chunk is read in groups of _READ_SYMBOLS: the next group is read while this one computes
+        groups = [(k, plan[lo:lo + _READ_SYMBOLS]) for k, plan in enumerate(plans)
+                  for lo in range(0, len(plan), _READ_SYMBOLS)]
+        next_read = reader.submit(read, groups[0][1]) if groups else None
+        batch = Batch(settings.bar_seconds, computed_at)
+        for g, (k, plan) in enumerate(groups):
+            chunk = next_read.result()  # type: ignore[union-attr]  # submitted for every group
+            next_read = reader.submit(read, groups[g + 1][1]) if g + 1 < len(groups) else None
             work = partial(_compute_symbol, chunk=chunk, watermark=watermark, bar_ns=bar_ns, liquidity=liquidity,
                            realized=realized, markets=markets)
             for (symbol, cfg, state, _, _), out in zip(plan, computer.map(work, plan), strict=True):
@@ -253,7 +262,9 @@ def run_transform(
                 done += 1
                 if progress is not None:
                     progress(done, len(symbols))
-            writer.submit(batch)
+            if g + 1 == len(groups) or groups[g + 1][0] != k:  # the chunk's last group: one transaction
+                writer.submit(batch)
+                batch = Batch(settings.bar_seconds, computed_at)
     finally:
         reader.shutdown(wait=True, cancel_futures=True)
         computer.shutdown(wait=True, cancel_futures=True)
