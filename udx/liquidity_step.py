@@ -96,6 +96,17 @@ def _same(x: float, y: float) -> bool:
     return x == y or (math.isnan(x) and math.isnan(y))
 
 
+def _equal(x: np.ndarray, y: np.ndarray) -> bool:
+    """The same values (NaN equal to NaN): at once when both are views of the same memory (the transform hands
+    both steps slices of one read), else compared."""
+    if x.shape != y.shape or x.dtype != y.dtype:
+        return False
+    if x.size == 0 or (x.strides == y.strides
+                       and x.__array_interface__["data"][0] == y.__array_interface__["data"][0]):
+        return True
+    return bool(np.array_equal(x, y, equal_nan=x.dtype.kind == "f"))
+
+
 def _newest_before(quotes: Quotes, t: int, carried: CarriedQuote) -> tuple[int, float, float]:
     """The quote a trade at ``t`` would read if no quote came between it and ``t`` (``carried`` when ``quotes``
     has none before ``t``; ``ts`` -1: none)."""
@@ -121,7 +132,7 @@ def shared_signing(signing: Signing | None, ts: np.ndarray, px: np.ndarray, quot
         return None
     if not (_same(tick.last_price, signing.tick.last_price) and tick.last_tick == signing.tick.last_tick):
         return None
-    if not (np.array_equal(ts, signing.ts[:n]) and np.array_equal(px, signing.px[:n])):
+    if not (_equal(ts, signing.ts[:n]) and _equal(px, signing.px[:n])):
         return None
     first, last = int(ts[0]), int(ts[-1])
     mine = _newest_before(quotes, first, CarriedQuote())
@@ -131,9 +142,7 @@ def shared_signing(signing: Signing | None, ts: np.ndarray, px: np.ndarray, quot
     a, b = np.searchsorted(quotes.ts, [first, last], side="left")
     c, d = np.searchsorted(signing.quotes.ts, [first, last], side="left")
     q, r = signing.quotes, quotes
-    if not (b - a == d - c and np.array_equal(r.ts[a:b], q.ts[c:d])
-            and np.array_equal(r.bid[a:b], q.bid[c:d], equal_nan=True)
-            and np.array_equal(r.ask[a:b], q.ask[c:d], equal_nan=True)):
+    if not (_equal(r.ts[a:b], q.ts[c:d]) and _equal(r.bid[a:b], q.bid[c:d]) and _equal(r.ask[a:b], q.ask[c:d])):
         return None
     p, s = signing.prevailing, signing.signed
     return (Prevailing(p.bid[:n], p.ask[:n], p.age_ns[:n], p.flags[:n], p.carried),
