@@ -49,23 +49,72 @@ def _roll_python(prices: Float64Array1D, bar_last: Int64Array1D, window: int, ou
     """For bar ``j``, the Roll spread of the changes among ``prices[: bar_last[j] + 1]``, the last ``window``.
 
     The changes are formed once (the same doubles as ``prices[t] - prices[t - 1]`` in the sums), and a bar
-    with no new price since the bar before repeats its value.
+    with no new price since the bar before repeats its value. Four bars with full windows are summed in one
+    loop (each sum still adds its terms oldest first, so every value is the one of summing that bar alone: the
+    four sums only overlap in time on the processor).
     """
     d = np.empty(prices.shape[0])
     if prices.shape[0]:
         d[0] = np.nan
     for t in range(1, prices.shape[0]):
         d[t] = prices[t] - prices[t - 1]
+    todo = np.empty(bar_last.shape[0], np.int64)  # bars with a new price and at least 3 pairs, in order
+    m = 0
     for j in range(bar_last.shape[0]):
         k = bar_last[j]
         if j > 0 and k == bar_last[j - 1]:
-            out[j] = out[j - 1]
             continue
         lo = k - window if k - window > 0 else 0  # prices[lo..k]: up to `window` changes
-        n = k - lo - 1  # pairs (d_t, d_{t-1}) of changes d_t = p_t - p_{t-1}, t = lo+2..k
-        if n < 3:
+        if k - lo - 1 < 3:  # pairs (d_t, d_{t-1}) of changes d_t = p_t - p_{t-1}, t = lo+2..k
             out[j] = np.nan
+        else:
+            todo[m] = j
+            m += 1
+    full = window - 1  # the pairs of a full window
+    i = 0
+    while i < m:
+        j0 = todo[i]
+        if i + 4 <= m and bar_last[j0] - window >= 0:  # four full windows (later bars end later)
+            j1, j2, j3 = todo[i + 1], todo[i + 2], todo[i + 3]
+            b0, b1 = bar_last[j0] - full + 1, bar_last[j1] - full + 1  # first t of each sum
+            b2, b3 = bar_last[j2] - full + 1, bar_last[j3] - full + 1
+            sx0 = sy0 = sx1 = sy1 = sx2 = sy2 = sx3 = sy3 = 0.0
+            p0, p1, p2, p3 = d[b0 - 1], d[b1 - 1], d[b2 - 1], d[b3 - 1]  # each change is read once
+            for s in range(full):
+                x0, x1, x2, x3 = d[b0 + s], d[b1 + s], d[b2 + s], d[b3 + s]
+                sx0 += x0
+                sy0 += p0
+                sx1 += x1
+                sy1 += p1
+                sx2 += x2
+                sy2 += p2
+                sx3 += x3
+                sy3 += p3
+                p0, p1, p2, p3 = x0, x1, x2, x3
+            mx0, my0, mx1, my1 = sx0 / full, sy0 / full, sx1 / full, sy1 / full
+            mx2, my2, mx3, my3 = sx2 / full, sy2 / full, sx3 / full, sy3 / full
+            c0 = c1 = c2 = c3 = 0.0
+            p0, p1, p2, p3 = d[b0 - 1] - my0, d[b1 - 1] - my1, d[b2 - 1] - my2, d[b3 - 1] - my3
+            for s in range(full):
+                x0, x1, x2, x3 = d[b0 + s], d[b1 + s], d[b2 + s], d[b3 + s]
+                c0 += (x0 - mx0) * p0
+                c1 += (x1 - mx1) * p1
+                c2 += (x2 - mx2) * p2
+                c3 += (x3 - mx3) * p3
+                p0, p1, p2, p3 = x0 - my0, x1 - my1, x2 - my2, x3 - my3
+            c0 /= full - 1
+            c1 /= full - 1
+            c2 /= full - 1
+            c3 /= full - 1
+            out[j0] = 2.0 * math.sqrt(-c0) if c0 < 0.0 else np.nan
+            out[j1] = 2.0 * math.sqrt(-c1) if c1 < 0.0 else np.nan
+            out[j2] = 2.0 * math.sqrt(-c2) if c2 < 0.0 else np.nan
+            out[j3] = 2.0 * math.sqrt(-c3) if c3 < 0.0 else np.nan
+            i += 4
             continue
+        k = bar_last[j0]
+        lo = k - window if k - window > 0 else 0
+        n = k - lo - 1
         sx = 0.0
         sy = 0.0
         for t in range(lo + 2, k + 1):
@@ -77,7 +126,11 @@ def _roll_python(prices: Float64Array1D, bar_last: Int64Array1D, window: int, ou
         for t in range(lo + 2, k + 1):
             c += (d[t] - mx) * (d[t - 1] - my)
         c /= n - 1
-        out[j] = 2.0 * math.sqrt(-c) if c < 0.0 else np.nan
+        out[j0] = 2.0 * math.sqrt(-c) if c < 0.0 else np.nan
+        i += 1
+    for j in range(1, bar_last.shape[0]):
+        if bar_last[j] == bar_last[j - 1]:
+            out[j] = out[j - 1]
 
 
 _roll = jit(_roll_python, nogil=True)

@@ -19,21 +19,31 @@ bucket and rings (``liq_vlr_*``: a state written before them starts its buckets 
 written before liquidity was wired in has none of them and starts from :func:`initial_arrays` (its earlier bars
 get no rows).
 So calls cut at bar ends give exactly the rows of one call (``tests/udx/test_liquidity_transform.py``).
+
+**Shared signing.** :func:`signed_liquidity_columns` also hands back the prints it signed with their prevailing
+quotes and sides (:class:`Signing`); :mod:`udx.realized_step` takes its own prints' values from them
+(:func:`shared_signing`) when they are provably the same: its prints are the first of those signed, its tick
+state before them is the same, and every quote the two signings can read for them is the same record. So the
+NBBO join and Lee-Ready run once per print where both steps start together (a symbol's first pass, e.g.
+``transform --once`` on a new database), and the rows stay bit for bit those of two separate signings.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from udx.impact import amihud, kyle_bars, roll_bars
 from udx.liquidity import liquidity_bars
-from udx.nbbo import CarriedQuote, prevailing_quotes
-from udx.trade_sign import TickState, lee_ready
+from udx.nbbo import CarriedQuote, Prevailing, prevailing_quotes
+from udx.trade_sign import Signed, TickState, lee_ready
 from udx.vpin_lr import vpin_lee_ready_step
 
-__all__ = ["LiquidityConfig", "Quotes", "initial_arrays", "liquidity_columns"]
+__all__ = ["LiquidityConfig", "Quotes", "Signing", "initial_arrays", "liquidity_columns", "shared_signing",
+           "signed_liquidity_columns"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +78,77 @@ class Quotes:
         return Quotes(self.ts[:k], self.bid[:k], self.ask[:k], self.bid_size[:k], self.ask_size[:k])
 
 
+class Signing(NamedTuple):
+    """The prints a :func:`signed_liquidity_columns` call signed (``ts``, ``px``), what the signing started from
+    (the quotes it read, the carried quote and tick state) and each print's prevailing quote and side."""
+
+    ts: np.ndarray
+    px: np.ndarray
+    quotes: Quotes
+    carried: CarriedQuote
+    tick: TickState
+    prevailing: Prevailing
+    signed: Signed
+
+
+def _same(x: float, y: float) -> bool:
+    """Equal, or both NaN."""
+    return x == y or (math.isnan(x) and math.isnan(y))
+
+
+def _equal(x: np.ndarray, y: np.ndarray) -> bool:
+    """The same values (NaN equal to NaN): at once when both are views of the same memory (the transform hands
+    both steps slices of one read), else compared."""
+    if x.shape != y.shape or x.dtype != y.dtype:
+        return False
+    if x.size == 0 or (x.strides == y.strides
+                       and x.__array_interface__["data"][0] == y.__array_interface__["data"][0]):
+        return True
+    return bool(np.array_equal(x, y, equal_nan=x.dtype.kind == "f"))
+
+
+def _newest_before(quotes: Quotes, t: int, carried: CarriedQuote) -> tuple[int, float, float]:
+    """The quote a trade at ``t`` would read if no quote came between it and ``t`` (``carried`` when ``quotes``
+    has none before ``t``; ``ts`` -1: none)."""
+    k = int(np.searchsorted(quotes.ts, t, side="left"))
+    if k:
+        return int(quotes.ts[k - 1]), float(quotes.bid[k - 1]), float(quotes.ask[k - 1])
+    return carried.ts_ns, carried.bid, carried.ask
+
+
+def shared_signing(signing: Signing | None, ts: np.ndarray, px: np.ndarray, quotes: Quotes,
+                   tick: TickState) -> tuple[Prevailing, Signed] | None:
+    """``prevailing_quotes(ts, quotes...)`` (no carried quote) and ``lee_ready(px, ..., tick)`` of these prints,
+    taken from ``signing`` when they are provably the same values; ``None`` when they may not be.
+
+    They are when the prints are the first ``ts.size`` of those signed (same times, same prices), the tick state
+    before them is the same, the quote each signing would use for a trade with no quote since the first print
+    is the same (time, bid, ask), and both quote lists hold the same quotes from the first print to the last
+    (same order): then every print reads the same quote and has the same tick state in both. The arrays
+    returned are views of ``signing``'s (their ``carried`` / ``state`` describe ``signing``'s last print).
+    """
+    n = ts.size
+    if signing is None or n == 0 or n > signing.ts.size:
+        return None
+    if not (_same(tick.last_price, signing.tick.last_price) and tick.last_tick == signing.tick.last_tick):
+        return None
+    if not (_equal(ts, signing.ts[:n]) and _equal(px, signing.px[:n])):
+        return None
+    first, last = int(ts[0]), int(ts[-1])
+    mine = _newest_before(quotes, first, CarriedQuote())
+    theirs = _newest_before(signing.quotes, first, signing.carried)
+    if mine[0] != theirs[0] or not (_same(mine[1], theirs[1]) and _same(mine[2], theirs[2])):
+        return None
+    a, b = np.searchsorted(quotes.ts, [first, last], side="left")
+    c, d = np.searchsorted(signing.quotes.ts, [first, last], side="left")
+    q, r = signing.quotes, quotes
+    if not (_equal(r.ts[a:b], q.ts[c:d]) and _equal(r.bid[a:b], q.bid[c:d]) and _equal(r.ask[a:b], q.ask[c:d])):
+        return None
+    p, s = signing.prevailing, signing.signed
+    return (Prevailing(p.bid[:n], p.ask[:n], p.age_ns[:n], p.flags[:n], p.carried),
+            Signed(s.side[:n], s.flags[:n], s.state))
+
+
 def initial_arrays() -> dict[str, np.ndarray]:
     """The ``liq_*`` arrays of a symbol that has seen nothing yet."""
     return {"liq_qts": np.array([-1], np.int64), "liq_q": np.full(4, np.nan),
@@ -85,6 +166,16 @@ def liquidity_columns(
     price_ok: np.ndarray, volume_ok: np.ndarray, quotes: Quotes, arrays: dict[str, np.ndarray],
     cfg: LiquidityConfig,
 ) -> dict[str, np.ndarray]:
+    """The ``bar_liquidity`` measures of the emitted bars (:func:`signed_liquidity_columns` without the
+    signing)."""
+    return signed_liquidity_columns(columns, bar_ns, ts, px, sz, price_ok, volume_ok, quotes, arrays, cfg)[0]
+
+
+def signed_liquidity_columns(
+    columns: dict[str, np.ndarray], bar_ns: int, ts: np.ndarray, px: np.ndarray, sz: np.ndarray,
+    price_ok: np.ndarray, volume_ok: np.ndarray, quotes: Quotes, arrays: dict[str, np.ndarray],
+    cfg: LiquidityConfig,
+) -> tuple[dict[str, np.ndarray], Signing]:
     """The ``bar_liquidity`` measures of the emitted bars; updates the ``liq_*`` entries of ``arrays``.
 
     Parameters
@@ -107,6 +198,8 @@ def liquidity_columns(
     -------
     dict
         ``n_quotes`` and the measure columns of ``BAR_LIQUIDITY_SCHEMA``, one value per bar.
+    Signing
+        The prints signed (those before the last bar's end) with their prevailing quotes and sides.
     """
     for key, value in initial_arrays().items():
         arrays.setdefault(key, value)
@@ -136,8 +229,9 @@ def liquidity_columns(
         arrays["liq_q"] = np.array([q.bid[-1], q.ask[-1], q.bid_size[-1], q.ask_size[-1]], np.float64)
     arrays["liq_tick"] = np.array([signed.state.last_price, float(signed.state.last_tick)])
     n_quotes = np.searchsorted(q.ts, ends, side="left") - np.searchsorted(q.ts, starts, side="left")
+    signing = Signing(ts, px, q, carried, tick, prevailing, signed)
     return {"n_quotes": n_quotes.astype(np.int64), "quoted_spread": lb.quoted_spread,
             "effective_spread": lb.effective_spread, "buy_volume": lb.buy_volume, "sell_volume": lb.sell_volume,
             "signed_volume": lb.signed_volume, "order_imbalance": lb.order_imbalance,
             "depth_imbalance": lb.depth_imbalance, "amihud": amihud(r, dollar_volume), "roll_spread": roll,
-            "kyle_lambda": kyle, "vpin_lee_ready": vpin_lr}
+            "kyle_lambda": kyle, "vpin_lee_ready": vpin_lr}, signing

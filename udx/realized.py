@@ -24,7 +24,7 @@ import numpy as np
 
 from udx._jit import jit
 from udx._typing import Float64Array1D, Int64Array1D
-from udx.nbbo import UNUSABLE, prevailing_quotes
+from udx.nbbo import UNUSABLE, Prevailing, prevailing_quotes
 
 __all__ = ["RealizedBars", "RealizedTrades", "realized_bars", "realized_trades"]
 
@@ -103,7 +103,7 @@ def _usable_mid(bid: np.ndarray, ask: np.ndarray, flags: np.ndarray) -> np.ndarr
 
 def realized_trades(
     trade_ts: object, price: object, side: object, quote_ts: object, bid: object, ask: object, horizon_ns: int,
-    stale_ns: int,
+    stale_ns: int, *, now: Prevailing | None = None,
 ) -> RealizedTrades:
     """Return each trade's realized spread and price impact at the horizon.
 
@@ -118,6 +118,9 @@ def realized_trades(
         ``H`` in ns (> 0).
     stale_ns
         ``QUOTE_STALE_SECONDS`` in ns.
+    now
+        The trades' prevailing quotes when the caller has them already (``prevailing_quotes(trade_ts, quote_ts,
+        bid, ask, stale_ns)``, as signing them needed): not computed again.
 
     Raises
     ------
@@ -140,7 +143,10 @@ def realized_trades(
     if p.shape != t.shape or q.shape != t.shape:
         raise ValueError(f"need one price and side per trade, got trade_ts {t.shape}, price {p.shape}, "
                          f"side {q.shape}")
-    now = prevailing_quotes(t, quote_ts, bid, ask, stale_ns)
+    if now is None:
+        now = prevailing_quotes(t, quote_ts, bid, ask, stale_ns)
+    elif now.flags.shape != t.shape:
+        raise ValueError(f"need one prevailing quote per trade, got {now.flags.shape} for {t.shape}")
     later = prevailing_quotes(t + horizon, quote_ts, bid, ask, stale_ns)
     mid = _usable_mid(now.bid, now.ask, now.flags)
     mid_later = _usable_mid(later.bid, later.ask, later.flags)

@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 
 from sql.contract import BAR_REALIZED_SPREAD_SCHEMA
 from sql.settings import Settings
-from udx.liquidity_step import Quotes, bar_starts
+from udx.liquidity_step import Quotes, Signing, bar_starts, shared_signing
 from udx.nbbo import prevailing_quotes
 from udx.realized import realized_bars, realized_trades
 from udx.sessions import session_bounds
@@ -87,17 +87,24 @@ def _starts(ends: np.ndarray, session: str, bar_ns: int) -> np.ndarray:
 
 
 def _symbol_rows(symbol: str, ends: np.ndarray, trades: tuple[np.ndarray, ...], quotes: Quotes,
-                 tick: TickState, session: str, settings: Settings, computed_at: int) -> pa.Table:
+                 tick: TickState, session: str, settings: Settings, computed_at: int,
+                 signing: Signing | None = None) -> pa.Table:
     """``BAR_REALIZED_SPREAD_SCHEMA`` rows of one symbol's due bars (``ends``) from its valid prints since its
-    newest row and its quotes from the stale limit before them to the last bar's end plus the horizon."""
+    newest row and its quotes from the stale limit before them to the last bar's end plus the horizon; each
+    print's prevailing quote and side come from ``signing`` when they are provably its values there
+    (:func:`udx.liquidity_step.shared_signing`), else are computed here."""
     ts, px, sz, _, volume_ok = trades
     k = int(np.searchsorted(ts, ends[-1], side="left"))
     ts, px, weight = ts[:k], px[:k], np.where(volume_ok[:k], sz[:k], 0.0)
     stale_ns = round(settings.quote_stale_seconds * _NS)
     horizon = settings.liquidity_horizon_seconds
-    now = prevailing_quotes(ts, quotes.ts, quotes.bid, quotes.ask, stale_ns)
-    side = lee_ready(px, now.bid, now.ask, now.flags, tick).side
-    per_trade = realized_trades(ts, px, side, quotes.ts, quotes.bid, quotes.ask, horizon * _NS, stale_ns)
+    shared = shared_signing(signing, ts, px, quotes, tick)
+    if shared is None:
+        now = prevailing_quotes(ts, quotes.ts, quotes.bid, quotes.ask, stale_ns)
+        side = lee_ready(px, now.bid, now.ask, now.flags, tick).side
+    else:
+        now, side = shared[0], shared[1].side
+    per_trade = realized_trades(ts, px, side, quotes.ts, quotes.bid, quotes.ask, horizon * _NS, stale_ns, now=now)
     bars = realized_bars(_starts(ends, session, settings.bar_seconds * _NS), ends, ts, weight, per_trade)
     last_price, last_tick = tick_states_after(px, tick, np.searchsorted(ts, ends, side="left"))
     m = ends.size
@@ -159,13 +166,15 @@ class RealizedPlan:
         return symbol in self.due or next_bar_end_ns is None or next_bar_end_ns <= self.until_ns
 
     def rows(self, symbol: str, market: str, new_bar_ends: np.ndarray, trades: tuple[np.ndarray, ...],
-             quotes: Quotes) -> pa.Table | None:
+             quotes: Quotes, signing: Signing | None = None) -> pa.Table | None:
         """The rows of the symbol's due bars: its stored ones and those of ``new_bar_ends`` (bars this pass just
         computed) ending at or before :attr:`until_ns`; ``None`` when none is due.
 
         ``trades`` are its valid prints (``ts, price, size, sets_price, counts_volume``) from
         :meth:`trades_from` on and ``quotes`` its quotes from :meth:`quotes_from` on, both in time order, at
-        least through the last due bar's end (trades) and that end plus the horizon (quotes).
+        least through the last due bar's end (trades) and that end plus the horizon (quotes). ``signing``: the
+        bar liquidity's signing of the symbol's prints in this pass, reused where it provably holds the same
+        values (:func:`udx.liquidity_step.shared_signing`).
         """
         new = np.asarray(new_bar_ends, np.int64)
         new = new[:int(np.searchsorted(new, self.until_ns, side="right"))]
@@ -177,7 +186,7 @@ class RealizedPlan:
         tick = TickState() if row is None else TickState(
             math.nan if row["tick_price"] is None else float(row["tick_price"]), int(row["tick_sign"]))
         return _symbol_rows(symbol, ends, trades, quotes, tick, self.settings.session_for(market), self.settings,
-                            self.computed_at)
+                            self.computed_at, signing)
 
 
 def plan_realized(storage: object, settings: Settings, watermark_ns: int, computed_at: int) -> RealizedPlan | None:

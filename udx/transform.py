@@ -28,11 +28,13 @@ One call of :func:`run_transform` does, for every symbol with trades:
    symbol's chunk: a chunk reads each such symbol's trades from its newest row's bar end and its quotes from
    ``QUOTE_STALE_SECONDS`` before (so one read serves the signals and the realized spreads).
 
-**Pipeline.** Chunk ``k + 1`` is read on a reader thread and chunk ``k - 1`` committed on a writer thread
-(:mod:`udx._commit_batch`: the tables are built there too) while chunk ``k``'s symbols are computed on two
-threads; DuckDB and the numba kernels release the GIL, so both cores of a small box work at once. The numba
-kernels load from their cache on another thread at the start (:func:`udx.warm.warm_kernels`) while the first
-chunk is read. Chunks are not made smaller for more overlap: each commit of a large chunk costs DuckDB an
+**Pipeline.** A chunk is read in groups of ``_READ_SYMBOLS`` symbols: group ``g + 1`` is read on a reader
+thread while group ``g``'s symbols are computed on two threads (so even a run of one chunk reads and computes at
+once), and chunk ``k - 1`` is committed on a writer thread (:mod:`udx._commit_batch`: the tables are built there
+too) while chunk ``k`` is read and computed; a chunk's groups go into its one transaction. DuckDB and the
+numba kernels release the GIL, so both cores of a small box work at once. The numba kernels load from their
+cache on another thread at the start (:func:`udx.warm.warm_kernels`) while the first group is read. Chunks (the
+transactions) are not made smaller for more overlap: each commit of a large chunk costs DuckDB an
 automatic checkpoint (~0.5 s measured at 2M trades), more than the overlap gains (BENCHMARKS.md).
 
 **Exactness.** When trades are appended in time order, running the transform after every micro-batch, with
@@ -67,7 +69,7 @@ from sql.settings import Settings
 from udx._chunk_read import Arrays, arrays_of, read_chunk, read_quotes, valid_prints
 from udx._commit_batch import BackgroundCommits, Batch
 from udx.lee_mykland import default_window, lm_threshold
-from udx.liquidity_step import LiquidityConfig, Quotes, liquidity_columns
+from udx.liquidity_step import LiquidityConfig, Quotes, liquidity_columns, signed_liquidity_columns
 from udx.pipeline import SignalConfig, SymbolResult, process_symbol
 from udx.realized_step import RealizedPlan, plan_realized
 from udx.sessions import next_bar_end_ns, parse_session
@@ -86,6 +88,11 @@ _NO_BARS = np.empty(0, np.int64)
 #: Threads computing a chunk's symbols: the kernels release the GIL, so both cores of a small box compute.
 _COMPUTE_THREADS = 2
 _NO_QUOTES = Quotes.empty()
+#: Symbols per read: a chunk of ``symbols_per_commit`` symbols is read in groups of this many, the next group
+#: on the reader thread while this one computes, and still committed in one transaction. Smaller reads cost
+#: DuckDB no more in all (its zone maps skip the row groups of other symbols; a filter over a column of 8M
+#: interleaved symbols costs ~20 ms) and order fewer quotes at a time.
+_READ_SYMBOLS = 25
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,11 +239,14 @@ def run_transform(
         def read(plan: list[_Entry]) -> _ChunkReads:
             return _read_plan(storage, plan, watermark, due, markets, liquidity is not None, realized)
 
-        next_read = reader.submit(read, plans[0]) if plans else None
-        for k, plan in enumerate(plans):
-            chunk = next_read.result()  # type: ignore[union-attr]  # submitted for every plan
-            next_read = reader.submit(read, plans[k + 1]) if k + 1 < len(plans) else None
-            batch = Batch(settings.bar_seconds, computed_at)
+        # each commit chunk is read in groups of _READ_SYMBOLS: the next group is read while this one computes
+        groups = [(k, plan[lo:lo + _READ_SYMBOLS]) for k, plan in enumerate(plans)
+                  for lo in range(0, len(plan), _READ_SYMBOLS)]
+        next_read = reader.submit(read, groups[0][1]) if groups else None
+        batch = Batch(settings.bar_seconds, computed_at)
+        for g, (k, plan) in enumerate(groups):
+            chunk = next_read.result()  # type: ignore[union-attr]  # submitted for every group
+            next_read = reader.submit(read, groups[g + 1][1]) if g + 1 < len(groups) else None
             work = partial(_compute_symbol, chunk=chunk, watermark=watermark, bar_ns=bar_ns, liquidity=liquidity,
                            realized=realized, markets=markets)
             for (symbol, cfg, state, _, _), out in zip(plan, computer.map(work, plan), strict=True):
@@ -255,7 +265,9 @@ def run_transform(
                 done += 1
                 if progress is not None:
                     progress(done, len(symbols))
-            writer.submit(batch)
+            if g + 1 == len(groups) or groups[g + 1][0] != k:  # the chunk's last group: one transaction
+                writer.submit(batch)
+                batch = Batch(settings.bar_seconds, computed_at)
     finally:
         reader.shutdown(wait=True, cancel_futures=True)
         computer.shutdown(wait=True, cancel_futures=True)
@@ -286,7 +298,7 @@ def _compute_symbol(entry: _Entry, *, chunk: _ChunkReads, watermark: int, bar_ns
         return _Computed()
     ts, px, sz, price_ok, volume_ok = valid_prints(*arrays)
     quotes = chunk.quotes.get(symbol, _NO_QUOTES)
-    result = liq = rows = None
+    result = liq = rows = signing = None
     new_bars, n = _NO_BARS, 0
     if symbol in chunk.signals:
         a = int(np.searchsorted(ts, start, side="left"))
@@ -296,12 +308,13 @@ def _compute_symbol(entry: _Entry, *, chunk: _ChunkReads, watermark: int, bar_ns
         if result is not None:
             new_bars = result.columns["bar_end_ns"]
             if liquidity is not None:
-                liq = liquidity_columns(result.columns, bar_ns, ts[a:], px[a:], sz[a:], price_ok[a:],
-                                        volume_ok[a:], _since(quotes, start), result.state.arrays, liquidity)
+                liq, signing = signed_liquidity_columns(result.columns, bar_ns, ts[a:], px[a:], sz[a:], price_ok[a:],
+                                                        volume_ok[a:], _since(quotes, start), result.state.arrays,
+                                                        liquidity)
     if realized is not None and symbol in chunk.realized:
         r = int(np.searchsorted(ts, realized.trades_from(symbol), side="left"))
         rows = realized.rows(symbol, markets[symbol], new_bars, (ts[r:], px[r:], sz[r:], price_ok[r:], volume_ok[r:]),
-                             _since(quotes, realized.quotes_from(symbol)))
+                             _since(quotes, realized.quotes_from(symbol)), signing)
     return _Computed(result, liq, rows, n)
 
 

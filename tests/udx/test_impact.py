@@ -156,6 +156,20 @@ def test_amihud_matches_the_definition():
     assert_allclose(amihud(r, dv), want, rtol=1e-12, equal_nan=True)
 
 
+@pytest.mark.parametrize("window", [4, 25, 250])
+def test_roll_of_many_bars_is_each_bar_alone_bit_for_bit(window):
+    """Bars with full windows are summed four at a time: each value is the one of summing its bar alone (same
+    terms, same order), to the last bit."""
+    ts, price, _ = trades(3)
+    last = np.searchsorted(ts, np.sort(np.random.default_rng(4).integers(0, 20_000, 700))).astype(np.int64) - 1
+    together = np.empty(last.size)
+    impact._roll(price, last, window, together)
+    alone = np.empty(last.size)
+    for j in range(last.size):
+        impact._roll(price, last[j:j + 1], window, alone[j:j + 1])
+    assert_array_equal(together.view(np.int64), alone.view(np.int64))
+
+
 def test_the_plain_twins_give_the_compiled_results():
     ts, price, _ = trades(2)
     last = np.searchsorted(ts, np.arange(500, 20_001, 500)).astype(np.int64) - 1

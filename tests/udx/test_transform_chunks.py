@@ -116,3 +116,28 @@ def test_runs_on_pieces_one_symbol_per_chunk_equal_one_pass(one_chunk, tmp_path)
         if table != "signal_state":  # a state is written at each run: its bytes differ, its bars do not
             assert _same(got[table], rows), table
     assert [r[:3] for r in got["signal_state"]] == [r[:3] for r in one_chunk["signal_state"]]
+
+
+@pytest.mark.parametrize("per_commit", [100, 3])
+def test_chunks_read_in_groups_commit_each_chunk_once_with_the_rows_of_one_chunk(one_chunk, tmp_path, monkeypatch,
+                                                                                 per_commit):
+    """Reads of two symbols at a time (``_READ_SYMBOLS``): each chunk of ``symbols_per_commit`` symbols is still
+    one transaction holding exactly its symbols, and the rows are those of the one-chunk run."""
+    import udx.transform as transform
+
+    monkeypatch.setattr(transform, "_READ_SYMBOLS", 2)
+    committed: list[list[str]] = []
+    commit = DuckDBStorage.commit_signals
+
+    def counted(self, signals, states, *args, **kwargs):
+        committed.append(sorted(state.symbol for state in states))
+        return commit(self, signals, states, *args, **kwargs)
+
+    monkeypatch.setattr(DuckDBStorage, "commit_signals", counted)
+    path = tmp_path / "groups.duckdb"
+    _run(path, [], symbols_per_commit=per_commit)
+    names = sorted(s.symbol for s in SYMBOLS)
+    assert committed == [names[lo:lo + per_commit] for lo in range(0, len(names), per_commit)]
+    got = _dump(path)
+    for table, rows in one_chunk.items():
+        assert _same(got[table], rows), table
