@@ -30,9 +30,9 @@ import pytest
 
 from ingest.synthetic_market import DEFAULT_SYMBOLS, SyntheticMarket
 from sql.contract import BAR_REALIZED_SPREAD_SCHEMA
-from sql.duckdb_backend import DuckDBStorage
 from sql.settings import Settings
 from sql.vertica_backend import VerticaStorage
+from tests.duckdb_one_pass import transform_in_one_pass
 from tests.reference import quotes as quote_ref
 from tests.reference import realized as realized_ref
 from tests.sql.real_vertica import needs_vertica, real_vertica, rows_of
@@ -97,12 +97,8 @@ def _in_database(storage: VerticaStorage, settings: Settings, k: int) -> Any:
 def duckdb_rows(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Any, ...]]:
     """DuckDB's bar_realized_spread after one pass over the whole tape."""
     settings = _settings(duckdb_path=tmp_path_factory.mktemp("duck") / "one.duckdb")
-    storage = DuckDBStorage.open(settings)
+    storage = transform_in_one_pass(settings, TRADES, QUOTES, now_ns=1)
     try:
-        storage.apply_schema()
-        storage.append_trades(TRADES)
-        storage.append_quotes(QUOTES)
-        run_transform(storage, settings, now_ns=1)
         rows = [tuple(r) for r in storage.fetch_all(REALIZED)]
     finally:
         storage.close()

@@ -19,10 +19,10 @@ import pytest
 
 from ingest.synthetic_market import DEFAULT_SYMBOLS, SyntheticMarket
 from sql.contract import BAR_REALIZED_SPREAD_SCHEMA, SIGNALS_SCHEMA
-from sql.duckdb_backend import DuckDBStorage
 from sql.queries import load_registry
 from sql.settings import Settings
 from sql.vertica_backend import VerticaStorage
+from tests.duckdb_one_pass import transform_in_one_pass
 from tests.sql.real_vertica import needs_vertica, real_vertica, rows_of
 from tests.sql.vertica_on_duckdb import VerticaOnDuckDB
 from udx.transform import run_transform
@@ -61,12 +61,8 @@ def _from(table: pa.Table, start_ns: int) -> pa.Table:
 def duckdb_rows(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Any, ...]]:
     """DuckDB's bar_realized_spread after one pass over the whole tape."""
     settings = _settings(duckdb_path=tmp_path_factory.mktemp("duck") / "one.duckdb")
-    storage = DuckDBStorage.open(settings)
+    storage = transform_in_one_pass(settings, TRADES, QUOTES, now_ns=1)
     try:
-        storage.apply_schema()
-        storage.append_trades(TRADES)
-        storage.append_quotes(QUOTES)
-        run_transform(storage, settings, now_ns=1)
         return [tuple(r) for r in storage.fetch_all(ROWS)]
     finally:
         storage.close()

@@ -25,6 +25,7 @@ import pytest
 from sql.contract import SIGNALS_SCHEMA, TRADES_SCHEMA
 from sql.settings import Settings
 from sql.vertica_backend import udx_settings_json
+from tests.duckdb_one_pass import transform_in_one_pass
 from tests.udx.vertica_sdk_doubles import FakeTypes
 from tests.udx.vertica_sdk_doubles import run_udx as _run_udx
 from udx import vertica_udx
@@ -304,12 +305,7 @@ def test_vertica_udx_with_quotes_writes_the_duckdb_transforms_bar_liquidity(mark
 
     trades, quotes = market
     settings = _liq_settings(tmp_path / "ref.duckdb")
-    storage = DuckDBStorage.open(settings)
-    storage.apply_schema()
-    storage.append_trades(trades)
-    storage.append_quotes(quotes)
-    run_transform(storage, settings, now_ns=NOW_NS)
-    storage.close()
+    transform_in_one_pass(settings, trades, quotes, now_ns=NOW_NS).close()
     watermark = int(pa.compute.max(trades["ts_ns"]).as_py())
     checked = 0
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
@@ -372,12 +368,7 @@ def test_vertica_udx_realized_form_returns_the_duckdb_transforms_realized_rows(m
 
     trades, quotes = market
     settings = _liq_settings(tmp_path / "ref.duckdb")
-    storage = DuckDBStorage.open(settings)
-    storage.apply_schema()
-    storage.append_trades(trades)
-    storage.append_quotes(quotes)
-    run_transform(storage, settings, now_ns=NOW_NS)
-    storage.close()
+    transform_in_one_pass(settings, trades, quotes, now_ns=NOW_NS).close()
     monkeypatch.setattr(vertica_udx, "REALIZED_ROWS_PER_CARRIER", 7)
     watermark = int(pa.compute.max(trades["ts_ns"]).as_py())
     names_sql = ", ".join(BAR_REALIZED_SPREAD_SCHEMA.names)
