@@ -11,8 +11,9 @@ are due, and commits them in the chunk's transaction with the bars. A row is ins
 one: both are written again).
 
 **Which prints.** As :mod:`udx.liquidity_step`: every valid print is signed by Lee-Ready (quote rule, tick rule
-at the midpoint and without a usable quote) in time order; the means weigh the prints that count in volume by
-their size (others weigh 0). Each row also stores the tick state after its bar (``tick_price``, ``tick_sign``).
+at the midpoint and without a usable quote; only price-setting prints move the tick state) in time order; the
+means weigh the prints that count in volume by their size (others weigh 0). Each row also stores the tick state
+after its bar (``tick_price``, ``tick_sign``).
 
 **Incremental.** A symbol resumes from its newest row: trades from that row's ``bar_end_ns`` on, its tick state,
 and quotes from ``QUOTE_STALE_SECONDS`` before (an older quote is stale at every trade read, so no quote needs
