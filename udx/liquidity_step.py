@@ -6,10 +6,11 @@ then :mod:`udx.impact` (Amihud from the bars' return and dollar volume ``vwap ·
 price-setting prints, Kyle over the bars' return and signed dollar volume) and :mod:`udx.vpin_lr` (VPIN with
 the Lee-Ready sides, in the BVC VPIN's buckets: the pipeline's ``vpin_bucket`` per bar and ``VPIN_WINDOW``).
 
-**Which prints.** Every valid print is signed (the quote rule, else the tick rule over every print in time
-order); buy, sell and signed volume and the effective spread count the prints that count in volume (their size
-is taken as 0 otherwise); Roll's price changes are those between price-setting prints. A symbol without quotes
-gets ``n_quotes`` 0 and NaN quote measures, and volumes signed by the tick rule.
+**Which prints.** Every valid print is signed (the quote rule, else the tick rule, whose state only the
+price-setting prints move, :mod:`udx.trade_sign`); buy, sell and signed volume and the effective spread count
+the prints that count in volume (their size is taken as 0 otherwise); Roll's price changes are those between
+price-setting prints. A symbol without quotes gets ``n_quotes`` 0 and NaN quote measures, and volumes signed by
+the tick rule.
 
 **Incremental.** Only trades and quotes stamped before the end of the last emitted bar are used; the rest is
 read again with the next bars. The carried state lives in :attr:`udx.state.SymbolState.arrays` under
@@ -89,6 +90,7 @@ class Signing(NamedTuple):
     tick: TickState
     prevailing: Prevailing
     signed: Signed
+    sets_price: np.ndarray | None = None
 
 
 def _same(x: float, y: float) -> bool:
@@ -117,15 +119,16 @@ def _newest_before(quotes: Quotes, t: int, carried: CarriedQuote) -> tuple[int, 
 
 
 def shared_signing(signing: Signing | None, ts: np.ndarray, px: np.ndarray, quotes: Quotes,
-                   tick: TickState) -> tuple[Prevailing, Signed] | None:
+                   tick: TickState, sets_price: np.ndarray | None = None) -> tuple[Prevailing, Signed] | None:
     """``prevailing_quotes(ts, quotes...)`` (no carried quote) and ``lee_ready(px, ..., tick)`` of these prints,
     taken from ``signing`` when they are provably the same values; ``None`` when they may not be.
 
-    They are when the prints are the first ``ts.size`` of those signed (same times, same prices), the tick state
-    before them is the same, the quote each signing would use for a trade with no quote since the first print
-    is the same (time, bid, ask), and both quote lists hold the same quotes from the first print to the last
-    (same order): then every print reads the same quote and has the same tick state in both. The arrays
-    returned are views of ``signing``'s (their ``carried`` / ``state`` describe ``signing``'s last print).
+    They are when the prints are the first ``ts.size`` of those signed (same times, prices and ``sets_price``
+    flags; ``None``: every print sets the price), the tick state before them is the same, the quote each
+    signing would use for a trade with no quote since the first print is the same (time, bid, ask), and both
+    quote lists hold the same quotes from the first print to the last (same order): then every print reads the
+    same quote and has the same tick state in both. The arrays returned are views of ``signing``'s (their
+    ``carried`` / ``state`` describe ``signing``'s last print).
     """
     n = ts.size
     if signing is None or n == 0 or n > signing.ts.size:
@@ -133,6 +136,9 @@ def shared_signing(signing: Signing | None, ts: np.ndarray, px: np.ndarray, quot
     if not (_same(tick.last_price, signing.tick.last_price) and tick.last_tick == signing.tick.last_tick):
         return None
     if not (_equal(ts, signing.ts[:n]) and _equal(px, signing.px[:n])):
+        return None
+    mine_set, their_set = sets_price, signing.sets_price
+    if (mine_set is None) != (their_set is None) or (mine_set is not None and not _equal(mine_set, their_set[:n])):
         return None
     first, last = int(ts[0]), int(ts[-1])
     mine = _newest_before(quotes, first, CarriedQuote())
@@ -212,7 +218,7 @@ def signed_liquidity_columns(
     carried = CarriedQuote(int(arrays["liq_qts"][0]), float(arrays["liq_q"][0]), float(arrays["liq_q"][1]))
     tick = TickState(float(arrays["liq_tick"][0]), int(arrays["liq_tick"][1]))
     prevailing = prevailing_quotes(ts, q.ts, q.bid, q.ask, cfg.stale_ns, carried)
-    signed = lee_ready(px, prevailing.bid, prevailing.ask, prevailing.flags, tick)
+    signed = lee_ready(px, prevailing.bid, prevailing.ask, prevailing.flags, tick, price_ok)
     counted = np.where(volume_ok, sz, 0.0)  # the size each print counts with (0: not in volume)
     lb = liquidity_bars(starts, ends, ts, px, counted, signed.side, prevailing.bid,
                         prevailing.ask, prevailing.flags, q.ts, q.bid, q.ask, cfg.stale_ns, carried,
@@ -229,7 +235,7 @@ def signed_liquidity_columns(
         arrays["liq_q"] = np.array([q.bid[-1], q.ask[-1], q.bid_size[-1], q.ask_size[-1]], np.float64)
     arrays["liq_tick"] = np.array([signed.state.last_price, float(signed.state.last_tick)])
     n_quotes = np.searchsorted(q.ts, ends, side="left") - np.searchsorted(q.ts, starts, side="left")
-    signing = Signing(ts, px, q, carried, tick, prevailing, signed)
+    signing = Signing(ts, px, q, carried, tick, prevailing, signed, price_ok)
     return {"n_quotes": n_quotes.astype(np.int64), "quoted_spread": lb.quoted_spread,
             "effective_spread": lb.effective_spread, "buy_volume": lb.buy_volume, "sell_volume": lb.sell_volume,
             "signed_volume": lb.signed_volume, "order_imbalance": lb.order_imbalance,

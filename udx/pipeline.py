@@ -88,7 +88,8 @@ class SignalConfig:
         changes (e.g. 2: eligible prints, the intraday profile, tested bars only; 3: the half-bar noise floor
         of the elapsed-time scaling, the profile's leave-bucket-out session scale and thin buckets' first stage;
         4: the time-of-day trade intensity as a negative-binomial mid-p z over a window of bar positions, the
-        Lee-Mykland threshold for the tested bars a session holds),
+        Lee-Mykland threshold for the tested bars a session holds; 5: Lee-Ready's tick state moves at
+        price-setting prints only, so ``bar_liquidity`` / ``bar_realized_spread`` sign as the view does),
         so a state written by older code is recomputed instead of continued.
         """
         return {"definitions": DEFINITIONS, "bar_seconds": self.bar_seconds, "session": self.session,
@@ -113,7 +114,7 @@ class SignalConfig:
 
 
 #: Version of the signal definitions (see :meth:`SignalConfig.fingerprint`).
-DEFINITIONS = 4
+DEFINITIONS = 5
 
 
 @dataclass(frozen=True, slots=True)

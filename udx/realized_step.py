@@ -11,8 +11,9 @@ are due, and commits them in the chunk's transaction with the bars. A row is ins
 one: both are written again).
 
 **Which prints.** As :mod:`udx.liquidity_step`: every valid print is signed by Lee-Ready (quote rule, tick rule
-at the midpoint and without a usable quote) in time order; the means weigh the prints that count in volume by
-their size (others weigh 0). Each row also stores the tick state after its bar (``tick_price``, ``tick_sign``).
+at the midpoint and without a usable quote; only price-setting prints move the tick state) in time order; the
+means weigh the prints that count in volume by their size (others weigh 0). Each row also stores the tick state
+after its bar (``tick_price``, ``tick_sign``).
 
 **Incremental.** A symbol resumes from its newest row: trades from that row's ``bar_end_ns`` on, its tick state,
 and quotes from ``QUOTE_STALE_SECONDS`` before (an older quote is stale at every trade read, so no quote needs
@@ -44,8 +45,10 @@ _NS = 1_000_000_000
 log = logging.getLogger(__name__)
 
 
-def tick_states_after(price: np.ndarray, before: TickState, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The Lee-Ready tick state (:class:`udx.trade_sign.TickState`) after the first ``counts[j]`` prices.
+def tick_states_after(price: np.ndarray, before: TickState, counts: np.ndarray,
+                      sets_price: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The Lee-Ready tick state (:class:`udx.trade_sign.TickState`) after the first ``counts[j]`` prices: the last
+    price-setting price and the last non-zero change among the price-setting prints.
 
     Parameters
     ----------
@@ -55,6 +58,8 @@ def tick_states_after(price: np.ndarray, before: TickState, counts: np.ndarray) 
         The state before the first of them.
     counts
         How many prices each state has seen (non-decreasing, each at most ``price.size``).
+    sets_price
+        Per price, whether it may set the last sale (the others do not move the state); default: every one.
 
     Returns
     -------
@@ -67,12 +72,15 @@ def tick_states_after(price: np.ndarray, before: TickState, counts: np.ndarray) 
     >>> p.tolist(), s.tolist()
     ([9.98, 10.0, 9.99], [1, 1, -1])
     """
+    k = np.asarray(counts, np.int64)
+    if sets_price is not None:  # the same over the price-setting prints alone, each count cut to those it saw
+        flags = np.asarray(sets_price, np.bool_)
+        price, k = price[flags], np.concatenate([[0], np.cumsum(flags, dtype=np.int64)])[k]
     prev = np.concatenate([[before.last_price], price])
     with np.errstate(invalid="ignore"):
         tick = np.where(prev[1:] > prev[:-1], 1, np.where(prev[1:] < prev[:-1], -1, 0))  # NaN compares false
     changed = np.where(tick != 0, np.arange(price.size), -1)
     newest = np.maximum.accumulate(changed) if price.size else changed
-    k = np.asarray(counts, np.int64)
     last_price = prev[k]
     at = newest[np.maximum(k - 1, 0)] if price.size else np.full(k.size, -1)
     last_tick = np.where((k > 0) & (at >= 0), tick[np.maximum(at, 0)] if price.size else 0, before.last_tick)
@@ -93,20 +101,20 @@ def _symbol_rows(symbol: str, ends: np.ndarray, trades: tuple[np.ndarray, ...], 
     newest row and its quotes from the stale limit before them to the last bar's end plus the horizon; each
     print's prevailing quote and side come from ``signing`` when they are provably its values there
     (:func:`udx.liquidity_step.shared_signing`), else are computed here."""
-    ts, px, sz, _, volume_ok = trades
+    ts, px, sz, price_ok, volume_ok = trades
     k = int(np.searchsorted(ts, ends[-1], side="left"))
-    ts, px, weight = ts[:k], px[:k], np.where(volume_ok[:k], sz[:k], 0.0)
+    ts, px, price_ok, weight = ts[:k], px[:k], price_ok[:k], np.where(volume_ok[:k], sz[:k], 0.0)
     stale_ns = round(settings.quote_stale_seconds * _NS)
     horizon = settings.liquidity_horizon_seconds
-    shared = shared_signing(signing, ts, px, quotes, tick)
+    shared = shared_signing(signing, ts, px, quotes, tick, price_ok)
     if shared is None:
         now = prevailing_quotes(ts, quotes.ts, quotes.bid, quotes.ask, stale_ns)
-        side = lee_ready(px, now.bid, now.ask, now.flags, tick).side
+        side = lee_ready(px, now.bid, now.ask, now.flags, tick, price_ok).side
     else:
         now, side = shared[0], shared[1].side
     per_trade = realized_trades(ts, px, side, quotes.ts, quotes.bid, quotes.ask, horizon * _NS, stale_ns, now=now)
     bars = realized_bars(_starts(ends, session, settings.bar_seconds * _NS), ends, ts, weight, per_trade)
-    last_price, last_tick = tick_states_after(px, tick, np.searchsorted(ts, ends, side="left"))
+    last_price, last_tick = tick_states_after(px, tick, np.searchsorted(ts, ends, side="left"), price_ok)
     m = ends.size
     values = {"symbol": [symbol] * m, "bar_end_ns": ends, "bar_seconds": np.full(m, settings.bar_seconds),
               "horizon_seconds": np.full(m, horizon), "n_trades": bars.n_trades, "matched_volume": bars.volume,

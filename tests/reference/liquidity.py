@@ -7,6 +7,11 @@
   (sample covariance, ddof 1; NaN when >= 0 or fewer than 3 pairs).
 - Kyle (1985) in Hasbrouck's regression form: OLS slope of ``r_t`` on ``S_t`` (signed dollar volume) over the
   last ``window`` bars with finite values, the current one included (``scipy.stats.linregress``).
+- Lee and Ready's tick rule as the README and the view ``enriched_market_data`` state it: it runs over the prints
+  that may set the price (a price-setting print against the last price-setting one: up +1, down -1, equal the
+  last non-zero change of the price-setting prints, 0 when none); a print that may not set the price is compared
+  with the last price-setting price the same way and changes nothing for the prints after it.
+- Signed volume per bar: ``Σ size · side`` of the bar's trades.
 """
 
 from __future__ import annotations
@@ -76,3 +81,36 @@ def kyle(returns, flows, window):
             continue
         out.append(float(stats.linregress(xs, [p[1] for p in last]).slope))
     return out
+
+
+def _sign(x):
+    return 1 if x > 0 else -1 if x < 0 else 0
+
+
+def _last_change(setting, before_tick):
+    """The sign of the last change between consecutive price-setting prices (``before_tick`` when none)."""
+    for k in range(len(setting) - 1, 0, -1):
+        if setting[k] != setting[k - 1]:
+            return _sign(setting[k] - setting[k - 1])
+    return before_tick
+
+
+def tick_sides(prices, sets_price, before_price=None, before_tick=0):
+    """Per print its tick-rule side, by walking back over all earlier prints. ``before_price`` / ``before_tick``:
+    the last price-setting price and last non-zero change of the prints before these (None / 0: none)."""
+    out = []
+    for i, p in enumerate(prices):
+        setting = ([] if before_price is None else [before_price]) + [
+            q for q, s in zip(prices[:i], sets_price[:i], strict=True) if s]
+        if sets_price[i]:
+            out.append(_last_change(setting + [p], before_tick))
+        elif setting and p != setting[-1]:
+            out.append(_sign(p - setting[-1]))
+        else:
+            out.append(_last_change(setting, before_tick))
+    return out
+
+
+def signed_volume(bars, trades):
+    """``bars``: ``[(start, end)]``; ``trades``: ``[(ts, size, side)]``."""
+    return [float(sum(v * q for t, v, q in trades if s <= t < e)) for s, e in bars]

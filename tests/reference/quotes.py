@@ -1,6 +1,8 @@
 """Trades against quotes, from the rule in the README ("Trades and quotes") and the view's header, not from
 :mod:`udx.nbbo` or :mod:`udx.trade_sign`: for every trade its prevailing quote, flags, Lee-Ready side and
-effective spread.
+effective spread. The tick rule runs over the prints that may set the price (the conditions table's
+``updates_last``): such a print is compared with the last one before it; a print that may not set the price is
+compared with the last one that did and does not enter the comparison of any later print.
 
 Slow and obvious on purpose: each trade searches all quotes and walks back over all earlier prints.
 """

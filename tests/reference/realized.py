@@ -6,6 +6,10 @@ midpoints ``m_t`` and ``m_{t+H}``, realized spread ``2 q (p - m_{t+H}) / m_t`` a
 ``x``, used only when ``x`` minus its stamp is at most the stale limit, both sides are positive and finite and
 bid < ask (the README's "Trades and quotes" rule). Per bar: means weighted by size over the trades with both.
 
+The tick state stored with each bar (``tick_price``, ``tick_sign``) is the tick rule's (README, "Trades and
+quotes"): the last price of the prints that may set the price and the sign of the last change between two
+consecutive such prices; a print that may not set the price does not enter it.
+
 Slow and obvious on purpose: every lookup scans all quotes.
 """
 
@@ -14,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-__all__ = ["bar_means", "mid_at", "trade_values"]
+__all__ = ["bar_means", "mid_at", "tick_state_after", "trade_values"]
 
 
 def mid_at(x: int, quotes: Sequence[tuple[int, float, float]], stale_ns: int) -> float | None:
@@ -58,3 +62,14 @@ def bar_means(bars: Sequence[tuple[int, int]], trades: Sequence[tuple[int, float
         else:
             out.append((math.nan, math.nan, 0, 0.0))
     return out
+
+
+def tick_state_after(prices: Sequence[float], sets_price: Sequence[bool], before_price: float | None = None,
+                     before_tick: int = 0) -> tuple[float | None, int]:
+    """``(tick_price, tick_sign)`` after ``prices`` given the state before them (None / 0: none)."""
+    setting = ([] if before_price is None else [before_price]) + [
+        p for p, s in zip(prices, sets_price, strict=True) if s]
+    for k in range(len(setting) - 1, 0, -1):
+        if setting[k] != setting[k - 1]:
+            return setting[-1], 1 if setting[k] > setting[k - 1] else -1
+    return (setting[-1] if setting else None), before_tick

@@ -138,12 +138,12 @@ def test_the_rows_are_the_kernels_over_the_whole_symbol(one_pass):
     qts, qb, qa = (q[c].to_numpy()[qk] for c in ("ts_ns", "bid_price", "ask_price"))
     stale = 300 * NS
     p = prevailing_quotes(ts, qts, qb, qa, stale)
-    s = lee_ready(px, p.bid, p.ask, p.flags)
-    lb = liquidity_bars(ends - BAR * NS, ends, ts, px, sz, s.side, p.bid, p.ask, p.flags, qts, qb, qa, stale,
-                        quote_bid_size=q["bid_size"].to_numpy()[qk], quote_ask_size=q["ask_size"].to_numpy()[qk])
     sets_price, _ = print_eligibility(t["conditions"], t["correction"], "stocks")  # odd lots (37) do not
     sets_price = sets_price[keep]
     assert 0 < sets_price.sum() < sets_price.size
+    s = lee_ready(px, p.bid, p.ask, p.flags, sets_price=sets_price)
+    lb = liquidity_bars(ends - BAR * NS, ends, ts, px, sz, s.side, p.bid, p.ask, p.flags, qts, qb, qa, stale,
+                        quote_bid_size=q["bid_size"].to_numpy()[qk], quote_ask_size=q["ask_size"].to_numpy()[qk])
     roll, _ = roll_bars([], ts[sets_price], px[sets_price], ends, 50)
     rows = [r for r in liq if r[0] == symbol]
     got = {name: np.array([np.nan if r[k] is None else r[k] for r in rows], float)

@@ -135,7 +135,8 @@ def check_signing(price, bid, ask, flags):
     assert s.flags.tolist() == [e[1] for e in expected]
     side, out_flags = np.empty(len(price), np.int8), np.empty(len(price), np.uint8)
     trade_sign._lee_ready_python(np.asarray(price, float), np.asarray(bid, float), np.asarray(ask, float),
-                                 np.asarray(flags, np.uint8), NAN, 0, side, out_flags)
+                                 np.asarray(flags, np.uint8), np.ones(len(price), np.bool_), NAN, 0, side,
+                                 out_flags)
     assert_array_equal(s.side, side)
     assert_array_equal(s.flags, out_flags)
     return s

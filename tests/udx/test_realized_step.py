@@ -119,10 +119,10 @@ def test_the_rows_are_the_kernels_over_the_whole_symbol(one_pass):
         q = QUOTES.filter(pc.equal(QUOTES["symbol"], spec.symbol))
         keep = t["ts_ns"].to_numpy() < ends[-1]
         ts, px, sz = (t[c].to_numpy()[keep] for c in ("ts_ns", "price", "size"))
-        _, counts_volume = print_eligibility(t["conditions"], t["correction"], "stocks")
+        sets_price, counts_volume = print_eligibility(t["conditions"], t["correction"], "stocks")
         qts, qb, qa = (q[c].to_numpy() for c in ("ts_ns", "bid_price", "ask_price"))
         p = prevailing_quotes(ts, qts, qb, qa, 300 * NS)
-        side = lee_ready(px, p.bid, p.ask, p.flags).side
+        side = lee_ready(px, p.bid, p.ask, p.flags, sets_price=sets_price[keep]).side
         per_trade = realized_trades(ts, px, side, qts, qb, qa, H * NS, 300 * NS)
         b = realized_bars(ends - BAR * NS, ends, ts, np.where(counts_volume[keep], sz, 0.0), per_trade)
         got = np.array([[np.nan if x is None else x for x in r[4:8]] for r in rows], float)

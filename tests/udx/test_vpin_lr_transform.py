@@ -108,9 +108,9 @@ def test_the_stored_values_are_the_reference_over_the_lee_ready_sides(one_pass) 
         price_ok, volume_ok = print_eligibility(t["conditions"], t["correction"], "stocks")
         ts, px, sz = (t[c].to_numpy() for c in ("ts_ns", "price", "size"))
         keep = (price_ok | volume_ok) & (ts < bars[-1][0])
-        ts, px, sz, volume_ok = ts[keep], px[keep], sz[keep], volume_ok[keep]
+        ts, px, sz, price_ok, volume_ok = ts[keep], px[keep], sz[keep], price_ok[keep], volume_ok[keep]
         p = prevailing_quotes(ts, q["ts_ns"], q["bid_price"], q["ask_price"], stale_ns)
-        side = lee_ready(px, p.bid, p.ask, p.flags).side
+        side = lee_ready(px, p.bid, p.ask, p.flags, sets_price=price_ok).side
         ends = np.array([b[0] for b in bars], np.int64)
         bar_of = np.searchsorted(ends, ts, side="right")
         trades = [(int(b), int(s), float(v)) for b, s, v, ok in zip(bar_of, side, sz, volume_ok, strict=True) if ok]
