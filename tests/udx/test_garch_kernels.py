@@ -155,3 +155,33 @@ def test_the_starting_grid_point_is_the_best_of_all_16_and_not_the_first() -> No
     assert best not in (0, len(grid) - 1)
     assert_allclose(out, grid[best], rtol=1e-12, atol=0.0)
     assert sorted(lls)[-1] > sorted(lls)[-2]  # no tie to break
+
+
+@pytest.mark.parametrize("maxiter", [1, 2, 5])
+def test_both_slsqp_drivers_stop_at_the_iteration_limit(maxiter: int) -> None:
+    """``maxiter`` reaches SLSQP through either driver: stopped after exactly that many iterations with
+    scipy's status 9 ("iteration limit reached"), at the same point, and without scipy's warning about an
+    unknown option (turned into an error here)."""
+    import warnings
+
+    from udx.garch import _slsqp_direct, _slsqp_scipy
+
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal(600) * np.exp(np.linspace(0.0, 2.5, 600))
+    e2 = y * y
+    es = e2 / float(np.mean(e2))
+    b, lower, upper = _prepare(es, float(np.var(y)) / float(np.mean(e2)))
+    path, grad = np.empty(es.size), np.empty(3)
+
+    def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
+        ll = _loglik_grad(float(x[0]), float(x[1]), float(x[2]), es, b, lower, upper, path, grad)
+        return -ll / es.size, -grad / es.size
+
+    lo, hi = np.array([1e-8, 0.0, 0.0]), np.array([10.0, 1.0, 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x_scipy, status_scipy, nit_scipy = _slsqp_scipy(objective, np.array([0.2, 0.05, 0.9]), lo, hi, 1e-11, maxiter)
+    x_direct, status_direct, nit_direct = _slsqp_direct(objective, np.array([0.2, 0.05, 0.9]), lo, hi, 1e-11,
+                                                        maxiter)
+    assert (status_scipy, nit_scipy) == (status_direct, nit_direct) == (9, maxiter)
+    assert np.array_equal(x_scipy, x_direct)

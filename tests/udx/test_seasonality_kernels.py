@@ -138,9 +138,8 @@ CASES = {  # name: (seed, sessions, prints per bar, bad_every, jump, bucket, dep
 }
 
 
-@pytest.fixture(scope="module", params=sorted(CASES))
-def case(request: pytest.FixtureRequest) -> tuple:
-    seed, n, rate, bad, jump, bucket, depth, min_sessions, int_min = CASES[request.param]
+def _case(name: str) -> tuple:
+    seed, n, rate, bad, jump, bucket, depth, min_sessions, int_min = CASES[name]
     sessions = _sessions(n)
     prints = _prints(seed, sessions, rate, bad_every=bad, jump=jump)
     rows = ref_bars.make_bars(prints, sessions, HOUR, sessions[-1][1])
@@ -149,10 +148,23 @@ def case(request: pytest.FixtureRequest) -> tuple:
     prof = ref_profile.profiles(ys, bucket, depth, min_sessions)
     ref_bars.tested_returns(rows, HOUR, lambda o: None if prof[o] is None else prof[o][1])
     got = _walk_all(rows, prints, bucket, depth, min_sessions, int_min)
-    return request.param, rows, ys, prof, got, (bucket, depth, min_sessions, int_min)
+    return name, rows, ys, prof, got, (bucket, depth, min_sessions, int_min)
 
 
-def test_the_profile_of_every_session_equals_the_reference(case: tuple) -> None:
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_market_walked_session_by_session_equals_the_reference(name: str) -> None:
+    """One test a market (mutmut maps a kernel only to the tests that call it, and a module fixture's calls to
+    its first user alone): the profiles, the tested bars, the counts and baselines, the tests per session."""
+    case = _case(name)
+    _check_profiles(case)
+    _check_tested_bars(case)
+    _check_y(case)
+    _check_baselines_and_z(case)
+    _check_counts(case)
+    _check_tests_per_session(case)
+
+
+def _check_profiles(case: tuple) -> None:
     name, rows, ys, prof, got, (bucket, depth, min_sessions, _) = case
     counts = ref_profile.weighted_counts(ys, bucket, depth)
     opens = list(ys)
@@ -177,7 +189,7 @@ def test_the_profile_of_every_session_equals_the_reference(case: tuple) -> None:
         assert own > 0
 
 
-def test_tested_bars_their_u_w_and_reference_price_equal_the_reference(case: tuple) -> None:
+def _check_tested_bars(case: tuple) -> None:
     _, rows, _, _, got, _ = case
     assert got["tested"].tolist() == [r["tested"] for r in rows]
     assert_allclose(got["u"], [r["u"] for r in rows], rtol=1e-12, atol=0, equal_nan=True)
@@ -187,14 +199,14 @@ def test_tested_bars_their_u_w_and_reference_price_equal_the_reference(case: tup
     assert len(short) >= 3 and sum(not r["tested"] and r["n_priced"] for r in rows) >= 1
 
 
-def test_the_sessions_y_equals_the_reference_s(case: tuple) -> None:
+def _check_y(case: tuple) -> None:
     """The last session's ``y`` by position, still in the state (the earlier ones are checked through the
     profile built from them)."""
     _, rows, ys, _, got, _ = case
     assert_allclose(got["state"]["sea_y"], ys[list(ys)[-1]], rtol=1e-13, atol=0, equal_nan=True)
 
 
-def test_the_count_baseline_and_the_time_of_day_z_equal_the_reference(case: tuple) -> None:
+def _check_baselines_and_z(case: tuple) -> None:
     _, rows, ys, _, got, (bucket, depth, _, int_min) = case
     half = bucket // 2
     checked = 0
@@ -218,7 +230,7 @@ def test_the_count_baseline_and_the_time_of_day_z_equal_the_reference(case: tupl
     assert checked > 20
 
 
-def test_the_counts_kept_by_position_are_the_session_s(case: tuple) -> None:
+def _check_counts(case: tuple) -> None:
     """The ring of counts: the session's first bar marked, positions before it not reached, counts after."""
     _, rows, ys, _, got, (_, depth, _, _) = case
     a = got["state"]
@@ -239,7 +251,7 @@ def _positions(rows: list[dict], o: int) -> np.ndarray:
     return out
 
 
-def test_the_tests_per_session_are_the_rounded_mean_of_the_last_sessions(case: tuple) -> None:
+def _check_tests_per_session(case: tuple) -> None:
     _, rows, ys, _, got, (_, depth, _, _) = case
     tested = {o: sum(r["tested"] for r in rows if r["session_open_ns"] == o) for o in ys}
     opens = list(ys)
