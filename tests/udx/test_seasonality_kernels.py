@@ -334,3 +334,44 @@ def test_the_count_baseline_is_unused_below_its_minimum_sessions() -> None:
     a["cnt_ring"][:] = np.array([[65534, 0, 0, 0, 0, 0]] * 3, np.uint16).ravel()
     mean, var = sea.count_baseline(a, 3, 1, 3)
     assert np.isnan(mean).all() and np.isnan(var).all()  # every cell 0
+
+
+def test_one_session_walked_by_hand() -> None:
+    """Worked out by hand from the module's docstring: bars of 100 ns, four positions, profile (1, 2, 0.5, 1.5)
+    by position, the opening print at +10 (price 10). Bar 0: last print at +60 (11), elapsed exactly half a bar:
+    tested, w = 1²·0.5, and it enters the profile's y. Bar 1: no price-setting print. Bar 2: last print at +270
+    (12): w = 0.4·1 + 1·4 + 0.7·0.25 = 4.575 over 2.1 bars. Bar 3: last print at +290 (12.5), 0.2 bars:
+    w = 0.2·0.25 scaled to half a bar (× 0.5 / 0.2), not in y. Bar 4 (the same position 3, a longer session):
+    from +290 to +480: 0.1·0.25 + 1·2.25 + 0.8·2.25 (past the last position, its value). Then a bar of the next session ends the walk. Counts: the first bar
+    marked, 70,000 saturated at 65,533."""
+    o, nxt = 1_000, 5_000
+    ends = np.array([o + 100, o + 200, o + 300, o + 400, o + 500, nxt + 100], np.int64)
+    sess = np.array([o] * 5 + [nxt], np.int64)
+    n_priced = np.array([1, 0, 2, 1, 1, 1], np.int64)
+    last_ts = np.array([o + 60, 0, o + 270, o + 290, o + 480, nxt + 50], np.int64)
+    n_trades = np.array([3, 0, 70_000, 65_532, 7, 1], np.int64)
+    close = np.array([11.0, 11.0, 12.0, 12.5, 12.0, 9.0])
+    f_bar = np.array([1.0, 2.0, 0.5, 1.5])
+    y = np.full(4, np.nan)
+    cnt = np.full(4, sea.NOT_STARTED, np.uint16)
+    si = np.array([o, 3, o + 10, 0], np.int64)
+    sf = np.array([10.0])
+    tested = np.zeros(6, np.bool_)
+    tod_ok = np.ones(6, np.bool_)
+    u, w, ref, tod_z = (np.full(6, -7.0) for _ in range(4))
+    nan = np.full(4, np.nan)
+    i = sea._walk(ends, sess, n_priced, last_ts, n_trades, close, 100, 0, f_bar, y, nan, nan, cnt, 5, 4, si, sf,
+                  tested, u, w, ref, tod_z, tod_ok)
+    assert i == 5
+    want_w = [0.5, math.nan, 4.575, 0.05 * 0.5 / 0.2, 0.025 + 2.25 + 0.8 * 2.25]
+    r = [math.log(11 / 10), math.nan, math.log(12 / 11), math.log(12.5 / 12), math.log(12 / 12.5)]
+    assert tested[:5].tolist() == [True, False, True, True, True]
+    assert_allclose(w[:5], want_w, rtol=1e-14, equal_nan=True)
+    assert_allclose(u[:5], np.array(r) / np.sqrt(want_w), rtol=1e-14, equal_nan=True)
+    assert ref[:5].tolist() == [10.0, 11.0, 11.0, 12.0, 12.5]
+    assert_allclose(y, [r[0] / math.sqrt(0.5), math.nan, r[2] / math.sqrt(2.1), r[4] / math.sqrt(1.9)],
+                    rtol=1e-14, equal_nan=True)
+    assert cnt.tolist() == [sea.FIRST_BAR, 0, 65_533, 7]
+    assert tod_ok[:5].tolist() == [False] * 5 and np.isnan(tod_z[:5]).all()  # 3 finished < 4 needed
+    assert si.tolist() == [o, 3, o + 480, 4] and sf[0] == 12.0
+    assert tested[5] == 0 and u[5] == -7.0  # the next session's bar is not touched
