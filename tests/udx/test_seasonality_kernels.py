@@ -135,6 +135,7 @@ CASES = {  # name: (seed, sessions, prints per bar, bad_every, jump, bucket, dep
     "thin": (2, 12, 1.5, 5, None, 3, 12, 3, 6),
     "one bucket": (3, 8, 2.5, 0, None, 24, 4, 1, 4),
     "uneven buckets": (4, 9, 2.0, 0, (2, 10), 5, 3, 3, 1),
+    "deep": (6, 14, 3.0, 0, (9, 40), 6, 10, 3, 5),
 }
 
 
@@ -168,6 +169,7 @@ def _check_profiles(case: tuple) -> None:
     name, rows, ys, prof, got, (bucket, depth, min_sessions, _) = case
     counts = ref_profile.weighted_counts(ys, bucket, depth)
     opens = list(ys)
+    nb = sea.n_buckets(N_POS, bucket)
     assert sorted(got["profiles"]) == opens[1:]  # a profile at every session start after the first
     flat = own = 0
     for o in opens[1:]:
@@ -185,8 +187,11 @@ def _check_profiles(case: tuple) -> None:
         assert flat == len(opens) - 1
     else:
         assert 0 < flat < len(opens) - 1  # flat at first, estimated later
-    if name in ("busy", "thin", "uneven buckets"):
+    if name in ("busy", "thin", "uneven buckets", "deep"):
         assert own > 0
+    if name == "deep":  # a deep ring: later sessions' buckets have their own values, some or all of them
+        owns = [got["profiles"][o][2] for o in opens[1:]]
+        assert any(0 < k < nb for k in owns) and owns[-1] == nb
 
 
 def _check_tested_bars(case: tuple) -> None:
