@@ -380,3 +380,40 @@ def test_one_session_walked_by_hand() -> None:
     assert tod_ok[:5].tolist() == [False] * 5 and np.isnan(tod_z[:5]).all()  # 3 finished < 4 needed
     assert si.tolist() == [o, 3, o + 480, 4] and sf[0] == 12.0
     assert tested[5] == 0 and u[5] == -7.0  # the next session's bar is not touched
+
+
+def _sums(per_bucket: list[tuple[float, float]]) -> np.ndarray:
+    """One ring row of the module's six sums per bucket with only (Σ w z², Σ w) set."""
+    row = np.zeros(6 * len(per_bucket))
+    for b, (q, n) in enumerate(per_bucket):
+        row[6 * b + 2], row[6 * b + 3] = q, n
+    return row
+
+
+@pytest.mark.parametrize(("per_bucket", "finished", "want_own"), [
+    ([(10.0, 20.0), (45.0, 25.0)], 2, 2),  # exactly 20 returns and exactly min_sessions: own values
+    ([(0.5, 20.0), (45.0, 25.0)], 2, 2),  # a small Σ z² is still positive
+    ([(10.0, 19.0), (45.0, 25.0)], 2, 1),  # 19: pools with its neighbour
+    ([(10.0, 20.0), (0.0, 0.0)], 2, 1),  # 20 in all, the last bucket empty: not flat, it borrows bucket 0's
+    ([(10.0, 12.0), (9.0, 7.0)], 2, -1),  # 19 in all: flat
+    ([(10.0, 20.0), (45.0, 25.0)], 1, -1),  # one session short of min_sessions: flat
+    ([(0.0, 25.0), (0.0, 25.0)], 2, -1),  # no squared return at all: flat
+])
+def test_the_profile_from_its_sums_at_the_thresholds(per_bucket: list, finished: int, want_own: int) -> None:
+    """Worked out from the docstring: WSD_j = sqrt(1.081 Σ w z² / Σ w) with at least 20 returns (else the
+    neighbours pooled until 20), flat (all 1) below min_sessions or 20 returns in all, scaled to mean square one
+    over the bar positions (the reference's interpolation)."""
+    out, n = np.full(2, -7.0), np.full(2, -7.0)
+    own = sea._profile(_sums(per_bucket), 1, 2, 4, 2, finished, out, n)
+    assert own == want_own
+    assert n.tolist() == [per_bucket[0][1], per_bucket[1][1]]
+    if want_own < 0:
+        assert out.tolist() == [1.0, 1.0]
+        return
+    q = [b[0] for b in per_bucket]
+    k = [b[1] for b in per_bucket]
+    own_value = [math.sqrt(1.081 * q[j] / k[j]) if k[j] >= 20 and q[j] > 0 else None for j in range(2)]
+    pooled = math.sqrt(1.081 * sum(q) / sum(k))
+    f = [v if v is not None else pooled for v in own_value]
+    norm = math.sqrt(sum(ref_profile._at(f, 2, 4, p) ** 2 for p in range(4)) / 4)
+    assert_allclose(out, [v / norm for v in f], rtol=1e-14)
