@@ -398,6 +398,9 @@ def _sums(per_bucket: list[tuple[float, float]]) -> np.ndarray:
     ([(10.0, 12.0), (9.0, 7.0)], 2, -1),  # 19 in all: flat
     ([(10.0, 20.0), (45.0, 25.0)], 1, -1),  # one session short of min_sessions: flat
     ([(0.0, 25.0), (0.0, 25.0)], 2, -1),  # no squared return at all: flat
+    ([(0.5, 20.0), (0.25, 25.0)], 2, 2),  # Σ z² below 1 in all: not flat
+    ([(0.0, 20.0), (45.0, 25.0)], 2, 1),  # 20 returns all zero: not its own value, pooled with its neighbour
+    ([(0.5, 19.0), (0.25, 25.0)], 2, 1),  # pooled Σ z² below 1
 ])
 def test_the_profile_from_its_sums_at_the_thresholds(per_bucket: list, finished: int, want_own: int) -> None:
     """Worked out from the docstring: WSD_j = sqrt(1.081 Σ w z² / Σ w) with at least 20 returns (else the
