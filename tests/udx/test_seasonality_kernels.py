@@ -359,13 +359,13 @@ def test_one_session_walked_by_hand() -> None:
     f_bar = np.array([1.0, 2.0, 0.5, 1.5])
     y = np.full(4, np.nan)
     cnt = np.full(4, sea.NOT_STARTED, np.uint16)
-    si = np.array([o, 3, o + 10, 0], np.int64)
+    si = np.array([o, 7, o + 10, 0], np.int64)  # 7 finished, the ring holds 5
     sf = np.array([10.0])
     tested = np.zeros(6, np.bool_)
     tod_ok = np.ones(6, np.bool_)
     u, w, ref, tod_z = (np.full(6, -7.0) for _ in range(4))
     nan = np.full(4, np.nan)
-    i = sea._walk(ends, sess, n_priced, last_ts, n_trades, close, 100, 0, f_bar, y, nan, nan, cnt, 5, 4, si, sf,
+    i = sea._walk(ends, sess, n_priced, last_ts, n_trades, close, 100, 0, f_bar, y, nan, nan, cnt, 5, 6, si, sf,
                   tested, u, w, ref, tod_z, tod_ok)
     assert i == 5
     want_w = [0.5, math.nan, 4.575, 0.05 * 0.5 / 0.2, 0.025 + 2.25 + 0.8 * 2.25]
@@ -377,8 +377,8 @@ def test_one_session_walked_by_hand() -> None:
     assert_allclose(y, [r[0] / math.sqrt(0.5), math.nan, r[2] / math.sqrt(2.1), r[4] / math.sqrt(1.9)],
                     rtol=1e-14, equal_nan=True)
     assert cnt.tolist() == [sea.FIRST_BAR, 0, 65_533, 7]
-    assert tod_ok[:5].tolist() == [False] * 5 and np.isnan(tod_z[:5]).all()  # 3 finished < 4 needed
-    assert si.tolist() == [o, 3, o + 480, 4] and sf[0] == 12.0
+    assert tod_ok[:5].tolist() == [False] * 5 and np.isnan(tod_z[:5]).all()  # the ring's 5 < 6 needed
+    assert si.tolist() == [o, 7, o + 480, 4] and sf[0] == 12.0
     assert tested[5] == 0 and u[5] == -7.0  # the next session's bar is not touched
 
 
