@@ -138,3 +138,14 @@ def _at(f: list[float], bucket_bars: int, n_pos: int, p: int) -> float:
     if x > centres[-1]:
         return max(v, 0.5 * f[-1])
     return v
+
+
+def weighted_counts(ys: dict[int, list[float]], bucket_bars: int, depth: int) -> dict[int, list[float]]:
+    """Per session (in order): per bucket the number of weighted (untruncated) returns of the finished
+    sessions in its ring, the ``N`` behind :func:`profiles`' ``WSD_j`` (0 for the first session)."""
+    opens = list(ys)
+    nb = -(-len(ys[opens[0]]) // bucket_bars)
+    first = [_stage_one(ys[o], bucket_bars, nb) for o in opens]
+    second = [_stage_two([first[q][0] for q in range(max(0, k - depth + 1), k + 1)], first[k][1], nb)
+              for k in range(len(opens))]
+    return {o: [sum(r[j][1] for r in second[max(0, k - depth): k]) for j in range(nb)] for k, o in enumerate(opens)}
