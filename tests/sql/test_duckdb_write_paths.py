@@ -10,6 +10,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from sql.backend import SignalStateRow
@@ -18,6 +19,7 @@ from sql.contract import (
     BAR_REALIZED_SPREAD_SCHEMA,
     INTRADAY_PROFILE_SCHEMA,
     MODEL_PARAMS_SCHEMA,
+    QUOTES_SCHEMA,
 )
 from tests.sql import test_duckdb_storage
 from tests.sql.test_duckdb_storage import _signal_rows, trades
@@ -44,6 +46,17 @@ def _rows(schema: pa.Schema, n: int, **values: list[Any]) -> pa.Table:
         return False if pa.types.is_boolean(field.type) else 0
     columns = {f.name: values.get(f.name, [default(f)] * n) for f in schema}
     return pa.table(columns, schema=schema)
+
+
+def _quotes(n: int, *, ts0: int = T0) -> pa.Table:
+    """``n`` AAPL quotes 1 ms apart from ``ts0``, sequence 0, 1, ..."""
+    ts = [ts0 + i * 1_000_000 for i in range(n)]
+    return pa.table({
+        "market": ["stocks"] * n, "symbol": ["AAPL"] * n, "ts_ns": ts, "bid_price": [99.5] * n,
+        "bid_size": [100.0] * n, "ask_price": [100.5] * n, "ask_size": [200.0] * n, "bid_exchange": [4] * n,
+        "ask_exchange": [7] * n, "conditions": [None] * n, "sequence": list(range(n)), "tape": [3] * n,
+        "received_ns": [t + 5 for t in ts], "source": ["sim"] * n,
+    }, schema=QUOTES_SCHEMA)  # fmt: skip
 
 
 def _reversed(table: pa.Table) -> pa.Table:
@@ -232,3 +245,37 @@ def test_daily_metrics_skip_the_read_until_a_day_becomes_final_or_a_final_bar_is
     storage.execute_write("DELETE FROM daily_metrics")
     storage.reset_signals(["MSFT"], 60)  # a reset forgets where each grid was written to
     assert storage.write_daily_metrics(60, watermark + DAY) == 2
+
+
+def _archive_quotes(storage: Any, quotes: pa.Table) -> None:
+    """Put ``quotes`` (one market, symbol and UTC day) in the Parquet archive as retention would leave them: the
+    file under ARCHIVE_PATH and its placed manifest row (``sql/duckdb/schema/010_archive_manifest.sql``)."""
+    day = quotes.column("ts_ns")[0].as_py() // DAY
+    path = f"quotes/market=stocks/day={day}/{quotes.column('symbol')[0].as_py()}.parquet"
+    (storage.archive_root / path).parent.mkdir(parents=True)
+    pq.write_table(quotes, storage.archive_root / path)
+    storage.execute_write(
+        "INSERT INTO archive_manifest VALUES ('quotes', 'stocks', DATE '1970-01-01' + $day::INTEGER, $symbol, $path, "
+        "$path, $n, 0, '', 0, 0, 0, true)", {"day": day, "symbol": quotes.column("symbol")[0].as_py(), "path": path,
+                                            "n": quotes.num_rows})
+
+
+def test_one_quote_is_appended_and_the_batch_is_not_left_registered(storage):
+    assert storage.append_quotes(_quotes(1)) == 1
+    assert storage.fetch_one("SELECT count(*), min(sequence) FROM quotes") == (1, 0)
+    with pytest.raises(duckdb.CatalogException):  # the writer's cursor holds no view of the batch after it
+        storage.fetch_one("SELECT count(*) FROM quotes_batch")
+
+
+def test_quotes_the_archive_holds_are_not_stored_again_and_new_ones_of_that_day_are(storage):
+    archived = _quotes(3)
+    _archive_quotes(storage, archived)
+    assert storage.append_quotes(archived) == 0  # every quote delivered again: nothing stored
+    assert storage.append_quotes(archived.slice(1, 1)) == 0
+    again = pa.concat_tables([archived.slice(0, 2), _quotes(4).slice(3, 1)])  # two again, one new (sequence 3)
+    assert storage.append_quotes(again.select(list(reversed(again.schema.names)))) == 1
+    stored = storage.fetch_all("SELECT symbol, ts_ns, sequence, bid_price, received_ns, source FROM quotes")
+    t3 = 1_700_000_000_000_000_000 + 3 * 1_000_000
+    assert stored == [("AAPL", t3, 3, 99.5, t3 + 5, "sim")]
+    other_day = _quotes(2, ts0=T0 + DAY)  # a day the archive does not hold: stored as given
+    assert storage.append_quotes(other_day) == 2
