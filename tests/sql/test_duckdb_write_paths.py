@@ -279,3 +279,59 @@ def test_quotes_the_archive_holds_are_not_stored_again_and_new_ones_of_that_day_
     assert stored == [("AAPL", t3, 3, 99.5, t3 + 5, "sim")]
     other_day = _quotes(2, ts0=T0 + DAY)  # a day the archive does not hold: stored as given
     assert storage.append_quotes(other_day) == 2
+
+
+class _Minimal:
+    """A listener without the optional ``realized_written`` whose ``trades_written`` fails."""
+
+    def __init__(self) -> None:
+        self.failed: list[str] = []
+
+    def __repr__(self) -> str:
+        return "<minimal listener>"
+
+    def attached(self) -> None:
+        pass
+
+    def trades_written(self, batch: pa.Table) -> None:
+        raise RuntimeError("minimal broke")
+
+    def signals_written(self, signals: pa.Table, states: Any) -> None:
+        pass
+
+    def signals_reset(self, symbols: Any, bar_seconds: int) -> None:
+        pass
+
+    def write_failed(self, error: BaseException) -> None:
+        self.failed.append(str(error))
+
+
+def test_a_listener_without_an_optional_event_is_skipped_and_a_failing_one_is_logged(storage, caplog):
+    minimal, heard = _Minimal(), Heard()
+    storage.add_write_listener(minimal)
+    storage.add_write_listener(heard)
+    storage.commit_signals(_signal_rows("AAPL", [60]), [], realized=_realized("AAPL", [60]))
+    assert heard.heard[-1] == ("realized_written", [60])  # told after the listener that does not take it
+    caplog.set_level(logging.ERROR, logger="microstructure.sql")
+    assert storage.append_trades(trades(2)) == 2  # the write stands
+    assert minimal.failed == ["minimal broke"] and heard.heard[-1] == ("trades_written", 2)
+    assert [(r.getMessage(), r.exc_info is not None) for r in caplog.records] == [
+        ("write listener <minimal listener> failed on trades_written", True)]
+
+
+def test_trades_the_archive_holds_are_not_stored_again_and_new_ones_of_that_day_are(storage):
+    archived = trades(3)
+    day = T0 // DAY
+    path = f"trades/market=stocks/day={day}/AAPL.parquet"
+    (storage.archive_root / path).parent.mkdir(parents=True)
+    pq.write_table(archived, storage.archive_root / path)
+    storage.execute_write(
+        "INSERT INTO archive_manifest VALUES ('trades', 'stocks', DATE '1970-01-01' + $day::INTEGER, 'AAPL', $path, "
+        "$path, 3, 0, '', 0, 0, 0, true)", {"day": day, "path": path})
+    heard = Heard()
+    storage.add_write_listener(heard)
+    assert storage.append_trades(archived) == 0  # each delivered again: nothing stored, nobody told
+    again = pa.concat_tables([archived.slice(1, 2), trades(4).slice(3, 1)])  # two again, one new (t3)
+    assert storage.append_trades(again.select(list(reversed(again.schema.names)))) == 1
+    assert storage.fetch_all("SELECT trade_id, ts_ns, price FROM market_data") == [("t3", T0 + 3 * NS, 100.03)]
+    assert heard.heard == [("attached",), ("trades_written", 1)]  # told of the row stored, not of the batch
