@@ -161,9 +161,11 @@ def test_realized_rows_are_written_once_for_stored_bars_only(storage):
     storage.add_write_listener(heard)
     assert storage.write_realized_spread(_reversed(_realized("AAPL", [60, 120, 240]))) == 2  # 240: no bar
     assert storage.write_realized_spread(_realized("AAPL", [60, 120], spread=0.5)) == 0  # a bar keeps its row
+    assert storage.write_realized_spread(_realized("AAPL", [180], spread=0.2)) == 1  # one row
     rows = "SELECT bar_end_ns, realized_spread, tick_price FROM bar_realized_spread ORDER BY 1"
-    assert storage.fetch_all(rows) == [(60, 0.01, 100.0), (120, 0.01, 101.0)]
-    assert heard.heard == [("attached",), ("realized_written", [60, 120, 240])]  # told once: when rows were added
+    assert storage.fetch_all(rows) == [(60, 0.01, 100.0), (120, 0.01, 101.0), (180, 0.2, 100.0)]
+    assert heard.heard == [("attached",), ("realized_written", [60, 120, 240]),  # told when rows were added
+                           ("realized_written", [180])]
 
 
 def test_the_bars_due_for_realized_rows_follow_each_symbols_newest_row(storage):
@@ -200,6 +202,15 @@ def test_realized_rows_of_another_horizon_are_deleted_and_recomputed(storage, ca
     heard.heard.clear()
     storage.realized_spread_due(60, 300, 120)  # one horizon now: nothing deleted, nobody told
     assert heard.heard == [] and len(caplog.records) == 1
+
+
+def test_a_symbol_with_rows_of_two_horizons_loses_those_of_the_other(storage):
+    storage.commit_signals(_signal_rows("AAPL", [60, 120, 180]), [])
+    storage.write_realized_spread(pa.concat_tables([_realized("AAPL", [60], horizon=60),
+                                                    _realized("AAPL", [120], horizon=300)]))
+    due, resume = storage.realized_spread_due(60, 300, 180)
+    assert storage.fetch_all("SELECT bar_end_ns, horizon_seconds FROM bar_realized_spread") == [(120, 300)]
+    assert due.column("bar_end_ns").to_pylist() == [180] and resume.column("bar_end_ns").to_pylist() == [120]
 
 
 def _market_days(storage: Any, days: int, *, symbol: str = "AAPL") -> None:

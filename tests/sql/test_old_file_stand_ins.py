@@ -134,3 +134,21 @@ def test_a_reader_of_a_file_at_the_newest_layout_needs_no_stand_in(tmp_path, cap
         assert logged == [] and _temporary(storage) == (set(), set())
     finally:
         storage.close()
+
+
+def test_a_file_with_every_view_but_not_every_table_gets_the_table_standing_in(tmp_path, caplog):
+    # a file of code that had every view name of today but not yet the newest table (here: dropped from a new
+    # file): the view names alone do not make the layout the newest
+    path = tmp_path / "lacks.duckdb"
+    writer = DuckDBStorage.open(Settings(duckdb_path=path))
+    writer.apply_schema()
+    writer.close()
+    with duckdb.connect(str(path)) as con:
+        con.execute("DROP TABLE bar_realized_spread")
+    storage, logged = _reader(path, caplog)
+    try:
+        assert logged == [_older(path, "bar_realized_spread")]
+        assert storage.fetch_one("SELECT count(*) FROM bar_realized_spread") == (0,)
+        assert _temporary(storage) == ({"bar_realized_spread"}, {*VIEWS, *MACROS})
+    finally:
+        storage.close()
