@@ -152,3 +152,18 @@ def test_a_file_with_every_view_but_not_every_table_gets_the_table_standing_in(t
         assert _temporary(storage) == ({"bar_realized_spread"}, {*VIEWS, *MACROS})
     finally:
         storage.close()
+
+
+def test_a_file_lacking_only_a_view_is_told_it_lacks_the_newest_views(tmp_path, caplog):
+    path = tmp_path / "views.duckdb"
+    writer = DuckDBStorage.open(Settings(duckdb_path=path))
+    writer.apply_schema()
+    writer.close()
+    with duckdb.connect(str(path)) as con:
+        con.execute("DROP VIEW quote_book")
+    storage, logged = _reader(path, caplog)
+    try:
+        assert logged == [_older(path, "the newest views")]
+        assert storage.fetch_one("SELECT count(*) FROM quote_book") == (0,)
+    finally:
+        storage.close()
