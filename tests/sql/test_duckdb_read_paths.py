@@ -4,15 +4,22 @@ logged with it (fast, in process: the mutation group ``storage-read`` runs them)
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
+import pyarrow.parquet as pq
 import pytest
 
 from sql.backend import QueryTimeout, StorageError
 from sql.duckdb_backend import DuckDBStorage
 from sql.settings import Settings
+from tests.sql.test_duckdb_storage import trades
 
 pytestmark = pytest.mark.duckdb
+
+NS = 1_000_000_000
+DAY = 86_400 * NS
+T0 = 1_700_000_000 * NS  # the first trade of trades()
 
 
 @pytest.fixture
@@ -52,3 +59,26 @@ def test_a_failure_of_the_database_is_told_without_its_text_and_logged_with_it(s
     (line,) = [r.getMessage() for r in caplog.records]
     assert line.startswith("analyst SQL failed in the database: IO Error: No files found") and missing in line
     assert storage.run_sql("SELECT 1 AS one", 5).table.to_pylist() == [{"one": 1}]  # the slot was released
+
+
+def test_reads_over_live_and_archived_trades_and_where_the_archive_ends(storage):
+    # one archived day of AAPL laid out as sql/archive.py leaves it (market=/date=/symbol=/part-*.parquet, its
+    # placed manifest row); the *_all views read it once the views are recreated
+    day = T0 // DAY
+    date = dt.date(1970, 1, 1) + dt.timedelta(days=day)
+    path = f"trades/market=stocks/date={date.isoformat()}/symbol=AAPL/part-1.parquet"
+    (storage.archive_root / path).parent.mkdir(parents=True)
+    pq.write_table(trades(3), storage.archive_root / path)
+    storage.execute_write(
+        "INSERT INTO archive_manifest VALUES ('trades', 'stocks', $date, 'AAPL', $path, $path, 3, 0, '', 0, 0, 0, "
+        "true)", {"date": date, "path": path})
+    storage.create_views()
+    storage.append_trades(trades(2, start_ns=T0 + DAY, id_prefix="live"))  # the next day, live
+    both = storage.read_trades_with_archive("AAPL", 0, 2**62)
+    assert both.column("ts_ns").to_pylist() == [T0, T0 + NS, T0 + 2 * NS, T0 + DAY, T0 + DAY + NS]
+    assert both.column("price").to_pylist() == [100.0, 100.01, 100.02, 100.0, 100.01]
+    assert storage.read_trades_with_archive("AAPL", T0 + NS, T0 + DAY).column("ts_ns").to_pylist() == [
+        T0 + NS, T0 + 2 * NS]  # half-open
+    assert storage.read_trades_with_archive("MSFT", 0, 2**62).num_rows == 0
+    assert storage.read_trades("AAPL", 0, 2**62).num_rows == 2  # the live table alone
+    assert storage.archived_until() == {"AAPL": (day + 1) * DAY}  # the end of the newest archived day
