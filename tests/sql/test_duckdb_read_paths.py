@@ -12,6 +12,7 @@ import pytest
 
 from sql.backend import QueryTimeout, StorageError
 from sql.duckdb_backend import DuckDBStorage
+from sql.queries import NamedQuery
 from sql.settings import Settings
 from tests.sql.test_duckdb_storage import trades
 
@@ -82,3 +83,11 @@ def test_reads_over_live_and_archived_trades_and_where_the_archive_ends(storage)
     assert storage.read_trades_with_archive("MSFT", 0, 2**62).num_rows == 0
     assert storage.read_trades("AAPL", 0, 2**62).num_rows == 2  # the live table alone
     assert storage.archived_until() == {"AAPL": (day + 1) * DAY}  # the end of the newest archived day
+
+
+def test_a_named_read_past_its_time_limit_names_it_in_milliseconds(storage, monkeypatch):
+    monkeypatch.setitem(storage._queries._queries, "slow",
+                        NamedQuery("slow", (), "", "SELECT count(*) FROM range(100000000000) a"))  # fmt: skip
+    with pytest.raises(QueryTimeout) as slow:
+        storage.query("slow", {}, 1)
+    assert str(slow.value) == "query 'slow' exceeded MCP_QUERY_TIMEOUT_MS=1500"
