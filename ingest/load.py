@@ -223,6 +223,7 @@ class Loader:
         self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-decoder")
         self._appender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-appender")
         self._inflight: deque[_InFlight] = deque()
+        self._retry: dict[tuple[str, int], int] = {}  # offsets of written batches whose commit failed
         self._write_failed = False
         self._reopen_rows = reopen_rows or None
         self._written_since_reopen = 0
@@ -258,6 +259,7 @@ class Loader:
         for p in partitions:
             self._assigned.discard((p.topic, p.partition))
             self._batch.offsets.pop((p.topic, p.partition), None)
+            self._retry.pop((p.topic, p.partition), None)
 
     # --- the loop ----------------------------------------------------------------------------------------
 
@@ -510,6 +512,8 @@ class Loader:
         """Write the batch and commit it now, after the writes in flight (revocation, stop, drain)."""
         self._hand_over()
         self._finish_inflight()
+        if self._retry and self._consumer is not None:  # a drain waits for these: nothing else commits them
+            self._commit([])
 
     def _shutdown_writers(self) -> None:
         self._decoder.shutdown(wait=True)
@@ -517,17 +521,28 @@ class Loader:
 
     def _commit(self, offsets: list[TopicPartition]) -> None:
         """Commit synchronously. A failed commit is logged, not fatal: the rows are durable already, so the
-        records are merely re-delivered (after a rebalance or restart) and deduplicated by the database."""
+        records are merely re-delivered (after a rebalance or restart) and deduplicated by the database. Its
+        offsets go again with the next commit (a drain's last batch: with the next idle poll), so that a drain
+        still ends once every partition's offsets are committed."""
         assert self._consumer is not None
+        wanted = dict(self._retry)
+        for tp in offsets:
+            wanted[(tp.topic, tp.partition)] = max(tp.offset, wanted.get((tp.topic, tp.partition), tp.offset))
+        self._retry = {}
+        offsets = [TopicPartition(t, p, o) for (t, p), o in wanted.items() if (t, p) in self._assigned]
+        if not offsets:
+            return
         try:
             results = self._consumer.commit(offsets=offsets, asynchronous=False) or []
         except KafkaException as exc:
             self.summary.commit_failures += 1
+            self._retry = {(tp.topic, tp.partition): tp.offset for tp in offsets}
             log.warning("offset commit failed (records will be re-delivered and deduplicated): %s", exc)
             return
         errors = [tp for tp in results if tp.error is not None]
         if errors:
             self.summary.commit_failures += 1
+            self._retry = {(tp.topic, tp.partition): wanted[(tp.topic, tp.partition)] for tp in errors}
             log.warning("offset commit failed for %s: %s", _names(errors), errors[0].error)
         else:
             self.summary.commits += 1

@@ -32,6 +32,8 @@ def test_a_statement_file_is_read_from_its_header():
     numbered = _parse("duckdb", "schema/001_market_data.sql", "-- name: market_data\nCREATE TABLE market_data (x INT)")
     assert (numbered.name, numbered.params, numbered.returns) == ("market_data", (), "")
     assert _parse("duckdb", "views/plain.sql", "SELECT 1").name == "plain"  # no header: the file's stem
+    # a file of a nested folder (migrations/readers/) is named by its stem too, without the inner folder
+    assert _parse("duckdb", "migrations/readers/005_plain.sql", "SELECT 1").name == "005_plain"
 
 
 @pytest.mark.parametrize(
@@ -39,7 +41,10 @@ def test_a_statement_file_is_read_from_its_header():
     [("duckdb", "SELECT '$quoted', 'it''s $x', 1 -- $commented\n", ()),
      ("duckdb", "SELECT $Upper_1, $b FROM t WHERE c = $b", ("Upper_1", "b")),
      ("vertica", "SELECT :a::INT, ':quoted' -- :commented\nFROM t WHERE x = :b_2", ("a", "b_2")),
-     ("vertica", "SELECT x::FLOAT FROM t", ())],
+     ("vertica", "SELECT x::FLOAT FROM t", ()),
+     # a comment right after a parameter ends its name (the comment is removed, not replaced by text)
+     ("duckdb", "SELECT $a-- the first\nFROM t WHERE s = $b--the second", ("a", "b")),
+     ("vertica", "SELECT :a-- the first\nFROM t", ("a",))],
 )  # fmt: skip
 def test_declared_parameters_must_be_those_used_outside_comments_and_strings(dialect, text, params):
     header = f"-- params: {', '.join(params)}\n" if params else ""
