@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -445,13 +446,13 @@ def test_a_failed_write_commits_nothing_while_the_written_batches_are_committed(
 
 
 class _SlowStorage:
-    """A storage whose appends take at least ``seconds`` each."""
+    """A storage whose appends take at least ``seconds`` each (a number, or a callable asked at each append)."""
 
-    def __init__(self, inner: DuckDBStorage, seconds: float) -> None:
+    def __init__(self, inner: DuckDBStorage, seconds: float | Callable[[], float]) -> None:
         self.inner, self.seconds = inner, seconds
 
     def append_trades(self, batch):  # type: ignore[no-untyped-def]
-        time.sleep(self.seconds)
+        time.sleep(self.seconds() if callable(self.seconds) else self.seconds)
         return self.inner.append_trades(batch)
 
     def append_quotes(self, batch):  # type: ignore[no-untyped-def]
@@ -464,8 +465,10 @@ def test_revoked_partitions_are_flushed_and_committed_so_the_new_owner_reads_not
     settings, events = _produced(kafka_bootstrap, tmp_path / "rebalance.duckdb", 60_000, seed=13, batch_rows=2000)
     storage = DuckDBStorage.open(settings)
     storage.apply_schema()
-    slow = _SlowStorage(storage, 0.05)  # ~40k records/s: the second joins long before the end
     topics = [settings.kafka_trades_topic]  # (with the quotes topic too the newcomer may get only quotes)
+    # ~7k records/s until the second has partitions, ~40k/s after: at a fixed 40k/s the first read all 60k
+    # before the group rebalanced on a loaded box (1 run in 3), and the second got nothing to read
+    slow = _SlowStorage(storage, lambda: 0.05 if second._assigned else 0.3)
     first = Loader(settings, slow, topics=topics)  # type: ignore[arg-type]
     second = Loader(settings, slow, topics=topics)  # type: ignore[arg-type]
     stop_first, stop_second = threading.Event(), threading.Event()
