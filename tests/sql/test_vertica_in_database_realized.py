@@ -136,10 +136,10 @@ def test_bars_due_after_the_close_get_their_rows_without_a_new_bar(duckdb_rows, 
 
 
 def test_a_few_rows_match_the_published_definitions(in_database) -> None:
-    """Realized spread and price impact of whole bars from tests/reference: the quote rule of the plain twin of
-    tests/reference/quotes.py; at the midpoint or without a usable quote the tick rule over every valid print
-    before (udx.realized_step's rule: odd lots too, unlike the enriched view's tick; a minute of prints before the
-    bar); the midpoints at t and t + H of tests/reference/realized.py."""
+    """Realized spread and price impact of whole bars from tests/reference: each trade's side is the enriched
+    view's ``trade_side`` as tests/reference/quotes.py defines it (the quote rule; at the midpoint or without a
+    usable quote the tick rule, whose state only price-setting prints move; a minute of prints before the bar);
+    the midpoints at t and t + H of tests/reference/realized.py."""
     rows, _ = in_database
     settings = _settings()
     horizon, stale = settings.liquidity_horizon_seconds * NS, round(settings.quote_stale_seconds * NS)
@@ -155,15 +155,8 @@ def test_a_few_rows_match_the_published_definitions(in_database) -> None:
         # the tick rule needs the prints before the bar: a minute of them
         context = sorted((t for t in trades if start - BAR * NS <= t["ts_ns"] < end), key=quote_ref.trade_order)
         signed = quote_ref.trades_against_quotes(context, near, stale)
-        side, tick, last = {}, 0, None
-        for t in context:
-            key = (t["symbol"], t["exchange"], t["trade_id"])
-            if last is not None and t["price"] != last:
-                tick = 1 if t["price"] > last else -1  # the sign of the newest price change
-            last = t["price"]
-            quote = signed[key]
-            side[key] = tick if quote.quote_flags & (quote_ref.TICK_ONLY | quote_ref.AT_MIDPOINT) else quote.trade_side
-        values = [(t["ts_ns"], t["price"], side[(t["symbol"], t["exchange"], t["trade_id"])]) for t in inside]
+        values = [(t["ts_ns"], t["price"], signed[(t["symbol"], t["exchange"], t["trade_id"])].trade_side)
+                  for t in inside]
         book = [(q["ts_ns"], q["bid_price"], q["ask_price"]) for q in near]
         spread, impact, n, volume = realized_ref.bar_means(
             [(start, end)], values, [t["size"] for t in inside],
