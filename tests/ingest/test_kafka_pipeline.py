@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -55,14 +54,14 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def stock_trade_events(n: int, seed: int = 3) -> list[dict]:
+def stock_trade_events(n: int, seed: int = 3, end_ns: int | None = None) -> list[dict]:
     """``n`` distinct simulated stock trades as Polygon ``T`` events, the newest ``n`` before now.
 
     The simulated tape is U-shaped over the day and thin before the open and at night, so the window before
     now is doubled until it holds ``n`` stock trades (at 12:40 UTC, before the open, 1.6 s per thousand held
     only 1139 of 1200).
     """
-    end = time.time_ns()
+    end = time.time_ns() if end_ns is None else end_ns
     span = int(n / 1000 * 1.6e9)
     while True:
         trades, _ = SyntheticMarket(seed, 2000.0).history(end - span, end)
@@ -446,13 +445,13 @@ def test_a_failed_write_commits_nothing_while_the_written_batches_are_committed(
 
 
 class _SlowStorage:
-    """A storage whose appends take at least ``seconds`` each (a number, or a callable asked at each append)."""
+    """A storage whose appends take at least ``seconds`` each."""
 
-    def __init__(self, inner: DuckDBStorage, seconds: float | Callable[[], float]) -> None:
+    def __init__(self, inner: DuckDBStorage, seconds: float) -> None:
         self.inner, self.seconds = inner, seconds
 
     def append_trades(self, batch):  # type: ignore[no-untyped-def]
-        time.sleep(self.seconds() if callable(self.seconds) else self.seconds)
+        time.sleep(self.seconds)
         return self.inner.append_trades(batch)
 
     def append_quotes(self, batch):  # type: ignore[no-untyped-def]
@@ -462,13 +461,17 @@ class _SlowStorage:
 def test_revoked_partitions_are_flushed_and_committed_so_the_new_owner_reads_nothing_twice(kafka_bootstrap, tmp_path):
     """A second loader joins the group while the first holds a batch and a write in flight: the first writes and
     commits what it read of the partitions it gives up, so the two together read every record exactly once."""
-    settings, events = _produced(kafka_bootstrap, tmp_path / "rebalance.duckdb", 60_000, seed=13, batch_rows=2000)
+    # A fixed mid-morning tape (10:00 New York): the newest 60k trades before "now" held only SPY, AMZN and GOOGL
+    # after 20:00 UTC, keyed onto two of the three partitions, and the second loader was given the empty one
+    settings = kafka_settings(kafka_bootstrap, tmp_path / "rebalance.duckdb", load_batch_rows=2000,
+                              load_batch_seconds=3600)
+    ensure_topics(kafka_bootstrap, [settings.kafka_trades_topic, settings.kafka_quotes_topic], 3)
+    events = stock_trade_events(60_000, seed=13, end_ns=1_796_396_400 * 10**9)
+    produce_events(settings, events)
     storage = DuckDBStorage.open(settings)
     storage.apply_schema()
+    slow = _SlowStorage(storage, 0.05)  # ~40k records/s: the second joins long before the end
     topics = [settings.kafka_trades_topic]  # (with the quotes topic too the newcomer may get only quotes)
-    # ~7k records/s until the second has partitions, ~40k/s after: at a fixed 40k/s the first read all 60k
-    # before the group rebalanced on a loaded box (1 run in 3), and the second got nothing to read
-    slow = _SlowStorage(storage, lambda: 0.05 if second._assigned else 0.3)
     first = Loader(settings, slow, topics=topics)  # type: ignore[arg-type]
     second = Loader(settings, slow, topics=topics)  # type: ignore[arg-type]
     stop_first, stop_second = threading.Event(), threading.Event()
