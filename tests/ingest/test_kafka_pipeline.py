@@ -403,14 +403,19 @@ class _FailingStorage:
         return self.inner.append_quotes(batch)
 
 
-def _committed_total(settings: Settings) -> int:
+def committed_offsets(settings: Settings) -> dict[int, int]:
+    """Partition -> committed offset of the trades topic, read by another consumer of the group."""
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": settings.kafka_group_id,
                          "enable.auto.commit": False})
     try:
         tps = consumer.committed([TopicPartition(settings.kafka_trades_topic, p) for p in range(3)], timeout=30)
     finally:
         consumer.close()
-    return sum(tp.offset for tp in tps if tp.offset >= 0)
+    return {tp.partition: tp.offset for tp in tps if tp.offset >= 0}
+
+
+def _committed_total(settings: Settings) -> int:
+    return sum(committed_offsets(settings).values())
 
 
 def _produced(bootstrap, path, n_events, *, seed, batch_rows):  # type: ignore[no-untyped-def]

@@ -16,22 +16,12 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from ingest.load import Loader
 from sql.duckdb_backend import DuckDBStorage
 from tests.ingest.test_kafka_pipeline import _committed_total, _produced
+from tests.ingest.test_kafka_pipeline import committed_offsets as _committed
 
 pytestmark = [pytest.mark.kafka, pytest.mark.duckdb]
 
 N = 1500
 ROWS = 500
-
-
-def _committed(settings: Any) -> dict[int, int]:
-    """Partition -> committed offset of the trades topic, read by another consumer of the group."""
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": settings.kafka_group_id,
-                         "enable.auto.commit": False})
-    try:
-        tps = consumer.committed([TopicPartition(settings.kafka_trades_topic, p) for p in range(3)], timeout=30)
-    finally:
-        consumer.close()
-    return {tp.partition: tp.offset for tp in tps if tp.offset >= 0}
 
 
 @dataclass
