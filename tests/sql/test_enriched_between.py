@@ -4,7 +4,9 @@ the simulated market file (quotes, signals, 1.5 days), and whole random streams 
 their own: prices that repeat, prints that may not set the price, several prints and quotes at one stamp,
 stale, locked, crossed and one-sided quotes, and sometimes 1,100 prints at one price right before the window,
 so that the last price change lies beyond the macro's 1,000-trade look-back (the rest of the history is then
-searched)."""
+searched). The page's macro ``enriched_market_data_between_grid(ticker, start_ns, end_ns, grid)`` returns the view's
+rows of that window with ``bar_seconds = grid OR bar_seconds IS NULL`` (and all of them for a NULL grid): drawn
+grids on the simulated file (one it has, one it lacks) and on the random streams with bars of two grids or none."""
 
 from __future__ import annotations
 
@@ -28,11 +30,14 @@ MS = 10**6
 ORDER = "ORDER BY ts_ns, exchange, trade_id, bar_seconds NULLS FIRST"
 MACRO = f"SELECT * FROM enriched_market_data_between($symbol, $start_ns, $end_ns) {ORDER}"
 VIEW = f"SELECT * FROM enriched_market_data WHERE symbol = $symbol AND ts_ns >= $start_ns AND ts_ns < $end_ns {ORDER}"
+GRID = f"SELECT * FROM enriched_market_data_between_grid($symbol, $start_ns, $end_ns, $grid) {ORDER}"
+VIEW_GRID = ("SELECT * FROM enriched_market_data WHERE symbol = $symbol AND ts_ns >= $start_ns AND ts_ns < $end_ns "
+             f"AND (bar_seconds = $grid OR bar_seconds IS NULL OR $grid IS NULL) {ORDER}")
 
 
-def _same_rows(con, params: dict[str, Any]) -> int:
+def _same_rows(con, params: dict[str, Any], ours_sql: str = MACRO, view_sql: str = VIEW) -> int:
     """Assert the macro's rows equal the view's (floats to 1e-12); return how many."""
-    ours, view = con.execute(MACRO, params).fetchall(), con.execute(VIEW, params).fetchall()
+    ours, view = con.execute(ours_sql, params).fetchall(), con.execute(view_sql, params).fetchall()
     assert len(ours) == len(view), params
     for a, b in zip(ours, view, strict=True):
         for x, y in zip(a, b, strict=True):
@@ -59,6 +64,31 @@ def test_the_macro_equals_the_view_on_the_simulated_market(market, symbol_at, st
     start = int(first + start_at * (last - first))
     params = {"symbol": symbols[symbol_at % len(symbols)], "start_ns": start, "end_ns": start + minutes * 60_000_000_000}
     _same_rows(con, params)
+
+
+@settings(max_examples=30, deadline=None)
+@given(symbol_at=st.integers(0, 20), start_at=st.floats(-0.05, 1.05), minutes=st.sampled_from([0, 7, 60, 600]),
+       grid_at=st.integers(0, 2))
+def test_the_grid_macro_equals_the_view_of_that_grid_on_the_simulated_market(market, symbol_at, start_at, minutes,
+                                                                             grid_at):
+    con, (first, last), symbols = market
+    grids = [r[0] for r in con.execute("SELECT DISTINCT bar_seconds FROM trading_signals").fetchall()]
+    grid = [grids[0], 7, None][grid_at]  # a grid the file has, one it lacks (no rows), every grid
+    start = int(first + start_at * (last - first))
+    params = {"symbol": symbols[symbol_at % len(symbols)], "start_ns": start,
+              "end_ns": start + minutes * 60_000_000_000, "grid": grid}
+    _same_rows(con, params, GRID, VIEW_GRID)
+
+
+def test_the_grid_macro_of_the_newest_hour_has_the_grids_rows_only(market):
+    con, (_, last), _ = market
+    grid = con.execute("SELECT min(bar_seconds) FROM trading_signals").fetchone()[0]
+    hour = {"symbol": "AAPL", "start_ns": last - 3_600_000_000_000, "end_ns": last + 1}
+    n = _same_rows(con, {**hour, "grid": grid}, GRID, VIEW_GRID)
+    assert n > 0 and n == con.execute(
+        "SELECT count(*) FROM enriched_market_data WHERE symbol = $symbol AND ts_ns >= $start_ns "
+        "AND ts_ns < $end_ns AND bar_seconds = $grid", {**hour, "grid": grid}).fetchone()[0]
+    assert _same_rows(con, {**hour, "grid": 7}, GRID, VIEW_GRID) == 0
 
 
 def test_a_window_of_the_newest_hour_has_rows_with_quotes_sides_and_signals(market):
@@ -101,6 +131,31 @@ def test_the_macro_equals_the_view_on_random_streams(storage, t_rows, q_rows, fl
     trades, quotes = _trades(rows), _quotes([("AAA", *row) for row in q_rows])
     _store(storage, trades, quotes)
     _same_rows(storage._cursor(), {"symbol": "AAA", "start_ns": start * MS, "end_ns": (start + length) * MS})
+
+
+BAR_SQL = ("INSERT INTO trading_signals (symbol, bar_end_ns, bar_seconds, n_trades, volume, close, jump_detected, "
+           "trading_signal, signal_reason, computed_at_ns) VALUES ($symbol, $end_ns, $grid, 1, 1.0, $close, false, "
+           "'HOLD', 'test', 0)")
+bar_rows = st.lists(st.tuples(st.sampled_from(["AAA", "BBB"]), st.sampled_from([1, 5]), st.integers(0, 70)),
+                    max_size=12, unique=True)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(t_rows=trade_rows, q_rows=quote_rows, bars=bar_rows, start=st.integers(-5, 65), length=st.integers(0, 70),
+       grid=st.sampled_from([1, 5, 9, None]))
+def test_the_grid_macro_equals_the_view_of_that_grid_on_random_streams(storage, t_rows, q_rows, bars, start, length,
+                                                                       grid):
+    """Bars of two grids (of this symbol, of another only, or none at all: then one row per trade, grid NULL)."""
+    _store(storage, _trades([("AAA", *row) for row in t_rows]), _quotes([("AAA", *row) for row in q_rows]))
+    storage.execute_write("DELETE FROM trading_signals")
+    for k, (symbol, seconds, end) in enumerate(bars):
+        storage.execute_write(BAR_SQL, {"symbol": symbol, "end_ns": end * MS, "grid": seconds, "close": 10.0 + k})
+    params = {"symbol": "AAA", "start_ns": start * MS, "end_ns": (start + length) * MS, "grid": grid}
+    try:
+        _same_rows(storage._cursor(), params, GRID, VIEW_GRID)
+        _same_rows(storage._cursor(), {k: v for k, v in params.items() if k != "grid"})  # the public macro
+    finally:
+        storage.execute_write("DELETE FROM trading_signals")
 
 
 def test_the_readme_recipe_runs_as_written_and_on_the_files_last_hour(market):

@@ -133,13 +133,15 @@ def test_every_vertica_folder_loads_with_its_declared_params(folder: str) -> Non
 #: a file older code wrote must stand in for; a Vertica schema is brought up to date by its deploy.
 #: (bar_liquidity_all and bar_realized_spread_all exist on both: Vertica's retention leaves those tables live.)
 #: day_metrics is DuckDB's table macro of the daily formulas (Vertica's symbol_metrics keeps them inline).
+#: enriched_market_data_between(_grid) are DuckDB's table macros of the view over one window (Vertica's page filters
+#: the view).
 #: quotes_range_symbols_stored is the unsorted half of the transform's chunk read of quotes (sql/stored_order.py
 #: orders it in Python): the Vertica backend keeps the ordered read, whose sort runs on its nodes.
 #: signal_state_stamps and signal_states_of serve the states a DuckDB owner keeps in memory between passes
 #: (udx/state_cache.py): Vertica's commit_signals returns no stamp, so its transform reads every state each pass.
 DUCKDB_ONLY = {
     "schema": {"trade_condition_sets"},
-    "views": {"day_metrics", "enriched_market_data_between"},
+    "views": {"day_metrics", "enriched_market_data_between", "enriched_market_data_between_grid"},
     "queries": {"trade_condition_set_strings", "list_stored_condition_sets", "add_trade_condition_sets",
                 "decide_trade_condition_sets", "archived_days", "archived_files",
                 "archived_trade_positions", "archived_quote_positions", "main_relations",

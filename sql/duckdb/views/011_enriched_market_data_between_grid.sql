@@ -1,6 +1,9 @@
--- name: enriched_market_data_between
--- returns: (table macro) the rows of enriched_market_data of one symbol with start_ns <= ts_ns < end_ns, in no
--- order: the same columns and values, computed from that window only.
+-- name: enriched_market_data_between_grid
+-- returns: (table macro) the rows of enriched_market_data of one symbol with start_ns <= ts_ns < end_ns and of one
+-- grid, in no order: the same columns and values, computed from that window only. The body of the public macro
+-- enriched_market_data_between(ticker, start_ns, end_ns) (012_..., grid NULL: every grid) and what
+-- get_enriched_data's page reads (its own name, so that a reader of a file whose writer predates the grid argument
+-- finds it missing and stands the newest macros in: sql/duckdb_backend.py _reader_stand_ins).
 -- Why: the view's tick rule is a window over each symbol's whole history, so a time filter on the view cannot go
 -- below it and every query reads the symbol's every trade (bench/bench_enriched_quotes.py). Here:
 -- * the tick rule starts from the view's state at start_ns: the last price-setting print before it (last price)
@@ -11,12 +14,16 @@
 -- * the quotes come from QUOTE_STALE_SECONDS (view_settings) before start_ns on, one per stamp as quote_book: an
 --   older quote is stale at every trade of the window, so a trade without a quote among them has flag 2 when any
 --   older quote exists, else 1 (without the setting, every earlier quote is read, as the view does);
--- * the bars of each grid from its last one ending at or before start_ns.
+-- * the bars of each grid from its last one ending at or before start_ns;
+-- * grid: NULL for every grid, as the view; else one bar_seconds, and then the view's rows with
+--   bar_seconds = grid OR bar_seconds IS NULL (NULL only while trading_signals is empty). Bound as a value, it
+--   spares the SELECT DISTINCT bar_seconds over every bar of trading_signals (a scan of the whole table each
+--   call: DuckDB folds the bound value and drops that branch) and reads the symbol's bars of that grid only.
 -- Pass constants or bound values as the bounds (DuckDB's top-N and zone maps do not prune on values computed in
--- the query), and filter bar_seconds as on the view.
--- tests/sql/test_enriched_between.py compares it with the view on random windows. get_enriched_data's page reads it
--- over the page's span (sql/duckdb/queries/enriched_data_page.sql).
-CREATE OR REPLACE MACRO enriched_market_data_between(ticker, start_ns, end_ns) AS TABLE
+-- the query), grid included.
+-- tests/sql/test_enriched_between.py compares it with the view on random windows, with and without grid.
+-- get_enriched_data's page reads it over the page's span with its grid (sql/duckdb/queries/enriched_data_page.sql).
+CREATE OR REPLACE MACRO enriched_market_data_between_grid(ticker, start_ns, end_ns, grid) AS TABLE
 WITH limits AS (
     SELECT max(value) AS stale_ns FROM view_settings WHERE name = 'quote_stale_ns'
 ),
@@ -128,13 +135,22 @@ trades AS (
              THEN 2.0 * abs(s.price - 0.5 * (s.bid + s.ask)) / (0.5 * (s.bid + s.ask)) END AS effective_spread
     FROM signed AS s
 ),
+grids AS (   -- the view's grids (every bar_seconds of trading_signals), or grid alone when it has bars
+    SELECT DISTINCT bar_seconds FROM trading_signals WHERE grid IS NULL
+    UNION ALL
+    SELECT CAST(grid AS INTEGER)
+    WHERE grid IS NOT NULL AND EXISTS (SELECT 1 FROM trading_signals WHERE bar_seconds = grid)
+    UNION ALL
+    SELECT NULL WHERE NOT EXISTS (SELECT 1 FROM trading_signals)   -- trades still show before any bar
+),
 bars AS (   -- each grid's bars from the last one ending at or before the window's start
     SELECT *
     FROM trading_signals
-    WHERE symbol = ticker AND bar_end_ns < end_ns
+    WHERE symbol = ticker AND (grid IS NULL OR bar_seconds = grid) AND bar_end_ns < end_ns
       AND bar_end_ns >= coalesce((SELECT min(last_end) FROM (
               SELECT max(bar_end_ns) AS last_end FROM trading_signals
-              WHERE symbol = ticker AND bar_end_ns <= start_ns GROUP BY bar_seconds)), -9223372036854775807)
+              WHERE symbol = ticker AND (grid IS NULL OR bar_seconds = grid) AND bar_end_ns <= start_ns
+              GROUP BY bar_seconds)), -9223372036854775807)
 )
 SELECT
     m.market,
@@ -175,10 +191,6 @@ SELECT
     s.trading_signal,
     s.signal_reason
 FROM trades AS m
-CROSS JOIN (
-    SELECT DISTINCT bar_seconds FROM trading_signals
-    UNION ALL
-    SELECT NULL WHERE NOT EXISTS (SELECT 1 FROM trading_signals)   -- trades still show before any bar
-) AS g
+CROSS JOIN grids AS g
 ASOF LEFT JOIN bars AS s
     ON s.symbol = m.symbol AND s.bar_seconds = g.bar_seconds AND m.ts_ns >= s.bar_end_ns;
