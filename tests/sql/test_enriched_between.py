@@ -191,3 +191,29 @@ def test_analysts_read_the_macro_through_the_sql_guard_on_duckdb_only(market_sto
     with pytest.raises(SqlRefused, match="duckdb_settings"):  # its arguments are checked like any expression
         check_read_only("SELECT * FROM enriched_market_data_between('A', (SELECT 1 FROM duckdb_settings()), 2)",
                         dialect="duckdb")
+
+
+def test_a_reader_of_a_file_whose_writer_predates_the_grid_macro_serves_pages(tmp_path):
+    """A file written before ``enriched_market_data_between_grid`` (its ``enriched_market_data_between`` the
+    3-argument macro of its own code, here a plain filter of the view) and opened read-only: the reader finds
+    the grid macro missing and stands the newest macros in, so ``get_enriched_data`` pages equal the view."""
+    from server.tools import market as market_tools
+
+    path = tmp_path / "older.duckdb"
+    writer = DuckDBStorage.open(Settings(_env_file=None, duckdb_path=path))  # type: ignore[call-arg]
+    writer.apply_schema()
+    _store(writer, _trades([("AAA", ms, 10.0 + (ms % 3) / 100, None, None, 1) for ms in range(1, 40)]),
+           _quotes([("AAA", ms, 9.99, 10.03, None) for ms in range(0, 40, 5)]))
+    writer.execute_write("DROP MACRO TABLE enriched_market_data_between_grid")
+    writer.execute_write("CREATE OR REPLACE MACRO enriched_market_data_between(ticker, start_ns, end_ns) AS TABLE "
+                         "SELECT * FROM enriched_market_data WHERE symbol = ticker AND ts_ns >= start_ns "
+                         "AND ts_ns < end_ns")
+    writer.close()
+    reader = DuckDBStorage.open(Settings(_env_file=None, duckdb_path=path), read_only=True)  # type: ignore[call-arg]
+    try:
+        page = market_tools.enriched_data(reader, symbol="AAA", limit=7, bar_seconds=60, start=0)
+        view = reader.fetch_all("SELECT trade_id, trade_side, quote_flags FROM enriched_market_data "
+                                "WHERE symbol = 'AAA' ORDER BY ts_ns DESC LIMIT 7")
+        assert page.count == 7 and [(r.trade_id, r.trade_side, r.quote_flags) for r in page.rows] == view
+    finally:
+        reader.close()
