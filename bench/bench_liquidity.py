@@ -5,7 +5,8 @@ Run: ``.venv/bin/python -m bench.bench_liquidity [--trades 2000000] [--symbols 1
 [--no-write]``. Prints a Markdown section and replaces it in ``BENCHMARKS.md``; never asserts.
 
 Accuracy: the simulator (quote dynamics on, truth recorded) over ``--hours`` hours of its stocks; per trade,
-Lee-Ready's side against the aggressor side it drew; per one-minute bar, the buy share of volume by Lee-Ready
+Lee-Ready's side against the aggressor side it drew, over the prints the transform signs with the
+``sets_price`` flags it passes (:func:`transform_prints`: only price-setting prints move the tick state); per one-minute bar, the buy share of volume by Lee-Ready
 (``buy / (buy + sell)`` of :func:`udx.liquidity.liquidity_bars`) and by bulk volume classification (BVC,
 Easley, López de Prado and O'Hara 2012: ``Φ(ΔP / σ_ΔP)`` of the bar's price change, σ over the sample's bars)
 against the true buy share; the effective spread (volume-weighted over the bars) against the true one, measured
@@ -38,6 +39,7 @@ from sql.contract import QUOTES_SCHEMA
 from sql.settings import Settings
 from udx.liquidity import liquidity_bars
 from udx.nbbo import UNUSABLE, prevailing_quotes
+from udx._chunk_read import arrays_of, valid_prints
 from udx.trade_sign import lee_ready
 from udx.transform import run_transform
 from udx.vpin import bvc_buy_fraction
@@ -49,23 +51,53 @@ STALE_NS = 300 * NS
 END = 1_750_000_000 * NS - (1_750_000_000 % 60) * NS
 
 
+def transform_prints(trades: pa.Table, market: str = "stocks") -> tuple[np.ndarray, np.ndarray]:
+    """The rows of one symbol's ``trades`` the transform signs, and their ``sets_price`` flags, decided as it does.
+
+    Parameters
+    ----------
+    trades
+        One symbol's trades in time order with ``ts_ns``, ``price``, ``size`` and, for stocks, ``conditions``
+        (and ``correction`` when present).
+    market
+        ``"stocks"`` (Polygon's eligibility of each print's conditions and correction) or ``"crypto"`` (all).
+
+    Returns
+    -------
+    rows : numpy.ndarray of int64
+        The indices of the prints :func:`udx._chunk_read.valid_prints` keeps (it drops those that neither set the
+        price nor count in volume, and unusable prices or sizes), as ``udx.liquidity_step`` receives them.
+    sets_price : numpy.ndarray of bool
+        Per kept print, whether it may set the last sale: the flags the transform passes to
+        :func:`udx.trade_sign.lee_ready` (only those prints move the tick state).
+    """
+    ts, px, sz, price_ok, volume_ok = arrays_of(trades, market)
+    rows, _, _, sets_price, _ = valid_prints(np.arange(ts.size, dtype=np.int64), px, sz, price_ok, volume_ok)
+    return rows, sets_price
+
+
 def accuracy(hours: float, seed: int = 21) -> list[str]:
     """Lee-Ready per trade and per bar beside BVC per bar, and the effective spread, against the truth."""
     m = SyntheticMarket(seed, 40.0, quote_dynamics=True, record_truth=True)
     start = END - int(hours * 3600) * NS
     trades, quotes = m.history(start, END)
     stocks = [s.symbol for s in DEFAULT_SYMBOLS if s.market == "stocks"]
-    hits = total = hits_at = total_at = 0
+    hits = total = hits_at = total_at = dropped = non_setting = moved = former_hits = 0
     lr_err, bvc_err, eff_rel = [], [], []
     for symbol in stocks:
         t = trades.filter(pc.equal(trades["symbol"], symbol))
         q = quotes.filter(pc.equal(quotes["symbol"], symbol))
-        truth = m.trade_truth(symbol)
-        ts, px, sz = (t[c].to_numpy() for c in ("ts_ns", "price", "size"))
+        rows, sets_price = transform_prints(t)
+        dropped += t.num_rows - rows.size
+        truth = m.trade_truth(symbol).take(rows)
+        ts, px, sz = (t[c].to_numpy()[rows] for c in ("ts_ns", "price", "size"))
         p = prevailing_quotes(ts, q["ts_ns"].to_numpy(), q["bid_price"].to_numpy(), q["ask_price"].to_numpy(),
                               STALE_NS)
-        s = lee_ready(px, p.bid, p.ask, p.flags)
+        s = lee_ready(px, p.bid, p.ask, p.flags, sets_price=sets_price)
+        former = lee_ready(px, p.bid, p.ask, p.flags).side  # every print moving the tick state (before 'ticks')
+        non_setting, moved = non_setting + int((~sets_price).sum()), moved + int((former != s.side).sum())
         side = truth["side"].to_numpy()
+        former_hits += int((former == side).sum())
         at = truth["at_quote"].to_numpy()
         right = s.side == side
         hits, total, hits_at, total_at = hits + int(right.sum()), total + right.size, \
@@ -97,7 +129,11 @@ def accuracy(hours: float, seed: int = 21) -> list[str]:
     worst = max(abs(me / tr - 1) for _, me, tr in eff_rel)
     lines = [
         f"Accuracy: the simulator (seed {seed}, 40 trades/s, quote dynamics on) over {hours:g} hours, its "
-        f"{len(stocks)} stock symbols, {total:,} trades in {lr_all.size:,} one-minute bars.",
+        f"{len(stocks)} stock symbols, {total:,} trades in {lr_all.size:,} one-minute bars: the prints the "
+        f"transform signs ({dropped:,} it drops: neither setting the price nor counting in volume), with the "
+        f"`sets_price` flags it passes to `lee_ready` (only price-setting prints move the tick state). "
+        f"{non_setting:,} of them may not set the price; {moved:,} sides differ from the former rule (every print "
+        f"moving the tick state), which signed {former_hits / total:.3f} of all trades right.",
         "",
         "| measure | Lee-Ready (quotes) | BVC (bar price change) |",
         "|---|---|---|",

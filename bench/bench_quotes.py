@@ -7,6 +7,9 @@ its section of ``BENCHMARKS.md``; never asserts.
 Quote-to-trade ratios: 4 (Polygon's average WebSocket message rates, ~8,000 quote and ~2,000 trade messages a
 second; polygon notes §1.5), 15 (the 10-20 quotes per trade usual for US equities' consolidated NBBO, the
 issue's realistic case) and 40 (a quote-heavy, thinly traded name). One symbol, one thread: trades/s is per core.
+Lee-Ready gets the ``sets_price`` flags the transform passes (:func:`bench.bench_liquidity.transform_prints`) of
+trades with ``bench.bench_signals``' mix of sale conditions (a third are odd lots, which do not set the price:
+only price-setting prints move the tick state).
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from bench import report
+from bench.bench_liquidity import transform_prints
+from bench.bench_signals import CONDITION_SHARES, CONDITIONS
 from ingest.quotes_flatfile import QUOTE_COLUMNS, _reference_values, quote_values, read_quotes_v1, size_multiplier
 from ingest.replay import replay_file
 from sql.duckdb_backend import DuckDBStorage
@@ -48,6 +54,18 @@ def book(n_quotes: int, ratio: int, seed: int = 1) -> tuple[np.ndarray, ...]:
     at = np.clip(np.searchsorted(quote_ts, trade_ts) - 1, 0, None)
     price = np.where(rng.random(n_trades) < 0.5, bid[at], ask[at])
     return trade_ts, price, quote_ts, bid, ask
+
+
+def sets_price_flags(price: np.ndarray, seed: int = 3) -> np.ndarray:
+    """The transform's ``sets_price`` flags of trades at ``price`` with ``bench.bench_signals``' condition mix."""
+    shares = np.asarray(CONDITION_SHARES) / sum(CONDITION_SHARES)
+    conditions = np.random.default_rng(seed).choice(np.array(CONDITIONS, object), price.size, p=shares)
+    table = pa.table({"ts_ns": np.arange(price.size, dtype=np.int64), "price": price,
+                      "size": np.full(price.size, 100.0), "conditions": pa.array(conditions, pa.string())})
+    rows, sets_price = transform_prints(table)
+    if rows.size != price.size:  # every print of the mix sets the price or counts in volume
+        raise RuntimeError("the transform would drop prints of the condition mix")
+    return sets_price
 
 
 def best_of(fn: Callable[[], object], repeat: int) -> float:
@@ -132,7 +150,7 @@ def main() -> None:
     args = parser.parse_args()
     warm = book(10_000, 10)
     p = prevailing_quotes(warm[0], warm[2], warm[3], warm[4], STALE_NS)  # compile the kernels
-    lee_ready(warm[1], p.bid, p.ask, p.flags)
+    lee_ready(warm[1], p.bid, p.ask, p.flags, sets_price=sets_price_flags(warm[1]))
     lines = [
         f"`.venv/bin/python -m bench.bench_quotes` (bench/bench_quotes.py), {report.now_utc()}.",
         "",
@@ -144,7 +162,9 @@ def main() -> None:
         "times are CPU times (`time.process_time`, so M trades/s is per core however busy the box), the least "
         "of 5 runs, and include checking the inputs and building the outputs. join = prevailing quote strictly before "
         "each trade + age + flags (`udx.nbbo.prevailing_quotes`); sign = `udx.trade_sign.lee_ready` on its "
-        "output. Baselines in the same process: pandas `merge_asof(allow_exact_matches=False)` + vectorized "
+        "output with the transform's `sets_price` flags (bench_signals' sale-condition mix: "
+        f"{1 - sets_price_flags(warm[1]).mean():.0%} of prints may not set the price). Baselines in the same "
+        "process: pandas `merge_asof(allow_exact_matches=False)` + vectorized "
         "flags (from DataFrames already built), numpy `searchsorted` + vectorized flags. Results checked equal.",
         "",
         "| quotes per trade | trades | join M trades/s | join + sign M trades/s | pandas merge_asof M trades/s "
@@ -154,6 +174,7 @@ def main() -> None:
     realistic = None
     for ratio in (4, 15, 40):
         trade_ts, price, quote_ts, bid, ask = book(args.quotes, ratio)
+        sets_price = sets_price_flags(price)
         n = trade_ts.size
 
         def join() -> object:
@@ -161,7 +182,7 @@ def main() -> None:
 
         def join_sign() -> object:
             r = prevailing_quotes(trade_ts, quote_ts, bid, ask, STALE_NS)
-            return lee_ready(price, r.bid, r.ask, r.flags)
+            return lee_ready(price, r.bid, r.ask, r.flags, sets_price=sets_price)
 
         trades_df = pd.DataFrame({"ts": trade_ts, "price": price})
         quotes_df = pd.DataFrame({"ts": quote_ts, "qts": quote_ts, "bid": bid, "ask": ask})

@@ -13,7 +13,9 @@ Truth: the simulator (quote dynamics on, truth recorded) over 3 hours of its sto
 trade and its standard error (trades taken as independent) against the simulator's permanent impact (0 in
 expectation: a trade's side follows the efficient move its own quote already holds, and nothing moves the price
 afterwards) and against the same sample's efficient-mid impact ``2q(m*[t+H] - m*[t])/m*[t]`` (the true mid at the
-trade and at the last trade before ``t + H``), beside the mean realized and effective spreads.
+trade and at the last trade before ``t + H``), beside the mean realized and effective spreads. Trades are the prints
+the transform signs, signed by Lee-Ready with the ``sets_price`` flags it passes
+(:func:`bench.bench_liquidity.transform_prints`: only price-setting prints move the tick state).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import numpy as np
 import pyarrow.compute as pc
 
 from bench import report
-from bench.bench_liquidity import _warm_up, quotes_table
+from bench.bench_liquidity import _warm_up, quotes_table, transform_prints
 from bench.bench_signals import synthetic, trades_table
 from bench.storage_without import StorageWithout
 from ingest.synthetic_market import DEFAULT_SYMBOLS, SyntheticMarket
@@ -53,15 +55,16 @@ def truth(hours: float = 3.0, seed: int = 21) -> list[str]:
     for symbol in (s.symbol for s in DEFAULT_SYMBOLS if s.market == "stocks"):
         t = trades.filter(pc.equal(trades["symbol"], symbol))
         q = quotes.filter(pc.equal(quotes["symbol"], symbol))
-        ts, px = t["ts_ns"].to_numpy(), t["price"].to_numpy()
+        rows, sets_price = transform_prints(t)  # the prints the transform signs, with its sets_price flags
+        ts, px = t["ts_ns"].to_numpy()[rows], t["price"].to_numpy()[rows]
         qts, qb, qa = (q[c].to_numpy() for c in ("ts_ns", "bid_price", "ask_price"))
         p = prevailing_quotes(ts, qts, qb, qa, 300 * NS)
-        side = lee_ready(px, p.bid, p.ask, p.flags).side
+        side = lee_ready(px, p.bid, p.ask, p.flags, sets_price=sets_price).side
         r = realized_trades(ts, px, side, qts, qb, qa, 300 * NS, 300 * NS)
         ok = ~np.isnan(r.realized_spread) & (ts + 300 * NS < END)
         impact, realized = r.price_impact[ok], r.realized_spread[ok]
         se = impact.std(ddof=1) / math.sqrt(impact.size)
-        true_mid = m.trade_truth(symbol)["true_mid"].to_numpy()
+        true_mid = m.trade_truth(symbol)["true_mid"].to_numpy()[rows]
         later = np.searchsorted(ts, ts + 300 * NS, side="left") - 1  # the last trade (its quote) before t + H
         efficient = (2 * side * (true_mid[later] - true_mid) / true_mid)[ok]
         lines.append(f"| {symbol} | {impact.size:,} | {impact.mean() * 1e4:+.3f} | {se * 1e4:.3f} | "
@@ -114,7 +117,9 @@ def main() -> None:
         f"- {report.versions('numba', 'numpy', 'duckdb', 'pyarrow')}",
         "",
         "Against the simulator's truth (seed 21, 40 trades/s, 3 hours, H = 300 s): its permanent impact is 0 in "
-        "expectation; over the sample the measured impact follows the efficient (true) mid's move.",
+        "expectation; over the sample the measured impact follows the efficient (true) mid's move. Trades: the "
+        "prints the transform signs, by Lee-Ready with its `sets_price` flags (only price-setting prints move "
+        "the tick state).",
         "",
     ]
     lines += truth()

@@ -11,7 +11,8 @@ same for all three series; one table per V:
 
 - **true**: each trade's volume on its aggressor side as drawn by the simulator (:func:`udx.vpin_lr`'s buckets);
 - **Lee-Ready**: each trade's volume on its Lee-Ready side (:func:`udx.trade_sign.lee_ready` against the
-  prevailing quote of :func:`udx.nbbo.prevailing_quotes`, stale limit 300 s); unsigned trades half each;
+  prevailing quote of :func:`udx.nbbo.prevailing_quotes`, stale limit 300 s, with the transform's ``sets_price``
+  flags: :func:`bench.bench_liquidity.transform_prints`); unsigned trades half each;
 - **BVC**: Easley, López de Prado and O'Hara (2012) eq. (7) on the bars: ``Φ(ΔP/σ_ΔP)`` of the close-to-close
   change, σ over the sample's bars (:func:`udx.vpin.vpin`; the transform's BVC also scales ΔP by the time-of-day
   profile, not done here).
@@ -31,6 +32,7 @@ import numpy as np
 import pyarrow.compute as pc
 
 from bench import report
+from bench.bench_liquidity import transform_prints
 from ingest.synthetic_market import DEFAULT_SYMBOLS, SyntheticMarket
 from udx.nbbo import prevailing_quotes
 from udx.trade_sign import lee_ready
@@ -125,22 +127,34 @@ def run(hours: float, bars_per_bucket: list[float], window: int, seed: int = 23)
     trades, quotes = m.history(start, END)
     stocks = [s.symbol for s in DEFAULT_SYMBOLS if s.market == "stocks"]
     signed = []
+    rule = [0, 0, 0, 0]  # prints that may not set the price, sides the rule changed, right before, right now
     for symbol in stocks:
         t = trades.filter(pc.equal(trades["symbol"], symbol))
         q = quotes.filter(pc.equal(quotes["symbol"], symbol))
         truth = m.trade_truth(symbol)
         if t["trade_id"].to_pylist() != truth["trade_id"].to_pylist():
             raise RuntimeError(f"{symbol}: the truth is not in the trades' order")
-        ts, px, sz = (t[c].to_numpy() for c in ("ts_ns", "price", "size"))
+        rows, sets_price = transform_prints(t)  # the prints the transform signs, with its sets_price flags
+        ts, px, sz = (t[c].to_numpy()[rows] for c in ("ts_ns", "price", "size"))
         p = prevailing_quotes(ts, q["ts_ns"].to_numpy(), q["bid_price"].to_numpy(), q["ask_price"].to_numpy(),
                               STALE_NS)
-        signed.append((ts, px, sz, truth["side"].to_numpy(), lee_ready(px, p.bid, p.ask, p.flags).side))
+        side = lee_ready(px, p.bid, p.ask, p.flags, sets_price=sets_price).side
+        former = lee_ready(px, p.bid, p.ask, p.flags).side  # every print moving the tick state (before 'ticks')
+        true_side = truth["side"].to_numpy()[rows]
+        rule[0] += int((~sets_price).sum())
+        rule[1] += int((former != side).sum())
+        rule[2] += int((former == true_side).sum())
+        rule[3] += int((side == true_side).sum())
+        signed.append((ts, px, sz, true_side, side))
     n_trades = sum(x[0].size for x in signed)
     lines = [f"{len(stocks)} simulated stocks, {hours:g} hours (24-hour mode), {n_trades:,} trades, one-minute "
              f"bars, n = {window} buckets per VPIN. Every print lies inside a bar here (one grid without gaps, from "
              "the first print on), so the transform's rule that a print outside every bar fills no bucket "
              "(udx.vpin_lr.vpin_lee_ready_step) cannot change these numbers: the buckets are filled by "
-             "vpin_lee_ready_bars directly."]
+             "vpin_lee_ready_bars directly. Lee-Ready signs the prints the transform signs, with the `sets_price` "
+             f"flags it passes (only price-setting prints move the tick state): {rule[0]:,} prints may not set the "
+             f"price; {rule[1]:,} sides differ from the former rule (every print moving the tick state); trades "
+             f"signed right {rule[3] / n_trades:.4f} (former rule {rule[2] / n_trades:.4f})."]
     for bpb in bars_per_bucket:
         series = [_symbol_series(*x, start, bpb, window) for x in signed]
         lines += _vpin_table(series, bpb)

@@ -25,6 +25,7 @@ from sql.duckdb_backend import DuckDBStorage
 from sql.queries import load_registry
 from sql.settings import Settings
 from tests.reference.quotes import BIGINT_MAX, TradeQuote, daily_spreads, trade_order, trades_against_quotes
+from udx._chunk_read import arrays_of, valid_prints
 from udx.nbbo import STALE, prevailing_quotes
 from udx.trade_sign import TICK_ONLY, TickState, lee_ready
 
@@ -95,7 +96,9 @@ def _same(a: TradeQuote, b: TradeQuote) -> bool:
 
 
 def _kernels(trades: list[dict[str, Any]], quotes: list[dict[str, Any]]) -> dict[tuple[str, int, str], TradeQuote]:
-    """The same columns from udx: the join over all prints, the tick state moved by the price-setting ones."""
+    """The same columns from udx as the transform signs: the join over all prints, then ``lee_ready`` over the
+    symbol's prints at once with the ``sets_price`` flags the transform passes (``udx._chunk_read``: Polygon's
+    eligibility of each print's conditions, then ``valid_prints``, which keeps every print drawn here)."""
     out = {}
     for symbol in SYMBOLS:
         ts = sorted((t for t in trades if t["symbol"] == symbol), key=trade_order)
@@ -104,21 +107,22 @@ def _kernels(trades: list[dict[str, Any]], quotes: list[dict[str, Any]]) -> dict
                                    q["received_ns"]))
         p = prevailing_quotes([t["ts_ns"] for t in ts], [q["ts_ns"] for q in qs], [q["bid_price"] for q in qs],
                               [q["ask_price"] for q in qs], STALE_NS)
-        state = TickState()
+        kept, px, _, sets_price, _ = valid_prints(np.arange(len(ts), dtype=np.int64), *arrays_of(
+            pa.Table.from_pylist(ts, schema=TRADES_SCHEMA), "stocks")[1:])
+        assert kept.size == len(ts)  # "12" and "37" count in volume: the transform drops none
+        assert sets_price.tolist() == [t["conditions"] is None for t in ts]  # and they may not set the price
+        signed = lee_ready(px, p.bid, p.ask, p.flags, TickState(), sets_price)
         for i, t in enumerate(ts):
             key = (symbol, t["exchange"], t["trade_id"])
-            s = lee_ready([t["price"]], p.bid[i:i + 1], p.ask[i:i + 1], p.flags[i:i + 1], state)
-            if t["conditions"] is None:  # "12" and "37" may not set the last sale: the state stays
-                state = s.state
             bid, ask = (None if np.isnan(x) else float(x) for x in (p.bid[i], p.ask[i]))
             usable = p.flags[i] == 0
             mid = 0.5 * (p.bid[i] + p.ask[i])
             spread = float(2.0 * abs(t["price"] - mid) / mid) if usable else None
-            flags = int(s.flags[0])
+            flags = int(signed.flags[i])
             if flags & STALE:  # the view shows a stale quote as not in force: no prices, no shape bits
                 bid = ask = None
                 flags = STALE | TICK_ONLY
-            out[key] = TradeQuote(bid, ask, int(s.side[0]), flags, spread)
+            out[key] = TradeQuote(bid, ask, int(signed.side[i]), flags, spread)
     return out
 
 
