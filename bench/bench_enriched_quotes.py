@@ -10,8 +10,10 @@ of the last hour, and the whole last hour of the symbol through the view; then t
 ``enriched_market_data_between`` against the view with a time filter (the view's tick rule runs over the symbol's
 whole history); and the two pages as the server reads them now (``enriched_data_page_span``, then
 ``enriched_data_page`` over that span: server/tools/page_span.py) against the one-statement page query of commit
-``PAGE_BASELINE_COMMIT``, which restated the macro's CTEs with a 1,000-trade look-back. Times are wall-clock medians of ``--repeats`` calls after one warm-up, one DuckDB thread; each
-pair of a row in the same process on the same file, and their rows are checked equal in number.
+``PAGE_BASELINE_COMMIT``, which restated the macro's CTEs with a 1,000-trade look-back, and against the page of
+commit ``GRID_BASELINE_COMMIT``, whose macro built its grids from ``SELECT DISTINCT bar_seconds`` over every bar.
+Times are wall-clock and CPU medians of ``--repeats`` calls after one warm-up, one DuckDB thread; the two calls
+of a row in turn, in the same process on the same file, and their rows are checked equal in number.
 
 Run: ``.venv/bin/python -m bench.bench_enriched_quotes [--hours 4] [--rate 200] [--big [--db FILE]] [--no-append]``.
 Prints a Markdown table and replaces its section of ``BENCHMARKS.md``; never asserts.
@@ -35,6 +37,7 @@ from bench.report import load_average, machine, now_utc, publish, versions
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE_COMMIT = "f582240"  # main before the quote columns
 PAGE_BASELINE_COMMIT = "1ece2e6"  # main before the page read the macro over its span in two steps
+GRID_BASELINE_COMMIT = "5e14301"  # main before the page bound its grid (its macro listed every bar's grid)
 SPAN_PARAMS = ("symbol", "start_ns", "end_ns", "after_ts_ns", "after_exchange", "after_trade_id", "row_limit")
 TITLE = "Quote columns of enriched_market_data and get_enriched_data (issue 19 point 4)"
 NS = 10**9
@@ -85,19 +88,36 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str | TwoStep, params: dict[str, A
     return sql.rows(con, params) if isinstance(sql, TwoStep) else con.execute(sql, params).fetchall()
 
 
-def _median(con: duckdb.DuckDBPyConnection, sql: str | TwoStep, params: dict[str, Any],
-            repeats: int) -> tuple[float, list]:
-    rows = _run(con, sql, params)  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        rows = _run(con, sql, params)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), rows
+def _medians(con: duckdb.DuckDBPyConnection, pair: tuple[str | TwoStep, str | TwoStep], params: dict[str, Any],
+             repeats: int) -> tuple[tuple[float, float], tuple[float, float], list, list]:
+    """Median wall and CPU seconds (``time.process_time``: one DuckDB thread runs in this one) of each of the two
+    queries, called in turn (which goes first alternates) after one warm-up each; and their rows."""
+    rows = [_run(con, sql, params) for sql in pair]  # warm-up
+    wall: list[list[float]] = [[], []]
+    cpu: list[list[float]] = [[], []]
+    for k in range(repeats):
+        for i in ((0, 1) if k % 2 == 0 else (1, 0)):
+            start, start_cpu = time.perf_counter(), time.process_time()
+            rows[i] = _run(con, pair[i], params)
+            wall[i].append(time.perf_counter() - start)
+            cpu[i].append(time.process_time() - start_cpu)
+    return ((statistics.median(wall[0]), statistics.median(cpu[0])),
+            (statistics.median(wall[1]), statistics.median(cpu[1])), rows[0], rows[1])
 
 
-def measure(path: Path, symbol: str, repeats: int) -> tuple[dict[str, Any], list[tuple[str, float, float]]]:
-    """(facts of the file, [(call, baseline s, ours s)]) on a writer-opened copy of ``path``."""
+def _grid_baseline(con: duckdb.DuckDBPyConnection) -> TwoStep:
+    """Commit ``GRID_BASELINE_COMMIT``'s page: its span, then its macro (created here as ``grid_baseline_between``)
+    over every grid, filtered on ``bar_seconds`` afterwards."""
+    macro = _baseline("sql/duckdb/views/011_enriched_market_data_between.sql", GRID_BASELINE_COMMIT)
+    con.execute(macro.replace("MACRO enriched_market_data_between(", "MACRO grid_baseline_between("))
+    page = _baseline("sql/duckdb/queries/enriched_data_page.sql", GRID_BASELINE_COMMIT)
+    return TwoStep(_baseline("sql/duckdb/queries/enriched_data_page_span.sql", GRID_BASELINE_COMMIT),
+                   page.replace("enriched_market_data_between(", "grid_baseline_between("))
+
+
+def measure(path: Path, symbol: str, repeats: int) -> tuple[dict[str, Any], list[tuple[str, tuple, tuple]]]:
+    """(facts of the file, [(call, baseline (wall, CPU) s, ours (wall, CPU) s)]) on a writer-opened copy of
+    ``path``."""
     from sql.duckdb_backend import DuckDBStorage
     from sql.queries import load_registry
     from sql.settings import Settings
@@ -129,22 +149,29 @@ def measure(path: Path, symbol: str, repeats: int) -> tuple[dict[str, Any], list
          {"symbol": symbol, "bar_seconds": 60, "start_ns": 0, "end_ns": 2**62, **keyset}),
         (f"page: 100 of the last hour, {PAGE_BASELINE_COMMIT}'s page → span + macro", main_page, ours_page,
          {"symbol": symbol, "bar_seconds": 60, **hour, **keyset}),
+        (f"page: newest 100 (all time), {GRID_BASELINE_COMMIT}'s span + macro of every grid → of its grid",
+         _grid_baseline(con), ours_page, {"symbol": symbol, "bar_seconds": 60, "start_ns": 0, "end_ns": 2**62,
+                                          **keyset}),
+        (f"page: 100 of the last hour, {GRID_BASELINE_COMMIT}'s span + macro of every grid → of its grid",
+         _grid_baseline(con), ours_page, {"symbol": symbol, "bar_seconds": 60, **hour, **keyset}),
     ]
     out = []
     for label, base_sql, ours_sql, params in calls:
-        base, base_rows = _median(con, base_sql, params, repeats)
-        ours, ours_rows = _median(con, ours_sql, params, repeats)
+        base, ours, base_rows, ours_rows = _medians(con, (base_sql, ours_sql), params, repeats)
         assert len(base_rows) == len(ours_rows), label
         out.append((label, base, ours))
     con.close()
     return facts, out
 
 
-def _table(name: str, facts: dict[str, Any], rows: list[tuple[str, float, float]], symbol: str) -> list[str]:
+def _table(name: str, facts: dict[str, Any], rows: list[tuple[str, tuple, tuple]], symbol: str) -> list[str]:
     lines = [f"**{name}**: {facts['trades']:,} trades ({symbol}: {facts['symbol_trades']:,}), "
-             f"{facts['quotes']:,} quotes", "", "| call | before (first three: no quote columns; fourth: the view; last two: the one-statement page) | after | ratio |",
-             "|---|---:|---:|---:|"]
-    lines += [f"| {label} | {b * 1000:,.1f} ms | {o * 1000:,.1f} ms | {o / b:.2f}x |" for label, b, o in rows]
+             f"{facts['quotes']:,} quotes", "",
+             "| call | before (first three: no quote columns; fourth: the view; fifth and sixth: the one-statement "
+             "page; last two: the macro of every grid) | after | ratio | CPU before | CPU after | CPU ratio |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {label} | {b[0] * 1000:,.1f} ms | {o[0] * 1000:,.1f} ms | {o[0] / b[0]:.2f}x | "
+              f"{b[1] * 1000:,.1f} ms | {o[1] * 1000:,.1f} ms | {o[1] / b[1]:.2f}x |" for label, b, o in rows]
     return lines + [""]
 
 
@@ -173,14 +200,19 @@ def main(argv: list[str] | None = None) -> int:
             facts, rows = measure(copy, args.symbol, args.repeats)
             sections += _table(f"bench_server's file {big.name} (no quotes)", facts, rows, args.symbol)
     body = "\n".join([
-        f"`.venv/bin/python -m bench.bench_enriched_quotes{' --big' if args.big else ''}` "
+        f"`.venv/bin/python -m bench.bench_enriched_quotes --hours {args.hours:g}"
+        f"{f' --big --db {args.db.relative_to(ROOT) if args.db.is_relative_to(ROOT) else args.db}' if args.big else ''}"
+        f" --repeats {args.repeats}` "
         f"(bench/bench_enriched_quotes.py), {now_utc()}.",
         "",
         f"- Machine: {machine()}; load average at the end {load_average()}",
         f"- {versions('duckdb')}; one DuckDB thread; medians of {args.repeats} calls after a warm-up; baseline: "
         f"the page query and view of commit {BASELINE_COMMIT} (no quote columns) for the first three rows, the "
-        f"view with a time filter for the fourth, the one-statement page of commit {PAGE_BASELINE_COMMIT} for the last "
-        "two (after: span, then the page over it, both timed); same process, same file",
+        f"view with a time filter for the fourth, the one-statement page of commit {PAGE_BASELINE_COMMIT} for the "
+        f"fifth and sixth, commit {GRID_BASELINE_COMMIT}'s span + macro of every grid for the last two (after: "
+        "span, then the page over it, both timed); same process, same file, the two calls of a row in turn; "
+        "CPU: `time.process_time` of this process (DuckDB's one thread runs in it), steadier than wall time on a "
+        "shared box",
         "",
         *sections,
     ])
