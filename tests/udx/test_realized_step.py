@@ -169,9 +169,10 @@ def test_realized_plus_impact_is_the_effective_spread_and_the_impact_is_the_effi
         assert t["trade_id"].to_pylist() == truth["trade_id"].to_pylist()
         q = QUOTES.filter(pc.equal(QUOTES["symbol"], spec.symbol))
         ts, px = t["ts_ns"].to_numpy(), t["price"].to_numpy()
+        sets_price, _ = print_eligibility(t["conditions"], t["correction"], "stocks")  # the transform's flags
         qts, qb, qa = (q[c].to_numpy() for c in ("ts_ns", "bid_price", "ask_price"))
         p = prevailing_quotes(ts, qts, qb, qa, 300 * NS)
-        side = lee_ready(px, p.bid, p.ask, p.flags).side
+        side = lee_ready(px, p.bid, p.ask, p.flags, sets_price=sets_price).side
         r = realized_trades(ts, px, side, qts, qb, qa, H * NS, 300 * NS)
         ok = ~np.isnan(r.realized_spread) & (ts + H * NS < END)
         normal = ok & (truth["quote_kind"].to_numpy(zero_copy_only=False) == "normal")

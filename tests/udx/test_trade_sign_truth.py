@@ -18,6 +18,7 @@ import udx
 from ingest.replay import COLUMNS as TRADE_COLUMNS
 from ingest.replay import replay_paths
 from ingest.synthetic_market import DEFAULT_SYMBOLS, SyntheticMarket
+from sql.conditions import print_eligibility
 from sql.settings import Settings
 from tests.ingest.quote_files import quotes_rows, write_quotes_v1
 from udx.nbbo import prevailing_quotes
@@ -42,7 +43,8 @@ def sign_symbol(trades: pa.Table, quotes: pa.Table, symbol: str, shift_ns: int =
     ts = t["ts_ns"].to_numpy()
     p = prevailing_quotes(ts + shift_ns, q["ts_ns"].to_numpy(), q["bid_price"].to_numpy(),
                           q["ask_price"].to_numpy(), STALE_NS)
-    s = lee_ready(t["price"].to_numpy(), p.bid, p.ask, p.flags)
+    sets_price, _ = print_eligibility(t["conditions"], t["correction"], "stocks")  # the transform's flags
+    s = lee_ready(t["price"].to_numpy(), p.bid, p.ask, p.flags, sets_price=sets_price)
     return t, p, s
 
 
