@@ -15,6 +15,7 @@ from sql.duckdb_backend import DuckDBStorage
 from sql.queries import NamedQuery
 from sql.settings import Settings
 from tests.sql.test_duckdb_storage import trades
+from tests.sql.test_duckdb_storage_rules import time_limit_messages
 
 pytestmark = pytest.mark.duckdb
 
@@ -39,16 +40,9 @@ def test_one_row_asked_for_is_one_row_and_the_rest_is_truncated(storage):
 
 
 def test_the_time_limits_are_named_in_milliseconds(storage):
-    with pytest.raises(QueryTimeout) as slow:
-        storage.run_sql("SELECT count(*) FROM range(100000000000)", 5)
-    assert str(slow.value) == "the statement exceeded MCP_QUERY_TIMEOUT_MS=1500"
-    storage._analyst_slot.acquire()  # another statement runs
-    try:
-        with pytest.raises(QueryTimeout) as waited:
-            storage.run_sql("SELECT 1", 5)
-    finally:
-        storage._analyst_slot.release()
-    assert str(waited.value) == "another analyst SQL statement held the analyst slot for MCP_QUERY_TIMEOUT_MS=1500"
+    slow, waited = time_limit_messages(storage)
+    assert slow == "the statement exceeded MCP_QUERY_TIMEOUT_MS=1500"
+    assert waited == "another analyst SQL statement held the analyst slot for MCP_QUERY_TIMEOUT_MS=1500"
 
 
 def test_a_failure_of_the_database_is_told_without_its_text_and_logged_with_it(storage, caplog):
