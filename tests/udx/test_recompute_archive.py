@@ -57,14 +57,9 @@ def _rows(path: Path, query: str) -> list[tuple]:
 
 
 def _one_pass(path: Path, trades: pa.Table, definitions: dict[str, int]) -> None:
-    settings = _settings(path, definitions)
-    storage = DuckDBStorage.open(settings)
-    try:
-        storage.apply_schema()
-        storage.append_trades(trades)
-        run_transform(storage, settings, now_ns=1)
-    finally:
-        storage.close()
+    from tests.duckdb_one_pass import transform_in_one_pass  # after the importorskip above
+
+    transform_in_one_pass(_settings(path, definitions), trades, now_ns=1).close()
 
 
 @pytest.fixture(scope="module")
