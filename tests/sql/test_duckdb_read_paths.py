@@ -10,12 +10,11 @@ import logging
 import pyarrow.parquet as pq
 import pytest
 
-from sql.backend import QueryTimeout, StorageError
+from sql.backend import StorageError
 from sql.duckdb_backend import DuckDBStorage
-from sql.queries import NamedQuery
 from sql.settings import Settings
 from tests.sql.test_duckdb_storage import trades
-from tests.sql.test_duckdb_storage_rules import time_limit_messages
+from tests.sql.test_duckdb_storage_rules import slow_query_message, time_limit_messages
 
 pytestmark = pytest.mark.duckdb
 
@@ -80,8 +79,4 @@ def test_reads_over_live_and_archived_trades_and_where_the_archive_ends(storage)
 
 
 def test_a_named_read_past_its_time_limit_names_it_in_milliseconds(storage, monkeypatch):
-    monkeypatch.setitem(storage._queries._queries, "slow",
-                        NamedQuery("slow", (), "", "SELECT count(*) FROM range(100000000000) a"))  # fmt: skip
-    with pytest.raises(QueryTimeout) as slow:
-        storage.query("slow", {}, 1)
-    assert str(slow.value) == "query 'slow' exceeded MCP_QUERY_TIMEOUT_MS=1500"
+    assert slow_query_message(storage, monkeypatch) == "query 'slow' exceeded MCP_QUERY_TIMEOUT_MS=1500"

@@ -215,12 +215,18 @@ def test_a_named_read_fetches_one_row_more_than_its_limit(storage):
     assert version.columns == ["signals_updated_ns", "trades", "bars", "realized_bars"] and len(version.rows) == 1
 
 
-def test_named_read_failures_name_the_query(storage, monkeypatch):
+def slow_query_message(storage: DuckDBStorage, monkeypatch: pytest.MonkeyPatch) -> str:
+    """What a named read ``slow`` that runs past the time limit is told (it must raise ``QueryTimeout``); shared
+    with ``test_duckdb_read_paths.py``."""
     monkeypatch.setitem(storage._queries._queries, "slow",
                         NamedQuery("slow", (), "", "SELECT count(*) FROM range(100000000000) a"))  # fmt: skip
     with pytest.raises(QueryTimeout) as slow:
         storage.query("slow", {}, 1)
-    assert str(slow.value) == "query 'slow' exceeded MCP_QUERY_TIMEOUT_MS=300"
+    return str(slow.value)
+
+
+def test_named_read_failures_name_the_query(storage, monkeypatch):
+    assert slow_query_message(storage, monkeypatch) == "query 'slow' exceeded MCP_QUERY_TIMEOUT_MS=300"
     monkeypatch.setitem(storage._queries._queries, "broken", NamedQuery("broken", (), "", "SELECT * FROM nowhere"))
     with pytest.raises(StorageError) as broken:
         storage.query("broken", {}, 1)
