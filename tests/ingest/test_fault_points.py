@@ -4,8 +4,6 @@ not reach the window between a write and its commit; these do, every time."""
 
 from __future__ import annotations
 
-import os
-import selectors
 import signal
 import subprocess
 import sys
@@ -24,6 +22,7 @@ from tests.ingest.test_kafka_pipeline import (
     settings_env,
     stock_trade_events,
 )
+from tests.killed_at import kill_at
 
 pytestmark = [pytest.mark.kafka, pytest.mark.duckdb]
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,20 +31,12 @@ SCRIPT = Path(__file__).with_name("fault_loader.py")
 NTH = 4
 
 
-def _stop_at(point: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    """Start a loader that stops at the ``NTH`` pass of ``point``; return once it says it is there."""
+def _killed_at(point: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    """Start a loader that stops at the ``NTH`` pass of ``point``; return once it is killed there."""
     env = {**env, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen([sys.executable, str(SCRIPT), point, str(NTH)], env=env, cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        ready = selector.select(timeout=120)
-    line = process.stdout.readline() if ready else ""
-    if line.strip() != f"at {point}":
-        process.kill()
-        _, err = process.communicate(timeout=30)
-        raise AssertionError(f"the loader did not reach {point}: {line!r} {err[-3000:]}")
+    kill_at(process, point, 120, "the loader")
     return process
 
 
@@ -57,9 +48,7 @@ def test_a_loader_killed_at_a_fault_point_loses_and_duplicates_nothing(kafka_boo
     ensure_topics(kafka_bootstrap, [settings.kafka_trades_topic, settings.kafka_quotes_topic], 3)
     events = stock_trade_events(20_000, seed=21)
     produce_events(settings, events)
-    loader = _stop_at(point, settings_env(settings))
-    os.kill(loader.pid, signal.SIGKILL)
-    loader.wait(30)
+    loader = _killed_at(point, settings_env(settings))
     assert loader.returncode == -signal.SIGKILL
 
     (stored,), = db_rows(settings.duckdb_path, "SELECT count(*) FROM market_data")

@@ -54,14 +54,20 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def stock_trade_events(n: int, seed: int = 3, end_ns: int | None = None) -> list[dict]:
-    """``n`` distinct simulated stock trades as Polygon ``T`` events, the newest ``n`` before now.
+#: The end of the tapes the Kafka tests produce: 2026-12-04 15:00 UTC (10:00 New York, a Friday). A fixed instant,
+#: not "now": the newest trades before now are a few seconds of a bursty tape whose symbols, and so partitions,
+#: change with the clock (after 20:00 UTC the newest 60k held three symbols on two of three partitions).
+TAPE_END_NS = 1_796_396_400 * 10**9
+
+
+def stock_trade_events(n: int, seed: int = 3, end_ns: int = TAPE_END_NS) -> list[dict]:
+    """``n`` distinct simulated stock trades as Polygon ``T`` events, the newest ``n`` before ``end_ns``.
 
     The simulated tape is U-shaped over the day and thin before the open and at night, so the window before
-    now is doubled until it holds ``n`` stock trades (at 12:40 UTC, before the open, 1.6 s per thousand held
-    only 1139 of 1200).
+    ``end_ns`` is doubled until it holds ``n`` stock trades (at 12:40 UTC, before the open, 1.6 s per thousand
+    held only 1139 of 1200).
     """
-    end = time.time_ns() if end_ns is None else end_ns
+    end = end_ns
     span = int(n / 1000 * 1.6e9)
     while True:
         trades, _ = SyntheticMarket(seed, 2000.0).history(end - span, end)
@@ -185,8 +191,9 @@ def test_one_percent_malformed_records_are_dead_lettered_with_reason_and_origin(
 
 
 def write_trades_v1(path: Path, n: int) -> None:
-    """A ``trades_v1`` flat file of ``n`` simulated trades (ns timestamps) plus two rows that are not trades."""
-    end = time.time_ns()
+    """A ``trades_v1`` flat file of ``n`` simulated trades (ns timestamps) plus two rows that are not trades;
+    the tape ends at :data:`TAPE_END_NS` (the window holds ``n`` stock trades there: the caller counts them)."""
+    end = TAPE_END_NS
     trades, _ = SyntheticMarket(9, 2000.0).history(end - int(n / 1000 * 1.6e9), end)
     rows = [r for r in trades.to_pylist() if r["market"] == "stocks"][:n]
     with gzip.open(path, "wt", newline="") as fh:
@@ -466,12 +473,12 @@ class _SlowStorage:
 def test_revoked_partitions_are_flushed_and_committed_so_the_new_owner_reads_nothing_twice(kafka_bootstrap, tmp_path):
     """A second loader joins the group while the first holds a batch and a write in flight: the first writes and
     commits what it read of the partitions it gives up, so the two together read every record exactly once."""
-    # A fixed mid-morning tape (10:00 New York): the newest 60k trades before "now" held only SPY, AMZN and GOOGL
-    # after 20:00 UTC, keyed onto two of the three partitions, and the second loader was given the empty one
+    # A fixed mid-morning tape (TAPE_END_NS, 10:00 New York): the newest 60k trades before "now" held only SPY,
+    # AMZN and GOOGL after 20:00 UTC, keyed onto two of the three partitions, and the second loader got the empty one
     settings = kafka_settings(kafka_bootstrap, tmp_path / "rebalance.duckdb", load_batch_rows=2000,
                               load_batch_seconds=3600)
     ensure_topics(kafka_bootstrap, [settings.kafka_trades_topic, settings.kafka_quotes_topic], 3)
-    events = stock_trade_events(60_000, seed=13, end_ns=1_796_396_400 * 10**9)
+    events = stock_trade_events(60_000, seed=13)
     produce_events(settings, events)
     storage = DuckDBStorage.open(settings)
     storage.apply_schema()

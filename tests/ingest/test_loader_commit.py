@@ -92,11 +92,27 @@ def _stored(storage: DuckDBStorage) -> tuple[int, int]:
     return storage.fetch_one("SELECT count(*), count(DISTINCT (symbol, exchange, trade_id, ts_ns)) FROM market_data")
 
 
-def test_a_commit_is_stored_at_the_broker_when_it_returns(kafka_bootstrap, tmp_path):
-    settings, events = _produced(kafka_bootstrap, tmp_path / "sync.duckdb", N, seed=31, batch_rows=ROWS)
+def _set_up(bootstrap: str, path: Any, *, seed: int, batch_rows: int,
+            **wrap: int) -> tuple[Any, list[dict], DuckDBStorage, Loader, list[_Commits]]:
+    """``N`` trades produced to a new topic (``_produced``), a new DuckDB file at ``path`` with the schema, and a
+    draining loader on it whose consumer's commit is wrapped (``_loader``)."""
+    settings, events = _produced(bootstrap, path, N, seed=seed, batch_rows=batch_rows)
     storage = DuckDBStorage.open(settings)
     storage.apply_schema()
-    loader, made = _loader(settings, storage)
+    loader, made = _loader(settings, storage, **wrap)
+    return settings, events, storage, loader, made
+
+
+def _drained_again(settings: Any, storage: DuckDBStorage) -> tuple[Any, tuple[int, int]]:
+    """A plain draining loader of the same group run after the first (what the next run reads), and the rows
+    stored after it."""
+    again = _run(Loader(settings, storage, topics=[settings.kafka_trades_topic], drain=True))
+    return again, _stored(storage)
+
+
+def test_a_commit_is_stored_at_the_broker_when_it_returns(kafka_bootstrap, tmp_path):
+    settings, events, storage, loader, made = _set_up(kafka_bootstrap, tmp_path / "sync.duckdb", seed=31,
+                                                      batch_rows=ROWS)
     try:
         summary = _run(loader)
         stored = _stored(storage)
@@ -111,17 +127,14 @@ def test_a_commit_is_stored_at_the_broker_when_it_returns(kafka_bootstrap, tmp_p
 
 
 def test_refused_commits_are_counted_logged_and_the_rows_stay(kafka_bootstrap, tmp_path, caplog):
-    settings, events = _produced(kafka_bootstrap, tmp_path / "refused.duckdb", N, seed=32, batch_rows=ROWS)
-    storage = DuckDBStorage.open(settings)
-    storage.apply_schema()
-    loader, made = _loader(settings, storage, refuse=2)
+    settings, events, storage, loader, made = _set_up(kafka_bootstrap, tmp_path / "refused.duckdb", seed=32,
+                                                      batch_rows=ROWS, refuse=2)
     caplog.set_level(logging.WARNING, logger="ingest.load")
     try:
         summary = _run(loader)  # not fatal: the loader goes on, and its drain ends
         stored = _stored(storage)
         committed = _committed_total(settings)
-        again = _run(Loader(settings, storage, topics=[settings.kafka_trades_topic], drain=True))
-        after = _stored(storage)
+        again, after = _drained_again(settings, storage)
     finally:
         storage.close()
     (consumer,) = made
@@ -138,16 +151,14 @@ def test_refused_commits_are_counted_logged_and_the_rows_stay(kafka_bootstrap, t
 def test_a_partition_the_broker_did_not_commit_is_committed_again_and_named(kafka_bootstrap, tmp_path, caplog):
     """A drain whose last commit left a partition uncommitted commits it again and ends (it waited for ever for
     committed offsets nothing would commit again, before: found by this test's first version)."""
-    settings, events = _produced(kafka_bootstrap, tmp_path / "partial.duckdb", N, seed=33, batch_rows=N)
-    storage = DuckDBStorage.open(settings)
-    storage.apply_schema()
-    loader, made = _loader(settings, storage, fail_one=2)  # the first commit, then its retry, leave it out
+    # the first commit, then its retry, leave a partition out
+    settings, events, storage, loader, made = _set_up(kafka_bootstrap, tmp_path / "partial.duckdb", seed=33,
+                                                      batch_rows=N, fail_one=2)
     caplog.set_level(logging.WARNING, logger="ingest.load")
     try:
         summary = _run(loader)
         committed = _committed(settings)
-        again = _run(Loader(settings, storage, topics=[settings.kafka_trades_topic], drain=True))
-        after = _stored(storage)
+        again, after = _drained_again(settings, storage)
     finally:
         storage.close()
     (consumer,) = made

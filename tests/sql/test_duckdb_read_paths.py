@@ -10,11 +10,11 @@ import logging
 import pyarrow.parquet as pq
 import pytest
 
-from sql.backend import QueryTimeout, StorageError
+from sql.backend import StorageError
 from sql.duckdb_backend import DuckDBStorage
-from sql.queries import NamedQuery
 from sql.settings import Settings
 from tests.sql.test_duckdb_storage import trades
+from tests.sql.test_duckdb_storage_rules import slow_query_message, time_limit_messages
 
 pytestmark = pytest.mark.duckdb
 
@@ -39,16 +39,9 @@ def test_one_row_asked_for_is_one_row_and_the_rest_is_truncated(storage):
 
 
 def test_the_time_limits_are_named_in_milliseconds(storage):
-    with pytest.raises(QueryTimeout) as slow:
-        storage.run_sql("SELECT count(*) FROM range(100000000000)", 5)
-    assert str(slow.value) == "the statement exceeded MCP_QUERY_TIMEOUT_MS=1500"
-    storage._analyst_slot.acquire()  # another statement runs
-    try:
-        with pytest.raises(QueryTimeout) as waited:
-            storage.run_sql("SELECT 1", 5)
-    finally:
-        storage._analyst_slot.release()
-    assert str(waited.value) == "another analyst SQL statement held the analyst slot for MCP_QUERY_TIMEOUT_MS=1500"
+    slow, waited = time_limit_messages(storage)
+    assert slow == "the statement exceeded MCP_QUERY_TIMEOUT_MS=1500"
+    assert waited == "another analyst SQL statement held the analyst slot for MCP_QUERY_TIMEOUT_MS=1500"
 
 
 def test_a_failure_of_the_database_is_told_without_its_text_and_logged_with_it(storage, caplog):
@@ -86,8 +79,4 @@ def test_reads_over_live_and_archived_trades_and_where_the_archive_ends(storage)
 
 
 def test_a_named_read_past_its_time_limit_names_it_in_milliseconds(storage, monkeypatch):
-    monkeypatch.setitem(storage._queries._queries, "slow",
-                        NamedQuery("slow", (), "", "SELECT count(*) FROM range(100000000000) a"))  # fmt: skip
-    with pytest.raises(QueryTimeout) as slow:
-        storage.query("slow", {}, 1)
-    assert str(slow.value) == "query 'slow' exceeded MCP_QUERY_TIMEOUT_MS=1500"
+    assert slow_query_message(storage, monkeypatch) == "query 'slow' exceeded MCP_QUERY_TIMEOUT_MS=1500"

@@ -215,12 +215,18 @@ def test_a_named_read_fetches_one_row_more_than_its_limit(storage):
     assert version.columns == ["signals_updated_ns", "trades", "bars", "realized_bars"] and len(version.rows) == 1
 
 
-def test_named_read_failures_name_the_query(storage, monkeypatch):
+def slow_query_message(storage: DuckDBStorage, monkeypatch: pytest.MonkeyPatch) -> str:
+    """What a named read ``slow`` that runs past the time limit is told (it must raise ``QueryTimeout``); shared
+    with ``test_duckdb_read_paths.py``."""
     monkeypatch.setitem(storage._queries._queries, "slow",
                         NamedQuery("slow", (), "", "SELECT count(*) FROM range(100000000000) a"))  # fmt: skip
     with pytest.raises(QueryTimeout) as slow:
         storage.query("slow", {}, 1)
-    assert str(slow.value) == "query 'slow' exceeded MCP_QUERY_TIMEOUT_MS=300"
+    return str(slow.value)
+
+
+def test_named_read_failures_name_the_query(storage, monkeypatch):
+    assert slow_query_message(storage, monkeypatch) == "query 'slow' exceeded MCP_QUERY_TIMEOUT_MS=300"
     monkeypatch.setitem(storage._queries._queries, "broken", NamedQuery("broken", (), "", "SELECT * FROM nowhere"))
     with pytest.raises(StorageError) as broken:
         storage.query("broken", {}, 1)
@@ -254,22 +260,29 @@ def test_analyst_sql_keeps_the_first_rows_with_their_types(storage):
     assert storage.run_sql("SELECT * FROM range(0)", 3).table.num_rows == 0
 
 
-def test_analyst_sql_errors_are_the_statements_or_the_time_limits(storage):
-    with pytest.raises(StatementError, match="^Parser Error"):
-        storage.run_sql("SELEC 1", 5)
-    with pytest.raises(StatementError, match="read-only mode"):
-        storage.run_sql("DELETE FROM market_data", 5)
+def time_limit_messages(storage: DuckDBStorage) -> tuple[str, str]:
+    """What analyst SQL is told when a statement runs past the time limit, and when another statement holds the
+    analyst slot that long (each must raise ``QueryTimeout``); shared with ``test_duckdb_read_paths.py``."""
     with pytest.raises(QueryTimeout) as slow:
         storage.run_sql("SELECT count(*) FROM range(100000000000)", 5)
-    assert str(slow.value) == "the statement exceeded MCP_QUERY_TIMEOUT_MS=300"
     storage._analyst_slot.acquire()  # another statement runs
     try:
         with pytest.raises(QueryTimeout) as waited:
             storage.run_sql("SELECT 1", 5)
     finally:
         storage._analyst_slot.release()
-    assert str(waited.value) == ("another analyst SQL statement held the analyst slot for "
-                                 "MCP_QUERY_TIMEOUT_MS=300")  # fmt: skip
+    return str(slow.value), str(waited.value)
+
+
+def test_analyst_sql_errors_are_the_statements_or_the_time_limits(storage):
+    with pytest.raises(StatementError, match="^Parser Error"):
+        storage.run_sql("SELEC 1", 5)
+    with pytest.raises(StatementError, match="read-only mode"):
+        storage.run_sql("DELETE FROM market_data", 5)
+    slow, waited = time_limit_messages(storage)
+    assert slow == "the statement exceeded MCP_QUERY_TIMEOUT_MS=300"
+    assert waited == ("another analyst SQL statement held the analyst slot for "
+                      "MCP_QUERY_TIMEOUT_MS=300")  # fmt: skip
     assert storage.run_sql("SELECT 1 AS one", 5).table.to_pylist() == [{"one": 1}]  # the slot was released
 
 

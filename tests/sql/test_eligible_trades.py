@@ -79,11 +79,17 @@ def test_a_string_written_around_the_storage_is_still_decided_by_the_view(tmp_pa
     assert _view_flags(path)[:2] == _expected(PLAIN, [None] * len(PLAIN))
 
 
-def test_a_writer_open_decides_every_listed_string_again(tmp_path: Path) -> None:
+def _plain_file(tmp_path: Path) -> Path:
+    """A closed file with the ``PLAIN`` prints appended by a writer."""
     path = tmp_path / "f.duckdb"
     storage = _open(path)
     storage.append_trades(_trades(PLAIN, [None] * len(PLAIN)))
     storage.close()
+    return path
+
+
+def test_a_writer_open_decides_every_listed_string_again(tmp_path: Path) -> None:
+    path = _plain_file(tmp_path)
     with duckdb.connect(str(path)) as con:  # rules that changed since the strings were decided
         con.execute("UPDATE trade_condition_sets SET updates_last = NOT updates_last, "
                     "updates_volume = NOT updates_volume")
@@ -93,10 +99,7 @@ def test_a_writer_open_decides_every_listed_string_again(tmp_path: Path) -> None
 
 
 def test_a_file_from_before_the_lookup_or_bulk_loaded_gets_its_strings_listed_once(tmp_path: Path) -> None:
-    path = tmp_path / "f.duckdb"
-    storage = _open(path)
-    storage.append_trades(_trades(PLAIN, [None] * len(PLAIN)))
-    storage.close()
+    path = _plain_file(tmp_path)
     with duckdb.connect(str(path)) as con:  # the file as the previous version left it
         con.execute("DROP VIEW eligible_trades")
         con.execute("DROP TABLE trade_condition_sets")

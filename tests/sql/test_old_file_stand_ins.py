@@ -46,6 +46,18 @@ def _old_file(path: Path, layout: str, version: int, *after: str) -> Path:
     return path
 
 
+def _newest_file(path: Path, *after: str) -> Path:
+    """A file a writer of today's code made (schema applied, closed), then ``after`` run on it."""
+    writer = DuckDBStorage.open(Settings(duckdb_path=path))
+    writer.apply_schema()
+    writer.close()
+    if after:
+        with duckdb.connect(str(path)) as con:
+            for statement in after:
+                con.execute(statement)
+    return path
+
+
 def _temporary(storage: DuckDBStorage) -> tuple[set[str], set[str]]:
     """The temporary tables and the temporary views and macros this thread's cursor sees."""
     tables = {name for (name,) in storage.fetch_all("SELECT table_name FROM duckdb_tables() WHERE temporary")}
@@ -125,10 +137,7 @@ def test_a_view_the_old_tables_cannot_carry_stays_as_the_file_has_it(tmp_path, c
 
 
 def test_a_reader_of_a_file_at_the_newest_layout_needs_no_stand_in(tmp_path, caplog):
-    path = tmp_path / "new.duckdb"
-    writer = DuckDBStorage.open(Settings(duckdb_path=path))
-    writer.apply_schema()
-    writer.close()
+    path = _newest_file(tmp_path / "new.duckdb")
     storage, logged = _reader(path, caplog)
     try:
         assert logged == [] and _temporary(storage) == (set(), set())
@@ -139,12 +148,7 @@ def test_a_reader_of_a_file_at_the_newest_layout_needs_no_stand_in(tmp_path, cap
 def test_a_file_with_every_view_but_not_every_table_gets_the_table_standing_in(tmp_path, caplog):
     # a file of code that had every view name of today but not yet the newest table (here: dropped from a new
     # file): the view names alone do not make the layout the newest
-    path = tmp_path / "lacks.duckdb"
-    writer = DuckDBStorage.open(Settings(duckdb_path=path))
-    writer.apply_schema()
-    writer.close()
-    with duckdb.connect(str(path)) as con:
-        con.execute("DROP TABLE bar_realized_spread")
+    path = _newest_file(tmp_path / "lacks.duckdb", "DROP TABLE bar_realized_spread")
     storage, logged = _reader(path, caplog)
     try:
         assert logged == [_older(path, "bar_realized_spread")]
@@ -155,12 +159,7 @@ def test_a_file_with_every_view_but_not_every_table_gets_the_table_standing_in(t
 
 
 def test_a_file_lacking_only_a_view_is_told_it_lacks_the_newest_views(tmp_path, caplog):
-    path = tmp_path / "views.duckdb"
-    writer = DuckDBStorage.open(Settings(duckdb_path=path))
-    writer.apply_schema()
-    writer.close()
-    with duckdb.connect(str(path)) as con:
-        con.execute("DROP VIEW quote_book")
+    path = _newest_file(tmp_path / "views.duckdb", "DROP VIEW quote_book")
     storage, logged = _reader(path, caplog)
     try:
         assert logged == [_older(path, "the newest views")]

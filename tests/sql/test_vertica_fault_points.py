@@ -7,9 +7,6 @@ kill test runs a real ``load`` process against a real Kafka broker and kills it 
 
 from __future__ import annotations
 
-import os
-import selectors
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +17,7 @@ import pytest
 from ingest.produce import ensure_topics
 from sql.vertica_backend import FAULT_POINTS, VerticaStorage
 from tests.ingest.test_kafka_pipeline import kafka_settings, produce_events, settings_env, stock_trade_events
+from tests.killed_at import kill_at
 from tests.sql.test_vertica_storage import trades
 from tests.sql.vertica_on_duckdb import VerticaOnDuckDB
 
@@ -71,17 +69,7 @@ def test_a_vertica_loader_killed_at_the_staged_point_loses_and_duplicates_nothin
     produce_events(settings, events)
     env = settings_env(settings)
 
-    loader = _start(db, "staged", env)
-    assert loader.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(loader.stdout, selectors.EVENT_READ)
-        ready = selector.select(timeout=180)
-    line = loader.stdout.readline() if ready else ""
-    if line.strip() != "at staged":
-        loader.kill()
-        raise AssertionError(f"the loader did not reach the staged point: {line!r} {loader.communicate()[1][-3000:]}")
-    os.kill(loader.pid, signal.SIGKILL)
-    loader.wait(30)
+    kill_at(_start(db, "staged", env), "staged", 180, "the loader")
     with duckdb.connect(str(db)) as con:  # what survived the kill: committed batches, no staged row
         (stored,), (staged,) = (con.execute(f"SELECT count(*) FROM {t}").fetchall()[0]
                                 for t in ("market_data", "market_data_stage"))

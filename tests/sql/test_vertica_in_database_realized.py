@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import math
 import os
-import selectors
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +31,7 @@ from sql.contract import BAR_REALIZED_SPREAD_SCHEMA
 from sql.settings import Settings
 from sql.vertica_backend import VerticaStorage
 from tests.duckdb_one_pass import transform_in_one_pass
+from tests.killed_at import kill_at
 from tests.reference import quotes as quote_ref
 from tests.reference import realized as realized_ref
 from tests.sql.real_vertica import needs_vertica, real_vertica, rows_of
@@ -257,16 +256,7 @@ def test_the_in_database_transform_killed_at_the_staged_point_loses_and_duplicat
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen([sys.executable, str(SCRIPT), str(path), SESSION], env=env, cwd=ROOT,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert child.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(child.stdout, selectors.EVENT_READ)
-        ready = selector.select(timeout=240)
-    line = child.stdout.readline() if ready else ""
-    if line.strip() != "at staged":
-        child.kill()
-        raise AssertionError(f"the transform did not reach the staged point: {line!r} {child.communicate()[1][-3000:]}")
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait(30)
+    kill_at(child, "staged", 240, "the transform")
     db = VerticaOnDuckDB(str(path))
     storage = _vertica(db)
     try:

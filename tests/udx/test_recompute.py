@@ -56,14 +56,9 @@ def one_pass(tmp_path_factory: pytest.TempPathFactory, trades: pa.Table) -> dict
 
 
 def _written(path: Path, trades: pa.Table) -> None:
-    settings = _settings(path)
-    storage = DuckDBStorage.open(settings)
-    try:
-        storage.apply_schema()
-        storage.append_trades(trades)
-        run_transform(storage, settings, now_ns=1)
-    finally:
-        storage.close()
+    from tests.duckdb_one_pass import transform_in_one_pass  # after the importorskip above
+
+    transform_in_one_pass(_settings(path), trades, now_ns=1).close()
 
 
 def _rows(path: Path) -> dict[str, list[tuple]]:

@@ -57,14 +57,16 @@ def _rows(path: Path, query: str) -> list[tuple]:
 
 
 def _one_pass(path: Path, trades: pa.Table, definitions: dict[str, int]) -> None:
-    settings = _settings(path, definitions)
-    storage = DuckDBStorage.open(settings)
-    try:
-        storage.apply_schema()
-        storage.append_trades(trades)
-        run_transform(storage, settings, now_ns=1)
-    finally:
-        storage.close()
+    from tests.duckdb_one_pass import transform_in_one_pass  # after the importorskip above
+
+    transform_in_one_pass(_settings(path, definitions), trades, now_ns=1).close()
+
+
+def _old_pass(tmp_path: Path, trades: pa.Table) -> tuple[Path, list[tuple], Settings]:
+    """A file transformed once with the old definitions, its signals, and its settings with RETAIN_TRADES_DAYS=2."""
+    path = tmp_path / "x.duckdb"
+    _one_pass(path, trades, OLD)
+    return path, _rows(path, SIGNALS), _settings(path, OLD, retain_trades_days=2)
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +81,7 @@ def fresh(tmp_path_factory: pytest.TempPathFactory, trades: pa.Table) -> dict[st
 def test_a_recompute_after_an_archive_keeps_archived_days_and_equals_one_pass_after_them(
         tmp_path: Path, trades: pa.Table, fresh: dict[str, list[tuple]], how: str,
         caplog: pytest.LogCaptureFixture) -> None:
-    path = tmp_path / "x.duckdb"
-    _one_pass(path, trades, OLD)
-    old = _rows(path, SIGNALS)
-    settings = _settings(path, OLD, retain_trades_days=2)
+    path, old, settings = _old_pass(tmp_path, trades)
     storage = DuckDBStorage.open(settings)
     try:
         storage.apply_schema()
@@ -113,10 +112,7 @@ def test_a_recompute_after_an_archive_keeps_archived_days_and_equals_one_pass_af
 
 def test_a_recompute_from_a_session_before_the_archive_starts_after_it(
         tmp_path: Path, trades: pa.Table, fresh: dict[str, list[tuple]]) -> None:
-    path = tmp_path / "x.duckdb"
-    _one_pass(path, trades, OLD)
-    old = _rows(path, SIGNALS)
-    settings = _settings(path, OLD, retain_trades_days=2)
+    path, old, settings = _old_pass(tmp_path, trades)
     storage = DuckDBStorage.open(settings)
     try:
         storage.apply_schema()

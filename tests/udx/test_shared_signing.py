@@ -43,6 +43,13 @@ def _from(quotes: Quotes, t: int) -> Quotes:
     return Quotes(quotes.ts[k:], quotes.bid[k:], quotes.ask[k:], quotes.bid_size[k:], quotes.ask_size[k:])
 
 
+def _carried(quotes: Quotes, t0: int) -> CarriedQuote:
+    """The newest quote stamped strictly before ``t0`` as a carried quote (none when there is none)."""
+    k = int(np.searchsorted(quotes.ts, t0, side="left"))
+    return CarriedQuote() if k == 0 else CarriedQuote(int(quotes.ts[k - 1]), float(quotes.bid[k - 1]),
+                                                      float(quotes.ask[k - 1]))
+
+
 def _truth(px: np.ndarray, i: int) -> TickState:
     """The tick state before print ``i`` from the definition: the last price and the sign of the change from
     the most recent different earlier price."""
@@ -89,9 +96,7 @@ def _check(got, ts, px, q: Quotes, tick: TickState) -> None:
 def test_both_steps_from_the_same_print_with_the_true_states_share_the_definitions_values(seed, start):
     ts, px, quotes = _history(seed)
     t0 = int(ts[start])
-    k = int(np.searchsorted(quotes.ts, t0, side="left"))
-    carried = CarriedQuote() if k == 0 else CarriedQuote(int(quotes.ts[k - 1]), float(quotes.bid[k - 1]),
-                                                         float(quotes.ask[k - 1]))
+    carried = _carried(quotes, t0)
     tick = _truth(px, start)
     signing = _signing(ts, px, quotes, start, ts.size, t0, carried, tick)
     for stop in (start + 1, start + 50, ts.size):
@@ -120,8 +125,7 @@ def test_another_tick_state_is_not_shared(seed):
     ts, px, quotes = _history(seed)
     start = 40
     t0 = int(ts[start])
-    k = int(np.searchsorted(quotes.ts, t0, side="left"))
-    carried = CarriedQuote(int(quotes.ts[k - 1]), float(quotes.bid[k - 1]), float(quotes.ask[k - 1]))
+    carried = _carried(quotes, t0)
     tick = _truth(px, start)
     signing = _signing(ts, px, quotes, start, ts.size, t0, carried, TickState())  # a state from before ticks
     assert shared_signing(signing, ts[start:], px[start:], _from(quotes, t0 - STALE), tick) is None
@@ -134,8 +138,7 @@ def test_other_prints_are_not_shared(seed, shift):
     ts, px, quotes = _history(seed)
     start = 60
     t0 = int(ts[start])
-    k = int(np.searchsorted(quotes.ts, t0, side="left"))
-    carried = CarriedQuote(int(quotes.ts[k - 1]), float(quotes.bid[k - 1]), float(quotes.ask[k - 1]))
+    carried = _carried(quotes, t0)
     signing = _signing(ts, px, quotes, start, ts.size, t0, carried, _truth(px, start))
     r = start + shift
     q = _from(quotes, min(t0, int(ts[r])) - STALE)
@@ -151,8 +154,7 @@ def test_a_quote_missing_from_the_signing_is_not_shared(seed):
     ts, px, quotes = _history(seed)
     start = 30
     t0 = int(ts[start])
-    k = int(np.searchsorted(quotes.ts, t0, side="left"))
-    carried = CarriedQuote(int(quotes.ts[k - 1]), float(quotes.bid[k - 1]), float(quotes.ask[k - 1]))
+    carried = _carried(quotes, t0)
     drop = int(np.searchsorted(quotes.ts, int(ts[start + 20]), side="left")) - 1  # read by print start + 20
     keep = np.arange(quotes.ts.size) != drop
     fewer = Quotes(*(c[keep] for c in (quotes.ts, quotes.bid, quotes.ask, quotes.bid_size, quotes.ask_size)))

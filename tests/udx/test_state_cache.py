@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -17,7 +18,7 @@ import pytest
 from conftest import trades_from_parts
 from sql.backend import SignalStateRow
 from sql.contract import SIGNALS_SCHEMA
-from sql.settings import Settings
+from tests.udx import test_incremental
 from udx.recompute import prepare_recompute
 from udx.state_cache import load_states
 from udx.transform import run_transform
@@ -29,12 +30,7 @@ NS = 10**9
 START = int(dt.datetime(2024, 3, 7, 18, tzinfo=dt.UTC).timestamp()) * NS
 SIGNAL_COLUMNS = [f.name for f in SIGNALS_SCHEMA if f.name != "computed_at_ns"]
 SYMBOLS = ("MSFT", "X:ETHUSD")
-
-
-def _settings(path: Path) -> Settings:
-    return Settings(_env_file=None, duckdb_path=path, bar_seconds=300, session_stocks="00:00-24:00 UTC",  # type: ignore[call-arg]
-                    garch_min_obs=50, garch_window=250, acd_min_obs=50, acd_window=200, acd_bin_seconds=3600,
-                    vpin_cdf_window=50, transform_lateness_seconds=1.0)
+_settings = test_incremental._settings  # the same small 5-minute-bar settings as the incremental tests
 
 
 def _trades() -> pa.Table:
@@ -110,12 +106,17 @@ def _half(storage, path: Path) -> None:
     run_transform(storage, _settings(path), now_ns=2)
 
 
-def test_a_pass_after_its_own_commit_reads_no_state_and_keeps_them_read_only(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _half_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Any, _Reads]:
+    """A new file after one pass over the first half of the trades, and the spy on its state reads."""
     path = tmp_path / "db.duckdb"
     storage = _open(path)
     _half(storage, path)
-    reads = _Reads(storage, monkeypatch)
+    return path, storage, _Reads(storage, monkeypatch)
+
+
+def test_a_pass_after_its_own_commit_reads_no_state_and_keeps_them_read_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, storage, reads = _half_read(tmp_path, monkeypatch)
     assert _served(storage) == _stored(storage) and set(_stored(storage)) == set(SYMBOLS)
     assert reads.symbols == []  # both states came from memory
     kept = load_states(storage, 300)["MSFT"].state
@@ -126,10 +127,7 @@ def test_a_pass_after_its_own_commit_reads_no_state_and_keeps_them_read_only(
 
 def test_every_other_writer_makes_the_next_pass_use_the_stored_row(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "db.duckdb"
-    storage = _open(path)
-    _half(storage, path)
-    reads = _Reads(storage, monkeypatch)
+    path, storage, reads = _half_read(tmp_path, monkeypatch)
     # a second storage object on the file rewinds MSFT to an older state: a stored row of another write
     other = DuckDBStorage.open(_settings(path))
     before = _stored(storage)
