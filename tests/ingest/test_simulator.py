@@ -357,3 +357,25 @@ async def test_flood_mode_runs_ahead_of_the_clock_and_waits_for_a_slow_reader():
     assert calls_before_subscribing <= 1  # nothing is generated before a subscription (the first call positions)
     assert ids == list(range(1, 6001))  # every event, in order, none dropped
     assert sim.events_sent["stocks"] == 6000 and sim.first_data_ns is not None
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("level", [1, 6])
+async def test_frames_are_deflated_at_the_level_asked(level):
+    """The simulator deflates at ``deflate_level`` (its default 1: about half the CPU of zlib's 6), with
+    websockets' other settings (12-bit windows); the client reads the frames."""
+    async with PolygonSimulator(SyntheticMarket(4, 3000.0), deflate_level=level) as sim:
+        async with connect(f"ws://{sim.feed}/stocks") as ws:
+            await recv_json(ws)
+            await ws.send(orjson.dumps({"action": "auth", "params": "k"}).decode())
+            await recv_json(ws)
+            await ws.send(orjson.dumps({"action": "subscribe", "params": "T.*,Q.*"}).decode())
+            async with asyncio.timeout(10):
+                while not [e for e in await recv_json(ws) if e["ev"] == "T"]:
+                    pass
+            (client,) = sim._clients
+            (deflate,) = client.ws.protocol.extensions
+            assert deflate.name == "permessage-deflate"
+            assert deflate.compress_settings["level"] == level
+            assert deflate.remote_max_window_bits == deflate.local_max_window_bits == 12
+    assert PolygonSimulator(SyntheticMarket(4, 3000.0)).deflate_level == 1
