@@ -408,6 +408,80 @@ def _market_tables(market: Any, start_ns: int, seconds: float) -> tuple[Any, Any
     return out.trades, out.quotes
 
 
+#: Run by :func:`feed_cpu` in a process of the code compared: only the feed API both trees share.
+_FEED_CPU = """
+import asyncio, json, sys, tempfile, time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+import orjson
+from ingest import feed as feed_module
+from ingest.synthetic_market import SyntheticMarket
+from sql.duckdb_backend import DuckDBStorage
+from sql.settings import Settings
+rate, seconds = float(sys.argv[1]), float(sys.argv[2])
+start = 1_712_325_600 * 10**9
+market = SyntheticMarket(9, rate)
+market.advance(start)
+events = []
+for k in range(1, int(seconds * 20) + 1):
+    events += market.advance(start + k * 10**9 // 20)
+frames = [b"[" + b",".join(orjson.dumps(e) for e in events[j:j + 100]) + b"]" for j in range(0, len(events), 100)]
+trades = sum(1 for e in events if e["ev"] in ("T", "XT"))
+
+async def drain(feed, frames):
+    task = asyncio.ensure_future(feed._drain())
+    for k, frame in enumerate(frames):  # one frame a loop turn, as the socket reader puts them
+        feed._queue.put_nowait((frame, start + k))
+        await asyncio.sleep(0)
+    feed._queue.put_nowait(feed_module._STOP)
+    await task
+
+with tempfile.TemporaryDirectory() as tmp:
+    storage = DuckDBStorage.open(Settings(_env_file=None, duckdb_path=Path(tmp) / "f.duckdb"))
+    storage.apply_schema()
+    cut = len(frames) // 5
+    out = {}
+    for name, part in (("warm", frames[:cut]), ("measured", frames[cut:])):
+        feed = feed_module.PolygonFeed(api_key="bench", feed="127.0.0.1:1", market="stocks", subscriptions=["T.*"],
+                                       sink=storage, batch_rows=5000, batch_seconds=0.5, source="sim")
+        feed._writer = ThreadPoolExecutor(max_workers=1)
+        cpu, wall = time.process_time(), time.perf_counter()
+        asyncio.run(drain(feed, part))
+        out[name] = (time.process_time() - cpu, time.perf_counter() - wall, feed.stats.trades)
+        feed._writer.shutdown(wait=True)
+    storage.close()
+cpu, wall, stored = out["measured"]
+print(json.dumps({"cpu_us": 1e6 * cpu / stored, "wall_us": 1e6 * wall / stored, "trades": stored}))
+"""
+
+
+def feed_cpu(code: Path, rate: int, seconds: float = 4.0) -> dict[str, float]:
+    """CPU µs a trade (with its quote) of the feed of ``code`` from frames to DuckDB, in a process of its own:
+    the simulator's frames of ``seconds`` at ``rate`` (100 events each) put on the feed's queue one a loop turn,
+    as its socket reader puts them, drained, decoded, built and written (``PolygonFeed._drain``) into a fresh
+    file, after a fifth of them as warm-up. No socket: the WebSocket receive is not in it."""
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    done = subprocess.run([sys.executable, "-c", _FEED_CPU, str(rate), str(seconds)], env=env, cwd=code,
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def feed_cpu_lines(codes: list[tuple[Path, str]], rate: int, runs: int) -> list[str]:
+    """:func:`feed_cpu` of each code, alternated ``runs`` times; medians, and the ratio to the last code."""
+    import statistics
+
+    cpu: dict[str, list[float]] = {label: [] for _, label in codes}
+    for _ in range(runs):
+        for code, label in codes:
+            cpu[label].append(feed_cpu(code, rate)["cpu_us"])
+    med = {label: statistics.median(v) for label, v in cpu.items()}
+    last = codes[-1][1]
+    return [f"- Feed CPU a trade with its quote, frames → DuckDB (``feed_cpu``: 4 s of the market at {rate:,}/s, 100 "
+            "events a frame, one frame a loop turn, no socket; its own process per run, alternated, medians of "
+            f"{runs}): " + ", ".join(f"{label} {m:.2f} µs" for label, m in med.items())
+            + "".join(f"; {label} / {last}: {med[label] / med[last]:.2f}x" for label in med if label != last)]
+
+
 def parts(passes: int, rate: int) -> list[str]:
     """In one process, alternating (so that the box's load falls on both alike): a transform pass with the
     states kept in memory against one that reads and decodes every state (``udx.state_cache.forget`` first, as
@@ -542,7 +616,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parts", type=int, default=0, metavar="N",
                         help="also time, in this process, N transform passes with the states kept against N reading "
                         "them, and N feed writes trades first against N built whole first (at the last rate)")
-    parser.add_argument("--only-parts", action="store_true", help="only the --parts timings (no demo)")
+    parser.add_argument("--feed-cpu", type=int, default=0, metavar="N",
+                        help="also measure the feed's CPU a trade, frames to DuckDB without a socket (feed_cpu), of this "
+                        "tree and the baseline, N runs each alternated (at the last rate)")
+    parser.add_argument("--only-parts", action="store_true", help="only the --parts and --feed-cpu timings (no demo)")
     parser.add_argument("--no-append", action="store_true", help="leave BENCHMARKS.md as it is")
     args = parser.parse_args(argv)
     defaults = Settings()  # type: ignore[call-arg]  # the demo runs with the same environment
@@ -568,6 +645,12 @@ def main(argv: list[str] | None = None) -> int:
                                 "simulator": "in the demo" if args.inline else "own process"})  # fmt: skip
     section = render(results, args.seconds, settings, defaults.transform_lateness_seconds,
                      defaults.transform_interval_seconds, args.pause_ms / 1000) if results else ""  # fmt: skip
+    if args.feed_cpu:
+        codes = [(ROOT, "this tree")] + ([(args.baseline.resolve(), f"baseline {args.baseline}")]
+                                         if args.baseline is not None else [])
+        lines = feed_cpu_lines(codes[::-1], (args.rates or args.sim_rates)[-1], args.feed_cpu)
+        print("\n".join(lines), flush=True)
+        section += "\nFeed alone (`--feed-cpu`):\n" + "\n".join(lines) + "\n"
     if args.parts:
         lines = parts(args.parts, (args.rates or args.sim_rates)[-1])
         print("\n".join(lines), flush=True)
