@@ -344,22 +344,38 @@ class PolygonSimulator:
                 await asyncio.sleep(0.001)
 
     async def _publish(self, events: list[dict[str, Any]]) -> None:
-        encoded: dict[str, list[tuple[str, str, bytes]]] = {"stocks": [], "crypto": []}
+        """Hand each connection the frames of the events it subscribed to, ``max_events_per_frame`` a frame.
+
+        A connection subscribed to every channel of its market with ``*`` (the demo's feeds) gets its market's
+        events in frames encoded once for all such connections, one ``orjson`` call a frame; any other
+        connection gets its events chosen one by one (each encoded once). The bytes are the same either way."""
+        by_market: dict[str, list[dict[str, Any]]] = {"stocks": [], "crypto": []}
+        stock_channels = CHANNELS["stocks"]
         for event in events:
-            channel = event["ev"]
-            market = "stocks" if channel in CHANNELS["stocks"] else "crypto"
-            symbol = event[CHANNELS[market][channel]]
-            encoded[market].append((channel, symbol, orjson.dumps(event)))
+            by_market["stocks" if event["ev"] in stock_channels else "crypto"].append(event)
+        size = self.max_events_per_frame
+        whole: dict[str, list[bytes]] = {}  # market -> the frames of all its events
+        encoded: dict[str, list[tuple[str, str, bytes]]] = {}  # market -> (channel, symbol, event) of each
         for client in list(self._clients):
+            mine = by_market[client.market]
             everything = {channel for channel, symbols in client.subs.items() if "*" in symbols}
-            chosen = [raw for channel, symbol, raw in encoded[client.market]
-                      if channel in everything or client.wants(channel, symbol)]
-            for k in range(0, len(chosen), self.max_events_per_frame):
-                frame = b"[" + b",".join(chosen[k : k + self.max_events_per_frame]) + b"]"
+            if everything >= CHANNELS[client.market].keys():
+                if client.market not in whole:
+                    whole[client.market] = [orjson.dumps(mine[k:k + size]) for k in range(0, len(mine), size)]
+                frames, count = whole[client.market], len(mine)
+            else:
+                if client.market not in encoded:
+                    names = CHANNELS[client.market]
+                    encoded[client.market] = [(e["ev"], e[names[e["ev"]]], orjson.dumps(e)) for e in mine]
+                chosen = [raw for channel, symbol, raw in encoded[client.market]
+                          if channel in everything or client.wants(channel, symbol)]
+                frames = [b"[" + b",".join(chosen[k:k + size]) + b"]" for k in range(0, len(chosen), size)]
+                count = len(chosen)
+            for frame in frames:
                 if not await self._put(client, frame):
                     break
             else:
-                self.events_sent[client.market] += len(chosen)
+                self.events_sent[client.market] += count
 
     async def _drop_slow(self, client: _Client) -> None:
         log.warning("simulator: dropping a slow consumer on /%s", client.market)
