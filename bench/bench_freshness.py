@@ -3,8 +3,10 @@
 Run ``.venv/bin/python -m bench.bench_freshness [--rates 5000 50000] [--seconds 120] [--bar-seconds 10]``: for
 each rate it
 
-1. starts ``microstructure simulate`` as its own process (``SIM_RATE`` trades/s, as many quotes, over the 9 demo
-   symbols; ``--inline``: none, the demo runs the simulator in its own process as it does by default), then
+1. starts ``microstructure simulate`` as its own process (about ``--rates`` trades/s offered, as many quotes, over
+   the 9 demo symbols: the model offers ``SIM_RATE`` times the intraday shape of the hour, so ``SIM_RATE`` is set
+   from the model itself to offer the rate asked (:func:`sim_rate_for`); ``--sim-rates`` runs ``SIM_RATE`` values
+   as they are, e.g. 50,000 that offers ~60k/s late in the UTC day; ``--inline``: none, the demo runs the simulator in its own process as it does by default), then
    ``microstructure demo`` reading it through ``SIM_FEED`` (a temporary ``DUCKDB_PATH``, free ports,
    ``SIM_HISTORY_DAYS=0.0005``: 43 s of backfill, then the live feed; ``BAR_SECONDS`` from ``--bar-seconds`` so
    that the window holds enough bar ends for a p99) and waits for ``/health`` to say ready (at most
@@ -119,7 +121,7 @@ def wait_logged(process: subprocess.Popen[bytes], log: Path, pattern: str, timeo
     raise RuntimeError(f"no line matching {pattern!r} in {log} within {timeout_s:.0f} s")
 
 
-def offered_trades(rate: int, first_ns: int, last_ns: int) -> int:
+def offered_trades(rate: float, first_ns: int, last_ns: int) -> int:
     """Trades the simulator's model offers in ``[first_ns, last_ns)`` at ``rate``: the same market (seed, intraday
     shape, volatility-clustering path) simulated again for that window; only the arrival draws differ."""
     from ingest.synthetic_market import SyntheticMarket
@@ -127,6 +129,21 @@ def offered_trades(rate: int, first_ns: int, last_ns: int) -> int:
 
     trades, _ = SyntheticMarket(seed=Settings().sim_seed, rate=rate).history(first_ns, last_ns)  # type: ignore[call-arg]
     return int(trades.num_rows)
+
+
+def sim_rate_for(offered: float, seconds: float, lead_s: float = 120.0, probe_rate: float = 1000.0) -> int:
+    """The ``SIM_RATE`` at which the simulator's model offers about ``offered`` trades/s over the coming window.
+
+    The model's rate is ``SIM_RATE`` times the intraday shape of the hour and the volatility-clustering level of
+    the minute (``ingest.synthetic_market``): its mean over a day is ``SIM_RATE``, but at a given hour it may be
+    1.2 times that or half. The factor is read off the model itself, simulated at ``probe_rate`` over
+    ``[now, now + lead_s + seconds)`` (the start of the demo and the polling; the arrivals scale with the rate,
+    the shape and the clustering path do not depend on it). The window actually polled is measured after the
+    run (``offered_trades``) and reported beside the rate asked."""
+    start = time.time_ns()
+    end = start + round((lead_s + seconds) * NS)
+    factor = offered_trades(probe_rate, start, end) / (probe_rate * (end - start) / NS)  # type: ignore[arg-type]
+    return max(1, round(offered / max(factor, 1e-9)))
 
 
 def code_setting(code: Path, name: str, workdir: Path) -> str:
@@ -248,9 +265,10 @@ def latencies(events: dict[str, np.ndarray], seen: dict[str, np.ndarray], arrive
 
 def measure(rate: int, seconds: float, settings: dict[str, str], *, inline: bool = False,
             code: Path = ROOT, label: str = "this tree", pause_s: float = 0.02,
-            ready_timeout_s: float = 600.0) -> dict[str, Any]:
-    """Run the demo (the code of ``code``) at ``rate`` and measure both freshnesses; with ``inline`` the demo
-    runs its own simulator, else a ``microstructure simulate`` process feeds it."""
+            ready_timeout_s: float = 600.0, asked: int | None = None) -> dict[str, Any]:
+    """Run the demo (the code of ``code``) at ``SIM_RATE`` ``rate`` and measure both freshnesses; with ``inline``
+    the demo runs its own simulator, else a ``microstructure simulate`` process feeds it. ``asked``: the trades
+    offered/s that ``rate`` was chosen for (:func:`sim_rate_for`), ``None`` when ``rate`` was given as is."""
     workdir = Path(tempfile.mkdtemp(prefix="freshness-"))
     simulator: subprocess.Popen[bytes] | None = None
     process: subprocess.Popen[bytes] | None = None
@@ -282,7 +300,7 @@ def measure(rate: int, seconds: float, settings: dict[str, str], *, inline: bool
     wall = cpu_after[2] - cpu_before[2]
     result = {
         "label": label, "simulator": "in the demo" if inline else "own process",
-        "rate": rate, "trades": int(trade_lat.size), "bars": int(bar_lat.size),
+        "rate": rate, "asked": asked, "trades": int(trade_lat.size), "bars": int(bar_lat.size),
         "trades_per_s": sum(t.size for t in trades.values()) / max((last - first) / NS, 1e-9),
         "offered_per_s": offered / max((last - first) / NS, 1e-9),
         "trade_p50": float(np.percentile(trade_lat, 50)) if trade_lat.size else float("nan"),
@@ -317,7 +335,9 @@ def render(results: list[dict[str, Any]], seconds: float, settings: dict[str, st
         "with `get_real_time_data` (every symbol) over MCP Streamable HTTP; latencies from the time the "
         "simulator stamped on each trade (or the bar's end) to the arrival of the first answer showing it, for "
         "every trade and bar of the window (module docstring). The simulator sends as many quotes as trades; trades "
-        "offered/s: its model re-simulated over the window (SIM_RATE × the intraday shape of the hour). CPU: cores "
+        "offered/s: its model re-simulated over the window (SIM_RATE × the intraday shape of the hour); \"asked\": "
+        "the rate `--rates` asked for, SIM_RATE set from the model to offer it (`sim_rate_for`), or SIM_RATE as is "
+        "(`--sim-rates`). CPU: cores "
         f"each process used while polling (from /proc); the client pauses {pause_s * 1000:g} ms between answers.",
         "",
         f"- Machine: {report.machine()}; load average at the end {report.load_average()} (other work shared the "
@@ -326,35 +346,49 @@ def render(results: list[dict[str, Any]], seconds: float, settings: dict[str, st
         f"TRANSFORM_INTERVAL_SECONDS={interval_s:g}, "
         f"TRANSFORM_LATENESS_SECONDS={lateness:g}" + "".join(f", {k}={v}" for k, v in settings.items()),
         "",
-        "| code | simulator | SIM_RATE | trades offered/s | trades stored/s | trades | trade → visible p50 / p99 s | bars | bar end → "
+        "| code | simulator | SIM_RATE | trades offered/s asked | trades offered/s | trades stored/s | trades | trade → visible p50 / p99 s | bars | bar end → "
         "signal visible p50 / p99 / max s | CPU cores demo / simulator | CPU µs a trade: demo (stored) / simulator (offered) | answer every p50 / p99 ms | batch s | slow-consumer drops / reconnects | load |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         if "failed" in r:  # the row says why; the other rates stand
-            lines.append(f"| {r['label']} | {r['simulator']} | {r['rate']:,} | not measured: {r['failed']} |")
+            lines.append(f"| {r['label']} | {r['simulator']} | {r['rate']:,} | {_asked(r)} | not measured: {r['failed']} |")
             continue
-        lines.append(f"| {r['label']} | {r['simulator']} | {r['rate']:,} | {r['offered_per_s']:,.0f} | {r['trades_per_s']:,.0f} | {r['trades']:,} | "
+        lines.append(f"| {r['label']} | {r['simulator']} | {r['rate']:,} | {_asked(r)} | {r['offered_per_s']:,.0f} | {r['trades_per_s']:,.0f} | {r['trades']:,} | "
                      f"{r['trade_p50']:.3f} / {r['trade_p99']:.3f} | {r['bars']} | {r['bar_p50']:.3f} / "
                      f"{r['bar_p99']:.3f} / {r['bar_max']:.3f} | {r['demo_cpu']:.2f} / {r['sim_cpu']:.2f} | "
                      f"{r['demo_us']:.0f} / {r['sim_us']:.0f} | "
                      f"{r['poll_p50_ms']:.1f} / {r['poll_p99_ms']:.1f} | {r['batch_s']} | {r['drops']} | {r['load']} |")  # fmt: skip
     bound = lateness + 1.5
     lines += ["", f"Targets (issue 14): trade p99 ≤ 1 s; signal p99 ≤ TRANSFORM_LATENESS_SECONDS + 1.5 = {bound:g} s:"]
-    base = {r["rate"]: r for r in results if r["label"] != "this tree" and "failed" not in r}
+    base = {_key(r): r for r in results if r["label"] != "this tree" and "failed" not in r}
     for r in results:
         if r["label"] != "this tree":
             continue
+        name = (f"{r['asked']:,} trades/s offered asked (SIM_RATE {r['rate']:,})" if r.get("asked") is not None
+                else f"SIM_RATE {r['rate']:,} as is")
         if "failed" in r:
-            lines.append(f"- {r['rate']:,}/s: not measured ({r['failed']})")
+            lines.append(f"- {name}: not measured ({r['failed']})")
             continue
-        ratio = (f"; stored trades/s {r['trades_per_s'] / base[r['rate']]['trades_per_s']:.2f}x "
-                 f"{base[r['rate']]['label']}" if r["rate"] in base else "")
-        lines.append(f"- {r['rate']:,}/s: stored {r['trades_per_s'] / r['offered_per_s']:.0%} of the trades offered{ratio}; "
-                     f"trade {'met' if r['trade_p99'] <= 1 else 'NOT met'} (p99 {r['trade_p99']:.3f} s); signal "
-                     f"{'met' if r['bar_p99'] <= bound else 'NOT met'} (p99 {r['bar_p99']:.3f} s over {r['bars']} "
+        b = base.get(_key(r))
+        ratio = (f"; stored trades/s {r['trades_per_s'] / b['trades_per_s']:.2f}x, CPU µs a stored trade "
+                 f"{r['demo_us'] / b['demo_us']:.2f}x (demo) and a trade offered {r['sim_us'] / b['sim_us']:.2f}x "
+                 f"(simulator) of {b['label']}" if b is not None else "")
+        lines.append(f"- {name}: offered {r['offered_per_s']:,.0f}/s, stored {r['trades_per_s'] / r['offered_per_s']:.0%} "
+                     f"of them{ratio}; trade {'met' if r['trade_p99'] <= 1 else 'NOT met'} (p99 {r['trade_p99']:.3f} s); "
+                     f"signal {'met' if r['bar_p99'] <= bound else 'NOT met'} (p99 {r['bar_p99']:.3f} s over {r['bars']} "
                      "bar ends)")  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def _asked(r: dict[str, Any]) -> str:
+    return f"{r['asked']:,}" if r.get("asked") is not None else "— (SIM_RATE as is)"
+
+
+def _key(r: dict[str, Any]) -> tuple[int | None, int]:
+    """Rows of two codes compare when run alike: the same offered rate asked (each code gets the same SIM_RATE
+    for it) or the same SIM_RATE as is."""
+    return r.get("asked"), r["rate"]
 
 
 def _market_tables(market: Any, start_ns: int, seconds: float) -> tuple[Any, Any]:
@@ -372,6 +406,80 @@ def _market_tables(market: Any, start_ns: int, seconds: float) -> tuple[Any, Any
         batch.add_frame(orjson.dumps(events[k:k + 100]), start_ns)
     out = batch.take()
     return out.trades, out.quotes
+
+
+#: Run by :func:`feed_cpu` in a process of the code compared: only the feed API both trees share.
+_FEED_CPU = """
+import asyncio, json, sys, tempfile, time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+import orjson
+from ingest import feed as feed_module
+from ingest.synthetic_market import SyntheticMarket
+from sql.duckdb_backend import DuckDBStorage
+from sql.settings import Settings
+rate, seconds = float(sys.argv[1]), float(sys.argv[2])
+start = 1_712_325_600 * 10**9
+market = SyntheticMarket(9, rate)
+market.advance(start)
+events = []
+for k in range(1, int(seconds * 20) + 1):
+    events += market.advance(start + k * 10**9 // 20)
+frames = [b"[" + b",".join(orjson.dumps(e) for e in events[j:j + 100]) + b"]" for j in range(0, len(events), 100)]
+trades = sum(1 for e in events if e["ev"] in ("T", "XT"))
+
+async def drain(feed, frames):
+    task = asyncio.ensure_future(feed._drain())
+    for k, frame in enumerate(frames):  # one frame a loop turn, as the socket reader puts them
+        feed._queue.put_nowait((frame, start + k))
+        await asyncio.sleep(0)
+    feed._queue.put_nowait(feed_module._STOP)
+    await task
+
+with tempfile.TemporaryDirectory() as tmp:
+    storage = DuckDBStorage.open(Settings(_env_file=None, duckdb_path=Path(tmp) / "f.duckdb"))
+    storage.apply_schema()
+    cut = len(frames) // 5
+    out = {}
+    for name, part in (("warm", frames[:cut]), ("measured", frames[cut:])):
+        feed = feed_module.PolygonFeed(api_key="bench", feed="127.0.0.1:1", market="stocks", subscriptions=["T.*"],
+                                       sink=storage, batch_rows=5000, batch_seconds=0.5, source="sim")
+        feed._writer = ThreadPoolExecutor(max_workers=1)
+        cpu, wall = time.process_time(), time.perf_counter()
+        asyncio.run(drain(feed, part))
+        out[name] = (time.process_time() - cpu, time.perf_counter() - wall, feed.stats.trades)
+        feed._writer.shutdown(wait=True)
+    storage.close()
+cpu, wall, stored = out["measured"]
+print(json.dumps({"cpu_us": 1e6 * cpu / stored, "wall_us": 1e6 * wall / stored, "trades": stored}))
+"""
+
+
+def feed_cpu(code: Path, rate: int, seconds: float = 4.0) -> dict[str, float]:
+    """CPU µs a trade (with its quote) of the feed of ``code`` from frames to DuckDB, in a process of its own:
+    the simulator's frames of ``seconds`` at ``rate`` (100 events each) put on the feed's queue one a loop turn,
+    as its socket reader puts them, drained, decoded, built and written (``PolygonFeed._drain``) into a fresh
+    file, after a fifth of them as warm-up. No socket: the WebSocket receive is not in it."""
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    done = subprocess.run([sys.executable, "-c", _FEED_CPU, str(rate), str(seconds)], env=env, cwd=code,
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def feed_cpu_lines(codes: list[tuple[Path, str]], rate: int, runs: int) -> list[str]:
+    """:func:`feed_cpu` of each code, alternated ``runs`` times; medians, and the ratio to the last code."""
+    import statistics
+
+    cpu: dict[str, list[float]] = {label: [] for _, label in codes}
+    for _ in range(runs):
+        for code, label in codes:
+            cpu[label].append(feed_cpu(code, rate)["cpu_us"])
+    med = {label: statistics.median(v) for label, v in cpu.items()}
+    last = codes[-1][1]
+    return [f"- Feed CPU a trade with its quote, frames → DuckDB (``feed_cpu``: 4 s of the market at {rate:,}/s, 100 "
+            "events a frame, one frame a loop turn, no socket; its own process per run, alternated, medians of "
+            f"{runs}): " + ", ".join(f"{label} {m:.2f} µs" for label, m in med.items())
+            + "".join(f"; {label} / {last}: {med[label] / med[last]:.2f}x" for label in med if label != last)]
 
 
 def parts(passes: int, rate: int) -> list[str]:
@@ -490,7 +598,11 @@ def main(argv: list[str] | None = None) -> int:
     from sql.settings import Settings
 
     parser = argparse.ArgumentParser(prog="bench.bench_freshness", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rates", type=int, nargs="+", default=[5000, 50000], help="SIM_RATE values (trades/s)")
+    parser.add_argument("--rates", type=int, nargs="+", default=[5000, 50000],
+                        help="trades/s offered: SIM_RATE is set so that the model offers about that many over the "
+                        "window at this hour (sim_rate_for)")
+    parser.add_argument("--sim-rates", type=int, nargs="*", default=[],
+                        help="SIM_RATE values used as they are (the model offers SIM_RATE x the hour's shape)")
     parser.add_argument("--seconds", type=float, default=120.0, help="polling time per rate")
     parser.add_argument("--bar-seconds", type=int, default=10, help="BAR_SECONDS of the demo (bar ends per window)")
     parser.add_argument("--inline", action="store_true", help="the demo runs the simulator in its own process")
@@ -504,7 +616,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parts", type=int, default=0, metavar="N",
                         help="also time, in this process, N transform passes with the states kept against N reading "
                         "them, and N feed writes trades first against N built whole first (at the last rate)")
-    parser.add_argument("--only-parts", action="store_true", help="only the --parts timings (no demo)")
+    parser.add_argument("--feed-cpu", type=int, default=0, metavar="N",
+                        help="also measure the feed's CPU a trade, frames to DuckDB without a socket (feed_cpu), of this "
+                        "tree and the baseline, N runs each alternated (at the last rate)")
+    parser.add_argument("--only-parts", action="store_true", help="only the --parts and --feed-cpu timings (no demo)")
     parser.add_argument("--no-append", action="store_true", help="leave BENCHMARKS.md as it is")
     args = parser.parse_args(argv)
     defaults = Settings()  # type: ignore[call-arg]  # the demo runs with the same environment
@@ -513,19 +628,31 @@ def main(argv: list[str] | None = None) -> int:
     runs = [(ROOT, "this tree")]
     if args.baseline is not None:
         runs.append((args.baseline.resolve(), f"baseline {args.baseline}"))
-    for rate in [] if args.only_parts else args.rates:
+    jobs: list[tuple[int | None, int | None]] = [(asked, None) for asked in args.rates]
+    jobs += [(None, rate) for rate in args.sim_rates]
+    for asked, rate in [] if args.only_parts else jobs:
+        if rate is None:  # the same SIM_RATE for every code: read off the model just before their runs
+            rate = sim_rate_for(asked, args.seconds)  # type: ignore[arg-type]
+            print(f"[{asked:,} trades/s offered asked: SIM_RATE {rate:,}]", flush=True)
         for code, label in runs:
             try:
                 results.append(measure(rate, args.seconds, settings, inline=args.inline, code=code, label=label,
-                                       pause_s=args.pause_ms / 1000, ready_timeout_s=args.ready_timeout))  # fmt: skip
+                                       pause_s=args.pause_ms / 1000, ready_timeout_s=args.ready_timeout,
+                                       asked=asked))  # fmt: skip
             except RuntimeError as exc:  # a demo that did not start or get ready: said in its row
                 print(f"[{label}, {rate}/s] not measured: {exc}", flush=True)
-                results.append({"label": label, "rate": rate, "failed": str(exc),
+                results.append({"label": label, "rate": rate, "asked": asked, "failed": str(exc),
                                 "simulator": "in the demo" if args.inline else "own process"})  # fmt: skip
     section = render(results, args.seconds, settings, defaults.transform_lateness_seconds,
                      defaults.transform_interval_seconds, args.pause_ms / 1000) if results else ""  # fmt: skip
+    if args.feed_cpu:
+        codes = [(ROOT, "this tree")] + ([(args.baseline.resolve(), f"baseline {args.baseline}")]
+                                         if args.baseline is not None else [])
+        lines = feed_cpu_lines(codes[::-1], (args.rates or args.sim_rates)[-1], args.feed_cpu)
+        print("\n".join(lines), flush=True)
+        section += "\nFeed alone (`--feed-cpu`):\n" + "\n".join(lines) + "\n"
     if args.parts:
-        lines = parts(args.parts, args.rates[-1])
+        lines = parts(args.parts, (args.rates or args.sim_rates)[-1])
         print("\n".join(lines), flush=True)
         section += "\nIn one process (`--parts`), this tree only:\n" + "\n".join(lines) + "\n"
     print()

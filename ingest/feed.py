@@ -6,7 +6,8 @@ Design (polygon notes §1.5, §2): Polygon drops consumers that do not read fast
 * the **reader** runs ``polygon.WebSocketClient(raw=True).connect(processor)``; the processor only puts
   ``(frame, receive time)`` on an :class:`asyncio.Queue`: no parsing, no I/O. A full queue drops the frame
   and counts it (``stats.dropped_frames``) rather than stall the socket;
-* the **drain** task takes frames off the queue, normalizes them into one growing
+* the **drain** task takes frames off the queue (those already waiting directly, after yielding once to the
+  loop; it waits on a getter only when the queue is empty), normalizes them into one growing
   :class:`ingest.frame_decode.FastFrameBatch` (one typed decode per frame; a frame it cannot take whole goes
   to the reference :class:`ingest.normalize.FrameBatch`, which decides rejects and statuses), and flushes
   the batch to the sink when it holds ``batch_rows`` rows or its oldest frame is ``batch_seconds`` old. The
@@ -332,20 +333,27 @@ class PolygonFeed(PolygonReader):
                     await writing  # back-pressure: the frame queue absorbs the wait
                     writing = None
                     continue
-                if getter is None:
-                    getter = asyncio.ensure_future(self._queue.get())
-                waits: set[asyncio.Future[Any]] = {getter} if writing is None else {getter, writing}
-                timeout = None if deadline is None or writing is not None else max(0.0, deadline - loop.time())
-                await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                items: list[tuple[bytes | str, int] | None] = []
+                if getter is None and not self._queue.empty():
+                    # frames are waiting: yield once (the socket and the server run between), then take them
+                    # without a getter task and a wait, which cost about as much as decoding a frame
+                    await asyncio.sleep(0)
+                    while len(items) < _FRAMES_PER_WAKE and not self._queue.empty():
+                        items.append(self._queue.get_nowait())
+                else:
+                    if getter is None:
+                        getter = asyncio.ensure_future(self._queue.get())
+                    waits: set[asyncio.Future[Any]] = {getter} if writing is None else {getter, writing}
+                    timeout = None if deadline is None or writing is not None else max(0.0, deadline - loop.time())
+                    await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                    if getter.done():
+                        items.append(getter.result())
+                        getter = None
+                        while len(items) < _FRAMES_PER_WAKE and not self._queue.empty():
+                            items.append(self._queue.get_nowait())
                 if writing is not None and writing.done():
                     writing, done = None, writing
                     done.result()  # a failed write ends the drain (run() surfaces it)
-                if not getter.done():
-                    continue
-                items = [getter.result()]
-                getter = None
-                while len(items) < _FRAMES_PER_WAKE and not self._queue.empty():
-                    items.append(self._queue.get_nowait())
                 for item in items:
                     if item is _STOP:
                         if writing is not None:

@@ -45,7 +45,7 @@ Ns = Annotated[int, Meta(gt=0, le=_INT64_MAX)]
 Text = Annotated[str, Meta(min_length=1)]
 Price = Annotated[float, Meta(gt=0.0)]
 NonNegative = Annotated[float, Meta(ge=0.0)]
-Conditions = Int64 | list[Int64] | None
+Conditions = Int64 | tuple[Int64, ...] | None  # a tuple: hashable, so its text is made once
 
 
 class _StockTrade(Struct, tag_field="ev", tag="T", kw_only=True, gc=False):
@@ -133,11 +133,26 @@ _Quote = _StockQuote | _CryptoQuote
 _DECODER = msgspec.json.Decoder(list[_StockTrade | _StockQuote | _CryptoTrade | _CryptoQuote])
 
 
-def _conditions(c: int | list[int] | None) -> str | None:
+def _conditions(c: int | tuple[int, ...] | None) -> str | None:
     """The reference's text of ``c``: an integer as it is, a list comma-joined, an empty list as null."""
     if c is None or type(c) is int:
         return None if c is None else str(c)
     return ",".join(map(str, c)) if c else None
+
+
+#: ``c`` (an integer, a tuple or ``None``) -> its text: a feed repeats a few condition sets, each made once.
+_CONDITION_TEXTS: dict[int | tuple[int, ...] | None, str | None] = {None: None}
+_MAX_CONDITION_TEXTS = 4096
+
+
+def _condition_texts(values: list[int | tuple[int, ...] | None]) -> list[str | None]:
+    """:func:`_conditions` of each of ``values``, each distinct value's text made once (the trades' and the
+    quotes' tables are built on two threads: each reads the shared texts into a dict of its own)."""
+    known = _CONDITION_TEXTS
+    texts = {c: known[c] if c in known else _conditions(c) for c in set(values)}
+    if len(known) < _MAX_CONDITION_TEXTS:
+        known.update(texts)
+    return [texts[c] for c in values]
 
 
 def _trade_id(e: _Trade) -> str:
@@ -148,7 +163,10 @@ def _trade_id(e: _Trade) -> str:
 
 
 def _trades_table(events: list[_Trade], received: list[int], source: str) -> pa.Table:
-    columns: dict[str, list[Any]] = {
+    """The trades' rows (:data:`TRADES_SCHEMA`): one list per column read off the structs, each distinct
+    conditions set's text made once."""
+    n = len(events)
+    columns: dict[str, Any] = {
         "market": [e.market for e in events],
         "symbol": [e.sym for e in events],
         "ts_ns": [e.t_ns if e.t_ns is not None else e.t * _NS_PER_MS for e in events],
@@ -156,21 +174,23 @@ def _trades_table(events: list[_Trade], received: list[int], source: str) -> pa.
         "size": [e.s for e in events],
         "exchange": [e.x for e in events],
         "trade_id": [e.i if type(e.i) is str else _trade_id(e) for e in events],
-        "conditions": [_conditions(e.c) for e in events],
+        "conditions": _condition_texts([e.c for e in events]),
         "tape": [e.z for e in events],
         "sequence": [e.q for e in events],
         "trf_id": [e.trfi for e in events],
         "trf_ts_ns": [e.trft_ns if e.trft_ns is not None else (None if e.trft is None else e.trft * _NS_PER_MS)
                       for e in events],
         "received_ns": received,
-        "source": [source] * len(events),
+        "source": pa.repeat(pa.scalar(source, pa.string()), n),
         "correction": [(0 if e.t_ns is not None else None) if e.corr is UNSET else e.corr for e in events],
     }
     return pa.table(columns, schema=TRADES_SCHEMA)
 
 
 def _quotes_table(events: list[_Quote], received: list[int], source: str) -> pa.Table:
-    columns: dict[str, list[Any]] = {
+    """The quotes' rows (:data:`QUOTES_SCHEMA`), built as :func:`_trades_table` builds the trades'."""
+    n = len(events)
+    columns: dict[str, Any] = {
         "market": [e.market for e in events],
         "symbol": [e.sym for e in events],
         "ts_ns": [e.t_ns if e.t_ns is not None else e.t * _NS_PER_MS for e in events],
@@ -180,11 +200,11 @@ def _quotes_table(events: list[_Quote], received: list[int], source: str) -> pa.
         "ask_size": [e.as_ for e in events],
         "bid_exchange": [e.bx for e in events],
         "ask_exchange": [e.ax for e in events],
-        "conditions": [_conditions(e.c) for e in events],
+        "conditions": _condition_texts([e.c for e in events]),
         "sequence": [e.q for e in events],
         "tape": [e.z for e in events],
         "received_ns": received,
-        "source": [source] * len(events),
+        "source": pa.repeat(pa.scalar(source, pa.string()), n),
     }
     return pa.table(columns, schema=QUOTES_SCHEMA)
 

@@ -357,3 +357,61 @@ async def test_flood_mode_runs_ahead_of_the_clock_and_waits_for_a_slow_reader():
     assert calls_before_subscribing <= 1  # nothing is generated before a subscription (the first call positions)
     assert ids == list(range(1, 6001))  # every event, in order, none dropped
     assert sim.events_sent["stocks"] == 6000 and sim.first_data_ns is not None
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("level", [1, 6])
+async def test_frames_are_deflated_at_the_level_asked(level):
+    """The simulator deflates at ``deflate_level`` (its default 1: about half the CPU of zlib's 6), with
+    websockets' other settings (12-bit windows); the client reads the frames."""
+    async with PolygonSimulator(SyntheticMarket(4, 3000.0), deflate_level=level) as sim:
+        async with connect(f"ws://{sim.feed}/stocks") as ws:
+            await recv_json(ws)
+            await ws.send(orjson.dumps({"action": "auth", "params": "k"}).decode())
+            await recv_json(ws)
+            await ws.send(orjson.dumps({"action": "subscribe", "params": "T.*,Q.*"}).decode())
+            async with asyncio.timeout(10):
+                while not [e for e in await recv_json(ws) if e["ev"] == "T"]:
+                    pass
+            (client,) = sim._clients
+            (deflate,) = client.ws.protocol.extensions
+            assert deflate.name == "permessage-deflate"
+            assert deflate.compress_settings["level"] == level
+            assert deflate.remote_max_window_bits == deflate.local_max_window_bits == 12
+    assert PolygonSimulator(SyntheticMarket(4, 3000.0)).deflate_level == 1
+
+
+@pytest.mark.anyio
+async def test_frames_of_a_whole_market_subscription_equal_those_chosen_event_by_event():
+    """A connection subscribed to every channel of its market with ``*`` gets frames encoded once for the whole
+    market; one naming every symbol gets its events chosen one by one: the same bytes, and each frame is the
+    next ``max_events_per_frame`` events of its market in order, as JSON."""
+    from ingest.simulator import _Client
+
+    start = 1_712_325_600 * 1_000_000_000
+    market = SyntheticMarket(8, 20_000.0)
+    market.advance(start)
+    events = market.advance(start + 200_000_000)
+    sim = PolygonSimulator(SyntheticMarket(8, 1.0), max_events_per_frame=37, max_queued_frames=100_000)
+    stocks = market.symbols_of("stocks")
+    subscriptions = {
+        "whole": ("stocks", {"T": {"*"}, "Q": {"*"}}),
+        "named": ("stocks", {"T": set(stocks), "Q": set(stocks)}),
+        "crypto whole": ("crypto", {"XT": {"*"}, "XQ": {"*"}}),
+        "some": ("stocks", {"T": {"*"}, "Q": {stocks[0]}}),
+    }
+    clients = {}
+    for name, (path, subs) in subscriptions.items():
+        clients[name] = _Client(ws=None, market=path, queue=asyncio.Queue(100_000), subs=subs)  # type: ignore[arg-type]
+        sim._clients.add(clients[name])
+    await sim._publish(events)
+    frames = {name: [c.queue.get_nowait() for _ in range(c.queue.qsize())] for name, c in clients.items()}
+    assert frames["whole"] == frames["named"] and frames["whole"]
+    for name, channels in (("whole", {"T", "Q"}), ("crypto whole", {"XT", "XQ"})):
+        want = [e for e in events if e["ev"] in channels]
+        got = [orjson.loads(f) for f in frames[name]]
+        assert [len(f) for f in got[:-1]] == [37] * (len(got) - 1)
+        assert [e for f in got for e in f] == want
+    some = [e for f in frames["some"] for e in orjson.loads(f)]
+    assert some == [e for e in events if e["ev"] == "T" or (e["ev"] == "Q" and e["sym"] == stocks[0])]
+    assert sim.events_sent["stocks"] == 2 * len([e for e in events if e["ev"] in {"T", "Q"}]) + len(some)
