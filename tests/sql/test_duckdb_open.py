@@ -77,6 +77,12 @@ def test_a_lock_message_names_the_holder_when_duckdb_does(tmp_path):
     other = _open_error(path, duckdb.IOException("IO Error: something else\nsecond line"))
     assert type(other) is StorageError
     assert str(other) == f"cannot open DUCKDB_PATH {str(path)!r}: IO Error: something else"
+    silent = _open_error(path, duckdb.IOException())  # an error without text is named by its type
+    assert type(silent) is StorageError and str(silent) == f"cannot open DUCKDB_PATH {str(path)!r}: IOException"
+    short = _open_error(path, duckdb.IOException("IO Error: Could not read enough bytes from file: 12 < 4096"))
+    assert type(short) is StorageError and str(short) == (
+        f"DUCKDB_PATH {str(path)!r} is truncated or damaged (DuckDB: IO Error: Could not read enough bytes from "
+        "file: 12 < 4096); restore it from a copy")  # fmt: skip
 
 
 def test_a_writer_creates_the_file_in_a_new_or_an_existing_folder_and_a_reader_never_does(tmp_path):
@@ -161,9 +167,10 @@ def test_each_thread_keeps_its_own_cursor_until_reopen(tmp_path):
 
 
 def test_the_time_limit_comes_from_the_settings_in_milliseconds(tmp_path):
-    store = DuckDBStorage.open(Settings(duckdb_path=tmp_path / "q.duckdb", mcp_query_timeout_ms=40))
+    # 600 ms: a limit that is not exactly 1000 times the seconds the storage keeps would print as 599
+    store = DuckDBStorage.open(Settings(duckdb_path=tmp_path / "q.duckdb", mcp_query_timeout_ms=600))
     try:
-        with pytest.raises(QueryTimeout, match="^the statement exceeded MCP_QUERY_TIMEOUT_MS=40$"):
+        with pytest.raises(QueryTimeout, match="^the statement exceeded MCP_QUERY_TIMEOUT_MS=600$"):
             store.run_sql("SELECT count(*) FROM range(100000000000) a", 5)
     finally:
         store.close()
@@ -200,6 +207,12 @@ def test_a_reader_of_a_file_newer_code_migrated_is_refused_and_lets_the_file_go(
     other = DuckDBStorage.open(Settings(duckdb_path=path, duckdb_threads=1))
     assert other.fetch_one("SELECT max(version) FROM schema_version") == (newer,)
     other.close()
+    bare = DuckDBStorage(duckdb.connect(str(path)), read_only=False, query_timeout_s=1.0)  # no label given
+    try:
+        with pytest.raises(SchemaTooNew, match=f"^the DuckDB file has schema version {newer}, newer than"):
+            bare.apply_schema()
+    finally:
+        bare.close()
 
 
 def test_a_reader_of_a_file_no_writer_gave_the_schema_sees_empty_tables_on_every_thread(tmp_path):
