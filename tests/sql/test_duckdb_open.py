@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from sql.backend import DatabaseHeld, QueryTimeout, StatementError, StorageError
@@ -232,3 +233,25 @@ def test_a_reader_of_a_file_no_writer_gave_the_schema_sees_empty_tables_on_every
         assert writer.fetch_all("SELECT table_name FROM information_schema.tables") == []
     finally:
         writer.close()
+
+
+def test_a_writer_that_finds_the_condition_lookup_empty_lists_the_stored_strings_and_decides_them(tmp_path):
+    """The schema's promise (``trade_condition_sets``): an open that finds the lookup empty (a file made before
+    it, a bulk load around the storage API) lists the strings ``market_data`` holds and decides their rules."""
+    from tests.sql.test_duckdb_storage import trades
+
+    path = tmp_path / "lookup.duckdb"
+    writer = DuckDBStorage.open(Settings(duckdb_path=path))
+    writer.apply_schema()
+    batch = trades(3)
+    writer.append_trades(batch.set_column(batch.schema.get_field_index("conditions"), "conditions",
+                                          pa.array(["12,37", "", "14"])))
+    writer.execute_write("DELETE FROM trade_condition_sets")
+    writer.close()
+    again = DuckDBStorage.open(Settings(duckdb_path=path))
+    try:
+        again.apply_schema()
+        rows = again.fetch_all("SELECT conditions, updates_last IS NOT NULL FROM trade_condition_sets ORDER BY 1")
+        assert rows == [("12,37", True), ("14", True)]
+    finally:
+        again.close()
