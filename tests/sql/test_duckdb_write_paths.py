@@ -278,10 +278,15 @@ def test_one_quote_is_appended_and_the_batch_is_not_left_registered(storage):
         storage.fetch_one("SELECT count(*) FROM quotes_batch")
 
 
-def test_quotes_the_archive_holds_are_not_stored_again_and_new_ones_of_that_day_are(storage):
+def test_quotes_the_archive_holds_are_not_stored_again_and_new_ones_of_that_day_are(storage, caplog):
     archived = _quotes(3)
     _archive_quotes(storage, archived)
-    assert storage.append_quotes(archived) == 0  # every quote delivered again: nothing stored
+    with caplog.at_level(logging.INFO, logger="microstructure.archive"):
+        assert storage.append_quotes(archived) == 0  # every quote delivered again: nothing stored
+    path = storage.fetch_one("SELECT path FROM duckdb_databases() WHERE database_name = 't'")[0]
+    assert [r.getMessage() for r in caplog.records if "delivered again" in r.getMessage()] == [
+        f"DUCKDB_PATH {path!r}: 3 quotes row(s) delivered again after their day was archived; the archive holds "
+        "them, not stored twice"]  # the log names the file
     assert storage.append_quotes(archived.slice(1, 1)) == 0
     again = pa.concat_tables([archived.slice(0, 2), _quotes(4).slice(3, 1)])  # two again, one new (sequence 3)
     assert storage.append_quotes(again.select(list(reversed(again.schema.names)))) == 1

@@ -100,3 +100,15 @@ def test_a_trending_variance_fits_on_the_alpha_plus_beta_constraint(seed: int) -
     assert fit.alpha + fit.beta <= 1.0 and fit.alpha + fit.beta == pytest.approx(1.0, abs=1e-9)
     assert fit.alpha == pytest.approx(params[1], abs=1e-5) and fit.beta == pytest.approx(params[2], abs=1e-5)
     assert fit.loglik >= ll - 1e-9 * abs(ll)
+
+
+@pytest.mark.parametrize("scale", [1e-4, 1.0])
+def test_the_fit_reports_its_scale_and_its_iterations(scale: float) -> None:
+    """``scale`` is the internal standardization c = sqrt(mean(y²)) (the docstring's), in the returns' units;
+    ``iterations`` counts SLSQP's iterations: a whole number of at least one (the start is not the optimum)
+    and at most the limit of 200, below it for a fit that converged."""
+    rng = np.random.default_rng(5)
+    y = rng.standard_normal(500) * np.sqrt(np.linspace(0.5, 2.0, 500)) * scale
+    fit = fit_garch(y)
+    assert fit.scale == pytest.approx(math.sqrt(float(np.mean(y * y))), rel=1e-12)
+    assert fit.converged and type(fit.iterations) is int and 1 <= fit.iterations < 200

@@ -185,3 +185,19 @@ def test_both_slsqp_drivers_stop_at_the_iteration_limit(maxiter: int) -> None:
                                                         maxiter)
     assert (status_scipy, nit_scipy) == (status_direct, nit_direct) == (9, maxiter)
     assert np.array_equal(x_scipy, x_direct)
+
+
+@pytest.mark.parametrize(("alpha", "beta", "seed", "best_alpha"),
+                         [(0.01, 0.5, 0, 0.01), (0.1, 0.85, 0, 0.05), (0.1, 0.85, 2, 0.1), (0.25, 0.7, 0, 0.2)])
+def test_each_alpha_of_the_grid_is_the_start_on_some_series(alpha: float, beta: float, seed: int,
+                                                            best_alpha: float) -> None:
+    """800 returns simulated from GARCH(1,1) (ω = 1 - α - β): arch's best grid point has each grid α in turn
+    (checked on arch's own answer first), and the kernel's start equals arch's, so no grid α can be another."""
+    rng = np.random.default_rng(seed)
+    s2, y = 1.0, np.empty(800)
+    for t in range(800):
+        y[t] = math.sqrt(s2) * rng.standard_normal()
+        s2 = (1.0 - alpha - beta) + alpha * y[t] ** 2 + beta * s2
+    expected = GARCH.starting_values(y)
+    assert expected[1] == best_alpha
+    assert_allclose(garch_starting_values(y), expected, rtol=1e-12, atol=0.0)
