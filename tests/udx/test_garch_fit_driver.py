@@ -167,3 +167,55 @@ def test_fits_on_several_threads_pick_the_driver_once(monkeypatch: pytest.Monkey
         thread.join()
     assert garch._CHOSEN == [_slsqp_direct]
     assert len(fits) == 6 and all(f == fits[0] for f in fits)
+
+
+@pytest.mark.parametrize("label", ["garch interior", "integrated: on alpha + beta = 1", "spiky with a run of zeros",
+                                   "T=250 intraday"])
+def test_fit_is_minimize_on_the_mean_negative_loglikelihood(label: str) -> None:
+    """The fit is SLSQP on ``-ℓ / n`` of the series scaled to mean square one, from arch's starting values, with
+    ftol 1e-11 and 200 iterations, run here through ``scipy.optimize.minimize`` itself: SLSQP's stopping rule is
+    not invariant to the objective's scale, so an objective or gradient scaled otherwise (``2 / n``, ``n``)
+    stops elsewhere (4e-6 to 3e-5 relative on these series) and fails rtol 1e-10; the answer's ω back in the
+    data's units. Series with an interior optimum (α = 0 on the bound makes a relative comparison meaningless)."""
+    from scipy.optimize import minimize
+
+    arch_univariate = pytest.importorskip("arch.univariate")
+    y = dict(_series())[label]
+    e2 = y * y
+    c2 = float(np.mean(e2))
+    objective, lower, upper = _objective(e2, float(np.var(y)))
+    x0 = arch_univariate.GARCH().starting_values(y / math.sqrt(c2))
+    want = minimize(objective, x0, jac=True, method="SLSQP", bounds=list(zip(lower, upper)),
+                    constraints=[{"type": "ineq", "fun": lambda x: 1.0 - x[1] - x[2],
+                                  "jac": lambda x: np.array([0.0, -1.0, -1.0])}],
+                    options={"ftol": 1e-11, "maxiter": 200})
+    fit = garch._fit_e2(e2, float(np.var(y)))
+    assert want.success and fit.converged
+    assert_allclose([fit.omega / c2, fit.alpha, fit.beta], want.x, rtol=1e-10, atol=0.0)
+
+
+def test_direct_driver_gives_the_step_scipys_workspace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """scipy's step writes into the work buffer and index array it is handed and cannot check their length: the
+    direct driver must hand it at least what ``minimize``'s own driver hands it for the same problem (three
+    bounded variables, one inequality), recorded here from ``minimize`` itself."""
+    from scipy.optimize import _slsqp_py, minimize
+
+    sizes: dict[str, list[tuple[int, int, int]]] = {"scipy": [], "direct": []}
+
+    def recorder(key: str, step):  # noqa: ANN001, ANN202
+        def wrapped(state, fx, g, c, d, x, mult, xl, xu, buffer, indices):  # noqa: ANN001, ANN202
+            sizes[key].append((buffer.size, indices.size, mult.size))
+            return step(state, fx, g, c, d, x, mult, xl, xu, buffer, indices)
+        return wrapped
+
+    y = _garch_series(1, 500, 0.05, 0.08, 0.90)
+    objective, lower, upper = _objective(y * y, float(np.var(y)))
+    x0 = np.array([0.5, 0.05, 0.9])
+    monkeypatch.setattr(_slsqp_py, "slsqp", recorder("scipy", _slsqp_py.slsqp))
+    minimize(objective, x0, jac=True, method="SLSQP", bounds=list(zip(lower, upper)),
+             constraints=[{"type": "ineq", "fun": lambda x: 1.0 - x[1] - x[2]}], options={"ftol": 1e-11})
+    monkeypatch.setattr(garch, "_SLSQP_STEP", recorder("direct", garch._SLSQP_STEP))
+    _slsqp_direct(objective, x0, lower, upper, 1e-11, 200)
+    assert sizes["scipy"] and sizes["direct"]
+    need = np.max(sizes["scipy"], axis=0)
+    assert (np.min(sizes["direct"], axis=0) >= need).all(), (sizes["direct"][0], need)
