@@ -2,7 +2,8 @@
 
 * ``_slsqp_direct`` steps scipy's SLSQP itself; it must give bit for bit the iterates of
   ``scipy.optimize.minimize(method="SLSQP")`` (``_slsqp_scipy``), on series where the optimum is interior, on
-  the ``alpha + beta <= 1`` constraint and on the ``alpha >= 0`` bound.
+  the ``alpha + beta <= 1`` constraint and on the ``alpha >= 0`` bound, with at least the workspace
+  ``minimize`` hands the step; the fit itself is ``minimize`` on ``-ℓ / n`` from arch's starting values.
 * The gradient the fit is given (:func:`udx.garch._loglik_grad`) is compared with central finite differences
   of ``tests/naive.py``'s ``garch_variance`` (pure Python, arch's recursion with its variance bounds, written
   without the project's kernel). Tolerance rtol 1e-5: the truncation error of a central difference with
