@@ -44,6 +44,10 @@ class ChartFailed(StorageError):
     """A chart worker could not draw the chart (it died, or the drawing raised); the message says which."""
 
 
+class _WorkerDied(ChartFailed):
+    """The worker process ended before it answered (as opposed to a drawing that raised)."""
+
+
 class ChartTimeout(QueryTimeout):
     """A chart was not drawn within ``MCP_CHART_TIMEOUT_MS`` (waiting for a worker included)."""
 
@@ -100,13 +104,13 @@ class _Worker:
             size -= len(part)
         return b"".join(parts)
 
-    def _died(self, when: str) -> ChartFailed:
+    def _died(self, when: str) -> _WorkerDied:
         try:
             code = self.process.wait(5)
         except subprocess.TimeoutExpired:
             code = None
         log.error("chart worker %d ended %s (%s)", self.process.pid, when, _exit_text(code))
-        return ChartFailed(f"the chart worker process ended ({_exit_text(code)}) {when}; the server is fine and "
+        return _WorkerDied(f"the chart worker process ended ({_exit_text(code)}) {when}; the server is fine and "
                            "the next chart starts a new worker")  # fmt: skip
 
     def stop(self, *, kill: bool = False) -> None:
@@ -165,29 +169,48 @@ class ChartPool:
         if not self._slots.acquire(timeout=self._timeout_ms / 1000):
             raise ChartTimeout(f"no chart worker came free within MCP_CHART_TIMEOUT_MS ({self._timeout_ms} ms): "
                                f"MCP_CHART_WORKERS ({self._workers}) charts were being drawn")  # fmt: skip
+        request = pickle.dumps(series, protocol=pickle.HIGHEST_PROTOCOL)
         try:
-            worker = self._take()
+            worker, reused = self._take()
             try:
-                png = worker.draw(pickle.dumps(series, protocol=pickle.HIGHEST_PROTOCOL), deadline, self._timeout_ms)
-            except BaseException:
-                worker.stop(kill=True)
-                raise
+                png = self._draw_in(worker, request, deadline)
+            except _WorkerDied:
+                if not reused:
+                    raise
+                # an idle worker that had ended unseen (killed while idle, its exit not yet visible to poll()):
+                # the chart never reached a live worker, so a new one draws it (once)
+                log.warning("chart worker %d had ended while idle; starting another", worker.process.pid)
+                worker = self._start()
+                png = self._draw_in(worker, request, deadline)
             self._give_back(worker)
             return png
         finally:
             self._slots.release()
 
-    def _take(self) -> _Worker:
+    def _draw_in(self, worker: _Worker, request: bytes, deadline: float) -> bytes:
+        """``worker.draw``; the worker is killed and reaped when it raises (a timeout, a failure, a death)."""
+        try:
+            return worker.draw(request, deadline, self._timeout_ms)
+        except BaseException:
+            worker.stop(kill=True)
+            raise
+
+    def _take(self) -> tuple[_Worker, bool]:
+        """An idle worker that is alive (``True``: reused), else a new one (``False``)."""
         with self._lock:
             if self._closed:
                 raise ChartFailed("the server is stopping: no more charts are drawn")
             while self._idle:
                 worker = self._idle.pop()
                 if worker.alive:
-                    return worker
+                    return worker, True
                 log.warning("chart worker %d had ended (%s); starting another", worker.process.pid,
                             _exit_text(worker.process.returncode))  # fmt: skip
                 worker.stop()
+        return self._start(), False
+
+    def _start(self) -> _Worker:
+        with self._lock:
             self.started += 1
         return _Worker(self._command)
 
