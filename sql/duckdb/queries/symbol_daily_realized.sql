@@ -8,8 +8,8 @@
 SELECT
     symbol,
     CAST(make_timestamp(bar_end_ns // 1000) AS DATE) AS session_date,
-    sum(matched_volume * realized_spread) / sum(matched_volume) AS realized_spread,
-    sum(matched_volume * price_impact) / sum(matched_volume) AS price_impact
+    fsum(matched_volume * realized_spread) / fsum(matched_volume) AS realized_spread,
+    fsum(matched_volume * price_impact) / fsum(matched_volume) AS price_impact
 FROM bar_realized_spread
 WHERE list_contains($symbols, symbol) AND bar_seconds = $bar_seconds AND bar_end_ns >= $start_ns
   AND bar_end_ns < $end_ns AND matched_volume > 0

@@ -7,6 +7,7 @@
 -- stale limit (view_settings) or the end of its UTC day, whichever comes first, when it is two-sided and
 -- neither locked nor crossed. effective_spread: the volume-weighted 2 |p - m| / m of the prints that count in
 -- volume against their prevailing quote (the newest strictly before, usable: as enriched_market_data's).
+-- Floating sums are fsum (compensated): the same last bits whatever order DuckDB's threads add the rows in.
 WITH limits AS (
     SELECT max(value) AS stale_ns FROM view_settings WHERE name = 'quote_stale_ns'
 ),
@@ -31,7 +32,7 @@ quoted AS (
     SELECT
         symbol,
         session_date,
-        sum(stands_ns * (ask - bid) / (0.5 * (ask + bid))) / sum(stands_ns) AS quoted_spread
+        fsum(stands_ns * (ask - bid) / (0.5 * (ask + bid))) / sum(stands_ns) AS quoted_spread
     FROM in_force
     WHERE bid > 0 AND ask > bid AND ask < 'inf'::DOUBLE AND stands_ns > 0
       AND session_date >= CAST(make_timestamp($start_ns // 1000) AS DATE)
@@ -55,7 +56,7 @@ effective AS (
     SELECT
         symbol,
         session_date,
-        sum(size * (2.0 * abs(price - 0.5 * (bid + ask)) / (0.5 * (bid + ask)))) / sum(size) AS effective_spread
+        fsum(size * (2.0 * abs(price - 0.5 * (bid + ask)) / (0.5 * (bid + ask)))) / fsum(size) AS effective_spread
     FROM prints
     GROUP BY symbol, session_date
 )

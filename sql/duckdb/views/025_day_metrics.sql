@@ -12,7 +12,8 @@
 -- statistic with max adjustment ((RV-BV)/RV) / sqrt(theta/M max(1, TP/BV^2)), theta = pi^2/4 + pi - 5
 -- (spec/signals.md §3). Prices come from the day's trades as Polygon's rules allow (eligible_trades): open and
 -- close from prints that may set the last sale, high and low from those that may set them, trades, volume and
--- VWAP from those that count in volume.
+-- VWAP from those that count in volume. Floating sums are fsum (compensated): DuckDB's threads add a group's rows
+-- in no fixed order, and plain sum then differed in the last bits between two runs over the same rows.
 CREATE OR REPLACE MACRO day_metrics(grid, symbols, start_ns, from_ns, before_ns) AS TABLE
 WITH bar_returns AS (
     SELECT
@@ -40,11 +41,11 @@ daily_bars AS (
         bar_seconds,
         session_date,
         count(r) AS n_returns,
-        sum(r * r) AS realized_variance,
-        (pi() / 2) * sum(abs(r) * abs(r1)) AS bipower_variation,
-        1.7434720745 * sum(pow(abs(r * r1 * r2), 4.0 / 3.0)) AS tp_sum,
+        fsum(r * r) AS realized_variance,
+        (pi() / 2) * fsum(abs(r) * abs(r1)) AS bipower_variation,
+        1.7434720745 * fsum(pow(abs(r * r1 * r2), 4.0 / 3.0)) AS tp_sum,
         count(*) FILTER (WHERE jump_detected) AS jump_count,
-        avg(vpin) AS mean_vpin,
+        fsum(vpin) / nullif(count(vpin), 0) AS mean_vpin,
         max(vpin) AS max_vpin,
         arg_max(trading_signal, bar_end_ns) AS last_signal,
         arg_max(signal_reason, bar_end_ns) AS last_signal_reason,
@@ -57,8 +58,8 @@ daily_trades AS (
         symbol,
         CAST(make_timestamp(ts_ns // 1000) AS DATE) AS session_date,
         count(*) FILTER (WHERE counts_volume) AS trades,
-        sum(size) FILTER (WHERE counts_volume) AS volume,
-        sum(price * size) FILTER (WHERE counts_volume) / nullif(sum(size) FILTER (WHERE counts_volume), 0) AS vwap,
+        fsum(size) FILTER (WHERE counts_volume) AS volume,
+        fsum(price * size) FILTER (WHERE counts_volume) / nullif(fsum(size) FILTER (WHERE counts_volume), 0) AS vwap,
         arg_min(price, ts_ns) FILTER (WHERE sets_price) AS open,
         max(price) FILTER (WHERE sets_high_low) AS high,
         min(price) FILTER (WHERE sets_high_low) AS low,
