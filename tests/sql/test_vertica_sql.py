@@ -133,8 +133,9 @@ def test_every_vertica_folder_loads_with_its_declared_params(folder: str) -> Non
 #: a file older code wrote must stand in for; a Vertica schema is brought up to date by its deploy.
 #: (bar_liquidity_all and bar_realized_spread_all exist on both: Vertica's retention leaves those tables live.)
 #: day_metrics is DuckDB's table macro of the daily formulas (Vertica's symbol_metrics keeps them inline).
-#: quotes_range_symbols_stored is the unsorted half of the transform's chunk read of quotes (sql/stored_order.py
-#: orders it in Python): the Vertica backend keeps the ordered read, whose sort runs on its nodes.
+#: quotes_range_symbols_stored and trades_range_symbols_stored are the unsorted halves of the transform's chunk reads
+#: (sql/stored_order.py orders them in Python): the Vertica backend keeps the ordered reads, whose sort runs on its
+#: nodes.
 #: signal_state_stamps and signal_states_of serve the states a DuckDB owner keeps in memory between passes
 #: (udx/state_cache.py): Vertica's commit_signals returns no stamp, so its transform reads every state each pass.
 DUCKDB_ONLY = {
@@ -143,7 +144,8 @@ DUCKDB_ONLY = {
     "queries": {"trade_condition_set_strings", "list_stored_condition_sets", "add_trade_condition_sets",
                 "decide_trade_condition_sets", "archived_days", "archived_files",
                 "archived_trade_positions", "archived_quote_positions", "main_relations",
-                "quotes_range_symbols_stored", "signal_state_stamps", "signal_states_of"},
+                "quotes_range_symbols_stored", "trades_range_symbols_stored", "signal_state_stamps",
+                "signal_states_of"},
 }
 #: What only Vertica has, and why: retention drops the day partitions it exported to Parquet, which the database
 #: does not read back, so a read of a symbol's whole history first asks whether any of its days are only there, and
