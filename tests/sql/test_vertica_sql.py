@@ -133,9 +133,9 @@ def test_every_vertica_folder_loads_with_its_declared_params(folder: str) -> Non
 #: a file older code wrote must stand in for; a Vertica schema is brought up to date by its deploy.
 #: (bar_liquidity_all and bar_realized_spread_all exist on both: Vertica's retention leaves those tables live.)
 #: day_metrics is DuckDB's table macro of the daily formulas (Vertica's symbol_metrics keeps them inline).
-#: quotes_range_symbols_stored and trades_range_symbols_stored are the unsorted halves of the transform's chunk reads
-#: (sql/stored_order.py orders them in Python): the Vertica backend keeps the ordered reads, whose sort runs on its
-#: nodes.
+#: quotes_range_symbols_stored is the unsorted half of the transform's chunk read of quotes (sql/stored_order.py
+#: orders it in Python): the Vertica backend keeps the ordered read, whose sort runs on its nodes.
+#: trades_range_symbols_stored is the same for the chunk's trades.
 #: signal_state_stamps and signal_states_of serve the states a DuckDB owner keeps in memory between passes
 #: (udx/state_cache.py): Vertica's commit_signals returns no stamp, so its transform reads every state each pass.
 DUCKDB_ONLY = {
