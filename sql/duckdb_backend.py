@@ -803,16 +803,19 @@ class DuckDBStorage:
         return self._cursor().sql(self._queries["trades_range"].text, params=params).to_arrow_table()
 
     def read_trades_many(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> pa.Table:
-        """Return ``symbol, ts_ns, price, size`` of ``symbols`` in ``[start_ns, end_ns)``, by symbol, each in
-        the order of :meth:`read_trades`: one scan for many symbols (the transform reads a chunk at once)."""
-        params = {"symbols": list(symbols), "start_ns": start_ns, "end_ns": end_ns}
-        return self._cursor().sql(self._queries["trades_range_symbols"].text, params=params).to_arrow_table()
+        """Return ``symbol, ts_ns, price, size, conditions, correction`` of ``symbols`` in ``[start_ns, end_ns)``,
+        by symbol, each in the order of :meth:`read_trades`: one scan for many symbols (the transform reads a
+        chunk at once). Read unsorted and ordered on the client, as :meth:`read_quotes_many`: a symbol with two
+        prints tied on ``ts_ns, sequence, exchange`` (only ``trade_id`` orders them) is read again sorted."""
+        return self._read_by_symbol("trades_range_symbols", symbols, start_ns, end_ns,
+                                    ("ts_ns", "sequence", "exchange"),
+                                    ("ts_ns", "price", "size", "conditions", "correction"), tie_is_unordered=True)
 
     def read_quotes_many(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> pa.Table:
         """Return ``symbol, ts_ns, bid_price, bid_size, ask_price, ask_size`` of ``symbols``' quotes in
         ``[start_ns, end_ns)``, by symbol, each in time order (the transform's bar liquidity). Read unsorted
-        and ordered on the client (a chunk's quotes are 4-15 times its trades: DuckDB's sort of them cost more
-        than the signals); trades keep DuckDB's sort, which measured no slower than ordering them here."""
+        and ordered on the client (:mod:`sql.stored_order`: DuckDB's sort of a chunk's quotes cost more than the
+        signals)."""
         return self._read_by_symbol("quotes_range_symbols", symbols, start_ns, end_ns,
                                     ("ts_ns", "sequence", "received_ns"),
                                     ("ts_ns", "bid_price", "bid_size", "ask_price", "ask_size"), tie_is_unordered=False)

@@ -1,30 +1,36 @@
 """Order a many-symbol read on the client when the rows are stored in order already, so DuckDB need not sort.
 
-The transform reads a chunk's quotes ``by symbol, each in time order`` (``quotes_range_symbols``). Asking
-DuckDB for that order makes it sort every quote of the chunk, which cost more than the signals
-(BENCHMARKS.md, bench_signals); the chunk's trades, 4-15 times fewer, keep DuckDB's sort (measured no slower). Yet rows are stored in time order per symbol
-almost always (the feed and replay append them so). :func:`order_stored` takes the rows of the unsorted read
-(``*_stored`` queries: each row's ``rowid``, its symbol as its position in the list asked for, the key
-columns and the columns to return) and
+The transform reads a chunk's trades and quotes ``by symbol, each in time order`` (``trades_range_symbols``,
+``quotes_range_symbols``). Asking DuckDB for that order makes it sort every row of the chunk, which cost more
+than the signals for quotes (BENCHMARKS.md, bench_signals) and about three times the unsorted scan for trades.
+Yet rows are stored in time order per symbol almost always (the feed and replay append them so).
+:func:`order_stored` takes the rows of the unsorted read (``*_stored`` queries: each row's ``rowid``, its symbol
+as its position in the list asked for, the key columns and the columns to return) and
 
-1. puts them back in stored order (DuckDB's parallel scan hands back batches that are each in ``rowid`` order
-   but interleaved), then groups them by symbol, symbols in byte order as DuckDB's ``ORDER BY symbol``
-   (stable radix sorts of integers; nothing moves when the rows are so already; no symbol string is read or
-   compared), and moves each numeric column there in one pass: every read row written to its place
-   (a scatter, chunk by chunk, into one contiguous array), which stays sequential in what it reads when a
-   feed appended the symbols interleaved (a gather by row number would jump between them);
+1. puts them back in stored order (DuckDB's parallel scan hands back vectors that are each in ``rowid`` order
+   but interleaved) and groups them by symbol, symbols in byte order as DuckDB's ``ORDER BY symbol`` (no
+   symbol string is read or compared; nothing moves when the rows are so already). Symbols stored one after
+   the other come back as a few long runs of one symbol and consecutive ``rowid``: the runs are put in order
+   by their first row (no row is sorted) and each column is copied a run at a time. Otherwise each row's
+   stored place is found from its ``rowid`` (by counting the rows read below it, or by a sort when they are
+   spread thinly), the rows are grouped by stable radix sorts of integers, and each numeric column is moved
+   in one pass: every read row written to its place (a scatter, chunk by chunk, into one contiguous array),
+   which stays sequential in what it reads when a feed appended the symbols interleaved (a gather by row
+   number would jump between them);
 2. checks each symbol's rows against the query's key, column by column (``ts_ns`` first, a missing
    ``sequence`` as the largest BIGINT, as the queries' ``COALESCE``): a symbol whose rows are non-decreasing
    in the key is in the order the ordered query gives;
 3. names the symbols that are not (:attr:`Ordered.unordered`): a row earlier than the one before it, or a tie
    on every key column read when the ordered query breaks it by a column not read (``trade_id`` of trades).
    The caller reads those symbols again with the ordered query and merges them in (:func:`merge_ordered`;
-   :meth:`sql.duckdb_backend.DuckDBStorage.read_quotes_many`), so DuckDB decides every order not checked here.
+   :meth:`sql.duckdb_backend.DuckDBStorage._read_by_symbol`), so DuckDB decides every order not checked here.
 
 So the result has the rows and the order of the ordered query: exactly, except among rows that tie on its
 whole key, which that query leaves in no defined order either (quotes: ``ts_ns``, ``sequence``,
-``received_ns``). ``tests/sql/test_stored_order.py`` compares both on rows stored in time order, symbol by
-symbol, shuffled, with one symbol shuffled, and with ties ordered wrongly by a missing sequence.
+``received_ns``; trades: none, a tie on ``ts_ns, sequence, exchange`` is left to the ordered query).
+``tests/sql/test_stored_order.py`` compares both on rows stored in time order, symbol by symbol, shuffled, with
+one symbol shuffled, and with ties ordered wrongly by a missing sequence, and each way of moving the rows with a
+plain sort.
 """
 
 from __future__ import annotations
@@ -76,15 +82,75 @@ def _stable_order(values: np.ndarray) -> np.ndarray | None:
     return np.argsort(values, kind="stable")  # timsort: O(n log runs) on a few sorted runs
 
 
-def _permutation(table: pa.Table, ranks: np.ndarray) -> np.ndarray | None:
-    """The rows grouped by rank, each group in stored order (``stored_row``, DuckDB's ``rowid``, when read:
-    its parallel scan hands rows back in batches that are each in stored order but interleaved); ``None``
-    when the rows are so already."""
-    stored = _stable_order(table.column("stored_row").to_numpy()) if "stored_row" in table.column_names else None
-    by_rank = _stable_order(ranks if stored is None else ranks[stored])
-    if by_rank is None:
-        return stored
-    return by_rank if stored is None else stored[by_rank]
+#: The fewest rows per run, on average, at which the rows are moved a run at a time (:func:`_stored_runs`): DuckDB's
+#: scan hands back vectors of up to 2,048 stored rows, so the rows of symbols stored one after the other come in
+#: a few long runs of consecutive ``rowid``.
+_RUN_ROWS = 256
+
+#: The widest span of ``stored_row`` values, in rows read, that :func:`_stored_positions` ranks by counting
+#: (a bitmap over the span) rather than by sorting: a read of a few symbols of many interleaved ones spans more.
+_COUNTING_SPAN = 16
+
+
+def _stored_runs(stored: np.ndarray, ranks: np.ndarray) -> list[tuple[int, int]] | None:
+    """The read as runs ``(first read row, length)`` in the new order, when it is a few long runs of one rank and
+    consecutive ``rowid`` (``stored``, unique): DuckDB's scan of symbols stored one after the other; ``None``
+    otherwise. The runs are sorted by rank, then by their first ``rowid``: no row is sorted."""
+    n = stored.size
+    if n < 2:
+        return None
+    starts = np.flatnonzero((stored[1:] != stored[:-1] + 1) | (ranks[1:] != ranks[:-1])) + 1
+    if starts.size + 1 > n // _RUN_ROWS:
+        return None
+    starts = np.concatenate(([0], starts))
+    lengths = np.diff(np.append(starts, n))
+    order = np.lexsort((stored[starts], ranks[starts]))
+    starts, lengths = starts[order], lengths[order]
+    rank, first, last = ranks[starts], stored[starts], stored[starts + lengths - 1]
+    if bool(np.any((rank[1:] == rank[:-1]) & (first[1:] <= last[:-1]))):  # overlapping runs: ids not unique
+        return None
+    return list(zip(starts.tolist(), lengths.tolist(), strict=True))
+
+
+def _stored_positions(stored: np.ndarray) -> np.ndarray | None:
+    """Each read row's place in stored order (``stored``: the rows' ``rowid``, unique); ``None`` when the rows
+    are in stored order already.
+
+    Without a sort where it can: rows read of a contiguous range of ``rowid`` go to ``rowid - first``; rows
+    spread over at most ``_COUNTING_SPAN`` times as many ``rowid`` values are ranked by counting the rows
+    read before each; wider spreads are sorted."""
+    n = stored.size
+    if n < 2 or bool(np.all(stored[1:] > stored[:-1])):
+        return None
+    lo = int(stored.min())
+    span = int(stored.max()) - lo + 1
+    if span == n:  # unique values filling their range: a permutation of it
+        return stored - lo
+    if span <= _COUNTING_SPAN * n:
+        present = np.zeros(span, np.bool_)
+        present[stored - lo] = True
+        before = np.cumsum(present, dtype=np.int64)  # rows read at or before each rowid
+        return before[stored - lo] - 1
+    return _destinations(np.argsort(stored, kind="stable"))
+
+
+def _placement(table: pa.Table, ranks: np.ndarray) -> _Moves:
+    """How the read rows move: grouped by rank, each group in stored order (``stored_row``, DuckDB's ``rowid``,
+    when read)."""
+    pos = None
+    if "stored_row" in table.column_names:
+        stored = np.asarray(table.column("stored_row").to_numpy(), np.int64)
+        runs = _stored_runs(stored, ranks)
+        if runs is not None:
+            return _Moves(runs=None if runs == [(0, stored.size)] else runs)
+        pos = _stored_positions(stored)
+    if pos is None:
+        by_rank = _stable_order(ranks)
+        return _Moves(None if by_rank is None else _destinations(by_rank))
+    in_stored = np.empty_like(ranks)
+    in_stored[pos] = ranks
+    by_rank = _stable_order(in_stored)
+    return _Moves(pos if by_rank is None else _destinations(by_rank)[pos])
 
 
 def _destinations(rows: np.ndarray) -> np.ndarray:
@@ -94,31 +160,58 @@ def _destinations(rows: np.ndarray) -> np.ndarray:
     return dest
 
 
-def _scatter(column: pa.ChunkedArray, dest: np.ndarray | None, rows: np.ndarray | None) -> pa.Array:
-    """``column`` in the new order, as one contiguous array.
+class _Moves:
+    """Moves the read rows to their new places: ``runs`` of consecutive read rows ``(first, length)`` in the new
+    order, or ``dest`` (each read row's new position), or neither (nothing moves).
 
-    A numeric column without NULLs is scattered chunk by chunk (``out[dest] = chunk``: the reads are sequential,
-    the writes go to one run per symbol, and no chunk is first concatenated): several times cheaper than
-    gathering by ``rows`` when the rows of each symbol are spread over the read (a feed appends symbols
-    interleaved). Other columns are taken by ``rows``."""
-    if dest is None:
-        return column.combine_chunks()
-    if (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)) and column.null_count == 0:
-        out = np.empty(dest.size, column.type.to_pandas_dtype())
-        offset = 0
-        for chunk in column.chunks:
-            out[dest[offset:offset + len(chunk)]] = chunk.to_numpy()
-            offset += len(chunk)
-        return pa.array(out, column.type)
-    return column.combine_chunks().take(pa.array(rows))
+    Runs are copied as slices, every column alike. Otherwise a numeric column without NULLs is scattered chunk
+    by chunk (``out[dest] = chunk``: the reads are sequential, the writes go to one run per symbol, and no
+    chunk is first concatenated): several times cheaper than gathering by ``rows`` when the rows of each
+    symbol are spread over the read (a feed appends symbols interleaved); other columns are taken by
+    ``rows``."""
+
+    def __init__(self, dest: np.ndarray | None = None, runs: list[tuple[int, int]] | None = None) -> None:
+        self.dest = dest
+        self.runs = runs
+        self._rows: np.ndarray | None = None
+
+    @property
+    def moved(self) -> bool:
+        """Whether any row moves."""
+        return self.dest is not None or self.runs is not None
+
+    @property
+    def rows(self) -> np.ndarray | None:
+        """The read row of each new position (``None``: the same), made when first asked for."""
+        if self._rows is None and self.runs is not None:
+            self._rows = np.concatenate([np.arange(a, a + m, dtype=np.int64) for a, m in self.runs])
+        elif self._rows is None and self.dest is not None:
+            self._rows = _destinations(self.dest)
+        return self._rows
+
+    def column(self, column: pa.ChunkedArray) -> pa.Array:
+        """``column`` in the new order, as one contiguous array."""
+        if self.runs is not None:  # zero-copy slices of the read's chunks, then one copy into place
+            return pa.chunked_array([piece for a, m in self.runs for piece in column.slice(a, m).chunks],
+                                    column.type).combine_chunks()
+        if self.dest is None:
+            return column.combine_chunks()
+        if (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)) and not column.null_count:
+            out = np.empty(self.dest.size, column.type.to_pandas_dtype())
+            offset = 0
+            for chunk in column.chunks:
+                out[self.dest[offset:offset + len(chunk)]] = chunk.to_numpy()
+                offset += len(chunk)
+            return pa.array(out, column.type)
+        return column.combine_chunks().take(pa.array(self.rows))
 
 
 def _out_of_order(ranks: np.ndarray, first: np.ndarray, table: pa.Table, later: Sequence[str],
-                  rows: np.ndarray | None, tie_is_unordered: bool) -> np.ndarray:
+                  moves: _Moves, tie_is_unordered: bool) -> np.ndarray:
     """Ranks of the groups with a row before the previous one in the key (or tied on all, when that counts).
     ``ranks`` and ``first`` (the first key column) are in the new order; the ``later`` key columns of
-    ``table`` (the read) are converted only when the first has ties, and read at them through ``rows`` (the
-    read row of each new position)."""
+    ``table`` (the read) are converted only when the first has ties, and read at them through ``moves.rows``
+    (the read row of each new position)."""
     if ranks.size < 2:
         return np.empty(0, np.int64)
     same = ranks[1:] == ranks[:-1]
@@ -126,6 +219,7 @@ def _out_of_order(ranks: np.ndarray, first: np.ndarray, table: pa.Table, later: 
     at = np.flatnonzero(same & (first[1:] == first[:-1]))  # ties on the first key: row at + 1 after row at
     tied = np.ones(at.size, np.bool_)
     # lexicographic: the first key column that differs decides
+    rows = moves.rows if at.size and later else None
     for key in (_key_column(table, name) for name in later) if at.size else ():
         prev, this = (key[at], key[at + 1]) if rows is None else (key[rows[at]], key[rows[at + 1]])
         before[at] |= tied & (this < prev)
@@ -171,13 +265,12 @@ def order_stored(table: pa.Table, symbols: Sequence[str], key: Sequence[str], pa
     """
     rank_of_position, names = _byte_order(symbols)
     ranks = rank_of_position[np.asarray(table.column("symbol_index").to_numpy(), np.int64)]
-    rows = _permutation(table, ranks)
-    if rows is not None:  # the new order is grouped by rank: its ranks are each rank repeated
+    moves = _placement(table, ranks)
+    if moves.moved:  # the new order is grouped by rank: its ranks are each rank repeated
         ranks = np.repeat(np.arange(len(names), dtype=np.int64), np.bincount(ranks, minlength=len(names)))
-    dest = None if rows is None else _destinations(rows)
-    moved = {name: _scatter(table.column(name), dest, rows) for name in dict.fromkeys([*payload, key[0]])}
+    moved = {name: moves.column(table.column(name)) for name in dict.fromkeys([*payload, key[0]])}
     first = _key_column(pa.table({key[0]: moved[key[0]]}), key[0])
-    bad = _out_of_order(ranks, first, table, key[1:], rows, tie_is_unordered)
+    bad = _out_of_order(ranks, first, table, key[1:], moves, tie_is_unordered)
     columns = [moved[name] for name in payload]
     if bad.size:
         unordered = np.zeros(len(names), np.bool_)

@@ -17,7 +17,7 @@ from sql.backend import Storage
 from sql.conditions import print_eligibility, unknown_codes
 from udx.liquidity_step import Quotes
 
-__all__ = ["Arrays", "arrays_of", "read_chunk", "read_quotes", "valid_prints"]
+__all__ = ["Arrays", "arrays_of", "read_chunk", "read_quotes", "symbol_bounds", "valid_prints"]
 
 log = logging.getLogger("udx.transform")  # the transform's lines, as before the readers had their own module
 _WARNED_CODES: set[int] = set()
@@ -42,12 +42,7 @@ def read_chunk(storage: Storage, wanted: Sequence[tuple[str, int]], end_ns: int,
                 for symbol, start in wanted}
     table = many([symbol for symbol, _ in wanted], min(start for _, start in wanted), end_ns)
     ts, px, sz, price_ok, volume_ok = arrays_of(table, "stocks")
-    runs = pc.run_end_encode(table.column("symbol").combine_chunks() if table.num_rows else
-                             pa.array([], pa.string()))
-    names = runs.values.to_pylist()
-    ends = runs.run_ends.to_numpy().tolist()
-    starts = [0, *ends[:-1]] if ends else []  # no trades in the range: no runs (was a zip error)
-    bounds = dict(zip(names, zip(starts, ends, strict=True), strict=True))
+    bounds = symbol_bounds(table.column("symbol"), [symbol for symbol, _ in wanted])
     out: dict[str, Arrays] = {}
     empty = (np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, np.bool_), np.empty(0, np.bool_))
     for symbol, start in wanted:
@@ -61,6 +56,48 @@ def read_chunk(storage: Storage, wanted: Sequence[tuple[str, int]], end_ns: int,
         else:
             out[symbol] = (ts[a:b], px[a:b], sz[a:b], price_ok[a:b], volume_ok[a:b])
     return out
+
+
+def symbol_bounds(column: pa.ChunkedArray, symbols: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """The rows ``[a, b)`` of each symbol present in the ``symbol`` column of a read grouped by symbol.
+
+    A read grouped with its symbols in byte order (``ORDER BY symbol`` of DuckDB; :mod:`sql.stored_order`) is
+    searched by bisection, a few dozen values per symbol; the bounds found are kept when they split the rows
+    into one range per symbol starting and ending with it, which in a grouped read they do only when right.
+    Any other read is run-length encoded (every value compared with the next)."""
+    n = len(column)
+    bounds: dict[str, tuple[int, int]] = {}
+    if n == 0:
+        return bounds
+    symbols = list(dict.fromkeys(symbols))
+    keys = [symbol.encode() for symbol in symbols]
+
+    def value(i: int) -> bytes:
+        return column[i].as_py().encode()
+
+    def bisect(key: bytes, lo: int, right: bool) -> int:
+        hi = n
+        while lo < hi:
+            mid = (lo + hi) // 2
+            v = value(mid)
+            if v < key or (right and v == key):
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    covered = 0
+    for symbol, key in sorted(zip(symbols, keys, strict=True), key=lambda sk: sk[1]):
+        a = bisect(key, 0, False)
+        if a < n and value(a) == key:
+            b = bisect(key, a, True)
+            bounds[symbol] = (a, b)
+            covered += b - a
+    if covered == n and all(value(b - 1) == symbol.encode() for symbol, (_, b) in bounds.items()):
+        return bounds
+    runs = pc.run_end_encode(column.combine_chunks())
+    ends = runs.run_ends.to_numpy().tolist()
+    return dict(zip(runs.values.to_pylist(), zip([0, *ends[:-1]], ends, strict=True), strict=True))
 
 
 def arrays_of(trades: pa.Table, market: str) -> Arrays:
@@ -102,9 +139,7 @@ def read_quotes(storage: Storage, wanted: Sequence[tuple[str, int]], end_ns: int
     table = read([s for s, _ in wanted], min(start for _, start in wanted), end_ns)
     if table.num_rows == 0:
         return {}
-    runs = pc.run_end_encode(table.column("symbol").combine_chunks())
-    ends = runs.run_ends.to_numpy().tolist()
-    bounds = dict(zip(runs.values.to_pylist(), zip([0, *ends[:-1]], ends, strict=True), strict=True))
+    bounds = symbol_bounds(table.column("symbol"), [s for s, _ in wanted])
     ts = np.ascontiguousarray(table.column("ts_ns").to_numpy(), dtype=np.int64)
     cols = [np.ascontiguousarray(table.column(n).to_numpy(zero_copy_only=False), dtype=np.float64)
             for n in ("bid_price", "ask_price", "bid_size", "ask_size")]

@@ -28,7 +28,8 @@ One call of :func:`run_transform` does, for every symbol with trades:
    symbol's chunk: a chunk reads each such symbol's trades from its newest row's bar end and its quotes from
    ``QUOTE_STALE_SECONDS`` before (so one read serves the signals and the realized spreads).
 
-**Pipeline.** A chunk is read in groups of ``_READ_SYMBOLS`` symbols: group ``g + 1`` is read on a reader
+**Pipeline.** A chunk is read in groups of ``_READ_SYMBOLS`` symbols (the run's first group of
+``_FIRST_READ_SYMBOLS``, as nothing computes before it is in): group ``g + 1`` is read on a reader
 thread while group ``g``'s symbols are computed on two threads (so even a run of one chunk reads and computes at
 once), and chunk ``k - 1`` is committed on a writer thread (:mod:`udx._commit_batch`: the tables are built there
 too) while chunk ``k`` is read and computed; a chunk's groups go into its one transaction. DuckDB and the
@@ -93,6 +94,9 @@ _NO_QUOTES = Quotes.empty()
 #: DuckDB no more in all (its zone maps skip the row groups of other symbols; a filter over a column of 8M
 #: interleaved symbols costs ~20 ms) and order fewer quotes at a time.
 _READ_SYMBOLS = 25
+#: Symbols of the run's first read: nothing computes until it is in, so it is kept small (the reads after it
+#: overlap the computing of the group before).
+_FIRST_READ_SYMBOLS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,8 +244,7 @@ def run_transform(
             return _read_plan(storage, plan, watermark, due, markets, liquidity is not None, realized)
 
         # each commit chunk is read in groups of _READ_SYMBOLS: the next group is read while this one computes
-        groups = [(k, plan[lo:lo + _READ_SYMBOLS]) for k, plan in enumerate(plans)
-                  for lo in range(0, len(plan), _READ_SYMBOLS)]
+        groups = _read_groups(plans, _FIRST_READ_SYMBOLS, _READ_SYMBOLS)
         next_read = reader.submit(read, groups[0][1]) if groups else None
         batch = Batch(settings.bar_seconds, computed_at)
         for g, (k, plan) in enumerate(groups):
@@ -275,6 +278,19 @@ def run_transform(
     _write_daily_metrics(storage, settings.bar_seconds, watermark, oldest)
     return TransformSummary(n_symbols, n_bars, time.perf_counter() - started, watermark, n_fits, n_trades,
                             min(due.values()) if due else None)
+
+
+def _read_groups(plans: list[list[_Entry]], first: int, size: int) -> list[tuple[int, list[_Entry]]]:
+    """Each commit chunk's symbols in read groups ``(chunk, symbols)``: ``size`` symbols each, but the run's
+    first group ``first`` (a group never spans two chunks)."""
+    groups = []
+    for k, plan in enumerate(plans):
+        lo = 0
+        while lo < len(plan):
+            n = first if not groups else size
+            groups.append((k, plan[lo:lo + n]))
+            lo += n
+    return groups
 
 
 class _Computed(NamedTuple):

@@ -1,8 +1,8 @@
 """The transform's read of a chunk's quotes gives the rows and order of its ordered query (sql/stored_order.py).
 
-``read_quotes_many`` reads unordered and orders on the client where the rows are stored in order; the symbols
-that are not are read again with the ordered query (trades keep DuckDB's sort; the ordering with a tie broken
-by a column not read is checked on trade rows without the database). Each case stores the same random rows
+``read_quotes_many`` and ``read_trades_many`` read unordered and order on the client where the rows are stored in
+order; the symbols that are not are read again with the ordered query (the ordering with a tie broken by a column
+not read is checked on trade rows without the database, and the trade reads in tests/sql/test_trade_order.py). Each case stores the same random rows
 in another layout (in time order, symbols interleaved as a feed appends them; symbols one after the other;
 shuffled) with many same-timestamp ties and missing sequences, on a real DuckDB file, and compares the reads
 with the ordered query (``quotes_range_symbols``) run directly.
@@ -17,7 +17,7 @@ import pytest
 from sql.contract import QUOTES_SCHEMA, TRADES_SCHEMA
 from sql.duckdb_backend import DuckDBStorage
 from sql.settings import Settings
-from sql.stored_order import merge_ordered, order_stored
+from sql.stored_order import _byte_order, _placement, merge_ordered, order_stored
 
 pytestmark = pytest.mark.duckdb
 
@@ -118,6 +118,19 @@ def test_read_quotes_many_gives_the_rows_and_order_of_the_ordered_query(storage,
         assert got.to_pydict() == want.to_pydict()
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("spread", [1, 200])
+def test_read_trades_many_gives_the_rows_and_order_of_the_ordered_query(storage, layout: str, spread: int) -> None:
+    """Trades with many ties on ``ts_ns, sequence, exchange`` (spread 1: most symbols are read again sorted) or a
+    few (spread 200: most are ordered on the client)."""
+    storage.append_trades(_trades(np.random.default_rng(spread), 3000, layout, spread=spread))
+    for symbols, start, end in ((SYMBOLS, 0, 2**62), (SYMBOLS[:2], TS + 100, TS + 600), ([], 0, 2**62)):
+        got = storage.read_trades_many(symbols, start, end)
+        want = _ordered(storage, "trades_range_symbols", symbols, start, end)
+        assert got.schema == want.schema
+        assert got.to_pydict() == want.to_pydict()
+
+
 def _indexed(symbols: list[str], names: list[str], **columns: object) -> pa.Table:
     """An unordered read's rows: each symbol as its 1-based position in ``names`` (``list_position``)."""
     return pa.table({"symbol_index": [names.index(s) + 1 for s in symbols], **columns})
@@ -193,3 +206,50 @@ def test_many_chunks_in_scan_order_give_the_rows_grouped_in_stored_order(interle
     assert got.table.column("n").to_pylist() == [with_null[i].as_py() for i in order]
     assert got.table.column("s").to_pylist() == [f"r{i}" for i in order]
     assert got.table.column("ts_ns").to_pylist() == [int(ts[i]) for i in order]
+
+
+#: How the stored rows lie and which way order_stored moves them: symbols one after the other (in another order
+#: than byte order), read in shuffled blocks as DuckDB's parallel scan hands them back (moved in runs); symbols
+#: interleaved row by row over a contiguous range of row ids (placed by row id), with rows of other symbols
+#: between them (placed by counting), or spread thinly over many row ids (placed by sorting).
+STORED_LAYOUTS = {"by_symbol": "runs", "interleaved": "dest", "interleaved_gaps": "dest", "sparse": "dest"}
+
+
+@pytest.mark.parametrize("layout", sorted(STORED_LAYOUTS))
+def test_every_stored_layout_gives_the_order_of_a_plain_sort_by_symbol_and_row_id(layout: str) -> None:
+    """Each layout read in shuffled blocks of up to 1,024 rows, in several chunks, one symbol stored out of time
+    order: the result is the rows sorted by symbol (byte order) and row id, that symbol left out."""
+    rng = np.random.default_rng(11)
+    names = ["MSFT", "AAPL", "a", "B", "ZZ"]
+    per = 8000
+    if layout == "by_symbol":  # stored MSFT, AAPL, a, B, ZZ one after the other, a few rows filtered out
+        position = np.repeat(np.arange(1, 6), per)
+        row_id = np.arange(position.size, dtype=np.int64)
+        keep = rng.random(position.size) > 0.001
+    else:
+        position = rng.integers(1, 6, 5 * per)
+        row_id = np.arange(position.size, dtype=np.int64) * (40 if layout == "sparse" else 1)
+        keep = rng.random(position.size) > (0.5 if layout == "interleaved_gaps" else 0.0)
+    position, row_id = position[keep], row_id[keep]
+    ts = np.empty(row_id.size, np.int64)
+    for k in range(1, 6):
+        at = np.flatnonzero(position == k)
+        ts[at] = rng.integers(0, 10**6, at.size).cumsum()  # each symbol in time order in stored order
+    ts[np.flatnonzero(position == 3)[per // 3]] = -1  # "a": one print stored after later ones
+    cuts = np.cumsum(rng.integers(300, 1025, row_id.size // 300))
+    blocks = np.split(np.arange(row_id.size), cuts[cuts < row_id.size])
+    read = np.concatenate([blocks[i] for i in rng.permutation(len(blocks))])
+    table = pa.table({"stored_row": row_id[read], "symbol_index": position[read].astype(np.int32),
+                      "ts_ns": ts[read], "x": read.astype(np.float64), "s": pa.array([f"r{i}" for i in read])})
+    table = pa.Table.from_batches(table.to_batches(max_chunksize=7000))
+    rp, _ = _byte_order(names)
+    moves = _placement(table, rp[table.column("symbol_index").to_numpy().astype(np.int64)])
+    assert (moves.runs is not None) == (STORED_LAYOUTS[layout] == "runs")
+    got = order_stored(table, names, ["ts_ns"], ["x", "s", "ts_ns"], tie_is_unordered=False)
+    assert got.unordered == ["a"]
+    want = sorted((i for i in range(row_id.size) if names[position[i] - 1] != "a"),
+                  key=lambda i: (names[position[i] - 1].encode(), int(row_id[i])))
+    assert got.table.column("symbol").to_pylist() == [names[position[i] - 1] for i in want]
+    assert got.table.column("x").to_pylist() == [float(i) for i in want]
+    assert got.table.column("s").to_pylist() == [f"r{i}" for i in want]
+    assert got.table.column("ts_ns").to_pylist() == [int(ts[i]) for i in want]

@@ -137,6 +137,7 @@ def test_every_vertica_folder_loads_with_its_declared_params(folder: str) -> Non
 #: the view).
 #: quotes_range_symbols_stored is the unsorted half of the transform's chunk read of quotes (sql/stored_order.py
 #: orders it in Python): the Vertica backend keeps the ordered read, whose sort runs on its nodes.
+#: trades_range_symbols_stored is the same for the chunk's trades.
 #: signal_state_stamps and signal_states_of serve the states a DuckDB owner keeps in memory between passes
 #: (udx/state_cache.py): Vertica's commit_signals returns no stamp, so its transform reads every state each pass.
 DUCKDB_ONLY = {
@@ -145,7 +146,8 @@ DUCKDB_ONLY = {
     "queries": {"trade_condition_set_strings", "list_stored_condition_sets", "add_trade_condition_sets",
                 "decide_trade_condition_sets", "archived_days", "archived_files",
                 "archived_trade_positions", "archived_quote_positions", "main_relations",
-                "quotes_range_symbols_stored", "signal_state_stamps", "signal_states_of"},
+                "quotes_range_symbols_stored", "trades_range_symbols_stored", "signal_state_stamps",
+                "signal_states_of"},
 }
 #: What only Vertica has, and why: retention drops the day partitions it exported to Parquet, which the database
 #: does not read back, so a read of a symbol's whole history first asks whether any of its days are only there, and

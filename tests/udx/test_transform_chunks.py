@@ -118,14 +118,16 @@ def test_runs_on_pieces_one_symbol_per_chunk_equal_one_pass(one_chunk, tmp_path)
     assert [r[:3] for r in got["signal_state"]] == [r[:3] for r in one_chunk["signal_state"]]
 
 
-@pytest.mark.parametrize("per_commit", [100, 3])
+@pytest.mark.parametrize(("per_commit", "first"), [(100, 2), (3, 2), (100, 1), (3, 1)])
 def test_chunks_read_in_groups_commit_each_chunk_once_with_the_rows_of_one_chunk(one_chunk, tmp_path, monkeypatch,
-                                                                                 per_commit):
-    """Reads of two symbols at a time (``_READ_SYMBOLS``): each chunk of ``symbols_per_commit`` symbols is still
-    one transaction holding exactly its symbols, and the rows are those of the one-chunk run."""
+                                                                                 per_commit, first):
+    """Reads of two symbols at a time (``_READ_SYMBOLS``), the first of ``first`` (``_FIRST_READ_SYMBOLS``):
+    each chunk of ``symbols_per_commit`` symbols is still one transaction holding exactly its symbols, and the
+    rows are those of the one-chunk run."""
     import udx.transform as transform
 
     monkeypatch.setattr(transform, "_READ_SYMBOLS", 2)
+    monkeypatch.setattr(transform, "_FIRST_READ_SYMBOLS", first)
     committed: list[list[str]] = []
     commit = DuckDBStorage.commit_signals
 
@@ -141,3 +143,18 @@ def test_chunks_read_in_groups_commit_each_chunk_once_with_the_rows_of_one_chunk
     got = _dump(path)
     for table, rows in one_chunk.items():
         assert _same(got[table], rows), table
+
+
+@pytest.mark.parametrize(("chunks", "first", "size"), [([5], 2, 3), ([3, 4, 1], 1, 2), ([2], 5, 2), ([], 1, 2)])
+def test_read_groups_cut_each_chunk_with_a_small_first_group(chunks, first, size):
+    """Groups of ``size`` symbols, the run's first of ``first``, none across two chunks; written out by hand."""
+    from udx.transform import _read_groups
+
+    plans = [[f"{k}.{i}" for i in range(n)] for k, n in enumerate(chunks)]
+    got = _read_groups(plans, first, size)  # type: ignore[arg-type]  # only sliced and counted
+    want = {(5,): {2: [(0, ["0.0", "0.1"]), (0, ["0.2", "0.3", "0.4"])]},
+            (3, 4, 1): {1: [(0, ["0.0"]), (0, ["0.1", "0.2"]), (1, ["1.0", "1.1"]), (1, ["1.2", "1.3"]),
+                            (2, ["2.0"])]},
+            (2,): {5: [(0, ["0.0", "0.1"])]},
+            (): {1: []}}[tuple(chunks)][first]
+    assert got == want

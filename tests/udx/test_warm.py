@@ -42,3 +42,54 @@ def test_warming_loads_every_cached_signature_once_and_compiles_nothing():
     assert got["misses"] == 0
     assert got["cached"]["_decompose_python@udx.realized"] >= 1
     assert got["loaded"] == got["cached"]
+
+
+#: A transform with fits and bar liquidity in a new process without warming: which kernels it called (numba's own
+#: record, ``overloads``), which it calls only from other kernels' code, and which warming would load.
+RUN_PROBE = """
+import json, sys
+from pathlib import Path
+import pyarrow.compute as pc
+from udx import warm
+warm._started.set()  # no warming: each kernel loads at its first call
+from ingest.synthetic_market import DEFAULT_SYMBOLS, SyntheticMarket
+from sql.duckdb_backend import DuckDBStorage
+from sql.settings import Settings
+from udx.transform import run_transform
+from numba.core.registry import CPUDispatcher
+end = 1_750_000_000 * 10**9 - (1_750_000_000 % 60) * 10**9
+symbols = (*tuple(s for s in DEFAULT_SYMBOLS if s.market == "stocks")[:2],
+           *tuple(s for s in DEFAULT_SYMBOLS if s.market == "crypto")[:1])
+trades, quotes = SyntheticMarket(11, 20.0, symbols, quote_dynamics=True).history(end - 4 * 3600 * 10**9, end)
+st = Settings(_env_file=None, duckdb_path=Path(sys.argv[1]), bar_seconds=60, session_stocks="00:00-24:00 UTC",
+              transform_lateness_seconds=0.0, liquidity_horizon_seconds=300, garch_min_obs=50, acd_min_obs=50)
+storage = DuckDBStorage.open(st)
+storage.apply_schema()
+storage.append_trades(trades)
+storage.append_quotes(quotes)
+summary = run_transform(storage, st, now_ns=1)
+storage.close()
+kernels = {}
+for name, module in list(sys.modules.items()):
+    if name == "udx" or name.startswith("udx."):
+        kernels.update((id(v), v) for v in vars(module).values() if isinstance(v, CPUDispatcher))
+label = lambda d: d.py_func.__module__ + "." + d.py_func.__qualname__
+print(json.dumps({"fits": summary.fits, "called": sorted(label(d) for d in kernels.values() if d.overloads),
+                  "warmed": sorted(label(d) for d in warm._dispatchers())}))
+"""
+
+
+@pytest.mark.skipif(not jit_enabled(), reason="kernels run as plain Python: nothing to load")
+def test_warming_covers_every_kernel_a_transform_calls_and_skips_those_only_kernels_call(tmp_path):
+    """Every kernel a transform run calls from Python is among those warmed; ``bns._add`` and
+    ``liquidity._usable``, called only inside other kernels (``bns._bns_rolling``, ``liquidity._quoted``), are
+    compiled into them and not loaded on their own."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    out = subprocess.run([sys.executable, "-c", RUN_PROBE, str(tmp_path / "w.duckdb")], cwd=ROOT, env=env,
+                         capture_output=True, text=True, check=True)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["fits"] > 0 and "udx.garch._loglik_grad_python" in got["called"]
+    assert set(got["called"]) <= set(got["warmed"])
+    for inner in ("udx.bns._add_python", "udx.liquidity._usable_python"):
+        assert inner not in got["called"] and inner not in got["warmed"]
