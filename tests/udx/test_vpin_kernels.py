@@ -184,6 +184,24 @@ def test_a_session_whose_volume_is_below_the_open_bucket_closes_it_at_its_fill()
     assert_allclose(v[5:], abs(2 * f - 1), rtol=1e-12)  # |2 f 250 - 250| / 250
 
 
+def test_identical_changes_give_sigma_zero_even_when_rounding_leaves_a_negative_variance() -> None:
+    """Five tested changes of exactly 0.3 in session 0: their variance is 0 (numpy's two-pass std says 0 too),
+    but Σd² - (Σd)²/n rounds to -5.6e-17 here; σ must be 0 (an even split in session 1), not the square root of a
+    negative number."""
+    rows = [{"session_open_ns": 0, "ref_price": 0.0, "close": 0.3, "w": 1.0, "tested": True, "volume": 40.0}
+            for _ in range(5)]
+    rows += [{"session_open_ns": DAY, "ref_price": 1.0, "close": c, "w": 1.0, "tested": True, "volume": 70.0}
+             for c in (1.2, 0.9, 1.05, 0.8)]
+    d = [0.3] * 5
+    assert sum(x * x for x in d) - sum(d) ** 2 / 5 < 0.0  # what the kernel's running sums meet
+    bucket, sigma, v, _ = _kernels(rows, 4.0, 1, 50)
+    _, want_bucket, want_sigma = ref.vpin_params(rows, 4.0)
+    assert want_sigma[5] == 0.0 and (sigma[5:] == 0.0).all()
+    assert_allclose(bucket, want_bucket)
+    assert (v[5:] == 0.0).all()  # an even split: OI 0 in every bucket of 50
+    assert_allclose(v, ref.vpin(rows, 4.0, 1, 50)[0])
+
+
 def test_phi_is_the_standard_normal_cdf() -> None:
     x = np.array([-37.5, -8.0, -1.96, -0.3, 0.0, 1e-9, 0.7, 1.6448536269514722, 5.0, 9.0])
     got = [vp._phi_python(float(t)) for t in x]
