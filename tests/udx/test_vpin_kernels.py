@@ -146,8 +146,8 @@ def test_the_markets_reach_the_edge_cases() -> None:
     values = np.asarray(v)[np.isfinite(c)]
     cdf = np.asarray(c)[np.isfinite(c)]
     assert ((cdf > 0) & (values == 0)).any()  # a VPIN of 0 counts the earlier zeros it ties
-    # a bar of 500 closes five buckets of V = 100: its last three hold the bar's one buy fraction, so the VPIN it
-    # reports equals the one its fourth bucket gave (a tie the CDF counts)
+    # a bar of 500 completes at least four buckets of V = 100, the last three of them whole inside it with the
+    # bar's one buy fraction, so the VPIN it reports equals the one its bucket before gave (a tie the CDF counts)
     big = [i for i, r in enumerate(rows) if r["volume"] == 500.0 and np.isfinite(c[i])]
     assert len(big) > 3
 
