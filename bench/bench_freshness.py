@@ -28,6 +28,10 @@ step). A bar is visible at the first answer whose newest bar of its symbol ends 
 that arrival minus ``bar_end_ns``. The resolution is the interval between answers (reported). Trades and bars
 of the first 3 s and the last 5 s of the window are left out (no answer before, or none yet after).
 
+``--writes SECONDS`` (with ``--only-parts``: nothing else) times, in this process, what a trade and a bar wait
+for at the last rate: the feed's writes, those in which DuckDB checkpointed apart (:func:`writes`), and the
+one-bar transform pass.
+
 Targets (issue 14): trade p99 ≤ 1 s; signal p99 ≤ ``TRANSFORM_LATENESS_SECONDS`` + 1.5 s. ``--baseline PATH``
 adds, in the same run, the code of another checkout (``PYTHONPATH=PATH``, e.g. a worktree of ``main`` with the
 ``SIM_FEED`` commit, or any checkout with ``--inline``) at the same rates, fed the same way, and reports each
@@ -628,9 +632,10 @@ def writes(seconds: float, rate: int, step_s: float = 0.1, passes: int = 3) -> l
        ``step_s`` (the group commits of a busy feed), its trades then its quotes (``append_trades``,
        ``append_quotes``), each write timed; a write during which the WAL file shrank is one in which DuckDB
        checkpointed (automatically, once the WAL passes its ``checkpoint_threshold``), counted apart;
-    2. after a first pass over those, ``passes`` one-bar transform passes (10 more seconds of the market each:
-       one new 10 s bar for each of the 9 symbols), wall and CPU time (the pass a bar waits for once the
-       watermark passes its end)."""
+    2. after a first pass over those, ``passes`` one-bar transform passes, each run as the demo's loop runs it:
+       once 10 more seconds of the market put the watermark just past the next bar end (one new 10 s bar for
+       each of the 9 symbols); wall and CPU time (the pass a bar waits for once the watermark passes its
+       end)."""
     import statistics
 
     from sql.duckdb_backend import DuckDBStorage
@@ -671,24 +676,34 @@ def writes(seconds: float, rate: int, step_s: float = 0.1, passes: int = 3) -> l
             f"{statistics.median(checkpointed) if checkpointed else float('nan'):.0f} ms, max "
             f"{max(checkpointed, default=float('nan')):.0f} ms, against {statistics.median(plain):.0f} ms for a "
             f"write without; {sum(checkpointed) / total:.0%} of the writing time was in those writes")
-        run_transform(storage, settings)
         t = start + round(len(batches) * step_s * NS)
-        walls, cpus, read = [], [], []
-        for _ in range(passes):
-            for k in range(round(10 / step_s)):
+        step, bar, late = round(step_s * NS), 10 * NS, round(settings.transform_lateness_seconds * NS)
+
+        def add_until(end_ns: int) -> None:
+            nonlocal t
+            while t < end_ns:
                 trades, quotes = _market_tables(market, t, step_s)
-                t += round(step_s * NS)
+                t += step
                 storage.append_trades(trades)
                 storage.append_quotes(quotes)
+
+        add_until(((t - late) // bar + 1) * bar + late + step)  # the watermark just past a bar end
+        run_transform(storage, settings)
+        walls, cpus, read, bars = [], [], [], []
+        for _ in range(passes):  # each as the demo runs it: woken once the watermark passes the next bar end
+            add_until(t + bar)
             began, cpu = time.perf_counter(), time.process_time()
             summary = run_transform(storage, settings)
             walls.append(time.perf_counter() - began)
             cpus.append(time.process_time() - cpu)
             read.append(summary.trades)
+            bars.append(summary.bars)
         storage.close()
-        lines.append(f"- One-bar transform pass at that rate (9 symbols, 10 s bars, 10 s of new trades): wall "
+        lines.append(f"- One-bar transform pass at that rate (9 symbols, 10 s bars, run once the watermark is "
+                     f"{step_s:g} s past the bar's end): wall "
                      f"{statistics.median(walls) * 1e3:.0f} ms, CPU {statistics.median(cpus) * 1e3:.0f} ms (all "
-                     f"threads), {statistics.median(read):,.0f} trades read (medians of {passes})")
+                     f"threads), {statistics.median(read):,.0f} trades read, {statistics.median(bars):.0f} bars written (medians of "
+                     f"{passes})")
     return lines
 
 
