@@ -53,7 +53,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -625,13 +625,62 @@ def timed_write(append: Callable[[Any], Any], table: Any, wal: Path) -> tuple[fl
     return took, after < before, after - before if after >= before else after
 
 
-def writes(seconds: float, rate: int, step_s: float = 0.1, passes: int = 3) -> list[str]:
+def _timed_writes(storage: Any, path: Path, batches: list[tuple[Any, Any]], seconds: float, step_s: float,
+                  threshold: str) -> str:
+    """:func:`writes`' first part: ``batches`` written into ``storage`` (``None``: a fresh file at ``path`` opened
+    with DuckDB's ``checkpoint_threshold`` set to ``threshold``, closed after); one line of what they took."""
+    import statistics
+    from unittest import mock
+
+    from sql import duckdb_backend
+    from sql.settings import Settings
+
+    own = storage is None
+    if own:
+        default = duckdb_backend.instance_config
+        with mock.patch.object(duckdb_backend, "instance_config",
+                               lambda settings: {**default(settings), "checkpoint_threshold": threshold}):  # fmt: skip
+            storage = duckdb_backend.DuckDBStorage.open(Settings(_env_file=None, duckdb_path=path))  # type: ignore[call-arg]
+        storage.apply_schema()
+    wal = Path(f"{path}.wal")
+    plain: list[float] = []
+    checkpointed: list[float] = []
+    trade_ms: list[float] = []
+    wal_bytes = 0
+    cpu = time.process_time()
+    for trades, quotes in batches:
+        for table, append in ((trades, storage.append_trades), (quotes, storage.append_quotes)):
+            took, during, grew = timed_write(append, table, wal)
+            wal_bytes += grew
+            (checkpointed if during else plain).append(took)
+            if table is trades:
+                trade_ms.append(took)
+    cpu = time.process_time() - cpu
+    if own:
+        storage.close()
+    n_trades = sum(t.num_rows for t, _ in batches)
+    total = sum(plain) + sum(checkpointed)
+    return (f"- Feed writes at {n_trades / seconds:,.0f} trades/s (and as many quotes), checkpoint_threshold "
+            f"{threshold}, a batch every {step_s:g} s for {seconds:g} s of the market into a fresh file: trades' "
+            f"commit p50 / p99 / max {np.percentile(trade_ms, 50):.0f} / {np.percentile(trade_ms, 99):.0f} / "
+            f"{max(trade_ms):.0f} ms; CPU {1e6 * cpu / n_trades:.1f} µs a trade with its quote; WAL grows "
+            f"~{wal_bytes / 2**20 / seconds:.1f} MiB per second of the market; {len(checkpointed)} writes "
+            f"checkpointed (one per {seconds / max(len(checkpointed), 1):.1f} s of the market): median "
+            f"{statistics.median(checkpointed) if checkpointed else float('nan'):.0f} ms, max "
+            f"{max(checkpointed, default=float('nan')):.0f} ms, against {statistics.median(plain):.0f} ms for a "
+            f"write without; {sum(checkpointed) / total:.0%} of the writing time was in those writes")
+
+
+def writes(seconds: float, rate: int, step_s: float = 0.1, passes: int = 3,
+           thresholds: Sequence[str] = ()) -> list[str]:
     """In one process, what a trade and a bar wait for at ``rate`` trades/s offered (and as many quotes):
 
     1. ``seconds`` of the market written as the feed writes it at that rate into a fresh file: a batch every
        ``step_s`` (the group commits of a busy feed), its trades then its quotes (``append_trades``,
        ``append_quotes``), each write timed; a write during which the WAL file shrank is one in which DuckDB
-       checkpointed (automatically, once the WAL passes its ``checkpoint_threshold``), counted apart;
+       checkpointed (automatically, once the WAL passes its ``checkpoint_threshold``), counted apart; then
+       the same batches again into a fresh file for each of ``thresholds``, opened with that
+       ``checkpoint_threshold`` instead of DuckDB's default (a what-if: the project does not set it);
     2. after a first pass over those, ``passes`` one-bar transform passes, each run as the demo's loop runs it:
        once 10 more seconds of the market put the watermark just past the next bar end (one new 10 s bar for
        each of the 9 symbols); wall and CPU time (the pass a bar waits for once the watermark passes its
@@ -653,29 +702,10 @@ def writes(seconds: float, rate: int, step_s: float = 0.1, passes: int = 3) -> l
         market = _market_at(rate, start)
         batches = [_market_tables(market, start + round(k * step_s * NS), step_s)
                    for k in range(round(seconds / step_s))]  # fmt: skip
-        wal = Path(f"{path}.wal")
-        plain: list[float] = []
-        checkpointed: list[float] = []
-        trade_ms: list[float] = []
-        wal_bytes = 0
-        for trades, quotes in batches:
-            for table, append in ((trades, storage.append_trades), (quotes, storage.append_quotes)):
-                took, during, grew = timed_write(append, table, wal)
-                wal_bytes += grew
-                (checkpointed if during else plain).append(took)
-                if table is trades:
-                    trade_ms.append(took)
-        n_trades = sum(t.num_rows for t, _ in batches)
-        total = sum(plain) + sum(checkpointed)
-        lines.append(
-            f"- Feed writes at {n_trades / seconds:,.0f} trades/s (and as many quotes), a batch every {step_s:g} s "
-            f"for {seconds:g} s of the market into a fresh file: trades' commit p50 / p99 / max "
-            f"{np.percentile(trade_ms, 50):.0f} / {np.percentile(trade_ms, 99):.0f} / {max(trade_ms):.0f} ms; "
-            f"WAL grows ~{wal_bytes / 2**20 / seconds:.1f} MiB per second of the market; {len(checkpointed)} writes "
-            f"checkpointed (one per {seconds / max(len(checkpointed), 1):.1f} s of the market): median "
-            f"{statistics.median(checkpointed) if checkpointed else float('nan'):.0f} ms, max "
-            f"{max(checkpointed, default=float('nan')):.0f} ms, against {statistics.median(plain):.0f} ms for a "
-            f"write without; {sum(checkpointed) / total:.0%} of the writing time was in those writes")
+        lines.append(_timed_writes(storage, path, batches, seconds, step_s, "DuckDB's default"))
+        for threshold in thresholds:  # the same batches into a fresh file of its own each
+            other = Path(tmp) / f"w-{threshold}.duckdb"
+            lines.append(_timed_writes(None, other, batches, seconds, step_s, threshold))
         t = start + round(len(batches) * step_s * NS)
         step, bar, late = round(step_s * NS), 10 * NS, round(settings.transform_lateness_seconds * NS)
 
@@ -735,6 +765,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writes", type=float, default=0, metavar="SECONDS",
                         help="also time, in this process, SECONDS of the feed's writes at the last rate (the DuckDB "
                         "checkpoints among them apart) and one-bar transform passes at that rate (writes)")
+    parser.add_argument("--checkpoint-thresholds", nargs="*", default=[], metavar="SIZE",
+                        help="with --writes: the writes again with DuckDB's checkpoint_threshold set to each SIZE, "
+                        "e.g. 64MiB (a what-if; the project leaves DuckDB's default)")
     parser.add_argument("--only-parts", action="store_true",
                         help="only the --parts, --feed-cpu and --writes timings (no demo)")
     parser.add_argument("--no-append", action="store_true", help="leave BENCHMARKS.md as it is")
@@ -773,7 +806,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(lines), flush=True)
         section += "\nIn one process (`--parts`), this tree only:\n" + "\n".join(lines) + "\n"
     if args.writes:
-        lines = writes(args.writes, (args.rates or args.sim_rates)[-1])
+        lines = writes(args.writes, (args.rates or args.sim_rates)[-1], thresholds=args.checkpoint_thresholds)
         print("\n".join(lines), flush=True)
         section += "\nIn one process (`--writes`), this tree only:\n" + "\n".join(lines) + "\n"
     print()
