@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import logging
 import math
 import zlib
 from pathlib import Path
@@ -173,7 +174,7 @@ def _as_version_2(text: str) -> str:
 
 
 def test_a_run_continues_states_stored_by_the_version_2_writer_to_the_one_pass_rows(
-        tmp_path: Path, trades: pa.Table) -> None:
+        tmp_path: Path, trades: pa.Table, caplog: pytest.LogCaptureFixture) -> None:
     one = _one_pass(tmp_path, trades)
     settings = _settings(tmp_path / "upgrade.duckdb")
     storage = _open(settings)
@@ -186,9 +187,12 @@ def test_a_run_continues_states_stored_by_the_version_2_writer_to_the_one_pass_r
         assert {json.loads(t)["v"] for (t,) in con.execute("SELECT state FROM signal_state").fetchall()} == {2}
     storage = _open(settings)  # a new process: the states are read from the rows
     storage.append_trades(trades.slice(31_111, trades.num_rows - 31_111))
-    summary = run_transform(storage, settings)
+    with caplog.at_level(logging.WARNING, logger="udx.transform"):
+        summary = run_transform(storage, settings)
     storage.close()
     assert summary.symbols == 2
+    assert "recomputing" not in caplog.text  # continued from the stored states, not recomputed from the start
+    assert summary.trades < trades.num_rows - 20_000  # from each state's last bar on (39,812), not all 68,000
     _same_rows(_signals(settings.duckdb_path), _signals(one))
     assert _states(settings.duckdb_path) == _states(one)  # written again as version 3, as one pass writes them
 
