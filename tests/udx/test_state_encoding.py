@@ -113,3 +113,13 @@ def test_version_3_arrays_that_are_not_zlib_streams_are_refused() -> None:
     doc["v"] = 3
     with pytest.raises(StateError, match="zlib"):
         SymbolState.from_json(json.dumps(doc))
+
+
+def test_a_state_fits_only_its_own_config_and_the_refusal_names_each_difference() -> None:
+    state = _state()
+    state.check_fits({"bar_seconds": 60, "session": "00:00-24:00 UTC", "window": [3, 4]})  # the same: no error
+    with pytest.raises(StateError) as refused:
+        state.check_fits({"bar_seconds": 300, "session": "00:00-24:00 UTC", "window": [3, 4], "new": 1})
+    text = str(refused.value)
+    assert "bar_seconds: stored 60, wanted 300" in text and "new: stored None, wanted 1" in text
+    assert "session" not in text.split(";")[0] and "window" not in text.split(";")[0]
