@@ -121,5 +121,46 @@ def test_a_state_fits_only_its_own_config_and_the_refusal_names_each_difference(
     with pytest.raises(StateError) as refused:
         state.check_fits({"bar_seconds": 300, "session": "00:00-24:00 UTC", "window": [3, 4], "new": 1})
     text = str(refused.value)
-    assert "bar_seconds: stored 60, wanted 300" in text and "new: stored None, wanted 1" in text
+    assert "(bar_seconds: stored 60, wanted 300, new: stored None, wanted 1)" in text
+    assert text.endswith("signal_state and trading_signals rows to recompute, or restore the old settings")
     assert "session" not in text.split(";")[0] and "window" not in text.split(";")[0]
+
+
+def test_the_text_is_compact_sorted_json_and_reads_back_to_the_same_scalars() -> None:
+    state = _state()
+    shuffled = SymbolState(dict(reversed(list(state.config.items()))), state.last_bar_end_ns, state.last_close,
+                           state.last_session_open_ns, state.n_returns, dict(reversed(list(state.arrays.items()))))
+    text = state.to_json()
+    assert shuffled.to_json() == text  # one text per state, whatever the order its dicts were built in
+    assert ", " not in text and ": " not in text  # no whitespace between items
+    doc = json.loads(text)
+    assert list(doc) == sorted(doc) and list(doc["config"]) == sorted(doc["config"])
+    assert (doc["last_bar_end_ns"], doc["last_session_open_ns"]) == (120 * 10**9, 60 * 10**9)
+    back = SymbolState.from_json(text)
+    assert (back.last_bar_end_ns, back.last_session_open_ns, back.n_returns) == (120 * 10**9, 60 * 10**9, 1234)
+
+
+def test_arrays_of_other_dtypes_are_stored_as_their_kind_in_little_endian_order() -> None:
+    state = SymbolState({}, 0, 1.0, 0, 0, {"i32": np.array([-5, 7], np.int32), "f4": np.array([0.5, -2.0], np.float32),
+                                           "big": np.array([1.25, math.pi], ">f8")})
+    arrays = _reference_arrays(state.to_json())
+    assert arrays["i32"].dtype == np.dtype("<i8") and arrays["i32"].tolist() == [-5, 7]
+    assert arrays["f4"].dtype == np.dtype("<f8") and arrays["f4"].tolist() == [0.5, -2.0]
+    assert arrays["big"].dtype == np.dtype("<f8") and arrays["big"].tolist() == [1.25, math.pi]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("{", "signal state is not valid JSON"),
+    ("[3]", "signal state version None is not supported"),
+    ('{"v": 9}', "delete this grid's signal_state and trading_signals rows to recompute"),
+])
+def test_unreadable_texts_are_refused_with_what_to_do(text: str, message: str) -> None:
+    with pytest.raises(StateError, match=message):
+        SymbolState.from_json(text)
+
+
+def test_an_unknown_array_kind_is_refused_by_name() -> None:
+    doc = json.loads(_reference_text(_state(), 3))
+    doc["arrays"]["ret"] = "f4:" + doc["arrays"]["ret"].split(":", 1)[1]
+    with pytest.raises(StateError, match="unknown dtype 'f4'"):
+        SymbolState.from_json(json.dumps(doc))
