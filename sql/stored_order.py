@@ -12,9 +12,9 @@ as its position in the list asked for, the key columns and the columns to return
    symbol string is read or compared; nothing moves when the rows are so already). Symbols stored one after
    the other come back as a few long runs of one symbol and consecutive ``rowid``: the runs are put in order
    by their first row (no row is sorted) and each column becomes its runs' slices of the read's chunks, in
-   the new order, without a copy (a reader copies a symbol's rows only where they span two). Otherwise each row's
-   stored place is found from its ``rowid`` (by counting the rows read below it, or by a sort when they are
-   spread thinly), the rows are grouped by stable radix sorts of integers, and each numeric column is moved
+   the new order, without a copy (a reader copies a symbol's rows only where they span two). Otherwise each
+   row's stored place is found from its ``rowid`` (by counting the rows read below it, or by a sort when
+   they are spread thinly), the rows are grouped by stable radix sorts of integers, and each numeric column is moved
    in one pass: every read row written to its place (a scatter, chunk by chunk, into one contiguous array),
    which stays sequential in what it reads when a feed appended the symbols interleaved (a gather by row
    number would jump between them);
@@ -167,9 +167,9 @@ class _Moves:
     """Moves the read rows to their new places: ``runs`` of consecutive read rows ``(first, length)`` in the new
     order, or ``dest`` (each read row's new position), or neither (nothing moves).
 
-    Runs are taken as zero-copy slices, every column alike (the column comes back in many chunks). Otherwise a numeric column without NULLs is scattered chunk
-    by chunk (``out[dest] = chunk``: the reads are sequential, the writes go to one run per symbol, and no
-    chunk is first concatenated): several times cheaper than gathering by ``rows`` when the rows of each
+    Runs are taken as zero-copy slices, every column alike (the column comes back in many chunks).
+    Otherwise a numeric column without NULLs is scattered chunk by chunk (``out[dest] = chunk``: the reads
+    are sequential, the writes go to one run per symbol, and no chunk is first concatenated): several times cheaper than gathering by ``rows`` when the rows of each
     symbol are spread over the read (a feed appends symbols interleaved); other columns are taken by
     ``rows``."""
 
