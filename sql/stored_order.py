@@ -14,8 +14,8 @@ as its position in the list asked for, the key columns and the columns to return
    by their first row (no row is sorted) and each column becomes its runs' slices of the read's chunks, in
    the new order, without a copy (a reader copies a symbol's rows only where they span two). Otherwise each
    row's stored place is found from its ``rowid`` (by counting the rows read below it, or by a sort when
-   they are spread thinly), the rows are grouped by stable radix sorts of integers, and each numeric column is moved
-   in one pass: every read row written to its place (a scatter, chunk by chunk, into one contiguous array),
+   they are spread thinly), the rows are grouped by stable radix sorts of integers, and each numeric column
+   is moved in one pass: every read row written to its place (a scatter, chunk by chunk, into one contiguous array),
    which stays sequential in what it reads when a feed appended the symbols interleaved (a gather by row
    number would jump between them);
 2. checks each symbol's rows against the query's key, column by column (``ts_ns`` first, a missing
@@ -169,9 +169,9 @@ class _Moves:
 
     Runs are taken as zero-copy slices, every column alike (the column comes back in many chunks).
     Otherwise a numeric column without NULLs is scattered chunk by chunk (``out[dest] = chunk``: the reads
-    are sequential, the writes go to one run per symbol, and no chunk is first concatenated): several times cheaper than gathering by ``rows`` when the rows of each
-    symbol are spread over the read (a feed appends symbols interleaved); other columns are taken by
-    ``rows``."""
+    are sequential, the writes go to one run per symbol, and no chunk is first concatenated): several times
+    cheaper than gathering by ``rows`` when the rows of each symbol are spread over the read (a feed appends
+    symbols interleaved); other columns are taken by ``rows``."""
 
     def __init__(self, dest: np.ndarray | None = None, runs: list[tuple[int, int]] | None = None) -> None:
         self.dest = dest
