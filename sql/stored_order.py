@@ -15,9 +15,9 @@ as its position in the list asked for, the key columns and the columns to return
    the new order, without a copy (a reader copies a symbol's rows only where they span two). Otherwise each
    row's stored place is found from its ``rowid`` (by counting the rows read below it, or by a sort when
    they are spread thinly), the rows are grouped by stable radix sorts of integers, and each numeric column
-   is moved in one pass: every read row written to its place (a scatter, chunk by chunk, into one contiguous array),
-   which stays sequential in what it reads when a feed appended the symbols interleaved (a gather by row
-   number would jump between them);
+   is moved in one pass: every read row written to its place (a scatter, chunk by chunk, into one contiguous
+   array), which stays sequential in what it reads when a feed appended the symbols interleaved (a gather by
+   row number would jump between them);
 2. checks each symbol's rows against the query's key, column by column (``ts_ns`` first, a missing
    ``sequence`` as the largest BIGINT, as the queries' ``COALESCE``): a symbol whose rows are non-decreasing
    in the key is in the order the ordered query gives;
