@@ -274,9 +274,9 @@ def order_stored(table: pa.Table, symbols: Sequence[str], key: Sequence[str], pa
     if moves.moved:  # the new order is grouped by rank: its ranks are each rank repeated
         ranks = np.repeat(np.arange(len(names), dtype=np.int64), np.bincount(ranks, minlength=len(names)))
     moved = {name: moves.column(table.column(name)) for name in dict.fromkeys([*payload, key[0]])}
+    if isinstance(moved[key[0]], pa.ChunkedArray):  # the key is checked in one piece (arrow's memory pool)
+        moved[key[0]] = moved[key[0]].combine_chunks()
     first = _key_column(pa.table({key[0]: moved[key[0]]}), key[0])
-    if moved[key[0]].type == pa.int64() and not moved[key[0]].null_count:  # the same values, in one piece
-        moved[key[0]] = pa.array(first)
     bad = _out_of_order(ranks, first, table, key[1:], moves, tie_is_unordered)
     columns = [moved[name] for name in payload]
     if bad.size:

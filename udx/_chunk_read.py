@@ -102,9 +102,9 @@ def symbol_bounds(column: pa.ChunkedArray, symbols: Sequence[str]) -> dict[str, 
 
 def arrays_of(trades: pa.Table, market: str) -> Arrays:
     """``ts, price, size`` of a read as contiguous arrays, with each print's eligibility (crypto: all)."""
-    ts = np.ascontiguousarray(trades.column("ts_ns").to_numpy(), dtype=np.int64)
-    px = np.ascontiguousarray(trades.column("price").to_numpy(), dtype=np.float64)
-    sz = np.ascontiguousarray(trades.column("size").to_numpy(), dtype=np.float64)
+    ts = np.ascontiguousarray(_joined(trades.column("ts_ns")), dtype=np.int64)
+    px = np.ascontiguousarray(_joined(trades.column("price")), dtype=np.float64)
+    sz = np.ascontiguousarray(_joined(trades.column("size")), dtype=np.float64)
     names = trades.column_names
     conditions = trades.column("conditions") if "conditions" in names else None
     correction = trades.column("correction") if "correction" in names else None
@@ -117,6 +117,12 @@ def arrays_of(trades: pa.Table, market: str) -> Arrays:
                     "treated as regular sales", code)
     price_ok, volume_ok = print_eligibility(conditions, correction, market)
     return ts, px, sz, price_ok, volume_ok
+
+
+def _joined(column: pa.ChunkedArray) -> np.ndarray:
+    """A read's column as one array (NULL as NaN), joined in arrow's memory pool, which keeps freed blocks for the
+    next read (numpy's large allocations are fresh pages each time)."""
+    return column.combine_chunks().to_numpy(zero_copy_only=False)
 
 
 def valid_prints(ts: np.ndarray, px: np.ndarray, sz: np.ndarray, price_ok: np.ndarray,
@@ -162,4 +168,5 @@ def _floats(column: pa.ChunkedArray, a: int, b: int) -> np.ndarray:
         return np.empty(0)
     if len(chunks) == 1:
         return np.ascontiguousarray(chunks[0].to_numpy(zero_copy_only=False), dtype=np.float64)
-    return np.concatenate([np.asarray(c.to_numpy(zero_copy_only=False), dtype=np.float64) for c in chunks])
+    # joined in arrow's memory pool, which keeps freed blocks (numpy's large allocations are fresh pages each time)
+    return np.ascontiguousarray(pa.concat_arrays(chunks).to_numpy(zero_copy_only=False), dtype=np.float64)
