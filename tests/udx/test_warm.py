@@ -90,5 +90,7 @@ def test_warming_covers_every_kernel_a_transform_calls(tmp_path):
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["fits"] > 0 and "udx.garch._loglik_grad_python" in got["called"]
     assert set(got["called"]) <= set(got["warmed"])
+    # ``inner`` shows among the called kernels only when its caller was compiled in this run (a cold cache):
+    # only that warming holds it is asserted
     for inner in ("udx.bns._add_python", "udx.liquidity._usable_python"):
-        assert inner not in got["called"] and inner in got["warmed"]
+        assert inner in got["warmed"]
