@@ -50,3 +50,27 @@ def tolerance(counts: list[float], lookback: int, min_periods: int, rtol: float)
     ``|m| 2**-52 / s`` when N and m are large and close (counts near 4e8 with a spread of 1 lose 1e-7)."""
     return [rtol * abs(z) + 2.0**-52 * abs(m) / s if math.isfinite(z) else 0.0
             for z, m, s in trailing(counts, lookback, min_periods)]
+
+
+def rounded_once(counts: list[float], lookback: int, min_periods: int) -> list[float]:
+    """The module docstring's arithmetic for whole counts: ``m = S/k`` and
+    ``s = sqrt((kQ - S²)/(k(k-1)))`` with ``S``, ``Q`` exact integer sums, each quotient rounded once to float64
+    (``sqrt`` of the correctly rounded variance), then ``z = (N - m)/s`` in float64. A two-pass float variance
+    lands within an ulp or two of it but not on it. NaN where the window holds a count that is not a whole
+    number >= 0."""
+    out = []
+    for t, c in enumerate(counts):
+        window = counts[max(0, t - lookback): t]
+        if any(v < 0 or v != math.floor(v) for v in window):
+            out.append(math.nan)  # not this arithmetic's case
+            continue
+        base = [int(v) for v in window]
+        k = len(base)
+        if k < min_periods or k < 2:
+            out.append(math.nan)
+            continue
+        total, squares = sum(base), sum(v * v for v in base)
+        m = total / k  # int / int: correctly rounded
+        s = math.sqrt(float(Fraction(k * squares - total * total, k * (k - 1))))
+        out.append(math.nan if s <= EPS * max(1.0, abs(m)) else (c - m) / s)
+    return out
