@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from reference.rule import decide as reference_decide
+from udx import reasons
 from udx.reasons import (
     _PROGRAM,
     NOT_PRICED,
@@ -25,6 +26,15 @@ from udx.reasons import (
 from udx.signal_rule import RuleConfig
 
 NAN = math.nan
+
+
+@pytest.fixture(autouse=True)
+def _fresh_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test builds the literal pieces of its configs again: ``udx.reasons`` keeps them per config for the
+    process, so a test run after others (or in a process forked after them, as mutmut's are) would otherwise
+    only see pieces built before it."""
+    monkeypatch.setattr(reasons, "_BLOBS", {})
+
 CONFIGS = [RuleConfig(), RuleConfig(vpin_cdf_hold=0.97, momentum_z=1.5, intensity_z=0.5, alpha=0.05),
            RuleConfig(vpin_cdf_hold=0.125, momentum_z=0.0, intensity_z=-1.0, alpha=1e-7)]
 
@@ -170,6 +180,17 @@ def test_fixed_point_outcome_at_the_limit_and_the_ties(v: float, digits: int, ou
     if outcome == 0:
         text = f"{v:.{digits}f}"
         assert k == int(text.lstrip("-").replace(".", ""))
+
+
+def test_the_pieces_are_kept_per_config() -> None:
+    """Two configs that differ in one value get their own texts, in either order and when asked again."""
+    row = [(9.0, 4.0, 3.0, 3.0, 0.5, 0.5)]
+    one, other = RuleConfig(alpha=0.01), RuleConfig(alpha=0.05)
+    for cfg in (one, other, one, other):
+        assert _run(row, [10], 5, cfg) == _want([list(c) for c in zip(*row, strict=True)], [10], 5, cfg)
+    blob, starts = _blob((0.9, 2.0, 2.0, 0.01))
+    assert _blob((0.9, 2.0, 2.0, 0.01))[0] is blob
+    assert starts[0] == 0 and starts[-1] == blob.size and (starts[1:] >= starts[:-1]).all()
 
 
 def test_bad_arguments_are_refused() -> None:
