@@ -109,7 +109,7 @@ def test_untested_bars_and_the_lm_window() -> None:
     """NaN L: no price-setting print, the opening print only, the window one short of full (index K - 1), a
     bar before it, a negative index that is neither marker, the window full (index K: L undefined)."""
     window = 314
-    index = [NOT_PRICED, OPENING_ONLY, window - 1, 0, 7, -3, -123456, window, window + 1, 10**12]
+    index = [NOT_PRICED, OPENING_ONLY, window - 1, 0, 7, -3, -123456, window, window + 1, 10**12, -(2**62) - 1]
     rows = [(NAN, 4.0, 0.0, 0.0, 0.1, 0.1)] * len(index)
     got = _run(rows, index, window, RuleConfig())
     assert got == _want([list(c) for c in zip(*rows, strict=True)], index, window, RuleConfig())
@@ -117,6 +117,7 @@ def test_untested_bars_and_the_lm_window() -> None:
     assert texts[2] == "no signal: LM window not full (313 of 314 returns)"
     assert texts[5] == "no signal: LM window not full (-3 of 314 returns)"
     assert texts[7] == "no signal: LM undefined (zero bipower variation in the window)"
+    assert texts[10] == "no signal: LM window not full (-4611686018427387905 of 314 returns)"  # beyond 2**53
 
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=["default", "loose", "low"])
@@ -193,12 +194,15 @@ def test_the_pieces_are_kept_per_config() -> None:
     assert starts[0] == 0 and starts[-1] == blob.size and (starts[1:] >= starts[:-1]).all()
 
 
+SHAPES = "^stats, thresholds, z, intensity, vpin and vpin_cdf must be 1-d of equal length$"
+
+
 def test_bad_arguments_are_refused() -> None:
     a = np.zeros(3)
-    with pytest.raises(ValueError, match="must be 1-d of equal length"):
+    with pytest.raises(ValueError, match=SHAPES):
         decide_arrays(a, a, first_index=0, window=5, z=a, intensity=np.zeros(2), vpin=a, vpin_cdf=a,
                       config=RuleConfig())
-    with pytest.raises(ValueError, match="must be 1-d of equal length"):
+    with pytest.raises(ValueError, match=SHAPES):
         decide_arrays(np.zeros((3, 1)), a, first_index=0, window=5, z=a, intensity=a, vpin=a, vpin_cdf=a,
                       config=RuleConfig())
     with pytest.raises(ValueError, match="^first_index must be an integer or one index per bar$"):
