@@ -4,8 +4,10 @@ the window's edges (``min_periods``, ``k < 2``, the lookback), the flat-baseline
 edge, the integer sums' limit, fractions and negatives that take the two-pass path and leave the window
 again, carried counts, and the arguments the public function refuses.
 
-Tolerance ``rtol = 1e-13``: the reference rounds once at the end; the kernel's running integer sums round the
-variance once too, and its two-pass fallback differs by a few ulps.
+Tolerance ``rtol = 1e-13`` plus ``|m| 2**-52 / s`` (``reference.intensity.tolerance``): the reference rounds once
+at the end; the kernel rounds the mean before ``N - m``, which costs that much when N and m are large and close,
+and its two-pass fallback differs by a few ulps. Whole windows are also checked bit for bit against the
+arithmetic the module docstring states (``rounded_once``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def assert_reference(got: np.ndarray, counts: list[float] | np.ndarray, lookback
     assert np.array_equal(np.isnan(got), np.isnan(want)), (got, want)
     ok = ~np.isnan(want)
     assert (np.abs(got[ok] - want[ok]) <= tol[ok]).all(), (got[ok] - want[ok], tol[ok])
+
 
 SERIES = {
     "poisson": _rng.poisson(4, 40).astype(float),
