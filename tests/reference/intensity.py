@@ -7,8 +7,8 @@ previous counts (or fewer than 2: ``ddof = 1`` needs two) and for a flat baselin
 (§7: "compare s_t against an epsilon, not == 0"; the epsilon is the module's documented one).
 
 Mean and variance are exact fractions of the float counts (:class:`fractions.Fraction`), so the only rounding is
-the final conversion: the kernel's running integer sums and its two-pass fallback must both land within a few
-ulps of this. Slow and obvious: every window is summed again from scratch.
+the final conversion. A float64 kernel lands within a few ulps of z plus what rounding the mean before
+``N - m`` costs (:func:`tolerance`). Slow and obvious: every window is summed again from scratch.
 """
 
 from __future__ import annotations
