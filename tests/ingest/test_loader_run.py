@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 import pytest
-from confluent_kafka import OFFSET_INVALID, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import OFFSET_INVALID, KafkaError, Message, TopicPartition
 
 from ingest.load import Loader, consumer_config
 from tests.ingest.test_kafka_pipeline import kafka_settings
