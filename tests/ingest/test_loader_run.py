@@ -24,10 +24,11 @@ from typing import Any
 import orjson
 import pyarrow as pa
 import pytest
-from confluent_kafka import OFFSET_INVALID, KafkaError, Message, TopicPartition
+from confluent_kafka import OFFSET_INVALID, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from ingest.load import Loader, consumer_config
-from tests.ingest.test_kafka_pipeline import kafka_settings
+from ingest.load import Loader, consumer_config, run_loader
+from ingest.produce import ensure_topics
+from tests.ingest.test_kafka_pipeline import _committed_total, kafka_settings
 
 pytestmark = [pytest.mark.kafka]
 
@@ -95,8 +96,10 @@ class _Consumer:
     after ``guard_s``, noting it in ``guarded``)."""
 
     def __init__(self, script: list, journal: list, highs: dict[tuple[str, int], tuple[int, int]],
-                 stop: threading.Event, until: Any = None, guard_s: float = 15.0) -> None:
+                 stop: threading.Event, until: Any = None, guard_s: float = 15.0, more: Any = None) -> None:
         self.script, self.journal, self.highs, self.stop = list(script), journal, highs, stop
+        self.more = more  # once the script is done: records of every later call (a topic still written to)
+        self.metadata_errors: dict[str, Any] = {}  # topic -> its metadata error; None: the topic is missing
         self.until = until or (lambda: True)
         self.deadline = time.monotonic() + guard_s
         self.guarded = False
@@ -121,6 +124,8 @@ class _Consumer:
         if time.monotonic() > self.deadline:
             self.guarded = True
             self.stop.set()
+        if not self.script and self.more is not None:
+            self.script.append(self.more())
         if not self.script:
             if self.until():
                 self.stop.set()
@@ -164,6 +169,11 @@ class _Consumer:
         for t, p in self.highs:
             topics.setdefault(t, SimpleNamespace(error=None, partitions={}))
             topics[t].partitions[p] = object()
+        for t, error in self.metadata_errors.items():
+            if error is None:
+                topics.pop(t, None)
+            else:
+                topics[t] = SimpleNamespace(error=error, partitions={})
         return SimpleNamespace(topics=topics)
 
     def close(self) -> None:
@@ -174,7 +184,7 @@ class _Consumer:
 def _loader(bootstrap: str, tmp_path: Any, script_of: Any, *, batch_rows: int, batch_seconds: float = 3600.0,
             quotes: bool = False, drain: bool = False, partitions: int = 3, lows: dict[int, int] | None = None,
             fail_at: int = 0, reopen_rows: int | None = None, until: Any = None, guard_s: float = 15.0,
-            ) -> tuple[Loader, _Consumer, _Storage, list, Any]:
+            more: Any = None) -> tuple[Loader, _Consumer, _Storage, list, Any]:
     """A loader on a stand-in consumer (``script_of(settings)`` gives its script) and a stand-in storage."""
     settings = kafka_settings(bootstrap, tmp_path / "unused.duckdb", load_batch_rows=batch_rows,
                               load_batch_seconds=batch_seconds)
@@ -183,7 +193,7 @@ def _loader(bootstrap: str, tmp_path: Any, script_of: Any, *, batch_rows: int, b
     storage = _Storage(journal, fail_at=fail_at)
     stop = threading.Event()
     script, highs = script_of(settings)
-    consumer = _Consumer(script, journal, highs, stop, until, guard_s)
+    consumer = _Consumer(script, journal, highs, stop, until, guard_s, more)
 
     class Scripted(Loader):
         def _make_consumer(self) -> Any:
@@ -479,3 +489,124 @@ def test_a_loader_without_a_broker_address_is_refused_naming_the_setting(tmp_pat
     settings = kafka_settings("", tmp_path / "unused.duckdb")
     with pytest.raises(ValueError, match="^KAFKA_BOOTSTRAP_SERVERS is not set: 'microstructure load' reads from"):
         Loader(settings, storage=None)  # type: ignore[arg-type]
+
+
+def test_a_drain_ends_while_records_beyond_the_high_watermarks_keep_coming(kafka_bootstrap, tmp_path):
+    """Never an idle poll (new records arrive all the time): the drain checks its positions (every second)
+    and ends once they and the committed offsets reach the targets taken at start; partition 2 is empty after
+    retention (low = high = 3) and has no position."""
+    later = iter(range(2, 10_000))
+
+    def script(settings: Any) -> Any:
+        t = settings.kafka_trades_topic
+        return ([[trade(t, 0, o) for o in range(3)] + [trade(t, 1, 0), trade(t, 1, 1)]],
+                {(t, 0): (0, 3), (t, 1): (0, 2), (t, 2): (3, 3)})
+
+    loader, consumer, storage, journal, settings = _loader(
+        kafka_bootstrap, tmp_path, script, batch_rows=1000, batch_seconds=0.2, drain=True, until=lambda: False,
+        guard_s=12, more=lambda: [trade(settings.kafka_trades_topic, 1, next(later))])
+    summary = loader.run()
+    t = settings.kafka_trades_topic
+    assert not consumer.guarded  # ended by itself
+    assert consumer.committed_at[(t, 0)] == 3 and consumer.committed_at[(t, 1)] >= 2
+    assert summary.trades_added == len(storage.trades) == summary.records > 5
+    _check_order(journal)
+
+
+def test_a_drain_of_a_missing_or_broken_topic_fails_naming_it(kafka_bootstrap, tmp_path):
+    def script(settings: Any) -> Any:
+        t = settings.kafka_trades_topic
+        return [], {(t, 0): (0, 1), (settings.kafka_quotes_topic, 0): (0, 1)}
+
+    loader, consumer, storage, journal, settings = _loader(kafka_bootstrap, tmp_path, script, batch_rows=10,
+                                                           quotes=True)
+    try:
+        t, q = settings.kafka_trades_topic, settings.kafka_quotes_topic
+        assert loader._partitions(consumer) == [TopicPartition(t, 0), TopicPartition(q, 0)]  # type: ignore[arg-type]
+        consumer.metadata_errors = {q: None}
+        with pytest.raises(KafkaException) as missing:
+            loader._partitions(consumer)  # type: ignore[arg-type]
+        assert missing.value.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+        assert missing.value.args[0].str() == f"no topic {q}"
+        broken = KafkaError(KafkaError.LEADER_NOT_AVAILABLE, "no leader (test)")
+        consumer.metadata_errors = {t: broken}
+        with pytest.raises(KafkaException) as failed:
+            loader._partitions(consumer)  # type: ignore[arg-type]
+        assert failed.value.args[0] == broken
+    finally:
+        loader._shutdown_writers()
+
+
+def test_the_extra_consumer_settings_reach_the_client_and_its_errors_are_logged(tmp_path, caplog):
+    """An unknown extra setting is refused by librdkafka (so the extras are passed on), and a client that cannot
+    reach its broker reports it through the loader's error callback (a warning: not fatal)."""
+    settings = kafka_settings("127.0.0.1:9", tmp_path / "unused.duckdb")
+    refused = Loader(settings, storage=None, consumer_config={"no.such.property": 1})  # type: ignore[arg-type]
+    try:
+        with pytest.raises(KafkaException, match="no.such.property"):
+            refused._make_consumer()
+    finally:
+        refused._shutdown_writers()
+    loader = Loader(settings, storage=None, consumer_config={"reconnect.backoff.ms": 10})  # type: ignore[arg-type]
+    caplog.set_level(logging.WARNING, logger="ingest.load")
+    consumer = loader._make_consumer()
+    try:
+        consumer.subscribe(["nowhere"])
+        deadline = time.monotonic() + 20
+        while not any(r.getMessage().startswith("kafka consumer: ") for r in caplog.records):
+            assert time.monotonic() < deadline, "no error reported for an unreachable broker"
+            consumer.poll(0.2)
+    finally:
+        consumer.close()
+        loader._shutdown_writers()
+    reported = [r for r in caplog.records if r.getMessage().startswith("kafka consumer: ")]
+    assert reported[0].levelno == logging.WARNING
+
+
+def test_the_consumer_prefetches_more_than_librdkafka_s_defaults_in_whole_numbers():
+    """"Large prefetch" (``consumer_config``): each fetch and queue bound above librdkafka's default
+    (CONFIGURATION.md: fetch.max.bytes 52428800, max.partition.fetch.bytes 1048576, queued.max.messages.kbytes
+    65536, queued.min.messages 100000), an integer as librdkafka takes it, and no partition-EOF events."""
+    config = consumer_config("host:1", "group-a")
+    defaults = {"fetch.max.bytes": 52_428_800, "max.partition.fetch.bytes": 1_048_576,
+                "queued.max.messages.kbytes": 65_536, "queued.min.messages": 100_000}
+    for name, default in defaults.items():
+        assert type(config[name]) is int and config[name] > default, name
+    assert config["enable.partition.eof"] is False
+    assert 3 * config["heartbeat.interval.ms"] <= config["session.timeout.ms"]  # Kafka's rule of thumb
+
+
+def test_run_loader_drains_on_the_real_consumer_reopens_the_storage_and_logs_the_final_counts(
+        kafka_bootstrap, tmp_path, caplog):
+    settings = kafka_settings(kafka_bootstrap, tmp_path / "unused.duckdb", load_batch_rows=4,
+                              load_batch_seconds=3600, load_reopen_rows=6, stats_interval_seconds=3600)
+    t = settings.kafka_trades_topic
+    ensure_topics(kafka_bootstrap, [t, settings.kafka_quotes_topic], 3)
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    for p, n in ((0, 5), (1, 3), (2, 2)):
+        for o in range(n):
+            producer.produce(t, trade(t, p, o).value(), b"k", partition=p, headers=[("source", b"sim")])
+    assert producer.flush(30) == 0
+    journal: list = []
+    storage = _Storage(journal)
+    stops: list[threading.Event] = []
+
+    def install(stop: threading.Event) -> None:  # stands in for SIGINT/SIGTERM: a guard against a drain that hangs
+        stops.append(stop)
+        guard = threading.Timer(60, stop.set)
+        guard.daemon = True
+        guard.start()
+
+    caplog.set_level(logging.INFO, logger="ingest.load")
+    summary = run_loader(settings, storage, drain=True, install_signals=install)  # type: ignore[arg-type]
+    stops[0].set()
+    assert sorted(k[2] for k in storage.trades) == sorted(f"{p}-{o}" for p, n in ((0, 5), (1, 3), (2, 2))
+                                                          for o in range(n))
+    assert (summary.records, summary.trades_added) == (10, 10)
+    assert _committed_total(settings) == 10
+    writes = [len(e[1]) for e in journal if e[0] == "write"]
+    reopened = [i for i, e in enumerate(e for e in journal if e[0] in ("write", "reopen")) if e[0] == "reopen"]
+    assert sum(writes) == 10 and reopened  # reopened once 6 rows were written since the last time
+    finals = [r.getMessage() for r in caplog.records if r.getMessage().endswith("(final)")]
+    assert len(finals) == 1 and finals[0].startswith("load: consumed=10 (")
+    assert " produced=10 " in finals[0] and f" batches={summary.batches} " in finals[0]
