@@ -100,6 +100,7 @@ class _Consumer:
         self.script, self.journal, self.highs, self.stop = list(script), journal, highs, stop
         self.more = more  # once the script is done: records of every later call (a topic still written to)
         self.metadata_errors: dict[str, Any] = {}  # topic -> its metadata error; None: the topic is missing
+        self.refuse_committed = 0  # calls of committed() to fail (the coordinator not available yet)
         self.until = until or (lambda: True)
         self.deadline = time.monotonic() + guard_s
         self.guarded = False
@@ -154,6 +155,9 @@ class _Consumer:
         return [TopicPartition(tp.topic, tp.partition, tp.offset) for tp in offsets]
 
     def committed(self, tps: list[TopicPartition], timeout: float) -> list[TopicPartition]:
+        if self.refuse_committed:
+            self.refuse_committed -= 1
+            raise KafkaException(KafkaError(KafkaError.COORDINATOR_NOT_AVAILABLE, "no coordinator (test)"))
         return [TopicPartition(tp.topic, tp.partition, self.committed_at.get((tp.topic, tp.partition),
                                                                              OFFSET_INVALID)) for tp in tps]
 
@@ -419,21 +423,30 @@ def test_a_failed_write_raises_commits_nothing_after_it_and_writes_no_later_batc
     assert storage.calls == 2 and loader.summary.commits == 1 and consumer.closed
 
 
-def test_a_drain_ends_once_the_committed_offsets_reach_the_high_watermarks(kafka_bootstrap, tmp_path):
-    """Partition 2 was emptied by retention (low = high = 3, nothing to read, nothing committed): caught up."""
+def test_a_drain_ends_once_the_committed_offsets_reach_the_high_watermarks(kafka_bootstrap, tmp_path, caplog):
+    """Partition 2 was emptied by retention (low = high = 3, nothing to read, nothing committed): caught up.
+    Partition 1 starts at 2 (retention). The first two reads of the committed offsets fail: logged, and the
+    drain goes on until it can read them."""
     def script(settings: Any) -> Any:
         t = settings.kafka_trades_topic
-        return ([[trade(t, 0, o) for o in range(3)], [trade(t, 1, o) for o in range(4)]],
-                {(t, 0): (0, 3), (t, 1): (0, 4), (t, 2): (3, 3)})
+        return ([[trade(t, 0, o) for o in range(3)], [trade(t, 1, o) for o in range(2, 6)]],
+                {(t, 0): (0, 3), (t, 1): (2, 6), (t, 2): (3, 3)})
 
+    caplog.set_level(logging.INFO, logger="ingest.load")
     loader, consumer, storage, journal, settings = _loader(kafka_bootstrap, tmp_path, script, batch_rows=1000,
                                                            drain=True, until=lambda: False, guard_s=10)
+    consumer.refuse_committed = 2
     summary = loader.run()
     t = settings.kafka_trades_topic
     assert not consumer.guarded  # ended by itself
-    assert consumer.committed_at == {(t, 0): 3, (t, 1): 4}
+    messages = [r.getMessage() for r in caplog.records if r.name == "ingest.load"]
+    assert "drain: 7 records up to the high watermarks" in messages
+    refused = KafkaException(KafkaError(KafkaError.COORDINATOR_NOT_AVAILABLE, "no coordinator (test)"))
+    assert messages.count(f"drain: committed offsets not available yet: {refused}") == 2
+    assert consumer.refuse_committed == 0
+    assert consumer.committed_at == {(t, 0): 3, (t, 1): 6}
     assert len(storage.trades) == summary.trades_added == 7 and journal[-1] == ("close",)
-    _check_order(journal)
+    _check_order(journal, dead={("trade", 1, 0), ("trade", 1, 1)})  # offsets 0 and 1 deleted by retention
 
 
 def test_a_drain_does_not_end_while_a_partition_is_short_of_its_high_watermark(kafka_bootstrap, tmp_path):
