@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 import pyarrow as pa
-from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from ingest.arrow_decode import decode_trades
 from ingest.normalize import FrameBatch
@@ -588,7 +588,9 @@ class Loader:
             return False
         for tp in committed:
             low, high = targets[(tp.topic, tp.partition)]
-            position = tp.offset if tp.offset != OFFSET_INVALID and tp.offset >= 0 else low
+            # no commit yet (OFFSET_INVALID, negative), or one below the low watermark (retention deleted every
+            # record after it: nothing is left there to read or commit): the partition starts at its low watermark
+            position = max(tp.offset, low)
             if position < high:
                 return False
         return True

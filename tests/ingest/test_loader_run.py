@@ -15,6 +15,7 @@ expected rows, offsets and counts are written out from the records each test bui
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -508,7 +509,7 @@ def test_a_drain_ends_while_records_beyond_the_high_watermarks_keep_coming(kafka
     """Never an idle poll (new records arrive all the time): the drain checks its positions (every second)
     and ends once they and the committed offsets reach the targets taken at start; partition 2 is empty after
     retention (low = high = 3) and has no position."""
-    later = iter(range(2, 10_000))
+    later = itertools.count(2)
 
     def script(settings: Any) -> Any:
         t = settings.kafka_trades_topic
@@ -623,3 +624,69 @@ def test_run_loader_drains_on_the_real_consumer_reopens_the_storage_and_logs_the
     finals = [r.getMessage() for r in caplog.records if r.getMessage().endswith("(final)")]
     assert len(finals) == 1 and finals[0].startswith("load: consumed=10 (")
     assert " produced=10 " in finals[0] and f" batches={summary.batches} " in finals[0]
+
+
+def test_a_drain_ends_when_retention_deleted_every_record_after_a_partition_s_committed_offset(kafka_bootstrap,
+                                                                                             tmp_path):
+    """The group committed offset 1 of partition 2 in an earlier run; records 1 and 2 came later and were deleted
+    by retention (low = high = 3): nothing is left to read or commit there, so the drain must not wait for a
+    commit of it (it did for ever before: the committed offset was compared with the high watermark alone)."""
+    def script(settings: Any) -> Any:
+        t = settings.kafka_trades_topic
+        return [[trade(t, 0, o) for o in range(3)]], {(t, 0): (0, 3), (t, 1): (0, 0), (t, 2): (3, 3)}
+
+    loader, consumer, storage, journal, settings = _loader(kafka_bootstrap, tmp_path, script, batch_rows=1000,
+                                                           drain=True, until=lambda: False, guard_s=5)
+    t = settings.kafka_trades_topic
+    consumer.committed_at[(t, 2)] = 1
+    summary = loader.run()
+    assert not consumer.guarded  # ended by itself
+    assert consumer.committed_at == {(t, 0): 3, (t, 2): 1} and summary.trades_added == 3
+
+
+def test_a_drain_is_behind_while_a_held_partition_s_position_is_short_of_its_target(kafka_bootstrap, tmp_path):
+    """``_behind``, the local check that spares the coordinator a round trip while records are still to read."""
+    def script(settings: Any) -> Any:
+        t = settings.kafka_trades_topic
+        return [], {(t, 0): (0, 5), (t, 1): (4, 4), (t, 2): (0, 2)}
+
+    loader, consumer, storage, journal, settings = _loader(kafka_bootstrap, tmp_path, script, batch_rows=10)
+    try:
+        t = settings.kafka_trades_topic
+        targets = {(t, 0): (0, 5), (t, 1): (4, 4)}  # partition 2 held but not a target (it joined later)
+        loader._assigned = {(t, 0), (t, 1), (t, 2)}
+        consumer.position_of = {(t, 0): 4}  # partition 1: no position, emptied by retention (low = high)
+        assert loader._behind(consumer, targets) is True  # type: ignore[arg-type]
+        consumer.position_of = {(t, 0): 5, (t, 2): 0}
+        assert loader._behind(consumer, targets) is False  # type: ignore[arg-type]
+        loader._assigned = {(t, 1), (t, 2)}  # partition 0 went to another member: not this loader's to read
+        consumer.position_of = {}
+        assert loader._behind(consumer, targets) is False  # type: ignore[arg-type]
+    finally:
+        loader._shutdown_writers()
+
+
+def test_run_loader_without_drain_runs_until_its_stop_is_set_logging_statistics_lines(kafka_bootstrap, tmp_path,
+                                                                                      caplog):
+    settings = kafka_settings(kafka_bootstrap, tmp_path / "unused.duckdb", stats_interval_seconds=0.1)
+    stops: list[threading.Event] = []
+    returned: list[Any] = []
+
+    def install(stop: threading.Event) -> None:  # stands in for SIGTERM after 1.5 s
+        stops.append(stop)
+        timer = threading.Timer(1.5, stop.set)
+        timer.daemon = True
+        timer.start()
+
+    def run() -> None:
+        returned.append(run_loader(settings, _Storage([]), install_signals=install))  # type: ignore[arg-type]
+        returned.append(stops[0].is_set())
+
+    caplog.set_level(logging.INFO, logger="ingest.load")
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive(), "the stop did not end the loader"
+    assert returned[1] is True  # it ran until the stop (an empty topic ends a drain at once)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("load: consumed=")]
+    assert len(lines) >= 3 and lines[-1].endswith("(final)") and not lines[0].endswith("(final)")
