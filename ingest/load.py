@@ -33,7 +33,8 @@ rows may still be written: harmless, they are idempotent). SIGINT/SIGTERM set a 
 close. A failed database write raises in the main thread and commits nothing.
 
 ``drain=True`` (``load --drain``) reads the high watermark of every partition at start and returns once the
-group's committed offsets reached all of them.
+group's committed offsets reached all of them (a committed offset below a partition's low watermark counts as the
+low watermark: retention deleted the records after it, nothing is left there to commit).
 """
 
 from __future__ import annotations
