@@ -695,3 +695,19 @@ def test_run_loader_without_drain_runs_until_its_stop_is_set_logging_statistics_
     assert returned[1] is True  # it ran until the stop (an empty topic ends a drain at once)
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("load: consumed=")]
     assert len(lines) >= 3 and lines[-1].endswith("(final)") and not lines[0].endswith("(final)")
+
+
+def test_a_batch_of_more_records_than_one_consume_returns_is_handed_over_once_it_holds_the_batch_size(
+        kafka_bootstrap, tmp_path):
+    """``LOAD_BATCH_ROWS`` 1,500 and ``consume()`` returns at most 1,000 records: the batch is handed over after
+    the second call, with 2,000 records, and the stop flushes the last 1,000."""
+    def script(settings: Any) -> Any:
+        t = settings.kafka_trades_topic
+        return [[trade(t, p, o) for o in range(1000)] for p in range(3)], {(t, p): (0, 1000) for p in range(3)}
+
+    loader, consumer, storage, journal, settings = _loader(kafka_bootstrap, tmp_path, script, batch_rows=1500)
+    summary = loader.run()
+    t = settings.kafka_trades_topic
+    assert [len(e[1]) for e in journal if e[0] == "write"] == [2000, 1000]
+    assert [e[1] for e in journal if e[0] == "commit"] == [{(t, 0): 1000, (t, 1): 1000}, {(t, 2): 1000}]
+    assert summary.trades_added == len(storage.trades) == 3000 and summary.batches == 2
