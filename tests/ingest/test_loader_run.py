@@ -747,3 +747,24 @@ def test_the_storage_is_reopened_after_each_load_reopen_rows_rows_counted_from_t
                                                            reopen_rows=5)
     loader.run()
     assert [e[0] for e in journal if e[0] in ("write", "reopen")] == ["write", "write", "reopen", "write"]
+
+
+def test_a_dead_letter_the_loader_s_own_producer_cannot_deliver_stops_the_commit(kafka_bootstrap, tmp_path,
+                                                                                  monkeypatch):
+    """The run's dead-letter producer (made by ``run``, with its delivery callback) points at a broker that never
+    answers: the bad record's delivery fails, is counted, and its batch is not committed (a commit would lose it)."""
+    from ingest import load
+
+    real = load.producer_config
+    monkeypatch.setattr(load, "producer_config", lambda bootstrap, **kw: real(
+        "127.0.0.1:9", **kw, **{"message.timeout.ms": 500, "log_level": 0}))
+
+    def script(settings: Any) -> Any:
+        t = settings.kafka_trades_topic
+        return [[trade(t, 0, 0), trade(t, 0, 1, value=b"{not json")]], {(t, p): (0, 2) for p in range(3)}
+
+    loader, consumer, storage, journal, settings = _loader(kafka_bootstrap, tmp_path, script, batch_rows=1000)
+    with pytest.raises(KafkaException, match="dead-letter records were not delivered; not committing"):
+        loader.run()
+    assert loader.stats.delivery_failures == 1 and loader.summary.dead_lettered == 0
+    assert [e[0] for e in journal] == ["write", "close"]  # written (idempotent), not committed
