@@ -320,8 +320,9 @@ class Loader:
         trades_topic = self.settings.kafka_trades_topic
         topics = list(map(Message.topic, messages))
         headers = list(map(Message.headers, messages))
-        if list(map(Message.error, messages)).count(None) != n or topics.count(trades_topic) != n \
-                or headers.count(headers[0]) != n:
+        # any(): a KafkaError compared with None raises inside list.count (confluent-kafka 2.16: SystemError), so an
+        # error event is found by its truth value (a KafkaError is true, None false)
+        if any(map(Message.error, messages)) or topics.count(trades_topic) != n or headers.count(headers[0]) != n:
             self._take_each(messages)
             return
         batch = self._batch

@@ -104,6 +104,7 @@ class _Consumer:
         self.metadata_errors: dict[str, Any] = {}  # topic -> its metadata error; None: the topic is missing
         self.refuse_committed = 0  # calls of committed() to fail (the coordinator not available yet)
         self.until = until or (lambda: True)
+        self.guard_s = guard_s
         self.deadline = time.monotonic() + guard_s
         self.guarded = False
         self.position_of: dict[tuple[str, int], int] = {}
@@ -123,6 +124,7 @@ class _Consumer:
             self.lags.append(self.loader.stats.lag)
         if not self.assigned:
             self.assigned = True
+            self.deadline = time.monotonic() + self.guard_s  # from the first call: the topics may take a while
             self.on_assign(self, [TopicPartition(t, p) for t, p in self.highs])
         if time.monotonic() > self.deadline:
             self.guarded = True
@@ -183,6 +185,8 @@ class _Consumer:
         return SimpleNamespace(topics=topics)
 
     def close(self) -> None:
+        """As the real client: the partitions still held are revoked (``on_revoke``) while closing."""
+        self.on_revoke(self, [TopicPartition(t, p) for t, p in self.highs])
         self.journal.append(("close",))
         self.closed = True
 
@@ -524,15 +528,19 @@ def test_a_drain_ends_while_records_beyond_the_high_watermarks_keep_coming(kafka
     def script(settings: Any) -> Any:
         t = settings.kafka_trades_topic
         return ([[trade(t, 0, o) for o in range(3)] + [trade(t, 1, 0), trade(t, 1, 1)]],
-                {(t, 0): (0, 3), (t, 1): (0, 2), (t, 2): (3, 3)})
+                {(t, 0): (0, 3), (t, 1): (0, 1000), (t, 2): (3, 3)})
+
+    def more() -> list:  # ~500 records a second: partition 1 is still behind at the first check, after 1 s
+        time.sleep(0.002)
+        return [trade(settings.kafka_trades_topic, 1, next(later))]
 
     loader, consumer, storage, journal, settings = _loader(
         kafka_bootstrap, tmp_path, script, batch_rows=1000, batch_seconds=0.2, drain=True, until=lambda: False,
-        guard_s=12, more=lambda: [trade(settings.kafka_trades_topic, 1, next(later))])
+        guard_s=12, more=more)
     summary = loader.run()
     t = settings.kafka_trades_topic
     assert not consumer.guarded  # ended by itself
-    assert consumer.committed_at[(t, 0)] == 3 and consumer.committed_at[(t, 1)] >= 2
+    assert consumer.committed_at[(t, 0)] == 3 and consumer.committed_at[(t, 1)] >= 1000
     assert summary.trades_added == len(storage.trades) == summary.records > 5
     _check_order(journal)
 
@@ -761,10 +769,35 @@ def test_a_dead_letter_the_loader_s_own_producer_cannot_deliver_stops_the_commit
 
     def script(settings: Any) -> Any:
         t = settings.kafka_trades_topic
-        return [[trade(t, 0, 0), trade(t, 0, 1, value=b"{not json")]], {(t, p): (0, 2) for p in range(3)}
+        return ([[trade(t, 0, 0), trade(t, 0, 1, value=b"{not json")], [trade(t, 0, 2)]],
+                {(t, p): (0, 3) for p in range(3)})
 
-    loader, consumer, storage, journal, settings = _loader(kafka_bootstrap, tmp_path, script, batch_rows=1000)
+    # the second batch (one record, not due) is still gathered when the first fails: not written or committed
+    # after the failure, not even by the revocation that closing the consumer brings
+    loader, consumer, storage, journal, settings = _loader(kafka_bootstrap, tmp_path, script, batch_rows=2,
+                                                           until=lambda: False)
     with pytest.raises(KafkaException, match="dead-letter records were not delivered; not committing"):
         loader.run()
     assert loader.stats.delivery_failures == 1 and loader.summary.dead_lettered == 0
-    assert [e[0] for e in journal] == ["write", "close"]  # written (idempotent), not committed
+    assert journal == [("write", [("trade", 0, 0)]), ("close",)]  # written (idempotent), not committed
+    assert not consumer.guarded
+
+
+def test_trades_with_mixed_headers_or_a_consume_error_are_taken_record_by_record(kafka_bootstrap, tmp_path):
+    """All from the trades topic, but two header sets (each record keeps its own source), then a consume error
+    after a record (its offset is not the partition's); a record stamped at 1 ms keeps that time."""
+    def script(settings: Any) -> Any:
+        t = settings.kafka_trades_topic
+        return ([[trade(t, 0, 0, headers=[("source", b"sim")], ts_ms=1), trade(t, 0, 1, headers=[("source", b"ws2")])],
+                 [trade(t, 1, 0), Message(topic=t, partition=1, offset=-1001, error=KafkaError(KafkaError._PARTITION_EOF))],
+                 [trade(t, 2, 0, ts_ms=1), trade(t, 2, 1)]],
+                {(t, p): (0, 2) for p in range(3)})
+
+    loader, consumer, storage, journal, settings = _loader(kafka_bootstrap, tmp_path, script, batch_rows=1000)
+    loader.run()
+    t = settings.kafka_trades_topic
+    trades = {r["trade_id"]: r for r in storage.trades.values()}
+    assert {k: r["source"] for k, r in trades.items()} == {"0-0": "sim", "0-1": "ws2", "1-0": "ws", "2-0": "ws",
+                                                           "2-1": "ws"}
+    assert trades["0-0"]["received_ns"] == trades["2-0"]["received_ns"] == 1_000_000
+    assert [e[1] for e in journal if e[0] == "commit"] == [{(t, 0): 2, (t, 1): 1, (t, 2): 2}]
