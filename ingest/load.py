@@ -33,7 +33,8 @@ rows may still be written: harmless, they are idempotent). SIGINT/SIGTERM set a 
 close. A failed database write raises in the main thread and commits nothing.
 
 ``drain=True`` (``load --drain``) reads the high watermark of every partition at start and returns once the
-group's committed offsets reached all of them.
+group's committed offsets reached all of them (a committed offset below a partition's low watermark counts as the
+low watermark: retention deleted the records after it, nothing is left there to commit).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 import pyarrow as pa
-from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from ingest.arrow_decode import decode_trades
 from ingest.normalize import FrameBatch
@@ -319,8 +320,9 @@ class Loader:
         trades_topic = self.settings.kafka_trades_topic
         topics = list(map(Message.topic, messages))
         headers = list(map(Message.headers, messages))
-        if list(map(Message.error, messages)).count(None) != n or topics.count(trades_topic) != n \
-                or headers.count(headers[0]) != n:
+        # any(): a KafkaError compared with None raises inside list.count (confluent-kafka 2.16: SystemError), so an
+        # error event is found by its truth value (a KafkaError is true, None false)
+        if any(map(Message.error, messages)) or topics.count(trades_topic) != n or headers.count(headers[0]) != n:
             self._take_each(messages)
             return
         batch = self._batch
@@ -588,7 +590,9 @@ class Loader:
             return False
         for tp in committed:
             low, high = targets[(tp.topic, tp.partition)]
-            position = tp.offset if tp.offset != OFFSET_INVALID and tp.offset >= 0 else low
+            # no commit yet (OFFSET_INVALID, negative), or one below the low watermark (retention deleted every
+            # record after it: nothing is left there to read or commit): the partition starts at its low watermark
+            position = max(tp.offset, low)
             if position < high:
                 return False
         return True
