@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import datetime as dt
 import math
 
@@ -112,6 +113,12 @@ def as_rows(columns: dict[str, object]) -> list[dict]:
 
 
 def reference_of(symbol: str, fits: list, final: int = FINAL) -> tuple[list[dict], list, list, dict]:
+    """The reference's rows, refit windows and profiles (once per symbol and fits in a test run)."""
+    return _reference_of(symbol, tuple(fits), final)
+
+
+@functools.cache
+def _reference_of(symbol: str, fits: tuple, final: int) -> tuple[list[dict], list, list, dict]:
     ts, px, sz, sp, cv = prints_of(symbol)
     prints = list(zip(ts.tolist(), px.tolist(), sz.tolist(), sp.tolist(), cv.tolist(), strict=True))
     garch = [(f.omega, f.alpha, f.beta) for f in fits if f.model == "garch11"]
@@ -119,7 +126,10 @@ def reference_of(symbol: str, fits: list, final: int = FINAL) -> tuple[list[dict
     return symbol_rows(prints, reference_config(), final, garch, acd)
 
 
+@functools.cache
 def one_pass(symbol: str, cfg: SignalConfig | None = None, final: int = FINAL):  # noqa: ANN201
+    """``process_symbol`` on all of ``symbol``'s prints in one call (once per arguments in a test run: the
+    tests only read the result)."""
     ts, px, sz, sp, cv = prints_of(symbol)
     return process_symbol(ts, px, sz, cfg or signal_config(), None, final, sets_price=sp, counts_volume=cv)
 
