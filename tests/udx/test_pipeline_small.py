@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
 import datetime as dt
 import math
 
@@ -78,6 +77,8 @@ def make_prints(seed: int, per_minute: float, vol: float, tick: float = 0.0, bas
     for o, c in SESSIONS:
         n = rng.poisson(per_minute * (c - o + 20 * 60 * NS) / (60 * NS))
         ts_all.append(rng.integers(o - 10 * 60 * NS, c + 10 * 60 * NS, n))
+    # prints exactly on the ACD bins' bounds (every 1,200 s from the open): a bin starts at its bound
+    ts_all.append(np.array([o + k * 1200 * NS for o, _ in SESSIONS for k in (1, 2)], np.int64))
     ts = np.sort(np.concatenate(ts_all))
     same = np.flatnonzero(rng.random(ts.size - 1) < 0.03)
     ts[same + 1] = ts[same]
@@ -98,7 +99,7 @@ def make_prints(seed: int, per_minute: float, vol: float, tick: float = 0.0, bas
 
 #: a liquid symbol with a jump in its third session, a thin one on a coarse grid (empty bars, zero returns,
 #: buckets that pool), a stable one on a cent grid (zero returns, LM undefined, VPIN ties)
-SYMBOLS = {"LIQ": (11, 3.0, 4e-4, 0.0, 100.0, 0.02), "THIN": (12, 1.2, 6e-4, 0.05, 100.0, 0.0),
+SYMBOLS = {"LIQ": (11, 3.0, 4e-4, 0.0, 100.0, 0.02), "THIN": (12, 1.5, 6e-4, 0.05, 100.0, 0.0),
            "FLAT": (13, 2.0, 2e-5, 0.01, 1.0, 0.0)}
 
 
@@ -112,32 +113,25 @@ def as_rows(columns: dict[str, object]) -> list[dict]:
     return [{k: lists[k][i] for k in lists} for i in range(len(lists["bar_end_ns"]))]
 
 
-def reference_of(symbol: str, fits: list, final: int = FINAL) -> tuple[list[dict], list, list, dict]:
-    """The reference's rows, refit windows and profiles (once per symbol and fits in a test run)."""
-    return _reference_of(symbol, tuple(fits), final)
-
-
-@functools.cache
-def _reference_of(symbol: str, fits: tuple, final: int) -> tuple[list[dict], list, list, dict]:
+def reference_of(symbol: str, fits: list, final: int = FINAL, cfg: Config | None = None) -> tuple[list[dict], list, list, dict]:
     ts, px, sz, sp, cv = prints_of(symbol)
     prints = list(zip(ts.tolist(), px.tolist(), sz.tolist(), sp.tolist(), cv.tolist(), strict=True))
     garch = [(f.omega, f.alpha, f.beta) for f in fits if f.model == "garch11"]
     acd = [(f.omega, f.alpha, f.beta) for f in fits if f.model == "acd11"]
-    return symbol_rows(prints, reference_config(), final, garch, acd)
+    return symbol_rows(prints, cfg or reference_config(), final, garch, acd)
 
 
-@functools.cache
 def one_pass(symbol: str, cfg: SignalConfig | None = None, final: int = FINAL):  # noqa: ANN201
-    """``process_symbol`` on all of ``symbol``'s prints in one call (once per arguments in a test run: the
-    tests only read the result)."""
+    """``process_symbol`` on all of ``symbol``'s prints in one call (not cached: mutmut maps each test to the
+    functions it calls, and a test served from a cache would not be run against their mutants)."""
     ts, px, sz, sp, cv = prints_of(symbol)
     return process_symbol(ts, px, sz, cfg or signal_config(), None, final, sets_price=sp, counts_volume=cv)
 
 
-def in_pieces(symbol: str, cuts: list[int], final: int = FINAL):  # noqa: ANN201
+def in_pieces(symbol: str, cuts: list[int], final: int = FINAL, cfg: SignalConfig | None = None):  # noqa: ANN201
     """Calls on the prints from the last bar's end up to each cut, as the transform makes them."""
     ts, px, sz, sp, cv = prints_of(symbol)
-    cfg = signal_config()
+    cfg = cfg or signal_config()
     state, results = None, []
     for cut in [*cuts, final]:
         lo = 0 if state is None else int(np.searchsorted(ts, state.last_bar_end_ns, side="left"))
@@ -376,3 +370,65 @@ def test_the_config_properties_and_fingerprint() -> None:
     from udx.signal_rule import RuleConfig
 
     assert dataclasses.replace(cfg, rule=RuleConfig(0.5, 1.0, 1.0, 0.05), lm_threshold=9.0).fingerprint() == fp
+
+
+@pytest.mark.parametrize("changes", [{"bns_window": 7, "intensity_lookback": 5}, {"bns_window": 6, "intensity_lookback": 4}])
+def test_short_windows_set_their_minimum_periods_as_the_reference(changes: dict) -> None:
+    """BNS needs max(3, window // 2) returns, the trailing intensity max(2, lookback // 2) bars (odd and even
+    windows, where ``/`` and ``//`` and the floors differ)."""
+    got = one_pass("LIQ", signal_config(**changes))
+    want, _, _, _ = reference_of("LIQ", got.fits, cfg=dataclasses.replace(reference_config(), **changes))
+    assert_rows_equal(as_rows(got.columns), want)
+
+
+@pytest.mark.parametrize("changes", [{"lm_window": 70}, {"bns_window": 80}, {"garch_window": 30, "garch_min_obs": 20}])
+def test_pieces_carry_the_longest_window_of_returns(changes: dict) -> None:
+    """The state keeps max(lm_window - 1, bns_window, garch_window) returns, whichever is longest, and pieces
+    still equal one pass."""
+    cfg = signal_config(**changes)
+    whole = one_pass("LIQ", cfg)
+    pieces = in_pieces("LIQ", CUTS, cfg=cfg)
+    for name in ("lee_mykland_stat", "bns_stat", "garch_sigma", "standardized_return"):
+        np.testing.assert_array_equal(np.concatenate([p.columns[name] for p in pieces]), whole.columns[name],
+                                      err_msg=name)
+    keep = max(cfg.lm_window - 1, cfg.bns_window, cfg.garch_window)
+    assert whole.state.arrays["ret"].size == pieces[-1].state.arrays["ret"].size == keep
+
+
+def test_the_settings_threshold_holds_until_a_session_has_finished() -> None:
+    """``lm_threshold`` of the config (the one for ``bars_per_session`` tests) is used as given while no session
+    has finished, and whenever the tested bars per session average ``bars_per_session``."""
+    got = one_pass("LIQ", signal_config(lm_threshold=9.5))
+    thr = got.columns["jump_threshold"]
+    first = got.columns["session_open_ns"] == SESSIONS[0][0]
+    assert (thr[first] == 9.5).all()
+    assert (thr[~first] != 9.5).all()  # later sessions: the mean count of tested bars, below 60
+
+
+def test_eligibility_flags_of_any_integer_type() -> None:
+    """``sets_price`` / ``counts_volume`` are read as booleans: 0/1 integers give the rows of the booleans."""
+    ts, px, sz, sp, cv = prints_of("LIQ")
+    cfg = signal_config()
+    flags = process_symbol(ts, px, sz, cfg, None, FINAL, sets_price=sp, counts_volume=cv)
+    ints = process_symbol(ts, px, sz, cfg, None, FINAL, sets_price=sp.astype(np.uint8),
+                          counts_volume=cv.astype(np.int64))
+    for k in ("n_trades", "volume", "close", "lee_mykland_stat", "conditional_duration", "vpin"):
+        np.testing.assert_array_equal(ints.columns[k], flags.columns[k], err_msg=k)
+
+
+def test_a_lone_first_print_sessions_before_the_rest() -> None:
+    """The sessions start at the first print, even when it is alone a session before the others; a symbol
+    with one print gets its one bar."""
+    ts, px, sz, sp, cv = prints_of("LIQ")
+    rest = ts >= SESSIONS[1][0]
+    lone = int(np.flatnonzero(~rest & sp & (ts >= SESSIONS[0][0]))[0])
+    keep = rest.copy()
+    keep[lone] = True
+    got = process_symbol(ts[keep], px[keep], sz[keep], signal_config(), None, FINAL, sets_price=sp[keep],
+                         counts_volume=cv[keep])
+    assert got.columns["session_open_ns"][0] == SESSIONS[0][0]
+    assert got.columns["bar_end_ns"][0] == SESSIONS[0][0] + ((int(ts[lone]) - SESSIONS[0][0]) // (60 * NS) + 1) * 60 * NS
+    one = process_symbol(ts[lone:lone + 1], px[lone:lone + 1], sz[lone:lone + 1], signal_config(), None,
+                         SESSIONS[0][1], sets_price=np.ones(1, np.bool_), counts_volume=np.ones(1, np.bool_))
+    assert one.columns["n_trades"].sum() == 1 and one.columns["close"][-1] == px[lone]
+    assert one.columns["bar_end_ns"][-1] == SESSIONS[0][1]  # every bar to the close

@@ -26,7 +26,8 @@ import dataclasses
 
 from test_pipeline_small import FINAL, NS, SESSIONS, SPEC, make_prints
 from test_pipeline_small import reference_config as small_config
-from udx.transform import reset_stale_states, run_transform, signal_config, state_at
+from udx.state_cache import load_states
+from udx.transform import liquidity_config, reset_stale_states, run_transform, signal_config, state_at
 
 pytestmark = pytest.mark.duckdb
 DuckDBStorage = pytest.importorskip("sql.duckdb_backend").DuckDBStorage
@@ -275,8 +276,10 @@ def test_reset_stale_states_names_and_clears_the_stale_symbols(tmp_path: Path) -
     assert dump(path)[0] == []
 
 
-def test_state_at_is_the_state_of_a_run_to_that_time(one_run, tmp_path: Path) -> None:
-    """``state_at`` from the stored trades equals the state a transform stores when its watermark is there."""
+@pytest.mark.parametrize("with_liquidity", [False, True])
+def test_state_at_is_the_state_of_a_run_to_that_time(one_run, tmp_path: Path, with_liquidity: bool) -> None:
+    """``state_at`` from the stored trades equals the state a transform stores when its watermark is there (with
+    ``liquidity``: the bar liquidity's arrays too), and its last bar is the reference's last bar before then."""
     end = SESSIONS[2][0] + 33 * 60 * NS
     path = tmp_path / "at.duckdb"
     storage, config = open_db(path)
@@ -284,25 +287,34 @@ def test_state_at_is_the_state_of_a_run_to_that_time(one_run, tmp_path: Path) ->
         storage.append_trades(table([r for r in ALL if r[2] < end] + [("crypto", "X:CCC", end + 2 * NS, 1.0, 1.0,
                                                                        "w", None, None)]))
         run_transform(storage, config)
-        states = {s: storage.load_signal_state(s) for s in SYMBOLS} if hasattr(storage, "load_signal_state") else None
+        states = {s: stored_state.state for s, stored_state in load_states(storage, 60).items()}
     finally:
         storage.close()
     storage, config = open_db(one_run[0])
     try:
         for symbol, (market, _) in SYMBOLS.items():
             cfg = signal_config(config, market)
-            got = state_at(storage, symbol, market, cfg, end)
+            got = state_at(storage, symbol, market, cfg, end, liquidity_config(config) if with_liquidity else None)
             want = rb.make_bars(prints_of(symbol), sessions(SPEC, SESSIONS[0][0], end), 60 * NS, end)
-            assert got.last_bar_end_ns == want[-1]["bar_end_ns"] <= end
+            assert got.last_bar_end_ns == want[-1]["bar_end_ns"] == states[symbol].last_bar_end_ns <= end
             assert got.last_close == want[-1]["close"]
             assert got.n_returns == len(want)
+            assert got.last_session_open_ns == SESSIONS[2][0]
             assert got.config == cfg.fingerprint()
-            if states is not None:
-                for k, v in states[symbol].arrays.items():
-                    np.testing.assert_array_equal(got.arrays[k], v, err_msg=k)
+            liquidity_keys = set(states[symbol].arrays) - set(process_symbol_keys(cfg))
+            assert liquidity_keys  # the stored state carries the bar liquidity's arrays
+            assert set(got.arrays) == (set(states[symbol].arrays) if with_liquidity else set(process_symbol_keys(cfg)))
+            for k in got.arrays:
+                np.testing.assert_array_equal(got.arrays[k], states[symbol].arrays[k], err_msg=k)
         assert state_at(storage, "AAA", "stocks", signal_config(config, "stocks"), SESSIONS[0][0] + 30 * NS) is None
     finally:
         storage.close()
+
+
+def process_symbol_keys(cfg: object) -> list[str]:
+    from udx.pipeline import initial_state
+
+    return list(initial_state(cfg))  # type: ignore[arg-type]
 
 
 def test_daily_metrics_of_old_days_written_late(one_run, tmp_path: Path) -> None:
