@@ -281,6 +281,13 @@ def test_the_state_describes_the_last_bar() -> None:
     assert r.state.last_session_open_ns == SESSIONS[3][0]
 
 
+def test_the_state_after_a_sessions_first_bar_names_that_session() -> None:
+    whole = one_pass("LIQ").columns
+    first = int(whole["bar_end_ns"][np.flatnonzero(whole["session_open_ns"] == SESSIONS[2][0])[0]])
+    r = one_pass("LIQ", final=first)
+    assert r.state.last_bar_end_ns == first and r.state.last_session_open_ns == SESSIONS[2][0]
+
+
 def test_the_callers_state_is_left_as_it_was() -> None:
     """A state handed in twice gives the same result twice (the pipeline works on copies of its arrays)."""
     first = in_pieces("LIQ", [SESSIONS[2][0] + 10 * 60 * NS])[0].state

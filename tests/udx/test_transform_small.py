@@ -108,14 +108,17 @@ def prints_of(symbol: str, rows: list[tuple] = ALL) -> list[tuple]:
     return out
 
 
-def dump(path: Path) -> tuple[list, list, list]:
+def dump(path: Path) -> tuple[list, ...]:
+    """Every table the transform writes: signals, fits, daily metrics, bar liquidity, realized spreads."""
     with duckdb.connect(str(path), read_only=True) as con:
         sig = con.execute("SELECT * EXCLUDE (computed_at_ns) FROM trading_signals ORDER BY symbol, bar_end_ns"
                           ).fetchall()
         fits = con.execute("SELECT * EXCLUDE (fitted_at_ns) FROM model_params ORDER BY symbol, model, fit_end_ns"
                            ).fetchall()
         daily = con.execute("SELECT * EXCLUDE (computed_at_ns) FROM daily_metrics ORDER BY ALL").fetchall()
-    return _nan(sig), _nan(fits), _nan(daily)
+        liquidity = con.execute("SELECT * EXCLUDE (computed_at_ns) FROM bar_liquidity ORDER BY ALL").fetchall()
+        realized = con.execute("SELECT * EXCLUDE (computed_at_ns) FROM bar_realized_spread ORDER BY ALL").fetchall()
+    return _nan(sig), _nan(fits), _nan(daily), _nan(liquidity), _nan(realized)
 
 
 def _nan(rows: list[tuple]) -> list[tuple]:
@@ -151,7 +154,9 @@ def test_the_rows_equal_the_reference(one_run, symbol: str) -> None:
 
 def test_the_summary_counts_what_the_run_did(one_run) -> None:
     path, summary, calls = one_run
-    sig, fits, _ = dump(path)
+    sig, fits, _, liquidity, realized = dump(path)
+    assert len(liquidity) == len(sig)  # one bar liquidity row per bar
+    assert 0 < len(realized) < len(sig)  # the bars the watermark passed by the horizon
     assert summary.watermark_ns == FINAL == LAST_TS - 2 * NS
     assert summary.symbols == 3
     assert summary.bars == len(sig)
@@ -189,7 +194,7 @@ def test_runs_on_growing_data_with_restarts_equal_one_run(one_run, tmp_path: Pat
             storage.close()
         done = cut
     assert dump(path) == dump(one_run[0])
-    sig, fits, _ = dump(path)
+    sig, fits, *_ = dump(path)
     assert sum(s.bars for s in summaries) == len(sig) and sum(s.fits for s in summaries) == len(fits)
     # every print is read at least once (those of a bar not final yet again by the next run)
     assert sum(s.trades for s in summaries) >= one_run[1].trades
@@ -206,7 +211,13 @@ def test_a_run_in_one_process_after_another_reads_only_new_trades(tmp_path: Path
         assert again.next_bar_end_ns == first.next_bar_end_ns and again.watermark_ns == FINAL
         late = [("crypto", "X:CCC", LAST_TS + 3 * 60 * NS, 1.0, 1.0, "later", None, None)]
         storage.append_trades(table(late))
+        last = {s: stored_state.last_bar_end_ns for s, stored_state in load_states(storage, 60).items()}
         third = run_transform(storage, config)
+        watermark = LAST_TS + 3 * 60 * NS - 2 * NS
+        assert third.watermark_ns == watermark
+        # the valid prints each symbol reads: from the end of its last bar up to the new watermark
+        assert third.trades == sum(len([p for p in prints_of(s, ALL + late) if last[s] <= p[0] < watermark])
+                                   for s in SYMBOLS) > 0
         assert third.bars == 3 * 3  # every symbol: the three bars the watermark passed
         assert third.symbols == 3
     finally:
@@ -276,6 +287,19 @@ def test_reset_stale_states_names_and_clears_the_stale_symbols(tmp_path: Path) -
     assert dump(path)[0] == []
 
 
+def test_each_market_is_judged_by_its_own_session(tmp_path: Path) -> None:
+    """States of two markets with different sessions are each checked against their own market's settings."""
+    storage, config = open_db(tmp_path / "markets.duckdb", session_crypto="08:30-09:30 America/New_York")
+    try:
+        storage.append_trades(table(ALL))
+        run_transform(storage, config)
+        assert reset_stale_states(storage, config) == []
+        again = run_transform(storage, config)
+        assert again.bars == 0
+    finally:
+        storage.close()
+
+
 @pytest.mark.parametrize("with_liquidity", [False, True])
 def test_state_at_is_the_state_of_a_run_to_that_time(one_run, tmp_path: Path, with_liquidity: bool) -> None:
     """``state_at`` from the stored trades equals the state a transform stores when its watermark is there (with
@@ -317,7 +341,7 @@ def process_symbol_keys(cfg: object) -> list[str]:
     return list(initial_state(cfg))  # type: ignore[arg-type]
 
 
-def test_daily_metrics_of_old_days_written_late(one_run, tmp_path: Path) -> None:
+def test_daily_metrics_of_old_days_written_late(one_run, tmp_path: Path, caplog) -> None:
     """A symbol whose trades of finished days arrive after those days' metrics were written gets its metrics
     in the next run of the same process (the run names the oldest bar it wrote)."""
     path = tmp_path / "late.duckdb"
@@ -326,9 +350,12 @@ def test_daily_metrics_of_old_days_written_late(one_run, tmp_path: Path) -> None
         storage.append_trades(table([r for r in ALL if r[1] != "X:BBB"]))
         run_transform(storage, config)
         storage.append_trades(table([r for r in ALL if r[1] == "X:BBB"]))
-        run_transform(storage, config)
+        with caplog.at_level(logging.INFO, logger="udx.transform"):
+            run_transform(storage, config)
     finally:
         storage.close()
     assert dump(path) == dump(one_run[0])
-    days = {r[0] for r in dump(path)[2] if "X:BBB" in r}
-    assert len(dump(path)[2]) >= 9 and len(days) >= 1
+    late = [r for r in dump(path)[2] if r[0] == "X:BBB"]
+    assert len(late) == 3  # the three days the watermark finished
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("daily metrics")] == \
+        ["daily metrics of 3 final symbol day(s) written"]
