@@ -20,7 +20,7 @@ from reference import bars as rb
 from reference.pipeline import symbol_rows
 from reference.sessions import sessions
 from reference_db import assert_rows_equal, stored
-from sql.contract import TRADES_SCHEMA
+from sql.contract import QUOTES_SCHEMA, TRADES_SCHEMA
 from sql.settings import Settings
 import dataclasses
 
@@ -39,9 +39,9 @@ SETTINGS = {"bar_seconds": 60, "lm_window": 10, "bns_window": 12, "garch_window"
             "acd_min_obs": 100, "acd_bin_seconds": 1200, "profile_min_sessions": 1, "profile_bucket_minutes": 15,
             "transform_lateness_seconds": 2.0, "session_stocks": SPEC, "session_crypto": SPEC}
 #: (conditions, correction, share): regular, odd lot (volume only), average price (volume only), contingent
-#: (neither), corrected, cancelled (neither)
-STOCK_KINDS = [(None, None, 0.85), ("37", None, 0.06), ("2", None, 0.03), ("14,37", None, 0.02), (None, 1, 0.02),
-               (None, 8, 0.02)]
+#: (neither), corrected, cancelled (neither), corrected consolidated close (price only)
+STOCK_KINDS = [(None, None, 0.83), ("37", None, 0.06), ("2", None, 0.03), ("14,37", None, 0.02), (None, 1, 0.02),
+               (None, 8, 0.02), ("38", None, 0.02)]
 #: symbol -> (market, make_prints arguments)
 SYMBOLS = {"AAA": ("stocks", (21, 2.0, 4e-4, 0.0, 50.0, 0.02)), "X:BBB": ("crypto", (22, 1.2, 6e-4, 0.05)),
            "X:CCC": ("crypto", (23, 1.5, 3e-4))}
@@ -65,6 +65,38 @@ def _rows(symbol: str) -> list[tuple]:
 
 ALL = sorted([r for s in SYMBOLS for r in _rows(s)] + [("crypto", "X:CCC", LAST_TS, 1.0, 1.0, "last", None, None)],
              key=lambda r: r[2])
+
+
+def _quotes() -> list[tuple]:
+    """AAA's NBBO every 20 s around its last trade price (a spread of 10 bp), so that the bar liquidity and the
+    realized spreads have quotes to work on."""
+    rows = sorted((r for r in ALL if r[1] == "AAA"), key=lambda r: r[2])
+    ts = np.array([r[2] for r in rows])
+    px = np.array([r[3] for r in rows])
+    out = []
+    for t in range(int(ts[0]), FINAL, 20 * NS):
+        k = int(np.searchsorted(ts, t, side="right")) - 1
+        if k >= 0:
+            out.append((t + 7, float(px[k]) * 0.9995, float(px[k]) * 1.0005))
+    return out
+
+
+QUOTES = _quotes()
+
+
+def load(storage: object, lo: int, hi: int, without: str = "") -> None:
+    """Append the trades (but ``without``'s) and AAA's quotes stamped in ``[lo, hi)``."""
+    storage.append_trades(table([r for r in ALL if lo <= r[2] < hi and r[1] != without]))  # type: ignore[attr-defined]
+    q = [r for r in QUOTES if lo <= r[0] < hi]
+    if q:
+        n = len(q)
+        t = pa.array([r[0] for r in q], pa.int64())
+        storage.append_quotes(pa.Table.from_arrays(  # type: ignore[attr-defined]
+            [pa.array(["stocks"] * n), pa.array(["AAA"] * n), t, pa.array([r[1] for r in q], pa.float64()),
+             pa.array([100.0] * n), pa.array([r[2] for r in q], pa.float64()), pa.array([200.0] * n),
+             pa.array([1] * n, pa.int32()), pa.array([2] * n, pa.int32()), pa.nulls(n, pa.string()),
+             pa.array(np.arange(n, dtype=np.int64)), pa.nulls(n, pa.int32()), t, pa.array(["sim"] * n)],
+            schema=QUOTES_SCHEMA))
 
 
 def table(rows: list[tuple]) -> pa.Table:
@@ -132,7 +164,7 @@ def one_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object, lis
     storage, config = open_db(path)
     calls: list[tuple[int, int]] = []
     try:
-        storage.append_trades(table(ALL))
+        load(storage, 0, LAST_TS + 1)
         summary = run_transform(storage, config, progress=lambda d, t: calls.append((d, t)))
     finally:
         storage.close()
@@ -188,7 +220,7 @@ def test_runs_on_growing_data_with_restarts_equal_one_run(one_run, tmp_path: Pat
     for cut in [*CUTS, LAST_TS + 1]:
         storage, config = open_db(path)  # a restart: the states come from the file
         try:
-            storage.append_trades(table([r for r in ALL if done <= r[2] < cut]))
+            load(storage, done, cut)
             summaries.append(run_transform(storage, config, symbols_per_commit=per_commit))
         finally:
             storage.close()
@@ -308,8 +340,8 @@ def test_state_at_is_the_state_of_a_run_to_that_time(one_run, tmp_path: Path, wi
     path = tmp_path / "at.duckdb"
     storage, config = open_db(path)
     try:
-        storage.append_trades(table([r for r in ALL if r[2] < end] + [("crypto", "X:CCC", end + 2 * NS, 1.0, 1.0,
-                                                                       "w", None, None)]))
+        load(storage, 0, end)
+        storage.append_trades(table([("crypto", "X:CCC", end + 2 * NS, 1.0, 1.0, "w", None, None)]))
         run_transform(storage, config)
         states = {s: stored_state.state for s, stored_state in load_states(storage, 60).items()}
     finally:
@@ -347,7 +379,7 @@ def test_daily_metrics_of_old_days_written_late(one_run, tmp_path: Path, caplog)
     path = tmp_path / "late.duckdb"
     storage, config = open_db(path)
     try:
-        storage.append_trades(table([r for r in ALL if r[1] != "X:BBB"]))
+        load(storage, 0, LAST_TS + 1, without="X:BBB")
         run_transform(storage, config)
         storage.append_trades(table([r for r in ALL if r[1] == "X:BBB"]))
         with caplog.at_level(logging.INFO, logger="udx.transform"):
