@@ -256,6 +256,19 @@ def test_a_run_in_one_process_after_another_reads_only_new_trades(tmp_path: Path
         storage.close()
 
 
+def test_rows_and_fits_carry_the_given_time(tmp_path: Path) -> None:
+    path = tmp_path / "now.duckdb"
+    storage, config = open_db(path)
+    try:
+        storage.append_trades(table(ALL))
+        run_transform(storage, config, now_ns=1_234_567_890_123)
+    finally:
+        storage.close()
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("SELECT DISTINCT computed_at_ns FROM trading_signals").fetchall() == [(1_234_567_890_123,)]
+        assert con.execute("SELECT DISTINCT fitted_at_ns FROM model_params").fetchall() == [(1_234_567_890_123,)]
+
+
 def test_no_trades_and_a_bad_chunk_size(tmp_path: Path) -> None:
     storage, config = open_db(tmp_path / "empty.duckdb")
     try:
@@ -297,7 +310,9 @@ def test_changed_settings_recompute_the_symbols_with_one_line(one_run, tmp_path:
     assert len(lines) == 1
     assert lines[0].startswith("signal definitions or settings changed since the stored state of 3 symbol(s); "
                                "recomputing their signals: AAA (bars to 2024-03-12; ")
-    assert "X:BBB (bars to 2024-03-12; " in lines[0] and "X:CCC (bars to 2024-03-12; " in lines[0]
+    reason = "stored signal state was computed with other settings (window: stored 10, wanted 12))"
+    assert lines[0].endswith(f"AAA (bars to 2024-03-12; {reason}, X:BBB (bars to 2024-03-12; {reason}, "
+                             f"X:CCC (bars to 2024-03-12; {reason}")
     assert not lines[0].endswith("more")
 
 
