@@ -269,6 +269,19 @@ def test_rows_and_fits_carry_the_given_time(tmp_path: Path) -> None:
         assert con.execute("SELECT DISTINCT fitted_at_ns FROM model_params").fetchall() == [(1_234_567_890_123,)]
 
 
+def test_the_callers_symbols_are_the_ones_computed(tmp_path: Path) -> None:
+    path = tmp_path / "some.duckdb"
+    storage, config = open_db(path)
+    try:
+        storage.append_trades(table(ALL))
+        summary = run_transform(storage, config, symbols=[("crypto", "X:CCC")])
+    finally:
+        storage.close()
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("SELECT DISTINCT symbol FROM trading_signals").fetchall() == [("X:CCC",)]
+    assert summary.symbols == 1
+
+
 def test_no_trades_and_a_bad_chunk_size(tmp_path: Path) -> None:
     storage, config = open_db(tmp_path / "empty.duckdb")
     try:
@@ -276,6 +289,7 @@ def test_no_trades_and_a_bad_chunk_size(tmp_path: Path) -> None:
             run_transform(storage, config, symbols_per_commit=0)
         summary = run_transform(storage, config)
         assert (summary.symbols, summary.bars, summary.watermark_ns, summary.next_bar_end_ns) == (0, 0, None, None)
+        assert isinstance(summary.seconds, float) and summary.seconds >= 0
         run_transform(storage, config, symbols_per_commit=1)  # one is allowed
     finally:
         storage.close()
