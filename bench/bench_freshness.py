@@ -28,6 +28,10 @@ step). A bar is visible at the first answer whose newest bar of its symbol ends 
 that arrival minus ``bar_end_ns``. The resolution is the interval between answers (reported). Trades and bars
 of the first 3 s and the last 5 s of the window are left out (no answer before, or none yet after).
 
+``--writes SECONDS`` (with ``--only-parts``: nothing else) times, in this process, what a trade and a bar wait
+for at the last rate: the feed's writes, those in which DuckDB checkpointed apart (:func:`writes`), and the
+one-bar transform pass.
+
 Targets (issue 14): trade p99 ≤ 1 s; signal p99 ≤ ``TRANSFORM_LATENESS_SECONDS`` + 1.5 s. ``--baseline PATH``
 adds, in the same run, the code of another checkout (``PYTHONPATH=PATH``, e.g. a worktree of ``main`` with the
 ``SIM_FEED`` commit, or any checkout with ``--inline``) at the same rates, fed the same way, and reports each
@@ -49,6 +53,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -594,6 +599,144 @@ def parts(passes: int, rate: int) -> list[str]:
     return lines
 
 
+def _market_at(rate: int, start_ns: int) -> Any:
+    """The simulator's market, positioned at ``start_ns``, with ``SIM_RATE`` set so that it offers about ``rate``
+    trades/s over the following minute (its intraday shape scales the rate: :func:`sim_rate_for`)."""
+    from ingest.synthetic_market import SyntheticMarket
+
+    probe = 1000.0
+    trades, _ = SyntheticMarket(9, probe).history(start_ns, start_ns + 60 * NS)
+    market = SyntheticMarket(9, rate * probe * 60 / max(trades.num_rows, 1))
+    market.advance(start_ns)
+    return market
+
+
+def timed_write(append: Callable[[Any], Any], table: Any, wal: Path) -> tuple[float, bool, int]:
+    """Run ``append(table)``; return its milliseconds, whether DuckDB checkpointed meanwhile and the bytes the
+    WAL file ``wal`` grew by (after a checkpoint: its size, what was written since).
+
+    A checkpoint writes the WAL into the database file and empties the WAL (or removes it), so the WAL is
+    smaller after such a write than before it; any other write only appends to it."""
+    before = wal.stat().st_size if wal.exists() else 0
+    began = time.perf_counter()
+    append(table)
+    took = (time.perf_counter() - began) * 1e3
+    after = wal.stat().st_size if wal.exists() else 0
+    return took, after < before, after - before if after >= before else after
+
+
+def _timed_writes(storage: Any, path: Path, batches: list[tuple[Any, Any]], seconds: float, step_s: float,
+                  threshold: str) -> str:
+    """:func:`writes`' first part: ``batches`` written into ``storage`` (``None``: a fresh file at ``path`` opened
+    with DuckDB's ``checkpoint_threshold`` set to ``threshold``, closed after); one line of what they took."""
+    import statistics
+    from unittest import mock
+
+    from sql import duckdb_backend
+    from sql.settings import Settings
+
+    own = storage is None
+    if own:
+        default = duckdb_backend.instance_config
+        with mock.patch.object(duckdb_backend, "instance_config",
+                               lambda settings: {**default(settings), "checkpoint_threshold": threshold}):  # fmt: skip
+            storage = duckdb_backend.DuckDBStorage.open(Settings(_env_file=None, duckdb_path=path))  # type: ignore[call-arg]
+        storage.apply_schema()
+    wal = Path(f"{path}.wal")
+    plain: list[float] = []
+    checkpointed: list[float] = []
+    trade_ms: list[float] = []
+    wal_bytes = 0
+    cpu = time.process_time()
+    for trades, quotes in batches:
+        for table, append in ((trades, storage.append_trades), (quotes, storage.append_quotes)):
+            took, during, grew = timed_write(append, table, wal)
+            wal_bytes += grew
+            (checkpointed if during else plain).append(took)
+            if table is trades:
+                trade_ms.append(took)
+    cpu = time.process_time() - cpu
+    if own:
+        storage.close()
+    n_trades = sum(t.num_rows for t, _ in batches)
+    total = sum(plain) + sum(checkpointed)
+    return (f"- Feed writes at {n_trades / seconds:,.0f} trades/s (and as many quotes), checkpoint_threshold "
+            f"{threshold}, a batch every {step_s:g} s for {seconds:g} s of the market into a fresh file: trades' "
+            f"commit p50 / p99 / max {np.percentile(trade_ms, 50):.0f} / {np.percentile(trade_ms, 99):.0f} / "
+            f"{max(trade_ms):.0f} ms; CPU {1e6 * cpu / n_trades:.1f} µs a trade with its quote; WAL grows "
+            f"~{wal_bytes / 2**20 / seconds:.1f} MiB per second of the market; {len(checkpointed)} writes "
+            f"checkpointed (one per {seconds / max(len(checkpointed), 1):.1f} s of the market): median "
+            f"{statistics.median(checkpointed) if checkpointed else float('nan'):.0f} ms, max "
+            f"{max(checkpointed, default=float('nan')):.0f} ms, against {statistics.median(plain):.0f} ms for a "
+            f"write without; {sum(checkpointed) / total:.0%} of the writing time was in those writes")
+
+
+def writes(seconds: float, rate: int, step_s: float = 0.1, passes: int = 3,
+           thresholds: Sequence[str] = ()) -> list[str]:
+    """In one process, what a trade and a bar wait for at ``rate`` trades/s offered (and as many quotes):
+
+    1. ``seconds`` of the market written as the feed writes it at that rate into a fresh file: a batch every
+       ``step_s`` (the group commits of a busy feed), its trades then its quotes (``append_trades``,
+       ``append_quotes``), each write timed; a write during which the WAL file shrank is one in which DuckDB
+       checkpointed (automatically, once the WAL passes its ``checkpoint_threshold``), counted apart; then
+       the same batches again into a fresh file for each of ``thresholds``, opened with that
+       ``checkpoint_threshold`` instead of DuckDB's default (a what-if: the project does not set it);
+    2. after a first pass over those, ``passes`` one-bar transform passes, each run as the demo's loop runs it:
+       once 10 more seconds of the market put the watermark just past the next bar end (one new 10 s bar for
+       each of the 9 symbols); wall and CPU time (the pass a bar waits for once the watermark passes its
+       end)."""
+    import statistics
+
+    from sql.duckdb_backend import DuckDBStorage
+    from sql.settings import Settings
+    from udx.transform import run_transform
+
+    start = 1_712_325_600 * NS  # 2024-04-05 14:00 UTC, mid-session
+    lines = []
+    with tempfile.TemporaryDirectory(prefix="freshness-writes-") as tmp:
+        path = Path(tmp) / "w.duckdb"
+        settings = Settings(_env_file=None, duckdb_path=path, bar_seconds=10,  # type: ignore[call-arg]
+                            session_stocks="00:00-24:00 UTC")  # fmt: skip
+        storage = DuckDBStorage.open(settings)
+        storage.apply_schema()
+        market = _market_at(rate, start)
+        batches = [_market_tables(market, start + round(k * step_s * NS), step_s)
+                   for k in range(round(seconds / step_s))]  # fmt: skip
+        lines.append(_timed_writes(storage, path, batches, seconds, step_s, "DuckDB's default"))
+        for threshold in thresholds:  # the same batches into a fresh file of its own each
+            other = Path(tmp) / f"w-{threshold}.duckdb"
+            lines.append(_timed_writes(None, other, batches, seconds, step_s, threshold))
+        t = start + round(len(batches) * step_s * NS)
+        step, bar, late = round(step_s * NS), 10 * NS, round(settings.transform_lateness_seconds * NS)
+
+        def add_until(end_ns: int) -> None:
+            nonlocal t
+            while t < end_ns:
+                trades, quotes = _market_tables(market, t, step_s)
+                t += step
+                storage.append_trades(trades)
+                storage.append_quotes(quotes)
+
+        add_until(((t - late) // bar + 1) * bar + late + step)  # the watermark just past a bar end
+        run_transform(storage, settings)
+        walls, cpus, read, bars = [], [], [], []
+        for _ in range(passes):  # each as the demo runs it: woken once the watermark passes the next bar end
+            add_until(t + bar)
+            began, cpu = time.perf_counter(), time.process_time()
+            summary = run_transform(storage, settings)
+            walls.append(time.perf_counter() - began)
+            cpus.append(time.process_time() - cpu)
+            read.append(summary.trades)
+            bars.append(summary.bars)
+        storage.close()
+        lines.append(f"- One-bar transform pass at that rate (9 symbols, 10 s bars, run once the watermark is "
+                     f"{step_s:g} s past the bar's end): wall "
+                     f"{statistics.median(walls) * 1e3:.0f} ms, CPU {statistics.median(cpus) * 1e3:.0f} ms (all "
+                     f"threads), {statistics.median(read):,.0f} trades read, {statistics.median(bars):.0f} bars written (medians of "
+                     f"{passes})")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     from sql.settings import Settings
 
@@ -619,7 +762,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--feed-cpu", type=int, default=0, metavar="N",
                         help="also measure the feed's CPU a trade, frames to DuckDB without a socket (feed_cpu), of this "
                         "tree and the baseline, N runs each alternated (at the last rate)")
-    parser.add_argument("--only-parts", action="store_true", help="only the --parts and --feed-cpu timings (no demo)")
+    parser.add_argument("--writes", type=float, default=0, metavar="SECONDS",
+                        help="also time, in this process, SECONDS of the feed's writes at the last rate (the DuckDB "
+                        "checkpoints among them apart) and one-bar transform passes at that rate (writes)")
+    parser.add_argument("--checkpoint-thresholds", nargs="*", default=[], metavar="SIZE",
+                        help="with --writes: the writes again with DuckDB's checkpoint_threshold set to each SIZE, "
+                        "e.g. 64MiB (a what-if; the project leaves DuckDB's default)")
+    parser.add_argument("--only-parts", action="store_true",
+                        help="only the --parts, --feed-cpu and --writes timings (no demo)")
     parser.add_argument("--no-append", action="store_true", help="leave BENCHMARKS.md as it is")
     args = parser.parse_args(argv)
     defaults = Settings()  # type: ignore[call-arg]  # the demo runs with the same environment
@@ -655,6 +805,10 @@ def main(argv: list[str] | None = None) -> int:
         lines = parts(args.parts, (args.rates or args.sim_rates)[-1])
         print("\n".join(lines), flush=True)
         section += "\nIn one process (`--parts`), this tree only:\n" + "\n".join(lines) + "\n"
+    if args.writes:
+        lines = writes(args.writes, (args.rates or args.sim_rates)[-1], thresholds=args.checkpoint_thresholds)
+        print("\n".join(lines), flush=True)
+        section += "\nIn one process (`--writes`), this tree only:\n" + "\n".join(lines) + "\n"
     print()
     report.publish(TITLE, section, write=not args.no_append)
     return 0

@@ -145,9 +145,12 @@ def trades_table(data, symbols: list[str]) -> pa.Table:
 
 
 #: The run of one code tree in its own process (``PYTHONPATH`` = the tree): ``run_transform`` once on a file,
-#: the summary as JSON. Only APIs every tree since the transform has keep (the baseline may be older code).
+#: the summary as JSON, and the seconds of the ``close()`` after it: DuckDB checkpoints what the write-ahead log
+#: still holds there (what a commit past the 16 MB threshold checkpoints inside the run), so a run that leaves
+#: more in the log pays it there, as ``transform --once`` does on exit. Only APIs every tree since the transform
+#: has keep (the baseline may be older code).
 RUN_ONCE = """
-import json, sys
+import json, sys, time
 from pathlib import Path
 from sql.duckdb_backend import DuckDBStorage
 from sql.settings import Settings
@@ -155,8 +158,10 @@ from udx.transform import run_transform
 st = Settings(_env_file=None, duckdb_path=Path(sys.argv[1]), session_stocks="00:00-24:00 UTC")
 storage = DuckDBStorage.open(st)
 s = run_transform(storage, st)
+t = time.perf_counter()
 storage.close()
-print(json.dumps({"trades": s.trades, "seconds": s.seconds, "bars": s.bars, "fits": s.fits}))
+print(json.dumps({"trades": s.trades, "seconds": s.seconds, "bars": s.bars, "fits": s.fits,
+                  "close": time.perf_counter() - t}))
 """
 
 
@@ -284,14 +289,16 @@ def main() -> None:
               "Polygon's average WebSocket quote-to-trade message rate), stored symbol after symbol in time order. "
               "Each run is `run_transform` once in a new process on a copy of the shape's file, as "
               "`transform --once` runs (the kernels load from their numba cache inside the timed run; each tree "
-              "ran once on a small file first, so its cache is filled); seconds are `TransformSummary.seconds`. "
+              "ran once on a small file first, so its cache is filled); seconds are `TransformSummary.seconds`; "
+              "`close s` is the `close()` after it, where DuckDB checkpoints what its write-ahead log still holds "
+              "(not in `seconds`; `transform --once` pays it on exit). "
               + ("" if args.baseline is None else
                  f"The baseline is the tree at `{args.baseline}`, run alternately with this tree on the same "
                  "files; `vs baseline` is the ratio of trades/s. ")
               + f"Each row is the fastest of {max(1, args.repeat)} run(s).", "",
-              "| trades / symbols | quotes | code | bars | model fits | seconds | trades/s | vs baseline | "
+              "| trades / symbols | quotes | code | bars | model fits | seconds | close s | trades/s | vs baseline | "
               "load average |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "|---|---|---|---|---|---|---|---|---|---|"]
     e2e_rates = []
     with tempfile.TemporaryDirectory() as tmp:
         for ratio in (0, args.quotes_per_trade):  # warm-up: fills each tree's numba cache for both shapes
@@ -320,8 +327,8 @@ def main() -> None:
                         e2e_rates.append(rate)
                     vs = "" if base is None else f"{rate / (base['trades'] / base['seconds']):.2f}x"
                     lines.append(f"| {n_db:,} / {n_sym} | {n_db // n_sym * n_sym * ratio:,} | {label} | "
-                                 f"{int(got['bars']):,} | {int(got['fits']):,} | {got['seconds']:.2f} | {rate:,.0f} | "
-                                 f"{vs} | {load} |")
+                                 f"{int(got['bars']):,} | {int(got['fits']):,} | {got['seconds']:.2f} | "
+                                 f"{got['close']:.2f} | {rate:,.0f} | {vs} | {load} |")
     filter_target = ("not run" if filter_rate is None else
                      f"{'met' if filter_rate >= 10e6 else 'NOT met'} ({filter_rate:,.0f})")
     lines += ["", f"Targets (issue 3): filter pass ≥ 10M trades/s/core: {filter_target}; `transform --once` end to end "

@@ -11,12 +11,13 @@ as its position in the list asked for, the key columns and the columns to return
    but interleaved) and groups them by symbol, symbols in byte order as DuckDB's ``ORDER BY symbol`` (no
    symbol string is read or compared; nothing moves when the rows are so already). Symbols stored one after
    the other come back as a few long runs of one symbol and consecutive ``rowid``: the runs are put in order
-   by their first row (no row is sorted) and each column is copied a run at a time. Otherwise each row's
-   stored place is found from its ``rowid`` (by counting the rows read below it, or by a sort when they are
-   spread thinly), the rows are grouped by stable radix sorts of integers, and each numeric column is moved
-   in one pass: every read row written to its place (a scatter, chunk by chunk, into one contiguous array),
-   which stays sequential in what it reads when a feed appended the symbols interleaved (a gather by row
-   number would jump between them);
+   by their first row (no row is sorted) and each column becomes its runs' slices of the read's chunks, in
+   the new order, without a copy (a reader copies a symbol's rows only where they span two). Otherwise each
+   row's stored place is found from its ``rowid`` (by counting the rows read below it, or by a sort when
+   they are spread thinly), the rows are grouped by stable radix sorts of integers, and each numeric column
+   is moved in one pass: every read row written to its place (a scatter, chunk by chunk, into one contiguous
+   array), which stays sequential in what it reads when a feed appended the symbols interleaved (a gather by
+   row number would jump between them);
 2. checks each symbol's rows against the query's key, column by column (``ts_ns`` first, a missing
    ``sequence`` as the largest BIGINT, as the queries' ``COALESCE``): a symbol whose rows are non-decreasing
    in the key is in the order the ordered query gives;
@@ -105,6 +106,8 @@ def _stored_runs(stored: np.ndarray, ranks: np.ndarray) -> list[tuple[int, int]]
     starts = np.concatenate(([0], starts))
     lengths = np.diff(np.append(starts, n))
     order = np.lexsort((stored[starts], ranks[starts]))
+    if bool(np.all(order[1:] > order[:-1])):  # the runs are in their new order already: nothing moves
+        return [(0, n)]
     starts, lengths = starts[order], lengths[order]
     rank, first, last = ranks[starts], stored[starts], stored[starts + lengths - 1]
     if bool(np.any((rank[1:] == rank[:-1]) & (first[1:] <= last[:-1]))):  # overlapping runs: ids not unique
@@ -164,11 +167,11 @@ class _Moves:
     """Moves the read rows to their new places: ``runs`` of consecutive read rows ``(first, length)`` in the new
     order, or ``dest`` (each read row's new position), or neither (nothing moves).
 
-    Runs are copied as slices, every column alike. Otherwise a numeric column without NULLs is scattered chunk
-    by chunk (``out[dest] = chunk``: the reads are sequential, the writes go to one run per symbol, and no
-    chunk is first concatenated): several times cheaper than gathering by ``rows`` when the rows of each
-    symbol are spread over the read (a feed appends symbols interleaved); other columns are taken by
-    ``rows``."""
+    Runs are taken as zero-copy slices, every column alike (the column comes back in many chunks).
+    Otherwise a numeric column without NULLs is scattered chunk by chunk (``out[dest] = chunk``: the reads
+    are sequential, the writes go to one run per symbol, and no chunk is first concatenated): several times
+    cheaper than gathering by ``rows`` when the rows of each symbol are spread over the read (a feed appends
+    symbols interleaved); other columns are taken by ``rows``."""
 
     def __init__(self, dest: np.ndarray | None = None, runs: list[tuple[int, int]] | None = None) -> None:
         self.dest = dest
@@ -189,13 +192,15 @@ class _Moves:
             self._rows = _destinations(self.dest)
         return self._rows
 
-    def column(self, column: pa.ChunkedArray) -> pa.Array:
-        """``column`` in the new order, as one contiguous array."""
-        if self.runs is not None:  # zero-copy slices of the read's chunks, then one copy into place
+    def column(self, column: pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+        """``column`` in the new order: the read's own chunks when nothing moves (no copy: a reader takes each
+        symbol's rows as slices, :func:`udx._chunk_read.read_quotes`) or their runs' slices of them, else one
+        contiguous array."""
+        if self.runs is not None:  # zero-copy slices of the read's chunks, in their new order
             return pa.chunked_array([piece for a, m in self.runs for piece in column.slice(a, m).chunks],
-                                    column.type).combine_chunks()
+                                    column.type)
         if self.dest is None:
-            return column.combine_chunks()
+            return column
         if (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)) and not column.null_count:
             out = np.empty(self.dest.size, column.type.to_pandas_dtype())
             offset = 0
@@ -269,6 +274,8 @@ def order_stored(table: pa.Table, symbols: Sequence[str], key: Sequence[str], pa
     if moves.moved:  # the new order is grouped by rank: its ranks are each rank repeated
         ranks = np.repeat(np.arange(len(names), dtype=np.int64), np.bincount(ranks, minlength=len(names)))
     moved = {name: moves.column(table.column(name)) for name in dict.fromkeys([*payload, key[0]])}
+    if isinstance(moved[key[0]], pa.ChunkedArray):  # the key is checked in one piece (arrow's memory pool)
+        moved[key[0]] = moved[key[0]].combine_chunks()
     first = _key_column(pa.table({key[0]: moved[key[0]]}), key[0])
     bad = _out_of_order(ranks, first, table, key[1:], moves, tie_is_unordered)
     columns = [moved[name] for name in payload]

@@ -1,8 +1,9 @@
 """The transform's writes: each chunk's rows, fits, profiles, bar liquidity, realized spreads and states as one
 transaction, committed on a worker thread while the next chunk is computed.
 
-:class:`Batch` collects what a chunk made and builds the tables when it is committed (on the worker, off the
-computing thread); :class:`BackgroundCommits` commits batches one at a time, in order.
+:class:`Batch` collects what a chunk made, building each symbol's tables and encoded state as it comes in (on the
+thread collecting the results, off the computing threads and before the commit); :class:`BackgroundCommits`
+commits batches one at a time, in order.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pyarrow as pa
 from sql.backend import SignalStateRow, Storage
 from sql.contract import BAR_LIQUIDITY_SCHEMA, INTRADAY_PROFILE_SCHEMA, MODEL_PARAMS_SCHEMA, SIGNALS_SCHEMA
 from udx.pipeline import FitRecord, ProfileRecord, SignalConfig, SymbolResult
+from udx.state import SymbolState
 from udx.state_cache import remember
 
 __all__ = ["BackgroundCommits", "Batch", "fingerprint_json"]
@@ -55,53 +57,61 @@ class BackgroundCommits:
 
 
 class Batch:
-    """What a chunk made: per symbol its result and bar liquidity, and the realized-spread rows."""
+    """What a chunk made: per symbol its tables and its encoded state, and the realized-spread rows.
+
+    :meth:`add` builds a symbol's tables and encodes its state (:meth:`udx.state.SymbolState.to_json`) as its
+    result comes in, on the thread that collects the results while the other symbols are still computed, so the
+    commit of a run of one chunk, which starts only after its last symbol, has only the writes left to do.
+    """
 
     def __init__(self, bar_seconds: int, computed_at: int) -> None:
         self._bar_seconds = bar_seconds
         self._computed_at = computed_at
-        self._results: list[tuple[str, SymbolResult, SignalConfig, dict[str, np.ndarray] | None]] = []
+        self._signals: list[pa.Table] = []
+        self._liquidity: list[pa.Table] = []
+        self._fits: list[pa.Table] = []
+        self._profiles: list[pa.Table] = []
+        self._states: list[SignalStateRow] = []
+        self._kept: list[tuple[str, SymbolState]] = []
         self._realized: list[pa.Table] = []
 
     def add(self, symbol: str, result: SymbolResult, cfg: SignalConfig,
             liquidity: dict[str, np.ndarray] | None = None) -> None:
-        """Keep a symbol's new bars, fits, profiles and state (and bar liquidity) for the commit; ``cfg``: the
-        definitions its fits were made with."""
-        self._results.append((symbol, result, cfg, liquidity))
+        """Build a symbol's new bars, fits, profiles (and bar liquidity) as tables and encode its state, for the
+        commit; ``cfg``: the definitions its fits were made with."""
+        seconds, at = self._bar_seconds, self._computed_at
+        self._signals.append(_signals_table(symbol, seconds, result, at))
+        if liquidity is not None:
+            self._liquidity.append(_liquidity_table(symbol, seconds, result.columns["bar_end_ns"], liquidity, at))
+        if result.fits:
+            self._fits.append(_fits_table(symbol, seconds, result.fits, at, fingerprint_json(cfg)))
+        if result.profiles:
+            self._profiles.append(_profiles_table(symbol, seconds, result.profiles, at))
+        self._states.append(SignalStateRow(symbol, seconds, result.state.last_bar_end_ns, result.state.to_json()))
+        self._kept.append((symbol, result.state))
 
     def add_realized(self, rows: pa.Table) -> None:
         """Keep ``bar_realized_spread`` rows (:mod:`udx.realized_step`) for the commit."""
         self._realized.append(rows)
 
     def commit(self, storage: Storage) -> None:
-        """Build the tables and write them in one ``commit_signals`` transaction; once committed, the states are
-        kept in memory with the stamp the storage wrote them with (:func:`udx.state_cache.remember`)."""
-        if not self._results and not self._realized:
+        """Write the tables and states in one ``commit_signals`` transaction; once committed, the states are kept
+        in memory with the stamp the storage wrote them with (:func:`udx.state_cache.remember`)."""
+        if not self._states and not self._realized:
             return
-        seconds, at = self._bar_seconds, self._computed_at
-        tables, liquidity, fits, profiles, states = [], [], [], [], []
-        for symbol, result, cfg, liq in self._results:
-            tables.append(_signals_table(symbol, seconds, result, at))
-            if liq is not None:
-                liquidity.append(_liquidity_table(symbol, seconds, result.columns["bar_end_ns"], liq, at))
-            if result.fits:
-                fits.append(_fits_table(symbol, seconds, result.fits, at, fingerprint_json(cfg)))
-            if result.profiles:
-                profiles.append(_profiles_table(symbol, seconds, result.profiles, at))
-            states.append(SignalStateRow(symbol, seconds, result.state.last_bar_end_ns, result.state.to_json()))
         extra: dict[str, pa.Table] = {}
-        if fits:
-            extra["model_params"] = pa.concat_tables(fits)
-        if profiles:
-            extra["profiles"] = pa.concat_tables(profiles)
-        if liquidity:
-            extra["liquidity"] = pa.concat_tables(liquidity)
+        if self._fits:
+            extra["model_params"] = pa.concat_tables(self._fits)
+        if self._profiles:
+            extra["profiles"] = pa.concat_tables(self._profiles)
+        if self._liquidity:
+            extra["liquidity"] = pa.concat_tables(self._liquidity)
         if self._realized:
             extra["realized"] = pa.concat_tables(self._realized)
         # storages written against the two-argument protocol keep working without fits and profiles
-        stamp = storage.commit_signals(pa.concat_tables(tables) if tables else SIGNALS_SCHEMA.empty_table(), states,
-                                       **extra)
-        remember(storage, seconds, stamp, ((symbol, result.state) for symbol, result, _, _ in self._results))
+        signals = pa.concat_tables(self._signals) if self._signals else SIGNALS_SCHEMA.empty_table()
+        stamp = storage.commit_signals(signals, self._states, **extra)
+        remember(storage, self._bar_seconds, stamp, self._kept)
 
 
 def _signals_table(symbol: str, bar_seconds: int, result: SymbolResult, computed_at: int) -> pa.Table:

@@ -8,16 +8,21 @@ ACD profile, filter state and window of adjusted durations (see :mod:`udx.pipeli
 configuration it was computed with, so a run with different settings refuses to continue a state that does
 not fit.
 
-Serialization is versioned JSON (``"v": 2``). The close is written with :meth:`float.hex` and each array as
+Serialization is versioned JSON (``"v": 3``). The close is written with :meth:`float.hex` and each array as
 its dtype (``f8``, ``i8``, or ``u2`` for the per-bar trade counts of earlier sessions) and the base64 of its
-little-endian bytes, so every double (NaN included) round-trips bit for
-bit, which the exact-restart guarantee of :mod:`udx.transform` needs.
+little-endian bytes compressed with zlib (level 1), so every double (NaN included) round-trips bit for bit, which
+the exact-restart guarantee of :mod:`udx.transform` needs. Version 2 (the same without zlib) is still read, so
+states stored before keep going; a state is written as version 3 the next time its symbol advances. The
+compression makes a state about 3x smaller (a symbol at one-minute bars with a full seasonal window: ~330 kB of
+version 2 JSON, ~100 kB of version 3), so a ``transform --once`` writes a third of the bytes of states through
+DuckDB's write-ahead log (BENCHMARKS.md, "Transform end to end").
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,8 +30,14 @@ import numpy as np
 
 __all__ = ["STATE_VERSION", "StateError", "SymbolState"]
 
-#: Version written by :meth:`SymbolState.to_json`; :meth:`SymbolState.from_json` reads only this version.
-STATE_VERSION = 2
+#: Version written by :meth:`SymbolState.to_json`; :meth:`SymbolState.from_json` reads it and the versions in
+#: :data:`_READ_VERSIONS`.
+STATE_VERSION = 3
+#: Versions :meth:`SymbolState.from_json` reads -> whether their arrays are zlib-compressed.
+_READ_VERSIONS = {2: False, 3: True}
+#: zlib level of the arrays: level 1 keeps most of the gain (the per-bar counts and the seasonal sums compress
+#: best) at a fraction of the time of the default level.
+_ZLIB_LEVEL = 1
 _DTYPES = {"f8": np.dtype("<f8"), "i8": np.dtype("<i8"), "u2": np.dtype("<u2")}
 
 
@@ -36,15 +47,21 @@ class StateError(ValueError):
 
 def _encode(arr: np.ndarray) -> str:
     kind = "f8" if arr.dtype.kind == "f" else "u2" if arr.dtype == np.uint16 else "i8"
-    data = np.ascontiguousarray(arr, dtype=_DTYPES[kind]).tobytes()
+    data = zlib.compress(np.ascontiguousarray(arr, dtype=_DTYPES[kind]).tobytes(), _ZLIB_LEVEL)
     return f"{kind}:{base64.b64encode(data).decode('ascii')}"
 
 
-def _decode(text: str) -> np.ndarray:
+def _decode(text: str, compressed: bool) -> np.ndarray:
     kind, _, data = text.partition(":")
     if kind not in _DTYPES:
         raise StateError(f"signal state array has unknown dtype {kind!r}")
-    return np.frombuffer(base64.b64decode(data), dtype=_DTYPES[kind]).astype(_DTYPES[kind].newbyteorder("="))
+    raw = base64.b64decode(data)
+    if compressed:
+        try:
+            raw = zlib.decompress(raw)
+        except zlib.error as exc:
+            raise StateError(f"signal state array is not zlib data: {exc}") from exc
+    return np.frombuffer(raw, dtype=_DTYPES[kind]).astype(_DTYPES[kind].newbyteorder("="))
 
 
 @dataclass(slots=True)
@@ -75,7 +92,7 @@ class SymbolState:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        """Serialize to versioned JSON with exact floats."""
+        """Serialize to versioned JSON with exact floats and zlib-compressed arrays (module docstring)."""
         doc: dict[str, Any] = {
             "v": STATE_VERSION,
             "config": self.config,
@@ -89,21 +106,23 @@ class SymbolState:
 
     @classmethod
     def from_json(cls, text: str) -> SymbolState:
-        """Read a state written by :meth:`to_json`.
+        """Read a state written by :meth:`to_json`, or by the version 2 writer before it.
 
         Raises
         ------
         StateError
-            When ``text`` is not valid JSON, has another version, or misses a field.
+            When ``text`` is not valid JSON, has a version not read, or misses a field.
         """
         try:
             doc = json.loads(text)
         except (TypeError, json.JSONDecodeError) as exc:
             raise StateError(f"signal state is not valid JSON: {exc}") from exc
-        if not isinstance(doc, dict) or doc.get("v") != STATE_VERSION:
-            version = doc.get("v") if isinstance(doc, dict) else None
-            raise StateError(f"signal state version {version!r} is not supported (expected {STATE_VERSION}); "
-                             "delete this grid's signal_state and trading_signals rows to recompute")
+        version = doc.get("v") if isinstance(doc, dict) else None
+        if type(version) is not int or version not in _READ_VERSIONS:
+            raise StateError(f"signal state version {version!r} is not supported (expected one of "
+                             f"{sorted(_READ_VERSIONS)}); delete this grid's signal_state and trading_signals rows "
+                             "to recompute")
+        compressed = _READ_VERSIONS[version]
         try:
             return cls(
                 config=dict(doc["config"]),
@@ -111,7 +130,7 @@ class SymbolState:
                 last_close=float.fromhex(doc["last_close"]),
                 last_session_open_ns=int(doc["last_session_open_ns"]),
                 n_returns=int(doc["n_returns"]),
-                arrays={str(k): _decode(v) for k, v in doc["arrays"].items()},
+                arrays={str(k): _decode(v, compressed) for k, v in doc["arrays"].items()},
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StateError(f"signal state is malformed: {exc!r}") from exc

@@ -1,7 +1,7 @@
 """The transform's per-symbol states kept in memory between passes, checked against the stored row every pass.
 
 Reading a stored state back (:meth:`udx.state.SymbolState.from_json`: JSON and the base64 of every window, about
-1 MB and 3 ms a symbol at 10 s bars) on every pass of ``transform --follow`` or the demo was a quarter of the
+1 MB and 3 ms a symbol at 10 s bars when measured, before the windows were zlib-compressed) on every pass of ``transform --follow`` or the demo was a quarter of the
 transform thread's time at 50k trades/s (BENCHMARKS.md, "Freshness of the demo"). A storage that stamps each
 write of a state (``signal_state_stamps``, ``load_signal_states_of``, and ``commit_signals`` returning the
 ``updated_ns`` it wrote: :class:`sql.duckdb_backend.DuckDBStorage`) gets a cache per storage object:

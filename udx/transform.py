@@ -31,12 +31,14 @@ One call of :func:`run_transform` does, for every symbol with trades:
 **Pipeline.** A chunk is read in groups of ``_READ_SYMBOLS`` symbols (the run's first group of
 ``_FIRST_READ_SYMBOLS``, as nothing computes before it is in): group ``g + 1`` is read on a reader
 thread while group ``g``'s symbols are computed on two threads (so even a run of one chunk reads and computes at
-once), and chunk ``k - 1`` is committed on a writer thread (:mod:`udx._commit_batch`: the tables are built there
-too) while chunk ``k`` is read and computed; a chunk's groups go into its one transaction. DuckDB and the
-numba kernels release the GIL, so both cores of a small box work at once. The numba kernels load from their
-cache on another thread at the start (:func:`udx.warm.warm_kernels`) while the first group is read. Chunks (the
-transactions) are not made smaller for more overlap: each commit of a large chunk costs DuckDB an
-automatic checkpoint (~0.5 s measured at 2M trades), more than the overlap gains (BENCHMARKS.md).
+once), and chunk ``k - 1`` is committed on a writer thread (:mod:`udx._commit_batch`: each symbol's tables and
+encoded state are built as its result comes in, so the commit only writes) while chunk ``k`` is read and
+computed; a chunk's groups go into its one transaction. DuckDB and the numba kernels release the GIL, so both
+cores of a small box work at once. The numba kernels load from their cache on another thread at the start
+(:func:`udx.warm.warm_kernels`) while the first group is read. Chunks (the transactions) are not made smaller
+for more overlap: a commit of fewer symbols' rows goes through DuckDB's write-ahead log instead of straight to
+the file, and the log then passes DuckDB's checkpoint threshold (16 MB) and checkpoints at a commit (four
+commits of 25 symbols at 2M trades: ~4 s of commits on a loaded box against ~0.1 s for one; BENCHMARKS.md).
 
 **Exactness.** When trades are appended in time order, running the transform after every micro-batch, with
 restarts in between, gives exactly the rows of one run over everything (``computed_at_ns`` and

@@ -66,3 +66,20 @@ def test_a_partition_assigned_again_after_it_was_lost_starts_without_the_old_off
         assert consumer.sent == [[(0, 10), (1, 20)], [(0, 4)]]
     finally:
         loader._shutdown_writers()
+
+
+def test_a_lost_partition_s_offsets_in_the_batch_being_gathered_are_not_committed(tmp_path):
+    """Records of both partitions gathered (nothing in them to store), partition 0 lost and then assigned to this
+    loader again (its owner in between may have committed further): the batch, once written, commits partition
+    1 only, so the group's offset of partition 0 is not moved back to what this loader read before the loss."""
+    loader, consumer = _loader(tmp_path, refuse=0)
+    try:
+        loader._batch.offsets.update({("trades", 0): 11, ("trades", 1): 21})
+        loader._batch.records = 2
+        loader._on_lost(consumer, [TopicPartition("trades", 0)])  # type: ignore[arg-type]
+        loader._on_assign(consumer, [TopicPartition("trades", 0)])  # type: ignore[arg-type]
+        loader._flush_and_commit()
+        assert consumer.sent == [[(1, 21)]]
+        assert loader.summary.batches == 1 and loader.summary.commits == 1
+    finally:
+        loader._shutdown_writers()

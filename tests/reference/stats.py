@@ -173,18 +173,17 @@ def intensity_time_of_day(rows: list[dict], bars_per_session: int, sessions_back
     return out
 
 
-def vpin(rows: list[dict], buckets_per_day: int, n: int, cdf_window: int) -> tuple[list[float], list[float]]:
-    """VPIN and its causal CDF per bar (the last bucket completed by the bar's end)."""
+def vpin_params(rows: list[dict], buckets_per_day: float) -> tuple[list[float], list[float], list[float]]:
+    """Per bar: the scaled price change (0 for a bar that is not tested), and the bucket size V and σ of its
+    session, frozen at the session's first bar from up to HISTORY_SESSIONS earlier sessions: V = their mean
+    volume / ``buckets_per_day``, σ = std (ddof 1) of their pooled tested changes (NaN with fewer than two,
+    V NaN without an earlier session). A session's first bar changes from the session's opening print
+    (``ref_price``), so no overnight change enters."""
     dp = [(r["close"] - r["ref_price"]) / math.sqrt(r["w"]) if r["tested"] else 0.0 for r in rows]
     finished: list[tuple[float, list[float]]] = []  # per earlier session: volume, tested price changes
     cur_volume, cur_dp, session = 0.0, [], None
     bucket_size = sigma = math.nan
-    fill = buy = 0.0
-    ois: list[float] = []
-    vols: list[float] = []
-    history: list[float] = []
-    last_vpin = last_cdf = math.nan
-    out_v, out_c = [], []
+    sizes, sigmas = [], []
     for r, d in zip(rows, dp, strict=True):
         if r["session_open_ns"] != session:
             if session is not None:
@@ -197,6 +196,21 @@ def vpin(rows: list[dict], buckets_per_day: int, n: int, cdf_window: int) -> tup
         cur_volume += r["volume"]
         if r["tested"]:
             cur_dp.append(d)
+        sizes.append(bucket_size)
+        sigmas.append(sigma)
+    return dp, sizes, sigmas
+
+
+def vpin(rows: list[dict], buckets_per_day: int, n: int, cdf_window: int) -> tuple[list[float], list[float]]:
+    """VPIN and its causal CDF per bar (the last bucket completed by the bar's end)."""
+    dp, sizes, sigmas = vpin_params(rows, buckets_per_day)
+    fill = buy = 0.0
+    ois: list[float] = []
+    vols: list[float] = []
+    history: list[float] = []
+    last_vpin = last_cdf = math.nan
+    out_v, out_c = [], []
+    for r, d, bucket_size, sigma in zip(rows, dp, sizes, sigmas, strict=True):
         if bucket_size > 0:
             frac = 0.5 * math.erfc(-(d / sigma) / math.sqrt(2)) if sigma > 0 else 0.5
             left = r["volume"]

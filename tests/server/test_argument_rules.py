@@ -150,3 +150,16 @@ def test_an_instant_without_an_offset_is_utc_whatever_the_machines_zone(monkeypa
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_an_instant_is_shown_in_utc_whatever_the_machines_zone(monkeypatch):
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        assert iso_utc(NOON + 125_000_000) == "2026-01-02T14:30:00.125Z"
+        with pytest.raises(ValueError) as refused:
+            parse_window(None, NOON, NOON)
+        assert str(refused.value) == "end (2026-01-02T14:30:00.000Z) must be after start (2026-01-02T14:30:00.000Z)"
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -151,3 +151,19 @@ def test_an_overflowing_square_recomputes_until_the_return_has_left() -> None:
         want = reference(r, 6, 3, "ratio", True)
     assert np.isnan(got[11:17]).all() and np.isfinite(got[17:]).all()
     assert_allclose(got, want, **TOL)
+
+
+@pytest.mark.parametrize("form", ["ratio", "log", "linear"])
+def test_a_triple_product_that_alone_overflows_recomputes_until_it_has_left(form: str) -> None:
+    # two returns of 1e120: their squares and products (1e240) are finite, a triple product's 4/3 power (1e316)
+    # is not, so only the tripower sum is infinite; the kernel must still recompute while it is (a guard that
+    # looked at the squares and products alone left inf - inf = NaN in the sum when the triple left the window)
+    r = np.random.default_rng(8).standard_normal(40) * 1e-3
+    r[11] = r[12] = 1e120
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        got = run(_bns_rolling_python, r, 6, 3, form, True)
+        compiled = run(_bns_rolling, r, 6, 3, form, True)
+        want = reference(r, 6, 3, form, True)
+        assert np.isfinite(r * r).all() and not np.isfinite(abs(r[13] * r[12] * r[11]) ** (4 / 3))
+    assert_allclose(got, want, **TOL)
+    assert np.array_equal(compiled, got, equal_nan=True)

@@ -220,3 +220,26 @@ def test_direct_driver_gives_the_step_scipys_workspace(monkeypatch: pytest.Monke
     assert sizes["scipy"] and sizes["direct"]
     need = np.max(sizes["scipy"], axis=0)
     assert (np.min(sizes["direct"], axis=0) >= need).all(), (sizes["direct"][0], need)
+
+
+def test_the_fit_hands_slsqp_archs_bounds_and_its_iteration_limit() -> None:
+    """spec §4.2: ω ∈ [1e-8·v, 10·v], α, β ∈ [0, 1], v = mean of the squares the fit sees (the series scaled to
+    mean square one, so v is 1 to rounding); ftol 1e-11 and at most 200 iterations, the limits the minimize test
+    above runs with. The fits seen stop after 7-12 iterations and their ω is far inside its bounds, so what the
+    fit asks of SLSQP is read from a driver that records it and hands on to ``_slsqp_scipy``."""
+    y = dict(_series())["garch interior"]
+    e2 = y * y
+    seen: list[tuple[np.ndarray, np.ndarray, float, int]] = []
+
+    def solve(objective, x0, lower, upper, ftol, maxiter):  # noqa: ANN001, ANN202 - a _Solver
+        seen.append((lower.copy(), upper.copy(), ftol, maxiter))
+        return _slsqp_scipy(objective, x0, lower, upper, ftol, maxiter)
+
+    fit = garch._fit_e2(e2, float(np.var(y)), solve=solve)
+    v = float(np.mean(e2 / np.mean(e2)))
+    assert len(seen) == 1
+    lower, upper, ftol, maxiter = seen[0]
+    assert_allclose(lower, [1e-8 * v, 0.0, 0.0], rtol=1e-15, atol=0.0)
+    assert_allclose(upper, [10.0 * v, 1.0, 1.0], rtol=1e-15, atol=0.0)
+    assert (ftol, maxiter) == (1e-11, 200)
+    assert fit == garch._fit_e2(e2, float(np.var(y)), solve=_slsqp_scipy)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
+import logging
 import math
+import zlib
 from pathlib import Path
 
 import duckdb
@@ -155,6 +159,42 @@ def test_restart_from_stored_state_equals_one_pass(tmp_path: Path, trades: pa.Ta
         storage.close()
     _same_rows(_signals(settings.duckdb_path), _signals(one))
     assert _states(settings.duckdb_path) == _states(one)
+
+
+def _as_version_2(text: str) -> str:
+    """A stored version 3 state as the version 2 writer stored it: each array's zlib stream unpacked (the format
+    of :mod:`udx.state`, read with json, base64 and zlib alone)."""
+    doc = json.loads(text)
+    assert doc["v"] == 3
+    doc["v"] = 2
+    for name, value in doc["arrays"].items():
+        kind, data = value.split(":", 1)
+        doc["arrays"][name] = f"{kind}:{base64.b64encode(zlib.decompress(base64.b64decode(data))).decode()}"
+    return json.dumps(doc)
+
+
+def test_a_run_continues_states_stored_by_the_version_2_writer_to_the_one_pass_rows(
+        tmp_path: Path, trades: pa.Table, caplog: pytest.LogCaptureFixture) -> None:
+    one = _one_pass(tmp_path, trades)
+    settings = _settings(tmp_path / "upgrade.duckdb")
+    storage = _open(settings)
+    storage.append_trades(trades.slice(0, 31_111))
+    run_transform(storage, settings)
+    storage.close()
+    with duckdb.connect(str(settings.duckdb_path)) as con:  # what the code before version 3 stored
+        for symbol, text in con.execute("SELECT symbol, state FROM signal_state").fetchall():
+            con.execute("UPDATE signal_state SET state = ? WHERE symbol = ?", [_as_version_2(text), symbol])
+        assert {json.loads(t)["v"] for (t,) in con.execute("SELECT state FROM signal_state").fetchall()} == {2}
+    storage = _open(settings)  # a new process: the states are read from the rows
+    storage.append_trades(trades.slice(31_111, trades.num_rows - 31_111))
+    with caplog.at_level(logging.WARNING, logger="udx.transform"):
+        summary = run_transform(storage, settings)
+    storage.close()
+    assert summary.symbols == 2
+    assert "recomputing" not in caplog.text  # continued from the stored states, not recomputed from the start
+    assert summary.trades < trades.num_rows - 20_000  # from each state's last bar on (39,812), not all 68,000
+    _same_rows(_signals(settings.duckdb_path), _signals(one))
+    assert _states(settings.duckdb_path) == _states(one)  # written again as version 3, as one pass writes them
 
 
 def test_rows_match_the_kernels_and_the_injected_jump_is_detected(tmp_path: Path, trades: pa.Table) -> None:

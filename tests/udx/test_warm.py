@@ -45,7 +45,7 @@ def test_warming_loads_every_cached_signature_once_and_compiles_nothing():
 
 
 #: A transform with fits and bar liquidity in a new process without warming: which kernels it called (numba's own
-#: record, ``overloads``), which it calls only from other kernels' code, and which warming would load.
+#: record, ``overloads``) and which warming would load.
 RUN_PROBE = """
 import json, sys
 from pathlib import Path
@@ -80,10 +80,9 @@ print(json.dumps({"fits": summary.fits, "called": sorted(label(d) for d in kerne
 
 
 @pytest.mark.skipif(not jit_enabled(), reason="kernels run as plain Python: nothing to load")
-def test_warming_covers_every_kernel_a_transform_calls_and_skips_those_only_kernels_call(tmp_path):
-    """Every kernel a transform run calls from Python is among those warmed; ``bns._add`` and
-    ``liquidity._usable``, called only inside other kernels (``bns._bns_rolling``, ``liquidity._quoted``), are
-    compiled into them and not loaded on their own."""
+def test_warming_covers_every_kernel_a_transform_calls(tmp_path):
+    """Every kernel a transform run with fits and bar liquidity calls is among those warmed, and so are the
+    kernels only other kernels call (``bns._add``, ``liquidity._usable``: warming loads every kernel)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     out = subprocess.run([sys.executable, "-c", RUN_PROBE, str(tmp_path / "w.duckdb")], cwd=ROOT, env=env,
@@ -91,5 +90,7 @@ def test_warming_covers_every_kernel_a_transform_calls_and_skips_those_only_kern
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["fits"] > 0 and "udx.garch._loglik_grad_python" in got["called"]
     assert set(got["called"]) <= set(got["warmed"])
+    # ``inner`` shows among the called kernels only when its caller was compiled in this run (a cold cache):
+    # only that warming holds it is asserted
     for inner in ("udx.bns._add_python", "udx.liquidity._usable_python"):
-        assert inner not in got["called"] and inner not in got["warmed"]
+        assert inner in got["warmed"]

@@ -97,14 +97,8 @@ quoted AS (   -- the window's trades with their prevailing quote and the last pr
 flagged AS (
     SELECT
         t.*,
-        CASE
-            WHEN t.quote_ts_ns IS NULL THEN CASE WHEN EXISTS (SELECT 1 FROM quote_older) THEN 2 ELSE 1 END
-            WHEN t.ts_ns - t.quote_ts_ns > (SELECT stale_ns FROM limits) THEN 2
-            WHEN t.bid IS NULL OR t.ask IS NULL THEN 4
-            WHEN t.bid = t.ask THEN 8
-            WHEN t.bid > t.ask THEN 16
-            ELSE 0
-        END AS nbbo_flags,
+        nbbo_flags(CASE WHEN EXISTS (SELECT 1 FROM quote_older) THEN 2 ELSE 1 END, t.quote_ts_ns, t.ts_ns, (SELECT stale_ns FROM limits), t.bid, t.ask)
+            AS nbbo_flags,
         CASE WHEN t.sets_price AND t.price <> t.last_price THEN sign(t.price - t.last_price) END AS change
     FROM quoted AS t
 ),
@@ -124,15 +118,9 @@ trades AS (
         s.* EXCLUDE (bid, ask, quote_ts_ns, last_price, nbbo_flags, change, tick_side, mid_gap),
         CASE WHEN s.nbbo_flags NOT IN (1, 2) THEN s.bid END AS bid_price,   -- none when no quote is in force
         CASE WHEN s.nbbo_flags NOT IN (1, 2) THEN s.ask END AS ask_price,
-        CAST(CASE WHEN s.nbbo_flags <> 0 THEN s.tick_side
-                  WHEN s.mid_gap > 1e-9 * s.price THEN 1
-                  WHEN s.mid_gap < -1e-9 * s.price THEN -1
-                  ELSE s.tick_side END AS TINYINT) AS trade_side,
-        CAST(s.nbbo_flags + CASE WHEN s.nbbo_flags <> 0 THEN 64
-                                 WHEN abs(s.mid_gap) <= 1e-9 * s.price THEN 32 ELSE 0 END AS UTINYINT)
-            AS quote_flags,
-        CASE WHEN s.nbbo_flags = 0
-             THEN 2.0 * abs(s.price - 0.5 * (s.bid + s.ask)) / (0.5 * (s.bid + s.ask)) END AS effective_spread
+        trade_side(s.nbbo_flags, s.mid_gap, s.price, s.tick_side) AS trade_side,
+        quote_flags(s.nbbo_flags, s.mid_gap, s.price) AS quote_flags,
+        effective_spread(s.nbbo_flags, s.price, s.bid, s.ask) AS effective_spread
     FROM signed AS s
 ),
 grids AS (   -- the view's grids (every bar_seconds of trading_signals), or grid alone when it has bars
