@@ -134,7 +134,8 @@ def test_every_vertica_folder_loads_with_its_declared_params(folder: str) -> Non
 #: (bar_liquidity_all and bar_realized_spread_all exist on both: Vertica's retention leaves those tables live.)
 #: day_metrics is DuckDB's table macro of the daily formulas (Vertica's symbol_metrics keeps them inline).
 #: enriched_market_data_between(_grid) are DuckDB's table macros of the view over one window (Vertica's page filters
-#: the view).
+#: the view). nbbo_flags, trade_side, quote_flags and effective_spread are the scalar macros that the DuckDB view
+#: and its window macro share (Vertica has the one view, with the rules inline).
 #: quotes_range_symbols_stored is the unsorted half of the transform's chunk read of quotes (sql/stored_order.py
 #: orders it in Python): the Vertica backend keeps the ordered read, whose sort runs on its nodes.
 #: trades_range_symbols_stored is the same for the chunk's trades.
@@ -142,7 +143,8 @@ def test_every_vertica_folder_loads_with_its_declared_params(folder: str) -> Non
 #: (udx/state_cache.py): Vertica's commit_signals returns no stamp, so its transform reads every state each pass.
 DUCKDB_ONLY = {
     "schema": {"trade_condition_sets"},
-    "views": {"day_metrics", "enriched_market_data_between", "enriched_market_data_between_grid"},
+    "views": {"day_metrics", "enriched_market_data_between", "enriched_market_data_between_grid", "nbbo_flags",
+              "trade_side", "quote_flags", "effective_spread"},
     "queries": {"trade_condition_set_strings", "list_stored_condition_sets", "add_trade_condition_sets",
                 "decide_trade_condition_sets", "archived_days", "archived_files",
                 "archived_trade_positions", "archived_quote_positions", "main_relations",
