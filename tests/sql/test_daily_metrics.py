@@ -266,3 +266,27 @@ def test_a_reader_of_a_file_no_writer_migrated_yet_still_answers_get_symbol_metr
     finally:
         storage.close()
     assert any("not migrated to" in r.getMessage() and "daily_metrics" in r.getMessage() for r in caplog.records)
+
+
+def test_prints_the_transform_drops_leave_the_daily_metrics_unchanged(tmp_path: Path, trades: pa.Table) -> None:
+    """A stored print with a non-finite or non-positive price, or a negative or non-finite size (only a direct write
+    to ``market_data`` can store one: ingest sends them to the dead-letter topic), enters no statistic of the
+    transform, so it enters no daily figure either: the rows equal the definitions over the valid prints."""
+    aapl = trades.filter(pa.compute.equal(trades.column("symbol"), "AAPL"))
+    ts = aapl.column("ts_ns").to_numpy()[[10, 500, 2000, 3500, 5000, 6900]] + 1
+    bad = trades_from_parts([("stocks", "AAPL", ts, np.array([np.nan, -5.0, 0.0, np.inf, 101.0, 99.0]),
+                              np.array([100.0, 100.0, 100.0, 100.0, np.nan, -1.0]))])
+    ids = pa.array([f"bad{k}" for k in range(bad.num_rows)], pa.string())
+    bad = bad.set_column(bad.schema.get_field_index("trade_id"), "trade_id", ids).cast(trades.schema)
+    storage = _written(tmp_path / "x.duckdb", pa.concat_tables([trades, bad]))
+    try:
+        (stored_bad,) = storage.fetch_all("SELECT count(*) FROM market_data WHERE trade_id LIKE 'bad%'")[0]
+        assert stored_bad == bad.num_rows
+        reference = _reference(trades, _bars(storage))
+        stored = _as_dicts(storage.fetch_all(f"SELECT {', '.join(COLUMNS)} FROM daily_metrics"))
+        assert stored
+        _assert_equal(stored, {key: reference[key] for key in stored})
+        view = _as_dicts(storage.fetch_all(f"SELECT {', '.join(COLUMNS)} FROM symbol_metrics"))
+        _assert_equal(view, reference)
+    finally:
+        storage.close()

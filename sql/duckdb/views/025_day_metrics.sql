@@ -12,8 +12,10 @@
 -- statistic with max adjustment ((RV-BV)/RV) / sqrt(theta/M max(1, TP/BV^2)), theta = pi^2/4 + pi - 5
 -- (spec/signals.md §3). Prices come from the day's trades as Polygon's rules allow (eligible_trades): open and
 -- close from prints that may set the last sale, high and low from those that may set them, trades, volume and
--- VWAP from those that count in volume. Floating sums are fsum (compensated): DuckDB's threads add a group's rows
--- in no fixed order, and plain sum then differed in the last bits between two runs over the same rows.
+-- VWAP from those that count in volume; a print the transform drops (a non-finite or non-positive price, a
+-- negative or non-finite size) counts nowhere. Floating sums are fsum (compensated): DuckDB's threads add a
+-- group's rows in no fixed order, and plain sum then differed in the last bits between two runs over the same
+-- rows.
 CREATE OR REPLACE MACRO day_metrics(grid, symbols, start_ns, from_ns, before_ns) AS TABLE
 WITH bar_returns AS (
     SELECT
@@ -67,6 +69,9 @@ daily_trades AS (
     FROM eligible_trades
     WHERE (symbols IS NULL OR list_contains(symbols, symbol))
       AND ts_ns >= start_ns AND ts_ns >= from_ns AND ts_ns < before_ns
+      -- the prints the transform uses (udx._chunk_read.valid_prints): a finite price > 0, a finite size >= 0
+      -- (NaN sorts above infinity, so the upper bounds leave it out)
+      AND price > 0 AND price < 'inf'::DOUBLE AND size >= 0 AND size < 'inf'::DOUBLE
     GROUP BY ALL
 )
 SELECT

@@ -87,6 +87,8 @@ trade_days AS (
         ON p.symbol = e.symbol
        AND p.session_date = TIMESTAMPADD('microsecond', e.ts_ns // 1000, TIMESTAMP '1970-01-01 00:00:00')::DATE
     WHERE e.ts_ns >= :from_ns AND e.ts_ns < :final_before_ns
+      -- the prints the transform uses (udx._chunk_read.valid_prints): a finite price > 0, a finite size >= 0
+      AND e.price > 0 AND e.price < 'Infinity'::FLOAT AND e.size >= 0 AND e.size < 'Infinity'::FLOAT
 ),
 daily_trades AS (
     SELECT

@@ -87,6 +87,8 @@ trade_days AS (
             ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS day_close
     FROM eligible_trades
     WHERE ts_ns >= (SELECT from_ns FROM trades_from)
+      -- the prints the transform uses (udx._chunk_read.valid_prints): a finite price > 0, a finite size >= 0
+      AND price > 0 AND price < 'Infinity'::FLOAT AND size >= 0 AND size < 'Infinity'::FLOAT
 ),
 daily_trades AS (
     SELECT
