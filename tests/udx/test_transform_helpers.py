@@ -17,6 +17,7 @@ import dataclasses
 import datetime as dt
 import logging
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +152,19 @@ def test_day_is_the_utc_day() -> None:
     assert _day(0) == "1970-01-01"
 
 
+def test_day_is_the_utc_day_in_any_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a machine in New York time the day is still UTC's (midnight UTC is 19:00 the day before there)."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        assert dt.datetime.fromtimestamp(1_710_115_200).day == 10  # the zone is in force
+        assert _day(1_710_115_200 * NS) == "2024-03-11"
+        assert _day(1_710_115_200 * NS - 1) == "2024-03-10"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
 def _quotes(ts: list[int]) -> Quotes:
     t = np.array(ts, np.int64)
     return Quotes(t, t * 0.5 + 1.0, t * 0.5 + 2.0, t * 0.25 + 3.0, t * 0.25 + 4.0)
@@ -264,7 +278,7 @@ def test_replanned_raises_the_error_of_a_state_that_cannot_be_read() -> None:
 T0 = DAYS[0][0] + 600 * NS  # trades every 10 s from T0 (300 s), quotes every 10 s from 60 s before, 5 s late
 W = T0 + 200 * NS  # the watermark
 TRADED = {"AA": ("stocks", 10.0), "BB": ("stocks", 20.0), "CC": ("crypto", 30.0), "DD": ("stocks", 40.0),
-          "EE": ("stocks", 50.0), "FF": ("crypto", 60.0)}
+          "EE": ("stocks", 50.0), "FF": ("crypto", 60.0), "GG": ("stocks", 70.0)}
 MARKETS = {s: m for s, (m, _) in TRADED.items()}
 
 
@@ -290,7 +304,7 @@ def _trades_table() -> pa.Table:
 
 
 def _quotes_table() -> pa.Table:
-    rows = [(MARKETS[s], s, int(t), base + k, base + k + 0.5) for s in ("AA", "BB", "CC")
+    rows = [(MARKETS[s], s, int(t), base + k, base + k + 0.5) for s in ("AA", "BB", "CC", "GG")
             for base in [TRADED[s][1]] for k, t in enumerate(_quote_ts())]
     n = len(rows)
     cols = list(zip(*rows, strict=True))
@@ -370,17 +384,21 @@ def test_read_plan_reads_early_enough_for_the_realized_spreads(storage: object) 
     plan, due = _plan()
     until = W - 50 * NS  # the watermark minus the horizon (FF's next bar, W - 60 s, is due; BB's, W, not)
     stale = 30  # s: the quotes of a realized spread start this long before its trades
-    resume = {"AA": T0 + 20 * NS, "BB": T0 + 10 * NS, "CC": T0 + 100 * NS, "EE": T0 + 120 * NS}
+    # GG's newest row ends after its start: its signals still need the trades from its start
+    resume = {"AA": T0 + 20 * NS, "BB": T0 + 10 * NS, "CC": T0 + 100 * NS, "EE": T0 + 120 * NS, "GG": T0 + 150 * NS}
     realized = RealizedPlan(
         due={"CC": np.array([T0 + 120 * NS], np.int64), "EE": np.array([T0 + 180 * NS], np.int64)},
         resume={s: {"symbol": s, "bar_end_ns": end, "tick_price": None, "tick_sign": 0} for s, end in resume.items()},
         until_ns=until, settings=settings(quote_stale_seconds=float(stale)), computed_at=0)
+    plan.append(_Entry("GG", CFG, None, T0 + 40 * NS))
     reads = _read_plan(storage, plan, W, dict(due), MARKETS, True, realized)  # type: ignore[arg-type]
-    assert reads.signals == frozenset({"AA", "BB", "FF"})
-    # AA: no state (next bar unknown); CC, EE: stored bars due; FF: next bar due once computed; BB: its next bar
-    # ends after until and none is due; DD: computes nothing, none due
-    assert reads.realized == frozenset({"AA", "CC", "EE", "FF"})
-    assert set(reads.trades) == {"AA", "BB", "CC", "EE", "FF"}
+    assert reads.signals == frozenset({"AA", "BB", "FF", "GG"})
+    # AA, GG: no state (next bar unknown); CC, EE: stored bars due; FF: next bar due once computed; BB: its next
+    # bar ends after until and none is due; DD: computes nothing, none due
+    assert reads.realized == frozenset({"AA", "CC", "EE", "FF", "GG"})
+    assert set(reads.trades) == {"AA", "BB", "CC", "EE", "FF", "GG"}
+    assert _read(reads.trades, "GG") == _expected_trades("GG", T0 + 40 * NS)
+    assert reads.quotes["GG"].ts.tolist() == _expected_quotes(T0 + 40 * NS)
     assert _read(reads.trades, "AA") == _expected_trades("AA", T0 + 20 * NS)  # its newest row's end (earlier)
     assert _read(reads.trades, "BB") == _expected_trades("BB", T0 + 30 * NS)  # its own start: no realized rows
     assert _read(reads.trades, "CC") == _expected_trades("CC", T0 + 100 * NS)
@@ -389,4 +407,4 @@ def test_read_plan_reads_early_enough_for_the_realized_spreads(storage: object) 
     assert reads.quotes["AA"].ts.tolist() == _expected_quotes(T0 - 10 * NS)
     assert reads.quotes["BB"].ts.tolist() == _expected_quotes(T0 + 30 * NS)
     assert reads.quotes["CC"].ts.tolist() == _expected_quotes(T0 + 70 * NS)
-    assert set(reads.quotes) == {"AA", "BB", "CC"}  # DD, EE, FF have no quotes
+    assert set(reads.quotes) == {"AA", "BB", "CC", "GG"}  # DD, EE, FF have no quotes
