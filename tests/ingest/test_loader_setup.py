@@ -69,13 +69,14 @@ class _Kafka:
 
 
 def _run(monkeypatch: pytest.MonkeyPatch, settings: Settings, script: list, highs: dict, *,
-         storage: Any = None, consumer_type: type = _Consumer, **kwargs: Any) -> tuple[Loader, Any, Any, list, _Kafka]:
-    """``Loader(settings, storage, **kwargs).run()`` on ``script`` (test_loader_run.py's consumer)."""
+         storage: Any = None, consumer_type: type = _Consumer, until: Any = None, **kwargs: Any) -> tuple[Loader, Any, Any, list, _Kafka]:
+    """``Loader(settings, storage, **kwargs).run()`` on ``script`` (test_loader_run.py's consumer; the run stops
+    once the script is done and ``until()`` holds)."""
     journal: list = []
     storage = storage if storage is not None else _Storage(journal)
     journal = getattr(storage, "journal", journal)
     stop = threading.Event()
-    consumer = consumer_type(script, journal, highs, stop)
+    consumer = consumer_type(script, journal, highs, stop, until)
     kafka = _Kafka(monkeypatch, consumer)
     loader = Loader(settings, storage, **kwargs)
     consumer.loader = loader
@@ -288,3 +289,71 @@ def test_a_lag_that_cannot_be_read_is_logged_and_the_last_one_kept(monkeypatch, 
                               consumer_type=Consumer)
     assert f"lag not available: {error}" in [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
     assert loader.stats.lag == 0
+
+
+# --- run: a stop while the broker is unreachable, the batch age on an idle topic ---------------------------------
+
+def test_a_stop_while_the_broker_is_unreachable_ends_the_run_without_a_retry(monkeypatch, tmp_path: Path) -> None:
+    """The real ``ensure_topics`` with the broker down (every attempt fails): a stop set meanwhile ends the run at
+    once (``run`` hands its stop to the retry loop), before any consumer is made; without it the loop would retry
+    for up to two minutes (the second attempt fails the test instead)."""
+    import ingest.produce as produce
+
+    stop = threading.Event()
+    attempts: list[str] = []
+
+    def unreachable(bootstrap: str, topics: list[str], partitions: int, timeout_s: float) -> None:
+        attempts.append(bootstrap)
+        assert len(attempts) == 1, "retried after the stop"
+        stop.set()  # the stop arrives while the broker is down
+        raise KafkaException(KafkaError(KafkaError._TRANSPORT, "broker down (test)"))
+
+    def no_consumer(config: dict[str, Any]) -> Any:
+        raise AssertionError("a consumer was made after the stop")
+
+    monkeypatch.setattr(produce, "_create_missing", unreachable)
+    monkeypatch.setattr(load, "Consumer", no_consumer)
+    loader = Loader(_settings(tmp_path), _Storage([]))  # type: ignore[arg-type]
+    assert loader.run(stop) == LoadSummary()
+    assert attempts == ["broker-a:9092,broker-b:9092"]
+
+
+class _Clock:
+    """``ingest.load``'s clock: ``monotonic()`` is the time the scripted consumer has spent waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    @staticmethod
+    def time_ns() -> int:
+        return time.time_ns()
+
+
+def test_on_an_idle_topic_a_batch_is_handed_over_within_one_idle_poll_of_load_batch_seconds(monkeypatch,
+                                                                                             tmp_path: Path) -> None:
+    """An idle ``consume()`` blocks for its timeout (the consumer advances the loader's clock by it): a batch whose
+    oldest record is ``LOAD_BATCH_SECONDS`` (0.5 s) old is handed over at the first poll after that, 0.6 s, not a
+    second later."""
+    t = "setup.trades"
+    clock = _Clock()
+    monkeypatch.setattr(load, "time", clock)
+    handed: list[float] = []
+
+    class Idle(_Consumer):
+        def consume(self, num_messages: int, timeout: float) -> list:
+            given = super().consume(num_messages, timeout)
+            if not given:
+                clock.now += timeout
+            return given
+
+    def fault(point: str) -> None:
+        if point == "consumed":
+            handed.append(clock.now - 1000.0)
+
+    loader, consumer, *_ = _run(monkeypatch, _settings(tmp_path, load_batch_seconds=0.5), [[trade(t, 0, 0)]],
+                                {(t, 0): (0, 1)}, topics=[t], fault=fault, consumer_type=Idle,
+                                until=lambda: bool(handed))
+    assert handed and handed[0] == pytest.approx(0.6)
