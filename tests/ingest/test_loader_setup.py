@@ -69,7 +69,8 @@ class _Kafka:
 
 
 def _run(monkeypatch: pytest.MonkeyPatch, settings: Settings, script: list, highs: dict, *,
-         storage: Any = None, consumer_type: type = _Consumer, until: Any = None, **kwargs: Any) -> tuple[Loader, Any, Any, list, _Kafka]:
+         storage: Any = None, consumer_type: type = _Consumer, until: Any = None,
+         **kwargs: Any) -> tuple[Loader, Any, Any, list, _Kafka]:
     """``Loader(settings, storage, **kwargs).run()`` on ``script`` (test_loader_run.py's consumer; the run stops
     once the script is done and ``until()`` holds)."""
     journal: list = []
@@ -201,11 +202,11 @@ class _Threads(_Storage):
                 self.active -= 1
 
 
-def test_one_decoder_and_one_appender_each_on_its_named_thread_gone_when_run_returns(monkeypatch,
+def test_one_decoder_and_one_appender_each_on_its_named_thread_ended_before_the_consumer_closes(monkeypatch,
                                                                                       tmp_path: Path) -> None:
     """Batches are decoded one at a time on ``load-decoder_0`` and written one at a time, in order, on
     ``load-appender_0`` (the first decode and the first write are slow, so later batches are handed over
-    meanwhile); when ``run`` returns both threads have ended."""
+    meanwhile); both threads have ended before the consumer closes."""
     t = "setup.trades"
     decodes: list[threading.Thread] = []
     decoding = {"active": 0, "most": 0}
@@ -224,8 +225,17 @@ def test_one_decoder_and_one_appender_each_on_its_named_thread_gone_when_run_ret
 
     monkeypatch.setattr(load, "decode_trades", decode)
     storage = _Threads([])
+    alive_at_close: list[bool] = []
+
+    class Closing(_Consumer):
+        def close(self) -> None:  # the writers are shut down (their threads joined) before the consumer closes
+            alive_at_close.extend(th.is_alive() for th in decodes + storage.threads)
+            super().close()
+
     _, _, _, journal, _ = _run(monkeypatch, _settings(tmp_path, load_batch_rows=2),
-                               [[trade(t, 0, o) for o in range(8)]], {(t, 0): (0, 8)}, topics=[t], storage=storage)
+                               [[trade(t, 0, o) for o in range(8)]], {(t, 0): (0, 8)}, topics=[t], storage=storage,
+                               consumer_type=Closing)
+    assert alive_at_close and not any(alive_at_close)
     assert {th.name for th in decodes} == {"load-decoder_0"} and decoding["most"] == 1
     assert {th.name for th in storage.threads} == {"load-appender_0"} and storage.most == 1
     assert [e[1] for e in journal if e[0] == "write"] == [[("trade", 0, o), ("trade", 0, o + 1)] for o in (0, 2, 4, 6)]
