@@ -367,3 +367,30 @@ def test_on_an_idle_topic_a_batch_is_handed_over_within_one_idle_poll_of_load_ba
                                 {(t, 0): (0, 1)}, topics=[t], fault=fault, consumer_type=Idle,
                                 until=lambda: bool(handed))
     assert handed and handed[0] == pytest.approx(0.6)
+
+
+def test_a_busy_drain_checks_once_a_second_of_consuming_whether_it_is_done(monkeypatch, tmp_path: Path) -> None:
+    """A drain of a topic still written to (one more record at every ``consume()``, each call taking 0.3 s of the
+    loader's clock; one record a batch, so each hand-over commits the batch two before it): the target (high
+    watermark 1) is committed at the third call, and the drain checks at the first call more than a second after
+    its start, the fourth, and ends there; checking every two seconds would read three records more."""
+    t = "setup.trades"
+    clock = _Clock()
+    monkeypatch.setattr(load, "time", clock)
+    offsets = iter(range(10_000))
+
+    class Busy(_Consumer):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            self.more = lambda: [trade(t, 0, next(offsets))]
+
+        def consume(self, num_messages: int, timeout: float) -> list:
+            given = super().consume(num_messages, timeout)
+            clock.now += 0.3 if given else timeout
+            return given
+
+    loader, consumer, _, journal, _ = _run(monkeypatch, _settings(tmp_path, load_batch_rows=1), [], {(t, 0): (0, 1)},
+                                           topics=[t], drain=True, consumer_type=Busy)
+    assert not consumer.guarded  # the drain ended by itself
+    assert loader.summary.records == 4
+    assert [e[1] for e in journal if e[0] == "commit"][:2] == [{(t, 0): 1}, {(t, 0): 2}]
