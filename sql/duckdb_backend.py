@@ -42,7 +42,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import duckdb
 import numpy as np
@@ -207,6 +207,15 @@ def _as_temporary(text: str) -> str:
     """A schema table's or a view's CREATE statement, creating a temporary one instead."""
     text = _CREATE_TABLE.sub(r"CREATE TEMP TABLE IF NOT EXISTS \1", text, count=1)
     return _CREATE_VIEW.sub(r"CREATE OR REPLACE TEMP \1 \2", text, count=1)
+
+
+class DayTrades(NamedTuple):
+    """The trade half of the daily metrics (``day_trades_final``: one row per symbol and UTC day) of the days
+    from ``from_ns`` to ``final_before_ns``, read by :meth:`DuckDBStorage.prepare_daily_metrics`."""
+
+    from_ns: int
+    final_before_ns: int
+    table: pa.Table
 
 
 class DuckDBStorage:
@@ -710,8 +719,39 @@ class DuckDBStorage:
                                   BAR_REALIZED_SPREAD_SCHEMA,
                                   lambda batch: self._notify("realized_written", batch) if self._listeners else None)
 
+    def prepare_daily_metrics(self, bar_seconds: int, watermark_ns: int,
+                              oldest_new_bar_ns: int | None = None) -> DayTrades | None:
+        """Read the trade half of the daily metrics that :meth:`write_daily_metrics` with the same arguments will
+        write, so that it has only the bar half left (the transform reads it on another thread while its last
+        commit runs); ``None`` when that write will read nothing.
+
+        The days read run from the oldest day that may be pending after the caller's commit (the oldest final
+        day with bars and no row now, or the day of ``oldest_new_bar_ns``, whichever is older) to the start of
+        the watermark's UTC day; :meth:`write_daily_metrics` reads the trades of any older day itself. Runs on
+        this thread's cursor, beside a commit on another thread (DuckDB: a reader sees the last committed
+        state). Also ``None`` on a file whose views older code created (no ``day_trades`` macro until
+        :meth:`apply_schema`).
+        """
+        final_before = watermark_ns // _NS_PER_DAY * _NS_PER_DAY
+        if self._metrics_final_before.get(bar_seconds) == final_before and (
+                oldest_new_bar_ns is None or oldest_new_bar_ns >= final_before):
+            return None
+        cursor = self._cursor()
+        (first,) = cursor.execute(self._queries["daily_metrics_pending"].text, {
+            "bar_seconds": bar_seconds, "final_before_ns": final_before}).fetchall()[0]
+        starts = [int(v) for v in (first, oldest_new_bar_ns) if v is not None and int(v) < final_before]
+        if not starts:
+            return None
+        from_ns = min(starts) // _NS_PER_DAY * _NS_PER_DAY
+        try:
+            table = cursor.sql(self._queries["day_trades_final"].text, params={
+                "from_ns": from_ns, "final_before_ns": final_before}).to_arrow_table()
+        except duckdb.CatalogException:  # views of older code (no apply_schema yet): the write reads it all
+            return None
+        return DayTrades(from_ns, final_before, table)
+
     def write_daily_metrics(self, bar_seconds: int, watermark_ns: int,
-                            oldest_new_bar_ns: int | None = None) -> int:
+                            oldest_new_bar_ns: int | None = None, prepared: DayTrades | None = None) -> int:
         """Write the ``daily_metrics`` row of every (symbol, UTC day) on the grid that the watermark made
         final (its bars end before the start of the watermark's UTC day) and none yet; return rows written.
 
@@ -725,22 +765,30 @@ class DuckDBStorage:
         oldest_new_bar_ns
             The end of the oldest bar the caller wrote since its last call (``None``: none). Nothing is read
             when no day became final since the last call and no bar of a final day was written.
+        prepared
+            The trade half read before (:meth:`prepare_daily_metrics` with the same arguments): a day it covers
+            reads only its bars here (``write_daily_metrics_prepared``), another day reads its trades too.
         """
         final_before = watermark_ns // _NS_PER_DAY * _NS_PER_DAY
         if self._metrics_final_before.get(bar_seconds) == final_before and (
                 oldest_new_bar_ns is None or oldest_new_bar_ns >= final_before):
             return 0
+        if prepared is not None and prepared.final_before_ns != final_before:
+            prepared = None  # read for another watermark: its last day may not be final
         cursor = self._cursor()
         added = 0
         pending = self._queries["daily_metrics_pending"].text
+        batches = {} if prepared is None else {"day_trades_batch": prepared.table}
         while True:  # one day per transaction, so a backfill of many days pauses writers one day at a time
-            with self._transaction(cursor):
+            with self._transaction(cursor, batches):
                 params = {"bar_seconds": bar_seconds, "final_before_ns": final_before}
                 (first,) = cursor.execute(pending, params).fetchall()[0]
                 if first is None:
                     break
                 day = int(first) // _NS_PER_DAY * _NS_PER_DAY
-                (rows,) = cursor.execute(self._queries["write_daily_metrics"].text, {
+                query = ("write_daily_metrics_prepared" if prepared is not None and day >= prepared.from_ns
+                         else "write_daily_metrics")
+                (rows,) = cursor.execute(self._queries[query].text, {
                     "bar_seconds": bar_seconds, "from_ns": day, "computed_at_ns": time.time_ns(),
                     "final_before_ns": min(day + _NS_PER_DAY, final_before)}).fetchall()[0]
             if not rows:  # cannot happen (both statements see the same days); never loop on it
