@@ -273,6 +273,8 @@ def run_transform(
             if g + 1 == len(groups) or groups[g + 1][0] != k:  # the chunk's last group: one transaction
                 writer.submit(batch)
                 batch = Batch(settings.bar_seconds, computed_at)
+            else:  # its rows go into the chunk's open transaction while the next group computes
+                writer.write_ahead(batch)
         # the trade half of the daily metrics is read on the idle reader while the last commit runs
         day_trades = reader.submit(_prepare_daily_metrics, storage, settings.bar_seconds, watermark, oldest)
         writer.close()  # the last commit first: a failed one surfaces, and leaves the daily metrics unwritten
