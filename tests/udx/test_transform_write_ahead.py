@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 import pytest
 
 import udx._commit_batch as commit_batch
@@ -155,3 +156,45 @@ def test_a_failed_part_surfaces_and_nothing_of_its_chunk_is_committed(
             assert storage.fetch_all(f"SELECT count(*) FROM {table}")[0][0] == 0, table
     finally:
         storage.close()
+
+
+class _Heard:
+    """A write listener recording what it is told (sql.backend.WriteListener)."""
+
+    def __init__(self) -> None:
+        self.signals: list[tuple[int, int]] = []  # (rows, states) per signals_written
+        self.realized = 0
+        self.buy_volume = 0.0
+
+    def attached(self) -> None: ...
+    def trades_written(self, batch: pa.Table) -> None: ...
+    def signals_reset(self, symbols: object, bar_seconds: int) -> None: ...
+    def write_failed(self, error: BaseException) -> None: ...
+
+    def signals_written(self, signals: pa.Table, states: object) -> None:
+        self.signals.append((signals.num_rows, len(states)))  # type: ignore[arg-type]
+        self.buy_volume += pa.compute.sum(signals.column("buy_volume")).as_py() or 0.0
+
+    def realized_written(self, rows: pa.Table) -> None:
+        self.realized += rows.num_rows
+
+
+def test_listeners_hear_each_chunk_once_with_all_its_parts_after_the_commit(
+        tmp_path: Path, trades: pa.Table, one_symbol_groups: list[int]) -> None:
+    path = tmp_path / "x.duckdb"
+    storage = duckdb_backend.DuckDBStorage.open(_settings(path))
+    heard = _Heard()
+    try:
+        storage.apply_schema()
+        storage.append_trades(trades)
+        storage.add_write_listener(heard)
+        run_transform(storage, _settings(path), now_ns=1, symbols_per_commit=3)
+        (bars,) = storage.fetch_all("SELECT count(*) FROM trading_signals")[0]
+        (realized,) = storage.fetch_all("SELECT count(*) FROM bar_realized_spread")[0]
+        (buy_volume,) = storage.fetch_all("SELECT sum(buy_volume) FROM bar_liquidity")[0]
+    finally:
+        storage.close()
+    assert len(one_symbol_groups) == 5  # 2 + 1 parts written ahead
+    assert heard.signals and [s for _, s in heard.signals] == [3, 2]  # one event per chunk, with its states
+    assert sum(n for n, _ in heard.signals) == bars and heard.realized == realized > 0
+    assert buy_volume > 0 and heard.buy_volume == pytest.approx(buy_volume, rel=1e-12)  # the liquidity beside them
