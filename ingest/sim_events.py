@@ -120,8 +120,17 @@ class EventBatch:
         return orjson.loads(frames[0]) if frames else []
 
 
+_SMALL = 4096
+_SMALL_TEXT = pa.array([str(k) for k in range(_SMALL)], pa.string())  # "0" .. "4095"
+_CENTS_TEXT = pa.array([f"{k:02d}" for k in range(100)], pa.string())  # "00" .. "99"
+
+
 def _ints(values: np.ndarray) -> pa.Array:
-    return pc.cast(pa.array(np.asarray(values, np.int64)), pa.string())
+    """Decimal texts of integers (small non-negative ones looked up, the rest cast)."""
+    values = np.asarray(values, np.int64)
+    if values.size and values.min() >= 0 and values.max() < _SMALL:
+        return pc.take(_SMALL_TEXT, pa.array(values))
+    return pc.cast(pa.array(values), pa.string())
 
 
 def _floats(values: np.ndarray) -> pa.Array:
@@ -134,7 +143,10 @@ def _floats(values: np.ndarray) -> pa.Array:
             if np.array_equal(scaled / unit, values):
                 count = scaled.astype(np.int64)
                 whole = _ints(count // unit)
-                fraction = pc.utf8_slice_codeunits(_ints(count % unit + unit), 1)  # zero-padded
+                if places == 2:
+                    fraction = pc.take(_CENTS_TEXT, pa.array(count % unit))
+                else:
+                    fraction = pc.utf8_slice_codeunits(_ints(count % unit + unit), 1)  # zero-padded
                 return pc.binary_join_element_wise(whole, fraction, ".")
     text = pc.cast(pa.array(values), pa.string())
     plain = pc.invert(pc.match_substring_regex(text, "[.eEn]"))

@@ -548,8 +548,8 @@ class SyntheticMarket:
             delays = rng.exponential(TAU_S, int(kids.sum())) * NS_PER_S
             parents = np.repeat(parents, kids) + delays.astype(np.int64)
             events.append(parents)
-        events.append(st.pending)
-        times = np.sort(np.concatenate(events))
+        fresh = np.sort(np.concatenate(events))  # the carried children are sorted already: merge them in
+        times = np.insert(st.pending, np.searchsorted(st.pending, fresh, side="right"), fresh)
         cut = int(np.searchsorted(times, b_ns, side="left"))
         st.pending = times[cut:]
         return times[:cut]
