@@ -41,6 +41,7 @@ __all__ = ["CHANNEL_NAMES", "KIND_CONDITION", "TRF_ID", "EventBatch", "encode_ch
 #: ``ev`` of each channel code of :attr:`EventBatch.channel`.
 CHANNEL_NAMES = ("T", "Q", "XT", "XQ")
 _T, _Q, _XT, _XQ = range(4)
+_CHANNEL_CODE = {name: code for code, name in enumerate(CHANNEL_NAMES)}
 #: FINRA Nasdaq TRF Carteret, for trades reported on exchange 4.
 TRF_ID = 202
 #: Sale condition of each bad-print kind (0: none): regular, average price, prior reference, out of
@@ -85,17 +86,12 @@ class EventBatch:
         """A batch of ready-made event dicts (any :class:`ingest.simulator.EventSource`), each encoded once
         with ``orjson``: the bytes of ``orjson.dumps(event)``."""
         names: dict[str, int] = {}
-        channel = np.empty(len(events), np.int8)
-        symbol = np.empty(len(events), np.int32)
-        texts = []
-        for k, event in enumerate(events):
-            ev = event["ev"]
-            code = CHANNEL_NAMES.index(ev)
-            channel[k] = code
-            symbol[k] = names.setdefault(event["sym" if code < _XT else "pair"], len(names))
-            texts.append(orjson.dumps(event) + b",")
-        return cls(pa.array(texts, pa.binary()).cast(pa.string()), (channel >= _XT).astype(np.int8), channel,
-                   symbol, tuple(names))
+        codes = _CHANNEL_CODE
+        channel = np.fromiter((codes[e["ev"]] for e in events), np.int8, len(events))
+        symbol = np.fromiter((names.setdefault(e["sym"] if "sym" in e else e["pair"], len(names)) for e in events),
+                             np.int32, len(events))
+        texts = pa.array([orjson.dumps(e) + b"," for e in events], pa.binary()).cast(pa.string())
+        return cls(texts, (channel >= _XT).astype(np.int8), channel, symbol, tuple(names))
 
     def select(self, mask: np.ndarray) -> EventBatch:
         """The events where ``mask`` is true, in order."""

@@ -363,26 +363,29 @@ class PolygonSimulator:
                     return False
                 await asyncio.sleep(0.001)
 
-    def _advance(self, to_ns: int) -> EventBatch:
+    def _advance(self, to_ns: int) -> EventBatch | list[dict[str, Any]]:
         advance_batch = getattr(self.market, "advance_batch", None)
         if advance_batch is not None:
             return advance_batch(to_ns)  # type: ignore[no-any-return]
-        return EventBatch.from_events(self.market.advance(to_ns))
+        return self.market.advance(to_ns)
 
     async def _publish(self, events: EventBatch | list[dict[str, Any]]) -> None:
         """Hand each connection the frames of the events it subscribed to, ``max_events_per_frame`` a frame.
 
         A connection subscribed to every channel of its market with ``*`` (the demo's feeds) gets its market's
         events in frames cut once for all such connections; any other connection gets its events chosen by
-        channel and symbol. Each event is encoded once (``events`` as dicts: with ``orjson``); the frames are
-        JSON arrays of the events' texts, the same bytes either way."""
-        batch = events if isinstance(events, EventBatch) else EventBatch.from_events(events)
+        channel and symbol. Each event is encoded once: an :class:`EventBatch` comes encoded, event dicts (a
+        source without ``advance_batch``) are encoded with ``orjson``, a frame at a time where a connection
+        takes them all. The frames are JSON arrays of the events, the same bytes either way."""
+        if not isinstance(events, EventBatch):
+            await self._publish_dicts(events)
+            return
         size = self.max_events_per_frame
         by_market: dict[str, EventBatch] = {}
         whole: dict[str, list[bytes]] = {}  # market -> the frames of all its events
         for client in list(self._clients):
             if client.market not in by_market:
-                by_market[client.market] = batch.select(batch.market == (1 if client.market == "crypto" else 0))
+                by_market[client.market] = events.select(events.market == (1 if client.market == "crypto" else 0))
             mine = by_market[client.market]
             everything = {channel for channel, symbols in client.subs.items() if "*" in symbols}
             if everything >= CHANNELS[client.market].keys():
@@ -392,11 +395,39 @@ class PolygonSimulator:
             else:
                 chosen = mine.select(_wanted(client, mine))
                 frames, count = chosen.frames(size), len(chosen)
-            for frame in frames:
-                if not await self._put(client, frame):
-                    break
+            await self._send(client, frames, count)
+
+    async def _publish_dicts(self, events: list[dict[str, Any]]) -> None:
+        """:meth:`_publish` of event dicts: one ``orjson`` call a frame for a whole-market connection."""
+        by_market: dict[str, list[dict[str, Any]]] = {"stocks": [], "crypto": []}
+        stock_channels = CHANNELS["stocks"]
+        for event in events:
+            by_market["stocks" if event["ev"] in stock_channels else "crypto"].append(event)
+        size = self.max_events_per_frame
+        whole: dict[str, list[bytes]] = {}  # market -> the frames of all its events
+        encoded: dict[str, list[tuple[str, str, bytes]]] = {}  # market -> (channel, symbol, event) of each
+        for client in list(self._clients):
+            mine = by_market[client.market]
+            everything = {channel for channel, symbols in client.subs.items() if "*" in symbols}
+            if everything >= CHANNELS[client.market].keys():
+                if client.market not in whole:
+                    whole[client.market] = [orjson.dumps(mine[k:k + size]) for k in range(0, len(mine), size)]
+                frames, count = whole[client.market], len(mine)
             else:
-                self.events_sent[client.market] += count
+                if client.market not in encoded:
+                    names = CHANNELS[client.market]
+                    encoded[client.market] = [(e["ev"], e[names[e["ev"]]], orjson.dumps(e)) for e in mine]
+                chosen = [raw for channel, symbol, raw in encoded[client.market]
+                          if channel in everything or client.wants(channel, symbol)]
+                frames = [b"[" + b",".join(chosen[k:k + size]) + b"]" for k in range(0, len(chosen), size)]
+                count = len(chosen)
+            await self._send(client, frames, count)
+
+    async def _send(self, client: _Client, frames: list[bytes], count: int) -> None:
+        for frame in frames:
+            if not await self._put(client, frame):
+                return
+        self.events_sent[client.market] += count
 
     async def _drop_slow(self, client: _Client) -> None:
         log.warning("simulator: dropping a slow consumer on /%s", client.market)

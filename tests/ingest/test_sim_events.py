@@ -125,3 +125,41 @@ def test_the_frames_decode_whole_in_the_feed_and_in_polygon_api_client():
     first = next(e for e in events if e["ev"] == "T")
     assert (trade.symbol, trade.price, trade.size, trade.id, trade.timestamp) == (
         first["sym"], first["p"], first["s"], first["i"], first["t"])
+
+
+@pytest.mark.anyio
+async def test_the_simulator_sends_each_connection_the_encoded_events_it_subscribed_to():
+    """An encoded batch through ``PolygonSimulator._publish``: whole-market and named subscriptions get the same
+    frames, a partial one only its channels and symbols, each frame the next events of its market in order."""
+    import asyncio
+
+    from ingest.simulator import PolygonSimulator, _Client
+
+    market = SyntheticMarket(8, 20_000.0)
+    market.advance(START)
+    batch = market.advance_batch(START + 4 * STEP)
+    events = batch.events()
+    sim = PolygonSimulator(SyntheticMarket(8, 1.0), max_events_per_frame=37, max_queued_frames=100_000)
+    stocks = market.symbols_of("stocks")
+    subscriptions = {
+        "whole": ("stocks", {"T": {"*"}, "Q": {"*"}}),
+        "named": ("stocks", {"T": set(stocks), "Q": set(stocks)}),
+        "crypto whole": ("crypto", {"XT": {"*"}, "XQ": {"*"}}),
+        "some": ("stocks", {"T": {"*"}, "Q": {stocks[1], "NOPE"}}),
+        "one pair": ("crypto", {"XT": {"ETH-USD"}, "XQ": set()}),
+    }
+    clients = {}
+    for name, (path, subs) in subscriptions.items():
+        clients[name] = _Client(ws=None, market=path, queue=asyncio.Queue(100_000), subs=subs)  # type: ignore[arg-type]
+        sim._clients.add(clients[name])
+    await sim._publish(batch)
+    frames = {name: [c.queue.get_nowait() for _ in range(c.queue.qsize())] for name, c in clients.items()}
+    got = {name: [e for f in fs for e in orjson.loads(f)] for name, fs in frames.items()}
+    assert frames["whole"] == frames["named"] and frames["whole"]
+    assert all(len(orjson.loads(f)) == 37 for f in frames["whole"][:-1])
+    assert got["whole"] == [e for e in events if e["ev"] in ("T", "Q")]
+    assert got["crypto whole"] == [e for e in events if e["ev"] in ("XT", "XQ")]
+    assert got["some"] == [e for e in events if e["ev"] == "T" or (e["ev"] == "Q" and e["sym"] == stocks[1])]
+    assert got["one pair"] == [e for e in events if e["ev"] == "XT" and e["pair"] == "ETH-USD"] != []
+    assert sim.events_sent == {"stocks": 2 * len(got["whole"]) + len(got["some"]),
+                               "crypto": len(got["crypto whole"]) + len(got["one pair"])}
