@@ -43,7 +43,8 @@ async def _run(sim_rate: float, seconds: float, start_ns: int) -> dict[str, Any]
 
     market = SyntheticMarket(7, sim_rate)
     sim = PolygonSimulator(market, max_events_per_frame=100)
-    clients = [_Client(ws=None, market=m, queue=asyncio.Queue(), subs={c: {"*"} for c in chans})  # type: ignore[arg-type]
+    clients = [_Client(ws=None, market=m, queue=asyncio.Queue(),  # type: ignore[arg-type]
+                       subs={c: {"*"} for c in chans})
                for m, chans in (("stocks", ("T", "Q")), ("crypto", ("XT", "XQ")))]
     sim._clients.update(clients)
     advance = getattr(sim, "_advance", market.advance)  # this tree: encoded batches; before: dicts

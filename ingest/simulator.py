@@ -13,8 +13,8 @@ notes §1.2–1.4), so the real client and the real feed code run against it unc
 4. data: JSON arrays of several events each, only the subscribed channels and symbols.
 
 One producer task advances the market every ``tick_seconds`` to the wall clock, takes its events encoded as
-JSON text column-wise (:meth:`SyntheticMarket.advance_batch`, :mod:`ingest.sim_events`) and hands every connection the frames it subscribed to through a bounded per-connection queue with its
-own writer task. A connection whose queue overflows gets ``slow_consumer`` and is closed with code 1008, as
+JSON text column-wise (:meth:`SyntheticMarket.advance_batch`, :mod:`ingest.sim_events`) and hands every
+connection the frames it subscribed to through a bounded per-connection queue with its own writer task. A connection whose queue overflows gets ``slow_consumer`` and is closed with code 1008, as
 Polygon does; :meth:`PolygonSimulator.kick` sends any disconnect status (``force_disconnect``,
 ``max_connections``) to every connection and closes it, so reconnect handling can be tested.
 
@@ -385,7 +385,8 @@ class PolygonSimulator:
         whole: dict[str, list[bytes]] = {}  # market -> the frames of all its events
         for client in list(self._clients):
             if client.market not in by_market:
-                by_market[client.market] = events.select(events.market == (1 if client.market == "crypto" else 0))
+                code = 1 if client.market == "crypto" else 0
+                by_market[client.market] = events.select(events.market == code)
             mine = by_market[client.market]
             everything = {channel for channel, symbols in client.subs.items() if "*" in symbols}
             if everything >= CHANNELS[client.market].keys():

@@ -150,7 +150,8 @@ async def test_the_simulator_sends_each_connection_the_encoded_events_it_subscri
     }
     clients = {}
     for name, (path, subs) in subscriptions.items():
-        clients[name] = _Client(ws=None, market=path, queue=asyncio.Queue(100_000), subs=subs)  # type: ignore[arg-type]
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue(100_000)
+        clients[name] = _Client(ws=None, market=path, queue=queue, subs=subs)  # type: ignore[arg-type]
         sim._clients.add(clients[name])
     await sim._publish(batch)
     frames = {name: [c.queue.get_nowait() for _ in range(c.queue.qsize())] for name, c in clients.items()}
