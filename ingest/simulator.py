@@ -12,9 +12,9 @@ notes §1.2–1.4), so the real client and the real feed code run against it unc
    ``/stocks`` and ``XT``/``XQ`` on ``/crypto``; a symbol is explicit or ``*``;
 4. data: JSON arrays of several events each, only the subscribed channels and symbols.
 
-One producer task advances the market every ``tick_seconds`` to the wall clock, encodes each event once with
-orjson and hands every connection the frames it subscribed to through a bounded per-connection queue with its
-own writer task. A connection whose queue overflows gets ``slow_consumer`` and is closed with code 1008, as
+One producer task advances the market every ``tick_seconds`` to the wall clock, takes its events encoded as
+JSON text column-wise (:meth:`SyntheticMarket.advance_batch`, :mod:`ingest.sim_events`) and hands every
+connection the frames it subscribed to through a bounded per-connection queue with its own writer task. A connection whose queue overflows gets ``slow_consumer`` and is closed with code 1008, as
 Polygon does; :meth:`PolygonSimulator.kick` sends any disconnect status (``force_disconnect``,
 ``max_connections``) to every connection and closes it, so reconnect handling can be tested.
 
@@ -38,11 +38,13 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
 import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 
+from ingest.sim_events import CHANNEL_NAMES, EventBatch
 from ingest.synthetic_market import SyntheticMarket
 
 if TYPE_CHECKING:
@@ -69,7 +71,11 @@ def _frame(*events: dict[str, Any]) -> str:
 
 
 class EventSource(Protocol):
-    """What the simulator serves: :class:`SyntheticMarket` or anything advancing the same way."""
+    """What the simulator serves: :class:`SyntheticMarket` or anything advancing the same way.
+
+    A source that also has ``advance_batch(to_ns) -> EventBatch`` (the market does) is advanced with it: its
+    events come already encoded (:mod:`ingest.sim_events`); any other source's event dicts are encoded once
+    each with ``orjson``."""
 
     def advance(self, to_ns: int) -> list[dict[str, Any]]:
         """Polygon events up to ``to_ns`` (Unix ns), time-ordered; the first call may only position."""
@@ -86,6 +92,20 @@ class _Client:
     def wants(self, channel: str, symbol: str) -> bool:
         symbols = self.subs.get(channel)
         return bool(symbols) and ("*" in symbols or symbol in symbols)  # type: ignore[operator]
+
+
+def _wanted(client: _Client, batch: EventBatch) -> np.ndarray:
+    """Which events of ``batch`` (of the client's market) the client subscribed to."""
+    mask = np.zeros(len(batch), bool)
+    for channel, symbols in client.subs.items():
+        if not symbols or channel not in CHANNEL_NAMES:
+            continue
+        of_channel = batch.channel == CHANNEL_NAMES.index(channel)
+        if "*" not in symbols:
+            codes = [k for k, name in enumerate(batch.symbols) if name in symbols]
+            of_channel &= np.isin(batch.symbol, codes)
+        mask |= of_channel
+    return mask
 
 
 class PolygonSimulator:
@@ -304,8 +324,8 @@ class PolygonSimulator:
             await self._flood()
         while True:
             await asyncio.sleep(self.tick_seconds)
-            events = self.market.advance(self.clock())
-            if events and self._clients:
+            events = self._advance(self.clock())
+            if len(events) and self._clients:
                 await self._publish(events)
 
     async def _flood(self) -> None:
@@ -316,8 +336,8 @@ class PolygonSimulator:
                 await asyncio.sleep(0.01)
                 continue
             to_ns += step_ns
-            events = self.market.advance(to_ns)
-            if events:
+            events = self._advance(to_ns)
+            if len(events):
                 await self._publish(events)
                 await asyncio.sleep(0)  # let the writers and the socket run between steps
             else:
@@ -343,12 +363,43 @@ class PolygonSimulator:
                     return False
                 await asyncio.sleep(0.001)
 
-    async def _publish(self, events: list[dict[str, Any]]) -> None:
+    def _advance(self, to_ns: int) -> EventBatch | list[dict[str, Any]]:
+        advance_batch = getattr(self.market, "advance_batch", None)
+        if advance_batch is not None:
+            return advance_batch(to_ns)  # type: ignore[no-any-return]
+        return self.market.advance(to_ns)
+
+    async def _publish(self, events: EventBatch | list[dict[str, Any]]) -> None:
         """Hand each connection the frames of the events it subscribed to, ``max_events_per_frame`` a frame.
 
         A connection subscribed to every channel of its market with ``*`` (the demo's feeds) gets its market's
-        events in frames encoded once for all such connections, one ``orjson`` call a frame; any other
-        connection gets its events chosen one by one (each encoded once). The bytes are the same either way."""
+        events in frames cut once for all such connections; any other connection gets its events chosen by
+        channel and symbol. Each event is encoded once: an :class:`EventBatch` comes encoded, event dicts (a
+        source without ``advance_batch``) are encoded with ``orjson``, a frame at a time where a connection
+        takes them all. The frames are JSON arrays of the events, the same bytes either way."""
+        if not isinstance(events, EventBatch):
+            await self._publish_dicts(events)
+            return
+        size = self.max_events_per_frame
+        by_market: dict[str, EventBatch] = {}
+        whole: dict[str, list[bytes]] = {}  # market -> the frames of all its events
+        for client in list(self._clients):
+            if client.market not in by_market:
+                code = 1 if client.market == "crypto" else 0
+                by_market[client.market] = events.select(events.market == code)
+            mine = by_market[client.market]
+            everything = {channel for channel, symbols in client.subs.items() if "*" in symbols}
+            if everything >= CHANNELS[client.market].keys():
+                if client.market not in whole:
+                    whole[client.market] = mine.frames(size)
+                frames, count = whole[client.market], len(mine)
+            else:
+                chosen = mine.select(_wanted(client, mine))
+                frames, count = chosen.frames(size), len(chosen)
+            await self._send(client, frames, count)
+
+    async def _publish_dicts(self, events: list[dict[str, Any]]) -> None:
+        """:meth:`_publish` of event dicts: one ``orjson`` call a frame for a whole-market connection."""
         by_market: dict[str, list[dict[str, Any]]] = {"stocks": [], "crypto": []}
         stock_channels = CHANNELS["stocks"]
         for event in events:
@@ -371,11 +422,13 @@ class PolygonSimulator:
                           if channel in everything or client.wants(channel, symbol)]
                 frames = [b"[" + b",".join(chosen[k:k + size]) + b"]" for k in range(0, len(chosen), size)]
                 count = len(chosen)
-            for frame in frames:
-                if not await self._put(client, frame):
-                    break
-            else:
-                self.events_sent[client.market] += count
+            await self._send(client, frames, count)
+
+    async def _send(self, client: _Client, frames: list[bytes], count: int) -> None:
+        for frame in frames:
+            if not await self._put(client, frame):
+                return
+        self.events_sent[client.market] += count
 
     async def _drop_slow(self, client: _Client) -> None:
         log.warning("simulator: dropping a slow consumer on /%s", client.market)

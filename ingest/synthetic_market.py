@@ -110,6 +110,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy.signal import lfilter
 
+from ingest.sim_events import TRF_ID, EventBatch, encode_chunks
 from sql.contract import QUOTES_SCHEMA, TRADES_SCHEMA
 
 __all__ = [
@@ -151,7 +152,6 @@ _AVG_WINDOW_MIN = (10.0, 120.0)
 _STALE_DELAY_MIN = (2.0, 240.0)
 _ERRONEOUS_OFF = (0.02, 0.10)
 _KIND_NAMES = ("regular", "average_price", "prior_reference", "out_of_sequence", "erroneous")
-_KIND_CONDITION = (0, 2, 22, 33, 0)
 # conditions string by 2 · kind + odd lot
 _CONDITION_STRINGS = pa.array(
     [None, "37", "2", "2,37", "22", "22,37", "33", "33,37", None, "37"], pa.string()
@@ -162,7 +162,7 @@ _STOCK_EXCHANGES = np.array([4, 8, 10, 11, 12, 15, 19, 21], dtype=np.int32)
 _STOCK_EX_WEIGHTS = np.array([0.30, 0.04, 0.10, 0.10, 0.22, 0.08, 0.08, 0.08])
 _CRYPTO_EXCHANGES = np.array([1, 2, 6, 10], dtype=np.int32)
 _CRYPTO_EX_WEIGHTS = np.array([0.55, 0.15, 0.15, 0.15])
-_TRF_ID = 202  # FINRA Nasdaq TRF Carteret, for trades reported on exchange 4
+
 # Quote dynamics (module docstring): spread widening at the open and around jumps, locked/crossed shares,
 # the chance of a post-trade quote update.
 OPEN_WIDEN, OPEN_WIDEN_MIN = 2.0, 10.0
@@ -548,8 +548,8 @@ class SyntheticMarket:
             delays = rng.exponential(TAU_S, int(kids.sum())) * NS_PER_S
             parents = np.repeat(parents, kids) + delays.astype(np.int64)
             events.append(parents)
-        events.append(st.pending)
-        times = np.sort(np.concatenate(events))
+        fresh = np.sort(np.concatenate(events))  # the carried children are sorted already: merge them in
+        times = np.insert(st.pending, np.searchsorted(st.pending, fresh, side="right"), fresh)
         cut = int(np.searchsorted(times, b_ns, side="left"))
         st.pending = times[cut:]
         return times[:cut]
@@ -840,12 +840,18 @@ class SyntheticMarket:
         Returns
         -------
         list of dict
-            ``T``/``Q`` events for stocks and ``XT``/``XQ`` for crypto, with Polygon's field names and types.
+            ``T``/``Q`` events for stocks and ``XT``/``XQ`` for crypto, with Polygon's field names and types:
+            the events of :meth:`advance_batch`, read back from their JSON.
         """
+        return self.advance_batch(to_ns).events()
+
+    def advance_batch(self, to_ns: int) -> EventBatch:
+        """:meth:`advance`, the events encoded as JSON text column-wise (:mod:`ingest.sim_events`): what the
+        simulator sends, without a ``dict`` per event."""
         if self._states is None:
             self._states = self._fresh_states(int(to_ns), self.rate)
-            return []
-        events: list[tuple[int, float, dict[str, Any]]] = []
+            return encode_chunks(self.symbols, [])
+        parts: list[tuple[int, _Chunk]] = []
         segments: dict[int, list[_Segment]] = {}
         for st in self._states:
             if to_ns <= st.cursor_ns:
@@ -857,10 +863,9 @@ class SyntheticMarket:
             if st.cursor_ns not in segments:
                 segments[st.cursor_ns] = self._segments(st.cursor_ns, int(to_ns), split_days=False)
             for seg in segments[st.cursor_ns]:
-                events.extend(_polygon_events(st.spec, self._run(st, seg, live=True)))
+                parts.append((st.index, self._run(st, seg, live=True)))
             st.cursor_ns = int(to_ns)
-        events.sort(key=lambda item: (item[0], item[1]))
-        return [ev for _, _, ev in events]
+        return encode_chunks(self.symbols, parts)
 
     def symbols_of(self, market: str) -> list[str]:
         """Symbols of ``market`` (``"stocks"`` or ``"crypto"``)."""
@@ -904,7 +909,7 @@ def _trades_table(spec: SymbolSpec, chunks: list[_Chunk]) -> pa.Table:
         "conditions": conditions,
         "tape": pa.repeat(pa.scalar(spec.tape, pa.int32()), n) if stocks else null_i32,
         "sequence": pa.array(_column(chunks, "seq")) if stocks else null_i64,
-        "trf_id": pa.array(np.full(n, _TRF_ID, np.int32), mask=~trf) if stocks else null_i32,
+        "trf_id": pa.array(np.full(n, TRF_ID, np.int32), mask=~trf) if stocks else null_i32,
         "trf_ts_ns": pa.array(ts - 1_000_000, mask=~trf) if stocks else null_i64,
         "received_ns": pa.array(ts + _column(chunks, "latency_ns")),
         "source": pa.repeat(pa.scalar("sim"), n),
@@ -935,64 +940,6 @@ def _quotes_table(spec: SymbolSpec, chunks: list[_Chunk]) -> pa.Table:
         pa.repeat(pa.scalar("sim"), n),
     ]
     return pa.Table.from_arrays(columns, schema=QUOTES_SCHEMA)
-
-
-def _polygon_events(spec: SymbolSpec, chunk: _Chunk) -> list[tuple[int, float, dict[str, Any]]]:
-    """Polygon events of a chunk as ``(t_ms, order, event)``; a quote sorts before its trade, a post-trade
-    quote (quote dynamics) after it."""
-    out: list[tuple[int, float, dict[str, Any]]] = []
-    t_ms = (chunk.ts_ns // 1_000_000).tolist()
-    q_ms = (chunk.quote_ts_ns // 1_000_000).tolist()
-    price, size = chunk.price.tolist(), chunk.size.tolist()
-    bid, ask = chunk.bid.tolist(), chunk.ask.tolist()
-    bs, as_ = chunk.bid_size.tolist(), chunk.ask_size.tolist()
-    ex, bx, ax = chunk.exchange.tolist(), chunk.bid_ex.tolist(), chunk.ask_ex.tolist()
-    ids, seq, side = chunk.trade_id.tolist(), chunk.seq.tolist(), chunk.side.tolist()
-    odd = chunk.odd_lot.tolist()
-    kind = [0] * len(t_ms) if chunk.kind is None else chunk.kind.tolist()
-    recv = ((chunk.ts_ns + chunk.latency_ns) // 1_000_000).tolist()
-    sym = spec.symbol
-    if chunk.quote_bid is not None:  # quote dynamics: the published quotes differ from the book
-        bid, ask = chunk.quote_bid.tolist(), chunk.quote_ask.tolist()  # type: ignore[union-attr]
-        post = [(k, b, a) for k, b, a in zip(range(len(t_ms)), chunk.post_bid.tolist(),  # type: ignore[union-attr]
-                                               chunk.post_ask.tolist(), strict=True) if b == b]  # type: ignore[union-attr]
-        for k, b, a in post:
-            if spec.market == "stocks":
-                event: dict[str, Any] = {"ev": "Q", "sym": sym, "bx": bx[k], "bp": b, "bs": int(bs[k]), "ax": ax[k],
-                                         "ap": a, "as": int(as_[k]), "c": 1, "t": t_ms[k], "q": seq[k], "z": spec.tape}
-            else:
-                event = {"ev": "XQ", "pair": sym, "bp": b, "bs": bs[k], "ap": a, "as": as_[k], "t": t_ms[k],
-                         "x": bx[k], "r": recv[k]}
-            out.append((t_ms[k], 2 * k + 1.5, event))
-    if spec.market == "stocks":
-        for k in range(len(t_ms)):
-            out.append((q_ms[k], 2 * k, {
-                "ev": "Q", "sym": sym, "bx": bx[k], "bp": bid[k], "bs": int(bs[k]), "ax": ax[k], "ap": ask[k],
-                "as": int(as_[k]), "c": 1, "t": q_ms[k], "q": seq[k] - 1, "z": spec.tape,
-            }))
-            trade: dict[str, Any] = {
-                "ev": "T", "sym": sym, "x": ex[k], "i": str(ids[k]), "z": spec.tape, "p": price[k],
-                "s": int(size[k]), "t": t_ms[k], "q": seq[k],
-            }
-            code = _KIND_CONDITION[kind[k]]
-            conditions = ([code] if code else []) + ([37] if odd[k] else [])
-            if conditions:
-                trade["c"] = conditions
-            if ex[k] == 4:
-                trade["trfi"] = _TRF_ID
-                trade["trft"] = t_ms[k] - 1
-            out.append((t_ms[k], 2 * k + 1, trade))
-    else:
-        for k in range(len(t_ms)):
-            out.append((q_ms[k], 2 * k, {
-                "ev": "XQ", "pair": sym, "bp": bid[k], "bs": bs[k], "ap": ask[k], "as": as_[k], "t": q_ms[k],
-                "x": bx[k], "r": recv[k],
-            }))
-            out.append((t_ms[k], 2 * k + 1, {
-                "ev": "XT", "pair": sym, "p": price[k], "t": t_ms[k], "s": size[k],
-                "c": [2 if side[k] > 0 else 1], "i": str(ids[k]), "x": ex[k], "r": recv[k],
-            }))
-    return out
 
 
 # --- quote dynamics -------------------------------------------------------------------------------------------
