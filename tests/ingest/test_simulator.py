@@ -147,14 +147,10 @@ def test_arrivals_come_in_bursts(two_days):
     assert per_second.var() / per_second.mean() > 1.5  # a Poisson process would give 1
 
 
-def test_history_is_fast_enough_for_days_of_backfill():
-    """2 days × 50 trades/s ≈ 8.6 M trades; loose bound (the timing itself lives in bench/)."""
-    import time
-
-    started = time.perf_counter()
+def test_history_builds_days_of_backfill_at_a_high_rate():
+    """2 days × 50 trades/s ≈ 8.6 M trades in one call (its speed is measured in bench/, not asserted here)."""
     trades, _ = SyntheticMarket(seed=1, rate=50.0).history(START, START + 2 * NS_PER_DAY)
     assert trades.num_rows > 7_000_000
-    assert time.perf_counter() - started < 60
 
 
 # --- live continuation --------------------------------------------------------------------------------------
