@@ -180,3 +180,35 @@ def test_daily_metrics_of_a_symbol_whose_first_day_arrives_late(one, tmp_path: P
         storage.close()
     assert late.symbols == 1 and late.trades == _valid_before("X:BBB", 0, CUT)
     assert dump(path) == dump(one[0])
+
+
+class _Counting:
+    """The DuckDB storage, recording the symbols whose states each ``commit_signals`` transaction writes."""
+
+    def __init__(self, inner: object) -> None:
+        self._inner = inner
+        self.commits: list[list[str]] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def commit_signals(self, signals: object, states: list, *args: object, **kwargs: object) -> object:
+        self.commits.append([s.symbol for s in states])
+        return self._inner.commit_signals(signals, states, *args, **kwargs)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("per_commit", [3, 100])
+def test_one_transaction_per_chunk_of_symbols(one, tmp_path: Path, per_commit: int) -> None:
+    """``symbols_per_commit`` symbols (in name order) per transaction, whatever the read groups inside a chunk
+    (all seven in one: groups of 5 and 2), and the rows of one run."""
+    path = tmp_path / "chunks.duckdb"
+    storage, config = open_db(path)
+    try:
+        load(storage, 0, CUT + 3 * NS)
+        counting = _Counting(storage)
+        run_transform(counting, config, symbols_per_commit=per_commit)  # type: ignore[arg-type]
+    finally:
+        storage.close()
+    want = [SYMBOLS[k:k + per_commit] for k in range(0, len(SYMBOLS), per_commit)]
+    assert [sorted(c) for c in counting.commits] == want
+    assert dump(path) == dump(one[0])
