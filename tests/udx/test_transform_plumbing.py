@@ -212,3 +212,18 @@ def test_one_transaction_per_chunk_of_symbols(one, tmp_path: Path, per_commit: i
     want = [SYMBOLS[k:k + per_commit] for k in range(0, len(SYMBOLS), per_commit)]
     assert [sorted(c) for c in counting.commits] == want
     assert dump(path) == dump(one[0])
+
+
+def test_an_empty_list_of_the_callers_symbols_computes_nothing(tmp_path: Path) -> None:
+    """The caller keeps the symbols and has none yet: nothing is read or written, and the summary says so."""
+    path = tmp_path / "none.duckdb"
+    storage, config = open_db(path)
+    try:
+        load(storage, 0, CUT + 3 * NS)
+        calls: list[tuple[int, int]] = []
+        summary = run_transform(storage, config, symbols=[], progress=lambda d, t: calls.append((d, t)))
+    finally:
+        storage.close()
+    assert (summary.symbols, summary.bars, summary.fits, summary.trades) == (0, 0, 0, 0)
+    assert summary.watermark_ns == CUT and summary.next_bar_end_ns is None and calls == []
+    assert dump(path)[0] == [] and dump(path)[4] == []
