@@ -227,3 +227,27 @@ def test_an_empty_list_of_the_callers_symbols_computes_nothing(tmp_path: Path) -
     assert (summary.symbols, summary.bars, summary.fits, summary.trades) == (0, 0, 0, 0)
     assert summary.watermark_ns == CUT and summary.next_bar_end_ns is None and calls == []
     assert dump(path)[0] == [] and dump(path)[4] == []
+
+
+def test_daily_metrics_of_a_symbol_whose_first_bar_is_the_last_of_a_finished_day(tmp_path: Path) -> None:
+    """A pair whose prints arrive after the first day was written for the others, the first of them in that day's
+    last bar and the rest in the second session: the next run of the same process writes the first day's
+    metrics of the pair too (its oldest new bar is in the finished day, its second already in the next)."""
+    path = tmp_path / "edge.duckdb"
+    late = [("crypto", "X:LATE", SESSIONS[0][1] - 30 * NS, 100.0, 5.0, "late-0", None, None)] + [
+        ("crypto", "X:LATE", t, p, s, f"late-{k + 1}", None, None)
+        for k, (_, _, t, p, s, *_) in enumerate(r for r in DATA if r[1] == "X:BBB" and r[2] >= SESSIONS[1][0])]
+    storage, config = open_db(path)
+    try:
+        load(storage, 0, CUT + 3 * NS)
+        run_transform(storage, config)
+        storage.append_trades(table(late))
+        summary = run_transform(storage, config)
+    finally:
+        storage.close()
+    with duckdb.connect(str(path), read_only=True) as con:
+        bars = [e for (e,) in con.execute("SELECT bar_end_ns FROM trading_signals WHERE symbol = 'X:LATE' "
+                                          "ORDER BY 1").fetchall()]
+        daily = [r[0] for r in con.execute("SELECT symbol FROM daily_metrics").fetchall()]
+    assert summary.symbols == 1 and bars[0] == SESSIONS[0][1] and bars[1] > SESSIONS[1][0]
+    assert sorted(daily) == sorted([*SYMBOLS, "X:LATE"])  # one final day each, the late pair's included
