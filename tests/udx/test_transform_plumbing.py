@@ -197,10 +197,11 @@ class _Counting:
         return self._inner.commit_signals(signals, states, *args, **kwargs)  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("per_commit", [3, 100])
+@pytest.mark.parametrize("per_commit", [3, 6, 100])
 def test_one_transaction_per_chunk_of_symbols(one, tmp_path: Path, per_commit: int) -> None:
     """``symbols_per_commit`` symbols (in name order) per transaction, whatever the read groups inside a chunk
-    (all seven in one: groups of 5 and 2), and the rows of one run."""
+    (six in one: groups of 5 and 1, then a chunk of one; all seven in one: groups of 5 and 2), and the rows of
+    one run."""
     path = tmp_path / "chunks.duckdb"
     storage, config = open_db(path)
     try:
