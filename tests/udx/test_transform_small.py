@@ -420,3 +420,198 @@ def test_daily_metrics_of_old_days_written_late(one_run, tmp_path: Path, caplog)
     assert len(late) == 3  # the three days the watermark finished
     assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("daily metrics")] == \
         ["daily metrics of 3 final symbol day(s) written"]
+
+
+# --- The realized-spread rows against tests/reference (issue 16 point 4: _compute_symbol's realized call) ------
+
+def _book(symbol: str, rows: list[tuple]) -> list[tuple[int, float, float]]:
+    """``symbol``'s NBBO every 20 s around its last trade price (10 bp wide), as ``(ts, bid, ask)``."""
+    mine = sorted((r for r in rows if r[1] == symbol), key=lambda r: r[2])
+    ts = np.array([r[2] for r in mine])
+    px = np.array([r[3] for r in mine])
+    out = []
+    for t in range(int(ts[0]), FINAL, 20 * NS):
+        k = int(np.searchsorted(ts, t, side="right")) - 1
+        while k >= 0 and not (np.isfinite(px[k]) and px[k] > 0):  # quote around the last valid price
+            k -= 1
+        if k >= 0:
+            out.append((t + 7, float(px[k]) * 0.9995, float(px[k]) * 1.0005))
+    return out
+
+
+def append_book(storage: object, market: str, symbol: str, book: list[tuple[int, float, float]]) -> None:
+    n = len(book)
+    t = pa.array([r[0] for r in book], pa.int64())
+    storage.append_quotes(pa.Table.from_arrays(  # type: ignore[attr-defined]
+        [pa.array([market] * n), pa.array([symbol] * n), t, pa.array([r[1] for r in book], pa.float64()),
+         pa.array([100.0] * n), pa.array([r[2] for r in book], pa.float64()), pa.array([200.0] * n),
+         pa.array([1] * n, pa.int32()), pa.array([2] * n, pa.int32()), pa.nulls(n, pa.string()),
+         pa.array(np.arange(n, dtype=np.int64)), pa.nulls(n, pa.int32()), t, pa.array(["sim"] * n)],
+        schema=QUOTES_SCHEMA))
+
+
+REALIZED = ("SELECT symbol, bar_end_ns, bar_seconds, horizon_seconds, n_trades, matched_volume, realized_spread, "
+            "price_impact, tick_price, tick_sign FROM bar_realized_spread ORDER BY symbol, bar_end_ns")
+
+
+def realized_reference(symbol: str, rows: list[tuple], book: list[tuple[int, float, float]], ends: list[int],
+                       bar_s: int, horizon_s: int, stale_s: float) -> list[tuple]:
+    """``bar_realized_spread`` rows of ``symbol``'s bars ending at ``ends`` from tests/reference alone: its valid
+    prints (a finite price > 0; cancelled and other neither-kind prints left out, README "Trades and quotes")
+    signed by ``reference/quotes.py`` (quote rule, tick rule at the midpoint or without a usable quote, the tick
+    state moved by price-setting prints only), realized spread and price impact per trade and their size-weighted
+    bar means over the prints that count in volume (``reference/realized.py``), and the tick state after each
+    bar's prints (``reference/realized.tick_state_after``). Bars are ``[end - bar, end)``."""
+    from reference import quotes as rq
+    from reference import realized as rr
+
+    rules = rb.condition_rules()
+    valid = []
+    for seq, (market, s, t, p, size, tid, cond, corr) in enumerate(rows):
+        if s == symbol and np.isfinite(p) and p > 0:
+            sets_price, counts_volume = rb.eligibility(market, cond, corr, rules)
+            if sets_price or counts_volume:
+                valid.append({"market": market, "symbol": s, "ts_ns": t, "price": p, "size": size, "exchange": 1,
+                              "trade_id": tid, "conditions": cond, "correction": corr, "sequence": seq,
+                              "sets_price": sets_price, "counts_volume": counts_volume})
+    valid.sort(key=rq.trade_order)
+    quotes = [{"symbol": symbol, "ts_ns": t, "bid_price": b, "ask_price": a, "sequence": k, "received_ns": t}
+              for k, (t, b, a) in enumerate(book)]
+    stale_ns = round(stale_s * NS)
+    signed = rq.trades_against_quotes(valid, quotes, stale_ns)
+    trades = [(v["ts_ns"], v["price"], signed[(symbol, 1, v["trade_id"])].trade_side) for v in valid]
+    values = rr.trade_values(trades, book, horizon_s * NS, stale_ns)
+    weights = [v["size"] if v["counts_volume"] else 0.0 for v in valid]
+    means = rr.bar_means([(e - bar_s * NS, e) for e in ends], trades, weights, values)
+    out = []
+    for end, (spread, impact, n, volume) in zip(ends, means, strict=True):
+        before = [v for v in valid if v["ts_ns"] < end]
+        tick_price, tick_sign = rr.tick_state_after([v["price"] for v in before], [v["sets_price"] for v in before])
+        out.append((symbol, end, bar_s, horizon_s, n, volume, spread, impact, tick_price, tick_sign))
+    return out
+
+
+def assert_realized_equal(got: list[tuple], want: list[tuple]) -> None:
+    """Keys, counts and the tick state exactly; matched volume to 1e-12 and the two means to 1e-9 relative (the
+    project sums in another order); a mean without weight is NULL in the table and NaN in the reference."""
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        assert g[:5] == w[:5] and g[8:] == w[8:], (g, w)
+        assert g[5] == pytest.approx(w[5], rel=1e-12, abs=0.0), (g, w)
+        for x, y in zip(g[6:8], w[6:8], strict=True):
+            if y is None or np.isnan(y):
+                assert x is None or np.isnan(x), (g, w)
+            else:
+                assert x == pytest.approx(y, rel=1e-9, abs=1e-15), (g, w)
+
+
+@pytest.mark.parametrize("symbol", list(SYMBOLS))
+def test_the_realized_spread_rows_equal_the_reference(one_run, symbol: str) -> None:
+    """One run's ``bar_realized_spread`` rows, value by value, against tests/reference: a row for every bar the
+    watermark passed by the horizon, and its counts, means and tick state (AAA has quotes, so its means are
+    defined; the crypto pairs have none: no trade has a midpoint, but their tick state is still kept)."""
+    path, summary, _ = one_run
+    config = settings(path)
+    horizon = config.liquidity_horizon_seconds
+    with duckdb.connect(str(path), read_only=True) as con:
+        got = [r for r in con.execute(REALIZED).fetchall() if r[0] == symbol]
+        bars = [e for (e,) in con.execute("SELECT bar_end_ns FROM trading_signals WHERE symbol = ? ORDER BY 1",
+                                          [symbol]).fetchall()]
+    ends = [e for e in bars if e + horizon * NS <= summary.watermark_ns]
+    assert [r[1] for r in got] == ends and len(ends) > 150
+    want = realized_reference(symbol, ALL, QUOTES if symbol == "AAA" else [], ends, 60, horizon,
+                              config.quote_stale_seconds)
+    assert_realized_equal(got, want)
+    if symbol == "AAA":
+        assert sum(r[4] for r in got) > 300 and sum(1 for r in got if r[6] is not None) > 100
+    else:
+        assert all(r[4] == 0 for r in got)
+
+
+def test_realized_rows_of_a_market_on_its_own_session_grid(tmp_path: Path) -> None:
+    """A crypto pair whose session opens a minute after the stocks' session, on two-minute bars: each realized
+    row covers its bar of the crypto grid (``[end - 120 s, end)``), not a bar cut at the stocks' grid."""
+    rows = [r for r in ALL if r[1] == "X:BBB"]
+    book = _book("X:BBB", rows)
+    path = tmp_path / "grid.duckdb"
+    storage, config = open_db(path, bar_seconds=120, session_crypto="09:31-10:31 America/New_York")
+    try:
+        storage.append_trades(table(rows))
+        append_book(storage, "crypto", "X:BBB", book)
+        summary = run_transform(storage, config)
+    finally:
+        storage.close()
+    with duckdb.connect(str(path), read_only=True) as con:
+        got = con.execute(REALIZED).fetchall()
+    ends = [r[1] for r in got]
+    assert len(ends) > 80 and all((e - SESSIONS[0][0]) % (120 * NS) == 60 * NS for e in ends)  # the crypto grid
+    assert max(ends) + config.liquidity_horizon_seconds * NS <= summary.watermark_ns
+    assert_realized_equal(got, realized_reference("X:BBB", rows, book, ends, 120, config.liquidity_horizon_seconds,
+                                                  config.quote_stale_seconds))
+    assert sum(r[4] for r in got) > 200
+
+
+def test_bars_due_after_the_close_get_their_realized_rows_in_a_run_without_new_bars(one_run, tmp_path: Path) -> None:
+    """After the second session's close, a run whose watermark passed the close by the horizon writes the realized
+    rows of the session's last bars, though no symbol can write a bar before the third session: it reads no
+    print for signals (the summary's trades are the prints the signals read) and writes no bar; the rows equal
+    those of one run over everything."""
+    close = SESSIONS[1][1]
+    path = tmp_path / "close.duckdb"
+    storage, config = open_db(path)
+    try:
+        load(storage, 0, close + 60 * NS)
+        first = run_transform(storage, config)
+        load(storage, close + 60 * NS, close + 6 * 60 * NS)
+        storage.append_trades(table([("crypto", "X:CCC", close + 6 * 60 * NS, 1.0, 1.0, "after", None, None)]))
+        second = run_transform(storage, config)
+    finally:
+        storage.close()
+    assert first.bars > 0 and first.watermark_ns < close + config.liquidity_horizon_seconds * NS
+    assert (second.symbols, second.bars, second.fits, second.trades) == (0, 0, 0, 0)
+    assert second.watermark_ns == close + 6 * 60 * NS - 2 * NS
+    sig, _, _, _, realized = dump(path)
+    want = [r for r in dump(one_run[0])[4] if r[1] <= close]
+    assert realized == want
+    assert {(r[0], r[1]) for r in realized} == {(r[0], r[1]) for r in sig}  # every bar, the last ones included
+    assert len([r for r in realized if r[1] + config.liquidity_horizon_seconds * NS > first.watermark_ns]) >= 3 * 4
+
+
+class _NoDailyMetrics:
+    """A storage that keeps no daily metrics: the DuckDB storage without ``write_daily_metrics``."""
+
+    def __init__(self, inner: object) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> object:
+        if name == "write_daily_metrics":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+
+def test_a_storage_without_daily_metrics_runs_and_the_seconds_are_the_runs_own(tmp_path: Path) -> None:
+    """The transform runs on a storage that keeps no daily metrics (the other tables are written); and the
+    summary's seconds are those of the call: at least 0 and at most the time measured around it (a bound, not a
+    speed)."""
+    import time
+
+    path = tmp_path / "nodaily.duckdb"
+    storage, config = open_db(path)
+    try:
+        storage.append_trades(table([r for r in ALL if r[1] == "X:CCC"]))
+        before = time.perf_counter()
+        summary = run_transform(_NoDailyMetrics(storage), config)
+        outer = time.perf_counter() - before
+        empty, empty_config = open_db(tmp_path / "empty.duckdb")
+        try:
+            before = time.perf_counter()
+            nothing = run_transform(empty, empty_config)
+            empty_outer = time.perf_counter() - before
+        finally:
+            empty.close()
+    finally:
+        storage.close()
+    sig, _, daily, _, _ = dump(path)
+    assert summary.bars == len(sig) > 150 and daily == []
+    assert 0 <= summary.seconds <= outer
+    assert nothing.watermark_ns is None and 0 <= nothing.seconds <= empty_outer
