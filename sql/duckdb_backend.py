@@ -77,7 +77,7 @@ from sql.contract import (
 from sql.conditions import condition_sets_table, conditions_table, corrections_table
 from sql.migrations import CREATED, Migration, SchemaTooNew, latest_version, pending, run_migration, stored_version
 from sql.queries import load_registry
-from sql.stored_order import grouped_arrays, merge_ordered, order_stored, run_arrays, stored_runs
+from sql.stored_order import grouped_arrays, merge_ordered, order_stored, symbol_arrays
 from sql.view_settings import DEFAULT_VIEW_SETTINGS, view_setting_rows
 from sql.watchdog import Watchdog
 
@@ -122,14 +122,6 @@ _STATEMENT_ERRORS = (duckdb.ProgrammingError, duckdb.DataError, duckdb.NotSuppor
 #: The order of a symbol's quotes after ``ts_ns`` (``quotes_range_symbols``) and the columns the transform reads.
 _QUOTE_KEY = ("ts_ns", "sequence", "received_ns")
 _QUOTE_COLUMNS = ("ts_ns", "bid_price", "bid_size", "ask_price", "ask_size")
-
-
-def _run_key(key: np.ndarray, runs: Sequence[tuple[int, int]]) -> np.ndarray:
-    """The rows ``runs`` of a read's joined key column: a view for one run, else joined."""
-    if len(runs) == 1:
-        a, m = runs[0]
-        return key[a:a + m]
-    return np.concatenate([key[a:a + m] for a, m in runs])
 
 
 def instance_config(settings: Settings) -> dict[str, str | int | bool]:
@@ -867,16 +859,10 @@ class DuckDBStorage:
     def _quote_arrays(self, name: str, symbols: list[str], start_ns: int, end_ns: int, key: tuple[str, ...], *,
                       tie_is_unordered: bool) -> tuple[dict[str, list[np.ndarray]], list[str]]:
         """The arrays of the symbols the unordered read ``name`` has in ``key`` order, and the symbols it has
-        out of order (or tied, when that counts), in byte order."""
+        out of order (or tied, when that counts), in byte order (:func:`sql.stored_order.symbol_arrays`)."""
         params: dict[str, Any] = {"symbols": symbols, "start_ns": start_ns, "end_ns": end_ns}
         stored = self._cursor().sql(self._queries[name].text, params=params).to_arrow_table()
-        found = stored_runs(stored, symbols, key, tie_is_unordered=tie_is_unordered)
-        if found is None:  # not stored symbol after symbol: rows moved (sql.stored_order.order_stored)
-            ordered = order_stored(stored, symbols, key, _QUOTE_COLUMNS, tie_is_unordered=tie_is_unordered)
-            return grouped_arrays(ordered.table, _QUOTE_COLUMNS), ordered.unordered
-        cols = [stored.column(column) for column in _QUOTE_COLUMNS[1:]]
-        return ({symbol: [_run_key(found.key, runs), *(run_arrays(c, runs) for c in cols)]
-                 for symbol, runs in found.runs.items()}, found.unordered)
+        return symbol_arrays(stored, symbols, key, _QUOTE_COLUMNS, tie_is_unordered=tie_is_unordered)
 
     def _read_by_symbol(self, name: str, symbols: Sequence[str], start_ns: int, end_ns: int, key: tuple[str, ...],
                         columns: tuple[str, ...], *, tie_is_unordered: bool) -> pa.Table:

@@ -43,7 +43,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["Ordered", "Runs", "grouped_arrays", "merge_ordered", "order_stored", "run_arrays", "stored_runs"]
+__all__ = ["Ordered", "Runs", "grouped_arrays", "merge_ordered", "order_stored", "run_arrays", "stored_runs",
+           "symbol_arrays"]
 
 _BIGINT_MAX = np.iinfo(np.int64).max
 
@@ -461,3 +462,36 @@ def grouped_arrays(table: pa.Table, columns: Sequence[str]) -> dict[str, list[np
     cols = [table.column(name) for name in columns]
     return {symbol: [run_arrays(c, [(a, b - a)], np.int64 if k == 0 else np.float64) for k, c in enumerate(cols)]
             for symbol, a, b in zip(runs.values.to_pylist(), [0, *ends[:-1]], ends, strict=True)}
+
+
+def symbol_arrays(table: pa.Table, symbols: Sequence[str], key: Sequence[str], columns: Sequence[str], *,
+                  tie_is_unordered: bool) -> tuple[dict[str, list[np.ndarray]], list[str]]:
+    """Each symbol's ``columns`` of an unordered read (as :func:`order_stored` takes it, with ``stored_row``) as
+    arrays, its rows in ``key`` order, and the symbols left out (byte order), to be read ordered.
+
+    Symbols stored one after the other (:func:`stored_runs`) come as views of the read's chunks, copied only
+    where they span two; any other read is ordered by :func:`order_stored`. The first of ``columns`` is
+    ``key[0]`` (int64), the others float64 (NULL as NaN).
+
+    Examples
+    --------
+    >>> t = pa.table({"stored_row": [0, 1, 2], "symbol_index": [1, 1, 2], "ts_ns": [5, 6, 1], "x": [.5, .6, .1]})
+    >>> got, left_out = symbol_arrays(t, ["A", "B"], ["ts_ns"], ["ts_ns", "x"], tie_is_unordered=False)
+    >>> {k: [a.tolist() for a in v] for k, v in got.items()}, left_out
+    ({'A': [[5, 6], [0.5, 0.6]], 'B': [[1], [0.1]]}, [])
+    """
+    found = stored_runs(table, symbols, key, tie_is_unordered=tie_is_unordered)
+    if found is None:  # not stored symbol after symbol: the rows are moved
+        ordered = order_stored(table, symbols, key, columns, tie_is_unordered=tie_is_unordered)
+        return grouped_arrays(ordered.table, columns), ordered.unordered
+    cols = [table.column(name) for name in columns[1:]]
+    return ({symbol: [_run_key(found.key, runs), *(run_arrays(c, runs) for c in cols)]
+             for symbol, runs in found.runs.items()}, found.unordered)
+
+
+def _run_key(key: np.ndarray, runs: Sequence[tuple[int, int]]) -> np.ndarray:
+    """The rows ``runs`` of a read's joined key column: a view for one run, else joined."""
+    if len(runs) == 1:
+        a, m = runs[0]
+        return key[a:a + m]
+    return np.concatenate([key[a:a + m] for a, m in runs])
