@@ -29,6 +29,12 @@ as its position in the list asked for, the key columns and the columns to return
 So the result has the rows and the order of the ordered query: exactly, except among rows that tie on its
 whole key, which that query leaves in no defined order either (quotes: ``ts_ns``, ``sequence``,
 ``received_ns``; trades: none, a tie on ``ts_ns, sequence, exchange`` is left to the ordered query).
+The transform's quote read skips the table altogether (:func:`symbol_arrays`,
+:meth:`sql.duckdb_backend.DuckDBStorage.read_quote_arrays`): for a read of symbols stored one after the other,
+:func:`stored_runs` finds each symbol's runs (sorted by their first ``rowid``) and checks the key across each pair
+of consecutive rows without moving a row or building the ``symbol`` column, and each symbol's arrays are views
+of the read's chunks (copied only where they span two); any other read goes through :func:`order_stored`.
+
 ``tests/sql/test_stored_order.py`` compares both on rows stored in time order, symbol by symbol, shuffled, with
 one symbol shuffled, and with ties ordered wrongly by a missing sequence, and each way of moving the rows with a
 plain sort.

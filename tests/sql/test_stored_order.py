@@ -5,7 +5,9 @@ order; the symbols that are not are read again with the ordered query (the order
 not read is checked on trade rows without the database, and the trade reads in tests/sql/test_trade_order.py). Each case stores the same random rows
 in another layout (in time order, symbols interleaved as a feed appends them; symbols one after the other;
 shuffled) with many same-timestamp ties and missing sequences, on a real DuckDB file, and compares the reads
-with the ordered query (``quotes_range_symbols``) run directly.
+with the ordered query (``quotes_range_symbols``) run directly. ``read_quote_arrays`` (each symbol's arrays, the
+tie-break columns read only after a tie) is compared with the same query, and ``stored_runs`` with a plain sort by
+row id.
 """
 
 from __future__ import annotations
