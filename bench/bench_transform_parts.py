@@ -17,12 +17,18 @@ whether the two gave the same answer. Pieces (issue 13 point 6, issue 19 point 5
   ``DuckDBStorage.read_quote_arrays``' client side on the read without ``sequence``/``received_ns``;
 - ``liquidity_columns``: one symbol's bar liquidity per call (20,000 trades, 80,000 quotes, one day of bars);
 - ``process_symbol``: one symbol's signals per call (20,000 trades over two days).
+- ``process_symbol`` as the transform calls it (each print's ``sets_price`` / ``counts_volume`` given): process
+  CPU per symbol, and eight such symbols on one thread against the same eight on two threads (the transform's
+  two compute threads): the kernels release the GIL, the Python between them does not, so the two-thread
+  speed-up says how much of a symbol's compute holds the GIL (Amdahl: share = 2 / speed-up - 1 on two free
+  cores; a loaded box lowers the speed-up of both trees alike).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import threading
 import importlib
 import subprocess
 import sys
@@ -38,6 +44,7 @@ import numpy as np
 import pyarrow as pa
 
 from bench import report
+from udx._jit import jit_enabled
 
 TITLE = "Transform pieces: GARCH fits, quote ordering, bar liquidity, per-symbol overhead (issues 13.6, 19.5)"
 ROOT = Path(__file__).resolve().parents[1]
@@ -159,6 +166,38 @@ def run_process(pipeline: ModuleType, d: dict[str, np.ndarray], cfg: Any) -> Any
     return pipeline.process_symbol(d["ts"], d["px"], d["sz"], cfg, None, int(d["end"]))
 
 
+def with_masks(d: dict[str, np.ndarray], seed: int = 6) -> dict[str, np.ndarray]:
+    """``d`` with per-print eligibility as the transform passes it: 70 % may set the price, 90 % count volume."""
+    rng = np.random.default_rng(seed)
+    return {**d, "sp": rng.random(d["ts"].size) < 0.7, "cv": rng.random(d["ts"].size) < 0.9}
+
+
+def run_masked(pipeline: ModuleType, d: dict[str, np.ndarray], cfg: Any) -> Any:
+    return pipeline.process_symbol(d["ts"], d["px"], d["sz"], cfg, None, int(d["end"]), sets_price=d["sp"],
+                                   counts_volume=d["cv"])
+
+
+def _numeric(columns: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The numeric columns (the rule's two are Arrow string arrays)."""
+    return {k: v for k, v in columns.items() if isinstance(v, np.ndarray)}
+
+
+def run_threads(pipeline: ModuleType, symbols: list[dict[str, np.ndarray]], cfg: Any, n_threads: int) -> Any:
+    """``process_symbol`` of every symbol, split over ``n_threads`` threads (round robin); the GARCH sigmas."""
+    out: list[Any] = [None] * len(symbols)
+
+    def work(k: int) -> None:
+        for i in range(k, len(symbols), n_threads):
+            out[i] = run_masked(pipeline, symbols[i], cfg).columns["garch_sigma"]
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return np.concatenate(out)
+
+
 def run_liquidity(mods: dict[str, ModuleType], d: dict[str, np.ndarray], result: Any) -> dict[str, np.ndarray]:
     step = mods["udx.liquidity_step"]
     cfg = step.LiquidityConfig(stale_ns=300 * NS, roll_window=30, kyle_window=30, vpin_window=50)
@@ -168,10 +207,11 @@ def run_liquidity(mods: dict[str, ModuleType], d: dict[str, np.ndarray], result:
     return step.liquidity_columns(result.columns, 60 * NS, d["ts"], d["px"], d["sz"], ok, ok, quotes, arrays, cfg)
 
 
-def _seconds(fn: Callable[[dict[str, ModuleType]], Any], modules: dict[str, ModuleType]) -> float:
-    t = time.perf_counter()
+def _seconds(fn: Callable[[dict[str, ModuleType]], Any], modules: dict[str, ModuleType],
+             clock: Callable[[], float] = time.perf_counter) -> float:
+    t = clock()
     fn(modules)
-    return time.perf_counter() - t
+    return clock() - t
 
 
 def _same(a: Any, b: Any) -> str:
@@ -180,6 +220,69 @@ def _same(a: Any, b: Any) -> str:
     if isinstance(a, dict):
         return "yes" if a.keys() == b.keys() and all(np.array_equal(a[k], b[k], equal_nan=True) for k in a) else "NO"
     return "yes" if np.array_equal(np.asarray(a, float), np.asarray(b, float), equal_nan=True) else "NO"
+
+
+def _thread_lines(walls: dict[str, tuple[float, float]]) -> list[str]:
+    """The two-thread speed-up of each tree and the share of a symbol's compute that holds the GIL it implies."""
+    one = next((v for k, v in walls.items() if "one thread" in k), None)
+    two = next((v for k, v in walls.items() if "two threads" in k), None)
+    if one is None or two is None:
+        return []
+    out = []
+    for name, t1, t2 in (("baseline", one[0], two[0]), ("this branch", one[1], two[1])):
+        speed = t1 / t2
+        share = f"{2.0 / speed - 1.0:.0%}" if speed > 1.0 else "not measurable (two cores were not free)"
+        out.append(f"- {name}: two threads {speed:.2f}x one thread on the same 8 symbols; GIL-held share "
+                   f"2 / speed-up - 1 = {share}")
+    return out
+
+
+def kernel_share(pipeline: ModuleType, d: dict[str, np.ndarray], cfg: Any, calls: int) -> tuple[float, float, int]:
+    """``(ms per symbol, share of it inside numba kernels, kernel calls per symbol)`` of ``process_symbol`` with
+    the print masks, on this thread: every compiled kernel reachable from ``pipeline`` (its globals, the udx
+    modules and functions they name) is wrapped in a timer for the measurement and put back after. The kernels
+    release the GIL; the rest (Python, numpy, scipy's SLSQP step) holds it. Load stretches both alike."""
+    from numba.core.registry import CPUDispatcher
+
+    spent = [0, 0]
+
+    def timed(kernel: Any) -> Callable[..., Any]:
+        def call(*args: Any) -> Any:
+            t = time.perf_counter_ns()
+            out = kernel(*args)
+            spent[0] += time.perf_counter_ns() - t
+            spent[1] += 1
+            return out
+        return call
+
+    run_masked(pipeline, d, cfg)  # compiled before the wrapping: a kernel compiled later would see a wrapper
+    spaces, todo, seen = [], [pipeline.__dict__], set()
+    while todo:
+        space = todo.pop()
+        if id(space) in seen:
+            continue
+        seen.add(id(space))
+        spaces.append(space)
+        for v in list(space.values()):
+            if isinstance(v, ModuleType) and v.__name__.split(".")[0] == "udx":
+                todo.append(v.__dict__)
+            elif callable(v) and getattr(v, "__module__", "").split(".")[0] == "udx" and hasattr(v, "__globals__"):
+                todo.append(v.__globals__)
+    wrapped = {}
+    saved = [(space, k, v) for space in spaces for k, v in space.items() if isinstance(v, CPUDispatcher)]
+    for space, k, v in saved:
+        space[k] = wrapped.setdefault(id(v), timed(v))
+    try:
+        run_masked(pipeline, d, cfg)
+        spent[:] = [0, 0]
+        t = time.perf_counter_ns()
+        for _ in range(calls):
+            run_masked(pipeline, d, cfg)
+        total = time.perf_counter_ns() - t
+    finally:
+        for space, k, v in saved:
+            space[k] = v
+    return total / calls / 1e6, spent[0] / total, spent[1] // calls
 
 
 def main() -> None:
@@ -197,10 +300,14 @@ def main() -> None:
     new = {name: importlib.import_module(name) for name in names}
     load = report.load_average()
     rows = []
+    walls: dict[str, tuple[float, float]] = {}
+    shares: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         old = baseline_modules(args.base, names, Path(tmp))
         windows = garch_windows(40)
         sym = one_symbol()
+        masked = with_masks(sym)
+        eight = [with_masks(one_symbol(seed=20 + k), seed=40 + k) for k in range(8)]
         cfg = bench_config()
         res_new, res_old = run_process(new["udx.pipeline"], sym, cfg), run_process(old["udx.pipeline"], sym, cfg)
         cases: list[tuple[str, str, Callable[[dict[str, ModuleType]], Any]]] = [
@@ -208,6 +315,12 @@ def main() -> None:
              lambda m: run_garch(m["udx.garch"], windows)),
             ("process_symbol (20,000 trades, 2,880 bars)", "symbol",
              lambda m: run_process(m["udx.pipeline"], sym, cfg).columns["garch_sigma"]),
+            ("process_symbol with the print masks, process CPU (20,000 trades)", "cpu",
+             lambda m: _numeric(run_masked(m["udx.pipeline"], masked, cfg).columns)),
+            ("8 symbols on one thread (process_symbol with the print masks)", "threads",
+             lambda m: run_threads(m["udx.pipeline"], eight, cfg, 1)),
+            ("the same 8 symbols on two threads", "threads",
+             lambda m: run_threads(m["udx.pipeline"], eight, cfg, 2)),
             ("liquidity_columns (20,000 trades, 80,000 quotes)", "symbol",
              lambda m: run_liquidity(m, sym, res_new if m is new else res_old)),
         ]
@@ -218,14 +331,23 @@ def main() -> None:
         for label, unit, fn in cases:
             a, b = fn(old), fn(new)  # warm (compile or load cached kernels), and the answers to compare
             t_old = t_new = float("inf")
-            repeats = args.repeat if unit == "call" else 5 * args.repeat  # ms-scale pieces: more draws
+            repeats = args.repeat if unit in ("call", "threads") else 5 * args.repeat  # ms-scale pieces: more draws
+            clock = time.process_time if unit == "cpu" else time.perf_counter
             for _ in range(repeats):  # alternate, so both see the same load
-                t_old = min(t_old, _seconds(fn, old))
-                t_new = min(t_new, _seconds(fn, new))
+                t_old = min(t_old, _seconds(fn, old, clock))
+                t_new = min(t_new, _seconds(fn, new, clock))
+            if unit == "threads":
+                walls[label] = (t_old, t_new)
             n = len(windows) if unit == "fit" else 1
             rows.append(f"| {label} | {t_old / n * 1e3:.2f} | {t_new / n * 1e3:.2f} | {t_old / t_new:.2f}x | "
                         f"{_same(a, b)} |")
             print(rows[-1], flush=True)
+        if jit_enabled():
+            for name, mods in (("baseline", old), ("this branch", new)):
+                ms, share, n_calls = kernel_share(mods["udx.pipeline"], masked, cfg, 10 * args.repeat)
+                shares.append(f"- {name}: process_symbol with the print masks {ms:.2f} ms a symbol (timers on), "
+                              f"{share:.0%} inside the kernels ({n_calls} kernel calls), {1 - share:.0%} holding the GIL")
+                print(shares[-1], flush=True)
     lines = [
         f"`.venv/bin/python -m bench.bench_transform_parts` (bench/bench_transform_parts.py), {report.now_utc()}; "
         f"baseline `{args.base}` ({base}) against `{head}`, in one process.",
@@ -246,6 +368,9 @@ def main() -> None:
         "| piece | baseline ms | this branch ms | speed-up | same answer |",
         "|---|---|---|---|---|",
         *rows,
+        "",
+        *_thread_lines(walls),
+        *shares,
     ]
     report.publish(TITLE, "\n".join(lines), write=not args.no_write)
 

@@ -1,5 +1,6 @@
 """Timeline of one ``run_transform``: wall and thread CPU of each phase per thread (reads, computing, batch
-building, each statement of the commit, daily metrics, the closing checkpoint), to see what runs serially.
+building, each statement of the commit and of the parts written ahead into it, daily metrics and the read of their
+trade half, the closing checkpoint), to see what runs serially.
 
 Run: ``PYTHONPATH=TREE .venv/bin/python bench/transform_timeline.py DB [--symbols-per-commit N]`` on a file of
 ``bench_signals.build_file`` (a copy is transformed; ``DB`` stays as it is). ``TREE`` may be another code tree (e.g.
@@ -82,6 +83,17 @@ def main() -> None:
     _wrap(commits.Batch, "commit", "Batch.commit")
     _wrap(state.SymbolState, "to_json", "SymbolState.to_json")
     _wrap(DuckDBStorage, "commit_signals")
+    _wrap(transform, "_prepare_daily_metrics")
+    _wrap(commits.Batch, "take", "Batch.take")
+    _wrap(commits.Batch, "commit_in", "Batch.commit_in")
+    import sql.duckdb_backend as backend
+    transaction = getattr(backend, "SignalsTransaction", None)
+    if transaction is not None:  # a tree that writes a chunk's read groups ahead into one transaction
+        _wrap(transaction, "add", "SignalsTransaction.add")
+        _wrap(transaction, "commit", "SignalsTransaction.commit")
+        upsert = DuckDBStorage._upsert_signal_batches  # type: ignore[attr-defined]
+        DuckDBStorage._upsert_signal_batches = (  # type: ignore[attr-defined]
+            lambda self, cursor, batches: upsert(self, _TimedCursor(cursor), batches))
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / args.db.name
         shutil.copy(args.db, copy)

@@ -42,7 +42,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import duckdb
 import numpy as np
@@ -212,6 +212,118 @@ def _as_temporary(text: str) -> str:
     """A schema table's or a view's CREATE statement, creating a temporary one instead."""
     text = _CREATE_TABLE.sub(r"CREATE TEMP TABLE IF NOT EXISTS \1", text, count=1)
     return _CREATE_VIEW.sub(r"CREATE OR REPLACE TEMP \1 \2", text, count=1)
+
+
+#: (registered view, upsert query) of commit_signals, in the order they run: the bars before their realized rows
+#: (insert_bar_realized_spread keeps only rows of stored bars), the states last.
+_SIGNAL_UPSERTS = (("signals_batch", "upsert_signals"), ("model_params_batch", "upsert_model_params"),
+                   ("intraday_profile_batch", "upsert_intraday_profile"),
+                   ("bar_liquidity_batch", "upsert_bar_liquidity"),
+                   ("bar_realized_spread_batch", "insert_bar_realized_spread"),
+                   ("signal_state_batch", "upsert_signal_state"))
+
+
+def _signal_batches(signals: pa.Table, model_params: pa.Table | None, profiles: pa.Table | None,
+                    liquidity: pa.Table | None, realized: pa.Table | None) -> dict[str, pa.Table]:
+    """The tables of a ``commit_signals`` as its views, in their schemas (``None``: left out)."""
+    if signals.schema != SIGNALS_SCHEMA and signals.num_rows:
+        signals = signals.select(SIGNALS_SCHEMA.names).cast(SIGNALS_SCHEMA)
+    if model_params is not None and model_params.schema != MODEL_PARAMS_SCHEMA and model_params.num_rows:
+        model_params = model_params.select(MODEL_PARAMS_SCHEMA.names).cast(MODEL_PARAMS_SCHEMA)
+    if profiles is not None and profiles.schema != INTRADAY_PROFILE_SCHEMA and profiles.num_rows:
+        profiles = profiles.select(INTRADAY_PROFILE_SCHEMA.names).cast(INTRADAY_PROFILE_SCHEMA)
+    batches = {"signals_batch": signals}
+    if model_params is not None:
+        batches["model_params_batch"] = model_params
+    if profiles is not None:
+        batches["intraday_profile_batch"] = profiles
+    if liquidity is not None:
+        batches["bar_liquidity_batch"] = conform(liquidity, BAR_LIQUIDITY_SCHEMA)
+    if realized is not None:
+        batches["bar_realized_spread_batch"] = conform(realized, BAR_REALIZED_SPREAD_SCHEMA)
+    return batches
+
+
+class SignalsTransaction:
+    """One transaction of :meth:`DuckDBStorage.commit_signals`'s writes, taken in parts: :meth:`add` writes
+    rows (each part as ``commit_signals`` writes its tables), :meth:`commit` the states and commits all at once;
+    :meth:`rollback` (or a failed part) leaves the file as before. Listeners hear of the rows after the commit.
+
+    The transaction has its own connection; the process's write lock is held while a part is written, not in
+    between, so the process's other writers (the loader, on other tables) go on meanwhile (DuckDB: appends to
+    different tables do not conflict). Use from one thread at a time.
+    """
+
+    def __init__(self, storage: DuckDBStorage) -> None:
+        self._storage = storage
+        self._cursor = storage._root.cursor()
+        for statement in storage._cursor_setup:
+            self._cursor.execute(statement)
+        self._parts: list[dict[str, pa.Table]] = []
+        self._open = False
+
+    def add(self, signals: pa.Table, model_params: pa.Table | None = None, profiles: pa.Table | None = None,
+            liquidity: pa.Table | None = None, realized: pa.Table | None = None) -> None:
+        """Write rows as :meth:`DuckDBStorage.commit_signals` does (the states aside), uncommitted."""
+        batches = _signal_batches(signals, model_params, profiles, liquidity, realized)
+        self._write(batches)
+        self._parts.append(batches)
+
+    def commit(self, states: Sequence[SignalStateRow]) -> int:
+        """Write ``states`` and commit everything added; return the states' ``updated_ns`` stamp."""
+        storage = self._storage
+        stamp = storage._state_stamp()
+        self._write({"signal_state_batch": signal_states_table(states, stamp)}, commit=True)
+        if storage._listeners and self._parts:
+            merged = {view: pa.concat_tables([p[view] for p in self._parts if view in p])
+                      for view in {v for p in self._parts for v in p}}
+            storage._notify_signals(merged, states)
+        return stamp
+
+    def rollback(self) -> None:
+        """Drop everything added (nothing when the transaction is closed already)."""
+        if self._open:
+            self._open = False
+            try:
+                with self._storage._write_lock:
+                    self._cursor.execute("ROLLBACK")
+            finally:
+                self._cursor.close()
+
+    def _write(self, batches: Mapping[str, pa.Table], *, commit: bool = False) -> None:
+        """Register ``batches`` and run their upserts under the write lock (opening the transaction first, and
+        committing it with ``commit``); a failure rolls everything back."""
+        cursor = self._cursor
+        for view, table in batches.items():
+            cursor.register(view, table)
+        try:
+            with self._storage._write_lock:
+                if not self._open:
+                    cursor.execute("BEGIN TRANSACTION")
+                    self._open = True
+                try:
+                    self._storage._upsert_signal_batches(cursor, batches)
+                    if commit:
+                        cursor.execute("COMMIT")
+                        self._open = False
+                except BaseException:
+                    self._open = False
+                    cursor.execute("ROLLBACK")
+                    raise
+        finally:
+            for view in batches:
+                cursor.unregister(view)
+            if not self._open:
+                cursor.close()
+
+
+class DayTrades(NamedTuple):
+    """The trade half of the daily metrics (``day_trades_final``: one row per symbol and UTC day) of the days
+    from ``from_ns`` to ``final_before_ns``, read by :meth:`DuckDBStorage.prepare_daily_metrics`."""
+
+    from_ns: int
+    final_before_ns: int
+    table: pa.Table
 
 
 class DuckDBStorage:
@@ -611,45 +723,39 @@ class DuckDBStorage:
 
         Returns the ``updated_ns`` stamp the states were written with (:meth:`signal_state_stamps`: the transform
         keeps the states it wrote in memory while the stored stamp is still this one)."""
-        if signals.schema != SIGNALS_SCHEMA and signals.num_rows:
-            signals = signals.select(SIGNALS_SCHEMA.names).cast(SIGNALS_SCHEMA)
-        if model_params is not None and model_params.schema != MODEL_PARAMS_SCHEMA and model_params.num_rows:
-            model_params = model_params.select(MODEL_PARAMS_SCHEMA.names).cast(MODEL_PARAMS_SCHEMA)
-        if profiles is not None and profiles.schema != INTRADAY_PROFILE_SCHEMA and profiles.num_rows:
-            profiles = profiles.select(INTRADAY_PROFILE_SCHEMA.names).cast(INTRADAY_PROFILE_SCHEMA)
+        batches = _signal_batches(signals, model_params, profiles, liquidity, realized)
         stamp = self._state_stamp()
-        batches = {"signals_batch": signals, "signal_state_batch": signal_states_table(states, stamp)}
-        if model_params is not None:
-            batches["model_params_batch"] = model_params
-        if profiles is not None:
-            batches["intraday_profile_batch"] = profiles
-        if liquidity is not None:
-            liquidity = conform(liquidity, BAR_LIQUIDITY_SCHEMA)
-            batches["bar_liquidity_batch"] = liquidity
-        if realized is not None:
-            batches["bar_realized_spread_batch"] = conform(realized, BAR_REALIZED_SPREAD_SCHEMA)
+        batches["signal_state_batch"] = signal_states_table(states, stamp)
         cursor = self._cursor()
 
         def committed() -> None:
-            if self._listeners:  # the join costs a little: only when someone is told
-                self._notify("signals_written", with_liquidity(signals, liquidity), states)
-                if realized is not None and realized.num_rows:
-                    self._notify("realized_written", realized)
+            self._notify_signals(batches, states)
 
         with self._transaction(cursor, batches, committed):
-            if signals.num_rows:
-                cursor.execute(self._queries["upsert_signals"].text)
-            if model_params is not None and model_params.num_rows:
-                cursor.execute(self._queries["upsert_model_params"].text)
-            if profiles is not None and profiles.num_rows:
-                cursor.execute(self._queries["upsert_intraday_profile"].text)
-            if liquidity is not None and liquidity.num_rows:
-                cursor.execute(self._queries["upsert_bar_liquidity"].text)
-            if realized is not None and realized.num_rows:
-                cursor.execute(self._queries["insert_bar_realized_spread"].text)
-            if states:
-                cursor.execute(self._queries["upsert_signal_state"].text)
+            self._upsert_signal_batches(cursor, batches)
         return stamp
+
+    def begin_signals(self) -> SignalsTransaction:
+        """Open one transaction of :meth:`commit_signals`'s writes that takes them in parts
+        (:class:`SignalsTransaction`: the transform writes each read group's rows as it is computed and commits
+        the chunk's states with its last group, so the commit after the last symbol writes only that group)."""
+        return SignalsTransaction(self)
+
+    def _upsert_signal_batches(self, cursor: duckdb.DuckDBPyConnection, batches: Mapping[str, pa.Table]) -> None:
+        """Run the upsert of each registered batch of :func:`_signal_batches` (and the states) that has rows."""
+        for view, query in _SIGNAL_UPSERTS:
+            batch = batches.get(view)
+            if batch is not None and batch.num_rows:
+                cursor.execute(self._queries[query].text)
+
+    def _notify_signals(self, batches: Mapping[str, pa.Table], states: Sequence[SignalStateRow]) -> None:
+        """Tell listeners of committed signal rows (with their liquidity) and realized rows."""
+        if self._listeners:  # the join costs a little: only when someone is told
+            self._notify("signals_written", with_liquidity(batches["signals_batch"],
+                                                           batches.get("bar_liquidity_batch")), states)
+            realized = batches.get("bar_realized_spread_batch")
+            if realized is not None and realized.num_rows:
+                self._notify("realized_written", realized)
 
     def _state_stamp(self) -> int:
         """A ``signal_state.updated_ns`` for the next write of states: the wall clock, and never one that any
@@ -718,8 +824,39 @@ class DuckDBStorage:
                                   BAR_REALIZED_SPREAD_SCHEMA,
                                   lambda batch: self._notify("realized_written", batch) if self._listeners else None)
 
+    def prepare_daily_metrics(self, bar_seconds: int, watermark_ns: int,
+                              oldest_new_bar_ns: int | None = None) -> DayTrades | None:
+        """Read the trade half of the daily metrics that :meth:`write_daily_metrics` with the same arguments will
+        write, so that it has only the bar half left (the transform reads it on another thread while its last
+        commit runs); ``None`` when that write will read nothing.
+
+        The days read run from the oldest day that may be pending after the caller's commit (the oldest final
+        day with bars and no row now, or the day of ``oldest_new_bar_ns``, whichever is older) to the start of
+        the watermark's UTC day; :meth:`write_daily_metrics` reads the trades of any older day itself. Runs on
+        this thread's cursor, beside a commit on another thread (DuckDB: a reader sees the last committed
+        state). Also ``None`` on a file whose views older code created (no ``day_trades`` macro until
+        :meth:`apply_schema`).
+        """
+        final_before = watermark_ns // _NS_PER_DAY * _NS_PER_DAY
+        if self._metrics_final_before.get(bar_seconds) == final_before and (
+                oldest_new_bar_ns is None or oldest_new_bar_ns >= final_before):
+            return None
+        cursor = self._cursor()
+        (first,) = cursor.execute(self._queries["daily_metrics_pending"].text, {
+            "bar_seconds": bar_seconds, "final_before_ns": final_before}).fetchall()[0]
+        starts = [int(v) for v in (first, oldest_new_bar_ns) if v is not None and int(v) < final_before]
+        if not starts:
+            return None
+        from_ns = min(starts) // _NS_PER_DAY * _NS_PER_DAY
+        try:
+            table = cursor.sql(self._queries["day_trades_final"].text, params={
+                "from_ns": from_ns, "final_before_ns": final_before}).to_arrow_table()
+        except duckdb.CatalogException:  # views of older code (no apply_schema yet): the write reads it all
+            return None
+        return DayTrades(from_ns, final_before, table)
+
     def write_daily_metrics(self, bar_seconds: int, watermark_ns: int,
-                            oldest_new_bar_ns: int | None = None) -> int:
+                            oldest_new_bar_ns: int | None = None, prepared: DayTrades | None = None) -> int:
         """Write the ``daily_metrics`` row of every (symbol, UTC day) on the grid that the watermark made
         final (its bars end before the start of the watermark's UTC day) and none yet; return rows written.
 
@@ -733,22 +870,30 @@ class DuckDBStorage:
         oldest_new_bar_ns
             The end of the oldest bar the caller wrote since its last call (``None``: none). Nothing is read
             when no day became final since the last call and no bar of a final day was written.
+        prepared
+            The trade half read before (:meth:`prepare_daily_metrics` with the same arguments): a day it covers
+            reads only its bars here (``write_daily_metrics_prepared``), another day reads its trades too.
         """
         final_before = watermark_ns // _NS_PER_DAY * _NS_PER_DAY
         if self._metrics_final_before.get(bar_seconds) == final_before and (
                 oldest_new_bar_ns is None or oldest_new_bar_ns >= final_before):
             return 0
+        if prepared is not None and prepared.final_before_ns != final_before:
+            prepared = None  # read for another watermark: its last day may not be final
         cursor = self._cursor()
         added = 0
         pending = self._queries["daily_metrics_pending"].text
+        batches = {} if prepared is None else {"day_trades_batch": prepared.table}
         while True:  # one day per transaction, so a backfill of many days pauses writers one day at a time
-            with self._transaction(cursor):
+            with self._transaction(cursor, batches):
                 params = {"bar_seconds": bar_seconds, "final_before_ns": final_before}
                 (first,) = cursor.execute(pending, params).fetchall()[0]
                 if first is None:
                     break
                 day = int(first) // _NS_PER_DAY * _NS_PER_DAY
-                (rows,) = cursor.execute(self._queries["write_daily_metrics"].text, {
+                query = ("write_daily_metrics_prepared" if prepared is not None and day >= prepared.from_ns
+                         else "write_daily_metrics")
+                (rows,) = cursor.execute(self._queries[query].text, {
                     "bar_seconds": bar_seconds, "from_ns": day, "computed_at_ns": time.time_ns(),
                     "final_before_ns": min(day + _NS_PER_DAY, final_before)}).fetchall()[0]
             if not rows:  # cannot happen (both statements see the same days); never loop on it

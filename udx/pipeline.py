@@ -214,52 +214,54 @@ def process_symbol(
     n_before = state.n_returns if state is not None else 0
     # --- tested bars, their returns in units of one average bar, the profile, time-of-day intensity
     tested, u, w, ref, tod_z, tod_ok, thr, profiles = _seasonal(ts, px, price_ok, b, cfg, a)
-    idx = np.flatnonzero(tested)
     n_tested_before = int(a["n_tested"][0])
-    # --- Lee-Mykland and BNS over the carried tail of tested returns
-    x = np.concatenate((a["ret"], u[idx]))
+    # --- the tested returns behind the carried tail (LM, BNS, GARCH walk them), their bar ends and sessions
     start = a["ret"].size
-    lm_t = np.empty(idx.size)
+    x = np.empty(start + m)
+    ends = np.empty(start + m, np.int64)
+    sess_t = np.empty(m, np.int64)
+    n_t = _tested_series(tested, u, b.bar_end_ns, b.session_open_ns, a["ret"], a["ret_end"], x, ends, sess_t)
+    x, ends, sess_t = x[:start + n_t], ends[:start + n_t], sess_t[:n_t]
+    # --- Lee-Mykland and BNS over the carried tail of tested returns
+    lm_t = np.empty(n_t)
     _lm_stat_tiled(x, cfg.lm_window, start, n_tested_before, lm_t)
-    bns_t = np.empty(idx.size)
+    bns_t = np.empty(n_t)
     _bns_rolling(x, start, n_tested_before, cfg.bns_window, max(3, cfg.bns_window // 2), _FORMS[cfg.bns_form],
                  cfg.bns_bv == "ht", a["bns"], bns_t)
     # --- GARCH with refits at session starts, on the tested returns
-    ends = np.concatenate((a["ret_end"], b.bar_end_ns[idx]))
     fits: list[FitRecord] = []
-    sigma_t, z_t = _garch(x, ends, start, n_tested_before, b.session_open_ns[idx], cfg, a, fits)
-    lm, bns, sigma, z = (_scatter(m, idx, v) for v in (lm_t, bns_t, sigma_t * np.sqrt(w[idx]), z_t))
-    flags = np.abs(lm) > thr  # False where NaN
+    sigma_t, z_t = _garch(x, ends, start, n_tested_before, sess_t, cfg, a, fits)
     # --- trade intensity: same time of day over earlier sessions, the trailing bars until enough exist
     counts = np.concatenate((a["counts"], b.n_trades.astype(np.float64)))
     trailing = np.empty(m)
     _intensity(counts, a["counts"].size, n_before, cfg.intensity_lookback,
                max(2, cfg.intensity_lookback // 2), trailing)
-    iz = np.where(tod_ok, tod_z, trailing)
+    # --- every bar's columns from the tested bars' series; VPIN's scaled price changes; the rule's order
+    lm, bns, sigma, z, iz, dp, tested_f = (np.empty(m) for _ in range(7))
+    flags = np.empty(m, np.bool_)
+    order = np.empty(m, np.int64)
+    _bar_columns(tested, lm_t, bns_t, sigma_t, z_t, w, thr, tod_ok, tod_z, trailing, b.close, ref, b.n_priced,
+                 n_tested_before, lm, bns, sigma, z, flags, iz, dp, tested_f, order)
     # --- VPIN on scaled price changes of tested bars
-    dp = np.zeros(m)
-    dp[idx] = (b.close[idx] - ref[idx]) / np.sqrt(w[idx])
     bucket = np.empty(m)
     sig_dp = np.empty(m)
-    _vp._session_params(dp, b.volume, tested.astype(np.float64), b.session_open_ns,
+    _vp._session_params(dp, b.volume, tested_f, b.session_open_ns,
                         float(cfg.vpin_buckets_per_day), a["vp_cur"], a["vp_acc"], a["vp_ring"], bucket, sig_dp)
     vpin = np.empty(m)
     vcdf = np.empty(m)
     _vp._buckets(dp, b.volume, sig_dp, bucket, cfg.vpin_window, cfg.vpin_cdf_window, a["vb_f"], a["vb_i"],
                  a["vb_oi"], a["vb_vol"], a["vb_hist"], vpin, vcdf)
     # --- ACD on same-timestamp-aggregated events (prints that count in volume) inside the emitted bars
-    cond, surprise = _acd_bars(ts[volume_ok], b.bar_end_ns, b.session_open_ns, cfg, a, fits)
+    cond, surprise = _acd_bars(ts if counts_volume is None else ts[volume_ok], b.bar_end_ns, b.session_open_ns, cfg, a, fits)
     # --- rule
     signals, reasons = None, None
     if rule:
-        order = np.where(b.n_priced > 0, OPENING_ONLY, NOT_PRICED).astype(np.int64)
-        order[idx] = n_tested_before + np.arange(idx.size)
         signals, reasons = decide_arrays(lm, thr, first_index=order, window=cfg.lm_window, z=z, intensity=iz,
                                          vpin=vpin, vpin_cdf=vcdf, config=cfg.rule)
     keep = max(cfg.lm_window - 1, cfg.bns_window, cfg.garch_window)
     a["ret"], a["ret_end"] = x[-keep:].copy(), ends[-keep:].copy()
     a["counts"] = counts[-cfg.intensity_lookback:].copy()
-    a["n_tested"][0] = n_tested_before + idx.size
+    a["n_tested"][0] = n_tested_before + n_t
     r = b.log_return
     columns = {"bar_end_ns": b.bar_end_ns, "n_trades": b.n_trades, "volume": b.volume, "vwap": b.vwap,
                "close": b.close, "log_return": r, "garch_sigma": sigma, "standardized_return": z,
@@ -274,11 +276,62 @@ def process_symbol(
     return SymbolResult(columns, fits, new_state, profiles)
 
 
-def _scatter(m: int, idx: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Values of the tested bars ``idx`` at their places among ``m`` bars, NaN elsewhere."""
-    out = np.full(m, np.nan)
-    out[idx] = values
-    return out
+def _tested_series_python(tested: np.ndarray, u: np.ndarray, bar_end: np.ndarray, bar_sess: np.ndarray,
+                          ret_tail: np.ndarray, end_tail: np.ndarray, x: np.ndarray, ends: np.ndarray,
+                          sess: np.ndarray) -> int:
+    """The carried tail of tested returns (``ret_tail``, their bar ends ``end_tail``) followed by ``u`` of the
+    new tested bars into ``x`` / ``ends``, the tested bars' sessions into ``sess``; return how many bars were
+    tested (``x`` and ``ends`` hold the tail and then that many, ``sess`` that many)."""
+    start = ret_tail.shape[0]
+    for k in range(start):
+        x[k] = ret_tail[k]
+        ends[k] = end_tail[k]
+    n = 0
+    for i in range(tested.shape[0]):
+        if tested[i]:
+            x[start + n] = u[i]
+            ends[start + n] = bar_end[i]
+            sess[n] = bar_sess[i]
+            n += 1
+    return n
+
+
+def _bar_columns_python(tested: np.ndarray, lm_t: np.ndarray, bns_t: np.ndarray, sigma_t: np.ndarray,
+                        z_t: np.ndarray, w: np.ndarray, thr: np.ndarray, tod_ok: np.ndarray, tod_z: np.ndarray,
+                        trailing: np.ndarray, close: np.ndarray, ref: np.ndarray, n_priced: np.ndarray,
+                        n_tested_before: int, lm: np.ndarray, bns: np.ndarray, sigma: np.ndarray, z: np.ndarray,
+                        flags: np.ndarray, iz: np.ndarray, dp: np.ndarray, tested_f: np.ndarray,
+                        order: np.ndarray) -> None:
+    """Every bar's columns from the tested bars' series (``*_t``, one value per tested bar in bar order).
+
+    A tested bar gets its LM and BNS statistics, ``sigma_t`` times the square root of its profile weight
+    ``w`` (the bar's return units), ``z_t``, VPIN's scaled price change ``(close - ref) / sqrt(w)`` and its
+    index among the symbol's tested returns; the others NaN statistics, a zero price change and
+    :data:`OPENING_ONLY` (priced) or :data:`NOT_PRICED`. ``flags``: ``|lm| > thr`` (False where NaN); ``iz``:
+    the time-of-day intensity z where ``tod_ok``, else the trailing one; ``tested_f``: ``tested`` as 0.0 / 1.0.
+    """
+    k = 0
+    for i in range(tested.shape[0]):
+        if tested[i]:
+            s = math.sqrt(w[i])
+            lm[i] = lm_t[k]
+            bns[i] = bns_t[k]
+            sigma[i] = sigma_t[k] * s
+            z[i] = z_t[k]
+            dp[i] = (close[i] - ref[i]) / s
+            tested_f[i] = 1.0
+            order[i] = n_tested_before + k
+            k += 1
+        else:
+            lm[i] = np.nan
+            bns[i] = np.nan
+            sigma[i] = np.nan
+            z[i] = np.nan
+            dp[i] = 0.0
+            tested_f[i] = 0.0
+            order[i] = OPENING_ONLY if n_priced[i] > 0 else NOT_PRICED
+        flags[i] = abs(lm[i]) > thr[i]
+        iz[i] = tod_z[i] if tod_ok[i] else trailing[i]
 
 
 def _seasonal(ts: np.ndarray, px: np.ndarray, price_ok: np.ndarray, b: Bars, cfg: SignalConfig,
@@ -292,7 +345,6 @@ def _seasonal(ts: np.ndarray, px: np.ndarray, price_ok: np.ndarray, b: Bars, cfg
     u, w, ref, tod_z = (np.empty(m) for _ in range(4))
     thr = np.empty(m)
     profiles: list[ProfileRecord] = []
-    priced_ts, priced_px = ts[price_ok], px[price_ok]
     si = a["sea_i"]
     f_bar = _season.profile_by_bar(a["sea_f"], cfg.profile_bucket_bars, cfg.bars_per_session)
     half = cfg.profile_bucket_bars // 2
@@ -307,8 +359,10 @@ def _seasonal(ts: np.ndarray, px: np.ndarray, price_ok: np.ndarray, b: Bars, cfg
         if i >= m:
             break
         o = int(b.session_open_ns[i])
-        k = int(np.searchsorted(priced_ts, o, side="left"))  # the session's opening print
-        new = _season.start_session(a, o, int(priced_ts[k]), float(priced_px[k]), cfg.profile_bucket_bars,
+        k = int(np.searchsorted(ts, o, side="left"))  # the session's opening print: the first priced one
+        while not price_ok[k]:
+            k += 1
+        new = _season.start_session(a, o, int(ts[k]), float(px[k]), cfg.profile_bucket_bars,
                                     cfg.seasonal_sessions, cfg.profile_min_sessions)
         if new is not None:
             factor, n_obs, own = new
@@ -415,3 +469,5 @@ def _acd_bars(ts: np.ndarray, bar_end: np.ndarray, bar_sess: np.ndarray, cfg: Si
 
 
 _garch_bars = jit(_garch_bars_python, nogil=True)
+_tested_series = jit(_tested_series_python, nogil=True)
+_bar_columns = jit(_bar_columns_python, nogil=True)

@@ -33,8 +33,11 @@ One call of :func:`run_transform` does, for every symbol with trades:
 thread while group ``g``'s symbols are computed on two threads (so even a run of one chunk reads and computes at
 once), and chunk ``k - 1`` is committed on a writer thread (:mod:`udx._commit_batch`: each symbol's tables and
 encoded state are built as its result comes in, so the commit only writes) while chunk ``k`` is read and
-computed; a chunk's groups go into its one transaction. DuckDB and the numba kernels release the GIL, so both
-cores of a small box work at once. The numba kernels load from their cache on another thread at the start
+computed; a chunk's groups go into its one transaction, and on DuckDB the groups computed so far are written
+into it ahead of the chunk's last group once they fill a row group (``BackgroundCommits.write_ahead``), so the commit
+after the last symbol writes only the rest. The trade half of the daily metrics is read on the idle reader thread
+while the last commit runs (``prepare_daily_metrics``); after it only their bar half is left. DuckDB and the numba
+kernels release the GIL, so both cores of a small box work at once. The numba kernels load from their cache on another thread at the start
 (:func:`udx.warm.warm_kernels`) while the first group is read. Chunks (the transactions) are not made smaller
 for more overlap: a commit of fewer symbols' rows goes through DuckDB's write-ahead log instead of straight to
 the file, and the log then passes DuckDB's checkpoint threshold (16 MB) and checkpoints at a commit (four
@@ -273,11 +276,17 @@ def run_transform(
             if g + 1 == len(groups) or groups[g + 1][0] != k:  # the chunk's last group: one transaction
                 writer.submit(batch)
                 batch = Batch(settings.bar_seconds, computed_at)
+            else:  # its rows go into the chunk's open transaction while the next group computes
+                writer.write_ahead(batch)
+        # the trade half of the daily metrics is read on the idle reader while the last commit runs
+        day_trades = reader.submit(_prepare_daily_metrics, storage, settings.bar_seconds, watermark, oldest)
+        writer.close()  # the last commit first: a failed one surfaces, and leaves the daily metrics unwritten
+        prepared = day_trades.result()
     finally:
         reader.shutdown(wait=True, cancel_futures=True)
         computer.shutdown(wait=True, cancel_futures=True)
         writer.close()
-    _write_daily_metrics(storage, settings.bar_seconds, watermark, oldest)
+    _write_daily_metrics(storage, settings.bar_seconds, watermark, oldest, prepared)
     return TransformSummary(n_symbols, n_bars, time.perf_counter() - started, watermark, n_fits, n_trades,
                             min(due.values()) if due else None)
 
@@ -336,12 +345,25 @@ def _compute_symbol(entry: _Entry, *, chunk: _ChunkReads, watermark: int, bar_ns
     return _Computed(result, liq, rows, n)
 
 
-def _write_daily_metrics(storage: Storage, bar_seconds: int, watermark: int, oldest: int) -> None:
+def _prepare_daily_metrics(storage: Storage, bar_seconds: int, watermark: int, oldest: int) -> object | None:
+    """The trade half of the daily metrics :func:`_write_daily_metrics` will write, read beside the last commit
+    on a storage that can (``prepare_daily_metrics``); ``None``: nothing read (the write then reads it)."""
+    prepare = getattr(storage, "prepare_daily_metrics", None)
+    if prepare is None or not hasattr(storage, "write_daily_metrics"):
+        return None
+    return prepare(bar_seconds, watermark, oldest if oldest < np.iinfo(np.int64).max else None)
+
+
+def _write_daily_metrics(storage: Storage, bar_seconds: int, watermark: int, oldest: int,
+                         prepared: object | None = None) -> None:
     """Write the daily metrics of the days this run made final, on a storage that keeps them
-    (``write_daily_metrics``; the first run after an upgrade backfills every final day)."""
+    (``write_daily_metrics``; the first run after an upgrade backfills every final day); ``prepared``: what
+    :func:`_prepare_daily_metrics` read."""
     write = getattr(storage, "write_daily_metrics", None)
     if write is not None:
-        written = write(bar_seconds, watermark, oldest if oldest < np.iinfo(np.int64).max else None)
+        oldest_bar = oldest if oldest < np.iinfo(np.int64).max else None
+        written = write(bar_seconds, watermark, oldest_bar) if prepared is None else write(
+            bar_seconds, watermark, oldest_bar, prepared=prepared)
         if written:
             log.info("daily metrics of %d final symbol day(s) written", written)
 

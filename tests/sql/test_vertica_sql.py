@@ -132,7 +132,9 @@ def test_every_vertica_folder_loads_with_its_declared_params(folder: str) -> Non
 #: <table>_archive tables and its insert_trades looks the key up there. main_relations finds what a DuckDB reader of
 #: a file older code wrote must stand in for; a Vertica schema is brought up to date by its deploy.
 #: (bar_liquidity_all and bar_realized_spread_all exist on both: Vertica's retention leaves those tables live.)
-#: day_metrics is DuckDB's table macro of the daily formulas (Vertica's symbol_metrics keeps them inline).
+#: day_metrics is DuckDB's table macro of the daily formulas (Vertica's symbol_metrics keeps them inline), the join
+#: of its halves day_bars and day_trades; the transform reads day_trades_final beside its last commit and writes
+#: with write_daily_metrics_prepared (Vertica's in-database transform writes the daily metrics in one statement).
 #: enriched_market_data_between(_grid) are DuckDB's table macros of the view over one window (Vertica's page filters
 #: the view). nbbo_flags, trade_side, quote_flags and effective_spread are the scalar macros that the DuckDB view
 #: and its window macro share (Vertica has the one view, with the rules inline).
@@ -144,14 +146,13 @@ def test_every_vertica_folder_loads_with_its_declared_params(folder: str) -> Non
 #: (udx/state_cache.py): Vertica's commit_signals returns no stamp, so its transform reads every state each pass.
 DUCKDB_ONLY = {
     "schema": {"trade_condition_sets"},
-    "views": {"day_metrics", "enriched_market_data_between", "enriched_market_data_between_grid", "nbbo_flags",
+    "views": {"day_metrics", "day_bars", "day_trades", "enriched_market_data_between", "enriched_market_data_between_grid", "nbbo_flags",
               "trade_side", "quote_flags", "effective_spread"},
     "queries": {"trade_condition_set_strings", "list_stored_condition_sets", "add_trade_condition_sets",
                 "decide_trade_condition_sets", "archived_days", "archived_files",
                 "archived_trade_positions", "archived_quote_positions", "main_relations",
                 "quotes_range_symbols_stored", "quotes_range_symbols_stored_ts", "trades_range_symbols_stored",
-                "signal_state_stamps",
-                "signal_states_of"},
+                "signal_state_stamps", "signal_states_of", "day_trades_final", "write_daily_metrics_prepared"},
 }
 #: What only Vertica has, and why: retention drops the day partitions it exported to Parquet, which the database
 #: does not read back, so a read of a symbol's whole history first asks whether any of its days are only there, and
