@@ -10,10 +10,11 @@ whether the two gave the same answer. Pieces (issue 13 point 6, issue 19 point 5
 ``run_transform`` on 2M trades, 100 symbols, 8M quotes):
 
 - ``_fit_e2``: the GARCH(1,1) fits of the transform (windows of 1,000 and 2,000 returns at intraday scale);
-- ``order_stored`` + ``read_quotes``' arrays: ordering 8M quotes of 100 symbols read unordered, stored symbol
-  after symbol (as the transform bench loads them) and interleaved in time (as a feed appends them), in
-  122,880-row batches with neighbouring batches swapped (DuckDB's parallel scan), then each symbol's arrays as
-  the compute threads get them;
+- the quote read's client side: ordering 8M quotes of 100 symbols read unordered, stored symbol after symbol
+  (as the transform bench loads them) and interleaved in time (as a feed appends them), in 122,880-row batches
+  with neighbouring batches swapped (DuckDB's parallel scan), then each symbol's arrays as the compute threads
+  get them: ``order_stored`` + ``read_quotes``' arrays, or, in a tree with ``sql.stored_order.symbol_arrays``,
+  ``DuckDBStorage.read_quote_arrays``' client side on the read without ``sequence``/``received_ns``;
 - ``liquidity_columns``: one symbol's bar liquidity per call (20,000 trades, 80,000 quotes, one day of bars);
 - ``process_symbol``: one symbol's signals per call (20,000 trades over two days).
 - ``process_symbol`` as the transform calls it (each print's ``sets_price`` / ``counts_volume`` given): process
@@ -133,14 +134,23 @@ def run_order(mods: dict[str, ModuleType], table: pa.Table, n_symbols: int) -> d
     arrays as ``read_quotes`` hands them to the compute threads (``symbol.field -> array``)."""
     names = [f"S{i:04d}" for i in range(n_symbols)]
     order_stored = mods["sql.stored_order"].order_stored
+    symbol_arrays = getattr(mods["sql.stored_order"], "symbol_arrays", None)
+    columns = ("ts_ns", "bid_price", "bid_size", "ask_price", "ask_size")
 
     class Reads:
         def read_quotes_many(self, symbols: list[str], start_ns: int, end_ns: int) -> pa.Table:
-            return order_stored(table, symbols, ("ts_ns", "sequence", "received_ns"),
-                                ("ts_ns", "bid_price", "bid_size", "ask_price", "ask_size"),
+            return order_stored(table, symbols, ("ts_ns", "sequence", "received_ns"), columns,
                                 tie_is_unordered=False).table
 
-    quotes = mods["udx._chunk_read"].read_quotes(Reads(), [(name, 0) for name in names], 2**62)
+    class ArrayReads:  # DuckDBStorage.read_quote_arrays' client side: the read without the tie-break columns
+        def read_quote_arrays(self, symbols: list[str], start_ns: int, end_ns: int) -> dict[str, list[np.ndarray]]:
+            light = table.drop_columns(["sequence", "received_ns"])
+            got, left_out = symbol_arrays(light, symbols, ("ts_ns",), columns, tie_is_unordered=True)
+            assert not left_out  # the bench's quotes never tie
+            return got
+
+    reads = Reads() if symbol_arrays is None else ArrayReads()
+    quotes = mods["udx._chunk_read"].read_quotes(reads, [(name, 0) for name in names], 2**62)
     return {f"{name}.{field}": getattr(q, field) for name, q in quotes.items()
             for field in ("ts", "bid", "ask", "bid_size", "ask_size")}
 
@@ -316,7 +326,7 @@ def main() -> None:
         ]
         for layout in ("stored symbol after symbol", "interleaved in time"):
             table = stored_read(args.quotes, 100, layout.startswith("interleaved"))
-            cases.append((f"order_stored + read_quotes' arrays, {table.num_rows:,} quotes {layout}", "call",
+            cases.append((f"quote read's client side to each symbol's arrays, {table.num_rows:,} quotes {layout}", "call",
                           lambda m, t=table: run_order(m, t, 100)))
         for label, unit, fn in cases:
             a, b = fn(old), fn(new)  # warm (compile or load cached kernels), and the answers to compare
@@ -348,12 +358,12 @@ def main() -> None:
         "ms per fit / per call; best of the alternating repeats (5x as many for the fits and per-symbol calls); same answer = bit for bit. On a loaded box "
         "(2 cores shared) the absolute times are inflated; the ratio of the alternating runs is the result.",
         "",
-        "What changed (branch `fuse`): `process_symbol` builds the tested bars' series (carried tail + tested "
-        "returns, their bar ends and sessions) and every bar's columns (the scattered statistics, sigma in bar "
-        "units, the LM flags, the intensity z, VPIN's scaled price changes, the rule's order) in two kernels "
-        "instead of ~25 numpy expressions, finds a session's opening print in the trades instead of masking them, "
-        "and skips the volume mask when every print counts. The GARCH, quote and liquidity rows did not change "
-        "here (they measure the same code twice: a ratio away from 1.00x is the box's noise).",
+        "What changed (branch `qread`): the transform's quote read hands each symbol's arrays over without "
+        "building a table: `sql.stored_order.symbol_arrays` finds the runs of a read of symbols stored one after "
+        "the other (no `symbol` string column, no row moved, each symbol's arrays views of the read's chunks) "
+        "and checks the time order on `ts_ns` alone (the query reads `sequence`/`received_ns` only after a tie); "
+        "interleaved reads are ordered by `order_stored` as before. The other pieces did not change here (their "
+        "rows measure the same code twice: a ratio away from 1.00x is the box's noise).",
         "",
         "| piece | baseline ms | this branch ms | speed-up | same answer |",
         "|---|---|---|---|---|",

@@ -77,7 +77,7 @@ from sql.contract import (
 from sql.conditions import condition_sets_table, conditions_table, corrections_table
 from sql.migrations import CREATED, Migration, SchemaTooNew, latest_version, pending, run_migration, stored_version
 from sql.queries import load_registry
-from sql.stored_order import merge_ordered, order_stored
+from sql.stored_order import grouped_arrays, merge_ordered, order_stored, symbol_arrays
 from sql.view_settings import DEFAULT_VIEW_SETTINGS, view_setting_rows
 from sql.watchdog import Watchdog
 
@@ -117,6 +117,11 @@ _LOCK_DOWN = ("SET allowed_directories = [{archive}]", "SET enable_external_acce
 #: database's, reported without its text.
 _STATEMENT_ERRORS = (duckdb.ProgrammingError, duckdb.DataError, duckdb.NotSupportedError,
                      duckdb.PermissionException, duckdb.TransactionException)
+
+
+#: The order of a symbol's quotes after ``ts_ns`` (``quotes_range_symbols``) and the columns the transform reads.
+_QUOTE_KEY = ("ts_ns", "sequence", "received_ns")
+_QUOTE_COLUMNS = ("ts_ns", "bid_price", "bid_size", "ask_price", "ask_size")
 
 
 def instance_config(settings: Settings) -> dict[str, str | int | bool]:
@@ -342,6 +347,9 @@ class DuckDBStorage:
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._analyst_slot = threading.Semaphore(1)  # one analyst statement at a time (module docstring)
+        #: Whether a quote read has left a symbol out for a tie on ``ts_ns`` (or rows out of order): the reads
+        #: after it take the columns that break such ties at once (:meth:`read_quote_arrays`).
+        self._quote_ties = False
         self._queries = load_registry(_DIALECT, "queries")
         self._listeners: list[weakref.ref[WriteListener]] = []  # held weakly: a dropped app stops listening
         self._condition_sets: set[str] | None = None  # strings trade_condition_sets lists (writers; see the schema)
@@ -961,18 +969,60 @@ class DuckDBStorage:
         ``[start_ns, end_ns)``, by symbol, each in time order (the transform's bar liquidity). Read unsorted
         and ordered on the client (:mod:`sql.stored_order`: DuckDB's sort of a chunk's quotes cost more than the
         signals)."""
-        return self._read_by_symbol("quotes_range_symbols", symbols, start_ns, end_ns,
-                                    ("ts_ns", "sequence", "received_ns"),
-                                    ("ts_ns", "bid_price", "bid_size", "ask_price", "ask_size"), tie_is_unordered=False)
+        return self._read_by_symbol("quotes_range_symbols", symbols, start_ns, end_ns, _QUOTE_KEY, _QUOTE_COLUMNS,
+                                    tie_is_unordered=False)
+
+    def read_quote_arrays(self, symbols: Sequence[str], start_ns: int,
+                          end_ns: int) -> dict[str, list[np.ndarray]]:
+        """Each symbol's quotes in ``[start_ns, end_ns)`` as the rows of :meth:`read_quotes_many`, as arrays
+        ``ts_ns`` (int64), ``bid_price, bid_size, ask_price, ask_size`` (float64, NULL as NaN); symbols without
+        quotes left out.
+
+        The same rows without the table: where the symbols are stored one after the other (a replay, a file
+        loaded symbol by symbol) each symbol's arrays are views of the read's chunks, copied only where they
+        span two (:func:`sql.stored_order.stored_runs`: no row moves, no ``symbol`` column is built); any other
+        layout is ordered as :meth:`read_quotes_many` orders it. The columns that break ties on ``ts_ns``
+        (``sequence``, ``received_ns``) are read only for a symbol with two quotes at one time or rows stored
+        out of time order (read again with them), and for every symbol once a read has left one out
+        (``_quote_ties``): quotes stamped in nanoseconds rarely tie, quotes stamped in milliseconds mostly do."""
+        wanted = list(symbols)
+        out: dict[str, list[np.ndarray]] = {}
+        if not self._quote_ties and wanted:
+            out, wanted = self._quote_arrays("quotes_range_symbols_stored_ts", wanted, start_ns, end_ns,
+                                             ("ts_ns",), tie_is_unordered=True)
+            self._quote_ties = bool(wanted)
+        if wanted:
+            more, unordered = self._quote_arrays("quotes_range_symbols_stored", wanted, start_ns, end_ns,
+                                                 _QUOTE_KEY, tie_is_unordered=False)
+            out.update(more)
+            if unordered:  # not in key order where stored: DuckDB sorts them
+                params = {"symbols": unordered, "start_ns": start_ns, "end_ns": end_ns}
+                again = self._cursor().sql(self._queries["quotes_range_symbols"].text, params=params)
+                out.update(grouped_arrays(again.to_arrow_table(), _QUOTE_COLUMNS))
+        return out
+
+    def _quote_arrays(self, name: str, symbols: list[str], start_ns: int, end_ns: int, key: tuple[str, ...], *,
+                      tie_is_unordered: bool) -> tuple[dict[str, list[np.ndarray]], list[str]]:
+        """The arrays of the symbols the unordered read ``name`` has in ``key`` order, and the symbols it has
+        out of order (or tied, when that counts), in byte order (:func:`sql.stored_order.symbol_arrays`)."""
+        params: dict[str, Any] = {"symbols": symbols, "start_ns": start_ns, "end_ns": end_ns}
+        stored = self._cursor().sql(self._queries[name].text, params=params).to_arrow_table()
+        return symbol_arrays(stored, symbols, key, _QUOTE_COLUMNS, tie_is_unordered=tie_is_unordered)
 
     def _read_by_symbol(self, name: str, symbols: Sequence[str], start_ns: int, end_ns: int, key: tuple[str, ...],
                         columns: tuple[str, ...], *, tie_is_unordered: bool) -> pa.Table:
         """The rows of the ordered query ``name`` (``symbol`` and ``columns``): read unordered
         (``<name>_stored``) and ordered on the client where they are stored in ``key`` order; the symbols that
         are not are read again with ``name``, which sorts (:mod:`sql.stored_order`)."""
-        cursor = self._cursor()
         params: dict[str, Any] = {"symbols": list(symbols), "start_ns": start_ns, "end_ns": end_ns}
-        stored = cursor.sql(self._queries[f"{name}_stored"].text, params=params).to_arrow_table()
+        stored = self._cursor().sql(self._queries[f"{name}_stored"].text, params=params).to_arrow_table()
+        return self._ordered_by_symbol(name, stored, params, key, columns, tie_is_unordered=tie_is_unordered)
+
+    def _ordered_by_symbol(self, name: str, stored: pa.Table, params: dict[str, Any], key: tuple[str, ...],
+                           columns: tuple[str, ...], *, tie_is_unordered: bool) -> pa.Table:
+        """The unordered read ``stored`` of ``<name>_stored`` ordered on the client (:func:`order_stored`), the
+        symbols it leaves out read again with ``name`` and merged in."""
+        cursor = self._cursor()
         result = order_stored(stored, params["symbols"], key, columns, tie_is_unordered=tie_is_unordered)
         if not result.unordered:
             return result.table

@@ -29,6 +29,12 @@ as its position in the list asked for, the key columns and the columns to return
 So the result has the rows and the order of the ordered query: exactly, except among rows that tie on its
 whole key, which that query leaves in no defined order either (quotes: ``ts_ns``, ``sequence``,
 ``received_ns``; trades: none, a tie on ``ts_ns, sequence, exchange`` is left to the ordered query).
+The transform's quote read skips the table altogether (:func:`symbol_arrays`,
+:meth:`sql.duckdb_backend.DuckDBStorage.read_quote_arrays`): for a read of symbols stored one after the other,
+:func:`stored_runs` finds each symbol's runs (sorted by their first ``rowid``) and checks the key across each pair
+of consecutive rows without moving a row or building the ``symbol`` column, and each symbol's arrays are views
+of the read's chunks (copied only where they span two); any other read goes through :func:`order_stored`.
+
 ``tests/sql/test_stored_order.py`` compares both on rows stored in time order, symbol by symbol, shuffled, with
 one symbol shuffled, and with ties ordered wrongly by a missing sequence, and each way of moving the rows with a
 plain sort.
@@ -43,7 +49,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["Ordered", "merge_ordered", "order_stored"]
+__all__ = ["Ordered", "Runs", "grouped_arrays", "merge_ordered", "order_stored", "run_arrays", "stored_runs",
+           "symbol_arrays"]
 
 _BIGINT_MAX = np.iinfo(np.int64).max
 
@@ -307,3 +314,190 @@ def merge_ordered(ordered: pa.Table, more: pa.Table) -> pa.Table:
                        for name, a, b in zip(runs.values.to_pylist(), starts, ends, strict=True)]
     pieces.sort(key=lambda piece: piece[0].encode())
     return pa.concat_tables([p for _, p in pieces]) if pieces else ordered
+
+
+@dataclass(frozen=True, slots=True)
+class Runs:
+    """Each symbol's rows of an unordered read as runs ``(first read row, length)`` of it, in key order, and the
+    symbols left out (to be read ordered)."""
+
+    runs: dict[str, list[tuple[int, int]]]
+    unordered: list[str]
+    key: np.ndarray  #: the first key column of the read, as int64 in read order (NULL as the largest BIGINT)
+
+
+def _keys_at(table: pa.Table, names: Sequence[str], rows: np.ndarray) -> list[np.ndarray]:
+    """The key columns ``names`` at the read rows ``rows`` only (as :func:`_key_column`), taken from the chunks
+    that hold them (a take from the whole column would join its chunks first)."""
+    out = []
+    for name in names:
+        column = table.column(name)
+        bounds = np.cumsum([0] + [len(chunk) for chunk in column.chunks])
+        which = np.searchsorted(bounds, rows, side="right") - 1
+        values = np.empty(rows.size, np.int64)
+        for k in np.unique(which).tolist():
+            at = np.flatnonzero(which == k)
+            picked = column.chunks[k].take(pa.array(rows[at] - bounds[k])).cast(pa.int64())
+            values[at] = pc.fill_null(picked, pa.scalar(_BIGINT_MAX, pa.int64())).to_numpy(zero_copy_only=False)
+        out.append(values)
+    return out
+
+
+def _before(prev: list[np.ndarray], this: list[np.ndarray], tie_is_unordered: bool) -> np.ndarray:
+    """Per pair of rows (key columns ``prev``, ``this``, most significant first): whether ``this`` comes before
+    ``prev`` in the key (or ties on every column, when that counts)."""
+    before = np.zeros(prev[0].size if prev else 0, np.bool_)
+    tied = np.ones_like(before)
+    for p, t in zip(prev, this, strict=True):
+        before |= tied & (t < p)
+        tied &= t == p
+    return before | tied if tie_is_unordered else before
+
+
+def stored_runs(table: pa.Table, symbols: Sequence[str], key: Sequence[str], *,
+                tie_is_unordered: bool) -> Runs | None:
+    """Each symbol's rows of a read of symbols stored one after the other, as runs of the read, without moving a
+    row or building a column; ``None`` when the read is not a few long runs (:func:`order_stored` then).
+
+    Parameters
+    ----------
+    table
+        Rows of an unordered read: ``stored_row`` (DuckDB's ``rowid``), ``symbol_index`` (1-based position in
+        ``symbols``) and the ``key`` columns.
+    symbols
+        The symbols asked for.
+    key
+        The order key after ``symbol``, most significant first (NULL counts as the largest BIGINT).
+    tie_is_unordered
+        Whether rows tied on every ``key`` column need a column not read to be ordered.
+
+    Returns
+    -------
+    Runs or None
+        Per symbol in order (present in the read), its runs ``(first read row, length)`` in stored order, which
+        is the ``key`` order (checked: the rows of a symbol are non-decreasing in the key, as in
+        :func:`order_stored`); the symbols that are not, left out and named. ``None`` when the rows do not
+        come as runs of one symbol and consecutive ``rowid`` averaging ``_RUN_ROWS`` rows or more, or when two
+        runs of a symbol overlap (``rowid`` not unique).
+
+    Examples
+    --------
+    >>> t = pa.table({"stored_row": list(range(600)), "symbol_index": [2] * 300 + [1] * 300,
+    ...               "ts_ns": list(range(300)) + list(range(300, 0, -1))})
+    >>> r = stored_runs(t, ["A", "B"], ["ts_ns"], tie_is_unordered=False)
+    >>> r.runs, r.unordered
+    ({'B': [(0, 300)]}, ['A'])
+    """
+    n = table.num_rows
+    if n == 0:
+        return Runs({}, [], np.empty(0, np.int64))
+    stored = np.asarray(table.column("stored_row").combine_chunks().to_numpy(), np.int64)
+    position = np.asarray(table.column("symbol_index").combine_chunks().to_numpy())
+    breaks = np.flatnonzero((np.diff(stored) != 1) | (np.diff(position) != 0)) + 1
+    if breaks.size + 1 > n // _RUN_ROWS:
+        return None
+    starts = np.concatenate(([0], breaks))
+    lengths = np.diff(np.append(starts, n))
+    order = np.lexsort((stored[starts], position[starts]))
+    starts, lengths = starts[order], lengths[order]
+    pos, first, last = position[starts], stored[starts], stored[starts + lengths - 1]
+    same = pos[1:] == pos[:-1]  # run j + 1 continues the symbol of run j
+    if bool(np.any(same & (first[1:] <= last[:-1]))):  # overlapping runs: ids not unique
+        return None
+    ts = _joined_key(table.column(key[0]))
+    # pairs of consecutive rows of a symbol: inside a run (i, i + 1) and across its runs (end of j, start of j + 1)
+    not_up = np.diff(ts) <= 0  # a row earlier than, or tied with, the one before it
+    not_up[breaks - 1] = False  # a run's first row follows another run's last
+    prev_rows = np.concatenate((np.flatnonzero(not_up),
+                                (starts[:-1] + lengths[:-1] - 1)[same]))
+    next_rows = np.concatenate((prev_rows[:prev_rows.size - int(same.sum())] + 1, starts[1:][same]))
+    bad_rows = np.empty(0, np.int64)
+    if prev_rows.size:
+        later = list(key[1:])
+        prev = [ts[prev_rows], *_keys_at(table, later, prev_rows)]
+        this = [ts[next_rows], *_keys_at(table, later, next_rows)]
+        bad_rows = next_rows[_before(prev, this, tie_is_unordered)]
+    bad = set(np.unique(position[bad_rows]).tolist())
+    runs: dict[str, list[tuple[int, int]]] = {}
+    for p, a, m in zip(pos.tolist(), starts.tolist(), lengths.tolist(), strict=True):
+        if p not in bad:
+            runs.setdefault(symbols[p - 1], []).append((a, m))
+    return Runs(runs, sorted((symbols[p - 1] for p in bad), key=str.encode), ts)
+
+
+def _joined_key(column: pa.ChunkedArray) -> np.ndarray:
+    """A key column as one int64 array, a NULL as the largest BIGINT; joined in arrow's memory pool (which keeps
+    freed blocks for the next read) and then not copied again."""
+    joined = column.combine_chunks().cast(pa.int64())
+    if joined.null_count:
+        joined = pc.fill_null(joined, pa.scalar(_BIGINT_MAX, pa.int64()))
+    return np.asarray(joined.to_numpy(zero_copy_only=False), np.int64)
+
+
+def run_arrays(column: pa.ChunkedArray, runs: Sequence[tuple[int, int]], dtype: type = np.float64) -> np.ndarray:
+    """The rows of ``runs`` (``(first row, length)``, in this order) of a read's column as one contiguous array
+    (NULL as NaN): a view of the read where they lie in one of its chunks, else joined in arrow's memory pool.
+
+    Examples
+    --------
+    >>> col = pa.chunked_array([[1.0, 2.0], [3.0, None]])
+    >>> run_arrays(col, [(2, 2), (0, 1)]).tolist()
+    [3.0, nan, 1.0]
+    """
+    pieces = [piece for a, m in runs for piece in column.slice(a, m).chunks]
+    if not pieces:
+        return np.empty(0, dtype)
+    joined = pieces[0] if len(pieces) == 1 else pa.concat_arrays(pieces)
+    return np.ascontiguousarray(joined.to_numpy(zero_copy_only=False), dtype=dtype)
+
+
+def grouped_arrays(table: pa.Table, columns: Sequence[str]) -> dict[str, list[np.ndarray]]:
+    """Each symbol's ``columns`` of a read grouped by symbol (a ``symbol`` column), as :func:`run_arrays` gives
+    them (the first column as int64, the others as float64).
+
+    Examples
+    --------
+    >>> t = pa.table({"symbol": ["A", "A", "B"], "ts_ns": [1, 2, 3], "x": [0.5, 1.5, 2.5]})
+    >>> {k: [a.tolist() for a in v] for k, v in grouped_arrays(t, ["ts_ns", "x"]).items()}
+    {'A': [[1, 2], [0.5, 1.5]], 'B': [[3], [2.5]]}
+    """
+    if table.num_rows == 0:
+        return {}
+    runs = pc.run_end_encode(table.column("symbol").combine_chunks())
+    ends = runs.run_ends.to_numpy().tolist()
+    cols = [table.column(name) for name in columns]
+    return {symbol: [run_arrays(c, [(a, b - a)], np.int64 if k == 0 else np.float64) for k, c in enumerate(cols)]
+            for symbol, a, b in zip(runs.values.to_pylist(), [0, *ends[:-1]], ends, strict=True)}
+
+
+def symbol_arrays(table: pa.Table, symbols: Sequence[str], key: Sequence[str], columns: Sequence[str], *,
+                  tie_is_unordered: bool) -> tuple[dict[str, list[np.ndarray]], list[str]]:
+    """Each symbol's ``columns`` of an unordered read (as :func:`order_stored` takes it, with ``stored_row``) as
+    arrays, its rows in ``key`` order, and the symbols left out (byte order), to be read ordered.
+
+    Symbols stored one after the other (:func:`stored_runs`) come as views of the read's chunks, copied only
+    where they span two; any other read is ordered by :func:`order_stored`. The first of ``columns`` is
+    ``key[0]`` (int64), the others float64 (NULL as NaN).
+
+    Examples
+    --------
+    >>> t = pa.table({"stored_row": [0, 1, 2], "symbol_index": [1, 1, 2], "ts_ns": [5, 6, 1], "x": [.5, .6, .1]})
+    >>> got, left_out = symbol_arrays(t, ["A", "B"], ["ts_ns"], ["ts_ns", "x"], tie_is_unordered=False)
+    >>> {k: [a.tolist() for a in v] for k, v in got.items()}, left_out
+    ({'A': [[5, 6], [0.5, 0.6]], 'B': [[1], [0.1]]}, [])
+    """
+    found = stored_runs(table, symbols, key, tie_is_unordered=tie_is_unordered)
+    if found is None:  # not stored symbol after symbol: the rows are moved
+        ordered = order_stored(table, symbols, key, columns, tie_is_unordered=tie_is_unordered)
+        return grouped_arrays(ordered.table, columns), ordered.unordered
+    cols = [table.column(name) for name in columns[1:]]
+    return ({symbol: [_run_key(found.key, runs), *(run_arrays(c, runs) for c in cols)]
+             for symbol, runs in found.runs.items()}, found.unordered)
+
+
+def _run_key(key: np.ndarray, runs: Sequence[tuple[int, int]]) -> np.ndarray:
+    """The rows ``runs`` of a read's joined key column: a view for one run, else joined."""
+    if len(runs) == 1:
+        a, m = runs[0]
+        return key[a:a + m]
+    return np.concatenate([key[a:a + m] for a, m in runs])

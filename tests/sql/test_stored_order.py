@@ -5,7 +5,9 @@ order; the symbols that are not are read again with the ordered query (the order
 not read is checked on trade rows without the database, and the trade reads in tests/sql/test_trade_order.py). Each case stores the same random rows
 in another layout (in time order, symbols interleaved as a feed appends them; symbols one after the other;
 shuffled) with many same-timestamp ties and missing sequences, on a real DuckDB file, and compares the reads
-with the ordered query (``quotes_range_symbols``) run directly.
+with the ordered query (``quotes_range_symbols``) run directly. ``read_quote_arrays`` (each symbol's arrays, the
+tie-break columns read only after a tie) is compared with the same query, and ``stored_runs`` with a plain sort by
+row id.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pytest
 from sql.contract import QUOTES_SCHEMA, TRADES_SCHEMA
 from sql.duckdb_backend import DuckDBStorage
 from sql.settings import Settings
-from sql.stored_order import _byte_order, _placement, merge_ordered, order_stored
+from sql.stored_order import _byte_order, _placement, merge_ordered, order_stored, run_arrays, stored_runs
 
 pytestmark = pytest.mark.duckdb
 
@@ -253,3 +255,112 @@ def test_every_stored_layout_gives_the_order_of_a_plain_sort_by_symbol_and_row_i
     assert got.table.column("x").to_pylist() == [float(i) for i in want]
     assert got.table.column("s").to_pylist() == [f"r{i}" for i in want]
     assert got.table.column("ts_ns").to_pylist() == [int(ts[i]) for i in want]
+
+
+def _grouped_rows(table: pa.Table) -> dict[str, list[tuple]]:
+    """Each symbol's rows (``ts_ns``, prices, sizes) of a read grouped by symbol, in their order."""
+    out: dict[str, list[tuple]] = {}
+    for r in table.to_pylist():
+        out.setdefault(r["symbol"], []).append((r["ts_ns"], r["bid_price"], r["bid_size"], r["ask_price"],
+                                                r["ask_size"]))
+    return out
+
+
+def _array_rows(arrays: dict[str, list[np.ndarray]]) -> dict[str, list[tuple]]:
+    return {symbol: [(int(t), *(float(v) for v in rest)) for t, *rest in zip(*cols, strict=True)]
+            for symbol, cols in arrays.items()}
+
+
+def _untied_quotes(rng: np.random.Generator, n: int, layout: str, tied: str | None) -> pa.Table:
+    """Quotes whose times never repeat within a symbol, but for ``tied``: that symbol has a few quotes at one
+    time (ordered by sequence against their stored order)."""
+    t = _quotes(rng, n, layout)
+    ts = np.asarray(t.column("ts_ns").to_numpy()).copy()
+    symbol = np.asarray(t.column("symbol").to_pylist(), object)
+    for name in SYMBOLS:  # unique, increasing where they were non-decreasing: the stored order is kept
+        at = np.flatnonzero(symbol == name)
+        ts[at] = TS + np.argsort(np.argsort(ts[at], kind="stable"), kind="stable") * 1000 + 1
+    if tied is not None:
+        at = np.flatnonzero(symbol == tied)[:3]
+        ts[at] = ts[at[0]]  # three quotes at one time; their sequences decide, read again with them
+    return t.set_column(t.schema.get_field_index("ts_ns"), "ts_ns", pa.array(ts))
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("tied", [None, "a", "many"])
+def test_read_quote_arrays_gives_each_symbols_rows_in_the_order_of_the_ordered_query(storage, layout: str,
+                                                                                    tied: str | None) -> None:
+    """Every layout, with quotes that never share a time (read without the tie columns), one symbol with a tie
+    (read again with them) or many ties (the quotes of ``_quotes``): each symbol's arrays hold the rows of
+    ``quotes_range_symbols`` for it, in its order, for every symbol set and window."""
+    rng = np.random.default_rng(17)
+    table = _quotes(rng, 3000, layout) if tied == "many" else _untied_quotes(rng, 3000, layout, tied)
+    storage.append_quotes(table)
+    ts = table.column("ts_ns").to_numpy()
+    windows = ((SYMBOLS, 0, 2**62), (SYMBOLS[:2], int(ts.min()) + 100, int(np.median(ts))), ([], 0, 2**62),
+               (["a", "NONE"], 0, 2**62))
+    for symbols, start, end in windows:
+        got = storage.read_quote_arrays(symbols, start, end)
+        want = _grouped_rows(_ordered(storage, "quotes_range_symbols", symbols, start, end))
+        assert _array_rows(got) == want
+        for cols in got.values():
+            assert cols[0].dtype == np.int64 and all(c.dtype == np.float64 for c in cols[1:])
+    # the tie columns are read at once after a read left a symbol out: a tie, or rows stored out of time order
+    assert storage._quote_ties == (tied is not None or layout in ("shuffled", "one_shuffled"))
+
+
+def _rows_of(runs: dict[str, list[tuple[int, int]]]) -> dict[str, list[int]]:
+    return {symbol: [i for a, m in pieces for i in range(a, a + m)] for symbol, pieces in runs.items()}
+
+
+@pytest.mark.parametrize("tie_is_unordered", [False, True])
+def test_stored_runs_gives_each_symbols_rows_in_stored_order_and_names_the_unordered(tie_is_unordered: bool) -> None:
+    """Symbols stored one after the other (not in byte order), read in shuffled blocks and several chunks: each
+    symbol's runs cover its rows in row-id order, as sorting the read by row id gives them; a symbol with a row
+    earlier than the one before it (in ``ts_ns`` across a block boundary or inside one, or in ``sequence`` at a
+    tie on ``ts_ns``) is named, one tied on the whole key only when a tie counts."""
+    rng = np.random.default_rng(23)
+    names = ["MSFT", "AAPL", "a", "B", "ZZ"]
+    per = 3000
+    position = np.repeat(np.arange(1, 6), per)
+    row_id = np.arange(position.size, dtype=np.int64) + 10
+    ts = np.concatenate([np.cumsum(rng.integers(1, 5, per)) for _ in names]).astype(np.int64)
+    seq = np.zeros(ts.size, np.int64)
+    ts[500], seq[500] = ts[499], 1  # "MSFT": a tie on ts_ns across a block boundary, sequences in order
+    k = per + 250  # "AAPL": a tie on ts_ns with the sequences backwards
+    ts[k + 1], seq[k] = ts[k], 1
+    b = 3 * per + 1000  # "B": a tie on the whole key
+    ts[b + 1] = ts[b]
+    a = 2 * per + 1500  # "a": one row earlier than the one before it, at a block boundary (blocks of 500)
+    ts[a] = ts[a - 1] - 1
+    z = 4 * per + 77  # "ZZ": one row earlier inside a block
+    ts[z] = ts[z - 1] - 1
+    blocks = [np.arange(k, min(k + 500, ts.size)) for k in range(0, ts.size, 500)]
+    order = np.concatenate([blocks[k] for k in rng.permutation(len(blocks))])
+    table = pa.table({"stored_row": row_id[order], "symbol_index": position[order].astype(np.int32),
+                      "ts_ns": ts[order], "sequence": seq[order]})
+    table = pa.Table.from_batches(table.to_batches(max_chunksize=1100))
+    got = stored_runs(table, names, ["ts_ns", "sequence"], tie_is_unordered=tie_is_unordered)
+    assert got is not None
+    unordered = ["AAPL", "B", "ZZ", "a"] if tie_is_unordered else ["AAPL", "ZZ", "a"]
+    assert got.unordered == unordered
+    read_row_of = {int(r): i for i, r in enumerate(row_id[order])}
+    want = {names[p - 1]: [read_row_of[int(r)] for r in sorted(row_id[position == p])]
+            for p in range(1, 6) if names[p - 1] not in unordered}
+    assert _rows_of(got.runs) == want
+    assert got.key.tolist() == ts[order].tolist()
+    for symbol, pieces in got.runs.items():  # the arrays of each symbol: its rows of the read, in that order
+        assert run_arrays(table.column("ts_ns"), pieces, np.int64).tolist() == ts[order][want[symbol]].tolist()
+
+
+def test_stored_runs_leaves_interleaved_or_overlapping_reads_to_order_stored() -> None:
+    """Rows of symbols interleaved (short runs) or two runs of one symbol over the same row ids: ``None``."""
+    n = 4000
+    interleaved = pa.table({"stored_row": np.arange(n), "symbol_index": np.arange(n, dtype=np.int32) % 2 + 1,
+                            "ts_ns": np.arange(n)})
+    assert stored_runs(interleaved, ["A", "B"], ["ts_ns"], tie_is_unordered=False) is None
+    twice = pa.table({"stored_row": np.concatenate([np.arange(n), np.arange(n)]),
+                      "symbol_index": np.ones(2 * n, np.int32), "ts_ns": np.arange(2 * n)})
+    assert stored_runs(twice, ["A"], ["ts_ns"], tie_is_unordered=False) is None
+    empty = stored_runs(interleaved.slice(0, 0), ["A"], ["ts_ns"], tie_is_unordered=False)
+    assert empty is not None and empty.runs == {} and empty.unordered == []

@@ -138,7 +138,8 @@ def test_every_vertica_folder_loads_with_its_declared_params(folder: str) -> Non
 #: enriched_market_data_between(_grid) are DuckDB's table macros of the view over one window (Vertica's page filters
 #: the view). nbbo_flags, trade_side, quote_flags and effective_spread are the scalar macros that the DuckDB view
 #: and its window macro share (Vertica has the one view, with the rules inline).
-#: quotes_range_symbols_stored is the unsorted half of the transform's chunk read of quotes (sql/stored_order.py
+#: quotes_range_symbols_stored (and its _ts form, without the tie-break columns) is the unsorted half of the
+#: transform's chunk read of quotes (sql/stored_order.py
 #: orders it in Python): the Vertica backend keeps the ordered read, whose sort runs on its nodes.
 #: trades_range_symbols_stored is the same for the chunk's trades.
 #: signal_state_stamps and signal_states_of serve the states a DuckDB owner keeps in memory between passes
@@ -150,8 +151,8 @@ DUCKDB_ONLY = {
     "queries": {"trade_condition_set_strings", "list_stored_condition_sets", "add_trade_condition_sets",
                 "decide_trade_condition_sets", "archived_days", "archived_files",
                 "archived_trade_positions", "archived_quote_positions", "main_relations",
-                "quotes_range_symbols_stored", "trades_range_symbols_stored", "signal_state_stamps",
-                "signal_states_of", "day_trades_final", "write_daily_metrics_prepared"},
+                "quotes_range_symbols_stored", "quotes_range_symbols_stored_ts", "trades_range_symbols_stored",
+                "signal_state_stamps", "signal_states_of", "day_trades_final", "write_daily_metrics_prepared"},
 }
 #: What only Vertica has, and why: retention drops the day partitions it exported to Parquet, which the database
 #: does not read back, so a read of a symbol's whole history first asks whether any of its days are only there, and
