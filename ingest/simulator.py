@@ -14,9 +14,10 @@ notes §1.2–1.4), so the real client and the real feed code run against it unc
 
 One producer task advances the market every ``tick_seconds`` to the wall clock, takes its events encoded as
 JSON text column-wise (:meth:`SyntheticMarket.advance_batch`, :mod:`ingest.sim_events`) and hands every
-connection the frames it subscribed to through a bounded per-connection queue with its own writer task. A connection whose queue overflows gets ``slow_consumer`` and is closed with code 1008, as
-Polygon does; :meth:`PolygonSimulator.kick` sends any disconnect status (``force_disconnect``,
-``max_connections``) to every connection and closes it, so reconnect handling can be tested.
+connection the frames it subscribed to through a bounded per-connection queue with its own writer task. A
+connection whose queue overflows gets ``slow_consumer`` and is closed with code 1008, as Polygon does;
+:meth:`PolygonSimulator.kick` sends any disconnect status (``force_disconnect``, ``max_connections``) to every
+connection and closes it, so reconnect handling can be tested.
 
 **Flood mode** (``flood=True``, for benchmarks such as ``bench/bench_ingest.py``): the market's clock no
 longer follows the wall clock but steps ahead by ``tick_seconds`` as fast as the connections take the frames;

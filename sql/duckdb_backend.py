@@ -656,8 +656,8 @@ class DuckDBStorage:
 
         One transaction under the write lock: ``insert_trades`` skips rows whose key
         (``market, symbol, exchange, trade_id, ts_ns``) is stored, and of rows sharing a key inside the batch
-        adds only the first; the batch's new conditions strings join ``trade_condition_sets`` with their rules. ``market_data`` declares no key: the lock makes this
-        the only writer of the table, which keeps the key by construction (``sql/duckdb/schema``). Rows whose
+        adds only the first; the batch's new conditions strings join ``trade_condition_sets`` with their rules.
+        ``market_data`` declares no key: the lock makes this the only writer of the table, which keeps the key by construction (``sql/duckdb/schema``). Rows whose
         key an archived file holds are left out first (module docstring).
         """
         if batch.num_rows == 0:

@@ -252,7 +252,8 @@ def process_symbol(
     _vp._buckets(dp, b.volume, sig_dp, bucket, cfg.vpin_window, cfg.vpin_cdf_window, a["vb_f"], a["vb_i"],
                  a["vb_oi"], a["vb_vol"], a["vb_hist"], vpin, vcdf)
     # --- ACD on same-timestamp-aggregated events (prints that count in volume) inside the emitted bars
-    cond, surprise = _acd_bars(ts if counts_volume is None else ts[volume_ok], b.bar_end_ns, b.session_open_ns, cfg, a, fits)
+    acd_ts = ts if counts_volume is None else ts[volume_ok]
+    cond, surprise = _acd_bars(acd_ts, b.bar_end_ns, b.session_open_ns, cfg, a, fits)
     # --- rule
     signals, reasons = None, None
     if rule:

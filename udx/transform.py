@@ -34,11 +34,11 @@ thread while group ``g``'s symbols are computed on two threads (so even a run of
 once), and chunk ``k - 1`` is committed on a writer thread (:mod:`udx._commit_batch`: each symbol's tables and
 encoded state are built as its result comes in, so the commit only writes) while chunk ``k`` is read and
 computed; a chunk's groups go into its one transaction, and on DuckDB the groups computed so far are written
-into it ahead of the chunk's last group once they fill a row group (``BackgroundCommits.write_ahead``), so the commit
-after the last symbol writes only the rest. The trade half of the daily metrics is read on the idle reader thread
-while the last commit runs (``prepare_daily_metrics``); after it only their bar half is left. DuckDB and the numba
-kernels release the GIL, so both cores of a small box work at once. The numba kernels load from their cache on another thread at the start
-(:func:`udx.warm.warm_kernels`) while the first group is read. Chunks (the transactions) are not made smaller
+into it ahead of the chunk's last group once they fill a row group (``BackgroundCommits.write_ahead``), so
+the commit after the last symbol writes only the rest. The trade half of the daily metrics is read on the idle
+reader thread while the last commit runs (``prepare_daily_metrics``); after it only their bar half is left.
+DuckDB and the numba kernels release the GIL, so both cores of a small box work at once. The numba kernels load
+from their cache on another thread at the start (:func:`udx.warm.warm_kernels`) while the first group is read. Chunks (the transactions) are not made smaller
 for more overlap: a commit of fewer symbols' rows goes through DuckDB's write-ahead log instead of straight to
 the file, and the log then passes DuckDB's checkpoint threshold (16 MB) and checkpoints at a commit (four
 commits of 25 symbols at 2M trades: ~4 s of commits on a loaded box against ~0.1 s for one; BENCHMARKS.md).
