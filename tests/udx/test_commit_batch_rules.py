@@ -16,8 +16,9 @@ import pyarrow as pa
 import pytest
 
 import udx._commit_batch as commit_batch
-from sql.contract import SIGNALS_SCHEMA
+from sql.contract import BAR_LIQUIDITY_SCHEMA, SIGNALS_SCHEMA
 from udx._commit_batch import BackgroundCommits, Batch
+from udx.pipeline import FitRecord, ProfileRecord
 
 AHEAD = 10  #: WRITE_AHEAD_ROWS in these tests
 
@@ -26,11 +27,15 @@ class _Txn:
     def __init__(self, log: list[Any], fail_add: int | None) -> None:
         self.log, self.fail_add, self.adds = log, fail_add, 0
 
-    def add(self, signals: pa.Table, **more: pa.Table) -> None:
+    def add(self, signals: pa.Table, model_params: pa.Table | None = None, profiles: pa.Table | None = None,
+            liquidity: pa.Table | None = None, realized: pa.Table | None = None) -> None:
+        """``SignalsTransaction.add``'s signature: a table under another name is a TypeError."""
         self.adds += 1
         if self.adds == self.fail_add:
             raise RuntimeError("add failed")
-        self.log.append(("add", signals.column("symbol").to_pylist(), {k: v.num_rows for k, v in more.items()}))
+        more = {"model_params": model_params, "profiles": profiles, "liquidity": liquidity, "realized": realized}
+        self.log.append(("add", signals.column("symbol").to_pylist(),
+                         {k: v.num_rows for k, v in more.items() if v is not None}))
 
     def commit(self, states: list[Any]) -> int:
         self.log.append(("commit", [s.symbol for s in states]))
@@ -79,6 +84,17 @@ def _add(batch: Batch, symbol: str, rows: int) -> None:
     batch.add(symbol, _result(rows), cfg=None)  # type: ignore[arg-type]
 
 
+def _add_all(batch: Batch, symbol: str, rows: int) -> None:
+    """A symbol with two fits, a profile of three buckets and bar liquidity."""
+    result = _result(rows)
+    result.fits = [FitRecord("garch", 0, 1, 10, 0.1, 0.1, 0.8, -1.0, True, 1.0)] * 2
+    result.profiles = [ProfileRecord(0, 600, np.ones(3), np.ones(3, np.int64), 2, 3, False)]
+    liquidity = {f.name: np.zeros(rows) for f in BAR_LIQUIDITY_SCHEMA
+                 if f.name not in ("symbol", "bar_end_ns", "bar_seconds", "computed_at_ns")}
+    liquidity["n_quotes"] = np.zeros(rows, np.int64)
+    batch.add(symbol, result, cfg=SimpleNamespace(fingerprint=lambda: {}), liquidity=liquidity)  # type: ignore[arg-type]
+
+
 def _realized(rows: int) -> pa.Table:
     return pa.table({"x": np.zeros(rows)})
 
@@ -88,7 +104,8 @@ def _small(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     monkeypatch.setattr(commit_batch, "WRITE_AHEAD_ROWS", AHEAD)
     kept: list[Any] = []
     monkeypatch.setattr(commit_batch, "remember",
-                        lambda storage, seconds, stamp, states: kept.append((seconds, stamp, [s for s, _ in states])))
+                        lambda storage, seconds, stamp, states: kept.append((seconds, stamp, [s for s, _ in states]))
+                        if storage is not None else kept.append("no storage"))
     return kept
 
 
@@ -237,3 +254,18 @@ def test_close_reraises_a_failed_commit_and_still_stops() -> None:
     with pytest.raises(RuntimeError, match="commit failed"):
         commits.close()
     assert commits._pool._shutdown
+
+
+def test_fits_profiles_and_liquidity_go_with_their_part_under_their_names(_small: list[Any]) -> None:
+    storage = _Storage()
+    commits = BackgroundCommits(storage)  # type: ignore[arg-type]
+    batch = Batch(60, 5)
+    _add_all(batch, "A", AHEAD)
+    commits.write_ahead(batch)
+    _add_all(batch, "B", 2)
+    commits.submit(batch)
+    commits.close()
+    assert storage.log == [("begin",), ("add", ["A"] * AHEAD, {"model_params": 2, "profiles": 3, "liquidity": AHEAD}),
+                           ("add", ["B", "B"], {"model_params": 2, "profiles": 3, "liquidity": 2}),
+                           ("commit", ["A", "B"])]
+    assert _small == [(60, 41, ["A", "B"])]  # kept for this storage
