@@ -13,7 +13,7 @@ from sql.backend import SignalStateRow
 from sql.duckdb_backend import SignalsTransaction, StorageError
 from tests.sql import test_duckdb_storage
 from tests.sql.test_duckdb_storage import _signal_rows
-from tests.sql.test_duckdb_write_paths import Heard, _fits, _liquidity, _realized
+from tests.sql.test_duckdb_write_paths import Heard, _fits, _liquidity, _profile, _realized
 
 pytestmark = pytest.mark.duckdb
 
@@ -41,8 +41,8 @@ def test_parts_and_states_commit_together_and_listeners_hear_once_after(storage)
     heard.heard.clear()
     txn = storage.begin_signals()
     assert isinstance(txn, SignalsTransaction)
-    txn.add(_signal_rows("AAPL", [60, 120]), model_params=_fits("AAPL"), liquidity=_liquidity("AAPL", 60),
-            realized=_realized("AAPL", [60]))
+    txn.add(_signal_rows("AAPL", [60, 120]), model_params=_fits("AAPL"), profiles=_profile("AAPL"),
+            liquidity=_liquidity("AAPL", 60), realized=_realized("AAPL", [60]))
     assert _lock_free(storage)  # between parts, the process's other writers go on
     txn.add(_signal_rows("MSFT", [60]))
     assert heard.heard == [] and _count(storage, "trading_signals") == 0  # nothing committed yet
@@ -52,6 +52,7 @@ def test_parts_and_states_commit_together_and_listeners_hear_once_after(storage)
     assert sorted(storage.fetch_all("SELECT symbol, bar_end_ns FROM trading_signals")) == [
         ("AAPL", 60), ("AAPL", 120), ("MSFT", 60)]
     assert _count(storage, "model_params") == 1 and _count(storage, "bar_liquidity") == 1
+    assert _count(storage, "intraday_profile") == 1
     assert _count(storage, "bar_realized_spread") == 1
     assert sorted(storage.fetch_all("SELECT symbol, last_bar_end_ns, updated_ns FROM signal_state")) == [
         ("AAPL", 120, stamp), ("MSFT", 60, stamp)]

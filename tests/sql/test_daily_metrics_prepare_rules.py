@@ -1,0 +1,28 @@
+"""``prepare_daily_metrics``'s "nothing became final" shortcut on a small real file, in process: it reads nothing
+(``None``) when the grid was written to the same final day and no bar of a final day was written since, and reads
+again otherwise (rows deleted behind the writer's back show which it did)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.sql import test_duckdb_storage
+from tests.sql.test_duckdb_write_paths import DAY, DAY0, _market_days
+
+pytestmark = pytest.mark.duckdb
+
+storage = test_duckdb_storage.storage
+
+
+def test_prepare_skips_the_read_until_a_day_becomes_final_or_a_final_bar_is_written(storage) -> None:
+    _market_days(storage, 2)
+    watermark = DAY0 + 3 * DAY + 5
+    final_before = DAY0 + 3 * DAY
+    first = storage.prepare_daily_metrics(60, watermark)
+    assert first is not None and first.final_before_ns == final_before and first.table.num_rows > 0
+    assert storage.write_daily_metrics(60, watermark, prepared=first) == 2
+    storage.execute_write("DELETE FROM daily_metrics")  # behind the writer's back: only a read finds it out
+    assert storage.prepare_daily_metrics(60, watermark) is None  # nothing became final: nothing read
+    assert storage.prepare_daily_metrics(60, watermark + 7, oldest_new_bar_ns=final_before) is None  # not final
+    again = storage.prepare_daily_metrics(60, watermark, oldest_new_bar_ns=final_before - 1)  # a final day's bar
+    assert again is not None and again.from_ns <= final_before - DAY
