@@ -26,3 +26,7 @@ def test_prepare_skips_the_read_until_a_day_becomes_final_or_a_final_bar_is_writ
     assert storage.prepare_daily_metrics(60, watermark + 7, oldest_new_bar_ns=final_before) is None  # not final
     again = storage.prepare_daily_metrics(60, watermark, oldest_new_bar_ns=final_before - 1)  # a final day's bar
     assert again is not None and again.from_ns <= final_before - DAY
+    # a grid without bars: only a bar before the final day's end is a day to read
+    assert storage.prepare_daily_metrics(120, watermark, oldest_new_bar_ns=final_before) is None
+    bar = storage.prepare_daily_metrics(120, watermark, oldest_new_bar_ns=final_before - 1)
+    assert bar is not None and (bar.from_ns, bar.final_before_ns) == (final_before - DAY, final_before)
