@@ -30,3 +30,17 @@ def test_prepare_skips_the_read_until_a_day_becomes_final_or_a_final_bar_is_writ
     assert storage.prepare_daily_metrics(120, watermark, oldest_new_bar_ns=final_before) is None
     bar = storage.prepare_daily_metrics(120, watermark, oldest_new_bar_ns=final_before - 1)
     assert bar is not None and (bar.from_ns, bar.final_before_ns) == (final_before - DAY, final_before)
+
+
+def test_a_trade_half_read_for_an_older_watermark_is_not_used(storage) -> None:
+    _market_days(storage, 3)
+    old = storage.prepare_daily_metrics(60, DAY0 + 3 * DAY + 5)  # days 1 and 2 final; day 3 not yet
+    assert old is not None and old.final_before_ns == DAY0 + 3 * DAY
+    columns = "symbol, session_date, trades, volume, vwap"
+    assert storage.write_daily_metrics(60, DAY0 + 4 * DAY + 5, prepared=old) == 3
+    with_old = sorted(storage.fetch_all(f"SELECT {columns} FROM daily_metrics"))
+    storage.execute_write("DELETE FROM daily_metrics")
+    storage.reset_signals(["MSFT"], 60)  # forget where the grid was written to (as the shortcut test does)
+    assert storage.write_daily_metrics(60, DAY0 + 4 * DAY + 5) == 3
+    assert with_old == sorted(storage.fetch_all(f"SELECT {columns} FROM daily_metrics"))
+    assert all(n > 0 for _, _, n, _, _ in with_old)  # the third day's trades were read
