@@ -4,8 +4,12 @@ again otherwise (rows deleted behind the writer's back show which it did)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pyarrow as pa
 import pytest
 
+from sql.duckdb_backend import DayTrades
 from tests.sql import test_duckdb_storage
 from tests.sql.test_duckdb_write_paths import DAY, DAY0, _market_days
 
@@ -44,3 +48,17 @@ def test_a_trade_half_read_for_an_older_watermark_is_not_used(storage) -> None:
     assert storage.write_daily_metrics(60, DAY0 + 4 * DAY + 5) == 3
     assert with_old == sorted(storage.fetch_all(f"SELECT {columns} FROM daily_metrics"))
     assert all(n > 0 for _, _, n, _, _ in with_old)  # the third day's trades were read
+
+
+def test_the_days_a_prepared_read_covers_take_their_trades_from_it_alone(storage) -> None:
+    _market_days(storage, 2)
+    watermark = DAY0 + 3 * DAY + 5
+    full = storage.prepare_daily_metrics(60, watermark)
+    assert full is not None and full.from_ns == DAY0 + DAY
+    day1, day2 = DAY0 + DAY, DAY0 + 2 * DAY
+    dates = [d.toordinal() for d in full.table.column("session_date").to_pylist()]
+    second = pa.array([o == (DAY0 // DAY + 2) + dt.date(1970, 1, 1).toordinal() for o in dates])
+    given = DayTrades(full.from_ns, full.final_before_ns, full.table.filter(second))  # day 1's trades left out
+    assert storage.write_daily_metrics(60, watermark, prepared=given) == 2
+    got = dict(storage.fetch_all("SELECT epoch(session_date)::BIGINT * 1000000000, trades FROM daily_metrics"))
+    assert got == {day1: None, day2: 300}  # both days covered: neither read the file's trades
