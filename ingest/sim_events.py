@@ -81,18 +81,6 @@ class EventBatch:
     def __len__(self) -> int:
         return len(self.text)
 
-    @classmethod
-    def from_events(cls, events: Sequence[dict[str, Any]]) -> EventBatch:
-        """A batch of ready-made event dicts (any :class:`ingest.simulator.EventSource`), each encoded once
-        with ``orjson``: the bytes of ``orjson.dumps(event)``."""
-        names: dict[str, int] = {}
-        codes = _CHANNEL_CODE
-        channel = np.fromiter((codes[e["ev"]] for e in events), np.int8, len(events))
-        symbol = np.fromiter((names.setdefault(e["sym"] if "sym" in e else e["pair"], len(names)) for e in events),
-                             np.int32, len(events))
-        texts = pa.array([orjson.dumps(e) + b"," for e in events], pa.binary()).cast(pa.string())
-        return cls(texts, (channel >= _XT).astype(np.int8), channel, symbol, tuple(names))
-
     def select(self, mask: np.ndarray) -> EventBatch:
         """The events where ``mask`` is true, in order."""
         keep = pa.array(mask, pa.bool_())

@@ -19,7 +19,7 @@ from polygon.websocket.models import parse as polygon_parse
 
 from ingest.frame_decode import FastFrameBatch
 from ingest.normalize import FrameBatch
-from ingest.sim_events import EventBatch, _floats
+from ingest.sim_events import _floats, encode_chunks
 from ingest.synthetic_market import DEFAULT_SYMBOLS, THIN_SYMBOLS, SyntheticMarket
 from tests.reference.polygon_events import step_events
 
@@ -78,16 +78,8 @@ def test_frames_are_arrays_of_the_next_events_in_order():
     assert [e for f in stocks.frames(100) for e in orjson.loads(f)] == [
         e for e in batch.events() if e["ev"] in ("T", "Q")]
     assert [batch.symbols[s] for s in stocks.symbol] == [e["sym"] for e in stocks.events()]
-    assert EventBatch.from_events([]).frames(10) == [] and EventBatch.from_events([]).events() == []
-
-
-def test_dict_events_are_encoded_by_orjson_byte_for_byte():
-    events = [{"ev": "T", "sym": "AAPL", "p": 190.0, "s": 5, "t": 1}, {"ev": "XQ", "pair": "BTC-USD", "bp": 1.5},
-              {"ev": "Q", "sym": "MSFT", "bp": 0.1, "t": 2}]
-    batch = EventBatch.from_events(events)
-    assert batch.frames(2) == [orjson.dumps(events[:2]), orjson.dumps(events[2:])]
-    assert batch.channel.tolist() == [0, 3, 1] and batch.market.tolist() == [0, 1, 0]
-    assert [batch.symbols[s] for s in batch.symbol] == ["AAPL", "BTC-USD", "MSFT"]
+    empty = encode_chunks([], [])
+    assert len(empty) == 0 and empty.frames(10) == [] and empty.events() == []
 
 
 @pytest.mark.parametrize("values", [
