@@ -32,6 +32,7 @@ def _rel(b: float, a: float) -> float:
     (9.99, 10.01, True), (0.0, 10.0, False), (10.0, 0.0, False), (-1.0, 10.0, False), (1e-300, 10.0, True),
     (10.0, 10.0, False), (10.01, 9.99, False), (NAN, 10.0, False), (9.0, NAN, False), (math.inf, math.inf, False),
     (9.0, math.inf, False), (-math.inf, 9.0, False), (10.0, 10.000000001, True),
+    (0.0001, 0.0002, True), (0.5, 0.9, True), (0.9, 1.0, True),  # sub-dollar quotes are usable
 ])
 def test_a_quote_is_usable_when_two_sided_positive_finite_and_not_locked_or_crossed(b, a, usable):
     assert liquidity._usable_python(b, a) is usable
@@ -237,6 +238,11 @@ def test_no_bars_give_empty_columns():
     assert all(c.shape == (0,) for c in lb)
 
 
+LENGTHS = (r"^need one end per bar start, one value per trade in every trade column and one bid and ask "
+           r"\(and size, when given\) per quote$")
+BARS = r"^bars must be non-empty, in time order and not overlapping$"
+
+
 @pytest.mark.parametrize("which", range(13))
 def test_a_column_of_the_wrong_length_is_refused(which):
     args = [[0], [100], [10], [10.0], [1.0], [1], [9.99], [10.01], [0], [5], [9.99], [10.01]]
@@ -245,22 +251,28 @@ def test_a_column_of_the_wrong_length_is_refused(which):
         args[which] = args[which] * 2
     else:
         sizes[0] = [1.0, 2.0]
-    with pytest.raises(ValueError, match="one end per bar start, one value per trade"):
+    with pytest.raises(ValueError, match=LENGTHS):
         liquidity_bars(*args, 1000, None, *sizes)
     if which == 12:
         sizes = [[1.0], [1.0, 2.0]]
-        with pytest.raises(ValueError, match="one end per bar start"):
+        with pytest.raises(ValueError, match=LENGTHS):
             liquidity_bars(*args, 1000, None, *sizes)
 
 
 def test_bars_that_touch_are_accepted_and_empty_or_overlapping_ones_refused():
     liquidity_bars([0, 100], [100, 200], *NO_TRADES, [], [], [], 10)  # adjacent: fine
-    with pytest.raises(ValueError, match="non-empty"):
+    liquidity_bars([0, 100, 300], [100, 200, 400], *NO_TRADES, [], [], [], 10)  # with a gap: fine
+    with pytest.raises(ValueError, match=BARS):
         liquidity_bars([0], [0], *NO_TRADES, [], [], [], 10)
-    with pytest.raises(ValueError, match="not overlapping"):
+    with pytest.raises(ValueError, match=BARS):
         liquidity_bars([0, 99], [100, 200], *NO_TRADES, [], [], [], 10)
-    with pytest.raises(ValueError, match="in time order"):
+    with pytest.raises(ValueError, match=BARS):
         liquidity_bars([100, 0], [200, 50], *NO_TRADES, [], [], [], 10)
+    # an overlap between later bars is refused too (not only with the first bar)
+    with pytest.raises(ValueError, match=BARS):
+        liquidity_bars([0, 100, 150], [100, 200, 300], *NO_TRADES, [], [], [], 10)
+    with pytest.raises(ValueError, match=BARS):
+        liquidity_bars([0, 100, 200, 250], [100, 200, 300, 400], *NO_TRADES, [], [], [], 10)
 
 
 def test_a_negative_stale_limit_is_refused_and_zero_accepted():
@@ -309,3 +321,22 @@ def test_small_random_books_with_carried_quotes_and_sizes_match_the_reference(se
     for name in LiquidityBars._fields:
         assert_allclose(getattr(lb, name), [w[name] for w in want], rtol=1e-12, atol=1e-15, equal_nan=True,
                         err_msg=name)
+
+
+@pytest.mark.parametrize(("bs", "as_", "want"), [(1.0, 0.0, 1.0), (0.0, 1.0, -1.0), (0.3, 0.1, 0.5),
+                                                   (0.25, 0.75, -0.5)])
+def test_small_and_fractional_sizes_count_in_the_depth(bs, as_, want):
+    lb = _quotes_only([0], [100], [0], [9.99], [10.01], 1000, bs=[bs], as_=[as_])
+    assert lb.depth_imbalance[0] == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.parametrize("size", [1.0, 0.5, 0.001])
+def test_a_bar_of_one_small_trade_has_its_spread_and_imbalance(size):
+    """One share, or a fraction of a coin: the weights are the sizes, however small."""
+    lb = liquidity_bars([0], [100], *_trades([(10, 10.02, size, 1, 9.99, 10.01, 0)]), [], [], [], 1000)
+    assert lb.effective_spread[0] == pytest.approx(2 * 0.02 / 10.0, rel=1e-9)
+    assert lb.order_imbalance[0] == 1.0
+    lb = liquidity_bars([0], [100], *_trades([(10, 10.02, size, 1, 9.99, 10.01, 0),
+                                              (20, 9.98, size / 2, -1, 9.99, 10.01, 0)]), [], [], [], 1000)
+    assert lb.order_imbalance[0] == pytest.approx(1 / 3, rel=1e-12)
+    assert lb.effective_spread[0] == pytest.approx(2 * 0.02 / 10.0, rel=1e-9)
