@@ -214,6 +214,8 @@ def test_equal_compares_shape_dtype_and_values_with_nan_equal_to_nan():
     assert _equal(np.array([True, False]), np.array([True, False])) is True
     assert _equal(np.array([True, False]), np.array([True, True])) is False
     assert _equal(np.empty(0), np.empty(0)) is True
+    assert _equal(np.array([1.0]), np.array([2.0])) is False  # one value each: still compared
+    assert _equal(np.array([7]), np.array([7])) is True
     assert _equal(np.empty(0), np.empty(0, np.int64)) is False
     # views of the same memory are equal at once; same start but other strides are compared
     base = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
