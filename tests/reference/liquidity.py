@@ -114,3 +114,94 @@ def tick_sides(prices, sets_price, before_price=None, before_tick=0):
 def signed_volume(bars, trades):
     """``bars``: ``[(start, end)]``; ``trades``: ``[(ts, size, side)]``."""
     return [float(sum(v * q for t, v, q in trades if s <= t < e)) for s, e in bars]
+
+
+# --- appended for the mutation tests of udx/liquidity.py and udx/liquidity_step.py (h2-mutliq) ---------------
+#
+# The whole ``bar_liquidity`` row of a bar from the README / schema definitions, by brute force over every quote
+# and trade, with the quote in force at a bar's start possibly carried from before the quotes listed:
+# - a quote stamped q is in force on [q, next quote) and for at most ``stale_ns`` after q; it is usable when both
+#   sides are positive finite prices and bid < ask (neither locked nor crossed);
+# - quoted spread: time-weighted (a - b)/((a + b)/2) over the usable time of the bar (NaN when none);
+# - depth imbalance: time-weighted (B - A)/(B + A) over the usable time whose sizes are finite, >= 0 and not
+#   both 0 (NaN when none);
+# - effective spread: volume-weighted 2|p - m|/m over the bar's trades whose prevailing quote has flags 0;
+# - buy / sell volume: sizes of the trades signed +1 / -1; signed volume buy - sell; order imbalance
+#   (buy - sell)/(buy + sell), NaN when both are 0; signed dollar volume sum of side * price * size.
+
+
+def bar_rows(bars, trades, quotes, stale_ns, carried=None):
+    """``bars``: ``[(start, end)]``; ``trades``: ``[(ts, price, size, side, bid, ask, flags)]``; ``quotes`` and
+    ``carried``: ``(ts, bid, ask, bid_size, ask_size)``. Per bar a dict of the eight measures."""
+    book = ([carried] if carried is not None else []) + list(quotes)
+    out = []
+    for s, e in bars:
+        total = weighted = depth_total = depth_weighted = 0.0
+        for k, (q, b, a, bs, as_) in enumerate(book):
+            nxt = book[k + 1][0] if k + 1 < len(book) else math.inf
+            lo, hi = max(q, s), min(nxt, q + stale_ns, e)
+            if hi <= lo or not (math.isfinite(b) and math.isfinite(a) and 0 < b < a):
+                continue
+            total += hi - lo
+            weighted += (hi - lo) * (a - b) / ((a + b) / 2)
+            if math.isfinite(bs) and math.isfinite(as_) and bs >= 0 and as_ >= 0 and bs + as_ > 0:
+                depth_total += hi - lo
+                depth_weighted += (hi - lo) * (bs - as_) / (bs + as_)
+        inside = [t for t in trades if s <= t[0] < e]
+        good = [t for t in inside if t[6] & 31 == 0]
+        vol = sum(t[2] for t in good)
+        eff = sum(t[2] * 2 * abs(t[1] - (t[4] + t[5]) / 2) / ((t[4] + t[5]) / 2) for t in good) / vol \
+            if vol > 0 else math.nan
+        buy = float(sum(t[2] for t in inside if t[3] > 0))
+        sell = float(sum(t[2] for t in inside if t[3] < 0))
+        out.append({
+            "quoted_spread": weighted / total if total > 0 else math.nan,
+            "effective_spread": eff, "buy_volume": buy, "sell_volume": sell, "signed_volume": buy - sell,
+            "order_imbalance": (buy - sell) / (buy + sell) if buy + sell > 0 else math.nan,
+            "depth_imbalance": depth_weighted / depth_total if depth_total > 0 else math.nan,
+            "signed_dollar_volume": float(sum(t[3] * t[1] * t[2] for t in inside)),
+        })
+    return out
+
+
+def lee_ready_sides(prices, sets_price, bids, asks, flags):
+    """Lee and Ready with the tick rule of :func:`tick_sides`: a trade whose prevailing quote has flags 0 and whose
+    price is off the midpoint (by more than 1e-9 of the price) is a buy above it, a sell below it; every other
+    trade takes its tick-rule side."""
+    ticks = tick_sides(prices, sets_price)
+    out = []
+    for p, b, a, f, tick in zip(prices, bids, asks, flags, ticks, strict=True):
+        mid = (b + a) / 2
+        if f == 0 and abs(p - mid) > 0.5e-9 * p:
+            out.append(1 if p > mid else -1)
+        else:
+            out.append(tick)
+    return out
+
+
+def vpin_lr_per_bar(bars, trades, bucket, n):
+    """VPIN with Lee-Ready sides at each bar's end, buckets of ``bucket`` filled by the trades inside some bar
+    (``trades``: ``[(ts, size, side)]``), each trade's size a buy's, a sell's or half each (side 0); the VPIN of
+    the last ``n`` complete buckets, NaN before ``n``."""
+    fills = []  # per complete bucket: |buy - sell|
+    fill = buy = 0.0
+    out = []
+    last = math.nan
+    for s, e in bars:
+        for t, v, side in trades:
+            if not s <= t < e:
+                continue
+            frac = {1: 1.0, -1: 0.0, 0: 0.5}[int(side)]
+            rem = v
+            while rem > 0:
+                take = min(rem, bucket - fill)
+                fill += take
+                buy += take * frac
+                rem -= take
+                if fill >= bucket:
+                    fills.append(abs(2 * buy - bucket))
+                    fill = buy = 0.0
+                    if len(fills) >= n:
+                        last = sum(fills[-n:]) / (n * bucket)
+        out.append(last)
+    return out
