@@ -159,3 +159,83 @@ def daily_spreads(trades: Sequence[dict[str, Any]], quotes: Sequence[dict[str, A
             acc[3] += t["size"]
     return {key: (a[0] / a[1] if a[1] else None, a[2] / a[3] if a[3] else None) for key, a in out.items()
             if a[1] or a[3]}
+
+
+# --- the kernels' contract, call by call (udx.nbbo, udx.trade_sign), from their module docstrings ----------------
+# Written from the rules as the docstrings state them, not from the kernels: every trade searches every quote and
+# every sign walks back over every earlier print. Unlike the view above, a stale quote keeps its prices and its
+# shape flags (the kernel ORs STALE with them); the carried quote and tick state are an earlier call's last values.
+
+USABLE_MASK = NO_QUOTE | STALE | ONE_SIDED | LOCKED | CROSSED
+
+
+def prevailing_each(trade_ts: Sequence[int], quote_ts: Sequence[int], bids: Sequence[float], asks: Sequence[float],
+                    stale_ns: int, carried: tuple[int, float, float] | None = None
+                    ) -> tuple[list[tuple[float, float, int, int]], tuple[int, float, float] | None]:
+    """Per trade ``(bid, ask, age_ns, flags)`` and the quote to carry out of the call.
+
+    The prevailing quote is the last listed of the quotes stamped strictly before the trade, the carried quote
+    (an earlier call's newest, stamped before everything of this call) counting as listed first. A side that is
+    not a finite price ``> 0`` is NaN. Flags: NO_QUOTE alone (NaN, NaN, age -1) without a quote; else STALE when
+    the age exceeds ``stale_ns``, OR-ed with ONE_SIDED (a side missing), LOCKED (bid == ask) or CROSSED
+    (bid > ask). The quote carried out is the last listed quote of the call, else the one carried in.
+    """
+    book = ([carried] if carried is not None else []) + [
+        (quote_ts[k], bids[k], asks[k]) for k in range(len(quote_ts))]
+    out = []
+    for t in trade_ts:
+        before = [q for q in book if q[0] < t]
+        if not before:
+            out.append((math.nan, math.nan, -1, NO_QUOTE))
+            continue
+        ts, b, a = before[-1]
+        b = float(b) if math.isfinite(b) and b > 0 else math.nan
+        a = float(a) if math.isfinite(a) and a > 0 else math.nan
+        flags = STALE if t - ts > stale_ns else 0
+        if math.isnan(b) or math.isnan(a):
+            flags |= ONE_SIDED
+        elif b == a:
+            flags |= LOCKED
+        elif b > a:
+            flags |= CROSSED
+        out.append((b, a, t - ts, flags))
+    return out, (book[-1] if book else None)
+
+
+def lee_ready_each(prices: Sequence[float], bids: Sequence[float], asks: Sequence[float], quote_flags: Sequence[int],
+                   sets_price: Sequence[bool] | None = None, last_price: float | None = None, last_tick: int = 0
+                   ) -> tuple[list[tuple[int, int]], tuple[float | None, int]]:
+    """Per trade ``(side, flags)`` by Lee-Ready and the tick state carried out: (last price-setting price or
+    None, sign of the last non-zero change among price-setting prints or the one carried in, 0 for none).
+
+    Tick rule: a price-setting print takes the last change of the price-setting series up to and including it
+    (the carried last price first); a print that may not set the price is compared with the last price-setting
+    price and, when equal or when there is none, takes the last change before it. Without a change, the carried
+    tick. Quote rule when none of the usable-quote flags is set: ``|2p - b - a| <= 1e-9 p`` is the midpoint (the
+    tick, flag AT_MIDPOINT OR-ed in), else the side of the midpoint; otherwise the tick with TICK_ONLY OR-ed in.
+    """
+    setting: list[float] = [] if last_price is None else [last_price]
+
+    def change(series: list[float]) -> int:
+        c = _last_change(series)
+        return c if c != 0 else last_tick
+
+    out = []
+    for i, p in enumerate(prices):
+        if sets_price is None or sets_price[i]:
+            setting.append(p)
+            tick = change(setting)
+        elif setting and p != setting[-1]:
+            tick = _sign(p - setting[-1])
+        else:
+            tick = change(setting)
+        f = int(quote_flags[i])
+        if f & USABLE_MASK:
+            out.append((tick, f | TICK_ONLY))
+            continue
+        gap = 2.0 * p - bids[i] - asks[i]
+        if abs(gap) <= MID_TOL * p:
+            out.append((tick, f | AT_MIDPOINT))
+        else:
+            out.append((_sign(gap), f))
+    return out, (setting[-1] if setting else None, change(setting))
