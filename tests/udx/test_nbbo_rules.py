@@ -181,6 +181,7 @@ def test_calls_cut_on_time_give_one_passs_answer_and_carry():
     (NAN, 10.0, ONE_SIDED), (10.0, NAN, ONE_SIDED), (math.inf, 10.0, ONE_SIDED), (10.0, math.inf, ONE_SIDED),
     (-math.inf, 10.0, ONE_SIDED), (10.0, -math.inf, ONE_SIDED), (NAN, NAN, ONE_SIDED), (0.0, 0.0, ONE_SIDED),
     (5e-324, 10.0, 0), (10.0, 1e308, 0),
+    (0.0001, 0.0002, 0), (0.5, 0.5, LOCKED), (0.75, 0.5, CROSSED), (0.0, 0.5, ONE_SIDED),  # sub-dollar quotes
 ])
 @pytest.mark.parametrize("stale", [False, True])
 def test_each_shape_flag_alone_and_with_stale(bid, ask, shape, stale):
