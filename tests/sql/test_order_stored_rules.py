@@ -443,3 +443,105 @@ def test_joined_key_is_one_int64_array_with_a_missing_value_as_the_largest_bigin
     got = _joined_key(column)
     assert got.dtype == np.int64 and got.tolist() == [4, BIGINT_MAX, BIGINT_MAX, 1]
     assert _joined_key(pa.chunked_array([pa.array([7, 8], pa.int64())])).tolist() == [7, 8]
+
+
+# Added after the first mutation run (TESTING.md "sql/stored_order.py's order_stored"): each names the survivors
+# it kills.
+
+
+def test_byte_order_of_no_symbols_is_an_empty_string_array() -> None:
+    """An empty list of symbols still names them as strings (``pa.array([])`` alone is of type null)."""
+    assert _byte_order([])[1].type == pa.string()
+    got = order_stored(_tiny([], [], None, []), [], ["ts_ns"], ["x"], tie_is_unordered=False)
+    assert got.table.schema == pa.schema([("symbol", pa.string()), ("x", pa.float64())])
+
+
+def test_stable_order_of_many_tied_values_beyond_16_bits_keeps_their_order() -> None:
+    """More than 65,535 symbols (ranks past 16 bits) with many rows each: the sort must stay stable (numpy's
+    default quicksort is not, on arrays this long)."""
+    rng = np.random.default_rng(9)
+    values = rng.integers(0, 4, 3000) * 70_000
+    got = _stable_order(values.astype(np.int64))
+    assert got is not None and got.tolist() == _stable_reference(values.tolist())
+    small = rng.integers(0, 4, 3000) * 20_000  # below 16 bits: the radix sort
+    assert _stable_order(small.astype(np.int64)).tolist() == _stable_reference(small.tolist())
+
+
+def test_stored_runs_of_the_placement_move_later_runs_when_the_first_is_in_place() -> None:
+    R = _RUN_ROWS
+    stored, ranks = _runs_read([(0, 0, R), (2, 2 * R, R), (1, R, R)])
+    assert _stored_runs(stored, ranks) == [(0, R), (2 * R, R), (R, R)]
+
+
+def test_stored_runs_of_the_placement_give_up_on_an_overlap_of_a_later_symbol() -> None:
+    R = _RUN_ROWS
+    # rank 0 fine; rank 1 read twice over rowids 3R .. 3R + 1
+    stored, ranks = _runs_read([(1, 3 * R, R), (0, 0, R), (1, 4 * R - 2, R)])
+    assert _stored_runs(stored, ranks) is None
+
+
+def test_large_int64_payload_values_are_moved_exactly() -> None:
+    """Nanosecond timestamps need all 64 bits: a scatter through float64 would round them."""
+    ts = [1_700_000_000_000_000_001 + 3 * i for i in range(6)]
+    col = pa.chunked_array([pa.array(ts[:4], pa.int64()), pa.array(ts[4:], pa.int64())])
+    rows = [4, 0, 5, 2, 1, 3]
+    got = _Moves(_destinations(np.asarray(rows, np.int64))).column(col)
+    assert got.type == pa.int64() and got.to_pylist() == [ts[i] for i in rows]
+
+
+def test_a_key_of_three_columns_is_compared_column_by_column() -> None:
+    """Quotes are ordered by ``ts_ns, sequence, received_ns``: a pair decided by ``sequence`` stays decided
+    whatever ``received_ns`` says, and a pair tied on ``ts_ns`` and ``sequence`` is decided by ``received_ns``."""
+    cases = [  # (sequence, received_ns) of two rows at one ts_ns, stored in this order
+        ((1, 2), (1, 1)),  # tied on sequence, received backwards: out of order
+        ((2, 1), (1, 9)),  # sequence backwards, received forwards: out of order
+        ((1, 9), (2, 1)),  # sequence forwards, received backwards: in order
+        ((1, 1), (1, 1)),  # a full tie
+        ((None, 1), (None, 2)),
+    ]
+    key = ["ts_ns", "sequence", "received_ns"]
+    for stored in (None, [1, 0]):
+        for (s1, r1), (s2, r2) in cases:
+            rows = [{"symbol_index": 2, "ts_ns": 5, "sequence": s1, "received_ns": r1, "x": 0.0},
+                    {"symbol_index": 2, "ts_ns": 5, "sequence": s2, "received_ns": r2, "x": 1.0},
+                    {"symbol_index": 1, "ts_ns": 4, "sequence": 0, "received_ns": 0, "x": 2.0}]
+            if stored is not None:  # read the other way round, put back by rowid
+                for row, rowid in zip(rows, [1, 2, 0], strict=True):
+                    row["stored_row"] = rowid
+                rows = [rows[2], rows[1], rows[0]]
+            table = pa.Table.from_pylist(rows, schema=pa.schema(
+                [("symbol_index", pa.int32()), ("ts_ns", pa.int64()), ("sequence", pa.int64()),
+                 ("received_ns", pa.int64()), ("x", pa.float64())]
+                + ([("stored_row", pa.int64())] if stored is not None else [])))
+            for tie in (False, True):
+                got = order_stored(table, NAMES, key, ["x"], tie_is_unordered=tie)
+                want_rows, want_unordered = ordered_read(rows, NAMES, key, ["x"], tie_is_unordered=tie)
+                assert (got.table.to_pylist(), got.unordered) == (want_rows, want_unordered), (s1, r1, s2, r2, tie)
+
+
+def test_before_with_one_key_column_and_with_three() -> None:
+    assert _before([np.asarray([3, 3, 3])], [np.asarray([2, 3, 4])], False).tolist() == [True, False, False]
+    assert _before([np.asarray([3, 3, 3])], [np.asarray([2, 3, 4])], True).tolist() == [True, True, False]
+    prev = [np.asarray([1, 1, 1]), np.asarray([1, 2, 1]), np.asarray([5, 1, 5])]
+    this = [np.asarray([1, 1, 1]), np.asarray([2, 1, 1]), np.asarray([1, 9, 5])]
+    assert _before(prev, this, False).tolist() == [False, True, False]
+    assert _before(prev, this, True).tolist() == [False, True, True]
+
+
+def test_run_arrays_of_one_run_in_one_chunk_is_a_view_of_it() -> None:
+    """The docstring's promise: rows that lie in one chunk are not copied (a float64 column without NULLs)."""
+    chunk = pa.array([0.5, 1.5, 2.5, 3.5])
+    column = pa.chunked_array([chunk, pa.array([4.5])])
+    got = run_arrays(column, [(1, 2)])
+    assert got.tolist() == [1.5, 2.5] and np.shares_memory(got, chunk.to_numpy())
+    joined = run_arrays(column, [(3, 2)])
+    assert joined.tolist() == [3.5, 4.5] and not np.shares_memory(joined, chunk.to_numpy())
+
+
+def test_grouped_arrays_give_the_first_column_as_int64_and_the_others_as_float64() -> None:
+    table = pa.table({"symbol": ["A", "A", "B"], "ts_ns": pa.array([1, 2, 3], pa.int32()),
+                      "size": pa.array([4, 5, 6], pa.int64()), "flag": pa.array([1, 0, 1], pa.int8())})
+    got = grouped_arrays(table, ["ts_ns", "size", "flag"])
+    assert {k: [a.dtype for a in v] for k, v in got.items()} == {s: [np.dtype(np.int64), np.dtype(np.float64),
+                                                                      np.dtype(np.float64)] for s in "AB"}
+    assert [a.tolist() for a in got["A"]] == [[1, 2], [4.0, 5.0], [1.0, 0.0]]
