@@ -498,6 +498,7 @@ def test_a_key_of_three_columns_is_compared_column_by_column() -> None:
         ((1, 9), (2, 1)),  # sequence forwards, received backwards: in order
         ((1, 1), (1, 1)),  # a full tie
         ((None, 1), (None, 2)),
+        ((1, 5), (2, 5)),  # decided by sequence, tied on received_ns only: not a tie of the whole key
     ]
     key = ["ts_ns", "sequence", "received_ns"]
     for stored in (None, [1, 0]):
@@ -526,6 +527,11 @@ def test_before_with_one_key_column_and_with_three() -> None:
     this = [np.asarray([1, 1, 1]), np.asarray([2, 1, 1]), np.asarray([1, 9, 5])]
     assert _before(prev, this, False).tolist() == [False, True, False]
     assert _before(prev, this, True).tolist() == [False, True, True]
+    # decided by the first column although the later ones tie, or go backwards
+    prev = [np.asarray([1, 1]), np.asarray([3, 3]), np.asarray([5, 5])]
+    this = [np.asarray([2, 2]), np.asarray([3, 3]), np.asarray([1, 5])]
+    assert _before(prev, this, False).tolist() == [False, False]
+    assert _before(prev, this, True).tolist() == [False, False]
 
 
 def test_run_arrays_of_one_run_in_one_chunk_is_a_view_of_it() -> None:
