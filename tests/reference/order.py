@@ -1,6 +1,6 @@
 """The order of a transform read, from the contract of the ordered queries (``trades_range_symbols``,
-``quotes_range_symbols``: ``ORDER BY symbol`` in byte order, then the key, a missing value as the largest BIGINT)
-and of the client-side ordering (``sql/stored_order.py``'s module docstring), not from ``sql/stored_order.py``.
+``quotes_range_symbols``: ``ORDER BY symbol`` in byte order, then the key, a missing value as the largest
+BIGINT) and of the client-side ordering (``sql/stored_order.py``'s module docstring), not from its code.
 
 A read's rows are given as plain dicts: ``symbol_index`` (1-based position in the symbols asked for), the key
 columns, the payload columns and optionally ``stored_row`` (the row's ``rowid``; without it the read order is
@@ -34,8 +34,8 @@ def _key(row: Row, key: Sequence[str]) -> tuple[int, ...]:
 
 def ordered_read(rows: Sequence[Row], symbols: Sequence[str], key: Sequence[str], payload: Sequence[str], *,
                  tie_is_unordered: bool) -> tuple[list[Row], list[str]]:
-    """The rows of the symbols in order, each as ``{"symbol": ..., payload...}``, grouped by symbol in byte order
-    and in stored order inside each; and the symbols left out, in byte order."""
+    """The rows of the symbols in order, each as ``{"symbol": ..., payload...}``, grouped by symbol in byte
+    order and in stored order inside each; and the symbols left out, in byte order."""
     groups: dict[str, list[tuple[int, Row]]] = {}
     for i, row in enumerate(rows):
         place = row["stored_row"] if "stored_row" in row else i

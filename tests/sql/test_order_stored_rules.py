@@ -1,13 +1,13 @@
-"""``sql.stored_order``'s client-side ordering against the plain reference ``tests/reference/order.py`` (a sort of
-Python dicts by the documented key), without a database: milliseconds a test, so each mutant of ``order_stored``
-and its helpers is judged in seconds (TESTING.md, mutation group ``stored-order``).
+"""``sql.stored_order``'s client-side ordering against the plain reference ``tests/reference/order.py`` (a
+sort of Python dicts by the documented key), without a database: milliseconds a test, so each mutant of
+``order_stored`` and its helpers is judged in seconds (TESTING.md, mutation group ``order-stored``).
 
-Reads are built as DuckDB's unordered scan hands them back: blocks of stored rows in shuffled order, in several
-arrow chunks, with the symbols interleaved as a feed appends them (``rowid`` contiguous, with gaps, or spread
-thinly), stored one after the other (moved as runs), read in stored order, or without ``stored_row``. Each
-symbol's rows are in key order, or tie on ``ts_ns`` with ``sequence`` in order or backwards (a missing sequence
-as the largest BIGINT), tie on the whole key, or go back in time, so every path of the ordering and of the
-check is taken. The small helpers are checked on inputs whose answer follows from how they are built.
+Reads are built as DuckDB's unordered scan hands them back: blocks of stored rows in shuffled order, in
+several arrow chunks, with the symbols interleaved as a feed appends them (``rowid`` contiguous, with gaps, or
+spread thinly), stored one after the other (moved as runs), read in stored order, or without ``stored_row``.
+Each symbol's rows are in key order, or tie on ``ts_ns`` with ``sequence`` in order or backwards (a missing
+sequence as the largest BIGINT), tie on the whole key, or go back in time, so every path of the ordering and
+of the check is taken. The small helpers are checked on inputs whose answer follows from how they are built.
 """
 
 from __future__ import annotations
@@ -101,8 +101,8 @@ def _rows(rng: np.random.Generator, layout: str, per: int, present: list[int]) -
 
 def _as_read(rows: list[dict[str, Any]], rng: np.random.Generator, block: int, chunk: int, shuffle: bool,
              with_stored_row: bool = True) -> tuple[pa.Table, list[dict[str, Any]]]:
-    """The read of ``rows`` in shuffled blocks (or in stored order) as a table of chunks of ``chunk`` rows, and
-    the rows in read order."""
+    """The read of ``rows`` in shuffled blocks (or in stored order) as a table of chunks of ``chunk`` rows,
+    and the rows in read order."""
     blocks = [rows[a:a + block] for a in range(0, len(rows), block)]
     if shuffle:
         blocks = [blocks[k] for k in rng.permutation(len(blocks))]
@@ -146,8 +146,9 @@ def test_order_stored_gives_the_reference_order_on_every_layout(layout: str, tie
     rank_of_position, _ = _byte_order(NAMES)
     moves = _placement(table, rank_of_position[table.column("symbol_index").to_numpy().astype(np.int64)])
     assert {"runs": moves.runs is not None, "dest": moves.dest is not None, "none": not moves.moved}[path]
-    for key, payload in ((["ts_ns", "sequence"], PAYLOAD), (["ts_ns"], ["s", "m", "x"]), (["ts_ns", "sequence"],
-                                                                                          ["n", "x"])):
+    cases = ((["ts_ns", "sequence"], PAYLOAD), (["ts_ns"], ["s", "m", "x"]),
+             (["ts_ns", "sequence"], ["n", "x"]))
+    for key, payload in cases:
         got = order_stored(table, NAMES, key, payload, tie_is_unordered=tie)
         want_rows, want_unordered = _want(read, key, payload, tie)
         assert got.unordered == want_unordered
@@ -176,7 +177,8 @@ def test_a_read_with_one_symbol_or_none_in_order(tie: bool) -> None:
 
 def _tiny(symbols: list[int], ts: list[int | None], seq: list[int | None] | None = None,
           stored: list[int] | None = None) -> pa.Table:
-    columns: dict[str, Any] = {"symbol_index": pa.array(symbols, pa.int32()), "ts_ns": pa.array(ts, pa.int64()),
+    columns: dict[str, Any] = {"symbol_index": pa.array(symbols, pa.int32()),
+                               "ts_ns": pa.array(ts, pa.int64()),
                                "x": pa.array([float(i) for i in range(len(ts))], pa.float64())}
     if seq is not None:
         columns["sequence"] = pa.array(seq, pa.int64())
@@ -187,8 +189,8 @@ def _tiny(symbols: list[int], ts: list[int | None], seq: list[int | None] | None
 
 @pytest.mark.parametrize("stored", [None, [0, 1], [1, 0], [4, 9]])
 def test_two_rows_of_one_symbol(stored: list[int] | None) -> None:
-    """Two rows: going back in time, or a tie counted, leaves the symbol out; the stored order decides which row
-    is first."""
+    """Two rows: going back in time, or a tie counted, leaves the symbol out; the stored order decides which
+    row is first."""
     for ts, seq in (([5, 4], None), ([4, 5], None), ([5, 5], None), ([5, 5], [2, 1]), ([5, 5], [1, 2]),
                     ([None, 5], None), ([5, None], None), ([5, 5], [None, 1]), ([5, 5], [1, None])):
         key = ["ts_ns"] if seq is None else ["ts_ns", "sequence"]
@@ -197,7 +199,8 @@ def test_two_rows_of_one_symbol(stored: list[int] | None) -> None:
         for tie in (False, True):
             got = order_stored(table, NAMES, key, ["x"], tie_is_unordered=tie)
             want_rows, want_unordered = _want(read, key, ["x"], tie)
-            assert (got.table.to_pylist(), got.unordered) == (want_rows, want_unordered), (ts, seq, stored, tie)
+            want = (want_rows, want_unordered)
+            assert (got.table.to_pylist(), got.unordered) == want, (ts, seq, stored, tie)
 
 
 def test_one_row_and_no_rows() -> None:
@@ -207,12 +210,13 @@ def test_one_row_and_no_rows() -> None:
     for table in (one.slice(0, 0), _tiny([], [], [], None)):
         empty = order_stored(table, NAMES, ["ts_ns", "sequence"], ["x", "ts_ns"], tie_is_unordered=True)
         assert empty.table.num_rows == 0 and empty.unordered == []
-        assert empty.table.schema == pa.schema([("symbol", pa.string()), ("x", pa.float64()), ("ts_ns", pa.int64())])
+        want = pa.schema([("symbol", pa.string()), ("x", pa.float64()), ("ts_ns", pa.int64())])
+        assert empty.table.schema == want
 
 
 def test_rows_of_other_symbols_between_and_a_symbol_left_out_keep_the_others_whole() -> None:
-    """Rows interleaved two symbols at a time, the middle symbol (in bytes) left out: the symbols before and after
-    it keep all their rows, the symbol column names each row's own symbol."""
+    """Rows interleaved two symbols at a time, the middle symbol (in bytes) left out: the symbols before and
+    after it keep all their rows, the symbol column names each row's own symbol."""
     position = [1, 4, 3, 1, 4, 3, 1, 4, 3]  # MSFT, B, a
     ts = [1, 1, 9, 2, 2, 8, 3, 3, 10]  # "a" goes back in time
     table = _tiny(position, ts, None, [0, 1, 2, 3, 4, 5, 6, 7, 8]).take([3, 4, 5, 0, 1, 2, 6, 7, 8])
@@ -224,7 +228,8 @@ def test_rows_of_other_symbols_between_and_a_symbol_left_out_keep_the_others_who
 
 
 def test_key_column_is_int64_with_a_missing_value_as_the_largest_bigint() -> None:
-    table = pa.table({"k": pa.chunked_array([pa.array([3, None], pa.int32()), pa.array([None, -2], pa.int32())])})
+    chunks = [pa.array([3, None], pa.int32()), pa.array([None, -2], pa.int32())]
+    table = pa.table({"k": pa.chunked_array(chunks)})
     got = _key_column(table, "k")
     assert got.dtype == np.int64 and got.flags.c_contiguous
     assert got.tolist() == [3, BIGINT_MAX, BIGINT_MAX, -2]
@@ -264,8 +269,8 @@ def _rank_reference(stored: list[int]) -> list[int]:
     return [ranked.index(v) for v in stored]
 
 
-@pytest.mark.parametrize("stored", [[2, 0, 1, 3], [12, 10, 11], [5, 1, 9, 3, 30], [0, 3 * 16, 16], [64, 0, 32, 48],
-                                    [100, 1, 400, 2]])
+@pytest.mark.parametrize("stored", [[2, 0, 1, 3], [12, 10, 11], [5, 1, 9, 3, 30], [0, 3 * 16, 16],
+                                    [64, 0, 32, 48], [100, 1, 400, 2]])
 def test_stored_positions_rank_each_row_by_its_rowid(stored: list[int]) -> None:
     """Contiguous ids, ids with gaps (counted) and ids spread over more than ``_COUNTING_SPAN`` times as many
     values (sorted), at and around the span where counting stops."""
@@ -337,7 +342,8 @@ def test_moves_put_every_kind_of_column_in_the_new_order() -> None:
         "f32": pa.chunked_array([pa.array(values[:1], pa.float32()), pa.array(values[1:], pa.float32())]),
         "u8": pa.chunked_array([pa.array(values[:3], pa.uint8()), pa.array(values[3:], pa.uint8())]),
         "null": pa.chunked_array([pa.array([10, None, 12], pa.int64()), pa.array(values[3:], pa.int64())]),
-        "str": pa.chunked_array([pa.array([str(v) for v in values[:2]]), pa.array([str(v) for v in values[2:]])]),
+        "str": pa.chunked_array([pa.array([str(v) for v in values[:2]]),
+                                 pa.array([str(v) for v in values[2:]])]),
     }
     plain = {name: col.to_pylist() for name, col in chunked.items()}
     rows = [4, 0, 5, 2, 1, 3]  # the read row of each new position
@@ -431,7 +437,8 @@ def test_keys_at_take_the_rows_from_their_chunks() -> None:
 def test_before_compares_the_key_column_by_column() -> None:
     prev = [np.asarray([1, 1, 1, 1, 2, 1]), np.asarray([5, 5, 5, 4, 0, 9])]
     this = [np.asarray([0, 1, 1, 1, 1, 2]), np.asarray([9, 4, 5, 6, 9, 0])]
-    pairs = [tuple(int(c[i]) for c in prev) for i in range(6)], [tuple(int(c[i]) for c in this) for i in range(6)]
+    pairs = ([tuple(int(c[i]) for c in prev) for i in range(6)],
+             [tuple(int(c[i]) for c in this) for i in range(6)])
     for tie in (False, True):
         want = [b < a or (tie and a == b) for a, b in zip(*pairs, strict=True)]
         assert _before(prev, this, tie).tolist() == want
@@ -445,8 +452,8 @@ def test_joined_key_is_one_int64_array_with_a_missing_value_as_the_largest_bigin
     assert _joined_key(pa.chunked_array([pa.array([7, 8], pa.int64())])).tolist() == [7, 8]
 
 
-# Added after the first mutation run (TESTING.md "sql/stored_order.py's order_stored"): each names the survivors
-# it kills.
+# Added after the first mutation run (TESTING.md "sql/stored_order.py's order_stored"): each kills survivors
+# that showed a hole (listed there).
 
 
 def test_byte_order_of_no_symbols_is_an_empty_string_array() -> None:
@@ -491,7 +498,8 @@ def test_large_int64_payload_values_are_moved_exactly() -> None:
 
 def test_a_key_of_three_columns_is_compared_column_by_column() -> None:
     """Quotes are ordered by ``ts_ns, sequence, received_ns``: a pair decided by ``sequence`` stays decided
-    whatever ``received_ns`` says, and a pair tied on ``ts_ns`` and ``sequence`` is decided by ``received_ns``."""
+    whatever ``received_ns`` says, and a pair tied on ``ts_ns`` and ``sequence`` is decided by
+    ``received_ns``."""
     cases = [  # (sequence, received_ns) of two rows at one ts_ns, stored in this order
         ((1, 2), (1, 1)),  # tied on sequence, received backwards: out of order
         ((2, 1), (1, 9)),  # sequence backwards, received forwards: out of order
@@ -517,7 +525,8 @@ def test_a_key_of_three_columns_is_compared_column_by_column() -> None:
             for tie in (False, True):
                 got = order_stored(table, NAMES, key, ["x"], tie_is_unordered=tie)
                 want_rows, want_unordered = ordered_read(rows, NAMES, key, ["x"], tie_is_unordered=tie)
-                assert (got.table.to_pylist(), got.unordered) == (want_rows, want_unordered), (s1, r1, s2, r2, tie)
+                want = (want_rows, want_unordered)
+                assert (got.table.to_pylist(), got.unordered) == want, (s1, r1, s2, r2, tie)
 
 
 def test_before_with_one_key_column_and_with_three() -> None:
