@@ -21,6 +21,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from sql.contract import BAR_REALIZED_SPREAD_SCHEMA
 from sql.settings import Settings
+from tests.reference import liquidity as ref_liquidity
 from tests.reference import realized as ref
 from udx import realized_step
 from udx.liquidity_step import Quotes, Signing
@@ -252,6 +253,34 @@ def test_a_symbol_resumes_from_the_tick_state_of_its_newest_row(before: TickStat
                                                "tick_sign": before.last_tick}})
     table = plan.rows("XYZ", "stocks", np.empty(0, np.int64), _trades(rows), _quotes())
     _check(table, _want([120, 180], before, rows))
+
+
+@pytest.mark.parametrize(("before", "side"), [((10.03, 1), -1), ((10.01, -1), 1), ((None, -1), -1), ((10.02, 1), 1)])
+def test_the_carried_tick_state_signs_a_midpoint_print_and_stands_after_prints_that_set_no_price(
+        before: tuple[float | None, int], side: int) -> None:
+    """Resumed after the bar ending at 60 s with only two prints: one that may not set the price (65 s, below the
+    mid: a sell by the quote rule) and one at the midpoint (130 s: the tick rule against the carried state, the
+    print at 65 s not entering it). The tick state after the first bar is the carried one."""
+    assert ref_liquidity.tick_sides([10.00, 10.02], [False, True], before[0], before[1])[1] == side
+    rows = [PRINTS[3], (*PRINTS[6][:5], side)]
+    plan = _plan({"XYZ": [120, 180]}, {"XYZ": {"symbol": "XYZ", "bar_end_ns": T0 + 60 * NS, "tick_price": before[0],
+                                               "tick_sign": before[1]}})
+    table = plan.rows("XYZ", "stocks", np.empty(0, np.int64), _trades(rows), _quotes())
+    state = TickState(math.nan if before[0] is None else before[0], before[1])
+    _check(table, _want([120, 180], state, rows))
+    first = table.to_pydict()
+    assert (first["tick_price"][0], first["tick_sign"][0]) == before  # None: no price-setting print yet
+
+
+def test_a_bar_without_matched_prints_and_a_state_without_a_price_are_null_not_nan() -> None:
+    plan = _plan({"XYZ": [60, 240]}, until_s=240)
+    rows = [PRINTS[3]]  # one print, in the first bar, that sets no price
+    table = plan.rows("XYZ", "stocks", np.empty(0, np.int64), _trades(rows), _quotes())
+    got = table.to_pydict()
+    assert got["n_trades"] == [0, 0] and got["matched_volume"] == [0.0, 0.0]  # 65 s is after the bar ending at 60
+    assert got["realized_spread"] == [None, None] and got["price_impact"] == [None, None]
+    assert got["tick_price"] == [None, None] and got["tick_sign"] == [0, 0]
+    assert table.column("realized_spread").null_count == 2
 
 
 def test_the_rows_read_the_horizon_and_stale_limit_of_the_settings() -> None:
