@@ -110,14 +110,17 @@ def _kyle_want(r: np.ndarray, x: np.ndarray, window: int) -> np.ndarray:
     return np.array(ref.kyle(r.tolist(), x.tolist(), window))
 
 
-@pytest.mark.parametrize(("scale", "mean"), [(0.05, 0.0), (1.0, 0.0), (1e3, 5e6), (3.0, 2e4)])
-def test_kyle_on_flows_of_small_scale_or_a_large_mean_is_the_regression(scale: float, mean: float) -> None:
-    """The slope does not depend on the flows' units or their mean: small flows (sums of squares below one) and
-    flows far from zero next to their spread (a sum of (x + mean) (x - mean) is not one of squares there)."""
-    rng = np.random.default_rng(int(scale * 7 + mean % 97))
+@pytest.mark.parametrize(("scale", "mean", "intercept"),
+                         [(0.05, 0.0, 0.3), (1.0, 0.0, 0.3), (1e3, 5e6, 0.3), (3.0, 2e4, 0.3), (1e3, 5e6, 1e4)])
+def test_kyle_on_flows_of_small_scale_or_a_large_mean_is_the_regression(scale: float, mean: float,
+                                                                        intercept: float) -> None:
+    """The slope depends neither on the flows' units and mean nor on the regression's intercept: small flows
+    (sums of squares below one), flows far from zero next to their spread (a sum of (x + mean) (x - mean) is not
+    one of squares there), and returns far from zero (the mean of the returns must be taken out)."""
+    rng = np.random.default_rng(int(scale * 7 + mean % 97 + intercept))
     n = 40
     x = mean + rng.normal(0, scale, n)
-    r = 0.3 + 2e-3 / scale * (x - mean) + rng.normal(0, 1e-3, n)
+    r = intercept + 2e-3 / scale * (x - mean) + rng.normal(0, 1e-3, n)
     got, _, _ = kyle_bars([], [], r, x, 7)
     want = _kyle_want(r, x, 7)
     assert_allclose(got, want, rtol=1e-7, equal_nan=True)
@@ -132,6 +135,14 @@ def test_kyle_with_the_smallest_window_and_flows_that_do_not_vary() -> None:
     assert_allclose(got, want, rtol=1e-12, atol=1e-15, equal_nan=True)
     assert np.isnan(got[4]) and np.isnan(got[5]) and np.isfinite(got[6])  # 4, 4, 4: no slope
     assert cr.tolist() == r[-3:].tolist() and cx.tolist() == x[-3:].tolist()
+
+
+def test_kyle_of_flows_that_do_not_vary_is_nan_without_a_division_by_zero() -> None:
+    """A window of equal flows has no slope: NaN, not a 0 / 0 (which the compiled kernel would raise)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got, _, _ = kyle_bars([], [], [0.001, 0.002, -0.001, 0.003], [2.0, 2.0, 2.0, 2.0], 3)
+    assert np.isnan(got).all()
 
 
 def test_kyle_carries_the_last_window_finite_pairs() -> None:
