@@ -114,9 +114,27 @@ def test_since_that_is_not_iso_names_the_option_and_examples() -> None:
     assert info.value.__cause__ is None and info.value.__suppress_context__
 
 
-def test_times_in_messages_are_utc_minutes() -> None:
+@pytest.fixture
+def new_york(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The machine's zone set to New York (UTC-4 / -5), so that a time read in local time shows."""
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_times_in_messages_are_utc_minutes(new_york: None) -> None:
     assert recompute._when(_ns("2024-03-11T13:30") + 59 * NS + 999) == "2024-03-11T13:30Z"
+    assert recompute._when(_ns("2024-03-11T13:30") + 59_999_999_900) == "2024-03-11T13:30Z"  # not rounded up
     assert recompute._when(0) == "1970-01-01T00:00Z"
+
+
+def test_since_without_an_offset_is_utc_whatever_the_machines_zone(new_york: None) -> None:
+    assert parse_since("2024-03-11T15:00") == _ns("2024-03-11T15:00")
+    assert parse_since("2024-03-11") == _ns("2024-03-11T00:00")
 
 
 def test_the_log_line_names_at_most_ten_symbols(caplog: pytest.LogCaptureFixture) -> None:
@@ -151,6 +169,17 @@ def _cfg(market: str, **extra: object) -> object:
 ])
 def test_the_session_start_is_the_open_of_the_session_holding_since_or_the_next(since: str, want: int) -> None:
     assert recompute._session_start(_cfg("stocks"), _ns(since)) == want
+
+
+def test_no_session_within_the_search_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The documented ``None`` when no session opens within the search (not reachable with the session specs the
+    settings accept, which open every weekday): the sessions replaced by none."""
+    empty = (np.empty(0, np.int64), np.empty(0, np.int64))
+    monkeypatch.setattr(recompute, "session_bounds", lambda *args: empty)
+    assert recompute._session_start(_cfg("stocks"), MON_OPEN) is None
+    assert recompute._first_open(_cfg("stocks"), MON_OPEN) is None
+    monkeypatch.setattr(recompute, "session_bounds", lambda *args: (np.array([FRI_OPEN]), np.array([FRI_CLOSE])))
+    assert recompute._first_open(_cfg("stocks"), FRI_OPEN + 1) is None  # only a session opening before
 
 
 def test_the_first_open_at_or_after_an_archives_end() -> None:
