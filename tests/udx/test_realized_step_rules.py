@@ -205,15 +205,11 @@ def _check(table: pa.Table, want: list[tuple], symbol: str = "XYZ", computed_at:
     assert col["tick_sign"] == [w[6] for w in want]
 
 
-def _hand_sides_are_lee_readys() -> None:
+def test_the_hand_sides_are_those_of_the_quote_and_tick_rules() -> None:
     ts, px, _, ok, _ = _trades()
     q = _quotes()
     now = prevailing_quotes(ts, q.ts, q.bid, q.ask, round(STALE * NS))
     assert lee_ready(px, now.bid, now.ask, now.flags, TickState(), ok).side.tolist() == [r[5] for r in PRINTS]
-
-
-def test_the_hand_sides_are_those_of_the_quote_and_tick_rules() -> None:
-    _hand_sides_are_lee_readys()
 
 
 def _plan(due: dict[str, list[int]] | None = None, resume: dict[str, dict] | None = None,
@@ -246,7 +242,7 @@ def test_no_due_bar_gives_no_rows() -> None:
 
 
 @pytest.mark.parametrize("before", [TickState(10.03, 1), TickState(math.nan, -1), TickState(10.0, -1)])
-def test_a_symbol_resumes_from_the_tick_state_of_its_newest_row(before: TickState) -> None:
+def test_a_symbol_resumed_after_its_newest_row_gets_the_rows_of_its_later_prints(before: TickState) -> None:
     rows = [r for r in PRINTS if r[0] >= 60]
     price = None if math.isnan(before.last_price) else before.last_price
     plan = _plan({"XYZ": [120, 180]}, {"XYZ": {"symbol": "XYZ", "bar_end_ns": T0 + 60 * NS, "tick_price": price,
