@@ -324,6 +324,19 @@ def test_blank_lines_on_a_kept_alive_connection_do_not_extend_the_header_deadlin
     assert deadlines.limited("header_timeout") == before + 1
 
 
+def test_a_blank_line_after_a_body_while_the_app_runs_does_not_start_the_header_deadline(deadlines):
+    """Old clients send a CRLF after a POST body (RFC 9112 section 2.2: servers ignore it); it begins no request."""
+    deadlines.settle()
+    before = deadlines.limited("header_timeout")
+    sock = deadlines.connect(_post_head("/slow", 1) + b"x")  # the app answers after BODY_S + 0.5 s
+    time.sleep(0.1)
+    sock.sendall(b"\r\n")
+    status, _, body = _response(sock)
+    assert (status, orjson.loads(body)) == (200, {"bytes": 1})
+    sock.close()
+    assert deadlines.limited("header_timeout") == before
+
+
 def test_a_pipelined_request_has_its_headers_due_from_its_first_byte_while_the_one_before_runs(deadlines):
     deadlines.settle()
     before = {reason: deadlines.limited(reason) for reason in ("header_timeout", "keep_alive", "body_timeout")}
@@ -364,7 +377,8 @@ def test_a_body_not_complete_at_the_body_deadline_gets_408_in_the_error_shape_an
     assert orjson.loads(body) == _error(408, f"the request body did not arrive within MCP_BODY_TIMEOUT_SECONDS={BODY_S:g}")
     assert deadlines.limited("body_timeout") == before + 1
     _wait_for(lambda: any(m["type"] == "http.disconnect" for m in RECEIVED), "the app was told of the disconnect")
-    assert RECEIVED[0] == {"type": "http.request", "body": b"abc", "more_body": True}
+    # the app's next receive says disconnect at once: no empty chunk of a body that will never come
+    assert RECEIVED == [{"type": "http.request", "body": b"abc", "more_body": True}, {"type": "http.disconnect"}]
 
 
 def test_a_body_that_stops_after_the_app_has_answered_is_closed_without_a_408(deadlines):
