@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -40,3 +41,16 @@ def test_leaving_out_a_file_that_is_not_a_test_of_the_group_is_refused() -> None
                           capture_output=True, text=True, check=False)
     assert done.returncode == 2
     assert "not a test of group count-z: tests/udx/test_bars.py" in done.stderr
+
+
+def test_the_readme_recipe_names_real_groups_and_the_extra_it_installs() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Testing"):readme.index("## Layout")]
+    groups = _groups()
+    commands = re.findall(r"^scripts/mutation (\S+)", section, re.M)
+    named = re.findall(r"`([a-z][a-z-]+)`", section[section.index("lists the groups"):section.index("a glob runs")])
+    assert commands and named
+    assert set(commands) <= groups.keys(), sorted(set(commands) - groups.keys())
+    assert set(named) <= groups.keys(), sorted(set(named) - groups.keys())
+    extra = re.search(r"-e '\.\[(\w+)\]'", section)
+    assert extra is not None and f"\n{extra.group(1)} = [" in (ROOT / "pyproject.toml").read_text()
