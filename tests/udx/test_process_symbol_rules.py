@@ -141,3 +141,24 @@ def test_rule_or_not_the_liquidity_step_finds_its_columns(rule: bool) -> None:
     got = process_symbol(ts, px, sz, signal_config(), None, FINAL, rule=rule, sets_price=sp, counts_volume=cv)
     for name in ("vpin_bucket", "session_open_ns", "bar_end_ns", "volume", "close"):
         assert got.columns[name].size == got.columns["bar_end_ns"].size > 6 * N_PER, name
+
+
+def test_a_session_opens_at_its_first_price_setting_print_at_or_after_the_open() -> None:
+    """The first prints at or after each later session's open may not set a price (volume only, or neither):
+    the opening print (the session's reference point) is the first one that may, never a print before the open
+    (reference: ``tests/reference/bars.py``, every row as the reference)."""
+    ts, px, sz, sp, cv = make_prints()
+    cases = 0
+    for o, _ in SESSIONS[1:]:
+        k = int(np.searchsorted(ts, o, side="left"))
+        sp[k:k + 2] = False  # the first two prints at or after the open set no price
+        cv[k] = False  # the first counts in nothing
+        before = int(np.flatnonzero(sp[:k])[-1])
+        cases += bool(px[before] != px[k + 2]) and ts[before] < o <= ts[k]
+    assert cases == len(SESSIONS) - 1  # a priced print before each open, at another price than the opening one
+    got = process_symbol(ts, px, sz, signal_config(), None, FINAL, sets_price=sp, counts_volume=cv)
+    prints = list(zip(ts.tolist(), px.tolist(), sz.tolist(), sp.tolist(), cv.tolist(), strict=True))
+    want, _, _, _ = symbol_rows(prints, reference_config(), FINAL,
+                                [(f.omega, f.alpha, f.beta) for f in got.fits if f.model == "garch11"],
+                                [(f.omega, f.alpha, f.beta) for f in got.fits if f.model == "acd11"])
+    assert_rows_equal(as_rows(got.columns), want)
