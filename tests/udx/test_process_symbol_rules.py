@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from reference import stats
-from reference.pipeline import Config, symbol_rows
+from reference.pipeline import Config, acd_refit_spans, symbol_rows
 from reference.sessions import sessions
 from reference_db import assert_rows_equal
 from udx.pipeline import SignalConfig, process_symbol
@@ -162,3 +162,24 @@ def test_a_session_opens_at_its_first_price_setting_print_at_or_after_the_open()
                                 [(f.omega, f.alpha, f.beta) for f in got.fits if f.model == "garch11"],
                                 [(f.omega, f.alpha, f.beta) for f in got.fits if f.model == "acd11"])
     assert_rows_equal(as_rows(got.columns), want)
+
+
+def test_the_acd_fits_record_their_window_as_the_reference() -> None:
+    """Each ``acd11`` record (a ``model_params`` row): the times of the events ending the first and the last
+    adjusted duration of its window and the window's size (``reference.pipeline.acd_refit_spans``), ``converged``
+    a bool (BOOLEAN NOT NULL), ``scale`` the fit's standardisation ``sqrt(mean(x))`` of the window (ACD is GARCH on
+    ``sqrt(x)``, whose ``e2`` is ``x``)."""
+    ts, px, sz, sp, cv = make_prints()
+    got = process_symbol(ts, px, sz, signal_config(), None, FINAL, sets_price=sp, counts_volume=cv)
+    prints = list(zip(ts.tolist(), px.tolist(), sz.tolist(), sp.tolist(), cv.tolist(), strict=True))
+    rows, _, windows, _ = symbol_rows(prints, reference_config(), FINAL,
+                                      [(f.omega, f.alpha, f.beta) for f in got.fits if f.model == "garch11"],
+                                      [(f.omega, f.alpha, f.beta) for f in got.fits if f.model == "acd11"])
+    spans = acd_refit_spans(rows, prints, 60 * NS, N_PER, 600, 30, 60)
+    acd = [f for f in got.fits if f.model == "acd11"]
+    assert len(acd) == len(spans) == len(windows) >= 4
+    assert any(n < 60 for _, _, n in spans) and any(n == 60 for _, _, n in spans)  # a short and a full window
+    for f, (first, last, n), x in zip(acd, spans, windows, strict=True):
+        assert (f.fit_start_ns, f.fit_end_ns, f.n_obs) == (first, last, n)
+        assert type(f.converged) is bool
+        assert math.isclose(f.scale, math.sqrt(np.mean(x)), rel_tol=1e-12)
