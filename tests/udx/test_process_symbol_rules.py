@@ -1,7 +1,8 @@
 """``udx.pipeline.process_symbol``'s contract beyond the rows of ``test_pipeline_small.py``: the types of the
 columns it hands to storage (the ``trading_signals`` DDL), the per-bar VPIN bucket size it hands to the
-liquidity step (``udx/liquidity_step.py`` reads ``columns["vpin_bucket"]``), on seven short sessions (more than
-VPIN's five sessions of history) against ``tests/reference`` alone.
+liquidity step (``udx/liquidity_step.py`` reads ``columns["vpin_bucket"]``), the opening print of a session whose
+first prints set no price, and each ACD fit's record (window span, size, ``converged``, ``scale``), on seven short
+sessions (more than VPIN's five sessions of history) against ``tests/reference`` alone.
 
 Small inputs (seven 20-minute sessions of 60 s bars, a few hundred prints) so that scripts/mutation's
 ``pipeline-fast`` group judges a mutant of ``udx/pipeline.py`` in a second or two in plain Python.
