@@ -99,3 +99,40 @@ def _thresholds(rows: list[dict], n_per: int, cfg: Config) -> list[float]:
         n = max(3, math.floor(sum(earlier) / len(earlier) + 0.5)) if earlier else n_per
         out.append(stats.lm_threshold(n, cfg.lm_alpha))
     return out
+
+
+def acd_refit_spans(rows: list[dict], prints: list[tuple[int, float, float, bool, bool]], bar_ns: int,
+                    bars_per_session: int, bin_seconds: int, min_obs: int, window: int) -> list[tuple[int, int, int]]:
+    """Per ACD refit, in order: the times of the events that end the first and the last adjusted duration of
+    its window, and the window's size (a ``model_params`` row's ``fit_start_ns``, ``fit_end_ns``, ``n_obs``).
+
+    The events, spells and refits of :func:`reference.acd.columns`: the distinct times of the prints that count
+    in volume inside a session's emitted bars; a spell runs between consecutive events of one session and is
+    adjusted when the profile of the bin it starts in (earlier sessions only) is positive; a refit at a
+    session's first event once ``min_obs`` adjusted spells exist, on the trailing ``window`` of them. A spell's
+    time is the event that ends it."""
+    bin_ns = bin_seconds * 10**9
+    n_bins = max(1, -(-(bars_per_session * bar_ns) // bin_ns))
+    by_session: dict[int, list[int]] = {}
+    for r in rows:
+        by_session.setdefault(r["session_open_ns"], []).append(r["bar_end_ns"])
+    finished: list[tuple[list[float], list[float]]] = []
+    adjusted_at: list[int] = []  # the ending event's time of every adjusted spell so far
+    spans = []
+    for o, ends in by_session.items():
+        times = sorted({p[0] for p in prints if p[4] and o <= p[0] < ends[-1]})
+        if not times:
+            continue
+        phi = acd._profile(finished, n_bins)
+        if len(adjusted_at) >= min_obs:
+            w = adjusted_at[-window:]
+            spans.append((w[0], w[-1], len(w)))
+        sums, counts = [0.0] * n_bins, [0.0] * n_bins
+        for k in range(1, len(times)):
+            start_bin = min((times[k - 1] - o) // bin_ns, n_bins - 1)
+            sums[start_bin] += (times[k] - times[k - 1]) / 1e9
+            counts[start_bin] += 1.0
+            if phi[start_bin] > 0:
+                adjusted_at.append(times[k])
+        finished.append((sums, counts))
+    return spans
