@@ -25,6 +25,7 @@ import uvicorn
 
 from server.http_limits import RETRY_AFTER_SECONDS, ConnectionLimits, limited_protocol
 from server.metrics import ServerMetrics
+from tests.server.raw_http import read_response
 
 HEADER_S = 0.25
 BODY_S = 1.5
@@ -168,23 +169,6 @@ def _nothing_arrives(sock: socket.socket, seconds: float) -> bool:
     return False
 
 
-def _response(sock: socket.socket) -> tuple[int, dict[bytes, bytes], bytes]:
-    """Read one response with a Content-Length from ``sock``."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"closed before an answer: {data!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    headers = dict(line.lower().split(b": ", 1) for line in lines[1:])
-    while len(body) < int(headers[b"content-length"]):
-        chunk = sock.recv(65536)
-        assert chunk, "closed inside the body"
-        body += chunk
-    return int(lines[0].split()[1]), headers, body
-
-
 def _get(path: str = "/") -> bytes:
     return f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode()
 
@@ -269,7 +253,7 @@ def test_a_request_in_time_is_answered_and_the_deadlines_stop_while_the_app_runs
     deadlines.settle()
     before = {reason: deadlines.limited(reason) for reason in ("header_timeout", "body_timeout")}
     sock = deadlines.connect(_post_head("/slow", 3) + b"abc")  # the app answers after BODY_S + 0.5 s
-    status, _, body = _response(sock)
+    status, _, body = read_response(sock)
     assert (status, orjson.loads(body)) == (200, {"bytes": 3})
     sock.close()
     assert {reason: deadlines.limited(reason) for reason in before} == before
@@ -278,10 +262,10 @@ def test_a_request_in_time_is_answered_and_the_deadlines_stop_while_the_app_runs
 def test_on_a_kept_alive_connection_the_next_request_is_answered_within_the_keep_alive_period(deadlines):
     deadlines.settle()
     sock = deadlines.connect(_get())
-    assert _response(sock)[0] == 200
+    assert read_response(sock)[0] == 200
     time.sleep(HEADER_S * 1.5)  # idle past the header deadline but within keep-alive: not closed
     sock.sendall(_get())
-    assert _response(sock)[0] == 200
+    assert read_response(sock)[0] == 200
     sock.close()
 
 
@@ -289,7 +273,7 @@ def test_the_next_request_on_a_kept_alive_connection_has_its_headers_due_within_
     deadlines.settle()
     before = {reason: deadlines.limited(reason) for reason in ("header_timeout", "keep_alive")}
     sock = deadlines.connect(_get())
-    assert _response(sock)[0] == 200
+    assert read_response(sock)[0] == 200
     sock.sendall(b"GET / HTTP/1.1\r\n")  # the next request's headers begin, and stop
     assert _read_until_closed(sock) == b""
     assert deadlines.limited("header_timeout") == before["header_timeout"] + 1
@@ -300,7 +284,7 @@ def test_blank_lines_on_a_kept_alive_connection_do_not_extend_the_header_deadlin
     deadlines.settle()
     before = deadlines.limited("header_timeout")
     sock = deadlines.connect(_get())
-    assert _response(sock)[0] == 200
+    assert read_response(sock)[0] == 200
     closed = False
     end = time.monotonic() + SLACK_S
     while time.monotonic() < end:
@@ -331,7 +315,7 @@ def test_a_blank_line_after_a_body_while_the_app_runs_does_not_start_the_header_
     sock = deadlines.connect(_post_head("/slow", 1) + b"x")  # the app answers after BODY_S + 0.5 s
     time.sleep(0.1)
     sock.sendall(b"\r\n")
-    status, _, body = _response(sock)
+    status, _, body = read_response(sock)
     assert (status, orjson.loads(body)) == (200, {"bytes": 1})
     sock.close()
     assert deadlines.limited("header_timeout") == before
@@ -356,7 +340,7 @@ def test_a_body_completed_after_the_header_deadline_but_before_the_body_deadline
     sock = deadlines.connect(_post_head("/", 4) + b"ab")
     time.sleep(BETWEEN_S)
     sock.sendall(b"cd")
-    status, _, body = _response(sock)
+    status, _, body = read_response(sock)
     assert (status, orjson.loads(body)) == (200, {"bytes": 4})
     sock.close()
 
@@ -398,7 +382,7 @@ def test_an_idle_kept_alive_connection_is_closed_by_uvicorn_and_counted_as_keep_
     deadlines.settle()
     before = {reason: deadlines.limited(reason) for reason in ("header_timeout", "keep_alive")}
     sock = deadlines.connect(_get())
-    assert _response(sock)[0] == 200
+    assert read_response(sock)[0] == 200
     assert _read_until_closed(sock) == b""
     assert deadlines.limited("keep_alive") == before["keep_alive"] + 1
     assert deadlines.limited("header_timeout") == before["header_timeout"]
@@ -409,7 +393,7 @@ def test_an_idle_kept_alive_connection_is_closed_by_uvicorn_and_counted_as_keep_
 
 def _check_503(sock: socket.socket, request: bytes) -> None:
     sock.sendall(request)
-    status, headers, body = _response(sock)
+    status, headers, body = read_response(sock)
     assert status == 503
     assert headers[b"content-type"] == b"application/json"
     assert headers[b"retry-after"] == str(RETRY_AFTER_SECONDS).encode() == b"1"
@@ -432,7 +416,7 @@ def test_the_first_cap_connections_are_served_and_the_next_gets_503_with_retry_a
     for sock in (first, second):  # admitted clients are still served, again and again
         for _ in range(2):
             sock.sendall(_get())
-            assert _response(sock)[0] == 200
+            assert read_response(sock)[0] == 200
         sock.close()
     assert capped.limited("over_capacity") == before + 1
 
@@ -446,7 +430,7 @@ def test_a_connection_beyond_the_cap_is_admitted_at_its_request_once_a_slot_has_
     first.close()
     capped.settle(2)
     waiting.sendall(_get())
-    assert _response(waiting)[0] == 200  # admitted when its headers were complete
+    assert read_response(waiting)[0] == 200  # admitted when its headers were complete
     late = capped.connect()  # the cap is taken again: second and waiting
     _check_503(late, _get())
     for sock in (second, waiting):
@@ -463,7 +447,7 @@ def test_beyond_twice_the_cap_a_new_connection_is_closed_before_anything_is_read
     assert capped.limited("over_ceiling") == before["over_ceiling"] + 1
     capped.settle(2 * CAP)  # the aborted one is counted open and closed like any other
     kept[0].sendall(_get())
-    assert _response(kept[0])[0] == 200  # admitted clients are still served
+    assert read_response(kept[0])[0] == 200  # admitted clients are still served
     _check_503(kept[-1], _get())  # the last kept connection was not closed: it is refused, not aborted
     assert capped.limited("over_capacity") == before["over_capacity"] + 1
     for sock in kept:

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.server.raw_http import read_response
 from tests.server.serve_process import ServeProcess, serve_process
 
 pytestmark = [pytest.mark.duckdb, pytest.mark.e2e]
@@ -131,17 +132,7 @@ def test_idle_sse_streams_are_ended_and_closed(server):
 def _exchange(sock: socket.socket, request: bytes) -> tuple[int, dict[bytes, bytes], bytes]:
     """Send one request on ``sock`` and read one response with a Content-Length."""
     sock.sendall(request)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"closed before an answer: {data!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    headers = dict(line.lower().split(b": ", 1) for line in lines[1:])
-    while len(body) < int(headers[b"content-length"]):
-        body += sock.recv(65536)
-    return int(lines[0].split()[1]), headers, body
+    return read_response(sock)
 
 
 def test_beyond_the_connection_cap_requests_get_503_with_retry_after(market_db, tmp_path):
