@@ -58,11 +58,13 @@ become final (``next_bar_end_ns``), so a loop can wait for the watermark to reac
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple
@@ -203,6 +205,32 @@ def run_transform(
     """
     if symbols_per_commit < 1:
         raise ValueError(f"symbols_per_commit must be >= 1, got {symbols_per_commit}")
+    with _old_objects_frozen():
+        return _run(storage, settings, now_ns, symbols_per_commit, progress, symbols)
+
+
+@contextmanager
+def _old_objects_frozen() -> Iterator[None]:
+    """Leave the objects that exist before the run out of the garbage collector's passes while it runs
+    (``gc.freeze``; ``gc.unfreeze`` after, so they are collected as before).
+
+    Loading the cached kernels (:func:`udx.warm.warm_kernels`) allocates enough to start a full collection in a
+    new process, which walks every object of the process (numba, scipy, pandas, pyarrow and DuckDB's modules)
+    holding the GIL, so no other Python runs meanwhile: ~0.08 s of thread CPU at the start of each
+    ``transform --once`` (BENCHMARKS.md, transform end to end, helper wpath). With the old objects frozen the
+    passes during the run walk only what the run made; garbage among the old objects waits for the first
+    full pass after the run (process exit, for ``--once``).
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _run(storage: Storage, settings: Settings, now_ns: int | None, symbols_per_commit: int,
+         progress: Callable[[int, int], None] | None, symbols: Sequence[tuple[str, str]] | None) -> TransformSummary:
+    """:func:`run_transform` with its arguments checked."""
     started = time.perf_counter()
     warm_kernels()  # loads the cached kernels on a thread while the states and the first chunk are read
     computed_at = time.time_ns() if now_ns is None else int(now_ns)
