@@ -205,8 +205,26 @@ def run_transform(
     """
     if symbols_per_commit < 1:
         raise ValueError(f"symbols_per_commit must be >= 1, got {symbols_per_commit}")
-    with _old_objects_frozen():
+    with _old_objects_frozen(), _arrow_pool(pa.system_memory_pool()):
         return _run(storage, settings, now_ns, symbols_per_commit, progress, symbols)
+
+
+@contextmanager
+def _arrow_pool(pool: pa.MemoryPool) -> Iterator[None]:
+    """Allocate the run's Arrow buffers from ``pool`` (``pa.set_memory_pool``), the default pool again after.
+
+    pyarrow's default pool here is mimalloc, with which the transform's reads, joins and table building cost the
+    process ~1 s more CPU of ~5 s on bench_signals' 2M-trade, 8M-quote file than with the C library's malloc or
+    jemalloc (three alternating runs each; BENCHMARKS.md, transform end to end, helper wpath). A buffer is freed
+    to the pool it came from, so arrays made before or after the run are unaffected; another thread's Arrow
+    calls during the run use ``pool`` too.
+    """
+    before = pa.default_memory_pool()
+    pa.set_memory_pool(pool)
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(before)
 
 
 @contextmanager
