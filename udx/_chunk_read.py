@@ -120,8 +120,10 @@ def arrays_of(trades: pa.Table, market: str) -> Arrays:
 
 
 def _joined(column: pa.ChunkedArray) -> np.ndarray:
-    """A read's column as one array (NULL as NaN), joined in arrow's memory pool, which keeps freed blocks for the
-    next read (numpy's large allocations are fresh pages each time)."""
+    """A read's column as one array (NULL as NaN), joined by Arrow in the pool the run allocates from
+    (:func:`udx.transform.run_transform` sets the C library's malloc for its duration: with pyarrow's mimalloc the
+    reader thread took about twice the CPU, and the process twice the fresh huge pages; BENCHMARKS.md, helper
+    wpath)."""
     return column.combine_chunks().to_numpy(zero_copy_only=False)
 
 
@@ -179,5 +181,5 @@ def _floats(column: pa.ChunkedArray, a: int, b: int) -> np.ndarray:
         return np.empty(0)
     if len(chunks) == 1:
         return np.ascontiguousarray(chunks[0].to_numpy(zero_copy_only=False), dtype=np.float64)
-    # joined in arrow's memory pool, which keeps freed blocks (numpy's large allocations are fresh pages each time)
+    # joined by Arrow, in the pool the run allocates from (see _joined)
     return np.ascontiguousarray(pa.concat_arrays(chunks).to_numpy(zero_copy_only=False), dtype=np.float64)

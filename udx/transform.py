@@ -58,11 +58,13 @@ become final (``next_bar_end_ns``), so a loop can wait for the watermark to reac
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple
@@ -203,6 +205,50 @@ def run_transform(
     """
     if symbols_per_commit < 1:
         raise ValueError(f"symbols_per_commit must be >= 1, got {symbols_per_commit}")
+    with _old_objects_frozen(), _arrow_pool(pa.system_memory_pool()):
+        return _run(storage, settings, now_ns, symbols_per_commit, progress, symbols)
+
+
+@contextmanager
+def _arrow_pool(pool: pa.MemoryPool) -> Iterator[None]:
+    """Allocate the run's Arrow buffers from ``pool`` (``pa.set_memory_pool``), the default pool again after.
+
+    pyarrow's default pool here is mimalloc, with which the transform's reads, joins and table building cost the
+    process ~1 s more CPU of ~5 s on bench_signals' 2M-trade, 8M-quote file than with the C library's malloc or
+    jemalloc (three alternating runs each; BENCHMARKS.md, transform end to end, helper wpath). A buffer is freed
+    to the pool it came from, so arrays made before or after the run are unaffected; another thread's Arrow
+    calls during the run use ``pool`` too.
+    """
+    before = pa.default_memory_pool()
+    pa.set_memory_pool(pool)
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(before)
+
+
+@contextmanager
+def _old_objects_frozen() -> Iterator[None]:
+    """Leave the objects that exist before the run out of the garbage collector's passes while it runs
+    (``gc.freeze``; ``gc.unfreeze`` after, so they are collected as before).
+
+    Loading the cached kernels (:func:`udx.warm.warm_kernels`) allocates enough to start a full collection in a
+    new process, which walks every object of the process (numba, scipy, pandas, pyarrow and DuckDB's modules)
+    holding the GIL, so no other Python runs meanwhile: ~0.08 s of thread CPU at the start of each
+    ``transform --once`` (BENCHMARKS.md, transform end to end, helper wpath). With the old objects frozen the
+    passes during the run walk only what the run made; garbage among the old objects waits for the first
+    full pass after the run (process exit, for ``--once``).
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _run(storage: Storage, settings: Settings, now_ns: int | None, symbols_per_commit: int,
+         progress: Callable[[int, int], None] | None, symbols: Sequence[tuple[str, str]] | None) -> TransformSummary:
+    """:func:`run_transform` with its arguments checked."""
     started = time.perf_counter()
     warm_kernels()  # loads the cached kernels on a thread while the states and the first chunk are read
     computed_at = time.time_ns() if now_ns is None else int(now_ns)
