@@ -30,8 +30,7 @@ of the first 3 s and the last 5 s of the window are left out (no answer before, 
 
 ``--writes SECONDS`` (with ``--only-parts``: nothing else) times, in this process, what a trade and a bar wait
 for at the last rate: the feed's writes, those in which DuckDB checkpointed apart (:func:`writes`), and the
-one-bar transform pass; ``--group-commits SECONDS``: a trade's wait under the feed's group commits with DuckDB's own
-checkpoints and with the feed's schedule (:func:`group_commits`).
+one-bar transform pass.
 
 Targets (issue 14): trade p99 ≤ 1 s; signal p99 ≤ ``TRANSFORM_LATENESS_SECONDS`` + 1.5 s. ``--baseline PATH``
 adds, in the same run, the code of another checkout (``PYTHONPATH=PATH``, e.g. a worktree of ``main`` with the
@@ -738,91 +737,6 @@ def writes(seconds: float, rate: int, step_s: float = 0.1, passes: int = 3,
     return lines
 
 
-def group_commits(seconds: float, rate: int, step_s: float = 0.05, rounds: int = 3) -> list[str]:
-    """In one process, what the feed's checkpoint schedule (``ingest.feed``) does to a trade's wait: ``seconds``
-    of the market at ``rate`` trades/s (and as many quotes) arrive every ``step_s`` (a producer thread on the
-    wall clock); a writer takes everything that arrived, appends its trades, then its quotes, and again (group
-    commit, as the feed's writer does). A trade waits from its arrival to the end of its trades' commit. Two
-    schedules, each into a fresh file, alternated ``rounds`` times (the box's load falls on both):
-
-    * DuckDB's: ``checkpoint_threshold`` 16 MiB, DuckDB's default (the commit crossing it checkpoints);
-    * the feed's: the instance as this tree opens it (:func:`sql.duckdb_backend.instance_config`) and
-      ``checkpoint_if_over(CHECKPOINT_WAL_BYTES)`` right after each write's quotes.
-
-    No socket, decode or transform: only the writes and the checkpoints."""
-    import threading
-    from unittest import mock
-
-    import pyarrow as pa
-
-    from ingest.feed import CHECKPOINT_WAL_BYTES
-    from sql import duckdb_backend
-    from sql.settings import Settings
-
-    start = 1_712_325_600 * NS
-    market = _market_at(rate, start)
-    batches = [_market_tables(market, start + round(k * step_s * NS), step_s) for k in range(round(seconds / step_s))]
-    n_trades = sum(t.num_rows for t, _ in batches)
-
-    def one(own: bool, path: Path) -> str:
-        default = duckdb_backend.instance_config
-        config = default if own else (lambda s: {**default(s), "checkpoint_threshold": "16MiB"})
-        with mock.patch.object(duckdb_backend, "instance_config", config):
-            storage = duckdb_backend.DuckDBStorage.open(Settings(_env_file=None, duckdb_path=path))  # type: ignore[call-arg]
-        storage.apply_schema()
-        storage.checkpoint()
-        arrived: list[tuple[float, Any, Any]] = []
-        lock, done = threading.Lock(), threading.Event()
-
-        def produce() -> None:
-            began = time.perf_counter()
-            for k, batch in enumerate(batches):
-                time.sleep(max(0.0, began + k * step_s - time.perf_counter()))
-                with lock:
-                    arrived.append((time.perf_counter(), *batch))
-            done.set()
-
-        waits: list[float] = []
-        rows: list[int] = []
-        own_checkpoints = 0
-        producer = threading.Thread(target=produce)
-        producer.start()
-        cpu = time.process_time()
-        while True:
-            with lock:
-                todo, arrived[:] = list(arrived), []
-            if not todo:
-                if done.is_set():
-                    break
-                time.sleep(0.002)
-                continue
-            storage.append_trades(pa.concat_tables([t for _, t, _ in todo]))
-            now = time.perf_counter()
-            waits += [now - at for at, _, _ in todo]
-            rows += [t.num_rows for _, t, _ in todo]
-            storage.append_quotes(pa.concat_tables([q for _, _, q in todo]))
-            if own and storage.checkpoint_if_over(CHECKPOINT_WAL_BYTES):
-                own_checkpoints += 1
-        cpu = time.process_time() - cpu
-        producer.join()
-        storage.close()
-        wait = np.repeat(np.array(waits), rows)  # one entry a trade
-        name = "the feed's schedule" if own else "DuckDB's 16 MiB"
-        return (f"  - {name}: a trade's wait p50 / p99 / max {np.percentile(wait, 50) * 1e3:.0f} / "
-                f"{np.percentile(wait, 99) * 1e3:.0f} / {wait.max() * 1e3:.0f} ms, {np.mean(wait > 0.5):.1%} of trades over "
-                f"0.5 s, {np.mean(wait > 1.0):.1%} over 1 s; CPU {1e6 * cpu / n_trades:.1f} µs "
-                f"a trade with its quote; {own_checkpoints} checkpoints by the writer")
-
-    lines = [f"- Group commits at {n_trades / seconds:,.0f} trades/s (and as many quotes) for {seconds:g} s of the "
-             f"market, arriving every {step_s:g} s, {rounds} rounds alternated:"]
-    with tempfile.TemporaryDirectory(prefix="freshness-commits-") as tmp:
-        for k in range(rounds):
-            for own in (False, True):
-                lines.append(one(own, Path(tmp) / f"g{k}{int(own)}.duckdb"))
-                print(lines[-1], flush=True)
-    return lines
-
-
 def main(argv: list[str] | None = None) -> int:
     from sql.settings import Settings
 
@@ -854,11 +768,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint-thresholds", nargs="*", default=[], metavar="SIZE",
                         help="with --writes: the writes again with DuckDB's checkpoint_threshold set to each SIZE, "
                         "e.g. 64MiB (a what-if; the project leaves DuckDB's default)")
-    parser.add_argument("--group-commits", type=float, default=0, metavar="SECONDS",
-                        help="also time, in this process, a trade's wait under group commits at the last rate with "
-                        "DuckDB's checkpoints and with the feed's own schedule (group_commits)")
     parser.add_argument("--only-parts", action="store_true",
-                        help="only the --parts, --feed-cpu, --writes and --group-commits timings (no demo)")
+                        help="only the --parts, --feed-cpu and --writes timings (no demo)")
     parser.add_argument("--no-append", action="store_true", help="leave BENCHMARKS.md as it is")
     args = parser.parse_args(argv)
     defaults = Settings()  # type: ignore[call-arg]  # the demo runs with the same environment
@@ -898,9 +809,6 @@ def main(argv: list[str] | None = None) -> int:
         lines = writes(args.writes, (args.rates or args.sim_rates)[-1], thresholds=args.checkpoint_thresholds)
         print("\n".join(lines), flush=True)
         section += "\nIn one process (`--writes`), this tree only:\n" + "\n".join(lines) + "\n"
-    if args.group_commits:
-        lines = group_commits(args.group_commits, (args.rates or args.sim_rates)[-1])
-        section += "\nIn one process (`--group-commits`), this tree only:\n" + "\n".join(lines) + "\n"
     print()
     report.publish(TITLE, section, write=not args.no_append)
     return 0

@@ -20,14 +20,6 @@ Design (polygon notes §1.5, §2): Polygon drops consumers that do not read fast
   then writes the quotes; a trade is visible without waiting for its batch's quotes, and the writes keep their
   order (a batch's trades, its quotes, the next batch).
 
-Checkpoints on the writer's schedule (a sink with ``checkpoint_if_over``: the DuckDB storage). A DuckDB
-checkpoint blocks every append and commit while it runs, and the commit that passes DuckDB's own threshold waits
-for it whole, trades and signals alike. So the writer checkpoints itself between writes: right after a batch's
-quotes once the WAL holds :data:`CHECKPOINT_WAL_BYTES` (that batch's trades are visible already), and earlier,
-from :data:`IDLE_CHECKPOINT_WAL_BYTES`, right after a write when no batch is due (a slow feed then never waits
-for one); DuckDB's own threshold (``sql.duckdb_backend.AUTO_CHECKPOINT_WAL_BYTES``) lies beyond both. A batch
-that falls due meanwhile waits for the checkpoint as it waits for a write (BENCHMARKS.md, "Freshness of the demo").
-
 :class:`PolygonReader` is the shared part (client, reconnects, queue, status handling); it leaves the drain
 to subclasses: :class:`PolygonFeed` (this module) normalizes into a database, ``ingest.produce.KafkaFeed``
 produces each event to Kafka.
@@ -50,7 +42,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -67,17 +59,12 @@ if TYPE_CHECKING:
 
     from sql.settings import Settings
 
-__all__ = ["CHECKPOINT_WAL_BYTES", "FeedStats", "IDLE_CHECKPOINT_WAL_BYTES", "MAX_BATCH_FACTOR", "PolygonAuthError", "PolygonFeed", "PolygonReader", "TradeSink"]
+__all__ = ["FeedStats", "MAX_BATCH_FACTOR", "PolygonAuthError", "PolygonFeed", "PolygonReader", "TradeSink"]
 
 log = logging.getLogger(__name__)
 
 #: A batch that reaches this many times ``batch_rows`` while a write is in flight waits for that write.
 MAX_BATCH_FACTOR = 20
-#: The WAL size from which the writer checkpoints right after a batch's quotes (module docstring): DuckDB's
-#: default ``checkpoint_threshold``, the point at which DuckDB would checkpoint inside a commit.
-CHECKPOINT_WAL_BYTES = 16 * 2**20
-#: The WAL size from which the writer checkpoints right after a write when no batch is due.
-IDLE_CHECKPOINT_WAL_BYTES = 8 * 2**20
 #: Frames the drain takes off the queue per wake-up before it looks at its batch again.
 _FRAMES_PER_WAKE = 64
 _DISCONNECT_STATUSES = frozenset({"max_connections", "force_disconnect", "slow_consumer"})
@@ -111,8 +98,6 @@ class FeedStats:
     batches: int = 0
     rows_added: int = 0
     connections: int = 0
-    #: Checkpoints the writer ran between its writes (module docstring).
-    checkpoints: int = 0
     #: Seconds from the receipt of a batch's first frame to the end of its write.
     last_batch_latency_s: float | None = None
     #: Seconds the sink took to write the last batch.
@@ -298,8 +283,6 @@ class PolygonFeed(PolygonReader):
                 f"batch_rows must be >= 1 and batch_seconds > 0, got {batch_rows}, {batch_seconds}"
             )
         self.sink = sink
-        #: The sink's ``checkpoint_if_over(wal_bytes) -> bool`` (DuckDB's storage), or None (module docstring).
-        self._checkpoint_if_over: Callable[[int], bool] | None = getattr(sink, "checkpoint_if_over", None)
         self._quote_builder: ThreadPoolExecutor | None = None  # builds a batch's quotes while its trades are written
         self.batch_rows = batch_rows
         self.batch_seconds = batch_seconds
@@ -338,7 +321,7 @@ class PolygonFeed(PolygonReader):
         first_ns: int | None = None
         deadline: float | None = None
         getter: asyncio.Future[tuple[bytes | str, int] | None] | None = None
-        writing: asyncio.Future[bool] | None = None  # a batch's write (True) or a checkpoint (False) in flight
+        writing: asyncio.Task[None] | None = None
         try:
             while True:
                 due = batch.n_rows >= self.batch_rows or (deadline is not None and loop.time() >= deadline)
@@ -370,10 +353,7 @@ class PolygonFeed(PolygonReader):
                             items.append(self._queue.get_nowait())
                 if writing is not None and writing.done():
                     writing, done = None, writing
-                    wrote = done.result()  # a failed write ends the drain (run() surfaces it)
-                    idle = batch.n_rows < self.batch_rows and (deadline is None or loop.time() < deadline)
-                    if wrote and idle and self._checkpoint_if_over is not None:
-                        writing = loop.run_in_executor(self._writer, self._checkpoint, IDLE_CHECKPOINT_WAL_BYTES)
+                    done.result()  # a failed write ends the drain (run() surfaces it)
                 for item in items:
                     if item is _STOP:
                         if writing is not None:
@@ -400,13 +380,12 @@ class PolygonFeed(PolygonReader):
         self._note_statuses(batch.statuses)
         batch.statuses.clear()
 
-    async def _flush(self, batch: FrameBatch, first_ns: int | None) -> bool:
-        """Build the tables of ``batch`` and write them, both on the writer thread; return whether there was
-        anything to write. Building them is Python per event (``FastFrameBatch.take``: about twice the frame
-        decode's cost), a tenth of a second and more for the batches of a high rate, which on the event loop
-        would hold up the socket and every HTTP answer."""
+    async def _flush(self, batch: FrameBatch, first_ns: int | None) -> None:
+        """Build the tables of ``batch`` and write them, both on the writer thread. Building them is Python per
+        event (``FastFrameBatch.take``: about twice the frame decode's cost), a tenth of a second and more for the
+        batches of a high rate, which on the event loop would hold up the socket and every HTTP answer."""
         if batch.n_rows == 0:
-            return False
+            return
         started = time.monotonic()
         normalized, added = await asyncio.get_running_loop().run_in_executor(self._writer, self._write, batch)
         self.stats.last_write_s = time.monotonic() - started
@@ -423,16 +402,6 @@ class PolygonFeed(PolygonReader):
             log.info("feed %s: frames=%d trades=%d quotes=%d rejects=%d dropped=%d batches=%d "
                      "last_batch_latency=%.3fs last_write=%.3fs", self.market, s.frames, s.trades, s.quotes,
                      s.rejects, s.dropped_frames, s.batches, s.last_batch_latency_s or 0.0, s.last_write_s)
-        return True
-
-    def _checkpoint(self, wal_bytes: int) -> bool:
-        """On the writer thread: checkpoint when the WAL holds ``wal_bytes`` (module docstring); never a write."""
-        try:
-            if self._checkpoint_if_over is not None and self._checkpoint_if_over(wal_bytes):
-                self.stats.checkpoints += 1
-        except Exception:  # noqa: BLE001 - the data is committed; DuckDB checkpoints at its own threshold then
-            log.warning("feed %s: checkpoint failed; DuckDB checkpoints by itself later", self.market, exc_info=True)
-        return False
 
     def _write(self, batch: FrameBatch) -> tuple[Normalized, int]:
         """Build and write a batch on the writer thread: its trades first, so that they are committed (and
@@ -454,5 +423,4 @@ class PolygonFeed(PolygonReader):
                 added += self.sink.append_trades(normalized.trades)
         if normalized.quotes.num_rows:
             added += self.sink.append_quotes(normalized.quotes)
-        self._checkpoint(CHECKPOINT_WAL_BYTES)  # this batch's trades are visible already (module docstring)
         return normalized, added

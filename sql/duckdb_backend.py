@@ -84,7 +84,7 @@ from sql.watchdog import Watchdog
 if TYPE_CHECKING:
     from sql.settings import Settings
 
-__all__ = ["AUTO_CHECKPOINT_WAL_BYTES", "DuckDBStorage", "connect_file", "instance_config", "lock_down"]
+__all__ = ["DuckDBStorage", "connect_file", "instance_config", "lock_down"]
 
 log = logging.getLogger("microstructure.sql")
 
@@ -124,23 +124,13 @@ _QUOTE_KEY = ("ts_ns", "sequence", "received_ns")
 _QUOTE_COLUMNS = ("ts_ns", "bid_price", "bid_size", "ask_price", "ask_size")
 
 
-#: DuckDB's ``checkpoint_threshold`` here: the WAL size at which a commit checkpoints by itself. Twice DuckDB's
-#: default (16 MiB): a writer with a schedule of its own (the live feed, :meth:`DuckDBStorage.checkpoint_if_over`)
-#: checkpoints before it, between its writes, and this is the bound for every other writer.
-AUTO_CHECKPOINT_WAL_BYTES = 32 * 2**20
-
-
 def instance_config(settings: Settings) -> dict[str, str | int | bool]:
     """The DuckDB configuration every connection of this module opens a file with.
-
-    A commit checkpoints by itself once the WAL holds :data:`AUTO_CHECKPOINT_WAL_BYTES` (every commit of the
-    process waits for a checkpoint, which also blocks every append meanwhile).
 
     DuckDB shares one instance per file within a process and refuses a second connection to it with other
     settings: anything else that opens a file this process may hold passes the same configuration.
     """
-    config: dict[str, str | int | bool] = {"threads": settings.duckdb_threads,
-                                           "checkpoint_threshold": f"{AUTO_CHECKPOINT_WAL_BYTES // 2**20}MiB"}
+    config: dict[str, str | int | bool] = {"threads": settings.duckdb_threads}
     if settings.duckdb_memory_limit:
         config["memory_limit"] = settings.duckdb_memory_limit
     return config
@@ -366,7 +356,6 @@ class DuckDBStorage:
         self._archived = ArchivedDays(self._queries, archive_root, label)  # archived days appends check against
         self._metrics_final_before: dict[int, int] = {}  # grid -> final_before_ns daily_metrics is written to
         self._cursor_setup: tuple[str, ...] = ()  # run on each new cursor (a reader of an older file)
-        self._wal: Path | None = None  # the file's write-ahead log (None: not opened from a path)
 
     @classmethod
     def open(cls, settings: Settings, *, read_only: bool = False) -> DuckDBStorage:
@@ -396,7 +385,6 @@ class DuckDBStorage:
         storage = cls(connect(), read_only=read_only, query_timeout_s=settings.mcp_query_timeout_ms / 1000,
                       connect=connect, label=f"DUCKDB_PATH {str(path)!r}", archive_root=archive_root,
                       view_settings=view_setting_rows(settings))
-        storage._wal = None if read_only else Path(f"{path}.wal")
         if read_only:  # a writer checks in apply_schema; a reader of a file newer code migrated is refused here
             cursor = storage._root.cursor()  # its own: the thread's cursor is for the caller's statements
             try:
@@ -948,25 +936,6 @@ class DuckDBStorage:
         """Write the WAL into the file and free the blocks of deleted rows for later appends."""
         with self._write_lock:
             self._cursor().execute("CHECKPOINT")
-
-    def wal_bytes(self) -> int:
-        """Bytes in the file's write-ahead log now (0 when there is none, or the storage has no file)."""
-        try:
-            return self._wal.stat().st_size if self._wal is not None else 0
-        except FileNotFoundError:  # no commit since the last checkpoint
-            return 0
-
-    def checkpoint_if_over(self, wal_bytes: int) -> bool:
-        """:meth:`checkpoint` when the WAL holds at least ``wal_bytes``; return whether it did.
-
-        For a writer that checkpoints on its own schedule, between its writes (the live feed, ``ingest.feed``),
-        before a commit of its own or of the transform would (:data:`AUTO_CHECKPOINT_WAL_BYTES`): a checkpoint
-        blocks every append and commit while it runs, and the commit that triggers one waits for it whole.
-        """
-        if self._wal is None or self.wal_bytes() < wal_bytes:
-            return False
-        self.checkpoint()
-        return True
 
     # --- reads for writers ---------------------------------------------------------------------------
     def _fetchall(self, name: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:

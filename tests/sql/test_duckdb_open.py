@@ -97,10 +97,9 @@ def test_a_writer_creates_the_file_in_a_new_or_an_existing_folder_and_a_reader_n
 
 
 def test_the_instance_takes_threads_and_memory_limit_from_the_settings(tmp_path):
-    ckpt = {"checkpoint_threshold": "32MiB"}  # twice DuckDB's default: the feed checkpoints first (ingest/feed.py)
-    assert instance_config(Settings(duckdb_path=tmp_path / "x", duckdb_threads=3)) == {"threads": 3, **ckpt}
+    assert instance_config(Settings(duckdb_path=tmp_path / "x", duckdb_threads=3)) == {"threads": 3}
     settings = Settings(duckdb_path=tmp_path / "c.duckdb", duckdb_threads=3, duckdb_memory_limit="1GB")
-    assert instance_config(settings) == {"threads": 3, "memory_limit": "1GB", **ckpt}
+    assert instance_config(settings) == {"threads": 3, "memory_limit": "1GB"}
     store = DuckDBStorage.open(settings)
     try:
         assert store.fetch_one("SELECT current_setting('threads'), current_setting('memory_limit')") == (

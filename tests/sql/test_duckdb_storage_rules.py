@@ -86,10 +86,9 @@ def test_a_file_another_process_holds_names_that_process(tmp_path):
 
 
 def test_the_instance_is_configured_from_the_settings(tmp_path):
-    ckpt = {"checkpoint_threshold": "32MiB"}  # twice DuckDB's default: the feed checkpoints first (ingest/feed.py)
-    assert instance_config(Settings(duckdb_path=tmp_path / "x", duckdb_threads=3)) == {"threads": 3, **ckpt}
+    assert instance_config(Settings(duckdb_path=tmp_path / "x", duckdb_threads=3)) == {"threads": 3}
     config = instance_config(Settings(duckdb_path=tmp_path / "x", duckdb_threads=2, duckdb_memory_limit="1GB"))
-    assert config == {"threads": 2, "memory_limit": "1GB", **ckpt}
+    assert config == {"threads": 2, "memory_limit": "1GB"}
     store = DuckDBStorage.open(Settings(duckdb_path=tmp_path / "c.duckdb", duckdb_threads=3))
     try:
         assert store.fetch_one("SELECT current_setting('threads')")[0] == 3
