@@ -12,6 +12,7 @@ expected bytes are written here by hand from the documented contract (the REST e
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -26,6 +27,7 @@ from server.asgi_body import BodyLimit, read_body_within, replay_body
 from server.fast_path import FastToolCalls, _eligible_headers, _envelope, _error_json, _media_types, _tool_call, result_json
 from server.jsonrpc_checks import INVALID_ID, bad_request_id, is_json_body, is_mcp_post, tool_arguments
 from server.metrics import ServerMetrics
+from server.row_wire import RowWire, with_wire
 from server.seed_rpc import SeedRpcAdapter, rewrite_seed_body
 
 pytestmark = pytest.mark.anyio
@@ -46,6 +48,9 @@ async def _call(app: Any, body: bytes | list[bytes] = b"", *, method: str = "POS
     """One request through ``app`` (``body`` as one chunk, or a list of chunks); status, headers, body."""
     chunks = [body] if isinstance(body, bytes) else list(body)
     messages = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)]
+    for message in messages:
+        if message["body"] is None:  # the ASGI spec's default: a message without ``body`` is b""
+            del message["body"]
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -56,6 +61,7 @@ async def _call(app: Any, body: bytes | list[bytes] = b"", *, method: str = "POS
 
     await app(_scope(method, path, headers), receive, send)
     start = sent[0]
+    assert start["type"] == "http.response.start" and {m["type"] for m in sent[1:]} <= {"http.response.body"}
     return (start["status"], {k.decode(): v.decode() for k, v in start["headers"]},
             b"".join(m.get("body", b"") for m in sent[1:]))
 
@@ -67,6 +73,7 @@ class Spy:
         self.app = app
         self.scopes: list[dict] = []
         self.bodies: list[bytes] = []
+        self.after: list[dict] = []  # what ``receive`` says after the body: the client's own next message
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         self.scopes.append(scope)
@@ -77,13 +84,16 @@ class Spy:
             if not message.get("more_body", False):
                 break
         self.bodies.append(b"".join(chunks))
+        self.after.append(await receive())
         await self.app(scope, replay_body(self.bodies[-1], receive), send)
 
 
 async def _echo(scope: dict, receive: Any, send: Any) -> None:
-    """Answers 200 with the body it reads (the first message only) and the method."""
+    """Answers 200 with the body it reads (the first message only), the method and the next message's type."""
     message = await receive()
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"x-method", scope["method"].encode())]})
+    following = (await receive())["type"].encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"x-method", scope["method"].encode()), (b"x-next", following)]})  # fmt: skip
     await send({"type": "http.response.body", "body": message.get("body", b"")})
 
 
@@ -103,6 +113,14 @@ class Page(BaseModel):
     as_of: str = "2026-01-01T00:00:00Z"
 
 
+class RowsPage(BaseModel):
+    """A page whose first field is its rows (``server.row_wire.page_json``'s contract)."""
+
+    rows: list[Point]
+    count: int
+    next_cursor: str | None = Field(default=None, alias="nextCursor")
+
+
 def _tiny_mcp() -> MCPServer:
     mcp = MCPServer(name="tiny")
 
@@ -119,6 +137,12 @@ def _tiny_mcp() -> MCPServer:
     @mcp.tool(name="get_jump_events")
     def jumps(limit: int = 1) -> Page:
         return Page(symbol="SPY", count=limit, points=[])
+
+    @mcp.tool(name="get_enriched_data")
+    def enriched(limit: int = 2) -> RowsPage:  # rows serialized once (server/row_wire.py), as kept rows are
+        rows = [Point(price=i * 0.1, note=f"ü\t{i}") for i in range(limit)]
+        return with_wire(RowsPage.model_validate({"rows": rows, "count": limit, "nextCursor": "n"}),
+                         [RowWire(row) for row in rows])
 
     @mcp.tool(name="get_chart")
     def chart(symbol: str = "AAPL") -> Page:  # registered, not one of the short path's tools
@@ -156,7 +180,7 @@ async def _apps(cache: FakeCache | None = None, max_body_bytes: int = 1 << 20) -
                                   transport_security=TransportSecuritySettings(allowed_hosts=["127.0.0.1:*"]))
     spy = Spy(sdk)
     metrics = ServerMetrics()
-    fast = FastToolCalls(spy, mcp=mcp, tools=["get_trading_signals", "get_jump_events"], metrics=metrics,
+    fast = FastToolCalls(spy, mcp=mcp, tools=["get_trading_signals", "get_jump_events", "get_enriched_data"], metrics=metrics,
                          cache=cache, max_body_bytes=max_body_bytes)  # fmt: skip
     async with mcp.session_manager.run():
         yield sdk, fast, spy, metrics
@@ -224,9 +248,9 @@ def test_absent_or_null_arguments_are_an_empty_object_and_anything_else_is_kept(
 
 async def test_read_body_within_joins_the_chunks_up_to_the_limit_inclusive():
     for chunks, expected in (([b"abcd", b"efgh", b"ij"], b"abcdefghij"), ([b"0123456789"], b"0123456789"),
-                             ([b"", b"12", b""], b"12")):  # fmt: skip
-        status, _, body = await _call(BodyLimit(_echo, max_bytes=10), chunks)
-        assert (status, body) == (200, expected)
+                             ([b"", b"12", b""], b"12"), ([None, b"12", None], b"12"), ([None], b"")):  # fmt: skip
+        status, headers, body = await _call(BodyLimit(_echo, max_bytes=10), chunks)
+        assert (status, body, headers["x-next"]) == (200, expected, "http.disconnect")
 
 
 async def test_a_body_over_the_limit_is_answered_413_in_the_rest_error_shape():
@@ -327,7 +351,7 @@ async def test_the_seed_adapter_answers_what_the_sdk_answers_to_the_rewritten_ca
             ours = await _call(seed, orjson.dumps(message), headers=headers)
             theirs = await _call(sdk, rpc)
             assert ours[0] == theirs[0] == 200 and ours[2] == theirs[2]
-            assert orjson.loads(spy.bodies[-1]) == orjson.loads(rpc)
+            assert orjson.loads(spy.bodies[-1]) == orjson.loads(rpc) and spy.after[-1] == {"type": "http.disconnect"}
             sent = spy.scopes[-1]["headers"]
             assert sent[:2] == [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/json")]
             assert sent[2:] == [(b"x-kept", b"yes"), (b"accept", b"application/json, text/event-stream"),
@@ -355,6 +379,7 @@ async def test_the_seed_adapter_refuses_a_bad_id_and_passes_everything_else_unto
             theirs = await _call(sdk, raw, headers=scope_headers, path=path)
             assert ours == theirs
             assert spy.bodies[-1] == raw and spy.scopes[-1]["headers"] == (scope_headers or JSON_HEADERS)
+        assert spy.after == [{"type": "http.disconnect"}] * 4
 
 
 # --------------------------------------------------------------------------------------- server/fast_path.py
@@ -375,6 +400,8 @@ def test_media_types_are_lowercased_without_parameters():
     ([], "text/html", "application/json", False),
     ([], None, "application/json", False),
     ([], "application/json", "application/json-seq", False),
+    ([], "application/json", "application/json, text/plain", True),
+    ([], "application/json", "text/plain, application/json", False),  # the SDK refuses it (400)
     ([], "application/json", "text/plain", False),
     ([], "application/json", None, False),
     ([(b"mcp-session-id", b"abc")], "application/json", "application/json", False),
@@ -435,6 +462,8 @@ CALLS = [
     ("get_trading_signals", {"symbol": "FAIL"}),
     ("get_trading_signals", {"symbol": "BOOM"}),
     ("get_jump_events", {"limit": 4}),
+    ("get_enriched_data", {"limit": 3}),
+    ("get_enriched_data", {"limit": 0}),
 ]
 
 
@@ -465,6 +494,7 @@ async def test_everything_else_reaches_the_sdk_unchanged(body):
     async with _apps() as (sdk, fast, spy, _):
         ours, theirs = await _call(fast, body), await _call(sdk, body)
         assert spy.bodies == [body] and (ours[0], ours[2]) == (theirs[0], theirs[2])
+        assert spy.after == [{"type": "http.disconnect"}]  # the client's receive, handed on after the body
 
 
 @pytest.mark.parametrize("headers", [
@@ -478,6 +508,7 @@ async def test_requests_with_other_headers_reach_the_sdk_unchanged(headers):
         body = _rpc(1, "get_jump_events", {})
         ours, theirs = await _call(fast, body, headers=headers), await _call(sdk, body, headers=headers)
         assert spy.bodies == [body] and spy.scopes[0]["headers"] == headers
+        assert spy.after == [{"type": "http.disconnect"}]
         assert (ours[0], ours[2]) == (theirs[0], theirs[2])
     async with _apps() as (sdk, fast, spy, _):
         for path in ("/mcp/", "/api"):
@@ -512,6 +543,45 @@ async def test_data_only_calls_are_cached_and_a_hit_is_counted():
         # a window relative to now, and a failed call, are not kept
         await _call(fast, _rpc(2, "get_trading_signals", {"hours_back": 1}))
         assert cache.versions == 3 and len(cache.puts) == 1
-        for _ in range(2):
-            await _call(fast, _rpc(3, "get_trading_signals", {"symbol": "FAIL"}))
+        for symbol in ("FAIL", "BOOM"):  # a refusal and an unexpected exception
+            for _ in range(2):
+                failed = await _call(fast, _rpc(3, "get_trading_signals", {"symbol": symbol}))
+                assert orjson.loads(failed[2])["result"]["isError"] is True
         assert len(cache.puts) == 1 and spy.bodies == []
+
+
+@pytest.mark.parametrize("symbol", ["FAIL", "BOOM"])
+async def test_a_failed_call_is_logged_as_the_sdk_logs_it(symbol, caplog):
+    caplog.set_level(logging.INFO)
+    body = _rpc(1, "get_trading_signals", {"symbol": symbol})
+    logged = []
+    for name in ("fast", "sdk"):
+        caplog.clear()
+        async with _apps() as (sdk, fast, spy, _):
+            await _call(fast if name == "fast" else sdk, body)
+        logged.append([(r.levelno, r.getMessage(), r.exc_info is not None) for r in caplog.records
+                       if r.getMessage().startswith("Tool ")])  # fmt: skip
+    (level, message, traceback), = logged[0]
+    if symbol == "BOOM":  # as the SDK: the same line, with the traceback
+        assert logged[0] == logged[1] == [(logging.ERROR, "Tool 'get_trading_signals' raised an unexpected exception", True)]
+    else:  # the SDK logs the text of the ToolError it re-raises ("Error executing tool ...: "), this the tool's own
+        assert (level, message, traceback) == (logging.INFO, "Tool 'get_trading_signals' failed: \"unknown symbol 'FAIL'\"", False)
+        assert [(level, traceback)] == [(r[0], r[2]) for r in logged[1]] and "unknown symbol 'FAIL'" in logged[1][0][1]
+
+
+@pytest.mark.parametrize("content_types", [
+    [b"text/plain, application/json"],  # the SDK reads the start of the value: 400
+    [b"text/plain", b"application/json"],  # and the first of two headers: 400
+    [b"application/json", b"text/plain"],
+    [b"application/json, text/plain"],  # the SDK's prefix test passes: the short path may answer it
+    [b"Application/JSON"],
+    [b"application/json-seq"],
+])  # fmt: skip
+async def test_the_short_path_takes_a_content_type_only_where_the_sdk_does(content_types):
+    headers = [(b"host", b"127.0.0.1:8000"), (b"accept", b"application/json"),
+               *((b"content-type", value) for value in content_types)]  # fmt: skip
+    async with _apps() as (sdk, fast, spy, _):
+        body = _rpc(1, "get_jump_events", {})
+        ours, theirs = await _call(fast, body, headers=headers), await _call(sdk, body, headers=headers)
+        assert (ours[0], ours[2]) == (theirs[0], theirs[2])
+        assert len(spy.bodies) == (0 if content_types == [b"application/json, text/plain"] else 1)
