@@ -1,8 +1,8 @@
 """The request paths to a tool in process: body cap, JSON-RPC checks, seed body, short path (issue 16 point 4).
 
 Fast direct tests of ``server/jsonrpc_checks.py``, ``server/asgi_body.py``, ``server/seed_rpc.py`` and
-``server/fast_path.py`` (milliseconds a test, no database, no socket: the mutation groups ``request-checks``
-and ``fast-path`` of ``scripts/mutation``). The reference is the MCP SDK itself (README non-negotiable 7: the
+``server/fast_path.py`` (milliseconds a test, no database, no socket: the mutation group
+``request-paths`` of ``scripts/mutation``). The reference is the MCP SDK itself (README non-negotiable 7: the
 short path and the seed adapter answer exactly what the SDK would, or leave the request to it): a tiny
 ``MCPServer`` with three tools is served statelessly as JSON by the SDK's own Streamable HTTP app, once bare and
 once behind the layer under test, and both get the same ASGI requests. Where a layer answers itself, the
