@@ -33,7 +33,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.asgi_body import read_body_within, replay_body
-from server.jsonrpc_checks import is_mcp_post, tool_arguments
+from server.jsonrpc_checks import is_json_body, is_mcp_post, tool_arguments
 from server.metrics import ServerMetrics
 from server.response_cache import ResponseCache, cache_key
 from server.row_wire import page_json, wire_of
@@ -86,7 +86,9 @@ def _eligible_headers(scope: Scope) -> bool:
     accepted = _media_types(accept)
     if not ("*/*" in accepted or _JSON in accepted or "application/*" in accepted):
         return False
-    return any(part.strip() == _JSON for part in content_type.split(";")[0].split(","))
+    # the SDK's own test first: it reads the first Content-Type only, from its start ("text/plain,
+    # application/json" is refused with 400 there, so it must not be answered here)
+    return is_json_body(scope) and any(part.strip() == _JSON for part in content_type.split(";")[0].split(","))
 
 
 def _tool_call(body: bytes, tools: Collection[str]) -> tuple[Any, str, dict[str, Any]] | None:
