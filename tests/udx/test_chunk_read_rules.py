@@ -24,6 +24,7 @@ import pytest
 from reference.bars import condition_rules, eligibility
 from sql.contract import QUOTES_SCHEMA, TRADES_SCHEMA
 from sql.settings import Settings
+from udx import _chunk_read
 from udx._chunk_read import arrays_of, read_chunk, read_quotes, symbol_bounds, valid_prints
 
 pytestmark = pytest.mark.duckdb
@@ -194,8 +195,10 @@ def test_read_chunk_of_symbols_without_trades(storage) -> None:
         assert _listed(arrays) == []
 
 
-def test_unknown_condition_ids_are_neutral_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+def test_unknown_condition_ids_are_neutral_and_logged_once(caplog: pytest.LogCaptureFixture,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """An id the table does not list counts as a regular sale; it is logged once per process, naming the id."""
+    monkeypatch.setattr(_chunk_read, "_WARNED_CODES", set())  # as in a fresh process (the test may run twice)
     code = 876_543
     assert code not in RULES
     table = pa.table({"ts_ns": pa.array([1, 2, 3], pa.int64()), "price": [1.0, 2.0, 3.0], "size": [1.0, 1.0, 1.0],

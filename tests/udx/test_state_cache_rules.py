@@ -61,11 +61,13 @@ class Plain:
     def __init__(self, rows: dict[str, tuple[int, str]], **extra: Any) -> None:
         self.rows = rows
         self.passes = 0
+        self.grids: list[int] = []
         for name, value in extra.items():
             setattr(self, name, value)
 
     def load_signal_states(self, bar_seconds: int) -> dict[str, SignalStateRow]:
         self.passes += 1
+        self.grids.append(bar_seconds)
         return {s: SignalStateRow(s, bar_seconds, end, text) for s, (end, text) in self.rows.items()}
 
 
@@ -92,6 +94,7 @@ def test_a_storage_without_stamps_reads_every_state_every_pass() -> None:
         assert got["A"].last_bar_end_ns == 1000 and _same(got["A"].state, good) and got["A"].error is None
         assert got["B"].last_bar_end_ns == 2000 and got["B"].state is None
         assert isinstance(got["B"].error, StateError)
+    assert plain.grids == [300, 300]  # the grid asked for
     # one of the two stamp methods is not enough for the cache: still read every pass
     half = Plain({"A": (1000, good.to_json())}, signal_state_stamps=lambda g: {"A": (1000, 1)})
     load_states(half, 300)
@@ -142,6 +145,7 @@ def test_another_stamp_or_bar_end_is_read_again() -> None:
     st.read_of.clear()
     load_states(st, 300)
     assert st.read_of == []  # both kept again, with their new stamp and end
+    assert state_cache._cache_of(st).nbytes == _nbytes(newer) + _nbytes(_state(1600))  # each counted once
     assert state_cache._cache_of(st).entries[("A", 300)][0] == st.rows[("A", 300)][2]
 
 
@@ -199,6 +203,9 @@ def test_the_budget_bounds_what_is_kept(monkeypatch: pytest.MonkeyPatch) -> None
     st.write("A", 300, _state(1300, n=4))  # the same key kept again counts once
     load_states(st, 300)
     assert cache.nbytes == _nbytes(small) + _nbytes(big) and cache.entries[("A", 300)][2] == _nbytes(small)
+    assert cache.entries[("A", 300)][0] == st.rows[("A", 300)][2]  # kept with its new stamp: used next pass
+    st.read_of.clear()
+    assert load_states(st, 300)["A"].last_bar_end_ns == 1300 and st.read_of == [(300, ["C"])]
 
 
 def test_remember_keeps_what_an_int_stamped_commit_wrote() -> None:
