@@ -211,7 +211,9 @@ def test_unknown_condition_ids_are_neutral_and_logged_once(caplog: pytest.LogCap
     assert volume_ok.tolist() == [True, True, True]
     lines = [r for r in caplog.records if r.name == "udx.transform" and str(code) in r.getMessage()]
     assert len(lines) == 1 and lines[0].levelno == logging.WARNING
-    assert "regular sale" in lines[0].getMessage()
+    text = lines[0].getMessage()
+    assert text.startswith(f"trade condition {code} is not in Polygon's condition table")
+    assert text.endswith("such prints are treated as regular sales")
 
 
 def test_arrays_of_reads_without_conditions_or_correction_and_for_crypto() -> None:
@@ -300,3 +302,99 @@ def test_symbol_bounds_of_a_byte_ordered_read(storage) -> None:
     assert list(walk) == sorted(walk, key=str.encode) != sorted(walk, key=str.lower)
     assert symbol_bounds(table.column("symbol"), list(MARKETS)) == walk
     assert symbol_bounds(table.column("symbol"), [*reversed(MARKETS), "NEVER", "MSFT"]) == walk
+
+
+class _Counting:
+    """The storage's reads, counted by name (the one-scan reads are the transform's design: one query a chunk)."""
+
+    def __init__(self, db: Any, names: tuple[str, ...]) -> None:
+        self.db = db
+        self.calls: list[str] = []
+        for name in names:
+            setattr(self, name, self._counted(name))
+
+    def _counted(self, name: str) -> Any:
+        def call(*args: Any) -> Any:
+            self.calls.append(name)
+            return getattr(self.db, name)(*args)
+        return call
+
+
+def test_a_chunk_is_one_query_each_for_trades_and_quotes(storage) -> None:
+    """Two symbols or more: one ``read_trades_many``; quotes: DuckDB's ``read_quote_arrays`` where there is one,
+    else one ``read_quotes_many``. The answers are those of the module's contract (tests above)."""
+    wanted = [("MSFT", T0 + 120), ("B", T0)]
+    st = _Counting(storage, ("read_trades", "read_trades_many", "read_quote_arrays", "read_quotes_many"))
+    got = read_chunk(st, wanted, END, MARKETS)
+    assert st.calls == ["read_trades_many"]
+    assert all(_listed(got[s]) == _expected(s, start, END, "stocks") for s, start in wanted)
+    st.calls.clear()
+    quotes = read_quotes(st, wanted, END)
+    assert st.calls == ["read_quote_arrays"]
+    assert all(_same_quotes(quotes[s], _expected_quotes(s, start, END)) for s, start in wanted)
+    tables = _Counting(storage, ("read_quotes_many",))
+    assert _same_quotes(read_quotes(tables, wanted, END)["B"], _expected_quotes("B", T0, END))
+    assert tables.calls == ["read_quotes_many"]
+
+
+def test_symbol_bounds_of_a_byte_ordered_read_is_found_by_bisection(storage, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read grouped in byte order (DuckDB's) is answered by bisection, never by encoding every value; the
+    bounds are those of a walk over the values, symbols of one row included."""
+    class NoEncoding:
+        @staticmethod
+        def run_end_encode(*args: Any) -> Any:
+            raise AssertionError("a byte-ordered read is bisected")
+
+    names = ["B"] * 3 + ["MSFT"] + ["ZZ"] * 5 + ["a"] + ["ab"] * 2 + ["b"]
+    assert names == sorted(names, key=str.encode)
+    column = pa.chunked_array([pa.array(names[:4]), pa.array(names[4:])])
+    walk = {"B": (0, 3), "MSFT": (3, 4), "ZZ": (4, 9), "a": (9, 10), "ab": (10, 12), "b": (12, 13)}
+    read = storage.read_trades_many(list(MARKETS), T0, END).column("symbol")
+    monkeypatch.setattr(_chunk_read, "pc", NoEncoding)
+    assert symbol_bounds(column, ["ab", "a", "b", "ZZ", "MSFT", "B", "NEVER"]) == walk
+    assert symbol_bounds(pa.chunked_array([pa.array(["Q"])]), ["Q"]) == {"Q": (0, 1)}  # a read of one row
+    assert symbol_bounds(read, list(MARKETS)) == {
+        s: (read.to_pylist().index(s), len(read) - read.to_pylist()[::-1].index(s)) for s in set(read.to_pylist())}
+
+
+def test_reads_of_other_types_are_int64_and_float64() -> None:
+    """A storage that hands back other column types (int32 times, float32 prices, integer sizes): the arrays are
+    still int64 times and float64 values (the kernels' types)."""
+    trades = pa.table({"ts_ns": pa.array([3, 4], pa.int32()), "price": pa.array([1.5, 2.5], pa.float32()),
+                       "size": pa.array([7, 9], pa.int64())})
+    ts, px, sz, _, _ = arrays_of(trades, "stocks")
+    assert (ts.dtype, px.dtype, sz.dtype) == (np.int64, np.float64, np.float64)
+    assert ts.tolist() == [3, 4] and px.tolist() == [1.5, 2.5] and sz.tolist() == [7.0, 9.0]
+
+    class Reads:
+        def __init__(self, table: pa.Table) -> None:
+            self.table = table
+
+        def read_quotes_many(self, symbols: list[str], start_ns: int, end_ns: int) -> pa.Table:
+            return self.table
+
+    f32 = pa.float32()
+    quotes = pa.Table.from_batches(pa.table({
+        "symbol": ["A", "A", "A"], "ts_ns": pa.array([5, 6, 7], pa.int32()),
+        "bid_price": pa.array([1.0, 2.0, 3.0], f32), "bid_size": pa.array([1, 2, 3], pa.int32()),
+        "ask_price": pa.array([1.5, 2.5, None], f32), "ask_size": pa.array([4, 5, 6], pa.int64())}).to_batches(2))
+    for table in (quotes, quotes.combine_chunks()):  # the rows in two chunks, then in one
+        q = read_quotes(Reads(table), [("A", 5)], 9)["A"]
+        assert q.ts.dtype == np.int64 and q.ts.tolist() == [5, 6, 7]
+        assert _same_quotes(q, [(5, 1.0, 1.5, 1.0, 4.0), (6, 2.0, 2.5, 2.0, 5.0), (7, 3.0, float("nan"), 3.0, 6.0)])
+    one = read_quotes(Reads(quotes.slice(1, 1)), [("A", 0)], 9)  # a read of one row
+    assert _same_quotes(one["A"], [(6, 2.0, 2.5, 2.0, 5.0)])
+    empty = _chunk_read._floats(pa.chunked_array([], pa.float64()), 0, 0)  # a column without chunks
+    assert empty.dtype == np.float64 and empty.shape == (0,)
+
+
+def test_crypto_codes_are_not_sale_conditions(caplog: pytest.LogCaptureFixture,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Crypto ``c`` values give the aggressor side: never read as sale conditions, never logged as unknown ids."""
+    monkeypatch.setattr(_chunk_read, "_WARNED_CODES", set())
+    table = pa.table({"ts_ns": pa.array([1, 2], pa.int64()), "price": [1.0, 2.0], "size": [1.0, 1.0],
+                      "conditions": ["765432", "2"], "correction": pa.array([None, 1], pa.int32())})
+    with caplog.at_level(logging.WARNING, logger="udx.transform"):
+        got = arrays_of(table, "crypto")
+    assert got[3].tolist() == got[4].tolist() == [True, True]
+    assert not [r for r in caplog.records if "765432" in r.getMessage()]
