@@ -17,7 +17,9 @@ after its bar (``tick_price``, ``tick_sign``).
 
 **Incremental.** A symbol resumes from its newest row: trades from that row's ``bar_end_ns`` on, its tick state,
 and quotes from ``QUOTE_STALE_SECONDS`` before (an older quote is stale at every trade read, so no quote needs
-carrying). Runs cut at any watermark give the rows of one pass (``tests/udx/test_realized_step.py``).
+carrying); the transform reads them apart from its signals' reads when they lie a horizon behind
+(:func:`udx.transform._read_plan`). Runs cut at any watermark give the rows of one pass
+(``tests/udx/test_realized_step.py``).
 """
 
 from __future__ import annotations

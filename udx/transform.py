@@ -26,7 +26,9 @@ One call of :func:`run_transform` does, for every symbol with trades:
 5. **Realized spread** (:mod:`udx.realized_step`): every bar the watermark has passed by
    ``LIQUIDITY_HORIZON_SECONDS`` gets its ``bar_realized_spread`` row, once, in the transaction of its
    symbol's chunk: a chunk reads each such symbol's trades from its newest row's bar end and its quotes from
-   ``QUOTE_STALE_SECONDS`` before (so one read serves the signals and the realized spreads).
+   ``QUOTE_STALE_SECONDS`` before (so one read serves the signals and the realized spreads); once its due bars
+   all lie a horizon behind its signals, their prints and quotes are read apart and the horizon between is not
+   read (:func:`_read_plan`).
 
 **Pipeline.** A chunk is read in groups of ``_READ_SYMBOLS`` symbols (the run's first group of
 ``_FIRST_READ_SYMBOLS``, as nothing computes before it is in): group ``g + 1`` is read on a reader
