@@ -7,7 +7,8 @@ arrays are time-ordered slices of one read. :func:`valid_prints` drops the print
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -17,7 +18,8 @@ from sql.backend import Storage
 from sql.conditions import print_eligibility, unknown_codes
 from udx.liquidity_step import Quotes
 
-__all__ = ["Arrays", "arrays_of", "read_chunk", "read_quotes", "symbol_bounds", "valid_prints"]
+__all__ = ["Arrays", "Head", "arrays_of", "read_chunk", "read_quotes", "read_with_heads", "symbol_bounds",
+           "valid_prints"]
 
 log = logging.getLogger("udx.transform")  # the transform's lines, as before the readers had their own module
 _WARNED_CODES: set[int] = set()
@@ -183,3 +185,67 @@ def _floats(column: pa.ChunkedArray, a: int, b: int) -> np.ndarray:
         return np.ascontiguousarray(chunks[0].to_numpy(zero_copy_only=False), dtype=np.float64)
     # joined by Arrow, in the pool the run allocates from (see _joined)
     return np.ascontiguousarray(pa.concat_arrays(chunks).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+class Head(NamedTuple):
+    """The realized-spread reads of a symbol whose due bars all end before the rest of its reads start: its prints
+    in ``[trades_from, until)`` and its quotes from ``quotes_from`` (a lookback before them), read apart from its
+    main reads (the signals' and the quotes a horizon after those prints, from at most ``later - lookback``).
+
+    ``later``: the first print time plus the horizon; ``stale_from``: where its quotes start when read whole
+    (``QUOTE_STALE_SECONDS`` before ``trades_from``)."""
+
+    trades_from: int
+    until: int
+    quotes_from: int
+    later: int
+    stale_from: int
+
+
+def read_with_heads(storage: Storage, trade_starts: Mapping[str, int], quote_starts: Mapping[str, int],
+                    heads: Mapping[str, Head], end_ns: int, markets: dict[str, str],
+                    with_quotes: bool) -> tuple[dict[str, Arrays], dict[str, Quotes]]:
+    """:func:`read_chunk` of ``trade_starts`` and :func:`read_quotes` of ``quote_starts`` up to ``end_ns``, with the
+    ``heads`` read apart and put in front of their symbols' rows: the rows between a head and its symbol's main
+    read (most of the realized-spread horizon) are not read.
+
+    A symbol of ``heads`` gets its head's prints before its main ones (``trade_starts``; none when it is not
+    there) and its head's quotes before its main ones (``quote_starts`` must hold it, at most ``later`` minus the
+    lookback). The newest quote before each head print (:func:`udx.nbbo.prevailing_quotes`) and before each such
+    print plus the horizon is then the one a read of every quote from ``stale_from`` gives when the head holds a
+    quote before ``trades_from`` and, unless the two reads touch, the main read one before ``later`` (each read
+    holds every quote of its range): checked per symbol, and a symbol without them has its quotes read again
+    from ``stale_from`` to ``end_ns``, as a read without a head has them."""
+    trades = read_chunk(storage, list(trade_starts.items()), end_ns, markets) if trade_starts else {}
+    quotes = read_quotes(storage, list(quote_starts.items()), end_ns) if with_quotes and quote_starts else {}
+    if not heads:
+        return trades, quotes
+    until = max(h.until for h in heads.values())
+    head_trades = read_chunk(storage, [(s, h.trades_from) for s, h in heads.items()], until, markets)
+    for symbol, h in heads.items():
+        main = trades.get(symbol)
+        head = head_trades[symbol]
+        k = int(np.searchsorted(head[0], h.until if main is None else min(h.until, trade_starts[symbol]), "left"))
+        trades[symbol] = (tuple(a[:k] for a in head) if main is None  # type: ignore[assignment]
+                          else tuple(np.concatenate([a[:k], b]) for a, b in zip(head, main, strict=True)))
+    if not with_quotes:
+        return trades, quotes
+    head_quotes = read_quotes(storage, [(s, h.quotes_from) for s, h in heads.items()], until)
+    whole = []
+    for symbol, h in heads.items():
+        main_q = quotes.get(symbol, _NO_QUOTES)
+        head_q = head_quotes.get(symbol, _NO_QUOTES).before(min(h.until, quote_starts[symbol]))
+        joined = Quotes(*(np.concatenate([getattr(head_q, f), getattr(main_q, f)]) for f in _QUOTE_FIELDS))
+        apart = h.until < quote_starts[symbol]  # quotes between the two reads are left out
+        if (joined.ts.size and joined.ts[0] < h.trades_from
+                and not (apart and not (main_q.ts.size and main_q.ts[0] < h.later))):
+            quotes[symbol] = joined
+        else:
+            whole.append((symbol, h.stale_from))
+    if whole:  # read from the stale limit, as without a head
+        quotes.update(read_quotes(storage, whole, end_ns))
+    return trades, quotes
+
+
+_QUOTE_FIELDS = ("ts", "bid", "ask", "bid_size", "ask_size")
+_NO_QUOTES = Quotes.empty()

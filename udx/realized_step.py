@@ -17,7 +17,9 @@ after its bar (``tick_price``, ``tick_sign``).
 
 **Incremental.** A symbol resumes from its newest row: trades from that row's ``bar_end_ns`` on, its tick state,
 and quotes from ``QUOTE_STALE_SECONDS`` before (an older quote is stale at every trade read, so no quote needs
-carrying). Runs cut at any watermark give the rows of one pass (``tests/udx/test_realized_step.py``).
+carrying); the transform reads them apart from its signals' reads when they lie a horizon behind
+(:func:`udx.transform._read_plan`). Runs cut at any watermark give the rows of one pass
+(``tests/udx/test_realized_step.py``).
 """
 
 from __future__ import annotations
@@ -167,6 +169,19 @@ class RealizedPlan:
     def quotes_from(self, symbol: str) -> int:
         """Where its quotes start: ``QUOTE_STALE_SECONDS`` before its prints (an older quote is stale at each)."""
         return max(self.trades_from(symbol) - round(self.settings.quote_stale_seconds * _NS), 0)
+
+    @property
+    def horizon_ns(self) -> int:
+        """``LIQUIDITY_HORIZON_SECONDS`` in ns."""
+        return self.settings.liquidity_horizon_seconds * _NS
+
+    def stored_span(self, symbol: str) -> tuple[int, int] | None:
+        """``(trades_from, end)``: the prints its stored due bars need (:meth:`trades_from` to the last one's end),
+        when it has a newest row and stored bars are due; else ``None``."""
+        stored = self.due.get(symbol)
+        if stored is None or symbol not in self.resume:
+            return None
+        return self.trades_from(symbol), int(stored[-1])
 
     def wants(self, symbol: str, next_bar_end_ns: int | None) -> bool:
         """Whether the symbol may get rows in this pass: stored bars are due, or its next bar (``None``: not

@@ -26,7 +26,9 @@ One call of :func:`run_transform` does, for every symbol with trades:
 5. **Realized spread** (:mod:`udx.realized_step`): every bar the watermark has passed by
    ``LIQUIDITY_HORIZON_SECONDS`` gets its ``bar_realized_spread`` row, once, in the transaction of its
    symbol's chunk: a chunk reads each such symbol's trades from its newest row's bar end and its quotes from
-   ``QUOTE_STALE_SECONDS`` before (so one read serves the signals and the realized spreads).
+   ``QUOTE_STALE_SECONDS`` before (so one read serves the signals and the realized spreads); once its due bars
+   all lie a horizon behind its signals, their prints and quotes are read apart and the horizon between is not
+   read (:func:`_read_plan`).
 
 **Pipeline.** A chunk is read in groups of ``_READ_SYMBOLS`` symbols (the run's first group of
 ``_FIRST_READ_SYMBOLS``, as nothing computes before it is in): group ``g + 1`` is read on a reader
@@ -74,7 +76,7 @@ import pyarrow as pa
 
 from sql.backend import Storage
 from sql.settings import Settings
-from udx._chunk_read import Arrays, arrays_of, read_chunk, read_quotes, valid_prints
+from udx._chunk_read import Arrays, Head, arrays_of, read_chunk, read_quotes, read_with_heads, valid_prints
 from udx._commit_batch import BackgroundCommits, Batch
 from udx.lee_mykland import default_window, lm_threshold
 from udx.liquidity_step import LiquidityConfig, Quotes, liquidity_columns, signed_liquidity_columns
@@ -104,6 +106,9 @@ _READ_SYMBOLS = 25
 #: Symbols of the run's first read: nothing computes until it is in, so it is kept small (the reads after it
 #: overlap the computing of the group before).
 _FIRST_READ_SYMBOLS = 5
+#: How far before a realized-spread read's first print (and that print plus the horizon) its quotes are read
+#: first (:func:`_read_plan`): a symbol quoted less often than this is read from the stale limit instead.
+_QUOTE_LOOKBACK_NS = _NS
 
 
 @dataclass(frozen=True, slots=True)
@@ -486,20 +491,38 @@ def _read_plan(storage: Storage, plan: Sequence[_Entry], watermark: int, due: di
                markets: dict[str, str], with_quotes: bool, realized: RealizedPlan | None) -> _ChunkReads:
     """Read a chunk's trades up to the watermark (and quotes, ``with_quotes``): a symbol that may write a bar
     from its start, a symbol that may write realized spreads from where they resume (quotes from the stale
-    limit before)."""
+    limit before).
+
+    A symbol whose due realized-spread bars are all stored and end before its other reads start (the usual case
+    once the watermark runs ``LIQUIDITY_HORIZON_SECONDS`` ahead of them) has their prints and quotes read apart
+    (:func:`udx._chunk_read.read_with_heads`): the prints of those bars with their quotes from
+    ``_QUOTE_LOOKBACK_NS`` before, and its quotes from that lookback before the horizon after them, not every
+    quote of the horizon in between (exact: checked there, else read whole)."""
     signals = {e.symbol: e.start for e in plan
                if e.computes and watermark > e.start and due.get(e.symbol, e.start) <= watermark}
     trade_starts, quote_starts = dict(signals), dict(signals)
+    heads: dict[str, Head] = {}
     wants: set[str] = set()
     if realized is not None:
         never = np.iinfo(np.int64).max  # a symbol computing nothing gets no new bar
         for e in plan:
-            if realized.wants(e.symbol, due.get(e.symbol) if e.symbol in signals else never):
-                wants.add(e.symbol)
-                trade_starts[e.symbol] = min(trade_starts.get(e.symbol, never), realized.trades_from(e.symbol))
-                quote_starts[e.symbol] = min(quote_starts.get(e.symbol, never), realized.quotes_from(e.symbol))
-    trades = read_chunk(storage, list(trade_starts.items()), watermark, markets)
-    quotes = read_quotes(storage, list(quote_starts.items()), watermark) if with_quotes else {}
+            next_end = due.get(e.symbol) if e.symbol in signals else never
+            if not realized.wants(e.symbol, next_end):
+                continue
+            wants.add(e.symbol)
+            head = realized.stored_span(e.symbol) if next_end is not None and next_end > realized.until_ns else None
+            start, quotes_from = realized.trades_from(e.symbol), realized.quotes_from(e.symbol)
+            if head is not None:
+                later = head[0] + realized.horizon_ns
+                split = max(min(quote_starts.get(e.symbol, never), later - _QUOTE_LOOKBACK_NS), quotes_from)
+                if head[1] < min(trade_starts.get(e.symbol, never), split):
+                    heads[e.symbol] = Head(head[0], head[1], max(head[0] - _QUOTE_LOOKBACK_NS, quotes_from), later,
+                                           quotes_from)
+                    quote_starts[e.symbol] = split
+                    continue
+            trade_starts[e.symbol] = min(trade_starts.get(e.symbol, never), start)
+            quote_starts[e.symbol] = min(quote_starts.get(e.symbol, never), quotes_from)
+    trades, quotes = read_with_heads(storage, trade_starts, quote_starts, heads, watermark, markets, with_quotes)
     return _ChunkReads(trades, quotes, frozenset(signals), frozenset(wants))
 
 

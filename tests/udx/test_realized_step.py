@@ -243,6 +243,7 @@ def _thin_tables():
 
 def test_a_thin_symbol_cut_at_every_bar_equals_one_pass(tmp_path, monkeypatch):
     trades, quotes = _thin_tables()
+    counts = _count_heads(monkeypatch)  # its prints are read apart, its quotes then from the stale limit
     monkeypatch.setattr(sys.modules[__name__], "TRADES", trades)
     monkeypatch.setattr(sys.modules[__name__], "QUOTES", quotes)
     one, every = tmp_path / "one.duckdb", tmp_path / "every.duckdb"
@@ -251,3 +252,28 @@ def test_a_thin_symbol_cut_at_every_bar_equals_one_pass(tmp_path, monkeypatch):
     rows = _rows(one)
     assert [r[0] for r in rows] == ["THIN"] * len(rows) and len(rows) > 40 and sum(r[4] for r in rows) > 300
     assert _same(_rows(every), rows)
+    assert sum(counts) >= 40
+
+
+def _count_heads(monkeypatch) -> list[int]:
+    """Spy on the transform's reads: how many symbols each chunk read had their realized-spread prints read apart."""
+    import udx.transform as transform
+
+    counts: list[int] = []
+    real = transform.read_with_heads
+
+    def spy(storage, trade_starts, quote_starts, heads, *args):
+        counts.append(len(heads))
+        return real(storage, trade_starts, quote_starts, heads, *args)
+
+    monkeypatch.setattr(transform, "read_with_heads", spy)
+    return counts
+
+
+def test_runs_a_bar_apart_read_the_horizon_apart_and_equal_one_pass(one_pass, tmp_path, monkeypatch):
+    counts = _count_heads(monkeypatch)
+    path = tmp_path / "bars.duckdb"
+    _run(path, [START + m * BAR * NS for m in range(30, 60)])
+    assert sum(counts) >= 2 * 20  # both symbols, once the horizon is behind the passes
+    assert _same(_rows(path), _rows(one_pass[0]))
+

@@ -332,10 +332,10 @@ def _read(trades: dict, symbol: str) -> tuple[list[int], list[float]]:
     return np.asarray(ts).tolist(), np.asarray(px).tolist()
 
 
-def _expected_trades(symbol: str, start: int) -> tuple[list[int], list[float]]:
-    """The symbol's trades stamped in ``[start, W)``: times and prices as the table above makes them."""
+def _expected_trades(symbol: str, start: int, end: int = W) -> tuple[list[int], list[float]]:
+    """The symbol's trades stamped in ``[start, end)``: times and prices as the table above makes them."""
     ts = _trade_ts()
-    keep = (ts >= start) & (ts < W)
+    keep = (ts >= start) & (ts < end)
     return ts[keep].tolist(), (TRADED[symbol][1] + np.flatnonzero(keep)).tolist()
 
 
@@ -401,10 +401,11 @@ def test_read_plan_reads_early_enough_for_the_realized_spreads(storage: object) 
     assert reads.quotes["GG"].ts.tolist() == _expected_quotes(T0 + 40 * NS)
     assert _read(reads.trades, "AA") == _expected_trades("AA", T0 + 20 * NS)  # its newest row's end (earlier)
     assert _read(reads.trades, "BB") == _expected_trades("BB", T0 + 30 * NS)  # its own start: no realized rows
-    assert _read(reads.trades, "CC") == _expected_trades("CC", T0 + 100 * NS)
-    assert _read(reads.trades, "EE") == _expected_trades("EE", T0 + 120 * NS)
+    # CC, EE compute nothing and their due bars are stored: only those bars' prints (read apart, to the last end)
+    assert _read(reads.trades, "CC") == _expected_trades("CC", T0 + 100 * NS, T0 + 120 * NS)
+    assert _read(reads.trades, "EE") == _expected_trades("EE", T0 + 120 * NS, T0 + 180 * NS)
     assert _read(reads.trades, "FF") == _expected_trades("FF", 0)  # no row yet: from its first trade
     assert reads.quotes["AA"].ts.tolist() == _expected_quotes(T0 - 10 * NS)
     assert reads.quotes["BB"].ts.tolist() == _expected_quotes(T0 + 30 * NS)
-    assert reads.quotes["CC"].ts.tolist() == _expected_quotes(T0 + 70 * NS)
+    assert reads.quotes["CC"].ts.tolist() == _expected_quotes(T0 + 70 * NS)  # none in the lookback: whole
     assert set(reads.quotes) == {"AA", "BB", "CC", "GG"}  # DD, EE, FF have no quotes

@@ -1,0 +1,107 @@
+"""udx._chunk_read.read_with_heads: the realized-spread prints of a symbol read apart from its main reads, with its
+quotes from a lookback before them and from a lookback before the horizon after them. Compared with a plain
+search over every quote from the stale limit (what a read without a head holds): for every head print ``t``,
+the newest quote strictly before ``t`` and before ``t + H`` is the same quote (or, in both, none usable: none,
+or older than the stale limit), on dense, sparse and gapped quotes; the main reads are the direct reads."""
+
+from __future__ import annotations
+
+import bisect
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from udx._chunk_read import Head, read_with_heads
+
+NS = 10**9
+H = 300 * NS
+STALE = 300 * NS
+LOOKBACK = NS
+
+
+class _Reads:
+    """A storage answering ``read_trades`` and ``read_quotes_many`` from in-memory tables, by plain filtering,
+    and counting the quote rows it hands back."""
+
+    def __init__(self, trades: dict[str, np.ndarray], quotes: dict[str, np.ndarray]) -> None:
+        self.trades, self.quotes, self.quote_rows = trades, quotes, 0
+
+    def read_trades(self, symbol: str, start_ns: int, end_ns: int) -> pa.Table:
+        ts = self.trades.get(symbol, np.empty(0, np.int64))
+        ts = ts[(ts >= start_ns) & (ts < end_ns)]
+        return pa.table({"ts_ns": ts, "price": 10.0 + ts % 7 / 100, "size": np.full(ts.size, 100.0)})
+
+    def read_quotes_many(self, symbols: list[str], start_ns: int, end_ns: int) -> pa.Table:
+        cols: dict[str, list] = {"symbol": [], "ts_ns": [], "bid_price": [], "bid_size": [], "ask_price": [],
+                                 "ask_size": []}
+        for s in sorted(set(symbols), key=str.encode):
+            ts = self.quotes.get(s, np.empty(0, np.int64))
+            ts = ts[(ts >= start_ns) & (ts < end_ns)]
+            cols["symbol"] += [s] * ts.size
+            cols["ts_ns"] += ts.tolist()
+            cols["bid_price"] += (ts % 1000 / 10).tolist()  # the quote's own stamp in its prices: which quote it is
+            cols["ask_price"] += (ts % 1000 / 10 + 0.01).tolist()
+            cols["bid_size"] += [1.0] * ts.size
+            cols["ask_size"] += [2.0] * ts.size
+        self.quote_rows += len(cols["ts_ns"])
+        return pa.table({k: pa.array(v, pa.int64() if k == "ts_ns" else pa.string() if k == "symbol" else
+                                     pa.float64()) for k, v in cols.items()})
+
+
+def _usable_before(quote_ts: list[int], x: int) -> int | None:
+    """The stamp of the newest quote strictly before ``x`` (``quote_ts`` sorted) when it is at most STALE old;
+    ``None`` otherwise."""
+    k = bisect.bisect_left(quote_ts, x)
+    return quote_ts[k - 1] if k and x - quote_ts[k - 1] <= STALE else None
+
+
+def _case(rng: np.random.Generator, kind: str, r: int, e: int, w: int) -> np.ndarray:
+    if kind == "dense":
+        return np.unique(rng.integers(r - STALE, w, 20_000))
+    if kind == "sparse":  # a quote every ~20 s: rarely one within the lookback
+        return np.unique(rng.integers(r - STALE, w, (w - r + STALE) // (20 * NS)))
+    if kind == "gap_before":  # none within the lookback before the first prints, one within the stale limit
+        q = np.unique(rng.integers(r - STALE, w, 20_000))
+        return q[(q < r - 10 * NS) | (q >= r + 2 * NS)]
+    if kind == "gap_later":  # none within the lookback before the first print plus H
+        q = np.unique(rng.integers(r - STALE, w, 20_000))
+        return q[(q < r + H - 30 * NS) | (q >= e + H)]
+    return np.empty(0, np.int64)  # "none"
+
+
+@pytest.mark.parametrize("kind", ["dense", "sparse", "gap_before", "gap_later", "none"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_each_head_print_finds_the_quote_a_read_from_the_stale_limit_finds(kind: str, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    bar = 10 * NS
+    r = 1_000_000 * NS  # the newest realized row's end
+    e = r + 2 * bar  # the last due bar's end
+    w = e + H + 5 * bar  # the watermark
+    start = w - bar  # the signals' start
+    first = [r, r + NS]  # prints at the head's start, before any quote of it in the gapped cases
+    trades = {s: np.unique(np.concatenate([first, rng.integers(r, w, 3000)])) for s in ("A", "B")}
+    quotes = {"A": _case(rng, kind, r, e, w), "B": np.unique(rng.integers(r - STALE, w, 20_000))}
+    storage = _Reads(trades, quotes)
+    heads = {"A": Head(r, e, r - LOOKBACK, r + H, r - STALE), "B": Head(r, e, r - LOOKBACK, r + H, r - STALE)}
+    quote_starts = {"A": min(start, r + H - LOOKBACK), "B": min(start, r + H - LOOKBACK)}
+    got_trades, got_quotes = read_with_heads(storage, {"A": start}, quote_starts, heads, w, {}, True)
+    for symbol in ("A", "B"):
+        ts = trades[symbol]
+        head_prints = ts[(ts >= r) & (ts < e)]
+        # trades: the head's prints, then the main read's (A computes signals; B only realized spreads)
+        want = np.concatenate([head_prints, ts[ts >= start]]) if symbol == "A" else head_prints
+        assert got_trades[symbol][0].tolist() == want.tolist()
+        q = got_quotes.get(symbol)
+        q_ts = [] if q is None else q.ts.tolist()
+        assert q_ts == sorted(set(q_ts))  # in time order, no quote twice
+        if q is not None:
+            assert q.bid.tolist() == [t % 1000 / 10 for t in q_ts]  # each quote's values with its stamp
+        every = quotes[symbol][quotes[symbol] >= r - STALE].tolist()
+        for t in [*first, *head_prints[:: max(head_prints.size // 200, 1)].tolist()]:
+            for x in (t, t + H):
+                assert _usable_before(q_ts, x) == _usable_before(every, x), (symbol, kind, x - r)
+        if symbol == "A":  # the signals' quotes from their start are the direct read's
+            assert [x for x in q_ts if x >= start] == [x for x in every if start <= x < w]
+    if kind == "dense":  # both symbols read apart: far fewer quotes than from the stale limit
+        assert storage.quote_rows < 0.2 * sum(int(((v >= r - STALE) & (v < w)).sum()) for v in quotes.values())
