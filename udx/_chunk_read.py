@@ -187,6 +187,9 @@ def _floats(column: pa.ChunkedArray, a: int, b: int) -> np.ndarray:
     return np.ascontiguousarray(pa.concat_arrays(chunks).to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
+_NO_QUOTES = Quotes.empty()
+
+
 class Head(NamedTuple):
     """The realized-spread reads of a symbol whose due bars all end before the rest of its reads start: its prints
     in ``[trades_from, until)`` and its quotes from ``quotes_from`` (a lookback before them), read apart from its
@@ -235,10 +238,10 @@ def read_with_heads(storage: Storage, trade_starts: Mapping[str, int], quote_sta
     for symbol, h in heads.items():
         main_q = quotes.get(symbol, _NO_QUOTES)
         head_q = head_quotes.get(symbol, _NO_QUOTES).before(min(h.until, quote_starts[symbol]))
-        joined = Quotes(*(np.concatenate([getattr(head_q, f), getattr(main_q, f)]) for f in _QUOTE_FIELDS))
+        joined = head_q.followed_by(main_q)
         apart = h.until < quote_starts[symbol]  # quotes between the two reads are left out
-        if (joined.ts.size and joined.ts[0] < h.trades_from
-                and not (apart and not (main_q.ts.size and main_q.ts[0] < h.later))):
+        later_covered = not apart or (main_q.ts.size > 0 and main_q.ts[0] < h.later)
+        if joined.ts.size and joined.ts[0] < h.trades_from and later_covered:
             quotes[symbol] = joined
         else:
             whole.append((symbol, h.stale_from))
@@ -246,6 +249,3 @@ def read_with_heads(storage: Storage, trade_starts: Mapping[str, int], quote_sta
         quotes.update(read_quotes(storage, whole, end_ns))
     return trades, quotes
 
-
-_QUOTE_FIELDS = ("ts", "bid", "ask", "bid_size", "ask_size")
-_NO_QUOTES = Quotes.empty()

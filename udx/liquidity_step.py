@@ -32,7 +32,7 @@ NBBO join and Lee-Ready run once per print where both steps start together (a sy
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import NamedTuple
 
 import numpy as np
@@ -77,6 +77,10 @@ class Quotes:
         """The quotes stamped before ``end_ns``."""
         k = int(np.searchsorted(self.ts, end_ns, side="left"))
         return Quotes(self.ts[:k], self.bid[:k], self.ask[:k], self.bid_size[:k], self.ask_size[:k])
+
+    def followed_by(self, later: Quotes) -> Quotes:
+        """These quotes, then ``later``'s (stamped after them)."""
+        return Quotes(*(np.concatenate([getattr(self, f.name), getattr(later, f.name)]) for f in fields(Quotes)))
 
 
 class Signing(NamedTuple):
