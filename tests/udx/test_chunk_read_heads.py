@@ -67,10 +67,22 @@ def _case(rng: np.random.Generator, kind: str, r: int, e: int, w: int) -> np.nda
     if kind == "gap_later":  # none within the lookback before the first print plus H
         q = np.unique(rng.integers(r - STALE, w, 20_000))
         return q[(q < r + H - 30 * NS) | (q >= e + H)]
+    if kind == "at_first":  # the newest quote before the first print is past the lookback; one at that print
+        q = np.unique(rng.integers(r - STALE, w, 20_000))
+        return np.unique(np.concatenate([q[(q < r - 10 * NS) | (q > r)], [r]]))
+    if kind == "at_later":  # the same at the first print plus H: the main read's first quote is at it
+        q = np.unique(rng.integers(r - STALE, w, 20_000))
+        return np.unique(np.concatenate([q[(q < r + H - 30 * NS) | (q > r + H)], [r + H]]))
+    if kind == "one_main":  # the main read (from a lookback before the first print plus H) holds one quote
+        q = np.unique(rng.integers(r - STALE, e, 20_000))
+        return np.concatenate([q, [r + H - NS // 2]])
+    if kind == "one_quote":  # a single quote, within the lookback before the first print
+        return np.array([r - NS // 2], np.int64)
     return np.empty(0, np.int64)  # "none"
 
 
-@pytest.mark.parametrize("kind", ["dense", "sparse", "gap_before", "gap_later", "none"])
+@pytest.mark.parametrize("kind", ["dense", "sparse", "gap_before", "gap_later", "none", "at_first", "at_later",
+                                  "one_main", "one_quote"])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_each_head_print_finds_the_quote_a_read_from_the_stale_limit_finds(kind: str, seed: int) -> None:
     rng = np.random.default_rng(seed)
