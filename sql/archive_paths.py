@@ -154,8 +154,9 @@ def with_archive(view: str, table: ArchivedTable, root: Path) -> str:
     ValueError
         When the view has no such branch, or more than one.
     """
-    code, found = _EMPTY_BRANCH.subn(parquet_relation(root, table.folder) + " AS archived",
-                                     "\n".join(line for line in view.splitlines() if not line.lstrip().startswith("--")))
-    if found != 1 or f"(FROM {table.live} LIMIT 0)" not in view:
+    code = "\n".join(line for line in view.splitlines() if not line.lstrip().startswith("--"))
+    replaced, found = _EMPTY_BRANCH.subn(parquet_relation(root, table.folder) + " AS archived", code)
+    # the live table checked in the code, not the comments: the shipped views name it in a comment too
+    if found != 1 or f"(FROM {table.live} LIMIT 0)" not in code:
         raise ValueError(f"view {table.view}: expected one '(FROM {table.live} LIMIT 0) AS archived' branch")
-    return code
+    return replaced

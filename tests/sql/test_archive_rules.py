@@ -126,15 +126,37 @@ def _fill(storage: DuckDBStorage) -> None:
                               {"s": symbol, "e": end})
 
 
-@pytest.fixture
-def market(tmp_path: Path):
-    settings = _settings(tmp_path)
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two files built once (the schema costs a second a file): with the schema only, and with the market."""
+    paths = {}
+    for name in ("empty", "market"):
+        folder = tmp_path_factory.mktemp(name)
+        storage = DuckDBStorage.open(_settings(folder))
+        try:
+            storage.apply_schema()
+            if name == "market":
+                _fill(storage)
+        finally:
+            storage.close()
+        paths[name] = folder / "live.duckdb"
+    return paths
+
+
+def _open(templates: dict[str, Path], name: str, tmp_path: Path, **overrides: object) -> tuple[DuckDBStorage, Settings]:
+    """A copy of a template file, opened for writing with its own archive folder."""
+    settings = _settings(tmp_path, **overrides)
+    shutil.copyfile(templates[name], settings.duckdb_path)
     storage = DuckDBStorage.open(settings)
+    storage.apply_schema()
+    return storage, settings
+
+
+@pytest.fixture
+def market(templates: dict[str, Path], tmp_path: Path):
+    storage, settings = _open(templates, "market", tmp_path)
     try:
-        storage.apply_schema()
-        _fill(storage)
-        before = _live(storage)
-        yield storage, settings, before
+        yield storage, settings, _live(storage)
     finally:
         storage.close()
 
@@ -283,12 +305,10 @@ def test_a_late_row_of_an_archived_day_becomes_a_new_part_file_and_a_partition_t
     assert storage.fetch_all("SELECT * FROM trades_all ORDER BY ALL") == expected
 
 
-def test_two_days_of_retention_move_only_the_oldest_day(tmp_path):
-    settings = _settings(tmp_path, retain_trades_days=2, retain_quotes_days=2, retain_signals_days=2)
-    storage = DuckDBStorage.open(settings)
+def test_two_days_of_retention_move_only_the_oldest_day(templates, tmp_path):
+    storage, settings = _open(templates, "market", tmp_path, retain_trades_days=2, retain_quotes_days=2,
+                              retain_signals_days=2)
     try:
-        storage.apply_schema()
-        _fill(storage)
         report = archive(storage, settings)
         assert report.waiting == [w for w in WAITING if "2024-03-12" not in w]
         assert report.partitions == 7
@@ -297,12 +317,10 @@ def test_two_days_of_retention_move_only_the_oldest_day(tmp_path):
         storage.close()
 
 
-def test_retention_off_moves_nothing_and_says_so(tmp_path):
-    settings = _settings(tmp_path, retain_trades_days=0, retain_quotes_days=0, retain_signals_days=0)
-    storage = DuckDBStorage.open(settings)
+def test_retention_off_moves_nothing_and_says_so(templates, tmp_path):
+    storage, settings = _open(templates, "market", tmp_path, retain_trades_days=0, retain_quotes_days=0,
+                              retain_signals_days=0)
     try:
-        storage.apply_schema()
-        _fill(storage)
         before = _live(storage)
         report = archive(storage, settings)
         assert report.retention_off is True and report.partitions == 0 and report.waiting == []
@@ -314,13 +332,10 @@ def test_retention_off_moves_nothing_and_says_so(tmp_path):
 
 
 @pytest.mark.parametrize("table", ["retain_trades_days", "retain_quotes_days", "retain_signals_days"])
-def test_one_table_on_moves_that_table_only(tmp_path, table):
+def test_one_table_on_moves_that_table_only(templates, tmp_path, table):
     days = {"retain_trades_days": 0, "retain_quotes_days": 0, "retain_signals_days": 0, table: 1}
-    settings = _settings(tmp_path, **days)
-    storage = DuckDBStorage.open(settings)
+    storage, settings = _open(templates, "market", tmp_path, **days)
     try:
-        storage.apply_schema()
-        _fill(storage)
         report = archive(storage, settings)
         folder = {"retain_trades_days": "trades", "retain_quotes_days": "quotes", "retain_signals_days": "signals"}[table]
         assert report.retention_off is False
@@ -331,13 +346,10 @@ def test_one_table_on_moves_that_table_only(tmp_path, table):
         storage.close()
 
 
-def test_metrics_retention_deletes_the_old_daily_rows_and_alone_is_not_retention_off(tmp_path):
-    settings = _settings(tmp_path, retain_trades_days=0, retain_quotes_days=0, retain_signals_days=0,
-                         retain_metrics_days=1)
-    storage = DuckDBStorage.open(settings)
+def test_metrics_retention_deletes_the_old_daily_rows_and_alone_is_not_retention_off(templates, tmp_path):
+    storage, settings = _open(templates, "market", tmp_path, retain_trades_days=0, retain_quotes_days=0,
+                              retain_signals_days=0, retain_metrics_days=1)
     try:
-        storage.apply_schema()
-        _fill(storage)
         report = archive(storage, settings)
         assert (report.retention_off, report.metrics_deleted, report.partitions) == (False, 1, 0)
         assert storage.fetch_all("SELECT symbol, session_date FROM daily_metrics") == [("AAPL", DATE1)]
@@ -347,11 +359,9 @@ def test_metrics_retention_deletes_the_old_daily_rows_and_alone_is_not_retention
         storage.close()
 
 
-def test_an_empty_file_moves_nothing(tmp_path):
-    settings = _settings(tmp_path)
-    storage = DuckDBStorage.open(settings)
+def test_an_empty_file_moves_nothing(templates, tmp_path):
+    storage, settings = _open(templates, "empty", tmp_path)
     try:
-        storage.apply_schema()
         report = archive(storage, settings)
         assert (report.partitions, report.waiting, report.retention_off) == (0, [], False)
         assert storage.fetch_all("SELECT count(*) FROM daily_metrics") == [(0,)]
@@ -359,11 +369,9 @@ def test_an_empty_file_moves_nothing(tmp_path):
         storage.close()
 
 
-def test_a_market_that_cannot_name_a_folder_is_refused_and_its_rows_stay(tmp_path):
-    settings = _settings(tmp_path)
-    storage = DuckDBStorage.open(settings)
+def test_a_market_that_cannot_name_a_folder_is_refused_and_its_rows_stay(templates, tmp_path):
+    storage, settings = _open(templates, "empty", tmp_path)
     try:
-        storage.apply_schema()
         storage.append_trades(_trades([("bad market", "AAPL", D0), ("stocks", "AAPL", D2)]))
         storage.execute_write("INSERT INTO signal_state VALUES ('AAPL', 60, $w, '{}', 0)", {"w": D2 + DAY})
         with pytest.raises(ArchiveError, match=r"^market 'bad market' cannot name an archive folder$"):
@@ -374,14 +382,11 @@ def test_a_market_that_cannot_name_a_folder_is_refused_and_its_rows_stay(tmp_pat
         storage.close()
 
 
-def test_the_daily_rows_are_written_up_to_the_newest_trade_less_the_lateness(tmp_path):
+def test_the_daily_rows_are_written_up_to_the_newest_trade_less_the_lateness(templates, tmp_path):
     # lateness of one day: the watermark is D1 00:01, so only D0's daily row is final; AAPL's D0 trades (bars that
     # day, its daily row written) still leave, and D1 is not due under one day of retention counted from D2
-    settings = _settings(tmp_path, transform_lateness_seconds=86_400.0)
-    storage = DuckDBStorage.open(settings)
+    storage, settings = _open(templates, "market", tmp_path, transform_lateness_seconds=86_400.0)
     try:
-        storage.apply_schema()
-        _fill(storage)
         archive(storage, settings)
         assert storage.fetch_all("SELECT symbol, session_date FROM daily_metrics ORDER BY ALL") == [("AAPL", DATE0)]
     finally:
@@ -420,12 +425,10 @@ def test_a_run_stopped_before_the_move_is_finished_by_the_next(market, monkeypat
     assert len(_files(root)) == len(LEAVES)
 
 
-def test_recovery_only_marks_a_file_already_in_its_place_and_places_the_others(tmp_path, monkeypatch):
-    settings = _settings(tmp_path)
+def test_recovery_only_marks_a_file_already_in_its_place_and_places_the_others(templates, tmp_path, monkeypatch):
+    storage, settings = _open(templates, "empty", tmp_path)
     root = settings.archive_root()
-    storage = DuckDBStorage.open(settings)
     try:
-        storage.apply_schema()
         storage.append_trades(_trades([("stocks", "A", D0), ("stocks", "B", D0 + 1), ("stocks", "C", D0 + 2),
                                        ("stocks", "A", D2)]))
         for symbol in "ABC":
