@@ -206,10 +206,20 @@ def _file_rows(path: Path) -> list[tuple]:
 # -- one run on the market --------------------------------------------------------------------------------------
 
 
-def test_a_run_moves_exactly_the_final_partitions_into_one_file_each(market):
+def test_a_run_moves_exactly_the_final_partitions_into_one_file_each(market, monkeypatch):
     storage, settings, before = market
     root = settings.archive_root()
+    checked = []
+    real_check = archive_module._check_deleted
+    monkeypatch.setattr(archive_module, "_check_deleted", lambda *args: (checked.append(args), real_check(*args))[1])
     report = archive(storage, settings)
+    # each table's rows of each chunk deleted and checked, named by folder, market and day, in the run's order
+    assert checked == [(1, 1, "trades crypto 2024-03-11"), (4, 4, "trades stocks 2024-03-11"),
+                       (2, 2, "quotes stocks 2024-03-11"), (2, 2, "signals stocks 2024-03-11"),
+                       (1, 1, "bar_liquidity stocks 2024-03-11"), (2, 2, "bar_realized_spread stocks 2024-03-11"),
+                       (1, 1, "signals unknown 2024-03-11")]
+    with pytest.raises(duckdb.CatalogException):  # the manifest batch does not stay registered on the cursor
+        storage.fetch_all("SELECT count(*) FROM archive_batch")
     rows_leaving = sum(len(v) for v in LEAVES.values())
     assert (report.partitions, report.rows, report.files, report.recovered) == (7, rows_leaving, len(LEAVES), 0)
     assert report.waiting == WAITING
@@ -404,8 +414,9 @@ def test_place_renames_each_file_and_flushes_every_folder_it_touched(tmp_path, m
     existing = tmp_path / "t" / "market=m" / "date=d" / "symbol=B"
     existing.mkdir(parents=True)
     new = tmp_path / "t" / "market=m" / "date=d" / "symbol=A"
-    moves = [(stage / "symbol=A" / "d0", new / "p0"), (stage / "symbol=A" / "d1", new / "p1"),
-             (stage / "symbol=B" / "d0", existing / "p0")]
+    # a move into a folder that exists first: the folders of a move before a new folder are flushed too
+    moves = [(stage / "symbol=B" / "d0", existing / "p0"), (stage / "symbol=A" / "d0", new / "p0"),
+             (stage / "symbol=A" / "d1", new / "p1")]
     archive_module._place(moves)
     assert [(new / "p0").read_text(), (new / "p1").read_text(), (existing / "p0").read_text()] == ["a0", "a1", "b0"]
     assert not any(stage.rglob("d*"))
