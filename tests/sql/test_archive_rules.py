@@ -209,10 +209,14 @@ def _file_rows(path: Path) -> list[tuple]:
 def test_a_run_moves_exactly_the_final_partitions_into_one_file_each(market, monkeypatch):
     storage, settings, before = market
     root = settings.archive_root()
-    checked = []
-    real_check = archive_module._check_deleted
+    checked, staged_chunks, flushed = [], [], set()
+    real_check, real_files, real_flush = archive_module._check_deleted, archive_module._check_files, fsync_dir
     monkeypatch.setattr(archive_module, "_check_deleted", lambda *args: (checked.append(args), real_check(*args))[1])
+    monkeypatch.setattr(archive_module, "_check_files",
+                        lambda *args: (staged_chunks.append(args[4]), real_files(*args))[1])
+    monkeypatch.setattr(archive_module, "fsync_dir", lambda path: (flushed.add(path), real_flush(path))[1])
     report = archive(storage, settings)
+    assert staged_chunks == [c for *_, c in checked]  # the files of each table of a chunk checked under its name
     # each table's rows of each chunk deleted and checked, named by folder, market and day, in the run's order
     assert checked == [(1, 1, "trades crypto 2024-03-11"), (4, 4, "trades stocks 2024-03-11"),
                        (2, 2, "quotes stocks 2024-03-11"), (2, 2, "signals stocks 2024-03-11"),
@@ -255,6 +259,8 @@ def test_a_run_moves_exactly_the_final_partitions_into_one_file_each(market, mon
         assert final.name == f"part-{archived_at}-0.parquet"
         assert staged.startswith(f".staging/{table_name}/market={mkt}/date={day.isoformat()}/{archived_at}/symbol=")
         assert not (root / staged).exists()
+        # flushed before the commit: the staging folder of the chunk's table (and the file's own folder)
+        assert {(root / staged).parent, (root / staged).parent.parent} <= flushed
         assert (n_rows, first, last) == (len(LEAVES[key]), min(LEAVES[key]), max(LEAVES[key]))
         data = final.read_bytes()
         assert (n_bytes, sha) == (len(data), hashlib.sha256(data).hexdigest())
@@ -388,6 +394,10 @@ def test_check_files_names_each_staged_file_and_refuses_any_difference(tmp_path)
         with pytest.raises(ArchiveError, match=r"^chunk: the staged files hold symbols \['A', 'B'\]\.\.\., the live "
                                                r"table .*; nothing deleted$"):
             archive_module._check_files(readback, wrong, partition, 42, "chunk")
+    many = [(str(stage / f"symbol={c}" / "data_0.parquet"), c, 1, 1, 1) for c in "ABCDEFG"]
+    with pytest.raises(ArchiveError, match=r"^c: the staged files hold symbols \['A', 'B', 'C', 'D', 'E'\]\.\.\., the live "
+                                           r"table \['B', 'C', 'D', 'E', 'F'\]\.\.\.; nothing deleted$"):
+        archive_module._check_files(many, {c: (1, 1, 1) for c in "BCDEFGH"}, partition, 42, "c")
     for wrong in ((6, 1, 9), (4, 1, 9), (5, 0, 9), (5, 2, 9), (5, 1, 8), (5, 1, 10)):
         with pytest.raises(ArchiveError, match=rf"^chunk B: read back \(5, 1, 9\) \(rows, first_ns, last_ns\) from the "
                                                rf"staged files, the live table has \({wrong[0]}, {wrong[1]}, {wrong[2]}\); "
