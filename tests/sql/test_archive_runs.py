@@ -132,12 +132,25 @@ def test_a_market_that_cannot_name_a_folder_is_refused_and_its_rows_stay(templat
 
 
 def test_the_daily_rows_are_written_up_to_the_newest_trade_less_the_lateness(templates, tmp_path):
-    # lateness of one day: the watermark is D1 00:01, so only D0's daily row is final; AAPL's D0 trades (bars that
-    # day, its daily row written) still leave, and D1 is not due under one day of retention counted from D2
-    storage, settings = _open(templates, "market", tmp_path, transform_lateness_seconds=86_400.0)
+    # the newest trade is D2 00:01; a lateness of one day and one minute puts the watermark exactly at D1 00:00, so
+    # D0's daily row is final and D1's is not (a watermark one nanosecond earlier would leave D0 without its row and
+    # its trades live); AAPL's D0 trades still leave, and D1 is not due under one day of retention counted from D2
+    storage, settings = _open(templates, "market", tmp_path, transform_lateness_seconds=86_460.0)
     try:
-        archive(storage, settings)
+        report = archive(storage, settings)
         assert storage.fetch_all("SELECT symbol, session_date FROM daily_metrics ORDER BY ALL") == [("AAPL", DATE0)]
+        assert report.partitions == 7
+    finally:
+        storage.close()
+
+
+def test_a_table_without_rows_does_not_stop_the_tables_after_it(templates, tmp_path):
+    storage, settings = _open(templates, "market", tmp_path)
+    try:
+        storage.execute_write("DELETE FROM quotes")
+        report = archive(storage, settings)
+        assert report.partitions == 5 and report.waiting == [w for w in WAITING if not w.startswith("quotes ")]
+        assert {row[0] for row in _manifest(storage)} == {"trades", "signals", "bar_liquidity", "bar_realized_spread"}
     finally:
         storage.close()
 
