@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -276,12 +277,15 @@ def test_a_run_moves_exactly_the_final_partitions_into_one_file_each(market, mon
         + ", ".join(WAITING[:5]) + " ...")
 
 
-def test_retention_off_moves_nothing_and_says_so(templates, tmp_path):
+def test_retention_off_moves_nothing_and_says_so(templates, tmp_path, caplog):
     storage, settings = _open(templates, "market", tmp_path, retain_trades_days=0, retain_quotes_days=0,
                               retain_signals_days=0)
     try:
         before = _live(storage)
-        report = archive(storage, settings)
+        with caplog.at_level(logging.INFO, logger="microstructure.archive"):
+            report = archive(storage, settings)
+        # the owner's periodic run says it in its log: the summary line, once
+        assert [r.getMessage() for r in caplog.records if r.name == "microstructure.archive"] == [report.summary()]
         assert report.retention_off is True and report.partitions == 0 and report.waiting == []
         assert report.summary() == ("retention is off (RETAIN_TRADES_DAYS, RETAIN_QUOTES_DAYS and RETAIN_SIGNALS_DAYS "
                                     "are 0): nothing to archive")
