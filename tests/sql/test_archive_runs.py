@@ -180,3 +180,20 @@ def test_recovery_only_marks_a_file_already_in_its_place_and_places_the_others(t
         assert archive(storage, settings).recovered == 0
     finally:
         storage.close()
+
+
+def test_a_run_that_placed_none_of_its_chunks_has_every_file_of_every_chunk_placed_by_the_next(market, monkeypatch):
+    storage, settings, before = market
+    root = settings.archive_root()
+    # every chunk commits; no file is moved and no chunk marked placed (the run stopped after each commit)
+    monkeypatch.setattr("sql.archive._place", lambda moves: None)
+    monkeypatch.setattr(storage, "execute_write", lambda sql, params=None: None)
+    archive(storage, settings)
+    monkeypatch.undo()
+    unplaced = _manifest(storage)
+    assert len(unplaced) == 9 and len({row[11] for row in unplaced}) == 5 and not any(row[12] for row in unplaced)
+    report = archive(storage, settings)
+    assert report.recovered == 9 and report.partitions == 0
+    assert all(row[12] for row in _manifest(storage))
+    assert [p.relative_to(root).as_posix() for p in _files(root)] == sorted(row[4] for row in unplaced)
+    assert _views(storage) == before
