@@ -170,6 +170,7 @@ class FakeVertica:
         self.log: list[tuple[Any, ...]] = []
         self.connections: list[FakeConnection] = []
         self.fail_close = False
+        self.cancelled = threading.Event()
 
     def connect(self) -> FakeConnection:
         connection = FakeConnection(self, len(self.connections))
@@ -227,6 +228,7 @@ class FakeConnection:
 
     def cancel(self) -> None:
         self.db.log.append(("cancel", self.id))
+        self.db.cancelled.set()
 
     def close(self) -> None:
         self.closed += 1
@@ -767,6 +769,24 @@ def test_a_capped_or_cancelled_read_is_a_query_timeout(message: str) -> None:
         storage.run_sql("run", 5)
 
 
+def test_a_read_that_outlives_its_cap_is_cancelled_from_the_client_side() -> None:
+    """The server-side RUNTIMECAP is the limit; the watchdog's cancel (after the cap plus 1 s) the backstop."""
+    def hang(params: Any) -> Answer:  # a statement the server never stops: only the client's cancel ends it
+        cancelled = db.cancelled.wait(10)
+        db.cancelled.clear()
+        return Answer(error=_vertica_error("Query canceled" if cancelled else "never cancelled"))
+
+    db = FakeVertica({"queries/known_symbols": hang, "SELECT slow": hang})
+    storage = _storage(db, read_only=True, query_timeout_ms=10)
+    params = {p: 1 for p in load_registry("vertica", "queries")["known_symbols"].params}
+    with pytest.raises(QueryTimeout, match="MCP_QUERY_TIMEOUT_MS=10"):
+        storage.query("known_symbols", params, 5)
+    with pytest.raises(QueryTimeout, match="MCP_QUERY_TIMEOUT_MS=10"):
+        storage.run_sql("SELECT slow", 5)
+    assert [e for e in db.log if e[0] == "cancel"] == [("cancel", 0), ("cancel", 1)]  # a failed session is dropped
+    assert [c.closed for c in db.connections] == [1, 1]
+
+
 def test_a_failed_read_is_a_storage_error() -> None:
     db = FakeVertica({"queries/known_symbols": Answer(error=_vertica_error("relation does not exist"))})
     storage = _storage(db, read_only=True)
@@ -945,3 +965,167 @@ def test_callable_answers_are_supported() -> None:  # the stand-in itself
     answer: Callable[[Any], Answer] = lambda p: seen.append(p) or Answer([(1,)])  # noqa: E731
     db = FakeVertica({"queries/newest_trade_ns": answer})
     assert _storage(db).newest_trade_ns() == 1 and seen == [{}]
+
+
+# --- opening, schema and migrations ----------------------------------------------------------------------------
+def test_open_needs_a_host_and_connects_with_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(StorageError, match="DB_BACKEND=vertica needs VERTICA_HOST"):
+        VerticaStorage.open(_settings(vertica_host=""))
+    db = FakeVertica()
+    seen: list[dict[str, Any]] = []
+    monkeypatch.setattr(vertica_python, "connect", lambda **options: seen.append(options) or db.connect())
+    settings = _settings(vertica_host="h", vertica_port=5444, vertica_db="d", vertica_user="u",
+                         mcp_query_timeout_ms=1234, vertica_write_timeout_seconds=77)
+    storage = VerticaStorage.open(settings, read_only=True, pool_size=3)
+    assert seen == [connect_options(settings)]  # a reader session at once: fail now, not on the first request
+    assert storage._writer is None and storage._timeout_ms == 1234
+    assert [e[2:] for e in db.log if e[0] == "execute"] == [
+        ("session/read_only", None), ("session/runtimecap", {"runtimecap": "1234 milliseconds"})]
+    with storage._reader.connection() as a, storage._reader.connection() as b, storage._reader.connection() as c:
+        assert len({id(a), id(b), id(c)}) == 3
+    storage.close()
+    db.log.clear()
+    writer = VerticaStorage.open(settings)
+    assert writer._writer is not None
+    with writer._write():
+        pass
+    assert ("execute", 4, "session/runtimecap", {"runtimecap": "77 seconds"}) in db.log
+    db.answers["queries/table_exists"] = Answer([(1,)])
+    db.answers["queries/schema_version"] = Answer([(0,)])
+    with pytest.raises(StorageError, match="VERTICA_DB 'd' at h:5444 is at schema version 0"):
+        writer.apply_schema()
+
+    def refuse(**options: Any) -> None:
+        raise vertica_python.errors.ConnectionError("refused")
+
+    monkeypatch.setattr(vertica_python, "connect", refuse)
+    with pytest.raises(StorageError) as err:
+        VerticaStorage.open(settings)
+    assert str(err.value) == "cannot connect to Vertica at h:5444 (database 'd', user 'u'): refused"
+
+
+def _schema_db(recorded: int | None, market_data: bool) -> FakeVertica:
+    def exists(params: dict[str, Any]) -> Answer:
+        return Answer([(int({"schema_version": recorded is not None, "market_data": market_data}[params["table_name"]]),)])
+
+    return FakeVertica({"queries/table_exists": exists, "queries/schema_version": Answer([(recorded,)])})
+
+
+@pytest.mark.parametrize(("recorded", "market_data", "version"), [(None, False, None), (None, True, 0), (3, True, 3)])
+def test_schema_version_reads_the_recorded_version_or_the_tables(recorded, market_data, version) -> None:
+    db = _schema_db(recorded, market_data)
+    assert _storage(db).schema_version() == version
+    want = [("queries/table_exists", {"table_name": "schema_version"})]
+    if recorded is not None:
+        want.append(("queries/schema_version", {}))
+    want.append(("queries/table_exists", {"table_name": "market_data"}))
+    assert db.executed() == want
+
+
+def _latest() -> int:
+    from sql.migrations import latest_version
+
+    return latest_version("vertica")
+
+
+@pytest.mark.parametrize("new", [True, False])
+def test_apply_schema_creates_the_tables_loads_the_reference_rows_and_the_views(new: bool) -> None:
+    from sql.conditions import conditions_table, corrections_table
+
+    db = _schema_db(None if new else _latest(), not new)
+    storage = _storage(db, view_settings={"quote_stale_ns": 5, "other": 7})
+    storage.apply_schema()
+    executed = db.executed()
+    schema = [f"schema/{s.name}" for s in load_registry("vertica", "schema")]
+    views = [f"views/{s.name}" for s in load_registry("vertica", "views")]
+    head = [e for e in executed if e[0] not in ("queries/table_exists", "queries/schema_version")]
+    stamp = [("queries/record_migration", head[len(schema)][1])] if new else []
+    assert head == [(s, None) for s in schema] + stamp + [
+        ("queries/clear_trade_conditions", None), ("queries/load_trade_conditions", None),
+        ("queries/clear_trade_corrections", None), ("queries/load_trade_corrections", None),
+        ("queries/set_view_setting", {"name": "quote_stale_ns", "value": 5}),
+        ("queries/set_view_setting", {"name": "other", "value": 7})] + [(v, None) for v in views]
+    if new:
+        record = stamp[0][1]
+        assert (record["version"], record["name"]) == (_latest(), "created")
+        assert record["applied_at_ns"] > 1_700_000_000 * NS
+    copies = db.calls("copy")
+    assert [c[2:] for c in copies] == [
+        (copy_statement("trade_conditions_stage", conditions_table().schema.names), copy_rows(conditions_table())),
+        (copy_statement("trade_corrections_stage", corrections_table().schema.names), copy_rows(corrections_table()))]
+    # the copy of each table between its clear and its load
+    order = [e[2] if e[0] == "execute" else e[2].split(" (")[0] for e in db.calls("copy", "execute")]
+    i = order.index("queries/clear_trade_conditions")
+    assert order[i:i + 3] == ["queries/clear_trade_conditions", "COPY trade_conditions_stage",
+                              "queries/load_trade_conditions"]
+    # two transactions: the tables, then the rows and views
+    assert len(db.calls("commit")) == 1 + 2
+
+
+def test_apply_schema_uses_the_default_view_settings() -> None:
+    from sql.view_settings import DEFAULT_VIEW_SETTINGS
+
+    db = _schema_db(_latest(), True)
+    _storage(db).apply_schema()
+    assert [e[1] for e in db.executed() if e[0] == "queries/set_view_setting"] == [
+        {"name": k, "value": v} for k, v in DEFAULT_VIEW_SETTINGS.items()]
+
+
+def test_apply_schema_refuses_pending_migrations_and_a_newer_database() -> None:
+    from sql.migrations import SchemaTooNew
+
+    db = _schema_db(_latest() - 2, True)
+    with pytest.raises(StorageError) as err:
+        _storage(db, label="THE DB").apply_schema()
+    assert str(err.value) == (f"THE DB is at schema version {_latest() - 2}, this code needs {_latest()}: "
+                              "run `microstructure vertica migrate` first")
+    assert [e[0] for e in db.executed()] == ["queries/table_exists", "queries/schema_version", "queries/table_exists"]
+    with pytest.raises(SchemaTooNew):
+        _storage(_schema_db(_latest() + 1, True)).apply_schema()
+
+
+def test_migrate_runs_each_pending_migration_with_its_record_in_one_transaction() -> None:
+    from sql.migrations import load_migrations
+
+    db = _schema_db(_latest() - 2, True)
+    applied = _storage(db).migrate()
+    todo = [m for m in load_migrations("vertica") if m.version > _latest() - 2]
+    assert [m.version for m in applied] == [m.version for m in todo] and len(todo) == 2
+    executed = db.executed()[3:]
+    schema = [f"schema/{s.name}" for s in load_registry("vertica", "schema")]
+    assert [e[0] for e in executed[:len(schema)]] == schema
+    rest = executed[len(schema):]
+    want: list[Any] = []
+    for m in todo:
+        want += list(m.statements) + ["queries/record_migration"]
+    assert [e[0] for e in rest] == want
+    records = [e[1] for e in rest if e[0] == "queries/record_migration"]
+    assert [(r["version"], r["name"]) for r in records] == [(m.version, m.name) for m in todo]
+    assert len(db.calls("commit")) == 1 + 1 + len(todo)  # setup, the tables, one per migration
+
+
+def test_migrate_stamps_a_new_database_and_names_a_failed_migration() -> None:
+    db = _schema_db(None, False)
+    assert _storage(db).migrate() == []
+    assert [e[1]["version"] for e in db.executed() if e[0] == "queries/record_migration"] == [_latest()]
+    from sql.migrations import load_migrations
+
+    last = load_migrations("vertica")[-1]
+    db = _schema_db(_latest() - 1, True)
+    db.answers[last.statements[0]] = Answer(error=_vertica_error("no such table"))
+    with pytest.raises(StorageError) as err:
+        _storage(db).migrate()
+    assert str(err.value) == f"migration {last.version:03d} {last.name} failed: no such table"
+    assert "queries/record_migration" not in [e[0] for e in db.executed()]
+
+
+def test_reopen_keeps_the_connections_and_close_closes_both_pools() -> None:
+    db = FakeVertica({"queries/trade_symbols": Answer([])})
+    storage = _storage(db)
+    with storage._reader.connection():
+        pass
+    storage.trade_symbols()
+    storage.reopen()
+    assert [c.closed for c in db.connections] == [0, 0]
+    storage.close()
+    assert [c.closed for c in db.connections] == [1, 1]
