@@ -39,7 +39,7 @@ from udx import vertica_udx as vu
 ROOT = Path(__file__).resolve().parents[2]
 NS = 10**9
 BAR = 60
-DAY = 1_749_945_600 * NS  # 2025-06-15 00:00 UTC
+DAY = 1_749_945_600 * NS  # 2025-06-15 00:00 UTC, a Sunday
 T0 = DAY + 10 * 3_600 * NS
 #: a tiny crypto partition: a tie in time, a bar without a trade (carried close), a print on a bar's start
 TS = [T0 + 5 * NS, T0 + 20 * NS, T0 + 20 * NS, T0 + 70 * NS, T0 + 130 * NS, T0 + 250 * NS, T0 + 300 * NS,
@@ -187,7 +187,7 @@ PARAMS = {"settings": SETTINGS, "market": "crypto", "watermark_ns": T0 + 400 * N
 
 def test_the_resume_form_reads_trades_nulls_symbol_and_the_first_rows_state(recorder: _Recorder) -> None:
     rows = [(T0, 10.0, 2.0, "12,37", 0, "SYM", '{"s": 1}'),
-            (T0 + 1, None, 3.0, None, None, "SYM", None),
+            (T0 + 1, None, 3.0, None, 0, "SYM", None),  # conditions NULL, correction not
             (None, 11.0, 1.0, None, None, "SYM", '{"s": 2}'),  # no time: not a trade (its state is not the first)
             (T0 + 2, 12.0, None, "37", 12, "SYM", '{"s": 3}')]
     names, out = run_udx(vu.BatchMicrostructureResumeFactory(), rows, PARAMS)
@@ -197,7 +197,7 @@ def test_the_resume_form_reads_trades_nulls_symbol_and_the_first_rows_state(reco
     assert ts == [T0, T0 + 1, T0 + 2] and all(type(t) is int for t in ts)
     assert px[0] == 10.0 and math.isnan(px[1]) and px[2] == 12.0
     assert sz[:2] == [2.0, 3.0] and math.isnan(sz[2])
-    assert kwargs["conditions"] == ["12,37", None, "37"] and kwargs["correction"] == [0, None, 12]
+    assert kwargs["conditions"] == ["12,37", None, "37"] and kwargs["correction"] == [0, 0, 12]
     assert kwargs["symbol"] == "SYM" and kwargs["state"] == '{"s": 1}'
     assert kwargs["quotes"] is None and kwargs["realized"] is None
     assert {k: kwargs[k] for k in ("settings_json", "market", "watermark_ns", "computed_at_ns")} == {
@@ -250,10 +250,11 @@ def test_the_quotes_form_tells_quotes_by_their_null_price(recorder: _Recorder) -
     rows = [(T0, None, None, None, None, "Q", "st", 99.0, 5.0, 101.0, 6.0),
             (T0 + 1, 100.0, 2.0, None, None, "Q", None, None, None, None, None),
             (None, None, None, None, None, "Q", None, 1.0, 1.0, 2.0, 2.0),  # a quote without time: dropped
-            (T0 + 2, None, None, None, None, "Q", None, None, 7.0, 102.0, None)]
+            (T0 + 2, None, None, None, None, "Q", None, None, 7.0, 102.0, None),
+            (T0 + 3, 101.0, None, None, None, "Q", None, None, None, None, None)]  # a price: a trade, size or not
     run_udx(vu.BatchMicrostructureQuotesFactory(), rows, PARAMS)
     args, kwargs = recorder.calls[0]
-    assert args[0] == [T0 + 1] and args[1] == [100.0] and args[2] == [2.0]
+    assert args[0] == [T0 + 1, T0 + 3] and args[1] == [100.0, 101.0] and args[2][0] == 2.0 and math.isnan(args[2][1])
     assert kwargs["state"] == "st" and kwargs["symbol"] == "Q" and kwargs["realized"] is None
     quotes = kwargs["quotes"]
     assert quotes.schema == vu.QUOTE_COLUMNS
@@ -288,6 +289,13 @@ def test_the_realized_form_reads_each_rows_kind(recorder: _Recorder) -> None:
     assert isinstance(feed, vu.RealizedFeed) and feed.due.dtype == np.int64
     assert feed.due.tolist() == [T0 - 120 * NS, T0 - 60 * NS]
     assert feed.resume == (T0 - 60 * NS, 99.5, -1) and type(feed.resume[2]) is int
+
+
+def test_the_realized_form_without_due_bars_feeds_an_empty_int64_plan(recorder: _Recorder) -> None:
+    run_udx(vu.BatchMicrostructureRealizedFactory(),
+            [(T0, 100.0, 2.0, None, None, "R", None, None, None, None, None, 0)], PARAMS)
+    feed = recorder.calls[0][1]["realized"]
+    assert feed.due.dtype == np.int64 and feed.due.size == 0 and feed.resume is None
 
 
 def test_the_realized_form_with_due_bars_only_still_computes(recorder: _Recorder) -> None:
@@ -343,7 +351,10 @@ def _written(result: vu.PartitionResult, keyed: bool, quoted: bool = False,
              realized_symbol: str | None = None) -> list[dict[str, Any]]:
     columns = vu.output_columns(keyed, quoted, realized_symbol is not None)
     writer = FakeWriter(len(columns))
-    vu._write(writer, result, keyed, quoted, realized_symbol)
+    if not quoted and realized_symbol is None:
+        vu._write(writer, result, keyed)  # the defaults: no liquidity, no realized rows
+    else:
+        vu._write(writer, result, keyed, quoted, realized_symbol)
     return [dict(zip([n for n, _ in columns], r, strict=True)) for r in writer.rows]
 
 
@@ -374,6 +385,12 @@ def test_write_of_one_bar_puts_the_state_on_it_and_an_empty_result_writes_nothin
                     True) == []
 
 
+def test_write_without_the_realized_column_writes_no_carrier() -> None:
+    signals = _signal_rows("S", [T0])
+    rows = _written(vu.PartitionResult(signals, "st", FITS, realized=_realized_rows("S", 2)), True)
+    assert len(rows) == 1 and rows[0]["bar_end_ns"] == T0
+
+
 def test_write_unkeyed_has_no_symbol_nor_state() -> None:
     signals = _signal_rows("S", [T0, T0 + BAR * NS])
     rows = _written(vu.PartitionResult(signals, "st", FITS), False)
@@ -393,7 +410,7 @@ def test_write_quoted_puts_each_bars_liquidity_beside_it() -> None:
 def test_write_refuses_liquidity_rows_of_other_bars() -> None:
     result = vu.PartitionResult(_signal_rows("S", [T0, T0 + BAR * NS]), "st", FITS,
                                 liquidity=_liquidity_rows("S", [T0, T0 + 2 * BAR * NS]))
-    with pytest.raises(RuntimeError, match="do not match the bars"):
+    with pytest.raises(RuntimeError, match="^batch_microstructure: bar liquidity rows do not match the bars$"):
         _written(result, True, True)
     short = vu.PartitionResult(_signal_rows("S", [T0, T0 + BAR * NS]), "st", FITS,
                                liquidity=_liquidity_rows("S", [T0]))
@@ -469,8 +486,20 @@ def test_partition_storage_answers_the_storage_methods() -> None:
     s.close()
 
 
+def test_partition_storage_reads_int64_times_and_float64_prices_whatever_it_was_given() -> None:
+    s = _storage(ts_ns=np.array([1, 5], np.int32), price=[3, 4], size=np.array([1, 2], np.int32))
+    t = s.read_trades("S", 0, 10)
+    assert t.schema.field("ts_ns").type == pa.int64() and t.schema.field("price").type == pa.float64()
+    assert t.schema.field("size").type == pa.float64() and t.column("price").to_pylist() == [3.0, 4.0]
+    q = vu.QuotedPartitionStorage("crypto", "S", [1, 2], [1.0, 2.0], [1.0, 1.0], None, BAR, 42,
+                                  conditions=["12", "37"], correction=[None, 1], quotes=_quotes([1]))
+    assert q.read_trades("S", 0, 10).column("conditions").to_pylist() == ["12", "37"]
+    assert q.read_trades("S", 0, 10).column("correction").to_pylist() == [None, 1]
+
+
 def test_partition_storage_refuses_trades_out_of_time_order_only() -> None:
-    with pytest.raises(ValueError, match="ordered by ts_ns"):
+    with pytest.raises(ValueError, match=r"^batch_microstructure needs its partition ordered by ts_ns "
+                                         r"\(OVER \(\.\.\. ORDER BY ts_ns\)\)$"):
         _storage(ts_ns=[2, 1], price=[1.0, 1.0], size=[1.0, 1.0])
     _storage(ts_ns=[3, 3], price=[1.0, 1.0], size=[1.0, 1.0])  # ties are in order
     _storage(ts_ns=[3], price=[1.0], size=[1.0])
@@ -515,9 +544,10 @@ def test_quoted_storage_reads_the_quotes_of_its_symbol_in_the_range() -> None:
     assert s.read_quotes_many(["S"], 0, 4).column("ts_ns").to_pylist() == [2]
     assert s.read_quotes_many(["S"], 5, 100).column("ts_ns").to_pylist() == [8]
     other = s.read_quotes_many(["T"], 0, 100)
-    assert other.num_rows == 0 and other.column_names == got.column_names
+    assert other.num_rows == 0 and other.schema == got.schema
     assert s.read_quotes_many(["T", "S"], 0, 100).num_rows == 4
-    with pytest.raises(ValueError, match="quotes ordered by ts_ns"):
+    with pytest.raises(ValueError, match=r"^batch_microstructure needs its quotes ordered by ts_ns "
+                                         r"\(OVER \(\.\.\. ORDER BY ts_ns\)\)$"):
         vu.QuotedPartitionStorage("crypto", "S", [1], [1.0], [1.0], None, BAR, 42, quotes=_quotes([4, 2]))
     vu.QuotedPartitionStorage("crypto", "S", [1], [1.0], [1.0], None, BAR, 42, quotes=_quotes([4, 4]))
     vu.QuotedPartitionStorage("crypto", "S", [1], [1.0], [1.0], None, BAR, 42, quotes=_quotes([4]))
@@ -542,6 +572,13 @@ def test_realized_storage_answers_the_fed_plan() -> None:
                                         realized=vu.RealizedFeed(np.array([], np.int64)))
     due, resume = fresh.realized_spread_due(BAR, 30, 300)
     assert due.num_rows == 0 and resume.num_rows == 0 and resume.schema == other_resume.schema
+
+
+def test_settings_never_read_a_dotenv_file_of_the_nodes_working_directory(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("LM_WINDOW=3\nBAR_SECONDS=7200\n")
+    default = vu._settings(None)
+    assert default.lm_window != 3 and default.bar_seconds != 7200
 
 
 def test_settings_force_no_lateness_and_take_the_json() -> None:
@@ -593,6 +630,10 @@ def test_compute_partition_uses_the_settings_market_conditions_and_corrections()
     _same_bars(r.signals.to_pylist(), _reference_bars(TS, PX, SZ, "stocks", cond, corr, final=T0 + 400 * NS))
     # stocks in the default session (09:30-16:00 New York): 10:00 UTC is before the open, no bar
     assert vu.compute_partition(TS, PX, SZ, market="stocks").signals.num_rows == 0
+    assert vu.compute_partition(TS, PX, SZ).signals.num_rows == 0  # the default market: stocks
+    late = [t + 86_400 * NS + 4 * 3_600 * NS for t in TS]  # Monday 14:00 UTC: 10:00 in New York, in the session
+    assert vu.compute_partition(late, PX, SZ).signals.num_rows > 0
+    assert set(vu.compute_partition(TS, PX, SZ, market="crypto").signals.column("symbol").to_pylist()) == {""}
     assert vu.compute_partition(TS, PX, SZ, market="crypto").signals.num_rows == 6  # default bar: 60 s
     wide = vu.compute_partition(TS, PX, SZ, market="crypto", settings_json=json.dumps({"bar_seconds": 120}))
     assert [row["bar_end_ns"] for row in wide.signals.to_pylist()] == [T0 + k * 120 * NS for k in (1, 2, 3)]
@@ -680,3 +721,33 @@ def test_the_realized_form_emits_bars_liquidity_and_carriers() -> None:
     assert len(carriers) == 1 and carriers[0]["symbol"] == "S"
     realized = json.loads(carriers[0]["bar_realized_spread"])
     assert [x["bar_end_ns"] for x in realized] == [T0 - 60 * NS] + [r["bar_end_ns"] for r in bars[:5]]
+
+
+def test_the_realized_form_of_a_null_symbol_carries_an_empty_one() -> None:
+    feed = [(T0, None, None, None, None, None, None, None, None, None, None, 2)]  # one due bar, nothing else
+    rows = _rows_of(vu.BatchMicrostructureRealizedFactory(), feed, {"settings": SETTINGS, "market": "crypto",
+                                                                    "watermark_ns": T0 + 400 * NS})
+    assert len(rows) == 1 and rows[0]["symbol"] == "" and rows[0]["bar_end_ns"] is None
+    assert [r["bar_end_ns"] for r in json.loads(rows[0]["bar_realized_spread"])] == [T0]
+
+
+def test_compute_partition_returns_the_fits_and_profiles_made_on_the_way() -> None:
+    """Three days of hourly crypto bars: past ``GARCH_MIN_OBS`` (50) the GARCH fit, past one session the profile."""
+    n = 3 * 24 * 4
+    ts = DAY + np.arange(n) * 900 * NS + 7 * NS
+    px = 100 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 1e-3, n)))
+    settings = json.dumps({"bar_seconds": 3600, "garch_min_obs": 50, "profile_min_sessions": 1,
+                           "profile_bucket_minutes": 60})
+    r = vu.compute_partition(ts, px, np.ones(n), symbol="S", market="crypto", settings_json=settings, computed_at_ns=3)
+    assert r.signals.num_rows == 3 * 24 - 1
+    fits = r.model_params.to_pylist()
+    assert fits and {f["symbol"] for f in fits} == {"S"} and {f["bar_seconds"] for f in fits} == {3600}
+    assert all(f["n_obs"] >= 50 for f in fits) and r.model_params.schema == MODEL_PARAMS_SCHEMA
+    profiles = r.profiles.to_pylist()
+    assert profiles and {p["symbol"] for p in profiles} == {"S"} and {p["computed_at_ns"] for p in profiles} == {3}
+    assert r.profiles.schema == INTRADAY_PROFILE_SCHEMA
+    names, out = run_udx(vu.BatchMicrostructureResumeFactory(),
+                         [(int(ts[i]), float(px[i]), 1.0, None, None, "S", None) for i in range(n)],
+                         {"settings": settings, "market": "crypto", "computed_at_ns": 3})
+    last = dict(zip(names, out[-1], strict=True))
+    assert json.loads(last["model_params"]) == fits and json.loads(last["intraday_profile"]) == profiles
