@@ -12,12 +12,14 @@ elsewhere (``tests/sql/vertica_on_duckdb.py`` runs them in DuckDB); whether Vert
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
 import math
 import re
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -150,6 +152,13 @@ def test_rows_table_types_the_rows_and_an_empty_answer() -> None:
     assert table.to_pylist() == [{"symbol": "A", "n": 1, "x": 0.5, "k": 3}, {"symbol": "B", "n": 2, "x": None, "k": -1}]
     empty = _rows_table([], columns)
     assert empty.schema == pa.schema(list(columns)) and empty.num_rows == 0
+    # a statement whose answer does not fit the columns is refused, never cut
+    with pytest.raises(ValueError):
+        _rows_table([("A", 1, 0.5, 3, "extra")], columns)
+    with pytest.raises(ValueError):
+        _rows_table([("A", 1, 0.5, 3), ("B", 2, None)], columns)
+    with pytest.raises(ValueError):
+        VerticaStorage._trades_table([(1, 2.5, 3.0, None, 0), (2, 2.5, 3.0, None)])
 
 
 # --- a recording stand-in for vertica-python ---------------------------------------------------------------
@@ -501,6 +510,7 @@ def test_commit_signals_writes_each_table_given_then_the_states_in_one_transacti
     state_rows = parse_copy(copies[5][3])
     assert copies[5][2] == copy_statement("signal_state_stage", SIGNAL_STATE_SCHEMA.names)
     assert len(state_rows) == 1 and state_rows[0][:4] == ["A", "60", "123", '{"s":1}']
+    assert abs(int(state_rows[0][4]) - time.time_ns()) < 600 * NS  # updated now
     # the fault point: after the realized rows are staged, before they and the states are written
     staged_at = points[0]
     assert db.log[staged_at - 1][0] == "copy" and "bar_realized_spread_stage" in db.log[staged_at - 1][2]
@@ -543,6 +553,7 @@ def test_reset_and_rewind_delete_every_table_of_each_symbol_on_the_grid() -> Non
     copies = db.calls("copy")
     assert len(copies) == 1 and copies[0][2] == copy_statement("signal_state_stage", SIGNAL_STATE_SCHEMA.names)
     assert [r[:3] for r in parse_copy(copies[0][3])] == [["A", "60", "100"], ["B", "60", "200"]]
+    assert all(abs(int(r[4]) - time.time_ns()) < 600 * NS for r in parse_copy(copies[0][3]))
     assert storage._metrics_final_before == {}
     db.answers["queries/rewind_model_params"] = Answer(error=_vertica_error("x"))
     with pytest.raises(StorageError, match="rewind_signals failed: x"):
@@ -578,7 +589,8 @@ def test_rows_of_another_horizon_are_deleted_first_and_the_plan_read_again(horiz
                              ("queries/realized_spread_resume", {"bar_seconds": 60}),
                              ("queries/realized_spread_due", {"bar_seconds": 60, "until_ns": 999})]
     assert res.column("bar_end_ns").to_pylist() == [50] and due.num_rows == 0
-    assert "bar_realized_spread: 7 row(s) of another horizon than 300 s deleted; recomputing them" in caplog.text
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        "bar_realized_spread: 7 row(s) of another horizon than 300 s deleted; recomputing them"]
     assert db.calls("commit")[-1][0] == "commit"
 
 
@@ -969,7 +981,8 @@ def test_callable_answers_are_supported() -> None:  # the stand-in itself
 
 # --- opening, schema and migrations ----------------------------------------------------------------------------
 def test_open_needs_a_host_and_connects_with_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(StorageError, match="DB_BACKEND=vertica needs VERTICA_HOST"):
+    with pytest.raises(StorageError, match=r"^DB_BACKEND=vertica needs VERTICA_HOST \(and VERTICA_PORT, VERTICA_DB, "
+                                           r"VERTICA_USER\)$"):
         VerticaStorage.open(_settings(vertica_host=""))
     db = FakeVertica()
     seen: list[dict[str, Any]] = []
@@ -981,19 +994,24 @@ def test_open_needs_a_host_and_connects_with_the_settings(monkeypatch: pytest.Mo
     assert storage._writer is None and storage._timeout_ms == 1234
     assert [e[2:] for e in db.log if e[0] == "execute"] == [
         ("session/read_only", None), ("session/runtimecap", {"runtimecap": "1234 milliseconds"})]
-    with storage._reader.connection() as a, storage._reader.connection() as b, storage._reader.connection() as c:
-        assert len({id(a), id(b), id(c)}) == 3
+    assert _holds(storage._reader, 3)
     storage.close()
+    assert _holds(VerticaStorage.open(settings, read_only=True)._reader, 4)  # the default pool size
     db.log.clear()
     writer = VerticaStorage.open(settings)
     assert writer._writer is not None
     with writer._write():
         pass
-    assert ("execute", 4, "session/runtimecap", {"runtimecap": "77 seconds"}) in db.log
+    assert ("session/runtimecap", {"runtimecap": "77 seconds"}) in [e[2:] for e in db.log if e[0] == "execute"]
     db.answers["queries/table_exists"] = Answer([(1,)])
     db.answers["queries/schema_version"] = Answer([(0,)])
-    with pytest.raises(StorageError, match="VERTICA_DB 'd' at h:5444 is at schema version 0"):
+    with pytest.raises(StorageError, match="^VERTICA_DB 'd' at h:5444 is at schema version 0"):
         writer.apply_schema()
+    db.answers["queries/schema_version"] = Answer([(_latest(),)])
+    db.log.clear()
+    VerticaStorage.open(_settings(vertica_host="h", quote_stale_seconds=12.5)).apply_schema()
+    assert [e[1] for e in db.executed() if e[0] == "queries/set_view_setting"] == [
+        {"name": "quote_stale_ns", "value": 12_500_000_000}]  # the settings' view settings, not the defaults
 
     def refuse(**options: Any) -> None:
         raise vertica_python.errors.ConnectionError("refused")
@@ -1002,6 +1020,23 @@ def test_open_needs_a_host_and_connects_with_the_settings(monkeypatch: pytest.Mo
     with pytest.raises(StorageError) as err:
         VerticaStorage.open(settings)
     assert str(err.value) == "cannot connect to Vertica at h:5444 (database 'd', user 'u'): refused"
+
+
+def _holds(pool: _Pool, n: int) -> bool:
+    """Whether ``pool`` lends ``n`` connections at once and not one more (a borrower beyond waits)."""
+    got = threading.Event()
+
+    def one_more() -> None:
+        with pool.connection():
+            got.set()
+
+    with contextlib.ExitStack() as stack:
+        held = [stack.enter_context(pool.connection()) for _ in range(n)]
+        t = threading.Thread(target=one_more, daemon=True)
+        t.start()
+        waited = not got.wait(0.3)
+    t.join(5)
+    return len({id(c) for c in held}) == n and waited and got.is_set()
 
 
 def _schema_db(recorded: int | None, market_data: bool) -> FakeVertica:
@@ -1080,8 +1115,8 @@ def test_apply_schema_refuses_pending_migrations_and_a_newer_database() -> None:
     assert str(err.value) == (f"THE DB is at schema version {_latest() - 2}, this code needs {_latest()}: "
                               "run `microstructure vertica migrate` first")
     assert [e[0] for e in db.executed()] == ["queries/table_exists", "queries/schema_version", "queries/table_exists"]
-    with pytest.raises(SchemaTooNew):
-        _storage(_schema_db(_latest() + 1, True)).apply_schema()
+    with pytest.raises(SchemaTooNew, match="^THE DB has schema version"):
+        _storage(_schema_db(_latest() + 1, True), label="THE DB").apply_schema()
 
 
 def test_migrate_runs_each_pending_migration_with_its_record_in_one_transaction() -> None:
@@ -1129,3 +1164,25 @@ def test_reopen_keeps_the_connections_and_close_closes_both_pools() -> None:
     assert [c.closed for c in db.connections] == [0, 0]
     storage.close()
     assert [c.closed for c in db.connections] == [1, 1]
+
+
+def test_migrate_logs_each_migration_and_whether_it_ran(monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    import sql.vertica_backend as vb
+    from sql.migrations import SchemaTooNew, load_migrations
+
+    todo = [m for m in load_migrations("vertica") if m.version > _latest() - 2]
+    seen: list[tuple[str, int]] = []
+
+    def run(cursor: Any, dialect: str, migration: Any) -> bool:  # the first one's check finds nothing to change
+        seen.append((dialect, migration.version))
+        return migration.version != todo[0].version
+
+    monkeypatch.setattr(vb, "run_migration", run)
+    with caplog.at_level(logging.INFO, logger="microstructure.sql"):
+        _storage(_schema_db(_latest() - 2, True), label="DB9").migrate()
+    assert seen == [("vertica", m.version) for m in todo]
+    lines = [r.getMessage() for r in caplog.records if "schema migration" in r.getMessage()]
+    assert lines == [f"DB9: schema migration {todo[0].version:03d} {todo[0].name} not needed",
+                     f"DB9: schema migration {todo[1].version:03d} {todo[1].name} applied"]
+    with pytest.raises(SchemaTooNew, match="^DB9 has schema version"):
+        _storage(_schema_db(_latest() + 1, True), label="DB9").migrate()
