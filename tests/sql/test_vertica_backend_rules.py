@@ -865,10 +865,11 @@ def test_the_in_database_transform_without_trades_does_nothing() -> None:
     db = FakeVertica({"queries/newest_trade_ns": Answer([(None,)])})
     summary = _storage(db).run_transform_in_database(_settings(), now_ns=5)
     assert (summary.symbols, summary.bars, summary.watermark_ns, summary.realized) == (0, 0, None, 0)
+    assert 0 <= summary.seconds < 600
     assert db.executed() == [("queries/newest_trade_ns", {})]
 
 
-def test_the_in_database_transform_sends_its_statements_in_one_transaction() -> None:
+def test_the_in_database_transform_sends_its_statements_in_one_transaction(caplog) -> None:
     fits = [{f: None for f in MODEL_PARAMS_SCHEMA.names} | {"symbol": "A", "model": "garch", "bar_seconds": 60,
                                                              "fit_start_ns": 1, "fit_end_ns": 2, "n_obs": 3,
                                                              "converged": True, "fitted_at_ns": 4}]
@@ -890,16 +891,21 @@ def test_the_in_database_transform_sends_its_statements_in_one_transaction() -> 
         "transform/staged_intraday_profile": Answer([("A", json.dumps(profiles))]),
         "transform/staged_realized_spread": Answer([("A", json.dumps(realized[:1])), ("A", json.dumps(realized[1:]))]),
         "queries/insert_bar_realized_spread": Answer([(2,)]),
-        "queries/daily_metrics_pending": Answer([(None,)]),
+        "queries/daily_metrics_pending": [Answer([(99 * DAY + 60 * NS,)]), Answer([(None,)])],
+        "queries/write_daily_metrics": Answer([(3,)]),
     })
     points: list[int] = []
     storage = _storage(db, fault=lambda p: points.append(len(db.log)))
+    # day 99 was final at the last call already: only the oldest new bar (in day 99) makes the write look again
+    storage._metrics_final_before[60] = 100 * DAY
     settings = _settings(transform_lateness_seconds=2.5, bar_seconds=60, liquidity_horizon_seconds=300,
                          quote_stale_seconds=1.5)
-    summary = storage.run_transform_in_database(settings, now_ns=77)
+    with caplog.at_level(logging.INFO, logger="microstructure.sql"):
+        summary = storage.run_transform_in_database(settings, now_ns=77)
     watermark = newest - round(2.5 * NS)
     assert summary == InDatabaseTransformSummary(3, 12, summary.seconds, watermark, 2)
-    assert summary.seconds >= 0
+    assert 0 <= summary.seconds < 600  # the call's duration
+    assert "daily metrics of 3 final symbol day(s) written" in [r.getMessage() for r in caplog.records]
     executed = db.executed()
     names = [e[0] for e in executed]
     assert names == ["queries/newest_trade_ns", "queries/trade_symbols", "queries/realized_spread_resume",
@@ -908,7 +914,8 @@ def test_the_in_database_transform_sends_its_statements_in_one_transaction() -> 
                      "transform/staged_model_params", "queries/upsert_model_params",
                      "transform/staged_intraday_profile", "queries/upsert_intraday_profile",
                      "transform/staged_realized_spread", "queries/insert_bar_realized_spread",
-                     "transform/signal_states_from_stage", "queries/daily_metrics_pending"]
+                     "transform/signal_states_from_stage", "queries/daily_metrics_pending",
+                     "queries/write_daily_metrics", "queries/daily_metrics_pending"]
     assert executed[2][1] == {"bar_seconds": 60}
     common = {"bar_seconds": 60, "watermark_ns": watermark, "computed_at_ns": 77,
               "until_ns": watermark - 300 * NS, "stale_ns": round(1.5 * NS), "settings": udx_settings_json(settings)}
@@ -947,6 +954,7 @@ def test_the_in_database_transform_without_fits_profiles_or_realized_rows_copies
     })
     points: list[str] = []
     storage = _storage(db, fault=points.append)
+    storage._metrics_final_before[60] = 5 * DAY  # final since an earlier call, and no new bar: nothing read
     summary = storage.run_transform_in_database(_settings(liquidity_horizon_seconds=300,
                                                           transform_lateness_seconds=0.0))
     assert (summary.symbols, summary.bars, summary.realized) == (0, 0, 0)
@@ -955,8 +963,7 @@ def test_the_in_database_transform_without_fits_profiles_or_realized_rows_copies
     assert "queries/upsert_model_params" not in names and "queries/upsert_intraday_profile" not in names
     assert "queries/insert_bar_realized_spread" not in names and db.calls("copy") == []
     assert points == ["staged"]
-    pending = [e for e in db.executed() if e[0] == "queries/daily_metrics_pending"]
-    assert pending == [("queries/daily_metrics_pending", {"bar_seconds": 60, "final_before_ns": 5 * DAY})]
+    assert [e for e in db.executed() if e[0] == "queries/daily_metrics_pending"] == []
     computed = [e[1]["computed_at_ns"] for e in db.executed() if e[0] == "transform/udx_signals_to_stage"]
     assert computed[0] > 1_700_000_000 * NS  # now, without now_ns
 
