@@ -279,7 +279,8 @@ class FakeCursor:
         rows, self._rows = self._rows, []
         return rows
 
-    def fetchmany(self, n: int) -> list[tuple]:
+    def fetchmany(self, n: int | None = None) -> list[tuple]:
+        n = n or 1  # vertica-python: no size is the cursor's arraysize, 1
         rows, self._rows = self._rows[:n], self._rows[n:]
         return rows
 
@@ -799,6 +800,21 @@ def test_a_read_that_outlives_its_cap_is_cancelled_from_the_client_side() -> Non
     assert [c.closed for c in db.connections] == [1, 1]
 
 
+def test_a_read_within_its_cap_is_not_cancelled() -> None:
+    def brief(params: Any) -> Answer:  # 0.3 s of a 0.5 s cap: the backstop fires after 1.5 s, not before
+        cancelled = db.cancelled.wait(0.3)
+        return Answer(error=_vertica_error("Query canceled")) if cancelled else Answer([(1,)], description=[("n",)])
+
+    db = FakeVertica({"queries/known_symbols": brief})
+    storage = _storage(db, read_only=True, query_timeout_ms=500)
+    params = {p: 1 for p in load_registry("vertica", "queries")["known_symbols"].params}
+    assert storage.query("known_symbols", params, 5).rows == [(1,)]
+    db.answers["SELECT n"] = lambda p: (Answer(error=_vertica_error("Query canceled")) if db.cancelled.wait(0.3)
+                                        else Answer([(2,)], description=[_Column("n", "Integer")]))
+    assert storage.run_sql("SELECT n", 5).table.to_pylist() == [{"n": 2}]
+    assert [e for e in db.log if e[0] == "cancel"] == []
+
+
 def test_a_failed_read_is_a_storage_error() -> None:
     db = FakeVertica({"queries/known_symbols": Answer(error=_vertica_error("relation does not exist"))})
     storage = _storage(db, read_only=True)
@@ -844,7 +860,8 @@ def test_any_other_failure_is_reported_without_its_text(sqlstate: str | None, ca
         _storage(db, read_only=True).run_sql("SELECT x", 5)
     assert not isinstance(err.value, StatementError)
     assert str(err.value) == "the database failed running the statement (the server log has the detail)"
-    assert "analyst SQL failed in the database: secret detail" in caplog.text
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        "analyst SQL failed in the database: secret detail"]
 
 
 # --- the transform inside Vertica ---------------------------------------------------------------------------
@@ -1193,3 +1210,24 @@ def test_migrate_logs_each_migration_and_whether_it_ran(monkeypatch: pytest.Monk
                      f"DB9: schema migration {todo[1].version:03d} {todo[1].name} applied"]
     with pytest.raises(SchemaTooNew, match="^DB9 has schema version"):
         _storage(_schema_db(_latest() + 1, True), label="DB9").migrate()
+
+
+def test_without_vertica_python_the_backend_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from sql.vertica_backend import _vertica
+
+    assert _vertica() is vertica_python
+    monkeypatch.setitem(sys.modules, "vertica_python", None)  # import fails as when it is not installed
+    with pytest.raises(StorageError) as err:
+        _vertica()
+    assert str(err.value) == "DB_BACKEND=vertica needs the vertica-python package (pip install vertica-python)"
+    assert isinstance(err.value.__cause__, ImportError)
+
+
+def test_the_defaults_pool_of_four_and_the_databases_name() -> None:
+    db = _schema_db(_latest() - 1, True)
+    storage = VerticaStorage(db.connect, read_only=False, query_timeout_ms=3000, write_timeout_s=60)
+    assert _holds(storage._reader, 4)
+    with pytest.raises(StorageError, match=f"^the Vertica database is at schema version {_latest() - 1},"):
+        storage.apply_schema()
