@@ -159,6 +159,10 @@ def test_rows_table_types_the_rows_and_an_empty_answer() -> None:
         _rows_table([("A", 1, 0.5, 3), ("B", 2, None)], columns)
     with pytest.raises(ValueError):
         VerticaStorage._trades_table([(1, 2.5, 3.0, None, 0), (2, 2.5, 3.0, None)])
+    with pytest.raises(ValueError):  # a longer row after a fitting one
+        _rows_table([("A", 1, 0.5, 3), ("B", 2, None, 4, "extra")], columns)
+    with pytest.raises(ValueError):
+        VerticaStorage._trades_table([(1, 2.5, 3.0, None, 0), (2, 2.5, 3.0, None, 0, "extra")])
 
 
 # --- a recording stand-in for vertica-python ---------------------------------------------------------------
