@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from server.sql_guard import DOCUMENTED_RELATIONS, check_read_only
+from server.sql_guard import DOCUMENTED_RELATIONS, SqlRefused, check_read_only
 from server.tools.analyst_sql import (
     MAX_SQL_CHARS,
     MEDIA_TYPES,
@@ -96,6 +96,14 @@ def test_the_longest_statement_is_accepted_and_one_character_more_refused(db):
     assert run_analyst_sql(storage, settings, longest).page.rows == [[7]]
     with pytest.raises(ValueError, match="^sql is 100001 characters; at most 100000$"):
         run_analyst_sql(storage, settings, longest + " ")
+
+
+def test_the_statement_is_checked_in_the_dialect_of_the_settings(db):
+    storage, settings = db
+    sql = "SELECT list_value(1, 2) AS l"  # a DuckDB function, not a plain SQL one
+    assert run_analyst_sql(storage, settings, sql).page.rows == [[[1, 2]]]
+    with pytest.raises(SqlRefused, match="list_value"):
+        run_analyst_sql(storage, _with(settings, db_backend="vertica"), sql)
 
 
 # ---- the byte cap ----------------------------------------------------------------------------------------------
@@ -275,7 +283,9 @@ def test_the_description_states_the_dialect_relations_caps_and_refusals(db, back
     assert text.startswith(f"Run one read-only SQL statement ({'DuckDB' if backend == 'duckdb' else 'Vertica'} "
                            "dialect) over the market data and signals and get typed rows.")
     assert f"these tables and views: {', '.join(sorted(DOCUMENTED_RELATIONS))}. Read the resource schema://views" in text
-    for fact in ["Only SELECT / WITH ... SELECT / VALUES", "Times are BIGINT nanoseconds since the Unix epoch, UTC",
+    for fact in ["Only SELECT / WITH ... SELECT / VALUES",
+                 "Read the resource schema://views first for every column, its type and meaning. Times are BIGINT",
+                 "UTC (*_ns columns); the views add TIMESTAMP columns (ts, bar_end;", "Times are BIGINT nanoseconds since the Unix epoch, UTC",
                  "session_date is a DATE", "Filter on symbol and a *_ns range, and aggregate in SQL",
                  "at most `limit` rows (≤ 321) and 65432 bytes of JSON come back",
                  "(truncated/truncated_by say when more existed)",
