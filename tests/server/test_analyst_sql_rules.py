@@ -257,7 +257,7 @@ def test_arrow_and_parquet_hold_the_same_rows_with_the_database_types(db):
     stream = pa.ipc.open_stream(encode(answer, "arrow")).read_all()
     parquet = pq.read_table(io.BytesIO(encode(answer, "parquet")))
     expected = [{"x": i, "d": Decimal(i) * Decimal("1.5"), "s": "a" * 88} for i in range(answer.page.count)]
-    bare = duckdb.connect().sql(sql).fetch_arrow_table().schema  # the database's own types
+    bare = duckdb.connect().sql(sql).to_arrow_table().schema  # the database's own types
     for table in (stream, parquet):
         assert table.to_pylist() == expected
         assert [(f.name, f.type) for f in table.schema] == [(f.name, f.type) for f in bare]
