@@ -187,10 +187,12 @@ def test_jump_events_are_the_views_rows_newest_first_over_every_page(storage, sy
 def test_jump_events_keep_to_the_window_and_need_no_on_path(storage):
     ends = sorted({r[0] for r in _jumps(storage)})
     start, end = ends[2], ends[-2]
+    assert _jumps(storage, start=start, end=end) != _jumps(storage)  # the window leaves rows out at both ends
     for jumps in (None, JumpMemory(storage, BAR)):
-        page = jump_events(storage, limit=100, bar_seconds=BAR, symbol="msft", start=start, end=end, jumps=jumps)
-        assert [(r.bar_end_ns, r.symbol) for r in page.rows] == [r[:2] for r in _jumps(storage, ["MSFT"], start=start,
-                                                                                         end=end)]
+        for symbols in (["MSFT"], None):
+            page = jump_events(storage, limit=100, bar_seconds=BAR, symbols=symbols, start=start, end=end, jumps=jumps)
+            assert [(r.bar_end_ns, r.symbol) for r in page.rows] == [r[:2] for r in _jumps(storage, symbols, start=start,
+                                                                                             end=end)]
     with pytest.raises(UnknownSymbol, match="^unknown symbol 'QQQQ'"):
         jump_events(storage, limit=5, bar_seconds=BAR, symbol="QQQQ")
 
@@ -344,3 +346,74 @@ def test_real_time_data_stamps_now_and_a_missing_trade_is_null(storage):
     (row,) = page.rows
     assert (row.last_trade, row.last_trade_ns, row.bar_end) == (None, None, "2001-09-09T01:46:40.123Z")
     assert (page.count, page.truncated, page.as_of) == (1, True, _iso(5 * 10**18))
+
+
+# ---- the named queries' parameters -----------------------------------------------------------------------------
+
+
+def _declared(name: str) -> set[str]:
+    """The parameters a named query declares in its header (``-- params: a, b``), as the backends bind them."""
+    from pathlib import Path
+
+    header = (Path(__file__).resolve().parents[2] / "sql" / "duckdb" / "queries" / f"{name}.sql").read_text()
+    line = next(line for line in header.splitlines() if line.startswith("-- params:"))
+    return {p.strip() for p in line.removeprefix("-- params:").split(",")} - {"row_limit", "none", ""}
+
+
+class DeclaredParams:
+    """The storage, checking that every named query gets each parameter it declares under its exact name (DuckDB
+    binds ``$name`` ignoring case; the Vertica backend picks the declared names out of the dict)."""
+
+    def __init__(self, storage) -> None:
+        self._storage = storage
+        self.names: list[str] = []
+
+    def query(self, name, params, limit):
+        missing = _declared(name) - set(params)
+        assert not missing, f"{name} misses {sorted(missing)} (given {sorted(params)})"
+        self.names.append(name)
+        return self._storage.query(name, params, limit)
+
+    def __getattr__(self, attribute):
+        return getattr(self._storage, attribute)
+
+
+def test_each_tool_passes_its_query_the_declared_parameters(storage):
+    checked = DeclaredParams(storage)
+    calls = [
+        (enriched_data, {"symbol": "AAPL", "hours_back": 1000}, "enriched_data_page"),
+        (trading_signals, {"symbol": "AAPL"}, "trading_signals_symbol_page"),
+        (trading_signals, {"symbols": ["AAPL", "SPY"], "signal_type": "BUY"}, "trading_signals_page"),
+        (jump_events, {"direction": "up", "min_abs_stat": 1.0}, "jump_events_page"),
+        (symbol_metrics, {"symbols": ["AAPL", "SPY"]}, "symbol_metrics_page"),
+    ]  # fmt: skip
+    for tool, arguments, query in calls:
+        first = tool(checked, limit=2, bar_seconds=BAR, **arguments)
+        second = tool(checked, limit=2, bar_seconds=BAR, cursor=first.next_cursor, **arguments)
+        assert checked.names.count(query) >= 2, (query, checked.names)
+        plain = tool(storage, limit=2, bar_seconds=BAR, cursor=first.next_cursor, **arguments)
+        assert second.model_dump() == plain.model_dump() | {"as_of": second.as_of}
+    now_ns = time.time_ns()
+    assert (real_time_data(checked, limit=3, bar_seconds=BAR, now_ns=now_ns).model_dump()
+            == real_time_data(storage, limit=3, bar_seconds=BAR, now_ns=now_ns).model_dump())
+    assert "real_time_data" in checked.names
+    with pytest.raises(UnknownSymbol):
+        trading_signals(checked, limit=2, bar_seconds=BAR, symbol="QQQQ")
+    assert checked.names[-1] == "known_symbols"
+
+
+@pytest.mark.parametrize("tool", [enriched_data, trading_signals, jump_events, symbol_metrics])
+def test_hours_back_and_start_together_are_refused_by_every_windowed_tool(storage, tool):
+    with pytest.raises(ValueError, match="^give either hours_back or start"):
+        tool(storage, symbol="AAPL", limit=2, bar_seconds=BAR, hours_back=1.0, start=1)
+
+
+def test_hours_back_keeps_the_trades_of_the_last_hours(storage):
+    before = time.time_ns()
+    _, rows = _pages(lambda **a: enriched_data(storage, symbol="SPY", bar_seconds=BAR, hours_back=0.5, **a), 500)
+    after = time.time_ns()
+    trades = _trades(storage, "SPY")
+    surely_in = [t[0] for t in trades if t[0] >= after - 1800 * 10**9]
+    assert 0 < len(surely_in) < len(trades)
+    assert all(r.ts_ns >= before - 1800 * 10**9 for r in rows)
+    assert [r.ts_ns for r in rows][: len(surely_in)] == surely_in
