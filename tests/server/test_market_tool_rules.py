@@ -102,8 +102,8 @@ def _signals(storage, symbols=None, signal_type=None, start=0, end=FAR):
 ])  # fmt: skip
 def test_trading_signals_are_the_tables_rows_newest_first_over_every_page(storage, symbol, symbols, signal_type):
     expected = _signals(storage, symbol_list(symbol, symbols), signal_type)
-    assert len(expected) > 6
-    limit = max(3, len(expected) // 4)  # four pages or five
+    assert len(expected) >= 2  # the tape ends when the file is built: some filters match only a few bars
+    limit = max(1, len(expected) // 4)  # four pages or five
     seen: list[str] = []
     pages, rows = _pages(lambda **a: trading_signals(storage, bar_seconds=BAR, symbol=symbol, symbols=symbols,
                                                      signal_type=signal_type, on_path=seen.append, **a), limit)
