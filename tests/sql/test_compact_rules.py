@@ -32,8 +32,9 @@ def _settings(path: Path) -> Settings:
 def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
     """The Python rows into ``table`` in one statement (``executemany`` costs seconds for thousands of rows)."""
     columns = [c[0] for c in con.execute(f"DESCRIBE {table}").fetchall()]
-    frame = pa.table({c: [r[i] for r in rows] for i, c in enumerate(columns)})  # noqa: F841 (read by name)
+    con.register("frame", pa.table({c: [r[i] for r in rows] for i, c in enumerate(columns)}))
     con.execute(f"INSERT INTO {table} SELECT * FROM frame")
+    con.unregister("frame")
 
 
 def _file(tmp_path: Path, delete_below: int = 0, name: str = "m.duckdb") -> Path:
