@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 
 import duckdb
@@ -242,3 +243,51 @@ def test_deleted_rows_give_the_space_back(tmp_path: Path) -> None:
     with duckdb.connect(str(path), read_only=True) as con:
         assert con.execute("SELECT x FROM filler ORDER BY x").fetchall() == [(i,) for i in range(6)]
     assert _rows(path)["trades"] == sorted(t for t in TRADES if t[1] >= 2990)
+
+
+class _Query:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def test_a_copy_missing_rows_is_refused_and_the_file_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """compact's own count check: a copy that lost five trades (a broken copy step) is not swapped in."""
+    path = _file(tmp_path)
+    before = path.read_bytes()
+    real = compact_module.load_registry
+
+    def lossy(dialect: str, folder: str) -> dict[str, _Query]:
+        registry = real(dialect, folder)
+        queries = {name: _Query(registry[name].text) for name in
+                   ("checkpoint", "current_database", "attach_copy", "copy_database", "detach_copy",
+                    "catalog_tables", "count_rows")}
+        queries["copy_database"] = _Query(queries["copy_database"].text.rstrip().rstrip(";")
+                                          + "; DELETE FROM compacted.trades WHERE ts < 5;")
+        return queries
+
+    monkeypatch.setattr(compact_module, "load_registry", lossy)
+    with pytest.raises(CompactError) as info:
+        compact(_settings(path))
+    assert str(info.value) == ("table trades: 3,000 rows in the file, 2,995 in the copy; "
+                               "the file is left as it was")
+    assert path.read_bytes() == before
+    assert not Path(f"{path}.compact").exists()
+
+
+def test_unsafe_path_is_refused_naming_the_setting(tmp_path: Path) -> None:
+    path = tmp_path / "it's.duckdb"
+    settings = Settings(_env_file=None, duckdb_path=path, archive_path=tmp_path / "arch")  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match=r"^DUCKDB_PATH \".*it's\.duckdb\" cannot go into DuckDB's SQL text"):
+        compact(settings)
+
+
+def test_seconds_lie_within_the_call(tmp_path: Path) -> None:
+    path = _file(tmp_path)
+    started = time.perf_counter()
+    report = compact(_settings(path))
+    assert 0 <= report.seconds <= time.perf_counter() - started
+
+
+def test_summary_of_large_files() -> None:
+    assert CompactReport(100_000_000_000, 100_000_000_000, 1.0).summary() == (
+        "compacted 100,000.0 MB -> 100,000.0 MB in 1.0 s")
