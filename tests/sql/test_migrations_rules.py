@@ -144,3 +144,52 @@ def test_real_check_skips_a_file_without_the_key(tmp_path: Path) -> None:
         con.execute("INSERT INTO market_data VALUES ('AAPL', 1)")
         assert run_migration(con.cursor(), "duckdb", migration) is False
         assert con.execute("SELECT * FROM market_data").fetchall() == [("AAPL", 1)]
+
+
+def _folder(tmp_path: Path, files: dict[str, str]) -> str:
+    """A dialect folder of migration files; its absolute path stands in for the dialect name (``joinpath`` of an
+    absolute path replaces the package's folder), so each test's folder is its own cache entry."""
+    root = tmp_path / "dialect"
+    (root / "migrations").mkdir(parents=True)
+    for name, text in files.items():
+        (root / "migrations" / name).write_text(text, encoding="utf-8")
+    return str(root)
+
+
+def test_a_folder_of_migrations_is_read_in_version_order(tmp_path: Path) -> None:
+    dialect = _folder(tmp_path, {
+        "002_second.sql": "-- name: second\n-- when: some_check\n-- a comment; with a semicolon\n"
+                          "ALTER TABLE t ADD COLUMN b INT;\nUPDATE t SET b = 1;\n",
+        "001_first.sql": "-- name: first\nCREATE TABLE t (a INT);\n",
+        "README.txt": "not a migration",
+    })
+    loaded = migrations.load_migrations(dialect)
+    assert loaded == (Migration(1, "first", None, ("CREATE TABLE t (a INT)",)),
+                      Migration(2, "second", "some_check", ("ALTER TABLE t ADD COLUMN b INT", "UPDATE t SET b = 1")))
+    assert latest_version(dialect) == 2
+    assert [m.name for m in pending(dialect, 1, "w")] == ["second"]
+
+
+def test_an_empty_when_is_none(tmp_path: Path) -> None:
+    """An empty ``-- when:`` is no check (``when`` None); the header regex once read the next line as its value."""
+    dialect = _folder(tmp_path, {"001_first.sql": "-- name: first\n-- when:\nSELECT 1;\n"})
+    assert migrations.load_migrations(dialect)[0].when is None
+
+
+@pytest.mark.parametrize(("files", "message"), [
+    ({"1_first.sql": "-- name: first\n"}, "/migrations/1_first.sql: a migration file is named NNN_name.sql"),
+    ({"001_First.sql": "-- name: First\n"}, "/migrations/001_First.sql: a migration file is named NNN_name.sql"),
+    ({"001_first.sql": "-- name: other\n"},
+     "/migrations/001_first.sql: header '-- name: first' missing or different"),
+    ({"001_first.sql": "SELECT 1;\n"}, "/migrations/001_first.sql: header '-- name: first' missing or different"),
+    # an empty header is empty: the next line is not read as its value (it was before the fix)
+    ({"001_first.sql": "-- name:\nfirst\n"}, "/migrations/001_first.sql: header '-- name: first' missing or different"),
+    ({"001_a.sql": "-- name: a\n", "003_c.sql": "-- name: c\n"},
+     "/migrations: versions must be 1, 2, ... without gaps, found [1, 3]"),
+    ({"002_b.sql": "-- name: b\n"}, "/migrations: versions must be 1, 2, ... without gaps, found [2]"),
+])
+def test_bad_folders_are_refused(tmp_path: Path, files: dict[str, str], message: str) -> None:
+    dialect = _folder(tmp_path, files)
+    with pytest.raises(ValueError) as info:
+        migrations.load_migrations(dialect)
+    assert str(info.value) == f"sql/{dialect}{message}"
