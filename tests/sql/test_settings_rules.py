@@ -146,6 +146,14 @@ def test_ports(name: str, clean: Path) -> None:
             _make(**{name: bad})
 
 
+def test_the_vertica_port_is_a_port_a_server_can_listen_on(clean: Path) -> None:
+    for good in (1, 5433, 65535):
+        assert _make(vertica_port=good).vertica_port == good
+    for bad in (0, -1, 65536, 70000):  # a client connects to a port: 0 is not one
+        with pytest.raises(ValidationError, match="vertica_port"):
+            _make(vertica_port=bad)
+
+
 ZERO_IS_OFF = ["retain_trades_days", "retain_quotes_days", "retain_signals_days", "retain_metrics_days",
                "archive_interval_seconds", "load_reopen_rows", "mcp_response_cache_ms", "mcp_kept_bars",
                "mcp_response_cache_bytes", "mcp_health_max_age_ms", "stream_stop_wait_seconds",
