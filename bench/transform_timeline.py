@@ -2,7 +2,7 @@
 building, each statement of the commit and of the parts written ahead into it, daily metrics and the read of their
 trade half, the closing checkpoint), to see what runs serially.
 
-Run: ``PYTHONPATH=TREE .venv/bin/python bench/transform_timeline.py DB [--symbols-per-commit N]`` on a file of
+Run: ``PYTHONPATH=TREE .venv/bin/python bench/transform_timeline.py DB [--symbols-per-commit N] [--groups]`` on a file of
 ``bench_signals.build_file`` (a copy is transformed; ``DB`` stays as it is). ``TREE`` may be another code tree (e.g.
 ``git archive main`` unpacked): the phases are wrapped by name where that tree has them. Prints only; thread CPU
 leaves out DuckDB's own threads (process CPU counts them).
@@ -68,6 +68,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("db", type=Path)
     parser.add_argument("--symbols-per-commit", type=int, default=100)
+    parser.add_argument("--groups", action="store_true",
+                        help="also print each read group's read and compute spans, and the parts written")
     args = parser.parse_args()
     import udx._commit_batch as commits
     import udx.state as state
@@ -125,6 +127,30 @@ def main() -> None:
     computed = [b for _, phase, _, b, _ in EVENTS if phase == "_compute_symbol"]
     if computed:
         print(f"serial tail after the last symbol computed: {wall - max(computed):.3f} s of {wall:.3f} s")
+    if args.groups:
+        _print_groups(transform)
+
+
+def _print_groups(transform: Any) -> None:
+    """Per read group (in order): when its read ran, when its symbols computed (first start, last end) and the
+    compute threads' busy time in it; then each write on the commit thread. A group whose compute starts when its
+    read ends waited for the reader; a read that ends long before waited for the compute."""
+    events = sorted(EVENTS, key=lambda e: e[2])
+    reads = [e for e in events if e[1] == "_read_plan"]
+    computes = [e for e in events if e[1] == "_compute_symbol"]
+    first, size = getattr(transform, "_FIRST_READ_SYMBOLS", 0), getattr(transform, "_READ_SYMBOLS", 0)
+    if not first or not size or len(reads) < 1:
+        return
+    bounds = [0, *range(first, len(computes), size), len(computes)]  # one chunk: groups of _read_groups
+    print(f"{'group':>5s} {'symbols':>7s} {'read from-to':>15s} {'compute from-to':>15s} {'busy s':>7s}")
+    for g, (a, b) in enumerate(zip(bounds, bounds[1:])):
+        part = computes[a:b]
+        read = f"{reads[g][2]:6.3f}-{reads[g][3]:6.3f}" if g < len(reads) else ""
+        print(f"{g:5d} {b - a:7d} {read:>15s} {min(e[2] for e in part):6.3f}-{max(e[3] for e in part):6.3f} "
+              f"{sum(e[3] - e[2] for e in part):7.3f}")
+    for thread, phase, a, b, _ in events:
+        if thread.startswith("transform-commit") and not phase.startswith("sql"):
+            print(f"  {phase:30s} {a:6.3f}-{b:6.3f}")
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ __all__ = ["CREATED", "Migration", "SchemaTooNew", "latest_version", "load_migra
 CREATED = "created"
 
 _FILE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
-_HEADER = re.compile(r"^--\s*(name|when):\s*(.*?)\s*$", re.M)
+_HEADER = re.compile(r"^--[ \t]*(name|when):[ \t]*(.*?)[ \t]*$", re.M)  # within one line: an empty value is empty
 
 
 class SchemaTooNew(StorageError):

@@ -51,7 +51,7 @@ class Settings(BaseSettings):
         "DuckDB keeps cached, not the whole process",
     )
     vertica_host: str | None = None
-    vertica_port: int = 5433
+    vertica_port: int = Field(5433, ge=1, le=65535)
     vertica_db: str = "VMart"
     vertica_user: str = "dbadmin"
     vertica_pass: SecretStr = SecretStr("")

@@ -128,6 +128,7 @@ def _field_text(column: pa.ChunkedArray | pa.Array) -> pa.Array:
         column = column.combine_chunks()
     kind = column.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        column = column.cast(pa.string())  # large_string: the quotes and the other columns' text are string
         escaped = pc.replace_substring_regex(column, r"([\\|\n\r'])", r"\\\1")
         text = pc.binary_join_element_wise("'", escaped, "'", "")
     elif pa.types.is_floating(kind):

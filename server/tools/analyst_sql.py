@@ -9,11 +9,13 @@ database names them), the rows as JSON values, ``count``, ``truncated`` (with ``
 Parquet with the same rows.
 
 JSON values: timestamps as ISO-8601 strings, DECIMAL/HUGEINT as numbers (integers when integral), BLOB as
-base64, NaN/Infinity as ``null``, lists and structs as arrays and objects, anything else as its text.
+base64 (the standard alphabet, RFC 4648 section 4), NaN/Infinity as ``null``, lists and structs as arrays and
+objects (their values by the same rules), anything else as its text.
 """
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -132,11 +134,19 @@ def run_analyst_sql(storage: Storage, settings: Settings, sql: str, limit: int |
 
 
 def _jsonable(value: Any) -> Any:
+    """One value as JSON, by the module's rules, the values inside lists and structs too (pydantic would give a
+    DECIMAL inside a list as a string and a BLOB as URL-safe base64)."""
     if isinstance(value, Decimal):
         if not value.is_finite():
             return None
         return int(value) if value == value.to_integral_value() else float(value)
-    return pydantic_core.to_jsonable_python(value, bytes_mode="base64", inf_nan_mode="null", fallback=str)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return pydantic_core.to_jsonable_python(value, inf_nan_mode="null", fallback=str)
 
 
 def _rows_within(table: pa.Table, max_bytes: int) -> tuple[list[list[Any]], int]:

@@ -206,7 +206,9 @@ def jump_events(
 
 
 def _date(ns: int) -> str:
-    return datetime.fromtimestamp(ns / 1e9, tz=UTC).date().isoformat()
+    """The UTC date of the instant ``ns`` (whole seconds: ``ns / 1e9`` rounded the last nanosecond before a
+    midnight up to it, so a window ending at midnight also took the day after)."""
+    return datetime.fromtimestamp(ns // 10**9, tz=UTC).date().isoformat()
 
 
 def symbol_metrics(
