@@ -234,8 +234,11 @@ def format_report(rows: list[Row], times: dict[str, dict], unused: list[str]) ->
                  f"{total.equivalent} | {len(total.open)} | {total.not_run} | {_pct(total.killed, total.checked)} | "
                  f"{_pct(total.killed, total.checked - total.equivalent)} | {wall:.0f} | {cpu:.0f} |")
     for r in rows:
-        if r.open or r.stale:
+        failed = times.get(r.run.label, {}).get("exit", 0)
+        if r.open or r.stale or failed:
             lines += ["", f"## {r.run.label}: {r.run.row}"]
+            if failed:
+                lines.append(f"- the latest mutmut run exited {failed}: see `.mutation/logs/{r.run.label}.log`")
             lines += [f"- open: {name}" for name in r.open]
             lines += [f"- stale registry entry: {name}" for name in r.stale]
     if unused:
@@ -265,9 +268,11 @@ def report(runs: list[Run], registry: dict[str, str], work: Path = WORK) -> tupl
         modules = _modules(run)
         codes, hashes = read_meta(work / run.group, modules)
         rows.append(score_row(run, codes, hashes, judged, registry, judge_files(run)))
-    in_rows = {n for n in registry if any(module_of(n) in {_dotted(m) for m in _modules(r)} and matches(n, r.globs)
-                                          for r in runs)}
-    unused = sorted(set(registry) - in_rows)
+    # entries of the runs' modules that no run's globs select (with --only: of the selected runs' modules only)
+    modules = {_dotted(m) for r in runs for m in _modules(r)}
+    unused = sorted(n for n in registry if module_of(n) in modules
+                    and not any(module_of(n) in {_dotted(m) for m in _modules(r)} and matches(n, r.globs)
+                                for r in runs))
     times = {k: v for k, v in latest_times(work / "times.jsonl").items() if k in {r.label for r in runs}}
     text = format_report(rows, times, unused)
     return text, int(any(r.open or r.stale for r in rows))

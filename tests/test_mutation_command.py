@@ -51,7 +51,8 @@ def test_the_readme_recipe_names_real_groups_and_the_extra_it_installs() -> None
     commands = re.findall(r"^scripts/mutation (\S+)", section, re.M)
     named = re.findall(r"`([a-z][a-z-]+)`", section[section.index("lists the groups"):section.index("a glob runs")])
     assert commands and named
-    assert set(commands) <= groups.keys(), sorted(set(commands) - groups.keys())
+    assert "all" in commands  # the standing run of the whole plan
+    assert set(commands) - {"all"} <= groups.keys(), sorted(set(commands) - {"all"} - groups.keys())
     assert set(named) <= groups.keys(), sorted(set(named) - groups.keys())
     extra = re.search(r"-e '\.\[(\w+)\]'", section)
     assert extra is not None and f"\n{extra.group(1)} = [" in (ROOT / "pyproject.toml").read_text()
@@ -130,10 +131,10 @@ def _fake_results(tmp_path: Path, plan):  # type: ignore[no-untyped-def]
                                 "estimated_durations_by_key": {}}), encoding="utf-8")
     plan._GROUPS.clear()
     plan._GROUPS["g"] = (["pkg/mod.py"], ["tests/t.py"], "not slow")
-    # x_f 3 judged killed by name; C.m 1 (a segfault verdict) judged killed; x_f 5 survives by name; a verdict of
+    # x_f 3 judged killed by name; C.m 1 (a segfault verdict) killed by name by a timeout; x_f 5 survives by name; a verdict of
     # another function hash (the function changed since) does not count: x_f 4 is open, not judged
     judged = {"pkg.mod.x_f__mutmut_3@aaa:tests/t.py": {"verdict": "killed"},
-              "pkg.mod.xǁCǁm__mutmut_1@bbb:tests/t.py": {"verdict": "killed"},
+              "pkg.mod.xǁCǁm__mutmut_1@bbb:tests/t.py": {"verdict": "timeout"},
               "pkg.mod.x_f__mutmut_5@aaa:tests/t.py": {"verdict": "survived"},
               "pkg.mod.x_f__mutmut_4@old:tests/t.py": {"verdict": "killed"}}
     (tmp_path / "judged.json").write_text(json.dumps(judged), encoding="utf-8")
@@ -175,3 +176,13 @@ def test_a_row_with_every_survivor_killed_or_equivalent_passes(tmp_path: Path) -
                                          judge=["tests/t.py"])], registry, tmp_path)
     assert status == 0 and "open:" not in text and "stale" not in text
     assert "Registry entries in no row of the plan" in text and "- pkg.mod.x_f__mutmut_9" in text
+
+
+def test_a_failed_mutmut_run_is_named_in_its_row(tmp_path: Path) -> None:
+    plan = _plan_module()
+    registry = _fake_results(tmp_path, plan)
+    with (tmp_path / "times.jsonl").open("a", encoding="utf-8") as out:
+        out.write(json.dumps({"label": "m", "group": "g", "wall": 7.0, "cpu": 2.0, "exit": 1}) + "\n")
+    text, _ = plan.report([plan.Run(label="m", group="g", row="m", globs=["pkg.mod.xǁCǁm*"], judge=["tests/t.py"])],
+                          registry, tmp_path)
+    assert "- the latest mutmut run exited 1: see `.mutation/logs/m.log`" in text
