@@ -259,20 +259,21 @@ def latest_times(path: Path) -> dict[str, dict]:
     return latest
 
 
-def report(runs: list[Run], registry: dict[str, str], work: Path = WORK) -> tuple[str, int]:
-    """The report of ``runs`` from what the group copies and the verdict cache hold; exit status 1 when a row
-    has an open survivor or a stale registry entry."""
+def report(runs: list[Run], registry: dict[str, str], work: Path = WORK,
+           plan: list[Run] | None = None) -> tuple[str, int]:
+    """The report of ``runs`` (of the whole ``plan``, default ``runs``) from what the group copies and the verdict
+    cache hold; exit status 1 when a row has an open survivor or a stale registry entry."""
     judged = _load_json(work / "judged.json")
     rows = []
     for run in runs:
         modules = _modules(run)
         codes, hashes = read_meta(work / run.group, modules)
         rows.append(score_row(run, codes, hashes, judged, registry, judge_files(run)))
-    # entries of the runs' modules that no run's globs select (with --only: of the selected runs' modules only)
+    # entries of the reported rows' modules that no run of the whole plan selects
     modules = {_dotted(m) for r in runs for m in _modules(r)}
     unused = sorted(n for n in registry if module_of(n) in modules
                     and not any(module_of(n) in {_dotted(m) for m in _modules(r)} and matches(n, r.globs)
-                                for r in runs))
+                                for r in plan or runs))
     times = {k: v for k, v in latest_times(work / "times.jsonl").items() if k in {r.label for r in runs}}
     text = format_report(rows, times, unused)
     return text, int(any(r.open or r.stale for r in rows))
@@ -380,6 +381,7 @@ def main(argv: list[str], groups: dict[str, tuple[list[str], list[str], str]], s
         print(f"mutation all: not a group: {', '.join(unknown_groups)}" if unknown_groups
               else f"mutation all: not a label of the plan: {', '.join(unknown)}", file=sys.stderr)
         return 2
+    plan = runs
     if args.only:
         runs = [r for r in runs if r.label in args.only]
     if args.list:
@@ -390,7 +392,7 @@ def main(argv: list[str], groups: dict[str, tuple[list[str], list[str], str]], s
     if not args.report:
         for run in runs:
             execute(run, registry, script, args.max_children)
-    text, status = report(runs, registry)
+    text, status = report(runs, registry, WORK, plan)
     (WORK / "report.md").parent.mkdir(exist_ok=True)
     (WORK / "report.md").write_text(text, encoding="utf-8")
     print(text)
