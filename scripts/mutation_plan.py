@@ -352,6 +352,7 @@ def execute(run: Run, registry: dict[str, str], script: Path, max_children: int,
     with log.open("w", encoding="utf-8") as out:
         code = subprocess.run(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, check=False).returncode
     mutmut_wall = time.monotonic() - wall
+    registry.update(load_registry())  # an entry written while mutmut ran counts already
     judge(run, registry, work)
     record = {"date": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%S}", "label": run.label,
               "group": run.group, "wall": round(time.monotonic() - wall, 1), "cpu": round(_cpu() - cpu, 1),
