@@ -331,6 +331,46 @@ def judge(run: Run, registry: dict[str, str], work: Path = WORK) -> None:
         print(f"mutation all:   {name}: {verdict} ({took:.0f} s)", flush=True)
 
 
+def mutants_to_run(run: Run, workdir: Path, root: Path = ROOT) -> list[str] | None:
+    """The names and globs to hand mutmut for ``run``: mutmut 3.8 tests again every mutant named on its command
+    line, cached or not, so only the row's mutants not yet checked and every mutant of a function whose code changed
+    since (or is new) are named. ``None``: no results yet (a cold run: the row's globs); ``[]``: nothing to run."""
+    try:
+        from mutmut.mutation.file_mutation import compute_function_hashes
+    except ImportError:
+        return None
+    codes, hashes = read_meta(workdir, _modules(run))
+    if not codes:
+        return None
+    seen = _load_json(workdir / "functions.json")  # every function of the source at the last run (mutated or not)
+    todo: list[str] = []
+    for path in _modules(run):
+        module = _dotted(path)
+        source = root / path
+        current = compute_function_hashes(source.read_text(encoding="utf-8")) if source.exists() else {}
+        stored = {function_of(n): hashes[n] for n in codes if module_of(n) == module}
+        # changed: a mutated function whose code changed; new: a function the last run's source did not have
+        # (mutmut leaves decorated functions unmutated: they are in neither)
+        changed = {f for f in current if f in stored and current[f] != stored[f]}
+        changed |= {f for f in current if f not in stored and f not in seen.get(path, current)}
+        todo += [f"{module}.{f}__mutmut_*" for f in sorted(changed) if matches(f"{module}.{f}__mutmut_1", run.globs)]
+        todo += [n for n in sorted(codes) if module_of(n) == module and matches(n, run.globs)
+                 and codes[n] is None and function_of(n) not in changed]
+    return todo
+
+
+def _remember_functions(run: Run, workdir: Path, root: Path = ROOT) -> None:
+    """Every function of the group's modules as the run saw them (``functions.json``: new ones are told apart)."""
+    try:
+        from mutmut.mutation.file_mutation import compute_function_hashes
+    except ImportError:
+        return
+    seen = {path: compute_function_hashes((root / path).read_text(encoding="utf-8"))
+            for path in _modules(run) if (root / path).exists()}
+    if workdir.exists():
+        (workdir / "functions.json").write_text(json.dumps(seen, indent=1, sort_keys=True), encoding="utf-8")
+
+
 def _cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -346,11 +386,18 @@ def execute(run: Run, registry: dict[str, str], script: Path, max_children: int,
     log = work / "logs" / f"{run.label}.log"
     log.parent.mkdir(exist_ok=True)
     wall, cpu = time.monotonic(), _cpu()
-    command = [sys.executable, str(script), run.group, *run.globs, "--max-children", str(max_children),
-               *[a for t in run.leave_out for a in ("--leave-out", t)]]
-    print(f"mutation all: {run.label}: {' '.join(command[1:])} (log {log.relative_to(ROOT)})", flush=True)
-    with log.open("w", encoding="utf-8") as out:
-        code = subprocess.run(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, check=False).returncode
+    names = mutants_to_run(run, work / run.group)
+    code = 0
+    if names == []:
+        print(f"mutation all: {run.label}: every mutant checked and no function changed: no mutmut run", flush=True)
+    else:
+        command = [sys.executable, str(script), run.group, *(run.globs if names is None else names),
+                   "--max-children", str(max_children), *[a for t in run.leave_out for a in ("--leave-out", t)]]
+        shown = " ".join(command[1:3 + min(len(command) - 3, 6)]) + (" ..." if len(command) > 9 else "")
+        print(f"mutation all: {run.label}: {shown} (log {log.relative_to(ROOT)})", flush=True)
+        with log.open("w", encoding="utf-8") as out:
+            code = subprocess.run(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, check=False).returncode
+        _remember_functions(run, work / run.group)
     mutmut_wall = time.monotonic() - wall
     registry.update(load_registry())  # an entry written while mutmut ran counts already
     judge(run, registry, work)

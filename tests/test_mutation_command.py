@@ -186,3 +186,36 @@ def test_a_failed_mutmut_run_is_named_in_its_row(tmp_path: Path) -> None:
     text, _ = plan.report([plan.Run(label="m", group="g", row="m", globs=["pkg.mod.xǁCǁm*"], judge=["tests/t.py"])],
                           registry, tmp_path)
     assert "- the latest mutmut run exited 1: see `.mutation/logs/m.log`" in text
+
+
+def test_only_unchecked_mutants_and_changed_or_new_functions_go_to_mutmut_again(tmp_path: Path) -> None:
+    """mutmut 3.8 tests again every mutant named on its command line: the plan names only what needs it."""
+    import pytest
+
+    file_mutation = pytest.importorskip("mutmut.mutation.file_mutation")
+    plan = _plan_module()
+    old = "def f(x):\n    return x + 1\n\ndef g(x):\n    return x * 2\n\n@cached\ndef h():\n    return 3\n"
+    new = old.replace("x * 2", "x * 3") + "\ndef k(x):\n    return x - 1\n"
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "mod.py").write_text(new, encoding="utf-8")
+    hashes = file_mutation.compute_function_hashes(old)
+    codes = {"pkg.mod.x_f__mutmut_1": 1, "pkg.mod.x_f__mutmut_2": None, "pkg.mod.x_g__mutmut_1": 0}
+    meta = tmp_path / "g" / "mutants" / "pkg" / "mod.py.meta"
+    meta.parent.mkdir(parents=True)
+    meta.write_text(json.dumps({"exit_code_by_key": codes,
+                                "hash_by_function_name": {"x_f": hashes["x_f"], "x_g": hashes["x_g"]}}), encoding="utf-8")
+    plan._GROUPS.clear()
+    plan._GROUPS["g"] = (["pkg/mod.py"], ["tests/t.py"], "not slow")
+    run = plan.Run(label="r", group="g", row="r", globs=["pkg.mod*"])
+    (tmp_path / "g" / "functions.json").write_text(json.dumps({"pkg/mod.py": hashes}), encoding="utf-8")
+    # f unchanged: only its unchecked mutant; g changed: all of it; k new: all of it; h (decorated, unmutated): none
+    assert plan.mutants_to_run(run, tmp_path / "g", tmp_path) == [
+        "pkg.mod.x_g__mutmut_*", "pkg.mod.x_k__mutmut_*", "pkg.mod.x_f__mutmut_2"]
+    only_f = plan.Run(label="r", group="g", row="r", globs=["pkg.mod.x_f*"])
+    assert plan.mutants_to_run(only_f, tmp_path / "g", tmp_path) == ["pkg.mod.x_f__mutmut_2"]
+    (tmp_path / "pkg" / "mod.py").write_text(old, encoding="utf-8")
+    codes["pkg.mod.x_f__mutmut_2"] = 1
+    meta.write_text(json.dumps({"exit_code_by_key": codes,
+                                "hash_by_function_name": {"x_f": hashes["x_f"], "x_g": hashes["x_g"]}}), encoding="utf-8")
+    assert plan.mutants_to_run(run, tmp_path / "g", tmp_path) == []  # nothing to run: no mutmut start
+    assert plan.mutants_to_run(run, tmp_path / "cold", tmp_path) is None  # no results yet: the row's globs
