@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
+import json
 import re
 import subprocess
 import sys
@@ -50,7 +51,171 @@ def test_the_readme_recipe_names_real_groups_and_the_extra_it_installs() -> None
     commands = re.findall(r"^scripts/mutation (\S+)", section, re.M)
     named = re.findall(r"`([a-z][a-z-]+)`", section[section.index("lists the groups"):section.index("a glob runs")])
     assert commands and named
-    assert set(commands) <= groups.keys(), sorted(set(commands) - groups.keys())
+    assert "all" in commands  # the standing run of the whole plan
+    assert set(commands) - {"all"} <= groups.keys(), sorted(set(commands) - {"all"} - groups.keys())
     assert set(named) <= groups.keys(), sorted(set(named) - groups.keys())
     extra = re.search(r"-e '\.\[(\w+)\]'", section)
     assert extra is not None and f"\n{extra.group(1)} = [" in (ROOT / "pyproject.toml").read_text()
+
+
+# ``scripts/mutation all``: the standing run of mutation/plan.toml (scripts/mutation_plan.py)
+
+def _plan_module():  # type: ignore[no-untyped-def]
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import mutation_plan
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    return mutation_plan
+
+
+def test_the_plan_names_real_groups_globs_and_judge_files() -> None:
+    plan = _plan_module()
+    groups = _groups()
+    runs = plan.load_plan()
+    assert len(runs) >= 50 and len({r.label for r in runs}) == len(runs)
+    for run in runs:
+        assert run.group in groups, run.label
+        modules, tests, _ = groups[run.group]
+        dotted = {m[:-3].replace("/", ".") for m in modules}
+        for glob in run.globs:  # a glob names a mutant of the group's modules
+            assert any(glob.startswith(d) for d in dotted), (run.label, glob)
+        assert all((ROOT / f).is_file() for f in run.judge), run.label
+        assert set(run.leave_out) <= set(tests), run.label
+
+
+def test_all_lists_the_plan_and_refuses_an_unknown_label() -> None:
+    listed = subprocess.run([sys.executable, str(SCRIPT), "all", "--list"], capture_output=True, text=True, check=True)
+    labels = [line.split("\t")[0] for line in listed.stdout.splitlines()]
+    assert {"security", "queries", "state", "state-cache", "rest", "auth"} <= set(labels)
+    only = subprocess.run([sys.executable, str(SCRIPT), "all", "--list", "--only", "rest", "auth"],
+                          capture_output=True, text=True, check=True)
+    assert [line.split("\t")[0] for line in only.stdout.splitlines()] == ["auth", "rest"]  # plan order
+    bad = subprocess.run([sys.executable, str(SCRIPT), "all", "--only", "no-such-row"], capture_output=True, text=True,
+                         check=False)
+    assert bad.returncode == 2 and "not a label of the plan: no-such-row" in bad.stderr
+    helped = subprocess.run([sys.executable, str(SCRIPT), "all", "--help"], capture_output=True, text=True, check=True)
+    assert "--only" in helped.stdout and "--report" in helped.stdout and "--max-children" in helped.stdout
+
+
+def test_every_registry_file_is_of_its_module_with_a_reason_and_a_header() -> None:
+    plan = _plan_module()
+    registry = plan.load_registry()
+    assert registry
+    for path in sorted((ROOT / "mutation" / "equivalents").glob("*.toml")):
+        first = path.read_text(encoding="utf-8").splitlines()[0]
+        assert first.startswith(f"# {path.stem.replace('.', '/')}.py — TESTING.md \""), path.name
+        assert re.search(r"\(20\d\d-\d\d-\d\d", first), path.name  # the date of the measurement
+
+
+def test_a_registry_key_of_another_module_is_refused(tmp_path: Path) -> None:
+    plan = _plan_module()
+    (tmp_path / "sql.queries.toml").write_text('"sql.other.x__parse__mutmut_1" = "why"\n', encoding="utf-8")
+    try:
+        plan.load_registry(tmp_path)
+    except ValueError as error:
+        assert "not a mutant of sql.queries" in str(error)
+    else:
+        raise AssertionError("a key of another module was accepted")
+
+
+def _fake_results(tmp_path: Path, plan):  # type: ignore[no-untyped-def]
+    """A group ``g`` of module ``pkg/mod.py`` with nine mutants of two functions, as mutmut leaves them."""
+    codes = {"pkg.mod.x_f__mutmut_1": 1, "pkg.mod.x_f__mutmut_2": 36, "pkg.mod.x_f__mutmut_3": 0,
+             "pkg.mod.x_f__mutmut_4": 0, "pkg.mod.x_f__mutmut_5": 0, "pkg.mod.x_f__mutmut_6": None,
+             "pkg.mod.xǁCǁm__mutmut_1": -11, "pkg.mod.xǁCǁm__mutmut_2": 0, "pkg.mod.xǁCǁm__mutmut_3": 1}
+    meta = tmp_path / "g" / "mutants" / "pkg" / "mod.py.meta"
+    meta.parent.mkdir(parents=True)
+    meta.write_text(json.dumps({"exit_code_by_key": codes, "hash_by_function_name": {"x_f": "aaa", "xǁCǁm": "bbb"},
+                                "type_check_error_by_key": {}, "durations_by_key": {},
+                                "estimated_durations_by_key": {}}), encoding="utf-8")
+    plan._GROUPS.clear()
+    plan._GROUPS["g"] = (["pkg/mod.py"], ["tests/t.py"], "not slow")
+    # x_f 3 judged killed by name; C.m 1 (a segfault verdict) killed by name by a timeout; x_f 5 survives by name; a verdict of
+    # another function hash (the function changed since) does not count: x_f 4 is open, not judged
+    judged = {"pkg.mod.x_f__mutmut_3@aaa:tests/t.py": {"verdict": "killed"},
+              "pkg.mod.xǁCǁm__mutmut_1@bbb:tests/t.py": {"verdict": "timeout"},
+              "pkg.mod.x_f__mutmut_5@aaa:tests/t.py": {"verdict": "survived"},
+              "pkg.mod.x_f__mutmut_4@old:tests/t.py": {"verdict": "killed"}}
+    (tmp_path / "judged.json").write_text(json.dumps(judged), encoding="utf-8")
+    (tmp_path / "times.jsonl").write_text(
+        json.dumps({"label": "f", "group": "g", "wall": 10.0, "cpu": 4.0}) + "\n"
+        + json.dumps({"label": "f", "group": "g", "wall": 30.0, "cpu": 12.0}) + "\n"  # the latest run counts
+        + json.dumps({"label": "m", "group": "g", "wall": 5.0, "cpu": 1.0}) + "\n", encoding="utf-8")
+    # C.m 2 equivalent and surviving; C.m 3 registered but killed now; x_f 9 registered but gone: both stale
+    return {"pkg.mod.xǁCǁm__mutmut_2": "why", "pkg.mod.xǁCǁm__mutmut_3": "why", "pkg.mod.x_f__mutmut_9": "why"}
+
+
+def test_the_report_counts_a_fake_results_set(tmp_path: Path) -> None:
+    plan = _plan_module()
+    registry = _fake_results(tmp_path, plan)
+    runs = [plan.Run(label="f", group="g", row="f", globs=["pkg.mod.x_f*"], judge=["tests/t.py"]),
+            plan.Run(label="m", group="g", row="m", globs=["pkg.mod.xǁCǁm*"], judge=["tests/t.py"])]
+    text, status = plan.report(runs, registry, tmp_path)
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines() if line.startswith("| ")]
+    rows = {c[0]: c for c in cells}
+    # f: 6 mutants; killed by mutmut 2 (1 and the timeout 2), by name 1 (3); open 4 (stale verdict) and 5; not run 1 (6)
+    # checked 5, killed 3: raw 60.0 %, no equivalent: score 60.0 %; wall/cpu of its latest run
+    assert rows["f"][2:12] == ["6", "2", "1", "0", "2", "1", "60.0 %", "60.0 %", "30.0", "12.0"]
+    # m: 3 mutants; by mutmut 1 (3), by name 1 (the segfault verdict 1), equivalent 1 (2): raw 2/3, score 2/2
+    assert rows["m"][2:10] == ["3", "1", "1", "1", "0", "0", "66.7 %", "100.0 %"]
+    assert rows["**total** (rows with `in_total`)"][2:12] == ["9", "3", "2", "1", "2", "1", "62.5 %", "71.4 %",
+                                                              "35", "13"]
+    assert "open: pkg.mod.x_f__mutmut_4 (survived; by name: not judged)" in text
+    assert "open: pkg.mod.x_f__mutmut_5 (survived; by name: survived)" in text
+    assert "stale registry entry: pkg.mod.x_f__mutmut_9 (no such mutant)" in text
+    assert "stale registry entry: pkg.mod.xǁCǁm__mutmut_3 (killed by mutmut)" in text
+    assert status == 1
+
+
+def test_a_row_with_every_survivor_killed_or_equivalent_passes(tmp_path: Path) -> None:
+    plan = _plan_module()
+    registry = _fake_results(tmp_path, plan)
+    del registry["pkg.mod.xǁCǁm__mutmut_3"]
+    text, status = plan.report([plan.Run(label="m", group="g", row="m", globs=["pkg.mod.xǁCǁm*"],
+                                         judge=["tests/t.py"])], registry, tmp_path)
+    assert status == 0 and "open:" not in text and "stale" not in text
+    assert "Registry entries in no row of the plan" in text and "- pkg.mod.x_f__mutmut_9" in text
+
+
+def test_a_failed_mutmut_run_is_named_in_its_row(tmp_path: Path) -> None:
+    plan = _plan_module()
+    registry = _fake_results(tmp_path, plan)
+    with (tmp_path / "times.jsonl").open("a", encoding="utf-8") as out:
+        out.write(json.dumps({"label": "m", "group": "g", "wall": 7.0, "cpu": 2.0, "exit": 1}) + "\n")
+    text, _ = plan.report([plan.Run(label="m", group="g", row="m", globs=["pkg.mod.xǁCǁm*"], judge=["tests/t.py"])],
+                          registry, tmp_path)
+    assert "- the latest mutmut run exited 1: see `.mutation/logs/m.log`" in text
+
+
+def test_only_unchecked_mutants_and_changed_or_new_functions_go_to_mutmut_again(tmp_path: Path) -> None:
+    """mutmut 3.8 tests again every mutant named on its command line: the plan names only what needs it."""
+    import pytest
+
+    file_mutation = pytest.importorskip("mutmut.mutation.file_mutation")
+    plan = _plan_module()
+    old = "def f(x):\n    return x + 1\n\ndef g(x):\n    return x * 2\n\n@cached\ndef h():\n    return 3\n"
+    new = old.replace("x * 2", "x * 3") + "\ndef k(x):\n    return x - 1\n"
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "mod.py").write_text(new, encoding="utf-8")
+    hashes = file_mutation.compute_function_hashes(old)
+    codes = {"pkg.mod.x_f__mutmut_1": 1, "pkg.mod.x_f__mutmut_2": None, "pkg.mod.x_g__mutmut_1": 0}
+    meta = tmp_path / "g" / "mutants" / "pkg" / "mod.py.meta"
+    meta.parent.mkdir(parents=True)
+    meta.write_text(json.dumps({"exit_code_by_key": codes,
+                                "hash_by_function_name": {"x_f": hashes["x_f"], "x_g": hashes["x_g"]}}), encoding="utf-8")
+    plan._GROUPS.clear()
+    plan._GROUPS["g"] = (["pkg/mod.py"], ["tests/t.py"], "not slow")
+    run = plan.Run(label="r", group="g", row="r", globs=["pkg.mod*"])
+    (tmp_path / "g" / "functions.json").write_text(json.dumps({"pkg/mod.py": hashes}), encoding="utf-8")
+    # f unchanged: only its unchecked mutant; g changed: all of it; k new: all of it; h (decorated, unmutated): none
+    assert plan.mutants_to_run(run, tmp_path / "g", tmp_path) == [
+        "pkg.mod.x_g__mutmut_*", "pkg.mod.x_k__mutmut_*", "pkg.mod.x_f__mutmut_2"]
+    only_f = plan.Run(label="r", group="g", row="r", globs=["pkg.mod.x_f*"])
+    assert plan.mutants_to_run(only_f, tmp_path / "g", tmp_path) == ["pkg.mod.x_f__mutmut_2"]
+    (tmp_path / "pkg" / "mod.py").write_text(old, encoding="utf-8")
+    codes["pkg.mod.x_f__mutmut_2"] = 1
+    meta.write_text(json.dumps({"exit_code_by_key": codes,
+                                "hash_by_function_name": {"x_f": hashes["x_f"], "x_g": hashes["x_g"]}}), encoding="utf-8")
+    assert plan.mutants_to_run(run, tmp_path / "g", tmp_path) == []  # nothing to run: no mutmut start
+    assert plan.mutants_to_run(run, tmp_path / "cold", tmp_path) is None  # no results yet: the row's globs
