@@ -9,7 +9,8 @@ each rate it
    as they are, e.g. 50,000 that offers ~60k/s late in the UTC day; ``--inline``: none, the demo runs the simulator in its own process as it does by default), then
    ``microstructure demo`` reading it through ``SIM_FEED`` (a temporary ``DUCKDB_PATH``, free ports,
    ``SIM_HISTORY_DAYS=0.0005``: 43 s of backfill, then the live feed; ``BAR_SECONDS`` from ``--bar-seconds`` so
-   that the window holds enough bar ends for a p99) and waits for ``/health`` to say ready (at most
+   that the window holds enough bar ends for a p99; ``LIQUIDITY_HORIZON_SECONDS`` from ``--horizon``, 20 s by
+   default: see *Steady state* below) and waits for ``/health`` to say ready (at most
    ``--ready-timeout``: a demo that is not ready is reported in its row and the run goes on); the CPU seconds each
    process spends while polling are read from ``/proc`` (the simulator's cost apart from the demo's);
 2. once the backfilled quotes are loaded (the one big write of the start), polls ``get_real_time_data`` (every
@@ -31,6 +32,15 @@ of the first 3 s and the last 5 s of the window are left out (no answer before, 
 ``--writes SECONDS`` (with ``--only-parts``: nothing else) times, in this process, what a trade and a bar wait
 for at the last rate: the feed's writes, those in which DuckDB checkpointed apart (:func:`writes`), and the
 one-bar transform pass.
+
+**Steady state.** A demo older than ``LIQUIDITY_HORIZON_SECONDS`` (300 s by default) has realized-spread bars
+due in every transform pass (:mod:`udx.realized_step`: each bar gets its ``bar_realized_spread`` row once the
+watermark is a horizon past its end), and such a pass costs more than one without. The bench's window (43 s of
+backfill, then the polling) is shorter than the default horizon, so the bench runs the demo with a horizon of
+``--horizon`` seconds (20): every polled pass then has due bars, as a demo running past its horizon has (the
+pass reads and computes the same for any horizon shorter than its age; only which bars are due depends on it).
+``--default-horizon`` leaves the code's default (no realized bar due in the window: the first minutes of a demo).
+Each row says how many ``bar_realized_spread`` rows the demo wrote while it was polled (:func:`realized_written`).
 
 Targets (issue 14): trade p99 ≤ 1 s; signal p99 ≤ ``TRANSFORM_LATENESS_SECONDS`` + 1.5 s. ``--baseline PATH``
 adds, in the same run, the code of another checkout (``PYTHONPATH=PATH``, e.g. a worktree of ``main`` with the
@@ -68,6 +78,7 @@ TITLE = "Freshness of the demo: simulator event to visible"
 NS = 1_000_000_000
 HEAD_S, TAIL_S = 3.0, 5.0
 HISTORY_DAYS = "0.0005"  # 43 s of backfilled history: the demo needs some; the live feed is what is measured
+HORIZON_S = 20  # LIQUIDITY_HORIZON_SECONDS of the demo: realized-spread bars due in every polled pass
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
@@ -252,6 +263,29 @@ def stored(path: Path, first_ns: int, last_ns: int) -> tuple[dict[str, np.ndarra
     return ({s: np.array(v, np.int64) for s, v in trades}, {s: np.array(v, np.int64) for s, v in bars})
 
 
+def realized_written(path: Path, first_ns: int, last_ns: int) -> int:
+    """``bar_realized_spread`` rows the demo's passes wrote in ``[first_ns, last_ns)`` (by ``computed_at_ns``, the
+    pass's clock), from the file it wrote: how many passes of the window had realized-spread bars due."""
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        (n,) = con.execute("SELECT count(*) FROM bar_realized_spread WHERE computed_at_ns >= $a AND computed_at_ns < $b",
+                           {"a": first_ns, "b": last_ns}).fetchone()  # type: ignore[misc]  # fmt: skip
+    finally:
+        con.close()
+    return int(n)
+
+
+def demo_settings(bar_seconds: int, horizon_s: int | None) -> dict[str, str]:
+    """The settings the bench gives the demo: ``BAR_SECONDS`` and, unless ``horizon_s`` is ``None`` (the code's
+    default), ``LIQUIDITY_HORIZON_SECONDS`` (module docstring, *Steady state*)."""
+    settings = {"BAR_SECONDS": str(bar_seconds)}
+    if horizon_s is not None:
+        settings["LIQUIDITY_HORIZON_SECONDS"] = str(horizon_s)
+    return settings
+
+
 def latencies(events: dict[str, np.ndarray], seen: dict[str, np.ndarray], arrived: np.ndarray) -> np.ndarray:
     """Seconds from each event to the first answer showing it (or something newer) for its symbol."""
     out = []
@@ -296,6 +330,7 @@ def measure(rate: int, seconds: float, settings: dict[str, str], *, inline: bool
                 stop(child)
     first, last = int(polls.arrived_ns[0] + HEAD_S * NS), int(polls.arrived_ns[-1] - TAIL_S * NS)
     trades, bars = stored(workdir / "demo.duckdb", first, last)
+    realized = realized_written(workdir / "demo.duckdb", int(polls.arrived_ns[0]), int(polls.arrived_ns[-1]))
     offered = offered_trades(rate, first, last)
     trade_lat = latencies(trades, polls.last_trade_ns, polls.arrived_ns)
     bar_lat = latencies(bars, polls.bar_end_ns, polls.arrived_ns)
@@ -316,7 +351,7 @@ def measure(rate: int, seconds: float, settings: dict[str, str], *, inline: bool
         "polls": int(polls.arrived_ns.size), "poll_p50_ms": float(np.median(gaps)),
         "poll_p99_ms": float(np.percentile(gaps, 99)), "load": f"{load_before:.1f} → {load_after:.1f}",
         "demo_cpu": (cpu_after[0] - cpu_before[0]) / wall, "sim_cpu": (cpu_after[1] - cpu_before[1]) / wall,
-        "batch_s": batch_s, "drops": drops,
+        "batch_s": batch_s, "drops": drops, "realized": realized,
     }  # fmt: skip
     # CPU per trade (each with its quote): what the rate costs whatever else runs on the box
     result["demo_us"] = 1e6 * result["demo_cpu"] / max(result["trades_per_s"], 1e-9)
@@ -327,7 +362,8 @@ def measure(rate: int, seconds: float, settings: dict[str, str], *, inline: bool
           f"every {result['poll_p50_ms']:.1f} ms (p99 {result['poll_p99_ms']:.1f}); CPU demo {result['demo_cpu']:.2f} "
           f"cores ({result['demo_us']:.0f} µs/trade stored), simulator {result['sim_cpu']:.2f} cores "
           f"({result['sim_us']:.0f} µs/trade offered); INGEST_BATCH_SECONDS {result['batch_s']}; slow-consumer drops / "
-          f"reconnects {result['drops']}; load {result['load']}", flush=True)  # fmt: skip
+          f"reconnects {result['drops']}; realized-spread rows written while polled {result['realized']}; load "
+          f"{result['load']}", flush=True)  # fmt: skip
     return result
 
 
@@ -343,7 +379,13 @@ def render(results: list[dict[str, Any]], seconds: float, settings: dict[str, st
         "offered/s: its model re-simulated over the window (SIM_RATE × the intraday shape of the hour); \"asked\": "
         "the rate `--rates` asked for, SIM_RATE set from the model to offer it (`sim_rate_for`), or SIM_RATE as is "
         "(`--sim-rates`). CPU: cores "
-        f"each process used while polling (from /proc); the client pauses {pause_s * 1000:g} ms between answers.",
+        f"each process used while polling (from /proc); the client pauses {pause_s * 1000:g} ms between answers. "
+        + (f"Steady state: LIQUIDITY_HORIZON_SECONDS={settings['LIQUIDITY_HORIZON_SECONDS']} (`--horizon`), so "
+           "realized-spread bars are due in every polled pass, as in a demo older than its horizon (the default "
+           "300 s is longer than the window); \"realized rows\": `bar_realized_spread` rows written while polled."
+           if "LIQUIDITY_HORIZON_SECONDS" in settings else
+           "The code's default LIQUIDITY_HORIZON_SECONDS (`--default-horizon`): no realized-spread bar is due in "
+           "the window, as in a demo younger than its horizon."),
         "",
         f"- Machine: {report.machine()}; load average at the end {report.load_average()} (other work shared the "
         "box; 1-minute load before → after each run's polling in the table)",
@@ -352,8 +394,8 @@ def render(results: list[dict[str, Any]], seconds: float, settings: dict[str, st
         f"TRANSFORM_LATENESS_SECONDS={lateness:g}" + "".join(f", {k}={v}" for k, v in settings.items()),
         "",
         "| code | simulator | SIM_RATE | trades offered/s asked | trades offered/s | trades stored/s | trades | trade → visible p50 / p99 s | bars | bar end → "
-        "signal visible p50 / p99 / max s | CPU cores demo / simulator | CPU µs a trade: demo (stored) / simulator (offered) | answer every p50 / p99 ms | batch s | slow-consumer drops / reconnects | load |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "signal visible p50 / p99 / max s | CPU cores demo / simulator | CPU µs a trade: demo (stored) / simulator (offered) | answer every p50 / p99 ms | batch s | slow-consumer drops / reconnects | realized rows | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         if "failed" in r:  # the row says why; the other rates stand
@@ -363,7 +405,8 @@ def render(results: list[dict[str, Any]], seconds: float, settings: dict[str, st
                      f"{r['trade_p50']:.3f} / {r['trade_p99']:.3f} | {r['bars']} | {r['bar_p50']:.3f} / "
                      f"{r['bar_p99']:.3f} / {r['bar_max']:.3f} | {r['demo_cpu']:.2f} / {r['sim_cpu']:.2f} | "
                      f"{r['demo_us']:.0f} / {r['sim_us']:.0f} | "
-                     f"{r['poll_p50_ms']:.1f} / {r['poll_p99_ms']:.1f} | {r['batch_s']} | {r['drops']} | {r['load']} |")  # fmt: skip
+                     f"{r['poll_p50_ms']:.1f} / {r['poll_p99_ms']:.1f} | {r['batch_s']} | {r['drops']} | "
+                     f"{r.get('realized', '—')} | {r['load']} |")  # fmt: skip
     bound = lateness + 1.5
     lines += ["", f"Targets (issue 14): trade p99 ≤ 1 s; signal p99 ≤ TRANSFORM_LATENESS_SECONDS + 1.5 = {bound:g} s:"]
     base = {_key(r): r for r in results if r["label"] != "this tree" and "failed" not in r}
@@ -748,6 +791,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="SIM_RATE values used as they are (the model offers SIM_RATE x the hour's shape)")
     parser.add_argument("--seconds", type=float, default=120.0, help="polling time per rate")
     parser.add_argument("--bar-seconds", type=int, default=10, help="BAR_SECONDS of the demo (bar ends per window)")
+    parser.add_argument("--horizon", type=int, default=HORIZON_S, metavar="SECONDS",
+                        help="LIQUIDITY_HORIZON_SECONDS of the demo: shorter than its age, so that realized-spread bars "
+                        "are due in every polled pass (the steady state of a demo older than its horizon)")
+    parser.add_argument("--default-horizon", action="store_true",
+                        help="leave LIQUIDITY_HORIZON_SECONDS to the code's default (300 s: no realized bar due in the window)")
     parser.add_argument("--inline", action="store_true", help="the demo runs the simulator in its own process")
     parser.add_argument("--baseline", type=Path, metavar="PATH",
                         help="also run the code of this checkout at the same rates (it must know SIM_FEED unless --inline)")
@@ -773,7 +821,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-append", action="store_true", help="leave BENCHMARKS.md as it is")
     args = parser.parse_args(argv)
     defaults = Settings()  # type: ignore[call-arg]  # the demo runs with the same environment
-    settings: dict[str, str] = {"BAR_SECONDS": str(args.bar_seconds)}
+    settings = demo_settings(args.bar_seconds, None if args.default_horizon else args.horizon)
     results = []
     runs = [(ROOT, "this tree")]
     if args.baseline is not None:
