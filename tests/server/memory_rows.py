@@ -24,8 +24,8 @@ from sql.backend import SignalStateRow
 from sql.contract import BAR_LIQUIDITY_SCHEMA, BAR_REALIZED_SPREAD_SCHEMA, SIGNALS_SCHEMA, TRADES_SCHEMA
 from sql.duckdb_backend import DuckDBStorage
 
-__all__ = ["BAR", "NS", "SYMBOLS", "T0", "base_signals", "bar", "liquidity", "open_copy", "realized", "signals",
-           "states_of", "template", "trade", "trades"]
+__all__ = ["BAR", "NS", "SYMBOLS", "T0", "base_signals", "bar", "listener_failures", "liquidity", "open_copy", "realized",
+           "realized_table", "signals", "states_of", "template", "trade", "trades"]
 
 BAR = 60
 NS = 1_000_000_000
@@ -122,3 +122,8 @@ def open_copy(source: Path, directory: Path, name: str) -> DuckDBStorage:
     path = directory / f"{name}.duckdb"
     shutil.copyfile(source, path)
     return DuckDBStorage.open(small_settings(path, duckdb_threads=1))
+
+
+def listener_failures(caplog) -> list[str]:
+    """The storage's log lines of listener calls that raised (the listener then forgets what it holds)."""
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("write listener")]
