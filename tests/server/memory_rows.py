@@ -125,5 +125,6 @@ def open_copy(source: Path, directory: Path, name: str) -> DuckDBStorage:
 
 
 def listener_failures(caplog) -> list[str]:
-    """The storage's log lines of listener calls that raised (the listener then forgets what it holds)."""
-    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("write listener")]
+    """The storage's log lines of listener calls that raised during the test's call (the listener then forgets what
+    it holds); asked at teardown, where ``caplog.records`` holds the teardown's own lines only."""
+    return [r.getMessage() for r in caplog.get_records("call") if r.getMessage().startswith("write listener")]

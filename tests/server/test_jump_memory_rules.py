@@ -140,10 +140,11 @@ class _Counting:
     """A storage that counts its queries and may run ``before`` once, before the first one."""
 
     def __init__(self, storage, before=None) -> None:
-        self.storage, self.before, self.queries = storage, before, 0
+        self.storage, self.before, self.queries, self.limits = storage, before, 0, []
 
     def query(self, name, params, limit):
         self.queries += 1
+        self.limits.append(limit)
         if self.before is not None:
             before, self.before = self.before, None
             before()
@@ -160,6 +161,9 @@ def test_exactly_max_rows_jumps_are_kept_one_more_keeps_nothing_for_good(shared)
     assert memory.answer(ALL, 5) is None and memory.answer({**ALL, "symbols": ["B"]}, 5) is None
     assert counting.queries == 1  # too many: not loaded again
     assert _same(counting, memory, ALL, 5) == ["sql"]
+    default = _Counting(shared)
+    assert JumpMemory(default, BAR).answer(ALL, 5) is not None
+    assert default.limits == [500_000]  # the documented default: a load reads at most 500,000 jumps (and one more)
 
 
 def test_a_load_that_a_write_overlaps_is_discarded_and_the_next_call_loads(shared):
@@ -221,6 +225,15 @@ def test_a_read_back_of_more_than_max_rows_forgets_everything(fresh):
     assert memory._held is None
     assert _same(fresh, memory, {**ALL, "symbols": ["AAPL"]}, 500) == ["sql"]  # loaded again: too many
     assert _same(fresh, memory, ALL, 3) == ["sql"]
+
+
+def test_the_read_back_reads_the_commits_symbols_only(fresh):
+    jumps = fresh.query(QUERY, ALL, 500).rows
+    memory = JumpMemory.attach(fresh, BAR, max_rows=len(jumps) + 1)
+    rows = [bar("AAPL", jumps[-1][1] - BAR * NS, jump=True, stat=6.5), bar("AAPL", jumps[0][1] + BAR * NS, jump=True,
+                                                                             stat=-6.6)]
+    fresh.commit_signals(signals(rows), states_of(rows))  # AAPL's jumps fit max_rows; every symbol's in the range not
+    _all_same(fresh, memory)
 
 
 def test_a_reset_forgets_its_symbols_a_failed_write_everything(fresh):

@@ -196,6 +196,29 @@ def test_a_state_naming_a_bar_not_committed_reloads(fresh):
     held = states_of([bar("B", NEWEST["B"])])
     fresh.commit_signals(signals([]), held)  # the state of the bar held: nothing to read
     _all_same(fresh, latest)
+    rows = [bar("NEW", NEWEST["ab"] + CUT, tag=6)]
+    fresh.commit_signals(signals(rows), [])  # a bar without its state: not the newest of anything yet
+    _all_same(fresh, latest)
+    fresh.commit_signals(signals([]), states_of(rows))  # then its state alone: a symbol not held gets its bar
+    _all_same(fresh, latest, loaded=False)
+    assert [r["n_trades"] for r in latest.records(["NEW"], 5, T0)[0]] == [16]
+
+
+def test_a_hundred_symbols_are_all_kept(fresh):
+    latest = LatestRows.attach(fresh, BAR)
+    names = [f"S{i:03d}" for i in range(100)]
+    rows = [bar(s, T0 + i * NS * BAR, tag=i) for i, s in enumerate(names)]
+    fresh.append_trades(trades([trade(s, T0 + i * NS * BAR + NS, price=float(i)) for i, s in enumerate(names)]))
+    fresh.commit_signals(signals(rows), states_of(rows))
+    fresh.write_realized_spread(realized_table([realized(s, T0 + i * NS * BAR, i / 100) for i, s in enumerate(names)]))
+    _all_same(fresh, latest)
+    _same(fresh, latest, None, 200, T0)
+    again = LatestRows.attach(fresh, BAR)  # loaded with all of them
+    _same(fresh, again, None, 200, T0)
+    rows = [bar(s, T0 + i * NS * BAR, tag=i + 1) for i, s in enumerate(names)]  # rewritten: realized rows stay
+    fresh.commit_signals(signals(rows), states_of(rows))
+    _same(fresh, again, None, 200, T0)
+    assert sum(r["realized_spread"] is not None for r in again.records(None, 200, T0)[0]) == 100
 
 
 def test_commits_of_another_grid_change_nothing(fresh):

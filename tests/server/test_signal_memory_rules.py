@@ -136,6 +136,8 @@ def test_what_memory_answers_follows_the_oldest_kept_bar(shared):
         ({**ALL, "symbols": ["a", "AAPL"], "start_ns": floor - 1}, 50, False),
         ({**ALL, "symbols": ["a", "ZZ"]}, 50, False),
         ({**ALL, "symbols": ["a", "ZZ"], "start_ns": max(floor, ENDS["ZZ"][4])}, 50, True),
+        ({**ALL, "symbols": ["AAPL", "ZZ"], "start_ns": max(floor, ENDS["ZZ"][4])}, 50, True),  # the higher floor
+        ({**ALL, "symbols": ["AAPL", "ZZ"], "start_ns": min(floor, ENDS["ZZ"][4])}, 50, False),
     ]
     for params, limit, answered in cases:
         name = ONE if "symbol" in params else PAGE
@@ -143,6 +145,25 @@ def test_what_memory_answers_follows_the_oldest_kept_bar(shared):
     assert memory.answer(PAGE, {**ALL, "symbols": None}, 1) is not None  # the two newest rows are kept
     assert memory.answer("jump_events_page", {**ALL, "symbols": None}, 1) is None
     assert memory.answer(PAGE, {**ALL, "symbols": None, "bar_seconds": 300}, 1) is None
+
+
+def test_a_cursor_at_every_row_including_ties_across_symbols(shared):
+    storage, memories = shared
+    rows = storage.query(PAGE, {**ALL, "symbols": None}, 500).rows
+    assert len({r[1] for r in rows}) < len(rows)  # ties on the bar end
+    for row in rows:
+        params = {**ALL, "symbols": None, "after_bar_end_ns": row[1], "after_symbol": row[0]}
+        assert _answered(storage, memories[100], PAGE, params, 3)
+        _answered(storage, memories[5], PAGE, params, 2)
+
+
+def test_a_hundred_symbols_are_all_kept(fresh):
+    names = [f"S{i:03d}" for i in range(100)]
+    rows = [bar(s, T0 + (i % 7) * NS * BAR, signal=("BUY", "HOLD")[i % 2]) for i, s in enumerate(names)]
+    fresh.commit_signals(signals(rows), states_of(rows))
+    memory = _attach(fresh, 2)
+    assert _answered(fresh, memory, PAGE, {**ALL, "symbols": names}, 150)  # one bar each: every one complete
+    assert _answered(fresh, memory, PAGE, {**ALL, "symbols": names[:3], "signal_type": "BUY"}, 5)
 
 
 def test_a_symbol_with_exactly_kept_bars_is_held_complete(shared):
@@ -171,8 +192,26 @@ def test_a_load_that_a_write_overlaps_is_discarded_and_the_next_call_loads(share
     assert _answered(storage, memory, ONE, {**ALL, "symbol": "AAPL"}, 2)
 
 
+class _Loads:
+    """A storage that counts the loads (``signal_symbols``: read once a load) of the memory reading through it."""
+
+    def __init__(self, storage) -> None:
+        self.storage, self.loads = storage, 0
+
+    def query(self, name, params, limit):
+        self.loads += name == "signal_symbols"
+        return self.storage.query(name, params, limit)
+
+
 def _attach(storage, kept):
-    return SignalMemory.attach_kept(storage, BAR, row_model=SignalRow, kept=kept)
+    """A memory told of the writes of ``storage``, reading through a :class:`_Loads` (``memory._storage.loads``)."""
+    memory = SignalMemory(_Loads(storage), BAR, row_model=SignalRow, kept=kept)
+    storage.add_write_listener(memory)
+    return memory
+
+
+def _loads(memories) -> list[int]:
+    return [memory._storage.loads for memory in memories]
 
 
 def test_new_and_rewritten_bars_are_kept_as_the_sql_reads_them(fresh):
@@ -195,6 +234,7 @@ def test_new_and_rewritten_bars_are_kept_as_the_sql_reads_them(fresh):
         fresh.commit_signals(signals(rows), states_of(rows))
         for memory in memories:
             _all_same(fresh, memory)
+    assert _loads(memories) == [1, 1, 1, 1]  # every commit merged in, none read everything again
     five = memories[2]
     assert _answered(fresh, five, ONE, {**ALL, "symbol": "a"}, 4)
     assert not _answered(fresh, five, ONE, {**ALL, "symbol": "a"}, 50)  # 11 bars now, 5 kept: incomplete
@@ -234,6 +274,7 @@ def test_a_read_back_spanning_too_many_stored_bars_loads_everything_again(fresh)
     memory = _attach(fresh, 3)  # OLD: two bars, complete
     rows = [bar("OLD", old[-1]["bar_end_ns"], signal="BUY", tag=8), bar("AAPL", ENDS["AAPL"][0] + BAR * NS, tag=8)]
     fresh.commit_signals(signals(rows), states_of(rows))  # the read back spans all of AAPL's 30 bars: > 4 x 3 x 2
+    assert memory._storage.loads == 2  # read everything again at once
     _all_same(fresh, memory)
     assert _answered(fresh, memory, ONE, {**ALL, "symbol": "OLD"}, 50)
 
