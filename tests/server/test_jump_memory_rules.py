@@ -9,6 +9,8 @@ jumps, other grids, resets, failed writes, too many rows) are made on a copy of 
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -151,12 +153,15 @@ class _Counting:
         return self.storage.query(name, params, limit)
 
 
-def test_exactly_max_rows_jumps_are_kept_one_more_keeps_nothing_for_good(shared):
+def test_exactly_max_rows_jumps_are_kept_one_more_keeps_nothing_for_good(shared, caplog):
     n = len(shared.query(QUERY, ALL, 500).rows)
     assert _same(shared, JumpMemory(shared, BAR, max_rows=n), ALL, 500) == ["memory"]
     counting = _Counting(shared)
     memory = JumpMemory(counting, BAR, max_rows=n - 1)
-    assert memory.answer(ALL, 5) is None
+    with caplog.at_level(logging.INFO, logger="microstructure.server"):
+        assert memory.answer(ALL, 5) is None
+    assert [r.getMessage() for r in caplog.records if r.name == "microstructure.server"] == [
+        f"more than {n - 1} jump events: get_jump_events runs its SQL"]
     assert counting.queries == 1
     assert memory.answer(ALL, 5) is None and memory.answer({**ALL, "symbols": ["B"]}, 5) is None
     assert counting.queries == 1  # too many: not loaded again
@@ -164,6 +169,16 @@ def test_exactly_max_rows_jumps_are_kept_one_more_keeps_nothing_for_good(shared)
     default = _Counting(shared)
     assert JumpMemory(default, BAR).answer(ALL, 5) is not None
     assert default.limits == [500_000]  # the documented default: a load reads at most 500,000 jumps (and one more)
+
+
+def test_an_answer_from_memory_asks_the_storage_nothing(shared):
+    counting = _Counting(shared)
+    memory = JumpMemory(counting, BAR)
+    assert memory.answer(ALL, 1) is not None and counting.queries == 1  # the load
+    paths: list[str] = []
+    for params in (ALL, {**ALL, "symbols": ["AAPL"]}, {**ALL, "direction": "up"}):
+        assert memory.source(paths.append).query(QUERY, params, 3) == shared.query(QUERY, params, 3)
+    assert counting.queries == 1 and paths == ["memory"] * 3
 
 
 def test_a_load_that_a_write_overlaps_is_discarded_and_the_next_call_loads(shared):
