@@ -157,6 +157,9 @@ def test_new_tied_resent_and_old_trades(fresh):
         _all_same(fresh, latest, t)
     by = {r["symbol"]: r["last_price"] for r in latest.records(None, 100, t)[0]}
     assert (by["AAPL"], by["ZZ"], by["ab"], by["B"], by["a"]) == (102.0, 106.0, 7.0, 11.0, 17.0)
+    fresh.append_trades(trades([trade("ZZ", t + 2 * NS, price=19.0)]))  # a batch of one trade
+    _all_same(fresh, latest, t)
+    assert [r["last_price"] for r in latest.records(["ZZ"], 1, t)[0]] == [19.0]
 
 
 def test_trades_before_the_first_load_are_read_by_it(fresh):
