@@ -97,7 +97,7 @@ calls = st.tuples(
 )
 
 
-@settings(max_examples=120, deadline=None, derandomize=True)
+@settings(max_examples=80, deadline=None, derandomize=True)
 @given(call=calls)
 def test_any_call_memory_answers_is_answered_as_the_sql_answers_it(shared, call):
     storage, memories = shared
@@ -215,7 +215,7 @@ def _loads(memories) -> list[int]:
 
 
 def test_new_and_rewritten_bars_are_kept_as_the_sql_reads_them(fresh):
-    memories = [_attach(fresh, kept) for kept in KEPT]
+    memories = [_attach(fresh, kept) for kept in (1, 5, 100)]
     newest = max(ENDS["ab"][0], ENDS["a"][0])
     writes = [
         # new bars of two symbols, one new symbol, at the same instants
@@ -234,14 +234,14 @@ def test_new_and_rewritten_bars_are_kept_as_the_sql_reads_them(fresh):
         fresh.commit_signals(signals(rows), states_of(rows))
         for memory in memories:
             _all_same(fresh, memory)
-    assert _loads(memories) == [1, 1, 1, 1]  # every commit merged in, none read everything again
-    five = memories[2]
+    assert _loads(memories) == [1, 1, 1]  # every commit merged in, none read everything again
+    five = memories[1]
     assert _answered(fresh, five, ONE, {**ALL, "symbol": "a"}, 4)
     assert not _answered(fresh, five, ONE, {**ALL, "symbol": "a"}, 50)  # 11 bars now, 5 kept: incomplete
     assert _answered(fresh, five, ONE, {**ALL, "symbol": "B"}, 4)
     assert not _answered(fresh, five, ONE, {**ALL, "symbol": "B", "start_ns": ENDS["B"][4] - 1}, 50)
-    assert _answered(fresh, memories[3], ONE, {**ALL, "symbol": "a"}, 50)  # 100 kept: still complete
-    assert _answered(fresh, memories[3], PAGE, {**ALL, "symbols": None}, 500)
+    assert _answered(fresh, memories[2], ONE, {**ALL, "symbol": "a"}, 50)  # 100 kept: still complete
+    assert _answered(fresh, memories[2], PAGE, {**ALL, "symbols": None}, 500)
 
 
 def test_an_old_bar_of_a_complete_symbol_is_kept_and_a_new_one_beyond_kept_cuts_it(fresh):
