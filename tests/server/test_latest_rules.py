@@ -11,6 +11,8 @@ one bar) and one nanosecond before it, ties on the instant broken by exchange an
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -190,11 +192,14 @@ def test_new_newest_bars_with_liquidity_and_realized_values(fresh):
     _all_same(fresh, latest, end)
 
 
-def test_a_state_naming_a_bar_not_committed_reloads(fresh):
+def test_a_state_naming_a_bar_not_committed_reloads(fresh, caplog):
     latest = LatestRows.attach(fresh, BAR)
     older = sorted(r["bar_end_ns"] for r in ROWS if r["symbol"] == "ZZ")[-3]
     states = states_of([bar("ZZ", older)])
-    fresh.commit_signals(signals([]), states)  # the state moved back to a stored bar (a rewind's state)
+    with caplog.at_level(logging.INFO, logger="microstructure.server"):
+        fresh.commit_signals(signals([]), states)  # the state moved back to a stored bar (a rewind's state)
+    assert [r.getMessage() for r in caplog.records if r.name == "microstructure.server"] == [
+        "the newest bar of ZZ is not among the rows committed: reloading"]
     _all_same(fresh, latest, loaded=False)  # forgotten, loaded again
     held = states_of([bar("B", NEWEST["B"])])
     fresh.commit_signals(signals([]), held)  # the state of the bar held: nothing to read
