@@ -192,6 +192,24 @@ def test_a_load_that_a_write_overlaps_is_discarded_and_the_next_call_loads(share
     assert _answered(storage, memory, ONE, {**ALL, "symbol": "AAPL"}, 2)
 
 
+def test_a_load_that_a_reset_overlaps_is_discarded(shared):
+    storage, _ = shared
+
+    class Resetting:
+        def __init__(self) -> None:
+            self.told = False
+
+        def query(self, name, params, limit):
+            if not self.told:
+                self.told = True
+                memory.signals_reset(["AAPL"], BAR)  # a reset told while the load reads
+            return storage.query(name, params, limit)
+
+    memory = SignalMemory(Resetting(), BAR, row_model=SignalRow, kept=5)
+    memory.signals_written(signals([]), [])  # one write told before: nothing held, counted
+    assert memory.answer(ONE, {**ALL, "symbol": "AAPL"}, 2) is None
+
+
 class _Loads:
     """A storage that counts the loads (``signal_symbols``: read once a load) of the memory reading through it."""
 
@@ -238,6 +256,9 @@ def test_new_and_rewritten_bars_are_kept_as_the_sql_reads_them(fresh):
     five = memories[1]
     assert _answered(fresh, five, ONE, {**ALL, "symbol": "a"}, 4)
     assert not _answered(fresh, five, ONE, {**ALL, "symbol": "a"}, 50)  # 11 bars now, 5 kept: incomplete
+    fifth = newest + (3 + 3) * BAR * NS  # the fifth newest of the eight new bars: the oldest kept
+    assert _answered(fresh, five, ONE, {**ALL, "symbol": "a", "start_ns": fifth}, 50)
+    assert not _answered(fresh, five, ONE, {**ALL, "symbol": "a", "start_ns": fifth - 1}, 50)
     assert _answered(fresh, five, ONE, {**ALL, "symbol": "B"}, 4)
     assert not _answered(fresh, five, ONE, {**ALL, "symbol": "B", "start_ns": ENDS["B"][4] - 1}, 50)
     assert _answered(fresh, memories[2], ONE, {**ALL, "symbol": "a"}, 50)  # 100 kept: still complete
@@ -245,10 +266,11 @@ def test_new_and_rewritten_bars_are_kept_as_the_sql_reads_them(fresh):
 
 
 def test_an_old_bar_of_a_complete_symbol_is_kept_and_a_new_one_beyond_kept_cuts_it(fresh):
-    memory = _attach(fresh, 3)  # "a" (three bars) is complete
-    rows = [bar("a", ENDS["a"][-1] - 40 * BAR * NS, signal="SELL", tag=5)]  # older than all: still complete
+    memory, four = _attach(fresh, 3), _attach(fresh, 4)  # "a" (three bars) is complete
+    rows = [bar("a", ENDS["a"][-1] - 40 * BAR * NS, signal="SELL", tag=5)]  # older than all
     fresh.commit_signals(signals(rows), states_of(rows))
     assert not _answered(fresh, memory, ONE, {**ALL, "symbol": "a"}, 50)  # four bars, three kept
+    assert _answered(fresh, four, ONE, {**ALL, "symbol": "a"}, 50)  # four bars, four kept: still complete
     assert _answered(fresh, memory, ONE, {**ALL, "symbol": "a"}, 2)
     rows = [bar("B", ENDS["B"][0] + BAR * NS, tag=6)]
     fresh.commit_signals(signals(rows), states_of(rows))
