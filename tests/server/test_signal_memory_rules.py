@@ -244,9 +244,9 @@ def test_new_and_rewritten_bars_are_kept_as_the_sql_reads_them(fresh):
          bar("AAPL", ENDS["AAPL"][1], signal="SELL", tag=2)],
         # bars older than every kept one written again (not kept where the symbol is held incomplete)
         [bar("ZZ", ENDS["ZZ"][-1], signal="BUY", tag=3), bar("AAPL", ENDS["AAPL"][20], signal="BUY", tag=3)],
-        # more new bars of a symbol than any memory but the last keeps, and one bar of a complete symbol
-        [bar("a", newest + (3 + i) * BAR * NS, signal=("BUY", "HOLD")[i % 2], tag=4) for i in range(8)]
-        + [bar("B", ENDS["B"][0] + BAR * NS, tag=4)],
+        # more new bars of a symbol than any memory but the last keeps (alone: its read back starts at the fifth)
+        [bar("a", newest + (3 + i) * BAR * NS, signal=("BUY", "HOLD")[i % 2], tag=4) for i in range(8)],
+        [bar("B", ENDS["B"][0] + BAR * NS, tag=4)],  # one new bar of a symbol held incomplete
     ]
     for rows in writes:
         fresh.commit_signals(signals(rows), states_of(rows))
