@@ -11,11 +11,14 @@ file per test.
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from server.models import SignalRow
+from server.tools.paging import RowMaker
 from server.tools.signal_memory import SignalMemory
 from tests.server.memory_rows import (BAR, NS, SYMBOLS, T0, bar, base_signals, listener_failures, liquidity, open_copy,
                                       realized, realized_table, signals, states_of, template)
@@ -69,7 +72,10 @@ def _answered(storage, memory, name, params, limit) -> bool:
     """Whether memory answered; its answer, when it gives one, is the SQL's."""
     answer = memory.answer(name, params, limit)
     if answer is not None:
-        assert answer.result() == storage.query(name, params, limit), (name, params, limit)
+        sql = storage.query(name, params, limit)
+        assert answer.result() == sql, (name, params, limit)
+        maker = RowMaker(sql, SignalRow)  # the typed rows a page serves: as the page code types the SQL's rows
+        assert [r.model for r in answer.rows[:2]] == [maker.make(v) for v in sql.rows[:2]]
         assert [(r.bar_end_ns, r.symbol, r.signal) for r in answer.rows] == [
             (v[1], v[0], v[answer.columns.index("trading_signal")]) for v in answer.result().rows]
     return answer is not None
@@ -290,13 +296,16 @@ def test_realized_rows_written_later_are_served_with_their_kept_bars(fresh):
     assert [r.values[column] for r in page.rows] == [0.11, None, 0.12]
 
 
-def test_a_read_back_spanning_too_many_stored_bars_loads_everything_again(fresh):
+def test_a_read_back_spanning_too_many_stored_bars_loads_everything_again(fresh, caplog):
     old = [bar("OLD", ENDS["AAPL"][-1] - (5 + i) * BAR * NS, tag=7) for i in range(2)]
     fresh.commit_signals(signals(old), states_of(old))
     memory = _attach(fresh, 3)  # OLD: two bars, complete
     rows = [bar("OLD", old[-1]["bar_end_ns"], signal="BUY", tag=8), bar("AAPL", ENDS["AAPL"][0] + BAR * NS, tag=8)]
-    fresh.commit_signals(signals(rows), states_of(rows))  # the read back spans all of AAPL's 30 bars: > 4 x 3 x 2
+    with caplog.at_level(logging.INFO, logger="microstructure.server"):
+        fresh.commit_signals(signals(rows), states_of(rows))  # the read back spans all of AAPL's 30 bars: > 4 x 3 x 2
     assert memory._storage.loads == 2  # read everything again at once
+    assert [r.getMessage() for r in caplog.records if r.name == "microstructure.server"] == [
+        "a commit of 2 bars spans more stored bars than expected: reloading"]
     _all_same(fresh, memory)
     assert _answered(fresh, memory, ONE, {**ALL, "symbol": "OLD"}, 50)
 
@@ -312,9 +321,29 @@ def test_a_reset_holds_its_symbols_complete_and_empty(fresh):
     rows = [bar("AAPL", T0, tag=9), bar("AAPL", T0 - BAR * NS, tag=9)]
     fresh.commit_signals(signals(rows), states_of(rows))
     assert _answered(fresh, memory, ONE, {**ALL, "symbol": "AAPL"}, 50)  # complete: two bars
+    rows = [bar("ZZ", T0 - i * BAR * NS, tag=9) for i in range(8)]  # eight bars of a symbol held empty, five kept
+    fresh.commit_signals(signals(rows), states_of(rows))
+    assert _answered(fresh, memory, ONE, {**ALL, "symbol": "ZZ"}, 4)
+    assert not _answered(fresh, memory, ONE, {**ALL, "symbol": "ZZ"}, 50)  # the three older ones are not kept
     memory.write_failed(RuntimeError("seeded"))
     fresh.reset_signals(["ab"], BAR)  # nothing held: nothing to do
     _all_same(fresh, memory, loaded=False)
+
+
+def test_a_file_without_bars_then_its_first_bars(tmp_path, caplog):
+    storage = open_copy(template(tmp_path), tmp_path, "empty")
+    try:
+        memory = _attach(storage, 5)
+        for name, params in (_params("AAPL"), _params(None)):  # nothing stored: answered empty (the answer's
+            answer = memory.answer(name, params, 5)  # columns are then the none loaded: a page of no row reads none)
+            assert answer is not None and (answer.rows, answer.truncated) == ([], False)
+            assert storage.query(name, params, 5).rows == []
+        rows = [bar(s, T0 - i * BAR * NS, signal=("BUY", "HOLD")[i % 2]) for s in ("AAPL", "B") for i in range(7)]
+        storage.commit_signals(signals(rows), states_of(rows))
+        _all_same(storage, memory)
+    finally:
+        storage.close()
+    assert listener_failures(caplog) == []
 
 
 def test_commits_of_another_grid_and_before_the_first_load_change_nothing(fresh):
