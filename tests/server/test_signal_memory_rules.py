@@ -136,6 +136,9 @@ def test_what_memory_answers_follows_the_oldest_kept_bar(shared):
         ({**one, "after_bar_end_ns": ENDS["AAPL"][2], "after_symbol": "AAPL", "end_ns": ENDS["AAPL"][0]}, 1, True),
         ({**one, "after_bar_end_ns": floor, "after_symbol": "AAPL", "start_ns": floor - 1}, 1, False),
         ({**one, "signal_type": "BUY", "start_ns": floor}, 50, True),
+        ({**one, "end_ns": ENDS["AAPL"][0]}, 3, True),  # the window ends exactly on a bar: that bar is out
+        ({**one, "after_bar_end_ns": ENDS["AAPL"][0], "after_symbol": "AAPL", "end_ns": ENDS["AAPL"][2]}, 1, True),
+        ({**one, "after_bar_end_ns": ENDS["AAPL"][0], "after_symbol": "AAPL", "end_ns": ENDS["AAPL"][2] + 1}, 1, True),
         ({**ALL, "symbol": "a"}, 50, True),  # three bars: held complete
         ({**ALL, "symbols": ["a", "NOSUCH"]}, 50, True),
         ({**ALL, "symbols": ["a", "AAPL"], "start_ns": floor}, 50, True),
