@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import duckdb
+from duckdb.sqltypes import DuckDBPyType
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -1124,6 +1125,7 @@ class DuckDBStorage:
                 if relation is None:  # DuckDB ran a statement that is not a query (the check passes none)
                     raise StatementError("the statement is not a query")
                 columns = [(str(name), str(kind)) for name, kind in zip(relation.columns, relation.types)]
+                _refuse_inexact_types(relation.columns, relation.types)
                 table = _first_rows(relation.to_arrow_reader(min(limit + 1, 10_000)), limit + 1)
         except duckdb.InterruptException as exc:
             timeout_ms = self._query_timeout_s * 1000
@@ -1136,6 +1138,39 @@ class DuckDBStorage:
         finally:
             self._analyst_slot.release()
         return SqlResult(columns=columns, table=table.slice(0, limit), truncated=table.num_rows > limit)
+
+
+#: DuckDB types that its Arrow export (every result format of analyst SQL) does not carry exactly: a UHUGEINT above
+#: 2^127 - 1 comes back wrapped negative, BIT and BIGNUM as DuckDB's internal bytes, TIME WITH TIME ZONE without
+#: its offset.
+_INEXACT_IN_ARROW = frozenset({"uhugeint", "bit", "bignum", "time with time zone"})
+
+
+def _inexact_in_arrow(kind: DuckDBPyType) -> str | None:
+    """The first type inside ``kind`` (itself, a list's element, a struct's or map's fields) that Arrow does not
+    carry exactly, or None."""
+    if kind.id in _INEXACT_IN_ARROW:
+        return str(kind)
+    if kind.id in ("list", "array", "struct", "map", "union"):
+        for _, child in kind.children:
+            if not isinstance(child, DuckDBPyType):  # an ARRAY's size, an ENUM's values
+                continue
+            found = _inexact_in_arrow(child)
+            if found:
+                return found
+    return None
+
+
+def _refuse_inexact_types(names: list[str], kinds: list[DuckDBPyType]) -> None:
+    """Refuse a result with a column whose values the result formats would change (a wrong number is worse than
+    an error); the message names the column, the type and the way out."""
+    for name, kind in zip(names, kinds):
+        found = _inexact_in_arrow(kind)
+        if found:
+            inside = "" if found == str(kind) else f" ({found} inside)"
+            raise StatementError(f"column {name!r} has type {kind}{inside}, whose values the result formats cannot "
+                                 "carry exactly: CAST it to VARCHAR (or to HUGEINT, DECIMAL or TIME when its values "
+                                 "fit)")
 
 
 def _first_rows(reader: pa.RecordBatchReader, n: int) -> pa.Table:

@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import math
+import re
 import time
 from datetime import datetime
 from decimal import Decimal
@@ -23,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from sql.backend import StatementError
 from server.sql_guard import DOCUMENTED_RELATIONS, SqlRefused, check_read_only
 from server.tools.analyst_sql import (
     MAX_SQL_CHARS,
@@ -311,3 +313,30 @@ def test_the_duckdb_examples_run_as_written(db):
                         ["symbol", "bar_end", "close", "garch_sigma", "vpin_cdf", "trading_signal"],
                         ["symbol", "day", "jumps", "largest"], ["symbol", "bar_end", "vwap", "vwap_30"]]
     assert [[c.name for c in run_analyst_sql(storage, settings, e).page.columns] for e in examples] == expected_columns
+
+
+@pytest.mark.parametrize(("sql", "column", "kind"), [
+    ("SELECT 340282366920938463463374607431768211455::UHUGEINT AS u", "u", "UHUGEINT"),
+    ("SELECT 1::UHUGEINT AS small", "small", "UHUGEINT"),  # refused by type: the next row may not fit
+    ("SELECT '1010'::BIT AS b", "b", "BIT"),
+    ("SELECT 10::BIGNUM AS g", "g", "BIGNUM"),
+    ("SELECT '10:00:00+02'::TIMETZ AS t", "t", "TIME WITH TIME ZONE"),
+    ("SELECT 1 AS ok, [1::UHUGEINT] AS l", "l", "UHUGEINT[] (UHUGEINT inside)"),
+    ("SELECT {'x': [10::BIGNUM]} AS s", "s", "BIGNUM inside"),
+    ("SELECT MAP {1: '1010'::BIT} AS m", "m", "BIT inside"),
+])
+def test_a_column_the_formats_would_change_is_refused_by_name(db, sql, column, kind):
+    # DuckDB's Arrow export wraps a UHUGEINT above 2^127 - 1 negative (2^128 - 1 as -1), gives BIT and BIGNUM as its
+    # internal bytes and drops a TIMETZ's offset: an error naming the column beats a wrong value
+    storage, settings = db
+    with pytest.raises(StatementError, match=rf"^column '{column}' has type .*{re.escape(kind)}.*CAST it to VARCHAR"):
+        run_analyst_sql(storage, settings, sql)
+
+
+@pytest.mark.parametrize("sql", ["SELECT 170141183460469231731687303715884105727::HUGEINT AS h",
+                                 "SELECT CAST(340282366920938463463374607431768211455::UHUGEINT AS VARCHAR) AS u",
+                                 "SELECT [1, 2]::INTEGER[2] AS a, 'x'::ENUM('x', 'y') AS e, TIME '10:00' AS t"])
+def test_types_the_formats_carry_exactly_are_answered(db, sql):
+    storage, settings = db
+    answer = run_analyst_sql(storage, settings, sql)
+    assert answer.page.count == 1 and answer.page.rows[0] == [_jsonable(v) for v in duckdb.connect().execute(sql).fetchone()]
