@@ -324,6 +324,8 @@ def test_the_duckdb_examples_run_as_written(db):
     ("SELECT 1 AS ok, [1::UHUGEINT] AS l", "l", "UHUGEINT[] (UHUGEINT inside)"),
     ("SELECT {'x': [10::BIGNUM]} AS s", "s", "BIGNUM inside"),
     ("SELECT MAP {1: '1010'::BIT} AS m", "m", "BIT inside"),
+    ("SELECT [1, 2]::UHUGEINT[2] AS a", "a", "UHUGEINT[2] (UHUGEINT inside)"),
+    ("SELECT union_value(k := 1::UHUGEINT) AS v", "v", "UHUGEINT inside"),
 ])
 def test_a_column_the_formats_would_change_is_refused_by_name(db, sql, column, kind):
     # DuckDB's Arrow export wraps a UHUGEINT above 2^127 - 1 negative (2^128 - 1 as -1), gives BIT and BIGNUM as its
@@ -340,3 +342,15 @@ def test_types_the_formats_carry_exactly_are_answered(db, sql):
     storage, settings = db
     answer = run_analyst_sql(storage, settings, sql)
     assert answer.page.count == 1 and answer.page.rows[0] == [_jsonable(v) for v in duckdb.connect().execute(sql).fetchone()]
+
+
+def test_the_refusal_says_the_column_its_type_and_the_cast_out_in_full(db):
+    storage, settings = db
+    way_out = ("whose values the result formats cannot carry exactly: CAST it to VARCHAR (or to HUGEINT, DECIMAL or "
+               "TIME when its values fit)")
+    with pytest.raises(StatementError) as top:
+        run_analyst_sql(storage, settings, "SELECT 1::UHUGEINT AS u")
+    assert str(top.value) == f"column 'u' has type UHUGEINT, {way_out}"
+    with pytest.raises(StatementError) as nested:
+        run_analyst_sql(storage, settings, "SELECT [1::UHUGEINT] AS l")
+    assert str(nested.value) == f"column 'l' has type UHUGEINT[] (UHUGEINT inside), {way_out}"
