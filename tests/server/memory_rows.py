@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import random
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +129,14 @@ def listener_failures(caplog) -> list[str]:
     """The storage's log lines of listener calls that raised during the test's call (the listener then forgets what
     it holds); asked at teardown, where ``caplog.records`` holds the teardown's own lines only."""
     return [r.getMessage() for r in caplog.get_records("call") if r.getMessage().startswith("write listener")]
+
+
+@contextmanager
+def writable_copy(source: Path, directory: Path, caplog) -> Iterator[DuckDBStorage]:
+    """A writable copy of ``source`` for one test; on leaving, no listener call may have failed on it (a failure is
+    hidden by the reload that follows, so the answers alone would not show it)."""
+    storage = open_copy(source, directory, "fresh")
+    yield storage
+    storage.close()
+    assert listener_failures(caplog) == []
+

@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from server.tools.jump_memory import JumpMemory
-from tests.server.memory_rows import (BAR, NS, SYMBOLS, T0, bar, base_signals, listener_failures, open_copy, signals,
-                                      states_of, template)
+from tests.server.memory_rows import (BAR, NS, SYMBOLS, T0, bar, base_signals, open_copy, signals, states_of, template,
+                                      writable_copy)
 
 QUERY = "jump_events_page"
 ALL = {"symbols": None, "direction": None, "min_abs_stat": None, "start_ns": -(2**62), "end_ns": 2**62,
@@ -39,11 +39,8 @@ def shared(base, tmp_path_factory):
 
 @pytest.fixture
 def fresh(base, tmp_path, caplog):
-    """A writable copy; no listener call may fail on it (a failure is hidden by the reload that follows)."""
-    storage = open_copy(base, tmp_path, "fresh")
-    yield storage
-    storage.close()
-    assert listener_failures(caplog) == []
+    with writable_copy(base, tmp_path, caplog) as storage:
+        yield storage
 
 
 def _same(storage, memory, params, limit) -> list[str]:

@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from server.tools.latest import LatestRows
-from tests.server.memory_rows import (BAR, NS, SYMBOLS, T0, bar, base_signals, listener_failures, liquidity, open_copy,
-                                      realized, realized_table, signals, states_of, template, trade, trades)
+from tests.server.memory_rows import (BAR, NS, SYMBOLS, T0, bar, base_signals, liquidity, open_copy, realized,
+                                      realized_table, signals, states_of, template, trade, trades, writable_copy)
 
 ROWS = base_signals()
 NEWEST = {s: max(r["bar_end_ns"] for r in ROWS if r["symbol"] == s) for s in SYMBOLS}
@@ -64,11 +64,8 @@ def shared(base, tmp_path_factory):
 
 @pytest.fixture
 def fresh(base, tmp_path, caplog):
-    """A writable copy; no listener call may fail on it (a failure is hidden by the reload that follows)."""
-    storage = open_copy(base, tmp_path, "fresh")
-    yield storage
-    storage.close()
-    assert listener_failures(caplog) == []
+    with writable_copy(base, tmp_path, caplog) as storage:
+        yield storage
 
 
 def _sql(storage, symbols, limit, now_ns):
