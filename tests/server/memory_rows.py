@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import shutil
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -139,4 +139,18 @@ def writable_copy(source: Path, directory: Path, caplog) -> Iterator[DuckDBStora
     yield storage
     storage.close()
     assert listener_failures(caplog) == []
+
+
+class FirstQueryInterrupted:
+    """A storage whose first ``query`` runs ``meanwhile()`` before answering (a write or reset told while a load
+    reads); every query is then answered by ``storage``."""
+
+    def __init__(self, storage: DuckDBStorage, meanwhile: Callable[[], object]) -> None:
+        self._storage, self._meanwhile, self._told = storage, meanwhile, False
+
+    def query(self, name: str, params: dict[str, Any], limit: int | None):
+        if not self._told:
+            self._told = True
+            self._meanwhile()
+        return self._storage.query(name, params, limit)
 

@@ -18,8 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from server.tools.latest import LatestRows
-from tests.server.memory_rows import (BAR, NS, SYMBOLS, T0, bar, base_signals, liquidity, open_copy, realized,
-                                      realized_table, signals, states_of, template, trade, trades, writable_copy)
+from tests.server.memory_rows import (BAR, NS, SYMBOLS, T0, FirstQueryInterrupted, bar, base_signals, liquidity,
+                                      open_copy, realized, realized_table, signals, states_of, template, trade, trades,
+                                      writable_copy)
 
 ROWS = base_signals()
 NEWEST = {s: max(r["bar_end_ns"] for r in ROWS if r["symbol"] == s) for s in SYMBOLS}
@@ -120,17 +121,8 @@ def test_the_last_trade_counts_from_the_cutoff_on(shared):
 
 
 def test_a_load_that_a_write_overlaps_is_discarded_and_the_next_call_loads(shared):
-    class Telling:
-        def __init__(self) -> None:
-            self.told = False
-
-        def query(self, name, params, limit):
-            if not self.told:
-                self.told = True
-                latest.trades_written(trades([]))  # a write told while the load reads
-            return shared.query(name, params, limit)
-
-    latest = LatestRows(Telling(), BAR)
+    # a write told while the load reads
+    latest = LatestRows(FirstQueryInterrupted(shared, lambda: latest.trades_written(trades([]))), BAR)
     assert latest.records(None, 10, T0) is None and latest.newest_bar_end(None) is None
     _same(shared, latest, None, 10, T0)
 

@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 from server.models import SignalRow
 from server.tools.paging import RowMaker
 from server.tools.signal_memory import SignalMemory
-from tests.server.memory_rows import (BAR, NS, SYMBOLS, T0, bar, base_signals, liquidity, listener_failures, open_copy,
-                                      realized, realized_table, signals, states_of, template, writable_copy)
+from tests.server.memory_rows import (BAR, NS, SYMBOLS, T0, FirstQueryInterrupted, bar, base_signals, liquidity,
+                                      listener_failures, open_copy, realized, realized_table, signals, states_of,
+                                      template, writable_copy)
 
 PAGE, ONE = "trading_signals_page", "trading_signals_symbol_page"
 ALL = {"signal_type": None, "bar_seconds": BAR, "start_ns": -(2**62), "end_ns": 2**62, "after_bar_end_ns": None,
@@ -183,17 +184,9 @@ def test_a_symbol_with_exactly_kept_bars_is_held_complete(shared):
 def test_a_load_that_a_write_overlaps_is_discarded_and_the_next_call_loads(shared):
     storage, _ = shared
 
-    class Telling:
-        def __init__(self) -> None:
-            self.told = False
-
-        def query(self, name, params, limit):
-            if not self.told:
-                self.told = True
-                memory.signals_written(signals([]), [])  # a write told while the load reads
-            return storage.query(name, params, limit)
-
-    memory = SignalMemory(Telling(), BAR, row_model=SignalRow, kept=5)
+    # a write told while the load reads
+    told = FirstQueryInterrupted(storage, lambda: memory.signals_written(signals([]), []))
+    memory = SignalMemory(told, BAR, row_model=SignalRow, kept=5)
     assert memory.answer(ONE, {**ALL, "symbol": "AAPL"}, 2) is None
     assert _answered(storage, memory, ONE, {**ALL, "symbol": "AAPL"}, 2)
 
@@ -201,17 +194,9 @@ def test_a_load_that_a_write_overlaps_is_discarded_and_the_next_call_loads(share
 def test_a_load_that_a_reset_overlaps_is_discarded(shared):
     storage, _ = shared
 
-    class Resetting:
-        def __init__(self) -> None:
-            self.told = False
-
-        def query(self, name, params, limit):
-            if not self.told:
-                self.told = True
-                memory.signals_reset(["AAPL"], BAR)  # a reset told while the load reads
-            return storage.query(name, params, limit)
-
-    memory = SignalMemory(Resetting(), BAR, row_model=SignalRow, kept=5)
+    # a reset told while the load reads
+    resetting = FirstQueryInterrupted(storage, lambda: memory.signals_reset(["AAPL"], BAR))
+    memory = SignalMemory(resetting, BAR, row_model=SignalRow, kept=5)
     memory.signals_written(signals([]), [])  # one write told before: nothing held, counted
     assert memory.answer(ONE, {**ALL, "symbol": "AAPL"}, 2) is None
 
