@@ -565,7 +565,7 @@ def stage_naive(work: Path, n: int, seed: int, frame_events: int) -> Row:
 
 _FILL_STORED = """INSERT INTO market_data
 SELECT 'stocks', 'S' || lpad((i % 200)::VARCHAR, 3, '0'), $t0 + i * 1000000, 100 + (i % 100) / 100, 100, 4,
-       i::VARCHAR, '12,37', 3, i, NULL, NULL, $t0 + i * 1000000 + 1000, 'sim'
+       i::VARCHAR, '12,37', 3, i, NULL, NULL, $t0 + i * 1000000 + 1000, 'sim', NULL
 FROM range($n) AS r(i)"""
 
 
