@@ -14,6 +14,7 @@ import gc
 import logging
 import threading
 import time
+import uuid
 import weakref
 
 import pytest
@@ -35,12 +36,18 @@ class Stop:
         self.event.set()
 
 
+def _name(what: str) -> str:
+    """A thread name no earlier run in this process used (mutmut runs the tests more than once a process)."""
+    return f"wd-{what}-{uuid.uuid4().hex[:8]}"
+
+
 def _threads(name: str) -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == name]
 
 
 def test_an_interrupt_comes_once_its_deadline_has_passed_and_never_before():
-    dog = Watchdog("wd-deadline")
+    name = _name("deadline")
+    dog = Watchdog(name)
     for timeout in (0.3, 0.05, 0.0):
         stop = Stop()
         start = time.monotonic()
@@ -51,7 +58,8 @@ def test_an_interrupt_comes_once_its_deadline_has_passed_and_never_before():
 
 
 def test_a_block_that_ends_in_time_is_never_interrupted_afterwards():
-    dog = Watchdog("wd-in-time")
+    name = _name("in-time")
+    dog = Watchdog(name)
     quiet = Stop()
     with dog.watch(quiet, 0.2):
         pass
@@ -62,17 +70,19 @@ def test_a_block_that_ends_in_time_is_never_interrupted_afterwards():
 
 
 def test_late_queries_one_after_another_each_get_their_interrupt():
-    dog = Watchdog("wd-sequence")
+    name = _name("sequence")
+    dog = Watchdog(name)
     for _ in range(3):
         stop = Stop()
         with dog.watch(stop, 0.01):
             assert stop.event.wait(WAIT_S)
         time.sleep(0.02)  # the thread is idle again, waiting for the next deadline
-    assert len(_threads("wd-sequence")) == 1
+    assert len(_threads(name)) == 1
 
 
 def test_a_nearer_deadline_registered_later_is_served_first():
-    dog = Watchdog("wd-nearer")
+    name = _name("nearer")
+    dog = Watchdog(name)
     far, near = Stop(), Stop()
     with dog.watch(far, 60):
         with dog.watch(near, 0.01):
@@ -81,7 +91,8 @@ def test_a_nearer_deadline_registered_later_is_served_first():
 
 
 def test_deadlines_are_served_in_their_order_not_in_the_order_they_came():
-    dog = Watchdog("wd-order")
+    name = _name("order")
+    dog = Watchdog(name)
     stops = {timeout: Stop() for timeout in (0.25, 0.05, 0.15)}
     start = time.monotonic()
     with dog.watch(stops[0.25], 0.25), dog.watch(stops[0.05], 0.05), dog.watch(stops[0.15], 0.15):
@@ -94,14 +105,15 @@ def test_deadlines_are_served_in_their_order_not_in_the_order_they_came():
 
 
 def test_one_daemon_thread_named_as_given_started_once():
-    assert _threads("wd-one") == []
-    dog = Watchdog("wd-one")
+    name = _name("one")
+    assert _threads(name) == []
+    dog = Watchdog(name)
     for timeout in (0.01, 30, 0.01):
         stop = Stop()
         with dog.watch(stop, timeout):
             if timeout < 1:
                 assert stop.event.wait(WAIT_S)
-    (thread,) = _threads("wd-one")
+    (thread,) = _threads(name)
     assert thread.daemon
 
 
@@ -117,7 +129,8 @@ def test_the_default_thread_name():
 
 def test_an_interrupt_that_raises_is_logged_and_the_thread_goes_on(caplog):
     caplog.set_level(logging.DEBUG)
-    dog = Watchdog("wd-raises")
+    name = _name("raises")
+    dog = Watchdog(name)
     failed = threading.Event()
 
     def closed() -> None:
@@ -132,11 +145,12 @@ def test_an_interrupt_that_raises_is_logged_and_the_thread_goes_on(caplog):
     lines = [(r.name, r.levelno, r.getMessage()) for r in caplog.records if r.name.startswith("microstructure")]
     assert lines == [("microstructure.sql", logging.WARNING,
                       "could not interrupt a query past its time limit: connection already closed")]
-    assert len(_threads("wd-raises")) == 1
+    assert len(_threads(name)) == 1
 
 
 def test_many_concurrent_queries_each_get_their_own_interrupt():
-    dog = Watchdog("wd-many")
+    name = _name("many")
+    dog = Watchdog(name)
     results: dict[int, list[float]] = {}
     done = threading.Barrier(9)
 
@@ -154,11 +168,12 @@ def test_many_concurrent_queries_each_get_their_own_interrupt():
         w.start()
     done.wait(10)
     assert {i: len(calls) for i, calls in results.items()} == {i: int(i % 2 == 0) for i in range(8)}
-    assert len(_threads("wd-many")) == 1
+    assert len(_threads(name)) == 1
 
 
 def test_a_fired_interrupt_and_its_connection_are_not_kept():
-    dog = Watchdog("wd-release")
+    name = _name("release")
+    dog = Watchdog(name)
 
     class Connection:
         def __init__(self) -> None:
@@ -181,7 +196,8 @@ def test_a_fired_interrupt_and_its_connection_are_not_kept():
 
 @pytest.mark.parametrize("timeout", [0.0, -1.0])
 def test_a_limit_already_passed_interrupts_at_once(timeout):
-    dog = Watchdog("wd-passed")
+    name = _name("passed")
+    dog = Watchdog(name)
     stop = Stop()
     with dog.watch(stop, timeout):
         assert stop.event.wait(WAIT_S)
