@@ -61,10 +61,10 @@ def test_a_block_that_ends_in_time_is_never_interrupted_afterwards():
     name = _name("in-time")
     dog = Watchdog(name)
     quiet = Stop()
-    with dog.watch(quiet, 0.2):
+    with dog.watch(quiet, 1.0):  # a second to leave an empty block: never reached, even on a busy box
         pass
     late = Stop()
-    with dog.watch(late, 0.4):  # outlives the first deadline: the watchdog saw it pass
+    with dog.watch(late, 1.1):  # outlives the first deadline: the watchdog saw it pass
         assert late.event.wait(WAIT_S)
     assert quiet.calls == []
 
