@@ -95,7 +95,7 @@ class Readers:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls: list[tuple[str, tuple, dict]] = []
         self.raises: BaseException | None = None
-        for tool, name in READERS.items():
+        for name in READERS.values():
             monkeypatch.setattr(market, name, self._reader(name))
         monkeypatch.setattr(server_mcp, "render_chart", self._chart)
         monkeypatch.setattr(server_mcp, "run_analyst_sql", self._sql)
@@ -134,10 +134,6 @@ class Readers:
 @pytest.fixture
 def readers(monkeypatch):
     return Readers(monkeypatch)
-
-
-def _call(name: str, **kwargs: Any) -> tuple[str, tuple, dict]:
-    return name, (), kwargs
 
 
 async def test_the_server_names_itself_and_its_instructions(readers):
