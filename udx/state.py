@@ -10,12 +10,14 @@ not fit.
 
 Serialization is versioned JSON (``"v": 3``). The close is written with :meth:`float.hex` and each array as
 its dtype (``f8``, ``i8``, or ``u2`` for the per-bar trade counts of earlier sessions) and the base64 of its
-little-endian bytes compressed with zlib (level 1), so every double (NaN included) round-trips bit for bit, which
-the exact-restart guarantee of :mod:`udx.transform` needs. Version 2 (the same without zlib) is still read, so
-states stored before keep going; a state is written as version 3 the next time its symbol advances. The
-compression makes a state about 3x smaller (a symbol at one-minute bars with a full seasonal window: ~330 kB of
-version 2 JSON, ~100 kB of version 3), so a ``transform --once`` writes a third of the bytes of states through
-DuckDB's write-ahead log (BENCHMARKS.md, "Transform end to end").
+little-endian bytes as a zlib stream, so every double (NaN included) round-trips bit for bit, which the
+exact-restart guarantee of :mod:`udx.transform` needs. The stream is deflated (level 1) where that pays; an array
+under 512 bytes, or whose bytes look random (byte entropy of its start above 7.2 bits: the windows of returns and
+durations), is stored in it as it is (level 0, a copy): deflate would spend ~15 ns a byte to save a few per cent.
+Version 2 (the same without zlib) is still read, so states stored before keep going; a state is written as version
+3 the next time its symbol advances. The compression makes a state about 3x smaller (a symbol at one-minute bars with
+a full seasonal window: ~330 kB of version 2 JSON, ~100 kB of version 3), so a ``transform --once`` writes a third of
+the bytes of states through DuckDB's write-ahead log (BENCHMARKS.md, "Transform end to end").
 """
 
 from __future__ import annotations
