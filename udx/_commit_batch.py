@@ -30,6 +30,8 @@ __all__ = ["BackgroundCommits", "Batch", "fingerprint_json"]
 #: inserts took 1.0 s of inserts and 1.7 s of COMMIT, in two 0.06-0.08 s of COMMIT), which would move the tail
 #: into the COMMIT instead of shortening it.
 WRITE_AHEAD_ROWS = 122_880
+#: The most bytes a ``string`` column's 32-bit offsets reach (:func:`_repeated`).
+_OFFSETS_LIMIT = 2**31 - 1
 
 
 class BackgroundCommits:
@@ -260,7 +262,7 @@ def _repeated(text: str, n: int) -> pa.Array:
     """A ``string`` column of ``n`` times ``text``, built from its two buffers rather than a list of ``n`` Python
     strings (a bench symbol's two tables: ~0.09 ms each the list way)."""
     data = text.encode()
-    if len(data) * n >= 2**31:  # beyond 32-bit offsets: let Arrow build it
+    if len(data) * n > _OFFSETS_LIMIT:  # beyond 32-bit offsets: let Arrow build it
         return pa.array([text] * n, pa.string())
     offsets = np.arange(n + 1, dtype=np.int32) * np.int32(len(data))
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data * n))
