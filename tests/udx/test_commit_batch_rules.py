@@ -269,3 +269,52 @@ def test_fits_profiles_and_liquidity_go_with_their_part_under_their_names(_small
                            ("add", ["B", "B"], {"model_params": 2, "profiles": 3, "liquidity": 2}),
                            ("commit", ["A", "B"])]
     assert _small == [(60, 41, ["A", "B"])]  # kept for this storage
+
+
+@pytest.mark.parametrize("symbol, m", [("AAPL", 3), ("BRK.B", 1), ("ÄÖ€", 4), ("X", 0)])
+def test_the_symbol_columns_of_both_tables_hold_the_symbol_on_every_row(symbol: str, m: int) -> None:
+    """The symbol column is built from its buffers: each row reads back as the symbol (multi-byte text too)."""
+    ends = np.arange(m, dtype=np.int64)
+    result = SimpleNamespace(columns={f.name: (np.zeros(m, np.bool_) if f.type == pa.bool_() else
+                                               pa.array(["hold"] * m) if f.type == pa.string() else
+                                               ends if f.type == pa.int64() else np.full(m, 0.5))
+                                      for f in SIGNALS_SCHEMA if f.name not in ("symbol", "bar_seconds",
+                                                                                "computed_at_ns")})
+    signals = commit_batch._signals_table(symbol, 60, result, 7)
+    measures = {f.name: np.full(m, 1.5) for f in BAR_LIQUIDITY_SCHEMA
+                if f.name not in ("symbol", "bar_end_ns", "bar_seconds", "computed_at_ns")}
+    measures["n_quotes"] = ends
+    liquidity = commit_batch._liquidity_table(symbol, 60, ends, measures, 7)
+    for table in (signals, liquidity):
+        table.validate(full=True)
+        assert table.column("symbol").to_pylist() == [symbol] * m
+        assert table.column("bar_end_ns").to_pylist() == list(range(m))
+    assert liquidity.column("quoted_spread").to_pylist() == [1.5] * m
+
+
+def test_a_symbol_column_past_32_bit_offsets_is_left_to_arrow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the offsets' limit (lowered here to 8 bytes) the column is built the plain way, with the same rows."""
+    monkeypatch.setattr(commit_batch, "_OFFSETS_LIMIT", 8)
+    for n in (2, 3):  # 8 bytes: from the buffers; 12: past the limit
+        column = commit_batch._repeated("ABCD", n)
+        column.validate(full=True)
+        assert column.type == pa.string() and column.to_pylist() == ["ABCD"] * n
+
+
+def test_nan_measures_and_statistics_are_null_in_both_tables() -> None:
+    ends = np.arange(3, dtype=np.int64)
+    result = SimpleNamespace(columns={f.name: (np.zeros(3, np.bool_) if f.type == pa.bool_() else
+                                               pa.array(["hold"] * 3) if f.type == pa.string() else
+                                               ends if f.type == pa.int64() else np.array([0.5, np.nan, 1.0]))
+                                      for f in SIGNALS_SCHEMA if f.name not in ("symbol", "bar_seconds",
+                                                                                "computed_at_ns")})
+    signals = commit_batch._signals_table("A", 60, result, 7)
+    measures = {f.name: np.array([np.nan, 2.0, np.nan]) for f in BAR_LIQUIDITY_SCHEMA
+                if f.name not in ("symbol", "bar_end_ns", "bar_seconds", "computed_at_ns")}
+    measures["n_quotes"] = ends
+    liquidity = commit_batch._liquidity_table("A", 60, ends, measures, 7)
+    assert signals.column("vwap").to_pylist() == [0.5, None, 1.0]
+    assert liquidity.column("quoted_spread").to_pylist() == [None, 2.0, None]
+    assert liquidity.schema == BAR_LIQUIDITY_SCHEMA and signals.schema == SIGNALS_SCHEMA
+    assert liquidity.column("bar_seconds").to_pylist() == [60] * 3
+    assert liquidity.column("computed_at_ns").to_pylist() == [7] * 3

@@ -164,3 +164,61 @@ def test_an_unknown_array_kind_is_refused_by_name() -> None:
     doc["arrays"]["ret"] = "f4:" + doc["arrays"]["ret"].split(":", 1)[1]
     with pytest.raises(StateError, match="unknown dtype 'f4'"):
         SymbolState.from_json(json.dumps(doc))
+
+
+def _stream(text: str, name: str) -> bytes:
+    """The zlib stream stored for array ``name`` (base64 decoded, not inflated)."""
+    return base64.b64decode(json.loads(text)["arrays"][name].split(":", 1)[1])
+
+
+def _entropy(raw: bytes) -> float:
+    """Shannon entropy of the bytes, bits per byte (a plain reading of the definition)."""
+    n = len(raw)
+    return -sum(c / n * math.log2(c / n) for c in (raw.count(bytes([b])) for b in range(256)) if c)
+
+
+def test_random_doubles_are_stored_in_the_stream_as_they_are_and_regular_arrays_are_deflated() -> None:
+    rng = np.random.default_rng(7)
+    ret = rng.normal(0.0, 1e-3, 2000)  # a window of returns: random mantissas
+    ends = np.arange(2000, dtype=np.int64) * 60 * 10**9 + 1_700_000_000 * 10**9  # bar ends: regular steps
+    counts = np.zeros(28_800, np.uint16)
+    counts[::97] = 3
+    assert _entropy(ret.tobytes()[:2048]) > 7.2 > _entropy(ends.tobytes()[:2048])  # the two sides of the rule
+    text = SymbolState({}, 0, 1.0, 0, 0, {"ret": ret, "ends": ends, "counts": counts}).to_json()
+    assert ret.tobytes() in _stream(text, "ret")  # a stored block holds the bytes verbatim
+    assert len(_stream(text, "ends")) < 0.8 * ends.nbytes
+    assert len(_stream(text, "counts")) < 0.05 * counts.nbytes
+    arrays = _reference_arrays(text)
+    for name, arr in (("ret", ret), ("ends", ends), ("counts", counts)):
+        assert arrays[name].tobytes() == arr.tobytes(), name
+
+
+def test_arrays_under_512_bytes_are_stored_as_they_are_and_from_512_bytes_deflated() -> None:
+    below, at = np.zeros(63), np.zeros(64)  # 504 and 512 bytes of zeros: deflate would shrink either
+    text = SymbolState({}, 0, 1.0, 0, 0, {"below": below, "at": at, "one": np.array([0.5])}).to_json()
+    assert below.tobytes() in _stream(text, "below")
+    assert np.array([0.5]).tobytes() in _stream(text, "one")
+    assert len(_stream(text, "at")) < 64
+    assert _reference_arrays(text)["at"].tobytes() == at.tobytes()
+
+
+def test_an_array_whose_start_is_random_and_rest_is_zeros_still_reads_back() -> None:
+    rng = np.random.default_rng(8)
+    mixed = np.concatenate([rng.normal(size=256), np.zeros(10_000)])  # the rule looks at the first 2,048 bytes only
+    doubles = rng.normal(size=(3, 300))  # not one-dimensional
+    back = SymbolState.from_json(SymbolState({}, 0, 1.0, 0, 0, {"mixed": mixed, "doubles": doubles}).to_json())
+    assert back.arrays["mixed"].tobytes() == mixed.tobytes()
+    assert back.arrays["doubles"].tobytes() == doubles.tobytes()
+
+
+@pytest.mark.parametrize("names", [[], ["a"], ['quo"te', "back\\slash", "naïve", "tab\t", "z", "A"]])
+def test_the_text_is_the_compact_sorted_json_of_its_own_document_whatever_the_array_names(names: list[str]) -> None:
+    rng = np.random.default_rng(9)
+    state = SymbolState({"k": "v\"", "a": [1, 2]}, 5, -0.0, 3, 2,
+                        {name: rng.normal(size=k + 1) for k, name in enumerate(names)})
+    text = state.to_json()
+    doc = json.loads(text)
+    assert text == json.dumps(doc, separators=(",", ":"), sort_keys=True)
+    assert sorted(doc["arrays"]) == sorted(names)
+    back = SymbolState.from_json(text)
+    assert all(back.arrays[n].tobytes() == state.arrays[n].tobytes() for n in names)
