@@ -714,6 +714,37 @@ def _timed_writes(storage: Any, path: Path, batches: list[tuple[Any, Any]], seco
             f"write without; {sum(checkpointed) / total:.0%} of the writing time was in those writes")
 
 
+class _CommitTimes:
+    """A write listener (:class:`sql.backend.WriteListener`) keeping when the last signal rows of a pass were
+    committed (``time.perf_counter``) and how many realized rows were."""
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        self.signals = 0.0
+        self.realized_rows = 0
+
+    def attached(self) -> None:
+        """Nothing to read."""
+
+    def trades_written(self, batch: object) -> None:
+        """Not timed."""
+
+    def signals_written(self, signals: Any, states: object) -> None:
+        if signals.num_rows:
+            self.signals = time.perf_counter()
+
+    def signals_reset(self, symbols: object, bar_seconds: int) -> None:
+        """Not timed."""
+
+    def realized_written(self, rows: Any) -> None:
+        self.realized_rows += rows.num_rows
+
+    def write_failed(self, error: BaseException) -> None:
+        """Not timed."""
+
+
 def writes(seconds: float, rate: int, step_s: float = 0.1, passes: int = 3,
            thresholds: Sequence[str] = ()) -> list[str]:
     """In one process, what a trade and a bar wait for at ``rate`` trades/s offered (and as many quotes):
@@ -762,21 +793,29 @@ def writes(seconds: float, rate: int, step_s: float = 0.1, passes: int = 3,
 
         add_until(((t - late) // bar + 1) * bar + late + step)  # the watermark just past a bar end
         run_transform(storage, settings)
-        walls, cpus, read, bars = [], [], [], []
+        walls, cpus, read, bars, visible, realized = [], [], [], [], [], []
+        seen = _CommitTimes()
+        storage.add_write_listener(seen)
         for _ in range(passes):  # each as the demo runs it: woken once the watermark passes the next bar end
             add_until(t + bar)
+            seen.clear()
             began, cpu = time.perf_counter(), time.process_time()
             summary = run_transform(storage, settings)
             walls.append(time.perf_counter() - began)
             cpus.append(time.process_time() - cpu)
             read.append(summary.trades)
             bars.append(summary.bars)
+            visible.append(seen.signals - began if seen.signals else float("nan"))
+            realized.append(seen.realized_rows)
+        storage.remove_write_listener(seen)
         storage.close()
         lines.append(f"- One-bar transform pass at that rate (9 symbols, 10 s bars, run once the watermark is "
                      f"{step_s:g} s past the bar's end): wall "
                      f"{statistics.median(walls) * 1e3:.0f} ms, CPU {statistics.median(cpus) * 1e3:.0f} ms (all "
-                     f"threads), {statistics.median(read):,.0f} trades read, {statistics.median(bars):.0f} bars written (medians of "
-                     f"{passes})")
+                     f"threads), {statistics.median(read):,.0f} trades read, {statistics.median(bars):.0f} bars written, "
+                     f"signals committed (visible) {statistics.median(visible) * 1e3:.0f} ms after the pass began, "
+                     f"{statistics.median(realized):.0f} bar_realized_spread rows (medians of {passes}; horizon "
+                     f"{settings.liquidity_horizon_seconds} s)")
     return lines
 
 
