@@ -819,6 +819,79 @@ def writes(seconds: float, rate: int, step_s: float = 0.1, passes: int = 3,
     return lines
 
 
+def _stored_bars(symbols: Sequence[str], ends: np.ndarray, bar_seconds: int, horizon_s: int | None) -> tuple[Any, Any]:
+    """``trading_signals`` rows of ``symbols`` at ``ends`` (the statistics NULL) and, with ``horizon_s``, their
+    ``bar_realized_spread`` rows."""
+    import pyarrow as pa
+
+    from sql.contract import BAR_REALIZED_SPREAD_SCHEMA, SIGNALS_SCHEMA
+
+    n = len(symbols) * ends.size
+    given = {"symbol": pa.array(np.repeat(np.array(symbols, dtype=object), ends.size), pa.string()),
+             "bar_end_ns": pa.array(np.tile(ends, len(symbols)), pa.int64()),
+             "bar_seconds": pa.array(np.full(n, bar_seconds, np.int32)), "horizon_seconds":
+             pa.array(np.full(n, horizon_s or 0, np.int32)), "computed_at_ns": pa.array(np.zeros(n, np.int64)),
+             "n_trades": pa.array(np.ones(n, np.int64)), "volume": pa.array(np.ones(n)),
+             "close": pa.array(np.ones(n)), "jump_detected": pa.array(np.zeros(n, np.bool_)),
+             "trading_signal": pa.array(["HOLD"] * n), "signal_reason": pa.array(["bench"] * n),
+             "tick_sign": pa.array(np.ones(n, np.int32)), "tick_price": pa.array(np.ones(n)),
+             "matched_volume": pa.array(np.ones(n))}
+
+    def table(schema: Any) -> Any:
+        return pa.Table.from_arrays([given[f.name].cast(f.type) if f.name in given else pa.nulls(n, f.type)
+                                     for f in schema], schema=schema)
+
+    return table(SIGNALS_SCHEMA), table(BAR_REALIZED_SPREAD_SCHEMA) if horizon_s is not None else None
+
+
+def due_queries(days: float, passes: int = 5) -> list[str]:
+    """``realized_spread_due`` of one-bar passes over a file holding ``days`` of the demo's 9 symbols' 10 s bars,
+    each with its realized row (but the last horizon's): read over every row (its floor dropped before each
+    call) against bounded by the floor the call before kept (``DuckDBStorage.realized_spread_due``), alternated,
+    each pass adding the next bar of every symbol and the rows of the bars then due; wall ms medians."""
+    import statistics
+
+    import pyarrow.compute as pc
+
+    from sql.duckdb_backend import DuckDBStorage
+    from sql.settings import Settings
+
+    symbols = [f"S{k}" for k in range(9)]
+    bar, horizon = 10, 20
+    start = 1_712_325_600 * NS
+    ends = start + bar * NS * np.arange(1, round(days * 86_400 / bar) + 1, dtype=np.int64)
+    with tempfile.TemporaryDirectory(prefix="freshness-due-") as tmp:
+        settings = Settings(_env_file=None, duckdb_path=Path(tmp) / "d.duckdb")  # type: ignore[call-arg]
+        storage = DuckDBStorage.open(settings)
+        storage.apply_schema()
+        for lo in range(0, ends.size, 100_000):
+            part = ends[lo:lo + 100_000]
+            signals, realized = _stored_bars(symbols, part, bar, horizon)
+            storage.commit_signals(signals, [], realized=realized.filter(
+                pc.less_equal(realized.column("bar_end_ns"), int(ends[-1]) - horizon * NS)))
+        last = int(ends[-1])
+        timed: dict[str, list[float]] = {"every row": [], "bounded": []}
+        for k in range(2 * passes):
+            kind = "every row" if k % 2 == 0 else "bounded"
+            last += bar * NS
+            until = last - horizon * NS
+            signals, _ = _stored_bars(symbols, np.array([last], np.int64), bar, None)
+            storage.commit_signals(signals, [])
+            if kind == "every row":
+                storage._drop_realized_floors()
+            began = time.perf_counter()
+            due, _ = storage.realized_spread_due(bar, horizon, until)
+            timed[kind].append(time.perf_counter() - began)
+            _, rows = _stored_bars(symbols, np.unique(due.column("bar_end_ns").to_numpy()), bar, horizon)
+            storage.commit_signals(signals.slice(0, 0), [], realized=rows)
+        n_rows = storage.fetch_one("SELECT count(*) FROM bar_realized_spread")[0]
+        storage.close()
+    full, bounded = (statistics.median(timed[k]) * 1e3 for k in ("every row", "bounded"))
+    return [f"- realized_spread_due of a one-bar pass, {days:g} days of 9 symbols' 10 s bars ({n_rows:,} "
+            f"bar_realized_spread rows, as many bars): every row {full:.1f} ms, bounded by the floor "
+            f"{bounded:.1f} ms ({bounded / full:.2f}x; wall, medians of {passes} alternated)"]
+
+
 def main(argv: list[str] | None = None) -> int:
     from sql.settings import Settings
 
@@ -855,8 +928,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint-thresholds", nargs="*", default=[], metavar="SIZE",
                         help="with --writes: the writes again with DuckDB's checkpoint_threshold set to each SIZE, "
                         "e.g. 64MiB (a what-if; the project leaves DuckDB's default)")
+    parser.add_argument("--due-days", type=float, default=0, metavar="DAYS",
+                        help="also time, in this process, realized_spread_due over DAYS of 9 symbols' bars and realized "
+                        "rows, every row against bounded by its floor (due_queries)")
     parser.add_argument("--only-parts", action="store_true",
-                        help="only the --parts, --feed-cpu and --writes timings (no demo)")
+                        help="only the --parts, --feed-cpu, --due-days and --writes timings (no demo)")
     parser.add_argument("--no-append", action="store_true", help="leave BENCHMARKS.md as it is")
     args = parser.parse_args(argv)
     defaults = Settings()  # type: ignore[call-arg]  # the demo runs with the same environment
@@ -892,6 +968,10 @@ def main(argv: list[str] | None = None) -> int:
         lines = parts(args.parts, (args.rates or args.sim_rates)[-1])
         print("\n".join(lines), flush=True)
         section += "\nIn one process (`--parts`), this tree only:\n" + "\n".join(lines) + "\n"
+    if args.due_days:
+        lines = due_queries(args.due_days)
+        print("\n".join(lines), flush=True)
+        section += "\nIn one process (`--due-days`), this tree only:\n" + "\n".join(lines) + "\n"
     if args.writes:
         lines = writes(args.writes, (args.rates or args.sim_rates)[-1], thresholds=args.checkpoint_thresholds)
         print("\n".join(lines), flush=True)
