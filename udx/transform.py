@@ -114,6 +114,9 @@ _FIRST_READ_SYMBOLS = 5
 #: How far before a realized-spread read's first print (and that print plus the horizon) its quotes are read
 #: first (:func:`_read_plan`): a symbol quoted less often than this is read from the stale limit instead.
 _QUOTE_LOOKBACK_NS = _NS
+#: Quotes of the signals' reads kept for the realized-spread reads after the signal commits (:func:`_read_realized`:
+#: the quotes a horizon after the due bars mostly lie in them); beyond this many in a pass they are read again.
+_KEPT_QUOTES = 4_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,12 +312,19 @@ def _run(storage: Storage, settings: Settings, now_ns: int | None, symbols_per_c
         next_read = reader.submit(read, groups[0][1]) if groups else None
         batch = Batch(settings.bar_seconds, computed_at)
         deferred: dict[str, np.ndarray] = {}  # symbol whose realized rows wait for the signal commits -> new bars
+        kept: dict[str, tuple[int, Quotes]] = {}  # deferred symbol -> its signals' quotes (from, quotes)
+        budget = _KEPT_QUOTES
         for g, (k, plan) in enumerate(groups):
             chunk = next_read.result()  # type: ignore[union-attr]  # submitted for every group
             next_read = reader.submit(read, groups[g + 1][1]) if g + 1 < len(groups) else None
             work = partial(_compute_symbol, chunk=chunk, watermark=watermark, bar_ns=bar_ns, liquidity=liquidity,
                            realized=realized, markets=markets)
             deferred.update(dict.fromkeys(chunk.deferred, _NO_BARS))
+            for e in plan:  # the signals' quotes of a deferred symbol, for its realized reads (budget allowing)
+                held = chunk.quotes.get(e.symbol, _NO_QUOTES)
+                if e.symbol in chunk.deferred and e.symbol in chunk.signals and held.ts.size <= budget:
+                    kept[e.symbol] = (e.start, held)
+                    budget -= held.ts.size
             for (symbol, cfg, state, _, _), out in zip(plan, computer.map(work, plan), strict=True):
                 n_trades += out.trades
                 if out.result is not None:
@@ -340,7 +350,8 @@ def _run(storage: Storage, settings: Settings, now_ns: int | None, symbols_per_c
                 writer.write_ahead(batch)
         if realized is not None and deferred:  # queued behind the signal commits: the signals are visible first
             _write_realized(storage, realized, deferred, watermark, markets, reader, computer, writer,
-                            symbols_per_commit, settings.bar_seconds, computed_at)
+                            symbols_per_commit, settings.bar_seconds, computed_at, kept)
+        kept.clear()
         # the trade half of the daily metrics is read on the idle reader while the last commit runs
         day_trades = reader.submit(_prepare_daily_metrics, storage, settings.bar_seconds, watermark, oldest)
         writer.close()  # the last commit first: a failed one surfaces, and leaves the daily metrics unwritten
@@ -410,10 +421,11 @@ def _compute_symbol(entry: _Entry, *, chunk: _ChunkReads, watermark: int, bar_ns
 
 def _write_realized(storage: Storage, realized: RealizedPlan, deferred: dict[str, np.ndarray], watermark: int,
                     markets: dict[str, str], reader: ThreadPoolExecutor, computer: ThreadPoolExecutor,
-                    writer: BackgroundCommits, symbols_per_commit: int, bar_seconds: int, computed_at: int) -> None:
+                    writer: BackgroundCommits, symbols_per_commit: int, bar_seconds: int, computed_at: int,
+                    kept: dict[str, tuple[int, Quotes]] | None = None) -> None:
     """The realized-spread rows of the symbols ``deferred`` by :func:`_read_plan` (symbol -> the bars this pass
     computed for it), read, computed and queued on ``writer`` after the pass's signal commits, in transactions of
-    their own of ``symbols_per_commit`` symbols.
+    their own of ``symbols_per_commit`` symbols; ``kept``: quotes the signals read (:func:`_read_realized`).
 
     A crash between a signal commit and these leaves their bars stored without rows: the next pass finds them
     due (``realized_spread_due`` is relative to the newest stored row, whose tick state it resumes from)."""
@@ -421,7 +433,7 @@ def _write_realized(storage: Storage, realized: RealizedPlan, deferred: dict[str
     groups = [names[lo:lo + _READ_SYMBOLS] for lo in range(0, len(names), _READ_SYMBOLS)]
 
     def read(group: list[str]) -> _ChunkReads:
-        return _read_realized(storage, group, deferred, watermark, markets, realized)
+        return _read_realized(storage, group, deferred, watermark, markets, realized, kept)
 
     next_read = reader.submit(read, groups[0]) if groups else None
     batch, in_batch = Batch(bar_seconds, computed_at), 0
@@ -441,14 +453,21 @@ def _write_realized(storage: Storage, realized: RealizedPlan, deferred: dict[str
 
 
 def _read_realized(storage: Storage, group: Sequence[str], deferred: dict[str, np.ndarray], watermark: int,
-                   markets: dict[str, str], realized: RealizedPlan) -> _ChunkReads:
+                   markets: dict[str, str], realized: RealizedPlan,
+                   kept: dict[str, tuple[int, Quotes]] | None = None) -> _ChunkReads:
     """The prints and quotes the deferred realized rows of ``group`` need: prints from where each symbol's rows
     resume to its last due bar's end, quotes from the stale limit before them to that end plus the horizon; a
     symbol with a newest row has its due bars' prints and quotes read apart from the quotes a horizon later
-    (:func:`udx._chunk_read.read_with_heads`), the rest of the horizon not read."""
+    (:func:`udx._chunk_read.read_with_heads`), the rest of the horizon not read.
+
+    ``kept``: symbol -> ``(from, quotes)``, every quote of the symbol from ``from`` to the watermark as its signals
+    read them this pass; those quotes a horizon later are taken from them, only the ones before ``from`` read."""
+    kept = kept or {}
     trade_starts: dict[str, int] = {}
     quote_starts: dict[str, int] = {}
     heads: dict[str, Head] = {}
+    given: dict[str, Quotes] = {}
+    gaps: dict[str, int] = {}
     for symbol in group:
         start, quotes_from = realized.trades_from(symbol), realized.quotes_from(symbol)
         new = deferred[symbol]
@@ -462,10 +481,20 @@ def _read_realized(storage: Storage, group: Sequence[str], deferred: dict[str, n
         if symbol in realized.resume and max(ends) < split:
             heads[symbol] = Head(start, max(ends), max(start - _QUOTE_LOOKBACK_NS, quotes_from), later, quotes_from)
             quote_starts[symbol] = split
+            held = kept.get(symbol)
+            if held is not None and held[0] <= split:  # all of them read by the signals
+                given[symbol] = _since(held[1], split)
+            elif held is not None:  # those before the signals' read, then theirs
+                gaps[symbol] = split
         else:
             trade_starts[symbol] = start
             quote_starts[symbol] = quotes_from
-    trades, quotes = read_with_heads(storage, trade_starts, quote_starts, heads, watermark, markets, True)
+    if gaps:
+        before = read_quotes(storage, list(gaps.items()), max(kept[s][0] for s in gaps))
+        for symbol in gaps:
+            since, held = kept[symbol]
+            given[symbol] = before.get(symbol, _NO_QUOTES).before(since).followed_by(held)
+    trades, quotes = read_with_heads(storage, trade_starts, quote_starts, heads, watermark, markets, True, given)
     return _ChunkReads(trades, quotes, frozenset(), frozenset(quote_starts))
 
 
