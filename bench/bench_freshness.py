@@ -31,7 +31,9 @@ of the first 3 s and the last 5 s of the window are left out (no answer before, 
 
 ``--writes SECONDS`` (with ``--only-parts``: nothing else) times, in this process, what a trade and a bar wait
 for at the last rate: the feed's writes, those in which DuckDB checkpointed apart (:func:`writes`), and the
-one-bar transform pass.
+one-bar transform pass (and when its signal rows were committed: the realized rows of due bars come after them).
+``--due-days DAYS`` times ``realized_spread_due`` over that many days of bars, every row against bounded by its
+floor (:func:`due_queries`).
 
 **Steady state.** A demo older than ``LIQUIDITY_HORIZON_SECONDS`` (300 s by default) has realized-spread bars
 due in every transform pass (:mod:`udx.realized_step`: each bar gets its ``bar_realized_spread`` row once the
