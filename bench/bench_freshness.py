@@ -31,7 +31,9 @@ of the first 3 s and the last 5 s of the window are left out (no answer before, 
 
 ``--writes SECONDS`` (with ``--only-parts``: nothing else) times, in this process, what a trade and a bar wait
 for at the last rate: the feed's writes, those in which DuckDB checkpointed apart (:func:`writes`), and the
-one-bar transform pass.
+one-bar transform pass (and when its signal rows were committed: the realized rows of due bars come after them).
+``--due-days DAYS`` times ``realized_spread_due`` over that many days of bars, every row against bounded by its
+floor (:func:`due_queries`).
 
 **Steady state.** A demo older than ``LIQUIDITY_HORIZON_SECONDS`` (300 s by default) has realized-spread bars
 due in every transform pass (:mod:`udx.realized_step`: each bar gets its ``bar_realized_spread`` row once the
@@ -714,6 +716,37 @@ def _timed_writes(storage: Any, path: Path, batches: list[tuple[Any, Any]], seco
             f"write without; {sum(checkpointed) / total:.0%} of the writing time was in those writes")
 
 
+class _CommitTimes:
+    """A write listener (:class:`sql.backend.WriteListener`) keeping when the last signal rows of a pass were
+    committed (``time.perf_counter``) and how many realized rows were."""
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        self.signals = 0.0
+        self.realized_rows = 0
+
+    def attached(self) -> None:
+        """Nothing to read."""
+
+    def trades_written(self, batch: object) -> None:
+        """Not timed."""
+
+    def signals_written(self, signals: Any, states: object) -> None:
+        if signals.num_rows:
+            self.signals = time.perf_counter()
+
+    def signals_reset(self, symbols: object, bar_seconds: int) -> None:
+        """Not timed."""
+
+    def realized_written(self, rows: Any) -> None:
+        self.realized_rows += rows.num_rows
+
+    def write_failed(self, error: BaseException) -> None:
+        """Not timed."""
+
+
 def writes(seconds: float, rate: int, step_s: float = 0.1, passes: int = 3,
            thresholds: Sequence[str] = ()) -> list[str]:
     """In one process, what a trade and a bar wait for at ``rate`` trades/s offered (and as many quotes):
@@ -762,22 +795,103 @@ def writes(seconds: float, rate: int, step_s: float = 0.1, passes: int = 3,
 
         add_until(((t - late) // bar + 1) * bar + late + step)  # the watermark just past a bar end
         run_transform(storage, settings)
-        walls, cpus, read, bars = [], [], [], []
+        walls, cpus, read, bars, visible, realized = [], [], [], [], [], []
+        seen = _CommitTimes()
+        storage.add_write_listener(seen)
         for _ in range(passes):  # each as the demo runs it: woken once the watermark passes the next bar end
             add_until(t + bar)
+            seen.clear()
             began, cpu = time.perf_counter(), time.process_time()
             summary = run_transform(storage, settings)
             walls.append(time.perf_counter() - began)
             cpus.append(time.process_time() - cpu)
             read.append(summary.trades)
             bars.append(summary.bars)
+            visible.append(seen.signals - began if seen.signals else float("nan"))
+            realized.append(seen.realized_rows)
+        storage.remove_write_listener(seen)
         storage.close()
         lines.append(f"- One-bar transform pass at that rate (9 symbols, 10 s bars, run once the watermark is "
                      f"{step_s:g} s past the bar's end): wall "
                      f"{statistics.median(walls) * 1e3:.0f} ms, CPU {statistics.median(cpus) * 1e3:.0f} ms (all "
-                     f"threads), {statistics.median(read):,.0f} trades read, {statistics.median(bars):.0f} bars written (medians of "
-                     f"{passes})")
+                     f"threads), {statistics.median(read):,.0f} trades read, {statistics.median(bars):.0f} bars written, "
+                     f"signals committed (visible) {statistics.median(visible) * 1e3:.0f} ms after the pass began, "
+                     f"{statistics.median(realized):.0f} bar_realized_spread rows (medians of {passes}; horizon "
+                     f"{settings.liquidity_horizon_seconds} s)")
     return lines
+
+
+def _stored_bars(symbols: Sequence[str], ends: np.ndarray, bar_seconds: int, horizon_s: int | None) -> tuple[Any, Any]:
+    """``trading_signals`` rows of ``symbols`` at ``ends`` (the statistics NULL) and, with ``horizon_s``, their
+    ``bar_realized_spread`` rows."""
+    import pyarrow as pa
+
+    from sql.contract import BAR_REALIZED_SPREAD_SCHEMA, SIGNALS_SCHEMA
+
+    n = len(symbols) * ends.size
+    given = {"symbol": pa.array(np.repeat(np.array(symbols, dtype=object), ends.size), pa.string()),
+             "bar_end_ns": pa.array(np.tile(ends, len(symbols)), pa.int64()),
+             "bar_seconds": pa.array(np.full(n, bar_seconds, np.int32)), "horizon_seconds":
+             pa.array(np.full(n, horizon_s or 0, np.int32)), "computed_at_ns": pa.array(np.zeros(n, np.int64)),
+             "n_trades": pa.array(np.ones(n, np.int64)), "volume": pa.array(np.ones(n)),
+             "close": pa.array(np.ones(n)), "jump_detected": pa.array(np.zeros(n, np.bool_)),
+             "trading_signal": pa.array(["HOLD"] * n), "signal_reason": pa.array(["bench"] * n),
+             "tick_sign": pa.array(np.ones(n, np.int32)), "tick_price": pa.array(np.ones(n)),
+             "matched_volume": pa.array(np.ones(n))}
+
+    def table(schema: Any) -> Any:
+        return pa.Table.from_arrays([given[f.name].cast(f.type) if f.name in given else pa.nulls(n, f.type)
+                                     for f in schema], schema=schema)
+
+    return table(SIGNALS_SCHEMA), table(BAR_REALIZED_SPREAD_SCHEMA) if horizon_s is not None else None
+
+
+def due_queries(days: float, passes: int = 5) -> list[str]:
+    """``realized_spread_due`` of one-bar passes over a file holding ``days`` of the demo's 9 symbols' 10 s bars,
+    each with its realized row (but the last horizon's): read over every row (its floor dropped before each
+    call) against bounded by the floor the call before kept (``DuckDBStorage.realized_spread_due``), alternated,
+    each pass adding the next bar of every symbol and the rows of the bars then due; wall ms medians."""
+    import statistics
+
+    import pyarrow.compute as pc
+
+    from sql.duckdb_backend import DuckDBStorage
+    from sql.settings import Settings
+
+    symbols = [f"S{k}" for k in range(9)]
+    bar, horizon = 10, 20
+    start = 1_712_325_600 * NS
+    ends = start + bar * NS * np.arange(1, round(days * 86_400 / bar) + 1, dtype=np.int64)
+    with tempfile.TemporaryDirectory(prefix="freshness-due-") as tmp:
+        settings = Settings(_env_file=None, duckdb_path=Path(tmp) / "d.duckdb")  # type: ignore[call-arg]
+        storage = DuckDBStorage.open(settings)
+        storage.apply_schema()
+        for lo in range(0, ends.size, 100_000):
+            part = ends[lo:lo + 100_000]
+            signals, realized = _stored_bars(symbols, part, bar, horizon)
+            storage.commit_signals(signals, [], realized=realized.filter(
+                pc.less_equal(realized.column("bar_end_ns"), int(ends[-1]) - horizon * NS)))
+        last = int(ends[-1])
+        timed: dict[str, list[float]] = {"every row": [], "bounded": []}
+        for k in range(2 * passes):
+            kind = "every row" if k % 2 == 0 else "bounded"
+            last += bar * NS
+            until = last - horizon * NS
+            signals, _ = _stored_bars(symbols, np.array([last], np.int64), bar, None)
+            storage.commit_signals(signals, [])
+            if kind == "every row":
+                storage._drop_realized_floors()
+            began = time.perf_counter()
+            due, _ = storage.realized_spread_due(bar, horizon, until)
+            timed[kind].append(time.perf_counter() - began)
+            _, rows = _stored_bars(symbols, np.unique(due.column("bar_end_ns").to_numpy()), bar, horizon)
+            storage.commit_signals(signals.slice(0, 0), [], realized=rows)
+        n_rows = storage.fetch_one("SELECT count(*) FROM bar_realized_spread")[0]
+        storage.close()
+    full, bounded = (statistics.median(timed[k]) * 1e3 for k in ("every row", "bounded"))
+    return [f"- realized_spread_due of a one-bar pass, {days:g} days of 9 symbols' 10 s bars ({n_rows:,} "
+            f"bar_realized_spread rows, as many bars): every row {full:.1f} ms, bounded by the floor "
+            f"{bounded:.1f} ms ({bounded / full:.2f}x; wall, medians of {passes} alternated)"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -816,8 +930,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint-thresholds", nargs="*", default=[], metavar="SIZE",
                         help="with --writes: the writes again with DuckDB's checkpoint_threshold set to each SIZE, "
                         "e.g. 64MiB (a what-if; the project leaves DuckDB's default)")
+    parser.add_argument("--due-days", type=float, default=0, metavar="DAYS",
+                        help="also time, in this process, realized_spread_due over DAYS of 9 symbols' bars and realized "
+                        "rows, every row against bounded by its floor (due_queries)")
     parser.add_argument("--only-parts", action="store_true",
-                        help="only the --parts, --feed-cpu and --writes timings (no demo)")
+                        help="only the --parts, --feed-cpu, --due-days and --writes timings (no demo)")
     parser.add_argument("--no-append", action="store_true", help="leave BENCHMARKS.md as it is")
     args = parser.parse_args(argv)
     defaults = Settings()  # type: ignore[call-arg]  # the demo runs with the same environment
@@ -853,6 +970,10 @@ def main(argv: list[str] | None = None) -> int:
         lines = parts(args.parts, (args.rates or args.sim_rates)[-1])
         print("\n".join(lines), flush=True)
         section += "\nIn one process (`--parts`), this tree only:\n" + "\n".join(lines) + "\n"
+    if args.due_days:
+        lines = due_queries(args.due_days)
+        print("\n".join(lines), flush=True)
+        section += "\nIn one process (`--due-days`), this tree only:\n" + "\n".join(lines) + "\n"
     if args.writes:
         lines = writes(args.writes, (args.rates or args.sim_rates)[-1], thresholds=args.checkpoint_thresholds)
         print("\n".join(lines), flush=True)

@@ -42,7 +42,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import duckdb
 from duckdb.sqltypes import DuckDBPyType
@@ -267,6 +267,7 @@ class SignalsTransaction:
             liquidity: pa.Table | None = None, realized: pa.Table | None = None) -> None:
         """Write rows as :meth:`DuckDBStorage.commit_signals` does (the states aside), uncommitted."""
         batches = _signal_batches(signals, model_params, profiles, liquidity, realized)
+        self._storage._keep_floors_for(batches)
         self._write(batches)
         self._parts.append(batches)
 
@@ -333,6 +334,12 @@ class DuckDBStorage:
     #: The last ``signal_state.updated_ns`` written by any storage object of this process (:meth:`_state_stamp`).
     _last_stamp = 0
     _stamp_lock = threading.Lock()
+    #: Per database file (:attr:`_file_key`), ``(bar_seconds, horizon_seconds) ->`` the floor of
+    #: :meth:`realized_spread_due` (shared by this process's storage objects on the file, so that any of them
+    #: writing drops it), and a counter bumped by each drop.
+    _realized_floors: ClassVar[dict[object, dict[tuple[int, int], int]]] = {}
+    _realized_drops: ClassVar[dict[object, int]] = {}
+    _floor_lock = threading.Lock()
 
     def __init__(self, connection: duckdb.DuckDBPyConnection, *, read_only: bool, query_timeout_s: float,
                  connect: Callable[[], duckdb.DuckDBPyConnection] | None = None, label: str = "the DuckDB file",
@@ -357,6 +364,7 @@ class DuckDBStorage:
         self._archived = ArchivedDays(self._queries, archive_root, label)  # archived days appends check against
         self._metrics_final_before: dict[int, int] = {}  # grid -> final_before_ns daily_metrics is written to
         self._cursor_setup: tuple[str, ...] = ()  # run on each new cursor (a reader of an older file)
+        self._file_key: object = ("object", id(self))  # the file, for the realized floors (open(): its path)
 
     @classmethod
     def open(cls, settings: Settings, *, read_only: bool = False) -> DuckDBStorage:
@@ -386,6 +394,9 @@ class DuckDBStorage:
         storage = cls(connect(), read_only=read_only, query_timeout_s=settings.mcp_query_timeout_ms / 1000,
                       connect=connect, label=f"DUCKDB_PATH {str(path)!r}", archive_root=archive_root,
                       view_settings=view_setting_rows(settings))
+        storage._file_key = ("file", str(path.resolve()))
+        if not read_only:  # another process may have written the file since this one last had it
+            storage._drop_realized_floors()
         if read_only:  # a writer checks in apply_schema; a reader of a file newer code migrated is refused here
             cursor = storage._root.cursor()  # its own: the thread's cursor is for the caller's statements
             try:
@@ -465,6 +476,8 @@ class DuckDBStorage:
 
     def close(self) -> None:
         """Close the database; cursors of other threads become unusable."""
+        if not self._read_only:
+            self._drop_realized_floors()
         self._root.close()
 
     def add_write_listener(self, listener: WriteListener) -> None:
@@ -611,10 +624,14 @@ class DuckDBStorage:
 
     @contextmanager
     def _transaction(self, cursor: duckdb.DuckDBPyConnection, batches: Mapping[str, pa.Table] | None = None,
-                     committed: Callable[[], None] | None = None) -> Iterator[None]:
+                     committed: Callable[[], None] | None = None, *,
+                     keeps_realized_floors: bool = False) -> Iterator[None]:
         """One write transaction under the process's write lock, with ``batches`` registered as views meanwhile:
         committed when the block ends (then ``committed()`` runs, still under the lock), rolled back when it
-        raises."""
+        raises. Unless ``keeps_realized_floors`` (a write that cannot move them: :meth:`_keep_floors_for`), the
+        floors of :meth:`realized_spread_due` are dropped first."""
+        if not keeps_realized_floors:
+            self._drop_realized_floors()
         for view, table in (batches or {}).items():
             cursor.register(view, table)
         try:
@@ -641,6 +658,7 @@ class DuckDBStorage:
             return 0
         if batch.schema != schema:
             batch = batch.select(schema.names).cast(schema)
+        self._keep_floors_for({view: batch})
         cursor = self._cursor()
         cursor.register(view, batch)
         try:
@@ -678,7 +696,7 @@ class DuckDBStorage:
             if added:
                 self._notify("trades_written", written)
 
-        with self._transaction(cursor, batches, committed):
+        with self._transaction(cursor, batches, committed, keeps_realized_floors=True):
             written = self._archived.without_archived(cursor, "trades", batch)
             if written is not batch:  # the same name: _transaction unregisters it
                 cursor.register("trades_batch", written)
@@ -728,11 +746,12 @@ class DuckDBStorage:
         stamp = self._state_stamp()
         batches["signal_state_batch"] = signal_states_table(states, stamp)
         cursor = self._cursor()
+        self._keep_floors_for(batches)
 
         def committed() -> None:
             self._notify_signals(batches, states)
 
-        with self._transaction(cursor, batches, committed):
+        with self._transaction(cursor, batches, committed, keeps_realized_floors=True):
             self._upsert_signal_batches(cursor, batches)
         return stamp
 
@@ -800,10 +819,27 @@ class DuckDBStorage:
         Rows of another horizon than ``horizon_seconds`` are deleted first (a changed setting recomputes them).
         Returns ``realized_spread_due`` (``symbol, bar_end_ns`` of the bars ending at or before ``until_ns``
         after each symbol's newest row) and ``realized_spread_resume`` (that newest row's end and tick state).
+
+        **Bounded.** Both are aggregates over every row of the grid, which grow with the file. After a call, the
+        *floor* ``min(until_ns, the newest row's end of each symbol, each due bar's end)`` lies at or below every
+        symbol's newest row and every stored bar without a row after it; the next call on the file reads only
+        the rows and bars ending at or after it (``realized_spread_resume_since``, ``realized_spread_due_since``:
+        the same answer) and moves it up. A floor is kept per file and grid and horizon while the writes are the
+        transform's own above it: a committed bar or realized row ending below it, a realized row of another
+        horizon, and any other write (a reset, rewind, archive, maintenance statement, another storage object on
+        the file, a reopen) drop it, and the next call reads everything again.
         """
         cursor = self._cursor()
         params = {"bar_seconds": bar_seconds}
-        resume = cursor.sql(self._queries["realized_spread_resume"].text, params=params).to_arrow_table()
+        key = (bar_seconds, horizon_seconds)
+        with self._floor_lock:
+            floor = self._realized_floors.get(self._file_key, {}).get(key)
+            drops = self._realized_drops.get(self._file_key, 0)
+        if floor is not None:
+            resume = cursor.sql(self._queries["realized_spread_resume_since"].text,
+                                params={**params, "since_ns": floor}).to_arrow_table()
+        else:
+            resume = cursor.sql(self._queries["realized_spread_resume"].text, params=params).to_arrow_table()
         horizons = set(resume.column("min_horizon").to_pylist()) | set(resume.column("max_horizon").to_pylist())
         if horizons - {horizon_seconds}:
             forgotten = StorageError(f"bar_realized_spread rows of another horizon than {horizon_seconds} s deleted")
@@ -812,10 +848,51 @@ class DuckDBStorage:
                     **params, "horizon_seconds": horizon_seconds}).fetchone()  # type: ignore[misc]
             log.warning("bar_realized_spread: %d row(s) of another horizon than %d s deleted; recomputing them",
                         gone, horizon_seconds)
+            with self._floor_lock:
+                drops = self._realized_drops.get(self._file_key, 0)
+            floor = None
             resume = cursor.sql(self._queries["realized_spread_resume"].text, params=params).to_arrow_table()
-        due = cursor.sql(self._queries["realized_spread_due"].text,
-                         params={**params, "until_ns": until_ns}).to_arrow_table()
+        if floor is not None:
+            due = cursor.sql(self._queries["realized_spread_due_since"].text,
+                             params={**params, "until_ns": until_ns, "since_ns": floor}).to_arrow_table()
+        else:
+            due = cursor.sql(self._queries["realized_spread_due"].text,
+                             params={**params, "until_ns": until_ns}).to_arrow_table()
+        ends = [until_ns, *(pc.min(t.column("bar_end_ns")).as_py() for t in (resume, due) if t.num_rows)]
+        with self._floor_lock:
+            if self._realized_drops.get(self._file_key, 0) == drops:  # nothing dropped it meanwhile
+                self._realized_floors.setdefault(self._file_key, {})[key] = min(ends)
         return due, resume
+
+    def _drop_realized_floors(self) -> None:
+        """Forget the floors of :meth:`realized_spread_due` on this file (the next call reads every row)."""
+        with self._floor_lock:
+            self._realized_floors.pop(self._file_key, None)
+            self._realized_drops[self._file_key] = self._realized_drops.get(self._file_key, 0) + 1
+
+    def _keep_floors_for(self, batches: Mapping[str, pa.Table]) -> None:
+        """Drop the floors of :meth:`realized_spread_due` unless ``batches`` (views of :func:`_signal_batches`)
+        keep them: their bars and realized rows end at or above the floor of their grid (each horizon's), and
+        their realized rows have the horizon of the floor (a first run over old history writes below it)."""
+        with self._floor_lock:
+            floors = self._realized_floors.get(self._file_key)
+            if not floors:
+                return
+        keep = True
+        for view in ("signals_batch", "bar_realized_spread_batch"):
+            table = batches.get(view)
+            if table is None or table.num_rows == 0:
+                continue
+            grids = set(pc.unique(table.column("bar_seconds")).to_pylist())
+            lows = [f for (g, _), f in floors.items() if g in grids]
+            if lows and pc.min(table.column("bar_end_ns")).as_py() < min(lows):
+                keep = False
+            if view == "bar_realized_spread_batch":
+                horizons = set(pc.unique(table.column("horizon_seconds")).to_pylist())
+                if any(g in grids and h not in horizons for g, h in floors) or len(horizons) > 1:
+                    keep = False
+        if not keep:
+            self._drop_realized_floors()
 
     def write_realized_spread(self, rows: pa.Table) -> int:
         """Insert ``bar_realized_spread`` rows (:data:`sql.contract.BAR_REALIZED_SPREAD_SCHEMA`) in one statement;
@@ -886,7 +963,7 @@ class DuckDBStorage:
         pending = self._queries["daily_metrics_pending"].text
         batches = {} if prepared is None else {"day_trades_batch": prepared.table}
         while True:  # one day per transaction, so a backfill of many days pauses writers one day at a time
-            with self._transaction(cursor, batches):
+            with self._transaction(cursor, batches, keeps_realized_floors=True):  # daily_metrics only
                 params = {"bar_seconds": bar_seconds, "final_before_ns": final_before}
                 (first,) = cursor.execute(pending, params).fetchall()[0]
                 if first is None:

@@ -207,7 +207,8 @@ class Head(NamedTuple):
 
 def read_with_heads(storage: Storage, trade_starts: Mapping[str, int], quote_starts: Mapping[str, int],
                     heads: Mapping[str, Head], end_ns: int, markets: dict[str, str],
-                    with_quotes: bool) -> tuple[dict[str, Arrays], dict[str, Quotes]]:
+                    with_quotes: bool, given: Mapping[str, Quotes] | None = None,
+                    ) -> tuple[dict[str, Arrays], dict[str, Quotes]]:
     """:func:`read_chunk` of ``trade_starts`` and :func:`read_quotes` of ``quote_starts`` up to ``end_ns``, with the
     ``heads`` read apart and put in front of their symbols' rows: the rows between a head and its symbol's main
     read (most of the realized-spread horizon) are not read.
@@ -218,9 +219,15 @@ def read_with_heads(storage: Storage, trade_starts: Mapping[str, int], quote_sta
     print plus the horizon is then the one a read of every quote from ``stale_from`` gives when the head holds a
     quote before ``trades_from`` and, unless the two reads touch, the main read one before ``later`` (each read
     holds every quote of its range): checked per symbol, and a symbol without them has its quotes read again
-    from ``stale_from`` to ``end_ns``, as a read without a head has them."""
+    from ``stale_from`` to ``end_ns``, as a read without a head has them.
+
+    ``given``: the main quotes of symbols read already (every quote from their ``quote_starts`` to ``end_ns``),
+    taken instead of reading them."""
     trades = read_chunk(storage, list(trade_starts.items()), end_ns, markets) if trade_starts else {}
-    quotes = read_quotes(storage, list(quote_starts.items()), end_ns) if with_quotes and quote_starts else {}
+    wanted = [(s, start) for s, start in quote_starts.items() if given is None or s not in given]
+    quotes = read_quotes(storage, wanted, end_ns) if with_quotes and wanted else {}
+    if with_quotes and given:
+        quotes.update(given)
     if not heads:
         return trades, quotes
     until = max(h.until for h in heads.values())

@@ -4,9 +4,11 @@ A bar's realized spread and price impact (:mod:`udx.realized`) need the midpoint
 ``LIQUIDITY_HORIZON_SECONDS`` after each of its trades, so the bar gets its row only when the transform's
 watermark is at least ``H`` past its end (the quotes through ``bar_end + H`` are in). :func:`plan_realized`
 runs once at the start of every transform pass and says, per symbol, which stored bars are due and where the
-rows resume; :func:`udx.transform.run_transform` then computes each symbol's rows (:meth:`RealizedPlan.rows`)
-from the trades and quotes its chunk read anyway, for those stored bars and for the bars it just computed that
-are due, and commits them in the chunk's transaction with the bars. A row is inserted once and never changed
+rows resume; :func:`udx.transform.run_transform` then computes each symbol's rows (:meth:`RealizedPlan.rows`):
+a symbol whose rows have caught up with its bars (a first run) from the trades and quotes its chunk read for the
+signals, in the chunk's transaction with the bars; any other (stored bars due: the steady state) from reads of
+its own after the pass's signal commits, in transactions of their own, so the new signals are visible first
+(a crash between leaves those bars due for the next pass). A row is inserted once and never changed
 (a recompute of the symbol's signals deletes it with the bar, and a changed horizon deletes the rows of the old
 one: both are written again).
 
@@ -17,8 +19,8 @@ after its bar (``tick_price``, ``tick_sign``).
 
 **Incremental.** A symbol resumes from its newest row: trades from that row's ``bar_end_ns`` on, its tick state,
 and quotes from ``QUOTE_STALE_SECONDS`` before (an older quote is stale at every trade read, so no quote needs
-carrying); the transform reads them apart from its signals' reads when they lie a horizon behind
-(:func:`udx.transform._read_plan`). Runs cut at any watermark give the rows of one pass
+carrying); the transform reads them after its signals' commits, the due bars' prints and quotes apart from the
+quotes a horizon later (:func:`udx.transform._read_realized`). Runs cut at any watermark give the rows of one pass
 (``tests/udx/test_realized_step.py``).
 """
 

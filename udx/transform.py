@@ -24,11 +24,16 @@ One call of :func:`run_transform` does, for every symbol with trades:
    between.
 
 5. **Realized spread** (:mod:`udx.realized_step`): every bar the watermark has passed by
-   ``LIQUIDITY_HORIZON_SECONDS`` gets its ``bar_realized_spread`` row, once, in the transaction of its
-   symbol's chunk: a chunk reads each such symbol's trades from its newest row's bar end and its quotes from
-   ``QUOTE_STALE_SECONDS`` before (so one read serves the signals and the realized spreads); once its due bars
-   all lie a horizon behind its signals, their prints and quotes are read apart and the horizon between is not
-   read (:func:`_read_plan`).
+   ``LIQUIDITY_HORIZON_SECONDS`` gets its ``bar_realized_spread`` row, once. A symbol whose rows have caught up
+   with its bars (a first run over history) gets the rows of its new bars that are due from its signals' reads,
+   in its chunk's transaction. Any other symbol with due bars (the steady state: the due bars lie a horizon
+   behind the new ones) has them read and written **after the pass's signal commits**, in transactions of their
+   own queued behind them (:func:`_write_realized`): the signals of the bar that just closed do not wait for
+   the due bars' reads. A crash between the two leaves those bars without rows, and the next pass finds them
+   due (``realized_spread_due`` is relative to the newest stored row, which carries the Lee-Ready tick state),
+   so each row is still written once and equals a one-pass run's. Vertica's in-database transform
+   (``VerticaStorage.run_transform_in_database``) collects both kinds of commits of the UDx's one-symbol run and
+   writes them in its one transaction.
 
 **Pipeline.** A chunk is read in groups of ``_READ_SYMBOLS`` symbols (the run's first group of
 ``_FIRST_READ_SYMBOLS``, as nothing computes before it is in): group ``g + 1`` is read on a reader
@@ -109,6 +114,9 @@ _FIRST_READ_SYMBOLS = 5
 #: How far before a realized-spread read's first print (and that print plus the horizon) its quotes are read
 #: first (:func:`_read_plan`): a symbol quoted less often than this is read from the stale limit instead.
 _QUOTE_LOOKBACK_NS = _NS
+#: Quotes of the signals' reads kept for the realized-spread reads after the signal commits (:func:`_read_realized`:
+#: the quotes a horizon after the due bars mostly lie in them); beyond this many in a pass they are read again.
+_KEPT_QUOTES = 4_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,17 +311,28 @@ def _run(storage: Storage, settings: Settings, now_ns: int | None, symbols_per_c
         groups = _read_groups(plans, _FIRST_READ_SYMBOLS, _READ_SYMBOLS)
         next_read = reader.submit(read, groups[0][1]) if groups else None
         batch = Batch(settings.bar_seconds, computed_at)
+        deferred: dict[str, np.ndarray] = {}  # symbol whose realized rows wait for the signal commits -> new bars
+        kept: dict[str, tuple[int, Quotes]] = {}  # deferred symbol -> its signals' quotes (from, quotes)
+        budget = _KEPT_QUOTES
         for g, (k, plan) in enumerate(groups):
             chunk = next_read.result()  # type: ignore[union-attr]  # submitted for every group
             next_read = reader.submit(read, groups[g + 1][1]) if g + 1 < len(groups) else None
             work = partial(_compute_symbol, chunk=chunk, watermark=watermark, bar_ns=bar_ns, liquidity=liquidity,
                            realized=realized, markets=markets)
+            deferred.update(dict.fromkeys(chunk.deferred, _NO_BARS))
+            for e in plan:  # the signals' quotes of a deferred symbol, for its realized reads (budget allowing)
+                held = chunk.quotes.get(e.symbol, _NO_QUOTES)
+                if e.symbol in chunk.deferred and e.symbol in chunk.signals and held.ts.size <= budget:
+                    kept[e.symbol] = (e.start, held)
+                    budget -= held.ts.size
             for (symbol, cfg, state, _, _), out in zip(plan, computer.map(work, plan), strict=True):
                 n_trades += out.trades
                 if out.result is not None:
                     result = out.result
                     if result.columns["bar_end_ns"].size:
                         oldest = min(oldest, int(result.columns["bar_end_ns"][0]))
+                    if symbol in deferred:  # its realized rows come after the signal commits
+                        deferred[symbol] = result.columns["bar_end_ns"]
                     batch.add(symbol, result, cfg, out.liquidity)
                     due[symbol] = next_bar_end_ns(cfg.session, bar_ns, result.state.last_bar_end_ns)
                     n_symbols += 1
@@ -329,6 +348,10 @@ def _run(storage: Storage, settings: Settings, now_ns: int | None, symbols_per_c
                 batch = Batch(settings.bar_seconds, computed_at)
             else:  # its rows go into the chunk's open transaction while the next group computes
                 writer.write_ahead(batch)
+        if realized is not None and deferred:  # queued behind the signal commits: the signals are visible first
+            _write_realized(storage, realized, deferred, watermark, markets, reader, computer, writer,
+                            symbols_per_commit, settings.bar_seconds, computed_at, kept)
+        kept.clear()
         # the trade half of the daily metrics is read on the idle reader while the last commit runs
         day_trades = reader.submit(_prepare_daily_metrics, storage, settings.bar_seconds, watermark, oldest)
         writer.close()  # the last commit first: a failed one surfaces, and leaves the daily metrics unwritten
@@ -394,6 +417,100 @@ def _compute_symbol(entry: _Entry, *, chunk: _ChunkReads, watermark: int, bar_ns
         rows = realized.rows(symbol, markets[symbol], new_bars, (ts[r:], px[r:], sz[r:], price_ok[r:], volume_ok[r:]),
                              _since(quotes, realized.quotes_from(symbol)), signing)
     return _Computed(result, liq, rows, n)
+
+
+def _write_realized(storage: Storage, realized: RealizedPlan, deferred: dict[str, np.ndarray], watermark: int,
+                    markets: dict[str, str], reader: ThreadPoolExecutor, computer: ThreadPoolExecutor,
+                    writer: BackgroundCommits, symbols_per_commit: int, bar_seconds: int, computed_at: int,
+                    kept: dict[str, tuple[int, Quotes]] | None = None) -> None:
+    """The realized-spread rows of the symbols ``deferred`` by :func:`_read_plan` (symbol -> the bars this pass
+    computed for it), read, computed and queued on ``writer`` after the pass's signal commits, in transactions of
+    their own of ``symbols_per_commit`` symbols; ``kept``: quotes the signals read (:func:`_read_realized`).
+
+    A crash between a signal commit and these leaves their bars stored without rows: the next pass finds them
+    due (``realized_spread_due`` is relative to the newest stored row, whose tick state it resumes from)."""
+    names = sorted(deferred)
+    groups = [names[lo:lo + _READ_SYMBOLS] for lo in range(0, len(names), _READ_SYMBOLS)]
+
+    def read(group: list[str]) -> _ChunkReads:
+        return _read_realized(storage, group, deferred, watermark, markets, realized, kept)
+
+    next_read = reader.submit(read, groups[0]) if groups else None
+    batch, in_batch = Batch(bar_seconds, computed_at), 0
+    for g, group in enumerate(groups):
+        chunk = next_read.result()  # type: ignore[union-attr]  # submitted for every group
+        next_read = reader.submit(read, groups[g + 1]) if g + 1 < len(groups) else None
+        work = partial(_realized_symbol, chunk=chunk, realized=realized, deferred=deferred, markets=markets)
+        for rows in computer.map(work, group):
+            if rows is not None:
+                batch.add_realized(rows)
+            in_batch += 1
+            if in_batch == symbols_per_commit:
+                writer.submit(batch)
+                batch, in_batch = Batch(bar_seconds, computed_at), 0
+    if in_batch:
+        writer.submit(batch)
+
+
+def _read_realized(storage: Storage, group: Sequence[str], deferred: dict[str, np.ndarray], watermark: int,
+                   markets: dict[str, str], realized: RealizedPlan,
+                   kept: dict[str, tuple[int, Quotes]] | None = None) -> _ChunkReads:
+    """The prints and quotes the deferred realized rows of ``group`` need: prints from where each symbol's rows
+    resume to its last due bar's end, quotes from the stale limit before them to that end plus the horizon; a
+    symbol with a newest row has its due bars' prints and quotes read apart from the quotes a horizon later
+    (:func:`udx._chunk_read.read_with_heads`), the rest of the horizon not read.
+
+    ``kept``: symbol -> ``(from, quotes)``, every quote of the symbol from ``from`` to the watermark as its signals
+    read them this pass; those quotes a horizon later are taken from them, only the ones before ``from`` read."""
+    kept = kept or {}
+    trade_starts: dict[str, int] = {}
+    quote_starts: dict[str, int] = {}
+    heads: dict[str, Head] = {}
+    given: dict[str, Quotes] = {}
+    gaps: dict[str, int] = {}
+    for symbol in group:
+        start, quotes_from = realized.trades_from(symbol), realized.quotes_from(symbol)
+        new = deferred[symbol]
+        new = new[:int(np.searchsorted(new, realized.until_ns, side="right"))]
+        stored = realized.due.get(symbol)
+        ends = [int(a[-1]) for a in (stored, new) if a is not None and a.size]
+        if not ends:
+            continue  # nothing due after all (its new bars end after the horizon)
+        later = start + realized.horizon_ns
+        split = max(later - _QUOTE_LOOKBACK_NS, quotes_from)
+        if symbol in realized.resume and max(ends) < split:
+            heads[symbol] = Head(start, max(ends), max(start - _QUOTE_LOOKBACK_NS, quotes_from), later, quotes_from)
+            quote_starts[symbol] = split
+            held = kept.get(symbol)
+            if held is not None and held[0] <= split:  # all of them read by the signals
+                given[symbol] = _since(held[1], split)
+            elif held is not None:  # those before the signals' read, then theirs
+                gaps[symbol] = split
+        else:
+            trade_starts[symbol] = start
+            quote_starts[symbol] = quotes_from
+    if gaps:
+        before = read_quotes(storage, list(gaps.items()), max(kept[s][0] for s in gaps))
+        for symbol in gaps:
+            since, held = kept[symbol]
+            given[symbol] = before.get(symbol, _NO_QUOTES).before(since).followed_by(held)
+    trades, quotes = read_with_heads(storage, trade_starts, quote_starts, heads, watermark, markets, True, given)
+    return _ChunkReads(trades, quotes, frozenset(), frozenset(quote_starts))
+
+
+def _realized_symbol(symbol: str, *, chunk: _ChunkReads, realized: RealizedPlan, deferred: dict[str, np.ndarray],
+                     markets: dict[str, str]) -> pa.Table | None:
+    """One deferred symbol's realized-spread rows from its reads (:func:`_read_realized`); ``None``: none due."""
+    if symbol not in chunk.realized:
+        return None
+    arrays = chunk.trades.get(symbol)
+    if arrays is None:
+        arrays = (_NO_BARS, np.empty(0), np.empty(0), np.empty(0, np.bool_), np.empty(0, np.bool_))
+    ts, px, sz, price_ok, volume_ok = valid_prints(*arrays)
+    r = int(np.searchsorted(ts, realized.trades_from(symbol), side="left"))
+    return realized.rows(symbol, markets[symbol], deferred[symbol], (ts[r:], px[r:], sz[r:], price_ok[r:],
+                                                                     volume_ok[r:]),
+                         _since(chunk.quotes.get(symbol, _NO_QUOTES), realized.quotes_from(symbol)))
 
 
 def _prepare_daily_metrics(storage: Storage, bar_seconds: int, watermark: int, oldest: int) -> object | None:
@@ -479,51 +596,46 @@ class _Entry(NamedTuple):
 
 class _ChunkReads(NamedTuple):
     """A chunk's reads: trades and quotes per symbol read, which of them compute signals and which write
-    realized spreads (their reads start early enough for both)."""
+    realized spreads (their reads start early enough for both); ``deferred``: the symbols whose realized spreads
+    are read and written after the pass's signal commits (:func:`_write_realized`)."""
 
     trades: dict[str, Arrays]
     quotes: dict[str, Quotes]
     signals: frozenset[str]
     realized: frozenset[str]
+    deferred: frozenset[str] = frozenset()
 
 
 def _read_plan(storage: Storage, plan: Sequence[_Entry], watermark: int, due: dict[str, int],
                markets: dict[str, str], with_quotes: bool, realized: RealizedPlan | None) -> _ChunkReads:
-    """Read a chunk's trades up to the watermark (and quotes, ``with_quotes``): a symbol that may write a bar
-    from its start, a symbol that may write realized spreads from where they resume (quotes from the stale
-    limit before).
+    """Read a chunk's trades up to the watermark (and quotes, ``with_quotes``) for its signals: a symbol that may
+    write a bar from its start.
 
-    A symbol whose due realized-spread bars are all stored and end before its other reads start (the usual case
-    once the watermark runs ``LIQUIDITY_HORIZON_SECONDS`` ahead of them) has their prints and quotes read apart
-    (:func:`udx._chunk_read.read_with_heads`): the prints of those bars with their quotes from
-    ``_QUOTE_LOOKBACK_NS`` before, and its quotes from that lookback before the horizon after them, not every
-    quote of the horizon in between (exact: checked there, else read whole)."""
+    A symbol that may write realized spreads gets them from these reads when its rows resume at or after its
+    signals' start (no stored bar is due: a first run, or rows caught up with the bars; its quotes are then read
+    from the stale limit before); any other (stored bars due, the steady state once the watermark runs
+    ``LIQUIDITY_HORIZON_SECONDS`` ahead of them) is ``deferred``: its due bars' prints and quotes are read and
+    its rows written after the pass's signal commits (:func:`_write_realized`), so the signals do not wait for
+    them."""
     signals = {e.symbol: e.start for e in plan
                if e.computes and watermark > e.start and due.get(e.symbol, e.start) <= watermark}
     trade_starts, quote_starts = dict(signals), dict(signals)
-    heads: dict[str, Head] = {}
     wants: set[str] = set()
+    deferred: set[str] = set()
     if realized is not None:
         never = np.iinfo(np.int64).max  # a symbol computing nothing gets no new bar
         for e in plan:
             next_end = due.get(e.symbol) if e.symbol in signals else never
             if not realized.wants(e.symbol, next_end):
                 continue
+            start = realized.trades_from(e.symbol)
+            if e.symbol not in signals or start < signals[e.symbol]:
+                deferred.add(e.symbol)
+                continue
             wants.add(e.symbol)
-            head = realized.stored_span(e.symbol) if next_end is not None and next_end > realized.until_ns else None
-            start, quotes_from = realized.trades_from(e.symbol), realized.quotes_from(e.symbol)
-            if head is not None:
-                later = head[0] + realized.horizon_ns
-                split = max(min(quote_starts.get(e.symbol, never), later - _QUOTE_LOOKBACK_NS), quotes_from)
-                if head[1] < min(trade_starts.get(e.symbol, never), split):
-                    heads[e.symbol] = Head(head[0], head[1], max(head[0] - _QUOTE_LOOKBACK_NS, quotes_from), later,
-                                           quotes_from)
-                    quote_starts[e.symbol] = split
-                    continue
-            trade_starts[e.symbol] = min(trade_starts.get(e.symbol, never), start)
-            quote_starts[e.symbol] = min(quote_starts.get(e.symbol, never), quotes_from)
-    trades, quotes = read_with_heads(storage, trade_starts, quote_starts, heads, watermark, markets, with_quotes)
-    return _ChunkReads(trades, quotes, frozenset(signals), frozenset(wants))
+            quote_starts[e.symbol] = min(quote_starts[e.symbol], realized.quotes_from(e.symbol))
+    trades, quotes = read_with_heads(storage, trade_starts, quote_starts, {}, watermark, markets, with_quotes)
+    return _ChunkReads(trades, quotes, frozenset(signals), frozenset(wants), frozenset(deferred))
 
 
 def _since(quotes: Quotes, start_ns: int) -> Quotes:

@@ -277,3 +277,51 @@ def test_runs_a_bar_apart_read_the_horizon_apart_and_equal_one_pass(one_pass, tm
     assert sum(counts) >= 2 * 20  # both symbols, once the horizon is behind the passes
     assert _same(_rows(path), _rows(one_pass[0]))
 
+
+
+def _signal_ends(path: Path) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute("SELECT symbol, bar_end_ns FROM trading_signals ORDER BY symbol, bar_end_ns").fetchall()
+
+
+def test_a_crash_between_the_signal_and_realized_commits_loses_no_row(one_pass, tmp_path):
+    """The realized rows of stored due bars are committed after the pass's signals (udx.transform point 5): a pass
+    killed between the two leaves its signals visible and those rows unwritten; the next pass (a restart) writes
+    exactly the missing rows, each equal to a one-pass run's, and later passes end at one pass's rows."""
+    path = tmp_path / "crash.duckdb"
+    settings_ = _settings(path)
+    first, second = START + 40 * BAR * NS, START + 42 * BAR * NS
+
+    def step(lo: int, hi: int, now: int, kill: bool = False) -> int | None:
+        storage = DuckDBStorage.open(settings_)
+        try:
+            storage.apply_schema()
+            for table, add in ((TRADES, storage.append_trades), (QUOTES, storage.append_quotes)):
+                add(table.filter(pc.and_(pc.greater_equal(table["ts_ns"], lo), pc.less(table["ts_ns"], hi))))
+            if kill:
+                real = storage.commit_signals
+
+                def killed(signals, states, **more):
+                    if not states and more.get("realized") is not None:  # the realized rows' own commit
+                        raise RuntimeError("killed between the signal and the realized commits")
+                    return real(signals, states, **more)
+
+                storage.commit_signals = killed
+                with pytest.raises(RuntimeError, match="killed between"):
+                    run_transform(storage, settings_, now_ns=now)
+                return storage.newest_trade_ns()
+            return run_transform(storage, settings_, now_ns=now).watermark_ns
+        finally:
+            storage.close()
+
+    w1 = step(START, first, 1)
+    rows_before = _rows(path)
+    w2 = step(first, second, 2, kill=True)  # lateness 0: the watermark is the newest trade
+    assert max(e for _, e in _signal_ends(path)) > w1  # the killed pass's signals are visible
+    assert _rows(path) == rows_before  # and none of its realized rows
+    step(second, second, 3)  # the next pass, no new trade
+    want = [r for r in _rows(one_pass[0]) if r[1] + H * NS <= w2]
+    assert len(want) >= len(rows_before) + 2 * 2  # the killed pass left out rows of both symbols
+    assert _same(_rows(path), want)
+    step(second, END + 1, 4)
+    assert _same(_rows(path), _rows(one_pass[0]))

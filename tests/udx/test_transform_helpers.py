@@ -34,8 +34,8 @@ from udx.realized_step import RealizedPlan
 from udx.signal_rule import RuleConfig
 from udx.state import StateError, SymbolState
 from udx.state_cache import Stored
-from udx.transform import (TransformSummary, _day, _Entry, _read_groups, _read_plan, _replanned, _reset, _since,
-                           liquidity_config, signal_config)
+from udx.transform import (TransformSummary, _day, _Entry, _read_groups, _read_plan, _read_realized, _replanned,
+                           _reset, _since, liquidity_config, signal_config)
 
 NS = 10**9
 SPEC = "09:30-10:30 America/New_York"  # 60 one-minute bars; New York time (EST on 7 March 2024)
@@ -379,33 +379,50 @@ def test_read_plan_of_one_symbol(storage: object) -> None:
     assert reads.quotes["CC"].ts.tolist() == _expected_quotes(T0 + 100 * NS)
 
 
-@pytest.mark.duckdb
-def test_read_plan_reads_early_enough_for_the_realized_spreads(storage: object) -> None:
-    plan, due = _plan()
+def _realized_plan() -> RealizedPlan:
     until = W - 50 * NS  # the watermark minus the horizon (FF's next bar, W - 60 s, is due; BB's, W, not)
     stale = 30  # s: the quotes of a realized spread start this long before its trades
     # GG's newest row ends after its start: its signals still need the trades from its start
     resume = {"AA": T0 + 20 * NS, "BB": T0 + 10 * NS, "CC": T0 + 100 * NS, "EE": T0 + 120 * NS, "GG": T0 + 150 * NS}
-    realized = RealizedPlan(
+    return RealizedPlan(
         due={"CC": np.array([T0 + 120 * NS], np.int64), "EE": np.array([T0 + 180 * NS], np.int64)},
         resume={s: {"symbol": s, "bar_end_ns": end, "tick_price": None, "tick_sign": 0} for s, end in resume.items()},
         until_ns=until, settings=settings(quote_stale_seconds=float(stale)), computed_at=0)
+
+
+@pytest.mark.duckdb
+def test_read_plan_reads_for_the_signals_and_defers_the_realized_spreads_they_do_not_cover(storage: object) -> None:
+    plan, due = _plan()
     plan.append(_Entry("GG", CFG, None, T0 + 40 * NS))
-    reads = _read_plan(storage, plan, W, dict(due), MARKETS, True, realized)  # type: ignore[arg-type]
+    reads = _read_plan(storage, plan, W, dict(due), MARKETS, True, _realized_plan())  # type: ignore[arg-type]
     assert reads.signals == frozenset({"AA", "BB", "FF", "GG"})
-    # AA, GG: no state (next bar unknown); CC, EE: stored bars due; FF: next bar due once computed; BB: its next
-    # bar ends after until and none is due; DD: computes nothing, none due
-    assert reads.realized == frozenset({"AA", "CC", "EE", "FF", "GG"})
-    assert set(reads.trades) == {"AA", "BB", "CC", "EE", "FF", "GG"}
+    # wanted: AA, GG (no state: next bar unknown), CC, EE (stored bars due), FF (next bar due once computed); BB's
+    # next bar ends after until and none is due; DD computes nothing, none due. Only GG's rows resume at or after
+    # its signals' start: its rows come from these reads; the others' after the signal commits
+    assert reads.realized == frozenset({"GG"})
+    assert reads.deferred == frozenset({"AA", "CC", "EE", "FF"})
+    assert set(reads.trades) == {"AA", "BB", "FF", "GG"}
     assert _read(reads.trades, "GG") == _expected_trades("GG", T0 + 40 * NS)
-    assert reads.quotes["GG"].ts.tolist() == _expected_quotes(T0 + 40 * NS)
-    assert _read(reads.trades, "AA") == _expected_trades("AA", T0 + 20 * NS)  # its newest row's end (earlier)
-    assert _read(reads.trades, "BB") == _expected_trades("BB", T0 + 30 * NS)  # its own start: no realized rows
-    # CC, EE compute nothing and their due bars are stored: only those bars' prints (read apart, to the last end)
+    assert reads.quotes["GG"].ts.tolist() == _expected_quotes(T0 + 40 * NS)  # its stale limit, T0 + 120 s, is later
+    assert _read(reads.trades, "AA") == _expected_trades("AA", T0 + 50 * NS)  # its own start, not its row's end
+    assert reads.quotes["AA"].ts.tolist() == _expected_quotes(T0 + 50 * NS)
+    assert set(reads.quotes) == {"AA", "BB", "GG"}  # FF has no quotes
+
+
+@pytest.mark.duckdb
+def test_the_deferred_realized_reads_start_at_each_symbols_newest_row(storage: object) -> None:
+    deferred = {"AA": np.array([T0 + 60 * NS], np.int64), "BB": np.array([W], np.int64),
+                "CC": np.empty(0, np.int64), "EE": np.empty(0, np.int64), "FF": np.array([W - 60 * NS], np.int64)}
+    reads = _read_realized(storage, sorted(deferred), deferred, W, MARKETS, _realized_plan())  # type: ignore[arg-type]
+    # BB's new bar ends after until and none of its stored bars is due: nothing to read
+    assert reads.realized == frozenset({"AA", "CC", "EE", "FF"})
+    assert set(reads.trades) == {"AA", "CC", "EE", "FF"}
+    # the prints of the due bars (read apart, to the last due end) from the newest row's end
+    assert _read(reads.trades, "AA") == _expected_trades("AA", T0 + 20 * NS, T0 + 60 * NS)
     assert _read(reads.trades, "CC") == _expected_trades("CC", T0 + 100 * NS, T0 + 120 * NS)
     assert _read(reads.trades, "EE") == _expected_trades("EE", T0 + 120 * NS, T0 + 180 * NS)
     assert _read(reads.trades, "FF") == _expected_trades("FF", 0)  # no row yet: from its first trade
+    # no quote a horizon after the head is read (the horizon reaches past W): whole from the stale limit
     assert reads.quotes["AA"].ts.tolist() == _expected_quotes(T0 - 10 * NS)
-    assert reads.quotes["BB"].ts.tolist() == _expected_quotes(T0 + 30 * NS)
-    assert reads.quotes["CC"].ts.tolist() == _expected_quotes(T0 + 70 * NS)  # none in the lookback: whole
-    assert set(reads.quotes) == {"AA", "BB", "CC", "GG"}  # DD, EE, FF have no quotes
+    assert reads.quotes["CC"].ts.tolist() == _expected_quotes(T0 + 70 * NS)
+    assert set(reads.quotes) == {"AA", "CC"}  # EE, FF have no quotes
