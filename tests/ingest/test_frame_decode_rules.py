@@ -111,7 +111,7 @@ def test_stock_fields_timestamps_and_the_correction() -> None:
 
 def test_quote_fields() -> None:
     events = [quote(1, t_ns=9, bx=4, ax=I32, c=[1, 2], q=7, z=2), quote(2, c=1, bx=None, z=-(2**31)),
-              quote(3, bp=0, ap=0.0, bs=0, **{"as": 0}), cquote(4, x=None)]
+              quote(3, bp=0, ap=0.0, bs=0, **{"as": 0}), cquote(4, x=None), quote(5, t=None, t_ns=11)]
     batch, out = run(frame(*events))
     assert batch.fast_frames == 1
     assert out.quotes.to_pylist() == [
@@ -119,7 +119,16 @@ def test_quote_fields() -> None:
         quote_row(2, 100, conditions="1", tape=-(2**31)),
         quote_row(3, 100, bid_price=0.0, ask_price=0.0, bid_size=0.0, ask_size=0.0),
         {**cquote_row(4, 100), "bid_exchange": None, "ask_exchange": None},
+        quote_row(5, 100, ts_ns=11),
     ]
+
+
+def test_the_default_source_is_ws() -> None:
+    batch = FastFrameBatch()
+    assert batch.source == "ws"
+    batch.add_frame(frame(trade(1), quote(2)), 5)
+    out = batch.take()
+    assert out.trades.column("source").to_pylist() == ["ws"] and out.quotes.column("source").to_pylist() == ["ws"]
 
 
 def test_a_crypto_trade_without_an_id_gets_price_x_size() -> None:
@@ -233,3 +242,35 @@ def test_take_trades_first_with_reference_quotes_before() -> None:
     quotes = build()
     assert quotes.num_rows == 0 and quotes.schema == first.quotes.schema
     assert batch.take().trades.num_rows == 0
+
+
+# --- text the reference refuses in a field the typed decode does not read (bug found by this branch) -----------
+
+_QUOTE_TEXT = '[{"ev":"Q","sym":"NVDA","bp":1.5,"bs":6,"ap":2.5,"as":3,"t":1712306654000,%s}]'
+BAD_TEXT_FRAMES = [
+    (_QUOTE_TEXT % '"pair":"AA').encode() + b'\xffPL"}]',  # invalid UTF-8 in a field a stock quote does not read
+    (_QUOTE_TEXT % '"u":"').encode() + b'\xed\xa0\x80"}]',  # an encoded surrogate
+    (_QUOTE_TEXT % '"u":"').encode() + b'\xc0\xaf"}]',  # an overlong encoding
+    (_QUOTE_TEXT % '"').encode() + b'\xff":1}]',  # in an unknown key
+    (_QUOTE_TEXT % '"u":["').encode() + b'\xe2\x82"]}]',  # a cut sequence, nested
+    _QUOTE_TEXT % '"u":"\ud800"',  # a str frame with a lone surrogate: msgspec raised UnicodeEncodeError out of add_frame
+    (_QUOTE_TEXT % '"sym":"AA').encode() + b'\xffPL"}]',  # a field it reads (msgspec refused this one before)
+]
+
+
+@pytest.mark.parametrize("bad", BAD_TEXT_FRAMES, ids=range(len(BAD_TEXT_FRAMES)))
+def test_text_that_is_not_utf8_goes_to_the_reference_wherever_it_is(bad: bytes | str) -> None:
+    """The module docstring: invalid UTF-8 and lone surrogates are refused by both readers alike. msgspec skips
+    the fields a struct does not read without checking their text, so such a frame was decoded fast while the
+    reference rejects it whole as not JSON (the quote was stored instead of dead-lettered)."""
+    batch, out = run(frame(trade(1)), bad, frame(trade(2)))
+    assert (batch.fast_frames, batch.reference_frames) == (2, 1)
+    assert out.quotes.num_rows == 0 and [r["symbol"] for r in out.trades.to_pylist()] == ["S1", "S2"]
+    assert len(out.rejects) == 1 and out.rejects[0].reason.startswith("frame is not valid JSON")
+
+
+def test_valid_utf8_outside_ascii_still_takes_the_typed_decode() -> None:
+    text = (_QUOTE_TEXT % '"u":"\u00e9\u20ac\U0001f600"').encode()
+    batch, out = run(text, (_QUOTE_TEXT % '"u":"\u00e9"'))
+    assert (batch.fast_frames, batch.reference_frames) == (2, 0)
+    assert out.quotes.num_rows == 2 and out.rejects == []

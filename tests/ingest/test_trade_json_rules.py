@@ -125,7 +125,7 @@ ACCEPTED = [
     raw({**STOCK, "u": {"a": [1, "x", {"b": None}], "c": True, "d": False, "e": -1.5e-300, "f": 1e307}}),
     raw({**STOCK, "u": [], "v": {}, "w": [[], {}], "y": "", "r": 1610462007576}),
     raw({**STOCK, "u": {"sym": "", "p": 0, "x": 2**40, "ev": "Q"}}),  # known names below depth 1 are not fields
-    raw({**STOCK, "u": {"p": 1, "p": 2}}), b'{"u":1,"u":2,' + raw(STOCK)[1:],  # repeated unknown keys
+    raw(STOCK)[:-1] + b',"u":{"p":1,"p":2}}', b'{"u":1,"u":2,' + raw(STOCK)[1:],  # repeated unknown keys
     raw({**STOCK, "u": json.loads("[" * (MAX_DEPTH - 1) + "1" + "]" * (MAX_DEPTH - 1))}),
     raw({**STOCK, "u": json.loads("[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1))}),
     raw({**STOCK, "u": json.loads('{"a":' * (MAX_DEPTH - 1) + "1" + "}" * (MAX_DEPTH - 1))}),
@@ -240,7 +240,21 @@ HANDED_BACK = [
     raw({**STOCK, "u": {"a": 1}}).replace(b'"a":1', b'1:1'), raw({**STOCK, "u": [1]}).replace(b"[1]", b"[1"),
     raw({**STOCK, "u": []}).replace(b"[]", b"[,]"), raw({**STOCK, "u": {}}).replace(b"{}", b"{,}"),
     raw({**STOCK, "u": 1}).replace(b'"u":1', b'"u"'), raw({**STOCK, "u": 1}).replace(b'"u":1', b'"u":'),
-    raw({**STOCK, "u": "x"}).replace(b'"x"', b'"x'), raw({**STOCK, "u": 1})[:-1] + b",",
+    raw({**STOCK, "u": "zz"}).replace(b'"zz"', b'"zz'), raw({**STOCK, "u": 1})[:-1] + b",",
+    # cut inside a string or right after a key: the record's last byte (alone, it is the batch's last byte too)
+    b'{"ev":"T","u":"ab', b'{"ev":"T","u"', b'{"ev"', b'{"ev":"T","sym"', b'{"ev":"T","sym":"A', b'{"',
+    # raw control and DEL bytes (json.dumps would escape them)
+    b'{"ev":"T","sym":"MS\x7fFT","x":1,"i":"1","p":1.5,"s":1,"t":5}',
+    b'{"ev":"T","sym":"MS\x1fFT","x":1,"i":"1","p":1.5,"s":1,"t":5}',
+    b'{"ev":"T","sym":"A","x":1,"i":"\x00","p":1.5,"s":1,"t":5}',
+    b'{"ev":"T","sym":"A","x":1,"i":"1","p":1.5,"s":1,"t":5,"u\x7f":1}',
+    # a duplicated ev whose last value makes a trade the reference accepts (it keeps the last)
+    b'{"ev":"Q","sym":"A","x":1,"i":"1","p":1.5,"s":1,"t":5,"ev":"T"}',
+    b'{"ev":"T","pair":"A","x":1,"i":"1","p":1.5,"s":1,"t":5,"ev":"XT"}',
+    b'{"ev":"T","sym":"A","sym":"B","x":1,"i":"1","p":1.5,"s":1,"t":5}',
+    b'{"ev":"T","sym":"A","x":1,"i":"1","i":"2","p":1.5,"s":1,"t":5}',
+    b'{"ev":"T","sym":"A","x":1,"i":"1","p":1.5,"s":1,"t":5,"t":6}',
+    b'{"ev":"T","sym":"A","x":1,"i":"1","p":1.5,"s":1,"t":5,"trft_ns":7,"trft_ns":8}',
     # literals and numbers outside JSON's grammar
     *(raw({**STOCK, "u": 1}).replace(b'"u":1', b'"u":' + bad) for bad in (
         b"tru", b"nul", b"fals", b"trUe", b"nulL", b"falsE", b"True", b"NULL", b"t", b"n", b"f", b"truex", b"nullx",
