@@ -104,6 +104,8 @@ ACCEPTED = [
     b'{"ev":"T","sym":"A","x":1,"i":"1","p":1.5e22,"s":15e-22,"t":5}',
     b'{"ev":"T","sym":"A","x":1,"i":"1","p":0.5,"s":-0.0,"t":5}',
     b'{"ev":"T","sym":"A","x":1,"i":"1","p":1.25E2,"s":3e+1,"t":5}',
+    b'{"ev":"T","sym":"A","x":1,"i":"1","p":1e-9,"s":9e9,"t":5}', b'{"ev":"T","sym":"A","x":1,"i":"1","p":9E+9,"s":1e19,"t":5}',
+    b'{"ev":"T","sym":"A","x":1,"i":"1","p":1.5,"s":1,"t":5,"u":[1e99,1e-999,2E+9,3e09]}',
     b'{"ev":"T","sym":"A","x":1,"i":"1","p":12e-1,"s":0e5,"t":5}',
     b'{"ev":"T","sym":"A","x":1,"i":"1","p":1.00000000000000e0,"s":1,"t":5}',
     b'{"ev":"T","sym":"A","x":-0,"i":"1","p":1,"s":1,"t":5,"z":-0,"q":-0}',
@@ -130,6 +132,10 @@ ACCEPTED = [
     raw({**STOCK, "u": json.loads("[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1))}),
     raw({**STOCK, "u": json.loads('{"a":' * (MAX_DEPTH - 1) + "1" + "}" * (MAX_DEPTH - 1))}),
     raw({**STOCK, "u": [1, 2**70, -(2**70), 1e300, 123456789012345678901234567890.5]}),
+    # unknown keys one byte off a known one, beside that known field (a key read as the field would be a duplicate)
+    raw({**REPLAYED, "abm": 1, "sza": 1, "syx": 1, "xym": 1, "trxi": 1, "abfi": 1, "trxt": 1, "tafi": 1, "xrfi": 1}),
+    raw({**CRYPTO, "abcr": 1, "paxx": 1, "xxir": 1, "pxxx": 1, "paix": 1, "xair": 1, "ex": 1, "xv": 1}),
+    raw({**REPLAYED, "_corx": 1, "xcorr": 1, "_xorr": 1, "t_nx": 1, "x_ns": 1, "tx_ns": 1, "trft_nx": 1, "xrft_ns": 1}),
     raw({**STOCK, "longerkeyname": 1, "trfz": 1, "t_nx": 1, "_corx": 1, "trft_nx": 1, "Ev": "Q", "evx": 1}),
 ]  # fmt: skip
 
@@ -243,6 +249,17 @@ HANDED_BACK = [
     raw({**STOCK, "u": "zz"}).replace(b'"zz"', b'"zz'), raw({**STOCK, "u": 1})[:-1] + b",",
     # cut inside a string or right after a key: the record's last byte (alone, it is the batch's last byte too)
     b'{"ev":"T","u":"ab', b'{"ev":"T","u"', b'{"ev"', b'{"ev":"T","sym"', b'{"ev":"T","sym":"A', b'{"',
+    # every field read, then the record cut inside a last value (a number, a literal, a string, a container)
+    *(raw(STOCK)[:-1] + b',"u":' + tail for tail in (
+        b"", b"-", b"0", b"-0", b"1", b"12", b"1.", b"1.5", b"1e", b"1e+", b"1e5", b"0.0", b"tru", b"true", b"nul",
+        b"null", b"fals", b"false", b'"', b'"ab', b'"ab"', b"[", b"[1", b"[1,", b"[]", b"{", b'{"a"', b'{"a":',
+        b'{"a":1', b"{}", b"[[1]", b"[-", b"[0", b"1e309", b"1e+309", b"10e308", b"0.1e310")),
+    *(raw(without(STOCK, "c"))[:-1] + b',"c":' + tail for tail in (
+        b"[", b"[1", b"[1,", b"[-", b"[0", b"[12", b"[]", b"[1]", b"null", b"nul", b"[-0", b"[1.5", b"[1e2", b"[1E2",
+        b"[99999999999999999999", b"[1,-0", b"[1,2.0")),
+    # literals misspelled at each byte, in a record otherwise whole
+    *(raw({**STOCK, "u": 1}).replace(b'"u":1', b'"u":' + bad) for bad in (
+        b"nxll", b"nuxl", b"nulx", b"txue", b"trxe", b"trux", b"fxlse", b"faxse", b"falxe", b"falsx")),
     # raw control and DEL bytes (json.dumps would escape them)
     b'{"ev":"T","sym":"MS\x7fFT","x":1,"i":"1","p":1.5,"s":1,"t":5}',
     b'{"ev":"T","sym":"MS\x1fFT","x":1,"i":"1","p":1.5,"s":1,"t":5}',
