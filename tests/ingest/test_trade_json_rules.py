@@ -18,7 +18,7 @@ import pytest
 
 from ingest.arrow_decode import decode_trades
 from ingest.normalize import FrameBatch
-from ingest.trade_json import MAX_DEPTH, SPAN_CONDITIONS, SPAN_ID, SPAN_SYMBOL, parse_trades
+from ingest.trade_json import _FIELDS, MAX_DEPTH, SPAN_CONDITIONS, SPAN_ID, SPAN_SYMBOL, parse_trades
 
 RECEIVED = 1_712_306_654_000_000_000
 I32, I64 = 2**31 - 1, 2**63 - 1
@@ -118,6 +118,7 @@ ACCEPTED = [
     raw({**CRYPTO, "pair": "X", "i": "0"}),
     # optional fields null or absent
     raw({**STOCK, "z": None, "q": None, "trfi": None, "trft": None}), raw(without(STOCK, "z", "q")),
+    raw(without(STOCK, "q")), raw(without(STOCK, "z")), raw({**without(REPLAYED, "z", "q"), "trfi": 7}),
     raw({**REPLAYED, "trft_ns": None}), raw({**REPLAYED, "trft_ns": None, "trft": None, "trfi": None}),
     raw({**REPLAYED, "t_ns": None}), raw({**STOCK, "t_ns": None, "trft_ns": None}),
     raw({**REPLAYED, "_corr": None}), raw({**STOCK, "_corr": None}), raw({**STOCK, "_corr": 7}),
@@ -265,6 +266,17 @@ HANDED_BACK = [
     b'{"ev":"T","sym":"MS\x1fFT","x":1,"i":"1","p":1.5,"s":1,"t":5}',
     b'{"ev":"T","sym":"A","x":1,"i":"\x00","p":1.5,"s":1,"t":5}',
     b'{"ev":"T","sym":"A","x":1,"i":"1","p":1.5,"s":1,"t":5,"u\x7f":1}',
+    # a bad byte just before what would close the string and go on (the string must not end at the bad byte)
+    b'{"ev":"T","sym":"A\x7f,"x":1,"i":"1","p":1.5,"s":1,"t":5}',
+    b'{"ev":"T","sym":"A\\,"x":1,"i":"1","p":1.5,"s":1,"t":5}',
+    b'{"ev":"T","sym":"A\x1f,"x":1,"i":"1","p":1.5,"s":1,"t":5}',
+    b'{"ev":"T","sym":"A\xc3,"x":1,"i":"1","p":1.5,"s":1,"t":5}',
+    # a member not followed by a comma or the end, in a record otherwise whole
+    raw(STOCK)[:-1] + b',"u":1"x"}', raw(STOCK)[:-1] + b',"u":"a"2}', raw(STOCK)[:-1] + b',"u":true"x"}',
+    raw(STOCK)[:-1] + b',"u":[1]2}', raw(STOCK)[:-1] + b',"u":{}"x"}', raw(STOCK)[:-1] + b',"u":1:2}',
+    # two-letter evs that are not XT, with a crypto trade's fields
+    raw({**CRYPTO, "ev": "ZT"}), raw({**CRYPTO, "ev": "TT"}), raw({**CRYPTO, "ev": "XQ"}), raw({**CRYPTO, "ev": "XX"}),
+    raw({**CRYPTO, "ev": "X"}), raw({**CRYPTO, "ev": "T"}), raw({**STOCK, "ev": "U"}), raw({**STOCK, "ev": "Q"}),
     # a duplicated ev whose last value makes a trade the reference accepts (it keeps the last)
     b'{"ev":"Q","sym":"A","x":1,"i":"1","p":1.5,"s":1,"t":5,"ev":"T"}',
     b'{"ev":"T","pair":"A","x":1,"i":"1","p":1.5,"s":1,"t":5,"ev":"XT"}',
@@ -332,3 +344,24 @@ def test_the_fields_of_accepted_records() -> None:
     assert parsed.present.tolist() == [[True, True, False, False, False], [True] * 5, [False] * 5, [True] * 5]
     empty = parse_trades(np.zeros(0, np.uint8), np.zeros(1, np.int64))
     assert empty.ok.size == 0 and empty.ints.shape == (0, 6)
+
+
+def test_short_records_at_the_end_of_a_batch_are_handed_back() -> None:
+    for tail in (b"", b"{", b"}", b"x"):
+        rows, rest = fast([raw(STOCK), tail])
+        assert rest == [1] and len(rows) == 1, tail
+        rows, rest = fast([tail, raw(STOCK), tail, tail])
+        assert rest == [0, 2, 3] and len(rows) == 1, tail
+
+
+def test_the_result_does_not_depend_on_leftover_memory() -> None:
+    """The kernel's scratch arrays come from ``np.empty``: numpy hands a small buffer just freed to the next
+    allocation of its size, so junk left there must not change what is read."""
+    values = [raw(REPLAYED), raw({**STOCK, "u": [[{"a": [1]}]]})]
+    data = np.frombuffer(b"".join(values), np.uint8)
+    offsets = np.cumsum([0, *map(len, values)]).astype(np.int64)
+    for fill in (0, 0xFF, 91, 123, 34):
+        for nbytes in (_FIELDS, _FIELDS * 8, MAX_DEPTH + 1, 7 * 8):
+            junk = np.full(nbytes, fill, np.uint8)
+            del junk
+        assert parse_trades(data, offsets).ok.tolist() == [True, True], fill
