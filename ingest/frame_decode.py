@@ -11,7 +11,8 @@ which alone decides rejects, their reasons and the status events (so the dead-le
 log lines are exactly those of the reference). Handed to the reference are frames with a status event, an
 unknown ``ev``, any event the typed decode refuses (a rule broken, a wrong type, a field the reference would not
 read but the typed decode checks, such as ``t`` beside ``t_ns``), text that is not valid JSON for either reader
-(invalid UTF-8, lone surrogates: the two readers refuse the same), or an ``ev`` given twice with two values
+(invalid UTF-8, lone surrogates: the two readers refuse the same; a non-ASCII frame's UTF-8 is checked first, as
+msgspec does not check the text of the fields it skips), or an ``ev`` given twice with two values
 (msgspec refuses it; orjson would keep the last). Every integer must fit 64 bits (orjson reads a longer one
 as a float, which the reference refuses where it wants an integer; those in ``2**63 .. 2**64 - 1``, which
 orjson reads as integers, go to the reference too).
@@ -275,10 +276,15 @@ class FastFrameBatch(FrameBatch):
     @staticmethod
     def _decode(frame: bytes | str) -> list[_Trade | _Quote] | None:
         """The frame's events, or ``None`` when the reference decoder must read it."""
+        if isinstance(frame, bytes) and not frame.isascii():
+            try:  # msgspec skips the fields it does not read without checking their UTF-8; orjson refuses the frame
+                frame.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
         try:
             return _DECODER.decode(frame)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            return None
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeEncodeError):  # the last: a str frame with a
+            return None  # lone surrogate (msgspec encodes it; orjson gives the reject)
 
     def _seal_fast(self) -> None:
         """Turn the typed rows decoded so far into tables, so that rows keep their order."""
