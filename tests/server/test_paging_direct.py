@@ -16,6 +16,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from server.arguments import encode_cursor
+from server.models import Page
 from server.row_wire import wire_of
 from server.tools.paging import RowMaker, _timed, construct_rows, fetch_page, records
 from sql.backend import QueryResult
@@ -39,6 +40,11 @@ class ValidationAliased(BaseModel):
     symbol: str
     end: str | None = Field(default=None, validation_alias="bar_end")
     n: int = 0
+
+
+class AllValidationAliased(BaseModel):
+    symbol: str = Field(validation_alias="s")
+    n: int = Field(default=0, validation_alias="k")
 
 
 class PostInit(BaseModel):
@@ -96,6 +102,7 @@ def test_a_truncated_page_points_after_its_last_row():
     page = _page(Source(RESULT))
     assert [(r.symbol, r.end, r.n) for r in page.rows] == [("B", "2026-01-02T14:30:00.125Z", 2), ("A", None, 1)]
     assert all(type(r) is Bar for r in page.rows)
+    assert type(page) is Page[Bar]
     assert page.count == 2 and page.truncated is True
     assert _cursor(page.next_cursor) == {"t": "tool_a", "k": [1, "A"]}
     stamp = datetime.strptime(page.as_of, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
@@ -135,6 +142,7 @@ def test_kept_rows_answer_without_the_query_and_keep_their_wire():
     assert page.rows == [rows[0].model, rows[1].model] and page.count == 2 and page.truncated is True
     assert _cursor(page.next_cursor) == {"t": "tool_a", "k": [3, "D"]}  # by the answer's own column order
     assert wire_of(page) == rows
+    assert type(page) is Page[Bar]  # a page of the tool's row model, as the query path makes
     assert isinstance(page.as_of, str) and page.as_of.endswith("Z")
     assert _page(source, kept=lambda *a: Kept(rows, truncated=False)).next_cursor is None
     assert _page(source, kept=lambda *a: Kept([], truncated=True)).next_cursor is None
@@ -192,3 +200,11 @@ def test_row_maker_constructs_rows_missing_a_field_with_its_default_and_fields_s
     assert made.end is None and made.n == 4 and made.symbol == "A"
     assert made.model_fields_set == {"symbol", "n"}
     _same(made, Bar.model_construct(_fields_set={"symbol", "n"}, symbol="A", n=4, other=1))
+
+
+def test_row_maker_reads_validation_aliases_as_model_construct_does():
+    # every field aliased: the columns hold both the names and the aliases, and the aliases win (model_construct)
+    result = QueryResult(columns=["symbol", "n", "s", "k"], rows=[("A", 1, "B", 2)], truncated=False)
+    made = RowMaker(result, AllValidationAliased).make(result.rows[0])
+    assert (made.symbol, made.n) == ("B", 2)
+    _same(made, AllValidationAliased.model_construct(_fields_set={"symbol", "n"}, symbol="A", n=1, s="B", k=2))
