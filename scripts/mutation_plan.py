@@ -6,7 +6,7 @@ reused ``.mutation/GROUP`` copy: unchanged functions are not tested again), then
 "segfault", "suspicious" and "no tests" verdicts) that is not in the equivalents registry
 (``mutation/equivalents/*.toml``) is run by name in the mutated copy with the judge files, after one control
 run with no mutant. A verdict by name is cached (``.mutation/judged.json``) under the mutant's name, the mutated
-function's hash and the judge files, so a re-run does not redo it. The report (printed and written to
+function's hash and the judge files with their contents, so a re-run does not redo it (a changed judge file does). The report (printed and written to
 ``.mutation/report.md``) counts per row what mutmut killed, what was killed by name, the registry's equivalents
 that still survive, the open survivors and the registry entries gone stale; each run's wall and children's CPU
 time is appended to ``.mutation/times.jsonl``. Exit status 1 when a row has an open survivor or a stale entry.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import fnmatch
+import hashlib
 import json
 import os
 import resource
@@ -127,8 +128,18 @@ def read_meta(workdir: Path, modules: list[str]) -> tuple[dict[str, int | None],
     return codes, hashes
 
 
-def verdict_key(name: str, function_hash: str, files: list[str]) -> str:
-    return f"{name}@{function_hash}:{','.join(files)}"
+def verdict_key(name: str, function_hash: str, files: list[str], root: Path = ROOT) -> str:
+    """The cache key of a verdict by name: the mutant, its function's hash and the judge files with their
+    contents (a test changed since, e.g. one added to kill this mutant, judges it again)."""
+    return f"{name}@{function_hash}:{','.join(files)}#{_files_hash(files, root)}"
+
+
+def _files_hash(files: list[str], root: Path) -> str:
+    digest = hashlib.sha256()
+    for name in files:
+        path = root / name
+        digest.update(name.encode() + b"\0" + (path.read_bytes() if path.exists() else b"(missing)") + b"\0")
+    return digest.hexdigest()[:16]
 
 
 @dataclass

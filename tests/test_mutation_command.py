@@ -133,10 +133,10 @@ def _fake_results(tmp_path: Path, plan):  # type: ignore[no-untyped-def]
     plan._GROUPS["g"] = (["pkg/mod.py"], ["tests/t.py"], "not slow")
     # x_f 3 judged killed by name; C.m 1 (a segfault verdict) killed by name by a timeout; x_f 5 survives by name; a verdict of
     # another function hash (the function changed since) does not count: x_f 4 is open, not judged
-    judged = {"pkg.mod.x_f__mutmut_3@aaa:tests/t.py": {"verdict": "killed"},
-              "pkg.mod.xǁCǁm__mutmut_1@bbb:tests/t.py": {"verdict": "timeout"},
-              "pkg.mod.x_f__mutmut_5@aaa:tests/t.py": {"verdict": "survived"},
-              "pkg.mod.x_f__mutmut_4@old:tests/t.py": {"verdict": "killed"}}
+    judged = {plan.verdict_key("pkg.mod.x_f__mutmut_3", "aaa", ["tests/t.py"]): {"verdict": "killed"},
+              plan.verdict_key("pkg.mod.xǁCǁm__mutmut_1", "bbb", ["tests/t.py"]): {"verdict": "timeout"},
+              plan.verdict_key("pkg.mod.x_f__mutmut_5", "aaa", ["tests/t.py"]): {"verdict": "survived"},
+              plan.verdict_key("pkg.mod.x_f__mutmut_4", "old", ["tests/t.py"]): {"verdict": "killed"}}
     (tmp_path / "judged.json").write_text(json.dumps(judged), encoding="utf-8")
     (tmp_path / "times.jsonl").write_text(
         json.dumps({"label": "f", "group": "g", "wall": 10.0, "cpu": 4.0}) + "\n"
@@ -144,6 +144,22 @@ def _fake_results(tmp_path: Path, plan):  # type: ignore[no-untyped-def]
         + json.dumps({"label": "m", "group": "g", "wall": 5.0, "cpu": 1.0}) + "\n", encoding="utf-8")
     # C.m 2 equivalent and surviving; C.m 3 registered but killed now; x_f 9 registered but gone: both stale
     return {"pkg.mod.xǁCǁm__mutmut_2": "why", "pkg.mod.xǁCǁm__mutmut_3": "why", "pkg.mod.x_f__mutmut_9": "why"}
+
+
+def test_a_verdict_by_name_is_not_reused_once_a_judge_file_changed(tmp_path: Path) -> None:
+    plan = _plan_module()
+    (tmp_path / "tests").mkdir()
+    judge = tmp_path / "tests" / "t.py"
+    judge.write_text("def test_a(): pass\n", encoding="utf-8")
+    before = plan.verdict_key("pkg.mod.x_f__mutmut_3", "aaa", ["tests/t.py"], root=tmp_path)
+    assert plan.verdict_key("pkg.mod.x_f__mutmut_3", "aaa", ["tests/t.py"], root=tmp_path) == before
+    judge.write_text("def test_a(): pass\ndef test_b(): assert 0\n", encoding="utf-8")  # a test added to kill it
+    assert plan.verdict_key("pkg.mod.x_f__mutmut_3", "aaa", ["tests/t.py"], root=tmp_path) != before
+    # the mutant, its function's hash and the files' names still tell verdicts apart
+    keys = {plan.verdict_key(n, h, f, root=tmp_path) for n, h, f in [
+        ("pkg.mod.x_f__mutmut_3", "aaa", ["tests/t.py"]), ("pkg.mod.x_f__mutmut_4", "aaa", ["tests/t.py"]),
+        ("pkg.mod.x_f__mutmut_3", "bbb", ["tests/t.py"]), ("pkg.mod.x_f__mutmut_3", "aaa", ["tests/u.py"])]}
+    assert len(keys) == 4
 
 
 def test_the_report_counts_a_fake_results_set(tmp_path: Path) -> None:
