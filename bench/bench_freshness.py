@@ -804,7 +804,8 @@ def timeline_summary(path: Path) -> list[str]:
         return ["  no batch recorded"]
     batches = batches[len(batches) // 10:]  # past the backfill's start
     start = batches[0]["due"]
-    feed = [h for h in holds if h["thread"].startswith("polygon-feed-writer") and h["asked"] >= start]
+    feed = [h for h in holds if h["thread"].startswith("polygon-feed-writer") and h.get("by") == "append_trades"
+            and h["asked"] >= start]
     others = [h for h in holds if not h["thread"].startswith("polygon-feed-writer") and h["released"] >= start]
 
     def wait_of(b: dict[str, Any]) -> float:  # the feed's first hold after it asked to write the trades
@@ -822,7 +823,7 @@ def timeline_summary(path: Path) -> list[str]:
     for h in feed:
         if h["got"] - h["asked"] > 0.02:
             ends = [o for o in holds if o is not h and o["lock"] == h["lock"] and abs(o["released"] - h["got"]) < 0.01]
-            who = f"{ends[0]['thread']} ({ends[0]['lock']})" if ends else "unknown"
+            who = f"{ends[0]['thread']} {ends[0].get('by', '')} ({ends[0]['lock']})" if ends else "unknown"
             waited_on[who] = waited_on.get(who, 0) + 1
     return [
         f"  {len(batches)} batches (trades/batch p50 {np.median([b['trades'] for b in batches]):.0f}); "

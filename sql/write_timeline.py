@@ -3,8 +3,9 @@
 Set ``MICROSTRUCTURE_WRITE_TIMELINE`` to a file path (a debug variable, not a setting: nothing of the service's
 behaviour depends on it) and the process appends one JSON line per event to it:
 
-- ``{"kind": "lock", "lock": name, "thread": ..., "asked": t, "got": t, "released": t}`` for every hold of a
-  :class:`TimedLock` (wall clock seconds): how long the holder waited and how long it held;
+- ``{"kind": "lock", "lock": name, "thread": ..., "by": function, "asked": t, "got": t, "released": t}`` for
+  every hold of a :class:`TimedLock` (wall clock seconds; ``by``: the function that took it): how long the holder
+  waited and how long it held;
 - ``{"kind": "batch", ...}`` for every batch a feed writes (:mod:`ingest.feed`): the receipt of its first frame,
   when it fell due, when the writer thread took it, when its trades were committed (and the latest-trade memory
   told: listeners run inside the commit's lock) and when its quotes were.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
 from typing import Any
@@ -62,20 +64,21 @@ class TimedLock:
         self._lock = threading.Lock()
         self._asked = 0.0
         self._got = 0.0
+        self._by = ""
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         """As :meth:`threading.Lock.acquire`; the wait is recorded with the hold."""
         asked = time.time()
         got = self._lock.acquire(blocking, timeout)
         if got:
-            self._asked, self._got = asked, time.time()
+            self._asked, self._got, self._by = asked, time.time(), _caller()
         return got
 
     def release(self) -> None:
         """Release and record the hold."""
-        asked, got, released = self._asked, self._got, time.time()
+        asked, got, by, released = self._asked, self._got, self._by, time.time()
         self._lock.release()
-        record({"kind": "lock", "lock": self.name, "thread": threading.current_thread().name,
+        record({"kind": "lock", "lock": self.name, "thread": threading.current_thread().name, "by": by,
                 "asked": asked, "got": got, "released": released})
 
     def locked(self) -> bool:
@@ -87,6 +90,16 @@ class TimedLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _caller() -> str:
+    """The first function on the stack outside this module, ``contextlib`` and the storage's lock helpers (who
+    took the lock)."""
+    frame = sys._getframe(2)
+    while frame is not None and (frame.f_code.co_filename.endswith(("write_timeline.py", "contextlib.py"))
+                                 or frame.f_code.co_name in ("_transaction", "_exclusive")):
+        frame = frame.f_back
+    return "" if frame is None else frame.f_code.co_name
 
 
 def new_lock(name: str) -> threading.Lock | TimedLock:
