@@ -894,6 +894,95 @@ def due_queries(days: float, passes: int = 5) -> list[str]:
             f"{bounded:.1f} ms ({bounded / full:.2f}x; wall, medians of {passes} alternated)"]
 
 
+def _pcts(values: list[float]) -> str:
+    if not values:
+        return "none"
+    a = np.asarray(values)
+    return f"p50 {np.percentile(a, 50):.3f} p99 {np.percentile(a, 99):.3f} max {a.max():.3f} s"
+
+
+def timeline_summary(path: Path) -> list[str]:
+    """Summarize a debug timeline (:mod:`sql.write_timeline`) of one demo: each step of the feed's batches (the
+    first frame's receipt to due, due to taken by the writer thread, the wait for the lock of the trades' append
+    and the append itself up to the commit, when the latest-trade memory was told), what the slowest batches (by
+    first frame to trades committed, the top 1 %) overlapped: holds of the write lock by other threads (the
+    transform) and their own wait."""
+    batches, holds = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        event = json.loads(line)
+        if event["kind"] == "batch" and "trades_committed" in event and event.get("trades"):
+            batches.append(event)
+        elif event["kind"] == "lock":
+            holds.append(event)
+    if not batches:
+        return ["  no batch recorded"]
+    batches = batches[len(batches) // 10:]  # past the backfill's start
+    start = batches[0]["due"]
+    feed = [h for h in holds if h["thread"].startswith("polygon-feed-writer") and h.get("by") == "append_trades"
+            and h["asked"] >= start]
+    others = [h for h in holds if not h["thread"].startswith("polygon-feed-writer") and h["released"] >= start]
+
+    def wait_of(b: dict[str, Any]) -> float:  # the feed's first hold after it asked to write the trades
+        mine = [h for h in feed if b["trades_asked"] <= h["asked"] <= b["trades_committed"]]
+        return mine[0]["got"] - mine[0]["asked"] if mine else 0.0
+
+    age = [b["trades_committed"] - b["first"] for b in batches]
+    waits = [wait_of(b) for b in batches]
+    cut = float(np.percentile(age, 99))
+    slow = [b for b, a in zip(batches, age, strict=True) if a >= cut]
+    overlapped = [sum(max(0.0, min(h["released"], b["trades_committed"]) - max(h["got"], b["first"]))
+                      for h in others) for b in slow]  # fmt: skip
+    other_hold = [h["released"] - h["got"] for h in others]
+    waited_on: dict[str, int] = {}  # a feed's wait over 20 ms: whose hold ended as it got the lock
+    for h in feed:
+        if h["got"] - h["asked"] > 0.02:
+            ends = [o for o in holds if o is not h and o["lock"] == h["lock"] and abs(o["released"] - h["got"]) < 0.01]
+            who = f"{ends[0]['thread']} {ends[0].get('by', '')} ({ends[0]['lock']})" if ends else "unknown"
+            waited_on[who] = waited_on.get(who, 0) + 1
+    return [
+        f"  {len(batches)} batches (trades/batch p50 {np.median([b['trades'] for b in batches]):.0f}); "
+        f"first frame → trades committed (and told): {_pcts(age)}",
+        f"  first frame → due {_pcts([b['due'] - b['first'] for b in batches])}; due → writer thread "
+        f"{_pcts([b['taken'] - b['due'] for b in batches])}; taken → trades asked "
+        f"{_pcts([b['trades_asked'] - b['taken'] for b in batches])}",
+        f"  trades append: lock wait {_pcts(waits)}; asked → committed "
+        f"{_pcts([b['trades_committed'] - b['trades_asked'] for b in batches])}; quotes after "
+        f"{_pcts([b['done'] - b['trades_committed'] for b in batches])}",
+        f"  other threads' write-lock holds (the transform): {len(others)}, {_pcts(other_hold)}",
+        f"  slowest 1 % ({len(slow)} batches, ≥ {cut:.3f} s): lock wait {_pcts([wait_of(b) for b in slow])}; "
+        f"seconds of other threads' holds inside their life {_pcts(overlapped)}",
+        "  feed lock waits > 20 ms, by the holder they waited for: "
+        + (", ".join(f"{who} {n}" for who, n in sorted(waited_on.items(), key=lambda kv: -kv[1])) or "none"),
+    ]
+
+
+def timeline_lines(rate: int, seconds: float, settings: dict[str, str], **options: Any) -> list[str]:
+    """Run the demo of this tree at ``rate`` twice with the debug timeline (:mod:`sql.write_timeline`): with one
+    write lock for every write (``MICROSTRUCTURE_ONE_WRITE_LOCK=1``, as before the market lock) and with the
+    market lock of trade appends; summarize each (:func:`timeline_summary`)."""
+    from sql.write_timeline import ENV, ONE_LOCK_ENV
+
+    lines = []
+    for one in ("1", "0"):
+        path = Path(tempfile.mkdtemp(prefix="timeline-")) / "timeline.jsonl"
+        saved = {name: os.environ.get(name) for name in (ENV, ONE_LOCK_ENV)}
+        os.environ[ENV], os.environ[ONE_LOCK_ENV] = str(path), one
+        label = "one write lock" if one == "1" else "market lock apart"
+        try:
+            result = measure(rate, seconds, settings, label=f"this tree, {label}", **options)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+        lines.append(f"- {label}: trade p50 {result['trade_p50']:.3f} s, p99 {result['trade_p99']:.3f} s "
+                     f"(load {result['load']})")
+        lines += timeline_summary(path) if path.exists() else ["  no timeline written"]
+        shutil.rmtree(path.parent, ignore_errors=True)
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     from sql.settings import Settings
 
@@ -934,7 +1023,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="also time, in this process, realized_spread_due over DAYS of 9 symbols' bars and realized "
                         "rows, every row against bounded by its floor (due_queries)")
     parser.add_argument("--only-parts", action="store_true",
-                        help="only the --parts, --feed-cpu, --due-days and --writes timings (no demo)")
+                        help="only the --parts, --feed-cpu, --due-days, --writes and --timeline timings (no demo)")
+    parser.add_argument("--timeline", action="store_true",
+                        help="also run this tree's demo at the last rate twice with the debug write timeline, with one "
+                        "write lock and with the market lock apart, and summarize where a trade's time goes (timeline_lines)")
     parser.add_argument("--no-append", action="store_true", help="leave BENCHMARKS.md as it is")
     args = parser.parse_args(argv)
     defaults = Settings()  # type: ignore[call-arg]  # the demo runs with the same environment
@@ -974,6 +1066,12 @@ def main(argv: list[str] | None = None) -> int:
         lines = due_queries(args.due_days)
         print("\n".join(lines), flush=True)
         section += "\nIn one process (`--due-days`), this tree only:\n" + "\n".join(lines) + "\n"
+    if args.timeline:
+        rate = args.sim_rates[-1] if args.sim_rates else sim_rate_for(args.rates[-1], args.seconds)
+        lines = timeline_lines(rate, args.seconds, settings, inline=args.inline, pause_s=args.pause_ms / 1000,
+                               ready_timeout_s=args.ready_timeout)
+        print("\n".join(lines), flush=True)
+        section += "\nDebug timeline (`--timeline`), this tree only:\n" + "\n".join(lines) + "\n"
     if args.writes:
         lines = writes(args.writes, (args.rates or args.sim_rates)[-1], thresholds=args.checkpoint_thresholds)
         print("\n".join(lines), flush=True)

@@ -53,6 +53,7 @@ from websockets.exceptions import ConnectionClosed
 
 from ingest.frame_decode import FastFrameBatch
 from ingest.normalize import FrameBatch, Normalized, Reject, StatusEvent
+from sql import write_timeline
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -387,7 +388,13 @@ class PolygonFeed(PolygonReader):
         if batch.n_rows == 0:
             return
         started = time.monotonic()
-        normalized, added = await asyncio.get_running_loop().run_in_executor(self._writer, self._write, batch)
+        steps: dict[str, Any] | None = None
+        if write_timeline.enabled():  # debug: MICROSTRUCTURE_WRITE_TIMELINE (sql/write_timeline.py)
+            steps = {"kind": "batch", "market": self.market, "first": (first_ns or 0) / 1e9, "due": time.time()}
+        normalized, added = await asyncio.get_running_loop().run_in_executor(self._writer, self._write, batch, steps)
+        if steps is not None:
+            steps.update(done=time.time(), trades=normalized.trades.num_rows, quotes=normalized.quotes.num_rows)
+            write_timeline.record(steps)
         self.stats.last_write_s = time.monotonic() - started
         self.stats.batches += 1
         self.stats.trades += normalized.trades.num_rows
@@ -403,24 +410,34 @@ class PolygonFeed(PolygonReader):
                      "last_batch_latency=%.3fs last_write=%.3fs", self.market, s.frames, s.trades, s.quotes,
                      s.rejects, s.dropped_frames, s.batches, s.last_batch_latency_s or 0.0, s.last_write_s)
 
-    def _write(self, batch: FrameBatch) -> tuple[Normalized, int]:
+    def _write(self, batch: FrameBatch, steps: dict[str, Any] | None = None) -> tuple[Normalized, int]:
         """Build and write a batch on the writer thread: its trades first, so that they are committed (and
         visible) without waiting for the quotes; the quotes' table is built on the quotes thread meanwhile
         (Python per event, while DuckDB writes the trades without the GIL), then written. The order of the
-        writes is kept: trades, then quotes, of one batch, then the next batch."""
+        writes is kept: trades, then quotes, of one batch, then the next batch. ``steps`` (the debug timeline of
+        :mod:`sql.write_timeline`) gets when the thread took the batch, asked to write its trades and had them
+        committed."""
         added = 0
+        if steps is not None:
+            steps["taken"] = time.time()
         if isinstance(batch, FastFrameBatch) and self._quote_builder is not None:
             normalized, build_quotes = batch.take_trades_first()
             quotes = self._quote_builder.submit(build_quotes)
             try:
                 if normalized.trades.num_rows:
+                    if steps is not None:
+                        steps["trades_asked"] = time.time()
                     added += self.sink.append_trades(normalized.trades)
             finally:
                 normalized.quotes = quotes.result()
         else:
             normalized = batch.take()
             if normalized.trades.num_rows:
+                if steps is not None:
+                    steps["trades_asked"] = time.time()
                 added += self.sink.append_trades(normalized.trades)
+        if steps is not None:
+            steps["trades_committed"] = time.time()
         if normalized.quotes.num_rows:
             added += self.sink.append_quotes(normalized.quotes)
         return normalized, added

@@ -87,7 +87,8 @@ def signal_states_by_symbol(rows: Sequence[Sequence[Any]]) -> dict[str, SignalSt
 
 
 class WriteListener(Protocol):
-    """Told of every write a storage commits, in commit order, under the storage's write lock.
+    """Told of every write a storage commits, in commit order, under the storage's lock of that write (DuckDB:
+    trade appends and the other writes have a lock each, so a trade's call may overlap another's).
 
     For state kept in memory beside the database (``server/tools/latest.py``). The calls come after the
     commit, on the writing thread: they must be quick and must not write.

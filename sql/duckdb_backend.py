@@ -7,12 +7,20 @@ in a ``READ ONLY`` transaction, so even in the writer's process a read cannot ch
 is interrupted when it passes the time limit. A server without a writer opens the file ``read_only``.
 
 Appends are idempotent: ``market_data`` declares no key (an index on it would cost more than the append);
-:meth:`DuckDBStorage.append_trades`, under the process's write lock, adds only rows whose dedupe key is not
-stored yet, so loading the same event twice leaves one row (at-least-once delivery + dedupe). Once retention
+:meth:`DuckDBStorage.append_trades`, under the process's lock of market-data appends, adds only rows whose dedupe
+key is not stored yet, so loading the same event twice leaves one row (at-least-once delivery + dedupe). Once retention
 moved a day to the Parquet archive (:mod:`sql.archive`), a batch holding trades or quotes of that day is also
 checked against the archived files of its symbols and days (:mod:`sql.archive_dedupe`), so an event delivered
 again (a replay, a Kafka re-read) is not stored a second time, while one of that day that is really new is
 stored (the next archive run moves it into a new part of its partition). Quotes carry no key in the live table.
+
+Three locks order this process's writes: the appends of trades take the *market lock* (only they write
+``market_data`` and ``trade_condition_sets``), those of quotes the *quotes lock* (``quotes``), every other write
+(the transform's commits, realized spreads, metrics) the *write lock*, and maintenance (schema, archive,
+checkpoint, listeners added) all three. So a trade's append never waits behind a transform commit or a feed's
+quotes: DuckDB lets transactions of one instance append to different tables at once. Listeners are told of each
+kind of write in commit order under its lock; a trade's and a signal's notifications may overlap (each listener
+guards its own state).
 
 Analysts' SQL (:meth:`DuckDBStorage.run_sql`) runs on the same instance, so the instance itself is opened
 with ``enable_external_access = false`` and ``lock_configuration = true``: no statement of this process can
@@ -40,7 +48,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
@@ -81,6 +89,7 @@ from sql.queries import load_registry
 from sql.stored_order import grouped_arrays, merge_ordered, order_stored, symbol_arrays
 from sql.view_settings import DEFAULT_VIEW_SETTINGS, view_setting_rows
 from sql.watchdog import Watchdog
+from sql.write_timeline import new_lock, one_lock
 
 if TYPE_CHECKING:
     from sql.settings import Settings
@@ -353,7 +362,16 @@ class DuckDBStorage:
         self._read_only = read_only
         self._query_timeout_s = query_timeout_s
         self._local = threading.local()
-        self._write_lock = threading.Lock()
+        #: Taken by every write but the feed's appends of ``market_data`` (trades, quotes): the transform's
+        #: writes, maintenance. Taken before :attr:`_market_lock` by whoever needs both (:meth:`_exclusive`).
+        self._write_lock = new_lock("write")
+        #: Taken by the appends of trades (``market_data``, ``trade_condition_sets``): only they write those tables
+        #: besides maintenance (which takes every lock), so the dedupe of ``insert_trades`` sees every committed
+        #: trade, while a trade's append does not wait behind a transform commit or a batch's quotes (other tables:
+        #: DuckDB appends of different transactions to different tables do not conflict).
+        self._market_lock = self._write_lock if one_lock() else new_lock("market")  # one: a debug A/B
+        #: Taken by the appends of quotes (``quotes``), for the same reasons.
+        self._quotes_lock = self._write_lock if one_lock() else new_lock("quotes")
         self._analyst_slot = threading.Semaphore(1)  # one analyst statement at a time (module docstring)
         #: Whether a quote read has left a symbol out for a tie on ``ts_ns`` (or rows out of order): the reads
         #: after it take the columns that break such ties at once (:meth:`read_quote_arrays`).
@@ -469,7 +487,7 @@ class DuckDBStorage:
         """
         if self._connect is None:
             raise StorageError("this storage was not opened from a path and cannot reopen")
-        with self._write_lock:
+        with self._exclusive():
             self._root.close()
             self._root = self._connect()
             self._generation += 1
@@ -488,13 +506,13 @@ class DuckDBStorage:
         The storage holds ``listener`` weakly: once nothing else refers to it (the app or server that kept it
         is gone), it is no longer told; :meth:`remove_write_listener` stops it at once.
         """
-        with self._write_lock:
+        with self._exclusive():
             listener.attached()
             self._listeners.append(weakref.ref(listener))
 
     def remove_write_listener(self, listener: WriteListener) -> None:
         """Stop telling ``listener`` of writes (one that was not added, or was removed already, is ignored)."""
-        with self._write_lock:
+        with self._exclusive():
             self._listeners = [ref for ref in self._listeners if ref() not in (None, listener)]
 
     @property
@@ -503,8 +521,19 @@ class DuckDBStorage:
         with self._write_lock:
             return tuple(listener for ref in self._listeners if (listener := ref()) is not None)
 
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Every write lock (the write lock first, then the market lock, then the quotes lock): no write of this
+        process runs meanwhile."""
+        with self._write_lock:
+            if self._market_lock is self._write_lock:  # MICROSTRUCTURE_ONE_WRITE_LOCK
+                yield
+            else:
+                with self._market_lock, self._quotes_lock:
+                    yield
+
     def _notify(self, event: str, *args: Any) -> None:
-        """Call ``event`` on every listener that has it (under the write lock, after the commit); one that fails
+        """Call ``event`` on every listener that has it (under the lock of the write, after the commit); one that fails
         is told so and logged, and the write stands. Listeners no longer referenced elsewhere are dropped."""
         if any(ref() is None for ref in self._listeners):
             self._listeners = [ref for ref in self._listeners if ref() is not None]
@@ -541,7 +570,7 @@ class DuckDBStorage:
         for statement in load_registry(_DIALECT, "schema"):
             cursor.execute(statement.text)
         if version is None:
-            with self._transaction(cursor):
+            with self._transaction(cursor, lock=self._exclusive()):
                 self._record_migration(cursor, latest_version(_DIALECT), CREATED)
         for migration in todo:
             self._migrate(cursor, migration)
@@ -588,7 +617,7 @@ class DuckDBStorage:
     def _migrate(self, cursor: duckdb.DuckDBPyConnection, migration: Migration) -> None:
         """Apply one migration and record it in one transaction (skipping its statements when its ``when``
         check is false)."""
-        with self._transaction(cursor):
+        with self._transaction(cursor, lock=self._exclusive()):
             run = run_migration(cursor, _DIALECT, migration)
             self._record_migration(cursor, migration.version, migration.name)
         log.info("%s: schema migration %03d %s %s", self._label, migration.version, migration.name,
@@ -600,13 +629,13 @@ class DuckDBStorage:
         the strings ``market_data`` holds)."""
         strings = [text for (text,) in cursor.execute(self._queries["trade_condition_set_strings"].text).fetchall()]
         if not strings:
-            with self._transaction(cursor):
+            with self._transaction(cursor, lock=self._exclusive()):
                 cursor.execute(self._queries["list_stored_condition_sets"].text)
             strings = [text for (text,) in
                        cursor.execute(self._queries["trade_condition_set_strings"].text).fetchall()]
         batches = {"trade_conditions_stage": conditions_table(), "trade_corrections_stage": corrections_table(),
                    "condition_sets_stage": condition_sets_table(strings)}
-        with self._transaction(cursor, batches):
+        with self._transaction(cursor, batches, lock=self._exclusive()):
             for name in ("trade_conditions", "trade_corrections"):
                 cursor.execute(self._queries[f"clear_{name}"].text)
                 cursor.execute(self._queries[f"load_{name}"].text)
@@ -624,18 +653,19 @@ class DuckDBStorage:
 
     @contextmanager
     def _transaction(self, cursor: duckdb.DuckDBPyConnection, batches: Mapping[str, pa.Table] | None = None,
-                     committed: Callable[[], None] | None = None, *,
+                     committed: Callable[[], None] | None = None,
+                     lock: AbstractContextManager[Any] | None = None, *,
                      keeps_realized_floors: bool = False) -> Iterator[None]:
-        """One write transaction under the process's write lock, with ``batches`` registered as views meanwhile:
-        committed when the block ends (then ``committed()`` runs, still under the lock), rolled back when it
-        raises. Unless ``keeps_realized_floors`` (a write that cannot move them: :meth:`_keep_floors_for`), the
-        floors of :meth:`realized_spread_due` are dropped first."""
+        """One write transaction under ``lock`` (the process's write lock by default), with ``batches`` registered
+        as views meanwhile: committed when the block ends (then ``committed()`` runs, still under the lock), rolled
+        back when it raises. Unless ``keeps_realized_floors`` (a write that cannot move them:
+        :meth:`_keep_floors_for`), the floors of :meth:`realized_spread_due` are dropped first."""
         if not keeps_realized_floors:
             self._drop_realized_floors()
         for view, table in (batches or {}).items():
             cursor.register(view, table)
         try:
-            with self._write_lock:
+            with self._write_lock if lock is None else lock:
                 cursor.execute("BEGIN TRANSACTION")
                 try:
                     yield
@@ -673,10 +703,10 @@ class DuckDBStorage:
     def append_trades(self, batch: pa.Table) -> int:
         """Append trades, skipping rows whose dedupe key is stored already; return rows added.
 
-        One transaction under the write lock: ``insert_trades`` skips rows whose key
+        One transaction under the market lock (module docstring): ``insert_trades`` skips rows whose key
         (``market, symbol, exchange, trade_id, ts_ns``) is stored, and of rows sharing a key inside the batch
         adds only the first; the batch's new conditions strings join ``trade_condition_sets`` with their rules.
-        ``market_data`` declares no key: the lock makes this the only writer of the table, which keeps the key by construction (``sql/duckdb/schema``). Rows whose
+        ``market_data`` declares no key: the market lock makes this the only writer of the table, which keeps the key by construction (``sql/duckdb/schema``). Rows whose
         key an archived file holds are left out first (module docstring).
         """
         if batch.num_rows == 0:
@@ -696,7 +726,7 @@ class DuckDBStorage:
             if added:
                 self._notify("trades_written", written)
 
-        with self._transaction(cursor, batches, committed, keeps_realized_floors=True):
+        with self._transaction(cursor, batches, committed, self._market_lock, keeps_realized_floors=True):
             written = self._archived.without_archived(cursor, "trades", batch)
             if written is not batch:  # the same name: _transaction unregisters it
                 cursor.register("trades_batch", written)
@@ -716,7 +746,7 @@ class DuckDBStorage:
         if batch.schema != QUOTES_SCHEMA:
             batch = batch.select(QUOTES_SCHEMA.names).cast(QUOTES_SCHEMA)
         cursor = self._cursor()
-        with self._write_lock:
+        with self._quotes_lock:
             positions = batch.append_column("batch_pos", pa.array(np.arange(batch.num_rows, dtype=np.int64)))
             kept = self._archived.without_archived(cursor, "quotes", positions)
             if kept is not positions:
@@ -993,13 +1023,13 @@ class DuckDBStorage:
             self._archived.forget()  # appends learn the archived days again
             self._notify("write_failed", moved)
 
-        with self._transaction(cursor, committed=committed):
+        with self._transaction(cursor, committed=committed, lock=self._exclusive()):
             yield cursor
 
     def execute_write(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         """Run one maintenance statement in its own transaction under the write lock."""
         cursor = self._cursor()
-        with self._transaction(cursor):
+        with self._transaction(cursor, lock=self._exclusive()):
             cursor.execute(sql, dict(params or {}))
 
     def fetch_one(self, sql: str, params: Mapping[str, Any] | None = None) -> tuple[Any, ...]:
@@ -1012,7 +1042,7 @@ class DuckDBStorage:
 
     def checkpoint(self) -> None:
         """Write the WAL into the file and free the blocks of deleted rows for later appends."""
-        with self._write_lock:
+        with self._exclusive():
             self._cursor().execute("CHECKPOINT")
 
     # --- reads for writers ---------------------------------------------------------------------------

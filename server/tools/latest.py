@@ -7,8 +7,9 @@ so this process can keep the answer current instead of asking for it:
 
 - when attached to the storage (under its write lock, so no write overlaps) it loads the rows with the SQL
   itself (``real_time_data`` for every symbol, and ``last_trades`` for the keys of the last trades);
-- the storage then tells :class:`LatestRows` of every commit, in order, under its write lock
-  (:class:`sql.backend.WriteListener`): committed signal states name each symbol's newest bar, appended trades
+- the storage then tells :class:`LatestRows` of every commit, in order, under its lock of the write (trades and
+  the other writes have a lock each, so calls may overlap: the memory's own lock guards it;
+  :class:`sql.backend.WriteListener`): committed signal states name each symbol's newest bar, appended trades
   may be a symbol's new last trade (the newest by ``(ts_ns, exchange, trade_id)``, the SQL's order; of
   duplicates in a batch the first, as the insert keeps it), a reset forgets its symbols; a bar's
   ``bar_realized_spread`` values (written once its horizon has passed, often after the bar) are read back with
