@@ -144,6 +144,9 @@ def test_every_vertica_folder_loads_with_its_declared_params(folder: str) -> Non
 #: trades_range_symbols_stored is the same for the chunk's trades.
 #: signal_state_stamps and signal_states_of serve the states a DuckDB owner keeps in memory between passes
 #: (udx/state_cache.py): Vertica's commit_signals returns no stamp, so its transform reads every state each pass.
+#: realized_spread_due_since and realized_spread_resume_since are the bounded forms of the realized-spread due
+#: lookup a DuckDB owner keeps a floor for (DuckDBStorage.realized_spread_due); the Vertica backend keeps no floor
+#: (other processes write its tables) and asks the unbounded queries.
 DUCKDB_ONLY = {
     "schema": {"trade_condition_sets"},
     "views": {"day_metrics", "day_bars", "day_trades", "enriched_market_data_between", "enriched_market_data_between_grid", "nbbo_flags",
@@ -152,7 +155,8 @@ DUCKDB_ONLY = {
                 "decide_trade_condition_sets", "archived_days", "archived_files",
                 "archived_trade_positions", "archived_quote_positions", "main_relations",
                 "quotes_range_symbols_stored", "quotes_range_symbols_stored_ts", "trades_range_symbols_stored",
-                "signal_state_stamps", "signal_states_of", "day_trades_final", "write_daily_metrics_prepared"},
+                "signal_state_stamps", "signal_states_of", "day_trades_final", "write_daily_metrics_prepared",
+                "realized_spread_due_since", "realized_spread_resume_since"},
 }
 #: What only Vertica has, and why: retention drops the day partitions it exported to Parquet, which the database
 #: does not read back, so a read of a symbol's whole history first asks whether any of its days are only there, and
