@@ -4,7 +4,7 @@ The transform needs, each pass, every symbol with trades (``trade_symbols``: a s
 50M trades) and is worth running only once the watermark (newest trade - ``TRANSFORM_LATENESS_SECONDS``) has
 reached the end of the next bar (:attr:`udx.transform.TransformSummary.next_bar_end_ns`). A
 :class:`TradeWatch` is a :class:`sql.backend.WriteListener` of the storage: it reads both once when attached
-(under the storage's write lock) and keeps them current from every trade batch written; :meth:`wake_when`
+(while the storage holds every lock of its writes) and keeps them current from every trade batch written; :meth:`wake_when`
 calls back, on the writing thread, as soon as a written trade reaches a given time, so the loop starts a
 pass when a bar becomes final instead of polling. A failed listener call forgets the symbols (the transform
 asks the storage again) and wakes the waiter.
@@ -70,7 +70,8 @@ class TradeWatch:
     def wake_when(self, newest_ns: int | None, wake: Callable[[], None] | None) -> None:
         """Call ``wake()`` once, as soon as a trade at or after ``newest_ns`` is stored (now, if one is).
 
-        ``wake`` runs on the thread that wrote the trade, under the storage's write lock: it must be quick.
+        ``wake`` runs on the thread that wrote the trade, under the storage's lock of trade appends: it must be
+        quick.
         A later call replaces the earlier waiter; ``None`` removes it.
         """
         with self._lock:

@@ -1,8 +1,9 @@
 """What the rows kept in memory beside a DuckDB file share: attaching to the storage, loading, forgetting.
 
 :class:`KeptRows` is a :class:`sql.backend.WriteListener`: attached to a storage that tells of its writes, it
-loads (its subclass's ``_load``) under the storage's write lock, counts every write it is told of (a lazy load
-that saw the count change is discarded), forgets the symbols of a reset and everything after a failed call.
+loads (its subclass's ``_load``) when attached, while the storage holds every lock of its writes, counts every
+write it is told of (a lazy load that saw the count change is discarded; writes of different kinds may be told at
+once, each under its own lock: :mod:`sql.duckdb_backend`), forgets the symbols of a reset and everything after a failed call.
 Subclasses (:mod:`server.tools.latest`, :mod:`server.tools.jump_memory`) hold per symbol in ``_held``.
 """
 
