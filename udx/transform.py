@@ -84,7 +84,7 @@ from sql.settings import Settings
 from udx._chunk_read import Arrays, Head, arrays_of, read_chunk, read_quotes, read_with_heads, valid_prints
 from udx._commit_batch import BackgroundCommits, Batch
 from udx.lee_mykland import default_window, lm_threshold
-from udx.liquidity_step import LiquidityConfig, Quotes, liquidity_columns, signed_liquidity_columns
+from udx.liquidity_step import LiquidityConfig, Quotes, Signing, liquidity_columns, signed_liquidity_columns
 from udx.pipeline import SignalConfig, SymbolResult, process_symbol
 from udx.realized_step import RealizedPlan, plan_realized
 from udx.sessions import next_bar_end_ns, parse_session
@@ -413,10 +413,18 @@ def _compute_symbol(entry: _Entry, *, chunk: _ChunkReads, watermark: int, bar_ns
                                                         volume_ok[a:], _since(quotes, start), result.state.arrays,
                                                         liquidity)
     if realized is not None and symbol in chunk.realized:
-        r = int(np.searchsorted(ts, realized.trades_from(symbol), side="left"))
-        rows = realized.rows(symbol, markets[symbol], new_bars, (ts[r:], px[r:], sz[r:], price_ok[r:], volume_ok[r:]),
-                             _since(quotes, realized.quotes_from(symbol)), signing)
+        rows = _realized_rows(realized, symbol, markets[symbol], new_bars, (ts, px, sz, price_ok, volume_ok), quotes,
+                              signing)
     return _Computed(result, liq, rows, n)
+
+
+def _realized_rows(realized: RealizedPlan, symbol: str, market: str, new_bars: np.ndarray,
+                   prints: tuple[np.ndarray, ...], quotes: Quotes, signing: Signing | None = None) -> pa.Table | None:
+    """A symbol's realized-spread rows from its valid ``prints`` and ``quotes`` as read (each cut to where its
+    rows resume); ``None``: none due."""
+    r = int(np.searchsorted(prints[0], realized.trades_from(symbol), side="left"))
+    return realized.rows(symbol, market, new_bars, tuple(a[r:] for a in prints),
+                         _since(quotes, realized.quotes_from(symbol)), signing)
 
 
 def _write_realized(storage: Storage, realized: RealizedPlan, deferred: dict[str, np.ndarray], watermark: int,
@@ -506,11 +514,8 @@ def _realized_symbol(symbol: str, *, chunk: _ChunkReads, realized: RealizedPlan,
     arrays = chunk.trades.get(symbol)
     if arrays is None:
         arrays = (_NO_BARS, np.empty(0), np.empty(0), np.empty(0, np.bool_), np.empty(0, np.bool_))
-    ts, px, sz, price_ok, volume_ok = valid_prints(*arrays)
-    r = int(np.searchsorted(ts, realized.trades_from(symbol), side="left"))
-    return realized.rows(symbol, markets[symbol], deferred[symbol], (ts[r:], px[r:], sz[r:], price_ok[r:],
-                                                                     volume_ok[r:]),
-                         _since(chunk.quotes.get(symbol, _NO_QUOTES), realized.quotes_from(symbol)))
+    return _realized_rows(realized, symbol, markets[symbol], deferred[symbol], valid_prints(*arrays),
+                          chunk.quotes.get(symbol, _NO_QUOTES))
 
 
 def _prepare_daily_metrics(storage: Storage, bar_seconds: int, watermark: int, oldest: int) -> object | None:
