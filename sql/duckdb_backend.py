@@ -865,11 +865,13 @@ class DuckDBStorage:
         with self._floor_lock:
             floor = self._realized_floors.get(self._file_key, {}).get(key)
             drops = self._realized_drops.get(self._file_key, 0)
-        if floor is not None:
-            resume = cursor.sql(self._queries["realized_spread_resume_since"].text,
-                                params={**params, "since_ns": floor}).to_arrow_table()
-        else:
-            resume = cursor.sql(self._queries["realized_spread_resume"].text, params=params).to_arrow_table()
+
+        def read(name: str, **more: int) -> pa.Table:  # the query bounded by the floor when there is one
+            if floor is not None:
+                name, more = f"{name}_since", {**more, "since_ns": floor}
+            return cursor.sql(self._queries[name].text, params={**params, **more}).to_arrow_table()
+
+        resume = read("realized_spread_resume")
         horizons = set(resume.column("min_horizon").to_pylist()) | set(resume.column("max_horizon").to_pylist())
         if horizons - {horizon_seconds}:
             forgotten = StorageError(f"bar_realized_spread rows of another horizon than {horizon_seconds} s deleted")
@@ -881,13 +883,8 @@ class DuckDBStorage:
             with self._floor_lock:
                 drops = self._realized_drops.get(self._file_key, 0)
             floor = None
-            resume = cursor.sql(self._queries["realized_spread_resume"].text, params=params).to_arrow_table()
-        if floor is not None:
-            due = cursor.sql(self._queries["realized_spread_due_since"].text,
-                             params={**params, "until_ns": until_ns, "since_ns": floor}).to_arrow_table()
-        else:
-            due = cursor.sql(self._queries["realized_spread_due"].text,
-                             params={**params, "until_ns": until_ns}).to_arrow_table()
+            resume = read("realized_spread_resume")
+        due = read("realized_spread_due", until_ns=until_ns)
         ends = [until_ns, *(pc.min(t.column("bar_end_ns")).as_py() for t in (resume, due) if t.num_rows)]
         with self._floor_lock:
             if self._realized_drops.get(self._file_key, 0) == drops:  # nothing dropped it meanwhile
