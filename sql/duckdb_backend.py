@@ -659,7 +659,8 @@ class DuckDBStorage:
         """One write transaction under ``lock`` (the process's write lock by default), with ``batches`` registered
         as views meanwhile: committed when the block ends (then ``committed()`` runs, still under the lock), rolled
         back when it raises. Unless ``keeps_realized_floors`` (a write that cannot move them:
-        :meth:`_keep_floors_for`), the floors of :meth:`realized_spread_due` are dropped first."""
+        :meth:`_keep_floors_for`), the floors of :meth:`realized_spread_due` are dropped first and again at the
+        commit (a floor computed meanwhile, from a snapshot without this write, is not kept past it)."""
         if not keeps_realized_floors:
             self._drop_realized_floors()
         for view, table in (batches or {}).items():
@@ -673,6 +674,8 @@ class DuckDBStorage:
                 except BaseException:
                     cursor.execute("ROLLBACK")
                     raise
+                if not keeps_realized_floors:
+                    self._drop_realized_floors()
                 if committed is not None:
                     committed()
         finally:

@@ -6,6 +6,7 @@ same file. The plain rule is computed here in Python from every stored row, neve
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -219,4 +220,21 @@ def test_a_write_the_floor_does_not_cover_makes_the_next_pass_read_every_row(tmp
     finally:
         if other is not None:
             other.close()
+        storage.close()
+
+
+def test_a_floor_computed_while_another_write_is_open_is_not_kept_past_its_commit(tmp_path):
+    """A pass may compute its floor from a snapshot taken while a write it cannot see is still open (here a
+    maintenance delete of AA's newest row, below the floor): that write's commit drops the floor again."""
+    storage = _open(tmp_path / "f.duckdb")
+    try:
+        storage.commit_signals(pa.concat_tables([_bars("AA", [540, 600, 660, 720]), _bars("BB", [600, 660])]), [])
+        storage.commit_signals(_bars("AA", [])[:0], [], realized=_rows("AA", [540, 600]))
+        with storage.archive_transaction() as cursor:
+            pass_beside = threading.Thread(target=storage.realized_spread_due, args=(BAR, H, 660))
+            pass_beside.start()  # its own cursor: the delete below is not in its snapshot; floor 600
+            pass_beside.join()
+            cursor.execute("DELETE FROM bar_realized_spread WHERE symbol = 'AA' AND bar_end_ns = 600")
+        assert _answer(storage, 720) == _plain(storage, 720)  # AA resumes from its row of 540, below that floor
+    finally:
         storage.close()
