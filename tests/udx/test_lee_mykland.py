@@ -110,6 +110,15 @@ def test_threshold_is_nan_below_three(n: int) -> None:
     assert math.isnan(lm_threshold(n, 0.01))
 
 
+@pytest.mark.parametrize("n", [3, 4])
+def test_threshold_exists_from_three_returns_a_session(n: int) -> None:
+    # Cn + Sn beta* written out from spec §2.3 at the smallest n that has one (n = 3 and 4 were NaN under
+    # a `n <= 3` / `n < 4` guard and no other test noticed)
+    root = math.sqrt(2 * math.log(n))
+    expected = root - (math.log(math.pi) + math.log(math.log(n))) / (2 * root) - math.log(-math.log(0.99)) / root
+    assert lm_threshold(n, 0.01) == pytest.approx(expected, rel=1e-14)
+
+
 @pytest.mark.parametrize("alpha", [0.0, 1.0, -0.1, 1.5, math.nan])
 def test_threshold_rejects_alpha_outside_unit_interval(alpha: float) -> None:
     with pytest.raises(ValueError, match="alpha"):
