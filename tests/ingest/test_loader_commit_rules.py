@@ -25,7 +25,7 @@ REFUSED = KafkaError(KafkaError.REBALANCE_IN_PROGRESS, "the group is rebalancing
 
 
 class Consumer:
-    """Records each commit's ``(topic, partition, offset)`` triples and its ``asynchronous`` argument; answers the
+    """Records each commit's ``(topic, partition, offset)`` triples and whether it asked to be asynchronous; answers the
     next scripted outcome: ``None`` (the offsets back, no error), ``"raise"`` (a ``KafkaException``), ``"none"``
     (``commit`` returns ``None``) or a set of partitions the broker reports an error for."""
 
@@ -38,7 +38,7 @@ class Consumer:
         assert not args and set(kwargs) == {"offsets", "asynchronous"}
         offsets = kwargs["offsets"]
         self.sent.append(sorted((tp.topic, tp.partition, tp.offset) for tp in offsets))
-        self.asynchronous.append(kwargs["asynchronous"])
+        self.asynchronous.append(bool(kwargs["asynchronous"]))  # confluent-kafka takes its truth value
         outcome = self.outcomes.pop(0) if self.outcomes else None
         if outcome == "raise":
             raise KafkaException(REFUSED)
@@ -117,7 +117,7 @@ def test_a_refused_commit_is_counted_logged_and_its_offsets_go_with_the_next(mak
 
 
 def test_a_partition_the_broker_reports_an_error_for_is_retried_alone_and_named(make, caplog):
-    loader, consumer = make({1, 2}, None)
+    loader, consumer = make({1, 2}, {0}, None)
     with caplog.at_level(logging.WARNING, logger="ingest.load"):
         loader._commit([_tp(0, 10), _tp(1, 20), _tp(2, 30)])
     assert (loader.summary.commits, loader.summary.commit_failures) == (0, 1)
@@ -126,9 +126,13 @@ def test_a_partition_the_broker_reports_an_error_for_is_retried_alone_and_named(
     assert record.levelno == logging.WARNING
     error = KafkaError(KafkaError.NOT_COORDINATOR, "not the coordinator (1)")
     assert record.getMessage() == f"offset commit failed for trades[1], trades[2]: {error}"
-    loader._commit([_tp(0, 11)])
+    loader._commit([_tp(0, 11)])  # partition 0 refused now: retried alone, counted again
     assert consumer.sent[1] == [("trades", 0, 11), ("trades", 1, 20), ("trades", 2, 30)]
-    assert (loader.summary.commits, loader.summary.commit_failures, loader._retry) == (1, 1, {})
+    assert (loader.summary.commits, loader.summary.commit_failures) == (0, 2)
+    assert loader._retry == {("trades", 0): 11}
+    loader._commit([])
+    assert consumer.sent[2] == [("trades", 0, 11)]
+    assert (loader.summary.commits, loader.summary.commit_failures, loader._retry) == (1, 2, {})
 
 
 def test_a_retried_offset_is_dropped_once_its_partition_is_not_assigned(make):
@@ -161,20 +165,12 @@ def test_flush_and_commit_commits_the_retries_when_nothing_else_would(make):
     assert len(consumer.sent) == 2
 
 
-def test_flush_and_commit_before_the_consumer_exists_commits_nothing(make):
-    loader, consumer = make("raise")
-    loader._commit([_tp(0, 10)])
-    loader._consumer = None
-    loader._flush_and_commit()
-    assert consumer.sent == [[("trades", 0, 10)]] and loader._retry == {("trades", 0): 10}
-
-
 def test_flush_and_commit_writes_the_gathered_batch_then_commits_it_with_the_retries(make):
     loader, consumer = make("raise", None)
     loader._commit([_tp(1, 20)])
-    loader._batch.offsets.update({("trades", 0): 12, ("trades", 1): 19})  # nothing in it to store
+    loader._batch.offsets.update({("trades", 0): 12, ("trades", 1): 22})  # nothing in it to store
     loader._batch.records = 2
     loader._flush_and_commit()
-    assert consumer.sent[1] == [("trades", 0, 12), ("trades", 1, 20)]
+    assert consumer.sent[1] == [("trades", 0, 12), ("trades", 1, 22)]
     assert (loader.summary.batches, loader.summary.commits, loader._retry) == (1, 1, {})
     assert loader._batch.records == 0 and not loader._inflight
