@@ -80,7 +80,10 @@ def transform(settings: Settings, *, follow: bool, recompute: bool = False, symb
     """
     from udx.recompute import prepare_recompute
     from udx.transform import reset_stale_states, run_transform
+    from udx.warm import warm_kernels
 
+    if settings.db_backend == "duckdb":  # Vertica's storage runs the transform in the database: no kernels here
+        warm_kernels()  # the cached kernels load while the file opens and its schema is checked (GIL released)
     storage = open_storage(settings)
     in_database = getattr(storage, "run_transform_in_database", None)
     stop = threading.Event()
