@@ -74,6 +74,7 @@ def main() -> None:
     import udx._commit_batch as commits
     import udx.state as state
     import udx.transform as transform
+    import udx.warm as warm
     from sql.duckdb_backend import DuckDBStorage
     from sql.settings import Settings
 
@@ -86,6 +87,7 @@ def main() -> None:
     _wrap(state.SymbolState, "to_json", "SymbolState.to_json")
     _wrap(DuckDBStorage, "commit_signals")
     _wrap(transform, "_prepare_daily_metrics")
+    _wrap(warm, "_load_cached", "load cached kernels")  # the thread udx.warm starts (named by the tree)
     _wrap(commits.Batch, "take", "Batch.take")
     _wrap(commits.Batch, "commit_in", "Batch.commit_in")
     import sql.duckdb_backend as backend

@@ -340,6 +340,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _startup_error() -> type[Exception]:
+    """``server.embedded.StartupError`` when a command imported that module (only its code raises it), else
+    :class:`StorageError` again: ``transform`` and ``sql`` do not import the server's HTTP and MCP stack (~0.6-1 s
+    of imports) for an exception they cannot raise."""
+    embedded = sys.modules.get("server.embedded")
+    return StorageError if embedded is None else embedded.StartupError
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``microstructure`` command line; return the exit status."""
     args = _parser().parse_args(argv)
@@ -350,7 +358,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
         print(f"microstructure: invalid settings: {problems}", file=sys.stderr)
         return 2
-    from server.embedded import StartupError
     from server.listen import ListenError
     from server.owner import holder_message
 
@@ -359,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DatabaseHeld as exc:
         print(f"microstructure: {holder_message(exc)}", file=sys.stderr)
         return 1
-    except (StorageError, StartupError, ListenError) as exc:
+    except (StorageError, _startup_error(), ListenError) as exc:
         print(f"microstructure: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -9,13 +9,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-import uvicorn
-
-from server.http_server import http_config
-from server.listen import bind_listener
-from server.mcp import build_server
 from server.owner import find_owner, owning_database
-from server.stdio_bridge import bridge_stdio
 from sql.backend import open_storage
 from sql.settings import Settings
 
@@ -31,6 +25,15 @@ def serve(settings: Settings, *, transport: str) -> None:
     (``demo``, ``up`` with the serve role; found through its runtime file), the tools are that process's:
     stdio is bridged to its ``/mcp``. Otherwise a held file is refused with one line naming the holder.
     """
+    # the HTTP and MCP stack is imported here, not with the module: ``transform --once`` would pay ~0.6-1 s of
+    # imports for it before its run (BENCHMARKS.md, transform end to end, helper tspeed2)
+    import uvicorn
+
+    from server.http_server import http_config
+    from server.listen import bind_listener
+    from server.mcp import build_server
+    from server.stdio_bridge import bridge_stdio
+
     if transport == "stdio" and settings.db_backend == "duckdb":
         owner = find_owner(settings.duckdb_path)
         if owner is not None and owner.url:
@@ -77,7 +80,10 @@ def transform(settings: Settings, *, follow: bool, recompute: bool = False, symb
     """
     from udx.recompute import prepare_recompute
     from udx.transform import reset_stale_states, run_transform
+    from udx.warm import warm_kernels
 
+    if settings.db_backend == "duckdb":  # Vertica's storage runs the transform in the database: no kernels here
+        warm_kernels()  # the cached kernels load while the file opens and its schema is checked (GIL released)
     storage = open_storage(settings)
     in_database = getattr(storage, "run_transform_in_database", None)
     stop = threading.Event()

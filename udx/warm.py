@@ -6,7 +6,14 @@ the first chunk's critical path. :func:`warm_kernels` starts a daemon thread tha
 cache holds for every kernel of the ``udx`` modules imported so far (``Dispatcher.compile`` of a cached
 signature loads it; nothing new is compiled), while the caller does other work (the transform reads its first
 chunk meanwhile: DuckDB releases the GIL). A kernel called before its turn simply loads itself, as without
-warming; numba's compiler lock keeps the two from racing.
+warming; numba's compiler lock keeps the two from racing. The ``transform`` command starts it earlier, before it
+opens the database file and checks its schema (:func:`server.standalone.transform`), so that loading overlaps
+those too; :func:`udx.transform.run_transform`'s own call is then a no-op.
+
+The loading is mostly Python holding the GIL (numba's one-time set-up imports its lowering modules, and cffi and
+pycparser with them; each signature is unpickled and handed to llvmlite): beside a thread running Python its wall
+time grows two- to four-fold (2026-12-05, BENCHMARKS.md "Transform end to end", helper tspeed2). What overlaps it
+is GIL-free work: DuckDB's queries, the kernels themselves.
 
 Every kernel, not only those Python calls: the kernels called only from other kernels (compiled into their
 callers' code, 16 of the 59 cached signatures) cost the thread ~the same CPU to load (0.33-0.40 s for all

@@ -94,3 +94,32 @@ def test_warming_covers_every_kernel_a_transform_calls(tmp_path):
     # only that warming holds it is asserted
     for inner in ("udx.bns._add_python", "udx.liquidity._usable_python"):
         assert inner in got["warmed"]
+
+
+#: Warming with an empty cache directory, then the first call of a kernel.
+EMPTY_PROBE = """
+import json
+import numpy as np
+import udx.transform
+from udx import warm
+from udx.realized import _decompose
+thread = warm.warm_kernels()
+thread.join()
+dispatchers = warm._dispatchers()
+loaded = sum(len(d.overloads) for d in dispatchers)
+x = np.ones(3)
+_decompose(x, np.ones(3, np.int8), x, x, np.empty(3), np.empty(3))
+print(json.dumps({"kernels": len(dispatchers), "loaded": loaded, "compiled": len(_decompose.overloads)}))
+"""
+
+
+@pytest.mark.skipif(not jit_enabled(), reason="kernels run as plain Python: nothing to load")
+def test_warming_with_no_cache_loads_nothing_and_a_kernel_still_compiles_at_its_first_call(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_CACHE_DIR": str(tmp_path / "empty-cache")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    out = subprocess.run([sys.executable, "-c", EMPTY_PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
+                         check=True)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["kernels"] > 0
+    assert got["loaded"] == 0  # nothing cached: nothing loaded, nothing compiled ahead
+    assert got["compiled"] == 1
