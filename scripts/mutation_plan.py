@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -315,18 +316,28 @@ def _pytest(workdir: Path, run: Run, files: list[str], mutant: str, timeout: flo
     return ("survived" if done.returncode == 0 else "killed"), time.monotonic() - start
 
 
-def judge(run: Run, registry: dict[str, str], work: Path = WORK) -> None:
+def _copy_tests(workdir: Path, root: Path) -> None:
+    """The tree's ``tests/`` over the group copy's: mutmut refreshes its copy only when it runs, so a judge
+    file edited since (a test added to kill a survivor) would otherwise be judged in its old text, and its
+    verdict cached under the new text's hash."""
+    shutil.copytree(root / "tests", workdir / "mutants" / "tests", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", ".hypothesis"))
+
+
+def judge(run: Run, registry: dict[str, str], work: Path = WORK, root: Path = ROOT) -> None:
     """Run by name every surviving mutant of the row that the registry does not list and no cached verdict
-    covers; a control run with no mutant first (if it fails, each gets "judge files fail unmutated")."""
+    covers, with the tree's tests; a control run with no mutant first (if it fails, each gets "judge files
+    fail unmutated")."""
     workdir = work / run.group
     codes, hashes = read_meta(workdir, _modules(run))
     files = judge_files(run)
     cache_path = work / "judged.json"
     judged = _load_json(cache_path)
     todo = [n for n in sorted(codes) if matches(n, run.globs) and status_of(codes[n]) in SURVIVING
-            and n not in registry and verdict_key(n, hashes[n], files) not in judged]
+            and n not in registry and verdict_key(n, hashes[n], files, root) not in judged]
     if not todo:
         return
+    _copy_tests(workdir, root)
     control, seconds = _pytest(workdir, run, files, "", timeout=3600)
     print(f"mutation all: {run.label}: control run of {' '.join(files)}: {control} ({seconds:.0f} s); "
           f"{len(todo)} survivor(s) to judge by name", flush=True)
@@ -336,7 +347,7 @@ def judge(run: Run, registry: dict[str, str], work: Path = WORK) -> None:
             verdict, took = _pytest(workdir, run, files, name, timeout)
         else:
             verdict, took = CONTROL_FAILED, 0.0
-        judged[verdict_key(name, hashes[name], files)] = {"verdict": verdict, "seconds": round(took, 1),
+        judged[verdict_key(name, hashes[name], files, root)] = {"verdict": verdict, "seconds": round(took, 1),
                                                          "date": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M}"}
         cache_path.write_text(json.dumps(judged, indent=1, sort_keys=True), encoding="utf-8")
         print(f"mutation all:   {name}: {verdict} ({took:.0f} s)", flush=True)

@@ -235,3 +235,26 @@ def test_only_unchecked_mutants_and_changed_or_new_functions_go_to_mutmut_again(
                                 "hash_by_function_name": {"x_f": hashes["x_f"], "x_g": hashes["x_g"]}}), encoding="utf-8")
     assert plan.mutants_to_run(run, tmp_path / "g", tmp_path) == []  # nothing to run: no mutmut start
     assert plan.mutants_to_run(run, tmp_path / "cold", tmp_path) is None  # no results yet: the row's globs
+
+
+def test_survivors_are_judged_with_the_trees_tests_not_the_group_copys_old_text(tmp_path: Path) -> None:
+    """mutmut refreshes ``.mutation/GROUP/mutants/tests`` only when it runs: a judge file edited since must be
+    the one the runs by name use (it was not: a killed mutant stayed open under the new text's hash)."""
+    plan = _plan_module()
+    root, work = tmp_path / "tree", tmp_path / "work"
+    (root / "tests").mkdir(parents=True)
+    (root / "tests" / "test_t.py").write_text("def test_a():\n    pass\n", encoding="utf-8")
+    copy = work / "g" / "mutants"
+    (copy / "tests").mkdir(parents=True)
+    (copy / "tests" / "test_t.py").write_text("def test_a():\n    assert 0\n", encoding="utf-8")  # the old text
+    (copy / "pkg").mkdir()
+    (copy / "pkg" / "mod.py.meta").write_text(json.dumps({"exit_code_by_key": {"pkg.mod.x_f__mutmut_1": 0},
+                                                          "hash_by_function_name": {"x_f": "aaa"}}), encoding="utf-8")
+    plan._GROUPS.clear()
+    plan._GROUPS["g"] = (["pkg/mod.py"], ["tests/test_t.py"], "not slow")
+    run = plan.Run(label="f", group="g", row="f", globs=["pkg.mod.x_f*"], judge=["tests/test_t.py"])
+    plan.judge(run, {}, work, root)
+    judged = json.loads((work / "judged.json").read_text(encoding="utf-8"))
+    key = plan.verdict_key("pkg.mod.x_f__mutmut_1", "aaa", ["tests/test_t.py"], root)
+    # the tree's passing test ran (the control run passed, the mutant survived it), not the copy's failing one
+    assert judged[key]["verdict"] == "survived"
