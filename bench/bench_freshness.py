@@ -31,7 +31,8 @@ of the first 3 s and the last 5 s of the window are left out (no answer before, 
 
 ``--writes SECONDS`` (with ``--only-parts``: nothing else) times, in this process, what a trade and a bar wait
 for at the last rate: the feed's writes, those in which DuckDB checkpointed apart (:func:`writes`), and the
-one-bar transform pass (and when its signal rows were committed: the realized rows of due bars come after them).
+one-bar transform pass (and when its signal rows were committed: the realized rows of due bars come after them,
+when they were; and how many passes DuckDB checkpointed in: the WAL file shrank during the pass).
 ``--due-days DAYS`` times ``realized_spread_due`` over that many days of bars, every row against bounded by its
 floor (:func:`due_queries`).
 
@@ -717,14 +718,15 @@ def _timed_writes(storage: Any, path: Path, batches: list[tuple[Any, Any]], seco
 
 
 class _CommitTimes:
-    """A write listener (:class:`sql.backend.WriteListener`) keeping when the last signal rows of a pass were
-    committed (``time.perf_counter``) and how many realized rows were."""
+    """A write listener (:class:`sql.backend.WriteListener`) keeping when the last signal rows and the last
+    realized rows of a pass were committed (``time.perf_counter``) and how many realized rows were."""
 
     def __init__(self) -> None:
         self.clear()
 
     def clear(self) -> None:
         self.signals = 0.0
+        self.realized = 0.0
         self.realized_rows = 0
 
     def attached(self) -> None:
@@ -742,6 +744,8 @@ class _CommitTimes:
 
     def realized_written(self, rows: Any) -> None:
         self.realized_rows += rows.num_rows
+        if rows.num_rows:
+            self.realized = time.perf_counter()
 
     def write_failed(self, error: BaseException) -> None:
         """Not timed."""
@@ -795,20 +799,24 @@ def writes(seconds: float, rate: int, step_s: float = 0.1, passes: int = 3,
 
         add_until(((t - late) // bar + 1) * bar + late + step)  # the watermark just past a bar end
         run_transform(storage, settings)
-        walls, cpus, read, bars, visible, realized = [], [], [], [], [], []
+        walls, cpus, read, bars, visible, realized, realized_at = [], [], [], [], [], [], []
+        wal, checkpointed = Path(f"{path}.wal"), 0
         seen = _CommitTimes()
         storage.add_write_listener(seen)
         for _ in range(passes):  # each as the demo runs it: woken once the watermark passes the next bar end
             add_until(t + bar)
             seen.clear()
+            wal_before = wal.stat().st_size if wal.exists() else 0
             began, cpu = time.perf_counter(), time.process_time()
             summary = run_transform(storage, settings)
+            checkpointed += (wal.stat().st_size if wal.exists() else 0) < wal_before
             walls.append(time.perf_counter() - began)
             cpus.append(time.process_time() - cpu)
             read.append(summary.trades)
             bars.append(summary.bars)
             visible.append(seen.signals - began if seen.signals else float("nan"))
             realized.append(seen.realized_rows)
+            realized_at.append(seen.realized - began if seen.realized else float("nan"))
         storage.remove_write_listener(seen)
         storage.close()
         lines.append(f"- One-bar transform pass at that rate (9 symbols, 10 s bars, run once the watermark is "
@@ -816,7 +824,9 @@ def writes(seconds: float, rate: int, step_s: float = 0.1, passes: int = 3,
                      f"{statistics.median(walls) * 1e3:.0f} ms, CPU {statistics.median(cpus) * 1e3:.0f} ms (all "
                      f"threads), {statistics.median(read):,.0f} trades read, {statistics.median(bars):.0f} bars written, "
                      f"signals committed (visible) {statistics.median(visible) * 1e3:.0f} ms after the pass began, "
-                     f"{statistics.median(realized):.0f} bar_realized_spread rows (medians of {passes}; horizon "
+                     f"{statistics.median(realized):.0f} bar_realized_spread rows committed "
+                     f"{statistics.median(realized_at) * 1e3:.0f} ms after it began (medians of {passes}; "
+                     f"{checkpointed} of them checkpointed; horizon "
                      f"{settings.liquidity_horizon_seconds} s)")
     return lines
 

@@ -222,23 +222,35 @@ def _out_of_order(ranks: np.ndarray, first: np.ndarray, table: pa.Table, later: 
                   moves: _Moves, tie_is_unordered: bool) -> np.ndarray:
     """Ranks of the groups with a row before the previous one in the key (or tied on all, when that counts).
     ``ranks`` and ``first`` (the first key column) are in the new order; the ``later`` key columns of
-    ``table`` (the read) are converted only when the first has ties, and read at them through ``moves.rows``
-    (the read row of each new position)."""
+    ``table`` (the read) are converted only while pairs of rows stay tied, each put in the new order
+    (:func:`_in_new_order`) and compared at those pairs alone."""
     if ranks.size < 2:
         return np.empty(0, np.int64)
     same = ranks[1:] == ranks[:-1]
     before = same & (first[1:] < first[:-1])
     at = np.flatnonzero(same & (first[1:] == first[:-1]))  # ties on the first key: row at + 1 after row at
-    tied = np.ones(at.size, np.bool_)
-    # lexicographic: the first key column that differs decides
-    rows = moves.rows if at.size and later else None
-    for key in (_key_column(table, name) for name in later) if at.size else ():
-        prev, this = (key[at], key[at + 1]) if rows is None else (key[rows[at]], key[rows[at + 1]])
-        before[at] |= tied & (this < prev)
-        tied &= this == prev
+    # lexicographic: the first key column that differs decides; each column is compared at the pairs still tied
+    for name in later:
+        if not at.size:
+            break
+        key = _in_new_order(_key_column(table, name), moves)
+        prev, this = key[at], key[at + 1]
+        before[at] |= this < prev
+        at = at[this == prev]
     if tie_is_unordered:
-        before[at[tied]] = True
+        before[at] = True
     return np.unique(ranks[1:][before])
+
+
+def _in_new_order(key: np.ndarray, moves: _Moves) -> np.ndarray:
+    """A key column of the read (``key``, in read order) in the new order: scattered by ``moves.dest`` (its
+    reads sequential, as :meth:`_Moves.column`), else gathered by ``moves.rows`` (runs), else as it is."""
+    if moves.dest is not None:
+        out = np.empty_like(key)
+        out[moves.dest] = key
+        return out
+    rows = moves.rows
+    return key if rows is None else key[rows]
 
 
 def order_stored(table: pa.Table, symbols: Sequence[str], key: Sequence[str], payload: Sequence[str], *,
