@@ -2,7 +2,8 @@
 building, each statement of the commit and of the parts written ahead into it, daily metrics and the read of their
 trade half, the closing checkpoint), to see what runs serially.
 
-Run: ``PYTHONPATH=TREE .venv/bin/python bench/transform_timeline.py DB [--symbols-per-commit N] [--groups]`` on a file of
+Run: ``PYTHONPATH=TREE .venv/bin/python bench/transform_timeline.py DB [--symbols-per-commit N] [--groups] [--pieces]``
+(``--pieces``: also the reads' parts, the bar liquidity's and realized rows' kernels, the batch's tables) on a file of
 ``bench_signals.build_file`` (a copy is transformed; ``DB`` stays as it is). ``TREE`` may be another code tree (e.g.
 ``git archive main`` unpacked): the phases are wrapped by name where that tree has them. Prints only; thread CPU
 leaves out DuckDB's own threads (process CPU counts them).
@@ -70,6 +71,9 @@ def main() -> None:
     parser.add_argument("--symbols-per-commit", type=int, default=100)
     parser.add_argument("--groups", action="store_true",
                         help="also print each read group's read and compute spans, and the parts written")
+    parser.add_argument("--pieces", action="store_true",
+                        help="also time the pieces of the reads, the bar liquidity and the realized rows (nested "
+                             "in the phases above: their CPU is counted in those too)")
     args = parser.parse_args()
     import udx._commit_batch as commits
     import udx.state as state
@@ -98,6 +102,8 @@ def main() -> None:
         upsert = DuckDBStorage._upsert_signal_batches  # type: ignore[attr-defined]
         DuckDBStorage._upsert_signal_batches = (  # type: ignore[attr-defined]
             lambda self, cursor, batches: upsert(self, _TimedCursor(cursor), batches))
+    if args.pieces:
+        _wrap_pieces()
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / args.db.name
         shutil.copy(args.db, copy)
@@ -131,6 +137,33 @@ def main() -> None:
         print(f"serial tail after the last symbol computed: {wall - max(computed):.3f} s of {wall:.3f} s")
     if args.groups:
         _print_groups(transform)
+
+
+#: ``module: names`` timed by ``--pieces`` where the tree has them (each name as the module calls it).
+PIECES = {
+    "udx._chunk_read": ("read_chunk", "read_quotes", "arrays_of"),
+    "sql.duckdb_backend": ("symbol_arrays", "order_stored"),
+    "sql.stored_order": ("stored_runs",),
+    "udx.transform": ("valid_prints", "process_symbol", "signed_liquidity_columns", "_realized_rows"),
+    "udx.liquidity_step": ("prevailing_quotes", "lee_ready", "liquidity_bars", "roll_bars", "kyle_bars",
+                           "vpin_lee_ready_step", "amihud"),
+    "udx.realized_step": ("shared_signing", "prevailing_quotes", "lee_ready", "realized_trades", "realized_bars",
+                          "tick_states_after", "_starts"),
+    "udx._commit_batch": ("_liquidity_table", "_signals_table"),
+}
+
+
+def _wrap_pieces() -> None:
+    """Time the :data:`PIECES` (phase ``module.name``) and the DuckDB reads of trades and quotes."""
+    import importlib
+
+    from sql.duckdb_backend import DuckDBStorage
+    for module, names in PIECES.items():
+        owner = importlib.import_module(module)
+        for name in names:
+            _wrap(owner, name, f"{module.rsplit('.', 1)[-1]}.{name}")
+    for name in ("read_quote_arrays", "_quote_arrays", "read_trades_many"):
+        _wrap(DuckDBStorage, name, f"DuckDBStorage.{name}")
 
 
 def _print_groups(transform: Any) -> None:

@@ -86,7 +86,7 @@ from sql.contract import (
 from sql.conditions import condition_sets_table, conditions_table, corrections_table
 from sql.migrations import CREATED, Migration, SchemaTooNew, latest_version, pending, run_migration, stored_version
 from sql.queries import load_registry
-from sql.stored_order import grouped_arrays, merge_ordered, order_stored, symbol_arrays
+from sql.stored_order import grouped_arrays, merge_ordered, order_stored, symbol_arrays, time_arrays
 from sql.view_settings import DEFAULT_VIEW_SETTINGS, view_setting_rows
 from sql.watchdog import Watchdog
 from sql.write_timeline import new_lock, one_lock
@@ -376,6 +376,9 @@ class DuckDBStorage:
         #: Whether a quote read has left a symbol out for a tie on ``ts_ns`` (or rows out of order): the reads
         #: after it take the columns that break such ties at once (:meth:`read_quote_arrays`).
         self._quote_ties = False
+        #: Whether a quote read without ``rowid`` came as too many short runs (quotes stored interleaved, as a feed
+        #: appends them): the reads after it take ``rowid`` at once (:meth:`read_quote_arrays`).
+        self._quotes_interleaved = False
         self._queries = load_registry(_DIALECT, "queries")
         self._listeners: list[weakref.ref[WriteListener]] = []  # held weakly: a dropped app stops listening
         self._condition_sets: set[str] | None = None  # strings trade_condition_sets lists (writers; see the schema)
@@ -1092,12 +1095,25 @@ class DuckDBStorage:
         layout is ordered as :meth:`read_quotes_many` orders it. The columns that break ties on ``ts_ns``
         (``sequence``, ``received_ns``) are read only for a symbol with two quotes at one time or rows stored
         out of time order (read again with them), and for every symbol once a read has left one out
-        (``_quote_ties``): quotes stamped in nanoseconds rarely tie, quotes stamped in milliseconds mostly do."""
+        (``_quote_ties``): quotes stamped in nanoseconds rarely tie, quotes stamped in milliseconds mostly do.
+        Nor is ``rowid``, until a read shows the quotes stored interleaved (``_quotes_interleaved``): a symbol whose
+        times are distinct is put in time order from its times alone (:func:`sql.stored_order.time_arrays`), and
+        only a symbol they cannot order is read again with ``rowid``."""
         wanted = list(symbols)
         out: dict[str, list[np.ndarray]] = {}
         if not self._quote_ties and wanted:
-            out, wanted = self._quote_arrays("quotes_range_symbols_stored_ts", wanted, start_ns, end_ns,
-                                             ("ts_ns",), tie_is_unordered=True)
+            got = None
+            if not self._quotes_interleaved:
+                params: dict[str, Any] = {"symbols": wanted, "start_ns": start_ns, "end_ns": end_ns}
+                read = self._cursor().sql(self._queries["quotes_range_symbols_ts"].text, params=params)
+                got = time_arrays(read.to_arrow_table(), wanted, _QUOTE_COLUMNS)
+                self._quotes_interleaved = got is None
+                if got is not None:
+                    out, wanted = got
+            if wanted:  # interleaved, or a symbol with a tie or rows its times alone cannot order: with rowid
+                more, wanted = self._quote_arrays("quotes_range_symbols_stored_ts", wanted, start_ns, end_ns,
+                                                  ("ts_ns",), tie_is_unordered=True)
+                out.update(more)
             self._quote_ties = bool(wanted)
         if wanted:
             more, unordered = self._quote_arrays("quotes_range_symbols_stored", wanted, start_ns, end_ns,

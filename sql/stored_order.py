@@ -32,8 +32,12 @@ whole key, which that query leaves in no defined order either (quotes: ``ts_ns``
 The transform's quote read skips the table altogether (:func:`symbol_arrays`,
 :meth:`sql.duckdb_backend.DuckDBStorage.read_quote_arrays`): for a read of symbols stored one after the other,
 :func:`stored_runs` finds each symbol's runs (sorted by their first ``rowid``) and checks the key across each pair
-of consecutive rows without moving a row or building the ``symbol`` column, and each symbol's arrays are views
-of the read's chunks (copied only where they span two); any other read goes through :func:`order_stored`.
+of consecutive rows, chunk by chunk on the read's own buffers, without moving a row, joining a column or building
+the ``symbol`` column, and each symbol's arrays are views of the read's chunks (copied only where they span two);
+any other read goes through :func:`order_stored`. Before it, the quotes are read without ``rowid`` at all
+(:func:`time_runs`, :func:`time_arrays`): a symbol whose times are distinct has one time order, which its runs of
+rising times give once sorted, wherever the scan put them; a read of quotes stored interleaved (a feed) or a
+symbol they cannot order is read again with ``rowid``.
 
 ``tests/sql/test_stored_order.py`` compares both on rows stored in time order, symbol by symbol, shuffled, with
 one symbol shuffled, and with ties ordered wrongly by a missing sequence, and each way of moving the rows with a
@@ -50,7 +54,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 __all__ = ["Ordered", "Runs", "grouped_arrays", "merge_ordered", "order_stored", "run_arrays", "stored_runs",
-           "symbol_arrays"]
+           "symbol_arrays", "time_arrays", "time_runs"]
 
 _BIGINT_MAX = np.iinfo(np.int64).max
 
@@ -94,6 +98,10 @@ def _stable_order(values: np.ndarray) -> np.ndarray | None:
 #: scan hands back vectors of up to 2,048 stored rows, so the rows of symbols stored one after the other come in
 #: a few long runs of consecutive ``rowid``.
 _RUN_ROWS = 256
+
+#: Runs a read without ``rowid`` may have beyond one per ``_RUN_ROWS`` rows (:func:`time_runs`): a small read
+#: of a few symbols is a few runs however short.
+_FEW_RUNS = 16
 
 #: The widest span of ``stored_row`` values, in rows read, that :func:`_stored_positions` ranks by counting
 #: (a bitmap over the span) rather than by sorting: a read of a few symbols of many interleaved ones spans more.
@@ -335,7 +343,12 @@ class Runs:
 
     runs: dict[str, list[tuple[int, int]]]
     unordered: list[str]
-    key: np.ndarray  #: the first key column of the read, as int64 in read order (NULL as the largest BIGINT)
+    column: pa.ChunkedArray  #: the first key column of the read
+
+    @property
+    def key(self) -> np.ndarray:
+        """The first key column of the read, as int64 in read order (NULL as the largest BIGINT), joined."""
+        return _joined_key(self.column)
 
 
 def _keys_at(table: pa.Table, names: Sequence[str], rows: np.ndarray) -> list[np.ndarray]:
@@ -402,39 +415,137 @@ def stored_runs(table: pa.Table, symbols: Sequence[str], key: Sequence[str], *,
     """
     n = table.num_rows
     if n == 0:
-        return Runs({}, [], np.empty(0, np.int64))
-    stored = np.asarray(table.column("stored_row").combine_chunks().to_numpy(), np.int64)
-    position = np.asarray(table.column("symbol_index").combine_chunks().to_numpy())
-    breaks = np.flatnonzero((np.diff(stored) != 1) | (np.diff(position) != 0)) + 1
-    if breaks.size + 1 > n // _RUN_ROWS:
+        return Runs({}, [], table.column(key[0]))
+    found = _chunk_runs(table, key[0], n // _RUN_ROWS)
+    if found is None:
         return None
-    starts = np.concatenate(([0], breaks))
-    lengths = np.diff(np.append(starts, n))
-    order = np.lexsort((stored[starts], position[starts]))
-    starts, lengths = starts[order], lengths[order]
-    pos, first, last = position[starts], stored[starts], stored[starts + lengths - 1]
+    starts, lengths, position, first, last, pairs = found
+    order = np.lexsort((first, position))
+    starts, lengths, pos, first, last = starts[order], lengths[order], position[order], first[order], last[order]
     same = pos[1:] == pos[:-1]  # run j + 1 continues the symbol of run j
     if bool(np.any(same & (first[1:] <= last[:-1]))):  # overlapping runs: ids not unique
         return None
-    ts = _joined_key(table.column(key[0]))
-    # pairs of consecutive rows of a symbol: inside a run (i, i + 1) and across its runs (end of j, start of j + 1)
-    not_up = np.diff(ts) <= 0  # a row earlier than, or tied with, the one before it
-    not_up[breaks - 1] = False  # a run's first row follows another run's last
-    prev_rows = np.concatenate((np.flatnonzero(not_up),
-                                (starts[:-1] + lengths[:-1] - 1)[same]))
-    next_rows = np.concatenate((prev_rows[:prev_rows.size - int(same.sum())] + 1, starts[1:][same]))
+    # pairs of consecutive rows of a symbol: inside a run (i, i + 1) where the first key does not go up (found
+    # chunk by chunk) and across its runs (end of j, start of j + 1)
+    prev_rows = np.concatenate((pairs, (starts[:-1] + lengths[:-1] - 1)[same]))
+    next_rows = np.concatenate((pairs + 1, starts[1:][same]))
     bad_rows = np.empty(0, np.int64)
     if prev_rows.size:
-        later = list(key[1:])
-        prev = [ts[prev_rows], *_keys_at(table, later, prev_rows)]
-        this = [ts[next_rows], *_keys_at(table, later, next_rows)]
+        prev = _keys_at(table, key, prev_rows)
+        this = _keys_at(table, key, next_rows)
         bad_rows = next_rows[_before(prev, this, tie_is_unordered)]
-    bad = set(np.unique(position[bad_rows]).tolist())
+    bad = set(_keys_at(table, ["symbol_index"], bad_rows)[0].tolist()) if bad_rows.size else set()
     runs: dict[str, list[tuple[int, int]]] = {}
     for p, a, m in zip(pos.tolist(), starts.tolist(), lengths.tolist(), strict=True):
         if p not in bad:
             runs.setdefault(symbols[p - 1], []).append((a, m))
-    return Runs(runs, sorted((symbols[p - 1] for p in bad), key=str.encode), ts)
+    return Runs(runs, sorted((symbols[p - 1] for p in bad), key=str.encode), table.column(key[0]))
+
+
+def time_runs(table: pa.Table, symbols: Sequence[str]) -> Runs | None:
+    """Each symbol's rows of an unordered read without ``rowid`` (``symbol_index``, ``ts_ns``) as runs of the read
+    in time order, when every symbol's times are distinct; ``None`` when the read is not a few long runs.
+
+    A run is rows of one symbol whose ``ts_ns`` rises strictly (found chunk by chunk on the read's own buffers); a
+    symbol's runs are sorted by their first time, and the symbol is kept when each run starts after the one
+    before it ends: its rows are then strictly rising in time, the one order the ordered query can give them,
+    whatever order the scan handed them back in. A symbol with two rows at one time (or runs that overlap in
+    time) is left out and named, to be read with the columns that break ties. So no ``rowid`` is read for
+    symbols stored one after the other; rows stored interleaved (a feed) come as too many short runs (more than
+    one per ``_RUN_ROWS`` rows, and ``_FEW_RUNS``): ``None``, for a read with ``rowid`` (:func:`stored_runs`,
+    :func:`order_stored`).
+
+    Examples
+    --------
+    >>> t = pa.table({"symbol_index": [2, 2, 1, 1, 2], "ts_ns": [5, 6, 3, 3, 1]})
+    >>> r = time_runs(t, ["A", "B"])
+    >>> r.runs, r.unordered
+    ({'B': [(4, 1), (0, 2)]}, ['A'])
+    """
+    n = table.num_rows
+    if n == 0:
+        return Runs({}, [], table.column("ts_ns"))
+    starts: list[np.ndarray] = []
+    tail: tuple[int, int] | None = None  # the previous chunk's last position and time
+    offset = count = 0
+    for batch in table.select(["symbol_index", "ts_ns"]).to_batches():
+        m = batch.num_rows
+        if m == 0:
+            continue
+        p = _chunk_ints(batch.column(0))
+        t = _chunk_ints(batch.column(1))
+        breaks = np.flatnonzero((p[1:] != p[:-1]) | (t[1:] <= t[:-1])) + 1
+        joined = tail is not None and int(p[0]) == tail[0] and int(t[0]) > tail[1]
+        count += breaks.size + (0 if joined else 1)
+        if count > n // _RUN_ROWS + _FEW_RUNS:
+            return None
+        if not joined:
+            starts.append(np.array([offset], np.int64))
+        starts.append(breaks + offset)
+        tail = (int(p[-1]), int(t[-1]))
+        offset += m
+    run_starts = np.concatenate(starts)
+    lengths = np.diff(np.append(run_starts, offset))
+    position, first = _keys_at(table, ["symbol_index", "ts_ns"], run_starts)
+    last = _keys_at(table, ["ts_ns"], run_starts + lengths - 1)[0]
+    order = np.lexsort((first, position))
+    run_starts, lengths, pos, first, last = (run_starts[order], lengths[order], position[order], first[order],
+                                             last[order])
+    touching = (pos[1:] == pos[:-1]) & (first[1:] <= last[:-1])  # a tie, or rows that overlap in time
+    bad = set(pos[1:][touching].tolist())
+    runs: dict[str, list[tuple[int, int]]] = {}
+    for p_, a, m_ in zip(pos.tolist(), run_starts.tolist(), lengths.tolist(), strict=True):
+        if p_ not in bad:
+            runs.setdefault(symbols[p_ - 1], []).append((a, m_))
+    return Runs(runs, sorted((symbols[p_ - 1] for p_ in bad), key=str.encode), table.column("ts_ns"))
+
+
+def _chunk_runs(table: pa.Table, first_key: str, most: int) -> tuple[np.ndarray, ...] | None:
+    """The runs of one symbol and consecutive ``rowid`` of a read, found chunk by chunk on the read's own buffers
+    (no column is joined, no temporary is larger than a chunk): per run its first read row, length, symbol
+    position, first and last ``rowid``, and the read rows ``i`` inside a run where ``first_key`` does not go up
+    to row ``i + 1``; ``None`` when there are more than ``most`` runs."""
+    starts: list[np.ndarray] = []
+    rows_up: list[np.ndarray] = []
+    tail: tuple[int, int, int] | None = None  # the previous chunk's last stored_row, position and key
+    offset = 0
+    count = 0
+    for batch in table.select(["stored_row", "symbol_index", first_key]).to_batches():
+        m = batch.num_rows
+        if m == 0:
+            continue
+        s = _chunk_ints(batch.column(0))
+        p = _chunk_ints(batch.column(1))
+        t = _chunk_ints(batch.column(2))
+        breaks = np.flatnonzero((s[1:] != s[:-1] + 1) | (p[1:] != p[:-1])) + 1
+        joined = tail is not None and int(s[0]) == tail[0] + 1 and int(p[0]) == tail[1]
+        count += breaks.size + (0 if joined else 1)
+        if count > most:
+            return None
+        if not joined:
+            starts.append(np.array([offset], np.int64))
+        elif int(t[0]) <= tail[2]:  # type: ignore[index]  # the pair across the chunks, inside one run
+            rows_up.append(np.array([offset - 1], np.int64))
+        starts.append(breaks + offset)
+        not_up = t[1:] <= t[:-1]
+        not_up[breaks - 1] = False  # a run's first row follows another run's last
+        rows_up.append(np.flatnonzero(not_up) + offset)
+        tail = (int(s[-1]), int(p[-1]), int(t[-1]))
+        offset += m
+    run_starts = np.concatenate(starts)
+    lengths = np.diff(np.append(run_starts, offset))
+    stored, position = _keys_at(table, ["stored_row", "symbol_index"], run_starts)
+    last = _keys_at(table, ["stored_row"], run_starts + lengths - 1)[0]
+    return run_starts, lengths, position, stored, last, np.concatenate(rows_up)
+
+
+def _chunk_ints(chunk: pa.Array) -> np.ndarray:
+    """One chunk of an integer column as int64 (a view when it is int64 without NULL; NULL as the largest
+    BIGINT)."""
+    if chunk.null_count:
+        chunk = pc.fill_null(chunk.cast(pa.int64()), pa.scalar(_BIGINT_MAX, pa.int64()))
+    values = chunk.to_numpy(zero_copy_only=False)
+    return values if values.dtype == np.int64 else values.astype(np.int64)
 
 
 def _joined_key(column: pa.ChunkedArray) -> np.ndarray:
@@ -503,7 +614,31 @@ def symbol_arrays(table: pa.Table, symbols: Sequence[str], key: Sequence[str], c
         ordered = order_stored(table, symbols, key, columns, tie_is_unordered=tie_is_unordered)
         return grouped_arrays(ordered.table, columns), ordered.unordered
     cols = [table.column(name) for name in columns[1:]]
-    return ({symbol: [_run_key(found.key, runs), *(run_arrays(c, runs) for c in cols)]
+    key = found.key if found.column.null_count else None  # a NULL key is read as the largest BIGINT
+    return ({symbol: [run_arrays(found.column, runs, np.int64) if key is None else _run_key(key, runs),
+                      *(run_arrays(c, runs) for c in cols)]
+             for symbol, runs in found.runs.items()}, found.unordered)
+
+
+def time_arrays(table: pa.Table, symbols: Sequence[str], columns: Sequence[str]) -> tuple[dict[str, list[np.ndarray]],
+                                                                                     list[str]] | None:
+    """Each symbol's ``columns`` of a read without ``rowid`` (``symbol_index``, ``ts_ns`` and ``columns``, the first
+    ``ts_ns``) as arrays in time order (:func:`time_runs`: views of the read's chunks, copied only where they span
+    two), and the symbols left out (byte order), to be read with the columns that break ties; ``None`` when the
+    read is not a few long runs (stored interleaved: read it with ``rowid``).
+
+    Examples
+    --------
+    >>> t = pa.table({"symbol_index": [1, 1, 2], "ts_ns": [5, 6, 1], "x": [.5, .6, .1]})
+    >>> got, left_out = time_arrays(t, ["A", "B"], ["ts_ns", "x"])
+    >>> {k: [a.tolist() for a in v] for k, v in got.items()}, left_out
+    ({'A': [[5, 6], [0.5, 0.6]], 'B': [[1], [0.1]]}, [])
+    """
+    found = time_runs(table, symbols)
+    if found is None:
+        return None
+    cols = [table.column(name) for name in columns]
+    return ({symbol: [run_arrays(c, runs, np.int64 if k == 0 else np.float64) for k, c in enumerate(cols)]
              for symbol, runs in found.runs.items()}, found.unordered)
 
 

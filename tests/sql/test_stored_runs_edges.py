@@ -57,3 +57,20 @@ def test_rows_going_back_where_a_symbols_longer_second_run_meets_its_third_are_u
     assert back is not None and back.unordered == ["A"] and back.runs == {"B": [(R, R)]}
     on = stored_runs(read(np.arange(3 * R, 4 * R)), ["A", "B"], ["ts_ns"], tie_is_unordered=False)
     assert on is not None and on.unordered == [] and on.runs["A"] == [(0, R), (2 * R, 2 * R), (4 * R, R)]
+
+
+def test_a_run_split_between_chunks_is_one_run_and_rows_going_back_at_the_seam_are_unordered() -> None:
+    """The read's chunks are searched one by one (no column joined): consecutive rowids of one symbol across a
+    chunk boundary stay one run, and a row earlier than the one before it exactly at the boundary is found."""
+    ts = np.arange(4 * R, dtype=np.int64)
+    for seam in (1, R, 2 * R - 1):
+        whole = _read([(1, np.arange(2 * R), ts[:2 * R]), (2, np.arange(2 * R, 4 * R), ts[2 * R:])])
+        split = pa.Table.from_batches(whole.to_batches(max_chunksize=seam))
+        got = stored_runs(split, ["A", "B"], ["ts_ns"], tie_is_unordered=False)
+        assert got is not None and got.runs == {"A": [(0, 2 * R)], "B": [(2 * R, 2 * R)]} and got.unordered == []
+        back = ts.copy()
+        back[seam] = back[seam - 1] - 1  # the first row of the second chunk goes back
+        read = _read([(1, np.arange(2 * R), back[:2 * R]), (2, np.arange(2 * R, 4 * R), back[2 * R:])])
+        got = stored_runs(pa.Table.from_batches(read.to_batches(max_chunksize=seam)), ["A", "B"], ["ts_ns"],
+                          tie_is_unordered=False)
+        assert got is not None and got.unordered == ["A"] and got.runs == {"B": [(2 * R, 2 * R)]}

@@ -154,7 +154,8 @@ DUCKDB_ONLY = {
     "queries": {"trade_condition_set_strings", "list_stored_condition_sets", "add_trade_condition_sets",
                 "decide_trade_condition_sets", "archived_days", "archived_files",
                 "archived_trade_positions", "archived_quote_positions", "main_relations",
-                "quotes_range_symbols_stored", "quotes_range_symbols_stored_ts", "trades_range_symbols_stored",
+                "quotes_range_symbols_stored", "quotes_range_symbols_stored_ts", "quotes_range_symbols_ts",
+                "trades_range_symbols_stored",
                 "signal_state_stamps", "signal_states_of", "day_trades_final", "write_daily_metrics_prepared",
                 "realized_spread_due_since", "realized_spread_resume_since"},
 }
