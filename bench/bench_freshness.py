@@ -447,8 +447,9 @@ def thread_lines(result: dict[str, Any]) -> list[str]:
     """The ``--threads`` lines of one run (:func:`thread_summary`)."""
     t = result["threads"]
     gc = ("not recorded (a code without server/gc_times.py)" if t["gc"] is None else
-          ", ".join(f"gen {g}: {n} in {s * 1e3:.0f} ms" for g, (n, s) in sorted(t["gc"].items())) or "none")
-    gc_cores = "" if not t["gc"] else f" ({sum(s for _, s in t['gc'].values()) / t['window_s']:.3f} cores)"
+          ", ".join(f"gen {g}: {n} in {s * 1e3:.0f} ms ({c * 1e3:.0f} ms CPU)" for g, (n, s, c) in sorted(t["gc"].items()))
+          or "none")
+    gc_cores = "" if not t["gc"] else f" ({sum(c for _, _, c in t['gc'].values()) / t['window_s']:.3f} cores)"
     passes = t["bar_passes"]
     return [
         f"- {result['label']}, SIM_RATE {result['rate']:,}: demo {t['demo_cores']:.2f} cores over {t['window_s']:.0f} s "

@@ -174,12 +174,13 @@ class ThreadSampler:
         return out
 
 
-def gc_seconds(records: Iterable[dict[str, Any]], first_s: float, last_s: float) -> dict[int, tuple[int, float]]:
-    """``{generation: (collections, seconds)}`` of the collector's records (:mod:`server.gc_times`) started in
-    ``[first_s, last_s)`` (wall-clock seconds)."""
-    out: dict[int, tuple[int, float]] = {}
+def gc_seconds(records: Iterable[dict[str, Any]], first_s: float,
+               last_s: float) -> dict[int, tuple[int, float, float]]:  # fmt: skip
+    """``{generation: (collections, seconds, CPU seconds)}`` of the collector's records (:mod:`server.gc_times`)
+    started in ``[first_s, last_s)`` (wall-clock seconds)."""
+    out: dict[int, tuple[int, float, float]] = {}
     for r in records:
         if first_s <= r["at"] < last_s:
-            n, s = out.get(r["generation"], (0, 0.0))
-            out[r["generation"]] = (n + 1, s + r["seconds"])
+            n, s, c = out.get(r["generation"], (0, 0.0, 0.0))
+            out[r["generation"]] = (n + 1, s + r["seconds"], c + r["cpu_seconds"])
     return out

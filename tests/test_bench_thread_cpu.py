@@ -72,7 +72,7 @@ def test_thread_names_map_to_the_demos_parts() -> None:
 
 
 def test_gc_seconds_sums_by_generation_inside_the_window_only() -> None:
-    records = [{"at": 9.9, "generation": 2, "seconds": 5.0}, {"at": 10.0, "generation": 2, "seconds": 0.25},
-               {"at": 12.0, "generation": 0, "seconds": 0.001}, {"at": 15.0, "generation": 2, "seconds": 0.5},
-               {"at": 19.99, "generation": 2, "seconds": 0.5}, {"at": 20.0, "generation": 1, "seconds": 1.0}]
-    assert gc_seconds(records, 10.0, 20.0) == {2: (3, 1.25), 0: (1, 0.001)}
+    records = [{"at": at, "generation": g, "seconds": s, "cpu_seconds": s / 2}
+               for at, g, s in ((9.9, 2, 5.0), (10.0, 2, 0.25), (12.0, 0, 0.125), (15.0, 2, 0.5), (19.99, 2, 0.5),
+                                (20.0, 1, 1.0))]  # fmt: skip
+    assert gc_seconds(records, 10.0, 20.0) == {2: (3, 1.25, 0.625), 0: (1, 0.125, 0.0625)}

@@ -13,12 +13,13 @@ from server.gc_times import ENV, GcTimes, gc_times_from_env
 def test_a_collection_is_one_record_with_its_generation_length_and_start() -> None:
     ticks = iter([0.0, 10.0, 10.25, 20.0, 20.5])  # the first: the constructor's
     walls = iter([1000.0, 2000.0])
-    times = GcTimes(clock=lambda: next(ticks), wall=lambda: next(walls))
+    cpus = iter([5.0, 5.125, 6.0, 6.0])  # the calling thread's CPU: the second collection waited for a core
+    times = GcTimes(clock=lambda: next(ticks), wall=lambda: next(walls), cpu=lambda: next(cpus))
     times("start", {"generation": 2, "collected": 0, "uncollectable": 0})
     times("stop", {"generation": 2, "collected": 7, "uncollectable": 0})
     times("start", {"generation": 0, "collected": 0, "uncollectable": 0})
     times("stop", {"generation": 0, "collected": 0, "uncollectable": 0})
-    assert times.records == [(1000.0, 2, 0.25, 7), (2000.0, 0, 0.5, 0)]
+    assert times.records == [(1000.0, 2, 0.25, 0.125, 7), (2000.0, 0, 0.5, 0.0, 0)]
 
 
 def test_a_stop_without_its_start_is_not_a_record() -> None:
@@ -45,7 +46,7 @@ def test_set_records_real_collections_and_writes_them_at_the_end(tmp_path: Path)
     assert gc.callbacks == before
     rows = [json.loads(line) for line in target.read_text().splitlines()]
     assert [r["generation"] for r in rows][-2:] == [1, 2]
-    assert all(r["seconds"] >= 0 and r["at"] > 1.7e9 for r in rows)
+    assert all(r["seconds"] >= 0 and 0 <= r["cpu_seconds"] and r["at"] > 1.7e9 for r in rows)
 
 
 def test_records_are_appended_once_flush_s_passed_since_the_last_write(tmp_path: Path) -> None:
