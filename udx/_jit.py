@@ -18,8 +18,10 @@ holding the GIL, so the feed and the server stopped too; BENCHMARKS.md "Freshnes
 democpu). So a call whose types have no machine code yet is first served by an existing specialization
 (compiled or in the cache) that differs only in taking read-only arrays where the call passes writable ones:
 numba's own safe conversion (it does the same for a dispatcher that may not compile), and the code reads
-those arrays only, since it was compiled with them read-only (:func:`_served_by_read_only_twin`). Only when
-there is none does numba compile, as before.
+those arrays only, since it was compiled with them read-only (:func:`_served_by_read_only_twin`). When there is
+none, the specialization compiled takes read-only arrays wherever the call's are read-only or an earlier
+specialization took a read-only one (an argument the kernel only reads), so it serves every later mix of those;
+calls without such an argument compile as before.
 """
 
 from __future__ import annotations
@@ -68,13 +70,14 @@ def jit(func: F, **options: Any) -> F:
 
 
 def _served_by_read_only_twin(dispatcher: Any, args: tuple[Any, ...]) -> Any:
-    """The machine code of an existing specialization of ``dispatcher`` that takes ``args`` (loaded from the
-    cache if need be), registered for their exact types so that the next such call finds it directly; ``None``
-    when there is none.
+    """Machine code of ``dispatcher`` for ``args``, registered for their exact types so that the next such call
+    finds it directly; ``None``: numba compiles the call's own types, as without this.
 
-    It fits when each of its argument types is the call's, or is the read-only twin of the call's writable array
-    (same dtype, dimensions and layout). Called by numba's dispatcher only when no machine code matches the
-    call's types exactly."""
+    An existing specialization (loaded from the cache if need be) fits when each of its argument types is the
+    call's, or is the read-only twin of the call's writable array (same dtype, dimensions and layout). With none,
+    the call's types are compiled with a read-only array at every argument where an existing specialization
+    takes one (the kernel only reads it there), if that changes any. Called by numba's dispatcher only when no
+    machine code matches the call's types exactly."""
     from numba.core import types
 
     try:
@@ -97,12 +100,22 @@ def _served_by_read_only_twin(dispatcher: Any, args: tuple[Any, ...]) -> Any:
         served: dict[tuple[int, ...], Any] = dispatcher.__dict__.setdefault("_served_by_twin", {})
         if codes in served:
             return served[codes]
-        signature = next((sig for sig in list(dispatcher.overloads) if fits(sig)), None)
+        known = list(dispatcher.overloads)
+        signature = next((sig for sig in known if fits(sig)), None)
         if signature is None:
-            signature = next((sig for sig in _cached_signatures(dispatcher) if fits(sig)), None)
-            if signature is None:
+            cached = _cached_signatures(dispatcher)
+            signature = next((sig for sig in cached if fits(sig)), None)
+            if signature is None:  # compile, read-only wherever a specialization took a read-only array
+                read_only = {i for sig in known + cached for i, t in enumerate(sig)
+                             if isinstance(t, types.Array) and not t.mutable}  # fmt: skip
+                signature = tuple(t.copy(readonly=True) if i in read_only and isinstance(t, types.Array) else t
+                                  for i, t in enumerate(argtypes))  # fmt: skip
+                if signature == argtypes:
+                    return None  # numba's own path: nothing to widen
+            try:
+                dispatcher.compile(signature)  # cached: loaded; else compiled
+            except Exception:  # noqa: BLE001 - numba's own path compiles the call's types (and reports)
                 return None
-            dispatcher.compile(signature)  # in the cache: loaded, not compiled
         entry = dispatcher.overloads[signature]
         dispatcher._insert(list(codes), entry.entry_point, entry.objectmode)
         served[codes] = entry.entry_point

@@ -58,6 +58,25 @@ def test_a_read_only_call_is_never_served_by_code_for_a_writable_array() -> None
     assert len(kernel.signatures) == 2
 
 
+def _summed_python(a, b, out):  # type: ignore[no-untyped-def]
+    for i in range(a.size):
+        out[i] = a[i] + b[i]
+
+
+def test_a_new_mix_compiles_read_only_wherever_an_earlier_one_was_so_later_mixes_compile_nothing() -> None:
+    kernel = jit(_summed_python, cache=False)
+    out = np.empty(3)
+    ones, twos = np.ones(3), np.full(3, 2.0)
+    kernel(_read_only(ones), twos, out)  # (read-only, writable): compiled as it comes
+    kernel(ones, _read_only(twos), out)  # (writable, read-only): compiled (read-only, read-only)
+    assert out.tolist() == [3.0, 3.0, 3.0]
+    assert sorted((sig[0].mutable, sig[1].mutable) for sig in kernel.signatures) == [(False, False), (False, True)]
+    kernel(ones, twos, out)  # (writable, writable) and the rest: served
+    kernel(_read_only(ones), _read_only(twos), out)
+    assert len(kernel.signatures) == 2
+    assert all(sig[2].mutable for sig in kernel.signatures)  # the output was never made read-only
+
+
 def test_other_types_still_compile_their_own_code() -> None:
     kernel = _kernel()
     out = np.empty(3)
