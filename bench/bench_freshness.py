@@ -32,6 +32,9 @@ of the first 3 s and the last 5 s of the window are left out (no answer before, 
 ``--writes SECONDS`` (with ``--only-parts``: nothing else) times, in this process, what a trade and a bar wait
 for at the last rate: the feed's writes, those in which DuckDB checkpointed apart (:func:`writes`), and the
 one-bar transform pass (and when its signal rows were committed: the realized rows of due bars come after them).
+``--threads`` adds each run's CPU per thread and per part of the demo while polled (:func:`thread_summary`,
+:mod:`bench.thread_cpu`: ``/proc`` every second, threads named by ``py-spy dump`` when py-spy is on the ``PATH``), the
+simulator's, the collector's (``MICROSTRUCTURE_GC_TIMES``, :mod:`server.gc_times`) and DuckDB's checkpoints.
 ``--due-days DAYS`` times ``realized_spread_due`` over that many days of bars, every row against bounded by its
 floor (:func:`due_queries`).
 
