@@ -5,7 +5,8 @@ it is given every ``interval_s`` while a block runs, and the size of a DuckDB wr
 ``wal_interval_s`` (a WAL smaller than at the previous look: DuckDB checkpointed in between). Python 3.11 does
 not give its threads OS names, so at the end the Python name of each thread is asked of ``py-spy dump --json``
 (its ``os_thread_id``), when py-spy is on the ``PATH``; a thread py-spy does not list is a native one (DuckDB's
-workers, ...). :func:`part_of` maps a thread's name to the part of the demo it runs. :func:`gc_seconds` sums the
+workers, ...). A thread that ends between two samples loses its CPU since the last one (short-lived pools, such as
+the transform's per pass): the parts' sum can be below the process's CPU. :func:`part_of` maps a thread's name to the part of the demo it runs. :func:`gc_seconds` sums the
 collector's records of :mod:`server.gc_times` over a window.
 """
 
