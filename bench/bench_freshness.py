@@ -33,6 +33,9 @@ of the first 3 s and the last 5 s of the window are left out (no answer before, 
 for at the last rate: the feed's writes, those in which DuckDB checkpointed apart (:func:`writes`), and the
 one-bar transform pass (and when its signal rows were committed: the realized rows of due bars come after them,
 when they were; and how many passes DuckDB checkpointed in: the WAL file shrank during the pass).
+``--threads`` adds each run's CPU per thread and per part of the demo while polled (:func:`thread_summary`,
+:mod:`bench.thread_cpu`: ``/proc`` every second, threads named by ``py-spy dump`` when py-spy is on the ``PATH``), the
+simulator's, the collector's (``MICROSTRUCTURE_GC_TIMES``, :mod:`server.gc_times`) and DuckDB's checkpoints.
 ``--due-days DAYS`` times ``realized_spread_due`` over that many days of bars, every row against bounded by its
 floor (:func:`due_queries`).
 
@@ -55,6 +58,7 @@ here it prints and never asserts, and replaces its section of ``BENCHMARKS.md`` 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -307,25 +311,34 @@ def latencies(events: dict[str, np.ndarray], seen: dict[str, np.ndarray], arrive
 
 def measure(rate: int, seconds: float, settings: dict[str, str], *, inline: bool = False,
             code: Path = ROOT, label: str = "this tree", pause_s: float = 0.02,
-            ready_timeout_s: float = 600.0, asked: int | None = None) -> dict[str, Any]:
+            ready_timeout_s: float = 600.0, asked: int | None = None, threads: bool = False) -> dict[str, Any]:
     """Run the demo (the code of ``code``) at ``SIM_RATE`` ``rate`` and measure both freshnesses; with ``inline``
     the demo runs its own simulator, else a ``microstructure simulate`` process feeds it. ``asked``: the trades
-    offered/s that ``rate`` was chosen for (:func:`sim_rate_for`), ``None`` when ``rate`` was given as is."""
+    offered/s that ``rate`` was chosen for (:func:`sim_rate_for`), ``None`` when ``rate`` was given as is.
+    ``threads``: also the CPU of each thread while polling (:func:`thread_summary`, in ``result["threads"]``)."""
     workdir = Path(tempfile.mkdtemp(prefix="freshness-"))
     simulator: subprocess.Popen[bytes] | None = None
     process: subprocess.Popen[bytes] | None = None
+    sampler: Any = None
     try:
         if not inline:
             simulator, feed = start_simulator(workdir, rate, code)
             settings = {**settings, "SIM_FEED": feed}
+        if threads:
+            settings = {**settings, "MICROSTRUCTURE_GC_TIMES": str(workdir / "gc.jsonl")}
         process, port = start_demo(workdir, rate, settings, code)
         wait_ready(process, port, workdir, ready_timeout_s)
         wait_logged(process, workdir / "demo.log", "backfilled .* quotes", ready_timeout_s)  # the start's one big write
         time.sleep(2.0)  # past the first passes
         load_before = os.getloadavg()[0]
         cpu_before = cpu_seconds(process), cpu_seconds(simulator), time.monotonic()
-        polls = poll(port, seconds, pause_s)
+        if threads:
+            sampler = _thread_sampler(process, simulator, workdir, port)
+        with sampler or contextlib.nullcontext():
+            polls = poll(port, seconds, pause_s)
         cpu_after = cpu_seconds(process), cpu_seconds(simulator), time.monotonic()
+        if sampler is not None:
+            sampler.passes = _health(port).get("transform_passes", 0) - sampler.passes
         load_after = os.getloadavg()[0]
     finally:
         for child in (process, simulator):
@@ -339,6 +352,7 @@ def measure(rate: int, seconds: float, settings: dict[str, str], *, inline: bool
     bar_lat = latencies(bars, polls.bar_end_ns, polls.arrived_ns)
     gaps = np.diff(polls.arrived_ns) / 1e6
     drops, batch_s = feed_drops(workdir), code_setting(code, "ingest_batch_seconds", workdir)
+    summary = thread_summary(sampler, workdir, polls.arrived_ns[0] / NS, polls.arrived_ns[-1] / NS) if sampler else None
     shutil.rmtree(workdir, ignore_errors=True)
     wall = cpu_after[2] - cpu_before[2]
     result = {
@@ -356,6 +370,8 @@ def measure(rate: int, seconds: float, settings: dict[str, str], *, inline: bool
         "demo_cpu": (cpu_after[0] - cpu_before[0]) / wall, "sim_cpu": (cpu_after[1] - cpu_before[1]) / wall,
         "batch_s": batch_s, "drops": drops, "realized": realized,
     }  # fmt: skip
+    if summary is not None:
+        result["threads"] = summary
     # CPU per trade (each with its quote): what the rate costs whatever else runs on the box
     result["demo_us"] = 1e6 * result["demo_cpu"] / max(result["trades_per_s"], 1e-9)
     result["sim_us"] = 1e6 * result["sim_cpu"] / max(result["offered_per_s"], 1e-9)
@@ -368,6 +384,87 @@ def measure(rate: int, seconds: float, settings: dict[str, str], *, inline: bool
           f"reconnects {result['drops']}; realized-spread rows written while polled {result['realized']}; load "
           f"{result['load']}", flush=True)  # fmt: skip
     return result
+
+
+def _health(port: int) -> dict[str, Any]:
+    """The demo's ``/health`` document (empty when it does not answer)."""
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", "/health")
+        return dict(json.loads(connection.getresponse().read()))
+    except (OSError, ValueError):
+        return {}
+
+
+def _thread_sampler(process: subprocess.Popen[bytes], simulator: subprocess.Popen[bytes] | None, workdir: Path,
+                    port: int) -> Any:
+    """A :class:`bench.thread_cpu.ThreadSampler` of the demo (and the simulator) and the demo's WAL; its
+    ``passes`` holds the demo's transform passes so far (:func:`measure` makes it those of the window)."""
+    from bench.thread_cpu import ThreadSampler
+
+    pids = {"demo": process.pid, **({"simulator": simulator.pid} if simulator is not None else {})}
+    sampler = ThreadSampler(pids, wal=workdir / "demo.duckdb.wal")
+    sampler.passes = _health(port).get("transform_passes", 0)  # type: ignore[attr-defined]
+    return sampler
+
+
+def _logged_passes(log: Path, first_s: float, last_s: float) -> list[float]:
+    """Seconds of the transform passes that wrote bars, logged in ``[first_s, last_s)`` (the demo's log, whose
+    times are whole local seconds)."""
+    import datetime as dt
+
+    out = []
+    for line in log.read_text(errors="replace").splitlines():
+        m = re.match(r"(\S+) INFO \S+ transform: \d+ bars for \d+ symbols in ([\d.]+)s", line)
+        if m and first_s <= dt.datetime.strptime(m[1], "%Y-%m-%dT%H:%M:%S").timestamp() < last_s:
+            out.append(float(m[2]))
+    return out
+
+
+def thread_summary(sampler: Any, workdir: Path, first_s: float, last_s: float) -> dict[str, Any]:
+    """What ``--threads`` reports of one run (``sampler``: :func:`_thread_sampler` after the polling): the
+    demo's cores per part and its busiest threads, its cores per second (p50 / p90 / max), the simulator's
+    cores, the collector's collections and seconds by generation (:mod:`server.gc_times`), DuckDB's checkpoints
+    (the WAL seen shrinking) and the WAL's growth, the transform passes and the seconds of those that wrote bars."""
+    from bench.thread_cpu import gc_seconds
+
+    window = max(sampler.seconds(), 1e-9)
+    demo = sampler.threads("demo")
+    parts: dict[str, float] = {}
+    for t in demo:
+        parts[t["part"]] = parts.get(t["part"], 0.0) + t["cpu_s"] / window
+    per_s = sampler.per_second("demo")
+    gc_path = workdir / "gc.jsonl"
+    records = [json.loads(line) for line in gc_path.read_text().splitlines()] if gc_path.exists() else None
+    return {
+        "window_s": window, "demo_cores": sum(parts.values()), "parts": dict(sorted(parts.items(), key=lambda kv: -kv[1])),
+        "top": [(t["name"] or f"native {t['tid']} ({t['comm']})", t["cpu_s"] / window, t["peak"]) for t in demo[:8]],
+        "per_second": [float(np.percentile(per_s, q)) for q in (50, 90, 100)] if per_s else [],
+        "sim_cores": sum(t["cpu_s"] for t in sampler.threads("simulator")) / window if "simulator" in sampler.pids else None,
+        "gc": None if records is None else gc_seconds(records, first_s, last_s),
+        "checkpoints": len(sampler.checkpoints), "wal_mib_s": sampler.wal_bytes / 2**20 / window,
+        "passes": sampler.passes, "bar_passes": _logged_passes(workdir / "demo.log", first_s, last_s),
+    }  # fmt: skip
+
+
+def thread_lines(result: dict[str, Any]) -> list[str]:
+    """The ``--threads`` lines of one run (:func:`thread_summary`)."""
+    t = result["threads"]
+    gc = ("not recorded (a code without server/gc_times.py)" if t["gc"] is None else
+          ", ".join(f"gen {g}: {n} in {s * 1e3:.0f} ms ({c * 1e3:.0f} ms CPU)" for g, (n, s, c) in sorted(t["gc"].items()))
+          or "none")
+    gc_cores = "" if not t["gc"] else f" ({sum(c for _, _, c in t['gc'].values()) / t['window_s']:.3f} cores)"
+    passes = t["bar_passes"]
+    return [
+        f"- {result['label']}, SIM_RATE {result['rate']:,}: demo {t['demo_cores']:.2f} cores over {t['window_s']:.0f} s "
+        f"(per second p50 / p90 / max {' / '.join(f'{c:.2f}' for c in t['per_second'])})"
+        + (f", simulator {t['sim_cores']:.2f}" if t["sim_cores"] is not None else ""),
+        "  parts: " + "; ".join(f"{part} {cores:.3f}" for part, cores in t["parts"].items()),
+        "  busiest threads (cores, peak over 1 s): " + ", ".join(f"{n} {c:.3f} ({p:.2f})" for n, c, p in t["top"]),
+        f"  GC: {gc}{gc_cores}; DuckDB checkpoints (WAL seen shrinking) {t['checkpoints']}, WAL "
+        f"{t['wal_mib_s']:.1f} MiB/s; transform passes {t['passes']}, {len(passes)} with bars: seconds "
+        + (f"p50 {np.median(passes):.2f} max {max(passes):.2f}" if passes else "none"),
+    ]
 
 
 def render(results: list[dict[str, Any]], seconds: float, settings: dict[str, str], lateness: float,
@@ -1037,6 +1134,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeline", action="store_true",
                         help="also run this tree's demo at the last rate twice with the debug write timeline, with one "
                         "write lock and with the market lock apart, and summarize where a trade's time goes (timeline_lines)")
+    parser.add_argument("--threads", action="store_true",
+                        help="also report each run's CPU per thread and per part of the demo, the simulator's, the "
+                        "collector's and DuckDB's checkpoints while polled (thread_summary; names from py-spy if on PATH)")
     parser.add_argument("--no-append", action="store_true", help="leave BENCHMARKS.md as it is")
     args = parser.parse_args(argv)
     defaults = Settings()  # type: ignore[call-arg]  # the demo runs with the same environment
@@ -1055,13 +1155,19 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 results.append(measure(rate, args.seconds, settings, inline=args.inline, code=code, label=label,
                                        pause_s=args.pause_ms / 1000, ready_timeout_s=args.ready_timeout,
-                                       asked=asked))  # fmt: skip
+                                       asked=asked, threads=args.threads))  # fmt: skip
+                if "threads" in results[-1]:
+                    print("\n".join(thread_lines(results[-1])), flush=True)
             except RuntimeError as exc:  # a demo that did not start or get ready: said in its row
                 print(f"[{label}, {rate}/s] not measured: {exc}", flush=True)
                 results.append({"label": label, "rate": rate, "asked": asked, "failed": str(exc),
                                 "simulator": "in the demo" if args.inline else "own process"})  # fmt: skip
     section = render(results, args.seconds, settings, defaults.transform_lateness_seconds,
                      defaults.transform_interval_seconds, args.pause_ms / 1000) if results else ""  # fmt: skip
+    if args.threads and any("threads" in r for r in results):
+        section += ("\nPer thread (`--threads`: each thread's CPU from /proc every second while polled, named by "
+                    "`py-spy dump`; parts by thread name, `bench/thread_cpu.py`; GC from `MICROSTRUCTURE_GC_TIMES`):\n"
+                    + "\n".join(line for r in results if "threads" in r for line in thread_lines(r)) + "\n")
     if args.feed_cpu:
         codes = [(ROOT, "this tree")] + ([(args.baseline.resolve(), f"baseline {args.baseline}")]
                                          if args.baseline is not None else [])

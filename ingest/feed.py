@@ -188,7 +188,7 @@ class PolygonReader:
         PolygonAuthError
             The server answered ``auth_failed``.
         """
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="polygon-feed-writer")
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"polygon-feed-writer-{self.market}")
         reader = asyncio.create_task(self._read_forever(), name=f"polygon-feed-reader-{self.market}")
         drain = asyncio.create_task(self._drain(), name=f"polygon-feed-drain-{self.market}")
         try:
@@ -317,7 +317,7 @@ class PolygonFeed(PolygonReader):
         batch of :data:`MAX_BATCH_FACTOR` × ``batch_rows`` rows waits for the write in flight before reading on.
         """
         loop = asyncio.get_running_loop()
-        self._quote_builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="polygon-feed-writer-quotes")
+        self._quote_builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"polygon-feed-writer-quotes-{self.market}")
         batch = FastFrameBatch(self.source)
         first_ns: int | None = None
         deadline: float | None = None

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import uvicorn
 
+from server.gc_times import gc_times_from_env
 from server.http_server import http_config
 from server.kafka_lag import loader_lag
 from server.listen import bind_listener
@@ -417,6 +418,7 @@ async def run_embedded(settings: Settings, *, roles: Sequence[str], simulate: bo
     ordered = [r for r in ROLES if r in chosen]
     async with contextlib.AsyncExitStack() as stack:
         publish = stack.enter_context(owning_database(settings, ordered))
+        stack.enter_context(gc_times_from_env())  # debug: MICROSTRUCTURE_GC_TIMES (server/gc_times.py)
         try:
             url = None
             if "serve" in chosen:
