@@ -59,7 +59,9 @@ def jit(func: F, **options: Any) -> F:
         return func
     options.setdefault("cache", True)
     compiled: F = numba.njit(**options)(func)
-    compile_for_args = compiled._compile_for_args  # type: ignore[attr-defined]  # numba calls it on a type miss
+    compile_for_args = getattr(compiled, "_compile_for_args", None)  # numba calls it on a type miss (private)
+    if compile_for_args is None:  # a numba without it: every mix of flags compiles, as numba does by itself
+        return compiled
 
     def served_or_compiled(*args: Any, **kws: Any) -> Any:
         served = None if kws else _served_by_read_only_twin(compiled, args)
@@ -117,7 +119,10 @@ def _served_by_read_only_twin(dispatcher: Any, args: tuple[Any, ...]) -> Any:
             except Exception:  # noqa: BLE001 - numba's own path compiles the call's types (and reports)
                 return None
         entry = dispatcher.overloads[signature]
-        dispatcher._insert(list(codes), entry.entry_point, entry.objectmode)
+        try:
+            dispatcher._insert(list(codes), entry.entry_point, entry.objectmode)
+        except Exception:  # noqa: BLE001 - numba's private table changed shape: its own path serves the call
+            return None
         served[codes] = entry.entry_point
         return entry.entry_point
 
