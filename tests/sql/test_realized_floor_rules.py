@@ -320,3 +320,38 @@ def test_a_commit_of_two_grids_with_a_bar_below_one_grids_floor_drops_it(storage
     storage.commit_signals(pa.concat_tables([_bars("AA", [720]), _bars("AA", [600], seconds=300)]), [])
     due, _ = storage.realized_spread_due(300, H, 900)
     assert due.column("bar_end_ns").to_pylist() == [600, 900]  # the plain rule: no row, every bar due
+
+
+def test_a_storage_on_a_connection_keeps_its_first_floor(tmp_path):
+    """A storage built on a connection (not by ``open``: no drop counted yet on its file) keeps the floor of its
+    first pass like any other: the next pass reads from it."""
+    import duckdb
+
+    path = tmp_path / "f.duckdb"
+    _open(path).close()
+    s = DuckDBStorage(duckdb.connect(str(path)), read_only=False, query_timeout_s=5.0)
+    try:
+        _market(s)
+        assert s._file_key not in s._realized_drops
+        assert _answer(s, 720) == _plain(s, 720)
+        assert _floors(s) == {(BAR, H): 600}
+        calls = _record(s)
+        assert _answer(s, 720) == _plain(s, 720)
+        assert _names(s, calls) == ["realized_spread_resume_since", "realized_spread_due_since"]
+    finally:
+        s._realized_floors.pop(s._file_key, None)
+        s._realized_drops.pop(s._file_key, None)
+        s._root.close()
+
+
+def test_a_symbol_with_rows_of_two_horizons_loses_the_other_ones(storage, caplog):
+    import logging
+
+    _market(storage)
+    storage.write_realized_spread(_rows("AA", [660, 720], horizon=H // 2))  # AA: 540, 600 of H; 660, 720 of H / 2
+    with caplog.at_level(logging.WARNING, logger="microstructure.sql"):
+        assert _answer(storage, 780) == _plain(storage, 780)
+    assert storage.fetch_all("SELECT bar_end_ns, horizon_seconds FROM bar_realized_spread ORDER BY 1") == [
+        (540, H), (600, H)]
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        f"bar_realized_spread: 2 row(s) of another horizon than {H} s deleted; recomputing them"]
