@@ -77,3 +77,20 @@ def test_an_opened_files_appends_and_commits_are_recorded_under_their_locks(tmp_
         s.close()
     names = [json.loads(line)["lock"] for line in timeline.read_text().splitlines()]
     assert names[-3:] == ["write", "market", "quotes"]
+
+
+def test_one_analyst_statement_at_a_time():
+    """The module docstring: analysts' statements run one at a time (the slot ``run_sql`` waits for)."""
+    s = _storage()
+    assert s._analyst_slot.acquire(blocking=False)
+    try:
+        assert not s._analyst_slot.acquire(blocking=False)
+    finally:
+        s._analyst_slot.release()
+
+
+def test_storages_on_two_connections_keep_floors_of_their_own():
+    """The realized floors are kept per file: two storages built on connections (not by ``open``) are two files."""
+    one, two = _storage(), _storage()
+    assert one._file_key != two._file_key
+    assert None not in (one._file_key, two._file_key)
