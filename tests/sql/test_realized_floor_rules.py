@@ -355,3 +355,40 @@ def test_a_symbol_with_rows_of_two_horizons_loses_the_other_ones(storage, caplog
         (540, H), (600, H)]
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
         f"bar_realized_spread: 2 row(s) of another horizon than {H} s deleted; recomputing them"]
+
+
+def test_files_opened_have_keys_of_their_own_and_one_path_one_key(tmp_path):
+    """The floors are kept per file: two files opened never share them, two storages on one path do."""
+    one, two = _open(tmp_path / "a.duckdb"), _open(tmp_path / "b.duckdb")
+    again = DuckDBStorage.open(Settings(_env_file=None, duckdb_path=tmp_path / "a.duckdb"))  # type: ignore[call-arg]
+    try:
+        assert one._file_key != two._file_key and None not in (one._file_key, two._file_key)
+        assert again._file_key == one._file_key
+    finally:
+        for s in (again, one, two):
+            s.close()
+
+
+def test_a_writer_opening_a_file_a_reader_of_this_process_kept_a_floor_on_reads_every_row(tmp_path):
+    """A reader keeps a floor and does not drop it at its close; another process then writes the file (a plain
+    DuckDB connection here): the next writer's open drops the floor, so its pass sees the change below it."""
+    import duckdb
+
+    path = tmp_path / "f.duckdb"
+    writer = _open(path)
+    _market(writer)
+    writer.close()
+    reader = DuckDBStorage.open(Settings(_env_file=None, duckdb_path=path), read_only=True)  # type: ignore[call-arg]
+    try:
+        reader.realized_spread_due(BAR, H, 720)
+        assert _floors(reader) == {(BAR, H): 600}
+    finally:
+        reader.close()
+    other = duckdb.connect(str(path))
+    other.execute("DELETE FROM bar_realized_spread WHERE symbol = 'AA' AND bar_end_ns = 600")
+    other.close()
+    writer = _open(path)
+    try:
+        assert _answer(writer, 720) == _plain(writer, 720)  # AA resumes from its row of 540
+    finally:
+        writer.close()
