@@ -371,7 +371,8 @@ def test_files_opened_have_keys_of_their_own_and_one_path_one_key(tmp_path):
 
 def test_a_writer_opening_a_file_a_reader_of_this_process_kept_a_floor_on_reads_every_row(tmp_path):
     """A reader keeps a floor and does not drop it at its close; another process then writes the file (a plain
-    DuckDB connection here): the next writer's open drops the floor, so its pass sees the change below it."""
+    DuckDB connection here): the next writer's open drops the floor, so its pass sees the change below it (a
+    writer that opens the file without applying the schema: ``apply_schema``'s own writes drop it as well)."""
     import duckdb
 
     path = tmp_path / "f.duckdb"
@@ -387,8 +388,8 @@ def test_a_writer_opening_a_file_a_reader_of_this_process_kept_a_floor_on_reads_
     other = duckdb.connect(str(path))
     other.execute("DELETE FROM bar_realized_spread WHERE symbol = 'AA' AND bar_end_ns = 600")
     other.close()
-    writer = _open(path)
-    try:
+    writer = DuckDBStorage.open(Settings(_env_file=None, duckdb_path=path))  # type: ignore[call-arg]
+    try:  # no apply_schema (whose own writes would drop the floor too): the open alone
         assert _answer(writer, 720) == _plain(writer, 720)  # AA resumes from its row of 540
     finally:
         writer.close()
