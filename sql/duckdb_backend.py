@@ -917,9 +917,11 @@ class DuckDBStorage:
             if table is None or table.num_rows == 0:
                 continue
             grids = set(pc.unique(table.column("bar_seconds")).to_pylist())
-            lows = [f for (g, _), f in floors.items() if g in grids]
-            if lows and pc.min(table.column("bar_end_ns")).as_py() < min(lows):
-                keep = False
+            for grid in grids:  # each grid's bars against that grid's floors
+                lows = [f for (g, _), f in floors.items() if g == grid]
+                of_grid = table if len(grids) == 1 else table.filter(pc.equal(table.column("bar_seconds"), grid))
+                if lows and pc.min(of_grid.column("bar_end_ns")).as_py() < min(lows):
+                    keep = False
             if view == "bar_realized_spread_batch":
                 horizons = set(pc.unique(table.column("horizon_seconds")).to_pylist())
                 if any(g in grids and h not in horizons for g, h in floors) or len(horizons) > 1:
