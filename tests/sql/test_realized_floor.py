@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from sql.contract import BAR_REALIZED_SPREAD_SCHEMA, SIGNALS_SCHEMA
 from sql.settings import Settings
+from tests.reference.realized_due import due_and_newest
 
 pytestmark = pytest.mark.duckdb
 DuckDBStorage = pytest.importorskip("sql.duckdb_backend").DuckDBStorage
@@ -57,12 +58,7 @@ def _plain(storage: Any, until: int) -> tuple[list[tuple], list[tuple]]:
     rows = storage.fetch_all(f"SELECT symbol, bar_end_ns, tick_price, tick_sign FROM bar_realized_spread "
                              f"WHERE bar_seconds = {BAR} AND horizon_seconds = {H}")
     bars = storage.fetch_all(f"SELECT symbol, bar_end_ns FROM trading_signals WHERE bar_seconds = {BAR}")
-    newest: dict[str, tuple] = {}
-    for row in rows:
-        if row[0] not in newest or row[1] > newest[row[0]][1]:
-            newest[row[0]] = row
-    due = sorted((s, e) for s, e in bars if e <= until and e > (newest[s][1] if s in newest else -1))
-    return due, sorted(newest.values())
+    return due_and_newest(rows, bars, until)
 
 
 def _answer(storage: Any, until: int) -> tuple[list[tuple], list[tuple]]:

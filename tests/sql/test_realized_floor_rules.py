@@ -15,6 +15,7 @@ import pytest
 
 from sql.contract import BAR_REALIZED_SPREAD_SCHEMA, SIGNALS_SCHEMA
 from sql.settings import Settings
+from tests.reference.realized_due import due_and_newest
 
 pytestmark = pytest.mark.duckdb
 DuckDBStorage = pytest.importorskip("sql.duckdb_backend").DuckDBStorage
@@ -61,12 +62,20 @@ def _plain(storage: Any, until: int, horizon: int = H) -> tuple[list[tuple], lis
     rows = storage.fetch_all(f"SELECT symbol, bar_end_ns, tick_price FROM bar_realized_spread "
                              f"WHERE bar_seconds = {BAR} AND horizon_seconds = {horizon}")
     bars = storage.fetch_all(f"SELECT symbol, bar_end_ns FROM trading_signals WHERE bar_seconds = {BAR}")
-    newest: dict[str, tuple] = {}
-    for row in rows:
-        if row[0] not in newest or row[1] > newest[row[0]][1]:
-            newest[row[0]] = row
-    due = sorted((s, e) for s, e in bars if e <= until and e > (newest[s][1] if s in newest else -1))
-    return due, sorted(newest.values())
+    return due_and_newest(rows, bars, until)
+
+
+class _ToldListener:
+    """A write listener that keeps what it is told of a failed write (the storage holds it weakly: keep a name)."""
+
+    def __init__(self) -> None:
+        self.told: list[BaseException] = []
+
+    def attached(self) -> None:
+        pass
+
+    def write_failed(self, exc: BaseException) -> None:
+        self.told.append(exc)
 
 
 def _answer(storage: Any, until: int, horizon: int = H) -> tuple[list[tuple], list[tuple]]:
@@ -161,16 +170,8 @@ def test_floors_are_kept_per_grid_and_horizon(storage):
 def test_rows_of_another_horizon_are_deleted_told_and_the_answer_recomputed(storage):
     _market(storage)
     storage.write_realized_spread(_rows("BB", [660, 720], horizon=H // 2))
-    told: list = []
-
-    class Listener:
-        def attached(self) -> None:
-            pass
-
-        def write_failed(self, exc: BaseException) -> None:
-            told.append(exc)
-
-    listener = Listener()
+    listener = _ToldListener()
+    told = listener.told
     storage.add_write_listener(listener)
     plain = _plain(storage, 780)  # H's rows only: BB's rows of H / 2 are not H's
     assert _answer(storage, 780) == plain
@@ -182,16 +183,8 @@ def test_rows_of_another_horizon_are_deleted_told_and_the_answer_recomputed(stor
 
 def test_rows_of_the_asked_horizon_only_are_not_deleted(storage):
     _market(storage)
-    told: list = []
-
-    class Listener:
-        def attached(self) -> None:
-            pass
-
-        def write_failed(self, exc: BaseException) -> None:
-            told.append(exc)
-
-    listener = Listener()
+    listener = _ToldListener()
+    told = listener.told
     storage.add_write_listener(listener)
     calls = _record(storage)
     assert _answer(storage, 780) == _plain(storage, 780)
