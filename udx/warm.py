@@ -27,7 +27,7 @@ import logging
 import sys
 import threading
 
-from udx._jit import _cached_signatures, jit_enabled
+from udx._jit import jit_enabled
 
 __all__ = ["warm_kernels"]
 
@@ -62,6 +62,14 @@ def _dispatchers() -> list[object]:
                 if isinstance(value, CPUDispatcher):
                     kernels.setdefault(id(value), value)
     return list(kernels.values())
+
+
+def _cached_signatures(dispatcher: object) -> list[tuple[object, ...]]:
+    """The argument types of the overloads the cache holds for this machine and this source of the kernel."""
+    cache = dispatcher._cache  # type: ignore[attr-defined]  # numba's FunctionCache (no public listing)
+    index = cache._cache_file._load_index()
+    codegen = dispatcher.targetctx.codegen()  # type: ignore[attr-defined]
+    return [key[0] for key in index if cache._index_key(key[0], codegen) == key]
 
 
 def _load_cached() -> None:
