@@ -13,8 +13,9 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from sql.contract import BAR_REALIZED_SPREAD_SCHEMA, SIGNALS_SCHEMA
+from sql.contract import BAR_REALIZED_SPREAD_SCHEMA
 from sql.settings import Settings
+from test_realized_floor import _bars  # the same bars of one grid (pytest puts tests/sql on sys.path)
 from tests.reference.realized_due import due_and_newest
 
 pytestmark = pytest.mark.duckdb
@@ -22,15 +23,6 @@ DuckDBStorage = pytest.importorskip("sql.duckdb_backend").DuckDBStorage
 
 BAR = 60
 H = 300
-
-
-def _bars(symbol: str, ends: list[int], seconds: int = BAR) -> pa.Table:
-    n = len(ends)
-    columns: dict[str, list[Any]] = {name: [None] * n for name in SIGNALS_SCHEMA.names}
-    columns.update(symbol=[symbol] * n, bar_end_ns=ends, bar_seconds=[seconds] * n, n_trades=[1] * n,
-                   volume=[1.0] * n, close=[1.0] * n, jump_detected=[False] * n, trading_signal=["HOLD"] * n,
-                   signal_reason=["test"] * n, computed_at_ns=[0] * n)
-    return pa.table(columns, schema=SIGNALS_SCHEMA)
 
 
 def _rows(symbol: str, ends: list[int], horizon: int = H, seconds: int = BAR,
