@@ -340,14 +340,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _startup_error() -> type[Exception]:
-    """``server.embedded.StartupError`` when a command imported that module (only its code raises it), else
-    :class:`StorageError` again: ``transform`` and ``sql`` do not import the server's HTTP and MCP stack (~0.6-1 s
-    of imports) for an exception they cannot raise."""
-    embedded = sys.modules.get("server.embedded")
-    return StorageError if embedded is None else embedded.StartupError
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``microstructure`` command line; return the exit status."""
     args = _parser().parse_args(argv)
@@ -359,6 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"microstructure: invalid settings: {problems}", file=sys.stderr)
         return 2
     from server.listen import ListenError
+    from server.startup_error import StartupError
     from server.owner import holder_message
 
     try:
@@ -366,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DatabaseHeld as exc:
         print(f"microstructure: {holder_message(exc)}", file=sys.stderr)
         return 1
-    except (StorageError, _startup_error(), ListenError) as exc:
+    except (StorageError, StartupError, ListenError) as exc:
         print(f"microstructure: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -37,6 +37,7 @@ from server.http_server import http_config
 from server.kafka_lag import loader_lag
 from server.listen import bind_listener
 from server.owner import owning_database, server_url
+from server.startup_error import StartupError
 from server.trade_watch import TradeWatch
 from sql.backend import Storage, open_storage
 from sql.settings import Settings
@@ -56,10 +57,6 @@ DEMO_SESSION = "00:00-24:00 UTC"
 
 #: What one process can host around one database (``microstructure up --roles``).
 ROLES = ("stream", "load", "transform", "serve")
-
-
-class StartupError(RuntimeError):
-    """The process cannot start: a setting is missing or the HTTP port is taken (the message says which)."""
 
 
 def default_roles(settings: Settings) -> tuple[str, ...]:
