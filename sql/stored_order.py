@@ -435,11 +435,7 @@ def stored_runs(table: pa.Table, symbols: Sequence[str], key: Sequence[str], *,
         this = _keys_at(table, key, next_rows)
         bad_rows = next_rows[_before(prev, this, tie_is_unordered)]
     bad = set(_keys_at(table, ["symbol_index"], bad_rows)[0].tolist()) if bad_rows.size else set()
-    runs: dict[str, list[tuple[int, int]]] = {}
-    for p, a, m in zip(pos.tolist(), starts.tolist(), lengths.tolist(), strict=True):
-        if p not in bad:
-            runs.setdefault(symbols[p - 1], []).append((a, m))
-    return Runs(runs, sorted((symbols[p - 1] for p in bad), key=str.encode), table.column(key[0]))
+    return _symbol_runs(symbols, pos, starts, lengths, bad, table.column(key[0]))
 
 
 def time_runs(table: pa.Table, symbols: Sequence[str]) -> Runs | None:
@@ -493,11 +489,18 @@ def time_runs(table: pa.Table, symbols: Sequence[str]) -> Runs | None:
                                              last[order])
     touching = (pos[1:] == pos[:-1]) & (first[1:] <= last[:-1])  # a tie, or rows that overlap in time
     bad = set(pos[1:][touching].tolist())
+    return _symbol_runs(symbols, pos, run_starts, lengths, bad, table.column("ts_ns"))
+
+
+def _symbol_runs(symbols: Sequence[str], position: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
+                 bad: set[int], first_key: pa.ChunkedArray) -> Runs:
+    """The :class:`Runs` of runs sorted by symbol position and first key: each symbol's ``(first read row,
+    length)`` in that order, the symbols at the positions in ``bad`` left out and named (in byte order)."""
     runs: dict[str, list[tuple[int, int]]] = {}
-    for p_, a, m_ in zip(pos.tolist(), run_starts.tolist(), lengths.tolist(), strict=True):
-        if p_ not in bad:
-            runs.setdefault(symbols[p_ - 1], []).append((a, m_))
-    return Runs(runs, sorted((symbols[p_ - 1] for p_ in bad), key=str.encode), table.column("ts_ns"))
+    for p, a, m in zip(position.tolist(), starts.tolist(), lengths.tolist(), strict=True):
+        if p not in bad:
+            runs.setdefault(symbols[p - 1], []).append((a, m))
+    return Runs(runs, sorted((symbols[p - 1] for p in bad), key=str.encode), first_key)
 
 
 def _chunk_runs(table: pa.Table, first_key: str, most: int) -> tuple[np.ndarray, ...] | None:
