@@ -30,8 +30,8 @@ _WARNED_CODES: set[int] = set()
 #: ``ts, price, size, sets_price, counts_volume`` of one symbol.
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 #: The arrays of a symbol with no trades.
-NO_TRADES: Arrays = read_only(np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, np.bool_),  # type: ignore[assignment]
-                              np.empty(0, np.bool_))
+NO_TRADES: Arrays = read_only(  # type: ignore[assignment]
+    np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, np.bool_), np.empty(0, np.bool_))
 
 
 def read_chunk(storage: Storage, wanted: Sequence[tuple[str, int]], end_ns: int,
