@@ -1,7 +1,8 @@
 """The transform's reads: a chunk of symbols' trades (with each print's eligibility) and quotes in one query each.
 
 :func:`read_chunk` and :func:`read_quotes` answer ``(symbol, start_ns)`` pairs up to one end; each symbol's
-arrays are time-ordered slices of one read. :func:`valid_prints` drops the prints no statistic may use.
+arrays are time-ordered slices of one read. :func:`valid_prints` drops the prints no statistic may use. Every
+array they hand the compute is read-only, whether Arrow's buffer or a copy (:mod:`udx._read_only`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import pyarrow.compute as pc
 
 from sql.backend import Storage
 from sql.conditions import print_eligibility, unknown_codes
+from udx._read_only import read_only
 from udx.liquidity_step import Quotes
 
-__all__ = ["Arrays", "Head", "arrays_of", "read_chunk", "read_quotes", "read_with_heads", "symbol_bounds",
-           "valid_prints"]
+__all__ = ["NO_TRADES", "Arrays", "Head", "arrays_of", "read_chunk", "read_quotes", "read_with_heads",
+           "symbol_bounds", "valid_prints"]
 
 log = logging.getLogger("udx.transform")  # the transform's lines, as before the readers had their own module
 _WARNED_CODES: set[int] = set()
@@ -27,6 +29,9 @@ _WARNED_CODES: set[int] = set()
 
 #: ``ts, price, size, sets_price, counts_volume`` of one symbol.
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+#: The arrays of a symbol with no trades.
+NO_TRADES: Arrays = read_only(  # type: ignore[assignment]
+    np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, np.bool_), np.empty(0, np.bool_))
 
 
 def read_chunk(storage: Storage, wanted: Sequence[tuple[str, int]], end_ns: int,
@@ -46,15 +51,15 @@ def read_chunk(storage: Storage, wanted: Sequence[tuple[str, int]], end_ns: int,
     ts, px, sz, price_ok, volume_ok = arrays_of(table, "stocks")
     bounds = symbol_bounds(table.column("symbol"), [symbol for symbol, _ in wanted])
     out: dict[str, Arrays] = {}
-    empty = (np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, np.bool_), np.empty(0, np.bool_))
     for symbol, start in wanted:
         if symbol not in bounds:
-            out[symbol] = empty
+            out[symbol] = NO_TRADES
             continue
         a, b = bounds[symbol]
         a += int(np.searchsorted(ts[a:b], start, side="left"))
         if markets.get(symbol) == "crypto":
-            out[symbol] = (ts[a:b], px[a:b], sz[a:b], np.ones(b - a, np.bool_), np.ones(b - a, np.bool_))
+            (ok,) = read_only(np.ones(b - a, np.bool_))
+            out[symbol] = (ts[a:b], px[a:b], sz[a:b], ok, ok)
         else:
             out[symbol] = (ts[a:b], px[a:b], sz[a:b], price_ok[a:b], volume_ok[a:b])
     return out
@@ -103,7 +108,7 @@ def symbol_bounds(column: pa.ChunkedArray, symbols: Sequence[str]) -> dict[str, 
 
 
 def arrays_of(trades: pa.Table, market: str) -> Arrays:
-    """``ts, price, size`` of a read as contiguous arrays, with each print's eligibility (crypto: all)."""
+    """``ts, price, size`` of a read as contiguous read-only arrays, with each print's eligibility (crypto: all)."""
     ts = np.ascontiguousarray(_joined(trades.column("ts_ns")), dtype=np.int64)
     px = np.ascontiguousarray(_joined(trades.column("price")), dtype=np.float64)
     sz = np.ascontiguousarray(_joined(trades.column("size")), dtype=np.float64)
@@ -112,13 +117,13 @@ def arrays_of(trades: pa.Table, market: str) -> Arrays:
     correction = trades.column("correction") if "correction" in names else None
     if conditions is None or market == "crypto":
         ok = np.ones(ts.size, np.bool_)
-        return ts, px, sz, ok, ok
+        return read_only(ts, px, sz, ok, ok)  # type: ignore[return-value]
     for code in unknown_codes(conditions) - _WARNED_CODES:
         _WARNED_CODES.add(code)
         log.warning("trade condition %d is not in Polygon's condition table shipped here; such prints are "
                     "treated as regular sales", code)
     price_ok, volume_ok = print_eligibility(conditions, correction, market)
-    return ts, px, sz, price_ok, volume_ok
+    return read_only(ts, px, sz, price_ok, volume_ok)  # type: ignore[return-value]
 
 
 def _joined(column: pa.ChunkedArray) -> np.ndarray:
@@ -132,10 +137,10 @@ def _joined(column: pa.ChunkedArray) -> np.ndarray:
 def valid_prints(ts: np.ndarray, px: np.ndarray, sz: np.ndarray, price_ok: np.ndarray,
            volume_ok: np.ndarray) -> Arrays:
     """Drop trades with a non-finite or non-positive price, a negative or non-finite size, or that neither set
-    the price nor count in volume (cancelled, erroneous)."""
+    the price nor count in volume (cancelled, erroneous); the prints kept are copied read-only, as read."""
     ok = np.isfinite(px) & (px > 0) & np.isfinite(sz) & (sz >= 0) & (price_ok | volume_ok)
     if not ok.all():
-        ts, px, sz, price_ok, volume_ok = ts[ok], px[ok], sz[ok], price_ok[ok], volume_ok[ok]
+        return read_only(ts[ok], px[ok], sz[ok], price_ok[ok], volume_ok[ok])  # type: ignore[return-value]
     return ts, px, sz, price_ok, volume_ok
 
 
@@ -157,7 +162,7 @@ def read_quotes(storage: Storage, wanted: Sequence[tuple[str, int]], end_ns: int
             if symbol in got:
                 ts, bid, bid_size, ask, ask_size = got[symbol]
                 a = int(np.searchsorted(ts, start, side="left"))
-                out[symbol] = Quotes(ts[a:], bid[a:], ask[a:], bid_size[a:], ask_size[a:])
+                out[symbol] = Quotes(*read_only(ts[a:], bid[a:], ask[a:], bid_size[a:], ask_size[a:]))
         return out
     read = storage.read_quotes_many  # type: ignore[attr-defined]  # the caller checked it is there
     table = read([s for s, _ in wanted], min(start for _, start in wanted), end_ns)
@@ -171,7 +176,7 @@ def read_quotes(storage: Storage, wanted: Sequence[tuple[str, int]], end_ns: int
         if symbol in bounds:
             a, b = bounds[symbol]
             a += int(np.searchsorted(ts[a:b], start, side="left"))
-            out[symbol] = Quotes(ts[a:b], *(_floats(c, a, b) for c in cols))
+            out[symbol] = Quotes(*read_only(ts[a:b], *(_floats(c, a, b) for c in cols)))
     return out
 
 
@@ -237,7 +242,7 @@ def read_with_heads(storage: Storage, trade_starts: Mapping[str, int], quote_sta
         head = head_trades[symbol]
         k = int(np.searchsorted(head[0], h.until if main is None else min(h.until, trade_starts[symbol]), "left"))
         trades[symbol] = (tuple(a[:k] for a in head) if main is None  # type: ignore[assignment]
-                          else tuple(np.concatenate([a[:k], b]) for a, b in zip(head, main, strict=True)))
+                          else read_only(*(np.concatenate([a[:k], b]) for a, b in zip(head, main, strict=True))))
     if not with_quotes:
         return trades, quotes
     head_quotes = read_quotes(storage, [(s, h.quotes_from) for s, h in heads.items()], until)

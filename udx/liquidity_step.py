@@ -37,6 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from udx._read_only import read_only
 from udx.impact import amihud, kyle_bars, roll_bars
 from udx.liquidity import liquidity_bars
 from udx.nbbo import CarriedQuote, Prevailing, prevailing_quotes
@@ -69,9 +70,9 @@ class Quotes:
 
     @classmethod
     def empty(cls) -> Quotes:
-        """No quotes."""
-        f = np.empty(0)
-        return cls(np.empty(0, np.int64), f, f, f, f)
+        """No quotes (read-only arrays, as read ones: :mod:`udx._read_only`)."""
+        (f,) = read_only(np.empty(0))
+        return cls(*read_only(np.empty(0, np.int64)), f, f, f, f)
 
     def before(self, end_ns: int) -> Quotes:
         """The quotes stamped before ``end_ns``."""
@@ -79,8 +80,9 @@ class Quotes:
         return Quotes(self.ts[:k], self.bid[:k], self.ask[:k], self.bid_size[:k], self.ask_size[:k])
 
     def followed_by(self, later: Quotes) -> Quotes:
-        """These quotes, then ``later``'s (stamped after them)."""
-        return Quotes(*(np.concatenate([getattr(self, f.name), getattr(later, f.name)]) for f in fields(Quotes)))
+        """These quotes, then ``later``'s (stamped after them), in new read-only arrays (:mod:`udx._read_only`)."""
+        return Quotes(*read_only(*(np.concatenate([getattr(self, f.name), getattr(later, f.name)])
+                                   for f in fields(Quotes))))
 
 
 class Signing(NamedTuple):

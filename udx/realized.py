@@ -147,7 +147,9 @@ def realized_trades(
         now = prevailing_quotes(t, quote_ts, bid, ask, stale_ns)
     elif now.flags.shape != t.shape:
         raise ValueError(f"need one prevailing quote per trade, got {now.flags.shape} for {t.shape}")
-    later = prevailing_quotes(t + horizon, quote_ts, bid, ask, stale_ns)
+    shifted = t + horizon
+    shifted.setflags(write=t.flags.writeable)  # as the trades' times: one kernel specialization (udx._read_only)
+    later = prevailing_quotes(shifted, quote_ts, bid, ask, stale_ns)
     mid = _usable_mid(now.bid, now.ask, now.flags)
     mid_later = _usable_mid(later.bid, later.ask, later.flags)
     realized, impact = np.empty(t.size), np.empty(t.size)

@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 
 from sql.contract import BAR_REALIZED_SPREAD_SCHEMA
 from sql.settings import Settings
+from udx._read_only import read_only
 from udx.liquidity_step import Quotes, Signing, bar_starts, shared_signing
 from udx.nbbo import prevailing_quotes
 from udx.realized import realized_bars, realized_trades
@@ -205,6 +206,7 @@ class RealizedPlan:
         new = new[:int(np.searchsorted(new, self.until_ns, side="right"))]
         stored = self.due.get(symbol)
         ends = new if stored is None else np.concatenate([stored, new]) if new.size else stored
+        (ends,) = read_only(ends)  # stored, new or both: one writability for the kernels (udx._read_only)
         if ends.size == 0:
             return None
         row = self.resume.get(symbol)

@@ -81,7 +81,8 @@ import pyarrow as pa
 
 from sql.backend import Storage
 from sql.settings import Settings
-from udx._chunk_read import Arrays, Head, arrays_of, read_chunk, read_quotes, read_with_heads, valid_prints
+from udx._chunk_read import (NO_TRADES, Arrays, Head, arrays_of, read_chunk, read_quotes, read_with_heads,
+                              valid_prints)
 from udx._commit_batch import BackgroundCommits, Batch
 from udx.lee_mykland import default_window, lm_threshold
 from udx.liquidity_step import LiquidityConfig, Quotes, Signing, liquidity_columns, signed_liquidity_columns
@@ -511,9 +512,7 @@ def _realized_symbol(symbol: str, *, chunk: _ChunkReads, realized: RealizedPlan,
     """One deferred symbol's realized-spread rows from its reads (:func:`_read_realized`); ``None``: none due."""
     if symbol not in chunk.realized:
         return None
-    arrays = chunk.trades.get(symbol)
-    if arrays is None:
-        arrays = (_NO_BARS, np.empty(0), np.empty(0), np.empty(0, np.bool_), np.empty(0, np.bool_))
+    arrays = chunk.trades.get(symbol, NO_TRADES)
     return _realized_rows(realized, symbol, markets[symbol], deferred[symbol], valid_prints(*arrays),
                           chunk.quotes.get(symbol, _NO_QUOTES))
 
