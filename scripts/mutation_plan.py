@@ -63,6 +63,9 @@ class Run:
     judge: list[str] = field(default_factory=list)
     leave_out: list[str] = field(default_factory=list)
     needs_env: list[str] = field(default_factory=list)
+    #: judge files added only while an environment variable is set (a broker's address: the row itself runs
+    #: without one, its survivors are judged with the broker files as well when one is given)
+    judge_if_set: dict[str, list[str]] = field(default_factory=dict)
     in_total: bool = True
 
 
@@ -208,11 +211,17 @@ def _dotted(path: str) -> str:
 
 
 def judge_files(run: Run) -> list[str]:
-    """The files a survivor is judged with: the run's ``judge`` files, else its group's tests."""
+    """The files a survivor is judged with: the run's ``judge`` files, else its group's tests; then the
+    ``judge_if_set`` files of each environment variable that is set."""
     if run.judge:
-        return list(run.judge)
-    tests = _GROUPS[run.group][1] if run.group in _GROUPS else []
-    return [t for t in tests if t not in run.leave_out]
+        files = list(run.judge)
+    else:
+        tests = _GROUPS[run.group][1] if run.group in _GROUPS else []
+        files = [t for t in tests if t not in run.leave_out]
+    for variable, extra in run.judge_if_set.items():
+        if os.environ.get(variable):
+            files += [f for f in extra if f not in files]
+    return files
 
 
 def _pct(num: int, den: int) -> str:

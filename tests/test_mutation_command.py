@@ -81,6 +81,7 @@ def test_the_plan_names_real_groups_globs_and_judge_files() -> None:
         for glob in run.globs:  # a glob names a mutant of the group's modules
             assert any(glob.startswith(d) for d in dotted), (run.label, glob)
         assert all((ROOT / f).is_file() for f in run.judge), run.label
+        assert all((ROOT / f).is_file() for files in run.judge_if_set.values() for f in files), run.label
         assert set(run.leave_out) <= set(tests), run.label
 
 
@@ -258,3 +259,26 @@ def test_survivors_are_judged_with_the_trees_tests_not_the_group_copys_old_text(
     key = plan.verdict_key("pkg.mod.x_f__mutmut_1", "aaa", ["tests/test_t.py"], root)
     # the tree's passing test ran (the control run passed, the mutant survived it), not the copy's failing one
     assert judged[key]["verdict"] == "survived"
+
+
+def test_judge_files_given_for_an_environment_variable_join_only_while_it_is_set(monkeypatch) -> None:
+    """A row that runs without a broker (``needs_env`` empty) judges its survivors with the broker files as well
+    only when ``KAFKA_BOOTSTRAP_SERVERS`` is given (without it their tests would start a broker per run)."""
+    plan = _plan_module()
+    run = plan.Run(label="f", group="g", row="f", judge=["tests/a.py", "tests/b.py"],
+                   judge_if_set={"KAFKA_BOOTSTRAP_SERVERS": ["tests/k.py", "tests/b.py"], "OTHER_ENV": ["tests/o.py"]})
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    monkeypatch.delenv("OTHER_ENV", raising=False)
+    assert plan.judge_files(run) == ["tests/a.py", "tests/b.py"]
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "")  # set but empty: not a broker
+    assert plan.judge_files(run) == ["tests/a.py", "tests/b.py"]
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    assert plan.judge_files(run) == ["tests/a.py", "tests/b.py", "tests/k.py"]  # each file once
+    plan._GROUPS.clear()
+    plan._GROUPS["g"] = (["pkg/mod.py"], ["tests/g.py", "tests/left.py"], "not slow")
+    grouped = plan.Run(label="f", group="g", row="f", leave_out=["tests/left.py"],
+                       judge_if_set={"KAFKA_BOOTSTRAP_SERVERS": ["tests/k.py"]})
+    assert plan.judge_files(grouped) == ["tests/g.py", "tests/k.py"]  # the group's files, then the extra ones
+    loader_run = next(r for r in plan.load_plan() if r.label == "loader-run")
+    assert not loader_run.needs_env and "tests/ingest/test_loader_run.py" not in loader_run.judge
+    assert "tests/ingest/test_loader_run.py" in loader_run.judge_if_set["KAFKA_BOOTSTRAP_SERVERS"]
