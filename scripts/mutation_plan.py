@@ -346,6 +346,9 @@ def judge(run: Run, registry: dict[str, str], work: Path = WORK, root: Path = RO
             and n not in registry and verdict_key(n, hashes[n], files, root) not in judged]
     if not todo:
         return
+    # the keys of the verdicts to come, from the judge files as copied now: a judge file edited while the survivors
+    # are run (a test added to kill one) must not have the old text's verdicts cached under its new text
+    keys = {name: verdict_key(name, hashes[name], files, root) for name in todo}
     _copy_tests(workdir, root)
     control, seconds = _pytest(workdir, run, files, "", timeout=3600)
     print(f"mutation all: {run.label}: control run of {' '.join(files)}: {control} ({seconds:.0f} s); "
@@ -356,8 +359,8 @@ def judge(run: Run, registry: dict[str, str], work: Path = WORK, root: Path = RO
             verdict, took = _pytest(workdir, run, files, name, timeout)
         else:
             verdict, took = CONTROL_FAILED, 0.0
-        judged[verdict_key(name, hashes[name], files, root)] = {"verdict": verdict, "seconds": round(took, 1),
-                                                         "date": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M}"}
+        judged[keys[name]] = {"verdict": verdict, "seconds": round(took, 1),
+                              "date": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M}"}
         cache_path.write_text(json.dumps(judged, indent=1, sort_keys=True), encoding="utf-8")
         print(f"mutation all:   {name}: {verdict} ({took:.0f} s)", flush=True)
 

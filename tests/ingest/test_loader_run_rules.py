@@ -38,7 +38,8 @@ from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 import ingest.load as load
 from ingest.load import Loader, consumer_config, run_loader
-from tests.ingest.test_loader_run import T0_MS, _check_order, _Consumer, _Storage, quote, trade
+from tests.ingest.test_loader_run import (T0_MS, _check_order, _Consumer, _Storage, check_drain_after_two_refusals,
+                                          mixed_result, quote, trade)
 from tests.ingest.test_loader_setup import _Clock, _Kafka, _settings
 
 T = "setup.trades"  # test_loader_setup's settings: topics setup.trades / setup.quotes, dead letters to <topic>.dead
@@ -54,6 +55,7 @@ class _DeadLetters:
         self.config, self.journal, self.fail = config, journal, fail
         self.produced: list[tuple[Any, ...]] = []
         self.pending: list[Message] = []
+        self.flushes: list[Any] = []  # each flush's timeout
 
     def produce(self, topic: str, value: Any, key: Any, headers: Any = None) -> None:
         self.produced.append((topic, value, key, headers))
@@ -63,6 +65,7 @@ class _DeadLetters:
         return 0
 
     def flush(self, timeout: float) -> int:
+        self.flushes.append(timeout)
         if self.pending:
             self.journal.append(("flush", len(self.pending)))
             report = self.config.get("on_delivery")
@@ -115,6 +118,12 @@ def _loader(monkeypatch: pytest.MonkeyPatch, tmp_path: Any, script: list, highs:
     loader = Loader(_settings(tmp_path, **(settings or {})), storage, **kwargs)
     consumer.loader = loader
     return loader, consumer, storage, journal, stop
+
+
+def _bounded(timeout: Any) -> bool:
+    """A wait that gives up: a number of seconds (``None`` would wait for ever on a broker that does not answer);
+    its exact value is not pinned here."""
+    return isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0
 
 
 def _writes(journal: list) -> list[list[tuple[str, int, int]]]:
@@ -244,14 +253,7 @@ def test_mixed_results_go_record_by_record_keeping_each_source_and_timestamp_and
     """A ``consume()`` result that is not all trades with one header set: each record's ``source`` (``ws`` without
     one or with an empty one), its timestamp as ``received_ns`` (the clock when it has none); a partition-EOF event
     skipped quietly, another consume error logged; neither counted as a record nor committed."""
-    records = [trade(T, 0, 0, headers=[("source", b"sim")]),
-               trade(T, 0, 1, headers=[("other", b"x"), ("source", b"replay")]),
-               Message(topic=T, partition=1, offset=-1001, error=KafkaError(KafkaError._PARTITION_EOF)),
-               trade(T, 1, 0, headers=None, ts_ms=0),
-               Message(topic=T, partition=2, error=KafkaError(KafkaError._TRANSPORT, "broker went away (test)")),
-               trade(T, 2, 0, headers=[("source", b"")]),
-               quote(Q, 1, 0, headers=[("source", b"flat")]),
-               quote(Q, 1, 1, ts_ms=-1)]
+    records = mixed_result(T, Q)  # test_loader_run.py's: sim, replay, an EOF, ws (no timestamp), an error, ws, 2 quotes
     caplog.set_level(logging.WARNING, logger="ingest.load")
     clock = _Clock()
     monkeypatch.setattr(load, "time", clock)
@@ -340,7 +342,10 @@ def test_a_dead_letter_that_cannot_be_delivered_stops_the_commit_and_the_run(mon
                                                  settings={"load_batch_rows": 2})
     with pytest.raises(KafkaException, match="dead-letter records were not delivered; not committing"):
         loader.run(stop)
-    assert consumer.kafka.producers[0].config["on_delivery"] == loader._on_dlq_delivery
+    (producer,) = consumer.kafka.producers
+    assert producer.config["on_delivery"] == loader._on_dlq_delivery
+    assert producer.config["bootstrap.servers"] == "broker-a:9092,broker-b:9092"  # the settings' broker
+    assert producer.flushes and all(map(_bounded, producer.flushes))  # a silent broker does not hang the stop
     assert loader.stats.delivery_failures == 1 and loader.summary.dead_lettered == 0
     assert loader.stats.dead_lettered == 0 and loader.summary.commits == 0
     assert journal == [("write", [("trade", 0, 0)]), ("flush", 1), ("close",)]
@@ -417,14 +422,7 @@ def test_a_drain_ends_once_the_committed_offsets_reach_the_high_watermarks(monke
     consumer.refuse_committed = 2
     summary = loader.run(stop)
     assert seen[0] < 50  # ended by itself
-    logged = [r.getMessage() for r in caplog.records if r.name == "ingest.load"]
-    assert "drain: 7 records up to the high watermarks" in logged
-    refused = KafkaException(KafkaError(KafkaError.COORDINATOR_NOT_AVAILABLE, "no coordinator (test)"))
-    assert logged.count(f"drain: committed offsets not available yet: {refused}") == 2
-    assert consumer.refuse_committed == 0
-    assert consumer.committed_at == {(T, 0): 3, (T, 1): 6}
-    assert len(storage.trades) == summary.trades_added == 7 and journal[-1] == ("close",)
-    _check_order(journal, dead={("trade", 1, 0), ("trade", 1, 1)})  # offsets 0 and 1 deleted by retention
+    check_drain_after_two_refusals(caplog, consumer, storage, journal, summary, T)  # test_loader_run.py's rule
 
 
 def test_a_drain_ends_when_retention_deleted_every_record_after_a_partition_s_committed_offset(
@@ -557,3 +555,143 @@ def test_kafka_errors_are_logged_at_their_severity(tmp_path, caplog) -> None:
     assert [level for level, _ in logged] == [logging.WARNING, logging.ERROR]
     assert logged[0][1].startswith("kafka consumer: ") and "connection reset (test)" in logged[0][1]
     assert logged[1][1].startswith("kafka consumer: ") and "fenced (test)" in logged[1][1]
+
+
+# --- added after the first mutation run (each a rule of the module docstring) ------------------------------------
+
+
+def test_records_taken_one_by_one_are_dead_lettered_from_their_own_topic_partition_offset_timestamp_and_key(
+        monkeypatch, tmp_path) -> None:
+    """A result of two header sets and quotes (record by record): a trade that is not an object goes to the trades'
+    dead-letter topic, a quote that is not JSON to the quotes', each with its own key, value and origin."""
+    records = [trade(T, 0, 0, headers=[("source", b"sim")]),
+               trade(T, 1, 4, headers=[("source", b"ws2")], value=b"[1]", key=b"k1", ts_ms=T0_MS + 9),
+               Message(topic=Q, partition=2, offset=7, key=b"k2", value=b"{no", timestamp=(1, T0_MS + 3)),
+               quote(Q, 0, 0)]
+    loader, consumer, storage, journal, stop = _loader(monkeypatch, tmp_path, [records],
+                                                       {(T, 0): (0, 1), (T, 1): (0, 5), (Q, 0): (0, 1), (Q, 2): (0, 8)})
+    summary = loader.run(stop)
+    (trade_dead, quote_dead) = consumer.kafka.producers[0].produced
+    assert trade_dead == (T + ".dead", b"[1]", b"k1", [
+        ("dlq.error", b"value is not a JSON object"), ("dlq.origin.topic", T.encode()), ("dlq.origin.partition", b"1"),
+        ("dlq.origin.offset", b"4"), ("dlq.origin.timestamp", str(T0_MS + 9).encode())])
+    assert quote_dead[:3] == (Q + ".dead", b"{no", b"k2")
+    assert quote_dead[3][0][1].startswith(b"value is not valid JSON: ")
+    assert quote_dead[3][1:] == [("dlq.origin.topic", Q.encode()), ("dlq.origin.partition", b"2"),
+                                 ("dlq.origin.offset", b"7"), ("dlq.origin.timestamp", str(T0_MS + 3).encode())]
+    assert [k[2] for k in storage.trades] == ["0-0"] and len(storage.quotes) == 1
+    assert _commits(journal) == [{(T, 0): 1, (T, 1): 5, (Q, 2): 8, (Q, 0): 1}]
+    assert (summary.records, summary.dead_lettered) == (4, 2)
+
+
+def test_at_most_two_batches_are_handed_over_and_not_yet_committed(monkeypatch, tmp_path) -> None:
+    """One batch decoding while the one before it is written (module docstring, point 4): with the first write held
+    (until a third batch is handed over, or 0.5 s), the third hand-over waits for the first batch's commit."""
+    third = threading.Event()
+
+    class Held(_Storage):
+        def append_trades(self, table: Any) -> int:
+            if self.calls == 0:
+                third.wait(0.5)
+            return super().append_trades(table)
+
+    journal: list = []
+
+    def fault(point: str) -> None:
+        if point == "consumed":
+            journal.append(("handed",))
+            if journal.count(("handed",)) == 3:
+                third.set()
+
+    loader, _, _, journal, stop = _loader(monkeypatch, tmp_path, [[trade(T, 0, o) for o in range(5)]],
+                                          {(T, 0): (0, 5)}, topics=[T], storage=Held(journal), fault=fault,
+                                          settings={"load_batch_rows": 1})
+    loader.run(stop)
+    kinds = [e[0] for e in journal]
+    assert kinds[:kinds.index("commit")].count("handed") == 2
+    assert kinds.count("handed") == 5 and _commits(journal)[-1] == {(T, 0): 5}
+    _check_order(journal)
+
+
+def test_a_busy_drain_still_behind_at_its_first_check_checks_again_a_second_later_and_ends(monkeypatch,
+                                                                                          tmp_path) -> None:
+    """A drain of a topic still written to (one record at every ``consume()``, 0.3 s of the loader's clock each; one
+    record a batch): at the first check (1.2 s, 4 records read) it is behind its target (high watermark 6); at the
+    next, a second later (2.4 s, 8 read), the batches committed reach 6 and the drain ends."""
+    clock = _Clock()
+    monkeypatch.setattr(load, "time", clock)
+    offsets = iter(range(10_000))
+
+    class Busy(_Timed):
+        busy_s = 0.3
+
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            self.clock = clock
+            self.more = lambda: [trade(T, 0, next(offsets))]
+
+    loader, consumer, _, journal, stop = _loader(monkeypatch, tmp_path, [], {(T, 0): (0, 6)}, topics=[T], drain=True,
+                                                 consumer_type=Busy, settings={"load_batch_rows": 1})
+    summary = loader.run(stop)
+    assert not consumer.guarded
+    assert summary.records == 8 and consumer.committed_at == {(T, 0): 8}
+    _check_order(journal)
+
+
+def test_the_drain_s_questions_to_the_broker_give_up_after_a_while(monkeypatch, tmp_path) -> None:
+    """The topic metadata, the watermarks and the committed offsets are asked with a timeout (a broker that does not
+    answer fails the drain instead of hanging it)."""
+    class Timeouts(_Consumer):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            self.asked: list[tuple[str, Any]] = []
+
+        def list_topics(self, timeout: float) -> Any:
+            self.asked.append(("list_topics", timeout))
+            return super().list_topics(timeout)
+
+        def get_watermark_offsets(self, tp: TopicPartition, timeout: float, cached: bool = False) -> tuple[int, int]:
+            self.asked.append(("get_watermark_offsets", timeout))
+            return super().get_watermark_offsets(tp, timeout, cached)
+
+        def committed(self, tps: list[TopicPartition], timeout: float) -> list[TopicPartition]:
+            self.asked.append(("committed", timeout))
+            return super().committed(tps, timeout)
+
+    loader, consumer, _, _, stop = _loader(monkeypatch, tmp_path, [[trade(T, 0, 0)]], {(T, 0): (0, 1)}, topics=[T],
+                                           drain=True, consumer_type=Timeouts)
+    loader.run(stop)
+    assert {name for name, _ in consumer.asked} == {"list_topics", "get_watermark_offsets", "committed"}
+    assert all(_bounded(timeout) for _, timeout in consumer.asked), consumer.asked
+
+
+def test_run_loader_without_drain_runs_until_its_stop_logging_statistics_lines_meanwhile(monkeypatch, tmp_path,
+                                                                                        caplog) -> None:
+    """``microstructure load`` (no ``--drain``): caught up, it goes on until the stop that ``install_signals`` wires
+    to SIGINT/SIGTERM is set, logging a statistics line every ``STATS_INTERVAL_SECONDS`` (0.05 s) meanwhile and a
+    ``(final)`` one at the end."""
+    def lines() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.getMessage().startswith("load: consumed=")]
+
+    class Once(_Consumer):
+        def consume(self, num_messages: int, timeout: float) -> list:
+            if self.stop.is_set():
+                raise AssertionError("consumed after the stop was set: it is not the run's stop")
+            return super().consume(num_messages, timeout)
+
+    settings = _settings(tmp_path, stats_interval_seconds=0.05)
+    journal: list = []
+    consumer = Once([[trade(T, 0, 0), trade(T, 0, 1)]], journal, {(T, 0): (0, 2), (Q, 0): (0, 0)},
+                    threading.Event(), lambda: len(lines()) >= 2, 5.0)
+    _Brokerless(monkeypatch, consumer)
+    stops: list[threading.Event] = []
+
+    def install(stop: threading.Event) -> None:  # stands in for the signal handlers
+        stops.append(stop)
+        consumer.stop = stop
+
+    caplog.set_level(logging.INFO, logger="ingest.load")
+    summary = run_loader(settings, _Storage(journal), install_signals=install)  # type: ignore[arg-type]
+    assert stops[0].is_set() and not consumer.guarded  # ended by its stop, not by catching up
+    assert summary.records == 2 and _commits(journal) == [{(T, 0): 2}]
+    assert len(lines()) >= 3 and lines()[-1].endswith("(final)") and not lines()[0].endswith("(final)")
