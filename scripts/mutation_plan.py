@@ -63,6 +63,9 @@ class Run:
     judge: list[str] = field(default_factory=list)
     leave_out: list[str] = field(default_factory=list)
     needs_env: list[str] = field(default_factory=list)
+    #: judge files added only while an environment variable is set (a broker's address: the row itself runs
+    #: without one, its survivors are judged with the broker files as well when one is given)
+    judge_if_set: dict[str, list[str]] = field(default_factory=dict)
     in_total: bool = True
 
 
@@ -208,11 +211,17 @@ def _dotted(path: str) -> str:
 
 
 def judge_files(run: Run) -> list[str]:
-    """The files a survivor is judged with: the run's ``judge`` files, else its group's tests."""
+    """The files a survivor is judged with: the run's ``judge`` files, else its group's tests; then the
+    ``judge_if_set`` files of each environment variable that is set."""
     if run.judge:
-        return list(run.judge)
-    tests = _GROUPS[run.group][1] if run.group in _GROUPS else []
-    return [t for t in tests if t not in run.leave_out]
+        files = list(run.judge)
+    else:
+        tests = _GROUPS[run.group][1] if run.group in _GROUPS else []
+        files = [t for t in tests if t not in run.leave_out]
+    for variable, extra in run.judge_if_set.items():
+        if os.environ.get(variable):
+            files += [f for f in extra if f not in files]
+    return files
 
 
 def _pct(num: int, den: int) -> str:
@@ -337,6 +346,9 @@ def judge(run: Run, registry: dict[str, str], work: Path = WORK, root: Path = RO
             and n not in registry and verdict_key(n, hashes[n], files, root) not in judged]
     if not todo:
         return
+    # the keys of the verdicts to come, from the judge files as copied now: a judge file edited while the survivors
+    # are run (a test added to kill one) must not have the old text's verdicts cached under its new text
+    keys = {name: verdict_key(name, hashes[name], files, root) for name in todo}
     _copy_tests(workdir, root)
     control, seconds = _pytest(workdir, run, files, "", timeout=3600)
     print(f"mutation all: {run.label}: control run of {' '.join(files)}: {control} ({seconds:.0f} s); "
@@ -347,8 +359,8 @@ def judge(run: Run, registry: dict[str, str], work: Path = WORK, root: Path = RO
             verdict, took = _pytest(workdir, run, files, name, timeout)
         else:
             verdict, took = CONTROL_FAILED, 0.0
-        judged[verdict_key(name, hashes[name], files, root)] = {"verdict": verdict, "seconds": round(took, 1),
-                                                         "date": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M}"}
+        judged[keys[name]] = {"verdict": verdict, "seconds": round(took, 1),
+                              "date": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M}"}
         cache_path.write_text(json.dumps(judged, indent=1, sort_keys=True), encoding="utf-8")
         print(f"mutation all:   {name}: {verdict} ({took:.0f} s)", flush=True)
 

@@ -81,6 +81,7 @@ def test_the_plan_names_real_groups_globs_and_judge_files() -> None:
         for glob in run.globs:  # a glob names a mutant of the group's modules
             assert any(glob.startswith(d) for d in dotted), (run.label, glob)
         assert all((ROOT / f).is_file() for f in run.judge), run.label
+        assert all((ROOT / f).is_file() for files in run.judge_if_set.values() for f in files), run.label
         assert set(run.leave_out) <= set(tests), run.label
 
 
@@ -258,3 +259,56 @@ def test_survivors_are_judged_with_the_trees_tests_not_the_group_copys_old_text(
     key = plan.verdict_key("pkg.mod.x_f__mutmut_1", "aaa", ["tests/test_t.py"], root)
     # the tree's passing test ran (the control run passed, the mutant survived it), not the copy's failing one
     assert judged[key]["verdict"] == "survived"
+
+
+def test_judge_files_given_for_an_environment_variable_join_only_while_it_is_set(monkeypatch) -> None:
+    """A row that runs without a broker (``needs_env`` empty) judges its survivors with the broker files as well
+    only when ``KAFKA_BOOTSTRAP_SERVERS`` is given (without it their tests would start a broker per run)."""
+    plan = _plan_module()
+    run = plan.Run(label="f", group="g", row="f", judge=["tests/a.py", "tests/b.py"],
+                   judge_if_set={"KAFKA_BOOTSTRAP_SERVERS": ["tests/k.py", "tests/b.py"], "OTHER_ENV": ["tests/o.py"]})
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    monkeypatch.delenv("OTHER_ENV", raising=False)
+    assert plan.judge_files(run) == ["tests/a.py", "tests/b.py"]
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "")  # set but empty: not a broker
+    assert plan.judge_files(run) == ["tests/a.py", "tests/b.py"]
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    assert plan.judge_files(run) == ["tests/a.py", "tests/b.py", "tests/k.py"]  # each file once
+    plan._GROUPS.clear()
+    plan._GROUPS["g"] = (["pkg/mod.py"], ["tests/g.py", "tests/left.py"], "not slow")
+    grouped = plan.Run(label="f", group="g", row="f", leave_out=["tests/left.py"],
+                       judge_if_set={"KAFKA_BOOTSTRAP_SERVERS": ["tests/k.py"]})
+    assert plan.judge_files(grouped) == ["tests/g.py", "tests/k.py"]  # the group's files, then the extra ones
+    loader_run = next(r for r in plan.load_plan() if r.label == "loader-run")
+    assert not loader_run.needs_env and "tests/ingest/test_loader_run.py" not in loader_run.judge
+    assert "tests/ingest/test_loader_run.py" in loader_run.judge_if_set["KAFKA_BOOTSTRAP_SERVERS"]
+
+
+def test_a_judge_file_edited_while_survivors_are_run_does_not_take_their_verdicts(tmp_path: Path, monkeypatch) -> None:
+    """The survivors run with the judge files as copied when the judging began; a test added meanwhile (to kill
+    one of them) must judge them again, so their verdicts are cached under the text they ran with (they were cached
+    under the new text: helper loaderrun's run, ``_take_each`` 34 and others "survived" a test that kills them)."""
+    plan = _plan_module()
+    root, work = tmp_path / "tree", tmp_path / "work"
+    (root / "tests").mkdir(parents=True)
+    judge_file = root / "tests" / "test_t.py"
+    judge_file.write_text("def test_a():\n    pass\n", encoding="utf-8")
+    copy = work / "g" / "mutants"
+    (copy / "pkg").mkdir(parents=True)
+    (copy / "pkg" / "mod.py.meta").write_text(json.dumps({"exit_code_by_key": {"pkg.mod.x_f__mutmut_1": 0},
+                                                          "hash_by_function_name": {"x_f": "aaa"}}), encoding="utf-8")
+    plan._GROUPS.clear()
+    plan._GROUPS["g"] = (["pkg/mod.py"], ["tests/test_t.py"], "not slow")
+    run = plan.Run(label="f", group="g", row="f", globs=["pkg.mod.x_f*"], judge=["tests/test_t.py"])
+    before = plan.verdict_key("pkg.mod.x_f__mutmut_1", "aaa", ["tests/test_t.py"], root)
+
+    def pytest_run(workdir: Path, run: object, files: list[str], mutant: str, timeout: float) -> tuple[str, float]:
+        if mutant:  # the edit lands while the mutant runs with the old text
+            judge_file.write_text("def test_a():\n    pass\ndef test_b():\n    assert 0\n", encoding="utf-8")
+        return "survived", 0.1
+
+    monkeypatch.setattr(plan, "_pytest", pytest_run)
+    plan.judge(run, {}, work, root)
+    judged = json.loads((work / "judged.json").read_text(encoding="utf-8"))
+    after = plan.verdict_key("pkg.mod.x_f__mutmut_1", "aaa", ["tests/test_t.py"], root)
+    assert before != after and set(judged) == {before}  # the new text has no verdict yet: judged again next time

@@ -55,6 +55,20 @@ def quote(topic: str, partition: int, offset: int, *, headers: Any = None, ts_ms
                    headers=headers, timestamp=(1, T0_MS + offset if ts_ms is None else ts_ms))
 
 
+def mixed_result(t: str, q: str) -> list[Message]:
+    """A ``consume()`` result taken record by record: trades with other headers (``source`` among them, none, an empty
+    one), a partition-EOF event and a transport error between them, a trade without a timestamp, quotes of topic ``q``
+    (one without a timestamp)."""
+    return [trade(t, 0, 0, headers=[("source", b"sim")]),
+            trade(t, 0, 1, headers=[("other", b"x"), ("source", b"replay")]),
+            Message(topic=t, partition=1, offset=-1001, error=KafkaError(KafkaError._PARTITION_EOF)),
+            trade(t, 1, 0, headers=None, ts_ms=0),
+            Message(topic=t, partition=2, error=KafkaError(KafkaError._TRANSPORT, "broker went away (test)")),
+            trade(t, 2, 0, headers=[("source", b"")]),
+            quote(q, 1, 0, headers=[("source", b"flat")]),
+            quote(q, 1, 1, ts_ms=-1)]
+
+
 class _Storage:
     """Keeps each trade once by ``(symbol, exchange, trade_id, ts_ns)`` and each quote once by
     ``(symbol, ts_ns, sequence)``; journals each write as ``("write", [(topic-or-'quote', partition, offset)])``."""
@@ -316,15 +330,7 @@ def test_quotes_mixed_headers_timestamps_and_consume_errors_go_record_by_record(
     partition-EOF event skipped quietly and another consume error logged; neither is counted as a record."""
     def script(settings: Any) -> Any:
         t, q = settings.kafka_trades_topic, settings.kafka_quotes_topic
-        records = [trade(t, 0, 0, headers=[("source", b"sim")]),
-                   trade(t, 0, 1, headers=[("other", b"x"), ("source", b"replay")]),
-                   Message(topic=t, partition=1, offset=-1001, error=KafkaError(KafkaError._PARTITION_EOF)),
-                   trade(t, 1, 0, headers=None, ts_ms=0),
-                   Message(topic=t, partition=2, error=KafkaError(KafkaError._TRANSPORT, "broker went away (test)")),
-                   trade(t, 2, 0, headers=[("source", b"")]),
-                   quote(q, 1, 0, headers=[("source", b"flat")]),
-                   quote(q, 1, 1, ts_ms=-1)]
-        return [records], {**{(t, p): (0, 2) for p in range(3)}, **{(q, p): (0, 2) for p in range(3)}}
+        return [mixed_result(t, q)], {**{(t, p): (0, 2) for p in range(3)}, **{(q, p): (0, 2) for p in range(3)}}
 
     caplog.set_level(logging.WARNING, logger="ingest.load")
     before = time.time_ns()
@@ -454,6 +460,14 @@ def test_a_drain_ends_once_the_committed_offsets_reach_the_high_watermarks(kafka
     summary = loader.run()
     t = settings.kafka_trades_topic
     assert not consumer.guarded  # ended by itself
+    check_drain_after_two_refusals(caplog, consumer, storage, journal, summary, t)
+
+
+def check_drain_after_two_refusals(caplog: Any, consumer: _Consumer, storage: _Storage, journal: list, summary: Any,
+                                   t: str) -> None:
+    """The drain of partition 0 (3 records), 1 (offsets 2-5 after retention) and 2 (emptied by retention), whose first
+    two reads of the committed offsets failed: both refusals logged, every record written once, each partition
+    committed at its high watermark (none for the emptied one), the consumer closed last."""
     messages = [r.getMessage() for r in caplog.records if r.name == "ingest.load"]
     assert "drain: 7 records up to the high watermarks" in messages
     refused = KafkaException(KafkaError(KafkaError.COORDINATOR_NOT_AVAILABLE, "no coordinator (test)"))
