@@ -274,11 +274,12 @@ class Loader:
             return self.summary
         consumer = self._consumer = self._make_consumer()
         self._dlq = Producer(producer_config(self.bootstrap, on_delivery=self._on_dlq_delivery))
-        targets = self._high_watermarks(consumer) if self.drain else None
-        consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
-                           on_lost=self._on_lost)
-        checked_at = time.monotonic()
         try:
+            # inside the try: a drain whose watermarks cannot be read still closes the consumer and the writers
+            targets = self._high_watermarks(consumer) if self.drain else None
+            consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
+                               on_lost=self._on_lost)
+            checked_at = time.monotonic()
             while not stop.is_set():
                 messages = consumer.consume(num_messages=min(self.batch_rows, _CONSUME_AT_ONCE), timeout=0.2)
                 self._take_many(messages)

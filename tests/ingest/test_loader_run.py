@@ -199,8 +199,10 @@ class _Consumer:
         return SimpleNamespace(topics=topics)
 
     def close(self) -> None:
-        """As the real client: the partitions still held are revoked (``on_revoke``) while closing."""
-        self.on_revoke(self, [TopicPartition(t, p) for t, p in self.highs])
+        """As the real client: the partitions still held (once subscribed) are revoked (``on_revoke``) while
+        closing."""
+        if self.subscribed:
+            self.on_revoke(self, [TopicPartition(t, p) for t, p in self.highs])
         self.journal.append(("close",))
         self.closed = True
 

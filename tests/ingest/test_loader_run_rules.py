@@ -425,6 +425,26 @@ def test_a_drain_ends_once_the_committed_offsets_reach_the_high_watermarks(monke
     check_drain_after_two_refusals(caplog, consumer, storage, journal, summary, T)  # test_loader_run.py's rule
 
 
+def test_a_drain_whose_watermarks_cannot_be_read_fails_and_still_closes_the_consumer_and_the_writers(
+        monkeypatch, tmp_path) -> None:
+    """The high watermarks are read before the first consume: when that read fails the run raises it, and the
+    consumer, the writer threads and the dead-letter producer are closed as after any other failure."""
+    refused = KafkaException(KafkaError(KafkaError._TIMED_OUT, "no watermarks (test)"))
+    loader, consumer, storage, journal, stop = _loader(monkeypatch, tmp_path, [], {(T, 0): (0, 3)}, topics=[T],
+                                                       drain=True)
+
+    def no_watermarks(tp: TopicPartition, timeout: float, cached: bool = False) -> tuple[int, int]:
+        raise refused
+
+    consumer.get_watermark_offsets = no_watermarks
+    with pytest.raises(KafkaException, match="no watermarks"):
+        loader.run(stop)
+    assert consumer.closed and journal == [("close",)] and not consumer.subscribed
+    with pytest.raises(RuntimeError):  # the writer threads were shut down
+        loader._decoder.submit(int)
+    assert consumer.kafka.producers[0].flushes == [30]
+
+
 def test_a_drain_ends_when_retention_deleted_every_record_after_a_partition_s_committed_offset(
         monkeypatch, tmp_path) -> None:
     """Partition 2's committed offset is 1 (an earlier run) and retention deleted records 1 and 2 (low = high = 3):
