@@ -1,6 +1,7 @@
 """What opening a DuckDB file does beyond the open itself (``sql/duckdb_backend.py``: ``apply_schema`` with its
 migrations, reference rows and view settings, ``create_views``, the schema files' tables, the temporary stand-ins a
-reader of an old file gets, ``reopen``, ``close``), one rule at a time. Each expected value is read from the schema,
+reader of an old file gets, ``reopen``, ``close``), one rule at a time; each write ``apply_schema`` makes (a new
+file's stamp, a migration, the reference rows) waits for this process's other writes (every write lock). Each expected value is read from the schema,
 view, migration and layout files here or written out, never taken from the backend. Small files in ``tmp_path``
 and in-memory storages: seconds for the whole file (the fast judge of the mutation row ``storage-open``; the
 paths as a whole: ``test_migrations.py``, ``test_old_file_stand_ins.py``)."""
@@ -147,10 +148,14 @@ def test_the_condition_strings_stored_trades_hold_are_listed_and_decided_at_appl
     storage.close()
 
 
-def test_an_old_file_gets_each_pending_migration_once_in_order_and_logged(tmp_path, caplog):
-    path = _old_file(tmp_path / "old.duckdb", "duckdb_bc1f731", None,
-                     "INSERT INTO market_data VALUES ('stocks', 'AAPL', 1, 2.0, 3.0, 4, 't', '', 3, 7, NULL, NULL, 1, "
-                     "'sim')")  # fmt: skip
+@pytest.mark.parametrize("layout, not_needed", [
+    ("duckdb_bc1f731", set()),  # market_data and trading_signals with PRIMARY KEYs: 001 and 002 drop them
+    ("duckdb_10e73b1", {1, 2}),  # no keys (its header): 001 and 002 have nothing to do
+])  # fmt: skip
+def test_an_old_file_gets_each_pending_migration_once_in_order_and_logged(tmp_path, caplog, layout, not_needed):
+    path = _old_file(tmp_path / "old.duckdb", layout, None,
+                     "INSERT INTO market_data (market, symbol, ts_ns, price, size, exchange, trade_id, conditions, tape,"
+                     " sequence, received_ns, source) VALUES ('stocks', 'AAPL', 1, 2.0, 3.0, 4, 't', '', 3, 7, 1, 'sim')")
     caplog.set_level(logging.INFO, logger="microstructure.sql")
     storage = DuckDBStorage.open(_settings(path))
     before = time.time_ns()
@@ -163,6 +168,7 @@ def test_an_old_file_gets_each_pending_migration_once_in_order_and_logged(tmp_pa
     label = f"DUCKDB_PATH {str(path)!r}"
     said = [re.fullmatch(rf"{re.escape(label)}: schema migration (\d{{3}}) (\w+) (applied|not needed)", m) for m in logged]
     assert all(said) and [(int(m.group(1)), m.group(2)) for m in said] == MIGRATIONS  # type: ignore[union-attr]
+    assert {int(m.group(1)) for m in said if m.group(3) == "not needed"} == not_needed  # type: ignore[union-attr]
     assert storage.fetch_one("SELECT count(*) FROM market_data") == (1,)
     storage.apply_schema()
     assert _versions(storage) == MIGRATIONS  # none again
@@ -361,3 +367,95 @@ def test_close_closes_the_file_and_a_writers_close_drops_its_floors(tmp_path):
     assert DuckDBStorage._realized_drops.get(writer._file_key, 0) == drops + 1  # a reader drops none
     with pytest.raises(duckdb.Error):
         reader._root.execute("SELECT 1")
+
+
+def test_a_migration_waits_for_the_writes_of_this_process(tmp_path):
+    """Each migration runs under every write lock: while another thread holds one, nothing is migrated yet."""
+    import threading
+
+    path = _old_file(tmp_path / "m.duckdb", "duckdb_bc1f731", None)
+    storage = DuckDBStorage.open(_settings(path))
+    storage._quotes_lock.acquire()
+    try:
+        worker = threading.Thread(target=storage.apply_schema)
+        worker.start()
+        worker.join(0.5)
+        assert worker.is_alive() and _versions(storage) == []  # waiting before the first migration
+    finally:
+        storage._quotes_lock.release()
+    worker.join(30)
+    assert _versions(storage) == MIGRATIONS
+    storage.close()
+
+
+def test_listing_the_stored_condition_strings_waits_for_the_writes_of_this_process(tmp_path):
+    """An empty lookup is listed again from the stored trades under every write lock."""
+    import threading
+
+    storage = DuckDBStorage.open(_settings(tmp_path / "l.duckdb"))
+    storage.apply_schema()
+    storage.append_trades(_trades(TRADES[:2]))
+    storage.execute_write("DELETE FROM trade_condition_sets")
+    storage._market_lock.acquire()
+    try:
+        worker = threading.Thread(target=storage.apply_schema)
+        worker.start()
+        worker.join(0.5)
+        assert worker.is_alive() and storage.fetch_all("SELECT conditions FROM trade_condition_sets") == []
+    finally:
+        storage._market_lock.release()
+    worker.join(30)
+    assert storage.fetch_all("SELECT conditions FROM trade_condition_sets") == [("12",)]
+    storage.close()
+
+
+def _waits_for_the_quotes_lock(storage: DuckDBStorage, held: str) -> list[tuple]:
+    """Run ``apply_schema`` on another thread while this one holds the quotes lock: the rows of the query ``held``
+    while it waits; then let it finish."""
+    import threading
+
+    storage._quotes_lock.acquire()
+    try:
+        worker = threading.Thread(target=storage.apply_schema)
+        worker.start()
+        worker.join(0.5)
+        assert worker.is_alive()  # it waits for the lock
+        seen = storage.fetch_all(held)
+    finally:
+        storage._quotes_lock.release()
+    worker.join(30)
+    assert not worker.is_alive()
+    return seen
+
+
+def test_a_new_files_stamp_waits_for_the_writes_of_this_process(tmp_path):
+    storage = DuckDBStorage.open(_settings(tmp_path / "s.duckdb"))
+    storage.execute_write("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, name VARCHAR NOT NULL, "
+                          "applied_at_ns BIGINT NOT NULL)")  # fmt: skip
+    assert _waits_for_the_quotes_lock(storage, "SELECT * FROM schema_version") == []
+    assert _versions(storage) == [(NEWEST, "created")]
+    storage.close()
+
+
+def test_reloading_the_reference_rows_waits_for_the_writes_of_this_process(tmp_path):
+    storage = DuckDBStorage.open(_settings(tmp_path / "t.duckdb"))
+    storage.apply_schema()
+    storage.append_trades(_trades(TRADES[:1]))  # a listed condition string: the reload is the first write
+    shipped = storage.fetch_all("SELECT * FROM trade_corrections ORDER BY ALL")
+    storage.execute_write("DELETE FROM trade_corrections")
+    assert _waits_for_the_quotes_lock(storage, "SELECT * FROM trade_corrections") == []
+    assert storage.fetch_all("SELECT * FROM trade_corrections ORDER BY ALL") == shipped
+    storage.close()
+
+
+def test_a_file_newer_than_the_code_is_refused_naming_the_file(tmp_path):
+    from sql.migrations import SchemaTooNew
+
+    path = tmp_path / "future.duckdb"
+    storage = DuckDBStorage.open(_settings(path))
+    storage.apply_schema()
+    storage.execute_write("INSERT INTO schema_version VALUES ($v, 'from the future', 1)", {"v": NEWEST + 2})
+    with pytest.raises(SchemaTooNew) as refused:
+        storage.apply_schema()
+    assert str(path) in str(refused.value) and f"schema version {NEWEST + 2}" in str(refused.value)
+    storage.close()

@@ -9,6 +9,7 @@ fast judge of the mutation row ``storage-read``; the paths as a whole: ``test_du
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 
 import duckdb
@@ -92,7 +93,7 @@ def _signals(symbol: str, ends: list[int]) -> pa.Table:
 @pytest.fixture(scope="module")
 def storage(tmp_path_factory):
     path = tmp_path_factory.mktemp("read") / "r.duckdb"
-    store = DuckDBStorage.open(Settings(_env_file=None, duckdb_path=path, mcp_query_timeout_ms=400))  # type: ignore[call-arg]
+    store = DuckDBStorage.open(Settings(_env_file=None, duckdb_path=path, mcp_query_timeout_ms=600))  # type: ignore[call-arg]
     store.apply_schema()
     store.append_trades(_trades(TRADES))
     store.append_quotes(_quotes(QUOTES))
@@ -211,6 +212,43 @@ def test_read_trades_many_orders_stored_out_of_order_trades_of_one_symbol(empty)
     assert got.column("symbol").to_pylist() == ["Y", "Z", "Z", "Z"]
 
 
+def test_read_trades_many_orders_prints_tied_but_for_their_id_by_the_id(empty):
+    # "T" is stored in time order but for two prints tied on ts_ns, sequence and exchange, stored id "t2" first
+    rows = [("T", 0, 0, 1, "t0", 1.0, 0), ("T", 1, 1, 1, "t2", 2.2, 0), ("T", 1, 1, 1, "t1", 2.1, 0),
+            ("T", 2, 2, 1, "t3", 3.0, 0)]  # fmt: skip
+    empty.append_trades(_trades(rows))
+    assert empty.read_trades_many(["T"], 0, 2**62).column("price").to_pylist() == [1.0, 2.1, 2.2, 3.0]
+    assert empty.read_trades("T", 0, 2**62).column("price").to_pylist() == [1.0, 2.1, 2.2, 3.0]
+
+
+@pytest.mark.parametrize("symbols, start_ms, end_ms", [
+    (["MSFT", "AAPL"], 0, 100), (["AAPL"], 1, 7), (["MSFT", "NONE"], 0, 3), (["NONE"], 0, 100),
+])  # fmt: skip
+def test_quote_arrays_are_each_symbols_quotes_in_the_order_of_read_quotes_many(storage, symbols, start_ms, end_ms):
+    storage._quote_ties = storage._quotes_interleaved = False  # each case from a storage's first read
+    got = storage.read_quote_arrays(symbols, T0 + start_ms * 1_000_000, T0 + end_ms * 1_000_000)
+    rows = _expected_quotes(symbols, start_ms, end_ms)
+    want = {s for s in symbols if any(r["symbol"] == s for r in rows)}
+    assert set(got) == want
+    for symbol in want:
+        mine = [r for r in rows if r["symbol"] == symbol]
+        ts, bid, bid_size, ask, ask_size = got[symbol]
+        assert ts.tolist() == [r["ts_ns"] for r in mine] and ts.dtype == np.int64
+        assert np.array_equal(bid, np.array([r["bid_price"] for r in mine], dtype=float), equal_nan=True)
+        assert np.array_equal(ask, np.array([r["ask_price"] for r in mine], dtype=float), equal_nan=True)
+        assert bid_size.tolist() == [1.0] * len(mine) and ask_size.tolist() == [2.0] * len(mine)
+
+
+def test_quote_arrays_of_interleaved_symbols_with_ties_and_rows_out_of_order(empty):
+    rows = [("Q", 5, 2, 0, 5.0), ("R", 1, 0, 0, 7.0), ("Q", 1, 0, 0, 1.0), ("R", 3, 1, 0, 7.3), ("Q", 5, 1, 0, 4.0),
+            ("R", 3, 0, 0, 7.2)]  # fmt: skip
+    empty.append_quotes(_quotes(rows))
+    for _ in range(2):  # the second read with what the first learned (ties, interleaved)
+        got = empty.read_quote_arrays(["R", "Q"], 0, 2**62)
+        assert got["Q"][1].tolist() == [1.0, 4.0, 5.0] and got["R"][1].tolist() == [7.0, 7.2, 7.3]
+        assert got["Q"][0].tolist() == [T0 + 1_000_000, T0 + 5_000_000, T0 + 5_000_000]
+
+
 def test_archived_until_is_the_end_of_each_symbols_newest_archived_day(empty):
     insert = ("INSERT INTO archive_manifest VALUES ($table, 'stocks', $day, $symbol, 'p', 'p', 1, 0, '', 0, 0, 0, "
               "true)")  # fmt: skip
@@ -292,7 +330,7 @@ def test_a_named_read_cannot_write_and_its_failures_name_it(storage, monkeypatch
     _named(storage, monkeypatch, "slow", "SELECT count(*) FROM range(100000000000)")
     with pytest.raises(QueryTimeout) as slow:
         storage.query("slow", {}, 1)
-    assert str(slow.value) == "query 'slow' exceeded MCP_QUERY_TIMEOUT_MS=400"
+    assert str(slow.value) == "query 'slow' exceeded MCP_QUERY_TIMEOUT_MS=600"
     storage.execute_write("DELETE FROM signal_state WHERE bar_seconds = 5")  # the writer still writes afterwards
 
 
@@ -319,7 +357,7 @@ def test_analyst_sql_errors_name_the_statement_or_the_time_limit(storage):
         storage.run_sql("SELEC 1", 5)
     with pytest.raises(QueryTimeout) as slow:
         storage.run_sql("SELECT count(*) FROM range(100000000000)", 5)
-    assert str(slow.value) == "the statement exceeded MCP_QUERY_TIMEOUT_MS=400"
+    assert str(slow.value) == "the statement exceeded MCP_QUERY_TIMEOUT_MS=600"
     assert storage.run_sql("SELECT 2 AS two", 5).table.to_pylist() == [{"two": 2}]
 
 
@@ -330,7 +368,7 @@ def test_a_second_analyst_statement_waits_at_most_the_time_limit(storage):
             storage.run_sql("SELECT 1", 5)
     finally:
         storage._analyst_slot.release()
-    assert str(waited.value) == "another analyst SQL statement held the analyst slot for MCP_QUERY_TIMEOUT_MS=400"
+    assert str(waited.value) == "another analyst SQL statement held the analyst slot for MCP_QUERY_TIMEOUT_MS=600"
     done = threading.Event()
     storage._analyst_slot.acquire()
     answers: list[object] = []
@@ -342,9 +380,13 @@ def test_a_second_analyst_statement_waits_at_most_the_time_limit(storage):
     assert answers == [[{"x": 3}]]
 
 
-def test_analyst_sql_failing_in_the_database_is_a_storage_error_and_frees_the_slot(storage):
+def test_analyst_sql_failing_in_the_database_is_a_storage_error_and_frees_the_slot(storage, caplog):
+    caplog.set_level(logging.WARNING, logger="microstructure.sql")
+    missing = f"{storage.archive_root}/none.parquet"
     with pytest.raises(StorageError, match=r"^the database failed running the statement \(the server log"):
-        storage.run_sql(f"SELECT * FROM read_parquet('{storage.archive_root}/none.parquet')", 5)
+        storage.run_sql(f"SELECT * FROM read_parquet('{missing}')", 5)
+    (line,) = [r.getMessage() for r in caplog.records]  # the server log has the detail
+    assert line.startswith("analyst SQL failed in the database: IO Error") and missing in line
     assert storage._analyst_slot.acquire(blocking=False)
     storage._analyst_slot.release()
 
