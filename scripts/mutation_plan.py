@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import fcntl
 import fnmatch
 import hashlib
 import json
@@ -359,10 +360,21 @@ def judge(run: Run, registry: dict[str, str], work: Path = WORK, root: Path = RO
             verdict, took = _pytest(workdir, run, files, name, timeout)
         else:
             verdict, took = CONTROL_FAILED, 0.0
-        judged[keys[name]] = {"verdict": verdict, "seconds": round(took, 1),
-                              "date": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M}"}
-        cache_path.write_text(json.dumps(judged, indent=1, sort_keys=True), encoding="utf-8")
+        record_verdict(cache_path, keys[name], {"verdict": verdict, "seconds": round(took, 1),
+                                                "date": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M}"})
         print(f"mutation all:   {name}: {verdict} ({took:.0f} s)", flush=True)
+
+
+def record_verdict(cache_path: Path, key: str, verdict: dict) -> None:
+    """Add one verdict to the cache file: read again and rewritten under an exclusive lock (``judged.json.lock``),
+    then renamed into place, so runs of other rows in the same tree at the same time keep their verdicts."""
+    with open(cache_path.with_name(cache_path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        judged = _load_json(cache_path)
+        judged[key] = verdict
+        fresh = cache_path.with_name(cache_path.name + ".new")
+        fresh.write_text(json.dumps(judged, indent=1, sort_keys=True), encoding="utf-8")
+        fresh.replace(cache_path)
 
 
 def mutants_to_run(run: Run, workdir: Path, root: Path = ROOT) -> list[str] | None:

@@ -312,3 +312,27 @@ def test_a_judge_file_edited_while_survivors_are_run_does_not_take_their_verdict
     judged = json.loads((work / "judged.json").read_text(encoding="utf-8"))
     after = plan.verdict_key("pkg.mod.x_f__mutmut_1", "aaa", ["tests/test_t.py"], root)
     assert before != after and set(judged) == {before}  # the new text has no verdict yet: judged again next time
+
+
+def test_a_verdict_is_added_to_the_verdicts_other_runs_wrote_meanwhile(tmp_path: Path) -> None:
+    """Two runs of the plan in one tree (rows of different groups) share ``judged.json``: a verdict is added to what
+    the file holds when it is written, not to what the run read at its start."""
+    plan = _plan_module()
+    cache = tmp_path / "judged.json"
+    plan.record_verdict(cache, "mine-1", {"verdict": "killed"})
+    other = json.loads(cache.read_text(encoding="utf-8"))
+    other["theirs"] = {"verdict": "survived"}  # another run's verdict, written after this run's first one
+    cache.write_text(json.dumps(other), encoding="utf-8")
+    plan.record_verdict(cache, "mine-2", {"verdict": "killed"})
+    assert json.loads(cache.read_text(encoding="utf-8")) == {
+        "mine-1": {"verdict": "killed"}, "theirs": {"verdict": "survived"}, "mine-2": {"verdict": "killed"}}
+
+
+def test_verdicts_written_by_two_processes_at_once_are_all_kept(tmp_path: Path) -> None:
+    cache = tmp_path / "judged.json"
+    writer = ("import sys; sys.path.insert(0, sys.argv[1]); import mutation_plan as p; from pathlib import Path\n"
+              "for i in range(60): p.record_verdict(Path(sys.argv[2]), f'{sys.argv[3]}-{i}', {'verdict': 'killed'})")
+    procs = [subprocess.Popen([sys.executable, "-c", writer, str(ROOT / "scripts"), str(cache), who])
+             for who in ("a", "b")]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    assert set(json.loads(cache.read_text(encoding="utf-8"))) == {f"{w}-{i}" for w in "ab" for i in range(60)}
