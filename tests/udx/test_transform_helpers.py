@@ -490,3 +490,23 @@ def test_the_deferred_realized_reads_take_the_quotes_a_horizon_later_from_the_si
     alone = _read_realized(storage, ["AA", "BB", "CC", "GG"], deferred, W, MARKETS, _realized_heads())  # type: ignore[arg-type]
     for symbol in ("AA", "BB", "GG"):
         assert _columns(alone.quotes[symbol]) == joined(head[symbol], _stored_quotes(symbol, T0 + 85 * NS))
+
+
+@pytest.mark.duckdb
+def test_deferred_reads_of_a_bar_due_exactly_at_until_of_bars_past_the_split_and_of_a_symbol_without_quotes(
+        storage: object) -> None:
+    plan = _realized_heads()
+    plan.resume["EE"] = {"symbol": "EE", "bar_end_ns": T0 + 26 * NS, "tick_price": None, "tick_sign": 0}
+    # CC's due bar ends after its split (T0 + 85 s): read whole, prints from its row, quotes from its stale limit;
+    # DD (no row yet) has one new bar, ending exactly at until: due; EE has no quote at all, its signals' kept none
+    deferred = {"CC": np.array([T0 + 120 * NS], np.int64), "DD": np.array([plan.until_ns], np.int64),
+                "EE": np.array([T0 + 60 * NS], np.int64)}
+    no_quotes = Quotes(np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0), np.empty(0))
+    reads = _read_realized(storage, ["CC", "DD", "EE"], deferred, W, MARKETS, plan,  # type: ignore[arg-type]
+                           {"EE": (T0 + 100 * NS, no_quotes)})
+    assert reads.realized == frozenset({"CC", "DD", "EE"})
+    assert _read(reads.trades, "CC") == _expected_trades("CC", T0 + 26 * NS)
+    assert _columns(reads.quotes["CC"]) == _stored_quotes("CC", T0 - 4 * NS)
+    assert _read(reads.trades, "DD") == _expected_trades("DD", 0)
+    assert _read(reads.trades, "EE") == _expected_trades("EE", T0 + 26 * NS, T0 + 60 * NS)
+    assert reads.quotes.get("EE", no_quotes).ts.size == 0 and "DD" not in reads.quotes
