@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 
 from udx._chunk_read import Head, read_with_heads
+from udx.liquidity_step import Quotes
 
 NS = 10**9
 H = 300 * NS
@@ -117,3 +118,35 @@ def test_each_head_print_finds_the_quote_a_read_from_the_stale_limit_finds(kind:
             assert [x for x in q_ts if x >= start] == [x for x in every if start <= x < w]
     if kind == "dense":  # both symbols read apart: far fewer quotes than from the stale limit
         assert storage.quote_rows < 0.2 * sum(int(((v >= r - STALE) & (v < w)).sum()) for v in quotes.values())
+
+
+def test_each_heads_prints_end_at_its_own_until_or_where_its_main_read_starts() -> None:
+    r = 1_000_000 * NS
+    ts = r + NS * np.arange(0, 200, 3)  # a print every 3 s
+    storage = _Reads({s: ts for s in ("A", "B", "C")}, {})
+    heads = {"A": Head(r, r + 20 * NS, r - LOOKBACK, r + H, r - STALE),  # the longest: the head read's end
+             "B": Head(r, r + 10 * NS, r - LOOKBACK, r + H, r - STALE),  # read to A's end, cut at its own
+             "C": Head(r, r + 20 * NS, r - LOOKBACK, r + H, r - STALE)}  # its signals' read starts inside its head
+    got, quotes = read_with_heads(storage, {"C": r + 15 * NS}, dict.fromkeys(heads, r + H - LOOKBACK), heads,
+                                  r + 200 * NS, {}, False)
+    assert got["A"][0].tolist() == ts[ts < r + 20 * NS].tolist()
+    assert got["B"][0].tolist() == ts[ts < r + 10 * NS].tolist()
+    assert got["C"][0].tolist() == ts.tolist()  # the head's to r + 15 s, then the main read's: each print once
+    for symbol in heads:  # prices with their prints
+        assert got[symbol][1].tolist() == (10.0 + got[symbol][0] % 7 / 100).tolist()
+    assert quotes == {} and storage.quote_rows == 0  # none asked for
+
+
+def test_given_main_quotes_are_taken_and_only_the_others_read() -> None:
+    r = 1_000_000 * NS
+    q = r + NS * np.arange(0, 100, 5)
+    storage = _Reads({}, {"A": q, "B": q})
+    given = {"A": Quotes(q[4:] + 1, np.full(16, 9.0), np.full(16, 9.5), np.ones(16), np.ones(16))}
+    _, quotes = read_with_heads(storage, {}, {"A": r + 20 * NS, "B": r + 20 * NS}, {}, r + 100 * NS, {}, True, given)
+    assert set(quotes) == {"A", "B"}
+    assert quotes["A"].ts.tolist() == (q[4:] + 1).tolist() and quotes["A"].bid.tolist() == [9.0] * 16
+    assert quotes["B"].ts.tolist() == q[4:].tolist() and quotes["B"].bid.tolist() == (q[4:] % 1000 / 10).tolist()
+    assert storage.quote_rows == 16  # B's only
+    # no quotes wanted: none read, none given back
+    _, quotes = read_with_heads(storage, {}, {"A": r, "B": r}, {}, r + 100 * NS, {}, False, given)
+    assert quotes == {} and storage.quote_rows == 16

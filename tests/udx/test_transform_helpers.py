@@ -410,6 +410,16 @@ def test_read_plan_reads_for_the_signals_and_defers_the_realized_spreads_they_do
 
 
 @pytest.mark.duckdb
+def test_read_plan_reads_the_realized_spreads_of_rows_resuming_exactly_at_the_signals_start(storage: object) -> None:
+    # GG's newest row ends at T0 + 150 s, where its signals start: its rows come from the signals' reads
+    reads = _read_plan(storage, [_Entry("GG", CFG, None, T0 + 150 * NS)], W, {}, MARKETS, True,  # type: ignore[arg-type]
+                       _realized_plan())
+    assert (reads.signals, reads.realized, reads.deferred) == ({"GG"}, {"GG"}, frozenset())
+    assert _read(reads.trades, "GG") == _expected_trades("GG", T0 + 150 * NS)
+    assert reads.quotes["GG"].ts.tolist() == _expected_quotes(T0 + 120 * NS)  # from its stale limit, 30 s before
+
+
+@pytest.mark.duckdb
 def test_the_deferred_realized_reads_start_at_each_symbols_newest_row(storage: object) -> None:
     deferred = {"AA": np.array([T0 + 60 * NS], np.int64), "BB": np.array([W], np.int64),
                 "CC": np.empty(0, np.int64), "EE": np.empty(0, np.int64), "FF": np.array([W - 60 * NS], np.int64)}
@@ -426,3 +436,77 @@ def test_the_deferred_realized_reads_start_at_each_symbols_newest_row(storage: o
     assert reads.quotes["AA"].ts.tolist() == _expected_quotes(T0 - 10 * NS)
     assert reads.quotes["CC"].ts.tolist() == _expected_quotes(T0 + 70 * NS)
     assert set(reads.quotes) == {"AA", "CC"}  # EE, FF have no quotes
+
+
+def _stored_quotes(symbol: str, start: int, end: int = W, mark: float = 0.0) -> list[list[float]]:
+    """The symbol's quotes stamped in ``[start, end)`` as the table above makes them (``mark`` added to both
+    prices: quotes a signal read handed over, told apart from the ones read from the file)."""
+    ts = _quote_ts()
+    k = np.flatnonzero((ts >= start) & (ts < end))
+    base = TRADED[symbol][1] + mark
+    return [ts[k].tolist(), (base + k).tolist(), (base + k + 0.5).tolist(), [100.0] * k.size, [200.0] * k.size]
+
+
+def _held(symbol: str, start: int) -> tuple[int, Quotes]:
+    """What the signals of a deferred symbol read this pass: every quote from ``start`` to the watermark, marked."""
+    ts, bid, ask, bid_size, ask_size = (np.array(c) for c in _stored_quotes(symbol, start, mark=1000.0))
+    return start, Quotes(ts.astype(np.int64), bid, ask, bid_size, ask_size)
+
+
+def _realized_heads() -> RealizedPlan:
+    """Four symbols whose one due bar (``T0 + 60 s``) is read apart: rows resume at ``T0 + 26 s`` with a quote 1 s
+    before it (``T0 + 25 s``), and on a 60 s horizon 1 s before that plus the horizon (``T0 + 85 s``)."""
+    start = T0 + 26 * NS
+    return RealizedPlan(
+        due={}, resume={s: {"symbol": s, "bar_end_ns": start, "tick_price": None, "tick_sign": 0}
+                        for s in ("AA", "BB", "CC", "GG")},
+        until_ns=W - 60 * NS, settings=settings(quote_stale_seconds=30.0, liquidity_horizon_seconds=60),
+        computed_at=0)
+
+
+@pytest.mark.duckdb
+def test_the_deferred_realized_reads_take_the_quotes_a_horizon_later_from_the_signals_reads(storage: object) -> None:
+    deferred = {s: np.array([T0 + 60 * NS], np.int64) for s in ("AA", "BB", "CC", "GG")}
+    # AA's signals read from before the split (T0 + 85 s): all taken from them; GG's and BB's from after it: the
+    # quotes between read from the file up to the later of the two (T0 + 120 s), each cut at its own; CC: none kept
+    kept = {"AA": _held("AA", T0 + 50 * NS), "GG": _held("GG", T0 + 100 * NS), "BB": _held("BB", T0 + 120 * NS)}
+    reads = _read_realized(storage, ["AA", "BB", "CC", "GG"], deferred, W, MARKETS, _realized_heads(),  # type: ignore[arg-type]
+                           kept)
+    assert reads.realized == frozenset({"AA", "BB", "CC", "GG"})
+    for symbol in ("AA", "BB", "CC", "GG"):  # the head's prints only: [T0 + 26 s, T0 + 60 s)
+        assert _read(reads.trades, symbol) == _expected_trades(symbol, T0 + 26 * NS, T0 + 60 * NS)
+
+    def joined(*parts: list[list[float]]) -> list[list[float]]:
+        return [sum((p[c] for p in parts), []) for c in range(5)]
+
+    head = {s: _stored_quotes(s, T0 + 25 * NS, T0 + 60 * NS) for s in deferred}  # from 1 s before the first print
+    assert _columns(reads.quotes["AA"]) == joined(head["AA"], _stored_quotes("AA", T0 + 85 * NS, mark=1000.0))
+    assert _columns(reads.quotes["GG"]) == joined(head["GG"], _stored_quotes("GG", T0 + 85 * NS, T0 + 100 * NS),
+                                                  _stored_quotes("GG", T0 + 100 * NS, mark=1000.0))
+    assert _columns(reads.quotes["BB"]) == joined(head["BB"], _stored_quotes("BB", T0 + 85 * NS, T0 + 120 * NS),
+                                                  _stored_quotes("BB", T0 + 120 * NS, mark=1000.0))
+    assert _columns(reads.quotes["CC"]) == joined(head["CC"], _stored_quotes("CC", T0 + 85 * NS))
+    # without kept quotes every symbol reads its own, the same as CC's
+    alone = _read_realized(storage, ["AA", "BB", "CC", "GG"], deferred, W, MARKETS, _realized_heads())  # type: ignore[arg-type]
+    for symbol in ("AA", "BB", "GG"):
+        assert _columns(alone.quotes[symbol]) == joined(head[symbol], _stored_quotes(symbol, T0 + 85 * NS))
+
+
+@pytest.mark.duckdb
+def test_deferred_reads_of_a_bar_due_exactly_at_until_of_bars_past_the_split_and_of_a_symbol_without_quotes(
+        storage: object) -> None:
+    plan = _realized_heads()
+    plan.resume["EE"] = {"symbol": "EE", "bar_end_ns": T0 + 26 * NS, "tick_price": None, "tick_sign": 0}
+    # CC's due bar ends after its split (T0 + 85 s): read whole, prints from its row, quotes from its stale limit;
+    # DD (no row yet) has one new bar, ending exactly at until: due; EE has no quote at all, its signals' kept none
+    deferred = {"CC": np.array([T0 + 120 * NS], np.int64), "DD": np.array([plan.until_ns], np.int64),
+                "EE": np.array([T0 + 60 * NS], np.int64)}
+    no_quotes = Quotes(np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0), np.empty(0))
+    reads = _read_realized(storage, ["CC", "DD", "EE"], deferred, W, MARKETS, plan,  # type: ignore[arg-type]
+                           {"EE": (T0 + 100 * NS, no_quotes)})
+    assert reads.realized == frozenset({"CC", "DD", "EE"})
+    assert _read(reads.trades, "CC") == _expected_trades("CC", T0 + 26 * NS)
+    assert _columns(reads.quotes["CC"]) == _stored_quotes("CC", T0 - 4 * NS)
+    assert _read(reads.trades, "DD") == _expected_trades("DD", 0)
+    assert _read(reads.trades, "EE") == _expected_trades("EE", T0 + 26 * NS, T0 + 60 * NS)
+    assert reads.quotes.get("EE", no_quotes).ts.size == 0 and "DD" not in reads.quotes
