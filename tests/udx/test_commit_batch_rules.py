@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 
 import udx._commit_batch as commit_batch
-from sql.contract import BAR_LIQUIDITY_SCHEMA, SIGNALS_SCHEMA
+from sql.contract import BAR_LIQUIDITY_SCHEMA, INTRADAY_PROFILE_SCHEMA, MODEL_PARAMS_SCHEMA, SIGNALS_SCHEMA
 from udx._commit_batch import BackgroundCommits, Batch
 from udx.pipeline import FitRecord, ProfileRecord
 
@@ -318,3 +318,101 @@ def test_nan_measures_and_statistics_are_null_in_both_tables() -> None:
     assert liquidity.schema == BAR_LIQUIDITY_SCHEMA and signals.schema == SIGNALS_SCHEMA
     assert liquidity.column("bar_seconds").to_pylist() == [60] * 3
     assert liquidity.column("computed_at_ns").to_pylist() == [7] * 3
+
+
+# helper mutcover (issue 16 point 4): Batch.add, add_realized, commit and the table builders, in no mutation row
+# until tests/test_mutation_plan_coverage.py named them (row commit-batch-rest). Values written out here.
+
+class _Keeping:
+    """A storage without begin_signals that keeps what one commit_signals call got."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[pa.Table, list[Any], dict[str, pa.Table]]] = []
+
+    def commit_signals(self, signals: pa.Table, states: list[Any], **more: pa.Table) -> int:
+        self.calls.append((signals, states, more))
+        return 9
+
+
+_FIT = FitRecord("garch", 100, 200, 30, 0.5, 0.25, 0.7, float("nan"), False, 2.0)
+
+
+def _typed_result(rows: int, last: int, state: str, fits: list[Any], profiles: list[Any]) -> Any:
+    """Columns as a pipeline hands them: numpy int64/float64/bool arrays and Python strings, not the schema's types."""
+    columns: dict[str, Any] = {}
+    for f in SIGNALS_SCHEMA:
+        if f.name in ("symbol", "bar_seconds", "computed_at_ns"):
+            continue
+        if pa.types.is_string(f.type):
+            columns[f.name] = ["hold"] * rows
+        elif pa.types.is_boolean(f.type):
+            columns[f.name] = np.zeros(rows, bool)
+        elif pa.types.is_integer(f.type):
+            columns[f.name] = np.arange(rows, dtype=np.int64) + 1000
+        else:
+            columns[f.name] = np.full(rows, np.nan)  # NaN statistics: SQL NULL
+    columns["close"] = np.arange(rows, dtype=np.float64) + 10.0
+    columns["n_trades"] = pa.array(np.arange(rows) + 3, pa.int32())  # an Arrow column of another type: cast
+    return SimpleNamespace(columns=columns, fits=fits, profiles=profiles,
+                           state=SimpleNamespace(last_bar_end_ns=last, to_json=lambda: state))
+
+
+def test_a_commit_hands_every_table_with_its_rows_types_and_states() -> None:
+    batch = Batch(60, 777)
+    assert batch.taken is False  # nothing handed out yet
+    two = [ProfileRecord(5_000, 300, np.array([1.0, 2.0, 3.0]), np.array([4, 5, 6]), 7, 3, False),
+           ProfileRecord(9_000, 600, np.array([0.5, 1.5]), np.array([8, 9]), 2, 1, True)]
+    cfg = SimpleNamespace(fingerprint=lambda: {"b": 1, "a": [1, 2]})
+    batch.add("AAPL", _typed_result(2, 1_060, '{"s":1}', [_FIT], two), cfg)  # type: ignore[arg-type]
+    batch.add("MSFT", _typed_result(1, 2_060, '{"s":2}', [], []), cfg)  # type: ignore[arg-type]
+    batch.add_realized(pa.table({"x": [1.0, 2.0]}))
+    storage = _Keeping()
+    batch.commit(storage)  # type: ignore[arg-type]
+    [(signals, states, more)] = storage.calls
+    assert signals.schema == SIGNALS_SCHEMA
+    assert signals.column("symbol").to_pylist() == ["AAPL", "AAPL", "MSFT"]
+    assert signals.column("bar_seconds").to_pylist() == [60, 60, 60]
+    assert signals.column("computed_at_ns").to_pylist() == [777, 777, 777]
+    assert signals.column("close").to_pylist() == [10.0, 11.0, 10.0]
+    assert signals.column("n_trades").to_pylist() == [3, 4, 3]
+    assert signals.column("vwap").null_count == 3
+    assert [(s.symbol, s.bar_seconds, s.last_bar_end_ns, s.state) for s in states] == [
+        ("AAPL", 60, 1_060, '{"s":1}'), ("MSFT", 60, 2_060, '{"s":2}')]
+    assert sorted(more) == ["model_params", "profiles", "realized"]  # no liquidity was given
+    fits = more["model_params"]
+    assert fits.schema == MODEL_PARAMS_SCHEMA
+    assert fits.to_pylist() == [{
+        "symbol": "AAPL", "model": "garch", "bar_seconds": 60, "fit_start_ns": 100, "fit_end_ns": 200, "n_obs": 30,
+        "omega": 0.5, "alpha": 0.25, "beta": 0.7, "loglik": None, "converged": False, "scale": 2.0,
+        "fitted_at_ns": 777, "fingerprint": '{"a":[1,2],"b":1}'}]  # NaN log-likelihood: NULL; compact sorted JSON
+    profiles = more["profiles"]
+    assert profiles.schema == INTRADAY_PROFILE_SCHEMA
+    assert profiles.to_pydict() == {
+        "symbol": ["AAPL"] * 5, "bar_seconds": [60] * 5, "session_open_ns": [5_000] * 3 + [9_000] * 2,
+        "bucket": [0, 1, 2, 0, 1], "minutes_after_open": [0.0, 5.0, 10.0, 0.0, 10.0],
+        "factor": [1.0, 2.0, 3.0, 0.5, 1.5], "n_obs": [4.0, 5.0, 6.0, 8.0, 9.0], "sessions": [7, 7, 7, 2, 2],
+        "fallback": [False] * 3 + [True] * 2, "computed_at_ns": [777] * 5}
+    assert more["realized"].column("x").to_pylist() == [1.0, 2.0]
+
+
+def test_an_empty_batch_commits_nothing_and_realized_rows_alone_commit_with_no_signals(_small: list[Any]) -> None:
+    storage = _Keeping()
+    Batch(60, 1).commit(storage)  # type: ignore[arg-type]
+    assert storage.calls == [] and _small == []
+    batch = Batch(60, 1)
+    batch.add_realized(pa.table({"x": [3.0]}))
+    batch.commit(storage)  # type: ignore[arg-type]
+    [(signals, states, more)] = storage.calls
+    assert signals.num_rows == 0 and signals.schema == SIGNALS_SCHEMA and states == []
+    assert list(more) == ["realized"] and more["realized"].num_rows == 1
+    assert _small == [(60, 9, [])]
+
+
+def test_liquidity_added_with_a_symbol_is_committed_under_its_name() -> None:
+    batch = Batch(60, 5)
+    _add_all(batch, "A", 2)
+    storage = _Keeping()
+    batch.commit(storage)  # type: ignore[arg-type]
+    [(_, _, more)] = storage.calls
+    assert more["liquidity"].column("symbol").to_pylist() == ["A", "A"]
+    assert more["model_params"].num_rows == 2 and more["profiles"].num_rows == 3
