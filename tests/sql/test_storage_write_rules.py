@@ -75,12 +75,14 @@ class Heard:
 
     def __init__(self) -> None:
         self.heard: list[tuple[Any, ...]] = []
+        self.trade_schemas: list[pa.Schema] = []
 
     def attached(self) -> None:
         self.heard.append(("attached",))
 
     def trades_written(self, batch: pa.Table) -> None:
         self.heard.append(("trades_written", batch.select(TRADES_SCHEMA.names).to_pylist()))
+        self.trade_schemas.append(batch.schema)
 
     def signals_written(self, signals: pa.Table, states: Any) -> None:
         self.heard.append(("signals_written", signals.to_pylist(), list(states)))
@@ -229,6 +231,20 @@ def test_listeners_hear_once_of_each_append_that_added_rows(storage):
 def _with_conditions(batch: pa.Table, conditions: list[str | None]) -> pa.Table:
     i = batch.schema.get_field_index("conditions")
     return batch.set_column(i, batch.schema.field(i), pa.array(conditions, pa.string()))
+
+
+def test_listeners_are_told_of_trades_in_the_contracts_columns_and_types(storage):
+    """A batch from a decoder that gives other integer types and another column order is stored and told as the
+    contract's ``TRADES_SCHEMA`` (the in-memory readers join it to what they read from the file)."""
+    heard = Heard()
+    storage.add_write_listener(heard)
+    batch = trades(2, symbol="FF")
+    wide = pa.table({name: batch.column(name).cast(pa.int64()) if pa.types.is_int32(batch.schema.field(name).type)
+                     else batch.column(name) for name in reversed(batch.schema.names)})
+    assert storage.append_trades(wide) == 2
+    (told,) = heard.trade_schemas
+    assert pa.schema(list(told)[:len(TRADES_SCHEMA)]) == TRADES_SCHEMA
+    assert heard.heard[1] == ("trades_written", batch.to_pylist())
 
 
 def test_new_condition_strings_are_listed_once(path):
@@ -539,13 +555,15 @@ def test_writes_that_can_move_the_realized_floors_drop_them_and_appends_keep_the
 
     storage.commit_signals(_bars("AA", [600]), [])
     for keep in (lambda: storage.append_trades(trades(2, symbol="AA")), lambda: storage.append_quotes(_quotes(2)),
-                 lambda: storage.commit_signals(_bars("AA", [660]), [])):
+                 lambda: storage.commit_signals(_bars("AA", [660]), []),
+                 lambda: storage.write_realized_spread(_realized("AA", [660]))):
         floored()
         keep()
         assert storage._realized_floors.get(storage._file_key) == {(60, H): 600}
     for drop in (lambda: storage.execute_write("DELETE FROM quotes"), lambda: storage.reset_signals(["ZZ"], 60),
                  lambda: storage.rewind_signals([SignalStateRow("ZZ", 60, 0, "s")]),
-                 lambda: storage.commit_signals(_bars("AA", [540]), [])):
+                 lambda: storage.commit_signals(_bars("AA", [540]), []),
+                 lambda: storage.write_realized_spread(_realized("AA", [540]))):
         floored()
         drop()
         assert not storage._realized_floors.get(storage._file_key)
