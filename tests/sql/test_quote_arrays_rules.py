@@ -18,9 +18,14 @@ import pyarrow as pa
 import pytest
 
 from sql.contract import QUOTES_SCHEMA
-from tests.sql.test_storage_write_rules import _open, path, template  # noqa: F401 - fixtures
+from tests.sql import test_storage_write_rules
+from tests.sql.test_storage_write_rules import _open
 
 pytestmark = pytest.mark.duckdb
+
+#: A file with the schema, copied per test (the fixtures of ``test_storage_write_rules.py``).
+template = test_storage_write_rules.template
+path = test_storage_write_rules.path
 
 T = 1_700_000_000_000_000_000
 BIG = 2**62
@@ -71,7 +76,7 @@ FEED: list[Quote] = [("AA", 1, 0, 1, 10.0), ("BB", 2, 0, 2, 20.0), ("AA", 3, 0, 
 
 
 @pytest.mark.parametrize("quotes", [BY_SYMBOL, TIED, FEED], ids=["by_symbol", "tied", "feed"])
-def test_each_symbols_quotes_in_the_ordered_querys_order(path, quotes) -> None:  # noqa: F811
+def test_each_symbols_quotes_in_the_ordered_querys_order(path, quotes) -> None:
     storage = _open(path)
     try:
         table = _table(quotes)
@@ -86,7 +91,7 @@ def test_each_symbols_quotes_in_the_ordered_querys_order(path, quotes) -> None: 
         storage.close()
 
 
-def test_once_a_tie_is_met_the_reads_after_keep_the_tie_columns(path) -> None:  # noqa: F811
+def test_once_a_tie_is_met_the_reads_after_keep_the_tie_columns(path) -> None:
     storage = _open(path)
     try:
         storage.append_quotes(_table(TIED))

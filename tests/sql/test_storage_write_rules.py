@@ -412,11 +412,17 @@ def _stored(storage: DuckDBStorage) -> dict[str, list[tuple]]:
             for table, end in _ENDS.items()}
 
 
-def test_a_reset_deletes_every_row_of_its_symbols_on_its_grid_only(storage):
+def _stored_and_heard(storage: DuckDBStorage) -> tuple[dict[str, list[tuple]], Heard]:
+    """The rows of ``_two_symbols_two_grids`` and a listener added after them; the grid's final day cached."""
     _two_symbols_two_grids(storage)
     heard = Heard()
     storage.add_write_listener(heard)
     storage._metrics_final_before[60] = 5
+    return _stored(storage), heard
+
+
+def test_a_reset_deletes_every_row_of_its_symbols_on_its_grid_only(storage):
+    _, heard = _stored_and_heard(storage)
     storage.reset_signals(["AA"], 60)
     stored = _stored(storage)
     for table in _ENDS:
@@ -434,11 +440,7 @@ def test_a_reset_of_two_symbols_deletes_both(storage):
 
 
 def test_a_rewind_deletes_the_rows_after_each_states_bar_and_stores_the_state(storage):
-    _two_symbols_two_grids(storage)
-    before = _stored(storage)
-    heard = Heard()
-    storage.add_write_listener(heard)
-    storage._metrics_final_before[60] = 5
+    before, heard = _stored_and_heard(storage)
     storage.rewind_signals([SignalStateRow("AA", 60, 120, "rewound"), SignalStateRow("BB", 60, 60, "rewound")])
     after = _stored(storage)
     for table in _ENDS:
@@ -454,11 +456,7 @@ def test_a_rewind_deletes_the_rows_after_each_states_bar_and_stores_the_state(st
 
 
 def test_a_rewind_of_no_state_changes_nothing_and_tells_no_one(storage):
-    _two_symbols_two_grids(storage)
-    before = _stored(storage)
-    heard = Heard()
-    storage.add_write_listener(heard)
-    storage._metrics_final_before[60] = 5
+    before, heard = _stored_and_heard(storage)
     storage.rewind_signals([])
     assert _stored(storage) == before and _events(heard) == ["attached"]
     assert storage._metrics_final_before == {60: 5}
