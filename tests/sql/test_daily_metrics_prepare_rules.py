@@ -62,3 +62,23 @@ def test_the_days_a_prepared_read_covers_take_their_trades_from_it_alone(storage
     assert storage.write_daily_metrics(60, watermark, prepared=given) == 2
     got = dict(storage.fetch_all("SELECT epoch(session_date)::BIGINT * 1000000000, trades FROM daily_metrics"))
     assert got == {day1: None, day2: 300}  # both days covered: neither read the file's trades
+
+
+def test_the_days_read_end_at_the_start_of_the_watermarks_utc_day(storage) -> None:
+    """A watermark in the middle of a UTC day: the days read end where that day starts (``final_before_ns``, an
+    integer of nanoseconds), and the write takes them from the prepared read."""
+    _market_days(storage, 2)
+    watermark = DAY0 + 3 * DAY + DAY // 2 + 123_456_789
+    prepared = storage.prepare_daily_metrics(60, watermark)
+    assert prepared is not None and (prepared.from_ns, prepared.final_before_ns) == (DAY0 + DAY, DAY0 + 3 * DAY)
+    assert type(prepared.final_before_ns) is int and type(prepared.from_ns) is int
+    assert storage.write_daily_metrics(60, watermark, prepared=prepared) == 2
+
+
+def test_writing_daily_metrics_keeps_the_realized_floor(storage) -> None:
+    """``daily_metrics`` rows cannot move the bars or realized rows below the floor of ``realized_spread_due``:
+    the transform's next pass after them still reads only the rows above it."""
+    _market_days(storage, 2)
+    storage._realized_floors[storage._file_key] = {(60, 300): DAY0 + 2 * DAY}
+    assert storage.write_daily_metrics(60, DAY0 + 3 * DAY + 5) == 2
+    assert storage._realized_floors.get(storage._file_key) == {(60, 300): DAY0 + 2 * DAY}

@@ -121,3 +121,17 @@ def test_a_failed_commit_keeps_nothing(storage, monkeypatch: pytest.MonkeyPatch)
     assert _count(storage, "trading_signals") == 0 and _count(storage, "signal_state") == 0
     assert _lock_free(storage)
 
+
+
+def test_each_part_keeps_the_realized_floor_above_it_and_drops_it_below(storage) -> None:
+    """A part is one of ``commit_signals``' writes: bars at or above the floor of ``realized_spread_due`` keep it,
+    a bar below drops it (the next call reads every row)."""
+    storage.commit_signals(_signal_rows("AAPL", [600]), [])
+    storage._realized_floors[storage._file_key] = {(60, 300): 600}
+    txn = storage.begin_signals()
+    txn.add(_signal_rows("AAPL", [660]))
+    assert storage._realized_floors.get(storage._file_key) == {(60, 300): 600}
+    txn.add(_signal_rows("AAPL", [540]))
+    assert not storage._realized_floors.get(storage._file_key)
+    txn.commit([])
+    assert _count(storage, "trading_signals") == 3
