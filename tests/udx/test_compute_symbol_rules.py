@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,8 @@ from udx.liquidity_step import Quotes, signed_liquidity_columns
 from udx.pipeline import SignalConfig, process_symbol
 from udx.state import StateError, SymbolState
 from udx.state_cache import Stored
-from udx.transform import (_ChunkReads, _compute_symbol, _Entry, _stored_state, _write_daily_metrics,
+import udx.transform as transform
+from udx.transform import (_ChunkReads, _compute_symbol, _Entry, _stored_state, _write_daily_metrics, _write_realized,
                            liquidity_config, reset_stale_states, signal_config)
 
 NS = 10**9
@@ -258,8 +260,10 @@ class _Storage:
     def __init__(self, states: dict[str, str], traded: list[tuple[str, str]]) -> None:
         self.states, self.traded = states, traded
         self.resets: list[tuple[list[str], int]] = []
+        self.grids: list[int] = []
 
     def load_signal_states(self, bar_seconds: int) -> dict[str, SignalStateRow]:
+        self.grids.append(bar_seconds)
         return {s: SignalStateRow(s, bar_seconds, OPEN + 10 * MIN, text) for s, text in self.states.items()}
 
     def trade_symbols(self) -> list[tuple[str, str]]:
@@ -283,6 +287,7 @@ def test_reset_stale_states_resets_the_symbols_of_other_definitions_sorted(caplo
     with caplog.at_level(logging.WARNING):
         assert reset_stale_states(storage, SETTINGS) == ["CC", "XX", "ZZ"]  # type: ignore[arg-type]
     assert storage.resets == [(["CC", "XX", "ZZ"], 60)]
+    assert storage.grids[0] == 60  # the states of the settings' grid
     (line,) = [r.getMessage() for r in caplog.records]
     assert line.startswith("signal definitions or settings changed since the stored state of 3 symbol(s)")
     assert "ZZ (bars to 2024-03-07; stored signal state was computed with other settings (" in line
@@ -332,3 +337,54 @@ def test_no_daily_metrics_line_when_none_written_and_nothing_on_a_storage_withou
         _write_daily_metrics(object(), 60, W, OPEN, "read")  # type: ignore[arg-type]
     assert storage.calls == [((60, W, OPEN), {})]
     assert caplog.records == []
+
+
+# --- _write_realized --------------------------------------------------------------------------------------------
+
+
+class _Writer:
+    """``BackgroundCommits`` stand-in: the batches submitted, in order."""
+
+    def __init__(self) -> None:
+        self.batches: list[Any] = []
+
+    def submit(self, batch: Any) -> None:
+        self.batches.append(batch)
+
+
+@pytest.mark.parametrize(("names", "per_commit", "commits"), [
+    ([], 2, []),
+    (["EE", "AA", "CC", "BB", "DD"], 2, [["rows of AA", "rows of BB"], ["rows of DD"], ["rows of EE"]]),
+    (["EE", "AA", "CC", "BB", "DD"], 3, [["rows of AA", "rows of BB"], ["rows of DD", "rows of EE"]]),
+    (["EE", "AA", "CC", "BB", "DD"], 10, [["rows of AA", "rows of BB", "rows of DD", "rows of EE"]]),
+])
+def test_deferred_realized_rows_are_read_in_groups_in_name_order_and_committed_per_symbols_per_commit(
+        monkeypatch: pytest.MonkeyPatch, names: list[str], per_commit: int, commits: list[list[str]]) -> None:
+    """Five deferred symbols read two at a time (``_READ_SYMBOLS`` made 2): groups AA BB, CC DD, EE, each with
+    the pass's watermark, markets, plan and kept quotes; CC's read leaves it out of the realized set (no rows, but
+    it counts towards a commit's symbols); a commit after every ``symbols_per_commit`` symbols and one for the
+    rest, each batch of the run's grid and stamp."""
+    monkeypatch.setattr(transform, "_READ_SYMBOLS", 2)
+    reads: list[tuple[Any, ...]] = []
+    kept = {"AA": (T0, QUOTES)}
+
+    def read(storage: Any, group: list[str], deferred: Any, watermark: int, markets: Any, realized: Any,
+             given: Any = None) -> _ChunkReads:
+        reads.append((storage, list(group), deferred, watermark, markets, realized, given))
+        return _ChunkReads({s: PRINTS for s in group}, {s: QUOTES for s in group}, frozenset(),
+                           frozenset(s for s in group if s != "CC"))
+
+    monkeypatch.setattr(transform, "_read_realized", read)
+    plan, writer, storage = _Plan(), _Writer(), object()
+    deferred = {s: np.array([OPEN + 6 * MIN], np.int64) for s in names}
+    markets = {s: "stocks" for s in names}
+    with ThreadPoolExecutor(1) as reader, ThreadPoolExecutor(2) as computer:
+        _write_realized(storage, plan, deferred, W, markets, reader, computer, writer,  # type: ignore[arg-type]
+                        per_commit, 60, 1234, kept)
+    ordered = sorted(names)
+    assert [r[1] for r in reads] == [ordered[k:k + 2] for k in range(0, len(ordered), 2)]
+    assert all(r[0] is storage and r[2] is deferred and r[3] == W and r[4] is markets and r[5] is plan
+               and r[6] is kept for r in reads)
+    assert [b._realized for b in writer.batches] == commits
+    assert all((b._bar_seconds, b._computed_at) == (60, 1234) for b in writer.batches)
+    assert sorted(c[0] for c in plan.calls) == [s for s in ordered if s != "CC"]
