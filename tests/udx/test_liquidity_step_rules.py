@@ -195,6 +195,23 @@ def test_quotes_before_keeps_those_stamped_strictly_before():
     assert q.before(5).ts.size == 0 and q.before(21).ts.tolist() == [5, 10, 10, 20]
 
 
+def test_quotes_followed_by_puts_the_later_quotes_after_these_field_by_field():
+    # a head read's quotes (stamped before) joined to the main read's: each field in time order, none dropped,
+    # the stamps int64 and the prices and sizes float64 as the liquidity step reads them
+    head = Quotes(np.array([5, 10], np.int64), np.array([1.0, 2.0]), np.array([5.0, 6.0]), np.array([9.0, 10.0]),
+                  np.array([13.0, 14.0]))
+    main = Quotes(np.array([20], np.int64), np.array([3.0]), np.array([7.0]), np.array([11.0]), np.array([15.0]))
+    q = head.followed_by(main)
+    assert q.ts.tolist() == [5, 10, 20] and q.ts.dtype == np.int64
+    assert q.bid.tolist() == [1.0, 2.0, 3.0] and q.ask.tolist() == [5.0, 6.0, 7.0]
+    assert q.bid_size.tolist() == [9.0, 10.0, 11.0] and q.ask_size.tolist() == [13.0, 14.0, 15.0]
+    for c in (q.bid, q.ask, q.bid_size, q.ask_size):
+        assert c.dtype == np.float64
+    e = Quotes.empty().followed_by(main)
+    assert e.ts.tolist() == [20] and e.ts.dtype == np.int64 and e.ask_size.tolist() == [15.0]
+    assert main.followed_by(Quotes.empty()).bid.tolist() == [3.0]
+
+
 @pytest.mark.parametrize(("x", "y", "same"), [
     (1.0, 1.0, True), (NAN, NAN, True), (1.0, NAN, False), (NAN, 1.0, False), (1.0, 2.0, False),
     (0.0, -0.0, True), (math.inf, math.inf, True),
