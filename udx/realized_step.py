@@ -178,14 +178,6 @@ class RealizedPlan:
         """``LIQUIDITY_HORIZON_SECONDS`` in ns."""
         return self.settings.liquidity_horizon_seconds * _NS
 
-    def stored_span(self, symbol: str) -> tuple[int, int] | None:
-        """``(trades_from, end)``: the prints its stored due bars need (:meth:`trades_from` to the last one's end),
-        when it has a newest row and stored bars are due; else ``None``."""
-        stored = self.due.get(symbol)
-        if stored is None or symbol not in self.resume:
-            return None
-        return self.trades_from(symbol), int(stored[-1])
-
     def wants(self, symbol: str, next_bar_end_ns: int | None) -> bool:
         """Whether the symbol may get rows in this pass: stored bars are due, or its next bar (``None``: not
         known, no state yet) would be due once computed."""

@@ -342,17 +342,6 @@ def test_prints_resume_at_the_newest_rows_end_and_quotes_the_stale_limit_before(
     assert early.quotes_from("E") == 0  # never before the epoch
 
 
-def test_the_stored_span_runs_from_the_newest_rows_end_to_the_last_due_bars_end() -> None:
-    row = {"symbol": "XYZ", "bar_end_ns": T0 + 60 * NS, "tick_price": 10.0, "tick_sign": 1}
-    plan = _plan({"XYZ": [120, 180, 240], "NOROW": [60]}, {"XYZ": row, "IDLE": {**row, "symbol": "IDLE"}})
-    span = plan.stored_span("XYZ")
-    assert span == (T0 + 60 * NS, T0 + 240 * NS)
-    assert all(type(v) is int for v in span)
-    assert plan.stored_span("NOROW") is None  # due bars but no newest row
-    assert plan.stored_span("IDLE") is None  # a newest row but no stored bar due
-    assert plan.stored_span("ABC") is None
-
-
 def test_a_symbol_is_wanted_when_stored_bars_are_due_or_its_next_bar_would_be() -> None:
     plan = _plan({"DUE": [60]}, until_s=180)
     assert plan.wants("DUE", T0 + 10_000 * NS)
