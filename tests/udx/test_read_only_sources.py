@@ -15,6 +15,7 @@ import pytest
 
 from sql.contract import QUOTES_SCHEMA, TRADES_SCHEMA
 from sql.settings import Settings
+from tests.udx.test_chunk_read_rules import _Chunked  # the storage's reads in chunks of three rows
 from udx import realized, realized_step
 from udx._chunk_read import Head, read_chunk, read_quotes, read_with_heads, valid_prints
 from udx._read_only import read_only
@@ -57,26 +58,6 @@ def storage(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     db.append_quotes(pa.Table.from_pylist(_quotes(), schema=QUOTES_SCHEMA))
     yield db
     db.close()
-
-
-class _Chunked:
-    """The storage's table reads handed back in chunks of three rows, without DuckDB's quote arrays."""
-
-    def __init__(self, db: Any) -> None:
-        self.db = db
-
-    @staticmethod
-    def _split(table: pa.Table) -> pa.Table:
-        return pa.Table.from_batches(table.to_batches(max_chunksize=3), schema=table.schema)
-
-    def read_trades(self, symbol: str, start_ns: int, end_ns: int) -> pa.Table:
-        return self._split(self.db.read_trades(symbol, start_ns, end_ns))
-
-    def read_trades_many(self, symbols: list[str], start_ns: int, end_ns: int) -> pa.Table:
-        return self._split(self.db.read_trades_many(symbols, start_ns, end_ns))
-
-    def read_quotes_many(self, symbols: list[str], start_ns: int, end_ns: int) -> pa.Table:
-        return self._split(self.db.read_quotes_many(symbols, start_ns, end_ns))
 
 
 def _writable(arrays: object) -> list[int]:
