@@ -12,6 +12,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from tests.reference import realized as ref
+from udx.nbbo import prevailing_quotes
 from udx.realized import RealizedTrades, realized_bars, realized_trades
 
 STALE = 1_000
@@ -45,6 +46,21 @@ def test_the_shortest_horizon_one_nanosecond_is_accepted() -> None:
     want = ref.trade_values(trades, QUOTES, 1, STALE)
     assert_allclose(np.column_stack([got.realized_spread, got.price_impact]), np.array(want), rtol=1e-12)
     assert got.price_impact[0] != 0.0
+
+
+def test_a_prevailing_quote_given_per_trade_is_used_and_must_have_one_per_trade() -> None:
+    """The bar liquidity's trade-quote join handed over (``now=``, one prevailing quote per trade) gives the
+    definitions' values; one of another length is refused with its exact message."""
+    trades = [(60, 100.03, 1), (130, 100.01, -1), (410, 99.97, -1)]
+    t = _columns(trades)[0]
+    now = prevailing_quotes(t, *_quote_columns(), STALE)
+    got = realized_trades(*_columns(trades), *_quote_columns(), 100, STALE, now=now)
+    want = ref.trade_values(trades, QUOTES, 100, STALE)
+    assert all(w is not None for w in want)  # every trade has both midpoints here
+    assert_allclose(np.column_stack([got.realized_spread, got.price_impact]), np.array(want), rtol=1e-12)
+    shorter = prevailing_quotes(t[:2], *_quote_columns(), STALE)
+    with pytest.raises(ValueError, match=r"^need one prevailing quote per trade, got \(2,\) for \(3,\)$"):
+        realized_trades(*_columns(trades), *_quote_columns(), 100, STALE, now=shorter)
 
 
 @pytest.mark.parametrize(("call", "message"), [
