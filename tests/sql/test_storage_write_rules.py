@@ -374,6 +374,8 @@ def test_a_failed_signals_commit_keeps_nothing_and_tells_no_one(storage):
 
 
 def test_state_stamps_rise_with_every_commit_of_any_storage(storage, monkeypatch):
+    # the last stamp is process-wide: an earlier test of the session may have left one ahead of the clock
+    monkeypatch.setattr(DuckDBStorage, "_last_stamp", 0)
     before = time.time_ns()
     first = storage.commit_signals(_bars("AA", [60]), [SignalStateRow("AA", 60, 60, "s")])
     other = DuckDBStorage(duckdb.connect(), read_only=False, query_timeout_s=5.0)  # another storage object
