@@ -87,14 +87,19 @@ QUOTES = _quote_rows()
 RULES = condition_rules()
 
 
-@pytest.fixture(scope="module")
-def storage(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def tiny_file(path: Path, trades: list[dict[str, Any]], quotes: list[dict[str, Any]]) -> Any:
+    """A DuckDB storage on a new file at ``path`` with the schema, ``trades`` and ``quotes`` stored."""
     duckdb_backend = pytest.importorskip("sql.duckdb_backend")
-    path: Path = tmp_path_factory.mktemp("chunk_read") / "tiny.duckdb"
     db = duckdb_backend.DuckDBStorage.open(Settings(_env_file=None, duckdb_path=path))  # type: ignore[call-arg]
     db.apply_schema()
-    db.append_trades(pa.Table.from_pylist(TRADES, schema=TRADES_SCHEMA))
-    db.append_quotes(pa.Table.from_pylist(QUOTES, schema=QUOTES_SCHEMA))
+    db.append_trades(pa.Table.from_pylist(trades, schema=TRADES_SCHEMA))
+    db.append_quotes(pa.Table.from_pylist(quotes, schema=QUOTES_SCHEMA))
+    return db
+
+
+@pytest.fixture(scope="module")
+def storage(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    db = tiny_file(tmp_path_factory.mktemp("chunk_read") / "tiny.duckdb", TRADES, QUOTES)
     yield db
     db.close()
 

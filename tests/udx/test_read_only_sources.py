@@ -6,16 +6,13 @@ and small (a tiny DuckDB file), beside ``test_one_writability.py``'s run of the 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 import pytest
 
-from sql.contract import QUOTES_SCHEMA, TRADES_SCHEMA
 from sql.settings import Settings
-from tests.udx.test_chunk_read_rules import _Chunked  # the storage's reads in chunks of three rows
+from tests.udx.test_chunk_read_rules import _Chunked, tiny_file  # reads in chunks of three rows; a tiny file
 from udx import realized, realized_step
 from udx._chunk_read import Head, read_chunk, read_quotes, read_with_heads, valid_prints
 from udx._read_only import read_only
@@ -50,12 +47,7 @@ def _quotes() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def storage(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
-    duckdb_backend = pytest.importorskip("sql.duckdb_backend")
-    path: Path = tmp_path_factory.mktemp("read_only") / "tiny.duckdb"
-    db = duckdb_backend.DuckDBStorage.open(Settings(_env_file=None, duckdb_path=path))  # type: ignore[call-arg]
-    db.apply_schema()
-    db.append_trades(pa.Table.from_pylist(_trades(), schema=TRADES_SCHEMA))
-    db.append_quotes(pa.Table.from_pylist(_quotes(), schema=QUOTES_SCHEMA))
+    db = tiny_file(tmp_path_factory.mktemp("read_only") / "tiny.duckdb", _trades(), _quotes())
     yield db
     db.close()
 
